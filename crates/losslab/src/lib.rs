@@ -1,0 +1,63 @@
+//! # losslab
+//!
+//! The loss functions of deep learning, exact and numerically stable, with
+//! analytic gradients and PyTorch's options and semantics, on
+//! [`ndarray`] views of `f32` or `f64`.
+//!
+//! Every loss offers its value ([`forward`](MseLoss::forward)), the gradients of
+//! `Σ grad_output · loss` ([`backward`](MseLoss::backward)) and both at once
+//! ([`forward_backward`](MseLoss::forward_backward)); every [`Reduction`] is
+//! valid for every loss; bad input is a [`LossError`] that names the loss, the
+//! tensor or option, what was expected and what was found, never a panic.
+//!
+//! ```
+//! use ndarray::array;
+//! use losslab::{CrossEntropyLoss, Reduction};
+//!
+//! let logits = array![[2.0f32, 0.5, -1.0], [0.1, 0.2, 3.0]];
+//! let labels = array![0i64, 2];
+//! let (loss, grads) = CrossEntropyLoss::new()
+//!     .label_smoothing(0.1)
+//!     .forward_backward(logits.view(), labels.view())
+//!     .unwrap();
+//! assert!((loss[[]] - 0.3617).abs() < 1e-4);
+//! assert_eq!(grads.input.shape(), &[2, 3]);
+//! ```
+//!
+//! ## Precision
+//! Every computation widens to `f64`, accumulates there (sums are compensated),
+//! and rounds once to the element type. Against float64 references the f64
+//! results agree to about 1e-12 relative, the f32 results to about 1e-7.
+//!
+//! ## Catalog
+//! | family | losses |
+//! |---|---|
+//! | stable primitives ([`math`]) | [`logsumexp`], [`softmax`], [`log_softmax`], [`sigmoid`], [`log_sigmoid`], [`softplus`], [`xlogy`] |
+//! | information theory ([`information`]) | [`self_information`], [`entropy`], [`binary_entropy`], [`information::cross_entropy`], [`kl_divergence`], [`js_divergence`], [`KlDivLoss`] (`torch.nn.functional.kl_div`), [`ScipyEntropy`] (`scipy.stats.entropy`) |
+//! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
+//! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
+
+// pub mod classification;
+mod error;
+mod float;
+// pub mod information;
+pub mod math;
+mod pointwise;
+mod reduction;
+pub mod regression;
+
+/* CLASSIFICATION-EXPORTS
+pub use classification::{
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, sparse_softmax_cross_entropy_with_logits,
+    softmax_cross_entropy_with_logits, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss,
+    SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits,
+};
+*/
+pub use error::{LossError, Result};
+pub use float::{ClassIndex, Float};
+// INFORMATION-EXPORTS pub use information::{binary_entropy, entropy, js_divergence, kl_divergence, self_information, KlDivLoss, ScipyEntropy};
+pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
+pub use reduction::{Gradients, ParseReductionError, Reduction};
+pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};

@@ -1,0 +1,333 @@
+//! Numerically stable primitives: log-sum-exp, (log-)softmax, sigmoid,
+//! log-sigmoid, softplus and `xlogy`.
+//!
+//! Each comes as a scalar function on `f64` (the accumulation type) and as an
+//! array function on views of `f32` or `f64`, computed in `f64` and rounded once.
+
+use crate::error::{shape_err, Result};
+use crate::float::{narrow, widen, Float};
+use ndarray::{ArrayD, ArrayView, Axis, Dimension};
+
+/// `softplus(x) = log(1 + eˣ)`, computed as `max(x, 0) + log1p(e^(−|x|))`,
+/// which neither overflows for large `x` nor loses digits for very negative `x`.
+///
+/// ```text
+/// softplus(x) = log(1 + exp(x))
+/// ```
+///
+/// # Examples
+/// ```
+/// assert_eq!(losslab::math::softplus_f64(1000.0), 1000.0);
+/// assert!((losslab::math::softplus_f64(0.0) - 2f64.ln()).abs() < 1e-16);
+/// assert!(losslab::math::softplus_f64(-1000.0) == 0.0);
+/// ```
+#[inline]
+pub fn softplus_f64(x: f64) -> f64 {
+    if x.is_nan() {
+        return x;
+    }
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// `log σ(x) = −softplus(−x)`: stable for both tails.
+///
+/// # Examples
+/// ```
+/// assert_eq!(losslab::math::log_sigmoid_f64(-1000.0), -1000.0);
+/// assert_eq!(losslab::math::log_sigmoid_f64(1000.0), 0.0);
+/// ```
+#[inline]
+pub fn log_sigmoid_f64(x: f64) -> f64 {
+    -softplus_f64(-x)
+}
+
+/// The logistic sigmoid `σ(x) = 1 / (1 + e^(−x))`, evaluated without overflow
+/// (`eˣ / (1 + eˣ)` for negative `x`).
+///
+/// # Examples
+/// ```
+/// assert_eq!(losslab::math::sigmoid_f64(0.0), 0.5);
+/// assert_eq!(losslab::math::sigmoid_f64(-800.0), 0.0);
+/// assert_eq!(losslab::math::sigmoid_f64(800.0), 1.0);
+/// ```
+#[inline]
+pub fn sigmoid_f64(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `x · log(y)`, with `0 · log(y) = 0` for every `y` that is not NaN (so
+/// `0 · log 0 = 0`), as `torch.xlogy` and `scipy.special.xlogy` define it.
+///
+/// # Examples
+/// ```
+/// use losslab::math::xlogy_f64;
+/// assert_eq!(xlogy_f64(0.0, 0.0), 0.0);
+/// assert_eq!(xlogy_f64(2.0, 0.0), f64::NEG_INFINITY);
+/// assert!(xlogy_f64(0.0, f64::NAN).is_nan());
+/// ```
+#[inline]
+pub fn xlogy_f64(x: f64, y: f64) -> f64 {
+    if x == 0.0 && !y.is_nan() {
+        0.0
+    } else {
+        x * y.ln()
+    }
+}
+
+/// `log Σᵢ exp(xᵢ)` of a slice, with the maximum subtracted first.
+///
+/// An empty slice gives `−∞`; a slice whose maximum is `±∞` gives that maximum
+/// (`+∞`, or `−∞` when every element is `−∞`); NaN propagates.
+///
+/// # Examples
+/// ```
+/// let v = losslab::math::logsumexp_f64(&[1000.0, 1000.0]);
+/// assert!((v - (1000.0 + 2f64.ln())).abs() < 1e-12);
+/// assert_eq!(losslab::math::logsumexp_f64(&[f64::NEG_INFINITY, 0.0]), 0.0);
+/// ```
+pub fn logsumexp_f64(xs: &[f64]) -> f64 {
+    let m = max_nan(xs.iter().copied());
+    if m.is_nan() || m.is_infinite() {
+        return m;
+    }
+    m + xs.iter().map(|&x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// The maximum, NaN if any element is NaN, `−∞` for no elements.
+#[inline]
+pub(crate) fn max_nan(xs: impl Iterator<Item = f64>) -> f64 {
+    let mut m = f64::NEG_INFINITY;
+    for x in xs {
+        if x.is_nan() {
+            return x;
+        }
+        if x > m {
+            m = x;
+        }
+    }
+    m
+}
+
+/// Splits `shape` around `axis` into `(outer, len, inner)`: the lanes along
+/// `axis` of a row-major array are `outer × inner` slices of `len` elements with
+/// stride `inner`.
+pub(crate) fn lanes(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    let outer = shape[..axis].iter().product();
+    let inner = shape[axis + 1..].iter().product();
+    (outer, shape[axis], inner)
+}
+
+/// Resolves a possibly negative axis (NumPy style) against `ndim`.
+pub(crate) fn resolve_axis(loss: &'static str, option: &'static str, axis: isize, ndim: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + ndim as isize } else { axis };
+    if a < 0 || a >= ndim as isize {
+        return Err(crate::LossError::Option {
+            loss,
+            option,
+            value: axis.to_string(),
+            expected: format!("an axis in [-{ndim}, {ndim}) for a tensor with {ndim} dimension(s)"),
+        });
+    }
+    Ok(a as usize)
+}
+
+/// Applies `f(lane_in, lane_out)` to every lane along `axis` of row-major data.
+pub(crate) fn for_each_lane(
+    data: &[f64],
+    out: &mut [f64],
+    shape: &[usize],
+    axis: usize,
+    mut f: impl FnMut(&[f64], &mut [f64]),
+) {
+    let (outer, len, inner) = lanes(shape, axis);
+    let mut lane = vec![0.0; len];
+    let mut res = vec![0.0; len];
+    for o in 0..outer {
+        for i in 0..inner {
+            let base = o * len * inner + i;
+            for c in 0..len {
+                lane[c] = data[base + c * inner];
+            }
+            f(&lane, &mut res);
+            for c in 0..len {
+                out[base + c * inner] = res[c];
+            }
+        }
+    }
+}
+
+/// The log-softmax of one lane, written into `out`: `xᵢ − logsumexp(x)`.
+pub(crate) fn log_softmax_lane(x: &[f64], out: &mut [f64]) {
+    let m = max_nan(x.iter().copied());
+    let s: f64 = x.iter().map(|&v| (v - m).exp()).sum();
+    let ls = s.ln();
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = (v - m) - ls;
+    }
+}
+
+/// The softmax of one lane, written into `out`.
+pub(crate) fn softmax_lane(x: &[f64], out: &mut [f64]) {
+    let m = max_nan(x.iter().copied());
+    let mut s = 0.0;
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = (v - m).exp();
+        s += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= s;
+    }
+}
+
+fn along_axis<T: Float, D: Dimension>(
+    x: &ArrayView<'_, T, D>,
+    axis: Axis,
+    f: impl FnMut(&[f64], &mut [f64]),
+) -> Result<ArrayD<T>> {
+    let shape = x.shape().to_vec();
+    if axis.index() >= shape.len() {
+        return Err(shape_err("softmax", "input", format!("at least {} dimension(s)", axis.index() + 1), &shape));
+    }
+    let data = widen(x);
+    let mut out = vec![0.0; data.len()];
+    for_each_lane(&data, &mut out, &shape, axis.index(), f);
+    Ok(narrow(&shape, out))
+}
+
+/// The softmax along `axis`: `exp(xᵢ − m) / Σⱼ exp(xⱼ − m)` with `m = maxⱼ xⱼ`.
+///
+/// ```text
+/// softmax(x)ᵢ = exp(xᵢ) / Σⱼ exp(xⱼ)
+/// ```
+///
+/// # Errors
+/// [`LossError::Shape`](crate::LossError::Shape) if `axis` is not an axis of `x`.
+///
+/// # Examples
+/// ```
+/// use ndarray::{array, Axis};
+/// let p = losslab::softmax(&array![[0.0f64, 0.0], [1000.0, 1000.0]].view(), Axis(1)).unwrap();
+/// assert_eq!(p, array![[0.5, 0.5], [0.5, 0.5]].into_dyn());
+/// ```
+///
+/// # References
+/// J. S. Bridle, "Probabilistic interpretation of feedforward classification network outputs", 1990.
+pub fn softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
+    along_axis(x, axis, softmax_lane)
+}
+
+/// The log-softmax along `axis`: `xᵢ − m − log Σⱼ exp(xⱼ − m)`, exact where
+/// `log(softmax(x))` would underflow to `−∞`.
+///
+/// # Errors
+/// [`LossError::Shape`](crate::LossError::Shape) if `axis` is not an axis of `x`.
+///
+/// # Examples
+/// ```
+/// use ndarray::{array, Axis};
+/// let lp = losslab::log_softmax(&array![0.0f64, -1000.0].view(), Axis(0)).unwrap();
+/// assert_eq!(lp[1], -1000.0); // log(softmax) would give -inf
+/// ```
+pub fn log_softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
+    along_axis(x, axis, log_softmax_lane)
+}
+
+/// `log Σᵢ exp(xᵢ)` along `axis` (the axis is removed), with the maximum
+/// subtracted first.
+///
+/// # Errors
+/// [`LossError::Shape`](crate::LossError::Shape) if `axis` is not an axis of `x`.
+///
+/// # Examples
+/// ```
+/// use ndarray::{array, Axis};
+/// let v = losslab::logsumexp(&array![[1000.0f64, 1000.0]].view(), Axis(1)).unwrap();
+/// assert!((v[0] - (1000.0 + 2f64.ln())).abs() < 1e-12);
+/// ```
+pub fn logsumexp<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
+    let shape = x.shape().to_vec();
+    if axis.index() >= shape.len() {
+        return Err(shape_err("logsumexp", "input", format!("at least {} dimension(s)", axis.index() + 1), &shape));
+    }
+    let data = widen(x);
+    let (outer, len, inner) = lanes(&shape, axis.index());
+    let mut out = Vec::with_capacity(outer * inner);
+    let mut lane = vec![0.0; len];
+    for o in 0..outer {
+        for i in 0..inner {
+            for (c, l) in lane.iter_mut().enumerate() {
+                *l = data[o * len * inner + c * inner + i];
+            }
+            out.push(logsumexp_f64(&lane));
+        }
+    }
+    let mut oshape = shape;
+    oshape.remove(axis.index());
+    Ok(narrow(&oshape, out))
+}
+
+macro_rules! elementwise {
+    ($(#[$doc:meta])* $name:ident, $f:expr) => {
+        $(#[$doc])*
+        pub fn $name<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>) -> ArrayD<T> {
+            let f: fn(f64) -> f64 = $f;
+            x.map(|&v| T::from_wide(f(v.to_wide()))).into_dyn()
+        }
+    };
+}
+
+elementwise!(
+    /// The logistic sigmoid `σ(x) = 1 / (1 + e^(−x))`, element-wise, without overflow.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// assert_eq!(losslab::sigmoid(&array![0.0f32, -1e4].view()), array![0.5f32, 0.0].into_dyn());
+    /// ```
+    sigmoid,
+    sigmoid_f64
+);
+elementwise!(
+    /// `log σ(x) = −softplus(−x)`, element-wise: finite where `log(sigmoid(x))` gives `−∞`.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// assert_eq!(losslab::log_sigmoid(&array![-1e4f64].view()), array![-1e4].into_dyn());
+    /// ```
+    log_sigmoid,
+    log_sigmoid_f64
+);
+elementwise!(
+    /// `softplus(x) = log(1 + eˣ) = max(x, 0) + log1p(e^(−|x|))`, element-wise.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// assert_eq!(losslab::softplus(&array![1e4f64, -1e4].view()), array![1e4, 0.0].into_dyn());
+    /// ```
+    softplus,
+    softplus_f64
+);
+
+/// `x · log(y)` element-wise, with `0 · log(y) = 0` unless `y` is NaN.
+///
+/// # Errors
+/// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let r = losslab::xlogy(&array![0.0f64, 1.0].view(), &array![0.0f64, 1.0].view()).unwrap();
+/// assert_eq!(r, array![0.0, 0.0].into_dyn());
+/// ```
+pub fn xlogy<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, y: &ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    crate::error::same_shape("xlogy", "x", x.shape(), "y", y.shape())?;
+    let out: Vec<f64> = x.iter().zip(y.iter()).map(|(a, b)| xlogy_f64(a.to_wide(), b.to_wide())).collect();
+    Ok(narrow(x.shape(), out))
+}

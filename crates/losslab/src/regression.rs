@@ -1,0 +1,456 @@
+//! Regression losses (the article's question 5): MSE (L2), L1, Smooth L1 and Huber.
+//!
+//! All take `input` (the prediction) and `target` of the same shape, and are
+//! differentiable in both: `∂ℓ/∂target = −∂ℓ/∂input`. Unlike PyTorch, which
+//! broadcasts mismatched shapes with a warning, a shape mismatch is an error.
+
+use crate::error::{check_option, Result};
+use crate::float::Float;
+use crate::pointwise::Pointwise;
+use crate::reduction::{Gradients, Reduction};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+
+/// `sign(d)` with `sign(0) = 0`, and NaN for NaN.
+#[inline]
+fn sgn(d: f64) -> f64 {
+    if d > 0.0 {
+        1.0
+    } else if d < 0.0 {
+        -1.0
+    } else {
+        d * 0.0
+    }
+}
+
+macro_rules! pair_loss_methods {
+    ($name:literal) => {
+        /// The loss, reduced as `self.reduction` says.
+        ///
+        /// # Errors
+        /// [`LossError::Shape`](crate::LossError::Shape) if `target`'s shape is not `input`'s;
+        /// [`LossError::Option`](crate::LossError::Option) for an option out of its domain.
+        pub fn forward<T: Float, D: Dimension>(
+            &self,
+            input: ArrayView<'_, T, D>,
+            target: ArrayView<'_, T, D>,
+        ) -> Result<ArrayD<T>> {
+            self.validate()?;
+            let p = Pointwise::new($name, &input, &target)?;
+            Ok(p.forward(self.reduction, |_, x, y| self.value(x - y)))
+        }
+
+        /// The gradients with respect to `input` and `target` of `Σ grad_output · loss`
+        /// (`grad_output` has the result's shape: a scalar unless the reduction is `None`).
+        ///
+        /// # Errors
+        /// As [`forward`](Self::forward), and [`LossError::Shape`](crate::LossError::Shape)
+        /// if `grad_output` does not have the result's shape.
+        pub fn backward<T: Float, D: Dimension>(
+            &self,
+            input: ArrayView<'_, T, D>,
+            target: ArrayView<'_, T, D>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<Gradients<T>> {
+            self.validate()?;
+            let p = Pointwise::new($name, &input, &target)?;
+            p.backward($name, self.reduction, &grad_output, true, |_, x, y| {
+                let g = self.derivative(x - y);
+                (g, -g)
+            })
+        }
+
+        /// The loss and its gradients (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// As [`forward`](Self::forward).
+        pub fn forward_backward<T: Float, D: Dimension>(
+            &self,
+            input: ArrayView<'_, T, D>,
+            target: ArrayView<'_, T, D>,
+        ) -> Result<(ArrayD<T>, Gradients<T>)> {
+            self.validate()?;
+            let p = Pointwise::new($name, &input, &target)?;
+            let value = p.forward(self.reduction, |_, x, y| self.value(x - y));
+            let g = p.unit_grad::<T>(self.reduction);
+            let grads = p.backward($name, self.reduction, &g.view(), true, |_, x, y| {
+                let g = self.derivative(x - y);
+                (g, -g)
+            })?;
+            Ok((value, grads))
+        }
+
+        /// Sets the reduction.
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+}
+
+/// Mean squared error (L2 loss), `torch.nn.functional.mse_loss`.
+///
+/// ```text
+/// ℓᵢ = (xᵢ − yᵢ)²        ∂ℓᵢ/∂xᵢ = 2 (xᵢ − yᵢ)
+/// ```
+///
+/// Smooth, with a gradient that shrinks near the optimum; squares outliers, so
+/// one bad target dominates the fit.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::{MseLoss, Reduction};
+/// let (x, y) = (array![1.0f64, 2.0, 4.0], array![1.0, 1.0, 1.0]);
+/// let (loss, grads) = MseLoss::new().forward_backward(x.view(), y.view()).unwrap();
+/// assert_eq!(loss[[]], 10.0 / 3.0);
+/// assert_eq!(grads.input, array![0.0, 2.0 / 3.0, 2.0].into_dyn());
+/// let none = MseLoss::new().reduction(Reduction::None).forward(x.view(), y.view()).unwrap();
+/// assert_eq!(none, array![0.0, 1.0, 9.0].into_dyn());
+/// ```
+///
+/// # References
+/// C. F. Gauss, *Theoria motus corporum coelestium*, 1809 (least squares);
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.mse_loss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MseLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+}
+
+impl Default for MseLoss {
+    fn default() -> Self {
+        MseLoss { reduction: Reduction::Mean }
+    }
+}
+
+impl MseLoss {
+    /// PyTorch's defaults: `reduction = Mean`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+    #[inline]
+    fn value(&self, d: f64) -> f64 {
+        d * d
+    }
+    #[inline]
+    fn derivative(&self, d: f64) -> f64 {
+        2.0 * d
+    }
+    pair_loss_methods!("mse_loss");
+}
+
+/// Mean absolute error (L1 loss), `torch.nn.functional.l1_loss`.
+///
+/// ```text
+/// ℓᵢ = |xᵢ − yᵢ|         ∂ℓᵢ/∂xᵢ = sign(xᵢ − yᵢ)   (0 at xᵢ = yᵢ, as PyTorch)
+/// ```
+///
+/// Robust to outliers (their pull is bounded), but the gradient has constant
+/// magnitude however close the prediction is, and no derivative at 0.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::L1Loss;
+/// let (loss, g) = L1Loss::new().forward_backward(array![1.0f32, 3.0].view(), array![2.0f32, 3.0].view()).unwrap();
+/// assert_eq!(loss[[]], 0.5);
+/// assert_eq!(g.input, array![-0.5f32, 0.0].into_dyn());
+/// ```
+///
+/// # References
+/// P. S. Laplace, 1774 (least absolute deviations);
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.l1_loss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct L1Loss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+}
+
+impl Default for L1Loss {
+    fn default() -> Self {
+        L1Loss { reduction: Reduction::Mean }
+    }
+}
+
+impl L1Loss {
+    /// PyTorch's defaults: `reduction = Mean`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+    #[inline]
+    fn value(&self, d: f64) -> f64 {
+        d.abs()
+    }
+    #[inline]
+    fn derivative(&self, d: f64) -> f64 {
+        sgn(d)
+    }
+    pair_loss_methods!("l1_loss");
+}
+
+/// Smooth L1 loss, `torch.nn.functional.smooth_l1_loss`: quadratic within `beta`
+/// of the target, linear beyond.
+///
+/// ```text
+///        ⎧ 0.5 dᵢ² / β     if |dᵢ| < β          dᵢ = xᵢ − yᵢ
+/// ℓᵢ =  ⎨
+///        ⎩ |dᵢ| − 0.5 β    otherwise
+///
+/// ∂ℓᵢ/∂xᵢ = dᵢ / β inside, sign(dᵢ) outside
+/// ```
+///
+/// `beta = 0` is exactly [`L1Loss`] (PyTorch dispatches it to `l1_loss`), and
+/// `Huber(δ) = δ · SmoothL1(β = δ)`. The gradient is bounded by 1 like L1's, yet
+/// shrinks to 0 near the target like L2's: why detectors regress boxes with it.
+///
+/// # Errors
+/// [`LossError::Option`](crate::LossError::Option) for a negative or NaN `beta`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::SmoothL1Loss;
+/// let v = SmoothL1Loss::new().beta(1.0).forward(array![0.5f64, 3.0].view(), array![0.0, 0.0].view()).unwrap();
+/// assert_eq!(v[[]], (0.125 + 2.5) / 2.0);
+/// ```
+///
+/// # References
+/// R. Girshick, "Fast R-CNN", ICCV 2015, <https://arxiv.org/abs/1504.08083>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SmoothL1Loss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// Where the loss changes from quadratic to linear (default 1.0, ≥ 0).
+    pub beta: f64,
+}
+
+impl Default for SmoothL1Loss {
+    fn default() -> Self {
+        SmoothL1Loss { reduction: Reduction::Mean, beta: 1.0 }
+    }
+}
+
+impl SmoothL1Loss {
+    /// PyTorch's defaults: `reduction = Mean`, `beta = 1.0`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `beta`.
+    #[must_use]
+    pub fn beta(mut self, beta: f64) -> Self {
+        self.beta = beta;
+        self
+    }
+    fn validate(&self) -> Result<()> {
+        check_option("smooth_l1_loss", "beta", self.beta, self.beta >= 0.0, "a number >= 0")
+    }
+    #[inline]
+    fn value(&self, d: f64) -> f64 {
+        let a = d.abs();
+        if self.beta == 0.0 {
+            a
+        } else if a < self.beta {
+            0.5 * d * d / self.beta
+        } else {
+            a - 0.5 * self.beta
+        }
+    }
+    #[inline]
+    fn derivative(&self, d: f64) -> f64 {
+        if self.beta == 0.0 {
+            sgn(d)
+        } else if d < -self.beta {
+            -1.0
+        } else if d > self.beta {
+            1.0
+        } else {
+            d / self.beta
+        }
+    }
+    pair_loss_methods!("smooth_l1_loss");
+}
+
+/// Huber loss, `torch.nn.functional.huber_loss`: quadratic within `delta` of the
+/// target, linear (with slope `delta`) beyond.
+///
+/// ```text
+///        ⎧ 0.5 dᵢ²               if |dᵢ| ≤ δ        dᵢ = xᵢ − yᵢ
+/// ℓᵢ =  ⎨
+///        ⎩ δ (|dᵢ| − 0.5 δ)       otherwise
+///
+/// ∂ℓᵢ/∂xᵢ = dᵢ inside, δ · sign(dᵢ) outside
+/// ```
+///
+/// # Errors
+/// [`LossError::Option`](crate::LossError::Option) for `delta ≤ 0` or NaN (PyTorch:
+/// "huber_loss does not support non-positive values for delta").
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::HuberLoss;
+/// let v = HuberLoss::new().delta(2.0).forward(array![1.0f64, 5.0].view(), array![0.0, 0.0].view()).unwrap();
+/// assert_eq!(v[[]], (0.5 + 2.0 * (5.0 - 1.0)) / 2.0);
+/// ```
+///
+/// # References
+/// P. J. Huber, "Robust Estimation of a Location Parameter", Annals of
+/// Mathematical Statistics 35(1), 1964, <https://doi.org/10.1214/aoms/1177703732>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct HuberLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// Where the loss changes from quadratic to linear (default 1.0, > 0).
+    pub delta: f64,
+}
+
+impl Default for HuberLoss {
+    fn default() -> Self {
+        HuberLoss { reduction: Reduction::Mean, delta: 1.0 }
+    }
+}
+
+impl HuberLoss {
+    /// PyTorch's defaults: `reduction = Mean`, `delta = 1.0`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `delta`.
+    #[must_use]
+    pub fn delta(mut self, delta: f64) -> Self {
+        self.delta = delta;
+        self
+    }
+    fn validate(&self) -> Result<()> {
+        check_option("huber_loss", "delta", self.delta, self.delta > 0.0, "a number > 0")
+    }
+    #[inline]
+    fn value(&self, d: f64) -> f64 {
+        let a = d.abs();
+        if a < self.delta {
+            0.5 * d * d
+        } else {
+            self.delta * (a - 0.5 * self.delta)
+        }
+    }
+    #[inline]
+    fn derivative(&self, d: f64) -> f64 {
+        if d < -self.delta {
+            -self.delta
+        } else if d > self.delta {
+            self.delta
+        } else {
+            d
+        }
+    }
+    pair_loss_methods!("huber_loss");
+}
+
+/// [`MseLoss`] with `reduction`: `torch.nn.functional.mse_loss(input, target, reduction=...)`.
+///
+/// # Errors
+/// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::mse_loss(array![1.0f64, 3.0].view(), array![0.0, 0.0].view(), losslab::Reduction::Sum).unwrap();
+/// assert_eq!(v[[]], 10.0);
+/// ```
+pub fn mse_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
+    MseLoss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`L1Loss`] with `reduction`: `torch.nn.functional.l1_loss`.
+///
+/// # Errors
+/// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::l1_loss(array![1.0f64, -3.0].view(), array![0.0, 0.0].view(), losslab::Reduction::Mean).unwrap();
+/// assert_eq!(v[[]], 2.0);
+/// ```
+pub fn l1_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
+    L1Loss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`SmoothL1Loss`] with `reduction` and `beta`: `torch.nn.functional.smooth_l1_loss`.
+///
+/// # Errors
+/// As [`SmoothL1Loss::forward`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::Reduction;
+/// let (x, y) = (array![0.0f64, 2.0], array![0.5f64, 0.0]);
+/// // beta = 0 is exactly L1.
+/// assert_eq!(losslab::smooth_l1_loss(x.view(), y.view(), Reduction::Sum, 0.0).unwrap()[[]], 2.5);
+/// ```
+pub fn smooth_l1_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction, beta: f64) -> Result<ArrayD<T>> {
+    SmoothL1Loss::new().reduction(reduction).beta(beta).forward(input, target)
+}
+
+/// [`HuberLoss`] with `reduction` and `delta`: `torch.nn.functional.huber_loss`.
+///
+/// # Errors
+/// As [`HuberLoss::forward`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::Reduction;
+/// let v = losslab::huber_loss(array![3.0f64].view(), array![0.0f64].view(), Reduction::Mean, 1.0).unwrap();
+/// assert_eq!(v[[]], 2.5);
+/// ```
+pub fn huber_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction, delta: f64) -> Result<ArrayD<T>> {
+    HuberLoss::new().reduction(reduction).delta(delta).forward(input, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn huber_is_delta_times_smooth_l1() {
+        let x = array![-3.0f64, -0.7, 0.0, 0.2, 1.5, 4.0];
+        let y = array![0.1f64, 0.3, 0.0, -0.1, 0.0, 1.0];
+        for delta in [0.1, 0.5, 1.0, 2.5] {
+            let h = HuberLoss::new().delta(delta).reduction(Reduction::None).forward(x.view(), y.view()).unwrap();
+            let s = SmoothL1Loss::new().beta(delta).reduction(Reduction::None).forward(x.view(), y.view()).unwrap();
+            for (a, b) in h.iter().zip(s.iter()) {
+                assert!((a - delta * b).abs() <= 1e-15 * a.abs().max(1.0), "{a} vs {delta}·{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn negative_beta_and_nonpositive_delta_are_errors() {
+        let x = array![1.0f64];
+        let e = SmoothL1Loss::new().beta(-1.0).forward(x.view(), x.view()).unwrap_err();
+        assert_eq!(e.to_string(), "smooth_l1_loss: option `beta` = -1 is invalid: expected a number >= 0");
+        assert!(HuberLoss::new().delta(0.0).forward(x.view(), x.view()).is_err());
+        assert!(HuberLoss::new().delta(f64::NAN).forward(x.view(), x.view()).is_err());
+    }
+
+    #[test]
+    fn empty_batch_mean_is_nan_sum_is_zero() {
+        let e = ndarray::Array1::<f32>::zeros(0);
+        assert!(mse_loss(e.view(), e.view(), Reduction::Mean).unwrap()[[]].is_nan());
+        assert_eq!(mse_loss(e.view(), e.view(), Reduction::Sum).unwrap()[[]], 0.0);
+    }
+}
