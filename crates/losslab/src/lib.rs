@@ -39,7 +39,7 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
-// pub mod classification;
+pub mod classification;
 mod error;
 mod float;
 // pub mod information;
@@ -48,13 +48,11 @@ mod pointwise;
 mod reduction;
 pub mod regression;
 
-/* CLASSIFICATION-EXPORTS
 pub use classification::{
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, sparse_softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss,
     SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits,
 };
-*/
 pub use error::{LossError, Result};
 pub use float::{ClassIndex, Float};
 // INFORMATION-EXPORTS pub use information::{binary_entropy, entropy, js_divergence, kl_divergence, self_information, KlDivLoss, ScipyEntropy};

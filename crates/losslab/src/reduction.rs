@@ -194,11 +194,6 @@ impl Reducer {
             }
         }
     }
-
-    /// The gradient of the result's sum (for `None`) or of the scalar result: all ones.
-    pub(crate) fn unit_scales(&self) -> Scales {
-        self.scales::<f64>("", &ArrayD::ones(self.output_shape()).view()).expect("shape is the result's")
-    }
 }
 
 /// One upstream-gradient factor per sample.

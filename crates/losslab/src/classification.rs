@@ -1,0 +1,1374 @@
+//! Classification losses (the article's questions 2 and 4): softmax cross
+//! entropy with integer labels and with probability targets, NLL, binary cross
+//! entropy on probabilities and on logits, and TensorFlow's dense and sparse
+//! `softmax_cross_entropy_with_logits`.
+//!
+//! Softmax-based losses go through log-sum-exp with the maximum subtracted, so
+//! logits of ±1e4 are exact and a `−∞` logit that is not the target is a
+//! probability of exactly 0. Their gradients are written in the form PyTorch's
+//! autograd computes them (the log-softmax backward `g − p · Σg`), so that even
+//! the degenerate cases (all-ignored batches, zero class weights) give the same
+//! numbers, NaN included.
+
+use crate::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
+use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::math::{log_sigmoid_f64, log_softmax_lane, resolve_axis, sigmoid_f64};
+use crate::pointwise::{broadcast_weight, Pointwise};
+use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
+
+/// The lanes of a tensor along its class axis: `outer × inner` samples of
+/// `classes` values each, with stride `inner`.
+struct ClassLanes {
+    outer: usize,
+    classes: usize,
+    inner: usize,
+    x: Vec<f64>,
+}
+
+impl ClassLanes {
+    fn new<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: usize) -> Self {
+        let (outer, classes, inner) = crate::math::lanes(x.shape(), axis);
+        ClassLanes { outer, classes, inner, x: widen(x) }
+    }
+    fn samples(&self) -> usize {
+        self.outer * self.inner
+    }
+    /// Flat index of class `c` of sample `s`.
+    #[inline]
+    fn at(&self, s: usize, c: usize) -> usize {
+        let (o, i) = (s / self.inner, s % self.inner);
+        o * self.classes * self.inner + c * self.inner + i
+    }
+    /// The log-softmax of sample `s` into `out` (length `classes`).
+    fn log_softmax(&self, s: usize, lane: &mut [f64], out: &mut [f64]) {
+        for (c, l) in lane.iter_mut().enumerate() {
+            *l = self.x[self.at(s, c)];
+        }
+        log_softmax_lane(lane, out);
+    }
+}
+
+/// The class axis of a PyTorch-style input: 1 for `(N, C, d…)`, 0 for `(C,)`;
+/// and the shape of one loss per sample.
+fn torch_class_axis(loss: &'static str, shape: &[usize]) -> Result<(usize, Vec<usize>)> {
+    match shape.len() {
+        0 => Err(shape_err(loss, "input", "(C,), (N, C) or (N, C, d1, ..., dk)", shape)),
+        1 => Ok((0, vec![])),
+        _ => {
+            let mut s = shape.to_vec();
+            s.remove(1);
+            Ok((1, s))
+        }
+    }
+}
+
+fn class_weights<T: Float>(w: ArrayView1<'_, T>) -> Vec<f64> {
+    w.iter().map(|v| v.to_wide()).collect()
+}
+
+fn check_weight(loss: &'static str, weight: &Option<Vec<f64>>, classes: usize) -> Result<()> {
+    match weight {
+        Some(w) if w.len() != classes => Err(shape_err(
+            loss,
+            "weight",
+            format!("[{classes}] (one weight per class: the size of `input`'s class axis)"),
+            &[w.len()],
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Validated integer labels: `Some(class)` per sample, `None` where ignored.
+fn check_labels<L: ClassIndex, D: Dimension>(
+    loss: &'static str,
+    tensor: &'static str,
+    target: &ArrayView<'_, L, D>,
+    classes: usize,
+    ignore_index: Option<i64>,
+) -> Result<Vec<Option<usize>>> {
+    target
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            let l = l.index();
+            if Some(l) == ignore_index {
+                Ok(None)
+            } else if l < 0 || l as u64 >= classes as u64 {
+                Err(LossError::ClassIndex {
+                    loss,
+                    tensor,
+                    index: l,
+                    position: unravel(i, target.shape()),
+                    classes,
+                    ignore_index,
+                })
+            } else {
+                Ok(Some(l as usize))
+            }
+        })
+        .collect()
+}
+
+/// The part of softmax cross entropy with integer labels shared by the
+/// forward and backward passes.
+struct IndexedCe {
+    lanes: ClassLanes,
+    labels: Vec<Option<usize>>,
+    reducer: Reducer,
+}
+
+/// Shared by [`CrossEntropyLoss`] (with smoothing) and [`NllLoss`] (the input is
+/// already log-probabilities).
+struct IndexedSpec<'a> {
+    loss: &'static str,
+    reduction: Reduction,
+    weight: &'a Option<Vec<f64>>,
+    ignore_index: Option<i64>,
+}
+
+impl IndexedCe {
+    fn new<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        spec: &IndexedSpec<'_>,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, L, D2>,
+        torch_layout: bool,
+    ) -> Result<Self> {
+        let (axis, sample_shape) = if torch_layout {
+            torch_class_axis(spec.loss, input.shape())?
+        } else {
+            // TensorFlow: classes on the last axis.
+            let s = input.shape();
+            if s.is_empty() {
+                return Err(shape_err(spec.loss, "logits", "at least 1 dimension (the classes)", s));
+            }
+            (s.len() - 1, s[..s.len() - 1].to_vec())
+        };
+        let (tname, iname) = if torch_layout { ("target", "input") } else { ("labels", "logits") };
+        if target.shape() != sample_shape.as_slice() {
+            return Err(shape_err(
+                spec.loss,
+                tname,
+                format!("{sample_shape:?} (the shape of `{iname}` without its class axis)"),
+                target.shape(),
+            ));
+        }
+        let lanes = ClassLanes::new(input, axis);
+        check_weight(spec.loss, spec.weight, lanes.classes)?;
+        let labels = check_labels(spec.loss, tname, target, lanes.classes, spec.ignore_index)?;
+        let denominator = sum_weights(spec.weight, &labels);
+        let reducer = Reducer {
+            reduction: spec.reduction,
+            shape: sample_shape,
+            mean_denominator: denominator,
+            batch: input.shape().first().copied().filter(|_| input.ndim() > 1).unwrap_or(1) as f64,
+        };
+        Ok(IndexedCe { lanes, labels, reducer })
+    }
+}
+
+/// `Σ w[yₛ]` over the samples that count (their number without weights), summed
+/// in sample order as PyTorch does.
+fn sum_weights(weight: &Option<Vec<f64>>, labels: &[Option<usize>]) -> f64 {
+    crate::reduction::sum_f64(labels.iter().flatten().map(|&y| weight.as_ref().map_or(1.0, |w| w[y])))
+}
+
+/// Softmax cross entropy, `torch.nn.functional.cross_entropy`: log-softmax over
+/// the class axis, then the negative log-likelihood of the target.
+///
+/// `input` holds logits of shape `(N, C)`, `(N, C, d1, …, dk)` or `(C,)`. The
+/// target is either class indices ([`forward`](Self::forward): shape `(N, d1, …, dk)`,
+/// or `()` for a `(C,)` input) or class probabilities
+/// ([`forward_probs`](Self::forward_probs): the input's shape).
+///
+/// ```text
+/// log pₛ = log_softmax(xₛ)                                       over the C classes
+/// class indices:      ℓₛ = (1−ε) · (−w[yₛ] log pₛ[yₛ]) + ε/C · (−Σ_c w_c log pₛ[c])
+///                     Mean = Σₛ ℓₛ / Σₛ w[yₛ]          (samples with yₛ = ignore_index: ℓₛ = 0, not counted)
+/// class probabilities: ℓₛ = −Σ_c w_c tₛ[c] log pₛ[c],   tₛ = (1−ε) tₛ + ε/C
+///                     Mean = Σₛ ℓₛ / (number of samples)
+/// ∂ℓₛ/∂xₛ = w[yₛ] (pₛ − onehot(yₛ)) without smoothing or weights: softmax − one-hot
+/// ```
+///
+/// with class weights `w` (all 1 by default) and label smoothing `ε`. These are
+/// PyTorch's normalisations to the detail: with weights, label smoothing's
+/// uniform term is divided by the same `Σ w[yₛ]` as the main term; a weighted
+/// mean over probability targets divides by the number of samples, not by weights.
+/// An empty batch, or one whose every target is ignored, has mean `NaN` and sum 0.
+///
+/// # Errors
+/// [`LossError::Shape`] for an input without a class axis, a target or weight of
+/// the wrong shape; [`LossError::ClassIndex`] for a class index outside `[0, C)`
+/// that is not `ignore_index`; [`LossError::Option`] for `label_smoothing` outside
+/// `[0, 1]`; [`LossError::Unsupported`] for probability targets with
+/// `ignore_index ≥ 0` (as PyTorch: "ignore_index is not supported for floating
+/// point target").
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::{CrossEntropyLoss, Reduction};
+/// // The article's pipeline: logits → softmax → −log p(true class) → batch mean.
+/// let logits = array![[2.0f64, 1.0, 0.1]];
+/// let (loss, g) = CrossEntropyLoss::new().forward_backward(logits.view(), array![0usize].view()).unwrap();
+/// let p0 = 2f64.exp() / (2f64.exp() + 1f64.exp() + 0.1f64.exp());
+/// assert!((loss[[]] - -p0.ln()).abs() < 1e-15);
+/// assert!((g.input[[0, 0]] - (p0 - 1.0)).abs() < 1e-15); // softmax − one-hot
+///
+/// // Ignored samples count for nothing.
+/// let ce = CrossEntropyLoss::new().ignore_index(-1);
+/// let two = ce.forward(array![[2.0f64, 1.0, 0.1], [5.0, 0.0, 0.0]].view(), array![0i64, -1].view()).unwrap();
+/// assert_eq!(two[[]], loss[[]]);
+/// ```
+///
+/// # References
+/// J. S. Bridle, "Probabilistic interpretation of feedforward classification
+/// network outputs, with relationships to statistical pattern recognition", 1990;
+/// C. Szegedy et al., "Rethinking the Inception Architecture for Computer Vision"
+/// (label smoothing), CVPR 2016, <https://arxiv.org/abs/1512.00567>;
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CrossEntropyLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// One weight per class (default none: all 1).
+    pub weight: Option<Vec<f64>>,
+    /// The class index whose samples are ignored (default −100).
+    pub ignore_index: i64,
+    /// Label smoothing `ε` in `[0, 1]` (default 0).
+    pub label_smoothing: f64,
+}
+
+impl Default for CrossEntropyLoss {
+    fn default() -> Self {
+        CrossEntropyLoss { reduction: Reduction::Mean, weight: None, ignore_index: -100, label_smoothing: 0.0 }
+    }
+}
+
+impl CrossEntropyLoss {
+    const NAME: &'static str = "cross_entropy";
+
+    /// PyTorch's defaults: `Mean`, no weight, `ignore_index = −100`, no smoothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets the class weights (one per class).
+    #[must_use]
+    pub fn weight<T: Float>(mut self, weight: ArrayView1<'_, T>) -> Self {
+        self.weight = Some(class_weights(weight));
+        self
+    }
+    /// Sets the ignored class index.
+    #[must_use]
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.ignore_index = ignore_index;
+        self
+    }
+    /// Sets the label smoothing `ε`.
+    #[must_use]
+    pub fn label_smoothing(mut self, label_smoothing: f64) -> Self {
+        self.label_smoothing = label_smoothing;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let e = self.label_smoothing;
+        check_option(Self::NAME, "label_smoothing", e, (0.0..=1.0).contains(&e), "a number in [0, 1]")
+    }
+
+    fn indexed<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, L, D2>,
+    ) -> Result<IndexedCe> {
+        self.validate()?;
+        let spec = IndexedSpec {
+            loss: Self::NAME,
+            reduction: self.reduction,
+            weight: &self.weight,
+            ignore_index: Some(self.ignore_index),
+        };
+        IndexedCe::new(&spec, input, target, true)
+    }
+
+    /// The loss with class-index targets.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<ArrayD<T>> {
+        let ce = self.indexed(&input, &target)?;
+        Ok(ce.reducer.output(self.indexed_losses(&ce)))
+    }
+
+    /// The gradient with respect to `input` of `Σ grad_output · loss`, for
+    /// class-index targets (`target` gradient: `None`).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let ce = self.indexed(&input, &target)?;
+        let scales = ce.reducer.scales(Self::NAME, &grad_output)?;
+        Ok(Gradients { input: narrow(input.shape(), self.indexed_grad(&ce, &scales)), target: None })
+    }
+
+    /// The loss and its gradient (of the result's sum when unreduced), for class-index targets.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let ce = self.indexed(&input, &target)?;
+        let value = ce.reducer.output(self.indexed_losses(&ce));
+        let ones = ones_like_output::<T>(&ce.reducer);
+        let scales = ce.reducer.scales(Self::NAME, &ones.view())?;
+        Ok((value, Gradients { input: narrow(input.shape(), self.indexed_grad(&ce, &scales)), target: None }))
+    }
+
+    fn indexed_losses(&self, ce: &IndexedCe) -> Vec<f64> {
+        let c = ce.lanes.classes;
+        let eps = self.label_smoothing;
+        let (mut lane, mut lp) = (vec![0.0; c], vec![0.0; c]);
+        (0..ce.lanes.samples())
+            .map(|s| {
+                let Some(y) = ce.labels[s] else { return 0.0 };
+                ce.lanes.log_softmax(s, &mut lane, &mut lp);
+                let wy = self.weight.as_ref().map_or(1.0, |w| w[y]);
+                let nll = -(lp[y] * wy);
+                if eps > 0.0 {
+                    let smooth = -match &self.weight {
+                        Some(w) => crate::reduction::sum_f64(lp.iter().zip(w).map(|(l, w)| l * w)),
+                        None => crate::reduction::sum_f64(lp.iter().copied()),
+                    };
+                    (1.0 - eps) * nll + smooth * (eps / c as f64)
+                } else {
+                    nll
+                }
+            })
+            .collect()
+    }
+
+    fn indexed_grad(&self, ce: &IndexedCe, scales: &Scales) -> Vec<f64> {
+        let c = ce.lanes.classes;
+        let eps = self.label_smoothing;
+        let mut grad = vec![0.0; ce.lanes.x.len()];
+        let (mut lane, mut lp, mut g) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
+        for s in 0..ce.lanes.samples() {
+            let Some(y) = ce.labels[s] else { continue };
+            ce.lanes.log_softmax(s, &mut lane, &mut lp);
+            let up = scales.at(s);
+            // The upstream gradient on the log-probabilities, as autograd builds it.
+            let wy = self.weight.as_ref().map_or(1.0, |w| w[y]);
+            g.fill(0.0);
+            g[y] = -(wy * ((1.0 - eps) * up));
+            if eps > 0.0 {
+                let b = up * (eps / c as f64);
+                for (k, gk) in g.iter_mut().enumerate() {
+                    *gk -= b * self.weight.as_ref().map_or(1.0, |w| w[k]);
+                }
+            }
+            log_softmax_backward(&lp, &g, |k, v| grad[ce.lanes.at(s, k)] = v);
+        }
+        grad
+    }
+
+    fn probs<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, T, D2>,
+    ) -> Result<(ClassLanes, Vec<f64>, Reducer)> {
+        self.validate()?;
+        if self.ignore_index >= 0 {
+            return Err(LossError::Unsupported {
+                loss: Self::NAME,
+                message: format!(
+                    "ignore_index ({}) is not supported for floating point target (class probabilities); \
+                     use a negative ignore_index or class-index targets",
+                    self.ignore_index
+                ),
+            });
+        }
+        let (axis, sample_shape) = torch_class_axis(Self::NAME, input.shape())?;
+        same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
+        let lanes = ClassLanes::new(input, axis);
+        check_weight(Self::NAME, &self.weight, lanes.classes)?;
+        let mut t = widen(target);
+        if self.label_smoothing > 0.0 {
+            let (e, c) = (self.label_smoothing, lanes.classes as f64);
+            t.iter_mut().for_each(|v| *v = *v * (1.0 - e) + e / c);
+        }
+        let n = lanes.samples();
+        let reducer = Reducer {
+            reduction: self.reduction,
+            shape: sample_shape,
+            mean_denominator: n as f64,
+            batch: if input.ndim() > 1 { input.shape()[0] as f64 } else { 1.0 },
+        };
+        Ok((lanes, t, reducer))
+    }
+
+    fn prob_losses(&self, lanes: &ClassLanes, t: &[f64]) -> Vec<f64> {
+        let c = lanes.classes;
+        let (mut lane, mut lp) = (vec![0.0; c], vec![0.0; c]);
+        (0..lanes.samples())
+            .map(|s| {
+                lanes.log_softmax(s, &mut lane, &mut lp);
+                -crate::reduction::sum_f64((0..c).map(|k| {
+                    let v = lp[k] * t[lanes.at(s, k)];
+                    self.weight.as_ref().map_or(v, |w| v * w[k])
+                }))
+            })
+            .collect()
+    }
+
+    fn prob_grads(&self, lanes: &ClassLanes, t: &[f64], scales: &Scales) -> (Vec<f64>, Vec<f64>) {
+        let c = lanes.classes;
+        let mut gx = vec![0.0; lanes.x.len()];
+        let mut gt = vec![0.0; lanes.x.len()];
+        let (mut lane, mut lp, mut g) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
+        let keep = 1.0 - self.label_smoothing;
+        for s in 0..lanes.samples() {
+            lanes.log_softmax(s, &mut lane, &mut lp);
+            let up = scales.at(s);
+            for k in 0..c {
+                let wk = self.weight.as_ref().map_or(1.0, |w| w[k]);
+                let i = lanes.at(s, k);
+                // d/d(log p · t) = −up · w; the target's share passes the smoothing's (1 − ε).
+                let gprod = -(up * wk);
+                g[k] = gprod * t[i];
+                gt[i] = if self.label_smoothing > 0.0 { gprod * lp[k] * keep } else { gprod * lp[k] };
+            }
+            log_softmax_backward(&lp, &g, |k, v| gx[lanes.at(s, k)] = v);
+        }
+        (gx, gt)
+    }
+
+    /// The loss with class-probability targets (`target` has `input`'s shape).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::CrossEntropyLoss;
+    /// let x = array![[1.0f64, 2.0, 3.0]];
+    /// let hard = CrossEntropyLoss::new().forward(x.view(), array![2i64].view()).unwrap();
+    /// let soft = CrossEntropyLoss::new().forward_probs(x.view(), array![[0.0, 0.0, 1.0]].view()).unwrap();
+    /// assert!((hard[[]] - soft[[]]).abs() < 1e-15); // one-hot probabilities = class indices
+    /// ```
+    pub fn forward_probs<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+    ) -> Result<ArrayD<T>> {
+        let (lanes, t, reducer) = self.probs(&input, &target)?;
+        Ok(reducer.output(self.prob_losses(&lanes, &t)))
+    }
+
+    /// The gradients with respect to `input` and `target` of `Σ grad_output · loss`,
+    /// for class-probability targets.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward_probs<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let (lanes, t, reducer) = self.probs(&input, &target)?;
+        let scales = reducer.scales(Self::NAME, &grad_output)?;
+        let (gx, gt) = self.prob_grads(&lanes, &t, &scales);
+        Ok(Gradients { input: narrow(input.shape(), gx), target: Some(narrow(target.shape(), gt)) })
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced), for
+    /// class-probability targets.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward_probs<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let (lanes, t, reducer) = self.probs(&input, &target)?;
+        let value = reducer.output(self.prob_losses(&lanes, &t));
+        let ones = ones_like_output::<T>(&reducer);
+        let (gx, gt) = self.prob_grads(&lanes, &t, &reducer.scales(Self::NAME, &ones.view())?);
+        Ok((value, Gradients { input: narrow(input.shape(), gx), target: Some(narrow(target.shape(), gt)) }))
+    }
+}
+
+/// The backward pass of log-softmax: `∂/∂xⱼ = gⱼ − pⱼ Σₖ gₖ` with `p = exp(log p)`.
+fn log_softmax_backward(lp: &[f64], g: &[f64], mut write: impl FnMut(usize, f64)) {
+    let total: f64 = g.iter().sum();
+    for (k, (&l, &gk)) in lp.iter().zip(g).enumerate() {
+        write(k, gk - l.exp() * total);
+    }
+}
+
+/// Negative log-likelihood, `torch.nn.functional.nll_loss`, on log-probabilities.
+///
+/// ```text
+/// ℓₛ = −w[yₛ] · xₛ[yₛ]          Mean = Σₛ ℓₛ / Σₛ w[yₛ]   (ignored samples: 0, not counted)
+/// ∂ℓₛ/∂xₛ[yₛ] = −w[yₛ], 0 elsewhere
+/// ```
+///
+/// `input` is `(N, C)`, `(N, C, d1, …, dk)` or `(C,)` log-probabilities (usually
+/// [`log_softmax`](crate::log_softmax) output: `nll_loss(log_softmax(x))` is
+/// [`CrossEntropyLoss`]); `target` holds class indices of shape `(N, d1, …, dk)`.
+///
+/// # Errors
+/// [`LossError::Shape`] for mismatched shapes or weights; [`LossError::ClassIndex`]
+/// for an index outside `[0, C)` that is not `ignore_index`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::NllLoss;
+/// let logp = array![[-0.5f64, -1.0], [-2.0, -0.1]];
+/// let loss = NllLoss::new().weight(array![1.0, 3.0].view()).forward(logp.view(), array![0i32, 1].view()).unwrap();
+/// assert_eq!(loss[[]], (0.5 * 1.0 + 0.1 * 3.0) / 4.0);
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.nll_loss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NllLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// One weight per class (default none: all 1).
+    pub weight: Option<Vec<f64>>,
+    /// The class index whose samples are ignored (default −100).
+    pub ignore_index: i64,
+}
+
+impl Default for NllLoss {
+    fn default() -> Self {
+        NllLoss { reduction: Reduction::Mean, weight: None, ignore_index: -100 }
+    }
+}
+
+impl NllLoss {
+    const NAME: &'static str = "nll_loss";
+
+    /// PyTorch's defaults: `Mean`, no weight, `ignore_index = −100`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets the class weights (one per class).
+    #[must_use]
+    pub fn weight<T: Float>(mut self, weight: ArrayView1<'_, T>) -> Self {
+        self.weight = Some(class_weights(weight));
+        self
+    }
+    /// Sets the ignored class index.
+    #[must_use]
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.ignore_index = ignore_index;
+        self
+    }
+
+    fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, L, D2>,
+    ) -> Result<IndexedCe> {
+        let spec = IndexedSpec {
+            loss: Self::NAME,
+            reduction: self.reduction,
+            weight: &self.weight,
+            ignore_index: Some(self.ignore_index),
+        };
+        IndexedCe::new(&spec, input, target, true)
+    }
+
+    fn losses(&self, ce: &IndexedCe) -> Vec<f64> {
+        (0..ce.lanes.samples())
+            .map(|s| match ce.labels[s] {
+                None => 0.0,
+                Some(y) => -(ce.lanes.x[ce.lanes.at(s, y)] * self.weight.as_ref().map_or(1.0, |w| w[y])),
+            })
+            .collect()
+    }
+
+    fn grad(&self, ce: &IndexedCe, scales: &Scales) -> Vec<f64> {
+        let mut g = vec![0.0; ce.lanes.x.len()];
+        for s in 0..ce.lanes.samples() {
+            if let Some(y) = ce.labels[s] {
+                g[ce.lanes.at(s, y)] = -scales.at(s) * self.weight.as_ref().map_or(1.0, |w| w[y]);
+            }
+        }
+        g
+    }
+
+    /// The loss.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<ArrayD<T>> {
+        let ce = self.prepare(&input, &target)?;
+        Ok(ce.reducer.output(self.losses(&ce)))
+    }
+
+    /// The gradient with respect to `input` of `Σ grad_output · loss` (`target`: `None`).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let ce = self.prepare(&input, &target)?;
+        let scales = ce.reducer.scales(Self::NAME, &grad_output)?;
+        Ok(Gradients { input: narrow(input.shape(), self.grad(&ce, &scales)), target: None })
+    }
+
+    /// The loss and its gradient (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let ce = self.prepare(&input, &target)?;
+        let value = ce.reducer.output(self.losses(&ce));
+        let ones = ones_like_output::<T>(&ce.reducer);
+        let scales = ce.reducer.scales(Self::NAME, &ones.view())?;
+        Ok((value, Gradients { input: narrow(input.shape(), self.grad(&ce, &scales)), target: None }))
+    }
+}
+
+/// Binary cross entropy on probabilities, `torch.nn.functional.binary_cross_entropy`.
+///
+/// ```text
+/// ℓᵢ = −wᵢ [ yᵢ · max(log xᵢ, −100) + (1 − yᵢ) · max(log(1 − xᵢ), −100) ]
+/// ∂ℓᵢ/∂xᵢ = wᵢ (xᵢ − yᵢ) / max(xᵢ (1 − xᵢ), 1e−12)        ∂ℓᵢ/∂yᵢ = −wᵢ · logit(xᵢ)
+/// ```
+///
+/// PyTorch clamps each logarithm at −100, so a confident wrong prediction
+/// (`x = 0` with `y = 1`) costs 100 rather than `∞`, and floors the gradient's
+/// denominator at 1e−12. Prefer [`BinaryCrossEntropyWithLogits`], which is exact
+/// for every logit. `weight` broadcasts to the input's shape.
+///
+/// # Errors
+/// [`LossError::Shape`] for mismatched shapes or a weight that does not
+/// broadcast; [`LossError::Domain`] for an input or target outside `[0, 1]` (NaN
+/// included), as PyTorch ("all elements of input should be between 0 and 1").
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::BinaryCrossEntropy;
+/// let loss = BinaryCrossEntropy::new().forward(array![0.8f64, 0.0].view(), array![1.0, 1.0].view()).unwrap();
+/// assert!((loss[[]] - (-(0.8f64.ln()) + 100.0) / 2.0).abs() < 1e-13);
+/// assert!(BinaryCrossEntropy::new().forward(array![1.5f64].view(), array![1.0].view()).is_err());
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BinaryCrossEntropy {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// Per-element weights, broadcast to the input's shape (default none).
+    pub weight: Option<ArrayD<f64>>,
+}
+
+impl Default for BinaryCrossEntropy {
+    fn default() -> Self {
+        BinaryCrossEntropy { reduction: Reduction::Mean, weight: None }
+    }
+}
+
+fn check_unit_interval(loss: &'static str, tensor: &'static str, v: &[f64], shape: &[usize]) -> Result<()> {
+    match v.iter().position(|x| !(0.0..=1.0).contains(x)) {
+        None => Ok(()),
+        Some(i) => Err(LossError::Domain {
+            loss,
+            tensor,
+            value: v[i],
+            position: unravel(i, shape),
+            expected: "a probability in [0, 1]",
+        }),
+    }
+}
+
+fn widen_weight<T: Float, D: Dimension>(w: ArrayView<'_, T, D>) -> ArrayD<f64> {
+    w.map(|v| v.to_wide()).into_dyn()
+}
+
+impl BinaryCrossEntropy {
+    const NAME: &'static str = "binary_cross_entropy";
+
+    /// PyTorch's defaults: `Mean`, no weight.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets the per-element weights (broadcast to the input's shape).
+    #[must_use]
+    pub fn weight<T: Float, D: Dimension>(mut self, weight: ArrayView<'_, T, D>) -> Self {
+        self.weight = Some(widen_weight(weight));
+        self
+    }
+
+    fn prepare<T: Float, D: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D>,
+        target: &ArrayView<'_, T, D>,
+    ) -> Result<(Pointwise, Option<Vec<f64>>)> {
+        let p = Pointwise::new(Self::NAME, input, target)?;
+        check_unit_interval(Self::NAME, "input", &p.x, &p.shape)?;
+        check_unit_interval(Self::NAME, "target", &p.y, &p.shape)?;
+        let w = self.weight.as_ref().map(|w| w.view());
+        let w = broadcast_weight(Self::NAME, "weight", w.as_ref(), &p.shape)?;
+        Ok((p, w))
+    }
+
+    #[inline]
+    fn value(x: f64, y: f64) -> f64 {
+        (y - 1.0) * (-x).ln_1p().max(-100.0) - y * x.ln().max(-100.0)
+    }
+
+    #[inline]
+    fn derivatives(x: f64, y: f64) -> (f64, f64) {
+        let dx = (x - y) / ((1.0 - x) * x).max(1e-12);
+        let dy = -(x / (1.0 - x)).ln();
+        (dx, dy)
+    }
+
+    /// The loss.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(&self, input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        let (p, w) = self.prepare(&input, &target)?;
+        Ok(p.forward(self.reduction, |i, x, y| {
+            let l = Self::value(x, y);
+            w.as_ref().map_or(l, |w| l * w[i])
+        }))
+    }
+
+    /// The gradients with respect to `input` and `target` of `Σ grad_output · loss`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let (p, w) = self.prepare(&input, &target)?;
+        p.backward(Self::NAME, self.reduction, &grad_output, true, |i, x, y| {
+            let (dx, dy) = Self::derivatives(x, y);
+            w.as_ref().map_or((dx, dy), |w| (dx * w[i], dy * w[i]))
+        })
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let value = self.forward(input.view(), target.view())?;
+        let ones = ArrayD::from_elem(value.shape(), T::one());
+        Ok((value, self.backward(input, target, ones.view())?))
+    }
+}
+
+/// Binary cross entropy on logits, `torch.nn.functional.binary_cross_entropy_with_logits`:
+/// the sigmoid and the log-likelihood fused, exact for every logit.
+///
+/// ```text
+/// ℓᵢ = wᵢ [ (1 − yᵢ) xᵢ − (1 + (pᵢ − 1) yᵢ) · log σ(xᵢ) ]
+///    = wᵢ [ max(xᵢ, 0) − xᵢ yᵢ + log1p(e^(−|xᵢ|)) ]             (pᵢ = 1)
+/// ∂ℓᵢ/∂xᵢ = wᵢ [ (pᵢ yᵢ + 1 − yᵢ) σ(xᵢ) − pᵢ yᵢ ]                (σ(xᵢ) − yᵢ when pᵢ = 1)
+/// ∂ℓᵢ/∂yᵢ = wᵢ [ log σ(−xᵢ) − pᵢ log σ(xᵢ) ]                    (−xᵢ when there is no pos_weight)
+/// ```
+///
+/// `weight` and `pos_weight` (`p`, the weight of positive examples; usually one per
+/// class, shape `(C,)`) broadcast to the input's shape.
+///
+/// # Errors
+/// [`LossError::Shape`] for mismatched shapes or weights that do not broadcast.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::BinaryCrossEntropyWithLogits;
+/// let loss = BinaryCrossEntropyWithLogits::new().forward(array![1e4f64, -1e4].view(), array![0.0, 0.0].view()).unwrap();
+/// assert_eq!(loss[[]], 1e4 / 2.0); // no overflow: log(1 + e^1e4) = 1e4
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy_with_logits.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct BinaryCrossEntropyWithLogits {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// Per-element weights, broadcast to the input's shape (default none).
+    pub weight: Option<ArrayD<f64>>,
+    /// Weights of the positive examples, broadcast to the input's shape (default none).
+    pub pos_weight: Option<ArrayD<f64>>,
+}
+
+impl Default for BinaryCrossEntropyWithLogits {
+    fn default() -> Self {
+        BinaryCrossEntropyWithLogits { reduction: Reduction::Mean, weight: None, pos_weight: None }
+    }
+}
+
+impl BinaryCrossEntropyWithLogits {
+    const NAME: &'static str = "binary_cross_entropy_with_logits";
+
+    /// PyTorch's defaults: `Mean`, no weights.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets the per-element weights.
+    #[must_use]
+    pub fn weight<T: Float, D: Dimension>(mut self, weight: ArrayView<'_, T, D>) -> Self {
+        self.weight = Some(widen_weight(weight));
+        self
+    }
+    /// Sets the positive-example weights.
+    #[must_use]
+    pub fn pos_weight<T: Float, D: Dimension>(mut self, pos_weight: ArrayView<'_, T, D>) -> Self {
+        self.pos_weight = Some(widen_weight(pos_weight));
+        self
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn prepare<T: Float, D: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D>,
+        target: &ArrayView<'_, T, D>,
+    ) -> Result<(Pointwise, Option<Vec<f64>>, Option<Vec<f64>>)> {
+        let p = Pointwise::new(Self::NAME, input, target)?;
+        let w = self.weight.as_ref().map(|w| w.view());
+        let w = broadcast_weight(Self::NAME, "weight", w.as_ref(), &p.shape)?;
+        let pw = self.pos_weight.as_ref().map(|w| w.view());
+        let pw = broadcast_weight(Self::NAME, "pos_weight", pw.as_ref(), &p.shape)?;
+        Ok((p, w, pw))
+    }
+
+    /// The loss.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(&self, input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        let (p, w, pw) = self.prepare(&input, &target)?;
+        Ok(p.forward(self.reduction, |i, x, y| {
+            let mut ls = log_sigmoid_f64(x);
+            if let Some(pw) = &pw {
+                ls *= (pw[i] - 1.0) * y + 1.0;
+            }
+            let l = (1.0 - y) * x - ls;
+            w.as_ref().map_or(l, |w| l * w[i])
+        }))
+    }
+
+    /// The gradients with respect to `input` and `target` of `Σ grad_output · loss`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let (p, w, pw) = self.prepare(&input, &target)?;
+        p.backward(Self::NAME, self.reduction, &grad_output, true, |i, x, y| {
+            let (dx, dy) = match &pw {
+                Some(pw) => {
+                    let t = pw[i] * y;
+                    ((t + 1.0 - y) * sigmoid_f64(x) - t, log_sigmoid_f64(-x) - log_sigmoid_f64(x) * pw[i])
+                }
+                None => (sigmoid_f64(x) - y, -x),
+            };
+            w.as_ref().map_or((dx, dy), |w| (dx * w[i], dy * w[i]))
+        })
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let value = self.forward(input.view(), target.view())?;
+        let ones = ArrayD::from_elem(value.shape(), T::one());
+        Ok((value, self.backward(input, target, ones.view())?))
+    }
+}
+
+/// TensorFlow's `tf.nn.softmax_cross_entropy_with_logits` (dense labels: one
+/// probability per class, one-hot or soft).
+///
+/// ```text
+/// ℓ = −Σ_c labels_c · log_softmax(logits)_c          along `axis`
+/// ∂ℓ/∂logits = softmax(logits) − labels               (TensorFlow's gradient, used even
+///                                                      when the labels do not sum to 1)
+/// ∂ℓ/∂labels = −log_softmax(logits)
+/// ```
+///
+/// Takes raw logits, not softmax output: given probabilities it would apply a
+/// second softmax and silently compute the wrong loss. The result has the
+/// logits' shape without `axis`; with the default `Reduction::None` it is
+/// TensorFlow's own output, other reductions reduce it.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for an axis
+/// the logits do not have.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::SoftmaxCrossEntropyWithLogits;
+/// let labels = array![[0.1f64, 0.9], [1.0, 0.0]];
+/// let logits = array![[0.0f64, 0.0], [1000.0, 0.0]];
+/// let loss = SoftmaxCrossEntropyWithLogits::new().forward(labels.view(), logits.view()).unwrap();
+/// assert!((loss[[0]] - 2f64.ln()).abs() < 1e-15);
+/// assert_eq!(loss[[1]], 0.0);
+/// ```
+///
+/// # References
+/// <https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SoftmaxCrossEntropyWithLogits {
+    /// The class axis (default −1, the last).
+    pub axis: isize,
+    /// The reduction (default `None`: TensorFlow's own output).
+    pub reduction: Reduction,
+}
+
+impl Default for SoftmaxCrossEntropyWithLogits {
+    fn default() -> Self {
+        SoftmaxCrossEntropyWithLogits { axis: -1, reduction: Reduction::None }
+    }
+}
+
+impl SoftmaxCrossEntropyWithLogits {
+    const NAME: &'static str = "softmax_cross_entropy_with_logits";
+
+    /// TensorFlow's defaults: `axis = −1`, no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the class axis.
+    #[must_use]
+    pub fn axis(mut self, axis: isize) -> Self {
+        self.axis = axis;
+        self
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    fn prepare<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: &ArrayView<'_, T, D1>,
+        logits: &ArrayView<'_, T, D2>,
+    ) -> Result<(ClassLanes, Vec<f64>, Reducer)> {
+        if logits.ndim() == 0 {
+            return Err(shape_err(Self::NAME, "logits", "at least 1 dimension (the classes)", logits.shape()));
+        }
+        same_shape(Self::NAME, "logits", logits.shape(), "labels", labels.shape())?;
+        let axis = resolve_axis(Self::NAME, "axis", self.axis, logits.ndim())?;
+        let lanes = ClassLanes::new(logits, axis);
+        let mut shape = logits.shape().to_vec();
+        shape.remove(axis);
+        let reducer = Reducer::counting(self.reduction, &shape, logits.shape());
+        Ok((lanes, widen(labels), reducer))
+    }
+
+    fn losses(lanes: &ClassLanes, t: &[f64]) -> Vec<f64> {
+        let c = lanes.classes;
+        let (mut lane, mut lp) = (vec![0.0; c], vec![0.0; c]);
+        (0..lanes.samples())
+            .map(|s| {
+                lanes.log_softmax(s, &mut lane, &mut lp);
+                -crate::reduction::sum_f64((0..c).map(|k| t[lanes.at(s, k)] * lp[k]))
+            })
+            .collect()
+    }
+
+    fn grads(lanes: &ClassLanes, t: &[f64], scales: &Scales) -> (Vec<f64>, Vec<f64>) {
+        let c = lanes.classes;
+        let (mut gx, mut gt) = (vec![0.0; t.len()], vec![0.0; t.len()]);
+        let (mut lane, mut lp) = (vec![0.0; c], vec![0.0; c]);
+        for s in 0..lanes.samples() {
+            lanes.log_softmax(s, &mut lane, &mut lp);
+            let up = scales.at(s);
+            for k in 0..c {
+                let i = lanes.at(s, k);
+                gx[i] = up * (lp[k].exp() - t[i]);
+                gt[i] = up * -lp[k];
+            }
+        }
+        (gx, gt)
+    }
+
+    /// The loss, in TensorFlow's argument order (`labels`, `logits`).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: ArrayView<'_, T, D1>,
+        logits: ArrayView<'_, T, D2>,
+    ) -> Result<ArrayD<T>> {
+        let (lanes, t, reducer) = self.prepare(&labels, &logits)?;
+        Ok(reducer.output(Self::losses(&lanes, &t)))
+    }
+
+    /// The gradients of `Σ grad_output · loss`: `input` with respect to the logits,
+    /// `target` with respect to the labels.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: ArrayView<'_, T, D1>,
+        logits: ArrayView<'_, T, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let (lanes, t, reducer) = self.prepare(&labels, &logits)?;
+        let (gx, gt) = Self::grads(&lanes, &t, &reducer.scales(Self::NAME, &grad_output)?);
+        Ok(Gradients { input: narrow(logits.shape(), gx), target: Some(narrow(labels.shape(), gt)) })
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: ArrayView<'_, T, D1>,
+        logits: ArrayView<'_, T, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let (lanes, t, reducer) = self.prepare(&labels, &logits)?;
+        let value = reducer.output(Self::losses(&lanes, &t));
+        let ones = ones_like_output::<T>(&reducer);
+        let (gx, gt) = Self::grads(&lanes, &t, &reducer.scales(Self::NAME, &ones.view())?);
+        Ok((value, Gradients { input: narrow(logits.shape(), gx), target: Some(narrow(labels.shape(), gt)) }))
+    }
+}
+
+/// TensorFlow's `tf.nn.sparse_softmax_cross_entropy_with_logits` (one integer
+/// class index per example, classes on the last axis of the logits).
+///
+/// ```text
+/// ℓ = logsumexp(logits) − logits[label]
+/// ∂ℓ/∂logits = softmax(logits) − onehot(label)
+/// ```
+///
+/// Equal to [`SoftmaxCrossEntropyWithLogits`] on one-hot labels; cannot express
+/// soft or smoothed labels. Labels have the logits' shape without the last axis.
+///
+/// # Errors
+/// [`LossError::Shape`] for mismatched shapes; [`LossError::ClassIndex`] for a
+/// label outside `[0, C)` (TensorFlow raises `InvalidArgumentError` on the CPU).
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::{SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits};
+/// let logits = array![[2.0f64, -1.0, 0.5]];
+/// let sparse = SparseSoftmaxCrossEntropyWithLogits::new().forward(array![2i64].view(), logits.view()).unwrap();
+/// let dense = SoftmaxCrossEntropyWithLogits::new().forward(array![[0.0, 0.0, 1.0]].view(), logits.view()).unwrap();
+/// assert!((sparse[[0]] - dense[[0]]).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// <https://www.tensorflow.org/api_docs/python/tf/nn/sparse_softmax_cross_entropy_with_logits>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SparseSoftmaxCrossEntropyWithLogits {
+    /// The reduction (default `None`: TensorFlow's own output).
+    pub reduction: Reduction,
+}
+
+impl Default for SparseSoftmaxCrossEntropyWithLogits {
+    fn default() -> Self {
+        SparseSoftmaxCrossEntropyWithLogits { reduction: Reduction::None }
+    }
+}
+
+impl SparseSoftmaxCrossEntropyWithLogits {
+    const NAME: &'static str = "sparse_softmax_cross_entropy_with_logits";
+
+    /// TensorFlow's defaults: no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: &ArrayView<'_, L, D1>,
+        logits: &ArrayView<'_, T, D2>,
+    ) -> Result<IndexedCe> {
+        let spec = IndexedSpec { loss: Self::NAME, reduction: self.reduction, weight: &None, ignore_index: None };
+        IndexedCe::new(&spec, logits, labels, false)
+    }
+
+    fn losses(ce: &IndexedCe) -> Vec<f64> {
+        let c = ce.lanes.classes;
+        let (mut lane, mut lp) = (vec![0.0; c], vec![0.0; c]);
+        (0..ce.lanes.samples())
+            .map(|s| {
+                let y = ce.labels[s].expect("no ignore_index");
+                ce.lanes.log_softmax(s, &mut lane, &mut lp);
+                -lp[y]
+            })
+            .collect()
+    }
+
+    fn grad(ce: &IndexedCe, scales: &Scales) -> Vec<f64> {
+        let c = ce.lanes.classes;
+        let mut g = vec![0.0; ce.lanes.x.len()];
+        let (mut lane, mut lp) = (vec![0.0; c], vec![0.0; c]);
+        for s in 0..ce.lanes.samples() {
+            let y = ce.labels[s].expect("no ignore_index");
+            ce.lanes.log_softmax(s, &mut lane, &mut lp);
+            let up = scales.at(s);
+            for (k, l) in lp.iter().enumerate() {
+                g[ce.lanes.at(s, k)] = up * (l.exp() - if k == y { 1.0 } else { 0.0 });
+            }
+        }
+        g
+    }
+
+    /// The loss, in TensorFlow's argument order (`labels`, `logits`).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: ArrayView<'_, L, D1>,
+        logits: ArrayView<'_, T, D2>,
+    ) -> Result<ArrayD<T>> {
+        let ce = self.prepare(&labels, &logits)?;
+        Ok(ce.reducer.output(Self::losses(&ce)))
+    }
+
+    /// The gradient of `Σ grad_output · loss` with respect to the logits (`target`: `None`).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: ArrayView<'_, L, D1>,
+        logits: ArrayView<'_, T, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let ce = self.prepare(&labels, &logits)?;
+        let g = Self::grad(&ce, &ce.reducer.scales(Self::NAME, &grad_output)?);
+        Ok(Gradients { input: narrow(logits.shape(), g), target: None })
+    }
+
+    /// The loss and its gradient (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: ArrayView<'_, L, D1>,
+        logits: ArrayView<'_, T, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let ce = self.prepare(&labels, &logits)?;
+        let value = ce.reducer.output(Self::losses(&ce));
+        let ones = ones_like_output::<T>(&ce.reducer);
+        let g = Self::grad(&ce, &ce.reducer.scales(Self::NAME, &ones.view())?);
+        Ok((value, Gradients { input: narrow(logits.shape(), g), target: None }))
+    }
+}
+
+/// [`CrossEntropyLoss`] with class indices and `reduction`:
+/// `torch.nn.functional.cross_entropy(input, target, reduction=...)`.
+///
+/// # Errors
+/// See [`CrossEntropyLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::cross_entropy(array![[0.0f64, 0.0]].view(), array![1u8].view(), losslab::Reduction::Mean).unwrap();
+/// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn cross_entropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    input: ArrayView<'_, T, D1>,
+    target: ArrayView<'_, L, D2>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    CrossEntropyLoss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`NllLoss`] with `reduction`: `torch.nn.functional.nll_loss(input, target, reduction=...)`.
+///
+/// # Errors
+/// See [`NllLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::nll_loss(array![[-0.25f64, -2.0]].view(), array![0i64].view(), losslab::Reduction::Sum).unwrap();
+/// assert_eq!(v[[]], 0.25);
+/// ```
+pub fn nll_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    input: ArrayView<'_, T, D1>,
+    target: ArrayView<'_, L, D2>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    NllLoss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`BinaryCrossEntropy`] with `reduction`: `torch.nn.functional.binary_cross_entropy`.
+///
+/// # Errors
+/// See [`BinaryCrossEntropy`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::binary_cross_entropy(array![0.5f64].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
+/// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn binary_cross_entropy<T: Float, D: Dimension>(
+    input: ArrayView<'_, T, D>,
+    target: ArrayView<'_, T, D>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    BinaryCrossEntropy::new().reduction(reduction).forward(input, target)
+}
+
+/// [`BinaryCrossEntropyWithLogits`] with `reduction`:
+/// `torch.nn.functional.binary_cross_entropy_with_logits`.
+///
+/// # Errors
+/// See [`BinaryCrossEntropyWithLogits`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::binary_cross_entropy_with_logits(array![0.0f64].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
+/// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn binary_cross_entropy_with_logits<T: Float, D: Dimension>(
+    input: ArrayView<'_, T, D>,
+    target: ArrayView<'_, T, D>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    BinaryCrossEntropyWithLogits::new().reduction(reduction).forward(input, target)
+}
+
+/// [`SoftmaxCrossEntropyWithLogits`] with TensorFlow's defaults: one loss per example.
+///
+/// # Errors
+/// See [`SoftmaxCrossEntropyWithLogits`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::softmax_cross_entropy_with_logits(array![[0.5f64, 0.5]].view(), array![[3.0f64, 3.0]].view()).unwrap();
+/// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn softmax_cross_entropy_with_logits<T: Float, D1: Dimension, D2: Dimension>(
+    labels: ArrayView<'_, T, D1>,
+    logits: ArrayView<'_, T, D2>,
+) -> Result<ArrayD<T>> {
+    SoftmaxCrossEntropyWithLogits::new().forward(labels, logits)
+}
+
+/// [`SparseSoftmaxCrossEntropyWithLogits`] with TensorFlow's defaults: one loss per example.
+///
+/// # Errors
+/// See [`SparseSoftmaxCrossEntropyWithLogits`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::sparse_softmax_cross_entropy_with_logits(array![0i32].view(), array![[3.0f64, 3.0]].view()).unwrap();
+/// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn sparse_softmax_cross_entropy_with_logits<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    labels: ArrayView<'_, L, D1>,
+    logits: ArrayView<'_, T, D2>,
+) -> Result<ArrayD<T>> {
+    SparseSoftmaxCrossEntropyWithLogits::new().forward(labels, logits)
+}
