@@ -1067,10 +1067,10 @@ impl SoftmaxCrossEntropyWithLogits {
         for s in 0..lanes.samples() {
             lanes.log_softmax(s, &mut lane, &mut lp);
             let up = scales.at(s);
-            for k in 0..c {
+            for (k, &l) in lp.iter().enumerate() {
                 let i = lanes.at(s, k);
-                gx[i] = up * (lp[k].exp() - t[i]);
-                gt[i] = up * -lp[k];
+                gx[i] = up * (l.exp() - t[i]);
+                gt[i] = up * -l;
             }
         }
         (gx, gt)
