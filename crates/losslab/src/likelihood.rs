@@ -231,7 +231,7 @@ impl PoissonNllLoss {
         let f = |_, x: f64, y: f64| {
             let l = if self.log_input { x.exp() - y * x } else { x - y * (x + self.eps).ln() };
             // masked_fill(target <= 1, 0): NaN targets are not masked.
-            if self.full && !(y <= 1.0) {
+            if self.full && (y > 1.0 || y.is_nan()) {
                 l + stirling(y).0
             } else {
                 l
@@ -241,7 +241,7 @@ impl PoissonNllLoss {
             let (dx, mut dy) =
                 if self.log_input { (x.exp() - y, -x) } else { (1.0 - y / (x + self.eps), -(x + self.eps).ln()) };
             if self.full {
-                dy += if !(y <= 1.0) {
+                dy += if y > 1.0 || y.is_nan() {
                     stirling(y).1
                 } else if y > 0.0 {
                     0.0
