@@ -36,6 +36,8 @@
 //! | information theory ([`information`]) | [`self_information`], [`entropy`], [`binary_entropy`], [`information::cross_entropy`], [`kl_divergence`], [`js_divergence`], [`KlDivLoss`] (`torch.nn.functional.kl_div`), [`ScipyEntropy`] (`scipy.stats.entropy`) |
 //! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
 //! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
+//! | Keras ([`keras`]) | [`KerasBinaryCrossentropy`], [`KerasCategoricalCrossentropy`], [`KerasSparseCategoricalCrossentropy`], [`KerasBinaryFocalCrossentropy`], [`KerasCategoricalFocalCrossentropy`], [`KerasCategoricalGeneralizedCrossEntropy`], [`KerasKlDivergence`], [`KerasLogCosh`], [`KerasMeanSquaredLogarithmicError`], [`KerasMeanAbsolutePercentageError`] |
+//! | optax ([`optax`]) | [`OptaxPolyLossCrossEntropy`], [`OptaxSparsemaxLoss`], [`OptaxMulticlassSparsemaxLoss`], [`OptaxKlDivergence`], [`OptaxKlDivergenceWithLogTargets`], [`OptaxGeneralizedKlDivergence`], [`OptaxSafeSoftmaxCrossEntropy`], [`OptaxSmoothLabels`], [`OptaxHuberLoss`], [`OptaxLogCosh`] |
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
@@ -43,7 +45,9 @@ pub mod classification;
 mod error;
 mod float;
 // pub mod information;
+pub mod keras;
 pub mod math;
+pub mod optax;
 mod pointwise;
 mod reduction;
 pub mod regression;
@@ -56,6 +60,18 @@ pub use classification::{
 pub use error::{LossError, Result};
 pub use float::{ClassIndex, Float};
 // INFORMATION-EXPORTS pub use information::{binary_entropy, entropy, js_divergence, kl_divergence, self_information, KlDivLoss, ScipyEntropy};
+pub use keras::{
+    keras_binary_crossentropy, keras_binary_focal_crossentropy, keras_categorical_crossentropy, keras_categorical_focal_crossentropy,
+    keras_categorical_generalized_cross_entropy, keras_kl_divergence, keras_log_cosh, keras_mean_absolute_percentage_error,
+    keras_mean_squared_logarithmic_error, keras_sparse_categorical_crossentropy, KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy,
+    KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasKlDivergence, KerasLogCosh,
+    KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError, KerasSparseCategoricalCrossentropy,
+};
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
+pub use optax::{
+    optax_huber_loss, optax_log_cosh, optax_multiclass_sparsemax_loss, optax_poly_loss_cross_entropy, optax_smooth_labels, OptaxGeneralizedKlDivergence,
+    OptaxHuberLoss, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets, OptaxLogCosh, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy,
+    OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss,
+};
 pub use reduction::{Gradients, ParseReductionError, Reduction};
 pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
