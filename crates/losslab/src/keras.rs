@@ -20,6 +20,11 @@
 //!   `y_true` is a float tensor, with respect to `y_true` (`Gradients::target`), as
 //!   `jax.grad` gives them.
 //!
+//! - Keras 3.15's `ops.mean` computes in `result_type(dtype, "float32")`, which is
+//!   float32 even for float64 inputs: its mean-based losses are only float32-accurate
+//!   in float64. losslab computes the mean in `f64`; the golden truth replaces
+//!   Keras's mean by `jnp.mean` for that reason.
+//!
 //! Where the JAX backend silently returns a number for an invalid input (a class
 //! index outside `[0, C)` gives a loss of 0; a `(N, 1)` label tensor broadcasts
 //! `categorical_generalized_cross_entropy` to an `(N, N)` result), losslab
@@ -33,10 +38,6 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 /// `keras.backend.epsilon()`.
 pub(crate) const EPSILON: f64 = 1e-7;
-
-/// `keras.backend.epsilon()` as a float32 tensor (what `ops.convert_to_tensor(1e-7)`
-/// gives under Keras's default `floatx`), widened.
-pub(crate) const EPSILON_F32: f64 = 1e-7f32 as f64;
 
 /// `clip(x, lo, hi)` as `jnp.clip`: NaN stays NaN.
 #[inline]
@@ -1386,8 +1387,7 @@ impl KerasLogCosh {
 /// ```
 ///
 /// Negative and zero values count as `ε` (with no gradient below it, half of it at
-/// it). Keras's `ε` here is the float32 constant `1e-7f32 = 1.0000000116860974e-7`
-/// (it is converted to a tensor of the default float type), which losslab uses too.
+/// it).
 ///
 /// # Errors
 /// [`LossError::Shape`] if the shapes differ or are 0-d.
@@ -1431,7 +1431,7 @@ impl KerasMeanSquaredLogarithmicError {
         y_pred: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        let e = EPSILON_F32;
+        let e = EPSILON;
         let lg = move |v: f64| if v.is_nan() { v } else { v.max(e) }.ln_1p();
         run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, self.reduction, go, |t, p, g| {
             mean_lane(
