@@ -17,6 +17,8 @@
 //! are not "safe" for `−∞` logits (`0 · −∞ = NaN`), `safe_softmax_cross_entropy` is.
 
 use crate::error::{check_option, same_shape, shape_err, Result};
+#[allow(unused_imports)] // for the docs' links
+use crate::LossError;
 use crate::float::{narrow, widen, ClassIndex, Float};
 use crate::keras::{log_cosh_f64, run_labels, run_pair, LaneGrads, PairOutput};
 use crate::math::log_softmax_lane;
