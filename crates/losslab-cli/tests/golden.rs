@@ -246,6 +246,11 @@ fn golden_likelihood_margin() {
     check_file("likelihood_margin.json");
 }
 
+#[test]
+fn golden_kerasoptax() {
+    check_file("kerasoptax.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -253,7 +258,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 5] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "likelihood_margin.json"];
+    const FILES: [&str; 6] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "likelihood_margin.json", "kerasoptax.json"];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())
         .expect("tests/golden exists")

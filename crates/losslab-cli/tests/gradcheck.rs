@@ -93,7 +93,7 @@ fn setups() -> Vec<Setup> {
         setup("losslab:kl_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![]),
         setup("losslab:kl_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![("axis", Int(0)), ("base", Float(2.0))]),
         setup("losslab:js_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![]),
-        setup("losslab:js_divergence", vec![("p", probs), ("q", probs2)], vec![("axis", Int(0)), ("base", Float(2.0))]),
+        setup("losslab:js_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![("axis", Int(0)), ("base", Float(2.0))]),
         // Likelihood and margin losses, away from their kinks (ties at a margin, a Poisson target at 0 or 1).
         setup("torch:poisson_nll_loss", vec![("input", x.clone()), ("target", unnorm.clone())], vec![]),
         setup(
@@ -137,6 +137,33 @@ fn setups() -> Vec<Setup> {
         setup("optax:multiclass_hinge_loss", vec![("scores", logits.clone()), ("labels", i(&[2, 0]))], vec![]),
         setup("optax:multiclass_perceptron_loss", vec![("scores", logits.clone()), ("labels", i(&[0, 2]))], vec![]),
         setup("optax:perceptron_loss", vec![("predictor_outputs", x.clone()), ("targets", f(&[2, 3], &[1.0, 1.0, -1.0, 1.0, -1.0, 1.0]))], vec![]),
+        // Keras and optax (family kerasoptax)
+        setup("keras:binary_crossentropy", vec![("y_true", t01.clone()), ("y_pred", p01.clone())], vec![("label_smoothing", Float(0.1))]),
+        setup("keras:binary_crossentropy", vec![("y_true", t01.clone()), ("y_pred", logits.clone())], vec![("from_logits", Bool(true)), ("axis", Int(0))]),
+        setup("keras:binary_focal_crossentropy", vec![("y_true", t01.clone()), ("y_pred", p01.clone())], vec![("apply_class_balancing", Bool(true))]),
+        setup("keras:binary_focal_crossentropy", vec![("y_true", t01.clone()), ("y_pred", logits.clone())], vec![("from_logits", Bool(true)), ("gamma", Float(1.5))]),
+        setup("keras:categorical_crossentropy", vec![("y_true", probs.clone()), ("y_pred", unnorm.clone())], vec![("label_smoothing", Float(0.2))]),
+        setup("keras:categorical_crossentropy", vec![("y_true", probs.clone()), ("y_pred", logits.clone())], vec![("from_logits", Bool(true))]),
+        setup("keras:categorical_focal_crossentropy", vec![("y_true", probs.clone()), ("y_pred", unnorm.clone())], vec![]),
+        setup("keras:categorical_focal_crossentropy", vec![("y_true", probs.clone()), ("y_pred", logits.clone())], vec![("from_logits", Bool(true)), ("axis", Int(0))]),
+        setup("keras:sparse_categorical_crossentropy", vec![("y_true", i(&[2, 0])), ("y_pred", unnorm.clone())], vec![]),
+        setup("keras:sparse_categorical_crossentropy", vec![("y_true", i(&[2, 1])), ("y_pred", logits.clone())], vec![("from_logits", Bool(true)), ("ignore_class", Int(1))]),
+        setup("keras:categorical_generalized_cross_entropy", vec![("y_true", i(&[1, 2])), ("y_pred", probs.clone())], vec![("q", Float(0.7))]),
+        setup("keras:kl_divergence", vec![("y_true", probs.clone()), ("y_pred", probs2.clone())], vec![]),
+        setup("keras:log_cosh", vec![("y_true", y.clone()), ("y_pred", x.clone())], vec![]),
+        setup("keras:mean_squared_logarithmic_error", vec![("y_true", unnorm.clone()), ("y_pred", unnorm2.clone())], vec![]),
+        setup("keras:mean_absolute_percentage_error", vec![("y_true", y.clone()), ("y_pred", x.clone())], vec![]),
+        setup("optax:poly_loss_cross_entropy", vec![("logits", logits.clone()), ("labels", probs.clone())], vec![("epsilon", Float(-1.0))]),
+        setup("optax:safe_softmax_cross_entropy", vec![("logits", logits.clone()), ("labels", probs.clone())], vec![]),
+        setup("optax:sparsemax_loss", vec![("logits", x.clone()), ("labels", Tensor::I64(ndarray::arr2(&[[1, 0, 1], [0, 0, 1]]).into_dyn()))], vec![]),
+        setup("optax:multiclass_sparsemax_loss", vec![("scores", x.clone()), ("labels", i(&[0, 2]))], vec![]),
+        setup("optax:kl_divergence", vec![("log_predictions", logits.clone()), ("targets", probs.clone())], vec![]),
+        setup("optax:generalized_kl_divergence", vec![("log_predictions", logits.clone()), ("targets", unnorm.clone())], vec![]),
+        setup("optax:kl_divergence_with_log_targets", vec![("log_predictions", logits.clone()), ("log_targets", x.clone())], vec![]),
+        setup("optax:smooth_labels", vec![("labels", probs.clone())], vec![("alpha", Float(0.1))]),
+        setup("optax:huber_loss", vec![("predictions", x.clone()), ("targets", y.clone())], vec![("delta", Float(0.5))]),
+        setup("optax:huber_loss", vec![("predictions", x.clone())], vec![]),
+        setup("optax:log_cosh", vec![("predictions", x), ("targets", y)], vec![]),
     ]
 }
 

@@ -39,6 +39,8 @@
 //! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
 //! | likelihood ([`likelihood`]) | [`PoissonNllLoss`], [`GaussianNllLoss`] (PyTorch); [`SigmoidCrossEntropyWithLogits`], [`WeightedCrossEntropyWithLogits`], [`LogPoissonLoss`], [`L2Loss`] (TensorFlow); [`KerasPoisson`] (`keras.losses.poisson`) |
 //! | margin ([`margin`]) | [`MarginRankingLoss`], [`HingeEmbeddingLoss`], [`SoftMarginLoss`], [`MultilabelSoftMarginLoss`], [`MultilabelMarginLoss`], [`MultiMarginLoss`] (PyTorch); [`KerasHinge`], [`KerasSquaredHinge`], [`KerasCategoricalHinge`] (Keras); [`MulticlassHingeLoss`], [`PerceptronLoss`], [`MulticlassPerceptronLoss`] (optax) |
+//! | Keras ([`keras`]) | [`KerasBinaryCrossentropy`], [`KerasCategoricalCrossentropy`], [`KerasSparseCategoricalCrossentropy`], [`KerasBinaryFocalCrossentropy`], [`KerasCategoricalFocalCrossentropy`], [`KerasCategoricalGeneralizedCrossEntropy`], [`KerasKlDivergence`], [`KerasLogCosh`], [`KerasMeanSquaredLogarithmicError`], [`KerasMeanAbsolutePercentageError`] |
+//! | optax ([`optax`]) | [`OptaxPolyLossCrossEntropy`], [`OptaxSparsemaxLoss`], [`OptaxMulticlassSparsemaxLoss`], [`OptaxKlDivergence`], [`OptaxKlDivergenceWithLogTargets`], [`OptaxGeneralizedKlDivergence`], [`OptaxSafeSoftmaxCrossEntropy`], [`OptaxSmoothLabels`], [`OptaxHuberLoss`], [`OptaxLogCosh`] |
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
@@ -48,7 +50,9 @@ mod float;
 pub mod information;
 pub mod likelihood;
 pub mod margin;
+pub mod keras;
 pub mod math;
+pub mod optax;
 mod pointwise;
 mod reduction;
 pub mod regression;
@@ -64,9 +68,21 @@ pub use information::{
     binary_entropy, entropy, entropy_backward, js_divergence, js_divergence_backward, kl_div, kl_divergence,
     kl_divergence_backward, self_information, KlDivLoss, ScipyEntropy,
 };
+pub use keras::{
+    keras_binary_crossentropy, keras_binary_focal_crossentropy, keras_categorical_crossentropy, keras_categorical_focal_crossentropy,
+    keras_categorical_generalized_cross_entropy, keras_kl_divergence, keras_log_cosh, keras_mean_absolute_percentage_error,
+    keras_mean_squared_logarithmic_error, keras_sparse_categorical_crossentropy, KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy,
+    KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasKlDivergence, KerasLogCosh,
+    KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError, KerasSparseCategoricalCrossentropy,
+};
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
 pub use likelihood::{gaussian_nll_loss, keras_poisson, l2_loss, log_poisson_loss, poisson_nll_loss, sigmoid_cross_entropy_with_logits, weighted_cross_entropy_with_logits, GaussianNllGradients, GaussianNllLoss, KerasPoisson, L2Loss, LogPoissonLoss, PoissonNllLoss, SigmoidCrossEntropyWithLogits, WeightedCrossEntropyWithLogits};
 pub use margin::{keras_hinge, margin_ranking_loss, multi_margin_loss, multiclass_hinge_loss, soft_margin_loss, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasSquaredHinge, MarginRankingGradients, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, SoftMarginLoss};
+pub use optax::{
+    optax_huber_loss, optax_log_cosh, optax_multiclass_sparsemax_loss, optax_poly_loss_cross_entropy, optax_smooth_labels, OptaxGeneralizedKlDivergence,
+    OptaxHuberLoss, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets, OptaxLogCosh, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy,
+    OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss,
+};
 pub use reduction::{Gradients, ParseReductionError, Reduction};
 pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
 

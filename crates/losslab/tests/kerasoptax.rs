@@ -1,0 +1,398 @@
+//! Keras and optax losses: gradients by central finite differences in f64 (every
+//! reduction, random upstream gradients for unreduced results), identities, edge
+//! cases and error messages. Values and gradients against the references are in
+//! the golden suite (crates/losslab-cli/tests/golden/kerasoptax.json).
+
+mod common;
+
+use common::{assert_close, check_gradient, dot, Rng};
+use losslab::*;
+use ndarray::{array, ArrayD, IxDyn};
+
+fn upstream(rng: &mut Rng, reduction: Reduction, shape: &[usize]) -> ArrayD<f64> {
+    match reduction {
+        Reduction::None => rng.array(shape, -1.0, 1.0),
+        _ => ArrayD::from_elem(IxDyn(&[]), 0.7),
+    }
+}
+
+/// FD check of a (y_true, y_pred) pair loss w.r.t. both tensors, every reduction.
+macro_rules! check_pair {
+    ($name:expr, $mk:expr, $t:expr, $p:expr, $rng:expr) => {{
+        for r in Reduction::ALL {
+            let loss = $mk.reduction(r);
+            let (t, p): (&ArrayD<f64>, &ArrayD<f64>) = (&$t, &$p);
+            let out = loss.forward(t.view(), p.view()).unwrap();
+            let g = upstream($rng, r, out.shape());
+            let grads = loss.backward(t.view(), p.view(), g.view()).unwrap();
+            check_gradient(&format!("{} {r} d/dpred", $name), p, &grads.input, |p| dot(&g, &loss.forward(t.view(), p.view()).unwrap()));
+            check_gradient(&format!("{} {r} d/dtrue", $name), t, grads.target.as_ref().unwrap(), |t| {
+                dot(&g, &loss.forward(t.view(), p.view()).unwrap())
+            });
+            let (v2, g2) = loss.forward_backward(t.view(), p.view()).unwrap();
+            assert_eq!(v2, out);
+            assert_eq!(g2.input.shape(), p.shape());
+        }
+    }};
+}
+
+/// FD check of an optax pair loss (prediction first) w.r.t. both tensors.
+macro_rules! check_optax_pair {
+    ($name:expr, $mk:expr, $a:expr, $b:expr, $rng:expr) => {{
+        for r in Reduction::ALL {
+            let loss = $mk.reduction(r);
+            let (a, b): (&ArrayD<f64>, &ArrayD<f64>) = (&$a, &$b);
+            let out = loss.forward(a.view(), b.view()).unwrap();
+            let g = upstream($rng, r, out.shape());
+            let grads = loss.backward(a.view(), b.view(), g.view()).unwrap();
+            check_gradient(&format!("{} {r} d/da", $name), a, &grads.input, |a| dot(&g, &loss.forward(a.view(), b.view()).unwrap()));
+            check_gradient(&format!("{} {r} d/db", $name), b, grads.target.as_ref().unwrap(), |b| dot(&g, &loss.forward(a.view(), b.view()).unwrap()));
+        }
+    }};
+}
+
+/// FD check of a loss with integer labels w.r.t. its float tensor.
+macro_rules! check_labels {
+    ($name:expr, $mk:expr, $lab:expr, $x:expr, $rng:expr, $order:ident) => {{
+        for r in Reduction::ALL {
+            let loss = $mk.reduction(r);
+            let (l, x): (&ArrayD<i64>, &ArrayD<f64>) = (&$lab, &$x);
+            let f = |x: &ArrayD<f64>| check_labels!(@call loss, forward, $order, l, x);
+            let out = f(x);
+            let g = upstream($rng, r, out.shape());
+            let grads = check_labels!(@call loss, backward, $order, l, x, g.view());
+            assert!(grads.target.is_none());
+            check_gradient(&format!("{} {r}", $name), x, &grads.input, |x| dot(&g, &f(x)));
+        }
+    }};
+    (@call $loss:ident, $m:ident, labels_first, $l:expr, $x:expr $(, $g:expr)?) => { $loss.$m($l.view(), $x.view() $(, $g)?).unwrap() };
+    (@call $loss:ident, $m:ident, x_first, $l:expr, $x:expr $(, $g:expr)?) => { $loss.$m($x.view(), $l.view() $(, $g)?).unwrap() };
+}
+
+fn binary(rng: &mut Rng, shape: &[usize]) -> ArrayD<f64> {
+    ArrayD::from_shape_fn(IxDyn(shape), |_| rng.below(2) as f64)
+}
+fn labels(rng: &mut Rng, shape: &[usize], c: usize) -> ArrayD<i64> {
+    ArrayD::from_shape_fn(IxDyn(shape), |_| rng.below(c) as i64)
+}
+
+#[test]
+fn keras_binary_losses_gradients() {
+    let mut rng = Rng::new(11);
+    for shape in [vec![3, 4], vec![2, 2, 3]] {
+        let t = rng.array(&shape, 0.0, 1.0);
+        let p = rng.array(&shape, 0.05, 0.95);
+        let x = rng.array(&shape, -3.0, 3.0);
+        for (fl, pred) in [(false, &p), (true, &x)] {
+            for ls in [0.0, 0.3] {
+                for axis in [-1, 0] {
+                    check_pair!("bce", KerasBinaryCrossentropy::new().from_logits(fl).label_smoothing(ls).axis(axis), t, *pred, &mut rng);
+                }
+                for (bal, a, g) in [(false, 0.25, 2.0), (true, 0.7, 1.5), (true, 0.25, 0.0)] {
+                    let l = KerasBinaryFocalCrossentropy::new().apply_class_balancing(bal).alpha(a).gamma(g).from_logits(fl).label_smoothing(ls);
+                    check_pair!("binary focal", l.clone(), t, *pred, &mut rng);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn keras_categorical_losses_gradients() {
+    let mut rng = Rng::new(12);
+    for shape in [vec![3, 4], vec![2, 3, 4]] {
+        let t = rng.simplex(&shape);
+        let p = rng.array(&shape, 0.1, 1.0); // unnormalised: Keras renormalises
+        let x = rng.array(&shape, -3.0, 3.0);
+        for (fl, pred) in [(false, &p), (true, &x)] {
+            for ls in [0.0, 0.2] {
+                for axis in [-1, 1] {
+                    check_pair!("cce", KerasCategoricalCrossentropy::new().from_logits(fl).label_smoothing(ls).axis(axis), t, *pred, &mut rng);
+                }
+                for (a, g) in [(0.25, 2.0), (1.0, 0.5), (0.5, 0.0)] {
+                    check_pair!("cat focal", KerasCategoricalFocalCrossentropy::new().alpha(a).gamma(g).from_logits(fl).label_smoothing(ls), t, *pred, &mut rng);
+                }
+            }
+        }
+        let lab = labels(&mut rng, &shape[..shape.len() - 1], 4);
+        for (fl, pred) in [(false, &p), (true, &x)] {
+            for ignore in [None, Some(2)] {
+                check_labels!("sparse cce", KerasSparseCategoricalCrossentropy::new().from_logits(fl).ignore_class(ignore), lab, *pred, &mut rng, labels_first);
+            }
+        }
+        let probs = rng.simplex(&shape);
+        for q in [0.5, 0.1, 0.9] {
+            check_labels!("gce", KerasCategoricalGeneralizedCrossEntropy::new().q(q), lab, probs, &mut rng, labels_first);
+        }
+    }
+}
+
+#[test]
+fn keras_regression_and_kl_gradients() {
+    let mut rng = Rng::new(13);
+    for shape in [vec![3, 4], vec![2, 2, 3], vec![5]] {
+        let (t, p) = (rng.array(&shape, -3.0, 3.0), rng.array(&shape, -3.0, 3.0));
+        check_pair!("log_cosh", KerasLogCosh::new(), t, p, &mut rng);
+        let (tp, pp) = (rng.array(&shape, 0.2, 4.0), rng.array(&shape, 0.2, 4.0));
+        check_pair!("msle", KerasMeanSquaredLogarithmicError::new(), tp, pp, &mut rng);
+        let tn = tp.mapv(|v| if v > 2.0 { -v } else { v });
+        check_pair!("mape", KerasMeanAbsolutePercentageError::new(), tn, pp, &mut rng);
+        let (ts, ps) = (rng.array(&shape, 0.05, 0.95), rng.array(&shape, 0.05, 0.95));
+        check_pair!("keras kl", KerasKlDivergence::new(), ts, ps, &mut rng);
+    }
+}
+
+#[test]
+fn optax_gradients() {
+    let mut rng = Rng::new(14);
+    for shape in [vec![3, 4], vec![2, 3, 4]] {
+        let x = rng.array(&shape, -3.0, 3.0);
+        let l = rng.simplex(&shape);
+        for eps in [2.0, -1.0] {
+            for axis in [-1, 1] {
+                check_optax_pair!("poly", OptaxPolyLossCrossEntropy::new().epsilon(eps).axis(axis), x, l, &mut rng);
+            }
+        }
+        check_optax_pair!("safe ce", OptaxSafeSoftmaxCrossEntropy::new(), x, l, &mut rng);
+        let lp = rng.array(&shape, -3.0, 0.5);
+        let t = rng.array(&shape, 0.1, 2.0);
+        check_optax_pair!("kl", OptaxKlDivergence::new(), lp, t, &mut rng);
+        check_optax_pair!("gkl", OptaxGeneralizedKlDivergence::new(), lp, t, &mut rng);
+        check_optax_pair!("kl log", OptaxKlDivergenceWithLogTargets::new(), lp, rng.array(&shape, -3.0, 0.5), &mut rng);
+        let (a, b) = (rng.array(&shape, -3.0, 3.0), rng.array(&shape, -3.0, 3.0));
+        for d in [1.0, 0.4, 2.5] {
+            check_optax_pair!("huber", OptaxHuberLoss::new().delta(d), a, b, &mut rng);
+        }
+        check_optax_pair!("log_cosh", OptaxLogCosh::new(), a, b, &mut rng);
+        // binary sparsemax: points away from the kinks ±1
+        let z = x.mapv(|v| if (v.abs() - 1.0).abs() < 0.05 { v + 0.2 } else { v });
+        let lab = labels(&mut rng, &shape, 2);
+        check_labels!("sparsemax", OptaxSparsemaxLoss::new(), lab, z, &mut rng, x_first);
+        for r in Reduction::ALL {
+            let s = OptaxSmoothLabels::new(0.3).reduction(r);
+            let out = s.forward(l.view()).unwrap();
+            let g = upstream(&mut rng, r, out.shape());
+            let grads = s.backward(l.view(), g.view()).unwrap();
+            check_gradient("smooth_labels", &l, &grads.input, |l| dot(&g, &s.forward(l.view()).unwrap()));
+        }
+    }
+    // multiclass sparsemax on rows with generic supports (no ties at 0)
+    let scores = rng.array(&[6, 5], -2.0, 2.0);
+    let lab = labels(&mut rng, &[6], 5);
+    check_labels!("mc sparsemax", OptaxMulticlassSparsemaxLoss::new(), lab, scores, &mut rng, x_first);
+}
+
+#[test]
+fn binary_focal_with_gamma_zero_is_binary_crossentropy() {
+    let mut rng = Rng::new(21);
+    let t = binary(&mut rng, &[4, 5]);
+    let p = rng.array(&[4, 5], 0.01, 0.99);
+    for ls in [0.0, 0.1] {
+        let f = KerasBinaryFocalCrossentropy::new().gamma(0.0).label_smoothing(ls).forward(t.view(), p.view()).unwrap();
+        let b = KerasBinaryCrossentropy::new().label_smoothing(ls).forward(t.view(), p.view()).unwrap();
+        assert_close("focal γ=0 vs bce", &f, &b, 1e-14);
+    }
+    // with class balancing, each element is weighted by α or 1 − α
+    let f = KerasBinaryFocalCrossentropy::new().gamma(0.0).apply_class_balancing(true).alpha(0.5).forward(t.view(), p.view()).unwrap();
+    let b = KerasBinaryCrossentropy::new().forward(t.view(), p.view()).unwrap();
+    assert_close("balanced α=½", &f, &b.mapv(|v| 0.5 * v), 1e-14);
+}
+
+#[test]
+fn categorical_crossentropy_from_logits_on_one_hot_is_sparse_cross_entropy() {
+    let mut rng = Rng::new(22);
+    let x = rng.array(&[6, 5], -4.0, 4.0);
+    let lab = labels(&mut rng, &[6], 5);
+    let onehot = ArrayD::from_shape_fn(IxDyn(&[6, 5]), |i| if lab[[i[0]]] as usize == i[1] { 1.0 } else { 0.0 });
+    let k = KerasCategoricalCrossentropy::new().from_logits(true).forward_backward(onehot.view(), x.view()).unwrap();
+    let s = SparseSoftmaxCrossEntropyWithLogits::new().forward_backward(lab.view(), x.view()).unwrap();
+    let ks = KerasSparseCategoricalCrossentropy::new().from_logits(true).forward_backward(lab.view(), x.view()).unwrap();
+    let ce = CrossEntropyLoss::new().reduction(Reduction::None).forward(x.view(), lab.view()).unwrap();
+    assert_close("keras cce vs tf sparse", &k.0, &s.0, 1e-13);
+    assert_close("keras cce vs torch ce", &k.0, &ce, 1e-13);
+    assert_close("keras sparse vs tf sparse", &ks.0, &s.0, 1e-13);
+    assert_close("grads", &k.1.input, &s.1.input, 1e-12);
+    // categorical focal with γ = 0 and α = 1 is categorical cross entropy
+    let p = rng.simplex(&[6, 5]);
+    let f = KerasCategoricalFocalCrossentropy::new().alpha(1.0).gamma(0.0).forward(onehot.view(), p.view()).unwrap();
+    let c = KerasCategoricalCrossentropy::new().forward(onehot.view(), p.view()).unwrap();
+    assert_close("cat focal γ=0", &f, &c, 1e-14);
+}
+
+#[test]
+fn optax_huber_is_losslab_huber() {
+    let mut rng = Rng::new(23);
+    let (a, b) = (rng.array(&[7, 3], -4.0, 4.0), rng.array(&[7, 3], -4.0, 4.0));
+    for d in [0.3, 1.0, 2.0] {
+        let o = OptaxHuberLoss::new().delta(d).forward_backward(a.view(), b.view()).unwrap();
+        let h = HuberLoss::new().delta(d).reduction(Reduction::None).forward_backward(a.view(), b.view()).unwrap();
+        assert_close("huber value", &o.0, &h.0, 1e-15);
+        assert_close("huber grad", &o.1.input, &h.1.input, 1e-15);
+    }
+    // on the kink |e| = δ optax's gradient is δ·sign(e), like the sides
+    let g = OptaxHuberLoss::new().delta(1.0).forward_backward(array![1.0f64, -1.0].view(), array![0.0, 0.0].view()).unwrap().1;
+    assert_eq!(g.input, array![1.0, -1.0].into_dyn());
+}
+
+#[test]
+fn log_cosh_limits() {
+    for x in [1e-12f64, 1e-6, 1e-3, -2e-4] {
+        let v = OptaxLogCosh::new().forward(array![x].view(), array![0.0].view()).unwrap()[0];
+        // log cosh x = x²/2 − x⁴/12 + x⁶/45 − …
+        let series = x * x / 2.0 - x.powi(4) / 12.0 + x.powi(6) / 45.0;
+        assert!((v - series).abs() <= 1e-15 * series, "{x}: {v} vs {series}");
+    }
+    for x in [30.0f64, -50.0, 1e4, -1e300] {
+        let v = KerasLogCosh::new().forward(array![[0.0]].view(), array![[x]].view()).unwrap()[0];
+        let far = x.abs() - std::f64::consts::LN_2;
+        assert!((v - far).abs() <= 1e-15 * far, "{x}: {v} vs {far}");
+        let g = KerasLogCosh::new().forward_backward(array![[0.0]].view(), array![[x]].view()).unwrap().1;
+        assert_eq!(g.input[[0, 0]], x.signum());
+    }
+    // mid-range: against cosh directly
+    for x in [0.5f64, 1.0, 3.0] {
+        let v = OptaxLogCosh::new().forward(array![x].view(), array![0.0].view()).unwrap()[0];
+        assert!((v - x.cosh().ln()).abs() < 1e-15);
+    }
+}
+
+#[test]
+fn keras_clipping_semantics() {
+    // A confident wrong prediction costs at most −log(1e-7); the gradient stops there.
+    let (v, g) = KerasBinaryCrossentropy::new().forward_backward(array![[1.0f64, 0.0]].view(), array![[0.0f64, 1.0]].view()).unwrap();
+    assert!((v[0] - -(1e-7f64).ln()).abs() < 1e-9);
+    assert_eq!(g.input, array![[0.0, 0.0]].into_dyn());
+    // on the clip bound JAX halves the gradient: ∂/∂p of −log(p) at p = 1e-7 is −½ · 1e7 / n
+    let (_, g) = KerasBinaryCrossentropy::new().forward_backward(array![[1.0f64]].view(), array![[1e-7f64]].view()).unwrap();
+    assert!((g.input[[0, 0]] - -0.5e7).abs() < 1e-3);
+    // logits are not clipped
+    let v = KerasBinaryCrossentropy::new().from_logits(true).forward(array![[1.0f64]].view(), array![[-100.0f64]].view()).unwrap();
+    assert!((v[0] - 100.0).abs() < 1e-12);
+    // categorical: renormalised before clipping
+    let v = KerasCategoricalCrossentropy::new().forward(array![[1.0f64, 0.0]].view(), array![[2.0f64, 2.0]].view()).unwrap();
+    assert!((v[0] - 2f64.ln()).abs() < 1e-15);
+    // KL clips y_true to [1e-7, 1]: a zero target still contributes
+    let v = KerasKlDivergence::new().forward(array![[0.0f64, 1.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
+    let want = 1e-7 * (1e-7f64 / 0.5).ln() + 2f64.ln();
+    assert!((v[0] - want).abs() < 1e-15);
+}
+
+#[test]
+fn keras_sparse_ignore_class_and_trailing_one() {
+    let p = array![[0.2f64, 0.8], [0.6, 0.4], [0.5, 0.5]];
+    let (v, g) = KerasSparseCategoricalCrossentropy::new().ignore_class(Some(-1)).forward_backward(array![1i64, -1, 0].view(), p.view()).unwrap();
+    assert!((v[0] - -(0.8f64).ln()).abs() < 1e-15);
+    assert_eq!(v[1], 0.0);
+    assert_eq!(g.input.slice(ndarray::s![1, ..]).to_vec(), vec![0.0, 0.0]);
+    let a = KerasSparseCategoricalCrossentropy::new().forward(array![[1i64], [0], [0]].view(), p.view()).unwrap();
+    let b = KerasSparseCategoricalCrossentropy::new().forward(array![1i64, 0, 0].view(), p.view()).unwrap();
+    assert_eq!(a, b);
+    // a −∞ logit on another class: Keras's one-hot sum gives 0 · −∞ = NaN
+    let v = KerasSparseCategoricalCrossentropy::new().from_logits(true).forward(array![0i64].view(), array![[0.0f64, f64::NEG_INFINITY]].view()).unwrap();
+    assert!(v[0].is_nan());
+}
+
+#[test]
+fn sparsemax_edge_cases() {
+    // binary: zero exactly when the sparse sigmoid matches the label
+    let v = OptaxSparsemaxLoss::new().forward(array![1.0f64, -1.0, 5.0, 0.0].view(), array![1i64, 0, 1, 1].view()).unwrap();
+    assert_eq!(v, array![0.0, 0.0, 0.0, 0.25].into_dyn());
+    // multiclass: uniform scores give the uniform distribution; gradient p − onehot
+    let (v, g) = OptaxMulticlassSparsemaxLoss::new().forward_backward(array![[0.0f64, 0.0, 0.0, 0.0]].view(), array![2i64].view()).unwrap();
+    assert!((v[0] - 0.5 * (1.0 - 0.25)).abs() < 1e-15);
+    assert_eq!(g.input, array![[0.25, 0.25, -0.75, 0.25]].into_dyn());
+    // shift invariance
+    let s = array![[0.3f64, -1.2, 2.0, 0.1]];
+    let a = OptaxMulticlassSparsemaxLoss::new().forward(s.view(), array![0i64].view()).unwrap();
+    let b = OptaxMulticlassSparsemaxLoss::new().forward(s.mapv(|v| v + 100.0).view(), array![0i64].view()).unwrap();
+    assert!((a[0] - b[0]).abs() < 1e-12);
+    // the projection sums to one and is sparse for spread-out scores
+    let v = OptaxMulticlassSparsemaxLoss::new().forward(array![[10.0f64, 0.0, -10.0]].view(), array![0i64].view()).unwrap();
+    assert_eq!(v[0], 0.0);
+}
+
+#[test]
+fn optax_kl_semantics() {
+    // KL(p, p) = 0 for both KL forms
+    let p = array![[0.2f64, 0.3, 0.5]];
+    let lp = p.mapv(f64::ln);
+    assert!(OptaxKlDivergence::new().forward(lp.view(), p.view()).unwrap()[0].abs() < 1e-16);
+    assert!(OptaxKlDivergenceWithLogTargets::new().forward(lp.view(), lp.view()).unwrap()[0].abs() < 1e-16);
+    assert!(OptaxGeneralizedKlDivergence::new().forward(lp.view(), p.view()).unwrap()[0].abs() < 1e-16);
+    // zero target: value 0, target gradient NaN (as JAX differentiates the where)
+    let (v, g) = OptaxKlDivergence::new().forward_backward(array![[-1.0f64, 0.0]].view(), array![[0.0f64, 1.0]].view()).unwrap();
+    assert_eq!(v[0], 0.0);
+    assert!(g.target.as_ref().unwrap()[[0, 0]].is_nan());
+    // safe CE: −∞ logit with zero label contributes nothing; finite logits gradient
+    let (v, g) = OptaxSafeSoftmaxCrossEntropy::new()
+        .forward_backward(array![[0.0f64, f64::NEG_INFINITY, 0.0]].view(), array![[0.5f64, 0.0, 0.5]].view())
+        .unwrap();
+    assert!((v[0] - 2f64.ln()).abs() < 1e-15);
+    assert_eq!(g.input, array![[0.0, 0.0, 0.0]].into_dyn());
+    // poly-1 with epsilon = 0 is cross entropy
+    let x = array![[1.0f64, -0.5, 2.0]];
+    let l = array![[0.0f64, 0.0, 1.0]];
+    let v = OptaxPolyLossCrossEntropy::new().epsilon(0.0).forward(x.view(), l.view()).unwrap();
+    let ce = SoftmaxCrossEntropyWithLogits::new().forward(l.view(), x.view()).unwrap();
+    assert!((v[0] - ce[0]).abs() < 1e-15);
+}
+
+#[test]
+fn smooth_labels_values_and_gradient() {
+    let (s, g) = OptaxSmoothLabels::new(0.4).forward_backward(array![[1.0f64, 0.0, 0.0, 0.0]].view()).unwrap();
+    assert_close("smoothed", &s, &array![[0.7, 0.1, 0.1, 0.1]].into_dyn(), 1e-15);
+    assert_eq!(g.input, array![[0.6, 0.6, 0.6, 0.6]].into_dyn());
+    assert!(g.target.is_none());
+}
+
+#[test]
+fn f32_matches_f64() {
+    let t = array![[0.0f32, 1.0, 1.0], [1.0, 0.0, 0.0]];
+    let p = array![[0.25f32, 0.5, 0.75], [0.125, 0.5, 0.875]];
+    let v32 = KerasBinaryFocalCrossentropy::new().forward(t.view(), p.view()).unwrap();
+    let v64 = KerasBinaryFocalCrossentropy::new().forward(t.mapv(f64::from).view(), p.mapv(f64::from).view()).unwrap();
+    for (a, b) in v32.iter().zip(v64.iter()) {
+        assert_eq!(*a, *b as f32);
+    }
+}
+
+#[test]
+fn errors_are_pinned() {
+    let e = KerasBinaryCrossentropy::new().forward(array![[0.0f64, 1.0]].view(), array![[0.5f64]].view()).unwrap_err();
+    assert_eq!(e.to_string(), "binary_crossentropy: `y_pred` has shape [1, 1], expected [1, 2] (the shape of `y_true`)");
+    let e = KerasBinaryCrossentropy::new().label_smoothing(1.5).forward(array![[0.0f64]].view(), array![[0.5f64]].view()).unwrap_err();
+    assert_eq!(e.to_string(), "binary_crossentropy: option `label_smoothing` = 1.5 is invalid: expected a number in [0, 1]");
+    let e = KerasCategoricalCrossentropy::new().axis(2).forward(array![[0.0f64, 1.0]].view(), array![[0.5f64, 0.5]].view()).unwrap_err();
+    assert!(e.to_string().starts_with("categorical_crossentropy: option `axis` = 2 is invalid"), "{e}");
+    let p = array![[0.5f64, 0.5]];
+    let e = KerasSparseCategoricalCrossentropy::new().forward(array![2i64].view(), p.view()).unwrap_err();
+    assert_eq!(e.to_string(), "sparse_categorical_crossentropy: `y_true` holds class index 2 at position [0], outside the valid range [0, 2)");
+    let e = KerasSparseCategoricalCrossentropy::new().forward(array![0i64, 1].view(), p.view()).unwrap_err();
+    assert_eq!(e.to_string(), "sparse_categorical_crossentropy: `y_true` has shape [2], expected [1] or [1, 1] (the shape of `y_pred` without its last, class axis)");
+    let e = KerasSparseCategoricalCrossentropy::new().axis(0).forward(array![0i64].view(), p.view()).unwrap_err();
+    assert!(matches!(e, LossError::Unsupported { .. }), "{e}");
+    let e = KerasCategoricalGeneralizedCrossEntropy::new().forward(array![[0i64]].view(), p.view()).unwrap_err();
+    assert_eq!(e.to_string(), "categorical_generalized_cross_entropy: `y_true` has shape [1, 1], expected [1] (the shape of `y_pred` without its last, class axis)");
+    let e = KerasCategoricalGeneralizedCrossEntropy::new().q(0.0).forward(array![0i64].view(), p.view()).unwrap_err();
+    assert!(e.to_string().starts_with("categorical_generalized_cross_entropy: option `q` = 0 is invalid"), "{e}");
+    let e = OptaxMulticlassSparsemaxLoss::new().forward(array![0.5f64, 0.5].view(), array![0i64].view()).unwrap_err();
+    assert!(e.to_string().starts_with("multiclass_sparsemax_loss: `scores` has shape [2], expected (N, C)"), "{e}");
+    let e = OptaxMulticlassSparsemaxLoss::new().forward(p.view(), array![-1i64].view()).unwrap_err();
+    assert!(matches!(e, LossError::ClassIndex { index: -1, .. }), "{e}");
+    let e = OptaxHuberLoss::new().delta(f64::NAN).forward(p.view(), p.view()).unwrap_err();
+    assert!(matches!(e, LossError::Option { option: "delta", .. }), "{e}");
+    let e = KerasLogCosh::new().forward(ndarray::arr0(1.0f64).view(), ndarray::arr0(1.0f64).view()).unwrap_err();
+    assert_eq!(e.to_string(), "log_cosh: `y_true` has shape [], expected at least 1 dimension");
+    let e = KerasLogCosh::new().reduction(Reduction::Mean).backward(p.view(), p.view(), array![1.0f64, 2.0].into_dyn().view()).unwrap_err();
+    assert!(matches!(e, LossError::Shape { tensor: "grad_output", .. }), "{e}");
+    let e = OptaxSmoothLabels::new(0.1).forward(ndarray::arr0(1.0f64).view()).unwrap_err();
+    assert_eq!(e.to_string(), "smooth_labels: `labels` has shape [], expected at least 1 dimension");
+}
+
+#[test]
+fn empty_batches() {
+    let e = ArrayD::<f64>::zeros(IxDyn(&[0, 3]));
+    assert_eq!(KerasCategoricalCrossentropy::new().forward(e.view(), e.view()).unwrap().shape(), &[0]);
+    assert!(KerasLogCosh::new().reduction(Reduction::Mean).forward(e.view(), e.view()).unwrap()[[]].is_nan());
+    assert_eq!(OptaxLogCosh::new().reduction(Reduction::Sum).forward(e.view(), e.view()).unwrap()[[]], 0.0);
+}
