@@ -36,10 +36,15 @@
 //! | information theory ([`information`]) | [`self_information`], [`entropy`], [`binary_entropy`], [`information::cross_entropy`], [`kl_divergence`], [`js_divergence`], [`KlDivLoss`] (`torch.nn.functional.kl_div`), [`ScipyEntropy`] (`scipy.stats.entropy`) |
 //! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
 //! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
+//! | detection ([`detection`], `torchvision.ops`) | [`SigmoidFocalLoss`], [`GeneralizedBoxIouLoss`], [`DistanceBoxIouLoss`], [`CompleteBoxIouLoss`] |
+//! | segmentation ([`segmentation`]) | Keras's [`KerasDice`] and [`KerasTversky`]; optax's [`DiceLoss`], [`BinaryDiceLoss`], [`MulticlassGeneralizedDiceLoss`]; losslab's [`JaccardLoss`] (soft IoU) and [`LovaszSoftmax`] |
+//! | beyond the frameworks ([`beyond`]) | [`SoftmaxFocalLoss`] (multi-class focal), [`QuantileLoss`] (pinball) |
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod beyond;
 pub mod classification;
+pub mod detection;
 mod error;
 mod float;
 // pub mod information;
@@ -47,15 +52,25 @@ pub mod math;
 mod pointwise;
 mod reduction;
 pub mod regression;
+pub mod segmentation;
 
+pub use beyond::{quantile_loss, softmax_focal_loss, QuantileLoss, SoftmaxFocalLoss};
 pub use classification::{
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, sparse_softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss,
     SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits,
+};
+pub use detection::{
+    complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss, CompleteBoxIouLoss, DistanceBoxIouLoss,
+    GeneralizedBoxIouLoss, SigmoidFocalLoss,
 };
 pub use error::{LossError, Result};
 pub use float::{ClassIndex, Float};
 // INFORMATION-EXPORTS pub use information::{binary_entropy, entropy, js_divergence, kl_divergence, self_information, KlDivLoss, ScipyEntropy};
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
 pub use reduction::{Gradients, ParseReductionError, Reduction};
+pub use segmentation::{
+    binary_dice_loss, dice_loss, jaccard_loss, keras_dice, keras_tversky, lovasz_softmax, multiclass_generalized_dice_loss, BinaryDiceLoss,
+    DiceLoss, JaccardLoss, KerasDice, KerasTversky, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss,
+};
 pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
