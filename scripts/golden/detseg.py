@@ -505,11 +505,12 @@ def ref_jaccard(t, o, r):
 
 
 def lovasz_grad(gt_sorted):
-    """Berman et al., lovasz_losses.py: gradient of the Lovász extension w.r.t. sorted errors."""
+    """Berman et al., lovasz_losses.py: gradient of the Lovász extension w.r.t. sorted errors
+    (the repository's `.float()` casts are `.double()` here: the truth is float64)."""
     p = len(gt_sorted)
     gts = gt_sorted.sum()
-    intersection = gts - gt_sorted.float().cumsum(0)
-    union = gts + (1 - gt_sorted).float().cumsum(0)
+    intersection = gts - gt_sorted.double().cumsum(0)
+    union = gts + (1 - gt_sorted).double().cumsum(0)
     jaccard = 1.0 - intersection / union
     if p > 1:
         jaccard[1:p] = jaccard[1:p] - jaccard[0:-1]
@@ -530,7 +531,7 @@ def lovasz_softmax_flat(probas, labels, classes="present"):
         errors = (fg - class_pred).abs()
         errors_sorted, perm = torch.sort(errors, dim=0, descending=True, stable=True)
         fg_sorted = fg[perm]
-        losses.append(torch.dot(errors_sorted, lovasz_grad(fg_sorted).double()))
+        losses.append(torch.dot(errors_sorted, lovasz_grad(fg_sorted)))
     if not losses:
         return probas.sum() * 0.0
     return sum(losses[1:], losses[0]) / len(losses)

@@ -278,6 +278,13 @@ fn dmin(a: f64, b: f64, g: f64) -> (f64, f64) {
     }
 }
 
+/// The backward of `a / b` with respect to `b`, in torch's form `−g · ((a / b) / b)`
+/// (so that the cancellations of identical boxes round as torch's do).
+#[inline]
+fn ddiv_other(g: f64, a: f64, b: f64) -> f64 {
+    -g * ((a / b) / b)
+}
+
 /// torchvision's default `eps`, which `complete_box_iou_loss` passes (implicitly)
 /// to the DIoU part whatever its own `eps`.
 const TORCHVISION_EPS: f64 = 1e-7;
@@ -320,7 +327,7 @@ fn box_loss(kind: BoxKind, eps: f64, a: [f64; 4], b: [f64; 4], g: Option<f64>) -
             if let Some(g) = g {
                 g_iou = -g;
                 let g_frac = g;
-                let g_area_c = g_frac / den + -g_frac * num / (den * den);
+                let g_area_c = g_frac / den + ddiv_other(g_frac, num, den);
                 g_union += -(g_frac / den);
                 g_cw += g_area_c * ch;
                 g_ch += g_area_c * cw;
@@ -338,7 +345,7 @@ fn box_loss(kind: BoxKind, eps: f64, a: [f64; 4], b: [f64; 4], g: Option<f64>) -
             if let Some(g) = g {
                 g_iou = -g;
                 let g_cd = g / diag;
-                let g_diag = -g * cd / (diag * diag);
+                let g_diag = ddiv_other(g, cd, diag);
                 g_cw += g_diag * (2.0 * cw);
                 g_ch += g_diag * (2.0 * ch);
                 let (g_dx, g_dy) = (g_cd * (2.0 * dx), g_cd * (2.0 * dy));
@@ -365,8 +372,8 @@ fn box_loss(kind: BoxKind, eps: f64, a: [f64; 4], b: [f64; 4], g: Option<f64>) -
                     let g_d = g_v * c * (2.0 * d);
                     let g_rg = g_d / (rg * rg + 1.0);
                     let g_rp = -g_d / (rp * rp + 1.0);
-                    let (g_wg, g_hg) = (g_rg / hg, -g_rg * wg / (hg * hg));
-                    let (g_wp, g_hp) = (g_rp / hp, -g_rp * wp / (hp * hp));
+                    let (g_wg, g_hg) = (g_rg / hg, ddiv_other(g_rg, wg, hg));
+                    let (g_wp, g_hp) = (g_rp / hp, ddiv_other(g_rp, wp, hp));
                     ga[2] += g_wp;
                     ga[0] -= g_wp;
                     ga[3] += g_hp;
@@ -399,7 +406,7 @@ fn box_loss(kind: BoxKind, eps: f64, a: [f64; 4], b: [f64; 4], g: Option<f64>) -
     // iou = inter / (union + eps)
     let den = union + eps_iou;
     g_inter += g_iou / den;
-    g_union += -g_iou * inter / (den * den);
+    g_union += ddiv_other(g_iou, inter, den);
     // union = area1 + area2 − inter
     g_inter += -g_union;
     let (w1, h1, w2, h2) = (x2 - x1, y2 - y1, x2g - x1g, y2g - y1g);
