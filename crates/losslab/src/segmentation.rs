@@ -62,12 +62,17 @@ impl Groups {
     }
 
     /// `Σ f(i)` over the elements of each group (compensated, in element order).
+    /// (Neumaier's compensation per group, the same sums as `sum_f64` over each group's elements.)
     pub(crate) fn sums(&self, f: impl Fn(usize) -> f64) -> Vec<f64> {
-        let mut members: Vec<Vec<f64>> = vec![Vec::new(); self.count];
+        let mut s = vec![0.0f64; self.count];
+        let mut c = vec![0.0f64; self.count];
         for (i, &g) in self.of.iter().enumerate() {
-            members[g].push(f(i));
+            let v = f(i);
+            let t = s[g] + v;
+            c[g] += if s[g].abs() >= v.abs() { (s[g] - t) + v } else { (v - t) + s[g] };
+            s[g] = t;
         }
-        members.into_iter().map(sum_f64).collect()
+        s.iter().zip(&c).map(|(&s, &c)| if (s + c).is_finite() { s + c } else { s }).collect()
     }
 }
 

@@ -101,7 +101,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
     LossSpec {
         framework: Framework::Optax,
         name: "dice_loss",
-        summary: "Soft Dice (Tversky with alpha, beta) per class over the spatial axes; reduction (optax's, default mean) across classes",
+        summary: "Soft Dice (Tversky with alpha, beta) per class over the spatial axes; --reduction is optax's, across classes \
+                  (mean by default; batchmean: that mean averaged over the first axis)",
         tensors: &[PREDICTIONS, TARGETS, opt_float("class_weights", "a weight per class, shape (C,)")],
         options: &[
             SMOOTH,
@@ -332,4 +333,74 @@ fn lovasz<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
         .reduction(c.reduction());
     let (p, l) = (c.float("probas"), c.int("labels"));
     c.finish(loss.forward(p.view(), l.view())?, ("probas", None), |g| loss.backward(p.view(), l.view(), g))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{evaluate, EvalRequest, OptionValue};
+    use crate::tensor::Tensor;
+    use losslab::Reduction;
+    use ndarray::{ArrayD, IxDyn};
+
+    fn f(shape: &[usize], data: Vec<f64>) -> Tensor {
+        Tensor::F64(ArrayD::from_shape_vec(IxDyn(shape), data).unwrap())
+    }
+
+    fn values(t: &Tensor) -> (Vec<usize>, Vec<f64>) {
+        (t.shape().to_vec(), t.to_f64_vec())
+    }
+
+    #[test]
+    fn optax_dice_reduction_is_optax_s_across_classes() {
+        let run = |r: Option<Reduction>| {
+            let mut q = EvalRequest { reduction: r, ..EvalRequest::default() };
+            q.tensors.insert("predictions".into(), f(&[2, 3, 2], (0..12).map(|k| (k as f64 * 0.7).sin()).collect()));
+            q.tensors.insert("targets".into(), f(&[2, 3, 2], vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0]));
+            values(&evaluate("optax:dice_loss", q).unwrap().value)
+        };
+        let (shape, none) = run(Some(Reduction::None));
+        assert_eq!(shape, [2, 2], "per sample and class");
+        let (shape, mean) = run(None);
+        assert_eq!(shape, [2], "optax's default: the mean across classes");
+        assert_eq!(run(Some(Reduction::Mean)).1, mean);
+        for s in 0..2 {
+            assert!((mean[s] - (none[2 * s] + none[2 * s + 1]) / 2.0).abs() < 1e-15);
+            assert!((run(Some(Reduction::Sum)).1[s] - (none[2 * s] + none[2 * s + 1])).abs() < 1e-15);
+        }
+        let (shape, bm) = run(Some(Reduction::BatchMean));
+        assert_eq!(shape, Vec::<usize>::new());
+        assert!((bm[0] - (mean[0] + mean[1]) / 2.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn scalar_encodings_of_axis_classes_and_ignore() {
+        let mut q = EvalRequest::default();
+        q.tensors.insert("y_true".into(), f(&[2, 2], vec![1.0, 0.0, 1.0, 1.0]));
+        q.tensors.insert("y_pred".into(), f(&[2, 2], vec![0.5, 0.5, 0.25, 0.75]));
+        q.options.insert("axis".into(), OptionValue::Float(1.5));
+        let e = format!("{:#}", evaluate("keras:dice", q.clone()).unwrap_err());
+        assert_eq!(e, "keras:dice: option `axis` = 1.5 must be an integer or None");
+        q.options.insert("axis".into(), OptionValue::Int(-1));
+        assert_eq!(evaluate("keras:dice", q).unwrap().value.shape(), &[2]);
+
+        let probas = f(&[1, 3, 2], vec![0.7, 0.2, 0.2, 0.5, 0.1, 0.3]);
+        let labels = Tensor::I64(ndarray::arr2(&[[0i64, 1]]).into_dyn());
+        let run = |classes: Option<Vec<i64>>, present: bool, ignore: OptionValue| {
+            let mut q = EvalRequest::default();
+            q.tensors.insert("probas".into(), probas.clone());
+            q.tensors.insert("labels".into(), labels.clone());
+            if let Some(c) = classes {
+                q.tensors.insert("classes".into(), Tensor::I64(ndarray::arr1(&c).into_dyn()));
+            }
+            q.options.insert("present".into(), OptionValue::Bool(present));
+            q.options.insert("ignore".into(), ignore);
+            evaluate("losslab:lovasz_softmax", q).map(|e| e.value.to_f64_vec()[0])
+        };
+        let present = run(None, true, OptionValue::None).unwrap();
+        assert_eq!(run(Some(vec![0, 1]), false, OptionValue::None).unwrap(), present, "the present classes, listed");
+        assert_ne!(run(None, false, OptionValue::None).unwrap(), present, "class 2 is absent: 'all' averages it in");
+        assert_eq!(run(None, true, OptionValue::Int(1)).unwrap(), run(Some(vec![0]), true, OptionValue::Int(1)).unwrap());
+        assert!(run(Some(vec![-1]), true, OptionValue::None).is_err());
+        assert!(run(None, true, OptionValue::Float(0.5)).is_err());
+    }
 }
