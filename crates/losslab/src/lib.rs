@@ -37,6 +37,8 @@
 //! | information theory ([`information`]) | [`self_information`], [`entropy`], [`binary_entropy`], [`information::cross_entropy`], [`kl_divergence`], [`js_divergence`], [`KlDivLoss`] (`torch.nn.functional.kl_div`), [`ScipyEntropy`] (`scipy.stats.entropy`) |
 //! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
 //! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
+//! | likelihood ([`likelihood`]) | [`PoissonNllLoss`], [`GaussianNllLoss`] (PyTorch); [`SigmoidCrossEntropyWithLogits`], [`WeightedCrossEntropyWithLogits`], [`LogPoissonLoss`], [`L2Loss`] (TensorFlow); [`KerasPoisson`] (`keras.losses.poisson`) |
+//! | margin ([`margin`]) | [`MarginRankingLoss`], [`HingeEmbeddingLoss`], [`SoftMarginLoss`], [`MultilabelSoftMarginLoss`], [`MultilabelMarginLoss`], [`MultiMarginLoss`] (PyTorch); [`KerasHinge`], [`KerasSquaredHinge`], [`KerasCategoricalHinge`] (Keras); [`MulticlassHingeLoss`], [`PerceptronLoss`], [`MulticlassPerceptronLoss`] (optax) |
 //! | detection ([`detection`], `torchvision.ops`) | [`SigmoidFocalLoss`], [`GeneralizedBoxIouLoss`], [`DistanceBoxIouLoss`], [`CompleteBoxIouLoss`] |
 //! | segmentation ([`segmentation`]) | Keras's [`KerasDice`] and [`KerasTversky`]; optax's [`DiceLoss`], [`BinaryDiceLoss`], [`MulticlassGeneralizedDiceLoss`]; losslab's [`JaccardLoss`] (soft IoU) and [`LovaszSoftmax`] |
 //! | beyond the frameworks ([`beyond`]) | [`SoftmaxFocalLoss`] (multi-class focal), [`QuantileLoss`] (pinball) |
@@ -49,6 +51,8 @@ pub mod detection;
 mod error;
 mod float;
 pub mod information;
+pub mod likelihood;
+pub mod margin;
 pub mod math;
 mod pointwise;
 mod reduction;
@@ -72,6 +76,8 @@ pub use information::{
     kl_divergence_backward, self_information, KlDivLoss, ScipyEntropy,
 };
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
+pub use likelihood::{gaussian_nll_loss, keras_poisson, l2_loss, log_poisson_loss, poisson_nll_loss, sigmoid_cross_entropy_with_logits, weighted_cross_entropy_with_logits, GaussianNllGradients, GaussianNllLoss, KerasPoisson, L2Loss, LogPoissonLoss, PoissonNllLoss, SigmoidCrossEntropyWithLogits, WeightedCrossEntropyWithLogits};
+pub use margin::{keras_hinge, margin_ranking_loss, multi_margin_loss, multiclass_hinge_loss, soft_margin_loss, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasSquaredHinge, MarginRankingGradients, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, SoftMarginLoss};
 pub use reduction::{Gradients, ParseReductionError, Reduction};
 pub use segmentation::{
     binary_dice_loss, dice_loss, jaccard_loss, keras_dice, keras_tversky, lovasz_softmax, multiclass_generalized_dice_loss, BinaryDiceLoss,
