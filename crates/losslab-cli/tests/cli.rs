@@ -372,7 +372,7 @@ fn errors_name_the_problem_and_leave_no_file() {
 
     let base = ["eval"];
     let cases: &[(&[&str], &str)] = &[
-        (&["msee_loss", "-t", "input=x.npy", "-t", "target=y.npy"], "unknown loss `msee_loss`: did you mean torch:mse_loss?"),
+        (&["msee_loss", "-t", "input=x.npy", "-t", "target=y.npy"], "unknown loss `msee_loss`: did you mean torch:mse_loss"),
         (&["pt:mse_loss", "-t", "input=x.npy", "-t", "target=y.npy"], "unknown framework `pt`"),
         (&["mse_loss", "-t", "inputs=x.npy", "-t", "target=y.npy"], "torch:mse_loss has no tensor `inputs`; its tensors are input, target"),
         (

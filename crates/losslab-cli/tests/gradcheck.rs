@@ -165,6 +165,68 @@ fn setups() -> Vec<Setup> {
         setup("optax:huber_loss", vec![("predictions", x.clone())], vec![]),
         setup("optax:log_cosh", vec![("predictions", x), ("targets", y)], vec![]),
     ]
+    .into_iter()
+    .chain(detseg_setups())
+    .collect()
+}
+
+/// Detection and segmentation (catalog/detseg.rs): inputs away from ties and kinks.
+fn detseg_setups() -> Vec<Setup> {
+    use OptionValue::{Bool, Float, Int};
+    let logits = f(&[2, 3], &[0.5, -1.0, 2.0, 1.5, 0.25, -0.75]);
+    let t01 = f(&[2, 3], &[0.2, 0.95, 0.05, 0.5, 0.7, 0.3]);
+    let p01 = f(&[2, 3], &[0.3, 0.8, 0.55, 0.1, 0.6, 0.9]);
+    let b1 = f(&[3, 4], &[0.0, 0.0, 2.0, 3.0, 1.0, 1.5, 4.0, 3.25, 5.0, 5.0, 6.5, 7.0]);
+    let b2 = f(&[3, 4], &[0.5, 1.0, 3.0, 2.5, 9.0, 8.0, 10.5, 9.75, 4.25, 5.5, 7.0, 6.0]);
+    // CIoU's α has no gradient (torch.no_grad), so finite differences of the full
+    // loss agree with it only where v = 0: boxes of equal aspect ratios (the golden
+    // suite checks the general case against torch's autograd).
+    let c1 = f(&[2, 4], &[0.0, 0.0, 2.0, 1.0, 1.0, 1.0, 2.0, 4.0]);
+    let c2 = f(&[2, 4], &[0.5, 0.25, 4.5, 2.25, 1.5, 0.0, 2.5, 3.0]);
+    let x4 = f(&[2, 2, 3], &[0.5, -1.0, 2.0, 1.5, 0.25, -0.75, 0.1, 0.9, -0.3, 1.2, -1.1, 0.4]);
+    let t4 = f(&[2, 2, 3], &[1.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 1.0, 0.25, 0.25, 0.5]);
+    let probas = f(&[1, 3, 4], &[0.7, 0.15, 0.1, 0.35, 0.2, 0.6, 0.25, 0.45, 0.1, 0.25, 0.65, 0.2]);
+    vec![
+        setup("torchvision:sigmoid_focal_loss", vec![("inputs", logits.clone()), ("targets", t01.clone())], vec![]),
+        setup(
+            "torchvision:sigmoid_focal_loss",
+            vec![("inputs", logits.clone()), ("targets", t01.clone())],
+            vec![("alpha", Int(-1)), ("gamma", Float(0.5))],
+        ),
+        setup("torchvision:generalized_box_iou_loss", vec![("boxes1", b1.clone()), ("boxes2", b2.clone())], vec![]),
+        setup("torchvision:distance_box_iou_loss", vec![("boxes1", b1.clone()), ("boxes2", b2.clone())], vec![("eps", Float(0.1))]),
+        setup("torchvision:complete_box_iou_loss", vec![("boxes1", c1), ("boxes2", c2)], vec![("eps", Float(0.1))]),
+        setup("keras:dice", vec![("y_true", t01.clone()), ("y_pred", p01.clone())], vec![]),
+        setup("keras:dice", vec![("y_true", t01.clone()), ("y_pred", p01.clone())], vec![("axis", Int(1))]),
+        setup(
+            "keras:tversky",
+            vec![("y_true", t01.clone()), ("y_pred", p01.clone())],
+            vec![("alpha", Float(0.7)), ("beta", Float(0.3)), ("axis", Int(-1))],
+        ),
+        setup("optax:dice_loss", vec![("predictions", x4.clone()), ("targets", t4.clone())], vec![]),
+        setup(
+            "optax:dice_loss",
+            vec![("predictions", x4.clone()), ("targets", t4.clone()), ("class_weights", f(&[3], &[0.5, 1.0, 2.0]))],
+            vec![("alpha", Float(0.3)), ("beta", Float(0.8)), ("ignore_background", Bool(true)), ("axis", Int(0))],
+        ),
+        setup("optax:binary_dice_loss", vec![("predictions", logits.clone()), ("targets", t01.clone())], vec![("smooth", Float(0.5))]),
+        setup("optax:multiclass_generalized_dice_loss", vec![("predictions", x4.clone()), ("targets", t4)], vec![]),
+        setup("losslab:softmax_focal_loss", vec![("input", logits.clone()), ("target", i(&[2, 0]))], vec![]),
+        setup(
+            "losslab:softmax_focal_loss",
+            vec![("input", logits.clone()), ("target", i(&[1, 2])), ("alpha", f(&[3], &[0.25, 0.5, 1.0]))],
+            vec![("gamma", Float(0.5))],
+        ),
+        setup("losslab:quantile_loss", vec![("input", logits), ("target", p01.clone())], vec![("quantile", Float(0.8))]),
+        setup("losslab:jaccard_loss", vec![("input", p01.clone()), ("target", t01.clone())], vec![]),
+        setup("losslab:jaccard_loss", vec![("input", p01), ("target", t01)], vec![("smooth", Float(0.0)), ("axis", Int(0))]),
+        setup("losslab:lovasz_softmax", vec![("probas", probas.clone()), ("labels", Tensor::I64(ndarray::arr2(&[[0i64, 1, 1, 2]]).into_dyn()))], vec![]),
+        setup(
+            "losslab:lovasz_softmax",
+            vec![("probas", probas), ("labels", Tensor::I64(ndarray::arr2(&[[0i64, 1, 9, 1]]).into_dyn()))],
+            vec![("present", Bool(false)), ("per_image", Bool(true)), ("ignore", Int(9))],
+        ),
+    ]
 }
 
 fn request(s: &Setup, tensors: &BTreeMap<String, Tensor>, reduction: Option<Reduction>, go: Option<Tensor>, grads: bool) -> EvalRequest {

@@ -41,10 +41,15 @@
 //! | margin ([`margin`]) | [`MarginRankingLoss`], [`HingeEmbeddingLoss`], [`SoftMarginLoss`], [`MultilabelSoftMarginLoss`], [`MultilabelMarginLoss`], [`MultiMarginLoss`] (PyTorch); [`KerasHinge`], [`KerasSquaredHinge`], [`KerasCategoricalHinge`] (Keras); [`MulticlassHingeLoss`], [`PerceptronLoss`], [`MulticlassPerceptronLoss`] (optax) |
 //! | Keras ([`keras`]) | [`KerasBinaryCrossentropy`], [`KerasCategoricalCrossentropy`], [`KerasSparseCategoricalCrossentropy`], [`KerasBinaryFocalCrossentropy`], [`KerasCategoricalFocalCrossentropy`], [`KerasCategoricalGeneralizedCrossEntropy`], [`KerasKlDivergence`], [`KerasLogCosh`], [`KerasMeanSquaredLogarithmicError`], [`KerasMeanAbsolutePercentageError`] |
 //! | optax ([`optax`]) | [`OptaxPolyLossCrossEntropy`], [`OptaxSparsemaxLoss`], [`OptaxMulticlassSparsemaxLoss`], [`OptaxKlDivergence`], [`OptaxKlDivergenceWithLogTargets`], [`OptaxGeneralizedKlDivergence`], [`OptaxSafeSoftmaxCrossEntropy`], [`OptaxSmoothLabels`], [`OptaxHuberLoss`], [`OptaxLogCosh`] |
+//! | detection ([`detection`], `torchvision.ops`) | [`SigmoidFocalLoss`], [`GeneralizedBoxIouLoss`], [`DistanceBoxIouLoss`], [`CompleteBoxIouLoss`] |
+//! | segmentation ([`segmentation`]) | Keras's [`KerasDice`] and [`KerasTversky`]; optax's [`DiceLoss`], [`BinaryDiceLoss`], [`MulticlassGeneralizedDiceLoss`]; losslab's [`JaccardLoss`] (soft IoU) and [`LovaszSoftmax`] |
+//! | beyond the frameworks ([`beyond`]) | [`SoftmaxFocalLoss`] (multi-class focal), [`QuantileLoss`] (pinball) |
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+pub mod beyond;
 pub mod classification;
+pub mod detection;
 mod error;
 mod float;
 pub mod information;
@@ -56,11 +61,17 @@ pub mod optax;
 mod pointwise;
 mod reduction;
 pub mod regression;
+pub mod segmentation;
 
+pub use beyond::{quantile_loss, softmax_focal_loss, QuantileLoss, SoftmaxFocalLoss};
 pub use classification::{
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, sparse_softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss,
     SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits,
+};
+pub use detection::{
+    complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss, CompleteBoxIouLoss, DistanceBoxIouLoss,
+    GeneralizedBoxIouLoss, SigmoidFocalLoss,
 };
 pub use error::{LossError, Result};
 pub use float::{ClassIndex, Float};
@@ -84,6 +95,10 @@ pub use optax::{
     OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss,
 };
 pub use reduction::{Gradients, ParseReductionError, Reduction};
+pub use segmentation::{
+    binary_dice_loss, dice_loss, jaccard_loss, keras_dice, keras_tversky, lovasz_softmax, multiclass_generalized_dice_loss, BinaryDiceLoss,
+    DiceLoss, JaccardLoss, KerasDice, KerasTversky, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss,
+};
 pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
 
 /// The README's examples, compiled and run as doctests so that they stay true.

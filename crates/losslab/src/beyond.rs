@@ -1,0 +1,449 @@
+//! Losses used in practice that none of the frameworks ships as a function:
+//! the multi-class (softmax) focal loss and the quantile (pinball) loss.
+//! (The soft Jaccard and Lovász-softmax losses are in [`segmentation`](crate::segmentation).)
+
+use crate::error::{check_option, shape_err, unravel, LossError, Result};
+use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::math::log_softmax_lane;
+use crate::pointwise::Pointwise;
+use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+
+/// Softmax focal loss for multi-class classification, losslab's own
+/// (`losslab:softmax_focal_loss`): the focal loss of Lin et al. with a softmax
+/// in place of the sigmoid.
+///
+/// ```text
+/// log pₛ = log_softmax(xₛ)[yₛ]          over the C classes, in log space
+/// ℓₛ = −α[yₛ] · (1 − pₛ)^γ · log pₛ     (1 − pₛ = −expm1(log pₛ): no cancellation near pₛ = 1)
+/// ∂ℓₛ/∂log pₛ = −α[yₛ] ((1 − pₛ)^γ − γ pₛ log pₛ (1 − pₛ)^(γ−1))
+/// ∂ℓₛ/∂xₛ,ⱼ = ∂ℓₛ/∂log pₛ · ([j = yₛ] − pₛ,ⱼ)
+/// Mean = Σₛ ℓₛ / (number of samples not ignored)
+/// ```
+///
+/// `input`: logits `(N, C)`, `(N, C, d1, …, dk)` or `(C,)` (PyTorch's layout);
+/// `target`: class indices `(N, d1, …, dk)` (or `()`). `alpha` is an optional
+/// weight per class (the focal paper's `α_t`), `gamma ≥ 0` the focusing
+/// exponent (default 2). With `gamma = 0` and no `alpha` it is exactly
+/// [`CrossEntropyLoss`](crate::CrossEntropyLoss). Samples labelled
+/// `ignore_index` (default −100) count for nothing. `Mean` divides by the
+/// number of samples that count (not by the α's, which are focal factors, not
+/// class weights). At `pₛ = 1` the term `log pₛ (1 − pₛ)^(γ−1)` is taken at its
+/// limit 0 (for every `γ > 0`).
+///
+/// # Errors
+/// [`LossError::Shape`] for an input without a class axis, a target or `alpha`
+/// of the wrong shape; [`LossError::ClassIndex`] for a label outside `[0, C)`
+/// that is not `ignore_index`; [`LossError::Option`] for `gamma < 0` or NaN.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::SoftmaxFocalLoss;
+/// let x = array![[2.0f64, 0.0, -1.0]];
+/// let l = SoftmaxFocalLoss::new().forward(x.view(), array![0i64].view()).unwrap();
+/// let p = 2f64.exp() / (2f64.exp() + 1.0 + (-1f64).exp());
+/// assert!((l[[]] - -(1.0 - p).powi(2) * p.ln()).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár, "Focal Loss for Dense
+/// Object Detection", ICCV 2017, <https://arxiv.org/abs/1708.02002> (the
+/// multi-class form is their equation (5) with a softmax).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SoftmaxFocalLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// The focusing exponent `γ ≥ 0` (default 2).
+    pub gamma: f64,
+    /// One weight per class (default none: all 1).
+    pub alpha: Option<Vec<f64>>,
+    /// The label whose samples are ignored (default −100).
+    pub ignore_index: i64,
+}
+
+impl Default for SoftmaxFocalLoss {
+    fn default() -> Self {
+        SoftmaxFocalLoss { reduction: Reduction::Mean, gamma: 2.0, alpha: None, ignore_index: -100 }
+    }
+}
+
+struct FocalPrepared {
+    classes: usize,
+    inner: usize,
+    x: Vec<f64>,
+    labels: Vec<Option<usize>>,
+    reducer: Reducer,
+}
+
+impl FocalPrepared {
+    #[inline]
+    fn at(&self, s: usize, c: usize) -> usize {
+        (s / self.inner) * self.classes * self.inner + c * self.inner + s % self.inner
+    }
+    fn lane(&self, s: usize, out: &mut [f64]) {
+        let mut lane = vec![0.0; self.classes];
+        for (c, l) in lane.iter_mut().enumerate() {
+            *l = self.x[self.at(s, c)];
+        }
+        log_softmax_lane(&lane, out);
+    }
+}
+
+impl SoftmaxFocalLoss {
+    const NAME: &'static str = "softmax_focal_loss";
+
+    /// losslab's defaults: `gamma = 2`, no `alpha`, `ignore_index = −100`, `Mean`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets `gamma`.
+    #[must_use]
+    pub fn gamma(mut self, gamma: f64) -> Self {
+        self.gamma = gamma;
+        self
+    }
+    /// Sets the per-class `alpha`.
+    #[must_use]
+    pub fn alpha<T: Float>(mut self, alpha: ndarray::ArrayView1<'_, T>) -> Self {
+        self.alpha = Some(alpha.iter().map(|v| v.to_wide()).collect());
+        self
+    }
+    /// Sets the ignored label.
+    #[must_use]
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.ignore_index = ignore_index;
+        self
+    }
+
+    fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, L, D2>,
+    ) -> Result<FocalPrepared> {
+        check_option(Self::NAME, "gamma", self.gamma, self.gamma >= 0.0, "a number >= 0")?;
+        let shape = input.shape();
+        let (axis, sample_shape) = match shape.len() {
+            0 => return Err(shape_err(Self::NAME, "input", "(C,), (N, C) or (N, C, d1, ..., dk)", shape)),
+            1 => (0, vec![]),
+            _ => {
+                let mut s = shape.to_vec();
+                s.remove(1);
+                (1, s)
+            }
+        };
+        if target.shape() != sample_shape.as_slice() {
+            return Err(shape_err(
+                Self::NAME,
+                "target",
+                format!("{sample_shape:?} (the shape of `input` without its class axis)"),
+                target.shape(),
+            ));
+        }
+        let (_, classes, inner) = crate::math::lanes(shape, axis);
+        if let Some(a) = &self.alpha {
+            if a.len() != classes {
+                return Err(shape_err(Self::NAME, "alpha", format!("[{classes}] (one weight per class)"), &[a.len()]));
+            }
+        }
+        let mut labels = Vec::with_capacity(target.len());
+        for (i, &l) in target.iter().enumerate() {
+            let l = l.index();
+            if l == self.ignore_index {
+                labels.push(None);
+            } else if l < 0 || l as u64 >= classes as u64 {
+                return Err(LossError::ClassIndex {
+                    loss: Self::NAME,
+                    tensor: "target",
+                    index: l,
+                    position: unravel(i, target.shape()),
+                    classes,
+                    ignore_index: Some(self.ignore_index),
+                });
+            } else {
+                labels.push(Some(l as usize));
+            }
+        }
+        let counted = labels.iter().filter(|l| l.is_some()).count();
+        let reducer = Reducer {
+            reduction: self.reduction,
+            shape: sample_shape,
+            mean_denominator: counted as f64,
+            batch: if shape.len() > 1 { shape[0] as f64 } else { 1.0 },
+        };
+        Ok(FocalPrepared { classes, inner, x: widen(input), labels, reducer })
+    }
+
+    fn alpha_of(&self, y: usize) -> f64 {
+        self.alpha.as_ref().map_or(1.0, |a| a[y])
+    }
+
+    /// `(1 − p)^γ` from `log p`, in log space.
+    fn modulator(&self, lp: f64) -> f64 {
+        let q = -lp.exp_m1();
+        q.powf(self.gamma)
+    }
+
+    fn losses(&self, f: &FocalPrepared) -> Vec<f64> {
+        let mut lp = vec![0.0; f.classes];
+        (0..f.labels.len())
+            .map(|s| match f.labels[s] {
+                None => 0.0,
+                Some(y) => {
+                    f.lane(s, &mut lp);
+                    -self.alpha_of(y) * self.modulator(lp[y]) * lp[y]
+                }
+            })
+            .collect()
+    }
+
+    fn grad(&self, f: &FocalPrepared, scales: &Scales) -> Vec<f64> {
+        let mut g = vec![0.0; f.x.len()];
+        let mut lp = vec![0.0; f.classes];
+        for s in 0..f.labels.len() {
+            let Some(y) = f.labels[s] else { continue };
+            f.lane(s, &mut lp);
+            let l = lp[y];
+            let p = l.exp();
+            let q = -l.exp_m1();
+            // log p · (1 − p)^(γ − 1), 0 at p = 1 (its limit for γ > 0)
+            let t = if l == 0.0 { 0.0 } else { l * q.powf(self.gamma - 1.0) };
+            let d_lp = -self.alpha_of(y) * (q.powf(self.gamma) - self.gamma * p * t);
+            let c = scales.at(s) * d_lp;
+            for (j, &lj) in lp.iter().enumerate() {
+                let onehot = if j == y { 1.0 } else { 0.0 };
+                g[f.at(s, j)] = c * (onehot - lj.exp());
+            }
+        }
+        g
+    }
+
+    /// The loss, reduced.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<ArrayD<T>> {
+        let f = self.prepare(&input, &target)?;
+        Ok(f.reducer.output(self.losses(&f)))
+    }
+
+    /// The gradient with respect to `input` of `Σ grad_output · loss` (`target`: `None`).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let f = self.prepare(&input, &target)?;
+        let scales = f.reducer.scales(Self::NAME, &grad_output)?;
+        Ok(Gradients { input: narrow(input.shape(), self.grad(&f, &scales)), target: None })
+    }
+
+    /// The loss and its gradient (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let f = self.prepare(&input, &target)?;
+        let value = f.reducer.output(self.losses(&f));
+        let one: ArrayD<T> = ones_like_output(&f.reducer);
+        let scales = f.reducer.scales(Self::NAME, &one.view())?;
+        Ok((value, Gradients { input: narrow(input.shape(), self.grad(&f, &scales)), target: None }))
+    }
+}
+
+/// [`SoftmaxFocalLoss`] with `gamma` and `reduction`.
+///
+/// # Errors
+/// As [`SoftmaxFocalLoss::forward`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::{CrossEntropyLoss, Reduction};
+/// let x = array![[1.0f64, 2.0, 0.5], [0.0, -1.0, 3.0]];
+/// let y = array![1i64, 0];
+/// // γ = 0 is cross entropy
+/// let focal = losslab::softmax_focal_loss(x.view(), y.view(), 0.0, Reduction::Mean).unwrap();
+/// let ce = CrossEntropyLoss::new().forward(x.view(), y.view()).unwrap();
+/// assert!((focal[[]] - ce[[]]).abs() < 1e-15);
+/// ```
+pub fn softmax_focal_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    input: ArrayView<'_, T, D1>,
+    target: ArrayView<'_, L, D2>,
+    gamma: f64,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    SoftmaxFocalLoss::new().gamma(gamma).reduction(reduction).forward(input, target)
+}
+
+/// Quantile (pinball) loss, losslab's own (`losslab:quantile_loss`): the loss
+/// whose minimiser is the `q`-quantile of the target's distribution.
+///
+/// ```text
+/// dᵢ = yᵢ − xᵢ
+/// ℓᵢ = q · dᵢ            if dᵢ ≥ 0      (under-prediction costs q per unit)
+///      (q − 1) · dᵢ      otherwise      (over-prediction costs 1 − q per unit)
+/// ∂ℓᵢ/∂xᵢ = −q if dᵢ ≥ 0, 1 − q otherwise;   ∂ℓᵢ/∂yᵢ = −∂ℓᵢ/∂xᵢ
+/// ```
+///
+/// `input` (the predicted quantile) and `target` have the same shape. `q = 0.5`
+/// is half the L1 loss (the median). At `dᵢ = 0` the derivative is taken from
+/// the `dᵢ ≥ 0` side. Default `quantile = 0.5`, reduction `Mean`.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for a
+/// quantile outside `(0, 1)`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::{QuantileLoss, Reduction};
+/// let x = array![1.0f64, 3.0];
+/// let y = array![2.0f64, 2.0];
+/// let l = QuantileLoss::new().quantile(0.9).reduction(Reduction::None).forward(x.view(), y.view()).unwrap();
+/// assert!((l[[0]] - 0.9).abs() < 1e-15 && (l[[1]] - 0.1).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// R. Koenker, G. Bassett, "Regression Quantiles", Econometrica 46(1), 1978,
+/// <https://doi.org/10.2307/1913643>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct QuantileLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// The quantile `q` in `(0, 1)` (default 0.5).
+    pub quantile: f64,
+}
+
+impl Default for QuantileLoss {
+    fn default() -> Self {
+        QuantileLoss { reduction: Reduction::Mean, quantile: 0.5 }
+    }
+}
+
+impl QuantileLoss {
+    const NAME: &'static str = "quantile_loss";
+    /// losslab's defaults: `quantile = 0.5`, `Mean`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets the quantile.
+    #[must_use]
+    pub fn quantile(mut self, quantile: f64) -> Self {
+        self.quantile = quantile;
+        self
+    }
+    fn prepare<T: Float, D: Dimension>(&self, input: &ArrayView<'_, T, D>, target: &ArrayView<'_, T, D>) -> Result<Pointwise> {
+        let q = self.quantile;
+        check_option(Self::NAME, "quantile", q, q > 0.0 && q < 1.0, "a number in (0, 1)")?;
+        Pointwise::new(Self::NAME, input, target)
+    }
+    fn value(&self, x: f64, y: f64) -> f64 {
+        let d = y - x;
+        if d >= 0.0 {
+            self.quantile * d
+        } else {
+            (self.quantile - 1.0) * d
+        }
+    }
+    fn derivatives(&self, x: f64, y: f64) -> (f64, f64) {
+        let d = y - x;
+        let g = if d >= 0.0 {
+            self.quantile
+        } else if d < 0.0 {
+            self.quantile - 1.0
+        } else {
+            d
+        };
+        (-g, g)
+    }
+
+    /// The loss, reduced.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(&self, input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        let p = self.prepare(&input, &target)?;
+        Ok(p.forward(self.reduction, |_, x, y| self.value(x, y)))
+    }
+
+    /// The gradients of `Σ grad_output · loss` with respect to `input` and `target`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let p = self.prepare(&input, &target)?;
+        p.backward(Self::NAME, self.reduction, &grad_output, true, |_, x, y| self.derivatives(x, y))
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let p = self.prepare(&input, &target)?;
+        let value = p.forward(self.reduction, |_, x, y| self.value(x, y));
+        let g = p.unit_grad::<T>(self.reduction);
+        let grads = p.backward(Self::NAME, self.reduction, &g.view(), true, |_, x, y| self.derivatives(x, y))?;
+        Ok((value, grads))
+    }
+}
+
+/// [`QuantileLoss`] with `quantile` and `reduction`.
+///
+/// # Errors
+/// As [`QuantileLoss::forward`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::Reduction;
+/// // q = 0.5 is half the L1 loss
+/// let v = losslab::quantile_loss(array![0.0f64, 4.0].view(), array![1.0f64, 1.0].view(), 0.5, Reduction::Sum).unwrap();
+/// assert_eq!(v[[]], 0.5 * (1.0 + 3.0));
+/// ```
+pub fn quantile_loss<T: Float, D: Dimension>(
+    input: ArrayView<'_, T, D>,
+    target: ArrayView<'_, T, D>,
+    quantile: f64,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    QuantileLoss::new().quantile(quantile).reduction(reduction).forward(input, target)
+}

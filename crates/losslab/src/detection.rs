@@ -1,0 +1,734 @@
+//! Detection losses, `torchvision.ops`: the sigmoid focal loss of RetinaNet and
+//! the generalized, distance and complete IoU losses of box regression.
+//!
+//! These follow torchvision's own formulas operation by operation, `eps`
+//! placements included, and their gradients are the ones torch's autograd
+//! computes through those operations: where two box edges tie,
+//! `torch.max`/`torch.min` split the gradient in halves; where two boxes do not
+//! overlap, the intersection (set to 0 through a mask) passes no gradient; CIoU's
+//! trade-off weight `α` is computed under `torch.no_grad()` and passes none.
+//! Degenerate boxes give what torchvision gives (a zero-height box in CIoU: a
+//! NaN gradient, from `w / h`).
+
+use crate::error::{same_shape, shape_err, LossError, Result};
+use crate::float::{narrow, widen, Float};
+use crate::math::{log_sigmoid_f64, sigmoid_f64};
+use crate::pointwise::Pointwise;
+use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+
+// ---------------------------------------------------------------------------------
+// sigmoid focal loss
+
+/// Sigmoid focal loss, `torchvision.ops.sigmoid_focal_loss` (RetinaNet).
+///
+/// ```text
+/// p   = σ(x)                          ce = BCE-with-logits(x, y) = (1 − y)·x − log σ(x)
+/// p_t = p·y + (1 − p)·(1 − y)         α_t = α·y + (1 − α)·(1 − y)
+/// ℓ   = α_t · ce · (1 − p_t)^γ         (no α_t factor when alpha = −1)
+/// ```
+///
+/// `inputs` (logits) and `targets` (in `[0, 1]`, usually 0/1) have the same,
+/// arbitrary shape; the result is element-wise. Differentiable in both: the
+/// gradients are torch's autograd through torchvision's formula (`p` computed
+/// by a sigmoid, `(1 − p_t)^γ` by `pow`, whose gradient torch sets to 0 at
+/// `γ = 0`).
+///
+/// torchvision's defaults: `alpha = 0.25`, `gamma = 2`, and **`reduction = None`**
+/// (torchvision's default is `'none'`, unlike torch's losses). With `gamma = 0`
+/// and `alpha = −1` it is exactly [`BinaryCrossEntropyWithLogits`](crate::BinaryCrossEntropyWithLogits).
+/// Like torchvision, the modulating factor is computed in probability space:
+/// a saturated logit (`σ(x)` rounding to 0 or 1) gives a factor of exactly 0.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for `alpha`
+/// outside `[0, 1]` that is not `−1` (as torchvision: "Invalid alpha value").
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::SigmoidFocalLoss;
+/// let (x, y) = (array![0.0f64, 2.0], array![1.0f64, 0.0]);
+/// let l = SigmoidFocalLoss::new().forward(x.view(), y.view()).unwrap();
+/// // x = 0, y = 1: α_t = 0.25, ce = ln 2, (1 − p_t)² = 0.25
+/// assert!((l[[0]] - 0.25 * 2f64.ln() * 0.25).abs() < 1e-15);
+/// assert_eq!(l.shape(), &[2]);
+/// ```
+///
+/// # References
+/// T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár, "Focal Loss for Dense
+/// Object Detection", ICCV 2017, <https://arxiv.org/abs/1708.02002>;
+/// <https://pytorch.org/vision/stable/generated/torchvision.ops.sigmoid_focal_loss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SigmoidFocalLoss {
+    /// The reduction (default `None`, torchvision's `'none'`).
+    pub reduction: Reduction,
+    /// The weight of positives, in `[0, 1]`, or `−1` for no weighting (default 0.25).
+    pub alpha: f64,
+    /// The focusing exponent `γ` (default 2).
+    pub gamma: f64,
+}
+
+impl Default for SigmoidFocalLoss {
+    fn default() -> Self {
+        SigmoidFocalLoss { reduction: Reduction::None, alpha: 0.25, gamma: 2.0 }
+    }
+}
+
+impl SigmoidFocalLoss {
+    const NAME: &'static str = "sigmoid_focal_loss";
+
+    /// torchvision's defaults: `alpha = 0.25`, `gamma = 2`, `reduction = None`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets `alpha` (`−1`: no class weighting).
+    #[must_use]
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+    /// Sets `gamma`.
+    #[must_use]
+    pub fn gamma(mut self, gamma: f64) -> Self {
+        self.gamma = gamma;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let a = self.alpha;
+        if (0.0..=1.0).contains(&a) || a == -1.0 {
+            Ok(())
+        } else {
+            Err(LossError::Option {
+                loss: Self::NAME,
+                option: "alpha",
+                value: a.to_string(),
+                expected: "a number in [0, 1], or -1 for no weighting".into(),
+            })
+        }
+    }
+
+    fn prepare<T: Float, D: Dimension>(&self, inputs: &ArrayView<'_, T, D>, targets: &ArrayView<'_, T, D>) -> Result<Pointwise> {
+        self.validate()?;
+        Pointwise::named(Self::NAME, ("inputs", inputs), ("targets", targets))
+    }
+
+    fn value(&self, x: f64, y: f64) -> f64 {
+        let p = sigmoid_f64(x);
+        let ce = (1.0 - y) * x - log_sigmoid_f64(x);
+        let p_t = p * y + (1.0 - p) * (1.0 - y);
+        let loss = ce * (1.0 - p_t).powf(self.gamma);
+        if self.alpha >= 0.0 {
+            (self.alpha * y + (1.0 - self.alpha) * (1.0 - y)) * loss
+        } else {
+            loss
+        }
+    }
+
+    /// `(∂ℓ/∂x, ∂ℓ/∂y)`, the chain rule in the order torch's autograd applies it.
+    fn derivatives(&self, x: f64, y: f64) -> (f64, f64) {
+        let p = sigmoid_f64(x);
+        let ce = (1.0 - y) * x - log_sigmoid_f64(x);
+        let p_t = p * y + (1.0 - p) * (1.0 - y);
+        let base = 1.0 - p_t;
+        let m = base.powf(self.gamma);
+        let (g, mut gy) = if self.alpha >= 0.0 {
+            let a = self.alpha;
+            // ℓ = α_t · (ce · m): ∂/∂α_t = ce · m, ∂α_t/∂y = α − (1 − α)
+            (a * y + (1.0 - a) * (1.0 - y), ce * m * (a - (1.0 - a)))
+        } else {
+            (1.0, 0.0)
+        };
+        let g_ce = g * m;
+        let g_m = g * ce;
+        // torch's pow backward: 0 for exponent 0, else γ · base^(γ − 1)
+        let g_base = if self.gamma == 0.0 { 0.0 } else { g_m * (self.gamma * base.powf(self.gamma - 1.0)) };
+        let g_pt = -g_base;
+        let g_p = g_pt * y - g_pt * (1.0 - y);
+        gy += g_pt * p - g_pt * (1.0 - p);
+        // BCE with logits: ∂/∂x = σ(x) − y, ∂/∂y = −x
+        let gx = g_ce * (p - y) + g_p * (1.0 - p) * p;
+        gy += -x * g_ce;
+        (gx, gy)
+    }
+
+    /// The loss, reduced as `self.reduction` says.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(&self, inputs: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        let p = self.prepare(&inputs, &targets)?;
+        Ok(p.forward(self.reduction, |_, x, y| self.value(x, y)))
+    }
+
+    /// The gradients of `Σ grad_output · loss` with respect to `inputs`
+    /// ([`Gradients::input`]) and `targets` ([`Gradients::target`]).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(
+        &self,
+        inputs: ArrayView<'_, T, D>,
+        targets: ArrayView<'_, T, D>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let p = self.prepare(&inputs, &targets)?;
+        p.backward(Self::NAME, self.reduction, &grad_output, true, |_, x, y| self.derivatives(x, y))
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(
+        &self,
+        inputs: ArrayView<'_, T, D>,
+        targets: ArrayView<'_, T, D>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let p = self.prepare(&inputs, &targets)?;
+        let value = p.forward(self.reduction, |_, x, y| self.value(x, y));
+        let g = p.unit_grad::<T>(self.reduction);
+        let grads = p.backward(Self::NAME, self.reduction, &g.view(), true, |_, x, y| self.derivatives(x, y))?;
+        Ok((value, grads))
+    }
+}
+
+/// [`SigmoidFocalLoss`] with its options: `torchvision.ops.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction)`.
+///
+/// # Errors
+/// As [`SigmoidFocalLoss::forward`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::Reduction;
+/// let x = array![3.0f64, -3.0];
+/// let y = array![1.0f64, 0.0];
+/// // Two easy examples: the focal factor (1 − p_t)² ≈ 0.0022 makes them nearly free
+/// // (their cross entropy is 0.049 each).
+/// let v = losslab::sigmoid_focal_loss(x.view(), y.view(), 0.25, 2.0, Reduction::Sum).unwrap();
+/// assert!(v[[]] < 2e-4);
+/// ```
+pub fn sigmoid_focal_loss<T: Float, D: Dimension>(
+    inputs: ArrayView<'_, T, D>,
+    targets: ArrayView<'_, T, D>,
+    alpha: f64,
+    gamma: f64,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    SigmoidFocalLoss::new().alpha(alpha).gamma(gamma).reduction(reduction).forward(inputs, targets)
+}
+
+// ---------------------------------------------------------------------------------
+// box IoU losses
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BoxKind {
+    Giou,
+    Diou,
+    Ciou,
+}
+
+/// `torch.maximum`, NaN-propagating.
+#[inline]
+fn tmax(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// `torch.minimum`, NaN-propagating.
+#[inline]
+fn tmin(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// The backward of `torch.maximum(a, b)`: the gradient to the larger, halves on a tie.
+#[inline]
+fn dmax(a: f64, b: f64, g: f64) -> (f64, f64) {
+    if a == b {
+        (g / 2.0, g / 2.0)
+    } else {
+        (if a < b { 0.0 } else { g }, if a > b { 0.0 } else { g })
+    }
+}
+
+/// The backward of `torch.minimum(a, b)`: the gradient to the smaller, halves on a tie.
+#[inline]
+fn dmin(a: f64, b: f64, g: f64) -> (f64, f64) {
+    if a == b {
+        (g / 2.0, g / 2.0)
+    } else {
+        (if a > b { 0.0 } else { g }, if a < b { 0.0 } else { g })
+    }
+}
+
+/// The backward of `a / b` with respect to `b`, in torch's form `−g · ((a / b) / b)`
+/// (so that the cancellations of identical boxes round as torch's do).
+#[inline]
+fn ddiv_other(g: f64, a: f64, b: f64) -> f64 {
+    -g * ((a / b) / b)
+}
+
+/// torchvision's default `eps`, which `complete_box_iou_loss` passes (implicitly)
+/// to the DIoU part whatever its own `eps`.
+const TORCHVISION_EPS: f64 = 1e-7;
+
+/// One pair of boxes: the loss and, given the upstream gradient `g`, the
+/// gradients with respect to both boxes, following torchvision's operations.
+fn box_loss(kind: BoxKind, eps: f64, a: [f64; 4], b: [f64; 4], g: Option<f64>) -> (f64, [f64; 4], [f64; 4]) {
+    let [x1, y1, x2, y2] = a;
+    let [x1g, y1g, x2g, y2g] = b;
+    // _loss_inter_union
+    let xk1 = tmax(x1, x1g);
+    let yk1 = tmax(y1, y1g);
+    let xk2 = tmin(x2, x2g);
+    let yk2 = tmin(y2, y2g);
+    let mask = yk2 > yk1 && xk2 > xk1;
+    let inter = if mask { (xk2 - xk1) * (yk2 - yk1) } else { 0.0 };
+    let union = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - inter;
+    // CIoU calls _diou_iou_loss(boxes1, boxes2) without its eps: the default 1e-7.
+    let eps_iou = if kind == BoxKind::Ciou { TORCHVISION_EPS } else { eps };
+    let iou = inter / (union + eps_iou);
+    // enclosing box
+    let xc1 = tmin(x1, x1g);
+    let yc1 = tmin(y1, y1g);
+    let xc2 = tmax(x2, x2g);
+    let yc2 = tmax(y2, y2g);
+    let (cw, ch) = (xc2 - xc1, yc2 - yc1);
+
+    let mut ga = [0.0; 4];
+    let mut gb = [0.0; 4];
+    // Upstream gradients of the shared intermediates.
+    let (mut g_iou, mut g_union, mut g_inter) = (0.0, 0.0, 0.0);
+    let (mut g_cw, mut g_ch) = (0.0, 0.0);
+
+    let loss = match kind {
+        BoxKind::Giou => {
+            let area_c = cw * ch;
+            let num = area_c - union;
+            let den = area_c + eps;
+            let loss = 1.0 - (iou - num / den);
+            if let Some(g) = g {
+                g_iou = -g;
+                let g_frac = g;
+                let g_area_c = g_frac / den + ddiv_other(g_frac, num, den);
+                g_union += -(g_frac / den);
+                g_cw += g_area_c * ch;
+                g_ch += g_area_c * cw;
+            }
+            loss
+        }
+        BoxKind::Diou | BoxKind::Ciou => {
+            let diag = cw.powi(2) + ch.powi(2) + eps_iou;
+            let (xp, yp) = ((x2 + x1) / 2.0, (y2 + y1) / 2.0);
+            let (xg, yg) = ((x1g + x2g) / 2.0, (y1g + y2g) / 2.0);
+            let (dx, dy) = (xp - xg, yp - yg);
+            let cd = dx.powi(2) + dy.powi(2);
+            let diou = 1.0 - iou + cd / diag;
+            let mut loss = diou;
+            if let Some(g) = g {
+                g_iou = -g;
+                let g_cd = g / diag;
+                let g_diag = ddiv_other(g, cd, diag);
+                g_cw += g_diag * (2.0 * cw);
+                g_ch += g_diag * (2.0 * ch);
+                let (g_dx, g_dy) = (g_cd * (2.0 * dx), g_cd * (2.0 * dy));
+                ga[0] += g_dx / 2.0;
+                ga[2] += g_dx / 2.0;
+                ga[1] += g_dy / 2.0;
+                ga[3] += g_dy / 2.0;
+                gb[0] -= g_dx / 2.0;
+                gb[2] -= g_dx / 2.0;
+                gb[1] -= g_dy / 2.0;
+                gb[3] -= g_dy / 2.0;
+            }
+            if kind == BoxKind::Ciou {
+                let (wp, hp, wg, hg) = (x2 - x1, y2 - y1, x2g - x1g, y2g - y1g);
+                let (rg, rp) = (wg / hg, wp / hp);
+                let d = rg.atan() - rp.atan();
+                let c = 4.0 / (std::f64::consts::PI * std::f64::consts::PI);
+                let v = c * d.powi(2);
+                // computed under torch.no_grad(): a constant for the backward pass
+                let alpha = v / (1.0 - iou + v + eps);
+                loss = diou + alpha * v;
+                if let Some(g) = g {
+                    let g_v = g * alpha;
+                    let g_d = g_v * c * (2.0 * d);
+                    let g_rg = g_d / (rg * rg + 1.0);
+                    let g_rp = -g_d / (rp * rp + 1.0);
+                    let (g_wg, g_hg) = (g_rg / hg, ddiv_other(g_rg, wg, hg));
+                    let (g_wp, g_hp) = (g_rp / hp, ddiv_other(g_rp, wp, hp));
+                    ga[2] += g_wp;
+                    ga[0] -= g_wp;
+                    ga[3] += g_hp;
+                    ga[1] -= g_hp;
+                    gb[2] += g_wg;
+                    gb[0] -= g_wg;
+                    gb[3] += g_hg;
+                    gb[1] -= g_hg;
+                }
+            }
+            loss
+        }
+    };
+    if g.is_none() {
+        return (loss, ga, gb);
+    }
+    // enclosing box: cw = xc2 − xc1, ch = yc2 − yc1
+    let (a2, b2) = dmax(x2, x2g, g_cw);
+    let (a0, b0) = dmin(x1, x1g, -g_cw);
+    let (a3, b3) = dmax(y2, y2g, g_ch);
+    let (a1, b1) = dmin(y1, y1g, -g_ch);
+    ga[0] += a0;
+    ga[1] += a1;
+    ga[2] += a2;
+    ga[3] += a3;
+    gb[0] += b0;
+    gb[1] += b1;
+    gb[2] += b2;
+    gb[3] += b3;
+    // iou = inter / (union + eps)
+    let den = union + eps_iou;
+    g_inter += g_iou / den;
+    g_union += ddiv_other(g_iou, inter, den);
+    // union = area1 + area2 − inter
+    g_inter += -g_union;
+    let (w1, h1, w2, h2) = (x2 - x1, y2 - y1, x2g - x1g, y2g - y1g);
+    ga[2] += g_union * h1;
+    ga[0] -= g_union * h1;
+    ga[3] += g_union * w1;
+    ga[1] -= g_union * w1;
+    gb[2] += g_union * h2;
+    gb[0] -= g_union * h2;
+    gb[3] += g_union * w2;
+    gb[1] -= g_union * w2;
+    // inter = (xk2 − xk1)(yk2 − yk1) where the boxes overlap; no gradient elsewhere
+    if mask {
+        let g_iw = g_inter * (yk2 - yk1);
+        let g_ih = g_inter * (xk2 - xk1);
+        let (a0, b0) = dmax(x1, x1g, -g_iw);
+        let (a2, b2) = dmin(x2, x2g, g_iw);
+        let (a1, b1) = dmax(y1, y1g, -g_ih);
+        let (a3, b3) = dmin(y2, y2g, g_ih);
+        ga[0] += a0;
+        ga[1] += a1;
+        ga[2] += a2;
+        ga[3] += a3;
+        gb[0] += b0;
+        gb[1] += b1;
+        gb[2] += b2;
+        gb[3] += b3;
+    }
+    (loss, ga, gb)
+}
+
+/// The shape-checked boxes of a box loss.
+struct Boxes {
+    shape: Vec<usize>,
+    out_shape: Vec<usize>,
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Boxes {
+    fn new<T: Float, D: Dimension>(loss: &'static str, boxes1: &ArrayView<'_, T, D>, boxes2: &ArrayView<'_, T, D>) -> Result<Self> {
+        let s = boxes1.shape();
+        if s.last() != Some(&4) {
+            return Err(shape_err(loss, "boxes1", "(..., 4): boxes (x1, y1, x2, y2) on the last axis", s));
+        }
+        same_shape(loss, "boxes1", s, "boxes2", boxes2.shape())?;
+        Ok(Boxes { shape: s.to_vec(), out_shape: s[..s.len() - 1].to_vec(), a: widen(boxes1), b: widen(boxes2) })
+    }
+    fn count(&self) -> usize {
+        self.a.len() / 4
+    }
+    fn pair(&self, i: usize) -> ([f64; 4], [f64; 4]) {
+        let q = |v: &[f64]| [v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3]];
+        (q(&self.a), q(&self.b))
+    }
+    /// torchvision's mean of no boxes is 0 (`0.0 * loss.sum()`), not NaN.
+    fn reducer(&self, reduction: Reduction) -> Reducer {
+        let mut r = Reducer::counting(reduction, &self.out_shape, &self.out_shape);
+        if self.count() == 0 {
+            r.mean_denominator = 1.0;
+        }
+        r
+    }
+    fn forward<T: Float>(&self, kind: BoxKind, eps: f64, reduction: Reduction) -> ArrayD<T> {
+        let losses = (0..self.count())
+            .map(|i| {
+                let (a, b) = self.pair(i);
+                box_loss(kind, eps, a, b, None).0
+            })
+            .collect();
+        self.reducer(reduction).output(losses)
+    }
+    fn backward<T: Float>(
+        &self,
+        loss: &'static str,
+        kind: BoxKind,
+        eps: f64,
+        reduction: Reduction,
+        grad_output: &ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let scales = self.reducer(reduction).scales(loss, grad_output)?;
+        let mut ga = vec![0.0; self.a.len()];
+        let mut gb = vec![0.0; self.b.len()];
+        for i in 0..self.count() {
+            let (a, b) = self.pair(i);
+            let (_, da, db) = box_loss(kind, eps, a, b, Some(scales.at(i)));
+            ga[4 * i..4 * i + 4].copy_from_slice(&da);
+            gb[4 * i..4 * i + 4].copy_from_slice(&db);
+        }
+        Ok(Gradients { input: narrow(&self.shape, ga), target: Some(narrow(&self.shape, gb)) })
+    }
+}
+
+macro_rules! box_loss_type {
+    ($(#[$doc:meta])* $ty:ident, $kind:expr, $name:literal, $free:ident, $example:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub struct $ty {
+            /// The reduction (default `None`, torchvision's `'none'`).
+            pub reduction: Reduction,
+            /// The small number added to denominators (default 1e-7).
+            pub eps: f64,
+        }
+
+        impl Default for $ty {
+            fn default() -> Self {
+                $ty { reduction: Reduction::None, eps: 1e-7 }
+            }
+        }
+
+        impl $ty {
+            const NAME: &'static str = $name;
+
+            /// torchvision's defaults: `reduction = None`, `eps = 1e-7`.
+            pub fn new() -> Self {
+                Self::default()
+            }
+            /// Sets the reduction.
+            #[must_use]
+            pub fn reduction(mut self, reduction: Reduction) -> Self {
+                self.reduction = reduction;
+                self
+            }
+            /// Sets `eps`.
+            #[must_use]
+            pub fn eps(mut self, eps: f64) -> Self {
+                self.eps = eps;
+                self
+            }
+
+            /// The loss of each pair of boxes (shape `(...)` for boxes `(..., 4)`), reduced.
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn forward<T: Float, D: Dimension>(&self, boxes1: ArrayView<'_, T, D>, boxes2: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+                let b = Boxes::new(Self::NAME, &boxes1, &boxes2)?;
+                Ok(b.forward($kind, self.eps, self.reduction))
+            }
+
+            /// The gradients of `Σ grad_output · loss` with respect to `boxes1`
+            /// ([`Gradients::input`]) and `boxes2` ([`Gradients::target`]).
+            ///
+            /// # Errors
+            /// See the type's docs; also [`LossError::Shape`] if `grad_output`
+            /// does not have the result's shape.
+            pub fn backward<T: Float, D: Dimension>(
+                &self,
+                boxes1: ArrayView<'_, T, D>,
+                boxes2: ArrayView<'_, T, D>,
+                grad_output: ArrayViewD<'_, T>,
+            ) -> Result<Gradients<T>> {
+                let b = Boxes::new(Self::NAME, &boxes1, &boxes2)?;
+                b.backward(Self::NAME, $kind, self.eps, self.reduction, &grad_output)
+            }
+
+            /// The loss and its gradients (of the result's sum when unreduced).
+            ///
+            /// # Errors
+            /// See the type's docs.
+            pub fn forward_backward<T: Float, D: Dimension>(
+                &self,
+                boxes1: ArrayView<'_, T, D>,
+                boxes2: ArrayView<'_, T, D>,
+            ) -> Result<(ArrayD<T>, Gradients<T>)> {
+                let b = Boxes::new(Self::NAME, &boxes1, &boxes2)?;
+                let value = b.forward($kind, self.eps, self.reduction);
+                let g: ArrayD<T> = ones_like_output(&b.reducer(self.reduction));
+                let grads = b.backward(Self::NAME, $kind, self.eps, self.reduction, &g.view())?;
+                Ok((value, grads))
+            }
+        }
+
+        #[doc = concat!("[`", stringify!($ty), "`] with its options: `torchvision.ops.", $name, "(boxes1, boxes2, reduction, eps)`.")]
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($ty), "::forward`].")]
+        ///
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::Reduction;
+        /// let b = array![[0.0f64, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 4.0]];
+        #[doc = concat!("let v = losslab::", stringify!($free), "(b.view(), b.view(), Reduction::Sum, 1e-7).unwrap();")]
+        /// // identical boxes: 1 − 4/(4 + 1e-7) + 6/(6 + 1e-7) ≈ 0
+        #[doc = $example]
+        /// ```
+        pub fn $free<T: Float, D: Dimension>(
+            boxes1: ArrayView<'_, T, D>,
+            boxes2: ArrayView<'_, T, D>,
+            reduction: Reduction,
+            eps: f64,
+        ) -> Result<ArrayD<T>> {
+            $ty::new().reduction(reduction).eps(eps).forward(boxes1, boxes2)
+        }
+    };
+}
+
+box_loss_type!(
+    /// Generalized IoU loss, `torchvision.ops.generalized_box_iou_loss`.
+    ///
+    /// ```text
+    /// I = intersection area (0 if the boxes do not overlap)     U = area₁ + area₂ − I
+    /// C = area of the smallest box enclosing both
+    /// ℓ = 1 − ( I / (U + eps) − (C − U) / (C + eps) )
+    /// ```
+    ///
+    /// `boxes1`, `boxes2`: `(..., 4)` in `(x1, y1, x2, y2)`, the same shape; the
+    /// result has shape `(...)` (one loss per pair, before the reduction). The loss
+    /// is in `[0, 2)`, 0 (up to `eps`) for identical boxes, and keeps a gradient
+    /// for boxes that do not overlap (through `C`), where the plain IoU loss has
+    /// none. Gradients are torch's autograd through torchvision's formula: a tie
+    /// between two edges in `max`/`min` sends half the gradient to each box.
+    ///
+    /// Like torchvision, `reduction = Mean` of no boxes is 0, not NaN.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2`'s shape differs.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::GeneralizedBoxIouLoss;
+    /// // Two unit squares one unit apart: I = 0, U = 2, C = 3.
+    /// let (a, b) = (array![[0.0f64, 0.0, 1.0, 1.0]], array![[2.0f64, 0.0, 3.0, 1.0]]);
+    /// let l = GeneralizedBoxIouLoss::new().forward(a.view(), b.view()).unwrap();
+    /// assert!((l[[0]] - (1.0 + 1.0 / (3.0 + 1e-7))).abs() < 1e-15);
+    /// ```
+    ///
+    /// # References
+    /// H. Rezatofighi, N. Tsoi, J. Gwak, A. Sadeghian, I. Reid, S. Savarese,
+    /// "Generalized Intersection over Union: A Metric and A Loss for Bounding Box
+    /// Regression", CVPR 2019, <https://arxiv.org/abs/1902.09630>;
+    /// <https://pytorch.org/vision/stable/generated/torchvision.ops.generalized_box_iou_loss.html>
+    GeneralizedBoxIouLoss,
+    BoxKind::Giou,
+    "generalized_box_iou_loss",
+    generalized_box_iou_loss,
+    "assert!(v[[]].abs() < 1e-7);"
+);
+
+box_loss_type!(
+    /// Distance IoU loss, `torchvision.ops.distance_box_iou_loss`.
+    ///
+    /// ```text
+    /// ℓ = 1 − I / (U + eps) + ρ² / (c² + eps)
+    /// ρ² = squared distance between the boxes' centres
+    /// c² = squared diagonal of the smallest box enclosing both
+    /// ```
+    ///
+    /// Shapes, ties and the empty mean as [`GeneralizedBoxIouLoss`]. The centre
+    /// term pulls non-overlapping boxes together directly, and converges faster
+    /// than GIoU.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2`'s shape differs.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::DistanceBoxIouLoss;
+    /// // Unit squares side by side: I = 0, ρ² = 1, c² = 2² + 1² = 5.
+    /// let (a, b) = (array![[0.0f64, 0.0, 1.0, 1.0]], array![[1.0f64, 0.0, 2.0, 1.0]]);
+    /// let l = DistanceBoxIouLoss::new().forward(a.view(), b.view()).unwrap();
+    /// assert!((l[[0]] - (1.0 + 1.0 / (5.0 + 1e-7))).abs() < 1e-15);
+    /// ```
+    ///
+    /// # References
+    /// Z. Zheng, P. Wang, W. Liu, J. Li, R. Ye, D. Ren, "Distance-IoU Loss: Faster
+    /// and Better Learning for Bounding Box Regression", AAAI 2020,
+    /// <https://arxiv.org/abs/1911.08287>;
+    /// <https://pytorch.org/vision/stable/generated/torchvision.ops.distance_box_iou_loss.html>
+    DistanceBoxIouLoss,
+    BoxKind::Diou,
+    "distance_box_iou_loss",
+    distance_box_iou_loss,
+    "assert!(v[[]].abs() < 1e-7);"
+);
+
+box_loss_type!(
+    /// Complete IoU loss, `torchvision.ops.complete_box_iou_loss`.
+    ///
+    /// ```text
+    /// ℓ = ℓ_DIoU + α · v
+    /// v = 4/π² · (atan(w₂/h₂) − atan(w₁/h₁))²            aspect-ratio consistency
+    /// α = v / (1 − IoU + v + eps)                           no gradient (torch.no_grad)
+    /// ```
+    ///
+    /// Two details of torchvision are followed and worth knowing: `α` is
+    /// computed under `torch.no_grad()`, so the gradient treats it as a constant
+    /// (as the paper prescribes); and the DIoU part (`ℓ_DIoU` and the `IoU` in `α`)
+    /// is computed with torchvision's default `eps = 1e-7` **whatever `eps` is
+    /// given**: the `eps` option only enters `α`'s denominator. `w/h` has no
+    /// `eps`: a zero-height box gives `atan(±∞)` in the value and a NaN gradient,
+    /// a zero-area box (`0/0`) a NaN loss, as in torchvision.
+    ///
+    /// Shapes, ties and the empty mean as [`GeneralizedBoxIouLoss`].
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2`'s shape differs.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::{CompleteBoxIouLoss, DistanceBoxIouLoss};
+    /// // Same centre and width, different heights: only the IoU and v terms remain.
+    /// let (a, b) = (array![[0.0f64, 0.0, 2.0, 2.0]], array![[0.0f64, -1.0, 2.0, 3.0]]);
+    /// let c = CompleteBoxIouLoss::new().forward(a.view(), b.view()).unwrap()[[0]];
+    /// let d = DistanceBoxIouLoss::new().forward(a.view(), b.view()).unwrap()[[0]];
+    /// let v = 4.0 / (std::f64::consts::PI).powi(2) * (0.5f64.atan() - 1f64.atan()).powi(2);
+    /// let iou = 4.0 / (8.0 + 1e-7);
+    /// assert!((c - (d + v / (1.0 - iou + v + 1e-7) * v)).abs() < 1e-15);
+    /// ```
+    ///
+    /// # References
+    /// Z. Zheng, P. Wang, W. Liu, J. Li, R. Ye, D. Ren, "Distance-IoU Loss: Faster
+    /// and Better Learning for Bounding Box Regression", AAAI 2020,
+    /// <https://arxiv.org/abs/1911.08287>;
+    /// <https://pytorch.org/vision/stable/generated/torchvision.ops.complete_box_iou_loss.html>
+    CompleteBoxIouLoss,
+    BoxKind::Ciou,
+    "complete_box_iou_loss",
+    complete_box_iou_loss,
+    "assert!(v[[]].abs() < 1e-7);"
+);
