@@ -36,6 +36,7 @@
 //! | information theory ([`information`]) | [`self_information`], [`entropy`], [`binary_entropy`], [`information::cross_entropy`], [`kl_divergence`], [`js_divergence`], [`KlDivLoss`] (`torch.nn.functional.kl_div`), [`ScipyEntropy`] (`scipy.stats.entropy`) |
 //! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
 //! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
+//! | sequence ([`sequence`]) | [`CtcLoss`] (`torch.nn.functional.ctc_loss`), [`TfCtcLoss`] (`tf.nn.ctc_loss`), [`OptaxCtcLoss`] (`optax.ctc_loss`) |
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
@@ -47,6 +48,7 @@ pub mod math;
 mod pointwise;
 mod reduction;
 pub mod regression;
+pub mod sequence;
 
 pub use classification::{
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, sparse_softmax_cross_entropy_with_logits,
@@ -59,3 +61,4 @@ pub use float::{ClassIndex, Float};
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
 pub use reduction::{Gradients, ParseReductionError, Reduction};
 pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
+pub use sequence::{ctc_loss, optax_ctc_loss, tf_ctc_loss, CtcLoss, OptaxCtcLoss, TfCtcLoss};
