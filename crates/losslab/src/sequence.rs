@@ -1388,9 +1388,9 @@ impl OptaxCtcLoss {
                 // Into the log-probabilities, then through log_softmax.
                 g_lp.fill(0.0);
                 g_lp[batch.blank] += g_p;
-                for i in 0..n {
-                    if let Some(cls) = batch.labels[b * n + i] {
-                        g_lp[cls] += g_x[i];
+                for (label, gx) in batch.labels[b * n..(b + 1) * n].iter().zip(&g_x) {
+                    if let Some(cls) = *label {
+                        g_lp[cls] += gx;
                     }
                 }
                 let at = (b * t_max + t) * k;
