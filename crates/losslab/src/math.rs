@@ -21,6 +21,9 @@ use ndarray::{ArrayD, ArrayView, Axis, Dimension};
 /// assert!((losslab::math::softplus_f64(0.0) - 2f64.ln()).abs() < 1e-16);
 /// assert!(losslab::math::softplus_f64(-1000.0) == 0.0);
 /// ```
+///
+/// # References
+/// C. Dugas et al., "Incorporating Second-Order Functional Knowledge for Better Option Pricing", NIPS 2000; <https://pytorch.org/docs/stable/generated/torch.nn.functional.softplus.html>
 #[inline]
 pub fn softplus_f64(x: f64) -> f64 {
     if x.is_nan() {
@@ -31,11 +34,18 @@ pub fn softplus_f64(x: f64) -> f64 {
 
 /// `log σ(x) = −softplus(−x)`: stable for both tails.
 ///
+/// ```text
+/// log σ(x) = −log(1 + e^(−x)) = −softplus(−x)
+/// ```
+///
 /// # Examples
 /// ```
 /// assert_eq!(losslab::math::log_sigmoid_f64(-1000.0), -1000.0);
 /// assert_eq!(losslab::math::log_sigmoid_f64(1000.0), 0.0);
 /// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.logsigmoid.html>
 #[inline]
 pub fn log_sigmoid_f64(x: f64) -> f64 {
     -softplus_f64(-x)
@@ -44,12 +54,19 @@ pub fn log_sigmoid_f64(x: f64) -> f64 {
 /// The logistic sigmoid `σ(x) = 1 / (1 + e^(−x))`, evaluated without overflow
 /// (`eˣ / (1 + eˣ)` for negative `x`).
 ///
+/// ```text
+/// σ(x) = 1 / (1 + e^(−x)) = eˣ / (1 + eˣ)
+/// ```
+///
 /// # Examples
 /// ```
 /// assert_eq!(losslab::math::sigmoid_f64(0.0), 0.5);
 /// assert_eq!(losslab::math::sigmoid_f64(-800.0), 0.0);
 /// assert_eq!(losslab::math::sigmoid_f64(800.0), 1.0);
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.expit.html>
 #[inline]
 pub fn sigmoid_f64(x: f64) -> f64 {
     if x >= 0.0 {
@@ -63,6 +80,10 @@ pub fn sigmoid_f64(x: f64) -> f64 {
 /// `x · log(y)`, with `0 · log(y) = 0` for every `y` that is not NaN (so
 /// `0 · log 0 = 0`), as `torch.xlogy` and `scipy.special.xlogy` define it.
 ///
+/// ```text
+/// xlogy(x, y) = x · log y,   0 if x = 0 and y is not NaN
+/// ```
+///
 /// # Examples
 /// ```
 /// use losslab::math::xlogy_f64;
@@ -70,6 +91,9 @@ pub fn sigmoid_f64(x: f64) -> f64 {
 /// assert_eq!(xlogy_f64(2.0, 0.0), f64::NEG_INFINITY);
 /// assert!(xlogy_f64(0.0, f64::NAN).is_nan());
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.xlogy.html>; <https://pytorch.org/docs/stable/generated/torch.xlogy.html>
 #[inline]
 pub fn xlogy_f64(x: f64, y: f64) -> f64 {
     if x == 0.0 && !y.is_nan() {
@@ -81,6 +105,10 @@ pub fn xlogy_f64(x: f64, y: f64) -> f64 {
 
 /// `log Σᵢ exp(xᵢ)` of a slice, with the maximum subtracted first.
 ///
+/// ```text
+/// logsumexp(x) = m + log Σᵢ exp(xᵢ − m),   m = maxᵢ xᵢ
+/// ```
+///
 /// An empty slice gives `−∞`; a slice whose maximum is `±∞` gives that maximum
 /// (`+∞`, or `−∞` when every element is `−∞`); NaN propagates.
 ///
@@ -90,6 +118,9 @@ pub fn xlogy_f64(x: f64, y: f64) -> f64 {
 /// assert!((v - (1000.0 + 2f64.ln())).abs() < 1e-12);
 /// assert_eq!(losslab::math::logsumexp_f64(&[f64::NEG_INFINITY, 0.0]), 0.0);
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.logsumexp.html>
 pub fn logsumexp_f64(xs: &[f64]) -> f64 {
     let m = max_nan(xs.iter().copied());
     if m.is_nan() || m.is_infinite() {
@@ -224,6 +255,10 @@ pub fn softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> R
 /// The log-softmax along `axis`: `xᵢ − m − log Σⱼ exp(xⱼ − m)`, exact where
 /// `log(softmax(x))` would underflow to `−∞`.
 ///
+/// ```text
+/// log_softmax(x)ᵢ = xᵢ − m − log Σⱼ exp(xⱼ − m),   m = maxⱼ xⱼ
+/// ```
+///
 /// # Errors
 /// [`LossError::Shape`](crate::LossError::Shape) if `axis` is not an axis of `x`.
 ///
@@ -233,12 +268,19 @@ pub fn softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> R
 /// let lp = losslab::log_softmax(&array![0.0f64, -1000.0].view(), Axis(0)).unwrap();
 /// assert_eq!(lp[1], -1000.0); // log(softmax) would give -inf
 /// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.log_softmax.html>
 pub fn log_softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
     along_axis(x, axis, log_softmax_lane)
 }
 
 /// `log Σᵢ exp(xᵢ)` along `axis` (the axis is removed), with the maximum
 /// subtracted first.
+///
+/// ```text
+/// logsumexp(x) = m + log Σᵢ exp(xᵢ − m),   m = maxᵢ xᵢ
+/// ```
 ///
 /// # Errors
 /// [`LossError::Shape`](crate::LossError::Shape) if `axis` is not an axis of `x`.
@@ -249,6 +291,9 @@ pub fn log_softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) 
 /// let v = losslab::logsumexp(&array![[1000.0f64, 1000.0]].view(), Axis(1)).unwrap();
 /// assert!((v[0] - (1000.0 + 2f64.ln())).abs() < 1e-12);
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.logsumexp.html>
 pub fn logsumexp<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
     let shape = x.shape().to_vec();
     if axis.index() >= shape.len() {
@@ -289,6 +334,9 @@ elementwise!(
     /// use ndarray::array;
     /// assert_eq!(losslab::sigmoid(&array![0.0f32, -1e4].view()), array![0.5f32, 0.0].into_dyn());
     /// ```
+    ///
+    /// # References
+    /// <https://pytorch.org/docs/stable/generated/torch.sigmoid.html>
     sigmoid,
     sigmoid_f64
 );
@@ -300,6 +348,9 @@ elementwise!(
     /// use ndarray::array;
     /// assert_eq!(losslab::log_sigmoid(&array![-1e4f64].view()), array![-1e4].into_dyn());
     /// ```
+    ///
+    /// # References
+    /// <https://pytorch.org/docs/stable/generated/torch.nn.functional.logsigmoid.html>
     log_sigmoid,
     log_sigmoid_f64
 );
@@ -311,11 +362,18 @@ elementwise!(
     /// use ndarray::array;
     /// assert_eq!(losslab::softplus(&array![1e4f64, -1e4].view()), array![1e4, 0.0].into_dyn());
     /// ```
+    ///
+    /// # References
+    /// <https://pytorch.org/docs/stable/generated/torch.nn.functional.softplus.html>
     softplus,
     softplus_f64
 );
 
 /// `x · log(y)` element-wise, with `0 · log(y) = 0` unless `y` is NaN.
+///
+/// ```text
+/// xlogy(x, y)ᵢ = xᵢ · log yᵢ,   0 where xᵢ = 0 and yᵢ is not NaN
+/// ```
 ///
 /// # Errors
 /// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
@@ -326,8 +384,70 @@ elementwise!(
 /// let r = losslab::xlogy(&array![0.0f64, 1.0].view(), &array![0.0f64, 1.0].view()).unwrap();
 /// assert_eq!(r, array![0.0, 0.0].into_dyn());
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.xlogy.html>
 pub fn xlogy<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, y: &ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     crate::error::same_shape("xlogy", "x", x.shape(), "y", y.shape())?;
     let out: Vec<f64> = x.iter().zip(y.iter()).map(|(a, b)| xlogy_f64(a.to_wide(), b.to_wide())).collect();
     Ok(narrow(x.shape(), out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Axis};
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_log_softmax_is_its_log() {
+        let x = array![[1.0f64, 2.0, 3.0], [-700.0, 0.0, 700.0], [5.0, 5.0, 5.0]];
+        let p = softmax(&x.view(), Axis(1)).unwrap();
+        let lp = log_softmax(&x.view(), Axis(1)).unwrap();
+        for r in 0..3 {
+            let s: f64 = (0..3).map(|c| p[[r, c]]).sum();
+            assert!((s - 1.0).abs() < 1e-15);
+        }
+        // Closed form for the first row: p = e^x / (e + e² + e³).
+        let z = 1f64.exp() + 2f64.exp() + 3f64.exp();
+        assert!((p[[0, 2]] - 3f64.exp() / z).abs() < 4e-16); // a few ulps
+        assert!((lp[[0, 0]] - (1.0 - z.ln())).abs() < 1e-15);
+        // log_softmax stays finite where softmax underflows to 0.
+        assert_eq!(p[[1, 0]], 0.0);
+        assert_eq!(lp[[1, 0]], -1400.0);
+        assert!(p.index_axis(Axis(0), 2).iter().all(|&v| v == 1.0 / 3.0));
+    }
+
+    #[test]
+    fn logsumexp_limits() {
+        assert_eq!(logsumexp_f64(&[]), f64::NEG_INFINITY);
+        assert_eq!(logsumexp_f64(&[f64::NEG_INFINITY, f64::NEG_INFINITY]), f64::NEG_INFINITY);
+        assert_eq!(logsumexp_f64(&[f64::INFINITY, 0.0]), f64::INFINITY);
+        assert!(logsumexp_f64(&[f64::NAN, 0.0]).is_nan());
+        assert!((logsumexp_f64(&[-1e4, -1e4]) - (-1e4 + 2f64.ln())).abs() < 1e-12);
+        let v = logsumexp(&array![[0.0f32, 0.0], [1e4, 1e4]].view(), Axis(1)).unwrap();
+        assert_eq!(v, array![2f32.ln(), 1e4 + 2f32.ln()].into_dyn());
+    }
+
+    #[test]
+    fn sigmoid_family_is_stable_in_both_tails() {
+        for x in [-745.0, -50.0, -1.0, 0.0, 1.0, 50.0, 745.0] {
+            let s = sigmoid_f64(x);
+            // σ(x) + σ(−x) = 1 and log σ(x) − log σ(−x) = x, without overflow.
+            assert!((s + sigmoid_f64(-x) - 1.0).abs() < 1e-15, "{x}");
+            assert!((log_sigmoid_f64(x) - log_sigmoid_f64(-x) - x).abs() <= 1e-12 * x.abs().max(1.0), "{x}");
+            // softplus(x) − softplus(−x) = x
+            assert!((softplus_f64(x) - softplus_f64(-x) - x).abs() <= 1e-12 * x.abs().max(1.0), "{x}");
+        }
+        assert_eq!(log_sigmoid_f64(-1e300), -1e300);
+        assert!(softplus_f64(-40.0) > 0.0); // log1p keeps the tiny tail: e^-40
+        assert!((softplus_f64(-40.0) - (-40f64).exp()).abs() < 1e-30);
+    }
+
+    #[test]
+    fn bad_axis_is_an_error() {
+        let e = softmax(&array![1.0f64, 2.0].view(), Axis(1)).unwrap_err();
+        assert!(e.to_string().contains("`input` has shape [2]"), "{e}");
+        assert!(resolve_axis("l", "axis", -3, 2).is_err());
+        assert_eq!(resolve_axis("l", "axis", -1, 2).unwrap(), 1);
+    }
 }
