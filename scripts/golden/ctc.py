@@ -346,6 +346,10 @@ def gen_tf():
                    "logit_length": i64([10, 9])})
     tfc("long/T=100/S=30", {"labels": padded([30, 18], 30, 6), "logits": randn(100, 2, 6, scale=2.0),
                             "label_length": i64([30, 18]), "logit_length": i64([100, 80])})
+    # Padding labels outside [0, C) (TensorFlow: a one-hot row of zeros, log-probability 0) only
+    # show where every path is contaminated: impossible alignments.
+    tfc("padding-out-of-range/impossible", {"labels": i64([[1, 2, 99, -1], [3, 7, 7, 2]]), "logits": randn(3, 2, 4),
+                                             "label_length": i64([2, 1]), "logit_length": i64([1, 0])})
     tfc("error/logits-2d", {"labels": lab, "logits": x[:, 0], "label_length": ll, "logit_length": gl})
 
 
@@ -410,6 +414,8 @@ def gen_optax():
                   "label_paddings": pads([5, 4], 5)})
     oc("long/T=100/N=30", {"logits": randn(2, 100, 6, scale=2.0), "logit_paddings": pads([100, 80], 100),
                            "labels": padded([30, 18], 30, 6), "label_paddings": pads([30, 18], 30)})
+    oc("padding-out-of-range/impossible", {"logits": randn(2, 3, 4), "logit_paddings": pads([1, 2], 3),
+                                            "labels": i64([[1, 2, 99, -1], [3, 3, 7, 7]]), "label_paddings": pads([2, 2], 4)})
     oc("error/logit_paddings-shape", {"logits": lg, "logit_paddings": fp_[:, :7], "labels": lab, "label_paddings": lp_})
     oc("error/label_paddings-shape", {"logits": lg, "logit_paddings": fp_, "labels": lab, "label_paddings": lp_[:, :3]})
     oc("error/labels-batch", {"logits": lg, "logit_paddings": fp_, "labels": lab[:2], "label_paddings": lp_[:2]})

@@ -281,7 +281,11 @@ fn seq_reducer(reduction: Reduction, shape: Vec<usize>, n: usize) -> Reducer {
 /// ℓₙ = −log Σ_{π ∈ B⁻¹(yₙ)} Π_{t < Tₙ} exp(log_probs[t, n, πₜ])      B: merge repeats, drop blanks
 /// Mean = (1/N) Σₙ ℓₙ / max(Sₙ, 1)       (PyTorch divides by the target lengths, then averages)
 /// Sum  = Σₙ ℓₙ                          None = (ℓₙ)   BatchMean = Σₙ ℓₙ / N
-/// ∂/∂log_probs[t, n, c] = gₙ · (exp(log_probs[t, n, c]) − Σ_{s: y'ₛ = c} αₜ(s) βₜ(s) / (pₙ · pₜ(c)))   for t < Tₙ, else 0
+/// PyTorch's gradient, for t < Tₙ (0 for later frames):
+///   grad[t, n, c] = gₙ · (exp(log_probs[t, n, c]) − Σ_{s: y'ₛ = c} αₜ(s) βₜ(s) / (pₙ · pₜ(c)))
+///   αₜ(s), βₜ(s): the forward and backward probabilities of state s at frame t, both
+///   including frame t's emission pₜ(y'ₛ) (Graves et al.); pₙ = p(yₙ | x); gₙ = the upstream
+///   gradient of ℓₙ (under Mean: g / (N · max(Sₙ, 1)))
 /// ```
 ///
 /// Shapes: `log_probs` `(T, N, C)`, or `(T, C)` for one unbatched sequence
