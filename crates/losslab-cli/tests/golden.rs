@@ -256,6 +256,11 @@ fn golden_detseg() {
     check_file("detseg.json");
 }
 
+#[test]
+fn golden_ctc() {
+    check_file("ctc.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -263,7 +268,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 7] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "likelihood_margin.json", "kerasoptax.json", "detseg.json"];
+    const FILES: [&str; 8] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "likelihood_margin.json", "kerasoptax.json", "detseg.json", "ctc.json"];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())
         .expect("tests/golden exists")

@@ -44,6 +44,7 @@
 //! | detection ([`detection`], `torchvision.ops`) | [`SigmoidFocalLoss`], [`GeneralizedBoxIouLoss`], [`DistanceBoxIouLoss`], [`CompleteBoxIouLoss`] |
 //! | segmentation ([`segmentation`]) | Keras's [`KerasDice`] and [`KerasTversky`]; optax's [`DiceLoss`], [`BinaryDiceLoss`], [`MulticlassGeneralizedDiceLoss`]; losslab's [`JaccardLoss`] (soft IoU) and [`LovaszSoftmax`] |
 //! | beyond the frameworks ([`beyond`]) | [`SoftmaxFocalLoss`] (multi-class focal), [`QuantileLoss`] (pinball) |
+//! | sequence ([`sequence`]) | [`CtcLoss`] (`torch.nn.functional.ctc_loss`), [`TfCtcLoss`] (`tf.nn.ctc_loss`), [`OptaxCtcLoss`] (`optax.ctc_loss`) |
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
@@ -62,6 +63,7 @@ mod pointwise;
 mod reduction;
 pub mod regression;
 pub mod segmentation;
+pub mod sequence;
 
 pub use beyond::{quantile_loss, softmax_focal_loss, QuantileLoss, SoftmaxFocalLoss};
 pub use classification::{
@@ -100,6 +102,7 @@ pub use segmentation::{
     DiceLoss, JaccardLoss, KerasDice, KerasTversky, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss,
 };
 pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
+pub use sequence::{ctc_loss, optax_ctc_loss, tf_ctc_loss, CtcLoss, OptaxCtcLoss, TfCtcLoss};
 
 /// The README's examples, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]

@@ -32,6 +32,7 @@
 mod call;
 mod classification;
 mod detseg;
+mod ctc;
 mod information;
 mod likelihood_margin;
 mod kerasoptax;
@@ -266,6 +267,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 likelihood_margin::LOSSES,
                 kerasoptax::LOSSES,
                 detseg::LOSSES,
+                ctc::LOSSES,
             ]
             .into_iter()
             .flatten()

@@ -1,0 +1,95 @@
+//! Connectionist temporal classification: PyTorch's `ctc_loss`, TensorFlow's
+//! `tf.nn.ctc_loss` (dense labels) and optax's `ctc_loss`.
+
+use super::call::{Call, Output};
+use super::{eval, float, int, opt, Framework, LossSpec, OptionType};
+use crate::tensor::FloatElement;
+use anyhow::Result;
+use losslab::{CtcLoss, OptaxCtcLoss, Reduction, TfCtcLoss};
+
+pub(super) const LOSSES: &[LossSpec] = &[
+    LossSpec {
+        framework: Framework::Torch,
+        name: "ctc_loss",
+        summary: "CTC: −log of the summed probability of every alignment of the target to the input frames",
+        tensors: &[
+            float("log_probs", "log-probabilities, shape (T, N, C), or (T, C) unbatched"),
+            int("targets", "labels, padded (N, S) or concatenated 1-D (Σ target_lengths); never the blank"),
+            int("input_lengths", "frames of each sequence, N values (one, 0-d, unbatched)"),
+            int("target_lengths", "labels of each sequence, N values (one, 0-d, unbatched)"),
+        ],
+        options: &[
+            opt("blank", OptionType::Int, "0", "the blank's class index"),
+            opt("zero_infinity", OptionType::Bool, "False", "impossible alignments (infinite losses) count 0, with gradient 0"),
+        ],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["log_probs"],
+        eval: eval!(torch_ctc),
+    },
+    LossSpec {
+        framework: Framework::Tf,
+        name: "ctc_loss",
+        summary: "CTC on logits (log_softmax applied), dense padded labels, one loss per sequence",
+        tensors: &[
+            int("labels", "padded labels, shape (N, S); never the blank"),
+            float("logits", "unnormalized log-probabilities, shape (T, N, C), or (N, T, C) with logits_time_major=False"),
+            int("label_length", "labels of each sequence, shape (N,)"),
+            int("logit_length", "frames of each sequence, shape (N,)"),
+        ],
+        options: &[
+            opt("logits_time_major", OptionType::Bool, "True", "logits are (T, N, C) if True, (N, T, C) if False"),
+            opt("blank_index", OptionType::Int, "0", "the blank's class index, negative from the end (None in TensorFlow means 0 for dense labels)"),
+        ],
+        default_reduction: None,
+        grads: &["logits"],
+        eval: eval!(tf_ctc),
+    },
+    LossSpec {
+        framework: Framework::Optax,
+        name: "ctc_loss",
+        summary: "CTC on logits with 0/1 padding masks and a finite log 0 (log_epsilon), one loss per sequence",
+        tensors: &[
+            float("logits", "unnormalized log-probabilities, shape (B, T, K)"),
+            float("logit_paddings", "1 where a frame is padding, else 0, shape (B, T)"),
+            int("labels", "labels, shape (B, N)"),
+            float("label_paddings", "1 where a label is padding (right-padded), else 0, shape (B, N)"),
+        ],
+        options: &[
+            opt("blank_id", OptionType::Int, "0", "the blank's class index"),
+            opt("log_epsilon", OptionType::Float, "-100000.0", "the finite stand-in for log 0"),
+        ],
+        default_reduction: None,
+        grads: &["logits"],
+        eval: eval!(optax_ctc),
+    },
+];
+
+fn torch_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = CtcLoss::new().reduction(c.reduction()).blank(c.i64("blank")).zero_infinity(c.bool("zero_infinity"));
+    let (lp, t) = (c.float("log_probs"), c.int("targets"));
+    let (il, tl) = (c.int("input_lengths"), c.int("target_lengths"));
+    c.finish(loss.forward(lp.view(), t.view(), il.view(), tl.view())?, ("log_probs", None), |g| {
+        loss.backward(lp.view(), t.view(), il.view(), tl.view(), g)
+    })
+}
+
+fn tf_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = TfCtcLoss::new()
+        .reduction(c.reduction())
+        .logits_time_major(c.bool("logits_time_major"))
+        .blank_index(c.i64("blank_index"));
+    let (labels, logits) = (c.int("labels"), c.float("logits"));
+    let (ll, gl) = (c.int("label_length"), c.int("logit_length"));
+    c.finish(loss.forward(labels.view(), logits.view(), ll.view(), gl.view())?, ("logits", None), |g| {
+        loss.backward(labels.view(), logits.view(), ll.view(), gl.view(), g)
+    })
+}
+
+fn optax_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = OptaxCtcLoss::new().reduction(c.reduction()).blank_id(c.i64("blank_id")).log_epsilon(c.f64("log_epsilon"));
+    let (logits, fp) = (c.float("logits"), c.float("logit_paddings"));
+    let (labels, lp) = (c.int("labels"), c.float("label_paddings"));
+    c.finish(loss.forward(logits.view(), fp.view(), labels.view(), lp.view())?, ("logits", None), |g| {
+        loss.backward(logits.view(), fp.view(), labels.view(), lp.view(), g)
+    })
+}
