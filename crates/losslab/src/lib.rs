@@ -36,10 +36,12 @@
 //! | information theory ([`information`]) | [`self_information`], [`entropy`], [`binary_entropy`], [`information::cross_entropy`], [`kl_divergence`], [`js_divergence`], [`KlDivLoss`] (`torch.nn.functional.kl_div`), [`ScipyEntropy`] (`scipy.stats.entropy`) |
 //! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
 //! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
+//! | embedding & ranking ([`embedding`]) | [`CosineEmbeddingLoss`], [`TripletMarginLoss`], [`TripletMarginWithDistanceLoss`] (PyTorch); [`CosineSimilarityLoss`] (Keras `cosine_similarity`); [`NtXentLoss`], [`OptaxTripletMarginLoss`], [`RankingSoftmaxLoss`] (optax) |
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
 pub mod classification;
+pub mod embedding;
 mod error;
 mod float;
 // pub mod information;
@@ -52,6 +54,11 @@ pub use classification::{
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, sparse_softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss,
     SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits,
+};
+pub use embedding::{
+    cosine_embedding_loss, cosine_similarity_loss, ntxent, optax_triplet_margin_loss, ranking_softmax_loss, triplet_margin_loss,
+    triplet_margin_with_distance_loss, CosineEmbeddingGradients, CosineEmbeddingLoss, CosineSimilarityLoss, NtXentLoss,
+    OptaxTripletMarginLoss, RankingSoftmaxLoss, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss,
 };
 pub use error::{LossError, Result};
 pub use float::{ClassIndex, Float};
