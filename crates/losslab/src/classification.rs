@@ -733,6 +733,9 @@ fn check_unit_interval(loss: &'static str, tensor: &'static str, v: &[f64], shap
     }
 }
 
+/// PyTorch's floor of `x (1 − x)` in the BCE gradient: `1e-12` as a float32.
+const BCE_EPSILON: f64 = 1e-12f32 as f64;
+
 fn widen_weight<T: Float, D: Dimension>(w: ArrayView<'_, T, D>) -> ArrayD<f64> {
     w.map(|v| v.to_wide()).into_dyn()
 }
@@ -777,7 +780,8 @@ impl BinaryCrossEntropy {
 
     #[inline]
     fn derivatives(x: f64, y: f64) -> (f64, f64) {
-        let dx = (x - y) / ((1.0 - x) * x).max(1e-12);
+        // PyTorch's floor is `const float EPSILON = 1e-12`: the float32 value, in every dtype.
+        let dx = (x - y) / ((1.0 - x) * x).max(BCE_EPSILON);
         let dy = -(x / (1.0 - x)).ln();
         (dx, dy)
     }
@@ -1067,10 +1071,10 @@ impl SoftmaxCrossEntropyWithLogits {
         for s in 0..lanes.samples() {
             lanes.log_softmax(s, &mut lane, &mut lp);
             let up = scales.at(s);
-            for k in 0..c {
+            for (k, &l) in lp.iter().enumerate() {
                 let i = lanes.at(s, k);
-                gx[i] = up * (lp[k].exp() - t[i]);
-                gt[i] = up * -lp[k];
+                gx[i] = up * (l.exp() - t[i]);
+                gt[i] = up * -l;
             }
         }
         (gx, gt)

@@ -331,3 +331,62 @@ pub fn xlogy<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, y: &ArrayView<'_, 
     let out: Vec<f64> = x.iter().zip(y.iter()).map(|(a, b)| xlogy_f64(a.to_wide(), b.to_wide())).collect();
     Ok(narrow(x.shape(), out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, Axis};
+
+    #[test]
+    fn softmax_rows_sum_to_one_and_log_softmax_is_its_log() {
+        let x = array![[1.0f64, 2.0, 3.0], [-700.0, 0.0, 700.0], [5.0, 5.0, 5.0]];
+        let p = softmax(&x.view(), Axis(1)).unwrap();
+        let lp = log_softmax(&x.view(), Axis(1)).unwrap();
+        for r in 0..3 {
+            let s: f64 = (0..3).map(|c| p[[r, c]]).sum();
+            assert!((s - 1.0).abs() < 1e-15);
+        }
+        // Closed form for the first row: p = e^x / (e + e² + e³).
+        let z = 1f64.exp() + 2f64.exp() + 3f64.exp();
+        assert!((p[[0, 2]] - 3f64.exp() / z).abs() < 4e-16); // a few ulps
+        assert!((lp[[0, 0]] - (1.0 - z.ln())).abs() < 1e-15);
+        // log_softmax stays finite where softmax underflows to 0.
+        assert_eq!(p[[1, 0]], 0.0);
+        assert_eq!(lp[[1, 0]], -1400.0);
+        assert!(p.index_axis(Axis(0), 2).iter().all(|&v| v == 1.0 / 3.0));
+    }
+
+    #[test]
+    fn logsumexp_limits() {
+        assert_eq!(logsumexp_f64(&[]), f64::NEG_INFINITY);
+        assert_eq!(logsumexp_f64(&[f64::NEG_INFINITY, f64::NEG_INFINITY]), f64::NEG_INFINITY);
+        assert_eq!(logsumexp_f64(&[f64::INFINITY, 0.0]), f64::INFINITY);
+        assert!(logsumexp_f64(&[f64::NAN, 0.0]).is_nan());
+        assert!((logsumexp_f64(&[-1e4, -1e4]) - (-1e4 + 2f64.ln())).abs() < 1e-12);
+        let v = logsumexp(&array![[0.0f32, 0.0], [1e4, 1e4]].view(), Axis(1)).unwrap();
+        assert_eq!(v, array![2f32.ln(), 1e4 + 2f32.ln()].into_dyn());
+    }
+
+    #[test]
+    fn sigmoid_family_is_stable_in_both_tails() {
+        for x in [-745.0, -50.0, -1.0, 0.0, 1.0, 50.0, 745.0] {
+            let s = sigmoid_f64(x);
+            // σ(x) + σ(−x) = 1 and log σ(x) − log σ(−x) = x, without overflow.
+            assert!((s + sigmoid_f64(-x) - 1.0).abs() < 1e-15, "{x}");
+            assert!((log_sigmoid_f64(x) - log_sigmoid_f64(-x) - x).abs() <= 1e-12 * x.abs().max(1.0), "{x}");
+            // softplus(x) − softplus(−x) = x
+            assert!((softplus_f64(x) - softplus_f64(-x) - x).abs() <= 1e-12 * x.abs().max(1.0), "{x}");
+        }
+        assert_eq!(log_sigmoid_f64(-1e300), -1e300);
+        assert!(softplus_f64(-40.0) > 0.0); // log1p keeps the tiny tail: e^-40
+        assert!((softplus_f64(-40.0) - (-40f64).exp()).abs() < 1e-30);
+    }
+
+    #[test]
+    fn bad_axis_is_an_error() {
+        let e = softmax(&array![1.0f64, 2.0].view(), Axis(1)).unwrap_err();
+        assert!(e.to_string().contains("`input` has shape [2]"), "{e}");
+        assert!(resolve_axis("l", "axis", -3, 2).is_err());
+        assert_eq!(resolve_axis("l", "axis", -1, 2).unwrap(), 1);
+    }
+}

@@ -319,3 +319,18 @@ fn error_messages_name_the_problem() {
     let e = CrossEntropyLoss::new().reduction(Reduction::None).backward(x.view(), array![0i64].view(), array![1.0, 2.0].into_dyn().view());
     assert!(e.unwrap_err().to_string().contains("`grad_output` has shape [2]"));
 }
+
+#[test]
+fn cross_entropy_is_entropy_plus_kl() {
+    // The article's identity H(p, q) = H(p) + KL(p‖q), with q = softmax(logits):
+    // the loss on probability targets is the targets' entropy plus the divergence.
+    let mut rng = Rng::new(13);
+    let logits = rng.array(&[6, 5], -4.0, 4.0);
+    let mut p = rng.simplex(&[6, 5]);
+    p[[0, 1]] = 0.0; // a zero probability: 0·log 0 = 0 on both sides
+    let q = losslab::softmax(&logits.view(), ndarray::Axis(1)).unwrap();
+    let ce = CrossEntropyLoss::new().reduction(Reduction::None).forward_probs(logits.view(), p.view()).unwrap();
+    let h = losslab::entropy(p.view(), -1, None).unwrap();
+    let kl = losslab::kl_divergence(p.view(), q.view(), -1, None).unwrap();
+    assert_close("H(p, q) = H(p) + KL(p‖q)", &ce, &(&h + &kl), 1e-12);
+}

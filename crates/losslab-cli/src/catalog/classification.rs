@@ -1,0 +1,167 @@
+//! Classification losses: PyTorch's cross entropy, NLL and binary cross
+//! entropy, TensorFlow's softmax cross entropy.
+
+use super::call::{Call, Output};
+use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
+use crate::tensor::FloatElement;
+use anyhow::Result;
+use losslab::{
+    BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits,
+    SparseSoftmaxCrossEntropyWithLogits,
+};
+
+const CLASS_WEIGHT: TensorSpec = opt_float("weight", "a weight per class, shape (C,)");
+const IGNORE_INDEX: super::OptionSpec =
+    opt("ignore_index", OptionType::Int, "-100", "a class index whose samples count for nothing (class-index targets)");
+
+pub(super) const LOSSES: &[LossSpec] = &[
+    LossSpec {
+        framework: Framework::Torch,
+        name: "cross_entropy",
+        summary: "Softmax cross entropy of logits against class indices or class probabilities",
+        tensors: &[
+            float("input", "logits, shape (N, C) or (N, C, d1, ...) or (C,)"),
+            TensorSpec {
+                name: "target",
+                required: true,
+                kind: TensorKind::Either,
+                doc: "class indices (int, shape (N,) or (N, d1, ...)) or class probabilities (float, input's shape)",
+            },
+            CLASS_WEIGHT,
+        ],
+        options: &[
+            IGNORE_INDEX,
+            opt("label_smoothing", OptionType::Float, "0.0", "mixes the target with the uniform distribution, in [0, 1]"),
+        ],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["input", "target"],
+        eval: eval!(cross_entropy),
+    },
+    LossSpec {
+        framework: Framework::Torch,
+        name: "nll_loss",
+        summary: "Negative log likelihood of log-probabilities at class indices",
+        tensors: &[
+            float("input", "log-probabilities, shape (N, C) or (N, C, d1, ...) or (C,)"),
+            int("target", "class indices, shape (N,) or (N, d1, ...)"),
+            CLASS_WEIGHT,
+        ],
+        options: &[IGNORE_INDEX],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["input"],
+        eval: eval!(nll),
+    },
+    LossSpec {
+        framework: Framework::Torch,
+        name: "binary_cross_entropy",
+        summary: "Binary cross entropy of probabilities: −w (t log p + (1 − t) log(1 − p))",
+        tensors: &[
+            float("input", "probabilities in [0, 1], any shape"),
+            float("target", "targets in [0, 1], input's shape"),
+            opt_float("weight", "a weight per element, broadcast to input's shape"),
+        ],
+        options: &[],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["input", "target"],
+        eval: eval!(bce),
+    },
+    LossSpec {
+        framework: Framework::Torch,
+        name: "binary_cross_entropy_with_logits",
+        summary: "Binary cross entropy of logits, stable for any logit: −w (pw t log σ(x) + (1 − t) log σ(−x))",
+        tensors: &[
+            float("input", "logits, any shape"),
+            float("target", "targets in [0, 1], input's shape"),
+            opt_float("weight", "a weight per element, broadcast to input's shape"),
+            opt_float("pos_weight", "a weight of the positive term, broadcast to input's shape (typically one per class, (C,))"),
+        ],
+        options: &[],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["input", "target"],
+        eval: eval!(bce_with_logits),
+    },
+    LossSpec {
+        framework: Framework::Tf,
+        name: "softmax_cross_entropy_with_logits",
+        summary: "Cross entropy of softmax(logits) against label distributions, one value per sample",
+        tensors: &[
+            float("labels", "a distribution over classes per sample, logits' shape"),
+            float("logits", "unnormalized log-probabilities, classes along `axis`"),
+        ],
+        options: &[opt("axis", OptionType::Axis, "-1", "the class axis")],
+        default_reduction: None,
+        grads: &["logits", "labels"],
+        eval: eval!(softmax_ce),
+    },
+    LossSpec {
+        framework: Framework::Tf,
+        name: "sparse_softmax_cross_entropy_with_logits",
+        summary: "Cross entropy of softmax(logits) at class indices, one value per sample",
+        tensors: &[
+            int("labels", "class indices in [0, C), logits' shape without the last axis"),
+            float("logits", "unnormalized log-probabilities, shape (..., C)"),
+        ],
+        options: &[],
+        default_reduction: None,
+        grads: &["logits"],
+        eval: eval!(sparse_softmax_ce),
+    },
+];
+
+fn cross_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let mut loss =
+        CrossEntropyLoss::new().reduction(c.reduction()).ignore_index(c.i64("ignore_index")).label_smoothing(c.f64("label_smoothing"));
+    if let Some(w) = c.opt_vector("weight", "one weight per class")? {
+        loss = loss.weight(w);
+    }
+    let x = c.float("input");
+    if c.is_int("target") {
+        let t = c.int("target");
+        c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
+    } else {
+        let t = c.float("target");
+        c.finish(loss.forward_probs(x.view(), t.view())?, ("input", Some("target")), |g| loss.backward_probs(x.view(), t.view(), g))
+    }
+}
+
+fn nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let mut loss = NllLoss::new().reduction(c.reduction()).ignore_index(c.i64("ignore_index"));
+    if let Some(w) = c.opt_vector("weight", "one weight per class")? {
+        loss = loss.weight(w);
+    }
+    let (x, t) = (c.float("input"), c.int("target"));
+    c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
+}
+
+fn bce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let mut loss = BinaryCrossEntropy::new().reduction(c.reduction());
+    if let Some(w) = c.opt_float("weight") {
+        loss = loss.weight(w);
+    }
+    let (x, y) = (c.float("input"), c.float("target"));
+    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+}
+
+fn bce_with_logits<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let mut loss = BinaryCrossEntropyWithLogits::new().reduction(c.reduction());
+    if let Some(w) = c.opt_float("weight") {
+        loss = loss.weight(w);
+    }
+    if let Some(w) = c.opt_float("pos_weight") {
+        loss = loss.pos_weight(w);
+    }
+    let (x, y) = (c.float("input"), c.float("target"));
+    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+}
+
+fn softmax_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = SoftmaxCrossEntropyWithLogits::new().reduction(c.reduction()).axis(c.axis("axis")?);
+    let (labels, logits) = (c.float("labels"), c.float("logits"));
+    c.finish(loss.forward(labels.view(), logits.view())?, ("logits", Some("labels")), |g| loss.backward(labels.view(), logits.view(), g))
+}
+
+fn sparse_softmax_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = SparseSoftmaxCrossEntropyWithLogits::new().reduction(c.reduction());
+    let (labels, logits) = (c.int("labels"), c.float("logits"));
+    c.finish(loss.forward(labels.view(), logits.view())?, ("logits", None), |g| loss.backward(labels.view(), logits.view(), g))
+}

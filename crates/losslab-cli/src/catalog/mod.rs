@@ -1,0 +1,611 @@
+//! The catalog: every loss `losslab eval` knows, under the reference
+//! framework's own names, and [`evaluate`], which checks a request against a
+//! loss's [`LossSpec`] and computes it.
+//!
+//! A loss is named `framework:name` (`torch:cross_entropy`,
+//! `tf:softmax_cross_entropy_with_logits`, `scipy:entropy`); an unqualified
+//! name means the first framework in [`Framework::ALL`]'s order that has it
+//! (`cross_entropy` is `torch:cross_entropy`, `entropy` is `scipy:entropy`).
+//!
+//! Tensors, options and their defaults are the reference's own. All float
+//! tensors of one evaluation share one dtype (`float32` or `float64`), and the
+//! computation runs in it.
+//!
+//! # Examples
+//! ```
+//! use std::collections::BTreeMap;
+//! use losslab_cli::catalog::{evaluate, EvalRequest, OptionValue};
+//! use losslab_cli::tensor::Tensor;
+//! use ndarray::arr1;
+//!
+//! let mut request = EvalRequest::default();
+//! request.tensors.insert("input".into(), Tensor::F64(arr1(&[0.0, 3.0]).into_dyn()));
+//! request.tensors.insert("target".into(), Tensor::F64(arr1(&[0.0, 0.0]).into_dyn()));
+//! request.options.insert("beta".into(), OptionValue::Float(1.0));
+//! request.want_grads = true;
+//! let e = evaluate("smooth_l1_loss", request).unwrap();
+//! assert_eq!(e.loss, "torch:smooth_l1_loss");
+//! assert_eq!(e.value, Tensor::F64(ndarray::arr0(1.25).into_dyn()));
+//! assert_eq!(e.grads["input"], Tensor::F64(arr1(&[0.0, 0.5]).into_dyn()));
+//! ```
+
+mod call;
+mod classification;
+mod information;
+mod options;
+mod regression;
+
+pub use options::{OptionType, OptionValue};
+
+use crate::tensor::{Dtype, FloatElement, Tensor};
+use anyhow::{bail, Result};
+use call::{Call, Output};
+use losslab::Reduction;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A reference framework whose names `losslab eval` speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Framework {
+    /// PyTorch (`torch.nn.functional`).
+    Torch,
+    /// torchvision (`torchvision.ops`).
+    Torchvision,
+    /// TensorFlow (`tf.nn`).
+    Tf,
+    /// Keras (`keras.losses`).
+    Keras,
+    /// optax (`optax.losses`).
+    Optax,
+    /// SciPy (`scipy.stats`, `scipy.special`).
+    Scipy,
+    /// losslab's own functions (information theory).
+    Losslab,
+}
+
+impl Framework {
+    /// Every framework, in the order an unqualified loss name is looked up.
+    pub const ALL: [Framework; 7] =
+        [Framework::Torch, Framework::Torchvision, Framework::Tf, Framework::Keras, Framework::Optax, Framework::Scipy, Framework::Losslab];
+
+    /// The prefix of qualified names: `"torch"`, `"tf"`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Torch => "torch",
+            Framework::Torchvision => "torchvision",
+            Framework::Tf => "tf",
+            Framework::Keras => "keras",
+            Framework::Optax => "optax",
+            Framework::Scipy => "scipy",
+            Framework::Losslab => "losslab",
+        }
+    }
+
+    /// The framework called `name`.
+    pub fn from_name(name: &str) -> Option<Framework> {
+        Framework::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Framework {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What element type a tensor must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorKind {
+    /// `float32` or `float64` (the evaluation's dtype).
+    Float,
+    /// Integer (class indices).
+    Int,
+    /// Either: the loss behaves differently for each (class indices or probabilities).
+    Either,
+}
+
+impl TensorKind {
+    /// `"float"`, `"int"` or `"int or float"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TensorKind::Float => "float",
+            TensorKind::Int => "int",
+            TensorKind::Either => "int or float",
+        }
+    }
+}
+
+/// A tensor argument of a loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// The argument's name in the reference (`input`, `target`, `logits`, ...).
+    pub name: &'static str,
+    /// Whether it must be given.
+    pub required: bool,
+    /// Its element type.
+    pub kind: TensorKind,
+    /// One line on what it holds and its shape.
+    pub doc: &'static str,
+}
+
+/// An option (hyper-parameter) of a loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionSpec {
+    /// The argument's name in the reference (`ignore_index`, `beta`, ...).
+    pub key: &'static str,
+    /// Its type.
+    pub ty: OptionType,
+    /// The default, written as the reference shows it (`-100`, `1.0`, `None`, `False`).
+    pub default: &'static str,
+    /// One line on what it does.
+    pub doc: &'static str,
+}
+
+impl OptionSpec {
+    /// The default as a value.
+    pub fn default_value(&self) -> OptionValue {
+        // Checked by a unit test for every option of the catalog.
+        self.default.parse::<OptionValue>().ok().and_then(|v| self.ty.coerce(v).ok()).unwrap_or(OptionValue::None)
+    }
+}
+
+/// The computation of a loss, once per float type.
+#[derive(Clone, Copy)]
+struct Eval {
+    f32: fn(&Call<f32>) -> Result<Output<f32>>,
+    f64: fn(&Call<f64>) -> Result<Output<f64>>,
+}
+
+/// `Eval` of a function generic over the element type.
+macro_rules! eval {
+    ($f:path) => {
+        $crate::catalog::Eval { f32: $f, f64: $f }
+    };
+}
+use eval;
+
+/// A loss `losslab eval` knows: its names, arguments, defaults and computation.
+#[derive(Clone, Copy)]
+pub struct LossSpec {
+    /// The framework whose name, arguments and defaults it follows.
+    pub framework: Framework,
+    /// The name within the framework (`cross_entropy`).
+    pub name: &'static str,
+    /// One line on what it computes.
+    pub summary: &'static str,
+    /// Its tensor arguments, in the reference's order.
+    pub tensors: &'static [TensorSpec],
+    /// Its options, in the reference's order.
+    pub options: &'static [OptionSpec],
+    /// The reduction applied when none is asked for: `Some(Mean)` for PyTorch's
+    /// losses; `None` for functions without a reduction argument (TensorFlow,
+    /// SciPy, losslab's information functions), which return their own output.
+    pub default_reduction: Option<Reduction>,
+    /// The tensors the reference differentiates (when given, and float).
+    pub grads: &'static [&'static str],
+    eval: Eval,
+}
+
+impl fmt::Debug for LossSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LossSpec")
+            .field("framework", &self.framework)
+            .field("name", &self.name)
+            .field("tensors", &self.tensors)
+            .field("options", &self.options)
+            .field("default_reduction", &self.default_reduction)
+            .field("grads", &self.grads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LossSpec {
+    /// `framework:name`.
+    pub fn qualified_name(&self) -> String {
+        format!("{}:{}", self.framework, self.name)
+    }
+
+    /// The tensor argument called `name`.
+    pub fn tensor(&self, name: &str) -> Option<&'static TensorSpec> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// The option called `key`.
+    pub fn option(&self, key: &str) -> Option<&'static OptionSpec> {
+        self.options.iter().find(|o| o.key == key)
+    }
+
+    /// Evaluates this loss (see [`evaluate`]).
+    ///
+    /// # Errors
+    /// As [`evaluate`].
+    pub fn evaluate(&'static self, request: EvalRequest) -> Result<Evaluation> {
+        evaluate_spec(self, request)
+    }
+
+    /// Checks that this loss has a tensor argument called `name`.
+    ///
+    /// # Errors
+    /// If it has not; the message lists the tensors it has.
+    pub fn check_tensor_name(&self, name: &str) -> Result<()> {
+        if self.tensor(name).is_none() {
+            bail!("{} has no tensor `{name}`; its tensors are {}", self.qualified_name(), self.tensor_list());
+        }
+        Ok(())
+    }
+
+    fn tensor_list(&self) -> String {
+        self.tensors
+            .iter()
+            .map(|t| if t.required { t.name.to_string() } else { format!("{} (optional)", t.name) })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn option_list(&self) -> String {
+        if self.options.is_empty() {
+            return "it has no options".to_string();
+        }
+        let list = self.options.iter().map(|o| format!("{} ({}, default {})", o.key, o.ty, o.default)).collect::<Vec<_>>().join(", ");
+        format!("its options are {list}")
+    }
+}
+
+/// Every loss of the catalog, grouped by framework in [`Framework::ALL`]'s order.
+pub fn catalog() -> &'static [LossSpec] {
+    static CATALOG: std::sync::OnceLock<Vec<LossSpec>> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let mut all: Vec<LossSpec> =
+            [regression::LOSSES, classification::LOSSES, information::LOSSES].into_iter().flatten().copied().collect();
+        // Stable: within a framework, the order the modules list them in.
+        all.sort_by_key(|s| s.framework);
+        all
+    })
+}
+
+/// The loss called `name`: `framework:name` exactly, or an unqualified name's
+/// first framework in [`Framework::ALL`]'s order.
+///
+/// # Errors
+/// For an unknown framework or loss; the message suggests close names.
+///
+/// # Examples
+/// ```
+/// use losslab_cli::catalog::resolve;
+/// assert_eq!(resolve("cross_entropy").unwrap().qualified_name(), "torch:cross_entropy");
+/// assert_eq!(resolve("losslab:cross_entropy").unwrap().qualified_name(), "losslab:cross_entropy");
+/// let err = resolve("mse").unwrap_err().to_string();
+/// assert!(err.contains("did you mean torch:mse_loss?"), "{err}");
+/// ```
+pub fn resolve(name: &str) -> Result<&'static LossSpec> {
+    let found = match name.split_once(':') {
+        Some((fw, short)) => {
+            let Some(framework) = Framework::from_name(fw) else {
+                let names: Vec<_> = Framework::ALL.iter().map(|f| f.name()).collect();
+                bail!("unknown framework `{fw}` in loss name `{name}`: expected one of {}", names.join(", "));
+            };
+            catalog().iter().find(|s| s.framework == framework && s.name == short)
+        }
+        None => catalog().iter().find(|s| s.name == name),
+    };
+    found.ok_or_else(|| {
+        let hint = suggestions(name);
+        if hint.is_empty() {
+            anyhow::anyhow!("unknown loss `{name}` (`losslab list` shows every loss)")
+        } else {
+            anyhow::anyhow!("unknown loss `{name}`: did you mean {}? (`losslab list` shows every loss)", hint.join(" or "))
+        }
+    })
+}
+
+/// Qualified names close to `name` (edit distance or substring), closest first.
+fn suggestions(name: &str) -> Vec<String> {
+    let query = name.rsplit(':').next().unwrap_or(name).to_ascii_lowercase();
+    let mut scored: Vec<(usize, String)> = catalog()
+        .iter()
+        .filter_map(|s| {
+            let d = levenshtein(&query, s.name);
+            let close = d <= (query.len() / 3).max(1);
+            let contains = query.len() >= 3 && (s.name.contains(query.as_str()) || query.contains(s.name));
+            (close || contains).then(|| (d, s.qualified_name()))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().take(4).map(|(_, n)| n).collect()
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// What to evaluate: tensors by argument name, options, and what to return.
+#[derive(Debug, Clone, Default)]
+pub struct EvalRequest {
+    /// The tensor arguments by name (`input`, `target`, ...).
+    pub tensors: BTreeMap<String, Tensor>,
+    /// Options by name; the ones not given take the reference's defaults.
+    pub options: BTreeMap<String, OptionValue>,
+    /// The reduction; `None` means the loss's [`default_reduction`](LossSpec::default_reduction).
+    pub reduction: Option<Reduction>,
+    /// The gradient flowing into the result (the result's shape, the
+    /// evaluation's dtype); `None` means ones.
+    pub grad_output: Option<Tensor>,
+    /// Whether to compute gradients.
+    pub want_grads: bool,
+}
+
+/// The result of [`evaluate`].
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The loss evaluated.
+    pub spec: &'static LossSpec,
+    /// Its qualified name (`torch:cross_entropy`).
+    pub loss: String,
+    /// The reduction applied; `None` when the loss returned its own output
+    /// (a function without a reduction argument, none asked for).
+    pub reduction: Option<Reduction>,
+    /// The dtype of the computation, the result and the gradients.
+    pub dtype: Dtype,
+    /// The result.
+    pub value: Tensor,
+    /// `∂(Σ grad_output · result)/∂tensor` for each differentiable float tensor
+    /// given (with `grad_output` = ones by default: the gradient of a scalar
+    /// result, or of the sum of a tensor result), by tensor name; empty unless
+    /// gradients were asked for.
+    pub grads: BTreeMap<String, Tensor>,
+}
+
+/// Evaluates the loss called `loss` (see [`resolve`]) on `request`.
+///
+/// # Errors
+/// An unknown loss, tensor or option; a missing required tensor; an option
+/// value of the wrong type; an integer tensor where a float one is required or
+/// the reverse; float tensors of different dtypes; a `grad_output` of another
+/// shape than the result's; and every error of the loss itself
+/// ([`losslab::LossError`], passed through with its message).
+pub fn evaluate(loss: &str, request: EvalRequest) -> Result<Evaluation> {
+    evaluate_spec(resolve(loss)?, request)
+}
+
+fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evaluation> {
+    let qname = spec.qualified_name();
+    let EvalRequest { tensors, options, reduction, grad_output, want_grads } = request;
+
+    // Tensors: known names, required ones present, element kinds, one float dtype.
+    for name in tensors.keys() {
+        spec.check_tensor_name(name)?;
+    }
+    for t in spec.tensors.iter().filter(|t| t.required) {
+        if !tensors.contains_key(t.name) {
+            bail!("{qname} needs tensor `{}` ({}); its tensors are {}", t.name, t.doc, spec.tensor_list());
+        }
+    }
+    let mut dtype: Option<(Dtype, &str)> = None;
+    for ts in spec.tensors {
+        let Some(t) = tensors.get(ts.name) else { continue };
+        let d = t.dtype();
+        match (ts.kind, d.is_float()) {
+            (TensorKind::Float, false) => {
+                bail!("{qname}: tensor `{}` must be float32 or float64, got {d}", ts.name)
+            }
+            (TensorKind::Int, true) => {
+                bail!("{qname}: tensor `{}` must hold integer class indices (int32 or int64), got {d}", ts.name)
+            }
+            _ => {}
+        }
+        if d.is_float() {
+            match dtype {
+                None => dtype = Some((d, ts.name)),
+                Some((d0, n0)) if d0 != d => bail!(
+                    "{qname}: tensors `{n0}` ({d0}) and `{}` ({d}) have different dtypes; all float tensors must be float32, or all float64",
+                    ts.name
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    let Some((dtype, _)) = dtype else {
+        bail!("{qname}: no float tensor given; it needs {}", spec.tensor_list());
+    };
+    if let Some(g) = &grad_output {
+        if g.dtype() != dtype {
+            bail!("{qname}: grad_output is {}, but the tensors are {dtype}; it must be {dtype} too", g.dtype());
+        }
+    }
+
+    // Options: known keys, values of the declared type, defaults for the rest.
+    for key in options.keys() {
+        if spec.option(key).is_none() {
+            bail!("{qname} has no option `{key}`; {}", spec.option_list());
+        }
+    }
+    let mut resolved = BTreeMap::new();
+    for o in spec.options {
+        let v = match options.get(o.key) {
+            Some(&v) => o.ty.coerce(v).map_err(|e| anyhow::anyhow!("{qname}: option `{}`: {e}", o.key))?,
+            None => o.default_value(),
+        };
+        resolved.insert(o.key, v);
+    }
+
+    let reduction = reduction.or(spec.default_reduction);
+    let (value, grads) = match dtype {
+        Dtype::Float32 => run::<f32>(spec, tensors, resolved, reduction, grad_output, want_grads, spec.eval.f32)?,
+        Dtype::Float64 => run::<f64>(spec, tensors, resolved, reduction, grad_output, want_grads, spec.eval.f64)?,
+        Dtype::Int64 => unreachable!("the dtype of float tensors"),
+    };
+    Ok(Evaluation { spec, loss: qname, reduction, dtype, value, grads })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<T: FloatElement>(
+    spec: &'static LossSpec,
+    tensors: BTreeMap<String, Tensor>,
+    options: BTreeMap<&'static str, OptionValue>,
+    reduction: Option<Reduction>,
+    grad_output: Option<Tensor>,
+    want_grads: bool,
+    f: fn(&Call<T>) -> Result<Output<T>>,
+) -> Result<(Tensor, BTreeMap<String, Tensor>)> {
+    let mut floats = BTreeMap::new();
+    let mut ints = BTreeMap::new();
+    for (name, t) in tensors {
+        let name = spec.tensor(&name).expect("checked").name;
+        match t {
+            Tensor::I64(a) => {
+                ints.insert(name, a);
+            }
+            t => {
+                floats.insert(name, T::from_tensor(t).expect("dtype checked"));
+            }
+        }
+    }
+    let grad_output = grad_output.map(|g| T::from_tensor(g).expect("dtype checked"));
+    let call = Call { spec, floats, ints, options, reduction, grad_output, want_grads };
+    let out = f(&call)?;
+    let grads = out
+        .grads
+        .into_iter()
+        .filter(|(name, _)| spec.grads.contains(name) && call.floats.contains_key(name))
+        .map(|(name, g)| (name.to_string(), T::into_tensor(g)))
+        .collect();
+    Ok((T::into_tensor(out.value), grads))
+}
+
+/// A required float tensor.
+const fn float(name: &'static str, doc: &'static str) -> TensorSpec {
+    TensorSpec { name, required: true, kind: TensorKind::Float, doc }
+}
+
+/// An optional float tensor.
+const fn opt_float(name: &'static str, doc: &'static str) -> TensorSpec {
+    TensorSpec { name, required: false, kind: TensorKind::Float, doc }
+}
+
+/// A required tensor of class indices.
+const fn int(name: &'static str, doc: &'static str) -> TensorSpec {
+    TensorSpec { name, required: true, kind: TensorKind::Int, doc }
+}
+
+/// An option.
+const fn opt(key: &'static str, ty: OptionType, default: &'static str, doc: &'static str) -> OptionSpec {
+    OptionSpec { key, ty, default, doc }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_defaults_parse() {
+        let mut seen = std::collections::HashSet::new();
+        for s in catalog() {
+            assert!(seen.insert(s.qualified_name()), "duplicate {}", s.qualified_name());
+            for o in s.options {
+                let v = o.default.parse::<OptionValue>().unwrap_or_else(|e| panic!("{}: {}: {e}", s.qualified_name(), o.key));
+                o.ty.coerce(v).unwrap_or_else(|e| panic!("{}: {} default: {e}", s.qualified_name(), o.key));
+            }
+            for g in s.grads {
+                let t = s.tensor(g).unwrap_or_else(|| panic!("{}: grad of unknown tensor {g}", s.qualified_name()));
+                assert_ne!(t.kind, TensorKind::Int, "{}: {g}", s.qualified_name());
+            }
+            assert!(s.tensors.iter().any(|t| t.required && t.kind == TensorKind::Float), "{}", s.qualified_name());
+        }
+    }
+
+    #[test]
+    fn resolution_order() {
+        assert_eq!(resolve("mse_loss").unwrap().qualified_name(), "torch:mse_loss");
+        assert_eq!(resolve("torch:mse_loss").unwrap().qualified_name(), "torch:mse_loss");
+        assert!(resolve("tf:mse_loss").unwrap_err().to_string().contains("did you mean torch:mse_loss?"));
+        let e = resolve("pt:mse_loss").unwrap_err().to_string();
+        assert!(e.contains("unknown framework `pt`") && e.contains("torch, torchvision, tf"), "{e}");
+        assert_eq!(resolve("zzzzzzzz").unwrap_err().to_string(), "unknown loss `zzzzzzzz` (`losslab list` shows every loss)");
+    }
+
+    fn request(tensors: Vec<(&str, Tensor)>) -> EvalRequest {
+        EvalRequest { tensors: tensors.into_iter().map(|(n, t)| (n.to_string(), t)).collect(), ..EvalRequest::default() }
+    }
+
+    fn f64s(v: &[f64]) -> Tensor {
+        Tensor::F64(ndarray::arr1(v).into_dyn())
+    }
+
+    fn f32s(v: &[f32]) -> Tensor {
+        Tensor::F32(ndarray::arr1(v).into_dyn())
+    }
+
+    fn message(loss: &str, r: EvalRequest) -> String {
+        format!("{:#}", evaluate(loss, r).unwrap_err())
+    }
+
+    #[test]
+    fn request_errors() {
+        let ok = || request(vec![("input", f64s(&[1.0])), ("target", f64s(&[2.0]))]);
+        let mut r = ok();
+        r.tensors.insert("weight".into(), f64s(&[1.0]));
+        assert_eq!(message("mse_loss", r), "torch:mse_loss has no tensor `weight`; its tensors are input, target");
+        let mut r = ok();
+        r.options.insert("beta".into(), OptionValue::Float(1.0));
+        assert_eq!(message("mse_loss", r), "torch:mse_loss has no option `beta`; it has no options");
+        let mut r = request(vec![
+            ("input", Tensor::F64(ndarray::arr2(&[[1.0, 2.0]]).into_dyn())),
+            ("target", Tensor::I64(ndarray::arr1(&[0i64]).into_dyn())),
+        ]);
+        r.options.insert("label_smoothing".into(), OptionValue::Int(0));
+        assert!(evaluate("cross_entropy", r).is_ok(), "an integer is a valid float option");
+        let r = request(vec![("input", f64s(&[1.0]))]);
+        assert_eq!(
+            message("cross_entropy", r),
+            "torch:cross_entropy needs tensor `target` (class indices (int, shape (N,) or (N, d1, ...)) or class probabilities \
+             (float, input's shape)); its tensors are input, target, weight (optional)"
+        );
+        let r = request(vec![("input", f32s(&[1.0])), ("target", f64s(&[2.0]))]);
+        assert!(message("l1_loss", r).contains("tensors `input` (float32) and `target` (float64) have different dtypes"));
+        let mut r = ok();
+        r.grad_output = Some(f32s(&[1.0]));
+        r.want_grads = true;
+        assert_eq!(message("mse_loss", r), "torch:mse_loss: grad_output is float32, but the tensors are float64; it must be float64 too");
+        let mut r = ok();
+        r.options.insert("delta".into(), OptionValue::None);
+        assert_eq!(message("huber_loss", r), "torch:huber_loss: option `delta`: expected a number, got None");
+        // A library error passes through with its own message.
+        let mut r = ok();
+        r.options.insert("delta".into(), OptionValue::Int(0));
+        assert_eq!(message("huber_loss", r), "huber_loss: option `delta` = 0 is invalid: expected a number > 0");
+    }
+
+    #[test]
+    fn dtype_follows_the_inputs() {
+        let e = evaluate("l1_loss", request(vec![("input", f32s(&[1.0, 2.0])), ("target", f32s(&[0.0, 0.0]))])).unwrap();
+        assert_eq!(e.dtype, Dtype::Float32);
+        assert_eq!(e.value, Tensor::F32(ndarray::arr0(1.5f32).into_dyn()));
+        assert_eq!(e.reduction, Some(Reduction::Mean));
+        assert!(e.grads.is_empty(), "no gradients unless asked for");
+        let mut r = request(vec![
+            ("labels", Tensor::I64(ndarray::arr1(&[1i64]).into_dyn())),
+            ("logits", Tensor::F64(ndarray::arr2(&[[0.0, 0.0]]).into_dyn())),
+        ]);
+        r.want_grads = true;
+        let e = evaluate("tf:sparse_softmax_cross_entropy_with_logits", r).unwrap();
+        assert_eq!(e.reduction, None, "TensorFlow's own output");
+        assert_eq!(e.value, f64s(&[2f64.ln()]));
+        assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["logits"]);
+    }
+
+    #[test]
+    fn levenshtein_distance() {
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+        assert_eq!(levenshtein("", "ab"), 2);
+        assert_eq!(levenshtein("mse_los", "mse_loss"), 1);
+    }
+}

@@ -1,0 +1,49 @@
+//! The command line: flags as clap parses them, validated into a
+//! configuration, then run.
+//!
+//! Each subcommand has its module: raw flags (`*Args`, what clap parses), and a
+//! `run` that validates them and does the work, writing to the given output.
+
+pub mod eval;
+pub mod json;
+pub mod list;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// `losslab`: the loss functions of deep learning, exact and stable, on `.npy` files.
+#[derive(Debug, Parser)]
+#[command(name = "losslab", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate a loss (and its gradients) on .npy files; prints one JSON object.
+    Eval(eval::EvalArgs),
+    /// List every loss `eval` knows, with its tensors, options and defaults.
+    List(list::ListArgs),
+}
+
+/// Runs a parsed command line, writing its output to `out`.
+///
+/// # Errors
+/// Whatever the subcommand reports; the binary prints it as `error: {:#}`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
+    match cli.command {
+        Command::Eval(args) => eval::run(&args, out),
+        Command::List(args) => list::run(&args, out),
+    }
+}
+
+/// Whether `err` comes from writing to a closed pipe (`losslab list | head`),
+/// which is not an error for a command-line tool.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}

@@ -1,0 +1,176 @@
+//! [`Tensor`]: an n-d array of one of the element types the CLI reads and writes.
+
+use ndarray::ArrayD;
+use std::fmt;
+
+/// An n-dimensional array as read from a `.npy` file: `float32`, `float64`, or
+/// integer (`int32` and `int64` files both become [`Tensor::I64`]).
+///
+/// # Examples
+/// ```
+/// use losslab_cli::tensor::{Dtype, Tensor};
+/// let t = Tensor::F32(ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
+/// assert_eq!(t.dtype(), Dtype::Float32);
+/// assert_eq!(t.shape(), &[2]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tensor {
+    /// `float32` elements.
+    F32(ArrayD<f32>),
+    /// `float64` elements.
+    F64(ArrayD<f64>),
+    /// Integer elements (`int32` or `int64` in the file).
+    I64(ArrayD<i64>),
+}
+
+/// The element type of a [`Tensor`], named as NumPy names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dtype {
+    /// `float32`.
+    Float32,
+    /// `float64`.
+    Float64,
+    /// `int64` (also what `int32` files are read as).
+    Int64,
+}
+
+impl Dtype {
+    /// NumPy's name: `"float32"`, `"float64"`, `"int64"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::Float32 => "float32",
+            Dtype::Float64 => "float64",
+            Dtype::Int64 => "int64",
+        }
+    }
+
+    /// Whether this is a floating-point type.
+    pub fn is_float(self) -> bool {
+        matches!(self, Dtype::Float32 | Dtype::Float64)
+    }
+
+    /// The dtype called `name` (`"float32"`, `"float64"`, `"int64"`; also
+    /// `"int32"`, read as `int64`).
+    pub fn from_name(name: &str) -> Option<Dtype> {
+        match name {
+            "float32" => Some(Dtype::Float32),
+            "float64" => Some(Dtype::Float64),
+            "int64" | "int32" => Some(Dtype::Int64),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Tensor {
+    /// The element type.
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            Tensor::F32(_) => Dtype::Float32,
+            Tensor::F64(_) => Dtype::Float64,
+            Tensor::I64(_) => Dtype::Int64,
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Tensor::F32(a) => a.shape(),
+            Tensor::F64(a) => a.shape(),
+            Tensor::I64(a) => a.shape(),
+        }
+    }
+
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The elements widened to `f64`, in row-major order (integers converted
+    /// exactly up to 2⁵³).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            Tensor::F32(a) => a.iter().map(|&v| f64::from(v)).collect(),
+            Tensor::F64(a) => a.iter().copied().collect(),
+            #[allow(clippy::cast_precision_loss)]
+            Tensor::I64(a) => a.iter().map(|&v| v as f64).collect(),
+        }
+    }
+
+    /// A float tensor converted to `dtype` (`float32` rounds to nearest);
+    /// integer tensors and `Int64` requests are returned unchanged.
+    #[must_use]
+    pub fn cast_float(self, dtype: Dtype) -> Tensor {
+        match (self, dtype) {
+            (Tensor::F32(a), Dtype::Float64) => Tensor::F64(a.mapv(f64::from)),
+            #[allow(clippy::cast_possible_truncation)]
+            (Tensor::F64(a), Dtype::Float32) => Tensor::F32(a.mapv(|v| v as f32)),
+            (t, _) => t,
+        }
+    }
+}
+
+impl From<ArrayD<f32>> for Tensor {
+    fn from(a: ArrayD<f32>) -> Self {
+        Tensor::F32(a)
+    }
+}
+
+impl From<ArrayD<f64>> for Tensor {
+    fn from(a: ArrayD<f64>) -> Self {
+        Tensor::F64(a)
+    }
+}
+
+impl From<ArrayD<i64>> for Tensor {
+    fn from(a: ArrayD<i64>) -> Self {
+        Tensor::I64(a)
+    }
+}
+
+/// A float element type the catalog computes in (`f32` or `f64`): moves
+/// arrays in and out of [`Tensor`].
+pub trait FloatElement: losslab::Float {
+    /// The [`Dtype`] of this element type.
+    const DTYPE: Dtype;
+    /// The array, if `t` holds this element type.
+    fn from_tensor(t: Tensor) -> Option<ArrayD<Self>>;
+    /// Wraps an array in a [`Tensor`].
+    fn into_tensor(a: ArrayD<Self>) -> Tensor;
+}
+
+impl FloatElement for f32 {
+    const DTYPE: Dtype = Dtype::Float32;
+    fn from_tensor(t: Tensor) -> Option<ArrayD<Self>> {
+        match t {
+            Tensor::F32(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn into_tensor(a: ArrayD<Self>) -> Tensor {
+        Tensor::F32(a)
+    }
+}
+
+impl FloatElement for f64 {
+    const DTYPE: Dtype = Dtype::Float64;
+    fn from_tensor(t: Tensor) -> Option<ArrayD<Self>> {
+        match t {
+            Tensor::F64(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn into_tensor(a: ArrayD<Self>) -> Tensor {
+        Tensor::F64(a)
+    }
+}

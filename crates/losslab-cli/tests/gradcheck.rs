@@ -1,0 +1,199 @@
+//! Every gradient the catalog returns, checked by central finite differences in
+//! float64, for every loss, every reduction (the default included) and an
+//! upstream gradient that is not all ones.
+//!
+//! The golden suite checks gradients against the references' autograd where
+//! the reference has one; SciPy's and losslab's information functions have
+//! none, so this suite is what checks theirs (and the catalog's own reduction
+//! of functions without a reduction argument, and the routing of each
+//! gradient to its tensor's name).
+
+use losslab::Reduction;
+use losslab_cli::catalog::{catalog, evaluate, EvalRequest, OptionValue, TensorKind};
+use losslab_cli::tensor::Tensor;
+use ndarray::{arr1, ArrayD, IxDyn};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn f(shape: &[usize], data: &[f64]) -> Tensor {
+    Tensor::F64(ArrayD::from_shape_vec(IxDyn(shape), data.to_vec()).unwrap())
+}
+
+fn i(data: &[i64]) -> Tensor {
+    Tensor::I64(arr1(data).into_dyn())
+}
+
+/// A test setup: a loss, its tensors and options, away from kinks and domain edges.
+struct Setup {
+    loss: &'static str,
+    tensors: Vec<(&'static str, Tensor)>,
+    options: Vec<(&'static str, OptionValue)>,
+}
+
+fn setup(loss: &'static str, tensors: Vec<(&'static str, Tensor)>, options: Vec<(&'static str, OptionValue)>) -> Setup {
+    Setup { loss, tensors, options }
+}
+
+fn setups() -> Vec<Setup> {
+    use OptionValue::{Bool, Float, Int};
+    let x = f(&[2, 3], &[0.3, -1.7, 2.2, 0.9, 0.05, -0.4]);
+    let y = f(&[2, 3], &[0.1, 0.4, -0.6, 1.3, -0.8, 0.2]);
+    let logits = f(&[2, 3], &[0.5, -1.0, 2.0, 1.5, 0.25, -0.75]);
+    let probs = f(&[2, 3], &[0.2, 0.5, 0.3, 0.6, 0.1, 0.3]);
+    let probs2 = f(&[2, 3], &[0.4, 0.35, 0.25, 0.15, 0.45, 0.4]);
+    let p01 = f(&[2, 3], &[0.3, 0.8, 0.55, 0.1, 0.6, 0.9]);
+    let t01 = f(&[2, 3], &[0.2, 0.95, 0.05, 0.5, 0.7, 0.3]);
+    let unnorm = f(&[2, 3], &[1.0, 3.0, 2.0, 0.5, 4.0, 1.5]);
+    let unnorm2 = f(&[2, 3], &[2.0, 1.0, 1.0, 3.0, 0.5, 2.5]);
+    let cw = f(&[3], &[0.5, 1.0, 2.0]);
+    vec![
+        setup("torch:mse_loss", vec![("input", x.clone()), ("target", y.clone())], vec![]),
+        setup("torch:l1_loss", vec![("input", x.clone()), ("target", y.clone())], vec![]),
+        setup("torch:smooth_l1_loss", vec![("input", x.clone()), ("target", y.clone())], vec![]),
+        setup("torch:smooth_l1_loss", vec![("input", x.clone()), ("target", y.clone())], vec![("beta", Float(0.5))]),
+        setup("torch:huber_loss", vec![("input", x.clone()), ("target", y.clone())], vec![("delta", Float(1.5))]),
+        setup("torch:cross_entropy", vec![("input", logits.clone()), ("target", i(&[2, 0]))], vec![]),
+        setup(
+            "torch:cross_entropy",
+            vec![("input", logits.clone()), ("target", i(&[2, 1])), ("weight", cw.clone())],
+            vec![("label_smoothing", Float(0.1))],
+        ),
+        setup("torch:cross_entropy", vec![("input", logits.clone()), ("target", i(&[2, 1]))], vec![("ignore_index", Int(1))]),
+        setup("torch:cross_entropy", vec![("input", logits.clone()), ("target", probs.clone())], vec![("label_smoothing", Float(0.2))]),
+        setup("torch:nll_loss", vec![("input", logits.clone()), ("target", i(&[1, 2])), ("weight", cw.clone())], vec![]),
+        setup("torch:binary_cross_entropy", vec![("input", p01.clone()), ("target", t01.clone()), ("weight", cw.clone())], vec![]),
+        setup(
+            "torch:binary_cross_entropy_with_logits",
+            vec![("input", logits.clone()), ("target", t01.clone()), ("weight", f(&[2, 1], &[0.5, 2.0])), ("pos_weight", cw.clone())],
+            vec![],
+        ),
+        setup("torch:kl_div", vec![("input", logits.clone()), ("target", probs.clone())], vec![]),
+        setup("torch:kl_div", vec![("input", logits.clone()), ("target", logits.clone())], vec![("log_target", Bool(true))]),
+        setup("tf:softmax_cross_entropy_with_logits", vec![("labels", probs.clone()), ("logits", logits.clone())], vec![]),
+        // Labels that sum to 1 along the class axis: for others, TensorFlow's
+        // gradient (softmax − labels, which losslab reproduces, checked by the
+        // golden case `unnormalised-rows`) is not the derivative of the loss.
+        setup(
+            "tf:softmax_cross_entropy_with_logits",
+            vec![("labels", f(&[2, 3], &[0.25, 0.5, 0.7, 0.75, 0.5, 0.3])), ("logits", logits.clone())],
+            vec![("axis", Int(0))],
+        ),
+        setup("tf:sparse_softmax_cross_entropy_with_logits", vec![("labels", i(&[2, 0])), ("logits", logits.clone())], vec![]),
+        setup("scipy:entropy", vec![("pk", unnorm.clone())], vec![]),
+        setup("scipy:entropy", vec![("pk", unnorm.clone())], vec![("axis", Int(1)), ("base", Float(2.0))]),
+        setup("scipy:entropy", vec![("pk", unnorm.clone()), ("qk", unnorm2.clone())], vec![]),
+        setup("scipy:entropy", vec![("pk", unnorm.clone()), ("qk", unnorm2.clone())], vec![("axis", Int(-1)), ("base", Int(10))]),
+        setup("losslab:self_information", vec![("p", p01.clone())], vec![]),
+        setup("losslab:self_information", vec![("p", p01.clone())], vec![("base", Float(2.0))]),
+        setup("losslab:entropy", vec![("p", probs.clone())], vec![]),
+        setup("losslab:entropy", vec![("p", probs.clone())], vec![("axis", Int(0)), ("base", Float(2.0))]),
+        setup("losslab:binary_entropy", vec![("p", p01.clone())], vec![]),
+        setup("losslab:binary_entropy", vec![("p", p01.clone())], vec![("base", Float(2.0))]),
+        setup("losslab:cross_entropy", vec![("p", probs.clone()), ("q", probs2.clone())], vec![]),
+        setup("losslab:cross_entropy", vec![("p", probs.clone()), ("q", probs2.clone())], vec![("axis", Int(0)), ("base", Float(2.0))]),
+        setup("losslab:kl_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![]),
+        setup("losslab:kl_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![("axis", Int(0)), ("base", Float(2.0))]),
+        setup("losslab:js_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![]),
+        setup("losslab:js_divergence", vec![("p", probs), ("q", probs2)], vec![("axis", Int(0)), ("base", Float(2.0))]),
+    ]
+}
+
+fn request(s: &Setup, tensors: &BTreeMap<String, Tensor>, reduction: Option<Reduction>, go: Option<Tensor>, grads: bool) -> EvalRequest {
+    EvalRequest {
+        tensors: tensors.clone(),
+        options: s.options.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        reduction,
+        grad_output: go,
+        want_grads: grads,
+    }
+}
+
+fn values(t: &Tensor) -> Vec<f64> {
+    t.to_f64_vec()
+}
+
+/// `Σ go · loss(tensors)`.
+fn objective(s: &Setup, tensors: &BTreeMap<String, Tensor>, reduction: Option<Reduction>, go: &[f64]) -> f64 {
+    let e = evaluate(s.loss, request(s, tensors, reduction, None, false)).unwrap();
+    values(&e.value).iter().zip(go).map(|(v, g)| v * g).sum()
+}
+
+#[test]
+fn every_gradient_matches_finite_differences() {
+    let mut failures = Vec::new();
+    let mut checked = BTreeSet::new();
+    for s in setups() {
+        let tensors: BTreeMap<String, Tensor> = s.tensors.iter().map(|(n, t)| (n.to_string(), t.clone())).collect();
+        for reduction in [None, Some(Reduction::None), Some(Reduction::Mean), Some(Reduction::Sum), Some(Reduction::BatchMean)] {
+            let label = format!("{} {:?} {:?}", s.loss, s.options, reduction);
+            let value = evaluate(s.loss, request(&s, &tensors, reduction, None, false)).unwrap().value;
+            // A deterministic upstream gradient that is not all ones.
+            let go: Vec<f64> = (0..value.len()).map(|k| 0.75 + 0.5 * ((k * 7 % 5) as f64) - 0.9 * ((k % 2) as f64)).collect();
+            let go_t = f(value.shape(), &go);
+            let e = evaluate(s.loss, request(&s, &tensors, reduction, Some(go_t), true)).unwrap();
+            checked.insert(e.loss.clone());
+
+            // The gradients returned: every differentiable float tensor given, no other.
+            let spec = e.spec;
+            let want_names: BTreeSet<String> = spec
+                .grads
+                .iter()
+                .filter(|g| tensors.get(**g).is_some_and(|t| t.dtype().is_float()))
+                .filter(|g| spec.tensor(g).map(|t| t.kind) != Some(TensorKind::Int))
+                .map(|g| g.to_string())
+                .collect();
+            let got_names: BTreeSet<String> = e.grads.keys().cloned().collect();
+            if got_names != want_names {
+                failures.push(format!("{label}: gradients {got_names:?}, expected {want_names:?}"));
+            }
+
+            for (name, grad) in &e.grads {
+                let g = values(grad);
+                let Tensor::F64(base) = &tensors[name] else { unreachable!() };
+                assert_eq!(grad.shape(), base.shape(), "{label}: grad {name} shape");
+                for (k, &gk) in g.iter().enumerate() {
+                    let x0 = base.as_slice().unwrap()[k];
+                    let h = 1e-6 * x0.abs().max(1.0);
+                    let at = |x: f64| {
+                        let mut t = tensors.clone();
+                        let Tensor::F64(a) = t.get_mut(name).unwrap() else { unreachable!() };
+                        a.as_slice_mut().unwrap()[k] = x;
+                        objective(&s, &t, reduction, &go)
+                    };
+                    let fd = (at(x0 + h) - at(x0 - h)) / (2.0 * h);
+                    // Written so that a NaN on either side fails.
+                    let agrees = (fd - gk).abs() <= 1e-6 * (1.0 + gk.abs());
+                    if !agrees {
+                        failures.push(format!("{label}: d/d{name}[{k}] = {gk}, finite differences {fd}"));
+                    }
+                }
+            }
+        }
+    }
+    let all: BTreeSet<String> = catalog().iter().map(|s| s.qualified_name()).collect();
+    let missing: Vec<_> = all.difference(&checked).collect();
+    assert!(missing.is_empty(), "losses without a gradient check: {missing:?}");
+    assert!(failures.is_empty(), "{} gradient mismatches:\n  {}", failures.len(), failures.join("\n  "));
+}
+
+/// A function without a reduction argument returns its own output by default,
+/// and `--reduction` reduces it: sum, mean over its elements, batchmean over its
+/// first axis.
+#[test]
+fn reductions_of_functions_without_one() {
+    let p = f(&[2, 3], &[0.2, 0.5, 0.3, 0.6, 0.1, 0.3]);
+    let run = |r: Option<Reduction>| {
+        let mut q = EvalRequest { reduction: r, ..EvalRequest::default() };
+        q.tensors.insert("p".into(), p.clone());
+        q.options.insert("axis".into(), OptionValue::Int(0));
+        let e = evaluate("losslab:entropy", q).unwrap();
+        (e.reduction, values(&e.value), e.value.shape().to_vec())
+    };
+    let (r, own, shape) = run(None);
+    assert_eq!((r, shape), (None, vec![3]));
+    let sum: f64 = own.iter().sum();
+    assert_eq!(run(Some(Reduction::None)).1, own);
+    assert!((run(Some(Reduction::Sum)).1[0] - sum).abs() < 1e-15);
+    assert!((run(Some(Reduction::Mean)).1[0] - sum / 3.0).abs() < 1e-15);
+    assert!((run(Some(Reduction::BatchMean)).1[0] - sum / 3.0).abs() < 1e-15);
+    assert_eq!(run(Some(Reduction::Mean)).2, Vec::<usize>::new());
+}
