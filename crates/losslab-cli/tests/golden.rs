@@ -241,6 +241,11 @@ fn golden_losslab() {
     check_file("losslab.json");
 }
 
+#[test]
+fn golden_embedding() {
+    check_file("embedding.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -248,7 +253,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 4] = ["torch.json", "tf.json", "scipy.json", "losslab.json"];
+    const FILES: [&str; 5] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "embedding.json"];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())
         .expect("tests/golden exists")

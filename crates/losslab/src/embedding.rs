@@ -877,14 +877,15 @@ pub struct CosineEmbeddingGradients<T> {
 /// (cosine below `margin`).
 ///
 /// ```text
-/// cos = Σ x1ᵢ x2ᵢ / √((Σ x1ᵢ² + 1e-12) (Σ x2ᵢ² + 1e-12))      PyTorch's EPSILON = 1e-12
+/// cos = Σ x1ᵢ x2ᵢ / √((Σ x1ᵢ² + ε) (Σ x2ᵢ² + ε))      ε = PyTorch's EPSILON = (float) 1e-12
 ///       ⎧ 1 − cos                 y =  1
 /// ℓ  =  ⎨ max(0, cos − margin)    y = −1
 ///       ⎩ 0                       any other y
 /// ```
 ///
 /// `input1` and `input2` are `(N, D)` with `target` `(N)`, or `(D)` with a 0-d
-/// `target`. PyTorch adds its `EPSILON = 1e-12` to each squared norm, so a zero
+/// `target`. PyTorch adds its `EPSILON` (the `float` 1e-12, i.e.
+/// `9.999999960041972e-13` in double precision) to each squared norm, so a zero
 /// vector has cosine 0 (loss 1 for `y = 1`) and a finite, large gradient
 /// `∂cos/∂x1 = x2 / √((‖x1‖² + ε)(‖x2‖² + ε)) − cos · x1 / (‖x1‖² + ε)`. A
 /// target that is neither 1 nor −1 gives 0 (PyTorch's `where`); `Mean` divides by
@@ -926,8 +927,9 @@ impl Default for CosineEmbeddingLoss {
     }
 }
 
-/// PyTorch's `EPSILON` in `cosine_embedding_loss`.
-const COSINE_EMBEDDING_EPS: f64 = 1e-12;
+/// PyTorch's `EPSILON` in `cosine_embedding_loss`: a C++ `float` 1e-12, so the
+/// double it adds is `(double)1e-12f = 9.999999960041972e-13`.
+const COSINE_EMBEDDING_EPS: f64 = 1e-12_f32 as f64;
 
 struct CosinePairs {
     shape: Vec<usize>,

@@ -31,11 +31,12 @@
 
 mod call;
 mod classification;
+mod embedding;
 mod information;
 mod options;
 mod regression;
 
-pub use options::{OptionType, OptionValue};
+pub use options::{Name, OptionType, OptionValue};
 
 use crate::tensor::{Dtype, FloatElement, Tensor};
 use anyhow::{bail, Result};
@@ -256,7 +257,7 @@ pub fn catalog() -> &'static [LossSpec] {
     static CATALOG: std::sync::OnceLock<Vec<LossSpec>> = std::sync::OnceLock::new();
     CATALOG.get_or_init(|| {
         let mut all: Vec<LossSpec> =
-            [regression::LOSSES, classification::LOSSES, information::LOSSES].into_iter().flatten().copied().collect();
+            [regression::LOSSES, classification::LOSSES, information::LOSSES, embedding::LOSSES].into_iter().flatten().copied().collect();
         // Stable: within a framework, the order the modules list them in.
         all.sort_by_key(|s| s.framework);
         all
