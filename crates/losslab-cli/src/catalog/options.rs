@@ -15,7 +15,8 @@ use std::str::FromStr;
 /// assert_eq!("0.1".parse::<OptionValue>().unwrap(), OptionValue::Float(0.1));
 /// assert_eq!("True".parse::<OptionValue>().unwrap(), OptionValue::Bool(true));
 /// assert_eq!("None".parse::<OptionValue>().unwrap(), OptionValue::None);
-/// assert!("abc".parse::<OptionValue>().is_err());
+/// assert_eq!("cosine".parse::<OptionValue>().unwrap().to_string(), "cosine"); // a name
+/// assert!("1,5".parse::<OptionValue>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptionValue {
