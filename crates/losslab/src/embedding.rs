@@ -112,7 +112,8 @@ fn minimum_split(a: f64, b: f64) -> (f64, f64) {
     if a == b {
         (0.5, 0.5)
     } else {
-        ((!(a > b)) as u8 as f64, (!(a < b)) as u8 as f64)
+        // NaN compares false both ways: both get the gradient, as PyTorch's masked_fill.
+        (if a > b { 0.0 } else { 1.0 }, if a < b { 0.0 } else { 1.0 })
     }
 }
 
@@ -264,6 +265,7 @@ struct Triplet {
 }
 
 impl Triplet {
+    #[allow(clippy::type_complexity)]
     fn new<T: Float, D: Dimension>(
         loss: &'static str,
         names: [&'static str; 3],
