@@ -242,6 +242,11 @@ fn golden_losslab() {
 }
 
 #[test]
+fn golden_likelihood_margin() {
+    check_file("likelihood_margin.json");
+}
+
+#[test]
 fn golden_embedding() {
     check_file("embedding.json");
 }
@@ -253,7 +258,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 5] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "embedding.json"];
+    const FILES: [&str; 6] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "likelihood_margin.json", "embedding.json"];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())
         .expect("tests/golden exists")

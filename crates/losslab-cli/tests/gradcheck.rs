@@ -132,6 +132,49 @@ fn setups() -> Vec<Setup> {
             vec![("logits", logits.clone()), ("labels", unnorm.clone()), ("where", Tensor::I64(ndarray::arr2(&[[1i64, 0, 1], [1, 1, 1]]).into_dyn())), ("weights", cw.clone())],
             vec![],
         ),
+        // Likelihood and margin losses, away from their kinks (ties at a margin, a Poisson target at 0 or 1).
+        setup("torch:poisson_nll_loss", vec![("input", x.clone()), ("target", unnorm.clone())], vec![]),
+        setup(
+            "torch:poisson_nll_loss",
+            vec![("input", p01.clone()), ("target", f(&[2, 3], &[0.5, 1.5, 2.0, 3.0, 0.25, 4.0]))],
+            vec![("log_input", Bool(false)), ("full", Bool(true)), ("eps", Float(0.01))],
+        ),
+        setup("torch:gaussian_nll_loss", vec![("input", x.clone()), ("target", y.clone()), ("var", unnorm.clone())], vec![("full", Bool(true))]),
+        setup("torch:gaussian_nll_loss", vec![("input", x.clone()), ("target", y.clone()), ("var", f(&[2], &[0.5, 2.0]))], vec![]),
+        setup("torch:gaussian_nll_loss", vec![("input", x.clone()), ("target", y.clone()), ("var", f(&[1, 3], &[0.5, 2.0, 0.75]))], vec![]),
+        setup(
+            "torch:margin_ranking_loss",
+            vec![("input1", x.clone()), ("input2", y.clone()), ("target", f(&[2, 3], &[1.0, -1.0, 1.0, -1.0, -1.0, 1.0]))],
+            vec![("margin", Float(0.5))],
+        ),
+        setup("torch:hinge_embedding_loss", vec![("input", p01.clone()), ("target", f(&[2, 3], &[1.0, -1.0, -1.0, 1.0, -1.0, 0.5]))], vec![]),
+        setup("torch:soft_margin_loss", vec![("input", x.clone()), ("target", f(&[2, 3], &[1.0, -1.0, -1.0, 1.0, -1.0, 1.0]))], vec![]),
+        setup("torch:multilabel_soft_margin_loss", vec![("input", logits.clone()), ("target", t01.clone()), ("weight", cw.clone())], vec![]),
+        setup("torch:multilabel_margin_loss", vec![("input", x.clone()), ("target", Tensor::I64(ndarray::arr2(&[[0i64, -1, -1], [1, 2, -1]]).into_dyn()))], vec![]),
+        setup(
+            "torch:multi_margin_loss",
+            vec![("input", logits.clone()), ("target", i(&[0, 2])), ("weight", cw.clone())],
+            vec![("p", Int(2)), ("margin", Float(2.0))],
+        ),
+        setup("tf:sigmoid_cross_entropy_with_logits", vec![("labels", t01.clone()), ("logits", logits.clone())], vec![]),
+        setup(
+            "tf:weighted_cross_entropy_with_logits",
+            vec![("labels", t01.clone()), ("logits", logits.clone()), ("pos_weight", cw.clone())],
+            vec![],
+        ),
+        setup(
+            "tf:log_poisson_loss",
+            vec![("targets", f(&[2, 3], &[0.5, 1.5, 2.0, 3.0, 0.25, 4.0])), ("log_input", x.clone())],
+            vec![("compute_full_loss", Bool(true))],
+        ),
+        setup("tf:l2_loss", vec![("t", x.clone())], vec![]),
+        setup("keras:poisson", vec![("y_true", unnorm.clone()), ("y_pred", p01.clone())], vec![]),
+        setup("keras:hinge", vec![("y_true", f(&[2, 3], &[1.0, -1.0, 1.0, -1.0, 1.0, 1.0])), ("y_pred", x.clone())], vec![]),
+        setup("keras:squared_hinge", vec![("y_true", f(&[2, 3], &[1.0, -1.0, 1.0, -1.0, 1.0, 1.0])), ("y_pred", x.clone())], vec![]),
+        setup("keras:categorical_hinge", vec![("y_true", f(&[2, 3], &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0])), ("y_pred", logits.clone())], vec![]),
+        setup("optax:multiclass_hinge_loss", vec![("scores", logits.clone()), ("labels", i(&[2, 0]))], vec![]),
+        setup("optax:multiclass_perceptron_loss", vec![("scores", logits.clone()), ("labels", i(&[0, 2]))], vec![]),
+        setup("optax:perceptron_loss", vec![("predictor_outputs", x.clone()), ("targets", f(&[2, 3], &[1.0, 1.0, -1.0, 1.0, -1.0, 1.0]))], vec![]),
     ]
 }
 

@@ -1266,6 +1266,10 @@ impl SparseSoftmaxCrossEntropyWithLogits {
 /// [`CrossEntropyLoss`] with class indices and `reduction`:
 /// `torch.nn.functional.cross_entropy(input, target, reduction=...)`.
 ///
+/// ```text
+/// ℓₛ = −log softmax(xₛ)[yₛ]        Mean = Σₛ ℓₛ / N
+/// ```
+///
 /// # Errors
 /// See [`CrossEntropyLoss`].
 ///
@@ -1275,6 +1279,9 @@ impl SparseSoftmaxCrossEntropyWithLogits {
 /// let v = losslab::cross_entropy(array![[0.0f64, 0.0]].view(), array![1u8].view(), losslab::Reduction::Mean).unwrap();
 /// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`CrossEntropyLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html>
 pub fn cross_entropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     input: ArrayView<'_, T, D1>,
     target: ArrayView<'_, L, D2>,
@@ -1285,6 +1292,10 @@ pub fn cross_entropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
 
 /// [`NllLoss`] with `reduction`: `torch.nn.functional.nll_loss(input, target, reduction=...)`.
 ///
+/// ```text
+/// ℓₛ = −xₛ[yₛ]        Mean = Σₛ ℓₛ / N
+/// ```
+///
 /// # Errors
 /// See [`NllLoss`].
 ///
@@ -1294,6 +1305,9 @@ pub fn cross_entropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
 /// let v = losslab::nll_loss(array![[-0.25f64, -2.0]].view(), array![0i64].view(), losslab::Reduction::Sum).unwrap();
 /// assert_eq!(v[[]], 0.25);
 /// ```
+///
+/// # References
+/// [`NllLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.nll_loss.html>
 pub fn nll_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     input: ArrayView<'_, T, D1>,
     target: ArrayView<'_, L, D2>,
@@ -1304,6 +1318,10 @@ pub fn nll_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
 
 /// [`BinaryCrossEntropy`] with `reduction`: `torch.nn.functional.binary_cross_entropy`.
 ///
+/// ```text
+/// ℓᵢ = −[yᵢ max(log xᵢ, −100) + (1 − yᵢ) max(log(1 − xᵢ), −100)]
+/// ```
+///
 /// # Errors
 /// See [`BinaryCrossEntropy`].
 ///
@@ -1313,6 +1331,9 @@ pub fn nll_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
 /// let v = losslab::binary_cross_entropy(array![0.5f64].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
 /// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`BinaryCrossEntropy`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy.html>
 pub fn binary_cross_entropy<T: Float, D: Dimension>(
     input: ArrayView<'_, T, D>,
     target: ArrayView<'_, T, D>,
@@ -1324,6 +1345,10 @@ pub fn binary_cross_entropy<T: Float, D: Dimension>(
 /// [`BinaryCrossEntropyWithLogits`] with `reduction`:
 /// `torch.nn.functional.binary_cross_entropy_with_logits`.
 ///
+/// ```text
+/// ℓᵢ = max(xᵢ, 0) − xᵢ yᵢ + log1p(e^(−|xᵢ|))
+/// ```
+///
 /// # Errors
 /// See [`BinaryCrossEntropyWithLogits`].
 ///
@@ -1333,6 +1358,9 @@ pub fn binary_cross_entropy<T: Float, D: Dimension>(
 /// let v = losslab::binary_cross_entropy_with_logits(array![0.0f64].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
 /// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`BinaryCrossEntropyWithLogits`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy_with_logits.html>
 pub fn binary_cross_entropy_with_logits<T: Float, D: Dimension>(
     input: ArrayView<'_, T, D>,
     target: ArrayView<'_, T, D>,
@@ -1343,6 +1371,10 @@ pub fn binary_cross_entropy_with_logits<T: Float, D: Dimension>(
 
 /// [`SoftmaxCrossEntropyWithLogits`] with TensorFlow's defaults: one loss per example.
 ///
+/// ```text
+/// ℓ = −Σ_c labels_c · log_softmax(logits)_c        (last axis)
+/// ```
+///
 /// # Errors
 /// See [`SoftmaxCrossEntropyWithLogits`].
 ///
@@ -1352,6 +1384,9 @@ pub fn binary_cross_entropy_with_logits<T: Float, D: Dimension>(
 /// let v = losslab::softmax_cross_entropy_with_logits(array![[0.5f64, 0.5]].view(), array![[3.0f64, 3.0]].view()).unwrap();
 /// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`SoftmaxCrossEntropyWithLogits`]; <https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits>
 pub fn softmax_cross_entropy_with_logits<T: Float, D1: Dimension, D2: Dimension>(
     labels: ArrayView<'_, T, D1>,
     logits: ArrayView<'_, T, D2>,
@@ -1360,6 +1395,10 @@ pub fn softmax_cross_entropy_with_logits<T: Float, D1: Dimension, D2: Dimension>
 }
 
 /// [`SparseSoftmaxCrossEntropyWithLogits`] with TensorFlow's defaults: one loss per example.
+///
+/// ```text
+/// ℓ = logsumexp(logits) − logits[label]        (last axis)
+/// ```
 ///
 /// # Errors
 /// See [`SparseSoftmaxCrossEntropyWithLogits`].
@@ -1370,6 +1409,9 @@ pub fn softmax_cross_entropy_with_logits<T: Float, D1: Dimension, D2: Dimension>
 /// let v = losslab::sparse_softmax_cross_entropy_with_logits(array![0i32].view(), array![[3.0f64, 3.0]].view()).unwrap();
 /// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`SparseSoftmaxCrossEntropyWithLogits`]; <https://www.tensorflow.org/api_docs/python/tf/nn/sparse_softmax_cross_entropy_with_logits>
 pub fn sparse_softmax_cross_entropy_with_logits<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     labels: ArrayView<'_, L, D1>,
     logits: ArrayView<'_, T, D2>,

@@ -38,6 +38,8 @@
 //! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
 //! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
 //! | embedding & ranking ([`embedding`]) | [`CosineEmbeddingLoss`], [`TripletMarginLoss`], [`TripletMarginWithDistanceLoss`] (PyTorch); [`CosineSimilarityLoss`] (Keras `cosine_similarity`); [`NtXentLoss`], [`OptaxTripletMarginLoss`], [`RankingSoftmaxLoss`] (optax) |
+//! | likelihood ([`likelihood`]) | [`PoissonNllLoss`], [`GaussianNllLoss`] (PyTorch); [`SigmoidCrossEntropyWithLogits`], [`WeightedCrossEntropyWithLogits`], [`LogPoissonLoss`], [`L2Loss`] (TensorFlow); [`KerasPoisson`] (`keras.losses.poisson`) |
+//! | margin ([`margin`]) | [`MarginRankingLoss`], [`HingeEmbeddingLoss`], [`SoftMarginLoss`], [`MultilabelSoftMarginLoss`], [`MultilabelMarginLoss`], [`MultiMarginLoss`] (PyTorch); [`KerasHinge`], [`KerasSquaredHinge`], [`KerasCategoricalHinge`] (Keras); [`MulticlassHingeLoss`], [`PerceptronLoss`], [`MulticlassPerceptronLoss`] (optax) |
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
@@ -46,6 +48,8 @@ pub mod embedding;
 mod error;
 mod float;
 pub mod information;
+pub mod likelihood;
+pub mod margin;
 pub mod math;
 mod pointwise;
 mod reduction;
@@ -68,6 +72,8 @@ pub use information::{
     kl_divergence_backward, self_information, KlDivLoss, ScipyEntropy,
 };
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
+pub use likelihood::{gaussian_nll_loss, keras_poisson, l2_loss, log_poisson_loss, poisson_nll_loss, sigmoid_cross_entropy_with_logits, weighted_cross_entropy_with_logits, GaussianNllGradients, GaussianNllLoss, KerasPoisson, L2Loss, LogPoissonLoss, PoissonNllLoss, SigmoidCrossEntropyWithLogits, WeightedCrossEntropyWithLogits};
+pub use margin::{keras_hinge, margin_ranking_loss, multi_margin_loss, multiclass_hinge_loss, soft_margin_loss, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasSquaredHinge, MarginRankingGradients, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, SoftMarginLoss};
 pub use reduction::{Gradients, ParseReductionError, Reduction};
 pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
 

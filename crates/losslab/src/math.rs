@@ -21,6 +21,9 @@ use ndarray::{ArrayD, ArrayView, Axis, Dimension};
 /// assert!((losslab::math::softplus_f64(0.0) - 2f64.ln()).abs() < 1e-16);
 /// assert!(losslab::math::softplus_f64(-1000.0) == 0.0);
 /// ```
+///
+/// # References
+/// C. Dugas et al., "Incorporating Second-Order Functional Knowledge for Better Option Pricing", NIPS 2000; <https://pytorch.org/docs/stable/generated/torch.nn.functional.softplus.html>
 #[inline]
 pub fn softplus_f64(x: f64) -> f64 {
     if x.is_nan() {
@@ -31,11 +34,18 @@ pub fn softplus_f64(x: f64) -> f64 {
 
 /// `log σ(x) = −softplus(−x)`: stable for both tails.
 ///
+/// ```text
+/// log σ(x) = −log(1 + e^(−x)) = −softplus(−x)
+/// ```
+///
 /// # Examples
 /// ```
 /// assert_eq!(losslab::math::log_sigmoid_f64(-1000.0), -1000.0);
 /// assert_eq!(losslab::math::log_sigmoid_f64(1000.0), 0.0);
 /// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.logsigmoid.html>
 #[inline]
 pub fn log_sigmoid_f64(x: f64) -> f64 {
     -softplus_f64(-x)
@@ -44,12 +54,19 @@ pub fn log_sigmoid_f64(x: f64) -> f64 {
 /// The logistic sigmoid `σ(x) = 1 / (1 + e^(−x))`, evaluated without overflow
 /// (`eˣ / (1 + eˣ)` for negative `x`).
 ///
+/// ```text
+/// σ(x) = 1 / (1 + e^(−x)) = eˣ / (1 + eˣ)
+/// ```
+///
 /// # Examples
 /// ```
 /// assert_eq!(losslab::math::sigmoid_f64(0.0), 0.5);
 /// assert_eq!(losslab::math::sigmoid_f64(-800.0), 0.0);
 /// assert_eq!(losslab::math::sigmoid_f64(800.0), 1.0);
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.expit.html>
 #[inline]
 pub fn sigmoid_f64(x: f64) -> f64 {
     if x >= 0.0 {
@@ -63,6 +80,10 @@ pub fn sigmoid_f64(x: f64) -> f64 {
 /// `x · log(y)`, with `0 · log(y) = 0` for every `y` that is not NaN (so
 /// `0 · log 0 = 0`), as `torch.xlogy` and `scipy.special.xlogy` define it.
 ///
+/// ```text
+/// xlogy(x, y) = x · log y,   0 if x = 0 and y is not NaN
+/// ```
+///
 /// # Examples
 /// ```
 /// use losslab::math::xlogy_f64;
@@ -70,6 +91,9 @@ pub fn sigmoid_f64(x: f64) -> f64 {
 /// assert_eq!(xlogy_f64(2.0, 0.0), f64::NEG_INFINITY);
 /// assert!(xlogy_f64(0.0, f64::NAN).is_nan());
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.xlogy.html>; <https://pytorch.org/docs/stable/generated/torch.xlogy.html>
 #[inline]
 pub fn xlogy_f64(x: f64, y: f64) -> f64 {
     if x == 0.0 && !y.is_nan() {
@@ -81,6 +105,10 @@ pub fn xlogy_f64(x: f64, y: f64) -> f64 {
 
 /// `log Σᵢ exp(xᵢ)` of a slice, with the maximum subtracted first.
 ///
+/// ```text
+/// logsumexp(x) = m + log Σᵢ exp(xᵢ − m),   m = maxᵢ xᵢ
+/// ```
+///
 /// An empty slice gives `−∞`; a slice whose maximum is `±∞` gives that maximum
 /// (`+∞`, or `−∞` when every element is `−∞`); NaN propagates.
 ///
@@ -90,6 +118,9 @@ pub fn xlogy_f64(x: f64, y: f64) -> f64 {
 /// assert!((v - (1000.0 + 2f64.ln())).abs() < 1e-12);
 /// assert_eq!(losslab::math::logsumexp_f64(&[f64::NEG_INFINITY, 0.0]), 0.0);
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.logsumexp.html>
 pub fn logsumexp_f64(xs: &[f64]) -> f64 {
     let m = max_nan(xs.iter().copied());
     if m.is_nan() || m.is_infinite() {
@@ -224,6 +255,10 @@ pub fn softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> R
 /// The log-softmax along `axis`: `xᵢ − m − log Σⱼ exp(xⱼ − m)`, exact where
 /// `log(softmax(x))` would underflow to `−∞`.
 ///
+/// ```text
+/// log_softmax(x)ᵢ = xᵢ − m − log Σⱼ exp(xⱼ − m),   m = maxⱼ xⱼ
+/// ```
+///
 /// # Errors
 /// [`LossError::Shape`](crate::LossError::Shape) if `axis` is not an axis of `x`.
 ///
@@ -233,12 +268,19 @@ pub fn softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> R
 /// let lp = losslab::log_softmax(&array![0.0f64, -1000.0].view(), Axis(0)).unwrap();
 /// assert_eq!(lp[1], -1000.0); // log(softmax) would give -inf
 /// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.log_softmax.html>
 pub fn log_softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
     along_axis(x, axis, log_softmax_lane)
 }
 
 /// `log Σᵢ exp(xᵢ)` along `axis` (the axis is removed), with the maximum
 /// subtracted first.
+///
+/// ```text
+/// logsumexp(x) = m + log Σᵢ exp(xᵢ − m),   m = maxᵢ xᵢ
+/// ```
 ///
 /// # Errors
 /// [`LossError::Shape`](crate::LossError::Shape) if `axis` is not an axis of `x`.
@@ -249,6 +291,9 @@ pub fn log_softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) 
 /// let v = losslab::logsumexp(&array![[1000.0f64, 1000.0]].view(), Axis(1)).unwrap();
 /// assert!((v[0] - (1000.0 + 2f64.ln())).abs() < 1e-12);
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.logsumexp.html>
 pub fn logsumexp<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
     let shape = x.shape().to_vec();
     if axis.index() >= shape.len() {
@@ -289,6 +334,9 @@ elementwise!(
     /// use ndarray::array;
     /// assert_eq!(losslab::sigmoid(&array![0.0f32, -1e4].view()), array![0.5f32, 0.0].into_dyn());
     /// ```
+    ///
+    /// # References
+    /// <https://pytorch.org/docs/stable/generated/torch.sigmoid.html>
     sigmoid,
     sigmoid_f64
 );
@@ -300,6 +348,9 @@ elementwise!(
     /// use ndarray::array;
     /// assert_eq!(losslab::log_sigmoid(&array![-1e4f64].view()), array![-1e4].into_dyn());
     /// ```
+    ///
+    /// # References
+    /// <https://pytorch.org/docs/stable/generated/torch.nn.functional.logsigmoid.html>
     log_sigmoid,
     log_sigmoid_f64
 );
@@ -311,11 +362,18 @@ elementwise!(
     /// use ndarray::array;
     /// assert_eq!(losslab::softplus(&array![1e4f64, -1e4].view()), array![1e4, 0.0].into_dyn());
     /// ```
+    ///
+    /// # References
+    /// <https://pytorch.org/docs/stable/generated/torch.nn.functional.softplus.html>
     softplus,
     softplus_f64
 );
 
 /// `x · log(y)` element-wise, with `0 · log(y) = 0` unless `y` is NaN.
+///
+/// ```text
+/// xlogy(x, y)ᵢ = xᵢ · log yᵢ,   0 where xᵢ = 0 and yᵢ is not NaN
+/// ```
 ///
 /// # Errors
 /// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
@@ -326,6 +384,9 @@ elementwise!(
 /// let r = losslab::xlogy(&array![0.0f64, 1.0].view(), &array![0.0f64, 1.0].view()).unwrap();
 /// assert_eq!(r, array![0.0, 0.0].into_dyn());
 /// ```
+///
+/// # References
+/// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.xlogy.html>
 pub fn xlogy<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, y: &ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     crate::error::same_shape("xlogy", "x", x.shape(), "y", y.shape())?;
     let out: Vec<f64> = x.iter().zip(y.iter()).map(|(a, b)| xlogy_f64(a.to_wide(), b.to_wide())).collect();

@@ -32,6 +32,9 @@ use std::str::FromStr;
 /// assert_eq!(Reduction::Sum.to_string(), "sum");
 /// assert!("average".parse::<Reduction>().is_err());
 /// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/nn.functional.html#loss-functions> (the `reduction` argument); `batchmean`: <https://pytorch.org/docs/stable/generated/torch.nn.functional.kl_div.html>
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Reduction {
     /// No reduction: the loss of each element or sample.
@@ -85,6 +88,15 @@ impl FromStr for Reduction {
 /// (`target`, `labels`, `pk`) where the reference differentiates it, `None`
 /// where the target is integer or not differentiated. Each loss's docs say which
 /// tensor is which.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// // ℓ = (x − y)²: ∂ℓ/∂x = 2(x − y), ∂ℓ/∂y = −2(x − y).
+/// let g = losslab::MseLoss::new().forward_backward(array![3.0f64].view(), array![1.0].view()).unwrap().1;
+/// assert_eq!(g.input, array![4.0].into_dyn());
+/// assert_eq!(g.target, Some(array![-4.0].into_dyn()));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gradients<T> {
     /// Gradient with respect to the prediction; the prediction's shape.

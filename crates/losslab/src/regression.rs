@@ -359,6 +359,10 @@ impl HuberLoss {
 
 /// [`MseLoss`] with `reduction`: `torch.nn.functional.mse_loss(input, target, reduction=...)`.
 ///
+/// ```text
+/// ℓᵢ = (xᵢ − yᵢ)²
+/// ```
+///
 /// # Errors
 /// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
 ///
@@ -368,11 +372,18 @@ impl HuberLoss {
 /// let v = losslab::mse_loss(array![1.0f64, 3.0].view(), array![0.0, 0.0].view(), losslab::Reduction::Sum).unwrap();
 /// assert_eq!(v[[]], 10.0);
 /// ```
+///
+/// # References
+/// [`MseLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.mse_loss.html>
 pub fn mse_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
     MseLoss::new().reduction(reduction).forward(input, target)
 }
 
 /// [`L1Loss`] with `reduction`: `torch.nn.functional.l1_loss`.
+///
+/// ```text
+/// ℓᵢ = |xᵢ − yᵢ|
+/// ```
 ///
 /// # Errors
 /// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
@@ -383,11 +394,18 @@ pub fn mse_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: Arra
 /// let v = losslab::l1_loss(array![1.0f64, -3.0].view(), array![0.0, 0.0].view(), losslab::Reduction::Mean).unwrap();
 /// assert_eq!(v[[]], 2.0);
 /// ```
+///
+/// # References
+/// [`L1Loss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.l1_loss.html>
 pub fn l1_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
     L1Loss::new().reduction(reduction).forward(input, target)
 }
 
 /// [`SmoothL1Loss`] with `reduction` and `beta`: `torch.nn.functional.smooth_l1_loss`.
+///
+/// ```text
+/// ℓᵢ = 0.5 dᵢ² / β if |dᵢ| < β, else |dᵢ| − 0.5 β        dᵢ = xᵢ − yᵢ
+/// ```
 ///
 /// # Errors
 /// As [`SmoothL1Loss::forward`].
@@ -400,11 +418,18 @@ pub fn l1_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: Array
 /// // beta = 0 is exactly L1.
 /// assert_eq!(losslab::smooth_l1_loss(x.view(), y.view(), Reduction::Sum, 0.0).unwrap()[[]], 2.5);
 /// ```
+///
+/// # References
+/// [`SmoothL1Loss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.smooth_l1_loss.html>
 pub fn smooth_l1_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction, beta: f64) -> Result<ArrayD<T>> {
     SmoothL1Loss::new().reduction(reduction).beta(beta).forward(input, target)
 }
 
 /// [`HuberLoss`] with `reduction` and `delta`: `torch.nn.functional.huber_loss`.
+///
+/// ```text
+/// ℓᵢ = 0.5 dᵢ² if |dᵢ| ≤ δ, else δ (|dᵢ| − 0.5 δ)        dᵢ = xᵢ − yᵢ
+/// ```
 ///
 /// # Errors
 /// As [`HuberLoss::forward`].
@@ -416,6 +441,9 @@ pub fn smooth_l1_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target
 /// let v = losslab::huber_loss(array![3.0f64].view(), array![0.0f64].view(), Reduction::Mean, 1.0).unwrap();
 /// assert_eq!(v[[]], 2.5);
 /// ```
+///
+/// # References
+/// [`HuberLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.huber_loss.html>
 pub fn huber_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction, delta: f64) -> Result<ArrayD<T>> {
     HuberLoss::new().reduction(reduction).delta(delta).forward(input, target)
 }

@@ -33,6 +33,7 @@ mod call;
 mod classification;
 mod embedding;
 mod information;
+mod likelihood_margin;
 mod options;
 mod regression;
 
@@ -257,7 +258,11 @@ pub fn catalog() -> &'static [LossSpec] {
     static CATALOG: std::sync::OnceLock<Vec<LossSpec>> = std::sync::OnceLock::new();
     CATALOG.get_or_init(|| {
         let mut all: Vec<LossSpec> =
-            [regression::LOSSES, classification::LOSSES, information::LOSSES, embedding::LOSSES].into_iter().flatten().copied().collect();
+            [regression::LOSSES, classification::LOSSES, information::LOSSES, likelihood_margin::LOSSES, embedding::LOSSES]
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect();
         // Stable: within a framework, the order the modules list them in.
         all.sort_by_key(|s| s.framework);
         all

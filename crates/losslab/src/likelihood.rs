@@ -1,0 +1,1020 @@
+//! Likelihood losses: the negative log-likelihoods of count and real-valued
+//! targets (PyTorch's Poisson and Gaussian NLL, TensorFlow's `log_poisson_loss`,
+//! Keras's `poisson`) and of binary targets on logits (TensorFlow's
+//! `sigmoid_cross_entropy_with_logits` and `weighted_cross_entropy_with_logits`),
+//! plus TensorFlow's `l2_loss`.
+//!
+//! Each follows its reference to the detail, including where the reference's
+//! own autograd differs from the textbook derivative (TensorFlow's weighted cross
+//! entropy at a logit of exactly 0, Gaussian NLL's variance clamped under
+//! `no_grad`, the NaN target gradients of the Stirling term at a zero target):
+//! the docs of each loss say where.
+
+use crate::error::{same_shape, shape_err, LossError, Result};
+use crate::float::{narrow, widen, Float};
+use crate::math::{sigmoid_f64, softplus_f64};
+use crate::pointwise::{broadcast_weight, Pointwise};
+use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
+use std::f64::consts::PI;
+
+/// Which upstream gradient a shared `eval` is run with: none (forward only),
+/// ones of the result's shape (`forward_backward`), or the caller's.
+pub(crate) enum Upstream<'a, T> {
+    Skip,
+    Ones,
+    Given(ArrayViewD<'a, T>),
+}
+
+impl<T: Float> Upstream<'_, T> {
+    /// The per-sample scales of the upstream gradient, `None` for a forward pass.
+    pub(crate) fn scales(&self, loss: &'static str, reducer: &Reducer) -> Result<Option<Scales>> {
+        match self {
+            Upstream::Skip => Ok(None),
+            Upstream::Ones => Ok(Some(reducer.scales(loss, &ones_like_output::<T>(reducer).view())?)),
+            Upstream::Given(g) => Ok(Some(reducer.scales(loss, g)?)),
+        }
+    }
+}
+
+/// `(value, gradients)` of a shared `eval`.
+pub(crate) type Eval<T, G> = (ArrayD<T>, Option<G>);
+
+/// Runs an element-wise loss of two same-shape tensors: `f(i, x, y)` is the
+/// loss, `df(i, x, y)` its derivatives (`∂/∂x`, `∂/∂y`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_pointwise<T: Float>(
+    loss: &'static str,
+    p: &Pointwise,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    target_grad: bool,
+    f: impl Fn(usize, f64, f64) -> f64,
+    df: impl Fn(usize, f64, f64) -> (f64, f64),
+) -> Result<Eval<T, Gradients<T>>> {
+    let reducer = p.reducer(reduction);
+    let scales = up.scales(loss, &reducer)?;
+    let value = p.forward(reduction, f);
+    let grads = match scales {
+        None => None,
+        Some(s) => {
+            let n = p.x.len();
+            let (mut gx, mut gy) = (Vec::with_capacity(n), Vec::with_capacity(if target_grad { n } else { 0 }));
+            for i in 0..n {
+                let (dx, dy) = df(i, p.x[i], p.y[i]);
+                gx.push(s.at(i) * dx);
+                if target_grad {
+                    gy.push(s.at(i) * dy);
+                }
+            }
+            Some(Gradients { input: narrow(&p.shape, gx), target: target_grad.then(|| narrow(&p.shape, gy)) })
+        }
+    };
+    Ok((value, grads))
+}
+
+/// Splits a shape into `(samples, classes, shape of one result per sample)` along
+/// its last axis; an error for a tensor without axes.
+pub(crate) fn last_axis(loss: &'static str, tensor: &'static str, shape: &[usize]) -> Result<(usize, usize, Vec<usize>)> {
+    match shape.split_last() {
+        None => Err(shape_err(loss, tensor, "at least 1 dimension (the last axis is reduced)", shape)),
+        Some((&c, rest)) => Ok((rest.iter().product(), c, rest.to_vec())),
+    }
+}
+
+/// Generates `forward`, `backward` and `forward_backward` of a loss of two float
+/// tensors of the same shape, from its `eval(first, second, upstream)`.
+macro_rules! float_pair_api {
+    ($first:ident, $second:ident, $grads:literal) => {
+        /// The loss, reduced as `self.reduction` says.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, D: Dimension>(&self, $first: ArrayView<'_, T, D>, $second: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+            Ok(self.eval($first, $second, &crate::likelihood::Upstream::Skip)?.0)
+        }
+
+        #[doc = concat!("The gradients of `Σ grad_output · loss` (`grad_output` has the result's shape): ", $grads, ".")]
+        ///
+        /// # Errors
+        /// See the type's docs; also [`LossError::Shape`](crate::LossError::Shape) if
+        /// `grad_output` does not have the result's shape.
+        pub fn backward<T: Float, D: Dimension>(
+            &self,
+            $first: ArrayView<'_, T, D>,
+            $second: ArrayView<'_, T, D>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<Gradients<T>> {
+            Ok(self.eval($first, $second, &crate::likelihood::Upstream::Given(grad_output))?.1.expect("gradients requested"))
+        }
+
+        /// The loss and its gradients (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward_backward<T: Float, D: Dimension>(
+            &self,
+            $first: ArrayView<'_, T, D>,
+            $second: ArrayView<'_, T, D>,
+        ) -> Result<(ArrayD<T>, Gradients<T>)> {
+            let (v, g) = self.eval($first, $second, &crate::likelihood::Upstream::Ones)?;
+            Ok((v, g.expect("gradients requested")))
+        }
+
+        /// Sets the reduction.
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+}
+pub(crate) use float_pair_api;
+
+/// The Stirling approximation of `log(y!)` that PyTorch and TensorFlow add with
+/// `full`: `y log y − y + ½ log(2π y)`, and its derivative `log y + 1/(2y)`.
+#[inline]
+fn stirling(y: f64) -> (f64, f64) {
+    (y * y.ln() - y + 0.5 * (2.0 * PI * y).ln(), y.ln() + 0.5 / y)
+}
+
+// ---------------------------------------------------------------------------------------
+// Poisson
+
+/// Poisson negative log-likelihood, `torch.nn.functional.poisson_nll_loss`.
+///
+/// ```text
+/// log_input = true:   ℓᵢ = exp(xᵢ) − yᵢ xᵢ               ∂ℓ/∂x = exp(x) − y       ∂ℓ/∂y = −x
+/// log_input = false:  ℓᵢ = xᵢ − yᵢ log(xᵢ + eps)          ∂ℓ/∂x = 1 − y/(x + eps)  ∂ℓ/∂y = −log(x + eps)
+/// full = true:        ℓᵢ += yᵢ log yᵢ − yᵢ + ½ log(2π yᵢ)   for yᵢ > 1 only (0 where yᵢ ≤ 1)
+/// ```
+///
+/// `input` is the log of the rate (`log_input`, the default) or the rate itself;
+/// `target` holds counts. Both tensors are differentiated. PyTorch's own
+/// semantics, followed here: the Stirling term is masked (`masked_fill`) where
+/// `y ≤ 1`, so the forward value is finite for `y = 0` and for negative `y`, but
+/// the masked branch's gradient is `0 · log 0 = NaN`: with `full`, the gradient
+/// with respect to a target `y ≤ 0` is NaN (and `0` for `0 < y ≤ 1`). With
+/// `log_input = false`, `y log(x + eps)` is a plain product, so `x + eps = 0`
+/// with `y = 0` gives NaN, as in PyTorch.
+///
+/// Unlike PyTorch, which broadcasts mismatched shapes, `target` must have
+/// `input`'s shape.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::PoissonNllLoss;
+/// let (x, y) = (array![0.0f64, 1.0], array![2.0f64, 0.0]);
+/// let (loss, g) = PoissonNllLoss::new().forward_backward(x.view(), y.view()).unwrap();
+/// assert!((loss[[]] - (1.0 + 1f64.exp()) / 2.0).abs() < 1e-15);
+/// assert_eq!(g.input[[0]], (1.0 - 2.0) / 2.0); // (exp(x) − y) / N
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.PoissonNLLLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PoissonNllLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// Whether `input` is the log-rate (default `true`) or the rate.
+    pub log_input: bool,
+    /// Whether to add the Stirling approximation of `log(y!)` (default `false`).
+    pub full: bool,
+    /// Added to the rate before its log when `log_input = false` (default 1e-8).
+    pub eps: f64,
+}
+
+impl Default for PoissonNllLoss {
+    fn default() -> Self {
+        PoissonNllLoss { reduction: Reduction::Mean, log_input: true, full: false, eps: 1e-8 }
+    }
+}
+
+impl PoissonNllLoss {
+    const NAME: &'static str = "poisson_nll_loss";
+
+    /// PyTorch's defaults: `Mean`, `log_input = true`, `full = false`, `eps = 1e-8`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `log_input`.
+    #[must_use]
+    pub fn log_input(mut self, log_input: bool) -> Self {
+        self.log_input = log_input;
+        self
+    }
+    /// Sets `full`.
+    #[must_use]
+    pub fn full(mut self, full: bool) -> Self {
+        self.full = full;
+        self
+    }
+    /// Sets `eps`.
+    #[must_use]
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        let f = |_, x: f64, y: f64| {
+            let l = if self.log_input { x.exp() - y * x } else { x - y * (x + self.eps).ln() };
+            // masked_fill(target <= 1, 0): NaN targets are not masked.
+            if self.full && (y > 1.0 || y.is_nan()) {
+                l + stirling(y).0
+            } else {
+                l
+            }
+        };
+        let df = |_, x: f64, y: f64| {
+            let (dx, mut dy) =
+                if self.log_input { (x.exp() - y, -x) } else { (1.0 - y / (x + self.eps), -(x + self.eps).ln()) };
+            if self.full {
+                dy += if y > 1.0 || y.is_nan() {
+                    stirling(y).1
+                } else if y > 0.0 {
+                    0.0
+                } else {
+                    f64::NAN // 0 · log(y) with y ≤ 0 in the masked branch's backward
+                };
+            }
+            (dx, dy)
+        };
+        eval_pointwise(Self::NAME, &p, self.reduction, up, true, f, df)
+    }
+
+    float_pair_api!(input, target, "`input` w.r.t. `input`, `target` w.r.t. `target`");
+}
+
+/// TensorFlow's `tf.nn.log_poisson_loss(targets, log_input, compute_full_loss)`.
+///
+/// ```text
+/// ℓᵢ = exp(cᵢ) − cᵢ zᵢ                      c = log_input, z = targets
+///    + (z log z − z + ½ log(2π z))          with compute_full_loss, where NOT 0 ≤ z ≤ 1
+/// ∂ℓ/∂c = exp(c) − z        ∂ℓ/∂z = −c (+ log z + 1/(2z) where the Stirling term applies)
+/// ```
+///
+/// TensorFlow's semantics, which differ from PyTorch's `full`: the Stirling term
+/// is dropped only for `0 ≤ z ≤ 1`, so a negative target gives NaN; its gradient
+/// with respect to a target of exactly 0 is NaN (`0 · log 0` in the masked
+/// branch), as TensorFlow's autograd gives. The default `Reduction::None` is
+/// TensorFlow's own output.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::LogPoissonLoss;
+/// let loss = LogPoissonLoss::new().forward(array![2.0f64].view(), array![0.0f64].view()).unwrap();
+/// assert_eq!(loss[[0]], 1.0);
+/// ```
+///
+/// # References
+/// <https://www.tensorflow.org/api_docs/python/tf/nn/log_poisson_loss>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LogPoissonLoss {
+    /// The reduction (default `None`: TensorFlow's own output).
+    pub reduction: Reduction,
+    /// Whether to add the Stirling approximation (default `false`).
+    pub compute_full_loss: bool,
+}
+
+impl Default for LogPoissonLoss {
+    fn default() -> Self {
+        LogPoissonLoss { reduction: Reduction::None, compute_full_loss: false }
+    }
+}
+
+impl LogPoissonLoss {
+    const NAME: &'static str = "log_poisson_loss";
+
+    /// TensorFlow's defaults: `compute_full_loss = false`, no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `compute_full_loss`.
+    #[must_use]
+    pub fn compute_full_loss(mut self, full: bool) -> Self {
+        self.compute_full_loss = full;
+        self
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        targets: ArrayView<'_, T, D>,
+        log_input: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let p = Pointwise::named(Self::NAME, ("log_input", &log_input), ("targets", &targets))?;
+        let masked = |z: f64| (0.0..=1.0).contains(&z);
+        let f = |_, c: f64, z: f64| {
+            let l = c.exp() - c * z;
+            if self.compute_full_loss && !masked(z) {
+                l + stirling(z).0
+            } else {
+                l
+            }
+        };
+        let df = |_, c: f64, z: f64| {
+            let mut dz = -c;
+            if self.compute_full_loss {
+                dz += if !masked(z) {
+                    stirling(z).1
+                } else if z > 0.0 {
+                    0.0
+                } else {
+                    f64::NAN
+                };
+            }
+            (c.exp() - z, dz)
+        };
+        eval_pointwise(Self::NAME, &p, self.reduction, up, true, f, df)
+    }
+
+    float_pair_api!(targets, log_input, "`input` w.r.t. `log_input`, `target` w.r.t. `targets`");
+}
+
+/// Keras's `keras.losses.poisson(y_true, y_pred)`: the Poisson loss on rates,
+/// averaged over the last axis.
+///
+/// ```text
+/// ℓ = mean over the last axis of ( ŷ − y log(ŷ + ε) ),   ε = 1e-7 (keras.config.epsilon())
+/// ∂ℓ/∂ŷ = (1 − y/(ŷ + ε)) / C        ∂ℓ/∂y = −log(ŷ + ε) / C
+/// ```
+///
+/// The result has the inputs' shape without the last axis (a scalar for 1-d
+/// inputs); the default `Reduction::None` is Keras's own output. Keras 3.15
+/// computes the mean over the last axis in float32 even for float64 inputs;
+/// losslab computes it in f64.
+///
+/// # Errors
+/// [`LossError::Shape`] for different shapes or inputs without axes.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::KerasPoisson;
+/// let loss = KerasPoisson::new().forward(array![[1.0f64, 0.0]].view(), array![[1.0f64, 2.0]].view()).unwrap();
+/// assert!((loss[[0]] - (1.0 - (1.0f64 + 1e-7).ln() + 2.0) / 2.0).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// <https://keras.io/api/losses/probabilistic_losses/#poisson-function>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KerasPoisson {
+    /// The reduction (default `None`: Keras's per-sample output).
+    pub reduction: Reduction,
+}
+
+impl Default for KerasPoisson {
+    fn default() -> Self {
+        KerasPoisson { reduction: Reduction::None }
+    }
+}
+
+/// Keras's fuzz factor, `keras.config.epsilon()`.
+pub(crate) const KERAS_EPSILON: f64 = 1e-7;
+
+impl KerasPoisson {
+    const NAME: &'static str = "poisson";
+
+    /// Keras's defaults: no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        y_true: ArrayView<'_, T, D>,
+        y_pred: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        same_shape(Self::NAME, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
+        let (samples, c, out) = last_axis(Self::NAME, "y_pred", y_pred.shape())?;
+        let (p, t) = (widen(&y_pred), widen(&y_true));
+        let eps = KERAS_EPSILON;
+        let per = |k: usize| p[k] - t[k] * (p[k] + eps).ln();
+        eval_lanes(Self::NAME, y_pred.shape(), samples, c, &out, self.reduction, up, true, |s, _| {
+            sum_lane(s, c, per) / c as f64
+        }, |s, sc, gp, gt| {
+            for k in s * c..(s + 1) * c {
+                gp[k] = sc * (1.0 - t[k] / (p[k] + eps)) / c as f64;
+                gt[k] = sc * -(p[k] + eps).ln() / c as f64;
+            }
+        })
+    }
+
+    float_pair_api!(y_true, y_pred, "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
+}
+
+/// The compensated sum of `f(k)` over the lane of sample `s` (`c` elements).
+pub(crate) fn sum_lane(s: usize, c: usize, f: impl Fn(usize) -> f64) -> f64 {
+    crate::reduction::sum_f64((s * c..(s + 1) * c).map(f))
+}
+
+/// Runs a loss with one value per lane along the last axis (row-major:
+/// sample `s` is elements `s·c .. (s+1)·c`). `f(s, _)` is sample `s`'s loss;
+/// `g(s, scale, grad_pred, grad_other)` adds `scale · ∂ℓₛ/∂·` to the gradients.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_lanes<T: Float>(
+    loss: &'static str,
+    shape: &[usize],
+    samples: usize,
+    c: usize,
+    out_shape: &[usize],
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    other_grad: bool,
+    f: impl Fn(usize, usize) -> f64,
+    g: impl Fn(usize, f64, &mut [f64], &mut [f64]),
+) -> Result<Eval<T, Gradients<T>>> {
+    let reducer = Reducer::counting(reduction, out_shape, shape);
+    let scales = up.scales(loss, &reducer)?;
+    let value = reducer.output((0..samples).map(|s| f(s, c)).collect());
+    let grads = scales.map(|sc| {
+        let n = samples * c;
+        let (mut gp, mut go) = (vec![0.0; n], vec![0.0; n]);
+        for s in 0..samples {
+            g(s, sc.at(s), &mut gp, &mut go);
+        }
+        Gradients { input: narrow(shape, gp), target: other_grad.then(|| narrow(shape, go)) }
+    });
+    Ok((value, grads))
+}
+
+// ---------------------------------------------------------------------------------------
+// Gaussian
+
+/// The gradients of [`GaussianNllLoss`]: one per float tensor, each in its tensor's shape.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GaussianNllGradients<T> {
+    /// With respect to `input` (the predicted mean).
+    pub input: ArrayD<T>,
+    /// With respect to `target`.
+    pub target: ArrayD<T>,
+    /// With respect to `var`, in `var`'s own shape (summed over the elements it
+    /// was broadcast to).
+    pub var: ArrayD<T>,
+}
+
+/// Gaussian negative log-likelihood, `torch.nn.functional.gaussian_nll_loss`:
+/// the loss of a network that predicts a mean (`input`) and a variance (`var`).
+///
+/// ```text
+/// v = max(var, eps)                                         (clamped under no_grad)
+/// ℓᵢ = ½ (log vᵢ + (xᵢ − yᵢ)² / vᵢ)  (+ ½ log 2π with full)
+/// ∂ℓ/∂x = (x − y)/v     ∂ℓ/∂y = −(x − y)/v     ∂ℓ/∂var = ½ (1/v − (x − y)²/v²)
+/// ```
+///
+/// `var` takes every shape PyTorch accepts: `input`'s shape (heteroscedastic);
+/// `input`'s shape without its last axis, or with a last axis of size 1 (one
+/// variance per sample, homoscedastic); more generally `input`'s number of axes
+/// with exactly one axis of size 1 where `input`'s differs. A broadcast
+/// variance's gradient is summed over the elements it covers.
+///
+/// PyTorch clamps the variance at `eps` in place under `torch.no_grad()`, so its
+/// autograd sees no clamp: the gradient with respect to `var` is the derivative
+/// at the clamped value, passed through even where `var < eps` (where the true
+/// derivative is 0). losslab matches this. `Mean` divides by `input`'s number
+/// of elements. Unlike PyTorch, `target` must have `input`'s shape.
+///
+/// # Errors
+/// [`LossError::Domain`] if `var` has a negative entry (PyTorch: "var has negative
+/// entry/entries"), checked first, as PyTorch does; [`LossError::Shape`] for a
+/// `var` of a shape PyTorch rejects ("var is of incorrect size") or a `target`
+/// whose shape is not `input`'s.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::GaussianNllLoss;
+/// let (x, y) = (array![[1.0f64, 2.0]], array![[0.0f64, 0.0]]);
+/// let var = array![4.0f64]; // one variance per sample: input's shape without the last axis
+/// let (loss, g) = GaussianNllLoss::new().forward_backward(x.view(), y.view(), var.view()).unwrap();
+/// let want = 0.5 * (4f64.ln() + 1.0 / 4.0) / 2.0 + 0.5 * (4f64.ln() + 4.0 / 4.0) / 2.0;
+/// assert!((loss[[]] - want).abs() < 1e-15);
+/// assert_eq!(g.var.shape(), &[1]);
+/// ```
+///
+/// # References
+/// D. A. Nix and A. S. Weigend, "Estimating the mean and variance of the target
+/// probability distribution", ICNN 1994, <https://doi.org/10.1109/ICNN.1994.374138>;
+/// <https://pytorch.org/docs/stable/generated/torch.nn.GaussianNLLLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GaussianNllLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// Whether to add the constant `½ log 2π` (default `false`).
+    pub full: bool,
+    /// The variance's lower clamp (default 1e-6).
+    pub eps: f64,
+}
+
+impl Default for GaussianNllLoss {
+    fn default() -> Self {
+        GaussianNllLoss { reduction: Reduction::Mean, full: false, eps: 1e-6 }
+    }
+}
+
+impl GaussianNllLoss {
+    const NAME: &'static str = "gaussian_nll_loss";
+
+    /// PyTorch's defaults: `Mean`, `full = false`, `eps = 1e-6`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `full`.
+    #[must_use]
+    pub fn full(mut self, full: bool) -> Self {
+        self.full = full;
+        self
+    }
+    /// Sets `eps`.
+    #[must_use]
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// For each element of `input`, the flat index into `var` that PyTorch's
+    /// broadcasting pairs it with.
+    fn var_index(input: &[usize], var: &[usize]) -> Result<Vec<usize>> {
+        let bad = || shape_err(Self::NAME, "var", format!("{input:?} (the shape of `input`), {:?}, a shape with a last axis of size 1, or one axis of size 1 where `input`'s differs (PyTorch: var is of incorrect size)", &input[..input.len().saturating_sub(1)]), var);
+        let effective: Vec<usize> = if var == input {
+            var.to_vec()
+        } else if !input.is_empty() && &input[..input.len() - 1] == var {
+            let mut v = var.to_vec();
+            v.push(1);
+            v
+        } else if input.len() == var.len() && input.iter().zip(var).filter(|(a, b)| a != b).map(|(_, b)| b).sum::<usize>() == 1 {
+            var.to_vec()
+        } else {
+            return Err(bad());
+        };
+        let n: usize = effective.iter().product();
+        let idx = ArrayD::from_shape_vec(IxDyn(&effective), (0..n).collect::<Vec<usize>>()).expect("length");
+        let b = idx.broadcast(IxDyn(input)).ok_or_else(bad)?;
+        Ok(b.iter().copied().collect())
+    }
+
+    fn eval<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D1>,
+        var: ArrayView<'_, T, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, GaussianNllGradients<T>>> {
+        let v = widen(&var);
+        if let Some(i) = v.iter().position(|&v| v < 0.0) {
+            return Err(LossError::Domain {
+                loss: Self::NAME,
+                tensor: "var",
+                value: v[i],
+                position: crate::error::unravel(i, var.shape()),
+                expected: "a variance >= 0 (PyTorch: var has negative entry/entries)",
+            });
+        }
+        let vi = Self::var_index(input.shape(), var.shape())?;
+        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        // The clamp PyTorch applies under no_grad (NaN stays NaN).
+        let vc: Vec<f64> = v.iter().map(|&v| if v < self.eps { self.eps } else { v }).collect();
+        let c = if self.full { 0.5 * (2.0 * PI).ln() } else { 0.0 };
+        let reducer = p.reducer(self.reduction);
+        let scales = up.scales(Self::NAME, &reducer)?;
+        let value = p.forward(self.reduction, |i, x, y| {
+            let (d, v) = (x - y, vc[vi[i]]);
+            0.5 * (v.ln() + d * d / v) + c
+        });
+        let grads = scales.map(|s| {
+            let n = p.x.len();
+            let (mut gx, mut gy, mut gv) = (Vec::with_capacity(n), Vec::with_capacity(n), vec![0.0; v.len()]);
+            let mut parts: Vec<Vec<f64>> = vec![Vec::new(); v.len()];
+            for i in 0..n {
+                let (d, v) = (p.x[i] - p.y[i], vc[vi[i]]);
+                let g = s.at(i);
+                gx.push(g * d / v);
+                gy.push(-(g * d / v));
+                parts[vi[i]].push(0.5 * g * (1.0 / v - d * d / (v * v)));
+            }
+            for (gv, part) in gv.iter_mut().zip(parts) {
+                *gv = crate::reduction::sum_f64(part);
+            }
+            GaussianNllGradients { input: narrow(&p.shape, gx), target: narrow(&p.shape, gy), var: narrow(var.shape(), gv) }
+        });
+        Ok((value, grads))
+    }
+
+    /// The loss.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D1>,
+        var: ArrayView<'_, T, D2>,
+    ) -> Result<ArrayD<T>> {
+        Ok(self.eval(input, target, var, &Upstream::Skip)?.0)
+    }
+
+    /// The gradients of `Σ grad_output · loss` with respect to `input`, `target` and `var`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D1>,
+        var: ArrayView<'_, T, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<GaussianNllGradients<T>> {
+        Ok(self.eval(input, target, var, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D1>,
+        var: ArrayView<'_, T, D2>,
+    ) -> Result<(ArrayD<T>, GaussianNllGradients<T>)> {
+        let (v, g) = self.eval(input, target, var, &Upstream::Ones)?;
+        Ok((v, g.expect("gradients requested")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// TensorFlow: binary cross entropy on logits, l2_loss
+
+/// TensorFlow's `tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)`.
+///
+/// ```text
+/// ℓ = max(x, 0) − x z + log(1 + exp(−|x|))          x = logits, z = labels
+/// ∂ℓ/∂x = σ(x) − z        ∂ℓ/∂z = −x
+/// ```
+///
+/// Exact for every logit (no overflow at ±1e4). The default `Reduction::None`
+/// is TensorFlow's own output (the inputs' shape).
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::SigmoidCrossEntropyWithLogits;
+/// let loss = SigmoidCrossEntropyWithLogits::new().forward(array![1.0f64, 0.0].view(), array![0.0f64, 1e4].view()).unwrap();
+/// assert!((loss[[0]] - 2f64.ln()).abs() < 1e-15);
+/// assert_eq!(loss[[1]], 1e4);
+/// ```
+///
+/// # References
+/// <https://www.tensorflow.org/api_docs/python/tf/nn/sigmoid_cross_entropy_with_logits>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SigmoidCrossEntropyWithLogits {
+    /// The reduction (default `None`: TensorFlow's own output).
+    pub reduction: Reduction,
+}
+
+impl Default for SigmoidCrossEntropyWithLogits {
+    fn default() -> Self {
+        SigmoidCrossEntropyWithLogits { reduction: Reduction::None }
+    }
+}
+
+impl SigmoidCrossEntropyWithLogits {
+    const NAME: &'static str = "sigmoid_cross_entropy_with_logits";
+
+    /// TensorFlow's defaults: no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        labels: ArrayView<'_, T, D>,
+        logits: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let p = Pointwise::named(Self::NAME, ("logits", &logits), ("labels", &labels))?;
+        eval_pointwise(
+            Self::NAME,
+            &p,
+            self.reduction,
+            up,
+            true,
+            |_, x, z| x.max(0.0) - x * z + (-x.abs()).exp().ln_1p(),
+            |_, x, z| (sigmoid_f64(x) - z, -x),
+        )
+    }
+
+    float_pair_api!(labels, logits, "`input` w.r.t. `logits`, `target` w.r.t. `labels`");
+}
+
+/// TensorFlow's `tf.nn.weighted_cross_entropy_with_logits(labels, logits, pos_weight)`:
+/// binary cross entropy on logits with the positive term weighted.
+///
+/// ```text
+/// ℓ = (1 − z) x + (1 + (q − 1) z) · (log(1 + exp(−|x|)) + max(−x, 0))      q = pos_weight
+///   = −q z log σ(x) − (1 − z) log(1 − σ(x))
+/// ∂ℓ/∂x = (1 − z) − (1 + (q − 1) z) σ(−x)     for x ≠ 0;   (1 − z) at x = 0 exactly
+/// ∂ℓ/∂z = −x + (q − 1) softplus(−x)
+/// ```
+///
+/// The gradient at a logit of exactly 0 is TensorFlow's autograd, not the
+/// derivative: TensorFlow differentiates `|x|` and `relu(−x)` as 0 at 0, which
+/// drops the `−(1 + (q − 1) z)/2` term. losslab follows TensorFlow. `pos_weight`
+/// is a number or a tensor that broadcasts to the logits' shape (one weight per
+/// class, say). The default `Reduction::None` is TensorFlow's own output.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ or `pos_weight` does not broadcast.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::WeightedCrossEntropyWithLogits;
+/// let loss = WeightedCrossEntropyWithLogits::new(3.0).forward(array![1.0f64].view(), array![0.0f64].view()).unwrap();
+/// assert!((loss[[0]] - 3.0 * 2f64.ln()).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// <https://www.tensorflow.org/api_docs/python/tf/nn/weighted_cross_entropy_with_logits>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WeightedCrossEntropyWithLogits {
+    /// The reduction (default `None`: TensorFlow's own output).
+    pub reduction: Reduction,
+    /// The weight of the positive examples, broadcast to the logits' shape.
+    pub pos_weight: ArrayD<f64>,
+}
+
+impl Default for WeightedCrossEntropyWithLogits {
+    fn default() -> Self {
+        Self::new(1.0)
+    }
+}
+
+impl WeightedCrossEntropyWithLogits {
+    const NAME: &'static str = "weighted_cross_entropy_with_logits";
+
+    /// The loss with a scalar `pos_weight` (1 gives [`SigmoidCrossEntropyWithLogits`]), no reduction.
+    pub fn new(pos_weight: f64) -> Self {
+        WeightedCrossEntropyWithLogits { reduction: Reduction::None, pos_weight: ArrayD::from_elem(IxDyn(&[]), pos_weight) }
+    }
+    /// Sets `pos_weight` to a tensor that broadcasts to the logits' shape.
+    #[must_use]
+    pub fn pos_weight<T: Float, D: Dimension>(mut self, pos_weight: ArrayView<'_, T, D>) -> Self {
+        self.pos_weight = pos_weight.map(|v| v.to_wide()).into_dyn();
+        self
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        labels: ArrayView<'_, T, D>,
+        logits: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let p = Pointwise::named(Self::NAME, ("logits", &logits), ("labels", &labels))?;
+        let q = broadcast_weight(Self::NAME, "pos_weight", Some(&self.pos_weight.view()), &p.shape)?.expect("given");
+        eval_pointwise(
+            Self::NAME,
+            &p,
+            self.reduction,
+            up,
+            true,
+            |i, x, z| (1.0 - z) * x + (1.0 + (q[i] - 1.0) * z) * ((-x.abs()).exp().ln_1p() + (-x).max(0.0)),
+            |i, x, z| {
+                let lw = 1.0 + (q[i] - 1.0) * z;
+                // TensorFlow's autograd: d|x|/dx = sign(x) = 0 and d relu(−x)/dx = 0 at x = 0.
+                let dx = if x == 0.0 { 1.0 - z } else { (1.0 - z) - lw * sigmoid_f64(-x) };
+                (dx, -x + (q[i] - 1.0) * softplus_f64(-x))
+            },
+        )
+    }
+
+    float_pair_api!(labels, logits, "`input` w.r.t. `logits`, `target` w.r.t. `labels`");
+}
+
+/// TensorFlow's `tf.nn.l2_loss(t)`: half the sum of squares.
+///
+/// ```text
+/// ℓ = Σᵢ tᵢ² / 2        ∂ℓ/∂tᵢ = tᵢ
+/// ```
+///
+/// The per-element terms `tᵢ²/2` are reduced by `reduction`, whose default is
+/// `Sum`: TensorFlow's own (scalar) output. `None` gives the terms, `Mean` their
+/// mean. `Gradients::target` is `None`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::L2Loss;
+/// let (loss, g) = L2Loss::new().forward_backward(array![[1.0f32, 2.0], [3.0, 4.0]].view()).unwrap();
+/// assert_eq!(loss[[]], 15.0);
+/// assert_eq!(g.input, array![[1.0f32, 2.0], [3.0, 4.0]].into_dyn());
+/// ```
+///
+/// # References
+/// <https://www.tensorflow.org/api_docs/python/tf/nn/l2_loss>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct L2Loss {
+    /// The reduction (default `Sum`: TensorFlow's own output).
+    pub reduction: Reduction,
+}
+
+impl Default for L2Loss {
+    fn default() -> Self {
+        L2Loss { reduction: Reduction::Sum }
+    }
+}
+
+impl L2Loss {
+    const NAME: &'static str = "l2_loss";
+
+    /// TensorFlow's semantics: the sum of `t²/2`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    fn eval<T: Float, D: Dimension>(&self, t: ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
+        let p = Pointwise::new(Self::NAME, &t, &t)?;
+        eval_pointwise(Self::NAME, &p, self.reduction, up, false, |_, x, _| x * x / 2.0, |_, x, _| (x, 0.0))
+    }
+
+    /// The loss (infallible apart from `grad_output`'s shape in `backward`).
+    ///
+    /// # Errors
+    /// None in practice; the `Result` keeps the signature of every loss.
+    pub fn forward<T: Float, D: Dimension>(&self, t: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        Ok(self.eval(t, &Upstream::Skip)?.0)
+    }
+
+    /// The gradient of `Σ grad_output · loss` with respect to `t` (in `input`).
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if `grad_output` does not have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(&self, t: ArrayView<'_, T, D>, grad_output: ArrayViewD<'_, T>) -> Result<Gradients<T>> {
+        Ok(self.eval(t, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
+    }
+
+    /// The loss and its gradient.
+    ///
+    /// # Errors
+    /// None in practice.
+    pub fn forward_backward<T: Float, D: Dimension>(&self, t: ArrayView<'_, T, D>) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let (v, g) = self.eval(t, &Upstream::Ones)?;
+        Ok((v, g.expect("gradients requested")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// free functions
+
+/// [`PoissonNllLoss`] with PyTorch's defaults and `reduction`:
+/// `torch.nn.functional.poisson_nll_loss(input, target, reduction=...)`.
+///
+/// # Errors
+/// See [`PoissonNllLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::poisson_nll_loss(array![0.0f64].view(), array![3.0].view(), losslab::Reduction::Sum).unwrap();
+/// assert_eq!(v[[]], 1.0);
+/// ```
+pub fn poisson_nll_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
+    PoissonNllLoss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`GaussianNllLoss`] with PyTorch's defaults and `reduction`:
+/// `torch.nn.functional.gaussian_nll_loss(input, target, var, reduction=...)`.
+///
+/// # Errors
+/// See [`GaussianNllLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::gaussian_nll_loss(array![1.0f64].view(), array![0.0].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
+/// assert_eq!(v[[]], 0.5);
+/// ```
+pub fn gaussian_nll_loss<T: Float, D1: Dimension, D2: Dimension>(
+    input: ArrayView<'_, T, D1>,
+    target: ArrayView<'_, T, D1>,
+    var: ArrayView<'_, T, D2>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    GaussianNllLoss::new().reduction(reduction).forward(input, target, var)
+}
+
+/// [`SigmoidCrossEntropyWithLogits`]: `tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)`.
+///
+/// # Errors
+/// See [`SigmoidCrossEntropyWithLogits`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::sigmoid_cross_entropy_with_logits(array![0.0f64].view(), array![0.0].view()).unwrap();
+/// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn sigmoid_cross_entropy_with_logits<T: Float, D: Dimension>(labels: ArrayView<'_, T, D>, logits: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    SigmoidCrossEntropyWithLogits::new().forward(labels, logits)
+}
+
+/// [`WeightedCrossEntropyWithLogits`] with a scalar `pos_weight`:
+/// `tf.nn.weighted_cross_entropy_with_logits(labels, logits, pos_weight)`.
+///
+/// # Errors
+/// See [`WeightedCrossEntropyWithLogits`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::weighted_cross_entropy_with_logits(array![1.0f64].view(), array![0.0].view(), 2.0).unwrap();
+/// assert!((v[[0]] - 2.0 * 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn weighted_cross_entropy_with_logits<T: Float, D: Dimension>(
+    labels: ArrayView<'_, T, D>,
+    logits: ArrayView<'_, T, D>,
+    pos_weight: f64,
+) -> Result<ArrayD<T>> {
+    WeightedCrossEntropyWithLogits::new(pos_weight).forward(labels, logits)
+}
+
+/// [`LogPoissonLoss`]: `tf.nn.log_poisson_loss(targets, log_input, compute_full_loss)`.
+///
+/// # Errors
+/// See [`LogPoissonLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::log_poisson_loss(array![1.0f64].view(), array![0.0].view(), false).unwrap();
+/// assert_eq!(v[[0]], 1.0);
+/// ```
+pub fn log_poisson_loss<T: Float, D: Dimension>(targets: ArrayView<'_, T, D>, log_input: ArrayView<'_, T, D>, compute_full_loss: bool) -> Result<ArrayD<T>> {
+    LogPoissonLoss::new().compute_full_loss(compute_full_loss).forward(targets, log_input)
+}
+
+/// [`L2Loss`]: `tf.nn.l2_loss(t)`, a 0-d array.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// assert_eq!(losslab::l2_loss(array![3.0f64, 4.0].view())[[]], 12.5);
+/// ```
+pub fn l2_loss<T: Float, D: Dimension>(t: ArrayView<'_, T, D>) -> ArrayD<T> {
+    L2Loss::new().forward(t).expect("l2_loss has no failure mode")
+}
+
+/// [`KerasPoisson`]: `keras.losses.poisson(y_true, y_pred)`, one value per sample.
+///
+/// # Errors
+/// See [`KerasPoisson`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::keras_poisson(array![[0.0f64, 0.0]].view(), array![[1.0, 3.0]].view()).unwrap();
+/// assert_eq!(v[[0]], 2.0);
+/// ```
+pub fn keras_poisson<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    KerasPoisson::new().forward(y_true, y_pred)
+}

@@ -1,0 +1,1327 @@
+//! Margin losses: PyTorch's margin ranking, hinge embedding, soft margin,
+//! multi-label soft margin, multi-label margin and multi-class margin losses;
+//! Keras's `hinge`, `squared_hinge` and `categorical_hinge`; optax's
+//! `multiclass_hinge_loss`, `perceptron_loss` and `multiclass_perceptron_loss`.
+//!
+//! At a kink (a margin met exactly, or a tie for the largest score) each loss
+//! takes its reference's gradient: PyTorch's kernels count a margin term only
+//! when it is strictly positive (gradient 0 at the tie); JAX, and so Keras on its
+//! JAX backend and optax, gives `maximum(z, 0)` half the gradient at `z = 0` and
+//! splits the gradient of a `max` equally among tied maxima.
+
+use crate::error::{same_shape, shape_err, unravel, LossError, Result};
+use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::likelihood::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Upstream};
+use crate::math::{log_sigmoid_f64, sigmoid_f64, softplus_f64};
+use crate::pointwise::{broadcast_weight, Pointwise};
+use crate::reduction::{Gradients, Reducer, Reduction};
+use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
+
+/// The gradient factor JAX gives `maximum(z, 0)`: 1 above, ½ at the tie, 0 below.
+#[inline]
+fn jax_relu_grad(z: f64) -> f64 {
+    if z > 0.0 {
+        1.0
+    } else if z == 0.0 {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+/// `max(z, 0)` with NaN propagated (as `clamp_min` and `jnp.maximum` do).
+#[inline]
+fn relu(z: f64) -> f64 {
+    if z.is_nan() { z } else { z.max(0.0) }
+}
+
+/// The maximum of a lane and how many entries attain it (JAX splits a `max`'s
+/// gradient equally among them).
+fn max_and_ties(v: &[f64]) -> (f64, usize) {
+    let m = crate::math::max_nan(v.iter().copied());
+    (m, v.iter().filter(|&&x| x == m).count().max(1))
+}
+
+/// Generates the API of a loss of a float tensor and an integer label tensor
+/// from its `eval(x, labels, upstream)`.
+macro_rules! label_api {
+    ($x:ident, $labels:ident) => {
+        /// The loss, reduced as `self.reduction` says.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+            &self,
+            $x: ArrayView<'_, T, D1>,
+            $labels: ArrayView<'_, L, D2>,
+        ) -> Result<ArrayD<T>> {
+            Ok(self.eval($x, $labels, &Upstream::Skip)?.0)
+        }
+
+        #[doc = concat!("The gradient of `Σ grad_output · loss` with respect to `", stringify!($x), "` (`target`: `None`).")]
+        ///
+        /// # Errors
+        /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+        /// have the result's shape.
+        pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+            &self,
+            $x: ArrayView<'_, T, D1>,
+            $labels: ArrayView<'_, L, D2>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<Gradients<T>> {
+            Ok(self.eval($x, $labels, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
+        }
+
+        /// The loss and its gradient (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+            &self,
+            $x: ArrayView<'_, T, D1>,
+            $labels: ArrayView<'_, L, D2>,
+        ) -> Result<(ArrayD<T>, Gradients<T>)> {
+            let (v, g) = self.eval($x, $labels, &Upstream::Ones)?;
+            Ok((v, g.expect("gradients requested")))
+        }
+
+        /// Sets the reduction.
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+}
+
+/// PyTorch's multi-class layout: `(C,)` or `(N, C)` with `C ≥ 1`. Returns
+/// `(N, C, shape of one result per sample)`.
+fn torch_rows(loss: &'static str, shape: &[usize]) -> Result<(usize, usize, Vec<usize>)> {
+    match *shape {
+        [c] if c > 0 => Ok((1, c, vec![])),
+        [n, c] if c > 0 => Ok((n, c, vec![n])),
+        _ => Err(shape_err(loss, "input", "(C,) or (N, C) with C >= 1 (a non-empty vector or matrix)", shape)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// PyTorch
+
+/// The gradients of [`MarginRankingLoss`], one per float tensor.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MarginRankingGradients<T> {
+    /// With respect to `input1`.
+    pub input1: ArrayD<T>,
+    /// With respect to `input2`.
+    pub input2: ArrayD<T>,
+    /// With respect to `target`.
+    pub target: ArrayD<T>,
+}
+
+/// Margin ranking loss, `torch.nn.functional.margin_ranking_loss`: `input1`
+/// should rank above `input2` where `target = 1`, below where `target = −1`.
+///
+/// ```text
+/// ℓᵢ = max(0, −yᵢ (x1ᵢ − x2ᵢ) + margin)
+/// where the term is > 0:  ∂ℓ/∂x1 = −y   ∂ℓ/∂x2 = y   ∂ℓ/∂y = −(x1 − x2);   0 elsewhere
+/// ```
+///
+/// A pair exactly at the margin (`−y (x1 − x2) + margin = 0`) has gradient 0,
+/// as PyTorch's. Unlike PyTorch, which broadcasts tensors of equal rank, all
+/// three tensors must have the same shape.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::MarginRankingLoss;
+/// let (a, b, y) = (array![1.0f64, 0.0], array![0.0f64, 0.5], array![1.0f64, 1.0]);
+/// let (loss, g) = MarginRankingLoss::new().margin(1.0).forward_backward(a.view(), b.view(), y.view()).unwrap();
+/// assert_eq!(loss[[]], (0.0 + 1.5) / 2.0);
+/// assert_eq!(g.input1, array![-0.0, -0.5].into_dyn()); // the first pair sits exactly at the margin
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.MarginRankingLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MarginRankingLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// The margin (default 0).
+    pub margin: f64,
+}
+
+impl Default for MarginRankingLoss {
+    fn default() -> Self {
+        MarginRankingLoss { reduction: Reduction::Mean, margin: 0.0 }
+    }
+}
+
+impl MarginRankingLoss {
+    const NAME: &'static str = "margin_ranking_loss";
+
+    /// PyTorch's defaults: `Mean`, `margin = 0`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the margin.
+    #[must_use]
+    pub fn margin(mut self, margin: f64) -> Self {
+        self.margin = margin;
+        self
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        input1: ArrayView<'_, T, D>,
+        input2: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, MarginRankingGradients<T>>> {
+        same_shape(Self::NAME, "input1", input1.shape(), "input2", input2.shape())?;
+        same_shape(Self::NAME, "input1", input1.shape(), "target", target.shape())?;
+        let shape = input1.shape().to_vec();
+        let (a, b, y) = (widen(&input1), widen(&input2), widen(&target));
+        let reducer = Reducer::counting(self.reduction, &shape, &shape);
+        let scales = up.scales(Self::NAME, &reducer)?;
+        let z = |i: usize| -y[i] * (a[i] - b[i]) + self.margin;
+        let value = reducer.output((0..a.len()).map(|i| relu(z(i))).collect());
+        let grads = scales.map(|s| {
+            let n = a.len();
+            let (mut g1, mut g2, mut gy) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            for i in 0..n {
+                let zi = z(i);
+                if zi > 0.0 || zi.is_nan() {
+                    let g = s.at(i);
+                    g1[i] = -(g * y[i]);
+                    g2[i] = g * y[i];
+                    gy[i] = -(g * (a[i] - b[i]));
+                }
+            }
+            MarginRankingGradients { input1: narrow(&shape, g1), input2: narrow(&shape, g2), target: narrow(&shape, gy) }
+        });
+        Ok((value, grads))
+    }
+
+    /// The loss.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(
+        &self,
+        input1: ArrayView<'_, T, D>,
+        input2: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+    ) -> Result<ArrayD<T>> {
+        Ok(self.eval(input1, input2, target, &Upstream::Skip)?.0)
+    }
+
+    /// The gradients of `Σ grad_output · loss` with respect to `input1`, `input2` and `target`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(
+        &self,
+        input1: ArrayView<'_, T, D>,
+        input2: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<MarginRankingGradients<T>> {
+        Ok(self.eval(input1, input2, target, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(
+        &self,
+        input1: ArrayView<'_, T, D>,
+        input2: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+    ) -> Result<(ArrayD<T>, MarginRankingGradients<T>)> {
+        let (v, g) = self.eval(input1, input2, target, &Upstream::Ones)?;
+        Ok((v, g.expect("gradients requested")))
+    }
+}
+
+/// Hinge embedding loss, `torch.nn.functional.hinge_embedding_loss`: `input` is
+/// a distance, small for similar pairs (`target = 1`), at least `margin` for
+/// dissimilar ones (`target = −1`).
+///
+/// ```text
+/// ℓᵢ = [yᵢ ≠ 1] · max(0, margin − xᵢ) + [yᵢ ≠ −1] · xᵢ
+/// ∂ℓ/∂x = −[yᵢ ≠ 1][margin − xᵢ > 0] + [yᵢ ≠ −1]
+/// ```
+///
+/// PyTorch's own semantics for a target that is neither 1 nor −1: both terms
+/// apply. A dissimilar pair exactly at the margin has gradient 0. The target is
+/// not differentiated (`Gradients::target` is `None`).
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::{HingeEmbeddingLoss, Reduction};
+/// let loss = HingeEmbeddingLoss::new().reduction(Reduction::None)
+///     .forward(array![0.3f64, 0.25, 2.0].view(), array![1.0f64, -1.0, -1.0].view()).unwrap();
+/// assert_eq!(loss, array![0.3, 0.75, 0.0].into_dyn());
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.HingeEmbeddingLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct HingeEmbeddingLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// The margin (default 1.0).
+    pub margin: f64,
+}
+
+impl Default for HingeEmbeddingLoss {
+    fn default() -> Self {
+        HingeEmbeddingLoss { reduction: Reduction::Mean, margin: 1.0 }
+    }
+}
+
+impl HingeEmbeddingLoss {
+    const NAME: &'static str = "hinge_embedding_loss";
+
+    /// PyTorch's defaults: `Mean`, `margin = 1`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the margin.
+    #[must_use]
+    pub fn margin(mut self, margin: f64) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        let m = self.margin;
+        eval_pointwise(
+            Self::NAME,
+            &p,
+            self.reduction,
+            up,
+            false,
+            |_, x, y| {
+                let neg = if y != 1.0 { relu(m - x) } else { 0.0 };
+                let pos = if y != -1.0 { x } else { 0.0 };
+                neg + pos
+            },
+            |_, x, y| {
+                let neg = if y != 1.0 && (m - x > 0.0 || x.is_nan()) { -1.0 } else { 0.0 };
+                let pos = if y != -1.0 { 1.0 } else { 0.0 };
+                (neg + pos, 0.0)
+            },
+        )
+    }
+
+    float_pair_api!(input, target, "`input` w.r.t. `input` (`target`: `None`)");
+}
+
+/// Soft margin loss, `torch.nn.functional.soft_margin_loss`: two-class logistic
+/// loss with targets ±1.
+///
+/// ```text
+/// ℓᵢ = log(1 + exp(−yᵢ xᵢ)) = softplus(−yᵢ xᵢ)        ∂ℓ/∂x = −y σ(−y x)
+/// ```
+///
+/// PyTorch evaluates `log1p(exp(−y x))` as written, which overflows to `inf`
+/// (and a NaN gradient) once `−y x > 709` in float64 (`88` in float32); losslab
+/// evaluates the softplus stably and stays exact there (`ℓ = −y x`, gradient
+/// `−y`). The target is not differentiated (`Gradients::target` is `None`).
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::SoftMarginLoss;
+/// let loss = SoftMarginLoss::new().forward(array![0.0f64, -1e4].view(), array![1.0f64, 1.0].view()).unwrap();
+/// assert!((loss[[]] - (2f64.ln() + 1e4) / 2.0).abs() < 1e-12); // PyTorch: inf
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.SoftMarginLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SoftMarginLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+}
+
+impl Default for SoftMarginLoss {
+    fn default() -> Self {
+        SoftMarginLoss { reduction: Reduction::Mean }
+    }
+}
+
+impl SoftMarginLoss {
+    const NAME: &'static str = "soft_margin_loss";
+
+    /// PyTorch's defaults: `Mean`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        eval_pointwise(
+            Self::NAME,
+            &p,
+            self.reduction,
+            up,
+            false,
+            |_, x, y| softplus_f64(-y * x),
+            |_, x, y| (-y * sigmoid_f64(-y * x), 0.0),
+        )
+    }
+
+    float_pair_api!(input, target, "`input` w.r.t. `input` (`target`: `None`)");
+}
+
+/// Multi-label soft margin loss, `torch.nn.functional.multilabel_soft_margin_loss`:
+/// one binary logistic loss per class, averaged over the classes (the last axis).
+///
+/// ```text
+/// ℓₛ = (1/C) Σ_c w_c · −( y_c log σ(x_c) + (1 − y_c) log σ(−x_c) )
+/// ∂ℓₛ/∂x_c = w_c (σ(x_c) − y_c) / C        ∂ℓₛ/∂y_c = −w_c x_c / C
+/// ```
+///
+/// `input` and `target` have the same shape `(…, C)`; the result has one value
+/// per sample (the shape without the last axis). `weight` broadcasts to the
+/// input's shape (usually `(C,)`). `Mean` averages over samples.
+///
+/// # Errors
+/// [`LossError::Shape`] for different shapes, an input without axes or a weight
+/// that does not broadcast.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::MultilabelSoftMarginLoss;
+/// let loss = MultilabelSoftMarginLoss::new().forward(array![[0.0f64, 0.0]].view(), array![[1.0f64, 0.0]].view()).unwrap();
+/// assert!((loss[[]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.MultiLabelSoftMarginLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MultilabelSoftMarginLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// Weights broadcast to the input's shape (default none).
+    pub weight: Option<ArrayD<f64>>,
+}
+
+impl Default for MultilabelSoftMarginLoss {
+    fn default() -> Self {
+        MultilabelSoftMarginLoss { reduction: Reduction::Mean, weight: None }
+    }
+}
+
+impl MultilabelSoftMarginLoss {
+    const NAME: &'static str = "multilabel_soft_margin_loss";
+
+    /// PyTorch's defaults: `Mean`, no weight.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the weights (broadcast to the input's shape).
+    #[must_use]
+    pub fn weight<T: Float, D: Dimension>(mut self, weight: ArrayView<'_, T, D>) -> Self {
+        self.weight = Some(weight.map(|v| v.to_wide()).into_dyn());
+        self
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
+        let (samples, c, out) = last_axis(Self::NAME, "input", input.shape())?;
+        let w = self.weight.as_ref().map(|w| w.view());
+        let w = broadcast_weight(Self::NAME, "weight", w.as_ref(), input.shape())?;
+        let (x, y) = (widen(&input), widen(&target));
+        let wk = |k: usize| w.as_ref().map_or(1.0, |w| w[k]);
+        let cf = c as f64;
+        eval_lanes(
+            Self::NAME,
+            input.shape(),
+            samples,
+            c,
+            &out,
+            self.reduction,
+            up,
+            true,
+            |s, _| sum_lane(s, c, |k| -(y[k] * log_sigmoid_f64(x[k]) + (1.0 - y[k]) * log_sigmoid_f64(-x[k])) * wk(k)) / cf,
+            |s, sc, gx, gy| {
+                for k in s * c..(s + 1) * c {
+                    let g = sc * wk(k) / cf;
+                    gx[k] = g * (sigmoid_f64(x[k]) - y[k]);
+                    gy[k] = g * (log_sigmoid_f64(-x[k]) - log_sigmoid_f64(x[k]));
+                }
+            },
+        )
+    }
+
+    float_pair_api!(input, target, "`input` w.r.t. `input`, `target` w.r.t. `target`");
+}
+
+/// Multi-label margin loss, `torch.nn.functional.multilabel_margin_loss`: every
+/// target class should score at least 1 above every non-target class.
+///
+/// ```text
+/// ℓₛ = Σ_{j ∈ targets} Σ_{i ∉ targets} max(0, 1 − (x[yⱼ] − x[i])) / C
+/// ```
+///
+/// `input` is `(C,)` or `(N, C)`; `target` holds class indices of the same
+/// shape: each sample's targets are its entries up to the first −1 (the rest is
+/// ignored, but must still lie in `[−1, C)`). A target class listed twice counts
+/// twice. A term exactly at the margin has gradient 0, as in PyTorch's kernel.
+/// The result has one value per sample. `Mean` divides by `N`.
+///
+/// # Errors
+/// [`LossError::Shape`] for an input that is not a non-empty vector or matrix,
+/// or a target of another shape; [`LossError::Domain`] for a target entry
+/// outside `[−1, C)` (PyTorch: "argument #2 'target' is out of range").
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::MultilabelMarginLoss;
+/// let x = array![[0.1f64, 0.2, 0.4, 0.8]];
+/// let loss = MultilabelMarginLoss::new().forward(x.view(), array![[3i64, 0, -1, 1]].view()).unwrap();
+/// assert!((loss[[]] - 0.85).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.MultiLabelMarginLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MultilabelMarginLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+}
+
+impl Default for MultilabelMarginLoss {
+    fn default() -> Self {
+        MultilabelMarginLoss { reduction: Reduction::Mean }
+    }
+}
+
+impl MultilabelMarginLoss {
+    const NAME: &'static str = "multilabel_margin_loss";
+
+    /// PyTorch's defaults: `Mean`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn eval<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let (n, c, out) = torch_rows(Self::NAME, input.shape())?;
+        same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
+        let t: Vec<i64> = target.iter().map(|l| l.index()).collect();
+        if let Some(i) = t.iter().position(|&l| l < -1 || l >= c as i64) {
+            return Err(LossError::Domain {
+                loss: Self::NAME,
+                tensor: "target",
+                value: t[i] as f64,
+                position: unravel(i, target.shape()),
+                expected: "a class index in [0, C) or -1 (which ends the sample's targets)",
+            });
+        }
+        let x = widen(&input);
+        // Per sample: the target classes (with repeats) and which classes are targets.
+        let rows: Vec<(Vec<usize>, Vec<bool>)> = (0..n)
+            .map(|s| {
+                let ts: Vec<usize> = t[s * c..(s + 1) * c].iter().take_while(|&&l| l >= 0).map(|&l| l as usize).collect();
+                let mut is = vec![false; c];
+                ts.iter().for_each(|&j| is[j] = true);
+                (ts, is)
+            })
+            .collect();
+        let cf = c as f64;
+        eval_lanes(
+            Self::NAME,
+            input.shape(),
+            n,
+            c,
+            &out,
+            self.reduction,
+            up,
+            false,
+            |s, _| {
+                let (ts, is) = &rows[s];
+                let xs = &x[s * c..(s + 1) * c];
+                crate::reduction::sum_f64(ts.iter().flat_map(|&j| {
+                    (0..c).filter(|&i| !is[i]).map(move |i| relu(1.0 - (xs[j] - xs[i])))
+                })) / cf
+            },
+            |s, sc, gx, _| {
+                let (ts, is) = &rows[s];
+                let base = s * c;
+                for &j in ts {
+                    for i in (0..c).filter(|&i| !is[i]) {
+                        if 1.0 - (x[base + j] - x[base + i]) > 0.0 {
+                            gx[base + j] -= sc / cf;
+                            gx[base + i] += sc / cf;
+                        }
+                    }
+                }
+            },
+        )
+    }
+
+    label_api!(input, target);
+}
+
+/// Multi-class margin loss, `torch.nn.functional.multi_margin_loss`: the
+/// multi-class SVM loss of Weston and Watkins.
+///
+/// ```text
+/// ℓₛ = Σ_{i ≠ y} w[y] · max(0, margin − x[y] + x[i])^p / C          p ∈ {1, 2}
+/// ```
+///
+/// `input` is `(C,)` or `(N, C)`, `target` `()` or `(N,)` class indices, `weight`
+/// (optional) one weight per class, applied outside the power (as PyTorch's
+/// kernel does, whatever its docs' formula says). A term exactly at the margin
+/// has gradient 0. `Mean` divides by `N`, not by the weights.
+///
+/// # Errors
+/// [`LossError::Shape`] for an input that is not a non-empty vector or matrix, a
+/// target or weight of the wrong shape; [`LossError::ClassIndex`] for a target
+/// outside `[0, C)`; [`LossError::Option`] for `p` other than 1 or 2.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::MultiMarginLoss;
+/// let x = array![[0.1f64, 0.2, 0.4, 0.8]];
+/// let loss = MultiMarginLoss::new().forward(x.view(), array![3usize].view()).unwrap();
+/// assert!((loss[[]] - (0.3 + 0.4 + 0.6) / 4.0).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// J. Weston and C. Watkins, "Support Vector Machines for Multi-Class Pattern
+/// Recognition", ESANN 1999; <https://pytorch.org/docs/stable/generated/torch.nn.MultiMarginLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MultiMarginLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// The power, 1 or 2 (default 1).
+    pub p: i64,
+    /// The margin (default 1.0).
+    pub margin: f64,
+    /// One weight per class (default none).
+    pub weight: Option<Vec<f64>>,
+}
+
+impl Default for MultiMarginLoss {
+    fn default() -> Self {
+        MultiMarginLoss { reduction: Reduction::Mean, p: 1, margin: 1.0, weight: None }
+    }
+}
+
+impl MultiMarginLoss {
+    const NAME: &'static str = "multi_margin_loss";
+
+    /// PyTorch's defaults: `Mean`, `p = 1`, `margin = 1`, no weight.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `p` (1 or 2).
+    #[must_use]
+    pub fn p(mut self, p: i64) -> Self {
+        self.p = p;
+        self
+    }
+    /// Sets the margin.
+    #[must_use]
+    pub fn margin(mut self, margin: f64) -> Self {
+        self.margin = margin;
+        self
+    }
+    /// Sets the class weights.
+    #[must_use]
+    pub fn weight<T: Float>(mut self, weight: ArrayView1<'_, T>) -> Self {
+        self.weight = Some(weight.iter().map(|v| v.to_wide()).collect());
+        self
+    }
+
+    fn eval<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        if self.p != 1 && self.p != 2 {
+            return Err(LossError::Option {
+                loss: Self::NAME,
+                option: "p",
+                value: self.p.to_string(),
+                expected: "1 or 2 (PyTorch: only p == 1 and p == 2 supported)".into(),
+            });
+        }
+        let (n, c, out) = torch_rows(Self::NAME, input.shape())?;
+        if target.shape() != out.as_slice() {
+            return Err(shape_err(Self::NAME, "target", format!("{out:?} (one class index per row of `input`)"), target.shape()));
+        }
+        if let Some(w) = &self.weight {
+            if w.len() != c {
+                return Err(shape_err(Self::NAME, "weight", format!("[{c}] (one weight per class)"), &[w.len()]));
+            }
+        }
+        let mut ys = Vec::with_capacity(n);
+        for (i, l) in target.iter().enumerate() {
+            let l = l.index();
+            if l < 0 || l >= c as i64 {
+                return Err(LossError::ClassIndex {
+                    loss: Self::NAME,
+                    tensor: "target",
+                    index: l,
+                    position: unravel(i, target.shape()),
+                    classes: c,
+                    ignore_index: None,
+                });
+            }
+            ys.push(l as usize);
+        }
+        let x = widen(&input);
+        let (m, p2, cf) = (self.margin, self.p == 2, c as f64);
+        let wy = |s: usize| self.weight.as_ref().map_or(1.0, |w| w[ys[s]]);
+        eval_lanes(
+            Self::NAME,
+            input.shape(),
+            n,
+            c,
+            &out,
+            self.reduction,
+            up,
+            false,
+            |s, _| {
+                let (b, y) = (s * c, ys[s]);
+                let terms = (0..c).filter(|&i| i != y).map(|i| {
+                    let z = m - x[b + y] + x[b + i];
+                    if z > 0.0 {
+                        if p2 { z * z } else { z }
+                    } else {
+                        relu(z) // 0, or NaN
+                    }
+                });
+                crate::reduction::sum_f64(terms) * wy(s) / cf
+            },
+            |s, sc, gx, _| {
+                let (b, y) = (s * c, ys[s]);
+                let g = sc * wy(s) / cf;
+                for i in (0..c).filter(|&i| i != y) {
+                    let z = m - x[b + y] + x[b + i];
+                    if z > 0.0 {
+                        let d = if p2 { 2.0 * z * g } else { g };
+                        gx[b + i] += d;
+                        gx[b + y] -= d;
+                    }
+                }
+            },
+        )
+    }
+
+    label_api!(input, target);
+}
+
+// ---------------------------------------------------------------------------------------
+// Keras
+
+/// Keras's hinge labels: `{0, 1}` labels become `{−1, 1}` when EVERY label of the
+/// tensor is 0 or 1 (`convert_binary_labels_to_hinge`); returns the converted
+/// labels and `d(converted)/d(label)` (2 or 1).
+fn keras_hinge_labels(t: &[f64]) -> (Vec<f64>, f64) {
+    if t.iter().all(|&v| v == 0.0 || v == 1.0) {
+        (t.iter().map(|&v| 2.0 * v - 1.0).collect(), 2.0)
+    } else {
+        (t.to_vec(), 1.0)
+    }
+}
+
+macro_rules! keras_hinge_loss {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $squared:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub struct $ty {
+            /// The reduction (default `None`: Keras's per-sample output).
+            pub reduction: Reduction,
+        }
+
+        impl Default for $ty {
+            fn default() -> Self {
+                $ty { reduction: Reduction::None }
+            }
+        }
+
+        impl $ty {
+            const NAME: &'static str = $name;
+
+            /// Keras's defaults: no reduction.
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            fn eval<T: Float, D: Dimension>(
+                &self,
+                y_true: ArrayView<'_, T, D>,
+                y_pred: ArrayView<'_, T, D>,
+                up: &Upstream<'_, T>,
+            ) -> Result<Eval<T, Gradients<T>>> {
+                same_shape(Self::NAME, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
+                let (samples, c, out) = last_axis(Self::NAME, "y_pred", y_pred.shape())?;
+                let p = widen(&y_pred);
+                let (t, dt) = keras_hinge_labels(&widen(&y_true));
+                let cf = c as f64;
+                let squared: bool = $squared;
+                let h = |k: usize| relu(1.0 - t[k] * p[k]);
+                eval_lanes(
+                    Self::NAME,
+                    y_pred.shape(),
+                    samples,
+                    c,
+                    &out,
+                    self.reduction,
+                    up,
+                    true,
+                    |s, _| sum_lane(s, c, |k| if squared { h(k) * h(k) } else { h(k) }) / cf,
+                    |s, sc, gp, gt| {
+                        for k in s * c..(s + 1) * c {
+                            let z = 1.0 - t[k] * p[k];
+                            let mut a = sc * jax_relu_grad(z) / cf;
+                            if squared {
+                                a *= 2.0 * h(k);
+                            }
+                            gp[k] = -(a * t[k]);
+                            gt[k] = -(a * p[k]) * dt;
+                        }
+                    },
+                )
+            }
+
+            float_pair_api!(y_true, y_pred, "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
+        }
+    };
+}
+
+keras_hinge_loss!(
+    /// Keras's `keras.losses.hinge(y_true, y_pred)`: the binary SVM loss,
+    /// averaged over the last axis.
+    ///
+    /// ```text
+    /// ℓ = mean over the last axis of max(1 − y·ŷ, 0)
+    /// ```
+    ///
+    /// Keras's semantics: when every label of `y_true` is 0 or 1, the labels are
+    /// first mapped to −1/1 (`2y − 1`, so the gradient with respect to `y_true`
+    /// is doubled); otherwise they are used as given. The gradients are those of
+    /// Keras on its JAX backend, which gives a term exactly at the margin half
+    /// the gradient. The result has the inputs' shape without the last axis; the
+    /// default `Reduction::None` is Keras's own output. Keras 3.15 computes the
+    /// mean in float32 even for float64 inputs; losslab computes it in f64.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] for different shapes or inputs without axes.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::KerasHinge;
+    /// // {0, 1} labels become {−1, 1}: losses max(1 + 0.5, 0) and max(1 − 2, 0).
+    /// let loss = KerasHinge::new().forward(array![[0.0f64, 1.0]].view(), array![[0.5f64, 2.0]].view()).unwrap();
+    /// assert_eq!(loss[[0]], 0.75);
+    /// ```
+    ///
+    /// # References
+    /// C. Cortes and V. Vapnik, "Support-vector networks", Machine Learning 20, 1995,
+    /// <https://doi.org/10.1007/BF00994018>; <https://keras.io/api/losses/hinge_losses/>
+    KerasHinge,
+    "hinge",
+    false
+);
+
+keras_hinge_loss!(
+    /// Keras's `keras.losses.squared_hinge(y_true, y_pred)`: the squared binary
+    /// SVM loss, averaged over the last axis.
+    ///
+    /// ```text
+    /// ℓ = mean over the last axis of max(1 − y·ŷ, 0)²
+    /// ```
+    ///
+    /// Labels are converted as in [`KerasHinge`] (`{0, 1}` → `{−1, 1}` when every
+    /// label is 0 or 1). Smooth at the margin. The default `Reduction::None` is
+    /// Keras's own output; Keras 3.15 computes the mean in float32 even for
+    /// float64 inputs, losslab in f64.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] for different shapes or inputs without axes.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::KerasSquaredHinge;
+    /// let loss = KerasSquaredHinge::new().forward(array![[-1.0f64, 1.0]].view(), array![[1.0f64, 0.5]].view()).unwrap();
+    /// assert_eq!(loss[[0]], (4.0 + 0.25) / 2.0);
+    /// ```
+    ///
+    /// # References
+    /// <https://keras.io/api/losses/hinge_losses/>
+    KerasSquaredHinge,
+    "squared_hinge",
+    true
+);
+
+/// Keras's `keras.losses.categorical_hinge(y_true, y_pred)`: the Crammer–Singer
+/// multi-class hinge on one-hot (or ±1) labels, over the last axis.
+///
+/// ```text
+/// pos = Σ_k y_k ŷ_k        neg = max_k (1 − y_k) ŷ_k        ℓ = max(neg − pos + 1, 0)
+/// ```
+///
+/// The gradients are Keras's on its JAX backend: a loss exactly 0 at the margin
+/// gets half the gradient, and the gradient of `neg` is split equally among the
+/// entries that tie for the maximum (for one-hot labels the target's own slot,
+/// `0 · ŷ`, is one of the candidates). Both tensors are differentiated. The
+/// result has the inputs' shape without the last axis; the default
+/// `Reduction::None` is Keras's own output.
+///
+/// # Errors
+/// [`LossError::Shape`] for different shapes or inputs without axes.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::KerasCategoricalHinge;
+/// let loss = KerasCategoricalHinge::new().forward(array![[0.0f64, 1.0, 0.0]].view(), array![[0.5f64, 1.0, 0.25]].view()).unwrap();
+/// assert_eq!(loss[[0]], 0.5 - 1.0 + 1.0);
+/// ```
+///
+/// # References
+/// K. Crammer and Y. Singer, "On the Algorithmic Implementation of Multiclass
+/// Kernel-based Vector Machines", JMLR 2, 2001; <https://keras.io/api/losses/hinge_losses/>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KerasCategoricalHinge {
+    /// The reduction (default `None`: Keras's per-sample output).
+    pub reduction: Reduction,
+}
+
+impl Default for KerasCategoricalHinge {
+    fn default() -> Self {
+        KerasCategoricalHinge { reduction: Reduction::None }
+    }
+}
+
+impl KerasCategoricalHinge {
+    const NAME: &'static str = "categorical_hinge";
+
+    /// Keras's defaults: no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        y_true: ArrayView<'_, T, D>,
+        y_pred: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        same_shape(Self::NAME, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
+        let (samples, c, out) = last_axis(Self::NAME, "y_pred", y_pred.shape())?;
+        let (p, t) = (widen(&y_pred), widen(&y_true));
+        let negs: Vec<f64> = (0..p.len()).map(|k| (1.0 - t[k]) * p[k]).collect();
+        let z = |s: usize| {
+            let pos = sum_lane(s, c, |k| t[k] * p[k]);
+            let (neg, ties) = max_and_ties(&negs[s * c..(s + 1) * c]);
+            (neg - pos + 1.0, neg, ties)
+        };
+        eval_lanes(
+            Self::NAME,
+            y_pred.shape(),
+            samples,
+            c,
+            &out,
+            self.reduction,
+            up,
+            true,
+            |s, _| relu(z(s).0),
+            |s, sc, gp, gt| {
+                let (zs, neg, ties) = z(s);
+                let a = sc * jax_relu_grad(zs);
+                for k in s * c..(s + 1) * c {
+                    let dneg = if negs[k] == neg { a / ties as f64 } else { 0.0 };
+                    gp[k] = dneg * (1.0 - t[k]) - a * t[k];
+                    gt[k] = -(dneg * p[k]) - a * p[k];
+                }
+            },
+        )
+    }
+
+    float_pair_api!(y_true, y_pred, "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
+}
+
+// ---------------------------------------------------------------------------------------
+// optax
+
+/// Integer labels for optax's losses: shape `scores.shape[:-1]`, each in `[0, C)`.
+fn optax_labels<L: ClassIndex, D: Dimension>(
+    loss: &'static str,
+    labels: &ArrayView<'_, L, D>,
+    out: &[usize],
+    c: usize,
+) -> Result<Vec<usize>> {
+    if labels.shape() != out {
+        return Err(shape_err(loss, "labels", format!("{out:?} (the shape of `scores` without its last axis)"), labels.shape()));
+    }
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let l = l.index();
+            if l < 0 || l >= c as i64 {
+                Err(LossError::ClassIndex { loss, tensor: "labels", index: l, position: unravel(i, labels.shape()), classes: c, ignore_index: None })
+            } else {
+                Ok(l as usize)
+            }
+        })
+        .collect()
+}
+
+macro_rules! optax_multiclass {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $offset:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub struct $ty {
+            /// The reduction (default `None`: optax's per-example output).
+            pub reduction: Reduction,
+        }
+
+        impl Default for $ty {
+            fn default() -> Self {
+                $ty { reduction: Reduction::None }
+            }
+        }
+
+        impl $ty {
+            const NAME: &'static str = $name;
+
+            /// optax's semantics: one loss per example, no reduction.
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            fn eval<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+                &self,
+                scores: ArrayView<'_, T, D1>,
+                labels: ArrayView<'_, L, D2>,
+                up: &Upstream<'_, T>,
+            ) -> Result<Eval<T, Gradients<T>>> {
+                let (samples, c, out) = last_axis(Self::NAME, "scores", scores.shape())?;
+                if c == 0 {
+                    return Err(shape_err(Self::NAME, "scores", "a last axis of at least 1 class", scores.shape()));
+                }
+                let ys = optax_labels(Self::NAME, &labels, &out, c)?;
+                let x = widen(&scores);
+                let offset: f64 = $offset;
+                // v_k = s_k + offset − offset·[k = y]  (hinge: offset 1; perceptron: 0)
+                let v: Vec<f64> = (0..x.len()).map(|k| x[k] + offset - if k % c == ys[k / c] { offset } else { 0.0 }).collect();
+                eval_lanes(
+                    Self::NAME,
+                    scores.shape(),
+                    samples,
+                    c,
+                    &out,
+                    self.reduction,
+                    up,
+                    false,
+                    |s, _| max_and_ties(&v[s * c..(s + 1) * c]).0 - x[s * c + ys[s]],
+                    |s, sc, gx, _| {
+                        let (m, ties) = max_and_ties(&v[s * c..(s + 1) * c]);
+                        for k in s * c..(s + 1) * c {
+                            if v[k] == m {
+                                gx[k] += sc / ties as f64;
+                            }
+                        }
+                        gx[s * c + ys[s]] -= sc;
+                    },
+                )
+            }
+
+            label_api!(scores, labels);
+        }
+    };
+}
+
+optax_multiclass!(
+    /// optax's `optax.losses.multiclass_hinge_loss(scores, labels)`: the
+    /// Crammer–Singer multi-class hinge with integer labels.
+    ///
+    /// ```text
+    /// ℓ = max_k (s_k + 1 − [k = y]) − s_y
+    /// ```
+    ///
+    /// `scores` is `(…, C)`, `labels` its shape without the last axis. The
+    /// gradient (optax's, through `jnp.max`) is split equally among tied maxima.
+    /// optax silently treats a label outside `[0, C)` as "no class" (a zero
+    /// one-hot row); losslab reports it. The default `Reduction::None` is optax's
+    /// own output.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] for scores without classes or labels of the wrong
+    /// shape; [`LossError::ClassIndex`] for a label outside `[0, C)`.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::MulticlassHingeLoss;
+    /// let loss = MulticlassHingeLoss::new().forward(array![[1.0f64, 2.0, 0.0]].view(), array![0i32].view()).unwrap();
+    /// assert_eq!(loss[[0]], 3.0 - 1.0);
+    /// ```
+    ///
+    /// # References
+    /// K. Crammer and Y. Singer, "On the Algorithmic Implementation of Multiclass
+    /// Kernel-based Vector Machines", JMLR 2, 2001;
+    /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.multiclass_hinge_loss>
+    MulticlassHingeLoss,
+    "multiclass_hinge_loss",
+    1.0
+);
+
+optax_multiclass!(
+    /// optax's `optax.losses.multiclass_perceptron_loss(scores, labels)`.
+    ///
+    /// ```text
+    /// ℓ = max_k s_k − s_y
+    /// ```
+    ///
+    /// Zero when the label's score is (one of) the largest. The gradient is
+    /// split equally among tied maxima, as `jnp.max`'s. A label outside `[0, C)`
+    /// is an error (optax silently uses a zero one-hot row). The default
+    /// `Reduction::None` is optax's own output.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] for scores without classes or labels of the wrong
+    /// shape; [`LossError::ClassIndex`] for a label outside `[0, C)`.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::MulticlassPerceptronLoss;
+    /// let loss = MulticlassPerceptronLoss::new().forward(array![[1.0f64, 2.0, 0.0]].view(), array![0i32].view()).unwrap();
+    /// assert_eq!(loss[[0]], 1.0);
+    /// ```
+    ///
+    /// # References
+    /// M. Collins, "Discriminative training methods for Hidden Markov Models:
+    /// Theory and experiments with perceptron algorithms", EMNLP 2002;
+    /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.multiclass_perceptron_loss>
+    MulticlassPerceptronLoss,
+    "multiclass_perceptron_loss",
+    0.0
+);
+
+/// optax's `optax.losses.perceptron_loss(predictor_outputs, targets)`: the
+/// binary perceptron loss with targets ±1.
+///
+/// ```text
+/// ℓᵢ = max(0, −xᵢ tᵢ)          ∂ℓ/∂x = −t · a,  ∂ℓ/∂t = −x · a,   a = 1, ½ at −x t = 0, 0 below
+/// ```
+///
+/// Element-wise; both tensors are differentiated, with JAX's half gradient at
+/// the kink (a score of exactly 0 is a tie). The default `Reduction::None` is
+/// optax's own output.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ (optax: `check_shapes_equal`).
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::PerceptronLoss;
+/// let loss = PerceptronLoss::new().forward(array![0.5f64, -2.0].view(), array![1.0f64, 1.0].view()).unwrap();
+/// assert_eq!(loss, array![0.0, 2.0].into_dyn());
+/// ```
+///
+/// # References
+/// F. Rosenblatt, "The perceptron: a probabilistic model for information storage
+/// and organization in the brain", Psychological Review 65(6), 1958;
+/// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.perceptron_loss>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PerceptronLoss {
+    /// The reduction (default `None`: optax's own output).
+    pub reduction: Reduction,
+}
+
+impl Default for PerceptronLoss {
+    fn default() -> Self {
+        PerceptronLoss { reduction: Reduction::None }
+    }
+}
+
+impl PerceptronLoss {
+    const NAME: &'static str = "perceptron_loss";
+
+    /// optax's semantics: no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn eval<T: Float, D: Dimension>(
+        &self,
+        predictor_outputs: ArrayView<'_, T, D>,
+        targets: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let p = Pointwise::named(Self::NAME, ("predictor_outputs", &predictor_outputs), ("targets", &targets))?;
+        eval_pointwise(
+            Self::NAME,
+            &p,
+            self.reduction,
+            up,
+            true,
+            |_, x, t| relu(-x * t),
+            |_, x, t| {
+                let a = jax_relu_grad(-x * t);
+                (-(t * a), -(x * a))
+            },
+        )
+    }
+
+    float_pair_api!(predictor_outputs, targets, "`input` w.r.t. `predictor_outputs`, `target` w.r.t. `targets`");
+}
+
+// ---------------------------------------------------------------------------------------
+// free functions
+
+/// [`MarginRankingLoss`] with `margin` and `reduction`: `torch.nn.functional.margin_ranking_loss`.
+///
+/// # Errors
+/// See [`MarginRankingLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::margin_ranking_loss(array![0.0f64].view(), array![1.0].view(), array![1.0].view(), 0.5, losslab::Reduction::Mean).unwrap();
+/// assert_eq!(v[[]], 1.5);
+/// ```
+pub fn margin_ranking_loss<T: Float, D: Dimension>(
+    input1: ArrayView<'_, T, D>,
+    input2: ArrayView<'_, T, D>,
+    target: ArrayView<'_, T, D>,
+    margin: f64,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    MarginRankingLoss::new().margin(margin).reduction(reduction).forward(input1, input2, target)
+}
+
+/// [`SoftMarginLoss`] with `reduction`: `torch.nn.functional.soft_margin_loss`.
+///
+/// # Errors
+/// See [`SoftMarginLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::soft_margin_loss(array![0.0f64].view(), array![-1.0].view(), losslab::Reduction::Sum).unwrap();
+/// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn soft_margin_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
+    SoftMarginLoss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`MultiMarginLoss`] with PyTorch's defaults and `reduction`: `torch.nn.functional.multi_margin_loss`.
+///
+/// # Errors
+/// See [`MultiMarginLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::multi_margin_loss(array![[0.0f64, 0.0]].view(), array![0i64].view(), losslab::Reduction::Mean).unwrap();
+/// assert_eq!(v[[]], 0.5);
+/// ```
+pub fn multi_margin_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    input: ArrayView<'_, T, D1>,
+    target: ArrayView<'_, L, D2>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    MultiMarginLoss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`KerasHinge`]: `keras.losses.hinge(y_true, y_pred)`, one value per sample.
+///
+/// # Errors
+/// See [`KerasHinge`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::keras_hinge(array![[1.0f64, -1.0]].view(), array![[0.0, 0.0]].view()).unwrap();
+/// assert_eq!(v[[0]], 1.0);
+/// ```
+pub fn keras_hinge<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    KerasHinge::new().forward(y_true, y_pred)
+}
+
+/// [`MulticlassHingeLoss`]: `optax.losses.multiclass_hinge_loss(scores, labels)`.
+///
+/// # Errors
+/// See [`MulticlassHingeLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::multiclass_hinge_loss(array![[3.0f64, 0.0]].view(), array![0u8].view()).unwrap();
+/// assert_eq!(v[[0]], 0.0);
+/// ```
+pub fn multiclass_hinge_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    scores: ArrayView<'_, T, D1>,
+    labels: ArrayView<'_, L, D2>,
+) -> Result<ArrayD<T>> {
+    MulticlassHingeLoss::new().forward(scores, labels)
+}
