@@ -379,7 +379,8 @@ fn errors_name_the_problem_and_leave_no_file() {
             &["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "betta=1"],
             "has no option `betta`; its options are beta (float, default 1.0)",
         ),
-        (&["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "beta=big"], "--option beta=big: cannot parse `big`"),
+        (&["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "beta=big"], "option `beta`: expected a number, got big"),
+        (&["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "beta=1,5"], "--option beta=1,5: cannot parse `1,5`"),
         (
             &["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "beta=-1"],
             "smooth_l1_loss: option `beta` = -1 is invalid: expected a number >= 0",

@@ -261,6 +261,11 @@ fn golden_ctc() {
     check_file("ctc.json");
 }
 
+#[test]
+fn golden_embedding() {
+    check_file("embedding.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -268,7 +273,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 8] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "likelihood_margin.json", "kerasoptax.json", "detseg.json", "ctc.json"];
+    const FILES: [&str; 9] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "likelihood_margin.json", "kerasoptax.json", "detseg.json", "ctc.json", "embedding.json"];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())
         .expect("tests/golden exists")

@@ -9,7 +9,7 @@
 //! gradient to its tensor's name).
 
 use losslab::Reduction;
-use losslab_cli::catalog::{catalog, evaluate, EvalRequest, OptionValue, TensorKind};
+use losslab_cli::catalog::{catalog, evaluate, EvalRequest, Name, OptionValue, TensorKind};
 use losslab_cli::tensor::Tensor;
 use ndarray::{arr1, ArrayD, IxDyn};
 use std::collections::{BTreeMap, BTreeSet};
@@ -118,6 +118,44 @@ fn setups() -> Vec<Setup> {
                 ("label_paddings", f(&[2, 2], &[0.0, 0.0, 0.0, 1.0])),
             ],
             vec![("log_epsilon", Float(-50.0))],
+        ),
+        // embedding & ranking: triplets with every hinge active and no distance ties
+        setup("torch:cosine_embedding_loss", vec![("input1", x.clone()), ("input2", y.clone()), ("target", f(&[2], &[1.0, -1.0]))], vec![]),
+        setup(
+            "torch:cosine_embedding_loss",
+            vec![("input1", x.clone()), ("input2", y.clone()), ("target", i(&[-1, 1]))],
+            vec![("margin", Float(-0.5))],
+        ),
+        setup("torch:triplet_margin_loss", vec![("anchor", x.clone()), ("positive", y.clone()), ("negative", logits.clone())], vec![("margin", Float(4.0))]),
+        setup(
+            "torch:triplet_margin_loss",
+            vec![("anchor", x.clone()), ("positive", y.clone()), ("negative", logits.clone())],
+            vec![("margin", Float(4.0)), ("p", Float(3.0)), ("swap", Bool(true)), ("eps", Float(0.0))],
+        ),
+        setup(
+            "torch:triplet_margin_with_distance_loss",
+            vec![("anchor", x.clone()), ("positive", y.clone()), ("negative", logits.clone())],
+            vec![("distance_function", OptionValue::Name(Name::new("cosine").unwrap())), ("margin", Float(2.5)), ("swap", Bool(true))],
+        ),
+        setup("torch:triplet_margin_with_distance_loss", vec![("anchor", x.clone()), ("positive", y.clone()), ("negative", logits.clone())], vec![("margin", Float(4.0))]),
+        setup("keras:cosine_similarity", vec![("y_true", x.clone()), ("y_pred", y.clone())], vec![]),
+        setup("keras:cosine_similarity", vec![("y_true", x.clone()), ("y_pred", y.clone())], vec![("axis", Int(0))]),
+        setup(
+            "optax:ntxent",
+            vec![("embeddings", f(&[4, 3], &[0.3, -1.7, 2.2, 0.9, 0.05, -0.4, 0.1, 0.4, -0.6, 1.3, -0.8, 0.2])), ("labels", i(&[0, 1, 0, 1]))],
+            vec![("temperature", Float(0.5))],
+        ),
+        setup("optax:triplet_margin_loss", vec![("anchors", x.clone()), ("positives", y.clone()), ("negatives", logits.clone())], vec![("margin", Float(4.0))]),
+        setup(
+            "optax:triplet_margin_loss",
+            vec![("anchors", x.clone()), ("positives", y.clone()), ("negatives", logits.clone())],
+            vec![("axis", Int(0)), ("norm_degree", Float(4.0)), ("margin", Float(4.0))],
+        ),
+        setup("optax:ranking_softmax_loss", vec![("logits", logits.clone()), ("labels", unnorm.clone())], vec![]),
+        setup(
+            "optax:ranking_softmax_loss",
+            vec![("logits", logits.clone()), ("labels", unnorm.clone()), ("where", Tensor::I64(ndarray::arr2(&[[1i64, 0, 1], [1, 1, 1]]).into_dyn())), ("weights", cw.clone())],
+            vec![],
         ),
         // Likelihood and margin losses, away from their kinks (ties at a margin, a Poisson target at 0 or 1).
         setup("torch:poisson_nll_loss", vec![("input", x.clone()), ("target", unnorm.clone())], vec![]),

@@ -37,6 +37,7 @@
 //! | information theory ([`information`]) | [`self_information`], [`entropy`], [`binary_entropy`], [`information::cross_entropy`], [`kl_divergence`], [`js_divergence`], [`KlDivLoss`] (`torch.nn.functional.kl_div`), [`ScipyEntropy`] (`scipy.stats.entropy`) |
 //! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
 //! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
+//! | embedding & ranking ([`embedding`]) | [`CosineEmbeddingLoss`], [`TripletMarginLoss`], [`TripletMarginWithDistanceLoss`] (PyTorch); [`CosineSimilarityLoss`] (Keras `cosine_similarity`); [`NtXentLoss`], [`OptaxTripletMarginLoss`], [`RankingSoftmaxLoss`] (optax) |
 //! | likelihood ([`likelihood`]) | [`PoissonNllLoss`], [`GaussianNllLoss`] (PyTorch); [`SigmoidCrossEntropyWithLogits`], [`WeightedCrossEntropyWithLogits`], [`LogPoissonLoss`], [`L2Loss`] (TensorFlow); [`KerasPoisson`] (`keras.losses.poisson`) |
 //! | margin ([`margin`]) | [`MarginRankingLoss`], [`HingeEmbeddingLoss`], [`SoftMarginLoss`], [`MultilabelSoftMarginLoss`], [`MultilabelMarginLoss`], [`MultiMarginLoss`] (PyTorch); [`KerasHinge`], [`KerasSquaredHinge`], [`KerasCategoricalHinge`] (Keras); [`MulticlassHingeLoss`], [`PerceptronLoss`], [`MulticlassPerceptronLoss`] (optax) |
 //! | Keras ([`keras`]) | [`KerasBinaryCrossentropy`], [`KerasCategoricalCrossentropy`], [`KerasSparseCategoricalCrossentropy`], [`KerasBinaryFocalCrossentropy`], [`KerasCategoricalFocalCrossentropy`], [`KerasCategoricalGeneralizedCrossEntropy`], [`KerasKlDivergence`], [`KerasLogCosh`], [`KerasMeanSquaredLogarithmicError`], [`KerasMeanAbsolutePercentageError`] |
@@ -51,6 +52,7 @@
 pub mod beyond;
 pub mod classification;
 pub mod detection;
+pub mod embedding;
 mod error;
 mod float;
 pub mod information;
@@ -74,6 +76,11 @@ pub use classification::{
 pub use detection::{
     complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss, CompleteBoxIouLoss, DistanceBoxIouLoss,
     GeneralizedBoxIouLoss, SigmoidFocalLoss,
+};
+pub use embedding::{
+    cosine_embedding_loss, cosine_similarity_loss, ntxent, optax_triplet_margin_loss, ranking_softmax_loss, triplet_margin_loss,
+    triplet_margin_with_distance_loss, CosineEmbeddingGradients, CosineEmbeddingLoss, CosineSimilarityLoss, NtXentLoss,
+    OptaxTripletMarginLoss, RankingSoftmaxLoss, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss,
 };
 pub use error::{LossError, Result};
 pub use float::{ClassIndex, Float};

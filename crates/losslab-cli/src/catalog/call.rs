@@ -93,6 +93,14 @@ impl<T: FloatElement> Call<T> {
         isize::try_from(v).map_err(|_| anyhow::anyhow!("{}: option `{key}` = {v} is out of range", self.spec.qualified_name()))
     }
 
+    /// A name option ([`OptionType::Choice`](super::OptionType::Choice)).
+    pub(crate) fn name(&self, key: &str) -> String {
+        match self.option(key) {
+            OptionValue::Name(n) => n.as_str().to_string(),
+            v => panic!("{key} is a name option, got {v}"),
+        }
+    }
+
     /// A boolean option.
     pub(crate) fn bool(&self, key: &str) -> bool {
         match self.option(key) {
@@ -109,7 +117,7 @@ impl<T: FloatElement> Call<T> {
 
     /// The upstream gradient for a result `value`: the one given (checked to
     /// have the result's shape) or ones.
-    fn grad_output_for(&self, value: &ArrayD<T>) -> Result<ArrayD<T>> {
+    pub(crate) fn grad_output_for(&self, value: &ArrayD<T>) -> Result<ArrayD<T>> {
         match &self.grad_output {
             Some(g) if g.shape() == value.shape() => Ok(g.clone()),
             Some(g) => bail!(

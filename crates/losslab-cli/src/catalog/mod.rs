@@ -33,13 +33,14 @@ mod call;
 mod classification;
 mod detseg;
 mod ctc;
+mod embedding;
 mod information;
 mod likelihood_margin;
 mod kerasoptax;
 mod options;
 mod regression;
 
-pub use options::{OptionType, OptionValue};
+pub use options::{Name, OptionType, OptionValue};
 
 use crate::tensor::{Dtype, FloatElement, Tensor};
 use anyhow::{bail, Result};
@@ -268,6 +269,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 kerasoptax::LOSSES,
                 detseg::LOSSES,
                 ctc::LOSSES,
+                embedding::LOSSES,
             ]
             .into_iter()
             .flatten()

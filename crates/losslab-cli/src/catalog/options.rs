@@ -15,7 +15,8 @@ use std::str::FromStr;
 /// assert_eq!("0.1".parse::<OptionValue>().unwrap(), OptionValue::Float(0.1));
 /// assert_eq!("True".parse::<OptionValue>().unwrap(), OptionValue::Bool(true));
 /// assert_eq!("None".parse::<OptionValue>().unwrap(), OptionValue::None);
-/// assert!("abc".parse::<OptionValue>().is_err());
+/// assert_eq!("cosine".parse::<OptionValue>().unwrap().to_string(), "cosine"); // a name
+/// assert!("1,5".parse::<OptionValue>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptionValue {
@@ -27,6 +28,50 @@ pub enum OptionValue {
     Bool(bool),
     /// `None` (also `null`): "not given", for options whose default is `None`.
     None,
+    /// A name (an identifier such as `cosine`), for options that choose among named
+    /// alternatives ([`OptionType::Choice`]).
+    Name(Name),
+}
+
+/// A short name held inline (at most 31 ASCII letters, digits or `_`, not
+/// starting with a digit), so that [`OptionValue`] stays `Copy`.
+///
+/// # Examples
+/// ```
+/// use losslab_cli::catalog::Name;
+/// assert_eq!(Name::new("cosine").unwrap().as_str(), "cosine");
+/// assert!(Name::new("0x10").is_none() && Name::new("a b").is_none());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Name {
+    len: u8,
+    bytes: [u8; 31],
+}
+
+impl Name {
+    /// The name `s`, if it is one.
+    pub fn new(s: &str) -> Option<Name> {
+        let ok = !s.is_empty()
+            && s.len() <= 31
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !s.as_bytes()[0].is_ascii_digit();
+        ok.then(|| {
+            let mut bytes = [0u8; 31];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            Name { len: s.len() as u8, bytes }
+        })
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len as usize]).expect("ASCII")
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
 }
 
 impl FromStr for OptionValue {
@@ -45,8 +90,10 @@ impl FromStr for OptionValue {
                     OptionValue::Int(i)
                 } else if let Ok(f) = t.parse::<f64>() {
                     OptionValue::Float(f)
+                } else if let Some(n) = Name::new(t) {
+                    OptionValue::Name(n)
                 } else {
-                    bail!("cannot parse `{s}`: expected a number, true/false (or True/False), or None/null")
+                    bail!("cannot parse `{s}`: expected a number, true/false (or True/False), None/null, or a name")
                 }
             }
         })
@@ -77,7 +124,8 @@ impl OptionValue {
                 None => OptionValue::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             J::String(s) if matches!(s.as_str(), "nan" | "inf" | "-inf") => OptionValue::Float(s.parse().expect("a float")),
-            other => bail!("cannot use JSON `{other}` as an option value: expected a number, a boolean or null"),
+            J::String(s) if Name::new(s).is_some() => OptionValue::Name(Name::new(s).expect("a name")),
+            other => bail!("cannot use JSON `{other}` as an option value: expected a number, a boolean, null or a name"),
         })
     }
 }
@@ -89,6 +137,7 @@ impl fmt::Display for OptionValue {
             OptionValue::Float(x) => write!(f, "{x:?}"),
             OptionValue::Bool(b) => f.write_str(if *b { "True" } else { "False" }),
             OptionValue::None => f.write_str("None"),
+            OptionValue::Name(n) => f.write_str(n.as_str()),
         }
     }
 }
@@ -106,6 +155,8 @@ pub enum OptionType {
     Axis,
     /// `True` or `False`.
     Bool,
+    /// One of the listed names.
+    Choice(&'static [&'static str]),
 }
 
 impl OptionType {
@@ -117,6 +168,7 @@ impl OptionType {
             OptionType::Int => "int",
             OptionType::Axis => "axis (int)",
             OptionType::Bool => "bool",
+            OptionType::Choice(_) => "name",
         }
     }
 
@@ -133,6 +185,8 @@ impl OptionType {
             (OptionType::OptionalFloat, V::None) => Ok(V::None),
             (OptionType::Int | OptionType::Axis, V::Int(_)) => Ok(value),
             (OptionType::Bool, V::Bool(_)) => Ok(value),
+            (OptionType::Choice(names), V::Name(n)) if names.contains(&n.as_str()) => Ok(value),
+            (OptionType::Choice(names), v) => Err(format!("expected one of {}, got {v}", names.join(", "))),
             (t, v) => Err(format!(
                 "expected {}, got {v}",
                 match t {
@@ -141,6 +195,7 @@ impl OptionType {
                     OptionType::Int => "an integer",
                     OptionType::Axis => "an integer axis",
                     OptionType::Bool => "True or False",
+                    OptionType::Choice(_) => unreachable!("handled above"),
                 }
             )),
         }
@@ -177,7 +232,8 @@ mod tests {
             assert_eq!(s.parse::<OptionValue>().unwrap(), v, "{s}");
         }
         assert!("nan".parse::<OptionValue>().map(|v| matches!(v, OptionValue::Float(x) if x.is_nan())).unwrap());
-        for bad in ["", "abc", "TRUE", "1,5", "0x10", "[1]"] {
+        assert_eq!("cosine".parse::<OptionValue>().unwrap(), OptionValue::Name(Name::new("cosine").unwrap()));
+        for bad in ["", "a b", "1,5", "0x10", "[1]", "x-y"] {
             let e = bad.parse::<OptionValue>().unwrap_err().to_string();
             assert!(e.contains("expected a number, true/false"), "{bad}: {e}");
         }
@@ -189,7 +245,8 @@ mod tests {
         assert_eq!(OptionValue::from_json(&json!(true)).unwrap(), OptionValue::Bool(true));
         assert_eq!(OptionValue::from_json(&json!(1.0)).unwrap(), OptionValue::Float(1.0));
         assert_eq!(OptionValue::from_json(&json!("-inf")).unwrap(), OptionValue::Float(f64::NEG_INFINITY));
-        assert!(OptionValue::from_json(&json!("abc")).is_err());
+        assert_eq!(OptionValue::from_json(&json!("abc")).unwrap().to_string(), "abc");
+        assert!(OptionValue::from_json(&json!("a b")).is_err());
         assert!(OptionValue::from_json(&json!([1])).is_err());
     }
 
@@ -202,5 +259,10 @@ mod tests {
         assert_eq!(OptionType::Int.coerce(V::Float(1.5)), Err("expected an integer, got 1.5".into()));
         assert_eq!(OptionType::Bool.coerce(V::Int(1)), Err("expected True or False, got 1".into()));
         assert_eq!(OptionType::Axis.coerce(V::Int(-1)), Ok(V::Int(-1)));
+        let c = OptionType::Choice(&["pairwise", "cosine"]);
+        let name = |s| V::Name(Name::new(s).unwrap());
+        assert_eq!(c.coerce(name("cosine")), Ok(name("cosine")));
+        assert_eq!(c.coerce(name("euclid")), Err("expected one of pairwise, cosine, got euclid".into()));
+        assert_eq!(OptionType::Float.coerce(name("abc")), Err("expected a number, got abc".into()));
     }
 }

@@ -1,0 +1,215 @@
+//! Embedding and ranking losses: PyTorch's cosine embedding and triplet losses,
+//! Keras's cosine similarity, optax's NT-Xent, triplet margin and ranking softmax.
+
+use super::call::{Call, Output};
+use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
+use crate::tensor::FloatElement;
+use anyhow::Result;
+use losslab::{
+    CosineEmbeddingLoss, CosineSimilarityLoss, NtXentLoss, OptaxTripletMarginLoss, RankingSoftmaxLoss, Reduction, TripletDistance,
+    TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss,
+};
+use ndarray::{ArrayD, ArrayViewD};
+
+const ANCHOR: TensorSpec = float("anchor", "anchors, shape (N, D) or (D,) (the distance is along the last axis)");
+const POSITIVE: TensorSpec = float("positive", "positives, anchor's shape");
+const NEGATIVE: TensorSpec = float("negative", "negatives, anchor's shape");
+const MARGIN_1: super::OptionSpec = opt("margin", OptionType::Float, "1.0", "the margin between the distances (> 0)");
+const SWAP: super::OptionSpec = opt("swap", OptionType::Bool, "False", "use min(d(a, n), d(p, n)) as the negative distance");
+
+pub(super) const LOSSES: &[LossSpec] = &[
+    LossSpec {
+        framework: Framework::Torch,
+        name: "cosine_embedding_loss",
+        summary: "Cosine embedding: 1 − cos for pairs labelled 1, max(0, cos − margin) for pairs labelled −1",
+        tensors: &[
+            float("input1", "first vectors, shape (N, D) or (D,)"),
+            float("input2", "second vectors, input1's shape"),
+            TensorSpec { name: "target", required: true, kind: TensorKind::Either, doc: "1 or −1 per pair, shape (N,) or ()" },
+        ],
+        options: &[opt("margin", OptionType::Float, "0.0", "the cosine below which dissimilar pairs cost nothing")],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["input1", "input2"],
+        eval: eval!(cosine_embedding),
+    },
+    LossSpec {
+        framework: Framework::Torch,
+        name: "triplet_margin_loss",
+        summary: "Triplet margin: max(margin + d(a, p) − d(a, n), 0) with d(x, y) = ‖x − y + eps‖_p",
+        tensors: &[ANCHOR, POSITIVE, NEGATIVE],
+        options: &[
+            MARGIN_1,
+            opt("p", OptionType::Float, "2.0", "the norm degree (inf allowed)"),
+            opt("eps", OptionType::Float, "1e-06", "added to each component of the difference (PyTorch's pairwise_distance)"),
+            SWAP,
+        ],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["anchor", "positive", "negative"],
+        eval: eval!(triplet),
+    },
+    LossSpec {
+        framework: Framework::Torch,
+        name: "triplet_margin_with_distance_loss",
+        summary: "Triplet margin with a named distance: pairwise (‖x − y + 1e-6‖₂) or cosine (1 − cos)",
+        tensors: &[ANCHOR, POSITIVE, NEGATIVE],
+        options: &[
+            opt(
+                "distance_function",
+                OptionType::Choice(&["pairwise", "cosine"]),
+                "pairwise",
+                "pairwise (PyTorch's None: pairwise_distance) or cosine (1 − cosine_similarity along the last axis)",
+            ),
+            MARGIN_1,
+            SWAP,
+        ],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["anchor", "positive", "negative"],
+        eval: eval!(triplet_with_distance),
+    },
+    LossSpec {
+        framework: Framework::Keras,
+        name: "cosine_similarity",
+        summary: "Negative cosine similarity along an axis (−1 aligned, 0 orthogonal), Keras's l2 normalisation",
+        tensors: &[float("y_true", "targets, any shape"), float("y_pred", "predictions, y_true's shape")],
+        options: &[opt("axis", OptionType::Axis, "-1", "the axis along which the similarity is computed")],
+        default_reduction: None,
+        grads: &["y_true", "y_pred"],
+        eval: eval!(keras_cosine),
+    },
+    LossSpec {
+        framework: Framework::Optax,
+        name: "ntxent",
+        summary: "NT-Xent / InfoNCE contrastive loss over a batch of embeddings; same label = positive pair",
+        tensors: &[float("embeddings", "a batch of embeddings, shape (N, F)"), int("labels", "a group label per embedding, shape (N,)")],
+        options: &[opt("temperature", OptionType::Float, "0.07", "the temperature dividing the cosine similarities")],
+        default_reduction: None,
+        grads: &["embeddings"],
+        eval: eval!(ntxent),
+    },
+    LossSpec {
+        framework: Framework::Optax,
+        name: "triplet_margin_loss",
+        summary: "optax's triplet margin: max((Σ(a − p)^k + eps)^(1/k) − (Σ(a − n)^k + eps)^(1/k) + margin, 0)",
+        tensors: &[
+            float("anchors", "anchors, any shape with an embedding axis"),
+            float("positives", "positives, anchors' shape"),
+            float("negatives", "negatives, anchors' shape"),
+        ],
+        options: &[
+            opt("axis", OptionType::Axis, "-1", "the embedding axis"),
+            opt("norm_degree", OptionType::Float, "2", "the power k (no absolute value: odd k is signed)"),
+            opt("margin", OptionType::Float, "1.0", "the margin"),
+            opt("eps", OptionType::Float, "1e-06", "added to the sum of powers"),
+        ],
+        default_reduction: None,
+        grads: &["anchors", "positives", "negatives"],
+        eval: eval!(optax_triplet),
+    },
+    LossSpec {
+        framework: Framework::Optax,
+        name: "ranking_softmax_loss",
+        summary: "Listwise softmax ranking loss: −Σ labels · log_softmax(logits) over each list (the last axis)",
+        tensors: &[
+            float("logits", "scores, shape (..., list_size)"),
+            float("labels", "relevance labels, logits' shape"),
+            TensorSpec { name: "where", required: false, kind: TensorKind::Int, doc: "valid items (nonzero = valid), broadcast to logits' shape" },
+            opt_float("weights", "a weight per item multiplying the labels, broadcast to logits' shape"),
+        ],
+        options: &[],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["logits", "labels"],
+        eval: eval!(ranking_softmax),
+    },
+];
+
+/// The output of a loss with one gradient per named tensor.
+fn finish_named<T: FloatElement>(
+    c: &Call<T>,
+    value: ArrayD<T>,
+    backward: impl FnOnce(ArrayViewD<'_, T>) -> losslab::Result<Vec<(&'static str, ArrayD<T>)>>,
+) -> Result<Output<T>> {
+    if !c.want_grads {
+        return Ok(Output { value, grads: vec![] });
+    }
+    let g = c.grad_output_for(&value)?;
+    let grads = backward(g.view())?;
+    Ok(Output { value, grads })
+}
+
+fn triplet_named<T>(g: TripletGradients<T>, names: [&'static str; 3]) -> Vec<(&'static str, ArrayD<T>)> {
+    vec![(names[0], g.anchor), (names[1], g.positive), (names[2], g.negative)]
+}
+
+fn cosine_embedding<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = CosineEmbeddingLoss::new().reduction(c.reduction()).margin(c.f64("margin"));
+    let (x1, x2) = (c.float("input1"), c.float("input2"));
+    let target: ArrayD<T> =
+        if c.is_int("target") { c.int("target").mapv(|v| T::from_wide(v as f64)) } else { c.float("target").to_owned() };
+    let value = loss.forward(x1.view(), x2.view(), target.view())?;
+    finish_named(c, value, |g| {
+        let gr = loss.backward(x1.view(), x2.view(), target.view(), g)?;
+        Ok(vec![("input1", gr.input1), ("input2", gr.input2)])
+    })
+}
+
+const TORCH_TRIPLET: [&str; 3] = ["anchor", "positive", "negative"];
+
+fn triplet<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = TripletMarginLoss::new()
+        .reduction(c.reduction())
+        .margin(c.f64("margin"))
+        .p(c.f64("p"))
+        .eps(c.f64("eps"))
+        .swap(c.bool("swap"));
+    let (a, p, n) = (c.float("anchor"), c.float("positive"), c.float("negative"));
+    let value = loss.forward(a.view(), p.view(), n.view())?;
+    finish_named(c, value, |g| Ok(triplet_named(loss.backward(a.view(), p.view(), n.view(), g)?, TORCH_TRIPLET)))
+}
+
+fn triplet_with_distance<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let distance: TripletDistance = c.name("distance_function").parse()?;
+    let loss = TripletMarginWithDistanceLoss::new()
+        .reduction(c.reduction())
+        .distance_function(distance)
+        .margin(c.f64("margin"))
+        .swap(c.bool("swap"));
+    let (a, p, n) = (c.float("anchor"), c.float("positive"), c.float("negative"));
+    let value = loss.forward(a.view(), p.view(), n.view())?;
+    finish_named(c, value, |g| Ok(triplet_named(loss.backward(a.view(), p.view(), n.view(), g)?, TORCH_TRIPLET)))
+}
+
+fn keras_cosine<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = CosineSimilarityLoss::new().reduction(c.reduction()).axis(c.axis("axis")?);
+    let (t, p) = (c.float("y_true"), c.float("y_pred"));
+    c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
+}
+
+fn ntxent<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = NtXentLoss::new().reduction(c.reduction()).temperature(c.f64("temperature"));
+    let (e, l) = (c.float("embeddings"), c.int("labels"));
+    c.finish(loss.forward(e.view(), l.view())?, ("embeddings", None), |g| loss.backward(e.view(), l.view(), g))
+}
+
+fn optax_triplet<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = OptaxTripletMarginLoss::new()
+        .reduction(c.reduction())
+        .axis(c.axis("axis")?)
+        .norm_degree(c.f64("norm_degree"))
+        .margin(c.f64("margin"))
+        .eps(c.f64("eps"));
+    let (a, p, n) = (c.float("anchors"), c.float("positives"), c.float("negatives"));
+    let value = loss.forward(a.view(), p.view(), n.view())?;
+    finish_named(c, value, |g| Ok(triplet_named(loss.backward(a.view(), p.view(), n.view(), g)?, ["anchors", "positives", "negatives"])))
+}
+
+fn ranking_softmax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let mut loss = RankingSoftmaxLoss::new().reduction(c.reduction());
+    if c.is_int("where") {
+        loss = loss.where_(c.int("where").mapv(|v| v != 0).view());
+    }
+    if let Some(w) = c.opt_float("weights") {
+        loss = loss.weights(w);
+    }
+    let (s, y) = (c.float("logits"), c.float("labels"));
+    c.finish(loss.forward(s.view(), y.view())?, ("logits", Some("labels")), |g| loss.backward(s.view(), y.view(), g))
+}

@@ -1,0 +1,1938 @@
+//! Embedding and ranking losses: PyTorch's cosine embedding and triplet margin
+//! losses (with any `p`-norm, or a named distance), Keras's cosine similarity,
+//! and optax's NT-Xent (InfoNCE), triplet margin and ranking softmax losses.
+//!
+//! These losses compare vectors along one axis (the last one unless an `axis`
+//! option says otherwise), so each produces one value per vector pair: the
+//! input's shape without that axis. Each reference's own numerical details are
+//! followed exactly, because they decide the value and the gradient at the
+//! places these losses are known for (zero vectors, zero distances, margins
+//! exactly met):
+//!
+//! | reference | zero-norm guard | gradient where the hinge is exactly met |
+//! |---|---|---|
+//! | `torch:cosine_embedding_loss` | `‖x‖² + 1e-12` under the square root | 0 |
+//! | `torch:triplet_margin_loss` | `eps` added to the difference, `‖a − p + eps‖_p` | 0 |
+//! | `torch:triplet_margin_with_distance_loss` (cosine) | `max(‖x‖, 1e-8)`, not differentiated | 0 |
+//! | `keras:cosine_similarity` | `x · min(1/‖x‖, 1e7)` | (no hinge) |
+//! | `optax:ntxent` | `√max(‖x‖², machine ε of the dtype)` | (no hinge) |
+//! | `optax:triplet_margin_loss` | `(Σ dᵢᵏ + eps)^(1/k)`, no absolute value | ½ |
+//!
+//! Losses with more than two differentiable tensors return their own gradient
+//! structs with named fields ([`TripletGradients`], [`CosineEmbeddingGradients`]).
+
+use crate::error::{check_option, same_shape, shape_err, LossError, Result};
+use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::math::{lanes, resolve_axis};
+use crate::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
+use std::fmt;
+use std::str::FromStr;
+
+// ---------------------------------------------------------------------------------------
+// shared machinery
+
+/// The lanes of a row-major tensor along one axis: `outer × inner` vectors of
+/// `len` elements with stride `inner`. A 0-d tensor is one vector of length 1.
+#[derive(Debug, Clone)]
+struct Lanes {
+    outer: usize,
+    len: usize,
+    inner: usize,
+    /// The shape of one value per lane (the tensor's shape without the axis).
+    out_shape: Vec<usize>,
+}
+
+impl Lanes {
+    fn new(shape: &[usize], axis: Option<usize>) -> Self {
+        match axis {
+            None => Lanes { outer: 1, len: 1, inner: 1, out_shape: vec![] },
+            Some(axis) => {
+                let (outer, len, inner) = lanes(shape, axis);
+                let mut out_shape = shape.to_vec();
+                out_shape.remove(axis);
+                Lanes { outer, len, inner, out_shape }
+            }
+        }
+    }
+    /// The last axis (or the 0-d rule).
+    fn last(shape: &[usize]) -> Self {
+        Self::new(shape, shape.len().checked_sub(1))
+    }
+    fn count(&self) -> usize {
+        self.outer * self.inner
+    }
+    #[inline]
+    fn at(&self, s: usize, c: usize) -> usize {
+        let (o, i) = (s / self.inner, s % self.inner);
+        o * self.len * self.inner + c * self.inner + i
+    }
+    fn gather(&self, data: &[f64], s: usize, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend((0..self.len).map(|c| data[self.at(s, c)]));
+    }
+    fn scatter_add(&self, data: &mut [f64], s: usize, lane: &[f64]) {
+        for (c, v) in lane.iter().enumerate() {
+            data[self.at(s, c)] += v;
+        }
+    }
+}
+
+/// `sign(x)` with `sign(±0) = 0` and NaN for NaN (PyTorch's `sgn`).
+#[inline]
+fn sgn(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        x * 0.0
+    }
+}
+
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    sum_f64(a.iter().zip(b).map(|(x, y)| x * y))
+}
+
+/// PyTorch's `torch.minimum`: NaN if either is NaN.
+#[inline]
+fn torch_minimum(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
+}
+
+/// The share of the gradient of `minimum(a, b)` that goes to `a` and to `b`
+/// (PyTorch's autograd: half each at a tie; both get it when one is NaN).
+#[inline]
+fn minimum_split(a: f64, b: f64) -> (f64, f64) {
+    if a == b {
+        (0.5, 0.5)
+    } else {
+        // NaN compares false both ways: both get the gradient, as PyTorch's masked_fill.
+        (if a > b { 0.0 } else { 1.0 }, if a < b { 0.0 } else { 1.0 })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// distances of PyTorch's triplet losses
+
+/// `torch.nn.functional.pairwise_distance(x1, x2, p, eps)` on one lane:
+/// `‖x1 − x2 + eps‖_p`, and the vector-norm backward of `torch.linalg.vector_norm`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pairwise {
+    p: f64,
+    eps: f64,
+}
+
+impl Pairwise {
+    fn diff(&self, x1: &[f64], x2: &[f64], d: &mut Vec<f64>) {
+        d.clear();
+        // PyTorch: at::norm(x1 - x2 + eps, p, -1)
+        d.extend(x1.iter().zip(x2).map(|(a, b)| (a - b) + self.eps));
+    }
+
+    fn norm(&self, d: &[f64]) -> f64 {
+        let p = self.p;
+        if p == 0.0 {
+            d.iter().filter(|&&v| v != 0.0).count() as f64
+        } else if p == f64::INFINITY {
+            d.iter().fold(0.0f64, |m, v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.max(v.abs()) })
+        } else if p == f64::NEG_INFINITY {
+            if d.is_empty() {
+                return 0.0;
+            }
+            d.iter().fold(f64::INFINITY, |m, v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.min(v.abs()) })
+        } else if p == 1.0 {
+            sum_f64(d.iter().map(|v| v.abs()))
+        } else if p == 2.0 {
+            sum_f64(d.iter().map(|v| v * v)).sqrt()
+        } else {
+            sum_f64(d.iter().map(|v| v.abs().powf(p))).powf(1.0 / p)
+        }
+    }
+
+    /// `g · ∂‖d‖_p/∂d` into `out`, as PyTorch's `norm_backward` computes it
+    /// (0 where the norm is 0; the subgradient `sign(d)` for p = 1; the maximum's
+    /// gradient split among the ties for p = ±∞; none for p = 0).
+    fn norm_backward(&self, d: &[f64], n: f64, g: f64, out: &mut Vec<f64>) {
+        let p = self.p;
+        out.clear();
+        if p == 0.0 {
+            out.resize(d.len(), 0.0);
+        } else if p == 1.0 {
+            out.extend(d.iter().map(|&v| sgn(v) * g));
+        } else if p == 2.0 {
+            out.extend(d.iter().map(|&v| g * if n == 0.0 { 0.0 } else { v / n }));
+        } else if p.is_infinite() {
+            let mask: Vec<bool> = d.iter().map(|v| v.abs() == n || v.is_nan()).collect();
+            let count = mask.iter().filter(|&&m| m).count() as f64;
+            out.extend(d.iter().zip(&mask).map(|(&v, &m)| sgn(v) * ((g / count) * m as u8 as f64)));
+        } else if p < 1.0 {
+            let scale = g * n.powf(1.0 - p);
+            out.extend(d.iter().map(|&v| sgn(v) * if v == 0.0 { 0.0 } else { v.abs().powf(p - 1.0) } * scale));
+        } else {
+            let scale = if n == 0.0 { 0.0 } else { g / n.powf(p - 1.0) };
+            if p < 2.0 {
+                out.extend(d.iter().map(|&v| sgn(v) * v.abs().powf(p - 1.0) * scale));
+            } else {
+                out.extend(d.iter().map(|&v| v * v.abs().powf(p - 2.0) * scale));
+            }
+        }
+    }
+}
+
+/// A distance between two vectors that PyTorch's triplet losses accept.
+trait Distance {
+    fn value(&self, x1: &[f64], x2: &[f64], scratch: &mut Vec<f64>) -> f64;
+    /// Adds `g · ∂dist/∂x1` to `g1` and `g · ∂dist/∂x2` to `g2`.
+    fn backward(&self, x1: &[f64], x2: &[f64], g: f64, g1: &mut [f64], g2: &mut [f64], scratch: &mut (Vec<f64>, Vec<f64>));
+}
+
+impl Distance for Pairwise {
+    fn value(&self, x1: &[f64], x2: &[f64], d: &mut Vec<f64>) -> f64 {
+        self.diff(x1, x2, d);
+        self.norm(d)
+    }
+    fn backward(&self, x1: &[f64], x2: &[f64], g: f64, g1: &mut [f64], g2: &mut [f64], (d, out): &mut (Vec<f64>, Vec<f64>)) {
+        self.diff(x1, x2, d);
+        let n = self.norm(d);
+        self.norm_backward(d, n, g, out);
+        for ((a, b), v) in g1.iter_mut().zip(g2.iter_mut()).zip(out.iter()) {
+            *a += v;
+            *b -= v;
+        }
+    }
+}
+
+/// `1 − torch.nn.functional.cosine_similarity(x1, x2, dim=-1, eps)`, with
+/// PyTorch's autograd: each norm is clamped to `eps` under `no_grad`, so the
+/// gradient flows through the unclamped norm.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct CosineDistance {
+    eps: f64,
+}
+
+impl CosineDistance {
+    fn norms(&self, x1: &[f64], x2: &[f64]) -> (f64, f64) {
+        (dot(x1, x1).sqrt(), dot(x2, x2).sqrt())
+    }
+}
+
+impl Distance for CosineDistance {
+    fn value(&self, x1: &[f64], x2: &[f64], _: &mut Vec<f64>) -> f64 {
+        let (n1, n2) = self.norms(x1, x2);
+        let (c1, c2) = (n1.max(self.eps), n2.max(self.eps));
+        1.0 - sum_f64(x1.iter().zip(x2).map(|(a, b)| (a / c1) * (b / c2)))
+    }
+    fn backward(&self, x1: &[f64], x2: &[f64], g: f64, g1: &mut [f64], g2: &mut [f64], _: &mut (Vec<f64>, Vec<f64>)) {
+        let (n1, n2) = self.norms(x1, x2);
+        let (c1, c2) = (n1.max(self.eps), n2.max(self.eps));
+        let gc = -g; // d(1 − cos) = −d cos
+        // cos = Σ (x1/c1)(x2/c2): direct terms, and the (unclamped) norms' terms.
+        let gn1 = -sum_f64(x1.iter().zip(x2).map(|(a, b)| gc * (b / c2) * a / (c1 * c1)));
+        let gn2 = -sum_f64(x1.iter().zip(x2).map(|(a, b)| gc * (a / c1) * b / (c2 * c2)));
+        for i in 0..x1.len() {
+            let dn1 = if n1 == 0.0 { 0.0 } else { x1[i] / n1 };
+            let dn2 = if n2 == 0.0 { 0.0 } else { x2[i] / n2 };
+            g1[i] += gc * (x2[i] / c2) / c1 + gn1 * dn1;
+            g2[i] += gc * (x1[i] / c1) / c2 + gn2 * dn2;
+        }
+    }
+}
+
+/// The gradients of a triplet loss, one per input, each of its input's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripletGradients<T> {
+    /// Gradient with respect to `anchor`.
+    pub anchor: ArrayD<T>,
+    /// Gradient with respect to `positive`.
+    pub positive: ArrayD<T>,
+    /// Gradient with respect to `negative`.
+    pub negative: ArrayD<T>,
+}
+
+/// The widened, shape-checked inputs of a triplet loss.
+struct Triplet {
+    shape: Vec<usize>,
+    lanes: Lanes,
+    a: Vec<f64>,
+    p: Vec<f64>,
+    n: Vec<f64>,
+}
+
+impl Triplet {
+    #[allow(clippy::type_complexity)]
+    fn new<T: Float, D: Dimension>(
+        loss: &'static str,
+        names: [&'static str; 3],
+        (a, p, n): (&ArrayView<'_, T, D>, &ArrayView<'_, T, D>, &ArrayView<'_, T, D>),
+        axis: Option<isize>,
+    ) -> Result<Self> {
+        same_shape(loss, names[0], a.shape(), names[1], p.shape())?;
+        same_shape(loss, names[0], a.shape(), names[2], n.shape())?;
+        let lanes = match axis {
+            None => Lanes::last(a.shape()),
+            Some(ax) => {
+                if a.ndim() == 0 {
+                    return Err(shape_err(loss, names[0], "at least 1 dimension (the embedding axis)", a.shape()));
+                }
+                Lanes::new(a.shape(), Some(resolve_axis(loss, "axis", ax, a.ndim())?))
+            }
+        };
+        Ok(Triplet { shape: a.shape().to_vec(), lanes, a: widen(a), p: widen(p), n: widen(n) })
+    }
+
+    fn lane(&self, s: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let (mut a, mut p, mut n) = (Vec::new(), Vec::new(), Vec::new());
+        self.lanes.gather(&self.a, s, &mut a);
+        self.lanes.gather(&self.p, s, &mut p);
+        self.lanes.gather(&self.n, s, &mut n);
+        (a, p, n)
+    }
+
+    fn grads<T: Float>(&self, ga: Vec<f64>, gp: Vec<f64>, gn: Vec<f64>) -> TripletGradients<T> {
+        TripletGradients { anchor: narrow(&self.shape, ga), positive: narrow(&self.shape, gp), negative: narrow(&self.shape, gn) }
+    }
+}
+
+/// PyTorch's triplet computation for any distance: forward values and backward.
+fn torch_triplet_losses(t: &Triplet, dist: &dyn Distance, margin: f64, swap: bool) -> Vec<f64> {
+    let mut scratch = Vec::new();
+    (0..t.lanes.count())
+        .map(|s| {
+            let (a, p, n) = t.lane(s);
+            let dp = dist.value(&a, &p, &mut scratch);
+            let mut dn = dist.value(&a, &n, &mut scratch);
+            if swap {
+                dn = torch_minimum(dn, dist.value(&p, &n, &mut scratch));
+            }
+            // torch.clamp_min(margin + dist_pos - dist_neg, 0), NaN propagating
+            let v = (margin + dp) - dn;
+            if v.is_nan() { v } else { v.max(0.0) }
+        })
+        .collect()
+}
+
+fn torch_triplet_grads(t: &Triplet, dist: &dyn Distance, margin: f64, swap: bool, scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let len = t.a.len();
+    let (mut ga, mut gp, mut gn) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+    let mut scratch = (Vec::new(), Vec::new());
+    let l = t.lanes.len;
+    let (mut la, mut lp, mut ln) = (vec![0.0; l], vec![0.0; l], vec![0.0; l]);
+    for s in 0..t.lanes.count() {
+        let (a, p, n) = t.lane(s);
+        let dp = dist.value(&a, &p, &mut scratch.0);
+        let dn = dist.value(&a, &n, &mut scratch.0);
+        let ds = if swap { dist.value(&p, &n, &mut scratch.0) } else { f64::NAN };
+        let dneg = if swap { torch_minimum(dn, ds) } else { dn };
+        let v = (margin + dp) - dneg;
+        // clamp_min's backward passes the gradient only where the input is > 0:
+        // a margin exactly met (v = 0) gets none.
+        let c = if v > 0.0 { scales.at(s) } else { 0.0 };
+        let (wn, ws) = if swap { minimum_split(dn, ds) } else { (1.0, 0.0) };
+        for v in [&mut la, &mut lp, &mut ln] {
+            v.iter_mut().for_each(|x| *x = 0.0);
+        }
+        dist.backward(&a, &p, c, &mut la, &mut lp, &mut scratch);
+        dist.backward(&a, &n, -c * wn, &mut la, &mut ln, &mut scratch);
+        if swap {
+            dist.backward(&p, &n, -c * ws, &mut lp, &mut ln, &mut scratch);
+        }
+        t.lanes.scatter_add(&mut ga, s, &la);
+        t.lanes.scatter_add(&mut gp, s, &lp);
+        t.lanes.scatter_add(&mut gn, s, &ln);
+    }
+    (ga, gp, gn)
+}
+
+macro_rules! triplet_methods {
+    ($names:expr, $axis:expr) => {
+        /// The loss, reduced as `self.reduction` says.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, D: Dimension>(
+            &self,
+            anchor: ArrayView<'_, T, D>,
+            positive: ArrayView<'_, T, D>,
+            negative: ArrayView<'_, T, D>,
+        ) -> Result<ArrayD<T>> {
+            let t = self.prepare(&anchor, &positive, &negative)?;
+            Ok(self.reducer(&t).output(self.losses(&t)))
+        }
+
+        /// The gradients of `Σ grad_output · loss` with respect to the three inputs
+        /// (`grad_output` has the result's shape: a scalar unless the reduction is `None`).
+        ///
+        /// # Errors
+        /// As [`forward`](Self::forward), and [`LossError::Shape`] if `grad_output`
+        /// does not have the result's shape.
+        pub fn backward<T: Float, D: Dimension>(
+            &self,
+            anchor: ArrayView<'_, T, D>,
+            positive: ArrayView<'_, T, D>,
+            negative: ArrayView<'_, T, D>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<TripletGradients<T>> {
+            let t = self.prepare(&anchor, &positive, &negative)?;
+            let scales = self.reducer(&t).scales(Self::NAME, &grad_output)?;
+            let (ga, gp, gn) = self.grads(&t, &scales);
+            Ok(t.grads(ga, gp, gn))
+        }
+
+        /// The loss and its gradients (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// As [`forward`](Self::forward).
+        pub fn forward_backward<T: Float, D: Dimension>(
+            &self,
+            anchor: ArrayView<'_, T, D>,
+            positive: ArrayView<'_, T, D>,
+            negative: ArrayView<'_, T, D>,
+        ) -> Result<(ArrayD<T>, TripletGradients<T>)> {
+            let t = self.prepare(&anchor, &positive, &negative)?;
+            let r = self.reducer(&t);
+            let value = r.output(self.losses(&t));
+            let g = ones_like_output::<T>(&r);
+            let scales = r.scales(Self::NAME, &g.view())?;
+            let (ga, gp, gn) = self.grads(&t, &scales);
+            Ok((value, t.grads(ga, gp, gn)))
+        }
+
+        /// Sets the reduction.
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+
+        /// Sets `margin`.
+        #[must_use]
+        pub fn margin(mut self, margin: f64) -> Self {
+            self.margin = margin;
+            self
+        }
+
+        fn prepare<T: Float, D: Dimension>(
+            &self,
+            a: &ArrayView<'_, T, D>,
+            p: &ArrayView<'_, T, D>,
+            n: &ArrayView<'_, T, D>,
+        ) -> Result<Triplet> {
+            self.validate()?;
+            Triplet::new(Self::NAME, $names, (a, p, n), $axis(self))
+        }
+
+        fn reducer(&self, t: &Triplet) -> Reducer {
+            Reducer::counting(self.reduction, &t.lanes.out_shape, &t.lanes.out_shape)
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// torch:triplet_margin_loss
+
+/// Triplet margin loss, `torch.nn.functional.triplet_margin_loss`: the anchor
+/// should be closer to the positive than to the negative by at least `margin`.
+///
+/// ```text
+/// d(x, y) = ‖x − y + eps‖_p                     PyTorch's pairwise_distance (eps added to the difference)
+/// ℓ = max(margin + d(a, p) − d(a, n), 0)
+/// swap: d(a, n) is replaced by min(d(a, n), d(p, n))
+/// ```
+///
+/// `anchor`, `positive` and `negative` have the same shape, `(N, D)` or `(D)`
+/// (any shape: the distance is taken along the last axis, and a 0-d tensor is one
+/// vector of length 1); the unreduced result has the shape without the last axis.
+///
+/// **PyTorch's `eps`** is added to every component of the difference
+/// (`‖a − p + eps‖`), not to the norm: `d(a, a) = eps · D^(1/p)`, not 0, and the
+/// distance is not symmetric. losslab does the same.
+///
+/// Gradients, as PyTorch's autograd gives them: the norm's gradient is 0 where
+/// the norm is 0 (`eps = 0` and identical vectors), `sign(·)` for `p = 1`, split
+/// among the maximal components for `p = ∞`, and 0 for `p = 0` (a count); a
+/// margin exactly met (`margin + d(a, p) − d(a, n) = 0`) passes no gradient
+/// (`clamp_min`'s backward); a tie `d(a, n) = d(p, n)` under `swap` splits the
+/// gradient in halves (`torch.minimum`'s backward).
+///
+/// # Errors
+/// [`LossError::Shape`] if the three shapes differ (PyTorch broadcasts tensors of
+/// the same number of dimensions; losslab requires equal shapes);
+/// [`LossError::Option`] for `margin ≤ 0` (as PyTorch: "margin must be greater
+/// than 0") or a NaN `p`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::TripletMarginLoss;
+/// let a = array![[0.0f64, 0.0]];
+/// let p = array![[3.0f64, 4.0]];
+/// let n = array![[0.0f64, 1.0]];
+/// let (loss, g) = TripletMarginLoss::new().eps(0.0).forward_backward(a.view(), p.view(), n.view()).unwrap();
+/// assert_eq!(loss[[]], 1.0 + 5.0 - 1.0);
+/// assert_eq!(g.positive, array![[0.6, 0.8]].into_dyn());
+/// // PyTorch's default eps = 1e-6 is added to the difference:
+/// let d = TripletMarginLoss::new().forward(a.view(), a.view(), n.view()).unwrap()[[]];
+/// let expected = 1.0 + (2.0f64 * 1e-12).sqrt() - (1e-12f64 + (1.0f64 - 1e-6).powi(2)).sqrt();
+/// assert!((d - expected).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// V. Balntas, E. Riba, D. Ponsa, K. Mikolajczyk, "Learning local feature
+/// descriptors with triplets and shallow convolutional neural networks", BMVC 2016,
+/// <https://bmva-archive.org.uk/bmvc/2016/papers/paper119/>;
+/// F. Schroff, D. Kalenichenko, J. Philbin, "FaceNet: A Unified Embedding for Face
+/// Recognition and Clustering", CVPR 2015, <https://arxiv.org/abs/1503.03832>;
+/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.triplet_margin_loss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TripletMarginLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// The margin (default 1.0, > 0).
+    pub margin: f64,
+    /// The norm degree `p` (default 2; any non-NaN number, `±∞` included).
+    pub p: f64,
+    /// Added to each component of the difference (default 1e-6).
+    pub eps: f64,
+    /// Use `min(d(a, n), d(p, n))` as the negative distance (default false).
+    pub swap: bool,
+}
+
+impl Default for TripletMarginLoss {
+    fn default() -> Self {
+        TripletMarginLoss { reduction: Reduction::Mean, margin: 1.0, p: 2.0, eps: 1e-6, swap: false }
+    }
+}
+
+impl TripletMarginLoss {
+    const NAME: &'static str = "triplet_margin_loss";
+
+    /// PyTorch's defaults: `Mean`, `margin = 1`, `p = 2`, `eps = 1e-6`, no swap.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the norm degree `p`.
+    #[must_use]
+    pub fn p(mut self, p: f64) -> Self {
+        self.p = p;
+        self
+    }
+    /// Sets `eps`.
+    #[must_use]
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// Sets `swap`.
+    #[must_use]
+    pub fn swap(mut self, swap: bool) -> Self {
+        self.swap = swap;
+        self
+    }
+    fn validate(&self) -> Result<()> {
+        check_option(Self::NAME, "margin", self.margin, self.margin > 0.0, "a number > 0")?;
+        check_option(Self::NAME, "p", self.p, !self.p.is_nan(), "a number (inf allowed)")
+    }
+    fn dist(&self) -> Pairwise {
+        Pairwise { p: self.p, eps: self.eps }
+    }
+    fn losses(&self, t: &Triplet) -> Vec<f64> {
+        torch_triplet_losses(t, &self.dist(), self.margin, self.swap)
+    }
+    fn grads(&self, t: &Triplet, scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        torch_triplet_grads(t, &self.dist(), self.margin, self.swap, scales)
+    }
+    triplet_methods!(["anchor", "positive", "negative"], |_: &Self| None);
+}
+
+// ---------------------------------------------------------------------------------------
+// torch:triplet_margin_with_distance_loss
+
+/// A distance that [`TripletMarginWithDistanceLoss`] accepts by name.
+///
+/// PyTorch takes any callable; these are the two its documentation uses.
+/// Parsed from `"pairwise"` (also `"pairwise_distance"`) and `"cosine"` (also
+/// `"cosine_distance"`).
+///
+/// # Examples
+/// ```
+/// use losslab::TripletDistance;
+/// assert_eq!("cosine".parse::<TripletDistance>().unwrap(), TripletDistance::Cosine);
+/// assert_eq!(TripletDistance::default(), TripletDistance::Pairwise);
+/// assert!("euclid".parse::<TripletDistance>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TripletDistance {
+    /// `torch.nn.functional.pairwise_distance(x1, x2)` with its defaults `p = 2`,
+    /// `eps = 1e-6`: `‖x1 − x2 + 1e-6‖₂` (PyTorch's `distance_function=None`).
+    #[default]
+    Pairwise,
+    /// `1 − torch.nn.functional.cosine_similarity(x1, x2, dim=-1, eps=1e-8)`.
+    Cosine,
+}
+
+impl TripletDistance {
+    /// The distance's name (`"pairwise"`, `"cosine"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TripletDistance::Pairwise => "pairwise",
+            TripletDistance::Cosine => "cosine",
+        }
+    }
+}
+
+impl fmt::Display for TripletDistance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for TripletDistance {
+    type Err = LossError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "pairwise" | "pairwise_distance" => Ok(TripletDistance::Pairwise),
+            "cosine" | "cosine_distance" => Ok(TripletDistance::Cosine),
+            _ => Err(LossError::Option {
+                loss: "triplet_margin_with_distance_loss",
+                option: "distance_function",
+                value: s.to_string(),
+                expected: "pairwise or cosine".to_string(),
+            }),
+        }
+    }
+}
+
+/// Triplet margin loss with a named distance,
+/// `torch.nn.functional.triplet_margin_with_distance_loss`.
+///
+/// ```text
+/// ℓ = max(margin + d(a, p) − d(a, n), 0)          swap: d(a, n) → min(d(a, n), d(p, n))
+/// pairwise: d(x, y) = ‖x − y + 1e-6‖₂             (PyTorch's default, distance_function=None)
+/// cosine:   d(x, y) = 1 − Σᵢ (xᵢ / max(‖x‖, 1e-8)) (yᵢ / max(‖y‖, 1e-8))
+/// ```
+///
+/// Shapes as [`TripletMarginLoss`] (the distance along the last axis). With
+/// `Pairwise` it is exactly `TripletMarginLoss` with its defaults. The cosine
+/// distance is PyTorch's `cosine_similarity`, which normalises each vector
+/// first; its clamp of the norm to `1e-8` runs under `no_grad`, so the gradient
+/// is computed as if the norm were not clamped (a zero vector gets a finite
+/// gradient, the other vector none). PyTorch's docs write the cosine distance as
+/// `1 - F.cosine_similarity(x, y)`, whose default `dim=1` is the last axis for the
+/// `(N, D)` inputs they describe; losslab always uses the last axis.
+///
+/// # Errors
+/// [`LossError::Shape`] if the three shapes differ; [`LossError::Option`] for
+/// `margin ≤ 0` (as PyTorch).
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::{TripletDistance, TripletMarginWithDistanceLoss};
+/// let a = array![[1.0f64, 0.0]];
+/// let p = array![[1.0f64, 1.0]];
+/// let n = array![[0.0f64, 1.0]];
+/// let l = TripletMarginWithDistanceLoss::new()
+///     .distance_function(TripletDistance::Cosine)
+///     .forward(a.view(), p.view(), n.view())
+///     .unwrap();
+/// let cos45 = 1.0 / 2f64.sqrt();
+/// assert!((l[[]] - (1.0 + (1.0 - cos45) - 1.0)).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// As [`TripletMarginLoss`];
+/// <https://pytorch.org/docs/stable/generated/torch.nn.TripletMarginWithDistanceLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TripletMarginWithDistanceLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// The distance (default `Pairwise`).
+    pub distance_function: TripletDistance,
+    /// The margin (default 1.0, > 0).
+    pub margin: f64,
+    /// Use `min(d(a, n), d(p, n))` as the negative distance (default false).
+    pub swap: bool,
+}
+
+impl Default for TripletMarginWithDistanceLoss {
+    fn default() -> Self {
+        TripletMarginWithDistanceLoss {
+            reduction: Reduction::Mean,
+            distance_function: TripletDistance::Pairwise,
+            margin: 1.0,
+            swap: false,
+        }
+    }
+}
+
+impl TripletMarginWithDistanceLoss {
+    const NAME: &'static str = "triplet_margin_with_distance_loss";
+
+    /// PyTorch's defaults: `Mean`, pairwise distance, `margin = 1`, no swap.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the distance.
+    #[must_use]
+    pub fn distance_function(mut self, distance_function: TripletDistance) -> Self {
+        self.distance_function = distance_function;
+        self
+    }
+    /// Sets `swap`.
+    #[must_use]
+    pub fn swap(mut self, swap: bool) -> Self {
+        self.swap = swap;
+        self
+    }
+    fn validate(&self) -> Result<()> {
+        check_option(Self::NAME, "margin", self.margin, self.margin > 0.0, "a number > 0")
+    }
+    fn with_dist<R>(&self, f: impl FnOnce(&dyn Distance) -> R) -> R {
+        match self.distance_function {
+            TripletDistance::Pairwise => f(&Pairwise { p: 2.0, eps: 1e-6 }),
+            TripletDistance::Cosine => f(&CosineDistance { eps: 1e-8 }),
+        }
+    }
+    fn losses(&self, t: &Triplet) -> Vec<f64> {
+        self.with_dist(|d| torch_triplet_losses(t, d, self.margin, self.swap))
+    }
+    fn grads(&self, t: &Triplet, scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        self.with_dist(|d| torch_triplet_grads(t, d, self.margin, self.swap, scales))
+    }
+    triplet_methods!(
+        ["anchor", "positive", "negative"],
+        |_: &Self| None
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// optax:triplet_margin_loss
+
+/// Triplet margin loss as optax computes it, `optax.losses.triplet_margin_loss`.
+///
+/// ```text
+/// d(x, y) = (Σᵢ (xᵢ − yᵢ)ᵏ + eps)^(1/k)          k = norm_degree, along `axis`
+/// ℓ = max(d(a, p) − d(a, n) + margin, 0)
+/// ```
+///
+/// **optax's semantics differ from PyTorch's** ([`TripletMarginLoss`]): `eps` is
+/// added to the sum of powers, not to the difference, and the powers are taken
+/// without an absolute value: for even integer `k` this is the `k`-norm, for
+/// `k = 1` it is the plain (signed) sum of the differences, and an odd or
+/// fractional `k` with a negative sum is NaN (`pow` of a negative number), as
+/// in optax. At a margin exactly met the gradient is halved (`jnp.maximum`'s
+/// derivative at a tie is ½); with `eps = 0` and identical vectors the gradient
+/// is NaN (`0 · ∞`, as JAX gives it). No reduction by default (`None`): optax
+/// returns the loss per triplet.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ or the tensors have no axis;
+/// [`LossError::Option`] for an `axis` out of range.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::OptaxTripletMarginLoss;
+/// // optax's own docstring example: [0.1414 0.1414]
+/// let a = array![[0.0f64, 0.0], [1.0, 1.0]];
+/// let p = array![[0.1f64, 0.1], [1.1, 1.1]];
+/// let n = array![[1.0f64, 0.0], [0.0, 1.0]];
+/// let l = OptaxTripletMarginLoss::new().forward(a.view(), p.view(), n.view()).unwrap();
+/// assert!((l[[0]] - 0.1414).abs() < 1e-4 && (l[[1]] - 0.1414).abs() < 1e-4);
+/// ```
+///
+/// # References
+/// V. Balntas et al., "Learning local feature descriptors with triplets and
+/// shallow convolutional neural networks", BMVC 2016,
+/// <https://bmva-archive.org.uk/bmvc/2016/papers/paper119/>;
+/// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.triplet_margin_loss>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OptaxTripletMarginLoss {
+    /// The reduction (default `None`: one loss per triplet, as optax).
+    pub reduction: Reduction,
+    /// The axis holding the embedding (default −1).
+    pub axis: isize,
+    /// The power `k` (default 2).
+    pub norm_degree: f64,
+    /// The margin (default 1.0).
+    pub margin: f64,
+    /// Added to the sum of powers (default 1e-6).
+    pub eps: f64,
+}
+
+impl Default for OptaxTripletMarginLoss {
+    fn default() -> Self {
+        OptaxTripletMarginLoss { reduction: Reduction::None, axis: -1, norm_degree: 2.0, margin: 1.0, eps: 1e-6 }
+    }
+}
+
+impl OptaxTripletMarginLoss {
+    const NAME: &'static str = "optax_triplet_margin_loss";
+
+    /// optax's defaults: `axis = −1`, `norm_degree = 2`, `margin = 1`, `eps = 1e-6`; no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `axis`.
+    #[must_use]
+    pub fn axis(mut self, axis: isize) -> Self {
+        self.axis = axis;
+        self
+    }
+    /// Sets `norm_degree`.
+    #[must_use]
+    pub fn norm_degree(mut self, norm_degree: f64) -> Self {
+        self.norm_degree = norm_degree;
+        self
+    }
+    /// Sets `eps`.
+    #[must_use]
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+    /// `S = Σ dᵢᵏ + eps` and `S^(1/k)`.
+    fn dist(&self, x: &[f64], y: &[f64]) -> (f64, f64) {
+        let k = self.norm_degree;
+        let s = sum_f64(x.iter().zip(y).map(|(a, b)| (a - b).powf(k))) + self.eps;
+        (s, s.powf(1.0 / k))
+    }
+    fn losses(&self, t: &Triplet) -> Vec<f64> {
+        (0..t.lanes.count())
+            .map(|s| {
+                let (a, p, n) = t.lane(s);
+                let v = (self.dist(&a, &p).1 - self.dist(&a, &n).1) + self.margin;
+                if v.is_nan() { v } else { v.max(0.0) }
+            })
+            .collect()
+    }
+    fn grads(&self, t: &Triplet, scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let k = self.norm_degree;
+        let len = t.a.len();
+        let (mut ga, mut gp, mut gn) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+        let l = t.lanes.len;
+        let (mut la, mut lp, mut ln) = (vec![0.0; l], vec![0.0; l], vec![0.0; l]);
+        // JAX's derivative of x^y in x: y · x^(y−1) (0 for y = 0).
+        let dpow = |x: f64, y: f64| if y == 0.0 { 0.0 } else { y * x.powf(y - 1.0) };
+        for s in 0..t.lanes.count() {
+            let (a, p, n) = t.lane(s);
+            let (sp, dp) = self.dist(&a, &p);
+            let (sn, dn) = self.dist(&a, &n);
+            let v = (dp - dn) + self.margin;
+            // jnp.maximum(v, 0): derivative 1 above, 0 below, ½ at the tie.
+            let m = if v > 0.0 {
+                1.0
+            } else if v == 0.0 {
+                0.5
+            } else {
+                0.0
+            };
+            let c = scales.at(s) * m;
+            // Chain through S^(1/k), then through each (xᵢ − yᵢ)ᵏ, as JAX multiplies.
+            let cp = c * dpow(sp, 1.0 / k);
+            let cn = -c * dpow(sn, 1.0 / k);
+            for i in 0..l {
+                let gpi = cp * dpow(a[i] - p[i], k);
+                let gni = cn * dpow(a[i] - n[i], k);
+                la[i] = gpi + gni;
+                lp[i] = -gpi;
+                ln[i] = -gni;
+            }
+            t.lanes.scatter_add(&mut ga, s, &la);
+            t.lanes.scatter_add(&mut gp, s, &lp);
+            t.lanes.scatter_add(&mut gn, s, &ln);
+        }
+        (ga, gp, gn)
+    }
+    triplet_methods!(
+        ["anchors", "positives", "negatives"],
+        |s: &Self| Some(s.axis)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// torch:cosine_embedding_loss
+
+/// The gradients of [`CosineEmbeddingLoss`]: with respect to `input1` and `input2`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CosineEmbeddingGradients<T> {
+    /// Gradient with respect to `input1`.
+    pub input1: ArrayD<T>,
+    /// Gradient with respect to `input2`.
+    pub input2: ArrayD<T>,
+}
+
+/// Cosine embedding loss, `torch.nn.functional.cosine_embedding_loss`: pulls
+/// pairs labelled 1 together (cosine → 1) and pushes pairs labelled −1 apart
+/// (cosine below `margin`).
+///
+/// ```text
+/// cos = Σ x1ᵢ x2ᵢ / √((Σ x1ᵢ² + ε) (Σ x2ᵢ² + ε))      ε = PyTorch's EPSILON = (float) 1e-12
+///       ⎧ 1 − cos                 y =  1
+/// ℓ  =  ⎨ max(0, cos − margin)    y = −1
+///       ⎩ 0                       any other y
+/// ```
+///
+/// `input1` and `input2` are `(N, D)` with `target` `(N)`, or `(D)` with a 0-d
+/// `target`. PyTorch adds its `EPSILON` (the `float` 1e-12, i.e.
+/// `9.999999960041972e-13` in double precision) to each squared norm, so a zero
+/// vector has cosine 0 (loss 1 for `y = 1`) and a finite, large gradient
+/// `∂cos/∂x1 = x2 / √((‖x1‖² + ε)(‖x2‖² + ε)) − cos · x1 / (‖x1‖² + ε)`. A
+/// target that is neither 1 nor −1 gives 0 (PyTorch's `where`); `Mean` divides by
+/// `N` all the same. `cos − margin = 0` exactly passes no gradient
+/// (`clamp_min`'s backward). The target is not differentiated.
+///
+/// # Errors
+/// [`LossError::Shape`] if `input2`'s shape is not `input1`'s (PyTorch
+/// broadcasts; losslab does not), if `target` is neither 0-d with 1-D inputs nor
+/// `(N)` with `(N, D)` inputs (PyTorch: "0D or 1D target tensor expected,
+/// multi-target not supported").
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::CosineEmbeddingLoss;
+/// let x1 = array![[1.0f64, 0.0], [1.0, 1.0]];
+/// let x2 = array![[0.0f64, 1.0], [1.0, 1.0]];
+/// let y = array![1.0f64, -1.0];
+/// let l = CosineEmbeddingLoss::new().margin(0.5).forward(x1.view(), x2.view(), y.view()).unwrap();
+/// // pair 0: orthogonal, y = 1 → 1 − 0; pair 1: identical, y = −1 → cos − 0.5 ≈ 0.5
+/// assert!((l[[]] - (1.0 + 0.5) / 2.0).abs() < 1e-12);
+/// ```
+///
+/// # References
+/// <https://pytorch.org/docs/stable/generated/torch.nn.CosineEmbeddingLoss.html>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CosineEmbeddingLoss {
+    /// The reduction (default `Mean`).
+    pub reduction: Reduction,
+    /// The margin for dissimilar pairs (default 0; PyTorch suggests `[−1, 1]`).
+    pub margin: f64,
+}
+
+impl Default for CosineEmbeddingLoss {
+    fn default() -> Self {
+        CosineEmbeddingLoss { reduction: Reduction::Mean, margin: 0.0 }
+    }
+}
+
+/// PyTorch's `EPSILON` in `cosine_embedding_loss`: a C++ `float` 1e-12, so the
+/// double it adds is `(double)1e-12f = 9.999999960041972e-13`.
+const COSINE_EMBEDDING_EPS: f64 = 1e-12_f32 as f64;
+
+struct CosinePairs {
+    shape: Vec<usize>,
+    lanes: Lanes,
+    x1: Vec<f64>,
+    x2: Vec<f64>,
+    y: Vec<f64>,
+}
+
+impl CosinePairs {
+    /// `(prod, m1, m2, denom, cos)` of pair `s`.
+    fn cos(&self, s: usize, a: &mut Vec<f64>, b: &mut Vec<f64>) -> (f64, f64, f64) {
+        self.lanes.gather(&self.x1, s, a);
+        self.lanes.gather(&self.x2, s, b);
+        let prod = dot(a, b);
+        let m1 = dot(a, a) + COSINE_EMBEDDING_EPS;
+        let m2 = dot(b, b) + COSINE_EMBEDDING_EPS;
+        let denom = (m1 * m2).sqrt();
+        (m1, denom, prod / denom)
+    }
+}
+
+impl CosineEmbeddingLoss {
+    const NAME: &'static str = "cosine_embedding_loss";
+
+    /// PyTorch's defaults: `Mean`, `margin = 0`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets `margin`.
+    #[must_use]
+    pub fn margin(mut self, margin: f64) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    fn prepare<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        x1: &ArrayView<'_, T, D1>,
+        x2: &ArrayView<'_, T, D1>,
+        y: &ArrayView<'_, T, D2>,
+    ) -> Result<(CosinePairs, Reducer)> {
+        let name = Self::NAME;
+        match y.ndim() {
+            0 if x1.ndim() != 1 => {
+                return Err(shape_err(name, "input1", "(D) (1-D, with a 0-d target)", x1.shape()));
+            }
+            1 if x1.ndim() != 2 => {
+                return Err(shape_err(name, "input1", "(N, D) (2-D, with a 1-D target)", x1.shape()));
+            }
+            0 | 1 => {}
+            _ => {
+                return Err(shape_err(name, "target", "(N) or () (PyTorch: multi-target not supported)", y.shape()));
+            }
+        }
+        same_shape(name, "input1", x1.shape(), "input2", x2.shape())?;
+        if y.ndim() == 1 && y.shape()[0] != x1.shape()[0] {
+            return Err(shape_err(name, "target", format!("[{}] (the batch size of `input1`)", x1.shape()[0]), y.shape()));
+        }
+        let lanes = Lanes::last(x1.shape());
+        let reducer = Reducer::counting(self.reduction, &lanes.out_shape, &lanes.out_shape);
+        Ok((CosinePairs { shape: x1.shape().to_vec(), lanes, x1: widen(x1), x2: widen(x2), y: widen(y) }, reducer))
+    }
+
+    fn losses(&self, c: &CosinePairs) -> Vec<f64> {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        (0..c.lanes.count())
+            .map(|s| {
+                let (_, _, cos) = c.cos(s, &mut a, &mut b);
+                let neg = cos - self.margin;
+                let neg = if neg.is_nan() { neg } else { neg.max(0.0) };
+                // at::where(target == 1, 1 - cos, 0) + at::where(target == -1, neg, 0)
+                (if c.y[s] == 1.0 { 1.0 - cos } else { 0.0 }) + (if c.y[s] == -1.0 { neg } else { 0.0 })
+            })
+            .collect()
+    }
+
+    fn grads(&self, c: &CosinePairs, scales: &Scales) -> (Vec<f64>, Vec<f64>) {
+        let (mut g1, mut g2) = (vec![0.0; c.x1.len()], vec![0.0; c.x1.len()]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for s in 0..c.lanes.count() {
+            let (m1, denom, cos) = c.cos(s, &mut a, &mut b);
+            let m2 = dot(&b, &b) + COSINE_EMBEDDING_EPS;
+            let y = c.y[s];
+            let gcos = scales.at(s)
+                * if y == 1.0 {
+                    -1.0
+                } else if y == -1.0 && cos - self.margin > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                };
+            let la: Vec<f64> = a.iter().zip(&b).map(|(x, z)| gcos * (z / denom - cos * x / m1)).collect();
+            let lb: Vec<f64> = a.iter().zip(&b).map(|(x, z)| gcos * (x / denom - cos * z / m2)).collect();
+            c.lanes.scatter_add(&mut g1, s, &la);
+            c.lanes.scatter_add(&mut g2, s, &lb);
+        }
+        (g1, g2)
+    }
+
+    /// The loss, reduced as `self.reduction` says.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input1: ArrayView<'_, T, D1>,
+        input2: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+    ) -> Result<ArrayD<T>> {
+        let (c, r) = self.prepare(&input1, &input2, &target)?;
+        Ok(r.output(self.losses(&c)))
+    }
+
+    /// The gradients of `Σ grad_output · loss` with respect to `input1` and `input2`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input1: ArrayView<'_, T, D1>,
+        input2: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<CosineEmbeddingGradients<T>> {
+        let (c, r) = self.prepare(&input1, &input2, &target)?;
+        let scales = r.scales(Self::NAME, &grad_output)?;
+        let (g1, g2) = self.grads(&c, &scales);
+        Ok(CosineEmbeddingGradients { input1: narrow(&c.shape, g1), input2: narrow(&c.shape, g2) })
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input1: ArrayView<'_, T, D1>,
+        input2: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+    ) -> Result<(ArrayD<T>, CosineEmbeddingGradients<T>)> {
+        let (c, r) = self.prepare(&input1, &input2, &target)?;
+        let value = r.output(self.losses(&c));
+        let g = ones_like_output::<T>(&r);
+        let scales = r.scales(Self::NAME, &g.view())?;
+        let (g1, g2) = self.grads(&c, &scales);
+        Ok((value, CosineEmbeddingGradients { input1: narrow(&c.shape, g1), input2: narrow(&c.shape, g2) }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// keras:cosine_similarity
+
+/// Keras's cosine similarity loss, `keras.losses.cosine_similarity`: the
+/// **negative** cosine similarity, so that minimising it aligns the vectors.
+///
+/// ```text
+/// normalize(x) = x · min(1/√(Σ xᵢ²), 1/ε)        ε = keras.backend.epsilon() = 1e-7
+/// ℓ = −Σᵢ normalize(y_true)ᵢ · normalize(y_pred)ᵢ     along `axis`
+/// ```
+///
+/// In `[−1, 1]`: −1 for vectors pointing the same way, 0 for orthogonal ones or
+/// a zero vector. Keras's normalisation (`ops.normalize`, `x · rsqrt(Σx²)`
+/// capped at `1/ε`) is followed exactly: a vector shorter than `1e-7` is scaled
+/// by `1e7` rather than to unit length, and a zero vector's own gradient is NaN
+/// (JAX's `0 · ∞` through `rsqrt(0)`, as `jax.grad` of the Keras function gives
+/// it). Differentiable in both tensors: [`Gradients::input`] is the gradient
+/// with respect to `y_pred`, [`Gradients::target`] with respect to `y_true`.
+/// No reduction by default (`None`): the loss per vector, the input's shape
+/// without `axis`. A 0-d pair is one vector of length 1.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ (Keras also squeezes or expands a
+/// trailing axis of size 1 when the ranks differ by one; losslab requires equal
+/// shapes); [`LossError::Option`] for an `axis` out of range.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::CosineSimilarityLoss;
+/// // Keras's own docstring example: [-0., -0.99999994, 0.99999994] in float32
+/// let y_true = array![[0.0f64, 1.0], [1.0, 1.0], [1.0, 1.0]];
+/// let y_pred = array![[1.0f64, 0.0], [1.0, 1.0], [-1.0, -1.0]];
+/// let l = CosineSimilarityLoss::new().forward(y_true.view(), y_pred.view()).unwrap();
+/// assert_eq!(l[[0]], 0.0);
+/// assert!((l[[1]] + 1.0).abs() < 1e-15 && (l[[2]] - 1.0).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// <https://keras.io/api/losses/regression_losses/#cosine_similarity-function>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CosineSimilarityLoss {
+    /// The reduction (default `None`: Keras's functional loss is per vector).
+    pub reduction: Reduction,
+    /// The axis along which the similarity is computed (default −1).
+    pub axis: isize,
+}
+
+impl Default for CosineSimilarityLoss {
+    fn default() -> Self {
+        CosineSimilarityLoss { reduction: Reduction::None, axis: -1 }
+    }
+}
+
+/// `1 / keras.backend.epsilon()`.
+const KERAS_INV_EPS: f64 = 1.0 / 1e-7;
+
+/// Keras's `normalize`: `x · min(rsqrt(Σx²), 1/ε)`; returns `(q, r, inv)`.
+#[inline]
+fn keras_inv_norm(x: &[f64]) -> (f64, f64, f64) {
+    let q = dot(x, x);
+    let r = 1.0 / q.sqrt();
+    let inv = if r.is_nan() { r } else { r.min(KERAS_INV_EPS) };
+    (q, r, inv)
+}
+
+/// The gradient of `Σ gᵢ · normalize(x)ᵢ` with respect to `x`, as JAX computes it.
+fn keras_normalize_backward(x: &[f64], g: &[f64], out: &mut Vec<f64>) {
+    let (q, r, inv) = keras_inv_norm(x);
+    // minimum(r, 1/ε): derivative 1 where r is the smaller, ½ at a tie.
+    let m = if r < KERAS_INV_EPS {
+        1.0
+    } else if r == KERAS_INV_EPS {
+        0.5
+    } else {
+        0.0
+    };
+    let ct_inv = dot(g, x) * m;
+    // rsqrt's derivative: −½ · rsqrt(q) / q (∞ at q = 0: 0 · ∞ = NaN, as JAX).
+    let ct_q = ct_inv * (-0.5 * r / q);
+    out.clear();
+    out.extend(x.iter().zip(g).map(|(xi, gi)| gi * inv + ct_q * 2.0 * xi));
+}
+
+impl CosineSimilarityLoss {
+    const NAME: &'static str = "cosine_similarity";
+
+    /// Keras's defaults: `axis = −1`; no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets `axis`.
+    #[must_use]
+    pub fn axis(mut self, axis: isize) -> Self {
+        self.axis = axis;
+        self
+    }
+
+    fn prepare<T: Float, D: Dimension>(
+        &self,
+        y_true: &ArrayView<'_, T, D>,
+        y_pred: &ArrayView<'_, T, D>,
+    ) -> Result<(Lanes, Vec<f64>, Vec<f64>, Reducer)> {
+        same_shape(Self::NAME, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
+        let lanes = if y_pred.ndim() == 0 {
+            Lanes::new(&[], None)
+        } else {
+            Lanes::new(y_pred.shape(), Some(resolve_axis(Self::NAME, "axis", self.axis, y_pred.ndim())?))
+        };
+        let r = Reducer::counting(self.reduction, &lanes.out_shape, &lanes.out_shape);
+        Ok((lanes, widen(y_true), widen(y_pred), r))
+    }
+
+    fn losses(lanes: &Lanes, t: &[f64], p: &[f64]) -> Vec<f64> {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        (0..lanes.count())
+            .map(|s| {
+                lanes.gather(t, s, &mut a);
+                lanes.gather(p, s, &mut b);
+                let (ia, ib) = (keras_inv_norm(&a).2, keras_inv_norm(&b).2);
+                -sum_f64(a.iter().zip(&b).map(|(x, y)| (x * ia) * (y * ib)))
+            })
+            .collect()
+    }
+
+    fn grads(lanes: &Lanes, t: &[f64], p: &[f64], scales: &Scales) -> (Vec<f64>, Vec<f64>) {
+        let (mut gt, mut gp) = (vec![0.0; t.len()], vec![0.0; t.len()]);
+        let (mut a, mut b, mut ua, mut ub, mut out) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for s in 0..lanes.count() {
+            lanes.gather(t, s, &mut a);
+            lanes.gather(p, s, &mut b);
+            let (ia, ib) = (keras_inv_norm(&a).2, keras_inv_norm(&b).2);
+            let g = -scales.at(s);
+            ua.clear();
+            ua.extend(a.iter().map(|x| g * x * ia)); // cotangent of normalize(y_pred)
+            ub.clear();
+            ub.extend(b.iter().map(|y| g * y * ib)); // cotangent of normalize(y_true)
+            keras_normalize_backward(&a, &ub, &mut out);
+            lanes.scatter_add(&mut gt, s, &out);
+            keras_normalize_backward(&b, &ua, &mut out);
+            lanes.scatter_add(&mut gp, s, &out);
+        }
+        (gt, gp)
+    }
+
+    /// The loss, in Keras's argument order (`y_true`, `y_pred`).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(&self, y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        let (lanes, t, p, r) = self.prepare(&y_true, &y_pred)?;
+        Ok(r.output(Self::losses(&lanes, &t, &p)))
+    }
+
+    /// The gradients of `Σ grad_output · loss`: `input` with respect to `y_pred`,
+    /// `target` with respect to `y_true`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(
+        &self,
+        y_true: ArrayView<'_, T, D>,
+        y_pred: ArrayView<'_, T, D>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let (lanes, t, p, r) = self.prepare(&y_true, &y_pred)?;
+        let scales = r.scales(Self::NAME, &grad_output)?;
+        let (gt, gp) = Self::grads(&lanes, &t, &p, &scales);
+        Ok(Gradients { input: narrow(y_pred.shape(), gp), target: Some(narrow(y_true.shape(), gt)) })
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(
+        &self,
+        y_true: ArrayView<'_, T, D>,
+        y_pred: ArrayView<'_, T, D>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let (lanes, t, p, r) = self.prepare(&y_true, &y_pred)?;
+        let value = r.output(Self::losses(&lanes, &t, &p));
+        let g = ones_like_output::<T>(&r);
+        let scales = r.scales(Self::NAME, &g.view())?;
+        let (gt, gp) = Self::grads(&lanes, &t, &p, &scales);
+        Ok((value, Gradients { input: narrow(y_pred.shape(), gp), target: Some(narrow(y_true.shape(), gt)) }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// optax:ntxent
+
+/// The normalised temperature-scaled cross entropy (NT-Xent, InfoNCE) of a batch
+/// of embeddings, `optax.losses.ntxent`: SimCLR's contrastive loss.
+///
+/// ```text
+/// uᵢ = eᵢ / √max(‖eᵢ‖², ε)                 ε = the machine epsilon of the dtype
+/// sᵢⱼ = uᵢ · uⱼ / τ                        τ = temperature
+/// P = {(i, j) : i ≠ j, labelᵢ = labelⱼ}     the positive pairs
+/// ℓ = (1/|P|) Σ_{(i,j)∈P} −log( exp(sᵢⱼ) / (exp(sᵢⱼ) + Σ_{k: labelₖ ≠ labelᵢ} exp(sᵢₖ)) )
+/// ```
+///
+/// `embeddings` is `(N, F)`, `labels` `(N)` (integers: equal labels mark the
+/// positive pairs). The result is a scalar: optax averages over the positive
+/// pairs, so every [`Reduction`] returns that scalar as it is (the default is
+/// `None`). optax's exact semantics: each positive pair is contrasted with the
+/// row's **negatives only** (other positives are not in its denominator); the
+/// anchor itself is excluded; with no positive pair the loss is `0/0 = NaN`
+/// (gradient 0); a row's maximum is subtracted for stability (under
+/// `stop_gradient`, which changes nothing). The norm guard `ε` is the **dtype's**
+/// machine epsilon (`2⁻²³` in `f32`, `2⁻⁵²` in `f64`), so an embedding with
+/// `‖e‖² < 2⁻²³` gives different numbers in `f32` and `f64`, as in optax; at
+/// `‖e‖² = ε` exactly the norm's gradient is halved (JAX's `clip` at a tie).
+/// Only `embeddings` is differentiated ([`Gradients::target`] is `None`).
+///
+/// # Errors
+/// [`LossError::Shape`] if `embeddings` is not 2-D or `labels` not `(N)`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::NtXentLoss;
+/// // Two pairs of identical unit embeddings, the pairs orthogonal: each positive
+/// // (s = 1/τ) is contrasted with two negatives (s = 0).
+/// let e = array![[1.0f64, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
+/// let l = NtXentLoss::new().temperature(0.5).forward(e.view(), array![0, 0, 1, 1].view()).unwrap();
+/// let expected = -(2f64.exp() / (2f64.exp() + 2.0)).ln();
+/// assert!((l[[]] - expected).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// T. Chen, S. Kornblith, M. Norouzi, G. Hinton, "A Simple Framework for
+/// Contrastive Learning of Visual Representations", ICML 2020,
+/// <https://arxiv.org/abs/2002.05709>; A. van den Oord, Y. Li, O. Vinyals,
+/// "Representation Learning with Contrastive Predictive Coding" (InfoNCE), 2018,
+/// <https://arxiv.org/abs/1807.03748>;
+/// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.ntxent>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NtXentLoss {
+    /// The reduction (default `None`; the loss is already a scalar).
+    pub reduction: Reduction,
+    /// The temperature `τ` (default 0.07).
+    pub temperature: f64,
+}
+
+impl Default for NtXentLoss {
+    fn default() -> Self {
+        NtXentLoss { reduction: Reduction::None, temperature: 0.07 }
+    }
+}
+
+struct NtXentBatch {
+    n: usize,
+    f: usize,
+    e: Vec<f64>,
+    /// Normalised rows.
+    u: Vec<f64>,
+    /// `‖eᵢ‖²`, and the clipped norm `√max(‖eᵢ‖², ε)`.
+    q: Vec<f64>,
+    norm: Vec<f64>,
+    eps: f64,
+    labels: Vec<i64>,
+    /// `sᵢⱼ`, row-major `n × n`.
+    s: Vec<f64>,
+}
+
+impl NtXentBatch {
+    fn pos(&self, i: usize, j: usize) -> bool {
+        i != j && self.labels[i] == self.labels[j]
+    }
+    fn neg(&self, i: usize, j: usize) -> bool {
+        self.labels[i] != self.labels[j]
+    }
+    /// The row maximum over the candidates (positives and negatives).
+    fn row_max(&self, i: usize) -> f64 {
+        crate::math::max_nan((0..self.n).filter(|&j| j != i).map(|j| self.s[i * self.n + j]))
+    }
+    /// `Σ_{k neg} exp(sᵢₖ − m)`.
+    fn neg_sum(&self, i: usize, m: f64) -> f64 {
+        sum_f64((0..self.n).filter(|&k| self.neg(i, k)).map(|k| (self.s[i * self.n + k] - m).exp()))
+    }
+    fn positives(&self) -> f64 {
+        (0..self.n).map(|i| (0..self.n).filter(|&j| self.pos(i, j)).count()).sum::<usize>() as f64
+    }
+}
+
+impl NtXentLoss {
+    const NAME: &'static str = "ntxent";
+
+    /// optax's defaults: `temperature = 0.07`; no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets the temperature.
+    #[must_use]
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
+    }
+
+    fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        embeddings: &ArrayView<'_, T, D1>,
+        labels: &ArrayView<'_, L, D2>,
+    ) -> Result<NtXentBatch> {
+        if embeddings.ndim() != 2 {
+            return Err(shape_err(Self::NAME, "embeddings", "(N, F) (2-D: a batch of embeddings)", embeddings.shape()));
+        }
+        let (n, f) = (embeddings.shape()[0], embeddings.shape()[1]);
+        if labels.shape() != [n] {
+            return Err(shape_err(Self::NAME, "labels", format!("[{n}] (one label per embedding)"), labels.shape()));
+        }
+        let e = widen(embeddings);
+        let eps = T::epsilon().to_wide();
+        let mut u = vec![0.0; n * f];
+        let (mut q, mut norm) = (vec![0.0; n], vec![0.0; n]);
+        for i in 0..n {
+            let row = &e[i * f..(i + 1) * f];
+            q[i] = dot(row, row);
+            // sqrt(clip(‖e‖², ε)), NaN propagating
+            norm[i] = if q[i].is_nan() { q[i] } else { q[i].max(eps) }.sqrt();
+            for c in 0..f {
+                u[i * f + c] = row[c] / norm[i];
+            }
+        }
+        let mut s = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                s[i * n + j] = dot(&u[j * f..(j + 1) * f], &u[i * f..(i + 1) * f]) / self.temperature;
+            }
+        }
+        let labels = labels.iter().map(|l| l.index()).collect();
+        Ok(NtXentBatch { n, f, e, u, q, norm, eps, labels, s })
+    }
+
+    fn loss(b: &NtXentBatch) -> f64 {
+        let n = b.n;
+        let mut terms = Vec::new();
+        for i in 0..n {
+            let m = b.row_max(i);
+            let neg = b.neg_sum(i, m);
+            for j in (0..n).filter(|&j| b.pos(i, j)) {
+                let sh = b.s[i * n + j] - m;
+                terms.push(-(sh - (neg + sh.exp()).ln()));
+            }
+        }
+        sum_f64(terms) / b.positives()
+    }
+
+    fn grad(&self, b: &NtXentBatch, g: f64) -> Vec<f64> {
+        let (n, f) = (b.n, b.f);
+        let w = g / b.positives();
+        // ∂ℓ/∂sᵢⱼ
+        let mut ds = vec![0.0; n * n];
+        for i in 0..n {
+            let m = b.row_max(i);
+            let neg = b.neg_sum(i, m);
+            for j in (0..n).filter(|&j| b.pos(i, j)) {
+                let sh = b.s[i * n + j] - m;
+                let d = neg + sh.exp();
+                ds[i * n + j] += w * (sh.exp() / d - 1.0);
+                for k in (0..n).filter(|&k| b.neg(i, k)) {
+                    ds[i * n + k] += w * (b.s[i * n + k] - m).exp() / d;
+                }
+            }
+        }
+        // sᵢⱼ = uⱼ · uᵢ / τ  →  ∂/∂u
+        let mut du = vec![0.0; n * f];
+        for i in 0..n {
+            for j in 0..n {
+                let c = ds[i * n + j] / self.temperature;
+                if c == 0.0 {
+                    continue;
+                }
+                for k in 0..f {
+                    du[i * f + k] += c * b.u[j * f + k];
+                    du[j * f + k] += c * b.u[i * f + k];
+                }
+            }
+        }
+        // u = e / √max(q, ε): ∂/∂e = (g_u − m (u · g_u) u) / norm, m = 1, ½ or 0.
+        let mut de = vec![0.0; n * f];
+        for i in 0..n {
+            let m = if b.q[i] > b.eps {
+                1.0
+            } else if b.q[i] == b.eps {
+                0.5
+            } else {
+                0.0
+            };
+            let gu = &du[i * f..(i + 1) * f];
+            let ui = &b.u[i * f..(i + 1) * f];
+            let proj = dot(gu, &b.e[i * f..(i + 1) * f]) / (b.norm[i] * b.norm[i]) * m;
+            for k in 0..f {
+                de[i * f + k] = gu[k] / b.norm[i] - proj * ui[k];
+            }
+        }
+        de
+    }
+
+    fn reducer() -> impl Fn(Reduction) -> Reducer {
+        |r| Reducer::counting(r, &[], &[])
+    }
+
+    /// The loss (a 0-d array).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        embeddings: ArrayView<'_, T, D1>,
+        labels: ArrayView<'_, L, D2>,
+    ) -> Result<ArrayD<T>> {
+        let b = self.prepare(&embeddings, &labels)?;
+        Ok(Self::reducer()(self.reduction).output(vec![Self::loss(&b)]))
+    }
+
+    /// The gradient of `grad_output · loss` with respect to `embeddings`
+    /// (`target`: `None`).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` has more
+    /// than one element.
+    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        embeddings: ArrayView<'_, T, D1>,
+        labels: ArrayView<'_, L, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let b = self.prepare(&embeddings, &labels)?;
+        let scales = Self::reducer()(self.reduction).scales(Self::NAME, &grad_output)?;
+        Ok(Gradients { input: narrow(embeddings.shape(), self.grad(&b, scales.at(0))), target: None })
+    }
+
+    /// The loss and its gradient.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        embeddings: ArrayView<'_, T, D1>,
+        labels: ArrayView<'_, L, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let b = self.prepare(&embeddings, &labels)?;
+        let value = Self::reducer()(self.reduction).output(vec![Self::loss(&b)]);
+        Ok((value, Gradients { input: narrow(embeddings.shape(), self.grad(&b, 1.0)), target: None }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// optax:ranking_softmax_loss
+
+/// The listwise softmax ranking loss, `optax.losses.ranking_softmax_loss`: the
+/// cross entropy between the relevance labels and the softmax of the scores
+/// over each list.
+///
+/// ```text
+/// ỹᵢ = labelsᵢ · weightsᵢ   (0 where `where` is false)
+/// ℓ = −Σᵢ ỹᵢ · log_softmax(s)ᵢ      over the valid items of the list (the last axis);
+///                                   invalid items are scores of −∞
+/// ```
+///
+/// `logits` and `labels` are `[..., list_size]`; `where` (a boolean mask) and
+/// `weights` broadcast to that shape. One loss per list: the shape without the
+/// last axis. optax's `reduce_fn` is the [`Reduction`] (default `Mean`, optax's
+/// `jnp.mean`; `None` is `reduce_fn=None`, `Sum` `jnp.sum`) with optax's
+/// `_safe_reduce`: a list without a valid item has loss 0 and is left out of
+/// `Mean`'s count; a `Mean` that would be NaN while no list's loss is NaN (every
+/// list masked) is 0. `BatchMean` divides the sum by the first axis of the
+/// result (1 for a single list). Labels are not required to sum to 1 (graded
+/// relevance). Differentiated in `logits` ([`Gradients::input`]) and `labels`
+/// ([`Gradients::target`]: `−weightsᵢ · log_softmax(s)ᵢ`, 0 for masked
+/// items); `weights` is not differentiated.
+///
+/// # Errors
+/// [`LossError::Shape`] if `labels`' shape is not `logits`', if `where` or
+/// `weights` do not broadcast to it, or if `logits` is 0-d.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::RankingSoftmaxLoss;
+/// // optax's docstring examples: 1.408, and 0.497 with a mask.
+/// let l = RankingSoftmaxLoss::new().forward(array![2.0f64, 1.0, 3.0].view(), array![1.0, 0.0, 0.0].view()).unwrap();
+/// assert!((l[[]] - 1.408).abs() < 5e-4);
+/// let scores = array![[2.0f64, 1.0, 0.0], [1.0, 0.5, 1.5]];
+/// let labels = array![[1.0f64, 0.0, 0.0], [0.0, 0.0, 1.0]];
+/// let mask = array![[true, true, false], [true, true, true]];
+/// let l = RankingSoftmaxLoss::new().where_(mask.view()).forward(scores.view(), labels.view()).unwrap();
+/// assert!((l[[]] - 0.497).abs() < 5e-4);
+/// ```
+///
+/// # References
+/// Z. Cao, T. Qin, T.-Y. Liu, M.-F. Tsai, H. Li, "Learning to Rank: From Pairwise
+/// Approach to Listwise Approach" (ListNet), ICML 2007,
+/// <https://doi.org/10.1145/1273496.1273513>;
+/// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.ranking_softmax_loss>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RankingSoftmaxLoss {
+    /// The reduction, optax's `reduce_fn` (default `Mean`).
+    pub reduction: Reduction,
+    /// Which items are valid (optax's `where`; default: all).
+    pub where_: Option<ArrayD<bool>>,
+    /// Per-item weights multiplying the labels (default none).
+    pub weights: Option<ArrayD<f64>>,
+}
+
+impl Default for RankingSoftmaxLoss {
+    fn default() -> Self {
+        RankingSoftmaxLoss { reduction: Reduction::Mean, where_: None, weights: None }
+    }
+}
+
+struct RankingLists {
+    lanes: Lanes,
+    s: Vec<f64>,
+    y: Vec<f64>,
+    valid: Vec<bool>,
+    w: Vec<f64>,
+    /// Whether each list has a valid item.
+    any: Vec<bool>,
+}
+
+impl RankingLists {
+    /// The log-softmax over the valid items of list `l` (masked items: −∞).
+    fn log_softmax(&self, l: usize, out: &mut Vec<f64>) {
+        out.clear();
+        let xs: Vec<f64> =
+            (0..self.lanes.len).map(|c| self.lanes.at(l, c)).map(|i| if self.valid[i] { self.s[i] } else { f64::NEG_INFINITY }).collect();
+        out.resize(xs.len(), 0.0);
+        crate::math::log_softmax_lane(&xs, out);
+    }
+}
+
+impl RankingSoftmaxLoss {
+    const NAME: &'static str = "ranking_softmax_loss";
+
+    /// optax's defaults: `reduce_fn = jnp.mean`, no mask, no weights.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction (optax's `reduce_fn`).
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets the validity mask (optax's `where`).
+    #[must_use]
+    pub fn where_<D: Dimension>(mut self, mask: ArrayView<'_, bool, D>) -> Self {
+        self.where_ = Some(mask.to_owned().into_dyn());
+        self
+    }
+    /// Sets the per-item weights.
+    #[must_use]
+    pub fn weights<T: Float, D: Dimension>(mut self, weights: ArrayView<'_, T, D>) -> Self {
+        self.weights = Some(weights.map(|v| v.to_wide()).into_dyn());
+        self
+    }
+
+    fn prepare<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>) -> Result<(RankingLists, Reducer)> {
+        let name = Self::NAME;
+        if logits.ndim() == 0 {
+            return Err(shape_err(name, "logits", "at least 1 dimension (the list)", logits.shape()));
+        }
+        same_shape(name, "logits", logits.shape(), "labels", labels.shape())?;
+        let shape = logits.shape();
+        let bcast = |t: &'static str, s: &[usize]| {
+            shape_err(name, t, format!("a shape that broadcasts to {shape:?} (the shape of `logits`)"), s)
+        };
+        let valid: Vec<bool> = match &self.where_ {
+            None => vec![true; logits.len()],
+            Some(m) => m.broadcast(IxDyn(shape)).ok_or_else(|| bcast("where", m.shape()))?.iter().copied().collect(),
+        };
+        let w: Vec<f64> = match &self.weights {
+            None => vec![1.0; logits.len()],
+            Some(m) => m.broadcast(IxDyn(shape)).ok_or_else(|| bcast("weights", m.shape()))?.iter().copied().collect(),
+        };
+        let lanes = Lanes::last(shape);
+        let any = (0..lanes.count()).map(|l| (0..lanes.len).any(|c| valid[lanes.at(l, c)])).collect();
+        let mut r = Reducer::counting(self.reduction, &lanes.out_shape, &lanes.out_shape);
+        if self.where_.is_some() {
+            let any: &Vec<bool> = &any;
+            r.mean_denominator = any.iter().filter(|&&a| a).count() as f64;
+        }
+        Ok((RankingLists { lanes, s: widen(logits), y: widen(labels), valid, w, any }, r))
+    }
+
+    fn losses(lists: &RankingLists) -> Vec<f64> {
+        let mut lp = Vec::new();
+        (0..lists.lanes.count())
+            .map(|l| {
+                lists.log_softmax(l, &mut lp);
+                let terms = (0..lists.lanes.len).filter_map(|c| {
+                    let i = lists.lanes.at(l, c);
+                    lists.valid[i].then(|| lists.y[i] * lists.w[i] * lp[c])
+                });
+                -sum_f64(terms)
+            })
+            .collect()
+    }
+
+    /// optax's `_safe_reduce` for `Mean`: NaN without a NaN loss becomes 0.
+    fn output<T: Float>(&self, r: &Reducer, losses: Vec<f64>) -> (ArrayD<T>, bool) {
+        let has_nan = losses.iter().any(|v| v.is_nan());
+        let out: ArrayD<T> = r.output(losses);
+        if self.reduction == Reduction::Mean && !has_nan && out.iter().all(|v| v.is_nan()) {
+            (ArrayD::from_elem(IxDyn(&[]), T::zero()), true)
+        } else {
+            (out, false)
+        }
+    }
+
+    fn grads(lists: &RankingLists, scales: &Scales, zeroed: bool) -> (Vec<f64>, Vec<f64>) {
+        let n = lists.s.len();
+        let (mut gs, mut gy) = (vec![0.0; n], vec![0.0; n]);
+        if zeroed {
+            return (gs, gy);
+        }
+        let mut lp = Vec::new();
+        for l in 0..lists.lanes.count() {
+            if !lists.any[l] {
+                continue;
+            }
+            let g = scales.at(l);
+            lists.log_softmax(l, &mut lp);
+            let idx: Vec<usize> = (0..lists.lanes.len).map(|c| lists.lanes.at(l, c)).collect();
+            let total = sum_f64(idx.iter().filter(|&&i| lists.valid[i]).map(|&i| lists.y[i] * lists.w[i]));
+            for (c, &i) in idx.iter().enumerate() {
+                if lists.valid[i] {
+                    gs[i] = g * (lp[c].exp() * total - lists.y[i] * lists.w[i]);
+                    gy[i] = -g * lists.w[i] * lp[c];
+                }
+            }
+        }
+        (gs, gy)
+    }
+
+    /// The loss.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(&self, logits: ArrayView<'_, T, D>, labels: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        let (lists, r) = self.prepare(&logits, &labels)?;
+        Ok(self.output(&r, Self::losses(&lists)).0)
+    }
+
+    /// The gradients of `Σ grad_output · loss`: `input` with respect to `logits`,
+    /// `target` with respect to `labels`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(
+        &self,
+        logits: ArrayView<'_, T, D>,
+        labels: ArrayView<'_, T, D>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let (lists, r) = self.prepare(&logits, &labels)?;
+        let scales = r.scales(Self::NAME, &grad_output)?;
+        let zeroed = self.output::<T>(&r, Self::losses(&lists)).1;
+        let (gs, gy) = Self::grads(&lists, &scales, zeroed);
+        Ok(Gradients { input: narrow(logits.shape(), gs), target: Some(narrow(labels.shape(), gy)) })
+    }
+
+    /// The loss and its gradients.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(
+        &self,
+        logits: ArrayView<'_, T, D>,
+        labels: ArrayView<'_, T, D>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let (lists, r) = self.prepare(&logits, &labels)?;
+        let (value, zeroed) = self.output::<T>(&r, Self::losses(&lists));
+        let g = ones_like_output::<T>(&r);
+        let scales = r.scales(Self::NAME, &g.view())?;
+        let (gs, gy) = Self::grads(&lists, &scales, zeroed);
+        Ok((value, Gradients { input: narrow(logits.shape(), gs), target: Some(narrow(labels.shape(), gy)) }))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// free functions
+
+/// [`CosineEmbeddingLoss`] with `margin` and `reduction`:
+/// `torch.nn.functional.cosine_embedding_loss(input1, input2, target, margin, reduction=...)`.
+///
+/// # Errors
+/// See [`CosineEmbeddingLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let l = losslab::cosine_embedding_loss(
+///     array![1.0f64, 0.0].view(), array![0.0f64, 1.0].view(), ndarray::arr0(1.0f64).view(), 0.0, losslab::Reduction::Mean,
+/// ).unwrap();
+/// assert_eq!(l[[]], 1.0);
+/// ```
+pub fn cosine_embedding_loss<T: Float, D1: Dimension, D2: Dimension>(
+    input1: ArrayView<'_, T, D1>,
+    input2: ArrayView<'_, T, D1>,
+    target: ArrayView<'_, T, D2>,
+    margin: f64,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    CosineEmbeddingLoss::new().margin(margin).reduction(reduction).forward(input1, input2, target)
+}
+
+/// [`TripletMarginLoss`] with PyTorch's defaults and `reduction`:
+/// `torch.nn.functional.triplet_margin_loss(anchor, positive, negative, reduction=...)`.
+///
+/// # Errors
+/// See [`TripletMarginLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let (a, p, n) = (array![[0.0f64, 0.0]], array![[0.0f64, 0.0]], array![[0.0f64, 5.0]]);
+/// let l = losslab::triplet_margin_loss(a.view(), p.view(), n.view(), losslab::Reduction::Sum).unwrap();
+/// assert_eq!(l[[]], 0.0); // the negative is farther than the positive by more than the margin
+/// ```
+pub fn triplet_margin_loss<T: Float, D: Dimension>(
+    anchor: ArrayView<'_, T, D>,
+    positive: ArrayView<'_, T, D>,
+    negative: ArrayView<'_, T, D>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    TripletMarginLoss::new().reduction(reduction).forward(anchor, positive, negative)
+}
+
+/// [`TripletMarginWithDistanceLoss`] with a named distance and `reduction`:
+/// `torch.nn.functional.triplet_margin_with_distance_loss`.
+///
+/// # Errors
+/// See [`TripletMarginWithDistanceLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::{Reduction, TripletDistance};
+/// let (a, p, n) = (array![[1.0f64, 0.0]], array![[2.0f64, 0.0]], array![[-1.0f64, 0.0]]);
+/// let l = losslab::triplet_margin_with_distance_loss(a.view(), p.view(), n.view(), TripletDistance::Cosine, Reduction::Mean)
+///     .unwrap();
+/// assert_eq!(l[[]], 0.0); // cosine distances 0 and 2: the margin 1 is exceeded
+/// ```
+pub fn triplet_margin_with_distance_loss<T: Float, D: Dimension>(
+    anchor: ArrayView<'_, T, D>,
+    positive: ArrayView<'_, T, D>,
+    negative: ArrayView<'_, T, D>,
+    distance_function: TripletDistance,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    TripletMarginWithDistanceLoss::new().distance_function(distance_function).reduction(reduction).forward(anchor, positive, negative)
+}
+
+/// [`CosineSimilarityLoss`] along the last axis: `keras.losses.cosine_similarity(y_true, y_pred)`.
+///
+/// # Errors
+/// See [`CosineSimilarityLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let l = losslab::cosine_similarity_loss(array![[3.0f64, 4.0]].view(), array![[6.0f64, 8.0]].view()).unwrap();
+/// assert!((l[[0]] + 1.0).abs() < 1e-15);
+/// ```
+pub fn cosine_similarity_loss<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    CosineSimilarityLoss::new().forward(y_true, y_pred)
+}
+
+/// [`NtXentLoss`] with `temperature`: `optax.losses.ntxent(embeddings, labels, temperature)`.
+///
+/// # Errors
+/// See [`NtXentLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// // One positive pair and no negatives.
+/// let e = array![[1.0f64, 0.0], [0.0, 1.0]];
+/// let l = losslab::ntxent(e.view(), array![7, 7].view(), 0.1).unwrap();
+/// assert!(l[[]].abs() < 1e-15); // no negatives: −log(exp(s)/exp(s)) = 0
+/// ```
+pub fn ntxent<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    embeddings: ArrayView<'_, T, D1>,
+    labels: ArrayView<'_, L, D2>,
+    temperature: f64,
+) -> Result<ArrayD<T>> {
+    NtXentLoss::new().temperature(temperature).forward(embeddings, labels)
+}
+
+/// [`OptaxTripletMarginLoss`] with optax's defaults:
+/// `optax.losses.triplet_margin_loss(anchors, positives, negatives)`.
+///
+/// # Errors
+/// See [`OptaxTripletMarginLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let (a, p, n) = (array![[0.0f64, 0.0]], array![[0.0f64, 0.0]], array![[0.0f64, 3.0]]);
+/// let l = losslab::optax_triplet_margin_loss(a.view(), p.view(), n.view()).unwrap();
+/// assert_eq!(l.shape(), &[1]);
+/// assert_eq!(l[[0]], 0.0); // 1e-3 − 3.0000002 + 1 < 0
+/// ```
+pub fn optax_triplet_margin_loss<T: Float, D: Dimension>(
+    anchors: ArrayView<'_, T, D>,
+    positives: ArrayView<'_, T, D>,
+    negatives: ArrayView<'_, T, D>,
+) -> Result<ArrayD<T>> {
+    OptaxTripletMarginLoss::new().forward(anchors, positives, negatives)
+}
+
+/// [`RankingSoftmaxLoss`] with `reduction` (optax's `reduce_fn`), no mask or weights:
+/// `optax.losses.ranking_softmax_loss(logits, labels)`.
+///
+/// # Errors
+/// See [`RankingSoftmaxLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let l = losslab::ranking_softmax_loss(array![0.0f64, 0.0].view(), array![1.0, 0.0].view(), losslab::Reduction::Mean).unwrap();
+/// assert!((l[[]] - 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn ranking_softmax_loss<T: Float, D: Dimension>(logits: ArrayView<'_, T, D>, labels: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
+    RankingSoftmaxLoss::new().reduction(reduction).forward(logits, labels)
+}
