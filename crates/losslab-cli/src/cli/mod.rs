@@ -5,6 +5,7 @@
 //! `run` that validates them and does the work, writing to the given output.
 
 pub mod eval;
+pub mod info;
 pub mod json;
 pub mod list;
 
@@ -29,6 +30,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// List every loss `eval` knows, with its tensors, options and defaults.
     List(list::ListArgs),
+    /// Self-information, entropy, cross entropy, KL and JS of distributions (the article's example by default).
+    Info(info::InfoArgs),
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -39,6 +42,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     match cli.command {
         Command::Eval(args) => eval::run(&args, out),
         Command::List(args) => list::run(&args, out),
+        Command::Info(args) => info::run(&args, out),
     }
 }
 
