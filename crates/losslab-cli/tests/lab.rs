@@ -75,11 +75,11 @@ fn info_default_is_the_article_example() {
     assert!(text.contains("p = (1, 0, 0)") && text.contains("q = (0.7, 0.2, 0.1)"), "{text}");
     // Closed forms: H(p) = 0, KL(p‖q) = H(p, q) = −ln 0.7, KL(q‖p) = ∞.
     assert_eq!(number_after(&text, "H(p)    ="), 0.0);
-    assert!((number_after(&text, "KL(p‖q) =") - -(0.7f64.ln())).abs() < 1e-6, "{text}");
+    assert!((number_after(&text, "  KL(p‖q) =") - -(0.7f64.ln())).abs() < 1e-6, "{text}");
     assert!((number_after(&text, "  H(p, q) =") - -(0.7f64.ln())).abs() < 1e-6);
     let hq = -(0.7 * 0.7f64.ln() + 0.2 * 0.2f64.ln() + 0.1 * 0.1f64.ln());
     assert!((number_after(&text, "H(q)    =") - hq).abs() < 1e-6);
-    assert_eq!(number_after(&text, "KL(q‖p) ="), f64::INFINITY);
+    assert_eq!(number_after(&text, "  KL(q‖p) ="), f64::INFINITY);
     assert!(text.contains("KL is not symmetric"));
     assert!(text.contains("q·log(q/0) = ∞"), "the zero convention in words: {text}");
     assert!(text.contains("0·log(0/q) = 0"));
