@@ -134,3 +134,128 @@ fn info_errors() {
     assert!(err(&["info", "--p", "nan,1"]).contains("must be finite"));
     assert!(err(&["info", "--q", "0.5,0.5"]).contains("--q needs --p"));
 }
+
+// -------------------------------------------------------------------------- explain
+
+/// Parses a printed number (`−` as minus, `∞`).
+fn parse_num(tok: &str) -> f64 {
+    let t = tok.trim_matches(|c| c == '(' || c == ')' || c == ',').replace('−', "-");
+    if t == "∞" {
+        f64::INFINITY
+    } else {
+        t.parse().unwrap_or_else(|_| panic!("not a number: `{tok}`"))
+    }
+}
+
+/// The numbers in the parenthesised tuple following `label` on its line.
+fn tuple_after(text: &str, label: &str) -> Vec<f64> {
+    let line = text.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no `{label}` in:\n{text}"));
+    let rest = &line[line.find(label).unwrap() + label.len()..];
+    let open = rest.find('(').unwrap();
+    let close = rest[open..].find(')').unwrap() + open;
+    rest[open + 1..close].split(", ").map(parse_num).collect()
+}
+
+fn softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+#[test]
+fn explain_cross_entropy_step_by_step() {
+    let text = ok(&["explain", "cross-entropy", "--logits", "2,1,0.1", "--target", "0"]);
+    let p = softmax(&[2.0, 1.0, 0.1]);
+    let printed = tuple_after(&text, "p = exp(z − max z) / sum =");
+    for (a, b) in printed.iter().zip(&p) {
+        assert!((a - b).abs() < 1e-6, "{printed:?} vs {p:?}");
+    }
+    assert!((number_after(&text, "3. −log p[0]       = −ln 0.659001 =") - -p[0].ln()).abs() < 1e-5, "{text}");
+    let grad = tuple_after(&text, "losslab's backward gives");
+    assert!((grad[0] - (p[0] - 1.0)).abs() < 1e-6 && (grad[1] - p[1]).abs() < 1e-6, "softmax − one-hot: {grad:?}");
+
+    // The default: a batch of two, the mean of the per-example losses.
+    let text = ok(&["explain", "cross-entropy"]);
+    let p2 = softmax(&[0.5, 2.5, 0.3]);
+    let mean = (-p[0].ln() - p2[2].ln()) / 2.0;
+    let line = text.lines().find(|l| l.contains("4. batch mean")).unwrap();
+    let printed = parse_num(line.rsplit(' ').next().unwrap());
+    assert!((printed - mean).abs() < 1e-5, "{line} vs {mean}");
+}
+
+#[test]
+fn explain_mse_vs_ce_shows_the_vanishing_gradient() {
+    let text = ok(&["explain", "mse-vs-ce"]);
+    // Two classes at p(true) = 0.01: CE = −ln p, ‖∂CE/∂z‖ = √2 (1 − p), ‖∂MSE/∂z‖ = 4√2 p (1 − p)².
+    let line = text.lines().find(|l| l.trim_start().starts_with("0.01 ")).unwrap_or_else(|| panic!("{text}"));
+    let cols: Vec<f64> = line.split_whitespace().map(parse_num).collect();
+    let p: f64 = 0.01;
+    assert!((cols[1] - -p.ln()).abs() < 1e-5, "{line}");
+    assert!((cols[2] - 2f64.sqrt() * (1.0 - p)).abs() < 1e-5, "{line}");
+    assert!((cols[3] - 2.0 * (1.0 - p).powi(2)).abs() < 1e-5, "{line}");
+    assert!((cols[4] - 4.0 * 2f64.sqrt() * p * (1.0 - p).powi(2)).abs() < 1e-3 * cols[4], "{line}");
+    assert!(text.contains("learning stalls"));
+}
+
+#[test]
+fn explain_dense_vs_sparse_agree_on_one_hot() {
+    let text = ok(&["explain", "dense-vs-sparse"]);
+    let sparse = tuple_after(&text, "sparse(labels = [0, 2])");
+    let dense = tuple_after(&text, "dense(labels = one_hot([0, 2], 3))");
+    assert_eq!(sparse, dense);
+    assert!((sparse[0] - -softmax(&[2.0, 1.0, 0.1])[0].ln()).abs() < 1e-5);
+    // Smoothed labels y = 0.9·one_hot + 0.1/3: −Σ y log p.
+    let p = softmax(&[2.0, 1.0, 0.1]);
+    let y = [0.9 + 0.1 / 3.0, 0.1 / 3.0, 0.1 / 3.0];
+    let want: f64 = -y.iter().zip(&p).map(|(a, b)| a * b.ln()).sum::<f64>();
+    assert!((tuple_after(&text, "dense(smoothed labels)")[0] - want).abs() < 1e-5);
+    // Softmax output given as logits: a second softmax.
+    let wrong = tuple_after(&text, "wrong: sparse(labels, softmax(logits))");
+    assert!((wrong[0] - -softmax(&p)[0].ln()).abs() < 1e-5);
+}
+
+#[test]
+fn explain_l1_l2_smooth_l1_values_and_gradients() {
+    let text = ok(&["explain", "l1-l2-smooth-l1"]);
+    let row = |label: &str, nth: usize| -> Vec<f64> {
+        let line = text.lines().filter(|l| l.trim_start().starts_with(label)).nth(nth).unwrap_or_else(|| panic!("{label}"));
+        line.split_whitespace().rev().take(11).map(parse_num).collect::<Vec<_>>().into_iter().rev().collect()
+    };
+    let r = row("r ", 0);
+    assert_eq!(r[0], -10.0);
+    let l2 = row("L2 (MSE)", 0);
+    let smooth = row("Smooth L1", 0);
+    let grads: Vec<Vec<f64>> = (0..4).map(|i| row("gradient", i)).collect();
+    for (k, &x) in r.iter().enumerate() {
+        assert!((l2[k] - x * x).abs() < 1e-9);
+        let s = if x.abs() < 1.0 { 0.5 * x * x } else { x.abs() - 0.5 };
+        assert!((smooth[k] - s).abs() < 1e-9, "{x}");
+        assert!((grads[0][k] - 2.0 * x).abs() < 1e-9);
+        assert_eq!(grads[1][k], if x == 0.0 { 0.0 } else { x.signum() });
+        assert!((grads[2][k] - x.clamp(-1.0, 1.0)).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn explain_entropy_and_catalog() {
+    let text = ok(&["explain", "entropy"]);
+    assert_eq!(number_after(&text, "p = 0.5   H ="), 1.0);
+    assert!((number_after(&text, "p = 0.1   H =") - -(0.1 * 0.1f64.log2() + 0.9 * 0.9f64.log2())).abs() < 1e-6);
+    assert_eq!(number_after(&text, "among 4 outcomes: H ="), 2.0);
+    let text = ok(&["explain", "catalog"]);
+    for spec in losslab_cli::catalog::catalog() {
+        assert!(text.contains(&spec.qualified_name()), "{}", spec.qualified_name());
+    }
+    assert!(text.contains("focal loss") && text.contains("CTC"));
+}
+
+#[test]
+fn explain_errors() {
+    assert!(err(&["explain", "cross-entropy", "--logits", "1,2", "--target", "2"]).contains("class 2 is out of range"));
+    assert!(err(&["explain", "cross-entropy", "--logits", "1,2;3", "--target", "0,0"]).contains("row 2 has 1 values"));
+    assert!(err(&["explain", "cross-entropy", "--logits", "1,2", "--target", "0,1"]).contains("--target has 2 classes but --logits has 1 rows"));
+    assert!(err(&["explain", "entropy", "--logits", "1,2"]).contains("for `explain cross-entropy` only"));
+    let out = losslab(Path::new("."), &["explain", "nonsense"]);
+    assert!(!out.status.success());
+}

@@ -5,6 +5,7 @@
 //! `run` that validates them and does the work, writing to the given output.
 
 pub mod eval;
+pub mod explain;
 pub mod info;
 pub mod json;
 pub mod list;
@@ -32,6 +33,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Self-information, entropy, cross entropy, KL and JS of distributions (the article's example by default).
     Info(info::InfoArgs),
+    /// Explain one of the article's questions in plain text, with numbers computed live.
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Eval(args) => eval::run(&args, out),
         Command::List(args) => list::run(&args, out),
         Command::Info(args) => info::run(&args, out),
+        Command::Explain(args) => explain::run(&args, out),
     }
 }
 
