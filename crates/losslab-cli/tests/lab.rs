@@ -259,3 +259,34 @@ fn explain_errors() {
     let out = losslab(Path::new("."), &["explain", "nonsense"]);
     assert!(!out.status.success());
 }
+
+// ----------------------------------------------------------------------------- plot
+
+#[test]
+fn plot_svg_and_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok_in(dir.path(), &["plot", "mse", "l1", "smooth-l1", "huber", "--out", "reg.svg"]);
+    assert!(out.contains("wrote reg.svg") && out.contains("against the residual"), "{out}");
+    let svg = std::fs::read_to_string(dir.path().join("reg.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("torch:huber_loss") && svg.contains("torch:l1_loss"));
+    let out = ok_in(dir.path(), &["plot", "binary-entropy", "--out", "h.png"]);
+    assert!(out.contains("against the probability"), "{out}");
+    let png = std::fs::read(dir.path().join("h.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let out = ok_in(dir.path(), &["plot", "logistic", "bce-with-logits", "--out", "m.svg"]);
+    assert!(out.contains("against the margin"), "{out}");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["h.png", "m.svg", "reg.svg"], "no temporary file left behind");
+}
+
+#[test]
+fn plot_errors_leave_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(err_in(dir.path(), &["plot", "mse", "--out", "x.jpg"]).contains("must end in .svg or .png"));
+    assert!(err_in(dir.path(), &["plot", "nosuchloss", "--out", "x.svg"]).contains("unknown loss `nosuchloss`"));
+    assert!(err_in(dir.path(), &["plot", "mse", "nll_loss", "--out", "x.svg"]).contains("torch:nll_loss cannot be plotted"));
+    assert!(err_in(dir.path(), &["plot", "mse", "--out", "no/such/dir/x.svg"]).contains("does not exist"));
+    assert!(err_in(dir.path(), &["plot", "bce", "--against", "residual", "--out", "x.png"]).contains("binary_cross_entropy"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no partial file");
+}

@@ -9,6 +9,7 @@ pub mod explain;
 pub mod info;
 pub mod json;
 pub mod list;
+pub mod plot;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -35,6 +36,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Explain one of the article's questions in plain text, with numbers computed live.
     Explain(explain::ExplainArgs),
+    /// Plot losses and their gradients against the residual, margin or probability (SVG or PNG).
+    Plot(plot::PlotArgs),
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -47,6 +50,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::List(args) => list::run(&args, out),
         Command::Info(args) => info::run(&args, out),
         Command::Explain(args) => explain::run(&args, out),
+        Command::Plot(args) => plot::run(&args, out),
     }
 }
 

@@ -11,9 +11,9 @@
 //! - [`figure`]: line and scatter figures drawn with `plotters`, as SVG text or
 //!   PNG files (with an embedded font, so no system font is needed).
 
-// pub mod curves;
+pub mod curves;
 // pub mod data;
-// pub mod figure;
+pub mod figure;
 // pub mod robust;
 // pub mod train;
 
