@@ -12,10 +12,10 @@
 //!   PNG files (with an embedded font, so no system font is needed).
 
 pub mod curves;
-// pub mod data;
+pub mod data;
 pub mod figure;
-// pub mod robust;
-// pub mod train;
+pub mod robust;
+pub mod train;
 
 use anyhow::Result;
 use losslab::{CrossEntropyLoss, MseLoss, Reduction};
