@@ -290,3 +290,35 @@ fn plot_errors_leave_no_file() {
     assert!(err_in(dir.path(), &["plot", "bce", "--against", "residual", "--out", "x.png"]).contains("binary_cross_entropy"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no partial file");
 }
+
+// --------------------------------------------------------------------------- report
+
+#[test]
+fn report_quick_has_every_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok_in(dir.path(), &["report", "--quick", "--out", "rep"]);
+    assert!(out.contains("wrote rep/index.html"), "{out}");
+    let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    for q in 1..=6 {
+        assert!(html.contains(&format!("<h2 id=\"q{q}\">{q}. ")), "question {q}");
+    }
+    assert!(html.matches("<svg").count() >= 6, "figures inline");
+    assert!(html.matches("<figcaption>").count() == html.matches("<figure>").count(), "every figure captioned");
+    assert!(!html.contains("http://") || html.matches("http://").count() == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(), "no network resource");
+    assert!(!html.contains("<script") && !html.contains("<link"));
+    // The article's example, computed in the page: KL(p‖q) = −ln 0.7.
+    assert!(html.contains("0.356675"));
+    // Closed forms in the Q3 caption: at p = 0.01, ‖∂CE/∂z‖ = √2 · 0.99, ‖∂MSE/∂z‖ = 4√2 · 0.01 · 0.99².
+    assert!(html.contains(&format!("CE's is {:.6}", 2f64.sqrt() * 0.99)), "{}", &html[html.find("Figure 3").unwrap()..][..300]);
+    assert!(html.contains(&format!("MSE's {:.6}", 4.0 * 2f64.sqrt() * 0.01 * 0.99 * 0.99)));
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("rep")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["index.html"], "no temporary file left");
+}
+
+#[test]
+fn report_error_on_an_unwritable_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "x").unwrap();
+    assert!(err_in(dir.path(), &["report", "--quick", "--out", "file/sub"]).contains("cannot create `file/sub`"));
+}

@@ -69,10 +69,10 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<ExitCode> {
         Topic::Entropy => entropy()?,
         Topic::CrossEntropy => {
             let (z, t) = parse_batch(args.logits.as_deref(), args.target.as_deref())?;
-            cross_entropy(&z, &t)?
+            cross_entropy_text(&z, &t)?
         }
         Topic::MseVsCe => mse_vs_ce()?,
-        Topic::DenseVsSparse => dense_vs_sparse()?,
+        Topic::DenseVsSparse => dense_vs_sparse_text()?,
         Topic::L1L2SmoothL1 => l1_l2_smooth_l1()?,
         Topic::Catalog => catalog(),
     };
@@ -165,7 +165,11 @@ fn entropy() -> Result<String> {
     Ok(s)
 }
 
-fn cross_entropy(z: &Array2<f64>, t: &[usize]) -> Result<String> {
+/// The text of `explain cross-entropy` for a batch of logits and true classes.
+///
+/// # Errors
+/// A class out of range.
+pub fn cross_entropy_text(z: &Array2<f64>, t: &[usize]) -> Result<String> {
     let mut s = String::new();
     let (n, c) = z.dim();
     let _ = writeln!(s, "CROSS-ENTROPY LOSS, STEP BY STEP (the article's question 2)\n");
@@ -243,7 +247,11 @@ fn mse_vs_ce() -> Result<String> {
     Ok(s)
 }
 
-fn dense_vs_sparse() -> Result<String> {
+/// The text of `explain dense-vs-sparse`.
+///
+/// # Errors
+/// Never.
+pub fn dense_vs_sparse_text() -> Result<String> {
     let mut s = String::new();
     let _ = writeln!(s, "TENSORFLOW'S DENSE AND SPARSE SOFTMAX CROSS ENTROPY (the article's question 4)\n");
     let z = ndarray::array![[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]];

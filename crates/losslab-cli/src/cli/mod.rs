@@ -10,6 +10,7 @@ pub mod info;
 pub mod json;
 pub mod list;
 pub mod plot;
+pub mod report;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -38,6 +39,8 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Plot losses and their gradients against the residual, margin or probability (SVG or PNG).
     Plot(plot::PlotArgs),
+    /// Write one HTML page answering the article's six questions, with experiments run now.
+    Report(report::ReportArgs),
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -51,6 +54,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Info(args) => info::run(&args, out),
         Command::Explain(args) => explain::run(&args, out),
         Command::Plot(args) => plot::run(&args, out),
+        Command::Report(args) => report::run(&args, out),
     }
 }
 

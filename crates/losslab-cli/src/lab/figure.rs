@@ -67,6 +67,19 @@ pub struct Figure {
     pub height: u32,
 }
 
+/// Makes a temporary file readable by everyone, as a file created normally
+/// would be (`tempfile` creates them readable by the owner only).
+pub fn publish(file: &tempfile::NamedTempFile) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 /// The palette: colour-blind-friendly (Okabe–Ito), then greys.
 const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
@@ -135,6 +148,7 @@ impl Figure {
                 let svg = self.to_svg()?;
                 let mut tmp = tempfile::Builder::new().prefix(".losslab-").suffix(".svg").tempfile_in(dir).with_context(context)?;
                 std::io::Write::write_all(&mut tmp, svg.as_bytes()).with_context(context)?;
+                publish(&tmp).with_context(context)?;
                 tmp.persist(path).map_err(|e| anyhow::Error::new(e.error)).with_context(context)?;
             }
             Some("png") => {
@@ -145,6 +159,7 @@ impl Figure {
                     self.draw(&root)?;
                     root.present().map_err(|e| anyhow::anyhow!("cannot draw the figure: {e:?}")).with_context(context)?;
                 }
+                publish(&tmp).with_context(context)?;
                 tmp.persist(path).map_err(|e| anyhow::Error::new(e.error)).with_context(context)?;
             }
             _ => bail!("cannot write `{}`: the output must end in .svg or .png", path.display()),
