@@ -297,7 +297,8 @@ fn l1_l2_smooth_l1() -> Result<String> {
     let _ = writeln!(s, "L2, L1, SMOOTH L1 AND HUBER (the article's question 5)\n");
     let r = Array1::from(vec![-10.0, -2.0, -1.0, -0.5, -0.1, 0.0, 0.1, 0.5, 1.0, 2.0, 10.0]);
     let zero = Array1::zeros(r.len());
-    let losses: [(&str, Box<dyn Fn() -> Result<(ndarray::ArrayD<f64>, ndarray::ArrayD<f64>)>>); 4] = [
+    type ValueAndGrad<'a> = Box<dyn Fn() -> Result<(ndarray::ArrayD<f64>, ndarray::ArrayD<f64>)> + 'a>;
+    let losses: [(&str, ValueAndGrad<'_>); 4] = [
         ("L2 (MSE)", Box::new(|| {
             let (v, g) = MseLoss::new().reduction(Reduction::None).forward_backward(r.view(), zero.view())?;
             Ok((v, g.input))

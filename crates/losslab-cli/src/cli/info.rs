@@ -266,8 +266,8 @@ impl Info {
             }
             _ => {
                 let _ = writeln!(s, "  outcome        p   I_p = −log p");
-                for i in 0..p.len() {
-                    let _ = writeln!(s, "  {:>7} {:>8} {:>14}", i, num(p[i]), num(self.self_information_p[i]));
+                for (i, (&pi, &ii)) in p.iter().zip(&self.self_information_p).enumerate() {
+                    let _ = writeln!(s, "  {:>7} {:>8} {:>14}", i, num(pi), num(ii));
                 }
             }
         }
