@@ -37,5 +37,6 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod lab;
 pub mod npy;
 pub mod tensor;

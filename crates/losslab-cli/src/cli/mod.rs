@@ -5,8 +5,12 @@
 //! `run` that validates them and does the work, writing to the given output.
 
 pub mod eval;
+pub mod explain;
+pub mod info;
 pub mod json;
 pub mod list;
+pub mod plot;
+pub mod report;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -29,6 +33,14 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// List every loss `eval` knows, with its tensors, options and defaults.
     List(list::ListArgs),
+    /// Self-information, entropy, cross entropy, KL and JS of distributions (the article's example by default).
+    Info(info::InfoArgs),
+    /// Explain one of the article's questions in plain text, with numbers computed live.
+    Explain(explain::ExplainArgs),
+    /// Plot losses and their gradients against the residual, margin or probability (SVG or PNG).
+    Plot(plot::PlotArgs),
+    /// Write one HTML page answering the article's six questions, with experiments run now.
+    Report(report::ReportArgs),
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -39,6 +51,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     match cli.command {
         Command::Eval(args) => eval::run(&args, out),
         Command::List(args) => list::run(&args, out),
+        Command::Info(args) => info::run(&args, out),
+        Command::Explain(args) => explain::run(&args, out),
+        Command::Plot(args) => plot::run(&args, out),
+        Command::Report(args) => report::run(&args, out),
     }
 }
 

@@ -1,0 +1,324 @@
+//! End-to-end tests of the lab subcommands (`info`, `explain`, `plot`,
+//! `report`) through the binary: the numbers they print are checked against
+//! closed forms computed here, independently of the library.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn losslab(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_losslab")).current_dir(dir).args(args).output().expect("the binary runs")
+}
+
+/// Runs a command that must succeed; its stdout.
+fn ok(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    ok_in(dir.path(), args)
+}
+
+fn ok_in(dir: &Path, args: &[&str]) -> String {
+    let out = losslab(dir, args);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs a command that must fail; its stderr, one `error:` line, nothing on stdout.
+fn err_in(dir: &Path, args: &[&str]) -> String {
+    let out = losslab(dir, args);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.stdout.is_empty(), "{args:?} printed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
+fn err(args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    err_in(dir.path(), args)
+}
+
+fn json(args: &[&str]) -> Value {
+    let s = ok(args);
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+}
+
+fn f(v: &Value) -> f64 {
+    match v {
+        Value::String(s) if s == "inf" => f64::INFINITY,
+        v => v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")),
+    }
+}
+
+/// The number printed after `label` on its line (`∞` is infinity, `−` a minus sign).
+fn number_after(text: &str, label: &str) -> f64 {
+    let line = text.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no `{label}` in:\n{text}"));
+    let rest = &line[line.find(label).unwrap() + label.len()..];
+    let tok = rest.split_whitespace().next().unwrap().replace('−', "-");
+    if tok == "∞" {
+        f64::INFINITY
+    } else {
+        tok.parse().unwrap_or_else(|_| panic!("`{tok}` in `{line}`"))
+    }
+}
+
+// ----------------------------------------------------------------------------- info
+
+#[test]
+fn info_default_is_the_article_example() {
+    let text = ok(&["info"]);
+    assert!(text.contains("p = (1, 0, 0)") && text.contains("q = (0.7, 0.2, 0.1)"), "{text}");
+    // Closed forms: H(p) = 0, KL(p‖q) = H(p, q) = −ln 0.7, KL(q‖p) = ∞.
+    assert_eq!(number_after(&text, "H(p)    ="), 0.0);
+    assert!((number_after(&text, "  KL(p‖q) =") - -(0.7f64.ln())).abs() < 1e-6, "{text}");
+    assert!((number_after(&text, "  H(p, q) =") - -(0.7f64.ln())).abs() < 1e-6);
+    let hq = -(0.7 * 0.7f64.ln() + 0.2 * 0.2f64.ln() + 0.1 * 0.1f64.ln());
+    assert!((number_after(&text, "H(q)    =") - hq).abs() < 1e-6);
+    assert_eq!(number_after(&text, "  KL(q‖p) ="), f64::INFINITY);
+    assert!(text.contains("KL is not symmetric"));
+    assert!(text.contains("q·log(q/0) = ∞"), "the zero convention in words: {text}");
+    assert!(text.contains("0·log(0/q) = 0"));
+}
+
+#[test]
+fn info_json_matches_closed_forms() {
+    let v = json(&["info", "--json"]);
+    assert_eq!(v["unit"], "nats");
+    assert!(close(f(&v["kl_pq"]), -(0.7f64.ln())));
+    assert!(close(f(&v["cross_entropy"]), -(0.7f64.ln())));
+    assert_eq!(f(&v["kl_qp"]), f64::INFINITY);
+    assert_eq!(f(&v["entropy_p"]), 0.0);
+    // JS with m = (0.85, 0.1, 0.05).
+    let m = [0.85, 0.1, 0.05];
+    let (p, q) = ([1.0, 0.0, 0.0], [0.7, 0.2, 0.1]);
+    let kl = |a: &[f64; 3]| a.iter().zip(&m).filter(|(x, _)| **x > 0.0).map(|(x, y)| x * (x / y).ln()).sum::<f64>();
+    assert!(close(f(&v["js"]), 0.5 * kl(&p) + 0.5 * kl(&q)));
+    let iq: Vec<f64> = v["self_information_q"].as_array().unwrap().iter().map(f).collect();
+    assert!(close(iq[1], -(0.2f64.ln())));
+    assert_eq!(f(&v["self_information_p"][1]), f64::INFINITY);
+}
+
+#[test]
+fn info_bits_of_a_uniform_distribution() {
+    let v = json(&["info", "--p", "0.25,0.25,0.25,0.25", "--q", "0.5,0.5,0,0", "--bits", "--json"]);
+    assert_eq!(v["unit"], "bits");
+    assert!(close(f(&v["entropy_p"]), 2.0));
+    assert!(close(f(&v["entropy_q"]), 1.0));
+    assert_eq!(f(&v["kl_pq"]), f64::INFINITY, "q rules out outcomes p allows");
+    assert!(close(f(&v["kl_qp"]), 1.0), "KL(q‖p) = Σ ½ log₂(½ / ¼) = 1 bit");
+    let text = ok(&["info", "--p", "0.25,0.25,0.25,0.25", "--bits"]);
+    assert_eq!(number_after(&text, "H(p)    ="), 2.0);
+    assert!(text.contains("Give --q too"));
+}
+
+#[test]
+fn info_normalises_counts_with_a_note() {
+    let text = ok(&["info", "--p", "1,1,2"]);
+    assert!(text.contains("note: --p sums to 4, normalised to (0.25, 0.25, 0.5)"), "{text}");
+    let v = json(&["info", "--p", "1,1,2", "--json"]);
+    assert_eq!(v["p_normalised"], true);
+    assert!(close(f(&v["entropy_p"]), 1.5 * 2f64.ln()));
+}
+
+#[test]
+fn info_errors() {
+    assert!(err(&["info", "--p", "0.5,-0.5,1"]).contains("--p: entry 2 is -0.5: probabilities cannot be negative"));
+    assert!(err(&["info", "--p", "0.5,0.5", "--q", "0.2,0.3,0.5"]).contains("--p has 2 entries but --q has 3"));
+    assert!(err(&["info", "--p", "0.5,abc"]).contains("entry 2 is `abc`, not a number"));
+    assert!(err(&["info", "--p", "0,0"]).contains("sums to 0"));
+    assert!(err(&["info", "--p", "nan,1"]).contains("must be finite"));
+    assert!(err(&["info", "--q", "0.5,0.5"]).contains("--q needs --p"));
+}
+
+// -------------------------------------------------------------------------- explain
+
+/// Parses a printed number (`−` as minus, `∞`).
+fn parse_num(tok: &str) -> f64 {
+    let t = tok.trim_matches(|c| c == '(' || c == ')' || c == ',').replace('−', "-");
+    if t == "∞" {
+        f64::INFINITY
+    } else {
+        t.parse().unwrap_or_else(|_| panic!("not a number: `{tok}`"))
+    }
+}
+
+/// The numbers in the parenthesised tuple following `label` on its line.
+fn tuple_after(text: &str, label: &str) -> Vec<f64> {
+    let line = text.lines().find(|l| l.contains(label)).unwrap_or_else(|| panic!("no `{label}` in:\n{text}"));
+    let rest = &line[line.find(label).unwrap() + label.len()..];
+    let open = rest.find('(').unwrap();
+    let close = rest[open..].find(')').unwrap() + open;
+    rest[open + 1..close].split(", ").map(parse_num).collect()
+}
+
+fn softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+#[test]
+fn explain_cross_entropy_step_by_step() {
+    let text = ok(&["explain", "cross-entropy", "--logits", "2,1,0.1", "--target", "0"]);
+    let p = softmax(&[2.0, 1.0, 0.1]);
+    let printed = tuple_after(&text, "p = exp(z − max z) / sum =");
+    for (a, b) in printed.iter().zip(&p) {
+        assert!((a - b).abs() < 1e-6, "{printed:?} vs {p:?}");
+    }
+    assert!((number_after(&text, "3. −log p[0]       = −ln 0.659001 =") - -p[0].ln()).abs() < 1e-5, "{text}");
+    let grad = tuple_after(&text, "losslab's backward gives");
+    assert!((grad[0] - (p[0] - 1.0)).abs() < 1e-6 && (grad[1] - p[1]).abs() < 1e-6, "softmax − one-hot: {grad:?}");
+
+    // The default: a batch of two, the mean of the per-example losses.
+    let text = ok(&["explain", "cross-entropy"]);
+    let p2 = softmax(&[0.5, 2.5, 0.3]);
+    let mean = (-p[0].ln() - p2[2].ln()) / 2.0;
+    let line = text.lines().find(|l| l.contains("4. batch mean")).unwrap();
+    let printed = parse_num(line.rsplit(' ').next().unwrap());
+    assert!((printed - mean).abs() < 1e-5, "{line} vs {mean}");
+}
+
+#[test]
+fn explain_mse_vs_ce_shows_the_vanishing_gradient() {
+    let text = ok(&["explain", "mse-vs-ce"]);
+    // Two classes at p(true) = 0.01: CE = −ln p, ‖∂CE/∂z‖ = √2 (1 − p), ‖∂MSE/∂z‖ = 4√2 p (1 − p)².
+    let line = text.lines().find(|l| l.trim_start().starts_with("0.01 ")).unwrap_or_else(|| panic!("{text}"));
+    let cols: Vec<f64> = line.split_whitespace().map(parse_num).collect();
+    let p: f64 = 0.01;
+    assert!((cols[1] - -p.ln()).abs() < 1e-5, "{line}");
+    assert!((cols[2] - 2f64.sqrt() * (1.0 - p)).abs() < 1e-5, "{line}");
+    assert!((cols[3] - 2.0 * (1.0 - p).powi(2)).abs() < 1e-5, "{line}");
+    assert!((cols[4] - 4.0 * 2f64.sqrt() * p * (1.0 - p).powi(2)).abs() < 1e-3 * cols[4], "{line}");
+    assert!(text.contains("learning stalls"));
+}
+
+#[test]
+fn explain_dense_vs_sparse_agree_on_one_hot() {
+    let text = ok(&["explain", "dense-vs-sparse"]);
+    let sparse = tuple_after(&text, "sparse(labels = [0, 2])");
+    let dense = tuple_after(&text, "dense(labels = one_hot([0, 2], 3))");
+    assert_eq!(sparse, dense);
+    assert!((sparse[0] - -softmax(&[2.0, 1.0, 0.1])[0].ln()).abs() < 1e-5);
+    // Smoothed labels y = 0.9·one_hot + 0.1/3: −Σ y log p.
+    let p = softmax(&[2.0, 1.0, 0.1]);
+    let y = [0.9 + 0.1 / 3.0, 0.1 / 3.0, 0.1 / 3.0];
+    let want: f64 = -y.iter().zip(&p).map(|(a, b)| a * b.ln()).sum::<f64>();
+    assert!((tuple_after(&text, "dense(smoothed labels)")[0] - want).abs() < 1e-5);
+    // Softmax output given as logits: a second softmax.
+    let wrong = tuple_after(&text, "wrong: sparse(labels, softmax(logits))");
+    assert!((wrong[0] - -softmax(&p)[0].ln()).abs() < 1e-5);
+}
+
+#[test]
+fn explain_l1_l2_smooth_l1_values_and_gradients() {
+    let text = ok(&["explain", "l1-l2-smooth-l1"]);
+    let row = |label: &str, nth: usize| -> Vec<f64> {
+        let line = text.lines().filter(|l| l.trim_start().starts_with(label)).nth(nth).unwrap_or_else(|| panic!("{label}"));
+        line.split_whitespace().rev().take(11).map(parse_num).collect::<Vec<_>>().into_iter().rev().collect()
+    };
+    let r = row("r ", 0);
+    assert_eq!(r[0], -10.0);
+    let l2 = row("L2 (MSE)", 0);
+    let smooth = row("Smooth L1", 0);
+    let grads: Vec<Vec<f64>> = (0..4).map(|i| row("gradient", i)).collect();
+    for (k, &x) in r.iter().enumerate() {
+        assert!((l2[k] - x * x).abs() < 1e-9);
+        let s = if x.abs() < 1.0 { 0.5 * x * x } else { x.abs() - 0.5 };
+        assert!((smooth[k] - s).abs() < 1e-9, "{x}");
+        assert!((grads[0][k] - 2.0 * x).abs() < 1e-9);
+        assert_eq!(grads[1][k], if x == 0.0 { 0.0 } else { x.signum() });
+        assert!((grads[2][k] - x.clamp(-1.0, 1.0)).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn explain_entropy_and_catalog() {
+    let text = ok(&["explain", "entropy"]);
+    assert_eq!(number_after(&text, "p = 0.5   H ="), 1.0);
+    assert!((number_after(&text, "p = 0.1   H =") - -(0.1 * 0.1f64.log2() + 0.9 * 0.9f64.log2())).abs() < 1e-6);
+    assert_eq!(number_after(&text, "among 4 outcomes: H ="), 2.0);
+    let text = ok(&["explain", "catalog"]);
+    for spec in losslab_cli::catalog::catalog() {
+        assert!(text.contains(&spec.qualified_name()), "{}", spec.qualified_name());
+    }
+    assert!(text.contains("focal loss") && text.contains("CTC"));
+}
+
+#[test]
+fn explain_errors() {
+    assert!(err(&["explain", "cross-entropy", "--logits", "1,2", "--target", "2"]).contains("class 2 is out of range"));
+    assert!(err(&["explain", "cross-entropy", "--logits", "1,2;3", "--target", "0,0"]).contains("row 2 has 1 values"));
+    assert!(err(&["explain", "cross-entropy", "--logits", "1,2", "--target", "0,1"]).contains("--target has 2 classes but --logits has 1 rows"));
+    assert!(err(&["explain", "entropy", "--logits", "1,2"]).contains("for `explain cross-entropy` only"));
+    let out = losslab(Path::new("."), &["explain", "nonsense"]);
+    assert!(!out.status.success());
+}
+
+// ----------------------------------------------------------------------------- plot
+
+#[test]
+fn plot_svg_and_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok_in(dir.path(), &["plot", "mse", "l1", "smooth-l1", "huber", "--out", "reg.svg"]);
+    assert!(out.contains("wrote reg.svg") && out.contains("against the residual"), "{out}");
+    let svg = std::fs::read_to_string(dir.path().join("reg.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("torch:huber_loss") && svg.contains("torch:l1_loss"));
+    let out = ok_in(dir.path(), &["plot", "binary-entropy", "--out", "h.png"]);
+    assert!(out.contains("against the probability"), "{out}");
+    let png = std::fs::read(dir.path().join("h.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let out = ok_in(dir.path(), &["plot", "logistic", "bce-with-logits", "--out", "m.svg"]);
+    assert!(out.contains("against the margin"), "{out}");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["h.png", "m.svg", "reg.svg"], "no temporary file left behind");
+}
+
+#[test]
+fn plot_errors_leave_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(err_in(dir.path(), &["plot", "mse", "--out", "x.jpg"]).contains("must end in .svg or .png"));
+    assert!(err_in(dir.path(), &["plot", "nosuchloss", "--out", "x.svg"]).contains("unknown loss `nosuchloss`"));
+    assert!(err_in(dir.path(), &["plot", "mse", "nll_loss", "--out", "x.svg"]).contains("torch:nll_loss cannot be plotted"));
+    assert!(err_in(dir.path(), &["plot", "mse", "--out", "no/such/dir/x.svg"]).contains("does not exist"));
+    assert!(err_in(dir.path(), &["plot", "bce", "--against", "residual", "--out", "x.png"]).contains("binary_cross_entropy"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no partial file");
+}
+
+// --------------------------------------------------------------------------- report
+
+#[test]
+fn report_quick_has_every_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok_in(dir.path(), &["report", "--quick", "--out", "rep"]);
+    assert!(out.contains("wrote rep/index.html"), "{out}");
+    let html = std::fs::read_to_string(dir.path().join("rep/index.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    for q in 1..=6 {
+        assert!(html.contains(&format!("<h2 id=\"q{q}\">{q}. ")), "question {q}");
+    }
+    assert!(html.matches("<svg").count() >= 6, "figures inline");
+    assert!(html.matches("<figcaption>").count() == html.matches("<figure>").count(), "every figure captioned");
+    assert!(!html.contains("http://") || html.matches("http://").count() == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(), "no network resource");
+    assert!(!html.contains("<script") && !html.contains("<link"));
+    // The article's example, computed in the page: KL(p‖q) = −ln 0.7.
+    assert!(html.contains("0.356675"));
+    // Closed forms in the Q3 caption: at p = 0.01, ‖∂CE/∂z‖ = √2 · 0.99, ‖∂MSE/∂z‖ = 4√2 · 0.01 · 0.99².
+    assert!(html.contains(&format!("CE's is {:.6}", 2f64.sqrt() * 0.99)), "{}", &html[html.find("Figure 3").unwrap()..][..300]);
+    assert!(html.contains(&format!("MSE's {:.6}", 4.0 * 2f64.sqrt() * 0.01 * 0.99 * 0.99)));
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("rep")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["index.html"], "no temporary file left");
+}
+
+#[test]
+fn report_error_on_an_unwritable_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "x").unwrap();
+    assert!(err_in(dir.path(), &["report", "--quick", "--out", "file/sub"]).contains("cannot create `file/sub`"));
+}
