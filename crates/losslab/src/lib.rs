@@ -44,6 +44,7 @@ pub mod classification;
 mod error;
 mod float;
 pub mod information;
+mod kernels;
 pub mod math;
 mod pointwise;
 mod reduction;
@@ -56,6 +57,7 @@ pub use classification::{
 };
 pub use error::{LossError, Result};
 pub use float::{ClassIndex, Float};
+pub use kernels::kernel_isa;
 pub use information::{
     binary_entropy, entropy, entropy_backward, js_divergence, js_divergence_backward, kl_div, kl_divergence,
     kl_divergence_backward, self_information, KlDivLoss, ScipyEntropy,
