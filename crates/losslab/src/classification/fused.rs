@@ -4,9 +4,9 @@
 use super::{check_weight, CrossEntropyLoss};
 use crate::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::float::{ClassIndex, Float};
+use crate::kernels::ops_for;
 use crate::kernels::par::SyncPtr;
 use crate::kernels::softmax_ce::{Job, Targets, Up};
-use crate::kernels::ops_for;
 use crate::reduction::{Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension, IxDyn};
 use std::borrow::Cow;
@@ -67,7 +67,9 @@ impl CrossEntropyLoss {
         standard: bool,
         target: &ArrayView<'t, L, D2>,
     ) -> Result<Option<Plan<'t, T, L>>> {
-        let Some((rows, classes)) = fused_shape(shape, standard) else { return Ok(None) };
+        let Some((rows, classes)) = fused_shape(shape, standard) else {
+            return Ok(None);
+        };
         self.validate()?;
         let sample_shape: &[usize] = if shape.len() == 2 { &shape[..1] } else { &[] };
         if target.shape() != sample_shape {
@@ -115,7 +117,9 @@ impl CrossEntropyLoss {
         standard: bool,
         target: &ArrayView<'t, T, D2>,
     ) -> Result<Option<Plan<'t, T, i64>>> {
-        let Some((rows, classes)) = fused_shape(shape, standard) else { return Ok(None) };
+        let Some((rows, classes)) = fused_shape(shape, standard) else {
+            return Ok(None);
+        };
         self.validate()?;
         if self.ignore_index >= 0 {
             // The general path has the message.
@@ -145,13 +149,7 @@ impl CrossEntropyLoss {
 
     /// Runs the kernel: the result (as the reduction says), the gradient into
     /// `dst` when it is not null. `src` and `dst` may be the same buffer.
-    pub(super) fn run_plan<T: Float, L: ClassIndex>(
-        &self,
-        plan: &Plan<'_, T, L>,
-        src: *const T,
-        dst: *mut T,
-        up: Up<'_>,
-    ) -> ArrayD<T> {
+    pub(super) fn run_plan<T: Float, L: ClassIndex>(&self, plan: &Plan<'_, T, L>, src: *const T, dst: *mut T, up: Up<'_>) -> ArrayD<T> {
         let mut out = if self.reduction == Reduction::None {
             let shape: &[usize] = if plan.sample_ndim == 1 { &[plan.rows] } else { &[] };
             Some(ArrayD::<T>::zeros(IxDyn(shape)))

@@ -145,10 +145,8 @@ mod x86 {
     const P5: f32 = 5.000_000_1e-1;
     const X_MIN: f32 = -110.0;
 
-    pub(crate) const AVX512: BlockOps<f32> =
-        BlockOps { name: "avx512", max: max_avx512, exp_sum: exp_sum_avx512, affine: affine_avx512 };
-    pub(crate) const AVX2: BlockOps<f32> =
-        BlockOps { name: "avx2+fma", max: max_avx2, exp_sum: exp_sum_avx2, affine: affine_avx2 };
+    pub(crate) const AVX512: BlockOps<f32> = BlockOps { name: "avx512", max: max_avx512, exp_sum: exp_sum_avx512, affine: affine_avx512 };
+    pub(crate) const AVX2: BlockOps<f32> = BlockOps { name: "avx2+fma", max: max_avx2, exp_sum: exp_sum_avx2, affine: affine_avx2 };
 
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -468,7 +466,11 @@ mod tests {
             return if got == 0.0 { 0.0 } else { f64::INFINITY };
         }
         let t = truth as f32;
-        let ulp = if t.abs() < f32::MIN_POSITIVE { f64::from(f32::from_bits(1)) } else { f64::from(f32::from_bits(t.abs().to_bits() + 1) - t.abs()) };
+        let ulp = if t.abs() < f32::MIN_POSITIVE {
+            f64::from(f32::from_bits(1))
+        } else {
+            f64::from(f32::from_bits(t.abs().to_bits() + 1) - t.abs())
+        };
         (f64::from(got) - truth).abs() / ulp
     }
 

@@ -97,6 +97,9 @@ struct Stat {
     xs: f64,
     /// Index targets: `Σ w` over the block. Probability targets: `Σ w t`.
     ws: f64,
+    /// Probability targets: `Σ (up · w) · t`, the upstream gradient's sum, as
+    /// the general path sums it (so that a gradient that is 0 comes out 0).
+    gs: f64,
     /// NaN or `+∞` in the block.
     special: bool,
 }
@@ -110,6 +113,8 @@ struct RowStat {
     wx: f64,
     /// `Σ w t` (probabilities).
     wt: f64,
+    /// `Σ (up · w) · t` (probabilities).
+    gt: f64,
     special: bool,
 }
 
@@ -188,7 +193,7 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         nblocks: usize,
         stats: &mut [Stat],
         split_blocks: bool,
-        extra: &(dyn Fn(usize, usize, f64) -> (f64, f64) + Sync),
+        extra: &(dyn Fn(usize, usize, f64) -> (f64, f64, f64) + Sync),
         want_xsum: bool,
     ) -> RowStat {
         let c = self.classes;
@@ -206,10 +211,10 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             } else {
                 let mref = if m == f64::NEG_INFINITY { 0.0 } else { m };
                 // Before the exponentials overwrite the logits (in place).
-                let (exs, ews) = if want_xsum { (0.0, len as f64) } else { extra(lo, hi, mref) };
+                let (exs, ews, gs) = if want_xsum { (0.0, len as f64, 0.0) } else { extra(lo, hi, mref) };
                 let (sum, xs) = (ops.exp_sum)(s, dp.add(lo), len, T::from_wide(mref), want_xsum);
-                let (xs, ws) = if want_xsum { (xs, ews) } else { (exs, ews) };
-                Stat { m, mref, s: sum, xs, ws, special: false }
+                let xs = if want_xsum { xs } else { exs };
+                Stat { m, mref, s: sum, xs, ws: ews, gs, special: false }
             };
             *sp.add(b) = st;
         };
@@ -226,21 +231,23 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             m = m.max(st.m);
         }
         if special || !m.is_finite() {
-            return RowStat { m, log_s: f64::NAN, s: f64::NAN, wx: f64::NAN, wt: f64::NAN, special: true };
+            return RowStat { m, log_s: f64::NAN, s: f64::NAN, wx: f64::NAN, wt: f64::NAN, gt: f64::NAN, special: true };
         }
-        let (mut s, mut wx, mut wt) = (0.0f64, 0.0f64, 0.0f64);
+        let (mut s, mut wx, mut wt, mut gt) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for st in stats {
             if st.m == f64::NEG_INFINITY {
                 // exp(−∞ − x) = 0 for every element; Σ w (x − M) = −∞ where w > 0.
                 wx += st.xs + st.ws * (st.mref - m);
                 wt += st.ws;
+                gt += st.gs;
                 continue;
             }
             s += st.s * if st.m == m { 1.0 } else { (st.m - m).exp() };
             wx += st.xs + st.ws * (st.mref - m);
             wt += st.ws;
+            gt += st.gs;
         }
-        RowStat { m, log_s: s.ln(), s, wx, wt, special: false }
+        RowStat { m, log_s: s.ln(), s, wx, wt, gt, special: false }
     }
 
     /// Pass 2: `grad = e · f_b + c_k` over every block.
@@ -299,7 +306,7 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         let w = self.weight;
         let smoothing = eps > 0.0;
         let sp = SyncPtr(src as *mut T);
-        let weighted_sum = |lo: usize, hi: usize, mref: f64| -> (f64, f64) {
+        let weighted_sum = |lo: usize, hi: usize, mref: f64| -> (f64, f64, f64) {
             match (smoothing, w) {
                 (true, Some(w)) => {
                     let x = std::slice::from_raw_parts(sp.add(lo), hi - lo);
@@ -308,9 +315,9 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
                         xs += w[lo + k] * (v.to_wide() - mref);
                         ws += w[lo + k];
                     }
-                    (xs, ws)
+                    (xs, ws, 0.0)
                 }
-                _ => (0.0, 0.0),
+                _ => (0.0, 0.0, 0.0),
             }
         };
         // The weighted sum needs the logits before pass 1 overwrites them: it is
@@ -373,15 +380,18 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             }
         };
         let sp = SyncPtr(src as *mut T);
-        let wt_sums = |lo: usize, hi: usize, mref: f64| -> (f64, f64) {
+        let up = self.up.at(r);
+        let wt_sums = |lo: usize, hi: usize, mref: f64| -> (f64, f64, f64) {
             let x = std::slice::from_raw_parts(sp.add(lo), hi - lo);
-            let (mut xs, mut ws) = (0.0, 0.0);
+            let (mut xs, mut ws, mut gs) = (0.0, 0.0, 0.0);
             for (k, &v) in x.iter().enumerate() {
-                let wt = w.map_or(1.0, |w| w[lo + k]) * smoothed(lo + k);
+                let (wk, tk) = (w.map_or(1.0, |w| w[lo + k]), smoothed(lo + k));
+                let wt = wk * tk;
                 xs += (v.to_wide() - mref) * wt;
                 ws += wt;
+                gs += (up * wk) * tk;
             }
-            (xs, ws)
+            (xs, ws, gs)
         };
         let rs = self.pass1(src, dst, blen, nblocks, stats, split_blocks, &wt_sums, false);
         if rs.special {
@@ -393,10 +403,9 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         // ℓ = −Σ w t (x − M − log S)
         let loss = -(rs.wx - rs.wt * rs.log_s);
         if !dst.is_null() {
-            let up = self.up.at(r);
             // g_k = −up · w_k · t_k; grad_k = g_k − p_k Σg.
             let g = |k: usize| -(up * w.map_or(1.0, |w| w[k])) * smoothed(k);
-            let total = -(up * rs.wt);
+            let total = -rs.gt;
             self.pass2(dst, blen, nblocks, stats, &rs, -total, split_blocks, Some(&g), 0.0);
         }
         loss
