@@ -4,6 +4,7 @@
 //! Each subcommand has its module: raw flags (`*Args`, what clap parses), and a
 //! `run` that validates them and does the work, writing to the given output.
 
+pub mod bench;
 pub mod eval;
 pub mod json;
 pub mod list;
@@ -29,6 +30,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// List every loss `eval` knows, with its tensors, options and defaults.
     List(list::ListArgs),
+    /// Time a loss (forward, forward + backward, in place) beside the machine's measured limits.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -39,6 +42,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     match cli.command {
         Command::Eval(args) => eval::run(&args, out),
         Command::List(args) => list::run(&args, out),
+        Command::Bench(args) => bench::run(&args, out),
     }
 }
 

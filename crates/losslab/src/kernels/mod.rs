@@ -41,3 +41,25 @@ pub(crate) fn ops_for<T: Float>() -> &'static BlockOps<T> {
 pub fn kernel_isa() -> &'static str {
     simd::f32_ops().name
 }
+
+/// `Σᵢ exp(xᵢ − m)`, accumulated in `f64`, with the vectorised exponential of
+/// the fused kernels (AVX-512 or AVX2 + FMA where the CPU has them, accurate to
+/// 1 ulp; `f64::exp` otherwise). `m` should be at least every `xᵢ` (the maximum,
+/// as log-sum-exp subtracts it); `xᵢ = −∞` contributes 0. Single-threaded.
+///
+/// ```text
+/// sum_exp(x, m) = Σᵢ exp(xᵢ − m)
+/// ```
+///
+/// # Examples
+/// ```
+/// let s = losslab::sum_exp(&[0.0f32, 0.0, f32::NEG_INFINITY], 0.0);
+/// assert_eq!(s, 2.0);
+/// let lse = 3.0 + losslab::sum_exp(&[1.0f32, 3.0], 3.0).ln();
+/// assert!((lse - (1f64.exp() + 3f64.exp()).ln()).abs() < 1e-6);
+/// ```
+pub fn sum_exp(x: &[f32], m: f32) -> f64 {
+    let ops = simd::f32_ops();
+    // SAFETY: reads `x.len()` elements of `x`; no destination.
+    unsafe { (ops.exp_sum)(x.as_ptr(), std::ptr::null_mut(), x.len(), m, false).0 }
+}
