@@ -15,7 +15,7 @@
 //!   never trusted) and atomically (no half-written file is ever left).
 //! - [`tensor`]: [`Tensor`](tensor::Tensor), the `float32`/`float64`/integer
 //!   arrays the files hold.
-//! - [`cli`]: the command line itself (`eval`, `list`), clap flags validated
+//! - [`cli`]: the command line itself (`eval`, `list`, `bench`), clap flags validated
 //!   into a configuration, then run; `src/main.rs` only prints errors.
 //!
 //! # Examples

@@ -471,3 +471,35 @@ fn shipped_examples_work() {
         / 4.0;
     assert!((v["value"].as_f64().unwrap() - want).abs() < 1e-6, "{v} vs {want}");
 }
+
+/// `losslab bench --json` prints one object with every documented field (the
+/// output's shape only: speed claims live in benchmarks, never in tests).
+#[test]
+fn bench_json_has_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    for dtype in ["f32", "f64"] {
+        let v = ok_json(
+            dir.path(),
+            &["bench", "cross_entropy", "--shape", "8x300", "--dtype", dtype, "--threads", "2", "--json", "--reps", "1", "--warmup", "0", "--mem-mib", "4"],
+        );
+        assert_eq!(v["loss"], "torch:cross_entropy");
+        assert_eq!(v["shape"], serde_json::json!([8, 300]));
+        assert_eq!(v["dtype"], dtype);
+        assert_eq!(v["threads"], 2);
+        for key in [
+            "fwd_elems_per_s",
+            "fwd_bwd_elems_per_s",
+            "fwd_bwd_inplace_elems_per_s",
+            "mem_read_gbps",
+            "mem_rmw_gbps",
+            "exp_per_s",
+            "roofline_fraction",
+        ] {
+            assert!(v[key].as_f64().is_some_and(|x| x > 0.0 && x.is_finite()), "{key}: {}", v[key]);
+        }
+    }
+    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8", "--reps", "1"]);
+    assert!(e.contains("ROWSxCLASSES"), "{e}");
+    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8x3", "--dtype", "f16"]);
+    assert!(e.contains("unsupported --dtype `f16`"), "{e}");
+}

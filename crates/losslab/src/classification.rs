@@ -17,6 +17,8 @@ use crate::pointwise::{broadcast_weight, Pointwise};
 use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
 
+mod fused;
+
 /// The lanes of a tensor along its class axis: `outer × inner` samples of
 /// `classes` values each, with stride `inner`.
 struct ClassLanes {
@@ -307,6 +309,9 @@ impl CrossEntropyLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<T>> {
+        if let Some(plan) = self.index_plan::<T, L, D2>(input.shape(), input.is_standard_layout(), &target)? {
+            return Ok(self.run_plan(&plan, input.as_ptr(), std::ptr::null_mut(), fused::NO_GRAD));
+        }
         let ce = self.indexed(&input, &target)?;
         Ok(ce.reducer.output(self.indexed_losses(&ce)))
     }
@@ -323,6 +328,11 @@ impl CrossEntropyLoss {
         target: ArrayView<'_, L, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        if fused::applies(&input) {
+            let mut grad = ArrayD::<T>::zeros(input.shape());
+            self.backward_into(input.into_dyn(), target, grad_output, grad.view_mut())?;
+            return Ok(Gradients { input: grad, target: None });
+        }
         let ce = self.indexed(&input, &target)?;
         let scales = ce.reducer.scales(Self::NAME, &grad_output)?;
         Ok(Gradients { input: narrow(input.shape(), self.indexed_grad(&ce, &scales)), target: None })
@@ -337,6 +347,11 @@ impl CrossEntropyLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if fused::applies(&input) {
+            let mut grad = ArrayD::<T>::zeros(input.shape());
+            let value = self.forward_backward_into(input.into_dyn(), target, grad.view_mut())?;
+            return Ok((value, Gradients { input: grad, target: None }));
+        }
         let ce = self.indexed(&input, &target)?;
         let value = ce.reducer.output(self.indexed_losses(&ce));
         let ones = ones_like_output::<T>(&ce.reducer);
@@ -481,6 +496,9 @@ impl CrossEntropyLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, T, D2>,
     ) -> Result<ArrayD<T>> {
+        if let Some(plan) = self.probs_plan::<T, D2>(input.shape(), input.is_standard_layout(), &target)? {
+            return Ok(self.run_plan(&plan, input.as_ptr(), std::ptr::null_mut(), fused::NO_GRAD));
+        }
         let (lanes, t, reducer) = self.probs(&input, &target)?;
         Ok(reducer.output(self.prob_losses(&lanes, &t)))
     }

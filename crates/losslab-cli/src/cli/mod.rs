@@ -4,6 +4,7 @@
 //! Each subcommand has its module: raw flags (`*Args`, what clap parses), and a
 //! `run` that validates them and does the work, writing to the given output.
 
+pub mod bench;
 pub mod eval;
 pub mod explain;
 pub mod info;
@@ -41,6 +42,8 @@ pub enum Command {
     Plot(plot::PlotArgs),
     /// Write one HTML page answering the article's six questions, with experiments run now.
     Report(report::ReportArgs),
+    /// Time a loss (forward, forward + backward, in place) beside the machine's measured limits.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -55,6 +58,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Explain(args) => explain::run(&args, out),
         Command::Plot(args) => plot::run(&args, out),
         Command::Report(args) => report::run(&args, out),
+        Command::Bench(args) => bench::run(&args, out),
     }
 }
 

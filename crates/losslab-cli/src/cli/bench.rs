@@ -1,0 +1,301 @@
+//! `losslab bench`: times a loss's forward pass, forward + backward into a
+//! separate gradient buffer, and forward + backward in place, beside the
+//! machine's limits measured in the same process (memory read and
+//! read-modify-write bandwidth, exp throughput).
+//!
+//! Every figure is the median of `--reps` timed runs after `--warmup` runs.
+//! Throughput is in elements (of the logits, or of the input) per second.
+//! The roofline of a fused loss that reads each element once, writes its
+//! gradient once and takes one exp of it is `min(rmw_bandwidth / (2 · size),
+//! exp_per_s)` elements per second; `roofline_fraction` is the in-place
+//! forward + backward's share of it (of the separate-buffer mode's for a loss
+//! without an in-place mode).
+
+use anyhow::{bail, Context, Result};
+use losslab::{CrossEntropyLoss, Float};
+use ndarray::{Array1, Array2};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// The flags of `losslab bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// The loss: `cross_entropy` (class-index targets), or an element-wise loss
+    /// (`mse_loss`, `l1_loss`, `smooth_l1_loss`, `huber_loss`, `binary_cross_entropy_with_logits`).
+    pub loss: String,
+    /// The input's shape, `ROWSxCLASSES` for cross entropy (`8192x32000`), or
+    /// the number of elements for an element-wise loss (`100000000`, `1e8`).
+    #[arg(long, default_value = "8192x32000")]
+    pub shape: String,
+    /// The element type: f32 or f64.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// The number of threads (default: rayon's, one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Timed runs per measurement (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    pub reps: usize,
+    /// Untimed runs before them.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// The size of the buffer of the bandwidth tests, in MiB (far larger than the caches).
+    #[arg(long, default_value_t = 1024)]
+    pub mem_mib: usize,
+}
+
+/// What `bench --json` prints.
+#[derive(Debug, Serialize)]
+pub struct BenchReport {
+    /// The loss's qualified name.
+    pub loss: String,
+    /// The input's shape.
+    pub shape: Vec<usize>,
+    /// The element type (`f32`, `f64`).
+    pub dtype: String,
+    /// Threads used.
+    pub threads: usize,
+    /// The instruction set of the f32 kernels.
+    pub isa: &'static str,
+    /// Timed runs per figure.
+    pub reps: usize,
+    /// Elements of the input.
+    pub elements: usize,
+    /// Median seconds of the forward pass.
+    pub fwd_s: f64,
+    /// Median seconds of forward + backward into a separate gradient buffer.
+    pub fwd_bwd_s: f64,
+    /// Median seconds of forward + backward in place; `null` without an in-place mode.
+    pub fwd_bwd_inplace_s: Option<f64>,
+    /// Input elements per second, forward.
+    pub fwd_elems_per_s: f64,
+    /// Input elements per second, forward + backward into a buffer.
+    pub fwd_bwd_elems_per_s: f64,
+    /// Input elements per second, forward + backward in place.
+    pub fwd_bwd_inplace_elems_per_s: Option<f64>,
+    /// Memory read bandwidth, GB/s (10⁹ bytes).
+    pub mem_read_gbps: f64,
+    /// In-place read-modify-write bandwidth, GB/s, bytes read plus bytes written.
+    pub mem_rmw_gbps: f64,
+    /// Vectorised f32 exp throughput on all threads, per second (from cache).
+    pub exp_per_s: f64,
+    /// `min(mem_rmw_gbps · 10⁹ / (2 · element size), exp_per_s)`: elements per second.
+    pub roofline_elems_per_s: f64,
+    /// The fused forward + backward (in place where it can) over the roofline.
+    pub roofline_fraction: f64,
+    /// The forward pass over the read bandwidth in elements.
+    pub fwd_read_fraction: f64,
+}
+
+/// Runs `losslab bench`.
+///
+/// # Errors
+/// For an unknown loss, a bad shape or dtype, or a failed write.
+pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    if args.reps == 0 {
+        bail!("--reps must be at least 1");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the thread pool")?;
+    let report = pool.install(|| match args.dtype.as_str() {
+        "f32" | "float32" => measure::<f32>(args),
+        "f64" | "float64" => measure::<f64>(args),
+        d => bail!("unsupported --dtype `{d}`: expected f32 or f64"),
+    })?;
+    if args.json {
+        serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        write_text(&report, out)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_text(r: &BenchReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let g = |v: f64| format!("{:.3} × 10⁹", v / 1e9);
+    writeln!(out, "{} on {:?} {} ({} elements), {} thread(s), {} kernels, median of {}", r.loss, r.shape, r.dtype, r.elements, r.threads, r.isa, r.reps)?;
+    writeln!(out, "  forward                    {:>10.3} ms  {} elements/s  ({:.0}% of the read bandwidth)", r.fwd_s * 1e3, g(r.fwd_elems_per_s), 100.0 * r.fwd_read_fraction)?;
+    writeln!(out, "  forward + backward         {:>10.3} ms  {} elements/s", r.fwd_bwd_s * 1e3, g(r.fwd_bwd_elems_per_s))?;
+    if let (Some(s), Some(e)) = (r.fwd_bwd_inplace_s, r.fwd_bwd_inplace_elems_per_s) {
+        writeln!(out, "  forward + backward in place{:>10.3} ms  {} elements/s", s * 1e3, g(e))?;
+    }
+    writeln!(out, "limits measured now:")?;
+    writeln!(out, "  memory read                {:>8.1} GB/s", r.mem_read_gbps)?;
+    writeln!(out, "  memory read-modify-write   {:>8.1} GB/s", r.mem_rmw_gbps)?;
+    writeln!(out, "  exp (f32, vectorised)      {} /s", g(r.exp_per_s))?;
+    writeln!(out, "  roofline                   {} elements/s; reached {:.0}%", g(r.roofline_elems_per_s), 100.0 * r.roofline_fraction)
+}
+
+/// Parses `8192x32000`, `1e8` or `100000000`.
+fn parse_shape(s: &str) -> Result<Vec<usize>> {
+    s.split(['x', 'X', '×'])
+        .map(|d| {
+            let d = d.trim();
+            d.parse::<usize>()
+                .ok()
+                .or_else(|| d.parse::<f64>().ok().filter(|v| *v >= 0.0 && v.fract() == 0.0 && *v < 1e15).map(|v| v as usize))
+                .with_context(|| format!("bad --shape `{s}`: `{d}` is not a size (expected ROWSxCLASSES, or a number of elements)"))
+        })
+        .collect()
+}
+
+/// The median of `reps` timed runs after `warmup` runs of `f`, in seconds.
+fn time(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+/// Fills a buffer with pseudo-random values in `[-4, 4)`, in parallel.
+fn fill<T: Float>(v: &mut [T], seed: u64) {
+    v.par_chunks_mut(1 << 16).enumerate().for_each(|(i, c)| {
+        let mut s = seed ^ ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for x in c {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            *x = T::from_wide((s >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0);
+        }
+    });
+}
+
+/// The chunk the bandwidth tests hand each task (fixed, independent of the thread count).
+const CHUNK: usize = 1 << 16;
+
+/// Read bandwidth: a vectorisable sum over `buf` (16 independent lanes).
+fn read_gbps(buf: &[f32], warmup: usize, reps: usize) -> f64 {
+    let s = time(warmup, reps, || {
+        let total: f32 = buf
+            .par_chunks(CHUNK)
+            .map(|c| {
+                let mut acc = [0f32; 16];
+                let mut it = c.chunks_exact(16);
+                for v in &mut it {
+                    for (a, x) in acc.iter_mut().zip(v) {
+                        *a += x;
+                    }
+                }
+                acc.iter().sum::<f32>() + it.remainder().iter().sum::<f32>()
+            })
+            .sum();
+        std::hint::black_box(total);
+    });
+    std::mem::size_of_val(buf) as f64 / s / 1e9
+}
+
+/// Read-modify-write bandwidth: `x = x · a + b` in place (bytes read + written).
+fn rmw_gbps(buf: &mut [f32], warmup: usize, reps: usize) -> f64 {
+    let s = time(warmup, reps, || {
+        buf.par_chunks_mut(CHUNK).for_each(|c| {
+            for x in c {
+                *x = *x * 0.5 + 0.25;
+            }
+        });
+    });
+    2.0 * std::mem::size_of_val(buf) as f64 / s / 1e9
+}
+
+/// Exp throughput of the fused kernels' vectorised exp, on every thread, from cache.
+fn exp_per_s(warmup: usize, reps: usize) -> f64 {
+    let threads = rayon::current_num_threads();
+    let block: Vec<f32> = (0..4096).map(|i| -((i % 97) as f32) * 0.25).collect();
+    let per_task = 256;
+    let s = time(warmup, reps, || {
+        let total: f64 = (0..threads * 4).into_par_iter().map(|_| (0..per_task / 4).map(|_| losslab::sum_exp(&block, 0.0)).sum::<f64>()).sum();
+        std::hint::black_box(total);
+    });
+    (threads * per_task / 4 * 4 * block.len()) as f64 / s
+}
+
+fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
+    let shape = parse_shape(&args.shape)?;
+    let (w, r) = (args.warmup, args.reps);
+    let name = args.loss.rsplit(':').next().unwrap_or(&args.loss);
+    let (loss, fwd_s, fwd_bwd_s, inplace_s, elements) = match name {
+        "cross_entropy" => {
+            let [n, c] = shape[..] else { bail!("cross_entropy takes --shape ROWSxCLASSES, got `{}`", args.shape) };
+            if n == 0 || c == 0 {
+                bail!("--shape `{}` has no elements", args.shape);
+            }
+            let mut x = Array2::<T>::zeros((n, c));
+            fill(x.as_slice_mut().expect("standard layout"), 1);
+            let y = Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % c as u64) as i64);
+            let mut g = Array2::<T>::zeros((n, c));
+            let ce = CrossEntropyLoss::new();
+            let fwd = time(w, r, || {
+                std::hint::black_box(ce.forward(x.view(), y.view()).expect("valid"));
+            });
+            let fb = time(w, r, || {
+                std::hint::black_box(ce.forward_backward_into(x.view(), y.view(), g.view_mut()).expect("valid"));
+            });
+            let ip = time(w, r, || {
+                std::hint::black_box(ce.forward_backward_inplace(x.view_mut(), y.view()).expect("valid"));
+            });
+            ("torch:cross_entropy".to_string(), fwd, fb, Some(ip), n * c)
+        }
+        other => bail!("`losslab bench` does not know the loss `{other}`: expected cross_entropy"),
+    };
+    // The limits, measured in the same process once the loss's buffers are freed.
+    let words = (args.mem_mib.max(1) << 20) / 4;
+    let mut buf = vec![0f32; words];
+    fill(&mut buf, 2);
+    let mem_read_gbps = read_gbps(&buf, w.max(1), r);
+    let mem_rmw_gbps = rmw_gbps(&mut buf, w.max(1), r);
+    drop(buf);
+    let exp_per_s = exp_per_s(w.max(1), r);
+    let size = std::mem::size_of::<T>() as f64;
+    let roofline = (mem_rmw_gbps * 1e9 / (2.0 * size)).min(exp_per_s);
+    let e = elements as f64;
+    let best_fb = inplace_s.unwrap_or(fwd_bwd_s);
+    Ok(BenchReport {
+        loss,
+        shape,
+        dtype: if size == 4.0 { "f32" } else { "f64" }.to_string(),
+        threads: rayon::current_num_threads(),
+        isa: losslab::kernel_isa(),
+        reps: r,
+        elements,
+        fwd_s,
+        fwd_bwd_s,
+        fwd_bwd_inplace_s: inplace_s,
+        fwd_elems_per_s: e / fwd_s,
+        fwd_bwd_elems_per_s: e / fwd_bwd_s,
+        fwd_bwd_inplace_elems_per_s: inplace_s.map(|s| e / s),
+        mem_read_gbps,
+        mem_rmw_gbps,
+        exp_per_s,
+        roofline_elems_per_s: roofline,
+        roofline_fraction: e / best_fb / roofline,
+        fwd_read_fraction: e / fwd_s / (mem_read_gbps * 1e9 / size),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_parse() {
+        assert_eq!(parse_shape("8192x32000").unwrap(), vec![8192, 32000]);
+        assert_eq!(parse_shape("1e8").unwrap(), vec![100_000_000]);
+        assert!(parse_shape("8192xabc").unwrap_err().to_string().contains("`abc` is not a size"));
+    }
+}

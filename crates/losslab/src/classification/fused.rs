@@ -1,0 +1,404 @@
+//! The fused fast path of [`CrossEntropyLoss`]: contiguous `(N, C)` or `(C,)`
+//! logits, through [`crate::kernels::softmax_ce`].
+
+use super::{check_weight, CrossEntropyLoss};
+use crate::error::{same_shape, shape_err, unravel, LossError, Result};
+use crate::float::{ClassIndex, Float};
+use crate::kernels::ops_for;
+use crate::kernels::par::SyncPtr;
+use crate::kernels::softmax_ce::{Job, Targets, Up};
+use crate::reduction::{Reducer, Reduction, Scales};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension, IxDyn};
+use std::borrow::Cow;
+
+/// A validated problem the fused kernel can take.
+pub(super) struct Plan<'t, T: Clone, L: Clone> {
+    rows: usize,
+    classes: usize,
+    targets: PlanTargets<'t, T, L>,
+    /// Denominator of `Mean`.
+    den: f64,
+    /// Denominator of `BatchMean`.
+    batch: f64,
+    /// `[N]` for `(N, C)` input, `[]` for `(C,)`.
+    sample_ndim: usize,
+}
+
+enum PlanTargets<'t, T: Clone, L: Clone> {
+    Index(Cow<'t, [L]>),
+    Probs(Cow<'t, [T]>),
+}
+
+/// The upstream gradient of a forward pass (no gradient is written).
+pub(super) const NO_GRAD: Up<'static> = Up::Uniform(0.0);
+
+/// Whether the fused kernel takes this input (1-D or 2-D, standard layout, not empty).
+pub(super) fn applies<T, D: Dimension>(input: &ArrayView<'_, T, D>) -> bool {
+    fused_shape(input.shape(), input.is_standard_layout()).is_some()
+}
+
+/// `(rows, classes)` when the fused kernel applies to an input of this shape
+/// and layout: 1-D or 2-D, standard layout, at least one row and one class.
+fn fused_shape(shape: &[usize], standard: bool) -> Option<(usize, usize)> {
+    if !standard {
+        return None;
+    }
+    match *shape {
+        [c] if c > 0 => Some((1, c)),
+        [n, c] if n > 0 && c > 0 => Some((n, c)),
+        _ => None,
+    }
+}
+
+fn contiguous<'a, E: Clone, D: Dimension>(a: &ArrayView<'a, E, D>) -> Cow<'a, [E]> {
+    match a.to_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(a.iter().cloned().collect()),
+    }
+}
+
+impl CrossEntropyLoss {
+    /// The plan for class-index targets, or `None` where the fused kernel does
+    /// not apply. Validates exactly as the general path does, so that errors
+    /// are the same, and before anything is written.
+    pub(super) fn index_plan<'t, T: Float, L: ClassIndex, D2: Dimension>(
+        &self,
+        shape: &[usize],
+        standard: bool,
+        target: &ArrayView<'t, L, D2>,
+    ) -> Result<Option<Plan<'t, T, L>>> {
+        let Some((rows, classes)) = fused_shape(shape, standard) else {
+            return Ok(None);
+        };
+        self.validate()?;
+        let sample_shape: &[usize] = if shape.len() == 2 { &shape[..1] } else { &[] };
+        if target.shape() != sample_shape {
+            return Err(shape_err(
+                Self::NAME,
+                "target",
+                format!("{sample_shape:?} (the shape of `input` without its class axis)"),
+                target.shape(),
+            ));
+        }
+        check_weight(Self::NAME, &self.weight, classes)?;
+        let labels = contiguous(target);
+        let ignore = self.ignore_index;
+        let mut den = (0.0f64, 0.0f64);
+        for (i, &l) in labels.iter().enumerate() {
+            let l = l.index();
+            if l == ignore {
+                continue;
+            }
+            if l < 0 || l as u64 >= classes as u64 {
+                return Err(LossError::ClassIndex {
+                    loss: Self::NAME,
+                    tensor: "target",
+                    index: l,
+                    position: unravel(i, target.shape()),
+                    classes,
+                    ignore_index: Some(ignore),
+                });
+            }
+            // Σ w[y] over the samples that count, compensated, in sample order.
+            let v = self.weight.as_ref().map_or(1.0, |w| w[l as usize]);
+            let (s, c) = den;
+            let t = s + v;
+            den = (t, c + if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s });
+        }
+        let den = if (den.0 + den.1).is_finite() { den.0 + den.1 } else { den.0 };
+        let batch = if shape.len() > 1 { rows as f64 } else { 1.0 };
+        Ok(Some(Plan { rows, classes, targets: PlanTargets::Index(labels), den, batch, sample_ndim: shape.len() - 1 }))
+    }
+
+    /// The plan for class-probability targets, or `None` where the fused kernel does not apply.
+    pub(super) fn probs_plan<'t, T: Float, D2: Dimension>(
+        &self,
+        shape: &[usize],
+        standard: bool,
+        target: &ArrayView<'t, T, D2>,
+    ) -> Result<Option<Plan<'t, T, i64>>> {
+        let Some((rows, classes)) = fused_shape(shape, standard) else {
+            return Ok(None);
+        };
+        self.validate()?;
+        if self.ignore_index >= 0 {
+            // The general path has the message.
+            return Ok(None);
+        }
+        same_shape(Self::NAME, "input", shape, "target", target.shape())?;
+        check_weight(Self::NAME, &self.weight, classes)?;
+        let batch = if shape.len() > 1 { rows as f64 } else { 1.0 };
+        Ok(Some(Plan {
+            rows,
+            classes,
+            targets: PlanTargets::Probs(contiguous(target)),
+            den: rows as f64,
+            batch,
+            sample_ndim: shape.len() - 1,
+        }))
+    }
+
+    /// The upstream gradient of each sample for a reduced result whose gradient is `g`.
+    fn uniform_up<T: Clone, L: Clone>(&self, plan: &Plan<'_, T, L>, g: f64) -> f64 {
+        match self.reduction {
+            Reduction::None | Reduction::Sum => g,
+            Reduction::Mean => g / plan.den,
+            Reduction::BatchMean => g / plan.batch,
+        }
+    }
+
+    /// Runs the kernel: the result (as the reduction says), the gradient into
+    /// `dst` when it is not null. `src` and `dst` may be the same buffer.
+    pub(super) fn run_plan<T: Float, L: ClassIndex>(&self, plan: &Plan<'_, T, L>, src: *const T, dst: *mut T, up: Up<'_>) -> ArrayD<T> {
+        let mut out = if self.reduction == Reduction::None {
+            let shape: &[usize] = if plan.sample_ndim == 1 { &[plan.rows] } else { &[] };
+            Some(ArrayD::<T>::zeros(IxDyn(shape)))
+        } else {
+            None
+        };
+        let losses = out.as_mut().map_or(SyncPtr::null(), |o| SyncPtr(o.as_mut_ptr()));
+        let targets = match &plan.targets {
+            PlanTargets::Index(l) => Targets::Index { labels: l, ignore_index: Some(self.ignore_index) },
+            PlanTargets::Probs(t) => Targets::Probs { t },
+        };
+        let job = Job {
+            ops: ops_for::<T>(),
+            src,
+            dst: SyncPtr(dst),
+            losses,
+            rows: plan.rows,
+            classes: plan.classes,
+            weight: self.weight.as_deref(),
+            eps: self.label_smoothing,
+            targets,
+            up,
+        };
+        let total = job.run();
+        match out {
+            Some(o) => o,
+            None => {
+                let v = match self.reduction {
+                    Reduction::Sum => total,
+                    Reduction::Mean => total / plan.den,
+                    Reduction::BatchMean => total / plan.batch,
+                    Reduction::None => unreachable!(),
+                };
+                ArrayD::from_elem(IxDyn(&[]), T::from_wide(v))
+            }
+        }
+    }
+
+    /// The per-sample upstream gradients for `grad_output` (checked as the general path checks it).
+    fn scales_for<T: Float, L: Clone>(&self, plan: &Plan<'_, T, L>, grad_output: &ArrayViewD<'_, T>) -> Result<Scales> {
+        let shape = if plan.sample_ndim == 1 { vec![plan.rows] } else { vec![] };
+        let reducer = Reducer { reduction: self.reduction, shape, mean_denominator: plan.den, batch: plan.batch };
+        reducer.scales(Self::NAME, grad_output)
+    }
+
+    /// The loss and its gradient for class-index targets, the gradient written
+    /// into `grad` (the input's shape): the same numbers as
+    /// [`forward_backward`](Self::forward_backward) without allocating the gradient.
+    ///
+    /// For a contiguous `(N, C)` or `(C,)` input and gradient this is one fused,
+    /// vectorised, multi-threaded sweep per row (see the type's docs); other
+    /// layouts take the general path and copy the gradient in.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad` does not have the input's shape.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::{array, Array2};
+    /// use losslab::CrossEntropyLoss;
+    /// let logits = array![[2.0f32, 0.5, -1.0], [0.1, 0.2, 3.0]];
+    /// let mut grad = Array2::<f32>::zeros((2, 3));
+    /// let ce = CrossEntropyLoss::new();
+    /// let loss = ce.forward_backward_into(logits.view(), array![0i64, 2].view(), grad.view_mut()).unwrap();
+    /// let (want, g) = ce.forward_backward(logits.view(), array![0i64, 2].view()).unwrap();
+    /// assert!((loss[[]] - want[[]]).abs() < 1e-6);
+    /// assert!(grad.iter().zip(g.input.iter()).all(|(a, b)| (a - b).abs() < 1e-6));
+    /// ```
+    pub fn forward_backward_into<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+        mut grad: ArrayViewMut<'_, T, D1>,
+    ) -> Result<ArrayD<T>> {
+        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
+        let standard = input.is_standard_layout() && grad.is_standard_layout();
+        match self.index_plan::<T, L, D2>(input.shape(), standard, &target)? {
+            Some(plan) => {
+                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
+                Ok(self.run_plan(&plan, input.as_ptr(), grad.as_mut_ptr(), up))
+            }
+            None => {
+                let (value, g) = self.forward_backward(input, target)?;
+                grad.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
+                Ok(value)
+            }
+        }
+    }
+
+    /// The loss and its gradient for class-index targets, the gradient written
+    /// over the logits: for a contiguous `(N, C)` or `(C,)` tensor, one fused
+    /// sweep that reads each logit once and writes its gradient once, without
+    /// allocating anything but the result (a 0-d array, or one loss per sample
+    /// for `Reduction::None`).
+    ///
+    /// The logits are validated with the targets before anything is written: on
+    /// an error they are unchanged. Other layouts take the general path and
+    /// copy the gradient in.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::CrossEntropyLoss;
+    /// let mut x = array![[0.0f32, 0.0], [1.0, 1.0]];
+    /// let loss = CrossEntropyLoss::new().forward_backward_inplace(x.view_mut(), array![1u8, 0].view()).unwrap();
+    /// assert!((loss[[]] - 2f32.ln()).abs() < 1e-7);
+    /// // softmax − one-hot, over 2 samples (the mean): ±0.25
+    /// assert_eq!(x, array![[0.25, -0.25], [-0.25, 0.25]]);
+    /// ```
+    pub fn forward_backward_inplace<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        mut logits: ArrayViewMut<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<ArrayD<T>> {
+        let standard = logits.is_standard_layout();
+        match self.index_plan::<T, L, D2>(logits.shape(), standard, &target)? {
+            Some(plan) => {
+                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
+                let p = logits.as_mut_ptr();
+                Ok(self.run_plan(&plan, p, p, up))
+            }
+            None => {
+                let (value, g) = self.forward_backward(logits.view(), target)?;
+                logits.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
+                Ok(value)
+            }
+        }
+    }
+
+    /// The gradient of `Σ grad_output · loss` for class-index targets, written
+    /// into `grad` (the input's shape): [`backward`](Self::backward) without
+    /// allocating the gradient.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape or `grad` the input's.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::{array, Array2};
+    /// use losslab::{CrossEntropyLoss, Reduction};
+    /// let ce = CrossEntropyLoss::new().reduction(Reduction::None);
+    /// let mut grad = Array2::<f64>::zeros((2, 2));
+    /// ce.backward_into(array![[0.0, 0.0], [0.0, 0.0]].view(), array![0i64, 1].view(), array![2.0, 0.0].into_dyn().view(), grad.view_mut())
+    ///     .unwrap();
+    /// assert_eq!(grad, array![[-1.0, 1.0], [0.0, 0.0]]);
+    /// ```
+    pub fn backward_into<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, L, D2>,
+        grad_output: ArrayViewD<'_, T>,
+        mut grad: ArrayViewMut<'_, T, D1>,
+    ) -> Result<()> {
+        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
+        let standard = input.is_standard_layout() && grad.is_standard_layout();
+        match self.index_plan::<T, L, D2>(input.shape(), standard, &target)? {
+            Some(plan) => {
+                let scales = self.scales_for(&plan, &grad_output)?;
+                let up = match &scales {
+                    Scales::Uniform(g) => Up::Uniform(*g),
+                    Scales::PerSample(v) => Up::PerRow(v),
+                };
+                self.run_plan(&plan, input.as_ptr(), grad.as_mut_ptr(), up);
+                Ok(())
+            }
+            None => {
+                let g = self.backward(input, target, grad_output)?;
+                grad.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
+                Ok(())
+            }
+        }
+    }
+
+    /// The loss and its gradient with respect to the logits for
+    /// class-probability targets, the gradient written into `grad` (the
+    /// gradient with respect to the target is not computed: see
+    /// [`forward_backward_probs`](Self::forward_backward_probs) for it).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad` does not have the input's shape.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::{array, Array2};
+    /// use losslab::CrossEntropyLoss;
+    /// let mut grad = Array2::<f64>::zeros((1, 2));
+    /// let loss = CrossEntropyLoss::new()
+    ///     .forward_backward_probs_into(array![[0.0, 0.0]].view(), array![[0.25, 0.75]].view(), grad.view_mut())
+    ///     .unwrap();
+    /// assert!((loss[[]] - 2f64.ln()).abs() < 1e-15);
+    /// assert_eq!(grad, array![[0.25, -0.25]]); // softmax − target
+    /// ```
+    pub fn forward_backward_probs_into<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+        mut grad: ArrayViewMut<'_, T, D1>,
+    ) -> Result<ArrayD<T>> {
+        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
+        let standard = input.is_standard_layout() && grad.is_standard_layout();
+        match self.probs_plan::<T, D2>(input.shape(), standard, &target)? {
+            Some(plan) => {
+                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
+                Ok(self.run_plan(&plan, input.as_ptr(), grad.as_mut_ptr(), up))
+            }
+            None => {
+                let (value, g) = self.forward_backward_probs(input, target)?;
+                grad.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
+                Ok(value)
+            }
+        }
+    }
+
+    /// [`forward_backward_probs_into`](Self::forward_backward_probs_into) with
+    /// the gradient written over the logits (no allocation but the result for a
+    /// contiguous input, apart from a copy of a non-contiguous target).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::CrossEntropyLoss;
+    /// let mut x = array![[0.0f32, 0.0]];
+    /// CrossEntropyLoss::new().forward_backward_probs_inplace(x.view_mut(), array![[1.0f32, 0.0]].view()).unwrap();
+    /// assert_eq!(x, array![[-0.5, 0.5]]);
+    /// ```
+    pub fn forward_backward_probs_inplace<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        mut logits: ArrayViewMut<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+    ) -> Result<ArrayD<T>> {
+        let standard = logits.is_standard_layout();
+        match self.probs_plan::<T, D2>(logits.shape(), standard, &target)? {
+            Some(plan) => {
+                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
+                let p = logits.as_mut_ptr();
+                Ok(self.run_plan(&plan, p, p, up))
+            }
+            None => {
+                let (value, g) = self.forward_backward_probs(logits.view(), target)?;
+                logits.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
+                Ok(value)
+            }
+        }
+    }
+}

@@ -1,0 +1,554 @@
+//! Block operations of the fused kernels, per instruction set: the maximum of
+//! a block, its exponentials (stored, summed in `f64`), and the affine update
+//! of a block. AVX-512 and AVX2 + FMA versions for `f32`, chosen once at run
+//! time; portable versions for `f32` and `f64`.
+//!
+//! All of them take raw pointers so that the source and the destination may be
+//! the same buffer (the in-place mode).
+
+/// The operations on one block of `len` elements at `src`/`dst`.
+#[derive(Clone, Copy)]
+pub(crate) struct BlockOps<T> {
+    /// The instruction set, for reports (`"avx512"`, `"avx2+fma"`, `"scalar"`).
+    pub(crate) name: &'static str,
+    /// The maximum of the block ignoring NaN (`−∞` for an empty block), and
+    /// whether the block holds a NaN.
+    pub(crate) max: unsafe fn(src: *const T, len: usize) -> (T, bool),
+    /// `dst[i] = exp(src[i] − m)` (not stored when `dst` is null); returns
+    /// `(Σ exp(src[i] − m), Σ (src[i] − m))`, both accumulated in `f64` (the second
+    /// only when `want_xsum`, else 0). Inputs are finite or `−∞`, `m` finite
+    /// and `≥` every input; `exp(−∞) = 0` exactly.
+    pub(crate) exp_sum: unsafe fn(src: *const T, dst: *mut T, len: usize, m: T, want_xsum: bool) -> (f64, f64),
+    /// `dst[i] = dst[i] · f + c`.
+    pub(crate) affine: unsafe fn(dst: *mut T, len: usize, f: T, c: T),
+}
+
+// ---------------------------------------------------------------- portable
+
+unsafe fn max_scalar<T: crate::Float>(src: *const T, len: usize) -> (T, bool) {
+    let s = std::slice::from_raw_parts(src, len);
+    let mut m = T::neg_infinity();
+    let mut nan = false;
+    for &v in s {
+        nan |= v.is_nan();
+        if v > m {
+            m = v;
+        }
+    }
+    (m, nan)
+}
+
+unsafe fn exp_sum_f32_scalar(src: *const f32, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
+    let (mut s, mut xs) = (0.0f64, 0.0f64);
+    for i in 0..len {
+        let x = *src.add(i);
+        // exp in f64, rounded once: correctly rounded in all but rare cases.
+        let e = (f64::from(x) - f64::from(m)).exp() as f32;
+        if !dst.is_null() {
+            *dst.add(i) = e;
+        }
+        s += f64::from(e);
+        if want_xsum {
+            xs += f64::from(x) - f64::from(m);
+        }
+    }
+    (s, xs)
+}
+
+unsafe fn exp_sum_f64_scalar(src: *const f64, dst: *mut f64, len: usize, m: f64, want_xsum: bool) -> (f64, f64) {
+    let (mut s, mut xs) = (0.0f64, 0.0f64);
+    for i in 0..len {
+        let x = *src.add(i);
+        let e = (x - m).exp();
+        if !dst.is_null() {
+            *dst.add(i) = e;
+        }
+        s += e;
+        if want_xsum {
+            xs += x - m;
+        }
+    }
+    (s, xs)
+}
+
+unsafe fn affine_scalar<T: crate::Float>(dst: *mut T, len: usize, f: T, c: T) {
+    let d = std::slice::from_raw_parts_mut(dst, len);
+    for v in d {
+        *v = *v * f + c;
+    }
+}
+
+/// The portable `f32` operations (exp through `f64::exp`).
+pub(crate) const F32_SCALAR: BlockOps<f32> =
+    BlockOps { name: "scalar", max: max_scalar::<f32>, exp_sum: exp_sum_f32_scalar, affine: affine_scalar::<f32> };
+
+/// The `f64` operations (`f64::exp`, accurate to < 1 ulp).
+pub(crate) const F64_SCALAR: BlockOps<f64> =
+    BlockOps { name: "scalar", max: max_scalar::<f64>, exp_sum: exp_sum_f64_scalar, affine: affine_scalar::<f64> };
+
+/// The `f32` operations for this CPU, detected once.
+pub(crate) fn f32_ops() -> &'static BlockOps<f32> {
+    static OPS: std::sync::OnceLock<BlockOps<f32>> = std::sync::OnceLock::new();
+    OPS.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("LOSSLAB_NO_SIMD").is_none() {
+                if is_x86_feature_detected!("avx512f") && std::env::var_os("LOSSLAB_NO_AVX512").is_none() {
+                    return x86::AVX512;
+                }
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    return x86::AVX2;
+                }
+            }
+        }
+        F32_SCALAR
+    })
+}
+
+/// The `f32` operations of every instruction set this CPU has (for tests).
+#[cfg(test)]
+pub(crate) fn all_f32_ops() -> Vec<BlockOps<f32>> {
+    let mut v = vec![F32_SCALAR];
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            v.push(x86::AVX2);
+        }
+        if is_x86_feature_detected!("avx512f") {
+            v.push(x86::AVX512);
+        }
+    }
+    v
+}
+
+/// `exp` of 16 or 8 `f32` lanes, for tests of its accuracy.
+#[cfg(all(test, target_arch = "x86_64"))]
+pub(crate) use x86::{exp_avx2_slice, exp_avx512_slice};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::BlockOps;
+    use std::arch::x86_64::*;
+
+    // exp(x) = 2ⁿ · exp(r), n = round(x / ln 2), r = x − n ln 2 in two FMA steps
+    // (Cody–Waite; ln2_hi has 9 significant bits so n · ln2_hi is exact), exp(r)
+    // on |r| ≤ ln 2 / 2 by Cephes' degree-7 polynomial (1 + r + r² P(r)): about
+    // 1 ulp. Inputs are clamped to ≥ −110, below which exp underflows to 0.
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_375;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const P0: f32 = 1.987_569_15e-4;
+    const P1: f32 = 1.398_199_95e-3;
+    const P2: f32 = 8.333_451_9e-3;
+    const P3: f32 = 4.166_579_6e-2;
+    const P4: f32 = 1.666_666_5e-1;
+    const P5: f32 = 5.000_000_1e-1;
+    const X_MIN: f32 = -110.0;
+
+    pub(crate) const AVX512: BlockOps<f32> = BlockOps { name: "avx512", max: max_avx512, exp_sum: exp_sum_avx512, affine: affine_avx512 };
+    pub(crate) const AVX2: BlockOps<f32> = BlockOps { name: "avx2+fma", max: max_avx2, exp_sum: exp_sum_avx2, affine: affine_avx2 };
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn exp512(x: __m512) -> __m512 {
+        let x = _mm512_max_ps(x, _mm512_set1_ps(X_MIN));
+        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)));
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+        let r2 = _mm512_mul_ps(r, r);
+        let mut p = _mm512_set1_ps(P0);
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
+        let y = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0));
+        // y · 2ⁿ, gradual underflow included.
+        _mm512_scalef_ps(y, n)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp256(x: __m256) -> __m256 {
+        let x = _mm256_max_ps(x, _mm256_set1_ps(X_MIN));
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)));
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+        let r2 = _mm256_mul_ps(r, r);
+        let mut p = _mm256_set1_ps(P0);
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
+        let y = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0));
+        // 2ⁿ in two factors 2^(n/2) · 2^(n − n/2), each a normal number for
+        // n ≥ −159, so that results in the subnormal range are not flushed.
+        let ni = _mm256_cvtps_epi32(n);
+        let n1 = _mm256_srai_epi32::<1>(ni);
+        let n2 = _mm256_sub_epi32(ni, n1);
+        let bias = _mm256_set1_epi32(127);
+        let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
+        let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
+        _mm256_mul_ps(_mm256_mul_ps(y, s1), s2)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn max_avx512(src: *const f32, len: usize) -> (f32, bool) {
+        let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+        let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+        let mut nan: __mmask16 = 0;
+        let mut i = 0;
+        while i + 64 <= len {
+            let a = _mm512_loadu_ps(src.add(i));
+            let b = _mm512_loadu_ps(src.add(i + 16));
+            let c = _mm512_loadu_ps(src.add(i + 32));
+            let d = _mm512_loadu_ps(src.add(i + 48));
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b) | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(c, d);
+            m0 = _mm512_max_ps(m0, a);
+            m1 = _mm512_max_ps(m1, b);
+            m2 = _mm512_max_ps(m2, c);
+            m3 = _mm512_max_ps(m3, d);
+            i += 64;
+        }
+        while i + 16 <= len {
+            let a = _mm512_loadu_ps(src.add(i));
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a);
+            m0 = _mm512_max_ps(m0, a);
+            i += 16;
+        }
+        if i < len {
+            let k: __mmask16 = (1u32 << (len - i)).wrapping_sub(1) as __mmask16;
+            let a = _mm512_mask_loadu_ps(ninf, k, src.add(i));
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a);
+            m0 = _mm512_max_ps(m0, a);
+        }
+        let m = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
+        (_mm512_reduce_max_ps(m), nan != 0)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn widen_add512(acc0: &mut __m512d, acc1: &mut __m512d, v: __m512) {
+        let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
+        *acc0 = _mm512_add_pd(*acc0, lo);
+        *acc1 = _mm512_add_pd(*acc1, hi);
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn exp_sum_avx512(src: *const f32, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
+        let mv = _mm512_set1_ps(m);
+        let z = _mm512_setzero_pd();
+        let (mut s0, mut s1) = (z, z);
+        let (mut x0, mut x1) = (z, z);
+        let store = !dst.is_null();
+        let mut i = 0;
+        // 64 elements a step: their exponentials summed in f32 by a tree of
+        // depth 2 (relative error ≤ 2⁻²³), then widened into f64 accumulators.
+        while i + 64 <= len {
+            let a = _mm512_loadu_ps(src.add(i));
+            let b = _mm512_loadu_ps(src.add(i + 16));
+            let c = _mm512_loadu_ps(src.add(i + 32));
+            let d = _mm512_loadu_ps(src.add(i + 48));
+            let (da, db, dc, dd) = (_mm512_sub_ps(a, mv), _mm512_sub_ps(b, mv), _mm512_sub_ps(c, mv), _mm512_sub_ps(d, mv));
+            let (ea, eb, ec, ed) = (exp512(da), exp512(db), exp512(dc), exp512(dd));
+            if store {
+                _mm512_storeu_ps(dst.add(i), ea);
+                _mm512_storeu_ps(dst.add(i + 16), eb);
+                _mm512_storeu_ps(dst.add(i + 32), ec);
+                _mm512_storeu_ps(dst.add(i + 48), ed);
+            }
+            widen_add512(&mut s0, &mut s1, _mm512_add_ps(_mm512_add_ps(ea, eb), _mm512_add_ps(ec, ed)));
+            if want_xsum {
+                widen_add512(&mut x0, &mut x1, da);
+                widen_add512(&mut x0, &mut x1, db);
+                widen_add512(&mut x0, &mut x1, dc);
+                widen_add512(&mut x0, &mut x1, dd);
+            }
+            i += 64;
+        }
+        while i < len {
+            let k: __mmask16 = if len - i >= 16 { 0xffff } else { ((1u32 << (len - i)) - 1) as __mmask16 };
+            let a = _mm512_maskz_loadu_ps(k, src.add(i));
+            let da = _mm512_maskz_sub_ps(k, a, mv);
+            let ea = _mm512_maskz_mov_ps(k, exp512(da));
+            if store {
+                _mm512_mask_storeu_ps(dst.add(i), k, ea);
+            }
+            widen_add512(&mut s0, &mut s1, ea);
+            if want_xsum {
+                widen_add512(&mut x0, &mut x1, da);
+            }
+            i += 16;
+        }
+        let s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+        let xs = if want_xsum { _mm512_reduce_add_pd(_mm512_add_pd(x0, x1)) } else { 0.0 };
+        (s, xs)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn affine_avx512(dst: *mut f32, len: usize, f: f32, c: f32) {
+        let (fv, cv) = (_mm512_set1_ps(f), _mm512_set1_ps(c));
+        let mut i = 0;
+        while i + 32 <= len {
+            let a = _mm512_loadu_ps(dst.add(i));
+            let b = _mm512_loadu_ps(dst.add(i + 16));
+            _mm512_storeu_ps(dst.add(i), _mm512_fmadd_ps(a, fv, cv));
+            _mm512_storeu_ps(dst.add(i + 16), _mm512_fmadd_ps(b, fv, cv));
+            i += 32;
+        }
+        while i < len {
+            let k: __mmask16 = if len - i >= 16 { 0xffff } else { ((1u32 << (len - i)) - 1) as __mmask16 };
+            let a = _mm512_maskz_loadu_ps(k, dst.add(i));
+            _mm512_mask_storeu_ps(dst.add(i), k, _mm512_fmadd_ps(a, fv, cv));
+            i += 16;
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn max_avx2(src: *const f32, len: usize) -> (f32, bool) {
+        let ninf = _mm256_set1_ps(f32::NEG_INFINITY);
+        let (mut m0, mut m1, mut m2, mut m3) = (ninf, ninf, ninf, ninf);
+        let mut nan = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 32 <= len {
+            let a = _mm256_loadu_ps(src.add(i));
+            let b = _mm256_loadu_ps(src.add(i + 8));
+            let c = _mm256_loadu_ps(src.add(i + 16));
+            let d = _mm256_loadu_ps(src.add(i + 24));
+            nan = _mm256_or_ps(nan, _mm256_or_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(a, b), _mm256_cmp_ps::<_CMP_UNORD_Q>(c, d)));
+            m0 = _mm256_max_ps(m0, a);
+            m1 = _mm256_max_ps(m1, b);
+            m2 = _mm256_max_ps(m2, c);
+            m3 = _mm256_max_ps(m3, d);
+            i += 32;
+        }
+        while i + 8 <= len {
+            let a = _mm256_loadu_ps(src.add(i));
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, a));
+            m0 = _mm256_max_ps(m0, a);
+            i += 8;
+        }
+        let m = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), m);
+        let mut best = f32::NEG_INFINITY;
+        for v in lanes {
+            best = best.max(v);
+        }
+        let mut any_nan = _mm256_movemask_ps(nan) != 0;
+        while i < len {
+            let v = *src.add(i);
+            any_nan |= v.is_nan();
+            if v > best {
+                best = v;
+            }
+            i += 1;
+        }
+        (best, any_nan)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn widen_add256(acc0: &mut __m256d, acc1: &mut __m256d, v: __m256) {
+        *acc0 = _mm256_add_pd(*acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        *acc1 = _mm256_add_pd(*acc1, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn tail_mask256(n: usize) -> __m256i {
+        let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), idx)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp_sum_avx2(src: *const f32, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
+        let mv = _mm256_set1_ps(m);
+        let z = _mm256_setzero_pd();
+        let (mut s0, mut s1) = (z, z);
+        let (mut x0, mut x1) = (z, z);
+        let store = !dst.is_null();
+        let mut i = 0;
+        // 32 elements a step, summed in f32 by a tree of depth 2, then widened.
+        while i + 32 <= len {
+            let a = _mm256_loadu_ps(src.add(i));
+            let b = _mm256_loadu_ps(src.add(i + 8));
+            let c = _mm256_loadu_ps(src.add(i + 16));
+            let d = _mm256_loadu_ps(src.add(i + 24));
+            let (da, db, dc, dd) = (_mm256_sub_ps(a, mv), _mm256_sub_ps(b, mv), _mm256_sub_ps(c, mv), _mm256_sub_ps(d, mv));
+            let (ea, eb, ec, ed) = (exp256(da), exp256(db), exp256(dc), exp256(dd));
+            if store {
+                _mm256_storeu_ps(dst.add(i), ea);
+                _mm256_storeu_ps(dst.add(i + 8), eb);
+                _mm256_storeu_ps(dst.add(i + 16), ec);
+                _mm256_storeu_ps(dst.add(i + 24), ed);
+            }
+            widen_add256(&mut s0, &mut s1, _mm256_add_ps(_mm256_add_ps(ea, eb), _mm256_add_ps(ec, ed)));
+            if want_xsum {
+                widen_add256(&mut x0, &mut x1, da);
+                widen_add256(&mut x0, &mut x1, db);
+                widen_add256(&mut x0, &mut x1, dc);
+                widen_add256(&mut x0, &mut x1, dd);
+            }
+            i += 32;
+        }
+        while i < len {
+            let k = tail_mask256(len - i);
+            let a = _mm256_maskload_ps(src.add(i), k);
+            let da = _mm256_and_ps(_mm256_sub_ps(a, mv), _mm256_castsi256_ps(k));
+            let ea = _mm256_and_ps(exp256(da), _mm256_castsi256_ps(k));
+            if store {
+                _mm256_maskstore_ps(dst.add(i), k, ea);
+            }
+            widen_add256(&mut s0, &mut s1, ea);
+            if want_xsum {
+                widen_add256(&mut x0, &mut x1, da);
+            }
+            i += 8;
+        }
+        let s = _mm256_add_pd(s0, s1);
+        let x = _mm256_add_pd(x0, x1);
+        let (mut a, mut b) = ([0f64; 4], [0f64; 4]);
+        _mm256_storeu_pd(a.as_mut_ptr(), s);
+        _mm256_storeu_pd(b.as_mut_ptr(), x);
+        ((a[0] + a[1]) + (a[2] + a[3]), if want_xsum { (b[0] + b[1]) + (b[2] + b[3]) } else { 0.0 })
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn affine_avx2(dst: *mut f32, len: usize, f: f32, c: f32) {
+        let (fv, cv) = (_mm256_set1_ps(f), _mm256_set1_ps(c));
+        let mut i = 0;
+        while i + 16 <= len {
+            let a = _mm256_loadu_ps(dst.add(i));
+            let b = _mm256_loadu_ps(dst.add(i + 8));
+            _mm256_storeu_ps(dst.add(i), _mm256_fmadd_ps(a, fv, cv));
+            _mm256_storeu_ps(dst.add(i + 8), _mm256_fmadd_ps(b, fv, cv));
+            i += 16;
+        }
+        while i < len {
+            let v = *dst.add(i);
+            *dst.add(i) = v.mul_add(f, c);
+            i += 1;
+        }
+    }
+
+    /// `exp` of each element, through the AVX-512 kernel (tests only).
+    #[cfg(test)]
+    pub(crate) fn exp_avx512_slice(x: &mut [f32]) {
+        assert!(is_x86_feature_detected!("avx512f"));
+        for c in x.chunks_mut(16) {
+            let mut buf = [0f32; 16];
+            buf[..c.len()].copy_from_slice(c);
+            unsafe {
+                let v = exp512(_mm512_loadu_ps(buf.as_ptr()));
+                _mm512_storeu_ps(buf.as_mut_ptr(), v);
+            }
+            let n = c.len();
+            c.copy_from_slice(&buf[..n]);
+        }
+    }
+
+    /// `exp` of each element, through the AVX2 kernel (tests only).
+    #[cfg(test)]
+    pub(crate) fn exp_avx2_slice(x: &mut [f32]) {
+        assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
+        for c in x.chunks_mut(8) {
+            let mut buf = [0f32; 8];
+            buf[..c.len()].copy_from_slice(c);
+            unsafe {
+                let v = exp256(_mm256_loadu_ps(buf.as_ptr()));
+                _mm256_storeu_ps(buf.as_mut_ptr(), v);
+            }
+            let n = c.len();
+            c.copy_from_slice(&buf[..n]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ulps between `got` and the f64 truth, measured in units of the f32 ulp at the truth.
+    fn ulps(got: f32, truth: f64) -> f64 {
+        if truth == 0.0 {
+            return if got == 0.0 { 0.0 } else { f64::INFINITY };
+        }
+        let t = truth as f32;
+        let ulp = if t.abs() < f32::MIN_POSITIVE {
+            f64::from(f32::from_bits(1))
+        } else {
+            f64::from(f32::from_bits(t.abs().to_bits() + 1) - t.abs())
+        };
+        (f64::from(got) - truth).abs() / ulp
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn simd_exp_is_within_2_ulp_on_its_whole_domain() {
+        // Every f32 in [−104, 0] at a stride, plus −∞ and the clamp.
+        let mut xs: Vec<f32> = (0..2_000_000).map(|i| -104.0 * (i as f32) / 2_000_000.0).collect();
+        xs.extend([0.0, -0.0, -1e-30, -87.3, -87.4, -103.97, -104.0, -110.0, -1e30, f32::NEG_INFINITY]);
+        type ExpFn = fn(&mut [f32]);
+        let mut kernels: Vec<(&str, ExpFn)> = vec![];
+        if is_x86_feature_detected!("avx512f") {
+            kernels.push(("avx512", exp_avx512_slice));
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            kernels.push(("avx2", exp_avx2_slice));
+        }
+        for (name, f) in kernels {
+            let mut y = xs.clone();
+            f(&mut y);
+            let mut worst = 0.0f64;
+            for (&x, &e) in xs.iter().zip(&y) {
+                let truth = f64::from(x).exp();
+                let u = ulps(e, truth);
+                assert!(u <= 2.0, "{name}: exp({x}) = {e}, truth {truth}: {u} ulp");
+                worst = worst.max(u);
+            }
+            assert_eq!(y[y.len() - 1], 0.0, "{name}: exp(−∞) = 0 exactly");
+            eprintln!("{name}: worst error {worst:.3} ulp");
+        }
+    }
+
+    #[test]
+    fn block_ops_agree_with_f64_on_every_length() {
+        for ops in all_f32_ops() {
+            for len in [0usize, 1, 7, 8, 15, 16, 17, 31, 33, 64, 65, 100, 1000] {
+                let x: Vec<f32> = (0..len).map(|i| ((i * 37 % 23) as f32) * 0.7 - 8.0).collect();
+                let (m, nan) = unsafe { (ops.max)(x.as_ptr(), len) };
+                let want = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                assert_eq!((m, nan), (want, false), "{} max len {len}", ops.name);
+                let mut e = vec![0f32; len];
+                let (s, xs) = unsafe { (ops.exp_sum)(x.as_ptr(), e.as_mut_ptr(), len, m, true) };
+                let ws: f64 = x.iter().map(|&v| (f64::from(v) - f64::from(m)).exp()).sum();
+                let wx: f64 = x.iter().map(|&v| f64::from(v) - f64::from(m)).sum();
+                assert!((s - ws).abs() <= 1e-6 * ws.max(1e-300), "{} sum len {len}: {s} vs {ws}", ops.name);
+                // x − m is rounded to f32 before it is summed in f64.
+                assert!((xs - wx).abs() <= 1e-6 * wx.abs().max(1.0), "{} xsum len {len}: {xs} vs {wx}", ops.name);
+                for (i, (&ei, &xi)) in e.iter().zip(&x).enumerate() {
+                    // The SIMD kernels round x − m to f32 first; the portable one does not.
+                    let (exact, rounded) = ((f64::from(xi) - f64::from(m)).exp(), f64::from(xi - m).exp());
+                    assert!(ulps(ei, exact).min(ulps(ei, rounded)) <= 1.0, "{} exp len {len} at {i}", ops.name);
+                }
+                unsafe { (ops.affine)(e.as_mut_ptr(), len, 2.0, -1.0) };
+                for (i, &xi) in x.iter().enumerate() {
+                    let want = 2.0 * (f64::from(xi) - f64::from(m)).exp() - 1.0;
+                    assert!((f64::from(e[i]) - want).abs() <= 1e-6, "{} affine len {len}", ops.name);
+                }
+            }
+            let mut x = vec![1.0f32; 40];
+            x[37] = f32::NAN;
+            assert!(unsafe { (ops.max)(x.as_ptr(), 40) }.1, "{}: NaN seen", ops.name);
+            x[37] = 1.0;
+            x[3] = f32::NEG_INFINITY;
+            let mut e = vec![9f32; 40];
+            unsafe { (ops.exp_sum)(x.as_ptr(), e.as_mut_ptr(), 40, 1.0, false) };
+            assert_eq!(e[3], 0.0, "{}: exp(−∞) is exactly 0", ops.name);
+            assert_eq!(e[4], 1.0, "{}: exp(0) is exactly 1", ops.name);
+        }
+    }
+}

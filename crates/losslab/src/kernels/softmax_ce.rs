@@ -1,0 +1,413 @@
+//! Fused softmax cross entropy over the rows of a contiguous `(rows, C)`
+//! buffer: the loss of each row and, where asked, its gradient, written in
+//! place over the logits or into a separate buffer.
+//!
+//! Per row, in blocks of [`block_len`] elements (a few thousand, so that a
+//! block stays in the L1 cache):
+//!
+//! ```text
+//! pass 1, per block b:  m_b = max x,  e_k = exp(x_k − m_b) stored,  s_b = Σ e_k (f64)
+//! combine, in order:    M = max m_b,  S = Σ_b s_b · exp(m_b − M),  log Σ exp x = M + log S
+//! pass 2, per block b:  grad_k = e_k · f_b + c,  f_b = −Σg · exp(m_b − M) / S   (from cache)
+//!                       and the target's element recomputed in f64
+//! ```
+//!
+//! so that the logits are read from memory once and the gradient written once.
+//! Block boundaries depend only on `C`, row groups only on the number of rows,
+//! and partial results are combined in a fixed order: the results are
+//! bit-identical whatever the number of threads. Rows are spread over threads;
+//! when there are fewer rows than twice the threads, the blocks of each row are.
+
+use super::par::{self, SyncPtr};
+use super::simd::BlockOps;
+use crate::float::{ClassIndex, Float};
+
+/// The preferred block length, in elements.
+pub(crate) const BLOCK: usize = 2048;
+/// The most blocks per row (their statistics live on the stack).
+pub(crate) const MAX_BLOCKS: usize = 256;
+/// The most row groups (their partial sums live on the stack).
+pub(crate) const MAX_PARTS: usize = 256;
+
+/// The block length for rows of `c` classes: [`BLOCK`], or longer for rows of
+/// more than `BLOCK · MAX_BLOCKS` elements. A function of `c` alone.
+pub(crate) fn block_len(c: usize) -> usize {
+    BLOCK.max(c.div_ceil(MAX_BLOCKS).div_ceil(64) * 64)
+}
+
+/// The targets of the rows.
+#[derive(Clone, Copy)]
+pub(crate) enum Targets<'a, T, L> {
+    /// One class index per row (validated: in `[0, C)` or `ignore_index`).
+    Index { labels: &'a [L], ignore_index: Option<i64> },
+    /// A distribution over the classes per row (`rows × C`, contiguous).
+    Probs { t: &'a [T] },
+}
+
+/// The upstream gradient of each row's loss.
+#[derive(Clone, Copy)]
+pub(crate) enum Up<'a> {
+    /// The same for every row.
+    Uniform(f64),
+    /// One per row.
+    PerRow(&'a [f64]),
+}
+
+impl Up<'_> {
+    #[inline]
+    fn at(&self, r: usize) -> f64 {
+        match self {
+            Up::Uniform(g) => *g,
+            Up::PerRow(v) => v[r],
+        }
+    }
+}
+
+/// One fused evaluation.
+pub(crate) struct Job<'a, T, L> {
+    pub(crate) ops: &'a BlockOps<T>,
+    /// The logits (`rows × classes`); in place, the same buffer as `dst`.
+    pub(crate) src: *const T,
+    /// Where the gradient goes (`rows × classes`); null for the loss alone.
+    pub(crate) dst: SyncPtr<T>,
+    /// Where each row's loss goes (`rows`); null when only the total is wanted.
+    pub(crate) losses: SyncPtr<T>,
+    pub(crate) rows: usize,
+    pub(crate) classes: usize,
+    pub(crate) weight: Option<&'a [f64]>,
+    pub(crate) eps: f64,
+    pub(crate) targets: Targets<'a, T, L>,
+    pub(crate) up: Up<'a>,
+}
+
+// SAFETY: the raw pointers are read (src) or written in disjoint ranges (dst,
+// losses) by the parallel tasks; the job itself is shared read-only.
+unsafe impl<T: Sync, L: Sync> Sync for Job<'_, T, L> {}
+
+/// Per-block statistics of pass 1.
+#[derive(Clone, Copy, Default)]
+struct Stat {
+    /// The block's maximum.
+    m: f64,
+    /// The reference the exponentials were taken against: `m`, or 0 when `m = −∞`.
+    mref: f64,
+    /// `Σ exp(x − mref)`.
+    s: f64,
+    /// Index targets: `Σ w (x − mref)` (smoothing only). Probability targets: `Σ w t (x − mref)`.
+    xs: f64,
+    /// Index targets: `Σ w` over the block. Probability targets: `Σ w t`.
+    ws: f64,
+    /// Probability targets: `Σ (up · w) · t`, the upstream gradient's sum, as
+    /// the general path sums it (so that a gradient that is 0 comes out 0).
+    gs: f64,
+    /// NaN or `+∞` in the block.
+    special: bool,
+}
+
+/// A row's combined statistics.
+struct RowStat {
+    m: f64,
+    log_s: f64,
+    s: f64,
+    /// `Σ w (x − M)` (index targets with smoothing) or `Σ w t (x − M)` (probabilities).
+    wx: f64,
+    /// `Σ w t` (probabilities).
+    wt: f64,
+    /// `Σ (up · w) · t` (probabilities).
+    gt: f64,
+    special: bool,
+}
+
+impl<T: Float, L: ClassIndex> Job<'_, T, L> {
+    /// Runs the job; the sum of the rows' losses (compensated, in a fixed order).
+    pub(crate) fn run(&self) -> f64 {
+        if self.rows == 0 {
+            return 0.0;
+        }
+        let blen = block_len(self.classes);
+        let nblocks = self.classes.div_ceil(blen);
+        let parts = self.rows.min(MAX_PARTS);
+        let per_part = self.rows.div_ceil(parts);
+        let parts = self.rows.div_ceil(per_part);
+        let mut partial = [0.0f64; MAX_PARTS];
+        let partial_ptr = SyncPtr(partial.as_mut_ptr());
+        let split_rows = self.rows >= 2 * par::threads() || nblocks < 2;
+        let part = |p: usize, split_blocks: bool| {
+            let mut stats = [Stat::default(); MAX_BLOCKS];
+            let (mut s, mut c) = (0.0f64, 0.0f64);
+            for r in p * per_part..((p + 1) * per_part).min(self.rows) {
+                // SAFETY: row r is this task's alone.
+                let v = unsafe { self.row(r, blen, nblocks, &mut stats[..nblocks.max(1)], split_blocks) };
+                let t = s + v;
+                c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
+                s = t;
+            }
+            let total = s + c;
+            // SAFETY: slot p is this task's alone.
+            unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
+        };
+        if split_rows {
+            par::for_each(parts, |p| part(p, false));
+        } else {
+            (0..parts).for_each(|p| part(p, true));
+        }
+        par::neumaier(&partial[..parts])
+    }
+
+    /// The loss of row `r`, its gradient written when `dst` is set.
+    ///
+    /// # Safety
+    /// Row `r` of `dst` and `losses` is not touched by any other task.
+    unsafe fn row(&self, r: usize, blen: usize, nblocks: usize, stats: &mut [Stat], split_blocks: bool) -> f64 {
+        let c = self.classes;
+        let base = r * c;
+        let src = self.src.add(base);
+        let dst = self.dst.add(base);
+        let loss = match self.targets {
+            Targets::Index { labels, ignore_index } => {
+                let l = labels[r].index();
+                if Some(l) == ignore_index {
+                    if !dst.is_null() {
+                        std::slice::from_raw_parts_mut(dst, c).fill(T::zero());
+                    }
+                    0.0
+                } else {
+                    self.index_row(r, l as usize, src, dst, blen, nblocks, stats, split_blocks)
+                }
+            }
+            Targets::Probs { t } => self.probs_row(r, &t[base..base + c], src, dst, blen, nblocks, stats, split_blocks),
+        };
+        if !self.losses.is_null() {
+            *self.losses.add(r) = T::from_wide(loss);
+        }
+        loss
+    }
+
+    /// Pass 1 over every block of a row, then the combination.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pass1(
+        &self,
+        src: *const T,
+        dst: *mut T,
+        blen: usize,
+        nblocks: usize,
+        stats: &mut [Stat],
+        split_blocks: bool,
+        extra: &(dyn Fn(usize, usize, f64) -> (f64, f64, f64) + Sync),
+        want_xsum: bool,
+    ) -> RowStat {
+        let c = self.classes;
+        let ops = self.ops;
+        let sp = SyncPtr(stats.as_mut_ptr());
+        let dp = SyncPtr(dst);
+        let sp_src = SyncPtr(src as *mut T);
+        let block = |b: usize| {
+            let (lo, hi) = (b * blen, ((b + 1) * blen).min(c));
+            let (len, s) = (hi - lo, sp_src.add(lo) as *const T);
+            let (m, nan) = (ops.max)(s, len);
+            let m = m.to_wide();
+            let st = if nan || m == f64::INFINITY {
+                Stat { m, special: true, ..Stat::default() }
+            } else {
+                let mref = if m == f64::NEG_INFINITY { 0.0 } else { m };
+                // Before the exponentials overwrite the logits (in place).
+                let (exs, ews, gs) = if want_xsum { (0.0, len as f64, 0.0) } else { extra(lo, hi, mref) };
+                let (sum, xs) = (ops.exp_sum)(s, dp.add(lo), len, T::from_wide(mref), want_xsum);
+                let xs = if want_xsum { xs } else { exs };
+                Stat { m, mref, s: sum, xs, ws: ews, gs, special: false }
+            };
+            *sp.add(b) = st;
+        };
+        if split_blocks {
+            par::for_each(nblocks, block);
+        } else {
+            (0..nblocks).for_each(block);
+        }
+        let stats = &stats[..nblocks];
+        let mut m = f64::NEG_INFINITY;
+        let mut special = false;
+        for st in stats {
+            special |= st.special;
+            m = m.max(st.m);
+        }
+        if special || !m.is_finite() {
+            return RowStat { m, log_s: f64::NAN, s: f64::NAN, wx: f64::NAN, wt: f64::NAN, gt: f64::NAN, special: true };
+        }
+        let (mut s, mut wx, mut wt, mut gt) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for st in stats {
+            if st.m == f64::NEG_INFINITY {
+                // exp(−∞ − x) = 0 for every element; Σ w (x − M) = −∞ where w > 0.
+                wx += st.xs + st.ws * (st.mref - m);
+                wt += st.ws;
+                gt += st.gs;
+                continue;
+            }
+            s += st.s * if st.m == m { 1.0 } else { (st.m - m).exp() };
+            wx += st.xs + st.ws * (st.mref - m);
+            wt += st.ws;
+            gt += st.gs;
+        }
+        RowStat { m, log_s: s.ln(), s, wx, wt, gt, special: false }
+    }
+
+    /// Pass 2: `grad = e · f_b + c_k` over every block.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pass2(
+        &self,
+        dst: *mut T,
+        blen: usize,
+        nblocks: usize,
+        stats: &[Stat],
+        rs: &RowStat,
+        neg_total: f64,
+        split_blocks: bool,
+        per_elem: Option<&(dyn Fn(usize) -> f64 + Sync)>,
+        uniform_c: f64,
+    ) {
+        let c = self.classes;
+        let ops = self.ops;
+        let dp = SyncPtr(dst);
+        let block = |b: usize| {
+            let (lo, hi) = (b * blen, ((b + 1) * blen).min(c));
+            let st = stats[b];
+            let f = if st.m == f64::NEG_INFINITY { 0.0 } else { neg_total * (st.m - rs.m).exp() / rs.s };
+            match per_elem {
+                None => (ops.affine)(dp.add(lo), hi - lo, T::from_wide(f), T::from_wide(uniform_c)),
+                Some(g) => {
+                    let d = std::slice::from_raw_parts_mut(dp.add(lo), hi - lo);
+                    for (k, v) in d.iter_mut().enumerate() {
+                        *v = T::from_wide(g(lo + k) + v.to_wide() * f);
+                    }
+                }
+            }
+        };
+        if split_blocks {
+            par::for_each(nblocks, block);
+        } else {
+            (0..nblocks).for_each(block);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn index_row(
+        &self,
+        r: usize,
+        y: usize,
+        src: *const T,
+        dst: *mut T,
+        blen: usize,
+        nblocks: usize,
+        stats: &mut [Stat],
+        split_blocks: bool,
+    ) -> f64 {
+        let c = self.classes;
+        let eps = self.eps;
+        let xy = (*src.add(y)).to_wide();
+        let w = self.weight;
+        let smoothing = eps > 0.0;
+        let sp = SyncPtr(src as *mut T);
+        let weighted_sum = |lo: usize, hi: usize, mref: f64| -> (f64, f64, f64) {
+            match (smoothing, w) {
+                (true, Some(w)) => {
+                    let x = std::slice::from_raw_parts(sp.add(lo), hi - lo);
+                    let (mut xs, mut ws) = (0.0, 0.0);
+                    for (k, &v) in x.iter().enumerate() {
+                        xs += w[lo + k] * (v.to_wide() - mref);
+                        ws += w[lo + k];
+                    }
+                    (xs, ws, 0.0)
+                }
+                _ => (0.0, 0.0, 0.0),
+            }
+        };
+        // The weighted sum needs the logits before pass 1 overwrites them: it is
+        // taken inside pass 1, block by block, before the exponentials are stored.
+        let rs = self.pass1(src, dst, blen, nblocks, stats, split_blocks, &weighted_sum, smoothing && w.is_none());
+        let wy = w.map_or(1.0, |w| w[y]);
+        let up = self.up.at(r);
+        if rs.special {
+            if !dst.is_null() {
+                std::slice::from_raw_parts_mut(dst, c).fill(T::nan());
+            }
+            return f64::NAN;
+        }
+        // As `CrossEntropyLoss::indexed_losses` and `indexed_grad` compute them.
+        let lp_y = (xy - rs.m) - rs.log_s;
+        let nll = -(lp_y * wy);
+        let loss = if smoothing {
+            let wsum = rs.wt;
+            let smooth = -(rs.wx - wsum * rs.log_s);
+            (1.0 - eps) * nll + smooth * (eps / c as f64)
+        } else {
+            nll
+        };
+        if !dst.is_null() {
+            let g_y_main = -(wy * ((1.0 - eps) * up));
+            let b = up * (eps / c as f64);
+            let wsum = if smoothing { rs.wt } else { 0.0 };
+            let total = g_y_main - b * wsum;
+            let weighted_c = |k: usize| -b * w.map_or(1.0, |w| w[k]);
+            let per_elem: Option<&(dyn Fn(usize) -> f64 + Sync)> = if smoothing && w.is_some() { Some(&weighted_c) } else { None };
+            self.pass2(dst, blen, nblocks, stats, &rs, -total, split_blocks, per_elem, -b);
+            // The target's element in f64: g_y − p_y · Σg, without cancellation.
+            let g_y = g_y_main - b * wy;
+            *dst.add(y) = T::from_wide(g_y - lp_y.exp() * total);
+        }
+        loss
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn probs_row(
+        &self,
+        r: usize,
+        t: &[T],
+        src: *const T,
+        dst: *mut T,
+        blen: usize,
+        nblocks: usize,
+        stats: &mut [Stat],
+        split_blocks: bool,
+    ) -> f64 {
+        let c = self.classes;
+        let eps = self.eps;
+        let w = self.weight;
+        let smoothed = |k: usize| {
+            let v = t[k].to_wide();
+            if eps > 0.0 {
+                v * (1.0 - eps) + eps / c as f64
+            } else {
+                v
+            }
+        };
+        let sp = SyncPtr(src as *mut T);
+        let up = self.up.at(r);
+        let wt_sums = |lo: usize, hi: usize, mref: f64| -> (f64, f64, f64) {
+            let x = std::slice::from_raw_parts(sp.add(lo), hi - lo);
+            let (mut xs, mut ws, mut gs) = (0.0, 0.0, 0.0);
+            for (k, &v) in x.iter().enumerate() {
+                let (wk, tk) = (w.map_or(1.0, |w| w[lo + k]), smoothed(lo + k));
+                let wt = wk * tk;
+                xs += (v.to_wide() - mref) * wt;
+                ws += wt;
+                gs += (up * wk) * tk;
+            }
+            (xs, ws, gs)
+        };
+        let rs = self.pass1(src, dst, blen, nblocks, stats, split_blocks, &wt_sums, false);
+        if rs.special {
+            if !dst.is_null() {
+                std::slice::from_raw_parts_mut(dst, c).fill(T::nan());
+            }
+            return f64::NAN;
+        }
+        // ℓ = −Σ w t (x − M − log S)
+        let loss = -(rs.wx - rs.wt * rs.log_s);
+        if !dst.is_null() {
+            // g_k = −up · w_k · t_k; grad_k = g_k − p_k Σg.
+            let g = |k: usize| -(up * w.map_or(1.0, |w| w[k])) * smoothed(k);
+            let total = -rs.gt;
+            self.pass2(dst, blen, nblocks, stats, &rs, -total, split_blocks, Some(&g), 0.0);
+        }
+        loss
+    }
+}
