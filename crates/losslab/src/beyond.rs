@@ -287,6 +287,9 @@ impl SoftmaxFocalLoss {
 /// let ce = CrossEntropyLoss::new().forward(x.view(), y.view()).unwrap();
 /// assert!((focal[[]] - ce[[]]).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`SoftmaxFocalLoss`]: its formula, the reference's semantics and the paper.
 pub fn softmax_focal_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     input: ArrayView<'_, T, D1>,
     target: ArrayView<'_, L, D2>,
@@ -439,6 +442,9 @@ impl QuantileLoss {
 /// let v = losslab::quantile_loss(array![0.0f64, 4.0].view(), array![1.0f64, 1.0].view(), 0.5, Reduction::Sum).unwrap();
 /// assert_eq!(v[[]], 0.5 * (1.0 + 3.0));
 /// ```
+///
+/// # References
+/// [`QuantileLoss`]: its formula, the reference's semantics and the paper.
 pub fn quantile_loss<T: Float, D: Dimension>(
     input: ArrayView<'_, T, D>,
     target: ArrayView<'_, T, D>,

@@ -218,6 +218,9 @@ impl SigmoidFocalLoss {
 /// let v = losslab::sigmoid_focal_loss(x.view(), y.view(), 0.25, 2.0, Reduction::Sum).unwrap();
 /// assert!(v[[]] < 2e-4);
 /// ```
+///
+/// # References
+/// [`SigmoidFocalLoss`]: its formula, the reference's semantics and the paper.
 pub fn sigmoid_focal_loss<T: Float, D: Dimension>(
     inputs: ArrayView<'_, T, D>,
     targets: ArrayView<'_, T, D>,

@@ -1806,6 +1806,9 @@ impl RankingSoftmaxLoss {
 /// ).unwrap();
 /// assert_eq!(l[[]], 1.0);
 /// ```
+///
+/// # References
+/// [`CosineEmbeddingLoss`]: its formula, the reference's semantics and the paper.
 pub fn cosine_embedding_loss<T: Float, D1: Dimension, D2: Dimension>(
     input1: ArrayView<'_, T, D1>,
     input2: ArrayView<'_, T, D1>,
@@ -1829,6 +1832,9 @@ pub fn cosine_embedding_loss<T: Float, D1: Dimension, D2: Dimension>(
 /// let l = losslab::triplet_margin_loss(a.view(), p.view(), n.view(), losslab::Reduction::Sum).unwrap();
 /// assert_eq!(l[[]], 0.0); // the negative is farther than the positive by more than the margin
 /// ```
+///
+/// # References
+/// [`TripletMarginLoss`]: its formula, the reference's semantics and the paper.
 pub fn triplet_margin_loss<T: Float, D: Dimension>(
     anchor: ArrayView<'_, T, D>,
     positive: ArrayView<'_, T, D>,
@@ -1853,6 +1859,9 @@ pub fn triplet_margin_loss<T: Float, D: Dimension>(
 ///     .unwrap();
 /// assert_eq!(l[[]], 0.0); // cosine distances 0 and 2: the margin 1 is exceeded
 /// ```
+///
+/// # References
+/// [`TripletMarginWithDistanceLoss`]: its formula, the reference's semantics and the paper.
 pub fn triplet_margin_with_distance_loss<T: Float, D: Dimension>(
     anchor: ArrayView<'_, T, D>,
     positive: ArrayView<'_, T, D>,
@@ -1874,6 +1883,9 @@ pub fn triplet_margin_with_distance_loss<T: Float, D: Dimension>(
 /// let l = losslab::cosine_similarity_loss(array![[3.0f64, 4.0]].view(), array![[6.0f64, 8.0]].view()).unwrap();
 /// assert!((l[[0]] + 1.0).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`CosineSimilarityLoss`]: its formula, the reference's semantics and the paper.
 pub fn cosine_similarity_loss<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     CosineSimilarityLoss::new().forward(y_true, y_pred)
 }
@@ -1891,6 +1903,9 @@ pub fn cosine_similarity_loss<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D
 /// let l = losslab::ntxent(e.view(), array![7, 7].view(), 0.1).unwrap();
 /// assert!(l[[]].abs() < 1e-15); // no negatives: −log(exp(s)/exp(s)) = 0
 /// ```
+///
+/// # References
+/// [`NtXentLoss`]: its formula, the reference's semantics and the paper.
 pub fn ntxent<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     embeddings: ArrayView<'_, T, D1>,
     labels: ArrayView<'_, L, D2>,
@@ -1913,6 +1928,9 @@ pub fn ntxent<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
 /// assert_eq!(l.shape(), &[1]);
 /// assert_eq!(l[[0]], 0.0); // 1e-3 − 3.0000002 + 1 < 0
 /// ```
+///
+/// # References
+/// [`OptaxTripletMarginLoss`]: its formula, the reference's semantics and the paper.
 pub fn optax_triplet_margin_loss<T: Float, D: Dimension>(
     anchors: ArrayView<'_, T, D>,
     positives: ArrayView<'_, T, D>,
@@ -1933,6 +1951,9 @@ pub fn optax_triplet_margin_loss<T: Float, D: Dimension>(
 /// let l = losslab::ranking_softmax_loss(array![0.0f64, 0.0].view(), array![1.0, 0.0].view(), losslab::Reduction::Mean).unwrap();
 /// assert!((l[[]] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`RankingSoftmaxLoss`]: its formula, the reference's semantics and the paper.
 pub fn ranking_softmax_loss<T: Float, D: Dimension>(logits: ArrayView<'_, T, D>, labels: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
     RankingSoftmaxLoss::new().reduction(reduction).forward(logits, labels)
 }

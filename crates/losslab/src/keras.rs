@@ -1539,6 +1539,9 @@ impl KerasMeanAbsolutePercentageError {
 /// let v = losslab::keras_binary_crossentropy(array![[1.0f64, 0.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
 /// assert!((v[0] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`KerasBinaryCrossentropy`]: its formula, the reference's semantics and the paper.
 pub fn keras_binary_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     KerasBinaryCrossentropy::new().forward(y_true, y_pred)
 }
@@ -1554,6 +1557,9 @@ pub fn keras_binary_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T
 /// let v = losslab::keras_categorical_crossentropy(array![[0.0f64, 1.0]].view(), array![[1.0f64, 3.0]].view()).unwrap();
 /// assert!((v[0] - (4.0f64 / 3.0).ln()).abs() < 1e-15); // y_pred is renormalised to [1/4, 3/4]
 /// ```
+///
+/// # References
+/// [`KerasCategoricalCrossentropy`]: its formula, the reference's semantics and the paper.
 pub fn keras_categorical_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     KerasCategoricalCrossentropy::new().forward(y_true, y_pred)
 }
@@ -1570,6 +1576,9 @@ pub fn keras_categorical_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<
 /// let v = losslab::keras_sparse_categorical_crossentropy(array![0u8].view(), array![[0.25f64, 0.75]].view()).unwrap();
 /// assert!((v[0] - 4f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`KerasSparseCategoricalCrossentropy`]: its formula, the reference's semantics and the paper.
 pub fn keras_sparse_categorical_crossentropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     y_true: ArrayView<'_, L, D1>,
     y_pred: ArrayView<'_, T, D2>,
@@ -1588,6 +1597,9 @@ pub fn keras_sparse_categorical_crossentropy<T: Float, L: ClassIndex, D1: Dimens
 /// let v = losslab::keras_binary_focal_crossentropy(array![[1.0f64]].view(), array![[0.5f64]].view()).unwrap();
 /// assert!((v[0] - 0.25 * 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`KerasBinaryFocalCrossentropy`]: its formula, the reference's semantics and the paper.
 pub fn keras_binary_focal_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     KerasBinaryFocalCrossentropy::new().forward(y_true, y_pred)
 }
@@ -1603,6 +1615,9 @@ pub fn keras_binary_focal_crossentropy<T: Float, D: Dimension>(y_true: ArrayView
 /// let v = losslab::keras_categorical_focal_crossentropy(array![[0.0f64, 1.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
 /// assert!((v[0] - 0.25 * 0.25 * 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`KerasCategoricalFocalCrossentropy`]: its formula, the reference's semantics and the paper.
 pub fn keras_categorical_focal_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     KerasCategoricalFocalCrossentropy::new().forward(y_true, y_pred)
 }
@@ -1618,6 +1633,9 @@ pub fn keras_categorical_focal_crossentropy<T: Float, D: Dimension>(y_true: Arra
 /// let v = losslab::keras_categorical_generalized_cross_entropy(array![0i32].view(), array![[0.25f64, 0.75]].view(), 0.5).unwrap();
 /// assert_eq!(v[0], 1.0); // (1 − √0.25) / 0.5
 /// ```
+///
+/// # References
+/// [`KerasCategoricalGeneralizedCrossEntropy`]: its formula, the reference's semantics and the paper.
 pub fn keras_categorical_generalized_cross_entropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     y_true: ArrayView<'_, L, D1>,
     y_pred: ArrayView<'_, T, D2>,
@@ -1637,6 +1655,9 @@ pub fn keras_categorical_generalized_cross_entropy<T: Float, L: ClassIndex, D1: 
 /// let p = array![[0.25f64, 0.75]];
 /// assert_eq!(losslab::keras_kl_divergence(p.view(), p.view()).unwrap()[0], 0.0);
 /// ```
+///
+/// # References
+/// [`KerasKlDivergence`]: its formula, the reference's semantics and the paper.
 pub fn keras_kl_divergence<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     KerasKlDivergence::new().forward(y_true, y_pred)
 }
@@ -1652,6 +1673,9 @@ pub fn keras_kl_divergence<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, 
 /// let v = losslab::keras_log_cosh(array![[0.0f64]].view(), array![[1000.0f64]].view()).unwrap();
 /// assert_eq!(v[0], 1000.0 - 2f64.ln());
 /// ```
+///
+/// # References
+/// [`KerasLogCosh`]: its formula, the reference's semantics and the paper.
 pub fn keras_log_cosh<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     KerasLogCosh::new().forward(y_true, y_pred)
 }
@@ -1667,6 +1691,9 @@ pub fn keras_log_cosh<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pre
 /// let v = losslab::keras_mean_squared_logarithmic_error(array![[0.0f64]].view(), array![[-5.0f64]].view()).unwrap();
 /// assert_eq!(v[0], 0.0); // both are replaced by epsilon
 /// ```
+///
+/// # References
+/// [`KerasMeanSquaredLogarithmicError`]: its formula, the reference's semantics and the paper.
 pub fn keras_mean_squared_logarithmic_error<T: Float, D: Dimension>(
     y_true: ArrayView<'_, T, D>,
     y_pred: ArrayView<'_, T, D>,
@@ -1685,6 +1712,9 @@ pub fn keras_mean_squared_logarithmic_error<T: Float, D: Dimension>(
 /// let v = losslab::keras_mean_absolute_percentage_error(array![[2.0f64]].view(), array![[1.0f64]].view()).unwrap();
 /// assert_eq!(v[0], 50.0);
 /// ```
+///
+/// # References
+/// [`KerasMeanAbsolutePercentageError`]: its formula, the reference's semantics and the paper.
 pub fn keras_mean_absolute_percentage_error<T: Float, D: Dimension>(
     y_true: ArrayView<'_, T, D>,
     y_pred: ArrayView<'_, T, D>,

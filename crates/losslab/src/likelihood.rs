@@ -918,6 +918,9 @@ impl L2Loss {
 /// let v = losslab::poisson_nll_loss(array![0.0f64].view(), array![3.0].view(), losslab::Reduction::Sum).unwrap();
 /// assert_eq!(v[[]], 1.0);
 /// ```
+///
+/// # References
+/// [`PoissonNllLoss`]: its formula, the reference's semantics and the paper.
 pub fn poisson_nll_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
     PoissonNllLoss::new().reduction(reduction).forward(input, target)
 }
@@ -934,6 +937,9 @@ pub fn poisson_nll_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, targ
 /// let v = losslab::gaussian_nll_loss(array![1.0f64].view(), array![0.0].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
 /// assert_eq!(v[[]], 0.5);
 /// ```
+///
+/// # References
+/// [`GaussianNllLoss`]: its formula, the reference's semantics and the paper.
 pub fn gaussian_nll_loss<T: Float, D1: Dimension, D2: Dimension>(
     input: ArrayView<'_, T, D1>,
     target: ArrayView<'_, T, D1>,
@@ -954,6 +960,9 @@ pub fn gaussian_nll_loss<T: Float, D1: Dimension, D2: Dimension>(
 /// let v = losslab::sigmoid_cross_entropy_with_logits(array![0.0f64].view(), array![0.0].view()).unwrap();
 /// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`SigmoidCrossEntropyWithLogits`]: its formula, the reference's semantics and the paper.
 pub fn sigmoid_cross_entropy_with_logits<T: Float, D: Dimension>(labels: ArrayView<'_, T, D>, logits: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     SigmoidCrossEntropyWithLogits::new().forward(labels, logits)
 }
@@ -970,6 +979,9 @@ pub fn sigmoid_cross_entropy_with_logits<T: Float, D: Dimension>(labels: ArrayVi
 /// let v = losslab::weighted_cross_entropy_with_logits(array![1.0f64].view(), array![0.0].view(), 2.0).unwrap();
 /// assert!((v[[0]] - 2.0 * 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`WeightedCrossEntropyWithLogits`]: its formula, the reference's semantics and the paper.
 pub fn weighted_cross_entropy_with_logits<T: Float, D: Dimension>(
     labels: ArrayView<'_, T, D>,
     logits: ArrayView<'_, T, D>,
@@ -989,6 +1001,9 @@ pub fn weighted_cross_entropy_with_logits<T: Float, D: Dimension>(
 /// let v = losslab::log_poisson_loss(array![1.0f64].view(), array![0.0].view(), false).unwrap();
 /// assert_eq!(v[[0]], 1.0);
 /// ```
+///
+/// # References
+/// [`LogPoissonLoss`]: its formula, the reference's semantics and the paper.
 pub fn log_poisson_loss<T: Float, D: Dimension>(targets: ArrayView<'_, T, D>, log_input: ArrayView<'_, T, D>, compute_full_loss: bool) -> Result<ArrayD<T>> {
     LogPoissonLoss::new().compute_full_loss(compute_full_loss).forward(targets, log_input)
 }
@@ -1000,6 +1015,9 @@ pub fn log_poisson_loss<T: Float, D: Dimension>(targets: ArrayView<'_, T, D>, lo
 /// use ndarray::array;
 /// assert_eq!(losslab::l2_loss(array![3.0f64, 4.0].view())[[]], 12.5);
 /// ```
+///
+/// # References
+/// [`L2Loss`]: its formula, the reference's semantics and the paper.
 pub fn l2_loss<T: Float, D: Dimension>(t: ArrayView<'_, T, D>) -> ArrayD<T> {
     L2Loss::new().forward(t).expect("l2_loss has no failure mode")
 }
@@ -1015,6 +1033,9 @@ pub fn l2_loss<T: Float, D: Dimension>(t: ArrayView<'_, T, D>) -> ArrayD<T> {
 /// let v = losslab::keras_poisson(array![[0.0f64, 0.0]].view(), array![[1.0, 3.0]].view()).unwrap();
 /// assert_eq!(v[[0]], 2.0);
 /// ```
+///
+/// # References
+/// [`KerasPoisson`]: its formula, the reference's semantics and the paper.
 pub fn keras_poisson<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     KerasPoisson::new().forward(y_true, y_pred)
 }

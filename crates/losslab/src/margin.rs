@@ -1249,6 +1249,9 @@ impl PerceptronLoss {
 /// let v = losslab::margin_ranking_loss(array![0.0f64].view(), array![1.0].view(), array![1.0].view(), 0.5, losslab::Reduction::Mean).unwrap();
 /// assert_eq!(v[[]], 1.5);
 /// ```
+///
+/// # References
+/// [`MarginRankingLoss`]: its formula, the reference's semantics and the paper.
 pub fn margin_ranking_loss<T: Float, D: Dimension>(
     input1: ArrayView<'_, T, D>,
     input2: ArrayView<'_, T, D>,
@@ -1270,6 +1273,9 @@ pub fn margin_ranking_loss<T: Float, D: Dimension>(
 /// let v = losslab::soft_margin_loss(array![0.0f64].view(), array![-1.0].view(), losslab::Reduction::Sum).unwrap();
 /// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`SoftMarginLoss`]: its formula, the reference's semantics and the paper.
 pub fn soft_margin_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
     SoftMarginLoss::new().reduction(reduction).forward(input, target)
 }
@@ -1285,6 +1291,9 @@ pub fn soft_margin_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, targ
 /// let v = losslab::multi_margin_loss(array![[0.0f64, 0.0]].view(), array![0i64].view(), losslab::Reduction::Mean).unwrap();
 /// assert_eq!(v[[]], 0.5);
 /// ```
+///
+/// # References
+/// [`MultiMarginLoss`]: its formula, the reference's semantics and the paper.
 pub fn multi_margin_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     input: ArrayView<'_, T, D1>,
     target: ArrayView<'_, L, D2>,
@@ -1304,6 +1313,9 @@ pub fn multi_margin_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
 /// let v = losslab::keras_hinge(array![[1.0f64, -1.0]].view(), array![[0.0, 0.0]].view()).unwrap();
 /// assert_eq!(v[[0]], 1.0);
 /// ```
+///
+/// # References
+/// [`KerasHinge`]: its formula, the reference's semantics and the paper.
 pub fn keras_hinge<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     KerasHinge::new().forward(y_true, y_pred)
 }
@@ -1319,6 +1331,9 @@ pub fn keras_hinge<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: 
 /// let v = losslab::multiclass_hinge_loss(array![[3.0f64, 0.0]].view(), array![0u8].view()).unwrap();
 /// assert_eq!(v[[0]], 0.0);
 /// ```
+///
+/// # References
+/// [`MulticlassHingeLoss`]: its formula, the reference's semantics and the paper.
 pub fn multiclass_hinge_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     scores: ArrayView<'_, T, D1>,
     labels: ArrayView<'_, L, D2>,

@@ -1046,6 +1046,9 @@ impl OptaxMulticlassSparsemaxLoss {
 /// let v = losslab::optax_poly_loss_cross_entropy(array![[0.0f64, 0.0]].view(), array![[0.0f64, 1.0]].view(), 0.0).unwrap();
 /// assert!((v[0] - 2f64.ln()).abs() < 1e-15); // epsilon = 0 is cross entropy
 /// ```
+///
+/// # References
+/// [`OptaxPolyLossCrossEntropy`]: its formula, the reference's semantics and the paper.
 pub fn optax_poly_loss_cross_entropy<T: Float, D: Dimension>(
     logits: ArrayView<'_, T, D>,
     labels: ArrayView<'_, T, D>,
@@ -1065,6 +1068,9 @@ pub fn optax_poly_loss_cross_entropy<T: Float, D: Dimension>(
 /// let v = losslab::optax_huber_loss(array![4.0f64].view(), array![0.0f64].view(), 2.0).unwrap();
 /// assert_eq!(v[0], 2.0 + 2.0 * 2.0);
 /// ```
+///
+/// # References
+/// [`OptaxHuberLoss`]: its formula, the reference's semantics and the paper.
 pub fn optax_huber_loss<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>, delta: f64) -> Result<ArrayD<T>> {
     OptaxHuberLoss::new().delta(delta).forward(predictions, targets)
 }
@@ -1080,6 +1086,9 @@ pub fn optax_huber_loss<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>
 /// let v = losslab::optax_log_cosh(array![0.0f64].view(), array![0.0f64].view()).unwrap();
 /// assert_eq!(v[0], 0.0);
 /// ```
+///
+/// # References
+/// [`OptaxLogCosh`]: its formula, the reference's semantics and the paper.
 pub fn optax_log_cosh<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     OptaxLogCosh::new().forward(predictions, targets)
 }
@@ -1095,6 +1104,9 @@ pub fn optax_log_cosh<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>, 
 /// let s = losslab::optax_smooth_labels(array![[1.0f64, 0.0, 0.0, 0.0]].view(), 0.2).unwrap();
 /// assert!((s[[0, 0]] - 0.85).abs() < 1e-15 && (s[[0, 1]] - 0.05).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`OptaxSmoothLabels`]: its formula, the reference's semantics and the paper.
 pub fn optax_smooth_labels<T: Float, D: Dimension>(labels: ArrayView<'_, T, D>, alpha: f64) -> Result<ArrayD<T>> {
     OptaxSmoothLabels::new(alpha).forward(labels)
 }
@@ -1110,6 +1122,9 @@ pub fn optax_smooth_labels<T: Float, D: Dimension>(labels: ArrayView<'_, T, D>, 
 /// let v = losslab::optax_multiclass_sparsemax_loss(array![[0.0f64, 0.0]].view(), array![1u8].view()).unwrap();
 /// assert_eq!(v[0], 0.25); // p = [½, ½]: ½·0 + ½·0 + ½(1 − ½)
 /// ```
+///
+/// # References
+/// [`OptaxMulticlassSparsemaxLoss`]: its formula, the reference's semantics and the paper.
 pub fn optax_multiclass_sparsemax_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     scores: ArrayView<'_, T, D1>,
     labels: ArrayView<'_, L, D2>,

@@ -414,6 +414,9 @@ impl KerasTversky {
 /// // a perfect prediction: 0 up to Keras's epsilon
 /// assert!(losslab::keras_dice(y.view(), y.view(), None).unwrap()[[]] < 1e-7);
 /// ```
+///
+/// # References
+/// [`KerasDice`]: its formula, the reference's semantics and the paper.
 pub fn keras_dice<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>, axis: Option<Vec<isize>>) -> Result<ArrayD<T>> {
     KerasDice::new().axis(axis).forward(y_true, y_pred)
 }
@@ -431,6 +434,9 @@ pub fn keras_dice<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: A
 /// assert_eq!(l.shape(), &[2]);
 /// assert!(l.iter().all(|&v| v < 1e-7));
 /// ```
+///
+/// # References
+/// [`KerasTversky`]: its formula, the reference's semantics and the paper.
 pub fn keras_tversky<T: Float, D: Dimension>(
     y_true: ArrayView<'_, T, D>,
     y_pred: ArrayView<'_, T, D>,
@@ -1285,6 +1291,9 @@ impl MulticlassGeneralizedDiceLoss {
 /// let targets = array![[[1.0f64, 0.0], [0.0, 1.0]]];
 /// assert!(losslab::dice_loss(logits.view(), targets.view()).unwrap()[[0]] < 1e-3);
 /// ```
+///
+/// # References
+/// [`DiceLoss`]: its formula, the reference's semantics and the paper.
 pub fn dice_loss<T: Float, D1: Dimension, D2: Dimension>(predictions: ArrayView<'_, T, D1>, targets: ArrayView<'_, T, D2>) -> Result<ArrayD<T>> {
     DiceLoss::new().forward(predictions, targets)
 }
@@ -1301,6 +1310,9 @@ pub fn dice_loss<T: Float, D1: Dimension, D2: Dimension>(predictions: ArrayView<
 /// // p = ½ everywhere: I = ½, P = 1, T = 1 → 1 − 1.5 / 2
 /// assert!((l[[0]] - 0.25).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`BinaryDiceLoss`]: its formula, the reference's semantics and the paper.
 pub fn binary_dice_loss<T: Float, D1: Dimension, D2: Dimension>(
     predictions: ArrayView<'_, T, D1>,
     targets: ArrayView<'_, T, D2>,
@@ -1323,6 +1335,9 @@ pub fn binary_dice_loss<T: Float, D1: Dimension, D2: Dimension>(
 /// let l = losslab::multiclass_generalized_dice_loss(x.view(), t.view(), 1.0, true, false).unwrap();
 /// assert!(l[[]] > 0.0 && l[[]] < 1.0);
 /// ```
+///
+/// # References
+/// [`MulticlassGeneralizedDiceLoss`]: its formula, the reference's semantics and the paper.
 pub fn multiclass_generalized_dice_loss<T: Float, D: Dimension>(
     predictions: ArrayView<'_, T, D>,
     targets: ArrayView<'_, T, D>,
@@ -1504,6 +1519,9 @@ impl JaccardLoss {
 /// let t = array![[1.0f64, 0.0, 1.0]];
 /// assert_eq!(losslab::jaccard_loss(t.view(), t.view(), Reduction::Mean, 1.0).unwrap()[[]], 0.0);
 /// ```
+///
+/// # References
+/// [`JaccardLoss`]: its formula, the reference's semantics and the paper.
 pub fn jaccard_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction, smooth: f64) -> Result<ArrayD<T>> {
     JaccardLoss::new().reduction(reduction).smooth(smooth).forward(input, target)
 }
@@ -1817,6 +1835,9 @@ impl LovaszSoftmax {
 /// let probas = array![[[1.0f64, 0.0], [0.0, 1.0]]];
 /// assert_eq!(losslab::lovasz_softmax(probas.view(), array![[0u8, 1]].view()).unwrap()[[]], 0.0);
 /// ```
+///
+/// # References
+/// [`LovaszSoftmax`]: its formula, the reference's semantics and the paper.
 pub fn lovasz_softmax<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     probas: ArrayView<'_, T, D1>,
     labels: ArrayView<'_, L, D2>,

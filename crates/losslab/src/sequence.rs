@@ -637,6 +637,9 @@ impl CtcLoss {
 /// let v = losslab::ctc_loss(lp.view(), targets.view(), array![2i64].view(), array![0i64].view(), Reduction::Sum).unwrap();
 /// assert!((v[[]] - -(0.5f64 * 0.25).ln()).abs() < 1e-15);
 /// ```
+///
+/// # References
+/// [`CtcLoss`]: its formula, the reference's semantics and the paper.
 pub fn ctc_loss<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
     log_probs: ArrayView<'_, T, D1>,
     targets: ArrayView<'_, L, D2>,
@@ -1018,6 +1021,9 @@ impl TfCtcLoss {
 /// let v = losslab::tf_ctc_loss(array![[1i64]].view(), logits.view(), array![1i64].view(), array![2i64].view()).unwrap();
 /// assert!((v[[0]] - -(0.75f32).ln()).abs() < 1e-6);
 /// ```
+///
+/// # References
+/// [`TfCtcLoss`]: its formula, the reference's semantics and the paper.
 pub fn tf_ctc_loss<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
     labels: ArrayView<'_, L, D1>,
     logits: ArrayView<'_, T, D2>,
@@ -1475,6 +1481,9 @@ impl OptaxCtcLoss {
 /// let v = losslab::optax_ctc_loss(logits.view(), array![[0.0, 1.0]].view(), array![[1i64]].view(), array![[0.0]].view()).unwrap();
 /// assert!((v[[0]] - 2f64.ln()).abs() < 1e-12);
 /// ```
+///
+/// # References
+/// [`OptaxCtcLoss`]: its formula, the reference's semantics and the paper.
 pub fn optax_ctc_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
     logits: ArrayView<'_, T, D1>,
     logit_paddings: ArrayView<'_, T, D2>,
