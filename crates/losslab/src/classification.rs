@@ -12,7 +12,7 @@
 
 use crate::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::float::{narrow, widen, ClassIndex, Float};
-use crate::math::{log_sigmoid_f64, log_softmax_lane, resolve_axis, sigmoid_f64};
+use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, resolve_axis, sigmoid_f64};
 use crate::pointwise::{broadcast_weight, Pointwise};
 use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
@@ -536,14 +536,6 @@ impl CrossEntropyLoss {
         let ones = ones_like_output::<T>(&reducer);
         let (gx, gt) = self.prob_grads(&lanes, &t, &reducer.scales(Self::NAME, &ones.view())?);
         Ok((value, Gradients { input: narrow(input.shape(), gx), target: Some(narrow(target.shape(), gt)) }))
-    }
-}
-
-/// The backward pass of log-softmax: `∂/∂xⱼ = gⱼ − pⱼ Σₖ gₖ` with `p = exp(log p)`.
-fn log_softmax_backward(lp: &[f64], g: &[f64], mut write: impl FnMut(usize, f64)) {
-    let total: f64 = g.iter().sum();
-    for (k, (&l, &gk)) in lp.iter().zip(g).enumerate() {
-        write(k, gk - l.exp() * total);
     }
 }
 

@@ -23,7 +23,7 @@
 
 use crate::error::{check_option, same_shape, shape_err, LossError, Result};
 use crate::float::{narrow, widen, ClassIndex, Float};
-use crate::math::{lanes, resolve_axis};
+use crate::math::{lanes, resolve_axis, sgn};
 use crate::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 use std::fmt;
@@ -75,18 +75,6 @@ impl Lanes {
         for (c, v) in lane.iter().enumerate() {
             data[self.at(s, c)] += v;
         }
-    }
-}
-
-/// `sign(x)` with `sign(±0) = 0` and NaN for NaN (PyTorch's `sgn`).
-#[inline]
-fn sgn(x: f64) -> f64 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
-    } else {
-        x * 0.0
     }
 }
 

@@ -32,7 +32,7 @@
 
 use crate::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::float::{narrow, widen, ClassIndex, Float};
-use crate::math::{lanes, log_sigmoid_f64, log_softmax_lane, resolve_axis, sigmoid_f64, softmax_lane, softplus_f64};
+use crate::math::{lanes, log_sigmoid_f64, log_softmax_backward, log_softmax_lane, resolve_axis, sigmoid_f64, softmax_lane, softplus_f64};
 use crate::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
@@ -316,14 +316,6 @@ fn renormalise_backward(x: &[f64], s: f64, g: &[f64], out: &mut [f64]) {
     }
 }
 
-/// The log-softmax gradient pulled back: `∂/∂xⱼ = gⱼ − softmax(x)ⱼ Σₖ gₖ`.
-fn log_softmax_backward(lp: &[f64], g: &[f64], out: &mut [f64]) {
-    let total = sum_f64(g.iter().copied());
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = g[j] - lp[j].exp() * total;
-    }
-}
-
 /// The softmax gradient pulled back: `∂/∂xⱼ = pⱼ (gⱼ − Σₖ gₖ pₖ)`.
 fn softmax_backward(p: &[f64], g: &[f64], out: &mut [f64]) {
     let dot = sum_f64(g.iter().zip(p).map(|(a, b)| a * b));
@@ -361,7 +353,7 @@ fn class_log_probs(x: &[f64], from_logits: bool) -> ClassLogProbs {
 /// Pulls `∂L/∂lp` back to `∂L/∂x` through [`class_log_probs`].
 fn class_log_probs_backward(x: &[f64], from_logits: bool, lp: &ClassLogProbs, g_lp: &[f64], out: &mut [f64]) {
     if from_logits {
-        log_softmax_backward(&lp.lp, g_lp, out);
+        log_softmax_backward(&lp.lp, g_lp, |j, v| out[j] = v);
     } else {
         let gy: Vec<f64> =
             (0..x.len()).map(|k| g_lp[k] / lp.c[k] * clip_grad(x[k] / lp.s, EPSILON, 1.0 - EPSILON)).collect();

@@ -167,6 +167,27 @@ pub(crate) fn resolve_axis(loss: &'static str, option: &'static str, axis: isize
     Ok(a as usize)
 }
 
+/// `sign(x)` with `sign(±0) = 0` and NaN for NaN (PyTorch's `sgn`).
+#[inline]
+pub(crate) fn sgn(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x < 0.0 {
+        -1.0
+    } else {
+        x * 0.0
+    }
+}
+
+/// The backward pass of log-softmax, as autograd computes it:
+/// `∂/∂xⱼ = gⱼ − pⱼ Σₖ gₖ` with `p = exp(log p)`, each result handed to `write(j, value)`.
+pub(crate) fn log_softmax_backward(lp: &[f64], g: &[f64], mut write: impl FnMut(usize, f64)) {
+    let total = crate::reduction::sum_f64(g.iter().copied());
+    for (k, (&l, &gk)) in lp.iter().zip(g).enumerate() {
+        write(k, gk - l.exp() * total);
+    }
+}
+
 /// Applies `f(lane_in, lane_out)` to every lane along `axis` of row-major data.
 pub(crate) fn for_each_lane(
     data: &[f64],

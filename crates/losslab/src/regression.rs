@@ -6,21 +6,10 @@
 
 use crate::error::{check_option, Result};
 use crate::float::Float;
+use crate::math::sgn;
 use crate::pointwise::Pointwise;
 use crate::reduction::{Gradients, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
-
-/// `sign(d)` with `sign(0) = 0`, and NaN for NaN.
-#[inline]
-fn sgn(d: f64) -> f64 {
-    if d > 0.0 {
-        1.0
-    } else if d < 0.0 {
-        -1.0
-    } else {
-        d * 0.0
-    }
-}
 
 macro_rules! pair_loss_methods {
     ($name:literal) => {
