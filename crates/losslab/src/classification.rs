@@ -1001,8 +1001,8 @@ impl BinaryCrossEntropyWithLogits {
     /// The loss, with its gradient with respect to `input` written into `grad`:
     /// without weights and for contiguous tensors, one vectorised,
     /// multi-threaded sweep that reads each input once and writes each gradient
-    /// once, allocating nothing but the result. Otherwise the general path
-    /// runs and the gradient is copied in.
+    /// once, allocating no buffer of the input's size (only the result, and its
+    /// shape). Otherwise the general path runs and the gradient is copied in.
     ///
     /// # Errors
     /// See the type's docs; also [`LossError::Shape`] if `grad` does not have the input's shape.

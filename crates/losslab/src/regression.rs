@@ -95,9 +95,9 @@ macro_rules! pair_loss_methods {
         /// The loss, with its gradient with respect to `input` written into
         /// `grad` (that with respect to `target` is its negative): for
         /// contiguous tensors, one vectorised, multi-threaded sweep that reads
-        /// each input once and writes each gradient once, allocating nothing
-        /// but the result. Other layouts take the general path and copy the
-        /// gradient in.
+        /// each input once and writes each gradient once, allocating no buffer
+        /// of the input's size (only the result, and its shape). Other layouts
+        /// take the general path and copy the gradient in.
         ///
         /// # Errors
         /// As [`forward`](Self::forward), and [`LossError::Shape`](crate::LossError::Shape)

@@ -18,8 +18,9 @@ use crate::float::Float;
 
 /// Elements per chunk: one sum of [`LANES`] lanes.
 pub(crate) const CHUNK: usize = 1 << 13;
-/// Independent accumulators per chunk (one AVX-512 register of `f64`).
-pub(crate) const LANES: usize = 8;
+/// Elements computed together, each with its own accumulator (two AVX-512
+/// registers of `f64`, for two independent dependency chains).
+pub(crate) const LANES: usize = 16;
 /// The most parallel tasks a call is cut into.
 pub(crate) const MAX_PARTS: usize = 256;
 
@@ -71,43 +72,62 @@ impl<T: Float> Job<T> {
 }
 
 /// One chunk `[lo, hi)`: its sum (in [`LANES`] lanes, combined in a fixed order).
+///
+/// Each group of [`LANES`] elements is loaded, then computed, then stored, so
+/// that the compiler need not prove the outputs distinct from the inputs to
+/// vectorise (in place, they may not be).
 #[inline(always)]
 unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, hi: usize) -> f64 {
-    let one = |i: usize| {
-        let (l, dx, dy) = op.eval((*j.x.add(i)).to_wide(), (*j.y.add(i)).to_wide());
+    let store = |i: usize, l: f64, dx: f64, dy: f64, s: f64| {
         if M & mode::STORE != 0 {
             *j.losses.0.add(i) = T::from_wide(l);
         }
-        if M & (mode::GX | mode::GY) != 0 {
-            let s = if M & mode::PER != 0 { (*j.up.add(i)).to_wide() } else { j.scale };
-            if M & mode::GX != 0 {
-                *j.gx.0.add(i) = T::from_wide(s * dx);
-            }
-            if M & mode::GY != 0 {
-                *j.gy.0.add(i) = T::from_wide(s * dy);
-            }
+        if M & mode::GX != 0 {
+            *j.gx.0.add(i) = T::from_wide(s * dx);
         }
-        l
+        if M & mode::GY != 0 {
+            *j.gy.0.add(i) = T::from_wide(s * dy);
+        }
     };
+    let scale = |i: usize| if M & mode::PER != 0 { (*j.up.add(i)).to_wide() } else { j.scale };
     let mut acc = [0.0f64; LANES];
     let mut i = lo;
     while i + LANES <= hi {
-        for (k, a) in acc.iter_mut().enumerate() {
-            let l = one(i + k);
+        let (mut x, mut y, mut s) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+        for k in 0..LANES {
+            x[k] = (*j.x.add(i + k)).to_wide();
+            y[k] = (*j.y.add(i + k)).to_wide();
+            s[k] = scale(i + k);
+        }
+        let (mut l, mut dx, mut dy) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+        for k in 0..LANES {
+            (l[k], dx[k], dy[k]) = op.eval(x[k], y[k]);
+        }
+        for k in 0..LANES {
+            store(i + k, l[k], dx[k], dy[k], s[k]);
             if M & mode::SUM != 0 {
-                *a += l;
+                acc[k] += l[k];
             }
         }
         i += LANES;
     }
     let mut tail = 0.0f64;
     for i in i..hi {
-        let l = one(i);
+        let (l, dx, dy) = op.eval((*j.x.add(i)).to_wide(), (*j.y.add(i)).to_wide());
+        store(i, l, dx, dy, scale(i));
         if M & mode::SUM != 0 {
             tail += l;
         }
     }
-    (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail
+    // A fixed tree over the lanes.
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for k in 0..w {
+            acc[k] += acc[k + w];
+        }
+    }
+    acc[0] + tail
 }
 
 /// The chunks `[c0, c1)`: their sums, compensated in order.
