@@ -12,15 +12,18 @@ use crate::pointwise::{Fused, Pointwise};
 use crate::reduction::{Gradients, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension};
 
-/// `sign(d)` with `sign(0) = 0`, and NaN for NaN.
-#[inline]
+/// `sign(d)` with `sign(±0) = 0`, and NaN for NaN. Written as selects, not
+/// branches, so that the fused kernel's loop vectorises.
+#[inline(always)]
 fn sgn(d: f64) -> f64 {
-    if d > 0.0 {
-        1.0
-    } else if d < 0.0 {
-        -1.0
+    let pos = if d > 0.0 { 1.0 } else { 0.0 };
+    let neg = if d < 0.0 { 1.0 } else { 0.0 };
+    #[allow(clippy::eq_op)]
+    let not_nan = d == d;
+    if not_nan {
+        pos - neg
     } else {
-        d * 0.0
+        d
     }
 }
 
