@@ -12,10 +12,11 @@
 
 use crate::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::kernels::elementwise::BceLogits;
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, resolve_axis, sigmoid_f64};
-use crate::pointwise::{broadcast_weight, Pointwise};
+use crate::pointwise::{broadcast_weight, Fused, Pointwise};
 use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
-use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, ArrayViewMut, Dimension};
 
 mod fused;
 
@@ -929,6 +930,9 @@ impl BinaryCrossEntropyWithLogits {
     /// # Errors
     /// See the type's docs.
     pub fn forward<T: Float, D: Dimension>(&self, input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        if let Some(f) = self.fused(&input, &target)? {
+            return Ok(f.forward(BceLogits, self.reduction));
+        }
         let (p, w, pw) = self.prepare(&input, &target)?;
         Ok(p.forward(self.reduction, |i, x, y| {
             let mut ls = log_sigmoid_f64(x);
@@ -951,6 +955,11 @@ impl BinaryCrossEntropyWithLogits {
         target: ArrayView<'_, T, D>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        if let Some(f) = self.fused(&input, &target)? {
+            if let Some(g) = f.backward(BceLogits, Self::NAME, self.reduction, &grad_output)? {
+                return Ok(g);
+            }
+        }
         let (p, w, pw) = self.prepare(&input, &target)?;
         p.backward(Self::NAME, self.reduction, &grad_output, true, |i, x, y| {
             let (dx, dy) = match &pw {
@@ -973,9 +982,60 @@ impl BinaryCrossEntropyWithLogits {
         input: ArrayView<'_, T, D>,
         target: ArrayView<'_, T, D>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if let Some(f) = self.fused(&input, &target)? {
+            return Ok(f.forward_backward(BceLogits, self.reduction));
+        }
         let value = self.forward(input.view(), target.view())?;
         let ones = ArrayD::from_elem(value.shape(), T::one());
         Ok((value, self.backward(input, target, ones.view())?))
+    }
+
+    /// The loss, with its gradient with respect to `input` written into `grad`:
+    /// without weights and for contiguous tensors, one vectorised,
+    /// multi-threaded sweep that reads each input once and writes each gradient
+    /// once, allocating no buffer of the input's size (only the result, and its
+    /// shape). Otherwise the general path runs and the gradient is copied in.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad` does not have the input's shape.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::{array, Array1};
+    /// use losslab::BinaryCrossEntropyWithLogits;
+    /// let mut grad = Array1::<f64>::zeros(2);
+    /// let bce = BinaryCrossEntropyWithLogits::new();
+    /// let loss = bce.forward_backward_into(array![0.0f64, 0.0].view(), array![1.0, 0.0].view(), grad.view_mut()).unwrap();
+    /// assert!((loss[[]] - 2f64.ln()).abs() < 1e-15);
+    /// assert_eq!(grad, array![-0.25, 0.25]); // (σ(0) − y) / 2
+    /// ```
+    pub fn forward_backward_into<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        mut grad: ArrayViewMut<'_, T, D>,
+    ) -> Result<ArrayD<T>> {
+        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
+        if let Some(f) = self.fused(&input, &target)? {
+            if let Some(g) = grad.as_slice_mut() {
+                return Ok(f.forward_backward_into(BceLogits, self.reduction, g));
+            }
+        }
+        let (value, g) = self.forward_backward(input, target)?;
+        grad.assign(&g.input.into_dimensionality::<D>().expect("the input's dimensionality"));
+        Ok(value)
+    }
+
+    /// The fused path: no weights, contiguous inputs.
+    fn fused<'a, T: Float, D: Dimension>(
+        &self,
+        input: &'a ArrayView<'_, T, D>,
+        target: &'a ArrayView<'_, T, D>,
+    ) -> Result<Option<Fused<'a, T>>> {
+        if self.weight.is_some() || self.pos_weight.is_some() {
+            return Ok(None);
+        }
+        Fused::new(Self::NAME, input, target)
     }
 }
 

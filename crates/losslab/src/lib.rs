@@ -43,6 +43,15 @@
 //! ([`CrossEntropyLoss::forward_backward_inplace`], which allocates nothing but
 //! its result). Results are bit-identical whatever the number of threads.
 //!
+//! The element-wise losses [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`],
+//! [`HuberLoss`] and [`BinaryCrossEntropyWithLogits`] (without weights) on
+//! contiguous inputs run one fused sweep too: each element in `f64` by the same
+//! formulas as the general path (BCE with its own vectorisable exp and log1p,
+//! within 2 ulp), the loss summed in fixed chunks combined in a fixed order,
+//! vectorised and spread over threads, bit-identical whatever the thread count.
+//! Their `forward_backward_into` writes the input's gradient into a caller's
+//! buffer. Figures: `docs/performance.md`.
+//!
 //! ## Features
 //! - `rayon` (default): the fused kernels run on rayon's current thread pool
 //!   (install a `rayon::ThreadPool` to choose the number of threads). Without

@@ -167,15 +167,18 @@ pub(crate) fn resolve_axis(loss: &'static str, option: &'static str, axis: isize
     Ok(a as usize)
 }
 
-/// `sign(x)` with `sign(±0) = 0` and NaN for NaN (PyTorch's `sgn`).
-#[inline]
+/// `sign(x)` with `sign(±0) = 0` and NaN for NaN (PyTorch's `sgn`). Written as
+/// selects, not branches, so that the fused element-wise loops vectorise.
+#[inline(always)]
 pub(crate) fn sgn(x: f64) -> f64 {
-    if x > 0.0 {
-        1.0
-    } else if x < 0.0 {
-        -1.0
+    let pos = if x > 0.0 { 1.0 } else { 0.0 };
+    let neg = if x < 0.0 { 1.0 } else { 0.0 };
+    #[allow(clippy::eq_op)]
+    let not_nan = x == x;
+    if not_nan {
+        pos - neg
     } else {
-        x * 0.0
+        x
     }
 }
 

@@ -3,6 +3,8 @@
 
 use crate::error::{same_shape, shape_err, Result};
 use crate::float::{narrow, widen, Float};
+use crate::kernels::elementwise::{self, mode, ElemOp, Job};
+use crate::kernels::par::SyncPtr;
 use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 
@@ -85,5 +87,146 @@ pub(crate) fn broadcast_weight<T: Float>(
     match w.broadcast(IxDyn(shape)) {
         Some(b) => Ok(Some(widen(&b))),
         None => Err(shape_err(loss, tensor, format!("a shape that broadcasts to {shape:?} (the shape of `input`)"), w.shape())),
+    }
+}
+
+/// The fused path of an element-wise loss without weights: contiguous inputs,
+/// one vectorised, multi-threaded sweep ([`crate::kernels::elementwise`]) that
+/// computes each element by the same formula as the general path and sums in a
+/// fixed order (bit-identical whatever the thread count).
+pub(crate) struct Fused<'a, T> {
+    x: &'a [T],
+    y: &'a [T],
+    shape: Vec<usize>,
+}
+
+impl<'a, T: Float> Fused<'a, T> {
+    /// Checks the shapes; `None` where either input is not contiguous in
+    /// standard order (the general path then runs).
+    pub(crate) fn new<D: Dimension>(
+        loss: &'static str,
+        input: &'a ArrayView<'_, T, D>,
+        target: &'a ArrayView<'_, T, D>,
+    ) -> Result<Option<Self>> {
+        same_shape(loss, "input", input.shape(), "target", target.shape())?;
+        Ok(match (input.as_slice(), target.as_slice()) {
+            (Some(x), Some(y)) => Some(Fused { x, y, shape: input.shape().to_vec() }),
+            _ => None,
+        })
+    }
+
+    fn reducer(&self, reduction: Reduction) -> Reducer {
+        Reducer::counting(reduction, &self.shape, &self.shape)
+    }
+
+    /// The reduced result of a sum of losses.
+    fn reduced(&self, reduction: Reduction, total: f64) -> ArrayD<T> {
+        let r = self.reducer(reduction);
+        let v = match reduction {
+            Reduction::None => unreachable!("reduced() of an unreduced loss"),
+            Reduction::Sum => total,
+            Reduction::Mean => total / r.mean_denominator,
+            Reduction::BatchMean => total / r.batch,
+        };
+        ArrayD::from_elem(IxDyn(&[]), T::from_wide(v))
+    }
+
+    fn job(&self) -> Job<T> {
+        Job::new(self.x, self.y)
+    }
+
+    fn array(&self, v: Vec<T>) -> ArrayD<T> {
+        ArrayD::from_shape_vec(IxDyn(&self.shape), v).expect("shape and length agree")
+    }
+
+    /// The loss.
+    pub(crate) fn forward<O: ElemOp>(&self, op: O, reduction: Reduction) -> ArrayD<T> {
+        let mut j = self.job();
+        if reduction == Reduction::None {
+            let mut l = vec![T::zero(); self.x.len()];
+            j.losses = SyncPtr(l.as_mut_ptr());
+            // SAFETY: `l` holds len elements.
+            unsafe { elementwise::run(op, mode::STORE, &j) };
+            return self.array(l);
+        }
+        // SAFETY: reads x and y only.
+        let total = unsafe { elementwise::run(op, mode::SUM, &j) };
+        self.reduced(reduction, total)
+    }
+
+    /// The gradients of `Σ grad_output · loss`; `None` where `grad_output` is
+    /// per element and not contiguous (the general path then runs).
+    pub(crate) fn backward<O: ElemOp>(
+        &self,
+        op: O,
+        loss: &'static str,
+        reduction: Reduction,
+        grad_output: &ArrayViewD<'_, T>,
+    ) -> Result<Option<Gradients<T>>> {
+        let mut j = self.job();
+        let m = if reduction == Reduction::None {
+            same_shape(loss, "input", &self.shape, "grad_output", grad_output.shape())?;
+            let Some(up) = grad_output.as_slice() else { return Ok(None) };
+            j.up = up.as_ptr();
+            mode::GX | mode::GY | mode::PER
+        } else {
+            j.scale = self.reducer(reduction).scales(loss, grad_output)?.at(0);
+            mode::GX | mode::GY
+        };
+        let (mut gx, mut gy) = (vec![T::zero(); self.x.len()], vec![T::zero(); self.x.len()]);
+        j.gx = SyncPtr(gx.as_mut_ptr());
+        j.gy = SyncPtr(gy.as_mut_ptr());
+        // SAFETY: gx, gy and grad_output hold len elements.
+        unsafe { elementwise::run(op, m, &j) };
+        Ok(Some(Gradients { input: self.array(gx), target: Some(self.array(gy)) }))
+    }
+
+    /// The upstream scale of the default upstream gradient (ones).
+    fn unit_scale(&self, reduction: Reduction) -> f64 {
+        let r = self.reducer(reduction);
+        let ones = ones_like_output::<T>(&r);
+        r.scales("", &ones.view()).map_or(1.0, |s| s.at(0))
+    }
+
+    /// The loss and both gradients, in one sweep.
+    pub(crate) fn forward_backward<O: ElemOp>(&self, op: O, reduction: Reduction) -> (ArrayD<T>, Gradients<T>) {
+        let n = self.x.len();
+        let mut j = self.job();
+        let (mut gx, mut gy) = (vec![T::zero(); n], vec![T::zero(); n]);
+        j.gx = SyncPtr(gx.as_mut_ptr());
+        j.gy = SyncPtr(gy.as_mut_ptr());
+        let value = if reduction == Reduction::None {
+            let mut l = vec![T::zero(); n];
+            j.losses = SyncPtr(l.as_mut_ptr());
+            // SAFETY: every buffer holds n elements.
+            unsafe { elementwise::run(op, mode::STORE | mode::GX | mode::GY, &j) };
+            self.array(l)
+        } else {
+            j.scale = self.unit_scale(reduction);
+            // SAFETY: every buffer holds n elements.
+            let total = unsafe { elementwise::run(op, mode::SUM | mode::GX | mode::GY, &j) };
+            self.reduced(reduction, total)
+        };
+        (value, Gradients { input: self.array(gx), target: Some(self.array(gy)) })
+    }
+
+    /// The loss, and the gradient with respect to the input written into `grad`
+    /// (contiguous, the input's length), in one sweep.
+    pub(crate) fn forward_backward_into<O: ElemOp>(&self, op: O, reduction: Reduction, grad: &mut [T]) -> ArrayD<T> {
+        assert_eq!(grad.len(), self.x.len(), "the gradient has the input's length");
+        let mut j = self.job();
+        j.gx = SyncPtr(grad.as_mut_ptr());
+        if reduction == Reduction::None {
+            let mut l = vec![T::zero(); self.x.len()];
+            j.losses = SyncPtr(l.as_mut_ptr());
+            // SAFETY: every buffer holds len elements; grad is borrowed mutably.
+            unsafe { elementwise::run(op, mode::STORE | mode::GX, &j) };
+            self.array(l)
+        } else {
+            j.scale = self.unit_scale(reduction);
+            // SAFETY: as above.
+            let total = unsafe { elementwise::run(op, mode::SUM | mode::GX, &j) };
+            self.reduced(reduction, total)
+        }
     }
 }

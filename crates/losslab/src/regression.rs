@@ -6,10 +6,12 @@
 
 use crate::error::{check_option, Result};
 use crate::float::Float;
+use crate::error::same_shape;
+use crate::kernels::elementwise::ElemOp;
 use crate::math::sgn;
-use crate::pointwise::Pointwise;
+use crate::pointwise::{Fused, Pointwise};
 use crate::reduction::{Gradients, Reduction};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension};
 
 macro_rules! pair_loss_methods {
     ($name:literal) => {
@@ -24,6 +26,9 @@ macro_rules! pair_loss_methods {
             target: ArrayView<'_, T, D>,
         ) -> Result<ArrayD<T>> {
             self.validate()?;
+            if let Some(f) = Fused::new($name, &input, &target)? {
+                return Ok(f.forward(self, self.reduction));
+            }
             let p = Pointwise::new($name, &input, &target)?;
             Ok(p.forward(self.reduction, |_, x, y| self.value(x - y)))
         }
@@ -41,6 +46,11 @@ macro_rules! pair_loss_methods {
             grad_output: ArrayViewD<'_, T>,
         ) -> Result<Gradients<T>> {
             self.validate()?;
+            if let Some(f) = Fused::new($name, &input, &target)? {
+                if let Some(g) = f.backward(self, $name, self.reduction, &grad_output)? {
+                    return Ok(g);
+                }
+            }
             let p = Pointwise::new($name, &input, &target)?;
             p.backward($name, self.reduction, &grad_output, true, |_, x, y| {
                 let g = self.derivative(x - y);
@@ -58,6 +68,9 @@ macro_rules! pair_loss_methods {
             target: ArrayView<'_, T, D>,
         ) -> Result<(ArrayD<T>, Gradients<T>)> {
             self.validate()?;
+            if let Some(f) = Fused::new($name, &input, &target)? {
+                return Ok(f.forward_backward(self, self.reduction));
+            }
             let p = Pointwise::new($name, &input, &target)?;
             let value = p.forward(self.reduction, |_, x, y| self.value(x - y));
             let g = p.unit_grad::<T>(self.reduction);
@@ -68,6 +81,44 @@ macro_rules! pair_loss_methods {
             Ok((value, grads))
         }
 
+        /// The loss, with its gradient with respect to `input` written into
+        /// `grad` (that with respect to `target` is its negative): for
+        /// contiguous tensors, one vectorised, multi-threaded sweep that reads
+        /// each input once and writes each gradient once, allocating no buffer
+        /// of the input's size (only the result, and its shape). Other layouts
+        /// take the general path and copy the gradient in.
+        ///
+        /// # Errors
+        /// As [`forward`](Self::forward), and [`LossError::Shape`](crate::LossError::Shape)
+        /// if `grad` does not have the input's shape.
+        ///
+        /// # Examples
+        /// ```
+        /// use ndarray::{array, Array1};
+        /// use losslab::MseLoss;
+        /// let mut grad = Array1::<f32>::zeros(2);
+        /// let loss = MseLoss::new().forward_backward_into(array![1.0f32, 3.0].view(), array![0.0, 0.0].view(), grad.view_mut()).unwrap();
+        /// assert_eq!(loss[[]], 5.0);
+        /// assert_eq!(grad, array![1.0, 3.0]);
+        /// ```
+        pub fn forward_backward_into<T: Float, D: Dimension>(
+            &self,
+            input: ArrayView<'_, T, D>,
+            target: ArrayView<'_, T, D>,
+            mut grad: ArrayViewMut<'_, T, D>,
+        ) -> Result<ArrayD<T>> {
+            self.validate()?;
+            same_shape($name, "input", input.shape(), "grad", grad.shape())?;
+            if let Some(f) = Fused::new($name, &input, &target)? {
+                if let Some(g) = grad.as_slice_mut() {
+                    return Ok(f.forward_backward_into(self, self.reduction, g));
+                }
+            }
+            let (value, g) = self.forward_backward(input, target)?;
+            grad.assign(&g.input.into_dimensionality::<D>().expect("the input's dimensionality"));
+            Ok(value)
+        }
+
         /// Sets the reduction.
         #[must_use]
         pub fn reduction(mut self, reduction: Reduction) -> Self {
@@ -76,6 +127,21 @@ macro_rules! pair_loss_methods {
         }
     };
 }
+
+// The fused kernel evaluates each element by the loss's own formulas.
+macro_rules! elem_op {
+    ($($t:ty),*) => {$(
+        impl ElemOp for &$t {
+            #[inline(always)]
+            fn eval(self, x: f64, y: f64) -> (f64, f64, f64) {
+                let d = x - y;
+                let g = self.derivative(d);
+                (self.value(d), g, -g)
+            }
+        }
+    )*};
+}
+elem_op!(MseLoss, L1Loss, SmoothL1Loss, HuberLoss);
 
 /// Mean squared error (L2 loss), `torch.nn.functional.mse_loss`.
 ///
@@ -122,11 +188,11 @@ impl MseLoss {
     fn validate(&self) -> Result<()> {
         Ok(())
     }
-    #[inline]
+    #[inline(always)]
     fn value(&self, d: f64) -> f64 {
         d * d
     }
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, d: f64) -> f64 {
         2.0 * d
     }
@@ -175,11 +241,11 @@ impl L1Loss {
     fn validate(&self) -> Result<()> {
         Ok(())
     }
-    #[inline]
+    #[inline(always)]
     fn value(&self, d: f64) -> f64 {
         d.abs()
     }
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, d: f64) -> f64 {
         sgn(d)
     }
@@ -243,7 +309,7 @@ impl SmoothL1Loss {
     fn validate(&self) -> Result<()> {
         check_option("smooth_l1_loss", "beta", self.beta, self.beta >= 0.0, "a number >= 0")
     }
-    #[inline]
+    #[inline(always)]
     fn value(&self, d: f64) -> f64 {
         let a = d.abs();
         if self.beta == 0.0 {
@@ -254,7 +320,7 @@ impl SmoothL1Loss {
             a - 0.5 * self.beta
         }
     }
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, d: f64) -> f64 {
         if self.beta == 0.0 {
             sgn(d)
@@ -324,7 +390,7 @@ impl HuberLoss {
     fn validate(&self) -> Result<()> {
         check_option("huber_loss", "delta", self.delta, self.delta > 0.0, "a number > 0")
     }
-    #[inline]
+    #[inline(always)]
     fn value(&self, d: f64) -> f64 {
         let a = d.abs();
         if a < self.delta {
@@ -333,7 +399,7 @@ impl HuberLoss {
             self.delta * (a - 0.5 * self.delta)
         }
     }
-    #[inline]
+    #[inline(always)]
     fn derivative(&self, d: f64) -> f64 {
         if d < -self.delta {
             -self.delta

@@ -3,6 +3,12 @@
 //! machine's limits measured in the same process (memory read and
 //! read-modify-write bandwidth, exp throughput).
 //!
+//! An element-wise loss (`mse_loss`, …) is timed on a vector: forward (the
+//! mean), and forward + backward with the input's gradient written into a
+//! buffer (`forward_backward_into`: two reads and one write per element). Its
+//! roofline is `min(rmw_bandwidth / (3 · size), exp_per_s)` elements per second
+//! (the exp bound only for BCE with logits), its forward's `read / (2 · size)`.
+//!
 //! Every figure is the median of `--reps` timed runs after `--warmup` runs.
 //! Throughput is in elements (of the logits, or of the input) per second.
 //! The roofline of a fused loss that reads each element once, writes its
@@ -12,7 +18,7 @@
 //! without an in-place mode).
 
 use anyhow::{bail, Context, Result};
-use losslab::{CrossEntropyLoss, Float};
+use losslab::{BinaryCrossEntropyWithLogits, CrossEntropyLoss, Float, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -85,12 +91,18 @@ pub struct BenchReport {
     pub mem_rmw_gbps: f64,
     /// Vectorised f32 exp throughput on all threads, per second (from cache).
     pub exp_per_s: f64,
-    /// `min(mem_rmw_gbps · 10⁹ / (2 · element size), exp_per_s)`: elements per second.
+    /// `min(mem_rmw_gbps · 10⁹ / (2 · element size), exp_per_s)`: elements per
+    /// second (`3 · element size`, and no exp bound but for BCE with logits, for
+    /// an element-wise loss).
     pub roofline_elems_per_s: f64,
     /// The fused forward + backward (in place where it can) over the roofline.
     pub roofline_fraction: f64,
     /// The forward pass over the read bandwidth in elements.
     pub fwd_read_fraction: f64,
+    /// Bytes the fused forward + backward moves per second (in place where it
+    /// can), GB/s: `2 · size` per element for cross entropy, `3 · size` for an
+    /// element-wise loss (input and target read, gradient written).
+    pub fwd_bwd_gbps: f64,
 }
 
 /// Runs `losslab bench`.
@@ -132,7 +144,7 @@ fn write_text(r: &BenchReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "  memory read                {:>8.1} GB/s", r.mem_read_gbps)?;
     writeln!(out, "  memory read-modify-write   {:>8.1} GB/s", r.mem_rmw_gbps)?;
     writeln!(out, "  exp (f32, vectorised)      {} /s", g(r.exp_per_s))?;
-    writeln!(out, "  roofline                   {} elements/s; reached {:.0}%", g(r.roofline_elems_per_s), 100.0 * r.roofline_fraction)
+    writeln!(out, "  roofline                   {} elements/s; reached {:.0}% ({:.1} GB/s moved)", g(r.roofline_elems_per_s), 100.0 * r.roofline_fraction, r.fwd_bwd_gbps)
 }
 
 /// Parses `8192x32000`, `1e8` or `100000000`.
@@ -251,8 +263,42 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
             });
             ("torch:cross_entropy".to_string(), fwd, fb, Some(ip), n * c)
         }
-        other => bail!("`losslab bench` does not know the loss `{other}`: expected cross_entropy"),
+        "mse_loss" | "l1_loss" | "smooth_l1_loss" | "huber_loss" | "binary_cross_entropy_with_logits" => {
+            let [n] = shape[..] else { bail!("{name} takes --shape ELEMENTS (a vector), got `{}`", args.shape) };
+            if n == 0 {
+                bail!("--shape `{}` has no elements", args.shape);
+            }
+            let mut x = Array1::<T>::zeros(n);
+            fill(x.as_slice_mut().expect("contiguous"), 1);
+            let mut y = Array1::<T>::zeros(n);
+            fill(y.as_slice_mut().expect("contiguous"), 3);
+            let mut g = Array1::<T>::zeros(n);
+            macro_rules! timed {
+                ($l:expr) => {{
+                    let l = $l;
+                    let fwd = time(w, r, || {
+                        std::hint::black_box(l.forward(x.view(), y.view()).expect("valid"));
+                    });
+                    let fb = time(w, r, || {
+                        std::hint::black_box(l.forward_backward_into(x.view(), y.view(), g.view_mut()).expect("valid"));
+                    });
+                    (fwd, fb)
+                }};
+            }
+            let (fwd, fb) = match name {
+                "mse_loss" => timed!(MseLoss::new()),
+                "l1_loss" => timed!(L1Loss::new()),
+                "smooth_l1_loss" => timed!(SmoothL1Loss::new()),
+                "huber_loss" => timed!(HuberLoss::new()),
+                _ => timed!(BinaryCrossEntropyWithLogits::new()),
+            };
+            (format!("torch:{name}"), fwd, fb, None, n)
+        }
+        other => bail!(
+            "`losslab bench` does not know the loss `{other}`: expected cross_entropy, mse_loss, l1_loss, smooth_l1_loss, huber_loss or binary_cross_entropy_with_logits"
+        ),
     };
+    let elementwise = name != "cross_entropy";
     // The limits, measured in the same process once the loss's buffers are freed.
     let words = (args.mem_mib.max(1) << 20) / 4;
     let mut buf = vec![0f32; words];
@@ -262,7 +308,10 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
     drop(buf);
     let exp_per_s = exp_per_s(w.max(1), r);
     let size = std::mem::size_of::<T>() as f64;
-    let roofline = (mem_rmw_gbps * 1e9 / (2.0 * size)).min(exp_per_s);
+    // Bytes per element of the fused forward + backward, and of the forward.
+    let (fb_bytes, fwd_bytes) = if elementwise { (3.0 * size, 2.0 * size) } else { (2.0 * size, size) };
+    let exp_bound = if elementwise && name != "binary_cross_entropy_with_logits" { f64::INFINITY } else { exp_per_s };
+    let roofline = (mem_rmw_gbps * 1e9 / fb_bytes).min(exp_bound);
     let e = elements as f64;
     let best_fb = inplace_s.unwrap_or(fwd_bwd_s);
     Ok(BenchReport {
@@ -284,7 +333,8 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
         exp_per_s,
         roofline_elems_per_s: roofline,
         roofline_fraction: e / best_fb / roofline,
-        fwd_read_fraction: e / fwd_s / (mem_read_gbps * 1e9 / size),
+        fwd_read_fraction: e / fwd_s / (mem_read_gbps * 1e9 / fwd_bytes),
+        fwd_bwd_gbps: e * fb_bytes / best_fb / 1e9,
     })
 }
 
@@ -297,5 +347,30 @@ mod tests {
         assert_eq!(parse_shape("8192x32000").unwrap(), vec![8192, 32000]);
         assert_eq!(parse_shape("1e8").unwrap(), vec![100_000_000]);
         assert!(parse_shape("8192xabc").unwrap_err().to_string().contains("`abc` is not a size"));
+    }
+
+    #[test]
+    fn elementwise_losses_bench() {
+        for loss in ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy_with_logits"] {
+            let args = BenchArgs {
+                loss: loss.into(),
+                shape: "1000".into(),
+                dtype: "f32".into(),
+                threads: Some(2),
+                json: true,
+                reps: 1,
+                warmup: 0,
+                mem_mib: 1,
+            };
+            let mut out = Vec::new();
+            run(&args, &mut out).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["loss"], format!("torch:{loss}"));
+            assert_eq!(v["shape"], serde_json::json!([1000]));
+            assert!(v["fwd_bwd_inplace_elems_per_s"].is_null());
+            assert!(v["fwd_bwd_elems_per_s"].as_f64().unwrap() > 0.0);
+        }
+        let args = BenchArgs { loss: "mse_loss".into(), shape: "10x10".into(), dtype: "f32".into(), threads: None, json: true, reps: 1, warmup: 0, mem_mib: 1 };
+        assert!(run(&args, &mut Vec::new()).unwrap_err().to_string().contains("ELEMENTS"));
     }
 }

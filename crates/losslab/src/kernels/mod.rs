@@ -2,6 +2,8 @@
 //!
 //! - [`simd`]: block operations (maximum, exponentials summed in `f64`, affine
 //!   update) for AVX-512, AVX2 + FMA (chosen once at run time) and portable code.
+//! - [`elementwise`]: the element-wise losses (MSE, L1, Smooth L1, Huber,
+//!   BCE with logits), loss and gradients in one vectorised sweep.
 //! - [`softmax_ce`]: softmax cross entropy, forward and backward in one sweep
 //!   per row.
 //! - [`par`]: the parallel loop (rayon, behind the `rayon` feature) with a
@@ -11,6 +13,7 @@
 //! Setting the environment variable `LOSSLAB_NO_AVX512` (or `LOSSLAB_NO_SIMD`)
 //! before the first call selects the AVX2 (or portable) code, for comparisons.
 
+pub(crate) mod elementwise;
 pub(crate) mod par;
 pub(crate) mod simd;
 pub(crate) mod softmax_ce;
