@@ -269,6 +269,9 @@ fn bits<T: Float>((v, g): &(ArrayD<T>, ArrayD<T>)) -> (Vec<u64>, Vec<u64>) {
     (b(v), b(g))
 }
 
+/// One evaluation, returning the bits of its value and gradient.
+type Run<'a> = dyn Fn() -> (Vec<u64>, Vec<u64>) + Sync + 'a;
+
 fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
@@ -284,7 +287,7 @@ fn values_and_gradients_are_bit_identical_across_runs_and_thread_counts() {
     let w: Array1<f64> = (0..c).map(|_| r.range(0.1, 2.0)).collect();
     let probs = r.simplex(&[n, c]).into_dimensionality::<ndarray::Ix2>().unwrap();
     let y = r.array(&[n, c], 0.0, 1.0).into_dimensionality::<ndarray::Ix2>().unwrap();
-    let big: Vec<Box<dyn Fn() -> (Vec<u64>, Vec<u64>) + Sync>> = vec![
+    let big: Vec<Box<Run<'_>>> = vec![
         Box::new(|| {
             let ce = CrossEntropyLoss::new().weight(w.view()).label_smoothing(0.1);
             let (v, g) = ce.forward_backward(x32.view(), labels.view()).unwrap();
