@@ -115,22 +115,22 @@ pub fn read_from(mut reader: impl Read, len: u64) -> Result<Tensor> {
             &shape,
             fortran,
             decode(&data, |b: [u8; 4]| if big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) }),
-        )),
+        )?),
         Kind::F64 => Tensor::F64(shaped(
             &shape,
             fortran,
             decode(&data, |b: [u8; 8]| if big { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) }),
-        )),
+        )?),
         Kind::I32 => Tensor::I64(shaped(
             &shape,
             fortran,
             decode(&data, |b: [u8; 4]| i64::from(if big { i32::from_be_bytes(b) } else { i32::from_le_bytes(b) })),
-        )),
+        )?),
         Kind::I64 => Tensor::I64(shaped(
             &shape,
             fortran,
             decode(&data, |b: [u8; 8]| if big { i64::from_be_bytes(b) } else { i64::from_le_bytes(b) }),
-        )),
+        )?),
     })
 }
 
@@ -139,12 +139,18 @@ fn decode<const N: usize, T>(data: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
 }
 
 /// The array of `shape` holding `data` in C or Fortran order, in standard (C) layout.
-fn shaped<T: Clone>(shape: &[usize], fortran: bool, data: Vec<T>) -> ArrayD<T> {
+///
+/// # Errors
+/// If ndarray refuses the shape: the length is checked against the file, but
+/// a zero-sized array may still declare other axes whose product (or byte size)
+/// exceeds `isize::MAX`, such as `(0, 2**62, 2**62)`.
+fn shaped<T: Clone>(shape: &[usize], fortran: bool, data: Vec<T>) -> Result<ArrayD<T>> {
+    let too_large = |_| anyhow::anyhow!("declared shape {shape:?} is too large (the product of its non-zero axes exceeds isize::MAX bytes)");
     if fortran {
-        let a = ArrayD::from_shape_vec(IxDyn(shape).f(), data).expect("length checked against the shape");
-        a.as_standard_layout().into_owned()
+        let a = ArrayD::from_shape_vec(IxDyn(shape).f(), data).map_err(too_large)?;
+        Ok(a.as_standard_layout().into_owned())
     } else {
-        ArrayD::from_shape_vec(IxDyn(shape), data).expect("length checked against the shape")
+        ArrayD::from_shape_vec(IxDyn(shape), data).map_err(too_large)
     }
 }
 

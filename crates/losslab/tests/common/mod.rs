@@ -2,6 +2,8 @@
 //! finite-difference gradient checker in f64.
 #![allow(dead_code)]
 
+pub mod losses;
+
 use ndarray::{ArrayD, IxDyn};
 
 /// SplitMix64: deterministic, dependency-free pseudo-random numbers for tests.

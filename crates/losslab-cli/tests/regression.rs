@@ -1,0 +1,43 @@
+//! Regression tests, one per failure found (by fuzzing or otherwise), each
+//! named after the failure it pins. The fuzz artifacts that found them are
+//! kept in `fuzz/regressions/<target>/` and replayed by `cargo fuzz run`.
+
+use losslab_cli::npy;
+
+/// A version 1.0 `.npy` file whose header is `dict`, followed by `data`.
+fn npy_bytes(dict: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = b"\x93NUMPY\x01\x00".to_vec();
+    v.extend_from_slice(&u16::try_from(dict.len() + 1).unwrap().to_le_bytes());
+    v.extend_from_slice(dict.as_bytes());
+    v.push(b'\n');
+    v.extend_from_slice(data);
+    v
+}
+
+fn read_err(bytes: &[u8]) -> String {
+    format!("{:#}", npy::read_from(bytes, bytes.len() as u64).expect_err("must be an error"))
+}
+
+/// Found by `npy_read` within seconds (seeded with `zero_with_huge_axes.npy`):
+/// a zero-sized array needs no bytes, so the size check against the file
+/// passed, and ndarray then refused the shape `(0, 2**62, 2**62)` (its
+/// non-zero axes overflow `isize`) inside an `expect`: a panic.
+#[test]
+fn npy_zero_sized_array_with_huge_axes_is_an_error_not_a_panic() {
+    for (descr, shape) in [
+        ("<f8", "(0, 4611686018427387904, 4611686018427387904)"),
+        ("<f8", "(0, 9223372036854775808)"),
+        ("<f4", "(1099511627776, 0, 1099511627776)"),
+        ("<i4", "(0, 4294967296, 4294967296)"),
+        ("<i8", "(18446744073709551615, 0)"),
+    ] {
+        for fortran in ["False", "True"] {
+            let dict = format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {shape}, }}");
+            let e = read_err(&npy_bytes(&dict, b""));
+            assert!(e.starts_with("declared shape [") && e.contains("is too large"), "{descr} {shape} {fortran}: {e}");
+        }
+    }
+    // A zero-sized array whose other axes ndarray accepts still reads.
+    let b = npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 1000000), }", b"");
+    assert_eq!(npy::read_from(&b[..], b.len() as u64).unwrap().shape(), &[0, 1_000_000]);
+}
