@@ -41,3 +41,32 @@ fn npy_zero_sized_array_with_huge_axes_is_an_error_not_a_panic() {
     let b = npy_bytes("{'descr': '<f8', 'fortran_order': False, 'shape': (0, 1000000), }", b"");
     assert_eq!(npy::read_from(&b[..], b.len() as u64).unwrap().shape(), &[0, 1_000_000]);
 }
+
+/// Found by `eval_args` after 646 895 executions (13.5 minutes):
+/// `optax:dice_loss` on predictions with a zero-sized class axis, such as
+/// `(2, 0)`, counted its rows as `elements / classes` = 0 instead of 2, so the
+/// per-row losses (none) did not fill the result's shape `[2]`: an assertion in
+/// the reducer, a panic; its gradient then divided by the class count, 0.
+/// optax's class mean of no classes is 0/0: NaN per row.
+#[test]
+fn optax_dice_with_a_zero_sized_class_axis_is_nan_per_row_not_a_panic() {
+    use losslab::{DiceLoss, Reduction};
+    use ndarray::{ArrayD, IxDyn};
+    for shape in [&[2usize, 0][..], &[3, 4, 0], &[1, 0]] {
+        let x = ArrayD::<f64>::zeros(IxDyn(shape));
+        let rows = shape[0];
+        let v = DiceLoss::new().reduction(Reduction::None).forward(x.view(), x.view()).unwrap();
+        assert_eq!(v.shape(), &[rows], "{shape:?}");
+        assert!(v.iter().all(|l| l.is_nan()), "{shape:?}: {v}");
+        let (s, g) = DiceLoss::new().reduction(Reduction::Sum).forward_backward(x.view(), x.view()).unwrap();
+        assert!(s[[]].is_nan() && g.input.shape() == shape, "{shape:?}: {s}");
+        let x32 = ArrayD::<f32>::zeros(IxDyn(shape));
+        assert_eq!(DiceLoss::new().reduction(Reduction::None).forward(x32.view(), x32.view()).unwrap().shape(), &[rows]);
+    }
+    // Through `losslab eval`'s catalog, as the fuzzer called it.
+    let mut request = losslab_cli::catalog::EvalRequest { want_grads: true, ..Default::default() };
+    request.tensors.insert("predictions".into(), losslab_cli::tensor::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))));
+    request.tensors.insert("targets".into(), losslab_cli::tensor::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))));
+    let e = losslab_cli::catalog::evaluate("optax:dice_loss", request);
+    assert!(e.is_ok(), "{e:?}");
+}

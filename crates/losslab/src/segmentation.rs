@@ -578,7 +578,8 @@ impl OptaxDice {
             Activation::Auto => {
                 let k = self.classes;
                 let mut gx = vec![0.0; n];
-                for r in 0..n / k {
+                // No rows when the class axis is empty (k = 0, n = 0).
+                for r in 0..n.checked_div(k).unwrap_or(0) {
                     let (ps, gs) = (&self.p[r * k..(r + 1) * k], &gp[r * k..(r + 1) * k]);
                     let dot = sum_f64(ps.iter().zip(gs).map(|(p, g)| p * g));
                     for j in 0..k {
@@ -889,7 +890,9 @@ impl ClassPlan {
                 out_shape.pop();
             }
         }
-        let rows = if classes == 0 { 0 } else { d.groups.count / classes };
+        // The groups without the class axis: counted from the shape, not as
+        // count / classes, which is 0 for a zero-sized class axis whatever the other axes.
+        let rows = d.groups.out_shape[..last].iter().product();
         ClassPlan { classes, weights, first, class_reduction, out_shape, rows }
     }
     fn kept(&self) -> usize {
