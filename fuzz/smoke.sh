@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# A short fuzzing smoke run of every target, suitable for CI (not wired into
-# .ci/run: the lead decides). Needs `cargo install cargo-fuzz` and a C++
-# toolchain; RUSTC_BOOTSTRAP=1 lets the stable compiler build libFuzzer's
+# A short fuzzing smoke run of every target, run by CI (.ci/run, 30 s per
+# target there). Needs `cargo install cargo-fuzz` and a C++ toolchain; RUSTC_BOOTSTRAP=1 lets the stable compiler build libFuzzer's
 # sanitizer flags.
 #
 #   fuzz/smoke.sh            # 60 s per target
