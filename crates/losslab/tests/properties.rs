@@ -42,6 +42,12 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * b.abs().max(1.0) || (a.is_nan() && b.is_nan()) || a == b
 }
 
+/// CIoU's aspect-ratio term `v = 4/π² (atan(w₂/h₂) − atan(w₁/h₁))²` per box pair.
+fn aspect_term(b1: &ArrayD<f64>, b2: &ArrayD<f64>) -> Vec<f64> {
+    let ratio = |b: ndarray::ArrayViewD<'_, f64>| ((b[2] - b[0]) / (b[3] - b[1])).atan();
+    b1.rows().into_iter().zip(b2.rows()).map(|(a, b)| 4.0 / std::f64::consts::PI.powi(2) * (ratio(b.into_dyn()) - ratio(a.into_dyn())).powi(2)).collect()
+}
+
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(64)
 }
@@ -112,7 +118,22 @@ proptest! {
         for kind in 0..KINDS {
             let (loss, inp) = draw(kind, seed);
             let (_, grad) = eval(&loss, &inp, Reduction::Sum).unwrap();
-            let f = |x: &ArrayD<f64>| eval(&loss, &In { x: x.clone(), ..inp.clone() }, Reduction::Sum).unwrap().0[[]];
+            let f_loss = |x: &ArrayD<f64>| eval(&loss, &In { x: x.clone(), ..inp.clone() }, Reduction::Sum).unwrap().0[[]];
+            // CIoU's α passes no gradient (torchvision computes it under
+            // no_grad): its gradient is that of DIoU + α·v with α frozen.
+            let ciou_alpha = matches!(loss, Loss::Ciou).then(|| {
+                let ciou = eval(&loss, &inp, Reduction::None).unwrap().0;
+                let diou = eval(&Loss::Diou, &inp, Reduction::None).unwrap().0;
+                let v = aspect_term(&inp.x, &inp.y);
+                ciou.iter().zip(&diou).zip(&v).map(|((c, d), v)| if *v > 0.0 { (c - d) / v } else { 0.0 }).collect::<Vec<f64>>()
+            });
+            let f = |x: &ArrayD<f64>| match &ciou_alpha {
+                Some(alpha) => {
+                    let diou = eval(&Loss::Diou, &In { x: x.clone(), ..inp.clone() }, Reduction::Sum).unwrap().0[[]];
+                    diou + aspect_term(x, &inp.y).iter().zip(alpha).map(|(v, a)| a * v).sum::<f64>()
+                }
+                None => f_loss(x),
+            };
             let fd = |i: usize, h: f64| {
                 let mut xp = inp.x.clone();
                 xp.as_slice_mut().unwrap()[i] += h;
