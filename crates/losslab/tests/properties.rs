@@ -1,5 +1,7 @@
-//! Property tests (proptest) over the library's losses: a representative of
-//! every family, each drawn with random shapes, values and hyper-parameters.
+//! Property tests (proptest) over every loss of the library (the 80 entries of
+//! `losslab list`, 82 kinds of the harness `common/losses.rs`), each drawn with
+//! random shapes, values and hyper-parameters. Where a property does not apply
+//! to a loss, the harness's docs say so in a table.
 //!
 //! For every loss:
 //! - finite inputs in the loss's domain give a finite value and gradient;
@@ -13,8 +15,9 @@
 //!   a kink and is skipped).
 //!
 //! For softmax-based losses: adding a constant to each row of logits changes
-//! nothing. For losses with `ignore_index` or weights: an ignored or
-//! zero-weight row changes nothing and receives a zero gradient.
+//! nothing. For losses with `ignore_index`, `ignore_class`, `where`, `ignore`
+//! or weights: an ignored, masked or zero-weight row (item, pixel) changes
+//! nothing and receives a zero gradient.
 //!
 //! Each property runs `PROPTEST_CASES` cases (64 by default, so that `cargo
 //! test` stays fast), every case over every loss.

@@ -1,5 +1,34 @@
-//! One loss of each family, drawn at random with its inputs, and evaluated
+//! Every loss of the library, drawn at random with its inputs, and evaluated
 //! generically in `f32` or `f64`: the harness of `properties.rs` and `hostile.rs`.
+//!
+//! [`KINDS`] = 82 kinds cover the 80 entries of `losslab list` (PyTorch's cross
+//! entropy twice: class indices, fused and over `(N, C, D)`, and probabilities;
+//! CTC's log-probabilities are the log-softmax of random logits). Each kind
+//! draws its hyper-parameters (margins, δ, β, γ, α, q, temperatures, smoothing,
+//! bases, `from_logits`, optional weights and masks) and inputs in its domain:
+//! probabilities in (0, 1) or on the simplex, log-probabilities, boxes with
+//! x1 < x2 and y1 < y2, ±1 or {0, 1} targets, one-hot or soft labels, counts,
+//! right-padded sequences, group labels with a positive pair (NT-Xent).
+//! `x` is the input that is differentiated (logits, predictions, `y_pred`,
+//! `boxes1`, anchor, `q` of the information measures); the gradients of
+//! targets are not checked here.
+//!
+//! Where a property of `properties.rs` (1 finite and non-negative, 2 reductions,
+//! 3 f32 = f64, 4 finite differences, 5 shift invariance, 6 ignored or
+//! zero-weight items) does not apply as stated, or applies only in part:
+//!
+//! | Loss | Property | Why |
+//! |---|---|---|
+//! | `torch:kl_div`, `torch:poisson_nll_loss`, `torch:gaussian_nll_loss`, `tf:log_poisson_loss`, `keras:poisson`, `keras:cosine_similarity` | 1, non-negativity | not ≥ 0 mathematically (KL: ≥ 0 per row, checked on the sum; cosine similarity is in [−1, 1]) |
+//! | `torch:hinge_embedding_loss` | 1, non-negativity | ≥ 0 only for distances ≥ 0, which is what is drawn |
+//! | `losslab:self_information`, `entropy`, `binary_entropy`, `cross_entropy`, `kl_divergence`, `js_divergence` | 2 | no reduction parameter: the harness reduces them (as `losslab eval` does), so the property only checks the harness |
+//! | `optax:ntxent`, `losslab:lovasz_softmax`, `optax:multiclass_generalized_dice_loss`, `keras:dice` and `keras:tversky` with `axis=None` | 2 | the result is one scalar for the batch: every reduction returns it (checked) |
+//! | `torch:cross_entropy`, `torch:nll_loss`, `losslab:softmax_focal_loss`, `torch:ctc_loss` | 2, the count | `mean` divides by the weights of the rows not ignored, the rows not ignored, the target lengths; every other loss by the number of elements of its `none` output |
+//! | `torchvision:complete_box_iou_loss` | 4 | α passes no gradient (torchvision's `no_grad`): checked against the differences of DIoU + α·v with α frozen |
+//! | `losslab:self_information`, `losslab:binary_entropy` | 4 | the library has no backward for them: the closed form `losslab eval` uses is checked against differences of the library's values |
+//! | every loss with a kink (L1, smooth L1, Huber, hinges, margins, perceptrons, triplets, sparsemax, MAPE, quantile, box IoU, Lovász, clipping) | 4 | coordinates where two step sizes disagree sit on a kink and are skipped; at least one per case is checked |
+//! | all but cross entropy (indices, probabilities), TF's softmax pair, softmax focal, multi-margin, Keras's categorical, sparse categorical and categorical focal cross entropy with `from_logits`, optax's multiclass hinge, multiclass perceptron, poly-1, multiclass sparsemax, safe softmax cross entropy, ranking softmax, TF's and optax's CTC (on logits) | 5 | not a softmax of the logits (Keras's probability forms renormalise by the sum: scale, not shift, invariant) |
+//! | all but cross entropy, NLL, softmax focal (`ignore_index`, class weight, α), BCE and BCE with logits (element weight), multi-margin (class weight), Keras's sparse categorical cross entropy (`ignore_class`), optax's ranking softmax (`where`), Lovász (`ignore`) | 6 | no ignore index, mask or weight that removes an item |
 
 use super::Rng;
 use losslab::*;
@@ -48,7 +77,7 @@ impl In<f32> {
     }
 }
 
-/// One loss of each family, with its hyper-parameters.
+/// Every loss of the library, with its hyper-parameters.
 #[derive(Debug, Clone)]
 pub enum Loss {
     Ce { weight: Option<Vec<f64>>, smoothing: f64 },
@@ -146,9 +175,9 @@ pub enum Loss {
     OptaxTriplet { degree: f64, margin: f64 },
     /// `labels` holds optax's `where` (nonzero: valid) when `masked`; `z` the weights when `weighted`.
     RankingSoftmax { masked: bool, weighted: bool },
-    // SciPy and losslab's information measures (`x` is the differentiated
-    // distribution: `q` for the pairs, `y` the other).
-    /// With `y` as `qk` when `with_qk` (then `x` is `qk`'s... see `eval`).
+    // SciPy's and losslab's information measures (`x` is the differentiated
+    // distribution: `q` of the pairs, `y` is `p`).
+    /// `x` is `qk` and `y` is `pk` when `with_qk` (the gradient is `qk`'s); else `x` is `pk`.
     ScipyEntropy { with_qk: bool, base: Option<f64>, axis: isize },
     SelfInformation { base: Option<f64> },
     Entropy { base: Option<f64> },
