@@ -130,13 +130,14 @@ proptest! {
                 let v = aspect_term(&inp.x, &inp.y);
                 ciou.iter().zip(&diou).zip(&v).map(|((c, d), v)| if *v > 0.0 { (c - d) / v } else { 0.0 }).collect::<Vec<f64>>()
             });
-            let f = |x: &ArrayD<f64>| match &ciou_alpha {
+            let f_xy = |x: &ArrayD<f64>, y: &ArrayD<f64>| match &ciou_alpha {
                 Some(alpha) => {
-                    let diou = eval(&Loss::Diou, &In { x: x.clone(), ..inp.clone() }, Reduction::Sum).unwrap().0[[]];
-                    diou + aspect_term(x, &inp.y).iter().zip(alpha).map(|(v, a)| a * v).sum::<f64>()
+                    let diou = eval(&Loss::Diou, &In { x: x.clone(), y: y.clone(), ..inp.clone() }, Reduction::Sum).unwrap().0[[]];
+                    diou + aspect_term(x, y).iter().zip(alpha).map(|(v, a)| a * v).sum::<f64>()
                 }
-                None => f_loss(x),
+                None => eval(&loss, &In { x: x.clone(), y: y.clone(), ..inp.clone() }, Reduction::Sum).unwrap().0[[]],
             };
+            let f = |x: &ArrayD<f64>| if ciou_alpha.is_some() { f_xy(x, &inp.y) } else { f_loss(x) };
             let fd = |i: usize, h: f64| {
                 let mut xp = inp.x.clone();
                 xp.as_slice_mut().unwrap()[i] += h;
@@ -154,6 +155,28 @@ proptest! {
                 prop_assert!(close(a, d1, FD_TOL), "{:?}: ∂x[{}] analytic {} vs central difference {}", loss, i, a, d1);
             }
             prop_assert!(checked > 0, "{:?}: every coordinate sat on a kink", loss);
+
+            // The gradient with respect to the second input (targets, probabilities,
+            // positives, boxes2, p), where the library gives one.
+            let Some(gy) = eval_xy(&loss, &inp, Reduction::Sum).unwrap().2 else { continue };
+            if !target_differentiable(&loss, &inp) {
+                continue;
+            }
+            prop_assert!(gy.shape() == inp.y.shape(), "{:?}: ∂y shape {:?}", loss, gy.shape());
+            let fy = |y: &ArrayD<f64>| f_xy(&inp.x, y);
+            let fd = |i: usize, h: f64| {
+                let mut yp = inp.y.clone();
+                yp.as_slice_mut().unwrap()[i] += h;
+                let mut ym = inp.y.clone();
+                ym.as_slice_mut().unwrap()[i] -= h;
+                (fy(&yp) - fy(&ym)) / (2.0 * h)
+            };
+            for (i, &a) in gy.iter().enumerate() {
+                let (d1, d2) = (fd(i, 1e-6), fd(i, 2.5e-7));
+                if close(d1, d2, 1e-5) {
+                    prop_assert!(close(a, d1, FD_TOL), "{:?}: ∂y[{}] analytic {} vs central difference {}", loss, i, a, d1);
+                }
+            }
         }
     }
 

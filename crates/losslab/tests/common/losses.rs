@@ -10,8 +10,10 @@
 //! x1 < x2 and y1 < y2, ±1 or {0, 1} targets, one-hot or soft labels, counts,
 //! right-padded sequences, group labels with a positive pair (NT-Xent).
 //! `x` is the input that is differentiated (logits, predictions, `y_pred`,
-//! `boxes1`, anchor, `q` of the information measures); the gradients of
-//! targets are not checked here.
+//! `boxes1`, anchor, `q` of the information measures); `y` the second float
+//! input, whose gradient [`eval_xy`] also returns where the library gives one
+//! (targets, probabilities, `input2`, positives, `boxes2`, `p`, `pk`). The
+//! gradient of a third input (variances, negatives, weights) is not checked.
 //!
 //! Where a property of `properties.rs` (1 finite and non-negative, 2 reductions,
 //! 3 f32 = f64, 4 finite differences, 5 shift invariance, 6 ignored or
@@ -25,6 +27,8 @@
 //! | `optax:ntxent`, `losslab:lovasz_softmax`, `optax:multiclass_generalized_dice_loss`, `keras:dice` and `keras:tversky` with `axis=None` | 2 | the result is one scalar for the batch: every reduction returns it (checked) |
 //! | `torch:cross_entropy`, `torch:nll_loss`, `losslab:softmax_focal_loss`, `torch:ctc_loss` | 2, the count | `mean` divides by the weights of the rows not ignored, the rows not ignored, the target lengths; every other loss by the number of elements of its `none` output |
 //! | `torchvision:complete_box_iou_loss` | 4 | α passes no gradient (torchvision's `no_grad`): checked against the differences of DIoU + α·v with α frozen |
+//! | `keras:hinge`, `keras:squared_hinge` with {0, 1} labels | 4, for `y_true` | the labels become ±1 only while every label is 0 or 1: the gradient is that of the branch taken (as JAX's), which any step leaves; checked with ±1 labels |
+//! | losses with integer labels, `torch:hinge_embedding_loss`, `torch:soft_margin_loss`, `torch:cosine_embedding_loss`, `torch:multi_margin_loss` (...) | 4, for the target | the library (as the reference) gives no gradient for the target: nothing to check |
 //! | `losslab:self_information`, `losslab:binary_entropy` | 4 | the library has no backward for them: the closed form `losslab eval` uses is checked against differences of the library's values |
 //! | every loss with a kink (L1, smooth L1, Huber, hinges, margins, perceptrons, triplets, sparsemax, MAPE, quantile, box IoU, Lovász, clipping) | 4 | coordinates where two step sizes disagree sit on a kink and are skipped; at least one per case is checked |
 //! | all but cross entropy (indices, probabilities), TF's softmax pair, softmax focal, multi-margin, Keras's categorical, sparse categorical and categorical focal cross entropy with `from_logits`, optax's multiclass hinge, multiclass perceptron, poly-1, multiclass sparsemax, safe softmax cross entropy, ranking softmax, TF's and optax's CTC (on logits) | 5 | not a softmax of the logits (Keras's probability forms renormalise by the sum: scale, not shift, invariant) |
@@ -679,9 +683,14 @@ fn one_hot(r: &mut Rng, n: usize, c: usize) -> ArrayD<f64> {
 
 /// The loss of `inp` reduced by `red`, and the gradient with respect to `x` of its sum.
 pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Result<(ArrayD<T>, ArrayD<T>)> {
+    eval_xy(loss, inp, red).map(|(v, gx, _)| (v, gx))
+}
+
+/// As [`eval`], with the gradient with respect to `y` where the library gives one.
+pub fn eval_xy<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Result<(ArrayD<T>, ArrayD<T>, Option<ArrayD<T>>)> {
     let (x, y, z, l) = (inp.x.view(), inp.y.view(), inp.z.view(), inp.labels.view());
     let w = |w: &Option<Vec<f64>>| w.as_ref().map(|w| Array1::from(w.clone()));
-    let g = |(v, g): (ArrayD<T>, Gradients<T>)| (v, g.input);
+    let g = |(v, g): (ArrayD<T>, Gradients<T>)| (v, g.input, g.target);
     Ok(match loss {
         Loss::Ce { weight, smoothing } => {
             let mut ce = CrossEntropyLoss::new().reduction(red).label_smoothing(*smoothing).ignore_index(IGNORE);
@@ -723,13 +732,13 @@ pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Resu
         Loss::PoissonNll => g(PoissonNllLoss::new().reduction(red).forward_backward(x, y)?),
         Loss::GaussianNll => {
             let (v, gr) = GaussianNllLoss::new().reduction(red).forward_backward(x, y, z)?;
-            (v, gr.input)
+            (v, gr.input, Some(gr.target))
         }
         Loss::MultiMargin { p, margin } => g(MultiMarginLoss::new().reduction(red).p(*p).margin(*margin).forward_backward(x, l)?),
         Loss::SoftMargin => g(SoftMarginLoss::new().reduction(red).forward_backward(x, y)?),
         Loss::Triplet { margin, swap } => {
             let (v, gr) = TripletMarginLoss::new().reduction(red).margin(*margin).swap(*swap).forward_backward(x, y, z)?;
-            (v, gr.anchor)
+            (v, gr.anchor, Some(gr.positive))
         }
         Loss::Dice => g(DiceLoss::new().reduction(red).forward_backward(x, y)?),
         Loss::SigmoidFocal { gamma } => g(SigmoidFocalLoss::new().reduction(red).gamma(*gamma).forward_backward(x, y)?),
@@ -745,11 +754,11 @@ pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Resu
                 let s = gl.iter().fold(T::zero(), |a, &b| a + b);
                 gl.zip_mut_with(&lpl, |gi, &li| *gi = *gi - li.exp() * s);
             }
-            (v, gx)
+            (v, gx, None)
         }
         Loss::MarginRanking { margin } => {
             let (v, gr) = MarginRankingLoss::new().reduction(red).margin(*margin).forward_backward(x, y, z)?;
-            (v, gr.input1)
+            (v, gr.input1, Some(gr.input2))
         }
         Loss::HingeEmbedding { margin } => g(HingeEmbeddingLoss::new().reduction(red).margin(*margin).forward_backward(x, y)?),
         Loss::MultilabelSoftMargin { weighted } => {
@@ -762,13 +771,13 @@ pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Resu
         Loss::MultilabelMargin => g(MultilabelMarginLoss::new().reduction(red).forward_backward(x, l)?),
         Loss::CosineEmbedding { margin } => {
             let (v, gr) = CosineEmbeddingLoss::new().reduction(red).margin(*margin).forward_backward(x, y, z)?;
-            (v, gr.input1)
+            (v, gr.input1, Some(gr.input2))
         }
         Loss::TripletDistance { cosine, margin, swap } => {
             let d = if *cosine { TripletDistance::Cosine } else { TripletDistance::Pairwise };
             let loss = TripletMarginWithDistanceLoss::new().reduction(red).distance_function(d).margin(*margin).swap(*swap);
             let (v, gr) = loss.forward_backward(x, y, z)?;
-            (v, gr.anchor)
+            (v, gr.anchor, Some(gr.positive))
         }
         Loss::Giou => g(GeneralizedBoxIouLoss::new().reduction(red).forward_backward(x, y)?),
         Loss::Diou => g(DistanceBoxIouLoss::new().reduction(red).forward_backward(x, y)?),
@@ -842,7 +851,7 @@ pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Resu
         Loss::NtXent { temperature } => g(NtXentLoss::new().temperature(*temperature).reduction(red).forward_backward(x, l)?),
         Loss::OptaxTriplet { degree, margin } => {
             let (v, gr) = OptaxTripletMarginLoss::new().norm_degree(*degree).margin(*margin).reduction(red).forward_backward(x, y, z)?;
-            (v, gr.anchor)
+            (v, gr.anchor, Some(gr.positive))
         }
         Loss::RankingSoftmax { masked, weighted } => {
             let mut loss = RankingSoftmaxLoss::new().reduction(red);
@@ -869,7 +878,7 @@ pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Resu
         Loss::SelfInformation { base } => {
             let lnb = base.map_or(1.0, f64::ln);
             let gx = x.mapv(|p| T::from(-1.0 / (p.to_f64().unwrap() * lnb)).unwrap());
-            reduce_free(red, self_information(x, *base)?, |g| Ok(&gx * &g))?
+            reduce_free(red, self_information(x, *base)?, |g| Ok(Gradients { input: &gx * &g, target: None }))?
         }
         Loss::BinaryEntropy { base } => {
             let lnb = base.map_or(1.0, f64::ln);
@@ -877,17 +886,17 @@ pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Resu
                 let p = p.to_f64().unwrap();
                 T::from(((-p).ln_1p() - p.ln()) / lnb).unwrap()
             });
-            reduce_free(red, binary_entropy(x, *base)?, |g| Ok(&gx * &g))?
+            reduce_free(red, binary_entropy(x, *base)?, |g| Ok(Gradients { input: &gx * &g, target: None }))?
         }
-        Loss::Entropy { base } => reduce_free(red, entropy(x.view(), -1, *base)?, |g| entropy_backward(x, -1, *base, g.view()))?,
+        Loss::Entropy { base } => reduce_free(red, entropy(x.view(), -1, *base)?, |g| Ok(Gradients { input: entropy_backward(x, -1, *base, g.view())?, target: None }))?,
         Loss::InfoCrossEntropy { base } => reduce_free(red, information::cross_entropy(y.view(), x.view(), -1, *base)?, |g| {
-            Ok(information::cross_entropy_backward(y, x, -1, *base, g.view())?.input)
+            information::cross_entropy_backward(y, x, -1, *base, g.view())
         })?,
         Loss::InfoKl { base } => reduce_free(red, information::kl_divergence(y.view(), x.view(), -1, *base)?, |g| {
-            Ok(information::kl_divergence_backward(y, x, -1, *base, g.view())?.input)
+            information::kl_divergence_backward(y, x, -1, *base, g.view())
         })?,
         Loss::InfoJs { base } => reduce_free(red, information::js_divergence(y.view(), x.view(), -1, *base)?, |g| {
-            Ok(information::js_divergence_backward(y, x, -1, *base, g.view())?.input)
+            information::js_divergence_backward(y, x, -1, *base, g.view())
         })?,
         Loss::Quantile { q } => g(QuantileLoss::new().quantile(*q).reduction(red).forward_backward(x, y)?),
         Loss::Jaccard { smooth } => g(JaccardLoss::new().smooth(*smooth).reduction(red).forward_backward(x, y)?),
@@ -904,8 +913,8 @@ pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Resu
 fn reduce_free<T: Float>(
     red: Reduction,
     unreduced: ArrayD<T>,
-    backward: impl FnOnce(ArrayD<T>) -> losslab::Result<ArrayD<T>>,
-) -> losslab::Result<(ArrayD<T>, ArrayD<T>)> {
+    backward: impl FnOnce(ArrayD<T>) -> losslab::Result<Gradients<T>>,
+) -> losslab::Result<(ArrayD<T>, ArrayD<T>, Option<ArrayD<T>>)> {
     let n = unreduced.len() as f64;
     let scale = match red {
         Reduction::None | Reduction::Sum => 1.0,
@@ -920,7 +929,7 @@ fn reduce_free<T: Float>(
             ArrayD::from_elem(IxDyn(&[]), T::from(sum * scale).unwrap())
         }
     };
-    Ok((value, grad))
+    Ok((value, grad.input, grad.target))
 }
 
 /// Whether every element of the unreduced loss is ≥ 0 (else only checked finite).
@@ -929,6 +938,14 @@ pub fn nonnegative(loss: &Loss) -> bool {
         loss,
         Loss::KlDiv { .. } | Loss::PoissonNll | Loss::GaussianNll | Loss::TfLogPoisson { .. } | Loss::KerasPoisson | Loss::KerasCosine
     )
+}
+
+/// Whether the library's gradient with respect to `y` is the derivative of the
+/// value in `y` nearby: not for Keras's hinges on {0, 1} labels, converted to
+/// ±1 only while every label is 0 or 1 (the gradient is that of the branch
+/// taken, as JAX's; any step leaves it).
+pub fn target_differentiable(loss: &Loss, inp: &In<f64>) -> bool {
+    !(matches!(loss, Loss::KerasHinge | Loss::KerasSquaredHinge) && inp.y.iter().all(|&v| v == 0.0 || v == 1.0))
 }
 
 /// The rows of `x` along its last axis are logits of a softmax: a constant
