@@ -686,8 +686,11 @@ pub fn eval<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Resu
     eval_xy(loss, inp, red).map(|(v, gx, _)| (v, gx))
 }
 
+/// A value, its gradient with respect to `x`, and with respect to `y` where the library gives one.
+pub type Evaluated<T> = (ArrayD<T>, ArrayD<T>, Option<ArrayD<T>>);
+
 /// As [`eval`], with the gradient with respect to `y` where the library gives one.
-pub fn eval_xy<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Result<(ArrayD<T>, ArrayD<T>, Option<ArrayD<T>>)> {
+pub fn eval_xy<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::Result<Evaluated<T>> {
     let (x, y, z, l) = (inp.x.view(), inp.y.view(), inp.z.view(), inp.labels.view());
     let w = |w: &Option<Vec<f64>>| w.as_ref().map(|w| Array1::from(w.clone()));
     let g = |(v, g): (ArrayD<T>, Gradients<T>)| (v, g.input, g.target);
@@ -914,7 +917,7 @@ fn reduce_free<T: Float>(
     red: Reduction,
     unreduced: ArrayD<T>,
     backward: impl FnOnce(ArrayD<T>) -> losslab::Result<Gradients<T>>,
-) -> losslab::Result<(ArrayD<T>, ArrayD<T>, Option<ArrayD<T>>)> {
+) -> losslab::Result<Evaluated<T>> {
     let n = unreduced.len() as f64;
     let scale = match red {
         Reduction::None | Reduction::Sum => 1.0,
