@@ -535,8 +535,9 @@ impl OptaxDice {
                     return Err(LossError::Unsupported {
                         loss,
                         message: format!(
-                            "option `axis` = {a:?} sums over the class (last) axis; losslab supports optax's \
-                             `axis` over the batch and spatial axes only"
+                            "option `axis` = {a:?} is not supported: expected batch and spatial axes only \
+                             (losslab sums optax's `axis` over those), found the class (last) axis {} among them",
+                            ndim - 1
                         ),
                     });
                 }
