@@ -176,11 +176,11 @@ pub fn run(args: &EvalArgs, out: &mut dyn Write) -> Result<ExitCode> {
     for (name, path) in &config.tensors {
         // An unknown name is reported before any file is read.
         spec.check_tensor_name(name)?;
-        let t = npy::read(path).with_context(|| format!("--tensor {name}"))?;
+        let t = npy::read_labelled(path, &format!("--tensor {name}={}", path.display()))?;
         request.tensors.insert(name.clone(), t);
     }
     if let Some(path) = &config.grad_output {
-        request.grad_output = Some(npy::read(path).context("--grad-output")?);
+        request.grad_output = Some(npy::read_labelled(path, &format!("--grad-output {}", path.display()))?);
     }
     request.want_grads = config.grad_dir.is_some();
     let evaluation = spec.evaluate(request)?;
@@ -231,26 +231,29 @@ fn stage_and_commit(config: &EvalConfig, e: &Evaluation, created_dirs: &mut Vec<
     let mut out_file = None;
     if let Some(path) = &config.out {
         if path.is_dir() {
-            bail!("--out `{}` is a directory; expected a file name such as result.npy", path.display());
+            bail!("--out `{}`: expected a file name such as result.npy, found a directory", path.display());
         }
-        staged.push(npy::stage(path, &e.value)?);
+        staged.push(("--out", npy::stage(path, &e.value).context("--out")?));
         out_file = Some(path.display().to_string());
     }
     let mut grad_files = None;
     if let Some(dir) = &config.grad_dir {
-        create_dir(dir, created_dirs).with_context(|| format!("--grad-dir: cannot create `{}`", dir.display()))?;
+        if dir.exists() && !dir.is_dir() {
+            bail!("--grad-dir `{}`: expected a directory, found a file", dir.display());
+        }
+        create_dir(dir, created_dirs).with_context(|| format!("--grad-dir: cannot create the directory `{}`", dir.display()))?;
         let mut files = BTreeMap::new();
         for (name, g) in &e.grads {
             let path = dir.join(format!("{name}.npy"));
-            staged.push(npy::stage(&path, g)?);
+            staged.push(("--grad-dir", npy::stage(&path, g).context("--grad-dir")?));
             files.insert(name.clone(), path.display().to_string());
         }
         grad_files = Some(files);
     }
     let mut committed: Vec<PathBuf> = Vec::new();
-    for s in staged {
+    for (flag, s) in staged {
         let dest = s.dest().to_path_buf();
-        if let Err(err) = s.commit() {
+        if let Err(err) = s.commit().context(flag) {
             for p in &committed {
                 let _ = std::fs::remove_file(p);
             }
