@@ -1014,6 +1014,10 @@ impl BinaryDiceLoss {
         if ps.is_empty() || ts.is_empty() {
             return Err(shape_err(Self::NAME, if ps.is_empty() { "predictions" } else { "targets" }, "at least 1 dimension", &[]));
         }
+        if ps.len() == ts.len() {
+            // Before the class axis is added, so that the message shows the shapes given.
+            same_shape(Self::NAME, "predictions", ps, "targets", ts)?;
+        }
         let mut p = predictions.to_owned().into_dyn();
         let mut t = targets.to_owned().into_dyn();
         if ps.len() == ts.len() && ps[ps.len() - 1] != 1 {

@@ -606,6 +606,217 @@ fn cases() -> Vec<Case> {
             msg!(OptaxCtcLoss::new().forward(zeros(&[1, 2, 3]).view(), zeros(&[1, 2]).view(), array![[7i64]].view(), array![[0.0f64]].view())),
             "ctc_loss: `labels` holds class index 7 at position [0, 0], outside the valid range [0, 3)",
         ),
+        // --- more sites: the remaining shape, option and domain checks ---
+        (
+            "embedding: optax triplet 0-d with an axis",
+            msg!(OptaxTripletMarginLoss::new().axis(0).forward(s0.view(), s0.view(), s0.view())),
+            "optax_triplet_margin_loss: `anchors` has shape [], expected at least 1 dimension (the embedding axis)",
+        ),
+        (
+            "embedding: triplet_with_distance margin",
+            msg!(TripletMarginWithDistanceLoss::new().margin(-1.0).forward(m23.view(), m23.view(), m23.view())),
+            "triplet_margin_with_distance_loss: option `margin` = -1 is invalid: expected a number > 0",
+        ),
+        (
+            "embedding: cosine_embedding 0-d target",
+            msg!(CosineEmbeddingLoss::new().forward(m23.view(), m23.view(), s0.view())),
+            "cosine_embedding_loss: `input1` has shape [2, 3], expected (D) (1-D, with a 0-d target)",
+        ),
+        (
+            "embedding: cosine_embedding input2",
+            msg!(CosineEmbeddingLoss::new().forward(m23.view(), m22.view(), y2.view())),
+            "cosine_embedding_loss: `input2` has shape [2, 2], expected [2, 3] (the shape of `input1`)",
+        ),
+        (
+            "embedding: cosine_similarity shapes",
+            msg!(CosineSimilarityLoss::new().forward(m23.view(), m22.view())),
+            "cosine_similarity: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+        ),
+        (
+            "embedding: ranking_softmax labels",
+            msg!(RankingSoftmaxLoss::new().forward(m23.view(), m22.view())),
+            "ranking_softmax_loss: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+        ),
+        (
+            "embedding: ranking_softmax where",
+            msg!(RankingSoftmaxLoss::new().where_(array![true, false].view()).forward(m23.view(), m23.view())),
+            "ranking_softmax_loss: `where` has shape [2], expected a shape that broadcasts to [2, 3] (the shape of `logits`)",
+        ),
+        (
+            "keras: binary_crossentropy label_smoothing",
+            msg!(KerasBinaryCrossentropy::new().label_smoothing(-0.5).forward(m23.view(), m23.view())),
+            "binary_crossentropy: option `label_smoothing` = -0.5 is invalid: expected a number in [0, 1]",
+        ),
+        (
+            "keras: binary_focal gamma",
+            msg!(KerasBinaryFocalCrossentropy::new().gamma(f64::NAN).forward(m23.view(), m23.view())),
+            "binary_focal_crossentropy: option `gamma` = NaN is invalid: expected a number",
+        ),
+        (
+            "keras: categorical_focal label_smoothing",
+            msg!(KerasCategoricalFocalCrossentropy::new().label_smoothing(3.0).forward(m23.view(), m23.view())),
+            "categorical_focal_crossentropy: option `label_smoothing` = 3 is invalid: expected a number in [0, 1]",
+        ),
+        (
+            "keras: kl_divergence shapes",
+            msg!(KerasKlDivergence::new().forward(m23.view(), m22.view())),
+            "kl_divergence: `y_pred` has shape [2, 2], expected [2, 3] (the shape of `y_true`)",
+        ),
+        (
+            "information: entropy_backward grad_output",
+            msg!(entropy_backward(m23.view(), -1, None, g3.view().into_dyn())),
+            "entropy: `grad_output` has shape [3], expected [2] (the shape of the result)",
+        ),
+        (
+            "information: kl_divergence_backward shapes",
+            msg!(kl_divergence_backward(m23.view(), zeros(&[3, 2]).view(), -1, None, g2.view().into_dyn())),
+            "kl_divergence: `q` has shape [3, 2], expected [2, 3] (the shape of `p`)",
+        ),
+        (
+            "information: kl_divergence shapes",
+            msg!(kl_divergence(m23.view(), zeros(&[3, 2]).view(), -1, None)),
+            "kl_divergence: `q` has shape [3, 2], expected [2, 3] (the shape of `p`)",
+        ),
+        (
+            "margin: margin_ranking input2",
+            msg!(MarginRankingLoss::new().forward(x3.view(), y2.view(), x3.view())),
+            "margin_ranking_loss: `input2` has shape [2], expected [3] (the shape of `input1`)",
+        ),
+        (
+            "margin: multilabel_margin shapes",
+            msg!(MultilabelMarginLoss::new().forward(m23.view(), ints(&[2, 2], 0).view())),
+            "multilabel_margin_loss: `target` has shape [2, 2], expected [2, 3] (the shape of `input`)",
+        ),
+        (
+            "margin: multilabel_soft_margin shapes",
+            msg!(MultilabelSoftMarginLoss::new().forward(m23.view(), m22.view())),
+            "multilabel_soft_margin_loss: `target` has shape [2, 2], expected [2, 3] (the shape of `input`)",
+        ),
+        (
+            "margin: categorical hinge shapes",
+            msg!(KerasCategoricalHinge::new().forward(m23.view(), m22.view())),
+            "categorical_hinge: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+        ),
+        (
+            "margin: multiclass_hinge no classes",
+            msg!(MulticlassHingeLoss::new().forward(zeros(&[2, 0]).view(), l2.view())),
+            "multiclass_hinge_loss: `scores` has shape [2, 0], expected a last axis of at least 1 class",
+        ),
+        (
+            "margin: multiclass_hinge class index",
+            msg!(MulticlassHingeLoss::new().forward(m23.view(), array![0i64, 3].view())),
+            "multiclass_hinge_loss: `labels` holds class index 3 at position [1], outside the valid range [0, 3)",
+        ),
+        (
+            "classification: sparse tf 0-d logits",
+            msg!(SparseSoftmaxCrossEntropyWithLogits::new().forward(ints(&[], 0).view(), s0.view())),
+            "sparse_softmax_cross_entropy_with_logits: `logits` has shape [], expected at least 1 dimension (the classes)",
+        ),
+        (
+            "classification: bce_with_logits grad buffer",
+            msg!(BinaryCrossEntropyWithLogits::new().forward_backward_into(x3.view(), x3.view(), zeros(&[2]).into_dimensionality().unwrap().view_mut())),
+            "binary_cross_entropy_with_logits: `grad` has shape [2], expected [3] (the shape of `input`)",
+        ),
+        (
+            "classification: cross_entropy grad buffer",
+            msg!(CrossEntropyLoss::new().forward_backward_into(m23.view(), l2.view(), m22.clone().into_dimensionality().unwrap().view_mut())),
+            "cross_entropy: `grad` has shape [2, 2], expected [2, 3] (the shape of `input`)",
+        ),
+        (
+            "classification: cross_entropy grad_output of the unreduced result",
+            msg!(CrossEntropyLoss::new().reduction(Reduction::None).backward(m23.view(), l2.view(), g3.view().into_dyn())),
+            "cross_entropy: `grad_output` has shape [3], expected [2] (the shape of the unreduced result)",
+        ),
+        (
+            "regression: mse grad buffer",
+            msg!(MseLoss::new().forward_backward_into(x3.view(), x3.view(), zeros(&[2]).into_dimensionality().unwrap().view_mut())),
+            "mse_loss: `grad` has shape [2], expected [3] (the shape of `input`)",
+        ),
+        (
+            "beyond: softmax_focal alpha length",
+            msg!(SoftmaxFocalLoss::new().alpha(y2.view()).forward(m23.view(), l2.view())),
+            "softmax_focal_loss: `alpha` has shape [2], expected [3] (one weight per class)",
+        ),
+        (
+            "beyond: softmax_focal 0-d",
+            msg!(SoftmaxFocalLoss::new().forward(s0.view(), ints(&[], 0).view())),
+            "softmax_focal_loss: `input` has shape [], expected (C,), (N, C) or (N, C, d1, ..., dk)",
+        ),
+        (
+            "optax: poly_loss epsilon",
+            msg!(OptaxPolyLossCrossEntropy::new().epsilon(f64::NAN).forward(m23.view(), m23.view())),
+            "poly_loss_cross_entropy: option `epsilon` = NaN is invalid: expected a number",
+        ),
+        (
+            "optax: poly_loss shapes",
+            msg!(OptaxPolyLossCrossEntropy::new().forward(m23.view(), m22.view())),
+            "poly_loss_cross_entropy: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+        ),
+        (
+            "segmentation: optax dice class_reduction",
+            msg!(DiceLoss::new().class_reduction(Reduction::BatchMean).forward(m23.view(), m23.view())),
+            "dice_loss: option `class_reduction` = batchmean is invalid: expected none, mean or sum (optax's `reduction` across classes)",
+        ),
+        (
+            "segmentation: generalized dice 0-d",
+            msg!(MulticlassGeneralizedDiceLoss::new().forward(s0.view(), s0.view())),
+            "multiclass_generalized_dice_loss: `predictions` has shape [], expected at least 1 dimension: (..., num_classes)",
+        ),
+        (
+            "segmentation: binary dice shapes",
+            msg!(BinaryDiceLoss::new().forward(m23.view(), m22.view())),
+            "binary_dice_loss: `targets` has shape [2, 2], expected [2, 3] (the shape of `predictions`)",
+        ),
+        (
+            "segmentation: jaccard shapes",
+            msg!(JaccardLoss::new().forward(m23.view(), m22.view())),
+            "jaccard_loss: `target` has shape [2, 2], expected [2, 3] (the shape of `input`)",
+        ),
+        (
+            "segmentation: keras tversky shapes",
+            msg!(KerasTversky::new().forward(m23.view(), m22.view())),
+            "tversky: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+        ),
+        (
+            "segmentation: lovasz classes option",
+            msg!(LovaszSoftmax::new().classes(LovaszClasses::List(vec![0, 5])).forward(m23.view(), l2.view())),
+            "lovasz_softmax: option `classes` = [0, 5] is invalid: expected class indices in [0, 3) (the size of `probas`' class axis); 5 is not",
+        ),
+        (
+            "sequence: optax ctc blank_id",
+            msg!(OptaxCtcLoss::new().blank_id(3).forward(zeros(&[1, 2, 3]).view(), zeros(&[1, 2]).view(), array![[1i64]].view(), array![[0.0f64]].view())),
+            "ctc_loss: option `blank_id` = 3 is invalid: expected a class index in [0, 3) (K = the size of `logits`'s class axis)",
+        ),
+        (
+            "sequence: optax ctc paddings not 0 or 1",
+            msg!(OptaxCtcLoss::new().forward(zeros(&[1, 2, 3]).view(), array![[0.0f64, 0.5]].view(), array![[1i64]].view(), array![[0.0f64]].view())),
+            "ctc_loss: `logit_paddings` holds 0.5 at position [0, 1], expected 0 (data) or 1 (padding)",
+        ),
+        (
+            "sequence: optax ctc left padding",
+            msg!(OptaxCtcLoss::new().forward(zeros(&[1, 2, 3]).view(), zeros(&[1, 2]).view(), array![[1i64, 1]].view(), array![[1.0f64, 0.0]].view())),
+            "ctc_loss: `label_paddings` holds 1 at position [0, 0], expected right padding: zeros, then ones (optax requires it)",
+        ),
+        (
+            "sequence: tf ctc label_length shape",
+            msg!(TfCtcLoss::new().forward(array![[1i64]].view(), zeros(&[2, 1, 3]).view(), array![1i64, 1].view(), array![2i64].view())),
+            "ctc_loss: `label_length` has shape [2], expected [1] (one length per sequence: N = 1)",
+        ),
+        (
+            "sequence: tf ctc label out of range",
+            msg!(TfCtcLoss::new().forward(array![[5i64]].view(), zeros(&[2, 1, 3]).view(), array![1i64].view(), array![2i64].view())),
+            "ctc_loss: `labels` holds class index 5 at position [0, 0], outside the valid range [0, 3)",
+        ),
+        (
+            "math: log_softmax axis",
+            msg!(log_softmax(&x3.view(), Axis(1))),
+            "log_softmax: `x` has shape [3], expected at least 2 dimension(s) (axis = 1)",
+        ),
+        (
+            "math: logsumexp axis",
+            msg!(logsumexp(&x3.view(), Axis(1))),
+            "logsumexp: `x` has shape [3], expected at least 2 dimension(s) (axis = 1)",
+        ),
     ]
 }
 
