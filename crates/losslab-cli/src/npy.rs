@@ -396,7 +396,7 @@ impl Py {
             Py::Str(s) if s.len() <= 40 => format!("the string {s:?}"),
             Py::Str(_) => "a string".to_string(),
             Py::Int(i) => format!("the integer {i}"),
-            Py::Bool(b) => format!("{}", if *b { "True" } else { "False" }),
+            Py::Bool(b) => (if *b { "True" } else { "False" }).to_string(),
             Py::None => "None".to_string(),
             Py::Tuple(_) => "a tuple".to_string(),
             Py::List(_) => "a list".to_string(),

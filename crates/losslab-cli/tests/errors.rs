@@ -37,7 +37,7 @@ fn tree(dir: &Path) -> Vec<String> {
 fn raw_npy(version: u8, dict: &str, data: &[u8]) -> Vec<u8> {
     let prefix = if version == 1 { 10 } else { 12 };
     let mut text = dict.to_string();
-    while (prefix + text.len() + 1) % 64 != 0 {
+    while !(prefix + text.len() + 1).is_multiple_of(64) {
         text.push(' ');
     }
     text.push('\n');
