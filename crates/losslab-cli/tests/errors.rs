@@ -344,10 +344,27 @@ fn unwritable_outputs_are_errors_that_leave_nothing() {
         check(d, what, &args, want, 1);
         assert_eq!(tree(d), before, "{what}: files left behind");
     }
+    // The same with an existing --out: replaced, then restored.
+    std::fs::write(d.join("existing.npy"), b"keep me").unwrap();
+    let before = tree(d);
+    check(
+        d,
+        "an error after replacing an existing --out",
+        &["eval", "mse_loss", "-t", X, "-t", Y, "--out", "existing.npy", "--grad-dir", "g"],
+        "--grad-dir: cannot write `g/input.npy`: Is a directory (os error 21)",
+        1,
+    );
+    assert_eq!(std::fs::read(d.join("existing.npy")).unwrap(), b"keep me", "--out not restored");
+    assert_eq!(tree(d), before, "files left behind");
     // The same evaluation succeeds where the outputs can be written.
     let out = losslab(d, &["eval", "mse_loss", "-t", X, "-t", Y, "--out", "r.npy", "--grad-dir", "h"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(d.join("r.npy").is_file() && d.join("h/input.npy").is_file() && d.join("h/target.npy").is_file());
+    // And replaces an existing --out, leaving no copy of the old one.
+    let out = losslab(d, &["eval", "mse_loss", "-t", X, "-t", Y, "--out", "existing.npy"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(npy::read(&d.join("existing.npy")).unwrap(), Tensor::F64(ArrayD::from_elem(IxDyn(&[]), 10.0 / 3.0)), "mean of 0, 1, 9");
+    assert!(!tree(d).iter().any(|f| f.contains(".losslab-")), "{:?}", tree(d));
 }
 
 /// clap's usage errors: exit status 2, its own message, no panic, no file.

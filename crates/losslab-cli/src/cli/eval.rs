@@ -163,7 +163,7 @@ pub struct EvalReport {
 
 /// Runs `losslab eval`: reads the tensors, evaluates, writes the requested
 /// files (all computed first, each written atomically; on any error none is
-/// left behind), and prints the report as one line of JSON to `out`.
+/// left behind, and a file one replaced is restored), and prints the report as one line of JSON to `out`.
 ///
 /// # Errors
 /// Bad flags, unreadable or malformed files, any evaluation error, or a
@@ -250,18 +250,52 @@ fn stage_and_commit(config: &EvalConfig, e: &Evaluation, created_dirs: &mut Vec<
         }
         grad_files = Some(files);
     }
-    let mut committed: Vec<PathBuf> = Vec::new();
+    // Each file is renamed into place; a file it replaces is kept aside until
+    // all are, so that a failure part-way restores what was there.
+    let mut committed: Vec<(PathBuf, Option<tempfile::TempPath>)> = Vec::new();
+    let rollback = |committed: Vec<(PathBuf, Option<tempfile::TempPath>)>| {
+        for (dest, old) in committed.into_iter().rev() {
+            let _ = match old {
+                Some(old) => std::fs::rename(&old, &dest),
+                None => std::fs::remove_file(&dest),
+            };
+        }
+    };
     for (flag, s) in staged {
         let dest = s.dest().to_path_buf();
-        if let Err(err) = s.commit().context(flag) {
-            for p in &committed {
-                let _ = std::fs::remove_file(p);
+        let old = match keep_aside(&dest).with_context(|| format!("{flag}: cannot write `{}`", dest.display())) {
+            Ok(old) => old,
+            Err(err) => {
+                rollback(committed);
+                return Err(err);
             }
+        };
+        if let Err(err) = s.commit().context(flag) {
+            rollback(committed);
             return Err(err);
         }
-        committed.push(dest);
+        committed.push((dest, old));
     }
+    // Success: the copies kept aside are deleted as they drop.
     Ok((grad_files, out_file))
+}
+
+/// A copy of the file at `dest`, if there is one, beside it (a hard link, or a
+/// copy where links are refused), deleted when dropped.
+fn keep_aside(dest: &Path) -> std::io::Result<Option<tempfile::TempPath>> {
+    if !dest.is_file() {
+        return Ok(None);
+    }
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let old = tempfile::Builder::new().prefix(".losslab-").suffix(".npy.old").tempfile_in(dir)?.into_temp_path();
+    std::fs::remove_file(&old)?;
+    if std::fs::hard_link(dest, &old).is_err() {
+        std::fs::copy(dest, &old)?;
+    }
+    Ok(Some(old))
 }
 
 /// Creates `dir` and its missing ancestors, recording those it created (outermost first).
