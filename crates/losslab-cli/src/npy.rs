@@ -40,9 +40,33 @@ pub const SUPPORTED_DTYPES: &str = "float32 (<f4), float64 (<f8), int32 (<i4), i
 /// assert_eq!(t.shape(), &[2, 2]);
 /// ```
 pub fn read(path: &Path) -> Result<Tensor> {
-    let file = File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let len = file.metadata().with_context(|| format!("cannot read `{}`", path.display()))?.len();
-    read_from(std::io::BufReader::new(file), len).with_context(|| format!("`{}`", path.display()))
+    read_labelled(path, &format!("`{}`", path.display()))
+}
+
+/// Reads the `.npy` file at `path`, every error prefixed by `label`, which
+/// names where the path came from (for example `--tensor input=x.npy`).
+///
+/// # Errors
+/// As [`read`].
+///
+/// # Examples
+/// ```
+/// let err = losslab_cli::npy::read_labelled("no/such.npy".as_ref(), "--tensor input=no/such.npy").unwrap_err();
+/// assert_eq!(
+///     format!("{err:#}"),
+///     "--tensor input=no/such.npy: cannot open the file: No such file or directory (os error 2)"
+/// );
+/// ```
+pub fn read_labelled(path: &Path, label: &str) -> Result<Tensor> {
+    let read = || -> Result<Tensor> {
+        let file = File::open(path).context("cannot open the file")?;
+        let meta = file.metadata().context("cannot read the file's size")?;
+        if meta.is_dir() {
+            bail!("expected a .npy file, found a directory");
+        }
+        read_from(std::io::BufReader::new(file), meta.len())
+    };
+    read().with_context(|| label.to_string())
 }
 
 /// Reads a `.npy` stream of `len` bytes (the whole file's size) from `reader`.
@@ -50,14 +74,13 @@ pub fn read(path: &Path) -> Result<Tensor> {
 /// # Errors
 /// As [`read`], without the file name.
 pub fn read_from(mut reader: impl Read, len: u64) -> Result<Tensor> {
-    const NOT_NPY: &str = "not a .npy file (it does not start with the NumPy magic string \\x93NUMPY)";
     if len < 10 {
-        bail!("{NOT_NPY}");
+        bail!("not a .npy file: it has {len} bytes, fewer than the 10 of the smallest .npy header");
     }
     let mut pre = [0u8; 8];
     reader.read_exact(&mut pre).context("cannot read the header")?;
     if &pre[..6] != MAGIC {
-        bail!("{NOT_NPY}");
+        bail!("not a .npy file: expected the NumPy magic string \\x93NUMPY at the start, found {}", escape_bytes(&pre[..6]));
     }
     let (major, minor) = (pre[6], pre[7]);
     let (header_len, prefix) = match major {
@@ -68,6 +91,9 @@ pub fn read_from(mut reader: impl Read, len: u64) -> Result<Tensor> {
         }
         2 | 3 => {
             let mut b = [0u8; 4];
+            if len < 12 {
+                bail!("truncated: the file has {len} bytes, fewer than the 12 of a version {major}.{minor} header's prefix");
+            }
             reader.read_exact(&mut b).context("truncated: the file ends inside the header")?;
             (u64::from(u32::from_le_bytes(b)), 12u64)
         }
@@ -78,7 +104,9 @@ pub fn read_from(mut reader: impl Read, len: u64) -> Result<Tensor> {
     }
     let mut text = vec![0u8; header_len as usize];
     reader.read_exact(&mut text).context("truncated: the file ends inside the header")?;
-    let text = std::str::from_utf8(&text).map_err(|_| anyhow::anyhow!("malformed header: not UTF-8 text"))?;
+    let text = std::str::from_utf8(&text).map_err(|e| {
+        anyhow::anyhow!("malformed header: expected UTF-8 text, found an invalid byte at header byte {}", e.valid_up_to())
+    })?;
     let header = Header::parse(text)?;
 
     let n = header
@@ -132,6 +160,11 @@ pub fn read_from(mut reader: impl Read, len: u64) -> Result<Tensor> {
             decode(&data, |b: [u8; 8]| if big { i64::from_be_bytes(b) } else { i64::from_le_bytes(b) }),
         )?),
     })
+}
+
+/// `bytes` as a Rust byte-string literal (`b"\\x93NUMPX"`), for messages.
+fn escape_bytes(bytes: &[u8]) -> String {
+    format!("b\"{}\"", bytes.escape_ascii())
 }
 
 fn decode<const N: usize, T>(data: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
@@ -202,13 +235,23 @@ pub fn stage(path: &Path, tensor: &Tensor) -> Result<Staged> {
         _ => Path::new("."),
     };
     let context = || format!("cannot write `{}`", path.display());
+    if !dir.exists() {
+        bail!("cannot write `{}`: expected an existing directory `{}`, found none", path.display(), dir.display());
+    }
+    if !dir.is_dir() {
+        bail!("cannot write `{}`: expected `{}` to be a directory, found a file", path.display(), dir.display());
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".losslab-").suffix(".npy.tmp");
     // The file becomes the user's output: the usual permissions (0666 less the
     // umask), not a temporary file's private 0600.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let mut temp = builder.tempfile_in(dir).with_context(context)?;
+    let mut temp = builder.tempfile_in(dir).map_err(|e| {
+        // tempfile names its random temporary path; the user's is the one to name.
+        let cause = e.get_ref().and_then(std::error::Error::source).map_or_else(|| e.to_string(), ToString::to_string);
+        anyhow::anyhow!("cannot write `{}`: cannot create a file in `{}`: {cause}", path.display(), dir.display())
+    })?;
     {
         let mut w = BufWriter::new(temp.as_file_mut());
         write_to(&mut w, tensor).with_context(context)?;
@@ -290,34 +333,36 @@ struct Header {
 impl Header {
     fn parse(text: &str) -> Result<Header> {
         let value = Py::parse(text).map_err(|e| anyhow::anyhow!("malformed header: {e}"))?;
-        let Py::Dict(entries) = value else { bail!("malformed header: expected a Python dict literal") };
+        let Py::Dict(entries) = value else { bail!("malformed header: expected a Python dict literal, found {}", value.describe()) };
         let get = |key: &str| {
             entries
                 .iter()
                 .find(|(k, _)| matches!(k, Py::Str(s) if s == key))
                 .map(|(_, v)| v)
-                .with_context(|| format!("malformed header: no '{key}' key"))
+                .with_context(|| format!("malformed header: expected a '{key}' key, found none"))
         };
         let descr = match get("descr")? {
             Py::Str(s) => s.clone(),
             Py::List(_) => bail!("unsupported dtype: a structured (record) array; supported: {SUPPORTED_DTYPES}"),
-            _ => bail!("malformed header: 'descr' is not a string"),
+            v => bail!("malformed header: expected 'descr' to be a string, found {}", v.describe()),
         };
         let fortran_order = match get("fortran_order")? {
             Py::Bool(b) => *b,
-            _ => bail!("malformed header: 'fortran_order' is not True or False"),
+            v => bail!("malformed header: expected 'fortran_order' to be True or False, found {}", v.describe()),
         };
         let shape = match get("shape")? {
             Py::Tuple(items) | Py::List(items) => items
                 .iter()
                 .map(|d| match d {
                     Py::Int(i) => {
-                        u64::try_from(*i).map_err(|_| anyhow::anyhow!("malformed header: shape entry {i} is negative or too large"))
+                        u64::try_from(*i).map_err(|_| {
+                            anyhow::anyhow!("malformed header: expected 'shape' entries in [0, 2^64), found {i}")
+                        })
                     }
-                    _ => bail!("malformed header: 'shape' holds something other than integers"),
+                    v => bail!("malformed header: expected 'shape' to hold integers, found {}", v.describe()),
                 })
                 .collect::<Result<Vec<u64>>>()?,
-            _ => bail!("malformed header: 'shape' is not a tuple"),
+            v => bail!("malformed header: expected 'shape' to be a tuple of integers, found {}", v.describe()),
         };
         let (order, ty) = descr.split_at(descr.chars().next().map_or(0, |c| if "<>|=".contains(c) { 1 } else { 0 }));
         let big_endian = order == ">";
@@ -345,6 +390,20 @@ enum Py {
 }
 
 impl Py {
+    /// What the value is, in words, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Py::Str(s) if s.len() <= 40 => format!("the string {s:?}"),
+            Py::Str(_) => "a string".to_string(),
+            Py::Int(i) => format!("the integer {i}"),
+            Py::Bool(b) => (if *b { "True" } else { "False" }).to_string(),
+            Py::None => "None".to_string(),
+            Py::Tuple(_) => "a tuple".to_string(),
+            Py::List(_) => "a list".to_string(),
+            Py::Dict(_) => "a dict".to_string(),
+        }
+    }
+
     fn parse(text: &str) -> std::result::Result<Py, String> {
         let mut p = PyParser { s: text.as_bytes(), i: 0 };
         let v = p.value(0)?;
@@ -584,7 +643,7 @@ mod tests {
         let b = raw("<f4", false, "(4294967296, 4294967296, 4294967296)", &[0u8; 4]);
         assert!(err(&b).contains("too large"), "{}", err(&b));
         let b = raw("<f4", false, "(-1,)", &[0u8; 4]);
-        assert!(err(&b).contains("negative"), "{}", err(&b));
+        assert_eq!(err(&b), "malformed header: expected 'shape' entries in [0, 2^64), found -1");
         let mut b = raw("<f4", false, "(1,)", &[0u8; 4]);
         b[8] = 0xff;
         b[9] = 0xff;
@@ -630,7 +689,7 @@ mod tests {
     #[test]
     fn read_names_the_file() {
         let e = format!("{:#}", read(Path::new("/no/such/file.npy")).unwrap_err());
-        assert!(e.starts_with("cannot read `/no/such/file.npy`"), "{e}");
+        assert!(e.starts_with("`/no/such/file.npy`: cannot open the file: "), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.npy");
         std::fs::write(&p, b"garbage garbage").unwrap();

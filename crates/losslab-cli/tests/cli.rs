@@ -239,7 +239,7 @@ fn grad_output_scales_the_gradients() {
             "go2.npy",
         ],
     );
-    assert!(e.contains("grad_output has shape [2], expected [3]"), "{e}");
+    assert!(e.contains("`grad_output` has shape [2], expected [3]"), "{e}");
     assert!(!d.join("h").exists() && !d.join("o.npy").exists());
     // A scalar result takes a 0-d grad_output.
     write(&d, "go0.npy", Tensor::F64(ndarray::arr0(3.0).into_dyn()));
@@ -379,7 +379,7 @@ fn errors_name_the_problem_and_leave_no_file() {
             &["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "betta=1"],
             "has no option `betta`; its options are beta (float, default 1.0)",
         ),
-        (&["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "beta=big"], "option `beta`: expected a number, got big"),
+        (&["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "beta=big"], "option `beta` = big is invalid: expected a number"),
         (&["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "beta=1,5"], "--option beta=1,5: cannot parse `1,5`"),
         (
             &["smooth_l1_loss", "-t", "input=x.npy", "-t", "target=y.npy", "-O", "beta=-1"],
@@ -387,21 +387,21 @@ fn errors_name_the_problem_and_leave_no_file() {
         ),
         (&["mse_loss", "-t", "input=x.npy"], "torch:mse_loss needs tensor `target`"),
         (&["mse_loss", "-t", "input=x.npy", "-t", "target=y2.npy"], "`target` has shape [2], expected [3]"),
-        (&["mse_loss", "-t", "input=x.npy", "-t", "target=i3.npy"], "tensor `target` must be float32 or float64, got int64"),
+        (&["mse_loss", "-t", "input=x.npy", "-t", "target=i3.npy"], "`target` has dtype int64, expected float32 or float64"),
         (
             &["mse_loss", "-t", "input=x32.npy", "-t", "target=y3.npy"],
-            "tensors `input` (float32) and `target` (float64) have different dtypes",
+            "`target` has dtype float64, expected float32 (the dtype of `input`",
         ),
-        (&["nll_loss", "-t", "input=logits.npy", "-t", "target=y2.npy"], "tensor `target` must hold integer class indices"),
+        (&["nll_loss", "-t", "input=logits.npy", "-t", "target=y2.npy"], "`target` has dtype float64, expected integer class indices"),
         (&["cross_entropy", "-t", "input=logits.npy", "-t", "target=labels_bad.npy"], "class index 5"),
-        (&["mse_loss", "-t", "input=garbage.npy", "-t", "target=y.npy"], "--tensor input: `garbage.npy`: not a .npy file"),
+        (&["mse_loss", "-t", "input=garbage.npy", "-t", "target=y.npy"], "--tensor input=garbage.npy: not a .npy file"),
         (
             &["mse_loss", "-t", "input=truncated.npy", "-t", "target=y.npy"],
-            "`truncated.npy`: truncated or corrupt: declared shape [3] of <f8 needs 24 bytes of data, but the file has only 19",
+            "--tensor input=truncated.npy: truncated or corrupt: declared shape [3] of <f8 needs 24 bytes of data, but the file has only 19",
         ),
         (
             &["mse_loss", "-t", "input=huge.npy", "-t", "target=y.npy"],
-            "`huge.npy`: declared shape [100000000000, 100000000000] is too large",
+            "--tensor input=huge.npy: declared shape [100000000000, 100000000000] is too large",
         ),
         (
             &["mse_loss", "-t", "input=huge2.npy", "-t", "target=y.npy"],
@@ -411,7 +411,7 @@ fn errors_name_the_problem_and_leave_no_file() {
             &["mse_loss", "-t", "input=u2.npy", "-t", "target=y.npy"],
             "unsupported dtype `<u2`; supported: float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8)",
         ),
-        (&["mse_loss", "-t", "input=missing.npy", "-t", "target=y.npy"], "--tensor input: cannot read `missing.npy`"),
+        (&["mse_loss", "-t", "input=missing.npy", "-t", "target=y.npy"], "--tensor input=missing.npy: cannot open the file"),
         (
             &["mse_loss", "-t", "input=x.npy", "-t", "target=y.npy", "--reduction", "avg"],
             "--reduction: unknown reduction `avg`: expected one of none, mean, sum, batchmean",
@@ -420,7 +420,7 @@ fn errors_name_the_problem_and_leave_no_file() {
         (&["mse_loss", "-t", "input=x.npy", "-t", "input=y.npy"], "--tensor: `input` is given twice"),
         (
             &["tf:softmax_cross_entropy_with_logits", "-t", "labels=x.npy", "-t", "logits=x.npy", "-O", "axis=1.5"],
-            "option `axis`: expected an integer axis, got 1.5",
+            "option `axis` = 1.5 is invalid: expected an integer axis",
         ),
     ];
     for (args, want) in cases {

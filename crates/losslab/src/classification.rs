@@ -417,8 +417,9 @@ impl CrossEntropyLoss {
             return Err(LossError::Unsupported {
                 loss: Self::NAME,
                 message: format!(
-                    "ignore_index ({}) is not supported for floating point target (class probabilities); \
-                     use a negative ignore_index or class-index targets",
+                    "option `ignore_index` = {} is not supported with class probabilities (a floating point `target`): \
+                     expected a negative ignore_index, or class-index targets \
+                     (PyTorch: \"ignore_index is not supported for floating point target\")",
                     self.ignore_index
                 ),
             });

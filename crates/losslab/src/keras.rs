@@ -1111,8 +1111,10 @@ impl KerasSparseCategoricalCrossentropy {
                 return Err(LossError::Unsupported {
                     loss: Self::NAME,
                     message: format!(
-                        "`axis` = {} is not the last axis of `y_pred` (shape {:?}); Keras's backend requires the classes on the last axis",
+                        "option `axis` = {} is not supported: expected the last axis of `y_pred` (-1 or {} for its shape {:?}), \
+                         as Keras's backend requires the classes on the last axis",
                         self.axis,
+                        nd - 1,
                         y_pred.shape()
                     ),
                 });

@@ -240,13 +240,14 @@ pub(crate) fn softmax_lane(x: &[f64], out: &mut [f64]) {
 }
 
 fn along_axis<T: Float, D: Dimension>(
+    name: &'static str,
     x: &ArrayView<'_, T, D>,
     axis: Axis,
     f: impl FnMut(&[f64], &mut [f64]),
 ) -> Result<ArrayD<T>> {
     let shape = x.shape().to_vec();
     if axis.index() >= shape.len() {
-        return Err(shape_err("softmax", "input", format!("at least {} dimension(s)", axis.index() + 1), &shape));
+        return Err(shape_err(name, "x", format!("at least {} dimension(s) (axis = {})", axis.index() + 1, axis.index()), &shape));
     }
     let data = widen(x);
     let mut out = vec![0.0; data.len()];
@@ -273,7 +274,7 @@ fn along_axis<T: Float, D: Dimension>(
 /// # References
 /// J. S. Bridle, "Probabilistic interpretation of feedforward classification network outputs", 1990.
 pub fn softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
-    along_axis(x, axis, softmax_lane)
+    along_axis("softmax", x, axis, softmax_lane)
 }
 
 /// The log-softmax along `axis`: `xᵢ − m − log Σⱼ exp(xⱼ − m)`, exact where
@@ -296,7 +297,7 @@ pub fn softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> R
 /// # References
 /// <https://pytorch.org/docs/stable/generated/torch.nn.functional.log_softmax.html>
 pub fn log_softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
-    along_axis(x, axis, log_softmax_lane)
+    along_axis("log_softmax", x, axis, log_softmax_lane)
 }
 
 /// `log Σᵢ exp(xᵢ)` along `axis` (the axis is removed), with the maximum
@@ -321,7 +322,7 @@ pub fn log_softmax<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) 
 pub fn logsumexp<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: Axis) -> Result<ArrayD<T>> {
     let shape = x.shape().to_vec();
     if axis.index() >= shape.len() {
-        return Err(shape_err("logsumexp", "input", format!("at least {} dimension(s)", axis.index() + 1), &shape));
+        return Err(shape_err("logsumexp", "x", format!("at least {} dimension(s) (axis = {})", axis.index() + 1, axis.index()), &shape));
     }
     let data = widen(x);
     let (outer, len, inner) = lanes(&shape, axis.index());
@@ -470,7 +471,7 @@ mod tests {
     #[test]
     fn bad_axis_is_an_error() {
         let e = softmax(&array![1.0f64, 2.0].view(), Axis(1)).unwrap_err();
-        assert!(e.to_string().contains("`input` has shape [2]"), "{e}");
+        assert_eq!(e.to_string(), "softmax: `x` has shape [2], expected at least 2 dimension(s) (axis = 1)");
         assert!(resolve_axis("l", "axis", -3, 2).is_err());
         assert_eq!(resolve_axis("l", "axis", -1, 2).unwrap(), 1);
     }

@@ -535,8 +535,9 @@ impl OptaxDice {
                     return Err(LossError::Unsupported {
                         loss,
                         message: format!(
-                            "option `axis` = {a:?} sums over the class (last) axis; losslab supports optax's \
-                             `axis` over the batch and spatial axes only"
+                            "option `axis` = {a:?} is not supported: expected batch and spatial axes only \
+                             (losslab sums optax's `axis` over those), found the class (last) axis {} among them",
+                            ndim - 1
                         ),
                     });
                 }
@@ -1012,6 +1013,10 @@ impl BinaryDiceLoss {
         let (ps, ts) = (predictions.shape(), targets.shape());
         if ps.is_empty() || ts.is_empty() {
             return Err(shape_err(Self::NAME, if ps.is_empty() { "predictions" } else { "targets" }, "at least 1 dimension", &[]));
+        }
+        if ps.len() == ts.len() {
+            // Before the class axis is added, so that the message shows the shapes given.
+            same_shape(Self::NAME, "predictions", ps, "targets", ts)?;
         }
         let mut p = predictions.to_owned().into_dyn();
         let mut t = targets.to_owned().into_dyn();

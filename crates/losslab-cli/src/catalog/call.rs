@@ -54,7 +54,7 @@ impl<T: FloatElement> Call<T> {
         let shape = v.shape().to_vec();
         match v.into_dimensionality::<Ix1>() {
             Ok(v) => Ok(Some(v)),
-            Err(_) => bail!("{}: tensor `{name}` must be 1-D ({what}), got shape {shape:?}", self.spec.qualified_name()),
+            Err(_) => bail!("{}: `{name}` has shape {shape:?}, expected 1-D ({what})", self.spec.qualified_name()),
         }
     }
 
@@ -90,7 +90,7 @@ impl<T: FloatElement> Call<T> {
     /// An axis option.
     pub(crate) fn axis(&self, key: &str) -> Result<isize> {
         let v = self.i64(key);
-        isize::try_from(v).map_err(|_| anyhow::anyhow!("{}: option `{key}` = {v} is out of range", self.spec.qualified_name()))
+        isize::try_from(v).map_err(|_| anyhow::anyhow!("{}: option `{key}` = {v} is invalid: expected an axis that fits the platform's isize", self.spec.qualified_name()))
     }
 
     /// A name option ([`OptionType::Choice`](super::OptionType::Choice)).
@@ -121,7 +121,7 @@ impl<T: FloatElement> Call<T> {
         match &self.grad_output {
             Some(g) if g.shape() == value.shape() => Ok(g.clone()),
             Some(g) => bail!(
-                "{}: grad_output has shape {:?}, expected {:?} (the shape of the result)",
+                "{}: `grad_output` has shape {:?}, expected {:?} (the shape of the result)",
                 self.spec.qualified_name(),
                 g.shape(),
                 value.shape()

@@ -206,7 +206,7 @@ fn opt_integer<T: FloatElement>(c: &Call<T>, key: &str) -> Result<Option<i64>> {
         None => Ok(None),
         #[allow(clippy::cast_possible_truncation)]
         Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Some(v as i64)),
-        Some(v) => bail!("{}: option `{key}` = {v} must be an integer or None", c.spec.qualified_name()),
+        Some(v) => bail!("{}: option `{key}` = {v} is invalid: expected an integer (below 9e15 in magnitude) or None", c.spec.qualified_name()),
     }
 }
 
@@ -311,13 +311,13 @@ fn lovasz<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let classes = if c.is_int("classes") {
         let list = c.int("classes");
         if list.ndim() != 1 {
-            bail!("{}: tensor `classes` must be 1-D (a list of class indices), got shape {:?}", c.spec.qualified_name(), list.shape());
+            bail!("{}: `classes` has shape {:?}, expected 1-D (a list of class indices)", c.spec.qualified_name(), list.shape());
         }
         let mut v = Vec::with_capacity(list.len());
         for &k in list {
             match usize::try_from(k) {
                 Ok(k) => v.push(k),
-                Err(_) => bail!("{}: tensor `classes` holds {k}, not a class index", c.spec.qualified_name()),
+                Err(_) => bail!("{}: `classes` holds {k}, expected a class index ≥ 0", c.spec.qualified_name()),
             }
         }
         LovaszClasses::List(v)
@@ -379,7 +379,7 @@ mod tests {
         q.tensors.insert("y_pred".into(), f(&[2, 2], vec![0.5, 0.5, 0.25, 0.75]));
         q.options.insert("axis".into(), OptionValue::Float(1.5));
         let e = format!("{:#}", evaluate("keras:dice", q.clone()).unwrap_err());
-        assert_eq!(e, "keras:dice: option `axis` = 1.5 must be an integer or None");
+        assert_eq!(e, "keras:dice: option `axis` = 1.5 is invalid: expected an integer (below 9e15 in magnitude) or None");
         q.options.insert("axis".into(), OptionValue::Int(-1));
         assert_eq!(evaluate("keras:dice", q).unwrap().value.shape(), &[2]);
 

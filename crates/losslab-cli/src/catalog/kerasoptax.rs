@@ -221,7 +221,7 @@ fn k_scce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let ignore = match c.opt_f64("ignore_class") {
         None => None,
         Some(v) if v.fract() == 0.0 && v.abs() < 9e15 => Some(v as i64),
-        Some(v) => bail!("keras:sparse_categorical_crossentropy: option `ignore_class` = {v} must be an integer or None"),
+        Some(v) => bail!("keras:sparse_categorical_crossentropy: option `ignore_class` = {v} is invalid: expected an integer (below 9e15 in magnitude) or None"),
     };
     let loss =
         KerasSparseCategoricalCrossentropy::new().from_logits(c.bool("from_logits")).ignore_class(ignore).axis(c.axis("axis")?).reduction(c.reduction());
@@ -266,7 +266,7 @@ fn o_mc_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 fn o_smooth<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let Some(alpha) = c.opt_f64("alpha") else { bail!("optax:smooth_labels needs option `alpha` (the smoothing factor; optax has no default)") };
+    let Some(alpha) = c.opt_f64("alpha") else { bail!("optax:smooth_labels: option `alpha` = None is invalid: expected a number (the smoothing factor; optax has no default)") };
     let t = OptaxSmoothLabels::new(alpha).reduction(c.reduction());
     let l = c.float("labels");
     c.finish(t.forward(l.view())?, ("labels", None), |g| t.backward(l.view(), g))

@@ -319,17 +319,20 @@ pub fn resolve(name: &str) -> Result<&'static LossSpec> {
 /// Qualified names close to `name` (edit distance or substring), closest first.
 fn suggestions(name: &str) -> Vec<String> {
     let query = name.rsplit(':').next().unwrap_or(name).to_ascii_lowercase();
-    let mut scored: Vec<(usize, String)> = catalog()
+    let mut scored: Vec<(usize, bool, String)> = catalog()
         .iter()
         .filter_map(|s| {
             let d = levenshtein(&query, s.name);
             let close = d <= (query.len() / 3).max(1);
             let contains = query.len() >= 3 && (s.name.contains(query.as_str()) || query.contains(s.name));
-            (close || contains).then(|| (d, s.qualified_name()))
+            (close || contains).then(|| (d, !contains, s.qualified_name()))
         })
         .collect();
     scored.sort();
-    scored.into_iter().take(4).map(|(_, n)| n).collect()
+    // Names containing the query, and the closest by edit distance (within one
+    // more edit than the best): `msee_loss` suggests mse_loss, not dice_loss.
+    let best = scored.iter().map(|s| s.0).min().unwrap_or(0);
+    scored.into_iter().filter(|(d, far, _)| !far || *d <= best + 1).take(4).map(|(_, _, n)| n).collect()
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -413,10 +416,10 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evalua
         let d = t.dtype();
         match (ts.kind, d.is_float()) {
             (TensorKind::Float, false) => {
-                bail!("{qname}: tensor `{}` must be float32 or float64, got {d}", ts.name)
+                bail!("{qname}: `{}` has dtype {d}, expected float32 or float64", ts.name)
             }
             (TensorKind::Int, true) => {
-                bail!("{qname}: tensor `{}` must hold integer class indices (int32 or int64), got {d}", ts.name)
+                bail!("{qname}: `{}` has dtype {d}, expected integer class indices (int32 or int64)", ts.name)
             }
             _ => {}
         }
@@ -424,7 +427,7 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evalua
             match dtype {
                 None => dtype = Some((d, ts.name)),
                 Some((d0, n0)) if d0 != d => bail!(
-                    "{qname}: tensors `{n0}` ({d0}) and `{}` ({d}) have different dtypes; all float tensors must be float32, or all float64",
+                    "{qname}: `{}` has dtype {d}, expected {d0} (the dtype of `{n0}`: all float tensors must be float32, or all float64)",
                     ts.name
                 ),
                 Some(_) => {}
@@ -432,11 +435,11 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evalua
         }
     }
     let Some((dtype, _)) = dtype else {
-        bail!("{qname}: no float tensor given; it needs {}", spec.tensor_list());
+        bail!("{qname}: expected at least one float tensor, found none; its tensors are {}", spec.tensor_list());
     };
     if let Some(g) = &grad_output {
         if g.dtype() != dtype {
-            bail!("{qname}: grad_output is {}, but the tensors are {dtype}; it must be {dtype} too", g.dtype());
+            bail!("{qname}: `grad_output` has dtype {}, expected {dtype} (the dtype of the tensors)", g.dtype());
         }
     }
 
@@ -449,7 +452,7 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evalua
     let mut resolved = BTreeMap::new();
     for o in spec.options {
         let v = match options.get(o.key) {
-            Some(&v) => o.ty.coerce(v).map_err(|e| anyhow::anyhow!("{qname}: option `{}`: {e}", o.key))?,
+            Some(&v) => o.ty.coerce(v).map_err(|e| anyhow::anyhow!("{qname}: option `{}` = {v} is invalid: {e}", o.key))?,
             None => o.default_value(),
         };
         resolved.insert(o.key, v);
@@ -588,14 +591,14 @@ mod tests {
              (float, input's shape)); its tensors are input, target, weight (optional)"
         );
         let r = request(vec![("input", f32s(&[1.0])), ("target", f64s(&[2.0]))]);
-        assert!(message("l1_loss", r).contains("tensors `input` (float32) and `target` (float64) have different dtypes"));
+        assert!(message("l1_loss", r).contains("`target` has dtype float64, expected float32 (the dtype of `input`"));
         let mut r = ok();
         r.grad_output = Some(f32s(&[1.0]));
         r.want_grads = true;
-        assert_eq!(message("mse_loss", r), "torch:mse_loss: grad_output is float32, but the tensors are float64; it must be float64 too");
+        assert_eq!(message("mse_loss", r), "torch:mse_loss: `grad_output` has dtype float32, expected float64 (the dtype of the tensors)");
         let mut r = ok();
         r.options.insert("delta".into(), OptionValue::None);
-        assert_eq!(message("huber_loss", r), "torch:huber_loss: option `delta`: expected a number, got None");
+        assert_eq!(message("huber_loss", r), "torch:huber_loss: option `delta` = None is invalid: expected a number");
         // A library error passes through with its own message.
         let mut r = ok();
         r.options.insert("delta".into(), OptionValue::Int(0));

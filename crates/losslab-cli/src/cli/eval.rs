@@ -163,7 +163,7 @@ pub struct EvalReport {
 
 /// Runs `losslab eval`: reads the tensors, evaluates, writes the requested
 /// files (all computed first, each written atomically; on any error none is
-/// left behind), and prints the report as one line of JSON to `out`.
+/// left behind, and a file one replaced is restored), and prints the report as one line of JSON to `out`.
 ///
 /// # Errors
 /// Bad flags, unreadable or malformed files, any evaluation error, or a
@@ -176,11 +176,11 @@ pub fn run(args: &EvalArgs, out: &mut dyn Write) -> Result<ExitCode> {
     for (name, path) in &config.tensors {
         // An unknown name is reported before any file is read.
         spec.check_tensor_name(name)?;
-        let t = npy::read(path).with_context(|| format!("--tensor {name}"))?;
+        let t = npy::read_labelled(path, &format!("--tensor {name}={}", path.display()))?;
         request.tensors.insert(name.clone(), t);
     }
     if let Some(path) = &config.grad_output {
-        request.grad_output = Some(npy::read(path).context("--grad-output")?);
+        request.grad_output = Some(npy::read_labelled(path, &format!("--grad-output {}", path.display()))?);
     }
     request.want_grads = config.grad_dir.is_some();
     let evaluation = spec.evaluate(request)?;
@@ -231,34 +231,71 @@ fn stage_and_commit(config: &EvalConfig, e: &Evaluation, created_dirs: &mut Vec<
     let mut out_file = None;
     if let Some(path) = &config.out {
         if path.is_dir() {
-            bail!("--out `{}` is a directory; expected a file name such as result.npy", path.display());
+            bail!("--out `{}`: expected a file name such as result.npy, found a directory", path.display());
         }
-        staged.push(npy::stage(path, &e.value)?);
+        staged.push(("--out", npy::stage(path, &e.value).context("--out")?));
         out_file = Some(path.display().to_string());
     }
     let mut grad_files = None;
     if let Some(dir) = &config.grad_dir {
-        create_dir(dir, created_dirs).with_context(|| format!("--grad-dir: cannot create `{}`", dir.display()))?;
+        if dir.exists() && !dir.is_dir() {
+            bail!("--grad-dir `{}`: expected a directory, found a file", dir.display());
+        }
+        create_dir(dir, created_dirs).with_context(|| format!("--grad-dir: cannot create the directory `{}`", dir.display()))?;
         let mut files = BTreeMap::new();
         for (name, g) in &e.grads {
             let path = dir.join(format!("{name}.npy"));
-            staged.push(npy::stage(&path, g)?);
+            staged.push(("--grad-dir", npy::stage(&path, g).context("--grad-dir")?));
             files.insert(name.clone(), path.display().to_string());
         }
         grad_files = Some(files);
     }
-    let mut committed: Vec<PathBuf> = Vec::new();
-    for s in staged {
+    // Each file is renamed into place; a file it replaces is kept aside until
+    // all are, so that a failure part-way restores what was there.
+    let mut committed: Vec<(PathBuf, Option<tempfile::TempPath>)> = Vec::new();
+    let rollback = |committed: Vec<(PathBuf, Option<tempfile::TempPath>)>| {
+        for (dest, old) in committed.into_iter().rev() {
+            let _ = match old {
+                Some(old) => std::fs::rename(&old, &dest),
+                None => std::fs::remove_file(&dest),
+            };
+        }
+    };
+    for (flag, s) in staged {
         let dest = s.dest().to_path_buf();
-        if let Err(err) = s.commit() {
-            for p in &committed {
-                let _ = std::fs::remove_file(p);
+        let old = match keep_aside(&dest).with_context(|| format!("{flag}: cannot write `{}`", dest.display())) {
+            Ok(old) => old,
+            Err(err) => {
+                rollback(committed);
+                return Err(err);
             }
+        };
+        if let Err(err) = s.commit().context(flag) {
+            rollback(committed);
             return Err(err);
         }
-        committed.push(dest);
+        committed.push((dest, old));
     }
+    // Success: the copies kept aside are deleted as they drop.
     Ok((grad_files, out_file))
+}
+
+/// A copy of the file at `dest`, if there is one, beside it (a hard link, or a
+/// copy where links are refused), deleted when dropped.
+fn keep_aside(dest: &Path) -> std::io::Result<Option<tempfile::TempPath>> {
+    if !dest.is_file() {
+        return Ok(None);
+    }
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let old = tempfile::Builder::new().prefix(".losslab-").suffix(".npy.old").tempfile_in(dir)?.into_temp_path();
+    std::fs::remove_file(&old)?;
+    if std::fs::hard_link(dest, &old).is_err() {
+        std::fs::copy(dest, &old)?;
+    }
+    Ok(Some(old))
 }
 
 /// Creates `dir` and its missing ancestors, recording those it created (outermost first).
