@@ -5,6 +5,8 @@
 #   RAYON_NUM_THREADS=8 LOSSLAB_PEERS_SHAPES=4096x32000,65536x1000 LOSSLAB_PEERS_MSE=100000000 scripts/bench/peers.sh
 #   scripts/bench/peers.sh ce_65536            # criterion filter: one group only
 # Every library runs on rayon's pool, so RAYON_NUM_THREADS sets all three.
+# The table lists every ce_*/mse_* group under target/criterion, earlier runs'
+# included: remove target/criterion/{ce,mse}_* first for this run's alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-2}"

@@ -10,7 +10,8 @@
 //!
 //! It reads criterion's `GROUP/FUNCTION/new/estimates.json` (the median time of
 //! one iteration) and `benchmark.json` (the elements per iteration) for the
-//! groups `ce_{rows}x{classes}` and `mse_{elements}`.
+//! groups `ce_{rows}x{classes}` and `mse_{elements}`: every such group in the
+//! directory, those of earlier runs with other shapes included.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
