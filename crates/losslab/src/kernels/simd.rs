@@ -121,6 +121,57 @@ pub(crate) fn all_f32_ops() -> Vec<BlockOps<f32>> {
     v
 }
 
+/// One row of the single-block path of [`super::softmax_ce`]: what the
+/// kernel needs to write the row's gradient (inputs) and the row's
+/// statistics (outputs).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RowIo {
+    /// Input: the target's class (any class when `skip`).
+    pub(crate) y: usize,
+    /// Input: an ignored row (its gradient is zeros).
+    pub(crate) skip: bool,
+    /// Input: `Σg`, the sum of the upstream gradient over the row's classes:
+    /// `grad = e · f + cc` with `f = −Σg / s` rounded to the element type.
+    pub(crate) total: f64,
+    /// Input: the constant of the gradient (`−b`), rounded to the element type.
+    pub(crate) cc: f64,
+    /// Input: the target's element is `fix + ((s − e_y) / s) · Σg`.
+    pub(crate) fix: f64,
+    /// Output: the row's maximum.
+    pub(crate) m: f64,
+    /// Output: `Σ exp(x − m)`, in `f64`.
+    pub(crate) s: f64,
+    /// Output: `Σ (x − m)` in `f64` (where asked).
+    pub(crate) xs: f64,
+    /// Output: a NaN in the row, or a maximum that is not finite; nothing was
+    /// written for such a row.
+    pub(crate) special: bool,
+}
+
+/// The rows a single-block kernel takes at most per call.
+pub(crate) const ROW_GROUP: usize = 16;
+
+/// The longest row the register kernel [`short_rows_f32`] takes.
+pub(crate) const SHORT_ROW_MAX: usize = 64;
+
+/// For `rows ≤ ROW_GROUP` consecutive rows of `c` elements at `src`: each row's
+/// statistics into `io`, and, when `dst` is not null, its gradient written
+/// at `dst` (`src` and `dst` may be the same buffer) in the one pass.
+pub(crate) type ShortRowsFn<T> = unsafe fn(src: *const T, dst: *mut T, c: usize, rows: usize, want_xsum: bool, io: &mut [RowIo; ROW_GROUP]);
+
+/// The register kernel for rows of at most [`SHORT_ROW_MAX`] `f32` (the whole
+/// row held in up to four AVX-512 registers), where the `f32` operations of
+/// this process are the AVX-512 ones ([`f32_ops`]); `None` otherwise.
+pub(crate) fn short_rows_f32() -> Option<ShortRowsFn<f32>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if f32_ops().name == "avx512" {
+            return Some(x86::short_rows_avx512);
+        }
+    }
+    None
+}
+
 /// `exp` of 16 or 8 `f32` lanes, for tests of its accuracy.
 #[cfg(all(test, target_arch = "x86_64"))]
 pub(crate) use x86::{exp_avx2_slice, exp_avx512_slice};
@@ -431,6 +482,97 @@ mod x86 {
             let v = *dst.add(i);
             *dst.add(i) = v.mul_add(f, c);
             i += 1;
+        }
+    }
+
+    /// [`super::ShortRowsFn`] for rows of at most 64 `f32`: one to four
+    /// masked registers per row.
+    pub(crate) unsafe fn short_rows_avx512(
+        src: *const f32,
+        dst: *mut f32,
+        c: usize,
+        rows: usize,
+        want_xsum: bool,
+        io: &mut [super::RowIo; super::ROW_GROUP],
+    ) {
+        match c.div_ceil(16) {
+            0 | 1 => short_rows_n::<1>(src, dst, c, rows, want_xsum, io),
+            2 => short_rows_n::<2>(src, dst, c, rows, want_xsum, io),
+            3 => short_rows_n::<3>(src, dst, c, rows, want_xsum, io),
+            _ => short_rows_n::<4>(src, dst, c, rows, want_xsum, io),
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn short_rows_n<const N: usize>(
+        src: *const f32,
+        dst: *mut f32,
+        c: usize,
+        rows: usize,
+        want_xsum: bool,
+        io: &mut [super::RowIo; super::ROW_GROUP],
+    ) {
+        debug_assert!(c <= 16 * N && rows <= super::ROW_GROUP);
+        let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+        let mut k = [0 as __mmask16; N];
+        for (j, kj) in k.iter_mut().enumerate() {
+            let rem = c.saturating_sub(16 * j);
+            *kj = if rem >= 16 { 0xffff } else { ((1u32 << rem) - 1) as __mmask16 };
+        }
+        let grad = !dst.is_null();
+        for (r, o) in io.iter_mut().enumerate().take(rows) {
+            let p = src.add(r * c);
+            let mut x = [ninf; N];
+            let mut nan: __mmask16 = 0;
+            let mut mx = ninf;
+            for j in 0..N {
+                x[j] = _mm512_mask_loadu_ps(ninf, k[j], p.add(16 * j));
+                nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x[j], x[j]);
+                mx = _mm512_max_ps(mx, x[j]);
+            }
+            let m = _mm512_reduce_max_ps(mx);
+            o.m = f64::from(m);
+            if nan != 0 || !m.is_finite() {
+                o.special = true;
+                continue;
+            }
+            o.special = false;
+            let mv = _mm512_set1_ps(m);
+            let z = _mm512_setzero_pd();
+            let (mut s0, mut s1, mut x0, mut x1) = (z, z, z, z);
+            let mut e = [_mm512_setzero_ps(); N];
+            for j in 0..N {
+                let d = _mm512_maskz_sub_ps(k[j], x[j], mv);
+                e[j] = _mm512_maskz_mov_ps(k[j], exp512(d));
+                widen_add512(&mut s0, &mut s1, e[j]);
+                if want_xsum {
+                    widen_add512(&mut x0, &mut x1, d);
+                }
+            }
+            let s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+            o.s = s;
+            o.xs = if want_xsum { _mm512_reduce_add_pd(_mm512_add_pd(x0, x1)) } else { 0.0 };
+            if grad {
+                let q = dst.add(r * c);
+                if o.skip {
+                    for j in 0..N {
+                        _mm512_mask_storeu_ps(q.add(16 * j), k[j], _mm512_setzero_ps());
+                    }
+                    continue;
+                }
+                let fv = _mm512_set1_ps((-o.total / s) as f32);
+                let cv = _mm512_set1_ps(o.cc as f32);
+                let (jy, ly) = (o.y / 16, (o.y % 16) as i32);
+                let mut e_y = 0f32;
+                for j in 0..N {
+                    if j == jy {
+                        e_y = _mm512_cvtss_f32(_mm512_permutexvar_ps(_mm512_set1_epi32(ly), e[j]));
+                    }
+                    _mm512_mask_storeu_ps(q.add(16 * j), k[j], _mm512_fmadd_ps(e[j], fv, cv));
+                }
+                // The target's element without cancellation: 1 − p_y = (s − e_y) / s.
+                *q.add(o.y) = (o.fix + ((s - f64::from(e_y)) / s) * o.total) as f32;
+            }
         }
     }
 
