@@ -485,6 +485,21 @@ mod x86 {
         }
     }
 
+    /// The sums of the 8 lanes of `v[at]`, …, `v[at + 7]`, as the 8 lanes of
+    /// one vector (a fixed tree: lane pairs, then pairs of pairs, then halves).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn hsum_rows8(v: &[__m512d; super::ROW_GROUP], at: usize) -> __m512d {
+        let pair = |a: __m512d, b: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(a, b), _mm512_unpackhi_pd(a, b));
+        let ab = pair(v[at], v[at + 1]);
+        let cd = pair(v[at + 2], v[at + 3]);
+        let ef = pair(v[at + 4], v[at + 5]);
+        let gh = pair(v[at + 6], v[at + 7]);
+        let p = _mm512_add_pd(_mm512_shuffle_f64x2::<0x88>(ab, cd), _mm512_shuffle_f64x2::<0xDD>(ab, cd));
+        let q = _mm512_add_pd(_mm512_shuffle_f64x2::<0x88>(ef, gh), _mm512_shuffle_f64x2::<0xDD>(ef, gh));
+        _mm512_add_pd(_mm512_shuffle_f64x2::<0x88>(p, q), _mm512_shuffle_f64x2::<0xDD>(p, q))
+    }
+
     /// [`super::ShortRowsFn`] for rows of at most 64 `f32`: one to four
     /// masked registers per row.
     pub(crate) unsafe fn short_rows_avx512(
@@ -520,13 +535,28 @@ mod x86 {
             *kj = if rem >= 16 { 0xffff } else { ((1u32 << rem) - 1) as __mmask16 };
         }
         let grad = !dst.is_null();
-        for (r, o) in io.iter_mut().enumerate().take(rows) {
+        // Every row of the group is loaded before any gradient is stored: in
+        // place, a row's (masked) load would otherwise overlap the previous
+        // row's masked store, which cannot be forwarded, and wait for it.
+        let mut rows_x = [[ninf; N]; super::ROW_GROUP];
+        for (r, xr) in rows_x.iter_mut().enumerate().take(rows) {
             let p = src.add(r * c);
-            let mut x = [ninf; N];
+            for j in 0..N {
+                xr[j] = _mm512_mask_loadu_ps(ninf, k[j], p.add(16 * j));
+            }
+        }
+        // Then in phases over the group, so that the rows' dependency chains
+        // (maximum, exponentials, sum, division) overlap: the statistics and
+        // the exponentials (kept in `rows_x`), the gradient's factors of every
+        // row at once, the stores.
+        const G: usize = super::ROW_GROUP;
+        let (mut sv, mut tv, mut eyv, mut fixv) = ([1.0f64; G], [0.0f64; G], [0.0f64; G], [0.0f64; G]);
+        let (mut acc_s, mut acc_x) = ([_mm512_setzero_pd(); G], [_mm512_setzero_pd(); G]);
+        for (r, o) in io.iter_mut().enumerate().take(rows) {
+            let x = &mut rows_x[r];
             let mut nan: __mmask16 = 0;
             let mut mx = ninf;
             for j in 0..N {
-                x[j] = _mm512_mask_loadu_ps(ninf, k[j], p.add(16 * j));
                 nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x[j], x[j]);
                 mx = _mm512_max_ps(mx, x[j]);
             }
@@ -540,39 +570,62 @@ mod x86 {
             let mv = _mm512_set1_ps(m);
             let z = _mm512_setzero_pd();
             let (mut s0, mut s1, mut x0, mut x1) = (z, z, z, z);
-            let mut e = [_mm512_setzero_ps(); N];
             for j in 0..N {
                 let d = _mm512_maskz_sub_ps(k[j], x[j], mv);
-                e[j] = _mm512_maskz_mov_ps(k[j], exp512(d));
-                widen_add512(&mut s0, &mut s1, e[j]);
+                x[j] = _mm512_maskz_mov_ps(k[j], exp512(d));
+                widen_add512(&mut s0, &mut s1, x[j]);
                 if want_xsum {
                     widen_add512(&mut x0, &mut x1, d);
                 }
             }
-            let s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-            o.s = s;
-            o.xs = if want_xsum { _mm512_reduce_add_pd(_mm512_add_pd(x0, x1)) } else { 0.0 };
-            if grad {
-                let q = dst.add(r * c);
-                if o.skip {
-                    for j in 0..N {
-                        _mm512_mask_storeu_ps(q.add(16 * j), k[j], _mm512_setzero_ps());
-                    }
-                    continue;
-                }
-                let fv = _mm512_set1_ps((-o.total / s) as f32);
-                let cv = _mm512_set1_ps(o.cc as f32);
-                let (jy, ly) = (o.y / 16, (o.y % 16) as i32);
-                let mut e_y = 0f32;
-                for j in 0..N {
-                    if j == jy {
-                        e_y = _mm512_cvtss_f32(_mm512_permutexvar_ps(_mm512_set1_epi32(ly), e[j]));
-                    }
-                    _mm512_mask_storeu_ps(q.add(16 * j), k[j], _mm512_fmadd_ps(e[j], fv, cv));
-                }
-                // The target's element without cancellation: 1 − p_y = (s − e_y) / s.
-                *q.add(o.y) = (o.fix + ((s - f64::from(e_y)) / s) * o.total) as f32;
+            // Each row's 8 partial sums, reduced below for 8 rows at a time.
+            acc_s[r] = _mm512_add_pd(s0, s1);
+            if want_xsum {
+                acc_x[r] = _mm512_add_pd(x0, x1);
             }
+            if grad {
+                let (jy, ly) = (o.y / 16, (o.y % 16) as i32);
+                let e_y = _mm512_cvtss_f32(_mm512_permutexvar_ps(_mm512_set1_epi32(ly), x[jy.min(N - 1)]));
+                (tv[r], eyv[r], fixv[r]) = (o.total, f64::from(e_y), o.fix);
+            }
+        }
+        let mut xsv = [0.0f64; G];
+        for h in 0..2 {
+            _mm512_storeu_pd(sv.as_mut_ptr().add(8 * h), hsum_rows8(&acc_s, 8 * h));
+            if want_xsum {
+                _mm512_storeu_pd(xsv.as_mut_ptr().add(8 * h), hsum_rows8(&acc_x, 8 * h));
+            }
+        }
+        for (r, o) in io.iter_mut().enumerate().take(rows) {
+            if !o.special {
+                (o.s, o.xs) = (sv[r], xsv[r]);
+            }
+        }
+        if !grad {
+            return;
+        }
+        let (mut fv, mut yv) = ([0f32; G], [0f32; G]);
+        for r in 0..G {
+            fv[r] = (-tv[r] / sv[r]) as f32;
+            // The target's element without cancellation: 1 − p_y = (s − e_y) / s.
+            yv[r] = (fixv[r] + ((sv[r] - eyv[r]) / sv[r]) * tv[r]) as f32;
+        }
+        for (r, o) in io.iter().enumerate().take(rows) {
+            if o.special {
+                continue;
+            }
+            let q = dst.add(r * c);
+            if o.skip {
+                for j in 0..N {
+                    _mm512_mask_storeu_ps(q.add(16 * j), k[j], _mm512_setzero_ps());
+                }
+                continue;
+            }
+            let (f, cv) = (_mm512_set1_ps(fv[r]), _mm512_set1_ps(o.cc as f32));
+            for j in 0..N {
+                _mm512_mask_storeu_ps(q.add(16 * j), k[j], _mm512_fmadd_ps(rows_x[r][j], f, cv));
+            }
+            *q.add(o.y) = yv[r];
         }
     }
 

@@ -600,38 +600,50 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             }
             #[cfg(not(target_arch = "x86_64"))]
             ln_group(&mut ls);
+            // The losses of the group (a loop that vectorises), as `index_row`
+            // (and `CrossEntropyLoss::indexed_losses`) computes them.
+            let mut lv = [0.0f64; ROW_GROUP];
+            for i in 0..ROW_GROUP {
+                let (o, log_s) = (&io[i], ls[i]);
+                let lp_y = (xy[i] - o.m) - log_s;
+                let nll = -(lp_y * wys[i]);
+                lv[i] = if smoothing {
+                    // Unweighted: Σ w = C, Σ w (x − M) = Σ (x − m).
+                    let smooth = -(o.xs - cf * log_s);
+                    (1.0 - eps) * nll + smooth * (eps / cf)
+                } else {
+                    nll
+                };
+            }
+            for i in nb..ROW_GROUP {
+                lv[i] = 0.0;
+            }
             for i in 0..nb {
-                let r = r0 + i;
-                let o = io[i];
-                let loss = if o.skip && !o.special {
-                    if !self.losses.is_null() {
-                        *self.losses.add(r) = T::zero();
-                    }
-                    0.0
+                let o = &io[i];
+                if o.skip && !o.special {
+                    lv[i] = 0.0;
                 } else if o.special {
                     // NaN, +∞ or a row of −∞: the general row (nothing was written).
-                    self.row(r, blen, 1, &mut one, false)
-                } else {
-                    let log_s = ls[i];
-                    // As `index_row` (and `CrossEntropyLoss::indexed_losses`) computes it.
-                    let lp_y = (xy[i] - o.m) - log_s;
-                    let nll = -(lp_y * wys[i]);
-                    let loss = if smoothing {
-                        // Unweighted: Σ w = C, Σ w (x − M) = Σ (x − m).
-                        let smooth = -(o.xs - cf * log_s);
-                        (1.0 - eps) * nll + smooth * (eps / cf)
-                    } else {
-                        nll
-                    };
-                    if !self.losses.is_null() {
-                        *self.losses.add(r) = T::from_wide(loss);
-                    }
-                    loss
-                };
-                let t = sum + loss;
-                comp += if sum.abs() >= loss.abs() { (sum - t) + loss } else { (loss - t) + sum };
-                sum = t;
+                    lv[i] = self.row(r0 + i, blen, 1, &mut one, false);
+                    continue;
+                }
+                if !self.losses.is_null() {
+                    *self.losses.add(r0 + i) = T::from_wide(lv[i]);
+                }
             }
+            // The group's sum by a fixed tree, then into the running total
+            // (compensated): groups are fixed by the number of rows alone.
+            let mut h = ROW_GROUP;
+            while h > 1 {
+                h /= 2;
+                for i in 0..h {
+                    lv[i] += lv[i + h];
+                }
+            }
+            let v = lv[0];
+            let t = sum + v;
+            comp += if sum.abs() >= v.abs() { (sum - t) + v } else { (v - t) + sum };
+            sum = t;
             r0 += nb;
         }
         (sum, comp)
