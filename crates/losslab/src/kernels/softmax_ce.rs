@@ -512,12 +512,22 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         RowKernels { short, avx512: simd::f32_ops().name == "avx512" }
     }
 
-    /// [`ShortRowsFn`] through the block operations: per row, the maximum, the
-    /// exponentials stored and summed, then (from cache) the affine update and
-    /// the target's element.
-    unsafe fn rows_via_ops(&self, src: *const T, dst: *mut T, rows: usize, want_xsum: bool, io: &mut [RowIo; ROW_GROUP]) {
+    /// [`ShortRowsFn`] through the block operations: per row, the target's
+    /// logit into `xy`, the maximum, the exponentials stored and summed, then
+    /// (from cache) the affine update and the target's element.
+    unsafe fn rows_via_ops(
+        &self,
+        src: *const T,
+        dst: *mut T,
+        rows: usize,
+        want_xsum: bool,
+        io: &mut [RowIo; ROW_GROUP],
+        xy: &mut [f64; ROW_GROUP],
+    ) {
         let (c, ops) = (self.classes, self.ops);
         for (r, o) in io.iter_mut().enumerate().take(rows) {
+            // The target's logit, before the gradient overwrites it (in place).
+            xy[r] = (*src.add(r * c + o.y)).to_wide();
             let (m, nan) = (ops.max)(src.add(r * c), c);
             let m = m.to_wide();
             o.m = m;
@@ -560,6 +570,7 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         let mut wys = [0.0f64; ROW_GROUP];
         let mut one = [Stat::default(); 1];
         let (mut sum, mut comp) = (0.0f64, 0.0f64);
+        let short = k.short.is_some();
         let mut r0 = lo;
         while r0 < hi {
             let nb = ROW_GROUP.min(hi - r0);
@@ -569,8 +580,13 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
                 let l = labels[r0 + i].index();
                 o.skip = Some(l) == ignore_index;
                 o.y = if o.skip { 0 } else { l as usize };
-                // The target's logit, before the gradient overwrites it (in place).
-                xy[i] = (*src.add(i * c + o.y)).to_wide();
+                // The target's logit, before the gradient overwrites it (in
+                // place); for long rows, read by `rows_via_ops` as each row
+                // starts (reading ahead into the group's rows slows the
+                // streaming of the rows from memory).
+                if short {
+                    xy[i] = (*src.add(i * c + o.y)).to_wide();
+                }
                 let wy = w.map_or(1.0, |w| w[o.y]);
                 wys[i] = wy;
                 if grad && !o.skip {
@@ -587,7 +603,7 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             }
             match k.short {
                 Some(rows_fn) => rows_fn(src, dst, c, nb, smoothing, &mut io),
-                None => self.rows_via_ops(src, dst, nb, smoothing, &mut io),
+                None => self.rows_via_ops(src, dst, nb, smoothing, &mut io, &mut xy),
             }
             for i in 0..ROW_GROUP {
                 ls[i] = if i < nb && !io[i].special { io[i].s } else { 1.0 };
