@@ -556,9 +556,9 @@ mod x86 {
             let x = &mut rows_x[r];
             let mut nan: __mmask16 = 0;
             let mut mx = ninf;
-            for j in 0..N {
-                nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x[j], x[j]);
-                mx = _mm512_max_ps(mx, x[j]);
+            for &xj in x.iter() {
+                nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(xj, xj);
+                mx = _mm512_max_ps(mx, xj);
             }
             let m = _mm512_reduce_max_ps(mx);
             o.m = f64::from(m);
@@ -616,8 +616,8 @@ mod x86 {
             }
             let q = dst.add(r * c);
             if o.skip {
-                for j in 0..N {
-                    _mm512_mask_storeu_ps(q.add(16 * j), k[j], _mm512_setzero_ps());
+                for (j, &kj) in k.iter().enumerate() {
+                    _mm512_mask_storeu_ps(q.add(16 * j), kj, _mm512_setzero_ps());
                 }
                 continue;
             }

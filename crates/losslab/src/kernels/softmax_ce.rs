@@ -455,6 +455,7 @@ struct RowKernels<T> {
 /// polynomial in `s = f / (2 + f)`), without branches so that a loop over a
 /// group of sums vectorises.
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's constants, as published
 pub(crate) fn ln_ge1(x: f64) -> f64 {
     const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
@@ -631,9 +632,7 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
                     nll
                 };
             }
-            for i in nb..ROW_GROUP {
-                lv[i] = 0.0;
-            }
+            lv[nb..].fill(0.0);
             for i in 0..nb {
                 let o = &io[i];
                 if o.skip && !o.special {
