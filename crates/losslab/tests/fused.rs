@@ -84,9 +84,25 @@ fn agree_with_general_path<T: Float>() {
     let (rel, abs) = tol::<T>();
     let mut rng = Rng(7);
     // One block, several blocks with a short last one, many blocks.
-    for &(n, c, scale) in
-        &[(5usize, 1usize, 3.0), (7, 3, 5.0), (33, 17, 30.0), (9, 100, 1e4), (3, 2048, 10.0), (4, 5000, 20.0), (2, 70_001, 50.0)]
-    {
+    // The single-block path (C ≤ 2048): C = 1, 2, one register (16), the
+    // register kernel's limit (64) and one past it, the block (2048) and one
+    // past it (two blocks); row counts that are not a multiple of the group (16).
+    for &(n, c, scale) in &[
+        (5usize, 1usize, 3.0),
+        (37, 1, 3.0),
+        (21, 2, 4.0),
+        (7, 3, 5.0),
+        (50, 10, 6.0),
+        (17, 16, 8.0),
+        (33, 17, 30.0),
+        (19, 64, 10.0),
+        (18, 65, 10.0),
+        (9, 100, 1e4),
+        (3, 2048, 10.0),
+        (3, 2049, 10.0),
+        (4, 5000, 20.0),
+        (2, 70_001, 50.0),
+    ] {
         let x = logits::<T>(&mut rng, n, c, scale);
         let x3 = x.clone().insert_axis(Axis(2));
         for (name, ce) in losses() {
@@ -150,6 +166,23 @@ fn non_finite_logits_behave_as_the_general_path() {
         [-inf, 0.0, 0.0, 0.0]
     ];
     let y = ndarray::array![0i64, 1, 1, 2, 0];
+    non_finite_rows_agree(&x, &y);
+    // The same rows among finite ones, in groups of the single-block path
+    // (16 rows), with 12 and 40 classes (one and three registers).
+    for c in [12usize, 40] {
+        let mut rng = Rng(5);
+        let mut big = logits::<f64>(&mut rng, 37, c, 4.0);
+        for (i, row) in x.outer_iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                big[[3 + 7 * i, j * (c / 4)]] = v;
+            }
+        }
+        let yb = labels(&mut rng, 37, c, 3);
+        non_finite_rows_agree(&big, &yb);
+    }
+}
+
+fn non_finite_rows_agree(x: &Array2<f64>, y: &Array1<i64>) {
     for eps in [0.0, 0.2] {
         for r in Reduction::ALL {
             let ce = CrossEntropyLoss::new().reduction(r).label_smoothing(eps);
@@ -186,14 +219,16 @@ fn errors_leave_the_logits_untouched() {
 fn bit_identical_whatever_the_thread_count() {
     let mut rng = Rng(11);
     // Many rows (split over rows), and one or two long rows (split over blocks).
-    for &(n, c) in &[(300usize, 777usize), (1, 100_000), (2, 50_000), (3000, 10)] {
+    for &(n, c) in &[(300usize, 777usize), (1, 100_000), (2, 50_000), (3000, 10), (4099, 1), (1001, 64), (999, 65), (70, 2048)] {
         let x = logits::<f32>(&mut rng, n, c, 8.0);
         let y = labels(&mut rng, n, c, -100);
         let t = Array2::from_shape_fn((n, c), |_| rng.uniform() as f32);
+        let weight: Vec<f64> = (0..c).map(|_| rng.uniform() * 2.0).collect();
         for ce in [
             CrossEntropyLoss::new(),
             CrossEntropyLoss::new().label_smoothing(0.1).reduction(Reduction::Sum),
             CrossEntropyLoss::new().reduction(Reduction::None),
+            CrossEntropyLoss::new().weight(Array1::from(weight.clone()).view()),
         ] {
             let run = |threads: usize| {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();

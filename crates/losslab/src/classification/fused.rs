@@ -84,6 +84,10 @@ impl CrossEntropyLoss {
         let labels = contiguous(target);
         let ignore = self.ignore_index;
         let mut den = (0.0f64, 0.0f64);
+        // Unweighted, the denominator is the count of the samples that count
+        // (exact, as the compensated sum of ones is).
+        let mut count = 0usize;
+        let weight = self.weight.as_deref();
         for (i, &l) in labels.iter().enumerate() {
             let l = l.index();
             if l == ignore {
@@ -100,12 +104,22 @@ impl CrossEntropyLoss {
                 });
             }
             // Σ w[y] over the samples that count, compensated, in sample order.
-            let v = self.weight.as_ref().map_or(1.0, |w| w[l as usize]);
+            let Some(w) = weight else {
+                count += 1;
+                continue;
+            };
+            let v = w[l as usize];
             let (s, c) = den;
             let t = s + v;
             den = (t, c + if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s });
         }
-        let den = if (den.0 + den.1).is_finite() { den.0 + den.1 } else { den.0 };
+        let den = if weight.is_none() {
+            count as f64
+        } else if (den.0 + den.1).is_finite() {
+            den.0 + den.1
+        } else {
+            den.0
+        };
         let batch = if shape.len() > 1 { rows as f64 } else { 1.0 };
         Ok(Some(Plan { rows, classes, targets: PlanTargets::Index(labels), den, batch, sample_ndim: shape.len() - 1 }))
     }

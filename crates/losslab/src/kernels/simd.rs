@@ -121,6 +121,57 @@ pub(crate) fn all_f32_ops() -> Vec<BlockOps<f32>> {
     v
 }
 
+/// One row of the single-block path of [`super::softmax_ce`]: what the
+/// kernel needs to write the row's gradient (inputs) and the row's
+/// statistics (outputs).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RowIo {
+    /// Input: the target's class (any class when `skip`).
+    pub(crate) y: usize,
+    /// Input: an ignored row (its gradient is zeros).
+    pub(crate) skip: bool,
+    /// Input: `Σg`, the sum of the upstream gradient over the row's classes:
+    /// `grad = e · f + cc` with `f = −Σg / s` rounded to the element type.
+    pub(crate) total: f64,
+    /// Input: the constant of the gradient (`−b`), rounded to the element type.
+    pub(crate) cc: f64,
+    /// Input: the target's element is `fix + ((s − e_y) / s) · Σg`.
+    pub(crate) fix: f64,
+    /// Output: the row's maximum.
+    pub(crate) m: f64,
+    /// Output: `Σ exp(x − m)`, in `f64`.
+    pub(crate) s: f64,
+    /// Output: `Σ (x − m)` in `f64` (where asked).
+    pub(crate) xs: f64,
+    /// Output: a NaN in the row, or a maximum that is not finite; nothing was
+    /// written for such a row.
+    pub(crate) special: bool,
+}
+
+/// The rows a single-block kernel takes at most per call.
+pub(crate) const ROW_GROUP: usize = 16;
+
+/// The longest row the register kernel [`short_rows_f32`] takes.
+pub(crate) const SHORT_ROW_MAX: usize = 64;
+
+/// For `rows ≤ ROW_GROUP` consecutive rows of `c` elements at `src`: each row's
+/// statistics into `io`, and, when `dst` is not null, its gradient written
+/// at `dst` (`src` and `dst` may be the same buffer) in the one pass.
+pub(crate) type ShortRowsFn<T> = unsafe fn(src: *const T, dst: *mut T, c: usize, rows: usize, want_xsum: bool, io: &mut [RowIo; ROW_GROUP]);
+
+/// The register kernel for rows of at most [`SHORT_ROW_MAX`] `f32` (the whole
+/// row held in up to four AVX-512 registers), where the `f32` operations of
+/// this process are the AVX-512 ones ([`f32_ops`]); `None` otherwise.
+pub(crate) fn short_rows_f32() -> Option<ShortRowsFn<f32>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if f32_ops().name == "avx512" {
+            return Some(x86::short_rows_avx512);
+        }
+    }
+    None
+}
+
 /// `exp` of 16 or 8 `f32` lanes, for tests of its accuracy.
 #[cfg(all(test, target_arch = "x86_64"))]
 pub(crate) use x86::{exp_avx2_slice, exp_avx512_slice};
@@ -431,6 +482,150 @@ mod x86 {
             let v = *dst.add(i);
             *dst.add(i) = v.mul_add(f, c);
             i += 1;
+        }
+    }
+
+    /// The sums of the 8 lanes of `v[at]`, …, `v[at + 7]`, as the 8 lanes of
+    /// one vector (a fixed tree: lane pairs, then pairs of pairs, then halves).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn hsum_rows8(v: &[__m512d; super::ROW_GROUP], at: usize) -> __m512d {
+        let pair = |a: __m512d, b: __m512d| _mm512_add_pd(_mm512_unpacklo_pd(a, b), _mm512_unpackhi_pd(a, b));
+        let ab = pair(v[at], v[at + 1]);
+        let cd = pair(v[at + 2], v[at + 3]);
+        let ef = pair(v[at + 4], v[at + 5]);
+        let gh = pair(v[at + 6], v[at + 7]);
+        let p = _mm512_add_pd(_mm512_shuffle_f64x2::<0x88>(ab, cd), _mm512_shuffle_f64x2::<0xDD>(ab, cd));
+        let q = _mm512_add_pd(_mm512_shuffle_f64x2::<0x88>(ef, gh), _mm512_shuffle_f64x2::<0xDD>(ef, gh));
+        _mm512_add_pd(_mm512_shuffle_f64x2::<0x88>(p, q), _mm512_shuffle_f64x2::<0xDD>(p, q))
+    }
+
+    /// [`super::ShortRowsFn`] for rows of at most 64 `f32`: one to four
+    /// masked registers per row.
+    pub(crate) unsafe fn short_rows_avx512(
+        src: *const f32,
+        dst: *mut f32,
+        c: usize,
+        rows: usize,
+        want_xsum: bool,
+        io: &mut [super::RowIo; super::ROW_GROUP],
+    ) {
+        match c.div_ceil(16) {
+            0 | 1 => short_rows_n::<1>(src, dst, c, rows, want_xsum, io),
+            2 => short_rows_n::<2>(src, dst, c, rows, want_xsum, io),
+            3 => short_rows_n::<3>(src, dst, c, rows, want_xsum, io),
+            _ => short_rows_n::<4>(src, dst, c, rows, want_xsum, io),
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn short_rows_n<const N: usize>(
+        src: *const f32,
+        dst: *mut f32,
+        c: usize,
+        rows: usize,
+        want_xsum: bool,
+        io: &mut [super::RowIo; super::ROW_GROUP],
+    ) {
+        debug_assert!(c <= 16 * N && rows <= super::ROW_GROUP);
+        let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+        let mut k = [0 as __mmask16; N];
+        for (j, kj) in k.iter_mut().enumerate() {
+            let rem = c.saturating_sub(16 * j);
+            *kj = if rem >= 16 { 0xffff } else { ((1u32 << rem) - 1) as __mmask16 };
+        }
+        let grad = !dst.is_null();
+        // Every row of the group is loaded before any gradient is stored: in
+        // place, a row's (masked) load would otherwise overlap the previous
+        // row's masked store, which cannot be forwarded, and wait for it.
+        let mut rows_x = [[ninf; N]; super::ROW_GROUP];
+        for (r, xr) in rows_x.iter_mut().enumerate().take(rows) {
+            let p = src.add(r * c);
+            for j in 0..N {
+                xr[j] = _mm512_mask_loadu_ps(ninf, k[j], p.add(16 * j));
+            }
+        }
+        // Then in phases over the group, so that the rows' dependency chains
+        // (maximum, exponentials, sum, division) overlap: the statistics and
+        // the exponentials (kept in `rows_x`), the gradient's factors of every
+        // row at once, the stores.
+        const G: usize = super::ROW_GROUP;
+        let (mut sv, mut tv, mut eyv, mut fixv) = ([1.0f64; G], [0.0f64; G], [0.0f64; G], [0.0f64; G]);
+        let (mut acc_s, mut acc_x) = ([_mm512_setzero_pd(); G], [_mm512_setzero_pd(); G]);
+        for (r, o) in io.iter_mut().enumerate().take(rows) {
+            let x = &mut rows_x[r];
+            let mut nan: __mmask16 = 0;
+            let mut mx = ninf;
+            for &xj in x.iter() {
+                nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(xj, xj);
+                mx = _mm512_max_ps(mx, xj);
+            }
+            let m = _mm512_reduce_max_ps(mx);
+            o.m = f64::from(m);
+            if nan != 0 || !m.is_finite() {
+                o.special = true;
+                continue;
+            }
+            o.special = false;
+            let mv = _mm512_set1_ps(m);
+            let z = _mm512_setzero_pd();
+            let (mut s0, mut s1, mut x0, mut x1) = (z, z, z, z);
+            for j in 0..N {
+                let d = _mm512_maskz_sub_ps(k[j], x[j], mv);
+                x[j] = _mm512_maskz_mov_ps(k[j], exp512(d));
+                widen_add512(&mut s0, &mut s1, x[j]);
+                if want_xsum {
+                    widen_add512(&mut x0, &mut x1, d);
+                }
+            }
+            // Each row's 8 partial sums, reduced below for 8 rows at a time.
+            acc_s[r] = _mm512_add_pd(s0, s1);
+            if want_xsum {
+                acc_x[r] = _mm512_add_pd(x0, x1);
+            }
+            if grad {
+                let (jy, ly) = (o.y / 16, (o.y % 16) as i32);
+                let e_y = _mm512_cvtss_f32(_mm512_permutexvar_ps(_mm512_set1_epi32(ly), x[jy.min(N - 1)]));
+                (tv[r], eyv[r], fixv[r]) = (o.total, f64::from(e_y), o.fix);
+            }
+        }
+        let mut xsv = [0.0f64; G];
+        for h in 0..2 {
+            _mm512_storeu_pd(sv.as_mut_ptr().add(8 * h), hsum_rows8(&acc_s, 8 * h));
+            if want_xsum {
+                _mm512_storeu_pd(xsv.as_mut_ptr().add(8 * h), hsum_rows8(&acc_x, 8 * h));
+            }
+        }
+        for (r, o) in io.iter_mut().enumerate().take(rows) {
+            if !o.special {
+                (o.s, o.xs) = (sv[r], xsv[r]);
+            }
+        }
+        if !grad {
+            return;
+        }
+        let (mut fv, mut yv) = ([0f32; G], [0f32; G]);
+        for r in 0..G {
+            fv[r] = (-tv[r] / sv[r]) as f32;
+            // The target's element without cancellation: 1 − p_y = (s − e_y) / s.
+            yv[r] = (fixv[r] + ((sv[r] - eyv[r]) / sv[r]) * tv[r]) as f32;
+        }
+        for (r, o) in io.iter().enumerate().take(rows) {
+            if o.special {
+                continue;
+            }
+            let q = dst.add(r * c);
+            if o.skip {
+                for (j, &kj) in k.iter().enumerate() {
+                    _mm512_mask_storeu_ps(q.add(16 * j), kj, _mm512_setzero_ps());
+                }
+                continue;
+            }
+            let (f, cv) = (_mm512_set1_ps(fv[r]), _mm512_set1_ps(o.cc as f32));
+            for j in 0..N {
+                _mm512_mask_storeu_ps(q.add(16 * j), k[j], _mm512_fmadd_ps(rows_x[r][j], f, cv));
+            }
+            *q.add(o.y) = yv[r];
         }
     }
 

@@ -17,9 +17,19 @@
 //! and partial results are combined in a fixed order: the results are
 //! bit-identical whatever the number of threads. Rows are spread over threads;
 //! when there are fewer rows than twice the threads, the blocks of each row are.
+//!
+//! Rows that fit one block (`C ≤ BLOCK`) with class-index targets (not both
+//! weights and label smoothing) take the single-block path instead: rows go
+//! [`ROW_GROUP`] at a time through one kernel call that leaves each row's
+//! maximum, sum of exponentials (and `Σ (x − m)` for smoothing) and stored
+//! exponentials, then one vectorisable `ln` over the group's sums, then the
+//! loss and the gradient `e · f + c` of each row; no block statistics, no
+//! per-row dispatch or closures, no `f64` `exp` per row. Rows of at most
+//! [`simd::SHORT_ROW_MAX`] `f32` are held in AVX-512 registers whole. The
+//! instruction set is chosen once per call.
 
 use super::par::{self, SyncPtr};
-use super::simd::BlockOps;
+use super::simd::{self, BlockOps, RowIo, ShortRowsFn, ROW_GROUP};
 use crate::float::{ClassIndex, Float};
 
 /// The preferred block length, in elements.
@@ -131,6 +141,18 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         let parts = self.rows.div_ceil(per_part);
         let mut partial = [0.0f64; MAX_PARTS];
         let partial_ptr = SyncPtr(partial.as_mut_ptr());
+        if self.single_block() {
+            let kernels = self.row_kernels();
+            par::for_each(parts, |p| {
+                let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(self.rows));
+                // SAFETY: rows lo..hi are this task's alone.
+                let (s, c) = unsafe { self.single_block_rows(lo, hi, blen, &kernels) };
+                let total = s + c;
+                // SAFETY: slot p is this task's alone.
+                unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
+            });
+            return par::neumaier(&partial[..parts]);
+        }
         let split_rows = self.rows >= 2 * par::threads() || nblocks < 2;
         let part = |p: usize, split_blocks: bool| {
             let mut stats = [Stat::default(); MAX_BLOCKS];
@@ -270,7 +292,14 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         let block = |b: usize| {
             let (lo, hi) = (b * blen, ((b + 1) * blen).min(c));
             let st = stats[b];
-            let f = if st.m == f64::NEG_INFINITY { 0.0 } else { neg_total * (st.m - rs.m).exp() / rs.s };
+            let f = if st.m == f64::NEG_INFINITY {
+                0.0
+            } else if st.m == rs.m {
+                // exp(0) = 1: the same value without the call.
+                neg_total / rs.s
+            } else {
+                neg_total * (st.m - rs.m).exp() / rs.s
+            };
             match per_elem {
                 None => (ops.affine)(dp.add(lo), hi - lo, T::from_wide(f), T::from_wide(uniform_c)),
                 Some(g) => {
@@ -409,5 +438,246 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             self.pass2(dst, blen, nblocks, stats, &rs, -total, split_blocks, Some(&g), 0.0);
         }
         loss
+    }
+}
+
+/// The kernels of the single-block path, chosen once per call.
+struct RowKernels<T> {
+    /// The register kernel (`f32`, AVX-512, `C ≤ SHORT_ROW_MAX`).
+    short: Option<ShortRowsFn<T>>,
+    /// Whether the `ln` of a group may use AVX-512.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    avx512: bool,
+}
+
+/// `ln x` for finite `x ≥ 1`, within 1 ulp: fdlibm's `__ieee754_log` (the
+/// argument reduced to `[√½, √2)`, then `log(1 + f)` by its minimax
+/// polynomial in `s = f / (2 + f)`), without branches so that a loop over a
+/// group of sums vectorises.
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's constants, as published
+pub(crate) fn ln_ge1(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LG1: f64 = 6.666_666_666_666_735_130e-1;
+    const LG2: f64 = 3.999_999_999_940_941_908e-1;
+    const LG3: f64 = 2.857_142_874_366_239_149e-1;
+    const LG4: f64 = 2.222_219_843_214_978_396e-1;
+    const LG5: f64 = 1.818_357_216_161_805_012e-1;
+    const LG6: f64 = 1.531_383_769_920_937_332e-1;
+    const LG7: f64 = 1.479_819_860_511_658_591e-1;
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let mant = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
+    let high = mant > std::f64::consts::SQRT_2;
+    let mant = if high { mant * 0.5 } else { mant };
+    let k = (e + i64::from(high)) as f64;
+    let f = mant - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2 + w * (LG4 + w * LG6));
+    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let r = t2 + t1;
+    let hfsq = 0.5 * f * f;
+    k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
+}
+
+/// `ln` of every sum of a group (each `≥ 1`).
+#[inline(always)]
+fn ln_group(v: &mut [f64; ROW_GROUP]) {
+    for x in v.iter_mut() {
+        *x = ln_ge1(*x);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn ln_group_avx512(v: &mut [f64; ROW_GROUP]) {
+    ln_group(v);
+}
+
+impl<T: Float, L: ClassIndex> Job<'_, T, L> {
+    /// Whether the single-block path takes this job.
+    fn single_block(&self) -> bool {
+        self.classes <= BLOCK && matches!(self.targets, Targets::Index { .. }) && !(self.eps > 0.0 && self.weight.is_some())
+    }
+
+    fn row_kernels(&self) -> RowKernels<T> {
+        let short = if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && self.classes <= simd::SHORT_ROW_MAX {
+            // SAFETY: T is f32, so the function types are the same.
+            simd::short_rows_f32().map(|k| unsafe { std::mem::transmute_copy::<ShortRowsFn<f32>, ShortRowsFn<T>>(&k) })
+        } else {
+            None
+        };
+        RowKernels { short, avx512: simd::f32_ops().name == "avx512" }
+    }
+
+    /// [`ShortRowsFn`] through the block operations: per row, the target's
+    /// logit into `xy`, the maximum, the exponentials stored and summed, then
+    /// (from cache) the affine update and the target's element.
+    unsafe fn rows_via_ops(
+        &self,
+        src: *const T,
+        dst: *mut T,
+        rows: usize,
+        want_xsum: bool,
+        io: &mut [RowIo; ROW_GROUP],
+        xy: &mut [f64; ROW_GROUP],
+    ) {
+        let (c, ops) = (self.classes, self.ops);
+        for (r, o) in io.iter_mut().enumerate().take(rows) {
+            // The target's logit, before the gradient overwrites it (in place).
+            xy[r] = (*src.add(r * c + o.y)).to_wide();
+            let (m, nan) = (ops.max)(src.add(r * c), c);
+            let m = m.to_wide();
+            o.m = m;
+            o.special = nan || !m.is_finite();
+            if o.special {
+                continue;
+            }
+            let d = if dst.is_null() { dst } else { dst.add(r * c) };
+            let (s, xs) = (ops.exp_sum)(src.add(r * c), d, c, T::from_wide(m), want_xsum);
+            (o.s, o.xs) = (s, xs);
+            if d.is_null() {
+                continue;
+            }
+            if o.skip {
+                std::slice::from_raw_parts_mut(d, c).fill(T::zero());
+                continue;
+            }
+            let e_y = (*d.add(o.y)).to_wide();
+            (ops.affine)(d, c, T::from_wide(-o.total / s), T::from_wide(o.cc));
+            *d.add(o.y) = T::from_wide(o.fix + ((s - e_y) / s) * o.total);
+        }
+    }
+
+    /// Rows `lo..hi` by the single-block path; their losses summed in row
+    /// order, compensated: `(sum, compensation)`.
+    ///
+    /// # Safety
+    /// Rows `lo..hi` of `dst` and `losses` are not touched by any other task.
+    unsafe fn single_block_rows(&self, lo: usize, hi: usize, blen: usize, k: &RowKernels<T>) -> (f64, f64) {
+        let Targets::Index { labels, ignore_index } = self.targets else { unreachable!("single-block rows take index targets") };
+        let c = self.classes;
+        let cf = c as f64;
+        let eps = self.eps;
+        let smoothing = eps > 0.0;
+        let w = self.weight;
+        let grad = !self.dst.is_null();
+        let mut io = [RowIo::default(); ROW_GROUP];
+        let mut ls = [0.0f64; ROW_GROUP];
+        let mut xy = [0.0f64; ROW_GROUP];
+        let mut wys = [0.0f64; ROW_GROUP];
+        let mut one = [Stat::default(); 1];
+        let (mut sum, mut comp) = (0.0f64, 0.0f64);
+        let short = k.short.is_some();
+        let mut r0 = lo;
+        while r0 < hi {
+            let nb = ROW_GROUP.min(hi - r0);
+            let src = self.src.add(r0 * c);
+            let dst = self.dst.add(r0 * c);
+            for (i, o) in io.iter_mut().enumerate().take(nb) {
+                let l = labels[r0 + i].index();
+                o.skip = Some(l) == ignore_index;
+                o.y = if o.skip { 0 } else { l as usize };
+                // The target's logit, before the gradient overwrites it (in
+                // place); for long rows, read by `rows_via_ops` as each row
+                // starts (reading ahead into the group's rows slows the
+                // streaming of the rows from memory).
+                if short {
+                    xy[i] = (*src.add(i * c + o.y)).to_wide();
+                }
+                let wy = w.map_or(1.0, |w| w[o.y]);
+                wys[i] = wy;
+                if grad && !o.skip {
+                    // As `index_row` computes them.
+                    let up = self.up.at(r0 + i);
+                    let g_y_main = -(wy * ((1.0 - eps) * up));
+                    let b = up * (eps / cf);
+                    let wsum = if smoothing { cf } else { 0.0 };
+                    o.total = g_y_main - b * wsum;
+                    o.cc = -b;
+                    // g_y − p_y Σg = b (Σw − w_y) + (1 − p_y) Σg.
+                    o.fix = b * (wsum - wy);
+                }
+            }
+            match k.short {
+                Some(rows_fn) => rows_fn(src, dst, c, nb, smoothing, &mut io),
+                None => self.rows_via_ops(src, dst, nb, smoothing, &mut io, &mut xy),
+            }
+            for i in 0..ROW_GROUP {
+                ls[i] = if i < nb && !io[i].special { io[i].s } else { 1.0 };
+            }
+            #[cfg(target_arch = "x86_64")]
+            if k.avx512 {
+                ln_group_avx512(&mut ls);
+            } else {
+                ln_group(&mut ls);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            ln_group(&mut ls);
+            // The losses of the group (a loop that vectorises), as `index_row`
+            // (and `CrossEntropyLoss::indexed_losses`) computes them.
+            let mut lv = [0.0f64; ROW_GROUP];
+            for i in 0..ROW_GROUP {
+                let (o, log_s) = (&io[i], ls[i]);
+                let lp_y = (xy[i] - o.m) - log_s;
+                let nll = -(lp_y * wys[i]);
+                lv[i] = if smoothing {
+                    // Unweighted: Σ w = C, Σ w (x − M) = Σ (x − m).
+                    let smooth = -(o.xs - cf * log_s);
+                    (1.0 - eps) * nll + smooth * (eps / cf)
+                } else {
+                    nll
+                };
+            }
+            lv[nb..].fill(0.0);
+            for i in 0..nb {
+                let o = &io[i];
+                if o.skip && !o.special {
+                    lv[i] = 0.0;
+                } else if o.special {
+                    // NaN, +∞ or a row of −∞: the general row (nothing was written).
+                    lv[i] = self.row(r0 + i, blen, 1, &mut one, false);
+                    continue;
+                }
+                if !self.losses.is_null() {
+                    *self.losses.add(r0 + i) = T::from_wide(lv[i]);
+                }
+            }
+            // The group's sum by a fixed tree, then into the running total
+            // (compensated): groups are fixed by the number of rows alone.
+            let mut h = ROW_GROUP;
+            while h > 1 {
+                h /= 2;
+                for i in 0..h {
+                    lv[i] += lv[i + h];
+                }
+            }
+            let v = lv[0];
+            let t = sum + v;
+            comp += if sum.abs() >= v.abs() { (sum - t) + v } else { (v - t) + sum };
+            sum = t;
+            r0 += nb;
+        }
+        (sum, comp)
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::ln_ge1;
+
+    #[test]
+    fn ln_ge1_is_within_1_ulp_of_libm() {
+        let mut xs: Vec<f64> = (0..200_000).map(|i| 1.0 + i as f64 * 1e-5).collect();
+        xs.extend((0..2_000).map(|i| 1.0 + (i as f64 * 0.37).exp2() * 1e-12));
+        xs.extend((0..100_000).map(|i| 1.0 + i as f64 * 0.031));
+        xs.extend([1.0, 1.0 + f64::EPSILON, std::f64::consts::SQRT_2, 2.0, 64.0, 2048.0, 1e300, f64::MAX]);
+        for x in xs {
+            let (got, want) = (ln_ge1(x), x.ln());
+            let ulp = if want == 0.0 { f64::MIN_POSITIVE } else { f64::from_bits(want.abs().to_bits() + 1) - want.abs() };
+            assert!((got - want).abs() <= ulp, "ln({x:e}) = {got:e}, libm {want:e}");
+        }
     }
 }
