@@ -111,7 +111,9 @@ pub use embedding::{
     OptaxTripletMarginLoss, RankingSoftmaxLoss, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss,
 };
 pub use error::{LossError, Result};
-pub use float::{ClassIndex, Float};
+pub use float::{ClassIndex, Float, HalfFloat};
+/// The `half` crate, whose [`bf16`](half::bf16) and [`f16`](half::f16) the half-precision kernels take.
+pub use half;
 pub use kernels::{kernel_isa, sum_exp};
 pub use information::{
     binary_entropy, entropy, entropy_backward, js_divergence, js_divergence_backward, kl_div, kl_divergence,
