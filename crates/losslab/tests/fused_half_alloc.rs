@@ -31,23 +31,23 @@ static GLOBAL: Counting = Counting;
 /// threads allocate while they shut down.
 #[test]
 fn in_place_allocates_only_the_result() {
-    check::<bf16>();
-    check::<f16>();
-}
-
-fn check<H: HalfFloat>() {
     let pools: Vec<_> = [1, 2].iter().map(|&t| (t, rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap())).collect();
     for (_, pool) in &pools {
         // Every worker started (a starting thread allocates).
         pool.broadcast(|_| ());
     }
+    check::<bf16>(&pools);
+    check::<f16>(&pools);
+}
+
+fn check<H: HalfFloat>(pools: &[(usize, rayon::ThreadPool)]) {
     // Rows split over threads, one long row split over blocks, rows longer
     // than the scratch row, few classes.
     for &(n, c) in &[(64usize, 3000usize), (1, 30_000), (2, 100_000), (4096, 10)] {
         let mut x = Array2::from_shape_fn((n, c), |(i, j)| H::from_f32(((i * 31 + j * 17) % 23) as f32 * 0.3 - 3.0));
         let y = Array1::from_shape_fn(n, |i| ((i * 7) % c) as i64);
         let ce = CrossEntropyLoss::new().label_smoothing(0.1);
-        for (threads, pool) in &pools {
+        for (threads, pool) in pools {
             let threads = *threads;
             pool.install(|| {
                 // Warm-up: rayon's work queues reach their size.
