@@ -65,6 +65,11 @@ impl CrossEntropyLoss {
     /// the `f32` path. Every option (`weight`, `ignore_index`,
     /// `label_smoothing`, every [`Reduction`]) applies as for `f32`.
     ///
+    /// The fused kernel keeps a row's exponentials (rows of up to 32768
+    /// classes; longer rows recompute them) in a 128 KiB buffer on the stack of
+    /// the thread that runs it: rayon's workers and Rust's spawned threads have
+    /// 2 MiB by default; a pool built with much smaller stacks may overflow.
+    ///
     /// # Errors
     /// As [`forward`](Self::forward).
     ///
