@@ -1,7 +1,9 @@
 //! Reading and writing NumPy `.npy` files (format versions 1.0, 2.0 and 3.0).
 //!
-//! Reads `float32`, `float64`, `int32` and `int64` arrays, little- or
-//! big-endian, in C or Fortran order, into a [`Tensor`]; writes a [`Tensor`]
+//! Reads `float16`, `float32`, `float64`, `int32` and `int64` arrays, little-
+//! or big-endian, in C or Fortran order, into a [`Tensor`] (`float16` as
+//! [`Tensor::F32`], exactly: every float16 value is a float32; `int32` as
+//! [`Tensor::I64`]); writes a [`Tensor`]
 //! (0-d included) little-endian in C order, version 1.0 (2.0 for huge headers).
 //!
 //! Reading never trusts the header: the byte size its shape declares is checked
@@ -20,7 +22,8 @@ use std::path::{Path, PathBuf};
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
 
 /// The element types [`read`] accepts, for error messages.
-pub const SUPPORTED_DTYPES: &str = "float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), little- or big-endian (> instead of <)";
+pub const SUPPORTED_DTYPES: &str =
+    "float16 (<f2, read as float32), float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), little- or big-endian (> instead of <)";
 
 /// Reads the `.npy` file at `path`.
 ///
@@ -139,6 +142,12 @@ pub fn read_from(mut reader: impl Read, len: u64) -> Result<Tensor> {
     let big = header.big_endian;
     let fortran = header.fortran_order;
     Ok(match kind {
+        // Every float16 value is exactly a float32 (NaN payloads and subnormals included).
+        Kind::F16 => Tensor::F32(shaped(
+            &shape,
+            fortran,
+            decode(&data, |b: [u8; 2]| losslab::half::f16::from_bits(if big { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) }).to_f32()),
+        )?),
         Kind::F32 => Tensor::F32(shaped(
             &shape,
             fortran,
@@ -306,6 +315,7 @@ fn header_bytes(descr: &str, shape: &[usize]) -> Vec<u8> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    F16,
     F32,
     F64,
     I32,
@@ -315,6 +325,7 @@ enum Kind {
 impl Kind {
     fn size(self) -> usize {
         match self {
+            Kind::F16 => 2,
             Kind::F32 | Kind::I32 => 4,
             Kind::F64 | Kind::I64 => 8,
         }
@@ -367,6 +378,7 @@ impl Header {
         let (order, ty) = descr.split_at(descr.chars().next().map_or(0, |c| if "<>|=".contains(c) { 1 } else { 0 }));
         let big_endian = order == ">";
         let kind = match ty {
+            "f2" => Kind::F16,
             "f4" => Kind::F32,
             "f8" => Kind::F64,
             "i4" => Kind::I32,
@@ -615,6 +627,28 @@ mod tests {
         assert_eq!(t, Tensor::I64(arr1(&[7i64, -3]).into_dyn()));
     }
 
+    /// float16 files become float32, exactly, in either byte order and layout.
+    /// The bit patterns are IEEE 754 binary16's (what NumPy's `<f2` holds):
+    /// 1.0 = 0x3C00, −2.5 = 0xC100, 65504 (the largest) = 0x7BFF, 2⁻²⁴ (the
+    /// smallest subnormal) = 0x0001, ∞ = 0x7C00, NaN = 0x7E00.
+    #[test]
+    fn float16_becomes_f32_exactly() {
+        let bits = [0x3C00u16, 0xC100, 0x7BFF, 0x0001, 0x7C00, 0x7E00];
+        let want = [1.0f32, -2.5, 65504.0, 2f32.powi(-24), f32::INFINITY, f32::NAN];
+        for (descr, big) in [("<f2", false), (">f2", true)] {
+            let data: Vec<u8> = bits.iter().flat_map(|v| if big { v.to_be_bytes() } else { v.to_le_bytes() }).collect();
+            let b = raw(descr, false, "(6,)", &data);
+            let Tensor::F32(t) = read_from(&b[..], b.len() as u64).unwrap() else { panic!("{descr}: float16 is read as float32") };
+            for (got, want) in t.iter().zip(want) {
+                assert!(got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()), "{descr}: {got} vs {want}");
+            }
+        }
+        // Fortran order: [[1, 2], [3, 4]] stored by columns.
+        let data: Vec<u8> = [0x3C00u16, 0x4200, 0x4000, 0x4400].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let b = raw("<f2", true, "(2, 2)", &data);
+        assert_eq!(read_from(&b[..], b.len() as u64).unwrap(), Tensor::F32(ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0]]).into_dyn()));
+    }
+
     #[test]
     fn int32_becomes_i64() {
         let data: Vec<u8> = [1i32, 2, -100].iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -626,8 +660,9 @@ mod tests {
     fn errors_name_the_problem() {
         assert!(err(b"hello world, not numpy").starts_with("not a .npy file"));
         assert!(err(b"\x93NUM").starts_with("not a .npy file"));
-        assert!(err(&raw("<u2", false, "(1,)", &[0, 0])).contains("unsupported dtype `<u2`; supported: float32 (<f4)"));
-        assert!(err(&raw("<f2", false, "(1,)", &[0, 0])).contains("unsupported dtype `<f2`"));
+        assert!(err(&raw("<u2", false, "(1,)", &[0, 0])).contains("unsupported dtype `<u2`; supported: float16 (<f2, read as float32), float32 (<f4)"));
+        assert!(err(&raw("<c8", false, "(1,)", &[0; 8])).contains("unsupported dtype `<c8`"));
+        assert!(err(&raw("<f2", false, "(3,)", &[0; 4])).contains("declared shape [3] of <f2 needs 6 bytes of data, but the file has only 4"));
         let b = raw("<f8", false, "(3,)", &[0u8; 16]);
         assert_eq!(err(&b), "truncated or corrupt: declared shape [3] of <f8 needs 24 bytes of data, but the file has only 16");
         let b = raw("<f8", false, "(1,)", &[0u8; 16]);

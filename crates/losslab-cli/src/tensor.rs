@@ -3,8 +3,9 @@
 use ndarray::ArrayD;
 use std::fmt;
 
-/// An n-dimensional array as read from a `.npy` file: `float32`, `float64`, or
-/// integer (`int32` and `int64` files both become [`Tensor::I64`]).
+/// An n-dimensional array as read from a `.npy` file: `float32` (also what
+/// `float16` files become, exactly), `float64`, or integer (`int32` and `int64`
+/// files both become [`Tensor::I64`]).
 ///
 /// # Examples
 /// ```

@@ -192,6 +192,57 @@ fn cross_entropy_gradient_is_softmax_minus_one_hot() {
     assert!((v["value"].as_f64().unwrap() - loss / 2.0).abs() < 1e-6);
 }
 
+/// A float16 `.npy` file written byte by byte as NumPy writes one (`<f2`,
+/// version 1.0, the header padded to 64 bytes): the IEEE 754 binary16 bit
+/// patterns of the values.
+fn f16_npy(dir: &Path, name: &str, shape: &str, bits: &[u16]) -> String {
+    let mut dict = format!("{{'descr': '<f2', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + dict.len() + 1) % 64 != 0 {
+        dict.push(' ');
+    }
+    dict.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    b.extend_from_slice(dict.as_bytes());
+    b.extend(bits.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(dir.join(name), b).unwrap();
+    name.to_string()
+}
+
+/// `eval` on float16 logits: read as float32 (exactly), computed in float32,
+/// written as float32.
+#[test]
+fn eval_reads_float16_files() {
+    let (_t, d) = setup();
+    // [[2, 0.5, −1], [0.25, 1.5, −0.75]], every value exact in float16.
+    let logits = [[2.0f64, 0.5, -1.0], [0.25, 1.5, -0.75]];
+    f16_npy(&d, "logits16.npy", "(2, 3)", &[0x4000, 0x3800, 0xBC00, 0x3400, 0x3E00, 0xBA00]);
+    let labels = [0i64, 2];
+    write(&d, "labels.npy", Tensor::I64(arr1(&labels).into_dyn()));
+    let v = ok_json(&d, &["eval", "cross_entropy", "-t", "input=logits16.npy", "-t", "target=labels.npy", "--grad-dir", "g", "--out", "r.npy"]);
+    assert_eq!(v["dtype"], "float32");
+    let Tensor::F32(g) = npy::read(&d.join("g/input.npy")).unwrap() else { panic!("a float32 gradient") };
+    assert!(matches!(npy::read(&d.join("r.npy")).unwrap(), Tensor::F32(_)), "a float32 result");
+    let mut loss = 0.0;
+    for (i, row) in logits.iter().enumerate() {
+        let z: f64 = row.iter().map(|v| v.exp()).sum();
+        for (j, &v) in row.iter().enumerate() {
+            let want = (v.exp() / z - if j as i64 == labels[i] { 1.0 } else { 0.0 }) / 2.0;
+            assert!((f64::from(g[[i, j]]) - want).abs() <= 1e-6 * want.abs().max(1e-3), "{i},{j}: {} vs {want}", g[[i, j]]);
+        }
+        loss += z.ln() - row[labels[i] as usize];
+    }
+    assert!((v["value"].as_f64().unwrap() - loss / 2.0).abs() < 1e-6);
+    // A float16 input goes with float32 tensors (it is one), not float64 ones.
+    f16_npy(&d, "x16.npy", "(3,)", &[0x3C00, 0x4000, 0x4400]); // 1, 2, 4
+    write(&d, "y32.npy", Tensor::F32(arr1(&[1.0f32, 1.0, 1.0]).into_dyn()));
+    let v = ok_json(&d, &["eval", "mse_loss", "-t", "input=x16.npy", "-t", "target=y32.npy", "--reduction", "sum"]);
+    assert_eq!((v["dtype"].as_str().unwrap(), v["value"].as_f64().unwrap()), ("float32", 10.0));
+    f64s(&d, "y.npy", &[1.0, 1.0, 1.0]);
+    let e = err(&d, &["eval", "mse_loss", "-t", "input=x16.npy", "-t", "target=y.npy"]);
+    assert!(e.contains("`input` (float32) and `target` (float64) have different dtypes"), "{e}");
+}
+
 #[test]
 fn grad_output_scales_the_gradients() {
     let (_t, d) = setup();
@@ -409,7 +460,7 @@ fn errors_name_the_problem_and_leave_no_file() {
         ),
         (
             &["mse_loss", "-t", "input=u2.npy", "-t", "target=y.npy"],
-            "unsupported dtype `<u2`; supported: float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8)",
+            "unsupported dtype `<u2`; supported: float16 (<f2, read as float32), float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8)",
         ),
         (&["mse_loss", "-t", "input=missing.npy", "-t", "target=y.npy"], "--tensor input=missing.npy: cannot open the file"),
         (
@@ -477,7 +528,7 @@ fn shipped_examples_work() {
 #[test]
 fn bench_json_has_every_field() {
     let dir = tempfile::tempdir().unwrap();
-    for dtype in ["f32", "f64"] {
+    for dtype in ["f32", "f64", "bf16", "f16"] {
         let v = ok_json(
             dir.path(),
             &["bench", "cross_entropy", "--shape", "8x300", "--dtype", dtype, "--threads", "2", "--json", "--reps", "1", "--warmup", "0", "--mem-mib", "4"],
@@ -500,6 +551,8 @@ fn bench_json_has_every_field() {
     }
     let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8", "--reps", "1"]);
     assert!(e.contains("ROWSxCLASSES"), "{e}");
-    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8x3", "--dtype", "f16"]);
-    assert!(e.contains("unsupported --dtype `f16`"), "{e}");
+    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8x3", "--dtype", "f8"]);
+    assert!(e.contains("unsupported --dtype `f8`: expected f32, f64, bf16 or f16"), "{e}");
+    let e = err(dir.path(), &["bench", "mse_loss", "--shape", "8", "--dtype", "bf16"]);
+    assert!(e.contains("--dtype bf16 is supported for cross_entropy only"), "{e}");
 }

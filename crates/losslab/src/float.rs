@@ -6,6 +6,8 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
+    impl Sealed for half::bf16 {}
+    impl Sealed for half::f16 {}
 }
 
 /// A floating-point element type that losslab's losses accept: `f32` or `f64`.
@@ -117,4 +119,64 @@ pub(crate) fn widen<T: Float, D: ndarray::Dimension>(a: &ndarray::ArrayView<'_, 
 pub(crate) fn narrow<T: Float>(shape: &[usize], data: Vec<f64>) -> ndarray::ArrayD<T> {
     let v: Vec<T> = data.into_iter().map(T::from_wide).collect();
     ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(shape), v).expect("shape and length agree")
+}
+
+/// A half-precision element type the fused softmax cross entropy accepts for
+/// its logits and gradient: [`half::bf16`] or [`half::f16`] (re-exported as
+/// [`crate::half`]).
+///
+/// The trait is sealed. The half kernels widen each logit to `f32` (exactly),
+/// compute in `f32`, accumulate in `f64`, return the loss as `f32` and round
+/// the gradient once to `Self`, to nearest even: the gradient is within the
+/// half type's own precision (about 1 ulp of `Self`) of the `f64` truth on the
+/// same inputs. See [`CrossEntropyLoss::forward_half`](crate::CrossEntropyLoss::forward_half).
+///
+/// # Examples
+/// ```
+/// use losslab::{half::bf16, HalfFloat};
+/// assert_eq!(bf16::NAME, "bfloat16");
+/// assert_eq!(bf16::from_f32(1.0).to_f32(), 1.0);
+/// assert_eq!(<bf16 as HalfFloat>::from_f64(1.0 + 1.0 / 256.0).to_f32(), 1.0); // ties to even
+/// ```
+pub trait HalfFloat: Copy + Debug + Display + Default + PartialEq + Send + Sync + 'static + sealed::Sealed {
+    /// The type's name: `"bfloat16"` or `"float16"` (NumPy's name, where it has one).
+    const NAME: &'static str;
+    /// Widens to `f32` (exact).
+    fn to_f32(self) -> f32;
+    /// Rounds an `f32` to the nearest `Self` (ties to even; NaN stays NaN).
+    fn from_f32(v: f32) -> Self;
+    /// Rounds an `f64` to the nearest `Self`, once (ties to even).
+    fn from_f64(v: f64) -> Self;
+}
+
+impl HalfFloat for half::bf16 {
+    const NAME: &'static str = "bfloat16";
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        half::bf16::to_f32(self)
+    }
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        half::bf16::from_f32(v)
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        half::bf16::from_f64(v)
+    }
+}
+
+impl HalfFloat for half::f16 {
+    const NAME: &'static str = "float16";
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        half::f16::to_f32(self)
+    }
+    #[inline(always)]
+    fn from_f32(v: f32) -> Self {
+        half::f16::from_f32(v)
+    }
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        half::f16::from_f64(v)
+    }
 }

@@ -42,6 +42,9 @@
 //! buffer ([`CrossEntropyLoss::forward_backward_into`]) or over the logits
 //! ([`CrossEntropyLoss::forward_backward_inplace`], which allocates nothing but
 //! its result). Results are bit-identical whatever the number of threads.
+//! [`CrossEntropyLoss::forward_half`] and its siblings take `bf16` or `f16`
+//! logits ([`half`]) and write a half gradient: the same sweep, computed in
+//! `f32` with `f64` sums, moving 2 bytes per logit each way.
 //!
 //! The element-wise losses [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`],
 //! [`HuberLoss`] and [`BinaryCrossEntropyWithLogits`] (without weights) on
@@ -111,7 +114,9 @@ pub use embedding::{
     OptaxTripletMarginLoss, RankingSoftmaxLoss, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss,
 };
 pub use error::{LossError, Result};
-pub use float::{ClassIndex, Float};
+pub use float::{ClassIndex, Float, HalfFloat};
+/// The `half` crate, whose [`bf16`](half::bf16) and [`f16`](half::f16) the half-precision kernels take.
+pub use half;
 pub use kernels::{kernel_isa, sum_exp};
 pub use information::{
     binary_entropy, entropy, entropy_backward, js_divergence, js_divergence_backward, kl_div, kl_divergence,

@@ -36,7 +36,8 @@ pub struct BenchArgs {
     /// the number of elements for an element-wise loss (`100000000`, `1e8`).
     #[arg(long, default_value = "8192x32000")]
     pub shape: String,
-    /// The element type: f32 or f64.
+    /// The element type: f32 or f64; for cross_entropy also bf16 or f16 (the
+    /// half-precision kernels: half logits and gradient, computed in f32).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
     /// The number of threads (default: rayon's, one per core).
@@ -63,7 +64,7 @@ pub struct BenchReport {
     pub loss: String,
     /// The input's shape.
     pub shape: Vec<usize>,
-    /// The element type (`f32`, `f64`).
+    /// The element type (`f32`, `f64`, `bf16`, `f16`).
     pub dtype: String,
     /// Threads used.
     pub threads: usize,
@@ -120,7 +121,9 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let report = pool.install(|| match args.dtype.as_str() {
         "f32" | "float32" => measure::<f32>(args),
         "f64" | "float64" => measure::<f64>(args),
-        d => bail!("unsupported --dtype `{d}`: expected f32 or f64"),
+        "bf16" | "bfloat16" => measure_half::<losslab::half::bf16>(args, "bf16"),
+        "f16" | "float16" => measure_half::<losslab::half::f16>(args, "f16"),
+        d => bail!("unsupported --dtype `{d}`: expected f32, f64, bf16 or f16"),
     })?;
     if args.json {
         serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
@@ -338,6 +341,77 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
     })
 }
 
+/// `measure` for cross entropy on half-precision logits (`--dtype bf16|f16`):
+/// the logits and the gradient in the half type (2 bytes an element, which the
+/// roofline counts), computed in f32.
+fn measure_half<H: losslab::HalfFloat>(args: &BenchArgs, dtype: &str) -> Result<BenchReport> {
+    let shape = parse_shape(&args.shape)?;
+    let (w, r) = (args.warmup, args.reps);
+    let name = args.loss.rsplit(':').next().unwrap_or(&args.loss);
+    if name != "cross_entropy" {
+        bail!("--dtype {dtype} is supported for cross_entropy only, not `{name}`");
+    }
+    let [n, c] = shape[..] else { bail!("cross_entropy takes --shape ROWSxCLASSES, got `{}`", args.shape) };
+    if n == 0 || c == 0 {
+        bail!("--shape `{}` has no elements", args.shape);
+    }
+    let mut x = Array2::<H>::from_elem((n, c), H::default());
+    x.as_slice_mut().expect("standard layout").par_chunks_mut(1 << 16).enumerate().for_each(|(i, ch)| {
+        let mut s = 1 ^ ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        for v in ch {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            *v = H::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0);
+        }
+    });
+    let y = Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % c as u64) as i64);
+    let mut g = Array2::<H>::from_elem((n, c), H::default());
+    let ce = CrossEntropyLoss::new();
+    let fwd_s = time(w, r, || {
+        std::hint::black_box(ce.forward_half(x.view(), y.view()).expect("valid"));
+    });
+    let fwd_bwd_s = time(w, r, || {
+        std::hint::black_box(ce.forward_backward_half_into(x.view(), y.view(), g.view_mut()).expect("valid"));
+    });
+    let inplace_s = time(w, r, || {
+        std::hint::black_box(ce.forward_backward_half_inplace(x.view_mut(), y.view()).expect("valid"));
+    });
+    drop((x, g));
+    let words = (args.mem_mib.max(1) << 20) / 4;
+    let mut buf = vec![0f32; words];
+    fill(&mut buf, 2);
+    let mem_read_gbps = read_gbps(&buf, w.max(1), r);
+    let mem_rmw_gbps = rmw_gbps(&mut buf, w.max(1), r);
+    drop(buf);
+    let exp_per_s = exp_per_s(w.max(1), r);
+    let size = 2.0;
+    let roofline = (mem_rmw_gbps * 1e9 / (2.0 * size)).min(exp_per_s);
+    let e = (n * c) as f64;
+    Ok(BenchReport {
+        loss: "torch:cross_entropy".to_string(),
+        shape,
+        dtype: dtype.to_string(),
+        threads: rayon::current_num_threads(),
+        isa: losslab::kernel_isa(),
+        reps: r,
+        elements: n * c,
+        fwd_s,
+        fwd_bwd_s,
+        fwd_bwd_inplace_s: Some(inplace_s),
+        fwd_elems_per_s: e / fwd_s,
+        fwd_bwd_elems_per_s: e / fwd_bwd_s,
+        fwd_bwd_inplace_elems_per_s: Some(e / inplace_s),
+        mem_read_gbps,
+        mem_rmw_gbps,
+        exp_per_s,
+        roofline_elems_per_s: roofline,
+        roofline_fraction: e / inplace_s / roofline,
+        fwd_read_fraction: e / fwd_s / (mem_read_gbps * 1e9 / size),
+        fwd_bwd_gbps: e * 2.0 * size / inplace_s / 1e9,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -369,6 +443,26 @@ mod tests {
             assert_eq!(v["shape"], serde_json::json!([1000]));
             assert!(v["fwd_bwd_inplace_elems_per_s"].is_null());
             assert!(v["fwd_bwd_elems_per_s"].as_f64().unwrap() > 0.0);
+        }
+        for dtype in ["bf16", "f16"] {
+            let args = BenchArgs {
+                loss: "cross_entropy".into(),
+                shape: "3x100".into(),
+                dtype: dtype.into(),
+                threads: Some(2),
+                json: true,
+                reps: 1,
+                warmup: 0,
+                mem_mib: 1,
+            };
+            let mut out = Vec::new();
+            run(&args, &mut out).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["dtype"], dtype);
+            assert_eq!(v["shape"], serde_json::json!([3, 100]));
+            assert!(v["fwd_bwd_inplace_elems_per_s"].as_f64().unwrap() > 0.0);
+            let args = BenchArgs { loss: "mse_loss".into(), shape: "10".into(), ..args };
+            assert!(run(&args, &mut Vec::new()).unwrap_err().to_string().contains("cross_entropy only"));
         }
         let args = BenchArgs { loss: "mse_loss".into(), shape: "10x10".into(), dtype: "f32".into(), threads: None, json: true, reps: 1, warmup: 0, mem_mib: 1 };
         assert!(run(&args, &mut Vec::new()).unwrap_err().to_string().contains("ELEMENTS"));

@@ -16,6 +16,12 @@ Prints one JSON object: loss (the qualified name), reduction, dtype, shape, valu
 (a number, nested arrays, or null past 100000 elements; non-finite values as the
 strings \"nan\", \"inf\", \"-inf\"), and grads (the files written) with --grad-dir.
 
+Tensors are .npy files of float16, float32 or float64 data and int32 or int64
+labels. The computation runs in the dtype of the floating-point tensors; a
+float16 file is read as float32 (exactly: every float16 value is a float32), so
+float16 inputs are computed in float32 and results and gradients are written as
+float32. (NumPy has no bfloat16 dtype.)
+
 Examples:
   losslab eval cross_entropy --tensor input=examples/logits.npy --tensor target=examples/labels.npy
   losslab eval torch:cross_entropy --tensor input=examples/logits.npy --tensor target=examples/labels.npy \\

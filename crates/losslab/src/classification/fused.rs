@@ -11,6 +11,10 @@ use crate::reduction::{Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension, IxDyn};
 use std::borrow::Cow;
 
+// bf16 / f16 logits; a child module, so that it shares the plans.
+#[path = "fused_half.rs"]
+mod fused_half;
+
 /// A validated problem the fused kernel can take.
 pub(super) struct Plan<'t, T: Clone, L: Clone> {
     rows: usize,

@@ -6,6 +6,7 @@
 //!   BCE with logits), loss and gradients in one vectorised sweep.
 //! - [`softmax_ce`]: softmax cross entropy, forward and backward in one sweep
 //!   per row.
+//! - [`softmax_ce_half`]: the same over `bf16`/`f16` logits, computed in `f32`.
 //! - [`par`]: the parallel loop (rayon, behind the `rayon` feature) with a
 //!   partition fixed by the problem's size, so that results are bit-identical
 //!   whatever the thread count.
@@ -17,6 +18,7 @@ pub(crate) mod elementwise;
 pub(crate) mod par;
 pub(crate) mod simd;
 pub(crate) mod softmax_ce;
+pub(crate) mod softmax_ce_half;
 
 use crate::float::Float;
 use simd::BlockOps;

@@ -176,6 +176,11 @@ pub(crate) fn short_rows_f32() -> Option<ShortRowsFn<f32>> {
 #[cfg(all(test, target_arch = "x86_64"))]
 pub(crate) use x86::{exp_avx2_slice, exp_avx512_slice};
 
+/// The vectorised `exp` of the block operations, 16 or 8 lanes at a time, for
+/// the half-precision kernels (`softmax_ce_half`).
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{exp_lanes256, exp_lanes512};
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::BlockOps;
@@ -627,6 +632,20 @@ mod x86 {
             }
             *q.add(o.y) = yv[r];
         }
+    }
+
+    /// `exp` of 16 lanes, as the AVX-512 block operations take it (inputs ≤ 0 or −∞).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn exp_lanes512(x: __m512) -> __m512 {
+        exp512(x)
+    }
+
+    /// `exp` of 8 lanes, as the AVX2 block operations take it (inputs ≤ 0 or −∞).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn exp_lanes256(x: __m256) -> __m256 {
+        exp256(x)
     }
 
     /// `exp` of each element, through the AVX-512 kernel (tests only).

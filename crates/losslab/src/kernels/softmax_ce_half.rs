@@ -1,0 +1,978 @@
+//! Fused softmax cross entropy over `bf16` or `f16` logits, computed in `f32`
+//! and accumulated in `f64`, the gradient rounded to the half type.
+//!
+//! The same blockwise two-pass scheme as [`super::softmax_ce`] (block
+//! boundaries from `C` alone, rows grouped by their number alone, partial sums
+//! combined in a fixed order: bit-identical whatever the thread count), with the
+//! exponentials kept in an `f32` scratch row on the stack instead of in the
+//! destination:
+//!
+//! ```text
+//! pass 1, per block b:  m_b = max x (widened to f32, vectorised),
+//!                       e_k = exp(f32(x_k) − m_b) into the scratch row,  s_b = Σ e_k (f64)
+//! combine, in order:    M = max m_b,  S = Σ_b s_b · exp(m_b − M)
+//! pass 2, per block b:  grad_k = half(e_k · f_b + c)  (round to nearest even)
+//!                       and the target's element recomputed in f64
+//! ```
+//!
+//! so that the half logits are read once (2 bytes) and the half gradient
+//! written once (2 bytes). Rows longer than [`SCRATCH`] classes recompute the
+//! exponentials of each block in pass 2 instead of keeping them.
+//!
+//! Conversions: bf16 → f32 is a 16-bit shift; f16 → f32 is `vcvtph2ps` (AVX-512
+//! or F16C). f32 → bf16 rounds to nearest even in integer arithmetic, or with
+//! AVX512_BF16's `vcvtne2ps2bf16` where the CPU has it (which flushes results
+//! below 2⁻¹²⁶ in magnitude to ±0); f32 → f16 is `vcvtps2ph`, to nearest even.
+
+use super::par::{self, SyncPtr};
+use super::simd;
+use super::softmax_ce::{block_len, Targets, Up, MAX_BLOCKS, MAX_PARTS};
+use crate::float::{ClassIndex, HalfFloat};
+use std::any::TypeId;
+use std::mem::MaybeUninit;
+
+/// The longest row whose exponentials stay in the scratch row (128 KiB of `f32`
+/// on the stack of the task that runs it).
+pub(crate) const SCRATCH: usize = 32_768;
+/// The chunk a block is processed in when its row is longer than [`SCRATCH`].
+const CHUNK: usize = 2048;
+
+/// `N` floats on a cache line boundary (the scratch rows: full-width vector
+/// loads and stores that never straddle two lines).
+#[repr(C, align(64))]
+struct Aligned<const N: usize>([f32; N]);
+
+/// The operations on one block of half values, per instruction set.
+pub(crate) struct HalfOps<H> {
+    /// The instruction set, for reports.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) name: &'static str,
+    /// The maximum of the block (as `f32`) ignoring NaN (`−∞` for an empty
+    /// block), and whether the block holds a NaN.
+    pub(crate) max: unsafe fn(src: *const H, len: usize) -> (f32, bool),
+    /// `dst[i] = exp(f32(src[i]) − m)` (not stored when `dst` is null); returns
+    /// `(Σ exp(f32(src[i]) − m), Σ (f32(src[i]) − m))` in `f64` (the second only
+    /// when `want_xsum`). Inputs finite or `−∞`, `m` finite and `≥` every input.
+    pub(crate) exp_sum: unsafe fn(src: *const H, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64),
+    /// `dst[i] = H(src[i] · f + c)`, rounded to nearest even.
+    pub(crate) narrow_affine: unsafe fn(src: *const f32, dst: *mut H, len: usize, f: f32, c: f32),
+}
+
+unsafe fn max_scalar<H: HalfFloat>(src: *const H, len: usize) -> (f32, bool) {
+    let mut m = f32::NEG_INFINITY;
+    let mut nan = false;
+    for i in 0..len {
+        let v = (*src.add(i)).to_f32();
+        nan |= v.is_nan();
+        if v > m {
+            m = v;
+        }
+    }
+    (m, nan)
+}
+
+unsafe fn exp_sum_scalar<H: HalfFloat>(src: *const H, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
+    let (mut s, mut xs) = (0.0f64, 0.0f64);
+    for i in 0..len {
+        let x = (*src.add(i)).to_f32();
+        // exp in f64, rounded once, as the portable f32 block operations.
+        let e = (f64::from(x) - f64::from(m)).exp() as f32;
+        if !dst.is_null() {
+            *dst.add(i) = e;
+        }
+        s += f64::from(e);
+        if want_xsum {
+            xs += f64::from(x) - f64::from(m);
+        }
+    }
+    (s, xs)
+}
+
+unsafe fn narrow_affine_scalar<H: HalfFloat>(src: *const f32, dst: *mut H, len: usize, f: f32, c: f32) {
+    for i in 0..len {
+        *dst.add(i) = H::from_f32(*src.add(i) * f + c);
+    }
+}
+
+fn scalar_ops<H: HalfFloat>() -> HalfOps<H> {
+    HalfOps { name: "scalar", max: max_scalar::<H>, exp_sum: exp_sum_scalar::<H>, narrow_affine: narrow_affine_scalar::<H> }
+}
+
+/// The operations for `bf16` on this CPU, detected once (following
+/// [`simd::f32_ops`], so that `LOSSLAB_NO_AVX512` and `LOSSLAB_NO_SIMD` apply).
+fn bf16_ops() -> &'static HalfOps<half::bf16> {
+    static OPS: std::sync::OnceLock<HalfOps<half::bf16>> = std::sync::OnceLock::new();
+    OPS.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match simd::f32_ops().name {
+                "avx512" if is_x86_feature_detected!("avx512bf16") => return x86::bf16_avx512(true),
+                "avx512" => return x86::bf16_avx512(false),
+                "avx2+fma" if is_x86_feature_detected!("f16c") => return x86::bf16_avx2(),
+                _ => {}
+            }
+        }
+        scalar_ops()
+    })
+}
+
+/// The operations for `f16` on this CPU, detected once.
+fn f16_ops() -> &'static HalfOps<half::f16> {
+    static OPS: std::sync::OnceLock<HalfOps<half::f16>> = std::sync::OnceLock::new();
+    OPS.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match simd::f32_ops().name {
+                "avx512" => return x86::f16_avx512(),
+                "avx2+fma" if is_x86_feature_detected!("f16c") => return x86::f16_avx2(),
+                _ => {}
+            }
+        }
+        scalar_ops()
+    })
+}
+
+/// The operations for the half type `H`.
+pub(crate) fn half_ops_for<H: HalfFloat>() -> &'static HalfOps<H> {
+    if TypeId::of::<H>() == TypeId::of::<half::bf16>() {
+        // SAFETY: H is bf16.
+        unsafe { &*(bf16_ops() as *const HalfOps<half::bf16>).cast::<HalfOps<H>>() }
+    } else {
+        // SAFETY: HalfFloat is sealed to bf16 and f16, so H is f16.
+        unsafe { &*(f16_ops() as *const HalfOps<half::f16>).cast::<HalfOps<H>>() }
+    }
+}
+
+/// One fused evaluation over half logits.
+pub(crate) struct HalfJob<'a, H, L> {
+    pub(crate) ops: &'a HalfOps<H>,
+    /// The logits (`rows × classes`); in place, the same buffer as `dst`.
+    pub(crate) src: *const H,
+    /// Where the gradient goes (`rows × classes`); null for the loss alone.
+    pub(crate) dst: SyncPtr<H>,
+    /// Where each row's loss goes (`rows`); null when only the total is wanted.
+    pub(crate) losses: SyncPtr<f32>,
+    pub(crate) rows: usize,
+    pub(crate) classes: usize,
+    pub(crate) weight: Option<&'a [f64]>,
+    pub(crate) eps: f64,
+    /// Index targets only (the `T` of [`Targets`] is unused).
+    pub(crate) targets: Targets<'a, f32, L>,
+    pub(crate) up: Up<'a>,
+}
+
+// SAFETY: as `softmax_ce::Job`: `src` is read, `dst` and `losses` written in
+// disjoint ranges by the parallel tasks.
+unsafe impl<H: Sync, L: Sync> Sync for HalfJob<'_, H, L> {}
+
+/// Per-block statistics of pass 1.
+#[derive(Clone, Copy, Default)]
+struct Stat {
+    m: f64,
+    mref: f64,
+    s: f64,
+    /// `Σ w (x − mref)` (smoothing only).
+    xs: f64,
+    /// `Σ w` over the block (smoothing only).
+    ws: f64,
+    special: bool,
+}
+
+struct RowStat {
+    m: f64,
+    log_s: f64,
+    s: f64,
+    wx: f64,
+    wt: f64,
+    special: bool,
+}
+
+impl<H: HalfFloat, L: ClassIndex> HalfJob<'_, H, L> {
+    /// Runs the job; the sum of the rows' losses (compensated, in a fixed order).
+    pub(crate) fn run(&self) -> f64 {
+        if self.rows == 0 {
+            return 0.0;
+        }
+        let blen = block_len(self.classes);
+        let nblocks = self.classes.div_ceil(blen);
+        let parts = self.rows.min(MAX_PARTS);
+        let per_part = self.rows.div_ceil(parts);
+        let parts = self.rows.div_ceil(per_part);
+        let mut partial = [0.0f64; MAX_PARTS];
+        let partial_ptr = SyncPtr(partial.as_mut_ptr());
+        let split_rows = self.rows >= 2 * par::threads() || nblocks < 2;
+        // The exponentials are kept for pass 2 when the row fits the scratch row.
+        let keep = self.classes <= SCRATCH && !self.dst.is_null();
+        let part = |p: usize, split_blocks: bool| {
+            let mut stats = [Stat::default(); MAX_BLOCKS];
+            let mut scratch = MaybeUninit::<Aligned<SCRATCH>>::uninit();
+            let scratch = SyncPtr(if keep { scratch.as_mut_ptr().cast::<f32>() } else { std::ptr::null_mut() });
+            let (mut s, mut c) = (0.0f64, 0.0f64);
+            for r in p * per_part..((p + 1) * per_part).min(self.rows) {
+                // SAFETY: row r is this task's alone.
+                let v = unsafe { self.row(r, blen, nblocks, &mut stats[..nblocks.max(1)], scratch, split_blocks) };
+                let t = s + v;
+                c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
+                s = t;
+            }
+            let total = s + c;
+            // SAFETY: slot p is this task's alone.
+            unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
+        };
+        if split_rows {
+            par::for_each(parts, |p| part(p, false));
+        } else {
+            (0..parts).for_each(|p| part(p, true));
+        }
+        par::neumaier(&partial[..parts])
+    }
+
+    /// # Safety
+    /// Row `r` of `dst` and `losses` is not touched by any other task; `scratch`
+    /// is null or holds `classes` elements that are this row's alone.
+    unsafe fn row(&self, r: usize, blen: usize, nblocks: usize, stats: &mut [Stat], scratch: SyncPtr<f32>, split: bool) -> f64 {
+        let c = self.classes;
+        let dst = self.dst.add(r * c);
+        let loss = match self.targets {
+            Targets::Index { labels, ignore_index } => {
+                let l = labels[r].index();
+                if Some(l) == ignore_index {
+                    if !dst.is_null() {
+                        std::slice::from_raw_parts_mut(dst, c).fill(H::from_f32(0.0));
+                    }
+                    0.0
+                } else {
+                    self.index_row(r, l as usize, blen, nblocks, stats, scratch, split)
+                }
+            }
+            Targets::Probs { .. } => unreachable!("the half kernel takes class-index targets"),
+        };
+        if !self.losses.is_null() {
+            *self.losses.add(r) = loss as f32;
+        }
+        loss
+    }
+
+    /// The exponentials `exp(f32(x_k) − mref)` of `[lo, hi)` of the row at
+    /// `src`, chunk by chunk into a buffer on the stack, each chunk handed to
+    /// `f(offset, exps, len)` (pass 2 of a row longer than the scratch row).
+    unsafe fn exps_chunked(&self, src: *const H, lo: usize, hi: usize, mref: f32, f: &mut dyn FnMut(usize, *mut f32, usize)) {
+        let mut buf = MaybeUninit::<Aligned<CHUNK>>::uninit();
+        let buf = buf.as_mut_ptr().cast::<f32>();
+        let mut i = lo;
+        while i < hi {
+            let n = CHUNK.min(hi - i);
+            (self.ops.exp_sum)(src.add(i), buf, n, mref, false);
+            f(i, buf, n);
+            i += n;
+        }
+    }
+
+    /// Pass 1 over every block of a row, then the combination.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn pass1(
+        &self,
+        src: *const H,
+        nblocks: usize,
+        blen: usize,
+        stats: &mut [Stat],
+        scratch: SyncPtr<f32>,
+        split: bool,
+        weighted_xsum: bool,
+        want_xsum: bool,
+    ) -> RowStat {
+        let c = self.classes;
+        let ops = self.ops;
+        let sp = SyncPtr(stats.as_mut_ptr());
+        let src_p = SyncPtr(src as *mut H);
+        let w = self.weight;
+        let block = |b: usize| {
+            let (lo, hi) = (b * blen, ((b + 1) * blen).min(c));
+            let len = hi - lo;
+            let s = src_p.add(lo) as *const H;
+            let (m, nan) = (ops.max)(s, len);
+            let m = f64::from(m);
+            let st = if nan || m == f64::INFINITY {
+                Stat { m, special: true, ..Stat::default() }
+            } else {
+                let mref = if m == f64::NEG_INFINITY { 0.0 } else { m };
+                let (mut xs, mut ws) = (0.0, len as f64);
+                if weighted_xsum {
+                    let w = w.expect("weights");
+                    ws = 0.0;
+                    for (k, &wk) in w[lo..hi].iter().enumerate() {
+                        xs += wk * (f64::from((*s.add(k)).to_f32()) - mref);
+                        ws += wk;
+                    }
+                }
+                // Into the scratch row where the gradient is wanted and the row fits.
+                let (sum, sx) = (ops.exp_sum)(s, scratch.add(lo), len, mref as f32, want_xsum);
+                if want_xsum {
+                    xs = sx;
+                }
+                Stat { m, mref, s: sum, xs, ws, special: false }
+            };
+            *sp.add(b) = st;
+        };
+        if split {
+            par::for_each(nblocks, block);
+        } else {
+            (0..nblocks).for_each(block);
+        }
+        let stats = &stats[..nblocks];
+        let mut m = f64::NEG_INFINITY;
+        let mut special = false;
+        for st in stats {
+            special |= st.special;
+            m = m.max(st.m);
+        }
+        if special || !m.is_finite() {
+            return RowStat { m, log_s: f64::NAN, s: f64::NAN, wx: f64::NAN, wt: f64::NAN, special: true };
+        }
+        let (mut s, mut wx, mut wt) = (0.0f64, 0.0f64, 0.0f64);
+        for st in stats {
+            if st.m != f64::NEG_INFINITY {
+                s += st.s * if st.m == m { 1.0 } else { (st.m - m).exp() };
+            }
+            wx += st.xs + st.ws * (st.mref - m);
+            wt += st.ws;
+        }
+        RowStat { m, log_s: s.ln(), s, wx, wt, special: false }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn index_row(&self, r: usize, y: usize, blen: usize, nblocks: usize, stats: &mut [Stat], scratch: SyncPtr<f32>, split: bool) -> f64 {
+        let c = self.classes;
+        let eps = self.eps;
+        let src = self.src.add(r * c);
+        let dst = self.dst.add(r * c);
+        let xy = f64::from((*src.add(y)).to_f32());
+        let w = self.weight;
+        let smoothing = eps > 0.0;
+        let rs = self.pass1(src, nblocks, blen, stats, scratch, split, smoothing && w.is_some(), smoothing && w.is_none());
+        if rs.special {
+            if !dst.is_null() {
+                std::slice::from_raw_parts_mut(dst, c).fill(H::from_f32(f32::NAN));
+            }
+            return f64::NAN;
+        }
+        let wy = w.map_or(1.0, |w| w[y]);
+        let up = match self.up {
+            Up::Uniform(g) => g,
+            Up::PerRow(v) => v[r],
+        };
+        // As `softmax_ce::Job::index_row` (and the general path) compute them.
+        let lp_y = (xy - rs.m) - rs.log_s;
+        let nll = -(lp_y * wy);
+        let loss = if smoothing {
+            let smooth = -(rs.wx - rs.wt * rs.log_s);
+            (1.0 - eps) * nll + smooth * (eps / c as f64)
+        } else {
+            nll
+        };
+        if !dst.is_null() {
+            let g_y_main = -(wy * ((1.0 - eps) * up));
+            let b = up * (eps / c as f64);
+            let wsum = if smoothing { rs.wt } else { 0.0 };
+            let total = g_y_main - b * wsum;
+            let neg_total = -total;
+            let ops = self.ops;
+            let dp = SyncPtr(dst);
+            let src_p = SyncPtr(src as *mut H);
+            let per_elem = smoothing && w.is_some();
+            let stats = &stats[..nblocks];
+            let block = |bi: usize| {
+                let (lo, hi) = (bi * blen, ((bi + 1) * blen).min(c));
+                let st = stats[bi];
+                let f = if st.m == f64::NEG_INFINITY { 0.0 } else { neg_total * (st.m - rs.m).exp() / rs.s };
+                let mut write = |off: usize, e: *mut f32, n: usize| {
+                    if per_elem {
+                        let w = w.expect("weights");
+                        for k in 0..n {
+                            *dp.add(off + k) = H::from_f64(-b * w[off + k] + f64::from(*e.add(k)) * f);
+                        }
+                    } else {
+                        (ops.narrow_affine)(e, dp.add(off), n, f as f32, -b as f32);
+                    }
+                };
+                if scratch.is_null() {
+                    self.exps_chunked(src_p.add(0), lo, hi, st.mref as f32, &mut write);
+                } else {
+                    write(lo, scratch.add(lo), hi - lo);
+                }
+            };
+            if split {
+                par::for_each(nblocks, block);
+            } else {
+                (0..nblocks).for_each(block);
+            }
+            // The target's element in f64: g_y − p_y · Σg, without cancellation.
+            let g_y = g_y_main - b * wy;
+            *dst.add(y) = H::from_f64(g_y - lp_y.exp() * total);
+        }
+        loss
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    //! The operations, generic over `BF` (`true`: bf16, `false`: f16) so that
+    //! each instantiation inlines its own conversion.
+    use super::super::simd::{exp_lanes256, exp_lanes512};
+    use super::HalfOps;
+    use half::{bf16, f16};
+    use std::arch::x86_64::*;
+
+    const BF16_NEG_INF: u16 = 0xFF80;
+    const F16_NEG_INF: u16 = 0xFC00;
+
+    pub(super) fn bf16_avx512(native_bf16: bool) -> HalfOps<bf16> {
+        HalfOps {
+            name: if native_bf16 { "avx512+bf16" } else { "avx512" },
+            max: if is_x86_feature_detected!("avx512bw") { |s, n| unsafe { max_512bw::<true>(s.cast(), n) } } else { |s, n| unsafe { max_512::<true>(s.cast(), n) } },
+            exp_sum: |s, d, n, m, w| unsafe { exp_sum_512::<true>(s.cast(), d, n, m, w) },
+            narrow_affine: if native_bf16 { narrow_affine_bf16_512bf16 } else { |s, d, n, f, c| unsafe { narrow_affine_512::<true>(s, d.cast(), n, f, c) } },
+        }
+    }
+
+    pub(super) fn f16_avx512() -> HalfOps<f16> {
+        HalfOps {
+            name: "avx512",
+            max: if is_x86_feature_detected!("avx512bw") { |s, n| unsafe { max_512bw::<false>(s.cast(), n) } } else { |s, n| unsafe { max_512::<false>(s.cast(), n) } },
+            exp_sum: |s, d, n, m, w| unsafe { exp_sum_512::<false>(s.cast(), d, n, m, w) },
+            narrow_affine: |s, d, n, f, c| unsafe { narrow_affine_512::<false>(s, d.cast(), n, f, c) },
+        }
+    }
+
+    pub(super) fn bf16_avx2() -> HalfOps<bf16> {
+        HalfOps {
+            name: "avx2+fma+f16c",
+            max: |s, n| unsafe { max_256::<true>(s.cast(), n) },
+            exp_sum: |s, d, n, m, w| unsafe { exp_sum_256::<true>(s.cast(), d, n, m, w) },
+            narrow_affine: |s, d, n, f, c| unsafe { narrow_affine_256::<true>(s, d.cast(), n, f, c) },
+        }
+    }
+
+    pub(super) fn f16_avx2() -> HalfOps<f16> {
+        HalfOps {
+            name: "avx2+fma+f16c",
+            max: |s, n| unsafe { max_256::<false>(s.cast(), n) },
+            exp_sum: |s, d, n, m, w| unsafe { exp_sum_256::<false>(s.cast(), d, n, m, w) },
+            narrow_affine: |s, d, n, f, c| unsafe { narrow_affine_256::<false>(s, d.cast(), n, f, c) },
+        }
+    }
+
+    // ------------------------------------------------------------ AVX-512
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn widen16<const BF: bool>(v: __m256i) -> __m512 {
+        if BF {
+            _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(v)))
+        } else {
+            _mm512_cvtph_ps(v)
+        }
+    }
+
+    /// 16 half values from `src`, the lanes past `n` (< 16) filled with −∞.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn load16_partial<const BF: bool>(src: *const u16, n: usize) -> __m512 {
+        let mut buf = [if BF { BF16_NEG_INF } else { F16_NEG_INF }; 16];
+        std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), n);
+        widen16::<BF>(_mm256_loadu_si256(buf.as_ptr().cast()))
+    }
+
+    /// Round to nearest even; NaN stays NaN (bf16: quiet, with its sign and
+    /// upper payload, as `half` does).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn narrow16<const BF: bool>(v: __m512) -> __m256i {
+        if BF {
+            let bits = _mm512_castps_si512(v);
+            let lsb = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(1));
+            let rounded = _mm512_srli_epi32::<16>(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))));
+            let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+            let quiet = _mm512_or_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(0x40));
+            _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, quiet))
+        } else {
+            _mm512_cvtps_ph::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(v)
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn max_512<const BF: bool>(src: *const u16, len: usize) -> (f32, bool) {
+        let ninf = _mm512_set1_ps(f32::NEG_INFINITY);
+        let (mut m0, mut m1) = (ninf, ninf);
+        let mut nan: __mmask16 = 0;
+        let mut i = 0;
+        while i + 32 <= len {
+            let a = widen16::<BF>(_mm256_loadu_si256(src.add(i).cast()));
+            let b = widen16::<BF>(_mm256_loadu_si256(src.add(i + 16).cast()));
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b);
+            m0 = _mm512_max_ps(m0, a);
+            m1 = _mm512_max_ps(m1, b);
+            i += 32;
+        }
+        while i < len {
+            let n = (len - i).min(16);
+            let a = load16_partial::<BF>(src.add(i), n);
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a);
+            m0 = _mm512_max_ps(m0, a);
+            i += n;
+        }
+        (_mm512_reduce_max_ps(_mm512_max_ps(m0, m1)), nan != 0)
+    }
+
+    /// `max_512` on the 16-bit patterns, 32 lanes at a time (AVX512BW): a half
+    /// value's pattern `v` maps to the signed integer `v ^ ((v >> 15) & 0x7FFF)`,
+    /// which orders as the values do (NaN aside); NaN is a magnitude above ∞'s.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    unsafe fn max_512bw<const BF: bool>(src: *const u16, len: usize) -> (f32, bool) {
+        let (inf, pad) = if BF { (0x7F80u16, BF16_NEG_INF) } else { (0x7C00u16, F16_NEG_INF) };
+        let mag = _mm512_set1_epi16(0x7FFF);
+        let key = |v: __m512i| _mm512_xor_si512(v, _mm512_and_si512(_mm512_srai_epi16::<15>(v), mag));
+        // The key of −∞: the maximum of an empty block.
+        let ninf_key = (pad ^ (((pad as i16) >> 15) as u16 & 0x7FFF)) as i16;
+        let lowest = _mm512_set1_epi16(ninf_key);
+        let (mut k0, mut k1) = (lowest, lowest);
+        let (mut a0, mut a1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let mut i = 0;
+        while i + 64 <= len {
+            let a = _mm512_loadu_si512(src.add(i).cast());
+            let b = _mm512_loadu_si512(src.add(i + 32).cast());
+            a0 = _mm512_max_epu16(a0, _mm512_and_si512(a, mag));
+            a1 = _mm512_max_epu16(a1, _mm512_and_si512(b, mag));
+            k0 = _mm512_max_epi16(k0, key(a));
+            k1 = _mm512_max_epi16(k1, key(b));
+            i += 64;
+        }
+        let (mut k, mut abs) = ([0i16; 32], [0u16; 32]);
+        _mm512_storeu_si512(k.as_mut_ptr().cast(), _mm512_max_epi16(k0, k1));
+        _mm512_storeu_si512(abs.as_mut_ptr().cast(), _mm512_max_epu16(a0, a1));
+        let mut best = k.iter().copied().fold(ninf_key, i16::max);
+        let mut top = abs.iter().copied().fold(0, u16::max);
+        while i < len {
+            let v = *src.add(i);
+            top = top.max(v & 0x7FFF);
+            best = best.max((v ^ (((v as i16) >> 15) as u16 & 0x7FFF)) as i16);
+            i += 1;
+        }
+        let bits = best as u16 ^ (((best >> 15) as u16) & 0x7FFF);
+        let m = _mm512_cvtss_f32(widen16::<BF>(_mm256_set1_epi16(bits as i16)));
+        (m, top > inf)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn widen_add512(acc0: &mut __m512d, acc1: &mut __m512d, v: __m512) {
+        let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
+        *acc0 = _mm512_add_pd(*acc0, lo);
+        *acc1 = _mm512_add_pd(*acc1, hi);
+    }
+
+    /// As `simd`'s `exp_sum_avx512`, the half values widened on the way in.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn exp_sum_512<const BF: bool>(src: *const u16, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
+        let mv = _mm512_set1_ps(m);
+        let z = _mm512_setzero_pd();
+        let (mut s0, mut s1) = (z, z);
+        let (mut x0, mut x1) = (z, z);
+        let store = !dst.is_null();
+        let mut i = 0;
+        // 64 elements a step: their exponentials summed in f32 by a tree of
+        // depth 2, then widened into f64 accumulators.
+        while i + 64 <= len {
+            let a = widen16::<BF>(_mm256_loadu_si256(src.add(i).cast()));
+            let b = widen16::<BF>(_mm256_loadu_si256(src.add(i + 16).cast()));
+            let c = widen16::<BF>(_mm256_loadu_si256(src.add(i + 32).cast()));
+            let d = widen16::<BF>(_mm256_loadu_si256(src.add(i + 48).cast()));
+            let (da, db, dc, dd) = (_mm512_sub_ps(a, mv), _mm512_sub_ps(b, mv), _mm512_sub_ps(c, mv), _mm512_sub_ps(d, mv));
+            let (ea, eb, ec, ed) = (exp_lanes512(da), exp_lanes512(db), exp_lanes512(dc), exp_lanes512(dd));
+            if store {
+                _mm512_storeu_ps(dst.add(i), ea);
+                _mm512_storeu_ps(dst.add(i + 16), eb);
+                _mm512_storeu_ps(dst.add(i + 32), ec);
+                _mm512_storeu_ps(dst.add(i + 48), ed);
+            }
+            widen_add512(&mut s0, &mut s1, _mm512_add_ps(_mm512_add_ps(ea, eb), _mm512_add_ps(ec, ed)));
+            if want_xsum {
+                widen_add512(&mut x0, &mut x1, da);
+                widen_add512(&mut x0, &mut x1, db);
+                widen_add512(&mut x0, &mut x1, dc);
+                widen_add512(&mut x0, &mut x1, dd);
+            }
+            i += 64;
+        }
+        while i < len {
+            let n = (len - i).min(16);
+            let k: __mmask16 = ((1u32 << n) - 1) as __mmask16;
+            let a = load16_partial::<BF>(src.add(i), n);
+            let da = _mm512_maskz_sub_ps(k, a, mv);
+            let ea = _mm512_maskz_mov_ps(k, exp_lanes512(da));
+            if store {
+                _mm512_mask_storeu_ps(dst.add(i), k, ea);
+            }
+            widen_add512(&mut s0, &mut s1, ea);
+            if want_xsum {
+                widen_add512(&mut x0, &mut x1, da);
+            }
+            i += n;
+        }
+        let s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+        let xs = if want_xsum { _mm512_reduce_add_pd(_mm512_add_pd(x0, x1)) } else { 0.0 };
+        (s, xs)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn narrow_affine_512<const BF: bool>(src: *const f32, dst: *mut u16, len: usize, f: f32, c: f32) {
+        let (fv, cv) = (_mm512_set1_ps(f), _mm512_set1_ps(c));
+        let mut i = 0;
+        while i + 32 <= len {
+            let a = _mm512_fmadd_ps(_mm512_loadu_ps(src.add(i)), fv, cv);
+            let b = _mm512_fmadd_ps(_mm512_loadu_ps(src.add(i + 16)), fv, cv);
+            _mm256_storeu_si256(dst.add(i).cast(), narrow16::<BF>(a));
+            _mm256_storeu_si256(dst.add(i + 16).cast(), narrow16::<BF>(b));
+            i += 32;
+        }
+        while i < len {
+            let n = (len - i).min(16);
+            let k: __mmask16 = ((1u32 << n) - 1) as __mmask16;
+            let a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, src.add(i)), fv, cv);
+            let mut buf = [0u16; 16];
+            _mm256_storeu_si256(buf.as_mut_ptr().cast(), narrow16::<BF>(a));
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), n);
+            i += n;
+        }
+    }
+
+    /// `narrow_affine` with AVX512_BF16's conversion (`vcvtne2ps2bf16`: round
+    /// to nearest even, NaN kept; it always flushes subnormals, so results
+    /// below 2⁻¹²⁶ in magnitude become ±0).
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn narrow_affine_bf16_512bf16(src: *const f32, dst: *mut bf16, len: usize, f: f32, c: f32) {
+        let dst = dst.cast::<u16>();
+        let (fv, cv) = (_mm512_set1_ps(f), _mm512_set1_ps(c));
+        let mut i = 0;
+        while i + 64 <= len {
+            let a = _mm512_fmadd_ps(_mm512_loadu_ps(src.add(i)), fv, cv);
+            let b = _mm512_fmadd_ps(_mm512_loadu_ps(src.add(i + 16)), fv, cv);
+            let c2 = _mm512_fmadd_ps(_mm512_loadu_ps(src.add(i + 32)), fv, cv);
+            let d = _mm512_fmadd_ps(_mm512_loadu_ps(src.add(i + 48)), fv, cv);
+            // The low 16 lanes come from the second operand.
+            _mm512_storeu_si512(dst.add(i).cast(), std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(b, a)));
+            _mm512_storeu_si512(dst.add(i + 32).cast(), std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(d, c2)));
+            i += 64;
+        }
+        while i < len {
+            let n = (len - i).min(16);
+            let k: __mmask16 = ((1u32 << n) - 1) as __mmask16;
+            let a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, src.add(i)), fv, cv);
+            let h = std::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(a));
+            if n == 16 {
+                _mm256_storeu_si256(dst.add(i).cast(), h);
+            } else {
+                let mut buf = [0u16; 16];
+                _mm256_storeu_si256(buf.as_mut_ptr().cast(), h);
+                std::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), n);
+            }
+            i += n;
+        }
+    }
+
+    // ------------------------------------------------------------ AVX2 + F16C
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn widen8<const BF: bool>(v: __m128i) -> __m256 {
+        if BF {
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(v)))
+        } else {
+            _mm256_cvtph_ps(v)
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn load8_partial<const BF: bool>(src: *const u16, n: usize) -> __m256 {
+        let mut buf = [if BF { BF16_NEG_INF } else { F16_NEG_INF }; 8];
+        std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), n);
+        widen8::<BF>(_mm_loadu_si128(buf.as_ptr().cast()))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn narrow8<const BF: bool>(v: __m256) -> __m128i {
+        if BF {
+            let bits = _mm256_castps_si256(v);
+            let lsb = _mm256_and_si256(_mm256_srli_epi32::<16>(bits), _mm256_set1_epi32(1));
+            let rounded = _mm256_srli_epi32::<16>(_mm256_add_epi32(bits, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF))));
+            let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+            let quiet = _mm256_or_si256(_mm256_srli_epi32::<16>(bits), _mm256_set1_epi32(0x40));
+            let r = _mm256_blendv_epi8(rounded, quiet, nan);
+            // Every lane is ≤ 0xFFFF: the unsigned saturation does nothing.
+            _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256::<1>(r))
+        } else {
+            _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v)
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn max_256<const BF: bool>(src: *const u16, len: usize) -> (f32, bool) {
+        let ninf = _mm256_set1_ps(f32::NEG_INFINITY);
+        let (mut m0, mut m1) = (ninf, ninf);
+        let mut nan = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 16 <= len {
+            let a = widen8::<BF>(_mm_loadu_si128(src.add(i).cast()));
+            let b = widen8::<BF>(_mm_loadu_si128(src.add(i + 8).cast()));
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b));
+            m0 = _mm256_max_ps(m0, a);
+            m1 = _mm256_max_ps(m1, b);
+            i += 16;
+        }
+        while i < len {
+            let n = (len - i).min(8);
+            let a = load8_partial::<BF>(src.add(i), n);
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, a));
+            m0 = _mm256_max_ps(m0, a);
+            i += n;
+        }
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_max_ps(m0, m1));
+        let mut best = f32::NEG_INFINITY;
+        for v in lanes {
+            best = best.max(v);
+        }
+        (best, _mm256_movemask_ps(nan) != 0)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn widen_add256(acc0: &mut __m256d, acc1: &mut __m256d, v: __m256) {
+        *acc0 = _mm256_add_pd(*acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        *acc1 = _mm256_add_pd(*acc1, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
+    }
+
+    /// As `simd`'s `exp_sum_avx2`, the half values widened on the way in.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn exp_sum_256<const BF: bool>(src: *const u16, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
+        let mv = _mm256_set1_ps(m);
+        let z = _mm256_setzero_pd();
+        let (mut s0, mut s1) = (z, z);
+        let (mut x0, mut x1) = (z, z);
+        let store = !dst.is_null();
+        let mut i = 0;
+        while i + 32 <= len {
+            let a = widen8::<BF>(_mm_loadu_si128(src.add(i).cast()));
+            let b = widen8::<BF>(_mm_loadu_si128(src.add(i + 8).cast()));
+            let c = widen8::<BF>(_mm_loadu_si128(src.add(i + 16).cast()));
+            let d = widen8::<BF>(_mm_loadu_si128(src.add(i + 24).cast()));
+            let (da, db, dc, dd) = (_mm256_sub_ps(a, mv), _mm256_sub_ps(b, mv), _mm256_sub_ps(c, mv), _mm256_sub_ps(d, mv));
+            let (ea, eb, ec, ed) = (exp_lanes256(da), exp_lanes256(db), exp_lanes256(dc), exp_lanes256(dd));
+            if store {
+                _mm256_storeu_ps(dst.add(i), ea);
+                _mm256_storeu_ps(dst.add(i + 8), eb);
+                _mm256_storeu_ps(dst.add(i + 16), ec);
+                _mm256_storeu_ps(dst.add(i + 24), ed);
+            }
+            widen_add256(&mut s0, &mut s1, _mm256_add_ps(_mm256_add_ps(ea, eb), _mm256_add_ps(ec, ed)));
+            if want_xsum {
+                widen_add256(&mut x0, &mut x1, da);
+                widen_add256(&mut x0, &mut x1, db);
+                widen_add256(&mut x0, &mut x1, dc);
+                widen_add256(&mut x0, &mut x1, dd);
+            }
+            i += 32;
+        }
+        while i < len {
+            let n = (len - i).min(8);
+            let a = load8_partial::<BF>(src.add(i), n);
+            // The padding is −∞: exp gives 0 there, and x − m is masked off.
+            let keep = _mm256_cmp_ps::<_CMP_GT_OQ>(_mm256_set1_ps(n as f32), _mm256_setr_ps(0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0));
+            let da = _mm256_and_ps(_mm256_sub_ps(a, mv), keep);
+            let ea = _mm256_and_ps(exp_lanes256(da), keep);
+            if store {
+                let mut out = [0f32; 8];
+                _mm256_storeu_ps(out.as_mut_ptr(), ea);
+                std::ptr::copy_nonoverlapping(out.as_ptr(), dst.add(i), n);
+            }
+            widen_add256(&mut s0, &mut s1, ea);
+            if want_xsum {
+                widen_add256(&mut x0, &mut x1, da);
+            }
+            i += n;
+        }
+        let s = _mm256_add_pd(s0, s1);
+        let x = _mm256_add_pd(x0, x1);
+        let (mut a, mut b) = ([0f64; 4], [0f64; 4]);
+        _mm256_storeu_pd(a.as_mut_ptr(), s);
+        _mm256_storeu_pd(b.as_mut_ptr(), x);
+        ((a[0] + a[1]) + (a[2] + a[3]), if want_xsum { (b[0] + b[1]) + (b[2] + b[3]) } else { 0.0 })
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn narrow_affine_256<const BF: bool>(src: *const f32, dst: *mut u16, len: usize, f: f32, c: f32) {
+        let (fv, cv) = (_mm256_set1_ps(f), _mm256_set1_ps(c));
+        let mut i = 0;
+        while i + 16 <= len {
+            let a = _mm256_fmadd_ps(_mm256_loadu_ps(src.add(i)), fv, cv);
+            let b = _mm256_fmadd_ps(_mm256_loadu_ps(src.add(i + 8)), fv, cv);
+            _mm_storeu_si128(dst.add(i).cast(), narrow8::<BF>(a));
+            _mm_storeu_si128(dst.add(i + 8).cast(), narrow8::<BF>(b));
+            i += 16;
+        }
+        while i < len {
+            let n = (len - i).min(8);
+            let mut inb = [0f32; 8];
+            std::ptr::copy_nonoverlapping(src.add(i), inb.as_mut_ptr(), n);
+            let a = _mm256_fmadd_ps(_mm256_loadu_ps(inb.as_ptr()), fv, cv);
+            let mut buf = [0u16; 8];
+            _mm_storeu_si128(buf.as_mut_ptr().cast(), narrow8::<BF>(a));
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), dst.add(i), n);
+            i += n;
+        }
+    }
+
+    /// Every operation set this CPU can run, for tests.
+    #[cfg(test)]
+    pub(super) fn all() -> (Vec<HalfOps<bf16>>, Vec<HalfOps<f16>>) {
+        let (mut b, mut f) = (vec![], vec![]);
+        if is_x86_feature_detected!("avx512f") {
+            b.push(bf16_avx512(false));
+            f.push(f16_avx512());
+            if is_x86_feature_detected!("avx512bf16") {
+                b.push(bf16_avx512(true));
+            }
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
+            b.push(bf16_avx2());
+            f.push(f16_avx2());
+        }
+        (b, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use half::{bf16, f16};
+
+    fn all_ops() -> (Vec<HalfOps<bf16>>, Vec<HalfOps<f16>>) {
+        #[allow(unused_mut)]
+        let (mut b, mut f) = (vec![scalar_ops::<bf16>()], vec![scalar_ops::<f16>()]);
+        #[cfg(target_arch = "x86_64")]
+        {
+            let (xb, xf) = x86::all();
+            b.extend(xb);
+            f.extend(xf);
+        }
+        (b, f)
+    }
+
+    /// f32 values around every rounding boundary of bf16: each bf16 value, ±1
+    /// f32 ulp, and ±1 f32 ulp around the midpoints to its neighbours (`step`
+    /// is half a bf16 ulp in f32 ulps).
+    fn boundary_values(step: u32) -> Vec<f32> {
+        let mut xs = vec![];
+        for b in (0..=u16::MAX).map(|h| u32::from(h) << 16) {
+            for d in [0u32, 1, step - 1, step, step + 1] {
+                xs.push(f32::from_bits(b.wrapping_add(d)));
+                xs.push(f32::from_bits(b.wrapping_sub(d)));
+            }
+        }
+        xs
+    }
+
+    fn check<H: HalfFloat + std::fmt::Debug>(ops: &HalfOps<H>, xs: &[f32], every: &[H]) {
+        // Narrowing: round to nearest even, NaN kept, on every length's tail.
+        for len in [xs.len(), 1, 7, 15, 17, 33, 63, 65, 100] {
+            let mut out = vec![H::default(); len];
+            unsafe { (ops.narrow_affine)(xs.as_ptr(), out.as_mut_ptr(), len, 1.0, -0.0) };
+            for (x, o) in xs[..len].iter().zip(&out) {
+                let mut want = H::from_f32(*x);
+                if ops.name == "avx512+bf16" && x.abs() < f32::MIN_POSITIVE {
+                    // vcvtne2ps2bf16 flushes subnormals.
+                    want = H::from_f32(0f32.copysign(*x));
+                }
+                let (o32, w32) = (o.to_f32(), want.to_f32());
+                assert!(o32.to_bits() == w32.to_bits() || (o32.is_nan() && w32.is_nan()), "{} {}: ({x:e}) = {o:?}, want {want:?}", ops.name, H::NAME);
+            }
+        }
+        // The maximum, and NaN seen.
+        for len in [every.len(), 0, 1, 7, 15, 16, 17, 31, 33, 100] {
+            let (m, nan) = unsafe { (ops.max)(every.as_ptr(), len) };
+            assert_eq!(nan, every[..len].iter().any(|v| v.to_f32().is_nan()), "{} {}: NaN seen, len {len}", ops.name, H::NAME);
+            if !nan {
+                let want = every[..len].iter().map(|v| v.to_f32()).fold(f32::NEG_INFINITY, f32::max);
+                assert_eq!(m, want, "{} {}: max len {len}", ops.name, H::NAME);
+            }
+        }
+        // The exponentials and their sums, against f64, on every length's tail,
+        // −∞ included.
+        let finite: Vec<H> = every.iter().copied().filter(|v| v.to_f32().is_finite() && v.to_f32().abs() < 60.0).chain([H::from_f32(f32::NEG_INFINITY)]).collect();
+        for len in [finite.len(), 0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 100] {
+            let x = &finite[finite.len() - len..];
+            let want = x.iter().map(|v| v.to_f32()).fold(f32::NEG_INFINITY, f32::max);
+            assert_eq!(unsafe { (ops.max)(x.as_ptr(), len) }, (want, false), "{} {}: max of the last {len} finite values", ops.name, H::NAME);
+            let neg: Vec<H> = x.iter().map(|v| H::from_f32(-v.to_f32().abs())).collect();
+            let want = neg.iter().map(|v| v.to_f32()).fold(f32::NEG_INFINITY, f32::max);
+            assert_eq!(unsafe { (ops.max)(neg.as_ptr(), len) }, (want, false), "{} {}: max of {len} negative values", ops.name, H::NAME);
+            let m = want.max(0.0).max(x.iter().map(|v| v.to_f32()).fold(f32::NEG_INFINITY, f32::max));
+            let mut e = vec![0f32; len];
+            let (s, xs) = unsafe { (ops.exp_sum)(x.as_ptr(), e.as_mut_ptr(), len, m, true) };
+            let (mut ws, mut wx) = (0f64, 0f64);
+            for (i, v) in x.iter().enumerate() {
+                let d = f64::from(v.to_f32()) - f64::from(m);
+                let t = d.exp();
+                ws += t;
+                if d.is_finite() {
+                    wx += d;
+                }
+                // The SIMD kernels round x − m to f32 first; the portable one does not.
+                let tr = f64::from(v.to_f32() - m).exp();
+                let err = (f64::from(e[i]) - t).abs().min((f64::from(e[i]) - tr).abs());
+                assert!(err <= 2.5e-7 * t + 1e-44, "{} {}: exp({d}) = {}, want {t}", ops.name, H::NAME, e[i]);
+            }
+            assert!((s - ws).abs() <= 1e-6 * ws.max(1e-300), "{} {} sum len {len}: {s} vs {ws}", ops.name, H::NAME);
+            if x.iter().all(|v| v.to_f32().is_finite()) {
+                assert!((xs - wx).abs() <= 1e-6 * wx.abs().max(1.0), "{} {} xsum len {len}: {xs} vs {wx}", ops.name, H::NAME);
+            }
+            let (s2, _) = unsafe { (ops.exp_sum)(x.as_ptr(), std::ptr::null_mut(), len, m, false) };
+            assert_eq!(s2.to_bits(), s.to_bits(), "{} {}: the sum without storing", ops.name, H::NAME);
+        }
+    }
+
+    /// Widening is exact, narrowing rounds to nearest even with NaN kept, the
+    /// maximum and the exponentials are right, on every instruction set.
+    #[test]
+    fn block_operations_agree_with_half_and_f64_on_every_isa() {
+        let (bf, hf) = all_ops();
+        let every_bf: Vec<bf16> = (0..=u16::MAX).map(bf16::from_bits).collect();
+        let every_hf: Vec<f16> = (0..=u16::MAX).map(f16::from_bits).collect();
+        let mut xs_bf = boundary_values(0x8000);
+        xs_bf.extend(every_hf.iter().map(|v| v.to_f32()));
+        // f16: every f16 value and its neighbours at 2⁻¹¹ relative.
+        let mut xs_hf: Vec<f32> = vec![];
+        for v in &every_hf {
+            let b = v.to_f32().to_bits();
+            for d in [0u32, 1, 0xFFF, 0x1000, 0x1001] {
+                xs_hf.push(f32::from_bits(b.wrapping_add(d)));
+                xs_hf.push(f32::from_bits(b.wrapping_sub(d)));
+            }
+        }
+        for ops in &bf {
+            check(ops, &xs_bf, &every_bf);
+        }
+        for ops in &hf {
+            check(ops, &xs_hf, &every_hf);
+        }
+    }
+}
