@@ -8,9 +8,11 @@
 //!   elements a step, for the ops that provide it ([`ElemOp::LANES512`]): the
 //!   regression losses compute each element in `f64` lanes by the same
 //!   operations as the general path (so the values and gradients are
-//!   bit-identical to it); BCE with logits computes in `f32` lanes with its own
-//!   exp and log1p (within 2 ulp), and only its sum and the scaling by the
-//!   upstream gradient are in `f64`. On inputs of at least [`NT_MIN`] elements
+//!   bit-identical to it); BCE with logits computes in `f32` lanes with its
+//!   own exp and log1p (within 2 ulp) and reciprocals (estimate and one Newton
+//!   step, no division), and only its sum is in `f64`. (The sigmoid focal
+//!   loss has no `f32` form: its gradients are sums of terms that cancel, so
+//!   an `f32` chain loses digits the golden suite's tolerance needs.) On inputs of at least [`NT_MIN`] elements
 //!   the outputs are written with non-temporal (streaming) stores, so that the
 //!   gradient buffer is not read before it is written (12 bytes of memory
 //!   traffic per element, not 16).
@@ -386,7 +388,7 @@ impl ElemOp for BceLogits {
         let lin = _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(neg_x, y), _mm512_mul_ps(x, _mm512_sub_ps(one, y)));
         let l = _mm512_add_ps(lin, l1p);
         let l = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, _mm512_set1_ps(f32::NEG_INFINITY)), l, _mm512_set1_ps(f32::NAN));
-        let r = _mm512_div_ps(one, _mm512_add_ps(one, e));
+        let r = x86::recip_ps(_mm512_add_ps(one, e));
         let sig = _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(e, r), r);
         // NaN x: exp gave NaN, so σ is NaN on either side.
         (l, _mm512_sub_ps(sig, y), neg_x)
@@ -529,12 +531,6 @@ pub(crate) mod x86 {
     ) {
         let x = load::<FULL>(j.x.add(i), k);
         let y = load::<FULL>(j.y.add(i), k);
-        let (s0, s1) = if M & mode::PER != 0 {
-            widen(load::<FULL>(j.up.add(i), k))
-        } else {
-            let s = _mm512_set1_pd(j.scale);
-            (s, s)
-        };
         // (ℓ in f64 lanes, ∂ℓ/∂x and ∂ℓ/∂y in f64 lanes, unscaled)
         let (l0, l1, dx0, dx1, dy0, dy1) = match O::LANES512 {
             Lanes::F64 => {
@@ -545,13 +541,39 @@ pub(crate) mod x86 {
                 (l0, l1, dx0, dx1, dy0, dy1)
             }
             _ => {
+                // f32 lanes: the gradients are scaled in f32 too.
                 let (l, dx, dy) = op.eval_ps(x, y);
+                let s = if M & mode::PER != 0 { load::<FULL>(j.up.add(i), k) } else { _mm512_set1_ps(j.scale as f32) };
                 let (l0, l1) = widen(l);
-                let (dx0, dx1) = widen(dx);
-                let (dy0, dy1) = widen(dy);
-                (l0, l1, dx0, dx1, dy0, dy1)
+                return finish::<M, FULL>(j, i, k, kinds, acc, l0, l1, _mm512_mul_ps(s, dx), _mm512_mul_ps(s, dy));
             }
         };
+        let (s0, s1) = if M & mode::PER != 0 {
+            widen(load::<FULL>(j.up.add(i), k))
+        } else {
+            let s = _mm512_set1_pd(j.scale);
+            (s, s)
+        };
+        let gx = if M & mode::GX != 0 { narrow(_mm512_mul_pd(s0, dx0), _mm512_mul_pd(s1, dx1)) } else { _mm512_setzero_ps() };
+        let gy = if M & mode::GY != 0 { narrow(_mm512_mul_pd(s0, dy0), _mm512_mul_pd(s1, dy1)) } else { _mm512_setzero_ps() };
+        finish::<M, FULL>(j, i, k, kinds, acc, l0, l1, gx, gy);
+    }
+
+    /// The sum and the stores of one group: the losses `l0`, `l1` (`f64`), the
+    /// scaled gradients `gx`, `gy`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn finish<const M: u8, const FULL: bool>(
+        j: &Job<f32>,
+        i: usize,
+        k: __mmask16,
+        kinds: (u8, u8, u8),
+        acc: &mut (__m512d, __m512d),
+        l0: __m512d,
+        l1: __m512d,
+        gx: __m512,
+        gy: __m512,
+    ) {
         if M & mode::SUM != 0 {
             // Lanes past the end hold zeros' losses: masked out.
             let (k0, k1) = ((k & 0xff) as __mmask8, (k >> 8) as __mmask8);
@@ -562,10 +584,10 @@ pub(crate) mod x86 {
             put::<FULL>(j.losses.0.add(i), narrow(l0, l1), k, kinds.0);
         }
         if M & mode::GX != 0 {
-            put::<FULL>(j.gx.0.add(i), narrow(_mm512_mul_pd(s0, dx0), _mm512_mul_pd(s1, dx1)), k, kinds.1);
+            put::<FULL>(j.gx.0.add(i), gx, k, kinds.1);
         }
         if M & mode::GY != 0 {
-            put::<FULL>(j.gy.0.add(i), narrow(_mm512_mul_pd(s0, dy0), _mm512_mul_pd(s1, dy1)), k, kinds.2);
+            put::<FULL>(j.gy.0.add(i), gy, k, kinds.2);
         }
     }
 
@@ -634,11 +656,20 @@ pub(crate) mod x86 {
         _mm512_scalef_ps(y, n)
     }
 
+    /// `1 / a` for `1 ≤ a ≤ 3`: the 14-bit estimate and one Newton step
+    /// (relative error below 2⁻²⁶ before the last rounding; no division).
+    #[inline(always)]
+    pub(crate) unsafe fn recip_ps(a: __m512) -> __m512 {
+        let y0 = _mm512_rcp14_ps(a);
+        let err = _mm512_fnmadd_ps(a, y0, _mm512_set1_ps(1.0));
+        _mm512_fmadd_ps(y0, err, y0)
+    }
+
     // log(1 + e) for 0 ≤ e ≤ 1 on 16 f32 lanes: 2 atanh(s), s = e / (2 + e) ≤ 1/3,
     // its series to s¹⁵ (truncation below 2⁻²⁶ of the result).
     #[inline(always)]
     pub(crate) unsafe fn log1p_unit_ps(e: __m512) -> __m512 {
-        let s = _mm512_div_ps(e, _mm512_add_ps(_mm512_set1_ps(2.0), e));
+        let s = _mm512_mul_ps(e, recip_ps(_mm512_add_ps(_mm512_set1_ps(2.0), e)));
         let s2 = _mm512_mul_ps(s, s);
         let mut p = _mm512_set1_ps(1.0 / 15.0);
         for c in [1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0] {
