@@ -68,6 +68,12 @@ macro_rules! focal_op {
 /// Like torchvision, the modulating factor is computed in probability space:
 /// a saturated logit (`σ(x)` rounding to 0 or 1) gives a factor of exactly 0.
 ///
+/// Contiguous inputs take a fused, multi-threaded kernel (loss and both
+/// gradients in one sweep, a sum bit-identical whatever the thread count;
+/// `γ ∈ {0, 1, 2, 3, 4}` by products, other `γ` by `powf`), within `1e-10`
+/// relative of the general path in `f64` (its exp and log1p are within 2 ulp of
+/// libm's, and `1 − p_t` cancels as torchvision's does).
+///
 /// # Errors
 /// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for `alpha`
 /// outside `[0, 1]` that is not `−1` (as torchvision: "Invalid alpha value").
