@@ -312,6 +312,7 @@ pub(crate) unsafe fn run<T: Float, O: ElemOp>(op: O, m: u8, j: &Job<T>) -> f64 {
 /// `exp(r)` to degree 13 (truncation below 10⁻¹⁷), `2ⁿ` built from its bits in
 /// two factors so that subnormal results are not flushed. About 1 ulp.
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's published digits
 pub(crate) fn exp_nonpos(z: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // fdlibm's split of ln 2: LN2_HI has 32 trailing zero bits, so n · LN2_HI is exact.
@@ -484,9 +485,9 @@ pub(crate) mod x86 {
         let a = p as usize;
         if !nt || p.is_null() {
             0
-        } else if a % 64 == 0 {
+        } else if a.is_multiple_of(64) {
             2
-        } else if a % 16 == 0 {
+        } else if a.is_multiple_of(16) {
             1
         } else {
             0
@@ -641,6 +642,7 @@ pub(crate) mod x86 {
     // polynomial, scalef for 2ⁿ (gradual underflow included); about 1 ulp.
     // NaN propagates; −∞ gives 0.
     #[inline(always)]
+    #[allow(clippy::excessive_precision)] // Cephes' and fdlibm's published digits
     pub(crate) unsafe fn exp_ps(x: __m512) -> __m512 {
         // max(X_MIN, x): the second operand is returned where either is NaN.
         let x = _mm512_max_ps(_mm512_set1_ps(-110.0), x);
