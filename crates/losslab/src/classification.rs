@@ -856,6 +856,13 @@ impl BinaryCrossEntropy {
 /// `weight` and `pos_weight` (`p`, the weight of positive examples; usually one per
 /// class, shape `(C,)`) broadcast to the input's shape.
 ///
+/// Precision: without weights, on contiguous `f32` tensors and a CPU with
+/// AVX-512, the fused kernel computes each element in `f32` (its own exp and
+/// log1p, as PyTorch computes in the input's dtype): values within 4 ulp of
+/// `f32` of the `f64` computation the other paths round once, gradients within
+/// 4 ulp of `max(σ(x), y, 1)`; the sum is accumulated in `f64`, and is the same
+/// whatever the thread count.
+///
 /// # Errors
 /// [`LossError::Shape`] for mismatched shapes or weights that do not broadcast.
 ///

@@ -7,7 +7,7 @@
 use crate::error::{check_option, Result};
 use crate::float::Float;
 use crate::error::same_shape;
-use crate::kernels::elementwise::ElemOp;
+use crate::kernels::elementwise::{ElemOp, Lanes};
 use crate::math::sgn;
 use crate::pointwise::{Fused, Pointwise};
 use crate::reduction::{Gradients, Reduction};
@@ -128,7 +128,9 @@ macro_rules! pair_loss_methods {
     };
 }
 
-// The fused kernel evaluates each element by the loss's own formulas.
+// The fused kernel evaluates each element by the loss's own formulas; its
+// AVX-512 loop for f32 inputs by `simd_pd`, the same operations on 8 f64 lanes
+// (so the same bits).
 macro_rules! elem_op {
     ($($t:ty),*) => {$(
         impl ElemOp for &$t {
@@ -138,9 +140,40 @@ macro_rules! elem_op {
                 let g = self.derivative(d);
                 (self.value(d), g, -g)
             }
+            const LANES512: Lanes = Lanes::F64;
+            #[cfg(target_arch = "x86_64")]
+            #[inline(always)]
+            unsafe fn eval_pd(self, x: __m512d, y: __m512d) -> (__m512d, __m512d, __m512d) {
+                let (l, g) = self.simd_pd(_mm512_sub_pd(x, y));
+                (l, g, simd::neg(g))
+            }
         }
     )*};
 }
+
+/// AVX-512 forms of the regression losses' `value` and `derivative` (8 `f64`
+/// lanes, the same operations in the same order, comparisons ordered as Rust's).
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    pub(super) use std::arch::x86_64::*;
+
+    /// `−v`, exactly (the sign bit flipped).
+    #[inline(always)]
+    pub(super) unsafe fn neg(v: __m512d) -> __m512d {
+        _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN)))
+    }
+
+    /// [`crate::math::sgn`]: 1, −1, 0 (of either sign, as `pos − neg`), NaN kept.
+    #[inline(always)]
+    pub(super) unsafe fn sgn(d: __m512d) -> __m512d {
+        let (z, one) = (_mm512_setzero_pd(), _mm512_set1_pd(1.0));
+        let pos = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(d, z), one);
+        let neg = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, z), one);
+        _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(d, d), _mm512_sub_pd(pos, neg), d)
+    }
+}
+#[cfg(target_arch = "x86_64")]
+use simd::*;
 elem_op!(MseLoss, L1Loss, SmoothL1Loss, HuberLoss);
 
 /// Mean squared error (L2 loss), `torch.nn.functional.mse_loss`.
@@ -196,6 +229,11 @@ impl MseLoss {
     fn derivative(&self, d: f64) -> f64 {
         2.0 * d
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn simd_pd(&self, d: __m512d) -> (__m512d, __m512d) {
+        (_mm512_mul_pd(d, d), _mm512_mul_pd(_mm512_set1_pd(2.0), d))
+    }
     pair_loss_methods!("mse_loss");
 }
 
@@ -248,6 +286,11 @@ impl L1Loss {
     #[inline(always)]
     fn derivative(&self, d: f64) -> f64 {
         sgn(d)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn simd_pd(&self, d: __m512d) -> (__m512d, __m512d) {
+        (_mm512_abs_pd(d), simd::sgn(d))
     }
     pair_loss_methods!("l1_loss");
 }
@@ -309,13 +352,16 @@ impl SmoothL1Loss {
     fn validate(&self) -> Result<()> {
         check_option("smooth_l1_loss", "beta", self.beta, self.beta >= 0.0, "a number >= 0")
     }
+    // Inside |d| < β the loss and its derivative multiply by 1/β (rounded
+    // once) where PyTorch divides by β: within an ulp of `f64` of PyTorch's
+    // formula, and no division per element.
     #[inline(always)]
     fn value(&self, d: f64) -> f64 {
         let a = d.abs();
         if self.beta == 0.0 {
             a
         } else if a < self.beta {
-            0.5 * d * d / self.beta
+            0.5 * d * d * (1.0 / self.beta)
         } else {
             a - 0.5 * self.beta
         }
@@ -329,8 +375,24 @@ impl SmoothL1Loss {
         } else if d > self.beta {
             1.0
         } else {
-            d / self.beta
+            d * (1.0 / self.beta)
         }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn simd_pd(&self, d: __m512d) -> (__m512d, __m512d) {
+        if self.beta == 0.0 {
+            return (_mm512_abs_pd(d), simd::sgn(d));
+        }
+        let (b, inv, one) = (_mm512_set1_pd(self.beta), _mm512_set1_pd(1.0 / self.beta), _mm512_set1_pd(1.0));
+        let a = _mm512_abs_pd(d);
+        let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, b);
+        let quad = _mm512_mul_pd(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(0.5), d), d), inv);
+        let l = _mm512_mask_blend_pd(inside, _mm512_sub_pd(a, _mm512_set1_pd(0.5 * self.beta)), quad);
+        let g = _mm512_mul_pd(d, inv);
+        let g = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(d, b), g, one);
+        let g = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, simd::neg(b)), g, simd::neg(one));
+        (l, g)
     }
     pair_loss_methods!("smooth_l1_loss");
 }
@@ -408,6 +470,19 @@ impl HuberLoss {
         } else {
             d
         }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn simd_pd(&self, d: __m512d) -> (__m512d, __m512d) {
+        let dl = _mm512_set1_pd(self.delta);
+        let a = _mm512_abs_pd(d);
+        let inside = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a, dl);
+        let quad = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(0.5), d), d);
+        let lin = _mm512_mul_pd(dl, _mm512_sub_pd(a, _mm512_set1_pd(0.5 * self.delta)));
+        let l = _mm512_mask_blend_pd(inside, lin, quad);
+        let g = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(d, dl), d, dl);
+        let g = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, simd::neg(dl)), g, simd::neg(dl));
+        (l, g)
     }
     pair_loss_methods!("huber_loss");
 }

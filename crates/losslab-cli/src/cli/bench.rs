@@ -3,11 +3,11 @@
 //! machine's limits measured in the same process (memory read and
 //! read-modify-write bandwidth, exp throughput).
 //!
-//! An element-wise loss (`mse_loss`, …) is timed on a vector: forward (the
-//! mean), and forward + backward with the input's gradient written into a
+//! An element-wise loss (`mse_loss`, …, `sigmoid_focal_loss`) is timed on a
+//! vector: forward (the mean), and forward + backward with the input's gradient written into a
 //! buffer (`forward_backward_into`: two reads and one write per element). Its
 //! roofline is `min(rmw_bandwidth / (3 · size), exp_per_s)` elements per second
-//! (the exp bound only for BCE with logits), its forward's `read / (2 · size)`.
+//! (the exp bound only for BCE with logits and the focal loss), its forward's `read / (2 · size)`.
 //!
 //! Every figure is the median of `--reps` timed runs after `--warmup` runs.
 //! Throughput is in elements (of the logits, or of the input) per second.
@@ -18,7 +18,7 @@
 //! without an in-place mode).
 
 use anyhow::{bail, Context, Result};
-use losslab::{BinaryCrossEntropyWithLogits, CrossEntropyLoss, Float, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
+use losslab::{BinaryCrossEntropyWithLogits, CrossEntropyLoss, Float, HuberLoss, L1Loss, MseLoss, Reduction, SigmoidFocalLoss, SmoothL1Loss};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -30,7 +30,8 @@ use std::time::Instant;
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// The loss: `cross_entropy` (class-index targets), or an element-wise loss
-    /// (`mse_loss`, `l1_loss`, `smooth_l1_loss`, `huber_loss`, `binary_cross_entropy_with_logits`).
+    /// (`mse_loss`, `l1_loss`, `smooth_l1_loss`, `huber_loss`, `binary_cross_entropy_with_logits`,
+    /// `sigmoid_focal_loss` with torchvision's α = 0.25, γ = 2, mean-reduced here).
     pub loss: String,
     /// The input's shape, `ROWSxCLASSES` for cross entropy (`8192x32000`), or
     /// the number of elements for an element-wise loss (`100000000`, `1e8`).
@@ -266,7 +267,7 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
             });
             ("torch:cross_entropy".to_string(), fwd, fb, Some(ip), n * c)
         }
-        "mse_loss" | "l1_loss" | "smooth_l1_loss" | "huber_loss" | "binary_cross_entropy_with_logits" => {
+        "mse_loss" | "l1_loss" | "smooth_l1_loss" | "huber_loss" | "binary_cross_entropy_with_logits" | "sigmoid_focal_loss" => {
             let [n] = shape[..] else { bail!("{name} takes --shape ELEMENTS (a vector), got `{}`", args.shape) };
             if n == 0 {
                 bail!("--shape `{}` has no elements", args.shape);
@@ -293,12 +294,14 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
                 "l1_loss" => timed!(L1Loss::new()),
                 "smooth_l1_loss" => timed!(SmoothL1Loss::new()),
                 "huber_loss" => timed!(HuberLoss::new()),
+                "sigmoid_focal_loss" => timed!(SigmoidFocalLoss::new().reduction(Reduction::Mean)),
                 _ => timed!(BinaryCrossEntropyWithLogits::new()),
             };
-            (format!("torch:{name}"), fwd, fb, None, n)
+            let src = if name == "sigmoid_focal_loss" { "torchvision" } else { "torch" };
+            (format!("{src}:{name}"), fwd, fb, None, n)
         }
         other => bail!(
-            "`losslab bench` does not know the loss `{other}`: expected cross_entropy, mse_loss, l1_loss, smooth_l1_loss, huber_loss or binary_cross_entropy_with_logits"
+            "`losslab bench` does not know the loss `{other}`: expected cross_entropy, mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy_with_logits or sigmoid_focal_loss"
         ),
     };
     let elementwise = name != "cross_entropy";
@@ -313,7 +316,7 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
     let size = std::mem::size_of::<T>() as f64;
     // Bytes per element of the fused forward + backward, and of the forward.
     let (fb_bytes, fwd_bytes) = if elementwise { (3.0 * size, 2.0 * size) } else { (2.0 * size, size) };
-    let exp_bound = if elementwise && name != "binary_cross_entropy_with_logits" { f64::INFINITY } else { exp_per_s };
+    let exp_bound = if elementwise && !matches!(name, "binary_cross_entropy_with_logits" | "sigmoid_focal_loss") { f64::INFINITY } else { exp_per_s };
     let roofline = (mem_rmw_gbps * 1e9 / fb_bytes).min(exp_bound);
     let e = elements as f64;
     let best_fb = inplace_s.unwrap_or(fwd_bwd_s);
@@ -425,7 +428,7 @@ mod tests {
 
     #[test]
     fn elementwise_losses_bench() {
-        for loss in ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy_with_logits"] {
+        for loss in ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy_with_logits", "sigmoid_focal_loss"] {
             let args = BenchArgs {
                 loss: loss.into(),
                 shape: "1000".into(),
@@ -439,7 +442,8 @@ mod tests {
             let mut out = Vec::new();
             run(&args, &mut out).unwrap();
             let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-            assert_eq!(v["loss"], format!("torch:{loss}"));
+            let src = if loss == "sigmoid_focal_loss" { "torchvision" } else { "torch" };
+            assert_eq!(v["loss"], format!("{src}:{loss}"));
             assert_eq!(v["shape"], serde_json::json!([1000]));
             assert!(v["fwd_bwd_inplace_elems_per_s"].is_null());
             assert!(v["fwd_bwd_elems_per_s"].as_f64().unwrap() > 0.0);

@@ -1,12 +1,27 @@
-//! Element-wise losses (MSE, L1, Smooth L1, Huber, BCE with logits): the loss,
-//! its sum and its gradients in one sweep over contiguous inputs.
+//! Element-wise losses (MSE, L1, Smooth L1, Huber, BCE with logits, sigmoid
+//! focal): the loss, its sum and its gradients in one sweep over contiguous
+//! inputs.
 //!
-//! Each element is computed in `f64` by the loss's own formula (the general
-//! path's, for the regression losses; a vectorisable exp and log1p for BCE with
-//! logits), so that the loop vectorises: it is compiled three times, for
-//! AVX-512, AVX2 + FMA and the baseline, and chosen once at run time. LLVM does
-//! not contract or reorder floating-point operations, so the three give the
-//! same bits.
+//! Two loops:
+//!
+//! - `f32` inputs on a CPU with AVX-512 take an explicit AVX-512 loop, 16
+//!   elements a step, for the ops that provide it ([`ElemOp::LANES512`]): the
+//!   regression losses compute each element in `f64` lanes by the same
+//!   operations as the general path (so the values and gradients are
+//!   bit-identical to it); BCE with logits computes in `f32` lanes with its
+//!   own exp and log1p (within 2 ulp) and reciprocals (estimate and one Newton
+//!   step, no division), and only its sum is in `f64`. (The sigmoid focal
+//!   loss has no `f32` form: its gradients are sums of terms that cancel, so
+//!   an `f32` chain loses digits the golden suite's tolerance needs.) On inputs of at least [`NT_MIN`] elements
+//!   the outputs are written with non-temporal (streaming) stores, so that the
+//!   gradient buffer is not read before it is written (12 bytes of memory
+//!   traffic per element, not 16).
+//! - Everything else (`f64` inputs, the other instruction sets, the ops without
+//!   an AVX-512 form) computes each element in `f64` by the loss's own formula
+//!   in a portable loop that LLVM vectorises, compiled three times, for AVX-512,
+//!   AVX2 + FMA and the baseline, and chosen once at run time. LLVM does not
+//!   contract or reorder floating-point operations, so the three give the same
+//!   bits.
 //!
 //! The sum is bit-identical whatever the thread count: the input is cut into
 //! chunks of [`CHUNK`] elements, each summed in [`LANES`] lanes combined in a
@@ -15,6 +30,8 @@
 
 use super::par::{self, SyncPtr};
 use crate::float::Float;
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
 
 /// Elements per chunk: one sum of [`LANES`] lanes.
 pub(crate) const CHUNK: usize = 1 << 13;
@@ -23,10 +40,42 @@ pub(crate) const CHUNK: usize = 1 << 13;
 pub(crate) const LANES: usize = 16;
 /// The most parallel tasks a call is cut into.
 pub(crate) const MAX_PARTS: usize = 256;
+/// From this many elements on, the AVX-512 loop writes its outputs with
+/// non-temporal stores (the buffers are then far larger than the caches, and a
+/// caller does not read them back at once). Fixed by the length alone; the
+/// values are the same either way.
+pub(crate) const NT_MIN: usize = 1 << 21;
+
+/// How the AVX-512 loop computes an op on `f32` inputs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lanes {
+    /// No AVX-512 form: the portable loop.
+    Generic,
+    /// [`ElemOp::eval_pd`], 8 `f64` lanes (twice per step).
+    F64,
+    /// [`ElemOp::eval_ps`], 16 `f32` lanes.
+    F32,
+}
 
 /// One element-wise loss: `(ℓ, ∂ℓ/∂x, ∂ℓ/∂y)` at `(x, y)`, in `f64`.
 pub(crate) trait ElemOp: Copy + Send + Sync {
     fn eval(self, x: f64, y: f64) -> (f64, f64, f64);
+    /// Which AVX-512 form the op has for `f32` inputs.
+    const LANES512: Lanes = Lanes::Generic;
+    /// `eval` on 8 `f64` lanes (AVX-512; only called where `LANES512` is `F64`,
+    /// from a function compiled for AVX-512).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_pd(self, _x: __m512d, _y: __m512d) -> (__m512d, __m512d, __m512d) {
+        unreachable!("no f64 AVX-512 form")
+    }
+    /// `(ℓ, ∂ℓ/∂x, ∂ℓ/∂y)` on 16 `f32` lanes (AVX-512; only called where
+    /// `LANES512` is `F32`, from a function compiled for AVX-512).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, _x: __m512, _y: __m512) -> (__m512, __m512, __m512) {
+        unreachable!("no f32 AVX-512 form")
+    }
 }
 
 /// What a sweep computes (a bit set; a const parameter, so that each mode is a
@@ -209,6 +258,14 @@ unsafe fn run_mode<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>) -> f64 {
         return 0.0;
     }
     let f = pick::<T, O, M>();
+    #[cfg(target_arch = "x86_64")]
+    let f = if O::LANES512 != Lanes::Generic && level() == 2 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        let g: ChunksFn<f32, O> = x86::chunks_f32::<O, M>;
+        // SAFETY: T is f32, so the two function types are the same.
+        unsafe { std::mem::transmute::<ChunksFn<f32, O>, ChunksFn<T, O>>(g) }
+    } else {
+        f
+    };
     let nchunks = j.len.div_ceil(CHUNK);
     let per_part = nchunks.div_ceil(MAX_PARTS);
     let parts = nchunks.div_ceil(per_part);
@@ -255,6 +312,7 @@ pub(crate) unsafe fn run<T: Float, O: ElemOp>(op: O, m: u8, j: &Job<T>) -> f64 {
 /// `exp(r)` to degree 13 (truncation below 10⁻¹⁷), `2ⁿ` built from its bits in
 /// two factors so that subnormal results are not flushed. About 1 ulp.
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's published digits
 pub(crate) fn exp_nonpos(z: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
     // fdlibm's split of ln 2: LN2_HI has 32 trailing zero bits, so n · LN2_HI is exact.
@@ -311,6 +369,317 @@ impl ElemOp for BceLogits {
         let softplus_neg = if x < 0.0 { -x + l1p } else { l1p };
         let sig = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
         ((1.0 - y) * x + softplus_neg, sig - y, -x)
+    }
+
+    const LANES512: Lanes = Lanes::F32;
+
+    /// In `f32` lanes: `e = exp(−|x|)`, `ℓ = x (1 − y) + log1p(e)` for `x ≥ 0`
+    /// and `−x y + log1p(e)` below (the same value, summed without
+    /// cancellation; `x = −∞` gives NaN as the general path does),
+    /// `σ(x) = 1 / (1 + e)` or `e / (1 + e)`.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, x: __m512, y: __m512) -> (__m512, __m512, __m512) {
+        let one = _mm512_set1_ps(1.0);
+        let ax = _mm512_abs_ps(x);
+        let neg_x = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32(i32::MIN)));
+        let e = x86::exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), ax));
+        let l1p = x86::log1p_unit_ps(e);
+        let nonneg = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_setzero_ps());
+        let lin = _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(neg_x, y), _mm512_mul_ps(x, _mm512_sub_ps(one, y)));
+        let l = _mm512_add_ps(lin, l1p);
+        let l = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, _mm512_set1_ps(f32::NEG_INFINITY)), l, _mm512_set1_ps(f32::NAN));
+        let r = x86::recip_ps(_mm512_add_ps(one, e));
+        let sig = _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(e, r), r);
+        // NaN x: exp gave NaN, so σ is NaN on either side.
+        (l, _mm512_sub_ps(sig, y), neg_x)
+    }
+}
+
+
+/// The sigmoid focal loss, as [`SigmoidFocalLoss`](crate::SigmoidFocalLoss)
+/// (torchvision's formula, the chain rule in the order torch's autograd
+/// applies it), with the exp and log1p above. `G` is the focusing exponent
+/// where it is a small integer (0 to 4, a product: the loop vectorises), or
+/// [`FOCAL_ANY_GAMMA`] for any other (`powf`, per element).
+#[derive(Clone, Copy)]
+pub(crate) struct SigmoidFocal<const G: u8> {
+    pub(crate) alpha: f64,
+    pub(crate) gamma: f64,
+}
+
+/// `G` of [`SigmoidFocal`] for a non-integer (or large) exponent.
+pub(crate) const FOCAL_ANY_GAMMA: u8 = u8::MAX;
+
+impl<const G: u8> SigmoidFocal<G> {
+    /// `base^k` for `k = γ` (`less = 0`) or `γ − 1` (`less = 1`, `γ ≥ 1`).
+    #[inline(always)]
+    fn pow(self, base: f64, less: u8) -> f64 {
+        if G == FOCAL_ANY_GAMMA {
+            return base.powf(self.gamma - f64::from(less));
+        }
+        let mut r = 1.0;
+        for _ in 0..G.saturating_sub(less) {
+            r *= base;
+        }
+        r
+    }
+}
+
+impl<const G: u8> ElemOp for SigmoidFocal<G> {
+    #[inline(always)]
+    fn eval(self, x: f64, y: f64) -> (f64, f64, f64) {
+        let ax = if x < 0.0 { -x } else { x };
+        let e = exp_nonpos(-ax);
+        let l1p = log1p_unit(e);
+        // −log σ(x) = softplus(−x); σ(x) from e on either side.
+        let softplus_neg = if x < 0.0 { -x + l1p } else { l1p };
+        let p = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+        let ce = (1.0 - y) * x + softplus_neg;
+        let p_t = p * y + (1.0 - p) * (1.0 - y);
+        let base = 1.0 - p_t;
+        let m = self.pow(base, 0);
+        let loss = ce * m;
+        let a = self.alpha;
+        let weighted = a >= 0.0;
+        let (g, gy_alpha) = if weighted { (a * y + (1.0 - a) * (1.0 - y), ce * m * (a - (1.0 - a))) } else { (1.0, 0.0) };
+        let value = if weighted { g * loss } else { loss };
+        let g_ce = g * m;
+        let g_m = g * ce;
+        // torch's pow backward: 0 for exponent 0, else γ · base^(γ − 1)
+        let g_base = if G == 0 || self.gamma == 0.0 { 0.0 } else { g_m * (self.gamma * self.pow(base, 1)) };
+        let g_pt = -g_base;
+        let g_p = g_pt * y - g_pt * (1.0 - y);
+        let gy = gy_alpha + (g_pt * p - g_pt * (1.0 - p));
+        let gx = g_ce * (p - y) + g_p * (1.0 - p) * p;
+        (value, gx, gy + -x * g_ce)
+    }
+}
+
+// -------------------------------------------------- the AVX-512 loop for f32
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86 {
+    use super::{mode, ElemOp, Job, Lanes, CHUNK, NT_MIN};
+    use std::arch::x86_64::*;
+
+    /// The low and high 8 lanes of `v`, widened to `f64` (exact).
+    #[inline(always)]
+    unsafe fn widen(v: __m512) -> (__m512d, __m512d) {
+        let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
+        (lo, hi)
+    }
+
+    /// Two vectors of 8 `f64` rounded (to nearest) into 16 `f32` lanes.
+    #[inline(always)]
+    unsafe fn narrow(lo: __m512d, hi: __m512d) -> __m512 {
+        _mm512_insertf32x8::<1>(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi))
+    }
+
+    /// How an output buffer is written: 0 ordinary stores, 1 streaming in
+    /// 16-byte pieces, 2 streaming 64 bytes at once (by its alignment; every
+    /// group of 16 elements of a chunk has the buffer's alignment).
+    #[inline(always)]
+    fn store_kind(p: *mut f32, nt: bool) -> u8 {
+        let a = p as usize;
+        if !nt || p.is_null() {
+            0
+        } else if a.is_multiple_of(64) {
+            2
+        } else if a.is_multiple_of(16) {
+            1
+        } else {
+            0
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn put<const FULL: bool>(p: *mut f32, v: __m512, k: __mmask16, kind: u8) {
+        if !FULL {
+            _mm512_mask_storeu_ps(p, k, v);
+        } else if kind == 2 {
+            _mm512_stream_ps(p, v);
+        } else if kind == 1 {
+            _mm_stream_ps(p, _mm512_extractf32x4_ps::<0>(v));
+            _mm_stream_ps(p.add(4), _mm512_extractf32x4_ps::<1>(v));
+            _mm_stream_ps(p.add(8), _mm512_extractf32x4_ps::<2>(v));
+            _mm_stream_ps(p.add(12), _mm512_extractf32x4_ps::<3>(v));
+        } else {
+            _mm512_storeu_ps(p, v);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn load<const FULL: bool>(p: *const f32, k: __mmask16) -> __m512 {
+        if FULL {
+            _mm512_loadu_ps(p)
+        } else {
+            _mm512_maskz_loadu_ps(k, p)
+        }
+    }
+
+    /// One group of 16 elements at `i` (`FULL`), or the last `< 16` (mask `k`).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn group<O: ElemOp, const M: u8, const FULL: bool>(
+        op: O,
+        j: &Job<f32>,
+        i: usize,
+        k: __mmask16,
+        kinds: (u8, u8, u8),
+        acc: &mut (__m512d, __m512d),
+    ) {
+        let x = load::<FULL>(j.x.add(i), k);
+        let y = load::<FULL>(j.y.add(i), k);
+        // (ℓ in f64 lanes, ∂ℓ/∂x and ∂ℓ/∂y in f64 lanes, unscaled)
+        let (l0, l1, dx0, dx1, dy0, dy1) = match O::LANES512 {
+            Lanes::F64 => {
+                let (x0, x1) = widen(x);
+                let (y0, y1) = widen(y);
+                let (l0, dx0, dy0) = op.eval_pd(x0, y0);
+                let (l1, dx1, dy1) = op.eval_pd(x1, y1);
+                (l0, l1, dx0, dx1, dy0, dy1)
+            }
+            _ => {
+                // f32 lanes: the gradients are scaled in f32 too.
+                let (l, dx, dy) = op.eval_ps(x, y);
+                let s = if M & mode::PER != 0 { load::<FULL>(j.up.add(i), k) } else { _mm512_set1_ps(j.scale as f32) };
+                let (l0, l1) = widen(l);
+                return finish::<M, FULL>(j, i, k, kinds, acc, l0, l1, _mm512_mul_ps(s, dx), _mm512_mul_ps(s, dy));
+            }
+        };
+        let (s0, s1) = if M & mode::PER != 0 {
+            widen(load::<FULL>(j.up.add(i), k))
+        } else {
+            let s = _mm512_set1_pd(j.scale);
+            (s, s)
+        };
+        let gx = if M & mode::GX != 0 { narrow(_mm512_mul_pd(s0, dx0), _mm512_mul_pd(s1, dx1)) } else { _mm512_setzero_ps() };
+        let gy = if M & mode::GY != 0 { narrow(_mm512_mul_pd(s0, dy0), _mm512_mul_pd(s1, dy1)) } else { _mm512_setzero_ps() };
+        finish::<M, FULL>(j, i, k, kinds, acc, l0, l1, gx, gy);
+    }
+
+    /// The sum and the stores of one group: the losses `l0`, `l1` (`f64`), the
+    /// scaled gradients `gx`, `gy`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn finish<const M: u8, const FULL: bool>(
+        j: &Job<f32>,
+        i: usize,
+        k: __mmask16,
+        kinds: (u8, u8, u8),
+        acc: &mut (__m512d, __m512d),
+        l0: __m512d,
+        l1: __m512d,
+        gx: __m512,
+        gy: __m512,
+    ) {
+        if M & mode::SUM != 0 {
+            // Lanes past the end hold zeros' losses: masked out.
+            let (k0, k1) = ((k & 0xff) as __mmask8, (k >> 8) as __mmask8);
+            acc.0 = _mm512_add_pd(acc.0, if FULL { l0 } else { _mm512_maskz_mov_pd(k0, l0) });
+            acc.1 = _mm512_add_pd(acc.1, if FULL { l1 } else { _mm512_maskz_mov_pd(k1, l1) });
+        }
+        if M & mode::STORE != 0 {
+            put::<FULL>(j.losses.0.add(i), narrow(l0, l1), k, kinds.0);
+        }
+        if M & mode::GX != 0 {
+            put::<FULL>(j.gx.0.add(i), gx, k, kinds.1);
+        }
+        if M & mode::GY != 0 {
+            put::<FULL>(j.gy.0.add(i), gy, k, kinds.2);
+        }
+    }
+
+    /// One chunk `[lo, hi)`: its sum, lane `k` holding the elements `lo + k
+    /// (mod 16)`, the 16 lanes combined by a fixed tree.
+    #[inline(always)]
+    unsafe fn chunk<O: ElemOp, const M: u8>(op: O, j: &Job<f32>, lo: usize, hi: usize, kinds: (u8, u8, u8)) -> f64 {
+        let z = _mm512_setzero_pd();
+        let mut acc = (z, z);
+        let mut i = lo;
+        while i + 16 <= hi {
+            group::<O, M, true>(op, j, i, 0xffff, kinds, &mut acc);
+            i += 16;
+        }
+        if i < hi {
+            let k = ((1u32 << (hi - i)) - 1) as __mmask16;
+            group::<O, M, false>(op, j, i, k, kinds, &mut acc);
+        }
+        let mut a = [0.0f64; 8];
+        _mm512_storeu_pd(a.as_mut_ptr(), _mm512_add_pd(acc.0, acc.1));
+        ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
+    }
+
+    /// The chunks `[c0, c1)`: their sums, compensated in order (as the portable loop).
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    pub(crate) unsafe fn chunks_f32<O: ElemOp, const M: u8>(op: O, j: &Job<f32>, c0: usize, c1: usize) -> f64 {
+        let nt = j.len >= NT_MIN;
+        let kinds = (store_kind(j.losses.0, nt), store_kind(j.gx.0, nt), store_kind(j.gy.0, nt));
+        let (mut s, mut c) = (0.0f64, 0.0f64);
+        for k in c0..c1 {
+            let v = chunk::<O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len), kinds);
+            let t = s + v;
+            c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
+            s = t;
+        }
+        if kinds != (0, 0, 0) {
+            // The streaming stores are weakly ordered: make them visible before
+            // the task reports done.
+            _mm_sfence();
+        }
+        let r = s + c;
+        if r.is_finite() {
+            r
+        } else {
+            s
+        }
+    }
+
+    // exp(z) for z ≤ 0 on 16 f32 lanes, as the fused softmax kernel's
+    // (crate::kernels::simd): Cody–Waite reduction, Cephes' degree-7
+    // polynomial, scalef for 2ⁿ (gradual underflow included); about 1 ulp.
+    // NaN propagates; −∞ gives 0.
+    #[inline(always)]
+    #[allow(clippy::excessive_precision)] // Cephes' and fdlibm's published digits
+    pub(crate) unsafe fn exp_ps(x: __m512) -> __m512 {
+        // max(X_MIN, x): the second operand is returned where either is NaN.
+        let x = _mm512_max_ps(_mm512_set1_ps(-110.0), x);
+        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(x, _mm512_set1_ps(std::f32::consts::LOG2_E)));
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693_359_375), x);
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.121_944_4e-4), r);
+        let r2 = _mm512_mul_ps(r, r);
+        let mut p = _mm512_set1_ps(1.987_569_15e-4);
+        for c in [1.398_199_95e-3, 8.333_451_9e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1] {
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+        }
+        let y = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0));
+        _mm512_scalef_ps(y, n)
+    }
+
+    /// `1 / a` for `1 ≤ a ≤ 3`: the 14-bit estimate and one Newton step
+    /// (relative error below 2⁻²⁶ before the last rounding; no division).
+    #[inline(always)]
+    pub(crate) unsafe fn recip_ps(a: __m512) -> __m512 {
+        let y0 = _mm512_rcp14_ps(a);
+        let err = _mm512_fnmadd_ps(a, y0, _mm512_set1_ps(1.0));
+        _mm512_fmadd_ps(y0, err, y0)
+    }
+
+    // log(1 + e) for 0 ≤ e ≤ 1 on 16 f32 lanes: 2 atanh(s), s = e / (2 + e) ≤ 1/3,
+    // its series to s¹⁵ (truncation below 2⁻²⁶ of the result).
+    #[inline(always)]
+    pub(crate) unsafe fn log1p_unit_ps(e: __m512) -> __m512 {
+        let s = _mm512_mul_ps(e, recip_ps(_mm512_add_ps(_mm512_set1_ps(2.0), e)));
+        let s2 = _mm512_mul_ps(s, s);
+        let mut p = _mm512_set1_ps(1.0 / 15.0);
+        for c in [1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0] {
+            p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(c));
+        }
+        // 2s + 2s·s²·p
+        let t = _mm512_add_ps(s, s);
+        _mm512_fmadd_ps(_mm512_mul_ps(t, s2), p, t)
     }
 }
 
