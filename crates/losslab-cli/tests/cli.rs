@@ -240,7 +240,7 @@ fn eval_reads_float16_files() {
     assert_eq!((v["dtype"].as_str().unwrap(), v["value"].as_f64().unwrap()), ("float32", 10.0));
     f64s(&d, "y.npy", &[1.0, 1.0, 1.0]);
     let e = err(&d, &["eval", "mse_loss", "-t", "input=x16.npy", "-t", "target=y.npy"]);
-    assert!(e.contains("`input` (float32) and `target` (float64) have different dtypes"), "{e}");
+    assert!(e.contains("`target` has dtype float64, expected float32 (the dtype of `input`"), "{e}");
 }
 
 #[test]
