@@ -92,7 +92,7 @@ fn inputs() -> tempfile::TempDir {
     f("huge_overflow.npy", &raw_npy(1, &header("<f8", "(18446744073709551615, 18446744073709551615)"), &[0; 8]));
     f("negative.npy", &raw_npy(1, &header("<f8", "(-3,)"), &[0; 24]));
     f("u2.npy", &raw_npy(1, &header("<u2", "(3,)"), &[0; 6]));
-    f("f2.npy", &raw_npy(1, &header("<f2", "(3,)"), &[0; 6]));
+    f("c8.npy", &raw_npy(1, &header("<c8", "(3,)"), &[0; 24]));
     f("structured.npy", &raw_npy(1, "{'descr': [('a', '<f8')], 'fortran_order': False, 'shape': (1,), }", &[0; 8]));
     f("no_shape.npy", &raw_npy(1, "{'descr': '<f8', 'fortran_order': False, }", &[0; 8]));
     f("bad_order.npy", &raw_npy(1, "{'descr': '<f8', 'fortran_order': 'C', 'shape': (1,), }", &[0; 8]));
@@ -234,17 +234,17 @@ fn cases() -> Vec<Case> {
         (
             "unsupported dtype",
             &["mse_loss", "-t", "input=u2.npy", "-t", Y],
-            "--tensor input=u2.npy: unsupported dtype `<u2`; supported: float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), little- or big-endian (> instead of <)",
+            "--tensor input=u2.npy: unsupported dtype `<u2`; supported: float16 (<f2, read as float32), float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), little- or big-endian (> instead of <)",
         ),
         (
-            "half precision",
-            &["mse_loss", "-t", "input=f2.npy", "-t", Y],
-            "--tensor input=f2.npy: unsupported dtype `<f2`; supported: float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), little- or big-endian (> instead of <)",
+            "complex numbers",
+            &["mse_loss", "-t", "input=c8.npy", "-t", Y],
+            "--tensor input=c8.npy: unsupported dtype `<c8`; supported: float16 (<f2, read as float32), float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), little- or big-endian (> instead of <)",
         ),
         (
             "a structured dtype",
             &["mse_loss", "-t", "input=structured.npy", "-t", Y],
-            "--tensor input=structured.npy: unsupported dtype: a structured (record) array; supported: float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), little- or big-endian (> instead of <)",
+            "--tensor input=structured.npy: unsupported dtype: a structured (record) array; supported: float16 (<f2, read as float32), float32 (<f4), float64 (<f8), int32 (<i4), int64 (<i8), little- or big-endian (> instead of <)",
         ),
         (
             "an unsupported format version",
