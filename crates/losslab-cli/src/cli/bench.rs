@@ -182,13 +182,18 @@ fn time(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
 
 /// Fills a buffer with pseudo-random values in `[-4, 4)`, in parallel.
 fn fill<T: Float>(v: &mut [T], seed: u64) {
+    fill_with(v, seed, T::from_wide);
+}
+
+/// [`fill`] for any element type, given its conversion from `f64`.
+fn fill_with<T: Send>(v: &mut [T], seed: u64, from_f64: impl Fn(f64) -> T + Sync) {
     v.par_chunks_mut(1 << 16).enumerate().for_each(|(i, c)| {
         let mut s = seed ^ ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         for x in c {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
-            *x = T::from_wide((s >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0);
+            *x = from_f64((s >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0);
         }
     });
 }
@@ -305,7 +310,34 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
         ),
     };
     let elementwise = name != "cross_entropy";
-    // The limits, measured in the same process once the loss's buffers are freed.
+    let size = std::mem::size_of::<T>() as f64;
+    // Bytes per element of the fused forward + backward, and of the forward.
+    let (fb_bytes, fwd_bytes) = if elementwise { (3.0 * size, 2.0 * size) } else { (2.0 * size, size) };
+    let exp_bound = !elementwise || matches!(name, "binary_cross_entropy_with_logits" | "sigmoid_focal_loss");
+    let dtype = if size == 4.0 { "f32" } else { "f64" };
+    Ok(report(args, Timings { loss, shape, dtype, elements, fwd_s, fwd_bwd_s, inplace_s, fb_bytes, fwd_bytes, exp_bound }))
+}
+
+/// What one loss's timing run found, and what its roofline counts.
+struct Timings<'a> {
+    loss: String,
+    shape: Vec<usize>,
+    dtype: &'a str,
+    elements: usize,
+    fwd_s: f64,
+    fwd_bwd_s: f64,
+    inplace_s: Option<f64>,
+    /// Bytes moved per element by the fused forward + backward, and by the forward.
+    fb_bytes: f64,
+    fwd_bytes: f64,
+    /// Whether the loss takes an exp per element (its roofline is then bound by exp/s too).
+    exp_bound: bool,
+}
+
+/// Measures the machine's limits in this process (once the loss's buffers are
+/// freed) and sets the timings beside them.
+fn report(args: &BenchArgs, t: Timings<'_>) -> BenchReport {
+    let (w, r) = (args.warmup, args.reps);
     let words = (args.mem_mib.max(1) << 20) / 4;
     let mut buf = vec![0f32; words];
     fill(&mut buf, 2);
@@ -313,35 +345,32 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
     let mem_rmw_gbps = rmw_gbps(&mut buf, w.max(1), r);
     drop(buf);
     let exp_per_s = exp_per_s(w.max(1), r);
-    let size = std::mem::size_of::<T>() as f64;
-    // Bytes per element of the fused forward + backward, and of the forward.
-    let (fb_bytes, fwd_bytes) = if elementwise { (3.0 * size, 2.0 * size) } else { (2.0 * size, size) };
-    let exp_bound = if elementwise && !matches!(name, "binary_cross_entropy_with_logits" | "sigmoid_focal_loss") { f64::INFINITY } else { exp_per_s };
-    let roofline = (mem_rmw_gbps * 1e9 / fb_bytes).min(exp_bound);
-    let e = elements as f64;
-    let best_fb = inplace_s.unwrap_or(fwd_bwd_s);
-    Ok(BenchReport {
-        loss,
-        shape,
-        dtype: if size == 4.0 { "f32" } else { "f64" }.to_string(),
+    let exp_bound = if t.exp_bound { exp_per_s } else { f64::INFINITY };
+    let roofline = (mem_rmw_gbps * 1e9 / t.fb_bytes).min(exp_bound);
+    let e = t.elements as f64;
+    let best_fb = t.inplace_s.unwrap_or(t.fwd_bwd_s);
+    BenchReport {
+        loss: t.loss,
+        shape: t.shape,
+        dtype: t.dtype.to_string(),
         threads: rayon::current_num_threads(),
         isa: losslab::kernel_isa(),
         reps: r,
-        elements,
-        fwd_s,
-        fwd_bwd_s,
-        fwd_bwd_inplace_s: inplace_s,
-        fwd_elems_per_s: e / fwd_s,
-        fwd_bwd_elems_per_s: e / fwd_bwd_s,
-        fwd_bwd_inplace_elems_per_s: inplace_s.map(|s| e / s),
+        elements: t.elements,
+        fwd_s: t.fwd_s,
+        fwd_bwd_s: t.fwd_bwd_s,
+        fwd_bwd_inplace_s: t.inplace_s,
+        fwd_elems_per_s: e / t.fwd_s,
+        fwd_bwd_elems_per_s: e / t.fwd_bwd_s,
+        fwd_bwd_inplace_elems_per_s: t.inplace_s.map(|s| e / s),
         mem_read_gbps,
         mem_rmw_gbps,
         exp_per_s,
         roofline_elems_per_s: roofline,
         roofline_fraction: e / best_fb / roofline,
-        fwd_read_fraction: e / fwd_s / (mem_read_gbps * 1e9 / fwd_bytes),
-        fwd_bwd_gbps: e * fb_bytes / best_fb / 1e9,
-    })
+        fwd_read_fraction: e / t.fwd_s / (mem_read_gbps * 1e9 / t.fwd_bytes),
+        fwd_bwd_gbps: e * t.fb_bytes / best_fb / 1e9,
+    }
 }
 
 /// `measure` for cross entropy on half-precision logits (`--dtype bf16|f16`):
@@ -359,15 +388,7 @@ fn measure_half<H: losslab::HalfFloat>(args: &BenchArgs, dtype: &str) -> Result<
         bail!("--shape `{}` has no elements", args.shape);
     }
     let mut x = Array2::<H>::from_elem((n, c), H::default());
-    x.as_slice_mut().expect("standard layout").par_chunks_mut(1 << 16).enumerate().for_each(|(i, ch)| {
-        let mut s = 1 ^ ((i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        for v in ch {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            *v = H::from_f64((s >> 11) as f64 / (1u64 << 53) as f64 * 8.0 - 4.0);
-        }
-    });
+    fill_with(x.as_slice_mut().expect("standard layout"), 1, H::from_f64);
     let y = Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % c as u64) as i64);
     let mut g = Array2::<H>::from_elem((n, c), H::default());
     let ce = CrossEntropyLoss::new();
@@ -381,38 +402,10 @@ fn measure_half<H: losslab::HalfFloat>(args: &BenchArgs, dtype: &str) -> Result<
         std::hint::black_box(ce.forward_backward_half_inplace(x.view_mut(), y.view()).expect("valid"));
     });
     drop((x, g));
-    let words = (args.mem_mib.max(1) << 20) / 4;
-    let mut buf = vec![0f32; words];
-    fill(&mut buf, 2);
-    let mem_read_gbps = read_gbps(&buf, w.max(1), r);
-    let mem_rmw_gbps = rmw_gbps(&mut buf, w.max(1), r);
-    drop(buf);
-    let exp_per_s = exp_per_s(w.max(1), r);
     let size = 2.0;
-    let roofline = (mem_rmw_gbps * 1e9 / (2.0 * size)).min(exp_per_s);
-    let e = (n * c) as f64;
-    Ok(BenchReport {
-        loss: "torch:cross_entropy".to_string(),
-        shape,
-        dtype: dtype.to_string(),
-        threads: rayon::current_num_threads(),
-        isa: losslab::kernel_isa(),
-        reps: r,
-        elements: n * c,
-        fwd_s,
-        fwd_bwd_s,
-        fwd_bwd_inplace_s: Some(inplace_s),
-        fwd_elems_per_s: e / fwd_s,
-        fwd_bwd_elems_per_s: e / fwd_bwd_s,
-        fwd_bwd_inplace_elems_per_s: Some(e / inplace_s),
-        mem_read_gbps,
-        mem_rmw_gbps,
-        exp_per_s,
-        roofline_elems_per_s: roofline,
-        roofline_fraction: e / inplace_s / roofline,
-        fwd_read_fraction: e / fwd_s / (mem_read_gbps * 1e9 / size),
-        fwd_bwd_gbps: e * 2.0 * size / inplace_s / 1e9,
-    })
+    let loss = "torch:cross_entropy".to_string();
+    let (elements, inplace_s) = (n * c, Some(inplace_s));
+    Ok(report(args, Timings { loss, shape, dtype, elements, fwd_s, fwd_bwd_s, inplace_s, fb_bytes: 2.0 * size, fwd_bytes: size, exp_bound: true }))
 }
 
 #[cfg(test)]
