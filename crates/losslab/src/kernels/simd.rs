@@ -179,7 +179,7 @@ pub(crate) use x86::{exp_avx2_slice, exp_avx512_slice};
 /// The vectorised `exp` of the block operations, 16 or 8 lanes at a time, for
 /// the half-precision kernels (`softmax_ce_half`).
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{exp_lanes256, exp_lanes512};
+pub(crate) use x86::{exp_lanes256, exp_lanes512, PREFETCH};
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -193,13 +193,18 @@ mod x86 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_375;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    const P0: f32 = 1.987_569_15e-4;
-    const P1: f32 = 1.398_199_95e-3;
-    const P2: f32 = 8.333_451_9e-3;
-    const P3: f32 = 4.166_579_6e-2;
-    const P4: f32 = 1.666_666_5e-1;
-    const P5: f32 = 5.000_000_1e-1;
+    const Q0: f32 = 0.499_999_94;
+    const Q1: f32 = 0.166_665_21;
+    const Q2: f32 = 0.041_668_39;
+    const Q3: f32 = 0.008_368_71;
+    const Q4: f32 = 0.001_381_461_3;
     const X_MIN: f32 = -110.0;
+    /// How far ahead, in elements, the exponential passes prefetch (into L1):
+    /// the next block of a long row, or the rows after the next of a short
+    /// one, so that its reading from memory overlaps the exponentials (the
+    /// hardware prefetchers run ahead only of demand, and this pass demands
+    /// nothing new from memory), and the maximum pass over it reads from cache.
+    pub(crate) const PREFETCH: usize = 2048;
 
     pub(crate) const AVX512: BlockOps<f32> = BlockOps { name: "avx512", max: max_avx512, exp_sum: exp_sum_avx512, affine: affine_avx512 };
     pub(crate) const AVX2: BlockOps<f32> = BlockOps { name: "avx2+fma", max: max_avx2, exp_sum: exp_sum_avx2, affine: affine_avx2 };
@@ -211,14 +216,13 @@ mod x86 {
         let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)));
         let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
         let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-        let r2 = _mm512_mul_ps(r, r);
-        let mut p = _mm512_set1_ps(P0);
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P1));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
-        let y = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0));
+        let mut p = _mm512_set1_ps(Q4);
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q3));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q2));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q1));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q0));
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0));
+        let y = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0));
         // y · 2ⁿ, gradual underflow included.
         _mm512_scalef_ps(y, n)
     }
@@ -230,14 +234,13 @@ mod x86 {
         let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)));
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-        let r2 = _mm256_mul_ps(r, r);
-        let mut p = _mm256_set1_ps(P0);
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P1));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P2));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P3));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P4));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(P5));
-        let y = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0));
+        let mut p = _mm256_set1_ps(Q4);
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(Q3));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(Q2));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(Q1));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(Q0));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0));
+        let y = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0));
         // 2ⁿ in two factors 2^(n/2) · 2^(n − n/2), each a normal number for
         // n ≥ −159, so that results in the subnormal range are not flushed.
         let ni = _mm256_cvtps_epi32(n);
@@ -303,6 +306,11 @@ mod x86 {
         // 64 elements a step: their exponentials summed in f32 by a tree of
         // depth 2 (relative error ≤ 2⁻²³), then widened into f64 accumulators.
         while i + 64 <= len {
+            let pf = src.wrapping_add(i + PREFETCH) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(pf);
+            _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(64));
+            _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(128));
+            _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(192));
             let a = _mm512_loadu_ps(src.add(i));
             let b = _mm512_loadu_ps(src.add(i + 16));
             let c = _mm512_loadu_ps(src.add(i + 32));
@@ -429,6 +437,9 @@ mod x86 {
         let mut i = 0;
         // 32 elements a step, summed in f32 by a tree of depth 2, then widened.
         while i + 32 <= len {
+            let pf = src.wrapping_add(i + PREFETCH) as *const i8;
+            _mm_prefetch::<_MM_HINT_T0>(pf);
+            _mm_prefetch::<_MM_HINT_T0>(pf.wrapping_add(64));
             let a = _mm256_loadu_ps(src.add(i));
             let b = _mm256_loadu_ps(src.add(i + 8));
             let c = _mm256_loadu_ps(src.add(i + 16));
