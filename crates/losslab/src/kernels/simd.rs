@@ -188,8 +188,11 @@ mod x86 {
 
     // exp(x) = 2ⁿ · exp(r), n = round(x / ln 2), r = x − n ln 2 in two FMA steps
     // (Cody–Waite; ln2_hi has 9 significant bits so n · ln2_hi is exact), exp(r)
-    // on |r| ≤ ln 2 / 2 by Cephes' degree-7 polynomial (1 + r + r² P(r)): about
-    // 1 ulp. Inputs are clamped to ≥ −110, below which exp underflows to 0.
+    // on |r| ≤ ln 2 / 2 by a degree-6 polynomial in Horner's form whose
+    // coefficients (Q0..Q4, then 1 and 1) are the minimax fit of the relative
+    // error (Remez; 0.026 ulp before rounding): worst error 0.87 ulp over
+    // [−104, 0]. Inputs are clamped to ≥ −110, below which exp underflows to 0;
+    // NaN propagates.
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_375;
     const LN2_LO: f32 = -2.121_944_4e-4;
@@ -212,7 +215,8 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn exp512(x: __m512) -> __m512 {
-        let x = _mm512_max_ps(x, _mm512_set1_ps(X_MIN));
+        // max(X_MIN, x) returns x where x is NaN: NaN propagates.
+        let x = _mm512_max_ps(_mm512_set1_ps(X_MIN), x);
         let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)));
         let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
         let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
@@ -230,7 +234,7 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn exp256(x: __m256) -> __m256 {
-        let x = _mm256_max_ps(x, _mm256_set1_ps(X_MIN));
+        let x = _mm256_max_ps(_mm256_set1_ps(X_MIN), x);
         let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)));
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
