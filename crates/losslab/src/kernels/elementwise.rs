@@ -9,10 +9,13 @@
 //!   regression losses compute each element in `f64` lanes by the same
 //!   operations as the general path (so the values and gradients are
 //!   bit-identical to it); BCE with logits computes in `f32` lanes with its
-//!   own exp and log1p (within 1 and 2.5 ulp) and reciprocals (estimate and one Newton
-//!   step, no division), and only its sum is in `f64`. (The sigmoid focal
-//!   loss has no `f32` form: its gradients are sums of terms that cancel, so
-//!   an `f32` chain loses digits the golden suite's tolerance needs.) On inputs of at least [`NT_MIN`] elements
+//!   own exp and log1p (within 1 and 2.5 ulp) and reciprocals (estimate and
+//!   one Newton step, no division), and only its sum is in `f64`. The sigmoid
+//!   focal loss (integer exponents) computes in `f64` lanes, its formula in
+//!   the general path's order, with an exp and a log1p cut to the 10⁻¹⁰ an
+//!   `f32` result needs: its gradients are sums of terms that cancel, so an
+//!   `f32` chain would lose digits the golden suite's tolerance needs. On
+//!   inputs of at least [`NT_MIN`] elements
 //!   the outputs are written with non-temporal (streaming) stores, so that the
 //!   gradient buffer is not read before it is written (12 bytes of memory
 //!   traffic per element, not 16).
