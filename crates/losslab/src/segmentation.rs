@@ -499,7 +499,7 @@ impl OptaxDice {
     ) -> Result<Self> {
         let ndim = shape.len();
         let classes = shape[ndim - 1];
-        let outer = if classes == 0 { 0 } else { x.len() / classes };
+        let outer = x.len().checked_div(classes).unwrap_or(0);
         let p = match activation {
             Activation::Auto if classes == 1 => x.iter().map(|&v| sigmoid_f64(v)).collect(),
             Activation::Auto => {
@@ -512,8 +512,9 @@ impl OptaxDice {
             Activation::Identity => {
                 for r in 0..outer {
                     let s = sum_f64(x[r * classes..(r + 1) * classes].iter().copied());
-                    // jnp.allclose(sum, 1.0, rtol=1e-5): |sum − 1| ≤ 1e-8 + 1e-5
-                    if !((s - 1.0).abs() <= 1e-8 + 1e-5) {
+                    // jnp.allclose(sum, 1.0, rtol=1e-5): |sum − 1| ≤ 1e-8 + 1e-5 (a NaN sum is not)
+                    let close = (s - 1.0).abs() <= 1e-8 + 1e-5;
+                    if !close {
                         return Err(LossError::Domain {
                             loss,
                             tensor: "predictions",
@@ -1416,6 +1417,10 @@ impl Default for JaccardLoss {
     }
 }
 
+/// What the Jaccard loss's `prepare` gives: the input and the target in
+/// `f64`, the reduction groups, and each group's `[intersection, union]`.
+type Prepared = (Vec<f64>, Vec<f64>, Groups, Vec<[f64; 2]>);
+
 impl JaccardLoss {
     const NAME: &'static str = "jaccard_loss";
     /// losslab's defaults: `Mean`, `smooth = 1`, per-sample sums.
@@ -1445,7 +1450,7 @@ impl JaccardLoss {
         &self,
         input: &ArrayView<'_, T, D>,
         target: &ArrayView<'_, T, D>,
-    ) -> Result<(Vec<f64>, Vec<f64>, Groups, Vec<[f64; 2]>)> {
+    ) -> Result<Prepared> {
         crate::error::check_option(Self::NAME, "smooth", self.smooth, self.smooth >= 0.0, "a number >= 0")?;
         same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
         let shape = input.shape();

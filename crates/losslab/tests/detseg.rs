@@ -191,7 +191,7 @@ fn ciou_gradient_holds_alpha_constant() {
         .collect();
     let frozen = |a: &ArrayD<f64>, b: &ArrayD<f64>| {
         let d = diou.forward(a.view(), b.view()).unwrap();
-        (0..4).map(|i| g[i] * (d[i] + alpha0[i] * aspect_v(&row(&a, i), &row(&b, i)))).sum::<f64>()
+        (0..4).map(|i| g[i] * (d[i] + alpha0[i] * aspect_v(&row(a, i), &row(b, i)))).sum::<f64>()
     };
     check_gradient("ciou d/dboxes1", &a, &grads.input, |x| frozen(x, &b));
     check_gradient("ciou d/dboxes2", &b, grads.target.as_ref().unwrap(), |x| frozen(&a, x));

@@ -15,7 +15,7 @@ impl<T> SyncPtr<T> {
     pub(crate) fn null() -> Self {
         SyncPtr(std::ptr::null_mut())
     }
-    pub(crate) fn is_null(self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         self.0.is_null()
     }
     /// The pointer `i` elements on (null stays null).
