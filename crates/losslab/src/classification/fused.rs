@@ -11,7 +11,29 @@ use crate::reduction::{Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 use std::borrow::Cow;
 
-// bf16 / f16 logits; a child module, so that it shares the plans.
+/// `kernel_job!(Job, ops, ce, plan, src, dst, losses, up)`: the kernel's job
+/// for `plan` with the options of `ce` (a [`CrossEntropyLoss`]); one literal
+/// for `softmax_ce::Job` and `softmax_ce_half::HalfJob`, which have the same
+/// fields.
+macro_rules! kernel_job {
+    ($job:ident, $ops:expr, $ce:expr, $plan:expr, $src:expr, $dst:expr, $losses:expr, $up:expr) => {
+        $job {
+            ops: $ops,
+            src: $src,
+            dst: SyncPtr($dst),
+            losses: $losses,
+            rows: $plan.rows,
+            classes: $plan.classes,
+            weight: $ce.weight.as_deref(),
+            eps: $ce.label_smoothing,
+            targets: $plan.targets($ce.ignore_index),
+            up: $up,
+        }
+    };
+}
+
+// bf16 / f16 logits; a child module, so that it shares the plans (declared
+// after `kernel_job`, which it uses).
 #[path = "fused_half.rs"]
 mod fused_half;
 
@@ -71,19 +93,7 @@ pub(super) struct Wide;
 impl<T: Float> Storage<T> for Wide {
     type Out = T;
     fn run<L: ClassIndex>(ce: &CrossEntropyLoss, plan: &Plan<'_, T, L>, src: *const T, dst: *mut T, losses: SyncPtr<T>, up: Up<'_>) -> f64 {
-        Job {
-            ops: ops_for::<T>(),
-            src,
-            dst: SyncPtr(dst),
-            losses,
-            rows: plan.rows,
-            classes: plan.classes,
-            weight: ce.weight.as_deref(),
-            eps: ce.label_smoothing,
-            targets: plan.targets(ce.ignore_index),
-            up,
-        }
-        .run()
+        kernel_job!(Job, ops_for::<T>(), ce, plan, src, dst, losses, up).run()
     }
     fn widen<'a, D: Dimension>(a: ArrayView<'a, T, D>) -> CowArray<'a, T, IxDyn> {
         CowArray::from(a.into_dyn())

@@ -18,19 +18,7 @@ struct Half;
 impl<H: HalfFloat> Storage<H> for Half {
     type Out = f32;
     fn run<L: ClassIndex>(ce: &CrossEntropyLoss, plan: &Plan<'_, f32, L>, src: *const H, dst: *mut H, losses: SyncPtr<f32>, up: Up<'_>) -> f64 {
-        HalfJob {
-            ops: half_ops_for::<H>(),
-            src,
-            dst: SyncPtr(dst),
-            losses,
-            rows: plan.rows,
-            classes: plan.classes,
-            weight: ce.weight.as_deref(),
-            eps: ce.label_smoothing,
-            targets: plan.targets(ce.ignore_index),
-            up,
-        }
-        .run()
+        kernel_job!(HalfJob, half_ops_for::<H>(), ce, plan, src, dst, losses, up).run()
     }
     /// The input widened to `f32` (exact), for the layouts the kernel does not take.
     fn widen<'a, D: Dimension>(a: ArrayView<'a, H, D>) -> CowArray<'a, f32, IxDyn> {
