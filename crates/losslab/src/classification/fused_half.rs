@@ -9,6 +9,8 @@ use crate::float::{ClassIndex, HalfFloat};
 use crate::kernels::par::SyncPtr;
 use crate::kernels::softmax_ce::Up;
 use crate::kernels::softmax_ce_half::{half_ops_for, HalfJob};
+#[cfg(doc)]
+use crate::reduction::Reduction;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 
 /// `bf16` and `f16` logits, computed in `f32`, through
