@@ -310,8 +310,8 @@ impl CrossEntropyLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<T>> {
-        if let Some(plan) = self.index_plan::<T, L, D2>(input.shape(), input.is_standard_layout(), &target)? {
-            return Ok(self.run_plan(&plan, input.as_ptr(), std::ptr::null_mut(), fused::NO_GRAD));
+        if let Some(value) = self.fused_forward::<fused::Wide, T, L, D1, D2>(&input, &target)? {
+            return Ok(value);
         }
         let ce = self.indexed(&input, &target)?;
         Ok(ce.reducer.output(self.indexed_losses(&ce)))
@@ -499,7 +499,7 @@ impl CrossEntropyLoss {
         target: ArrayView<'_, T, D2>,
     ) -> Result<ArrayD<T>> {
         if let Some(plan) = self.probs_plan::<T, D2>(input.shape(), input.is_standard_layout(), &target)? {
-            return Ok(self.run_plan(&plan, input.as_ptr(), std::ptr::null_mut(), fused::NO_GRAD));
+            return Ok(self.run_plan::<fused::Wide, T, i64>(&plan, input.as_ptr(), std::ptr::null_mut(), fused::NO_GRAD));
         }
         let (lanes, t, reducer) = self.probs(&input, &target)?;
         Ok(reducer.output(self.prob_losses(&lanes, &t)))

@@ -3,31 +3,12 @@
 //! kernel does not take), with every option; bit-identical results whatever the
 //! thread count. (`fused_alloc.rs` counts the in-place mode's allocations.)
 
+mod common;
+
+use common::fused::{general_path, labels, logits, losses, same_bits, with_threads, with_weights, Logit};
+use common::Rng;
 use losslab::{CrossEntropyLoss, Float, Reduction};
 use ndarray::{Array1, Array2, ArrayD, Axis};
-
-/// A deterministic pseudo-random stream (SplitMix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn logits<T: Float>(rng: &mut Rng, n: usize, c: usize, scale: f64) -> Array2<T> {
-    Array2::from_shape_fn((n, c), |_| T::from_wide((rng.uniform() * 2.0 - 1.0) * scale))
-}
-
-fn labels(rng: &mut Rng, n: usize, c: usize, ignore: i64) -> Array1<i64> {
-    Array1::from_shape_fn(n, |_| if rng.uniform() < 0.1 { ignore } else { (rng.next() % c as u64) as i64 })
-}
 
 /// `|a − b| ≤ rel·|b| + abs·max|b|`, NaN matching NaN.
 fn close<T: Float>(what: &str, a: &ArrayD<T>, b: &ArrayD<T>, rel: f64, abs: f64) {
@@ -46,10 +27,6 @@ fn close<T: Float>(what: &str, a: &ArrayD<T>, b: &ArrayD<T>, rel: f64, abs: f64)
     }
 }
 
-fn same_bits<T: Float>(a: &ArrayD<T>, b: &ArrayD<T>) -> bool {
-    a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(x, y)| x.to_wide().to_bits() == y.to_wide().to_bits())
-}
-
 fn tol<T: Float>() -> (f64, f64) {
     if T::NAME == "float32" {
         (2e-6, 2e-7)
@@ -58,31 +35,9 @@ fn tol<T: Float>() -> (f64, f64) {
     }
 }
 
-fn losses() -> Vec<(String, CrossEntropyLoss)> {
-    let mut v = vec![];
-    for r in Reduction::ALL {
-        for (eps, weighted, ignore) in [(0.0, false, -100), (0.1, false, 1), (0.0, true, 2), (0.3, true, 0)] {
-            let mut ce = CrossEntropyLoss::new().reduction(r).label_smoothing(eps).ignore_index(ignore);
-            if weighted {
-                ce.weight = Some(vec![]);
-            }
-            v.push((format!("{r} ε={eps} weighted={weighted} ignore={ignore}"), ce));
-        }
-    }
-    v
-}
-
-fn with_weights(ce: &CrossEntropyLoss, c: usize, rng: &mut Rng) -> CrossEntropyLoss {
-    let mut ce = ce.clone();
-    if ce.weight.is_some() {
-        ce.weight = Some((0..c).map(|_| rng.uniform() * 2.0).collect());
-    }
-    ce
-}
-
-fn agree_with_general_path<T: Float>() {
+fn agree_with_general_path<T: Float + Logit>() {
     let (rel, abs) = tol::<T>();
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     // One block, several blocks with a short last one, many blocks.
     // The single-block path (C ≤ 2048): C = 1, 2, one register (16), the
     // register kernel's limit (64) and one past it, the block (2048) and one
@@ -111,10 +66,9 @@ fn agree_with_general_path<T: Float>() {
             let y2 = y.clone().insert_axis(Axis(1));
             let what = format!("{} {n}x{c} {name}", T::NAME);
             let (v, g) = ce.forward_backward(x.view(), y.view()).unwrap();
-            let (v3, g3) = ce.forward_backward(x3.view(), y2.view()).unwrap();
-            let v3 = if ce.reduction == Reduction::None { v3.index_axis_move(Axis(1), 0) } else { v3 };
+            let (v3, g3) = general_path(&ce, &x, &y);
             close(&format!("{what} value"), &v, &v3, rel, abs);
-            close(&format!("{what} grad"), &g.input, &g3.input.index_axis_move(Axis(2), 0), rel, abs);
+            close(&format!("{what} grad"), &g.input, &g3, rel, abs);
             close(&format!("{what} forward"), &ce.forward(x.view(), y.view()).unwrap(), &v, rel, abs);
             // In place, and a per-sample upstream gradient.
             let mut xi = x.clone();
@@ -170,7 +124,7 @@ fn non_finite_logits_behave_as_the_general_path() {
     // The same rows among finite ones, in groups of the single-block path
     // (16 rows), with 12 and 40 classes (one and three registers).
     for c in [12usize, 40] {
-        let mut rng = Rng(5);
+        let mut rng = Rng::new(5);
         let mut big = logits::<f64>(&mut rng, 37, c, 4.0);
         for (i, row) in x.outer_iter().enumerate() {
             for (j, &v) in row.iter().enumerate() {
@@ -187,11 +141,9 @@ fn non_finite_rows_agree(x: &Array2<f64>, y: &Array1<i64>) {
         for r in Reduction::ALL {
             let ce = CrossEntropyLoss::new().reduction(r).label_smoothing(eps);
             let (v, g) = ce.forward_backward(x.view(), y.view()).unwrap();
-            let x3 = x.clone().insert_axis(Axis(2));
-            let (v3, g3) = ce.forward_backward(x3.view(), y.clone().insert_axis(Axis(1)).view()).unwrap();
-            let v3 = if r == Reduction::None { v3.index_axis_move(Axis(1), 0) } else { v3 };
+            let (v3, g3) = general_path(&ce, x, y);
             close(&format!("ε={eps} {r} value"), &v, &v3, 1e-12, 1e-14);
-            close(&format!("ε={eps} {r} grad"), &g.input, &g3.input.index_axis_move(Axis(2), 0), 1e-12, 1e-14);
+            close(&format!("ε={eps} {r} grad"), &g.input, &g3, 1e-12, 1e-14);
             // f32 too, through the SIMD kernels.
             let xf = x.mapv(|v| v as f32);
             let (vf, gf) = ce.forward_backward(xf.view(), y.view()).unwrap();
@@ -217,7 +169,7 @@ fn errors_leave_the_logits_untouched() {
 /// size alone, and partial results are combined in a fixed order.
 #[test]
 fn bit_identical_whatever_the_thread_count() {
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     // Many rows (split over rows), and one or two long rows (split over blocks).
     for &(n, c) in &[(300usize, 777usize), (1, 100_000), (2, 50_000), (3000, 10), (4099, 1), (1001, 64), (999, 65), (70, 2048)] {
         let x = logits::<f32>(&mut rng, n, c, 8.0);
@@ -231,8 +183,7 @@ fn bit_identical_whatever_the_thread_count() {
             CrossEntropyLoss::new().weight(Array1::from(weight.clone()).view()),
         ] {
             let run = |threads: usize| {
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                pool.install(|| {
+                with_threads(threads, || {
                     let mut g = x.clone();
                     let v = ce.forward_backward_inplace(g.view_mut(), y.view()).unwrap();
                     let mut gp = Array2::<f32>::zeros((n, c));

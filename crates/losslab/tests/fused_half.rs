@@ -5,32 +5,13 @@
 //! bit-identical results whatever the thread count; NaN and infinities as the
 //! general path has them.
 
+mod common;
+
+use common::fused::{general_path, labels, logits, losses, same_bits, with_threads, with_weights, Logit};
+use common::Rng;
 use losslab::half::{bf16, f16};
 use losslab::{CrossEntropyLoss, HalfFloat, Reduction};
 use ndarray::{Array1, Array2, ArrayD, Axis};
-
-/// A deterministic pseudo-random stream (SplitMix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn logits<H: HalfFloat>(rng: &mut Rng, n: usize, c: usize, scale: f64) -> Array2<H> {
-    Array2::from_shape_fn((n, c), |_| H::from_f64((rng.uniform() * 2.0 - 1.0) * scale))
-}
-
-fn labels(rng: &mut Rng, n: usize, c: usize, ignore: i64) -> Array1<i64> {
-    Array1::from_shape_fn(n, |_| if rng.uniform() < 0.1 { ignore } else { (rng.next() % c as u64) as i64 })
-}
 
 fn wide<H: HalfFloat, D: ndarray::Dimension>(a: &ndarray::Array<H, D>) -> ndarray::Array<f64, D> {
     a.mapv(|v| f64::from(v.to_f32()))
@@ -77,39 +58,8 @@ fn close_grad<H: HalfFloat>(what: &str, a: &ArrayD<H>, b: &ArrayD<f64>) {
     }
 }
 
-fn same_bits<H: HalfFloat>(a: &ArrayD<H>, b: &ArrayD<H>) -> bool {
-    a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(x, y)| x.to_f32().to_bits() == y.to_f32().to_bits())
-}
-
-fn same_bits_f32(a: &ArrayD<f32>, b: &ArrayD<f32>) -> bool {
-    a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits())
-}
-
-fn losses() -> Vec<(String, CrossEntropyLoss)> {
-    let mut v = vec![];
-    for r in Reduction::ALL {
-        for (eps, weighted, ignore) in [(0.0, false, -100), (0.1, false, 1), (0.0, true, 2), (0.3, true, 0)] {
-            let mut ce = CrossEntropyLoss::new().reduction(r).label_smoothing(eps).ignore_index(ignore);
-            if weighted {
-                ce.weight = Some(vec![]);
-            }
-            v.push((format!("{r} ε={eps} weighted={weighted} ignore={ignore}"), ce));
-        }
-    }
-    v
-}
-
-/// The f64 truth by the general path: the input as `(N, C, 1)`, which the fused kernels do not take.
-fn truth(ce: &CrossEntropyLoss, x: &Array2<f64>, y: &Array1<i64>) -> (ArrayD<f64>, ArrayD<f64>) {
-    let x3 = x.clone().insert_axis(Axis(2));
-    let y2 = y.clone().insert_axis(Axis(1));
-    let (v, g) = ce.forward_backward(x3.view(), y2.view()).unwrap();
-    let v = if ce.reduction == Reduction::None { v.index_axis_move(Axis(1), 0) } else { v };
-    (v, g.input.index_axis_move(Axis(2), 0))
-}
-
-fn agree_with_f64_truth<H: HalfFloat>() {
-    let mut rng = Rng(5);
+fn agree_with_f64_truth<H: HalfFloat + Logit>() {
+    let mut rng = Rng::new(5);
     // C = 1, odd C, one block, several blocks with a short last one, and a row
     // longer than the kernel's scratch row (its exponentials recomputed).
     let mut shapes = vec![(5usize, 1usize, 3.0), (7, 3, 5.0), (33, 17, 8.0), (9, 100, 30.0), (3, 2048, 10.0), (4, 5000, 8.0)];
@@ -120,23 +70,20 @@ fn agree_with_f64_truth<H: HalfFloat>() {
         let x = logits::<H>(&mut rng, n, c, scale);
         let xw = wide(&x);
         for (name, ce) in losses() {
-            let mut ce = ce;
-            if ce.weight.is_some() {
-                ce.weight = Some((0..c).map(|_| rng.uniform() * 2.0).collect());
-            }
+            let ce = with_weights(&ce, c, &mut rng);
             let y = labels(&mut rng, n, c, ce.ignore_index);
             let what = format!("{} {n}x{c} {name}", H::NAME);
-            let (tv, tg) = truth(&ce, &xw, &y);
+            let (tv, tg) = general_path(&ce, &xw, &y);
             let mut g = Array2::from_elem((n, c), H::default());
             let v = ce.forward_backward_half_into(x.view(), y.view(), g.view_mut()).unwrap();
             let g = g.into_dyn();
             close_values(&format!("{what} value"), &v, &tv, 2e-6, 1e-7);
             close_grad(&format!("{what} grad"), &g, &tg);
             let f = ce.forward_half(x.view(), y.view()).unwrap();
-            assert!(same_bits_f32(&f, &v), "{what}: forward = forward_backward, to the bit");
+            assert!(same_bits(&f, &v), "{what}: forward = forward_backward, to the bit");
             let mut xi = x.clone();
             let vi = ce.forward_backward_half_inplace(xi.view_mut(), y.view()).unwrap();
-            assert!(same_bits_f32(&vi, &v), "{what}: in-place value = into a buffer, to the bit");
+            assert!(same_bits(&vi, &v), "{what}: in-place value = into a buffer, to the bit");
             assert!(same_bits(&xi.into_dyn(), &g), "{what}: in-place gradient = buffer gradient, to the bit");
             if ce.reduction == Reduction::None {
                 let go = Array1::from_shape_fn(n, |i| i as f32 - 1.5).into_dyn();
@@ -165,14 +112,14 @@ fn f16_agrees_with_the_f64_truth() {
 /// logits), and zero rows.
 #[test]
 fn other_layouts_and_empty_inputs() {
-    let mut rng = Rng(9);
+    let mut rng = Rng::new(9);
     let x = logits::<bf16>(&mut rng, 6, 11, 4.0);
     let ce = CrossEntropyLoss::new().label_smoothing(0.05);
     // One row as (C,) and as (1, C).
     let row = x.row(2).to_owned();
     let mut g1 = Array1::from_elem(11, bf16::ZERO);
     let v1 = ce.forward_backward_half_into(row.view(), ndarray::arr0(4i64).view(), g1.view_mut()).unwrap();
-    let (tv, tg) = truth(&ce, &wide(&row.clone().insert_axis(Axis(0))), &Array1::from_elem(1, 4));
+    let (tv, tg) = general_path(&ce, &wide(&row.clone().insert_axis(Axis(0))), &Array1::from_elem(1, 4));
     close_values("(C,) value", &v1, &tv, 2e-6, 1e-7);
     close_grad("(C,) grad", &g1.insert_axis(Axis(0)).into_dyn(), &tg);
     // A transposed (non-contiguous) view: (11, 6) → its transpose (6, 11).
@@ -180,7 +127,7 @@ fn other_layouts_and_empty_inputs() {
     let y = labels(&mut rng, 6, 11, -100);
     let mut g = Array2::from_elem((6, 11), bf16::ZERO);
     let v = ce.forward_backward_half_into(xt.t(), y.view(), g.view_mut()).unwrap();
-    let (tv, tg) = truth(&ce, &wide(&x), &y);
+    let (tv, tg) = general_path(&ce, &wide(&x), &y);
     close_values("transposed value", &v, &tv, 2e-6, 1e-7);
     close_grad("transposed grad", &g.into_dyn(), &tg);
     // Zero rows: as the f32 path.
@@ -224,7 +171,7 @@ fn non_finite_logits_behave_as_the_general_path() {
     for eps in [0.0, 0.2] {
         for r in Reduction::ALL {
             let ce = CrossEntropyLoss::new().reduction(r).label_smoothing(eps);
-            let (tv, tg) = truth(&ce, &x, &y);
+            let (tv, tg) = general_path(&ce, &x, &y);
             for (name, v, g) in [
                 ("bf16", run_half::<bf16>(&ce, &x, &y).0, run_half::<bf16>(&ce, &x, &y).1.mapv(|v| f64::from(v.to_f32()))),
                 ("f16", run_half::<f16>(&ce, &x, &y).0, run_half::<f16>(&ce, &x, &y).1.mapv(|v| f64::from(v.to_f32()))),
@@ -249,7 +196,7 @@ fn run_half<H: HalfFloat>(ce: &CrossEntropyLoss, x: &Array2<f64>, y: &Array1<i64
 /// size alone, and partial results are combined in a fixed order.
 #[test]
 fn bit_identical_whatever_the_thread_count() {
-    fn check<H: HalfFloat>(rng: &mut Rng) {
+    fn check<H: HalfFloat + Logit>(rng: &mut Rng) {
         // Many rows (split over rows), one or two long rows (split over
         // blocks), rows longer than the scratch row, few classes.
         for &(n, c) in &[(300usize, 777usize), (1, 30_000), (2, 50_000), (3000, 10)] {
@@ -261,8 +208,7 @@ fn bit_identical_whatever_the_thread_count() {
                 CrossEntropyLoss::new().reduction(Reduction::None),
             ] {
                 let run = |threads: usize| {
-                    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                    pool.install(|| {
+                    with_threads(threads, || {
                         let mut g = Array2::from_elem((n, c), H::default());
                         let v = ce.forward_backward_half_into(x.view(), y.view(), g.view_mut()).unwrap();
                         let mut xi = x.clone();
@@ -274,13 +220,13 @@ fn bit_identical_whatever_the_thread_count() {
                 for t in [2, 8] {
                     let (v, g, vi, xi) = run(t);
                     let what = format!("{} {n}x{c} {t} threads", H::NAME);
-                    assert!(same_bits_f32(&v, &v1) && same_bits_f32(&vi, &vi1), "{what}: value");
+                    assert!(same_bits(&v, &v1) && same_bits(&vi, &vi1), "{what}: value");
                     assert!(same_bits(&g, &g1) && same_bits(&xi, &xi1), "{what}: gradient");
                 }
             }
         }
     }
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     check::<bf16>(&mut rng);
     check::<f16>(&mut rng);
 }

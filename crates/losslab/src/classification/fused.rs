@@ -7,11 +7,33 @@ use crate::float::{ClassIndex, Float};
 use crate::kernels::ops_for;
 use crate::kernels::par::SyncPtr;
 use crate::kernels::softmax_ce::{Job, Targets, Up};
-use crate::reduction::{Reducer, Reduction, Scales};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension, IxDyn};
+use crate::reduction::{Gradients, Reducer, Reduction, Scales};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 use std::borrow::Cow;
 
-// bf16 / f16 logits; a child module, so that it shares the plans.
+/// `kernel_job!(Job, ops, ce, plan, src, dst, losses, up)`: the kernel's job
+/// for `plan` with the options of `ce` (a [`CrossEntropyLoss`]); one literal
+/// for `softmax_ce::Job` and `softmax_ce_half::HalfJob`, which have the same
+/// fields.
+macro_rules! kernel_job {
+    ($job:ident, $ops:expr, $ce:expr, $plan:expr, $src:expr, $dst:expr, $losses:expr, $up:expr) => {
+        $job {
+            ops: $ops,
+            src: $src,
+            dst: SyncPtr($dst),
+            losses: $losses,
+            rows: $plan.rows,
+            classes: $plan.classes,
+            weight: $ce.weight.as_deref(),
+            eps: $ce.label_smoothing,
+            targets: $plan.targets($ce.ignore_index),
+            up: $up,
+        }
+    };
+}
+
+// bf16 / f16 logits; a child module, so that it shares the plans (declared
+// after `kernel_job`, which it uses).
 #[path = "fused_half.rs"]
 mod fused_half;
 
@@ -31,6 +53,65 @@ pub(super) struct Plan<'t, T: Clone, L: Clone> {
 enum PlanTargets<'t, T: Clone, L: Clone> {
     Index(Cow<'t, [L]>),
     Probs(Cow<'t, [T]>),
+}
+
+/// The logits' element type `E` as the fused path sees it: the type the loss
+/// is computed and returned in, the kernel that runs a plan, and the way to
+/// and from the general path for the layouts the kernel does not take.
+/// [`Wide`] is `f32` and `f64` (computed in their own type), `fused_half::Half`
+/// `bf16` and `f16` (computed in `f32`): the public methods of both are the
+/// same generic bodies, so that validation, planning and the fallback are
+/// written once.
+pub(super) trait Storage<E> {
+    /// The type the loss is computed and returned in.
+    type Out: Float;
+    /// Runs the kernel for `plan` (the options from `ce`), each sample's loss
+    /// into `losses` when it is not null: the total, in `f64`.
+    fn run<L: ClassIndex>(
+        ce: &CrossEntropyLoss,
+        plan: &Plan<'_, Self::Out, L>,
+        src: *const E,
+        dst: *mut E,
+        losses: SyncPtr<Self::Out>,
+        up: Up<'_>,
+    ) -> f64;
+    /// The logits as the general path takes them (borrowed where they are
+    /// already [`Out`](Self::Out); widened exactly otherwise).
+    fn widen<'a, D: Dimension>(a: ArrayView<'a, E, D>) -> CowArray<'a, Self::Out, IxDyn>;
+    /// A gradient element of the general path as `E` (rounded to nearest even).
+    fn narrow(v: Self::Out) -> E;
+    /// Writes a gradient of the general path (the shape of `grad`) into `grad`.
+    fn store<D: Dimension>(g: &ArrayD<Self::Out>, grad: &mut ArrayViewMut<'_, E, D>) {
+        let g = g.view().into_shape_with_order(grad.raw_dim()).expect("the input's shape");
+        grad.zip_mut_with(&g, |d, &s| *d = Self::narrow(s));
+    }
+}
+
+/// `f32` and `f64` logits, through [`crate::kernels::softmax_ce`].
+pub(super) struct Wide;
+
+impl<T: Float> Storage<T> for Wide {
+    type Out = T;
+    fn run<L: ClassIndex>(ce: &CrossEntropyLoss, plan: &Plan<'_, T, L>, src: *const T, dst: *mut T, losses: SyncPtr<T>, up: Up<'_>) -> f64 {
+        kernel_job!(Job, ops_for::<T>(), ce, plan, src, dst, losses, up).run()
+    }
+    fn widen<'a, D: Dimension>(a: ArrayView<'a, T, D>) -> CowArray<'a, T, IxDyn> {
+        CowArray::from(a.into_dyn())
+    }
+    #[inline(always)]
+    fn narrow(v: T) -> T {
+        v
+    }
+}
+
+impl<T: Clone, L: Clone> Plan<'_, T, L> {
+    /// The targets as the kernels take them.
+    fn targets(&self, ignore_index: i64) -> Targets<'_, T, L> {
+        match &self.targets {
+            PlanTargets::Index(l) => Targets::Index { labels: l, ignore_index: Some(ignore_index) },
+            PlanTargets::Probs(t) => Targets::Probs { t },
+        }
+    }
 }
 
 /// The upstream gradient of a forward pass (no gradient is written).
@@ -156,54 +237,40 @@ impl CrossEntropyLoss {
         }))
     }
 
-    /// The upstream gradient of each sample for a reduced result whose gradient is `g`.
-    fn uniform_up<T: Clone, L: Clone>(&self, plan: &Plan<'_, T, L>, g: f64) -> f64 {
-        match self.reduction {
-            Reduction::None | Reduction::Sum => g,
-            Reduction::Mean => g / plan.den,
-            Reduction::BatchMean => g / plan.batch,
-        }
+    /// The upstream gradient of each sample for a reduced result whose gradient is 1.
+    fn mean_up<T: Clone, L: Clone>(&self, plan: &Plan<'_, T, L>) -> Up<'static> {
+        Up::Uniform(match self.reduction {
+            Reduction::None | Reduction::Sum => 1.0,
+            Reduction::Mean => 1.0 / plan.den,
+            Reduction::BatchMean => 1.0 / plan.batch,
+        })
     }
 
-    /// Runs the kernel: the result (as the reduction says), the gradient into
-    /// `dst` when it is not null. `src` and `dst` may be the same buffer.
-    pub(super) fn run_plan<T: Float, L: ClassIndex>(&self, plan: &Plan<'_, T, L>, src: *const T, dst: *mut T, up: Up<'_>) -> ArrayD<T> {
-        let mut out = if self.reduction == Reduction::None {
+    /// Runs the kernel of `S` on logits of type `E`: the result (as the
+    /// reduction says), the gradient into `dst` when it is not null. `src` and
+    /// `dst` may be the same buffer.
+    pub(super) fn run_plan<S: Storage<E>, E, L: ClassIndex>(
+        &self,
+        plan: &Plan<'_, S::Out, L>,
+        src: *const E,
+        dst: *mut E,
+        up: Up<'_>,
+    ) -> ArrayD<S::Out> {
+        let mut out = (self.reduction == Reduction::None).then(|| {
             let shape: &[usize] = if plan.sample_ndim == 1 { &[plan.rows] } else { &[] };
-            Some(ArrayD::<T>::zeros(IxDyn(shape)))
-        } else {
-            None
-        };
+            ArrayD::<S::Out>::zeros(IxDyn(shape))
+        });
         let losses = out.as_mut().map_or(SyncPtr::null(), |o| SyncPtr(o.as_mut_ptr()));
-        let targets = match &plan.targets {
-            PlanTargets::Index(l) => Targets::Index { labels: l, ignore_index: Some(self.ignore_index) },
-            PlanTargets::Probs(t) => Targets::Probs { t },
-        };
-        let job = Job {
-            ops: ops_for::<T>(),
-            src,
-            dst: SyncPtr(dst),
-            losses,
-            rows: plan.rows,
-            classes: plan.classes,
-            weight: self.weight.as_deref(),
-            eps: self.label_smoothing,
-            targets,
-            up,
-        };
-        let total = job.run();
-        match out {
-            Some(o) => o,
-            None => {
-                let v = match self.reduction {
-                    Reduction::Sum => total,
-                    Reduction::Mean => total / plan.den,
-                    Reduction::BatchMean => total / plan.batch,
-                    Reduction::None => unreachable!(),
-                };
-                ArrayD::from_elem(IxDyn(&[]), T::from_wide(v))
-            }
-        }
+        let total = S::run(self, plan, src, dst, losses, up);
+        out.unwrap_or_else(|| {
+            let v = match self.reduction {
+                Reduction::Sum => total,
+                Reduction::Mean => total / plan.den,
+                Reduction::BatchMean => total / plan.batch,
+                Reduction::None => unreachable!(),
+            };
+            ArrayD::from_elem(IxDyn(&[]), S::Out::from_wide(v))
+        })
     }
 
     /// The per-sample upstream gradients for `grad_output` (checked as the general path checks it).
@@ -211,6 +278,91 @@ impl CrossEntropyLoss {
         let shape = if plan.sample_ndim == 1 { vec![plan.rows] } else { vec![] };
         let reducer = Reducer { reduction: self.reduction, shape, mean_denominator: plan.den, batch: plan.batch };
         reducer.scales(Self::NAME, grad_output)
+    }
+
+    /// The body of `forward` and `forward_half` on the fused path: the loss of
+    /// class-index targets, or `None` where the fused kernel does not apply.
+    pub(super) fn fused_forward<S: Storage<E>, E, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, E, D1>,
+        target: &ArrayView<'_, L, D2>,
+    ) -> Result<Option<ArrayD<S::Out>>> {
+        let plan = self.index_plan::<S::Out, L, D2>(input.shape(), input.is_standard_layout(), target)?;
+        Ok(plan.map(|plan| self.run_plan::<S, E, L>(&plan, input.as_ptr(), std::ptr::null_mut(), NO_GRAD)))
+    }
+
+    /// The body of every `…_into` method that returns the loss: `grad` checked
+    /// against the input, then the fused kernel where `plan` (given the input's
+    /// shape and whether both buffers are contiguous) makes a plan; otherwise
+    /// `general` (the loss and its gradient by the general path, on the input
+    /// as `S::Out`) and its gradient stored into `grad`.
+    fn fused_into<'t, S: Storage<E>, E, L: ClassIndex, D1: Dimension>(
+        &self,
+        input: ArrayView<'_, E, D1>,
+        mut grad: ArrayViewMut<'_, E, D1>,
+        plan: impl FnOnce(&[usize], bool) -> Result<Option<Plan<'t, S::Out, L>>>,
+        general: impl FnOnce(ArrayViewD<'_, S::Out>) -> Result<(ArrayD<S::Out>, Gradients<S::Out>)>,
+    ) -> Result<ArrayD<S::Out>> {
+        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
+        let standard = input.is_standard_layout() && grad.is_standard_layout();
+        match plan(input.shape(), standard)? {
+            Some(plan) => Ok(self.run_plan::<S, E, L>(&plan, input.as_ptr(), grad.as_mut_ptr(), self.mean_up(&plan))),
+            None => {
+                let (value, g) = general(S::widen(input).view())?;
+                S::store(&g.input, &mut grad);
+                Ok(value)
+            }
+        }
+    }
+
+    /// The body of every `…_inplace` method: as [`fused_into`](Self::fused_into)
+    /// with the gradient written over the logits (validated before anything is
+    /// written).
+    fn fused_inplace<'t, S: Storage<E>, E, L: ClassIndex, D1: Dimension>(
+        &self,
+        mut logits: ArrayViewMut<'_, E, D1>,
+        plan: impl FnOnce(&[usize], bool) -> Result<Option<Plan<'t, S::Out, L>>>,
+        general: impl FnOnce(ArrayViewD<'_, S::Out>) -> Result<(ArrayD<S::Out>, Gradients<S::Out>)>,
+    ) -> Result<ArrayD<S::Out>> {
+        match plan(logits.shape(), logits.is_standard_layout())? {
+            Some(plan) => {
+                let p = logits.as_mut_ptr();
+                Ok(self.run_plan::<S, E, L>(&plan, p, p, self.mean_up(&plan)))
+            }
+            None => {
+                let (value, g) = general(S::widen(logits.view()).view())?;
+                S::store(&g.input, &mut logits);
+                Ok(value)
+            }
+        }
+    }
+
+    /// The body of `backward_into` and `backward_half_into`.
+    fn fused_backward_into<S: Storage<E>, E, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, E, D1>,
+        target: ArrayView<'_, L, D2>,
+        grad_output: ArrayViewD<'_, S::Out>,
+        mut grad: ArrayViewMut<'_, E, D1>,
+    ) -> Result<()> {
+        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
+        let standard = input.is_standard_layout() && grad.is_standard_layout();
+        match self.index_plan::<S::Out, L, D2>(input.shape(), standard, &target)? {
+            Some(plan) => {
+                let scales = self.scales_for(&plan, &grad_output)?;
+                let up = match &scales {
+                    Scales::Uniform(g) => Up::Uniform(*g),
+                    Scales::PerSample(v) => Up::PerRow(v),
+                };
+                self.run_plan::<S, E, L>(&plan, input.as_ptr(), grad.as_mut_ptr(), up);
+                Ok(())
+            }
+            None => {
+                let g = self.backward(S::widen(input).view(), target, grad_output)?;
+                S::store(&g.input, &mut grad);
+                Ok(())
+            }
+        }
     }
 
     /// The loss and its gradient for class-index targets, the gradient written
@@ -240,21 +392,9 @@ impl CrossEntropyLoss {
         &self,
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
-        mut grad: ArrayViewMut<'_, T, D1>,
+        grad: ArrayViewMut<'_, T, D1>,
     ) -> Result<ArrayD<T>> {
-        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
-        let standard = input.is_standard_layout() && grad.is_standard_layout();
-        match self.index_plan::<T, L, D2>(input.shape(), standard, &target)? {
-            Some(plan) => {
-                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
-                Ok(self.run_plan(&plan, input.as_ptr(), grad.as_mut_ptr(), up))
-            }
-            None => {
-                let (value, g) = self.forward_backward(input, target)?;
-                grad.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
-                Ok(value)
-            }
-        }
+        self.fused_into::<Wide, T, L, D1>(input, grad, |s, std| self.index_plan(s, std, &target), |x| self.forward_backward(x, target.view()))
     }
 
     /// The loss and its gradient for class-index targets, the gradient written
@@ -282,22 +422,10 @@ impl CrossEntropyLoss {
     /// ```
     pub fn forward_backward_inplace<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
-        mut logits: ArrayViewMut<'_, T, D1>,
+        logits: ArrayViewMut<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<T>> {
-        let standard = logits.is_standard_layout();
-        match self.index_plan::<T, L, D2>(logits.shape(), standard, &target)? {
-            Some(plan) => {
-                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
-                let p = logits.as_mut_ptr();
-                Ok(self.run_plan(&plan, p, p, up))
-            }
-            None => {
-                let (value, g) = self.forward_backward(logits.view(), target)?;
-                logits.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
-                Ok(value)
-            }
-        }
+        self.fused_inplace::<Wide, T, L, D1>(logits, |s, std| self.index_plan(s, std, &target), |x| self.forward_backward(x, target.view()))
     }
 
     /// The gradient of `Σ grad_output · loss` for class-index targets, written
@@ -323,26 +451,9 @@ impl CrossEntropyLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
         grad_output: ArrayViewD<'_, T>,
-        mut grad: ArrayViewMut<'_, T, D1>,
+        grad: ArrayViewMut<'_, T, D1>,
     ) -> Result<()> {
-        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
-        let standard = input.is_standard_layout() && grad.is_standard_layout();
-        match self.index_plan::<T, L, D2>(input.shape(), standard, &target)? {
-            Some(plan) => {
-                let scales = self.scales_for(&plan, &grad_output)?;
-                let up = match &scales {
-                    Scales::Uniform(g) => Up::Uniform(*g),
-                    Scales::PerSample(v) => Up::PerRow(v),
-                };
-                self.run_plan(&plan, input.as_ptr(), grad.as_mut_ptr(), up);
-                Ok(())
-            }
-            None => {
-                let g = self.backward(input, target, grad_output)?;
-                grad.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
-                Ok(())
-            }
-        }
+        self.fused_backward_into::<Wide, T, L, D1, D2>(input, target, grad_output, grad)
     }
 
     /// The loss and its gradient with respect to the logits for
@@ -368,21 +479,9 @@ impl CrossEntropyLoss {
         &self,
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, T, D2>,
-        mut grad: ArrayViewMut<'_, T, D1>,
+        grad: ArrayViewMut<'_, T, D1>,
     ) -> Result<ArrayD<T>> {
-        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
-        let standard = input.is_standard_layout() && grad.is_standard_layout();
-        match self.probs_plan::<T, D2>(input.shape(), standard, &target)? {
-            Some(plan) => {
-                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
-                Ok(self.run_plan(&plan, input.as_ptr(), grad.as_mut_ptr(), up))
-            }
-            None => {
-                let (value, g) = self.forward_backward_probs(input, target)?;
-                grad.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
-                Ok(value)
-            }
-        }
+        self.fused_into::<Wide, T, i64, D1>(input, grad, |s, std| self.probs_plan(s, std, &target), |x| self.forward_backward_probs(x, target.view()))
     }
 
     /// [`forward_backward_probs_into`](Self::forward_backward_probs_into) with
@@ -402,21 +501,9 @@ impl CrossEntropyLoss {
     /// ```
     pub fn forward_backward_probs_inplace<T: Float, D1: Dimension, D2: Dimension>(
         &self,
-        mut logits: ArrayViewMut<'_, T, D1>,
+        logits: ArrayViewMut<'_, T, D1>,
         target: ArrayView<'_, T, D2>,
     ) -> Result<ArrayD<T>> {
-        let standard = logits.is_standard_layout();
-        match self.probs_plan::<T, D2>(logits.shape(), standard, &target)? {
-            Some(plan) => {
-                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
-                let p = logits.as_mut_ptr();
-                Ok(self.run_plan(&plan, p, p, up))
-            }
-            None => {
-                let (value, g) = self.forward_backward_probs(logits.view(), target)?;
-                logits.assign(&g.input.into_dimensionality::<D1>().expect("the input's dimensionality"));
-                Ok(value)
-            }
-        }
+        self.fused_inplace::<Wide, T, i64, D1>(logits, |s, std| self.probs_plan(s, std, &target), |x| self.forward_backward_probs(x, target.view()))
     }
 }

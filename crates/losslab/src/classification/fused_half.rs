@@ -1,60 +1,38 @@
 //! The half-precision fast path of [`CrossEntropyLoss`]: `bf16` or `f16`
 //! logits, computed in `f32`, through [`crate::kernels::softmax_ce_half`].
+//! Validation, planning and the fallback are the `f32` path's (see
+//! [`Storage`]).
 
-use super::{CrossEntropyLoss, Plan, PlanTargets};
-use crate::error::{same_shape, Result};
+use super::{CrossEntropyLoss, Plan, Storage};
+use crate::error::Result;
 use crate::float::{ClassIndex, HalfFloat};
 use crate::kernels::par::SyncPtr;
-use crate::kernels::softmax_ce::{Targets, Up};
+use crate::kernels::softmax_ce::Up;
 use crate::kernels::softmax_ce_half::{half_ops_for, HalfJob};
-use crate::reduction::{Reduction, Scales};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension, IxDyn};
+#[cfg(doc)]
+use crate::reduction::Reduction;
+use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 
-/// The input widened to `f32` (exact), for the layouts the kernel does not take.
-fn widen<H: HalfFloat, D: Dimension>(a: &ArrayView<'_, H, D>) -> ArrayD<f32> {
-    a.map(|v| v.to_f32()).into_dyn()
-}
+/// `bf16` and `f16` logits, computed in `f32`, through
+/// [`crate::kernels::softmax_ce_half`] (class-index targets only).
+struct Half;
 
-/// Writes an `f32` gradient into a half one, rounding each element to nearest even.
-fn narrow_into<H: HalfFloat, D: Dimension>(g: &ArrayD<f32>, grad: &mut ArrayViewMut<'_, H, D>) {
-    let g = g.view().into_shape_with_order(grad.raw_dim()).expect("the input's shape");
-    grad.zip_mut_with(&g, |d, &s| *d = H::from_f32(s));
+impl<H: HalfFloat> Storage<H> for Half {
+    type Out = f32;
+    fn run<L: ClassIndex>(ce: &CrossEntropyLoss, plan: &Plan<'_, f32, L>, src: *const H, dst: *mut H, losses: SyncPtr<f32>, up: Up<'_>) -> f64 {
+        kernel_job!(HalfJob, half_ops_for::<H>(), ce, plan, src, dst, losses, up).run()
+    }
+    /// The input widened to `f32` (exact), for the layouts the kernel does not take.
+    fn widen<'a, D: Dimension>(a: ArrayView<'a, H, D>) -> CowArray<'a, f32, IxDyn> {
+        CowArray::from(a.map(|v| v.to_f32()).into_dyn())
+    }
+    #[inline(always)]
+    fn narrow(v: f32) -> H {
+        H::from_f32(v)
+    }
 }
 
 impl CrossEntropyLoss {
-    /// Runs the half kernel: the result (as the reduction says), the gradient
-    /// into `dst` when it is not null. `src` and `dst` may be the same buffer.
-    fn run_half_plan<H: HalfFloat, L: ClassIndex>(&self, plan: &Plan<'_, f32, L>, src: *const H, dst: *mut H, up: Up<'_>) -> ArrayD<f32> {
-        let mut out = (self.reduction == Reduction::None).then(|| {
-            let shape: &[usize] = if plan.sample_ndim == 1 { &[plan.rows] } else { &[] };
-            ArrayD::<f32>::zeros(IxDyn(shape))
-        });
-        let losses = out.as_mut().map_or(SyncPtr::null(), |o| SyncPtr(o.as_mut_ptr()));
-        let PlanTargets::Index(labels) = &plan.targets else { unreachable!("an index plan") };
-        let job = HalfJob {
-            ops: half_ops_for::<H>(),
-            src,
-            dst: SyncPtr(dst),
-            losses,
-            rows: plan.rows,
-            classes: plan.classes,
-            weight: self.weight.as_deref(),
-            eps: self.label_smoothing,
-            targets: Targets::Index { labels, ignore_index: Some(self.ignore_index) },
-            up,
-        };
-        let total = job.run();
-        out.unwrap_or_else(|| {
-            let v = match self.reduction {
-                Reduction::Sum => total,
-                Reduction::Mean => total / plan.den,
-                Reduction::BatchMean => total / plan.batch,
-                Reduction::None => unreachable!(),
-            };
-            ArrayD::from_elem(IxDyn(&[]), v as f32)
-        })
-    }
-
     /// The loss of `bf16` or `f16` logits with class-index targets, as `f32`.
     ///
     /// The logits are widened to `f32` (exactly), the exponentials computed in
@@ -88,9 +66,9 @@ impl CrossEntropyLoss {
         input: ArrayView<'_, H, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<f32>> {
-        match self.index_plan::<f32, L, D2>(input.shape(), input.is_standard_layout(), &target)? {
-            Some(plan) => Ok(self.run_half_plan(&plan, input.as_ptr(), std::ptr::null_mut(), super::NO_GRAD)),
-            None => self.forward(widen(&input).view(), target),
+        match self.fused_forward::<Half, H, L, D1, D2>(&input, &target)? {
+            Some(value) => Ok(value),
+            None => self.forward(Half::widen(input).view(), target),
         }
     }
 
@@ -122,21 +100,9 @@ impl CrossEntropyLoss {
         &self,
         input: ArrayView<'_, H, D1>,
         target: ArrayView<'_, L, D2>,
-        mut grad: ArrayViewMut<'_, H, D1>,
+        grad: ArrayViewMut<'_, H, D1>,
     ) -> Result<ArrayD<f32>> {
-        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
-        let standard = input.is_standard_layout() && grad.is_standard_layout();
-        match self.index_plan::<f32, L, D2>(input.shape(), standard, &target)? {
-            Some(plan) => {
-                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
-                Ok(self.run_half_plan(&plan, input.as_ptr(), grad.as_mut_ptr(), up))
-            }
-            None => {
-                let (value, g) = self.forward_backward(widen(&input).view(), target)?;
-                narrow_into(&g.input, &mut grad);
-                Ok(value)
-            }
-        }
+        self.fused_into::<Half, H, L, D1>(input, grad, |s, std| self.index_plan(s, std, &target), |x| self.forward_backward(x, target.view()))
     }
 
     /// [`forward_backward_half_into`](Self::forward_backward_half_into) with the
@@ -158,22 +124,10 @@ impl CrossEntropyLoss {
     /// ```
     pub fn forward_backward_half_inplace<H: HalfFloat, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
-        mut logits: ArrayViewMut<'_, H, D1>,
+        logits: ArrayViewMut<'_, H, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<f32>> {
-        let standard = logits.is_standard_layout();
-        match self.index_plan::<f32, L, D2>(logits.shape(), standard, &target)? {
-            Some(plan) => {
-                let up = Up::Uniform(self.uniform_up(&plan, 1.0));
-                let p = logits.as_mut_ptr();
-                Ok(self.run_half_plan(&plan, p, p, up))
-            }
-            None => {
-                let (value, g) = self.forward_backward(widen(&logits.view()).view(), target)?;
-                narrow_into(&g.input, &mut logits);
-                Ok(value)
-            }
-        }
+        self.fused_inplace::<Half, H, L, D1>(logits, |s, std| self.index_plan(s, std, &target), |x| self.forward_backward(x, target.view()))
     }
 
     /// The gradient of `Σ grad_output · loss` with respect to `bf16` or `f16`
@@ -199,25 +153,8 @@ impl CrossEntropyLoss {
         input: ArrayView<'_, H, D1>,
         target: ArrayView<'_, L, D2>,
         grad_output: ArrayViewD<'_, f32>,
-        mut grad: ArrayViewMut<'_, H, D1>,
+        grad: ArrayViewMut<'_, H, D1>,
     ) -> Result<()> {
-        same_shape(Self::NAME, "input", input.shape(), "grad", grad.shape())?;
-        let standard = input.is_standard_layout() && grad.is_standard_layout();
-        match self.index_plan::<f32, L, D2>(input.shape(), standard, &target)? {
-            Some(plan) => {
-                let scales = self.scales_for(&plan, &grad_output)?;
-                let up = match &scales {
-                    Scales::Uniform(g) => Up::Uniform(*g),
-                    Scales::PerSample(v) => Up::PerRow(v),
-                };
-                self.run_half_plan(&plan, input.as_ptr(), grad.as_mut_ptr(), up);
-                Ok(())
-            }
-            None => {
-                let g = self.backward(widen(&input).view(), target, grad_output)?;
-                narrow_into(&g.input, &mut grad);
-                Ok(())
-            }
-        }
+        self.fused_backward_into::<Half, H, L, D1, D2>(input, target, grad_output, grad)
     }
 }

@@ -2,6 +2,8 @@
 //! finite-difference gradient checker in f64.
 #![allow(dead_code)]
 
+pub mod alloc;
+pub mod fused;
 pub mod losses;
 
 use ndarray::{ArrayD, IxDyn};
