@@ -555,4 +555,13 @@ fn bench_json_has_every_field() {
     assert!(e.contains("unsupported --dtype `f8`: expected f32, f64, bf16 or f16"), "{e}");
     let e = err(dir.path(), &["bench", "mse_loss", "--shape", "8", "--dtype", "bf16"]);
     assert!(e.contains("--dtype bf16 is supported for cross_entropy only"), "{e}");
+    // Shapes that cannot be allocated: an error before any allocation, not a panic or an abort.
+    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "99999999999x99999999999"]);
+    assert_eq!(e.trim_end(), "error: --shape `99999999999x99999999999` is too large: its element count overflows");
+    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "100000000x100000", "--dtype", "bf16"]);
+    assert!(e.starts_with("error: --shape `100000000x100000` needs 37252.9 GiB (2 buffers of 10000000000000 bf16 elements), more than the "), "{e}");
+    let e = err(dir.path(), &["bench", "mse_loss", "--shape", "1e14"]);
+    assert!(e.contains("(3 buffers of 100000000000000 f32 elements)"), "{e}");
+    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8x3", "--threads", "0"]);
+    assert_eq!(e.trim_end(), "error: --threads must be at least 1");
 }

@@ -115,6 +115,9 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if args.reps == 0 {
         bail!("--reps must be at least 1");
     }
+    if args.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -162,6 +165,37 @@ fn parse_shape(s: &str) -> Result<Vec<usize>> {
                 .with_context(|| format!("bad --shape `{s}`: `{d}` is not a size (expected ROWSxCLASSES, or a number of elements)"))
         })
         .collect()
+}
+
+/// The number of elements of `dims` (`--shape`), once it is known that
+/// `buffers` buffers of that many `size`-byte elements can be allocated: the
+/// count and the bytes do not overflow, and they fit in the memory this machine
+/// has available (`MemAvailable` of `/proc/meminfo`, where it can be read).
+fn elements_that_fit(shape: &str, dims: &[usize], buffers: usize, size: usize, dtype: &str) -> Result<usize> {
+    let too_large = || format!("--shape `{shape}` is too large: its element count overflows");
+    let elements = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).with_context(too_large)?;
+    if elements == 0 {
+        bail!("--shape `{shape}` has no elements");
+    }
+    let bytes = elements.checked_mul(buffers * size).filter(|&b| b <= isize::MAX as usize).with_context(too_large)?;
+    if let Some(avail) = available_bytes() {
+        if bytes > avail {
+            let gib = |b: usize| b as f64 / f64::from(1u32 << 30);
+            bail!(
+                "--shape `{shape}` needs {:.1} GiB ({buffers} buffers of {elements} {dtype} elements), more than the {:.1} GiB this machine has available",
+                gib(bytes),
+                gib(avail)
+            );
+        }
+    }
+    Ok(elements)
+}
+
+/// `MemAvailable` of `/proc/meminfo`, in bytes (`None` where it cannot be read).
+fn available_bytes() -> Option<usize> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: usize = info.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// The median of `reps` timed runs after `warmup` runs of `f`, in seconds.
@@ -253,9 +287,8 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
     let (loss, fwd_s, fwd_bwd_s, inplace_s, elements) = match name {
         "cross_entropy" => {
             let [n, c] = shape[..] else { bail!("cross_entropy takes --shape ROWSxCLASSES, got `{}`", args.shape) };
-            if n == 0 || c == 0 {
-                bail!("--shape `{}` has no elements", args.shape);
-            }
+            // The logits and the gradient.
+            elements_that_fit(&args.shape, &shape, 2, std::mem::size_of::<T>(), &args.dtype)?;
             let mut x = Array2::<T>::zeros((n, c));
             fill(x.as_slice_mut().expect("standard layout"), 1);
             let y = Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % c as u64) as i64);
@@ -274,9 +307,8 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
         }
         "mse_loss" | "l1_loss" | "smooth_l1_loss" | "huber_loss" | "binary_cross_entropy_with_logits" | "sigmoid_focal_loss" => {
             let [n] = shape[..] else { bail!("{name} takes --shape ELEMENTS (a vector), got `{}`", args.shape) };
-            if n == 0 {
-                bail!("--shape `{}` has no elements", args.shape);
-            }
+            // The input, the target and the gradient.
+            elements_that_fit(&args.shape, &shape, 3, std::mem::size_of::<T>(), &args.dtype)?;
             let mut x = Array1::<T>::zeros(n);
             fill(x.as_slice_mut().expect("contiguous"), 1);
             let mut y = Array1::<T>::zeros(n);
@@ -384,9 +416,7 @@ fn measure_half<H: losslab::HalfFloat>(args: &BenchArgs, dtype: &str) -> Result<
         bail!("--dtype {dtype} is supported for cross_entropy only, not `{name}`");
     }
     let [n, c] = shape[..] else { bail!("cross_entropy takes --shape ROWSxCLASSES, got `{}`", args.shape) };
-    if n == 0 || c == 0 {
-        bail!("--shape `{}` has no elements", args.shape);
-    }
+    elements_that_fit(&args.shape, &shape, 2, 2, dtype)?;
     let mut x = Array2::<H>::from_elem((n, c), H::default());
     fill_with(x.as_slice_mut().expect("standard layout"), 1, H::from_f64);
     let y = Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % c as u64) as i64);
@@ -417,6 +447,20 @@ mod tests {
         assert_eq!(parse_shape("8192x32000").unwrap(), vec![8192, 32000]);
         assert_eq!(parse_shape("1e8").unwrap(), vec![100_000_000]);
         assert!(parse_shape("8192xabc").unwrap_err().to_string().contains("`abc` is not a size"));
+    }
+
+    #[test]
+    fn shapes_that_cannot_be_allocated_are_errors() {
+        let e = |dims: &[usize], buffers| elements_that_fit("S", dims, buffers, 4, "f32").unwrap_err().to_string();
+        assert_eq!(e(&[usize::MAX, 2], 2), "--shape `S` is too large: its element count overflows");
+        assert_eq!(e(&[1 << 40, 1 << 22], 2), "--shape `S` is too large: its element count overflows");
+        assert_eq!(e(&[0, 7], 2), "--shape `S` has no elements");
+        assert_eq!(elements_that_fit("S", &[8, 3], 2, 4, "f32").unwrap(), 24);
+        if let Some(avail) = available_bytes() {
+            let n = avail / 8 + 1;
+            let msg = e(&[n], 2);
+            assert!(msg.starts_with(&format!("--shape `S` needs ")) && msg.contains(&format!("(2 buffers of {n} f32 elements), more than the ")), "{msg}");
+        }
     }
 
     #[test]
