@@ -459,7 +459,7 @@ mod tests {
         if let Some(avail) = available_bytes() {
             let n = avail / 8 + 1;
             let msg = e(&[n], 2);
-            assert!(msg.starts_with(&format!("--shape `S` needs ")) && msg.contains(&format!("(2 buffers of {n} f32 elements), more than the ")), "{msg}");
+            assert!(msg.starts_with("--shape `S` needs ") && msg.contains(&format!("(2 buffers of {n} f32 elements), more than the ")), "{msg}");
         }
     }
 
