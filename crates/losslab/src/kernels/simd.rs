@@ -202,6 +202,8 @@ mod x86 {
     const Q2: f32 = 0.041_668_39;
     const Q3: f32 = 0.008_368_71;
     const Q4: f32 = 0.001_381_461_3;
+    /// The coefficients after `Q4`, highest degree first.
+    const HORNER: [f32; 6] = [Q3, Q2, Q1, Q0, 1.0, 1.0];
     const X_MIN: f32 = -110.0;
     /// How far ahead, in elements, the exponential passes prefetch (into L1):
     /// the next block of a long row, or the rows after the next of a short
@@ -221,13 +223,10 @@ mod x86 {
         let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)));
         let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
         let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-        let mut p = _mm512_set1_ps(Q4);
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q3));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q2));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q1));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(Q0));
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0));
-        let y = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0));
+        let mut y = _mm512_set1_ps(Q4);
+        for c in HORNER {
+            y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(c));
+        }
         // y · 2ⁿ, gradual underflow included.
         _mm512_scalef_ps(y, n)
     }
@@ -239,13 +238,10 @@ mod x86 {
         let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)));
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
         let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-        let mut p = _mm256_set1_ps(Q4);
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(Q3));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(Q2));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(Q1));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(Q0));
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0));
-        let y = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0));
+        let mut y = _mm256_set1_ps(Q4);
+        for c in HORNER {
+            y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(c));
+        }
         // 2ⁿ in two factors 2^(n/2) · 2^(n − n/2), each a normal number for
         // n ≥ −159, so that results in the subnormal range are not flushed.
         let ni = _mm256_cvtps_epi32(n);
