@@ -6,34 +6,12 @@ use crate::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::float::{ClassIndex, Float};
 use crate::kernels::ops_for;
 use crate::kernels::par::SyncPtr;
-use crate::kernels::softmax_ce::{Job, Targets, Up};
+use crate::kernels::softmax_ce::{Job, RowOps, Targets, Up};
 use crate::reduction::{Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 use std::borrow::Cow;
 
-/// `kernel_job!(Job, ops, ce, plan, src, dst, losses, up)`: the kernel's job
-/// for `plan` with the options of `ce` (a [`CrossEntropyLoss`]); one literal
-/// for `softmax_ce::Job` and `softmax_ce_half::HalfJob`, which have the same
-/// fields.
-macro_rules! kernel_job {
-    ($job:ident, $ops:expr, $ce:expr, $plan:expr, $src:expr, $dst:expr, $losses:expr, $up:expr) => {
-        $job {
-            ops: $ops,
-            src: $src,
-            dst: SyncPtr($dst),
-            losses: $losses,
-            rows: $plan.rows,
-            classes: $plan.classes,
-            weight: $ce.weight.as_deref(),
-            eps: $ce.label_smoothing,
-            targets: $plan.targets($ce.ignore_index),
-            up: $up,
-        }
-    };
-}
-
-// bf16 / f16 logits; a child module, so that it shares the plans (declared
-// after `kernel_job`, which it uses).
+// bf16 / f16 logits; a child module, so that it shares the plans.
 #[path = "fused_half.rs"]
 mod fused_half;
 
@@ -93,7 +71,7 @@ pub(super) struct Wide;
 impl<T: Float> Storage<T> for Wide {
     type Out = T;
     fn run<L: ClassIndex>(ce: &CrossEntropyLoss, plan: &Plan<'_, T, L>, src: *const T, dst: *mut T, losses: SyncPtr<T>, up: Up<'_>) -> f64 {
-        kernel_job!(Job, ops_for::<T>(), ce, plan, src, dst, losses, up).run()
+        plan.job(ops_for::<T>(), ce, src, dst, losses, up).run()
     }
     fn widen<'a, D: Dimension>(a: ArrayView<'a, T, D>) -> CowArray<'a, T, IxDyn> {
         CowArray::from(a.into_dyn())
@@ -110,6 +88,23 @@ impl<T: Clone, L: Clone> Plan<'_, T, L> {
         match &self.targets {
             PlanTargets::Index(l) => Targets::Index { labels: l, ignore_index: Some(ignore_index) },
             PlanTargets::Probs(t) => Targets::Probs { t },
+        }
+    }
+
+    /// The kernel's job for this plan with the options of `ce`, through the
+    /// block operations `ops` (of `f32`/`f64` or of `bf16`/`f16` logits).
+    fn job<'a, O: RowOps<P = T>>(&'a self, ops: &'a O, ce: &'a CrossEntropyLoss, src: *const O::X, dst: *mut O::X, losses: SyncPtr<O::Loss>, up: Up<'a>) -> Job<'a, O, L> {
+        Job {
+            ops,
+            src,
+            dst: SyncPtr(dst),
+            losses,
+            rows: self.rows,
+            classes: self.classes,
+            weight: ce.weight.as_deref(),
+            eps: ce.label_smoothing,
+            targets: self.targets(ce.ignore_index),
+            up,
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::float::{ClassIndex, HalfFloat};
 use crate::kernels::par::SyncPtr;
 use crate::kernels::softmax_ce::Up;
-use crate::kernels::softmax_ce_half::{half_ops_for, HalfJob};
+use crate::kernels::softmax_ce_half::half_ops_for;
 #[cfg(doc)]
 use crate::reduction::Reduction;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
@@ -20,7 +20,7 @@ struct Half;
 impl<H: HalfFloat> Storage<H> for Half {
     type Out = f32;
     fn run<L: ClassIndex>(ce: &CrossEntropyLoss, plan: &Plan<'_, f32, L>, src: *const H, dst: *mut H, losses: SyncPtr<f32>, up: Up<'_>) -> f64 {
-        kernel_job!(HalfJob, half_ops_for::<H>(), ce, plan, src, dst, losses, up).run()
+        plan.job(half_ops_for::<H>(), ce, src, dst, losses, up).run()
     }
     /// The input widened to `f32` (exact), for the layouts the kernel does not take.
     fn widen<'a, D: Dimension>(a: ArrayView<'a, H, D>) -> CowArray<'a, f32, IxDyn> {

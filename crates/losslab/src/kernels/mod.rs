@@ -5,8 +5,10 @@
 //! - [`elementwise`]: the element-wise losses (MSE, L1, Smooth L1, Huber,
 //!   BCE with logits), loss and gradients in one vectorised sweep.
 //! - [`softmax_ce`]: softmax cross entropy, forward and backward in one sweep
-//!   per row.
-//! - [`softmax_ce_half`]: the same over `bf16`/`f16` logits, computed in `f32`.
+//!   per row: one driver for every logit type, generic over its block
+//!   operations.
+//! - [`softmax_ce_half`]: the block operations of `bf16`/`f16` logits,
+//!   computed in `f32`, for that driver.
 //! - [`par`]: the parallel loop (rayon, behind the `rayon` feature) with a
 //!   partition fixed by the problem's size, so that results are bit-identical
 //!   whatever the thread count.

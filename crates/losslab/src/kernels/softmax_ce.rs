@@ -2,11 +2,24 @@
 //! buffer: the loss of each row and, where asked, its gradient, written in
 //! place over the logits or into a separate buffer.
 //!
+//! One driver, [`Job`], serves every logit type: it is generic over the block
+//! operations ([`RowOps`]), which say what differs between them — the element
+//! read from memory, where the exponentials of pass 1 are kept for pass 2, and
+//! the pass-2 write:
+//!
+//! - `f32`/`f64` ([`BlockOps`], per instruction set in [`simd`]): the
+//!   exponentials stored in the destination, pass 2 an affine update in place;
+//! - `bf16`/`f16` ([`HalfOps`](super::softmax_ce_half::HalfOps), in
+//!   [`softmax_ce_half`](super::softmax_ce_half)): the logits widened to `f32`,
+//!   the exponentials kept in an `f32` scratch row on the stack of each task,
+//!   pass 2 the affine update narrowed to the half type; rows longer than the
+//!   scratch row recompute the exponentials in pass 2.
+//!
 //! Per row, in blocks of [`block_len`] elements (a few thousand, so that a
 //! block stays in the L1 cache):
 //!
 //! ```text
-//! pass 1, per block b:  m_b = max x,  e_k = exp(x_k − m_b) stored,  s_b = Σ e_k (f64)
+//! pass 1, per block b:  m_b = max x,  e_k = exp(x_k − m_b) kept,  s_b = Σ e_k (f64)
 //! combine, in order:    M = max m_b,  S = Σ_b s_b · exp(m_b − M),  log Σ exp x = M + log S
 //! pass 2, per block b:  grad_k = e_k · f_b + c,  f_b = −Σg · exp(m_b − M) / S   (from cache)
 //!                       and the target's element recomputed in f64
@@ -18,8 +31,9 @@
 //! bit-identical whatever the number of threads. Rows are spread over threads;
 //! when there are fewer rows than twice the threads, the blocks of each row are.
 //!
-//! Rows that fit one block (`C ≤ BLOCK`) with class-index targets (not both
-//! weights and label smoothing) take the single-block path instead: rows go
+//! `f32`/`f64` rows that fit one block (`C ≤ BLOCK`) with class-index targets
+//! (not both weights and label smoothing) take the single-block path instead
+//! ([`RowOps::fast_path`]): rows go
 //! [`ROW_GROUP`] at a time through one kernel call that leaves each row's
 //! maximum, sum of exponentials (and `Σ (x − m)` for smoothing) and stored
 //! exponentials, then one vectorisable `ln` over the group's sums, then the
@@ -31,6 +45,7 @@
 use super::par::{self, SyncPtr};
 use super::simd::{self, BlockOps, RowIo, ShortRowsFn, ROW_GROUP};
 use crate::float::{ClassIndex, Float};
+use std::mem::MaybeUninit;
 
 /// The preferred block length, in elements.
 pub(crate) const BLOCK: usize = 2048;
@@ -73,26 +88,96 @@ impl Up<'_> {
     }
 }
 
+/// What the driver needs of the block operations of one logit type: the
+/// element read from memory and written back ([`RowOps::X`]), where the
+/// exponentials of pass 1 are kept for pass 2 ([`RowOps::E`]: the destination
+/// itself, or a scratch row on the stack of the task), and the pass-2 write
+/// (`e · f + c` in place, or narrowed from the scratch row). Implemented by
+/// [`BlockOps`] (`f32`, `f64`: exponentials in the destination) and by
+/// [`HalfOps`](super::softmax_ce_half::HalfOps) (`bf16`, `f16`: exponentials in
+/// an `f32` scratch row).
+pub(crate) trait RowOps: Sync + Sized + 'static {
+    /// The logits' and the gradient's element.
+    type X: Copy;
+    /// The element the exponentials are kept in between the passes.
+    type E: Copy;
+    /// Each task's scratch row for the exponentials (`()` where they go to the destination).
+    type Scratch;
+    /// The per-row losses' element.
+    type Loss: Copy;
+    /// The element of probability targets.
+    type P: Float;
+    /// `x` widened to `f64` (exact).
+    fn wide(x: Self::X) -> f64;
+    /// `v` rounded to the element (to nearest even).
+    fn narrow(v: f64) -> Self::X;
+    /// A loss rounded to the losses' element.
+    fn loss(v: f64) -> Self::Loss;
+    /// A kept exponential widened to `f64` (exact).
+    fn e_wide(e: Self::E) -> f64;
+    /// The maximum of a block (widened) ignoring NaN, and whether it holds a NaN.
+    ///
+    /// # Safety
+    /// `src` holds `len` elements.
+    unsafe fn max(&self, src: *const Self::X, len: usize) -> (f64, bool);
+    /// The exponentials `exp(x − mref)` of a block, kept at `e` unless it is
+    /// null; `(Σ exp(x − mref), Σ (x − mref))` (the second when `want_xsum`).
+    /// `mref` is a block maximum as [`RowOps::max`] gave it, or 0.
+    ///
+    /// # Safety
+    /// `src` holds `len` elements, `e` is null or has room for `len`.
+    unsafe fn exp_sum(&self, src: *const Self::X, e: *mut Self::E, len: usize, mref: f64, want_xsum: bool) -> (f64, f64);
+    /// Pass 2: `dst[i] = e[i] · f + c` (`f` and `c` rounded to the compute type).
+    ///
+    /// # Safety
+    /// `e` and `dst` hold `len` elements (the same buffer where the exponentials
+    /// are kept in the destination).
+    unsafe fn affine(&self, e: *const Self::E, dst: *mut Self::X, len: usize, f: f64, c: f64);
+    /// Where the exponentials of the row whose gradient goes to `dst` are kept:
+    /// `dst`, or the task's scratch row `scratch`; null for none.
+    fn exps_at(dst: *mut Self::X, scratch: *mut Self::E) -> *mut Self::E;
+    /// The task's scratch row in `s` for rows of `classes` elements, or null
+    /// where the exponentials are not kept there (no gradient, rows too long,
+    /// or kept in the destination).
+    fn scratch_row(s: &mut MaybeUninit<Self::Scratch>, classes: usize, grad: bool) -> *mut Self::E;
+    /// Pass 2 of a row whose exponentials were not kept: those of `[lo, hi)`
+    /// recomputed against `mref`, chunk by chunk, each handed to
+    /// `f(offset, exps, len)`.
+    ///
+    /// # Safety
+    /// `src` holds the row.
+    unsafe fn recompute(&self, src: *const Self::X, lo: usize, hi: usize, mref: f64, f: &mut dyn FnMut(usize, *const Self::E, usize));
+    /// The job's total by a faster path, where one takes it (the single-block
+    /// path of `f32`/`f64`); `None` for the blockwise driver.
+    fn fast_path<L: ClassIndex>(_job: &Job<'_, Self, L>, _parts: usize, _per_part: usize, _blen: usize) -> Option<f64> {
+        None
+    }
+}
+
 /// One fused evaluation.
-pub(crate) struct Job<'a, T, L> {
-    pub(crate) ops: &'a BlockOps<T>,
+pub(crate) struct Job<'a, O: RowOps, L> {
+    pub(crate) ops: &'a O,
     /// The logits (`rows × classes`); in place, the same buffer as `dst`.
-    pub(crate) src: *const T,
+    pub(crate) src: *const O::X,
     /// Where the gradient goes (`rows × classes`); null for the loss alone.
-    pub(crate) dst: SyncPtr<T>,
+    pub(crate) dst: SyncPtr<O::X>,
     /// Where each row's loss goes (`rows`); null when only the total is wanted.
-    pub(crate) losses: SyncPtr<T>,
+    pub(crate) losses: SyncPtr<O::Loss>,
     pub(crate) rows: usize,
     pub(crate) classes: usize,
     pub(crate) weight: Option<&'a [f64]>,
     pub(crate) eps: f64,
-    pub(crate) targets: Targets<'a, T, L>,
+    pub(crate) targets: Targets<'a, O::P, L>,
     pub(crate) up: Up<'a>,
 }
 
 // SAFETY: the raw pointers are read (src) or written in disjoint ranges (dst,
 // losses) by the parallel tasks; the job itself is shared read-only.
-unsafe impl<T: Sync, L: Sync> Sync for Job<'_, T, L> {}
+unsafe impl<O: RowOps, L: Sync> Sync for Job<'_, O, L> {}
+
+/// The sums of pass 1 over the logits of a block `[lo, hi)` before its
+/// exponentials are taken against `mref`: `(xs, ws, gs)` of [`Stat`].
+type BlockSums<'a> = dyn Fn(usize, usize, f64) -> (f64, f64, f64) + Sync + 'a;
 
 /// Per-block statistics of pass 1.
 #[derive(Clone, Copy, Default)]
@@ -128,7 +213,7 @@ struct RowStat {
     special: bool,
 }
 
-impl<T: Float, L: ClassIndex> Job<'_, T, L> {
+impl<O: RowOps, L: ClassIndex> Job<'_, O, L> {
     /// Runs the job; the sum of the rows' losses (compensated, in a fixed order).
     pub(crate) fn run(&self) -> f64 {
         if self.rows == 0 {
@@ -139,27 +224,21 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         let parts = self.rows.min(MAX_PARTS);
         let per_part = self.rows.div_ceil(parts);
         let parts = self.rows.div_ceil(per_part);
+        if let Some(total) = O::fast_path(self, parts, per_part, blen) {
+            return total;
+        }
         let mut partial = [0.0f64; MAX_PARTS];
         let partial_ptr = SyncPtr(partial.as_mut_ptr());
-        if self.single_block() {
-            let kernels = self.row_kernels();
-            par::for_each(parts, |p| {
-                let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(self.rows));
-                // SAFETY: rows lo..hi are this task's alone.
-                let (s, c) = unsafe { self.single_block_rows(lo, hi, blen, &kernels) };
-                let total = s + c;
-                // SAFETY: slot p is this task's alone.
-                unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
-            });
-            return par::neumaier(&partial[..parts]);
-        }
         let split_rows = self.rows >= 2 * par::threads() || nblocks < 2;
+        let grad = !self.dst.is_null();
         let part = |p: usize, split_blocks: bool| {
             let mut stats = [Stat::default(); MAX_BLOCKS];
+            let mut scratch = MaybeUninit::<O::Scratch>::uninit();
+            let scratch = SyncPtr(O::scratch_row(&mut scratch, self.classes, grad));
             let (mut s, mut c) = (0.0f64, 0.0f64);
             for r in p * per_part..((p + 1) * per_part).min(self.rows) {
-                // SAFETY: row r is this task's alone.
-                let v = unsafe { self.row(r, blen, nblocks, &mut stats[..nblocks.max(1)], split_blocks) };
+                // SAFETY: row r is this task's alone, and so is the scratch row.
+                let v = unsafe { self.row(r, blen, nblocks, &mut stats[..nblocks.max(1)], scratch, split_blocks) };
                 let t = s + v;
                 c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
                 s = t;
@@ -179,62 +258,69 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
     /// The loss of row `r`, its gradient written when `dst` is set.
     ///
     /// # Safety
-    /// Row `r` of `dst` and `losses` is not touched by any other task.
-    unsafe fn row(&self, r: usize, blen: usize, nblocks: usize, stats: &mut [Stat], split_blocks: bool) -> f64 {
+    /// Row `r` of `dst` and `losses` is not touched by any other task;
+    /// `scratch` is null or a scratch row that is this row's alone.
+    unsafe fn row(&self, r: usize, blen: usize, nblocks: usize, stats: &mut [Stat], scratch: SyncPtr<O::E>, split_blocks: bool) -> f64 {
         let c = self.classes;
         let base = r * c;
         let src = self.src.add(base);
         let dst = self.dst.add(base);
+        let ex = if dst.is_null() { std::ptr::null_mut() } else { O::exps_at(dst, scratch.0) };
         let loss = match self.targets {
             Targets::Index { labels, ignore_index } => {
                 let l = labels[r].index();
                 if Some(l) == ignore_index {
                     if !dst.is_null() {
-                        std::slice::from_raw_parts_mut(dst, c).fill(T::zero());
+                        std::slice::from_raw_parts_mut(dst, c).fill(O::narrow(0.0));
                     }
                     0.0
                 } else {
-                    self.index_row(r, l as usize, src, dst, blen, nblocks, stats, split_blocks)
+                    self.index_row(r, l as usize, src, dst, ex, blen, nblocks, stats, split_blocks)
                 }
             }
-            Targets::Probs { t } => self.probs_row(r, &t[base..base + c], src, dst, blen, nblocks, stats, split_blocks),
+            Targets::Probs { t } => self.probs_row(r, &t[base..base + c], src, dst, ex, blen, nblocks, stats, split_blocks),
         };
         if !self.losses.is_null() {
-            *self.losses.add(r) = T::from_wide(loss);
+            *self.losses.add(r) = O::loss(loss);
         }
         loss
     }
 
-    /// Pass 1 over every block of a row, then the combination.
+    /// Pass 1 over every block of a row (the exponentials kept at `ex` unless
+    /// it is null), then the combination.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     unsafe fn pass1(
         &self,
-        src: *const T,
-        dst: *mut T,
+        src: *const O::X,
+        ex: *mut O::E,
         blen: usize,
         nblocks: usize,
         stats: &mut [Stat],
         split_blocks: bool,
-        extra: &(dyn Fn(usize, usize, f64) -> (f64, f64, f64) + Sync),
+        extra: Option<&BlockSums<'_>>,
         want_xsum: bool,
     ) -> RowStat {
         let c = self.classes;
         let ops = self.ops;
         let sp = SyncPtr(stats.as_mut_ptr());
-        let dp = SyncPtr(dst);
-        let sp_src = SyncPtr(src as *mut T);
+        let ep = SyncPtr(ex);
+        let sp_src = SyncPtr(src as *mut O::X);
         let block = |b: usize| {
             let (lo, hi) = (b * blen, ((b + 1) * blen).min(c));
-            let (len, s) = (hi - lo, sp_src.add(lo) as *const T);
-            let (m, nan) = (ops.max)(s, len);
-            let m = m.to_wide();
+            let (len, s) = (hi - lo, sp_src.add(lo) as *const O::X);
+            let (m, nan) = ops.max(s, len);
             let st = if nan || m == f64::INFINITY {
                 Stat { m, special: true, ..Stat::default() }
             } else {
                 let mref = if m == f64::NEG_INFINITY { 0.0 } else { m };
                 // Before the exponentials overwrite the logits (in place).
-                let (exs, ews, gs) = if want_xsum { (0.0, len as f64, 0.0) } else { extra(lo, hi, mref) };
-                let (sum, xs) = (ops.exp_sum)(s, dp.add(lo), len, T::from_wide(mref), want_xsum);
+                let (exs, ews, gs) = match extra {
+                    _ if want_xsum => (0.0, len as f64, 0.0),
+                    Some(extra) => extra(lo, hi, mref),
+                    None => (0.0, 0.0, 0.0),
+                };
+                let (sum, xs) = ops.exp_sum(s, ep.add(lo), len, mref, want_xsum);
                 let xs = if want_xsum { xs } else { exs };
                 Stat { m, mref, s: sum, xs, ws: ews, gs, special: false }
             };
@@ -272,11 +358,15 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         RowStat { m, log_s: s.ln(), s, wx, wt, gt, special: false }
     }
 
-    /// Pass 2: `grad = e · f_b + c_k` over every block.
+    /// Pass 2: `grad = e · f_b + c_k` over every block, from the exponentials
+    /// kept at `ex`, or recomputed from `src` where `ex` is null.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     unsafe fn pass2(
         &self,
-        dst: *mut T,
+        src: *const O::X,
+        dst: *mut O::X,
+        ex: *mut O::E,
         blen: usize,
         nblocks: usize,
         stats: &[Stat],
@@ -289,6 +379,8 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         let c = self.classes;
         let ops = self.ops;
         let dp = SyncPtr(dst);
+        let ep = SyncPtr(ex);
+        let sp_src = SyncPtr(src as *mut O::X);
         let block = |b: usize| {
             let (lo, hi) = (b * blen, ((b + 1) * blen).min(c));
             let st = stats[b];
@@ -300,14 +392,18 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             } else {
                 neg_total * (st.m - rs.m).exp() / rs.s
             };
-            match per_elem {
-                None => (ops.affine)(dp.add(lo), hi - lo, T::from_wide(f), T::from_wide(uniform_c)),
+            let mut write = |off: usize, e: *const O::E, n: usize| match per_elem {
+                None => ops.affine(e, dp.add(off), n, f, uniform_c),
                 Some(g) => {
-                    let d = std::slice::from_raw_parts_mut(dp.add(lo), hi - lo);
-                    for (k, v) in d.iter_mut().enumerate() {
-                        *v = T::from_wide(g(lo + k) + v.to_wide() * f);
+                    for k in 0..n {
+                        *dp.add(off + k) = O::narrow(g(off + k) + O::e_wide(*e.add(k)) * f);
                     }
                 }
+            };
+            if ep.is_null() {
+                ops.recompute(sp_src.add(0), lo, hi, st.mref, &mut write);
+            } else {
+                write(lo, ep.add(lo), hi - lo);
             }
         };
         if split_blocks {
@@ -322,8 +418,9 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
         &self,
         r: usize,
         y: usize,
-        src: *const T,
-        dst: *mut T,
+        src: *const O::X,
+        dst: *mut O::X,
+        ex: *mut O::E,
         blen: usize,
         nblocks: usize,
         stats: &mut [Stat],
@@ -331,32 +428,30 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
     ) -> f64 {
         let c = self.classes;
         let eps = self.eps;
-        let xy = (*src.add(y)).to_wide();
+        let xy = O::wide(*src.add(y));
         let w = self.weight;
         let smoothing = eps > 0.0;
-        let sp = SyncPtr(src as *mut T);
+        let sp = SyncPtr(src as *mut O::X);
+        let weights = w.unwrap_or(&[]);
         let weighted_sum = |lo: usize, hi: usize, mref: f64| -> (f64, f64, f64) {
-            match (smoothing, w) {
-                (true, Some(w)) => {
-                    let x = std::slice::from_raw_parts(sp.add(lo), hi - lo);
-                    let (mut xs, mut ws) = (0.0, 0.0);
-                    for (k, &v) in x.iter().enumerate() {
-                        xs += w[lo + k] * (v.to_wide() - mref);
-                        ws += w[lo + k];
-                    }
-                    (xs, ws, 0.0)
-                }
-                _ => (0.0, 0.0, 0.0),
+            let x = std::slice::from_raw_parts(sp.add(lo), hi - lo);
+            let (mut xs, mut ws) = (0.0, 0.0);
+            for (k, &v) in x.iter().enumerate() {
+                xs += weights[lo + k] * (O::wide(v) - mref);
+                ws += weights[lo + k];
             }
+            (xs, ws, 0.0)
         };
-        // The weighted sum needs the logits before pass 1 overwrites them: it is
-        // taken inside pass 1, block by block, before the exponentials are stored.
-        let rs = self.pass1(src, dst, blen, nblocks, stats, split_blocks, &weighted_sum, smoothing && w.is_none());
+        // The weighted sum (smoothing with weights) needs the logits before pass
+        // 1 overwrites them: it is taken inside pass 1, block by block, before
+        // the exponentials are stored.
+        let extra: Option<&BlockSums<'_>> = if smoothing && w.is_some() { Some(&weighted_sum) } else { None };
+        let rs = self.pass1(src, ex, blen, nblocks, stats, split_blocks, extra, smoothing && w.is_none());
         let wy = w.map_or(1.0, |w| w[y]);
         let up = self.up.at(r);
         if rs.special {
             if !dst.is_null() {
-                std::slice::from_raw_parts_mut(dst, c).fill(T::nan());
+                std::slice::from_raw_parts_mut(dst, c).fill(O::narrow(f64::NAN));
             }
             return f64::NAN;
         }
@@ -377,10 +472,10 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             let total = g_y_main - b * wsum;
             let weighted_c = |k: usize| -b * w.map_or(1.0, |w| w[k]);
             let per_elem: Option<&(dyn Fn(usize) -> f64 + Sync)> = if smoothing && w.is_some() { Some(&weighted_c) } else { None };
-            self.pass2(dst, blen, nblocks, stats, &rs, -total, split_blocks, per_elem, -b);
+            self.pass2(src, dst, ex, blen, nblocks, stats, &rs, -total, split_blocks, per_elem, -b);
             // The target's element in f64: g_y − p_y · Σg, without cancellation.
             let g_y = g_y_main - b * wy;
-            *dst.add(y) = T::from_wide(g_y - lp_y.exp() * total);
+            *dst.add(y) = O::narrow(g_y - lp_y.exp() * total);
         }
         loss
     }
@@ -389,9 +484,10 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
     unsafe fn probs_row(
         &self,
         r: usize,
-        t: &[T],
-        src: *const T,
-        dst: *mut T,
+        t: &[O::P],
+        src: *const O::X,
+        dst: *mut O::X,
+        ex: *mut O::E,
         blen: usize,
         nblocks: usize,
         stats: &mut [Stat],
@@ -408,7 +504,7 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
                 v
             }
         };
-        let sp = SyncPtr(src as *mut T);
+        let sp = SyncPtr(src as *mut O::X);
         let up = self.up.at(r);
         let wt_sums = |lo: usize, hi: usize, mref: f64| -> (f64, f64, f64) {
             let x = std::slice::from_raw_parts(sp.add(lo), hi - lo);
@@ -416,16 +512,16 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             for (k, &v) in x.iter().enumerate() {
                 let (wk, tk) = (w.map_or(1.0, |w| w[lo + k]), smoothed(lo + k));
                 let wt = wk * tk;
-                xs += (v.to_wide() - mref) * wt;
+                xs += (O::wide(v) - mref) * wt;
                 ws += wt;
                 gs += (up * wk) * tk;
             }
             (xs, ws, gs)
         };
-        let rs = self.pass1(src, dst, blen, nblocks, stats, split_blocks, &wt_sums, false);
+        let rs = self.pass1(src, ex, blen, nblocks, stats, split_blocks, Some(&wt_sums), false);
         if rs.special {
             if !dst.is_null() {
-                std::slice::from_raw_parts_mut(dst, c).fill(T::nan());
+                std::slice::from_raw_parts_mut(dst, c).fill(O::narrow(f64::NAN));
             }
             return f64::NAN;
         }
@@ -435,9 +531,77 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
             // g_k = −up · w_k · t_k; grad_k = g_k − p_k Σg.
             let g = |k: usize| -(up * w.map_or(1.0, |w| w[k])) * smoothed(k);
             let total = -rs.gt;
-            self.pass2(dst, blen, nblocks, stats, &rs, -total, split_blocks, Some(&g), 0.0);
+            self.pass2(src, dst, ex, blen, nblocks, stats, &rs, -total, split_blocks, Some(&g), 0.0);
         }
         loss
+    }
+}
+
+/// `f32` and `f64` logits: the exponentials kept in the destination, the
+/// single-block path for rows of at most [`BLOCK`] elements.
+impl<T: Float> RowOps for BlockOps<T> {
+    type X = T;
+    type E = T;
+    type Scratch = ();
+    type Loss = T;
+    type P = T;
+    #[inline(always)]
+    fn wide(x: T) -> f64 {
+        x.to_wide()
+    }
+    #[inline(always)]
+    fn narrow(v: f64) -> T {
+        T::from_wide(v)
+    }
+    #[inline(always)]
+    fn loss(v: f64) -> T {
+        T::from_wide(v)
+    }
+    #[inline(always)]
+    fn e_wide(e: T) -> f64 {
+        e.to_wide()
+    }
+    #[inline(always)]
+    unsafe fn max(&self, src: *const T, len: usize) -> (f64, bool) {
+        let (m, nan) = (self.max)(src, len);
+        (m.to_wide(), nan)
+    }
+    #[inline(always)]
+    unsafe fn exp_sum(&self, src: *const T, e: *mut T, len: usize, mref: f64, want_xsum: bool) -> (f64, f64) {
+        (self.exp_sum)(src, e, len, T::from_wide(mref), want_xsum)
+    }
+    #[inline(always)]
+    unsafe fn affine(&self, e: *const T, dst: *mut T, len: usize, f: f64, c: f64) {
+        debug_assert!(std::ptr::eq(e, dst), "the exponentials are kept in the destination");
+        (self.affine)(dst, len, T::from_wide(f), T::from_wide(c));
+    }
+    #[inline(always)]
+    fn exps_at(dst: *mut T, _scratch: *mut T) -> *mut T {
+        dst
+    }
+    #[inline(always)]
+    fn scratch_row(_s: &mut MaybeUninit<()>, _classes: usize, _grad: bool) -> *mut T {
+        std::ptr::null_mut()
+    }
+    unsafe fn recompute(&self, _src: *const T, _lo: usize, _hi: usize, _mref: f64, _f: &mut dyn FnMut(usize, *const T, usize)) {
+        unreachable!("the exponentials of f32 and f64 rows are kept in the destination")
+    }
+    fn fast_path<L: ClassIndex>(job: &Job<'_, Self, L>, parts: usize, per_part: usize, blen: usize) -> Option<f64> {
+        if !job.single_block() {
+            return None;
+        }
+        let mut partial = [0.0f64; MAX_PARTS];
+        let partial_ptr = SyncPtr(partial.as_mut_ptr());
+        let kernels = job.row_kernels();
+        par::for_each(parts, |p| {
+            let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(job.rows));
+            // SAFETY: rows lo..hi are this task's alone.
+            let (s, c) = unsafe { job.single_block_rows(lo, hi, blen, &kernels) };
+            let total = s + c;
+            // SAFETY: slot p is this task's alone.
+            unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
+        });
+        Some(par::neumaier(&partial[..parts]))
     }
 }
 
@@ -497,7 +661,7 @@ unsafe fn ln_group_avx512(v: &mut [f64; ROW_GROUP]) {
     ln_group(v);
 }
 
-impl<T: Float, L: ClassIndex> Job<'_, T, L> {
+impl<T: Float, L: ClassIndex> Job<'_, BlockOps<T>, L> {
     /// Whether the single-block path takes this job.
     fn single_block(&self) -> bool {
         self.classes <= BLOCK && matches!(self.targets, Targets::Index { .. }) && !(self.eps > 0.0 && self.weight.is_some())
@@ -639,7 +803,7 @@ impl<T: Float, L: ClassIndex> Job<'_, T, L> {
                     lv[i] = 0.0;
                 } else if o.special {
                     // NaN, +∞ or a row of −∞: the general row (nothing was written).
-                    lv[i] = self.row(r0 + i, blen, 1, &mut one, false);
+                    lv[i] = self.row(r0 + i, blen, 1, &mut one, SyncPtr::null(), false);
                     continue;
                 }
                 if !self.losses.is_null() {

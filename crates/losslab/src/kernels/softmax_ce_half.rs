@@ -1,11 +1,13 @@
 //! Fused softmax cross entropy over `bf16` or `f16` logits, computed in `f32`
 //! and accumulated in `f64`, the gradient rounded to the half type.
 //!
-//! The same blockwise two-pass scheme as [`super::softmax_ce`] (block
-//! boundaries from `C` alone, rows grouped by their number alone, partial sums
-//! combined in a fixed order: bit-identical whatever the thread count), with the
-//! exponentials kept in an `f32` scratch row on the stack instead of in the
-//! destination:
+//! This module holds the block operations ([`HalfOps`], per instruction set)
+//! and their [`RowOps`] implementation; the blockwise two-pass driver is
+//! [`super::softmax_ce`]'s [`Job`](super::softmax_ce::Job), the same as for
+//! `f32`/`f64` (block boundaries from `C` alone, rows grouped by their number
+//! alone, partial sums combined in a fixed order: bit-identical whatever the
+//! thread count), with the exponentials kept in an `f32` scratch row on the
+//! stack instead of in the destination:
 //!
 //! ```text
 //! pass 1, per block b:  m_b = max x (widened to f32, vectorised),
@@ -24,10 +26,9 @@
 //! AVX512_BF16's `vcvtne2ps2bf16` where the CPU has it (which flushes results
 //! below 2⁻¹²⁶ in magnitude to ±0); f32 → f16 is `vcvtps2ph`, to nearest even.
 
-use super::par::{self, SyncPtr};
 use super::simd;
-use super::softmax_ce::{block_len, Targets, Up, MAX_BLOCKS, MAX_PARTS};
-use crate::float::{ClassIndex, HalfFloat};
+use super::softmax_ce::RowOps;
+use crate::float::HalfFloat;
 use std::any::TypeId;
 use std::mem::MaybeUninit;
 
@@ -40,7 +41,7 @@ const CHUNK: usize = 2048;
 /// `N` floats on a cache line boundary (the scratch rows: full-width vector
 /// loads and stores that never straddle two lines).
 #[repr(C, align(64))]
-struct Aligned<const N: usize>([f32; N]);
+pub(crate) struct Aligned<const N: usize>([f32; N]);
 
 /// The operations on one block of half values, per instruction set.
 pub(crate) struct HalfOps<H> {
@@ -143,274 +144,67 @@ pub(crate) fn half_ops_for<H: HalfFloat>() -> &'static HalfOps<H> {
     }
 }
 
-/// One fused evaluation over half logits.
-pub(crate) struct HalfJob<'a, H, L> {
-    pub(crate) ops: &'a HalfOps<H>,
-    /// The logits (`rows × classes`); in place, the same buffer as `dst`.
-    pub(crate) src: *const H,
-    /// Where the gradient goes (`rows × classes`); null for the loss alone.
-    pub(crate) dst: SyncPtr<H>,
-    /// Where each row's loss goes (`rows`); null when only the total is wanted.
-    pub(crate) losses: SyncPtr<f32>,
-    pub(crate) rows: usize,
-    pub(crate) classes: usize,
-    pub(crate) weight: Option<&'a [f64]>,
-    pub(crate) eps: f64,
-    /// Index targets only (the `T` of [`Targets`] is unused).
-    pub(crate) targets: Targets<'a, f32, L>,
-    pub(crate) up: Up<'a>,
-}
-
-// SAFETY: as `softmax_ce::Job`: `src` is read, `dst` and `losses` written in
-// disjoint ranges by the parallel tasks.
-unsafe impl<H: Sync, L: Sync> Sync for HalfJob<'_, H, L> {}
-
-/// Per-block statistics of pass 1.
-#[derive(Clone, Copy, Default)]
-struct Stat {
-    m: f64,
-    mref: f64,
-    s: f64,
-    /// `Σ w (x − mref)` (smoothing only).
-    xs: f64,
-    /// `Σ w` over the block (smoothing only).
-    ws: f64,
-    special: bool,
-}
-
-struct RowStat {
-    m: f64,
-    log_s: f64,
-    s: f64,
-    wx: f64,
-    wt: f64,
-    special: bool,
-}
-
-impl<H: HalfFloat, L: ClassIndex> HalfJob<'_, H, L> {
-    /// Runs the job; the sum of the rows' losses (compensated, in a fixed order).
-    pub(crate) fn run(&self) -> f64 {
-        if self.rows == 0 {
-            return 0.0;
-        }
-        let blen = block_len(self.classes);
-        let nblocks = self.classes.div_ceil(blen);
-        let parts = self.rows.min(MAX_PARTS);
-        let per_part = self.rows.div_ceil(parts);
-        let parts = self.rows.div_ceil(per_part);
-        let mut partial = [0.0f64; MAX_PARTS];
-        let partial_ptr = SyncPtr(partial.as_mut_ptr());
-        let split_rows = self.rows >= 2 * par::threads() || nblocks < 2;
+/// `bf16` and `f16` logits: computed in `f32`, the exponentials kept in an
+/// `f32` scratch row of [`SCRATCH`] elements on the stack of each task (rows
+/// longer than that recompute them in pass 2), the gradient narrowed from it.
+impl<H: HalfFloat> RowOps for HalfOps<H> {
+    type X = H;
+    type E = f32;
+    type Scratch = Aligned<SCRATCH>;
+    type Loss = f32;
+    type P = f32;
+    #[inline(always)]
+    fn wide(x: H) -> f64 {
+        f64::from(x.to_f32())
+    }
+    #[inline(always)]
+    fn narrow(v: f64) -> H {
+        H::from_f64(v)
+    }
+    #[inline(always)]
+    fn loss(v: f64) -> f32 {
+        v as f32
+    }
+    #[inline(always)]
+    fn e_wide(e: f32) -> f64 {
+        f64::from(e)
+    }
+    #[inline(always)]
+    unsafe fn max(&self, src: *const H, len: usize) -> (f64, bool) {
+        let (m, nan) = (self.max)(src, len);
+        (f64::from(m), nan)
+    }
+    #[inline(always)]
+    unsafe fn exp_sum(&self, src: *const H, e: *mut f32, len: usize, mref: f64, want_xsum: bool) -> (f64, f64) {
+        (self.exp_sum)(src, e, len, mref as f32, want_xsum)
+    }
+    #[inline(always)]
+    unsafe fn affine(&self, e: *const f32, dst: *mut H, len: usize, f: f64, c: f64) {
+        (self.narrow_affine)(e, dst, len, f as f32, c as f32);
+    }
+    #[inline(always)]
+    fn exps_at(_dst: *mut H, scratch: *mut f32) -> *mut f32 {
+        scratch
+    }
+    #[inline(always)]
+    fn scratch_row(s: &mut MaybeUninit<Aligned<SCRATCH>>, classes: usize, grad: bool) -> *mut f32 {
         // The exponentials are kept for pass 2 when the row fits the scratch row.
-        let keep = self.classes <= SCRATCH && !self.dst.is_null();
-        let part = |p: usize, split_blocks: bool| {
-            let mut stats = [Stat::default(); MAX_BLOCKS];
-            let mut scratch = MaybeUninit::<Aligned<SCRATCH>>::uninit();
-            let scratch = SyncPtr(if keep { scratch.as_mut_ptr().cast::<f32>() } else { std::ptr::null_mut() });
-            let (mut s, mut c) = (0.0f64, 0.0f64);
-            for r in p * per_part..((p + 1) * per_part).min(self.rows) {
-                // SAFETY: row r is this task's alone.
-                let v = unsafe { self.row(r, blen, nblocks, &mut stats[..nblocks.max(1)], scratch, split_blocks) };
-                let t = s + v;
-                c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
-                s = t;
-            }
-            let total = s + c;
-            // SAFETY: slot p is this task's alone.
-            unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
-        };
-        if split_rows {
-            par::for_each(parts, |p| part(p, false));
+        if grad && classes <= SCRATCH {
+            s.as_mut_ptr().cast::<f32>()
         } else {
-            (0..parts).for_each(|p| part(p, true));
+            std::ptr::null_mut()
         }
-        par::neumaier(&partial[..parts])
     }
-
-    /// # Safety
-    /// Row `r` of `dst` and `losses` is not touched by any other task; `scratch`
-    /// is null or holds `classes` elements that are this row's alone.
-    unsafe fn row(&self, r: usize, blen: usize, nblocks: usize, stats: &mut [Stat], scratch: SyncPtr<f32>, split: bool) -> f64 {
-        let c = self.classes;
-        let dst = self.dst.add(r * c);
-        let loss = match self.targets {
-            Targets::Index { labels, ignore_index } => {
-                let l = labels[r].index();
-                if Some(l) == ignore_index {
-                    if !dst.is_null() {
-                        std::slice::from_raw_parts_mut(dst, c).fill(H::from_f32(0.0));
-                    }
-                    0.0
-                } else {
-                    self.index_row(r, l as usize, blen, nblocks, stats, scratch, split)
-                }
-            }
-            Targets::Probs { .. } => unreachable!("the half kernel takes class-index targets"),
-        };
-        if !self.losses.is_null() {
-            *self.losses.add(r) = loss as f32;
-        }
-        loss
-    }
-
-    /// The exponentials `exp(f32(x_k) − mref)` of `[lo, hi)` of the row at
-    /// `src`, chunk by chunk into a buffer on the stack, each chunk handed to
-    /// `f(offset, exps, len)` (pass 2 of a row longer than the scratch row).
-    unsafe fn exps_chunked(&self, src: *const H, lo: usize, hi: usize, mref: f32, f: &mut dyn FnMut(usize, *mut f32, usize)) {
+    unsafe fn recompute(&self, src: *const H, lo: usize, hi: usize, mref: f64, f: &mut dyn FnMut(usize, *const f32, usize)) {
         let mut buf = MaybeUninit::<Aligned<CHUNK>>::uninit();
         let buf = buf.as_mut_ptr().cast::<f32>();
         let mut i = lo;
         while i < hi {
             let n = CHUNK.min(hi - i);
-            (self.ops.exp_sum)(src.add(i), buf, n, mref, false);
+            (self.exp_sum)(src.add(i), buf, n, mref as f32, false);
             f(i, buf, n);
             i += n;
         }
-    }
-
-    /// Pass 1 over every block of a row, then the combination.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn pass1(
-        &self,
-        src: *const H,
-        nblocks: usize,
-        blen: usize,
-        stats: &mut [Stat],
-        scratch: SyncPtr<f32>,
-        split: bool,
-        weighted_xsum: bool,
-        want_xsum: bool,
-    ) -> RowStat {
-        let c = self.classes;
-        let ops = self.ops;
-        let sp = SyncPtr(stats.as_mut_ptr());
-        let src_p = SyncPtr(src as *mut H);
-        let w = self.weight;
-        let block = |b: usize| {
-            let (lo, hi) = (b * blen, ((b + 1) * blen).min(c));
-            let len = hi - lo;
-            let s = src_p.add(lo) as *const H;
-            let (m, nan) = (ops.max)(s, len);
-            let m = f64::from(m);
-            let st = if nan || m == f64::INFINITY {
-                Stat { m, special: true, ..Stat::default() }
-            } else {
-                let mref = if m == f64::NEG_INFINITY { 0.0 } else { m };
-                let (mut xs, mut ws) = (0.0, len as f64);
-                if weighted_xsum {
-                    let w = w.expect("weights");
-                    ws = 0.0;
-                    for (k, &wk) in w[lo..hi].iter().enumerate() {
-                        xs += wk * (f64::from((*s.add(k)).to_f32()) - mref);
-                        ws += wk;
-                    }
-                }
-                // Into the scratch row where the gradient is wanted and the row fits.
-                let (sum, sx) = (ops.exp_sum)(s, scratch.add(lo), len, mref as f32, want_xsum);
-                if want_xsum {
-                    xs = sx;
-                }
-                Stat { m, mref, s: sum, xs, ws, special: false }
-            };
-            *sp.add(b) = st;
-        };
-        if split {
-            par::for_each(nblocks, block);
-        } else {
-            (0..nblocks).for_each(block);
-        }
-        let stats = &stats[..nblocks];
-        let mut m = f64::NEG_INFINITY;
-        let mut special = false;
-        for st in stats {
-            special |= st.special;
-            m = m.max(st.m);
-        }
-        if special || !m.is_finite() {
-            return RowStat { m, log_s: f64::NAN, s: f64::NAN, wx: f64::NAN, wt: f64::NAN, special: true };
-        }
-        let (mut s, mut wx, mut wt) = (0.0f64, 0.0f64, 0.0f64);
-        for st in stats {
-            if st.m != f64::NEG_INFINITY {
-                s += st.s * if st.m == m { 1.0 } else { (st.m - m).exp() };
-            }
-            wx += st.xs + st.ws * (st.mref - m);
-            wt += st.ws;
-        }
-        RowStat { m, log_s: s.ln(), s, wx, wt, special: false }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn index_row(&self, r: usize, y: usize, blen: usize, nblocks: usize, stats: &mut [Stat], scratch: SyncPtr<f32>, split: bool) -> f64 {
-        let c = self.classes;
-        let eps = self.eps;
-        let src = self.src.add(r * c);
-        let dst = self.dst.add(r * c);
-        let xy = f64::from((*src.add(y)).to_f32());
-        let w = self.weight;
-        let smoothing = eps > 0.0;
-        let rs = self.pass1(src, nblocks, blen, stats, scratch, split, smoothing && w.is_some(), smoothing && w.is_none());
-        if rs.special {
-            if !dst.is_null() {
-                std::slice::from_raw_parts_mut(dst, c).fill(H::from_f32(f32::NAN));
-            }
-            return f64::NAN;
-        }
-        let wy = w.map_or(1.0, |w| w[y]);
-        let up = match self.up {
-            Up::Uniform(g) => g,
-            Up::PerRow(v) => v[r],
-        };
-        // As `softmax_ce::Job::index_row` (and the general path) compute them.
-        let lp_y = (xy - rs.m) - rs.log_s;
-        let nll = -(lp_y * wy);
-        let loss = if smoothing {
-            let smooth = -(rs.wx - rs.wt * rs.log_s);
-            (1.0 - eps) * nll + smooth * (eps / c as f64)
-        } else {
-            nll
-        };
-        if !dst.is_null() {
-            let g_y_main = -(wy * ((1.0 - eps) * up));
-            let b = up * (eps / c as f64);
-            let wsum = if smoothing { rs.wt } else { 0.0 };
-            let total = g_y_main - b * wsum;
-            let neg_total = -total;
-            let ops = self.ops;
-            let dp = SyncPtr(dst);
-            let src_p = SyncPtr(src as *mut H);
-            let per_elem = smoothing && w.is_some();
-            let stats = &stats[..nblocks];
-            let block = |bi: usize| {
-                let (lo, hi) = (bi * blen, ((bi + 1) * blen).min(c));
-                let st = stats[bi];
-                let f = if st.m == f64::NEG_INFINITY { 0.0 } else { neg_total * (st.m - rs.m).exp() / rs.s };
-                let mut write = |off: usize, e: *mut f32, n: usize| {
-                    if per_elem {
-                        let w = w.expect("weights");
-                        for k in 0..n {
-                            *dp.add(off + k) = H::from_f64(-b * w[off + k] + f64::from(*e.add(k)) * f);
-                        }
-                    } else {
-                        (ops.narrow_affine)(e, dp.add(off), n, f as f32, -b as f32);
-                    }
-                };
-                if scratch.is_null() {
-                    self.exps_chunked(src_p.add(0), lo, hi, st.mref as f32, &mut write);
-                } else {
-                    write(lo, scratch.add(lo), hi - lo);
-                }
-            };
-            if split {
-                par::for_each(nblocks, block);
-            } else {
-                (0..nblocks).for_each(block);
-            }
-            // The target's element in f64: g_y − p_y · Σg, without cancellation.
-            let g_y = g_y_main - b * wy;
-            *dst.add(y) = H::from_f64(g_y - lp_y.exp() * total);
-        }
-        loss
     }
 }
 
