@@ -179,7 +179,7 @@ pub(crate) use x86::{exp_avx2_slice, exp_avx512_slice};
 /// The vectorised `exp` of the block operations, 16 or 8 lanes at a time, for
 /// the half-precision kernels (`softmax_ce_half`).
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{exp_lanes256, exp_lanes512, PREFETCH};
+pub(crate) use x86::{exp_lanes256, exp_lanes512, exp_step256, exp_step512, widen_add256, widen_add512, PREFETCH};
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -289,11 +289,71 @@ mod x86 {
 
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn widen_add512(acc0: &mut __m512d, acc1: &mut __m512d, v: __m512) {
+    pub(crate) unsafe fn widen_add512(acc0: &mut __m512d, acc1: &mut __m512d, v: __m512) {
         let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
         let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
         *acc0 = _mm512_add_pd(*acc0, lo);
         *acc1 = _mm512_add_pd(*acc1, hi);
+    }
+
+    /// One step of the exponential passes on four vectors already loaded as
+    /// `f32` (the `f32` kernel's, and the half kernels' once widened):
+    /// `e = exp(x − m)`, stored at `dst` (16 apart) when `store`, summed in
+    /// `f32` by a tree of depth 2 (relative error ≤ 2⁻²³) and widened into
+    /// `s`; `x − m` widened into `xs` when `want_xsum`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(crate) unsafe fn exp_step512(
+        x: [__m512; 4],
+        mv: __m512,
+        dst: *mut f32,
+        store: bool,
+        want_xsum: bool,
+        s: (&mut __m512d, &mut __m512d),
+        xs: (&mut __m512d, &mut __m512d),
+    ) {
+        let (da, db, dc, dd) = (_mm512_sub_ps(x[0], mv), _mm512_sub_ps(x[1], mv), _mm512_sub_ps(x[2], mv), _mm512_sub_ps(x[3], mv));
+        let (ea, eb, ec, ed) = (exp512(da), exp512(db), exp512(dc), exp512(dd));
+        if store {
+            _mm512_storeu_ps(dst, ea);
+            _mm512_storeu_ps(dst.add(16), eb);
+            _mm512_storeu_ps(dst.add(32), ec);
+            _mm512_storeu_ps(dst.add(48), ed);
+        }
+        widen_add512(s.0, s.1, _mm512_add_ps(_mm512_add_ps(ea, eb), _mm512_add_ps(ec, ed)));
+        if want_xsum {
+            for v in [da, db, dc, dd] {
+                widen_add512(xs.0, xs.1, v);
+            }
+        }
+    }
+
+    /// [`exp_step512`] on four 8-lane vectors (AVX2 + FMA), stored 8 apart.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn exp_step256(
+        x: [__m256; 4],
+        mv: __m256,
+        dst: *mut f32,
+        store: bool,
+        want_xsum: bool,
+        s: (&mut __m256d, &mut __m256d),
+        xs: (&mut __m256d, &mut __m256d),
+    ) {
+        let (da, db, dc, dd) = (_mm256_sub_ps(x[0], mv), _mm256_sub_ps(x[1], mv), _mm256_sub_ps(x[2], mv), _mm256_sub_ps(x[3], mv));
+        let (ea, eb, ec, ed) = (exp256(da), exp256(db), exp256(dc), exp256(dd));
+        if store {
+            _mm256_storeu_ps(dst, ea);
+            _mm256_storeu_ps(dst.add(8), eb);
+            _mm256_storeu_ps(dst.add(16), ec);
+            _mm256_storeu_ps(dst.add(24), ed);
+        }
+        widen_add256(s.0, s.1, _mm256_add_ps(_mm256_add_ps(ea, eb), _mm256_add_ps(ec, ed)));
+        if want_xsum {
+            for v in [da, db, dc, dd] {
+                widen_add256(xs.0, xs.1, v);
+            }
+        }
     }
 
     #[target_feature(enable = "avx512f")]
@@ -316,21 +376,7 @@ mod x86 {
             let b = _mm512_loadu_ps(src.add(i + 16));
             let c = _mm512_loadu_ps(src.add(i + 32));
             let d = _mm512_loadu_ps(src.add(i + 48));
-            let (da, db, dc, dd) = (_mm512_sub_ps(a, mv), _mm512_sub_ps(b, mv), _mm512_sub_ps(c, mv), _mm512_sub_ps(d, mv));
-            let (ea, eb, ec, ed) = (exp512(da), exp512(db), exp512(dc), exp512(dd));
-            if store {
-                _mm512_storeu_ps(dst.add(i), ea);
-                _mm512_storeu_ps(dst.add(i + 16), eb);
-                _mm512_storeu_ps(dst.add(i + 32), ec);
-                _mm512_storeu_ps(dst.add(i + 48), ed);
-            }
-            widen_add512(&mut s0, &mut s1, _mm512_add_ps(_mm512_add_ps(ea, eb), _mm512_add_ps(ec, ed)));
-            if want_xsum {
-                widen_add512(&mut x0, &mut x1, da);
-                widen_add512(&mut x0, &mut x1, db);
-                widen_add512(&mut x0, &mut x1, dc);
-                widen_add512(&mut x0, &mut x1, dd);
-            }
+            exp_step512([a, b, c, d], mv, dst.wrapping_add(i), store, want_xsum, (&mut s0, &mut s1), (&mut x0, &mut x1));
             i += 64;
         }
         while i < len {
@@ -416,7 +462,7 @@ mod x86 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn widen_add256(acc0: &mut __m256d, acc1: &mut __m256d, v: __m256) {
+    pub(crate) unsafe fn widen_add256(acc0: &mut __m256d, acc1: &mut __m256d, v: __m256) {
         *acc0 = _mm256_add_pd(*acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
         *acc1 = _mm256_add_pd(*acc1, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
     }
@@ -445,21 +491,7 @@ mod x86 {
             let b = _mm256_loadu_ps(src.add(i + 8));
             let c = _mm256_loadu_ps(src.add(i + 16));
             let d = _mm256_loadu_ps(src.add(i + 24));
-            let (da, db, dc, dd) = (_mm256_sub_ps(a, mv), _mm256_sub_ps(b, mv), _mm256_sub_ps(c, mv), _mm256_sub_ps(d, mv));
-            let (ea, eb, ec, ed) = (exp256(da), exp256(db), exp256(dc), exp256(dd));
-            if store {
-                _mm256_storeu_ps(dst.add(i), ea);
-                _mm256_storeu_ps(dst.add(i + 8), eb);
-                _mm256_storeu_ps(dst.add(i + 16), ec);
-                _mm256_storeu_ps(dst.add(i + 24), ed);
-            }
-            widen_add256(&mut s0, &mut s1, _mm256_add_ps(_mm256_add_ps(ea, eb), _mm256_add_ps(ec, ed)));
-            if want_xsum {
-                widen_add256(&mut x0, &mut x1, da);
-                widen_add256(&mut x0, &mut x1, db);
-                widen_add256(&mut x0, &mut x1, dc);
-                widen_add256(&mut x0, &mut x1, dd);
-            }
+            exp_step256([a, b, c, d], mv, dst.wrapping_add(i), store, want_xsum, (&mut s0, &mut s1), (&mut x0, &mut x1));
             i += 32;
         }
         while i < len {

@@ -212,7 +212,7 @@ impl<H: HalfFloat> RowOps for HalfOps<H> {
 mod x86 {
     //! The operations, generic over `BF` (`true`: bf16, `false`: f16) so that
     //! each instantiation inlines its own conversion.
-    use super::super::simd::{exp_lanes256, exp_lanes512};
+    use super::super::simd::{exp_lanes256, exp_lanes512, exp_step256, exp_step512, widen_add256, widen_add512};
     use super::HalfOps;
     use half::{bf16, f16};
     use std::arch::x86_64::*;
@@ -358,15 +358,6 @@ mod x86 {
         (m, top > inf)
     }
 
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn widen_add512(acc0: &mut __m512d, acc1: &mut __m512d, v: __m512) {
-        let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
-        *acc0 = _mm512_add_pd(*acc0, lo);
-        *acc1 = _mm512_add_pd(*acc1, hi);
-    }
-
     /// As `simd`'s `exp_sum_avx512`, the half values widened on the way in.
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -388,21 +379,7 @@ mod x86 {
             let b = widen16::<BF>(_mm256_loadu_si256(src.add(i + 16).cast()));
             let c = widen16::<BF>(_mm256_loadu_si256(src.add(i + 32).cast()));
             let d = widen16::<BF>(_mm256_loadu_si256(src.add(i + 48).cast()));
-            let (da, db, dc, dd) = (_mm512_sub_ps(a, mv), _mm512_sub_ps(b, mv), _mm512_sub_ps(c, mv), _mm512_sub_ps(d, mv));
-            let (ea, eb, ec, ed) = (exp_lanes512(da), exp_lanes512(db), exp_lanes512(dc), exp_lanes512(dd));
-            if store {
-                _mm512_storeu_ps(dst.add(i), ea);
-                _mm512_storeu_ps(dst.add(i + 16), eb);
-                _mm512_storeu_ps(dst.add(i + 32), ec);
-                _mm512_storeu_ps(dst.add(i + 48), ed);
-            }
-            widen_add512(&mut s0, &mut s1, _mm512_add_ps(_mm512_add_ps(ea, eb), _mm512_add_ps(ec, ed)));
-            if want_xsum {
-                widen_add512(&mut x0, &mut x1, da);
-                widen_add512(&mut x0, &mut x1, db);
-                widen_add512(&mut x0, &mut x1, dc);
-                widen_add512(&mut x0, &mut x1, dd);
-            }
+            exp_step512([a, b, c, d], mv, dst.wrapping_add(i), store, want_xsum, (&mut s0, &mut s1), (&mut x0, &mut x1));
             i += 64;
         }
         while i < len {
@@ -550,13 +527,6 @@ mod x86 {
         (best, _mm256_movemask_ps(nan) != 0)
     }
 
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn widen_add256(acc0: &mut __m256d, acc1: &mut __m256d, v: __m256) {
-        *acc0 = _mm256_add_pd(*acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-        *acc1 = _mm256_add_pd(*acc1, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
-    }
-
     /// As `simd`'s `exp_sum_avx2`, the half values widened on the way in.
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
@@ -573,21 +543,7 @@ mod x86 {
             let b = widen8::<BF>(_mm_loadu_si128(src.add(i + 8).cast()));
             let c = widen8::<BF>(_mm_loadu_si128(src.add(i + 16).cast()));
             let d = widen8::<BF>(_mm_loadu_si128(src.add(i + 24).cast()));
-            let (da, db, dc, dd) = (_mm256_sub_ps(a, mv), _mm256_sub_ps(b, mv), _mm256_sub_ps(c, mv), _mm256_sub_ps(d, mv));
-            let (ea, eb, ec, ed) = (exp_lanes256(da), exp_lanes256(db), exp_lanes256(dc), exp_lanes256(dd));
-            if store {
-                _mm256_storeu_ps(dst.add(i), ea);
-                _mm256_storeu_ps(dst.add(i + 8), eb);
-                _mm256_storeu_ps(dst.add(i + 16), ec);
-                _mm256_storeu_ps(dst.add(i + 24), ed);
-            }
-            widen_add256(&mut s0, &mut s1, _mm256_add_ps(_mm256_add_ps(ea, eb), _mm256_add_ps(ec, ed)));
-            if want_xsum {
-                widen_add256(&mut x0, &mut x1, da);
-                widen_add256(&mut x0, &mut x1, db);
-                widen_add256(&mut x0, &mut x1, dc);
-                widen_add256(&mut x0, &mut x1, dd);
-            }
+            exp_step256([a, b, c, d], mv, dst.wrapping_add(i), store, want_xsum, (&mut s0, &mut s1), (&mut x0, &mut x1));
             i += 32;
         }
         while i < len {
