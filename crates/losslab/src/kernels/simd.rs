@@ -26,10 +26,19 @@ pub(crate) struct BlockOps<T> {
 // ---------------------------------------------------------------- portable
 
 unsafe fn max_scalar<T: crate::Float>(src: *const T, len: usize) -> (T, bool) {
+    max_scalar_with(src, len, |v| v)
+}
+
+/// The portable maximum of `len` elements at `src`, each read through `load`
+/// (the identity, or a half type's widening): `−∞` for none, and whether one
+/// is NaN.
+#[inline(always)]
+pub(crate) unsafe fn max_scalar_with<X: Copy, T: crate::Float>(src: *const X, len: usize, load: impl Fn(X) -> T) -> (T, bool) {
     let s = std::slice::from_raw_parts(src, len);
     let mut m = T::neg_infinity();
     let mut nan = false;
-    for &v in s {
+    for &x in s {
+        let v = load(x);
         nan |= v.is_nan();
         if v > m {
             m = v;
@@ -39,9 +48,23 @@ unsafe fn max_scalar<T: crate::Float>(src: *const T, len: usize) -> (T, bool) {
 }
 
 unsafe fn exp_sum_f32_scalar(src: *const f32, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
+    exp_sum_f32_scalar_with(src, len, |x| x, dst, m, want_xsum)
+}
+
+/// The portable `exp_sum` of `f32` values, each read through `load` (the
+/// identity, or a half type's widening).
+#[inline(always)]
+pub(crate) unsafe fn exp_sum_f32_scalar_with<X: Copy>(
+    src: *const X,
+    len: usize,
+    load: impl Fn(X) -> f32,
+    dst: *mut f32,
+    m: f32,
+    want_xsum: bool,
+) -> (f64, f64) {
     let (mut s, mut xs) = (0.0f64, 0.0f64);
     for i in 0..len {
-        let x = *src.add(i);
+        let x = load(*src.add(i));
         // exp in f64, rounded once: correctly rounded in all but rare cases.
         let e = (f64::from(x) - f64::from(m)).exp() as f32;
         if !dst.is_null() {

@@ -60,33 +60,12 @@ pub(crate) struct HalfOps<H> {
 }
 
 unsafe fn max_scalar<H: HalfFloat>(src: *const H, len: usize) -> (f32, bool) {
-    let mut m = f32::NEG_INFINITY;
-    let mut nan = false;
-    for i in 0..len {
-        let v = (*src.add(i)).to_f32();
-        nan |= v.is_nan();
-        if v > m {
-            m = v;
-        }
-    }
-    (m, nan)
+    simd::max_scalar_with(src, len, H::to_f32)
 }
 
+/// The portable `f32` block operation's, on the widened values.
 unsafe fn exp_sum_scalar<H: HalfFloat>(src: *const H, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
-    let (mut s, mut xs) = (0.0f64, 0.0f64);
-    for i in 0..len {
-        let x = (*src.add(i)).to_f32();
-        // exp in f64, rounded once, as the portable f32 block operations.
-        let e = (f64::from(x) - f64::from(m)).exp() as f32;
-        if !dst.is_null() {
-            *dst.add(i) = e;
-        }
-        s += f64::from(e);
-        if want_xsum {
-            xs += f64::from(x) - f64::from(m);
-        }
-    }
-    (s, xs)
+    simd::exp_sum_f32_scalar_with(src, len, H::to_f32, dst, m, want_xsum)
 }
 
 unsafe fn narrow_affine_scalar<H: HalfFloat>(src: *const f32, dst: *mut H, len: usize, f: f32, c: f32) {
