@@ -214,6 +214,12 @@ fn time(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
+/// The class labels of `n` rows of `c` classes for the cross-entropy runs:
+/// spread over the classes by a multiplicative hash of the row.
+fn ce_labels(n: usize, c: usize) -> Array1<i64> {
+    Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % c as u64) as i64)
+}
+
 /// Fills a buffer with pseudo-random values in `[-4, 4)`, in parallel.
 fn fill<T: Float>(v: &mut [T], seed: u64) {
     fill_with(v, seed, T::from_wide);
@@ -291,7 +297,7 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
             elements_that_fit(&args.shape, &shape, 2, std::mem::size_of::<T>(), &args.dtype)?;
             let mut x = Array2::<T>::zeros((n, c));
             fill(x.as_slice_mut().expect("standard layout"), 1);
-            let y = Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % c as u64) as i64);
+            let y = ce_labels(n, c);
             let mut g = Array2::<T>::zeros((n, c));
             let ce = CrossEntropyLoss::new();
             let fwd = time(w, r, || {
@@ -419,7 +425,7 @@ fn measure_half<H: losslab::HalfFloat>(args: &BenchArgs, dtype: &str) -> Result<
     elements_that_fit(&args.shape, &shape, 2, 2, dtype)?;
     let mut x = Array2::<H>::from_elem((n, c), H::default());
     fill_with(x.as_slice_mut().expect("standard layout"), 1, H::from_f64);
-    let y = Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % c as u64) as i64);
+    let y = ce_labels(n, c);
     let mut g = Array2::<H>::from_elem((n, c), H::default());
     let ce = CrossEntropyLoss::new();
     let fwd_s = time(w, r, || {
