@@ -728,7 +728,7 @@ pub(crate) mod x86 {
     /// NaN propagates; −∞ gives 0.
     #[inline(always)]
     pub(crate) unsafe fn exp_ps(x: __m512) -> __m512 {
-        crate::kernels::simd::exp_lanes512(x)
+        crate::kernels::simd::exp_lanes512::<false>(x)
     }
 
     /// `1 / a` for `1 ≤ a ≤ 3`: the 14-bit estimate and one Newton step

@@ -202,7 +202,7 @@ pub(crate) use x86::{exp_avx2_slice, exp_avx512_slice};
 /// The vectorised `exp` of the block operations, 16 or 8 lanes at a time, for
 /// the half-precision kernels (`softmax_ce_half`).
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{exp_lanes256, exp_lanes512, exp_step256, exp_step512, widen_add256, widen_add512, PREFETCH};
+pub(crate) use x86::{exp_lanes256, exp_lanes512, exp_step256, exp_step512, Sums256, Sums512, PREFETCH};
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -254,6 +254,64 @@ mod x86 {
         _mm512_scalef_ps(y, n)
     }
 
+    // The half kernels' exp: exp(x) = 2ᵗ with t = x · log₂e rounded once, 2ᵗ =
+    // 2ⁿ · 2ᶠ, n = round(t), f = t − n exact, 2ᶠ on |f| ≤ 1/2 by a degree-5
+    // polynomial whose constant is 1 (so exp(0) = 1 exactly) and whose other
+    // coefficients are the minimax fit of the relative error (linear program on
+    // 4001 points: 6.8 × 10⁻⁸). The rounding of t, and log₂e's to f32, add
+    // |x| · (2⁻²⁴ + 1.4 × 10⁻⁸) of relative error: at most 7.7 × 10⁻⁶ (65 ulp
+    // of f32) at x = −104, 1.3 × 10⁻⁶ over [−17, 0], where every result a
+    // gradient of f16 can hold lies; far
+    // below a half type's 2⁻⁹ (bf16) or 2⁻¹² (f16), and a sum of them, whose
+    // terms near the maximum weigh most, stays within 10⁻⁶ of the truth. Three
+    // multiply-adds fewer than [`exp512`]: the half kernels, which read half the
+    // bytes, are bound by them. Inputs are clamped to t ≥ −151, below which the
+    // result rounds to 0; NaN propagates.
+    #[allow(clippy::excessive_precision)] // the fitted f32 values, as printed
+    const P2: [f32; 5] = [0.001_320_298_2, 0.009_674_952, 0.055_510_473, 0.240_221_66, 0.693_146_6];
+    const T_MIN: f32 = -151.0;
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn exp512_half(x: __m512) -> __m512 {
+        let t = _mm512_max_ps(_mm512_set1_ps(T_MIN), _mm512_mul_ps(x, _mm512_set1_ps(LOG2E)));
+        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t);
+        let f = _mm512_sub_ps(t, n);
+        let mut y = _mm512_set1_ps(P2[0]);
+        for c in &P2[1..] {
+            y = _mm512_fmadd_ps(y, f, _mm512_set1_ps(*c));
+        }
+        _mm512_scalef_ps(_mm512_fmadd_ps(y, f, _mm512_set1_ps(1.0)), n)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp256_half(x: __m256) -> __m256 {
+        let t = _mm256_max_ps(_mm256_set1_ps(T_MIN), _mm256_mul_ps(x, _mm256_set1_ps(LOG2E)));
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t);
+        let f = _mm256_sub_ps(t, n);
+        let mut y = _mm256_set1_ps(P2[0]);
+        for c in &P2[1..] {
+            y = _mm256_fmadd_ps(y, f, _mm256_set1_ps(*c));
+        }
+        scale256(_mm256_fmadd_ps(y, f, _mm256_set1_ps(1.0)), n)
+    }
+
+    /// `y · 2ⁿ` for integral `n ≥ −159`, in two factors 2^(n/2) · 2^(n − n/2),
+    /// each a normal number, so that results in the subnormal range are not
+    /// flushed.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn scale256(y: __m256, n: __m256) -> __m256 {
+        let ni = _mm256_cvtps_epi32(n);
+        let n1 = _mm256_srai_epi32::<1>(ni);
+        let n2 = _mm256_sub_epi32(ni, n1);
+        let bias = _mm256_set1_epi32(127);
+        let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
+        let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
+        _mm256_mul_ps(_mm256_mul_ps(y, s1), s2)
+    }
+
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn exp256(x: __m256) -> __m256 {
@@ -265,15 +323,8 @@ mod x86 {
         for c in HORNER {
             y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(c));
         }
-        // 2ⁿ in two factors 2^(n/2) · 2^(n − n/2), each a normal number for
-        // n ≥ −159, so that results in the subnormal range are not flushed.
-        let ni = _mm256_cvtps_epi32(n);
-        let n1 = _mm256_srai_epi32::<1>(ni);
-        let n2 = _mm256_sub_epi32(ni, n1);
-        let bias = _mm256_set1_epi32(127);
-        let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
-        let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
-        _mm256_mul_ps(_mm256_mul_ps(y, s1), s2)
+        // n ≥ −159 (x ≥ −110).
+        scale256(y, n)
     }
 
     #[target_feature(enable = "avx512f")]
@@ -319,34 +370,89 @@ mod x86 {
         *acc1 = _mm512_add_pd(*acc1, hi);
     }
 
+    /// How many steps' `f32` sums an exponential pass chains in `f32` before it
+    /// widens them into its `f64` accumulators: each exponential then goes
+    /// through at most 2 + `CHAIN` roundings of `f32` (a relative error of at
+    /// most 6 · 2⁻²⁴ for these positive terms) and the widening, two
+    /// conversions and two `f64` additions, is paid once per `CHAIN` steps.
+    const CHAIN: u32 = 4;
+
+    /// The sums of an exponential pass (`Σ e`, and `Σ (x − m)` where wanted),
+    /// in `f64`: a step's exponentials enter in `f32` ([`Sums512::step`]),
+    /// chained [`CHAIN`] steps long before they are widened; single vectors
+    /// (the tails) and `x − m` are widened at once.
+    pub(crate) struct Sums512 {
+        chain: __m512,
+        steps: u32,
+        s: (__m512d, __m512d),
+        x: (__m512d, __m512d),
+    }
+
+    impl Sums512 {
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(crate) unsafe fn new() -> Self {
+            let z = _mm512_setzero_pd();
+            Sums512 { chain: _mm512_setzero_ps(), steps: 0, s: (z, z), x: (z, z) }
+        }
+
+        /// A step's exponentials, already summed in `f32`.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(crate) unsafe fn step(&mut self, e: __m512) {
+            self.chain = _mm512_add_ps(self.chain, e);
+            self.steps += 1;
+            if self.steps == CHAIN {
+                widen_add512(&mut self.s.0, &mut self.s.1, self.chain);
+                self.chain = _mm512_setzero_ps();
+                self.steps = 0;
+            }
+        }
+
+        /// Exponentials widened at once.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(crate) unsafe fn exps(&mut self, e: __m512) {
+            widen_add512(&mut self.s.0, &mut self.s.1, e);
+        }
+
+        /// `x − m`, widened at once.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(crate) unsafe fn xs(&mut self, d: __m512) {
+            widen_add512(&mut self.x.0, &mut self.x.1, d);
+        }
+
+        /// `(Σ e, Σ (x − m))`, the second 0 unless `want_xsum`.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(crate) unsafe fn total(mut self, want_xsum: bool) -> (f64, f64) {
+            widen_add512(&mut self.s.0, &mut self.s.1, self.chain);
+            let s = _mm512_reduce_add_pd(_mm512_add_pd(self.s.0, self.s.1));
+            (s, if want_xsum { _mm512_reduce_add_pd(_mm512_add_pd(self.x.0, self.x.1)) } else { 0.0 })
+        }
+    }
+
     /// One step of the exponential passes on four vectors already loaded as
     /// `f32` (the `f32` kernel's, and the half kernels' once widened):
-    /// `e = exp(x − m)`, stored at `dst` (16 apart) when `store`, summed in
-    /// `f32` by a tree of depth 2 (relative error ≤ 2⁻²³) and widened into
-    /// `s`; `x − m` widened into `xs` when `want_xsum`.
+    /// `e = exp(x − m)` ([`exp_lanes512`]), stored at `dst` (16 apart) when
+    /// `store`, summed in `f32` by a tree of depth 2 into `sums`; `x − m` too
+    /// when `want_xsum`.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    pub(crate) unsafe fn exp_step512(
-        x: [__m512; 4],
-        mv: __m512,
-        dst: *mut f32,
-        store: bool,
-        want_xsum: bool,
-        s: (&mut __m512d, &mut __m512d),
-        xs: (&mut __m512d, &mut __m512d),
-    ) {
+    pub(crate) unsafe fn exp_step512<const HALF: bool>(x: [__m512; 4], mv: __m512, dst: *mut f32, store: bool, want_xsum: bool, sums: &mut Sums512) {
         let (da, db, dc, dd) = (_mm512_sub_ps(x[0], mv), _mm512_sub_ps(x[1], mv), _mm512_sub_ps(x[2], mv), _mm512_sub_ps(x[3], mv));
-        let (ea, eb, ec, ed) = (exp512(da), exp512(db), exp512(dc), exp512(dd));
+        let (ea, eb, ec, ed) = (exp_lanes512::<HALF>(da), exp_lanes512::<HALF>(db), exp_lanes512::<HALF>(dc), exp_lanes512::<HALF>(dd));
         if store {
             _mm512_storeu_ps(dst, ea);
             _mm512_storeu_ps(dst.add(16), eb);
             _mm512_storeu_ps(dst.add(32), ec);
             _mm512_storeu_ps(dst.add(48), ed);
         }
-        widen_add512(s.0, s.1, _mm512_add_ps(_mm512_add_ps(ea, eb), _mm512_add_ps(ec, ed)));
+        sums.step(_mm512_add_ps(_mm512_add_ps(ea, eb), _mm512_add_ps(ec, ed)));
         if want_xsum {
             for v in [da, db, dc, dd] {
-                widen_add512(xs.0, xs.1, v);
+                sums.xs(v);
             }
         }
     }
@@ -354,27 +460,19 @@ mod x86 {
     /// [`exp_step512`] on four 8-lane vectors (AVX2 + FMA), stored 8 apart.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn exp_step256(
-        x: [__m256; 4],
-        mv: __m256,
-        dst: *mut f32,
-        store: bool,
-        want_xsum: bool,
-        s: (&mut __m256d, &mut __m256d),
-        xs: (&mut __m256d, &mut __m256d),
-    ) {
+    pub(crate) unsafe fn exp_step256<const HALF: bool>(x: [__m256; 4], mv: __m256, dst: *mut f32, store: bool, want_xsum: bool, sums: &mut Sums256) {
         let (da, db, dc, dd) = (_mm256_sub_ps(x[0], mv), _mm256_sub_ps(x[1], mv), _mm256_sub_ps(x[2], mv), _mm256_sub_ps(x[3], mv));
-        let (ea, eb, ec, ed) = (exp256(da), exp256(db), exp256(dc), exp256(dd));
+        let (ea, eb, ec, ed) = (exp_lanes256::<HALF>(da), exp_lanes256::<HALF>(db), exp_lanes256::<HALF>(dc), exp_lanes256::<HALF>(dd));
         if store {
             _mm256_storeu_ps(dst, ea);
             _mm256_storeu_ps(dst.add(8), eb);
             _mm256_storeu_ps(dst.add(16), ec);
             _mm256_storeu_ps(dst.add(24), ed);
         }
-        widen_add256(s.0, s.1, _mm256_add_ps(_mm256_add_ps(ea, eb), _mm256_add_ps(ec, ed)));
+        sums.step(_mm256_add_ps(_mm256_add_ps(ea, eb), _mm256_add_ps(ec, ed)));
         if want_xsum {
             for v in [da, db, dc, dd] {
-                widen_add256(xs.0, xs.1, v);
+                sums.xs(v);
             }
         }
     }
@@ -382,9 +480,7 @@ mod x86 {
     #[target_feature(enable = "avx512f")]
     unsafe fn exp_sum_avx512(src: *const f32, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
         let mv = _mm512_set1_ps(m);
-        let z = _mm512_setzero_pd();
-        let (mut s0, mut s1) = (z, z);
-        let (mut x0, mut x1) = (z, z);
+        let mut sums = Sums512::new();
         let store = !dst.is_null();
         let mut i = 0;
         // 64 elements a step: their exponentials summed in f32 by a tree of
@@ -399,7 +495,7 @@ mod x86 {
             let b = _mm512_loadu_ps(src.add(i + 16));
             let c = _mm512_loadu_ps(src.add(i + 32));
             let d = _mm512_loadu_ps(src.add(i + 48));
-            exp_step512([a, b, c, d], mv, dst.wrapping_add(i), store, want_xsum, (&mut s0, &mut s1), (&mut x0, &mut x1));
+            exp_step512::<false>([a, b, c, d], mv, dst.wrapping_add(i), store, want_xsum, &mut sums);
             i += 64;
         }
         while i < len {
@@ -410,15 +506,13 @@ mod x86 {
             if store {
                 _mm512_mask_storeu_ps(dst.add(i), k, ea);
             }
-            widen_add512(&mut s0, &mut s1, ea);
+            sums.exps(ea);
             if want_xsum {
-                widen_add512(&mut x0, &mut x1, da);
+                sums.xs(da);
             }
             i += 16;
         }
-        let s = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
-        let xs = if want_xsum { _mm512_reduce_add_pd(_mm512_add_pd(x0, x1)) } else { 0.0 };
-        (s, xs)
+        sums.total(want_xsum)
     }
 
     #[target_feature(enable = "avx512f")]
@@ -490,6 +584,63 @@ mod x86 {
         *acc1 = _mm256_add_pd(*acc1, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
     }
 
+    /// [`Sums512`] in 8-lane vectors (AVX2).
+    pub(crate) struct Sums256 {
+        chain: __m256,
+        steps: u32,
+        s: (__m256d, __m256d),
+        x: (__m256d, __m256d),
+    }
+
+    impl Sums256 {
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn new() -> Self {
+            let z = _mm256_setzero_pd();
+            Sums256 { chain: _mm256_setzero_ps(), steps: 0, s: (z, z), x: (z, z) }
+        }
+
+        /// As [`Sums512::step`].
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn step(&mut self, e: __m256) {
+            self.chain = _mm256_add_ps(self.chain, e);
+            self.steps += 1;
+            if self.steps == CHAIN {
+                widen_add256(&mut self.s.0, &mut self.s.1, self.chain);
+                self.chain = _mm256_setzero_ps();
+                self.steps = 0;
+            }
+        }
+
+        /// As [`Sums512::exps`].
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn exps(&mut self, e: __m256) {
+            widen_add256(&mut self.s.0, &mut self.s.1, e);
+        }
+
+        /// As [`Sums512::xs`].
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn xs(&mut self, d: __m256) {
+            widen_add256(&mut self.x.0, &mut self.x.1, d);
+        }
+
+        /// As [`Sums512::total`].
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        pub(crate) unsafe fn total(mut self, want_xsum: bool) -> (f64, f64) {
+            widen_add256(&mut self.s.0, &mut self.s.1, self.chain);
+            let s = _mm256_add_pd(self.s.0, self.s.1);
+            let x = _mm256_add_pd(self.x.0, self.x.1);
+            let (mut a, mut b) = ([0f64; 4], [0f64; 4]);
+            _mm256_storeu_pd(a.as_mut_ptr(), s);
+            _mm256_storeu_pd(b.as_mut_ptr(), x);
+            ((a[0] + a[1]) + (a[2] + a[3]), if want_xsum { (b[0] + b[1]) + (b[2] + b[3]) } else { 0.0 })
+        }
+    }
+
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn tail_mask256(n: usize) -> __m256i {
@@ -500,9 +651,7 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn exp_sum_avx2(src: *const f32, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64) {
         let mv = _mm256_set1_ps(m);
-        let z = _mm256_setzero_pd();
-        let (mut s0, mut s1) = (z, z);
-        let (mut x0, mut x1) = (z, z);
+        let mut sums = Sums256::new();
         let store = !dst.is_null();
         let mut i = 0;
         // 32 elements a step, summed in f32 by a tree of depth 2, then widened.
@@ -514,7 +663,7 @@ mod x86 {
             let b = _mm256_loadu_ps(src.add(i + 8));
             let c = _mm256_loadu_ps(src.add(i + 16));
             let d = _mm256_loadu_ps(src.add(i + 24));
-            exp_step256([a, b, c, d], mv, dst.wrapping_add(i), store, want_xsum, (&mut s0, &mut s1), (&mut x0, &mut x1));
+            exp_step256::<false>([a, b, c, d], mv, dst.wrapping_add(i), store, want_xsum, &mut sums);
             i += 32;
         }
         while i < len {
@@ -525,18 +674,13 @@ mod x86 {
             if store {
                 _mm256_maskstore_ps(dst.add(i), k, ea);
             }
-            widen_add256(&mut s0, &mut s1, ea);
+            sums.exps(ea);
             if want_xsum {
-                widen_add256(&mut x0, &mut x1, da);
+                sums.xs(da);
             }
             i += 8;
         }
-        let s = _mm256_add_pd(s0, s1);
-        let x = _mm256_add_pd(x0, x1);
-        let (mut a, mut b) = ([0f64; 4], [0f64; 4]);
-        _mm256_storeu_pd(a.as_mut_ptr(), s);
-        _mm256_storeu_pd(b.as_mut_ptr(), x);
-        ((a[0] + a[1]) + (a[2] + a[3]), if want_xsum { (b[0] + b[1]) + (b[2] + b[3]) } else { 0.0 })
+        sums.total(want_xsum)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -701,29 +845,41 @@ mod x86 {
         }
     }
 
-    /// `exp` of 16 lanes, as the AVX-512 block operations take it (inputs ≤ 0 or −∞).
+    /// `exp` of 16 lanes, as the AVX-512 block operations take it (inputs ≤ 0
+    /// or −∞): within 1 ulp of `f32`, or, with `HALF`, the half kernels' cheaper
+    /// one ([`exp512_half`]).
     #[inline]
     #[target_feature(enable = "avx512f")]
-    pub(crate) unsafe fn exp_lanes512(x: __m512) -> __m512 {
-        exp512(x)
+    pub(crate) unsafe fn exp_lanes512<const HALF: bool>(x: __m512) -> __m512 {
+        if HALF {
+            exp512_half(x)
+        } else {
+            exp512(x)
+        }
     }
 
-    /// `exp` of 8 lanes, as the AVX2 block operations take it (inputs ≤ 0 or −∞).
+    /// `exp` of 8 lanes, as the AVX2 block operations take it (inputs ≤ 0 or
+    /// −∞); `HALF` as [`exp_lanes512`].
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn exp_lanes256(x: __m256) -> __m256 {
-        exp256(x)
+    pub(crate) unsafe fn exp_lanes256<const HALF: bool>(x: __m256) -> __m256 {
+        if HALF {
+            exp256_half(x)
+        } else {
+            exp256(x)
+        }
     }
 
-    /// `exp` of each element, through the AVX-512 kernel (tests only).
+    /// `exp` of each element, through the AVX-512 kernel (tests only; `HALF`:
+    /// the half kernels' exp).
     #[cfg(test)]
-    pub(crate) fn exp_avx512_slice(x: &mut [f32]) {
+    pub(crate) fn exp_avx512_slice<const HALF: bool>(x: &mut [f32]) {
         assert!(is_x86_feature_detected!("avx512f"));
         for c in x.chunks_mut(16) {
             let mut buf = [0f32; 16];
             buf[..c.len()].copy_from_slice(c);
             unsafe {
-                let v = exp512(_mm512_loadu_ps(buf.as_ptr()));
+                let v = exp_lanes512::<HALF>(_mm512_loadu_ps(buf.as_ptr()));
                 _mm512_storeu_ps(buf.as_mut_ptr(), v);
             }
             let n = c.len();
@@ -731,15 +887,16 @@ mod x86 {
         }
     }
 
-    /// `exp` of each element, through the AVX2 kernel (tests only).
+    /// `exp` of each element, through the AVX2 kernel (tests only; `HALF` as
+    /// [`exp_avx512_slice`]).
     #[cfg(test)]
-    pub(crate) fn exp_avx2_slice(x: &mut [f32]) {
+    pub(crate) fn exp_avx2_slice<const HALF: bool>(x: &mut [f32]) {
         assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
         for c in x.chunks_mut(8) {
             let mut buf = [0f32; 8];
             buf[..c.len()].copy_from_slice(c);
             unsafe {
-                let v = exp256(_mm256_loadu_ps(buf.as_ptr()));
+                let v = exp_lanes256::<HALF>(_mm256_loadu_ps(buf.as_ptr()));
                 _mm256_storeu_ps(buf.as_mut_ptr(), v);
             }
             let n = c.len();
@@ -775,10 +932,10 @@ mod tests {
         type ExpFn = fn(&mut [f32]);
         let mut kernels: Vec<(&str, ExpFn)> = vec![];
         if is_x86_feature_detected!("avx512f") {
-            kernels.push(("avx512", exp_avx512_slice));
+            kernels.push(("avx512", exp_avx512_slice::<false>));
         }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            kernels.push(("avx2", exp_avx2_slice));
+            kernels.push(("avx2", exp_avx2_slice::<false>));
         }
         for (name, f) in kernels {
             let mut y = xs.clone();
@@ -792,6 +949,43 @@ mod tests {
             }
             assert_eq!(y[y.len() - 1], 0.0, "{name}: exp(−∞) = 0 exactly");
             eprintln!("{name}: worst error {worst:.3} ulp");
+        }
+    }
+
+    /// The half kernels' exp: relative error within 2.5 · 10⁻⁷ + |x| · (2⁻²⁴ +
+    /// 1.4 · 10⁻⁸) (the rounding of x · log₂e; subnormal results within 2⁻¹⁵⁰
+    /// more), exactly 1 at 0 (a row's maximum
+    /// counts exactly 1 in its sum), 0 at −∞ and below the clamp, NaN kept.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn half_exp_is_within_its_bound_on_its_whole_domain() {
+        let mut xs: Vec<f32> = (0..2_000_000).map(|i| -104.0 * (i as f32) / 2_000_000.0).collect();
+        xs.extend([-1e-30, -1e-7, -87.3, -103.97, -104.0, -1e30, f32::NEG_INFINITY, f32::NAN, 0.0, -0.0]);
+        type ExpFn = fn(&mut [f32]);
+        let mut kernels: Vec<(&str, ExpFn)> = vec![];
+        if is_x86_feature_detected!("avx512f") {
+            kernels.push(("avx512", exp_avx512_slice::<true>));
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            kernels.push(("avx2", exp_avx2_slice::<true>));
+        }
+        for (name, f) in kernels {
+            let mut y = xs.clone();
+            f(&mut y);
+            let mut worst = 0.0f64;
+            for (&x, &e) in xs.iter().zip(&y).filter(|(x, _)| x.is_finite() && **x >= -104.0) {
+                let truth = f64::from(x).exp();
+                // Below 2⁻¹²⁶ the result is subnormal: its rounding, 2⁻¹⁵⁰ at most, is absolute.
+                let rel = ((f64::from(e) - truth).abs() - 2f64.powi(-150)).max(0.0) / truth;
+                let bound = 2.5e-7 + f64::from(x).abs() * (2f64.powi(-24) + 1.4e-8);
+                assert!(rel <= bound, "{name}: exp({x}) = {e}, truth {truth}: relative error {rel:e} > {bound:e}");
+                worst = worst.max(rel / bound);
+            }
+            let n = y.len();
+            assert_eq!(y[n - 5..n - 3], [0.0, 0.0], "{name}: exp(−10³⁰) = exp(−∞) = 0");
+            assert!(y[n - 3].is_nan(), "{name}: exp(NaN) is NaN");
+            assert_eq!(y[n - 2..], [1.0, 1.0], "{name}: exp(±0) = 1 exactly");
+            eprintln!("{name}: worst error {worst:.3} of the bound");
         }
     }
 
