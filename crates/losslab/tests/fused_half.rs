@@ -11,7 +11,7 @@ use common::fused::{general_path, labels, logits, losses, same_bits, with_thread
 use common::Rng;
 use losslab::half::{bf16, f16};
 use losslab::{CrossEntropyLoss, HalfFloat, Reduction};
-use ndarray::{Array1, Array2, ArrayD, Axis};
+use ndarray::{s, Array1, Array2, ArrayD, Axis};
 
 fn wide<H: HalfFloat, D: ndarray::Dimension>(a: &ndarray::Array<H, D>) -> ndarray::Array<f64, D> {
     a.mapv(|v| f64::from(v.to_f32()))
@@ -227,6 +227,48 @@ fn bit_identical_whatever_the_thread_count() {
         }
     }
     let mut rng = Rng::new(11);
+    check::<bf16>(&mut rng);
+    check::<f16>(&mut rng);
+}
+
+/// Short rows (at most 64 classes) are widened to `f32` a chunk of rows at a
+/// time: with many rows each task takes several chunks, and every row's loss
+/// and gradient are those of the row alone (each row's arithmetic is its own),
+/// whatever chunk it fell in: the labels, weights, ignored rows, per-row
+/// upstream gradients and losses are taken at each chunk's offset.
+#[test]
+fn short_rows_in_many_chunks_are_each_rows_own() {
+    fn check<H: HalfFloat + Logit>(rng: &mut Rng) {
+        // 70 000 rows of 64 classes: 274 rows a task, chunks of 256 and 18;
+        // 5000 rows of 40: 20 a task, in one chunk; 3000 rows of 65: the
+        // blockwise driver.
+        for &(n, c) in &[(70_000usize, 64usize), (5000, 40), (3000, 65)] {
+            let x = logits::<H>(rng, n, c, 8.0);
+            let y = labels(rng, n, c, 3);
+            let w = Array1::from_shape_fn(c, |_| rng.uniform() * 2.0);
+            let ce = CrossEntropyLoss::new().reduction(Reduction::None).ignore_index(3);
+            // (Smoothing with weights takes the blockwise driver.)
+            for ce in [ce.clone().weight(w.view()), ce.label_smoothing(0.1)] {
+                let mut g = Array2::from_elem((n, c), H::default());
+                let v = ce.forward_backward_half_into(x.view(), y.view(), g.view_mut()).unwrap();
+                let go = Array1::from_shape_fn(n, |i| (i % 7) as f32 - 2.5).into_dyn();
+                let mut gb = Array2::from_elem((n, c), H::default());
+                ce.backward_half_into(x.view(), y.view(), go.view(), gb.view_mut()).unwrap();
+                for r in (0..n).step_by(n / 97) {
+                    let what = format!("{} {n}x{c} row {r}", H::NAME);
+                    let (xr, yr) = (x.slice(s![r..r + 1, ..]), y.slice(s![r..r + 1]));
+                    let mut gr = Array2::from_elem((1, c), H::default());
+                    let vr = ce.forward_backward_half_into(xr, yr, gr.view_mut()).unwrap();
+                    assert_eq!(vr[[0]].to_bits(), v[[r]].to_bits(), "{what}: loss");
+                    assert!(gr.row(0).iter().zip(g.row(r)).all(|(a, b)| a.to_f32().to_bits() == b.to_f32().to_bits()), "{what}: gradient");
+                    let gor = go.slice(s![r..r + 1]).to_owned().into_dyn();
+                    ce.backward_half_into(xr, yr, gor.view(), gr.view_mut()).unwrap();
+                    assert!(gr.row(0).iter().zip(gb.row(r)).all(|(a, b)| a.to_f32().to_bits() == b.to_f32().to_bits()), "{what}: backward");
+                }
+            }
+        }
+    }
+    let mut rng = Rng::new(13);
     check::<bf16>(&mut rng);
     check::<f16>(&mut rng);
 }

@@ -606,7 +606,7 @@ impl<T: Float> RowOps for BlockOps<T> {
 }
 
 /// The kernels of the single-block path, chosen once per call.
-struct RowKernels<T> {
+pub(crate) struct RowKernels<T> {
     /// The register kernel (`f32`, AVX-512, `C ≤ SHORT_ROW_MAX`).
     short: Option<ShortRowsFn<T>>,
     /// Whether the `ln` of a group may use AVX-512.
@@ -663,11 +663,11 @@ unsafe fn ln_group_avx512(v: &mut [f64; ROW_GROUP]) {
 
 impl<T: Float, L: ClassIndex> Job<'_, BlockOps<T>, L> {
     /// Whether the single-block path takes this job.
-    fn single_block(&self) -> bool {
+    pub(crate) fn single_block(&self) -> bool {
         self.classes <= BLOCK && matches!(self.targets, Targets::Index { .. }) && !(self.eps > 0.0 && self.weight.is_some())
     }
 
-    fn row_kernels(&self) -> RowKernels<T> {
+    pub(crate) fn row_kernels(&self) -> RowKernels<T> {
         let short = if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && self.classes <= simd::SHORT_ROW_MAX {
             // SAFETY: T is f32, so the function types are the same.
             simd::short_rows_f32().map(|k| unsafe { std::mem::transmute_copy::<ShortRowsFn<f32>, ShortRowsFn<T>>(&k) })
@@ -721,7 +721,7 @@ impl<T: Float, L: ClassIndex> Job<'_, BlockOps<T>, L> {
     ///
     /// # Safety
     /// Rows `lo..hi` of `dst` and `losses` are not touched by any other task.
-    unsafe fn single_block_rows(&self, lo: usize, hi: usize, blen: usize, k: &RowKernels<T>) -> (f64, f64) {
+    pub(crate) unsafe fn single_block_rows(&self, lo: usize, hi: usize, blen: usize, k: &RowKernels<T>) -> (f64, f64) {
         let Targets::Index { labels, ignore_index } = self.targets else { unreachable!("single-block rows take index targets") };
         let c = self.classes;
         let cf = c as f64;

@@ -26,8 +26,10 @@
 //! AVX512_BF16's `vcvtne2ps2bf16` where the CPU has it (which flushes results
 //! below 2⁻¹²⁶ in magnitude to ±0); f32 → f16 is `vcvtps2ph`, to nearest even.
 
-use super::simd;
-use super::softmax_ce::RowOps;
+use super::par::{self, SyncPtr};
+use super::simd::{self, ROW_GROUP};
+use super::softmax_ce::{block_len, Job, RowOps, Targets, Up, MAX_PARTS};
+use crate::float::ClassIndex;
 use crate::float::HalfFloat;
 use std::any::TypeId;
 use std::mem::MaybeUninit;
@@ -37,6 +39,8 @@ use std::mem::MaybeUninit;
 pub(crate) const SCRATCH: usize = 32_768;
 /// The chunk a block is processed in when its row is longer than [`SCRATCH`].
 const CHUNK: usize = 2048;
+/// The `f32` buffer (64 KiB on the stack) the short rows are widened into.
+const WIDE: usize = 16_384;
 
 /// `N` floats on a cache line boundary (the scratch rows: full-width vector
 /// loads and stores that never straddle two lines).
@@ -174,6 +178,78 @@ impl<H: HalfFloat> RowOps for HalfOps<H> {
             std::ptr::null_mut()
         }
     }
+    /// Rows of at most [`simd::SHORT_ROW_MAX`] classes (index targets, not
+    /// smoothing with weights): the `f32` single-block path (its rows grouped,
+    /// held in registers where AVX-512 is, its logarithms vectorised across
+    /// rows) on the rows widened to `f32`, [`WIDE`] elements at a time in a
+    /// buffer on the stack, the gradient narrowed from it. The blockwise
+    /// driver would pay its per-row costs (the combination, the calls per
+    /// block) for every short row: 3 × slower on 10 classes.
+    fn fast_path<L: ClassIndex>(job: &Job<'_, Self, L>, parts: usize, per_part: usize, _blen: usize) -> Option<f64> {
+        let Targets::Index { labels, ignore_index } = job.targets else { return None };
+        let f32_ops = simd::f32_ops();
+        let wide_job = |src: *const f32, dst: *mut f32, lo: usize, hi: usize| Job {
+            ops: f32_ops,
+            src,
+            dst: SyncPtr(dst),
+            losses: SyncPtr(job.losses.add(lo)),
+            rows: hi - lo,
+            classes: job.classes,
+            weight: job.weight,
+            eps: job.eps,
+            targets: Targets::Index { labels: &labels[lo..hi], ignore_index },
+            up: match job.up {
+                Up::PerRow(u) => Up::PerRow(&u[lo..hi]),
+                u => u,
+            },
+        };
+        let c = job.classes;
+        // Longer rows are faster through the blockwise driver, whose cost per
+        // row is small beside theirs, than widened here.
+        if c == 0 || c > simd::SHORT_ROW_MAX || !wide_job(std::ptr::null(), std::ptr::null_mut(), 0, 0).single_block() {
+            return None;
+        }
+        let grad = !job.dst.0.is_null();
+        // The rows a chunk: WIDE elements at most, in whole groups of the f32
+        // path's rows (c ≤ 64: 256 rows at least).
+        let chunk = WIDE / c / ROW_GROUP * ROW_GROUP;
+        let kernels = wide_job(std::ptr::null(), std::ptr::null_mut(), 0, 0).row_kernels();
+        let mut partial = [0.0f64; MAX_PARTS];
+        let partial_ptr = SyncPtr(partial.as_mut_ptr());
+        par::for_each(parts, |p| {
+            let mut buf = MaybeUninit::<Aligned<WIDE>>::uninit();
+            let buf = buf.as_mut_ptr().cast::<f32>();
+            let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(job.rows));
+            let (mut s, mut comp) = (0.0f64, 0.0f64);
+            let mut r = lo;
+            while r < hi {
+                let n = chunk.min(hi - r);
+                // SAFETY: rows r..r + n are this task's alone; n · c ≤ WIDE.
+                let v = unsafe {
+                    let src = job.src.add(r * c);
+                    for i in 0..n * c {
+                        *buf.add(i) = (*src.add(i)).to_f32();
+                    }
+                    let w = wide_job(buf, if grad { buf } else { std::ptr::null_mut() }, r, r + n);
+                    let (v, vc) = w.single_block_rows(0, n, block_len(c), &kernels);
+                    if grad {
+                        // fma(g, 1, −0) = g: the f32 gradient rounded to H.
+                        (job.ops.narrow_affine)(buf, job.dst.add(r * c), n * c, 1.0, -0.0);
+                    }
+                    v + vc
+                };
+                let t = s + v;
+                comp += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
+                s = t;
+                r += n;
+            }
+            let total = s + comp;
+            // SAFETY: slot p is this task's alone.
+            unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
+        });
+        Some(par::neumaier(&partial[..parts]))
+    }
+
     unsafe fn recompute(&self, src: *const H, lo: usize, hi: usize, mref: f64, f: &mut dyn FnMut(usize, *const f32, usize)) {
         let mut buf = MaybeUninit::<Aligned<CHUNK>>::uninit();
         let buf = buf.as_mut_ptr().cast::<f32>();
