@@ -23,7 +23,7 @@ if "$PY" -c "import torch" 2>/dev/null; then
 else
     echo "no torch in $PY: the PyTorch runs are skipped" >&2
 fi
-for s in 8192x32000 65536x1000; do
+for s in 8192x32000 65536x1000 1048576x10; do
     for d in f32 bf16 f16; do $L bench cross_entropy --shape $s --dtype $d --threads 2 --json > "$OUT/half_${s}_$d.json" 2>&1; done
 done
 for s in 8192x32000 65536x1000 1048576x10; do $L bench cross_entropy --shape $s --threads 2 --json > "$OUT/ce_$s.json" 2>&1; done
