@@ -489,8 +489,8 @@ pub struct GaussianNllGradients<T> {
 /// variance's gradient is summed over the elements it covers. One variance for
 /// every element, PyTorch's `var` as a Python float, is the `*_scalar_var`
 /// methods' (`forward_scalar_var`, `backward_scalar_var`,
-/// `forward_backward_scalar_var`): `var` is then a number of the inputs' type
-/// (PyTorch's `var * ones_like(input)` rounds it to `input`'s dtype too), no
+/// `forward_backward_scalar_var`): `var` is then an `f64`, checked for sign and
+/// rounded to the inputs' type as PyTorch's `var * ones_like(input)` does, no
 /// array is made of it, and its gradient is a 0-d array (PyTorch has none).
 ///
 /// PyTorch clamps the variance at `eps` in place under `torch.no_grad()`, so its
@@ -625,19 +625,20 @@ impl GaussianNllLoss {
     }
 
     /// `eval` with one variance for every element: no variance array, no index.
+    /// PyTorch checks the Python float's sign, then rounds it to `input`'s dtype
+    /// (`var * ones_like(input)`); so does this.
     fn eval_scalar<T: Float, D: Dimension>(
         &self,
         input: ArrayView<'_, T, D>,
         target: ArrayView<'_, T, D>,
-        var: T,
+        var: f64,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, GaussianNllGradients<T>>> {
-        let v = var.to_wide();
-        if v < 0.0 {
-            return Err(Self::negative_var(v, Vec::new()));
+        if var < 0.0 {
+            return Err(Self::negative_var(var, Vec::new()));
         }
         let p = Pointwise::new(Self::NAME, &input, &target)?;
-        self.eval_clamped(&p, &[self.clamp(v)], |_| 0, &[], up)
+        self.eval_clamped(&p, &[self.clamp(T::from_wide(var).to_wide())], |_| 0, &[], up)
     }
 
     /// The loss and gradients from the clamped variances `vc` (of shape
@@ -731,8 +732,11 @@ impl GaussianNllLoss {
     /// The loss with one variance `var` for every element: PyTorch's
     /// `gaussian_nll_loss(input, target, var)` with `var` a Python float.
     ///
-    /// Computes what [`forward`](Self::forward) computes with a `var` tensor of
-    /// `input`'s shape filled with `var` (bit for bit), without that tensor.
+    /// `var` is an `f64`, as PyTorch's Python float: its sign is checked as
+    /// given, then it is rounded to `T`, as `var * ones_like(input)` rounds it
+    /// to `input`'s dtype. The result is what [`forward`](Self::forward)
+    /// computes with a `var` tensor of `input`'s shape filled with that rounded
+    /// value (bit for bit), without that tensor.
     ///
     /// # Errors
     /// [`LossError::Domain`] if `var < 0` (NaN is accepted and gives NaN, as in
@@ -755,7 +759,7 @@ impl GaussianNllLoss {
         &self,
         input: ArrayView<'_, T, D>,
         target: ArrayView<'_, T, D>,
-        var: T,
+        var: f64,
     ) -> Result<ArrayD<T>> {
         Ok(self.eval_scalar(input, target, var, &Upstream::Skip)?.0)
     }
@@ -777,7 +781,7 @@ impl GaussianNllLoss {
         &self,
         input: ArrayView<'_, T, D>,
         target: ArrayView<'_, T, D>,
-        var: T,
+        var: f64,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<GaussianNllGradients<T>> {
         Ok(self.eval_scalar(input, target, var, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
@@ -806,7 +810,7 @@ impl GaussianNllLoss {
         &self,
         input: ArrayView<'_, T, D>,
         target: ArrayView<'_, T, D>,
-        var: T,
+        var: f64,
     ) -> Result<(ArrayD<T>, GaussianNllGradients<T>)> {
         let (v, g) = self.eval_scalar(input, target, var, &Upstream::Ones)?;
         Ok((v, g.expect("gradients requested")))

@@ -428,10 +428,10 @@ fn check_scalar_var_is_the_filled_tensor<T: losslab::Float>(rng: &mut Rng) {
         let (x, y) = (t(&rng.array(&shape, -2.0, 2.0)), t(&rng.array(&shape, -2.0, 2.0)));
         let n = x.len();
         let (xf, yf) = (x.to_shape(IxDyn(&[n])).unwrap().to_owned(), y.to_shape(IxDyn(&[n])).unwrap().to_owned());
-        for var in [0.5, 1.75, 3.0, 1e-8, 0.0, 0.05] {
-            let v = T::from_wide(var);
-            let filled = ArrayD::from_elem(x.shape(), v);
-            let v0 = ArrayD::from_elem(IxDyn(&[]), v);
+        for var in [0.5, 1.75, 3.0, 1e-8, 0.0, 0.05, 0.1 + 1e-12] {
+            let v = var; // an f64, rounded to T by the scalar path: the filled tensors hold it rounded
+            let filled = ArrayD::from_elem(x.shape(), T::from_wide(var));
+            let v0 = ArrayD::from_elem(IxDyn(&[]), T::from_wide(var));
             for r in Reduction::ALL {
                 for loss in [GaussianNllLoss::new().reduction(r), GaussianNllLoss::new().reduction(r).full(true).eps(0.1)] {
                     let what = format!("{} {shape:?} var={var} {loss:?}", T::NAME);
@@ -505,7 +505,14 @@ fn gaussian_scalar_var_negative_is_pytorchs_error_and_nan_propagates() {
     let go = ArrayD::from_elem(IxDyn(&[]), 1.0);
     assert_eq!(loss.backward_scalar_var(x.view(), y.view(), -0.5, go.view()).unwrap_err().to_string(), want);
     let xf = x.mapv(|v| v as f32);
-    assert_eq!(loss.forward_scalar_var(xf.view(), xf.view(), -0.5f32).unwrap_err().to_string(), want);
+    assert_eq!(loss.forward_scalar_var(xf.view(), xf.view(), -0.5).unwrap_err().to_string(), want);
+    // The sign is checked before rounding to f32, as PyTorch checks the Python float:
+    // -1e-300 rounds to -0.0 in f32, but is negative.
+    let e = loss.forward_scalar_var(xf.view(), xf.view(), -1e-300).unwrap_err();
+    assert!(matches!(e, losslab::LossError::Domain { value, .. } if value == -1e-300), "{e}");
+    // ... and the value is rounded to f32 as var * ones_like(input) rounds it.
+    let (a, b) = (loss.forward_scalar_var(xf.view(), xf.view(), 0.1), loss.forward_scalar_var(xf.view(), xf.view(), f64::from(0.1f32)));
+    assert_eq!(a.unwrap(), b.unwrap());
     assert!(matches!(loss.forward_scalar_var(x.view(), y.view(), f64::NEG_INFINITY), Err(losslab::LossError::Domain { .. })));
     assert!(matches!(loss.forward_scalar_var(x.view(), y.view(), -f64::MIN_POSITIVE), Err(losslab::LossError::Domain { .. })));
     // Checked first, as PyTorch does: before the shapes.
@@ -522,7 +529,7 @@ fn gaussian_scalar_var_negative_is_pytorchs_error_and_nan_propagates() {
         let (v, g) = l.forward_backward_scalar_var(x.view(), y.view(), f64::NAN).unwrap();
         assert!(v.iter().all(|v| v.is_nan()), "{r}: {v}");
         assert!(g.input.iter().chain(g.target.iter()).chain(g.var.iter()).all(|v| v.is_nan()), "{r}: {g:?}");
-        let (v, _) = l.forward_backward_scalar_var(xf.view(), xf.view(), f32::NAN).unwrap();
+        let (v, _) = l.forward_backward_scalar_var(xf.view(), xf.view(), f64::NAN).unwrap();
         assert!(v.iter().all(|v| v.is_nan()), "{r}: {v}");
     }
 }

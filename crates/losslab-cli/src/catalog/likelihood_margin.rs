@@ -272,10 +272,10 @@ fn gaussian_nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
             let g = loss.backward(x.view(), y.view(), v.view(), upstream(c, &value).view())?;
             Ok(Output { value, grads: vec![("input", g.input), ("target", g.target), ("var", g.var)] })
         }
-        // PyTorch's `var` as a Python float: rounded to the inputs' dtype (as
-        // `var * ones_like(input)`), and not differentiated.
+        // PyTorch's `var` as a Python float: checked for sign as given, then
+        // rounded to the inputs' dtype (as `var * ones_like(input)`), and not
+        // differentiated.
         (None, Some(var)) => {
-            let var = T::from_wide(var);
             let value = loss.forward_scalar_var(x.view(), y.view(), var)?;
             if !c.want_grads {
                 return Ok(Output { value, grads: vec![] });
