@@ -222,6 +222,9 @@ POISSON = T_("poisson_nll_loss", lambda t, o, r: F.poisson_nll_loss(
     ("input", "target"))
 GAUSS = T_("gaussian_nll_loss", lambda t, o, r: F.gaussian_nll_loss(
     t["input"], t["target"], t["var"], full=o.get("full", False), eps=o.get("eps", 1e-6), reduction=r), ("input", "target", "var"))
+# var as a Python float (an option, not a tensor): torch has no gradient for it.
+GAUSS_F = T_("gaussian_nll_loss", lambda t, o, r: F.gaussian_nll_loss(
+    t["input"], t["target"], float(o["var"]), full=o.get("full", False), eps=o.get("eps", 1e-6), reduction=r), ("input", "target"))
 MRL = T_("margin_ranking_loss", lambda t, o, r: F.margin_ranking_loss(
     t["input1"], t["input2"], t["target"], margin=o.get("margin", 0.0), reduction=r), ("input1", "input2", "target"))
 HEL = T_("hinge_embedding_loss", lambda t, o, r: F.hinge_embedding_loss(
@@ -483,10 +486,35 @@ def gen_keras_optax():
     case(O_PER, "error/shape-mismatch", {"predictor_outputs": randn(3), "targets": signs(4)}, {}, None)
 
 
+def gen_torch_float_var():
+    """gaussian_nll_loss with `var` a Python float (the `var` option of `losslab eval`).
+
+    Generated after every other case, so that its draws from `rng` leave the earlier
+    cases byte-identical."""
+    for s in ((), (5,), (4, 3), (2, 3, 4)):
+        x, y = randn(*s), randn(*s)
+        for var, full, r in ((0.5, False, "mean"), (1.75, True, "sum"), (0.3, False, "none"), (2.0, True, "none")):
+            case(GAUSS_F, f"float-var={var}/{shape_name(s)}/full={full}/{r}", {"input": x, "target": y}, {"var": var, "full": full, "eps": 1e-6}, r)
+    x, y = randn(4, 3), randn(4, 3)
+    case(GAUSS_F, "float-var/defaults", {"input": x, "target": y}, {"var": 0.75}, "mean")
+    for var in (1e-8, 1e-6, 0.0, -0.0):
+        for r in ("none", "mean"):
+            case(GAUSS_F, f"float-var/edge/var={var}-eps=1e-06/{r}", {"input": x, "target": y}, {"var": var, "full": False, "eps": 1e-6}, r)
+    case(GAUSS_F, "float-var/edge/var=0.0-eps=0.1/full/none", {"input": x, "target": y}, {"var": 0.0, "full": True, "eps": 0.1}, "none")
+    case(GAUSS_F, "float-var/edge/var=0.0-eps=0.1/sum", {"input": x, "target": y}, {"var": 0.0, "full": False, "eps": 0.1}, "sum")
+    case(GAUSS_F, "float-var/edge/var=nan/none", {"input": x, "target": y}, {"var": "nan", "full": False, "eps": 1e-6}, "none")
+    case(GAUSS_F, "float-var/edge/var=inf/mean", {"input": x, "target": y}, {"var": "inf", "full": False, "eps": 1e-6}, "mean")
+    case(GAUSS_F, "float-var/edge/empty/sum", {"input": np.zeros((0, 3)), "target": np.zeros((0, 3))}, {"var": 0.5, "full": False, "eps": 1e-6}, "sum")
+    case(GAUSS_F, "float-var/error/negative", {"input": x, "target": y}, {"var": -0.5, "full": False, "eps": 1e-6}, "mean")
+    case(GAUSS_F, "float-var/error/negative-0d", {"input": np.array(1.0), "target": np.array(0.5)}, {"var": -1e-300, "full": False, "eps": 1e-6}, "sum")
+    case(GAUSS_F, "float-var/error/-inf", {"input": x, "target": y}, {"var": "-inf", "full": False, "eps": 1e-6}, "mean")
+
+
 def main():
     gen_torch()
     gen_tf()
     gen_keras_optax()
+    gen_torch_float_var()
     ids = [c["id"] for c in CASES]
     dup = {i for i in ids if ids.count(i) > 1}
     assert not dup, sorted(dup)

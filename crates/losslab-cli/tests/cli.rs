@@ -168,6 +168,35 @@ fn grad_dir_writes_every_gradient() {
 }
 
 #[test]
+fn gaussian_nll_takes_var_as_a_float_option_and_writes_no_gradient_for_it() {
+    let (_t, d) = setup();
+    let (x, y) = ([1.0, 2.0, -0.5, 0.25], [0.0, 0.5, 1.0, 0.25]);
+    f64s(&d, "x.npy", &x);
+    f64s(&d, "y.npy", &y);
+    f64s(&d, "v.npy", &[0.5; 4]);
+    let base = ["eval", "gaussian_nll_loss", "-t", "input=x.npy", "-t", "target=y.npy", "--reduction", "sum"];
+    let v = ok_json(&d, &[&base[..], &["-O", "var=0.5", "--grad-dir", "g"]].concat());
+    // PyTorch has no gradient for a Python float: input and target only.
+    assert_eq!(files(&d.join("g")), ["input.npy", "target.npy"]);
+    assert_eq!(v["grads"].as_object().unwrap().len(), 2, "{v}");
+    let want: f64 = x.iter().zip(&y).map(|(a, b)| 0.5 * (0.5f64.ln() + (a - b) * (a - b) / 0.5)).sum();
+    assert_close(&[v["value"].as_f64().unwrap()], &[want], 1e-15);
+    let gx: Vec<f64> = x.iter().zip(&y).map(|(a, b)| (a - b) / 0.5).collect();
+    assert_close(&read_f64(&d.join("g/input.npy")), &gx, 1e-15);
+    // The same as the tensor filled with the float, which has its gradient too.
+    let t = ok_json(&d, &[&base[..], &["-t", "var=v.npy", "--grad-dir", "h"]].concat());
+    assert_eq!(t["value"], v["value"]);
+    assert_eq!(files(&d.join("h")), ["input.npy", "target.npy", "var.npy"]);
+    assert_eq!(read_f64(&d.join("h/input.npy")), read_f64(&d.join("g/input.npy")));
+    assert_eq!(read_f64(&d.join("h/target.npy")), read_f64(&d.join("g/target.npy")));
+    // `losslab list` shows the float form.
+    let out = losslab(&d, &["list"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let entry = text.split("\n\n").find(|e| e.starts_with("torch:gaussian_nll_loss")).expect("listed");
+    assert!(entry.contains("var = None") && entry.contains("var (when a tensor)"), "{entry}");
+}
+
+#[test]
 fn cross_entropy_gradient_is_softmax_minus_one_hot() {
     let (_t, d) = setup();
     let logits = [[2.0f32, 0.5, -1.0], [0.25, 1.5, -0.75]];

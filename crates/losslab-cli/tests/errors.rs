@@ -167,6 +167,21 @@ fn cases() -> Vec<Case> {
             &["gaussian_nll_loss", "-t", X, "-t", Y, "-t", "var=var.npy"],
             "gaussian_nll_loss: `var` holds -0.5 at position [1], expected a variance >= 0 (PyTorch: var has negative entry/entries)",
         ),
+        (
+            "negative float variance",
+            &["gaussian_nll_loss", "-t", X, "-t", Y, "-O", "var=-0.5"],
+            "gaussian_nll_loss: `var` holds -0.5 at position [], expected a variance >= 0 (PyTorch: var has negative entry/entries)",
+        ),
+        (
+            "variance as a tensor and a float",
+            &["gaussian_nll_loss", "-t", X, "-t", Y, "-t", "var=y.npy", "-O", "var=0.5"],
+            "torch:gaussian_nll_loss: `var` is given twice, as a tensor and as the option var = 0.5, expected one of them (a tensor, or one float for every element)",
+        ),
+        (
+            "no variance",
+            &["gaussian_nll_loss", "-t", X, "-t", Y],
+            "torch:gaussian_nll_loss needs `var`, the predicted variance (>= 0): a tensor (--tensor var=FILE.npy) or one float for every element (--option var=VALUE), found neither; its tensors are input, target, var",
+        ),
         ("integers for a float tensor", &["mse_loss", "-t", X, "-t", "target=ints.npy"], "torch:mse_loss: `target` has dtype int64, expected float32 or float64"),
         (
             "floats for class indices",

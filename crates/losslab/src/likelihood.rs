@@ -486,7 +486,12 @@ pub struct GaussianNllGradients<T> {
 /// `input`'s shape without its last axis, or with a last axis of size 1 (one
 /// variance per sample, homoscedastic); more generally `input`'s number of axes
 /// with exactly one axis of size 1 where `input`'s differs. A broadcast
-/// variance's gradient is summed over the elements it covers.
+/// variance's gradient is summed over the elements it covers. One variance for
+/// every element, PyTorch's `var` as a Python float, is the `*_scalar_var`
+/// methods' (`forward_scalar_var`, `backward_scalar_var`,
+/// `forward_backward_scalar_var`): `var` is then an `f64`, checked for sign and
+/// rounded to the inputs' type as PyTorch's `var * ones_like(input)` does, no
+/// array is made of it, and its gradient is a 0-d array (PyTorch has none).
 ///
 /// PyTorch clamps the variance at `eps` in place under `torch.no_grad()`, so its
 /// autograd sees no clamp: the gradient with respect to `var` is the derivative
@@ -495,8 +500,9 @@ pub struct GaussianNllGradients<T> {
 /// of elements. Unlike PyTorch, `target` must have `input`'s shape.
 ///
 /// # Errors
-/// [`LossError::Domain`] if `var` has a negative entry (PyTorch: "var has negative
-/// entry/entries"), checked first, as PyTorch does; [`LossError::Shape`] for a
+/// [`LossError::Domain`] if `var` has a negative entry, or is a negative
+/// scalar (PyTorch: "var has negative entry/entries"; NaN is not negative and
+/// gives NaN, as in PyTorch), checked first, as PyTorch does; [`LossError::Shape`] for a
 /// `var` of a shape PyTorch rejects ("var is of incorrect size") or a `target`
 /// whose shape is not `input`'s.
 ///
@@ -580,6 +586,27 @@ impl GaussianNllLoss {
         Ok(b.iter().copied().collect())
     }
 
+    /// The error for a negative variance, PyTorch's check (NaN passes, as `nan < 0`
+    /// is false in PyTorch too).
+    fn negative_var(value: f64, position: Vec<usize>) -> LossError {
+        LossError::Domain {
+            loss: Self::NAME,
+            tensor: "var",
+            value,
+            position,
+            expected: "a variance >= 0 (PyTorch: var has negative entry/entries)",
+        }
+    }
+
+    /// PyTorch's clamp under `no_grad` (NaN stays NaN).
+    fn clamp(&self, v: f64) -> f64 {
+        if v < self.eps {
+            self.eps
+        } else {
+            v
+        }
+    }
+
     fn eval<T: Float, D1: Dimension, D2: Dimension>(
         &self,
         input: ArrayView<'_, T, D1>,
@@ -589,40 +616,73 @@ impl GaussianNllLoss {
     ) -> Result<Eval<T, GaussianNllGradients<T>>> {
         let v = widen(&var);
         if let Some(i) = v.iter().position(|&v| v < 0.0) {
-            return Err(LossError::Domain {
-                loss: Self::NAME,
-                tensor: "var",
-                value: v[i],
-                position: crate::error::unravel(i, var.shape()),
-                expected: "a variance >= 0 (PyTorch: var has negative entry/entries)",
-            });
+            return Err(Self::negative_var(v[i], crate::error::unravel(i, var.shape())));
         }
         let vi = Self::var_index(input.shape(), var.shape())?;
         let p = Pointwise::new(Self::NAME, &input, &target)?;
-        // The clamp PyTorch applies under no_grad (NaN stays NaN).
-        let vc: Vec<f64> = v.iter().map(|&v| if v < self.eps { self.eps } else { v }).collect();
+        let vc: Vec<f64> = v.iter().map(|&v| self.clamp(v)).collect();
+        self.eval_clamped(&p, &vc, |i| vi[i], var.shape(), up)
+    }
+
+    /// `eval` with one variance for every element: no variance array, no index.
+    /// PyTorch checks the Python float's sign, then rounds it to `input`'s dtype
+    /// (`var * ones_like(input)`); so does this.
+    fn eval_scalar<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        var: f64,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, GaussianNllGradients<T>>> {
+        if var < 0.0 {
+            return Err(Self::negative_var(var, Vec::new()));
+        }
+        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        self.eval_clamped(&p, &[self.clamp(T::from_wide(var).to_wide())], |_| 0, &[], up)
+    }
+
+    /// The loss and gradients from the clamped variances `vc` (of shape
+    /// `var_shape`), element `i` of `input` taking the variance `vc[vi(i)]`.
+    fn eval_clamped<T: Float>(
+        &self,
+        p: &Pointwise,
+        vc: &[f64],
+        vi: impl Fn(usize) -> usize,
+        var_shape: &[usize],
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, GaussianNllGradients<T>>> {
         let c = if self.full { 0.5 * (2.0 * PI).ln() } else { 0.0 };
         let reducer = p.reducer(self.reduction);
         let scales = up.scales(Self::NAME, &reducer)?;
         let value = p.forward(self.reduction, |i, x, y| {
-            let (d, v) = (x - y, vc[vi[i]]);
+            let (d, v) = (x - y, vc[vi(i)]);
             0.5 * (v.ln() + d * d / v) + c
         });
         let grads = scales.map(|s| {
             let n = p.x.len();
-            let (mut gx, mut gy, mut gv) = (Vec::with_capacity(n), Vec::with_capacity(n), vec![0.0; v.len()]);
-            let mut parts: Vec<Vec<f64>> = vec![Vec::new(); v.len()];
+            let dvar = |i: usize| {
+                let (d, v) = (p.x[i] - p.y[i], vc[vi(i)]);
+                0.5 * s.at(i) * (1.0 / v - d * d / (v * v))
+            };
+            let (mut gx, mut gy) = (Vec::with_capacity(n), Vec::with_capacity(n));
             for i in 0..n {
-                let (d, v) = (p.x[i] - p.y[i], vc[vi[i]]);
+                let (d, v) = (p.x[i] - p.y[i], vc[vi(i)]);
                 let g = s.at(i);
                 gx.push(g * d / v);
                 gy.push(-(g * d / v));
-                parts[vi[i]].push(0.5 * g * (1.0 / v - d * d / (v * v)));
             }
-            for (gv, part) in gv.iter_mut().zip(parts) {
-                *gv = crate::reduction::sum_f64(part);
-            }
-            GaussianNllGradients { input: narrow(&p.shape, gx), target: narrow(&p.shape, gy), var: narrow(var.shape(), gv) }
+            let gv = if vc.len() == 1 {
+                // One variance (a scalar, or a tensor of one element): its
+                // derivative is the compensated sum over every element, in order.
+                vec![crate::reduction::sum_f64((0..n).map(dvar))]
+            } else {
+                let mut parts: Vec<Vec<f64>> = vec![Vec::new(); vc.len()];
+                for i in 0..n {
+                    parts[vi(i)].push(dvar(i));
+                }
+                parts.into_iter().map(crate::reduction::sum_f64).collect()
+            };
+            GaussianNllGradients { input: narrow(&p.shape, gx), target: narrow(&p.shape, gy), var: narrow(var_shape, gv) }
         });
         Ok((value, grads))
     }
@@ -666,6 +726,93 @@ impl GaussianNllLoss {
         var: ArrayView<'_, T, D2>,
     ) -> Result<(ArrayD<T>, GaussianNllGradients<T>)> {
         let (v, g) = self.eval(input, target, var, &Upstream::Ones)?;
+        Ok((v, g.expect("gradients requested")))
+    }
+
+    /// The loss with one variance `var` for every element: PyTorch's
+    /// `gaussian_nll_loss(input, target, var)` with `var` a Python float.
+    ///
+    /// `var` is an `f64`, as PyTorch's Python float: its sign is checked as
+    /// given, then it is rounded to `T`, as `var * ones_like(input)` rounds it
+    /// to `input`'s dtype. The result is what [`forward`](Self::forward)
+    /// computes with a `var` tensor of `input`'s shape filled with that rounded
+    /// value (bit for bit), without that tensor.
+    ///
+    /// # Errors
+    /// [`LossError::Domain`] if `var < 0` (NaN is accepted and gives NaN, as in
+    /// PyTorch); [`LossError::Shape`] if `target`'s shape is not `input`'s.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::GaussianNllLoss;
+    /// let (x, y) = (array![[1.0f32, 2.0], [0.0, -1.0]], array![[0.0f32, 0.0], [0.0, 0.0]]);
+    /// // torch.nn.functional.gaussian_nll_loss(x, y, 2.0)
+    /// let loss = GaussianNllLoss::new().forward_scalar_var(x.view(), y.view(), 2.0).unwrap();
+    /// let want = 0.5 * 2f64.ln() + 0.5 * (1.0 + 4.0 + 0.0 + 1.0) / 2.0 / 4.0;
+    /// assert!((f64::from(loss[[]]) - want).abs() < 1e-6);
+    /// // A negative variance is PyTorch's error.
+    /// let err = GaussianNllLoss::new().forward_scalar_var(x.view(), y.view(), -1.0).unwrap_err();
+    /// assert!(err.to_string().contains("var has negative entry/entries"), "{err}");
+    /// ```
+    pub fn forward_scalar_var<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        var: f64,
+    ) -> Result<ArrayD<T>> {
+        Ok(self.eval_scalar(input, target, var, &Upstream::Skip)?.0)
+    }
+
+    /// The gradients of `Σ grad_output · loss` with one variance `var` for every
+    /// element (see [`forward_scalar_var`](Self::forward_scalar_var)).
+    ///
+    /// `input` and `target` are those of PyTorch's autograd. PyTorch has no
+    /// gradient for a Python float; `var` here is the derivative with respect
+    /// to the scalar, a 0-d array: the sum of the per-element derivatives
+    /// `½ (1/v − (x − y)²/v²)` (passed through the clamp at `eps`, as for a
+    /// tensor), what a one-element `var` tensor broadcast to every element
+    /// would receive.
+    ///
+    /// # Errors
+    /// As [`forward_scalar_var`](Self::forward_scalar_var); also
+    /// [`LossError::Shape`] if `grad_output` does not have the result's shape.
+    pub fn backward_scalar_var<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        var: f64,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<GaussianNllGradients<T>> {
+        Ok(self.eval_scalar(input, target, var, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced) with one
+    /// variance `var` for every element; the gradient `var` is a 0-d array (see
+    /// [`backward_scalar_var`](Self::backward_scalar_var)).
+    ///
+    /// # Errors
+    /// As [`forward_scalar_var`](Self::forward_scalar_var).
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::{GaussianNllLoss, Reduction};
+    /// let (x, y) = (array![1.0f64, 3.0], array![0.0f64, 0.0]);
+    /// let loss = GaussianNllLoss::new().reduction(Reduction::Sum);
+    /// let (value, g) = loss.forward_backward_scalar_var(x.view(), y.view(), 0.5).unwrap();
+    /// assert!((value[[]] - (0.5f64.ln() + 10.0)).abs() < 1e-14);
+    /// assert_eq!(g.input, array![2.0, 6.0].into_dyn()); // (x − y)/var
+    /// assert_eq!(g.var.shape(), &[] as &[usize]);   // 0-d: Σ ½(1/v − (x − y)²/v²)
+    /// assert!((g.var[[]] - (2.0 - 20.0)).abs() < 1e-13);
+    /// ```
+    pub fn forward_backward_scalar_var<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        var: f64,
+    ) -> Result<(ArrayD<T>, GaussianNllGradients<T>)> {
+        let (v, g) = self.eval_scalar(input, target, var, &Upstream::Ones)?;
         Ok((v, g.expect("gradients requested")))
     }
 }

@@ -336,6 +336,16 @@ fn cases() -> Vec<Case> {
             "gaussian_nll_loss: `var` holds -1 at position [1], expected a variance >= 0 (PyTorch: var has negative entry/entries)",
         ),
         (
+            "likelihood: gaussian_nll negative scalar variance",
+            msg!(GaussianNllLoss::new().forward_scalar_var(x3.view(), x3.view(), -1.0)),
+            "gaussian_nll_loss: `var` holds -1 at position [], expected a variance >= 0 (PyTorch: var has negative entry/entries)",
+        ),
+        (
+            "likelihood: gaussian_nll scalar variance, target shape",
+            msg!(GaussianNllLoss::new().forward_scalar_var(x3.view(), y2.view(), 1.0)),
+            "gaussian_nll_loss: `target` has shape [2], expected [3] (the shape of `input`)",
+        ),
+        (
             "likelihood: gaussian_nll variance shape",
             msg!(GaussianNllLoss::new().forward(x3.view(), x3.view(), y2.view())),
             "gaussian_nll_loss: `var` has shape [2], expected [3] (the shape of `input`), [], a shape with a last axis of size 1, or one axis of size 1 where `input`'s differs (PyTorch: var is of incorrect size)",

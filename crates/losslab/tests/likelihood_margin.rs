@@ -411,6 +411,149 @@ fn keras_hinge_converts_binary_labels_only_when_all_are_binary() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Gaussian NLL with a scalar variance (PyTorch's `var` as a Python float)
+
+/// The bits of every element, to compare arrays exactly (NaN included).
+fn bits<T: losslab::Float>(a: &ArrayD<T>) -> (Vec<usize>, Vec<u64>) {
+    (a.shape().to_vec(), a.iter().map(|v| v.to_wide().to_bits()).collect())
+}
+
+/// The scalar path against the tensor path with `var` filled to `input`'s
+/// shape (value, input and target gradients), and its `var` gradient against a
+/// 0-d `var` tensor on the flattened input (the same elements, in the same
+/// order), bit for bit.
+fn check_scalar_var_is_the_filled_tensor<T: losslab::Float>(rng: &mut Rng) {
+    let t = |a: &ArrayD<f64>| a.mapv(T::from_wide);
+    for shape in [vec![], vec![5], vec![4, 3], vec![2, 3, 4]] {
+        let (x, y) = (t(&rng.array(&shape, -2.0, 2.0)), t(&rng.array(&shape, -2.0, 2.0)));
+        let n = x.len();
+        let (xf, yf) = (x.to_shape(IxDyn(&[n])).unwrap().to_owned(), y.to_shape(IxDyn(&[n])).unwrap().to_owned());
+        for var in [0.5, 1.75, 3.0, 1e-8, 0.0, 0.05, 0.1 + 1e-12] {
+            let v = var; // an f64, rounded to T by the scalar path: the filled tensors hold it rounded
+            let filled = ArrayD::from_elem(x.shape(), T::from_wide(var));
+            let v0 = ArrayD::from_elem(IxDyn(&[]), T::from_wide(var));
+            for r in Reduction::ALL {
+                for loss in [GaussianNllLoss::new().reduction(r), GaussianNllLoss::new().reduction(r).full(true).eps(0.1)] {
+                    let what = format!("{} {shape:?} var={var} {loss:?}", T::NAME);
+                    let (val, g) = loss.forward_backward_scalar_var(x.view(), y.view(), v).unwrap();
+                    let (val_t, g_t) = loss.forward_backward(x.view(), y.view(), filled.view()).unwrap();
+                    assert_eq!(bits(&loss.forward_scalar_var(x.view(), y.view(), v).unwrap()), bits(&val_t), "{what}: forward");
+                    assert_eq!(bits(&val), bits(&val_t), "{what}: value");
+                    assert_eq!(bits(&g.input), bits(&g_t.input), "{what}: grad input");
+                    assert_eq!(bits(&g.target), bits(&g_t.target), "{what}: grad target");
+                    assert_eq!(g.var.shape(), &[] as &[usize], "{what}: grad var is 0-d");
+                    let go = upstream(rng, val.shape()).mapv(T::from_wide);
+                    let b = loss.backward_scalar_var(x.view(), y.view(), v, go.view()).unwrap();
+                    let b_t = loss.backward(x.view(), y.view(), filled.view(), go.view()).unwrap();
+                    assert_eq!(bits(&b.input), bits(&b_t.input), "{what}: backward input");
+                    assert_eq!(bits(&b.target), bits(&b_t.target), "{what}: backward target");
+                    // BatchMean divides by the first axis, which flattening changes.
+                    if r != Reduction::BatchMean || shape.len() <= 1 {
+                        let (_, g_0d) = loss.forward_backward(xf.view(), yf.view(), v0.view()).unwrap();
+                        assert_eq!(bits(&g.var), bits(&g_0d.var), "{what}: grad var");
+                        if r == Reduction::None {
+                            let go_f = go.to_shape(IxDyn(&[n])).unwrap().to_owned();
+                            let b_0d = loss.backward(xf.view(), yf.view(), v0.view(), go_f.view()).unwrap();
+                            assert_eq!(bits(&b.var), bits(&b_0d.var), "{what}: backward var");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gaussian_scalar_var_is_the_filled_var_tensor_bit_for_bit() {
+    let mut rng = Rng::new(31);
+    check_scalar_var_is_the_filled_tensor::<f64>(&mut rng);
+    check_scalar_var_is_the_filled_tensor::<f32>(&mut rng);
+}
+
+#[test]
+fn gaussian_scalar_var_gradients_match_finite_differences() {
+    let mut rng = Rng::new(32);
+    for shape in [vec![], vec![5], vec![4, 3], vec![2, 3, 4]] {
+        let x = rng.array(&shape, -2.0, 2.0);
+        let y = rng.array(&shape, -2.0, 2.0);
+        for var in [0.3, 1.0, 2.5] {
+            for r in Reduction::ALL {
+                for loss in [GaussianNllLoss::new().reduction(r), GaussianNllLoss::new().reduction(r).full(true).eps(0.01)] {
+                    let out = loss.forward_scalar_var(x.view(), y.view(), var).unwrap();
+                    let g = upstream(&mut rng, out.shape());
+                    let gr = loss.backward_scalar_var(x.view(), y.view(), var, g.view()).unwrap();
+                    let obj = |a: &ArrayD<f64>, b: &ArrayD<f64>, v: f64| dot(&g, &loss.forward_scalar_var(a.view(), b.view(), v).unwrap());
+                    let what = format!("gnll scalar var {shape:?} var={var} {r}");
+                    check_gradient(&format!("{what} d/dinput"), &x, &gr.input, |a| obj(a, &y, var));
+                    check_gradient(&format!("{what} d/dtarget"), &y, &gr.target, |b| obj(&x, b, var));
+                    let v0 = ArrayD::from_elem(IxDyn(&[]), var);
+                    check_gradient(&format!("{what} d/dvar"), &v0, &gr.var, |c| obj(&x, &y, c[[]]));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gaussian_scalar_var_negative_is_pytorchs_error_and_nan_propagates() {
+    let x = array![[1.0f64, 2.0], [3.0, 4.0]];
+    let y = array![[0.5f64, 2.0], [3.0, 1.0]];
+    let loss = GaussianNllLoss::new();
+    let want = "gaussian_nll_loss: `var` holds -0.5 at position [], expected a variance >= 0 (PyTorch: var has negative entry/entries)";
+    assert_eq!(loss.forward_scalar_var(x.view(), y.view(), -0.5).unwrap_err().to_string(), want);
+    assert_eq!(loss.forward_backward_scalar_var(x.view(), y.view(), -0.5).unwrap_err().to_string(), want);
+    let go = ArrayD::from_elem(IxDyn(&[]), 1.0);
+    assert_eq!(loss.backward_scalar_var(x.view(), y.view(), -0.5, go.view()).unwrap_err().to_string(), want);
+    let xf = x.mapv(|v| v as f32);
+    assert_eq!(loss.forward_scalar_var(xf.view(), xf.view(), -0.5).unwrap_err().to_string(), want);
+    // The sign is checked before rounding to f32, as PyTorch checks the Python float:
+    // -1e-300 rounds to -0.0 in f32, but is negative.
+    let e = loss.forward_scalar_var(xf.view(), xf.view(), -1e-300).unwrap_err();
+    assert!(matches!(e, losslab::LossError::Domain { value, .. } if value == -1e-300), "{e}");
+    // ... and the value is rounded to f32 as var * ones_like(input) rounds it.
+    let (a, b) = (loss.forward_scalar_var(xf.view(), xf.view(), 0.1), loss.forward_scalar_var(xf.view(), xf.view(), f64::from(0.1f32)));
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert!(matches!(loss.forward_scalar_var(x.view(), y.view(), f64::NEG_INFINITY), Err(losslab::LossError::Domain { .. })));
+    assert!(matches!(loss.forward_scalar_var(x.view(), y.view(), -f64::MIN_POSITIVE), Err(losslab::LossError::Domain { .. })));
+    // Checked first, as PyTorch does: before the shapes.
+    let e = loss.forward_scalar_var(array![1.0f64, 2.0].view(), array![1.0f64, 2.0, 3.0].view(), -1.0).unwrap_err();
+    assert!(matches!(e, losslab::LossError::Domain { .. }), "{e}");
+    let e = loss.forward_scalar_var(array![1.0f64, 2.0].view(), array![1.0f64, 2.0, 3.0].view(), 1.0).unwrap_err();
+    assert_eq!(e.to_string(), "gaussian_nll_loss: `target` has shape [3], expected [2] (the shape of `input`)");
+    // -0.0 is not negative (PyTorch: -0.0 < 0 is False): clamped to eps like 0.
+    let a = loss.forward_scalar_var(x.view(), y.view(), -0.0).unwrap();
+    assert_eq!(a, loss.forward_scalar_var(x.view(), y.view(), 0.0).unwrap());
+    // NaN is not negative either (nan < 0 is False in PyTorch): the loss and every gradient are NaN.
+    for r in Reduction::ALL {
+        let l = GaussianNllLoss::new().reduction(r);
+        let (v, g) = l.forward_backward_scalar_var(x.view(), y.view(), f64::NAN).unwrap();
+        assert!(v.iter().all(|v| v.is_nan()), "{r}: {v}");
+        assert!(g.input.iter().chain(g.target.iter()).chain(g.var.iter()).all(|v| v.is_nan()), "{r}: {g:?}");
+        let (v, _) = l.forward_backward_scalar_var(xf.view(), xf.view(), f64::NAN).unwrap();
+        assert!(v.iter().all(|v| v.is_nan()), "{r}: {v}");
+    }
+}
+
+#[test]
+fn gaussian_scalar_var_on_an_empty_input() {
+    for shape in [vec![0], vec![2, 0], vec![0, 3]] {
+        let x = ArrayD::<f64>::zeros(IxDyn(&shape));
+        for r in Reduction::ALL {
+            let (v, g) = GaussianNllLoss::new().reduction(r).forward_backward_scalar_var(x.view(), x.view(), 0.5).unwrap();
+            match r {
+                Reduction::None => assert_eq!(v.shape(), &shape[..]),
+                Reduction::Sum => assert_eq!(v[[]], 0.0),
+                // 0/0, as documented on Reduction (BatchMean of a non-empty first axis: 0).
+                _ => assert!(v[[]].is_nan() || (r == Reduction::BatchMean && shape[0] > 0 && v[[]] == 0.0), "{shape:?} {r}: {v}"),
+            }
+            assert_eq!((g.input.shape(), g.target.shape()), (&shape[..], &shape[..]));
+            assert_eq!(g.var.shape(), &[] as &[usize]);
+            assert_eq!(g.var[[]], 0.0, "{shape:?} {r}: nothing to sum");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // errors
 
 #[test]

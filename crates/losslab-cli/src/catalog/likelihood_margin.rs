@@ -3,9 +3,9 @@
 //! `l2_loss`; Keras's `poisson` and hinge losses; optax's hinge and perceptron losses.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, TensorSpec};
+use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, OptionValue, TensorSpec};
 use crate::tensor::FloatElement;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use losslab::{
     GaussianNllLoss, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasPoisson, KerasSquaredHinge, L2Loss, LogPoissonLoss,
     MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss,
@@ -43,9 +43,19 @@ pub(super) const LOSSES: &[LossSpec] = &[
         tensors: &[
             float("input", "the predicted mean, any shape"),
             float("target", "the target, input's shape"),
-            float("var", "the predicted variance (>= 0): input's shape, input's shape without the last axis, or with one axis of size 1"),
+            opt_float(
+                "var",
+                "the predicted variance (>= 0): input's shape, input's shape without the last axis, or with one axis of size 1; \
+                 or, instead, the option var (one float)",
+            ),
         ],
         options: &[
+            opt(
+                "var",
+                OptionType::OptionalFloat,
+                "None",
+                "one variance (>= 0) for every element, PyTorch's var as a float, instead of the tensor var (no gradient for it)",
+            ),
             opt("full", OptionType::Bool, "False", "add the constant ½log(2π)"),
             opt("eps", OptionType::Float, "1e-06", "the variance's lower clamp (the gradient passes through it, as PyTorch's)"),
         ],
@@ -251,13 +261,38 @@ fn poisson_nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 
 fn gaussian_nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let loss = GaussianNllLoss::new().reduction(c.reduction()).full(c.bool("full")).eps(c.f64("eps"));
-    let (x, y, v) = (c.float("input"), c.float("target"), c.float("var"));
-    let value = loss.forward(x.view(), y.view(), v.view())?;
-    if !c.want_grads {
-        return Ok(Output { value, grads: vec![] });
+    let (x, y) = (c.float("input"), c.float("target"));
+    let name = c.spec.qualified_name();
+    match (c.opt_float("var"), c.opt_f64("var")) {
+        (Some(v), None) => {
+            let value = loss.forward(x.view(), y.view(), v.view())?;
+            if !c.want_grads {
+                return Ok(Output { value, grads: vec![] });
+            }
+            let g = loss.backward(x.view(), y.view(), v.view(), upstream(c, &value).view())?;
+            Ok(Output { value, grads: vec![("input", g.input), ("target", g.target), ("var", g.var)] })
+        }
+        // PyTorch's `var` as a Python float: checked for sign as given, then
+        // rounded to the inputs' dtype (as `var * ones_like(input)`), and not
+        // differentiated.
+        (None, Some(var)) => {
+            let value = loss.forward_scalar_var(x.view(), y.view(), var)?;
+            if !c.want_grads {
+                return Ok(Output { value, grads: vec![] });
+            }
+            let g = loss.backward_scalar_var(x.view(), y.view(), var, upstream(c, &value).view())?;
+            Ok(Output { value, grads: vec![("input", g.input), ("target", g.target)] })
+        }
+        (Some(_), Some(var)) => bail!(
+            "{name}: `var` is given twice, as a tensor and as the option var = {}, expected one of them \
+             (a tensor, or one float for every element)",
+            OptionValue::Float(var)
+        ),
+        (None, None) => bail!(
+            "{name} needs `var`, the predicted variance (>= 0): a tensor (--tensor var=FILE.npy) or one float for every \
+             element (--option var=VALUE), found neither; its tensors are input, target, var"
+        ),
     }
-    let g = loss.backward(x.view(), y.view(), v.view(), upstream(c, &value).view())?;
-    Ok(Output { value, grads: vec![("input", g.input), ("target", g.target), ("var", g.var)] })
 }
 
 fn margin_ranking<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {

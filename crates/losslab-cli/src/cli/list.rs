@@ -133,6 +133,8 @@ pub fn text() -> String {
             .iter()
             .map(|g| match spec.tensor(g).map(|t| t.kind) {
                 Some(crate::catalog::TensorKind::Either) => format!("{g} (when float)"),
+                // A tensor that an option of the same name may replace (gaussian_nll_loss's var).
+                _ if spec.option(g).is_some() => format!("{g} (when a tensor)"),
                 _ => (*g).to_string(),
             })
             .collect();
