@@ -52,7 +52,7 @@ pub enum LossError {
         ignore_index: Option<i64>,
     },
     /// A value is outside the domain the loss is defined on.
-    #[error("{loss}: `{tensor}` holds {value} at position {position:?}, expected {expected}")]
+    #[error("{loss}: `{tensor}` holds {} at position {position:?}, expected {expected}", number(*.value))]
     Domain {
         /// The loss being computed.
         loss: &'static str,
@@ -121,10 +121,33 @@ pub(crate) fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
     idx
 }
 
+/// A number as an error message shows it: as `{}` prints it, but in
+/// scientific notation where that would run to many digits (below 10⁻⁴ or from
+/// 10¹⁶ in magnitude: `-1e-300`, not a 0 followed by 299 more).
+pub(crate) fn number(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e16).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 pub(crate) fn check_option(loss: &'static str, option: &'static str, value: f64, ok: bool, expected: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(LossError::Option { loss, option, value: value.to_string(), expected: expected.to_string() })
+        Err(LossError::Option { loss, option, value: number(value), expected: expected.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    #[test]
+    fn numbers_in_messages_stay_short() {
+        for (v, want) in [(-0.5, "-0.5"), (-1.0, "-1"), (0.0, "0"), (-0.0, "-0"), (1e-4, "0.0001"), (-1e-300, "-1e-300"), (2.5e-7, "2.5e-7"), (1e16, "1e16"), (123456.0, "123456"), (f64::NEG_INFINITY, "-inf"), (f64::NAN, "NaN")] {
+            assert_eq!(number(v), want, "{v:?}");
+        }
     }
 }
