@@ -67,6 +67,8 @@ pub(crate) struct HalfOps<H> {
     pub(crate) exp_sum: unsafe fn(src: *const H, dst: *mut f32, len: usize, m: f32, want_xsum: bool) -> (f64, f64),
     /// `dst[i] = H(src[i] · f + c)`, rounded to nearest even.
     pub(crate) narrow_affine: unsafe fn(src: *const f32, dst: *mut H, len: usize, f: f32, c: f32),
+    /// `dst[i] = f32(src[i])` (exact).
+    pub(crate) widen: unsafe fn(src: *const H, dst: *mut f32, len: usize),
 }
 
 unsafe fn max_scalar<H: HalfFloat>(src: *const H, len: usize) -> (f32, bool) {
@@ -84,8 +86,14 @@ unsafe fn narrow_affine_scalar<H: HalfFloat>(src: *const f32, dst: *mut H, len: 
     }
 }
 
+unsafe fn widen_scalar<H: HalfFloat>(src: *const H, dst: *mut f32, len: usize) {
+    for i in 0..len {
+        *dst.add(i) = (*src.add(i)).to_f32();
+    }
+}
+
 fn scalar_ops<H: HalfFloat>() -> HalfOps<H> {
-    HalfOps { name: "scalar", max: max_scalar::<H>, exp_sum: exp_sum_scalar::<H>, narrow_affine: narrow_affine_scalar::<H> }
+    HalfOps { name: "scalar", max: max_scalar::<H>, exp_sum: exp_sum_scalar::<H>, narrow_affine: narrow_affine_scalar::<H>, widen: widen_scalar::<H> }
 }
 
 /// The operations for `bf16` on this CPU, detected once (following
@@ -232,10 +240,7 @@ impl<H: HalfFloat> RowOps for HalfOps<H> {
                 let n = chunk.min(hi - r);
                 // SAFETY: rows r..r + n are this task's alone; n · c ≤ WIDE.
                 let v = unsafe {
-                    let src = job.src.add(r * c);
-                    for i in 0..n * c {
-                        *buf.add(i) = (*src.add(i)).to_f32();
-                    }
+                    (job.ops.widen)(job.src.add(r * c), buf, n * c);
                     let w = wide_job(buf, if grad { buf } else { std::ptr::null_mut() }, r, r + n);
                     let (v, vc) = w.single_block_rows(0, n, block_len(c), &kernels);
                     if grad {
@@ -295,6 +300,7 @@ mod x86 {
             max: |s, n| unsafe { max_512bw::<true>(s.cast(), n) },
             exp_sum: |s, d, n, m, w| unsafe { exp_sum_512::<true>(s.cast(), d, n, m, w) },
             narrow_affine: if native_bf16 { narrow_affine_bf16_512bf16 } else { |s, d, n, f, c| unsafe { narrow_affine_512::<true>(s, d.cast(), n, f, c) } },
+            widen: |s, d, n| unsafe { widen_512::<true>(s.cast(), d, n) },
         }
     }
 
@@ -304,6 +310,7 @@ mod x86 {
             max: |s, n| unsafe { max_512bw::<false>(s.cast(), n) },
             exp_sum: |s, d, n, m, w| unsafe { exp_sum_512::<false>(s.cast(), d, n, m, w) },
             narrow_affine: |s, d, n, f, c| unsafe { narrow_affine_512::<false>(s, d.cast(), n, f, c) },
+            widen: |s, d, n| unsafe { widen_512::<false>(s.cast(), d, n) },
         }
     }
 
@@ -313,6 +320,7 @@ mod x86 {
             max: |s, n| unsafe { max_256::<true>(s.cast(), n) },
             exp_sum: |s, d, n, m, w| unsafe { exp_sum_256::<true>(s.cast(), d, n, m, w) },
             narrow_affine: |s, d, n, f, c| unsafe { narrow_affine_256::<true>(s, d.cast(), n, f, c) },
+            widen: |s, d, n| unsafe { widen_256::<true>(s.cast(), d, n) },
         }
     }
 
@@ -322,6 +330,7 @@ mod x86 {
             max: |s, n| unsafe { max_256::<false>(s.cast(), n) },
             exp_sum: |s, d, n, m, w| unsafe { exp_sum_256::<false>(s.cast(), d, n, m, w) },
             narrow_affine: |s, d, n, f, c| unsafe { narrow_affine_256::<false>(s, d.cast(), n, f, c) },
+            widen: |s, d, n| unsafe { widen_256::<false>(s.cast(), d, n) },
         }
     }
 
@@ -467,6 +476,20 @@ mod x86 {
             let a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, src.add(i)), fv, cv);
             _mm256_mask_storeu_epi16(dst.add(i).cast(), k, narrow16::<BF>(a));
             i += n;
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn widen_512<const BF: bool>(src: *const u16, dst: *mut f32, len: usize) {
+        let mut i = 0;
+        while i + 16 <= len {
+            _mm512_storeu_ps(dst.add(i), widen16::<BF>(_mm256_loadu_si256(src.add(i).cast())));
+            i += 16;
+        }
+        if i < len {
+            let n = len - i;
+            _mm512_mask_storeu_ps(dst.add(i), mask16(n), load16_partial::<BF>(src.add(i), n));
         }
     }
 
@@ -628,6 +651,22 @@ mod x86 {
         }
     }
 
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn widen_256<const BF: bool>(src: *const u16, dst: *mut f32, len: usize) {
+        let mut i = 0;
+        while i + 8 <= len {
+            _mm256_storeu_ps(dst.add(i), widen8::<BF>(_mm_loadu_si128(src.add(i).cast())));
+            i += 8;
+        }
+        if i < len {
+            let n = len - i;
+            let mut out = [0f32; 8];
+            _mm256_storeu_ps(out.as_mut_ptr(), load8_partial::<BF>(src.add(i), n));
+            std::ptr::copy_nonoverlapping(out.as_ptr(), dst.add(i), n);
+        }
+    }
+
     /// Every operation set this CPU can run, for tests.
     #[cfg(test)]
     pub(super) fn all() -> (Vec<HalfOps<bf16>>, Vec<HalfOps<f16>>) {
@@ -679,6 +718,15 @@ mod tests {
     }
 
     fn check<H: HalfFloat + std::fmt::Debug>(ops: &HalfOps<H>, xs: &[f32], every: &[H]) {
+        // Widening: exact, on every length's tail, nothing written past it.
+        for len in [every.len(), 0, 1, 7, 8, 9, 15, 16, 17, 33] {
+            let mut out = vec![12345.0f32; len + 1];
+            unsafe { (ops.widen)(every.as_ptr(), out.as_mut_ptr(), len) };
+            for (v, o) in every[..len].iter().zip(&out) {
+                assert!(o.to_bits() == v.to_f32().to_bits() || (o.is_nan() && v.to_f32().is_nan()), "{} {}: widen({v:?}) = {o}", ops.name, H::NAME);
+            }
+            assert_eq!(out[len], 12345.0, "{} {}: widen wrote past {len}", ops.name, H::NAME);
+        }
         // Narrowing: round to nearest even, NaN kept, on every length's tail.
         for len in [xs.len(), 1, 7, 15, 17, 33, 63, 65, 100] {
             let mut out = vec![H::default(); len];
