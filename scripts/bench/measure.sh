@@ -17,9 +17,10 @@ mkdir -p "$OUT"
 cargo build --release -p losslab-cli >/dev/null || exit 1
 { date -u; uptime; } > "$OUT/start"
 if "$PY" -c "import torch" 2>/dev/null; then
-    "$PY" scripts/bench/torch_bench.py --losslab $L --shapes 8192x32000,65536x1000,1048576x10 --threads 2 > "$OUT/ce_torch.txt" 2>&1
+    "$PY" scripts/bench/torch_bench.py --losslab $L --shapes 8192x32000,65536x1000,1048576x10 --threads 2 \
+        --json-out "$OUT/ce_torch.json" > "$OUT/ce_torch.txt" 2>&1
     "$PY" scripts/bench/torch_bench.py --losslab $L --elementwise mse_loss,l1_loss,smooth_l1_loss,huber_loss,binary_cross_entropy_with_logits \
-        --elements 100000000 --threads 2 > "$OUT/ew_torch.txt" 2>&1
+        --elements 100000000 --threads 2 --json-out "$OUT/ew_torch.json" > "$OUT/ew_torch.txt" 2>&1
 else
     echo "no torch in $PY: the PyTorch runs are skipped" >&2
 fi
@@ -32,3 +33,7 @@ for l in mse_loss l1_loss smooth_l1_loss huber_loss binary_cross_entropy_with_lo
 done
 { date -u; uptime; } > "$OUT/end"
 echo "figures in $OUT"
+# The targets, each against the limits its own process measured
+# (exit status 1 if one is not met).
+python3 scripts/bench/targets.py "$OUT" | tee "$OUT/targets.txt"
+exit "${PIPESTATUS[0]}"
