@@ -108,20 +108,40 @@ pub struct Gradients<T> {
 /// Compensated (Neumaier) summation: the sum of `f64`s with an error bound that
 /// does not grow with their number. Deterministic: always left to right.
 pub(crate) fn sum_f64(values: impl IntoIterator<Item = f64>) -> f64 {
-    let mut s = 0.0f64;
-    let mut c = 0.0f64;
+    let mut n = Neumaier::default();
     for v in values {
-        let t = s + v;
-        if s.abs() >= v.abs() {
-            c += (s - t) + v;
-        } else {
-            c += (v - t) + s;
-        }
-        s = t;
+        n.add(v);
     }
-    let r = s + c;
-    // Infinities and NaN make the compensation NaN; the plain sum is then right.
-    if r.is_finite() { r } else { s }
+    n.total()
+}
+
+/// A running [`sum_f64`], for sums whose terms come one at a time.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Neumaier {
+    s: f64,
+    c: f64,
+}
+
+impl Neumaier {
+    /// Adds `v` (after the terms added so far).
+    #[inline]
+    pub(crate) fn add(&mut self, v: f64) {
+        let (s, t) = (self.s, self.s + v);
+        self.c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
+        self.s = t;
+    }
+
+    /// The compensated sum.
+    #[inline]
+    pub(crate) fn total(self) -> f64 {
+        let r = self.s + self.c;
+        // Infinities and NaN make the compensation NaN; the plain sum is then right.
+        if r.is_finite() {
+            r
+        } else {
+            self.s
+        }
+    }
 }
 
 /// Combines per-sample losses (computed in `f64`) into the result of a loss, and

@@ -64,15 +64,11 @@ impl Groups {
     /// `Σ f(i)` over the elements of each group (compensated, in element order).
     /// (Neumaier's compensation per group, the same sums as `sum_f64` over each group's elements.)
     pub(crate) fn sums(&self, f: impl Fn(usize) -> f64) -> Vec<f64> {
-        let mut s = vec![0.0f64; self.count];
-        let mut c = vec![0.0f64; self.count];
+        let mut s = vec![crate::reduction::Neumaier::default(); self.count];
         for (i, &g) in self.of.iter().enumerate() {
-            let v = f(i);
-            let t = s[g] + v;
-            c[g] += if s[g].abs() >= v.abs() { (s[g] - t) + v } else { (v - t) + s[g] };
-            s[g] = t;
+            s[g].add(f(i));
         }
-        s.iter().zip(&c).map(|(&s, &c)| if (s + c).is_finite() { s + c } else { s }).collect()
+        s.into_iter().map(crate::reduction::Neumaier::total).collect()
     }
 }
 

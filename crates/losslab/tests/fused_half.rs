@@ -185,6 +185,26 @@ fn non_finite_logits_behave_as_the_general_path() {
     }
 }
 
+/// An infinite loss (a target whose logit is −∞) without a NaN beside it sums
+/// to +∞, as in the general path, on short rows (the `f32` single-block path)
+/// and long ones (the blockwise driver): the compensated sums keep the plain
+/// sum where the compensation turns NaN.
+#[test]
+fn an_infinite_loss_sums_to_infinity() {
+    for c in [3usize, 100, 3000] {
+        let mut x = Array2::from_shape_fn((4, c), |(r, k)| ((r * 7 + k * 3) % 11) as f64 * 0.5 - 2.0);
+        x[[1, 2]] = f64::NEG_INFINITY;
+        let y = ndarray::array![0i64, 2, 1, 0];
+        for r in [Reduction::Sum, Reduction::Mean, Reduction::None] {
+            let ce = CrossEntropyLoss::new().reduction(r);
+            let (tv, _) = general_path(&ce, &x, &y);
+            assert!(tv.iter().any(|v| *v == f64::INFINITY), "{c} {r}: the truth has an infinite loss");
+            close_values(&format!("bf16 {c} {r}"), &run_half::<bf16>(&ce, &x, &y).0, &tv, 2e-6, 1e-7);
+            close_values(&format!("f16 {c} {r}"), &run_half::<f16>(&ce, &x, &y).0, &tv, 2e-6, 1e-7);
+        }
+    }
+}
+
 fn run_half<H: HalfFloat>(ce: &CrossEntropyLoss, x: &Array2<f64>, y: &Array1<i64>) -> (ArrayD<f32>, ArrayD<H>) {
     let xh = x.mapv(H::from_f64);
     let mut g = Array2::from_elem(x.dim(), H::default());

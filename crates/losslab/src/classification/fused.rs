@@ -163,7 +163,7 @@ impl CrossEntropyLoss {
         check_weight(Self::NAME, &self.weight, classes)?;
         let labels = contiguous(target);
         let ignore = self.ignore_index;
-        let mut den = (0.0f64, 0.0f64);
+        let mut den = crate::reduction::Neumaier::default();
         // Unweighted, the denominator is the count of the samples that count
         // (exact, as the compensated sum of ones is).
         let mut count = 0usize;
@@ -188,18 +188,9 @@ impl CrossEntropyLoss {
                 count += 1;
                 continue;
             };
-            let v = w[l as usize];
-            let (s, c) = den;
-            let t = s + v;
-            den = (t, c + if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s });
+            den.add(w[l as usize]);
         }
-        let den = if weight.is_none() {
-            count as f64
-        } else if (den.0 + den.1).is_finite() {
-            den.0 + den.1
-        } else {
-            den.0
-        };
+        let den = if weight.is_none() { count as f64 } else { den.total() };
         let batch = if shape.len() > 1 { rows as f64 } else { 1.0 };
         Ok(Some(Plan { rows, classes, targets: PlanTargets::Index(labels), den, batch, sample_ndim: shape.len() - 1 }))
     }

@@ -185,19 +185,7 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
 /// The chunks `[c0, c1)`: their sums, compensated in order.
 #[inline(always)]
 unsafe fn chunks<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, c0: usize, c1: usize) -> f64 {
-    let (mut s, mut c) = (0.0f64, 0.0f64);
-    for k in c0..c1 {
-        let v = chunk::<T, O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len));
-        let t = s + v;
-        c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
-        s = t;
-    }
-    let r = s + c;
-    if r.is_finite() {
-        r
-    } else {
-        s
-    }
+    crate::reduction::sum_f64((c0..c1).map(|k| chunk::<T, O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len))))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -670,24 +658,13 @@ pub(crate) mod x86 {
     pub(crate) unsafe fn chunks_f32<O: ElemOp, const M: u8>(op: O, j: &Job<f32>, c0: usize, c1: usize) -> f64 {
         let nt = j.len >= NT_MIN;
         let kinds = (store_kind(j.losses.0, nt), store_kind(j.gx.0, nt), store_kind(j.gy.0, nt));
-        let (mut s, mut c) = (0.0f64, 0.0f64);
-        for k in c0..c1 {
-            let v = chunk::<O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len), kinds);
-            let t = s + v;
-            c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
-            s = t;
-        }
+        let total = crate::reduction::sum_f64((c0..c1).map(|k| chunk::<O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len), kinds)));
         if kinds != (0, 0, 0) {
             // The streaming stores are weakly ordered: make them visible before
             // the task reports done.
             _mm_sfence();
         }
-        let r = s + c;
-        if r.is_finite() {
-            r
-        } else {
-            s
-        }
+        total
     }
 
     /// `exp(z)` for `z ≤ 0` on 8 `f64` lanes, to the precision an `f32` result

@@ -45,6 +45,7 @@
 use super::par::{self, SyncPtr};
 use super::simd::{self, BlockOps, RowIo, ShortRowsFn, ROW_GROUP};
 use crate::float::{ClassIndex, Float};
+use crate::reduction::{sum_f64, Neumaier};
 use std::mem::MaybeUninit;
 
 /// The preferred block length, in elements.
@@ -235,17 +236,11 @@ impl<O: RowOps, L: ClassIndex> Job<'_, O, L> {
             let mut stats = [Stat::default(); MAX_BLOCKS];
             let mut scratch = MaybeUninit::<O::Scratch>::uninit();
             let scratch = SyncPtr(O::scratch_row(&mut scratch, self.classes, grad));
-            let (mut s, mut c) = (0.0f64, 0.0f64);
-            for r in p * per_part..((p + 1) * per_part).min(self.rows) {
-                // SAFETY: row r is this task's alone, and so is the scratch row.
-                let v = unsafe { self.row(r, blen, nblocks, &mut stats[..nblocks.max(1)], scratch, split_blocks) };
-                let t = s + v;
-                c += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
-                s = t;
-            }
-            let total = s + c;
+            let rows = p * per_part..((p + 1) * per_part).min(self.rows);
+            // SAFETY: row r is this task's alone, and so is the scratch row.
+            let total = sum_f64(rows.map(|r| unsafe { self.row(r, blen, nblocks, &mut stats[..nblocks.max(1)], scratch, split_blocks) }));
             // SAFETY: slot p is this task's alone.
-            unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
+            unsafe { *partial_ptr.add(p) = total };
         };
         if split_rows {
             par::for_each(parts, |p| part(p, false));
@@ -595,11 +590,8 @@ impl<T: Float> RowOps for BlockOps<T> {
         let kernels = job.row_kernels();
         par::for_each(parts, |p| {
             let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(job.rows));
-            // SAFETY: rows lo..hi are this task's alone.
-            let (s, c) = unsafe { job.single_block_rows(lo, hi, blen, &kernels) };
-            let total = s + c;
-            // SAFETY: slot p is this task's alone.
-            unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
+            // SAFETY: rows lo..hi are this task's alone; slot p is this task's alone.
+            unsafe { *partial_ptr.add(p) = job.single_block_rows(lo, hi, blen, &kernels) };
         });
         Some(par::neumaier(&partial[..parts]))
     }
@@ -717,11 +709,11 @@ impl<T: Float, L: ClassIndex> Job<'_, BlockOps<T>, L> {
     }
 
     /// Rows `lo..hi` by the single-block path; their losses summed in row
-    /// order, compensated: `(sum, compensation)`.
+    /// order, compensated ([`sum_f64`]'s sum).
     ///
     /// # Safety
     /// Rows `lo..hi` of `dst` and `losses` are not touched by any other task.
-    pub(crate) unsafe fn single_block_rows(&self, lo: usize, hi: usize, blen: usize, k: &RowKernels<T>) -> (f64, f64) {
+    pub(crate) unsafe fn single_block_rows(&self, lo: usize, hi: usize, blen: usize, k: &RowKernels<T>) -> f64 {
         let Targets::Index { labels, ignore_index } = self.targets else { unreachable!("single-block rows take index targets") };
         let c = self.classes;
         let cf = c as f64;
@@ -734,7 +726,7 @@ impl<T: Float, L: ClassIndex> Job<'_, BlockOps<T>, L> {
         let mut xy = [0.0f64; ROW_GROUP];
         let mut wys = [0.0f64; ROW_GROUP];
         let mut one = [Stat::default(); 1];
-        let (mut sum, mut comp) = (0.0f64, 0.0f64);
+        let mut sum = Neumaier::default();
         let short = k.short.is_some();
         let mut r0 = lo;
         while r0 < hi {
@@ -819,13 +811,10 @@ impl<T: Float, L: ClassIndex> Job<'_, BlockOps<T>, L> {
                     lv[i] += lv[i + h];
                 }
             }
-            let v = lv[0];
-            let t = sum + v;
-            comp += if sum.abs() >= v.abs() { (sum - t) + v } else { (v - t) + sum };
-            sum = t;
+            sum.add(lv[0]);
             r0 += nb;
         }
-        (sum, comp)
+        sum.total()
     }
 }
 #[cfg(test)]

@@ -35,8 +35,8 @@
 use super::par::{self, SyncPtr};
 use super::simd::{self, ROW_GROUP};
 use super::softmax_ce::{block_len, Job, RowOps, Targets, Up, MAX_PARTS};
-use crate::float::ClassIndex;
-use crate::float::HalfFloat;
+use crate::float::{ClassIndex, HalfFloat};
+use crate::reduction::sum_f64;
 use std::any::TypeId;
 use std::mem::MaybeUninit;
 
@@ -234,29 +234,22 @@ impl<H: HalfFloat> RowOps for HalfOps<H> {
             let mut buf = MaybeUninit::<Aligned<WIDE>>::uninit();
             let buf = buf.as_mut_ptr().cast::<f32>();
             let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(job.rows));
-            let (mut s, mut comp) = (0.0f64, 0.0f64);
-            let mut r = lo;
-            while r < hi {
+            let total = sum_f64((lo..hi).step_by(chunk).map(|r| {
                 let n = chunk.min(hi - r);
                 // SAFETY: rows r..r + n are this task's alone; n · c ≤ WIDE.
-                let v = unsafe {
+                unsafe {
                     (job.ops.widen)(job.src.add(r * c), buf, n * c);
                     let w = wide_job(buf, if grad { buf } else { std::ptr::null_mut() }, r, r + n);
-                    let (v, vc) = w.single_block_rows(0, n, block_len(c), &kernels);
+                    let v = w.single_block_rows(0, n, block_len(c), &kernels);
                     if grad {
                         // fma(g, 1, −0) = g: the f32 gradient rounded to H.
                         (job.ops.narrow_affine)(buf, job.dst.add(r * c), n * c, 1.0, -0.0);
                     }
-                    v + vc
-                };
-                let t = s + v;
-                comp += if s.abs() >= v.abs() { (s - t) + v } else { (v - t) + s };
-                s = t;
-                r += n;
-            }
-            let total = s + comp;
+                    v
+                }
+            }));
             // SAFETY: slot p is this task's alone.
-            unsafe { *partial_ptr.add(p) = if total.is_finite() { total } else { s } };
+            unsafe { *partial_ptr.add(p) = total };
         });
         Some(par::neumaier(&partial[..parts]))
     }
