@@ -199,8 +199,9 @@ pub(crate) fn short_rows_f32() -> Option<ShortRowsFn<f32>> {
 #[cfg(all(test, target_arch = "x86_64"))]
 pub(crate) use x86::{exp_avx2_slice, exp_avx512_slice};
 
-/// The vectorised `exp` of the block operations, 16 or 8 lanes at a time, for
-/// the half-precision kernels (`softmax_ce_half`).
+/// The vectorised `exp` of the block operations (16 or 8 lanes), their
+/// 64- or 32-element step and its sums, for the half-precision kernels
+/// (`softmax_ce_half`).
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{exp_lanes256, exp_lanes512, exp_step256, exp_step512, Sums256, Sums512, PREFETCH};
 
@@ -261,11 +262,11 @@ mod x86 {
     // 4001 points: 6.8 × 10⁻⁸). The rounding of t, and log₂e's to f32, add
     // |x| · (2⁻²⁴ + 1.4 × 10⁻⁸) of relative error: at most 7.7 × 10⁻⁶ (65 ulp
     // of f32) at x = −104, 1.3 × 10⁻⁶ over [−17, 0], where every result a
-    // gradient of f16 can hold lies; far
-    // below a half type's 2⁻⁹ (bf16) or 2⁻¹² (f16), and a sum of them, whose
-    // terms near the maximum weigh most, stays within 10⁻⁶ of the truth. Three
-    // multiply-adds fewer than [`exp512`]: the half kernels, which read half the
-    // bytes, are bound by them. Inputs are clamped to t ≥ −151, below which the
+    // gradient of f16 can hold lies; far below a half type's 2⁻⁹ (bf16) or
+    // 2⁻¹² (f16), and a sum of them, whose terms near the maximum weigh most,
+    // stays within 10⁻⁶ of the truth. Three multiply-adds fewer than
+    // [`exp512`]: the half kernels, which read half the bytes, are bound by
+    // them. Inputs are clamped to t ≥ −151, below which the
     // result rounds to 0; NaN propagates.
     #[allow(clippy::excessive_precision)] // the fitted f32 values, as printed
     const P2: [f32; 5] = [0.001_320_298_2, 0.009_674_952, 0.055_510_473, 0.240_221_66, 0.693_146_6];
@@ -363,7 +364,7 @@ mod x86 {
 
     #[inline]
     #[target_feature(enable = "avx512f")]
-    pub(crate) unsafe fn widen_add512(acc0: &mut __m512d, acc1: &mut __m512d, v: __m512) {
+    unsafe fn widen_add512(acc0: &mut __m512d, acc1: &mut __m512d, v: __m512) {
         let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
         let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v))));
         *acc0 = _mm512_add_pd(*acc0, lo);
@@ -483,8 +484,7 @@ mod x86 {
         let mut sums = Sums512::new();
         let store = !dst.is_null();
         let mut i = 0;
-        // 64 elements a step: their exponentials summed in f32 by a tree of
-        // depth 2 (relative error ≤ 2⁻²³), then widened into f64 accumulators.
+        // 64 elements a step (`exp_step512`), their sums chained in `Sums512`.
         while i + 64 <= len {
             let pf = src.wrapping_add(i + PREFETCH) as *const i8;
             _mm_prefetch::<_MM_HINT_T0>(pf);
@@ -579,7 +579,7 @@ mod x86 {
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn widen_add256(acc0: &mut __m256d, acc1: &mut __m256d, v: __m256) {
+    unsafe fn widen_add256(acc0: &mut __m256d, acc1: &mut __m256d, v: __m256) {
         *acc0 = _mm256_add_pd(*acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
         *acc1 = _mm256_add_pd(*acc1, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
     }
@@ -654,7 +654,7 @@ mod x86 {
         let mut sums = Sums256::new();
         let store = !dst.is_null();
         let mut i = 0;
-        // 32 elements a step, summed in f32 by a tree of depth 2, then widened.
+        // 32 elements a step (`exp_step256`), their sums chained in `Sums256`.
         while i + 32 <= len {
             let pf = src.wrapping_add(i + PREFETCH) as *const i8;
             _mm_prefetch::<_MM_HINT_T0>(pf);
@@ -954,8 +954,8 @@ mod tests {
 
     /// The half kernels' exp: relative error within 2.5 · 10⁻⁷ + |x| · (2⁻²⁴ +
     /// 1.4 · 10⁻⁸) (the rounding of x · log₂e; subnormal results within 2⁻¹⁵⁰
-    /// more), exactly 1 at 0 (a row's maximum
-    /// counts exactly 1 in its sum), 0 at −∞ and below the clamp, NaN kept.
+    /// more), exactly 1 at 0 (a row's maximum counts exactly 1 in its sum), 0
+    /// at −∞ and below the clamp, NaN kept.
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn half_exp_is_within_its_bound_on_its_whole_domain() {
