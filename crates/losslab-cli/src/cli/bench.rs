@@ -294,7 +294,7 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
         "cross_entropy" => {
             let [n, c] = shape[..] else { bail!("cross_entropy takes --shape ROWSxCLASSES, got `{}`", args.shape) };
             // The logits and the gradient.
-            elements_that_fit(&args.shape, &shape, 2, std::mem::size_of::<T>(), &args.dtype)?;
+            let elements = elements_that_fit(&args.shape, &shape, 2, std::mem::size_of::<T>(), &args.dtype)?;
             let mut x = Array2::<T>::zeros((n, c));
             fill(x.as_slice_mut().expect("standard layout"), 1);
             let y = ce_labels(n, c);
@@ -309,12 +309,12 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
             let ip = time(w, r, || {
                 std::hint::black_box(ce.forward_backward_inplace(x.view_mut(), y.view()).expect("valid"));
             });
-            ("torch:cross_entropy".to_string(), fwd, fb, Some(ip), n * c)
+            ("torch:cross_entropy".to_string(), fwd, fb, Some(ip), elements)
         }
         "mse_loss" | "l1_loss" | "smooth_l1_loss" | "huber_loss" | "binary_cross_entropy_with_logits" | "sigmoid_focal_loss" => {
             let [n] = shape[..] else { bail!("{name} takes --shape ELEMENTS (a vector), got `{}`", args.shape) };
             // The input, the target and the gradient.
-            elements_that_fit(&args.shape, &shape, 3, std::mem::size_of::<T>(), &args.dtype)?;
+            let elements = elements_that_fit(&args.shape, &shape, 3, std::mem::size_of::<T>(), &args.dtype)?;
             let mut x = Array1::<T>::zeros(n);
             fill(x.as_slice_mut().expect("contiguous"), 1);
             let mut y = Array1::<T>::zeros(n);
@@ -341,7 +341,7 @@ fn measure<T: Float>(args: &BenchArgs) -> Result<BenchReport> {
                 _ => timed!(BinaryCrossEntropyWithLogits::new()),
             };
             let src = if name == "sigmoid_focal_loss" { "torchvision" } else { "torch" };
-            (format!("{src}:{name}"), fwd, fb, None, n)
+            (format!("{src}:{name}"), fwd, fb, None, elements)
         }
         other => bail!(
             "`losslab bench` does not know the loss `{other}`: expected cross_entropy, mse_loss, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy_with_logits or sigmoid_focal_loss"
@@ -422,7 +422,7 @@ fn measure_half<H: losslab::HalfFloat>(args: &BenchArgs, dtype: &str) -> Result<
         bail!("--dtype {dtype} is supported for cross_entropy only, not `{name}`");
     }
     let [n, c] = shape[..] else { bail!("cross_entropy takes --shape ROWSxCLASSES, got `{}`", args.shape) };
-    elements_that_fit(&args.shape, &shape, 2, 2, dtype)?;
+    let elements = elements_that_fit(&args.shape, &shape, 2, 2, dtype)?;
     let mut x = Array2::<H>::from_elem((n, c), H::default());
     fill_with(x.as_slice_mut().expect("standard layout"), 1, H::from_f64);
     let y = ce_labels(n, c);
@@ -440,8 +440,7 @@ fn measure_half<H: losslab::HalfFloat>(args: &BenchArgs, dtype: &str) -> Result<
     drop((x, g));
     let size = 2.0;
     let loss = "torch:cross_entropy".to_string();
-    let (elements, inplace_s) = (n * c, Some(inplace_s));
-    Ok(report(args, Timings { loss, shape, dtype, elements, fwd_s, fwd_bwd_s, inplace_s, fb_bytes: 2.0 * size, fwd_bytes: size, exp_bound: true }))
+    Ok(report(args, Timings { loss, shape, dtype, elements, fwd_s, fwd_bwd_s, inplace_s: Some(inplace_s), fb_bytes: 2.0 * size, fwd_bytes: size, exp_bound: true }))
 }
 
 #[cfg(test)]
