@@ -728,7 +728,7 @@ impl TripletMarginWithDistanceLoss {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::OptaxTripletMarginLoss;
+/// use losslab::embedding::OptaxTripletMarginLoss;
 /// // optax's own docstring example: [0.1414 0.1414]
 /// let a = array![[0.0f64, 0.0], [1.0, 1.0]];
 /// let p = array![[0.1f64, 0.1], [1.1, 1.1]];
@@ -1106,7 +1106,7 @@ impl CosineEmbeddingLoss {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::CosineSimilarityLoss;
+/// use losslab::embedding::CosineSimilarityLoss;
 /// // Keras's own docstring example: [-0., -0.99999994, 0.99999994] in float32
 /// let y_true = array![[0.0f64, 1.0], [1.0, 1.0], [1.0, 1.0]];
 /// let y_pred = array![[1.0f64, 0.0], [1.0, 1.0], [-1.0, -1.0]];
@@ -1306,7 +1306,7 @@ impl CosineSimilarityLoss {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::NtXentLoss;
+/// use losslab::embedding::NtXentLoss;
 /// // Two pairs of identical unit embeddings, the pairs orthogonal: each positive
 /// // (s = 1/τ) is contrasted with two negatives (s = 0).
 /// let e = array![[1.0f64, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
@@ -1868,7 +1868,7 @@ pub fn triplet_margin_with_distance_loss<T: Float, D: Dimension>(
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let l = losslab::cosine_similarity_loss(array![[3.0f64, 4.0]].view(), array![[6.0f64, 8.0]].view()).unwrap();
+/// let l = losslab::embedding::cosine_similarity_loss(array![[3.0f64, 4.0]].view(), array![[6.0f64, 8.0]].view()).unwrap();
 /// assert!((l[[0]] + 1.0).abs() < 1e-15);
 /// ```
 ///
@@ -1912,7 +1912,7 @@ pub fn ntxent<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
 /// ```
 /// use ndarray::array;
 /// let (a, p, n) = (array![[0.0f64, 0.0]], array![[0.0f64, 0.0]], array![[0.0f64, 3.0]]);
-/// let l = losslab::optax_triplet_margin_loss(a.view(), p.view(), n.view()).unwrap();
+/// let l = losslab::embedding::optax_triplet_margin_loss(a.view(), p.view(), n.view()).unwrap();
 /// assert_eq!(l.shape(), &[1]);
 /// assert_eq!(l[[0]], 0.0); // 1e-3 − 3.0000002 + 1 < 0
 /// ```

@@ -60,79 +60,117 @@
 //!   (install a `rayon::ThreadPool` to choose the number of threads). Without
 //!   it they run on the calling thread, with the same results to the bit.
 //!
-//! ## Catalog
-//! | family | losses |
-//! |---|---|
-//! | stable primitives ([`math`]) | [`logsumexp`], [`softmax`], [`log_softmax`], [`sigmoid`], [`log_sigmoid`], [`softplus`], [`xlogy`] |
-//! | information theory ([`information`]) | [`self_information`], [`entropy`], [`binary_entropy`], [`information::cross_entropy`], [`kl_divergence`], [`js_divergence`], [`KlDivLoss`] (`torch.nn.functional.kl_div`), [`ScipyEntropy`] (`scipy.stats.entropy`) |
-//! | classification ([`classification`]) | [`CrossEntropyLoss`] (integer labels and probability targets), [`NllLoss`], [`BinaryCrossEntropy`], [`BinaryCrossEntropyWithLogits`], TensorFlow's [`SoftmaxCrossEntropyWithLogits`] and [`SparseSoftmaxCrossEntropyWithLogits`] |
-//! | regression ([`regression`]) | [`MseLoss`], [`L1Loss`], [`SmoothL1Loss`], [`HuberLoss`] |
-//! | embedding & ranking ([`embedding`]) | [`CosineEmbeddingLoss`], [`TripletMarginLoss`], [`TripletMarginWithDistanceLoss`] (PyTorch); [`CosineSimilarityLoss`] (Keras `cosine_similarity`); [`NtXentLoss`], [`OptaxTripletMarginLoss`], [`RankingSoftmaxLoss`] (optax) |
-//! | likelihood ([`likelihood`]) | [`PoissonNllLoss`], [`GaussianNllLoss`] (PyTorch); [`SigmoidCrossEntropyWithLogits`], [`WeightedCrossEntropyWithLogits`], [`LogPoissonLoss`], [`L2Loss`] (TensorFlow); [`KerasPoisson`] (`keras.losses.poisson`) |
-//! | margin ([`margin`]) | [`MarginRankingLoss`], [`HingeEmbeddingLoss`], [`SoftMarginLoss`], [`MultilabelSoftMarginLoss`], [`MultilabelMarginLoss`], [`MultiMarginLoss`] (PyTorch); [`KerasHinge`], [`KerasSquaredHinge`], [`KerasCategoricalHinge`] (Keras); [`MulticlassHingeLoss`], [`PerceptronLoss`], [`MulticlassPerceptronLoss`] (optax) |
-//! | Keras ([`keras`]) | [`KerasBinaryCrossentropy`], [`KerasCategoricalCrossentropy`], [`KerasSparseCategoricalCrossentropy`], [`KerasBinaryFocalCrossentropy`], [`KerasCategoricalFocalCrossentropy`], [`KerasCategoricalGeneralizedCrossEntropy`], [`KerasKlDivergence`], [`KerasLogCosh`], [`KerasMeanSquaredLogarithmicError`], [`KerasMeanAbsolutePercentageError`] |
-//! | optax ([`optax`]) | [`OptaxPolyLossCrossEntropy`], [`OptaxSparsemaxLoss`], [`OptaxMulticlassSparsemaxLoss`], [`OptaxKlDivergence`], [`OptaxKlDivergenceWithLogTargets`], [`OptaxGeneralizedKlDivergence`], [`OptaxSafeSoftmaxCrossEntropy`], [`OptaxSmoothLabels`], [`OptaxHuberLoss`], [`OptaxLogCosh`] |
-//! | detection ([`detection`], `torchvision.ops`) | [`SigmoidFocalLoss`], [`GeneralizedBoxIouLoss`], [`DistanceBoxIouLoss`], [`CompleteBoxIouLoss`] |
-//! | segmentation ([`segmentation`]) | Keras's [`KerasDice`] and [`KerasTversky`]; optax's [`DiceLoss`], [`BinaryDiceLoss`], [`MulticlassGeneralizedDiceLoss`]; losslab's [`JaccardLoss`] (soft IoU) and [`LovaszSoftmax`] |
-//! | beyond the frameworks ([`beyond`]) | [`SoftmaxFocalLoss`] (multi-class focal), [`QuantileLoss`] (pinball) |
-//! | sequence ([`sequence`]) | [`CtcLoss`] (`torch.nn.functional.ctc_loss`), [`TfCtcLoss`] (`tf.nn.ctc_loss`), [`OptaxCtcLoss`] (`optax.ctc_loss`) |
+//! ## The house
+//! Read from the bottom up; each layer uses only the layers under it.
+//!
+//! | layer | where | what it holds |
+//! |---|---|---|
+//! | faces | [`torch`], [`torchvision`], [`tf`], [`keras`], [`optax`], [`scipy`], [`own`] | each framework's losses under its own function names (`losslab::keras::hinge`, `losslab::optax::huber_loss`), with their parameters structs named without a prefix (`losslab::keras::Hinge`); nothing is implemented there |
+//! | the crate root | this page | the unqualified names as `losslab eval` resolves them: the first of `torch`, `torchvision`, `tf`, `keras`, `optax`, `scipy`, `losslab` that has the name ([`ROOT_NAMES`]); the machinery's public types; the stable primitives |
+//! | families | [`classification`], [`regression`], [`margin`], [`embedding`] (and ranking), [`likelihood`], [`segmentation`], [`detection`], [`sequence`], [`information`] | each loss implemented once, in the family of its mathematics, whatever framework defines its semantics: its value, its derivatives and its checks |
+//! | machinery | (private) `machinery` | errors, the float traits, shape checks, the element-wise and per-lane evaluation loops, reductions and the upstream gradient, the macros that write each loss's methods |
+//! | kernels, primitives | (private) `kernels`, [`math`] | the fused vectorised kernels and the stable primitives |
+//!
+//! A new loss goes into the family of its mathematics, and is named in the face
+//! of every framework that defines it (and in the registry crate, which every
+//! front end calls).
+//!
+//! ## By framework
+//! - [`torch`] — PyTorch (`torch.nn.functional`, 2.15), `torch:` in the registry: [`cross_entropy`](torch::cross_entropy), [`nll_loss`](torch::nll_loss), [`binary_cross_entropy`](torch::binary_cross_entropy), [`binary_cross_entropy_with_logits`](torch::binary_cross_entropy_with_logits), [`kl_div`](torch::kl_div), [`mse_loss`](torch::mse_loss), [`l1_loss`](torch::l1_loss), [`smooth_l1_loss`](torch::smooth_l1_loss), [`huber_loss`](torch::huber_loss), [`poisson_nll_loss`](torch::poisson_nll_loss), [`gaussian_nll_loss`](torch::gaussian_nll_loss), [`margin_ranking_loss`](torch::margin_ranking_loss), [`hinge_embedding_loss`](torch::hinge_embedding_loss), [`soft_margin_loss`](torch::soft_margin_loss), [`multilabel_soft_margin_loss`](torch::multilabel_soft_margin_loss), [`multilabel_margin_loss`](torch::multilabel_margin_loss), [`multi_margin_loss`](torch::multi_margin_loss), [`cosine_embedding_loss`](torch::cosine_embedding_loss), [`triplet_margin_loss`](torch::triplet_margin_loss), [`triplet_margin_with_distance_loss`](torch::triplet_margin_with_distance_loss), [`ctc_loss`](torch::ctc_loss).
+//! - [`torchvision`] — torchvision (`torchvision.ops`, 0.29), `torchvision:` in the registry: [`sigmoid_focal_loss`](torchvision::sigmoid_focal_loss), [`generalized_box_iou_loss`](torchvision::generalized_box_iou_loss), [`distance_box_iou_loss`](torchvision::distance_box_iou_loss), [`complete_box_iou_loss`](torchvision::complete_box_iou_loss).
+//! - [`tf`] — TensorFlow (`tf.nn`, 2.21), `tf:` in the registry: [`softmax_cross_entropy_with_logits`](tf::softmax_cross_entropy_with_logits), [`sparse_softmax_cross_entropy_with_logits`](tf::sparse_softmax_cross_entropy_with_logits), [`sigmoid_cross_entropy_with_logits`](tf::sigmoid_cross_entropy_with_logits), [`weighted_cross_entropy_with_logits`](tf::weighted_cross_entropy_with_logits), [`log_poisson_loss`](tf::log_poisson_loss), [`l2_loss`](tf::l2_loss), [`ctc_loss`](tf::ctc_loss).
+//! - [`keras`] — Keras 3 (`keras.losses`, 3.15, JAX backend), `keras:` in the registry: [`binary_crossentropy`](keras::binary_crossentropy), [`binary_focal_crossentropy`](keras::binary_focal_crossentropy), [`categorical_crossentropy`](keras::categorical_crossentropy), [`categorical_focal_crossentropy`](keras::categorical_focal_crossentropy), [`sparse_categorical_crossentropy`](keras::sparse_categorical_crossentropy), [`categorical_generalized_cross_entropy`](keras::categorical_generalized_cross_entropy), [`kl_divergence`](keras::kl_divergence), [`log_cosh`](keras::log_cosh), [`mean_squared_logarithmic_error`](keras::mean_squared_logarithmic_error), [`mean_absolute_percentage_error`](keras::mean_absolute_percentage_error), [`poisson`](keras::poisson), [`hinge`](keras::hinge), [`squared_hinge`](keras::squared_hinge), [`categorical_hinge`](keras::categorical_hinge), [`cosine_similarity`](keras::cosine_similarity), [`dice`](keras::dice), [`tversky`](keras::tversky).
+//! - [`optax`] — optax (`optax.losses`, 0.2.8), `optax:` in the registry: [`poly_loss_cross_entropy`](optax::poly_loss_cross_entropy), [`safe_softmax_cross_entropy`](optax::safe_softmax_cross_entropy), [`smooth_labels`](optax::smooth_labels), [`sparsemax_loss`](optax::sparsemax_loss), [`multiclass_sparsemax_loss`](optax::multiclass_sparsemax_loss), [`kl_divergence`](optax::kl_divergence), [`kl_divergence_with_log_targets`](optax::kl_divergence_with_log_targets), [`generalized_kl_divergence`](optax::generalized_kl_divergence), [`huber_loss`](optax::huber_loss), [`log_cosh`](optax::log_cosh), [`multiclass_hinge_loss`](optax::multiclass_hinge_loss), [`perceptron_loss`](optax::perceptron_loss), [`multiclass_perceptron_loss`](optax::multiclass_perceptron_loss), [`triplet_margin_loss`](optax::triplet_margin_loss), [`ntxent`](optax::ntxent), [`ranking_softmax_loss`](optax::ranking_softmax_loss), [`dice_loss`](optax::dice_loss), [`binary_dice_loss`](optax::binary_dice_loss), [`multiclass_generalized_dice_loss`](optax::multiclass_generalized_dice_loss), [`ctc_loss`](optax::ctc_loss).
+//! - [`scipy`] — SciPy (`scipy.stats`, 1.17), `scipy:` in the registry: [`entropy`](scipy::entropy).
+//! - [`own`] — losslab's own losses (`losslab:` in the registry), `losslab:` in the registry: [`softmax_focal_loss`](own::softmax_focal_loss), [`quantile_loss`](own::quantile_loss), [`jaccard_loss`](own::jaccard_loss), [`lovasz_softmax`](own::lovasz_softmax), [`self_information`](own::self_information), [`entropy`](own::entropy), [`binary_entropy`](own::binary_entropy), [`cross_entropy`](own::cross_entropy), [`kl_divergence`](own::kl_divergence), [`js_divergence`](own::js_divergence).
+//!
+//! Stable primitives ([`math`]): [`logsumexp`], [`softmax`], [`log_softmax`],
+//! [`sigmoid`], [`log_sigmoid`], [`softplus`], [`xlogy`]; information theory in
+//! any base, with gradients: [`information`].
 #![deny(missing_docs)]
+// The index by framework links every name through its face, also where the root has the same item.
+#![allow(rustdoc::redundant_explicit_links)]
 #![warn(rust_2018_idioms)]
 
+/// Writes a framework face: `name = family::function, Struct = family::Type;`
+/// re-exports each loss of the family under the reference's own names, and
+/// `NAMES` lists the function names, in the registry's spelling.
+macro_rules! face {
+    ($($name:ident = $fam:ident :: $f:ident $(, $st:ident = $sfam:ident :: $s:ident)? ;)*) => {
+        $(
+            #[doc(inline)]
+            pub use crate::$fam::$f as $name;
+            $(
+                #[doc(inline)]
+                pub use crate::$sfam::$s as $st;
+            )?
+        )*
+        /// Every function name of this face: its framework's `NAME`s in the
+        /// registry's `framework:NAME` (a test holds the two to the same set).
+        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+pub(crate) use face;
+
+/// Writes the crate root's loss names: each unqualified name from the first
+/// framework (in the registry's order) that has it, and [`ROOT_NAMES`].
+macro_rules! root {
+    ($($fw:ident ($reg:literal) : [$($name:ident $($st:ident)?),*];)*) => {
+        $(pub use $fw::{$($name, $($st,)?)*};)*
+        /// The loss names at the crate root, each with the framework it comes
+        /// from (the registry's prefix: `torch`, `keras`, ..., `losslab`): the
+        /// first framework in the order `torch`, `torchvision`, `tf`, `keras`,
+        /// `optax`, `scipy`, `losslab` that has it, as `losslab eval` resolves
+        /// an unqualified name.
+        pub const ROOT_NAMES: &[(&str, &str)] = &[$($((stringify!($name), $reg)),*),*];
+    };
+}
+
+// The families, by mathematics: each implements its losses, whatever framework
+// defines their semantics, on the machinery below.
 pub mod classification;
 pub mod detection;
 pub mod embedding;
 pub mod information;
 pub mod likelihood;
 pub mod margin;
-mod kernels;
-pub mod math;
-mod machinery;
 pub mod regression;
 pub mod segmentation;
 pub mod sequence;
 
-pub use classification::{softmax_focal_loss, SoftmaxFocalLoss};
-pub use regression::{quantile_loss, QuantileLoss};
-pub use classification::{
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, sparse_softmax_cross_entropy_with_logits,
-    softmax_cross_entropy_with_logits, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss,
-    SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits,
-};
-pub use detection::{
-    complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss, sigmoid_focal_loss, CompleteBoxIouLoss, DistanceBoxIouLoss,
-    GeneralizedBoxIouLoss, SigmoidFocalLoss,
-};
-pub use embedding::{
-    cosine_embedding_loss, cosine_similarity_loss, ntxent, optax_triplet_margin_loss, ranking_softmax_loss, triplet_margin_loss,
-    triplet_margin_with_distance_loss, CosineEmbeddingGradients, CosineEmbeddingLoss, CosineSimilarityLoss, NtXentLoss,
-    OptaxTripletMarginLoss, RankingSoftmaxLoss, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss,
-};
+// The layers under the families.
+mod kernels;
+mod machinery;
+pub mod math;
+
+// The frameworks as faces: their losses under their own names.
+pub mod keras;
+pub mod optax;
+pub mod own;
+pub mod scipy;
+pub mod tf;
+pub mod torch;
+pub mod torchvision;
+
 pub use machinery::error::{LossError, Result};
 pub use machinery::float::{ClassIndex, Float, HalfFloat};
+pub use machinery::reduction::{Gradients, ParseReductionError, Reduction};
 /// The `half` crate, whose [`bf16`](half::bf16) and [`f16`](half::f16) the half-precision kernels take.
 pub use half;
 pub use kernels::{kernel_isa, sum_exp};
-pub use information::{
-    binary_entropy, entropy, entropy_backward, js_divergence, js_divergence_backward, kl_div, kl_divergence,
-    kl_divergence_backward, self_information, KlDivLoss, ScipyEntropy,
-};
-pub use classification::{keras_binary_crossentropy, keras_binary_focal_crossentropy, keras_categorical_crossentropy, keras_categorical_focal_crossentropy, keras_categorical_generalized_cross_entropy, keras_sparse_categorical_crossentropy, KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasSparseCategoricalCrossentropy};
-pub use information::{keras_kl_divergence, KerasKlDivergence};
-pub use regression::{keras_log_cosh, keras_mean_absolute_percentage_error, keras_mean_squared_logarithmic_error, KerasLogCosh, KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError};
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
-pub use likelihood::{gaussian_nll_loss, keras_poisson, l2_loss, log_poisson_loss, poisson_nll_loss, sigmoid_cross_entropy_with_logits, weighted_cross_entropy_with_logits, GaussianNllGradients, GaussianNllLoss, KerasPoisson, L2Loss, LogPoissonLoss, PoissonNllLoss, SigmoidCrossEntropyWithLogits, WeightedCrossEntropyWithLogits};
-pub use margin::{keras_hinge, margin_ranking_loss, multi_margin_loss, multiclass_hinge_loss, soft_margin_loss, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasSquaredHinge, MarginRankingGradients, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, SoftMarginLoss};
-pub use classification::{optax_multiclass_sparsemax_loss, optax_poly_loss_cross_entropy, optax_smooth_labels, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy, OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss};
-pub use information::{OptaxGeneralizedKlDivergence, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets};
-pub use regression::{optax_huber_loss, optax_log_cosh, OptaxHuberLoss, OptaxLogCosh};
-pub use machinery::reduction::{Gradients, ParseReductionError, Reduction};
-pub use segmentation::{
-    binary_dice_loss, dice_loss, jaccard_loss, keras_dice, keras_tversky, lovasz_softmax, multiclass_generalized_dice_loss, BinaryDiceLoss,
-    DiceLoss, JaccardLoss, KerasDice, KerasTversky, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss,
-};
-pub use regression::{huber_loss, l1_loss, mse_loss, smooth_l1_loss, HuberLoss, L1Loss, MseLoss, SmoothL1Loss};
-pub use sequence::{ctc_loss, optax_ctc_loss, tf_ctc_loss, CtcLoss, OptaxCtcLoss, TfCtcLoss};
+pub use torch::{CosineEmbeddingGradients, GaussianNllGradients, MarginRankingGradients, TripletDistance, TripletGradients};
+pub use own::LovaszClasses;
+
+root! {
+    torch("torch"): [cross_entropy CrossEntropyLoss, nll_loss NllLoss, binary_cross_entropy BinaryCrossEntropy, binary_cross_entropy_with_logits BinaryCrossEntropyWithLogits, kl_div KlDivLoss, mse_loss MseLoss, l1_loss L1Loss, smooth_l1_loss SmoothL1Loss, huber_loss HuberLoss, poisson_nll_loss PoissonNllLoss, gaussian_nll_loss GaussianNllLoss, margin_ranking_loss MarginRankingLoss, hinge_embedding_loss HingeEmbeddingLoss, soft_margin_loss SoftMarginLoss, multilabel_soft_margin_loss MultilabelSoftMarginLoss, multilabel_margin_loss MultilabelMarginLoss, multi_margin_loss MultiMarginLoss, cosine_embedding_loss CosineEmbeddingLoss, triplet_margin_loss TripletMarginLoss, triplet_margin_with_distance_loss TripletMarginWithDistanceLoss, ctc_loss CtcLoss];
+    torchvision("torchvision"): [sigmoid_focal_loss SigmoidFocalLoss, generalized_box_iou_loss GeneralizedBoxIouLoss, distance_box_iou_loss DistanceBoxIouLoss, complete_box_iou_loss CompleteBoxIouLoss];
+    tf("tf"): [softmax_cross_entropy_with_logits SoftmaxCrossEntropyWithLogits, sparse_softmax_cross_entropy_with_logits SparseSoftmaxCrossEntropyWithLogits, sigmoid_cross_entropy_with_logits SigmoidCrossEntropyWithLogits, weighted_cross_entropy_with_logits WeightedCrossEntropyWithLogits, log_poisson_loss LogPoissonLoss, l2_loss L2Loss];
+    keras("keras"): [binary_crossentropy BinaryCrossentropy, binary_focal_crossentropy BinaryFocalCrossentropy, categorical_crossentropy CategoricalCrossentropy, categorical_focal_crossentropy CategoricalFocalCrossentropy, sparse_categorical_crossentropy SparseCategoricalCrossentropy, categorical_generalized_cross_entropy CategoricalGeneralizedCrossEntropy, kl_divergence KlDivergence, log_cosh LogCosh, mean_squared_logarithmic_error MeanSquaredLogarithmicError, mean_absolute_percentage_error MeanAbsolutePercentageError, poisson Poisson, hinge Hinge, squared_hinge SquaredHinge, categorical_hinge CategoricalHinge, cosine_similarity CosineSimilarity, dice Dice, tversky Tversky];
+    optax("optax"): [poly_loss_cross_entropy PolyLossCrossEntropy, safe_softmax_cross_entropy SafeSoftmaxCrossEntropy, smooth_labels SmoothLabels, sparsemax_loss SparsemaxLoss, multiclass_sparsemax_loss MulticlassSparsemaxLoss, kl_divergence_with_log_targets KlDivergenceWithLogTargets, generalized_kl_divergence GeneralizedKlDivergence, multiclass_hinge_loss MulticlassHingeLoss, perceptron_loss PerceptronLoss, multiclass_perceptron_loss MulticlassPerceptronLoss, ntxent NtXent, ranking_softmax_loss RankingSoftmaxLoss, dice_loss DiceLoss, binary_dice_loss BinaryDiceLoss, multiclass_generalized_dice_loss MulticlassGeneralizedDiceLoss];
+    scipy("scipy"): [entropy Entropy];
+    own("losslab"): [softmax_focal_loss SoftmaxFocalLoss, quantile_loss QuantileLoss, jaccard_loss JaccardLoss, lovasz_softmax LovaszSoftmax, self_information, binary_entropy, js_divergence];
+}
 
 /// The README's examples, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]

@@ -255,7 +255,7 @@ impl LogPoissonLoss {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasPoisson;
+/// use losslab::likelihood::KerasPoisson;
 /// let loss = KerasPoisson::new().forward(array![[1.0f64, 0.0]].view(), array![[1.0f64, 2.0]].view()).unwrap();
 /// assert!((loss[[0]] - (1.0 - (1.0f64 + 1e-7).ln() + 2.0) / 2.0).abs() < 1e-15);
 /// ```
@@ -1030,7 +1030,7 @@ pub fn l2_loss<T: Float, D: Dimension>(t: ArrayView<'_, T, D>) -> ArrayD<T> {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_poisson(array![[0.0f64, 0.0]].view(), array![[1.0, 3.0]].view()).unwrap();
+/// let v = losslab::likelihood::keras_poisson(array![[0.0f64, 0.0]].view(), array![[1.0, 3.0]].view()).unwrap();
 /// assert_eq!(v[[0]], 2.0);
 /// ```
 ///

@@ -869,7 +869,7 @@ keras_hinge_loss!(
     /// # Examples
     /// ```
     /// use ndarray::array;
-    /// use losslab::KerasHinge;
+    /// use losslab::margin::KerasHinge;
     /// // {0, 1} labels become {−1, 1}: losses max(1 + 0.5, 0) and max(1 − 2, 0).
     /// let loss = KerasHinge::new().forward(array![[0.0f64, 1.0]].view(), array![[0.5f64, 2.0]].view()).unwrap();
     /// assert_eq!(loss[[0]], 0.75);
@@ -902,7 +902,7 @@ keras_hinge_loss!(
     /// # Examples
     /// ```
     /// use ndarray::array;
-    /// use losslab::KerasSquaredHinge;
+    /// use losslab::margin::KerasSquaredHinge;
     /// let loss = KerasSquaredHinge::new().forward(array![[-1.0f64, 1.0]].view(), array![[1.0f64, 0.5]].view()).unwrap();
     /// assert_eq!(loss[[0]], (4.0 + 0.25) / 2.0);
     /// ```
@@ -934,7 +934,7 @@ keras_hinge_loss!(
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasCategoricalHinge;
+/// use losslab::margin::KerasCategoricalHinge;
 /// let loss = KerasCategoricalHinge::new().forward(array![[0.0f64, 1.0, 0.0]].view(), array![[0.5f64, 1.0, 0.25]].view()).unwrap();
 /// assert_eq!(loss[[0]], 0.5 - 1.0 + 1.0);
 /// ```
@@ -1310,7 +1310,7 @@ pub fn multi_margin_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_hinge(array![[1.0f64, -1.0]].view(), array![[0.0, 0.0]].view()).unwrap();
+/// let v = losslab::margin::keras_hinge(array![[1.0f64, -1.0]].view(), array![[0.0, 0.0]].view()).unwrap();
 /// assert_eq!(v[[0]], 1.0);
 /// ```
 ///
@@ -1339,4 +1339,72 @@ pub fn multiclass_hinge_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimensi
     labels: ArrayView<'_, L, D2>,
 ) -> Result<ArrayD<T>> {
     MulticlassHingeLoss::new().forward(scores, labels)
+}
+
+/// [`HingeEmbeddingLoss`] with `margin` and `reduction`: `torch.nn.functional.hinge_embedding_loss`.
+///
+/// # Errors
+/// See [`HingeEmbeddingLoss`].
+pub fn hinge_embedding_loss<T: Float, D: Dimension>(
+    input: ArrayView<'_, T, D>,
+    target: ArrayView<'_, T, D>,
+    margin: f64,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    HingeEmbeddingLoss::new().margin(margin).reduction(reduction).forward(input, target)
+}
+
+/// [`MultilabelSoftMarginLoss`] without weights, with `reduction`: `torch.nn.functional.multilabel_soft_margin_loss`.
+///
+/// # Errors
+/// See [`MultilabelSoftMarginLoss`].
+pub fn multilabel_soft_margin_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
+    MultilabelSoftMarginLoss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`MultilabelMarginLoss`] with `reduction`: `torch.nn.functional.multilabel_margin_loss`.
+///
+/// # Errors
+/// See [`MultilabelMarginLoss`].
+pub fn multilabel_margin_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    input: ArrayView<'_, T, D1>,
+    target: ArrayView<'_, L, D2>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    MultilabelMarginLoss::new().reduction(reduction).forward(input, target)
+}
+
+/// [`KerasSquaredHinge`]: `keras.losses.squared_hinge(y_true, y_pred)`, one value per sample.
+///
+/// # Errors
+/// See [`KerasSquaredHinge`].
+pub fn keras_squared_hinge<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    KerasSquaredHinge::new().forward(y_true, y_pred)
+}
+
+/// [`KerasCategoricalHinge`]: `keras.losses.categorical_hinge(y_true, y_pred)`, one value per sample.
+///
+/// # Errors
+/// See [`KerasCategoricalHinge`].
+pub fn keras_categorical_hinge<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    KerasCategoricalHinge::new().forward(y_true, y_pred)
+}
+
+/// [`PerceptronLoss`]: `optax.losses.perceptron_loss(predictor_outputs, targets)`, one value per example.
+///
+/// # Errors
+/// See [`PerceptronLoss`].
+pub fn perceptron_loss<T: Float, D: Dimension>(predictor_outputs: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    PerceptronLoss::new().forward(predictor_outputs, targets)
+}
+
+/// [`MulticlassPerceptronLoss`]: `optax.losses.multiclass_perceptron_loss(scores, labels)`, one value per example.
+///
+/// # Errors
+/// See [`MulticlassPerceptronLoss`].
+pub fn multiclass_perceptron_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    scores: ArrayView<'_, T, D1>,
+    labels: ArrayView<'_, L, D2>,
+) -> Result<ArrayD<T>> {
+    MulticlassPerceptronLoss::new().forward(scores, labels)
 }

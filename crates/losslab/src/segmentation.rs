@@ -275,7 +275,7 @@ macro_rules! keras_overlap_methods {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasDice;
+/// use losslab::segmentation::KerasDice;
 /// // Keras's docstring example.
 /// let y_true = array![[1.0f64, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]];
 /// let y_pred = array![[0.0f64, 1.0, 0.0, 1.0], [0.4, 0.0, 0.0, 0.9]];
@@ -340,7 +340,7 @@ impl KerasDice {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasTversky;
+/// use losslab::segmentation::KerasTversky;
 /// let y = array![1.0f64, 1.0, 0.0];
 /// let p = array![1.0f64, 0.0, 1.0];
 /// // I = 1, A = 1 (the missed positive), B = 1 (the false positive)
@@ -408,7 +408,7 @@ impl KerasTversky {
 /// use ndarray::array;
 /// let y = array![0.0f64, 1.0, 1.0];
 /// // a perfect prediction: 0 up to Keras's epsilon
-/// assert!(losslab::keras_dice(y.view(), y.view(), None).unwrap()[[]] < 1e-7);
+/// assert!(losslab::segmentation::keras_dice(y.view(), y.view(), None).unwrap()[[]] < 1e-7);
 /// ```
 ///
 /// # References
@@ -426,7 +426,7 @@ pub fn keras_dice<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: A
 /// ```
 /// use ndarray::array;
 /// let y = array![[0.0f64, 1.0], [1.0, 1.0]];
-/// let l = losslab::keras_tversky(y.view(), y.view(), 0.3, 0.7, Some(vec![-1])).unwrap();
+/// let l = losslab::segmentation::keras_tversky(y.view(), y.view(), 0.3, 0.7, Some(vec![-1])).unwrap();
 /// assert_eq!(l.shape(), &[2]);
 /// assert!(l.iter().all(|&v| v < 1e-7));
 /// ```

@@ -697,7 +697,7 @@ const TF_LOG_0: f64 = -706.893_615_722_656_2;
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::TfCtcLoss;
+/// use losslab::sequence::TfCtcLoss;
 /// // One frame, one label 1 of 2 classes: the only path is "1".
 /// let logits = array![[[0.0f64, 1.0]]]; // (T=1, N=1, C=2)
 /// let loss = TfCtcLoss::new()
@@ -1018,7 +1018,7 @@ impl TfCtcLoss {
 /// use ndarray::array;
 /// // Equal logits over 2 classes, 2 frames, label "1": 3 paths of probability 1/4.
 /// let logits = array![[[0.0f32, 0.0]], [[0.0, 0.0]]];
-/// let v = losslab::tf_ctc_loss(array![[1i64]].view(), logits.view(), array![1i64].view(), array![2i64].view()).unwrap();
+/// let v = losslab::sequence::tf_ctc_loss(array![[1i64]].view(), logits.view(), array![1i64].view(), array![2i64].view()).unwrap();
 /// assert!((v[[0]] - -(0.75f32).ln()).abs() < 1e-6);
 /// ```
 ///
@@ -1074,7 +1074,7 @@ pub fn tf_ctc_loss<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Di
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::OptaxCtcLoss;
+/// use losslab::sequence::OptaxCtcLoss;
 /// // Equal logits over 2 classes, 2 frames, label "1": 3 paths of probability 1/4.
 /// let logits = array![[[0.0f64, 0.0], [0.0, 0.0]]];
 /// let loss = OptaxCtcLoss::new()
@@ -1478,7 +1478,7 @@ impl OptaxCtcLoss {
 /// use ndarray::array;
 /// // The second frame is padding: one frame, label "1", probability 1/2.
 /// let logits = array![[[0.0f64, 0.0], [5.0, -5.0]]];
-/// let v = losslab::optax_ctc_loss(logits.view(), array![[0.0, 1.0]].view(), array![[1i64]].view(), array![[0.0]].view()).unwrap();
+/// let v = losslab::sequence::optax_ctc_loss(logits.view(), array![[0.0, 1.0]].view(), array![[1i64]].view(), array![[0.0]].view()).unwrap();
 /// assert!((v[[0]] - 2f64.ln()).abs() < 1e-12);
 /// ```
 ///

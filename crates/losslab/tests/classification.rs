@@ -330,7 +330,7 @@ fn cross_entropy_is_entropy_plus_kl() {
     p[[0, 1]] = 0.0; // a zero probability: 0·log 0 = 0 on both sides
     let q = losslab::softmax(&logits.view(), ndarray::Axis(1)).unwrap();
     let ce = CrossEntropyLoss::new().reduction(Reduction::None).forward_probs(logits.view(), p.view()).unwrap();
-    let h = losslab::entropy(p.view(), -1, None).unwrap();
-    let kl = losslab::kl_divergence(p.view(), q.view(), -1, None).unwrap();
+    let h = losslab::information::entropy(p.view(), -1, None).unwrap();
+    let kl = losslab::information::kl_divergence(p.view(), q.view(), -1, None).unwrap();
     assert_close("H(p, q) = H(p) + KL(p‖q)", &ce, &(&h + &kl), 1e-12);
 }

@@ -6,11 +6,8 @@
 mod common;
 
 use common::{assert_close, check_gradient, dot, Rng};
-use losslab::{
-    BinaryCrossEntropyWithLogits, BinaryDiceLoss, CompleteBoxIouLoss, CrossEntropyLoss, DiceLoss, DistanceBoxIouLoss,
-    GeneralizedBoxIouLoss, Gradients, JaccardLoss, KerasDice, KerasTversky, L1Loss, LossError, LovaszClasses, LovaszSoftmax,
-    MulticlassGeneralizedDiceLoss, QuantileLoss, Reduction, SigmoidFocalLoss, SoftmaxFocalLoss,
-};
+use losslab::{BinaryCrossEntropyWithLogits, BinaryDiceLoss, CompleteBoxIouLoss, CrossEntropyLoss, DiceLoss, DistanceBoxIouLoss, GeneralizedBoxIouLoss, Gradients, JaccardLoss, L1Loss, LossError, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss, QuantileLoss, Reduction, SigmoidFocalLoss, SoftmaxFocalLoss};
+use losslab::segmentation::{KerasDice, KerasTversky};
 use ndarray::{arr1, arr2, ArrayD, IxDyn};
 
 type Fwd<'a> = Box<dyn Fn(&ArrayD<f64>, &ArrayD<f64>) -> ArrayD<f64> + 'a>;

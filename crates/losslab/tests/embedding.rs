@@ -7,11 +7,8 @@
 mod common;
 
 use common::{assert_close, check_gradient, dot, Rng};
-use losslab::{
-    CosineEmbeddingLoss, CosineSimilarityLoss, LossError, NtXentLoss, OptaxTripletMarginLoss,
-    RankingSoftmaxLoss, Reduction, TripletDistance, TripletMarginLoss,
-    TripletMarginWithDistanceLoss,
-};
+use losslab::{CosineEmbeddingLoss, LossError, RankingSoftmaxLoss, Reduction, TripletDistance, TripletMarginLoss, TripletMarginWithDistanceLoss};
+use losslab::embedding::{CosineSimilarityLoss, NtXentLoss, OptaxTripletMarginLoss};
 use ndarray::{arr0, array, ArrayD, IxDyn};
 
 /// A random upstream gradient of the result's shape (1.3 for a scalar).

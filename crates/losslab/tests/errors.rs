@@ -6,6 +6,14 @@
 //! A failure lists every case whose message changed, with the message now given.
 
 use losslab::*;
+use losslab::classification::{KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasSparseCategoricalCrossentropy, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy, OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss};
+use losslab::embedding::{CosineSimilarityLoss, NtXentLoss, OptaxTripletMarginLoss};
+use losslab::information::{KerasKlDivergence, ScipyEntropy, entropy_backward, kl_divergence, kl_divergence_backward};
+use losslab::likelihood::{KerasPoisson};
+use losslab::margin::{KerasCategoricalHinge, KerasHinge};
+use losslab::regression::{OptaxHuberLoss};
+use losslab::segmentation::{KerasDice, KerasTversky};
+use losslab::sequence::{OptaxCtcLoss, TfCtcLoss};
 use ndarray::{array, ArrayD, Axis, IxDyn};
 
 /// The message of an error (or `<no error>`).

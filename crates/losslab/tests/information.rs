@@ -4,10 +4,8 @@
 //! by central finite differences in f64.
 
 use losslab::information::{cross_entropy, cross_entropy_backward};
-use losslab::{
-    binary_entropy, entropy, entropy_backward, js_divergence, js_divergence_backward, kl_div, kl_divergence,
-    kl_divergence_backward, self_information, Gradients, KlDivLoss, Reduction, ScipyEntropy,
-};
+use losslab::{binary_entropy, js_divergence, kl_div, self_information, Gradients, KlDivLoss, Reduction};
+use losslab::information::{entropy, entropy_backward, js_divergence_backward, kl_divergence, kl_divergence_backward, ScipyEntropy};
 use ndarray::{array, ArrayD, IxDyn};
 use std::f64::consts::LN_2;
 

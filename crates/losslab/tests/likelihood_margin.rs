@@ -7,12 +7,9 @@
 mod common;
 
 use common::{assert_close, check_gradient, dot, Rng};
-use losslab::{
-    GaussianNllLoss, Gradients, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasPoisson, KerasSquaredHinge, L2Loss,
-    LogPoissonLoss, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss,
-    MultilabelSoftMarginLoss, PerceptronLoss, PoissonNllLoss, Reduction, Result, SigmoidCrossEntropyWithLogits, SoftMarginLoss,
-    WeightedCrossEntropyWithLogits,
-};
+use losslab::{GaussianNllLoss, Gradients, HingeEmbeddingLoss, L2Loss, LogPoissonLoss, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, PoissonNllLoss, Reduction, Result, SigmoidCrossEntropyWithLogits, SoftMarginLoss, WeightedCrossEntropyWithLogits};
+use losslab::margin::{KerasCategoricalHinge, KerasHinge, KerasSquaredHinge};
+use losslab::likelihood::KerasPoisson;
 use ndarray::{array, ArrayD, ArrayViewD, IxDyn};
 
 /// The upstream gradient for a result of `shape`: random for unreduced results, 0.7 for scalars.

@@ -27,6 +27,7 @@ mod common;
 use common::losses::*;
 use common::Rng;
 use losslab::*;
+use losslab::classification::{KerasSparseCategoricalCrossentropy};
 use ndarray::{Array1, ArrayD, Axis, IxDyn};
 use proptest::prelude::*;
 

@@ -8,7 +8,8 @@
 mod common;
 
 use common::{assert_close, check_gradient, dot, Rng};
-use losslab::{ctc_loss, optax_ctc_loss, tf_ctc_loss, CtcLoss, OptaxCtcLoss, Reduction, TfCtcLoss};
+use losslab::{ctc_loss, CtcLoss, Reduction};
+use losslab::sequence::{optax_ctc_loss, tf_ctc_loss, OptaxCtcLoss, TfCtcLoss};
 use ndarray::{array, Array1, Array2, Array3, ArrayD, Axis, IxDyn};
 
 // ---------------------------------------------------------------------------------------------

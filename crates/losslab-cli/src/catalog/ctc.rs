@@ -5,7 +5,8 @@ use super::call::{Call, Output};
 use super::{eval, float, int, opt, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
 use anyhow::Result;
-use losslab::{CtcLoss, OptaxCtcLoss, Reduction, TfCtcLoss};
+use losslab::{CtcLoss, Reduction};
+use losslab::sequence::{OptaxCtcLoss, TfCtcLoss};
 
 pub(super) const LOSSES: &[LossSpec] = &[
     LossSpec {

@@ -12,10 +12,8 @@ use super::call::{Call, Output};
 use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionSpec, OptionType, TensorKind, TensorSpec};
 use crate::tensor::FloatElement;
 use anyhow::{bail, Result};
-use losslab::{
-    BinaryDiceLoss, CompleteBoxIouLoss, DiceLoss, DistanceBoxIouLoss, GeneralizedBoxIouLoss, JaccardLoss, KerasDice, KerasTversky,
-    LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss, QuantileLoss, Reduction, SigmoidFocalLoss, SoftmaxFocalLoss,
-};
+use losslab::{BinaryDiceLoss, CompleteBoxIouLoss, DiceLoss, DistanceBoxIouLoss, GeneralizedBoxIouLoss, JaccardLoss, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss, QuantileLoss, Reduction, SigmoidFocalLoss, SoftmaxFocalLoss};
+use losslab::segmentation::{KerasDice, KerasTversky};
 
 const BOXES1: TensorSpec = float("boxes1", "boxes (x1, y1, x2, y2), shape (..., 4)");
 const BOXES2: TensorSpec = float("boxes2", "boxes (x1, y1, x2, y2), boxes1's shape");

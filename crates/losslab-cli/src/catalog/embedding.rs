@@ -5,10 +5,8 @@ use super::call::{Call, Output};
 use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
 use crate::tensor::FloatElement;
 use anyhow::Result;
-use losslab::{
-    CosineEmbeddingLoss, CosineSimilarityLoss, NtXentLoss, OptaxTripletMarginLoss, RankingSoftmaxLoss, Reduction, TripletDistance,
-    TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss,
-};
+use losslab::{CosineEmbeddingLoss, RankingSoftmaxLoss, Reduction, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss};
+use losslab::embedding::{CosineSimilarityLoss, NtXentLoss, OptaxTripletMarginLoss};
 use ndarray::{ArrayD, ArrayViewD};
 
 const ANCHOR: TensorSpec = float("anchor", "anchors, shape (N, D) or (D,) (the distance is along the last axis)");

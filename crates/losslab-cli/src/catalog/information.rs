@@ -6,7 +6,8 @@ use super::{eval, float, opt, opt_float, Framework, LossSpec, OptionSpec, Option
 use crate::tensor::FloatElement;
 use anyhow::Result;
 use losslab::information as info;
-use losslab::{Gradients, KlDivLoss, Reduction, ScipyEntropy};
+use losslab::{Gradients, KlDivLoss, Reduction};
+use losslab::information::ScipyEntropy;
 use ndarray::{ArrayD, ArrayViewD, Zip};
 
 const BASE: OptionSpec = opt("base", OptionType::OptionalFloat, "None", "the logarithm's base (None: nats; 2: bits)");

@@ -6,13 +6,9 @@ use super::call::{Call, Output};
 use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
 use anyhow::{bail, Result};
-use losslab::{
-    KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy,
-    KerasCategoricalGeneralizedCrossEntropy, KerasKlDivergence, KerasLogCosh, KerasMeanAbsolutePercentageError,
-    KerasMeanSquaredLogarithmicError, KerasSparseCategoricalCrossentropy, OptaxGeneralizedKlDivergence, OptaxHuberLoss,
-    OptaxKlDivergence, OptaxKlDivergenceWithLogTargets, OptaxLogCosh, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy,
-    OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss,
-};
+use losslab::classification::{KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasSparseCategoricalCrossentropy, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy, OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss};
+use losslab::information::{KerasKlDivergence, OptaxGeneralizedKlDivergence, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets};
+use losslab::regression::{KerasLogCosh, KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError, OptaxHuberLoss, OptaxLogCosh};
 use ndarray::ArrayD;
 
 const Y_TRUE: super::TensorSpec = float("y_true", "the targets, y_pred's shape");

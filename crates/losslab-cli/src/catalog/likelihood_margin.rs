@@ -6,11 +6,9 @@ use super::call::{Call, Output};
 use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, OptionValue, TensorSpec};
 use crate::tensor::FloatElement;
 use anyhow::{bail, Result};
-use losslab::{
-    GaussianNllLoss, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasPoisson, KerasSquaredHinge, L2Loss, LogPoissonLoss,
-    MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss,
-    PerceptronLoss, PoissonNllLoss, Reduction, SigmoidCrossEntropyWithLogits, SoftMarginLoss, WeightedCrossEntropyWithLogits,
-};
+use losslab::{GaussianNllLoss, HingeEmbeddingLoss, L2Loss, LogPoissonLoss, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, PoissonNllLoss, Reduction, SigmoidCrossEntropyWithLogits, SoftMarginLoss, WeightedCrossEntropyWithLogits};
+use losslab::margin::{KerasCategoricalHinge, KerasHinge, KerasSquaredHinge};
+use losslab::likelihood::KerasPoisson;
 use ndarray::ArrayD;
 
 const INPUT: TensorSpec = float("input", "the prediction, any shape");

@@ -144,13 +144,13 @@ fn entropy() -> Result<String> {
         let _ = writeln!(s, "  p = {:<5} H = {:<9} bits {bar}", num(*p), num(*v));
     }
     let _ = writeln!(s, "  Maximal (1 bit) at p = 0.5, where nothing is known in advance; 0 at p = 0 or 1, where the outcome is certain.");
-    let u4 = losslab::entropy(Array1::from(vec![0.25; 4]).view(), 0, Some(2.0))?[[]];
+    let u4 = losslab::information::entropy(Array1::from(vec![0.25; 4]).view(), 0, Some(2.0))?[[]];
     let _ = writeln!(s, "  A uniform choice among 4 outcomes: H = {} bits; among n: log₂ n.\n", num(u4));
 
     let p = Array1::from(vec![1.0, 0.0, 0.0]);
     let q = Array1::from(vec![0.7, 0.2, 0.1]);
-    let kl = losslab::kl_divergence(p.view(), q.view(), 0, None)?[[]];
-    let kl_rev = losslab::kl_divergence(q.view(), p.view(), 0, None)?[[]];
+    let kl = losslab::information::kl_divergence(p.view(), q.view(), 0, None)?[[]];
+    let kl_rev = losslab::information::kl_divergence(q.view(), p.view(), 0, None)?[[]];
     let ce = losslab::information::cross_entropy(p.view(), q.view(), 0, None)?[[]];
     let _ = writeln!(s, "Relative entropy (KL divergence) KL(p‖q) = Σ p log(p/q): how far the prediction q is from the truth p.");
     let _ = writeln!(s, "  The article's example, truth p = (1, 0, 0), prediction q = (0.7, 0.2, 0.1), in nats:");

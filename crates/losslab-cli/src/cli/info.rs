@@ -2,9 +2,9 @@
 //! distribution `p` and a prediction `q` (the article's question 1).
 //!
 //! Every number comes from [`losslab`]'s information functions
-//! ([`self_information`](losslab::self_information), [`entropy`](losslab::entropy),
+//! ([`self_information`](losslab::self_information), [`entropy`](losslab::information::entropy),
 //! [`cross_entropy`](losslab::information::cross_entropy),
-//! [`kl_divergence`](losslab::kl_divergence), [`js_divergence`](losslab::js_divergence)).
+//! [`kl_divergence`](losslab::information::kl_divergence), [`js_divergence`](losslab::js_divergence)).
 
 use anyhow::{bail, Result};
 use ndarray::Array1;
@@ -147,7 +147,7 @@ pub fn compute(p: Distribution, q: Option<Distribution>, bits: bool) -> Result<I
     let pa = Array1::from(p.probs.clone());
     let scalar = |a: ndarray::ArrayD<f64>| a.iter().next().copied().expect("a scalar");
     let self_information_p = losslab::self_information(pa.view(), base)?.iter().copied().collect();
-    let entropy_p = scalar(losslab::entropy(pa.view(), 0, base)?);
+    let entropy_p = scalar(losslab::information::entropy(pa.view(), 0, base)?);
     let mut info = Info {
         unit,
         p: p.clone(),
@@ -164,10 +164,10 @@ pub fn compute(p: Distribution, q: Option<Distribution>, bits: bool) -> Result<I
     if let Some(q) = q {
         let qa = Array1::from(q.probs.clone());
         info.self_information_q = Some(losslab::self_information(qa.view(), base)?.iter().copied().collect());
-        info.entropy_q = Some(scalar(losslab::entropy(qa.view(), 0, base)?));
+        info.entropy_q = Some(scalar(losslab::information::entropy(qa.view(), 0, base)?));
         info.cross_entropy = Some(scalar(losslab::information::cross_entropy(pa.view(), qa.view(), 0, base)?));
-        info.kl_pq = Some(scalar(losslab::kl_divergence(pa.view(), qa.view(), 0, base)?));
-        info.kl_qp = Some(scalar(losslab::kl_divergence(qa.view(), pa.view(), 0, base)?));
+        info.kl_pq = Some(scalar(losslab::information::kl_divergence(pa.view(), qa.view(), 0, base)?));
+        info.kl_qp = Some(scalar(losslab::information::kl_divergence(qa.view(), pa.view(), 0, base)?));
         info.js = Some(scalar(losslab::js_divergence(pa.view(), qa.view(), 0, base)?));
     }
     Ok(info)

@@ -123,7 +123,7 @@ fn class_log_probs_backward(x: &[f64], from_logits: bool, lp: &ClassLogProbs, g_
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasBinaryCrossentropy;
+/// use losslab::classification::KerasBinaryCrossentropy;
 /// let y_true = array![[0.0f64, 1.0], [0.0, 0.0]];
 /// let y_pred = array![[0.6f64, 0.4], [0.4, 0.6]];
 /// let loss = KerasBinaryCrossentropy::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -241,7 +241,7 @@ impl KerasBinaryCrossentropy {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasBinaryFocalCrossentropy;
+/// use losslab::classification::KerasBinaryFocalCrossentropy;
 /// let y_true = array![[0.0f64, 1.0], [0.0, 0.0]];
 /// let y_pred = array![[0.6f64, 0.4], [0.4, 0.6]];
 /// let loss = KerasBinaryFocalCrossentropy::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -391,7 +391,7 @@ impl KerasBinaryFocalCrossentropy {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasCategoricalCrossentropy;
+/// use losslab::classification::KerasCategoricalCrossentropy;
 /// let y_true = array![[0.0f64, 1.0, 0.0], [0.0, 0.0, 1.0]];
 /// let y_pred = array![[0.05f64, 0.95, 0.0], [0.1, 0.8, 0.1]];
 /// let loss = KerasCategoricalCrossentropy::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -501,7 +501,7 @@ impl KerasCategoricalCrossentropy {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasCategoricalFocalCrossentropy;
+/// use losslab::classification::KerasCategoricalFocalCrossentropy;
 /// let y_true = array![[0.0f64, 1.0, 0.0], [0.0, 0.0, 1.0]];
 /// let y_pred = array![[0.05f64, 0.9, 0.05], [0.1, 0.85, 0.05]];
 /// let loss = KerasCategoricalFocalCrossentropy::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -650,7 +650,7 @@ impl KerasCategoricalFocalCrossentropy {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasSparseCategoricalCrossentropy;
+/// use losslab::classification::KerasSparseCategoricalCrossentropy;
 /// let y_true = array![1i64, 2];
 /// let y_pred = array![[0.05f64, 0.95, 0.0], [0.1, 0.8, 0.1]];
 /// let loss = KerasSparseCategoricalCrossentropy::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -766,7 +766,7 @@ impl KerasSparseCategoricalCrossentropy {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasCategoricalGeneralizedCrossEntropy;
+/// use losslab::classification::KerasCategoricalGeneralizedCrossEntropy;
 /// let y_true = array![1i64, 2];
 /// let y_pred = array![[0.05f64, 0.9, 0.05], [0.1, 0.85, 0.05]];
 /// let loss = KerasCategoricalGeneralizedCrossEntropy::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -840,7 +840,7 @@ impl KerasCategoricalGeneralizedCrossEntropy {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_binary_crossentropy(array![[1.0f64, 0.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
+/// let v = losslab::classification::keras_binary_crossentropy(array![[1.0f64, 0.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
 /// assert!((v[0] - 2f64.ln()).abs() < 1e-15);
 /// ```
 ///
@@ -858,7 +858,7 @@ pub fn keras_binary_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_categorical_crossentropy(array![[0.0f64, 1.0]].view(), array![[1.0f64, 3.0]].view()).unwrap();
+/// let v = losslab::classification::keras_categorical_crossentropy(array![[0.0f64, 1.0]].view(), array![[1.0f64, 3.0]].view()).unwrap();
 /// assert!((v[0] - (4.0f64 / 3.0).ln()).abs() < 1e-15); // y_pred is renormalised to [1/4, 3/4]
 /// ```
 ///
@@ -877,7 +877,7 @@ pub fn keras_categorical_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_sparse_categorical_crossentropy(array![0u8].view(), array![[0.25f64, 0.75]].view()).unwrap();
+/// let v = losslab::classification::keras_sparse_categorical_crossentropy(array![0u8].view(), array![[0.25f64, 0.75]].view()).unwrap();
 /// assert!((v[0] - 4f64.ln()).abs() < 1e-15);
 /// ```
 ///
@@ -898,7 +898,7 @@ pub fn keras_sparse_categorical_crossentropy<T: Float, L: ClassIndex, D1: Dimens
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_binary_focal_crossentropy(array![[1.0f64]].view(), array![[0.5f64]].view()).unwrap();
+/// let v = losslab::classification::keras_binary_focal_crossentropy(array![[1.0f64]].view(), array![[0.5f64]].view()).unwrap();
 /// assert!((v[0] - 0.25 * 2f64.ln()).abs() < 1e-15);
 /// ```
 ///
@@ -916,7 +916,7 @@ pub fn keras_binary_focal_crossentropy<T: Float, D: Dimension>(y_true: ArrayView
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_categorical_focal_crossentropy(array![[0.0f64, 1.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
+/// let v = losslab::classification::keras_categorical_focal_crossentropy(array![[0.0f64, 1.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
 /// assert!((v[0] - 0.25 * 0.25 * 2f64.ln()).abs() < 1e-15);
 /// ```
 ///
@@ -934,7 +934,7 @@ pub fn keras_categorical_focal_crossentropy<T: Float, D: Dimension>(y_true: Arra
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_categorical_generalized_cross_entropy(array![0i32].view(), array![[0.25f64, 0.75]].view(), 0.5).unwrap();
+/// let v = losslab::classification::keras_categorical_generalized_cross_entropy(array![0i32].view(), array![[0.25f64, 0.75]].view(), 0.5).unwrap();
 /// assert_eq!(v[0], 1.0); // (1 − √0.25) / 0.5
 /// ```
 ///

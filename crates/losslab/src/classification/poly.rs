@@ -15,6 +15,8 @@
 //! w.r.t. a zero target is NaN; `poly_loss_cross_entropy` and `kl_divergence`
 //! are not "safe" for `−∞` logits (`0 · −∞ = NaN`), `safe_softmax_cross_entropy` is.
 
+#[allow(unused_imports)] // for the docs' links
+use crate::LossError;
 use crate::machinery::error::{check_option, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::lanes::*;
@@ -46,7 +48,7 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::OptaxPolyLossCrossEntropy;
+/// use losslab::classification::OptaxPolyLossCrossEntropy;
 /// let logits = array![[0.0f64, 0.0]];
 /// let labels = array![[1.0f64, 0.0]];
 /// let v = OptaxPolyLossCrossEntropy::new().forward(logits.view(), labels.view()).unwrap();
@@ -146,7 +148,7 @@ simple_struct!(
     /// # Examples
     /// ```
     /// use ndarray::array;
-    /// use losslab::OptaxSafeSoftmaxCrossEntropy;
+    /// use losslab::classification::OptaxSafeSoftmaxCrossEntropy;
     /// let logits = array![[0.0f64, f64::NEG_INFINITY]];
     /// let labels = array![[1.0f64, 0.0]];
     /// let v = OptaxSafeSoftmaxCrossEntropy::default().forward(logits.view(), labels.view()).unwrap();
@@ -212,7 +214,7 @@ impl OptaxSafeSoftmaxCrossEntropy {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::OptaxSmoothLabels;
+/// use losslab::classification::OptaxSmoothLabels;
 /// let s = OptaxSmoothLabels::new(0.1).forward(array![[0.0f64, 1.0]].view()).unwrap();
 /// assert!((s[[0, 0]] - 0.05).abs() < 1e-15 && (s[[0, 1]] - 0.95).abs() < 1e-15);
 /// ```
@@ -295,7 +297,7 @@ impl OptaxSmoothLabels {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::optax_poly_loss_cross_entropy(array![[0.0f64, 0.0]].view(), array![[0.0f64, 1.0]].view(), 0.0).unwrap();
+/// let v = losslab::classification::optax_poly_loss_cross_entropy(array![[0.0f64, 0.0]].view(), array![[0.0f64, 1.0]].view(), 0.0).unwrap();
 /// assert!((v[0] - 2f64.ln()).abs() < 1e-15); // epsilon = 0 is cross entropy
 /// ```
 ///
@@ -317,7 +319,7 @@ pub fn optax_poly_loss_cross_entropy<T: Float, D: Dimension>(
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let s = losslab::optax_smooth_labels(array![[1.0f64, 0.0, 0.0, 0.0]].view(), 0.2).unwrap();
+/// let s = losslab::classification::optax_smooth_labels(array![[1.0f64, 0.0, 0.0, 0.0]].view(), 0.2).unwrap();
 /// assert!((s[[0, 0]] - 0.85).abs() < 1e-15 && (s[[0, 1]] - 0.05).abs() < 1e-15);
 /// ```
 ///
@@ -325,4 +327,12 @@ pub fn optax_poly_loss_cross_entropy<T: Float, D: Dimension>(
 /// [`OptaxSmoothLabels`]: its formula, the reference's semantics and the paper.
 pub fn optax_smooth_labels<T: Float, D: Dimension>(labels: ArrayView<'_, T, D>, alpha: f64) -> Result<ArrayD<T>> {
     OptaxSmoothLabels::new(alpha).forward(labels)
+}
+
+/// [`OptaxSafeSoftmaxCrossEntropy`]: `optax.losses.safe_softmax_cross_entropy(logits, labels)`, one value per example.
+///
+/// # Errors
+/// See [`OptaxSafeSoftmaxCrossEntropy`].
+pub fn optax_safe_softmax_cross_entropy<T: Float, D: Dimension>(logits: ArrayView<'_, T, D>, labels: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    OptaxSafeSoftmaxCrossEntropy::new().forward(logits, labels)
 }

@@ -2,6 +2,8 @@
 //! `multiclass_sparsemax_loss`): the Fenchel–Young losses of the sparsemax
 //! projection onto the simplex.
 
+#[allow(unused_imports)] // for the docs' links
+use crate::LossError;
 use crate::machinery::error::{same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::lanes::*;
@@ -45,7 +47,7 @@ fn sparse_plus(x: f64) -> (f64, f64) {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::OptaxSparsemaxLoss;
+/// use losslab::classification::OptaxSparsemaxLoss;
 /// let v = OptaxSparsemaxLoss::new().forward(array![0.3f64, 2.0].view(), array![1i64, 0].view()).unwrap();
 /// assert!((v[0] - 0.1225).abs() < 1e-15);
 /// assert_eq!(v[1], 2.0);
@@ -188,7 +190,7 @@ pub(crate) fn projection_simplex(v: &[f64]) -> Vec<f64> {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::OptaxMulticlassSparsemaxLoss;
+/// use losslab::classification::OptaxMulticlassSparsemaxLoss;
 /// let scores = array![[3.0f64, 0.0, 0.0], [1.0, 0.5, 0.0]];
 /// let labels = array![0i64, 0];
 /// let (v, g) = OptaxMulticlassSparsemaxLoss::new().forward_backward(scores.view(), labels.view()).unwrap();
@@ -308,7 +310,7 @@ impl OptaxMulticlassSparsemaxLoss {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::optax_multiclass_sparsemax_loss(array![[0.0f64, 0.0]].view(), array![1u8].view()).unwrap();
+/// let v = losslab::classification::optax_multiclass_sparsemax_loss(array![[0.0f64, 0.0]].view(), array![1u8].view()).unwrap();
 /// assert_eq!(v[0], 0.25); // p = [½, ½]: ½·0 + ½·0 + ½(1 − ½)
 /// ```
 ///
@@ -319,4 +321,15 @@ pub fn optax_multiclass_sparsemax_loss<T: Float, L: ClassIndex, D1: Dimension, D
     labels: ArrayView<'_, L, D2>,
 ) -> Result<ArrayD<T>> {
     OptaxMulticlassSparsemaxLoss::new().forward(scores, labels)
+}
+
+/// [`OptaxSparsemaxLoss`]: `optax.losses.sparsemax_loss(logits, labels)` (the binary sparsemax loss), one value per element.
+///
+/// # Errors
+/// See [`OptaxSparsemaxLoss`].
+pub fn optax_sparsemax_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    logits: ArrayView<'_, T, D1>,
+    labels: ArrayView<'_, L, D2>,
+) -> Result<ArrayD<T>> {
+    OptaxSparsemaxLoss::new().forward(logits, labels)
 }

@@ -2,6 +2,8 @@
 //! probabilities) and optax (`kl_divergence`, `kl_divergence_with_log_targets`,
 //! `convex_kl_divergence`/generalized KL) compute them.
 
+#[allow(unused_imports)] // for the docs' links
+use crate::LossError;
 use crate::machinery::error::Result;
 use crate::machinery::float::Float;
 use crate::machinery::lanes::*;
@@ -30,7 +32,7 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasKlDivergence;
+/// use losslab::information::KerasKlDivergence;
 /// let y_true = array![[0.5f64, 0.5]];
 /// let y_pred = array![[0.25f64, 0.75]];
 /// let loss = KerasKlDivergence::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -95,7 +97,7 @@ impl KerasKlDivergence {
 /// ```
 /// use ndarray::array;
 /// let p = array![[0.25f64, 0.75]];
-/// assert_eq!(losslab::keras_kl_divergence(p.view(), p.view()).unwrap()[0], 0.0);
+/// assert_eq!(losslab::information::keras_kl_divergence(p.view(), p.view()).unwrap()[0], 0.0);
 /// ```
 ///
 /// # References
@@ -126,7 +128,7 @@ simple_struct!(
     /// # Examples
     /// ```
     /// use ndarray::array;
-    /// use losslab::OptaxKlDivergence;
+    /// use losslab::information::OptaxKlDivergence;
     /// let log_predictions = array![[0.25f64.ln(), 0.75f64.ln()]];
     /// let targets = array![[0.5f64, 0.5]];
     /// let v = OptaxKlDivergence::new().forward(log_predictions.view(), targets.view()).unwrap();
@@ -196,7 +198,7 @@ simple_struct!(
     /// # Examples
     /// ```
     /// use ndarray::array;
-    /// use losslab::OptaxGeneralizedKlDivergence;
+    /// use losslab::information::OptaxGeneralizedKlDivergence;
     /// let log_predictions = array![[0.0f64]]; // prediction 1
     /// let targets = array![[2.0f64]];
     /// let v = OptaxGeneralizedKlDivergence::new().forward(log_predictions.view(), targets.view()).unwrap();
@@ -257,7 +259,7 @@ simple_struct!(
     /// # Examples
     /// ```
     /// use ndarray::array;
-    /// use losslab::OptaxKlDivergenceWithLogTargets;
+    /// use losslab::information::OptaxKlDivergenceWithLogTargets;
     /// let lp = array![[0.5f64.ln(), 0.5f64.ln()]];
     /// let v = OptaxKlDivergenceWithLogTargets::new().forward(lp.view(), lp.view()).unwrap();
     /// assert_eq!(v[0], 0.0);
@@ -295,4 +297,31 @@ impl OptaxKlDivergenceWithLogTargets {
         })
     }
     optax_pair_methods!(log_predictions, log_targets);
+}
+
+/// [`OptaxKlDivergence`]: `optax.losses.kl_divergence(log_predictions, targets)`, one value per example.
+///
+/// # Errors
+/// See [`OptaxKlDivergence`].
+pub fn optax_kl_divergence<T: Float, D: Dimension>(log_predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    OptaxKlDivergence::new().forward(log_predictions, targets)
+}
+
+/// [`OptaxKlDivergenceWithLogTargets`]: `optax.losses.kl_divergence_with_log_targets(log_predictions, log_targets)`.
+///
+/// # Errors
+/// See [`OptaxKlDivergenceWithLogTargets`].
+pub fn optax_kl_divergence_with_log_targets<T: Float, D: Dimension>(
+    log_predictions: ArrayView<'_, T, D>,
+    log_targets: ArrayView<'_, T, D>,
+) -> Result<ArrayD<T>> {
+    OptaxKlDivergenceWithLogTargets::new().forward(log_predictions, log_targets)
+}
+
+/// [`OptaxGeneralizedKlDivergence`]: `optax.losses.generalized_kl_divergence(log_predictions, targets)`.
+///
+/// # Errors
+/// See [`OptaxGeneralizedKlDivergence`].
+pub fn optax_generalized_kl_divergence<T: Float, D: Dimension>(log_predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    OptaxGeneralizedKlDivergence::new().forward(log_predictions, targets)
 }

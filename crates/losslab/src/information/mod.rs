@@ -18,7 +18,8 @@
 //!
 //! ```
 //! use ndarray::array;
-//! use losslab::{entropy, information::cross_entropy, kl_divergence};
+//! use losslab::information::cross_entropy;
+//! use losslab::information::{entropy, kl_divergence};
 //! let p = array![1.0f64, 0.0, 0.0];
 //! let q = array![0.7f64, 0.2, 0.1];
 //! let h = entropy(p.view(), 0, None).unwrap();
@@ -350,7 +351,7 @@ pub fn self_information<T: Float, D: Dimension>(p: ArrayView<'_, T, D>, base: Op
 /// ```
 /// use ndarray::array;
 /// let p = array![[0.25f64, 0.25, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]];
-/// let h = losslab::entropy(p.view(), -1, Some(2.0)).unwrap();
+/// let h = losslab::information::entropy(p.view(), -1, Some(2.0)).unwrap();
 /// assert_eq!(h, array![2.0, 0.0].into_dyn()); // 2 bits, 0 bits
 /// ```
 ///
@@ -384,7 +385,7 @@ pub fn entropy<T: Float, D: Dimension>(p: ArrayView<'_, T, D>, axis: isize, base
 /// ```
 /// use ndarray::{array, ArrayD, IxDyn};
 /// let p = array![0.5f64, 0.5];
-/// let g = losslab::entropy_backward(p.view(), 0, None, ArrayD::ones(IxDyn(&[])).view()).unwrap();
+/// let g = losslab::information::entropy_backward(p.view(), 0, None, ArrayD::ones(IxDyn(&[])).view()).unwrap();
 /// assert_eq!(g, array![2f64.ln() - 1.0, 2f64.ln() - 1.0].into_dyn()); // −0.3068528194400547
 /// ```
 ///
@@ -551,9 +552,9 @@ pub fn cross_entropy_backward<T: Float, D: Dimension>(
 /// ```
 /// use ndarray::array;
 /// let (p, q) = (array![1.0f64, 0.0, 0.0], array![0.7f64, 0.2, 0.1]);
-/// let kl = losslab::kl_divergence(p.view(), q.view(), 0, None).unwrap();
+/// let kl = losslab::information::kl_divergence(p.view(), q.view(), 0, None).unwrap();
 /// assert!((kl[[]] - 0.35667494393873245).abs() < 1e-15); // −ln 0.7, the article's example
-/// let inf = losslab::kl_divergence(q.view(), p.view(), 0, None).unwrap();
+/// let inf = losslab::information::kl_divergence(q.view(), p.view(), 0, None).unwrap();
 /// assert_eq!(inf[[]], f64::INFINITY); // q puts mass where p has none
 /// ```
 ///
@@ -595,7 +596,7 @@ pub fn kl_divergence<T: Float, D: Dimension>(
 /// ```
 /// use ndarray::{array, ArrayD, IxDyn};
 /// let (p, q) = (array![0.5f64, 0.5], array![0.25f64, 0.75]);
-/// let g = losslab::kl_divergence_backward(p.view(), q.view(), 0, None, ArrayD::ones(IxDyn(&[])).view()).unwrap();
+/// let g = losslab::information::kl_divergence_backward(p.view(), q.view(), 0, None, ArrayD::ones(IxDyn(&[])).view()).unwrap();
 /// assert_eq!(g.input, array![-2.0, -0.5 / 0.75].into_dyn());
 /// let dp = g.target.unwrap();
 /// assert!((dp[0] - (2f64.ln() + 1.0)).abs() < 1e-15); // 1.6931471805599454
@@ -669,7 +670,7 @@ pub fn js_divergence<T: Float, D: Dimension>(
 /// ```
 /// use ndarray::{array, ArrayD, IxDyn};
 /// let (p, q) = (array![0.75f64, 0.25], array![0.25f64, 0.75]);
-/// let g = losslab::js_divergence_backward(p.view(), q.view(), 0, None, ArrayD::ones(IxDyn(&[])).view()).unwrap();
+/// let g = losslab::information::js_divergence_backward(p.view(), q.view(), 0, None, ArrayD::ones(IxDyn(&[])).view()).unwrap();
 /// let dp = g.target.unwrap();
 /// assert!((dp[0] - 0.5 * 1.5f64.ln()).abs() < 1e-16); // 0.2027325540540822
 /// assert!((g.input[0] - 0.5 * 0.5f64.ln()).abs() < 1e-16);
@@ -949,7 +950,7 @@ const SCIPY: &str = "scipy.stats.entropy";
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::ScipyEntropy;
+/// use losslab::information::ScipyEntropy;
 /// // scipy.stats.entropy([9/10, 1/10], base=2) = 0.4689955935892812
 /// let s = ScipyEntropy::new().base(2.0).forward(array![9.0f64, 1.0].view(), None).unwrap();
 /// assert!((s[[]] - 0.4689955935892812).abs() < 1e-15);
@@ -1156,6 +1157,16 @@ impl ScipyEntropy {
         Ok((r.output(n.in_base(values)), grads))
     }
 }
+
+/// [`ScipyEntropy`] with SciPy's defaults (natural logarithm, `axis = 0`):
+/// `scipy.stats.entropy(pk, qk=None)`; with `qk`, the relative entropy.
+///
+/// # Errors
+/// See [`ScipyEntropy`].
+pub fn scipy_entropy<T: Float, D: Dimension>(pk: ArrayView<'_, T, D>, qk: Option<ArrayView<'_, T, D>>) -> Result<ArrayD<T>> {
+    ScipyEntropy::default().forward(pk, qk)
+}
+
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,8 @@
 //! them: log-cosh, mean squared logarithmic error, mean absolute percentage
 //! error.
 
+#[allow(unused_imports)] // for the docs' links
+use crate::LossError;
 use crate::machinery::error::Result;
 use crate::machinery::float::Float;
 use crate::machinery::lanes::*;
@@ -30,7 +32,7 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasLogCosh;
+/// use losslab::regression::KerasLogCosh;
 /// let y_true = array![[0.0f64, 1.0], [0.0, 0.0]];
 /// let y_pred = array![[1.0f64, 1.0], [0.0, 0.0]];
 /// let loss = KerasLogCosh::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -94,7 +96,7 @@ impl KerasLogCosh {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasMeanSquaredLogarithmicError;
+/// use losslab::regression::KerasMeanSquaredLogarithmicError;
 /// let y_true = array![[1.0f64, 3.0]];
 /// let y_pred = array![[1.0f64, 1.0]];
 /// let loss = KerasMeanSquaredLogarithmicError::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -168,7 +170,7 @@ impl KerasMeanSquaredLogarithmicError {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::KerasMeanAbsolutePercentageError;
+/// use losslab::regression::KerasMeanAbsolutePercentageError;
 /// let y_true = array![[1.0f64, 2.0], [0.0, 4.0]];
 /// let y_pred = array![[1.5f64, 1.0], [0.5, 4.0]];
 /// let loss = KerasMeanAbsolutePercentageError::new().forward(y_true.view(), y_pred.view()).unwrap();
@@ -232,7 +234,7 @@ impl KerasMeanAbsolutePercentageError {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_log_cosh(array![[0.0f64]].view(), array![[1000.0f64]].view()).unwrap();
+/// let v = losslab::regression::keras_log_cosh(array![[0.0f64]].view(), array![[1000.0f64]].view()).unwrap();
 /// assert_eq!(v[0], 1000.0 - 2f64.ln());
 /// ```
 ///
@@ -250,7 +252,7 @@ pub fn keras_log_cosh<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pre
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_mean_squared_logarithmic_error(array![[0.0f64]].view(), array![[-5.0f64]].view()).unwrap();
+/// let v = losslab::regression::keras_mean_squared_logarithmic_error(array![[0.0f64]].view(), array![[-5.0f64]].view()).unwrap();
 /// assert_eq!(v[0], 0.0); // both are replaced by epsilon
 /// ```
 ///
@@ -271,7 +273,7 @@ pub fn keras_mean_squared_logarithmic_error<T: Float, D: Dimension>(
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::keras_mean_absolute_percentage_error(array![[2.0f64]].view(), array![[1.0f64]].view()).unwrap();
+/// let v = losslab::regression::keras_mean_absolute_percentage_error(array![[2.0f64]].view(), array![[1.0f64]].view()).unwrap();
 /// assert_eq!(v[0], 50.0);
 /// ```
 ///

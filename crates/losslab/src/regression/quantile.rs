@@ -1,5 +1,7 @@
 //! The quantile (pinball) loss.
 
+#[allow(unused_imports)] // for the docs' links
+use crate::LossError;
 use crate::machinery::error::{check_option, Result};
 use crate::machinery::float::Float;
 use crate::machinery::pointwise::Pointwise;

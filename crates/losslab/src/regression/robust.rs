@@ -1,6 +1,8 @@
 //! Robust element-wise losses without reduction, as optax computes them:
 //! Huber and log-cosh.
 
+#[allow(unused_imports)] // for the docs' links
+use crate::LossError;
 use crate::machinery::error::{check_option, Result};
 use crate::machinery::float::Float;
 use crate::machinery::lanes::*;
@@ -32,7 +34,7 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// use losslab::OptaxHuberLoss;
+/// use losslab::regression::OptaxHuberLoss;
 /// let v = OptaxHuberLoss::new().forward(array![0.5f64, 3.0].view(), array![0.0f64, 0.0].view()).unwrap();
 /// assert_eq!(v, array![0.125, 2.5].into_dyn());
 /// ```
@@ -105,7 +107,7 @@ simple_struct!(
     /// # Examples
     /// ```
     /// use ndarray::array;
-    /// use losslab::OptaxLogCosh;
+    /// use losslab::regression::OptaxLogCosh;
     /// let v = OptaxLogCosh::new().forward(array![1e-8f64, 800.0].view(), array![0.0f64, 0.0].view()).unwrap();
     /// assert!((v[0] - 5e-17).abs() < 1e-31); // 1e-8² / 2, where cosh would round to 1
     /// assert_eq!(v[1], 800.0 - 2f64.ln());
@@ -148,7 +150,7 @@ impl OptaxLogCosh {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::optax_huber_loss(array![4.0f64].view(), array![0.0f64].view(), 2.0).unwrap();
+/// let v = losslab::regression::optax_huber_loss(array![4.0f64].view(), array![0.0f64].view(), 2.0).unwrap();
 /// assert_eq!(v[0], 2.0 + 2.0 * 2.0);
 /// ```
 ///
@@ -166,7 +168,7 @@ pub fn optax_huber_loss<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let v = losslab::optax_log_cosh(array![0.0f64].view(), array![0.0f64].view()).unwrap();
+/// let v = losslab::regression::optax_log_cosh(array![0.0f64].view(), array![0.0f64].view()).unwrap();
 /// assert_eq!(v[0], 0.0);
 /// ```
 ///

@@ -36,6 +36,14 @@
 
 use super::Rng;
 use losslab::*;
+use losslab::classification::{KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasSparseCategoricalCrossentropy, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy, OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss};
+use losslab::embedding::{CosineSimilarityLoss, NtXentLoss, OptaxTripletMarginLoss};
+use losslab::information::{KerasKlDivergence, OptaxGeneralizedKlDivergence, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets, ScipyEntropy, entropy, entropy_backward};
+use losslab::likelihood::{KerasPoisson};
+use losslab::margin::{KerasCategoricalHinge, KerasHinge, KerasSquaredHinge};
+use losslab::regression::{KerasLogCosh, KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError, OptaxHuberLoss, OptaxLogCosh};
+use losslab::segmentation::{KerasDice, KerasTversky};
+use losslab::sequence::{OptaxCtcLoss, TfCtcLoss};
 use ndarray::{Array1, ArrayD, Axis, IxDyn};
 
 /// The inputs of one loss evaluation; which are used depends on the [`Loss`].

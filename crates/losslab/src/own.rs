@@ -1,0 +1,38 @@
+//! losslab's own losses (`losslab:` in the registry): every loss of the registry's `losslab:` names, under the
+//! reference's own function names, each with its parameters struct.
+//!
+//! Nothing is implemented here: each name is re-exported from the family that
+//! implements its mathematics.
+//!
+//! | function | parameters | family |
+//! |---|---|---|
+//! | [`softmax_focal_loss`] | [`SoftmaxFocalLoss`] | [`classification`](crate::classification) |
+//! | [`quantile_loss`] | [`QuantileLoss`] | [`regression`](crate::regression) |
+//! | [`jaccard_loss`] | [`JaccardLoss`] | [`segmentation`](crate::segmentation) |
+//! | [`lovasz_softmax`] | [`LovaszSoftmax`] | [`segmentation`](crate::segmentation) |
+//! | [`self_information`] | — | [`information`](crate::information) |
+//! | [`entropy`] | — | [`information`](crate::information) |
+//! | [`binary_entropy`] | — | [`information`](crate::information) |
+//! | [`cross_entropy`] | — | [`information`](crate::information) |
+//! | [`kl_divergence`] | — | [`information`](crate::information) |
+//! | [`js_divergence`] | — | [`information`](crate::information) |
+
+crate::face! {
+    softmax_focal_loss = classification::softmax_focal_loss, SoftmaxFocalLoss = classification::SoftmaxFocalLoss;
+    quantile_loss = regression::quantile_loss, QuantileLoss = regression::QuantileLoss;
+    jaccard_loss = segmentation::jaccard_loss, JaccardLoss = segmentation::JaccardLoss;
+    lovasz_softmax = segmentation::lovasz_softmax, LovaszSoftmax = segmentation::LovaszSoftmax;
+    self_information = information::self_information;
+    entropy = information::entropy;
+    binary_entropy = information::binary_entropy;
+    cross_entropy = information::cross_entropy;
+    kl_divergence = information::kl_divergence;
+    js_divergence = information::js_divergence;
+}
+
+// The types these losses return or take.
+pub use crate::segmentation::LovaszClasses;
+pub use crate::information::entropy_backward;
+pub use crate::information::cross_entropy_backward;
+pub use crate::information::kl_divergence_backward;
+pub use crate::information::js_divergence_backward;
