@@ -7,9 +7,8 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use losslab_cli::catalog::{catalog, evaluate, EvalRequest, OptionValue};
+use losslab_registry::{catalog, evaluate, EvalRequest, OptionValue, Tensor};
 use losslab_cli::cli::eval::{EvalArgs, EvalConfig};
-use losslab_cli::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
 /// At most this many elements per tensor, so that one input runs in microseconds.

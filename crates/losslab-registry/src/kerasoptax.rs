@@ -3,9 +3,10 @@
 //! label smoothing and the robust regression losses.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType};
+use super::{eval, float, int, opt, opt_promoted, promoted, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
-use anyhow::{bail, Result};
+use crate::error::fail;
+use crate::Result;
 use losslab::{
     KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy,
     KerasCategoricalGeneralizedCrossEntropy, KerasKlDivergence, KerasLogCosh, KerasMeanAbsolutePercentageError,
@@ -15,7 +16,8 @@ use losslab::{
 };
 use ndarray::ArrayD;
 
-const Y_TRUE: super::TensorSpec = float("y_true", "the targets, y_pred's shape");
+// Keras casts y_true to y_pred's dtype.
+const Y_TRUE: super::TensorSpec = promoted("y_true", "the targets, y_pred's shape");
 const FROM_LOGITS: super::OptionSpec = opt("from_logits", OptionType::Bool, "False", "y_pred holds logits rather than probabilities");
 const SMOOTHING: super::OptionSpec = opt("label_smoothing", OptionType::Float, "0.0", "smooths the labels, in [0, 1]");
 const AXIS: super::OptionSpec = opt("axis", OptionType::Axis, "-1", "the axis reduced over");
@@ -148,7 +150,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "safe_softmax_cross_entropy",
         "Softmax cross entropy with 0 · log 0 = 0 (−inf logits with zero labels)",
-        &[float("logits", "unnormalized log-probabilities, shape (..., C)"), float("labels", "distributions, logits' shape")],
+        &[float("logits", "unnormalized log-probabilities, shape (..., C)"), promoted("labels", "distributions, logits' shape")],
         &[],
         &["logits", "labels"],
         eval!(o_safe_ce),
@@ -164,7 +166,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "huber_loss",
         "Huber loss, element-wise: quadratic within delta, linear beyond",
-        &[float("predictions", "any shape"), opt_float("targets", "predictions' shape (default zeros)")],
+        &[float("predictions", "any shape"), opt_promoted("targets", "predictions' shape (default zeros)")],
         &[opt("delta", OptionType::Float, "1.0", "the bound of the quadratic region")],
         &["predictions", "targets"],
         eval!(o_huber),
@@ -172,7 +174,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "log_cosh",
         "log cosh(predictions − targets), element-wise",
-        &[float("predictions", "any shape"), opt_float("targets", "predictions' shape (default zeros)")],
+        &[float("predictions", "any shape"), opt_promoted("targets", "predictions' shape (default zeros)")],
         &[],
         &["predictions", "targets"],
         eval!(o_logcosh),
@@ -221,7 +223,7 @@ fn k_scce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let ignore = match c.opt_f64("ignore_class") {
         None => None,
         Some(v) if v.fract() == 0.0 && v.abs() < 9e15 => Some(v as i64),
-        Some(v) => bail!("keras:sparse_categorical_crossentropy: option `ignore_class` = {v} is invalid: expected an integer (below 9e15 in magnitude) or None"),
+        Some(v) => fail!(Option, "keras:sparse_categorical_crossentropy: option `ignore_class` = {v} is invalid: expected an integer (below 9e15 in magnitude) or None"),
     };
     let loss =
         KerasSparseCategoricalCrossentropy::new().from_logits(c.bool("from_logits")).ignore_class(ignore).axis(c.axis("axis")?).reduction(c.reduction());
@@ -266,7 +268,7 @@ fn o_mc_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 fn o_smooth<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let Some(alpha) = c.opt_f64("alpha") else { bail!("optax:smooth_labels: option `alpha` = None is invalid: expected a number (the smoothing factor; optax has no default)") };
+    let Some(alpha) = c.opt_f64("alpha") else { fail!(Option, "optax:smooth_labels: option `alpha` = None is invalid: expected a number (the smoothing factor; optax has no default)") };
     let t = OptaxSmoothLabels::new(alpha).reduction(c.reduction());
     let l = c.float("labels");
     c.finish(t.forward(l.view())?, ("labels", None), |g| t.backward(l.view(), g))

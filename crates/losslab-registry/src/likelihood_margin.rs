@@ -3,9 +3,10 @@
 //! `l2_loss`; Keras's `poisson` and hinge losses; optax's hinge and perceptron losses.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, OptionValue, TensorSpec};
+use super::{eval, float, int, opt, opt_float, opt_promoted, promoted, Framework, LossSpec, OptionType, OptionValue, TensorSpec};
 use crate::tensor::FloatElement;
-use anyhow::{bail, Result};
+use crate::error::fail;
+use crate::Result;
 use losslab::{
     GaussianNllLoss, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasPoisson, KerasSquaredHinge, L2Loss, LogPoissonLoss,
     MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss,
@@ -14,7 +15,8 @@ use losslab::{
 use ndarray::ArrayD;
 
 const INPUT: TensorSpec = float("input", "the prediction, any shape");
-const Y_TRUE: TensorSpec = float("y_true", "the labels, y_pred's shape");
+// Keras casts y_true to y_pred's dtype.
+const Y_TRUE: TensorSpec = promoted("y_true", "the labels, y_pred's shape");
 const Y_PRED: TensorSpec = float("y_pred", "the prediction, shape (..., C); the loss averages over the last axis");
 const ROWS: TensorSpec = float("input", "scores, shape (N, C) or (C,)");
 const SCORES: TensorSpec = float("scores", "scores, shape (..., C)");
@@ -26,7 +28,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "poisson_nll_loss",
         summary: "Poisson negative log likelihood: exp(input) − target·input (log_input), or input − target·log(input + eps)",
-        tensors: &[float("input", "the log-rate (log_input) or the rate, any shape"), float("target", "counts, input's shape")],
+        tensors: &[promoted("input", "the log-rate (log_input) or the rate, any shape"), promoted("target", "counts, input's shape")],
         options: &[
             opt("log_input", OptionType::Bool, "True", "whether input is the log of the rate"),
             opt("full", OptionType::Bool, "False", "add the Stirling term target·log(target) − target + ½log(2π·target) where target > 1"),
@@ -41,8 +43,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
         name: "gaussian_nll_loss",
         summary: "Gaussian negative log likelihood: ½(log var + (input − target)²/var), var clamped at eps",
         tensors: &[
-            float("input", "the predicted mean, any shape"),
-            float("target", "the target, input's shape"),
+            promoted("input", "the predicted mean, any shape"),
+            promoted("target", "the target, input's shape"),
             opt_float(
                 "var",
                 "the predicted variance (>= 0): input's shape, input's shape without the last axis, or with one axis of size 1; \
@@ -68,9 +70,9 @@ pub(super) const LOSSES: &[LossSpec] = &[
         name: "margin_ranking_loss",
         summary: "Margin ranking: max(0, −target·(input1 − input2) + margin)",
         tensors: &[
-            float("input1", "the first scores, any shape"),
-            float("input2", "the second scores, input1's shape"),
-            float("target", "1 where input1 should rank higher, −1 where lower; input1's shape"),
+            promoted("input1", "the first scores, any shape"),
+            promoted("input2", "the second scores, input1's shape"),
+            promoted("target", "1 where input1 should rank higher, −1 where lower; input1's shape"),
         ],
         options: &[opt("margin", OptionType::Float, "0.0", "the margin")],
         default_reduction: Some(Reduction::Mean),
@@ -81,7 +83,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "hinge_embedding_loss",
         summary: "Hinge embedding: input where target = 1, max(0, margin − input) where target = −1",
-        tensors: &[float("input", "distances, any shape"), float("target", "1 (similar) or −1 (dissimilar), input's shape")],
+        tensors: &[float("input", "distances, any shape"), promoted("target", "1 (similar) or −1 (dissimilar), input's shape")],
         options: &[MARGIN1],
         default_reduction: Some(Reduction::Mean),
         grads: &["input"],
@@ -91,7 +93,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "soft_margin_loss",
         summary: "Soft margin (two-class logistic): log(1 + exp(−target·input)), computed stably",
-        tensors: &[INPUT, float("target", "1 or −1, input's shape")],
+        tensors: &[INPUT, promoted("target", "1 or −1, input's shape")],
         options: &[],
         default_reduction: Some(Reduction::Mean),
         grads: &["input"],
@@ -103,8 +105,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "Multi-label soft margin: per-class logistic loss averaged over the classes (last axis)",
         tensors: &[
             float("input", "logits, shape (N, C) or (..., C)"),
-            float("target", "0/1 (or soft) labels, input's shape"),
-            opt_float("weight", "a weight per class (C,), broadcast to input's shape"),
+            promoted("target", "0/1 (or soft) labels, input's shape"),
+            opt_promoted("weight", "a weight per class (C,), broadcast to input's shape"),
         ],
         options: &[],
         default_reduction: Some(Reduction::Mean),
@@ -179,7 +181,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Keras,
         name: "poisson",
         summary: "Poisson loss on rates, mean over the last axis of y_pred − y_true·log(y_pred + 1e-7)",
-        tensors: &[float("y_true", "counts, y_pred's shape"), float("y_pred", "rates, shape (..., C)")],
+        tensors: &[promoted("y_true", "counts, y_pred's shape"), float("y_pred", "rates, shape (..., C)")],
         options: &[],
         default_reduction: None,
         grads: &["y_pred", "y_true"],
@@ -209,7 +211,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Keras,
         name: "categorical_hinge",
         summary: "Categorical hinge: max(max((1 − y_true)·y_pred) − Σ y_true·y_pred + 1, 0) over the last axis",
-        tensors: &[float("y_true", "one-hot labels, y_pred's shape"), float("y_pred", "scores, shape (..., C)")],
+        tensors: &[promoted("y_true", "one-hot labels, y_pred's shape"), float("y_pred", "scores, shape (..., C)")],
         options: &[],
         default_reduction: None,
         grads: &["y_pred", "y_true"],
@@ -229,7 +231,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Optax,
         name: "perceptron_loss",
         summary: "Binary perceptron: max(0, −predictor_outputs·targets), element-wise",
-        tensors: &[float("predictor_outputs", "scores, any shape"), float("targets", "1 or −1, predictor_outputs' shape")],
+        tensors: &[promoted("predictor_outputs", "scores, any shape"), promoted("targets", "1 or −1, predictor_outputs' shape")],
         options: &[],
         default_reduction: None,
         grads: &["predictor_outputs", "targets"],
@@ -283,12 +285,14 @@ fn gaussian_nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
             let g = loss.backward_scalar_var(x.view(), y.view(), var, upstream(c, &value).view())?;
             Ok(Output { value, grads: vec![("input", g.input), ("target", g.target)] })
         }
-        (Some(_), Some(var)) => bail!(
+        (Some(_), Some(var)) => fail!(
+            Option,
             "{name}: `var` is given twice, as a tensor and as the option var = {}, expected one of them \
              (a tensor, or one float for every element)",
             OptionValue::Float(var)
         ),
-        (None, None) => bail!(
+        (None, None) => fail!(
+            MissingTensor,
             "{name} needs `var`, the predicted variance (>= 0): a tensor (--tensor var=FILE.npy) or one float for every \
              element (--option var=VALUE), found neither; its tensors are input, target, var"
         ),

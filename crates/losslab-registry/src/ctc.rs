@@ -2,9 +2,9 @@
 //! `tf.nn.ctc_loss` (dense labels) and optax's `ctc_loss`.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, Framework, LossSpec, OptionType};
+use super::{eval, float, int, opt, promoted, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
-use anyhow::Result;
+use crate::Result;
 use losslab::{CtcLoss, OptaxCtcLoss, Reduction, TfCtcLoss};
 
 pub(super) const LOSSES: &[LossSpec] = &[
@@ -50,9 +50,9 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "CTC on logits with 0/1 padding masks and a finite log 0 (log_epsilon), one loss per sequence",
         tensors: &[
             float("logits", "unnormalized log-probabilities, shape (B, T, K)"),
-            float("logit_paddings", "1 where a frame is padding, else 0, shape (B, T)"),
+            promoted("logit_paddings", "1 where a frame is padding, else 0, shape (B, T)"),
             int("labels", "labels, shape (B, N)"),
-            float("label_paddings", "1 where a label is padding (right-padded), else 0, shape (B, N)"),
+            promoted("label_paddings", "1 where a label is padding (right-padded), else 0, shape (B, N)"),
         ],
         options: &[
             opt("blank_id", OptionType::Int, "0", "the blank's class index"),

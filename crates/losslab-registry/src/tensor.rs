@@ -1,4 +1,4 @@
-//! [`Tensor`]: an n-d array of one of the element types the CLI reads and writes.
+//! [`Tensor`]: an n-d array of one of the element types the registry computes with.
 
 use ndarray::ArrayD;
 use std::fmt;
@@ -9,7 +9,7 @@ use std::fmt;
 ///
 /// # Examples
 /// ```
-/// use losslab_cli::tensor::{Dtype, Tensor};
+/// use losslab_registry::{Dtype, Tensor};
 /// let t = Tensor::F32(ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
 /// assert_eq!(t.dtype(), Dtype::Float32);
 /// assert_eq!(t.shape(), &[2]);

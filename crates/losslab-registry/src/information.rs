@@ -4,7 +4,7 @@
 use super::call::{Call, Output};
 use super::{eval, float, opt, opt_float, Framework, LossSpec, OptionSpec, OptionType, TensorSpec};
 use crate::tensor::FloatElement;
-use anyhow::Result;
+use crate::Result;
 use losslab::information as info;
 use losslab::{Gradients, KlDivLoss, Reduction, ScipyEntropy};
 use ndarray::{ArrayD, ArrayViewD, Zip};
