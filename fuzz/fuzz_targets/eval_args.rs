@@ -1,7 +1,7 @@
 //! Arbitrary `losslab eval` requests: a loss name (catalog entry or free
 //! text), `--tensor`/`--option`/`--reduction` strings through the flag
 //! validation, and small tensors of arbitrary shapes, dtypes and values
-//! (NaN, ±inf, out-of-range labels included) through `catalog::evaluate`.
+//! (NaN, ±inf, out-of-range labels included) through `losslab_registry::evaluate`.
 //! Any outcome but a panic is fine: `Ok`, or an error.
 #![no_main]
 

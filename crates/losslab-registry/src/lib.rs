@@ -76,7 +76,7 @@ use losslab::Reduction;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// A reference framework whose names `losslab eval` speaks.
+/// A reference framework whose names the registry speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Framework {
     /// PyTorch (`torch.nn.functional`).
@@ -204,7 +204,7 @@ macro_rules! eval {
 }
 use eval;
 
-/// A loss `losslab eval` knows: its names, arguments, defaults and computation.
+/// A loss of the catalog: its names, arguments, defaults and computation.
 #[derive(Clone, Copy)]
 pub struct LossSpec {
     /// The framework whose name, arguments and defaults it follows.

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A loss option's value before it is checked against the loss's declared
-/// [`OptionType`]: what `--option KEY=VALUE` or a JSON value says.
+/// [`OptionType`]: what `--option KEY=VALUE`, a JSON value or a Python argument says.
 ///
 /// # Examples
 /// ```

@@ -3,9 +3,9 @@
 use ndarray::ArrayD;
 use std::fmt;
 
-/// An n-dimensional array as read from a `.npy` file: `float32` (also what
-/// `float16` files become, exactly), `float64`, or integer (`int32` and `int64`
-/// files both become [`Tensor::I64`]).
+/// An n-dimensional array of `float32`, `float64` or integer elements, as a
+/// front end hands it over (the CLI reads `float16` files as `float32`,
+/// exactly, and `int32` and `int64` files both as [`Tensor::I64`]).
 ///
 /// # Examples
 /// ```
