@@ -662,6 +662,64 @@ mod tests {
     }
 
     #[test]
+    fn error_kinds() {
+        let kind = |loss: &str, r: EvalRequest| evaluate(loss, r).unwrap_err().kind();
+        let ok = || request(vec![("input", f64s(&[1.0, 2.0])), ("target", f64s(&[2.0, 0.5]))]);
+        assert_eq!(resolve("pt:mse_loss").unwrap_err().kind(), ErrorKind::UnknownLoss);
+        assert_eq!(kind("nope", ok()), ErrorKind::UnknownLoss);
+        let mut r = ok();
+        r.tensors.insert("weight".into(), f64s(&[1.0]));
+        assert_eq!(kind("mse_loss", r), ErrorKind::UnknownTensor);
+        let mut r = ok();
+        r.options.insert("beta".into(), OptionValue::Float(1.0));
+        assert_eq!(kind("mse_loss", r), ErrorKind::UnknownOption);
+        assert_eq!(kind("mse_loss", request(vec![("input", f64s(&[1.0]))])), ErrorKind::MissingTensor);
+        let ints = || Tensor::I64(ndarray::arr1(&[0i64, 1]).into_dyn());
+        assert_eq!(kind("kl_div", request(vec![("input", f64s(&[1.0, 2.0])), ("target", ints())])), ErrorKind::Dtype);
+        assert_eq!(kind("nll_loss", request(vec![("input", f64s(&[1.0, 2.0])), ("target", f64s(&[1.0]))])), ErrorKind::Dtype);
+        assert_eq!(kind("mse_loss", request(vec![("input", ints()), ("target", ints())])), ErrorKind::Dtype, "no float tensor");
+        let mut r = ok();
+        r.options.insert("delta".into(), OptionValue::None);
+        assert_eq!(kind("huber_loss", r), ErrorKind::Option);
+        let mut r = ok();
+        r.options.insert("delta".into(), OptionValue::Int(-1));
+        let e = evaluate("huber_loss", r).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Option);
+        assert!(matches!(e.loss_error(), Some(losslab::LossError::Option { .. })));
+        assert!(std::error::Error::source(&e).is_none(), "the library's message is the error's own, not a cause");
+        let e = evaluate("mse_loss", request(vec![("input", f64s(&[1.0, 2.0])), ("target", f64s(&[1.0]))])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Shape);
+        let r = request(vec![
+            ("input", Tensor::F64(ndarray::arr2(&[[1.0, 2.0]]).into_dyn())),
+            ("target", Tensor::I64(ndarray::arr1(&[5i64]).into_dyn())),
+        ]);
+        assert_eq!(kind("cross_entropy", r), ErrorKind::ClassIndex);
+        assert_eq!(kind("binary_cross_entropy", request(vec![("input", f64s(&[2.0])), ("target", f64s(&[1.0]))])), ErrorKind::Value);
+        let mut r = ok();
+        r.grad_output = Some(f64s(&[1.0, 1.0]));
+        r.want_grads = true;
+        assert_eq!(kind("mse_loss", r), ErrorKind::Shape, "grad_output of another shape");
+    }
+
+    #[test]
+    fn integers_are_promoted_where_declared_and_never_differentiated() {
+        let mut r = request(vec![("input", f32s(&[0.5, 3.0])), ("target", Tensor::I64(ndarray::arr1(&[0i64, 2]).into_dyn()))]);
+        r.want_grads = true;
+        let e = evaluate("mse_loss", r).unwrap();
+        assert_eq!(e.dtype, Dtype::Float32);
+        assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["input"]);
+        let mut r = request(vec![("input", Tensor::I64(ndarray::arr1(&[0i64, 2]).into_dyn())), ("target", f64s(&[0.5, 3.0]))]);
+        r.want_grads = true;
+        let e = evaluate("l1_loss", r).unwrap();
+        assert_eq!(e.value, Tensor::F64(ndarray::arr0(0.75).into_dyn()));
+        assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["target"]);
+        // The same numbers as the float tensor.
+        let a = evaluate("keras:hinge", request(vec![("y_true", Tensor::I64(ndarray::arr1(&[1i64, -1]).into_dyn())), ("y_pred", f64s(&[0.3, 0.2]))]));
+        let b = evaluate("keras:hinge", request(vec![("y_true", f64s(&[1.0, -1.0])), ("y_pred", f64s(&[0.3, 0.2]))]));
+        assert_eq!(a.unwrap().value, b.unwrap().value);
+    }
+
+    #[test]
     fn dtype_follows_the_inputs() {
         let e = evaluate("l1_loss", request(vec![("input", f32s(&[1.0, 2.0])), ("target", f32s(&[0.0, 0.0]))])).unwrap();
         assert_eq!(e.dtype, Dtype::Float32);
