@@ -1,15 +1,14 @@
 //! Arbitrary `losslab eval` requests: a loss name (catalog entry or free
 //! text), `--tensor`/`--option`/`--reduction` strings through the flag
 //! validation, and small tensors of arbitrary shapes, dtypes and values
-//! (NaN, ±inf, out-of-range labels included) through `catalog::evaluate`.
+//! (NaN, ±inf, out-of-range labels included) through `losslab_registry::evaluate`.
 //! Any outcome but a panic is fine: `Ok`, or an error.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use losslab_cli::catalog::{catalog, evaluate, EvalRequest, OptionValue};
+use losslab_registry::{catalog, evaluate, EvalRequest, OptionValue, Tensor};
 use losslab_cli::cli::eval::{EvalArgs, EvalConfig};
-use losslab_cli::tensor::Tensor;
 use ndarray::{ArrayD, IxDyn};
 
 /// At most this many elements per tensor, so that one input runs in microseconds.

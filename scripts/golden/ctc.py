@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden cases for the CTC losses from the real references.
 
-Writes crates/losslab-cli/tests/golden/ctc.json (format: scripts/golden/README.md) with
+Writes crates/losslab-registry/tests/golden/ctc.json (format: scripts/golden/README.md) with
   torch:ctc_loss   torch.nn.functional.ctc_loss, float64, gradient w.r.t. log_probs by autograd
   tf:ctc_loss      tf.nn.ctc_loss with dense labels, gradient w.r.t. logits by GradientTape
   optax:ctc_loss   optax.ctc_loss under jax_enable_x64, gradient w.r.t. logits by jax.vjp
@@ -45,7 +45,7 @@ import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "crates", "losslab-cli", "tests", "golden", "ctc.json")
+OUT = os.path.join(ROOT, "crates", "losslab-registry", "tests", "golden", "ctc.json")
 GENERATOR = "scripts/golden/ctc.py"
 CHECK_F32 = "--check-f32" in sys.argv
 

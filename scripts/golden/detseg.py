@@ -4,7 +4,7 @@ softmax focal, quantile, Jaccard and Lovász-softmax losses).
 
     /root/refenv/bin/python scripts/golden/detseg.py
 
-writes crates/losslab-cli/tests/golden/detseg.json in the format of
+writes crates/losslab-registry/tests/golden/detseg.json in the format of
 scripts/golden/README.md:
 
 - torchvision:*  torchvision.ops, run in float64 with torch autograd for the gradients
@@ -61,7 +61,7 @@ keras.config.set_floatx("float64")
 torch.set_num_threads(1)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "crates", "losslab-cli", "tests", "golden", "detseg.json")
+OUT = os.path.join(ROOT, "crates", "losslab-registry", "tests", "golden", "detseg.json")
 GENERATOR = "scripts/golden/detseg.py"
 rng = np.random.default_rng(20261124)
 CASES = []

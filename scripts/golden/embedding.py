@@ -3,7 +3,7 @@
 
     ~/refenv/bin/python scripts/golden/embedding.py
 
-Writes crates/losslab-cli/tests/golden/embedding.json in the format of
+Writes crates/losslab-registry/tests/golden/embedding.json in the format of
 scripts/golden/README.md:
 
 - torch:cosine_embedding_loss, torch:triplet_margin_loss,
@@ -57,7 +57,7 @@ warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "crates", "losslab-cli", "tests", "golden", "embedding.json")
+OUT = os.path.join(ROOT, "crates", "losslab-registry", "tests", "golden", "embedding.json")
 GENERATOR = "scripts/golden/embedding.py"
 rng = np.random.default_rng(20250301)
 CASES = []

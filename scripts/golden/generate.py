@@ -2,7 +2,7 @@
 """Generate losslab's golden test cases from the real references.
 
 Runs PyTorch, TensorFlow and SciPy in float64 and writes
-crates/losslab-cli/tests/golden/{torch,tf,scipy,losslab}.json in the format that
+crates/losslab-registry/tests/golden/{torch,tf,scipy,losslab}.json in the format that
 scripts/golden/README.md defines.  Deterministic: every random input comes from one
 seeded numpy Generator, consumed in a fixed order, and the references run
 single-threaded, so a re-run rewrites byte-identical files.
@@ -46,7 +46,7 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 # CPU kernels are deterministic anyway.
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT_DIR = os.path.join(ROOT, "crates", "losslab-cli", "tests", "golden")
+OUT_DIR = os.path.join(ROOT, "crates", "losslab-registry", "tests", "golden")
 GENERATOR = "scripts/golden/generate.py"
 SEED = 20240517
 CHECK_F32 = "--check-f32" in sys.argv

@@ -2,7 +2,7 @@
 """Golden cases for the Keras and optax losses (family "kerasoptax").
 
 Runs Keras 3 (JAX backend, floatx float64) and optax 0.2.8 in float64 (jax_enable_x64) and
-writes crates/losslab-cli/tests/golden/kerasoptax.json in the format of
+writes crates/losslab-registry/tests/golden/kerasoptax.json in the format of
 scripts/golden/README.md.  Values come from the reference functions; gradients
 from jax.vjp on them (w.r.t. the prediction and, where it is float, the target).
 Deterministic: one seeded numpy Generator, consumed in a fixed order.
@@ -50,7 +50,7 @@ assert float(keras.ops.mean(jnp.asarray([0.1, 0.2, 0.4]))) == float(jnp.mean(jnp
 warnings.filterwarnings("ignore")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "crates", "losslab-cli", "tests", "golden", "kerasoptax.json")
+OUT = os.path.join(ROOT, "crates", "losslab-registry", "tests", "golden", "kerasoptax.json")
 GENERATOR = "scripts/golden/kerasoptax.py"
 rng = np.random.default_rng(31415926)
 KL = keras.losses

@@ -2,7 +2,7 @@
 """Golden cases of the likelihood & margin family, from the real references.
 
 Runs PyTorch, TensorFlow, Keras 3 (JAX backend) and optax in float64 and writes
-crates/losslab-cli/tests/golden/likelihood_margin.json in the format of
+crates/losslab-registry/tests/golden/likelihood_margin.json in the format of
 scripts/golden/README.md.  Deterministic (own seeded numpy Generator, single-threaded
 references): a re-run rewrites a byte-identical file.
 
@@ -58,7 +58,7 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 assert keras.backend.backend() == "jax", "run with KERAS_BACKEND=jax"
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OUT = os.path.join(ROOT, "crates", "losslab-cli", "tests", "golden", "likelihood_margin.json")
+OUT = os.path.join(ROOT, "crates", "losslab-registry", "tests", "golden", "likelihood_margin.json")
 GENERATOR = "scripts/golden/likelihood_margin.py"
 rng = np.random.default_rng(20261124)
 CASES = []

@@ -6,22 +6,23 @@
 //! {"loss":"torch:cross_entropy","reduction":"mean","dtype":"float32","shape":[],"value":0.7615295}
 //! ```
 //!
-//! - [`catalog`]: every loss `losslab eval` knows ([`catalog::catalog`]), each a
-//!   [`LossSpec`](catalog::LossSpec) with the reference's tensor and option
-//!   names and defaults, and [`catalog::evaluate`], which checks a request
-//!   against the spec and computes the result and gradients in the inputs' float
-//!   type. Used by the binary and by the golden test suite alike.
+//! The losses, their names, arguments and defaults, and the dynamic call are
+//! [`losslab_registry`]'s ([`catalog`](losslab_registry::catalog),
+//! [`evaluate`](losslab_registry::evaluate), [`Tensor`](losslab_registry::Tensor)),
+//! shared with the other front ends; this crate holds the I/O, the flags and
+//! the presentation:
+//!
 //! - [`npy`]: reading and writing NumPy `.npy` files, defensively (a header is
-//!   never trusted) and atomically (no half-written file is ever left).
-//! - [`tensor`]: [`Tensor`](tensor::Tensor), the `float32`/`float64`/integer
-//!   arrays the files hold.
-//! - [`cli`]: the command line itself (`eval`, `list`, `bench`), clap flags validated
-//!   into a configuration, then run; `src/main.rs` only prints errors.
+//!   never trusted) and atomically (no half-written file is ever left), as
+//!   registry [`Tensor`](losslab_registry::Tensor)s.
+//! - [`cli`]: the command line itself (`eval`, `list`, `bench`, `info`, `explain`,
+//!   `plot`, `report`), clap flags validated into a configuration, then run;
+//!   `src/main.rs` only prints errors.
+//! - [`lab`]: the experiments and figures behind `plot` and `report`.
 //!
 //! # Examples
 //! ```
-//! use losslab_cli::catalog::{evaluate, EvalRequest};
-//! use losslab_cli::tensor::Tensor;
+//! use losslab_registry::{evaluate, EvalRequest, Tensor};
 //! use ndarray::{arr1, arr2};
 //!
 //! let mut request = EvalRequest { want_grads: true, ..EvalRequest::default() };
@@ -35,8 +36,6 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
-pub mod catalog;
 pub mod cli;
 pub mod lab;
 pub mod npy;
-pub mod tensor;

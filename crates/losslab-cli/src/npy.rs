@@ -12,7 +12,7 @@
 //! temporary file in the destination's directory that is renamed into place only
 //! once complete, so a failed write never leaves a half-written file.
 
-use crate::tensor::Tensor;
+use losslab_registry::Tensor;
 use anyhow::{bail, Context, Result};
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use std::fs::File;
@@ -35,7 +35,8 @@ pub const SUPPORTED_DTYPES: &str =
 ///
 /// # Examples
 /// ```
-/// use losslab_cli::{npy, tensor::Tensor};
+/// use losslab_cli::npy;
+/// use losslab_registry::Tensor;
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("x.npy");
 /// npy::write(&path, &Tensor::F64(ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]).into_dyn())).unwrap();

@@ -4,7 +4,7 @@
 //! on stdout, no output file left behind).
 
 use losslab_cli::npy;
-use losslab_cli::tensor::Tensor;
+use losslab_registry::Tensor;
 use ndarray::{arr1, arr2, ArrayD, IxDyn};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -388,7 +388,7 @@ fn list_text_and_json() {
     let out = losslab(&d, &["list"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    for spec in losslab_cli::catalog::catalog() {
+    for spec in losslab_registry::catalog() {
         assert!(text.contains(&format!("\n{}\n", spec.qualified_name())), "{} missing", spec.qualified_name());
     }
     assert!(text.contains("ignore_index = -100"), "{text}");
@@ -398,7 +398,7 @@ fn list_text_and_json() {
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let all = v.as_array().unwrap();
-    assert_eq!(all.len(), losslab_cli::catalog::catalog().len());
+    assert_eq!(all.len(), losslab_registry::catalog().len());
     let ce = all.iter().find(|l| l["name"] == "torch:cross_entropy").unwrap();
     assert_eq!(ce["framework"], "torch");
     assert_eq!(ce["default_reduction"], "mean");
@@ -409,6 +409,26 @@ fn list_text_and_json() {
     );
     let tf = all.iter().find(|l| l["name"] == "tf:sparse_softmax_cross_entropy_with_logits").unwrap();
     assert!(tf["default_reduction"].is_null());
+    // Integer-to-float promotion, per tensor, as the reference does it.
+    let mse = all.iter().find(|l| l["name"] == "torch:mse_loss").unwrap();
+    assert_eq!(mse["tensors"][1]["kind"], "float (int promoted)");
+    let kl = all.iter().find(|l| l["name"] == "torch:kl_div").unwrap();
+    assert_eq!(kl["tensors"][1]["kind"], "float");
+    assert!(text.contains("target  float (int promoted): the target, input's shape"), "{text}");
+}
+
+/// PyTorch promotes an integer target of mse_loss to the input's float dtype;
+/// the result is in that dtype and the integer tensor has no gradient.
+#[test]
+fn integer_targets_are_promoted_where_the_reference_promotes_them() {
+    let (_t, d) = setup();
+    write(&d, "x32.npy", Tensor::F32(arr1(&[0.5f32, 3.0]).into_dyn()));
+    write(&d, "i.npy", Tensor::I64(arr1(&[0i64, 2]).into_dyn()));
+    let v = ok_json(&d, &["eval", "mse_loss", "-t", "input=x32.npy", "-t", "target=i.npy", "--grad-dir", "g"]);
+    assert_eq!(v["dtype"], "float32");
+    assert_eq!(json_f64s(&v["value"]), [0.625]);
+    assert_eq!(files(&d.join("g")), ["input.npy"]);
+    assert_eq!(read_f64(&d.join("g/input.npy")), [0.5, 1.0]);
 }
 
 #[test]
@@ -467,7 +487,7 @@ fn errors_name_the_problem_and_leave_no_file() {
         ),
         (&["mse_loss", "-t", "input=x.npy"], "torch:mse_loss needs tensor `target`"),
         (&["mse_loss", "-t", "input=x.npy", "-t", "target=y2.npy"], "`target` has shape [2], expected [3]"),
-        (&["mse_loss", "-t", "input=x.npy", "-t", "target=i3.npy"], "`target` has dtype int64, expected float32 or float64"),
+        (&["kl_div", "-t", "input=x.npy", "-t", "target=i3.npy"], "torch:kl_div: `target` has dtype int64, expected float32 or float64"),
         (
             &["mse_loss", "-t", "input=x32.npy", "-t", "target=y3.npy"],
             "`target` has dtype float64, expected float32 (the dtype of `input`",

@@ -7,7 +7,7 @@
 //! untouched (issue 6: errors a person can act on).
 
 use losslab_cli::npy;
-use losslab_cli::tensor::Tensor;
+use losslab_registry::Tensor;
 use ndarray::{arr1, arr2, ArrayD, IxDyn};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -182,7 +182,7 @@ fn cases() -> Vec<Case> {
             &["gaussian_nll_loss", "-t", X, "-t", Y],
             "torch:gaussian_nll_loss needs `var`, the predicted variance (>= 0): a tensor (--tensor var=FILE.npy) or one float for every element (--option var=VALUE), found neither; its tensors are input, target, var",
         ),
-        ("integers for a float tensor", &["mse_loss", "-t", X, "-t", "target=ints.npy"], "torch:mse_loss: `target` has dtype int64, expected float32 or float64"),
+        ("integers for a float tensor", &["kl_div", "-t", X, "-t", "target=ints.npy"], "torch:kl_div: `target` has dtype int64, expected float32 or float64"),
         (
             "floats for class indices",
             &["nll_loss", "-t", "input=logits.npy", "-t", "target=y2.npy"],

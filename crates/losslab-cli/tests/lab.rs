@@ -244,7 +244,7 @@ fn explain_entropy_and_catalog() {
     assert!((number_after(&text, "p = 0.1   H =") - -(0.1 * 0.1f64.log2() + 0.9 * 0.9f64.log2())).abs() < 1e-6);
     assert_eq!(number_after(&text, "among 4 outcomes: H ="), 2.0);
     let text = ok(&["explain", "catalog"]);
-    for spec in losslab_cli::catalog::catalog() {
+    for spec in losslab_registry::catalog() {
         assert!(text.contains(&spec.qualified_name()), "{}", spec.qualified_name());
     }
     assert!(text.contains("focal loss") && text.contains("CTC"));

@@ -64,9 +64,9 @@ fn optax_dice_with_a_zero_sized_class_axis_is_nan_per_row_not_a_panic() {
         assert_eq!(DiceLoss::new().reduction(Reduction::None).forward(x32.view(), x32.view()).unwrap().shape(), &[rows]);
     }
     // Through `losslab eval`'s catalog, as the fuzzer called it.
-    let mut request = losslab_cli::catalog::EvalRequest { want_grads: true, ..Default::default() };
-    request.tensors.insert("predictions".into(), losslab_cli::tensor::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))));
-    request.tensors.insert("targets".into(), losslab_cli::tensor::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))));
-    let e = losslab_cli::catalog::evaluate("optax:dice_loss", request);
+    let mut request = losslab_registry::EvalRequest { want_grads: true, ..Default::default() };
+    request.tensors.insert("predictions".into(), losslab_registry::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))));
+    request.tensors.insert("targets".into(), losslab_registry::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))));
+    let e = losslab_registry::evaluate("optax:dice_loss", request);
     assert!(e.is_ok(), "{e:?}");
 }

@@ -1,6 +1,6 @@
 //! `losslab eval`: evaluate a loss and its gradients on `.npy` files.
 
-use crate::catalog::{resolve, EvalRequest, Evaluation, OptionValue};
+use losslab_registry::{resolve, EvalRequest, Evaluation, OptionValue};
 use crate::cli::json;
 use crate::npy;
 use anyhow::{bail, Context, Result};
@@ -102,7 +102,7 @@ impl EvalConfig {
     /// let Command::Eval(args) = cli.command else { unreachable!() };
     /// let config = EvalConfig::from_args(&args).unwrap();
     /// assert_eq!(config.tensors[0].0, "input");
-    /// assert_eq!(config.options["delta"], losslab_cli::catalog::OptionValue::Int(2));
+    /// assert_eq!(config.options["delta"], losslab_registry::OptionValue::Int(2));
     /// ```
     pub fn from_args(args: &EvalArgs) -> Result<EvalConfig> {
         let mut tensors: Vec<(String, PathBuf)> = Vec::new();

@@ -345,7 +345,7 @@ fn catalog() -> String {
         let _ = writeln!(s, "  {family:<26} {when}");
     }
     let _ = writeln!(s, "\nIn losslab's catalog now (`losslab list` for arguments and defaults):");
-    for spec in crate::catalog::catalog() {
+    for spec in losslab_registry::catalog() {
         let _ = writeln!(s, "  {:<46} {}", spec.qualified_name(), spec.summary);
     }
     s

@@ -1,6 +1,6 @@
 //! Tensors as JSON: numbers, nested arrays, and non-finite values as strings.
 
-use crate::tensor::Tensor;
+use losslab_registry::Tensor;
 use serde_json::Value;
 
 /// The largest number of elements [`tensor_value`] writes out.
@@ -33,7 +33,8 @@ pub fn f32_value(v: f32) -> Value {
 ///
 /// # Examples
 /// ```
-/// use losslab_cli::{cli::json::tensor_value, tensor::Tensor};
+/// use losslab_cli::cli::json::tensor_value;
+/// use losslab_registry::Tensor;
 /// let t = Tensor::F64(ndarray::arr2(&[[1.0, f64::NAN], [f64::INFINITY, -0.5]]).into_dyn());
 /// assert_eq!(tensor_value(&t).unwrap().to_string(), r#"[[1.0,"nan"],["inf",-0.5]]"#);
 /// ```

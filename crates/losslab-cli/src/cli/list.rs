@@ -1,6 +1,6 @@
 //! `losslab list`: every loss `eval` knows.
 
-use crate::catalog::{catalog, Framework, LossSpec};
+use losslab_registry::{catalog, Framework, LossSpec};
 use anyhow::Result;
 use serde::Serialize;
 use std::io::Write;
@@ -58,7 +58,7 @@ pub struct TensorJson {
     pub name: &'static str,
     /// Whether it must be given.
     pub required: bool,
-    /// `"float"`, `"int"` or `"int or float"`.
+    /// `"float"`, `"float (int promoted)"` (integers accepted, converted to the float dtype, not differentiated), `"int"` or `"int or float"`.
     pub kind: &'static str,
     /// What it holds.
     pub doc: &'static str,
@@ -132,7 +132,7 @@ pub fn text() -> String {
             .grads
             .iter()
             .map(|g| match spec.tensor(g).map(|t| t.kind) {
-                Some(crate::catalog::TensorKind::Either) => format!("{g} (when float)"),
+                Some(losslab_registry::TensorKind::Either | losslab_registry::TensorKind::Promoted) => format!("{g} (when float)"),
                 // A tensor that an option of the same name may replace (gaussian_nll_loss's var).
                 _ if spec.option(g).is_some() => format!("{g} (when a tensor)"),
                 _ => (*g).to_string(),

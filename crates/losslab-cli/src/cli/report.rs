@@ -296,7 +296,7 @@ pre{{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}} .gallery{
     table(&mut html, &["family", "when to use it"], &fam);
     let _ = writeln!(html, "<p>The gallery: every loss of losslab's catalog that is element-wise in one prediction, drawn with its gradient against its natural axis.</p><div class=\"gallery\">");
     let mut skipped = vec![];
-    for spec in crate::catalog::catalog() {
+    for spec in losslab_registry::catalog() {
         let against = Against::natural(spec);
         match curve(&spec.qualified_name(), against, &against.grid()) {
             Ok(c) => {

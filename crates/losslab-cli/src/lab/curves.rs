@@ -1,10 +1,10 @@
 //! A loss and its gradient along one axis (the residual, the margin or the
 //! predicted probability), for any element-wise loss of the catalog, evaluated
-//! by [`catalog::evaluate`](crate::catalog::evaluate) (so by the library).
+//! by [`catalog::evaluate`](losslab_registry::evaluate) (so by the library).
 
-use crate::catalog::{resolve, EvalRequest, LossSpec, OptionValue, TensorKind};
+use losslab_registry::{resolve, EvalRequest, LossSpec, OptionValue, TensorKind};
 use crate::lab::figure::{Mark, Panel, Series};
-use crate::tensor::Tensor;
+use losslab_registry::Tensor;
 use anyhow::{bail, Result};
 use losslab::Reduction;
 use ndarray::Array1;
@@ -91,7 +91,7 @@ pub struct Curve {
 /// An unknown name (the message suggests close ones).
 pub fn lookup(name: &str) -> Result<&'static LossSpec> {
     let name = ALIASES.iter().find(|(a, _)| *a == name).map_or(name, |(_, n)| n);
-    resolve(name)
+    Ok(resolve(name)?)
 }
 
 /// Evaluates `name` (see [`lookup`]) and its gradient along `against` at `xs`.
@@ -108,7 +108,7 @@ pub fn curve(name: &str, against: Against, xs: &[f64]) -> Result<Curve> {
     let mut request = EvalRequest { want_grads: true, reduction: Some(Reduction::None), ..EvalRequest::default() };
     let required: Vec<_> = spec.tensors.iter().filter(|t| t.required).collect();
     let input = match required.as_slice() {
-        [one] if one.kind == TensorKind::Float => {
+        [one] if matches!(one.kind, TensorKind::Float | TensorKind::Promoted) => {
             if spec.option("base").is_some() {
                 request.options.insert("base".into(), OptionValue::Float(2.0));
             }

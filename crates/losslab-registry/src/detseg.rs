@@ -9,21 +9,23 @@
 //! reduction.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionSpec, OptionType, TensorKind, TensorSpec};
+use super::{eval, float, int, opt, opt_float, opt_promoted, promoted, Framework, LossSpec, OptionSpec, OptionType, TensorKind, TensorSpec};
 use crate::tensor::FloatElement;
-use anyhow::{bail, Result};
-use losslab::{BinaryDiceLoss, CompleteBoxIouLoss, DiceLoss, DistanceBoxIouLoss, GeneralizedBoxIouLoss, JaccardLoss, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss, QuantileLoss, Reduction, SigmoidFocalLoss, SoftmaxFocalLoss};
-use losslab::segmentation::{KerasDice, KerasTversky};
+use crate::error::fail;
+use crate::Result;
+use losslab::{BinaryDiceLoss, CompleteBoxIouLoss, DiceLoss, DistanceBoxIouLoss, GeneralizedBoxIouLoss, JaccardLoss, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss, QuantileLoss, Reduction, SigmoidFocalLoss, SoftmaxFocalLoss, keras};
 
-const BOXES1: TensorSpec = float("boxes1", "boxes (x1, y1, x2, y2), shape (..., 4)");
-const BOXES2: TensorSpec = float("boxes2", "boxes (x1, y1, x2, y2), boxes1's shape");
+// torchvision promotes integer boxes.
+const BOXES1: TensorSpec = promoted("boxes1", "boxes (x1, y1, x2, y2), shape (..., 4)");
+const BOXES2: TensorSpec = promoted("boxes2", "boxes (x1, y1, x2, y2), boxes1's shape");
 const BOX_EPS: OptionSpec = opt("eps", OptionType::Float, "1e-7", "added to the denominators");
-const Y_TRUE: TensorSpec = float("y_true", "targets in [0, 1], any shape");
+// Keras casts y_true to y_pred's dtype.
+const Y_TRUE: TensorSpec = promoted("y_true", "targets in [0, 1], any shape");
 const Y_PRED: TensorSpec = float("y_pred", "predicted probabilities, y_true's shape");
 const KERAS_AXIS: OptionSpec =
     opt("axis", OptionType::OptionalFloat, "None", "the axis summed over (an integer); None: every axis, the batch included");
 const PREDICTIONS: TensorSpec = float("predictions", "logits (probabilities without apply_softmax), shape (..., C) or (...)");
-const TARGETS: TensorSpec = float("targets", "one-hot or soft targets, predictions' shape (or with/without a trailing axis of 1)");
+const TARGETS: TensorSpec = promoted("targets", "one-hot or soft targets, predictions' shape (or with/without a trailing axis of 1)");
 const SMOOTH: OptionSpec = opt("smooth", OptionType::Float, "1.0", "added to the numerator and the denominator");
 const INPUT: TensorSpec = float("input", "the prediction, any shape");
 const TARGET: TensorSpec = float("target", "the target, input's shape");
@@ -101,7 +103,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         name: "dice_loss",
         summary: "Soft Dice (Tversky with alpha, beta) per class over the spatial axes; --reduction is optax's, across classes \
                   (mean by default; batchmean: that mean averaged over the first axis)",
-        tensors: &[PREDICTIONS, TARGETS, opt_float("class_weights", "a weight per class, shape (C,)")],
+        tensors: &[PREDICTIONS, TARGETS, opt_promoted("class_weights", "a weight per class, shape (C,)")],
         options: &[
             SMOOTH,
             opt("alpha", OptionType::Float, "0.5", "the weight of false positives"),
@@ -118,7 +120,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Optax,
         name: "binary_dice_loss",
         summary: "Soft Dice of sigmoid(predictions) against binary targets, one value per sample",
-        tensors: &[float("predictions", "logits, shape (...) or (..., 1)"), float("targets", "binary targets, predictions' shape")],
+        tensors: &[float("predictions", "logits, shape (...) or (..., 1)"), promoted("targets", "binary targets, predictions' shape")],
         options: &[SMOOTH, opt("apply_sigmoid", OptionType::Bool, "True", "apply the sigmoid; False: every prediction must be 1 (optax)")],
         default_reduction: None,
         grads: &["predictions", "targets"],
@@ -128,7 +130,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Optax,
         name: "multiclass_generalized_dice_loss",
         summary: "Generalized Dice: per-class Dice weighted by 1/(class frequency² + 1e-7), averaged",
-        tensors: &[float("predictions", "logits, shape (..., C)"), float("targets", "one-hot targets, predictions' shape")],
+        tensors: &[float("predictions", "logits, shape (..., C)"), promoted("targets", "one-hot targets, predictions' shape")],
         options: &[
             SMOOTH,
             opt("apply_softmax", OptionType::Bool, "True", "softmax over the last axis; False: probabilities"),
@@ -204,7 +206,7 @@ fn opt_integer<T: FloatElement>(c: &Call<T>, key: &str) -> Result<Option<i64>> {
         None => Ok(None),
         #[allow(clippy::cast_possible_truncation)]
         Some(v) if v.fract() == 0.0 && v.abs() < 9.0e15 => Ok(Some(v as i64)),
-        Some(v) => bail!("{}: option `{key}` = {v} is invalid: expected an integer (below 9e15 in magnitude) or None", c.spec.qualified_name()),
+        Some(v) => fail!(Option, "{}: option `{key}` = {v} is invalid: expected an integer (below 9e15 in magnitude) or None", c.spec.qualified_name()),
     }
 }
 
@@ -233,13 +235,13 @@ box_eval!(diou, DistanceBoxIouLoss);
 box_eval!(ciou, CompleteBoxIouLoss);
 
 fn keras_dice<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = KerasDice::new().axis(axes(c, "axis")?).reduction(c.reduction());
+    let loss = keras::Dice::new().axis(axes(c, "axis")?).reduction(c.reduction());
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
 }
 
 fn keras_tversky<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = KerasTversky::new().alpha(c.f64("alpha")).beta(c.f64("beta")).axis(axes(c, "axis")?).reduction(c.reduction());
+    let loss = keras::Tversky::new().alpha(c.f64("alpha")).beta(c.f64("beta")).axis(axes(c, "axis")?).reduction(c.reduction());
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
 }
@@ -309,13 +311,13 @@ fn lovasz<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let classes = if c.is_int("classes") {
         let list = c.int("classes");
         if list.ndim() != 1 {
-            bail!("{}: `classes` has shape {:?}, expected 1-D (a list of class indices)", c.spec.qualified_name(), list.shape());
+            fail!(Shape, "{}: `classes` has shape {:?}, expected 1-D (a list of class indices)", c.spec.qualified_name(), list.shape());
         }
         let mut v = Vec::with_capacity(list.len());
         for &k in list {
             match usize::try_from(k) {
                 Ok(k) => v.push(k),
-                Err(_) => bail!("{}: `classes` holds {k}, expected a class index ≥ 0", c.spec.qualified_name()),
+                Err(_) => fail!(ClassIndex, "{}: `classes` holds {k}, expected a class index ≥ 0", c.spec.qualified_name()),
             }
         }
         LovaszClasses::List(v)

@@ -2,16 +2,16 @@
 //! Keras's cosine similarity, optax's NT-Xent, triplet margin and ranking softmax.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
+use super::{eval, float, int, opt, opt_promoted, promoted, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
 use crate::tensor::FloatElement;
-use anyhow::Result;
-use losslab::{CosineEmbeddingLoss, RankingSoftmaxLoss, Reduction, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss};
-use losslab::embedding::{CosineSimilarityLoss, NtXentLoss, OptaxTripletMarginLoss};
+use crate::Result;
+use losslab::{CosineEmbeddingLoss, RankingSoftmaxLoss, Reduction, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss, keras, optax};
 use ndarray::{ArrayD, ArrayViewD};
 
-const ANCHOR: TensorSpec = float("anchor", "anchors, shape (N, D) or (D,) (the distance is along the last axis)");
-const POSITIVE: TensorSpec = float("positive", "positives, anchor's shape");
-const NEGATIVE: TensorSpec = float("negative", "negatives, anchor's shape");
+// PyTorch promotes integer embeddings; optax refuses them.
+const ANCHOR: TensorSpec = promoted("anchor", "anchors, shape (N, D) or (D,) (the distance is along the last axis)");
+const POSITIVE: TensorSpec = promoted("positive", "positives, anchor's shape");
+const NEGATIVE: TensorSpec = promoted("negative", "negatives, anchor's shape");
 const MARGIN_1: super::OptionSpec = opt("margin", OptionType::Float, "1.0", "the margin between the distances (> 0)");
 const SWAP: super::OptionSpec = opt("swap", OptionType::Bool, "False", "use min(d(a, n), d(p, n)) as the negative distance");
 
@@ -21,9 +21,9 @@ pub(super) const LOSSES: &[LossSpec] = &[
         name: "cosine_embedding_loss",
         summary: "Cosine embedding: 1 − cos for pairs labelled 1, max(0, cos − margin) for pairs labelled −1",
         tensors: &[
-            float("input1", "first vectors, shape (N, D) or (D,)"),
-            float("input2", "second vectors, input1's shape"),
-            TensorSpec { name: "target", required: true, kind: TensorKind::Either, doc: "1 or −1 per pair, shape (N,) or ()" },
+            promoted("input1", "first vectors, shape (N, D) or (D,)"),
+            promoted("input2", "second vectors, input1's shape"),
+            promoted("target", "1 or −1 per pair, shape (N,) or ()"),
         ],
         options: &[opt("margin", OptionType::Float, "0.0", "the cosine below which dissimilar pairs cost nothing")],
         default_reduction: Some(Reduction::Mean),
@@ -68,7 +68,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Keras,
         name: "cosine_similarity",
         summary: "Negative cosine similarity along an axis (−1 aligned, 0 orthogonal), Keras's l2 normalisation",
-        tensors: &[float("y_true", "targets, any shape"), float("y_pred", "predictions, y_true's shape")],
+        tensors: &[promoted("y_true", "targets, any shape"), float("y_pred", "predictions, y_true's shape")],
         options: &[opt("axis", OptionType::Axis, "-1", "the axis along which the similarity is computed")],
         default_reduction: None,
         grads: &["y_true", "y_pred"],
@@ -109,9 +109,9 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "Listwise softmax ranking loss: −Σ labels · log_softmax(logits) over each list (the last axis)",
         tensors: &[
             float("logits", "scores, shape (..., list_size)"),
-            float("labels", "relevance labels, logits' shape"),
+            promoted("labels", "relevance labels, logits' shape"),
             TensorSpec { name: "where", required: false, kind: TensorKind::Int, doc: "valid items (nonzero = valid), broadcast to logits' shape" },
-            opt_float("weights", "a weight per item multiplying the labels, broadcast to logits' shape"),
+            opt_promoted("weights", "a weight per item multiplying the labels, broadcast to logits' shape"),
         ],
         options: &[],
         default_reduction: Some(Reduction::Mean),
@@ -141,8 +141,7 @@ fn triplet_named<T>(g: TripletGradients<T>, names: [&'static str; 3]) -> Vec<(&'
 fn cosine_embedding<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let loss = CosineEmbeddingLoss::new().reduction(c.reduction()).margin(c.f64("margin"));
     let (x1, x2) = (c.float("input1"), c.float("input2"));
-    let target: ArrayD<T> =
-        if c.is_int("target") { c.int("target").mapv(|v| T::from_wide(v as f64)) } else { c.float("target").to_owned() };
+    let target = c.float("target");
     let value = loss.forward(x1.view(), x2.view(), target.view())?;
     finish_named(c, value, |g| {
         let gr = loss.backward(x1.view(), x2.view(), target.view(), g)?;
@@ -177,19 +176,19 @@ fn triplet_with_distance<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 fn keras_cosine<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = CosineSimilarityLoss::new().reduction(c.reduction()).axis(c.axis("axis")?);
+    let loss = keras::CosineSimilarity::new().reduction(c.reduction()).axis(c.axis("axis")?);
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
 }
 
 fn ntxent<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = NtXentLoss::new().reduction(c.reduction()).temperature(c.f64("temperature"));
+    let loss = optax::NtXent::new().reduction(c.reduction()).temperature(c.f64("temperature"));
     let (e, l) = (c.float("embeddings"), c.int("labels"));
     c.finish(loss.forward(e.view(), l.view())?, ("embeddings", None), |g| loss.backward(e.view(), l.view(), g))
 }
 
 fn optax_triplet<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = OptaxTripletMarginLoss::new()
+    let loss = optax::TripletMarginLoss::new()
         .reduction(c.reduction())
         .axis(c.axis("axis")?)
         .norm_degree(c.f64("norm_degree"))

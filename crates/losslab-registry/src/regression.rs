@@ -1,13 +1,16 @@
 //! PyTorch's regression losses.
 
 use super::call::{Call, Output};
-use super::{eval, float, opt, Framework, LossSpec, OptionType};
+use super::{eval, float, opt, promoted, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
-use anyhow::Result;
+use crate::Result;
 use losslab::{HuberLoss, L1Loss, MseLoss, Reduction, SmoothL1Loss};
 
-const INPUT: super::TensorSpec = float("input", "the prediction, any shape");
-const TARGET: super::TensorSpec = float("target", "the target, input's shape");
+// PyTorch promotes an integer input or target to the other's float dtype
+// (huber_loss refuses an integer input: its output takes the input's dtype).
+const INPUT: super::TensorSpec = promoted("input", "the prediction, any shape");
+const FLOAT_INPUT: super::TensorSpec = float("input", "the prediction, any shape");
+const TARGET: super::TensorSpec = promoted("target", "the target, input's shape");
 
 pub(super) const LOSSES: &[LossSpec] = &[
     LossSpec {
@@ -44,7 +47,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "huber_loss",
         summary: "Huber: quadratic within delta of the target, linear with slope delta beyond",
-        tensors: &[INPUT, TARGET],
+        tensors: &[FLOAT_INPUT, TARGET],
         options: &[opt("delta", OptionType::Float, "1.0", "where the loss turns from quadratic to linear (> 0)")],
         default_reduction: Some(Reduction::Mean),
         grads: &["input", "target"],

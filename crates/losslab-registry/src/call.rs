@@ -2,7 +2,8 @@
 
 use super::{LossSpec, OptionValue};
 use crate::tensor::FloatElement;
-use anyhow::{bail, Result};
+use crate::error::{error, fail};
+use crate::Result;
 use losslab::{Gradients, Reduction};
 use ndarray::{ArrayD, ArrayView1, ArrayViewD, Ix1, IxDyn};
 use std::collections::BTreeMap;
@@ -54,7 +55,7 @@ impl<T: FloatElement> Call<T> {
         let shape = v.shape().to_vec();
         match v.into_dimensionality::<Ix1>() {
             Ok(v) => Ok(Some(v)),
-            Err(_) => bail!("{}: `{name}` has shape {shape:?}, expected 1-D ({what})", self.spec.qualified_name()),
+            Err(_) => fail!(Shape, "{}: `{name}` has shape {shape:?}, expected 1-D ({what})", self.spec.qualified_name()),
         }
     }
 
@@ -90,7 +91,7 @@ impl<T: FloatElement> Call<T> {
     /// An axis option.
     pub(crate) fn axis(&self, key: &str) -> Result<isize> {
         let v = self.i64(key);
-        isize::try_from(v).map_err(|_| anyhow::anyhow!("{}: option `{key}` = {v} is invalid: expected an axis that fits the platform's isize", self.spec.qualified_name()))
+        isize::try_from(v).map_err(|_| error!(Option, "{}: option `{key}` = {v} is invalid: expected an axis that fits the platform's isize", self.spec.qualified_name()))
     }
 
     /// A name option ([`OptionType::Choice`](super::OptionType::Choice)).
@@ -120,7 +121,8 @@ impl<T: FloatElement> Call<T> {
     pub(crate) fn grad_output_for(&self, value: &ArrayD<T>) -> Result<ArrayD<T>> {
         match &self.grad_output {
             Some(g) if g.shape() == value.shape() => Ok(g.clone()),
-            Some(g) => bail!(
+            Some(g) => fail!(
+                Shape,
                 "{}: `grad_output` has shape {:?}, expected {:?} (the shape of the result)",
                 self.spec.qualified_name(),
                 g.shape(),

@@ -1,15 +1,15 @@
-//! [`Tensor`]: an n-d array of one of the element types the CLI reads and writes.
+//! [`Tensor`]: an n-d array of one of the element types the registry computes with.
 
 use ndarray::ArrayD;
 use std::fmt;
 
-/// An n-dimensional array as read from a `.npy` file: `float32` (also what
-/// `float16` files become, exactly), `float64`, or integer (`int32` and `int64`
-/// files both become [`Tensor::I64`]).
+/// An n-dimensional array of `float32`, `float64` or integer elements, as a
+/// front end hands it over (the CLI reads `float16` files as `float32`,
+/// exactly, and `int32` and `int64` files both as [`Tensor::I64`]).
 ///
 /// # Examples
 /// ```
-/// use losslab_cli::tensor::{Dtype, Tensor};
+/// use losslab_registry::{Dtype, Tensor};
 /// let t = Tensor::F32(ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
 /// assert_eq!(t.dtype(), Dtype::Float32);
 /// assert_eq!(t.shape(), &[2]);

@@ -4,10 +4,10 @@
 use super::call::{Call, Output};
 use super::{eval, float, opt, opt_float, Framework, LossSpec, OptionSpec, OptionType, TensorSpec};
 use crate::tensor::FloatElement;
-use anyhow::Result;
+use crate::Result;
 use losslab::information as info;
 use losslab::{Gradients, KlDivLoss, Reduction};
-use losslab::information::ScipyEntropy;
+use losslab::scipy;
 use ndarray::{ArrayD, ArrayViewD, Zip};
 
 const BASE: OptionSpec = opt("base", OptionType::OptionalFloat, "None", "the logarithm's base (None: nats; 2: bits)");
@@ -112,7 +112,7 @@ fn kl_div<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 fn scipy_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = ScipyEntropy::new().reduction(c.reduction()).base(c.opt_f64("base")).axis(c.axis("axis")?);
+    let loss = scipy::Entropy::new().reduction(c.reduction()).base(c.opt_f64("base")).axis(c.axis("axis")?);
     let (pk, qk) = (c.float("pk"), c.opt_float("qk"));
     let value = loss.forward(pk.view(), qk.as_ref().map(|q| q.view()))?;
     // With qk, `input` is ∂/∂qk and `target` ∂/∂pk; without it, `input` is ∂/∂pk.

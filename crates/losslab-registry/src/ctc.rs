@@ -2,11 +2,10 @@
 //! `tf.nn.ctc_loss` (dense labels) and optax's `ctc_loss`.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, Framework, LossSpec, OptionType};
+use super::{eval, float, int, opt, promoted, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
-use anyhow::Result;
-use losslab::{CtcLoss, Reduction};
-use losslab::sequence::{OptaxCtcLoss, TfCtcLoss};
+use crate::Result;
+use losslab::{CtcLoss, Reduction, optax, tf};
 
 pub(super) const LOSSES: &[LossSpec] = &[
     LossSpec {
@@ -51,9 +50,9 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "CTC on logits with 0/1 padding masks and a finite log 0 (log_epsilon), one loss per sequence",
         tensors: &[
             float("logits", "unnormalized log-probabilities, shape (B, T, K)"),
-            float("logit_paddings", "1 where a frame is padding, else 0, shape (B, T)"),
+            promoted("logit_paddings", "1 where a frame is padding, else 0, shape (B, T)"),
             int("labels", "labels, shape (B, N)"),
-            float("label_paddings", "1 where a label is padding (right-padded), else 0, shape (B, N)"),
+            promoted("label_paddings", "1 where a label is padding (right-padded), else 0, shape (B, N)"),
         ],
         options: &[
             opt("blank_id", OptionType::Int, "0", "the blank's class index"),
@@ -75,7 +74,7 @@ fn torch_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 fn tf_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = TfCtcLoss::new()
+    let loss = tf::CtcLoss::new()
         .reduction(c.reduction())
         .logits_time_major(c.bool("logits_time_major"))
         .blank_index(c.i64("blank_index"));
@@ -87,7 +86,7 @@ fn tf_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 fn optax_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = OptaxCtcLoss::new().reduction(c.reduction()).blank_id(c.i64("blank_id")).log_epsilon(c.f64("log_epsilon"));
+    let loss = optax::CtcLoss::new().reduction(c.reduction()).blank_id(c.i64("blank_id")).log_epsilon(c.f64("log_epsilon"));
     let (logits, fp) = (c.float("logits"), c.float("logit_paddings"));
     let (labels, lp) = (c.int("labels"), c.float("label_paddings"));
     c.finish(loss.forward(logits.view(), fp.view(), labels.view(), lp.view())?, ("logits", None), |g| {

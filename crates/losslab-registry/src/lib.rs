@@ -1,6 +1,9 @@
-//! The catalog: every loss `losslab eval` knows, under the reference
-//! framework's own names, and [`evaluate`], which checks a request against a
-//! loss's [`LossSpec`] and computes it.
+//! Every loss of [`losslab`] by its reference framework's own name: the
+//! catalog of losses with their tensor arguments, options, defaults and the
+//! tensors they differentiate, and [`evaluate`], the dynamic call that checks a
+//! request against a loss's [`LossSpec`] and computes its value and gradients.
+//! No I/O: the front ends (the `losslab` command line, a Python package,
+//! framework adapters) read and write the tensors, and share this one catalog.
 //!
 //! A loss is named `framework:name` (`torch:cross_entropy`,
 //! `tf:softmax_cross_entropy_with_logits`, `scipy:entropy`); an unqualified
@@ -9,13 +12,18 @@
 //!
 //! Tensors, options and their defaults are the reference's own. All float
 //! tensors of one evaluation share one dtype (`float32` or `float64`), and the
-//! computation runs in it.
+//! computation runs in it. Integer tensors are accepted where the reference
+//! accepts them: class indices ([`TensorKind::Int`]), and floats that the
+//! reference promotes from integers ([`TensorKind::Promoted`]: PyTorch's
+//! `mse_loss` target, Keras's `y_true`, ...), converted to the evaluation's
+//! dtype and never differentiated.
+//!
+//! Every failure is an [`Error`] with the message a person can act on and an
+//! [`ErrorKind`] a front end maps to its own error types.
 //!
 //! # Examples
 //! ```
-//! use std::collections::BTreeMap;
-//! use losslab_cli::catalog::{evaluate, EvalRequest, OptionValue};
-//! use losslab_cli::tensor::Tensor;
+//! use losslab_registry::{evaluate, EvalRequest, OptionValue, Tensor};
 //! use ndarray::arr1;
 //!
 //! let mut request = EvalRequest::default();
@@ -27,9 +35,27 @@
 //! assert_eq!(e.loss, "torch:smooth_l1_loss");
 //! assert_eq!(e.value, Tensor::F64(ndarray::arr0(1.25).into_dyn()));
 //! assert_eq!(e.grads["input"], Tensor::F64(arr1(&[0.0, 0.5]).into_dyn()));
+//!
+//! // PyTorch promotes an integer target to the input's dtype: so does the registry
+//! // (and it has no gradient).
+//! let mut request = EvalRequest { want_grads: true, ..EvalRequest::default() };
+//! request.tensors.insert("input".into(), Tensor::F32(arr1(&[0.5f32, 3.0]).into_dyn()));
+//! request.tensors.insert("target".into(), Tensor::I64(arr1(&[0, 2]).into_dyn()));
+//! let e = evaluate("mse_loss", request).unwrap();
+//! assert_eq!(e.value, Tensor::F32(ndarray::arr0(0.625f32).into_dyn()));
+//! assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["input"]);
+//!
+//! // Errors carry a kind.
+//! let err = losslab_registry::resolve("mse").unwrap_err();
+//! assert_eq!(err.kind(), losslab_registry::ErrorKind::UnknownLoss);
+//! assert_eq!(err.to_string(), "unknown loss `mse`: did you mean torch:mse_loss? (`losslab list` shows every loss)");
 //! ```
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
 
 mod call;
+mod error;
+mod tensor;
 mod classification;
 mod detseg;
 mod ctc;
@@ -40,16 +66,17 @@ mod kerasoptax;
 mod options;
 mod regression;
 
+pub use error::{Error, ErrorKind, Result};
 pub use options::{Name, OptionType, OptionValue};
+pub use tensor::{Dtype, FloatElement, Tensor};
 
-use crate::tensor::{Dtype, FloatElement, Tensor};
-use anyhow::{bail, Result};
+use error::{error, fail};
 use call::{Call, Output};
 use losslab::Reduction;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// A reference framework whose names `losslab eval` speaks.
+/// A reference framework whose names the registry speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Framework {
     /// PyTorch (`torch.nn.functional`).
@@ -101,8 +128,15 @@ impl fmt::Display for Framework {
 /// What element type a tensor must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TensorKind {
-    /// `float32` or `float64` (the evaluation's dtype).
+    /// `float32` or `float64` (the evaluation's dtype); an integer tensor is
+    /// refused, as the reference refuses it.
     Float,
+    /// Float, or integers that the reference promotes to the evaluation's
+    /// float dtype (PyTorch's type promotion of an integer target, Keras's cast of
+    /// `y_true` to `y_pred`'s dtype, `jnp`'s promotion): an integer tensor is
+    /// converted (exactly up to 2⁵³; `float32` rounds to nearest) and has no
+    /// gradient, as integer tensors have none in the references.
+    Promoted,
     /// Integer (class indices).
     Int,
     /// Either: the loss behaves differently for each (class indices or probabilities).
@@ -110,10 +144,11 @@ pub enum TensorKind {
 }
 
 impl TensorKind {
-    /// `"float"`, `"int"` or `"int or float"`.
+    /// `"float"`, `"float (int promoted)"`, `"int"` or `"int or float"`.
     pub fn name(self) -> &'static str {
         match self {
             TensorKind::Float => "float",
+            TensorKind::Promoted => "float (int promoted)",
             TensorKind::Int => "int",
             TensorKind::Either => "int or float",
         }
@@ -164,12 +199,12 @@ struct Eval {
 /// `Eval` of a function generic over the element type.
 macro_rules! eval {
     ($f:path) => {
-        $crate::catalog::Eval { f32: $f, f64: $f }
+        $crate::Eval { f32: $f, f64: $f }
     };
 }
 use eval;
 
-/// A loss `losslab eval` knows: its names, arguments, defaults and computation.
+/// A loss of the catalog: its names, arguments, defaults and computation.
 #[derive(Clone, Copy)]
 pub struct LossSpec {
     /// The framework whose name, arguments and defaults it follows.
@@ -234,7 +269,7 @@ impl LossSpec {
     /// If it has not; the message lists the tensors it has.
     pub fn check_tensor_name(&self, name: &str) -> Result<()> {
         if self.tensor(name).is_none() {
-            bail!("{} has no tensor `{name}`; its tensors are {}", self.qualified_name(), self.tensor_list());
+            fail!(UnknownTensor, "{} has no tensor `{name}`; its tensors are {}", self.qualified_name(), self.tensor_list());
         }
         Ok(())
     }
@@ -289,7 +324,7 @@ pub fn catalog() -> &'static [LossSpec] {
 ///
 /// # Examples
 /// ```
-/// use losslab_cli::catalog::resolve;
+/// use losslab_registry::resolve;
 /// assert_eq!(resolve("cross_entropy").unwrap().qualified_name(), "torch:cross_entropy");
 /// assert_eq!(resolve("losslab:cross_entropy").unwrap().qualified_name(), "losslab:cross_entropy");
 /// let err = resolve("mse").unwrap_err().to_string();
@@ -300,7 +335,7 @@ pub fn resolve(name: &str) -> Result<&'static LossSpec> {
         Some((fw, short)) => {
             let Some(framework) = Framework::from_name(fw) else {
                 let names: Vec<_> = Framework::ALL.iter().map(|f| f.name()).collect();
-                bail!("unknown framework `{fw}` in loss name `{name}`: expected one of {}", names.join(", "));
+                fail!(UnknownLoss, "unknown framework `{fw}` in loss name `{name}`: expected one of {}", names.join(", "));
             };
             catalog().iter().find(|s| s.framework == framework && s.name == short)
         }
@@ -309,9 +344,9 @@ pub fn resolve(name: &str) -> Result<&'static LossSpec> {
     found.ok_or_else(|| {
         let hint = suggestions(name);
         if hint.is_empty() {
-            anyhow::anyhow!("unknown loss `{name}` (`losslab list` shows every loss)")
+            error!(UnknownLoss, "unknown loss `{name}` (`losslab list` shows every loss)")
         } else {
-            anyhow::anyhow!("unknown loss `{name}`: did you mean {}? (`losslab list` shows every loss)", hint.join(" or "))
+            error!(UnknownLoss, "unknown loss `{name}`: did you mean {}? (`losslab list` shows every loss)", hint.join(" or "))
         }
     })
 }
@@ -407,7 +442,7 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evalua
     }
     for t in spec.tensors.iter().filter(|t| t.required) {
         if !tensors.contains_key(t.name) {
-            bail!("{qname} needs tensor `{}` ({}); its tensors are {}", t.name, t.doc, spec.tensor_list());
+            fail!(MissingTensor, "{qname} needs tensor `{}` ({}); its tensors are {}", t.name, t.doc, spec.tensor_list());
         }
     }
     let mut dtype: Option<(Dtype, &str)> = None;
@@ -416,17 +451,18 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evalua
         let d = t.dtype();
         match (ts.kind, d.is_float()) {
             (TensorKind::Float, false) => {
-                bail!("{qname}: `{}` has dtype {d}, expected float32 or float64", ts.name)
+                fail!(Dtype, "{qname}: `{}` has dtype {d}, expected float32 or float64", ts.name)
             }
             (TensorKind::Int, true) => {
-                bail!("{qname}: `{}` has dtype {d}, expected integer class indices (int32 or int64)", ts.name)
+                fail!(Dtype, "{qname}: `{}` has dtype {d}, expected integer class indices (int32 or int64)", ts.name)
             }
             _ => {}
         }
         if d.is_float() {
             match dtype {
                 None => dtype = Some((d, ts.name)),
-                Some((d0, n0)) if d0 != d => bail!(
+                Some((d0, n0)) if d0 != d => fail!(
+                    Dtype,
                     "{qname}: `{}` has dtype {d}, expected {d0} (the dtype of `{n0}`: all float tensors must be float32, or all float64)",
                     ts.name
                 ),
@@ -435,24 +471,24 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evalua
         }
     }
     let Some((dtype, _)) = dtype else {
-        bail!("{qname}: expected at least one float tensor, found none; its tensors are {}", spec.tensor_list());
+        fail!(Dtype, "{qname}: expected at least one float tensor, found none; its tensors are {}", spec.tensor_list());
     };
     if let Some(g) = &grad_output {
         if g.dtype() != dtype {
-            bail!("{qname}: `grad_output` has dtype {}, expected {dtype} (the dtype of the tensors)", g.dtype());
+            fail!(Dtype, "{qname}: `grad_output` has dtype {}, expected {dtype} (the dtype of the tensors)", g.dtype());
         }
     }
 
     // Options: known keys, values of the declared type, defaults for the rest.
     for key in options.keys() {
         if spec.option(key).is_none() {
-            bail!("{qname} has no option `{key}`; {}", spec.option_list());
+            fail!(UnknownOption, "{qname} has no option `{key}`; {}", spec.option_list());
         }
     }
     let mut resolved = BTreeMap::new();
     for o in spec.options {
         let v = match options.get(o.key) {
-            Some(&v) => o.ty.coerce(v).map_err(|e| anyhow::anyhow!("{qname}: option `{}` = {v} is invalid: {e}", o.key))?,
+            Some(&v) => o.ty.coerce(v).map_err(|e| error!(Option, "{qname}: option `{}` = {v} is invalid: {e}", o.key))?,
             None => o.default_value(),
         };
         resolved.insert(o.key, v);
@@ -479,14 +515,20 @@ fn run<T: FloatElement>(
 ) -> Result<(Tensor, BTreeMap<String, Tensor>)> {
     let mut floats = BTreeMap::new();
     let mut ints = BTreeMap::new();
+    let mut promoted = BTreeSet::new();
     for (name, t) in tensors {
-        let name = spec.tensor(&name).expect("checked").name;
+        let ts = spec.tensor(&name).expect("checked");
         match t {
+            #[allow(clippy::cast_precision_loss)]
+            Tensor::I64(a) if ts.kind == TensorKind::Promoted => {
+                floats.insert(ts.name, a.mapv(|v| T::from_wide(v as f64)));
+                promoted.insert(ts.name);
+            }
             Tensor::I64(a) => {
-                ints.insert(name, a);
+                ints.insert(ts.name, a);
             }
             t => {
-                floats.insert(name, T::from_tensor(t).expect("dtype checked"));
+                floats.insert(ts.name, T::from_tensor(t).expect("dtype checked"));
             }
         }
     }
@@ -496,7 +538,7 @@ fn run<T: FloatElement>(
     let grads = out
         .grads
         .into_iter()
-        .filter(|(name, _)| spec.grads.contains(name) && call.floats.contains_key(name))
+        .filter(|(name, _)| spec.grads.contains(name) && call.floats.contains_key(name) && !promoted.contains(name))
         .map(|(name, g)| (name.to_string(), T::into_tensor(g)))
         .collect();
     Ok((T::into_tensor(out.value), grads))
@@ -505,6 +547,16 @@ fn run<T: FloatElement>(
 /// A required float tensor.
 const fn float(name: &'static str, doc: &'static str) -> TensorSpec {
     TensorSpec { name, required: true, kind: TensorKind::Float, doc }
+}
+
+/// A required float tensor the reference also takes as integers (promoted).
+const fn promoted(name: &'static str, doc: &'static str) -> TensorSpec {
+    TensorSpec { name, required: true, kind: TensorKind::Promoted, doc }
+}
+
+/// An optional float tensor the reference also takes as integers (promoted).
+const fn opt_promoted(name: &'static str, doc: &'static str) -> TensorSpec {
+    TensorSpec { name, required: false, kind: TensorKind::Promoted, doc }
 }
 
 /// An optional float tensor.
@@ -539,7 +591,11 @@ mod tests {
                 let t = s.tensor(g).unwrap_or_else(|| panic!("{}: grad of unknown tensor {g}", s.qualified_name()));
                 assert_ne!(t.kind, TensorKind::Int, "{}: {g}", s.qualified_name());
             }
-            assert!(s.tensors.iter().any(|t| t.required && t.kind == TensorKind::Float), "{}", s.qualified_name());
+            assert!(
+                s.tensors.iter().any(|t| t.required && matches!(t.kind, TensorKind::Float | TensorKind::Promoted)),
+                "{}",
+                s.qualified_name()
+            );
         }
     }
 
@@ -603,6 +659,64 @@ mod tests {
         let mut r = ok();
         r.options.insert("delta".into(), OptionValue::Int(0));
         assert_eq!(message("huber_loss", r), "huber_loss: option `delta` = 0 is invalid: expected a number > 0");
+    }
+
+    #[test]
+    fn error_kinds() {
+        let kind = |loss: &str, r: EvalRequest| evaluate(loss, r).unwrap_err().kind();
+        let ok = || request(vec![("input", f64s(&[1.0, 2.0])), ("target", f64s(&[2.0, 0.5]))]);
+        assert_eq!(resolve("pt:mse_loss").unwrap_err().kind(), ErrorKind::UnknownLoss);
+        assert_eq!(kind("nope", ok()), ErrorKind::UnknownLoss);
+        let mut r = ok();
+        r.tensors.insert("weight".into(), f64s(&[1.0]));
+        assert_eq!(kind("mse_loss", r), ErrorKind::UnknownTensor);
+        let mut r = ok();
+        r.options.insert("beta".into(), OptionValue::Float(1.0));
+        assert_eq!(kind("mse_loss", r), ErrorKind::UnknownOption);
+        assert_eq!(kind("mse_loss", request(vec![("input", f64s(&[1.0]))])), ErrorKind::MissingTensor);
+        let ints = || Tensor::I64(ndarray::arr1(&[0i64, 1]).into_dyn());
+        assert_eq!(kind("kl_div", request(vec![("input", f64s(&[1.0, 2.0])), ("target", ints())])), ErrorKind::Dtype);
+        assert_eq!(kind("nll_loss", request(vec![("input", f64s(&[1.0, 2.0])), ("target", f64s(&[1.0]))])), ErrorKind::Dtype);
+        assert_eq!(kind("mse_loss", request(vec![("input", ints()), ("target", ints())])), ErrorKind::Dtype, "no float tensor");
+        let mut r = ok();
+        r.options.insert("delta".into(), OptionValue::None);
+        assert_eq!(kind("huber_loss", r), ErrorKind::Option);
+        let mut r = ok();
+        r.options.insert("delta".into(), OptionValue::Int(-1));
+        let e = evaluate("huber_loss", r).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Option);
+        assert!(matches!(e.loss_error(), Some(losslab::LossError::Option { .. })));
+        assert!(std::error::Error::source(&e).is_none(), "the library's message is the error's own, not a cause");
+        let e = evaluate("mse_loss", request(vec![("input", f64s(&[1.0, 2.0])), ("target", f64s(&[1.0]))])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Shape);
+        let r = request(vec![
+            ("input", Tensor::F64(ndarray::arr2(&[[1.0, 2.0]]).into_dyn())),
+            ("target", Tensor::I64(ndarray::arr1(&[5i64]).into_dyn())),
+        ]);
+        assert_eq!(kind("cross_entropy", r), ErrorKind::ClassIndex);
+        assert_eq!(kind("binary_cross_entropy", request(vec![("input", f64s(&[2.0])), ("target", f64s(&[1.0]))])), ErrorKind::Value);
+        let mut r = ok();
+        r.grad_output = Some(f64s(&[1.0, 1.0]));
+        r.want_grads = true;
+        assert_eq!(kind("mse_loss", r), ErrorKind::Shape, "grad_output of another shape");
+    }
+
+    #[test]
+    fn integers_are_promoted_where_declared_and_never_differentiated() {
+        let mut r = request(vec![("input", f32s(&[0.5, 3.0])), ("target", Tensor::I64(ndarray::arr1(&[0i64, 2]).into_dyn()))]);
+        r.want_grads = true;
+        let e = evaluate("mse_loss", r).unwrap();
+        assert_eq!(e.dtype, Dtype::Float32);
+        assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["input"]);
+        let mut r = request(vec![("input", Tensor::I64(ndarray::arr1(&[0i64, 2]).into_dyn())), ("target", f64s(&[0.5, 3.0]))]);
+        r.want_grads = true;
+        let e = evaluate("l1_loss", r).unwrap();
+        assert_eq!(e.value, Tensor::F64(ndarray::arr0(0.75).into_dyn()));
+        assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["target"]);
+        // The same numbers as the float tensor.
+        let a = evaluate("keras:hinge", request(vec![("y_true", Tensor::I64(ndarray::arr1(&[1i64, -1]).into_dyn())), ("y_pred", f64s(&[0.3, 0.2]))]));
+        let b = evaluate("keras:hinge", request(vec![("y_true", f64s(&[1.0, -1.0])), ("y_pred", f64s(&[0.3, 0.2]))]));
+        assert_eq!(a.unwrap().value, b.unwrap().value);
     }
 
     #[test]

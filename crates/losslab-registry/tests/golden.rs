@@ -1,14 +1,13 @@
 //! The golden suite: every case of `tests/golden/*.json` (the real references'
 //! outputs, written by `scripts/golden/generate.py`; format in
-//! `scripts/golden/README.md`) evaluated through the catalog, in each dtype the
+//! `scripts/golden/README.md`) evaluated through the registry's `evaluate`, in each dtype the
 //! case lists, result and gradients compared with the float64 truth.
 //!
 //! One test per reference file, so a failure names its framework; each test
 //! collects every failing case and reports them together, by case id.
 
 use losslab::Reduction;
-use losslab_cli::catalog::{catalog, evaluate, resolve, EvalRequest, OptionValue};
-use losslab_cli::tensor::{Dtype, Tensor};
+use losslab_registry::{catalog, evaluate, resolve, Dtype, ErrorKind, EvalRequest, Name, OptionValue, Tensor};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +52,22 @@ fn json_float(v: &Value) -> Result<f64, String> {
         Value::String(s) if s == "-inf" => Ok(f64::NEG_INFINITY),
         other => Err(format!("not a float: {other}")),
     }
+}
+
+/// An option's JSON value: a number, a boolean, `null`, a name, or one of the
+/// strings `"nan"`, `"inf"`, `"-inf"`.
+fn option_value(v: &Value) -> Result<OptionValue, String> {
+    Ok(match v {
+        Value::Null => OptionValue::None,
+        Value::Bool(b) => OptionValue::Bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => OptionValue::Int(i),
+            None => OptionValue::Float(json_float(v)?),
+        },
+        Value::String(s) if matches!(s.as_str(), "nan" | "inf" | "-inf") => OptionValue::Float(json_float(v)?),
+        Value::String(s) => OptionValue::Name(Name::new(s).ok_or_else(|| format!("bad option name {s:?}"))?),
+        other => return Err(format!("cannot use JSON `{other}` as an option value")),
+    })
 }
 
 /// A golden TENSOR as read, floats widened to f64.
@@ -135,8 +150,9 @@ fn compare(what: &str, got: &Tensor, want: &Value, tol: Tolerance) -> Vec<String
     bad
 }
 
-/// Runs one case in one dtype; the failures, described.
-fn run_case(case: &Value, dtype: Dtype) -> Result<Vec<String>, String> {
+/// Runs one case in one dtype; the failures, described. `error_kind`: the kind
+/// an expected error must have, if the file says.
+fn run_case(case: &Value, dtype: Dtype, error_kind: Option<ErrorKind>) -> Result<Vec<String>, String> {
     let loss = case["loss"].as_str().ok_or("case without loss")?;
     // An unknown loss must not pass as an expected error.
     let spec = resolve(loss).map_err(|e| format!("{e:#}"))?;
@@ -147,8 +163,10 @@ fn run_case(case: &Value, dtype: Dtype) -> Result<Vec<String>, String> {
     for (name, t) in case["tensors"].as_object().ok_or("case without tensors")? {
         request.tensors.insert(name.clone(), input_tensor(t, dtype)?);
     }
+    // Integer tensors (class indices, or integers the loss promotes) have no gradient.
+    let int_tensors: Vec<String> = request.tensors.iter().filter(|(_, t)| !t.dtype().is_float()).map(|(n, _)| n.clone()).collect();
     for (key, v) in case["options"].as_object().ok_or("case without options")? {
-        request.options.insert(key.clone(), OptionValue::from_json(v).map_err(|e| format!("{e:#}"))?);
+        request.options.insert(key.clone(), option_value(v)?);
     }
     request.reduction = match &case["reduction"] {
         Value::Null => None,
@@ -164,7 +182,10 @@ fn run_case(case: &Value, dtype: Dtype) -> Result<Vec<String>, String> {
     let result = evaluate(loss, request);
     if let Some(reason) = case["error"].as_str() {
         return Ok(match result {
-            Err(_) => vec![],
+            Err(err) => match error_kind {
+                Some(kind) if err.kind() != kind => vec![format!("error of kind {:?}, expected {kind:?}: {err}", err.kind())],
+                _ => vec![],
+            },
             Ok(e) => vec![format!("expected an error (the reference said: {reason}), got a result of shape {:?}", e.value.shape())],
         });
     }
@@ -178,6 +199,11 @@ fn run_case(case: &Value, dtype: Dtype) -> Result<Vec<String>, String> {
         failures.push(format!("computed in {}, expected {dtype}", e.dtype));
     }
     failures.extend(compare("value", &e.value, &case["expected"], tol));
+    for name in &int_tensors {
+        if e.grads.contains_key(name) {
+            failures.push(format!("a gradient for the integer tensor `{name}`"));
+        }
+    }
     for (name, want) in &grads {
         match e.grads.get(name) {
             Some(got) => failures.extend(compare(&format!("grad {name}"), got, want, tol)),
@@ -189,6 +215,11 @@ fn run_case(case: &Value, dtype: Dtype) -> Result<Vec<String>, String> {
 
 /// Runs every case of `file` in each of its dtypes; panics listing every failure.
 fn check_file(file: &str) {
+    check_file_with(file, None);
+}
+
+/// [`check_file`], with every expected error of kind `error_kind` when given.
+fn check_file_with(file: &str, error_kind: Option<ErrorKind>) {
     let doc = load(file);
     let cases = doc["cases"].as_array().unwrap_or_else(|| panic!("{file}: no cases"));
     assert!(!cases.is_empty(), "{file}: no cases");
@@ -210,7 +241,7 @@ fn check_file(file: &str) {
                 continue;
             };
             runs += 1;
-            match run_case(case, dtype) {
+            match run_case(case, dtype, error_kind) {
                 Ok(f) if f.is_empty() => {}
                 Ok(f) => failures.push(format!("{id} [{name}]:\n      {}", f.join("\n      "))),
                 Err(e) => failures.push(format!("{id} [{name}]: bad case: {e}")),
@@ -266,6 +297,14 @@ fn golden_embedding() {
     check_file("embedding.json");
 }
 
+/// Integer tensors where a float one is expected: promoted (PyTorch's type
+/// promotion, Keras's cast of `y_true`, `jnp`'s promotion) where the reference
+/// promotes them, refused with [`ErrorKind::Dtype`] where it refuses them.
+#[test]
+fn golden_promotion() {
+    check_file_with("promotion.json", Some(ErrorKind::Dtype));
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -273,7 +312,18 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 9] = ["torch.json", "tf.json", "scipy.json", "losslab.json", "likelihood_margin.json", "kerasoptax.json", "detseg.json", "ctc.json", "embedding.json"];
+    const FILES: [&str; 10] = [
+        "torch.json",
+        "tf.json",
+        "scipy.json",
+        "losslab.json",
+        "likelihood_margin.json",
+        "kerasoptax.json",
+        "detseg.json",
+        "ctc.json",
+        "embedding.json",
+        "promotion.json",
+    ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())
         .expect("tests/golden exists")

@@ -9,8 +9,7 @@
 //! gradient to its tensor's name).
 
 use losslab::Reduction;
-use losslab_cli::catalog::{catalog, evaluate, EvalRequest, Name, OptionValue, TensorKind};
-use losslab_cli::tensor::Tensor;
+use losslab_registry::{catalog, evaluate, EvalRequest, Name, OptionValue, Tensor, TensorKind};
 use ndarray::{arr1, ArrayD, IxDyn};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -233,7 +232,7 @@ fn setups() -> Vec<Setup> {
     .collect()
 }
 
-/// Detection and segmentation (catalog/detseg.rs): inputs away from ties and kinks.
+/// Detection and segmentation (src/detseg.rs): inputs away from ties and kinks.
 fn detseg_setups() -> Vec<Setup> {
     use OptionValue::{Bool, Float, Int};
     let logits = f(&[2, 3], &[0.5, -1.0, 2.0, 1.5, 0.25, -0.75]);

@@ -3,15 +3,15 @@
 //! label smoothing and the robust regression losses.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType};
+use super::{eval, float, int, opt, opt_promoted, promoted, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
-use anyhow::{bail, Result};
-use losslab::classification::{KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasSparseCategoricalCrossentropy, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy, OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss};
-use losslab::information::{KerasKlDivergence, OptaxGeneralizedKlDivergence, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets};
-use losslab::regression::{KerasLogCosh, KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError, OptaxHuberLoss, OptaxLogCosh};
+use crate::error::fail;
+use crate::Result;
+use losslab::{keras, optax};
 use ndarray::ArrayD;
 
-const Y_TRUE: super::TensorSpec = float("y_true", "the targets, y_pred's shape");
+// Keras casts y_true to y_pred's dtype.
+const Y_TRUE: super::TensorSpec = promoted("y_true", "the targets, y_pred's shape");
 const FROM_LOGITS: super::OptionSpec = opt("from_logits", OptionType::Bool, "False", "y_pred holds logits rather than probabilities");
 const SMOOTHING: super::OptionSpec = opt("label_smoothing", OptionType::Float, "0.0", "smooths the labels, in [0, 1]");
 const AXIS: super::OptionSpec = opt("axis", OptionType::Axis, "-1", "the axis reduced over");
@@ -144,7 +144,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "safe_softmax_cross_entropy",
         "Softmax cross entropy with 0 · log 0 = 0 (−inf logits with zero labels)",
-        &[float("logits", "unnormalized log-probabilities, shape (..., C)"), float("labels", "distributions, logits' shape")],
+        &[float("logits", "unnormalized log-probabilities, shape (..., C)"), promoted("labels", "distributions, logits' shape")],
         &[],
         &["logits", "labels"],
         eval!(o_safe_ce),
@@ -160,7 +160,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "huber_loss",
         "Huber loss, element-wise: quadratic within delta, linear beyond",
-        &[float("predictions", "any shape"), opt_float("targets", "predictions' shape (default zeros)")],
+        &[float("predictions", "any shape"), opt_promoted("targets", "predictions' shape (default zeros)")],
         &[opt("delta", OptionType::Float, "1.0", "the bound of the quadratic region")],
         &["predictions", "targets"],
         eval!(o_huber),
@@ -168,7 +168,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "log_cosh",
         "log cosh(predictions − targets), element-wise",
-        &[float("predictions", "any shape"), opt_float("targets", "predictions' shape (default zeros)")],
+        &[float("predictions", "any shape"), opt_promoted("targets", "predictions' shape (default zeros)")],
         &[],
         &["predictions", "targets"],
         eval!(o_logcosh),
@@ -186,13 +186,13 @@ macro_rules! keras_pair {
 }
 
 keras_pair!(k_bce, |c: &Call<T>| -> Result<_> {
-    Ok(KerasBinaryCrossentropy::new().from_logits(c.bool("from_logits")).label_smoothing(c.f64("label_smoothing")).axis(c.axis("axis")?))
+    Ok(keras::BinaryCrossentropy::new().from_logits(c.bool("from_logits")).label_smoothing(c.f64("label_smoothing")).axis(c.axis("axis")?))
 });
 keras_pair!(k_cce, |c: &Call<T>| -> Result<_> {
-    Ok(KerasCategoricalCrossentropy::new().from_logits(c.bool("from_logits")).label_smoothing(c.f64("label_smoothing")).axis(c.axis("axis")?))
+    Ok(keras::CategoricalCrossentropy::new().from_logits(c.bool("from_logits")).label_smoothing(c.f64("label_smoothing")).axis(c.axis("axis")?))
 });
 keras_pair!(k_bfce, |c: &Call<T>| -> Result<_> {
-    Ok(KerasBinaryFocalCrossentropy::new()
+    Ok(keras::BinaryFocalCrossentropy::new()
         .apply_class_balancing(c.bool("apply_class_balancing"))
         .alpha(c.f64("alpha"))
         .gamma(c.f64("gamma"))
@@ -201,32 +201,32 @@ keras_pair!(k_bfce, |c: &Call<T>| -> Result<_> {
         .axis(c.axis("axis")?))
 });
 keras_pair!(k_cfce, |c: &Call<T>| -> Result<_> {
-    Ok(KerasCategoricalFocalCrossentropy::new()
+    Ok(keras::CategoricalFocalCrossentropy::new()
         .alpha(c.f64("alpha"))
         .gamma(c.f64("gamma"))
         .from_logits(c.bool("from_logits"))
         .label_smoothing(c.f64("label_smoothing"))
         .axis(c.axis("axis")?))
 });
-keras_pair!(k_kl, |_c: &Call<T>| -> Result<_> { Ok(KerasKlDivergence::new()) });
-keras_pair!(k_logcosh, |_c: &Call<T>| -> Result<_> { Ok(KerasLogCosh::new()) });
-keras_pair!(k_msle, |_c: &Call<T>| -> Result<_> { Ok(KerasMeanSquaredLogarithmicError::new()) });
-keras_pair!(k_mape, |_c: &Call<T>| -> Result<_> { Ok(KerasMeanAbsolutePercentageError::new()) });
+keras_pair!(k_kl, |_c: &Call<T>| -> Result<_> { Ok(keras::KlDivergence::new()) });
+keras_pair!(k_logcosh, |_c: &Call<T>| -> Result<_> { Ok(keras::LogCosh::new()) });
+keras_pair!(k_msle, |_c: &Call<T>| -> Result<_> { Ok(keras::MeanSquaredLogarithmicError::new()) });
+keras_pair!(k_mape, |_c: &Call<T>| -> Result<_> { Ok(keras::MeanAbsolutePercentageError::new()) });
 
 fn k_scce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let ignore = match c.opt_f64("ignore_class") {
         None => None,
         Some(v) if v.fract() == 0.0 && v.abs() < 9e15 => Some(v as i64),
-        Some(v) => bail!("keras:sparse_categorical_crossentropy: option `ignore_class` = {v} is invalid: expected an integer (below 9e15 in magnitude) or None"),
+        Some(v) => fail!(Option, "keras:sparse_categorical_crossentropy: option `ignore_class` = {v} is invalid: expected an integer (below 9e15 in magnitude) or None"),
     };
     let loss =
-        KerasSparseCategoricalCrossentropy::new().from_logits(c.bool("from_logits")).ignore_class(ignore).axis(c.axis("axis")?).reduction(c.reduction());
+        keras::SparseCategoricalCrossentropy::new().from_logits(c.bool("from_logits")).ignore_class(ignore).axis(c.axis("axis")?).reduction(c.reduction());
     let (t, p) = (c.int("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))
 }
 
 fn k_gce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = KerasCategoricalGeneralizedCrossEntropy::new().q(c.f64("q")).reduction(c.reduction());
+    let loss = keras::CategoricalGeneralizedCrossEntropy::new().q(c.f64("q")).reduction(c.reduction());
     let (t, p) = (c.int("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))
 }
@@ -242,28 +242,28 @@ macro_rules! optax_pair {
 }
 
 optax_pair!(o_poly, "logits", "labels", |c: &Call<T>| -> Result<_> {
-    Ok(OptaxPolyLossCrossEntropy::new().epsilon(c.f64("epsilon")).axis(c.axis("axis")?))
+    Ok(optax::PolyLossCrossEntropy::new().epsilon(c.f64("epsilon")).axis(c.axis("axis")?))
 });
-optax_pair!(o_gkl, "log_predictions", "targets", |_c: &Call<T>| -> Result<_> { Ok(OptaxGeneralizedKlDivergence::new()) });
-optax_pair!(o_kl, "log_predictions", "targets", |_c: &Call<T>| -> Result<_> { Ok(OptaxKlDivergence::new()) });
-optax_pair!(o_kl_log, "log_predictions", "log_targets", |_c: &Call<T>| -> Result<_> { Ok(OptaxKlDivergenceWithLogTargets::new()) });
-optax_pair!(o_safe_ce, "logits", "labels", |_c: &Call<T>| -> Result<_> { Ok(OptaxSafeSoftmaxCrossEntropy::new()) });
+optax_pair!(o_gkl, "log_predictions", "targets", |_c: &Call<T>| -> Result<_> { Ok(optax::GeneralizedKlDivergence::new()) });
+optax_pair!(o_kl, "log_predictions", "targets", |_c: &Call<T>| -> Result<_> { Ok(optax::KlDivergence::new()) });
+optax_pair!(o_kl_log, "log_predictions", "log_targets", |_c: &Call<T>| -> Result<_> { Ok(optax::KlDivergenceWithLogTargets::new()) });
+optax_pair!(o_safe_ce, "logits", "labels", |_c: &Call<T>| -> Result<_> { Ok(optax::SafeSoftmaxCrossEntropy::new()) });
 
 fn o_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = OptaxSparsemaxLoss::new().reduction(c.reduction());
+    let loss = optax::SparsemaxLoss::new().reduction(c.reduction());
     let (x, l) = (c.float("logits"), c.int("labels"));
     c.finish(loss.forward(x.view(), l.view())?, ("logits", None), |g| loss.backward(x.view(), l.view(), g))
 }
 
 fn o_mc_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = OptaxMulticlassSparsemaxLoss::new().reduction(c.reduction());
+    let loss = optax::MulticlassSparsemaxLoss::new().reduction(c.reduction());
     let (x, l) = (c.float("scores"), c.int("labels"));
     c.finish(loss.forward(x.view(), l.view())?, ("scores", None), |g| loss.backward(x.view(), l.view(), g))
 }
 
 fn o_smooth<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let Some(alpha) = c.opt_f64("alpha") else { bail!("optax:smooth_labels: option `alpha` = None is invalid: expected a number (the smoothing factor; optax has no default)") };
-    let t = OptaxSmoothLabels::new(alpha).reduction(c.reduction());
+    let Some(alpha) = c.opt_f64("alpha") else { fail!(Option, "optax:smooth_labels: option `alpha` = None is invalid: expected a number (the smoothing factor; optax has no default)") };
+    let t = optax::SmoothLabels::new(alpha).reduction(c.reduction());
     let l = c.float("labels");
     c.finish(t.forward(l.view())?, ("labels", None), |g| t.backward(l.view(), g))
 }
@@ -274,14 +274,14 @@ fn targets_or_zeros<T: FloatElement>(c: &Call<T>) -> ArrayD<T> {
 }
 
 fn o_huber<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = OptaxHuberLoss::new().delta(c.f64("delta")).reduction(c.reduction());
+    let loss = optax::HuberLoss::new().delta(c.f64("delta")).reduction(c.reduction());
     let (p, t) = (c.float("predictions"), targets_or_zeros(c));
     let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
     c.finish(loss.forward(p.view(), t.view())?, ("predictions", targets), |g| loss.backward(p.view(), t.view(), g))
 }
 
 fn o_logcosh<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = OptaxLogCosh::new().reduction(c.reduction());
+    let loss = optax::LogCosh::new().reduction(c.reduction());
     let (p, t) = (c.float("predictions"), targets_or_zeros(c));
     let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
     c.finish(loss.forward(p.view(), t.view())?, ("predictions", targets), |g| loss.backward(p.view(), t.view(), g))

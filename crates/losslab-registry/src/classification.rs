@@ -2,13 +2,10 @@
 //! entropy, TensorFlow's softmax cross entropy.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
+use super::{eval, float, int, opt, opt_float, opt_promoted, promoted, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
 use crate::tensor::FloatElement;
-use anyhow::Result;
-use losslab::{
-    BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits,
-    SparseSoftmaxCrossEntropyWithLogits,
-};
+use crate::Result;
+use losslab::{BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits};
 
 const CLASS_WEIGHT: TensorSpec = opt_float("weight", "a weight per class, shape (C,)");
 const IGNORE_INDEX: super::OptionSpec =
@@ -58,7 +55,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         tensors: &[
             float("input", "probabilities in [0, 1], any shape"),
             float("target", "targets in [0, 1], input's shape"),
-            opt_float("weight", "a weight per element, broadcast to input's shape"),
+            opt_promoted("weight", "a weight per element, broadcast to input's shape"),
         ],
         options: &[],
         default_reduction: Some(Reduction::Mean),
@@ -72,8 +69,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
         tensors: &[
             float("input", "logits, any shape"),
             float("target", "targets in [0, 1], input's shape"),
-            opt_float("weight", "a weight per element, broadcast to input's shape"),
-            opt_float("pos_weight", "a weight of the positive term, broadcast to input's shape (typically one per class, (C,))"),
+            opt_promoted("weight", "a weight per element, broadcast to input's shape"),
+            opt_promoted("pos_weight", "a weight of the positive term, broadcast to input's shape (typically one per class, (C,))"),
         ],
         options: &[],
         default_reduction: Some(Reduction::Mean),
@@ -85,7 +82,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         name: "softmax_cross_entropy_with_logits",
         summary: "Cross entropy of softmax(logits) against label distributions, one value per sample",
         tensors: &[
-            float("labels", "a distribution over classes per sample, logits' shape"),
+            promoted("labels", "a distribution over classes per sample, logits' shape"),
             float("logits", "unnormalized log-probabilities, classes along `axis`"),
         ],
         options: &[opt("axis", OptionType::Axis, "-1", "the class axis")],

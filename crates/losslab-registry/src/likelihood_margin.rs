@@ -3,16 +3,16 @@
 //! `l2_loss`; Keras's `poisson` and hinge losses; optax's hinge and perceptron losses.
 
 use super::call::{Call, Output};
-use super::{eval, float, int, opt, opt_float, Framework, LossSpec, OptionType, OptionValue, TensorSpec};
+use super::{eval, float, int, opt, opt_float, opt_promoted, promoted, Framework, LossSpec, OptionType, OptionValue, TensorSpec};
 use crate::tensor::FloatElement;
-use anyhow::{bail, Result};
-use losslab::{GaussianNllLoss, HingeEmbeddingLoss, L2Loss, LogPoissonLoss, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, PoissonNllLoss, Reduction, SigmoidCrossEntropyWithLogits, SoftMarginLoss, WeightedCrossEntropyWithLogits};
-use losslab::margin::{KerasCategoricalHinge, KerasHinge, KerasSquaredHinge};
-use losslab::likelihood::KerasPoisson;
+use crate::error::fail;
+use crate::Result;
+use losslab::{GaussianNllLoss, HingeEmbeddingLoss, L2Loss, LogPoissonLoss, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, PoissonNllLoss, Reduction, SigmoidCrossEntropyWithLogits, SoftMarginLoss, WeightedCrossEntropyWithLogits, keras};
 use ndarray::ArrayD;
 
 const INPUT: TensorSpec = float("input", "the prediction, any shape");
-const Y_TRUE: TensorSpec = float("y_true", "the labels, y_pred's shape");
+// Keras casts y_true to y_pred's dtype.
+const Y_TRUE: TensorSpec = promoted("y_true", "the labels, y_pred's shape");
 const Y_PRED: TensorSpec = float("y_pred", "the prediction, shape (..., C); the loss averages over the last axis");
 const ROWS: TensorSpec = float("input", "scores, shape (N, C) or (C,)");
 const SCORES: TensorSpec = float("scores", "scores, shape (..., C)");
@@ -24,7 +24,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "poisson_nll_loss",
         summary: "Poisson negative log likelihood: exp(input) − target·input (log_input), or input − target·log(input + eps)",
-        tensors: &[float("input", "the log-rate (log_input) or the rate, any shape"), float("target", "counts, input's shape")],
+        tensors: &[promoted("input", "the log-rate (log_input) or the rate, any shape"), promoted("target", "counts, input's shape")],
         options: &[
             opt("log_input", OptionType::Bool, "True", "whether input is the log of the rate"),
             opt("full", OptionType::Bool, "False", "add the Stirling term target·log(target) − target + ½log(2π·target) where target > 1"),
@@ -39,8 +39,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
         name: "gaussian_nll_loss",
         summary: "Gaussian negative log likelihood: ½(log var + (input − target)²/var), var clamped at eps",
         tensors: &[
-            float("input", "the predicted mean, any shape"),
-            float("target", "the target, input's shape"),
+            promoted("input", "the predicted mean, any shape"),
+            promoted("target", "the target, input's shape"),
             opt_float(
                 "var",
                 "the predicted variance (>= 0): input's shape, input's shape without the last axis, or with one axis of size 1; \
@@ -66,9 +66,9 @@ pub(super) const LOSSES: &[LossSpec] = &[
         name: "margin_ranking_loss",
         summary: "Margin ranking: max(0, −target·(input1 − input2) + margin)",
         tensors: &[
-            float("input1", "the first scores, any shape"),
-            float("input2", "the second scores, input1's shape"),
-            float("target", "1 where input1 should rank higher, −1 where lower; input1's shape"),
+            promoted("input1", "the first scores, any shape"),
+            promoted("input2", "the second scores, input1's shape"),
+            promoted("target", "1 where input1 should rank higher, −1 where lower; input1's shape"),
         ],
         options: &[opt("margin", OptionType::Float, "0.0", "the margin")],
         default_reduction: Some(Reduction::Mean),
@@ -79,7 +79,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "hinge_embedding_loss",
         summary: "Hinge embedding: input where target = 1, max(0, margin − input) where target = −1",
-        tensors: &[float("input", "distances, any shape"), float("target", "1 (similar) or −1 (dissimilar), input's shape")],
+        tensors: &[float("input", "distances, any shape"), promoted("target", "1 (similar) or −1 (dissimilar), input's shape")],
         options: &[MARGIN1],
         default_reduction: Some(Reduction::Mean),
         grads: &["input"],
@@ -89,7 +89,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "soft_margin_loss",
         summary: "Soft margin (two-class logistic): log(1 + exp(−target·input)), computed stably",
-        tensors: &[INPUT, float("target", "1 or −1, input's shape")],
+        tensors: &[INPUT, promoted("target", "1 or −1, input's shape")],
         options: &[],
         default_reduction: Some(Reduction::Mean),
         grads: &["input"],
@@ -101,8 +101,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "Multi-label soft margin: per-class logistic loss averaged over the classes (last axis)",
         tensors: &[
             float("input", "logits, shape (N, C) or (..., C)"),
-            float("target", "0/1 (or soft) labels, input's shape"),
-            opt_float("weight", "a weight per class (C,), broadcast to input's shape"),
+            promoted("target", "0/1 (or soft) labels, input's shape"),
+            opt_promoted("weight", "a weight per class (C,), broadcast to input's shape"),
         ],
         options: &[],
         default_reduction: Some(Reduction::Mean),
@@ -177,7 +177,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Keras,
         name: "poisson",
         summary: "Poisson loss on rates, mean over the last axis of y_pred − y_true·log(y_pred + 1e-7)",
-        tensors: &[float("y_true", "counts, y_pred's shape"), float("y_pred", "rates, shape (..., C)")],
+        tensors: &[promoted("y_true", "counts, y_pred's shape"), float("y_pred", "rates, shape (..., C)")],
         options: &[],
         default_reduction: None,
         grads: &["y_pred", "y_true"],
@@ -207,7 +207,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Keras,
         name: "categorical_hinge",
         summary: "Categorical hinge: max(max((1 − y_true)·y_pred) − Σ y_true·y_pred + 1, 0) over the last axis",
-        tensors: &[float("y_true", "one-hot labels, y_pred's shape"), float("y_pred", "scores, shape (..., C)")],
+        tensors: &[promoted("y_true", "one-hot labels, y_pred's shape"), float("y_pred", "scores, shape (..., C)")],
         options: &[],
         default_reduction: None,
         grads: &["y_pred", "y_true"],
@@ -227,7 +227,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Optax,
         name: "perceptron_loss",
         summary: "Binary perceptron: max(0, −predictor_outputs·targets), element-wise",
-        tensors: &[float("predictor_outputs", "scores, any shape"), float("targets", "1 or −1, predictor_outputs' shape")],
+        tensors: &[promoted("predictor_outputs", "scores, any shape"), promoted("targets", "1 or −1, predictor_outputs' shape")],
         options: &[],
         default_reduction: None,
         grads: &["predictor_outputs", "targets"],
@@ -281,12 +281,14 @@ fn gaussian_nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
             let g = loss.backward_scalar_var(x.view(), y.view(), var, upstream(c, &value).view())?;
             Ok(Output { value, grads: vec![("input", g.input), ("target", g.target)] })
         }
-        (Some(_), Some(var)) => bail!(
+        (Some(_), Some(var)) => fail!(
+            Option,
             "{name}: `var` is given twice, as a tensor and as the option var = {}, expected one of them \
              (a tensor, or one float for every element)",
             OptionValue::Float(var)
         ),
-        (None, None) => bail!(
+        (None, None) => fail!(
+            MissingTensor,
             "{name} needs `var`, the predicted variance (>= 0): a tensor (--tensor var=FILE.npy) or one float for every \
              element (--option var=VALUE), found neither; its tensors are input, target, var"
         ),
@@ -366,25 +368,25 @@ fn l2<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 fn keras_poisson<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = KerasPoisson::new().reduction(c.reduction());
+    let loss = keras::Poisson::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
 fn keras_hinge<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = KerasHinge::new().reduction(c.reduction());
+    let loss = keras::Hinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
 fn keras_squared_hinge<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = KerasSquaredHinge::new().reduction(c.reduction());
+    let loss = keras::SquaredHinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
 fn keras_categorical_hinge<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = KerasCategoricalHinge::new().reduction(c.reduction());
+    let loss = keras::CategoricalHinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
 }

@@ -1,16 +1,17 @@
-//! Option values: parsed from the command line or from JSON, then checked
+//! Option values: parsed from text (the command line, a front end's literal), then checked
 //! against the type a loss declares for them.
 
-use anyhow::{bail, Result};
+use crate::error::fail;
+use crate::{Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
 /// A loss option's value before it is checked against the loss's declared
-/// [`OptionType`]: what `--option KEY=VALUE` or a JSON value says.
+/// [`OptionType`]: what `--option KEY=VALUE`, a JSON value or a Python argument says.
 ///
 /// # Examples
 /// ```
-/// use losslab_cli::catalog::OptionValue;
+/// use losslab_registry::OptionValue;
 /// assert_eq!("-100".parse::<OptionValue>().unwrap(), OptionValue::Int(-100));
 /// assert_eq!("0.1".parse::<OptionValue>().unwrap(), OptionValue::Float(0.1));
 /// assert_eq!("True".parse::<OptionValue>().unwrap(), OptionValue::Bool(true));
@@ -38,7 +39,7 @@ pub enum OptionValue {
 ///
 /// # Examples
 /// ```
-/// use losslab_cli::catalog::Name;
+/// use losslab_registry::Name;
 /// assert_eq!(Name::new("cosine").unwrap().as_str(), "cosine");
 /// assert!(Name::new("0x10").is_none() && Name::new("a b").is_none());
 /// ```
@@ -75,7 +76,7 @@ impl fmt::Debug for Name {
 }
 
 impl FromStr for OptionValue {
-    type Err = anyhow::Error;
+    type Err = Error;
 
     /// Parses `true`/`True`/`false`/`False`, `None`/`null`, an integer, or a
     /// float (`inf`, `-inf` and `nan` included).
@@ -93,39 +94,9 @@ impl FromStr for OptionValue {
                 } else if let Some(n) = Name::new(t) {
                     OptionValue::Name(n)
                 } else {
-                    bail!("cannot parse `{s}`: expected a number, true/false (or True/False), None/null, or a name")
+                    fail!(Option, "cannot parse `{s}`: expected a number, true/false (or True/False), None/null, or a name")
                 }
             }
-        })
-    }
-}
-
-impl OptionValue {
-    /// The value a JSON value stands for: a number, a boolean, `null`, or one
-    /// of the strings `"nan"`, `"inf"`, `"-inf"`.
-    ///
-    /// # Errors
-    /// For arrays, objects, and other strings.
-    ///
-    /// # Examples
-    /// ```
-    /// use losslab_cli::catalog::OptionValue;
-    /// assert_eq!(OptionValue::from_json(&serde_json::json!(0.5)).unwrap(), OptionValue::Float(0.5));
-    /// assert_eq!(OptionValue::from_json(&serde_json::json!(-1)).unwrap(), OptionValue::Int(-1));
-    /// assert_eq!(OptionValue::from_json(&serde_json::json!(null)).unwrap(), OptionValue::None);
-    /// ```
-    pub fn from_json(v: &serde_json::Value) -> Result<Self> {
-        use serde_json::Value as J;
-        Ok(match v {
-            J::Null => OptionValue::None,
-            J::Bool(b) => OptionValue::Bool(*b),
-            J::Number(n) => match n.as_i64() {
-                Some(i) => OptionValue::Int(i),
-                None => OptionValue::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            J::String(s) if matches!(s.as_str(), "nan" | "inf" | "-inf") => OptionValue::Float(s.parse().expect("a float")),
-            J::String(s) if Name::new(s).is_some() => OptionValue::Name(Name::new(s).expect("a name")),
-            other => bail!("cannot use JSON `{other}` as an option value: expected a number, a boolean, null or a name"),
         })
     }
 }
@@ -237,17 +208,6 @@ mod tests {
             let e = bad.parse::<OptionValue>().unwrap_err().to_string();
             assert!(e.contains("expected a number, true/false"), "{bad}: {e}");
         }
-    }
-
-    #[test]
-    fn json_values() {
-        use serde_json::json;
-        assert_eq!(OptionValue::from_json(&json!(true)).unwrap(), OptionValue::Bool(true));
-        assert_eq!(OptionValue::from_json(&json!(1.0)).unwrap(), OptionValue::Float(1.0));
-        assert_eq!(OptionValue::from_json(&json!("-inf")).unwrap(), OptionValue::Float(f64::NEG_INFINITY));
-        assert_eq!(OptionValue::from_json(&json!("abc")).unwrap().to_string(), "abc");
-        assert!(OptionValue::from_json(&json!("a b")).is_err());
-        assert!(OptionValue::from_json(&json!([1])).is_err());
     }
 
     #[test]
