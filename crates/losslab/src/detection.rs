@@ -10,12 +10,12 @@
 //! Degenerate boxes give what torchvision gives (a zero-height box in CIoU: a
 //! NaN gradient, from `w / h`).
 
-use crate::error::{same_shape, shape_err, LossError, Result};
-use crate::float::{narrow, widen, Float};
+use crate::machinery::error::{same_shape, shape_err, LossError, Result};
+use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
 use crate::kernels::elementwise::{SigmoidFocal, FOCAL_ANY_GAMMA};
-use crate::pointwise::{Fused, Pointwise};
-use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction};
+use crate::machinery::pointwise::{Fused, Pointwise};
+use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension};
 
 /// Runs `$body` with `$op` the fused kernel's op for `$s`'s options (a

@@ -21,10 +21,10 @@
 //! Losses with more than two differentiable tensors return their own gradient
 //! structs with named fields ([`TripletGradients`], [`CosineEmbeddingGradients`]).
 
-use crate::error::{check_option, same_shape, shape_err, LossError, Result};
-use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::error::{check_option, same_shape, shape_err, LossError, Result};
+use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::math::{lanes, resolve_axis, sgn};
-use crate::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
+use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 use std::fmt;
 use std::str::FromStr;

@@ -79,26 +79,21 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
-pub mod beyond;
 pub mod classification;
 pub mod detection;
 pub mod embedding;
-mod error;
-mod float;
 pub mod information;
 pub mod likelihood;
 pub mod margin;
-pub mod keras;
 mod kernels;
 pub mod math;
-pub mod optax;
-mod pointwise;
-mod reduction;
+mod machinery;
 pub mod regression;
 pub mod segmentation;
 pub mod sequence;
 
-pub use beyond::{quantile_loss, softmax_focal_loss, QuantileLoss, SoftmaxFocalLoss};
+pub use classification::{softmax_focal_loss, SoftmaxFocalLoss};
+pub use regression::{quantile_loss, QuantileLoss};
 pub use classification::{
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, sparse_softmax_cross_entropy_with_logits,
     softmax_cross_entropy_with_logits, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss,
@@ -113,8 +108,8 @@ pub use embedding::{
     triplet_margin_with_distance_loss, CosineEmbeddingGradients, CosineEmbeddingLoss, CosineSimilarityLoss, NtXentLoss,
     OptaxTripletMarginLoss, RankingSoftmaxLoss, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss,
 };
-pub use error::{LossError, Result};
-pub use float::{ClassIndex, Float, HalfFloat};
+pub use machinery::error::{LossError, Result};
+pub use machinery::float::{ClassIndex, Float, HalfFloat};
 /// The `half` crate, whose [`bf16`](half::bf16) and [`f16`](half::f16) the half-precision kernels take.
 pub use half;
 pub use kernels::{kernel_isa, sum_exp};
@@ -122,22 +117,16 @@ pub use information::{
     binary_entropy, entropy, entropy_backward, js_divergence, js_divergence_backward, kl_div, kl_divergence,
     kl_divergence_backward, self_information, KlDivLoss, ScipyEntropy,
 };
-pub use keras::{
-    keras_binary_crossentropy, keras_binary_focal_crossentropy, keras_categorical_crossentropy, keras_categorical_focal_crossentropy,
-    keras_categorical_generalized_cross_entropy, keras_kl_divergence, keras_log_cosh, keras_mean_absolute_percentage_error,
-    keras_mean_squared_logarithmic_error, keras_sparse_categorical_crossentropy, KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy,
-    KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasKlDivergence, KerasLogCosh,
-    KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError, KerasSparseCategoricalCrossentropy,
-};
+pub use classification::{keras_binary_crossentropy, keras_binary_focal_crossentropy, keras_categorical_crossentropy, keras_categorical_focal_crossentropy, keras_categorical_generalized_cross_entropy, keras_sparse_categorical_crossentropy, KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasSparseCategoricalCrossentropy};
+pub use information::{keras_kl_divergence, KerasKlDivergence};
+pub use regression::{keras_log_cosh, keras_mean_absolute_percentage_error, keras_mean_squared_logarithmic_error, KerasLogCosh, KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError};
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
 pub use likelihood::{gaussian_nll_loss, keras_poisson, l2_loss, log_poisson_loss, poisson_nll_loss, sigmoid_cross_entropy_with_logits, weighted_cross_entropy_with_logits, GaussianNllGradients, GaussianNllLoss, KerasPoisson, L2Loss, LogPoissonLoss, PoissonNllLoss, SigmoidCrossEntropyWithLogits, WeightedCrossEntropyWithLogits};
 pub use margin::{keras_hinge, margin_ranking_loss, multi_margin_loss, multiclass_hinge_loss, soft_margin_loss, HingeEmbeddingLoss, KerasCategoricalHinge, KerasHinge, KerasSquaredHinge, MarginRankingGradients, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, SoftMarginLoss};
-pub use optax::{
-    optax_huber_loss, optax_log_cosh, optax_multiclass_sparsemax_loss, optax_poly_loss_cross_entropy, optax_smooth_labels, OptaxGeneralizedKlDivergence,
-    OptaxHuberLoss, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets, OptaxLogCosh, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy,
-    OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss,
-};
-pub use reduction::{Gradients, ParseReductionError, Reduction};
+pub use classification::{optax_multiclass_sparsemax_loss, optax_poly_loss_cross_entropy, optax_smooth_labels, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy, OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss};
+pub use information::{OptaxGeneralizedKlDivergence, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets};
+pub use regression::{optax_huber_loss, optax_log_cosh, OptaxHuberLoss, OptaxLogCosh};
+pub use machinery::reduction::{Gradients, ParseReductionError, Reduction};
 pub use segmentation::{
     binary_dice_loss, dice_loss, jaccard_loss, keras_dice, keras_tversky, lovasz_softmax, multiclass_generalized_dice_loss, BinaryDiceLoss,
     DiceLoss, JaccardLoss, KerasDice, KerasTversky, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss,

@@ -10,126 +10,14 @@
 //! `no_grad`, the NaN target gradients of the Stirling term at a zero target):
 //! the docs of each loss say where.
 
-use crate::error::{same_shape, shape_err, LossError, Result};
-use crate::float::{narrow, widen, Float};
+use crate::machinery::error::{same_shape, shape_err, LossError, Result};
+use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{sigmoid_f64, softplus_f64};
-use crate::pointwise::{broadcast_weight, Pointwise};
-use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use crate::machinery::lanes::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Upstream};
+use crate::machinery::pointwise::{broadcast_weight, Pointwise};
+use crate::machinery::reduction::{Gradients, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 use std::f64::consts::PI;
-
-/// Which upstream gradient a shared `eval` is run with: none (forward only),
-/// ones of the result's shape (`forward_backward`), or the caller's.
-pub(crate) enum Upstream<'a, T> {
-    Skip,
-    Ones,
-    Given(ArrayViewD<'a, T>),
-}
-
-impl<T: Float> Upstream<'_, T> {
-    /// The per-sample scales of the upstream gradient, `None` for a forward pass.
-    pub(crate) fn scales(&self, loss: &'static str, reducer: &Reducer) -> Result<Option<Scales>> {
-        match self {
-            Upstream::Skip => Ok(None),
-            Upstream::Ones => Ok(Some(reducer.scales(loss, &ones_like_output::<T>(reducer).view())?)),
-            Upstream::Given(g) => Ok(Some(reducer.scales(loss, g)?)),
-        }
-    }
-}
-
-/// `(value, gradients)` of a shared `eval`.
-pub(crate) type Eval<T, G> = (ArrayD<T>, Option<G>);
-
-/// Runs an element-wise loss of two same-shape tensors: `f(i, x, y)` is the
-/// loss, `df(i, x, y)` its derivatives (`∂/∂x`, `∂/∂y`).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn eval_pointwise<T: Float>(
-    loss: &'static str,
-    p: &Pointwise,
-    reduction: Reduction,
-    up: &Upstream<'_, T>,
-    target_grad: bool,
-    f: impl Fn(usize, f64, f64) -> f64,
-    df: impl Fn(usize, f64, f64) -> (f64, f64),
-) -> Result<Eval<T, Gradients<T>>> {
-    let reducer = p.reducer(reduction);
-    let scales = up.scales(loss, &reducer)?;
-    let value = p.forward(reduction, f);
-    let grads = match scales {
-        None => None,
-        Some(s) => {
-            let n = p.x.len();
-            let (mut gx, mut gy) = (Vec::with_capacity(n), Vec::with_capacity(if target_grad { n } else { 0 }));
-            for i in 0..n {
-                let (dx, dy) = df(i, p.x[i], p.y[i]);
-                gx.push(s.at(i) * dx);
-                if target_grad {
-                    gy.push(s.at(i) * dy);
-                }
-            }
-            Some(Gradients { input: narrow(&p.shape, gx), target: target_grad.then(|| narrow(&p.shape, gy)) })
-        }
-    };
-    Ok((value, grads))
-}
-
-/// Splits a shape into `(samples, classes, shape of one result per sample)` along
-/// its last axis; an error for a tensor without axes.
-pub(crate) fn last_axis(loss: &'static str, tensor: &'static str, shape: &[usize]) -> Result<(usize, usize, Vec<usize>)> {
-    match shape.split_last() {
-        None => Err(shape_err(loss, tensor, "at least 1 dimension (the last axis is reduced)", shape)),
-        Some((&c, rest)) => Ok((rest.iter().product(), c, rest.to_vec())),
-    }
-}
-
-/// Generates `forward`, `backward` and `forward_backward` of a loss of two float
-/// tensors of the same shape, from its `eval(first, second, upstream)`.
-macro_rules! float_pair_api {
-    ($first:ident, $second:ident, $grads:literal) => {
-        /// The loss, reduced as `self.reduction` says.
-        ///
-        /// # Errors
-        /// See the type's docs.
-        pub fn forward<T: Float, D: Dimension>(&self, $first: ArrayView<'_, T, D>, $second: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-            Ok(self.eval($first, $second, &crate::likelihood::Upstream::Skip)?.0)
-        }
-
-        #[doc = concat!("The gradients of `Σ grad_output · loss` (`grad_output` has the result's shape): ", $grads, ".")]
-        ///
-        /// # Errors
-        /// See the type's docs; also [`LossError::Shape`](crate::LossError::Shape) if
-        /// `grad_output` does not have the result's shape.
-        pub fn backward<T: Float, D: Dimension>(
-            &self,
-            $first: ArrayView<'_, T, D>,
-            $second: ArrayView<'_, T, D>,
-            grad_output: ArrayViewD<'_, T>,
-        ) -> Result<Gradients<T>> {
-            Ok(self.eval($first, $second, &crate::likelihood::Upstream::Given(grad_output))?.1.expect("gradients requested"))
-        }
-
-        /// The loss and its gradients (of the result's sum when unreduced).
-        ///
-        /// # Errors
-        /// See the type's docs.
-        pub fn forward_backward<T: Float, D: Dimension>(
-            &self,
-            $first: ArrayView<'_, T, D>,
-            $second: ArrayView<'_, T, D>,
-        ) -> Result<(ArrayD<T>, Gradients<T>)> {
-            let (v, g) = self.eval($first, $second, &crate::likelihood::Upstream::Ones)?;
-            Ok((v, g.expect("gradients requested")))
-        }
-
-        /// Sets the reduction.
-        #[must_use]
-        pub fn reduction(mut self, reduction: Reduction) -> Self {
-            self.reduction = reduction;
-            self
-        }
-    };
-}
-pub(crate) use float_pair_api;
 
 /// The Stirling approximation of `log(y!)` that PyTorch and TensorFlow add with
 /// `full`: `y log y − y + ½ log(2π y)`, and its derivative `log y + 1/(2y)`.
@@ -422,41 +310,6 @@ impl KerasPoisson {
     float_pair_api!(y_true, y_pred, "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
 }
 
-/// The compensated sum of `f(k)` over the lane of sample `s` (`c` elements).
-pub(crate) fn sum_lane(s: usize, c: usize, f: impl Fn(usize) -> f64) -> f64 {
-    crate::reduction::sum_f64((s * c..(s + 1) * c).map(f))
-}
-
-/// Runs a loss with one value per lane along the last axis (row-major:
-/// sample `s` is elements `s·c .. (s+1)·c`). `f(s, _)` is sample `s`'s loss;
-/// `g(s, scale, grad_pred, grad_other)` adds `scale · ∂ℓₛ/∂·` to the gradients.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn eval_lanes<T: Float>(
-    loss: &'static str,
-    shape: &[usize],
-    samples: usize,
-    c: usize,
-    out_shape: &[usize],
-    reduction: Reduction,
-    up: &Upstream<'_, T>,
-    other_grad: bool,
-    f: impl Fn(usize, usize) -> f64,
-    g: impl Fn(usize, f64, &mut [f64], &mut [f64]),
-) -> Result<Eval<T, Gradients<T>>> {
-    let reducer = Reducer::counting(reduction, out_shape, shape);
-    let scales = up.scales(loss, &reducer)?;
-    let value = reducer.output((0..samples).map(|s| f(s, c)).collect());
-    let grads = scales.map(|sc| {
-        let n = samples * c;
-        let (mut gp, mut go) = (vec![0.0; n], vec![0.0; n]);
-        for s in 0..samples {
-            g(s, sc.at(s), &mut gp, &mut go);
-        }
-        Gradients { input: narrow(shape, gp), target: other_grad.then(|| narrow(shape, go)) }
-    });
-    Ok((value, grads))
-}
-
 // ---------------------------------------------------------------------------------------
 // Gaussian
 
@@ -616,7 +469,7 @@ impl GaussianNllLoss {
     ) -> Result<Eval<T, GaussianNllGradients<T>>> {
         let v = widen(&var);
         if let Some(i) = v.iter().position(|&v| v < 0.0) {
-            return Err(Self::negative_var(v[i], crate::error::unravel(i, var.shape())));
+            return Err(Self::negative_var(v[i], crate::machinery::error::unravel(i, var.shape())));
         }
         let vi = Self::var_index(input.shape(), var.shape())?;
         let p = Pointwise::new(Self::NAME, &input, &target)?;
@@ -674,13 +527,13 @@ impl GaussianNllLoss {
             let gv = if vc.len() == 1 {
                 // One variance (a scalar, or a tensor of one element): its
                 // derivative is the compensated sum over every element, in order.
-                vec![crate::reduction::sum_f64((0..n).map(dvar))]
+                vec![crate::machinery::reduction::sum_f64((0..n).map(dvar))]
             } else {
                 let mut parts: Vec<Vec<f64>> = vec![Vec::new(); vc.len()];
                 for i in 0..n {
                     parts[vi(i)].push(dvar(i));
                 }
-                parts.into_iter().map(crate::reduction::sum_f64).collect()
+                parts.into_iter().map(crate::machinery::reduction::sum_f64).collect()
             };
             GaussianNllGradients { input: narrow(&p.shape, gx), target: narrow(&p.shape, gy), var: narrow(var_shape, gv) }
         });

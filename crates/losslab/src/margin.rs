@@ -9,12 +9,12 @@
 //! JAX backend and optax, gives `maximum(z, 0)` half the gradient at `z = 0` and
 //! splits the gradient of a `max` equally among tied maxima.
 
-use crate::error::{same_shape, shape_err, unravel, LossError, Result};
-use crate::float::{narrow, widen, ClassIndex, Float};
-use crate::likelihood::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Upstream};
+use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
+use crate::machinery::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::lanes::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64, softplus_f64};
-use crate::pointwise::{broadcast_weight, Pointwise};
-use crate::reduction::{Gradients, Reducer, Reduction};
+use crate::machinery::pointwise::{broadcast_weight, Pointwise};
+use crate::machinery::reduction::{Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
 
 /// The gradient factor JAX gives `maximum(z, 0)`: 1 above, ½ at the tie, 0 below.
@@ -591,7 +591,7 @@ impl MultilabelMarginLoss {
             |s, _| {
                 let (ts, is) = &rows[s];
                 let xs = &x[s * c..(s + 1) * c];
-                crate::reduction::sum_f64(ts.iter().flat_map(|&j| {
+                crate::machinery::reduction::sum_f64(ts.iter().flat_map(|&j| {
                     (0..c).filter(|&i| !is[i]).map(move |i| relu(1.0 - (xs[j] - xs[i])))
                 })) / cf
             },
@@ -747,7 +747,7 @@ impl MultiMarginLoss {
                         relu(z) // 0, or NaN
                     }
                 });
-                crate::reduction::sum_f64(terms) * wy(s) / cf
+                crate::machinery::reduction::sum_f64(terms) * wy(s) / cf
             },
             |s, sc, gx, _| {
                 let (b, y) = (s * c, ys[s]);

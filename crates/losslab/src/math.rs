@@ -4,8 +4,8 @@
 //! Each comes as a scalar function on `f64` (the accumulation type) and as an
 //! array function on views of `f32` or `f64`, computed in `f64` and rounded once.
 
-use crate::error::{shape_err, Result};
-use crate::float::{narrow, widen, Float};
+use crate::machinery::error::{shape_err, Result};
+use crate::machinery::float::{narrow, widen, Float};
 use ndarray::{ArrayD, ArrayView, Axis, Dimension};
 
 /// `softplus(x) = log(1 + eˣ)`, computed as `max(x, 0) + log1p(e^(−|x|))`,
@@ -185,7 +185,7 @@ pub(crate) fn sgn(x: f64) -> f64 {
 /// The backward pass of log-softmax, as autograd computes it:
 /// `∂/∂xⱼ = gⱼ − pⱼ Σₖ gₖ` with `p = exp(log p)`, each result handed to `write(j, value)`.
 pub(crate) fn log_softmax_backward(lp: &[f64], g: &[f64], mut write: impl FnMut(usize, f64)) {
-    let total = crate::reduction::sum_f64(g.iter().copied());
+    let total = crate::machinery::reduction::sum_f64(g.iter().copied());
     for (k, (&l, &gk)) in lp.iter().zip(g).enumerate() {
         write(k, gk - l.exp() * total);
     }
@@ -413,7 +413,7 @@ elementwise!(
 /// # References
 /// <https://docs.scipy.org/doc/scipy/reference/generated/scipy.special.xlogy.html>
 pub fn xlogy<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, y: &ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    crate::error::same_shape("xlogy", "x", x.shape(), "y", y.shape())?;
+    crate::machinery::error::same_shape("xlogy", "x", x.shape(), "y", y.shape())?;
     let out: Vec<f64> = x.iter().zip(y.iter()).map(|(a, b)| xlogy_f64(a.to_wide(), b.to_wide())).collect();
     Ok(narrow(x.shape(), out))
 }
@@ -474,5 +474,19 @@ mod tests {
         assert_eq!(e.to_string(), "softmax: `x` has shape [2], expected at least 2 dimension(s) (axis = 1)");
         assert!(resolve_axis("l", "axis", -3, 2).is_err());
         assert_eq!(resolve_axis("l", "axis", -1, 2).unwrap(), 1);
+    }
+}
+
+/// `log cosh x`, accurate for every `x`: `log1p(2 sinh²(x/2))` for `|x| < 1`
+/// (no cancellation near 0, where it is `x²/2`), `|x| + softplus(−2|x|) − log 2`
+/// beyond (no overflow for large `|x|`).
+#[inline]
+pub(crate) fn log_cosh_f64(x: f64) -> f64 {
+    let a = x.abs();
+    if a < 1.0 {
+        let s = (0.5 * x).sinh();
+        (2.0 * s * s).ln_1p()
+    } else {
+        a + softplus_f64(-2.0 * a) - std::f64::consts::LN_2
     }
 }

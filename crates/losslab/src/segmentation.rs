@@ -10,10 +10,10 @@
 //! [`Reduction::BatchMean`] divides by the first axis of the unreduced result
 //! (1 when that result is a scalar).
 
-use crate::error::{same_shape, shape_err, unravel, LossError, Result};
-use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
+use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::math::{sigmoid_f64, softmax_lane};
-use crate::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction};
+use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 // ---------------------------------------------------------------------------------
@@ -64,11 +64,11 @@ impl Groups {
     /// `Σ f(i)` over the elements of each group (compensated, in element order).
     /// (Neumaier's compensation per group, the same sums as `sum_f64` over each group's elements.)
     pub(crate) fn sums(&self, f: impl Fn(usize) -> f64) -> Vec<f64> {
-        let mut s = vec![crate::reduction::Neumaier::default(); self.count];
+        let mut s = vec![crate::machinery::reduction::Neumaier::default(); self.count];
         for (i, &g) in self.of.iter().enumerate() {
             s[g].add(f(i));
         }
-        s.into_iter().map(crate::reduction::Neumaier::total).collect()
+        s.into_iter().map(crate::machinery::reduction::Neumaier::total).collect()
     }
 }
 
@@ -605,7 +605,7 @@ fn check_class_reduction(loss: &'static str, r: Reduction) -> Result<()> {
 }
 
 fn check_smooth(loss: &'static str, smooth: f64) -> Result<()> {
-    crate::error::check_option(loss, "smooth", smooth, !smooth.is_nan(), "a number")
+    crate::machinery::error::check_option(loss, "smooth", smooth, !smooth.is_nan(), "a number")
 }
 
 /// Dice loss for multi-class (or binary) segmentation, `optax.losses.dice_loss`
@@ -910,7 +910,7 @@ impl ClassPlan {
         out
     }
     /// The factor of each unweighted per-(group, class) loss.
-    fn backward(&self, scales: &crate::reduction::Scales) -> Vec<f64> {
+    fn backward(&self, scales: &crate::machinery::reduction::Scales) -> Vec<f64> {
         let k = self.classes;
         let kept = self.kept();
         let mut a = vec![0.0; self.rows * k];
@@ -1447,7 +1447,7 @@ impl JaccardLoss {
         input: &ArrayView<'_, T, D>,
         target: &ArrayView<'_, T, D>,
     ) -> Result<Prepared> {
-        crate::error::check_option(Self::NAME, "smooth", self.smooth, self.smooth >= 0.0, "a number >= 0")?;
+        crate::machinery::error::check_option(Self::NAME, "smooth", self.smooth, self.smooth >= 0.0, "a number >= 0")?;
         same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
         let shape = input.shape();
         let mask = match &self.axis {

@@ -28,10 +28,10 @@
 //! Classification: Labelling Unsegmented Sequence Data with Recurrent Neural
 //! Networks", ICML 2006, <https://www.cs.toronto.edu/~graves/icml_2006.pdf>
 
-use crate::error::{shape_err, LossError, Result};
-use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::error::{shape_err, LossError, Result};
+use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::math::log_softmax_lane;
-use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 const NEG_INF: f64 = f64::NEG_INFINITY;
@@ -231,7 +231,7 @@ fn read_lengths<I: ClassIndex, D: Dimension>(
                     loss,
                     tensor: name,
                     value: v as f64,
-                    position: crate::error::unravel(i, lengths.shape()),
+                    position: crate::machinery::error::unravel(i, lengths.shape()),
                     expected: if v < 0 { "a length ≥ 0" } else { max_text },
                 })
             } else {
@@ -1232,7 +1232,7 @@ impl OptaxCtcLoss {
                     loss,
                     tensor: name,
                     value: v[i],
-                    position: crate::error::unravel(i, shape),
+                    position: crate::machinery::error::unravel(i, shape),
                     expected: "0 (data) or 1 (padding)",
                 }),
                 None => Ok(()),

@@ -2,12 +2,12 @@
 //! logits, through [`crate::kernels::softmax_ce`].
 
 use super::{check_weight, CrossEntropyLoss};
-use crate::error::{same_shape, shape_err, unravel, LossError, Result};
-use crate::float::{ClassIndex, Float};
+use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
+use crate::machinery::float::{ClassIndex, Float};
 use crate::kernels::ops_for;
 use crate::kernels::par::SyncPtr;
 use crate::kernels::softmax_ce::{Job, RowOps, Targets, Up};
-use crate::reduction::{Gradients, Reducer, Reduction, Scales};
+use crate::machinery::reduction::{Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 use std::borrow::Cow;
 
@@ -163,7 +163,7 @@ impl CrossEntropyLoss {
         check_weight(Self::NAME, &self.weight, classes)?;
         let labels = contiguous(target);
         let ignore = self.ignore_index;
-        let mut den = crate::reduction::Neumaier::default();
+        let mut den = crate::machinery::reduction::Neumaier::default();
         // Unweighted, the denominator is the count of the samples that count
         // (exact, as the compensated sum of ones is).
         let mut count = 0usize;

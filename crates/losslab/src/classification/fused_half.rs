@@ -4,13 +4,13 @@
 //! [`Storage`]).
 
 use super::{CrossEntropyLoss, Plan, Storage};
-use crate::error::Result;
-use crate::float::{ClassIndex, HalfFloat};
+use crate::machinery::error::Result;
+use crate::machinery::float::{ClassIndex, HalfFloat};
 use crate::kernels::par::SyncPtr;
 use crate::kernels::softmax_ce::Up;
 use crate::kernels::softmax_ce_half::half_ops_for;
 #[cfg(doc)]
-use crate::reduction::Reduction;
+use crate::machinery::reduction::Reduction;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 
 /// `bf16` and `f16` logits, computed in `f32`, through

@@ -32,7 +32,7 @@
 //! by the length alone, whose sums are compensated (Neumaier) in order.
 
 use super::par::{self, SyncPtr};
-use crate::float::Float;
+use crate::machinery::float::Float;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -185,7 +185,7 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
 /// The chunks `[c0, c1)`: their sums, compensated in order.
 #[inline(always)]
 unsafe fn chunks<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, c0: usize, c1: usize) -> f64 {
-    crate::reduction::sum_f64((c0..c1).map(|k| chunk::<T, O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len))))
+    crate::machinery::reduction::sum_f64((c0..c1).map(|k| chunk::<T, O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len))))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -658,7 +658,7 @@ pub(crate) mod x86 {
     pub(crate) unsafe fn chunks_f32<O: ElemOp, const M: u8>(op: O, j: &Job<f32>, c0: usize, c1: usize) -> f64 {
         let nt = j.len >= NT_MIN;
         let kinds = (store_kind(j.losses.0, nt), store_kind(j.gx.0, nt), store_kind(j.gy.0, nt));
-        let total = crate::reduction::sum_f64((c0..c1).map(|k| chunk::<O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len), kinds)));
+        let total = crate::machinery::reduction::sum_f64((c0..c1).map(|k| chunk::<O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len), kinds)));
         if kinds != (0, 0, 0) {
             // The streaming stores are weakly ordered: make them visible before
             // the task reports done.

@@ -22,7 +22,7 @@ pub(crate) mod simd;
 pub(crate) mod softmax_ce;
 pub(crate) mod softmax_ce_half;
 
-use crate::float::Float;
+use crate::machinery::float::Float;
 use simd::BlockOps;
 use std::any::TypeId;
 

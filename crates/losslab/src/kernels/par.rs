@@ -54,7 +54,7 @@ pub(crate) fn threads() -> usize {
     }
 }
 
-/// Compensated (Neumaier) summation in order, as [`crate::reduction`] sums.
+/// Compensated (Neumaier) summation in order, as [`crate::machinery::reduction`] sums.
 pub(crate) fn neumaier(values: &[f64]) -> f64 {
-    crate::reduction::sum_f64(values.iter().copied())
+    crate::machinery::reduction::sum_f64(values.iter().copied())
 }

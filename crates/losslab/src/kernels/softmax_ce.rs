@@ -44,8 +44,8 @@
 
 use super::par::{self, SyncPtr};
 use super::simd::{self, BlockOps, RowIo, ShortRowsFn, ROW_GROUP};
-use crate::float::{ClassIndex, Float};
-use crate::reduction::{sum_f64, Neumaier};
+use crate::machinery::float::{ClassIndex, Float};
+use crate::machinery::reduction::{sum_f64, Neumaier};
 use std::mem::MaybeUninit;
 
 /// The preferred block length, in elements.

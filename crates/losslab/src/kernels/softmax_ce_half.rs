@@ -35,8 +35,8 @@
 use super::par::{self, SyncPtr};
 use super::simd::{self, ROW_GROUP};
 use super::softmax_ce::{block_len, Job, RowOps, Targets, Up, MAX_PARTS};
-use crate::float::{ClassIndex, HalfFloat};
-use crate::reduction::sum_f64;
+use crate::machinery::float::{ClassIndex, HalfFloat};
+use crate::machinery::reduction::sum_f64;
 use std::any::TypeId;
 use std::mem::MaybeUninit;
 

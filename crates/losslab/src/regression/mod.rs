@@ -4,13 +4,13 @@
 //! differentiable in both: `∂ℓ/∂target = −∂ℓ/∂input`. Unlike PyTorch, which
 //! broadcasts mismatched shapes with a warning, a shape mismatch is an error.
 
-use crate::error::{check_option, Result};
-use crate::float::Float;
-use crate::error::same_shape;
+use crate::machinery::error::{check_option, Result};
+use crate::machinery::float::Float;
+use crate::machinery::error::same_shape;
 use crate::kernels::elementwise::{ElemOp, Lanes};
 use crate::math::sgn;
-use crate::pointwise::{Fused, Pointwise};
-use crate::reduction::{Gradients, Reduction};
+use crate::machinery::pointwise::{Fused, Pointwise};
+use crate::machinery::reduction::{Gradients, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension};
 
 macro_rules! pair_loss_methods {
@@ -174,6 +174,13 @@ mod simd {
 }
 #[cfg(target_arch = "x86_64")]
 use simd::*;
+
+mod per_sample;
+mod quantile;
+mod robust;
+pub use per_sample::*;
+pub use quantile::*;
+pub use robust::*;
 elem_op!(MseLoss, L1Loss, SmoothL1Loss, HuberLoss);
 
 /// Mean squared error (L2 loss), `torch.nn.functional.mse_loss`.

@@ -1,11 +1,11 @@
 //! Shared machinery of the element-wise losses: shape checks, optional
 //! broadcast weights, reduction, and the backward pass from local derivatives.
 
-use crate::error::{same_shape, shape_err, Result};
-use crate::float::{narrow, widen, Float};
+use crate::machinery::error::{same_shape, shape_err, Result};
+use crate::machinery::float::{narrow, widen, Float};
 use crate::kernels::elementwise::{self, mode, ElemOp, Job};
 use crate::kernels::par::SyncPtr;
-use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction};
+use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 
 /// The widened, shape-checked inputs of an element-wise loss.

@@ -49,13 +49,16 @@
 //!   Two-distribution gradients are [`Gradients`] with `input` = `∂/∂q` (the
 //!   prediction) and `target` = `Some(∂/∂p)`.
 
-use crate::error::{check_option, same_shape, shape_err, Result};
-use crate::float::{narrow, widen, Float};
+use crate::machinery::error::{check_option, same_shape, shape_err, Result};
+use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{lanes, resolve_axis, xlogy_f64};
-use crate::pointwise::Pointwise;
-use crate::reduction::{sum_f64, Gradients, Reducer, Reduction};
+use crate::machinery::pointwise::Pointwise;
+use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 use std::f64::consts::LN_2;
+
+mod kl;
+pub use kl::*;
 
 // ---------------------------------------------------------------------------
 // Shared machinery
@@ -1148,7 +1151,7 @@ impl ScipyEntropy {
         let n = self.prepare(&pk, qk.as_ref())?;
         let values = n.values();
         let r = self.reducer(&n);
-        let g = crate::reduction::ones_like_output::<T>(&r);
+        let g = crate::machinery::reduction::ones_like_output::<T>(&r);
         let grads = self.backward_of(&n, &values, &g.view())?;
         Ok((r.output(n.in_base(values)), grads))
     }

@@ -10,13 +10,22 @@
 //! the degenerate cases (all-ignored batches, zero class weights) give the same
 //! numbers, NaN included.
 
-use crate::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
-use crate::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
+use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::kernels::elementwise::BceLogits;
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, resolve_axis, sigmoid_f64};
-use crate::pointwise::{broadcast_weight, Fused, Pointwise};
-use crate::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
+use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, ArrayViewMut, Dimension};
+
+mod clipped;
+mod focal;
+mod poly;
+mod sparsemax;
+pub use clipped::*;
+pub use focal::*;
+pub use poly::*;
+pub use sparsemax::*;
 
 mod fused;
 
@@ -173,7 +182,7 @@ impl IndexedCe {
 /// `Σ w[yₛ]` over the samples that count (their number without weights), summed
 /// in sample order as PyTorch does.
 fn sum_weights(weight: &Option<Vec<f64>>, labels: &[Option<usize>]) -> f64 {
-    crate::reduction::sum_f64(labels.iter().flatten().map(|&y| weight.as_ref().map_or(1.0, |w| w[y])))
+    crate::machinery::reduction::sum_f64(labels.iter().flatten().map(|&y| weight.as_ref().map_or(1.0, |w| w[y])))
 }
 
 /// Softmax cross entropy, `torch.nn.functional.cross_entropy`: log-softmax over
@@ -372,8 +381,8 @@ impl CrossEntropyLoss {
                 let nll = -(lp[y] * wy);
                 if eps > 0.0 {
                     let smooth = -match &self.weight {
-                        Some(w) => crate::reduction::sum_f64(lp.iter().zip(w).map(|(l, w)| l * w)),
-                        None => crate::reduction::sum_f64(lp.iter().copied()),
+                        Some(w) => crate::machinery::reduction::sum_f64(lp.iter().zip(w).map(|(l, w)| l * w)),
+                        None => crate::machinery::reduction::sum_f64(lp.iter().copied()),
                     };
                     (1.0 - eps) * nll + smooth * (eps / c as f64)
                 } else {
@@ -449,7 +458,7 @@ impl CrossEntropyLoss {
         (0..lanes.samples())
             .map(|s| {
                 lanes.log_softmax(s, &mut lane, &mut lp);
-                -crate::reduction::sum_f64((0..c).map(|k| {
+                -crate::machinery::reduction::sum_f64((0..c).map(|k| {
                     let v = lp[k] * t[lanes.at(s, k)];
                     self.weight.as_ref().map_or(v, |w| v * w[k])
                 }))
@@ -1137,7 +1146,7 @@ impl SoftmaxCrossEntropyWithLogits {
         (0..lanes.samples())
             .map(|s| {
                 lanes.log_softmax(s, &mut lane, &mut lp);
-                -crate::reduction::sum_f64((0..c).map(|k| t[lanes.at(s, k)] * lp[k]))
+                -crate::machinery::reduction::sum_f64((0..c).map(|k| t[lanes.at(s, k)] * lp[k]))
             })
             .collect()
     }

@@ -1,7 +1,7 @@
 //! How per-element losses are combined into the result: [`Reduction`].
 
-use crate::error::{LossError, Result};
-use crate::float::{narrow, Float};
+use crate::machinery::error::{LossError, Result};
+use crate::machinery::float::{narrow, Float};
 use ndarray::{ArrayD, ArrayViewD};
 use std::fmt;
 use std::str::FromStr;
@@ -205,7 +205,7 @@ impl Reducer {
                         found: grad_output.shape().to_vec(),
                     });
                 }
-                Ok(Scales::PerSample(crate::float::widen(grad_output)))
+                Ok(Scales::PerSample(crate::machinery::float::widen(grad_output)))
             }
             r => {
                 if grad_output.len() != 1 {

@@ -1,0 +1,328 @@
+//! Softmax cross entropies with a twist, as optax computes them: the poly-1
+//! cross entropy, the safe softmax cross entropy, and label smoothing.
+//!
+//! optax functions return per-example values and take no reduction argument, so
+//! the default reduction here is [`Reduction::None`] (optax's own output); every
+//! other reduction is offered on top. Gradients are those `jax.grad` gives:
+//! `Gradients::input` w.r.t. the first tensor (`logits`, `scores`,
+//! `log_predictions`, `predictions`, or `labels` for [`OptaxSmoothLabels`]),
+//! `Gradients::target` w.r.t. a float second tensor (`labels`, `targets`,
+//! `log_targets`).
+//!
+//! Where optax's semantics surprise, losslab follows optax and says so:
+//! `optax.losses.sparsemax_loss` is the **binary** sparsemax loss (its
+//! multi-class sibling is `multiclass_sparsemax_loss`); `kl_divergence`'s gradient
+//! w.r.t. a zero target is NaN; `poly_loss_cross_entropy` and `kl_divergence`
+//! are not "safe" for `−∞` logits (`0 · −∞ = NaN`), `safe_softmax_cross_entropy` is.
+
+use crate::machinery::error::{check_option, shape_err, Result};
+use crate::machinery::float::{narrow, widen, Float};
+use crate::machinery::lanes::*;
+use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
+use crate::math::*;
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+
+// ---------------------------------------------------------------------------------------
+// poly_loss_cross_entropy
+
+/// optax's `poly_loss_cross_entropy`: Poly-1, softmax cross entropy plus
+/// `epsilon · (1 − p_t)`.
+///
+/// ```text
+/// p    = softmax(logits)                 along `axis`
+/// loss = −Σ labels · log p  +  epsilon · Σ labels · (1 − p)
+/// ∂/∂logits = p Σlabels − labels − epsilon · p (labels − Σ labels · p)
+/// ∂/∂labels = −log p + epsilon (1 − p)
+/// ```
+///
+/// The cross-entropy part is optax's (unsafe) `softmax_cross_entropy`: a `−∞`
+/// logit with a zero label gives NaN. `epsilon = −1` removes the first
+/// polynomial term.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ or are 0-d; [`LossError::Option`] for
+/// an `axis` the tensors do not have or a NaN `epsilon`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::OptaxPolyLossCrossEntropy;
+/// let logits = array![[0.0f64, 0.0]];
+/// let labels = array![[1.0f64, 0.0]];
+/// let v = OptaxPolyLossCrossEntropy::new().forward(logits.view(), labels.view()).unwrap();
+/// assert!((v[0] - (2f64.ln() + 2.0 * 0.5)).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng, D. Anguelov, "PolyLoss:
+/// A Polynomial Expansion Perspective of Classification Loss Functions", ICLR 2022,
+/// <https://arxiv.org/abs/2204.12511>;
+/// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.poly_loss_cross_entropy>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OptaxPolyLossCrossEntropy {
+    /// The coefficient of the first polynomial term (default 2.0).
+    pub epsilon: f64,
+    /// The class axis (default −1).
+    pub axis: isize,
+    /// The reduction of the per-example losses (default `None`).
+    pub reduction: Reduction,
+}
+
+impl Default for OptaxPolyLossCrossEntropy {
+    fn default() -> Self {
+        OptaxPolyLossCrossEntropy { epsilon: 2.0, axis: -1, reduction: Reduction::None }
+    }
+}
+
+impl OptaxPolyLossCrossEntropy {
+    const NAME: &'static str = "poly_loss_cross_entropy";
+
+    /// optax's defaults: `epsilon = 2.0`, `axis = −1`, no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `epsilon`.
+    #[must_use]
+    pub fn epsilon(mut self, epsilon: f64) -> Self {
+        self.epsilon = epsilon;
+        self
+    }
+    /// Sets the class axis.
+    #[must_use]
+    pub fn axis(mut self, axis: isize) -> Self {
+        self.axis = axis;
+        self
+    }
+
+    fn run<T: Float, D: Dimension>(
+        &self,
+        logits: &ArrayView<'_, T, D>,
+        labels: &ArrayView<'_, T, D>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<PairOutput<T>> {
+        let eps = self.epsilon;
+        check_option(Self::NAME, "epsilon", eps, !eps.is_nan(), "a number")?;
+        run_pair(Self::NAME, ("logits", logits), ("labels", labels), self.axis, self.reduction, go, |x, l, g: LaneGrads<'_>| {
+            let n = x.len();
+            let mut lp = vec![0.0; n];
+            log_softmax_lane(x, &mut lp);
+            let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
+            let omp = sum_f64((0..n).map(|k| l[k] * (1.0 - p[k])));
+            let ce = -sum_f64((0..n).map(|k| l[k] * lp[k]));
+            if let Some((gx, gl)) = g {
+                let sl = sum_f64(l.iter().copied());
+                let slp = sum_f64((0..n).map(|k| l[k] * p[k]));
+                for k in 0..n {
+                    gx[k] = (p[k] * sl - l[k]) - eps * (p[k] * (l[k] - slp));
+                    gl[k] = -lp[k] + eps * (1.0 - p[k]);
+                }
+            }
+            ce + eps * omp
+        })
+    }
+    optax_pair_methods!(logits, labels);
+}
+
+// ---------------------------------------------------------------------------------------
+// safe_softmax_cross_entropy
+
+simple_struct!(
+    /// optax's `safe_softmax_cross_entropy`: softmax cross entropy with
+    /// `0 · log 0 = 0`, so a `−∞` logit with a zero label contributes nothing.
+    ///
+    /// ```text
+    /// loss = −Σ_last where(labels ≠ 0, labels · log_softmax(logits), 0)
+    /// ∂/∂logits = softmax(logits) · Σ labels − labels
+    /// ∂/∂labels = −log_softmax(logits)        (+∞ for a −∞ logit)
+    /// ```
+    ///
+    /// optax's custom JVP gives exactly these gradients, finite in the logits even
+    /// where a logit is `−∞`.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if the shapes differ or are 0-d.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::OptaxSafeSoftmaxCrossEntropy;
+    /// let logits = array![[0.0f64, f64::NEG_INFINITY]];
+    /// let labels = array![[1.0f64, 0.0]];
+    /// let v = OptaxSafeSoftmaxCrossEntropy::default().forward(logits.view(), labels.view()).unwrap();
+    /// assert_eq!(v[0], 0.0);
+    /// ```
+    ///
+    /// # References
+    /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.safe_softmax_cross_entropy>
+    OptaxSafeSoftmaxCrossEntropy
+);
+
+impl OptaxSafeSoftmaxCrossEntropy {
+    const NAME: &'static str = "safe_softmax_cross_entropy";
+
+    /// No reduction (optax's per-example output).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn run<T: Float, D: Dimension>(
+        &self,
+        logits: &ArrayView<'_, T, D>,
+        labels: &ArrayView<'_, T, D>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<PairOutput<T>> {
+        run_pair(Self::NAME, ("logits", logits), ("labels", labels), -1, self.reduction, go, |x, w, g| {
+            let n = x.len();
+            let mut lp = vec![0.0; n];
+            log_softmax_lane(x, &mut lp);
+            let v = -sum_f64((0..n).map(|k| if w[k] != 0.0 { w[k] * lp[k] } else { 0.0 }));
+            if let Some((gx, gw)) = g {
+                let sw = sum_f64(w.iter().copied());
+                for k in 0..n {
+                    gx[k] = lp[k].exp() * sw - w[k];
+                    gw[k] = -lp[k];
+                }
+            }
+            v
+        })
+    }
+    optax_pair_methods!(logits, labels);
+}
+
+// ---------------------------------------------------------------------------------------
+// smooth_labels
+
+/// optax's `smooth_labels`: a transform, not a loss. Mixes the labels with the
+/// uniform distribution over the last axis.
+///
+/// ```text
+/// smooth_labels(labels) = (1 − alpha) · labels + alpha / C        C = labels.shape[-1]
+/// ∂/∂labels = 1 − alpha
+/// ```
+///
+/// Exposed with the interface of a loss: `forward` returns the smoothed labels
+/// (under `Reduction::None`, the default; other reductions reduce them), `backward`
+/// the gradient of `Σ grad_output · smoothed` w.r.t. `labels` (`Gradients::input`;
+/// `target` is `None`). optax has no default `alpha`; it is required.
+///
+/// # Errors
+/// [`LossError::Shape`] for 0-d labels; [`LossError::Option`] for a NaN `alpha`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::OptaxSmoothLabels;
+/// let s = OptaxSmoothLabels::new(0.1).forward(array![[0.0f64, 1.0]].view()).unwrap();
+/// assert!((s[[0, 0]] - 0.05).abs() < 1e-15 && (s[[0, 1]] - 0.95).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// R. Müller, S. Kornblith, G. Hinton, "When Does Label Smoothing Help?",
+/// NeurIPS 2019, <https://arxiv.org/abs/1906.02629>;
+/// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.smooth_labels>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OptaxSmoothLabels {
+    /// The smoothing factor (required by optax).
+    pub alpha: f64,
+    /// The reduction of the smoothed labels (default `None`: optax's output).
+    pub reduction: Reduction,
+}
+
+impl OptaxSmoothLabels {
+    const NAME: &'static str = "smooth_labels";
+
+    /// Smoothing by `alpha`, no reduction.
+    pub fn new(alpha: f64) -> Self {
+        OptaxSmoothLabels { alpha, reduction: Reduction::None }
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    fn prepare<T: Float, D: Dimension>(&self, labels: &ArrayView<'_, T, D>) -> Result<(Vec<f64>, Reducer, usize)> {
+        check_option(Self::NAME, "alpha", self.alpha, !self.alpha.is_nan(), "a number")?;
+        let shape = labels.shape();
+        let Some(&c) = shape.last() else {
+            return Err(shape_err(Self::NAME, "labels", "at least 1 dimension", shape));
+        };
+        Ok((widen(labels), Reducer::counting(self.reduction, shape, shape), c))
+    }
+
+    /// The smoothed labels (reduced as `self.reduction` says).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(&self, labels: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        let (l, reducer, c) = self.prepare(&labels)?;
+        let a = self.alpha;
+        Ok(reducer.output(l.iter().map(|&v| (1.0 - a) * v + a / c as f64).collect()))
+    }
+
+    /// The gradient of `Σ grad_output · smooth_labels(labels)` w.r.t. `labels`
+    /// (`input`); `target` is `None`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(&self, labels: ArrayView<'_, T, D>, grad_output: ArrayViewD<'_, T>) -> Result<Gradients<T>> {
+        let (l, reducer, _) = self.prepare(&labels)?;
+        let scales = reducer.scales(Self::NAME, &grad_output)?;
+        let g = (0..l.len()).map(|i| scales.at(i) * (1.0 - self.alpha)).collect();
+        Ok(Gradients { input: narrow(labels.shape(), g), target: None })
+    }
+
+    /// The smoothed labels and their gradient (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(&self, labels: ArrayView<'_, T, D>) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let value = self.forward(labels.view())?;
+        let ones = ArrayD::from_elem(value.shape(), T::one());
+        Ok((value, self.backward(labels, ones.view())?))
+    }
+}
+
+/// [`OptaxPolyLossCrossEntropy`] with `epsilon`: `optax.losses.poly_loss_cross_entropy(logits, labels, epsilon=…)`.
+///
+/// # Errors
+/// See [`OptaxPolyLossCrossEntropy`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::optax_poly_loss_cross_entropy(array![[0.0f64, 0.0]].view(), array![[0.0f64, 1.0]].view(), 0.0).unwrap();
+/// assert!((v[0] - 2f64.ln()).abs() < 1e-15); // epsilon = 0 is cross entropy
+/// ```
+///
+/// # References
+/// [`OptaxPolyLossCrossEntropy`]: its formula, the reference's semantics and the paper.
+pub fn optax_poly_loss_cross_entropy<T: Float, D: Dimension>(
+    logits: ArrayView<'_, T, D>,
+    labels: ArrayView<'_, T, D>,
+    epsilon: f64,
+) -> Result<ArrayD<T>> {
+    OptaxPolyLossCrossEntropy::new().epsilon(epsilon).forward(logits, labels)
+}
+
+/// [`OptaxSmoothLabels`]: `optax.losses.smooth_labels(labels, alpha)`.
+///
+/// # Errors
+/// See [`OptaxSmoothLabels`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let s = losslab::optax_smooth_labels(array![[1.0f64, 0.0, 0.0, 0.0]].view(), 0.2).unwrap();
+/// assert!((s[[0, 0]] - 0.85).abs() < 1e-15 && (s[[0, 1]] - 0.05).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// [`OptaxSmoothLabels`]: its formula, the reference's semantics and the paper.
+pub fn optax_smooth_labels<T: Float, D: Dimension>(labels: ArrayView<'_, T, D>, alpha: f64) -> Result<ArrayD<T>> {
+    OptaxSmoothLabels::new(alpha).forward(labels)
+}

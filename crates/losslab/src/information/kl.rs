@@ -1,0 +1,298 @@
+//! KL divergences as Keras (`keras.losses.kl_divergence`, clipped
+//! probabilities) and optax (`kl_divergence`, `kl_divergence_with_log_targets`,
+//! `convex_kl_divergence`/generalized KL) compute them.
+
+use crate::machinery::error::Result;
+use crate::machinery::float::Float;
+use crate::machinery::lanes::*;
+use crate::machinery::clip::*;
+use crate::machinery::reduction::{sum_f64, Gradients, Reduction};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+
+// ---------------------------------------------------------------------------------------
+// kl_divergence
+
+/// Keras's `keras.losses.kl_divergence`: `Σ t log(t / p)` over the last axis, with
+/// both tensors clipped to `[ε, 1]`.
+///
+/// ```text
+/// t = clip(y_true, ε, 1),  p = clip(y_pred, ε, 1)             ε = 1e-7
+/// loss = Σ_last t · log(t / p)
+/// ```
+///
+/// Because of the clip a zero in `y_true` contributes `1e-7 · log(1e-7 / p)`
+/// rather than 0, and values above 1 count as 1; the gradient is 0 outside
+/// `[ε, 1]` and halved on its bounds (on `y_true = 1` exactly, for instance).
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ or are 0-d.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::KerasKlDivergence;
+/// let y_true = array![[0.5f64, 0.5]];
+/// let y_pred = array![[0.25f64, 0.75]];
+/// let loss = KerasKlDivergence::new().forward(y_true.view(), y_pred.view()).unwrap();
+/// assert!((loss[0] - 0.5 * (2f64.ln() + (2.0f64 / 3.0).ln())).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// S. Kullback, R. A. Leibler, "On Information and Sufficiency", Annals of
+/// Mathematical Statistics 22(1), 1951, <https://doi.org/10.1214/aoms/1177729694>;
+/// <https://keras.io/api/losses/probabilistic_losses/#kl_divergence-function>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KerasKlDivergence {
+    /// The reduction of the per-sample losses (default `None`).
+    pub reduction: Reduction,
+}
+
+impl Default for KerasKlDivergence {
+    fn default() -> Self {
+        KerasKlDivergence { reduction: Reduction::None }
+    }
+}
+
+impl KerasKlDivergence {
+    const NAME: &'static str = "kl_divergence";
+
+    /// No reduction (Keras's per-sample output).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn run<T: Float, D: Dimension>(
+        &self,
+        y_true: &ArrayView<'_, T, D>,
+        y_pred: &ArrayView<'_, T, D>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<PairOutput<T>> {
+        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, self.reduction, go, |yt, yp, g| {
+            let v = sum_f64(yt.iter().zip(yp).map(|(&a, &b)| {
+                let (t, p) = (clip(a, KERAS_EPSILON, 1.0), clip(b, KERAS_EPSILON, 1.0));
+                t * (t / p).ln()
+            }));
+            if let Some((gt, gp)) = g {
+                for k in 0..yt.len() {
+                    let (t, p) = (clip(yt[k], KERAS_EPSILON, 1.0), clip(yp[k], KERAS_EPSILON, 1.0));
+                    gt[k] = ((t / p).ln() + 1.0) * clip_grad(yt[k], KERAS_EPSILON, 1.0);
+                    gp[k] = -(t / p) * clip_grad(yp[k], KERAS_EPSILON, 1.0);
+                }
+            }
+            v
+        })
+    }
+    keras_pair_methods!();
+}
+
+/// [`KerasKlDivergence`]: `keras.losses.kl_divergence(y_true, y_pred)`.
+///
+/// # Errors
+/// See [`KerasKlDivergence`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let p = array![[0.25f64, 0.75]];
+/// assert_eq!(losslab::keras_kl_divergence(p.view(), p.view()).unwrap()[0], 0.0);
+/// ```
+///
+/// # References
+/// [`KerasKlDivergence`]: its formula, the reference's semantics and the paper.
+pub fn keras_kl_divergence<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    KerasKlDivergence::new().forward(y_true, y_pred)
+}
+
+// ---------------------------------------------------------------------------------------
+// KL family
+
+simple_struct!(
+    /// optax's `kl_divergence`: `KL(targets ‖ exp(log_predictions))` along the last axis.
+    ///
+    /// ```text
+    /// loss = Σ_last targets · (where(targets = 0, 0, log targets) − log_predictions)
+    /// ∂/∂log_predictions = −targets
+    /// ∂/∂targets = log targets − log_predictions + 1       (NaN where targets = 0)
+    /// ```
+    ///
+    /// A zero target contributes 0 to the value unless its log-prediction is
+    /// `−∞` (`0 · ∞ = NaN`); JAX differentiates the `where` by masking a `1/0`,
+    /// which gives a **NaN** gradient w.r.t. every zero target. losslab follows.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if the shapes differ or are 0-d.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::OptaxKlDivergence;
+    /// let log_predictions = array![[0.25f64.ln(), 0.75f64.ln()]];
+    /// let targets = array![[0.5f64, 0.5]];
+    /// let v = OptaxKlDivergence::new().forward(log_predictions.view(), targets.view()).unwrap();
+    /// assert!((v[0] - 0.5 * (2f64.ln() + (2.0f64 / 3.0).ln())).abs() < 1e-15);
+    /// ```
+    ///
+    /// # References
+    /// S. Kullback, R. A. Leibler, "On Information and Sufficiency", 1951,
+    /// <https://doi.org/10.1214/aoms/1177729694>;
+    /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.kl_divergence>
+    OptaxKlDivergence
+);
+
+#[inline]
+fn optax_kl_term(lp: f64, t: f64) -> (f64, f64, f64) {
+    let lt = if t == 0.0 { 0.0 } else { t.ln() };
+    let v = t * (lt - lp);
+    let dt = if t == 0.0 { f64::NAN } else { (lt - lp) + 1.0 };
+    (v, -t, dt)
+}
+
+impl OptaxKlDivergence {
+    const NAME: &'static str = "kl_divergence";
+
+    /// No reduction (optax's per-example output).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn run<T: Float, D: Dimension>(
+        &self,
+        log_predictions: &ArrayView<'_, T, D>,
+        targets: &ArrayView<'_, T, D>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<PairOutput<T>> {
+        run_pair(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, self.reduction, go, |lp, t, g| {
+            let v = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
+            if let Some((glp, gt)) = g {
+                for k in 0..lp.len() {
+                    let (_, a, b) = optax_kl_term(lp[k], t[k]);
+                    glp[k] = a;
+                    gt[k] = b;
+                }
+            }
+            v
+        })
+    }
+    optax_pair_methods!(log_predictions, targets);
+}
+
+simple_struct!(
+    /// optax's `generalized_kl_divergence`: the KL divergence extended to
+    /// unnormalised measures (the Bregman divergence of `x log x − x`).
+    ///
+    /// ```text
+    /// loss = Σ_last targets · (where(targets = 0, 0, log targets) − log_predictions)
+    ///        + Σ_last (exp(log_predictions) − targets)
+    /// ∂/∂log_predictions = exp(log_predictions) − targets
+    /// ∂/∂targets = log targets − log_predictions         (NaN where targets = 0, as optax)
+    /// ```
+    ///
+    /// Equal to [`OptaxKlDivergence`] when both sides are normalised.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if the shapes differ or are 0-d.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::OptaxGeneralizedKlDivergence;
+    /// let log_predictions = array![[0.0f64]]; // prediction 1
+    /// let targets = array![[2.0f64]];
+    /// let v = OptaxGeneralizedKlDivergence::new().forward(log_predictions.view(), targets.view()).unwrap();
+    /// assert!((v[0] - (2.0 * 2f64.ln() - 1.0)).abs() < 1e-15);
+    /// ```
+    ///
+    /// # References
+    /// S. Boyd, L. Vandenberghe, *Convex Optimization*, 2004, p. 90; L. M. Bregman,
+    /// 1967, <https://doi.org/10.1016/0041-5553(67)90040-7>;
+    /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.generalized_kl_divergence>
+    OptaxGeneralizedKlDivergence
+);
+
+impl OptaxGeneralizedKlDivergence {
+    const NAME: &'static str = "generalized_kl_divergence";
+
+    /// No reduction (optax's per-example output).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn run<T: Float, D: Dimension>(
+        &self,
+        log_predictions: &ArrayView<'_, T, D>,
+        targets: &ArrayView<'_, T, D>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<PairOutput<T>> {
+        run_pair(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, self.reduction, go, |lp, t, g| {
+            let x = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
+            let y = sum_f64(lp.iter().zip(t).map(|(&a, &b)| a.exp() - b));
+            if let Some((glp, gt)) = g {
+                for k in 0..lp.len() {
+                    let (_, a, b) = optax_kl_term(lp[k], t[k]);
+                    glp[k] = a + lp[k].exp();
+                    gt[k] = b - 1.0;
+                }
+            }
+            x + y
+        })
+    }
+    optax_pair_methods!(log_predictions, targets);
+}
+
+simple_struct!(
+    /// optax's `kl_divergence_with_log_targets`: `KL(exp(log_targets) ‖ exp(log_predictions))`.
+    ///
+    /// ```text
+    /// loss = Σ_last exp(log_targets) · (log_targets − log_predictions)
+    /// ∂/∂log_predictions = −exp(log_targets)
+    /// ∂/∂log_targets = exp(log_targets) · (log_targets − log_predictions + 1)
+    /// ```
+    ///
+    /// A `−∞` log-target gives `0 · −∞ = NaN`, as in optax.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if the shapes differ or are 0-d.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::OptaxKlDivergenceWithLogTargets;
+    /// let lp = array![[0.5f64.ln(), 0.5f64.ln()]];
+    /// let v = OptaxKlDivergenceWithLogTargets::new().forward(lp.view(), lp.view()).unwrap();
+    /// assert_eq!(v[0], 0.0);
+    /// ```
+    ///
+    /// # References
+    /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.kl_divergence_with_log_targets>
+    OptaxKlDivergenceWithLogTargets
+);
+
+impl OptaxKlDivergenceWithLogTargets {
+    const NAME: &'static str = "kl_divergence_with_log_targets";
+
+    /// No reduction (optax's per-example output).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn run<T: Float, D: Dimension>(
+        &self,
+        log_predictions: &ArrayView<'_, T, D>,
+        log_targets: &ArrayView<'_, T, D>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<PairOutput<T>> {
+        run_pair(Self::NAME, ("log_predictions", log_predictions), ("log_targets", log_targets), -1, self.reduction, go, |lp, lt, g| {
+            let v = sum_f64(lp.iter().zip(lt).map(|(&a, &b)| b.exp() * (b - a)));
+            if let Some((glp, glt)) = g {
+                for k in 0..lp.len() {
+                    let e = lt[k].exp();
+                    glp[k] = -e;
+                    glt[k] = e * (lt[k] - lp[k]) + e;
+                }
+            }
+            v
+        })
+    }
+    optax_pair_methods!(log_predictions, log_targets);
+}

@@ -1,0 +1,631 @@
+//! The evaluation loops every family runs its mathematics on: element-wise over
+//! aligned tensors, per lane along an axis, per row with class labels; the
+//! upstream gradient; and the macros that write a loss's `forward` /
+//! `backward` / `forward_backward` / builder methods from its evaluation.
+
+use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
+use crate::machinery::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::pointwise::Pointwise;
+use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
+use crate::math::*;
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+
+/// Which upstream gradient a shared `eval` is run with: none (forward only),
+/// ones of the result's shape (`forward_backward`), or the caller's.
+pub(crate) enum Upstream<'a, T> {
+    Skip,
+    Ones,
+    Given(ArrayViewD<'a, T>),
+}
+
+impl<T: Float> Upstream<'_, T> {
+    /// The per-sample scales of the upstream gradient, `None` for a forward pass.
+    pub(crate) fn scales(&self, loss: &'static str, reducer: &Reducer) -> Result<Option<Scales>> {
+        match self {
+            Upstream::Skip => Ok(None),
+            Upstream::Ones => Ok(Some(reducer.scales(loss, &ones_like_output::<T>(reducer).view())?)),
+            Upstream::Given(g) => Ok(Some(reducer.scales(loss, g)?)),
+        }
+    }
+}
+
+/// `(value, gradients)` of a shared `eval`.
+pub(crate) type Eval<T, G> = (ArrayD<T>, Option<G>);
+
+/// Runs an element-wise loss of two same-shape tensors: `f(i, x, y)` is the
+/// loss, `df(i, x, y)` its derivatives (`∂/∂x`, `∂/∂y`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_pointwise<T: Float>(
+    loss: &'static str,
+    p: &Pointwise,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    target_grad: bool,
+    f: impl Fn(usize, f64, f64) -> f64,
+    df: impl Fn(usize, f64, f64) -> (f64, f64),
+) -> Result<Eval<T, Gradients<T>>> {
+    let reducer = p.reducer(reduction);
+    let scales = up.scales(loss, &reducer)?;
+    let value = p.forward(reduction, f);
+    let grads = match scales {
+        None => None,
+        Some(s) => {
+            let n = p.x.len();
+            let (mut gx, mut gy) = (Vec::with_capacity(n), Vec::with_capacity(if target_grad { n } else { 0 }));
+            for i in 0..n {
+                let (dx, dy) = df(i, p.x[i], p.y[i]);
+                gx.push(s.at(i) * dx);
+                if target_grad {
+                    gy.push(s.at(i) * dy);
+                }
+            }
+            Some(Gradients { input: narrow(&p.shape, gx), target: target_grad.then(|| narrow(&p.shape, gy)) })
+        }
+    };
+    Ok((value, grads))
+}
+
+/// Splits a shape into `(samples, classes, shape of one result per sample)` along
+/// its last axis; an error for a tensor without axes.
+pub(crate) fn last_axis(loss: &'static str, tensor: &'static str, shape: &[usize]) -> Result<(usize, usize, Vec<usize>)> {
+    match shape.split_last() {
+        None => Err(shape_err(loss, tensor, "at least 1 dimension (the last axis is reduced)", shape)),
+        Some((&c, rest)) => Ok((rest.iter().product(), c, rest.to_vec())),
+    }
+}
+
+/// Generates `forward`, `backward` and `forward_backward` of a loss of two float
+/// tensors of the same shape, from its `eval(first, second, upstream)`.
+macro_rules! float_pair_api {
+    ($first:ident, $second:ident, $grads:literal) => {
+        /// The loss, reduced as `self.reduction` says.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, D: Dimension>(&self, $first: ArrayView<'_, T, D>, $second: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+            Ok(self.eval($first, $second, &crate::machinery::lanes::Upstream::Skip)?.0)
+        }
+
+        #[doc = concat!("The gradients of `Σ grad_output · loss` (`grad_output` has the result's shape): ", $grads, ".")]
+        ///
+        /// # Errors
+        /// See the type's docs; also [`LossError::Shape`](crate::LossError::Shape) if
+        /// `grad_output` does not have the result's shape.
+        pub fn backward<T: Float, D: Dimension>(
+            &self,
+            $first: ArrayView<'_, T, D>,
+            $second: ArrayView<'_, T, D>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<Gradients<T>> {
+            Ok(self.eval($first, $second, &crate::machinery::lanes::Upstream::Given(grad_output))?.1.expect("gradients requested"))
+        }
+
+        /// The loss and its gradients (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward_backward<T: Float, D: Dimension>(
+            &self,
+            $first: ArrayView<'_, T, D>,
+            $second: ArrayView<'_, T, D>,
+        ) -> Result<(ArrayD<T>, Gradients<T>)> {
+            let (v, g) = self.eval($first, $second, &crate::machinery::lanes::Upstream::Ones)?;
+            Ok((v, g.expect("gradients requested")))
+        }
+
+        /// Sets the reduction.
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+}
+pub(crate) use float_pair_api;
+
+/// The compensated sum of `f(k)` over the lane of sample `s` (`c` elements).
+pub(crate) fn sum_lane(s: usize, c: usize, f: impl Fn(usize) -> f64) -> f64 {
+    crate::machinery::reduction::sum_f64((s * c..(s + 1) * c).map(f))
+}
+
+/// Runs a loss with one value per lane along the last axis (row-major:
+/// sample `s` is elements `s·c .. (s+1)·c`). `f(s, _)` is sample `s`'s loss;
+/// `g(s, scale, grad_pred, grad_other)` adds `scale · ∂ℓₛ/∂·` to the gradients.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_lanes<T: Float>(
+    loss: &'static str,
+    shape: &[usize],
+    samples: usize,
+    c: usize,
+    out_shape: &[usize],
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    other_grad: bool,
+    f: impl Fn(usize, usize) -> f64,
+    g: impl Fn(usize, f64, &mut [f64], &mut [f64]),
+) -> Result<Eval<T, Gradients<T>>> {
+    let reducer = Reducer::counting(reduction, out_shape, shape);
+    let scales = up.scales(loss, &reducer)?;
+    let value = reducer.output((0..samples).map(|s| f(s, c)).collect());
+    let grads = scales.map(|sc| {
+        let n = samples * c;
+        let (mut gp, mut go) = (vec![0.0; n], vec![0.0; n]);
+        for s in 0..samples {
+            g(s, sc.at(s), &mut gp, &mut go);
+        }
+        Gradients { input: narrow(shape, gp), target: other_grad.then(|| narrow(shape, go)) }
+    });
+    Ok((value, grads))
+}
+
+/// The lanes of a tensor along one axis: `outer × inner` lanes of `len` elements
+/// with stride `inner`, and the shape of one result per lane.
+#[derive(Debug, Clone)]
+pub(crate) struct Lanes {
+    pub(crate) outer: usize,
+    pub(crate) len: usize,
+    pub(crate) inner: usize,
+    pub(crate) out_shape: Vec<usize>,
+}
+
+impl Lanes {
+    pub(crate) fn new(loss: &'static str, tensor: &'static str, shape: &[usize], axis: isize) -> Result<Self> {
+        if shape.is_empty() {
+            return Err(shape_err(loss, tensor, "at least 1 dimension", shape));
+        }
+        let ax = resolve_axis(loss, "axis", axis, shape.len())?;
+        let (outer, len, inner) = lanes(shape, ax);
+        let mut out_shape = shape.to_vec();
+        out_shape.remove(ax);
+        Ok(Lanes { outer, len, inner, out_shape })
+    }
+    pub(crate) fn count(&self) -> usize {
+        self.outer * self.inner
+    }
+    #[inline]
+    pub(crate) fn at(&self, s: usize, k: usize) -> usize {
+        let (o, i) = (s / self.inner, s % self.inner);
+        o * self.len * self.inner + k * self.inner + i
+    }
+}
+
+/// Gradients of a pair kernel, lane by lane: `(∂/∂a, ∂/∂b)`.
+pub(crate) type LaneGrads<'a> = Option<(&'a mut [f64], &'a mut [f64])>;
+
+/// The value, and the gradients w.r.t. both tensors when an upstream gradient was given.
+pub(crate) type PairOutput<T> = (ArrayD<T>, Option<(ArrayD<T>, ArrayD<T>)>);
+
+/// Runs a per-lane loss over two float tensors of the same shape.
+///
+/// `kernel(a, b, grads)` returns the loss of one lane and, when `grads` is
+/// `Some`, writes the lane's gradients w.r.t. `a` and `b` into it (zeroed).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_pair<T: Float, D: Dimension>(
+    loss: &'static str,
+    (an, a): (&'static str, &ArrayView<'_, T, D>),
+    (bn, b): (&'static str, &ArrayView<'_, T, D>),
+    axis: isize,
+    reduction: Reduction,
+    grad_output: Option<&ArrayViewD<'_, T>>,
+    kernel: impl Fn(&[f64], &[f64], LaneGrads<'_>) -> f64,
+) -> Result<PairOutput<T>> {
+    same_shape(loss, an, a.shape(), bn, b.shape())?;
+    let lanes = Lanes::new(loss, an, a.shape(), axis)?;
+    let shape = a.shape().to_vec();
+    let (av, bv) = (widen(a), widen(b));
+    let reducer = Reducer::counting(reduction, &lanes.out_shape, &shape);
+    let scales = match grad_output {
+        Some(g) => Some(reducer.scales(loss, g)?),
+        None => None,
+    };
+    let n = lanes.len;
+    let (mut la, mut lb, mut ga, mut gb) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let want = scales.is_some();
+    let (mut gav, mut gbv) = (vec![0.0; if want { av.len() } else { 0 }], vec![0.0; if want { av.len() } else { 0 }]);
+    let mut losses = Vec::with_capacity(lanes.count());
+    for s in 0..lanes.count() {
+        for k in 0..n {
+            let i = lanes.at(s, k);
+            la[k] = av[i];
+            lb[k] = bv[i];
+        }
+        match &scales {
+            Some(sc) => {
+                ga.fill(0.0);
+                gb.fill(0.0);
+                losses.push(kernel(&la, &lb, Some((&mut ga, &mut gb))));
+                let up = sc.at(s);
+                for k in 0..n {
+                    let i = lanes.at(s, k);
+                    gav[i] = up * ga[k];
+                    gbv[i] = up * gb[k];
+                }
+            }
+            None => losses.push(kernel(&la, &lb, None)),
+        }
+    }
+    let value = reducer.output(losses);
+    Ok((value, want.then(|| (narrow(&shape, gav), narrow(&shape, gbv)))))
+}
+
+/// Validated integer labels for a tensor whose last axis holds the classes:
+/// `Some(class)` per sample, `None` where the label is `ignore`d.
+pub(crate) fn class_labels<L: ClassIndex, D: Dimension>(
+    loss: &'static str,
+    tensor: &'static str,
+    labels: &ArrayView<'_, L, D>,
+    classes: usize,
+    ignore: Option<i64>,
+) -> Result<Vec<Option<usize>>> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| {
+            let l = l.index();
+            if Some(l) == ignore {
+                Ok(None)
+            } else if l < 0 || l as u64 >= classes as u64 {
+                Err(LossError::ClassIndex {
+                    loss,
+                    tensor,
+                    index: l,
+                    position: unravel(i, labels.shape()),
+                    classes,
+                    ignore_index: ignore,
+                })
+            } else {
+                Ok(Some(l as usize))
+            }
+        })
+        .collect()
+}
+
+/// Runs a per-sample loss over a float tensor `(…, C)` (classes on the last axis)
+/// and integer labels `(…)`.
+///
+/// `kernel(x, label, grad)` returns the loss of one sample and, when `grad` is
+/// `Some`, writes the gradient w.r.t. `x` (zeroed) into it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_labels<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    loss: &'static str,
+    (xn, x): (&'static str, &ArrayView<'_, T, D1>),
+    (ln, labels): (&'static str, &ArrayView<'_, L, D2>),
+    squeeze_trailing_one: bool,
+    ignore: Option<i64>,
+    reduction: Reduction,
+    grad_output: Option<&ArrayViewD<'_, T>>,
+    kernel: impl Fn(&[f64], Option<usize>, Option<&mut [f64]>) -> f64,
+) -> Result<(ArrayD<T>, Option<ArrayD<T>>)> {
+    let shape = x.shape().to_vec();
+    if shape.is_empty() {
+        return Err(shape_err(loss, xn, "at least 1 dimension (the classes, last)", &shape));
+    }
+    let lanes = Lanes::new(loss, xn, &shape, -1)?;
+    let mut lshape = labels.shape().to_vec();
+    if squeeze_trailing_one && lshape.len() == shape.len() && lshape.last() == Some(&1) {
+        lshape.pop();
+    }
+    if lshape != lanes.out_shape {
+        let extra = if squeeze_trailing_one { format!(" or {:?}", [lanes.out_shape.as_slice(), &[1]].concat()) } else { String::new() };
+        return Err(shape_err(
+            loss,
+            ln,
+            format!("{:?}{extra} (the shape of `{xn}` without its last, class axis)", lanes.out_shape),
+            labels.shape(),
+        ));
+    }
+    let labs = class_labels(loss, ln, labels, lanes.len, ignore)?;
+    let xv = widen(x);
+    let reducer = Reducer::counting(reduction, &lanes.out_shape, &shape);
+    let scales = match grad_output {
+        Some(g) => Some(reducer.scales(loss, g)?),
+        None => None,
+    };
+    let n = lanes.len;
+    let (mut lx, mut g) = (vec![0.0; n], vec![0.0; n]);
+    let mut gx = vec![0.0; if scales.is_some() { xv.len() } else { 0 }];
+    let mut losses = Vec::with_capacity(lanes.count());
+    for (s, &lab) in labs.iter().enumerate() {
+        for (k, v) in lx.iter_mut().enumerate() {
+            *v = xv[lanes.at(s, k)];
+        }
+        match &scales {
+            Some(sc) => {
+                g.fill(0.0);
+                losses.push(kernel(&lx, lab, Some(&mut g)));
+                let up = sc.at(s);
+                for (k, gk) in g.iter().enumerate() {
+                    gx[lanes.at(s, k)] = up * gk;
+                }
+            }
+            None => losses.push(kernel(&lx, lab, None)),
+        }
+    }
+    let value = reducer.output(losses);
+    Ok((value, scales.is_some().then(|| narrow(&shape, gx))))
+}
+
+/// The mean over a lane of an element-wise loss `f(t, p)` with local
+/// derivatives `df(t, p) = (∂f/∂t, ∂f/∂p)`.
+#[inline]
+pub(crate) fn mean_lane(
+    t: &[f64],
+    p: &[f64],
+    grads: LaneGrads<'_>,
+    f: impl Fn(f64, f64) -> f64,
+    df: impl Fn(f64, f64) -> (f64, f64),
+) -> f64 {
+    let n = t.len() as f64;
+    let v = sum_f64(t.iter().zip(p).map(|(&a, &b)| f(a, b))) / n;
+    if let Some((gt, gp)) = grads {
+        for k in 0..t.len() {
+            let (dt, dp) = df(t[k], p[k]);
+            gt[k] = dt / n;
+            gp[k] = dp / n;
+        }
+    }
+    v
+}
+
+macro_rules! check_smoothing {
+    ($loss:expr, $ls:expr) => {
+        check_option($loss, "label_smoothing", $ls, (0.0..=1.0).contains(&$ls), "a number in [0, 1]")
+    };
+}
+
+/// The `forward` / `backward` / `forward_backward` / `reduction` methods of a
+/// Keras loss on `(y_true, y_pred)` floats; the type provides
+/// `run(&self, y_true, y_pred, grad_output) -> Result<PairOutput<T>>`.
+macro_rules! keras_pair_methods {
+    () => {
+        /// The per-sample losses (reduced as `self.reduction` says), in Keras's
+        /// argument order.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, D: Dimension>(&self, y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+            Ok(self.run(&y_true, &y_pred, None)?.0)
+        }
+
+        /// The gradients of `Σ grad_output · loss`: `input` w.r.t. `y_pred`,
+        /// `target` w.r.t. `y_true`.
+        ///
+        /// # Errors
+        /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+        /// have the result's shape.
+        pub fn backward<T: Float, D: Dimension>(
+            &self,
+            y_true: ArrayView<'_, T, D>,
+            y_pred: ArrayView<'_, T, D>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<Gradients<T>> {
+            match self.run(&y_true, &y_pred, Some(&grad_output))?.1 {
+                Some((gt, gp)) => Ok(Gradients { input: gp, target: Some(gt) }),
+                None => unreachable!("gradients are computed when grad_output is given"),
+            }
+        }
+
+        /// The loss and its gradients (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward_backward<T: Float, D: Dimension>(
+            &self,
+            y_true: ArrayView<'_, T, D>,
+            y_pred: ArrayView<'_, T, D>,
+        ) -> Result<(ArrayD<T>, Gradients<T>)> {
+            let value = self.forward(y_true.view(), y_pred.view())?;
+            let ones = ArrayD::from_elem(value.shape(), T::one());
+            Ok((value, self.backward(y_true, y_pred, ones.view())?))
+        }
+
+        /// Sets the reduction of the per-sample losses (default `None`).
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+}
+
+/// The `forward` / `backward` / `forward_backward` / `reduction` methods of a
+/// Keras loss on integer `y_true` and float `y_pred`; the type provides
+/// `run(&self, y_true, y_pred, grad_output)`.
+macro_rules! keras_label_methods {
+    () => {
+        /// The per-sample losses (reduced as `self.reduction` says), in Keras's
+        /// argument order.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+            &self,
+            y_true: ArrayView<'_, L, D1>,
+            y_pred: ArrayView<'_, T, D2>,
+        ) -> Result<ArrayD<T>> {
+            Ok(self.run(&y_true, &y_pred, None)?.0)
+        }
+
+        /// The gradient of `Σ grad_output · loss` w.r.t. `y_pred` (`target`: `None`,
+        /// the labels are integers).
+        ///
+        /// # Errors
+        /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+        /// have the result's shape.
+        pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+            &self,
+            y_true: ArrayView<'_, L, D1>,
+            y_pred: ArrayView<'_, T, D2>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<Gradients<T>> {
+            match self.run(&y_true, &y_pred, Some(&grad_output))?.1 {
+                Some(g) => Ok(Gradients { input: g, target: None }),
+                None => unreachable!("gradients are computed when grad_output is given"),
+            }
+        }
+
+        /// The loss and its gradient (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+            &self,
+            y_true: ArrayView<'_, L, D1>,
+            y_pred: ArrayView<'_, T, D2>,
+        ) -> Result<(ArrayD<T>, Gradients<T>)> {
+            let value = self.forward(y_true.view(), y_pred.view())?;
+            let ones = ArrayD::from_elem(value.shape(), T::one());
+            Ok((value, self.backward(y_true, y_pred, ones.view())?))
+        }
+
+        /// Sets the reduction of the per-sample losses (default `None`).
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+}
+
+macro_rules! builder {
+    ($(#[$doc:meta])* $field:ident: $t:ty) => {
+        $(#[$doc])*
+        #[must_use]
+        pub fn $field(mut self, $field: $t) -> Self {
+            self.$field = $field;
+            self
+        }
+    };
+}
+
+/// `forward` / `backward` / `forward_backward` / `reduction` for an optax loss of
+/// two float tensors `$a` (the prediction) and `$b`; the type provides `run`.
+macro_rules! optax_pair_methods {
+    ($a:ident, $b:ident) => {
+        /// The per-example losses (reduced as `self.reduction` says), in optax's
+        /// argument order.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, D: Dimension>(&self, $a: ArrayView<'_, T, D>, $b: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+            Ok(self.run(&$a, &$b, None)?.0)
+        }
+
+        #[doc = concat!("The gradients of `Σ grad_output · loss`: `input` w.r.t. `", stringify!($a), "`, `target` w.r.t. `", stringify!($b), "`.")]
+        ///
+        /// # Errors
+        /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+        /// have the result's shape.
+        pub fn backward<T: Float, D: Dimension>(
+            &self,
+            $a: ArrayView<'_, T, D>,
+            $b: ArrayView<'_, T, D>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<Gradients<T>> {
+            match self.run(&$a, &$b, Some(&grad_output))?.1 {
+                Some((ga, gb)) => Ok(Gradients { input: ga, target: Some(gb) }),
+                None => unreachable!("gradients are computed when grad_output is given"),
+            }
+        }
+
+        /// The loss and its gradients (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward_backward<T: Float, D: Dimension>(
+            &self,
+            $a: ArrayView<'_, T, D>,
+            $b: ArrayView<'_, T, D>,
+        ) -> Result<(ArrayD<T>, Gradients<T>)> {
+            let value = self.forward($a.view(), $b.view())?;
+            let ones = ArrayD::from_elem(value.shape(), T::one());
+            Ok((value, self.backward($a, $b, ones.view())?))
+        }
+
+        /// Sets the reduction of the per-example losses (default `None`).
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+}
+
+/// `forward` / `backward` / `forward_backward` / `reduction` for an element-wise
+/// optax loss with `value(a, b)` and `derivative(a, b) = (∂/∂a, ∂/∂b)`.
+macro_rules! optax_pointwise_methods {
+    ($name:expr, $a:ident, $b:ident) => {
+        /// The element-wise losses (reduced as `self.reduction` says), in optax's
+        /// argument order.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, D: Dimension>(&self, $a: ArrayView<'_, T, D>, $b: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+            self.validate()?;
+            let p = Pointwise::named($name, (stringify!($a), &$a), (stringify!($b), &$b))?;
+            Ok(p.forward(self.reduction, |_, a, b| self.value(a, b)))
+        }
+
+        #[doc = concat!("The gradients of `Σ grad_output · loss`: `input` w.r.t. `", stringify!($a), "`, `target` w.r.t. `", stringify!($b), "`.")]
+        ///
+        /// # Errors
+        /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+        /// have the result's shape.
+        pub fn backward<T: Float, D: Dimension>(
+            &self,
+            $a: ArrayView<'_, T, D>,
+            $b: ArrayView<'_, T, D>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<Gradients<T>> {
+            self.validate()?;
+            let p = Pointwise::named($name, (stringify!($a), &$a), (stringify!($b), &$b))?;
+            p.backward($name, self.reduction, &grad_output, true, |_, a, b| self.derivative(a, b))
+        }
+
+        /// The loss and its gradients (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward_backward<T: Float, D: Dimension>(
+            &self,
+            $a: ArrayView<'_, T, D>,
+            $b: ArrayView<'_, T, D>,
+        ) -> Result<(ArrayD<T>, Gradients<T>)> {
+            let value = self.forward($a.view(), $b.view())?;
+            let ones = ArrayD::from_elem(value.shape(), T::one());
+            Ok((value, self.backward($a, $b, ones.view())?))
+        }
+
+        /// Sets the reduction of the element-wise losses (default `None`).
+        #[must_use]
+        pub fn reduction(mut self, reduction: Reduction) -> Self {
+            self.reduction = reduction;
+            self
+        }
+    };
+}
+
+macro_rules! simple_struct {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub struct $name {
+            /// The reduction of the per-example losses (default `None`: optax's own output).
+            pub reduction: Reduction,
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { reduction: Reduction::None }
+            }
+        }
+    };
+}
+pub(crate) use keras_pair_methods;
+pub(crate) use keras_label_methods;
+pub(crate) use builder;
+pub(crate) use check_smoothing;
+pub(crate) use optax_pair_methods;
+pub(crate) use optax_pointwise_methods;
+pub(crate) use simple_struct;

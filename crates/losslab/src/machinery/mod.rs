@@ -1,0 +1,11 @@
+//! The machinery under the families: errors, the float traits, shape checks,
+//! the element-wise and per-lane evaluation loops, reductions and the upstream
+//! gradient. A family states its mathematics (the value and its derivatives)
+//! and its checks; the loops, reductions and method boilerplate live here.
+
+pub(crate) mod clip;
+pub(crate) mod error;
+pub(crate) mod float;
+pub(crate) mod lanes;
+pub(crate) mod pointwise;
+pub(crate) mod reduction;

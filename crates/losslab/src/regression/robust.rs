@@ -1,0 +1,177 @@
+//! Robust element-wise losses without reduction, as optax computes them:
+//! Huber and log-cosh.
+
+use crate::machinery::error::{check_option, Result};
+use crate::machinery::float::Float;
+use crate::machinery::lanes::*;
+use crate::machinery::pointwise::Pointwise;
+use crate::machinery::reduction::{Gradients, Reduction};
+use crate::math::*;
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+
+// ---------------------------------------------------------------------------------------
+// huber_loss, log_cosh
+
+/// optax's `huber_loss`: quadratic within `delta` of the target, linear beyond.
+///
+/// ```text
+/// e = predictions − targets
+/// loss = ½ min(|e|, δ)² + δ (|e| − min(|e|, δ))
+/// ∂/∂predictions = clip(e, −δ, δ)
+/// ```
+///
+/// Element-wise (the result has the predictions' shape). Identical to
+/// [`HuberLoss`](crate::HuberLoss) with `delta` and no reduction; optax's form
+/// gives the same gradient on the kink `|e| = δ` (½ of each side's slope).
+/// optax's `targets = None` means zeros: pass zeros.
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for a NaN or
+/// negative `delta`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::OptaxHuberLoss;
+/// let v = OptaxHuberLoss::new().forward(array![0.5f64, 3.0].view(), array![0.0f64, 0.0].view()).unwrap();
+/// assert_eq!(v, array![0.125, 2.5].into_dyn());
+/// ```
+///
+/// # References
+/// P. J. Huber, "Robust Estimation of a Location Parameter", 1964,
+/// <https://doi.org/10.1214/aoms/1177703732>;
+/// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.huber_loss>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OptaxHuberLoss {
+    /// The bound of the quadratic region (default 1.0).
+    pub delta: f64,
+    /// The reduction of the element-wise losses (default `None`).
+    pub reduction: Reduction,
+}
+
+impl Default for OptaxHuberLoss {
+    fn default() -> Self {
+        OptaxHuberLoss { delta: 1.0, reduction: Reduction::None }
+    }
+}
+
+impl OptaxHuberLoss {
+    const NAME: &'static str = "huber_loss";
+
+    /// optax's defaults: `delta = 1.0`, no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets `delta`.
+    #[must_use]
+    pub fn delta(mut self, delta: f64) -> Self {
+        self.delta = delta;
+        self
+    }
+    fn validate(&self) -> Result<()> {
+        check_option(Self::NAME, "delta", self.delta, self.delta >= 0.0, "a number >= 0")
+    }
+    #[inline]
+    fn value(&self, p: f64, t: f64) -> f64 {
+        let a = (p - t).abs();
+        let q = if a.is_nan() { a } else { a.min(self.delta) };
+        0.5 * q * q + self.delta * (a - q)
+    }
+    #[inline]
+    fn derivative(&self, p: f64, t: f64) -> (f64, f64) {
+        let e = p - t;
+        let d = if e.is_nan() { e } else { e.clamp(-self.delta, self.delta) };
+        (d, -d)
+    }
+    optax_pointwise_methods!(Self::NAME, predictions, targets);
+}
+
+simple_struct!(
+    /// optax's `log_cosh`: `log cosh(predictions − targets)`, element-wise.
+    ///
+    /// ```text
+    /// loss = log cosh(e),  e = predictions − targets      ∂/∂predictions = tanh(e)
+    /// ≈ e²/2 near 0,  ≈ |e| − log 2 far from 0
+    /// ```
+    ///
+    /// Computed without overflow or cancellation (`log1p(2 sinh²(e/2))` for
+    /// `|e| < 1`, `|e| + softplus(−2|e|) − log 2` beyond; optax evaluates
+    /// `logaddexp(e, −e) − log 2`). optax's `targets = None` means zeros.
+    ///
+    /// # Errors
+    /// [`LossError::Shape`] if the shapes differ.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::OptaxLogCosh;
+    /// let v = OptaxLogCosh::new().forward(array![1e-8f64, 800.0].view(), array![0.0f64, 0.0].view()).unwrap();
+    /// assert!((v[0] - 5e-17).abs() < 1e-31); // 1e-8² / 2, where cosh would round to 1
+    /// assert_eq!(v[1], 800.0 - 2f64.ln());
+    /// ```
+    ///
+    /// # References
+    /// P. Chen, G. Chen, S. Zhang, "Log Hyperbolic Cosine Loss Improves Variational
+    /// Auto-Encoder", 2019, <https://openreview.net/forum?id=rkglvsC9Ym>;
+    /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.log_cosh>
+    OptaxLogCosh
+);
+
+impl OptaxLogCosh {
+    const NAME: &'static str = "log_cosh";
+
+    /// No reduction (optax's element-wise output).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    fn validate(&self) -> Result<()> {
+        Ok(())
+    }
+    #[inline]
+    fn value(&self, p: f64, t: f64) -> f64 {
+        log_cosh_f64(p - t)
+    }
+    #[inline]
+    fn derivative(&self, p: f64, t: f64) -> (f64, f64) {
+        let d = (p - t).tanh();
+        (d, -d)
+    }
+    optax_pointwise_methods!(Self::NAME, predictions, targets);
+}
+
+/// [`OptaxHuberLoss`] with `delta`: `optax.losses.huber_loss(predictions, targets, delta=…)`.
+///
+/// # Errors
+/// See [`OptaxHuberLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::optax_huber_loss(array![4.0f64].view(), array![0.0f64].view(), 2.0).unwrap();
+/// assert_eq!(v[0], 2.0 + 2.0 * 2.0);
+/// ```
+///
+/// # References
+/// [`OptaxHuberLoss`]: its formula, the reference's semantics and the paper.
+pub fn optax_huber_loss<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>, delta: f64) -> Result<ArrayD<T>> {
+    OptaxHuberLoss::new().delta(delta).forward(predictions, targets)
+}
+
+/// [`OptaxLogCosh`]: `optax.losses.log_cosh(predictions, targets)`.
+///
+/// # Errors
+/// See [`OptaxLogCosh`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::optax_log_cosh(array![0.0f64].view(), array![0.0f64].view()).unwrap();
+/// assert_eq!(v[0], 0.0);
+/// ```
+///
+/// # References
+/// [`OptaxLogCosh`]: its formula, the reference's semantics and the paper.
+pub fn optax_log_cosh<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+    OptaxLogCosh::new().forward(predictions, targets)
+}
