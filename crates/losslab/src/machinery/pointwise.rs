@@ -3,13 +3,11 @@
 //! broadcast weights, reduction, and the backward pass from local derivatives
 //! (each gradient summed back to its operand's shape).
 
-use crate::kernels::elementwise::{self, mode, ElemOp, Job};
-use crate::kernels::par::SyncPtr;
-use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::kernels::elementwise::{self, mode, ElemOp, Job};
 use crate::kernels::par::SyncPtr;
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 

@@ -10,7 +10,6 @@ use crate::machinery::error::{check_option, Result};
 use crate::machinery::float::Float;
 use crate::machinery::error::same_shape;
 use crate::kernels::elementwise::{ElemOp, Lanes};
-use crate::math::sgn;
 use crate::machinery::pointwise::{Fused, Pointwise};
 use crate::machinery::reduction::{Gradients, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension};
