@@ -10,6 +10,7 @@
 //! `no_grad`, the NaN target gradients of the Stirling term at a zero target):
 //! the docs of each loss say where.
 
+use crate::machinery::broadcast::{broadcast_shapes, Broadcast};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{sigmoid_f64, softplus_f64};
@@ -46,11 +47,12 @@ fn stirling(y: f64) -> (f64, f64) {
 /// `log_input = false`, `y log(x + eps)` is a plain product, so `x + eps = 0`
 /// with `y = 0` gives NaN, as in PyTorch.
 ///
-/// Unlike PyTorch, which broadcasts mismatched shapes, `target` must have
-/// `input`'s shape.
+/// `input` and `target` broadcast together, as PyTorch broadcasts them (the
+/// result has the broadcast shape; each gradient is summed back to its tensor's
+/// shape).
 ///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ.
+/// [`LossError::Shape`] if the shapes do not broadcast.
 ///
 /// # Examples
 /// ```
@@ -115,7 +117,7 @@ impl PoissonNllLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;
         let f = |_, x: f64, y: f64| {
             let l = if self.log_input { x.exp() - y * x } else { x - y * (x + self.eps).ln() };
             // masked_fill(target <= 1, 0): NaN targets are not masked.
@@ -349,15 +351,18 @@ pub struct GaussianNllGradients<T> {
 /// PyTorch clamps the variance at `eps` in place under `torch.no_grad()`, so its
 /// autograd sees no clamp: the gradient with respect to `var` is the derivative
 /// at the clamped value, passed through even where `var < eps` (where the true
-/// derivative is 0). losslab matches this. `Mean` divides by `input`'s number
-/// of elements. Unlike PyTorch, `target` must have `input`'s shape.
+/// derivative is 0). losslab matches this. `input` and `target` broadcast
+/// together as PyTorch broadcasts them (the result has the broadcast shape, each
+/// gradient is summed back to its tensor's shape; `var`'s shape rules are
+/// against `input`'s, as PyTorch's); `Mean` divides by the result's number of
+/// elements.
 ///
 /// # Errors
 /// [`LossError::Domain`] if `var` has a negative entry, or is a negative
 /// scalar (PyTorch: "var has negative entry/entries"; NaN is not negative and
 /// gives NaN, as in PyTorch), checked first, as PyTorch does; [`LossError::Shape`] for a
 /// `var` of a shape PyTorch rejects ("var is of incorrect size") or a `target`
-/// whose shape is not `input`'s.
+/// whose shape does not broadcast with `input`'s.
 ///
 /// # Examples
 /// ```
@@ -418,10 +423,13 @@ impl GaussianNllLoss {
         self
     }
 
-    /// For each element of `input`, the flat index into `var` that PyTorch's
-    /// broadcasting pairs it with.
-    fn var_index(input: &[usize], var: &[usize]) -> Result<Vec<usize>> {
-        let bad = || shape_err(Self::NAME, "var", format!("{input:?} (the shape of `input`), {:?}, a shape with a last axis of size 1, or one axis of size 1 where `input`'s differs (PyTorch: var is of incorrect size)", &input[..input.len().saturating_sub(1)]), var);
+    /// For each element of the result (`input` and `target` broadcast), the flat
+    /// index into `var` that PyTorch's broadcasting pairs it with; PyTorch's
+    /// rules for `var`'s shape are against `input`'s.
+    fn var_index(input: &[usize], target: &[usize], var: &[usize]) -> Result<Vec<usize>> {
+        let bad = || {
+            shape_err(Self::NAME, "var", format!("{input:?} (the shape of `input`), {:?}, a shape with a last axis of size 1, or one axis of size 1 where `input`'s differs (PyTorch: var is of incorrect size)", &input[..input.len().saturating_sub(1)]), var)
+        };
         let effective: Vec<usize> = if var == input {
             var.to_vec()
         } else if !input.is_empty() && &input[..input.len() - 1] == var {
@@ -433,10 +441,14 @@ impl GaussianNllLoss {
         } else {
             return Err(bad());
         };
-        let n: usize = effective.iter().product();
-        let idx = ArrayD::from_shape_vec(IxDyn(&effective), (0..n).collect::<Vec<usize>>()).expect("length");
-        let b = idx.broadcast(IxDyn(input)).ok_or_else(bad)?;
-        Ok(b.iter().copied().collect())
+        if broadcast_shapes(&effective, input).as_deref() != Some(input) {
+            return Err(bad());
+        }
+        Ok(Broadcast::new(
+            Self::NAME,
+            &[("input", input), ("target", target), ("var", &effective)],
+        )?
+        .index(2))
     }
 
     /// The error for a negative variance, PyTorch's check (NaN passes, as `nan < 0`
@@ -471,8 +483,8 @@ impl GaussianNllLoss {
         if let Some(i) = v.iter().position(|&v| v < 0.0) {
             return Err(Self::negative_var(v[i], crate::machinery::error::unravel(i, var.shape())));
         }
-        let vi = Self::var_index(input.shape(), var.shape())?;
-        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;
+        let vi = Self::var_index(input.shape(), target.shape(), var.shape())?;
         let vc: Vec<f64> = v.iter().map(|&v| self.clamp(v)).collect();
         self.eval_clamped(&p, &vc, |i| vi[i], var.shape(), up)
     }
@@ -490,8 +502,14 @@ impl GaussianNllLoss {
         if var < 0.0 {
             return Err(Self::negative_var(var, Vec::new()));
         }
-        let p = Pointwise::new(Self::NAME, &input, &target)?;
-        self.eval_clamped(&p, &[self.clamp(T::from_wide(var).to_wide())], |_| 0, &[], up)
+        let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;
+        self.eval_clamped(
+            &p,
+            &[self.clamp(T::from_wide(var).to_wide())],
+            |_| 0,
+            &[],
+            up,
+        )
     }
 
     /// The loss and gradients from the clamped variances `vc` (of shape
@@ -535,7 +553,11 @@ impl GaussianNllLoss {
                 }
                 parts.into_iter().map(crate::machinery::reduction::sum_f64).collect()
             };
-            GaussianNllGradients { input: narrow(&p.shape, gx), target: narrow(&p.shape, gy), var: narrow(var_shape, gv) }
+            GaussianNllGradients {
+                input: p.grad_x(gx),
+                target: p.grad_y(gy),
+                var: narrow(var_shape, gv),
+            }
         });
         Ok((value, grads))
     }

@@ -9,8 +9,9 @@
 //! JAX backend and optax, gives `maximum(z, 0)` half the gradient at `z = 0` and
 //! splits the gradient of a `max` equally among tied maxima.
 
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
-use crate::machinery::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::machinery::lanes::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64, softplus_f64};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
@@ -94,13 +95,20 @@ macro_rules! label_api {
     };
 }
 
-/// PyTorch's multi-class layout: `(C,)` or `(N, C)` with `C ≥ 1`. Returns
-/// `(N, C, shape of one result per sample)`.
-fn torch_rows(loss: &'static str, shape: &[usize]) -> Result<(usize, usize, Vec<usize>)> {
+/// PyTorch's layout of the per-row margin losses, 0-d included: a 0-d input is
+/// one sample of one class, `(C,)` one sample, `(N, C)` N samples (`C ≥ 1`).
+/// Returns `(N, C)`.
+fn torch_rows_0d(loss: &'static str, shape: &[usize]) -> Result<(usize, usize)> {
     match *shape {
-        [c] if c > 0 => Ok((1, c, vec![])),
-        [n, c] if c > 0 => Ok((n, c, vec![n])),
-        _ => Err(shape_err(loss, "input", "(C,) or (N, C) with C >= 1 (a non-empty vector or matrix)", shape)),
+        [] => Ok((1, 1)),
+        [c] if c > 0 => Ok((1, c)),
+        [n, c] if c > 0 => Ok((n, c)),
+        _ => Err(shape_err(
+            loss,
+            "input",
+            "(), (C,) or (N, C) with C >= 1 (a scalar, or a non-empty vector or matrix)",
+            shape,
+        )),
     }
 }
 
@@ -128,11 +136,19 @@ pub struct MarginRankingGradients<T> {
 /// ```
 ///
 /// A pair exactly at the margin (`−y (x1 − x2) + margin = 0`) has gradient 0,
-/// as PyTorch's. Unlike PyTorch, which broadcasts tensors of equal rank, all
-/// three tensors must have the same shape.
+/// as PyTorch's. The three tensors have one rank and broadcast together, as
+/// PyTorch's (the result has the broadcast shape; each gradient is summed back
+/// to its tensor's shape).
+///
+/// The gradients are PyTorch's autograd's through `clamp_min(−y·(x1 − x2) + margin, 0)`:
+/// with `g` the upstream gradient where the term is `> 0` and 0 elsewhere (a NaN
+/// term included), `∂/∂x1 = g·(−y)`, `∂/∂x2 = −(g·(−y))`, `∂/∂y = −(g·(x1 − x2))`;
+/// so a NaN term gives 0 for `input1`/`input2` (NaN where `y` is ±∞ or NaN: `0·∞`),
+/// and `target`'s gradient is NaN where 0 meets `x1 − x2 = ±∞` or NaN.
 ///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ.
+/// [`LossError::Shape`] if the tensors differ in rank (PyTorch: "All input
+/// tensors should have same dimension") or do not broadcast.
 ///
 /// # Examples
 /// ```
@@ -188,10 +204,30 @@ impl MarginRankingLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, MarginRankingGradients<T>>> {
-        same_shape(Self::NAME, "input1", input1.shape(), "input2", input2.shape())?;
-        same_shape(Self::NAME, "input1", input1.shape(), "target", target.shape())?;
-        let shape = input1.shape().to_vec();
-        let (a, b, y) = (widen(&input1), widen(&input2), widen(&target));
+        for (name, t) in [("input2", input2.shape()), ("target", target.shape())] {
+            if t.len() != input1.ndim() {
+                return Err(shape_err(
+                    Self::NAME,
+                    name,
+                    format!("{} dimensions, as `input1` {:?} (PyTorch: All input tensors should have same dimension)", input1.ndim(), input1.shape()),
+                    t,
+                ));
+            }
+        }
+        let bc = Broadcast::new(
+            Self::NAME,
+            &[
+                ("input1", input1.shape()),
+                ("input2", input2.shape()),
+                ("target", target.shape()),
+            ],
+        )?;
+        let shape = bc.shape.clone();
+        let (a, b, y) = (
+            bc.expand(0, &input1),
+            bc.expand(1, &input2),
+            bc.expand(2, &target),
+        );
         let reducer = Reducer::counting(self.reduction, &shape, &shape);
         let scales = up.scales(Self::NAME, &reducer)?;
         let z = |i: usize| -y[i] * (a[i] - b[i]) + self.margin;
@@ -200,15 +236,18 @@ impl MarginRankingLoss {
             let n = a.len();
             let (mut g1, mut g2, mut gy) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
             for i in 0..n {
-                let zi = z(i);
-                if zi > 0.0 || zi.is_nan() {
-                    let g = s.at(i);
-                    g1[i] = -(g * y[i]);
-                    g2[i] = g * y[i];
-                    gy[i] = -(g * (a[i] - b[i]));
-                }
+                // clamp_min's backward passes the upstream gradient where the
+                // term is > 0, and 0 elsewhere (NaN too); the products follow.
+                let g = if z(i) > 0.0 { s.at(i) } else { 0.0 };
+                g1[i] = g * -y[i];
+                g2[i] = -(g * -y[i]);
+                gy[i] = -(g * (a[i] - b[i]));
             }
-            MarginRankingGradients { input1: narrow(&shape, g1), input2: narrow(&shape, g2), target: narrow(&shape, gy) }
+            MarginRankingGradients {
+                input1: bc.reduce(0, g1),
+                input2: bc.reduce(1, g2),
+                target: bc.reduce(2, gy),
+            }
         });
         Ok((value, grads))
     }
@@ -270,7 +309,8 @@ impl MarginRankingLoss {
 /// not differentiated (`Gradients::target` is `None`).
 ///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ.
+/// [`LossError::Shape`] if the shapes do not broadcast (they broadcast together as
+/// PyTorch's: the result has the broadcast shape).
 ///
 /// # Examples
 /// ```
@@ -318,7 +358,7 @@ impl HingeEmbeddingLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;
         let m = self.margin;
         eval_pointwise(
             Self::NAME,
@@ -332,7 +372,9 @@ impl HingeEmbeddingLoss {
                 neg + pos
             },
             |_, x, y| {
-                let neg = if y != 1.0 && (m - x > 0.0 || x.is_nan()) { -1.0 } else { 0.0 };
+                // PyTorch's autograd through where(y != 1, clamp_min(m − x, 0), 0):
+                // the clamp passes the gradient where m − x > 0 only (not at NaN).
+                let neg = if y != 1.0 && m - x > 0.0 { -1.0 } else { 0.0 };
                 let pos = if y != -1.0 { 1.0 } else { 0.0 };
                 (neg + pos, 0.0)
             },
@@ -352,10 +394,15 @@ impl HingeEmbeddingLoss {
 /// PyTorch evaluates `log1p(exp(−y x))` as written, which overflows to `inf`
 /// (and a NaN gradient) once `−y x > 709` in float64 (`88` in float32); losslab
 /// evaluates the softplus stably and stays exact there (`ℓ = −y x`, gradient
-/// `−y`). The target is not differentiated (`Gradients::target` is `None`).
+/// `−y`) for finite inputs; where `input` or `target` is NaN or ±∞ the gradient
+/// is PyTorch's kernel's, `−y·z/(1 + z)` with `z = exp(−y x)` (NaN where `z = ∞`).
+/// The target is not differentiated (`Gradients::target` is `None`). `target`
+/// broadcasts to `input`'s shape, which the result keeps (PyTorch computes in
+/// place in a tensor of `input`'s shape, so an `input` that would have to grow
+/// is an error there too).
 ///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ.
+/// [`LossError::Shape`] if `target` does not broadcast to `input`'s shape.
 ///
 /// # Examples
 /// ```
@@ -394,7 +441,7 @@ impl SoftMarginLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::new(Self::NAME, &input, &target)?;
+        let p = Pointwise::broadcast_to_first(Self::NAME, ("input", &input), ("target", &target))?;
         eval_pointwise(
             Self::NAME,
             &p,
@@ -402,7 +449,16 @@ impl SoftMarginLoss {
             up,
             false,
             |_, x, y| softplus_f64(-y * x),
-            |_, x, y| (-y * sigmoid_f64(-y * x), 0.0),
+            |_, x, y| {
+                if x.is_finite() && y.is_finite() {
+                    (-y * sigmoid_f64(-y * x), 0.0)
+                } else {
+                    // A non-finite input or target: PyTorch's kernel as written,
+                    // −y·z/(1 + z) with z = exp(−y x) (NaN where z = ∞ or y·z = ∞·0).
+                    let z = (-y * x).exp();
+                    (-(y * z) / (1.0 + z), 0.0)
+                }
+            },
         )
     }
 
@@ -507,8 +563,9 @@ impl MultilabelSoftMarginLoss {
 /// ℓₛ = Σ_{j ∈ targets} Σ_{i ∉ targets} max(0, 1 − (x[yⱼ] − x[i])) / C
 /// ```
 ///
-/// `input` is `(C,)` or `(N, C)`; `target` holds class indices of the same
-/// shape: each sample's targets are its entries up to the first −1 (the rest is
+/// `input` is `()` (one class: the loss is 0, with gradient 0, as PyTorch's),
+/// `(C,)` or `(N, C)`; `target` holds class indices of the same shape (for a
+/// 0-d or `(C,)` input, any C entries in a 0-d or 1-d target, as PyTorch): each sample's targets are its entries up to the first −1 (the rest is
 /// ignored, but must still lie in `[−1, C)`). A target class listed twice counts
 /// twice. A term exactly at the margin has gradient 0, as in PyTorch's kernel.
 /// The result has one value per sample. `Mean` divides by `N`.
@@ -556,8 +613,13 @@ impl MultilabelMarginLoss {
         target: ArrayView<'_, L, D2>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let (n, c, out) = torch_rows(Self::NAME, input.shape())?;
-        same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
+        let (n, c) = torch_rows_0d(Self::NAME, input.shape())?;
+        // PyTorch: a 0-d or (C,) input takes a target of C entries, 0-d or 1-d;
+        // an (N, C) input a target of its shape. One result per row, 0-d for one sample.
+        let out = if input.ndim() == 2 { vec![n] } else { vec![] };
+        if input.ndim() == 2 || target.ndim() > 1 || target.len() != c {
+            same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
+        }
         let t: Vec<i64> = target.iter().map(|l| l.index()).collect();
         if let Some(i) = t.iter().position(|&l| l < -1 || l >= c as i64) {
             return Err(LossError::Domain {
@@ -620,7 +682,10 @@ impl MultilabelMarginLoss {
 /// ℓₛ = Σ_{i ≠ y} w[y] · max(0, margin − x[y] + x[i])^p / C          p ∈ {1, 2}
 /// ```
 ///
-/// `input` is `(C,)` or `(N, C)`, `target` `()` or `(N,)` class indices, `weight`
+/// `input` is `()` (one sample of one class, as PyTorch: its loss is 0, with
+/// gradient 0), `(C,)` or `(N, C)`; `target` holds N class indices, `()` or
+/// `(N,)` (`(1,)` for one sample: the unreduced result then has shape `(1,)`,
+/// as PyTorch's, and `()` for a 0-d target); `weight`
 /// (optional) one weight per class, applied outside the power (as PyTorch's
 /// kernel does, whatever its docs' formula says). A term exactly at the margin
 /// has gradient 0. `Mean` divides by `N`, not by the weights.
@@ -701,10 +766,23 @@ impl MultiMarginLoss {
                 expected: "1 or 2 (PyTorch: only p == 1 and p == 2 supported)".into(),
             });
         }
-        let (n, c, out) = torch_rows(Self::NAME, input.shape())?;
-        if target.shape() != out.as_slice() {
-            return Err(shape_err(Self::NAME, "target", format!("{out:?} (one class index per row of `input`)"), target.shape()));
+        let (n, c) = torch_rows_0d(Self::NAME, input.shape())?;
+        // PyTorch: a target of N class indices, 0-d or 1-d; the unreduced result
+        // has the target's rank ((N,), or 0-d for a 0-d target).
+        if target.ndim() > 1 || target.len() != n {
+            let rows = if input.ndim() == 2 {
+                format!("[{n}]")
+            } else {
+                "[] or [1]".to_string()
+            };
+            return Err(shape_err(
+                Self::NAME,
+                "target",
+                format!("{rows} (one class index per row of `input`)"),
+                target.shape(),
+            ));
         }
+        let out = if target.ndim() == 1 { vec![n] } else { vec![] };
         if let Some(w) = &self.weight {
             if w.len() != c {
                 return Err(shape_err(Self::NAME, "weight", format!("[{c}] (one weight per class)"), &[w.len()]));

@@ -52,7 +52,7 @@ fn cases() -> Vec<Case> {
         (
             "regression: mse_loss shapes (same_shape)",
             msg!(mse_loss(x3.view(), y2.view(), Reduction::Mean)),
-            "mse_loss: `target` has shape [2], expected [3] (the shape of `input`)",
+            "mse_loss: `target` has shape [2], expected a shape that broadcasts with `input` [3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "regression: smooth_l1 beta",
@@ -268,7 +268,7 @@ fn cases() -> Vec<Case> {
         (
             "information: kl_div shapes",
             msg!(KlDivLoss::new().forward(m23.view(), m22.view())),
-            "kl_div: `target` has shape [2, 2], expected [2, 3] (the shape of `input`)",
+            "kl_div: `target` has shape [2, 2], expected a shape that broadcasts with `input` [2, 3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "information: scipy entropy base",
@@ -351,7 +351,7 @@ fn cases() -> Vec<Case> {
         (
             "likelihood: gaussian_nll scalar variance, target shape",
             msg!(GaussianNllLoss::new().forward_scalar_var(x3.view(), y2.view(), 1.0)),
-            "gaussian_nll_loss: `target` has shape [2], expected [3] (the shape of `input`)",
+            "gaussian_nll_loss: `target` has shape [2], expected a shape that broadcasts with `input` [3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "likelihood: gaussian_nll variance shape",
@@ -377,7 +377,7 @@ fn cases() -> Vec<Case> {
         (
             "margin: multi_margin input rank",
             msg!(MultiMarginLoss::new().forward(zeros(&[1, 2, 3]).view(), l2.view())),
-            "multi_margin_loss: `input` has shape [1, 2, 3], expected (C,) or (N, C) with C >= 1 (a non-empty vector or matrix)",
+            "multi_margin_loss: `input` has shape [1, 2, 3], expected (), (C,) or (N, C) with C >= 1 (a scalar, or a non-empty vector or matrix)",
         ),
         (
             "margin: multi_margin target shape",
@@ -397,12 +397,12 @@ fn cases() -> Vec<Case> {
         (
             "margin: margin_ranking shapes",
             msg!(MarginRankingLoss::new().forward(x3.view(), x3.view(), y2.view())),
-            "margin_ranking_loss: `target` has shape [2], expected [3] (the shape of `input1`)",
+            "margin_ranking_loss: `target` has shape [2], expected a shape that broadcasts with `input1` [3] and `input2` [3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "margin: soft_margin shapes",
             msg!(SoftMarginLoss::new().forward(x3.view(), y2.view())),
-            "soft_margin_loss: `target` has shape [2], expected [3] (the shape of `input`)",
+            "soft_margin_loss: `target` has shape [2], expected a shape that broadcasts with `input` [3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "margin: multilabel_margin",
@@ -698,7 +698,7 @@ fn cases() -> Vec<Case> {
         (
             "margin: margin_ranking input2",
             msg!(MarginRankingLoss::new().forward(x3.view(), y2.view(), x3.view())),
-            "margin_ranking_loss: `input2` has shape [2], expected [3] (the shape of `input1`)",
+            "margin_ranking_loss: `input2` has shape [2], expected a shape that broadcasts with `input1` [3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "margin: multilabel_margin shapes",

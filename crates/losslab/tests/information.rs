@@ -396,10 +396,16 @@ fn shape_mismatches_are_errors_naming_both_tensors() {
         "information::cross_entropy: `q` has shape [2], expected [3] (the shape of `p`)"
     );
     assert_eq!(
-        kl_div(array![[0.0f64, 0.0, 0.0]].view(), array![[0.5f64, 0.5]].view(), Reduction::Mean, false)
-            .unwrap_err()
-            .to_string(),
-        "kl_div: `target` has shape [1, 2], expected [1, 3] (the shape of `input`)"
+        kl_div(
+            array![[0.0f64, 0.0, 0.0]].view(),
+            array![[0.5f64, 0.5]].view(),
+            Reduction::Mean,
+            false
+        )
+        .unwrap_err()
+        .to_string(),
+        "kl_div: `target` has shape [1, 2], expected a shape that broadcasts with `input` [1, 3] \
+         (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)"
     );
     assert_eq!(
         ScipyEntropy::new().forward(p.view(), Some(q.view())).unwrap_err().to_string(),

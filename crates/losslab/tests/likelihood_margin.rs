@@ -515,8 +515,18 @@ fn gaussian_scalar_var_negative_is_pytorchs_error_and_nan_propagates() {
     // Checked first, as PyTorch does: before the shapes.
     let e = loss.forward_scalar_var(array![1.0f64, 2.0].view(), array![1.0f64, 2.0, 3.0].view(), -1.0).unwrap_err();
     assert!(matches!(e, losslab::LossError::Domain { .. }), "{e}");
-    let e = loss.forward_scalar_var(array![1.0f64, 2.0].view(), array![1.0f64, 2.0, 3.0].view(), 1.0).unwrap_err();
-    assert_eq!(e.to_string(), "gaussian_nll_loss: `target` has shape [3], expected [2] (the shape of `input`)");
+    let e = loss
+        .forward_scalar_var(
+            array![1.0f64, 2.0].view(),
+            array![1.0f64, 2.0, 3.0].view(),
+            1.0,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "gaussian_nll_loss: `target` has shape [3], expected a shape that broadcasts with `input` [2] \
+         (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)"
+    );
     // -0.0 is not negative (PyTorch: -0.0 < 0 is False): clamped to eps like 0.
     let a = loss.forward_scalar_var(x.view(), y.view(), -0.0).unwrap();
     assert_eq!(a, loss.forward_scalar_var(x.view(), y.view(), 0.0).unwrap());
@@ -571,22 +581,87 @@ fn errors_name_the_loss_the_tensor_and_the_fix() {
     assert_eq!(e.to_string(), "multi_margin_loss: `weight` has shape [1], expected [2] (one weight per class)");
     let e = MultilabelMarginLoss::new().forward(x.view(), array![[0i64, -2], [1, -1]].view()).unwrap_err();
     assert_eq!(e.to_string(), "multilabel_margin_loss: `target` holds -2 at position [0, 1], expected a class index in [0, C) or -1 (which ends the sample's targets)");
-    let e = MultilabelMarginLoss::new().forward(ArrayD::<f64>::zeros(IxDyn(&[2, 2, 2])).view(), ArrayD::<i64>::zeros(IxDyn(&[2, 2, 2])).view()).unwrap_err();
-    assert_eq!(e.to_string(), "multilabel_margin_loss: `input` has shape [2, 2, 2], expected (C,) or (N, C) with C >= 1 (a non-empty vector or matrix)");
-    let e = MulticlassHingeLoss::new().forward(x.view(), array![0i64, 5].view()).unwrap_err();
+    let e = MultilabelMarginLoss::new()
+        .forward(
+            ArrayD::<f64>::zeros(IxDyn(&[2, 2, 2])).view(),
+            ArrayD::<i64>::zeros(IxDyn(&[2, 2, 2])).view(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "multilabel_margin_loss: `input` has shape [2, 2, 2], expected (), (C,) or (N, C) with C >= 1 (a scalar, or a non-empty vector or matrix)"
+    );
+    let e = MulticlassHingeLoss::new()
+        .forward(x.view(), array![0i64, 5].view())
+        .unwrap_err();
     assert_eq!(e.to_string(), "multiclass_hinge_loss: `labels` holds class index 5 at position [1], outside the valid range [0, 2)");
     let e = MulticlassPerceptronLoss::new().forward(x.view(), array![0i64].view()).unwrap_err();
     assert_eq!(e.to_string(), "multiclass_perceptron_loss: `labels` has shape [1], expected [2] (the shape of `scores` without its last axis)");
     let e = SigmoidCrossEntropyWithLogits::new().forward(array![1.0f64].view(), array![1.0f64, 2.0].view()).unwrap_err();
     assert_eq!(e.to_string(), "sigmoid_cross_entropy_with_logits: `labels` has shape [1], expected [2] (the shape of `logits`)");
-    let e = KerasHinge::new().forward(ndarray::arr0(1.0f64).view(), ndarray::arr0(1.0f64).view()).unwrap_err();
-    assert_eq!(e.to_string(), "hinge: `y_pred` has shape [], expected at least 1 dimension (the last axis is reduced)");
-    let e = WeightedCrossEntropyWithLogits::new(1.0).pos_weight(array![1.0f64, 2.0, 3.0].view()).forward(x.view(), x.view()).unwrap_err();
-    assert!(e.to_string().starts_with("weighted_cross_entropy_with_logits: `pos_weight` has shape [3]"), "{e}");
-    let e = MarginRankingLoss::new().forward(array![1.0f64].view(), array![1.0f64].view(), array![1.0f64, 1.0].view()).unwrap_err();
-    assert_eq!(e.to_string(), "margin_ranking_loss: `target` has shape [2], expected [1] (the shape of `input1`)");
-    let e = PoissonNllLoss::new().forward(array![1.0f64].view(), array![1.0f64, 1.0].view()).unwrap_err();
-    assert_eq!(e.to_string(), "poisson_nll_loss: `target` has shape [2], expected [1] (the shape of `input`)");
+    let e = KerasHinge::new()
+        .forward(ndarray::arr0(1.0f64).view(), ndarray::arr0(1.0f64).view())
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "hinge: `y_pred` has shape [], expected at least 1 dimension (the last axis is reduced)"
+    );
+    let e = WeightedCrossEntropyWithLogits::new(1.0)
+        .pos_weight(array![1.0f64, 2.0, 3.0].view())
+        .forward(x.view(), x.view())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("weighted_cross_entropy_with_logits: `pos_weight` has shape [3]"),
+        "{e}"
+    );
+    // PyTorch broadcasts these (once refused here): the result has the broadcast shape.
+    let (l, g) = MarginRankingLoss::new()
+        .margin(0.5)
+        .reduction(Reduction::None)
+        .forward_backward(
+            array![1.0f64].view(),
+            array![1.0f64].view(),
+            array![1.0f64, 1.0].view(),
+        )
+        .unwrap();
+    assert_eq!(l, array![0.5, 0.5].into_dyn());
+    assert_eq!(
+        (g.input1, g.input2, g.target),
+        (
+            array![-2.0].into_dyn(),
+            array![2.0].into_dyn(),
+            array![-0.0, -0.0].into_dyn()
+        )
+    );
+    let e = MarginRankingLoss::new()
+        .forward(
+            array![1.0f64, 2.0].view(),
+            array![1.0f64].view(),
+            array![1.0f64, 1.0, 1.0].view(),
+        )
+        .unwrap_err();
+    assert!(e.to_string().starts_with("margin_ranking_loss: `target` has shape [3], expected a shape that broadcasts with `input1` [2] and `input2` [1]"), "{e}");
+    let e = MarginRankingLoss::new()
+        .forward(
+            array![[1.0f64]].view().into_dyn(),
+            array![1.0f64].view().into_dyn(),
+            array![[1.0f64]].view().into_dyn(),
+        )
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("PyTorch: All input tensors should have same dimension"),
+        "{e}"
+    );
+    let l = PoissonNllLoss::new()
+        .forward(array![1.0f64].view(), array![1.0f64, 1.0].view())
+        .unwrap();
+    assert!((l[[]] - (1f64.exp() - 1.0)).abs() < 1e-15);
+    let e = PoissonNllLoss::new()
+        .forward(array![1.0f64, 1.0].view(), array![1.0f64, 1.0, 1.0].view())
+        .unwrap_err();
+    assert!(e.to_string().starts_with("poisson_nll_loss: `target` has shape [3], expected a shape that broadcasts with `input` [2]"), "{e}");
     let g = ArrayD::from_elem(IxDyn(&[3]), 1.0f64);
     let e = L2Loss::new().backward(x.view(), g.view()).unwrap_err();
     assert_eq!(e.to_string(), "l2_loss: `grad_output` has shape [3], expected [] (the result is a scalar under reduction `sum`)");

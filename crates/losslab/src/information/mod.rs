@@ -722,12 +722,14 @@ const KL_DIV: &str = "kl_div";
 /// (whatever the upstream gradient), though the loss is finite there; the
 /// input gradient is finite. With `log_target = true`, a target of `−∞`
 /// (probability 0) gives `exp(−∞)·(−∞ − x) = 0·(−∞)`: a NaN loss and NaN
-/// gradients for that element, as in PyTorch. Unlike PyTorch, which broadcasts
-/// mismatched shapes, a shape mismatch is an error.
+/// gradients for that element, as in PyTorch. `input` and `target` broadcast
+/// together as PyTorch broadcasts them: the result has the broadcast shape, each
+/// gradient is summed back to its tensor's shape, and `BatchMean` divides by
+/// `input`'s first axis (PyTorch's `input.size(0)`).
 ///
 /// # Errors
-/// [`LossError::Shape`](crate::LossError::Shape) if `target`'s shape is not
-/// `input`'s, or `grad_output`'s not the result's.
+/// [`LossError::Shape`](crate::LossError::Shape) if `target`'s shape does not
+/// broadcast with `input`'s, or `grad_output`'s is not the result's.
 ///
 /// # Examples
 /// ```
@@ -820,19 +822,22 @@ impl KlDivLoss {
             gx.push(dx);
             gt.push(dt);
         }
-        Ok(Gradients { input: narrow(&pw.shape, gx), target: Some(narrow(&pw.shape, gt)) })
+        Ok(Gradients {
+            input: pw.grad_x(gx),
+            target: Some(pw.grad_y(gt)),
+        })
     }
 
     /// The loss, reduced as `self.reduction` says.
     ///
     /// # Errors
-    /// [`LossError::Shape`](crate::LossError::Shape) if `target`'s shape is not `input`'s.
+    /// [`LossError::Shape`](crate::LossError::Shape) if `target`'s shape does not broadcast with `input`'s.
     pub fn forward<T: Float, D: Dimension>(
         &self,
         input: ArrayView<'_, T, D>,
         target: ArrayView<'_, T, D>,
     ) -> Result<ArrayD<T>> {
-        let pw = Pointwise::new(KL_DIV, &input, &target)?;
+        let pw = Pointwise::broadcast(KL_DIV, ("input", &input), ("target", &target))?;
         Ok(pw.forward(self.reduction, |_, x, t| self.value(x, t)))
     }
 
@@ -850,7 +855,7 @@ impl KlDivLoss {
         target: ArrayView<'_, T, D>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let pw = Pointwise::new(KL_DIV, &input, &target)?;
+        let pw = Pointwise::broadcast(KL_DIV, ("input", &input), ("target", &target))?;
         self.backward_of(&pw, &grad_output)
     }
 
@@ -863,7 +868,7 @@ impl KlDivLoss {
         input: ArrayView<'_, T, D>,
         target: ArrayView<'_, T, D>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let pw = Pointwise::new(KL_DIV, &input, &target)?;
+        let pw = Pointwise::broadcast(KL_DIV, ("input", &input), ("target", &target))?;
         let value = pw.forward(self.reduction, |_, x, t| self.value(x, t));
         let g = pw.unit_grad::<T>(self.reduction);
         let grads = self.backward_of(&pw, &g.view())?;

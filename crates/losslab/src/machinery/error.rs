@@ -9,11 +9,12 @@
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// let err = losslab::mse_loss(array![1.0, 2.0].view(), array![1.0].view(), losslab::Reduction::Mean)
+/// let err = losslab::mse_loss(array![1.0, 2.0].view(), array![1.0, 2.0, 3.0].view(), losslab::Reduction::Mean)
 ///     .unwrap_err();
 /// assert_eq!(
 ///     err.to_string(),
-///     "mse_loss: `target` has shape [1], expected [2] (the shape of `input`)"
+///     "mse_loss: `target` has shape [3], expected a shape that broadcasts with `input` [2] \
+///      (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)"
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

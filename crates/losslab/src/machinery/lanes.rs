@@ -32,8 +32,9 @@ impl<T: Float> Upstream<'_, T> {
 /// `(value, gradients)` of a shared `eval`.
 pub(crate) type Eval<T, G> = (ArrayD<T>, Option<G>);
 
-/// Runs an element-wise loss of two same-shape tensors: `f(i, x, y)` is the
-/// loss, `df(i, x, y)` its derivatives (`∂/∂x`, `∂/∂y`).
+/// Runs an element-wise loss of two tensors (of one shape, or broadcast by
+/// [`Pointwise::broadcast`]): `f(i, x, y)` is the loss, `df(i, x, y)` its
+/// derivatives (`∂/∂x`, `∂/∂y`), each gradient summed back to its operand's shape.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn eval_pointwise<T: Float>(
     loss: &'static str,
@@ -59,7 +60,10 @@ pub(crate) fn eval_pointwise<T: Float>(
                     gy.push(s.at(i) * dy);
                 }
             }
-            Some(Gradients { input: narrow(&p.shape, gx), target: target_grad.then(|| narrow(&p.shape, gy)) })
+            Some(Gradients {
+                input: p.grad_x(gx),
+                target: target_grad.then(|| p.grad_y(gy)),
+            })
         }
     };
     Ok((value, grads))

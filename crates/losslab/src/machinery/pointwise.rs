@@ -1,18 +1,24 @@
-//! Shared machinery of the element-wise losses: shape checks, optional
-//! broadcast weights, reduction, and the backward pass from local derivatives.
+//! Shared machinery of the element-wise losses: shape checks or broadcasting
+//! ([`Pointwise::broadcast`], through [`crate::machinery::broadcast`]), optional
+//! broadcast weights, reduction, and the backward pass from local derivatives
+//! (each gradient summed back to its operand's shape).
 
 use crate::machinery::error::{same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::kernels::elementwise::{self, mode, ElemOp, Job};
 use crate::kernels::par::SyncPtr;
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 
-/// The widened, shape-checked inputs of an element-wise loss.
+/// The widened, shape-checked inputs of an element-wise loss: `x` and `y` in
+/// the result's shape `shape` (broadcast, where the operands were).
 pub(crate) struct Pointwise {
     pub(crate) shape: Vec<usize>,
     pub(crate) x: Vec<f64>,
     pub(crate) y: Vec<f64>,
+    /// The broadcast, where an operand's shape is not the result's.
+    bc: Option<Broadcast>,
 }
 
 impl Pointwise {
@@ -30,11 +36,88 @@ impl Pointwise {
         (yn, target): (&'static str, &ArrayView<'_, T, D>),
     ) -> Result<Self> {
         same_shape(loss, xn, input.shape(), yn, target.shape())?;
-        Ok(Pointwise { shape: input.shape().to_vec(), x: widen(input), y: widen(target) })
+        Ok(Pointwise {
+            shape: input.shape().to_vec(),
+            x: widen(input),
+            y: widen(target),
+            bc: None,
+        })
     }
 
+    /// The operands broadcast together as PyTorch broadcasts them (the result
+    /// has the broadcast shape).
+    ///
+    /// # Errors
+    /// [`LossError::Shape`](crate::LossError::Shape) naming both tensors and shapes where they do not broadcast.
+    pub(crate) fn broadcast<T: Float, D1: Dimension, D2: Dimension>(
+        loss: &'static str,
+        (xn, input): (&'static str, &ArrayView<'_, T, D1>),
+        (yn, target): (&'static str, &ArrayView<'_, T, D2>),
+    ) -> Result<Self> {
+        let b = Broadcast::new(loss, &[(xn, input.shape()), (yn, target.shape())])?;
+        Ok(Self::from_broadcast(b, input, target))
+    }
+
+    /// The second operand broadcast to the first's shape, which the result
+    /// keeps (PyTorch's in-place element-wise operations).
+    ///
+    /// # Errors
+    /// [`LossError::Shape`](crate::LossError::Shape) where the second does not broadcast to the first's shape.
+    pub(crate) fn broadcast_to_first<T: Float, D1: Dimension, D2: Dimension>(
+        loss: &'static str,
+        (xn, input): (&'static str, &ArrayView<'_, T, D1>),
+        (yn, target): (&'static str, &ArrayView<'_, T, D2>),
+    ) -> Result<Self> {
+        let b = Broadcast::to_first(loss, &[(xn, input.shape()), (yn, target.shape())])?;
+        Ok(Self::from_broadcast(b, input, target))
+    }
+
+    fn from_broadcast<T: Float, D1: Dimension, D2: Dimension>(
+        b: Broadcast,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, T, D2>,
+    ) -> Self {
+        if b.is_trivial() {
+            return Pointwise {
+                shape: b.shape,
+                x: widen(input),
+                y: widen(target),
+                bc: None,
+            };
+        }
+        Pointwise {
+            shape: b.shape.clone(),
+            x: b.expand(0, input),
+            y: b.expand(1, target),
+            bc: Some(b),
+        }
+    }
+
+    /// A gradient with respect to the first operand, given in the result's
+    /// shape, summed back to the operand's shape.
+    pub(crate) fn grad_x<T: Float>(&self, g: Vec<f64>) -> ArrayD<T> {
+        match &self.bc {
+            None => narrow(&self.shape, g),
+            Some(b) => b.reduce(0, g),
+        }
+    }
+
+    /// As [`grad_x`](Self::grad_x), for the second operand.
+    pub(crate) fn grad_y<T: Float>(&self, g: Vec<f64>) -> ArrayD<T> {
+        match &self.bc {
+            None => narrow(&self.shape, g),
+            Some(b) => b.reduce(1, g),
+        }
+    }
+
+    /// The reducer: `Mean` over the result's elements, `BatchMean` by the
+    /// first operand's first axis (PyTorch's `kl_div`: `input.size(0)`).
     pub(crate) fn reducer(&self, reduction: Reduction) -> Reducer {
-        Reducer::counting(reduction, &self.shape, &self.shape)
+        let batch_of = self
+            .bc
+            .as_ref()
+            .map_or(self.shape.as_slice(), |b| b.shape_of(0));
+        Reducer::counting(reduction, &self.shape, batch_of)
     }
 
     /// Forward: `ℓᵢ = f(i, xᵢ, yᵢ)`, reduced.
@@ -65,8 +148,8 @@ impl Pointwise {
             }
         }
         Ok(Gradients {
-            input: narrow(&self.shape, gx),
-            target: target_grad.then(|| narrow(&self.shape, gy)),
+            input: self.grad_x(gx),
+            target: target_grad.then(|| self.grad_y(gy)),
         })
     }
 
@@ -113,6 +196,26 @@ impl<'a, T: Float> Fused<'a, T> {
             (Some(x), Some(y)) => Some(Fused { x, y, shape: input.shape().to_vec() }),
             _ => None,
         })
+    }
+
+    /// As [`new`](Self::new) for a loss that broadcasts: `None` (the general,
+    /// broadcasting path then runs) where the shapes differ, as well as where
+    /// either input is not contiguous.
+    pub(crate) fn same_shape_only<D: Dimension>(
+        input: &'a ArrayView<'_, T, D>,
+        target: &'a ArrayView<'_, T, D>,
+    ) -> Option<Self> {
+        if input.shape() != target.shape() {
+            return None;
+        }
+        match (input.as_slice(), target.as_slice()) {
+            (Some(x), Some(y)) => Some(Fused {
+                x,
+                y,
+                shape: input.shape().to_vec(),
+            }),
+            _ => None,
+        }
     }
 
     fn reducer(&self, reduction: Reduction) -> Reducer {

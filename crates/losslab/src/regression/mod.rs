@@ -1,14 +1,15 @@
 //! Regression losses (the article's question 5): MSE (L2), L1, Smooth L1 and Huber.
 //!
-//! All take `input` (the prediction) and `target` of the same shape, and are
-//! differentiable in both: `∂ℓ/∂target = −∂ℓ/∂input`. Unlike PyTorch, which
-//! broadcasts mismatched shapes with a warning, a shape mismatch is an error.
+//! All take `input` (the prediction) and `target`, broadcast together as PyTorch
+//! broadcasts them (PyTorch warns when the shapes differ, and computes: so does
+//! losslab, without the warning; the result has the broadcast shape), and are
+//! differentiable in both: `∂ℓ/∂target = −∂ℓ/∂input`, each gradient summed back
+//! to its tensor's shape. Tensors of one contiguous shape take the fused kernel.
 
 use crate::machinery::error::{check_option, Result};
 use crate::machinery::float::Float;
 use crate::machinery::error::same_shape;
 use crate::kernels::elementwise::{ElemOp, Lanes};
-use crate::math::sgn;
 use crate::machinery::pointwise::{Fused, Pointwise};
 use crate::machinery::reduction::{Gradients, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension};
@@ -18,7 +19,7 @@ macro_rules! pair_loss_methods {
         /// The loss, reduced as `self.reduction` says.
         ///
         /// # Errors
-        /// [`LossError::Shape`](crate::LossError::Shape) if `target`'s shape is not `input`'s;
+        /// [`LossError::Shape`](crate::LossError::Shape) if `target`'s shape does not broadcast with `input`'s;
         /// [`LossError::Option`](crate::LossError::Option) for an option out of its domain.
         pub fn forward<T: Float, D: Dimension>(
             &self,
@@ -26,10 +27,10 @@ macro_rules! pair_loss_methods {
             target: ArrayView<'_, T, D>,
         ) -> Result<ArrayD<T>> {
             self.validate()?;
-            if let Some(f) = Fused::new($name, &input, &target)? {
+            if let Some(f) = Fused::same_shape_only(&input, &target) {
                 return Ok(f.forward(self, self.reduction));
             }
-            let p = Pointwise::new($name, &input, &target)?;
+            let p = Pointwise::broadcast($name, ("input", &input), ("target", &target))?;
             Ok(p.forward(self.reduction, |_, x, y| self.value(x - y)))
         }
 
@@ -46,12 +47,12 @@ macro_rules! pair_loss_methods {
             grad_output: ArrayViewD<'_, T>,
         ) -> Result<Gradients<T>> {
             self.validate()?;
-            if let Some(f) = Fused::new($name, &input, &target)? {
+            if let Some(f) = Fused::same_shape_only(&input, &target) {
                 if let Some(g) = f.backward(self, $name, self.reduction, &grad_output)? {
                     return Ok(g);
                 }
             }
-            let p = Pointwise::new($name, &input, &target)?;
+            let p = Pointwise::broadcast($name, ("input", &input), ("target", &target))?;
             p.backward($name, self.reduction, &grad_output, true, |_, x, y| {
                 let g = self.derivative(x - y);
                 (g, -g)
@@ -68,10 +69,10 @@ macro_rules! pair_loss_methods {
             target: ArrayView<'_, T, D>,
         ) -> Result<(ArrayD<T>, Gradients<T>)> {
             self.validate()?;
-            if let Some(f) = Fused::new($name, &input, &target)? {
+            if let Some(f) = Fused::same_shape_only(&input, &target) {
                 return Ok(f.forward_backward(self, self.reduction));
             }
-            let p = Pointwise::new($name, &input, &target)?;
+            let p = Pointwise::broadcast($name, ("input", &input), ("target", &target))?;
             let value = p.forward(self.reduction, |_, x, y| self.value(x - y));
             let g = p.unit_grad::<T>(self.reduction);
             let grads = p.backward($name, self.reduction, &g.view(), true, |_, x, y| {
@@ -109,7 +110,7 @@ macro_rules! pair_loss_methods {
         ) -> Result<ArrayD<T>> {
             self.validate()?;
             same_shape($name, "input", input.shape(), "grad", grad.shape())?;
-            if let Some(f) = Fused::new($name, &input, &target)? {
+            if let Some(f) = Fused::same_shape_only(&input, &target) {
                 if let Some(g) = grad.as_slice_mut() {
                     return Ok(f.forward_backward_into(self, self.reduction, g));
                 }
@@ -151,6 +152,16 @@ macro_rules! elem_op {
     )*};
 }
 
+/// The derivative of `|d|` as PyTorch's autograd gives it (`sign`): 1, −1, 0
+/// (of either sign, as `pos − neg`), and 0 for NaN (a NaN residual, from a NaN
+/// or from `∞ − ∞`, has gradient 0 in PyTorch, whose `sign(NaN)` is 0).
+#[inline(always)]
+fn sign0(d: f64) -> f64 {
+    let pos = if d > 0.0 { 1.0 } else { 0.0 };
+    let neg = if d < 0.0 { 1.0 } else { 0.0 };
+    pos - neg
+}
+
 /// AVX-512 forms of the regression losses' `value` and `derivative` (8 `f64`
 /// lanes, the same operations in the same order, comparisons ordered as Rust's).
 #[cfg(target_arch = "x86_64")]
@@ -163,13 +174,13 @@ mod simd {
         _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN)))
     }
 
-    /// [`crate::math::sgn`]: 1, −1, 0 (of either sign, as `pos − neg`), NaN kept.
+    /// [`super::sign0`]: 1, −1, 0 (of either sign, as `pos − neg`), 0 for NaN.
     #[inline(always)]
     pub(super) unsafe fn sgn(d: __m512d) -> __m512d {
         let (z, one) = (_mm512_setzero_pd(), _mm512_set1_pd(1.0));
         let pos = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(d, z), one);
         let neg = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, z), one);
-        _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_UNORD_Q>(d, d), _mm512_sub_pd(pos, neg), d)
+        _mm512_sub_pd(pos, neg)
     }
 }
 #[cfg(target_arch = "x86_64")]
@@ -247,7 +258,7 @@ impl MseLoss {
 /// Mean absolute error (L1 loss), `torch.nn.functional.l1_loss`.
 ///
 /// ```text
-/// ℓᵢ = |xᵢ − yᵢ|         ∂ℓᵢ/∂xᵢ = sign(xᵢ − yᵢ)   (0 at xᵢ = yᵢ, as PyTorch)
+/// ℓᵢ = |xᵢ − yᵢ|         ∂ℓᵢ/∂xᵢ = sign(xᵢ − yᵢ)   (0 at xᵢ = yᵢ, and where xᵢ − yᵢ is NaN, as PyTorch)
 /// ```
 ///
 /// Robust to outliers (their pull is bounded), but the gradient has constant
@@ -292,7 +303,7 @@ impl L1Loss {
     }
     #[inline(always)]
     fn derivative(&self, d: f64) -> f64 {
-        sgn(d)
+        sign0(d)
     }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
@@ -376,7 +387,7 @@ impl SmoothL1Loss {
     #[inline(always)]
     fn derivative(&self, d: f64) -> f64 {
         if self.beta == 0.0 {
-            sgn(d)
+            sign0(d)
         } else if d < -self.beta {
             -1.0
         } else if d > self.beta {
