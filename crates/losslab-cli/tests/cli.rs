@@ -486,7 +486,7 @@ fn errors_name_the_problem_and_leave_no_file() {
             "smooth_l1_loss: option `beta` = -1 is invalid: expected a number >= 0",
         ),
         (&["mse_loss", "-t", "input=x.npy"], "torch:mse_loss needs tensor `target`"),
-        (&["mse_loss", "-t", "input=x.npy", "-t", "target=y2.npy"], "`target` has shape [2], expected [3]"),
+        (&["mse_loss", "-t", "input=x.npy", "-t", "target=y2.npy"], "`target` has shape [2], expected a shape that broadcasts with `input` [3]"),
         (&["kl_div", "-t", "input=x.npy", "-t", "target=i3.npy"], "torch:kl_div: `target` has dtype int64, expected float32 or float64"),
         (
             &["mse_loss", "-t", "input=x32.npy", "-t", "target=y3.npy"],

@@ -156,7 +156,11 @@ fn cases() -> Vec<Case> {
         ("unknown tensor name", &["mse_loss", "-t", "inputs=x.npy", "-t", Y], "torch:mse_loss has no tensor `inputs`; its tensors are input, target"),
         ("tensor without a file", &["mse_loss", "-t", "input", "-t", Y], "--tensor `input`: expected NAME=FILE.npy (for example input=logits.npy)"),
         ("tensor given twice", &["mse_loss", "-t", X, "-t", "input=y.npy"], "--tensor: `input` is given twice"),
-        ("wrong shape", &["mse_loss", "-t", X, "-t", "target=y2.npy"], "mse_loss: `target` has shape [2], expected [3] (the shape of `input`)"),
+        (
+            "shapes that do not broadcast",
+            &["mse_loss", "-t", X, "-t", "target=y2.npy"],
+            "mse_loss: `target` has shape [2], expected a shape that broadcasts with `input` [3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
+        ),
         (
             "out-of-range label",
             &["cross_entropy", "-t", "input=logits.npy", "-t", "target=labels_bad.npy"],

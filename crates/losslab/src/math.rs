@@ -418,6 +418,20 @@ pub fn xlogy<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, y: &ArrayView<'_, 
     Ok(narrow(x.shape(), out))
 }
 
+/// `log cosh x`, accurate for every `x`: `log1p(2 sinh²(x/2))` for `|x| < 1`
+/// (no cancellation near 0, where it is `x²/2`), `|x| + softplus(−2|x|) − log 2`
+/// beyond (no overflow for large `|x|`).
+#[inline]
+pub(crate) fn log_cosh_f64(x: f64) -> f64 {
+    let a = x.abs();
+    if a < 1.0 {
+        let s = (0.5 * x).sinh();
+        (2.0 * s * s).ln_1p()
+    } else {
+        a + softplus_f64(-2.0 * a) - std::f64::consts::LN_2
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,19 +488,5 @@ mod tests {
         assert_eq!(e.to_string(), "softmax: `x` has shape [2], expected at least 2 dimension(s) (axis = 1)");
         assert!(resolve_axis("l", "axis", -3, 2).is_err());
         assert_eq!(resolve_axis("l", "axis", -1, 2).unwrap(), 1);
-    }
-}
-
-/// `log cosh x`, accurate for every `x`: `log1p(2 sinh²(x/2))` for `|x| < 1`
-/// (no cancellation near 0, where it is `x²/2`), `|x| + softplus(−2|x|) − log 2`
-/// beyond (no overflow for large `|x|`).
-#[inline]
-pub(crate) fn log_cosh_f64(x: f64) -> f64 {
-    let a = x.abs();
-    if a < 1.0 {
-        let s = (0.5 * x).sinh();
-        (2.0 * s * s).ln_1p()
-    } else {
-        a + softplus_f64(-2.0 * a) - std::f64::consts::LN_2
     }
 }
