@@ -7,7 +7,7 @@ use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result}
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
-use crate::math::*;
+use crate::math::{lanes, resolve_axis};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 /// Which upstream gradient a shared `eval` is run with: none (forward only),
