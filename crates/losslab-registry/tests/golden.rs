@@ -297,6 +297,14 @@ fn golden_embedding() {
     check_file("embedding.json");
 }
 
+/// The names and forms of issue 12: `keras:huber`, `keras:circle`, `keras:ctc`,
+/// TensorFlow's weighted cross entropy with `pos_weight` a number, optax's
+/// sparsemax loss with float labels.
+#[test]
+fn golden_names() {
+    check_file("names.json");
+}
+
 /// Integer tensors where a float one is expected: promoted (PyTorch's type
 /// promotion, Keras's cast of `y_true`, `jnp`'s promotion) where the reference
 /// promotes them, refused with [`ErrorKind::Dtype`] where it refuses them.
@@ -312,7 +320,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 10] = [
+    const FILES: [&str; 11] = [
         "torch.json",
         "tf.json",
         "scipy.json",
@@ -323,6 +331,7 @@ fn every_loss_has_a_golden_case() {
         "ctc.json",
         "embedding.json",
         "promotion.json",
+        "names.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())

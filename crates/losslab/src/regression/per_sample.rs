@@ -301,7 +301,9 @@ pub fn keras_mean_absolute_percentage_error<T: Float, D: Dimension>(
 ///
 /// Keras's semantics: one value per sample (the last axis averaged), the default
 /// reduction `None`; `|e| = δ` takes the quadratic branch (both sides have slope
-/// `±δ` there). The element-wise form without the mean is
+/// `±δ` there). An infinite error has the loss `∞` and a NaN gradient, as
+/// `jax.grad` gives it (`jnp.where` sends a zero cotangent into the quadratic
+/// branch, and `0 · ∞` is NaN). The element-wise form without the mean is
 /// [`OptaxHuberLoss`](crate::regression::OptaxHuberLoss), and PyTorch's
 /// [`HuberLoss`](crate::HuberLoss) averages over every element.
 ///
@@ -385,9 +387,16 @@ impl KerasHuber {
                     }
                 },
                 |t, p| {
-                    // JAX: the branch taken, with d|e|/de = sign(e).
+                    // JAX: the branch taken, with d|e|/de = sign(e); an infinite error
+                    // meets 0 · ∞ in the quadratic branch's cotangent: NaN.
                     let e = p - t;
-                    let g = if e.abs() <= d { e } else if e.is_nan() { e } else { d * e.signum() };
+                    let g = if e.abs() <= d || e.is_nan() {
+                        e
+                    } else if e.is_infinite() {
+                        f64::NAN
+                    } else {
+                        d * e.signum()
+                    };
                     (-g, g)
                 },
             )
