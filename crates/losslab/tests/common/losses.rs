@@ -707,9 +707,11 @@ pub fn draw_batch(kind: usize, seed: u64, n: Option<usize>) -> (Loss, In<f64>) {
             Loss::KerasCircle { remove_diagonal: r.uniform() < 0.5, gamma: r.range(1.0, 16.0), margin: r.range(0.1, 0.5), refs }
         }
         84 => {
-            let t = 4 + r.below(4);
             let classes = 3 + r.below(2);
             let s = 1 + r.below(3);
+            // Enough frames for any labels, repeats included (an impossible alignment costs
+            // about 1e5, optax's log 0, beyond what central differences resolve).
+            let t = 2 * s + 1 + r.below(3);
             inp.x = r.array(&[n, t, classes], -3.0, 3.0);
             let lens: Vec<usize> = (0..n).map(|_| r.below(s + 1)).collect();
             inp.labels = ArrayD::from_shape_fn(IxDyn(&[n, s]), |ix| if ix[1] < lens[ix[0]] { 1 + r.below(classes - 1) as i64 } else { 0 });
