@@ -1979,8 +1979,10 @@ pub fn ranking_softmax_loss<T: Float, D: Dimension>(logits: ArrayView<'_, T, D>,
 /// - `remove_diagonal` removes the pairs `(i, i)` by position (`i < min(N, M)`)
 ///   from the positives only, also when `ref_embeddings` are other vectors; a
 ///   pair `(i, i)` has equal labels, so it is never a negative.
-/// - A query without positives gets `−∞ + …` inside the softplus: a loss of
-///   exactly 0 and no gradient (Keras marks it: the returned tensor carries a
+/// - A query without positives, or without negatives, gets `−∞` inside the
+///   softplus (a logsumexp over no pair): a loss of exactly 0 and no gradient,
+///   whatever the other set holds; a batch of one class has loss 0 everywhere
+///   (Keras marks these: the returned tensor carries a
 ///   Keras mask `loss > 0`, so the class `keras.losses.Circle` with its default
 ///   `"sum_over_batch_size"` averages over the samples with a positive loss;
 ///   the functional form, which this is, returns every sample, and
@@ -2358,11 +2360,16 @@ impl KerasCircle {
 /// # Examples
 /// ```
 /// use ndarray::array;
-/// // Two identical embeddings of one class: distance 0, the positive term −γ·m·m.
-/// let e = array![[1.0f64, 0.0], [1.0, 0.0]];
-/// let l = losslab::embedding::keras_circle(array![3i64, 3].view(), e.view()).unwrap();
-/// let want = (1.0f64 + (-80.0f64 * 0.4 * 0.4).exp()).ln(); // softplus(a), no negatives
-/// assert!((l[0] - want).abs() < 1e-15 && (l[1] - want).abs() < 1e-15);
+/// // Two identical embeddings of class 3 (distance 0: a = −γ·m·m) and an orthogonal one of
+/// // class 4 (distance 1: b = γ·(1 + m − 1)·(1 − m − 1) = −γ·m·m).
+/// let e = array![[1.0f64, 0.0], [1.0, 0.0], [0.0, 1.0]];
+/// let l = losslab::embedding::keras_circle(array![3i64, 3, 4].view(), e.view()).unwrap();
+/// let want = (-2.0 * 80.0 * 0.4 * 0.4f64).exp().ln_1p(); // softplus(a + b)
+/// assert!(((l[0] - want) / want).abs() < 1e-12 && ((l[1] - want) / want).abs() < 1e-12);
+/// assert_eq!(l[2], 0.0); // no positive
+/// // One class only: no negatives, every loss 0.
+/// let one = losslab::embedding::keras_circle(array![3i64, 3].view(), e.slice(ndarray::s![..2, ..])).unwrap();
+/// assert_eq!(one, array![0.0, 0.0].into_dyn());
 /// ```
 ///
 /// # References
