@@ -1,11 +1,11 @@
 //! Connectionist temporal classification: PyTorch's `ctc_loss`, TensorFlow's
-//! `tf.nn.ctc_loss` (dense labels) and optax's `ctc_loss`.
+//! `tf.nn.ctc_loss` (dense labels), optax's `ctc_loss` and Keras's `ctc`.
 
 use super::call::{Call, Output};
 use super::{eval, float, int, opt, promoted, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
 use crate::Result;
-use losslab::{CtcLoss, Reduction, optax, tf};
+use losslab::{CtcLoss, Reduction, keras, optax, tf};
 
 pub(super) const LOSSES: &[LossSpec] = &[
     LossSpec {
@@ -62,6 +62,19 @@ pub(super) const LOSSES: &[LossSpec] = &[
         grads: &["logits"],
         eval: eval!(optax_ctc),
     },
+    LossSpec {
+        framework: Framework::Keras,
+        name: "ctc",
+        summary: "CTC on logits, blank 0, all frames, label lengths = nonzero labels per row (optax's recursion), one loss per sequence",
+        tensors: &[
+            int("y_true", "labels, shape (B, S); 0 is the blank and the padding, the length is the count of nonzero labels"),
+            float("y_pred", "logits (not normalised), shape (B, T, C)"),
+        ],
+        options: &[],
+        default_reduction: None,
+        grads: &["y_pred"],
+        eval: eval!(keras_ctc),
+    },
 ];
 
 fn torch_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
@@ -92,4 +105,10 @@ fn optax_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(logits.view(), fp.view(), labels.view(), lp.view())?, ("logits", None), |g| {
         loss.backward(logits.view(), fp.view(), labels.view(), lp.view(), g)
     })
+}
+
+fn keras_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = keras::Ctc::new().reduction(c.reduction());
+    let (t, p) = (c.int("y_true"), c.float("y_pred"));
+    c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))
 }

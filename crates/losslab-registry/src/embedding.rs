@@ -1,5 +1,5 @@
 //! Embedding and ranking losses: PyTorch's cosine embedding and triplet losses,
-//! Keras's cosine similarity, optax's NT-Xent, triplet margin and ranking softmax.
+//! Keras's cosine similarity and circle loss, optax's NT-Xent, triplet margin and ranking softmax.
 
 use super::call::{Call, Output};
 use super::{eval, float, int, opt, opt_promoted, promoted, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
@@ -118,6 +118,25 @@ pub(super) const LOSSES: &[LossSpec] = &[
         grads: &["logits", "labels"],
         eval: eval!(ranking_softmax),
     },
+    LossSpec {
+        framework: Framework::Keras,
+        name: "circle",
+        summary: "Circle loss (Sun et al. 2020) on cosine distances of L2-normalised embeddings, one value per query",
+        tensors: &[
+            int("y_true", "a label per embedding, shape (N,) or (N, 1)"),
+            float("y_pred", "L2-normalised embeddings, shape (N, D)"),
+            TensorSpec { name: "ref_labels", required: false, kind: TensorKind::Int, doc: "the references' labels, shape (M,) or (M, 1) (default y_true)" },
+            TensorSpec { name: "ref_embeddings", required: false, kind: TensorKind::Float, doc: "L2-normalised reference embeddings, shape (M, D) (default y_pred)" },
+        ],
+        options: &[
+            opt("remove_diagonal", OptionType::Bool, "True", "remove the pairs (i, i) from the positives"),
+            opt("gamma", OptionType::Float, "80", "the scale of the logits"),
+            opt("margin", OptionType::Float, "0.4", "the relaxation margin"),
+        ],
+        default_reduction: None,
+        grads: &["y_pred", "ref_embeddings"],
+        eval: eval!(keras_circle),
+    },
 ];
 
 /// The output of a loss with one gradient per named tensor.
@@ -209,4 +228,17 @@ fn ranking_softmax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     }
     let (s, y) = (c.float("logits"), c.float("labels"));
     c.finish(loss.forward(s.view(), y.view())?, ("logits", Some("labels")), |g| loss.backward(s.view(), y.view(), g))
+}
+
+fn keras_circle<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+    let loss = keras::Circle::new()
+        .reduction(c.reduction())
+        .remove_diagonal(c.bool("remove_diagonal"))
+        .gamma(c.f64("gamma"))
+        .margin(c.f64("margin"));
+    let (t, p) = (c.int("y_true"), c.float("y_pred"));
+    let rl = c.is_int("ref_labels").then(|| c.int("ref_labels"));
+    let re = c.opt_float("ref_embeddings");
+    let value = loss.forward_with_refs(t.view(), p.view(), rl.clone(), re.clone())?;
+    c.finish(value, ("y_pred", Some("ref_embeddings")), |g| loss.backward_with_refs(t.view(), p.view(), rl, re, g))
 }

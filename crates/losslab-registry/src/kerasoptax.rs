@@ -93,6 +93,14 @@ pub(super) const LOSSES: &[LossSpec] = &[
         &["y_pred", "y_true"],
         eval!(k_mape),
     ),
+    keras(
+        "huber",
+        "Mean over the last axis of the Huber loss of y_pred − y_true: ½e² within delta, delta·|e| − ½delta² beyond",
+        &[Y_TRUE, float("y_pred", "predictions, at least 1-d")],
+        &[opt("delta", OptionType::Float, "1.0", "the bound of the quadratic region (>= 0)")],
+        &["y_pred", "y_true"],
+        eval!(k_huber),
+    ),
     optax(
         "poly_loss_cross_entropy",
         "Poly-1: softmax cross entropy + epsilon · Σ labels (1 − p)",
@@ -104,7 +112,15 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "sparsemax_loss",
         "Binary sparsemax loss: sparse_plus(∓logits), element-wise",
-        &[float("logits", "scores, any shape"), int("labels", "0 or 1 (nonzero is positive), logits' shape")],
+        &[
+            float("logits", "scores, any shape"),
+            super::TensorSpec {
+                name: "labels",
+                required: true,
+                kind: super::TensorKind::Either,
+                doc: "0 or 1, integer or float (any nonzero label is positive, as jnp.where reads it), logits' shape",
+            },
+        ],
         &[],
         &["logits"],
         eval!(o_sparsemax),
@@ -212,6 +228,7 @@ keras_pair!(k_kl, |_c: &Call<T>| -> Result<_> { Ok(keras::KlDivergence::new()) }
 keras_pair!(k_logcosh, |_c: &Call<T>| -> Result<_> { Ok(keras::LogCosh::new()) });
 keras_pair!(k_msle, |_c: &Call<T>| -> Result<_> { Ok(keras::MeanSquaredLogarithmicError::new()) });
 keras_pair!(k_mape, |_c: &Call<T>| -> Result<_> { Ok(keras::MeanAbsolutePercentageError::new()) });
+keras_pair!(k_huber, |c: &Call<T>| -> Result<_> { Ok(keras::Huber::new().delta(c.f64("delta"))) });
 
 fn k_scce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let ignore = match c.opt_f64("ignore_class") {
@@ -251,8 +268,16 @@ optax_pair!(o_safe_ce, "logits", "labels", |_c: &Call<T>| -> Result<_> { Ok(opta
 
 fn o_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     let loss = optax::SparsemaxLoss::new().reduction(c.reduction());
-    let (x, l) = (c.float("logits"), c.int("labels"));
-    c.finish(loss.forward(x.view(), l.view())?, ("logits", None), |g| loss.backward(x.view(), l.view(), g))
+    let x = c.float("logits");
+    // optax reads integer and float labels alike: nonzero is positive.
+    if c.is_int("labels") {
+        let l = c.int("labels");
+        c.finish(loss.forward(x.view(), l.view())?, ("logits", None), |g| loss.backward(x.view(), l.view(), g))
+    } else {
+        // The library takes f32 and f64 labels; here T is generic: its nonzero-ness, as i64.
+        let l = c.float("labels").mapv(|v| i64::from(v.to_wide() != 0.0));
+        c.finish(loss.forward(x.view(), l.view())?, ("logits", None), |g| loss.backward(x.view(), l.view(), g))
+    }
 }
 
 fn o_mc_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {

@@ -738,6 +738,46 @@ mod tests {
     }
 
     #[test]
+    fn pos_weight_is_a_tensor_or_a_number_exactly_once() {
+        let base = || request(vec![("labels", f64s(&[1.0, 0.0])), ("logits", f64s(&[0.3, -2.0]))]);
+        let mut number = base();
+        number.options.insert("pos_weight".into(), OptionValue::Float(1.5));
+        let mut tensor = base();
+        tensor.tensors.insert("pos_weight".into(), Tensor::F64(ndarray::arr0(1.5).into_dyn()));
+        let (a, b) = (evaluate("tf:weighted_cross_entropy_with_logits", number).unwrap(), evaluate("tf:weighted_cross_entropy_with_logits", tensor).unwrap());
+        assert_eq!(a.value, b.value);
+        let mut both = base();
+        both.options.insert("pos_weight".into(), OptionValue::Float(1.5));
+        both.tensors.insert("pos_weight".into(), f64s(&[1.0, 2.0]));
+        let e = evaluate("tf:weighted_cross_entropy_with_logits", both).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Option);
+        assert_eq!(
+            e.to_string(),
+            "tf:weighted_cross_entropy_with_logits: `pos_weight` is given twice, as a tensor and as the option pos_weight = 1.5, \
+             expected one of them (a tensor, or one number)"
+        );
+        let e = evaluate("tf:weighted_cross_entropy_with_logits", base()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::MissingTensor);
+        assert!(e.to_string().contains("needs `pos_weight`") && e.to_string().contains("found neither"), "{e}");
+    }
+
+    #[test]
+    fn sparsemax_labels_are_integers_or_floats_read_as_zero_or_nonzero() {
+        let x = || f64s(&[0.3, -0.5, 2.0]);
+        let run = |labels: Tensor| {
+            let mut r = request(vec![("logits", x()), ("labels", labels)]);
+            r.want_grads = true;
+            evaluate("optax:sparsemax_loss", r)
+        };
+        let ints = run(Tensor::I64(ndarray::arr1(&[1i64, 0, 7]).into_dyn())).unwrap();
+        let floats = run(f64s(&[1.0, -0.0, 0.5])).unwrap();
+        assert_eq!(ints.value, floats.value);
+        assert_eq!(floats.grads.keys().collect::<Vec<_>>(), ["logits"], "labels get no gradient");
+        // Float labels share the logits' dtype, as every float tensor of an evaluation.
+        assert_eq!(run(f32s(&[1.0, 0.0, 1.0])).unwrap_err().kind(), ErrorKind::Dtype);
+    }
+
+    #[test]
     fn levenshtein_distance() {
         assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "ab"), 2);

@@ -146,9 +146,17 @@ pub(super) const LOSSES: &[LossSpec] = &[
         tensors: &[
             float("labels", "targets in [0, 1], logits' shape"),
             float("logits", "logits, any shape"),
-            float("pos_weight", "the positive examples' weight: a scalar () or a tensor broadcast to logits' shape"),
+            opt_float(
+                "pos_weight",
+                "the positive examples' weight: a scalar () or a tensor broadcast to logits' shape; or, instead, the option pos_weight (one number)",
+            ),
         ],
-        options: &[],
+        options: &[opt(
+            "pos_weight",
+            OptionType::OptionalFloat,
+            "None",
+            "the positive examples' weight as one number, TensorFlow's usual Python float, instead of the tensor pos_weight",
+        )],
         default_reduction: None,
         grads: &["logits", "labels"],
         eval: eval!(weighted_ce),
@@ -349,7 +357,24 @@ fn sigmoid_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 fn weighted_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
-    let loss = WeightedCrossEntropyWithLogits::new(1.0).reduction(c.reduction()).pos_weight(c.float("pos_weight"));
+    let name = c.spec.qualified_name();
+    let loss = match (c.opt_float("pos_weight"), c.opt_f64("pos_weight")) {
+        (Some(w), None) => WeightedCrossEntropyWithLogits::new(1.0).pos_weight(w),
+        // TensorFlow's usual form, a Python number: used as it is (no array is made of it).
+        (None, Some(w)) => WeightedCrossEntropyWithLogits::new(w),
+        (Some(_), Some(w)) => fail!(
+            Option,
+            "{name}: `pos_weight` is given twice, as a tensor and as the option pos_weight = {}, expected one of them \
+             (a tensor, or one number)",
+            OptionValue::Float(w)
+        ),
+        (None, None) => fail!(
+            MissingTensor,
+            "{name} needs `pos_weight`, the positive examples' weight: a tensor (--tensor pos_weight=FILE.npy) or one \
+             number (--option pos_weight=VALUE), found neither; its tensors are labels, logits, pos_weight"
+        ),
+    }
+    .reduction(c.reduction());
     let (labels, logits) = (c.float("labels"), c.float("logits"));
     c.finish(loss.forward(labels.view(), logits.view())?, ("logits", Some("labels")), |g| loss.backward(labels.view(), logits.view(), g))
 }

@@ -322,6 +322,14 @@ fn golden_embedding() {
     check_file("embedding.json");
 }
 
+/// The names and forms of issue 12: `keras:huber`, `keras:circle`, `keras:ctc`,
+/// TensorFlow's weighted cross entropy with `pos_weight` a number, optax's
+/// sparsemax loss with float labels.
+#[test]
+fn golden_names() {
+    check_file("names.json");
+}
+
 /// Integer tensors where a float one is expected: promoted (PyTorch's type
 /// promotion, Keras's cast of `y_true`, `jnp`'s promotion) where the reference
 /// promotes them, refused with [`ErrorKind::Dtype`] where it refuses them.
@@ -344,7 +352,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 11] = [
+    const FILES: [&str; 12] = [
         "torch.json",
         "tf.json",
         "scipy.json",
@@ -356,6 +364,7 @@ fn every_loss_has_a_golden_case() {
         "embedding.json",
         "promotion.json",
         "parity.json",
+        "names.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())

@@ -48,6 +48,10 @@ fn setups() -> Vec<Setup> {
     let Tensor::F64(a) = &ctc_x else { unreachable!() };
     let ctc_x_batch_major = a.clone().permuted_axes(IxDyn(&[1, 0, 2])).as_standard_layout().to_owned();
     let ctc_labels = Tensor::I64(ndarray::arr2(&[[1i64, 1], [2, 0]]).into_dyn());
+    // Embeddings of norm below 1 (dot products below 1: no clamp), away from the circle loss's ties.
+    let emb = f(&[4, 3], &[0.5, 0.3, -0.2, 0.1, -0.6, 0.4, 0.45, 0.2, 0.1, -0.3, 0.5, 0.35]);
+    let emb_scaled = f(&[4, 3], &[0.45, 0.27, -0.18, 0.09, -0.54, 0.36, 0.405, 0.18, 0.09, -0.27, 0.45, 0.315]);
+    let refs = f(&[5, 3], &[0.2, 0.6, -0.1, -0.4, 0.1, 0.5, 0.3, -0.3, 0.6, 0.55, 0.05, 0.2, -0.1, -0.5, -0.45]);
     vec![
         setup("torch:mse_loss", vec![("input", x.clone()), ("target", y.clone())], vec![]),
         setup("torch:l1_loss", vec![("input", x.clone()), ("target", y.clone())], vec![]),
@@ -111,7 +115,7 @@ fn setups() -> Vec<Setup> {
         setup(
             "optax:ctc_loss",
             vec![
-                ("logits", Tensor::F64(ctc_x_batch_major)),
+                ("logits", Tensor::F64(ctc_x_batch_major.clone())),
                 ("logit_paddings", f(&[2, 4], &[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])),
                 ("labels", ctc_labels),
                 ("label_paddings", f(&[2, 2], &[0.0, 0.0, 0.0, 1.0])),
@@ -225,7 +229,20 @@ fn setups() -> Vec<Setup> {
         setup("optax:smooth_labels", vec![("labels", probs.clone())], vec![("alpha", Float(0.1))]),
         setup("optax:huber_loss", vec![("predictions", x.clone()), ("targets", y.clone())], vec![("delta", Float(0.5))]),
         setup("optax:huber_loss", vec![("predictions", x.clone())], vec![]),
-        setup("optax:log_cosh", vec![("predictions", x), ("targets", y)], vec![]),
+        setup("optax:log_cosh", vec![("predictions", x.clone()), ("targets", y.clone())], vec![]),
+        // The names of issue 12 (golden file names.json).
+        setup("keras:huber", vec![("y_true", y.clone()), ("y_pred", x.clone())], vec![]),
+        setup("keras:huber", vec![("y_true", y.clone()), ("y_pred", x.clone())], vec![("delta", Float(0.5))]),
+        setup("keras:circle", vec![("y_true", i(&[0, 1, 0, 1])), ("y_pred", emb.clone())], vec![("gamma", Float(8.0))]),
+        setup(
+            "keras:circle",
+            vec![("y_true", i(&[0, 1, 0, 1])), ("y_pred", emb.clone()), ("ref_labels", i(&[1, 0, 2, 1, 0])), ("ref_embeddings", refs)],
+            vec![("gamma", Float(6.0)), ("margin", Float(0.25)), ("remove_diagonal", Bool(false))],
+        ),
+        setup("keras:circle", vec![("y_true", i(&[0, 1, 0, 1])), ("y_pred", emb.clone()), ("ref_embeddings", emb_scaled)], vec![("gamma", Float(8.0))]),
+        setup("keras:ctc", vec![("y_true", Tensor::I64(ndarray::arr2(&[[1i64, 2, 0], [2, 0, 0]]).into_dyn())), ("y_pred", Tensor::F64(ctc_x_batch_major.clone()))], vec![]),
+        setup("tf:weighted_cross_entropy_with_logits", vec![("labels", t01.clone()), ("logits", logits.clone())], vec![("pos_weight", Float(2.5))]),
+        setup("optax:sparsemax_loss", vec![("logits", x), ("labels", f(&[2, 3], &[1.0, 0.0, 0.5, 0.0, -0.0, 2.0]))], vec![]),
     ]
     .into_iter()
     .chain(detseg_setups())

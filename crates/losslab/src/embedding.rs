@@ -1945,3 +1945,438 @@ pub fn optax_triplet_margin_loss<T: Float, D: Dimension>(
 pub fn ranking_softmax_loss<T: Float, D: Dimension>(logits: ArrayView<'_, T, D>, labels: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
     RankingSoftmaxLoss::new().reduction(reduction).forward(logits, labels)
 }
+
+// ---------------------------------------------------------------------------------------
+// keras:circle
+
+/// Keras's circle loss, `keras.losses.circle(y_true, y_pred, ref_labels=None,
+/// ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4)`: the
+/// metric-learning loss of Sun et al. (2020) on cosine distances, as Keras 3.15
+/// computes it, one value per query embedding.
+///
+/// ```text
+/// dᵢⱼ = max(1 − y_predᵢ · refⱼ, 0)                   (cosine distance of L2-normalised rows)
+/// pos(i, j): labelᵢ = ref_labelⱼ (and i ≠ j if remove_diagonal)    neg(i, j): labelᵢ ≠ ref_labelⱼ
+/// αᵖᵢⱼ = max(m + dᵢⱼ, 0)        aᵢⱼ = −γ αᵖᵢⱼ (m − dᵢⱼ)            over pos
+/// αⁿᵢⱼ = max(1 + m − dᵢⱼ, 0)    bᵢⱼ =  γ αⁿᵢⱼ (1 − m − dᵢⱼ)        over neg
+/// ℓᵢ = softplus(logsumexp_{j ∈ pos} aᵢⱼ + logsumexp_{j ∈ neg} bᵢⱼ)   (an empty logsumexp is −∞)
+/// ```
+///
+/// `y_true` `(N,)` or `(N, 1)` integer labels, `y_pred` `(N, D)` embeddings;
+/// `ref_labels` `(M,)` or `(M, 1)` and `ref_embeddings` `(M, D)` default to
+/// `y_true` and `y_pred` (either may be given alone: the other then defaults,
+/// so `M = N`). The result is `(N,)`; the default reduction `None` is Keras's
+/// functional output.
+///
+/// Keras's details, followed here (some are surprising):
+/// - The embeddings are **not** normalised: Keras expects L2-normalised rows
+///   and uses the raw dot product. The distance is clamped at 0 (a dot product
+///   above 1 counts as a distance of 0, with no gradient), not at 2.
+/// - The weights `α` are differentiated (common implementations, the
+///   authors' included, detach them); `max(·, 0)` passes half the gradient
+///   where its argument is exactly 0, as JAX's `maximum` does (a distance of
+///   exactly 0, e.g. an embedding with itself under `remove_diagonal=False`).
+/// - `remove_diagonal` removes the pairs `(i, i)` by position (`i < min(N, M)`)
+///   from the positives only, also when `ref_embeddings` are other vectors; a
+///   pair `(i, i)` has equal labels, so it is never a negative.
+/// - A query without positives, or without negatives, gets `−∞` inside the
+///   softplus (a logsumexp over no pair): a loss of exactly 0 and no gradient,
+///   whatever the other set holds; a batch of one class has loss 0 everywhere
+///   (Keras marks these: the returned tensor carries a
+///   Keras mask `loss > 0`, so the class `keras.losses.Circle` with its default
+///   `"sum_over_batch_size"` averages over the samples with a positive loss;
+///   the functional form, which this is, returns every sample, and
+///   [`Reduction::Mean`] divides by `N`).
+/// - Labels are compared after Keras's cast to `int32` (wrapping: labels that
+///   differ by a multiple of 2³² are equal). Keras also casts float labels
+///   (truncating); losslab takes integer labels.
+/// - `gamma` and `margin` are not checked, as in Keras (the defaults are 80
+///   and 0.4).
+///
+/// Gradients: [`Gradients::input`] with respect to `y_pred`, and
+/// [`Gradients::target`] with respect to `ref_embeddings` when they are given
+/// (`None` otherwise: `y_pred`'s gradient then includes its role as the
+/// references), as `jax.grad` gives them.
+///
+/// # Errors
+/// [`LossError::Shape`] for a `y_pred` or `ref_embeddings` that is not 2-D, of
+/// different widths, or labels that do not have one entry per embedding.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::embedding::KerasCircle;
+/// // Two classes on the unit circle; the pair of class 0 is close, class 1 alone.
+/// let e = array![[1.0f64, 0.0], [0.8, 0.6], [0.0, 1.0]];
+/// let labels = array![0i64, 0, 1];
+/// let loss = KerasCircle::new().forward(labels.view(), e.view()).unwrap();
+/// assert_eq!(loss.shape(), &[3]);
+/// assert_eq!(loss[2], 0.0); // no positive for the last one
+/// // Row 1: a = −80·0.6·(0.4 − 0.2) = −9.6 (its positive), b = 80·1·(0.6 − 0.4) = 16
+/// // (its negative at distance 0.4): softplus(6.4).
+/// assert!((loss[1] - (1.0 + 6.4f64.exp()).ln()).abs() < 1e-9);
+/// assert!(loss[0] < 1e-9); // its negative is far: softplus(−9.6 − 12.8)
+/// ```
+///
+/// # References
+/// Y. Sun, C. Cheng, Y. Zhang, C. Zhang, L. Zheng, Z. Wang, Y. Wei, "Circle Loss: A
+/// Unified Perspective of Pair Similarity Optimization", CVPR 2020,
+/// <https://arxiv.org/abs/2002.10857>;
+/// <https://keras.io/api/losses/>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KerasCircle {
+    /// The reduction of the per-query losses (default `None`).
+    pub reduction: Reduction,
+    /// Whether the pairs `(i, i)` are removed from the positives (default `true`).
+    pub remove_diagonal: bool,
+    /// The scale `γ` (default 80).
+    pub gamma: f64,
+    /// The relaxation margin `m` (default 0.4).
+    pub margin: f64,
+}
+
+impl Default for KerasCircle {
+    fn default() -> Self {
+        KerasCircle { reduction: Reduction::None, remove_diagonal: true, gamma: 80.0, margin: 0.4 }
+    }
+}
+
+/// A validated circle-loss batch: queries `(n, f)`, references `(m, f)`.
+struct CircleBatch {
+    n: usize,
+    m: usize,
+    f: usize,
+    q: Vec<f64>,
+    r: Vec<f64>,
+    /// Labels after Keras's cast to int32.
+    ql: Vec<i32>,
+    rl: Vec<i32>,
+}
+
+/// `d max(x, 0)/dx` as JAX's `maximum`: 1 above, ½ at the tie, 0 below.
+#[inline]
+fn max0_grad(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else if x == 0.0 {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+/// `max(x, 0)`, NaN propagating (as `jnp.maximum`).
+#[inline]
+fn max0(x: f64) -> f64 {
+    if x.is_nan() {
+        x
+    } else {
+        x.max(0.0)
+    }
+}
+
+impl KerasCircle {
+    const NAME: &'static str = "circle";
+
+    /// Keras's defaults: `remove_diagonal = true`, `gamma = 80`, `margin = 0.4`; no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+    /// Sets `remove_diagonal`.
+    #[must_use]
+    pub fn remove_diagonal(mut self, remove_diagonal: bool) -> Self {
+        self.remove_diagonal = remove_diagonal;
+        self
+    }
+    /// Sets the scale `gamma`.
+    #[must_use]
+    pub fn gamma(mut self, gamma: f64) -> Self {
+        self.gamma = gamma;
+        self
+    }
+    /// Sets the margin.
+    #[must_use]
+    pub fn margin(mut self, margin: f64) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    fn labels<L: ClassIndex>(tensor: &'static str, labels: &ArrayViewD<'_, L>, n: usize) -> Result<Vec<i32>> {
+        let s = labels.shape();
+        if !(s == [n] || s == [n, 1]) {
+            return Err(shape_err(Self::NAME, tensor, format!("[{n}] or [{n}, 1] (one label per embedding)"), s));
+        }
+        // Keras's ops.cast(labels, "int32"): two's-complement wrap.
+        Ok(labels.iter().map(|l| l.index() as i32).collect())
+    }
+
+    fn prepare<T: Float, L: ClassIndex>(
+        &self,
+        y_true: ArrayViewD<'_, L>,
+        y_pred: ArrayViewD<'_, T>,
+        ref_labels: Option<ArrayViewD<'_, L>>,
+        ref_embeddings: Option<ArrayViewD<'_, T>>,
+    ) -> Result<CircleBatch> {
+        if y_pred.ndim() != 2 {
+            return Err(shape_err(Self::NAME, "y_pred", "(N, D) (2-D: a batch of embeddings)", y_pred.shape()));
+        }
+        let (n, f) = (y_pred.shape()[0], y_pred.shape()[1]);
+        let ql = Self::labels("y_true", &y_true, n)?;
+        let q = widen(&y_pred);
+        let r = match &ref_embeddings {
+            None => q.clone(),
+            Some(r) => {
+                if r.ndim() != 2 || r.shape()[1] != f {
+                    return Err(shape_err(Self::NAME, "ref_embeddings", format!("(M, {f}) (2-D, y_pred's width)"), r.shape()));
+                }
+                widen(r)
+            }
+        };
+        let m = ref_embeddings.as_ref().map_or(n, |r| r.shape()[0]);
+        let rl = match &ref_labels {
+            None if m != n => {
+                return Err(shape_err(
+                    Self::NAME,
+                    "ref_embeddings",
+                    format!("[{n}, {f}] (ref_labels default to y_true: one per query)"),
+                    &[m, f],
+                ))
+            }
+            None => ql.clone(),
+            Some(l) => Self::labels("ref_labels", l, m)?,
+        };
+        Ok(CircleBatch { n, m, f, q, r, ql, rl })
+    }
+
+    fn pos(&self, b: &CircleBatch, i: usize, j: usize) -> bool {
+        b.ql[i] == b.rl[j] && !(self.remove_diagonal && i == j)
+    }
+
+    /// Pair `(i, j)`: its dot product `s`, the logit of its logsumexp, `∂logit/∂d`
+    /// and whether it is a positive (`None`: the pair is in neither set).
+    fn pair(&self, b: &CircleBatch, i: usize, j: usize) -> Option<(f64, f64, f64, bool)> {
+        let pos = self.pos(b, i, j);
+        let neg = b.ql[i] != b.rl[j];
+        if !pos && !neg {
+            return None;
+        }
+        let f = b.f;
+        let s = dot(&b.q[i * f..(i + 1) * f], &b.r[j * f..(j + 1) * f]);
+        let d = max0(1.0 - s);
+        let (g, m) = (self.gamma, self.margin);
+        Some(if pos {
+            let w = max0(m + d);
+            let a = -g * w * (m - d);
+            (s, a, -g * (max0_grad(m + d) * (m - d) - w), true)
+        } else {
+            let w = max0(1.0 + m - d);
+            let bb = g * w * ((1.0 - m) - d);
+            (s, bb, g * (-max0_grad(1.0 + m - d) * ((1.0 - m) - d) - w), false)
+        })
+    }
+
+    /// One query's loss; with `grad = Some((scale, gq, gr))`, adds
+    /// `scale · ∂ℓᵢ/∂` to the gradients of the queries and of the references.
+    fn row(&self, b: &CircleBatch, i: usize, grad: Option<(f64, &mut [f64], &mut [f64])>) -> f64 {
+        let pairs: Vec<(usize, (f64, f64, f64, bool))> = (0..b.m).filter_map(|j| self.pair(b, i, j).map(|p| (j, p))).collect();
+        let lse_of = |want: bool| {
+            let v: Vec<f64> = pairs.iter().filter(|p| p.1 .3 == want).map(|p| p.1 .1).collect();
+            crate::math::logsumexp_f64(&v)
+        };
+        let (lp, ln) = (lse_of(true), lse_of(false));
+        let z = lp + ln;
+        let loss = crate::math::softplus_f64(z);
+        if let Some((scale, gq, gr)) = grad {
+            let dz = scale * crate::math::sigmoid_f64(z);
+            if dz != 0.0 {
+                let f = b.f;
+                for &(j, (s, logit, dlogit, pos)) in &pairs {
+                    let w = (logit - if pos { lp } else { ln }).exp();
+                    // d = max(1 − s, 0): ∂d/∂s = −(1, ½ or 0)
+                    let ds = dz * w * dlogit * -max0_grad(1.0 - s);
+                    if ds == 0.0 {
+                        continue;
+                    }
+                    for k in 0..f {
+                        gq[i * f + k] += ds * b.r[j * f + k];
+                        gr[j * f + k] += ds * b.q[i * f + k];
+                    }
+                }
+            }
+        }
+        loss
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn eval<T: Float, L: ClassIndex>(
+        &self,
+        y_true: ArrayViewD<'_, L>,
+        y_pred: ArrayViewD<'_, T>,
+        ref_labels: Option<ArrayViewD<'_, L>>,
+        ref_embeddings: Option<ArrayViewD<'_, T>>,
+        up: &crate::machinery::lanes::Upstream<'_, T>,
+    ) -> Result<(ArrayD<T>, Option<Gradients<T>>)> {
+        let separate = ref_embeddings.is_some();
+        let b = self.prepare(y_true, y_pred, ref_labels, ref_embeddings)?;
+        let reducer = Reducer::counting(self.reduction, &[b.n], &[b.n]);
+        let scales = up.scales(Self::NAME, &reducer)?;
+        let (mut gq, mut gr) = (vec![0.0; if scales.is_some() { b.n * b.f } else { 0 }], vec![0.0; if scales.is_some() { b.m * b.f } else { 0 }]);
+        let mut losses = Vec::with_capacity(b.n);
+        for i in 0..b.n {
+            let g = scales.as_ref().map(|s| (s.at(i), gq.as_mut_slice(), gr.as_mut_slice()));
+            losses.push(self.row(&b, i, g));
+        }
+        let value = reducer.output(losses);
+        let grads = scales.map(|_| {
+            if separate {
+                Gradients { input: narrow(&[b.n, b.f], gq), target: Some(narrow(&[b.m, b.f], gr)) }
+            } else {
+                let g = gq.iter().zip(&gr).map(|(a, c)| a + c).collect();
+                Gradients { input: narrow(&[b.n, b.f], g), target: None }
+            }
+        });
+        Ok((value, grads))
+    }
+
+    /// The per-query losses (reduced as `self.reduction` says), the references
+    /// being the queries themselves (`ref_labels = y_true`, `ref_embeddings = y_pred`).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: ArrayView<'_, L, D1>,
+        y_pred: ArrayView<'_, T, D2>,
+    ) -> Result<ArrayD<T>> {
+        Ok(self.eval(y_true.into_dyn(), y_pred.into_dyn(), None, None, &crate::machinery::lanes::Upstream::Skip)?.0)
+    }
+
+    /// The gradient of `Σ grad_output · loss` with respect to `y_pred` (`target`: `None`).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: ArrayView<'_, L, D1>,
+        y_pred: ArrayView<'_, T, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let up = crate::machinery::lanes::Upstream::Given(grad_output);
+        Ok(self.eval(y_true.into_dyn(), y_pred.into_dyn(), None, None, &up)?.1.expect("gradients requested"))
+    }
+
+    /// The loss and its gradient (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: ArrayView<'_, L, D1>,
+        y_pred: ArrayView<'_, T, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let (v, g) = self.eval(y_true.into_dyn(), y_pred.into_dyn(), None, None, &crate::machinery::lanes::Upstream::Ones)?;
+        Ok((v, g.expect("gradients requested")))
+    }
+
+    /// As [`forward`](Self::forward), with Keras's `ref_labels` and
+    /// `ref_embeddings` (`None`: `y_true`, `y_pred`).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    ///
+    /// # Examples
+    /// ```
+    /// use ndarray::array;
+    /// use losslab::embedding::KerasCircle;
+    /// let q = array![[1.0f64, 0.0]];
+    /// let refs = array![[1.0f64, 0.0], [0.0, 1.0]];
+    /// let (loss, g) = KerasCircle::new()
+    ///     .forward_backward_with_refs(array![0i64].view(), q.view(), Some(array![0i64, 1].view().into_dyn()), Some(refs.view().into_dyn()))
+    ///     .unwrap();
+    /// assert_eq!(loss.shape(), &[1]);
+    /// assert_eq!(g.target.unwrap().shape(), &[2, 2]); // the references' gradient
+    /// ```
+    pub fn forward_with_refs<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: ArrayView<'_, L, D1>,
+        y_pred: ArrayView<'_, T, D2>,
+        ref_labels: Option<ArrayViewD<'_, L>>,
+        ref_embeddings: Option<ArrayViewD<'_, T>>,
+    ) -> Result<ArrayD<T>> {
+        Ok(self.eval(y_true.into_dyn(), y_pred.into_dyn(), ref_labels, ref_embeddings, &crate::machinery::lanes::Upstream::Skip)?.0)
+    }
+
+    /// As [`backward`](Self::backward), with Keras's `ref_labels` and
+    /// `ref_embeddings`: `target` is the gradient with respect to
+    /// `ref_embeddings` when they are given.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward_with_refs<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: ArrayView<'_, L, D1>,
+        y_pred: ArrayView<'_, T, D2>,
+        ref_labels: Option<ArrayViewD<'_, L>>,
+        ref_embeddings: Option<ArrayViewD<'_, T>>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let up = crate::machinery::lanes::Upstream::Given(grad_output);
+        Ok(self.eval(y_true.into_dyn(), y_pred.into_dyn(), ref_labels, ref_embeddings, &up)?.1.expect("gradients requested"))
+    }
+
+    /// As [`forward_backward`](Self::forward_backward), with Keras's
+    /// `ref_labels` and `ref_embeddings`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward_with_refs<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: ArrayView<'_, L, D1>,
+        y_pred: ArrayView<'_, T, D2>,
+        ref_labels: Option<ArrayViewD<'_, L>>,
+        ref_embeddings: Option<ArrayViewD<'_, T>>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let up = crate::machinery::lanes::Upstream::Ones;
+        let (v, g) = self.eval(y_true.into_dyn(), y_pred.into_dyn(), ref_labels, ref_embeddings, &up)?;
+        Ok((v, g.expect("gradients requested")))
+    }
+}
+
+/// [`KerasCircle`] with Keras's defaults (`remove_diagonal=True`, `gamma=80`,
+/// `margin=0.4`): `keras.losses.circle(y_true, y_pred)`, one loss per embedding.
+///
+/// # Errors
+/// See [`KerasCircle`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// // Two identical embeddings of class 3 (distance 0: a = −γ·m·m) and an orthogonal one of
+/// // class 4 (distance 1: b = γ·(1 + m − 1)·(1 − m − 1) = −γ·m·m).
+/// let e = array![[1.0f64, 0.0], [1.0, 0.0], [0.0, 1.0]];
+/// let l = losslab::embedding::keras_circle(array![3i64, 3, 4].view(), e.view()).unwrap();
+/// let want = (-2.0 * 80.0 * 0.4 * 0.4f64).exp().ln_1p(); // softplus(a + b)
+/// assert!(((l[0] - want) / want).abs() < 1e-12 && ((l[1] - want) / want).abs() < 1e-12);
+/// assert_eq!(l[2], 0.0); // no positive
+/// // One class only: no negatives, every loss 0.
+/// let one = losslab::embedding::keras_circle(array![3i64, 3].view(), e.slice(ndarray::s![..2, ..])).unwrap();
+/// assert_eq!(one, array![0.0, 0.0].into_dyn());
+/// ```
+///
+/// # References
+/// [`KerasCircle`]: its formula, the reference's semantics and the paper.
+pub fn keras_circle<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    y_true: ArrayView<'_, L, D1>,
+    y_pred: ArrayView<'_, T, D2>,
+) -> Result<ArrayD<T>> {
+    KerasCircle::new().forward(y_true, y_pred)
+}

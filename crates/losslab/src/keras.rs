@@ -23,6 +23,9 @@
 //! | [`cosine_similarity`] | [`CosineSimilarity`] | [`embedding`](crate::embedding) |
 //! | [`dice`] | [`Dice`] | [`segmentation`](crate::segmentation) |
 //! | [`tversky`] | [`Tversky`] | [`segmentation`](crate::segmentation) |
+//! | [`huber`] | [`Huber`] | [`regression`](crate::regression) |
+//! | [`circle`] | [`Circle`] | [`embedding`](crate::embedding) |
+//! | [`ctc`] | [`Ctc`] | [`sequence`](crate::sequence) |
 
 crate::face! {
     binary_crossentropy = classification::keras_binary_crossentropy, BinaryCrossentropy = classification::KerasBinaryCrossentropy;
@@ -42,4 +45,7 @@ crate::face! {
     cosine_similarity = embedding::cosine_similarity_loss, CosineSimilarity = embedding::CosineSimilarityLoss;
     dice = segmentation::keras_dice, Dice = segmentation::KerasDice;
     tversky = segmentation::keras_tversky, Tversky = segmentation::KerasTversky;
+    huber = regression::keras_huber, Huber = regression::KerasHuber;
+    circle = embedding::keras_circle, Circle = embedding::KerasCircle;
+    ctc = sequence::keras_ctc, Ctc = sequence::KerasCtc;
 }

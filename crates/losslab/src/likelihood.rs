@@ -774,8 +774,10 @@ impl SigmoidCrossEntropyWithLogits {
 /// The gradient at a logit of exactly 0 is TensorFlow's autograd, not the
 /// derivative: TensorFlow differentiates `|x|` and `relu(−x)` as 0 at 0, which
 /// drops the `−(1 + (q − 1) z)/2` term. losslab follows TensorFlow. `pos_weight`
-/// is a number or a tensor that broadcasts to the logits' shape (one weight per
-/// class, say). The default `Reduction::None` is TensorFlow's own output.
+/// is a number ([`new`](Self::new), TensorFlow's usual form: used as it is, in
+/// `f64`, with no array made of it) or a tensor that broadcasts to the logits'
+/// shape ([`pos_weight`](Self::pos_weight): one weight per class, say).
+/// losslab returns no gradient for `pos_weight`. The default `Reduction::None` is TensorFlow's own output.
 ///
 /// # Errors
 /// [`LossError::Shape`] if the shapes differ or `pos_weight` does not broadcast.
@@ -826,19 +828,25 @@ impl WeightedCrossEntropyWithLogits {
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
         let p = Pointwise::named(Self::NAME, ("logits", &logits), ("labels", &labels))?;
-        let q = broadcast_weight(Self::NAME, "pos_weight", Some(&self.pos_weight.view()), &p.shape)?.expect("given");
+        // A scalar pos_weight (TensorFlow's usual Python number): no array is made of it.
+        let full = match self.pos_weight.ndim() {
+            0 => None,
+            _ => broadcast_weight(Self::NAME, "pos_weight", Some(&self.pos_weight.view()), &p.shape)?,
+        };
+        let scalar = self.pos_weight.iter().next().copied().unwrap_or(1.0);
+        let q = |i: usize| full.as_ref().map_or(scalar, |f| f[i]);
         eval_pointwise(
             Self::NAME,
             &p,
             self.reduction,
             up,
             true,
-            |i, x, z| (1.0 - z) * x + (1.0 + (q[i] - 1.0) * z) * ((-x.abs()).exp().ln_1p() + (-x).max(0.0)),
+            |i, x, z| (1.0 - z) * x + (1.0 + (q(i) - 1.0) * z) * ((-x.abs()).exp().ln_1p() + (-x).max(0.0)),
             |i, x, z| {
-                let lw = 1.0 + (q[i] - 1.0) * z;
+                let lw = 1.0 + (q(i) - 1.0) * z;
                 // TensorFlow's autograd: d|x|/dx = sign(x) = 0 and d relu(−x)/dx = 0 at x = 0.
                 let dx = if x == 0.0 { 1.0 - z } else { (1.0 - z) - lw * sigmoid_f64(-x) };
-                (dx, -x + (q[i] - 1.0) * softplus_f64(-x))
+                (dx, -x + (q(i) - 1.0) * softplus_f64(-x))
             },
         )
     }

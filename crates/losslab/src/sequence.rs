@@ -1,7 +1,8 @@
 //! Sequence losses: connectionist temporal classification (CTC), with the
 //! semantics of PyTorch ([`CtcLoss`], `torch.nn.functional.ctc_loss`),
-//! TensorFlow ([`TfCtcLoss`], `tf.nn.ctc_loss` with dense labels) and optax
-//! ([`OptaxCtcLoss`], `optax.ctc_loss`).
+//! TensorFlow ([`TfCtcLoss`], `tf.nn.ctc_loss` with dense labels), optax
+//! ([`OptaxCtcLoss`], `optax.ctc_loss`) and Keras ([`KerasCtc`],
+//! `keras.losses.ctc`, optax's recursion with paddings derived from the labels).
 //!
 //! CTC scores a label sequence `y = (y₁, …, y_S)` against `T` frames of
 //! per-class probabilities by summing over every alignment: a path of `T`
@@ -1491,4 +1492,197 @@ pub fn optax_ctc_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension, D3:
     label_paddings: ArrayView<'_, T, D4>,
 ) -> Result<ArrayD<T>> {
     OptaxCtcLoss::new().forward(logits, logit_paddings, labels, label_paddings)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keras
+
+/// Keras 3's `keras.losses.ctc(y_true, y_pred)`: CTC on logits with the blank
+/// (Keras's "mask index") at 0, every frame used and each label sequence's
+/// length the number of its nonzero entries; one loss per sequence.
+///
+/// ```text
+/// Lᵦ = #{n : y_true[b, n] ≠ 0}                           (the label length)
+/// ℓᵦ = optax.ctc_loss(y_pred, logit_paddings = 0, y_true, label_paddings[b, n] = (n ≥ Lᵦ),
+///                     blank_id = 0, log_epsilon = −1e5)[b]
+/// ```
+///
+/// Keras's JAX backend (`keras.ops.ctc_loss`) is optax's recursion
+/// ([`OptaxCtcLoss`], whose lattice this runs: the same value and the exact
+/// derivative `jax.grad` gives) with those paddings. Shapes: `y_true`
+/// `(B, S)` integer labels, `y_pred` `(B, T, C)` logits (not normalised: the
+/// log-softmax is taken over the last axis); the result is `(B,)`, the
+/// negative log-likelihood of each sequence, not divided by its length (the
+/// default reduction `None` is Keras's functional output; the class
+/// `keras.losses.CTC` averages it over the batch, [`Reduction::Mean`]).
+///
+/// Keras's semantics, followed here, some of them surprising:
+/// - The label length counts the nonzero labels *anywhere* in the row, and the
+///   sequence is the row's first `Lᵦ` entries: a 0 before the last nonzero
+///   label is not skipped. `[1, 0, 2]` has length 2 and is scored as the
+///   sequence `(1, 0)`: the blank's class emitted as a label (allowed, as in
+///   optax), and the 2 dropped. Keras's docs ask for 0 to be used only as
+///   padding.
+/// - Every sequence uses all `T` frames (there is no input-length argument).
+/// - `log 0` is optax's finite `−1e5`: an alignment that cannot exist (more
+///   labels than frames allow) has a large finite loss and a finite gradient.
+/// - Keras's JAX backend computes in `float32` whatever the logits' dtype (its
+///   promotion of float64 with float32 gives float32); losslab computes in the
+///   logits' type, so an `f64` result is the float64 truth.
+/// - A label outside `[0, C)` within the length is an error here (Keras counts
+///   a negative label as a label and gives it a log-probability of 0, one-hot
+///   of an out-of-range index being zeros).
+///
+/// # Errors
+/// [`LossError::Shape`] if `y_true` is not 2-D, `y_pred` not 3-D with `T ≥ 1`
+/// frames and `C ≥ 1` classes, or their batch sizes differ (Keras: "Targets
+/// `y_true` are expected to be a tensor of shape `(batch_size, max_length)`",
+/// "Logits `y_pred` are expected to be a tensor of shape `(batch_size,
+/// max_length, num_classes)`"); [`LossError::ClassIndex`] for a label within
+/// the length outside `[0, C)`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::sequence::KerasCtc;
+/// // Equal logits over 2 classes, 2 frames, label "1" (then padding): 3 paths of probability 1/4.
+/// let y_pred = array![[[0.0f64, 0.0], [0.0, 0.0]]];
+/// let loss = KerasCtc::new().forward(array![[1i64, 0]].view(), y_pred.view()).unwrap();
+/// assert!((loss[[0]] - -(0.75f64).ln()).abs() < 1e-12);
+/// ```
+///
+/// # References
+/// A. Graves et al., "Connectionist Temporal Classification", ICML 2006,
+/// <https://www.cs.toronto.edu/~graves/icml_2006.pdf>;
+/// <https://keras.io/api/losses/>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KerasCtc {
+    /// The reduction (default `None`: Keras's `(B,)` output).
+    pub reduction: Reduction,
+}
+
+impl Default for KerasCtc {
+    fn default() -> Self {
+        KerasCtc { reduction: Reduction::None }
+    }
+}
+
+impl KerasCtc {
+    const NAME: &'static str = "ctc";
+
+    /// Keras's semantics, no reduction.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    /// The optax loss Keras's backend computes.
+    fn inner(&self) -> OptaxCtcLoss {
+        OptaxCtcLoss { reduction: self.reduction, blank_id: 0, log_epsilon: -1e5 }
+    }
+
+    /// Checks the inputs with Keras's names and derives optax's paddings.
+    fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: &ArrayView<'_, L, D1>,
+        y_pred: &ArrayView<'_, T, D2>,
+    ) -> Result<OptaxBatch> {
+        let loss = Self::NAME;
+        let ls = y_true.shape();
+        if ls.len() != 2 {
+            return Err(shape_err(loss, "y_true", "(batch_size, max_length) (2-D integer labels)", ls));
+        }
+        let ps = y_pred.shape();
+        if ps.len() != 3 || ps[1] == 0 || ps[2] == 0 {
+            return Err(shape_err(loss, "y_pred", "(batch_size, max_length, num_classes) with max_length ≥ 1 and num_classes ≥ 1", ps));
+        }
+        let (b, t, c) = (ps[0], ps[1], ps[2]);
+        if ls[0] != b {
+            return Err(shape_err(loss, "y_true", format!("[{b}, S] (one label sequence per batch entry of `y_pred`)"), ls));
+        }
+        let s = ls[1];
+        let raw: Vec<i64> = y_true.iter().map(|l| l.index()).collect();
+        let mut pads = Vec::with_capacity(b * s);
+        for row in 0..b {
+            let labels = &raw[row * s..(row + 1) * s];
+            let len = labels.iter().filter(|&&l| l != 0).count();
+            for (n, &l) in labels.iter().enumerate().take(len) {
+                if l < 0 || l as u64 >= c as u64 {
+                    return Err(LossError::ClassIndex { loss, tensor: "y_true", index: l, position: vec![row, n], classes: c, ignore_index: None });
+                }
+            }
+            pads.extend((0..s).map(|n| if n < len { T::zero() } else { T::one() }));
+        }
+        let label_paddings = ArrayD::from_shape_vec(ndarray::IxDyn(&[b, s]), pads).expect("B × S paddings");
+        let logit_paddings = ArrayD::<T>::zeros(ndarray::IxDyn(&[b, t]));
+        self.inner().prepare(y_pred, &logit_paddings.view(), y_true, &label_paddings.view())
+    }
+
+    /// The loss, in Keras's argument order (`y_true`, `y_pred`).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(&self, y_true: ArrayView<'_, L, D1>, y_pred: ArrayView<'_, T, D2>) -> Result<ArrayD<T>> {
+        let batch = self.prepare(&y_true, &y_pred)?;
+        Ok(batch.reducer.output(self.inner().losses(&batch)))
+    }
+
+    /// The gradient of `Σ grad_output · loss` with respect to `y_pred` (`target`: `None`).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: ArrayView<'_, L, D1>,
+        y_pred: ArrayView<'_, T, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let batch = self.prepare(&y_true, &y_pred)?;
+        let scales = batch.reducer.scales(Self::NAME, &grad_output)?;
+        Ok(Gradients { input: narrow(y_pred.shape(), self.inner().grad(&batch, &scales)), target: None })
+    }
+
+    /// The loss and its gradient (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: ArrayView<'_, L, D1>,
+        y_pred: ArrayView<'_, T, D2>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let batch = self.prepare(&y_true, &y_pred)?;
+        let inner = self.inner();
+        let value = batch.reducer.output(inner.losses(&batch));
+        let ones = ones_like_output::<T>(&batch.reducer);
+        let scales = batch.reducer.scales(Self::NAME, &ones.view())?;
+        Ok((value, Gradients { input: narrow(y_pred.shape(), inner.grad(&batch, &scales)), target: None }))
+    }
+}
+
+/// [`KerasCtc`]: `keras.losses.ctc(y_true, y_pred)`, one loss per sequence.
+///
+/// # Errors
+/// See [`KerasCtc`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// // One frame, label "1" certain: loss 0 up to exp(−40).
+/// let y_pred = array![[[-20.0f64, 20.0]]];
+/// let v = losslab::sequence::keras_ctc(array![[1i64]].view(), y_pred.view()).unwrap();
+/// assert!(v[[0]].abs() < 1e-15);
+/// ```
+///
+/// # References
+/// [`KerasCtc`]: its formula, the reference's semantics and the paper.
+pub fn keras_ctc<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(y_true: ArrayView<'_, L, D1>, y_pred: ArrayView<'_, T, D2>) -> Result<ArrayD<T>> {
+    KerasCtc::new().forward(y_true, y_pred)
 }

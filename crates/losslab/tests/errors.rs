@@ -825,6 +825,72 @@ fn cases() -> Vec<Case> {
             msg!(TfCtcLoss::new().forward(array![[5i64]].view(), zeros(&[2, 1, 3]).view(), array![1i64].view(), array![2i64].view())),
             "ctc_loss: `labels` holds class index 5 at position [0, 0], outside the valid range [0, 3)",
         ),
+        // --- the names of issue 12 ---
+        (
+            "regression: keras huber shapes",
+            msg!(keras::huber(m23.view(), m22.view(), 1.0)),
+            "huber: `y_pred` has shape [2, 2], expected [2, 3] (the shape of `y_true`)",
+        ),
+        (
+            "regression: keras huber delta",
+            msg!(keras::Huber::new().delta(-1.0).forward(m23.view(), m23.view())),
+            "huber: option `delta` = -1 is invalid: expected a number >= 0",
+        ),
+        (
+            "embedding: keras circle y_pred rank",
+            msg!(keras::circle(l2.view(), v2.view())),
+            "circle: `y_pred` has shape [2], expected (N, D) (2-D: a batch of embeddings)",
+        ),
+        (
+            "embedding: keras circle labels",
+            msg!(keras::circle(ints(&[3], 0).view(), m22.view())),
+            "circle: `y_true` has shape [3], expected [2] or [2, 1] (one label per embedding)",
+        ),
+        (
+            "embedding: keras circle ref_embeddings width",
+            msg!(keras::Circle::new().forward_with_refs(l2.view(), m22.view(), None, Some(m23.view()))),
+            "circle: `ref_embeddings` has shape [2, 3], expected (M, 2) (2-D, y_pred's width)",
+        ),
+        (
+            "embedding: keras circle ref_embeddings count without ref_labels",
+            msg!(keras::Circle::new().forward_with_refs(l2.view(), m22.view(), None, Some(zeros(&[3, 2]).view()))),
+            "circle: `ref_embeddings` has shape [3, 2], expected [2, 2] (ref_labels default to y_true: one per query)",
+        ),
+        (
+            "embedding: keras circle ref_labels",
+            msg!(keras::Circle::new().forward_with_refs(l2.view(), m22.view(), Some(ints(&[3], 0).view()), Some(m22.view()))),
+            "circle: `ref_labels` has shape [3], expected [2] or [2, 1] (one label per embedding)",
+        ),
+        (
+            "sequence: keras ctc y_true rank",
+            msg!(keras::ctc(l2.view(), zeros(&[2, 3, 3]).view())),
+            "ctc: `y_true` has shape [2], expected (batch_size, max_length) (2-D integer labels)",
+        ),
+        (
+            "sequence: keras ctc y_pred rank",
+            msg!(keras::ctc(ints(&[2, 2], 1).view(), m23.view())),
+            "ctc: `y_pred` has shape [2, 3], expected (batch_size, max_length, num_classes) with max_length ≥ 1 and num_classes ≥ 1",
+        ),
+        (
+            "sequence: keras ctc batch",
+            msg!(keras::ctc(ints(&[2, 2], 1).view(), zeros(&[3, 4, 3]).view())),
+            "ctc: `y_true` has shape [2, 2], expected [3, S] (one label sequence per batch entry of `y_pred`)",
+        ),
+        (
+            "sequence: keras ctc label out of range",
+            msg!(keras::ctc(array![[1i64, -2]].view(), zeros(&[1, 4, 3]).view())),
+            "ctc: `y_true` holds class index -2 at position [0, 1], outside the valid range [0, 3)",
+        ),
+        (
+            "likelihood: weighted cross entropy pos_weight (a tensor) broadcast",
+            msg!(WeightedCrossEntropyWithLogits::new(1.0).pos_weight(g3.view()).forward(m22.view(), m22.view())),
+            "weighted_cross_entropy_with_logits: `pos_weight` has shape [3], expected a shape that broadcasts to [2, 2] (the shape of `input`)",
+        ),
+        (
+            "optax: sparsemax float labels shapes",
+            msg!(OptaxSparsemaxLoss::new().forward(x3.view(), y2.view())),
+            "sparsemax_loss: `labels` has shape [2], expected [3] (the shape of `logits`)",
+        ),
         (
             "math: log_softmax axis",
             msg!(log_softmax(&x3.view(), Axis(1))),

@@ -67,6 +67,18 @@ fn nan_may_vanish(loss: &Loss, inp: &In<f64>, s: Slot, pos: usize) -> bool {
         // PyTorch's `where`: a target neither 1 nor −1 (NaN) gives 0 for cosine
         // embedding, both terms (finite) for hinge embedding; documented on each.
         (Loss::CosineEmbedding { .. }, Slot::Z) | (Loss::HingeEmbedding { .. }, Slot::Y) => true,
+        // optax's sparsemax loss reads a label only as zero or nonzero: NaN is positive.
+        (Loss::SparsemaxFloat, Slot::Y) => true,
+        // Keras's circle: a query whose only reference is itself, its diagonal pair removed, has
+        // no pair at all (loss 0, by design), and such a reference is read by no query.
+        (Loss::KerasCircle { remove_diagonal: true, refs, .. }, Slot::X) => {
+            let m = if *refs { inp.y.shape()[0] } else { inp.x.shape()[0] };
+            m == 0 || (m == 1 && pos / inp.x.shape()[1] == 0)
+        }
+        (Loss::KerasCircle { remove_diagonal: true, refs: true, .. }, Slot::Y) => {
+            let n = inp.x.shape()[0];
+            n == 0 || (n == 1 && pos / inp.y.shape()[1] == 0)
+        }
         // optax's `where`: a masked item's logit, label and weight are not read.
         (Loss::RankingSoftmax { masked: true, .. }, _) => inp.labels.iter().nth(pos) == Some(&0),
         // Lovász: ignored pixels are removed first; a class absent from the labels

@@ -1,5 +1,5 @@
-//! Property tests (proptest) over every loss of the library (the 80 entries of
-//! `losslab list`, 82 kinds of the harness `common/losses.rs`), each drawn with
+//! Property tests (proptest) over every loss of the library (the 83 entries of
+//! `losslab list`, 87 kinds of the harness `common/losses.rs`), each drawn with
 //! random shapes, values and hyper-parameters. Where a property does not apply
 //! to a loss, the harness's docs say so in a table.
 //!

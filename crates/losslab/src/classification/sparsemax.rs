@@ -28,6 +28,35 @@ fn sparse_plus(x: f64) -> (f64, f64) {
     }
 }
 
+/// A label of the binary [`OptaxSparsemaxLoss`]: integer or float, positive
+/// when nonzero, as optax's `jnp.where(labels, …)` reads it (a float NaN is
+/// nonzero, hence positive; `−0.0` is zero).
+pub trait BinaryLabel: Copy + Send + Sync + 'static {
+    /// Whether the label is the positive class (nonzero).
+    fn is_positive(self) -> bool;
+}
+
+impl<L: ClassIndex> BinaryLabel for L {
+    #[inline]
+    fn is_positive(self) -> bool {
+        self.index() != 0
+    }
+}
+
+impl BinaryLabel for f32 {
+    #[inline]
+    fn is_positive(self) -> bool {
+        self != 0.0
+    }
+}
+
+impl BinaryLabel for f64 {
+    #[inline]
+    fn is_positive(self) -> bool {
+        self != 0.0
+    }
+}
+
 /// optax's `sparsemax_loss`: the **binary** sparsemax loss (Fenchel–Young loss of
 /// the sparse sigmoid), element-wise on logits and 0/1 labels.
 ///
@@ -38,8 +67,15 @@ fn sparse_plus(x: f64) -> (f64, f64) {
 ///
 /// Zero exactly when `sparse_sigmoid(logits) = labels`. optax's name is
 /// `sparsemax_loss`, though it is binary; the multi-class loss is
-/// [`OptaxMulticlassSparsemaxLoss`]. As in optax (`jnp.where(labels, …)`), any
-/// nonzero label counts as the positive class.
+/// [`OptaxMulticlassSparsemaxLoss`].
+///
+/// Labels are integers or floats ([`BinaryLabel`]), as optax takes them (its
+/// docs say "integer label (0 or 1)", and it computes
+/// `sparse_plus(jnp.where(labels, −logits, logits))`): any nonzero label counts
+/// as the positive class, so a float label is not interpolated: `0.5`, `−3`
+/// and NaN are all read as 1, `−0.0` as 0; the loss is that of the label 0
+/// or 1 it is read as. The labels get no gradient (`jax.grad` gives zeros:
+/// they only choose a branch).
 ///
 /// # Errors
 /// [`LossError::Shape`] if `labels`' shape is not `logits`'.
@@ -51,6 +87,9 @@ fn sparse_plus(x: f64) -> (f64, f64) {
 /// let v = OptaxSparsemaxLoss::new().forward(array![0.3f64, 2.0].view(), array![1i64, 0].view()).unwrap();
 /// assert!((v[0] - 0.1225).abs() < 1e-15);
 /// assert_eq!(v[1], 2.0);
+/// // Float labels, as optax takes them: any nonzero label is positive.
+/// let f = OptaxSparsemaxLoss::new().forward(array![0.3f64, 0.3].view(), array![1.0f64, 0.5].view()).unwrap();
+/// assert_eq!(f[0], f[1]);
 /// ```
 ///
 /// # References
@@ -84,14 +123,14 @@ impl OptaxSparsemaxLoss {
         self
     }
 
-    fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    fn prepare<T: Float, L: BinaryLabel, D1: Dimension, D2: Dimension>(
         &self,
         logits: &ArrayView<'_, T, D1>,
         labels: &ArrayView<'_, L, D2>,
     ) -> Result<(Vec<f64>, Vec<f64>, Reducer)> {
         same_shape(Self::NAME, "logits", logits.shape(), "labels", labels.shape())?;
         let x = widen(logits);
-        let s = labels.iter().map(|l| if l.index() != 0 { -1.0 } else { 1.0 }).collect();
+        let s = labels.iter().map(|l| if l.is_positive() { -1.0 } else { 1.0 }).collect();
         Ok((x, s, Reducer::counting(self.reduction, logits.shape(), logits.shape())))
     }
 
@@ -99,7 +138,7 @@ impl OptaxSparsemaxLoss {
     ///
     /// # Errors
     /// See the type's docs.
-    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    pub fn forward<T: Float, L: BinaryLabel, D1: Dimension, D2: Dimension>(
         &self,
         logits: ArrayView<'_, T, D1>,
         labels: ArrayView<'_, L, D2>,
@@ -113,7 +152,7 @@ impl OptaxSparsemaxLoss {
     /// # Errors
     /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
     /// have the result's shape.
-    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    pub fn backward<T: Float, L: BinaryLabel, D1: Dimension, D2: Dimension>(
         &self,
         logits: ArrayView<'_, T, D1>,
         labels: ArrayView<'_, L, D2>,
@@ -129,7 +168,7 @@ impl OptaxSparsemaxLoss {
     ///
     /// # Errors
     /// See the type's docs.
-    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    pub fn forward_backward<T: Float, L: BinaryLabel, D1: Dimension, D2: Dimension>(
         &self,
         logits: ArrayView<'_, T, D1>,
         labels: ArrayView<'_, L, D2>,
@@ -327,7 +366,7 @@ pub fn optax_multiclass_sparsemax_loss<T: Float, L: ClassIndex, D1: Dimension, D
 ///
 /// # Errors
 /// See [`OptaxSparsemaxLoss`].
-pub fn optax_sparsemax_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+pub fn optax_sparsemax_loss<T: Float, L: BinaryLabel, D1: Dimension, D2: Dimension>(
     logits: ArrayView<'_, T, D1>,
     labels: ArrayView<'_, L, D2>,
 ) -> Result<ArrayD<T>> {

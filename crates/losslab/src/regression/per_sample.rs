@@ -1,6 +1,6 @@
 //! Regression losses reduced per sample over the last axis, as Keras computes
 //! them: log-cosh, mean squared logarithmic error, mean absolute percentage
-//! error.
+//! error, Huber.
 
 #[allow(unused_imports)] // for the docs' links
 use crate::LossError;
@@ -284,4 +284,141 @@ pub fn keras_mean_absolute_percentage_error<T: Float, D: Dimension>(
     y_pred: ArrayView<'_, T, D>,
 ) -> Result<ArrayD<T>> {
     KerasMeanAbsolutePercentageError::new().forward(y_true, y_pred)
+}
+
+// ---------------------------------------------------------------------------------------
+// huber
+
+/// Keras's `keras.losses.huber(y_true, y_pred, delta=1.0)`: the mean over the last
+/// axis of the Huber loss of `y_pred − y_true`.
+///
+/// ```text
+/// e = y_pred − y_true
+/// h(e) = ½ e²               if |e| ≤ δ
+///        δ |e| − ½ δ²       otherwise
+/// loss = mean_last h(e)          ∂/∂y_pred = clip(e, −δ, δ) / n = −∂/∂y_true
+/// ```
+///
+/// Keras's semantics: one value per sample (the last axis averaged), the default
+/// reduction `None`; `|e| = δ` takes the quadratic branch (both sides have slope
+/// `±δ` there). An infinite error has the loss `∞` and a NaN gradient, as
+/// `jax.grad` gives it (`jnp.where` sends a zero cotangent into the quadratic
+/// branch, and `0 · ∞` is NaN). The element-wise form without the mean is
+/// [`OptaxHuberLoss`](crate::regression::OptaxHuberLoss), and PyTorch's
+/// [`HuberLoss`](crate::HuberLoss) averages over every element.
+///
+/// Unlike Keras, which squeezes or expands a trailing axis of size 1 and
+/// broadcasts, the shapes must be equal. Keras computes with any `delta`; a
+/// negative or NaN `delta` (no Huber loss: the linear branch everywhere) is an
+/// error here, as for optax's `huber_loss`. Keras 3.15's `ops.mean` averages a
+/// float64 input in float32; losslab averages in f64 (the float64 truth).
+///
+/// # Errors
+/// [`LossError::Shape`] if the shapes differ or are 0-d; [`LossError::Option`]
+/// for a negative or NaN `delta`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::regression::KerasHuber;
+/// // The example of Keras's docs: 0.155 on average.
+/// let y_true = array![[0.0f64, 1.0], [0.0, 0.0]];
+/// let y_pred = array![[0.6f64, 0.4], [0.4, 0.6]];
+/// let loss = KerasHuber::new().forward(y_true.view(), y_pred.view()).unwrap();
+/// assert!((loss[0] - 0.18).abs() < 1e-15 && (loss[1] - 0.13).abs() < 1e-15);
+/// // Beyond delta the loss is linear.
+/// let far = KerasHuber::new().delta(0.5).forward(array![[0.0f64]].view(), array![[3.0f64]].view()).unwrap();
+/// assert_eq!(far[0], 0.5 * 3.0 - 0.125);
+/// ```
+///
+/// # References
+/// P. J. Huber, "Robust Estimation of a Location Parameter", 1964,
+/// <https://doi.org/10.1214/aoms/1177703732>;
+/// <https://keras.io/api/losses/regression_losses/#huber-function>
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KerasHuber {
+    /// The reduction of the per-sample losses (default `None`).
+    pub reduction: Reduction,
+    /// The bound of the quadratic region (default 1.0).
+    pub delta: f64,
+}
+
+impl Default for KerasHuber {
+    fn default() -> Self {
+        KerasHuber { reduction: Reduction::None, delta: 1.0 }
+    }
+}
+
+impl KerasHuber {
+    const NAME: &'static str = "huber";
+
+    /// Keras's default `delta = 1.0`, no reduction (Keras's per-sample output).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `delta`, the bound of the quadratic region (≥ 0).
+    #[must_use]
+    pub fn delta(mut self, delta: f64) -> Self {
+        self.delta = delta;
+        self
+    }
+
+    fn run<T: Float, D: Dimension>(
+        &self,
+        y_true: &ArrayView<'_, T, D>,
+        y_pred: &ArrayView<'_, T, D>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<PairOutput<T>> {
+        crate::machinery::error::check_option(Self::NAME, "delta", self.delta, self.delta >= 0.0, "a number >= 0")?;
+        let d = self.delta;
+        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, self.reduction, go, |t, p, g| {
+            mean_lane(
+                t,
+                p,
+                g,
+                |t, p| {
+                    let e = p - t;
+                    if e.abs() <= d {
+                        0.5 * e * e
+                    } else {
+                        d * e.abs() - 0.5 * d * d
+                    }
+                },
+                |t, p| {
+                    // JAX: the branch taken, with d|e|/de = sign(e); an infinite error
+                    // meets 0 · ∞ in the quadratic branch's cotangent: NaN.
+                    let e = p - t;
+                    let g = if e.abs() <= d || e.is_nan() {
+                        e
+                    } else if e.is_infinite() {
+                        f64::NAN
+                    } else {
+                        d * e.signum()
+                    };
+                    (-g, g)
+                },
+            )
+        })
+    }
+    keras_pair_methods!();
+}
+
+/// [`KerasHuber`]: `keras.losses.huber(y_true, y_pred, delta)`.
+///
+/// # Errors
+/// See [`KerasHuber`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let v = losslab::regression::keras_huber(array![[0.0f64, 0.0]].view(), array![[0.5f64, 2.0]].view(), 1.0).unwrap();
+/// assert_eq!(v[0], (0.125 + 1.5) / 2.0);
+/// ```
+///
+/// # References
+/// [`KerasHuber`]: its formula, the reference's semantics and the paper.
+pub fn keras_huber<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>, delta: f64) -> Result<ArrayD<T>> {
+    KerasHuber::new().delta(delta).forward(y_true, y_pred)
 }

@@ -1,9 +1,11 @@
 //! Every loss of the library, drawn at random with its inputs, and evaluated
 //! generically in `f32` or `f64`: the harness of `properties.rs` and `hostile.rs`.
 //!
-//! [`KINDS`] = 82 kinds cover the 80 entries of `losslab list` (PyTorch's cross
+//! [`KINDS`] = 87 kinds cover the 83 entries of `losslab list` (PyTorch's cross
 //! entropy twice: class indices, fused and over `(N, C, D)`, and probabilities;
-//! CTC's log-probabilities are the log-softmax of random logits). Each kind
+//! CTC's log-probabilities are the log-softmax of random logits; TensorFlow's
+//! weighted cross entropy and optax's sparsemax loss twice: `pos_weight` a
+//! tensor and a number, integer and float labels). Each kind
 //! draws its hyper-parameters (margins, δ, β, γ, α, q, temperatures, smoothing,
 //! bases, `from_logits`, optional weights and masks) and inputs in its domain:
 //! probabilities in (0, 1) or on the simplex, log-probabilities, boxes with
@@ -22,6 +24,7 @@
 //! | Loss | Property | Why |
 //! |---|---|---|
 //! | `torch:kl_div`, `torch:poisson_nll_loss`, `torch:gaussian_nll_loss`, `tf:log_poisson_loss`, `keras:poisson`, `keras:cosine_similarity` | 1, non-negativity | not ≥ 0 mathematically (KL: ≥ 0 per row, checked on the sum; cosine similarity is in [−1, 1]) |
+//! | `optax:sparsemax_loss` with float labels | 4, for `y` | the labels only choose a branch (optax: nonzero is positive): no gradient |
 //! | `torch:hinge_embedding_loss` | 1, non-negativity | ≥ 0 only for distances ≥ 0, which is what is drawn |
 //! | `losslab:self_information`, `entropy`, `binary_entropy`, `cross_entropy`, `kl_divergence`, `js_divergence` | 2 | no reduction parameter: the harness reduces them (as `losslab eval` does), so the property only checks the harness |
 //! | `optax:ntxent`, `losslab:lovasz_softmax`, `optax:multiclass_generalized_dice_loss`, `keras:dice` and `keras:tversky` with `axis=None` | 2 | the result is one scalar for the batch: every reduction returns it (checked) |
@@ -37,13 +40,13 @@
 use super::Rng;
 use losslab::*;
 use losslab::classification::{KerasBinaryCrossentropy, KerasBinaryFocalCrossentropy, KerasCategoricalCrossentropy, KerasCategoricalFocalCrossentropy, KerasCategoricalGeneralizedCrossEntropy, KerasSparseCategoricalCrossentropy, OptaxMulticlassSparsemaxLoss, OptaxPolyLossCrossEntropy, OptaxSafeSoftmaxCrossEntropy, OptaxSmoothLabels, OptaxSparsemaxLoss};
-use losslab::embedding::{CosineSimilarityLoss, NtXentLoss, OptaxTripletMarginLoss};
+use losslab::embedding::{CosineSimilarityLoss, KerasCircle, NtXentLoss, OptaxTripletMarginLoss};
 use losslab::information::{KerasKlDivergence, OptaxGeneralizedKlDivergence, OptaxKlDivergence, OptaxKlDivergenceWithLogTargets, ScipyEntropy, entropy, entropy_backward};
 use losslab::likelihood::{KerasPoisson};
 use losslab::margin::{KerasCategoricalHinge, KerasHinge, KerasSquaredHinge};
-use losslab::regression::{KerasLogCosh, KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError, OptaxHuberLoss, OptaxLogCosh};
+use losslab::regression::{KerasHuber, KerasLogCosh, KerasMeanAbsolutePercentageError, KerasMeanSquaredLogarithmicError, OptaxHuberLoss, OptaxLogCosh};
 use losslab::segmentation::{KerasDice, KerasTversky};
-use losslab::sequence::{OptaxCtcLoss, TfCtcLoss};
+use losslab::sequence::{KerasCtc, OptaxCtcLoss, TfCtcLoss};
 use ndarray::{Array1, ArrayD, Axis, IxDyn};
 
 /// The inputs of one loss evaluation; which are used depends on the [`Loss`].
@@ -201,10 +204,21 @@ pub enum Loss {
     Jaccard { smooth: f64 },
     /// `x` probabilities `(N, C, D)`, `labels` `(N, D)`.
     Lovasz { per_image: bool, all_classes: bool, ignore: bool },
+    // The names of issue 12.
+    KerasHuber { delta: f64 },
+    /// `x` the embeddings `(N, F)`, `labels` their labels; with `refs`, `y` the
+    /// reference embeddings `(M, F)` and `target_lengths` their labels.
+    KerasCircle { remove_diagonal: bool, gamma: f64, margin: f64, refs: bool },
+    /// `x` logits `(B, T, C)`, `labels` `(B, S)` right-padded with 0.
+    KerasCtc,
+    /// `pos_weight` a number.
+    TfWeightedNumber { pos_weight: f64 },
+    /// `y` the labels as floats (0, 1 and other nonzero values).
+    SparsemaxFloat,
 }
 
 /// The number of [`Loss`] kinds [`draw`] knows.
-pub const KINDS: usize = 82;
+pub const KINDS: usize = 87;
 /// The ignore index every loss with one uses here.
 pub const IGNORE: i64 = -100;
 
@@ -675,6 +689,44 @@ pub fn draw_batch(kind: usize, seed: u64, n: Option<usize>) -> (Loss, In<f64>) {
             inp.labels = ArrayD::from_shape_fn(IxDyn(&[n, d]), |_| if ignore && r.uniform() < 0.2 { IGNORE } else { r.below(c) as i64 });
             Loss::Lovasz { per_image: r.uniform() < 0.5, all_classes: r.uniform() < 0.5, ignore }
         }
+        82 => {
+            inp.y = r.array(&[n, c], -4.0, 4.0);
+            Loss::KerasHuber { delta: r.range(0.1, 2.0) }
+        }
+        83 => {
+            let f = 2 + r.below(3);
+            // Rows of norm below 1 (dot products below 1), a few groups.
+            inp.x = r.array(&[n, f], -0.55, 0.55);
+            inp.labels = ArrayD::from_shape_fn(IxDyn(&[n]), |_| r.below(3) as i64);
+            let refs = r.uniform() < 0.5;
+            if refs {
+                let m = 1 + r.below(5);
+                inp.y = r.array(&[m, f], -0.55, 0.55);
+                inp.target_lengths = Array1::from_shape_fn(m, |_| r.below(3) as i64);
+            }
+            Loss::KerasCircle { remove_diagonal: r.uniform() < 0.5, gamma: r.range(1.0, 16.0), margin: r.range(0.1, 0.5), refs }
+        }
+        84 => {
+            let classes = 3 + r.below(2);
+            let s = 1 + r.below(3);
+            // Enough frames for any labels, repeats included (an impossible alignment costs
+            // about 1e5, optax's log 0, beyond what central differences resolve).
+            let t = 2 * s + 1 + r.below(3);
+            inp.x = r.array(&[n, t, classes], -3.0, 3.0);
+            let lens: Vec<usize> = (0..n).map(|_| r.below(s + 1)).collect();
+            inp.labels = ArrayD::from_shape_fn(IxDyn(&[n, s]), |ix| if ix[1] < lens[ix[0]] { 1 + r.below(classes - 1) as i64 } else { 0 });
+            Loss::KerasCtc
+        }
+        85 => {
+            inp.x = r.array(&[n, c], -6.0, 6.0);
+            inp.y = r.array(&[n, c], 0.0, 1.0);
+            Loss::TfWeightedNumber { pos_weight: r.range(0.0, 3.0) }
+        }
+        86 => {
+            inp.x = r.array(&[n, c], -3.0, 3.0);
+            inp.y = r.array(&[n, c], 0.0, 1.0).mapv(|v| if v < 0.4 { 0.0 } else if v < 0.8 { 1.0 } else { 2.0 * v - 1.0 });
+            Loss::SparsemaxFloat
+        }
         _ => unreachable!("kind {kind} ≥ KINDS"),
     };
     (loss, inp)
@@ -916,6 +968,23 @@ pub fn eval_xy<T: Float>(loss: &Loss, inp: &In<T>, red: Reduction) -> losslab::R
             let loss = LovaszSoftmax::new().classes(classes).per_image(*per_image).ignore(ignore.then_some(IGNORE)).reduction(red);
             g(loss.forward_backward(x, l)?)
         }
+        Loss::KerasHuber { delta } => g(KerasHuber::new().delta(*delta).reduction(red).forward_backward(y, x)?),
+        Loss::KerasCircle { remove_diagonal, gamma, margin, refs } => {
+            let loss = KerasCircle::new().remove_diagonal(*remove_diagonal).gamma(*gamma).margin(*margin).reduction(red);
+            if *refs {
+                let rl = inp.target_lengths.view().into_dyn();
+                g(loss.forward_backward_with_refs(l, x, Some(rl), Some(y.view()))?)
+            } else {
+                g(loss.forward_backward(l, x)?)
+            }
+        }
+        Loss::KerasCtc => g(KerasCtc::new().reduction(red).forward_backward(l, x)?),
+        Loss::TfWeightedNumber { pos_weight } => g(WeightedCrossEntropyWithLogits::new(*pos_weight).reduction(red).forward_backward(y, x)?),
+        Loss::SparsemaxFloat => {
+            // The library takes f32 and f64 labels; here T is generic: as f64.
+            let labels = y.mapv(|v| v.to_f64().unwrap());
+            g(OptaxSparsemaxLoss::new().reduction(red).forward_backward(x, labels.view())?)
+        }
     })
 }
 
@@ -982,6 +1051,7 @@ pub fn softmax_rows(loss: &Loss) -> bool {
             // CTC on logits: a log-softmax over the class axis (the last).
             | Loss::TfCtc
             | Loss::OptaxCtc
+            | Loss::KerasCtc
     )
 }
 
