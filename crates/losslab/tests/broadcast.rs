@@ -10,6 +10,7 @@ use losslab::{
     GaussianNllLoss, HingeEmbeddingLoss, HuberLoss, KlDivLoss, L1Loss, MarginRankingLoss, MseLoss,
     PoissonNllLoss, Reduction, SmoothL1Loss, SoftMarginLoss,
 };
+use losslab::{CrossEntropyLoss, MultilabelSoftMarginLoss};
 use ndarray::ArrayD;
 
 const PAIRS: &[(&[usize], &[usize])] = &[
@@ -222,5 +223,83 @@ fn margin_ranking_broadcasts_three_operands_of_one_rank() {
         check_gradient("margin_ranking d/target", &y, &gr.target, |v| {
             f(&x1, &x2, v)
         });
+    }
+}
+
+#[test]
+fn multilabel_soft_margin_broadcasts_input_target_and_weight() {
+    let mut rng = Rng::new(21);
+    // (input, target, weight): the class axis is the input's last; the weight's
+    // gradient is PyTorch's autograd's.
+    let cases: &[(&[usize], &[usize], Option<&[usize]>)] = &[
+        (&[5, 3], &[1, 3], None),
+        (&[1, 3], &[5, 3], Some(&[3])),
+        (&[5, 3], &[5, 3], Some(&[5, 1])),
+        (&[5, 3], &[3], Some(&[])),
+        (&[4], &[1], Some(&[4])),
+        (&[2, 3, 4], &[3, 1], Some(&[4])),
+        (&[3], &[2, 3], Some(&[1, 3])),
+    ];
+    for &(xs, ys, ws) in cases {
+        let (x, y) = (rng.array(xs, -2.0, 2.0), rng.array(ys, 0.0, 1.0));
+        let w = ws.map(|s| rng.array(s, 0.2, 2.0));
+        for r in [Reduction::None, Reduction::Mean, Reduction::Sum] {
+            let with = |w: Option<&ArrayD<f64>>| {
+                let l = MultilabelSoftMarginLoss::new().reduction(r);
+                match w {
+                    Some(w) => l.weight(w.view()),
+                    None => l,
+                }
+            };
+            let f = |x: &ArrayD<f64>, y: &ArrayD<f64>, w: Option<&ArrayD<f64>>| {
+                with(w).forward(x.view(), y.view()).unwrap()
+            };
+            let out = f(&x, &y, w.as_ref());
+            let g = rng.array(out.shape(), -1.0, 1.0);
+            let (gr, gw) = with(w.as_ref())
+                .backward_with_weight(x.view(), y.view(), g.view())
+                .unwrap();
+            let name = format!("multilabel_soft_margin {xs:?}/{ys:?}/{ws:?} {r}");
+            check_gradient(&format!("{name} d/input"), &x, &gr.input, |x| {
+                dot(&g, &f(x, &y, w.as_ref()))
+            });
+            check_gradient(&format!("{name} d/target"), &y, gr.target.as_ref().unwrap(), |y| {
+                dot(&g, &f(&x, y, w.as_ref()))
+            });
+            match &w {
+                Some(w) => check_gradient(&format!("{name} d/weight"), w, gw.as_ref().unwrap(), |w| {
+                    dot(&g, &f(&x, &y, Some(w)))
+                }),
+                None => assert!(gw.is_none()),
+            }
+        }
+    }
+}
+
+#[test]
+fn cross_entropy_probabilities_differentiate_the_weight() {
+    let mut rng = Rng::new(5);
+    for (shape, eps) in [(&[4usize, 3][..], 0.0), (&[2, 3, 4][..], 0.2), (&[3][..], 0.1)] {
+        let c = if shape.len() == 1 { shape[0] } else { shape[1] };
+        let (x, t) = (rng.array(shape, -2.0, 2.0), rng.array(shape, 0.0, 1.0));
+        let w = rng.array(&[c], 0.2, 2.0);
+        for r in [Reduction::None, Reduction::Mean, Reduction::Sum] {
+            let ce = |w: &ArrayD<f64>| {
+                CrossEntropyLoss::new()
+                    .reduction(r)
+                    .label_smoothing(eps)
+                    .weight(w.view().into_dimensionality().unwrap())
+            };
+            let f = |w: &ArrayD<f64>| ce(w).forward_probs(x.view(), t.view()).unwrap();
+            let out = f(&w);
+            let g = rng.array(out.shape(), -1.0, 1.0);
+            let (gr, gw) = ce(&w)
+                .backward_probs_with_weight(x.view(), t.view(), g.view())
+                .unwrap();
+            assert_eq!(gr, ce(&w).backward_probs(x.view(), t.view(), g.view()).unwrap());
+            check_gradient(&format!("cross_entropy {shape:?} ε={eps} {r} d/weight"), &w, &gw, |w| {
+                dot(&g, &f(w))
+            });
+        }
     }
 }
