@@ -366,11 +366,84 @@ def gen_nonfinite():
     case(GAUSS, "nonfinite/every-combination/none", {"input": x, "target": y, "var": v}, {"full": False, "eps": 1e-6}, "none", go=None)
 
 
+# ---- appended after the first cases (their random draws come first, so that the
+# earlier cases stay byte-identical)
+
+# nll_loss / cross_entropy with a (C,) input and a (1,) target: torch gives the 0-d
+# target's value (a 0-d result) but its backward raises "size mismatch": value only
+NLL_VALUE = (NLL[0], NLL[1], ())
+CE_VALUE = (CE[0], CE[1], ())
+TRIPD = T_("triplet_margin_with_distance_loss", lambda t, o, r: F.triplet_margin_with_distance_loss(
+    t["anchor"], t["positive"], t["negative"],
+    distance_function={"pairwise": None, "cosine": lambda x, y: 1.0 - F.cosine_similarity(x, y, dim=-1)}[o.get("distance_function", "pairwise")],
+    margin=o.get("margin", 1.0), swap=o.get("swap", False), reduction=r), ("anchor", "positive", "negative"))
+BOX = {n: T_(n, (lambda f: lambda t, o, r: f(t["boxes1"], t["boxes2"], reduction=r, eps=o.get("eps", 1e-7)))(getattr(tvops, n)),
+             ("boxes1", "boxes2"), ns="torchvision")
+       for n in ("generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss")}
+
+
+def gen_parity2():
+    # ---- multilabel_soft_margin_loss: torch sums over axis input.ndim − 1 of the broadcast
+    # result, even where a target or weight of more axes moves that axis
+    for i, (a, b, w) in enumerate([((3,), (2, 3), (1, 3)), ((5, 3), (5, 3), (2, 5, 3)), ((4, 1), (4, 3), (3,))]):
+        t = {"input": randn(*a, scale=2.0), "target": f32(rng.integers(0, 2, b).astype(np.float64)), "weight": uniform(*w, low=0.2, high=2.0)}
+        r = REDS[i % 3]
+        case(MLSML, f"broadcast/class-axis/input-{sn(a)}/target-{sn(b)}/weight-{sn(w)}/{r}", t, {}, r)
+
+    # ---- nll_loss / cross_entropy: a (C,) input with a (1,) target (value only)
+    x, w = randn(3), uniform(3, low=0.2, high=2.0)
+    lp = f32(x - np.log(np.exp(x.astype(np.float64)).sum()))
+    for r in REDS:
+        case(NLL_VALUE, f"target-1/input-3/{r}", {"input": lp, "target": np.array([1], dtype=np.int64)}, {"ignore_index": -100}, r)
+        case(NLL_VALUE, f"target-1/input-3/weight/{r}", {"input": lp, "target": np.array([2], dtype=np.int64), "weight": w}, {"ignore_index": -100}, r)
+        case(CE_VALUE, f"target-1/input-3/{r}", {"input": x, "target": np.array([0], dtype=np.int64)}, {"ignore_index": -100, "label_smoothing": 0.0}, r)
+        case(CE_VALUE, f"target-1/input-3/weight/{r}", {"input": x, "target": np.array([2], dtype=np.int64), "weight": w},
+             {"ignore_index": -100, "label_smoothing": 0.0}, r)
+    case(NLL_VALUE, "target-1/input-3/ignored/mean", {"input": lp, "target": np.array([1], dtype=np.int64)}, {"ignore_index": 1}, "mean")
+    case(CE_VALUE, "target-1/input-3/ignored/sum", {"input": x, "target": np.array([-100], dtype=np.int64)}, {"ignore_index": -100, "label_smoothing": 0.0}, "sum")
+    case(CE_VALUE, "target-1/error/smoothing", {"input": x, "target": np.array([1], dtype=np.int64)}, {"ignore_index": -100, "label_smoothing": 0.2}, "mean")
+    case(NLL_VALUE, "target-1/error/input-3/target-2", {"input": lp, "target": np.array([1, 2], dtype=np.int64)}, {"ignore_index": -100}, "mean")
+
+    # ---- cosine_embedding_loss: the vector axis broadcasts too (each squared norm is its
+    # input's own), and the target with the pairs
+    case(COS, "broadcast/input2-4x1/none", {"input1": randn(4, 3), "input2": randn(4, 1), "target": signs(4)}, {"margin": 0.0}, "none")
+    case(COS, "broadcast/input1-1x1/input2-1x3/target-4/sum", {"input1": randn(1, 1), "input2": randn(1, 3), "target": signs(4)}, {"margin": -0.5}, "sum")
+    case(COS, "broadcast/inputs-4x3/target-1/none", {"input1": randn(4, 3), "input2": randn(4, 3), "target": np.array([-1.0])}, {"margin": -0.25}, "none")
+    case(COS, "broadcast/error/target-3-with-4", {"input1": randn(4, 3), "input2": randn(1, 3), "target": signs(3)}, {"margin": 0.0}, "mean")
+    case(COS, "broadcast/error/input2-2x3", {"input1": randn(4, 3), "input2": randn(2, 3), "target": signs(4)}, {"margin": 0.0}, "mean")
+
+    # ---- triplet losses: one rank, broadcast (the vector axis too)
+    opts = {"margin": 1.0, "p": 1.0, "eps": 1e-6, "swap": False}
+    case(TRIP, "broadcast/negative-1x3/p=1/sum", {"anchor": randn(4, 3), "positive": randn(4, 3), "negative": randn(1, 3)}, opts, "sum")
+    case(TRIP, "broadcast/positive-4x1/none", {"anchor": randn(4, 3), "positive": randn(4, 1), "negative": randn(4, 3)},
+         {"margin": 2.0, "p": 2.0, "eps": 1e-6, "swap": False}, "none")
+    case(TRIP, "broadcast/2x1x3-1x4x3-2x4x1/swap/mean", {"anchor": randn(2, 1, 3), "positive": randn(1, 4, 3), "negative": randn(2, 4, 1)},
+         {"margin": 1.0, "p": 2.0, "eps": 1e-6, "swap": True}, "mean")
+    for dist in ("pairwise", "cosine"):
+        o = {"distance_function": dist, "margin": 1.0, "swap": False}
+        case(TRIPD, f"broadcast/{dist}/positive-1x3/none", {"anchor": randn(4, 3), "positive": randn(1, 3), "negative": randn(4, 3)}, o, "none")
+        case(TRIPD, f"broadcast/{dist}/anchor-1x3/swap/mean", {"anchor": randn(1, 3), "positive": randn(4, 3), "negative": randn(4, 3)},
+             dict(o, swap=True), "mean")
+    case(TRIPD, "broadcast/error/negative-3", {"anchor": randn(4, 3), "positive": randn(4, 3), "negative": randn(3)},
+         {"distance_function": "pairwise", "margin": 1.0, "swap": False}, "mean")
+
+    # ---- torchvision's box losses: boxes2 broadcasts into boxes1 (not the other way)
+    def boxes(*lead):
+        xy = uniform(*lead, 2, low=0.0, high=10.0)
+        return f32(np.concatenate([xy, xy + uniform(*lead, 2, low=0.5, high=5.0)], axis=-1))
+    for i, (n, spec) in enumerate(BOX.items()):
+        for j, (a, b) in enumerate([((5, 4), (1, 4)), ((2, 3, 4), (3, 4)), ((3, 4), (4,))]):
+            r = REDS[(i + j) % 3]
+            case(spec, f"broadcast/boxes1-{sn(a)}/boxes2-{sn(b)}/{r}", {"boxes1": boxes(*a[:-1]), "boxes2": boxes(*b[:-1])}, {"eps": 1e-7}, r)
+        case(spec, "broadcast/error/boxes1-1x4/boxes2-5x4", {"boxes1": boxes(1), "boxes2": boxes(5)}, {"eps": 1e-7}, "none")
+
+
 def main():
     gen_broadcast()
     gen_zero_d()
     gen_weight_grads()
     gen_nonfinite()
+    gen_parity2()
     ids = [c["id"] for c in CASES]
     dup = {i for i in ids if ids.count(i) > 1}
     assert not dup, sorted(dup)

@@ -22,7 +22,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
                 name: "target",
                 required: true,
                 kind: TensorKind::Either,
-                doc: "class indices (int, shape (N,) or (N, d1, ...)) or class probabilities (float, input's shape)",
+                doc: "class indices (int, shape (N,) or (N, d1, ...), or (1,) for a (C,) input) or class probabilities (float, input's shape)",
             },
             CLASS_WEIGHT,
         ],
@@ -31,7 +31,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
             opt("label_smoothing", OptionType::Float, "0.0", "mixes the target with the uniform distribution, in [0, 1]"),
         ],
         default_reduction: Some(Reduction::Mean),
-        grads: &["input", "target"],
+        grads: &["input", "target", "weight"],
         eval: eval!(cross_entropy),
     },
     LossSpec {
@@ -117,7 +117,19 @@ fn cross_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
         c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
     } else {
         let t = c.float("target");
-        c.finish(loss.forward_probs(x.view(), t.view())?, ("input", Some("target")), |g| loss.backward_probs(x.view(), t.view(), g))
+        let value = loss.forward_probs(x.view(), t.view())?;
+        if !c.want_grads {
+            return Ok(Output { value, grads: vec![] });
+        }
+        // With probability targets PyTorch's autograd differentiates the weight
+        // (with class indices it refuses: "not differentiable", and so none above).
+        let (g, gw) = loss.backward_probs_with_weight(x.view(), t.view(), c.grad_output_for(&value)?.view())?;
+        let mut grads = vec![("input", g.input)];
+        grads.extend(g.target.map(|t| ("target", t)));
+        if c.opt_float("weight").is_some() {
+            grads.push(("weight", gw));
+        }
+        Ok(Output { value, grads })
     }
 }
 

@@ -17,7 +17,7 @@ use losslab::{BinaryDiceLoss, CompleteBoxIouLoss, DiceLoss, DistanceBoxIouLoss, 
 
 // torchvision promotes integer boxes.
 const BOXES1: TensorSpec = promoted("boxes1", "boxes (x1, y1, x2, y2), shape (..., 4)");
-const BOXES2: TensorSpec = promoted("boxes2", "boxes (x1, y1, x2, y2), boxes1's shape");
+const BOXES2: TensorSpec = promoted("boxes2", "boxes (x1, y1, x2, y2): boxes1's shape, or one that broadcasts to it (a (1, 4) box against (N, 4), as torchvision)");
 const BOX_EPS: OptionSpec = opt("eps", OptionType::Float, "1e-7", "added to the denominators");
 // Keras casts y_true to y_pred's dtype.
 const Y_TRUE: TensorSpec = promoted("y_true", "targets in [0, 1], any shape");

@@ -10,8 +10,8 @@ use ndarray::{ArrayD, ArrayViewD};
 
 // PyTorch promotes integer embeddings; optax refuses them.
 const ANCHOR: TensorSpec = promoted("anchor", "anchors, shape (N, D) or (D,) (the distance is along the last axis)");
-const POSITIVE: TensorSpec = promoted("positive", "positives, anchor's shape");
-const NEGATIVE: TensorSpec = promoted("negative", "negatives, anchor's shape");
+const POSITIVE: TensorSpec = promoted("positive", "positives: anchor's rank, a shape that broadcasts with anchor's and negative's ((1, D) against (N, D))");
+const NEGATIVE: TensorSpec = promoted("negative", "negatives: anchor's rank, a shape that broadcasts with anchor's and positive's");
 const MARGIN_1: super::OptionSpec = opt("margin", OptionType::Float, "1.0", "the margin between the distances (> 0)");
 const SWAP: super::OptionSpec = opt("swap", OptionType::Bool, "False", "use min(d(a, n), d(p, n)) as the negative distance");
 
@@ -22,8 +22,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "Cosine embedding: 1 − cos for pairs labelled 1, max(0, cos − margin) for pairs labelled −1",
         tensors: &[
             promoted("input1", "first vectors, shape (N, D) or (D,)"),
-            promoted("input2", "second vectors, input1's shape"),
-            promoted("target", "1 or −1 per pair, shape (N,) or ()"),
+            promoted("input2", "second vectors: input1's rank, a shape that broadcasts with input1's ((1, D) against (N, D))"),
+            promoted("target", "1 or −1 per pair: shape (N,) or (1,) with 2-D inputs, () with 1-D inputs"),
         ],
         options: &[opt("margin", OptionType::Float, "0.0", "the cosine below which dissimilar pairs cost nothing")],
         default_reduction: Some(Reduction::Mean),

@@ -23,7 +23,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "KL divergence loss of log-probabilities input against target: target·(log target − input)",
         tensors: &[
             float("input", "log-probabilities, any shape"),
-            float("target", "probabilities (log-probabilities with log_target), input's shape"),
+            float("target", "probabilities (log-probabilities with log_target): a shape that broadcasts with input's (PyTorch's broadcasting; the result has the broadcast shape)"),
         ],
         options: &[opt("log_target", OptionType::Bool, "False", "whether target holds log-probabilities")],
         default_reduction: Some(Reduction::Mean),

@@ -643,8 +643,8 @@ mod tests {
         let r = request(vec![("input", f64s(&[1.0]))]);
         assert_eq!(
             message("cross_entropy", r),
-            "torch:cross_entropy needs tensor `target` (class indices (int, shape (N,) or (N, d1, ...)) or class probabilities \
-             (float, input's shape)); its tensors are input, target, weight (optional)"
+            "torch:cross_entropy needs tensor `target` (class indices (int, shape (N,) or (N, d1, ...), or (1,) for a (C,) input) \
+             or class probabilities (float, input's shape)); its tensors are input, target, weight (optional)"
         );
         let r = request(vec![("input", f32s(&[1.0])), ("target", f64s(&[2.0]))]);
         assert!(message("l1_loss", r).contains("`target` has dtype float64, expected float32 (the dtype of `input`"));

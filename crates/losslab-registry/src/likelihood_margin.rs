@@ -24,7 +24,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "poisson_nll_loss",
         summary: "Poisson negative log likelihood: exp(input) − target·input (log_input), or input − target·log(input + eps)",
-        tensors: &[promoted("input", "the log-rate (log_input) or the rate, any shape"), promoted("target", "counts, input's shape")],
+        tensors: &[promoted("input", "the log-rate (log_input) or the rate, any shape"), promoted("target", "counts: a shape that broadcasts with input's (PyTorch's broadcasting; the result has the broadcast shape)")],
         options: &[
             opt("log_input", OptionType::Bool, "True", "whether input is the log of the rate"),
             opt("full", OptionType::Bool, "False", "add the Stirling term target·log(target) − target + ½log(2π·target) where target > 1"),
@@ -40,7 +40,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "Gaussian negative log likelihood: ½(log var + (input − target)²/var), var clamped at eps",
         tensors: &[
             promoted("input", "the predicted mean, any shape"),
-            promoted("target", "the target, input's shape"),
+            promoted("target", "the target: a shape that broadcasts with input's (PyTorch's broadcasting; the result has the broadcast shape)"),
             opt_float(
                 "var",
                 "the predicted variance (>= 0): input's shape, input's shape without the last axis, or with one axis of size 1; \
@@ -67,8 +67,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "Margin ranking: max(0, −target·(input1 − input2) + margin)",
         tensors: &[
             promoted("input1", "the first scores, any shape"),
-            promoted("input2", "the second scores, input1's shape"),
-            promoted("target", "1 where input1 should rank higher, −1 where lower; input1's shape"),
+            promoted("input2", "the second scores: input1's rank, a shape that broadcasts with input1's"),
+            promoted("target", "1 where input1 should rank higher, −1 where lower: input1's rank, broadcast with input1 and input2"),
         ],
         options: &[opt("margin", OptionType::Float, "0.0", "the margin")],
         default_reduction: Some(Reduction::Mean),
@@ -79,7 +79,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "hinge_embedding_loss",
         summary: "Hinge embedding: input where target = 1, max(0, margin − input) where target = −1",
-        tensors: &[float("input", "distances, any shape"), promoted("target", "1 (similar) or −1 (dissimilar), input's shape")],
+        tensors: &[float("input", "distances, any shape"), promoted("target", "1 (similar) or −1 (dissimilar): a shape that broadcasts with input's (PyTorch's broadcasting; the result has the broadcast shape)")],
         options: &[MARGIN1],
         default_reduction: Some(Reduction::Mean),
         grads: &["input"],
@@ -89,7 +89,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Torch,
         name: "soft_margin_loss",
         summary: "Soft margin (two-class logistic): log(1 + exp(−target·input)), computed stably",
-        tensors: &[INPUT, promoted("target", "1 or −1, input's shape")],
+        tensors: &[INPUT, promoted("target", "1 or −1: a shape that broadcasts to input's (the result keeps input's shape, as PyTorch's)")],
         options: &[],
         default_reduction: Some(Reduction::Mean),
         grads: &["input"],
@@ -101,12 +101,12 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "Multi-label soft margin: per-class logistic loss averaged over the classes (last axis)",
         tensors: &[
             float("input", "logits, shape (N, C) or (..., C)"),
-            promoted("target", "0/1 (or soft) labels, input's shape"),
-            opt_promoted("weight", "a weight per class (C,), broadcast to input's shape"),
+            promoted("target", "0/1 (or soft) labels: input's shape, or one that broadcasts with it"),
+            opt_promoted("weight", "weights, usually one per class (C,): a shape that broadcasts with input and target"),
         ],
         options: &[],
         default_reduction: Some(Reduction::Mean),
-        grads: &["input", "target"],
+        grads: &["input", "target", "weight"],
         eval: eval!(multilabel_soft_margin),
     },
     LossSpec {
@@ -332,7 +332,16 @@ fn multilabel_soft_margin<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
         loss = loss.weight(w);
     }
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    let value = loss.forward(x.view(), y.view())?;
+    if !c.want_grads {
+        return Ok(Output { value, grads: vec![] });
+    }
+    // PyTorch's autograd differentiates the weight too.
+    let (g, gw) = loss.backward_with_weight(x.view(), y.view(), c.grad_output_for(&value)?.view())?;
+    let mut grads = vec![("input", g.input)];
+    grads.extend(g.target.map(|t| ("target", t)));
+    grads.extend(gw.map(|w| ("weight", w)));
+    Ok(Output { value, grads })
 }
 
 fn multilabel_margin<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {

@@ -10,7 +10,7 @@ use losslab::{HuberLoss, L1Loss, MseLoss, Reduction, SmoothL1Loss};
 // (huber_loss refuses an integer input: its output takes the input's dtype).
 const INPUT: super::TensorSpec = promoted("input", "the prediction, any shape");
 const FLOAT_INPUT: super::TensorSpec = float("input", "the prediction, any shape");
-const TARGET: super::TensorSpec = promoted("target", "the target, input's shape");
+const TARGET: super::TensorSpec = promoted("target", "the target: a shape that broadcasts with input's (PyTorch's broadcasting; the result has the broadcast shape)");
 
 pub(super) const LOSSES: &[LossSpec] = &[
     LossSpec {

@@ -213,23 +213,6 @@ fn run_case(case: &Value, dtype: Dtype, error_kind: Option<ErrorKind>) -> Result
     Ok(failures)
 }
 
-/// Cases of `parity.json` (PyTorch behaviour that losslab does not have yet,
-/// issue 12), by id prefix: skipped, and listed on every run. Each entry is
-/// work left to do; remove it when the library does what the case pins.
-const PARITY_PENDING: &[&str] = &[
-    // broadcasting over the class axis (input, target and weight together)
-    "torch:multilabel_soft_margin_loss/broadcast/",
-    // the weight's gradient (torch's autograd differentiates it)
-    "torch:multilabel_soft_margin_loss/weight-grad/",
-    "torch:cross_entropy/weight-grad/probs/",
-    // vectors of one rank that broadcast
-    "torch:cosine_embedding_loss/broadcast/input",
-    "torch:triplet_margin_loss/broadcast/anchor-",
-    "torch:triplet_margin_loss/broadcast/positive-1x3",
-    // float32 fused path: (1 − ∞)·(−∞) + softplus(∞) is NaN there, ∞ in torch
-    "torch:binary_cross_entropy_with_logits/nonfinite/",
-];
-
 /// Runs every case of `file` in each of its dtypes; panics listing every failure.
 fn check_file(file: &str) {
     check_file_with(file, None);
@@ -243,13 +226,8 @@ fn check_file_with(file: &str, error_kind: Option<ErrorKind>) {
     let mut failures = Vec::new();
     let mut runs = 0;
     let mut ids = BTreeSet::new();
-    let mut pending = Vec::new();
     for case in cases {
         let id = case["id"].as_str().unwrap_or("<no id>");
-        if file == "parity.json" && PARITY_PENDING.iter().any(|p| id.starts_with(p)) {
-            pending.push(id);
-            continue;
-        }
         if !ids.insert(id.to_string()) {
             failures.push(format!("{id}: duplicate case id"));
         }
@@ -271,10 +249,7 @@ fn check_file_with(file: &str, error_kind: Option<ErrorKind>) {
         }
     }
     assert!(failures.is_empty(), "{file}: {} of {runs} runs ({} cases) failed:\n  {}", failures.len(), cases.len(), failures.join("\n  "));
-    eprintln!("{file}: {runs} runs of {} cases passed", cases.len() - pending.len());
-    if !pending.is_empty() {
-        eprintln!("{file}: {} cases pending (PARITY_PENDING):\n  {}", pending.len(), pending.join("\n  "));
-    }
+    eprintln!("{file}: {runs} runs of {} cases passed", cases.len());
 }
 
 #[test]

@@ -10,6 +10,7 @@
 //! Degenerate boxes give what torchvision gives (a zero-height box in CIoU: a
 //! NaN gradient, from `w / h`).
 
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
@@ -539,12 +540,13 @@ fn box_loss(kind: BoxKind, eps: f64, a: [f64; 4], b: [f64; 4], g: Option<f64>) -
     (loss, ga, gb)
 }
 
-/// The shape-checked boxes of a box loss.
+/// The shape-checked boxes of a box loss (`boxes2` broadcast to `boxes1`'s shape).
 struct Boxes {
     shape: Vec<usize>,
     out_shape: Vec<usize>,
     a: Vec<f64>,
     b: Vec<f64>,
+    bc: Broadcast,
 }
 
 impl Boxes {
@@ -553,8 +555,15 @@ impl Boxes {
         if s.last() != Some(&4) {
             return Err(shape_err(loss, "boxes1", "(..., 4): boxes (x1, y1, x2, y2) on the last axis", s));
         }
-        same_shape(loss, "boxes1", s, "boxes2", boxes2.shape())?;
-        Ok(Boxes { shape: s.to_vec(), out_shape: s[..s.len() - 1].to_vec(), a: widen(boxes1), b: widen(boxes2) })
+        // torchvision: boxes2's coordinates (its last axis, of 4) broadcast into
+        // boxes1's shape, which the result keeps (the other way, its masked
+        // assignment refuses).
+        if boxes2.shape().last() != Some(&4) {
+            return Err(shape_err(loss, "boxes2", "(..., 4): boxes (x1, y1, x2, y2) on the last axis", boxes2.shape()));
+        }
+        let bc = Broadcast::to_first(loss, &[("boxes1", s), ("boxes2", boxes2.shape())])?;
+        let b = bc.expand(1, boxes2);
+        Ok(Boxes { shape: s.to_vec(), out_shape: s[..s.len() - 1].to_vec(), a: widen(boxes1), b, bc })
     }
     fn count(&self) -> usize {
         self.a.len() / 4
@@ -597,7 +606,7 @@ impl Boxes {
             ga[4 * i..4 * i + 4].copy_from_slice(&da);
             gb[4 * i..4 * i + 4].copy_from_slice(&db);
         }
-        Ok(Gradients { input: narrow(&self.shape, ga), target: Some(narrow(&self.shape, gb)) })
+        Ok(Gradients { input: narrow(&self.shape, ga), target: Some(self.bc.reduce(1, gb)) })
     }
 }
 
@@ -715,8 +724,10 @@ box_loss_type!(
     /// ℓ = 1 − ( I / (U + eps) − (C − U) / (C + eps) )
     /// ```
     ///
-    /// `boxes1`, `boxes2`: `(..., 4)` in `(x1, y1, x2, y2)`, the same shape; the
-    /// result has shape `(...)` (one loss per pair, before the reduction). The loss
+    /// `boxes1`, `boxes2`: `(..., 4)` in `(x1, y1, x2, y2)`, the same shape, or
+    /// `boxes2` of a shape that broadcasts to `boxes1`'s (a `(1, 4)` box against
+    /// `(N, 4)`, as torchvision; its gradient is summed back to its shape); the
+    /// result has shape `(...)` of `boxes1` (one loss per pair, before the reduction). The loss
     /// is in `[0, 2)`, 0 (up to `eps`) for identical boxes, and keeps a gradient
     /// for boxes that do not overlap (through `C`), where the plain IoU loss has
     /// none. Gradients are torch's autograd through torchvision's formula: a tie
@@ -725,7 +736,8 @@ box_loss_type!(
     /// Like torchvision, `reduction = Mean` of no boxes is 0, not NaN.
     ///
     /// # Errors
-    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2`'s shape differs.
+    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2` does not
+    /// broadcast to `boxes1`'s shape (torchvision refuses a `boxes1` that would grow).
     ///
     /// # Examples
     /// ```
@@ -763,7 +775,8 @@ box_loss_type!(
     /// than GIoU.
     ///
     /// # Errors
-    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2`'s shape differs.
+    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2` does not
+    /// broadcast to `boxes1`'s shape (torchvision refuses a `boxes1` that would grow).
     ///
     /// # Examples
     /// ```
@@ -807,7 +820,8 @@ box_loss_type!(
     /// Shapes, ties and the empty mean as [`GeneralizedBoxIouLoss`].
     ///
     /// # Errors
-    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2`'s shape differs.
+    /// [`LossError::Shape`] if `boxes1`'s last axis is not 4 or `boxes2` does not
+    /// broadcast to `boxes1`'s shape (torchvision refuses a `boxes1` that would grow).
     ///
     /// # Examples
     /// ```

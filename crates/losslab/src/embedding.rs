@@ -21,6 +21,7 @@
 //! Losses with more than two differentiable tensors return their own gradient
 //! structs with named fields ([`TripletGradients`], [`CosineEmbeddingGradients`]).
 
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{check_option, same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::math::{lanes, resolve_axis, sgn};
@@ -243,13 +244,16 @@ pub struct TripletGradients<T> {
     pub negative: ArrayD<T>,
 }
 
-/// The widened, shape-checked inputs of a triplet loss.
+/// The widened, shape-checked inputs of a triplet loss (PyTorch's broadcast to
+/// one shape, where they differ).
 struct Triplet {
     shape: Vec<usize>,
     lanes: Lanes,
     a: Vec<f64>,
     p: Vec<f64>,
     n: Vec<f64>,
+    /// The broadcast of PyTorch's three tensors, where their shapes differ.
+    bc: Option<Broadcast>,
 }
 
 impl Triplet {
@@ -260,18 +264,44 @@ impl Triplet {
         (a, p, n): (&ArrayView<'_, T, D>, &ArrayView<'_, T, D>, &ArrayView<'_, T, D>),
         axis: Option<isize>,
     ) -> Result<Self> {
-        same_shape(loss, names[0], a.shape(), names[1], p.shape())?;
-        same_shape(loss, names[0], a.shape(), names[2], n.shape())?;
         let lanes = match axis {
-            None => Lanes::last(a.shape()),
+            // PyTorch: tensors of one rank, broadcast together (the distances are
+            // those of the broadcast tensors, `pairwise_distance`'s and
+            // `cosine_similarity`'s own broadcasting).
+            None => {
+                for (name, t) in [(names[1], p.shape()), (names[2], n.shape())] {
+                    if t.len() != a.ndim() {
+                        return Err(shape_err(
+                            loss,
+                            name,
+                            format!(
+                                "{} dimensions, as `{}` {:?} (PyTorch: the anchor, positive, and negative tensors are expected to have the same number of dimensions)",
+                                a.ndim(),
+                                names[0],
+                                a.shape()
+                            ),
+                            t,
+                        ));
+                    }
+                }
+                let bc = Broadcast::new(loss, &[(names[0], a.shape()), (names[1], p.shape()), (names[2], n.shape())])?;
+                if !bc.is_trivial() {
+                    let lanes = Lanes::last(&bc.shape);
+                    let (av, pv, nv) = (bc.expand(0, a), bc.expand(1, p), bc.expand(2, n));
+                    return Ok(Triplet { shape: bc.shape.clone(), lanes, a: av, p: pv, n: nv, bc: Some(bc) });
+                }
+                Lanes::last(a.shape())
+            }
             Some(ax) => {
+                same_shape(loss, names[0], a.shape(), names[1], p.shape())?;
+                same_shape(loss, names[0], a.shape(), names[2], n.shape())?;
                 if a.ndim() == 0 {
                     return Err(shape_err(loss, names[0], "at least 1 dimension (the embedding axis)", a.shape()));
                 }
                 Lanes::new(a.shape(), Some(resolve_axis(loss, "axis", ax, a.ndim())?))
             }
         };
-        Ok(Triplet { shape: a.shape().to_vec(), lanes, a: widen(a), p: widen(p), n: widen(n) })
+        Ok(Triplet { shape: a.shape().to_vec(), lanes, a: widen(a), p: widen(p), n: widen(n), bc: None })
     }
 
     fn lane(&self, s: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
@@ -282,8 +312,12 @@ impl Triplet {
         (a, p, n)
     }
 
+    /// The gradients in the broadcast shape, each summed back to its tensor's shape.
     fn grads<T: Float>(&self, ga: Vec<f64>, gp: Vec<f64>, gn: Vec<f64>) -> TripletGradients<T> {
-        TripletGradients { anchor: narrow(&self.shape, ga), positive: narrow(&self.shape, gp), negative: narrow(&self.shape, gn) }
+        match &self.bc {
+            Some(b) => TripletGradients { anchor: b.reduce(0, ga), positive: b.reduce(1, gp), negative: b.reduce(2, gn) },
+            None => TripletGradients { anchor: narrow(&self.shape, ga), positive: narrow(&self.shape, gp), negative: narrow(&self.shape, gn) },
+        }
     }
 }
 
@@ -433,9 +467,12 @@ macro_rules! triplet_methods {
 /// swap: d(a, n) is replaced by min(d(a, n), d(p, n))
 /// ```
 ///
-/// `anchor`, `positive` and `negative` have the same shape, `(N, D)` or `(D)`
-/// (any shape: the distance is taken along the last axis, and a 0-d tensor is one
-/// vector of length 1); the unreduced result has the shape without the last axis.
+/// `anchor`, `positive` and `negative` have one rank, `(N, D)` or `(D)` (any
+/// rank: the distance is taken along the last axis, and a 0-d tensor is one
+/// vector of length 1), and broadcast together as PyTorch broadcasts them (a
+/// `(1, D)` positive against `(N, D)` anchors; each gradient is summed back to
+/// its tensor's shape); the unreduced result has the broadcast shape without
+/// the last axis.
 ///
 /// **PyTorch's `eps`** is added to every component of the difference
 /// (`‖a − p + eps‖`), not to the norm: `d(a, a) = eps · D^(1/p)`, not 0, and the
@@ -449,8 +486,9 @@ macro_rules! triplet_methods {
 /// gradient in halves (`torch.minimum`'s backward).
 ///
 /// # Errors
-/// [`LossError::Shape`] if the three shapes differ (PyTorch broadcasts tensors of
-/// the same number of dimensions; losslab requires equal shapes);
+/// [`LossError::Shape`] if the three tensors differ in rank (PyTorch: "The
+/// anchor, positive, and negative tensors are expected to have the same number
+/// of dimensions") or do not broadcast;
 /// [`LossError::Option`] for `margin ≤ 0` (as PyTorch: "margin must be greater
 /// than 0") or a NaN `p`.
 ///
@@ -606,7 +644,8 @@ impl FromStr for TripletDistance {
 /// cosine:   d(x, y) = 1 − Σᵢ (xᵢ / max(‖x‖, 1e-8)) (yᵢ / max(‖y‖, 1e-8))
 /// ```
 ///
-/// Shapes as [`TripletMarginLoss`] (the distance along the last axis). With
+/// Shapes as [`TripletMarginLoss`] (the distance along the last axis; tensors
+/// of one rank that broadcast, as PyTorch's, which requires one rank). With
 /// `Pairwise` it is exactly `TripletMarginLoss` with its defaults. The cosine
 /// distance is PyTorch's `cosine_similarity`, which normalises each vector
 /// first; its clamp of the norm to `1e-8` runs under `no_grad`, so the gradient
@@ -616,8 +655,8 @@ impl FromStr for TripletDistance {
 /// `(N, D)` inputs they describe; losslab always uses the last axis.
 ///
 /// # Errors
-/// [`LossError::Shape`] if the three shapes differ; [`LossError::Option`] for
-/// `margin ≤ 0` (as PyTorch).
+/// [`LossError::Shape`] if the three tensors differ in rank or do not
+/// broadcast; [`LossError::Option`] for `margin ≤ 0` (as PyTorch).
 ///
 /// # Examples
 /// ```
@@ -874,7 +913,10 @@ pub struct CosineEmbeddingGradients<T> {
 /// ```
 ///
 /// `input1` and `input2` are `(N, D)` with `target` `(N)`, or `(D)` with a 0-d
-/// `target`. PyTorch adds its `EPSILON` (the `float` 1e-12, i.e.
+/// `target`; as PyTorch's, the inputs broadcast (a `(1, D)` against `(N, D)`;
+/// each squared norm is its input's own, along its own last axis) and the target
+/// with the pairs (a `(1,)` target for every pair, or `(N,)` targets for one
+/// pair); each gradient is summed back to its input's shape. PyTorch adds its `EPSILON` (the `float` 1e-12, i.e.
 /// `9.999999960041972e-13` in double precision) to each squared norm, so a zero
 /// vector has cosine 0 (loss 1 for `y = 1`) and a finite, large gradient
 /// `∂cos/∂x1 = x2 / √((‖x1‖² + ε)(‖x2‖² + ε)) − cos · x1 / (‖x1‖² + ε)`. A
@@ -883,10 +925,9 @@ pub struct CosineEmbeddingGradients<T> {
 /// (`clamp_min`'s backward). The target is not differentiated.
 ///
 /// # Errors
-/// [`LossError::Shape`] if `input2`'s shape is not `input1`'s (PyTorch
-/// broadcasts; losslab does not), if `target` is neither 0-d with 1-D inputs nor
-/// `(N)` with `(N, D)` inputs (PyTorch: "0D or 1D target tensor expected,
-/// multi-target not supported").
+/// [`LossError::Shape`] if the inputs or the target do not broadcast, if
+/// `target` is neither 0-d with 1-D inputs nor 1-D with 2-D inputs (PyTorch:
+/// "0D or 1D target tensor expected, multi-target not supported").
 ///
 /// # Examples
 /// ```
@@ -922,23 +963,37 @@ impl Default for CosineEmbeddingLoss {
 const COSINE_EMBEDDING_EPS: f64 = 1e-12_f32 as f64;
 
 struct CosinePairs {
-    shape: Vec<usize>,
+    /// The broadcast of `input1` and `input2`.
+    bc: Broadcast,
+    /// The vectors of the broadcast shape, along its last axis.
     lanes: Lanes,
     x1: Vec<f64>,
     x2: Vec<f64>,
+    /// The inputs' own vector lengths (1 where a vector broadcasts along it).
+    d1: usize,
+    d2: usize,
     y: Vec<f64>,
+    /// The number of results: the pairs and the targets broadcast together.
+    out: usize,
 }
 
 impl CosinePairs {
-    /// `(prod, m1, m2, denom, cos)` of pair `s`.
-    fn cos(&self, s: usize, a: &mut Vec<f64>, b: &mut Vec<f64>) -> (f64, f64, f64) {
+    /// `(m1, m2, denom, cos)` of pair `s`. As PyTorch, the product sums over the
+    /// broadcast vectors and each squared norm over its input's own vector.
+    fn cos(&self, s: usize, a: &mut Vec<f64>, b: &mut Vec<f64>) -> (f64, f64, f64, f64) {
         self.lanes.gather(&self.x1, s, a);
         self.lanes.gather(&self.x2, s, b);
         let prod = dot(a, b);
-        let m1 = dot(a, a) + COSINE_EMBEDDING_EPS;
-        let m2 = dot(b, b) + COSINE_EMBEDDING_EPS;
+        let m1 = dot(&a[..self.d1], &a[..self.d1]) + COSINE_EMBEDDING_EPS;
+        let m2 = dot(&b[..self.d2], &b[..self.d2]) + COSINE_EMBEDDING_EPS;
         let denom = (m1 * m2).sqrt();
-        (m1, denom, prod / denom)
+        (m1, m2, denom, prod / denom)
+    }
+
+    /// The pair and the target of result `o`.
+    fn at(&self, o: usize) -> (usize, f64) {
+        let s = if self.lanes.count() == 1 { 0 } else { o };
+        (s, if self.y.len() == 1 { self.y[0] } else { self.y[o] })
     }
 }
 
@@ -969,61 +1024,109 @@ impl CosineEmbeddingLoss {
         y: &ArrayView<'_, T, D2>,
     ) -> Result<(CosinePairs, Reducer)> {
         let name = Self::NAME;
-        match y.ndim() {
-            0 if x1.ndim() != 1 => {
-                return Err(shape_err(name, "input1", "(D) (1-D, with a 0-d target)", x1.shape()));
-            }
-            1 if x1.ndim() != 2 => {
-                return Err(shape_err(name, "input1", "(N, D) (2-D, with a 1-D target)", x1.shape()));
-            }
-            0 | 1 => {}
-            _ => {
-                return Err(shape_err(name, "target", "(N) or () (PyTorch: multi-target not supported)", y.shape()));
+        for (tensor, x) in [("input1", x1.shape()), ("input2", x2.shape())] {
+            match y.ndim() {
+                0 if x.len() != 1 => {
+                    return Err(shape_err(name, tensor, "(D) (1-D, with a 0-d target)", x));
+                }
+                1 if x.len() != 2 => {
+                    return Err(shape_err(name, tensor, "(N, D) (2-D, with a 1-D target)", x));
+                }
+                0 | 1 => {}
+                _ => {
+                    return Err(shape_err(name, "target", "(N) or () (PyTorch: multi-target not supported)", y.shape()));
+                }
             }
         }
-        same_shape(name, "input1", x1.shape(), "input2", x2.shape())?;
-        if y.ndim() == 1 && y.shape()[0] != x1.shape()[0] {
-            return Err(shape_err(name, "target", format!("[{}] (the batch size of `input1`)", x1.shape()[0]), y.shape()));
-        }
-        let lanes = Lanes::last(x1.shape());
-        let reducer = Reducer::counting(self.reduction, &lanes.out_shape, &lanes.out_shape);
-        Ok((CosinePairs { shape: x1.shape().to_vec(), lanes, x1: widen(x1), x2: widen(x2), y: widen(y) }, reducer))
+        // PyTorch: the inputs broadcast (a (1, D) against (N, D)), and the target
+        // with the pairs' cosines.
+        let bc = Broadcast::new(name, &[("input1", x1.shape()), ("input2", x2.shape())])?;
+        let lanes = Lanes::last(&bc.shape);
+        let pairs = lanes.count();
+        let out_shape = if y.ndim() == 1 {
+            let m = y.shape()[0];
+            if m != pairs && m != 1 && pairs != 1 {
+                return Err(shape_err(
+                    name,
+                    "target",
+                    format!("[{pairs}] or [1] (the batch size of the inputs, broadcast as PyTorch's)"),
+                    y.shape(),
+                ));
+            }
+            vec![if pairs == 1 { m } else { pairs }]
+        } else {
+            vec![]
+        };
+        let reducer = Reducer::counting(self.reduction, &out_shape, &out_shape);
+        let (d1, d2) = (x1.shape().last().copied().unwrap_or(1), x2.shape().last().copied().unwrap_or(1));
+        let (e1, e2) = (bc.expand(0, x1), bc.expand(1, x2));
+        let out = out_shape.iter().product();
+        Ok((CosinePairs { bc, lanes, x1: e1, x2: e2, d1, d2, y: widen(y), out }, reducer))
     }
 
     fn losses(&self, c: &CosinePairs) -> Vec<f64> {
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        (0..c.lanes.count())
-            .map(|s| {
-                let (_, _, cos) = c.cos(s, &mut a, &mut b);
+        let cos: Vec<f64> = (0..c.lanes.count()).map(|s| c.cos(s, &mut a, &mut b).3).collect();
+        (0..c.out)
+            .map(|o| {
+                let (s, y) = c.at(o);
+                let cos = cos[s];
                 let neg = cos - self.margin;
                 let neg = if neg.is_nan() { neg } else { neg.max(0.0) };
                 // at::where(target == 1, 1 - cos, 0) + at::where(target == -1, neg, 0)
-                (if c.y[s] == 1.0 { 1.0 - cos } else { 0.0 }) + (if c.y[s] == -1.0 { neg } else { 0.0 })
+                (if y == 1.0 { 1.0 - cos } else { 0.0 }) + (if y == -1.0 { neg } else { 0.0 })
             })
             .collect()
     }
 
-    fn grads(&self, c: &CosinePairs, scales: &Scales) -> (Vec<f64>, Vec<f64>) {
-        let (mut g1, mut g2) = (vec![0.0; c.x1.len()], vec![0.0; c.x1.len()]);
+    /// The gradients, each summed back to its input's shape. As PyTorch's
+    /// autograd: the product's path (`g/denom · x2`, summed over the elements
+    /// that read each entry) and the squared norm's path (`2 · g_m1 · x1`, with
+    /// `g_m1` from `denom = √(m1 m2)`) are summed back separately and then added.
+    fn grads<T: Float>(&self, c: &CosinePairs, scales: &Scales) -> CosineEmbeddingGradients<T> {
+        let n = c.x1.len();
+        let (mut p1, mut p2, mut n1, mut n2) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        for s in 0..c.lanes.count() {
-            let (m1, denom, cos) = c.cos(s, &mut a, &mut b);
-            let m2 = dot(&b, &b) + COSINE_EMBEDDING_EPS;
-            let y = c.y[s];
-            let gcos = scales.at(s)
+        let cos: Vec<f64> = (0..c.lanes.count()).map(|s| c.cos(s, &mut a, &mut b).3).collect();
+        // The upstream gradient of each pair's cosine, from every result that reads it.
+        let mut gcos = vec![0.0; c.lanes.count()];
+        for o in 0..c.out {
+            let (s, y) = c.at(o);
+            gcos[s] += scales.at(o)
                 * if y == 1.0 {
                     -1.0
-                } else if y == -1.0 && cos - self.margin > 0.0 {
+                } else if y == -1.0 && cos[s] - self.margin > 0.0 {
                     1.0
                 } else {
                     0.0
                 };
-            let la: Vec<f64> = a.iter().zip(&b).map(|(x, z)| gcos * (z / denom - cos * x / m1)).collect();
-            let lb: Vec<f64> = a.iter().zip(&b).map(|(x, z)| gcos * (x / denom - cos * z / m2)).collect();
-            c.lanes.scatter_add(&mut g1, s, &la);
-            c.lanes.scatter_add(&mut g2, s, &lb);
         }
-        (g1, g2)
+        let (mut lp1, mut lp2, mut ln1, mut ln2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (s, &gc) in gcos.iter().enumerate() {
+            let (m1, m2, denom, cos) = c.cos(s, &mut a, &mut b);
+            // cos = prod / denom; denom = √(m1 m2); m = Σ x² + ε (its input's own vector:
+            // the first d entries of the broadcast one).
+            let gprod = gc / denom;
+            let gmm = (-gc * (cos / denom)) / (2.0 * denom);
+            let (gm1, gm2) = (gmm * m2, gmm * m1);
+            lp1.clear();
+            lp2.clear();
+            ln1.clear();
+            ln2.clear();
+            lp1.extend(b.iter().map(|z| gprod * z));
+            lp2.extend(a.iter().map(|x| gprod * x));
+            ln1.extend(a.iter().enumerate().map(|(k, x)| if k < c.d1 { 2.0 * (gm1 * x) } else { 0.0 }));
+            ln2.extend(b.iter().enumerate().map(|(k, z)| if k < c.d2 { 2.0 * (gm2 * z) } else { 0.0 }));
+            c.lanes.scatter_add(&mut p1, s, &lp1);
+            c.lanes.scatter_add(&mut p2, s, &lp2);
+            c.lanes.scatter_add(&mut n1, s, &ln1);
+            c.lanes.scatter_add(&mut n2, s, &ln2);
+        }
+        let back = |k: usize, p: Vec<f64>, n: Vec<f64>| -> ArrayD<T> {
+            let (p, n): (ArrayD<f64>, ArrayD<f64>) = (c.bc.reduce(k, p), c.bc.reduce(k, n));
+            narrow(p.shape(), p.iter().zip(n.iter()).map(|(p, n)| p + n).collect())
+        };
+        CosineEmbeddingGradients { input1: back(0, p1, n1), input2: back(1, p2, n2) }
     }
 
     /// The loss, reduced as `self.reduction` says.
@@ -1054,8 +1157,7 @@ impl CosineEmbeddingLoss {
     ) -> Result<CosineEmbeddingGradients<T>> {
         let (c, r) = self.prepare(&input1, &input2, &target)?;
         let scales = r.scales(Self::NAME, &grad_output)?;
-        let (g1, g2) = self.grads(&c, &scales);
-        Ok(CosineEmbeddingGradients { input1: narrow(&c.shape, g1), input2: narrow(&c.shape, g2) })
+        Ok(self.grads(&c, &scales))
     }
 
     /// The loss and its gradients (of the result's sum when unreduced).
@@ -1072,8 +1174,7 @@ impl CosineEmbeddingLoss {
         let value = r.output(self.losses(&c));
         let g = ones_like_output::<T>(&r);
         let scales = r.scales(Self::NAME, &g.view())?;
-        let (g1, g2) = self.grads(&c, &scales);
-        Ok((value, CosineEmbeddingGradients { input1: narrow(&c.shape, g1), input2: narrow(&c.shape, g2) }))
+        Ok((value, self.grads(&c, &scales)))
     }
 }
 

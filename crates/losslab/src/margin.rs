@@ -12,10 +12,10 @@
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
-use crate::machinery::lanes::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Upstream};
+use crate::machinery::lanes::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Lanes, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64, softplus_f64};
-use crate::machinery::pointwise::{broadcast_weight, Pointwise};
-use crate::machinery::reduction::{Gradients, Reducer, Reduction};
+use crate::machinery::pointwise::Pointwise;
+use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
 
 /// The gradient factor JAX gives `maximum(z, 0)`: 1 above, ½ at the tie, 0 below.
@@ -473,13 +473,19 @@ impl SoftMarginLoss {
 /// ∂ℓₛ/∂x_c = w_c (σ(x_c) − y_c) / C        ∂ℓₛ/∂y_c = −w_c x_c / C
 /// ```
 ///
-/// `input` and `target` have the same shape `(…, C)`; the result has one value
-/// per sample (the shape without the last axis). `weight` broadcasts to the
-/// input's shape (usually `(C,)`). `Mean` averages over samples.
+/// `input` is `(…, C)`; `target` and `weight` (usually `(C,)`) broadcast with
+/// it as PyTorch broadcasts them (all three together). As PyTorch, the
+/// element-wise losses, in the broadcast shape, are summed over axis
+/// `input.ndim − 1` of that shape and divided by `C`, the input's last size:
+/// with a target or weight of no more axes than the input, the result has one
+/// value per sample (the broadcast shape without its last axis). `Mean`
+/// averages over the results. Gradients are summed back to each tensor's
+/// shape; [`backward_with_weight`](Self::backward_with_weight) also gives the
+/// weight's (PyTorch's autograd differentiates it).
 ///
 /// # Errors
-/// [`LossError::Shape`] for different shapes, an input without axes or a weight
-/// that does not broadcast.
+/// [`LossError::Shape`] for an input without axes, or tensors that do not
+/// broadcast.
 ///
 /// # Examples
 /// ```
@@ -496,7 +502,7 @@ impl SoftMarginLoss {
 pub struct MultilabelSoftMarginLoss {
     /// The reduction (default `Mean`).
     pub reduction: Reduction,
-    /// Weights broadcast to the input's shape (default none).
+    /// Weights, broadcast with the input and target (default none).
     pub weight: Option<ArrayD<f64>>,
 }
 
@@ -513,7 +519,7 @@ impl MultilabelSoftMarginLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the weights (broadcast to the input's shape).
+    /// Sets the weights (broadcast with the input and target).
     #[must_use]
     pub fn weight<T: Float, D: Dimension>(mut self, weight: ArrayView<'_, T, D>) -> Self {
         self.weight = Some(weight.map(|v| v.to_wide()).into_dyn());
@@ -526,31 +532,83 @@ impl MultilabelSoftMarginLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
-        let (samples, c, out) = last_axis(Self::NAME, "input", input.shape())?;
-        let w = self.weight.as_ref().map(|w| w.view());
-        let w = broadcast_weight(Self::NAME, "weight", w.as_ref(), input.shape())?;
-        let (x, y) = (widen(&input), widen(&target));
+        let (value, grads) = self.run(input, target, up)?;
+        Ok((value, grads.map(|(g, _)| g)))
+    }
+
+    /// The value and, for an upstream gradient, the gradients with respect to
+    /// `input`, `target` and the weight (where one is set), as PyTorch's autograd
+    /// gives them through `loss * weight`, `.sum(class_dim) / C`.
+    #[allow(clippy::type_complexity)]
+    fn run<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, (Gradients<T>, Option<ArrayD<T>>)>> {
+        // PyTorch: the element-wise loss (input, target and weight broadcast
+        // together), summed over axis `input.dim() − 1` of the broadcast result and
+        // divided by C, the input's last size.
+        let (_, c, _) = last_axis(Self::NAME, "input", input.shape())?;
+        let w = self.weight.as_ref();
+        let mut operands = vec![("input", input.shape()), ("target", target.shape())];
+        if let Some(w) = w {
+            operands.push(("weight", w.shape()));
+        }
+        let bc = Broadcast::new(Self::NAME, &operands)?;
+        let lanes = Lanes::new(Self::NAME, "input", &bc.shape, input.ndim() as isize - 1)?;
+        let (x, y) = (bc.expand(0, &input), bc.expand(1, &target));
+        let w = w.map(|w| bc.expand(2, &w.view()));
         let wk = |k: usize| w.as_ref().map_or(1.0, |w| w[k]);
         let cf = c as f64;
-        eval_lanes(
-            Self::NAME,
-            input.shape(),
-            samples,
-            c,
-            &out,
-            self.reduction,
-            up,
-            true,
-            |s, _| sum_lane(s, c, |k| -(y[k] * log_sigmoid_f64(x[k]) + (1.0 - y[k]) * log_sigmoid_f64(-x[k])) * wk(k)) / cf,
-            |s, sc, gx, gy| {
-                for k in s * c..(s + 1) * c {
-                    let g = sc * wk(k) / cf;
+        // The unweighted element-wise loss.
+        let l = |k: usize| -(y[k] * log_sigmoid_f64(x[k]) + (1.0 - y[k]) * log_sigmoid_f64(-x[k]));
+        let reducer = Reducer::counting(self.reduction, &lanes.out_shape, &bc.shape);
+        let scales = up.scales(Self::NAME, &reducer)?;
+        let value = reducer.output(
+            (0..lanes.count())
+                .map(|s| sum_f64((0..lanes.len).map(|j| lanes.at(s, j)).map(|k| l(k) * wk(k))) / cf)
+                .collect(),
+        );
+        let grads = scales.map(|sc| {
+            let n = bc.len();
+            let (mut gx, mut gy) = (vec![0.0; n], vec![0.0; n]);
+            let mut gw = vec![0.0; if w.is_some() { n } else { 0 }];
+            for s in 0..lanes.count() {
+                let up = sc.at(s);
+                for j in 0..lanes.len {
+                    let k = lanes.at(s, j);
+                    let g = up * wk(k) / cf;
                     gx[k] = g * (sigmoid_f64(x[k]) - y[k]);
                     gy[k] = g * (log_sigmoid_f64(-x[k]) - log_sigmoid_f64(x[k]));
+                    if w.is_some() {
+                        gw[k] = up / cf * l(k);
+                    }
                 }
-            },
-        )
+            }
+            let gw = w.is_some().then(|| bc.reduce(2, gw));
+            (Gradients { input: bc.reduce(0, gx), target: Some(bc.reduce(1, gy)) }, gw)
+        });
+        Ok((value, grads))
+    }
+
+    /// The gradients of `Σ grad_output · loss` with respect to `input` and
+    /// `target` ([`backward`](Self::backward)'s) and with respect to the weight,
+    /// in its own shape (`None` where no weight is set): PyTorch's autograd
+    /// differentiates the weight, `∂ℓₛ/∂w_c = ℓₛ,c / C` with `ℓₛ,c` the unweighted
+    /// binary loss, summed over the elements that read each weight.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    #[allow(clippy::type_complexity)]
+    pub fn backward_with_weight<T: Float, D: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D>,
+        target: ArrayView<'_, T, D>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<(Gradients<T>, Option<ArrayD<T>>)> {
+        Ok(self.run(input, target, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
     }
 
     float_pair_api!(input, target, "`input` w.r.t. `input`, `target` w.r.t. `target`");

@@ -195,14 +195,14 @@ fn cases() -> Vec<Case> {
         ),
         (
             "detection: complete_box_iou boxes2 shape",
-            msg!(CompleteBoxIouLoss::new().forward(zeros(&[2, 4]).view(), zeros(&[1, 4]).view())),
-            "complete_box_iou_loss: `boxes2` has shape [1, 4], expected [2, 4] (the shape of `boxes1`)",
+            msg!(CompleteBoxIouLoss::new().forward(zeros(&[1, 4]).view(), zeros(&[2, 4]).view())),
+            "complete_box_iou_loss: `boxes2` has shape [2, 4], expected a shape that broadcasts to [1, 4] (the shape of `boxes1`, which the result keeps, as PyTorch's)",
         ),
         // --- embedding ---
         (
             "embedding: triplet shapes",
             msg!(TripletMarginLoss::new().forward(m23.view(), m23.view(), m22.view())),
-            "triplet_margin_loss: `negative` has shape [2, 2], expected [2, 3] (the shape of `anchor`)",
+            "triplet_margin_loss: `negative` has shape [2, 2], expected a shape that broadcasts with `anchor` [2, 3] and `positive` [2, 3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "embedding: triplet margin",
@@ -237,7 +237,7 @@ fn cases() -> Vec<Case> {
         (
             "embedding: cosine_embedding target batch",
             msg!(CosineEmbeddingLoss::new().forward(m23.view(), m23.view(), x3.view())),
-            "cosine_embedding_loss: `target` has shape [3], expected [2] (the batch size of `input1`)",
+            "cosine_embedding_loss: `target` has shape [3], expected [2] or [1] (the batch size of the inputs, broadcast as PyTorch's)",
         ),
         (
             "embedding: cosine_similarity axis",
@@ -708,7 +708,7 @@ fn cases() -> Vec<Case> {
         (
             "margin: multilabel_soft_margin shapes",
             msg!(MultilabelSoftMarginLoss::new().forward(m23.view(), m22.view())),
-            "multilabel_soft_margin_loss: `target` has shape [2, 2], expected [2, 3] (the shape of `input`)",
+            "multilabel_soft_margin_loss: `target` has shape [2, 2], expected a shape that broadcasts with `input` [2, 3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "margin: categorical hinge shapes",

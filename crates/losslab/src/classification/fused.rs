@@ -152,7 +152,8 @@ impl CrossEntropyLoss {
         };
         self.validate()?;
         let sample_shape: &[usize] = if shape.len() == 2 { &shape[..1] } else { &[] };
-        if target.shape() != sample_shape {
+        super::check_one_sample_smoothing(shape, target.shape(), self.label_smoothing)?;
+        if target.shape() != sample_shape && !super::one_sample_target(shape, target.shape()) {
             return Err(shape_err(
                 Self::NAME,
                 "target",

@@ -157,7 +157,7 @@ impl IndexedCe {
             (s.len() - 1, s[..s.len() - 1].to_vec())
         };
         let (tname, iname) = if torch_layout { ("target", "input") } else { ("labels", "logits") };
-        if target.shape() != sample_shape.as_slice() {
+        if target.shape() != sample_shape.as_slice() && !(torch_layout && one_sample_target(input.shape(), target.shape())) {
             return Err(shape_err(
                 spec.loss,
                 tname,
@@ -179,6 +179,30 @@ impl IndexedCe {
     }
 }
 
+/// Whether `target` is PyTorch's `(1,)` form of the 0-d target of a `(C,)`
+/// input: PyTorch's `nll_loss` (and `cross_entropy` without label smoothing)
+/// computes its value as the 0-d target's, a 0-d result (its backward raises
+/// "size mismatch (got input: [C], target: [1])"; losslab's gives the 0-d
+/// target's gradient).
+fn one_sample_target(input: &[usize], target: &[usize]) -> bool {
+    input.len() == 1 && target == [1]
+}
+
+/// PyTorch refuses [`one_sample_target`] with label smoothing ("output with
+/// shape [] doesn't match the broadcast shape [1]").
+fn check_one_sample_smoothing(input: &[usize], target: &[usize], smoothing: f64) -> Result<()> {
+    if smoothing > 0.0 && one_sample_target(input, target) {
+        return Err(shape_err(
+            CrossEntropyLoss::NAME,
+            "target",
+            "[] with label smoothing, for a (C,) input (PyTorch refuses the (1,) form then: \
+             \"output with shape [] doesn't match the broadcast shape [1]\")",
+            target,
+        ));
+    }
+    Ok(())
+}
+
 /// `Σ w[yₛ]` over the samples that count (their number without weights), summed
 /// in sample order as PyTorch does.
 fn sum_weights(weight: &Option<Vec<f64>>, labels: &[Option<usize>]) -> f64 {
@@ -190,7 +214,10 @@ fn sum_weights(weight: &Option<Vec<f64>>, labels: &[Option<usize>]) -> f64 {
 ///
 /// `input` holds logits of shape `(N, C)`, `(N, C, d1, …, dk)` or `(C,)`. The
 /// target is either class indices ([`forward`](Self::forward): shape `(N, d1, …, dk)`,
-/// or `()` for a `(C,)` input) or class probabilities
+/// or `()` for a `(C,)` input; also `(1,)` there, without label smoothing, as
+/// PyTorch, whose value is the 0-d target's and a 0-d result, though PyTorch's
+/// own backward then raises "size mismatch": losslab gives the 0-d target's
+/// gradient) or class probabilities
 /// ([`forward_probs`](Self::forward_probs): the input's shape).
 ///
 /// ```text
@@ -301,6 +328,7 @@ impl CrossEntropyLoss {
         target: &ArrayView<'_, L, D2>,
     ) -> Result<IndexedCe> {
         self.validate()?;
+        check_one_sample_smoothing(input.shape(), target.shape(), self.label_smoothing)?;
         let spec = IndexedSpec {
             loss: Self::NAME,
             reduction: self.reduction,
@@ -466,10 +494,13 @@ impl CrossEntropyLoss {
             .collect()
     }
 
-    fn prob_grads(&self, lanes: &ClassLanes, t: &[f64], scales: &Scales) -> (Vec<f64>, Vec<f64>) {
+    /// The gradients with respect to the input and the target, and (`gw`, one
+    /// per class) with respect to the class weights: `∂ℓₛ/∂w_c = −tₛ[c] log pₛ[c]`.
+    fn prob_grads(&self, lanes: &ClassLanes, t: &[f64], scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let c = lanes.classes;
         let mut gx = vec![0.0; lanes.x.len()];
         let mut gt = vec![0.0; lanes.x.len()];
+        let mut gw = vec![crate::machinery::reduction::Neumaier::default(); c];
         let (mut lane, mut lp, mut g) = (vec![0.0; c], vec![0.0; c], vec![0.0; c]);
         let keep = 1.0 - self.label_smoothing;
         for s in 0..lanes.samples() {
@@ -482,10 +513,11 @@ impl CrossEntropyLoss {
                 let gprod = -(up * wk);
                 g[k] = gprod * t[i];
                 gt[i] = if self.label_smoothing > 0.0 { gprod * lp[k] * keep } else { gprod * lp[k] };
+                gw[k].add(-up * (lp[k] * t[i]));
             }
             log_softmax_backward(&lp, &g, |k, v| gx[lanes.at(s, k)] = v);
         }
-        (gx, gt)
+        (gx, gt, gw.into_iter().map(crate::machinery::reduction::Neumaier::total).collect())
     }
 
     /// The loss with class-probability targets (`target` has `input`'s shape).
@@ -526,10 +558,29 @@ impl CrossEntropyLoss {
         target: ArrayView<'_, T, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        Ok(self.backward_probs_with_weight(input, target, grad_output)?.0)
+    }
+
+    /// [`backward_probs`](Self::backward_probs)'s gradients, and the gradient of
+    /// `Σ grad_output · loss` with respect to the class weights, shape `(C,)`,
+    /// at [`weight`](Self::weight) (all 1 where none is set): PyTorch's autograd
+    /// differentiates the weight with probability targets, `∂ℓₛ/∂w_c = −tₛ[c]
+    /// log pₛ[c]` (`tₛ` smoothed). With class indices PyTorch refuses the
+    /// weight's gradient ("not differentiable"), and losslab has none.
+    ///
+    /// # Errors
+    /// As [`backward_probs`](Self::backward_probs).
+    pub fn backward_probs_with_weight<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, T, D1>,
+        target: ArrayView<'_, T, D2>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<(Gradients<T>, ArrayD<T>)> {
         let (lanes, t, reducer) = self.probs(&input, &target)?;
         let scales = reducer.scales(Self::NAME, &grad_output)?;
-        let (gx, gt) = self.prob_grads(&lanes, &t, &scales);
-        Ok(Gradients { input: narrow(input.shape(), gx), target: Some(narrow(target.shape(), gt)) })
+        let (gx, gt, gw) = self.prob_grads(&lanes, &t, &scales);
+        let c = gw.len();
+        Ok((Gradients { input: narrow(input.shape(), gx), target: Some(narrow(target.shape(), gt)) }, narrow(&[c], gw)))
     }
 
     /// The loss and its gradients (of the result's sum when unreduced), for
@@ -545,7 +596,7 @@ impl CrossEntropyLoss {
         let (lanes, t, reducer) = self.probs(&input, &target)?;
         let value = reducer.output(self.prob_losses(&lanes, &t));
         let ones = ones_like_output::<T>(&reducer);
-        let (gx, gt) = self.prob_grads(&lanes, &t, &reducer.scales(Self::NAME, &ones.view())?);
+        let (gx, gt, _) = self.prob_grads(&lanes, &t, &reducer.scales(Self::NAME, &ones.view())?);
         Ok((value, Gradients { input: narrow(input.shape(), gx), target: Some(narrow(target.shape(), gt)) }))
     }
 }
@@ -559,7 +610,11 @@ impl CrossEntropyLoss {
 ///
 /// `input` is `(N, C)`, `(N, C, d1, …, dk)` or `(C,)` log-probabilities (usually
 /// [`log_softmax`](crate::log_softmax) output: `nll_loss(log_softmax(x))` is
-/// [`CrossEntropyLoss`]); `target` holds class indices of shape `(N, d1, …, dk)`.
+/// [`CrossEntropyLoss`]); `target` holds class indices of shape `(N, d1, …, dk)`,
+/// or `()` for a `(C,)` input. As PyTorch, a `(C,)` input also takes a `(1,)`
+/// target: the value is the 0-d target's, a 0-d result for every reduction
+/// (PyTorch's backward then raises "size mismatch (got input: [C], target:
+/// [1])"; losslab's gives the 0-d target's gradient).
 ///
 /// # Errors
 /// [`LossError::Shape`] for mismatched shapes or weights; [`LossError::ClassIndex`]

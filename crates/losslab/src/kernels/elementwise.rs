@@ -366,8 +366,9 @@ impl ElemOp for BceLogits {
 
     /// In `f32` lanes: `e = exp(−|x|)`, `ℓ = x (1 − y) + log1p(e)` for `x ≥ 0`
     /// and `−x y + log1p(e)` below (the same value, summed without
-    /// cancellation; `x = −∞` gives NaN as the general path does),
-    /// `σ(x) = 1 / (1 + e)` or `e / (1 + e)`.
+    /// cancellation); at `x = −∞`, `x (1 − y) − x` as the general path and
+    /// PyTorch (`(1 − y)·x − log σ(x)`): ∞ for `y > 1` (`y = ∞` included),
+    /// NaN otherwise. `σ(x) = 1 / (1 + e)` or `e / (1 + e)`.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn eval_ps(self, x: __m512, y: __m512) -> (__m512, __m512, __m512) {
@@ -377,9 +378,12 @@ impl ElemOp for BceLogits {
         let e = x86::exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), ax));
         let l1p = x86::log1p_unit_ps(e);
         let nonneg = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_setzero_ps());
-        let lin = _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(neg_x, y), _mm512_mul_ps(x, _mm512_sub_ps(one, y)));
+        let lin_pos = _mm512_mul_ps(x, _mm512_sub_ps(one, y));
+        let lin = _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(neg_x, y), lin_pos);
         let l = _mm512_add_ps(lin, l1p);
-        let l = _mm512_mask_blend_ps(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, _mm512_set1_ps(f32::NEG_INFINITY)), l, _mm512_set1_ps(f32::NAN));
+        // x = −∞: (1 − y)·x + softplus(−x) = x (1 − y) − x (a masked subtraction
+        // in place of a blend: the loop's work is unchanged).
+        let l = _mm512_mask_sub_ps(l, _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(x, _mm512_set1_ps(f32::NEG_INFINITY)), lin_pos, x);
         let r = x86::recip_ps(_mm512_add_ps(one, e));
         let sig = _mm512_mask_blend_ps(nonneg, _mm512_mul_ps(e, r), r);
         // NaN x: exp gave NaN, so σ is NaN on either side.
