@@ -27,12 +27,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import contextlib  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from generate import T, dtypes_for, f32, first_line, is_f32_exact, log_softmax_np, make_case  # noqa: E402,F401
+from common import GradOutputPolicy, versions, write  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -72,29 +71,7 @@ def i64(x):
     return np.asarray(x, dtype=np.int64)
 
 
-class GradOutput:
-    """Random upstream gradient for every other unreduced case, a 0-d one (0.5 / -2.0) for
-    every third scalar case, ones (null) otherwise."""
-
-    def __init__(self):
-        self.n_tensor = 0
-        self.n_scalar = 0
-
-    def pick(self, shape, mode="auto"):
-        if mode is None:
-            return None
-        if mode == "random":
-            return randn(*shape)
-        if len(shape) > 0:
-            self.n_tensor += 1
-            return randn(*shape) if self.n_tensor % 2 == 0 else None
-        self.n_scalar += 1
-        if self.n_scalar % 3 == 0:
-            return np.array(0.5 if (self.n_scalar // 3) % 2 else -2.0)
-        return None
-
-
-GO = GradOutput()
+GO = GradOutputPolicy(randn, 3)  # a 0-d upstream gradient for every third scalar case
 F32_DEV = []
 
 
@@ -427,19 +404,7 @@ def main():
     gen_torch()
     gen_tf()
     gen_optax()
-    ids = [c["id"] for c in CASES]
-    assert len(ids) == len(set(ids)), "duplicate ids"
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                "tensorflow": tf.__version__, "jax": jax.__version__, "optax": optax.__version__}
-    with open(OUT, "w", encoding="utf-8") as f:
-        f.write("{\n")
-        f.write(f'  "generator": {json.dumps(GENERATOR)},\n')
-        f.write(f'  "versions": {json.dumps(versions, sort_keys=True)},\n')
-        f.write('  "cases": [\n')
-        for i, c in enumerate(CASES):
-            f.write("    " + json.dumps(c, allow_nan=False, separators=(",", ":")) + (",\n" if i + 1 < len(CASES) else "\n"))
-        f.write("  ]\n}\n")
-    print(f"wrote {OUT}: {len(CASES)} cases, {os.path.getsize(OUT)} bytes")
+    write(OUT, GENERATOR, versions(torch=torch.__version__, tensorflow=tf.__version__, jax=jax.__version__, optax=optax.__version__), CASES)
     if CHECK_F32:
         print("float32 deviation of the reference's own float32 run from its float64 truth (value, gradient):")
         for cid, a, b in F32_DEV:

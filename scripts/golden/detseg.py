@@ -36,9 +36,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-import json
 import math
-import platform
 import warnings
 
 import jax
@@ -55,6 +53,7 @@ import torchvision.ops as tvops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generate import T, dtypes_for, f32, first_line, is_f32_exact, make_case  # noqa: E402
+from common import GradOutputPolicy, versions, write  # noqa: E402
 
 warnings.filterwarnings("ignore")
 keras.config.set_floatx("float64")
@@ -75,26 +74,7 @@ def uniform(*shape, low=0.0, high=1.0):
     return f32(rng.uniform(low, high, shape))
 
 
-class GO:
-    """Random upstream gradient for every other unreduced case, 0-d ones now and then."""
-    n_t = 0
-    n_s = 0
-
-    @classmethod
-    def pick(cls, shape, mode="auto"):
-        if mode is None:
-            return None
-        if isinstance(mode, np.ndarray):
-            return mode
-        if mode == "random":
-            return randn(*shape)
-        if len(shape) > 0:
-            cls.n_t += 1
-            return randn(*shape) if cls.n_t % 2 == 0 else None
-        cls.n_s += 1
-        if cls.n_s % 4 == 0:
-            return np.array(0.5 if (cls.n_s // 4) % 2 else -2.0)
-        return None
+GO = GradOutputPolicy(randn, 4)  # a 0-d upstream gradient for every fourth scalar case
 
 
 def f64(a):
@@ -681,22 +661,7 @@ def main():
     gen_keras()
     gen_optax()
     gen_losslab()
-    ids = [c["id"] for c in CASES]
-    dup = {i for i in ids if ids.count(i) > 1}
-    assert not dup, f"duplicate ids: {sorted(dup)}"
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                "torchvision": torchvision.__version__, "keras": keras.__version__, "jax": jax.__version__,
-                "optax": optax.__version__}
-    with open(OUT, "w", encoding="utf-8") as f:
-        f.write("{\n")
-        f.write(f'  "generator": {json.dumps(GENERATOR)},\n')
-        f.write(f'  "versions": {json.dumps(versions, sort_keys=True)},\n')
-        f.write('  "cases": [\n')
-        for i, c in enumerate(CASES):
-            line = json.dumps(c, allow_nan=False, separators=(",", ":"))
-            f.write("    " + line + (",\n" if i + 1 < len(CASES) else "\n"))
-        f.write("  ]\n}\n")
-    print(f"wrote {OUT}: {len(CASES)} cases, {os.path.getsize(OUT)} bytes")
+    write(OUT, GENERATOR, versions(torch=torch.__version__, torchvision=torchvision.__version__, keras=keras.__version__, jax=jax.__version__, optax=optax.__version__), CASES)
 
 
 if __name__ == "__main__":

@@ -35,14 +35,13 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-import json
-import platform
 import warnings
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generate import T, make_case, is_f32_exact, first_line, enc_float  # noqa: E402  (helpers only; generate.main() is not run)
+from common import versions, write  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -364,21 +363,11 @@ def gen_jax():
              D, {}, "sum")
 
 
-def write():
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__, "jax": jax.__version__,
-                "keras": keras.__version__, "optax": optax.__version__}
-    with open(OUT, "w", encoding="utf-8") as f:
-        f.write("{\n")
-        f.write(f'  "generator": {json.dumps(GENERATOR)},\n')
-        f.write(f'  "versions": {json.dumps(versions, sort_keys=True)},\n')
-        f.write('  "cases": [\n')
-        for i, c in enumerate(CASES):
-            f.write("    " + json.dumps(c, allow_nan=False, separators=(",", ":")) + (",\n" if i + 1 < len(CASES) else "\n"))
-        f.write("  ]\n}\n")
-    print(f"wrote {OUT}: {len(CASES)} cases, {os.path.getsize(OUT)} bytes")
+def main():
+    gen_torch()
+    gen_jax()
+    write(OUT, GENERATOR, versions(torch=torch.__version__, jax=jax.__version__, keras=keras.__version__, optax=optax.__version__), CASES)
 
 
 if __name__ == "__main__":
-    gen_torch()
-    gen_jax()
-    write()
+    main()

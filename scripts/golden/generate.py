@@ -20,9 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # CPU only: TF's out-of-range label error is CPU behaviour
 
-import json
 import math
-import platform
 import sys
 import warnings
 
@@ -34,6 +32,8 @@ import scipy.stats
 import torch
 import torch.nn.functional as F
 import tensorflow as tf
+
+from common import GradOutputPolicy, T, dtypes_for, enc_float, first_line, is_f32_exact, make_case, versions, write as write_file  # noqa: F401  (the other generators import these from here)
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
@@ -107,95 +107,7 @@ def dyadic_probs(*shape, denom=256):
     return np.array(rows, dtype=np.float64).reshape(shape)
 
 
-def is_f32_exact(a):
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        b = a.astype(np.float32).astype(np.float64)
-    return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
-
-
-def enc_float(x):
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x  # json writes float.__repr__, which round-trips
-
-
-def T(a):
-    """Encode a numpy array (float64 / int64 / bool) as a TENSOR."""
-    a = np.asarray(a)
-    if a.dtype.kind == "f":
-        a = a.astype(np.float64)
-        return {"dtype": "float64", "shape": list(a.shape), "data": [enc_float(x) for x in a.reshape(-1)]}
-    if a.dtype.kind in "iu":
-        return {"dtype": "int64", "shape": list(a.shape), "data": [int(x) for x in a.reshape(-1)]}
-    if a.dtype.kind == "b":
-        return {"dtype": "bool", "shape": list(a.shape), "data": [bool(x) for x in a.reshape(-1)]}
-    raise TypeError(a.dtype)
-
-
-def first_line(e):
-    msg = str(e).strip()
-    # TensorFlow prefixes eager errors with "{{function_node ...}} "
-    if msg.startswith("{{function_node"):
-        end = msg.find("}}")
-        if end >= 0:
-            msg = msg[end + 2:].strip()
-    msg = msg.splitlines()[0].strip() if msg else type(e).__name__
-    if msg.endswith(" name:"):  # TensorFlow's eager errors end with an empty " name: "
-        msg = msg[: -len(" name:")].rstrip()
-    return msg
-
-
-def dtypes_for(tensors, grad_output):
-    floats = [v for v in tensors.values() if np.asarray(v).dtype.kind == "f"]
-    if grad_output is not None:
-        floats.append(grad_output)
-    return ["float32", "float64"] if all(is_f32_exact(v) for v in floats) else ["float64"]
-
-
-def make_case(cid, loss, tensors, options, reduction, dtypes, grad_output, expected, grads, error):
-    return {
-        "id": cid,
-        "loss": loss,
-        "tensors": {k: T(v) for k, v in tensors.items()},
-        "options": options,
-        "reduction": reduction,
-        "dtypes": dtypes,
-        "grad_output": None if grad_output is None else T(grad_output),
-        "expected": None if expected is None else T(expected),
-        "grads": {k: T(v) for k, v in grads.items()},
-        "error": error,
-    }
-
-
-class GradOutputPolicy:
-    """Random upstream gradient for every other unreduced case; 0-d upstream gradient
-    (0.5 or -2.0) for every fourth scalar case; ones (null) otherwise."""
-
-    def __init__(self):
-        self.n_tensor = 0
-        self.n_scalar = 0
-
-    def pick(self, shape, mode="auto"):
-        if mode is None:
-            return None
-        if isinstance(mode, np.ndarray):
-            return mode
-        if mode == "random":
-            return randn(*shape)
-        if len(shape) > 0:
-            self.n_tensor += 1
-            return randn(*shape) if self.n_tensor % 2 == 0 else None
-        self.n_scalar += 1
-        if self.n_scalar % 4 == 0:
-            return np.array(0.5 if (self.n_scalar // 4) % 2 else -2.0)
-        return None
-
-
-GO = GradOutputPolicy()
+GO = GradOutputPolicy(randn, 4)  # a 0-d upstream gradient for every fourth scalar case
 
 
 def norm_dev(got, want):
@@ -792,34 +704,20 @@ def gen_losslab():
 
 
 def write(name, cases, versions):
-    ids = [c["id"] for c in cases]
-    dup = {i for i in ids if ids.count(i) > 1}
-    assert not dup, f"duplicate ids: {sorted(dup)}"
-    path = os.path.join(OUT_DIR, name)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("{\n")
-        f.write(f'  "generator": {json.dumps(GENERATOR)},\n')
-        f.write(f'  "versions": {json.dumps(versions, sort_keys=True)},\n')
-        f.write('  "cases": [\n')
-        for i, c in enumerate(cases):
-            line = json.dumps(c, allow_nan=False, separators=(",", ":"))
-            f.write("    " + line + (",\n" if i + 1 < len(cases) else "\n"))
-        f.write("  ]\n}\n")
-    print(f"wrote {path}: {len(cases)} cases, {os.path.getsize(path)} bytes")
+    write_file(os.path.join(OUT_DIR, name), GENERATOR, versions, cases)
 
 
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
-    common = {"python": platform.python_version(), "numpy": np.__version__}
     # Fixed generation order: every file's inputs depend on the shared rng stream.
     gen_torch()
     gen_tf()
     gen_scipy()
     gen_losslab()
-    write("torch.json", TORCH_CASES, {**common, "torch": torch.__version__})
-    write("tf.json", TF_CASES, {**common, "tensorflow": tf.__version__})
-    write("scipy.json", SCIPY_CASES, {**common, "scipy": scipy.__version__})
-    write("losslab.json", LL_CASES, {**common, "scipy": scipy.__version__})
+    write("torch.json", TORCH_CASES, versions(torch=torch.__version__))
+    write("tf.json", TF_CASES, versions(tensorflow=tf.__version__))
+    write("scipy.json", SCIPY_CASES, versions(scipy=scipy.__version__))
+    write("losslab.json", LL_CASES, versions(scipy=scipy.__version__))
     for loss, msg in sorted(TORCH_NO_TARGET_GRAD):
         print(f"note: torch gives no target gradient for {loss}: {msg}")
     if CHECK_F32:

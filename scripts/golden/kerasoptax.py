@@ -15,9 +15,6 @@ import os
 os.environ["KERAS_BACKEND"] = "jax"
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import json
-import math
-import platform
 import warnings
 
 import numpy as np
@@ -27,6 +24,8 @@ import jax.numpy as jnp
 jax.config.update("jax_enable_x64", True)
 import keras  # noqa: E402
 import optax  # noqa: E402
+
+from common import T as encode, first_line, is_f32_exact, versions, write  # noqa: E402
 
 # Keras 3.15's ops.mean computes in keras's dtypes.result_type(x.dtype, "float32"), which is float32 even for
 # float64 inputs (and even with floatx float64): its mean-over-the-last-axis losses (binary_crossentropy,
@@ -80,34 +79,8 @@ def onehot(labels, c):
     return np.eye(c)[labels]
 
 
-def is_f32_exact(a):
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        b = a.astype(np.float32).astype(np.float64)
-    return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
-
-
-def enc(x):
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
 def T(a):
-    a = np.asarray(a)
-    if a.dtype.kind == "f":
-        return {"dtype": "float64", "shape": list(a.shape), "data": [enc(x) for x in a.reshape(-1)]}
-    if a.dtype.kind in "iub":
-        return {"dtype": "int64", "shape": list(a.shape), "data": [int(x) for x in a.reshape(-1)]}
-    raise TypeError(a.dtype)
-
-
-def first_line(e):
-    msg = str(e).strip()
-    return msg.splitlines()[0].strip() if msg else type(e).__name__
+    return encode(a, bools="int64")
 
 
 N_GO = [0]
@@ -396,19 +369,7 @@ def gen_optax():
 def main():
     gen_keras()
     gen_optax()
-    ids = [c["id"] for c in CASES]
-    assert len(ids) == len(set(ids)), "duplicate ids"
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "jax": jax.__version__,
-                "keras": keras.__version__, "keras_backend": keras.backend.backend(), "optax": optax.__version__}
-    with open(OUT, "w", encoding="utf-8") as f:
-        f.write("{\n")
-        f.write(f'  "generator": {json.dumps(GENERATOR)},\n')
-        f.write(f'  "versions": {json.dumps(versions, sort_keys=True)},\n')
-        f.write('  "cases": [\n')
-        for i, c in enumerate(CASES):
-            f.write("    " + json.dumps(c, allow_nan=False, separators=(",", ":")) + (",\n" if i + 1 < len(CASES) else "\n"))
-        f.write("  ]\n}\n")
-    print(f"wrote {OUT}: {len(CASES)} cases, {os.path.getsize(OUT)} bytes")
+    write(OUT, GENERATOR, versions(jax=jax.__version__, keras=keras.__version__, keras_backend=keras.backend.backend(), optax=optax.__version__), CASES)
 
 
 if __name__ == "__main__":

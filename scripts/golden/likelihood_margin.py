@@ -34,8 +34,6 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import json  # noqa: E402
-import platform  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -50,6 +48,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from generate import f32, make_case, dtypes_for, first_line, is_f32_exact  # noqa: E402,F401
+from common import GradOutputPolicy, versions, write  # noqa: E402
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
@@ -84,26 +83,7 @@ def counts(*shape, lam=2.0):
     return rng.poisson(lam, size=shape).astype(np.float64)
 
 
-class Go:
-    """Random upstream gradient for every other unreduced case; 0.5 / -2.0 for every
-    third scalar case; ones (null) otherwise."""
-
-    n_tensor = 0
-    n_scalar = 0
-
-    @classmethod
-    def pick(cls, shape, mode):
-        if mode is None:
-            return None
-        if mode == "random":
-            return randn(*shape)
-        if len(shape) > 0:
-            cls.n_tensor += 1
-            return randn(*shape) if cls.n_tensor % 2 == 0 else None
-        cls.n_scalar += 1
-        if cls.n_scalar % 3 == 0:
-            return np.array(0.5 if (cls.n_scalar // 3) % 2 else -2.0)
-        return None
+Go = GradOutputPolicy(randn, 3)  # a 0-d upstream gradient for every third scalar case
 
 
 def add(cid, loss, tensors, options, reduction, run, diff, go="auto"):
@@ -515,21 +495,7 @@ def main():
     gen_tf()
     gen_keras_optax()
     gen_torch_float_var()
-    ids = [c["id"] for c in CASES]
-    dup = {i for i in ids if ids.count(i) > 1}
-    assert not dup, sorted(dup)
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                "tensorflow": tf.__version__, "keras": keras.__version__, "jax": jax.__version__, "optax": optax.__version__}
-    with open(OUT, "w", encoding="utf-8") as f:
-        f.write("{\n")
-        f.write(f'  "generator": {json.dumps(GENERATOR)},\n')
-        f.write(f'  "versions": {json.dumps(versions, sort_keys=True)},\n')
-        f.write('  "cases": [\n')
-        for i, c in enumerate(CASES):
-            f.write("    " + json.dumps(c, allow_nan=False, separators=(",", ":")) + (",\n" if i + 1 < len(CASES) else "\n"))
-        f.write("  ]\n}\n")
-    errs = sum(c["error"] is not None for c in CASES)
-    print(f"wrote {OUT}: {len(CASES)} cases ({errs} errors), {os.path.getsize(OUT)} bytes")
+    write(OUT, GENERATOR, versions(torch=torch.__version__, tensorflow=tf.__version__, keras=keras.__version__, jax=jax.__version__, optax=optax.__version__), CASES, count_errors=True)
 
 
 if __name__ == "__main__":

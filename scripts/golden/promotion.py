@@ -44,8 +44,6 @@ import torchvision.ops as tvops  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import json  # noqa: E402
-import platform  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -59,6 +57,7 @@ import tensorflow as tf  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from generate import f32, make_case, dtypes_for, first_line  # noqa: E402
+from common import versions, write  # noqa: E402
 from likelihood_margin import torch_runner, tf_runner, jax_runner, keras_runner  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -431,22 +430,7 @@ def main():
     gen_torch()
     gen_tf()
     gen_keras_optax()
-    ids = [c["id"] for c in CASES]
-    dup = {i for i in ids if ids.count(i) > 1}
-    assert not dup, sorted(dup)
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
-                "torchvision": torchvision.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-                "jax": jax.__version__, "optax": optax.__version__}
-    with open(OUT, "w", encoding="utf-8") as f:
-        f.write("{\n")
-        f.write(f'  "generator": {json.dumps(GENERATOR)},\n')
-        f.write(f'  "versions": {json.dumps(versions, sort_keys=True)},\n')
-        f.write('  "cases": [\n')
-        for i, c in enumerate(CASES):
-            f.write("    " + json.dumps(c, allow_nan=False, separators=(",", ":")) + (",\n" if i + 1 < len(CASES) else "\n"))
-        f.write("  ]\n}\n")
-    errs = sum(c["error"] is not None for c in CASES)
-    print(f"wrote {OUT}: {len(CASES)} cases ({errs} errors), {os.path.getsize(OUT)} bytes")
+    write(OUT, GENERATOR, versions(torch=torch.__version__, torchvision=torchvision.__version__, tensorflow=tf.__version__, keras=keras.__version__, jax=jax.__version__, optax=optax.__version__), CASES, count_errors=True)
     for c in CASES:
         print(("REFUSED  " if c["error"] else "accepted ") + c["id"] + (f"  ({c['error'][:80]})" if c["error"] else ""))
 

@@ -11,6 +11,7 @@
 //! NaN gradient, from `w / h`).
 
 use crate::machinery::broadcast::Broadcast;
+use crate::machinery::methods::{free_fn, setters};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
@@ -118,24 +119,14 @@ impl SigmoidFocalLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `alpha` (`−1`: no class weighting).
-    #[must_use]
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-    /// Sets `gamma`.
-    #[must_use]
-    pub fn gamma(mut self, gamma: f64) -> Self {
-        self.gamma = gamma;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets `alpha` (`−1`: no class weighting).
+        alpha: f64,
+        /// Sets `gamma`.
+        gamma: f64
+    );
 
     fn validate(&self) -> Result<()> {
         let a = self.alpha;
@@ -301,33 +292,24 @@ impl SigmoidFocalLoss {
 }
 
 
-/// [`SigmoidFocalLoss`] with its options: `torchvision.ops.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction)`.
-///
-/// # Errors
-/// As [`SigmoidFocalLoss::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// use losslab::Reduction;
-/// let x = array![3.0f64, -3.0];
-/// let y = array![1.0f64, 0.0];
-/// // Two easy examples: the focal factor (1 − p_t)² ≈ 0.0022 makes them nearly free
-/// // (their cross entropy is 0.049 each).
-/// let v = losslab::sigmoid_focal_loss(x.view(), y.view(), 0.25, 2.0, Reduction::Sum).unwrap();
-/// assert!(v[[]] < 2e-4);
-/// ```
-///
-/// # References
-/// [`SigmoidFocalLoss`]: its formula, the reference's semantics and the paper.
-pub fn sigmoid_focal_loss<T: Float, D: Dimension>(
-    inputs: ArrayView<'_, T, D>,
-    targets: ArrayView<'_, T, D>,
-    alpha: f64,
-    gamma: f64,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    SigmoidFocalLoss::new().alpha(alpha).gamma(gamma).reduction(reduction).forward(inputs, targets)
+free_fn! {
+    /// [`SigmoidFocalLoss`] with its options: `torchvision.ops.sigmoid_focal_loss(inputs, targets, alpha, gamma, reduction)`.
+    pub fn sigmoid_focal_loss(inputs: float, targets: float; alpha: f64, gamma: f64, reduction: Reduction) = SigmoidFocalLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::Reduction;
+        /// let x = array![3.0f64, -3.0];
+        /// let y = array![1.0f64, 0.0];
+        /// // Two easy examples: the focal factor (1 − p_t)² ≈ 0.0022 makes them nearly free
+        /// // (their cross entropy is 0.049 each).
+        /// let v = losslab::sigmoid_focal_loss(x.view(), y.view(), 0.25, 2.0, Reduction::Sum).unwrap();
+        /// assert!(v[[]] < 2e-4);
+        /// ```
+        ///
+        /// # References
+        /// [`SigmoidFocalLoss`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 // ---------------------------------------------------------------------------------

@@ -22,6 +22,8 @@
 //! structs with named fields ([`TripletGradients`], [`CosineEmbeddingGradients`]).
 
 use crate::machinery::broadcast::Broadcast;
+use crate::machinery::lanes::{Eval, Upstream};
+use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::math::{lanes, resolve_axis, sgn};
@@ -371,87 +373,35 @@ fn torch_triplet_grads(t: &Triplet, dist: &dyn Distance, margin: f64, swap: bool
     (ga, gp, gn)
 }
 
+/// The methods of a triplet loss: its evaluation on [`Triplet`] lanes (the
+/// type provides `validate`, `losses` and `grads`), `forward` / `backward` /
+/// `forward_backward` / `reduction` from it, and the `margin` setter.
 macro_rules! triplet_methods {
     ($names:expr, $axis:expr) => {
-        /// The loss, reduced as `self.reduction` says.
-        ///
-        /// # Errors
-        /// See the type's docs.
-        pub fn forward<T: Float, D: Dimension>(
+        fn eval<T: Float, D: Dimension>(
             &self,
-            anchor: ArrayView<'_, T, D>,
-            positive: ArrayView<'_, T, D>,
-            negative: ArrayView<'_, T, D>,
-        ) -> Result<ArrayD<T>> {
-            let t = self.prepare(&anchor, &positive, &negative)?;
-            Ok(self.reducer(&t).output(self.losses(&t)))
-        }
-
-        /// The gradients of `Σ grad_output · loss` with respect to the three inputs
-        /// (`grad_output` has the result's shape: a scalar unless the reduction is `None`).
-        ///
-        /// # Errors
-        /// As [`forward`](Self::forward), and [`LossError::Shape`] if `grad_output`
-        /// does not have the result's shape.
-        pub fn backward<T: Float, D: Dimension>(
-            &self,
-            anchor: ArrayView<'_, T, D>,
-            positive: ArrayView<'_, T, D>,
-            negative: ArrayView<'_, T, D>,
-            grad_output: ArrayViewD<'_, T>,
-        ) -> Result<TripletGradients<T>> {
-            let t = self.prepare(&anchor, &positive, &negative)?;
-            let scales = self.reducer(&t).scales(Self::NAME, &grad_output)?;
-            let (ga, gp, gn) = self.grads(&t, &scales);
-            Ok(t.grads(ga, gp, gn))
-        }
-
-        /// The loss and its gradients (of the result's sum when unreduced).
-        ///
-        /// # Errors
-        /// As [`forward`](Self::forward).
-        pub fn forward_backward<T: Float, D: Dimension>(
-            &self,
-            anchor: ArrayView<'_, T, D>,
-            positive: ArrayView<'_, T, D>,
-            negative: ArrayView<'_, T, D>,
-        ) -> Result<(ArrayD<T>, TripletGradients<T>)> {
-            let t = self.prepare(&anchor, &positive, &negative)?;
-            let r = self.reducer(&t);
-            let value = r.output(self.losses(&t));
-            let g = ones_like_output::<T>(&r);
-            let scales = r.scales(Self::NAME, &g.view())?;
-            let (ga, gp, gn) = self.grads(&t, &scales);
-            Ok((value, t.grads(ga, gp, gn)))
-        }
-
-        /// Sets the reduction.
-        #[must_use]
-        pub fn reduction(mut self, reduction: Reduction) -> Self {
-            self.reduction = reduction;
-            self
-        }
-
-        /// Sets `margin`.
-        #[must_use]
-        pub fn margin(mut self, margin: f64) -> Self {
-            self.margin = margin;
-            self
-        }
-
-        fn prepare<T: Float, D: Dimension>(
-            &self,
-            a: &ArrayView<'_, T, D>,
-            p: &ArrayView<'_, T, D>,
-            n: &ArrayView<'_, T, D>,
-        ) -> Result<Triplet> {
+            a: ArrayView<'_, T, D>,
+            p: ArrayView<'_, T, D>,
+            n: ArrayView<'_, T, D>,
+            up: &Upstream<'_, T>,
+        ) -> Result<Eval<T, TripletGradients<T>>> {
             self.validate()?;
-            Triplet::new(Self::NAME, $names, (a, p, n), $axis(self))
+            let t = Triplet::new(Self::NAME, $names, (&a, &p, &n), $axis(self))?;
+            let r = Reducer::counting(self.reduction, &t.lanes.out_shape, &t.lanes.out_shape);
+            let scales = up.scales(Self::NAME, &r)?;
+            let value = r.output(self.losses(&t));
+            Ok((value, scales.map(|s| {
+                let (ga, gp, gn) = self.grads(&t, &s);
+                t.grads(ga, gp, gn)
+            })))
         }
 
-        fn reducer(&self, t: &Triplet) -> Reducer {
-            Reducer::counting(self.reduction, &t.lanes.out_shape, &t.lanes.out_shape)
-        }
+        loss_methods!(torch: eval -> TripletGradients<T>, (anchor: float, positive: float, negative: float), "with respect to the three inputs");
+
+        setters!(
+            /// Sets `margin`.
+            margin: f64
+        );
     };
 }
 
@@ -543,24 +493,14 @@ impl TripletMarginLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the norm degree `p`.
-    #[must_use]
-    pub fn p(mut self, p: f64) -> Self {
-        self.p = p;
-        self
-    }
-    /// Sets `eps`.
-    #[must_use]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
-    }
-    /// Sets `swap`.
-    #[must_use]
-    pub fn swap(mut self, swap: bool) -> Self {
-        self.swap = swap;
-        self
-    }
+    setters!(
+        /// Sets the norm degree `p`.
+        p: f64,
+        /// Sets `eps`.
+        eps: f64,
+        /// Sets `swap`.
+        swap: bool
+    );
     fn validate(&self) -> Result<()> {
         check_option(Self::NAME, "margin", self.margin, self.margin > 0.0, "a number > 0")?;
         check_option(Self::NAME, "p", self.p, !self.p.is_nan(), "a number (inf allowed)")
@@ -707,18 +647,12 @@ impl TripletMarginWithDistanceLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the distance.
-    #[must_use]
-    pub fn distance_function(mut self, distance_function: TripletDistance) -> Self {
-        self.distance_function = distance_function;
-        self
-    }
-    /// Sets `swap`.
-    #[must_use]
-    pub fn swap(mut self, swap: bool) -> Self {
-        self.swap = swap;
-        self
-    }
+    setters!(
+        /// Sets the distance.
+        distance_function: TripletDistance,
+        /// Sets `swap`.
+        swap: bool
+    );
     fn validate(&self) -> Result<()> {
         check_option(Self::NAME, "margin", self.margin, self.margin > 0.0, "a number > 0")
     }
@@ -809,24 +743,14 @@ impl OptaxTripletMarginLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `axis`.
-    #[must_use]
-    pub fn axis(mut self, axis: isize) -> Self {
-        self.axis = axis;
-        self
-    }
-    /// Sets `norm_degree`.
-    #[must_use]
-    pub fn norm_degree(mut self, norm_degree: f64) -> Self {
-        self.norm_degree = norm_degree;
-        self
-    }
-    /// Sets `eps`.
-    #[must_use]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
-    }
+    setters!(
+        /// Sets `axis`.
+        axis: isize,
+        /// Sets `norm_degree`.
+        norm_degree: f64,
+        /// Sets `eps`.
+        eps: f64
+    );
     fn validate(&self) -> Result<()> {
         Ok(())
     }
@@ -1004,18 +928,12 @@ impl CosineEmbeddingLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `margin`.
-    #[must_use]
-    pub fn margin(mut self, margin: f64) -> Self {
-        self.margin = margin;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets `margin`.
+        margin: f64
+    );
 
     fn prepare<T: Float, D1: Dimension, D2: Dimension>(
         &self,
@@ -1270,18 +1188,12 @@ impl CosineSimilarityLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `axis`.
-    #[must_use]
-    pub fn axis(mut self, axis: isize) -> Self {
-        self.axis = axis;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets `axis`.
+        axis: isize
+    );
 
     fn prepare<T: Float, D: Dimension>(
         &self,
@@ -1480,18 +1392,12 @@ impl NtXentLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets the temperature.
-    #[must_use]
-    pub fn temperature(mut self, temperature: f64) -> Self {
-        self.temperature = temperature;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets the temperature.
+        temperature: f64
+    );
 
     fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
@@ -1735,12 +1641,10 @@ impl RankingSoftmaxLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction (optax's `reduce_fn`).
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the reduction (optax's `reduce_fn`).
+        reduction: Reduction
+    );
     /// Sets the validity mask (optax's `where`).
     #[must_use]
     pub fn where_<D: Dimension>(mut self, mask: ArrayView<'_, bool, D>) -> Self {
@@ -1881,170 +1785,112 @@ impl RankingSoftmaxLoss {
 // ---------------------------------------------------------------------------------------
 // free functions
 
-/// [`CosineEmbeddingLoss`] with `margin` and `reduction`:
-/// `torch.nn.functional.cosine_embedding_loss(input1, input2, target, margin, reduction=...)`.
-///
-/// # Errors
-/// See [`CosineEmbeddingLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let l = losslab::cosine_embedding_loss(
-///     array![1.0f64, 0.0].view(), array![0.0f64, 1.0].view(), ndarray::arr0(1.0f64).view(), 0.0, losslab::Reduction::Mean,
-/// ).unwrap();
-/// assert_eq!(l[[]], 1.0);
-/// ```
-///
-/// # References
-/// [`CosineEmbeddingLoss`]: its formula, the reference's semantics and the paper.
-pub fn cosine_embedding_loss<T: Float, D1: Dimension, D2: Dimension>(
-    input1: ArrayView<'_, T, D1>,
-    input2: ArrayView<'_, T, D1>,
-    target: ArrayView<'_, T, D2>,
-    margin: f64,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    CosineEmbeddingLoss::new().margin(margin).reduction(reduction).forward(input1, input2, target)
-}
+free_fn! {
+    /// [`CosineEmbeddingLoss`] with `margin` and `reduction`:
+    /// `torch.nn.functional.cosine_embedding_loss(input1, input2, target, margin, reduction=...)`.
+    pub fn cosine_embedding_loss(input1: float, input2: float, target: float_any; margin: f64, reduction: Reduction) = CosineEmbeddingLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let l = losslab::cosine_embedding_loss(
+        ///     array![1.0f64, 0.0].view(), array![0.0f64, 1.0].view(), ndarray::arr0(1.0f64).view(), 0.0, losslab::Reduction::Mean,
+        /// ).unwrap();
+        /// assert_eq!(l[[]], 1.0);
+        /// ```
+        ///
+        /// # References
+        /// [`CosineEmbeddingLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`TripletMarginLoss`] with PyTorch's defaults and `reduction`:
-/// `torch.nn.functional.triplet_margin_loss(anchor, positive, negative, reduction=...)`.
-///
-/// # Errors
-/// See [`TripletMarginLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let (a, p, n) = (array![[0.0f64, 0.0]], array![[0.0f64, 0.0]], array![[0.0f64, 5.0]]);
-/// let l = losslab::triplet_margin_loss(a.view(), p.view(), n.view(), losslab::Reduction::Sum).unwrap();
-/// assert_eq!(l[[]], 0.0); // the negative is farther than the positive by more than the margin
-/// ```
-///
-/// # References
-/// [`TripletMarginLoss`]: its formula, the reference's semantics and the paper.
-pub fn triplet_margin_loss<T: Float, D: Dimension>(
-    anchor: ArrayView<'_, T, D>,
-    positive: ArrayView<'_, T, D>,
-    negative: ArrayView<'_, T, D>,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    TripletMarginLoss::new().reduction(reduction).forward(anchor, positive, negative)
-}
+    /// [`TripletMarginLoss`] with PyTorch's defaults and `reduction`:
+    /// `torch.nn.functional.triplet_margin_loss(anchor, positive, negative, reduction=...)`.
+    pub fn triplet_margin_loss(anchor: float, positive: float, negative: float; reduction: Reduction) = TripletMarginLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let (a, p, n) = (array![[0.0f64, 0.0]], array![[0.0f64, 0.0]], array![[0.0f64, 5.0]]);
+        /// let l = losslab::triplet_margin_loss(a.view(), p.view(), n.view(), losslab::Reduction::Sum).unwrap();
+        /// assert_eq!(l[[]], 0.0); // the negative is farther than the positive by more than the margin
+        /// ```
+        ///
+        /// # References
+        /// [`TripletMarginLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`TripletMarginWithDistanceLoss`] with a named distance and `reduction`:
-/// `torch.nn.functional.triplet_margin_with_distance_loss`.
-///
-/// # Errors
-/// See [`TripletMarginWithDistanceLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// use losslab::{Reduction, TripletDistance};
-/// let (a, p, n) = (array![[1.0f64, 0.0]], array![[2.0f64, 0.0]], array![[-1.0f64, 0.0]]);
-/// let l = losslab::triplet_margin_with_distance_loss(a.view(), p.view(), n.view(), TripletDistance::Cosine, Reduction::Mean)
-///     .unwrap();
-/// assert_eq!(l[[]], 0.0); // cosine distances 0 and 2: the margin 1 is exceeded
-/// ```
-///
-/// # References
-/// [`TripletMarginWithDistanceLoss`]: its formula, the reference's semantics and the paper.
-pub fn triplet_margin_with_distance_loss<T: Float, D: Dimension>(
-    anchor: ArrayView<'_, T, D>,
-    positive: ArrayView<'_, T, D>,
-    negative: ArrayView<'_, T, D>,
-    distance_function: TripletDistance,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    TripletMarginWithDistanceLoss::new().distance_function(distance_function).reduction(reduction).forward(anchor, positive, negative)
-}
+    /// [`TripletMarginWithDistanceLoss`] with a named distance and `reduction`:
+    /// `torch.nn.functional.triplet_margin_with_distance_loss`.
+    pub fn triplet_margin_with_distance_loss(anchor: float, positive: float, negative: float; distance_function: TripletDistance, reduction: Reduction) = TripletMarginWithDistanceLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::{Reduction, TripletDistance};
+        /// let (a, p, n) = (array![[1.0f64, 0.0]], array![[2.0f64, 0.0]], array![[-1.0f64, 0.0]]);
+        /// let l = losslab::triplet_margin_with_distance_loss(a.view(), p.view(), n.view(), TripletDistance::Cosine, Reduction::Mean)
+        ///     .unwrap();
+        /// assert_eq!(l[[]], 0.0); // cosine distances 0 and 2: the margin 1 is exceeded
+        /// ```
+        ///
+        /// # References
+        /// [`TripletMarginWithDistanceLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`CosineSimilarityLoss`] along the last axis: `keras.losses.cosine_similarity(y_true, y_pred)`.
-///
-/// # Errors
-/// See [`CosineSimilarityLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let l = losslab::embedding::cosine_similarity_loss(array![[3.0f64, 4.0]].view(), array![[6.0f64, 8.0]].view()).unwrap();
-/// assert!((l[[0]] + 1.0).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`CosineSimilarityLoss`]: its formula, the reference's semantics and the paper.
-pub fn cosine_similarity_loss<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    CosineSimilarityLoss::new().forward(y_true, y_pred)
-}
+    /// [`CosineSimilarityLoss`] along the last axis: `keras.losses.cosine_similarity(y_true, y_pred)`.
+    pub fn cosine_similarity_loss(y_true: float, y_pred: float) = CosineSimilarityLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let l = losslab::embedding::cosine_similarity_loss(array![[3.0f64, 4.0]].view(), array![[6.0f64, 8.0]].view()).unwrap();
+        /// assert!((l[[0]] + 1.0).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`CosineSimilarityLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`NtXentLoss`] with `temperature`: `optax.losses.ntxent(embeddings, labels, temperature)`.
-///
-/// # Errors
-/// See [`NtXentLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// // One positive pair and no negatives.
-/// let e = array![[1.0f64, 0.0], [0.0, 1.0]];
-/// let l = losslab::ntxent(e.view(), array![7, 7].view(), 0.1).unwrap();
-/// assert!(l[[]].abs() < 1e-15); // no negatives: −log(exp(s)/exp(s)) = 0
-/// ```
-///
-/// # References
-/// [`NtXentLoss`]: its formula, the reference's semantics and the paper.
-pub fn ntxent<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    embeddings: ArrayView<'_, T, D1>,
-    labels: ArrayView<'_, L, D2>,
-    temperature: f64,
-) -> Result<ArrayD<T>> {
-    NtXentLoss::new().temperature(temperature).forward(embeddings, labels)
-}
+    /// [`NtXentLoss`] with `temperature`: `optax.losses.ntxent(embeddings, labels, temperature)`.
+    pub fn ntxent(embeddings: float, labels: labels; temperature: f64) = NtXentLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// // One positive pair and no negatives.
+        /// let e = array![[1.0f64, 0.0], [0.0, 1.0]];
+        /// let l = losslab::ntxent(e.view(), array![7, 7].view(), 0.1).unwrap();
+        /// assert!(l[[]].abs() < 1e-15); // no negatives: −log(exp(s)/exp(s)) = 0
+        /// ```
+        ///
+        /// # References
+        /// [`NtXentLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`OptaxTripletMarginLoss`] with optax's defaults:
-/// `optax.losses.triplet_margin_loss(anchors, positives, negatives)`.
-///
-/// # Errors
-/// See [`OptaxTripletMarginLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let (a, p, n) = (array![[0.0f64, 0.0]], array![[0.0f64, 0.0]], array![[0.0f64, 3.0]]);
-/// let l = losslab::embedding::optax_triplet_margin_loss(a.view(), p.view(), n.view()).unwrap();
-/// assert_eq!(l.shape(), &[1]);
-/// assert_eq!(l[[0]], 0.0); // 1e-3 − 3.0000002 + 1 < 0
-/// ```
-///
-/// # References
-/// [`OptaxTripletMarginLoss`]: its formula, the reference's semantics and the paper.
-pub fn optax_triplet_margin_loss<T: Float, D: Dimension>(
-    anchors: ArrayView<'_, T, D>,
-    positives: ArrayView<'_, T, D>,
-    negatives: ArrayView<'_, T, D>,
-) -> Result<ArrayD<T>> {
-    OptaxTripletMarginLoss::new().forward(anchors, positives, negatives)
-}
+    /// [`OptaxTripletMarginLoss`] with optax's defaults:
+    /// `optax.losses.triplet_margin_loss(anchors, positives, negatives)`.
+    pub fn optax_triplet_margin_loss(anchors: float, positives: float, negatives: float) = OptaxTripletMarginLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let (a, p, n) = (array![[0.0f64, 0.0]], array![[0.0f64, 0.0]], array![[0.0f64, 3.0]]);
+        /// let l = losslab::embedding::optax_triplet_margin_loss(a.view(), p.view(), n.view()).unwrap();
+        /// assert_eq!(l.shape(), &[1]);
+        /// assert_eq!(l[[0]], 0.0); // 1e-3 − 3.0000002 + 1 < 0
+        /// ```
+        ///
+        /// # References
+        /// [`OptaxTripletMarginLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`RankingSoftmaxLoss`] with `reduction` (optax's `reduce_fn`), no mask or weights:
-/// `optax.losses.ranking_softmax_loss(logits, labels)`.
-///
-/// # Errors
-/// See [`RankingSoftmaxLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let l = losslab::ranking_softmax_loss(array![0.0f64, 0.0].view(), array![1.0, 0.0].view(), losslab::Reduction::Mean).unwrap();
-/// assert!((l[[]] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`RankingSoftmaxLoss`]: its formula, the reference's semantics and the paper.
-pub fn ranking_softmax_loss<T: Float, D: Dimension>(logits: ArrayView<'_, T, D>, labels: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
-    RankingSoftmaxLoss::new().reduction(reduction).forward(logits, labels)
+    /// [`RankingSoftmaxLoss`] with `reduction` (optax's `reduce_fn`), no mask or weights:
+    /// `optax.losses.ranking_softmax_loss(logits, labels)`.
+    pub fn ranking_softmax_loss(logits: float, labels: float; reduction: Reduction) = RankingSoftmaxLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let l = losslab::ranking_softmax_loss(array![0.0f64, 0.0].view(), array![1.0, 0.0].view(), losslab::Reduction::Mean).unwrap();
+        /// assert!((l[[]] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`RankingSoftmaxLoss`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 // ---------------------------------------------------------------------------------------

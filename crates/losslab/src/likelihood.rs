@@ -14,7 +14,8 @@ use crate::machinery::broadcast::{broadcast_shapes, Broadcast};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{sigmoid_f64, softplus_f64};
-use crate::machinery::lanes::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Upstream};
+use crate::machinery::lanes::{eval_lanes, eval_pointwise, last_axis, sum_lane, Eval, Upstream};
+use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
 use crate::machinery::reduction::{Gradients, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
@@ -92,24 +93,14 @@ impl PoissonNllLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `log_input`.
-    #[must_use]
-    pub fn log_input(mut self, log_input: bool) -> Self {
-        self.log_input = log_input;
-        self
-    }
-    /// Sets `full`.
-    #[must_use]
-    pub fn full(mut self, full: bool) -> Self {
-        self.full = full;
-        self
-    }
-    /// Sets `eps`.
-    #[must_use]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
-    }
+    setters!(
+        /// Sets `log_input`.
+        log_input: bool,
+        /// Sets `full`.
+        full: bool,
+        /// Sets `eps`.
+        eps: f64
+    );
 
     fn eval<T: Float, D: Dimension>(
         &self,
@@ -144,7 +135,7 @@ impl PoissonNllLoss {
         eval_pointwise(Self::NAME, &p, self.reduction, up, true, f, df)
     }
 
-    float_pair_api!(input, target, "`input` w.r.t. `input`, `target` w.r.t. `target`");
+    loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input`, `target` w.r.t. `target`");
 }
 
 /// TensorFlow's `tf.nn.log_poisson_loss(targets, log_input, compute_full_loss)`.
@@ -235,7 +226,7 @@ impl LogPoissonLoss {
         eval_pointwise(Self::NAME, &p, self.reduction, up, true, f, df)
     }
 
-    float_pair_api!(targets, log_input, "`input` w.r.t. `log_input`, `target` w.r.t. `targets`");
+    loss_methods!(torch: eval, (targets: float, log_input: float), "`input` w.r.t. `log_input`, `target` w.r.t. `targets`");
 }
 
 /// Keras's `keras.losses.poisson(y_true, y_pred)`: the Poisson loss on rates,
@@ -309,7 +300,7 @@ impl KerasPoisson {
         })
     }
 
-    float_pair_api!(y_true, y_pred, "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
+    loss_methods!(torch: eval, (y_true: float, y_pred: float), "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -404,24 +395,12 @@ impl GaussianNllLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `full`.
-    #[must_use]
-    pub fn full(mut self, full: bool) -> Self {
-        self.full = full;
-        self
-    }
-    /// Sets `eps`.
-    #[must_use]
-    pub fn eps(mut self, eps: f64) -> Self {
-        self.eps = eps;
-        self
-    }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets `full`.
+        full: bool,
+        /// Sets `eps`.
+        eps: f64
+    );
 
     /// For each element of the result (`input` and `target` broadcast), the flat
     /// index into `var` that PyTorch's broadcasting pairs it with; PyTorch's
@@ -562,47 +541,7 @@ impl GaussianNllLoss {
         Ok((value, grads))
     }
 
-    /// The loss.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        input: ArrayView<'_, T, D1>,
-        target: ArrayView<'_, T, D1>,
-        var: ArrayView<'_, T, D2>,
-    ) -> Result<ArrayD<T>> {
-        Ok(self.eval(input, target, var, &Upstream::Skip)?.0)
-    }
-
-    /// The gradients of `Σ grad_output · loss` with respect to `input`, `target` and `var`.
-    ///
-    /// # Errors
-    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-    /// have the result's shape.
-    pub fn backward<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        input: ArrayView<'_, T, D1>,
-        target: ArrayView<'_, T, D1>,
-        var: ArrayView<'_, T, D2>,
-        grad_output: ArrayViewD<'_, T>,
-    ) -> Result<GaussianNllGradients<T>> {
-        Ok(self.eval(input, target, var, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
-    }
-
-    /// The loss and its gradients (of the result's sum when unreduced).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        input: ArrayView<'_, T, D1>,
-        target: ArrayView<'_, T, D1>,
-        var: ArrayView<'_, T, D2>,
-    ) -> Result<(ArrayD<T>, GaussianNllGradients<T>)> {
-        let (v, g) = self.eval(input, target, var, &Upstream::Ones)?;
-        Ok((v, g.expect("gradients requested")))
-    }
+    loss_methods!(torch: eval -> GaussianNllGradients<T>, (input: float, target: float, var: float_any), "with respect to `input`, `target` and `var`");
 
     /// The loss with one variance `var` for every element: PyTorch's
     /// `gaussian_nll_loss(input, target, var)` with `var` a Python float.
@@ -758,7 +697,7 @@ impl SigmoidCrossEntropyWithLogits {
         )
     }
 
-    float_pair_api!(labels, logits, "`input` w.r.t. `logits`, `target` w.r.t. `labels`");
+    loss_methods!(torch: eval, (labels: float, logits: float), "`input` w.r.t. `logits`, `target` w.r.t. `labels`");
 }
 
 /// TensorFlow's `tf.nn.weighted_cross_entropy_with_logits(labels, logits, pos_weight)`:
@@ -851,7 +790,7 @@ impl WeightedCrossEntropyWithLogits {
         )
     }
 
-    float_pair_api!(labels, logits, "`input` w.r.t. `logits`, `target` w.r.t. `labels`");
+    loss_methods!(torch: eval, (labels: float, logits: float), "`input` w.r.t. `logits`, `target` w.r.t. `labels`");
 }
 
 /// TensorFlow's `tf.nn.l2_loss(t)`: half the sum of squares.
@@ -895,12 +834,10 @@ impl L2Loss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction
+    );
 
     fn eval<T: Float, D: Dimension>(&self, t: ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
         let p = Pointwise::new(Self::NAME, &t, &t)?;
@@ -936,65 +873,47 @@ impl L2Loss {
 // ---------------------------------------------------------------------------------------
 // free functions
 
-/// [`PoissonNllLoss`] with PyTorch's defaults and `reduction`:
-/// `torch.nn.functional.poisson_nll_loss(input, target, reduction=...)`.
-///
-/// # Errors
-/// See [`PoissonNllLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::poisson_nll_loss(array![0.0f64].view(), array![3.0].view(), losslab::Reduction::Sum).unwrap();
-/// assert_eq!(v[[]], 1.0);
-/// ```
-///
-/// # References
-/// [`PoissonNllLoss`]: its formula, the reference's semantics and the paper.
-pub fn poisson_nll_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
-    PoissonNllLoss::new().reduction(reduction).forward(input, target)
-}
+free_fn! {
+    /// [`PoissonNllLoss`] with PyTorch's defaults and `reduction`:
+    /// `torch.nn.functional.poisson_nll_loss(input, target, reduction=...)`.
+    pub fn poisson_nll_loss(input: float, target: float; reduction: Reduction) = PoissonNllLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::poisson_nll_loss(array![0.0f64].view(), array![3.0].view(), losslab::Reduction::Sum).unwrap();
+        /// assert_eq!(v[[]], 1.0);
+        /// ```
+        ///
+        /// # References
+        /// [`PoissonNllLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`GaussianNllLoss`] with PyTorch's defaults and `reduction`:
-/// `torch.nn.functional.gaussian_nll_loss(input, target, var, reduction=...)`.
-///
-/// # Errors
-/// See [`GaussianNllLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::gaussian_nll_loss(array![1.0f64].view(), array![0.0].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
-/// assert_eq!(v[[]], 0.5);
-/// ```
-///
-/// # References
-/// [`GaussianNllLoss`]: its formula, the reference's semantics and the paper.
-pub fn gaussian_nll_loss<T: Float, D1: Dimension, D2: Dimension>(
-    input: ArrayView<'_, T, D1>,
-    target: ArrayView<'_, T, D1>,
-    var: ArrayView<'_, T, D2>,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    GaussianNllLoss::new().reduction(reduction).forward(input, target, var)
-}
+    /// [`GaussianNllLoss`] with PyTorch's defaults and `reduction`:
+    /// `torch.nn.functional.gaussian_nll_loss(input, target, var, reduction=...)`.
+    pub fn gaussian_nll_loss(input: float, target: float, var: float_any; reduction: Reduction) = GaussianNllLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::gaussian_nll_loss(array![1.0f64].view(), array![0.0].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
+        /// assert_eq!(v[[]], 0.5);
+        /// ```
+        ///
+        /// # References
+        /// [`GaussianNllLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`SigmoidCrossEntropyWithLogits`]: `tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)`.
-///
-/// # Errors
-/// See [`SigmoidCrossEntropyWithLogits`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::sigmoid_cross_entropy_with_logits(array![0.0f64].view(), array![0.0].view()).unwrap();
-/// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`SigmoidCrossEntropyWithLogits`]: its formula, the reference's semantics and the paper.
-pub fn sigmoid_cross_entropy_with_logits<T: Float, D: Dimension>(labels: ArrayView<'_, T, D>, logits: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    SigmoidCrossEntropyWithLogits::new().forward(labels, logits)
+    /// [`SigmoidCrossEntropyWithLogits`]: `tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)`.
+    pub fn sigmoid_cross_entropy_with_logits(labels: float, logits: float) = SigmoidCrossEntropyWithLogits {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::sigmoid_cross_entropy_with_logits(array![0.0f64].view(), array![0.0].view()).unwrap();
+        /// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`SigmoidCrossEntropyWithLogits`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 /// [`WeightedCrossEntropyWithLogits`] with a scalar `pos_weight`:
@@ -1020,22 +939,19 @@ pub fn weighted_cross_entropy_with_logits<T: Float, D: Dimension>(
     WeightedCrossEntropyWithLogits::new(pos_weight).forward(labels, logits)
 }
 
-/// [`LogPoissonLoss`]: `tf.nn.log_poisson_loss(targets, log_input, compute_full_loss)`.
-///
-/// # Errors
-/// See [`LogPoissonLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::log_poisson_loss(array![1.0f64].view(), array![0.0].view(), false).unwrap();
-/// assert_eq!(v[[0]], 1.0);
-/// ```
-///
-/// # References
-/// [`LogPoissonLoss`]: its formula, the reference's semantics and the paper.
-pub fn log_poisson_loss<T: Float, D: Dimension>(targets: ArrayView<'_, T, D>, log_input: ArrayView<'_, T, D>, compute_full_loss: bool) -> Result<ArrayD<T>> {
-    LogPoissonLoss::new().compute_full_loss(compute_full_loss).forward(targets, log_input)
+free_fn! {
+    /// [`LogPoissonLoss`]: `tf.nn.log_poisson_loss(targets, log_input, compute_full_loss)`.
+    pub fn log_poisson_loss(targets: float, log_input: float; compute_full_loss: bool) = LogPoissonLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::log_poisson_loss(array![1.0f64].view(), array![0.0].view(), false).unwrap();
+        /// assert_eq!(v[[0]], 1.0);
+        /// ```
+        ///
+        /// # References
+        /// [`LogPoissonLoss`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 /// [`L2Loss`]: `tf.nn.l2_loss(t)`, a 0-d array.
@@ -1052,20 +968,17 @@ pub fn l2_loss<T: Float, D: Dimension>(t: ArrayView<'_, T, D>) -> ArrayD<T> {
     L2Loss::new().forward(t).expect("l2_loss has no failure mode")
 }
 
-/// [`KerasPoisson`]: `keras.losses.poisson(y_true, y_pred)`, one value per sample.
-///
-/// # Errors
-/// See [`KerasPoisson`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::likelihood::keras_poisson(array![[0.0f64, 0.0]].view(), array![[1.0, 3.0]].view()).unwrap();
-/// assert_eq!(v[[0]], 2.0);
-/// ```
-///
-/// # References
-/// [`KerasPoisson`]: its formula, the reference's semantics and the paper.
-pub fn keras_poisson<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasPoisson::new().forward(y_true, y_pred)
+free_fn! {
+    /// [`KerasPoisson`]: `keras.losses.poisson(y_true, y_pred)`, one value per sample.
+    pub fn keras_poisson(y_true: float, y_pred: float) = KerasPoisson {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::likelihood::keras_poisson(array![[0.0f64, 0.0]].view(), array![[1.0, 3.0]].view()).unwrap();
+        /// assert_eq!(v[[0]], 2.0);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasPoisson`]: its formula, the reference's semantics and the paper.
+    }
 }

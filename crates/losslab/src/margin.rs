@@ -12,11 +12,12 @@
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
-use crate::machinery::lanes::{eval_lanes, eval_pointwise, float_pair_api, last_axis, sum_lane, Eval, Lanes, Upstream};
+use crate::machinery::lanes::{eval_lanes, eval_pointwise, last_axis, sum_lane, Eval, Lanes, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64, softplus_f64};
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
+use crate::machinery::methods::{free_fn, loss_methods, setters};
 
 /// The gradient factor JAX gives `maximum(z, 0)`: 1 above, ½ at the tie, 0 below.
 #[inline]
@@ -43,57 +44,6 @@ fn max_and_ties(v: &[f64]) -> (f64, usize) {
     (m, v.iter().filter(|&&x| x == m).count().max(1))
 }
 
-/// Generates the API of a loss of a float tensor and an integer label tensor
-/// from its `eval(x, labels, upstream)`.
-macro_rules! label_api {
-    ($x:ident, $labels:ident) => {
-        /// The loss, reduced as `self.reduction` says.
-        ///
-        /// # Errors
-        /// See the type's docs.
-        pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-            &self,
-            $x: ArrayView<'_, T, D1>,
-            $labels: ArrayView<'_, L, D2>,
-        ) -> Result<ArrayD<T>> {
-            Ok(self.eval($x, $labels, &Upstream::Skip)?.0)
-        }
-
-        #[doc = concat!("The gradient of `Σ grad_output · loss` with respect to `", stringify!($x), "` (`target`: `None`).")]
-        ///
-        /// # Errors
-        /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-        /// have the result's shape.
-        pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-            &self,
-            $x: ArrayView<'_, T, D1>,
-            $labels: ArrayView<'_, L, D2>,
-            grad_output: ArrayViewD<'_, T>,
-        ) -> Result<Gradients<T>> {
-            Ok(self.eval($x, $labels, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
-        }
-
-        /// The loss and its gradient (of the result's sum when unreduced).
-        ///
-        /// # Errors
-        /// See the type's docs.
-        pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-            &self,
-            $x: ArrayView<'_, T, D1>,
-            $labels: ArrayView<'_, L, D2>,
-        ) -> Result<(ArrayD<T>, Gradients<T>)> {
-            let (v, g) = self.eval($x, $labels, &Upstream::Ones)?;
-            Ok((v, g.expect("gradients requested")))
-        }
-
-        /// Sets the reduction.
-        #[must_use]
-        pub fn reduction(mut self, reduction: Reduction) -> Self {
-            self.reduction = reduction;
-            self
-        }
-    };
-}
 
 /// PyTorch's layout of the per-row margin losses, 0-d included: a 0-d input is
 /// one sample of one class, `(C,)` one sample, `(N, C)` N samples (`C ≥ 1`).
@@ -184,18 +134,10 @@ impl MarginRankingLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the margin.
-    #[must_use]
-    pub fn margin(mut self, margin: f64) -> Self {
-        self.margin = margin;
-        self
-    }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the margin.
+        margin: f64
+    );
 
     fn eval<T: Float, D: Dimension>(
         &self,
@@ -252,47 +194,7 @@ impl MarginRankingLoss {
         Ok((value, grads))
     }
 
-    /// The loss.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward<T: Float, D: Dimension>(
-        &self,
-        input1: ArrayView<'_, T, D>,
-        input2: ArrayView<'_, T, D>,
-        target: ArrayView<'_, T, D>,
-    ) -> Result<ArrayD<T>> {
-        Ok(self.eval(input1, input2, target, &Upstream::Skip)?.0)
-    }
-
-    /// The gradients of `Σ grad_output · loss` with respect to `input1`, `input2` and `target`.
-    ///
-    /// # Errors
-    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-    /// have the result's shape.
-    pub fn backward<T: Float, D: Dimension>(
-        &self,
-        input1: ArrayView<'_, T, D>,
-        input2: ArrayView<'_, T, D>,
-        target: ArrayView<'_, T, D>,
-        grad_output: ArrayViewD<'_, T>,
-    ) -> Result<MarginRankingGradients<T>> {
-        Ok(self.eval(input1, input2, target, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
-    }
-
-    /// The loss and its gradients (of the result's sum when unreduced).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, D: Dimension>(
-        &self,
-        input1: ArrayView<'_, T, D>,
-        input2: ArrayView<'_, T, D>,
-        target: ArrayView<'_, T, D>,
-    ) -> Result<(ArrayD<T>, MarginRankingGradients<T>)> {
-        let (v, g) = self.eval(input1, input2, target, &Upstream::Ones)?;
-        Ok((v, g.expect("gradients requested")))
-    }
+    loss_methods!(torch: eval -> MarginRankingGradients<T>, (input1: float, input2: float, target: float), "with respect to `input1`, `input2` and `target`");
 }
 
 /// Hinge embedding loss, `torch.nn.functional.hinge_embedding_loss`: `input` is
@@ -345,12 +247,10 @@ impl HingeEmbeddingLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the margin.
-    #[must_use]
-    pub fn margin(mut self, margin: f64) -> Self {
-        self.margin = margin;
-        self
-    }
+    setters!(
+        /// Sets the margin.
+        margin: f64
+    );
 
     fn eval<T: Float, D: Dimension>(
         &self,
@@ -381,7 +281,7 @@ impl HingeEmbeddingLoss {
         )
     }
 
-    float_pair_api!(input, target, "`input` w.r.t. `input` (`target`: `None`)");
+    loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input` (`target`: `None`)");
 }
 
 /// Soft margin loss, `torch.nn.functional.soft_margin_loss`: two-class logistic
@@ -462,7 +362,7 @@ impl SoftMarginLoss {
         )
     }
 
-    float_pair_api!(input, target, "`input` w.r.t. `input` (`target`: `None`)");
+    loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input` (`target`: `None`)");
 }
 
 /// Multi-label soft margin loss, `torch.nn.functional.multilabel_soft_margin_loss`:
@@ -611,7 +511,7 @@ impl MultilabelSoftMarginLoss {
         Ok(self.run(input, target, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
     }
 
-    float_pair_api!(input, target, "`input` w.r.t. `input`, `target` w.r.t. `target`");
+    loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input`, `target` w.r.t. `target`");
 }
 
 /// Multi-label margin loss, `torch.nn.functional.multilabel_margin_loss`: every
@@ -730,7 +630,7 @@ impl MultilabelMarginLoss {
         )
     }
 
-    label_api!(input, target);
+    loss_methods!(torch: eval, (input: float, target: labels), "`input` w.r.t. `input` (`target`: `None`)");
 }
 
 /// Multi-class margin loss, `torch.nn.functional.multi_margin_loss`: the
@@ -791,18 +691,12 @@ impl MultiMarginLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `p` (1 or 2).
-    #[must_use]
-    pub fn p(mut self, p: i64) -> Self {
-        self.p = p;
-        self
-    }
-    /// Sets the margin.
-    #[must_use]
-    pub fn margin(mut self, margin: f64) -> Self {
-        self.margin = margin;
-        self
-    }
+    setters!(
+        /// Sets `p` (1 or 2).
+        p: i64,
+        /// Sets the margin.
+        margin: f64
+    );
     /// Sets the class weights.
     #[must_use]
     pub fn weight<T: Float>(mut self, weight: ArrayView1<'_, T>) -> Self {
@@ -900,7 +794,7 @@ impl MultiMarginLoss {
         )
     }
 
-    label_api!(input, target);
+    loss_methods!(torch: eval, (input: float, target: labels), "`input` w.r.t. `input` (`target`: `None`)");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -978,7 +872,7 @@ macro_rules! keras_hinge_loss {
                 )
             }
 
-            float_pair_api!(y_true, y_pred, "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
+            loss_methods!(torch: eval, (y_true: float, y_pred: float), "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
         }
     };
 }
@@ -1136,7 +1030,7 @@ impl KerasCategoricalHinge {
         )
     }
 
-    float_pair_api!(y_true, y_pred, "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
+    loss_methods!(torch: eval, (y_true: float, y_pred: float), "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1227,7 +1121,7 @@ macro_rules! optax_multiclass {
                 )
             }
 
-            label_api!(scores, labels);
+            loss_methods!(torch: eval, (scores: float, labels: labels), "`input` w.r.t. `scores` (`target`: `None`)");
         }
     };
 }
@@ -1368,179 +1262,96 @@ impl PerceptronLoss {
         )
     }
 
-    float_pair_api!(predictor_outputs, targets, "`input` w.r.t. `predictor_outputs`, `target` w.r.t. `targets`");
+    loss_methods!(torch: eval, (predictor_outputs: float, targets: float), "`input` w.r.t. `predictor_outputs`, `target` w.r.t. `targets`");
 }
 
 // ---------------------------------------------------------------------------------------
 // free functions
 
-/// [`MarginRankingLoss`] with `margin` and `reduction`: `torch.nn.functional.margin_ranking_loss`.
-///
-/// # Errors
-/// See [`MarginRankingLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::margin_ranking_loss(array![0.0f64].view(), array![1.0].view(), array![1.0].view(), 0.5, losslab::Reduction::Mean).unwrap();
-/// assert_eq!(v[[]], 1.5);
-/// ```
-///
-/// # References
-/// [`MarginRankingLoss`]: its formula, the reference's semantics and the paper.
-pub fn margin_ranking_loss<T: Float, D: Dimension>(
-    input1: ArrayView<'_, T, D>,
-    input2: ArrayView<'_, T, D>,
-    target: ArrayView<'_, T, D>,
-    margin: f64,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    MarginRankingLoss::new().margin(margin).reduction(reduction).forward(input1, input2, target)
-}
+free_fn! {
+    /// [`MarginRankingLoss`] with `margin` and `reduction`: `torch.nn.functional.margin_ranking_loss`.
+    pub fn margin_ranking_loss(input1: float, input2: float, target: float; margin: f64, reduction: Reduction) = MarginRankingLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::margin_ranking_loss(array![0.0f64].view(), array![1.0].view(), array![1.0].view(), 0.5, losslab::Reduction::Mean).unwrap();
+        /// assert_eq!(v[[]], 1.5);
+        /// ```
+        ///
+        /// # References
+        /// [`MarginRankingLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`SoftMarginLoss`] with `reduction`: `torch.nn.functional.soft_margin_loss`.
-///
-/// # Errors
-/// See [`SoftMarginLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::soft_margin_loss(array![0.0f64].view(), array![-1.0].view(), losslab::Reduction::Sum).unwrap();
-/// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`SoftMarginLoss`]: its formula, the reference's semantics and the paper.
-pub fn soft_margin_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
-    SoftMarginLoss::new().reduction(reduction).forward(input, target)
-}
+    /// [`SoftMarginLoss`] with `reduction`: `torch.nn.functional.soft_margin_loss`.
+    pub fn soft_margin_loss(input: float, target: float; reduction: Reduction) = SoftMarginLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::soft_margin_loss(array![0.0f64].view(), array![-1.0].view(), losslab::Reduction::Sum).unwrap();
+        /// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`SoftMarginLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`MultiMarginLoss`] with PyTorch's defaults and `reduction`: `torch.nn.functional.multi_margin_loss`.
-///
-/// # Errors
-/// See [`MultiMarginLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::multi_margin_loss(array![[0.0f64, 0.0]].view(), array![0i64].view(), losslab::Reduction::Mean).unwrap();
-/// assert_eq!(v[[]], 0.5);
-/// ```
-///
-/// # References
-/// [`MultiMarginLoss`]: its formula, the reference's semantics and the paper.
-pub fn multi_margin_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    input: ArrayView<'_, T, D1>,
-    target: ArrayView<'_, L, D2>,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    MultiMarginLoss::new().reduction(reduction).forward(input, target)
-}
+    /// [`MultiMarginLoss`] with PyTorch's defaults and `reduction`: `torch.nn.functional.multi_margin_loss`.
+    pub fn multi_margin_loss(input: float, target: labels; reduction: Reduction) = MultiMarginLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::multi_margin_loss(array![[0.0f64, 0.0]].view(), array![0i64].view(), losslab::Reduction::Mean).unwrap();
+        /// assert_eq!(v[[]], 0.5);
+        /// ```
+        ///
+        /// # References
+        /// [`MultiMarginLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasHinge`]: `keras.losses.hinge(y_true, y_pred)`, one value per sample.
-///
-/// # Errors
-/// See [`KerasHinge`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::margin::keras_hinge(array![[1.0f64, -1.0]].view(), array![[0.0, 0.0]].view()).unwrap();
-/// assert_eq!(v[[0]], 1.0);
-/// ```
-///
-/// # References
-/// [`KerasHinge`]: its formula, the reference's semantics and the paper.
-pub fn keras_hinge<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasHinge::new().forward(y_true, y_pred)
-}
+    /// [`KerasHinge`]: `keras.losses.hinge(y_true, y_pred)`, one value per sample.
+    pub fn keras_hinge(y_true: float, y_pred: float) = KerasHinge {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::margin::keras_hinge(array![[1.0f64, -1.0]].view(), array![[0.0, 0.0]].view()).unwrap();
+        /// assert_eq!(v[[0]], 1.0);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasHinge`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`MulticlassHingeLoss`]: `optax.losses.multiclass_hinge_loss(scores, labels)`.
-///
-/// # Errors
-/// See [`MulticlassHingeLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::multiclass_hinge_loss(array![[3.0f64, 0.0]].view(), array![0u8].view()).unwrap();
-/// assert_eq!(v[[0]], 0.0);
-/// ```
-///
-/// # References
-/// [`MulticlassHingeLoss`]: its formula, the reference's semantics and the paper.
-pub fn multiclass_hinge_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    scores: ArrayView<'_, T, D1>,
-    labels: ArrayView<'_, L, D2>,
-) -> Result<ArrayD<T>> {
-    MulticlassHingeLoss::new().forward(scores, labels)
-}
+    /// [`MulticlassHingeLoss`]: `optax.losses.multiclass_hinge_loss(scores, labels)`.
+    pub fn multiclass_hinge_loss(scores: float, labels: labels) = MulticlassHingeLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::multiclass_hinge_loss(array![[3.0f64, 0.0]].view(), array![0u8].view()).unwrap();
+        /// assert_eq!(v[[0]], 0.0);
+        /// ```
+        ///
+        /// # References
+        /// [`MulticlassHingeLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`HingeEmbeddingLoss`] with `margin` and `reduction`: `torch.nn.functional.hinge_embedding_loss`.
-///
-/// # Errors
-/// See [`HingeEmbeddingLoss`].
-pub fn hinge_embedding_loss<T: Float, D: Dimension>(
-    input: ArrayView<'_, T, D>,
-    target: ArrayView<'_, T, D>,
-    margin: f64,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    HingeEmbeddingLoss::new().margin(margin).reduction(reduction).forward(input, target)
-}
+    /// [`HingeEmbeddingLoss`] with `margin` and `reduction`: `torch.nn.functional.hinge_embedding_loss`.
+    pub fn hinge_embedding_loss(input: float, target: float; margin: f64, reduction: Reduction) = HingeEmbeddingLoss;
 
-/// [`MultilabelSoftMarginLoss`] without weights, with `reduction`: `torch.nn.functional.multilabel_soft_margin_loss`.
-///
-/// # Errors
-/// See [`MultilabelSoftMarginLoss`].
-pub fn multilabel_soft_margin_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
-    MultilabelSoftMarginLoss::new().reduction(reduction).forward(input, target)
-}
+    /// [`MultilabelSoftMarginLoss`] without weights, with `reduction`: `torch.nn.functional.multilabel_soft_margin_loss`.
+    pub fn multilabel_soft_margin_loss(input: float, target: float; reduction: Reduction) = MultilabelSoftMarginLoss;
 
-/// [`MultilabelMarginLoss`] with `reduction`: `torch.nn.functional.multilabel_margin_loss`.
-///
-/// # Errors
-/// See [`MultilabelMarginLoss`].
-pub fn multilabel_margin_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    input: ArrayView<'_, T, D1>,
-    target: ArrayView<'_, L, D2>,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    MultilabelMarginLoss::new().reduction(reduction).forward(input, target)
-}
+    /// [`MultilabelMarginLoss`] with `reduction`: `torch.nn.functional.multilabel_margin_loss`.
+    pub fn multilabel_margin_loss(input: float, target: labels; reduction: Reduction) = MultilabelMarginLoss;
 
-/// [`KerasSquaredHinge`]: `keras.losses.squared_hinge(y_true, y_pred)`, one value per sample.
-///
-/// # Errors
-/// See [`KerasSquaredHinge`].
-pub fn keras_squared_hinge<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasSquaredHinge::new().forward(y_true, y_pred)
-}
+    /// [`KerasSquaredHinge`]: `keras.losses.squared_hinge(y_true, y_pred)`, one value per sample.
+    pub fn keras_squared_hinge(y_true: float, y_pred: float) = KerasSquaredHinge;
 
-/// [`KerasCategoricalHinge`]: `keras.losses.categorical_hinge(y_true, y_pred)`, one value per sample.
-///
-/// # Errors
-/// See [`KerasCategoricalHinge`].
-pub fn keras_categorical_hinge<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasCategoricalHinge::new().forward(y_true, y_pred)
-}
+    /// [`KerasCategoricalHinge`]: `keras.losses.categorical_hinge(y_true, y_pred)`, one value per sample.
+    pub fn keras_categorical_hinge(y_true: float, y_pred: float) = KerasCategoricalHinge;
 
-/// [`PerceptronLoss`]: `optax.losses.perceptron_loss(predictor_outputs, targets)`, one value per example.
-///
-/// # Errors
-/// See [`PerceptronLoss`].
-pub fn perceptron_loss<T: Float, D: Dimension>(predictor_outputs: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    PerceptronLoss::new().forward(predictor_outputs, targets)
-}
+    /// [`PerceptronLoss`]: `optax.losses.perceptron_loss(predictor_outputs, targets)`, one value per example.
+    pub fn perceptron_loss(predictor_outputs: float, targets: float) = PerceptronLoss;
 
-/// [`MulticlassPerceptronLoss`]: `optax.losses.multiclass_perceptron_loss(scores, labels)`, one value per example.
-///
-/// # Errors
-/// See [`MulticlassPerceptronLoss`].
-pub fn multiclass_perceptron_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    scores: ArrayView<'_, T, D1>,
-    labels: ArrayView<'_, L, D2>,
-) -> Result<ArrayD<T>> {
-    MulticlassPerceptronLoss::new().forward(scores, labels)
+    /// [`MulticlassPerceptronLoss`]: `optax.losses.multiclass_perceptron_loss(scores, labels)`, one value per example.
+    pub fn multiclass_perceptron_loss(scores: float, labels: labels) = MulticlassPerceptronLoss;
 }

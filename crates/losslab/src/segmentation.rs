@@ -10,6 +10,8 @@
 //! [`Reduction::BatchMean`] divides by the first axis of the unreduced result
 //! (1 when that result is a scalar).
 
+use crate::machinery::lanes::{Eval, Upstream};
+use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::math::{sigmoid_f64, softmax_lane};
@@ -186,66 +188,35 @@ impl KerasOverlap {
     }
 }
 
+/// The methods of a Keras overlap loss (the type provides `kind` and
+/// `validate`): its evaluation, `forward` / `backward` / `forward_backward` /
+/// `reduction` from it, and the `axis` setter.
 macro_rules! keras_overlap_methods {
     () => {
-        /// Sets the reduction applied to Keras's result.
-        #[must_use]
-        pub fn reduction(mut self, reduction: Reduction) -> Self {
-            self.reduction = reduction;
-            self
-        }
-        /// Sets the axes summed over (`None`: all axes, the batch included).
-        #[must_use]
-        pub fn axis(mut self, axis: Option<Vec<isize>>) -> Self {
-            self.axis = axis;
-            self
-        }
-
-        /// The loss: one value per index of the axes not summed over, reduced.
-        ///
-        /// # Errors
-        /// See the type's docs.
-        pub fn forward<T: Float, D: Dimension>(&self, y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-            self.validate()?;
-            let p = KerasOverlap::prepare(Self::NAME, &self.axis, &y_true, &y_pred)?;
-            let s = self.kind().sums(&p);
-            Ok(batch_reducer(self.reduction, &p.groups.out_shape).output(self.kind().losses(&s)))
-        }
-
-        /// The gradients of `Σ grad_output · loss` with respect to `y_pred`
-        /// ([`Gradients::input`]) and `y_true` ([`Gradients::target`]).
-        ///
-        /// # Errors
-        /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-        /// have the result's shape.
-        pub fn backward<T: Float, D: Dimension>(
+        fn eval<T: Float, D: Dimension>(
             &self,
             y_true: ArrayView<'_, T, D>,
             y_pred: ArrayView<'_, T, D>,
-            grad_output: ArrayViewD<'_, T>,
-        ) -> Result<Gradients<T>> {
+            up: &Upstream<'_, T>,
+        ) -> Result<Eval<T, Gradients<T>>> {
             self.validate()?;
             let p = KerasOverlap::prepare(Self::NAME, &self.axis, &y_true, &y_pred)?;
-            let scales = batch_reducer(self.reduction, &p.groups.out_shape).scales(Self::NAME, &grad_output)?;
+            let reducer = batch_reducer(self.reduction, &p.groups.out_shape);
+            let scales = up.scales(Self::NAME, &reducer)?;
             let s = self.kind().sums(&p);
-            let (gp, gt) = self.kind().grads(&p, &s, |g| scales.at(g));
-            Ok(Gradients { input: narrow(&p.shape, gp), target: Some(narrow(&p.shape, gt)) })
+            let value = reducer.output(self.kind().losses(&s));
+            Ok((value, scales.map(|sc| {
+                let (gp, gt) = self.kind().grads(&p, &s, |g| sc.at(g));
+                Gradients { input: narrow(&p.shape, gp), target: Some(narrow(&p.shape, gt)) }
+            })))
         }
 
-        /// The loss and its gradients (of the result's sum when unreduced).
-        ///
-        /// # Errors
-        /// See the type's docs.
-        pub fn forward_backward<T: Float, D: Dimension>(
-            &self,
-            y_true: ArrayView<'_, T, D>,
-            y_pred: ArrayView<'_, T, D>,
-        ) -> Result<(ArrayD<T>, Gradients<T>)> {
-            let value = self.forward(y_true.view(), y_pred.view())?;
-            let g = ArrayD::from_elem(value.shape(), T::one());
-            let grads = self.backward(y_true, y_pred, g.view())?;
-            Ok((value, grads))
-        }
+        loss_methods!(torch: eval, (y_true: float, y_pred: float), "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");
+
+        setters!(
+            /// Sets the axes summed over (`None`: all axes, the batch included).
+            axis: Option<Vec<isize>>
+        );
     };
 }
 
@@ -377,18 +348,12 @@ impl KerasTversky {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `alpha`.
-    #[must_use]
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-    /// Sets `beta`.
-    #[must_use]
-    pub fn beta(mut self, beta: f64) -> Self {
-        self.beta = beta;
-        self
-    }
+    setters!(
+        /// Sets `alpha`.
+        alpha: f64,
+        /// Sets `beta`.
+        beta: f64
+    );
     fn kind(&self) -> KerasOverlap {
         KerasOverlap::Tversky { alpha: self.alpha, beta: self.beta }
     }
@@ -398,49 +363,35 @@ impl KerasTversky {
     keras_overlap_methods!();
 }
 
-/// [`KerasDice`]: `keras.losses.dice(y_true, y_pred, axis)`.
-///
-/// # Errors
-/// As [`KerasDice::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let y = array![0.0f64, 1.0, 1.0];
-/// // a perfect prediction: 0 up to Keras's epsilon
-/// assert!(losslab::segmentation::keras_dice(y.view(), y.view(), None).unwrap()[[]] < 1e-7);
-/// ```
-///
-/// # References
-/// [`KerasDice`]: its formula, the reference's semantics and the paper.
-pub fn keras_dice<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>, axis: Option<Vec<isize>>) -> Result<ArrayD<T>> {
-    KerasDice::new().axis(axis).forward(y_true, y_pred)
-}
+free_fn! {
+    /// [`KerasDice`]: `keras.losses.dice(y_true, y_pred, axis)`.
+    pub fn keras_dice(y_true: float, y_pred: float; axis: Option<Vec<isize>>) = KerasDice {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let y = array![0.0f64, 1.0, 1.0];
+        /// // a perfect prediction: 0 up to Keras's epsilon
+        /// assert!(losslab::segmentation::keras_dice(y.view(), y.view(), None).unwrap()[[]] < 1e-7);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasDice`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasTversky`]: `keras.losses.tversky(y_true, y_pred, alpha, beta, axis)`.
-///
-/// # Errors
-/// As [`KerasTversky::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let y = array![[0.0f64, 1.0], [1.0, 1.0]];
-/// let l = losslab::segmentation::keras_tversky(y.view(), y.view(), 0.3, 0.7, Some(vec![-1])).unwrap();
-/// assert_eq!(l.shape(), &[2]);
-/// assert!(l.iter().all(|&v| v < 1e-7));
-/// ```
-///
-/// # References
-/// [`KerasTversky`]: its formula, the reference's semantics and the paper.
-pub fn keras_tversky<T: Float, D: Dimension>(
-    y_true: ArrayView<'_, T, D>,
-    y_pred: ArrayView<'_, T, D>,
-    alpha: f64,
-    beta: f64,
-    axis: Option<Vec<isize>>,
-) -> Result<ArrayD<T>> {
-    KerasTversky::new().alpha(alpha).beta(beta).axis(axis).forward(y_true, y_pred)
+    /// [`KerasTversky`]: `keras.losses.tversky(y_true, y_pred, alpha, beta, axis)`.
+    pub fn keras_tversky(y_true: float, y_pred: float; alpha: f64, beta: f64, axis: Option<Vec<isize>>) = KerasTversky {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let y = array![[0.0f64, 1.0], [1.0, 1.0]];
+        /// let l = losslab::segmentation::keras_tversky(y.view(), y.view(), 0.3, 0.7, Some(vec![-1])).unwrap();
+        /// assert_eq!(l.shape(), &[2]);
+        /// assert!(l.iter().all(|&v| v < 1e-7));
+        /// ```
+        ///
+        /// # References
+        /// [`KerasTversky`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -727,60 +678,32 @@ impl DiceLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets losslab's reduction of the result.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets optax's `reduction` across classes (`None`, `Mean` or `Sum`).
-    #[must_use]
-    pub fn class_reduction(mut self, class_reduction: Reduction) -> Self {
-        self.class_reduction = class_reduction;
-        self
-    }
+    setters!(
+        /// Sets losslab's reduction of the result.
+        reduction: Reduction,
+        /// Sets optax's `reduction` across classes (`None`, `Mean` or `Sum`).
+        class_reduction: Reduction
+    );
     /// Sets the class weights.
     #[must_use]
     pub fn class_weights<T: Float>(mut self, w: ndarray::ArrayView1<'_, T>) -> Self {
         self.class_weights = Some(w.iter().map(|v| v.to_wide()).collect());
         self
     }
-    /// Sets `smooth`.
-    #[must_use]
-    pub fn smooth(mut self, smooth: f64) -> Self {
-        self.smooth = smooth;
-        self
-    }
-    /// Sets `alpha`.
-    #[must_use]
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-    /// Sets `beta`.
-    #[must_use]
-    pub fn beta(mut self, beta: f64) -> Self {
-        self.beta = beta;
-        self
-    }
-    /// Sets `apply_softmax`.
-    #[must_use]
-    pub fn apply_softmax(mut self, apply_softmax: bool) -> Self {
-        self.apply_softmax = apply_softmax;
-        self
-    }
-    /// Sets `ignore_background`.
-    #[must_use]
-    pub fn ignore_background(mut self, ignore_background: bool) -> Self {
-        self.ignore_background = ignore_background;
-        self
-    }
-    /// Sets the axes summed over (`None`: optax's default).
-    #[must_use]
-    pub fn axis(mut self, axis: Option<Vec<isize>>) -> Self {
-        self.axis = axis;
-        self
-    }
+    setters!(
+        /// Sets `smooth`.
+        smooth: f64,
+        /// Sets `alpha`.
+        alpha: f64,
+        /// Sets `beta`.
+        beta: f64,
+        /// Sets `apply_softmax`.
+        apply_softmax: bool,
+        /// Sets `ignore_background`.
+        ignore_background: bool,
+        /// Sets the axes summed over (`None`: optax's default).
+        axis: Option<Vec<isize>>
+    );
 
     fn coef(&self) -> DiceCoef {
         DiceCoef { smooth: self.smooth, alpha: self.alpha, beta: self.beta }
@@ -984,24 +907,14 @@ impl BinaryDiceLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets losslab's reduction of the result.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `smooth`.
-    #[must_use]
-    pub fn smooth(mut self, smooth: f64) -> Self {
-        self.smooth = smooth;
-        self
-    }
-    /// Sets `apply_sigmoid`.
-    #[must_use]
-    pub fn apply_sigmoid(mut self, apply_sigmoid: bool) -> Self {
-        self.apply_sigmoid = apply_sigmoid;
-        self
-    }
+    setters!(
+        /// Sets losslab's reduction of the result.
+        reduction: Reduction,
+        /// Sets `smooth`.
+        smooth: f64,
+        /// Sets `apply_sigmoid`.
+        apply_sigmoid: bool
+    );
     fn inner<T: Float, D1: Dimension, D2: Dimension>(
         &self,
         predictions: &ArrayView<'_, T, D1>,
@@ -1146,30 +1059,16 @@ impl MulticlassGeneralizedDiceLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets losslab's reduction of the result.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `smooth`.
-    #[must_use]
-    pub fn smooth(mut self, smooth: f64) -> Self {
-        self.smooth = smooth;
-        self
-    }
-    /// Sets `apply_softmax`.
-    #[must_use]
-    pub fn apply_softmax(mut self, apply_softmax: bool) -> Self {
-        self.apply_softmax = apply_softmax;
-        self
-    }
-    /// Sets `ignore_background`.
-    #[must_use]
-    pub fn ignore_background(mut self, ignore_background: bool) -> Self {
-        self.ignore_background = ignore_background;
-        self
-    }
+    setters!(
+        /// Sets losslab's reduction of the result.
+        reduction: Reduction,
+        /// Sets `smooth`.
+        smooth: f64,
+        /// Sets `apply_softmax`.
+        apply_softmax: bool,
+        /// Sets `ignore_background`.
+        ignore_background: bool
+    );
 
     fn coef(&self) -> DiceCoef {
         DiceCoef { smooth: self.smooth, alpha: 0.5, beta: 0.5 }
@@ -1283,48 +1182,35 @@ impl MulticlassGeneralizedDiceLoss {
     }
 }
 
-/// [`DiceLoss`] with optax's defaults: `optax.losses.dice_loss(predictions, targets)`.
-///
-/// # Errors
-/// As [`DiceLoss::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// // (batch 1, 2 pixels, 2 classes)
-/// let logits = array![[[5.0f64, -5.0], [-5.0, 5.0]]];
-/// let targets = array![[[1.0f64, 0.0], [0.0, 1.0]]];
-/// assert!(losslab::dice_loss(logits.view(), targets.view()).unwrap()[[0]] < 1e-3);
-/// ```
-///
-/// # References
-/// [`DiceLoss`]: its formula, the reference's semantics and the paper.
-pub fn dice_loss<T: Float, D1: Dimension, D2: Dimension>(predictions: ArrayView<'_, T, D1>, targets: ArrayView<'_, T, D2>) -> Result<ArrayD<T>> {
-    DiceLoss::new().forward(predictions, targets)
-}
+free_fn! {
+    /// [`DiceLoss`] with optax's defaults: `optax.losses.dice_loss(predictions, targets)`.
+    pub fn dice_loss(predictions: float, targets: float_any) = DiceLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// // (batch 1, 2 pixels, 2 classes)
+        /// let logits = array![[[5.0f64, -5.0], [-5.0, 5.0]]];
+        /// let targets = array![[[1.0f64, 0.0], [0.0, 1.0]]];
+        /// assert!(losslab::dice_loss(logits.view(), targets.view()).unwrap()[[0]] < 1e-3);
+        /// ```
+        ///
+        /// # References
+        /// [`DiceLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`BinaryDiceLoss`]: `optax.losses.binary_dice_loss(predictions, targets, smooth, apply_sigmoid)`.
-///
-/// # Errors
-/// As [`BinaryDiceLoss::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let l = losslab::binary_dice_loss(array![[0.0f64, 0.0]].view(), array![[1.0f64, 0.0]].view(), 1.0, true).unwrap();
-/// // p = ½ everywhere: I = ½, P = 1, T = 1 → 1 − 1.5 / 2
-/// assert!((l[[0]] - 0.25).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`BinaryDiceLoss`]: its formula, the reference's semantics and the paper.
-pub fn binary_dice_loss<T: Float, D1: Dimension, D2: Dimension>(
-    predictions: ArrayView<'_, T, D1>,
-    targets: ArrayView<'_, T, D2>,
-    smooth: f64,
-    apply_sigmoid: bool,
-) -> Result<ArrayD<T>> {
-    BinaryDiceLoss::new().smooth(smooth).apply_sigmoid(apply_sigmoid).forward(predictions, targets)
+    /// [`BinaryDiceLoss`]: `optax.losses.binary_dice_loss(predictions, targets, smooth, apply_sigmoid)`.
+    pub fn binary_dice_loss(predictions: float, targets: float_any; smooth: f64, apply_sigmoid: bool) = BinaryDiceLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let l = losslab::binary_dice_loss(array![[0.0f64, 0.0]].view(), array![[1.0f64, 0.0]].view(), 1.0, true).unwrap();
+        /// // p = ½ everywhere: I = ½, P = 1, T = 1 → 1 − 1.5 / 2
+        /// assert!((l[[0]] - 0.25).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`BinaryDiceLoss`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 /// [`MulticlassGeneralizedDiceLoss`]: `optax.losses.multiclass_generalized_dice_loss(predictions, targets, smooth, apply_softmax, ignore_background)`.
@@ -1423,24 +1309,12 @@ impl JaccardLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `smooth`.
-    #[must_use]
-    pub fn smooth(mut self, smooth: f64) -> Self {
-        self.smooth = smooth;
-        self
-    }
-    /// Sets the axes summed over (`None`: all but the first).
-    #[must_use]
-    pub fn axis(mut self, axis: Option<Vec<isize>>) -> Self {
-        self.axis = axis;
-        self
-    }
+    setters!(
+        /// Sets `smooth`.
+        smooth: f64,
+        /// Sets the axes summed over (`None`: all but the first).
+        axis: Option<Vec<isize>>
+    );
 
     fn prepare<T: Float, D: Dimension>(
         &self,
@@ -1500,39 +1374,23 @@ impl JaccardLoss {
         Ok(Gradients { input: narrow(input.shape(), gp), target: Some(narrow(target.shape(), gt)) })
     }
 
-    /// The loss and its gradients (of the result's sum when unreduced).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, D: Dimension>(
-        &self,
-        input: ArrayView<'_, T, D>,
-        target: ArrayView<'_, T, D>,
-    ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let value = self.forward(input.view(), target.view())?;
-        let g = ArrayD::from_elem(value.shape(), T::one());
-        let grads = self.backward(input, target, g.view())?;
-        Ok((value, grads))
-    }
+    loss_methods!(torch: composed, (input: float, target: float));
 }
 
-/// [`JaccardLoss`] with `reduction` and `smooth`.
-///
-/// # Errors
-/// As [`JaccardLoss::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// use losslab::Reduction;
-/// let t = array![[1.0f64, 0.0, 1.0]];
-/// assert_eq!(losslab::jaccard_loss(t.view(), t.view(), Reduction::Mean, 1.0).unwrap()[[]], 0.0);
-/// ```
-///
-/// # References
-/// [`JaccardLoss`]: its formula, the reference's semantics and the paper.
-pub fn jaccard_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction, smooth: f64) -> Result<ArrayD<T>> {
-    JaccardLoss::new().reduction(reduction).smooth(smooth).forward(input, target)
+free_fn! {
+    /// [`JaccardLoss`] with `reduction` and `smooth`.
+    pub fn jaccard_loss(input: float, target: float; reduction: Reduction, smooth: f64) = JaccardLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::Reduction;
+        /// let t = array![[1.0f64, 0.0, 1.0]];
+        /// assert_eq!(losslab::jaccard_loss(t.view(), t.view(), Reduction::Mean, 1.0).unwrap()[[]], 0.0);
+        /// ```
+        ///
+        /// # References
+        /// [`JaccardLoss`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -1671,30 +1529,16 @@ impl LovaszSoftmax {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction of the scalar result.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets which classes are averaged over.
-    #[must_use]
-    pub fn classes(mut self, classes: LovaszClasses) -> Self {
-        self.classes = classes;
-        self
-    }
-    /// Sets `per_image`.
-    #[must_use]
-    pub fn per_image(mut self, per_image: bool) -> Self {
-        self.per_image = per_image;
-        self
-    }
-    /// Sets the ignored label.
-    #[must_use]
-    pub fn ignore(mut self, ignore: Option<i64>) -> Self {
-        self.ignore = ignore;
-        self
-    }
+    setters!(
+        /// Sets the reduction of the scalar result.
+        reduction: Reduction,
+        /// Sets which classes are averaged over.
+        classes: LovaszClasses,
+        /// Sets `per_image`.
+        per_image: bool,
+        /// Sets the ignored label.
+        ignore: Option<i64>
+    );
 
     /// The value and, given the upstream gradient `s`, the gradient w.r.t. `probas`.
     fn compute<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
@@ -1832,24 +1676,18 @@ impl LovaszSoftmax {
     }
 }
 
-/// [`LovaszSoftmax`] with the reference's defaults (`classes = 'present'`, not per image, no ignored label).
-///
-/// # Errors
-/// As [`LovaszSoftmax::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// // a perfect one-hot prediction has no error
-/// let probas = array![[[1.0f64, 0.0], [0.0, 1.0]]];
-/// assert_eq!(losslab::lovasz_softmax(probas.view(), array![[0u8, 1]].view()).unwrap()[[]], 0.0);
-/// ```
-///
-/// # References
-/// [`LovaszSoftmax`]: its formula, the reference's semantics and the paper.
-pub fn lovasz_softmax<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    probas: ArrayView<'_, T, D1>,
-    labels: ArrayView<'_, L, D2>,
-) -> Result<ArrayD<T>> {
-    LovaszSoftmax::new().forward(probas, labels)
+free_fn! {
+    /// [`LovaszSoftmax`] with the reference's defaults (`classes = 'present'`, not per image, no ignored label).
+    pub fn lovasz_softmax(probas: float, labels: labels) = LovaszSoftmax {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// // a perfect one-hot prediction has no error
+        /// let probas = array![[[1.0f64, 0.0], [0.0, 1.0]]];
+        /// assert_eq!(losslab::lovasz_softmax(probas.view(), array![[0u8, 1]].view()).unwrap()[[]], 0.0);
+        /// ```
+        ///
+        /// # References
+        /// [`LovaszSoftmax`]: its formula, the reference's semantics and the paper.
+    }
 }

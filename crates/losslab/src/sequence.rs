@@ -29,6 +29,7 @@
 //! Classification: Labelling Unsegmented Sequence Data with Recurrent Neural
 //! Networks", ICML 2006, <https://www.cs.toronto.edu/~graves/icml_2006.pdf>
 
+use crate::machinery::methods::setters;
 use crate::machinery::error::{shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::math::log_softmax_lane;
@@ -391,24 +392,14 @@ impl CtcLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets the blank's class index.
-    #[must_use]
-    pub fn blank(mut self, blank: i64) -> Self {
-        self.blank = blank;
-        self
-    }
-    /// Sets `zero_infinity`.
-    #[must_use]
-    pub fn zero_infinity(mut self, zero_infinity: bool) -> Self {
-        self.zero_infinity = zero_infinity;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets the blank's class index.
+        blank: i64,
+        /// Sets `zero_infinity`.
+        zero_infinity: bool
+    );
 
     fn prepare<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
         &self,
@@ -813,24 +804,14 @@ impl TfCtcLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `logits_time_major`.
-    #[must_use]
-    pub fn logits_time_major(mut self, logits_time_major: bool) -> Self {
-        self.logits_time_major = logits_time_major;
-        self
-    }
-    /// Sets `blank_index`.
-    #[must_use]
-    pub fn blank_index(mut self, blank_index: i64) -> Self {
-        self.blank_index = blank_index;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets `logits_time_major`.
+        logits_time_major: bool,
+        /// Sets `blank_index`.
+        blank_index: i64
+    );
 
     fn prepare<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
         &self,
@@ -1176,24 +1157,14 @@ impl OptaxCtcLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `blank_id`.
-    #[must_use]
-    pub fn blank_id(mut self, blank_id: i64) -> Self {
-        self.blank_id = blank_id;
-        self
-    }
-    /// Sets `log_epsilon`.
-    #[must_use]
-    pub fn log_epsilon(mut self, log_epsilon: f64) -> Self {
-        self.log_epsilon = log_epsilon;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets `blank_id`.
+        blank_id: i64,
+        /// Sets `log_epsilon`.
+        log_epsilon: f64
+    );
 
     fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
         &self,

@@ -34,8 +34,9 @@
 use crate::machinery::error::{check_option, LossError, Result};
 use crate::machinery::float::{ClassIndex, Float};
 use crate::machinery::lanes::*;
+use crate::machinery::methods::*;
 use crate::machinery::clip::*;
-use crate::machinery::reduction::{sum_f64, Gradients, Reduction};
+use crate::machinery::reduction::{sum_f64, Reduction};
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
@@ -174,15 +175,15 @@ impl KerasBinaryCrossentropy {
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(
+    setters!(
         /// Sets `from_logits`.
         from_logits: bool
     );
-    builder!(
+    setters!(
         /// Sets `label_smoothing`.
         label_smoothing: f64
     );
-    builder!(
+    setters!(
         /// Sets the axis the mean is taken over.
         axis: isize
     );
@@ -209,7 +210,7 @@ impl KerasBinaryCrossentropy {
             )
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -294,27 +295,27 @@ impl KerasBinaryFocalCrossentropy {
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(
+    setters!(
         /// Sets `apply_class_balancing`.
         apply_class_balancing: bool
     );
-    builder!(
+    setters!(
         /// Sets `alpha`.
         alpha: f64
     );
-    builder!(
+    setters!(
         /// Sets `gamma`.
         gamma: f64
     );
-    builder!(
+    setters!(
         /// Sets `from_logits`.
         from_logits: bool
     );
-    builder!(
+    setters!(
         /// Sets `label_smoothing`.
         label_smoothing: f64
     );
-    builder!(
+    setters!(
         /// Sets the axis the mean is taken over.
         axis: isize
     );
@@ -363,7 +364,7 @@ impl KerasBinaryFocalCrossentropy {
             )
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -437,15 +438,15 @@ impl KerasCategoricalCrossentropy {
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(
+    setters!(
         /// Sets `from_logits`.
         from_logits: bool
     );
-    builder!(
+    setters!(
         /// Sets `label_smoothing`.
         label_smoothing: f64
     );
-    builder!(
+    setters!(
         /// Sets the class axis.
         axis: isize
     );
@@ -474,7 +475,7 @@ impl KerasCategoricalCrossentropy {
             v
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -551,23 +552,23 @@ impl KerasCategoricalFocalCrossentropy {
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(
+    setters!(
         /// Sets `alpha`.
         alpha: f64
     );
-    builder!(
+    setters!(
         /// Sets `gamma`.
         gamma: f64
     );
-    builder!(
+    setters!(
         /// Sets `from_logits`.
         from_logits: bool
     );
-    builder!(
+    setters!(
         /// Sets `label_smoothing`.
         label_smoothing: f64
     );
-    builder!(
+    setters!(
         /// Sets the class axis.
         axis: isize
     );
@@ -619,7 +620,7 @@ impl KerasCategoricalFocalCrossentropy {
             v
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -686,15 +687,15 @@ impl KerasSparseCategoricalCrossentropy {
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(
+    setters!(
         /// Sets `from_logits`.
         from_logits: bool
     );
-    builder!(
+    setters!(
         /// Sets `ignore_class` (`None`: every label counts).
         ignore_class: Option<i64>
     );
-    builder!(
+    setters!(
         /// Sets the class axis (only the last axis is supported, as in Keras's JAX backend).
         axis: isize
     );
@@ -734,7 +735,7 @@ impl KerasSparseCategoricalCrossentropy {
             v
         })
     }
-    keras_label_methods!();
+    loss_methods!(keras: run(input = only), (y_true: labels, y_pred: float));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -800,7 +801,7 @@ impl KerasCategoricalGeneralizedCrossEntropy {
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(
+    setters!(
         /// Sets `q`.
         q: f64
     );
@@ -826,124 +827,89 @@ impl KerasCategoricalGeneralizedCrossEntropy {
             v
         })
     }
-    keras_label_methods!();
+    loss_methods!(keras: run(input = only), (y_true: labels, y_pred: float));
 }
 
 // ---------------------------------------------------------------------------------------
 // free functions
 
-/// [`KerasBinaryCrossentropy`] with Keras's defaults: `keras.losses.binary_crossentropy(y_true, y_pred)`.
-///
-/// # Errors
-/// See [`KerasBinaryCrossentropy`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::classification::keras_binary_crossentropy(array![[1.0f64, 0.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
-/// assert!((v[0] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`KerasBinaryCrossentropy`]: its formula, the reference's semantics and the paper.
-pub fn keras_binary_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasBinaryCrossentropy::new().forward(y_true, y_pred)
-}
+free_fn! {
+    /// [`KerasBinaryCrossentropy`] with Keras's defaults: `keras.losses.binary_crossentropy(y_true, y_pred)`.
+    pub fn keras_binary_crossentropy(y_true: float, y_pred: float) = KerasBinaryCrossentropy {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::classification::keras_binary_crossentropy(array![[1.0f64, 0.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
+        /// assert!((v[0] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasBinaryCrossentropy`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasCategoricalCrossentropy`] with Keras's defaults: `keras.losses.categorical_crossentropy(y_true, y_pred)`.
-///
-/// # Errors
-/// See [`KerasCategoricalCrossentropy`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::classification::keras_categorical_crossentropy(array![[0.0f64, 1.0]].view(), array![[1.0f64, 3.0]].view()).unwrap();
-/// assert!((v[0] - (4.0f64 / 3.0).ln()).abs() < 1e-15); // y_pred is renormalised to [1/4, 3/4]
-/// ```
-///
-/// # References
-/// [`KerasCategoricalCrossentropy`]: its formula, the reference's semantics and the paper.
-pub fn keras_categorical_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasCategoricalCrossentropy::new().forward(y_true, y_pred)
-}
+    /// [`KerasCategoricalCrossentropy`] with Keras's defaults: `keras.losses.categorical_crossentropy(y_true, y_pred)`.
+    pub fn keras_categorical_crossentropy(y_true: float, y_pred: float) = KerasCategoricalCrossentropy {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::classification::keras_categorical_crossentropy(array![[0.0f64, 1.0]].view(), array![[1.0f64, 3.0]].view()).unwrap();
+        /// assert!((v[0] - (4.0f64 / 3.0).ln()).abs() < 1e-15); // y_pred is renormalised to [1/4, 3/4]
+        /// ```
+        ///
+        /// # References
+        /// [`KerasCategoricalCrossentropy`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasSparseCategoricalCrossentropy`] with Keras's defaults:
-/// `keras.losses.sparse_categorical_crossentropy(y_true, y_pred)`.
-///
-/// # Errors
-/// See [`KerasSparseCategoricalCrossentropy`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::classification::keras_sparse_categorical_crossentropy(array![0u8].view(), array![[0.25f64, 0.75]].view()).unwrap();
-/// assert!((v[0] - 4f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`KerasSparseCategoricalCrossentropy`]: its formula, the reference's semantics and the paper.
-pub fn keras_sparse_categorical_crossentropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    y_true: ArrayView<'_, L, D1>,
-    y_pred: ArrayView<'_, T, D2>,
-) -> Result<ArrayD<T>> {
-    KerasSparseCategoricalCrossentropy::new().forward(y_true, y_pred)
-}
+    /// [`KerasSparseCategoricalCrossentropy`] with Keras's defaults:
+    /// `keras.losses.sparse_categorical_crossentropy(y_true, y_pred)`.
+    pub fn keras_sparse_categorical_crossentropy(y_true: labels, y_pred: float) = KerasSparseCategoricalCrossentropy {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::classification::keras_sparse_categorical_crossentropy(array![0u8].view(), array![[0.25f64, 0.75]].view()).unwrap();
+        /// assert!((v[0] - 4f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasSparseCategoricalCrossentropy`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasBinaryFocalCrossentropy`] with Keras's defaults.
-///
-/// # Errors
-/// See [`KerasBinaryFocalCrossentropy`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::classification::keras_binary_focal_crossentropy(array![[1.0f64]].view(), array![[0.5f64]].view()).unwrap();
-/// assert!((v[0] - 0.25 * 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`KerasBinaryFocalCrossentropy`]: its formula, the reference's semantics and the paper.
-pub fn keras_binary_focal_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasBinaryFocalCrossentropy::new().forward(y_true, y_pred)
-}
+    /// [`KerasBinaryFocalCrossentropy`] with Keras's defaults.
+    pub fn keras_binary_focal_crossentropy(y_true: float, y_pred: float) = KerasBinaryFocalCrossentropy {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::classification::keras_binary_focal_crossentropy(array![[1.0f64]].view(), array![[0.5f64]].view()).unwrap();
+        /// assert!((v[0] - 0.25 * 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasBinaryFocalCrossentropy`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasCategoricalFocalCrossentropy`] with Keras's defaults.
-///
-/// # Errors
-/// See [`KerasCategoricalFocalCrossentropy`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::classification::keras_categorical_focal_crossentropy(array![[0.0f64, 1.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
-/// assert!((v[0] - 0.25 * 0.25 * 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`KerasCategoricalFocalCrossentropy`]: its formula, the reference's semantics and the paper.
-pub fn keras_categorical_focal_crossentropy<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasCategoricalFocalCrossentropy::new().forward(y_true, y_pred)
-}
+    /// [`KerasCategoricalFocalCrossentropy`] with Keras's defaults.
+    pub fn keras_categorical_focal_crossentropy(y_true: float, y_pred: float) = KerasCategoricalFocalCrossentropy {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::classification::keras_categorical_focal_crossentropy(array![[0.0f64, 1.0]].view(), array![[0.5f64, 0.5]].view()).unwrap();
+        /// assert!((v[0] - 0.25 * 0.25 * 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasCategoricalFocalCrossentropy`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasCategoricalGeneralizedCrossEntropy`] with `q`.
-///
-/// # Errors
-/// See [`KerasCategoricalGeneralizedCrossEntropy`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::classification::keras_categorical_generalized_cross_entropy(array![0i32].view(), array![[0.25f64, 0.75]].view(), 0.5).unwrap();
-/// assert_eq!(v[0], 1.0); // (1 − √0.25) / 0.5
-/// ```
-///
-/// # References
-/// [`KerasCategoricalGeneralizedCrossEntropy`]: its formula, the reference's semantics and the paper.
-pub fn keras_categorical_generalized_cross_entropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    y_true: ArrayView<'_, L, D1>,
-    y_pred: ArrayView<'_, T, D2>,
-    q: f64,
-) -> Result<ArrayD<T>> {
-    KerasCategoricalGeneralizedCrossEntropy::new().q(q).forward(y_true, y_pred)
+    /// [`KerasCategoricalGeneralizedCrossEntropy`] with `q`.
+    pub fn keras_categorical_generalized_cross_entropy(y_true: labels, y_pred: float; q: f64) = KerasCategoricalGeneralizedCrossEntropy {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::classification::keras_categorical_generalized_cross_entropy(array![0i32].view(), array![[0.25f64, 0.75]].view(), 0.5).unwrap();
+        /// assert_eq!(v[0], 1.0); // (1 − √0.25) / 0.5
+        /// ```
+        ///
+        /// # References
+        /// [`KerasCategoricalGeneralizedCrossEntropy`]: its formula, the reference's semantics and the paper.
+    }
 }

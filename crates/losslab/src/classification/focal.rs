@@ -1,6 +1,7 @@
 //! The multi-class (softmax) focal loss of Lin et al. (2017), on logits with
 //! class indices.
 
+use crate::machinery::methods::{free_fn, setters};
 use crate::machinery::error::{check_option, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
@@ -98,30 +99,22 @@ impl SoftmaxFocalLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets `gamma`.
-    #[must_use]
-    pub fn gamma(mut self, gamma: f64) -> Self {
-        self.gamma = gamma;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets `gamma`.
+        gamma: f64
+    );
     /// Sets the per-class `alpha`.
     #[must_use]
     pub fn alpha<T: Float>(mut self, alpha: ndarray::ArrayView1<'_, T>) -> Self {
         self.alpha = Some(alpha.iter().map(|v| v.to_wide()).collect());
         self
     }
-    /// Sets the ignored label.
-    #[must_use]
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.ignore_index = ignore_index;
-        self
-    }
+    setters!(
+        /// Sets the ignored label.
+        ignore_index: i64
+    );
 
     fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
@@ -271,30 +264,22 @@ impl SoftmaxFocalLoss {
     }
 }
 
-/// [`SoftmaxFocalLoss`] with `gamma` and `reduction`.
-///
-/// # Errors
-/// As [`SoftmaxFocalLoss::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// use losslab::{CrossEntropyLoss, Reduction};
-/// let x = array![[1.0f64, 2.0, 0.5], [0.0, -1.0, 3.0]];
-/// let y = array![1i64, 0];
-/// // γ = 0 is cross entropy
-/// let focal = losslab::softmax_focal_loss(x.view(), y.view(), 0.0, Reduction::Mean).unwrap();
-/// let ce = CrossEntropyLoss::new().forward(x.view(), y.view()).unwrap();
-/// assert!((focal[[]] - ce[[]]).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`SoftmaxFocalLoss`]: its formula, the reference's semantics and the paper.
-pub fn softmax_focal_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    input: ArrayView<'_, T, D1>,
-    target: ArrayView<'_, L, D2>,
-    gamma: f64,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    SoftmaxFocalLoss::new().gamma(gamma).reduction(reduction).forward(input, target)
+free_fn! {
+    /// [`SoftmaxFocalLoss`] with `gamma` and `reduction`.
+    pub fn softmax_focal_loss(input: float, target: labels; gamma: f64, reduction: Reduction) = SoftmaxFocalLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::{CrossEntropyLoss, Reduction};
+        /// let x = array![[1.0f64, 2.0, 0.5], [0.0, -1.0, 3.0]];
+        /// let y = array![1i64, 0];
+        /// // γ = 0 is cross entropy
+        /// let focal = losslab::softmax_focal_loss(x.view(), y.view(), 0.0, Reduction::Mean).unwrap();
+        /// let ce = CrossEntropyLoss::new().forward(x.view(), y.view()).unwrap();
+        /// assert!((focal[[]] - ce[[]]).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`SoftmaxFocalLoss`]: its formula, the reference's semantics and the paper.
+    }
 }

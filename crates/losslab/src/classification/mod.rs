@@ -10,6 +10,7 @@
 //! the degenerate cases (all-ignored batches, zero class weights) give the same
 //! numbers, NaN included.
 
+use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::kernels::elementwise::BceLogits;
@@ -292,30 +293,22 @@ impl CrossEntropyLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction
+    );
     /// Sets the class weights (one per class).
     #[must_use]
     pub fn weight<T: Float>(mut self, weight: ArrayView1<'_, T>) -> Self {
         self.weight = Some(class_weights(weight));
         self
     }
-    /// Sets the ignored class index.
-    #[must_use]
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.ignore_index = ignore_index;
-        self
-    }
-    /// Sets the label smoothing `ε`.
-    #[must_use]
-    pub fn label_smoothing(mut self, label_smoothing: f64) -> Self {
-        self.label_smoothing = label_smoothing;
-        self
-    }
+    setters!(
+        /// Sets the ignored class index.
+        ignore_index: i64,
+        /// Sets the label smoothing `ε`.
+        label_smoothing: f64
+    );
 
     fn validate(&self) -> Result<()> {
         let e = self.label_smoothing;
@@ -655,24 +648,20 @@ impl NllLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction
+    );
     /// Sets the class weights (one per class).
     #[must_use]
     pub fn weight<T: Float>(mut self, weight: ArrayView1<'_, T>) -> Self {
         self.weight = Some(class_weights(weight));
         self
     }
-    /// Sets the ignored class index.
-    #[must_use]
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.ignore_index = ignore_index;
-        self
-    }
+    setters!(
+        /// Sets the ignored class index.
+        ignore_index: i64
+    );
 
     fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
@@ -823,12 +812,6 @@ impl BinaryCrossEntropy {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
     /// Sets the per-element weights (broadcast to the input's shape).
     #[must_use]
     pub fn weight<T: Float, D: Dimension>(mut self, weight: ArrayView<'_, T, D>) -> Self {
@@ -892,19 +875,7 @@ impl BinaryCrossEntropy {
         })
     }
 
-    /// The loss and its gradients (of the result's sum when unreduced).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, D: Dimension>(
-        &self,
-        input: ArrayView<'_, T, D>,
-        target: ArrayView<'_, T, D>,
-    ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let value = self.forward(input.view(), target.view())?;
-        let ones = ArrayD::from_elem(value.shape(), T::one());
-        Ok((value, self.backward(input, target, ones.view())?))
-    }
+    loss_methods!(torch: composed, (input: float, target: float));
 }
 
 /// Binary cross entropy on logits, `torch.nn.functional.binary_cross_entropy_with_logits`:
@@ -964,12 +935,10 @@ impl BinaryCrossEntropyWithLogits {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction
+    );
     /// Sets the per-element weights.
     #[must_use]
     pub fn weight<T: Float, D: Dimension>(mut self, weight: ArrayView<'_, T, D>) -> Self {
@@ -1165,18 +1134,12 @@ impl SoftmaxCrossEntropyWithLogits {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the class axis.
-    #[must_use]
-    pub fn axis(mut self, axis: isize) -> Self {
-        self.axis = axis;
-        self
-    }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the class axis.
+        axis: isize,
+        /// Sets the reduction.
+        reduction: Reduction
+    );
 
     fn prepare<T: Float, D1: Dimension, D2: Dimension>(
         &self,
@@ -1316,12 +1279,10 @@ impl SparseSoftmaxCrossEntropyWithLogits {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction
+    );
 
     fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
@@ -1405,158 +1366,108 @@ impl SparseSoftmaxCrossEntropyWithLogits {
     }
 }
 
-/// [`CrossEntropyLoss`] with class indices and `reduction`:
-/// `torch.nn.functional.cross_entropy(input, target, reduction=...)`.
-///
-/// ```text
-/// ℓₛ = −log softmax(xₛ)[yₛ]        Mean = Σₛ ℓₛ / N
-/// ```
-///
-/// # Errors
-/// See [`CrossEntropyLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::cross_entropy(array![[0.0f64, 0.0]].view(), array![1u8].view(), losslab::Reduction::Mean).unwrap();
-/// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`CrossEntropyLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html>
-pub fn cross_entropy<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    input: ArrayView<'_, T, D1>,
-    target: ArrayView<'_, L, D2>,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    CrossEntropyLoss::new().reduction(reduction).forward(input, target)
-}
+free_fn! {
+    /// [`CrossEntropyLoss`] with class indices and `reduction`:
+    /// `torch.nn.functional.cross_entropy(input, target, reduction=...)`.
+    ///
+    /// ```text
+    /// ℓₛ = −log softmax(xₛ)[yₛ]        Mean = Σₛ ℓₛ / N
+    /// ```
+    pub fn cross_entropy(input: float, target: labels; reduction: Reduction) = CrossEntropyLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::cross_entropy(array![[0.0f64, 0.0]].view(), array![1u8].view(), losslab::Reduction::Mean).unwrap();
+        /// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`CrossEntropyLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html>
+    }
 
-/// [`NllLoss`] with `reduction`: `torch.nn.functional.nll_loss(input, target, reduction=...)`.
-///
-/// ```text
-/// ℓₛ = −xₛ[yₛ]        Mean = Σₛ ℓₛ / N
-/// ```
-///
-/// # Errors
-/// See [`NllLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::nll_loss(array![[-0.25f64, -2.0]].view(), array![0i64].view(), losslab::Reduction::Sum).unwrap();
-/// assert_eq!(v[[]], 0.25);
-/// ```
-///
-/// # References
-/// [`NllLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.nll_loss.html>
-pub fn nll_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    input: ArrayView<'_, T, D1>,
-    target: ArrayView<'_, L, D2>,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    NllLoss::new().reduction(reduction).forward(input, target)
-}
+    /// [`NllLoss`] with `reduction`: `torch.nn.functional.nll_loss(input, target, reduction=...)`.
+    ///
+    /// ```text
+    /// ℓₛ = −xₛ[yₛ]        Mean = Σₛ ℓₛ / N
+    /// ```
+    pub fn nll_loss(input: float, target: labels; reduction: Reduction) = NllLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::nll_loss(array![[-0.25f64, -2.0]].view(), array![0i64].view(), losslab::Reduction::Sum).unwrap();
+        /// assert_eq!(v[[]], 0.25);
+        /// ```
+        ///
+        /// # References
+        /// [`NllLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.nll_loss.html>
+    }
 
-/// [`BinaryCrossEntropy`] with `reduction`: `torch.nn.functional.binary_cross_entropy`.
-///
-/// ```text
-/// ℓᵢ = −[yᵢ max(log xᵢ, −100) + (1 − yᵢ) max(log(1 − xᵢ), −100)]
-/// ```
-///
-/// # Errors
-/// See [`BinaryCrossEntropy`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::binary_cross_entropy(array![0.5f64].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
-/// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`BinaryCrossEntropy`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy.html>
-pub fn binary_cross_entropy<T: Float, D: Dimension>(
-    input: ArrayView<'_, T, D>,
-    target: ArrayView<'_, T, D>,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    BinaryCrossEntropy::new().reduction(reduction).forward(input, target)
-}
+    /// [`BinaryCrossEntropy`] with `reduction`: `torch.nn.functional.binary_cross_entropy`.
+    ///
+    /// ```text
+    /// ℓᵢ = −[yᵢ max(log xᵢ, −100) + (1 − yᵢ) max(log(1 − xᵢ), −100)]
+    /// ```
+    pub fn binary_cross_entropy(input: float, target: float; reduction: Reduction) = BinaryCrossEntropy {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::binary_cross_entropy(array![0.5f64].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
+        /// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`BinaryCrossEntropy`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy.html>
+    }
 
-/// [`BinaryCrossEntropyWithLogits`] with `reduction`:
-/// `torch.nn.functional.binary_cross_entropy_with_logits`.
-///
-/// ```text
-/// ℓᵢ = max(xᵢ, 0) − xᵢ yᵢ + log1p(e^(−|xᵢ|))
-/// ```
-///
-/// # Errors
-/// See [`BinaryCrossEntropyWithLogits`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::binary_cross_entropy_with_logits(array![0.0f64].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
-/// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`BinaryCrossEntropyWithLogits`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy_with_logits.html>
-pub fn binary_cross_entropy_with_logits<T: Float, D: Dimension>(
-    input: ArrayView<'_, T, D>,
-    target: ArrayView<'_, T, D>,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    BinaryCrossEntropyWithLogits::new().reduction(reduction).forward(input, target)
-}
+    /// [`BinaryCrossEntropyWithLogits`] with `reduction`:
+    /// `torch.nn.functional.binary_cross_entropy_with_logits`.
+    ///
+    /// ```text
+    /// ℓᵢ = max(xᵢ, 0) − xᵢ yᵢ + log1p(e^(−|xᵢ|))
+    /// ```
+    pub fn binary_cross_entropy_with_logits(input: float, target: float; reduction: Reduction) = BinaryCrossEntropyWithLogits {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::binary_cross_entropy_with_logits(array![0.0f64].view(), array![1.0].view(), losslab::Reduction::Mean).unwrap();
+        /// assert!((v[[]] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`BinaryCrossEntropyWithLogits`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.binary_cross_entropy_with_logits.html>
+    }
 
-/// [`SoftmaxCrossEntropyWithLogits`] with TensorFlow's defaults: one loss per example.
-///
-/// ```text
-/// ℓ = −Σ_c labels_c · log_softmax(logits)_c        (last axis)
-/// ```
-///
-/// # Errors
-/// See [`SoftmaxCrossEntropyWithLogits`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::softmax_cross_entropy_with_logits(array![[0.5f64, 0.5]].view(), array![[3.0f64, 3.0]].view()).unwrap();
-/// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`SoftmaxCrossEntropyWithLogits`]; <https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits>
-pub fn softmax_cross_entropy_with_logits<T: Float, D1: Dimension, D2: Dimension>(
-    labels: ArrayView<'_, T, D1>,
-    logits: ArrayView<'_, T, D2>,
-) -> Result<ArrayD<T>> {
-    SoftmaxCrossEntropyWithLogits::new().forward(labels, logits)
-}
+    /// [`SoftmaxCrossEntropyWithLogits`] with TensorFlow's defaults: one loss per example.
+    ///
+    /// ```text
+    /// ℓ = −Σ_c labels_c · log_softmax(logits)_c        (last axis)
+    /// ```
+    pub fn softmax_cross_entropy_with_logits(labels: float, logits: float_any) = SoftmaxCrossEntropyWithLogits {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::softmax_cross_entropy_with_logits(array![[0.5f64, 0.5]].view(), array![[3.0f64, 3.0]].view()).unwrap();
+        /// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`SoftmaxCrossEntropyWithLogits`]; <https://www.tensorflow.org/api_docs/python/tf/nn/softmax_cross_entropy_with_logits>
+    }
 
-/// [`SparseSoftmaxCrossEntropyWithLogits`] with TensorFlow's defaults: one loss per example.
-///
-/// ```text
-/// ℓ = logsumexp(logits) − logits[label]        (last axis)
-/// ```
-///
-/// # Errors
-/// See [`SparseSoftmaxCrossEntropyWithLogits`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::sparse_softmax_cross_entropy_with_logits(array![0i32].view(), array![[3.0f64, 3.0]].view()).unwrap();
-/// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
-/// ```
-///
-/// # References
-/// [`SparseSoftmaxCrossEntropyWithLogits`]; <https://www.tensorflow.org/api_docs/python/tf/nn/sparse_softmax_cross_entropy_with_logits>
-pub fn sparse_softmax_cross_entropy_with_logits<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    labels: ArrayView<'_, L, D1>,
-    logits: ArrayView<'_, T, D2>,
-) -> Result<ArrayD<T>> {
-    SparseSoftmaxCrossEntropyWithLogits::new().forward(labels, logits)
+    /// [`SparseSoftmaxCrossEntropyWithLogits`] with TensorFlow's defaults: one loss per example.
+    ///
+    /// ```text
+    /// ℓ = logsumexp(logits) − logits[label]        (last axis)
+    /// ```
+    pub fn sparse_softmax_cross_entropy_with_logits(labels: labels, logits: float) = SparseSoftmaxCrossEntropyWithLogits {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::sparse_softmax_cross_entropy_with_logits(array![0i32].view(), array![[3.0f64, 3.0]].view()).unwrap();
+        /// assert!((v[[0]] - 2f64.ln()).abs() < 1e-15);
+        /// ```
+        ///
+        /// # References
+        /// [`SparseSoftmaxCrossEntropyWithLogits`]; <https://www.tensorflow.org/api_docs/python/tf/nn/sparse_softmax_cross_entropy_with_logits>
+    }
 }

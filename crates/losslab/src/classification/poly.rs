@@ -20,6 +20,7 @@ use crate::LossError;
 use crate::machinery::error::{check_option, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::lanes::*;
+use crate::machinery::methods::*;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
@@ -84,18 +85,12 @@ impl OptaxPolyLossCrossEntropy {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `epsilon`.
-    #[must_use]
-    pub fn epsilon(mut self, epsilon: f64) -> Self {
-        self.epsilon = epsilon;
-        self
-    }
-    /// Sets the class axis.
-    #[must_use]
-    pub fn axis(mut self, axis: isize) -> Self {
-        self.axis = axis;
-        self
-    }
+    setters!(
+        /// Sets `epsilon`.
+        epsilon: f64,
+        /// Sets the class axis.
+        axis: isize
+    );
 
     fn run<T: Float, D: Dimension>(
         &self,
@@ -123,7 +118,7 @@ impl OptaxPolyLossCrossEntropy {
             ce + eps * omp
         })
     }
-    optax_pair_methods!(logits, labels);
+    loss_methods!(optax: run(input = first), (logits: float, labels: float));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -189,7 +184,7 @@ impl OptaxSafeSoftmaxCrossEntropy {
             v
         })
     }
-    optax_pair_methods!(logits, labels);
+    loss_methods!(optax: run(input = first), (logits: float, labels: float));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -239,12 +234,6 @@ impl OptaxSmoothLabels {
     pub fn new(alpha: f64) -> Self {
         OptaxSmoothLabels { alpha, reduction: Reduction::None }
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
 
     fn prepare<T: Float, D: Dimension>(&self, labels: &ArrayView<'_, T, D>) -> Result<(Vec<f64>, Reducer, usize)> {
         check_option(Self::NAME, "alpha", self.alpha, !self.alpha.is_nan(), "a number")?;
@@ -278,37 +267,22 @@ impl OptaxSmoothLabels {
         Ok(Gradients { input: narrow(labels.shape(), g), target: None })
     }
 
-    /// The smoothed labels and their gradient (of the result's sum when unreduced).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, D: Dimension>(&self, labels: ArrayView<'_, T, D>) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let value = self.forward(labels.view())?;
-        let ones = ArrayD::from_elem(value.shape(), T::one());
-        Ok((value, self.backward(labels, ones.view())?))
-    }
+    loss_methods!(torch: composed, (labels: float));
 }
 
-/// [`OptaxPolyLossCrossEntropy`] with `epsilon`: `optax.losses.poly_loss_cross_entropy(logits, labels, epsilon=…)`.
-///
-/// # Errors
-/// See [`OptaxPolyLossCrossEntropy`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::classification::optax_poly_loss_cross_entropy(array![[0.0f64, 0.0]].view(), array![[0.0f64, 1.0]].view(), 0.0).unwrap();
-/// assert!((v[0] - 2f64.ln()).abs() < 1e-15); // epsilon = 0 is cross entropy
-/// ```
-///
-/// # References
-/// [`OptaxPolyLossCrossEntropy`]: its formula, the reference's semantics and the paper.
-pub fn optax_poly_loss_cross_entropy<T: Float, D: Dimension>(
-    logits: ArrayView<'_, T, D>,
-    labels: ArrayView<'_, T, D>,
-    epsilon: f64,
-) -> Result<ArrayD<T>> {
-    OptaxPolyLossCrossEntropy::new().epsilon(epsilon).forward(logits, labels)
+free_fn! {
+    /// [`OptaxPolyLossCrossEntropy`] with `epsilon`: `optax.losses.poly_loss_cross_entropy(logits, labels, epsilon=…)`.
+    pub fn optax_poly_loss_cross_entropy(logits: float, labels: float; epsilon: f64) = OptaxPolyLossCrossEntropy {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::classification::optax_poly_loss_cross_entropy(array![[0.0f64, 0.0]].view(), array![[0.0f64, 1.0]].view(), 0.0).unwrap();
+        /// assert!((v[0] - 2f64.ln()).abs() < 1e-15); // epsilon = 0 is cross entropy
+        /// ```
+        ///
+        /// # References
+        /// [`OptaxPolyLossCrossEntropy`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 /// [`OptaxSmoothLabels`]: `optax.losses.smooth_labels(labels, alpha)`.
@@ -329,10 +303,7 @@ pub fn optax_smooth_labels<T: Float, D: Dimension>(labels: ArrayView<'_, T, D>, 
     OptaxSmoothLabels::new(alpha).forward(labels)
 }
 
-/// [`OptaxSafeSoftmaxCrossEntropy`]: `optax.losses.safe_softmax_cross_entropy(logits, labels)`, one value per example.
-///
-/// # Errors
-/// See [`OptaxSafeSoftmaxCrossEntropy`].
-pub fn optax_safe_softmax_cross_entropy<T: Float, D: Dimension>(logits: ArrayView<'_, T, D>, labels: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    OptaxSafeSoftmaxCrossEntropy::new().forward(logits, labels)
+free_fn! {
+    /// [`OptaxSafeSoftmaxCrossEntropy`]: `optax.losses.safe_softmax_cross_entropy(logits, labels)`, one value per example.
+    pub fn optax_safe_softmax_cross_entropy(logits: float, labels: float) = OptaxSafeSoftmaxCrossEntropy;
 }

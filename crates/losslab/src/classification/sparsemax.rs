@@ -2,6 +2,7 @@
 //! `multiclass_sparsemax_loss`): the Fenchel–Young losses of the sparsemax
 //! projection onto the simplex.
 
+use crate::machinery::methods::{free_fn, loss_methods};
 #[allow(unused_imports)] // for the docs' links
 use crate::LossError;
 use crate::machinery::error::{same_shape, shape_err, Result};
@@ -116,12 +117,6 @@ impl OptaxSparsemaxLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
 
     fn prepare<T: Float, L: BinaryLabel, D1: Dimension, D2: Dimension>(
         &self,
@@ -176,6 +171,13 @@ impl OptaxSparsemaxLoss {
         let value = self.forward(logits.view(), labels.view())?;
         let ones = ArrayD::from_elem(value.shape(), T::one());
         Ok((value, self.backward(logits, labels, ones.view())?))
+    }
+
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
     }
 }
 
@@ -263,12 +265,6 @@ impl OptaxMulticlassSparsemaxLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
 
     fn run<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
@@ -297,69 +293,23 @@ impl OptaxMulticlassSparsemaxLoss {
         })
     }
 
-    /// The per-example losses (reduced as `self.reduction` says).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-        &self,
-        scores: ArrayView<'_, T, D1>,
-        labels: ArrayView<'_, L, D2>,
-    ) -> Result<ArrayD<T>> {
-        Ok(self.run(&scores, &labels, None)?.0)
-    }
-
-    /// The gradient of `Σ grad_output · loss` w.r.t. `scores` (`target`: `None`).
-    ///
-    /// # Errors
-    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-    /// have the result's shape.
-    pub fn backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-        &self,
-        scores: ArrayView<'_, T, D1>,
-        labels: ArrayView<'_, L, D2>,
-        grad_output: ArrayViewD<'_, T>,
-    ) -> Result<Gradients<T>> {
-        match self.run(&scores, &labels, Some(&grad_output))?.1 {
-            Some(g) => Ok(Gradients { input: g, target: None }),
-            None => unreachable!("gradients are computed when grad_output is given"),
-        }
-    }
-
-    /// The loss and its gradient (of the result's sum when unreduced).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-        &self,
-        scores: ArrayView<'_, T, D1>,
-        labels: ArrayView<'_, L, D2>,
-    ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let value = self.forward(scores.view(), labels.view())?;
-        let ones = ArrayD::from_elem(value.shape(), T::one());
-        Ok((value, self.backward(scores, labels, ones.view())?))
-    }
+    loss_methods!(torch: run(input = only), (scores: float, labels: labels));
 }
 
-/// [`OptaxMulticlassSparsemaxLoss`]: `optax.losses.multiclass_sparsemax_loss(scores, labels)`.
-///
-/// # Errors
-/// See [`OptaxMulticlassSparsemaxLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::classification::optax_multiclass_sparsemax_loss(array![[0.0f64, 0.0]].view(), array![1u8].view()).unwrap();
-/// assert_eq!(v[0], 0.25); // p = [½, ½]: ½·0 + ½·0 + ½(1 − ½)
-/// ```
-///
-/// # References
-/// [`OptaxMulticlassSparsemaxLoss`]: its formula, the reference's semantics and the paper.
-pub fn optax_multiclass_sparsemax_loss<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
-    scores: ArrayView<'_, T, D1>,
-    labels: ArrayView<'_, L, D2>,
-) -> Result<ArrayD<T>> {
-    OptaxMulticlassSparsemaxLoss::new().forward(scores, labels)
+free_fn! {
+    /// [`OptaxMulticlassSparsemaxLoss`]: `optax.losses.multiclass_sparsemax_loss(scores, labels)`.
+    pub fn optax_multiclass_sparsemax_loss(scores: float, labels: labels) = OptaxMulticlassSparsemaxLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::classification::optax_multiclass_sparsemax_loss(array![[0.0f64, 0.0]].view(), array![1u8].view()).unwrap();
+        /// assert_eq!(v[0], 0.25); // p = [½, ½]: ½·0 + ½·0 + ½(1 − ½)
+        /// ```
+        ///
+        /// # References
+        /// [`OptaxMulticlassSparsemaxLoss`]: its formula, the reference's semantics and the paper.
+    }
+
 }
 
 /// [`OptaxSparsemaxLoss`]: `optax.losses.sparsemax_loss(logits, labels)` (the binary sparsemax loss), one value per element.

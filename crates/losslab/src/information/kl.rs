@@ -7,9 +7,10 @@ use crate::LossError;
 use crate::machinery::error::Result;
 use crate::machinery::float::Float;
 use crate::machinery::lanes::*;
+use crate::machinery::methods::*;
 use crate::machinery::clip::*;
-use crate::machinery::reduction::{sum_f64, Gradients, Reduction};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+use crate::machinery::reduction::{sum_f64, Reduction};
+use ndarray::{ArrayView, ArrayViewD, Dimension};
 
 // ---------------------------------------------------------------------------------------
 // kl_divergence
@@ -85,25 +86,22 @@ impl KerasKlDivergence {
             v
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
-/// [`KerasKlDivergence`]: `keras.losses.kl_divergence(y_true, y_pred)`.
-///
-/// # Errors
-/// See [`KerasKlDivergence`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let p = array![[0.25f64, 0.75]];
-/// assert_eq!(losslab::information::keras_kl_divergence(p.view(), p.view()).unwrap()[0], 0.0);
-/// ```
-///
-/// # References
-/// [`KerasKlDivergence`]: its formula, the reference's semantics and the paper.
-pub fn keras_kl_divergence<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasKlDivergence::new().forward(y_true, y_pred)
+free_fn! {
+    /// [`KerasKlDivergence`]: `keras.losses.kl_divergence(y_true, y_pred)`.
+    pub fn keras_kl_divergence(y_true: float, y_pred: float) = KerasKlDivergence {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let p = array![[0.25f64, 0.75]];
+        /// assert_eq!(losslab::information::keras_kl_divergence(p.view(), p.view()).unwrap()[0], 0.0);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasKlDivergence`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -176,7 +174,7 @@ impl OptaxKlDivergence {
             v
         })
     }
-    optax_pair_methods!(log_predictions, targets);
+    loss_methods!(optax: run(input = first), (log_predictions: float, targets: float));
 }
 
 simple_struct!(
@@ -239,7 +237,7 @@ impl OptaxGeneralizedKlDivergence {
             x + y
         })
     }
-    optax_pair_methods!(log_predictions, targets);
+    loss_methods!(optax: run(input = first), (log_predictions: float, targets: float));
 }
 
 simple_struct!(
@@ -296,32 +294,16 @@ impl OptaxKlDivergenceWithLogTargets {
             v
         })
     }
-    optax_pair_methods!(log_predictions, log_targets);
+    loss_methods!(optax: run(input = first), (log_predictions: float, log_targets: float));
 }
 
-/// [`OptaxKlDivergence`]: `optax.losses.kl_divergence(log_predictions, targets)`, one value per example.
-///
-/// # Errors
-/// See [`OptaxKlDivergence`].
-pub fn optax_kl_divergence<T: Float, D: Dimension>(log_predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    OptaxKlDivergence::new().forward(log_predictions, targets)
-}
+free_fn! {
+    /// [`OptaxKlDivergence`]: `optax.losses.kl_divergence(log_predictions, targets)`, one value per example.
+    pub fn optax_kl_divergence(log_predictions: float, targets: float) = OptaxKlDivergence;
 
-/// [`OptaxKlDivergenceWithLogTargets`]: `optax.losses.kl_divergence_with_log_targets(log_predictions, log_targets)`.
-///
-/// # Errors
-/// See [`OptaxKlDivergenceWithLogTargets`].
-pub fn optax_kl_divergence_with_log_targets<T: Float, D: Dimension>(
-    log_predictions: ArrayView<'_, T, D>,
-    log_targets: ArrayView<'_, T, D>,
-) -> Result<ArrayD<T>> {
-    OptaxKlDivergenceWithLogTargets::new().forward(log_predictions, log_targets)
-}
+    /// [`OptaxKlDivergenceWithLogTargets`]: `optax.losses.kl_divergence_with_log_targets(log_predictions, log_targets)`.
+    pub fn optax_kl_divergence_with_log_targets(log_predictions: float, log_targets: float) = OptaxKlDivergenceWithLogTargets;
 
-/// [`OptaxGeneralizedKlDivergence`]: `optax.losses.generalized_kl_divergence(log_predictions, targets)`.
-///
-/// # Errors
-/// See [`OptaxGeneralizedKlDivergence`].
-pub fn optax_generalized_kl_divergence<T: Float, D: Dimension>(log_predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    OptaxGeneralizedKlDivergence::new().forward(log_predictions, targets)
+    /// [`OptaxGeneralizedKlDivergence`]: `optax.losses.generalized_kl_divergence(log_predictions, targets)`.
+    pub fn optax_generalized_kl_divergence(log_predictions: float, targets: float) = OptaxGeneralizedKlDivergence;
 }

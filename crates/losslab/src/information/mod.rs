@@ -50,6 +50,7 @@
 //!   Two-distribution gradients are [`Gradients`] with `input` = `∂/∂q` (the
 //!   prediction) and `target` = `Some(∂/∂p)`.
 
+use crate::machinery::methods::{free_fn, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{lanes, resolve_axis, xlogy_f64};
@@ -770,19 +771,12 @@ impl KlDivLoss {
         Self::default()
     }
 
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-
-    /// Sets whether `target` holds log-probabilities.
-    #[must_use]
-    pub fn log_target(mut self, log_target: bool) -> Self {
-        self.log_target = log_target;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets whether `target` holds log-probabilities.
+        log_target: bool
+    );
 
     #[inline]
     fn value(&self, x: f64, t: f64) -> f64 {
@@ -876,35 +870,27 @@ impl KlDivLoss {
     }
 }
 
-/// [`KlDivLoss`] with `reduction` and `log_target`:
-/// `torch.nn.functional.kl_div(input, target, reduction=..., log_target=...)`.
-///
-/// ```text
-/// ℓᵢ = tᵢ (ln tᵢ − xᵢ)     (exp(tᵢ)(tᵢ − xᵢ) with log_target)
-/// ```
-///
-/// # Errors
-/// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// use losslab::Reduction;
-/// let log_q = array![[0.25f64.ln(), 0.75f64.ln()]];
-/// let log_p = array![[0.5f64.ln(), 0.5f64.ln()]];
-/// let v = losslab::kl_div(log_q.view(), log_p.view(), Reduction::Sum, true).unwrap();
-/// assert!((v[[]] - 0.5 * (4.0f64 / 3.0).ln()).abs() < 1e-15); // 0.14384103622589045
-/// ```
-///
-/// # References
-/// <https://pytorch.org/docs/stable/generated/torch.nn.functional.kl_div.html>
-pub fn kl_div<T: Float, D: Dimension>(
-    input: ArrayView<'_, T, D>,
-    target: ArrayView<'_, T, D>,
-    reduction: Reduction,
-    log_target: bool,
-) -> Result<ArrayD<T>> {
-    KlDivLoss::new().reduction(reduction).log_target(log_target).forward(input, target)
+free_fn! {
+    /// [`KlDivLoss`] with `reduction` and `log_target`:
+    /// `torch.nn.functional.kl_div(input, target, reduction=..., log_target=...)`.
+    ///
+    /// ```text
+    /// ℓᵢ = tᵢ (ln tᵢ − xᵢ)     (exp(tᵢ)(tᵢ − xᵢ) with log_target)
+    /// ```
+    pub fn kl_div(input: float, target: float; reduction: Reduction, log_target: bool) = KlDivLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::Reduction;
+        /// let log_q = array![[0.25f64.ln(), 0.75f64.ln()]];
+        /// let log_p = array![[0.5f64.ln(), 0.5f64.ln()]];
+        /// let v = losslab::kl_div(log_q.view(), log_p.view(), Reduction::Sum, true).unwrap();
+        /// assert!((v[[]] - 0.5 * (4.0f64 / 3.0).ln()).abs() < 1e-15); // 0.14384103622589045
+        /// ```
+        ///
+        /// # References
+        /// <https://pytorch.org/docs/stable/generated/torch.nn.functional.kl_div.html>
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1037,19 +1023,12 @@ impl ScipyEntropy {
         self
     }
 
-    /// Sets the axis.
-    #[must_use]
-    pub fn axis(mut self, axis: isize) -> Self {
-        self.axis = axis;
-        self
-    }
-
-    /// Sets the reduction of SciPy's result.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    setters!(
+        /// Sets the axis.
+        axis: isize,
+        /// Sets the reduction of SciPy's result.
+        reduction: Reduction
+    );
 
     fn prepare<T: Float, D: Dimension>(
         &self,

@@ -371,6 +371,67 @@ mod x86 {
         *acc1 = _mm512_add_pd(*acc1, hi);
     }
 
+
+    /// Writes the sums of an exponential pass at one vector width (16 lanes with
+    /// AVX-512, 8 with AVX2): the same steps, the width's intrinsics; the last
+    /// block reduces the `f64` accumulators `(s, x)` to `(Σ e, Σ (x − m))`.
+    macro_rules! sums {
+        ($(#[$doc:meta])* $name:ident, $feature:literal, $ps:ty, $pd:ty, $zero_ps:ident, $zero_pd:ident, $add_ps:ident, $widen:ident, |$s:ident, $x:ident, $w:ident| $total:block) => {
+            $(#[$doc])*
+            pub(crate) struct $name {
+                chain: $ps,
+                steps: u32,
+                s: ($pd, $pd),
+                x: ($pd, $pd),
+            }
+
+            impl $name {
+                #[inline]
+                #[target_feature(enable = $feature)]
+                pub(crate) unsafe fn new() -> Self {
+                    let z = $zero_pd();
+                    $name { chain: $zero_ps(), steps: 0, s: (z, z), x: (z, z) }
+                }
+
+                /// A step's exponentials, already summed in `f32`.
+                #[inline]
+                #[target_feature(enable = $feature)]
+                pub(crate) unsafe fn step(&mut self, e: $ps) {
+                    self.chain = $add_ps(self.chain, e);
+                    self.steps += 1;
+                    if self.steps == CHAIN {
+                        $widen(&mut self.s.0, &mut self.s.1, self.chain);
+                        self.chain = $zero_ps();
+                        self.steps = 0;
+                    }
+                }
+
+                /// Exponentials widened at once.
+                #[inline]
+                #[target_feature(enable = $feature)]
+                pub(crate) unsafe fn exps(&mut self, e: $ps) {
+                    $widen(&mut self.s.0, &mut self.s.1, e);
+                }
+
+                /// `x − m`, widened at once.
+                #[inline]
+                #[target_feature(enable = $feature)]
+                pub(crate) unsafe fn xs(&mut self, d: $ps) {
+                    $widen(&mut self.x.0, &mut self.x.1, d);
+                }
+
+                /// `(Σ e, Σ (x − m))`, the second 0 unless `want_xsum`.
+                #[inline]
+                #[target_feature(enable = $feature)]
+                pub(crate) unsafe fn total(mut self, want_xsum: bool) -> (f64, f64) {
+                    $widen(&mut self.s.0, &mut self.s.1, self.chain);
+                    let ($s, $x, $w) = (self.s, self.x, want_xsum);
+                    $total
+                }
+            }
+        };
+    }
+
     /// How many steps' `f32` sums an exponential pass chains in `f32` before it
     /// widens them into its `f64` accumulators: each exponential then goes
     /// through at most 2 + `CHAIN` roundings of `f32` (a relative error of at
@@ -378,61 +439,17 @@ mod x86 {
     /// conversions and two `f64` additions, is paid once per `CHAIN` steps.
     const CHAIN: u32 = 4;
 
-    /// The sums of an exponential pass (`Σ e`, and `Σ (x − m)` where wanted),
-    /// in `f64`: a step's exponentials enter in `f32` ([`Sums512::step`]),
-    /// chained [`CHAIN`] steps long before they are widened; single vectors
-    /// (the tails) and `x − m` are widened at once.
-    pub(crate) struct Sums512 {
-        chain: __m512,
-        steps: u32,
-        s: (__m512d, __m512d),
-        x: (__m512d, __m512d),
-    }
-
-    impl Sums512 {
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn new() -> Self {
-            let z = _mm512_setzero_pd();
-            Sums512 { chain: _mm512_setzero_ps(), steps: 0, s: (z, z), x: (z, z) }
+    sums!(
+        /// The sums of an exponential pass (`Σ e`, and `Σ (x − m)` where wanted),
+        /// in `f64`: a step's exponentials enter in `f32` ([`Sums512::step`]),
+        /// chained [`CHAIN`] steps long before they are widened; single vectors
+        /// (the tails) and `x − m` are widened at once.
+        Sums512, "avx512f", __m512, __m512d, _mm512_setzero_ps, _mm512_setzero_pd, _mm512_add_ps, widen_add512,
+        |s, x, want_xsum| {
+            let s = _mm512_reduce_add_pd(_mm512_add_pd(s.0, s.1));
+            (s, if want_xsum { _mm512_reduce_add_pd(_mm512_add_pd(x.0, x.1)) } else { 0.0 })
         }
-
-        /// A step's exponentials, already summed in `f32`.
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn step(&mut self, e: __m512) {
-            self.chain = _mm512_add_ps(self.chain, e);
-            self.steps += 1;
-            if self.steps == CHAIN {
-                widen_add512(&mut self.s.0, &mut self.s.1, self.chain);
-                self.chain = _mm512_setzero_ps();
-                self.steps = 0;
-            }
-        }
-
-        /// Exponentials widened at once.
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn exps(&mut self, e: __m512) {
-            widen_add512(&mut self.s.0, &mut self.s.1, e);
-        }
-
-        /// `x − m`, widened at once.
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn xs(&mut self, d: __m512) {
-            widen_add512(&mut self.x.0, &mut self.x.1, d);
-        }
-
-        /// `(Σ e, Σ (x − m))`, the second 0 unless `want_xsum`.
-        #[inline]
-        #[target_feature(enable = "avx512f")]
-        pub(crate) unsafe fn total(mut self, want_xsum: bool) -> (f64, f64) {
-            widen_add512(&mut self.s.0, &mut self.s.1, self.chain);
-            let s = _mm512_reduce_add_pd(_mm512_add_pd(self.s.0, self.s.1));
-            (s, if want_xsum { _mm512_reduce_add_pd(_mm512_add_pd(self.x.0, self.x.1)) } else { 0.0 })
-        }
-    }
+    );
 
     /// One step of the exponential passes on four vectors already loaded as
     /// `f32` (the `f32` kernel's, and the half kernels' once widened):
@@ -584,62 +601,18 @@ mod x86 {
         *acc1 = _mm256_add_pd(*acc1, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
     }
 
-    /// [`Sums512`] in 8-lane vectors (AVX2).
-    pub(crate) struct Sums256 {
-        chain: __m256,
-        steps: u32,
-        s: (__m256d, __m256d),
-        x: (__m256d, __m256d),
-    }
-
-    impl Sums256 {
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn new() -> Self {
-            let z = _mm256_setzero_pd();
-            Sums256 { chain: _mm256_setzero_ps(), steps: 0, s: (z, z), x: (z, z) }
-        }
-
-        /// As [`Sums512::step`].
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn step(&mut self, e: __m256) {
-            self.chain = _mm256_add_ps(self.chain, e);
-            self.steps += 1;
-            if self.steps == CHAIN {
-                widen_add256(&mut self.s.0, &mut self.s.1, self.chain);
-                self.chain = _mm256_setzero_ps();
-                self.steps = 0;
-            }
-        }
-
-        /// As [`Sums512::exps`].
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn exps(&mut self, e: __m256) {
-            widen_add256(&mut self.s.0, &mut self.s.1, e);
-        }
-
-        /// As [`Sums512::xs`].
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn xs(&mut self, d: __m256) {
-            widen_add256(&mut self.x.0, &mut self.x.1, d);
-        }
-
-        /// As [`Sums512::total`].
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        pub(crate) unsafe fn total(mut self, want_xsum: bool) -> (f64, f64) {
-            widen_add256(&mut self.s.0, &mut self.s.1, self.chain);
-            let s = _mm256_add_pd(self.s.0, self.s.1);
-            let x = _mm256_add_pd(self.x.0, self.x.1);
+    sums!(
+        /// [`Sums512`] in 8-lane vectors (AVX2).
+        Sums256, "avx2,fma", __m256, __m256d, _mm256_setzero_ps, _mm256_setzero_pd, _mm256_add_ps, widen_add256,
+        |s, x, want_xsum| {
+            let s = _mm256_add_pd(s.0, s.1);
+            let x = _mm256_add_pd(x.0, x.1);
             let (mut a, mut b) = ([0f64; 4], [0f64; 4]);
             _mm256_storeu_pd(a.as_mut_ptr(), s);
             _mm256_storeu_pd(b.as_mut_ptr(), x);
             ((a[0] + a[1]) + (a[2] + a[3]), if want_xsum { (b[0] + b[1]) + (b[2] + b[3]) } else { 0.0 })
         }
-    }
+    );
 
     #[inline]
     #[target_feature(enable = "avx2,fma")]

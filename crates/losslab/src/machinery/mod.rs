@@ -9,5 +9,6 @@ pub(crate) mod clip;
 pub(crate) mod error;
 pub(crate) mod float;
 pub(crate) mod lanes;
+pub(crate) mod methods;
 pub(crate) mod pointwise;
 pub(crate) mod reduction;

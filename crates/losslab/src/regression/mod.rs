@@ -7,127 +7,10 @@
 //! to its tensor's shape. Tensors of one contiguous shape take the fused kernel.
 
 use crate::machinery::error::{check_option, Result};
-use crate::machinery::float::Float;
-use crate::machinery::error::same_shape;
 use crate::kernels::elementwise::{ElemOp, Lanes};
-use crate::machinery::pointwise::{Fused, Pointwise};
-use crate::machinery::reduction::{Gradients, Reduction};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension};
+use crate::machinery::reduction::Reduction;
+use crate::machinery::methods::{free_fn, loss_methods, setters};
 
-macro_rules! pair_loss_methods {
-    ($name:literal) => {
-        /// The loss, reduced as `self.reduction` says.
-        ///
-        /// # Errors
-        /// [`LossError::Shape`](crate::LossError::Shape) if `target`'s shape does not broadcast with `input`'s;
-        /// [`LossError::Option`](crate::LossError::Option) for an option out of its domain.
-        pub fn forward<T: Float, D: Dimension>(
-            &self,
-            input: ArrayView<'_, T, D>,
-            target: ArrayView<'_, T, D>,
-        ) -> Result<ArrayD<T>> {
-            self.validate()?;
-            if let Some(f) = Fused::same_shape_only(&input, &target) {
-                return Ok(f.forward(self, self.reduction));
-            }
-            let p = Pointwise::broadcast($name, ("input", &input), ("target", &target))?;
-            Ok(p.forward(self.reduction, |_, x, y| self.value(x - y)))
-        }
-
-        /// The gradients with respect to `input` and `target` of `Σ grad_output · loss`
-        /// (`grad_output` has the result's shape: a scalar unless the reduction is `None`).
-        ///
-        /// # Errors
-        /// As [`forward`](Self::forward), and [`LossError::Shape`](crate::LossError::Shape)
-        /// if `grad_output` does not have the result's shape.
-        pub fn backward<T: Float, D: Dimension>(
-            &self,
-            input: ArrayView<'_, T, D>,
-            target: ArrayView<'_, T, D>,
-            grad_output: ArrayViewD<'_, T>,
-        ) -> Result<Gradients<T>> {
-            self.validate()?;
-            if let Some(f) = Fused::same_shape_only(&input, &target) {
-                if let Some(g) = f.backward(self, $name, self.reduction, &grad_output)? {
-                    return Ok(g);
-                }
-            }
-            let p = Pointwise::broadcast($name, ("input", &input), ("target", &target))?;
-            p.backward($name, self.reduction, &grad_output, true, |_, x, y| {
-                let g = self.derivative(x - y);
-                (g, -g)
-            })
-        }
-
-        /// The loss and its gradients (of the result's sum when unreduced).
-        ///
-        /// # Errors
-        /// As [`forward`](Self::forward).
-        pub fn forward_backward<T: Float, D: Dimension>(
-            &self,
-            input: ArrayView<'_, T, D>,
-            target: ArrayView<'_, T, D>,
-        ) -> Result<(ArrayD<T>, Gradients<T>)> {
-            self.validate()?;
-            if let Some(f) = Fused::same_shape_only(&input, &target) {
-                return Ok(f.forward_backward(self, self.reduction));
-            }
-            let p = Pointwise::broadcast($name, ("input", &input), ("target", &target))?;
-            let value = p.forward(self.reduction, |_, x, y| self.value(x - y));
-            let g = p.unit_grad::<T>(self.reduction);
-            let grads = p.backward($name, self.reduction, &g.view(), true, |_, x, y| {
-                let g = self.derivative(x - y);
-                (g, -g)
-            })?;
-            Ok((value, grads))
-        }
-
-        /// The loss, with its gradient with respect to `input` written into
-        /// `grad` (that with respect to `target` is its negative): for
-        /// contiguous tensors, one vectorised, multi-threaded sweep that reads
-        /// each input once and writes each gradient once, allocating no buffer
-        /// of the input's size (only the result, and its shape). Other layouts
-        /// take the general path and copy the gradient in.
-        ///
-        /// # Errors
-        /// As [`forward`](Self::forward), and [`LossError::Shape`](crate::LossError::Shape)
-        /// if `grad` does not have the input's shape.
-        ///
-        /// # Examples
-        /// ```
-        /// use ndarray::{array, Array1};
-        /// use losslab::MseLoss;
-        /// let mut grad = Array1::<f32>::zeros(2);
-        /// let loss = MseLoss::new().forward_backward_into(array![1.0f32, 3.0].view(), array![0.0, 0.0].view(), grad.view_mut()).unwrap();
-        /// assert_eq!(loss[[]], 5.0);
-        /// assert_eq!(grad, array![1.0, 3.0]);
-        /// ```
-        pub fn forward_backward_into<T: Float, D: Dimension>(
-            &self,
-            input: ArrayView<'_, T, D>,
-            target: ArrayView<'_, T, D>,
-            mut grad: ArrayViewMut<'_, T, D>,
-        ) -> Result<ArrayD<T>> {
-            self.validate()?;
-            same_shape($name, "input", input.shape(), "grad", grad.shape())?;
-            if let Some(f) = Fused::same_shape_only(&input, &target) {
-                if let Some(g) = grad.as_slice_mut() {
-                    return Ok(f.forward_backward_into(self, self.reduction, g));
-                }
-            }
-            let (value, g) = self.forward_backward(input, target)?;
-            grad.assign(&g.input.into_dimensionality::<D>().expect("the input's dimensionality"));
-            Ok(value)
-        }
-
-        /// Sets the reduction.
-        #[must_use]
-        pub fn reduction(mut self, reduction: Reduction) -> Self {
-            self.reduction = reduction;
-            self
-        }
-    };
-}
 
 // The fused kernel evaluates each element by the loss's own formulas; its
 // AVX-512 loop for f32 inputs by `simd_pd`, the same operations on 8 f64 lanes
@@ -252,7 +135,7 @@ impl MseLoss {
     unsafe fn simd_pd(&self, d: __m512d) -> (__m512d, __m512d) {
         (_mm512_mul_pd(d, d), _mm512_mul_pd(_mm512_set1_pd(2.0), d))
     }
-    pair_loss_methods!("mse_loss");
+    loss_methods!(torch: fused("mse_loss"), (input: float, target: float));
 }
 
 /// Mean absolute error (L1 loss), `torch.nn.functional.l1_loss`.
@@ -310,7 +193,7 @@ impl L1Loss {
     unsafe fn simd_pd(&self, d: __m512d) -> (__m512d, __m512d) {
         (_mm512_abs_pd(d), simd::sgn(d))
     }
-    pair_loss_methods!("l1_loss");
+    loss_methods!(torch: fused("l1_loss"), (input: float, target: float));
 }
 
 /// Smooth L1 loss, `torch.nn.functional.smooth_l1_loss`: quadratic within `beta`
@@ -361,12 +244,10 @@ impl SmoothL1Loss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `beta`.
-    #[must_use]
-    pub fn beta(mut self, beta: f64) -> Self {
-        self.beta = beta;
-        self
-    }
+    setters!(
+        /// Sets `beta`.
+        beta: f64
+    );
     fn validate(&self) -> Result<()> {
         check_option("smooth_l1_loss", "beta", self.beta, self.beta >= 0.0, "a number >= 0")
     }
@@ -412,7 +293,7 @@ impl SmoothL1Loss {
         let g = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, simd::neg(b)), g, simd::neg(one));
         (l, g)
     }
-    pair_loss_methods!("smooth_l1_loss");
+    loss_methods!(torch: fused("smooth_l1_loss"), (input: float, target: float));
 }
 
 /// Huber loss, `torch.nn.functional.huber_loss`: quadratic within `delta` of the
@@ -461,12 +342,10 @@ impl HuberLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `delta`.
-    #[must_use]
-    pub fn delta(mut self, delta: f64) -> Self {
-        self.delta = delta;
-        self
-    }
+    setters!(
+        /// Sets `delta`.
+        delta: f64
+    );
     fn validate(&self) -> Result<()> {
         check_option("huber_loss", "delta", self.delta, self.delta > 0.0, "a number > 0")
     }
@@ -502,98 +381,80 @@ impl HuberLoss {
         let g = _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_LT_OQ>(d, simd::neg(dl)), g, simd::neg(dl));
         (l, g)
     }
-    pair_loss_methods!("huber_loss");
+    loss_methods!(torch: fused("huber_loss"), (input: float, target: float));
 }
 
-/// [`MseLoss`] with `reduction`: `torch.nn.functional.mse_loss(input, target, reduction=...)`.
-///
-/// ```text
-/// ℓᵢ = (xᵢ − yᵢ)²
-/// ```
-///
-/// # Errors
-/// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::mse_loss(array![1.0f64, 3.0].view(), array![0.0, 0.0].view(), losslab::Reduction::Sum).unwrap();
-/// assert_eq!(v[[]], 10.0);
-/// ```
-///
-/// # References
-/// [`MseLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.mse_loss.html>
-pub fn mse_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
-    MseLoss::new().reduction(reduction).forward(input, target)
-}
+free_fn! {
+    /// [`MseLoss`] with `reduction`: `torch.nn.functional.mse_loss(input, target, reduction=...)`.
+    ///
+    /// ```text
+    /// ℓᵢ = (xᵢ − yᵢ)²
+    /// ```
+    pub fn mse_loss(input: float, target: float; reduction: Reduction) = MseLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::mse_loss(array![1.0f64, 3.0].view(), array![0.0, 0.0].view(), losslab::Reduction::Sum).unwrap();
+        /// assert_eq!(v[[]], 10.0);
+        /// ```
+        ///
+        /// # References
+        /// [`MseLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.mse_loss.html>
+    }
 
-/// [`L1Loss`] with `reduction`: `torch.nn.functional.l1_loss`.
-///
-/// ```text
-/// ℓᵢ = |xᵢ − yᵢ|
-/// ```
-///
-/// # Errors
-/// [`LossError::Shape`](crate::LossError::Shape) if the shapes differ.
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::l1_loss(array![1.0f64, -3.0].view(), array![0.0, 0.0].view(), losslab::Reduction::Mean).unwrap();
-/// assert_eq!(v[[]], 2.0);
-/// ```
-///
-/// # References
-/// [`L1Loss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.l1_loss.html>
-pub fn l1_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction) -> Result<ArrayD<T>> {
-    L1Loss::new().reduction(reduction).forward(input, target)
-}
+    /// [`L1Loss`] with `reduction`: `torch.nn.functional.l1_loss`.
+    ///
+    /// ```text
+    /// ℓᵢ = |xᵢ − yᵢ|
+    /// ```
+    pub fn l1_loss(input: float, target: float; reduction: Reduction) = L1Loss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::l1_loss(array![1.0f64, -3.0].view(), array![0.0, 0.0].view(), losslab::Reduction::Mean).unwrap();
+        /// assert_eq!(v[[]], 2.0);
+        /// ```
+        ///
+        /// # References
+        /// [`L1Loss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.l1_loss.html>
+    }
 
-/// [`SmoothL1Loss`] with `reduction` and `beta`: `torch.nn.functional.smooth_l1_loss`.
-///
-/// ```text
-/// ℓᵢ = 0.5 dᵢ² / β if |dᵢ| < β, else |dᵢ| − 0.5 β        dᵢ = xᵢ − yᵢ
-/// ```
-///
-/// # Errors
-/// As [`SmoothL1Loss::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// use losslab::Reduction;
-/// let (x, y) = (array![0.0f64, 2.0], array![0.5f64, 0.0]);
-/// // beta = 0 is exactly L1.
-/// assert_eq!(losslab::smooth_l1_loss(x.view(), y.view(), Reduction::Sum, 0.0).unwrap()[[]], 2.5);
-/// ```
-///
-/// # References
-/// [`SmoothL1Loss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.smooth_l1_loss.html>
-pub fn smooth_l1_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction, beta: f64) -> Result<ArrayD<T>> {
-    SmoothL1Loss::new().reduction(reduction).beta(beta).forward(input, target)
-}
+    /// [`SmoothL1Loss`] with `reduction` and `beta`: `torch.nn.functional.smooth_l1_loss`.
+    ///
+    /// ```text
+    /// ℓᵢ = 0.5 dᵢ² / β if |dᵢ| < β, else |dᵢ| − 0.5 β        dᵢ = xᵢ − yᵢ
+    /// ```
+    pub fn smooth_l1_loss(input: float, target: float; reduction: Reduction, beta: f64) = SmoothL1Loss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::Reduction;
+        /// let (x, y) = (array![0.0f64, 2.0], array![0.5f64, 0.0]);
+        /// // beta = 0 is exactly L1.
+        /// assert_eq!(losslab::smooth_l1_loss(x.view(), y.view(), Reduction::Sum, 0.0).unwrap()[[]], 2.5);
+        /// ```
+        ///
+        /// # References
+        /// [`SmoothL1Loss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.smooth_l1_loss.html>
+    }
 
-/// [`HuberLoss`] with `reduction` and `delta`: `torch.nn.functional.huber_loss`.
-///
-/// ```text
-/// ℓᵢ = 0.5 dᵢ² if |dᵢ| ≤ δ, else δ (|dᵢ| − 0.5 δ)        dᵢ = xᵢ − yᵢ
-/// ```
-///
-/// # Errors
-/// As [`HuberLoss::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// use losslab::Reduction;
-/// let v = losslab::huber_loss(array![3.0f64].view(), array![0.0f64].view(), Reduction::Mean, 1.0).unwrap();
-/// assert_eq!(v[[]], 2.5);
-/// ```
-///
-/// # References
-/// [`HuberLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.huber_loss.html>
-pub fn huber_loss<T: Float, D: Dimension>(input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, reduction: Reduction, delta: f64) -> Result<ArrayD<T>> {
-    HuberLoss::new().reduction(reduction).delta(delta).forward(input, target)
+    /// [`HuberLoss`] with `reduction` and `delta`: `torch.nn.functional.huber_loss`.
+    ///
+    /// ```text
+    /// ℓᵢ = 0.5 dᵢ² if |dᵢ| ≤ δ, else δ (|dᵢ| − 0.5 δ)        dᵢ = xᵢ − yᵢ
+    /// ```
+    pub fn huber_loss(input: float, target: float; reduction: Reduction, delta: f64) = HuberLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::Reduction;
+        /// let v = losslab::huber_loss(array![3.0f64].view(), array![0.0f64].view(), Reduction::Mean, 1.0).unwrap();
+        /// assert_eq!(v[[]], 2.5);
+        /// ```
+        ///
+        /// # References
+        /// [`HuberLoss`]; <https://pytorch.org/docs/stable/generated/torch.nn.functional.huber_loss.html>
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ use crate::LossError;
 use crate::machinery::error::Result;
 use crate::machinery::float::Float;
 use crate::machinery::lanes::*;
+use crate::machinery::methods::*;
 use crate::machinery::clip::*;
-use crate::machinery::reduction::{sum_f64, Gradients, Reduction};
+use crate::machinery::reduction::{sum_f64, Reduction};
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
@@ -78,7 +79,7 @@ impl KerasLogCosh {
             })
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
 /// Keras's `keras.losses.mean_squared_logarithmic_error` (MSLE).
@@ -152,7 +153,7 @@ impl KerasMeanSquaredLogarithmicError {
             )
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
 /// Keras's `keras.losses.mean_absolute_percentage_error` (MAPE).
@@ -223,67 +224,48 @@ impl KerasMeanAbsolutePercentageError {
             v
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
-/// [`KerasLogCosh`]: `keras.losses.log_cosh(y_true, y_pred)`.
-///
-/// # Errors
-/// See [`KerasLogCosh`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::regression::keras_log_cosh(array![[0.0f64]].view(), array![[1000.0f64]].view()).unwrap();
-/// assert_eq!(v[0], 1000.0 - 2f64.ln());
-/// ```
-///
-/// # References
-/// [`KerasLogCosh`]: its formula, the reference's semantics and the paper.
-pub fn keras_log_cosh<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    KerasLogCosh::new().forward(y_true, y_pred)
-}
+free_fn! {
+    /// [`KerasLogCosh`]: `keras.losses.log_cosh(y_true, y_pred)`.
+    pub fn keras_log_cosh(y_true: float, y_pred: float) = KerasLogCosh {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::regression::keras_log_cosh(array![[0.0f64]].view(), array![[1000.0f64]].view()).unwrap();
+        /// assert_eq!(v[0], 1000.0 - 2f64.ln());
+        /// ```
+        ///
+        /// # References
+        /// [`KerasLogCosh`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasMeanSquaredLogarithmicError`]: `keras.losses.mean_squared_logarithmic_error(y_true, y_pred)`.
-///
-/// # Errors
-/// See [`KerasMeanSquaredLogarithmicError`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::regression::keras_mean_squared_logarithmic_error(array![[0.0f64]].view(), array![[-5.0f64]].view()).unwrap();
-/// assert_eq!(v[0], 0.0); // both are replaced by epsilon
-/// ```
-///
-/// # References
-/// [`KerasMeanSquaredLogarithmicError`]: its formula, the reference's semantics and the paper.
-pub fn keras_mean_squared_logarithmic_error<T: Float, D: Dimension>(
-    y_true: ArrayView<'_, T, D>,
-    y_pred: ArrayView<'_, T, D>,
-) -> Result<ArrayD<T>> {
-    KerasMeanSquaredLogarithmicError::new().forward(y_true, y_pred)
-}
+    /// [`KerasMeanSquaredLogarithmicError`]: `keras.losses.mean_squared_logarithmic_error(y_true, y_pred)`.
+    pub fn keras_mean_squared_logarithmic_error(y_true: float, y_pred: float) = KerasMeanSquaredLogarithmicError {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::regression::keras_mean_squared_logarithmic_error(array![[0.0f64]].view(), array![[-5.0f64]].view()).unwrap();
+        /// assert_eq!(v[0], 0.0); // both are replaced by epsilon
+        /// ```
+        ///
+        /// # References
+        /// [`KerasMeanSquaredLogarithmicError`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`KerasMeanAbsolutePercentageError`]: `keras.losses.mean_absolute_percentage_error(y_true, y_pred)`.
-///
-/// # Errors
-/// See [`KerasMeanAbsolutePercentageError`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::regression::keras_mean_absolute_percentage_error(array![[2.0f64]].view(), array![[1.0f64]].view()).unwrap();
-/// assert_eq!(v[0], 50.0);
-/// ```
-///
-/// # References
-/// [`KerasMeanAbsolutePercentageError`]: its formula, the reference's semantics and the paper.
-pub fn keras_mean_absolute_percentage_error<T: Float, D: Dimension>(
-    y_true: ArrayView<'_, T, D>,
-    y_pred: ArrayView<'_, T, D>,
-) -> Result<ArrayD<T>> {
-    KerasMeanAbsolutePercentageError::new().forward(y_true, y_pred)
+    /// [`KerasMeanAbsolutePercentageError`]: `keras.losses.mean_absolute_percentage_error(y_true, y_pred)`.
+    pub fn keras_mean_absolute_percentage_error(y_true: float, y_pred: float) = KerasMeanAbsolutePercentageError {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::regression::keras_mean_absolute_percentage_error(array![[2.0f64]].view(), array![[1.0f64]].view()).unwrap();
+        /// assert_eq!(v[0], 50.0);
+        /// ```
+        ///
+        /// # References
+        /// [`KerasMeanAbsolutePercentageError`]: its formula, the reference's semantics and the paper.
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -402,7 +384,7 @@ impl KerasHuber {
             )
         })
     }
-    keras_pair_methods!();
+    loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
 /// [`KerasHuber`]: `keras.losses.huber(y_true, y_pred, delta)`.

@@ -1,5 +1,6 @@
 //! The quantile (pinball) loss.
 
+use crate::machinery::methods::{free_fn, setters};
 #[allow(unused_imports)] // for the docs' links
 use crate::LossError;
 use crate::machinery::error::{check_option, Result};
@@ -60,18 +61,12 @@ impl QuantileLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
-    /// Sets the quantile.
-    #[must_use]
-    pub fn quantile(mut self, quantile: f64) -> Self {
-        self.quantile = quantile;
-        self
-    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets the quantile.
+        quantile: f64
+    );
     fn prepare<T: Float, D: Dimension>(&self, input: &ArrayView<'_, T, D>, target: &ArrayView<'_, T, D>) -> Result<Pointwise> {
         let q = self.quantile;
         check_option(Self::NAME, "quantile", q, q > 0.0 && q < 1.0, "a number in (0, 1)")?;
@@ -138,27 +133,19 @@ impl QuantileLoss {
     }
 }
 
-/// [`QuantileLoss`] with `quantile` and `reduction`.
-///
-/// # Errors
-/// As [`QuantileLoss::forward`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// use losslab::Reduction;
-/// // q = 0.5 is half the L1 loss
-/// let v = losslab::quantile_loss(array![0.0f64, 4.0].view(), array![1.0f64, 1.0].view(), 0.5, Reduction::Sum).unwrap();
-/// assert_eq!(v[[]], 0.5 * (1.0 + 3.0));
-/// ```
-///
-/// # References
-/// [`QuantileLoss`]: its formula, the reference's semantics and the paper.
-pub fn quantile_loss<T: Float, D: Dimension>(
-    input: ArrayView<'_, T, D>,
-    target: ArrayView<'_, T, D>,
-    quantile: f64,
-    reduction: Reduction,
-) -> Result<ArrayD<T>> {
-    QuantileLoss::new().quantile(quantile).reduction(reduction).forward(input, target)
+free_fn! {
+    /// [`QuantileLoss`] with `quantile` and `reduction`.
+    pub fn quantile_loss(input: float, target: float; quantile: f64, reduction: Reduction) = QuantileLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// use losslab::Reduction;
+        /// // q = 0.5 is half the L1 loss
+        /// let v = losslab::quantile_loss(array![0.0f64, 4.0].view(), array![1.0f64, 1.0].view(), 0.5, Reduction::Sum).unwrap();
+        /// assert_eq!(v[[]], 0.5 * (1.0 + 3.0));
+        /// ```
+        ///
+        /// # References
+        /// [`QuantileLoss`]: its formula, the reference's semantics and the paper.
+    }
 }

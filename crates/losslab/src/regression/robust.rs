@@ -4,12 +4,9 @@
 #[allow(unused_imports)] // for the docs' links
 use crate::LossError;
 use crate::machinery::error::{check_option, Result};
-use crate::machinery::float::Float;
-use crate::machinery::lanes::*;
-use crate::machinery::pointwise::Pointwise;
-use crate::machinery::reduction::{Gradients, Reduction};
+use crate::machinery::methods::*;
+use crate::machinery::reduction::Reduction;
 use crate::math::*;
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 // ---------------------------------------------------------------------------------------
 // huber_loss, log_cosh
@@ -65,12 +62,10 @@ impl OptaxHuberLoss {
     pub fn new() -> Self {
         Self::default()
     }
-    /// Sets `delta`.
-    #[must_use]
-    pub fn delta(mut self, delta: f64) -> Self {
-        self.delta = delta;
-        self
-    }
+    setters!(
+        /// Sets `delta`.
+        delta: f64
+    );
     fn validate(&self) -> Result<()> {
         check_option(Self::NAME, "delta", self.delta, self.delta >= 0.0, "a number >= 0")
     }
@@ -86,7 +81,7 @@ impl OptaxHuberLoss {
         let d = if e.is_nan() { e } else { e.clamp(-self.delta, self.delta) };
         (d, -d)
     }
-    optax_pointwise_methods!(Self::NAME, predictions, targets);
+    loss_methods!(optax_elementwise: pointwise(Self::NAME), (predictions: float, targets: float));
 }
 
 simple_struct!(
@@ -139,41 +134,33 @@ impl OptaxLogCosh {
         let d = (p - t).tanh();
         (d, -d)
     }
-    optax_pointwise_methods!(Self::NAME, predictions, targets);
+    loss_methods!(optax_elementwise: pointwise(Self::NAME), (predictions: float, targets: float));
 }
 
-/// [`OptaxHuberLoss`] with `delta`: `optax.losses.huber_loss(predictions, targets, delta=…)`.
-///
-/// # Errors
-/// See [`OptaxHuberLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::regression::optax_huber_loss(array![4.0f64].view(), array![0.0f64].view(), 2.0).unwrap();
-/// assert_eq!(v[0], 2.0 + 2.0 * 2.0);
-/// ```
-///
-/// # References
-/// [`OptaxHuberLoss`]: its formula, the reference's semantics and the paper.
-pub fn optax_huber_loss<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>, delta: f64) -> Result<ArrayD<T>> {
-    OptaxHuberLoss::new().delta(delta).forward(predictions, targets)
-}
+free_fn! {
+    /// [`OptaxHuberLoss`] with `delta`: `optax.losses.huber_loss(predictions, targets, delta=…)`.
+    pub fn optax_huber_loss(predictions: float, targets: float; delta: f64) = OptaxHuberLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::regression::optax_huber_loss(array![4.0f64].view(), array![0.0f64].view(), 2.0).unwrap();
+        /// assert_eq!(v[0], 2.0 + 2.0 * 2.0);
+        /// ```
+        ///
+        /// # References
+        /// [`OptaxHuberLoss`]: its formula, the reference's semantics and the paper.
+    }
 
-/// [`OptaxLogCosh`]: `optax.losses.log_cosh(predictions, targets)`.
-///
-/// # Errors
-/// See [`OptaxLogCosh`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let v = losslab::regression::optax_log_cosh(array![0.0f64].view(), array![0.0f64].view()).unwrap();
-/// assert_eq!(v[0], 0.0);
-/// ```
-///
-/// # References
-/// [`OptaxLogCosh`]: its formula, the reference's semantics and the paper.
-pub fn optax_log_cosh<T: Float, D: Dimension>(predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-    OptaxLogCosh::new().forward(predictions, targets)
+    /// [`OptaxLogCosh`]: `optax.losses.log_cosh(predictions, targets)`.
+    pub fn optax_log_cosh(predictions: float, targets: float) = OptaxLogCosh {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let v = losslab::regression::optax_log_cosh(array![0.0f64].view(), array![0.0f64].view()).unwrap();
+        /// assert_eq!(v[0], 0.0);
+        /// ```
+        ///
+        /// # References
+        /// [`OptaxLogCosh`]: its formula, the reference's semantics and the paper.
+    }
 }
