@@ -67,10 +67,14 @@ impl ErrorKind {
 /// use losslab_registry::{evaluate, EvalRequest, ErrorKind, Tensor};
 /// let mut request = EvalRequest::default();
 /// request.tensors.insert("input".into(), Tensor::F64(ndarray::arr1(&[1.0, 2.0]).into_dyn()));
-/// request.tensors.insert("target".into(), Tensor::F64(ndarray::arr1(&[1.0]).into_dyn()));
+/// request.tensors.insert("target".into(), Tensor::F64(ndarray::arr1(&[1.0, 2.0, 3.0]).into_dyn()));
 /// let err = evaluate("mse_loss", request).unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::Shape);
-/// assert_eq!(err.to_string(), "mse_loss: `target` has shape [1], expected [2] (the shape of `input`)");
+/// assert_eq!(
+///     err.to_string(),
+///     "mse_loss: `target` has shape [3], expected a shape that broadcasts with `input` [2] \
+///      (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)"
+/// );
 /// assert!(err.loss_error().is_some());
 /// assert_eq!(losslab_registry::resolve("msee").unwrap_err().kind(), ErrorKind::UnknownLoss);
 /// ```
