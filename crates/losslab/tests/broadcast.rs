@@ -231,7 +231,8 @@ fn multilabel_soft_margin_broadcasts_input_target_and_weight() {
     let mut rng = Rng::new(21);
     // (input, target, weight): the class axis is the input's last; the weight's
     // gradient is PyTorch's autograd's.
-    let cases: &[(&[usize], &[usize], Option<&[usize]>)] = &[
+    type Case<'a> = (&'a [usize], &'a [usize], Option<&'a [usize]>);
+    let cases: &[Case<'_>] = &[
         (&[5, 3], &[1, 3], None),
         (&[1, 3], &[5, 3], Some(&[3])),
         (&[5, 3], &[5, 3], Some(&[5, 1])),
@@ -372,8 +373,8 @@ fn box_losses_broadcast_boxes2_into_boxes1() {
         s.push(4);
         let mut b = rng.array(&s, 0.0, 4.0);
         for mut row in b.lanes_mut(ndarray::Axis(s.len() - 1)) {
-            row[2] = row[0] + 0.5 + row[2];
-            row[3] = row[1] + 0.5 + row[3];
+            row[2] += row[0] + 0.5;
+            row[3] += row[1] + 0.5;
         }
         b
     };

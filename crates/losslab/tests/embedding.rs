@@ -638,7 +638,8 @@ fn errors_name_the_loss_the_tensor_and_the_expectation() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "triplet_margin_loss: `positive` has shape [1, 3], expected [1, 2] (the shape of `anchor`)"
+        "triplet_margin_loss: `positive` has shape [1, 3], expected a shape that broadcasts with `anchor` [1, 2] \
+         (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)"
     );
     let e = TripletMarginWithDistanceLoss::new()
         .margin(-1.0)
@@ -663,12 +664,15 @@ fn errors_name_the_loss_the_tensor_and_the_expectation() {
         e.to_string(),
         "cosine_embedding_loss: `input1` has shape [1, 2], expected (D) (1-D, with a 0-d target)"
     );
+    // One pair with two targets broadcasts, as PyTorch's; three targets for two pairs do not.
+    assert!(CosineEmbeddingLoss::new().forward(a.view(), a.view(), array![1.0, 1.0].view()).is_ok());
+    let b = array![[1.0f64, 2.0], [3.0, 4.0]];
     let e = CosineEmbeddingLoss::new()
-        .forward(a.view(), a.view(), array![1.0, 1.0].view())
+        .forward(b.view(), a.view(), array![1.0, 1.0, 1.0].view())
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "cosine_embedding_loss: `target` has shape [2], expected [1] (the batch size of `input1`)"
+        "cosine_embedding_loss: `target` has shape [3], expected [2] or [1] (the batch size of the inputs, broadcast as PyTorch's)"
     );
     let e = CosineSimilarityLoss::new()
         .axis(2)

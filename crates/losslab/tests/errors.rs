@@ -643,7 +643,7 @@ fn cases() -> Vec<Case> {
         (
             "embedding: cosine_embedding input2",
             msg!(CosineEmbeddingLoss::new().forward(m23.view(), m22.view(), y2.view())),
-            "cosine_embedding_loss: `input2` has shape [2, 2], expected [2, 3] (the shape of `input1`)",
+            "cosine_embedding_loss: `input2` has shape [2, 2], expected a shape that broadcasts with `input1` [2, 3] (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "embedding: cosine_similarity shapes",

@@ -606,8 +606,8 @@ impl CrossEntropyLoss {
 /// [`CrossEntropyLoss`]); `target` holds class indices of shape `(N, d1, …, dk)`,
 /// or `()` for a `(C,)` input. As PyTorch, a `(C,)` input also takes a `(1,)`
 /// target: the value is the 0-d target's, a 0-d result for every reduction
-/// (PyTorch's backward then raises "size mismatch (got input: [C], target:
-/// [1])"; losslab's gives the 0-d target's gradient).
+/// (PyTorch's backward then raises `size mismatch (got input: [C], target:
+/// [1])`; losslab's gives the 0-d target's gradient).
 ///
 /// # Errors
 /// [`LossError::Shape`] for mismatched shapes or weights; [`LossError::ClassIndex`]
