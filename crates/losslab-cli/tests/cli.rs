@@ -8,11 +8,10 @@ use losslab_registry::Tensor;
 use ndarray::{arr1, arr2, ArrayD, IxDyn};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn losslab(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_losslab")).current_dir(dir).args(args).output().expect("the binary runs")
-}
+mod common;
+use common::{err_in as err, losslab};
 
 /// Runs a command that must succeed; its stdout parsed as one JSON object on one line.
 fn ok_json(dir: &Path, args: &[&str]) -> Value {
@@ -23,17 +22,6 @@ fn ok_json(dir: &Path, args: &[&str]) -> Value {
     assert!(stderr.is_empty(), "{args:?} wrote to stderr: {stderr}");
     assert_eq!(stdout.lines().count(), 1, "one line of JSON: {stdout}");
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
-}
-
-/// Runs a command that must fail; its stderr, checked to be one `error:` line.
-fn err(dir: &Path, args: &[&str]) -> String {
-    let out = losslab(dir, args);
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(!out.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.stdout.is_empty(), "{args:?} printed: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    stderr
 }
 
 fn write(dir: &Path, name: &str, t: Tensor) -> String {

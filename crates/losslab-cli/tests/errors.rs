@@ -10,11 +10,9 @@ use losslab_cli::npy;
 use losslab_registry::Tensor;
 use ndarray::{arr1, arr2, ArrayD, IxDyn};
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn losslab(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_losslab")).current_dir(dir).args(args).output().expect("the binary runs")
-}
+mod common;
+use common::losslab;
 
 /// The files under `dir`, recursively, as paths relative to it, sorted.
 fn tree(dir: &Path) -> Vec<String> {

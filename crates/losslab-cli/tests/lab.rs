@@ -4,11 +4,9 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn losslab(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_losslab")).current_dir(dir).args(args).output().expect("the binary runs")
-}
+mod common;
+use common::{err_in, losslab};
 
 /// Runs a command that must succeed; its stdout.
 fn ok(args: &[&str]) -> String {
@@ -21,17 +19,6 @@ fn ok_in(dir: &Path, args: &[&str]) -> String {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{args:?} failed: {stderr}");
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command that must fail; its stderr, one `error:` line, nothing on stdout.
-fn err_in(dir: &Path, args: &[&str]) -> String {
-    let out = losslab(dir, args);
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(!out.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.stdout.is_empty(), "{args:?} printed: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
-    stderr
 }
 
 fn err(args: &[&str]) -> String {
