@@ -402,7 +402,7 @@ fn list_text_and_json() {
     assert_eq!(mse["tensors"][1]["kind"], "float (int promoted)");
     let kl = all.iter().find(|l| l["name"] == "torch:kl_div").unwrap();
     assert_eq!(kl["tensors"][1]["kind"], "float");
-    assert!(text.contains("target  float (int promoted): the target, input's shape"), "{text}");
+    assert!(text.contains("target  float (int promoted): the target: a shape that broadcasts with input's"), "{text}");
 }
 
 /// PyTorch promotes an integer target of mse_loss to the input's float dtype;

@@ -149,7 +149,7 @@ fn cases() -> Vec<Case> {
         (
             "missing tensor",
             &["mse_loss", "-t", X],
-            "torch:mse_loss needs tensor `target` (the target, input's shape); its tensors are input, target",
+            "torch:mse_loss needs tensor `target` (the target: a shape that broadcasts with input's (PyTorch's broadcasting; the result has the broadcast shape)); its tensors are input, target",
         ),
         ("unknown tensor name", &["mse_loss", "-t", "inputs=x.npy", "-t", Y], "torch:mse_loss has no tensor `inputs`; its tensors are input, target"),
         ("tensor without a file", &["mse_loss", "-t", "input", "-t", Y], "--tensor `input`: expected NAME=FILE.npy (for example input=logits.npy)"),
