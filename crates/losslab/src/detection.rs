@@ -15,7 +15,7 @@ use crate::machinery::methods::{free_fn, setters};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
-use crate::kernels::elementwise::{SigmoidFocal, FOCAL_ANY_GAMMA};
+use crate::machinery::kernels::elementwise::{SigmoidFocal, FOCAL_ANY_GAMMA};
 use crate::machinery::pointwise::{Fused, Pointwise};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, Dimension};
@@ -279,7 +279,7 @@ impl SigmoidFocalLoss {
         Ok(value)
     }
 
-    /// The fused path ([`crate::kernels::elementwise`]): contiguous inputs.
+    /// The fused path ([`crate::machinery::kernels::elementwise`]): contiguous inputs.
     fn fused<'a, T: Float, D: Dimension>(
         &self,
         inputs: &'a ArrayView<'_, T, D>,

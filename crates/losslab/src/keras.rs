@@ -27,7 +27,7 @@
 //! | [`circle`] | [`Circle`] | [`embedding`](crate::embedding) |
 //! | [`ctc`] | [`Ctc`] | [`sequence`](crate::sequence) |
 
-crate::face! {
+crate::machinery::methods::face! {
     binary_crossentropy = classification::keras_binary_crossentropy, BinaryCrossentropy = classification::KerasBinaryCrossentropy;
     binary_focal_crossentropy = classification::keras_binary_focal_crossentropy, BinaryFocalCrossentropy = classification::KerasBinaryFocalCrossentropy;
     categorical_crossentropy = classification::keras_categorical_crossentropy, CategoricalCrossentropy = classification::KerasCategoricalCrossentropy;

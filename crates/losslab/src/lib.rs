@@ -68,8 +68,8 @@
 //! | faces | [`torch`], [`torchvision`], [`tf`], [`keras`], [`optax`], [`scipy`], [`own`] | each framework's losses under its own function names (`losslab::keras::hinge`, `losslab::optax::huber_loss`), with their parameters structs named without a prefix (`losslab::keras::Hinge`); nothing is implemented there |
 //! | the crate root | this page | the unqualified names as `losslab eval` resolves them: the first of `torch`, `torchvision`, `tf`, `keras`, `optax`, `scipy`, `losslab` that has the name ([`ROOT_NAMES`]); the machinery's public types; the stable primitives |
 //! | families | [`classification`], [`regression`], [`margin`], [`embedding`] (and ranking), [`likelihood`], [`segmentation`], [`detection`], [`sequence`], [`information`] | each loss implemented once, in the family of its mathematics, whatever framework defines its semantics: its value, its derivatives and its checks |
-//! | machinery | (private) `machinery` | errors, the float traits, shape checks, the element-wise and per-lane evaluation loops, reductions and the upstream gradient, the macros that write each loss's methods |
-//! | kernels, primitives | (private) `kernels`, [`math`] | the fused vectorised kernels and the stable primitives |
+//! | primitives | [`math`] | the stable scalar and array primitives (log-sum-exp, softmax, softplus, `xlogy`) the families compute with |
+//! | machinery | (private) `machinery` | errors, the float traits, shape checks and broadcasting, the element-wise and per-lane evaluation loops, reductions and the upstream gradient, the macros that write each loss's methods and faces, and under them the fused vectorised kernels (`machinery::kernels`) |
 //!
 //! A new loss goes into the family of its mathematics, and is named in the face
 //! of every framework that defines it (and in the registry crate, which every
@@ -91,26 +91,6 @@
 // The index by framework links every name through its face, also where the root has the same item.
 #![allow(rustdoc::redundant_explicit_links)]
 #![warn(rust_2018_idioms)]
-
-/// Writes a framework face: `name = family::function, Struct = family::Type;`
-/// re-exports each loss of the family under the reference's own names, and
-/// `NAMES` lists the function names, in the registry's spelling.
-macro_rules! face {
-    ($($name:ident = $fam:ident :: $f:ident $(, $st:ident = $sfam:ident :: $s:ident)? ;)*) => {
-        $(
-            #[doc(inline)]
-            pub use crate::$fam::$f as $name;
-            $(
-                #[doc(inline)]
-                pub use crate::$sfam::$s as $st;
-            )?
-        )*
-        /// Every function name of this face: its framework's `NAME`s in the
-        /// registry's `framework:NAME` (a test holds the two to the same set).
-        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
-    };
-}
-pub(crate) use face;
 
 /// Writes the crate root's loss names: each unqualified name from the first
 /// framework (in the registry's order) that has it, and [`ROOT_NAMES`].
@@ -139,7 +119,6 @@ pub mod segmentation;
 pub mod sequence;
 
 // The layers under the families.
-mod kernels;
 mod machinery;
 pub mod math;
 
@@ -157,7 +136,7 @@ pub use machinery::float::{ClassIndex, Float, HalfFloat};
 pub use machinery::reduction::{Gradients, ParseReductionError, Reduction};
 /// The `half` crate, whose [`bf16`](half::bf16) and [`f16`](half::f16) the half-precision kernels take.
 pub use half;
-pub use kernels::{kernel_isa, sum_exp};
+pub use machinery::kernels::{kernel_isa, sum_exp};
 pub use math::{log_sigmoid, log_softmax, logsumexp, sigmoid, softmax, softplus, xlogy};
 pub use torch::{CosineEmbeddingGradients, GaussianNllGradients, MarginRankingGradients, TripletDistance, TripletGradients};
 pub use own::LovaszClasses;

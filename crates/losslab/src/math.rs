@@ -6,6 +6,7 @@
 
 use crate::machinery::error::{shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
+use crate::machinery::lanes::lanes;
 use ndarray::{ArrayD, ArrayView, Axis, Dimension};
 
 /// `softplus(x) = log(1 + eˣ)`, computed as `max(x, 0) + log1p(e^(−|x|))`,
@@ -142,29 +143,6 @@ pub(crate) fn max_nan(xs: impl Iterator<Item = f64>) -> f64 {
         }
     }
     m
-}
-
-/// Splits `shape` around `axis` into `(outer, len, inner)`: the lanes along
-/// `axis` of a row-major array are `outer × inner` slices of `len` elements with
-/// stride `inner`.
-pub(crate) fn lanes(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    let outer = shape[..axis].iter().product();
-    let inner = shape[axis + 1..].iter().product();
-    (outer, shape[axis], inner)
-}
-
-/// Resolves a possibly negative axis (NumPy style) against `ndim`.
-pub(crate) fn resolve_axis(loss: &'static str, option: &'static str, axis: isize, ndim: usize) -> Result<usize> {
-    let a = if axis < 0 { axis + ndim as isize } else { axis };
-    if a < 0 || a >= ndim as isize {
-        return Err(crate::LossError::Option {
-            loss,
-            option,
-            value: axis.to_string(),
-            expected: format!("an axis in [-{ndim}, {ndim}) for a tensor with {ndim} dimension(s)"),
-        });
-    }
-    Ok(a as usize)
 }
 
 /// `sign(x)` with `sign(±0) = 0` and NaN for NaN (PyTorch's `sgn`). Written as
@@ -486,7 +464,7 @@ mod tests {
     fn bad_axis_is_an_error() {
         let e = softmax(&array![1.0f64, 2.0].view(), Axis(1)).unwrap_err();
         assert_eq!(e.to_string(), "softmax: `x` has shape [2], expected at least 2 dimension(s) (axis = 1)");
-        assert!(resolve_axis("l", "axis", -3, 2).is_err());
-        assert_eq!(resolve_axis("l", "axis", -1, 2).unwrap(), 1);
+        assert!(crate::machinery::lanes::resolve_axis("l", "axis", -3, 2).is_err());
+        assert_eq!(crate::machinery::lanes::resolve_axis("l", "axis", -1, 2).unwrap(), 1);
     }
 }

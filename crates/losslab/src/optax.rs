@@ -27,7 +27,7 @@
 //! | [`multiclass_generalized_dice_loss`] | [`MulticlassGeneralizedDiceLoss`] | [`segmentation`](crate::segmentation) |
 //! | [`ctc_loss`] | [`CtcLoss`] | [`sequence`](crate::sequence) |
 
-crate::face! {
+crate::machinery::methods::face! {
     poly_loss_cross_entropy = classification::optax_poly_loss_cross_entropy, PolyLossCrossEntropy = classification::OptaxPolyLossCrossEntropy;
     safe_softmax_cross_entropy = classification::optax_safe_softmax_cross_entropy, SafeSoftmaxCrossEntropy = classification::OptaxSafeSoftmaxCrossEntropy;
     smooth_labels = classification::optax_smooth_labels, SmoothLabels = classification::OptaxSmoothLabels;

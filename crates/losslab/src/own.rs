@@ -17,7 +17,7 @@
 //! | [`kl_divergence`] | — | [`information`](crate::information) |
 //! | [`js_divergence`] | — | [`information`](crate::information) |
 
-crate::face! {
+crate::machinery::methods::face! {
     softmax_focal_loss = classification::softmax_focal_loss, SoftmaxFocalLoss = classification::SoftmaxFocalLoss;
     quantile_loss = regression::quantile_loss, QuantileLoss = regression::QuantileLoss;
     jaccard_loss = segmentation::jaccard_loss, JaccardLoss = segmentation::JaccardLoss;

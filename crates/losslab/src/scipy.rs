@@ -8,6 +8,6 @@
 //! |---|---|---|
 //! | [`entropy`] | [`Entropy`] | [`information`](crate::information) |
 
-crate::face! {
+crate::machinery::methods::face! {
     entropy = information::scipy_entropy, Entropy = information::ScipyEntropy;
 }

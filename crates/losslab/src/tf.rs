@@ -14,7 +14,7 @@
 //! | [`l2_loss`] | [`L2Loss`] | [`likelihood`](crate::likelihood) |
 //! | [`ctc_loss`] | [`CtcLoss`] | [`sequence`](crate::sequence) |
 
-crate::face! {
+crate::machinery::methods::face! {
     softmax_cross_entropy_with_logits = classification::softmax_cross_entropy_with_logits, SoftmaxCrossEntropyWithLogits = classification::SoftmaxCrossEntropyWithLogits;
     sparse_softmax_cross_entropy_with_logits = classification::sparse_softmax_cross_entropy_with_logits, SparseSoftmaxCrossEntropyWithLogits = classification::SparseSoftmaxCrossEntropyWithLogits;
     sigmoid_cross_entropy_with_logits = likelihood::sigmoid_cross_entropy_with_logits, SigmoidCrossEntropyWithLogits = likelihood::SigmoidCrossEntropyWithLogits;

@@ -28,7 +28,7 @@
 //! | [`triplet_margin_with_distance_loss`] | [`TripletMarginWithDistanceLoss`] | [`embedding`](crate::embedding) |
 //! | [`ctc_loss`] | [`CtcLoss`] | [`sequence`](crate::sequence) |
 
-crate::face! {
+crate::machinery::methods::face! {
     cross_entropy = classification::cross_entropy, CrossEntropyLoss = classification::CrossEntropyLoss;
     nll_loss = classification::nll_loss, NllLoss = classification::NllLoss;
     binary_cross_entropy = classification::binary_cross_entropy, BinaryCrossEntropy = classification::BinaryCrossEntropy;

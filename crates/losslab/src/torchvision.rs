@@ -11,7 +11,7 @@
 //! | [`distance_box_iou_loss`] | [`DistanceBoxIouLoss`] | [`detection`](crate::detection) |
 //! | [`complete_box_iou_loss`] | [`CompleteBoxIouLoss`] | [`detection`](crate::detection) |
 
-crate::face! {
+crate::machinery::methods::face! {
     sigmoid_focal_loss = detection::sigmoid_focal_loss, SigmoidFocalLoss = detection::SigmoidFocalLoss;
     generalized_box_iou_loss = detection::generalized_box_iou_loss, GeneralizedBoxIouLoss = detection::GeneralizedBoxIouLoss;
     distance_box_iou_loss = detection::distance_box_iou_loss, DistanceBoxIouLoss = detection::DistanceBoxIouLoss;

@@ -140,7 +140,7 @@ impl SoftmaxFocalLoss {
                 target.shape(),
             ));
         }
-        let (_, classes, inner) = crate::math::lanes(shape, axis);
+        let (_, classes, inner) = crate::machinery::lanes::lanes(shape, axis);
         if let Some(a) = &self.alpha {
             if a.len() != classes {
                 return Err(shape_err(Self::NAME, "alpha", format!("[{classes}] (one weight per class)"), &[a.len()]));

@@ -1,12 +1,12 @@
 //! The fused fast path of [`CrossEntropyLoss`]: contiguous `(N, C)` or `(C,)`
-//! logits, through [`crate::kernels::softmax_ce`].
+//! logits, through [`crate::machinery::kernels::softmax_ce`].
 
 use super::{check_weight, CrossEntropyLoss};
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{ClassIndex, Float};
-use crate::kernels::ops_for;
-use crate::kernels::par::SyncPtr;
-use crate::kernels::softmax_ce::{Job, RowOps, Targets, Up};
+use crate::machinery::kernels::ops_for;
+use crate::machinery::kernels::par::SyncPtr;
+use crate::machinery::kernels::softmax_ce::{Job, RowOps, Targets, Up};
 use crate::machinery::reduction::{Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 use std::borrow::Cow;
@@ -65,7 +65,7 @@ pub(super) trait Storage<E> {
     }
 }
 
-/// `f32` and `f64` logits, through [`crate::kernels::softmax_ce`].
+/// `f32` and `f64` logits, through [`crate::machinery::kernels::softmax_ce`].
 pub(super) struct Wide;
 
 impl<T: Float> Storage<T> for Wide {

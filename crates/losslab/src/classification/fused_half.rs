@@ -1,20 +1,20 @@
 //! The half-precision fast path of [`CrossEntropyLoss`]: `bf16` or `f16`
-//! logits, computed in `f32`, through [`crate::kernels::softmax_ce_half`].
+//! logits, computed in `f32`, through [`crate::machinery::kernels::softmax_ce_half`].
 //! Validation, planning and the fallback are the `f32` path's (see
 //! [`Storage`]).
 
 use super::{CrossEntropyLoss, Plan, Storage};
 use crate::machinery::error::Result;
 use crate::machinery::float::{ClassIndex, HalfFloat};
-use crate::kernels::par::SyncPtr;
-use crate::kernels::softmax_ce::Up;
-use crate::kernels::softmax_ce_half::half_ops_for;
+use crate::machinery::kernels::par::SyncPtr;
+use crate::machinery::kernels::softmax_ce::Up;
+use crate::machinery::kernels::softmax_ce_half::half_ops_for;
 #[cfg(doc)]
 use crate::machinery::reduction::Reduction;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMut, CowArray, Dimension, IxDyn};
 
 /// `bf16` and `f16` logits, computed in `f32`, through
-/// [`crate::kernels::softmax_ce_half`] (class-index targets only).
+/// [`crate::machinery::kernels::softmax_ce_half`] (class-index targets only).
 struct Half;
 
 impl<H: HalfFloat> Storage<H> for Half {

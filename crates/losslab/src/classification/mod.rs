@@ -13,8 +13,9 @@
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
-use crate::kernels::elementwise::BceLogits;
-use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, resolve_axis, sigmoid_f64};
+use crate::machinery::kernels::elementwise::BceLogits;
+use crate::machinery::lanes::resolve_axis;
+use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, sigmoid_f64};
 use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, ArrayViewMut, Dimension};
@@ -41,7 +42,7 @@ struct ClassLanes {
 
 impl ClassLanes {
     fn new<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>, axis: usize) -> Self {
-        let (outer, classes, inner) = crate::math::lanes(x.shape(), axis);
+        let (outer, classes, inner) = crate::machinery::lanes::lanes(x.shape(), axis);
         ClassLanes { outer, classes, inner, x: widen(x) }
     }
     fn samples(&self) -> usize {

@@ -16,7 +16,7 @@
 //! are not "safe" for `−∞` logits (`0 · −∞ = NaN`), `safe_softmax_cross_entropy` is.
 
 #[allow(unused_imports)] // for the docs' links
-use crate::LossError;
+use crate::machinery::error::LossError;
 use crate::machinery::error::{check_option, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::lanes::*;

@@ -4,7 +4,7 @@
 
 use crate::machinery::methods::{free_fn, loss_methods};
 #[allow(unused_imports)] // for the docs' links
-use crate::LossError;
+use crate::machinery::error::LossError;
 use crate::machinery::error::{same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::lanes::*;

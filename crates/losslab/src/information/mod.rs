@@ -53,7 +53,8 @@
 use crate::machinery::methods::{free_fn, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
-use crate::math::{lanes, resolve_axis, xlogy_f64};
+use crate::machinery::lanes::{lanes, resolve_axis};
+use crate::math::xlogy_f64;
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};

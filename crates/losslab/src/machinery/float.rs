@@ -123,13 +123,13 @@ pub(crate) fn narrow<T: Float>(shape: &[usize], data: Vec<f64>) -> ndarray::Arra
 
 /// A half-precision element type the fused softmax cross entropy accepts for
 /// its logits and gradient: [`half::bf16`] or [`half::f16`] (re-exported as
-/// [`crate::half`]).
+/// `losslab::half`).
 ///
 /// The trait is sealed. The half kernels widen each logit to `f32` (exactly),
 /// compute in `f32`, accumulate in `f64`, return the loss as `f32` and round
 /// the gradient once to `Self`, to nearest even: the gradient is within the
 /// half type's own precision (about 1 ulp of `Self`) of the `f64` truth on the
-/// same inputs. See [`CrossEntropyLoss::forward_half`](crate::CrossEntropyLoss::forward_half).
+/// same inputs. See `CrossEntropyLoss::forward_half`.
 ///
 /// # Examples
 /// ```

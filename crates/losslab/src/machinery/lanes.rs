@@ -7,7 +7,6 @@ use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result}
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
-use crate::math::{lanes, resolve_axis};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 /// Which upstream gradient a shared `eval` is run with: none (forward only),
@@ -335,3 +334,26 @@ macro_rules! check_smoothing {
 
 
 pub(crate) use check_smoothing;
+
+/// Splits `shape` around `axis` into `(outer, len, inner)`: the lanes along
+/// `axis` of a row-major array are `outer × inner` slices of `len` elements with
+/// stride `inner`.
+pub(crate) fn lanes(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    let outer = shape[..axis].iter().product();
+    let inner = shape[axis + 1..].iter().product();
+    (outer, shape[axis], inner)
+}
+
+/// Resolves a possibly negative axis (NumPy style) against `ndim`.
+pub(crate) fn resolve_axis(loss: &'static str, option: &'static str, axis: isize, ndim: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + ndim as isize } else { axis };
+    if a < 0 || a >= ndim as isize {
+        return Err(LossError::Option {
+            loss,
+            option,
+            value: axis.to_string(),
+            expected: format!("an axis in [-{ndim}, {ndim}) for a tensor with {ndim} dimension(s)"),
+        });
+    }
+    Ok(a as usize)
+}

@@ -114,7 +114,7 @@ macro_rules! loss_methods_emit {
         #[doc = $crate::machinery::methods::doc_backward!($how [$($hp)*] [$($gdoc)?] ($($a),+))]
         ///
         /// # Errors
-        #[doc = concat!($crate::machinery::methods::doc_errors!($how), "; also [`LossError::Shape`](crate::LossError::Shape) if")]
+        #[doc = concat!($crate::machinery::methods::doc_errors!($how), "; also [`LossError::Shape`](crate::machinery::error::LossError::Shape) if")]
         /// `grad_output` does not have the result's shape.
         pub fn backward<$($gen)*>(
             &self,
@@ -146,7 +146,7 @@ macro_rules! loss_methods_emit {
     };
 }
 
-/// The gradients' type: the one given, [`Gradients`](crate::Gradients) by default.
+/// The gradients' type: the one given, [`Gradients`](crate::machinery::reduction::Gradients) by default.
 macro_rules! grads_type {
     () => { $crate::machinery::reduction::Gradients<T> };
     ($g:ty) => { $g };
@@ -168,8 +168,8 @@ macro_rules! doc_reduction {
 
 macro_rules! doc_errors {
     (fused) => {
-        "[`LossError::Shape`](crate::LossError::Shape) if `target`'s shape is not `input`'s; \
-         [`LossError::Option`](crate::LossError::Option) for an option out of its domain"
+        "[`LossError::Shape`](crate::machinery::error::LossError::Shape) if `target`'s shape is not `input`'s; \
+         [`LossError::Option`](crate::machinery::error::LossError::Option) for an option out of its domain"
     };
     ($how:ident) => { "See the type's docs" };
 }
@@ -296,7 +296,7 @@ macro_rules! fused_extra {
         /// take the general path and copy the gradient in.
         ///
         /// # Errors
-        /// As [`forward`](Self::forward), and [`LossError::Shape`](crate::LossError::Shape)
+        /// As [`forward`](Self::forward), and [`LossError::Shape`](crate::machinery::error::LossError::Shape)
         /// if `grad` does not have the input's shape.
         ///
         /// # Examples
@@ -399,7 +399,26 @@ macro_rules! simple_struct {
     };
 }
 
+/// Writes a framework face: `name = family::function, Struct = family::Type;`
+/// re-exports each loss of the family under the reference's own names, and
+/// `NAMES` lists the function names, in the registry's spelling.
+macro_rules! face {
+    ($($name:ident = $fam:ident :: $f:ident $(, $st:ident = $sfam:ident :: $s:ident)? ;)*) => {
+        $(
+            #[doc(inline)]
+            pub use $crate::$fam::$f as $name;
+            $(
+                #[doc(inline)]
+                pub use $crate::$sfam::$s as $st;
+            )?
+        )*
+        /// Every function name of this face: its framework's `NAME`s in the
+        /// registry's `framework:NAME` (a test holds the two to the same set).
+        pub const NAMES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
 pub(crate) use {
-    backward_body, doc_backward, doc_errors, doc_forward, doc_reduction, forward_backward_body, forward_body, free_fn, free_fn_emit,
+    backward_body, face, doc_backward, doc_errors, doc_forward, doc_reduction, forward_backward_body, forward_body, free_fn, free_fn_emit,
     fused_extra, grads_type, loss_methods, loss_methods_emit, setters, signature, simple_struct,
 };

@@ -5,8 +5,8 @@
 
 use crate::machinery::error::{same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
-use crate::kernels::elementwise::{self, mode, ElemOp, Job};
-use crate::kernels::par::SyncPtr;
+use crate::machinery::kernels::elementwise::{self, mode, ElemOp, Job};
+use crate::machinery::kernels::par::SyncPtr;
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
@@ -48,7 +48,7 @@ impl Pointwise {
     /// has the broadcast shape).
     ///
     /// # Errors
-    /// [`LossError::Shape`](crate::LossError::Shape) naming both tensors and shapes where they do not broadcast.
+    /// [`LossError::Shape`](crate::machinery::error::LossError::Shape) naming both tensors and shapes where they do not broadcast.
     pub(crate) fn broadcast<T: Float, D1: Dimension, D2: Dimension>(
         loss: &'static str,
         (xn, input): (&'static str, &ArrayView<'_, T, D1>),
@@ -62,7 +62,7 @@ impl Pointwise {
     /// keeps (PyTorch's in-place element-wise operations).
     ///
     /// # Errors
-    /// [`LossError::Shape`](crate::LossError::Shape) where the second does not broadcast to the first's shape.
+    /// [`LossError::Shape`](crate::machinery::error::LossError::Shape) where the second does not broadcast to the first's shape.
     pub(crate) fn broadcast_to_first<T: Float, D1: Dimension, D2: Dimension>(
         loss: &'static str,
         (xn, input): (&'static str, &ArrayView<'_, T, D1>),
@@ -174,7 +174,7 @@ pub(crate) fn broadcast_weight<T: Float>(
 }
 
 /// The fused path of an element-wise loss without weights: contiguous inputs,
-/// one vectorised, multi-threaded sweep ([`crate::kernels::elementwise`]) that
+/// one vectorised, multi-threaded sweep ([`crate::machinery::kernels::elementwise`]) that
 /// computes each element by the same formula as the general path and sums in a
 /// fixed order (bit-identical whatever the thread count).
 pub(crate) struct Fused<'a, T> {

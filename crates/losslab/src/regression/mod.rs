@@ -7,7 +7,7 @@
 //! to its tensor's shape. Tensors of one contiguous shape take the fused kernel.
 
 use crate::machinery::error::{check_option, Result};
-use crate::kernels::elementwise::{ElemOp, Lanes};
+use crate::machinery::kernels::elementwise::{ElemOp, Lanes};
 use crate::machinery::reduction::Reduction;
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 

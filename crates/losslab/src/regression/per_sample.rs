@@ -3,7 +3,7 @@
 //! error, Huber.
 
 #[allow(unused_imports)] // for the docs' links
-use crate::LossError;
+use crate::machinery::error::LossError;
 use crate::machinery::error::Result;
 use crate::machinery::float::Float;
 use crate::machinery::lanes::*;

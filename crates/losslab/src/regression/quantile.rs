@@ -2,7 +2,7 @@
 
 use crate::machinery::methods::{free_fn, setters};
 #[allow(unused_imports)] // for the docs' links
-use crate::LossError;
+use crate::machinery::error::LossError;
 use crate::machinery::error::{check_option, Result};
 use crate::machinery::float::Float;
 use crate::machinery::pointwise::Pointwise;

@@ -2,7 +2,7 @@
 //! Huber and log-cosh.
 
 #[allow(unused_imports)] // for the docs' links
-use crate::LossError;
+use crate::machinery::error::LossError;
 use crate::machinery::error::{check_option, Result};
 use crate::machinery::methods::*;
 use crate::machinery::reduction::Reduction;

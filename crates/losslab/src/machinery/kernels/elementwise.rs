@@ -344,7 +344,7 @@ pub(crate) fn log1p_unit(e: f64) -> f64 {
 // ------------------------------------------------------------------ the ops
 
 /// Binary cross entropy on logits without weights, as
-/// [`BinaryCrossEntropyWithLogits`](crate::BinaryCrossEntropyWithLogits):
+/// `losslab::BinaryCrossEntropyWithLogits`:
 /// `ℓ = (1 − y) x − log σ(x)`, `∂ℓ/∂x = σ(x) − y`, `∂ℓ/∂y = −x`.
 #[derive(Clone, Copy)]
 pub(crate) struct BceLogits;
@@ -392,7 +392,7 @@ impl ElemOp for BceLogits {
 }
 
 
-/// The sigmoid focal loss, as [`SigmoidFocalLoss`](crate::SigmoidFocalLoss)
+/// The sigmoid focal loss, as `losslab::SigmoidFocalLoss`
 /// (torchvision's formula, the chain rule in the order torch's autograd
 /// applies it), with the exp and log1p above. `G` is the focusing exponent
 /// where it is a small integer (0 to 4, a product: the loop vectorises), or
@@ -705,11 +705,11 @@ pub(crate) mod x86 {
     }
 
     /// `exp(z)` for `z ≤ 0` on 16 `f32` lanes: the fused softmax kernel's
-    /// ([`crate::kernels::simd`]; about 1 ulp, gradual underflow included).
+    /// ([`crate::machinery::kernels::simd`]; about 1 ulp, gradual underflow included).
     /// NaN propagates; −∞ gives 0.
     #[inline(always)]
     pub(crate) unsafe fn exp_ps(x: __m512) -> __m512 {
-        crate::kernels::simd::exp_lanes512::<false>(x)
+        crate::machinery::kernels::simd::exp_lanes512::<false>(x)
     }
 
     /// `1 / a` for `1 ≤ a ≤ 3`: the 14-bit estimate and one Newton step

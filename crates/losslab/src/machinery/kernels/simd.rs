@@ -25,7 +25,7 @@ pub(crate) struct BlockOps<T> {
 
 // ---------------------------------------------------------------- portable
 
-unsafe fn max_scalar<T: crate::Float>(src: *const T, len: usize) -> (T, bool) {
+unsafe fn max_scalar<T: crate::machinery::float::Float>(src: *const T, len: usize) -> (T, bool) {
     max_scalar_with(src, len, |v| v)
 }
 
@@ -33,7 +33,7 @@ unsafe fn max_scalar<T: crate::Float>(src: *const T, len: usize) -> (T, bool) {
 /// (the identity, or a half type's widening): `−∞` for none, and whether one
 /// is NaN.
 #[inline(always)]
-pub(crate) unsafe fn max_scalar_with<X: Copy, T: crate::Float>(src: *const X, len: usize, load: impl Fn(X) -> T) -> (T, bool) {
+pub(crate) unsafe fn max_scalar_with<X: Copy, T: crate::machinery::float::Float>(src: *const X, len: usize, load: impl Fn(X) -> T) -> (T, bool) {
     let s = std::slice::from_raw_parts(src, len);
     let mut m = T::neg_infinity();
     let mut nan = false;
@@ -94,7 +94,7 @@ unsafe fn exp_sum_f64_scalar(src: *const f64, dst: *mut f64, len: usize, m: f64,
     (s, xs)
 }
 
-unsafe fn affine_scalar<T: crate::Float>(dst: *mut T, len: usize, f: T, c: T) {
+unsafe fn affine_scalar<T: crate::machinery::float::Float>(dst: *mut T, len: usize, f: T, c: T) {
     let d = std::slice::from_raw_parts_mut(dst, len);
     for v in d {
         *v = *v * f + c;
