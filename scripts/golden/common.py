@@ -127,3 +127,9 @@ def write(path, generator, versions, cases, count_errors=False):
         f.write("  ]\n}\n")
     errs = f" ({sum(c['error'] is not None for c in cases)} errors)" if count_errors else ""
     print(f"wrote {path}: {len(cases)} cases{errs}, {os.path.getsize(path)} bytes")
+
+
+def case_tensors(tensors):
+    """A case's tensors as numpy arrays: integers and booleans as int64, the rest float64."""
+    return {k: (np.asarray(v, dtype=np.int64) if np.asarray(v).dtype.kind in "iub" else np.asarray(v, dtype=np.float64))
+            for k, v in tensors.items()}

@@ -11,40 +11,14 @@ Deterministic: one seeded numpy Generator, consumed in a fixed order.
 """
 
 import os
-
-os.environ["KERAS_BACKEND"] = "jax"
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
-
 import warnings
 
 import numpy as np
-import jax
-import jax.numpy as jnp
 
-jax.config.update("jax_enable_x64", True)
-import keras  # noqa: E402
-import optax  # noqa: E402
+import jaxref  # noqa: E402  (sets Keras and JAX up in float64 before either loads; see its docstring)
+from jaxref import jax, jnp, keras, optax  # noqa: E402, F401
 
-from common import T as encode, first_line, is_f32_exact, versions, write  # noqa: E402
-
-# Keras 3.15's ops.mean computes in keras's dtypes.result_type(x.dtype, "float32"), which is float32 even for
-# float64 inputs (and even with floatx float64): its mean-over-the-last-axis losses (binary_crossentropy,
-# binary_focal_crossentropy, log_cosh, mean_squared_logarithmic_error, mean_absolute_percentage_error) are
-# only float32-accurate.  The truth must be float64, so the backend's mean is replaced by jnp.mean (the same
-# mathematics, in float64); everything else is Keras's own code.
-keras.config.set_floatx("float64")
-import keras.src.backend.jax.numpy as _kjnp  # noqa: E402
-
-_keras_mean = _kjnp.mean
-
-
-def _mean_f64(x, axis=None, keepdims=False):
-    x = _kjnp.convert_to_tensor(x)
-    return jnp.mean(x, axis=axis, keepdims=keepdims) if x.dtype == jnp.float64 else _keras_mean(x, axis, keepdims)
-
-
-_kjnp.mean = _mean_f64
-assert float(keras.ops.mean(jnp.asarray([0.1, 0.2, 0.4]))) == float(jnp.mean(jnp.asarray([0.1, 0.2, 0.4])))
+from common import T as encode, case_tensors, dtypes_for, first_line, make_case, versions, write  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -86,40 +60,26 @@ def T(a):
 N_GO = [0]
 
 
-def case(cid, loss, fn, tensors, options, diff, grad_output="auto", error_expected=False):
-    """fn(**tensors) -> result (jax); diff: names of float tensors to differentiate."""
-    tensors = {k: (np.asarray(v, dtype=np.int64) if np.asarray(v).dtype.kind in "iub" else np.asarray(v, dtype=np.float64))
-               for k, v in tensors.items()}
-    jt = {k: jnp.asarray(v) for k, v in tensors.items()}
-    try:
-        out = np.asarray(fn(**jt), dtype=np.float64)
-    except Exception as e:  # the reference raised
-        CASES.append({"id": cid, "loss": loss, "tensors": {k: T(v) for k, v in tensors.items()}, "options": options,
-                      "reduction": None, "dtypes": ["float64"], "grad_output": None, "expected": None, "grads": {},
-                      "error": first_line(e)})
-        return
-    assert not error_expected, cid
-    go = None
+def pick_go(out, grad_output):
     if isinstance(grad_output, np.ndarray):
-        go = grad_output
-    elif grad_output == "auto":
+        return grad_output
+    if grad_output == "auto":
         N_GO[0] += 1
         if out.ndim > 0 and N_GO[0] % 2 == 0:
-            go = randn(*out.shape)
-    grads = {}
-    if diff:
-        def f(*xs):
-            kw = dict(jt)
-            kw.update(dict(zip(diff, xs)))
-            return fn(**kw)
-        _, vjp = jax.vjp(f, *[jt[d] for d in diff])
-        g = vjp(jnp.ones(out.shape, dtype=jnp.float64) if go is None else jnp.asarray(go))
-        grads = {d: np.asarray(x, dtype=np.float64) for d, x in zip(diff, g)}
-    floats = [v for v in tensors.values() if v.dtype.kind == "f"] + ([go] if go is not None else [])
-    dtypes = ["float32", "float64"] if all(is_f32_exact(v) for v in floats) else ["float64"]
-    CASES.append({"id": cid, "loss": loss, "tensors": {k: T(v) for k, v in tensors.items()}, "options": options,
-                  "reduction": None, "dtypes": dtypes, "grad_output": None if go is None else T(go),
-                  "expected": T(out), "grads": {k: T(v) for k, v in grads.items()}, "error": None})
+            return randn(*out.shape)
+    return None
+
+
+def case(cid, loss, fn, tensors, options, diff, grad_output="auto", error_expected=False):
+    """fn(**tensors) -> result (jax); diff: names of float tensors to differentiate."""
+    tensors = case_tensors(tensors)
+    try:
+        out, go, grads = jaxref.run(fn, tensors, diff, lambda out: pick_go(out, grad_output))
+    except jaxref.ReferenceError_ as e:
+        CASES.append(make_case(cid, loss, tensors, options, None, ["float64"], None, None, {}, first_line(e.error), enc=T))
+        return
+    assert not error_expected, cid
+    CASES.append(make_case(cid, loss, tensors, options, None, dtypes_for(tensors, go), go, out, grads, None, enc=T))
 
 
 def gen_keras():
@@ -369,7 +329,7 @@ def gen_optax():
 def main():
     gen_keras()
     gen_optax()
-    write(OUT, GENERATOR, versions(jax=jax.__version__, keras=keras.__version__, keras_backend=keras.backend.backend(), optax=optax.__version__), CASES)
+    write(OUT, GENERATOR, versions(**jaxref.reference_versions()), CASES)
 
 
 if __name__ == "__main__":

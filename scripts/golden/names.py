@@ -9,13 +9,10 @@ Values come from the reference functions in float64 (jax_enable_x64; TF float64)
 from jax.vjp (Keras, optax) and tf.GradientTape (TensorFlow) on them.  Deterministic: one
 seeded numpy Generator, consumed in a fixed order.
 
-Where a reference needs help to give a float64 truth:
-- Keras 3.15's ops.mean averages float64 in float32 (keras.losses.huber's mean over the last
-  axis): the backend's mean is replaced by jnp.mean, as in kerasoptax.py.
-- Keras 3.15's JAX ctc_loss casts the logits to result_type(dtype, "float32"), which Keras's
-  promotion makes float32 even for float64: the result_type that function sees is patched to
-  keep float64 (checked against the unpatched float32 result, and against optax.ctc_loss with
-  the paddings Keras derives).
+Where a reference needs help to give a float64 truth (Keras's float32 ops.mean under
+keras.losses.huber, and the JAX ctc_loss's cast of float64 logits to float32), jaxref.py
+patches it, as its docstring says (keras_ctc_f64 checked against the unpatched float32
+result, and against optax.ctc_loss with the paddings Keras derives).
 
 Reductions: the functions have no reduction argument; a case with "reduction" set records
 jnp.sum / jnp.mean / sum over the first axis of the function's output (what `losslab eval
@@ -26,57 +23,20 @@ jnp.sum / jnp.mean / sum over the first axis of the function's output (what `los
 
 import os
 
-os.environ["KERAS_BACKEND"] = "jax"
-os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import json
-import math
-import platform
 import warnings
 
 import numpy as np
-import jax
-import jax.numpy as jnp
 
-jax.config.update("jax_enable_x64", True)
-import keras  # noqa: E402
-import optax  # noqa: E402
+import jaxref  # noqa: E402  (sets Keras and JAX up in float64 before either loads)
+from jaxref import jax, jnp, keras, keras_ctc_f64, optax  # noqa: E402, F401
 import tensorflow as tf  # noqa: E402
+
+from common import T as encode, case_tensors, dtypes_for, first_line, make_case, versions, write  # noqa: E402
 
 tf.config.threading.set_inter_op_parallelism_threads(1)
 tf.config.threading.set_intra_op_parallelism_threads(1)
-
-keras.config.set_floatx("float64")
-import keras.src.backend.jax.numpy as _kjnp  # noqa: E402
-import keras.src.backend as _kbackend  # noqa: E402
-
-_keras_mean = _kjnp.mean
-
-
-def _mean_f64(x, axis=None, keepdims=False):
-    x = _kjnp.convert_to_tensor(x)
-    return jnp.mean(x, axis=axis, keepdims=keepdims) if x.dtype == jnp.float64 else _keras_mean(x, axis, keepdims)
-
-
-_kjnp.mean = _mean_f64
-assert float(keras.ops.mean(jnp.asarray([0.1, 0.2, 0.4]))) == float(jnp.mean(jnp.asarray([0.1, 0.2, 0.4])))
-
-_keras_result_type = _kbackend.result_type
-
-
-def _result_type_f64(*dtypes):
-    r = _keras_result_type(*dtypes)
-    return "float64" if any(str(d) == "float64" for d in dtypes) else r
-
-
-def keras_ctc_f64(y_true, y_pred):
-    _kbackend.result_type = _result_type_f64
-    try:
-        return keras.losses.ctc(y_true, y_pred)
-    finally:
-        _kbackend.result_type = _keras_result_type
-
 
 warnings.filterwarnings("ignore")
 
@@ -106,64 +66,19 @@ def unit_rows(n, d):
     return f32(x / np.linalg.norm(x, axis=1, keepdims=True))
 
 
-def is_f32_exact(a):
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        b = a.astype(np.float32).astype(np.float64)
-    return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
-
-
-def enc(x):
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
 def T(a):
-    a = np.asarray(a)
-    if a.dtype.kind == "f":
-        return {"dtype": "float64", "shape": list(a.shape), "data": [enc(x) for x in a.reshape(-1)]}
-    if a.dtype.kind in "iub":
-        return {"dtype": "int64", "shape": list(a.shape), "data": [int(x) for x in a.reshape(-1)]}
-    raise TypeError(a.dtype)
-
-
-def first_line(e):
-    msg = str(e).strip()
-    msg = msg.split("}}")[-1].strip() if msg.startswith("{{function_node") else msg
-    return msg.splitlines()[0].strip() if msg else type(e).__name__
-
-
-def reduce_jnp(out, reduction):
-    if reduction is None or reduction == "none":
-        return out
-    if reduction == "sum":
-        return jnp.sum(out)
-    if reduction == "mean":
-        return jnp.mean(out)
-    if reduction == "batchmean":
-        return jnp.sum(out) / out.shape[0]
-    raise ValueError(reduction)
+    return encode(a, bools="int64")
 
 
 N_GO = [0]
 
 
 def record(cid, loss, tensors, options, reduction, out, grads, go):
-    floats = [v for v in tensors.values() if v.dtype.kind == "f"] + ([go] if go is not None else [])
-    dtypes = ["float32", "float64"] if all(is_f32_exact(v) for v in floats) else ["float64"]
-    CASES.append({"id": cid, "loss": loss, "tensors": {k: T(v) for k, v in tensors.items()}, "options": options,
-                  "reduction": reduction, "dtypes": dtypes, "grad_output": None if go is None else T(go),
-                  "expected": T(out), "grads": {k: T(v) for k, v in grads.items()}, "error": None})
+    CASES.append(make_case(cid, loss, tensors, options, reduction, dtypes_for(tensors, go), go, out, grads, None, enc=T))
 
 
 def record_error(cid, loss, tensors, options, e):
-    CASES.append({"id": cid, "loss": loss, "tensors": {k: T(v) for k, v in tensors.items()}, "options": options,
-                  "reduction": None, "dtypes": ["float64"], "grad_output": None, "expected": None, "grads": {},
-                  "error": first_line(e)})
+    CASES.append(make_case(cid, loss, tensors, options, None, ["float64"], None, None, {}, first_line(e), enc=T))
 
 
 def pick_go(out, grad_output):
@@ -178,32 +93,15 @@ def pick_go(out, grad_output):
     return None
 
 
-def conv(tensors):
-    return {k: (np.asarray(v, dtype=np.int64) if np.asarray(v).dtype.kind in "iub" else np.asarray(v, dtype=np.float64))
-            for k, v in tensors.items()}
-
-
 def case(cid, loss, fn, tensors, options, diff, reduction=None, grad_output="auto", error_expected=False):
     """JAX references (Keras, optax): fn(**tensors) -> result; diff: float tensors to differentiate."""
-    tensors = conv(tensors)
-    jt = {k: jnp.asarray(v) for k, v in tensors.items()}
-    rfn = lambda **kw: reduce_jnp(fn(**kw), reduction)  # noqa: E731
+    tensors = case_tensors(tensors)
     try:
-        out = np.asarray(rfn(**jt), dtype=np.float64)
-    except Exception as e:  # the reference raised
-        record_error(cid, loss, tensors, options, e)
+        out, go, grads = jaxref.run(fn, tensors, diff, lambda out: pick_go(out, grad_output), reduction)
+    except jaxref.ReferenceError_ as e:
+        record_error(cid, loss, tensors, options, e.error)
         return
     assert not error_expected, cid
-    go = pick_go(out, grad_output)
-    grads = {}
-    if diff:
-        def f(*xs):
-            kw = dict(jt)
-            kw.update(dict(zip(diff, xs)))
-            return rfn(**kw)
-        _, vjp = jax.vjp(f, *[jt[d] for d in diff])
-        g = vjp(jnp.ones(out.shape, dtype=jnp.float64) if go is None else jnp.asarray(go))
-        grads = {d: np.asarray(x, dtype=np.float64) for d, x in zip(diff, g)}
     record(cid, loss, tensors, options, reduction, out, grads, go)
 
 
@@ -221,7 +119,7 @@ def tf_reduce(out, reduction):
 
 def tf_case(cid, loss, fn, tensors, options, diff, reduction=None, grad_output="auto", error_expected=False):
     """TensorFlow references: fn(**tensors as tf constants) -> result; gradients by GradientTape."""
-    tensors = conv(tensors)
+    tensors = case_tensors(tensors)
     tt = {k: tf.constant(v) for k, v in tensors.items()}
     try:
         with tf.GradientTape() as tape:
@@ -420,22 +318,7 @@ def main():
     gen_ctc()
     gen_weighted()
     gen_sparsemax()
-    ids = [c["id"] for c in CASES]
-    assert len(ids) == len(set(ids)), "duplicate ids"
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "jax": jax.__version__,
-                "keras": keras.__version__, "keras_backend": keras.backend.backend(), "optax": optax.__version__,
-                "tensorflow": tf.__version__}
-    with open(OUT, "w", encoding="utf-8") as f:
-        f.write("{\n")
-        f.write(f'  "generator": {json.dumps(GENERATOR)},\n')
-        f.write(f'  "versions": {json.dumps(versions, sort_keys=True)},\n')
-        f.write('  "cases": [\n')
-        for i, c in enumerate(CASES):
-            f.write("    " + json.dumps(c, allow_nan=False, separators=(",", ":")) + (",\n" if i + 1 < len(CASES) else "\n"))
-        f.write("  ]\n}\n")
-    errors = sum(1 for c in CASES if c["error"])
-    print(f"wrote {OUT}: {len(CASES)} cases ({errors} errors), {os.path.getsize(OUT)} bytes")
-
+    write(OUT, GENERATOR, versions(**jaxref.reference_versions(), tensorflow=tf.__version__), CASES, count_errors=True)
 
 if __name__ == "__main__":
     main()
