@@ -31,9 +31,9 @@
 
 use crate::machinery::methods::setters;
 use crate::machinery::error::{shape_err, LossError, Result};
-use crate::machinery::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::math::log_softmax_lane;
-use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use crate::machinery::reduction::{per_item, Gradients, PerItem, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 const NEG_INF: f64 = f64::NEG_INFINITY;
@@ -372,6 +372,25 @@ struct TorchBatch {
     reducer: Reducer,
 }
 
+/// A prepared [`CtcLoss`] batch and each sequence's `−log p(yₙ | x)`.
+struct TorchJob<'a> {
+    loss: &'a CtcLoss,
+    batch: TorchBatch,
+    nll: Vec<f64>,
+}
+
+impl PerItem for TorchJob<'_> {
+    fn reducer(&self) -> &Reducer {
+        &self.batch.reducer
+    }
+    fn values(&self) -> Vec<f64> {
+        self.loss.values(&self.batch, &self.nll)
+    }
+    fn grad(&self, scales: &Scales) -> Vec<f64> {
+        self.loss.grad(&self.batch, &self.nll, scales)
+    }
+}
+
 impl TorchBatch {
     /// The log-probabilities of sequence `b`'s first `frames` frames, `(frames, C)`.
     fn rows(&self, b: usize, frames: usize) -> Vec<f64> {
@@ -407,7 +426,7 @@ impl CtcLoss {
         targets: &ArrayView<'_, L, D2>,
         input_lengths: &ArrayView<'_, I, D3>,
         target_lengths: &ArrayView<'_, I, D4>,
-    ) -> Result<TorchBatch> {
+    ) -> Result<TorchJob<'_>> {
         let loss = Self::NAME;
         let shape = log_probs.shape();
         let batched = match shape.len() {
@@ -485,7 +504,9 @@ impl CtcLoss {
             }
         }
         let out_shape = if batched { vec![n] } else { vec![] };
-        Ok(TorchBatch { lp: widen(log_probs), n, c, blank, seqs, reducer: seq_reducer(self.reduction, out_shape, n) })
+        let batch = TorchBatch { lp: widen(log_probs), n, c, blank, seqs, reducer: seq_reducer(self.reduction, out_shape, n) };
+        let nll = (0..n).map(|b| Self::nll(&batch, b)).collect();
+        Ok(TorchJob { loss: self, batch, nll })
     }
 
     /// `−log p(yₙ | x)` of each sequence, `+∞` for impossible alignments.
@@ -560,9 +581,7 @@ impl CtcLoss {
         input_lengths: ArrayView<'_, I, D3>,
         target_lengths: ArrayView<'_, I, D4>,
     ) -> Result<ArrayD<T>> {
-        let batch = self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?;
-        let nll: Vec<f64> = (0..batch.n).map(|b| Self::nll(&batch, b)).collect();
-        Ok(batch.reducer.output(self.values(&batch, &nll)))
+        Ok(per_item::forward(&self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?))
     }
 
     /// The gradient with respect to `log_probs` of `Σ grad_output · loss`
@@ -579,10 +598,8 @@ impl CtcLoss {
         target_lengths: ArrayView<'_, I, D4>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let batch = self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?;
-        let scales = batch.reducer.scales(Self::NAME, &grad_output)?;
-        let nll: Vec<f64> = (0..batch.n).map(|b| Self::nll(&batch, b)).collect();
-        Ok(Gradients { input: narrow(log_probs.shape(), self.grad(&batch, &nll, &scales)), target: None })
+        let job = self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?;
+        per_item::backward(Self::NAME, &job, log_probs.shape(), &grad_output)
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).
@@ -604,12 +621,8 @@ impl CtcLoss {
         input_lengths: ArrayView<'_, I, D3>,
         target_lengths: ArrayView<'_, I, D4>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let batch = self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?;
-        let nll: Vec<f64> = (0..batch.n).map(|b| Self::nll(&batch, b)).collect();
-        let value = batch.reducer.output(self.values(&batch, &nll));
-        let ones = ones_like_output::<T>(&batch.reducer);
-        let scales = batch.reducer.scales(Self::NAME, &ones.view())?;
-        Ok((value, Gradients { input: narrow(log_probs.shape(), self.grad(&batch, &nll, &scales)), target: None }))
+        let job = self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?;
+        per_item::forward_backward(Self::NAME, &job, log_probs.shape())
     }
 }
 
@@ -734,6 +747,18 @@ struct TfBatch {
     /// Per sequence: logit length, label length, the shifted padded labels.
     seqs: Vec<(usize, usize, Vec<i64>)>,
     reducer: Reducer,
+}
+
+impl PerItem for TfBatch {
+    fn reducer(&self) -> &Reducer {
+        &self.reducer
+    }
+    fn values(&self) -> Vec<f64> {
+        TfCtcLoss::losses(self)
+    }
+    fn grad(&self, scales: &Scales) -> Vec<f64> {
+        TfCtcLoss::grad(self, scales)
+    }
 }
 
 impl TfBatch {
@@ -940,8 +965,7 @@ impl TfCtcLoss {
         label_length: ArrayView<'_, I, D3>,
         logit_length: ArrayView<'_, I, D4>,
     ) -> Result<ArrayD<T>> {
-        let batch = self.prepare(&labels, &logits, &label_length, &logit_length)?;
-        Ok(batch.reducer.output(Self::losses(&batch)))
+        Ok(per_item::forward(&self.prepare(&labels, &logits, &label_length, &logit_length)?))
     }
 
     /// The gradient of `Σ grad_output · loss` with respect to `logits` (`target`: `None`).
@@ -958,8 +982,7 @@ impl TfCtcLoss {
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
         let batch = self.prepare(&labels, &logits, &label_length, &logit_length)?;
-        let scales = batch.reducer.scales(Self::NAME, &grad_output)?;
-        Ok(Gradients { input: narrow(logits.shape(), Self::grad(&batch, &scales)), target: None })
+        per_item::backward(Self::NAME, &batch, logits.shape(), &grad_output)
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).
@@ -982,10 +1005,7 @@ impl TfCtcLoss {
         logit_length: ArrayView<'_, I, D4>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
         let batch = self.prepare(&labels, &logits, &label_length, &logit_length)?;
-        let value = batch.reducer.output(Self::losses(&batch));
-        let ones = ones_like_output::<T>(&batch.reducer);
-        let scales = batch.reducer.scales(Self::NAME, &ones.view())?;
-        Ok((value, Gradients { input: narrow(logits.shape(), Self::grad(&batch, &scales)), target: None }))
+        per_item::forward_backward(Self::NAME, &batch, logits.shape())
     }
 }
 
@@ -1118,6 +1138,24 @@ struct OptaxStep {
     np: Vec<f64>,
 }
 
+/// A prepared [`OptaxCtcLoss`] batch (also [`KerasCtc`]'s) with the loss's options.
+struct OptaxJob {
+    loss: OptaxCtcLoss,
+    batch: OptaxBatch,
+}
+
+impl PerItem for OptaxJob {
+    fn reducer(&self) -> &Reducer {
+        &self.batch.reducer
+    }
+    fn values(&self) -> Vec<f64> {
+        self.loss.losses(&self.batch)
+    }
+    fn grad(&self, scales: &Scales) -> Vec<f64> {
+        self.loss.grad(&self.batch, scales)
+    }
+}
+
 impl OptaxBatch {
     fn x(&self, b: usize, t: usize, n: usize) -> f64 {
         match self.labels[b * self.n + n] {
@@ -1172,7 +1210,7 @@ impl OptaxCtcLoss {
         logit_paddings: &ArrayView<'_, T, D2>,
         labels: &ArrayView<'_, L, D3>,
         label_paddings: &ArrayView<'_, T, D4>,
-    ) -> Result<OptaxBatch> {
+    ) -> Result<OptaxJob> {
         let loss = Self::NAME;
         let shape = logits.shape();
         if shape.len() != 3 || shape[1] == 0 || shape[2] == 0 {
@@ -1250,7 +1288,7 @@ impl OptaxCtcLoss {
         for (lane, out) in x.chunks(k).zip(lp.chunks_mut(k)) {
             log_softmax_lane(lane, out);
         }
-        Ok(OptaxBatch {
+        let batch = OptaxBatch {
             lp,
             b: bsz,
             t,
@@ -1262,7 +1300,8 @@ impl OptaxCtcLoss {
             label_lens,
             blank: self.blank_id as usize,
             reducer: seq_reducer(self.reduction, vec![bsz], bsz),
-        })
+        };
+        Ok(OptaxJob { loss: self.clone(), batch })
     }
 
     /// `log_epsilon` as optax's float32 `repeat` mask multiplies it.
@@ -1398,8 +1437,7 @@ impl OptaxCtcLoss {
         labels: ArrayView<'_, L, D3>,
         label_paddings: ArrayView<'_, T, D4>,
     ) -> Result<ArrayD<T>> {
-        let batch = self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?;
-        Ok(batch.reducer.output(self.losses(&batch)))
+        Ok(per_item::forward(&self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?))
     }
 
     /// The gradient of `Σ grad_output · loss` with respect to `logits` (`target`: `None`).
@@ -1415,9 +1453,8 @@ impl OptaxCtcLoss {
         label_paddings: ArrayView<'_, T, D4>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let batch = self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?;
-        let scales = batch.reducer.scales(Self::NAME, &grad_output)?;
-        Ok(Gradients { input: narrow(logits.shape(), self.grad(&batch, &scales)), target: None })
+        let job = self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?;
+        per_item::backward(Self::NAME, &job, logits.shape(), &grad_output)
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).
@@ -1431,11 +1468,8 @@ impl OptaxCtcLoss {
         labels: ArrayView<'_, L, D3>,
         label_paddings: ArrayView<'_, T, D4>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let batch = self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?;
-        let value = batch.reducer.output(self.losses(&batch));
-        let ones = ones_like_output::<T>(&batch.reducer);
-        let scales = batch.reducer.scales(Self::NAME, &ones.view())?;
-        Ok((value, Gradients { input: narrow(logits.shape(), self.grad(&batch, &scales)), target: None }))
+        let job = self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?;
+        per_item::forward_backward(Self::NAME, &job, logits.shape())
     }
 }
 
@@ -1563,7 +1597,7 @@ impl KerasCtc {
         &self,
         y_true: &ArrayView<'_, L, D1>,
         y_pred: &ArrayView<'_, T, D2>,
-    ) -> Result<OptaxBatch> {
+    ) -> Result<OptaxJob> {
         let loss = Self::NAME;
         let ls = y_true.shape();
         if ls.len() != 2 {
@@ -1600,8 +1634,7 @@ impl KerasCtc {
     /// # Errors
     /// See the type's docs.
     pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(&self, y_true: ArrayView<'_, L, D1>, y_pred: ArrayView<'_, T, D2>) -> Result<ArrayD<T>> {
-        let batch = self.prepare(&y_true, &y_pred)?;
-        Ok(batch.reducer.output(self.inner().losses(&batch)))
+        Ok(per_item::forward(&self.prepare(&y_true, &y_pred)?))
     }
 
     /// The gradient of `Σ grad_output · loss` with respect to `y_pred` (`target`: `None`).
@@ -1615,9 +1648,7 @@ impl KerasCtc {
         y_pred: ArrayView<'_, T, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let batch = self.prepare(&y_true, &y_pred)?;
-        let scales = batch.reducer.scales(Self::NAME, &grad_output)?;
-        Ok(Gradients { input: narrow(y_pred.shape(), self.inner().grad(&batch, &scales)), target: None })
+        per_item::backward(Self::NAME, &self.prepare(&y_true, &y_pred)?, y_pred.shape(), &grad_output)
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).
@@ -1629,12 +1660,7 @@ impl KerasCtc {
         y_true: ArrayView<'_, L, D1>,
         y_pred: ArrayView<'_, T, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let batch = self.prepare(&y_true, &y_pred)?;
-        let inner = self.inner();
-        let value = batch.reducer.output(inner.losses(&batch));
-        let ones = ones_like_output::<T>(&batch.reducer);
-        let scales = batch.reducer.scales(Self::NAME, &ones.view())?;
-        Ok((value, Gradients { input: narrow(y_pred.shape(), inner.grad(&batch, &scales)), target: None }))
+        per_item::forward_backward(Self::NAME, &self.prepare(&y_true, &y_pred)?, y_pred.shape())
     }
 }
 

@@ -249,3 +249,44 @@ impl Scales {
 pub(crate) fn ones_like_output<T: Float>(r: &Reducer) -> ArrayD<T> {
     ArrayD::from_elem(ndarray::IxDyn(&r.output_shape()), T::one())
 }
+
+/// A loss with one value per item of a batch (a sequence, a pair of sequences),
+/// prepared once from its inputs: the per-item values the [`Reducer`] combines,
+/// and the gradient of its one differentiated input given one upstream scale
+/// per item. [`per_item`] writes `forward`, `backward` and `forward_backward`
+/// from it.
+pub(crate) trait PerItem {
+    /// The reducer of the items' values.
+    fn reducer(&self) -> &Reducer;
+    /// Each item's value, in the reducer's order.
+    fn values(&self) -> Vec<f64>;
+    /// The gradient of the differentiated input (row-major, its shape), given
+    /// each item's upstream scale.
+    fn grad(&self, scales: &Scales) -> Vec<f64>;
+}
+
+/// The three entry points of a [`PerItem`] loss on its differentiated input of
+/// shape `shape` (its gradient is the [`Gradients`]' `input`; `target` is `None`).
+pub(crate) mod per_item {
+    use super::{ones_like_output, Gradients, PerItem};
+    use crate::machinery::error::Result;
+    use crate::machinery::float::{narrow, Float};
+    use ndarray::{ArrayD, ArrayViewD};
+
+    /// The reduced values.
+    pub(crate) fn forward<T: Float>(job: &impl PerItem) -> ArrayD<T> {
+        job.reducer().output(job.values())
+    }
+
+    /// The gradient of `Σ grad_output · result`.
+    pub(crate) fn backward<T: Float>(loss: &'static str, job: &impl PerItem, shape: &[usize], grad_output: &ArrayViewD<'_, T>) -> Result<Gradients<T>> {
+        let scales = job.reducer().scales(loss, grad_output)?;
+        Ok(Gradients { input: narrow(shape, job.grad(&scales)), target: None })
+    }
+
+    /// The reduced values and the gradient of their sum.
+    pub(crate) fn forward_backward<T: Float>(loss: &'static str, job: &impl PerItem, shape: &[usize]) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let ones = ones_like_output::<T>(job.reducer());
+        Ok((forward(job), backward(loss, job, shape, &ones.view())?))
+    }
+}
