@@ -81,8 +81,7 @@ class LossFunction(_torch.autograd.Function):
         ctx.qname, ctx.names, ctx.options, ctx.reduction = qname, names, options, reduction
         ctx.grads = grads if want else None
         ctx.dtypes = [t.dtype for t in tensors]
-        if not want:
-            ctx.save_for_backward(*tensors)
+        ctx.save_for_backward(*tensors)  # kept, not copied: for an unreduced loss or a second backward
         out_dtype = _float_dtype(tensors) or _torch.float64
         return _torch.from_numpy(value).to(out_dtype)
 
@@ -120,44 +119,55 @@ class CrossEntropyFunction(_torch.autograd.Function):
     The forward computes the loss and its gradient (for an upstream gradient of ones) in one
     sweep, the gradient into a new buffer of the input's shape and dtype that it keeps; the
     backward hands that buffer on, scaled in place by the upstream gradient unless it is 1
-    (per sample for ``reduction="none"``). One backward per forward: the buffer is handed
-    over, not copied."""
+    (per sample for ``reduction="none"``): handed over, not copied. A second backward on the
+    same forward (``retain_graph=True``, ``gradcheck``) computes the gradient again."""
 
     @staticmethod
     def forward(ctx, input, target, weight, ignore_index, label_smoothing, reduction):
-        half = _HALF.get(input.dtype)
-        x = input.detach()
-        if half:
-            x = x.contiguous()
-            xa = x.view(_torch.int16).numpy().view(np.uint16)
-        else:
-            xa = x.numpy()
-        ta = target.detach().numpy()
-        wa = None if weight is None else _numpy(weight)
-        grad = ga = None
+        args = (weight, ignore_index, label_smoothing, reduction)
+        grad = None
         if ctx.needs_input_grad[0]:
-            grad = _torch.empty_like(x)
-            ga = grad.view(_torch.int16).numpy().view(np.uint16) if half else grad.numpy()
-        value = _native.cross_entropy_fused(xa, ta, wa, ignore_index, label_smoothing, reduction, ga, half)
-        ctx.grad, ctx.reduction, ctx.ndim = grad, reduction, input.dim()
-        out = _torch.from_numpy(value)
-        return out.to(input.dtype) if half else out
+            grad = _torch.empty_like(input.detach(), memory_format=_torch.contiguous_format if input.dtype in _HALF else _torch.preserve_format)
+        value = _fused(input, target, args, grad)
+        ctx.grad, ctx.args, ctx.ndim = grad, args, input.dim()
+        ctx.save_for_backward(input, target)  # kept, not copied: for a second backward only
+        return value
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
         grad, ctx.grad = ctx.grad, None
         if grad is None:
-            raise RuntimeError(
-                "losslab.torch_autograd.cross_entropy: backward called twice on one forward: the fused kernel's "
-                "gradient buffer was handed to the first backward (call the loss again, or use retain_graph on a "
-                "loss built with torch's own function)"
-            )
-        if ctx.reduction == "none" and ctx.ndim >= 2:
+            # A second backward on one forward (retain_graph, gradcheck): the first took the
+            # buffer; compute the gradient again.
+            input, target = ctx.saved_tensors
+            grad = _torch.empty_like(input.detach(), memory_format=_torch.contiguous_format if input.dtype in _HALF else _torch.preserve_format)
+            _fused(input, target, ctx.args, grad)
+        if ctx.args[3] == "none" and ctx.ndim >= 2:
             grad.mul_(g.unsqueeze(1).to(grad.dtype))
         elif g.item() != 1.0:
             grad.mul_(g.to(grad.dtype))
         return grad, None, None, None, None, None
+
+
+def _fused(input, target, args, grad):
+    """One sweep of the fused kernel: the value (a tensor of the input's dtype), the
+    gradient for an upstream gradient of ones written into ``grad`` when given."""
+    weight, ignore_index, label_smoothing, reduction = args
+    half = _HALF.get(input.dtype)
+    x = input.detach()
+    if half:
+        x = x.contiguous()
+        xa = x.view(_torch.int16).numpy().view(np.uint16)
+    else:
+        xa = x.numpy()
+    ta = target.detach().numpy()
+    wa = None if weight is None else _numpy(weight)
+    ga = None
+    if grad is not None:
+        ga = grad.view(_torch.int16).numpy().view(np.uint16) if half else grad.numpy()
+    value = _torch.from_numpy(_native.cross_entropy_fused(xa, ta, wa, ignore_index, label_smoothing, reduction, ga, half))
+    return value.to(input.dtype) if half else value
 
 
 _INT = (_torch.int64, _torch.int32)
