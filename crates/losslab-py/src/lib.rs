@@ -1,9 +1,9 @@
 //! `losslab._native`: the Python extension under the `losslab` package.
 //!
-//! A thin layer over [`losslab_registry`]: [`catalog`] exports the registry's
+//! A thin layer over [`losslab_registry`]: `catalog` exports the registry's
 //! catalog (names, tensors, options, defaults, differentiated tensors) for the
-//! Python layer to generate its functions from, [`evaluate`] is the registry's
-//! `evaluate` on NumPy arrays, and [`cross_entropy_fused`] runs the library's
+//! Python layer to generate its functions from, `evaluate` is the registry's
+//! `evaluate` on NumPy arrays, and `cross_entropy_fused` runs the library's
 //! fused softmax cross-entropy kernel on the caller's own buffers (no copy of
 //! the logits, the gradient written into a buffer the caller owns) for the
 //! PyTorch autograd function. Every computation runs with the GIL released and
@@ -12,7 +12,7 @@
 //! No loss is implemented and no argument is checked here beyond what NumPy's
 //! types require (dtypes the registry has no type for): the registry and the
 //! library check everything else, and their errors become Python exceptions
-//! by [`ErrorKind`].
+//! by their [`ErrorKind`].
 
 use losslab::half::{bf16, f16};
 use losslab::{CrossEntropyLoss, Reduction};

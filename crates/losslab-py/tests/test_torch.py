@@ -75,6 +75,7 @@ def leaves(args, kwargs):
     return [t for t in list(args) + list(kwargs.values()) if isinstance(t, torch.Tensor) and t.requires_grad]
 
 
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss")
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_values_and_gradients_match_pytorch(case, reduction):
@@ -193,3 +194,12 @@ def test_importing_loads_no_dynamo():
         "assert not new, new"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_training_example_agrees_with_pytorch():
+    import os
+
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "python", "train_digits.py")
+    r = subprocess.run([sys.executable, script, "--epochs", "3"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "the loss curves agree" in r.stdout and "time per loss call" in r.stdout
