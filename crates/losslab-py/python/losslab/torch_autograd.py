@@ -28,6 +28,7 @@ Functions are differentiable once (``once_differentiable``): enough for training
 
 from __future__ import annotations
 
+import sys
 import types
 
 import numpy as np
@@ -36,7 +37,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _faces, _native
 
-__all__ = ["LossFunction", "CrossEntropyFunction", "torch", "torchvision", "tf", "keras", "optax", "scipy", "own"]
+__all__ = ["LossFunction", "CrossEntropyFunction", "release_buffers", "torch", "torchvision", "tf", "keras", "optax", "scipy", "own"]
 
 _HALF = {_torch.bfloat16: "bfloat16", _torch.float16: "float16"}
 
@@ -112,6 +113,57 @@ class LossFunction(_torch.autograd.Function):
         return tuple(out)
 
 
+class _GradientBuffers:
+    """The fused cross entropy's gradient buffers, reused from one step to the next.
+
+    A new buffer of hundreds of megabytes costs the kernel's own time again in page faults
+    (the operating system zeroes every page on first touch). So the buffers are NumPy arrays
+    kept here, each handed to autograd as a tensor that shares its memory
+    (``torch.from_numpy``): autograd takes that tensor as the input's ``.grad`` without a
+    copy, and once every tensor on the buffer is gone (``optimizer.zero_grad()``, the
+    default ``set_to_none=True``) the array's only owner is this pool and the next step
+    writes into it again. A buffer still referenced (``.grad`` kept, accumulated into, or
+    viewed) is never reused. At most ``per_shape`` buffers per shape and dtype, and
+    ``shapes`` shapes, are kept; ``losslab.torch_autograd.release_buffers()`` frees them."""
+
+    def __init__(self, per_shape=2, shapes=4):
+        self.per_shape, self.shapes = per_shape, shapes
+        self.pool = {}
+
+    def take(self, shape, dtype):
+        key = (tuple(shape), dtype)
+        arrays = self.pool.pop(key, [])
+        self.pool[key] = arrays  # most recently used last
+        found = None
+        for j in range(len(arrays)):
+            # Owners: the list, and getrefcount's argument: nobody else.
+            if sys.getrefcount(arrays[j]) == 2:
+                found = arrays[j]
+                break
+        if found is None:
+            np_dtype = np.int16 if dtype in _HALF else _NUMPY[dtype]
+            found = np.empty(shape, np_dtype)
+            if len(arrays) >= self.per_shape:
+                arrays.pop(0)
+            arrays.append(found)
+            while len(self.pool) > self.shapes:
+                self.pool.pop(next(iter(self.pool)))
+        t = _torch.from_numpy(found)
+        return t.view(dtype) if dtype in _HALF else t
+
+    def clear(self):
+        self.pool.clear()
+
+
+_NUMPY = {_torch.float32: np.float32, _torch.float64: np.float64}
+_BUFFERS = _GradientBuffers()
+
+
+def release_buffers():
+    """Frees the gradient buffers the fused cross entropy keeps for reuse."""
+    _BUFFERS.clear()
+
+
 class CrossEntropyFunction(_torch.autograd.Function):
     """PyTorch's ``cross_entropy`` with class-index targets by losslab's fused kernel:
     ``CrossEntropyFunction.apply(input, target, weight, ignore_index, label_smoothing, reduction)``.
@@ -127,7 +179,7 @@ class CrossEntropyFunction(_torch.autograd.Function):
         args = (weight, ignore_index, label_smoothing, reduction)
         grad = None
         if ctx.needs_input_grad[0]:
-            grad = _torch.empty_like(input.detach(), memory_format=_torch.contiguous_format if input.dtype in _HALF else _torch.preserve_format)
+            grad = _buffer_for(input)
         value = _fused(input, target, args, grad)
         ctx.grad, ctx.args, ctx.ndim = grad, args, input.dim()
         ctx.save_for_backward(input, target)  # kept, not copied: for a second backward only
@@ -141,13 +193,21 @@ class CrossEntropyFunction(_torch.autograd.Function):
             # A second backward on one forward (retain_graph, gradcheck): the first took the
             # buffer; compute the gradient again.
             input, target = ctx.saved_tensors
-            grad = _torch.empty_like(input.detach(), memory_format=_torch.contiguous_format if input.dtype in _HALF else _torch.preserve_format)
+            grad = _torch.empty_like(input.detach(), memory_format=_torch.contiguous_format)
             _fused(input, target, ctx.args, grad)
         if ctx.args[3] == "none" and ctx.ndim >= 2:
             grad.mul_(g.unsqueeze(1).to(grad.dtype))
         elif g.item() != 1.0:
             grad.mul_(g.to(grad.dtype))
         return grad, None, None, None, None, None
+
+
+def _buffer_for(input):
+    """A gradient buffer for ``input``: from the pool for a C-contiguous input (autograd's
+    layout contract: the gradient's strides are the input's), else a new one of its layout."""
+    if input.is_contiguous():
+        return _BUFFERS.take(input.shape, input.dtype)
+    return _torch.empty_like(input.detach())
 
 
 def _fused(input, target, args, grad):
