@@ -31,17 +31,6 @@ import losslab.torch_autograd as L
 from losslab import _native
 
 
-def median_time(f, reps, warmup=2):
-    for _ in range(warmup):
-        f()
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
-
-
 def cpu_name():
     try:
         for line in subprocess.check_output(["lscpu"], text=True).splitlines():

@@ -57,7 +57,9 @@ def stubs():
     out = {}
     for face, fns in _faces.FACES.items():
         out[f"{face}.pyi"] = HEADER + "\n".join(render_fn(f.__losslab_spec__, f) for _, f in sorted(fns.items()))
-    root = "\n".join(render_fn(f.__losslab_spec__, f) for _, f in sorted(_faces.ROOT.items()))
+    root = "".join(
+        f"from .{_faces.FACE[f.__losslab_spec__['framework']]} import {name} as {name}\n" for name, f in sorted(_faces.ROOT.items())
+    )
     out["__init__.pyi"] = (
         HEADER
         + "from typing import Callable, Dict, List, Mapping, Sequence, Tuple\n\n"
@@ -80,8 +82,11 @@ def stubs():
             ta.append("    @staticmethod")
             ta.extend("    " + line for line in body.rstrip("\n").split("\n"))
         ta.append("")
-    for _, f in sorted(_faces.ROOT.items()):
-        ta.append(render_fn(f.__losslab_spec__, f, array="Tensor", tensor_type="Tensor"))
+    for name, f in sorted(_faces.ROOT.items()):
+        ta.append(f"{name} = {_faces.FACE[f.__losslab_spec__['framework']]}.{name}")
+    ta.append("")
+    ta.append("def release_buffers() -> None: ...")
+    ta.append("")
     out["torch_autograd.pyi"] = "\n".join(ta).replace("ArrayLike", "Tensor")
     return out
 

@@ -16,298 +16,77 @@ def evaluate(loss: str, tensors: Mapping[str, ArrayLike], options: Optional[Mapp
 def value_and_grad(fn: Callable[..., np.ndarray], *args: Any, wrt: Union[None, str, Sequence[str]] = None,
                    grad_output: Optional[ArrayLike] = None, **kwargs: Any) -> Tuple[np.ndarray, Any]: ...
 
-def binary_cross_entropy(input: ArrayLike, target: ArrayLike, weight: Optional[ArrayLike] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Binary cross entropy of probabilities: −w (t log p + (1 − t) log(1 − p))."""
-    ...
-
-def binary_cross_entropy_with_logits(input: ArrayLike, target: ArrayLike, weight: Optional[ArrayLike] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', pos_weight: Optional[ArrayLike] = None) -> np.ndarray:
-    """Binary cross entropy of logits, stable for any logit: −w (pw t log σ(x) + (1 − t) log σ(−x))."""
-    ...
-
-def binary_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Binary cross entropy, probabilities clipped to [1e-7, 1 − 1e-7], mean over axis."""
-    ...
-
-def binary_dice_loss(predictions: ArrayLike, targets: ArrayLike, *, smooth: float = 1.0, apply_sigmoid: bool = True, reduction: Optional[str] = None) -> np.ndarray:
-    """Soft Dice of sigmoid(predictions) against binary targets, one value per sample."""
-    ...
-
-def binary_entropy(p: ArrayLike, base: Optional[float] = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Entropy of a Bernoulli event −p log p − (1 − p) log(1 − p), element-wise."""
-    ...
-
-def binary_focal_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, apply_class_balancing: bool = False, alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Binary cross entropy scaled by (1 − p_t)^gamma, optionally class-balanced by alpha."""
-    ...
-
-def categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Categorical cross entropy of renormalised, clipped probabilities (or logits), summed over axis."""
-    ...
-
-def categorical_focal_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Categorical cross entropy with each class scaled by alpha (1 − q)^gamma."""
-    ...
-
-def categorical_generalized_cross_entropy(y_true: ArrayLike, y_pred: ArrayLike, q: float = 0.5, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Generalized cross entropy (1 − p^q)/q at integer labels."""
-    ...
-
-def categorical_hinge(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Categorical hinge: max(max((1 − y_true)·y_pred) − Σ y_true·y_pred + 1, 0) over the last axis."""
-    ...
-
-def circle(y_true: ArrayLike, y_pred: ArrayLike, ref_labels: Optional[ArrayLike] = None, ref_embeddings: Optional[ArrayLike] = None, remove_diagonal: bool = True, gamma: float = 80.0, margin: float = 0.4, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Circle loss (Sun et al. 2020) on cosine distances of L2-normalised embeddings, one value per query."""
-    ...
-
-def complete_box_iou_loss(boxes1: ArrayLike, boxes2: ArrayLike, reduction: Optional[str] = 'none', eps: float = 1e-07) -> np.ndarray:
-    """CIoU loss of box pairs: DIoU + α·v, v the aspect-ratio term, α without gradient."""
-    ...
-
-def cosine_embedding_loss(input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Cosine embedding: 1 − cos for pairs labelled 1, max(0, cos − margin) for pairs labelled −1."""
-    ...
-
-def cosine_similarity(y_true: ArrayLike, y_pred: ArrayLike, axis: int = -1, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Negative cosine similarity along an axis (−1 aligned, 0 orthogonal), Keras's l2 normalisation."""
-    ...
-
-def cross_entropy(input: ArrayLike, target: ArrayLike, weight: Optional[ArrayLike] = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None, reduction: Optional[str] = 'mean', label_smoothing: float = 0.0) -> np.ndarray:
-    """Softmax cross entropy of logits against class indices or class probabilities."""
-    ...
-
-def ctc(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """CTC on logits, blank 0, all frames, label lengths = nonzero labels per row (optax's recursion), one loss per sequence."""
-    ...
-
-def ctc_loss(log_probs: ArrayLike, targets: ArrayLike, input_lengths: ArrayLike, target_lengths: ArrayLike, blank: int = 0, reduction: Optional[str] = 'mean', zero_infinity: bool = False) -> np.ndarray:
-    """CTC: −log of the summed probability of every alignment of the target to the input frames."""
-    ...
-
-def dice(y_true: ArrayLike, y_pred: ArrayLike, axis: Optional[float] = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """1 − 2Σ y·ŷ / (Σ y + Σ ŷ + 1e-7), summed over axis (by default over everything, the batch included)."""
-    ...
-
-def dice_loss(predictions: ArrayLike, targets: ArrayLike, *, class_weights: Optional[ArrayLike] = None, smooth: float = 1.0, alpha: float = 0.5, beta: float = 0.5, apply_softmax: bool = True, reduction: Optional[str] = 'mean', ignore_background: bool = False, axis: Optional[float] = None) -> np.ndarray:
-    """Soft Dice (Tversky with alpha, beta) per class over the spatial axes; --reduction is optax's, across classes (mean by default; batchmean: that mean averaged over the first axis)."""
-    ...
-
-def distance_box_iou_loss(boxes1: ArrayLike, boxes2: ArrayLike, reduction: Optional[str] = 'none', eps: float = 1e-07) -> np.ndarray:
-    """DIoU loss of box pairs: 1 − IoU + ρ²/c², the centres' squared distance over the enclosing diagonal's."""
-    ...
-
-def entropy(pk: ArrayLike, qk: Optional[ArrayLike] = None, base: Optional[float] = None, axis: int = 0, *, nan_policy: Any = 'propagate', keepdims: Any = False, reduction: Optional[str] = None) -> np.ndarray:
-    """scipy.stats.entropy: entropy of pk, or KL(pk‖qk) with qk, each normalised along axis."""
-    ...
-
-def gaussian_nll_loss(input: ArrayLike, target: ArrayLike, var: Union[ArrayLike, float], full: bool = False, eps: float = 1e-06, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Gaussian negative log likelihood: ½(log var + (input − target)²/var), var clamped at eps."""
-    ...
-
-def generalized_box_iou_loss(boxes1: ArrayLike, boxes2: ArrayLike, reduction: Optional[str] = 'none', eps: float = 1e-07) -> np.ndarray:
-    """GIoU loss of box pairs: 1 − IoU + (C − U)/C, C the enclosing box's area."""
-    ...
-
-def generalized_kl_divergence(log_predictions: ArrayLike, targets: ArrayLike, axis: Any = -1, where: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """KL divergence extended to unnormalised measures."""
-    ...
-
-def hinge(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Hinge, mean over the last axis of max(1 − y_true·y_pred, 0); {0, 1} labels become {−1, 1}."""
-    ...
-
-def hinge_embedding_loss(input: ArrayLike, target: ArrayLike, margin: float = 1.0, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Hinge embedding: input where target = 1, max(0, margin − input) where target = −1."""
-    ...
-
-def huber(y_true: ArrayLike, y_pred: ArrayLike, delta: float = 1.0, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Mean over the last axis of the Huber loss of y_pred − y_true: ½e² within delta, delta·|e| − ½delta² beyond."""
-    ...
-
-def huber_loss(input: ArrayLike, target: ArrayLike, reduction: Optional[str] = 'mean', delta: float = 1.0, weight: Any = None) -> np.ndarray:
-    """Huber: quadratic within delta of the target, linear with slope delta beyond."""
-    ...
-
-def jaccard_loss(input: ArrayLike, target: ArrayLike, smooth: float = 1.0, axis: Optional[float] = None, *, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Soft IoU loss: 1 − (Σ p·t + s)/(Σ p + Σ t − Σ p·t + s), per sample."""
-    ...
-
-def js_divergence(p: ArrayLike, q: ArrayLike, axis: int = -1, base: Optional[float] = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Jensen–Shannon divergence ½ KL(p‖m) + ½ KL(q‖m), m = ½ (p + q), along axis."""
-    ...
-
-def kl_div(input: ArrayLike, target: ArrayLike, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', log_target: bool = False) -> np.ndarray:
-    """KL divergence loss of log-probabilities input against target: target·(log target − input)."""
-    ...
-
-def kl_divergence(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Σ t log(t / p) over the last axis, both clipped to [1e-7, 1]."""
-    ...
-
-def kl_divergence_with_log_targets(log_predictions: ArrayLike, log_targets: ArrayLike, axis: Any = -1, where: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """KL(exp(log_targets) ‖ exp(log_predictions)) over the last axis."""
-    ...
-
-def l1_loss(input: ArrayLike, target: ArrayLike, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', weight: Any = None) -> np.ndarray:
-    """Mean absolute error (L1): |input − target|."""
-    ...
-
-def l2_loss(t: ArrayLike, name: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Half the sum of squares: Σ t² / 2."""
-    ...
-
-def log_cosh(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Mean over the last axis of log cosh(y_pred − y_true)."""
-    ...
-
-def log_poisson_loss(targets: ArrayLike, log_input: ArrayLike, compute_full_loss: bool = False, name: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Poisson loss on log-rates: exp(log_input) − log_input·targets (+ Stirling term)."""
-    ...
-
-def lovasz_softmax(probas: ArrayLike, labels: ArrayLike, classes: Optional[ArrayLike] = None, present: bool = True, per_image: bool = False, ignore: Optional[float] = None, *, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Lovász-softmax: the Lovász extension of the Jaccard loss on softmax probabilities (Berman et al. 2018)."""
-    ...
-
-def margin_ranking_loss(input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Margin ranking: max(0, −target·(input1 − input2) + margin)."""
-    ...
-
-def mean_absolute_percentage_error(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """100 × mean over the last axis of |(y_true − y_pred) / max(|y_true|, ε)|."""
-    ...
-
-def mean_squared_logarithmic_error(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Mean over the last axis of (log(1 + max(y_pred, ε)) − log(1 + max(y_true, ε)))²."""
-    ...
-
-def mse_loss(input: ArrayLike, target: ArrayLike, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', weight: Any = None) -> np.ndarray:
-    """Mean squared error (L2): (input − target)²."""
-    ...
-
-def multi_margin_loss(input: ArrayLike, target: ArrayLike, p: int = 1, margin: float = 1.0, weight: Optional[ArrayLike] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Multi-class margin (Weston–Watkins SVM): Σ_{i≠y} w[y]·max(0, margin − x[y] + x[i])^p / C."""
-    ...
-
-def multiclass_generalized_dice_loss(predictions: ArrayLike, targets: ArrayLike, *, smooth: float = 1.0, apply_softmax: bool = True, ignore_background: bool = False, reduction: Optional[str] = None) -> np.ndarray:
-    """Generalized Dice: per-class Dice weighted by 1/(class frequency² + 1e-7), averaged."""
-    ...
-
-def multiclass_hinge_loss(scores: ArrayLike, labels: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Multi-class hinge (Crammer–Singer): max_k(scores_k + 1 − [k = label]) − scores_label."""
-    ...
-
-def multiclass_perceptron_loss(scores: ArrayLike, labels: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Multi-class perceptron: max_k scores_k − scores_label."""
-    ...
-
-def multiclass_sparsemax_loss(scores: ArrayLike, labels: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Sparsemax (Fenchel–Young) loss of integer labels."""
-    ...
-
-def multilabel_margin_loss(input: ArrayLike, target: ArrayLike, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Multi-label margin: Σ over target j and non-target i of max(0, 1 − (x[j] − x[i])) / C."""
-    ...
-
-def multilabel_soft_margin_loss(input: ArrayLike, target: ArrayLike, weight: Optional[ArrayLike] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Multi-label soft margin: per-class logistic loss averaged over the classes (last axis)."""
-    ...
-
-def nll_loss(input: ArrayLike, target: ArrayLike, weight: Optional[ArrayLike] = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Negative log likelihood of log-probabilities at class indices."""
-    ...
-
-def ntxent(embeddings: ArrayLike, labels: ArrayLike, temperature: float = 0.07, *, reduction: Optional[str] = None) -> np.ndarray:
-    """NT-Xent / InfoNCE contrastive loss over a batch of embeddings; same label = positive pair."""
-    ...
-
-def perceptron_loss(predictor_outputs: ArrayLike, targets: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Binary perceptron: max(0, −predictor_outputs·targets), element-wise."""
-    ...
-
-def poisson(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Poisson loss on rates, mean over the last axis of y_pred − y_true·log(y_pred + 1e-7)."""
-    ...
-
-def poisson_nll_loss(input: ArrayLike, target: ArrayLike, log_input: bool = True, full: bool = False, size_average: Any = None, eps: float = 1e-08, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Poisson negative log likelihood: exp(input) − target·input (log_input), or input − target·log(input + eps)."""
-    ...
-
-def poly_loss_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, epsilon: float = 2.0, axis: int = -1, where: Any = None, reduction: Optional[str] = None) -> np.ndarray:
-    """Poly-1: softmax cross entropy + epsilon · Σ labels (1 − p)."""
-    ...
-
-def quantile_loss(input: ArrayLike, target: ArrayLike, quantile: float = 0.5, *, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Pinball loss: q·(y − x) above the prediction, (1 − q)·(x − y) below."""
-    ...
-
-def ranking_softmax_loss(logits: ArrayLike, labels: ArrayLike, *, where: Optional[ArrayLike] = None, weights: Optional[ArrayLike] = None, reduce_fn: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Listwise softmax ranking loss: −Σ labels · log_softmax(logits) over each list (the last axis)."""
-    ...
-
-def safe_softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Softmax cross entropy with 0 · log 0 = 0 (−inf logits with zero labels)."""
-    ...
-
-def self_information(p: ArrayLike, base: Optional[float] = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Self-information −log p, element-wise."""
-    ...
-
-def sigmoid_cross_entropy_with_logits(labels: ArrayLike = None, logits: ArrayLike = None, name: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Binary cross entropy of logits: max(x, 0) − x·z + log(1 + exp(−|x|)), element-wise."""
-    ...
-
-def sigmoid_focal_loss(inputs: ArrayLike, targets: ArrayLike, alpha: float = 0.25, gamma: float = 2.0, reduction: Optional[str] = 'none') -> np.ndarray:
-    """RetinaNet's focal loss on logits: α_t (1 − p_t)^γ · BCE-with-logits."""
-    ...
-
-def smooth_l1_loss(input: ArrayLike, target: ArrayLike, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', beta: float = 1.0) -> np.ndarray:
-    """Smooth L1: quadratic within beta of the target, linear beyond."""
-    ...
-
-def smooth_labels(labels: ArrayLike, alpha: Optional[float] = None, *, axis: Any = -1, where: Any = None, reduction: Optional[str] = None) -> np.ndarray:
-    """Label smoothing (a transform): (1 − alpha) labels + alpha / C."""
-    ...
-
-def soft_margin_loss(input: ArrayLike, target: ArrayLike, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Soft margin (two-class logistic): log(1 + exp(−target·input)), computed stably."""
-    ...
-
-def softmax_cross_entropy_with_logits(labels: ArrayLike, logits: ArrayLike, axis: int = -1, name: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Cross entropy of softmax(logits) against label distributions, one value per sample."""
-    ...
-
-def softmax_focal_loss(input: ArrayLike, target: ArrayLike, alpha: Optional[ArrayLike] = None, gamma: float = 2.0, ignore_index: int = -100, *, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Multi-class focal loss on logits: −α_y (1 − p_y)^γ log p_y, in log space."""
-    ...
-
-def sparse_categorical_crossentropy(y_true: ArrayLike, y_pred: ArrayLike, from_logits: bool = False, ignore_class: Optional[float] = None, axis: int = -1, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Categorical cross entropy at integer labels, probabilities clipped to [1e-7, 1 − 1e-7]."""
-    ...
-
-def sparse_softmax_cross_entropy_with_logits(labels: ArrayLike, logits: ArrayLike, name: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Cross entropy of softmax(logits) at class indices, one value per sample."""
-    ...
-
-def sparsemax_loss(logits: ArrayLike, labels: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Binary sparsemax loss: sparse_plus(∓logits), element-wise."""
-    ...
-
-def squared_hinge(y_true: ArrayLike, y_pred: ArrayLike, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Squared hinge, mean over the last axis of max(1 − y_true·y_pred, 0)²; {0, 1} labels become {−1, 1}."""
-    ...
-
-def triplet_margin_loss(anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, margin: float = 1.0, p: float = 2.0, eps: float = 1e-06, swap: bool = False, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Triplet margin: max(margin + d(a, p) − d(a, n), 0) with d(x, y) = ‖x − y + eps‖_p."""
-    ...
-
-def triplet_margin_with_distance_loss(anchor: ArrayLike, positive: ArrayLike, negative: ArrayLike, *, distance_function: str = 'pairwise', margin: float = 1.0, swap: bool = False, reduction: Optional[str] = 'mean') -> np.ndarray:
-    """Triplet margin with a named distance: pairwise (‖x − y + 1e-6‖₂) or cosine (1 − cos)."""
-    ...
-
-def tversky(y_true: ArrayLike, y_pred: ArrayLike, alpha: float = 0.5, beta: float = 0.5, axis: Optional[float] = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """1 − Σ y·ŷ / (Σ y·ŷ + α Σ (1 − ŷ)·y + β Σ ŷ·(1 − y) + 1e-7), summed over axis."""
-    ...
-
-def weighted_cross_entropy_with_logits(labels: ArrayLike, logits: ArrayLike, pos_weight: Union[ArrayLike, float], name: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
-    """Binary cross entropy of logits with the positive term weighted by pos_weight, element-wise."""
-    ...
+from .torch import binary_cross_entropy as binary_cross_entropy
+from .torch import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
+from .keras import binary_crossentropy as binary_crossentropy
+from .optax import binary_dice_loss as binary_dice_loss
+from .own import binary_entropy as binary_entropy
+from .keras import binary_focal_crossentropy as binary_focal_crossentropy
+from .keras import categorical_crossentropy as categorical_crossentropy
+from .keras import categorical_focal_crossentropy as categorical_focal_crossentropy
+from .keras import categorical_generalized_cross_entropy as categorical_generalized_cross_entropy
+from .keras import categorical_hinge as categorical_hinge
+from .keras import circle as circle
+from .torchvision import complete_box_iou_loss as complete_box_iou_loss
+from .torch import cosine_embedding_loss as cosine_embedding_loss
+from .keras import cosine_similarity as cosine_similarity
+from .torch import cross_entropy as cross_entropy
+from .keras import ctc as ctc
+from .torch import ctc_loss as ctc_loss
+from .keras import dice as dice
+from .optax import dice_loss as dice_loss
+from .torchvision import distance_box_iou_loss as distance_box_iou_loss
+from .scipy import entropy as entropy
+from .torch import gaussian_nll_loss as gaussian_nll_loss
+from .torchvision import generalized_box_iou_loss as generalized_box_iou_loss
+from .optax import generalized_kl_divergence as generalized_kl_divergence
+from .keras import hinge as hinge
+from .torch import hinge_embedding_loss as hinge_embedding_loss
+from .keras import huber as huber
+from .torch import huber_loss as huber_loss
+from .own import jaccard_loss as jaccard_loss
+from .own import js_divergence as js_divergence
+from .torch import kl_div as kl_div
+from .keras import kl_divergence as kl_divergence
+from .optax import kl_divergence_with_log_targets as kl_divergence_with_log_targets
+from .torch import l1_loss as l1_loss
+from .tf import l2_loss as l2_loss
+from .keras import log_cosh as log_cosh
+from .tf import log_poisson_loss as log_poisson_loss
+from .own import lovasz_softmax as lovasz_softmax
+from .torch import margin_ranking_loss as margin_ranking_loss
+from .keras import mean_absolute_percentage_error as mean_absolute_percentage_error
+from .keras import mean_squared_logarithmic_error as mean_squared_logarithmic_error
+from .torch import mse_loss as mse_loss
+from .torch import multi_margin_loss as multi_margin_loss
+from .optax import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss
+from .optax import multiclass_hinge_loss as multiclass_hinge_loss
+from .optax import multiclass_perceptron_loss as multiclass_perceptron_loss
+from .optax import multiclass_sparsemax_loss as multiclass_sparsemax_loss
+from .torch import multilabel_margin_loss as multilabel_margin_loss
+from .torch import multilabel_soft_margin_loss as multilabel_soft_margin_loss
+from .torch import nll_loss as nll_loss
+from .optax import ntxent as ntxent
+from .optax import perceptron_loss as perceptron_loss
+from .keras import poisson as poisson
+from .torch import poisson_nll_loss as poisson_nll_loss
+from .optax import poly_loss_cross_entropy as poly_loss_cross_entropy
+from .own import quantile_loss as quantile_loss
+from .optax import ranking_softmax_loss as ranking_softmax_loss
+from .optax import safe_softmax_cross_entropy as safe_softmax_cross_entropy
+from .own import self_information as self_information
+from .tf import sigmoid_cross_entropy_with_logits as sigmoid_cross_entropy_with_logits
+from .torchvision import sigmoid_focal_loss as sigmoid_focal_loss
+from .torch import smooth_l1_loss as smooth_l1_loss
+from .optax import smooth_labels as smooth_labels
+from .torch import soft_margin_loss as soft_margin_loss
+from .tf import softmax_cross_entropy_with_logits as softmax_cross_entropy_with_logits
+from .own import softmax_focal_loss as softmax_focal_loss
+from .keras import sparse_categorical_crossentropy as sparse_categorical_crossentropy
+from .tf import sparse_softmax_cross_entropy_with_logits as sparse_softmax_cross_entropy_with_logits
+from .optax import sparsemax_loss as sparsemax_loss
+from .keras import squared_hinge as squared_hinge
+from .torch import triplet_margin_loss as triplet_margin_loss
+from .torch import triplet_margin_with_distance_loss as triplet_margin_with_distance_loss
+from .keras import tversky as tversky
+from .tf import weighted_cross_entropy_with_logits as weighted_cross_entropy_with_logits

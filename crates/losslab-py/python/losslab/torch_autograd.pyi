@@ -354,298 +354,79 @@ class own:
         """Multi-class focal loss on logits: −α_y (1 − p_y)^γ log p_y, in log space."""
         ...
 
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Binary cross entropy of probabilities: −w (t log p + (1 − t) log(1 − p))."""
-    ...
-
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', pos_weight: Optional[Tensor] = None) -> Tensor:
-    """Binary cross entropy of logits, stable for any logit: −w (pw t log σ(x) + (1 − t) log σ(−x))."""
-    ...
-
-def binary_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, *, reduction: Optional[str] = None) -> Tensor:
-    """Binary cross entropy, probabilities clipped to [1e-7, 1 − 1e-7], mean over axis."""
-    ...
-
-def binary_dice_loss(predictions: Tensor, targets: Tensor, *, smooth: float = 1.0, apply_sigmoid: bool = True, reduction: Optional[str] = None) -> Tensor:
-    """Soft Dice of sigmoid(predictions) against binary targets, one value per sample."""
-    ...
-
-def binary_entropy(p: Tensor, base: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Entropy of a Bernoulli event −p log p − (1 − p) log(1 − p), element-wise."""
-    ...
-
-def binary_focal_crossentropy(y_true: Tensor, y_pred: Tensor, apply_class_balancing: bool = False, alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, *, reduction: Optional[str] = None) -> Tensor:
-    """Binary cross entropy scaled by (1 − p_t)^gamma, optionally class-balanced by alpha."""
-    ...
-
-def categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, *, reduction: Optional[str] = None) -> Tensor:
-    """Categorical cross entropy of renormalised, clipped probabilities (or logits), summed over axis."""
-    ...
-
-def categorical_focal_crossentropy(y_true: Tensor, y_pred: Tensor, alpha: float = 0.25, gamma: float = 2.0, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1, *, reduction: Optional[str] = None) -> Tensor:
-    """Categorical cross entropy with each class scaled by alpha (1 − q)^gamma."""
-    ...
-
-def categorical_generalized_cross_entropy(y_true: Tensor, y_pred: Tensor, q: float = 0.5, *, reduction: Optional[str] = None) -> Tensor:
-    """Generalized cross entropy (1 − p^q)/q at integer labels."""
-    ...
-
-def categorical_hinge(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Categorical hinge: max(max((1 − y_true)·y_pred) − Σ y_true·y_pred + 1, 0) over the last axis."""
-    ...
-
-def circle(y_true: Tensor, y_pred: Tensor, ref_labels: Optional[Tensor] = None, ref_embeddings: Optional[Tensor] = None, remove_diagonal: bool = True, gamma: float = 80.0, margin: float = 0.4, *, reduction: Optional[str] = None) -> Tensor:
-    """Circle loss (Sun et al. 2020) on cosine distances of L2-normalised embeddings, one value per query."""
-    ...
-
-def complete_box_iou_loss(boxes1: Tensor, boxes2: Tensor, reduction: Optional[str] = 'none', eps: float = 1e-07) -> Tensor:
-    """CIoU loss of box pairs: DIoU + α·v, v the aspect-ratio term, α without gradient."""
-    ...
-
-def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Cosine embedding: 1 − cos for pairs labelled 1, max(0, cos − margin) for pairs labelled −1."""
-    ...
-
-def cosine_similarity(y_true: Tensor, y_pred: Tensor, axis: int = -1, *, reduction: Optional[str] = None) -> Tensor:
-    """Negative cosine similarity along an axis (−1 aligned, 0 orthogonal), Keras's l2 normalisation."""
-    ...
-
-def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None, reduction: Optional[str] = 'mean', label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross entropy of logits against class indices or class probabilities."""
-    ...
-
-def ctc(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """CTC on logits, blank 0, all frames, label lengths = nonzero labels per row (optax's recursion), one loss per sequence."""
-    ...
-
-def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor, blank: int = 0, reduction: Optional[str] = 'mean', zero_infinity: bool = False) -> Tensor:
-    """CTC: −log of the summed probability of every alignment of the target to the input frames."""
-    ...
-
-def dice(y_true: Tensor, y_pred: Tensor, axis: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
-    """1 − 2Σ y·ŷ / (Σ y + Σ ŷ + 1e-7), summed over axis (by default over everything, the batch included)."""
-    ...
-
-def dice_loss(predictions: Tensor, targets: Tensor, *, class_weights: Optional[Tensor] = None, smooth: float = 1.0, alpha: float = 0.5, beta: float = 0.5, apply_softmax: bool = True, reduction: Optional[str] = 'mean', ignore_background: bool = False, axis: Optional[float] = None) -> Tensor:
-    """Soft Dice (Tversky with alpha, beta) per class over the spatial axes; --reduction is optax's, across classes (mean by default; batchmean: that mean averaged over the first axis)."""
-    ...
-
-def distance_box_iou_loss(boxes1: Tensor, boxes2: Tensor, reduction: Optional[str] = 'none', eps: float = 1e-07) -> Tensor:
-    """DIoU loss of box pairs: 1 − IoU + ρ²/c², the centres' squared distance over the enclosing diagonal's."""
-    ...
-
-def entropy(pk: Tensor, qk: Optional[Tensor] = None, base: Optional[float] = None, axis: int = 0, *, nan_policy: Any = 'propagate', keepdims: Any = False, reduction: Optional[str] = None) -> Tensor:
-    """scipy.stats.entropy: entropy of pk, or KL(pk‖qk) with qk, each normalised along axis."""
-    ...
-
-def gaussian_nll_loss(input: Tensor, target: Tensor, var: Union[Tensor, float], full: bool = False, eps: float = 1e-06, reduction: Optional[str] = 'mean') -> Tensor:
-    """Gaussian negative log likelihood: ½(log var + (input − target)²/var), var clamped at eps."""
-    ...
-
-def generalized_box_iou_loss(boxes1: Tensor, boxes2: Tensor, reduction: Optional[str] = 'none', eps: float = 1e-07) -> Tensor:
-    """GIoU loss of box pairs: 1 − IoU + (C − U)/C, C the enclosing box's area."""
-    ...
-
-def generalized_kl_divergence(log_predictions: Tensor, targets: Tensor, axis: Any = -1, where: Any = None, *, reduction: Optional[str] = None) -> Tensor:
-    """KL divergence extended to unnormalised measures."""
-    ...
-
-def hinge(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Hinge, mean over the last axis of max(1 − y_true·y_pred, 0); {0, 1} labels become {−1, 1}."""
-    ...
-
-def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Hinge embedding: input where target = 1, max(0, margin − input) where target = −1."""
-    ...
-
-def huber(y_true: Tensor, y_pred: Tensor, delta: float = 1.0, *, reduction: Optional[str] = None) -> Tensor:
-    """Mean over the last axis of the Huber loss of y_pred − y_true: ½e² within delta, delta·|e| − ½delta² beyond."""
-    ...
-
-def huber_loss(input: Tensor, target: Tensor, reduction: Optional[str] = 'mean', delta: float = 1.0, weight: Any = None) -> Tensor:
-    """Huber: quadratic within delta of the target, linear with slope delta beyond."""
-    ...
-
-def jaccard_loss(input: Tensor, target: Tensor, smooth: float = 1.0, axis: Optional[float] = None, *, reduction: Optional[str] = 'mean') -> Tensor:
-    """Soft IoU loss: 1 − (Σ p·t + s)/(Σ p + Σ t − Σ p·t + s), per sample."""
-    ...
-
-def js_divergence(p: Tensor, q: Tensor, axis: int = -1, base: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Jensen–Shannon divergence ½ KL(p‖m) + ½ KL(q‖m), m = ½ (p + q), along axis."""
-    ...
-
-def kl_div(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', log_target: bool = False) -> Tensor:
-    """KL divergence loss of log-probabilities input against target: target·(log target − input)."""
-    ...
-
-def kl_divergence(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Σ t log(t / p) over the last axis, both clipped to [1e-7, 1]."""
-    ...
-
-def kl_divergence_with_log_targets(log_predictions: Tensor, log_targets: Tensor, axis: Any = -1, where: Any = None, *, reduction: Optional[str] = None) -> Tensor:
-    """KL(exp(log_targets) ‖ exp(log_predictions)) over the last axis."""
-    ...
-
-def l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', weight: Any = None) -> Tensor:
-    """Mean absolute error (L1): |input − target|."""
-    ...
-
-def l2_loss(t: Tensor, name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Half the sum of squares: Σ t² / 2."""
-    ...
-
-def log_cosh(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Mean over the last axis of log cosh(y_pred − y_true)."""
-    ...
-
-def log_poisson_loss(targets: Tensor, log_input: Tensor, compute_full_loss: bool = False, name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Poisson loss on log-rates: exp(log_input) − log_input·targets (+ Stirling term)."""
-    ...
-
-def lovasz_softmax(probas: Tensor, labels: Tensor, classes: Optional[Tensor] = None, present: bool = True, per_image: bool = False, ignore: Optional[float] = None, *, reduction: Optional[str] = 'mean') -> Tensor:
-    """Lovász-softmax: the Lovász extension of the Jaccard loss on softmax probabilities (Berman et al. 2018)."""
-    ...
-
-def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Margin ranking: max(0, −target·(input1 − input2) + margin)."""
-    ...
-
-def mean_absolute_percentage_error(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """100 × mean over the last axis of |(y_true − y_pred) / max(|y_true|, ε)|."""
-    ...
-
-def mean_squared_logarithmic_error(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Mean over the last axis of (log(1 + max(y_pred, ε)) − log(1 + max(y_true, ε)))²."""
-    ...
-
-def mse_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', weight: Any = None) -> Tensor:
-    """Mean squared error (L2): (input − target)²."""
-    ...
-
-def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0, weight: Optional[Tensor] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Multi-class margin (Weston–Watkins SVM): Σ_{i≠y} w[y]·max(0, margin − x[y] + x[i])^p / C."""
-    ...
-
-def multiclass_generalized_dice_loss(predictions: Tensor, targets: Tensor, *, smooth: float = 1.0, apply_softmax: bool = True, ignore_background: bool = False, reduction: Optional[str] = None) -> Tensor:
-    """Generalized Dice: per-class Dice weighted by 1/(class frequency² + 1e-7), averaged."""
-    ...
-
-def multiclass_hinge_loss(scores: Tensor, labels: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Multi-class hinge (Crammer–Singer): max_k(scores_k + 1 − [k = label]) − scores_label."""
-    ...
-
-def multiclass_perceptron_loss(scores: Tensor, labels: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Multi-class perceptron: max_k scores_k − scores_label."""
-    ...
-
-def multiclass_sparsemax_loss(scores: Tensor, labels: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Sparsemax (Fenchel–Young) loss of integer labels."""
-    ...
-
-def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Multi-label margin: Σ over target j and non-target i of max(0, 1 − (x[j] − x[i])) / C."""
-    ...
-
-def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Multi-label soft margin: per-class logistic loss averaged over the classes (last axis)."""
-    ...
-
-def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Any = None, ignore_index: int = -100, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Negative log likelihood of log-probabilities at class indices."""
-    ...
-
-def ntxent(embeddings: Tensor, labels: Tensor, temperature: float = 0.07, *, reduction: Optional[str] = None) -> Tensor:
-    """NT-Xent / InfoNCE contrastive loss over a batch of embeddings; same label = positive pair."""
-    ...
-
-def perceptron_loss(predictor_outputs: Tensor, targets: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Binary perceptron: max(0, −predictor_outputs·targets), element-wise."""
-    ...
-
-def poisson(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Poisson loss on rates, mean over the last axis of y_pred − y_true·log(y_pred + 1e-7)."""
-    ...
-
-def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, size_average: Any = None, eps: float = 1e-08, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Poisson negative log likelihood: exp(input) − target·input (log_input), or input − target·log(input + eps)."""
-    ...
-
-def poly_loss_cross_entropy(logits: Tensor, labels: Tensor, *, epsilon: float = 2.0, axis: int = -1, where: Any = None, reduction: Optional[str] = None) -> Tensor:
-    """Poly-1: softmax cross entropy + epsilon · Σ labels (1 − p)."""
-    ...
-
-def quantile_loss(input: Tensor, target: Tensor, quantile: float = 0.5, *, reduction: Optional[str] = 'mean') -> Tensor:
-    """Pinball loss: q·(y − x) above the prediction, (1 − q)·(x − y) below."""
-    ...
-
-def ranking_softmax_loss(logits: Tensor, labels: Tensor, *, where: Optional[Tensor] = None, weights: Optional[Tensor] = None, reduce_fn: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Listwise softmax ranking loss: −Σ labels · log_softmax(logits) over each list (the last axis)."""
-    ...
-
-def safe_softmax_cross_entropy(logits: Tensor, labels: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Softmax cross entropy with 0 · log 0 = 0 (−inf logits with zero labels)."""
-    ...
-
-def self_information(p: Tensor, base: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Self-information −log p, element-wise."""
-    ...
-
-def sigmoid_cross_entropy_with_logits(labels: Tensor = None, logits: Tensor = None, name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Binary cross entropy of logits: max(x, 0) − x·z + log(1 + exp(−|x|)), element-wise."""
-    ...
-
-def sigmoid_focal_loss(inputs: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0, reduction: Optional[str] = 'none') -> Tensor:
-    """RetinaNet's focal loss on logits: α_t (1 − p_t)^γ · BCE-with-logits."""
-    ...
-
-def smooth_l1_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean', beta: float = 1.0) -> Tensor:
-    """Smooth L1: quadratic within beta of the target, linear beyond."""
-    ...
-
-def smooth_labels(labels: Tensor, alpha: Optional[float] = None, *, axis: Any = -1, where: Any = None, reduction: Optional[str] = None) -> Tensor:
-    """Label smoothing (a transform): (1 − alpha) labels + alpha / C."""
-    ...
-
-def soft_margin_loss(input: Tensor, target: Tensor, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Soft margin (two-class logistic): log(1 + exp(−target·input)), computed stably."""
-    ...
-
-def softmax_cross_entropy_with_logits(labels: Tensor, logits: Tensor, axis: int = -1, name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Cross entropy of softmax(logits) against label distributions, one value per sample."""
-    ...
-
-def softmax_focal_loss(input: Tensor, target: Tensor, alpha: Optional[Tensor] = None, gamma: float = 2.0, ignore_index: int = -100, *, reduction: Optional[str] = 'mean') -> Tensor:
-    """Multi-class focal loss on logits: −α_y (1 − p_y)^γ log p_y, in log space."""
-    ...
-
-def sparse_categorical_crossentropy(y_true: Tensor, y_pred: Tensor, from_logits: bool = False, ignore_class: Optional[float] = None, axis: int = -1, *, reduction: Optional[str] = None) -> Tensor:
-    """Categorical cross entropy at integer labels, probabilities clipped to [1e-7, 1 − 1e-7]."""
-    ...
-
-def sparse_softmax_cross_entropy_with_logits(labels: Tensor, logits: Tensor, name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Cross entropy of softmax(logits) at class indices, one value per sample."""
-    ...
-
-def sparsemax_loss(logits: Tensor, labels: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Binary sparsemax loss: sparse_plus(∓logits), element-wise."""
-    ...
-
-def squared_hinge(y_true: Tensor, y_pred: Tensor, *, reduction: Optional[str] = None) -> Tensor:
-    """Squared hinge, mean over the last axis of max(1 − y_true·y_pred, 0)²; {0, 1} labels become {−1, 1}."""
-    ...
-
-def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2.0, eps: float = 1e-06, swap: bool = False, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
-    """Triplet margin: max(margin + d(a, p) − d(a, n), 0) with d(x, y) = ‖x − y + eps‖_p."""
-    ...
-
-def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *, distance_function: str = 'pairwise', margin: float = 1.0, swap: bool = False, reduction: Optional[str] = 'mean') -> Tensor:
-    """Triplet margin with a named distance: pairwise (‖x − y + 1e-6‖₂) or cosine (1 − cos)."""
-    ...
-
-def tversky(y_true: Tensor, y_pred: Tensor, alpha: float = 0.5, beta: float = 0.5, axis: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
-    """1 − Σ y·ŷ / (Σ y·ŷ + α Σ (1 − ŷ)·y + β Σ ŷ·(1 − y) + 1e-7), summed over axis."""
-    ...
-
-def weighted_cross_entropy_with_logits(labels: Tensor, logits: Tensor, pos_weight: Union[Tensor, float], name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
-    """Binary cross entropy of logits with the positive term weighted by pos_weight, element-wise."""
-    ...
+binary_cross_entropy = torch.binary_cross_entropy
+binary_cross_entropy_with_logits = torch.binary_cross_entropy_with_logits
+binary_crossentropy = keras.binary_crossentropy
+binary_dice_loss = optax.binary_dice_loss
+binary_entropy = own.binary_entropy
+binary_focal_crossentropy = keras.binary_focal_crossentropy
+categorical_crossentropy = keras.categorical_crossentropy
+categorical_focal_crossentropy = keras.categorical_focal_crossentropy
+categorical_generalized_cross_entropy = keras.categorical_generalized_cross_entropy
+categorical_hinge = keras.categorical_hinge
+circle = keras.circle
+complete_box_iou_loss = torchvision.complete_box_iou_loss
+cosine_embedding_loss = torch.cosine_embedding_loss
+cosine_similarity = keras.cosine_similarity
+cross_entropy = torch.cross_entropy
+ctc = keras.ctc
+ctc_loss = torch.ctc_loss
+dice = keras.dice
+dice_loss = optax.dice_loss
+distance_box_iou_loss = torchvision.distance_box_iou_loss
+entropy = scipy.entropy
+gaussian_nll_loss = torch.gaussian_nll_loss
+generalized_box_iou_loss = torchvision.generalized_box_iou_loss
+generalized_kl_divergence = optax.generalized_kl_divergence
+hinge = keras.hinge
+hinge_embedding_loss = torch.hinge_embedding_loss
+huber = keras.huber
+huber_loss = torch.huber_loss
+jaccard_loss = own.jaccard_loss
+js_divergence = own.js_divergence
+kl_div = torch.kl_div
+kl_divergence = keras.kl_divergence
+kl_divergence_with_log_targets = optax.kl_divergence_with_log_targets
+l1_loss = torch.l1_loss
+l2_loss = tf.l2_loss
+log_cosh = keras.log_cosh
+log_poisson_loss = tf.log_poisson_loss
+lovasz_softmax = own.lovasz_softmax
+margin_ranking_loss = torch.margin_ranking_loss
+mean_absolute_percentage_error = keras.mean_absolute_percentage_error
+mean_squared_logarithmic_error = keras.mean_squared_logarithmic_error
+mse_loss = torch.mse_loss
+multi_margin_loss = torch.multi_margin_loss
+multiclass_generalized_dice_loss = optax.multiclass_generalized_dice_loss
+multiclass_hinge_loss = optax.multiclass_hinge_loss
+multiclass_perceptron_loss = optax.multiclass_perceptron_loss
+multiclass_sparsemax_loss = optax.multiclass_sparsemax_loss
+multilabel_margin_loss = torch.multilabel_margin_loss
+multilabel_soft_margin_loss = torch.multilabel_soft_margin_loss
+nll_loss = torch.nll_loss
+ntxent = optax.ntxent
+perceptron_loss = optax.perceptron_loss
+poisson = keras.poisson
+poisson_nll_loss = torch.poisson_nll_loss
+poly_loss_cross_entropy = optax.poly_loss_cross_entropy
+quantile_loss = own.quantile_loss
+ranking_softmax_loss = optax.ranking_softmax_loss
+safe_softmax_cross_entropy = optax.safe_softmax_cross_entropy
+self_information = own.self_information
+sigmoid_cross_entropy_with_logits = tf.sigmoid_cross_entropy_with_logits
+sigmoid_focal_loss = torchvision.sigmoid_focal_loss
+smooth_l1_loss = torch.smooth_l1_loss
+smooth_labels = optax.smooth_labels
+soft_margin_loss = torch.soft_margin_loss
+softmax_cross_entropy_with_logits = tf.softmax_cross_entropy_with_logits
+softmax_focal_loss = own.softmax_focal_loss
+sparse_categorical_crossentropy = keras.sparse_categorical_crossentropy
+sparse_softmax_cross_entropy_with_logits = tf.sparse_softmax_cross_entropy_with_logits
+sparsemax_loss = optax.sparsemax_loss
+squared_hinge = keras.squared_hinge
+triplet_margin_loss = torch.triplet_margin_loss
+triplet_margin_with_distance_loss = torch.triplet_margin_with_distance_loss
+tversky = keras.tversky
+weighted_cross_entropy_with_logits = tf.weighted_cross_entropy_with_logits
+
+def release_buffers() -> None: ...
