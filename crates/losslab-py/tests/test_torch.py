@@ -203,3 +203,20 @@ def test_the_training_example_agrees_with_pytorch():
     r = subprocess.run([sys.executable, script, "--epochs", "3"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "the loss curves agree" in r.stdout and "time per loss call" in r.stdout
+
+
+def test_a_gradient_the_reference_does_not_define_is_refused():
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([0, 1, 2])
+    w = torch.rand(4, dtype=torch.float64, requires_grad=True)
+    for fn in (L.cross_entropy, L.nll_loss):
+        with pytest.raises(RuntimeError, match="not differentiable with respect to"):
+            fn(x, t, weight=w)
+        with pytest.raises(RuntimeError, match="not differentiable"):
+            F.nll_loss(x, t, weight=w)  # PyTorch refuses it too
+    # With probability targets the weight's gradient is PyTorch's.
+    p = torch.softmax(torch.randn(3, 4, dtype=torch.float64), dim=1)
+    L.cross_entropy(x, p, weight=w).backward()
+    w2 = w.detach().clone().requires_grad_()
+    F.cross_entropy(x.detach(), p, weight=w2).backward()
+    assert torch.allclose(w.grad, w2.grad, rtol=1e-12, atol=1e-14)

@@ -252,6 +252,10 @@ def _fused_ce(call):
     return x, t, w, ii, float(ls), reduction
 
 
+# Losses whose `weight` PyTorch differentiates only with probability targets.
+_CLASS_INDEX_WEIGHTED = frozenset({"torch:cross_entropy", "torch:nll_loss"})
+
+
 def _make(face_fn):
     spec = face_fn.__losslab_spec__
     params = _faces._params(spec)
@@ -268,6 +272,13 @@ def _make(face_fn):
                 _check_device(fn_name, n, v)
             else:
                 call.tensors[n] = _torch.as_tensor(np.asarray(v))
+        w, t = call.tensors.get("weight"), call.tensors.get("target")
+        if qname in _CLASS_INDEX_WEIGHTED and w is not None and w.requires_grad and t is not None and not t.is_floating_point():
+            raise RuntimeError(
+                f"{fn_name}: `weight` requires grad, but with class-index targets the loss is not differentiable "
+                "with respect to it (PyTorch: \"The function 'nll_loss_forward' is not differentiable with respect "
+                "to argument 'weight'\"); detach it"
+            )
         if qname == "torch:cross_entropy":
             fused = _fused_ce(call)
             if fused is not None:
