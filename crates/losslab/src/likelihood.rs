@@ -13,8 +13,8 @@
 use crate::machinery::broadcast::{broadcast_shapes, Broadcast};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
-use crate::math::{sigmoid_f64, softplus_f64};
-use crate::machinery::lanes::{eval_lanes, eval_pointwise, last_axis, sum_lane, Eval, Upstream};
+use crate::machinery::kernels::elementwise::{log1p_exp_neg_abs, softplus_sigmoid};
+use crate::machinery::lanes::{eval_lanes, eval_pointwise, last_axis, sum_lane, Eval, Pairing, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
 use crate::machinery::reduction::{Gradients, Reduction};
@@ -108,7 +108,6 @@ impl PoissonNllLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;
         let f = |_, x: f64, y: f64| {
             let l = if self.log_input { x.exp() - y * x } else { x - y * (x + self.eps).ln() };
             // masked_fill(target <= 1, 0): NaN targets are not masked.
@@ -132,7 +131,7 @@ impl PoissonNllLoss {
             }
             (dx, dy)
         };
-        eval_pointwise(Self::NAME, &p, self.reduction, up, true, f, df)
+        eval_pointwise(Self::NAME, Pairing::Broadcast, ("input", &input), ("target", &target), self.reduction, up, true, f, df)
     }
 
     loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input`, `target` w.r.t. `target`");
@@ -200,7 +199,6 @@ impl LogPoissonLoss {
         log_input: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::named(Self::NAME, ("log_input", &log_input), ("targets", &targets))?;
         let masked = |z: f64| (0.0..=1.0).contains(&z);
         let f = |_, c: f64, z: f64| {
             let l = c.exp() - c * z;
@@ -223,7 +221,7 @@ impl LogPoissonLoss {
             }
             (c.exp() - z, dz)
         };
-        eval_pointwise(Self::NAME, &p, self.reduction, up, true, f, df)
+        eval_pointwise(Self::NAME, Pairing::Same, ("log_input", &log_input), ("targets", &targets), self.reduction, up, true, f, df)
     }
 
     loss_methods!(torch: eval, (targets: float, log_input: float), "`input` w.r.t. `log_input`, `target` w.r.t. `targets`");
@@ -685,15 +683,16 @@ impl SigmoidCrossEntropyWithLogits {
         logits: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::named(Self::NAME, ("logits", &logits), ("labels", &labels))?;
         eval_pointwise(
             Self::NAME,
-            &p,
+            Pairing::Same,
+            ("logits", &logits),
+            ("labels", &labels),
             self.reduction,
             up,
             true,
-            |_, x, z| x.max(0.0) - x * z + (-x.abs()).exp().ln_1p(),
-            |_, x, z| (sigmoid_f64(x) - z, -x),
+            |_, x, z| x.max(0.0) - x * z + log1p_exp_neg_abs(x),
+            |_, x, z| (softplus_sigmoid(x).1 - z, -x),
         )
     }
 
@@ -766,26 +765,30 @@ impl WeightedCrossEntropyWithLogits {
         logits: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::named(Self::NAME, ("logits", &logits), ("labels", &labels))?;
+        same_shape(Self::NAME, "logits", logits.shape(), "labels", labels.shape())?;
         // A scalar pos_weight (TensorFlow's usual Python number): no array is made of it.
         let full = match self.pos_weight.ndim() {
             0 => None,
-            _ => broadcast_weight(Self::NAME, "pos_weight", Some(&self.pos_weight.view()), &p.shape)?,
+            _ => broadcast_weight(Self::NAME, "pos_weight", Some(&self.pos_weight.view()), logits.shape())?,
         };
         let scalar = self.pos_weight.iter().next().copied().unwrap_or(1.0);
-        let q = |i: usize| full.as_ref().map_or(scalar, |f| f[i]);
+        let full = full.as_deref();
+        let q = move |i: usize| full.map_or(scalar, |f| f[i]);
         eval_pointwise(
             Self::NAME,
-            &p,
+            Pairing::Same,
+            ("logits", &logits),
+            ("labels", &labels),
             self.reduction,
             up,
             true,
-            |i, x, z| (1.0 - z) * x + (1.0 + (q(i) - 1.0) * z) * ((-x.abs()).exp().ln_1p() + (-x).max(0.0)),
+            |i, x, z| (1.0 - z) * x + (1.0 + (q(i) - 1.0) * z) * (log1p_exp_neg_abs(x) + (-x).max(0.0)),
             |i, x, z| {
                 let lw = 1.0 + (q(i) - 1.0) * z;
+                let (sp, sig) = softplus_sigmoid(-x);
                 // TensorFlow's autograd: d|x|/dx = sign(x) = 0 and d relu(−x)/dx = 0 at x = 0.
-                let dx = if x == 0.0 { 1.0 - z } else { (1.0 - z) - lw * sigmoid_f64(-x) };
-                (dx, -x + (q(i) - 1.0) * softplus_f64(-x))
+                let dx = if x == 0.0 { 1.0 - z } else { (1.0 - z) - lw * sig };
+                (dx, -x + (q(i) - 1.0) * sp)
             },
         )
     }
@@ -840,8 +843,7 @@ impl L2Loss {
     );
 
     fn eval<T: Float, D: Dimension>(&self, t: ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::new(Self::NAME, &t, &t)?;
-        eval_pointwise(Self::NAME, &p, self.reduction, up, false, |_, x, _| x * x / 2.0, |_, x, _| (x, 0.0))
+        eval_pointwise(Self::NAME, Pairing::Same, ("t", &t), ("t", &t), self.reduction, up, false, |_, x, _| x * x / 2.0, |_, x, _| (x, 0.0))
     }
 
     /// The loss (infallible apart from `grad_output`'s shape in `backward`).

@@ -12,9 +12,9 @@
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
-use crate::machinery::lanes::{eval_lanes, eval_pointwise, last_axis, sum_lane, Eval, Lanes, Upstream};
-use crate::math::{log_sigmoid_f64, sigmoid_f64, softplus_f64};
-use crate::machinery::pointwise::Pointwise;
+use crate::machinery::kernels::elementwise::softplus_sigmoid;
+use crate::machinery::lanes::{eval_lanes, eval_pointwise, last_axis, sum_lane, Eval, Lanes, Pairing, Upstream};
+use crate::math::{log_sigmoid_f64, sigmoid_f64};
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
@@ -258,11 +258,12 @@ impl HingeEmbeddingLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;
         let m = self.margin;
         eval_pointwise(
             Self::NAME,
-            &p,
+            Pairing::Broadcast,
+            ("input", &input),
+            ("target", &target),
             self.reduction,
             up,
             false,
@@ -341,21 +342,25 @@ impl SoftMarginLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::broadcast_to_first(Self::NAME, ("input", &input), ("target", &target))?;
         eval_pointwise(
             Self::NAME,
-            &p,
+            Pairing::ToFirst,
+            ("input", &input),
+            ("target", &target),
             self.reduction,
             up,
             false,
-            |_, x, y| softplus_f64(-y * x),
+            |_, x, y| softplus_sigmoid(-y * x).0,
             |_, x, y| {
                 if x.is_finite() && y.is_finite() {
-                    (-y * sigmoid_f64(-y * x), 0.0)
+                    (-y * softplus_sigmoid(-y * x).1, 0.0)
                 } else {
                     // A non-finite input or target: PyTorch's kernel as written,
                     // −y·z/(1 + z) with z = exp(−y x) (NaN where z = ∞ or y·z = ∞·0).
-                    let z = (-y * x).exp();
+                    // −y x is ±∞ or NaN here, so z is ∞, 0 or NaN (no libm call:
+                    // the loop stays vectorisable).
+                    let t = -y * x;
+                    let z = if t > 0.0 { f64::INFINITY } else if t < 0.0 { 0.0 } else { f64::NAN };
                     (-(y * z) / (1.0 + z), 0.0)
                 }
             },
@@ -1247,10 +1252,11 @@ impl PerceptronLoss {
         targets: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let p = Pointwise::named(Self::NAME, ("predictor_outputs", &predictor_outputs), ("targets", &targets))?;
         eval_pointwise(
             Self::NAME,
-            &p,
+            Pairing::Same,
+            ("predictor_outputs", &predictor_outputs),
+            ("targets", &targets),
             self.reduction,
             up,
             true,

@@ -5,9 +5,11 @@
 
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::kernels::elementwise::{self, mode, ElemOp, FnOp, Job};
+use crate::machinery::kernels::par::SyncPtr;
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 
 /// Which upstream gradient a shared `eval` is run with: none (forward only),
 /// ones of the result's shape (`forward_backward`), or the caller's.
@@ -31,19 +33,56 @@ impl<T: Float> Upstream<'_, T> {
 /// `(value, gradients)` of a shared `eval`.
 pub(crate) type Eval<T, G> = (ArrayD<T>, Option<G>);
 
-/// Runs an element-wise loss of two tensors (of one shape, or broadcast by
-/// [`Pointwise::broadcast`]): `f(i, x, y)` is the loss, `df(i, x, y)` its
-/// derivatives (`∂/∂x`, `∂/∂y`), each gradient summed back to its operand's shape.
+/// How the two operands of an element-wise loss pair up: the same shape, or
+/// broadcast together ([`Pointwise::broadcast`]), or the second broadcast to
+/// the first's shape ([`Pointwise::broadcast_to_first`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pairing {
+    Same,
+    Broadcast,
+    ToFirst,
+}
+
+/// Runs an element-wise loss of two tensors paired as `pairing` says: `f(i, x, y)`
+/// is the loss at element `i` of the result, `df(i, x, y)` its derivatives
+/// (`∂/∂x`, `∂/∂y`), each gradient summed back to its operand's shape.
+///
+/// Operands of one shape, contiguous, take the fused sweep
+/// ([`kernels::elementwise`](crate::machinery::kernels::elementwise)): value and
+/// gradients in one pass, read and written in the tensors' own type, in
+/// parallel, with a sum bit-identical whatever the thread count. Others (a
+/// broadcast, a strided view, a strided upstream gradient) are widened and
+/// evaluated by the same formulas.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn eval_pointwise<T: Float>(
+pub(crate) fn eval_pointwise<T, D, F, G>(
     loss: &'static str,
-    p: &Pointwise,
+    pairing: Pairing,
+    x: (&'static str, &ArrayView<'_, T, D>),
+    y: (&'static str, &ArrayView<'_, T, D>),
     reduction: Reduction,
     up: &Upstream<'_, T>,
     target_grad: bool,
-    f: impl Fn(usize, f64, f64) -> f64,
-    df: impl Fn(usize, f64, f64) -> (f64, f64),
-) -> Result<Eval<T, Gradients<T>>> {
+    f: F,
+    df: G,
+) -> Result<Eval<T, Gradients<T>>>
+where
+    T: Float,
+    D: Dimension,
+    F: Fn(usize, f64, f64) -> f64 + Copy + Send + Sync,
+    G: Fn(usize, f64, f64) -> (f64, f64) + Copy + Send + Sync,
+{
+    if x.1.shape() == y.1.shape() {
+        if let (Some(xs), Some(ys)) = (x.1.as_slice(), y.1.as_slice()) {
+            if let Some(done) = fused_pointwise(loss, x.1.shape(), xs, ys, reduction, up, target_grad, FnOp(f, df))? {
+                return Ok(done);
+            }
+        }
+    }
+    let p = match pairing {
+        Pairing::Same => Pointwise::named(loss, x, y)?,
+        Pairing::Broadcast => Pointwise::broadcast(loss, x, y)?,
+        Pairing::ToFirst => Pointwise::broadcast_to_first(loss, x, y)?,
+    };
     let reducer = p.reducer(reduction);
     let scales = up.scales(loss, &reducer)?;
     let value = p.forward(reduction, f);
@@ -66,6 +105,67 @@ pub(crate) fn eval_pointwise<T: Float>(
         }
     };
     Ok((value, grads))
+}
+
+/// The fused sweep of [`eval_pointwise`] on contiguous operands of `shape`;
+/// `None` where the upstream gradient is per element and strided.
+#[allow(clippy::too_many_arguments)]
+fn fused_pointwise<T: Float, O: ElemOp>(
+    loss: &'static str,
+    shape: &[usize],
+    xs: &[T],
+    ys: &[T],
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    target_grad: bool,
+    op: O,
+) -> Result<Option<Eval<T, Gradients<T>>>> {
+    let reducer = Reducer::counting(reduction, shape, shape);
+    let n = xs.len();
+    let mut j = Job::new(xs, ys);
+    let mut m = if reduction == Reduction::None { mode::STORE } else { mode::SUM };
+    match up {
+        Upstream::Skip => {}
+        Upstream::Ones => {
+            m |= mode::GX;
+            // Ones: 1 per element unreduced, the reduction's one factor otherwise.
+            if reduction != Reduction::None {
+                j.scale = reducer.scales(loss, &ones_like_output::<T>(&reducer).view())?.at(0);
+            }
+        }
+        Upstream::Given(g) if reduction == Reduction::None => {
+            reducer.check_unreduced(loss, g.shape())?;
+            let Some(gs) = g.as_slice() else { return Ok(None) };
+            j.up = gs.as_ptr();
+            m |= mode::GX | mode::PER;
+        }
+        Upstream::Given(g) => {
+            m |= mode::GX;
+            j.scale = reducer.scales(loss, g)?.at(0);
+        }
+    }
+    let array = |v: Vec<T>| ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape and length agree");
+    let mut losses = Vec::new();
+    if m & mode::STORE != 0 {
+        losses = vec![T::zero(); n];
+        j.losses = SyncPtr(losses.as_mut_ptr());
+    }
+    let (mut gx, mut gy) = (Vec::new(), Vec::new());
+    if m & mode::GX != 0 {
+        gx = vec![T::zero(); n];
+        j.gx = SyncPtr(gx.as_mut_ptr());
+        if target_grad {
+            gy = vec![T::zero(); n];
+            j.gy = SyncPtr(gy.as_mut_ptr());
+            m |= mode::GY;
+        }
+    }
+    // SAFETY: x, y (and the upstream gradient under PER) hold n elements; each
+    // buffer the mode writes holds n elements and is this call's own.
+    let total = unsafe { elementwise::run_eval(op, m, &j) };
+    let value = if m & mode::STORE != 0 { array(losses) } else { reducer.output_total(total) };
+    let grads = (m & mode::GX != 0).then(|| Gradients { input: array(gx), target: target_grad.then(|| array(gy)) });
+    Ok(Some((value, grads)))
 }
 
 /// Splits a shape into `(samples, classes, shape of one result per sample)` along

@@ -183,6 +183,30 @@ impl Reducer {
         ArrayD::from_elem(ndarray::IxDyn(&[]), T::from_wide(v))
     }
 
+    /// The reduced result (not `None`) from the sum of the losses.
+    pub(crate) fn output_total<T: Float>(&self, total: f64) -> ArrayD<T> {
+        let v = match self.reduction {
+            Reduction::None => unreachable!("output_total of an unreduced loss"),
+            Reduction::Sum => total,
+            Reduction::Mean => total / self.mean_denominator,
+            Reduction::BatchMean => total / self.batch,
+        };
+        ArrayD::from_elem(ndarray::IxDyn(&[]), T::from_wide(v))
+    }
+
+    /// Checks that an upstream gradient of an unreduced result has its shape.
+    pub(crate) fn check_unreduced(&self, loss: &'static str, grad_output: &[usize]) -> Result<()> {
+        if grad_output != self.shape.as_slice() {
+            return Err(LossError::Shape {
+                loss,
+                tensor: "grad_output",
+                expected: format!("{:?} (the shape of the unreduced result)", self.shape),
+                found: grad_output.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
     /// The shape of the result.
     pub(crate) fn output_shape(&self) -> Vec<usize> {
         match self.reduction {
@@ -197,14 +221,7 @@ impl Reducer {
     pub(crate) fn scales<T: Float>(&self, loss: &'static str, grad_output: &ArrayViewD<'_, T>) -> Result<Scales> {
         match self.reduction {
             Reduction::None => {
-                if grad_output.shape() != self.shape.as_slice() {
-                    return Err(LossError::Shape {
-                        loss,
-                        tensor: "grad_output",
-                        expected: format!("{:?} (the shape of the unreduced result)", self.shape),
-                        found: grad_output.shape().to_vec(),
-                    });
-                }
+                self.check_unreduced(loss, grad_output.shape())?;
                 Ok(Scales::PerSample(crate::machinery::float::widen(grad_output)))
             }
             r => {

@@ -63,6 +63,11 @@ pub(crate) enum Lanes {
 /// One element-wise loss: `(ℓ, ∂ℓ/∂x, ∂ℓ/∂y)` at `(x, y)`, in `f64`.
 pub(crate) trait ElemOp: Copy + Send + Sync {
     fn eval(self, x: f64, y: f64) -> (f64, f64, f64);
+    /// `eval` at element `i` (for an op with per-element weights); `eval` by default.
+    #[inline(always)]
+    fn eval_at(self, _i: usize, x: f64, y: f64) -> (f64, f64, f64) {
+        self.eval(x, y)
+    }
     /// Which AVX-512 form the op has for `f32` inputs.
     const LANES512: Lanes = Lanes::Generic;
     /// `eval` on 8 `f64` lanes (AVX-512; only called where `LANES512` is `F64`,
@@ -153,7 +158,7 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
         }
         let (mut l, mut dx, mut dy) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
         for k in 0..LANES {
-            (l[k], dx[k], dy[k]) = op.eval(x[k], y[k]);
+            (l[k], dx[k], dy[k]) = op.eval_at(i + k, x[k], y[k]);
         }
         for k in 0..LANES {
             store(i + k, l[k], dx[k], dy[k], s[k]);
@@ -165,7 +170,7 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
     }
     let mut tail = 0.0f64;
     for i in i..hi {
-        let (l, dx, dy) = op.eval((*j.x.add(i)).to_wide(), (*j.y.add(i)).to_wide());
+        let (l, dx, dy) = op.eval_at(i, (*j.x.add(i)).to_wide(), (*j.y.add(i)).to_wide());
         store(i, l, dx, dy, scale(i));
         if M & mode::SUM != 0 {
             tail += l;
@@ -296,6 +301,55 @@ pub(crate) unsafe fn run<T: Float, O: ElemOp>(op: O, m: u8, j: &Job<T>) -> f64 {
     }
 }
 
+/// An element-wise loss given by its value `f(i, x, y)` and derivatives
+/// `df(i, x, y) = (∂/∂x, ∂/∂y)` (the general element-wise losses' formulas, run
+/// by the portable loop; LLVM vectorises what it can of them).
+#[derive(Clone, Copy)]
+pub(crate) struct FnOp<F, G>(pub(crate) F, pub(crate) G);
+
+impl<F, G> ElemOp for FnOp<F, G>
+where
+    F: Fn(usize, f64, f64) -> f64 + Copy + Send + Sync,
+    G: Fn(usize, f64, f64) -> (f64, f64) + Copy + Send + Sync,
+{
+    #[inline(always)]
+    fn eval(self, x: f64, y: f64) -> (f64, f64, f64) {
+        self.eval_at(0, x, y)
+    }
+    #[inline(always)]
+    fn eval_at(self, i: usize, x: f64, y: f64) -> (f64, f64, f64) {
+        let (dx, dy) = (self.1)(i, x, y);
+        ((self.0)(i, x, y), dx, dy)
+    }
+}
+
+/// Runs the sweep of an element-wise loss's shared evaluation: the value
+/// (summed, or stored), with or without the gradients (with respect to `x`, or
+/// both), scaled by one factor or per element.
+///
+/// # Safety
+/// As [`run_mode`].
+pub(crate) unsafe fn run_eval<T: Float, O: ElemOp>(op: O, m: u8, j: &Job<T>) -> f64 {
+    use mode::*;
+    const SUM_X: u8 = SUM | GX;
+    const SUM_XY: u8 = SUM | GX | GY;
+    const STORE_X: u8 = STORE | GX;
+    const STORE_XY: u8 = STORE | GX | GY;
+    const STORE_X_PER: u8 = STORE | GX | PER;
+    const STORE_XY_PER: u8 = STORE | GX | GY | PER;
+    match m {
+        SUM => run_mode::<T, O, SUM>(op, j),
+        STORE => run_mode::<T, O, STORE>(op, j),
+        SUM_X => run_mode::<T, O, SUM_X>(op, j),
+        SUM_XY => run_mode::<T, O, SUM_XY>(op, j),
+        STORE_X => run_mode::<T, O, STORE_X>(op, j),
+        STORE_XY => run_mode::<T, O, STORE_XY>(op, j),
+        STORE_X_PER => run_mode::<T, O, STORE_X_PER>(op, j),
+        STORE_XY_PER => run_mode::<T, O, STORE_XY_PER>(op, j),
+        _ => unreachable!("unsupported element-wise mode {m}"),
+    }
+}
+
 // ------------------------------------------------------ exp and log1p in f64
 
 /// `exp(z)` for `z ≤ 0` (NaN propagates), in plain arithmetic that vectorises:
@@ -326,6 +380,28 @@ pub(crate) fn exp_nonpos(z: f64) -> f64 {
     let s = f64::from_bits((k.wrapping_add(1023) as u64) << 52);
     let extra = if low { f64::from_bits(((1023 - 600) as u64) << 52) } else { 1.0 };
     p * s * extra
+}
+
+/// `log(1 + e^(−|x|))`, the tail of a softplus, in arithmetic that vectorises
+/// ([`exp_nonpos`], [`log1p_unit`]: within 2 ulp of libm's); NaN propagates.
+#[inline(always)]
+pub(crate) fn log1p_exp_neg_abs(x: f64) -> f64 {
+    let ax = if x < 0.0 { -x } else { x };
+    log1p_unit(exp_nonpos(-ax))
+}
+
+/// `(softplus(t), σ(t))` from one `exp(−|t|)` and one `log1p`, in arithmetic
+/// that vectorises, by the formulas of `math::softplus_f64` and
+/// `math::sigmoid_f64` (`max(t, 0) + log1p(e^(−|t|))`; `1 / (1 + e)` or
+/// `e / (1 + e)` by the sign of `t`); NaN propagates.
+#[inline(always)]
+pub(crate) fn softplus_sigmoid(t: f64) -> (f64, f64) {
+    let at = if t < 0.0 { -t } else { t };
+    let e = exp_nonpos(-at);
+    let l1p = log1p_unit(e);
+    let sp = if t > 0.0 { t + l1p } else { l1p };
+    let sig = if t >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
+    (sp, sig)
 }
 
 /// `log(1 + e)` for `0 ≤ e ≤ 1`: `2 atanh(s)`, `s = e / (2 + e) ≤ 1/3`, by its
@@ -788,6 +864,27 @@ mod tests {
             }
         }
         eprintln!("log1p_unit_ps: worst error {worst:.3} ulp");
+    }
+
+    #[test]
+    fn softplus_sigmoid_agree_with_the_primitives() {
+        use crate::math::{sigmoid_f64, softplus_f64};
+        for i in -40_000..=40_000 {
+            let t = i as f64 / 1000.0;
+            let (sp, sig) = softplus_sigmoid(t);
+            let (want_sp, want_sig) = (softplus_f64(t), sigmoid_f64(t));
+            assert!((sp - want_sp).abs() <= 4.0 * want_sp * f64::EPSILON, "softplus({t}) = {sp}, want {want_sp}");
+            assert!((sig - want_sig).abs() <= 4.0 * want_sig * f64::EPSILON, "σ({t}) = {sig}, want {want_sig}");
+            let tail = log1p_exp_neg_abs(t);
+            let want_tail = (-t.abs()).exp().ln_1p();
+            assert!((tail - want_tail).abs() <= 4.0 * want_tail * f64::EPSILON, "log1p(exp(−|{t}|))");
+        }
+        for (t, sp, sig) in [(f64::INFINITY, f64::INFINITY, 1.0), (f64::NEG_INFINITY, 0.0, 0.0), (1e300, 1e300, 1.0), (-1e300, 0.0, 0.0)] {
+            assert_eq!(softplus_sigmoid(t), (sp, sig), "{t}");
+        }
+        let (sp, sig) = softplus_sigmoid(f64::NAN);
+        assert!(sp.is_nan() && sig.is_nan());
+        assert!(log1p_exp_neg_abs(f64::NAN).is_nan());
     }
 
     #[test]
