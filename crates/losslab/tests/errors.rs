@@ -144,7 +144,7 @@ fn cases() -> Vec<Case> {
         (
             "classification: softmax_cross_entropy_with_logits shapes",
             msg!(SoftmaxCrossEntropyWithLogits::new().forward(m22.view(), m23.view())),
-            "softmax_cross_entropy_with_logits: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+            "softmax_cross_entropy_with_logits: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`), or one that broadcasts to its (rows, classes) form [2, 3] as TensorFlow's kernel broadcasts: 1 or 2 rows, 1 or 3 classes (or logits of 1 class)",
         ),
         (
             "classification: softmax_cross_entropy_with_logits axis",
@@ -361,7 +361,7 @@ fn cases() -> Vec<Case> {
         (
             "likelihood: keras poisson shapes",
             msg!(KerasPoisson::new().forward(m23.view(), m22.view())),
-            "poisson: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "poisson: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "likelihood: keras poisson 0-d",
@@ -412,7 +412,7 @@ fn cases() -> Vec<Case> {
         (
             "margin: keras hinge shapes",
             msg!(KerasHinge::new().forward(m23.view(), m22.view())),
-            "hinge: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "hinge: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "margin: multiclass_hinge labels",
@@ -459,13 +459,13 @@ fn cases() -> Vec<Case> {
         (
             "optax: safe_softmax_cross_entropy shapes",
             msg!(OptaxSafeSoftmaxCrossEntropy::new().forward(m23.view(), m22.view())),
-            "safe_softmax_cross_entropy: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+            "safe_softmax_cross_entropy: `labels` has shape [2, 2], expected a shape that broadcasts with `logits` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         // --- segmentation ---
         (
             "segmentation: keras dice shapes",
             msg!(KerasDice::new().forward(m23.view(), m22.view())),
-            "dice: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "dice: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "segmentation: keras dice axis",
@@ -628,7 +628,7 @@ fn cases() -> Vec<Case> {
         (
             "embedding: optax triplet 0-d with an axis",
             msg!(OptaxTripletMarginLoss::new().axis(0).forward(s0.view(), s0.view(), s0.view())),
-            "optax_triplet_margin_loss: `anchors` has shape [], expected at least 1 dimension (the embedding axis)",
+            "optax_triplet_margin_loss: `anchors` has shape [], expected at least 1 dimension (the embedding axis), in one of the three tensors",
         ),
         (
             "embedding: triplet_with_distance margin",
@@ -648,7 +648,7 @@ fn cases() -> Vec<Case> {
         (
             "embedding: cosine_similarity shapes",
             msg!(CosineSimilarityLoss::new().forward(m23.view(), m22.view())),
-            "cosine_similarity: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "cosine_similarity: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "embedding: ranking_softmax labels",
@@ -678,7 +678,7 @@ fn cases() -> Vec<Case> {
         (
             "keras: kl_divergence shapes",
             msg!(KerasKlDivergence::new().forward(m23.view(), m22.view())),
-            "kl_divergence: `y_pred` has shape [2, 2], expected [2, 3] (the shape of `y_true`)",
+            "kl_divergence: `y_pred` has shape [2, 2], expected a shape that broadcasts with `y_true` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "information: entropy_backward grad_output",
@@ -713,7 +713,7 @@ fn cases() -> Vec<Case> {
         (
             "margin: categorical hinge shapes",
             msg!(KerasCategoricalHinge::new().forward(m23.view(), m22.view())),
-            "categorical_hinge: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "categorical_hinge: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "margin: multiclass_hinge no classes",
@@ -768,7 +768,7 @@ fn cases() -> Vec<Case> {
         (
             "optax: poly_loss shapes",
             msg!(OptaxPolyLossCrossEntropy::new().forward(m23.view(), m22.view())),
-            "poly_loss_cross_entropy: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+            "poly_loss_cross_entropy: `labels` has shape [2, 2], expected a shape that broadcasts with `logits` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "segmentation: optax dice class_reduction",
@@ -793,7 +793,7 @@ fn cases() -> Vec<Case> {
         (
             "segmentation: keras tversky shapes",
             msg!(KerasTversky::new().forward(m23.view(), m22.view())),
-            "tversky: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "tversky: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "segmentation: lovasz classes option",
@@ -829,7 +829,7 @@ fn cases() -> Vec<Case> {
         (
             "regression: keras huber shapes",
             msg!(keras::huber(m23.view(), m22.view(), 1.0)),
-            "huber: `y_pred` has shape [2, 2], expected [2, 3] (the shape of `y_true`)",
+            "huber: `y_pred` has shape [2, 2], expected a shape that broadcasts with `y_true` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "regression: keras huber delta",
