@@ -1179,8 +1179,9 @@ impl SoftmaxCrossEntropyWithLogits {
                     Self::NAME,
                     "labels",
                     format!(
-                        "{lx:?} (the shape of `logits`), or one that broadcasts to its (rows, classes) form [{}, {}] as TensorFlow's kernel broadcasts: 1 or {} rows, 1 or {} classes (or logits of 1 class)",
-                        x2[0], x2[1], x2[0], x2[1]
+                        "{lx:?} (the shape of `logits`), or a shape whose (rows, classes) form broadcasts to the logits' [{r}, {c}] as TensorFlow's kernel broadcasts it (1 row or {r}; 1 class or {c}; or logits of 1 class)",
+                        r = x2[0],
+                        c = x2[1]
                     ),
                     ll,
                 ))
