@@ -82,7 +82,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         name: "softmax_cross_entropy_with_logits",
         summary: "Cross entropy of softmax(logits) against label distributions, one value per sample",
         tensors: &[
-            promoted("labels", "a distribution over classes per sample, logits' shape"),
+            promoted("labels", "a distribution over classes per sample: logits' shape, or one that broadcasts to it in TensorFlow's (rows, classes) form (one row; a class axis of 1, in either)"),
             float("logits", "unnormalized log-probabilities, classes along `axis`"),
         ],
         options: &[opt("axis", OptionType::Axis, "-1", "the class axis")],

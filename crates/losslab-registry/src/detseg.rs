@@ -21,7 +21,7 @@ const BOXES2: TensorSpec = promoted("boxes2", "boxes (x1, y1, x2, y2): boxes1's 
 const BOX_EPS: OptionSpec = opt("eps", OptionType::Float, "1e-7", "added to the denominators");
 // Keras casts y_true to y_pred's dtype.
 const Y_TRUE: TensorSpec = promoted("y_true", "targets in [0, 1], any shape");
-const Y_PRED: TensorSpec = float("y_pred", "predicted probabilities, y_true's shape");
+const Y_PRED: TensorSpec = float("y_pred", "predicted probabilities: a shape that broadcasts with y_true's (NumPy's rule)");
 const KERAS_AXIS: OptionSpec =
     opt("axis", OptionType::OptionalFloat, "None", "the axis summed over (an integer); None: every axis, the batch included");
 const PREDICTIONS: TensorSpec = float("predictions", "logits (probabilities without apply_softmax), shape (..., C) or (...)");

@@ -68,7 +68,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Keras,
         name: "cosine_similarity",
         summary: "Negative cosine similarity along an axis (−1 aligned, 0 orthogonal), Keras's l2 normalisation",
-        tensors: &[promoted("y_true", "targets, any shape"), float("y_pred", "predictions, y_true's shape")],
+        tensors: &[promoted("y_true", "targets, any shape"), float("y_pred", "predictions: a shape that broadcasts with y_true's (NumPy's rule, after Keras squeezes or expands a trailing axis of 1; each normalised over its own axis)")],
         options: &[opt("axis", OptionType::Axis, "-1", "the axis along which the similarity is computed")],
         default_reduction: None,
         grads: &["y_true", "y_pred"],
@@ -90,8 +90,8 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "optax's triplet margin: max((Σ(a − p)^k + eps)^(1/k) − (Σ(a − n)^k + eps)^(1/k) + margin, 0)",
         tensors: &[
             float("anchors", "anchors, any shape with an embedding axis"),
-            float("positives", "positives, anchors' shape"),
-            float("negatives", "negatives, anchors' shape"),
+            float("positives", "positives: a shape that broadcasts with anchors' and negatives' (NumPy's rule)"),
+            float("negatives", "negatives: a shape that broadcasts with anchors' and positives'"),
         ],
         options: &[
             opt("axis", OptionType::Axis, "-1", "the embedding axis"),
@@ -109,7 +109,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         summary: "Listwise softmax ranking loss: −Σ labels · log_softmax(logits) over each list (the last axis)",
         tensors: &[
             float("logits", "scores, shape (..., list_size)"),
-            promoted("labels", "relevance labels, logits' shape"),
+            promoted("labels", "relevance labels: a shape that broadcasts with logits' (NumPy's rule; not along the logits' own list axis)"),
             TensorSpec { name: "where", required: false, kind: TensorKind::Int, doc: "valid items (nonzero = valid), broadcast to logits' shape" },
             opt_promoted("weights", "a weight per item multiplying the labels, broadcast to logits' shape"),
         ],

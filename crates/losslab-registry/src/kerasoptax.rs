@@ -12,6 +12,11 @@ use ndarray::ArrayD;
 
 // Keras casts y_true to y_pred's dtype.
 const Y_TRUE: super::TensorSpec = promoted("y_true", "the targets, y_pred's shape");
+// The losses where Keras broadcasts y_true and y_pred together (NumPy's rule).
+const Y_TRUE_BROADCAST: super::TensorSpec = promoted("y_true", "the targets: a shape that broadcasts with y_pred's (NumPy's rule)");
+// ... after squeezing or expanding a trailing axis of size 1 (Keras's regression losses).
+const Y_TRUE_KERAS_RANK: super::TensorSpec =
+    promoted("y_true", "the targets: a shape that broadcasts with y_pred's (NumPy's rule, after Keras squeezes or expands a trailing axis of 1)");
 const FROM_LOGITS: super::OptionSpec = opt("from_logits", OptionType::Bool, "False", "y_pred holds logits rather than probabilities");
 const SMOOTHING: super::OptionSpec = opt("label_smoothing", OptionType::Float, "0.0", "smooths the labels, in [0, 1]");
 const AXIS: super::OptionSpec = opt("axis", OptionType::Axis, "-1", "the axis reduced over");
@@ -62,7 +67,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     keras(
         "categorical_focal_crossentropy",
         "Categorical cross entropy with each class scaled by alpha (1 − q)^gamma",
-        &[Y_TRUE, float("y_pred", "probabilities (or logits), classes along axis")],
+        &[Y_TRUE_BROADCAST, float("y_pred", "probabilities (or logits), classes along axis (its own: that axis does not broadcast)")],
         &[ALPHA, GAMMA, FROM_LOGITS, SMOOTHING, AXIS],
         &["y_pred", "y_true"],
         eval!(k_cfce),
@@ -75,12 +80,12 @@ pub(super) const LOSSES: &[LossSpec] = &[
         &["y_pred"],
         eval!(k_gce),
     ),
-    keras("kl_divergence", "Σ t log(t / p) over the last axis, both clipped to [1e-7, 1]", &[Y_TRUE, float("y_pred", "probabilities, at least 1-d")], &[], &["y_pred", "y_true"], eval!(k_kl)),
-    keras("log_cosh", "Mean over the last axis of log cosh(y_pred − y_true)", &[Y_TRUE, float("y_pred", "predictions, at least 1-d")], &[], &["y_pred", "y_true"], eval!(k_logcosh)),
+    keras("kl_divergence", "Σ t log(t / p) over the last axis, both clipped to [1e-7, 1]", &[Y_TRUE_BROADCAST, float("y_pred", "probabilities, at least 1-d")], &[], &["y_pred", "y_true"], eval!(k_kl)),
+    keras("log_cosh", "Mean over the last axis of log cosh(y_pred − y_true)", &[Y_TRUE_KERAS_RANK, float("y_pred", "predictions, at least 1-d")], &[], &["y_pred", "y_true"], eval!(k_logcosh)),
     keras(
         "mean_squared_logarithmic_error",
         "Mean over the last axis of (log(1 + max(y_pred, ε)) − log(1 + max(y_true, ε)))²",
-        &[Y_TRUE, float("y_pred", "predictions, at least 1-d")],
+        &[Y_TRUE_KERAS_RANK, float("y_pred", "predictions, at least 1-d")],
         &[],
         &["y_pred", "y_true"],
         eval!(k_msle),
@@ -88,7 +93,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     keras(
         "mean_absolute_percentage_error",
         "100 × mean over the last axis of |(y_true − y_pred) / max(|y_true|, ε)|",
-        &[Y_TRUE, float("y_pred", "predictions, at least 1-d")],
+        &[Y_TRUE_KERAS_RANK, float("y_pred", "predictions, at least 1-d")],
         &[],
         &["y_pred", "y_true"],
         eval!(k_mape),
@@ -96,7 +101,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     keras(
         "huber",
         "Mean over the last axis of the Huber loss of y_pred − y_true: ½e² within delta, delta·|e| − ½delta² beyond",
-        &[Y_TRUE, float("y_pred", "predictions, at least 1-d")],
+        &[Y_TRUE_KERAS_RANK, float("y_pred", "predictions, at least 1-d")],
         &[opt("delta", OptionType::Float, "1.0", "the bound of the quadratic region (>= 0)")],
         &["y_pred", "y_true"],
         eval!(k_huber),
@@ -104,7 +109,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "poly_loss_cross_entropy",
         "Poly-1: softmax cross entropy + epsilon · Σ labels (1 − p)",
-        &[float("logits", "unnormalized log-probabilities, classes along axis"), float("labels", "distributions, logits' shape")],
+        &[float("logits", "unnormalized log-probabilities, classes along axis"), float("labels", "distributions: a shape that broadcasts with logits' (NumPy's rule; not along the logits' own class axis)")],
         &[opt("epsilon", OptionType::Float, "2.0", "the coefficient of the first polynomial term"), AXIS],
         &["logits", "labels"],
         eval!(o_poly),
@@ -113,12 +118,12 @@ pub(super) const LOSSES: &[LossSpec] = &[
         "sparsemax_loss",
         "Binary sparsemax loss: sparse_plus(∓logits), element-wise",
         &[
-            float("logits", "scores, any shape"),
+            float("logits", "scores, any shape (the result has the broadcast shape)"),
             super::TensorSpec {
                 name: "labels",
                 required: true,
                 kind: super::TensorKind::Either,
-                doc: "0 or 1, integer or float (any nonzero label is positive, as jnp.where reads it), logits' shape",
+                doc: "0 or 1, integer or float (any nonzero label is positive, as jnp.where reads it): a shape that broadcasts with logits' (NumPy's rule)",
             },
         ],
         &[],
@@ -136,7 +141,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "generalized_kl_divergence",
         "KL divergence extended to unnormalised measures",
-        &[float("log_predictions", "log-predictions, classes on the last axis"), float("targets", "targets, log_predictions' shape")],
+        &[float("log_predictions", "log-predictions, classes on the last axis"), float("targets", "targets: a shape that broadcasts with log_predictions' (NumPy's rule)")],
         &[],
         &["log_predictions", "targets"],
         eval!(o_gkl),
@@ -144,7 +149,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "kl_divergence",
         "KL(targets ‖ exp(log_predictions)) over the last axis",
-        &[float("log_predictions", "log-predictions, classes on the last axis"), float("targets", "probabilities, log_predictions' shape")],
+        &[float("log_predictions", "log-predictions, classes on the last axis"), float("targets", "probabilities: a shape that broadcasts with log_predictions' (NumPy's rule)")],
         &[],
         &["log_predictions", "targets"],
         eval!(o_kl),
@@ -152,7 +157,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "kl_divergence_with_log_targets",
         "KL(exp(log_targets) ‖ exp(log_predictions)) over the last axis",
-        &[float("log_predictions", "log-predictions, classes on the last axis"), float("log_targets", "log-probabilities, log_predictions' shape")],
+        &[float("log_predictions", "log-predictions, classes on the last axis"), float("log_targets", "log-probabilities: a shape that broadcasts with log_predictions' (NumPy's rule)")],
         &[],
         &["log_predictions", "log_targets"],
         eval!(o_kl_log),
@@ -160,7 +165,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "safe_softmax_cross_entropy",
         "Softmax cross entropy with 0 · log 0 = 0 (−inf logits with zero labels)",
-        &[float("logits", "unnormalized log-probabilities, shape (..., C)"), promoted("labels", "distributions, logits' shape")],
+        &[float("logits", "unnormalized log-probabilities, shape (..., C)"), promoted("labels", "distributions: a shape that broadcasts with logits' (NumPy's rule; not along the logits' own class axis)")],
         &[],
         &["logits", "labels"],
         eval!(o_safe_ce),
@@ -176,7 +181,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "huber_loss",
         "Huber loss, element-wise: quadratic within delta, linear beyond",
-        &[float("predictions", "any shape"), opt_promoted("targets", "predictions' shape (default zeros)")],
+        &[float("predictions", "any shape"), opt_promoted("targets", "a shape that broadcasts with predictions' (NumPy's rule; the result has the broadcast shape; default zeros)")],
         &[opt("delta", OptionType::Float, "1.0", "the bound of the quadratic region")],
         &["predictions", "targets"],
         eval!(o_huber),
@@ -184,7 +189,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     optax(
         "log_cosh",
         "log cosh(predictions − targets), element-wise",
-        &[float("predictions", "any shape"), opt_promoted("targets", "predictions' shape (default zeros)")],
+        &[float("predictions", "any shape"), opt_promoted("targets", "a shape that broadcasts with predictions' (NumPy's rule; the result has the broadcast shape; default zeros)")],
         &[],
         &["predictions", "targets"],
         eval!(o_logcosh),

@@ -12,7 +12,7 @@ use ndarray::ArrayD;
 
 const INPUT: TensorSpec = float("input", "the prediction, any shape");
 // Keras casts y_true to y_pred's dtype.
-const Y_TRUE: TensorSpec = promoted("y_true", "the labels, y_pred's shape");
+const Y_TRUE: TensorSpec = promoted("y_true", "the labels: a shape that broadcasts with y_pred's (NumPy's rule)");
 const Y_PRED: TensorSpec = float("y_pred", "the prediction, shape (..., C); the loss averages over the last axis");
 const ROWS: TensorSpec = float("input", "scores, shape (N, C) or (C,)");
 const SCORES: TensorSpec = float("scores", "scores, shape (..., C)");
@@ -185,7 +185,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Keras,
         name: "poisson",
         summary: "Poisson loss on rates, mean over the last axis of y_pred − y_true·log(y_pred + 1e-7)",
-        tensors: &[promoted("y_true", "counts, y_pred's shape"), float("y_pred", "rates, shape (..., C)")],
+        tensors: &[promoted("y_true", "counts: a shape that broadcasts with y_pred's (NumPy's rule)"), float("y_pred", "rates, shape (..., C)")],
         options: &[],
         default_reduction: None,
         grads: &["y_pred", "y_true"],
@@ -215,7 +215,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
         framework: Framework::Keras,
         name: "categorical_hinge",
         summary: "Categorical hinge: max(max((1 − y_true)·y_pred) − Σ y_true·y_pred + 1, 0) over the last axis",
-        tensors: &[promoted("y_true", "one-hot labels, y_pred's shape"), float("y_pred", "scores, shape (..., C)")],
+        tensors: &[promoted("y_true", "one-hot labels: a shape that broadcasts with y_pred's (NumPy's rule)"), float("y_pred", "scores, shape (..., C)")],
         options: &[],
         default_reduction: None,
         grads: &["y_pred", "y_true"],

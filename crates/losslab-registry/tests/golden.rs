@@ -320,6 +320,14 @@ fn golden_parity() {
     check_file("parity.json");
 }
 
+/// Broadcasting in TensorFlow, Keras and optax (`scripts/golden/broadcast.py`):
+/// the tensors broadcast as each reference broadcasts them, each gradient summed
+/// back to its tensor's shape; the refusals are shape errors.
+#[test]
+fn golden_broadcast() {
+    check_file_with("broadcast.json", Some(ErrorKind::Shape));
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -327,7 +335,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 12] = [
+    const FILES: [&str; 13] = [
         "torch.json",
         "tf.json",
         "scipy.json",
@@ -340,6 +348,7 @@ fn every_loss_has_a_golden_case() {
         "promotion.json",
         "parity.json",
         "names.json",
+        "broadcast.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())

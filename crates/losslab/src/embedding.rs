@@ -21,10 +21,10 @@
 //! Losses with more than two differentiable tensors return their own gradient
 //! structs with named fields ([`TripletGradients`], [`CosineEmbeddingGradients`]).
 
-use crate::machinery::broadcast::Broadcast;
+use crate::machinery::broadcast::{keras_same_rank, Broadcast};
 use crate::machinery::lanes::{Eval, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
-use crate::machinery::error::{check_option, same_shape, shape_err, LossError, Result};
+use crate::machinery::error::{check_option, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::lanes::{lanes, resolve_axis};
 use crate::math::sgn;
@@ -295,13 +295,19 @@ impl Triplet {
                 }
                 Lanes::last(a.shape())
             }
+            // optax: the three broadcast together (NumPy's rule, any ranks),
+            // the distances along `axis` of the broadcast shape.
             Some(ax) => {
-                same_shape(loss, names[0], a.shape(), names[1], p.shape())?;
-                same_shape(loss, names[0], a.shape(), names[2], n.shape())?;
-                if a.ndim() == 0 {
-                    return Err(shape_err(loss, names[0], "at least 1 dimension (the embedding axis)", a.shape()));
+                let bc = Broadcast::numpy(loss, &[(names[0], a.shape()), (names[1], p.shape()), (names[2], n.shape())])?;
+                if bc.shape.is_empty() {
+                    return Err(shape_err(loss, names[0], "at least 1 dimension (the embedding axis), in one of the three tensors", a.shape()));
                 }
-                Lanes::new(a.shape(), Some(resolve_axis(loss, "axis", ax, a.ndim())?))
+                let lanes = Lanes::new(&bc.shape, Some(resolve_axis(loss, "axis", ax, bc.shape.len())?));
+                if !bc.is_trivial() {
+                    let (av, pv, nv) = (bc.expand(0, a), bc.expand(1, p), bc.expand(2, n));
+                    return Ok(Triplet { shape: bc.shape.clone(), lanes, a: av, p: pv, n: nv, bc: Some(bc) });
+                }
+                lanes
             }
         };
         Ok(Triplet { shape: a.shape().to_vec(), lanes, a: widen(a), p: widen(p), n: widen(n), bc: None })
@@ -695,9 +701,13 @@ impl TripletMarginWithDistanceLoss {
 /// is NaN (`0 · ∞`, as JAX gives it). No reduction by default (`None`): optax
 /// returns the loss per triplet.
 ///
+/// Shapes: the three broadcast together as optax broadcasts them (NumPy's rule, any
+/// ranks: a `(1, D)` anchor against `(N, D)` positives); the distances run along
+/// `axis` of the broadcast shape, each gradient summed back to its tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ or the tensors have no axis;
-/// [`LossError::Option`] for an `axis` out of range.
+/// [`LossError::Shape`] if the shapes do not broadcast or the broadcast has no
+/// axis; [`LossError::Option`] for an `axis` out of range.
 ///
 /// # Examples
 /// ```
@@ -1118,10 +1128,17 @@ impl CosineEmbeddingLoss {
 /// No reduction by default (`None`): the loss per vector, the input's shape
 /// without `axis`. A 0-d pair is one vector of length 1.
 ///
+/// Shapes as Keras's: where the ranks differ by one, a trailing axis of size 1
+/// is squeezed or expanded (`squeeze_or_expand_to_same_rank`); each tensor is
+/// normalised over its own `axis` (a size-1 axis normalises to ±1), and the
+/// normalised tensors broadcast together (NumPy's rule) before their product
+/// is summed over the broadcast's axis; each gradient is summed back to its
+/// tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ (Keras also squeezes or expands a
-/// trailing axis of size 1 when the ranks differ by one; losslab requires equal
-/// shapes); [`LossError::Option`] for an `axis` out of range.
+/// [`LossError::Shape`] if the shapes do not broadcast (after Keras's squeeze or
+/// expansion of a trailing axis of size 1), or differ in rank with a
+/// non-negative `axis`; [`LossError::Option`] for an `axis` out of range.
 ///
 /// # Examples
 /// ```
@@ -1182,6 +1199,46 @@ fn keras_normalize_backward(x: &[f64], g: &[f64], out: &mut Vec<f64>) {
     out.extend(x.iter().zip(g).map(|(xi, gi)| gi * inv + ct_q * 2.0 * xi));
 }
 
+/// Keras's `normalize` of every lane of `x`.
+fn normalized(lanes: &Lanes, x: &[f64]) -> Vec<f64> {
+    let (mut out, mut a) = (vec![0.0; x.len()], Vec::new());
+    for s in 0..lanes.count() {
+        lanes.gather(x, s, &mut a);
+        let inv = keras_inv_norm(&a).2;
+        for (k, v) in a.iter().enumerate() {
+            out[lanes.at(s, k)] = v * inv;
+        }
+    }
+    out
+}
+
+/// The gradient of `Σ g · normalize(x)` with respect to `x`, lane by lane.
+fn normalize_backward(lanes: &Lanes, x: &[f64], g: &[f64]) -> Vec<f64> {
+    let (mut out, mut a, mut b, mut lane) = (vec![0.0; x.len()], Vec::new(), Vec::new(), Vec::new());
+    for s in 0..lanes.count() {
+        lanes.gather(x, s, &mut a);
+        lanes.gather(g, s, &mut b);
+        keras_normalize_backward(&a, &b, &mut lane);
+        lanes.scatter_add(&mut out, s, &lane);
+    }
+    out
+}
+
+/// [`CosineSimilarityLoss`]'s checked inputs: the tensors (flat), their lanes,
+/// and the normalised tensors broadcast together.
+struct CosinePrep {
+    bc: Broadcast,
+    /// The lanes of the broadcast shape, and of `y_pred` and `y_true` (as Keras squeezed or expanded them).
+    lanes: Lanes,
+    lp: Lanes,
+    lt: Lanes,
+    p: Vec<f64>,
+    t: Vec<f64>,
+    /// `normalize(y_pred)` and `normalize(y_true)`, broadcast.
+    bp: Vec<f64>,
+    bt: Vec<f64>,
+}
+
 impl CosineSimilarityLoss {
     const NAME: &'static str = "cosine_similarity";
 
@@ -1196,51 +1253,66 @@ impl CosineSimilarityLoss {
         axis: isize
     );
 
-    fn prepare<T: Float, D: Dimension>(
-        &self,
-        y_true: &ArrayView<'_, T, D>,
-        y_pred: &ArrayView<'_, T, D>,
-    ) -> Result<(Lanes, Vec<f64>, Vec<f64>, Reducer)> {
-        same_shape(Self::NAME, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
-        let lanes = if y_pred.ndim() == 0 {
+    /// The lanes of a tensor of `shape` along `self.axis` (one lane of one
+    /// element for a 0-d tensor).
+    fn lanes_of(&self, shape: &[usize]) -> Result<Lanes> {
+        Ok(if shape.is_empty() {
             Lanes::new(&[], None)
         } else {
-            Lanes::new(y_pred.shape(), Some(resolve_axis(Self::NAME, "axis", self.axis, y_pred.ndim())?))
-        };
-        let r = Reducer::counting(self.reduction, &lanes.out_shape, &lanes.out_shape);
-        Ok((lanes, widen(y_true), widen(y_pred), r))
+            Lanes::new(shape, Some(resolve_axis(Self::NAME, "axis", self.axis, shape.len())?))
+        })
     }
 
-    fn losses(lanes: &Lanes, t: &[f64], p: &[f64]) -> Vec<f64> {
+    /// Keras's order of operations: squeeze or expand a trailing axis of size 1
+    /// ([`keras_same_rank`]), normalise each tensor over its own axis, then
+    /// broadcast the normalised tensors together (NumPy's rule) and sum their
+    /// product over the broadcast's axis.
+    fn prepare<T: Float, D: Dimension>(&self, y_true: &ArrayView<'_, T, D>, y_pred: &ArrayView<'_, T, D>) -> Result<(CosinePrep, Reducer)> {
+        let (st, sp) = keras_same_rank(y_true.shape(), y_pred.shape());
+        let bc = Broadcast::numpy(Self::NAME, &[("y_pred", &sp), ("y_true", &st)])?;
+        if self.axis >= 0 && st.len() != sp.len() {
+            return Err(shape_err(
+                Self::NAME,
+                "y_true",
+                format!("{} dimensions, as `y_pred` {sp:?} (with the axis {} counted from the front, tensors of different ranks do not broadcast here)", sp.len(), self.axis),
+                y_true.shape(),
+            ));
+        }
+        let (lp, lt, lanes) = (self.lanes_of(&sp)?, self.lanes_of(&st)?, self.lanes_of(&bc.shape)?);
+        let r = Reducer::counting(self.reduction, &lanes.out_shape, &lanes.out_shape);
+        let (p, t) = (widen(y_pred), widen(y_true));
+        let (np, nt) = (normalized(&lp, &p), normalized(&lt, &t));
+        let (bp, bt) = (bc.expand_flat(0, &np), bc.expand_flat(1, &nt));
+        Ok((CosinePrep { bc, lanes, lp, lt, p, t, bp, bt }, r))
+    }
+
+    fn losses(c: &CosinePrep) -> Vec<f64> {
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        (0..lanes.count())
+        (0..c.lanes.count())
             .map(|s| {
-                lanes.gather(t, s, &mut a);
-                lanes.gather(p, s, &mut b);
-                let (ia, ib) = (keras_inv_norm(&a).2, keras_inv_norm(&b).2);
-                -sum_f64(a.iter().zip(&b).map(|(x, y)| (x * ia) * (y * ib)))
+                c.lanes.gather(&c.bt, s, &mut a);
+                c.lanes.gather(&c.bp, s, &mut b);
+                -sum_f64(a.iter().zip(&b).map(|(x, y)| x * y))
             })
             .collect()
     }
 
-    fn grads(lanes: &Lanes, t: &[f64], p: &[f64], scales: &Scales) -> (Vec<f64>, Vec<f64>) {
-        let (mut gt, mut gp) = (vec![0.0; t.len()], vec![0.0; t.len()]);
-        let (mut a, mut b, mut ua, mut ub, mut out) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for s in 0..lanes.count() {
-            lanes.gather(t, s, &mut a);
-            lanes.gather(p, s, &mut b);
-            let (ia, ib) = (keras_inv_norm(&a).2, keras_inv_norm(&b).2);
+    fn grads(c: &CosinePrep, scales: &Scales) -> (Vec<f64>, Vec<f64>) {
+        // The cotangents of the normalised tensors, in the broadcast shape.
+        let (mut ct, mut cp) = (vec![0.0; c.bt.len()], vec![0.0; c.bp.len()]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for s in 0..c.lanes.count() {
+            c.lanes.gather(&c.bt, s, &mut a);
+            c.lanes.gather(&c.bp, s, &mut b);
             let g = -scales.at(s);
-            ua.clear();
-            ua.extend(a.iter().map(|x| g * x * ia)); // cotangent of normalize(y_pred)
-            ub.clear();
-            ub.extend(b.iter().map(|y| g * y * ib)); // cotangent of normalize(y_true)
-            keras_normalize_backward(&a, &ub, &mut out);
-            lanes.scatter_add(&mut gt, s, &out);
-            keras_normalize_backward(&b, &ua, &mut out);
-            lanes.scatter_add(&mut gp, s, &out);
+            for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+                let i = c.lanes.at(s, k);
+                cp[i] = g * x; // cotangent of normalize(y_pred)
+                ct[i] = g * y; // cotangent of normalize(y_true)
+            }
         }
-        (gt, gp)
+        let (cp, ct) = (c.bc.reduce_wide(0, cp), c.bc.reduce_wide(1, ct));
+        (normalize_backward(&c.lt, &c.t, &ct), normalize_backward(&c.lp, &c.p, &cp))
     }
 
     /// The loss, in Keras's argument order (`y_true`, `y_pred`).
@@ -1248,8 +1320,8 @@ impl CosineSimilarityLoss {
     /// # Errors
     /// See the type's docs.
     pub fn forward<T: Float, D: Dimension>(&self, y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-        let (lanes, t, p, r) = self.prepare(&y_true, &y_pred)?;
-        Ok(r.output(Self::losses(&lanes, &t, &p)))
+        let (c, r) = self.prepare(&y_true, &y_pred)?;
+        Ok(r.output(Self::losses(&c)))
     }
 
     /// The gradients of `Σ grad_output · loss`: `input` with respect to `y_pred`,
@@ -1264,9 +1336,9 @@ impl CosineSimilarityLoss {
         y_pred: ArrayView<'_, T, D>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let (lanes, t, p, r) = self.prepare(&y_true, &y_pred)?;
+        let (c, r) = self.prepare(&y_true, &y_pred)?;
         let scales = r.scales(Self::NAME, &grad_output)?;
-        let (gt, gp) = Self::grads(&lanes, &t, &p, &scales);
+        let (gt, gp) = Self::grads(&c, &scales);
         Ok(Gradients { input: narrow(y_pred.shape(), gp), target: Some(narrow(y_true.shape(), gt)) })
     }
 
@@ -1279,11 +1351,11 @@ impl CosineSimilarityLoss {
         y_true: ArrayView<'_, T, D>,
         y_pred: ArrayView<'_, T, D>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let (lanes, t, p, r) = self.prepare(&y_true, &y_pred)?;
-        let value = r.output(Self::losses(&lanes, &t, &p));
+        let (c, r) = self.prepare(&y_true, &y_pred)?;
+        let value = r.output(Self::losses(&c));
         let g = ones_like_output::<T>(&r);
         let scales = r.scales(Self::NAME, &g.view())?;
-        let (gt, gp) = Self::grads(&lanes, &t, &p, &scales);
+        let (gt, gp) = Self::grads(&c, &scales);
         Ok((value, Gradients { input: narrow(y_pred.shape(), gp), target: Some(narrow(y_true.shape(), gt)) }))
     }
 }
@@ -1574,9 +1646,15 @@ impl NtXentLoss {
 /// ([`Gradients::target`]: `−weightsᵢ · log_softmax(s)ᵢ`, 0 for masked
 /// items); `weights` is not differentiated.
 ///
+/// `logits` and `labels` broadcast together as optax broadcasts them (NumPy's
+/// rule; each gradient summed back to its tensor's shape), except along the
+/// list axis of the logits, over which optax takes the softmax first: a
+/// size-1 list axis of the logits that would broadcast is refused.
+///
 /// # Errors
-/// [`LossError::Shape`] if `labels`' shape is not `logits`', if `where` or
-/// `weights` do not broadcast to it, or if `logits` is 0-d.
+/// [`LossError::Shape`] if `labels`' shape does not broadcast with `logits'`
+/// (or the logits' list axis would), if `where` or `weights` do not broadcast
+/// to the broadcast shape, or if `logits` is 0-d.
 ///
 /// # Examples
 /// ```
@@ -1615,6 +1693,8 @@ impl Default for RankingSoftmaxLoss {
 }
 
 struct RankingLists {
+    /// `logits` and `labels` broadcast together.
+    bc: Broadcast,
     lanes: Lanes,
     s: Vec<f64>,
     y: Vec<f64>,
@@ -1664,17 +1744,29 @@ impl RankingSoftmaxLoss {
         if logits.ndim() == 0 {
             return Err(shape_err(name, "logits", "at least 1 dimension (the list)", logits.shape()));
         }
-        same_shape(name, "logits", logits.shape(), "labels", labels.shape())?;
-        let shape = logits.shape();
+        // optax: logits and labels broadcast (NumPy's rule), but the softmax runs
+        // over the logits' own list axis, which must not broadcast.
+        let bc = Broadcast::numpy(name, &[("logits", logits.shape()), ("labels", labels.shape())])?;
+        let shape = bc.shape.clone();
+        let shape = shape.as_slice();
+        if logits.shape().last() != shape.last() {
+            return Err(shape_err(
+                name,
+                "logits",
+                format!("a shape whose last axis (the list) has {} entries, as the broadcast shape {shape:?} (optax takes the softmax over the logits' own list axis; a size-1 one that broadcasts is not taken)", shape[shape.len() - 1]),
+                logits.shape(),
+            ));
+        }
         let bcast = |t: &'static str, s: &[usize]| {
-            shape_err(name, t, format!("a shape that broadcasts to {shape:?} (the shape of `logits`)"), s)
+            shape_err(name, t, format!("a shape that broadcasts to {shape:?} (the shape of `logits` and `labels` broadcast)"), s)
         };
+        let n: usize = shape.iter().product();
         let valid: Vec<bool> = match &self.where_ {
-            None => vec![true; logits.len()],
+            None => vec![true; n],
             Some(m) => m.broadcast(IxDyn(shape)).ok_or_else(|| bcast("where", m.shape()))?.iter().copied().collect(),
         };
         let w: Vec<f64> = match &self.weights {
-            None => vec![1.0; logits.len()],
+            None => vec![1.0; n],
             Some(m) => m.broadcast(IxDyn(shape)).ok_or_else(|| bcast("weights", m.shape()))?.iter().copied().collect(),
         };
         let lanes = Lanes::last(shape);
@@ -1684,7 +1776,8 @@ impl RankingSoftmaxLoss {
             let any: &Vec<bool> = &any;
             r.mean_denominator = any.iter().filter(|&&a| a).count() as f64;
         }
-        Ok((RankingLists { lanes, s: widen(logits), y: widen(labels), valid, w, any }, r))
+        let (s, y) = (bc.expand(0, logits), bc.expand(1, labels));
+        Ok((RankingLists { bc, lanes, s, y, valid, w, any }, r))
     }
 
     fn losses(lists: &RankingLists) -> Vec<f64> {
@@ -1762,7 +1855,7 @@ impl RankingSoftmaxLoss {
         let scales = r.scales(Self::NAME, &grad_output)?;
         let zeroed = self.output::<T>(&r, Self::losses(&lists)).1;
         let (gs, gy) = Self::grads(&lists, &scales, zeroed);
-        Ok(Gradients { input: narrow(logits.shape(), gs), target: Some(narrow(labels.shape(), gy)) })
+        Ok(Gradients { input: lists.bc.reduce(0, gs), target: Some(lists.bc.reduce(1, gy)) })
     }
 
     /// The loss and its gradients.
@@ -1779,7 +1872,7 @@ impl RankingSoftmaxLoss {
         let g = ones_like_output::<T>(&r);
         let scales = r.scales(Self::NAME, &g.view())?;
         let (gs, gy) = Self::grads(&lists, &scales, zeroed);
-        Ok((value, Gradients { input: narrow(logits.shape(), gs), target: Some(narrow(labels.shape(), gy)) }))
+        Ok((value, Gradients { input: lists.bc.reduce(0, gs), target: Some(lists.bc.reduce(1, gy)) }))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::machinery::broadcast::{broadcast_shapes, Broadcast};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::kernels::elementwise::{log1p_exp_neg_abs, softplus_sigmoid};
-use crate::machinery::lanes::{eval_lanes, eval_pointwise, last_axis, sum_lane, Eval, Pairing, Upstream};
+use crate::machinery::lanes::{eval_lanes_then, eval_pointwise, last_axis, sum_lane, Eval, Pairing, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
 use crate::machinery::reduction::{Gradients, Reduction};
@@ -240,8 +240,13 @@ impl LogPoissonLoss {
 /// computes the mean over the last axis in float32 even for float64 inputs;
 /// losslab computes it in f64.
 ///
+/// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts them
+/// (NumPy's rule: `(N, 1)` or `(1, C)` against `(N, C)`, either way, any ranks;
+/// `(N,)` against `(N, C)` does not broadcast); one result per lane of the
+/// broadcast shape, each gradient summed back to its tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] for different shapes or inputs without axes.
+/// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
 ///
 /// # Examples
 /// ```
@@ -283,19 +288,21 @@ impl KerasPoisson {
         y_pred: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        same_shape(Self::NAME, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
-        let (samples, c, out) = last_axis(Self::NAME, "y_pred", y_pred.shape())?;
-        let (p, t) = (widen(&y_pred), widen(&y_true));
+        let bc = Broadcast::numpy(Self::NAME, &[("y_pred", y_pred.shape()), ("y_true", y_true.shape())])?;
+        let pw = Pointwise::from_broadcast(bc, &y_pred, &y_true);
+        let lanes = last_axis(Self::NAME, "y_pred", &pw.shape)?;
+        let c = lanes.1;
+        let (p, t) = (&pw.x, &pw.y);
         let eps = KERAS_EPSILON;
         let per = |k: usize| p[k] - t[k] * (p[k] + eps).ln();
-        eval_lanes(Self::NAME, y_pred.shape(), samples, c, &out, self.reduction, up, true, |s, _| {
+        eval_lanes_then(Self::NAME, &pw.shape, lanes, self.reduction, up, |s, _| {
             sum_lane(s, c, per) / c as f64
         }, |s, sc, gp, gt| {
             for k in s * c..(s + 1) * c {
                 gp[k] = sc * (1.0 - t[k] / (p[k] + eps)) / c as f64;
                 gt[k] = sc * -(p[k] + eps).ln() / c as f64;
             }
-        })
+        }, |gp, gt| pw.gradients(gp, gt))
     }
 
     loss_methods!(torch: eval, (y_true: float, y_pred: float), "`input` w.r.t. `y_pred`, `target` w.r.t. `y_true`");

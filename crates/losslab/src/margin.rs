@@ -13,8 +13,9 @@ use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::machinery::kernels::elementwise::softplus_sigmoid;
-use crate::machinery::lanes::{eval_lanes, eval_pointwise, last_axis, sum_lane, Eval, Lanes, Pairing, Upstream};
+use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_pointwise, last_axis, sum_lane, Eval, Lanes, Pairing, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
+use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
@@ -846,22 +847,22 @@ macro_rules! keras_hinge_loss {
                 y_pred: ArrayView<'_, T, D>,
                 up: &Upstream<'_, T>,
             ) -> Result<Eval<T, Gradients<T>>> {
-                same_shape(Self::NAME, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
-                let (samples, c, out) = last_axis(Self::NAME, "y_pred", y_pred.shape())?;
-                let p = widen(&y_pred);
-                let (t, dt) = keras_hinge_labels(&widen(&y_true));
+                let bc = Broadcast::numpy(Self::NAME, &[("y_pred", y_pred.shape()), ("y_true", y_true.shape())])?;
+                let pw = Pointwise::from_broadcast(bc, &y_pred, &y_true);
+                let lanes = last_axis(Self::NAME, "y_pred", &pw.shape)?;
+                let c = lanes.1;
+                let p = &pw.x;
+                // Keras maps {0, 1} labels by their own values: broadcast, the same set.
+                let (t, dt) = keras_hinge_labels(&pw.y);
                 let cf = c as f64;
                 let squared: bool = $squared;
                 let h = |k: usize| relu(1.0 - t[k] * p[k]);
-                eval_lanes(
+                eval_lanes_then(
                     Self::NAME,
-                    y_pred.shape(),
-                    samples,
-                    c,
-                    &out,
+                    &pw.shape,
+                    lanes,
                     self.reduction,
                     up,
-                    true,
                     |s, _| sum_lane(s, c, |k| if squared { h(k) * h(k) } else { h(k) }) / cf,
                     |s, sc, gp, gt| {
                         for k in s * c..(s + 1) * c {
@@ -874,6 +875,7 @@ macro_rules! keras_hinge_loss {
                             gt[k] = -(a * p[k]) * dt;
                         }
                     },
+                    |gp, gt| pw.gradients(gp, gt),
                 )
             }
 
@@ -898,8 +900,13 @@ keras_hinge_loss!(
     /// default `Reduction::None` is Keras's own output. Keras 3.15 computes the
     /// mean in float32 even for float64 inputs; losslab computes it in f64.
     ///
+    /// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts
+    /// them (NumPy's rule: `(N, 1)` or `(1, C)` against `(N, C)`, either way,
+    /// any ranks); one result per lane of the broadcast shape, each gradient
+    /// summed back to its tensor's shape.
+    ///
     /// # Errors
-    /// [`LossError::Shape`] for different shapes or inputs without axes.
+    /// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
     ///
     /// # Examples
     /// ```
@@ -931,8 +938,13 @@ keras_hinge_loss!(
     /// Keras's own output; Keras 3.15 computes the mean in float32 even for
     /// float64 inputs, losslab in f64.
     ///
+    /// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts
+    /// them (NumPy's rule: `(N, 1)` or `(1, C)` against `(N, C)`, either way,
+    /// any ranks); one result per lane of the broadcast shape, each gradient
+    /// summed back to its tensor's shape.
+    ///
     /// # Errors
-    /// [`LossError::Shape`] for different shapes or inputs without axes.
+    /// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
     ///
     /// # Examples
     /// ```
@@ -963,8 +975,13 @@ keras_hinge_loss!(
 /// result has the inputs' shape without the last axis; the default
 /// `Reduction::None` is Keras's own output.
 ///
+/// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts them
+/// (NumPy's rule: `(N, 1)` or `(1, C)` against `(N, C)`, either way, any
+/// ranks); one result per lane of the broadcast shape, each gradient summed
+/// back to its tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] for different shapes or inputs without axes.
+/// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
 ///
 /// # Examples
 /// ```
@@ -1004,24 +1021,23 @@ impl KerasCategoricalHinge {
         y_pred: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        same_shape(Self::NAME, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
-        let (samples, c, out) = last_axis(Self::NAME, "y_pred", y_pred.shape())?;
-        let (p, t) = (widen(&y_pred), widen(&y_true));
+        let bc = Broadcast::numpy(Self::NAME, &[("y_pred", y_pred.shape()), ("y_true", y_true.shape())])?;
+        let pw = Pointwise::from_broadcast(bc, &y_pred, &y_true);
+        let lanes = last_axis(Self::NAME, "y_pred", &pw.shape)?;
+        let c = lanes.1;
+        let (p, t) = (&pw.x, &pw.y);
         let negs: Vec<f64> = (0..p.len()).map(|k| (1.0 - t[k]) * p[k]).collect();
         let z = |s: usize| {
             let pos = sum_lane(s, c, |k| t[k] * p[k]);
             let (neg, ties) = max_and_ties(&negs[s * c..(s + 1) * c]);
             (neg - pos + 1.0, neg, ties)
         };
-        eval_lanes(
+        eval_lanes_then(
             Self::NAME,
-            y_pred.shape(),
-            samples,
-            c,
-            &out,
+            &pw.shape,
+            lanes,
             self.reduction,
             up,
-            true,
             |s, _| relu(z(s).0),
             |s, sc, gp, gt| {
                 let (zs, neg, ties) = z(s);
@@ -1032,6 +1048,7 @@ impl KerasCategoricalHinge {
                     gt[k] = -(dneg * p[k]) - a * p[k];
                 }
             },
+            |gp, gt| pw.gradients(gp, gt),
         )
     }
 

@@ -10,6 +10,7 @@
 //! [`Reduction::BatchMean`] divides by the first axis of the unreduced result
 //! (1 when that result is a scalar).
 
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::lanes::{Eval, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
@@ -108,11 +109,17 @@ enum KerasOverlap {
     Tversky { alpha: f64, beta: f64 },
 }
 
+/// The tensors of a Keras overlap loss broadcast together (NumPy's rule), and
+/// the groups of the broadcast shape that are summed.
 struct KerasPrepared {
     yt: Vec<f64>,
     yp: Vec<f64>,
-    shape: Vec<usize>,
+    bc: Broadcast,
     groups: Groups,
+    /// Per tensor (`y_pred`, `y_true`): how many elements of a group read each
+    /// of its own elements (Dice sums each tensor over its own elements, not
+    /// the broadcast's).
+    repeats: [f64; 2],
 }
 
 impl KerasOverlap {
@@ -122,13 +129,30 @@ impl KerasOverlap {
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
     ) -> Result<KerasPrepared> {
-        same_shape(loss, "y_pred", y_pred.shape(), "y_true", y_true.shape())?;
-        let shape = y_pred.shape().to_vec();
+        let bc = Broadcast::numpy(loss, &[("y_pred", y_pred.shape()), ("y_true", y_true.shape())])?;
+        if axis.is_some() && y_pred.ndim() != y_true.ndim() {
+            return Err(shape_err(
+                loss,
+                "y_true",
+                format!("{} dimensions, as `y_pred` {:?} (with `axis` given, tensors of different ranks do not broadcast here)", y_pred.ndim(), y_pred.shape()),
+                y_true.shape(),
+            ));
+        }
+        let shape = bc.shape.clone();
         let mask = match axis {
             None => vec![true; shape.len()],
             Some(a) => axes_mask(loss, "axis", a, shape.len())?,
         };
-        Ok(KerasPrepared { yt: widen(y_true), yp: widen(y_pred), groups: Groups::new(&shape, &mask), shape })
+        let repeats = [0, 1].map(|k| {
+            let own = bc.shape_of(k);
+            let lead = shape.len() - own.len();
+            (0..shape.len())
+                .filter(|&ax| mask[ax])
+                .map(|ax| if shape[ax] > 0 && (ax < lead || own[ax - lead] != shape[ax]) { shape[ax] as f64 } else { 1.0 })
+                .product::<f64>()
+        });
+        let (yp, yt) = (bc.expand(0, y_pred), bc.expand(1, y_true));
+        Ok(KerasPrepared { yt, yp, groups: Groups::new(&shape, &mask), bc, repeats })
     }
 
     /// Per group: the loss, and the three sums it is made of.
@@ -139,8 +163,8 @@ impl KerasOverlap {
         let i = p.groups.sums(|k| yt[k] * yp[k]);
         match self {
             KerasOverlap::Dice => {
-                a = p.groups.sums(|k| yt[k]);
-                b = p.groups.sums(|k| yp[k]);
+                a = p.groups.sums(|k| yt[k]).into_iter().map(|v| v / p.repeats[1]).collect();
+                b = p.groups.sums(|k| yp[k]).into_iter().map(|v| v / p.repeats[0]).collect();
             }
             KerasOverlap::Tversky { .. } => {
                 a = p.groups.sums(|k| (1.0 - yp[k]) * yt[k]);
@@ -173,8 +197,8 @@ impl KerasOverlap {
                 KerasOverlap::Dice => {
                     let d = a + b + KERAS_EPSILON;
                     let r = 2.0 * i / (d * d);
-                    gp.push(-c * (2.0 * yt / d - r));
-                    gt.push(-c * (2.0 * yp / d - r));
+                    gp.push(-c * (2.0 * yt / d - r / p.repeats[0]));
+                    gt.push(-c * (2.0 * yp / d - r / p.repeats[1]));
                 }
                 KerasOverlap::Tversky { alpha, beta } => {
                     let d = i + a * alpha + b * beta + KERAS_EPSILON;
@@ -207,7 +231,7 @@ macro_rules! keras_overlap_methods {
             let value = reducer.output(self.kind().losses(&s));
             Ok((value, scales.map(|sc| {
                 let (gp, gt) = self.kind().grads(&p, &s, |g| sc.at(g));
-                Gradients { input: narrow(&p.shape, gp), target: Some(narrow(&p.shape, gt)) }
+                Gradients { input: p.bc.reduce(0, gp), target: Some(p.bc.reduce(1, gt)) }
             })))
         }
 
@@ -239,9 +263,15 @@ macro_rules! keras_overlap_methods {
 /// Differentiable in both tensors (`y_true` is cast to `y_pred`'s type).
 /// The loss of a perfect prediction is `ε/(2Σy + ε)`, 0 up to Keras's `ε`.
 ///
+/// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts them
+/// (NumPy's rule; each gradient summed back to its tensor's shape): the
+/// intersection is summed over the broadcast, `Σ y_true` and `Σ y_pred` over each
+/// tensor's own elements, as Keras sums them. With `axis` given, the tensors must
+/// have one rank.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for an axis
-/// out of range or repeated.
+/// [`LossError::Shape`] if the shapes do not broadcast (or differ in rank with
+/// `axis` given); [`LossError::Option`] for an axis out of range or repeated.
 ///
 /// # Examples
 /// ```
@@ -304,9 +334,13 @@ impl KerasDice {
 /// `B`. losslab follows Keras's formula under Keras's name. With
 /// `alpha = beta = 0.5` it equals [`KerasDice`] but for where `ε` enters.
 ///
+/// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts them
+/// (NumPy's rule; the three sums over the broadcast, each gradient summed back to
+/// its tensor's shape). With `axis` given, the tensors must have one rank.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for an axis
-/// out of range or repeated.
+/// [`LossError::Shape`] if the shapes do not broadcast (or differ in rank with
+/// `axis` given); [`LossError::Option`] for an axis out of range or repeated.
 ///
 /// # Examples
 /// ```

@@ -702,7 +702,7 @@ fn errors_name_the_loss_the_tensor_and_the_expectation() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "ranking_softmax_loss: `weights` has shape [3], expected a shape that broadcasts to [1, 2] (the shape of `logits`)"
+        "ranking_softmax_loss: `weights` has shape [3], expected a shape that broadcasts to [1, 2] (the shape of `logits` and `labels` broadcast)"
     );
     let e = TripletMarginLoss::new()
         .reduction(Reduction::None)

@@ -144,7 +144,12 @@ fn cases() -> Vec<Case> {
         (
             "classification: softmax_cross_entropy_with_logits shapes",
             msg!(SoftmaxCrossEntropyWithLogits::new().forward(m22.view(), m23.view())),
-            "softmax_cross_entropy_with_logits: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+            "softmax_cross_entropy_with_logits: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`), or a shape whose (rows, classes) form broadcasts to the logits' [2, 3] as TensorFlow's kernel broadcasts it (1 row or 2; 1 class or 3; or logits of 1 class)",
+        ),
+        (
+            "classification: softmax_cross_entropy_with_logits labels of more rows",
+            msg!(SoftmaxCrossEntropyWithLogits::new().forward(m23.view(), zeros(&[1, 3]).view())),
+            "softmax_cross_entropy_with_logits: `labels` has shape [2, 3], expected [1, 3] (the shape of `logits`), or a shape whose (rows, classes) form broadcasts to the logits' [1, 3] as TensorFlow's kernel broadcasts it (1 row or 1; 1 class or 3; or logits of 1 class)",
         ),
         (
             "classification: softmax_cross_entropy_with_logits axis",
@@ -262,7 +267,7 @@ fn cases() -> Vec<Case> {
         (
             "embedding: ranking_softmax weights broadcast",
             msg!(RankingSoftmaxLoss::new().weights(g3.view().into_dyn()).forward(m22.view(), m22.view())),
-            "ranking_softmax_loss: `weights` has shape [3], expected a shape that broadcasts to [2, 2] (the shape of `logits`)",
+            "ranking_softmax_loss: `weights` has shape [3], expected a shape that broadcasts to [2, 2] (the shape of `logits` and `labels` broadcast)",
         ),
         // --- information ---
         (
@@ -361,7 +366,7 @@ fn cases() -> Vec<Case> {
         (
             "likelihood: keras poisson shapes",
             msg!(KerasPoisson::new().forward(m23.view(), m22.view())),
-            "poisson: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "poisson: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "likelihood: keras poisson 0-d",
@@ -412,7 +417,7 @@ fn cases() -> Vec<Case> {
         (
             "margin: keras hinge shapes",
             msg!(KerasHinge::new().forward(m23.view(), m22.view())),
-            "hinge: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "hinge: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "margin: multiclass_hinge labels",
@@ -454,18 +459,38 @@ fn cases() -> Vec<Case> {
         (
             "optax: sparsemax shapes",
             msg!(OptaxSparsemaxLoss::new().forward(x3.view(), l2.view())),
-            "sparsemax_loss: `labels` has shape [2], expected [3] (the shape of `logits`)",
+            "sparsemax_loss: `labels` has shape [2], expected a shape that broadcasts with `logits` [3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "optax: safe_softmax_cross_entropy shapes",
             msg!(OptaxSafeSoftmaxCrossEntropy::new().forward(m23.view(), m22.view())),
-            "safe_softmax_cross_entropy: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+            "safe_softmax_cross_entropy: `labels` has shape [2, 2], expected a shape that broadcasts with `logits` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
+        ),
+        (
+            "keras: categorical_focal y_pred's own class axis (broadcast)",
+            msg!(KerasCategoricalFocalCrossentropy::new().forward(m23.view(), zeros(&[2, 1]).view())),
+            "categorical_focal_crossentropy: `y_pred` has shape [2, 1], expected a shape that broadcasts to [2, 3] with its own axis -1 of 3 entries (the reference transforms `y_pred` over that axis before it broadcasts; a size-1 axis there is not taken)",
+        ),
+        (
+            "keras: categorical_focal ranks with a non-negative axis (broadcast)",
+            msg!(KerasCategoricalFocalCrossentropy::new().axis(0).forward(zeros(&[3]).view(), m23.view())),
+            "categorical_focal_crossentropy: `y_true` has shape [3], expected 2 dimensions, as `y_pred` [2, 3] (with the axis 0 counted from the front, tensors of different ranks do not broadcast here)",
+        ),
+        (
+            "keras: dice ranks with an axis (broadcast)",
+            msg!(KerasDice::new().axis(Some(vec![1])).forward(zeros(&[3]).view(), m23.view())),
+            "dice: `y_true` has shape [3], expected 2 dimensions, as `y_pred` [2, 3] (with `axis` given, tensors of different ranks do not broadcast here)",
+        ),
+        (
+            "optax: ranking_softmax logits' own list axis (broadcast)",
+            msg!(losslab::embedding::RankingSoftmaxLoss::new().forward(zeros(&[2, 1]).view(), m23.view())),
+            "ranking_softmax_loss: `logits` has shape [2, 1], expected a shape whose last axis (the list) has 3 entries, as the broadcast shape [2, 3] (optax takes the softmax over the logits' own list axis; a size-1 one that broadcasts is not taken)",
         ),
         // --- segmentation ---
         (
             "segmentation: keras dice shapes",
             msg!(KerasDice::new().forward(m23.view(), m22.view())),
-            "dice: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "dice: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "segmentation: keras dice axis",
@@ -628,7 +653,7 @@ fn cases() -> Vec<Case> {
         (
             "embedding: optax triplet 0-d with an axis",
             msg!(OptaxTripletMarginLoss::new().axis(0).forward(s0.view(), s0.view(), s0.view())),
-            "optax_triplet_margin_loss: `anchors` has shape [], expected at least 1 dimension (the embedding axis)",
+            "optax_triplet_margin_loss: `anchors` has shape [], expected at least 1 dimension (the embedding axis), in one of the three tensors",
         ),
         (
             "embedding: triplet_with_distance margin",
@@ -648,17 +673,17 @@ fn cases() -> Vec<Case> {
         (
             "embedding: cosine_similarity shapes",
             msg!(CosineSimilarityLoss::new().forward(m23.view(), m22.view())),
-            "cosine_similarity: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "cosine_similarity: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "embedding: ranking_softmax labels",
             msg!(RankingSoftmaxLoss::new().forward(m23.view(), m22.view())),
-            "ranking_softmax_loss: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+            "ranking_softmax_loss: `labels` has shape [2, 2], expected a shape that broadcasts with `logits` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "embedding: ranking_softmax where",
             msg!(RankingSoftmaxLoss::new().where_(array![true, false].view()).forward(m23.view(), m23.view())),
-            "ranking_softmax_loss: `where` has shape [2], expected a shape that broadcasts to [2, 3] (the shape of `logits`)",
+            "ranking_softmax_loss: `where` has shape [2], expected a shape that broadcasts to [2, 3] (the shape of `logits` and `labels` broadcast)",
         ),
         (
             "keras: binary_crossentropy label_smoothing",
@@ -678,7 +703,7 @@ fn cases() -> Vec<Case> {
         (
             "keras: kl_divergence shapes",
             msg!(KerasKlDivergence::new().forward(m23.view(), m22.view())),
-            "kl_divergence: `y_pred` has shape [2, 2], expected [2, 3] (the shape of `y_true`)",
+            "kl_divergence: `y_pred` has shape [2, 2], expected a shape that broadcasts with `y_true` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "information: entropy_backward grad_output",
@@ -713,7 +738,7 @@ fn cases() -> Vec<Case> {
         (
             "margin: categorical hinge shapes",
             msg!(KerasCategoricalHinge::new().forward(m23.view(), m22.view())),
-            "categorical_hinge: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "categorical_hinge: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "margin: multiclass_hinge no classes",
@@ -768,7 +793,7 @@ fn cases() -> Vec<Case> {
         (
             "optax: poly_loss shapes",
             msg!(OptaxPolyLossCrossEntropy::new().forward(m23.view(), m22.view())),
-            "poly_loss_cross_entropy: `labels` has shape [2, 2], expected [2, 3] (the shape of `logits`)",
+            "poly_loss_cross_entropy: `labels` has shape [2, 2], expected a shape that broadcasts with `logits` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "segmentation: optax dice class_reduction",
@@ -793,7 +818,7 @@ fn cases() -> Vec<Case> {
         (
             "segmentation: keras tversky shapes",
             msg!(KerasTversky::new().forward(m23.view(), m22.view())),
-            "tversky: `y_true` has shape [2, 3], expected [2, 2] (the shape of `y_pred`)",
+            "tversky: `y_true` has shape [2, 3], expected a shape that broadcasts with `y_pred` [2, 2] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "segmentation: lovasz classes option",
@@ -829,7 +854,7 @@ fn cases() -> Vec<Case> {
         (
             "regression: keras huber shapes",
             msg!(keras::huber(m23.view(), m22.view(), 1.0)),
-            "huber: `y_pred` has shape [2, 2], expected [2, 3] (the shape of `y_true`)",
+            "huber: `y_pred` has shape [2, 2], expected a shape that broadcasts with `y_true` [2, 3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "regression: keras huber delta",
@@ -889,7 +914,7 @@ fn cases() -> Vec<Case> {
         (
             "optax: sparsemax float labels shapes",
             msg!(OptaxSparsemaxLoss::new().forward(x3.view(), y2.view())),
-            "sparsemax_loss: `labels` has shape [2], expected [3] (the shape of `logits`)",
+            "sparsemax_loss: `labels` has shape [2], expected a shape that broadcasts with `logits` [3] (NumPy's broadcasting: sizes aligned from the last axis, equal or 1)",
         ),
         (
             "math: log_softmax axis",

@@ -495,9 +495,18 @@ impl KerasCategoricalCrossentropy {
 /// probabilities (so very confident logits saturate at `q = 1 − 1e-7`). `gamma = 0`
 /// gives `α ×` [`KerasCategoricalCrossentropy`].
 ///
+/// Shapes: `y_true` broadcasts against `y_pred` as Keras broadcasts them (NumPy's
+/// rule, any ranks; label smoothing counts `y_true`'s own classes, as Keras does);
+/// `y_pred` is renormalised (or softmaxed) over its own class axis before it
+/// broadcasts, so that axis must have the broadcast's length (Keras also takes a
+/// size-1 one; losslab refuses it), its other axes broadcast. Each gradient is
+/// summed back to its tensor's shape.
+///
 /// # Errors
-/// As [`KerasCategoricalCrossentropy`]; also [`LossError::Option`] for a NaN
-/// `alpha` or `gamma`.
+/// [`LossError::Shape`] if the shapes do not broadcast (or `y_pred`'s class axis
+/// would), are 0-d, or differ in rank with a non-negative `axis`;
+/// [`LossError::Option`] for an `axis` out of range, a `label_smoothing` outside
+/// [0, 1], a NaN `alpha` or `gamma`.
 ///
 /// # Examples
 /// ```
@@ -584,7 +593,9 @@ impl KerasCategoricalFocalCrossentropy {
         check_option(Self::NAME, "alpha", self.alpha, !self.alpha.is_nan(), "a number")?;
         let (ls, a, gm) = (self.label_smoothing, self.alpha, self.gamma);
         let classes = y_true.shape().last().copied().unwrap_or(1);
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, go, |t, x, g| {
+        // Keras renormalises (or softmaxes) y_pred over its own class axis, then broadcasts.
+        let shapes = PairShapes::Numpy { own_lane: [false, true], keras_rank: false };
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, shapes, self.reduction, go, |t, x, g| {
             let n = x.len();
             let mut y = x.to_vec();
             if self.from_logits {

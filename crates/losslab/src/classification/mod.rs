@@ -10,6 +10,7 @@
 //! the degenerate cases (all-ignored batches, zero class weights) give the same
 //! numbers, NaN included.
 
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
@@ -1096,9 +1097,17 @@ impl BinaryCrossEntropyWithLogits {
 /// logits' shape without `axis`; with the default `Reduction::None` it is
 /// TensorFlow's own output, other reductions reduce it.
 ///
+/// Shapes as TensorFlow's kernel takes them: labels of the logits' shape, or,
+/// with the class axis last, labels and logits whose (rows, classes) forms
+/// broadcast with the logits' rows kept: labels of one row (`(C,)`, `(1, C)`),
+/// a class axis of size 1 in either. The loss is that of the broadcast
+/// tensors, each gradient summed back to its tensor's shape (TensorFlow 2.21
+/// computes the same value but raises in its gradient w.r.t. broadcast labels,
+/// and w.r.t. logits of one class).
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for an axis
-/// the logits do not have.
+/// [`LossError::Shape`] if the shapes do not broadcast so; [`LossError::Option`]
+/// for an axis the logits do not have.
 ///
 /// # Examples
 /// ```
@@ -1146,17 +1155,50 @@ impl SoftmaxCrossEntropyWithLogits {
         &self,
         labels: &ArrayView<'_, T, D1>,
         logits: &ArrayView<'_, T, D2>,
-    ) -> Result<(ClassLanes, Vec<f64>, Reducer)> {
+    ) -> Result<(ClassLanes, Vec<f64>, Reducer, Option<Broadcast>)> {
         if logits.ndim() == 0 {
             return Err(shape_err(Self::NAME, "logits", "at least 1 dimension (the classes)", logits.shape()));
         }
-        same_shape(Self::NAME, "logits", logits.shape(), "labels", labels.shape())?;
         let axis = resolve_axis(Self::NAME, "axis", self.axis, logits.ndim())?;
-        let lanes = ClassLanes::new(logits, axis);
         let mut shape = logits.shape().to_vec();
         shape.remove(axis);
         let reducer = Reducer::counting(self.reduction, &shape, logits.shape());
-        Ok((lanes, widen(labels), reducer))
+        if logits.shape() == labels.shape() || axis + 1 != logits.ndim() || labels.ndim() == 0 {
+            same_shape(Self::NAME, "logits", logits.shape(), "labels", labels.shape())?;
+            return Ok((ClassLanes::new(logits, axis), widen(labels), reducer, None));
+        }
+        // TensorFlow's kernel broadcasts the (rows, classes) forms of the two:
+        // labels of one row, and either's class axis of size 1, broadcast; the
+        // result keeps the logits' rows.
+        let (lx, ll) = (logits.shape(), labels.shape());
+        let rows = |s: &[usize]| s[..s.len() - 1].iter().product::<usize>();
+        let (x2, l2) = ([rows(lx), lx[lx.len() - 1]], [rows(ll), ll[ll.len() - 1]]);
+        let bc = match Broadcast::numpy(Self::NAME, &[("logits", &x2), ("labels", &l2)]) {
+            Ok(b) if b.shape[0] == x2[0] => b,
+            _ => {
+                return Err(shape_err(
+                    Self::NAME,
+                    "labels",
+                    format!(
+                        "{lx:?} (the shape of `logits`), or a shape whose (rows, classes) form broadcasts to the logits' [{r}, {c}] as TensorFlow's kernel broadcasts it (1 row or {r}; 1 class or {c}; or logits of 1 class)",
+                        r = x2[0],
+                        c = x2[1]
+                    ),
+                    ll,
+                ))
+            }
+        };
+        let x = bc.expand_flat(0, &widen(logits));
+        let t = bc.expand_flat(1, &widen(labels));
+        Ok((ClassLanes { outer: bc.shape[0], classes: bc.shape[1], inner: 1, x }, t, reducer, Some(bc)))
+    }
+
+    /// The gradients, in the broadcast (rows, classes) form where there is one, in each tensor's shape.
+    fn shaped<T: Float>(bc: Option<&Broadcast>, (gx, gt): (Vec<f64>, Vec<f64>), logits: &[usize], labels: &[usize]) -> Gradients<T> {
+        match bc {
+            None => Gradients { input: narrow(logits, gx), target: Some(narrow(labels, gt)) },
+            Some(b) => Gradients { input: narrow(logits, b.reduce_wide(0, gx)), target: Some(narrow(labels, b.reduce_wide(1, gt))) },
+        }
     }
 
     fn losses(lanes: &ClassLanes, t: &[f64]) -> Vec<f64> {
@@ -1195,7 +1237,7 @@ impl SoftmaxCrossEntropyWithLogits {
         labels: ArrayView<'_, T, D1>,
         logits: ArrayView<'_, T, D2>,
     ) -> Result<ArrayD<T>> {
-        let (lanes, t, reducer) = self.prepare(&labels, &logits)?;
+        let (lanes, t, reducer, _) = self.prepare(&labels, &logits)?;
         Ok(reducer.output(Self::losses(&lanes, &t)))
     }
 
@@ -1211,9 +1253,9 @@ impl SoftmaxCrossEntropyWithLogits {
         logits: ArrayView<'_, T, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let (lanes, t, reducer) = self.prepare(&labels, &logits)?;
-        let (gx, gt) = Self::grads(&lanes, &t, &reducer.scales(Self::NAME, &grad_output)?);
-        Ok(Gradients { input: narrow(logits.shape(), gx), target: Some(narrow(labels.shape(), gt)) })
+        let (lanes, t, reducer, bc) = self.prepare(&labels, &logits)?;
+        let g = Self::grads(&lanes, &t, &reducer.scales(Self::NAME, &grad_output)?);
+        Ok(Self::shaped(bc.as_ref(), g, logits.shape(), labels.shape()))
     }
 
     /// The loss and its gradients (of the result's sum when unreduced).
@@ -1225,11 +1267,11 @@ impl SoftmaxCrossEntropyWithLogits {
         labels: ArrayView<'_, T, D1>,
         logits: ArrayView<'_, T, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let (lanes, t, reducer) = self.prepare(&labels, &logits)?;
+        let (lanes, t, reducer, bc) = self.prepare(&labels, &logits)?;
         let value = reducer.output(Self::losses(&lanes, &t));
         let ones = ones_like_output::<T>(&reducer);
-        let (gx, gt) = Self::grads(&lanes, &t, &reducer.scales(Self::NAME, &ones.view())?);
-        Ok((value, Gradients { input: narrow(logits.shape(), gx), target: Some(narrow(labels.shape(), gt)) }))
+        let g = Self::grads(&lanes, &t, &reducer.scales(Self::NAME, &ones.view())?);
+        Ok((value, Self::shaped(bc.as_ref(), g, logits.shape(), labels.shape())))
     }
 }
 

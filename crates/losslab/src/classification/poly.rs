@@ -42,9 +42,16 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 /// logit with a zero label gives NaN. `epsilon = −1` removes the first
 /// polynomial term.
 ///
+/// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule, any
+/// ranks; one result per lane of the broadcast shape, each gradient summed back to
+/// its tensor's shape), except along the logits' class axis: optax takes the
+/// softmax over the logits' own class axis first, and a size-1 one that would
+/// broadcast is refused here (optax accepts it).
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ or are 0-d; [`LossError::Option`] for
-/// an `axis` the tensors do not have or a NaN `epsilon`.
+/// [`LossError::Shape`] if the shapes do not broadcast (or the logits' class axis
+/// would) or are 0-d; [`LossError::Option`] for an `axis` the tensors do not have
+/// or a NaN `epsilon`.
 ///
 /// # Examples
 /// ```
@@ -100,7 +107,9 @@ impl OptaxPolyLossCrossEntropy {
     ) -> Result<PairOutput<T>> {
         let eps = self.epsilon;
         check_option(Self::NAME, "epsilon", eps, !eps.is_nan(), "a number")?;
-        run_pair(Self::NAME, ("logits", logits), ("labels", labels), self.axis, self.reduction, go, |x, l, g: LaneGrads<'_>| {
+        // optax takes the softmax over the logits' own class axis, then broadcasts.
+        let shapes = PairShapes::Numpy { own_lane: [true, false], keras_rank: false };
+        run_pair_with(Self::NAME, ("logits", logits), ("labels", labels), self.axis, shapes, self.reduction, go, |x, l, g: LaneGrads<'_>| {
             let n = x.len();
             let mut lp = vec![0.0; n];
             log_softmax_lane(x, &mut lp);
@@ -137,8 +146,15 @@ simple_struct!(
     /// optax's custom JVP gives exactly these gradients, finite in the logits even
     /// where a logit is `−∞`.
     ///
+    /// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule,
+    /// any ranks; one result per lane of the broadcast shape, each gradient summed
+    /// back to its tensor's shape), except along the logits' class axis: optax
+    /// takes the softmax over the logits' own class axis first, and a size-1 one
+    /// that would broadcast is refused here (optax accepts it).
+    ///
     /// # Errors
-    /// [`LossError::Shape`] if the shapes differ or are 0-d.
+    /// [`LossError::Shape`] if the shapes do not broadcast (or the logits' class
+    /// axis would) or are 0-d.
     ///
     /// # Examples
     /// ```
@@ -169,7 +185,8 @@ impl OptaxSafeSoftmaxCrossEntropy {
         labels: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        run_pair(Self::NAME, ("logits", logits), ("labels", labels), -1, self.reduction, go, |x, w, g| {
+        let shapes = PairShapes::Numpy { own_lane: [true, false], keras_rank: false };
+        run_pair_with(Self::NAME, ("logits", logits), ("labels", labels), -1, shapes, self.reduction, go, |x, w, g| {
             let n = x.len();
             let mut lp = vec![0.0; n];
             log_softmax_lane(x, &mut lp);

@@ -2,11 +2,12 @@
 //! `multiclass_sparsemax_loss`): the Fenchel–Young losses of the sparsemax
 //! projection onto the simplex.
 
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::methods::{free_fn, loss_methods};
 #[allow(unused_imports)] // for the docs' links
 use crate::machinery::error::LossError;
-use crate::machinery::error::{same_shape, shape_err, Result};
-use crate::machinery::float::{narrow, widen, ClassIndex, Float};
+use crate::machinery::error::{shape_err, Result};
+use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::machinery::lanes::*;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
@@ -78,8 +79,13 @@ impl BinaryLabel for f64 {
 /// or 1 it is read as. The labels get no gradient (`jax.grad` gives zeros:
 /// they only choose a branch).
 ///
+/// `logits` and `labels` broadcast together as optax broadcasts them (NumPy's
+/// rule: `(N, 1)` labels against `(N, C)` logits, or the logits broadcast); the
+/// result has the broadcast shape and the logits' gradient is summed back to
+/// their shape.
+///
 /// # Errors
-/// [`LossError::Shape`] if `labels`' shape is not `logits`'.
+/// [`LossError::Shape`] if the shapes do not broadcast.
 ///
 /// # Examples
 /// ```
@@ -122,11 +128,14 @@ impl OptaxSparsemaxLoss {
         &self,
         logits: &ArrayView<'_, T, D1>,
         labels: &ArrayView<'_, L, D2>,
-    ) -> Result<(Vec<f64>, Vec<f64>, Reducer)> {
-        same_shape(Self::NAME, "logits", logits.shape(), "labels", labels.shape())?;
-        let x = widen(logits);
-        let s = labels.iter().map(|l| if l.is_positive() { -1.0 } else { 1.0 }).collect();
-        Ok((x, s, Reducer::counting(self.reduction, logits.shape(), logits.shape())))
+    ) -> Result<(Vec<f64>, Vec<f64>, Reducer, Broadcast)> {
+        // optax: `jnp.where(labels, −logits, logits)` broadcasts them (NumPy's rule).
+        let bc = Broadcast::numpy(Self::NAME, &[("logits", logits.shape()), ("labels", labels.shape())])?;
+        let x = bc.expand_flat(0, &widen(logits));
+        let s: Vec<f64> = labels.iter().map(|l| if l.is_positive() { -1.0 } else { 1.0 }).collect();
+        let s = bc.expand_flat(1, &s);
+        let reducer = Reducer::counting(self.reduction, &bc.shape, &bc.shape);
+        Ok((x, s, reducer, bc))
     }
 
     /// The element-wise losses (reduced as `self.reduction` says).
@@ -138,7 +147,7 @@ impl OptaxSparsemaxLoss {
         logits: ArrayView<'_, T, D1>,
         labels: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<T>> {
-        let (x, s, reducer) = self.prepare(&logits, &labels)?;
+        let (x, s, reducer, _) = self.prepare(&logits, &labels)?;
         Ok(reducer.output(x.iter().zip(&s).map(|(&x, &s)| sparse_plus(s * x).0).collect()))
     }
 
@@ -153,10 +162,10 @@ impl OptaxSparsemaxLoss {
         labels: ArrayView<'_, L, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let (x, s, reducer) = self.prepare(&logits, &labels)?;
+        let (x, s, reducer, bc) = self.prepare(&logits, &labels)?;
         let scales = reducer.scales(Self::NAME, &grad_output)?;
         let g = (0..x.len()).map(|i| scales.at(i) * (s[i] * sparse_plus(s[i] * x[i]).1)).collect();
-        Ok(Gradients { input: narrow(logits.shape(), g), target: None })
+        Ok(Gradients { input: bc.reduce(0, g), target: None })
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).

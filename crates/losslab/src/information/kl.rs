@@ -27,8 +27,13 @@ use ndarray::{ArrayView, ArrayViewD, Dimension};
 /// rather than 0, and values above 1 count as 1; the gradient is 0 outside
 /// `[ε, 1]` and halved on its bounds (on `y_true = 1` exactly, for instance).
 ///
+/// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts them
+/// (NumPy's rule: `(N, 1)` or `(1, C)` against `(N, C)`, either way, any ranks;
+/// `(N,)` against `(N, C)` does not broadcast); one result per lane of the
+/// broadcast shape, each gradient summed back to its tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ or are 0-d.
+/// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
 ///
 /// # Examples
 /// ```
@@ -71,7 +76,7 @@ impl KerasKlDivergence {
         y_pred: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, self.reduction, go, |yt, yp, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::NUMPY, self.reduction, go, |yt, yp, g| {
             let v = sum_f64(yt.iter().zip(yp).map(|(&a, &b)| {
                 let (t, p) = (clip(a, KERAS_EPSILON, 1.0), clip(b, KERAS_EPSILON, 1.0));
                 t * (t / p).ln()
@@ -120,8 +125,12 @@ simple_struct!(
     /// `−∞` (`0 · ∞ = NaN`); JAX differentiates the `where` by masking a `1/0`,
     /// which gives a **NaN** gradient w.r.t. every zero target. losslab follows.
     ///
+    /// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule,
+    /// either way, any ranks): one result per lane of the broadcast shape, each
+    /// gradient summed back to its tensor's shape.
+    ///
     /// # Errors
-    /// [`LossError::Shape`] if the shapes differ or are 0-d.
+    /// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
     ///
     /// # Examples
     /// ```
@@ -162,7 +171,7 @@ impl OptaxKlDivergence {
         targets: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        run_pair(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, self.reduction, go, |lp, t, g| {
+        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, t, g| {
             let v = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
             if let Some((glp, gt)) = g {
                 for k in 0..lp.len() {
@@ -190,8 +199,12 @@ simple_struct!(
     ///
     /// Equal to [`OptaxKlDivergence`] when both sides are normalised.
     ///
+    /// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule,
+    /// either way, any ranks): one result per lane of the broadcast shape, each
+    /// gradient summed back to its tensor's shape.
+    ///
     /// # Errors
-    /// [`LossError::Shape`] if the shapes differ or are 0-d.
+    /// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
     ///
     /// # Examples
     /// ```
@@ -224,7 +237,7 @@ impl OptaxGeneralizedKlDivergence {
         targets: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        run_pair(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, self.reduction, go, |lp, t, g| {
+        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, t, g| {
             let x = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
             let y = sum_f64(lp.iter().zip(t).map(|(&a, &b)| a.exp() - b));
             if let Some((glp, gt)) = g {
@@ -251,8 +264,12 @@ simple_struct!(
     ///
     /// A `−∞` log-target gives `0 · −∞ = NaN`, as in optax.
     ///
+    /// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule,
+    /// either way, any ranks): one result per lane of the broadcast shape, each
+    /// gradient summed back to its tensor's shape.
+    ///
     /// # Errors
-    /// [`LossError::Shape`] if the shapes differ or are 0-d.
+    /// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
     ///
     /// # Examples
     /// ```
@@ -282,7 +299,7 @@ impl OptaxKlDivergenceWithLogTargets {
         log_targets: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        run_pair(Self::NAME, ("log_predictions", log_predictions), ("log_targets", log_targets), -1, self.reduction, go, |lp, lt, g| {
+        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("log_targets", log_targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, lt, g| {
             let v = sum_f64(lp.iter().zip(lt).map(|(&a, &b)| b.exp() * (b - a)));
             if let Some((glp, glt)) = g {
                 for k in 0..lp.len() {

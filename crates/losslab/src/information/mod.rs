@@ -41,7 +41,9 @@
 //! - **Axis**: the sums run along `axis` (negative counts from the end, as in
 //!   NumPy), which the result loses. No function here normalises its inputs
 //!   except [`ScipyEntropy`], which does what SciPy does.
-//! - **Shapes**: two-distribution functions require equal shapes (no broadcasting).
+//! - **Shapes**: losslab's own two-distribution functions require equal shapes
+//!   (no broadcasting); the Keras and optax KL divergences broadcast as their
+//!   references do (NumPy's rule, see each type).
 //! - **Gradients** are the exact partial derivatives of the formulas above,
 //!   scaled by `grad_output` (the gradient of some scalar with respect to the
 //!   result). Where a partial derivative is infinite at the boundary of the

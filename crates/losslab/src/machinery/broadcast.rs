@@ -7,6 +7,11 @@
 //!
 //! Operands of one shape broadcast trivially ([`Broadcast::is_trivial`]): the
 //! fused kernels keep those; everything else takes the general path.
+//!
+//! TensorFlow, Keras and optax broadcast by the same (NumPy's) rule
+//! ([`Broadcast::numpy`], which names that rule in its errors); Keras's
+//! element-wise regression losses first squeeze or expand a trailing axis of
+//! size 1 ([`keras_same_rank`]).
 
 use crate::machinery::error::{LossError, Result};
 use crate::machinery::float::{narrow, Float};
@@ -54,6 +59,19 @@ impl Broadcast {
     /// [`LossError::Shape`] naming the loss, the first operand that does not
     /// broadcast with those before it, its shape and theirs.
     pub(crate) fn new(loss: &'static str, operands: &[(&'static str, &[usize])]) -> Result<Self> {
+        Self::with_rule(loss, operands, "PyTorch's broadcasting")
+    }
+
+    /// As [`new`](Self::new), for the references that broadcast as NumPy does
+    /// (TensorFlow, Keras, optax): the same rule, named so in the error.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub(crate) fn numpy(loss: &'static str, operands: &[(&'static str, &[usize])]) -> Result<Self> {
+        Self::with_rule(loss, operands, "NumPy's broadcasting")
+    }
+
+    fn with_rule(loss: &'static str, operands: &[(&'static str, &[usize])], rule: &str) -> Result<Self> {
         let mut shape: Vec<usize> = Vec::new();
         for (k, &(name, s)) in operands.iter().enumerate() {
             shape = match broadcast_shapes(&shape, s) {
@@ -67,7 +85,7 @@ impl Broadcast {
                         loss,
                         tensor: name,
                         expected: format!(
-                            "a shape that broadcasts with {} (PyTorch's broadcasting: sizes aligned from the last axis, equal or 1)",
+                            "a shape that broadcasts with {} ({rule}: sizes aligned from the last axis, equal or 1)",
                             others.join(" and ")
                         ),
                         found: s.to_vec(),
@@ -156,6 +174,16 @@ impl Broadcast {
         out
     }
 
+    /// Operand `k`'s values, given flat in row-major order of its own shape, at
+    /// each element of the result.
+    pub(crate) fn expand_flat(&self, k: usize, a: &[f64]) -> Vec<f64> {
+        debug_assert_eq!(a.len(), self.shapes[k].iter().product::<usize>());
+        if self.shapes[k] == self.shape {
+            return a.to_vec();
+        }
+        self.index(k).into_iter().map(|i| a[i]).collect()
+    }
+
     /// Operand `k`'s values (widened) at each element of the result.
     pub(crate) fn expand<T: Float, D: Dimension>(
         &self,
@@ -174,16 +202,48 @@ impl Broadcast {
     /// `k`'s shape: each of its elements the compensated sum, in order, of the
     /// result's elements that read it.
     pub(crate) fn reduce<T: Float>(&self, k: usize, g: Vec<f64>) -> ArrayD<T> {
+        narrow(&self.shapes[k], self.reduce_wide(k, g))
+    }
+
+    /// As [`reduce`](Self::reduce), kept in f64 (flat, row-major in operand
+    /// `k`'s shape), for a gradient that flows on through the operand's own
+    /// transformation.
+    pub(crate) fn reduce_wide(&self, k: usize, g: Vec<f64>) -> Vec<f64> {
         let s = &self.shapes[k];
         if *s == self.shape {
-            return narrow(s, g);
+            return g;
         }
         let mut sums = vec![Neumaier::default(); s.iter().product()];
         for (i, v) in self.index(k).into_iter().zip(g) {
             sums[i].add(v);
         }
-        narrow(s, sums.into_iter().map(Neumaier::total).collect())
+        sums.into_iter().map(Neumaier::total).collect()
     }
+}
+
+/// Keras's `squeeze_or_expand_to_same_rank(y_true, y_pred)`, which its
+/// element-wise regression losses (`log_cosh`, `huber`,
+/// `mean_squared_logarithmic_error`, `mean_absolute_percentage_error`,
+/// `cosine_similarity`) apply before they broadcast: where one shape has one
+/// axis more than the other and that last axis has size 1, it is squeezed; or,
+/// where the other is 1-d, the other gains a trailing axis of size 1. The
+/// shapes `(a, b)` as Keras then broadcasts them (element counts unchanged).
+pub(crate) fn keras_same_rank(a: &[usize], b: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    if a.len() == b.len() + 1 && a.last() == Some(&1) {
+        if b.len() == 1 {
+            b.push(1);
+        } else {
+            a.pop();
+        }
+    } else if b.len() == a.len() + 1 && b.last() == Some(&1) {
+        if a.len() == 1 {
+            a.push(1);
+        } else {
+            b.pop();
+        }
+    }
+    (a, b)
 }
 
 #[cfg(test)]
@@ -215,6 +275,19 @@ mod tests {
         assert!(g.iter().all(|&v| v == 6.0));
         let x = ndarray::array![[1.0f64], [2.0], [3.0], [4.0]];
         assert_eq!(b.expand(1, &x.view())[..6], [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+    }
+
+    #[test]
+    fn keras_squeezes_or_expands_a_trailing_one() {
+        assert_eq!(keras_same_rank(&[4, 1], &[4]), (vec![4, 1], vec![4, 1]));
+        assert_eq!(keras_same_rank(&[4], &[4, 1]), (vec![4, 1], vec![4, 1]));
+        assert_eq!(keras_same_rank(&[2, 3, 1], &[2, 3]), (vec![2, 3], vec![2, 3]));
+        assert_eq!(keras_same_rank(&[4, 3], &[4]), (vec![4, 3], vec![4]));
+        assert_eq!(keras_same_rank(&[4, 1], &[1, 3]), (vec![4, 1], vec![1, 3]));
+        let b = Broadcast::new("t", &[("a", &[2, 1]), ("b", &[3])]).unwrap();
+        assert_eq!(b.expand_flat(0, &[1.0, 2.0]), [1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+        let e = Broadcast::numpy("log_cosh", &[("y_pred", &[4, 3]), ("y_true", &[4])]).unwrap_err().to_string();
+        assert!(e.contains("NumPy's broadcasting") && e.contains("`y_true` has shape [4]"), "{e}");
     }
 
     #[test]

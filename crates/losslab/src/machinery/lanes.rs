@@ -9,6 +9,7 @@ use crate::machinery::kernels::elementwise::{self, mode, ElemOp, FnOp, Job};
 use crate::machinery::kernels::par::SyncPtr;
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
+use crate::machinery::broadcast::{keras_same_rank, Broadcast};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 
 /// Which upstream gradient a shared `eval` is run with: none (forward only),
@@ -199,7 +200,28 @@ pub(crate) fn eval_lanes<T: Float>(
     f: impl Fn(usize, usize) -> f64,
     g: impl Fn(usize, f64, &mut [f64], &mut [f64]),
 ) -> Result<Eval<T, Gradients<T>>> {
-    let reducer = Reducer::counting(reduction, out_shape, shape);
+    eval_lanes_then(loss, shape, (samples, c, out_shape.to_vec()), reduction, up, f, g, |gp, go| Gradients {
+        input: narrow(shape, gp),
+        target: other_grad.then(|| narrow(shape, go)),
+    })
+}
+
+/// The loop of [`eval_lanes`], over the lanes `(samples, c, out_shape)` of
+/// `shape` (as [`last_axis`] gives them); `finish` turns the gradients, in
+/// `shape`, into the tensors' own (for tensors broadcast by
+/// [`Pointwise::from_broadcast`]: [`Pointwise::gradients`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_lanes_then<T: Float>(
+    loss: &'static str,
+    shape: &[usize],
+    (samples, c, out_shape): (usize, usize, Vec<usize>),
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    f: impl Fn(usize, usize) -> f64,
+    g: impl Fn(usize, f64, &mut [f64], &mut [f64]),
+    finish: impl FnOnce(Vec<f64>, Vec<f64>) -> Gradients<T>,
+) -> Result<Eval<T, Gradients<T>>> {
+    let reducer = Reducer::counting(reduction, &out_shape, shape);
     let scales = up.scales(loss, &reducer)?;
     let value = reducer.output((0..samples).map(|s| f(s, c)).collect());
     let grads = scales.map(|sc| {
@@ -208,7 +230,7 @@ pub(crate) fn eval_lanes<T: Float>(
         for s in 0..samples {
             g(s, sc.at(s), &mut gp, &mut go);
         }
-        Gradients { input: narrow(shape, gp), target: other_grad.then(|| narrow(shape, go)) }
+        finish(gp, go)
     });
     Ok((value, grads))
 }
@@ -250,6 +272,33 @@ pub(crate) type LaneGrads<'a> = Option<(&'a mut [f64], &'a mut [f64])>;
 /// The value, and the gradients w.r.t. both tensors when an upstream gradient was given.
 pub(crate) type PairOutput<T> = (ArrayD<T>, Option<(ArrayD<T>, ArrayD<T>)>);
 
+/// How the two tensors of a per-lane loss ([`run_pair_with`]) may differ in shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PairShapes {
+    /// One shape: the reference refuses any other.
+    Same,
+    /// Broadcast together as NumPy broadcasts ([`Broadcast::numpy`]: Keras,
+    /// optax, TensorFlow); the lanes are those of the broadcast shape and each
+    /// gradient is summed back to its tensor's shape.
+    Numpy {
+        /// Per tensor: the reference transforms it over its own lane (a
+        /// softmax, a renormalisation, a norm) before it broadcasts, so its lane
+        /// axis must have the broadcast lane's length (a lane axis of size 1
+        /// that broadcasts is refused).
+        own_lane: [bool; 2],
+        /// Keras's squeeze or expand of a trailing axis of size 1 first
+        /// ([`keras_same_rank`]).
+        keras_rank: bool,
+    },
+}
+
+impl PairShapes {
+    /// NumPy broadcasting, no tensor transformed over its own lane.
+    pub(crate) const NUMPY: PairShapes = PairShapes::Numpy { own_lane: [false, false], keras_rank: false };
+    /// Keras's element-wise regression losses: squeeze or expand a trailing 1, then NumPy broadcasting.
+    pub(crate) const KERAS_RANK: PairShapes = PairShapes::Numpy { own_lane: [false, false], keras_rank: true };
+}
+
 /// Runs a per-lane loss over two float tensors of the same shape.
 ///
 /// `kernel(a, b, grads)` returns the loss of one lane and, when `grads` is
@@ -257,17 +306,68 @@ pub(crate) type PairOutput<T> = (ArrayD<T>, Option<(ArrayD<T>, ArrayD<T>)>);
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_pair<T: Float, D: Dimension>(
     loss: &'static str,
-    (an, a): (&'static str, &ArrayView<'_, T, D>),
-    (bn, b): (&'static str, &ArrayView<'_, T, D>),
+    a: (&'static str, &ArrayView<'_, T, D>),
+    b: (&'static str, &ArrayView<'_, T, D>),
     axis: isize,
     reduction: Reduction,
     grad_output: Option<&ArrayViewD<'_, T>>,
     kernel: impl Fn(&[f64], &[f64], LaneGrads<'_>) -> f64,
 ) -> Result<PairOutput<T>> {
-    same_shape(loss, an, a.shape(), bn, b.shape())?;
-    let lanes = Lanes::new(loss, an, a.shape(), axis)?;
-    let shape = a.shape().to_vec();
-    let (av, bv) = (widen(a), widen(b));
+    run_pair_with(loss, a, b, axis, PairShapes::Same, reduction, grad_output, kernel)
+}
+
+/// [`run_pair`], the tensors' shapes as `shapes` says: equal, or broadcast (the
+/// kernel then sees the lanes of the broadcast tensors).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_pair_with<T: Float, D1: Dimension, D2: Dimension>(
+    loss: &'static str,
+    (an, a): (&'static str, &ArrayView<'_, T, D1>),
+    (bn, b): (&'static str, &ArrayView<'_, T, D2>),
+    axis: isize,
+    shapes: PairShapes,
+    reduction: Reduction,
+    grad_output: Option<&ArrayViewD<'_, T>>,
+    kernel: impl Fn(&[f64], &[f64], LaneGrads<'_>) -> f64,
+) -> Result<PairOutput<T>> {
+    let (shape, av, bv, bc) = match shapes {
+        PairShapes::Same => {
+            same_shape(loss, an, a.shape(), bn, b.shape())?;
+            (a.shape().to_vec(), widen(a), widen(b), None)
+        }
+        PairShapes::Numpy { own_lane, keras_rank } => {
+            let (sa, sb) = if keras_rank { keras_same_rank(a.shape(), b.shape()) } else { (a.shape().to_vec(), b.shape().to_vec()) };
+            let bc = Broadcast::numpy(loss, &[(an, &sa), (bn, &sb)])?;
+            if axis >= 0 && sa.len() != sb.len() {
+                let (name, s, other, os) = if sa.len() < sb.len() { (an, &sa, bn, &sb) } else { (bn, &sb, an, &sa) };
+                return Err(shape_err(
+                    loss,
+                    name,
+                    format!("{} dimensions, as `{other}` {os:?} (with the axis {axis} counted from the front, tensors of different ranks do not broadcast here)", os.len()),
+                    s,
+                ));
+            }
+            let lanes = Lanes::new(loss, an, &bc.shape, axis)?;
+            let ax = resolve_axis(loss, "axis", axis, bc.shape.len())?;
+            for (k, (name, s, given)) in [(an, &sa, a.shape()), (bn, &sb, b.shape())].into_iter().enumerate() {
+                let lead = bc.shape.len() - s.len();
+                let own = if ax >= lead { s[ax - lead] } else { 1 };
+                if own_lane[k] && own != lanes.len {
+                    return Err(shape_err(
+                        loss,
+                        name,
+                        format!(
+                            "a shape that broadcasts to {:?} with its own axis {axis} of {} entries (the reference transforms `{name}` over that axis before it broadcasts; a size-1 axis there is not taken)",
+                            bc.shape, lanes.len
+                        ),
+                        given,
+                    ));
+                }
+            }
+            let (av, bv) = (bc.expand_flat(0, &widen(a)), bc.expand_flat(1, &widen(b)));
+            (bc.shape.clone(), av, bv, Some(bc))
+        }
+    };
+    let lanes = Lanes::new(loss, an, &shape, axis)?;
     let reducer = Reducer::counting(reduction, &lanes.out_shape, &shape);
     let scales = match grad_output {
         Some(g) => Some(reducer.scales(loss, g)?),
@@ -300,7 +400,20 @@ pub(crate) fn run_pair<T: Float, D: Dimension>(
         }
     }
     let value = reducer.output(losses);
-    Ok((value, want.then(|| (narrow(&shape, gav), narrow(&shape, gbv)))))
+    let grads = want.then(|| match &bc {
+        None => (narrow(&shape, gav), narrow(&shape, gbv)),
+        Some(bc) => (reshaped(bc.reduce(0, gav), a.shape()), reshaped(bc.reduce(1, gbv), b.shape())),
+    });
+    Ok((value, grads))
+}
+
+/// A gradient in the (squeezed or expanded) shape it was reduced to, in its tensor's own shape.
+fn reshaped<T: Float>(g: ArrayD<T>, shape: &[usize]) -> ArrayD<T> {
+    if g.shape() == shape {
+        return g;
+    }
+    let v: Vec<T> = g.iter().copied().collect();
+    ArrayD::from_shape_vec(IxDyn(shape), v).expect("the same number of elements")
 }
 
 /// Validated integer labels for a tensor whose last axis holds the classes:

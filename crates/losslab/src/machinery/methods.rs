@@ -22,7 +22,8 @@
 //!   pair) or one array (`only`: w.r.t. the float argument of a labels loss);
 //!   `forward_backward` is `forward`, then `backward` with ones.
 //! - `pointwise(NAME)`: an element-wise loss with `validate()`, `value(a, b)`
-//!   and `derivative(a, b) = (∂/∂a, ∂/∂b)`, on [`Pointwise`](crate::machinery::pointwise::Pointwise).
+//!   and `derivative(a, b) = (∂/∂a, ∂/∂b)`, its tensors broadcast as NumPy
+//!   broadcasts them (optax's: [`Broadcast::numpy`](crate::machinery::broadcast::Broadcast::numpy)), on [`Pointwise`](crate::machinery::pointwise::Pointwise).
 //! - `fused(NAME)`: a loss of `input − target` with `validate()`, `value(r)` and
 //!   `derivative(r)`, on the fused element-wise kernels when the layout allows
 //!   (also writes `forward_backward_into`).
@@ -203,7 +204,7 @@ macro_rules! forward_body {
     };
     ($s:ident pointwise [$name:expr] ($a:ident, $b:ident)) => {{
         $s.validate()?;
-        let p = $crate::machinery::pointwise::Pointwise::named($name, (stringify!($a), &$a), (stringify!($b), &$b))?;
+        let p = $crate::machinery::pointwise::Pointwise::from_broadcast($crate::machinery::broadcast::Broadcast::numpy($name, &[(stringify!($a), $a.shape()), (stringify!($b), $b.shape())])?, &$a, &$b);
         Ok(p.forward($s.reduction, |_, a, b| $s.value(a, b)))
     }};
     ($s:ident fused [$name:expr] ($a:ident, $b:ident)) => {{
@@ -240,7 +241,7 @@ macro_rules! backward_body {
     };
     ($s:ident pointwise [$name:expr] ($a:ident, $b:ident) $go:ident) => {{
         $s.validate()?;
-        let p = $crate::machinery::pointwise::Pointwise::named($name, (stringify!($a), &$a), (stringify!($b), &$b))?;
+        let p = $crate::machinery::pointwise::Pointwise::from_broadcast($crate::machinery::broadcast::Broadcast::numpy($name, &[(stringify!($a), $a.shape()), (stringify!($b), $b.shape())])?, &$a, &$b);
         p.backward($name, $s.reduction, &$go, true, |_, a, b| $s.derivative(a, b))
     }};
     ($s:ident fused [$name:expr] ($a:ident, $b:ident) $go:ident) => {{

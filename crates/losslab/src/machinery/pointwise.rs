@@ -72,7 +72,9 @@ impl Pointwise {
         Ok(Self::from_broadcast(b, input, target))
     }
 
-    fn from_broadcast<T: Float, D1: Dimension, D2: Dimension>(
+    /// The operands as `b` (their broadcast, in this order: NumPy's rule for
+    /// Keras, optax and TensorFlow, [`Broadcast::numpy`]) reads them.
+    pub(crate) fn from_broadcast<T: Float, D1: Dimension, D2: Dimension>(
         b: Broadcast,
         input: &ArrayView<'_, T, D1>,
         target: &ArrayView<'_, T, D2>,
@@ -151,6 +153,11 @@ impl Pointwise {
             input: self.grad_x(gx),
             target: target_grad.then(|| self.grad_y(gy)),
         })
+    }
+
+    /// Both gradients, given in the result's shape, each summed back to its operand's shape.
+    pub(crate) fn gradients<T: Float>(&self, gx: Vec<f64>, gy: Vec<f64>) -> Gradients<T> {
+        Gradients { input: self.grad_x(gx), target: Some(self.grad_y(gy)) }
     }
 
     /// The default upstream gradient: ones in the result's shape.

@@ -27,8 +27,15 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 /// Computed without overflow or cancellation: `log1p(2 sinh²(x/2))` for `|x| < 1`,
 /// `|x| + softplus(−2|x|) − log 2` beyond (Keras evaluates `x + softplus(−2x) − log 2`).
 ///
+/// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts them: where
+/// the ranks differ by one, a trailing axis of size 1 is first squeezed or expanded
+/// (`squeeze_or_expand_to_same_rank`: `y_true` `(N,)` against `y_pred` `(N, 1)`
+/// gives `(N,)`), then NumPy's rule (`(N, 1)` or `(1, C)` against `(N, C)`, either
+/// way); the mean runs over the last axis of the broadcast shape and each gradient
+/// is summed back to its tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ or are 0-d.
+/// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
 ///
 /// # Examples
 /// ```
@@ -72,7 +79,7 @@ impl KerasLogCosh {
         y_pred: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, self.reduction, go, |t, p, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             mean_lane(t, p, g, |t, p| log_cosh_f64(p - t), |t, p| {
                 let d = (p - t).tanh();
                 (-d, d)
@@ -91,8 +98,15 @@ impl KerasLogCosh {
 /// Negative and zero values count as `ε` (with no gradient below it, half of it at
 /// it).
 ///
+/// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts them: where
+/// the ranks differ by one, a trailing axis of size 1 is first squeezed or expanded
+/// (`squeeze_or_expand_to_same_rank`: `y_true` `(N,)` against `y_pred` `(N, 1)`
+/// gives `(N,)`), then NumPy's rule (`(N, 1)` or `(1, C)` against `(N, C)`, either
+/// way); the mean runs over the last axis of the broadcast shape and each gradient
+/// is summed back to its tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ or are 0-d.
+/// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
 ///
 /// # Examples
 /// ```
@@ -135,7 +149,7 @@ impl KerasMeanSquaredLogarithmicError {
     ) -> Result<PairOutput<T>> {
         let e = KERAS_EPSILON;
         let lg = move |v: f64| if v.is_nan() { v } else { v.max(e) }.ln_1p();
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, self.reduction, go, |t, p, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             mean_lane(
                 t,
                 p,
@@ -165,8 +179,15 @@ impl KerasMeanSquaredLogarithmicError {
 /// A zero target divides by `1e-7`: the loss is then `1e9 · |y_pred|`, not an
 /// error. The derivative of `|·|` at 0 is taken as `+1`, as JAX does.
 ///
+/// Shapes: `y_true` and `y_pred` broadcast together as Keras broadcasts them: where
+/// the ranks differ by one, a trailing axis of size 1 is first squeezed or expanded
+/// (`squeeze_or_expand_to_same_rank`: `y_true` `(N,)` against `y_pred` `(N, 1)`
+/// gives `(N,)`), then NumPy's rule (`(N, 1)` or `(1, C)` against `(N, C)`, either
+/// way); the mean runs over the last axis of the broadcast shape and each gradient
+/// is summed back to its tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ or are 0-d.
+/// [`LossError::Shape`] if the shapes do not broadcast or are 0-d.
 ///
 /// # Examples
 /// ```
@@ -210,7 +231,7 @@ impl KerasMeanAbsolutePercentageError {
     ) -> Result<PairOutput<T>> {
         let e = KERAS_EPSILON;
         let den = move |t: f64| if t.is_nan() { t } else { t.abs().max(e) };
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, self.reduction, go, |t, p, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             let n = t.len() as f64;
             let v = 100.0 * (sum_f64(t.iter().zip(p).map(|(&t, &p)| ((t - p) / den(t)).abs())) / n);
             if let Some((gt, gp)) = g {
@@ -289,14 +310,17 @@ free_fn! {
 /// [`OptaxHuberLoss`](crate::regression::OptaxHuberLoss), and PyTorch's
 /// [`HuberLoss`](crate::HuberLoss) averages over every element.
 ///
-/// Unlike Keras, which squeezes or expands a trailing axis of size 1 and
-/// broadcasts, the shapes must be equal. Keras computes with any `delta`; a
+/// Shapes as Keras's: where the ranks differ by one, a trailing axis of size 1
+/// is squeezed or expanded (`squeeze_or_expand_to_same_rank`), then `y_true`
+/// and `y_pred` broadcast (NumPy's rule, either way); the mean runs over the
+/// last axis of the broadcast shape, each gradient summed back to its
+/// tensor's shape. Keras computes with any `delta`; a
 /// negative or NaN `delta` (no Huber loss: the linear branch everywhere) is an
 /// error here, as for optax's `huber_loss`. Keras 3.15's `ops.mean` averages a
 /// float64 input in float32; losslab averages in f64 (the float64 truth).
 ///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ or are 0-d; [`LossError::Option`]
+/// [`LossError::Shape`] if the shapes do not broadcast or are 0-d; [`LossError::Option`]
 /// for a negative or NaN `delta`.
 ///
 /// # Examples
@@ -355,7 +379,7 @@ impl KerasHuber {
     ) -> Result<PairOutput<T>> {
         crate::machinery::error::check_option(Self::NAME, "delta", self.delta, self.delta >= 0.0, "a number >= 0")?;
         let d = self.delta;
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, self.reduction, go, |t, p, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             mean_lane(
                 t,
                 p,

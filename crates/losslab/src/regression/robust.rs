@@ -24,9 +24,13 @@ use crate::math::*;
 /// gives the same gradient on the kink `|e| = δ` (½ of each side's slope).
 /// optax's `targets = None` means zeros: pass zeros.
 ///
+/// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule,
+/// either way, any ranks): the result has the broadcast shape, each gradient summed
+/// back to its tensor's shape.
+///
 /// # Errors
-/// [`LossError::Shape`] if the shapes differ; [`LossError::Option`] for a NaN or
-/// negative `delta`.
+/// [`LossError::Shape`] if the shapes do not broadcast; [`LossError::Option`] for a
+/// NaN or negative `delta`.
 ///
 /// # Examples
 /// ```
@@ -96,8 +100,12 @@ simple_struct!(
     /// `|e| < 1`, `|e| + softplus(−2|e|) − log 2` beyond; optax evaluates
     /// `logaddexp(e, −e) − log 2`). optax's `targets = None` means zeros.
     ///
+    /// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule,
+    /// either way, any ranks): the result has the broadcast shape, each gradient
+    /// summed back to its tensor's shape.
+    ///
     /// # Errors
-    /// [`LossError::Shape`] if the shapes differ.
+    /// [`LossError::Shape`] if the shapes do not broadcast.
     ///
     /// # Examples
     /// ```
