@@ -15,7 +15,7 @@ use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::kernels::elementwise::BceLogits;
-use crate::machinery::lanes::resolve_axis;
+use crate::machinery::lanes::{eval_pointwise, resolve_axis, Eval, Pairing, Upstream};
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, sigmoid_f64};
 use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
@@ -787,14 +787,14 @@ impl Default for BinaryCrossEntropy {
     }
 }
 
-fn check_unit_interval(loss: &'static str, tensor: &'static str, v: &[f64], shape: &[usize]) -> Result<()> {
-    match v.iter().position(|x| !(0.0..=1.0).contains(x)) {
+fn check_unit_interval<T: Float, D: Dimension>(loss: &'static str, tensor: &'static str, v: &ArrayView<'_, T, D>) -> Result<()> {
+    match v.iter().position(|x| !(0.0..=1.0).contains(&x.to_wide())) {
         None => Ok(()),
         Some(i) => Err(LossError::Domain {
             loss,
             tensor,
-            value: v[i],
-            position: unravel(i, shape),
+            value: v.iter().nth(i).expect("found").to_wide(),
+            position: unravel(i, v.shape()),
             expected: "a probability in [0, 1]",
         }),
     }
@@ -821,19 +821,6 @@ impl BinaryCrossEntropy {
         self
     }
 
-    fn prepare<T: Float, D: Dimension>(
-        &self,
-        input: &ArrayView<'_, T, D>,
-        target: &ArrayView<'_, T, D>,
-    ) -> Result<(Pointwise, Option<Vec<f64>>)> {
-        let p = Pointwise::new(Self::NAME, input, target)?;
-        check_unit_interval(Self::NAME, "input", &p.x, &p.shape)?;
-        check_unit_interval(Self::NAME, "target", &p.y, &p.shape)?;
-        let w = self.weight.as_ref().map(|w| w.view());
-        let w = broadcast_weight(Self::NAME, "weight", w.as_ref(), &p.shape)?;
-        Ok((p, w))
-    }
-
     #[inline]
     fn value(x: f64, y: f64) -> f64 {
         (y - 1.0) * (-x).ln_1p().max(-100.0) - y * x.ln().max(-100.0)
@@ -847,37 +834,41 @@ impl BinaryCrossEntropy {
         (dx, dy)
     }
 
-    /// The loss.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward<T: Float, D: Dimension>(&self, input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-        let (p, w) = self.prepare(&input, &target)?;
-        Ok(p.forward(self.reduction, |i, x, y| {
-            let l = Self::value(x, y);
-            w.as_ref().map_or(l, |w| l * w[i])
-        }))
-    }
-
-    /// The gradients with respect to `input` and `target` of `Σ grad_output · loss`.
-    ///
-    /// # Errors
-    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-    /// have the result's shape.
-    pub fn backward<T: Float, D: Dimension>(
+    fn eval<T: Float, D: Dimension>(
         &self,
         input: ArrayView<'_, T, D>,
         target: ArrayView<'_, T, D>,
-        grad_output: ArrayViewD<'_, T>,
-    ) -> Result<Gradients<T>> {
-        let (p, w) = self.prepare(&input, &target)?;
-        p.backward(Self::NAME, self.reduction, &grad_output, true, |i, x, y| {
-            let (dx, dy) = Self::derivatives(x, y);
-            w.as_ref().map_or((dx, dy), |w| (dx * w[i], dy * w[i]))
-        })
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
+        check_unit_interval(Self::NAME, "input", &input)?;
+        check_unit_interval(Self::NAME, "target", &target)?;
+        let w = self.weight.as_ref().map(|w| w.view());
+        let w = broadcast_weight(Self::NAME, "weight", w.as_ref(), input.shape())?;
+        let (x, y) = (("input", &input), ("target", &target));
+        match w.as_deref() {
+            // Two loops, so that the one without weights has no index to bound-check.
+            None => eval_pointwise(Self::NAME, Pairing::Same, x, y, self.reduction, up, true, |_, x, y| Self::value(x, y), |_, x, y| {
+                Self::derivatives(x, y)
+            }),
+            Some(w) => eval_pointwise(
+                Self::NAME,
+                Pairing::Same,
+                x,
+                y,
+                self.reduction,
+                up,
+                true,
+                move |i, x, y| Self::value(x, y) * w[i],
+                move |i, x, y| {
+                    let (dx, dy) = Self::derivatives(x, y);
+                    (dx * w[i], dy * w[i])
+                },
+            ),
+        }
     }
 
-    loss_methods!(torch: composed, (input: float, target: float));
+    loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input`, `target` w.r.t. `target`");
 }
 
 /// Binary cross entropy on logits, `torch.nn.functional.binary_cross_entropy_with_logits`:
