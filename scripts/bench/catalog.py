@@ -113,7 +113,7 @@ def jax_refs():
         "keras:sparse_categorical_crossentropy": lambda t: K.sparse_categorical_crossentropy(t["y_true"], t["y_pred"]),
         "keras:binary_focal_crossentropy": lambda t: K.binary_focal_crossentropy(t["y_true"], t["y_pred"]),
         "keras:categorical_focal_crossentropy": lambda t: K.categorical_focal_crossentropy(t["y_true"], t["y_pred"]),
-        "keras:categorical_generalized_cross_entropy": lambda t: K.categorical_generalized_cross_entropy(t["y_true"], t["y_pred"]),
+        "keras:categorical_generalized_cross_entropy": lambda t: K.categorical_generalized_cross_entropy(t["y_true"], t["y_pred"], q=0.5),
         "keras:kl_divergence": lambda t: K.kl_divergence(t["y_true"], t["y_pred"]),
         "keras:log_cosh": lambda t: K.log_cosh(t["y_true"], t["y_pred"]),
         "keras:mean_squared_logarithmic_error": lambda t: K.mean_squared_logarithmic_error(t["y_true"], t["y_pred"]),
@@ -263,18 +263,20 @@ def run_reference(a):
         t = {n: jnp.asarray(v) for n, v in arrays.items()}
         rest = {n: v for n, v in t.items() if n not in grads}
 
-        def total(*xs):
-            return jnp.sum(fn({**rest, **dict(zip(grads, xs))}))
+        # Every array is an argument of the jitted functions (closed-over arrays would be
+        # constants that XLA may fold at compile time).
+        def total(xs, others):
+            return jnp.sum(fn({**others, **dict(zip(grads, xs))}))
 
-        f_fwd = jax.jit(lambda: jnp.sum(fn(t)))
-        f_fb = jax.jit(jax.value_and_grad(total, argnums=tuple(range(len(grads)))))
+        f_fwd = jax.jit(lambda tt: jnp.sum(fn(tt)))
+        f_fb = jax.jit(jax.value_and_grad(total))
         args = [t[g] for g in grads]
 
         def fwd():
-            jax.block_until_ready(f_fwd())
+            jax.block_until_ready(f_fwd(t))
 
         def fwd_bwd():
-            return jax.block_until_ready(f_fb(*args))
+            return jax.block_until_ready(f_fb(args, rest))
 
         out["version"] = f"keras {keras.__version__}, optax {optax.__version__}, jax {jax.__version__} (cpu, x64 off)"
     fwd()

@@ -249,7 +249,7 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
             return match args.dtype.as_str() {
                 "f32" | "float32" => measure_registry(args, Dtype::Float32),
                 "f64" | "float64" => measure_registry(args, Dtype::Float64),
-                d => bail!("unsupported --dtype `{d}`: expected f32 or f64 (bf16 and f16: cross_entropy, the fused kernel)"),
+                d => bail!("unsupported --dtype `{d}`: expected f32, f64, bf16 or f16 (bf16 and f16: the fused cross_entropy kernel only)"),
             };
         }
         match args.dtype.as_str() {
