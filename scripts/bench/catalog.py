@@ -60,120 +60,103 @@ ELEMENTWISE = {
 }
 
 # ---------------------------------------------------------------------------------------------
-# The references: registry name -> (framework, call on the tensors by name). Options are the
+# The references: registry name -> the call on the tensors by name. Options are the
 # registry's defaults (and the recipe's: none of these losses needs one).  The calls follow
 # scripts/golden/*.py.
 
 
-def torch_refs():
-    import torch.nn.functional as F
-    import torchvision.ops as tv
+# F, tv (torch.nn.functional, torchvision.ops), K, O (keras.losses, optax.losses): imported by
+# the reference subprocess only (`import_references`), so that this process needs neither.
+F = tv = K = O = None
 
-    return {
-        "torch:mse_loss": lambda t: F.mse_loss(t["input"], t["target"]),
-        "torch:l1_loss": lambda t: F.l1_loss(t["input"], t["target"]),
-        "torch:smooth_l1_loss": lambda t: F.smooth_l1_loss(t["input"], t["target"]),
-        "torch:huber_loss": lambda t: F.huber_loss(t["input"], t["target"]),
-        "torch:cross_entropy": lambda t: F.cross_entropy(t["input"], t["target"]),
-        "torch:nll_loss": lambda t: F.nll_loss(t["input"], t["target"]),
-        "torch:binary_cross_entropy": lambda t: F.binary_cross_entropy(t["input"], t["target"]),
-        "torch:binary_cross_entropy_with_logits": lambda t: F.binary_cross_entropy_with_logits(t["input"], t["target"]),
-        "torch:kl_div": lambda t: F.kl_div(t["input"], t["target"], reduction="mean"),
-        "torch:poisson_nll_loss": lambda t: F.poisson_nll_loss(t["input"], t["target"]),
-        "torch:gaussian_nll_loss": lambda t: F.gaussian_nll_loss(t["input"], t["target"], t["var"]),
-        "torch:margin_ranking_loss": lambda t: F.margin_ranking_loss(t["input1"], t["input2"], t["target"]),
-        "torch:hinge_embedding_loss": lambda t: F.hinge_embedding_loss(t["input"], t["target"]),
-        "torch:soft_margin_loss": lambda t: F.soft_margin_loss(t["input"], t["target"]),
-        "torch:multilabel_soft_margin_loss": lambda t: F.multilabel_soft_margin_loss(t["input"], t["target"]),
-        "torch:multilabel_margin_loss": lambda t: F.multilabel_margin_loss(t["input"], t["target"]),
-        "torch:multi_margin_loss": lambda t: F.multi_margin_loss(t["input"], t["target"]),
-        "torch:ctc_loss": lambda t: F.ctc_loss(t["log_probs"], t["targets"], t["input_lengths"], t["target_lengths"]),
-        "torch:cosine_embedding_loss": lambda t: F.cosine_embedding_loss(t["input1"], t["input2"], t["target"]),
-        "torch:triplet_margin_loss": lambda t: F.triplet_margin_loss(t["anchor"], t["positive"], t["negative"]),
-        "torch:triplet_margin_with_distance_loss": lambda t: F.triplet_margin_with_distance_loss(t["anchor"], t["positive"], t["negative"]),
-        "torchvision:sigmoid_focal_loss": lambda t: tv.sigmoid_focal_loss(t["inputs"], t["targets"]),
-        "torchvision:generalized_box_iou_loss": lambda t: tv.generalized_box_iou_loss(t["boxes1"], t["boxes2"]),
-        "torchvision:distance_box_iou_loss": lambda t: tv.distance_box_iou_loss(t["boxes1"], t["boxes2"]),
-        "torchvision:complete_box_iou_loss": lambda t: tv.complete_box_iou_loss(t["boxes1"], t["boxes2"]),
-    }
+TORCH_REFS = {
+    "torch:mse_loss": lambda t: F.mse_loss(t["input"], t["target"]),
+    "torch:l1_loss": lambda t: F.l1_loss(t["input"], t["target"]),
+    "torch:smooth_l1_loss": lambda t: F.smooth_l1_loss(t["input"], t["target"]),
+    "torch:huber_loss": lambda t: F.huber_loss(t["input"], t["target"]),
+    "torch:cross_entropy": lambda t: F.cross_entropy(t["input"], t["target"]),
+    "torch:nll_loss": lambda t: F.nll_loss(t["input"], t["target"]),
+    "torch:binary_cross_entropy": lambda t: F.binary_cross_entropy(t["input"], t["target"]),
+    "torch:binary_cross_entropy_with_logits": lambda t: F.binary_cross_entropy_with_logits(t["input"], t["target"]),
+    "torch:kl_div": lambda t: F.kl_div(t["input"], t["target"], reduction="mean"),
+    "torch:poisson_nll_loss": lambda t: F.poisson_nll_loss(t["input"], t["target"]),
+    "torch:gaussian_nll_loss": lambda t: F.gaussian_nll_loss(t["input"], t["target"], t["var"]),
+    "torch:margin_ranking_loss": lambda t: F.margin_ranking_loss(t["input1"], t["input2"], t["target"]),
+    "torch:hinge_embedding_loss": lambda t: F.hinge_embedding_loss(t["input"], t["target"]),
+    "torch:soft_margin_loss": lambda t: F.soft_margin_loss(t["input"], t["target"]),
+    "torch:multilabel_soft_margin_loss": lambda t: F.multilabel_soft_margin_loss(t["input"], t["target"]),
+    "torch:multilabel_margin_loss": lambda t: F.multilabel_margin_loss(t["input"], t["target"]),
+    "torch:multi_margin_loss": lambda t: F.multi_margin_loss(t["input"], t["target"]),
+    "torch:ctc_loss": lambda t: F.ctc_loss(t["log_probs"], t["targets"], t["input_lengths"], t["target_lengths"]),
+    "torch:cosine_embedding_loss": lambda t: F.cosine_embedding_loss(t["input1"], t["input2"], t["target"]),
+    "torch:triplet_margin_loss": lambda t: F.triplet_margin_loss(t["anchor"], t["positive"], t["negative"]),
+    "torch:triplet_margin_with_distance_loss": lambda t: F.triplet_margin_with_distance_loss(t["anchor"], t["positive"], t["negative"]),
+    "torchvision:sigmoid_focal_loss": lambda t: tv.sigmoid_focal_loss(t["inputs"], t["targets"]),
+    "torchvision:generalized_box_iou_loss": lambda t: tv.generalized_box_iou_loss(t["boxes1"], t["boxes2"]),
+    "torchvision:distance_box_iou_loss": lambda t: tv.distance_box_iou_loss(t["boxes1"], t["boxes2"]),
+    "torchvision:complete_box_iou_loss": lambda t: tv.complete_box_iou_loss(t["boxes1"], t["boxes2"]),
+}
 
-
-def jax_refs():
-    import keras
-    import optax
-
-    K, O = keras.losses, optax.losses
-    return {
-        "keras:poisson": lambda t: K.poisson(t["y_true"], t["y_pred"]),
-        "keras:hinge": lambda t: K.hinge(t["y_true"], t["y_pred"]),
-        "keras:squared_hinge": lambda t: K.squared_hinge(t["y_true"], t["y_pred"]),
-        "keras:categorical_hinge": lambda t: K.categorical_hinge(t["y_true"], t["y_pred"]),
-        "keras:binary_crossentropy": lambda t: K.binary_crossentropy(t["y_true"], t["y_pred"]),
-        "keras:categorical_crossentropy": lambda t: K.categorical_crossentropy(t["y_true"], t["y_pred"]),
-        "keras:sparse_categorical_crossentropy": lambda t: K.sparse_categorical_crossentropy(t["y_true"], t["y_pred"]),
-        "keras:binary_focal_crossentropy": lambda t: K.binary_focal_crossentropy(t["y_true"], t["y_pred"]),
-        "keras:categorical_focal_crossentropy": lambda t: K.categorical_focal_crossentropy(t["y_true"], t["y_pred"]),
-        "keras:categorical_generalized_cross_entropy": lambda t: K.categorical_generalized_cross_entropy(t["y_true"], t["y_pred"], q=0.5),
-        "keras:kl_divergence": lambda t: K.kl_divergence(t["y_true"], t["y_pred"]),
-        "keras:log_cosh": lambda t: K.log_cosh(t["y_true"], t["y_pred"]),
-        "keras:mean_squared_logarithmic_error": lambda t: K.mean_squared_logarithmic_error(t["y_true"], t["y_pred"]),
-        "keras:mean_absolute_percentage_error": lambda t: K.mean_absolute_percentage_error(t["y_true"], t["y_pred"]),
-        "keras:huber": lambda t: K.huber(t["y_true"], t["y_pred"]),
-        "keras:dice": lambda t: K.dice(t["y_true"], t["y_pred"]),
-        "keras:tversky": lambda t: K.tversky(t["y_true"], t["y_pred"]),
-        "keras:ctc": lambda t: K.ctc(t["y_true"], t["y_pred"]),
-        "keras:cosine_similarity": lambda t: K.cosine_similarity(t["y_true"], t["y_pred"]),
-        "keras:circle": lambda t: K.circle(t["y_true"], t["y_pred"]),
-        "optax:multiclass_hinge_loss": lambda t: O.multiclass_hinge_loss(t["scores"], t["labels"]),
-        "optax:perceptron_loss": lambda t: O.perceptron_loss(t["predictor_outputs"], t["targets"]),
-        "optax:multiclass_perceptron_loss": lambda t: O.multiclass_perceptron_loss(t["scores"], t["labels"]),
-        "optax:poly_loss_cross_entropy": lambda t: O.poly_loss_cross_entropy(t["logits"], t["labels"]),
-        "optax:sparsemax_loss": lambda t: O.sparsemax_loss(t["logits"], t["labels"]),
-        "optax:multiclass_sparsemax_loss": lambda t: O.multiclass_sparsemax_loss(t["scores"], t["labels"]),
-        "optax:generalized_kl_divergence": lambda t: O.generalized_kl_divergence(t["log_predictions"], t["targets"]),
-        "optax:kl_divergence": lambda t: O.kl_divergence(t["log_predictions"], t["targets"]),
-        "optax:kl_divergence_with_log_targets": lambda t: O.kl_divergence_with_log_targets(t["log_predictions"], t["log_targets"]),
-        "optax:safe_softmax_cross_entropy": lambda t: O.safe_softmax_cross_entropy(t["logits"], t["labels"]),
-        "optax:smooth_labels": lambda t: O.smooth_labels(t["labels"], 0.1),
-        "optax:huber_loss": lambda t: O.huber_loss(t["predictions"], t["targets"]),
-        "optax:log_cosh": lambda t: O.log_cosh(t["predictions"], t["targets"]),
-        "optax:ctc_loss": lambda t: O.ctc_loss(t["logits"], t["logit_paddings"], t["labels"], t["label_paddings"]),
-        "optax:dice_loss": lambda t: O.dice_loss(t["predictions"], t["targets"]),
-        "optax:binary_dice_loss": lambda t: O.binary_dice_loss(t["predictions"], t["targets"]),
-        "optax:multiclass_generalized_dice_loss": lambda t: O.multiclass_generalized_dice_loss(t["predictions"], t["targets"]),
-        "optax:ntxent": lambda t: O.ntxent(t["embeddings"], t["labels"]),
-        "optax:triplet_margin_loss": lambda t: O.triplet_margin_loss(t["anchors"], t["positives"], t["negatives"]),
-        "optax:ranking_softmax_loss": lambda t: O.ranking_softmax_loss(t["logits"], t["labels"]),
-    }
+JAX_REFS = {
+    "keras:poisson": lambda t: K.poisson(t["y_true"], t["y_pred"]),
+    "keras:hinge": lambda t: K.hinge(t["y_true"], t["y_pred"]),
+    "keras:squared_hinge": lambda t: K.squared_hinge(t["y_true"], t["y_pred"]),
+    "keras:categorical_hinge": lambda t: K.categorical_hinge(t["y_true"], t["y_pred"]),
+    "keras:binary_crossentropy": lambda t: K.binary_crossentropy(t["y_true"], t["y_pred"]),
+    "keras:categorical_crossentropy": lambda t: K.categorical_crossentropy(t["y_true"], t["y_pred"]),
+    "keras:sparse_categorical_crossentropy": lambda t: K.sparse_categorical_crossentropy(t["y_true"], t["y_pred"]),
+    "keras:binary_focal_crossentropy": lambda t: K.binary_focal_crossentropy(t["y_true"], t["y_pred"]),
+    "keras:categorical_focal_crossentropy": lambda t: K.categorical_focal_crossentropy(t["y_true"], t["y_pred"]),
+    "keras:categorical_generalized_cross_entropy": lambda t: K.categorical_generalized_cross_entropy(t["y_true"], t["y_pred"], q=0.5),
+    "keras:kl_divergence": lambda t: K.kl_divergence(t["y_true"], t["y_pred"]),
+    "keras:log_cosh": lambda t: K.log_cosh(t["y_true"], t["y_pred"]),
+    "keras:mean_squared_logarithmic_error": lambda t: K.mean_squared_logarithmic_error(t["y_true"], t["y_pred"]),
+    "keras:mean_absolute_percentage_error": lambda t: K.mean_absolute_percentage_error(t["y_true"], t["y_pred"]),
+    "keras:huber": lambda t: K.huber(t["y_true"], t["y_pred"]),
+    "keras:dice": lambda t: K.dice(t["y_true"], t["y_pred"]),
+    "keras:tversky": lambda t: K.tversky(t["y_true"], t["y_pred"]),
+    "keras:ctc": lambda t: K.ctc(t["y_true"], t["y_pred"]),
+    "keras:cosine_similarity": lambda t: K.cosine_similarity(t["y_true"], t["y_pred"]),
+    "keras:circle": lambda t: K.circle(t["y_true"], t["y_pred"]),
+    "optax:multiclass_hinge_loss": lambda t: O.multiclass_hinge_loss(t["scores"], t["labels"]),
+    "optax:perceptron_loss": lambda t: O.perceptron_loss(t["predictor_outputs"], t["targets"]),
+    "optax:multiclass_perceptron_loss": lambda t: O.multiclass_perceptron_loss(t["scores"], t["labels"]),
+    "optax:poly_loss_cross_entropy": lambda t: O.poly_loss_cross_entropy(t["logits"], t["labels"]),
+    "optax:sparsemax_loss": lambda t: O.sparsemax_loss(t["logits"], t["labels"]),
+    "optax:multiclass_sparsemax_loss": lambda t: O.multiclass_sparsemax_loss(t["scores"], t["labels"]),
+    "optax:generalized_kl_divergence": lambda t: O.generalized_kl_divergence(t["log_predictions"], t["targets"]),
+    "optax:kl_divergence": lambda t: O.kl_divergence(t["log_predictions"], t["targets"]),
+    "optax:kl_divergence_with_log_targets": lambda t: O.kl_divergence_with_log_targets(t["log_predictions"], t["log_targets"]),
+    "optax:safe_softmax_cross_entropy": lambda t: O.safe_softmax_cross_entropy(t["logits"], t["labels"]),
+    "optax:smooth_labels": lambda t: O.smooth_labels(t["labels"], 0.1),
+    "optax:huber_loss": lambda t: O.huber_loss(t["predictions"], t["targets"]),
+    "optax:log_cosh": lambda t: O.log_cosh(t["predictions"], t["targets"]),
+    "optax:ctc_loss": lambda t: O.ctc_loss(t["logits"], t["logit_paddings"], t["labels"], t["label_paddings"]),
+    "optax:dice_loss": lambda t: O.dice_loss(t["predictions"], t["targets"]),
+    "optax:binary_dice_loss": lambda t: O.binary_dice_loss(t["predictions"], t["targets"]),
+    "optax:multiclass_generalized_dice_loss": lambda t: O.multiclass_generalized_dice_loss(t["predictions"], t["targets"]),
+    "optax:ntxent": lambda t: O.ntxent(t["embeddings"], t["labels"]),
+    "optax:triplet_margin_loss": lambda t: O.triplet_margin_loss(t["anchors"], t["positives"], t["negatives"]),
+    "optax:ranking_softmax_loss": lambda t: O.ranking_softmax_loss(t["logits"], t["labels"]),
+}
 
 
 def framework(loss):
-    return "torch" if loss.split(":")[0] in ("torch", "torchvision") else "jax"
+    return "torch" if loss in TORCH_REFS else "jax"
 
 
-# The names of the losses with a reference (kept as plain data so that the parent process
-# needs neither torch nor jax; checked against the functions in the reference subprocess).
-TORCH = [
-    "torch:mse_loss", "torch:l1_loss", "torch:smooth_l1_loss", "torch:huber_loss", "torch:cross_entropy", "torch:nll_loss",
-    "torch:binary_cross_entropy", "torch:binary_cross_entropy_with_logits", "torch:kl_div", "torch:poisson_nll_loss",
-    "torch:gaussian_nll_loss", "torch:margin_ranking_loss", "torch:hinge_embedding_loss", "torch:soft_margin_loss",
-    "torch:multilabel_soft_margin_loss", "torch:multilabel_margin_loss", "torch:multi_margin_loss", "torch:ctc_loss",
-    "torch:cosine_embedding_loss", "torch:triplet_margin_loss", "torch:triplet_margin_with_distance_loss",
-    "torchvision:sigmoid_focal_loss", "torchvision:generalized_box_iou_loss", "torchvision:distance_box_iou_loss",
-    "torchvision:complete_box_iou_loss",
-]
-JAX = [
-    "keras:poisson", "keras:hinge", "keras:squared_hinge", "keras:categorical_hinge", "keras:binary_crossentropy",
-    "keras:categorical_crossentropy", "keras:sparse_categorical_crossentropy", "keras:binary_focal_crossentropy",
-    "keras:categorical_focal_crossentropy", "keras:categorical_generalized_cross_entropy", "keras:kl_divergence",
-    "keras:log_cosh", "keras:mean_squared_logarithmic_error", "keras:mean_absolute_percentage_error", "keras:huber",
-    "keras:dice", "keras:tversky", "keras:ctc", "keras:cosine_similarity", "keras:circle",
-    "optax:multiclass_hinge_loss", "optax:perceptron_loss", "optax:multiclass_perceptron_loss", "optax:poly_loss_cross_entropy",
-    "optax:sparsemax_loss", "optax:multiclass_sparsemax_loss", "optax:generalized_kl_divergence", "optax:kl_divergence",
-    "optax:kl_divergence_with_log_targets", "optax:safe_softmax_cross_entropy", "optax:smooth_labels", "optax:huber_loss",
-    "optax:log_cosh", "optax:ctc_loss", "optax:dice_loss", "optax:binary_dice_loss", "optax:multiclass_generalized_dice_loss",
-    "optax:ntxent", "optax:triplet_margin_loss", "optax:ranking_softmax_loss",
-]
+def import_references(kind):
+    global F, tv, K, O
+    if kind == "torch":
+        import torch.nn.functional
+        import torchvision.ops
+
+        F, tv = torch.nn.functional, torchvision.ops
+    else:
+        import keras
+        import optax
+
+        K, O = keras.losses, optax.losses
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,12 +171,25 @@ def status_bytes(key):
     return None
 
 
+try:
+    import ctypes
+
+    _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+except (OSError, AttributeError):
+    _malloc_trim = None
+
+
 class Probe:
+    """As `losslab bench`: free memory the C allocator keeps is given back before the
+    call (malloc_trim), the high-water mark reset, then read after it."""
+
     def __init__(self):
         self.extra = 0
         self.resets = True
 
     def before(self):
+        if _malloc_trim is not None:
+            _malloc_trim(0)
         if self.resets:
             try:
                 with open("/proc/self/clear_refs", "w") as f:
@@ -240,7 +236,8 @@ def run_reference(a):
         import torch
 
         torch.set_num_threads(a.threads)
-        fn = torch_refs()[a.reference]
+        import_references("torch")
+        fn = TORCH_REFS[a.reference]
         t = {n: torch.from_numpy(v) for n, v in arrays.items()}
         leaves = [t[g].requires_grad_(True) for g in grads]
 
@@ -259,7 +256,8 @@ def run_reference(a):
         import keras
         import optax
 
-        fn = jax_refs()[a.reference]
+        import_references("jax")
+        fn = JAX_REFS[a.reference]
         t = {n: jnp.asarray(v) for n, v in arrays.items()}
         rest = {n: v for n, v in t.items() if n not in grads}
 
@@ -320,11 +318,13 @@ def one(a, loss, tmp):
            "--threads", str(a.threads), "--mem-mib", str(a.mem_mib)]
     if a.scale != 1.0:
         cmd += ["--scale", str(a.scale)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    # One malloc arena: malloc_trim cannot give back the free top of a thread's own arena,
+    # which would hide a call's allocations from the high-water mark (either side).
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", MALLOC_ARENA_MAX="1")
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         return {"loss": loss, "error": f"losslab: {p.stderr.strip()}"}
     ll = json.loads(p.stdout)
-    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     rcmd = [sys.executable, os.path.abspath(__file__), "--reference", loss, "--dir", d, "--grads", ",".join(ll["differentiated"]),
             "--reps", str(a.reps), "--warmup", str(a.warmup), "--threads", str(a.threads)]
     q = subprocess.run(rcmd, capture_output=True, text=True, env=env)
@@ -377,7 +377,8 @@ def table(rows, meta):
         f"default shapes{meta['scaled']}; "
         "forward + backward allocating every gradient per call), the reference its forward + backward for the gradients of the same "
         f"tensors on the same `.npy` inputs ({meta['torch']}; {meta['jax']}). Ratio: reference time / losslab time "
-        "(above 1: losslab is faster). Peak: the resident set's growth during one call plus the inputs, MB. Path: "
+        "(above 1: losslab is faster). Peak: the resident set's growth during one call (its high-water mark over the resident set "
+        "just before it, the allocator's free memory given back first, one malloc arena) plus the inputs, MB. Path: "
         "`crates/losslab-registry/src/paths.rs`.",
         "",
         "| loss | shape | path | losslab f+b ms | reference f+b ms | ratio | target | losslab peak MB | reference peak MB | inputs + grads MB | bandwidth | misses |",
@@ -448,7 +449,7 @@ def main():
         return run_reference(a)
     if not os.path.exists(a.losslab):
         sys.exit(f"no {a.losslab}: build it first (cargo build --release -p losslab-cli)")
-    losses = [l for l in TORCH + JAX if re.search(a.only, l)]
+    losses = [l for l in list(TORCH_REFS) + list(JAX_REFS) if re.search(a.only, l)]
     rows = []
     start = time.time()
     with tempfile.TemporaryDirectory(prefix="losslab-catalog-") as tmp:

@@ -525,20 +525,28 @@ impl Recipe {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{catalog, EvalRequest};
 
+    /// Checks that a table keyed by qualified name (`names`, in `file`) has one
+    /// row for every loss of the catalog and none for a loss it lacks.
+    pub(crate) fn assert_one_row_per_loss(names: &[&str], file: &str) {
+        let losses: Vec<String> = catalog().iter().map(LossSpec::qualified_name).collect();
+        let missing: Vec<&String> = losses.iter().filter(|l| !names.contains(&l.as_str())).collect();
+        assert!(missing.is_empty(), "losses missing from {file}: {missing:?}");
+        let unknown: Vec<&&str> = names.iter().filter(|n| !losses.iter().any(|l| l == *n)).collect();
+        assert!(unknown.is_empty(), "{file} names losses the registry lacks: {unknown:?}");
+        let mut seen = std::collections::HashSet::new();
+        let twice: Vec<&&str> = names.iter().filter(|n| !seen.insert(**n)).collect();
+        assert!(twice.is_empty(), "{file} has two rows for {twice:?}");
+    }
+
     #[test]
     fn every_loss_has_one_recipe_and_every_recipe_a_loss() {
-        let names: Vec<String> = catalog().iter().map(LossSpec::qualified_name).collect();
-        let missing: Vec<&String> = names.iter().filter(|n| !RECIPES.iter().any(|r| &r.loss == n)).collect();
-        assert!(missing.is_empty(), "losses without an input recipe in samples.rs: {missing:?}");
-        let unknown: Vec<&str> = RECIPES.iter().map(|r| r.loss).filter(|l| !names.iter().any(|n| n == l)).collect();
-        assert!(unknown.is_empty(), "recipes of losses the catalog lacks: {unknown:?}");
-        let mut seen = std::collections::HashSet::new();
+        let names: Vec<&str> = RECIPES.iter().map(|r| r.loss).collect();
+        assert_one_row_per_loss(&names, "the input recipes (crates/losslab-registry/src/samples.rs)");
         for r in RECIPES {
-            assert!(seen.insert(r.loss), "two recipes for {}", r.loss);
             assert_eq!(r.dims.split('×').count(), r.default.len(), "{}", r.loss);
             assert_eq!(r.min.len(), r.default.len(), "{}", r.loss);
             assert!(r.batch < r.default.len(), "{}", r.loss);

@@ -86,7 +86,9 @@ pub struct BenchArgs {
     /// The number of threads (default: rayon's, one per core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text: the tensors (names, shapes, dtypes, which
+    /// are differentiated), `fwd_s` and `fwd_bwd_s`, elements/s, peak memory, and the
+    /// bandwidth and exp throughput measured in this process.
     #[arg(long)]
     pub json: bool,
     /// Timed runs per measurement (the median is reported).
@@ -240,6 +242,9 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if fused && (!args.grad.is_empty() || args.save_inputs.is_some() || args.scale.is_some()) {
         bail!("--grad, --save-inputs and --scale time the loss through the registry: they do not go with --fused or --dtype bf16/f16");
     }
+    if !fused {
+        one_arena();
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()
@@ -323,8 +328,11 @@ impl MemProbe {
         MemProbe { resets: true, extra: Some(0) }
     }
 
-    /// The resident set before a call, the high-water mark reset to it.
+    /// The resident set before a call, the high-water mark reset to it. Free
+    /// memory the allocator keeps is given back first, so that the call's own
+    /// allocations show as growth rather than reuse.
     fn before(&mut self) -> Option<u64> {
+        trim_heap();
         if self.resets {
             self.resets = std::fs::write("/proc/self/clear_refs", "5").is_ok();
         }
@@ -342,6 +350,40 @@ impl MemProbe {
         };
     }
 }
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+extern "C" {
+    fn malloc_trim(pad: usize) -> std::ffi::c_int;
+    fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+}
+
+/// Gives the C allocator's free memory back to the system (glibc's `malloc_trim`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    // SAFETY: glibc's malloc_trim only releases free memory; any pad is valid.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
+/// One malloc arena for every thread (glibc's `M_ARENA_MAX` = 1), set before
+/// the thread pool starts: `malloc_trim` cannot give back the free top of a
+/// thread's own arena, which would hide a call's allocations from the
+/// high-water mark (the same as `MALLOC_ARENA_MAX=1`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn one_arena() {
+    const M_ARENA_MAX: std::ffi::c_int = -8;
+    // SAFETY: mallopt only sets an allocator parameter.
+    unsafe {
+        mallopt(M_ARENA_MAX, 1);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn one_arena() {}
 
 /// Whether `bytes` fit in the memory available, as an error naming them if not.
 fn check_fits(what: &str, bytes: u128) -> Result<()> {
