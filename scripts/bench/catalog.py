@@ -205,18 +205,25 @@ class Probe:
             self.extra = None
 
 
-def timed(f, warmup, reps, probe):
+def timed(f, warmup, reps):
+    """The median time of f; run as a training loop runs it (the allocator reusing its
+    free memory: the memory is measured on calls of their own)."""
     for _ in range(warmup):
         f()
     ts = []
     for _ in range(reps):
-        b = probe.before()
         t0 = time.perf_counter()
         f()
         ts.append(time.perf_counter() - t0)
-        probe.after(b)
     ts.sort()
     return ts[len(ts) // 2]
+
+
+def measured(f, probe):
+    b = probe.before()
+    r = f()
+    probe.after(b)
+    del r
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,10 +287,12 @@ def run_reference(a):
     fwd()
     r = fwd_bwd()  # compiles (jax) and checks the gradients exist
     del r
-    p_f, p_fb = Probe(), Probe()
-    out["fwd_s"] = timed(fwd, a.warmup, a.reps, p_f)
-    out["fwd_bwd_s"] = timed(fwd_bwd, a.warmup, a.reps, p_fb)
-    extra = None if p_f.extra is None or p_fb.extra is None else max(p_f.extra, p_fb.extra)
+    out["fwd_s"] = timed(fwd, a.warmup, a.reps)
+    out["fwd_bwd_s"] = timed(fwd_bwd, a.warmup, a.reps)
+    probe = Probe()
+    measured(fwd, probe)
+    measured(fwd_bwd, probe)
+    extra = probe.extra
     out["input_bytes"] = input_bytes
     out["call_peak_extra_bytes"] = extra
     out["peak_bytes"] = None if extra is None else input_bytes + extra

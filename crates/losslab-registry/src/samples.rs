@@ -31,6 +31,9 @@ use crate::{Dtype, LossSpec, OptionValue, Result, Tensor};
 use ndarray::{ArrayD, Axis, IxDyn};
 use std::collections::BTreeMap;
 
+/// A recipe's drawing of its tensors, given its sizes.
+type Build = fn(&mut Maker, &[usize]) -> Vec<(&'static str, Tensor)>;
+
 /// How to draw valid inputs for one loss.
 #[derive(Clone, Copy)]
 pub struct Recipe {
@@ -46,7 +49,7 @@ pub struct Recipe {
     pub batch: usize,
     /// Options the loss needs beyond its defaults (TensorFlow's `pos_weight`, optax's `alpha`).
     pub options: &'static [(&'static str, OptionValue)],
-    build: fn(&mut Maker, &[usize]) -> Vec<(&'static str, Tensor)>,
+    build: Build,
 }
 
 impl std::fmt::Debug for Recipe {
@@ -328,7 +331,7 @@ const fn r(
     dims: &'static str,
     default: &'static [usize],
     min: &'static [usize],
-    build: fn(&mut Maker, &[usize]) -> Vec<(&'static str, Tensor)>,
+    build: Build,
 ) -> Recipe {
     Recipe { loss, dims, default, min, batch: 0, options: &[], build }
 }
