@@ -25,11 +25,11 @@ else
     echo "no torch in $PY: the PyTorch runs are skipped" >&2
 fi
 for s in 8192x32000 65536x1000 1048576x10; do
-    for d in f32 bf16 f16; do $L bench cross_entropy --shape $s --dtype $d --threads 2 --json > "$OUT/half_${s}_$d.json" 2>&1; done
+    for d in f32 bf16 f16; do $L bench cross_entropy --fused --shape $s --dtype $d --threads 2 --json > "$OUT/half_${s}_$d.json" 2>&1; done
 done
-for s in 8192x32000 65536x1000 1048576x10; do $L bench cross_entropy --shape $s --threads 2 --json > "$OUT/ce_$s.json" 2>&1; done
+for s in 8192x32000 65536x1000 1048576x10; do $L bench cross_entropy --fused --shape $s --threads 2 --json > "$OUT/ce_$s.json" 2>&1; done
 for l in mse_loss l1_loss smooth_l1_loss huber_loss binary_cross_entropy_with_logits sigmoid_focal_loss; do
-    $L bench $l --shape 100000000 --threads 2 --json > "$OUT/ew_$l.json" 2>&1
+    $L bench $l --fused --shape 100000000 --threads 2 --json > "$OUT/ew_$l.json" 2>&1
 done
 { date -u; uptime; } > "$OUT/end"
 echo "figures in $OUT"

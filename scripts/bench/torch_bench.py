@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Times PyTorch's cross entropy (forward, and forward + backward) on the CPU on
-the shapes `losslab bench` uses, runs `losslab bench --json` on the same shapes
+the shapes `losslab bench` uses, runs `losslab bench --fused --json` (the fused kernels) on the same shapes
 in the same session, and prints both with their ratio.
 
     python scripts/bench/torch_bench.py [--losslab target/release/losslab]
@@ -77,7 +77,7 @@ def elementwise(a, rows):
     for name in a.elementwise.split(","):
         tf, tfb = torch_elementwise(name, n, a.reps)
         out = subprocess.run(
-            [a.losslab, "bench", name, "--shape", str(n), "--threads", str(a.threads), "--reps", str(a.reps), "--json", "--mem-mib", "512"],
+            [a.losslab, "bench", name, "--fused", "--shape", str(n), "--threads", str(a.threads), "--reps", str(a.reps), "--json", "--mem-mib", "512"],
             check=True, capture_output=True, text=True,
         ).stdout
         r = json.loads(out)
@@ -115,7 +115,7 @@ def run(a, rows):
         n, c = (int(v) for v in shape.split("x"))
         tf, tfb = torch_figures(n, c, a.reps)
         out = subprocess.run(
-            [a.losslab, "bench", "cross_entropy", "--shape", shape, "--threads", str(a.threads), "--reps", str(a.reps), "--json", "--mem-mib", "512"],
+            [a.losslab, "bench", "cross_entropy", "--fused", "--shape", shape, "--threads", str(a.threads), "--reps", str(a.reps), "--json", "--mem-mib", "512"],
             check=True, capture_output=True, text=True,
         ).stdout
         r = json.loads(out)

@@ -568,7 +568,7 @@ fn bench_json_has_every_field() {
     for dtype in ["f32", "f64", "bf16", "f16"] {
         let v = ok_json(
             dir.path(),
-            &["bench", "cross_entropy", "--shape", "8x300", "--dtype", dtype, "--threads", "2", "--json", "--reps", "1", "--warmup", "0", "--mem-mib", "4"],
+            &["bench", "cross_entropy", "--fused", "--shape", "8x300", "--dtype", dtype, "--threads", "2", "--json", "--reps", "1", "--warmup", "0", "--mem-mib", "4"],
         );
         assert_eq!(v["loss"], "torch:cross_entropy");
         assert_eq!(v["shape"], serde_json::json!([8, 300]));
@@ -586,19 +586,31 @@ fn bench_json_has_every_field() {
             assert!(v[key].as_f64().is_some_and(|x| x > 0.0 && x.is_finite()), "{key}: {}", v[key]);
         }
     }
-    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8", "--reps", "1"]);
+    let e = err(dir.path(), &["bench", "cross_entropy", "--fused", "--shape", "8", "--reps", "1"]);
     assert!(e.contains("ROWSxCLASSES"), "{e}");
     let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8x3", "--dtype", "f8"]);
     assert!(e.contains("unsupported --dtype `f8`: expected f32, f64, bf16 or f16"), "{e}");
     let e = err(dir.path(), &["bench", "mse_loss", "--shape", "8", "--dtype", "bf16"]);
     assert!(e.contains("--dtype bf16 is supported for cross_entropy only"), "{e}");
     // Shapes that cannot be allocated: an error before any allocation, not a panic or an abort.
-    let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "99999999999x99999999999"]);
+    let e = err(dir.path(), &["bench", "cross_entropy", "--fused", "--shape", "99999999999x99999999999"]);
     assert_eq!(e.trim_end(), "error: --shape `99999999999x99999999999` is too large: its element count overflows");
     let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "100000000x100000", "--dtype", "bf16"]);
     assert!(e.starts_with("error: --shape `100000000x100000` needs 37252.9 GiB (2 buffers of 10000000000000 bf16 elements), more than the "), "{e}");
-    let e = err(dir.path(), &["bench", "mse_loss", "--shape", "1e14"]);
+    let e = err(dir.path(), &["bench", "mse_loss", "--fused", "--shape", "1e14"]);
     assert!(e.contains("(3 buffers of 100000000000000 f32 elements)"), "{e}");
+    // Without --fused: any loss through the registry, with its tensors and memory.
+    let v = ok_json(dir.path(), &["bench", "keras:log_cosh", "--shape", "16x8", "--threads", "2", "--json", "--reps", "1", "--warmup", "0", "--mem-mib", "4"]);
+    assert_eq!(v["loss"], "keras:log_cosh");
+    assert_eq!(v["mode"], "registry");
+    assert_eq!(v["differentiated"], serde_json::json!(["y_pred", "y_true"]));
+    for key in ["fwd_s", "fwd_bwd_s", "fwd_bwd_elems_per_s", "mem_rmw_gbps", "bandwidth_fraction", "input_bytes", "grad_bytes"] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0 && x.is_finite()), "{key}: {}", v[key]);
+    }
+    let e = err(dir.path(), &["bench", "mse_loss", "--shape", "1e14"]);
+    assert!(e.starts_with("error: torch:mse_loss on N = 100000000000000 needs about "), "{e}");
+    let e = err(dir.path(), &["bench", "ctc_loss", "--grad", "targets"]);
+    assert_eq!(e.trim_end(), "error: --grad targets: torch:ctc_loss does not differentiate `targets` (it differentiates log_probs)");
     let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8x3", "--threads", "0"]);
     assert_eq!(e.trim_end(), "error: --threads must be at least 1");
 }

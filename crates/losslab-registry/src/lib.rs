@@ -65,6 +65,8 @@ mod likelihood_margin;
 mod kerasoptax;
 mod options;
 mod regression;
+pub mod samples;
+pub mod paths;
 
 pub use error::{Error, ErrorKind, Result};
 pub use options::{Name, OptionType, OptionValue};

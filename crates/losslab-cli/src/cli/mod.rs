@@ -42,7 +42,7 @@ pub enum Command {
     Plot(plot::PlotArgs),
     /// Write one HTML page answering the article's six questions, with experiments run now.
     Report(report::ReportArgs),
-    /// Time a loss (forward, forward + backward, in place) beside the machine's measured limits.
+    /// Time any loss (forward, forward + backward, peak memory) beside the machine's measured limits; --fused: the fused kernels.
     Bench(bench::BenchArgs),
 }
 

@@ -1,0 +1,209 @@
+//! Which computation path each loss of the catalog takes when the registry
+//! evaluates it on the inputs of its [`samples`](crate::samples) recipe (contiguous, one shape,
+//! no optional weights): one table, held against the catalog by a unit test so
+//! that a new loss cannot fall back to a slow path unnoticed (issue 13).
+//!
+//! As of this table's writing only softmax cross entropy (class indices) and the
+//! six element-wise losses of the fused kernels (`crates/losslab/src/kernels`)
+//! leave the general path; the general path widens every element to `f64` and
+//! runs single-threaded scalar loops, the gradient in a pass of its own. When
+//! a loss moves to a faster path, its row here changes with it.
+//!
+//! # Examples
+//! ```
+//! use losslab_registry::{paths, resolve};
+//! assert_eq!(paths::path(resolve("mse_loss").unwrap()).unwrap().kind, paths::PathKind::FusedElementwise);
+//! assert!(matches!(paths::path(resolve("nll_loss").unwrap()).unwrap().kind, paths::PathKind::General));
+//! ```
+
+use crate::LossSpec;
+
+/// The kind of path a loss takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathKind {
+    /// One fused, vectorised, multi-threaded sweep over aligned elements that
+    /// computes the value and the gradient together.
+    FusedElementwise,
+    /// One fused sweep per row (the softmax cross-entropy kernel's primitives).
+    FusedPerRow,
+    /// Vectorised along the inner axis of pairs or sequences, parallel over the batch.
+    VectorisedPairSequence,
+    /// The general path; [`LossPath::note`] says why.
+    General,
+}
+
+impl PathKind {
+    /// `"fused element-wise"`, `"fused per-row"`, `"vectorised pair/sequence"`, `"general"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PathKind::FusedElementwise => "fused element-wise",
+            PathKind::FusedPerRow => "fused per-row",
+            PathKind::VectorisedPairSequence => "vectorised pair/sequence",
+            PathKind::General => "general",
+        }
+    }
+}
+
+/// The path of one loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LossPath {
+    /// The loss's qualified name.
+    pub loss: &'static str,
+    /// Its path.
+    pub kind: PathKind,
+    /// For a fused path, when it applies; for the general path, why the loss is on it.
+    pub note: &'static str,
+}
+
+/// The path of `spec`'s loss (`None` only for a loss missing from the table,
+/// which a unit test refuses).
+pub fn path(spec: &LossSpec) -> Option<&'static LossPath> {
+    let q = spec.qualified_name();
+    PATHS.iter().find(|p| p.loss == q)
+}
+
+/// The whole table, in the catalog's order.
+pub fn paths() -> &'static [LossPath] {
+    PATHS
+}
+
+const FUSED_EW: &str = "same-shape contiguous operands (broadcast operands take the general path); forward and backward are two sweeps through the registry";
+const POINTWISE: &str = "widened to f64 (machinery Pointwise), single-threaded scalar loop; the gradient in a separate pass";
+const KERAS_ROWS: &str = "per sample over the last axis, widened to f64, single-threaded scalar loops; the gradient in a separate pass";
+const ROWS: &str = "per row, widened to f64, single-threaded scalar loops (not on the fused row kernel); the gradient in a separate pass";
+const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar loops; the gradient in a separate pass";
+const PAIRS: &str = "per pair/triplet row in f64, single-threaded scalar loops, not vectorised along D; the gradient in a separate pass";
+const ALL_PAIRS: &str = "the N × N similarity matrix in f64, single-threaded scalar loops";
+const CTC: &str = "alpha–beta recursion per sequence in f64, single-threaded scalar loops";
+const BOXES: &str = "per box in f64, single-threaded scalar loop; the gradient in a separate pass";
+const DICE: &str = "sums over the reduced axes in f64, single-threaded scalar loops; the gradient in a separate pass";
+const SORTS: &str = "a sort per row (sparsemax threshold) in f64, single-threaded";
+
+const fn fused_ew(loss: &'static str) -> LossPath {
+    LossPath { loss, kind: PathKind::FusedElementwise, note: FUSED_EW }
+}
+
+const fn general(loss: &'static str, note: &'static str) -> LossPath {
+    LossPath { loss, kind: PathKind::General, note }
+}
+
+static PATHS: &[LossPath] = &[
+    // PyTorch
+    fused_ew("torch:mse_loss"),
+    fused_ew("torch:l1_loss"),
+    fused_ew("torch:smooth_l1_loss"),
+    fused_ew("torch:huber_loss"),
+    LossPath {
+        loss: "torch:cross_entropy",
+        kind: PathKind::FusedPerRow,
+        note: "class-index targets on (N, C) or (C,) logits in standard layout; probability targets and (N, C, d1, ...) logits take the general path",
+    },
+    general("torch:nll_loss", ROWS),
+    general("torch:binary_cross_entropy", POINTWISE),
+    LossPath {
+        loss: "torch:binary_cross_entropy_with_logits",
+        kind: PathKind::FusedElementwise,
+        note: "without weight or pos_weight, same-shape contiguous operands; forward and backward are two sweeps through the registry",
+    },
+    general("torch:kl_div", POINTWISE),
+    general("torch:poisson_nll_loss", POINTWISE),
+    general("torch:gaussian_nll_loss", "widened to f64 (machinery Pointwise) with the variance broadcast and clamped in f64 temporaries, single-threaded scalar loops"),
+    general("torch:margin_ranking_loss", "three operands broadcast and widened to f64, single-threaded scalar loop; the gradients in a separate pass"),
+    general("torch:hinge_embedding_loss", POINTWISE),
+    general("torch:soft_margin_loss", POINTWISE),
+    general("torch:multilabel_soft_margin_loss", ROWS),
+    general("torch:multilabel_margin_loss", ROWS),
+    general("torch:multi_margin_loss", ROWS),
+    general("torch:ctc_loss", CTC),
+    general("torch:cosine_embedding_loss", PAIRS),
+    general("torch:triplet_margin_loss", PAIRS),
+    general("torch:triplet_margin_with_distance_loss", PAIRS),
+    // torchvision
+    LossPath {
+        loss: "torchvision:sigmoid_focal_loss",
+        kind: PathKind::FusedElementwise,
+        note: "same-shape contiguous operands; forward and backward are two sweeps through the registry",
+    },
+    general("torchvision:generalized_box_iou_loss", BOXES),
+    general("torchvision:distance_box_iou_loss", BOXES),
+    general("torchvision:complete_box_iou_loss", BOXES),
+    // TensorFlow
+    general("tf:softmax_cross_entropy_with_logits", ROWS),
+    general("tf:sparse_softmax_cross_entropy_with_logits", ROWS),
+    general("tf:sigmoid_cross_entropy_with_logits", POINTWISE),
+    general("tf:weighted_cross_entropy_with_logits", POINTWISE),
+    general("tf:log_poisson_loss", POINTWISE),
+    general("tf:l2_loss", POINTWISE),
+    general("tf:ctc_loss", CTC),
+    // Keras
+    general("keras:poisson", KERAS_ROWS),
+    general("keras:hinge", KERAS_ROWS),
+    general("keras:squared_hinge", KERAS_ROWS),
+    general("keras:categorical_hinge", KERAS_ROWS),
+    general("keras:binary_crossentropy", KERAS_ROWS),
+    general("keras:categorical_crossentropy", KERAS_ROWS),
+    general("keras:sparse_categorical_crossentropy", KERAS_ROWS),
+    general("keras:binary_focal_crossentropy", KERAS_ROWS),
+    general("keras:categorical_focal_crossentropy", KERAS_ROWS),
+    general("keras:categorical_generalized_cross_entropy", KERAS_ROWS),
+    general("keras:kl_divergence", KERAS_ROWS),
+    general("keras:log_cosh", KERAS_ROWS),
+    general("keras:mean_squared_logarithmic_error", KERAS_ROWS),
+    general("keras:mean_absolute_percentage_error", KERAS_ROWS),
+    general("keras:huber", KERAS_ROWS),
+    general("keras:dice", DICE),
+    general("keras:tversky", DICE),
+    general("keras:ctc", CTC),
+    general("keras:cosine_similarity", PAIRS),
+    general("keras:circle", ALL_PAIRS),
+    // optax
+    general("optax:multiclass_hinge_loss", ROWS),
+    general("optax:perceptron_loss", POINTWISE),
+    general("optax:multiclass_perceptron_loss", ROWS),
+    general("optax:poly_loss_cross_entropy", ROWS),
+    general("optax:sparsemax_loss", POINTWISE),
+    general("optax:multiclass_sparsemax_loss", SORTS),
+    general("optax:generalized_kl_divergence", ROWS),
+    general("optax:kl_divergence", ROWS),
+    general("optax:kl_divergence_with_log_targets", ROWS),
+    general("optax:safe_softmax_cross_entropy", ROWS),
+    general("optax:smooth_labels", ROWS),
+    general("optax:huber_loss", POINTWISE),
+    general("optax:log_cosh", POINTWISE),
+    general("optax:ctc_loss", CTC),
+    general("optax:dice_loss", DICE),
+    general("optax:binary_dice_loss", DICE),
+    general("optax:multiclass_generalized_dice_loss", DICE),
+    general("optax:ntxent", ALL_PAIRS),
+    general("optax:triplet_margin_loss", PAIRS),
+    general("optax:ranking_softmax_loss", ROWS),
+    // SciPy
+    general("scipy:entropy", INFO),
+    // losslab
+    general("losslab:self_information", POINTWISE),
+    general("losslab:entropy", INFO),
+    general("losslab:binary_entropy", POINTWISE),
+    general("losslab:cross_entropy", INFO),
+    general("losslab:kl_divergence", INFO),
+    general("losslab:js_divergence", INFO),
+    general("losslab:softmax_focal_loss", ROWS),
+    general("losslab:quantile_loss", POINTWISE),
+    general("losslab:jaccard_loss", DICE),
+    general("losslab:lovasz_softmax", "a sort of the errors per class (the Lovász extension) in f64, single-threaded"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every registry loss has exactly one row, and every row a loss: a loss
+    /// added to the catalog says which path it takes (and why, if general).
+    #[test]
+    fn every_loss_states_its_path() {
+        let names: Vec<&str> = PATHS.iter().map(|p| p.loss).collect();
+        crate::samples::tests::assert_one_row_per_loss(&names, "the path table (crates/losslab-registry/src/paths.rs)");
+        for p in PATHS {
+            assert!(!p.note.is_empty(), "{}: say why", p.loss);
+        }
+    }
+}

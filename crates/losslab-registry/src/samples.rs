@@ -1,0 +1,613 @@
+//! Valid random inputs for every loss of the catalog, from one table of
+//! recipes: what `losslab bench` times, and what a front end or a peer
+//! benchmark can reuse to run on the same kind of data.
+//!
+//! Each [`Recipe`] names its loss, the sizes its shape is made of (`N`, `N×C`,
+//! `T×N×C×S`, ...), a default of a few million elements (sequence and pair
+//! losses smaller), the options it needs, and how it draws its tensors: class
+//! indices in range, probabilities in (0, 1) (rows normalised where the loss
+//! wants distributions), positive rates and variances, ±1 labels where the loss
+//! wants them, valid boxes (x1 < x2, y1 < y2), feasible CTC lengths. A unit test
+//! checks that every loss of [`catalog`](crate::catalog) has a recipe and that each
+//! recipe's inputs evaluate, with every gradient the loss differentiates.
+//!
+//! # Examples
+//! ```
+//! use losslab_registry::{resolve, samples, Dtype, EvalRequest};
+//! let spec = resolve("keras:hinge").unwrap();
+//! let recipe = samples::recipe(spec).unwrap();
+//! assert_eq!(recipe.dims, "N×C");
+//! let dims = recipe.scaled_dims(1e-4); // the batch axis scaled: a small run
+//! let tensors = samples::sample_inputs(spec, &dims, Dtype::Float32, 7).unwrap();
+//! let mut request = EvalRequest { want_grads: true, ..EvalRequest::default() };
+//! request.tensors = tensors.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+//! request.options = samples::sample_options(spec);
+//! let e = spec.evaluate(request).unwrap();
+//! assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["y_pred", "y_true"]);
+//! ```
+
+use crate::error::fail;
+use crate::{Dtype, LossSpec, OptionValue, Result, Tensor};
+use ndarray::{ArrayD, Axis, IxDyn};
+use std::collections::BTreeMap;
+
+/// A recipe's drawing of its tensors, given its sizes.
+type Build = fn(&mut Maker, &[usize]) -> Vec<(&'static str, Tensor)>;
+
+/// How to draw valid inputs for one loss.
+#[derive(Clone, Copy)]
+pub struct Recipe {
+    /// The loss's qualified name (`torch:mse_loss`).
+    pub loss: &'static str,
+    /// The sizes a shape is made of, joined by `×` (`N`, `N×C`, `T×N×C×S`).
+    pub dims: &'static str,
+    /// The default sizes (a few million elements in the largest tensor).
+    pub default: &'static [usize],
+    /// The least each size may be (classes ≥ 2, ...).
+    pub min: &'static [usize],
+    /// The index of the batch size, the one [`scaled_dims`](Recipe::scaled_dims) scales.
+    pub batch: usize,
+    /// Options the loss needs beyond its defaults (TensorFlow's `pos_weight`, optax's `alpha`).
+    pub options: &'static [(&'static str, OptionValue)],
+    build: Build,
+}
+
+impl std::fmt::Debug for Recipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recipe").field("loss", &self.loss).field("dims", &self.dims).field("default", &self.default).finish_non_exhaustive()
+    }
+}
+
+impl Recipe {
+    /// The default sizes with the batch size multiplied by `scale` (rounded, at least the minimum).
+    pub fn scaled_dims(&self, scale: f64) -> Vec<usize> {
+        let mut d = self.default.to_vec();
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let scaled = (d[self.batch] as f64 * scale).round().max(1.0) as usize;
+        d[self.batch] = scaled.max(self.min[self.batch]);
+        d
+    }
+}
+
+/// Every recipe, one per loss of the catalog.
+pub fn recipes() -> &'static [Recipe] {
+    RECIPES
+}
+
+/// The recipe of `spec`'s loss (`None` only for a loss added to the catalog
+/// without one, which a unit test refuses).
+pub fn recipe(spec: &LossSpec) -> Option<&'static Recipe> {
+    let q = spec.qualified_name();
+    RECIPES.iter().find(|r| r.loss == q)
+}
+
+/// The options `spec`'s recipe sets (empty for most losses).
+pub fn sample_options(spec: &LossSpec) -> BTreeMap<String, OptionValue> {
+    recipe(spec).map(|r| r.options.iter().map(|&(k, v)| (k.to_string(), v)).collect()).unwrap_or_default()
+}
+
+/// Valid random inputs of `spec`'s loss for the sizes `dims` (see
+/// [`Recipe::dims`]), float tensors in `dtype`, drawn from `seed`
+/// (the same arguments give the same tensors).
+///
+/// # Errors
+/// [`ErrorKind::Shape`](crate::ErrorKind::Shape) for sizes of the wrong count, below the
+/// recipe's minimum, or overflowing; [`ErrorKind::Dtype`](crate::ErrorKind::Dtype) for an
+/// integer `dtype`; [`ErrorKind::UnknownLoss`](crate::ErrorKind::UnknownLoss) for a loss without a recipe.
+pub fn sample_inputs(spec: &LossSpec, dims: &[usize], dtype: Dtype, seed: u64) -> Result<Vec<(&'static str, Tensor)>> {
+    let q = spec.qualified_name();
+    let Some(r) = recipe(spec) else { fail!(UnknownLoss, "{q} has no input recipe (losslab_registry::samples)") };
+    if !dtype.is_float() {
+        fail!(Dtype, "{q}: samples are float32 or float64, not {dtype}");
+    }
+    if dims.len() != r.default.len() {
+        fail!(Shape, "{q} takes a shape {} ({} sizes, e.g. {}), got {} size(s)", r.dims, r.default.len(), join(r.default), dims.len());
+    }
+    let names: Vec<&str> = r.dims.split('×').collect();
+    for ((&d, &m), n) in dims.iter().zip(r.min).zip(&names) {
+        if d < m {
+            fail!(Shape, "{q}: size {n} = {d} is too small (at least {m}; the shape is {})", r.dims);
+        }
+    }
+    if dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none_or(|n| n > isize::MAX as usize / 16) {
+        fail!(Shape, "{q}: the shape {} is too large", join(dims));
+    }
+    let mut m = Maker { seed, stream: 0, dtype };
+    Ok((r.build)(&mut m, dims))
+}
+
+fn join(d: &[usize]) -> String {
+    d.iter().map(ToString::to_string).collect::<Vec<_>>().join("x")
+}
+
+/// Draws tensors: each from its own stream of `seed`.
+struct Maker {
+    seed: u64,
+    stream: u64,
+    dtype: Dtype,
+}
+
+/// SplitMix64.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    #[allow(clippy::cast_precision_loss)]
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Standard normal (Box–Muller).
+    fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.unit();
+        let v = self.unit();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
+    /// Uniform in [0, n).
+    #[allow(clippy::cast_possible_truncation)]
+    fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next()) * n as u128) >> 64) as usize
+    }
+}
+
+impl Maker {
+    fn rng(&mut self) -> Rng {
+        self.stream += 1;
+        Rng(self.seed ^ self.stream.wrapping_mul(0xD1B5_4A32_D192_ED03))
+    }
+
+    fn float(&self, a: ArrayD<f64>) -> Tensor {
+        Tensor::F64(a).cast_float(self.dtype)
+    }
+
+    fn fill(&mut self, shape: &[usize], mut f: impl FnMut(&mut Rng) -> f64) -> ArrayD<f64> {
+        let mut r = self.rng();
+        ArrayD::from_shape_simple_fn(IxDyn(shape), || f(&mut r))
+    }
+
+    /// Normal, standard deviation `scale`.
+    fn normal(&mut self, shape: &[usize], scale: f64) -> Tensor {
+        let a = self.fill(shape, |r| r.normal() * scale);
+        self.float(a)
+    }
+
+    /// Uniform in [lo, hi).
+    fn uniform(&mut self, shape: &[usize], lo: f64, hi: f64) -> Tensor {
+        let a = self.fill(shape, |r| lo + (hi - lo) * r.unit());
+        self.float(a)
+    }
+
+    /// −1 or 1.
+    fn signs(&mut self, shape: &[usize]) -> Tensor {
+        let a = self.fill(shape, |r| if r.next() >> 63 == 0 { -1.0 } else { 1.0 });
+        self.float(a)
+    }
+
+    /// 0 or 1.
+    #[allow(clippy::cast_precision_loss)]
+    fn binary(&mut self, shape: &[usize]) -> Tensor {
+        let a = self.fill(shape, |r| (r.next() >> 63) as f64);
+        self.float(a)
+    }
+
+    /// Poisson counts of mean 2 (as floats).
+    fn counts(&mut self, shape: &[usize]) -> Tensor {
+        let l = (-2.0f64).exp();
+        let a = self.fill(shape, |r| {
+            let (mut k, mut p) = (0.0, r.unit());
+            while p > l {
+                k += 1.0;
+                p *= r.unit();
+            }
+            k
+        });
+        self.float(a)
+    }
+
+    /// Softmax of normal logits (scale 2) along `axis`: each lane a distribution in (0, 1).
+    fn simplex_raw(&mut self, shape: &[usize], axis: usize) -> ArrayD<f64> {
+        let mut a = self.fill(shape, |r| r.normal() * 2.0);
+        for mut lane in a.lanes_mut(Axis(axis)) {
+            let max = lane.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+            lane.mapv_inplace(|v| (v - max).exp());
+            let s = lane.sum();
+            lane.mapv_inplace(|v| v / s);
+        }
+        a
+    }
+
+    /// Distributions along the last axis.
+    fn simplex(&mut self, shape: &[usize]) -> Tensor {
+        let a = self.simplex_raw(shape, shape.len() - 1);
+        self.float(a)
+    }
+
+    /// Log-distributions along the last axis.
+    fn log_simplex(&mut self, shape: &[usize]) -> Tensor {
+        let a = self.simplex_raw(shape, shape.len() - 1).mapv(f64::ln);
+        self.float(a)
+    }
+
+    /// Class indices in [lo, hi).
+    #[allow(clippy::cast_possible_wrap)]
+    fn classes(&mut self, shape: &[usize], lo: usize, hi: usize) -> Tensor {
+        let mut r = self.rng();
+        Tensor::I64(ArrayD::from_shape_simple_fn(IxDyn(shape), || (lo + r.below(hi - lo)) as i64))
+    }
+
+    /// One-hot rows of `n × c` (as floats).
+    fn one_hot(&mut self, n: usize, c: usize) -> Tensor {
+        let mut r = self.rng();
+        let mut a = ArrayD::zeros(IxDyn(&[n, c]));
+        for i in 0..n {
+            a[[i, r.below(c)]] = 1.0;
+        }
+        self.float(a)
+    }
+
+    /// `n × d` rows of unit L2 norm.
+    fn unit_rows(&mut self, n: usize, d: usize) -> Tensor {
+        let mut a = self.fill(&[n, d], Rng::normal);
+        for mut row in a.lanes_mut(Axis(1)) {
+            let norm = row.dot(&row).sqrt().max(1e-12);
+            row.mapv_inplace(|v| v / norm);
+        }
+        self.float(a)
+    }
+
+    /// `n` valid boxes (x1, y1, x2, y2): x1 < x2, y1 < y2, in a 100 × 100 frame.
+    fn boxes(&mut self, n: usize) -> Tensor {
+        let mut r = self.rng();
+        let mut a = ArrayD::zeros(IxDyn(&[n, 4]));
+        for i in 0..n {
+            let (x, y) = (r.unit() * 80.0, r.unit() * 80.0);
+            let (w, h) = (1.0 + r.unit() * 19.0, 1.0 + r.unit() * 19.0);
+            a[[i, 0]] = x;
+            a[[i, 1]] = y;
+            a[[i, 2]] = x + w;
+            a[[i, 3]] = y + h;
+        }
+        self.float(a)
+    }
+
+    /// Padded CTC labels for `n` sequences of at most `s` labels in [1, c), each length
+    /// at most `(t − 1) / 2` (always feasible in `t` frames, repeats included): the
+    /// labels (n, s) padded with `pad`, and the lengths (n,).
+    #[allow(clippy::cast_possible_wrap)]
+    fn ctc_labels(&mut self, t: usize, n: usize, c: usize, s: usize, pad: i64) -> (Tensor, Vec<usize>) {
+        let mut r = self.rng();
+        let most = s.min((t.saturating_sub(1) / 2).max(1));
+        let least = (most / 2).max(1);
+        let mut labels = ArrayD::from_elem(IxDyn(&[n, s]), pad);
+        let mut lengths = Vec::with_capacity(n);
+        for i in 0..n {
+            let len = least + r.below(most - least + 1);
+            for j in 0..len {
+                labels[[i, j]] = 1 + r.below(c - 1) as i64;
+            }
+            lengths.push(len);
+        }
+        (Tensor::I64(labels), lengths)
+    }
+}
+
+#[allow(clippy::cast_possible_wrap)]
+fn ints(v: &[usize]) -> Tensor {
+    Tensor::I64(ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.iter().map(|&x| x as i64).collect()).expect("1-d"))
+}
+
+/// Element-wise losses over a vector.
+const EW: &[usize] = &[1 << 22];
+const EW_MIN: &[usize] = &[1];
+/// Per-row losses: N rows of C classes.
+const ROWS: &[usize] = &[16384, 256];
+const ROWS_MIN: &[usize] = &[1, 2];
+/// Keras-style losses averaged over the last axis.
+const KROWS: &[usize] = &[65536, 64];
+const KROWS_MIN: &[usize] = &[1, 1];
+/// Pairs and triplets of embeddings: N × D.
+const PAIRS: &[usize] = &[1 << 20, 16];
+/// Losses over every pair of a batch: N × D.
+const ALL_PAIRS: &[usize] = &[2048, 128];
+const ALL_PAIRS_MIN: &[usize] = &[2, 1];
+/// CTC: frames, batch, classes (blank included), labels.
+const CTC: &[usize] = &[200, 32, 50, 40];
+const CTC_MIN: &[usize] = &[3, 1, 2, 1];
+/// Segmentation: batch, pixels, classes.
+const SEG: &[usize] = &[16, 65536, 4];
+const SEG_MIN: &[usize] = &[1, 1, 1];
+
+const fn r(
+    loss: &'static str,
+    dims: &'static str,
+    default: &'static [usize],
+    min: &'static [usize],
+    build: Build,
+) -> Recipe {
+    Recipe { loss, dims, default, min, batch: 0, options: &[], build }
+}
+
+static RECIPES: &[Recipe] = &[
+    // ---- PyTorch: regression
+    r("torch:mse_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 1.0)), ("target", m.normal(d, 1.0))]),
+    r("torch:l1_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 1.0)), ("target", m.normal(d, 1.0))]),
+    r("torch:smooth_l1_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 1.0)), ("target", m.normal(d, 1.0))]),
+    r("torch:huber_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 1.0)), ("target", m.normal(d, 1.0))]),
+    // ---- PyTorch: classification
+    r("torch:cross_entropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("input", m.normal(d, 2.0)), ("target", m.classes(&d[..1], 0, d[1]))]),
+    r("torch:nll_loss", "N×C", ROWS, ROWS_MIN, |m, d| vec![("input", m.log_simplex(d)), ("target", m.classes(&d[..1], 0, d[1]))]),
+    r("torch:binary_cross_entropy", "N", EW, EW_MIN, |m, d| vec![("input", m.uniform(d, 0.01, 0.99)), ("target", m.uniform(d, 0.0, 1.0))]),
+    r("torch:binary_cross_entropy_with_logits", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 2.0)), ("target", m.binary(d))]),
+    r("torch:kl_div", "N×C", ROWS, ROWS_MIN, |m, d| vec![("input", m.log_simplex(d)), ("target", m.simplex(d))]),
+    // ---- PyTorch: likelihood and margin
+    r("torch:poisson_nll_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 0.5)), ("target", m.counts(d))]),
+    r("torch:gaussian_nll_loss", "N", EW, EW_MIN, |m, d| {
+        vec![("input", m.normal(d, 1.0)), ("target", m.normal(d, 1.0)), ("var", m.uniform(d, 0.1, 2.0))]
+    }),
+    r("torch:margin_ranking_loss", "N", EW, EW_MIN, |m, d| {
+        vec![("input1", m.normal(d, 1.0)), ("input2", m.normal(d, 1.0)), ("target", m.signs(d))]
+    }),
+    r("torch:hinge_embedding_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.uniform(d, 0.0, 2.0)), ("target", m.signs(d))]),
+    r("torch:soft_margin_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 1.0)), ("target", m.signs(d))]),
+    r("torch:multilabel_soft_margin_loss", "N×C", ROWS, ROWS_MIN, |m, d| vec![("input", m.normal(d, 2.0)), ("target", m.binary(d))]),
+    r("torch:multilabel_margin_loss", "N×C", &[65536, 16], ROWS_MIN, |m, d| {
+        // Up to 4 distinct target classes per row, then −1.
+        let (n, c) = (d[0], d[1]);
+        let mut rng = m.rng();
+        let mut t = ArrayD::from_elem(IxDyn(&[n, c]), -1i64);
+        for i in 0..n {
+            let k = 1 + rng.below(c.min(4));
+            let start = rng.below(c);
+            for j in 0..k {
+                #[allow(clippy::cast_possible_wrap)]
+                let class = ((start + j) % c) as i64;
+                t[[i, j]] = class;
+            }
+        }
+        vec![("input", m.normal(d, 1.0)), ("target", Tensor::I64(t))]
+    }),
+    r("torch:multi_margin_loss", "N×C", &[4096, 1000], ROWS_MIN, |m, d| vec![("input", m.normal(d, 1.0)), ("target", m.classes(&d[..1], 0, d[1]))]),
+    // ---- PyTorch: CTC
+    r("torch:ctc_loss", "T×N×C×S", CTC, CTC_MIN, |m, d| {
+        let (t, n, c, s) = (d[0], d[1], d[2], d[3]);
+        let (targets, lengths) = m.ctc_labels(t, n, c, s, 0);
+        vec![("log_probs", m.log_simplex(&[t, n, c])), ("targets", targets), ("input_lengths", ints(&vec![t; n])), ("target_lengths", ints(&lengths))]
+    })
+    .batch(1),
+    // ---- PyTorch: embeddings
+    r("torch:cosine_embedding_loss", "N×D", PAIRS, ROWS_MIN, |m, d| {
+        vec![("input1", m.normal(d, 1.0)), ("input2", m.normal(d, 1.0)), ("target", m.signs(&d[..1]))]
+    }),
+    r("torch:triplet_margin_loss", "N×D", PAIRS, ROWS_MIN, |m, d| {
+        vec![("anchor", m.normal(d, 1.0)), ("positive", m.normal(d, 1.0)), ("negative", m.normal(d, 1.0))]
+    }),
+    r("torch:triplet_margin_with_distance_loss", "N×D", PAIRS, ROWS_MIN, |m, d| {
+        vec![("anchor", m.normal(d, 1.0)), ("positive", m.normal(d, 1.0)), ("negative", m.normal(d, 1.0))]
+    }),
+    // ---- torchvision
+    r("torchvision:sigmoid_focal_loss", "N", EW, EW_MIN, |m, d| vec![("inputs", m.normal(d, 2.0)), ("targets", m.binary(d))]),
+    r("torchvision:generalized_box_iou_loss", "N", &[1 << 20], EW_MIN, |m, d| vec![("boxes1", m.boxes(d[0])), ("boxes2", m.boxes(d[0]))]),
+    r("torchvision:distance_box_iou_loss", "N", &[1 << 20], EW_MIN, |m, d| vec![("boxes1", m.boxes(d[0])), ("boxes2", m.boxes(d[0]))]),
+    r("torchvision:complete_box_iou_loss", "N", &[1 << 20], EW_MIN, |m, d| vec![("boxes1", m.boxes(d[0])), ("boxes2", m.boxes(d[0]))]),
+    // ---- TensorFlow
+    r("tf:softmax_cross_entropy_with_logits", "N×C", ROWS, ROWS_MIN, |m, d| vec![("labels", m.simplex(d)), ("logits", m.normal(d, 2.0))]),
+    r("tf:sparse_softmax_cross_entropy_with_logits", "N×C", ROWS, ROWS_MIN, |m, d| {
+        vec![("labels", m.classes(&d[..1], 0, d[1])), ("logits", m.normal(d, 2.0))]
+    }),
+    r("tf:sigmoid_cross_entropy_with_logits", "N", EW, EW_MIN, |m, d| vec![("labels", m.binary(d)), ("logits", m.normal(d, 2.0))]),
+    Recipe {
+        options: &[("pos_weight", OptionValue::Float(2.0))],
+        ..r("tf:weighted_cross_entropy_with_logits", "N", EW, EW_MIN, |m, d| vec![("labels", m.binary(d)), ("logits", m.normal(d, 2.0))])
+    },
+    r("tf:log_poisson_loss", "N", EW, EW_MIN, |m, d| vec![("targets", m.counts(d)), ("log_input", m.normal(d, 0.5))]),
+    r("tf:l2_loss", "N", EW, EW_MIN, |m, d| vec![("t", m.normal(d, 1.0))]),
+    r("tf:ctc_loss", "T×N×C×S", CTC, CTC_MIN, |m, d| {
+        let (t, n, c, s) = (d[0], d[1], d[2], d[3]);
+        let (labels, lengths) = m.ctc_labels(t, n, c, s, 0);
+        vec![("labels", labels), ("logits", m.normal(&[t, n, c], 2.0)), ("label_length", ints(&lengths)), ("logit_length", ints(&vec![t; n]))]
+    })
+    .batch(1),
+    // ---- Keras
+    r("keras:poisson", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.counts(d)), ("y_pred", m.uniform(d, 0.1, 3.0))]),
+    r("keras:hinge", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.signs(d)), ("y_pred", m.normal(d, 1.0))]),
+    r("keras:squared_hinge", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.signs(d)), ("y_pred", m.normal(d, 1.0))]),
+    r("keras:categorical_hinge", "N×C", ROWS, ROWS_MIN, |m, d| vec![("y_true", m.one_hot(d[0], d[1])), ("y_pred", m.normal(d, 1.0))]),
+    r("keras:binary_crossentropy", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.binary(d)), ("y_pred", m.uniform(d, 0.01, 0.99))]),
+    r("keras:categorical_crossentropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("y_true", m.one_hot(d[0], d[1])), ("y_pred", m.simplex(d))]),
+    r("keras:sparse_categorical_crossentropy", "N×C", ROWS, ROWS_MIN, |m, d| {
+        vec![("y_true", m.classes(&d[..1], 0, d[1])), ("y_pred", m.simplex(d))]
+    }),
+    r("keras:binary_focal_crossentropy", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.binary(d)), ("y_pred", m.uniform(d, 0.01, 0.99))]),
+    r("keras:categorical_focal_crossentropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("y_true", m.one_hot(d[0], d[1])), ("y_pred", m.simplex(d))]),
+    r("keras:categorical_generalized_cross_entropy", "N×C", ROWS, ROWS_MIN, |m, d| {
+        vec![("y_true", m.classes(&d[..1], 0, d[1])), ("y_pred", m.simplex(d))]
+    }),
+    r("keras:kl_divergence", "N×C", ROWS, ROWS_MIN, |m, d| vec![("y_true", m.simplex(d)), ("y_pred", m.simplex(d))]),
+    r("keras:log_cosh", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.normal(d, 1.0)), ("y_pred", m.normal(d, 1.0))]),
+    r("keras:mean_squared_logarithmic_error", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.uniform(d, 0.0, 3.0)), ("y_pred", m.uniform(d, 0.0, 3.0))]),
+    r("keras:mean_absolute_percentage_error", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.uniform(d, 0.5, 2.0)), ("y_pred", m.normal(d, 1.0))]),
+    r("keras:huber", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.normal(d, 1.0)), ("y_pred", m.normal(d, 1.0))]),
+    r("keras:dice", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.binary(d)), ("y_pred", m.uniform(d, 0.0, 1.0))]),
+    r("keras:tversky", "N×C", KROWS, KROWS_MIN, |m, d| vec![("y_true", m.binary(d)), ("y_pred", m.uniform(d, 0.0, 1.0))]),
+    r("keras:ctc", "T×N×C×S", CTC, CTC_MIN, |m, d| {
+        let (t, n, c, s) = (d[0], d[1], d[2], d[3]);
+        let (labels, _) = m.ctc_labels(t, n, c, s, 0);
+        vec![("y_true", labels), ("y_pred", m.normal(&[n, t, c], 2.0))]
+    })
+    .batch(1),
+    r("keras:cosine_similarity", "N×D", PAIRS, ROWS_MIN, |m, d| vec![("y_true", m.normal(d, 1.0)), ("y_pred", m.normal(d, 1.0))]),
+    r("keras:circle", "N×D", ALL_PAIRS, ALL_PAIRS_MIN, |m, d| vec![("y_true", m.classes(&d[..1], 0, 16)), ("y_pred", m.unit_rows(d[0], d[1]))]),
+    // ---- optax
+    r("optax:multiclass_hinge_loss", "N×C", ROWS, ROWS_MIN, |m, d| vec![("scores", m.normal(d, 1.0)), ("labels", m.classes(&d[..1], 0, d[1]))]),
+    r("optax:perceptron_loss", "N", EW, EW_MIN, |m, d| vec![("predictor_outputs", m.normal(d, 1.0)), ("targets", m.signs(d))]),
+    r("optax:multiclass_perceptron_loss", "N×C", ROWS, ROWS_MIN, |m, d| vec![("scores", m.normal(d, 1.0)), ("labels", m.classes(&d[..1], 0, d[1]))]),
+    r("optax:poly_loss_cross_entropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("logits", m.normal(d, 2.0)), ("labels", m.simplex(d))]),
+    r("optax:sparsemax_loss", "N", EW, EW_MIN, |m, d| vec![("logits", m.normal(d, 1.0)), ("labels", m.classes(d, 0, 2))]),
+    r("optax:multiclass_sparsemax_loss", "N×C", ROWS, ROWS_MIN, |m, d| vec![("scores", m.normal(d, 1.0)), ("labels", m.classes(&d[..1], 0, d[1]))]),
+    r("optax:generalized_kl_divergence", "N×C", ROWS, ROWS_MIN, |m, d| vec![("log_predictions", m.normal(d, 1.0)), ("targets", m.uniform(d, 0.01, 2.0))]),
+    r("optax:kl_divergence", "N×C", ROWS, ROWS_MIN, |m, d| vec![("log_predictions", m.log_simplex(d)), ("targets", m.simplex(d))]),
+    r("optax:kl_divergence_with_log_targets", "N×C", ROWS, ROWS_MIN, |m, d| vec![("log_predictions", m.log_simplex(d)), ("log_targets", m.log_simplex(d))]),
+    r("optax:safe_softmax_cross_entropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("logits", m.normal(d, 2.0)), ("labels", m.simplex(d))]),
+    Recipe {
+        options: &[("alpha", OptionValue::Float(0.1))],
+        ..r("optax:smooth_labels", "N×C", ROWS, ROWS_MIN, |m, d| vec![("labels", m.one_hot(d[0], d[1]))])
+    },
+    r("optax:huber_loss", "N", EW, EW_MIN, |m, d| vec![("predictions", m.normal(d, 1.0)), ("targets", m.normal(d, 1.0))]),
+    r("optax:log_cosh", "N", EW, EW_MIN, |m, d| vec![("predictions", m.normal(d, 1.0)), ("targets", m.normal(d, 1.0))]),
+    r("optax:ctc_loss", "T×N×C×S", CTC, CTC_MIN, |m, d| {
+        let (t, n, c, s) = (d[0], d[1], d[2], d[3]);
+        let (labels, lengths) = m.ctc_labels(t, n, c, s, 0);
+        let mut pads = ArrayD::zeros(IxDyn(&[n, s]));
+        for (i, &len) in lengths.iter().enumerate() {
+            for j in len..s {
+                pads[[i, j]] = 1.0;
+            }
+        }
+        vec![("logits", m.normal(&[n, t, c], 2.0)), ("logit_paddings", m.float(ArrayD::zeros(IxDyn(&[n, t])))), ("labels", labels), ("label_paddings", m.float(pads))]
+    })
+    .batch(1),
+    r("optax:dice_loss", "N×P×C", SEG, SEG_MIN, |m, d| {
+        let (n, p, c) = (d[0], d[1], d[2]);
+        let labels = m.classes(&[n * p], 0, c);
+        let Tensor::I64(l) = labels else { unreachable!() };
+        let mut t = ArrayD::zeros(IxDyn(d));
+        for (i, &k) in l.iter().enumerate() {
+            #[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+            let k = k as usize;
+            t[[i / p, i % p, k]] = 1.0;
+        }
+        vec![("predictions", m.normal(d, 2.0)), ("targets", m.float(t))]
+    }),
+    r("optax:binary_dice_loss", "N×P", &[256, 16384], KROWS_MIN, |m, d| vec![("predictions", m.normal(d, 2.0)), ("targets", m.binary(d))]),
+    r("optax:multiclass_generalized_dice_loss", "N×P×C", SEG, SEG_MIN, |m, d| {
+        let (n, p, c) = (d[0], d[1], d[2]);
+        let t = match m.one_hot(n * p, c) {
+            Tensor::F32(a) => Tensor::F32(a.into_shape_with_order(IxDyn(d)).expect("n·p·c")),
+            Tensor::F64(a) => Tensor::F64(a.into_shape_with_order(IxDyn(d)).expect("n·p·c")),
+            Tensor::I64(_) => unreachable!(),
+        };
+        vec![("predictions", m.normal(d, 2.0)), ("targets", t)]
+    }),
+    r("optax:ntxent", "N×D", ALL_PAIRS, ALL_PAIRS_MIN, |m, d| vec![("embeddings", m.normal(d, 1.0)), ("labels", m.classes(&d[..1], 0, (d[0] / 2).max(1)))]),
+    r("optax:triplet_margin_loss", "N×D", PAIRS, ROWS_MIN, |m, d| {
+        vec![("anchors", m.normal(d, 1.0)), ("positives", m.normal(d, 1.0)), ("negatives", m.normal(d, 1.0))]
+    }),
+    r("optax:ranking_softmax_loss", "N×L", KROWS, KROWS_MIN, |m, d| vec![("logits", m.normal(d, 1.0)), ("labels", m.counts(d))]),
+    // ---- SciPy
+    r("scipy:entropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("pk", m.uniform(d, 0.01, 1.0)), ("qk", m.uniform(d, 0.01, 1.0))]),
+    // ---- losslab's own
+    r("losslab:self_information", "N", EW, EW_MIN, |m, d| vec![("p", m.uniform(d, 0.01, 1.0))]),
+    r("losslab:entropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("p", m.simplex(d))]),
+    r("losslab:binary_entropy", "N", EW, EW_MIN, |m, d| vec![("p", m.uniform(d, 0.01, 0.99))]),
+    r("losslab:cross_entropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("p", m.simplex(d)), ("q", m.simplex(d))]),
+    r("losslab:kl_divergence", "N×C", ROWS, ROWS_MIN, |m, d| vec![("p", m.simplex(d)), ("q", m.simplex(d))]),
+    r("losslab:js_divergence", "N×C", ROWS, ROWS_MIN, |m, d| vec![("p", m.simplex(d)), ("q", m.simplex(d))]),
+    r("losslab:softmax_focal_loss", "N×C", ROWS, ROWS_MIN, |m, d| vec![("input", m.normal(d, 2.0)), ("target", m.classes(&d[..1], 0, d[1]))]),
+    r("losslab:quantile_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 1.0)), ("target", m.normal(d, 1.0))]),
+    r("losslab:jaccard_loss", "N×P", &[1024, 4096], KROWS_MIN, |m, d| vec![("input", m.uniform(d, 0.0, 1.0)), ("target", m.binary(d))]),
+    r("losslab:lovasz_softmax", "N×C×H×W", &[4, 8, 256, 256], &[1, 2, 1, 1], |m, d| {
+        let probas = m.simplex_raw(d, 1);
+        vec![("probas", m.float(probas)), ("labels", m.classes(&[d[0], d[2], d[3]], 0, d[1]))]
+    }),
+];
+
+impl Recipe {
+    /// This recipe with `batch` the index of the batch size.
+    const fn batch(self, batch: usize) -> Recipe {
+        Recipe { batch, ..self }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{catalog, EvalRequest};
+
+    /// Checks that a table keyed by qualified name (`names`, in `file`) has one
+    /// row for every loss of the catalog and none for a loss it lacks.
+    pub(crate) fn assert_one_row_per_loss(names: &[&str], file: &str) {
+        let losses: Vec<String> = catalog().iter().map(LossSpec::qualified_name).collect();
+        let missing: Vec<&String> = losses.iter().filter(|l| !names.contains(&l.as_str())).collect();
+        assert!(missing.is_empty(), "losses missing from {file}: {missing:?}");
+        let unknown: Vec<&&str> = names.iter().filter(|n| !losses.iter().any(|l| l == *n)).collect();
+        assert!(unknown.is_empty(), "{file} names losses the registry lacks: {unknown:?}");
+        let mut seen = std::collections::HashSet::new();
+        let twice: Vec<&&str> = names.iter().filter(|n| !seen.insert(**n)).collect();
+        assert!(twice.is_empty(), "{file} has two rows for {twice:?}");
+    }
+
+    #[test]
+    fn every_loss_has_one_recipe_and_every_recipe_a_loss() {
+        let names: Vec<&str> = RECIPES.iter().map(|r| r.loss).collect();
+        assert_one_row_per_loss(&names, "the input recipes (crates/losslab-registry/src/samples.rs)");
+        for r in RECIPES {
+            assert_eq!(r.dims.split('×').count(), r.default.len(), "{}", r.loss);
+            assert_eq!(r.min.len(), r.default.len(), "{}", r.loss);
+            assert!(r.batch < r.default.len(), "{}", r.loss);
+        }
+    }
+
+    /// Each recipe's inputs at a small scale, in both dtypes: every required tensor,
+    /// every differentiated one's gradient, finite values and gradients.
+    #[test]
+    fn every_recipe_evaluates_with_its_gradients() {
+        for spec in catalog() {
+            let r = recipe(spec).unwrap();
+            let dims: Vec<usize> = r.default.iter().zip(r.min).enumerate().map(|(i, (&d, &m))| if i == r.batch { m.max(3) } else { d.min(24).max(m) }).collect();
+            for dtype in [Dtype::Float32, Dtype::Float64] {
+                let q = spec.qualified_name();
+                let tensors = sample_inputs(spec, &dims, dtype, 11).unwrap();
+                for t in spec.tensors.iter().filter(|t| t.required) {
+                    assert!(tensors.iter().any(|(n, _)| *n == t.name), "{q}: no `{}`", t.name);
+                }
+                let floats: Vec<&str> = tensors.iter().filter(|(_, t)| t.dtype().is_float()).map(|(n, _)| *n).collect();
+                let request = EvalRequest {
+                    tensors: tensors.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+                    options: sample_options(spec),
+                    want_grads: true,
+                    ..EvalRequest::default()
+                };
+                let e = spec.evaluate(request).unwrap_or_else(|e| panic!("{q} {dtype}: {e}"));
+                assert!(e.value.to_f64_vec().iter().all(|v| v.is_finite()), "{q} {dtype}: value {:?}", e.value);
+                for g in spec.grads.iter().filter(|g| floats.contains(g)) {
+                    let grad = e.grads.get(*g).unwrap_or_else(|| panic!("{q} {dtype}: no gradient of {g}"));
+                    assert!(grad.to_f64_vec().iter().all(|v| v.is_finite()), "{q} {dtype}: gradient of {g}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn samples_are_valid_and_repeatable() {
+        let spec = crate::resolve("torch:ctc_loss").unwrap();
+        let a = sample_inputs(spec, &[9, 5, 4, 6], Dtype::Float32, 3).unwrap();
+        assert_eq!(a, sample_inputs(spec, &[9, 5, 4, 6], Dtype::Float32, 3).unwrap());
+        assert_ne!(a, sample_inputs(spec, &[9, 5, 4, 6], Dtype::Float32, 4).unwrap());
+        let lengths = a.iter().find(|(n, _)| *n == "target_lengths").unwrap().1.to_f64_vec();
+        assert!(lengths.iter().all(|&l| (1.0..=4.0).contains(&l)), "feasible in 9 frames: {lengths:?}");
+        let boxes = sample_inputs(crate::resolve("generalized_box_iou_loss").unwrap(), &[100], Dtype::Float64, 1).unwrap();
+        let b = boxes[0].1.to_f64_vec();
+        assert!(b.chunks(4).all(|b| b[0] < b[2] && b[1] < b[3]));
+        let lov = sample_inputs(crate::resolve("lovasz_softmax").unwrap(), &[2, 3, 4, 5], Dtype::Float64, 1).unwrap();
+        let Tensor::F64(p) = &lov[0].1 else { panic!() };
+        for s in p.sum_axis(Axis(1)) {
+            assert!((s - 1.0).abs() < 1e-12);
+        }
+        let spec = crate::resolve("mse_loss").unwrap();
+        assert_eq!(recipe(spec).unwrap().scaled_dims(0.5), [1 << 21]);
+        let e = |dims: &[usize]| sample_inputs(spec, dims, Dtype::Float32, 0).unwrap_err().to_string();
+        assert_eq!(e(&[2, 3]), "torch:mse_loss takes a shape N (1 sizes, e.g. 4194304), got 2 size(s)");
+        assert_eq!(e(&[0]), "torch:mse_loss: size N = 0 is too small (at least 1; the shape is N)");
+        assert!(e(&[usize::MAX]).contains("too large"));
+        assert_eq!(sample_inputs(spec, &[3], Dtype::Int64, 0).unwrap_err().kind(), crate::ErrorKind::Dtype);
+    }
+}
