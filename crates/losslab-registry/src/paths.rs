@@ -3,9 +3,9 @@
 //! no optional weights): one table, held against the catalog by a unit test so
 //! that a new loss cannot fall back to a slow path unnoticed (issue 13).
 //!
-//! As of this table's writing only softmax cross entropy (class indices) and the
-//! six element-wise losses of the fused kernels (`crates/losslab/src/kernels`)
-//! leave the general path; the general path widens every element to `f64` and
+//! Softmax cross entropy (class indices), the six element-wise losses of the
+//! fused kernels (`crates/losslab/src/machinery/kernels`) and the element-wise
+//! losses on the machinery's sweep (`eval_pointwise`) leave the general path; the general path widens every element to `f64` and
 //! runs single-threaded scalar loops, the gradient in a pass of its own. When
 //! a loss moves to a faster path, its row here changes with it.
 //!
@@ -79,6 +79,13 @@ const BOXES: &str = "per box in f64, single-threaded scalar loop; the gradient i
 const DICE: &str = "sums over the reduced axes in f64, single-threaded scalar loops; the gradient in a separate pass";
 const SORTS: &str = "a sort per row (sparsemax threshold) in f64, single-threaded";
 
+const SWEEP: &str = "the machinery's element-wise sweep (eval_pointwise) on same-shape contiguous operands: value and gradients in one parallel pass over the tensors' own type, each element by the loss's scalar f64 formula (vectorised where it has no libm call); broadcast or strided operands are widened to f64";
+
+/// A loss on the machinery's element-wise sweep.
+const fn sweep(loss: &'static str) -> LossPath {
+    LossPath { loss, kind: PathKind::FusedElementwise, note: SWEEP }
+}
+
 const fn fused_ew(loss: &'static str) -> LossPath {
     LossPath { loss, kind: PathKind::FusedElementwise, note: FUSED_EW }
 }
@@ -99,18 +106,18 @@ static PATHS: &[LossPath] = &[
         note: "class-index targets on (N, C) or (C,) logits in standard layout; probability targets and (N, C, d1, ...) logits take the general path",
     },
     general("torch:nll_loss", ROWS),
-    general("torch:binary_cross_entropy", POINTWISE),
+    sweep("torch:binary_cross_entropy"),
     LossPath {
         loss: "torch:binary_cross_entropy_with_logits",
         kind: PathKind::FusedElementwise,
         note: "without weight or pos_weight, same-shape contiguous operands; forward and backward are two sweeps through the registry",
     },
     general("torch:kl_div", POINTWISE),
-    general("torch:poisson_nll_loss", POINTWISE),
+    sweep("torch:poisson_nll_loss"),
     general("torch:gaussian_nll_loss", "widened to f64 (machinery Pointwise) with the variance broadcast and clamped in f64 temporaries, single-threaded scalar loops"),
     general("torch:margin_ranking_loss", "three operands broadcast and widened to f64, single-threaded scalar loop; the gradients in a separate pass"),
-    general("torch:hinge_embedding_loss", POINTWISE),
-    general("torch:soft_margin_loss", POINTWISE),
+    sweep("torch:hinge_embedding_loss"),
+    sweep("torch:soft_margin_loss"),
     general("torch:multilabel_soft_margin_loss", ROWS),
     general("torch:multilabel_margin_loss", ROWS),
     general("torch:multi_margin_loss", ROWS),
@@ -130,10 +137,10 @@ static PATHS: &[LossPath] = &[
     // TensorFlow
     general("tf:softmax_cross_entropy_with_logits", ROWS),
     general("tf:sparse_softmax_cross_entropy_with_logits", ROWS),
-    general("tf:sigmoid_cross_entropy_with_logits", POINTWISE),
-    general("tf:weighted_cross_entropy_with_logits", POINTWISE),
-    general("tf:log_poisson_loss", POINTWISE),
-    general("tf:l2_loss", POINTWISE),
+    sweep("tf:sigmoid_cross_entropy_with_logits"),
+    sweep("tf:weighted_cross_entropy_with_logits"),
+    sweep("tf:log_poisson_loss"),
+    sweep("tf:l2_loss"),
     general("tf:ctc_loss", CTC),
     // Keras
     general("keras:poisson", KERAS_ROWS),
@@ -158,7 +165,7 @@ static PATHS: &[LossPath] = &[
     general("keras:circle", ALL_PAIRS),
     // optax
     general("optax:multiclass_hinge_loss", ROWS),
-    general("optax:perceptron_loss", POINTWISE),
+    sweep("optax:perceptron_loss"),
     general("optax:multiclass_perceptron_loss", ROWS),
     general("optax:poly_loss_cross_entropy", ROWS),
     general("optax:sparsemax_loss", POINTWISE),
