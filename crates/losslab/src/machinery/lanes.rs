@@ -163,7 +163,7 @@ fn fused_pointwise<T: Float, O: ElemOp>(
     }
     // SAFETY: x, y (and the upstream gradient under PER) hold n elements; each
     // buffer the mode writes holds n elements and is this call's own.
-    let total = unsafe { elementwise::run_eval(op, m, &j) };
+    let total = unsafe { elementwise::run(op, m, &j) };
     let value = if m & mode::STORE != 0 { array(losses) } else { reducer.output_total(total) };
     let grads = (m & mode::GX != 0).then(|| Gradients { input: array(gx), target: target_grad.then(|| array(gy)) });
     Ok(Some((value, grads)))

@@ -267,7 +267,7 @@ unsafe fn run_mode<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>) -> f64 {
     let parts = nchunks.div_ceil(per_part);
     let mut partial = [0.0f64; MAX_PARTS];
     let pp = SyncPtr(partial.as_mut_ptr());
-    par::for_each(parts, |p| {
+    par::for_each(parts, j.len, |p| {
         // SAFETY: part p's chunks and slot are its own.
         unsafe { *pp.add(p) = f(op, j, p * per_part, ((p + 1) * per_part).min(nchunks)) };
     });
@@ -288,6 +288,9 @@ pub(crate) unsafe fn run<T: Float, O: ElemOp>(op: O, m: u8, j: &Job<T>) -> f64 {
     const FB_NONE: u8 = STORE | GX | GY;
     const INTO: u8 = SUM | GX;
     const INTO_NONE: u8 = STORE | GX;
+    // An unreduced result with the caller's upstream gradient (the shared `eval` of a loss).
+    const FB_NONE_UP: u8 = STORE | GX | GY | PER;
+    const INTO_NONE_UP: u8 = STORE | GX | PER;
     match m {
         FWD => run_mode::<T, O, FWD>(op, j),
         FWD_NONE => run_mode::<T, O, FWD_NONE>(op, j),
@@ -297,6 +300,8 @@ pub(crate) unsafe fn run<T: Float, O: ElemOp>(op: O, m: u8, j: &Job<T>) -> f64 {
         FB_NONE => run_mode::<T, O, FB_NONE>(op, j),
         INTO => run_mode::<T, O, INTO>(op, j),
         INTO_NONE => run_mode::<T, O, INTO_NONE>(op, j),
+        FB_NONE_UP => run_mode::<T, O, FB_NONE_UP>(op, j),
+        INTO_NONE_UP => run_mode::<T, O, INTO_NONE_UP>(op, j),
         _ => unreachable!("unsupported element-wise mode {m}"),
     }
 }
@@ -320,33 +325,6 @@ where
     fn eval_at(self, i: usize, x: f64, y: f64) -> (f64, f64, f64) {
         let (dx, dy) = (self.1)(i, x, y);
         ((self.0)(i, x, y), dx, dy)
-    }
-}
-
-/// Runs the sweep of an element-wise loss's shared evaluation: the value
-/// (summed, or stored), with or without the gradients (with respect to `x`, or
-/// both), scaled by one factor or per element.
-///
-/// # Safety
-/// As [`run_mode`].
-pub(crate) unsafe fn run_eval<T: Float, O: ElemOp>(op: O, m: u8, j: &Job<T>) -> f64 {
-    use mode::*;
-    const SUM_X: u8 = SUM | GX;
-    const SUM_XY: u8 = SUM | GX | GY;
-    const STORE_X: u8 = STORE | GX;
-    const STORE_XY: u8 = STORE | GX | GY;
-    const STORE_X_PER: u8 = STORE | GX | PER;
-    const STORE_XY_PER: u8 = STORE | GX | GY | PER;
-    match m {
-        SUM => run_mode::<T, O, SUM>(op, j),
-        STORE => run_mode::<T, O, STORE>(op, j),
-        SUM_X => run_mode::<T, O, SUM_X>(op, j),
-        SUM_XY => run_mode::<T, O, SUM_XY>(op, j),
-        STORE_X => run_mode::<T, O, STORE_X>(op, j),
-        STORE_XY => run_mode::<T, O, STORE_XY>(op, j),
-        STORE_X_PER => run_mode::<T, O, STORE_X_PER>(op, j),
-        STORE_XY_PER => run_mode::<T, O, STORE_XY_PER>(op, j),
-        _ => unreachable!("unsupported element-wise mode {m}"),
     }
 }
 

@@ -29,16 +29,25 @@ impl<T> SyncPtr<T> {
     }
 }
 
-/// Runs `f(0)`, …, `f(n − 1)`, in parallel where the `rayon` feature is on.
-pub(crate) fn for_each(n: usize, f: impl Fn(usize) + Sync + Send) {
+/// The least work (elements a call touches) that goes to rayon's workers:
+/// waking them costs tens of microseconds, more than a small call's whole work
+/// (a 2 × 3 cross entropy took 70 µs on 2 threads and 12 µs on one). Below it
+/// the pieces run on the calling thread, in the same partition: the same bits.
+pub(crate) const PAR_MIN_WORK: usize = 1 << 15;
+
+/// Runs `f(0)`, …, `f(n − 1)`, in parallel where the `rayon` feature is on and
+/// the call's `work` (the elements it touches) is at least [`PAR_MIN_WORK`].
+pub(crate) fn for_each(n: usize, work: usize, f: impl Fn(usize) + Sync + Send) {
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        if n > 1 && rayon::current_num_threads() > 1 {
+        if n > 1 && work >= PAR_MIN_WORK && rayon::current_num_threads() > 1 {
             (0..n).into_par_iter().for_each(f);
             return;
         }
     }
+    #[cfg(not(feature = "rayon"))]
+    let _ = work;
     (0..n).for_each(f);
 }
 

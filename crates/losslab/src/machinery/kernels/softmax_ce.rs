@@ -243,7 +243,7 @@ impl<O: RowOps, L: ClassIndex> Job<'_, O, L> {
             unsafe { *partial_ptr.add(p) = total };
         };
         if split_rows {
-            par::for_each(parts, |p| part(p, false));
+            par::for_each(parts, self.rows * self.classes, |p| part(p, false));
         } else {
             (0..parts).for_each(|p| part(p, true));
         }
@@ -322,7 +322,7 @@ impl<O: RowOps, L: ClassIndex> Job<'_, O, L> {
             *sp.add(b) = st;
         };
         if split_blocks {
-            par::for_each(nblocks, block);
+            par::for_each(nblocks, self.classes, block);
         } else {
             (0..nblocks).for_each(block);
         }
@@ -402,7 +402,7 @@ impl<O: RowOps, L: ClassIndex> Job<'_, O, L> {
             }
         };
         if split_blocks {
-            par::for_each(nblocks, block);
+            par::for_each(nblocks, self.classes, block);
         } else {
             (0..nblocks).for_each(block);
         }
@@ -588,7 +588,7 @@ impl<T: Float> RowOps for BlockOps<T> {
         let mut partial = [0.0f64; MAX_PARTS];
         let partial_ptr = SyncPtr(partial.as_mut_ptr());
         let kernels = job.row_kernels();
-        par::for_each(parts, |p| {
+        par::for_each(parts, job.rows * job.classes, |p| {
             let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(job.rows));
             // SAFETY: rows lo..hi are this task's alone; slot p is this task's alone.
             unsafe { *partial_ptr.add(p) = job.single_block_rows(lo, hi, blen, &kernels) };

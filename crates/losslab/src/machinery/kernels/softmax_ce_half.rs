@@ -230,7 +230,7 @@ impl<H: HalfFloat> RowOps for HalfOps<H> {
         let kernels = wide_job(std::ptr::null(), std::ptr::null_mut(), 0, 0).row_kernels();
         let mut partial = [0.0f64; MAX_PARTS];
         let partial_ptr = SyncPtr(partial.as_mut_ptr());
-        par::for_each(parts, |p| {
+        par::for_each(parts, job.rows * c, |p| {
             let mut buf = MaybeUninit::<Aligned<WIDE>>::uninit();
             let buf = buf.as_mut_ptr().cast::<f32>();
             let (lo, hi) = (p * per_part, ((p + 1) * per_part).min(job.rows));
