@@ -13,7 +13,7 @@
 use crate::machinery::broadcast::{broadcast_shapes, Broadcast};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
-use crate::machinery::kernels::elementwise::{log1p_exp_neg_abs, softplus_sigmoid};
+use crate::machinery::kernels::elementwise::{logistic, Logistic};
 use crate::machinery::lanes::{eval_lanes_then, eval_pointwise, last_axis, sum_lane, Eval, Pairing, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
@@ -698,8 +698,8 @@ impl SigmoidCrossEntropyWithLogits {
             self.reduction,
             up,
             true,
-            |_, x, z| x.max(0.0) - x * z + log1p_exp_neg_abs(x),
-            |_, x, z| (softplus_sigmoid(x).1 - z, -x),
+            |_, x, z| x.max(0.0) - x * z + logistic(x).tail,
+            |_, x, z| (logistic(x).sigmoid - z, -x),
         )
     }
 
@@ -789,10 +789,10 @@ impl WeightedCrossEntropyWithLogits {
             self.reduction,
             up,
             true,
-            |i, x, z| (1.0 - z) * x + (1.0 + (q(i) - 1.0) * z) * (log1p_exp_neg_abs(x) + (-x).max(0.0)),
+            |i, x, z| (1.0 - z) * x + (1.0 + (q(i) - 1.0) * z) * (logistic(x).tail + (-x).max(0.0)),
             |i, x, z| {
                 let lw = 1.0 + (q(i) - 1.0) * z;
-                let (sp, sig) = softplus_sigmoid(-x);
+                let Logistic { softplus_neg: sp, sigmoid_neg: sig, .. } = logistic(x);
                 // TensorFlow's autograd: d|x|/dx = sign(x) = 0 and d relu(−x)/dx = 0 at x = 0.
                 let dx = if x == 0.0 { 1.0 - z } else { (1.0 - z) - lw * sig };
                 (dx, -x + (q(i) - 1.0) * sp)

@@ -12,7 +12,7 @@
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
-use crate::machinery::kernels::elementwise::softplus_sigmoid;
+use crate::machinery::kernels::elementwise::logistic;
 use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_pointwise, last_axis, sum_lane, Eval, Lanes, Pairing, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
 use crate::machinery::pointwise::Pointwise;
@@ -351,10 +351,10 @@ impl SoftMarginLoss {
             self.reduction,
             up,
             false,
-            |_, x, y| softplus_sigmoid(-y * x).0,
+            |_, x, y| logistic(-y * x).softplus,
             |_, x, y| {
                 if x.is_finite() && y.is_finite() {
-                    (-y * softplus_sigmoid(-y * x).1, 0.0)
+                    (-y * logistic(-y * x).sigmoid, 0.0)
                 } else {
                     // A non-finite input or target: PyTorch's kernel as written,
                     // −y·z/(1 + z) with z = exp(−y x) (NaN where z = ∞ or y·z = ∞·0).

@@ -360,26 +360,39 @@ pub(crate) fn exp_nonpos(z: f64) -> f64 {
     p * s * extra
 }
 
-/// `log(1 + e^(−|x|))`, the tail of a softplus, in arithmetic that vectorises
-/// ([`exp_nonpos`], [`log1p_unit`]: within 2 ulp of libm's); NaN propagates.
-#[inline(always)]
-pub(crate) fn log1p_exp_neg_abs(x: f64) -> f64 {
-    let ax = if x < 0.0 { -x } else { x };
-    log1p_unit(exp_nonpos(-ax))
+/// The logistic function's parts at `x`, all from one `e = exp(−|x|)` and one
+/// `log1p(e)`, in arithmetic that vectorises ([`exp_nonpos`], [`log1p_unit`]:
+/// within 2 ulp of libm's), by the formulas of `math::softplus_f64` and
+/// `math::sigmoid_f64`; NaN propagates to every part. An inlined caller pays
+/// only for the parts it reads.
+#[derive(Clone, Copy)]
+pub(crate) struct Logistic {
+    /// `log(1 + e^(−|x|))`, the tail every softplus shares.
+    pub(crate) tail: f64,
+    /// `softplus(x) = max(x, 0) + tail`.
+    pub(crate) softplus: f64,
+    /// `softplus(−x) = −log σ(x)`.
+    pub(crate) softplus_neg: f64,
+    /// `σ(x)`: `1 / (1 + e)` for `x ≥ 0`, `e / (1 + e)` below.
+    pub(crate) sigmoid: f64,
+    /// `σ(−x)`, by the same two formulas.
+    pub(crate) sigmoid_neg: f64,
 }
 
-/// `(softplus(t), σ(t))` from one `exp(−|t|)` and one `log1p`, in arithmetic
-/// that vectorises, by the formulas of `math::softplus_f64` and
-/// `math::sigmoid_f64` (`max(t, 0) + log1p(e^(−|t|))`; `1 / (1 + e)` or
-/// `e / (1 + e)` by the sign of `t`); NaN propagates.
+/// [`Logistic`] at `x`.
 #[inline(always)]
-pub(crate) fn softplus_sigmoid(t: f64) -> (f64, f64) {
-    let at = if t < 0.0 { -t } else { t };
-    let e = exp_nonpos(-at);
-    let l1p = log1p_unit(e);
-    let sp = if t > 0.0 { t + l1p } else { l1p };
-    let sig = if t >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
-    (sp, sig)
+pub(crate) fn logistic(x: f64) -> Logistic {
+    let ax = if x < 0.0 { -x } else { x };
+    let e = exp_nonpos(-ax);
+    let tail = log1p_unit(e);
+    let (small, large) = (1.0 / (1.0 + e), e / (1.0 + e));
+    Logistic {
+        tail,
+        softplus: if x > 0.0 { x + tail } else { tail },
+        softplus_neg: if x < 0.0 { -x + tail } else { tail },
+        sigmoid: if x >= 0.0 { small } else { large },
+        sigmoid_neg: if x <= 0.0 { small } else { large },
+    }
 }
 
 /// `log(1 + e)` for `0 ≤ e ≤ 1`: `2 atanh(s)`, `s = e / (2 + e) ≤ 1/3`, by its
@@ -406,14 +419,9 @@ pub(crate) struct BceLogits;
 impl ElemOp for BceLogits {
     #[inline(always)]
     fn eval(self, x: f64, y: f64) -> (f64, f64, f64) {
-        // e = exp(−|x|) ≤ 1 never overflows; −log σ(x) = softplus(−x) =
-        // max(−x, 0) + log1p(e), and σ(x) from e on either side.
-        let ax = if x < 0.0 { -x } else { x };
-        let e = exp_nonpos(-ax);
-        let l1p = log1p_unit(e);
-        let softplus_neg = if x < 0.0 { -x + l1p } else { l1p };
-        let sig = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
-        ((1.0 - y) * x + softplus_neg, sig - y, -x)
+        // −log σ(x) = softplus(−x), from e = exp(−|x|) ≤ 1 (never overflows).
+        let lg = logistic(x);
+        ((1.0 - y) * x + lg.softplus_neg, lg.sigmoid - y, -x)
     }
 
     const LANES512: Lanes = Lanes::F32;
@@ -478,13 +486,10 @@ impl<const G: u8> SigmoidFocal<G> {
 impl<const G: u8> ElemOp for SigmoidFocal<G> {
     #[inline(always)]
     fn eval(self, x: f64, y: f64) -> (f64, f64, f64) {
-        let ax = if x < 0.0 { -x } else { x };
-        let e = exp_nonpos(-ax);
-        let l1p = log1p_unit(e);
         // −log σ(x) = softplus(−x); σ(x) from e on either side.
-        let softplus_neg = if x < 0.0 { -x + l1p } else { l1p };
-        let p = if x >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
-        let ce = (1.0 - y) * x + softplus_neg;
+        let lg = logistic(x);
+        let p = lg.sigmoid;
+        let ce = (1.0 - y) * x + lg.softplus_neg;
         let p_t = p * y + (1.0 - p) * (1.0 - y);
         let base = 1.0 - p_t;
         let m = self.pow(base, 0);
@@ -845,24 +850,24 @@ mod tests {
     }
 
     #[test]
-    fn softplus_sigmoid_agree_with_the_primitives() {
+    fn logistic_agrees_with_the_primitives() {
         use crate::math::{sigmoid_f64, softplus_f64};
+        let close = |got: f64, want: f64| (got - want).abs() <= 4.0 * want.abs() * f64::EPSILON;
         for i in -40_000..=40_000 {
-            let t = i as f64 / 1000.0;
-            let (sp, sig) = softplus_sigmoid(t);
-            let (want_sp, want_sig) = (softplus_f64(t), sigmoid_f64(t));
-            assert!((sp - want_sp).abs() <= 4.0 * want_sp * f64::EPSILON, "softplus({t}) = {sp}, want {want_sp}");
-            assert!((sig - want_sig).abs() <= 4.0 * want_sig * f64::EPSILON, "σ({t}) = {sig}, want {want_sig}");
-            let tail = log1p_exp_neg_abs(t);
-            let want_tail = (-t.abs()).exp().ln_1p();
-            assert!((tail - want_tail).abs() <= 4.0 * want_tail * f64::EPSILON, "log1p(exp(−|{t}|))");
+            let x = i as f64 / 1000.0;
+            let lg = logistic(x);
+            assert!(close(lg.softplus, softplus_f64(x)), "softplus({x}) = {}", lg.softplus);
+            assert!(close(lg.softplus_neg, softplus_f64(-x)), "softplus(−{x}) = {}", lg.softplus_neg);
+            assert!(close(lg.sigmoid, sigmoid_f64(x)), "σ({x}) = {}", lg.sigmoid);
+            assert!(close(lg.sigmoid_neg, sigmoid_f64(-x)), "σ(−{x}) = {}", lg.sigmoid_neg);
+            assert!(close(lg.tail, (-x.abs()).exp().ln_1p()), "log1p(exp(−|{x}|))");
         }
-        for (t, sp, sig) in [(f64::INFINITY, f64::INFINITY, 1.0), (f64::NEG_INFINITY, 0.0, 0.0), (1e300, 1e300, 1.0), (-1e300, 0.0, 0.0)] {
-            assert_eq!(softplus_sigmoid(t), (sp, sig), "{t}");
+        for (x, sp, sp_neg, sig) in [(f64::INFINITY, f64::INFINITY, 0.0, 1.0), (f64::NEG_INFINITY, 0.0, f64::INFINITY, 0.0), (1e300, 1e300, 0.0, 1.0), (-1e300, 0.0, 1e300, 0.0)] {
+            let lg = logistic(x);
+            assert_eq!((lg.softplus, lg.softplus_neg, lg.sigmoid, lg.sigmoid_neg), (sp, sp_neg, sig, 1.0 - sig), "{x}");
         }
-        let (sp, sig) = softplus_sigmoid(f64::NAN);
-        assert!(sp.is_nan() && sig.is_nan());
-        assert!(log1p_exp_neg_abs(f64::NAN).is_nan());
+        let lg = logistic(f64::NAN);
+        assert!([lg.tail, lg.softplus, lg.softplus_neg, lg.sigmoid, lg.sigmoid_neg].iter().all(|v| v.is_nan()));
     }
 
     #[test]
