@@ -73,6 +73,7 @@ const KERAS_ROWS: &str = "per sample over the last axis, widened to f64, single-
 const ROWS: &str = "per row, widened to f64, single-threaded scalar loops (not on the fused row kernel); the gradient in a separate pass";
 const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar loops; the gradient in a separate pass";
 const PAIRS: &str = "per pair/triplet row in f64, single-threaded scalar loops, not vectorised along D; the gradient in a separate pass";
+const PAIRS_PAR: &str = "parallel over the pairs (fixed groups of lanes: the same bits on any thread count), inputs read in place and gradients written in their own type; each lane widened to f64 in a lane-sized scratch and computed by scalar loops (not vectorised along D); the backward recomputes the distances";
 const ALL_PAIRS: &str = "the N × N similarity matrix in f64, single-threaded scalar loops";
 const CTC: &str = "alpha–beta recursion per sequence in f64, single-threaded scalar loops";
 const BOXES: &str = "per box in f64, single-threaded scalar loop; the gradient in a separate pass";
@@ -122,9 +123,9 @@ static PATHS: &[LossPath] = &[
     general("torch:multilabel_margin_loss", ROWS),
     general("torch:multi_margin_loss", ROWS),
     general("torch:ctc_loss", CTC),
-    general("torch:cosine_embedding_loss", PAIRS),
-    general("torch:triplet_margin_loss", PAIRS),
-    general("torch:triplet_margin_with_distance_loss", PAIRS),
+    general("torch:cosine_embedding_loss", PAIRS_PAR),
+    general("torch:triplet_margin_loss", PAIRS_PAR),
+    general("torch:triplet_margin_with_distance_loss", PAIRS_PAR),
     // torchvision
     LossPath {
         loss: "torchvision:sigmoid_focal_loss",
@@ -182,7 +183,7 @@ static PATHS: &[LossPath] = &[
     general("optax:binary_dice_loss", DICE),
     general("optax:multiclass_generalized_dice_loss", DICE),
     general("optax:ntxent", ALL_PAIRS),
-    general("optax:triplet_margin_loss", PAIRS),
+    general("optax:triplet_margin_loss", PAIRS_PAR),
     general("optax:ranking_softmax_loss", ROWS),
     // SciPy
     general("scipy:entropy", INFO),

@@ -30,6 +30,8 @@ use crate::machinery::lanes::{lanes, resolve_axis};
 use crate::math::sgn;
 use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
+use crate::machinery::kernels::par::{self, SyncPtr};
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -71,9 +73,10 @@ impl Lanes {
         let (o, i) = (s / self.inner, s % self.inner);
         o * self.len * self.inner + c * self.inner + i
     }
-    fn gather(&self, data: &[f64], s: usize, out: &mut Vec<f64>) {
+    /// Lane `s` of `data`, widened to `f64`, into `out`.
+    fn gather<T: Float>(&self, data: &[T], s: usize, out: &mut Vec<f64>) {
         out.clear();
-        out.extend((0..self.len).map(|c| data[self.at(s, c)]));
+        out.extend((0..self.len).map(|c| data[self.at(s, c)].to_wide()));
     }
     fn scatter_add(&self, data: &mut [f64], s: usize, lane: &[f64]) {
         for (c, v) in lane.iter().enumerate() {
@@ -247,26 +250,82 @@ pub struct TripletGradients<T> {
     pub negative: ArrayD<T>,
 }
 
-/// The widened, shape-checked inputs of a triplet loss (PyTorch's broadcast to
-/// one shape, where they differ).
-struct Triplet {
+/// The shape-checked inputs of a triplet loss in their own element type,
+/// row-major: borrowed where the tensors are already (no copy), broadcast to
+/// one shape where PyTorch's or NumPy's rule makes them differ. Each lane is
+/// widened to `f64` as it is computed, in a scratch buffer of one lane.
+struct Triplet<'a, T: Clone> {
     shape: Vec<usize>,
     lanes: Lanes,
-    a: Vec<f64>,
-    p: Vec<f64>,
-    n: Vec<f64>,
+    a: Cow<'a, [T]>,
+    p: Cow<'a, [T]>,
+    n: Cow<'a, [T]>,
     /// The broadcast of PyTorch's three tensors, where their shapes differ.
     bc: Option<Broadcast>,
 }
 
-impl Triplet {
+/// A tensor's elements in row-major order: borrowed when it is in standard
+/// layout, copied (in its own type) otherwise.
+fn row_major<'a, T: Float, D: Dimension>(a: &ArrayView<'a, T, D>) -> Cow<'a, [T]> {
+    match a.to_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(a.iter().copied().collect()),
+    }
+}
+
+/// Runs `f(s, scratch)` for every lane `s < count` of `len` elements, in
+/// parallel over groups of lanes fixed by the sizes alone (about 4096 elements'
+/// worth), each group with a scratch of its own from `scratch()`: lanes are
+/// computed independently, so results do not depend on the thread count.
+/// `touched`: the elements one lane reads and writes, over all tensors.
+fn par_lanes<S>(count: usize, len: usize, touched: usize, scratch: impl Fn() -> S + Sync, f: impl Fn(usize, &mut S) + Sync) {
+    let per = (4096 / len.max(1)).max(1);
+    par::for_each(count.div_ceil(per), count * touched, |task| {
+        let mut w = scratch();
+        for s in task * per..((task + 1) * per).min(count) {
+            f(s, &mut w);
+        }
+    });
+}
+
+/// `f(s, scratch)` of every lane into a vector, by [`par_lanes`].
+fn map_lanes<S>(count: usize, len: usize, touched: usize, scratch: impl Fn() -> S + Sync, f: impl Fn(usize, &mut S) -> f64 + Sync) -> Vec<f64> {
+    let mut out = vec![0.0; count];
+    let dst = SyncPtr(out.as_mut_ptr());
+    // SAFETY: lane s < count is written by its own task alone.
+    par_lanes(count, len, touched, scratch, |s, w| unsafe { *dst.add(s) = f(s, w) });
+    out
+}
+
+/// One lane's scratch: the three widened lanes and their gradients, and the
+/// distances' own scratch.
+struct LaneScratch {
+    a: Vec<f64>,
+    p: Vec<f64>,
+    n: Vec<f64>,
+    ga: Vec<f64>,
+    gp: Vec<f64>,
+    gn: Vec<f64>,
+    dist: (Vec<f64>, Vec<f64>),
+}
+
+impl LaneScratch {
+    fn new(len: usize) -> Self {
+        let v = || Vec::with_capacity(len);
+        LaneScratch { a: v(), p: v(), n: v(), ga: vec![0.0; len], gp: vec![0.0; len], gn: vec![0.0; len], dist: (v(), v()) }
+    }
+}
+
+impl<'a, T: Float> Triplet<'a, T> {
     #[allow(clippy::type_complexity)]
-    fn new<T: Float, D: Dimension>(
+    fn new<D: Dimension>(
         loss: &'static str,
         names: [&'static str; 3],
-        (a, p, n): (&ArrayView<'_, T, D>, &ArrayView<'_, T, D>, &ArrayView<'_, T, D>),
+        (a, p, n): (&ArrayView<'a, T, D>, &ArrayView<'a, T, D>, &ArrayView<'a, T, D>),
         axis: Option<isize>,
     ) -> Result<Self> {
+        // The broadcast tensors, in T (the expansion only repeats elements: exact).
+        let expand = |bc: &Broadcast, k: usize, t: &ArrayView<'_, T, D>| -> Cow<'a, [T]> { Cow::Owned(bc.expand(k, t).into_iter().map(T::from_wide).collect()) };
         let lanes = match axis {
             // PyTorch: tensors of one rank, broadcast together (the distances are
             // those of the broadcast tensors, `pairwise_distance`'s and
@@ -290,7 +349,7 @@ impl Triplet {
                 let bc = Broadcast::new(loss, &[(names[0], a.shape()), (names[1], p.shape()), (names[2], n.shape())])?;
                 if !bc.is_trivial() {
                     let lanes = Lanes::last(&bc.shape);
-                    let (av, pv, nv) = (bc.expand(0, a), bc.expand(1, p), bc.expand(2, n));
+                    let (av, pv, nv) = (expand(&bc, 0, a), expand(&bc, 1, p), expand(&bc, 2, n));
                     return Ok(Triplet { shape: bc.shape.clone(), lanes, a: av, p: pv, n: nv, bc: Some(bc) });
                 }
                 Lanes::last(a.shape())
@@ -304,80 +363,110 @@ impl Triplet {
                 }
                 let lanes = Lanes::new(&bc.shape, Some(resolve_axis(loss, "axis", ax, bc.shape.len())?));
                 if !bc.is_trivial() {
-                    let (av, pv, nv) = (bc.expand(0, a), bc.expand(1, p), bc.expand(2, n));
+                    let (av, pv, nv) = (expand(&bc, 0, a), expand(&bc, 1, p), expand(&bc, 2, n));
                     return Ok(Triplet { shape: bc.shape.clone(), lanes, a: av, p: pv, n: nv, bc: Some(bc) });
                 }
                 lanes
             }
         };
-        Ok(Triplet { shape: a.shape().to_vec(), lanes, a: widen(a), p: widen(p), n: widen(n), bc: None })
+        Ok(Triplet { shape: a.shape().to_vec(), lanes, a: row_major(a), p: row_major(p), n: row_major(n), bc: None })
     }
 
-    fn lane(&self, s: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let (mut a, mut p, mut n) = (Vec::new(), Vec::new(), Vec::new());
-        self.lanes.gather(&self.a, s, &mut a);
-        self.lanes.gather(&self.p, s, &mut p);
-        self.lanes.gather(&self.n, s, &mut n);
-        (a, p, n)
+    /// Lane `s` of the three tensors, widened into the scratch's `a`, `p`, `n`.
+    fn gather(&self, s: usize, w: &mut LaneScratch) {
+        self.lanes.gather(&self.a, s, &mut w.a);
+        self.lanes.gather(&self.p, s, &mut w.p);
+        self.lanes.gather(&self.n, s, &mut w.n);
     }
 
-    /// The gradients in the broadcast shape, each summed back to its tensor's shape.
-    fn grads<T: Float>(&self, ga: Vec<f64>, gp: Vec<f64>, gn: Vec<f64>) -> TripletGradients<T> {
+    /// `f(a, p, n)` of every lane, in parallel ([`par_lanes`]).
+    fn map_lanes(&self, f: impl Fn(&mut LaneScratch) -> f64 + Sync) -> Vec<f64> {
+        let len = self.lanes.len;
+        map_lanes(self.lanes.count(), len, 3 * len, || LaneScratch::new(len), |s, w| {
+            self.gather(s, w);
+            f(w)
+        })
+    }
+
+    /// The gradients: `f(s, scratch)` fills the scratch's `ga`, `gp`, `gn` with
+    /// lane `s`'s gradient (its `a`, `p`, `n` gathered), in parallel over fixed
+    /// groups of lanes, each written into its tensor's gradient (every element
+    /// belongs to one lane); broadcast tensors' gradients are summed back to
+    /// their shapes.
+    fn grads(&self, f: impl Fn(usize, &mut LaneScratch) + Sync) -> TripletGradients<T> {
+        let (count, len) = (self.lanes.count(), self.lanes.len);
+        let total = self.a.len();
+        let write = |ga: SyncPtr<f64>, gp: SyncPtr<f64>, gn: SyncPtr<f64>, t: [SyncPtr<T>; 3]| {
+            par_lanes(count, len, 6 * len, || LaneScratch::new(len), |s, w| {
+                self.gather(s, w);
+                f(s, w);
+                for c in 0..len {
+                    let i = self.lanes.at(s, c);
+                    // SAFETY: element i belongs to lane s alone, written by its task alone.
+                    unsafe {
+                        if ga.is_null() {
+                            *t[0].add(i) = T::from_wide(w.ga[c]);
+                            *t[1].add(i) = T::from_wide(w.gp[c]);
+                            *t[2].add(i) = T::from_wide(w.gn[c]);
+                        } else {
+                            *ga.add(i) = w.ga[c];
+                            *gp.add(i) = w.gp[c];
+                            *gn.add(i) = w.gn[c];
+                        }
+                    }
+                }
+            });
+        };
         match &self.bc {
-            Some(b) => TripletGradients { anchor: b.reduce(0, ga), positive: b.reduce(1, gp), negative: b.reduce(2, gn) },
-            None => TripletGradients { anchor: narrow(&self.shape, ga), positive: narrow(&self.shape, gp), negative: narrow(&self.shape, gn) },
+            Some(b) => {
+                let (mut ga, mut gp, mut gn) = (vec![0.0; total], vec![0.0; total], vec![0.0; total]);
+                write(SyncPtr(ga.as_mut_ptr()), SyncPtr(gp.as_mut_ptr()), SyncPtr(gn.as_mut_ptr()), [SyncPtr::null(); 3]);
+                TripletGradients { anchor: b.reduce(0, ga), positive: b.reduce(1, gp), negative: b.reduce(2, gn) }
+            }
+            None => {
+                let (mut ga, mut gp, mut gn) = (vec![T::zero(); total], vec![T::zero(); total], vec![T::zero(); total]);
+                write(SyncPtr::null(), SyncPtr::null(), SyncPtr::null(), [SyncPtr(ga.as_mut_ptr()), SyncPtr(gp.as_mut_ptr()), SyncPtr(gn.as_mut_ptr())]);
+                let shaped = |v: Vec<T>| ArrayD::from_shape_vec(IxDyn(&self.shape), v).expect("shape and length agree");
+                TripletGradients { anchor: shaped(ga), positive: shaped(gp), negative: shaped(gn) }
+            }
         }
     }
 }
 
 /// PyTorch's triplet computation for any distance: forward values and backward.
-fn torch_triplet_losses(t: &Triplet, dist: &dyn Distance, margin: f64, swap: bool) -> Vec<f64> {
-    let mut scratch = Vec::new();
-    (0..t.lanes.count())
-        .map(|s| {
-            let (a, p, n) = t.lane(s);
-            let dp = dist.value(&a, &p, &mut scratch);
-            let mut dn = dist.value(&a, &n, &mut scratch);
-            if swap {
-                dn = torch_minimum(dn, dist.value(&p, &n, &mut scratch));
-            }
-            // torch.clamp_min(margin + dist_pos - dist_neg, 0), NaN propagating
-            let v = (margin + dp) - dn;
-            if v.is_nan() { v } else { v.max(0.0) }
-        })
-        .collect()
+fn torch_triplet_losses<T: Float>(t: &Triplet<'_, T>, dist: &(dyn Distance + Sync), margin: f64, swap: bool) -> Vec<f64> {
+    t.map_lanes(|w| {
+        let dp = dist.value(&w.a, &w.p, &mut w.dist.0);
+        let mut dn = dist.value(&w.a, &w.n, &mut w.dist.0);
+        if swap {
+            dn = torch_minimum(dn, dist.value(&w.p, &w.n, &mut w.dist.0));
+        }
+        // torch.clamp_min(margin + dist_pos - dist_neg, 0), NaN propagating
+        let v = (margin + dp) - dn;
+        if v.is_nan() { v } else { v.max(0.0) }
+    })
 }
 
-fn torch_triplet_grads(t: &Triplet, dist: &dyn Distance, margin: f64, swap: bool, scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let len = t.a.len();
-    let (mut ga, mut gp, mut gn) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
-    let mut scratch = (Vec::new(), Vec::new());
-    let l = t.lanes.len;
-    let (mut la, mut lp, mut ln) = (vec![0.0; l], vec![0.0; l], vec![0.0; l]);
-    for s in 0..t.lanes.count() {
-        let (a, p, n) = t.lane(s);
-        let dp = dist.value(&a, &p, &mut scratch.0);
-        let dn = dist.value(&a, &n, &mut scratch.0);
-        let ds = if swap { dist.value(&p, &n, &mut scratch.0) } else { f64::NAN };
+fn torch_triplet_grads<T: Float>(t: &Triplet<'_, T>, dist: &(dyn Distance + Sync), margin: f64, swap: bool, scales: &Scales) -> TripletGradients<T> {
+    t.grads(|s, w| {
+        let dp = dist.value(&w.a, &w.p, &mut w.dist.0);
+        let dn = dist.value(&w.a, &w.n, &mut w.dist.0);
+        let ds = if swap { dist.value(&w.p, &w.n, &mut w.dist.0) } else { f64::NAN };
         let dneg = if swap { torch_minimum(dn, ds) } else { dn };
         let v = (margin + dp) - dneg;
         // clamp_min's backward passes the gradient only where the input is > 0:
         // a margin exactly met (v = 0) gets none.
         let c = if v > 0.0 { scales.at(s) } else { 0.0 };
         let (wn, ws) = if swap { minimum_split(dn, ds) } else { (1.0, 0.0) };
-        for v in [&mut la, &mut lp, &mut ln] {
+        for v in [&mut w.ga, &mut w.gp, &mut w.gn] {
             v.iter_mut().for_each(|x| *x = 0.0);
         }
-        dist.backward(&a, &p, c, &mut la, &mut lp, &mut scratch);
-        dist.backward(&a, &n, -c * wn, &mut la, &mut ln, &mut scratch);
+        dist.backward(&w.a, &w.p, c, &mut w.ga, &mut w.gp, &mut w.dist);
+        dist.backward(&w.a, &w.n, -c * wn, &mut w.ga, &mut w.gn, &mut w.dist);
         if swap {
-            dist.backward(&p, &n, -c * ws, &mut lp, &mut ln, &mut scratch);
+            dist.backward(&w.p, &w.n, -c * ws, &mut w.gp, &mut w.gn, &mut w.dist);
         }
-        t.lanes.scatter_add(&mut ga, s, &la);
-        t.lanes.scatter_add(&mut gp, s, &lp);
-        t.lanes.scatter_add(&mut gn, s, &ln);
-    }
-    (ga, gp, gn)
+    })
 }
 
 /// The methods of a triplet loss: its evaluation on [`Triplet`] lanes (the
@@ -397,10 +486,7 @@ macro_rules! triplet_methods {
             let r = Reducer::counting(self.reduction, &t.lanes.out_shape, &t.lanes.out_shape);
             let scales = up.scales(Self::NAME, &r)?;
             let value = r.output(self.losses(&t));
-            Ok((value, scales.map(|s| {
-                let (ga, gp, gn) = self.grads(&t, &s);
-                t.grads(ga, gp, gn)
-            })))
+            Ok((value, scales.map(|s| self.grads(&t, &s))))
         }
 
         loss_methods!(torch: eval -> TripletGradients<T>, (anchor: float, positive: float, negative: float), "with respect to the three inputs");
@@ -515,10 +601,10 @@ impl TripletMarginLoss {
     fn dist(&self) -> Pairwise {
         Pairwise { p: self.p, eps: self.eps }
     }
-    fn losses(&self, t: &Triplet) -> Vec<f64> {
+    fn losses<T: Float>(&self, t: &Triplet<'_, T>) -> Vec<f64> {
         torch_triplet_losses(t, &self.dist(), self.margin, self.swap)
     }
-    fn grads(&self, t: &Triplet, scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    fn grads<T: Float>(&self, t: &Triplet<'_, T>, scales: &Scales) -> TripletGradients<T> {
         torch_triplet_grads(t, &self.dist(), self.margin, self.swap, scales)
     }
     triplet_methods!(["anchor", "positive", "negative"], |_: &Self| None);
@@ -663,16 +749,16 @@ impl TripletMarginWithDistanceLoss {
     fn validate(&self) -> Result<()> {
         check_option(Self::NAME, "margin", self.margin, self.margin > 0.0, "a number > 0")
     }
-    fn with_dist<R>(&self, f: impl FnOnce(&dyn Distance) -> R) -> R {
+    fn with_dist<R>(&self, f: impl FnOnce(&(dyn Distance + Sync)) -> R) -> R {
         match self.distance_function {
             TripletDistance::Pairwise => f(&Pairwise { p: 2.0, eps: 1e-6 }),
             TripletDistance::Cosine => f(&CosineDistance { eps: 1e-8 }),
         }
     }
-    fn losses(&self, t: &Triplet) -> Vec<f64> {
+    fn losses<T: Float>(&self, t: &Triplet<'_, T>) -> Vec<f64> {
         self.with_dist(|d| torch_triplet_losses(t, d, self.margin, self.swap))
     }
-    fn grads(&self, t: &Triplet, scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    fn grads<T: Float>(&self, t: &Triplet<'_, T>, scales: &Scales) -> TripletGradients<T> {
         self.with_dist(|d| torch_triplet_grads(t, d, self.margin, self.swap, scales))
     }
     triplet_methods!(
@@ -768,30 +854,41 @@ impl OptaxTripletMarginLoss {
     /// `S = Σ dᵢᵏ + eps` and `S^(1/k)`.
     fn dist(&self, x: &[f64], y: &[f64]) -> (f64, f64) {
         let k = self.norm_degree;
+        if k == 2.0 {
+            // The default: a square and a square root, not two `powf` (XLA simplifies
+            // pow(x, 2) and pow(x, 0.5) the same way; within an ulp of `powf`).
+            let s = sum_f64(x.iter().zip(y).map(|(a, b)| (a - b) * (a - b))) + self.eps;
+            return (s, s.sqrt());
+        }
         let s = sum_f64(x.iter().zip(y).map(|(a, b)| (a - b).powf(k))) + self.eps;
         (s, s.powf(1.0 / k))
     }
-    fn losses(&self, t: &Triplet) -> Vec<f64> {
-        (0..t.lanes.count())
-            .map(|s| {
-                let (a, p, n) = t.lane(s);
-                let v = (self.dist(&a, &p).1 - self.dist(&a, &n).1) + self.margin;
-                if v.is_nan() { v } else { v.max(0.0) }
-            })
-            .collect()
+    fn losses<T: Float>(&self, t: &Triplet<'_, T>) -> Vec<f64> {
+        t.map_lanes(|w| {
+            let v = (self.dist(&w.a, &w.p).1 - self.dist(&w.a, &w.n).1) + self.margin;
+            if v.is_nan() { v } else { v.max(0.0) }
+        })
     }
-    fn grads(&self, t: &Triplet, scales: &Scales) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    fn grads<T: Float>(&self, t: &Triplet<'_, T>, scales: &Scales) -> TripletGradients<T> {
         let k = self.norm_degree;
-        let len = t.a.len();
-        let (mut ga, mut gp, mut gn) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
         let l = t.lanes.len;
-        let (mut la, mut lp, mut ln) = (vec![0.0; l], vec![0.0; l], vec![0.0; l]);
         // JAX's derivative of x^y in x: y · x^(y−1) (0 for y = 0).
-        let dpow = |x: f64, y: f64| if y == 0.0 { 0.0 } else { y * x.powf(y - 1.0) };
-        for s in 0..t.lanes.count() {
-            let (a, p, n) = t.lane(s);
-            let (sp, dp) = self.dist(&a, &p);
-            let (sn, dn) = self.dist(&a, &n);
+        // (The default k = 2's exponents 2 and ½ without `powf`.)
+        let dpow = |x: f64, y: f64| {
+            if y == 0.0 {
+                0.0
+            } else if y == 2.0 {
+                2.0 * x
+            } else if y == 0.5 {
+                0.5 / x.sqrt()
+            } else {
+                y * x.powf(y - 1.0)
+            }
+        };
+        t.grads(|s, w| {
+            let (a, p, n) = (&w.a, &w.p, &w.n);
+            let (sp, dp) = self.dist(a, p);
+            let (sn, dn) = self.dist(a, n);
             let v = (dp - dn) + self.margin;
             // jnp.maximum(v, 0): derivative 1 above, 0 below, ½ at the tie.
             let m = if v > 0.0 {
@@ -808,15 +905,11 @@ impl OptaxTripletMarginLoss {
             for i in 0..l {
                 let gpi = cp * dpow(a[i] - p[i], k);
                 let gni = cn * dpow(a[i] - n[i], k);
-                la[i] = gpi + gni;
-                lp[i] = -gpi;
-                ln[i] = -gni;
+                w.ga[i] = gpi + gni;
+                w.gp[i] = -gpi;
+                w.gn[i] = -gni;
             }
-            t.lanes.scatter_add(&mut ga, s, &la);
-            t.lanes.scatter_add(&mut gp, s, &lp);
-            t.lanes.scatter_add(&mut gn, s, &ln);
-        }
-        (ga, gp, gn)
+        })
     }
     triplet_methods!(
         ["anchors", "positives", "negatives"],
@@ -897,13 +990,15 @@ impl Default for CosineEmbeddingLoss {
 /// double it adds is `(double)1e-12f = 9.999999960041972e-13`.
 const COSINE_EMBEDDING_EPS: f64 = 1e-12_f32 as f64;
 
-struct CosinePairs {
+struct CosinePairs<'a, T: Clone> {
     /// The broadcast of `input1` and `input2`.
     bc: Broadcast,
     /// The vectors of the broadcast shape, along its last axis.
     lanes: Lanes,
-    x1: Vec<f64>,
-    x2: Vec<f64>,
+    /// The inputs in the broadcast shape, row-major in their own type:
+    /// borrowed where they already are.
+    x1: Cow<'a, [T]>,
+    x2: Cow<'a, [T]>,
     /// The inputs' own vector lengths (1 where a vector broadcasts along it).
     d1: usize,
     d2: usize,
@@ -912,7 +1007,13 @@ struct CosinePairs {
     out: usize,
 }
 
-impl CosinePairs {
+impl<T: Float> CosinePairs<'_, T> {
+    /// Every pair's cosine, in parallel ([`par_lanes`]).
+    fn cosines(&self) -> Vec<f64> {
+        let len = self.lanes.len;
+        map_lanes(self.lanes.count(), len, 2 * len, || (Vec::with_capacity(len), Vec::with_capacity(len)), |s, (a, b)| self.cos(s, a, b).3)
+    }
+
     /// `(m1, m2, denom, cos)` of pair `s`. As PyTorch, the product sums over the
     /// broadcast vectors and each squared norm over its input's own vector.
     fn cos(&self, s: usize, a: &mut Vec<f64>, b: &mut Vec<f64>) -> (f64, f64, f64, f64) {
@@ -946,12 +1047,12 @@ impl CosineEmbeddingLoss {
         margin: f64
     );
 
-    fn prepare<T: Float, D1: Dimension, D2: Dimension>(
+    fn prepare<'a, T: Float, D1: Dimension, D2: Dimension>(
         &self,
-        x1: &ArrayView<'_, T, D1>,
-        x2: &ArrayView<'_, T, D1>,
+        x1: &ArrayView<'a, T, D1>,
+        x2: &ArrayView<'a, T, D1>,
         y: &ArrayView<'_, T, D2>,
-    ) -> Result<(CosinePairs, Reducer)> {
+    ) -> Result<(CosinePairs<'a, T>, Reducer)> {
         let name = Self::NAME;
         for (tensor, x) in [("input1", x1.shape()), ("input2", x2.shape())] {
             match y.ndim() {
@@ -988,14 +1089,21 @@ impl CosineEmbeddingLoss {
         };
         let reducer = Reducer::counting(self.reduction, &out_shape, &out_shape);
         let (d1, d2) = (x1.shape().last().copied().unwrap_or(1), x2.shape().last().copied().unwrap_or(1));
-        let (e1, e2) = (bc.expand(0, x1), bc.expand(1, x2));
+        // Broadcast in T (the expansion only repeats elements: exact), or borrowed.
+        let expand = |k: usize, x: &ArrayView<'a, T, D1>| -> Cow<'a, [T]> {
+            if bc.is_trivial() {
+                row_major(x)
+            } else {
+                Cow::Owned(bc.expand(k, x).into_iter().map(T::from_wide).collect())
+            }
+        };
+        let (e1, e2) = (expand(0, x1), expand(1, x2));
         let out = out_shape.iter().product();
         Ok((CosinePairs { bc, lanes, x1: e1, x2: e2, d1, d2, y: widen(y), out }, reducer))
     }
 
-    fn losses(&self, c: &CosinePairs) -> Vec<f64> {
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let cos: Vec<f64> = (0..c.lanes.count()).map(|s| c.cos(s, &mut a, &mut b).3).collect();
+    fn losses<T: Float>(&self, c: &CosinePairs<'_, T>) -> Vec<f64> {
+        let cos = c.cosines();
         (0..c.out)
             .map(|o| {
                 let (s, y) = c.at(o);
@@ -1012,11 +1120,8 @@ impl CosineEmbeddingLoss {
     /// autograd: the product's path (`g/denom · x2`, summed over the elements
     /// that read each entry) and the squared norm's path (`2 · g_m1 · x1`, with
     /// `g_m1` from `denom = √(m1 m2)`) are summed back separately and then added.
-    fn grads<T: Float>(&self, c: &CosinePairs, scales: &Scales) -> CosineEmbeddingGradients<T> {
-        let n = c.x1.len();
-        let (mut p1, mut p2, mut n1, mut n2) = (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        let cos: Vec<f64> = (0..c.lanes.count()).map(|s| c.cos(s, &mut a, &mut b).3).collect();
+    fn grads<T: Float>(&self, c: &CosinePairs<'_, T>, scales: &Scales) -> CosineEmbeddingGradients<T> {
+        let cos = c.cosines();
         // The upstream gradient of each pair's cosine, from every result that reads it.
         let mut gcos = vec![0.0; c.lanes.count()];
         for o in 0..c.out {
@@ -1030,27 +1135,50 @@ impl CosineEmbeddingLoss {
                     0.0
                 };
         }
-        let (mut lp1, mut lp2, mut ln1, mut ln2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (s, &gc) in gcos.iter().enumerate() {
-            let (m1, m2, denom, cos) = c.cos(s, &mut a, &mut b);
-            // cos = prod / denom; denom = √(m1 m2); m = Σ x² + ε (its input's own vector:
-            // the first d entries of the broadcast one).
-            let gprod = gc / denom;
-            let gmm = (-gc * (cos / denom)) / (2.0 * denom);
-            let (gm1, gm2) = (gmm * m2, gmm * m1);
-            lp1.clear();
-            lp2.clear();
-            ln1.clear();
-            ln2.clear();
-            lp1.extend(b.iter().map(|z| gprod * z));
-            lp2.extend(a.iter().map(|x| gprod * x));
-            ln1.extend(a.iter().enumerate().map(|(k, x)| if k < c.d1 { 2.0 * (gm1 * x) } else { 0.0 }));
-            ln2.extend(b.iter().enumerate().map(|(k, z)| if k < c.d2 { 2.0 * (gm2 * z) } else { 0.0 }));
-            c.lanes.scatter_add(&mut p1, s, &lp1);
-            c.lanes.scatter_add(&mut p2, s, &lp2);
-            c.lanes.scatter_add(&mut n1, s, &ln1);
-            c.lanes.scatter_add(&mut n2, s, &ln2);
+        // Each pair's gradient, in parallel: the product's path (p) and the squared
+        // norms' path (n) of each input, into `sink(s, k, [p1, p2, n1, n2])` for the
+        // lane's element k.
+        let len = c.lanes.len;
+        let each = |sink: &(dyn Fn(usize, usize, [f64; 4]) + Sync)| {
+            par_lanes(c.lanes.count(), len, 4 * len, || (Vec::with_capacity(len), Vec::with_capacity(len)), |s, (a, b)| {
+                let gc = gcos[s];
+                let (m1, m2, denom, cos) = c.cos(s, a, b);
+                // cos = prod / denom; denom = √(m1 m2); m = Σ x² + ε (its input's own vector:
+                // the first d entries of the broadcast one).
+                let gprod = gc / denom;
+                let gmm = (-gc * (cos / denom)) / (2.0 * denom);
+                let (gm1, gm2) = (gmm * m2, gmm * m1);
+                for k in 0..len {
+                    let n1 = if k < c.d1 { 2.0 * (gm1 * a[k]) } else { 0.0 };
+                    let n2 = if k < c.d2 { 2.0 * (gm2 * b[k]) } else { 0.0 };
+                    sink(s, k, [gprod * b[k], gprod * a[k], n1, n2]);
+                }
+            });
+        };
+        let n = c.x1.len();
+        if c.bc.is_trivial() {
+            // No broadcast: each element's gradient is its two paths' sum.
+            let (mut g1, mut g2) = (vec![T::zero(); n], vec![T::zero(); n]);
+            let (d1, d2) = (SyncPtr(g1.as_mut_ptr()), SyncPtr(g2.as_mut_ptr()));
+            // SAFETY: element i belongs to lane s alone, written by its task alone.
+            each(&|s, k, [p1, p2, n1, n2]| unsafe {
+                let i = c.lanes.at(s, k);
+                *d1.add(i) = T::from_wide(p1 + n1);
+                *d2.add(i) = T::from_wide(p2 + n2);
+            });
+            let shaped = |v: Vec<T>| ArrayD::from_shape_vec(IxDyn(&c.bc.shape), v).expect("shape and length agree");
+            return CosineEmbeddingGradients { input1: shaped(g1), input2: shaped(g2) };
         }
+        let mut bufs = [vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]];
+        let ptrs = bufs.each_mut().map(|b| SyncPtr(b.as_mut_ptr()));
+        // SAFETY: as above, in the broadcast shape.
+        each(&|s, k, v| unsafe {
+            let i = c.lanes.at(s, k);
+            for (p, v) in ptrs.iter().zip(v) {
+                *p.add(i) = v;
+            }
+        });
+        let [p1, p2, n1, n2] = bufs;
         let back = |k: usize, p: Vec<f64>, n: Vec<f64>| -> ArrayD<T> {
             let (p, n): (ArrayD<f64>, ArrayD<f64>) = (c.bc.reduce(k, p), c.bc.reduce(k, n));
             narrow(p.shape(), p.iter().zip(n.iter()).map(|(p, n)| p + n).collect())

@@ -737,3 +737,44 @@ fn f32_and_f64_agree() {
     assert_close("f32 value", &v32.mapv(f64::from), &v64, 1e-6);
     assert_close("f32 grad", &g32.anchor.mapv(f64::from), &g64.anchor, 1e-5);
 }
+
+/// The pair losses run in parallel over groups of lanes fixed by the sizes: the
+/// same bits on pools of 1, 2 and 8 threads, for the value and every gradient,
+/// in float32, over more lanes than one group holds (and a broadcast positive).
+#[test]
+fn pair_losses_bit_identical_whatever_the_thread_count() {
+    let mut rng = Rng::new(41);
+    let (n, d) = (3001, 40);
+    let f = |a: ArrayD<f64>| a.mapv(|v| v as f32);
+    let (a, p, q) = (f(rng.array(&[n, d], -1.0, 1.0)), f(rng.array(&[n, d], -1.0, 1.0)), f(rng.array(&[n, d], -1.0, 1.0)));
+    let p1 = f(rng.array(&[1, d], -1.0, 1.0));
+    let y = f(rng.array(&[n], -1.0, 1.0)).mapv(|v| if v > 0.0 { 1.0f32 } else { -1.0 });
+    let bits = |t: &ArrayD<f32>| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let mut out: Vec<Vec<u32>> = Vec::new();
+            for r in [Reduction::Mean, Reduction::None] {
+                for swap in [false, true] {
+                    let l = TripletMarginLoss::new().reduction(r).swap(swap);
+                    for pos in [&p, &p1] {
+                        let (v, g) = l.forward_backward(a.view(), pos.view(), q.view()).unwrap();
+                        out.extend([bits(&v), bits(&g.anchor), bits(&g.positive), bits(&g.negative)]);
+                    }
+                }
+                let (v, g) = OptaxTripletMarginLoss::new().forward_backward(a.view(), p.view(), q.view()).unwrap();
+                out.extend([bits(&v), bits(&g.anchor), bits(&g.positive), bits(&g.negative)]);
+                let l = CosineEmbeddingLoss::new().reduction(r).margin(0.1);
+                for x2 in [&p, &p1] {
+                    let (v, g) = l.forward_backward(a.view(), x2.view(), y.view()).unwrap();
+                    out.extend([bits(&v), bits(&g.input1), bits(&g.input2)]);
+                }
+            }
+            out
+        })
+    };
+    let one = run(1);
+    for threads in [2, 8] {
+        assert!(one == run(threads), "{threads} threads");
+    }
+}
