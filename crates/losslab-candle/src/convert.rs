@@ -13,8 +13,10 @@ pub(crate) type Result<T> = candle_core::Result<T>;
 
 /// A candle error carrying losslab's own message (the registry's or the
 /// library's: it names the loss, the tensor or option, what was expected).
+/// (Without candle's backtrace, which `Error::wrap` adds under `RUST_BACKTRACE`:
+/// the message is losslab's exactly.)
 pub(crate) fn registry_error(e: losslab_registry::Error) -> candle_core::Error {
-    candle_core::Error::wrap(e)
+    candle_core::Error::Wrapped(Box::new(e))
 }
 
 /// A candle error with a message of the adapter's own.

@@ -6,7 +6,7 @@
 use crate::convert::{guarded, is_half, msg, scalar, scale, storage_to_tensor, to_storage, view, Result};
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, DType, Layout, Shape, Storage, Tensor};
-use losslab::half::{bf16, f16};
+use losslab::half::vec::HalfBitsVecExt;
 use losslab::{ClassIndex, CrossEntropyLoss};
 use losslab_registry::Tensor as RTensor;
 use ndarray::{ArrayViewD, ArrayViewMutD, IxDyn};
@@ -49,10 +49,11 @@ impl CrossEntropyOp {
             }};
         }
         macro_rules! half {
-            ($d:expr, $zero:expr, $variant:ident) => {{
+            ($d:expr, $variant:ident) => {{
                 let x = logits_view($d, l1)?;
                 if want_grad {
-                    let mut g = vec![$zero; n];
+                    // Zeroed by the allocator (no pass over the buffer), as `vec![0f32; n]` is.
+                    let mut g = vec![0u16; n].reinterpret_into();
                     let gv = ArrayViewMutD::from_shape(dims.clone(), &mut g[..]).map_err(|e| msg(format!("{CE}: {e}")))?;
                     let v = guarded(CE, || Ok(loss.forward_backward_half_into(x, target, gv)?))?;
                     (RTensor::F32(v), Some(CpuStorage::$variant(g)))
@@ -64,8 +65,8 @@ impl CrossEntropyOp {
         Ok(match logits {
             CpuStorage::F32(d) => full!(d, 0f32, F32, F32),
             CpuStorage::F64(d) => full!(d, 0f64, F64, F64),
-            CpuStorage::BF16(d) => half!(d, bf16::ZERO, BF16),
-            CpuStorage::F16(d) => half!(d, f16::ZERO, F16),
+            CpuStorage::BF16(d) => half!(d, BF16),
+            CpuStorage::F16(d) => half!(d, F16),
             other => return Err(logits_dtype_error(other.dtype())),
         })
     }

@@ -205,6 +205,8 @@ impl IntoOptionValue for Option<f64> {
 /// [`grads`](losslab_registry::LossSpec::grads)) get their gradients from
 /// `backward()` when candle tracks them; the others (class indices, weights the
 /// reference does not differentiate) are read as they are.
+/// `torch:cross_entropy` with class indices runs [`cross_entropy`]'s fused
+/// kernel (16-bit logits included).
 ///
 /// # Errors
 /// Every error of the registry, with its message: an unknown loss, tensor or
@@ -243,6 +245,11 @@ fn loss_with(name: &str, tensors: &[(&str, &Tensor)], options: &LossOptions, max
     if let Some((key, text)) = options.invalid.first() {
         return Err(msg(format!("{qname}: option `{key}` = {text:?} is invalid: expected a name (letters, digits, _)")));
     }
+    if qname == CE {
+        if let Some(fused) = fused_by_name(tensors, options) {
+            return cross_entropy(fused.0, fused.1, &fused.2);
+        }
+    }
     let mut args: Vec<(String, Tensor)> = Vec::new();
     let mut fixed: Vec<(String, Tensor)> = Vec::new();
     for (i, &(n, t)) in tensors.iter().enumerate() {
@@ -278,6 +285,32 @@ fn loss_with(name: &str, tensors: &[(&str, &Tensor)], options: &LossOptions, max
         saved: Mutex::new(None),
     };
     registry_op::apply(op, &args, max_direct)
+}
+
+/// `torch:cross_entropy` called by name with class indices and options the
+/// fused kernel takes: its arguments for [`cross_entropy`]; `None` otherwise
+/// (probabilities, or anything the registry should report).
+fn fused_by_name<'a>(tensors: &[(&str, &'a Tensor)], options: &LossOptions) -> Option<(&'a Tensor, &'a Tensor, CrossEntropyOptions)> {
+    let mut o = CrossEntropyOptions { reduction: options.reduction.unwrap_or(Reduction::Mean), ..Default::default() };
+    for (key, value) in &options.options {
+        match (key.as_str(), *value) {
+            ("ignore_index", OptionValue::Int(i)) => o.ignore_index = i,
+            ("label_smoothing", OptionValue::Float(x)) => o.label_smoothing = x,
+            #[allow(clippy::cast_precision_loss)]
+            ("label_smoothing", OptionValue::Int(i)) => o.label_smoothing = i as f64,
+            _ => return None,
+        }
+    }
+    let (mut input, mut target) = (None, None);
+    for &(n, t) in tensors {
+        match n {
+            "input" if input.is_none() => input = Some(t),
+            "target" if target.is_none() && !t.dtype().is_float() => target = Some(t),
+            "weight" if o.weight.is_none() && t.dtype().is_float() => o.weight = Some(t.clone()),
+            _ => return None,
+        }
+    }
+    Some((input?, target?, o))
 }
 
 /// The options of [`cross_entropy`]: PyTorch's `torch.nn.functional.cross_entropy`

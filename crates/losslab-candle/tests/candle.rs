@@ -185,6 +185,35 @@ fn cross_entropy_options_equal_the_registry_for_any_upstream_gradient() -> Resul
     Ok(())
 }
 
+/// `(N, C, d)` logits (the kernel's general path) and a `(C,)` input with a
+/// 0-d target: the registry's values and gradients, per-sample upstream
+/// gradients on the class axis 1.
+#[test]
+fn cross_entropy_of_any_rank_equals_the_registry() -> Result<()> {
+    let mut rng = Rng(12);
+    let cases = [
+        (rng.tensor(&[3, 4, 5], 2.0, DType::F64), Tensor::new(&[[0i64, 1, 2, 3, 0], [3, 3, 1, -100, 2], [1, 0, 0, 2, 3]], &CPU)?),
+        (rng.tensor(&[4], 2.0, DType::F64), Tensor::new(2i64, &CPU)?),
+    ];
+    for (x, t) in cases {
+        let x = Var::from_tensor(&x)?;
+        for reduction in [Reduction::None, Reduction::Mean, Reduction::Sum] {
+            let v = cross_entropy(x.as_tensor(), &t, &CrossEntropyOptions { reduction, label_smoothing: 0.05, ..Default::default() })?;
+            let up = if v.rank() == 0 { Tensor::new(-1.5f64, &CPU)? } else { rng.tensor(v.dims(), 1.0, DType::F64) };
+            let g = grad(&(&v * &up)?.sum_all()?.backward()?, &x);
+            let mut request = reg::EvalRequest { want_grads: true, reduction: Some(reduction), ..Default::default() };
+            request.tensors.insert("input".into(), to_registry(x.as_tensor()));
+            request.tensors.insert("target".into(), to_registry(&t));
+            request.options.insert("label_smoothing".into(), reg::OptionValue::Float(0.05));
+            request.grad_output = Some(to_registry(&up));
+            let e = reg::evaluate("torch:cross_entropy", request).unwrap();
+            close(&v, &from_registry(&e.value), 1e-14, "value");
+            close(&g, &from_registry(&e.grads["input"]), 1e-14, "gradient");
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn bf16_and_f16_cross_entropy_agree_with_f32() -> Result<()> {
     let mut rng = Rng(4);
@@ -208,6 +237,14 @@ fn bf16_and_f16_cross_entropy_agree_with_f32() -> Result<()> {
             }
         }
     }
+    // By name: the same fused kernel.
+    let xh = Var::from_tensor(&base.to_dtype(DType::BF16)?)?;
+    let o = LossOptions::new().set("label_smoothing", 0.1).set("ignore_index", 3);
+    let a = loss("cross_entropy", &[("input", xh.as_tensor()), ("target", &t)], &o)?;
+    let typed = CrossEntropyOptions { label_smoothing: 0.1, ignore_index: 3, ..Default::default() };
+    let b = cross_entropy(xh.as_tensor(), &t, &typed)?;
+    assert_eq!(a.to_scalar::<f32>()?, b.to_scalar::<f32>()?);
+    assert_eq!(f64s(&grad(&a.backward()?, &xh)), f64s(&grad(&b.backward()?, &xh)));
     // 16-bit inputs on the general path: computed in f32, gradients narrowed back.
     let x = Var::from_tensor(&base.to_dtype(DType::BF16)?)?;
     let y = base.affine(0.5, 0.1)?;
