@@ -297,6 +297,29 @@ fn a_second_backward_recomputes_the_gradient() -> Result<()> {
     Ok(())
 }
 
+/// Upstream gradients from `sum_all` and `mean_all` (a constant, broadcast back
+/// over the unreduced loss) reach the registry's backward and the fused one.
+#[test]
+fn upstream_gradients_of_sum_all_and_mean_all() -> Result<()> {
+    let mut rng = Rng(13);
+    let y_true = rng.tensor(&[4, 3], 1.0, DType::F64);
+    let y_pred = Var::from_tensor(&rng.tensor(&[4, 3], 1.0, DType::F64))?;
+    let h = || loss("keras:hinge", &[("y_true", &y_true), ("y_pred", y_pred.as_tensor())], &LossOptions::new());
+    let by_sum = grad(&h()?.sum_all()?.backward()?, &y_pred);
+    let by_weights = grad(&(h()? * Tensor::ones(4, DType::F64, &CPU)?)?.sum_all()?.backward()?, &y_pred);
+    close(&by_sum, &by_weights, 0.0, "hinge, sum_all");
+    let by_mean = grad(&h()?.mean_all()?.backward()?, &y_pred);
+    close(&by_mean, &(by_sum / 4.0)?, 1e-15, "hinge, mean_all");
+
+    let x = Var::from_tensor(&rng.tensor(&[4, 3], 1.0, DType::F64))?;
+    let t = rng.classes(4, 3);
+    let none = CrossEntropyOptions { reduction: Reduction::None, ..Default::default() };
+    let a = grad(&cross_entropy(x.as_tensor(), &t, &none)?.mean_all()?.backward()?, &x);
+    let b = grad(&cross_entropy(x.as_tensor(), &t, &CrossEntropyOptions::default())?.backward()?, &x);
+    close(&a, &b, 1e-15, "cross entropy, mean_all of the unreduced loss");
+    Ok(())
+}
+
 // ---- every loss of the catalog, and finite differences
 
 /// Every loss of the registry through `loss`: the registry's value, and its
