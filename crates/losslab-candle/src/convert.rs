@@ -119,13 +119,13 @@ pub(crate) fn request_tensor(loss: &str, name: &str, s: &CpuStorage, layout: &La
     })
 }
 
-/// A candle tensor (on the CPU) as a request tensor.
-pub(crate) fn tensor_to_request(loss: &str, name: &str, t: &Tensor) -> Result<RTensor> {
-    check_cpu(loss, name, t)?;
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        Storage::Cpu(s) => request_tensor(loss, name, s, layout),
-        _ => Err(device_error(loss, name, t.device().location()).unwrap_or_else(|| msg(format!("{loss}: `{name}` is not on the CPU")))),
+/// The CPU storage behind a tensor's storage guard (held by the caller for
+/// as long as the request reads it).
+pub(crate) fn cpu<'s>(loss: &str, name: &str, storage: &'s Storage) -> Result<&'s CpuStorage> {
+    match storage {
+        Storage::Cpu(s) => Ok(s),
+        Storage::Cuda(_) => Err(msg(format!("{loss}: `{name}` is on a CUDA device; losslab computes on the CPU only"))),
+        Storage::Metal(_) => Err(msg(format!("{loss}: `{name}` is on a Metal device; losslab computes on the CPU only"))),
     }
 }
 

@@ -268,8 +268,9 @@ fn loss_with(name: &str, tensors: &[(&str, &Tensor)], options: &LossOptions, max
     if args.is_empty() {
         // Nothing to differentiate: the registry's value, untracked.
         let mut request = EvalRequest { options: options.options.clone(), reduction, ..EvalRequest::default() };
-        for (n, t) in &fixed {
-            request.tensors.insert(n.clone(), convert::tensor_to_request(&qname, n, t)?);
+        let held: Vec<_> = fixed.iter().map(|(n, t)| (n, t.storage_and_layout())).collect();
+        for (n, (s, l)) in &held {
+            request.tensors.insert((*n).clone(), convert::request_tensor(&qname, n, convert::cpu(&qname, n, s)?, l)?);
         }
         return to_tensor(guarded(&qname, || spec.evaluate(request))?.value);
     }

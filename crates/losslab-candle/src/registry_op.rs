@@ -3,7 +3,7 @@
 //! one when there are more), the others travel with the operation; the
 //! forward and the backward call the registry's `evaluate`.
 
-use crate::convert::{guarded, is_half, msg, request_tensor, scalar, scale, tensor_to_request, to_storage, to_tensor, Result};
+use crate::convert::{cpu, guarded, is_half, msg, request_tensor, scalar, scale, to_storage, to_tensor, Result};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use losslab::Reduction;
 use losslab_registry::{EvalRequest, Evaluation, LossSpec, OptionValue, Tensor as RTensor};
@@ -46,8 +46,10 @@ impl RegistryOp {
             want_grads,
             ..EvalRequest::default()
         };
-        for (name, t) in &self.fixed {
-            request.tensors.insert(name.clone(), tensor_to_request(&self.qname, name, t)?);
+        // The fixed tensors' storages are held while the request reads them.
+        let held: Vec<_> = self.fixed.iter().map(|(n, t)| (n, t.storage_and_layout())).collect();
+        for (name, (storage, layout)) in &held {
+            request.tensors.insert((*name).clone(), request_tensor(&self.qname, name, cpu(&self.qname, name, storage)?, layout)?);
         }
         request.tensors.extend(args);
         guarded(&self.qname, || self.spec.evaluate(request))
@@ -84,15 +86,21 @@ impl RegistryOp {
             None => {
                 // Otherwise (an unreduced result, or a second backward) the
                 // registry's backward for this upstream gradient.
+                let q = &self.qname;
+                let held: Vec<_> = args.iter().map(|t| t.storage_and_layout()).collect();
+                let held_up = grad_res.storage_and_layout();
                 let inputs = match &self.args {
                     Args::Direct(names) => names
                         .iter()
-                        .zip(args)
-                        .map(|(n, t)| Ok((n.clone(), tensor_to_request(&self.qname, n, t)?)))
+                        .zip(&held)
+                        .map(|(n, (s, l))| Ok((n.clone(), request_tensor(q, n, cpu(q, n, s)?, l)?)))
                         .collect::<Result<Vec<_>>>()?,
-                    Args::Packed(parts) => split(&self.qname, tensor_to_request(&self.qname, "(packed arguments)", args[0])?, parts)?,
+                    Args::Packed(parts) => {
+                        let (s, l) = &held[0];
+                        split(q, request_tensor(q, "(packed arguments)", cpu(q, "(packed arguments)", s)?, l)?, parts)?
+                    }
                 };
-                let up = tensor_to_request(&self.qname, "grad_output", grad_res)?;
+                let up = request_tensor(q, "grad_output", cpu(q, "grad_output", &held_up.0)?, held_up.1)?;
                 (self.evaluate(inputs, Some(up), true)?.grads, 1.0)
             }
         };
