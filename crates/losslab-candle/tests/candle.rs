@@ -269,6 +269,16 @@ fn strided_tensors_are_made_contiguous_and_get_their_gradients() -> Result<()> {
     assert_eq!(g.dims(), &[5, 9]);
     close(&g, &gw, 1e-6, "gradient");
 
+    // Rows 1..4 of a larger tensor: contiguous, at an offset in its storage.
+    let big = Var::from_tensor(&rng.tensor(&[6, 5], 2.0, DType::F32))?;
+    let rows = big.narrow(0, 1, 3)?;
+    assert!(rows.is_contiguous());
+    let t3 = rng.classes(3, 5);
+    let v = cross_entropy(&rows, &t3, &CrossEntropyOptions::default())?;
+    let want = candle_nn::loss::cross_entropy(&rows, &t3)?;
+    close(&v, &want, 1e-6, "value at an offset");
+    close(&grad(&v.backward()?, &big), &grad(&want.backward()?, &big), 1e-6, "gradient at an offset");
+
     // The general path: a narrowed, transposed input and a broadcast target.
     let a = Var::from_tensor(&rng.tensor(&[4, 6], 1.0, DType::F64))?;
     let x = a.narrow(1, 1, 3)?.t()?; // (3, 4), strided
