@@ -36,39 +36,39 @@ pub(crate) struct RegistryOp {
     pub(crate) saved: Mutex<Option<BTreeMap<String, RTensor>>>,
 }
 
-impl RegistryOp {
-    /// The registry's evaluation on the given arguments and the fixed tensors.
-    fn evaluate(&self, args: Vec<(String, RTensor)>, grad_output: Option<RTensor>, want_grads: bool) -> Result<Evaluation> {
-        let mut request = EvalRequest {
-            options: self.options.clone(),
-            reduction: self.reduction,
-            grad_output,
-            want_grads,
-            ..EvalRequest::default()
-        };
-        // The fixed tensors' storages are held while the request reads them.
-        let held: Vec<_> = self.fixed.iter().map(|(n, t)| (n, t.storage_and_layout())).collect();
-        for (name, (storage, layout)) in &held {
-            request.tensors.insert((*name).clone(), request_tensor(&self.qname, name, cpu(&self.qname, name, storage)?, layout)?);
-        }
-        request.tensors.extend(args);
-        guarded(&self.qname, || self.spec.evaluate(request))
-    }
+/// A tensor of a request as the operation sees it: CPU storage and layout,
+/// read where it is.
+type Src<'s> = (&'s CpuStorage, &'s Layout);
 
-    /// The arguments as request tensors, from the storages the forward gets.
-    fn read_args(&self, storages: &[(&CpuStorage, &Layout)]) -> Result<Vec<(String, RTensor)>> {
+impl RegistryOp {
+    /// The registry's evaluation of the arguments (`args`, in the operation's
+    /// order) and the fixed tensors. Every request tensor is made here, from
+    /// storages held for the whole evaluation: the request can lend them.
+    fn evaluate(&self, args: &[Src<'_>], grad_output: Option<Src<'_>>, want_grads: bool) -> Result<Evaluation> {
+        let q = &self.qname;
+        let held: Vec<_> = self.fixed.iter().map(|(n, t)| (n, t.storage_and_layout())).collect();
+        let mut request = EvalRequest { options: self.options.clone(), reduction: self.reduction, want_grads, ..EvalRequest::default() };
+        for (name, (storage, layout)) in &held {
+            request.tensors.insert((*name).clone(), request_tensor(q, name, cpu(q, name, storage)?, layout)?);
+        }
         match &self.args {
-            Args::Direct(names) => names.iter().zip(storages).map(|(n, (s, l))| Ok((n.clone(), request_tensor(&self.qname, n, s, l)?))).collect(),
+            Args::Direct(names) => {
+                for (n, &(s, l)) in names.iter().zip(args) {
+                    request.tensors.insert(n.clone(), request_tensor(q, n, s, l)?);
+                }
+            }
             Args::Packed(parts) => {
-                let (s, l) = storages[0];
-                let all = request_tensor(&self.qname, "(packed arguments)", s, l)?;
-                split(&self.qname, all, parts)
+                let (s, l) = args[0];
+                request.tensors.extend(split(q, request_tensor(q, "(packed arguments)", s, l)?, parts)?);
             }
         }
+        if let Some((s, l)) = grad_output {
+            request.grad_output = Some(request_tensor(q, "grad_output", s, l)?);
+        }
+        guarded(q, || self.spec.evaluate(request))
     }
 
-    fn forward(&self, storages: &[(&CpuStorage, &Layout)]) -> Result<(CpuStorage, Shape)> {
-        let args = self.read_args(storages)?;
+    fn forward(&self, args: &[Src<'_>]) -> Result<(CpuStorage, Shape)> {
         let e = self.evaluate(args, None, self.grads_in_forward)?;
         if self.grads_in_forward {
             *self.saved.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.grads);
@@ -89,19 +89,9 @@ impl RegistryOp {
                 let q = &self.qname;
                 let held: Vec<_> = args.iter().map(|t| t.storage_and_layout()).collect();
                 let held_up = grad_res.storage_and_layout();
-                let inputs = match &self.args {
-                    Args::Direct(names) => names
-                        .iter()
-                        .zip(&held)
-                        .map(|(n, (s, l))| Ok((n.clone(), request_tensor(q, n, cpu(q, n, s)?, l)?)))
-                        .collect::<Result<Vec<_>>>()?,
-                    Args::Packed(parts) => {
-                        let (s, l) = &held[0];
-                        split(q, request_tensor(q, "(packed arguments)", cpu(q, "(packed arguments)", s)?, l)?, parts)?
-                    }
-                };
-                let up = request_tensor(q, "grad_output", cpu(q, "grad_output", &held_up.0)?, held_up.1)?;
-                (self.evaluate(inputs, Some(up), true)?.grads, 1.0)
+                let srcs = held.iter().map(|(g, l)| Ok((cpu(q, "(argument)", g)?, *l))).collect::<Result<Vec<_>>>()?;
+                let up = (cpu(q, "grad_output", &held_up.0)?, held_up.1);
+                (self.evaluate(&srcs, Some(up), true)?.grads, 1.0)
             }
         };
         let mut grad = |name: &str, dtype: DType| -> Result<Option<Tensor>> {
