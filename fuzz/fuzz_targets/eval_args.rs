@@ -183,9 +183,9 @@ fn run(input: &Input) {
             (Ok(i), _) => format!("t{i}"),
             (Err(n), _) => n.clone(),
         };
-        request.tensors.insert(name, tensor(t));
+        request.tensors.insert(name, tensor(t).into());
     }
-    request.grad_output = input.grad_output.as_ref().map(tensor);
+    request.grad_output = input.grad_output.as_ref().map(|t| tensor(t).into());
     let _ = evaluate(&loss, request);
 }
 

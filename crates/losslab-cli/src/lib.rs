@@ -26,8 +26,8 @@
 //! use ndarray::{arr1, arr2};
 //!
 //! let mut request = EvalRequest { want_grads: true, ..EvalRequest::default() };
-//! request.tensors.insert("input".into(), Tensor::F64(arr2(&[[0.0, 0.0]]).into_dyn()));
-//! request.tensors.insert("target".into(), Tensor::I64(arr1(&[1]).into_dyn()));
+//! request.tensors.insert("input".into(), Tensor::F64(arr2(&[[0.0, 0.0]]).into_dyn()).into());
+//! request.tensors.insert("target".into(), Tensor::I64(arr1(&[1]).into_dyn()).into());
 //! let e = evaluate("cross_entropy", request).unwrap();
 //! assert_eq!(e.loss, "torch:cross_entropy");
 //! assert_eq!(e.value, Tensor::F64(ndarray::arr0(2f64.ln()).into_dyn()));

@@ -65,8 +65,8 @@ fn optax_dice_with_a_zero_sized_class_axis_is_nan_per_row_not_a_panic() {
     }
     // Through `losslab eval`'s catalog, as the fuzzer called it.
     let mut request = losslab_registry::EvalRequest { want_grads: true, ..Default::default() };
-    request.tensors.insert("predictions".into(), losslab_registry::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))));
-    request.tensors.insert("targets".into(), losslab_registry::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))));
+    request.tensors.insert("predictions".into(), losslab_registry::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))).into());
+    request.tensors.insert("targets".into(), losslab_registry::Tensor::F64(ArrayD::zeros(IxDyn(&[2, 0]))).into());
     let e = losslab_registry::evaluate("optax:dice_loss", request);
     assert!(e.is_ok(), "{e:?}");
 }

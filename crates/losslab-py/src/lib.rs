@@ -16,9 +16,9 @@
 
 use losslab::half::{bf16, f16};
 use losslab::{CrossEntropyLoss, Reduction};
-use losslab_registry::{catalog as registry_catalog, resolve, Dtype, ErrorKind, EvalRequest, Framework, OptionType, OptionValue, Tensor};
-use ndarray::{ArrayD, ArrayView1, ArrayViewD, ArrayViewMutD, IxDyn};
-use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use losslab_registry::{catalog as registry_catalog, resolve, Dtype, ErrorKind, EvalRequest, Framework, OptionType, OptionValue, Tensor, TensorArg};
+use ndarray::{ArrayD, ArrayView1, ArrayViewD, ArrayViewMutD, CowArray, IxDyn};
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -57,25 +57,57 @@ fn dtype_name(a: &Bound<'_, PyUntypedArray>) -> String {
     a.dtype().to_string()
 }
 
-/// A NumPy array as a registry [`Tensor`]: float32 and float64 as they are,
-/// float16 widened to float32 (exactly, as the command line reads float16
-/// files), int32 and int64 as int64. The registry owns its tensors, so the
-/// data are copied once (a contiguous array by one `memcpy`).
-fn tensor(loss: &str, name: &str, obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+/// A NumPy array held for one call, as the registry reads it: float32,
+/// float64 and int64 arrays borrowed (read in place while the call runs, no
+/// copy; the borrow is NumPy's read-only borrow, released when the call
+/// returns); int32 widened to int64 and float16 to float32 (exactly, as the
+/// command line reads float16 files). A borrowed array that is not C-contiguous
+/// is copied into C order for the call (never rejected), so the fused kernels
+/// apply to it too.
+enum Arg<'py> {
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    F64(PyReadonlyArrayDyn<'py, f64>),
+    I64(PyReadonlyArrayDyn<'py, i64>),
+    Converted(Tensor),
+}
+
+impl Arg<'_> {
+    /// The registry's argument: a view of the NumPy array's own elements when
+    /// they are C-contiguous.
+    fn lend(&self) -> TensorArg<'_> {
+        fn c_order<T: Clone>(v: ArrayViewD<'_, T>) -> CowArray<'_, T, IxDyn> {
+            if v.is_standard_layout() {
+                v.into()
+            } else {
+                v.as_standard_layout().into_owned().into()
+            }
+        }
+        match self {
+            Arg::F32(a) => TensorArg::F32(c_order(a.as_array())),
+            Arg::F64(a) => TensorArg::F64(c_order(a.as_array())),
+            Arg::I64(a) => TensorArg::I64(c_order(a.as_array())),
+            Arg::Converted(t) => t.view(),
+        }
+    }
+}
+
+/// `obj` as an [`Arg`]; a `TypeError` for anything but a NumPy array of a
+/// dtype the registry has a type for.
+fn arg<'py>(loss: &str, name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Arg<'py>> {
     if let Ok(a) = obj.cast::<PyArrayDyn<f32>>() {
-        return Ok(Tensor::F32(a.readonly().as_array().to_owned()));
+        return Ok(Arg::F32(a.try_readonly()?));
     }
     if let Ok(a) = obj.cast::<PyArrayDyn<f64>>() {
-        return Ok(Tensor::F64(a.readonly().as_array().to_owned()));
+        return Ok(Arg::F64(a.try_readonly()?));
     }
     if let Ok(a) = obj.cast::<PyArrayDyn<i64>>() {
-        return Ok(Tensor::I64(a.readonly().as_array().to_owned()));
+        return Ok(Arg::I64(a.try_readonly()?));
     }
     if let Ok(a) = obj.cast::<PyArrayDyn<i32>>() {
-        return Ok(Tensor::I64(a.readonly().as_array().mapv(i64::from)));
+        return Ok(Arg::Converted(Tensor::I64(a.readonly().as_array().mapv(i64::from))));
     }
     if let Ok(a) = obj.cast::<PyArrayDyn<f16>>() {
-        return Ok(Tensor::F32(a.readonly().as_array().mapv(f32::from)));
+        return Ok(Arg::Converted(Tensor::F32(a.readonly().as_array().mapv(f32::from))));
     }
     let found = match obj.cast::<PyUntypedArray>() {
         Ok(a) => format!("dtype {}", dtype_name(a)),
@@ -155,22 +187,28 @@ fn evaluate<'py>(
 ) -> PyResult<Bound<'py, PyTuple>> {
     let spec = resolve(loss).map_err(|e| py_error(&e))?;
     let qname = spec.qualified_name();
-    let mut request = EvalRequest { reduction: parse_reduction(&qname, reduction)?, want_grads, ..EvalRequest::default() };
+    // The arrays stay borrowed from NumPy until the call returns.
+    let mut held = Vec::with_capacity(tensors.len());
     for (k, v) in tensors.iter() {
         let name: String = k.extract()?;
         if v.is_none() {
             continue;
         }
-        request.tensors.insert(name.clone(), tensor(&qname, &name, &v)?);
+        let a = arg(&qname, &name, &v)?;
+        held.push((name, a));
     }
+    let held_grad = match grad_output.filter(|g| !g.is_none()) {
+        Some(g) => Some(arg(&qname, "grad_output", g)?),
+        None => None,
+    };
+    let mut request = EvalRequest { reduction: parse_reduction(&qname, reduction)?, want_grads, ..EvalRequest::default() };
+    request.tensors = held.iter().map(|(name, a)| (name.clone(), a.lend())).collect();
+    request.grad_output = held_grad.as_ref().map(Arg::lend);
     if let Some(options) = options {
         for (k, v) in options.iter() {
             let key: String = k.extract()?;
             request.options.insert(key.clone(), option_value(&qname, &key, &v)?);
         }
-    }
-    if let Some(g) = grad_output.filter(|g| !g.is_none()) {
-        request.grad_output = Some(tensor(&qname, "grad_output", g)?);
     }
     let e = compute(py, &qname, move || spec.evaluate(request))?;
     let grads = PyDict::new(py);
@@ -420,7 +458,7 @@ fn ce_loss(weight: Option<&Bound<'_, PyAny>>, ignore_index: i64, label_smoothing
     let reduction = parse_reduction(CE, Some(reduction))?.expect("given");
     let mut loss = CrossEntropyLoss::new().reduction(reduction).ignore_index(ignore_index).label_smoothing(label_smoothing);
     if let Some(w) = weight.filter(|w| !w.is_none()) {
-        let w = match tensor(CE, "weight", w)? {
+        let w = match arg(CE, "weight", w)?.lend().into_owned() {
             Tensor::I64(_) => return Err(PyTypeError::new_err(format!("{CE}: `weight` has an integer dtype, expected float"))),
             t => t,
         };

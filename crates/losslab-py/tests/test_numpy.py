@@ -132,6 +132,49 @@ def test_non_contiguous_arrays_are_copied_and_int32_labels_read():
     assert losslab.mse_loss([1.0, 2.0], [0.0, 0.0]) == 2.5
 
 
+_IN_PLACE = """
+import resource, sys
+import numpy as np
+import losslab
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+n = 1 << 23
+for dtype in (np.float32, np.float64):
+    # Made without temporaries, so that the peak so far is the resident set now.
+    x = np.ones(n, dtype)
+    y = np.full(n, 0.5, dtype)
+    losslab.mse_loss(x[:8], y[:8])  # imports, thread pool
+    size = x.nbytes / 2**20
+    before = peak_mb()
+    v = losslab.mse_loss(x, y)
+    value_growth = peak_mb() - before
+    before = peak_mb()
+    v, g = losslab.value_and_grad(losslab.mse_loss, x, y, wrt="input")
+    grad_growth = peak_mb() - before
+    print(np.dtype(dtype).name, size, value_growth, grad_growth, float(v), float(g[0]))
+    del x, y, g
+"""
+
+
+def test_contiguous_float_arrays_are_read_in_place():
+    # A subprocess, for a resident set of its own: the inputs are 32 MB (float32) and
+    # 64 MB (float64) each; a copy of either would raise the peak by that much. The value
+    # alone allocates only the 0-d result; with gradients, the registry computes the two
+    # that mse_loss differentiates (input and target, each the inputs' size), and no more.
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _IN_PLACE], capture_output=True, text=True, check=True).stdout
+    for line in out.strip().splitlines():
+        dtype, size, value_growth, grad_growth, v, g = line.split()
+        size, value_growth, grad_growth = float(size), float(value_growth), float(grad_growth)
+        assert float(v) == 0.25 and float(g) == 2 * 0.5 / (1 << 23), line
+        assert value_growth < 4, f"{dtype}: the value grew the peak by {value_growth:.1f} MB ({size:.0f} MB inputs)"
+        assert grad_growth < 2 * size + 4, f"{dtype}: the gradients grew the peak by {grad_growth:.1f} MB, each is {size:.0f} MB"
+
+
 @pytest.mark.skipif(ml_dtypes is None, reason="ml_dtypes not installed")
 @pytest.mark.parametrize("half", ["bfloat16", "float16"])
 def test_half_logits_for_cross_entropy(half):

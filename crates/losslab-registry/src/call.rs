@@ -5,20 +5,21 @@ use crate::tensor::FloatElement;
 use crate::error::{error, fail};
 use crate::Result;
 use losslab::{Gradients, Reduction};
-use ndarray::{ArrayD, ArrayView1, ArrayViewD, Ix1, IxDyn};
+use ndarray::{ArrayD, ArrayView1, ArrayViewD, CowArray, Ix1, IxDyn};
 use std::collections::BTreeMap;
 
 /// One evaluation's inputs, checked against the loss's spec: every required
 /// tensor present with the right element kind, every option of its type (the
-/// defaults filled in).
-pub(crate) struct Call<T> {
+/// defaults filled in). The tensors are the caller's own when it lent them
+/// (views), so a loss reads them in place.
+pub(crate) struct Call<'a, T> {
     pub(crate) spec: &'static LossSpec,
-    pub(crate) floats: BTreeMap<&'static str, ArrayD<T>>,
-    pub(crate) ints: BTreeMap<&'static str, ArrayD<i64>>,
+    pub(crate) floats: BTreeMap<&'static str, CowArray<'a, T, IxDyn>>,
+    pub(crate) ints: BTreeMap<&'static str, CowArray<'a, i64, IxDyn>>,
     pub(crate) options: BTreeMap<&'static str, OptionValue>,
     /// The reduction asked for, or the loss's default; `None`: the loss's own output.
     pub(crate) reduction: Option<Reduction>,
-    pub(crate) grad_output: Option<ArrayD<T>>,
+    pub(crate) grad_output: Option<CowArray<'a, T, IxDyn>>,
     pub(crate) want_grads: bool,
 }
 
@@ -28,7 +29,7 @@ pub(crate) struct Output<T> {
     pub(crate) grads: Vec<(&'static str, ArrayD<T>)>,
 }
 
-impl<T: FloatElement> Call<T> {
+impl<T: FloatElement> Call<'_, T> {
     /// A float tensor the spec requires.
     pub(crate) fn float(&self, name: &str) -> ArrayViewD<'_, T> {
         self.opt_float(name).unwrap_or_else(|| panic!("{name} is a required float tensor of {}", self.spec.name))
@@ -118,9 +119,9 @@ impl<T: FloatElement> Call<T> {
 
     /// The upstream gradient for a result `value`: the one given (checked to
     /// have the result's shape) or ones.
-    pub(crate) fn grad_output_for(&self, value: &ArrayD<T>) -> Result<ArrayD<T>> {
+    pub(crate) fn grad_output_for(&self, value: &ArrayD<T>) -> Result<CowArray<'_, T, IxDyn>> {
         match &self.grad_output {
-            Some(g) if g.shape() == value.shape() => Ok(g.clone()),
+            Some(g) if g.shape() == value.shape() => Ok(g.view().into()),
             Some(g) => fail!(
                 Shape,
                 "{}: `grad_output` has shape {:?}, expected {:?} (the shape of the result)",
@@ -128,7 +129,7 @@ impl<T: FloatElement> Call<T> {
                 g.shape(),
                 value.shape()
             ),
-            None => Ok(ArrayD::from_elem(value.shape(), T::one())),
+            None => Ok(ArrayD::from_elem(value.shape(), T::one()).into()),
         }
     }
 
@@ -187,7 +188,7 @@ impl<T: FloatElement> Call<T> {
             None | Some(Reduction::None) => g,
             Some(r) => {
                 let s = g.iter().next().expect("a scalar").to_wide() * factor(r);
-                ArrayD::from_elem(unreduced.shape(), T::from_wide(s))
+                ArrayD::from_elem(unreduced.shape(), T::from_wide(s)).into()
             }
         };
         let grads = backward(g_unreduced.view())?;

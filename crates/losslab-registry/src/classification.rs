@@ -105,7 +105,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     },
 ];
 
-fn cross_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn cross_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let mut loss =
         CrossEntropyLoss::new().reduction(c.reduction()).ignore_index(c.i64("ignore_index")).label_smoothing(c.f64("label_smoothing"));
     if let Some(w) = c.opt_vector("weight", "one weight per class")? {
@@ -133,7 +133,7 @@ fn cross_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     }
 }
 
-fn nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let mut loss = NllLoss::new().reduction(c.reduction()).ignore_index(c.i64("ignore_index"));
     if let Some(w) = c.opt_vector("weight", "one weight per class")? {
         loss = loss.weight(w);
@@ -142,7 +142,7 @@ fn nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
 }
 
-fn bce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn bce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let mut loss = BinaryCrossEntropy::new().reduction(c.reduction());
     if let Some(w) = c.opt_float("weight") {
         loss = loss.weight(w);
@@ -151,7 +151,7 @@ fn bce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
 }
 
-fn bce_with_logits<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn bce_with_logits<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let mut loss = BinaryCrossEntropyWithLogits::new().reduction(c.reduction());
     if let Some(w) = c.opt_float("weight") {
         loss = loss.weight(w);
@@ -163,13 +163,13 @@ fn bce_with_logits<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
 }
 
-fn softmax_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn softmax_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SoftmaxCrossEntropyWithLogits::new().reduction(c.reduction()).axis(c.axis("axis")?);
     let (labels, logits) = (c.float("labels"), c.float("logits"));
     c.finish(loss.forward(labels.view(), logits.view())?, ("logits", Some("labels")), |g| loss.backward(labels.view(), logits.view(), g))
 }
 
-fn sparse_softmax_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn sparse_softmax_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SparseSoftmaxCrossEntropyWithLogits::new().reduction(c.reduction());
     let (labels, logits) = (c.int("labels"), c.float("logits"));
     c.finish(loss.forward(labels.view(), logits.view())?, ("logits", None), |g| loss.backward(labels.view(), logits.view(), g))

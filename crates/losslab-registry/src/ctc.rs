@@ -77,7 +77,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
     },
 ];
 
-fn torch_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn torch_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = CtcLoss::new().reduction(c.reduction()).blank(c.i64("blank")).zero_infinity(c.bool("zero_infinity"));
     let (lp, t) = (c.float("log_probs"), c.int("targets"));
     let (il, tl) = (c.int("input_lengths"), c.int("target_lengths"));
@@ -86,7 +86,7 @@ fn torch_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     })
 }
 
-fn tf_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn tf_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = tf::CtcLoss::new()
         .reduction(c.reduction())
         .logits_time_major(c.bool("logits_time_major"))
@@ -98,7 +98,7 @@ fn tf_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     })
 }
 
-fn optax_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn optax_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::CtcLoss::new().reduction(c.reduction()).blank_id(c.i64("blank_id")).log_epsilon(c.f64("log_epsilon"));
     let (logits, fp) = (c.float("logits"), c.float("logit_paddings"));
     let (labels, lp) = (c.int("labels"), c.float("label_paddings"));
@@ -107,7 +107,7 @@ fn optax_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     })
 }
 
-fn keras_ctc<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Ctc::new().reduction(c.reduction());
     let (t, p) = (c.int("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))

@@ -201,7 +201,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
 ];
 
 /// An integer given through a float-or-None option.
-fn opt_integer<T: FloatElement>(c: &Call<T>, key: &str) -> Result<Option<i64>> {
+fn opt_integer<T: FloatElement>(c: &Call<'_, T>, key: &str) -> Result<Option<i64>> {
     match c.opt_f64(key) {
         None => Ok(None),
         #[allow(clippy::cast_possible_truncation)]
@@ -211,11 +211,11 @@ fn opt_integer<T: FloatElement>(c: &Call<T>, key: &str) -> Result<Option<i64>> {
 }
 
 /// An axis option as the library's list of axes.
-fn axes<T: FloatElement>(c: &Call<T>, key: &str) -> Result<Option<Vec<isize>>> {
+fn axes<T: FloatElement>(c: &Call<'_, T>, key: &str) -> Result<Option<Vec<isize>>> {
     Ok(opt_integer(c, key)?.map(|a| vec![a as isize]))
 }
 
-fn sigmoid_focal<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn sigmoid_focal<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SigmoidFocalLoss::new().alpha(c.f64("alpha")).gamma(c.f64("gamma")).reduction(c.reduction());
     let (x, y) = (c.float("inputs"), c.float("targets"));
     c.finish(loss.forward(x.view(), y.view())?, ("inputs", Some("targets")), |g| loss.backward(x.view(), y.view(), g))
@@ -223,7 +223,7 @@ fn sigmoid_focal<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 
 macro_rules! box_eval {
     ($f:ident, $ty:ident) => {
-        fn $f<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+        fn $f<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
             let loss = $ty::new().eps(c.f64("eps")).reduction(c.reduction());
             let (a, b) = (c.float("boxes1"), c.float("boxes2"));
             c.finish(loss.forward(a.view(), b.view())?, ("boxes1", Some("boxes2")), |g| loss.backward(a.view(), b.view(), g))
@@ -234,13 +234,13 @@ box_eval!(giou, GeneralizedBoxIouLoss);
 box_eval!(diou, DistanceBoxIouLoss);
 box_eval!(ciou, CompleteBoxIouLoss);
 
-fn keras_dice<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Dice::new().axis(axes(c, "axis")?).reduction(c.reduction());
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
 }
 
-fn keras_tversky<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_tversky<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Tversky::new().alpha(c.f64("alpha")).beta(c.f64("beta")).axis(axes(c, "axis")?).reduction(c.reduction());
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
@@ -248,7 +248,7 @@ fn keras_tversky<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 
 /// optax's `reduction` is across classes: `none`, `mean`, `sum` map to it; `batchmean` is
 /// optax's per-sample `mean` averaged over the first axis.
-fn optax_dice<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn optax_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (class_reduction, reduction) = match c.reduction {
         None => (Reduction::Mean, Reduction::None),
         Some(Reduction::BatchMean) => (Reduction::Mean, Reduction::BatchMean),
@@ -270,13 +270,13 @@ fn optax_dice<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(p.view(), t.view())?, ("predictions", Some("targets")), |g| loss.backward(p.view(), t.view(), g))
 }
 
-fn optax_binary_dice<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn optax_binary_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = BinaryDiceLoss::new().smooth(c.f64("smooth")).apply_sigmoid(c.bool("apply_sigmoid")).reduction(c.reduction());
     let (p, t) = (c.float("predictions"), c.float("targets"));
     c.finish(loss.forward(p.view(), t.view())?, ("predictions", Some("targets")), |g| loss.backward(p.view(), t.view(), g))
 }
 
-fn optax_generalized_dice<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn optax_generalized_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MulticlassGeneralizedDiceLoss::new()
         .smooth(c.f64("smooth"))
         .apply_softmax(c.bool("apply_softmax"))
@@ -286,7 +286,7 @@ fn optax_generalized_dice<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(p.view(), t.view())?, ("predictions", Some("targets")), |g| loss.backward(p.view(), t.view(), g))
 }
 
-fn softmax_focal<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn softmax_focal<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let mut loss = SoftmaxFocalLoss::new().gamma(c.f64("gamma")).ignore_index(c.i64("ignore_index")).reduction(c.reduction());
     if let Some(a) = c.opt_vector("alpha", "one weight per class")? {
         loss = loss.alpha(a);
@@ -295,19 +295,19 @@ fn softmax_focal<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
 }
 
-fn quantile<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn quantile<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = QuantileLoss::new().quantile(c.f64("quantile")).reduction(c.reduction());
     let (x, y) = (c.float("input"), c.float("target"));
     c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
 }
 
-fn jaccard<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn jaccard<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = JaccardLoss::new().smooth(c.f64("smooth")).axis(axes(c, "axis")?).reduction(c.reduction());
     let (x, y) = (c.float("input"), c.float("target"));
     c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
 }
 
-fn lovasz<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn lovasz<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let classes = if c.is_int("classes") {
         let list = c.int("classes");
         if list.ndim() != 1 {
@@ -354,8 +354,8 @@ mod tests {
     fn optax_dice_reduction_is_optax_s_across_classes() {
         let run = |r: Option<Reduction>| {
             let mut q = EvalRequest { reduction: r, ..EvalRequest::default() };
-            q.tensors.insert("predictions".into(), f(&[2, 3, 2], (0..12).map(|k| (k as f64 * 0.7).sin()).collect()));
-            q.tensors.insert("targets".into(), f(&[2, 3, 2], vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0]));
+            q.tensors.insert("predictions".into(), f(&[2, 3, 2], (0..12).map(|k| (k as f64 * 0.7).sin()).collect()).into());
+            q.tensors.insert("targets".into(), f(&[2, 3, 2], vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0]).into());
             values(&evaluate("optax:dice_loss", q).unwrap().value)
         };
         let (shape, none) = run(Some(Reduction::None));
@@ -375,8 +375,8 @@ mod tests {
     #[test]
     fn scalar_encodings_of_axis_classes_and_ignore() {
         let mut q = EvalRequest::default();
-        q.tensors.insert("y_true".into(), f(&[2, 2], vec![1.0, 0.0, 1.0, 1.0]));
-        q.tensors.insert("y_pred".into(), f(&[2, 2], vec![0.5, 0.5, 0.25, 0.75]));
+        q.tensors.insert("y_true".into(), f(&[2, 2], vec![1.0, 0.0, 1.0, 1.0]).into());
+        q.tensors.insert("y_pred".into(), f(&[2, 2], vec![0.5, 0.5, 0.25, 0.75]).into());
         q.options.insert("axis".into(), OptionValue::Float(1.5));
         let e = format!("{:#}", evaluate("keras:dice", q.clone()).unwrap_err());
         assert_eq!(e, "keras:dice: option `axis` = 1.5 is invalid: expected an integer (below 9e15 in magnitude) or None");
@@ -387,10 +387,10 @@ mod tests {
         let labels = Tensor::I64(ndarray::arr2(&[[0i64, 1]]).into_dyn());
         let run = |classes: Option<Vec<i64>>, present: bool, ignore: OptionValue| {
             let mut q = EvalRequest::default();
-            q.tensors.insert("probas".into(), probas.clone());
-            q.tensors.insert("labels".into(), labels.clone());
+            q.tensors.insert("probas".into(), probas.clone().into());
+            q.tensors.insert("labels".into(), labels.clone().into());
             if let Some(c) = classes {
-                q.tensors.insert("classes".into(), Tensor::I64(ndarray::arr1(&c).into_dyn()));
+                q.tensors.insert("classes".into(), Tensor::I64(ndarray::arr1(&c).into_dyn()).into());
             }
             q.options.insert("present".into(), OptionValue::Bool(present));
             q.options.insert("ignore".into(), ignore);

@@ -141,7 +141,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
 
 /// The output of a loss with one gradient per named tensor.
 fn finish_named<T: FloatElement>(
-    c: &Call<T>,
+    c: &Call<'_, T>,
     value: ArrayD<T>,
     backward: impl FnOnce(ArrayViewD<'_, T>) -> losslab::Result<Vec<(&'static str, ArrayD<T>)>>,
 ) -> Result<Output<T>> {
@@ -157,7 +157,7 @@ fn triplet_named<T>(g: TripletGradients<T>, names: [&'static str; 3]) -> Vec<(&'
     vec![(names[0], g.anchor), (names[1], g.positive), (names[2], g.negative)]
 }
 
-fn cosine_embedding<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn cosine_embedding<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = CosineEmbeddingLoss::new().reduction(c.reduction()).margin(c.f64("margin"));
     let (x1, x2) = (c.float("input1"), c.float("input2"));
     let target = c.float("target");
@@ -170,7 +170,7 @@ fn cosine_embedding<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 
 const TORCH_TRIPLET: [&str; 3] = ["anchor", "positive", "negative"];
 
-fn triplet<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn triplet<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = TripletMarginLoss::new()
         .reduction(c.reduction())
         .margin(c.f64("margin"))
@@ -182,7 +182,7 @@ fn triplet<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     finish_named(c, value, |g| Ok(triplet_named(loss.backward(a.view(), p.view(), n.view(), g)?, TORCH_TRIPLET)))
 }
 
-fn triplet_with_distance<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn triplet_with_distance<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let distance: TripletDistance = c.name("distance_function").parse()?;
     let loss = TripletMarginWithDistanceLoss::new()
         .reduction(c.reduction())
@@ -194,19 +194,19 @@ fn triplet_with_distance<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     finish_named(c, value, |g| Ok(triplet_named(loss.backward(a.view(), p.view(), n.view(), g)?, TORCH_TRIPLET)))
 }
 
-fn keras_cosine<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_cosine<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::CosineSimilarity::new().reduction(c.reduction()).axis(c.axis("axis")?);
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
 }
 
-fn ntxent<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn ntxent<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::NtXent::new().reduction(c.reduction()).temperature(c.f64("temperature"));
     let (e, l) = (c.float("embeddings"), c.int("labels"));
     c.finish(loss.forward(e.view(), l.view())?, ("embeddings", None), |g| loss.backward(e.view(), l.view(), g))
 }
 
-fn optax_triplet<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn optax_triplet<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::TripletMarginLoss::new()
         .reduction(c.reduction())
         .axis(c.axis("axis")?)
@@ -218,7 +218,7 @@ fn optax_triplet<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     finish_named(c, value, |g| Ok(triplet_named(loss.backward(a.view(), p.view(), n.view(), g)?, ["anchors", "positives", "negatives"])))
 }
 
-fn ranking_softmax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn ranking_softmax<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let mut loss = RankingSoftmaxLoss::new().reduction(c.reduction());
     if c.is_int("where") {
         loss = loss.where_(c.int("where").mapv(|v| v != 0).view());
@@ -230,7 +230,7 @@ fn ranking_softmax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(s.view(), y.view())?, ("logits", Some("labels")), |g| loss.backward(s.view(), y.view(), g))
 }
 
-fn keras_circle<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_circle<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Circle::new()
         .reduction(c.reduction())
         .remove_diagonal(c.bool("remove_diagonal"))

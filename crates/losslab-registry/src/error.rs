@@ -66,8 +66,8 @@ impl ErrorKind {
 /// ```
 /// use losslab_registry::{evaluate, EvalRequest, ErrorKind, Tensor};
 /// let mut request = EvalRequest::default();
-/// request.tensors.insert("input".into(), Tensor::F64(ndarray::arr1(&[1.0, 2.0]).into_dyn()));
-/// request.tensors.insert("target".into(), Tensor::F64(ndarray::arr1(&[1.0, 2.0, 3.0]).into_dyn()));
+/// request.tensors.insert("input".into(), Tensor::F64(ndarray::arr1(&[1.0, 2.0]).into_dyn()).into());
+/// request.tensors.insert("target".into(), Tensor::F64(ndarray::arr1(&[1.0, 2.0, 3.0]).into_dyn()).into());
 /// let err = evaluate("mse_loss", request).unwrap_err();
 /// assert_eq!(err.kind(), ErrorKind::Shape);
 /// assert_eq!(

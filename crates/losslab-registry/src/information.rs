@@ -105,13 +105,13 @@ pub(super) const LOSSES: &[LossSpec] = &[
     },
 ];
 
-fn kl_div<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn kl_div<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = KlDivLoss::new().reduction(c.reduction()).log_target(c.bool("log_target"));
     let (x, y) = (c.float("input"), c.float("target"));
     c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
 }
 
-fn scipy_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn scipy_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = scipy::Entropy::new().reduction(c.reduction()).base(c.opt_f64("base")).axis(c.axis("axis")?);
     let (pk, qk) = (c.float("pk"), c.opt_float("qk"));
     let value = loss.forward(pk.view(), qk.as_ref().map(|q| q.view()))?;
@@ -128,7 +128,7 @@ fn elementwise_grad<T: FloatElement>(p: &ArrayViewD<'_, T>, g: &ArrayViewD<'_, T
     out
 }
 
-fn self_information<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn self_information<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (p, base) = (c.float("p"), c.opt_f64("base"));
     // ∂(−ln p)/∂p = −1/p: −∞ at p = 0 (the one-sided limit), NaN for p < 0 (outside the domain).
     c.finish_unreduced(info::self_information(p.view(), base)?, ("p", None), |g| {
@@ -137,7 +137,7 @@ fn self_information<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     })
 }
 
-fn binary_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn binary_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (p, base) = (c.float("p"), c.opt_f64("base"));
     // ∂H/∂p = ln((1 − p)/p): +∞ at p = 0, −∞ at p = 1, NaN outside [0, 1].
     c.finish_unreduced(info::binary_entropy(p.view(), base)?, ("p", None), |g| {
@@ -146,28 +146,28 @@ fn binary_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     })
 }
 
-fn entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (p, axis, base) = (c.float("p"), c.axis("axis")?, c.opt_f64("base"));
     c.finish_unreduced(info::entropy(p.view(), axis, base)?, ("p", None), |g| {
         Ok(Gradients { input: info::entropy_backward(p.view(), axis, base, g)?, target: None })
     })
 }
 
-fn cross_entropy<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn cross_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (p, q, axis, base) = (c.float("p"), c.float("q"), c.axis("axis")?, c.opt_f64("base"));
     c.finish_unreduced(info::cross_entropy(p.view(), q.view(), axis, base)?, ("q", Some("p")), |g| {
         Ok(info::cross_entropy_backward(p.view(), q.view(), axis, base, g)?)
     })
 }
 
-fn kl_divergence<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn kl_divergence<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (p, q, axis, base) = (c.float("p"), c.float("q"), c.axis("axis")?, c.opt_f64("base"));
     c.finish_unreduced(info::kl_divergence(p.view(), q.view(), axis, base)?, ("q", Some("p")), |g| {
         Ok(info::kl_divergence_backward(p.view(), q.view(), axis, base, g)?)
     })
 }
 
-fn js_divergence<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn js_divergence<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (p, q, axis, base) = (c.float("p"), c.float("q"), c.axis("axis")?, c.opt_f64("base"));
     c.finish_unreduced(info::js_divergence(p.view(), q.view(), axis, base)?, ("q", Some("p")), |g| {
         Ok(info::js_divergence_backward(p.view(), q.view(), axis, base, g)?)

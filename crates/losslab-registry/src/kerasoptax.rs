@@ -198,7 +198,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
 
 macro_rules! keras_pair {
     ($fn:ident, $loss:expr) => {
-        fn $fn<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+        fn $fn<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
             let loss = $loss(c)?.reduction(c.reduction());
             let (t, p) = (c.float("y_true"), c.float("y_pred"));
             c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
@@ -206,13 +206,13 @@ macro_rules! keras_pair {
     };
 }
 
-keras_pair!(k_bce, |c: &Call<T>| -> Result<_> {
+keras_pair!(k_bce, |c: &Call<'_, T>| -> Result<_> {
     Ok(keras::BinaryCrossentropy::new().from_logits(c.bool("from_logits")).label_smoothing(c.f64("label_smoothing")).axis(c.axis("axis")?))
 });
-keras_pair!(k_cce, |c: &Call<T>| -> Result<_> {
+keras_pair!(k_cce, |c: &Call<'_, T>| -> Result<_> {
     Ok(keras::CategoricalCrossentropy::new().from_logits(c.bool("from_logits")).label_smoothing(c.f64("label_smoothing")).axis(c.axis("axis")?))
 });
-keras_pair!(k_bfce, |c: &Call<T>| -> Result<_> {
+keras_pair!(k_bfce, |c: &Call<'_, T>| -> Result<_> {
     Ok(keras::BinaryFocalCrossentropy::new()
         .apply_class_balancing(c.bool("apply_class_balancing"))
         .alpha(c.f64("alpha"))
@@ -221,7 +221,7 @@ keras_pair!(k_bfce, |c: &Call<T>| -> Result<_> {
         .label_smoothing(c.f64("label_smoothing"))
         .axis(c.axis("axis")?))
 });
-keras_pair!(k_cfce, |c: &Call<T>| -> Result<_> {
+keras_pair!(k_cfce, |c: &Call<'_, T>| -> Result<_> {
     Ok(keras::CategoricalFocalCrossentropy::new()
         .alpha(c.f64("alpha"))
         .gamma(c.f64("gamma"))
@@ -229,13 +229,13 @@ keras_pair!(k_cfce, |c: &Call<T>| -> Result<_> {
         .label_smoothing(c.f64("label_smoothing"))
         .axis(c.axis("axis")?))
 });
-keras_pair!(k_kl, |_c: &Call<T>| -> Result<_> { Ok(keras::KlDivergence::new()) });
-keras_pair!(k_logcosh, |_c: &Call<T>| -> Result<_> { Ok(keras::LogCosh::new()) });
-keras_pair!(k_msle, |_c: &Call<T>| -> Result<_> { Ok(keras::MeanSquaredLogarithmicError::new()) });
-keras_pair!(k_mape, |_c: &Call<T>| -> Result<_> { Ok(keras::MeanAbsolutePercentageError::new()) });
-keras_pair!(k_huber, |c: &Call<T>| -> Result<_> { Ok(keras::Huber::new().delta(c.f64("delta"))) });
+keras_pair!(k_kl, |_c: &Call<'_, T>| -> Result<_> { Ok(keras::KlDivergence::new()) });
+keras_pair!(k_logcosh, |_c: &Call<'_, T>| -> Result<_> { Ok(keras::LogCosh::new()) });
+keras_pair!(k_msle, |_c: &Call<'_, T>| -> Result<_> { Ok(keras::MeanSquaredLogarithmicError::new()) });
+keras_pair!(k_mape, |_c: &Call<'_, T>| -> Result<_> { Ok(keras::MeanAbsolutePercentageError::new()) });
+keras_pair!(k_huber, |c: &Call<'_, T>| -> Result<_> { Ok(keras::Huber::new().delta(c.f64("delta"))) });
 
-fn k_scce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn k_scce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let ignore = match c.opt_f64("ignore_class") {
         None => None,
         Some(v) if v.fract() == 0.0 && v.abs() < 9e15 => Some(v as i64),
@@ -247,7 +247,7 @@ fn k_scce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))
 }
 
-fn k_gce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn k_gce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::CategoricalGeneralizedCrossEntropy::new().q(c.f64("q")).reduction(c.reduction());
     let (t, p) = (c.int("y_true"), c.float("y_pred"));
     c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))
@@ -255,7 +255,7 @@ fn k_gce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 
 macro_rules! optax_pair {
     ($fn:ident, $a:literal, $b:literal, $loss:expr) => {
-        fn $fn<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+        fn $fn<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
             let loss = $loss(c)?.reduction(c.reduction());
             let (a, b) = (c.float($a), c.float($b));
             c.finish(loss.forward(a.view(), b.view())?, ($a, Some($b)), |g| loss.backward(a.view(), b.view(), g))
@@ -263,15 +263,15 @@ macro_rules! optax_pair {
     };
 }
 
-optax_pair!(o_poly, "logits", "labels", |c: &Call<T>| -> Result<_> {
+optax_pair!(o_poly, "logits", "labels", |c: &Call<'_, T>| -> Result<_> {
     Ok(optax::PolyLossCrossEntropy::new().epsilon(c.f64("epsilon")).axis(c.axis("axis")?))
 });
-optax_pair!(o_gkl, "log_predictions", "targets", |_c: &Call<T>| -> Result<_> { Ok(optax::GeneralizedKlDivergence::new()) });
-optax_pair!(o_kl, "log_predictions", "targets", |_c: &Call<T>| -> Result<_> { Ok(optax::KlDivergence::new()) });
-optax_pair!(o_kl_log, "log_predictions", "log_targets", |_c: &Call<T>| -> Result<_> { Ok(optax::KlDivergenceWithLogTargets::new()) });
-optax_pair!(o_safe_ce, "logits", "labels", |_c: &Call<T>| -> Result<_> { Ok(optax::SafeSoftmaxCrossEntropy::new()) });
+optax_pair!(o_gkl, "log_predictions", "targets", |_c: &Call<'_, T>| -> Result<_> { Ok(optax::GeneralizedKlDivergence::new()) });
+optax_pair!(o_kl, "log_predictions", "targets", |_c: &Call<'_, T>| -> Result<_> { Ok(optax::KlDivergence::new()) });
+optax_pair!(o_kl_log, "log_predictions", "log_targets", |_c: &Call<'_, T>| -> Result<_> { Ok(optax::KlDivergenceWithLogTargets::new()) });
+optax_pair!(o_safe_ce, "logits", "labels", |_c: &Call<'_, T>| -> Result<_> { Ok(optax::SafeSoftmaxCrossEntropy::new()) });
 
-fn o_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn o_sparsemax<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::SparsemaxLoss::new().reduction(c.reduction());
     let x = c.float("logits");
     // optax reads integer and float labels alike: nonzero is positive.
@@ -285,13 +285,13 @@ fn o_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     }
 }
 
-fn o_mc_sparsemax<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn o_mc_sparsemax<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::MulticlassSparsemaxLoss::new().reduction(c.reduction());
     let (x, l) = (c.float("scores"), c.int("labels"));
     c.finish(loss.forward(x.view(), l.view())?, ("scores", None), |g| loss.backward(x.view(), l.view(), g))
 }
 
-fn o_smooth<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn o_smooth<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let Some(alpha) = c.opt_f64("alpha") else { fail!(Option, "optax:smooth_labels: option `alpha` = None is invalid: expected a number (the smoothing factor; optax has no default)") };
     let t = optax::SmoothLabels::new(alpha).reduction(c.reduction());
     let l = c.float("labels");
@@ -299,18 +299,18 @@ fn o_smooth<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
 }
 
 /// `targets`, or zeros of `predictions`' shape (optax's `targets=None`).
-fn targets_or_zeros<T: FloatElement>(c: &Call<T>) -> ArrayD<T> {
+fn targets_or_zeros<T: FloatElement>(c: &Call<'_, T>) -> ArrayD<T> {
     c.opt_float("targets").map(|t| t.to_owned()).unwrap_or_else(|| ArrayD::zeros(c.float("predictions").shape()))
 }
 
-fn o_huber<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn o_huber<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::HuberLoss::new().delta(c.f64("delta")).reduction(c.reduction());
     let (p, t) = (c.float("predictions"), targets_or_zeros(c));
     let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
     c.finish(loss.forward(p.view(), t.view())?, ("predictions", targets), |g| loss.backward(p.view(), t.view(), g))
 }
 
-fn o_logcosh<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn o_logcosh<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::LogCosh::new().reduction(c.reduction());
     let (p, t) = (c.float("predictions"), targets_or_zeros(c));
     let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };

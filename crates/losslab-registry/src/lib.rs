@@ -18,6 +18,11 @@
 //! `mse_loss` target, Keras's `y_true`, ...), converted to the evaluation's
 //! dtype and never differentiated.
 //!
+//! A request's tensors are [`TensorArg`]s: owned [`Tensor`]s moved in, or
+//! views of the caller's own arrays, which every loss reads in place (the
+//! Python package lends NumPy's buffers this way, the benchmark its inputs):
+//! an evaluation allocates its result and gradients, not copies of its inputs.
+//!
 //! Every failure is an [`Error`] with the message a person can act on and an
 //! [`ErrorKind`] a front end maps to its own error types.
 //!
@@ -27,8 +32,8 @@
 //! use ndarray::arr1;
 //!
 //! let mut request = EvalRequest::default();
-//! request.tensors.insert("input".into(), Tensor::F64(arr1(&[0.0, 3.0]).into_dyn()));
-//! request.tensors.insert("target".into(), Tensor::F64(arr1(&[0.0, 0.0]).into_dyn()));
+//! request.tensors.insert("input".into(), Tensor::F64(arr1(&[0.0, 3.0]).into_dyn()).into());
+//! request.tensors.insert("target".into(), Tensor::F64(arr1(&[0.0, 0.0]).into_dyn()).into());
 //! request.options.insert("beta".into(), OptionValue::Float(1.0));
 //! request.want_grads = true;
 //! let e = evaluate("smooth_l1_loss", request).unwrap();
@@ -39,8 +44,8 @@
 //! // PyTorch promotes an integer target to the input's dtype: so does the registry
 //! // (and it has no gradient).
 //! let mut request = EvalRequest { want_grads: true, ..EvalRequest::default() };
-//! request.tensors.insert("input".into(), Tensor::F32(arr1(&[0.5f32, 3.0]).into_dyn()));
-//! request.tensors.insert("target".into(), Tensor::I64(arr1(&[0, 2]).into_dyn()));
+//! request.tensors.insert("input".into(), Tensor::F32(arr1(&[0.5f32, 3.0]).into_dyn()).into());
+//! request.tensors.insert("target".into(), Tensor::I64(arr1(&[0, 2]).into_dyn()).into());
 //! let e = evaluate("mse_loss", request).unwrap();
 //! assert_eq!(e.value, Tensor::F32(ndarray::arr0(0.625f32).into_dyn()));
 //! assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["input"]);
@@ -70,7 +75,7 @@ pub mod paths;
 
 pub use error::{Error, ErrorKind, Result};
 pub use options::{Name, OptionType, OptionValue};
-pub use tensor::{Dtype, FloatElement, Tensor};
+pub use tensor::{Dtype, FloatElement, Tensor, TensorArg};
 
 use error::{error, fail};
 use call::{Call, Output};
@@ -194,8 +199,8 @@ impl OptionSpec {
 /// The computation of a loss, once per float type.
 #[derive(Clone, Copy)]
 struct Eval {
-    f32: fn(&Call<f32>) -> Result<Output<f32>>,
-    f64: fn(&Call<f64>) -> Result<Output<f64>>,
+    f32: fn(&Call<'_, f32>) -> Result<Output<f32>>,
+    f64: fn(&Call<'_, f64>) -> Result<Output<f64>>,
 }
 
 /// `Eval` of a function generic over the element type.
@@ -261,7 +266,7 @@ impl LossSpec {
     ///
     /// # Errors
     /// As [`evaluate`].
-    pub fn evaluate(&'static self, request: EvalRequest) -> Result<Evaluation> {
+    pub fn evaluate(&'static self, request: EvalRequest<'_>) -> Result<Evaluation> {
         evaluate_spec(self, request)
     }
 
@@ -386,17 +391,22 @@ fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 /// What to evaluate: tensors by argument name, options, and what to return.
+///
+/// The tensors are [`TensorArg`]s: owned [`Tensor`]s moved in (`tensor.into()`)
+/// or views of arrays the caller keeps (`array.view().into()`, or
+/// [`Tensor::view`]), which are read in place: a front end holding the caller's
+/// buffers (NumPy arrays, candle storage) hands them over without a copy.
 #[derive(Debug, Clone, Default)]
-pub struct EvalRequest {
+pub struct EvalRequest<'a> {
     /// The tensor arguments by name (`input`, `target`, ...).
-    pub tensors: BTreeMap<String, Tensor>,
+    pub tensors: BTreeMap<String, TensorArg<'a>>,
     /// Options by name; the ones not given take the reference's defaults.
     pub options: BTreeMap<String, OptionValue>,
     /// The reduction; `None` means the loss's [`default_reduction`](LossSpec::default_reduction).
     pub reduction: Option<Reduction>,
     /// The gradient flowing into the result (the result's shape, the
     /// evaluation's dtype); `None` means ones.
-    pub grad_output: Option<Tensor>,
+    pub grad_output: Option<TensorArg<'a>>,
     /// Whether to compute gradients.
     pub want_grads: bool,
 }
@@ -430,11 +440,11 @@ pub struct Evaluation {
 /// the reverse; float tensors of different dtypes; a `grad_output` of another
 /// shape than the result's; and every error of the loss itself
 /// ([`losslab::LossError`], passed through with its message).
-pub fn evaluate(loss: &str, request: EvalRequest) -> Result<Evaluation> {
+pub fn evaluate(loss: &str, request: EvalRequest<'_>) -> Result<Evaluation> {
     evaluate_spec(resolve(loss)?, request)
 }
 
-fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evaluation> {
+fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest<'_>) -> Result<Evaluation> {
     let qname = spec.qualified_name();
     let EvalRequest { tensors, options, reduction, grad_output, want_grads } = request;
 
@@ -508,12 +518,12 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest) -> Result<Evalua
 #[allow(clippy::too_many_arguments)]
 fn run<T: FloatElement>(
     spec: &'static LossSpec,
-    tensors: BTreeMap<String, Tensor>,
+    tensors: BTreeMap<String, TensorArg<'_>>,
     options: BTreeMap<&'static str, OptionValue>,
     reduction: Option<Reduction>,
-    grad_output: Option<Tensor>,
+    grad_output: Option<TensorArg<'_>>,
     want_grads: bool,
-    f: fn(&Call<T>) -> Result<Output<T>>,
+    f: fn(&Call<'_, T>) -> Result<Output<T>>,
 ) -> Result<(Tensor, BTreeMap<String, Tensor>)> {
     let mut floats = BTreeMap::new();
     let mut ints = BTreeMap::new();
@@ -522,19 +532,19 @@ fn run<T: FloatElement>(
         let ts = spec.tensor(&name).expect("checked");
         match t {
             #[allow(clippy::cast_precision_loss)]
-            Tensor::I64(a) if ts.kind == TensorKind::Promoted => {
-                floats.insert(ts.name, a.mapv(|v| T::from_wide(v as f64)));
+            TensorArg::I64(a) if ts.kind == TensorKind::Promoted => {
+                floats.insert(ts.name, a.mapv(|v| T::from_wide(v as f64)).into());
                 promoted.insert(ts.name);
             }
-            Tensor::I64(a) => {
+            TensorArg::I64(a) => {
                 ints.insert(ts.name, a);
             }
             t => {
-                floats.insert(ts.name, T::from_tensor(t).expect("dtype checked"));
+                floats.insert(ts.name, T::from_arg(t).expect("dtype checked"));
             }
         }
     }
-    let grad_output = grad_output.map(|g| T::from_tensor(g).expect("dtype checked"));
+    let grad_output = grad_output.map(|g| T::from_arg(g).expect("dtype checked"));
     let call = Call { spec, floats, ints, options, reduction, grad_output, want_grads };
     let out = f(&call)?;
     let grads = out
@@ -611,8 +621,8 @@ mod tests {
         assert_eq!(resolve("zzzzzzzz").unwrap_err().to_string(), "unknown loss `zzzzzzzz` (`losslab list` shows every loss)");
     }
 
-    fn request(tensors: Vec<(&str, Tensor)>) -> EvalRequest {
-        EvalRequest { tensors: tensors.into_iter().map(|(n, t)| (n.to_string(), t)).collect(), ..EvalRequest::default() }
+    fn request(tensors: Vec<(&str, Tensor)>) -> EvalRequest<'static> {
+        EvalRequest { tensors: tensors.into_iter().map(|(n, t)| (n.to_string(), t.into())).collect(), ..EvalRequest::default() }
     }
 
     fn f64s(v: &[f64]) -> Tensor {
@@ -623,7 +633,7 @@ mod tests {
         Tensor::F32(ndarray::arr1(v).into_dyn())
     }
 
-    fn message(loss: &str, r: EvalRequest) -> String {
+    fn message(loss: &str, r: EvalRequest<'_>) -> String {
         format!("{:#}", evaluate(loss, r).unwrap_err())
     }
 
@@ -631,7 +641,7 @@ mod tests {
     fn request_errors() {
         let ok = || request(vec![("input", f64s(&[1.0])), ("target", f64s(&[2.0]))]);
         let mut r = ok();
-        r.tensors.insert("weight".into(), f64s(&[1.0]));
+        r.tensors.insert("weight".into(), f64s(&[1.0]).into());
         assert_eq!(message("mse_loss", r), "torch:mse_loss has no tensor `weight`; its tensors are input, target");
         let mut r = ok();
         r.options.insert("beta".into(), OptionValue::Float(1.0));
@@ -651,7 +661,7 @@ mod tests {
         let r = request(vec![("input", f32s(&[1.0])), ("target", f64s(&[2.0]))]);
         assert!(message("l1_loss", r).contains("`target` has dtype float64, expected float32 (the dtype of `input`"));
         let mut r = ok();
-        r.grad_output = Some(f32s(&[1.0]));
+        r.grad_output = Some(f32s(&[1.0]).into());
         r.want_grads = true;
         assert_eq!(message("mse_loss", r), "torch:mse_loss: `grad_output` has dtype float32, expected float64 (the dtype of the tensors)");
         let mut r = ok();
@@ -665,12 +675,12 @@ mod tests {
 
     #[test]
     fn error_kinds() {
-        let kind = |loss: &str, r: EvalRequest| evaluate(loss, r).unwrap_err().kind();
+        let kind = |loss: &str, r: EvalRequest<'_>| evaluate(loss, r).unwrap_err().kind();
         let ok = || request(vec![("input", f64s(&[1.0, 2.0])), ("target", f64s(&[2.0, 0.5]))]);
         assert_eq!(resolve("pt:mse_loss").unwrap_err().kind(), ErrorKind::UnknownLoss);
         assert_eq!(kind("nope", ok()), ErrorKind::UnknownLoss);
         let mut r = ok();
-        r.tensors.insert("weight".into(), f64s(&[1.0]));
+        r.tensors.insert("weight".into(), f64s(&[1.0]).into());
         assert_eq!(kind("mse_loss", r), ErrorKind::UnknownTensor);
         let mut r = ok();
         r.options.insert("beta".into(), OptionValue::Float(1.0));
@@ -698,7 +708,7 @@ mod tests {
         assert_eq!(kind("cross_entropy", r), ErrorKind::ClassIndex);
         assert_eq!(kind("binary_cross_entropy", request(vec![("input", f64s(&[2.0])), ("target", f64s(&[1.0]))])), ErrorKind::Value);
         let mut r = ok();
-        r.grad_output = Some(f64s(&[1.0, 1.0]));
+        r.grad_output = Some(f64s(&[1.0, 1.0]).into());
         r.want_grads = true;
         assert_eq!(kind("mse_loss", r), ErrorKind::Shape, "grad_output of another shape");
     }
@@ -745,12 +755,12 @@ mod tests {
         let mut number = base();
         number.options.insert("pos_weight".into(), OptionValue::Float(1.5));
         let mut tensor = base();
-        tensor.tensors.insert("pos_weight".into(), Tensor::F64(ndarray::arr0(1.5).into_dyn()));
+        tensor.tensors.insert("pos_weight".into(), Tensor::F64(ndarray::arr0(1.5).into_dyn()).into());
         let (a, b) = (evaluate("tf:weighted_cross_entropy_with_logits", number).unwrap(), evaluate("tf:weighted_cross_entropy_with_logits", tensor).unwrap());
         assert_eq!(a.value, b.value);
         let mut both = base();
         both.options.insert("pos_weight".into(), OptionValue::Float(1.5));
-        both.tensors.insert("pos_weight".into(), f64s(&[1.0, 2.0]));
+        both.tensors.insert("pos_weight".into(), f64s(&[1.0, 2.0]).into());
         let e = evaluate("tf:weighted_cross_entropy_with_logits", both).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Option);
         assert_eq!(

@@ -8,7 +8,7 @@ use crate::tensor::FloatElement;
 use crate::error::fail;
 use crate::Result;
 use losslab::{GaussianNllLoss, HingeEmbeddingLoss, L2Loss, LogPoissonLoss, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, PoissonNllLoss, Reduction, SigmoidCrossEntropyWithLogits, SoftMarginLoss, WeightedCrossEntropyWithLogits, keras};
-use ndarray::ArrayD;
+use ndarray::{ArrayD, CowArray, IxDyn};
 
 const INPUT: TensorSpec = float("input", "the prediction, any shape");
 // Keras casts y_true to y_pred's dtype.
@@ -255,17 +255,20 @@ pub(super) const LOSSES: &[LossSpec] = &[
 
 /// The upstream gradient of a result: the one given or ones (its shape is
 /// checked by the loss's `backward`).
-fn upstream<T: FloatElement>(c: &Call<T>, value: &ArrayD<T>) -> ArrayD<T> {
-    c.grad_output.clone().unwrap_or_else(|| ArrayD::from_elem(value.shape(), T::one()))
+fn upstream<'c, T: FloatElement>(c: &'c Call<'_, T>, value: &ArrayD<T>) -> CowArray<'c, T, IxDyn> {
+    match &c.grad_output {
+        Some(g) => g.view().into(),
+        None => ArrayD::from_elem(value.shape(), T::one()).into(),
+    }
 }
 
-fn poisson_nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn poisson_nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = PoissonNllLoss::new().reduction(c.reduction()).log_input(c.bool("log_input")).full(c.bool("full")).eps(c.f64("eps"));
     let (x, y) = (c.float("input"), c.float("target"));
     c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
 }
 
-fn gaussian_nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn gaussian_nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = GaussianNllLoss::new().reduction(c.reduction()).full(c.bool("full")).eps(c.f64("eps"));
     let (x, y) = (c.float("input"), c.float("target"));
     let name = c.spec.qualified_name();
@@ -303,7 +306,7 @@ fn gaussian_nll<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     }
 }
 
-fn margin_ranking<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn margin_ranking<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MarginRankingLoss::new().reduction(c.reduction()).margin(c.f64("margin"));
     let (a, b, y) = (c.float("input1"), c.float("input2"), c.float("target"));
     let value = loss.forward(a.view(), b.view(), y.view())?;
@@ -314,19 +317,19 @@ fn margin_ranking<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     Ok(Output { value, grads: vec![("input1", g.input1), ("input2", g.input2), ("target", g.target)] })
 }
 
-fn hinge_embedding<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn hinge_embedding<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = HingeEmbeddingLoss::new().reduction(c.reduction()).margin(c.f64("margin"));
     let (x, y) = (c.float("input"), c.float("target"));
     c.finish(loss.forward(x.view(), y.view())?, ("input", None), |g| loss.backward(x.view(), y.view(), g))
 }
 
-fn soft_margin<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn soft_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SoftMarginLoss::new().reduction(c.reduction());
     let (x, y) = (c.float("input"), c.float("target"));
     c.finish(loss.forward(x.view(), y.view())?, ("input", None), |g| loss.backward(x.view(), y.view(), g))
 }
 
-fn multilabel_soft_margin<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn multilabel_soft_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let mut loss = MultilabelSoftMarginLoss::new().reduction(c.reduction());
     if let Some(w) = c.opt_float("weight") {
         loss = loss.weight(w);
@@ -344,13 +347,13 @@ fn multilabel_soft_margin<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     Ok(Output { value, grads })
 }
 
-fn multilabel_margin<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn multilabel_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MultilabelMarginLoss::new().reduction(c.reduction());
     let (x, t) = (c.float("input"), c.int("target"));
     c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
 }
 
-fn multi_margin<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn multi_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let mut loss = MultiMarginLoss::new().reduction(c.reduction()).p(c.i64("p")).margin(c.f64("margin"));
     if let Some(w) = c.opt_vector("weight", "one weight per class")? {
         loss = loss.weight(w);
@@ -359,13 +362,13 @@ fn multi_margin<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
 }
 
-fn sigmoid_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn sigmoid_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SigmoidCrossEntropyWithLogits::new().reduction(c.reduction());
     let (labels, logits) = (c.float("labels"), c.float("logits"));
     c.finish(loss.forward(labels.view(), logits.view())?, ("logits", Some("labels")), |g| loss.backward(labels.view(), logits.view(), g))
 }
 
-fn weighted_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn weighted_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let name = c.spec.qualified_name();
     let loss = match (c.opt_float("pos_weight"), c.opt_f64("pos_weight")) {
         (Some(w), None) => WeightedCrossEntropyWithLogits::new(1.0).pos_weight(w),
@@ -388,56 +391,56 @@ fn weighted_ce<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
     c.finish(loss.forward(labels.view(), logits.view())?, ("logits", Some("labels")), |g| loss.backward(labels.view(), logits.view(), g))
 }
 
-fn log_poisson<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn log_poisson<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = LogPoissonLoss::new().reduction(c.reduction()).compute_full_loss(c.bool("compute_full_loss"));
     let (t, l) = (c.float("targets"), c.float("log_input"));
     c.finish(loss.forward(t.view(), l.view())?, ("log_input", Some("targets")), |g| loss.backward(t.view(), l.view(), g))
 }
 
-fn l2<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn l2<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     // TensorFlow's own output is the sum; other reductions apply to the terms t²/2.
     let loss = L2Loss::new().reduction(c.reduction.unwrap_or(Reduction::Sum));
     let t = c.float("t");
     c.finish(loss.forward(t.view())?, ("t", None), |g| loss.backward(t.view(), g))
 }
 
-fn keras_poisson<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_poisson<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Poisson::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
-fn keras_hinge<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_hinge<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Hinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
-fn keras_squared_hinge<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_squared_hinge<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::SquaredHinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
-fn keras_categorical_hinge<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn keras_categorical_hinge<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::CategoricalHinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
     c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
-fn multiclass_hinge<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn multiclass_hinge<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MulticlassHingeLoss::new().reduction(c.reduction());
     let (s, l) = (c.float("scores"), c.int("labels"));
     c.finish(loss.forward(s.view(), l.view())?, ("scores", None), |g| loss.backward(s.view(), l.view(), g))
 }
 
-fn multiclass_perceptron<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn multiclass_perceptron<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MulticlassPerceptronLoss::new().reduction(c.reduction());
     let (s, l) = (c.float("scores"), c.int("labels"));
     c.finish(loss.forward(s.view(), l.view())?, ("scores", None), |g| loss.backward(s.view(), l.view(), g))
 }
 
-fn perceptron<T: FloatElement>(c: &Call<T>) -> Result<Output<T>> {
+fn perceptron<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = PerceptronLoss::new().reduction(c.reduction());
     let (x, t) = (c.float("predictor_outputs"), c.float("targets"));
     c.finish(loss.forward(x.view(), t.view())?, ("predictor_outputs", Some("targets")), |g| loss.backward(x.view(), t.view(), g))

@@ -20,7 +20,7 @@
 //! let dims = recipe.scaled_dims(1e-4); // the batch axis scaled: a small run
 //! let tensors = samples::sample_inputs(spec, &dims, Dtype::Float32, 7).unwrap();
 //! let mut request = EvalRequest { want_grads: true, ..EvalRequest::default() };
-//! request.tensors = tensors.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+//! request.tensors = tensors.into_iter().map(|(n, t)| (n.to_string(), t.into())).collect();
 //! request.options = samples::sample_options(spec);
 //! let e = spec.evaluate(request).unwrap();
 //! assert_eq!(e.grads.keys().collect::<Vec<_>>(), ["y_pred", "y_true"]);
@@ -571,7 +571,7 @@ pub(crate) mod tests {
                 }
                 let floats: Vec<&str> = tensors.iter().filter(|(_, t)| t.dtype().is_float()).map(|(n, _)| *n).collect();
                 let request = EvalRequest {
-                    tensors: tensors.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+                    tensors: tensors.into_iter().map(|(n, t)| (n.to_string(), t.into())).collect(),
                     options: sample_options(spec),
                     want_grads: true,
                     ..EvalRequest::default()

@@ -1,6 +1,7 @@
-//! [`Tensor`]: an n-d array of one of the element types the registry computes with.
+//! [`Tensor`]: an n-d array of one of the element types the registry computes
+//! with; [`TensorArg`]: a tensor argument of an evaluation, owned or borrowed.
 
-use ndarray::ArrayD;
+use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 use std::fmt;
 
 /// An n-dimensional array of `float32`, `float64` or integer elements, as a
@@ -139,6 +140,114 @@ impl From<ArrayD<i64>> for Tensor {
     }
 }
 
+impl Tensor {
+    /// A borrowed [`TensorArg`] of this tensor: evaluating with it reads the
+    /// tensor's elements where they are.
+    pub fn view(&self) -> TensorArg<'_> {
+        match self {
+            Tensor::F32(a) => TensorArg::F32(a.view().into()),
+            Tensor::F64(a) => TensorArg::F64(a.view().into()),
+            Tensor::I64(a) => TensorArg::I64(a.view().into()),
+        }
+    }
+}
+
+/// A tensor argument of an evaluation ([`EvalRequest`](crate::EvalRequest)):
+/// an owned [`Tensor`] moved in, or a view of elements the caller keeps (a
+/// NumPy array, a candle tensor's storage), which the registry reads in place,
+/// without copying. A view may have any strides; the library's fused kernels
+/// run on contiguous views and the general path on any.
+///
+/// # Examples
+/// ```
+/// use losslab_registry::{evaluate, EvalRequest, Tensor, TensorArg};
+/// let input = ndarray::arr1(&[0.0f32, 3.0]).into_dyn();
+/// let target = ndarray::arr1(&[0.0f32, 1.0]).into_dyn();
+/// let mut request = EvalRequest::default();
+/// request.tensors.insert("input".into(), TensorArg::from(input.view()));   // borrowed
+/// request.tensors.insert("target".into(), Tensor::F32(target).into());       // moved in
+/// assert_eq!(evaluate("mse_loss", request).unwrap().value, Tensor::F32(ndarray::arr0(2.0f32).into_dyn()));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorArg<'a> {
+    /// `float32` elements.
+    F32(CowArray<'a, f32, IxDyn>),
+    /// `float64` elements.
+    F64(CowArray<'a, f64, IxDyn>),
+    /// Integer elements.
+    I64(CowArray<'a, i64, IxDyn>),
+}
+
+impl TensorArg<'_> {
+    /// The element type.
+    pub fn dtype(&self) -> Dtype {
+        match self {
+            TensorArg::F32(_) => Dtype::Float32,
+            TensorArg::F64(_) => Dtype::Float64,
+            TensorArg::I64(_) => Dtype::Int64,
+        }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            TensorArg::F32(a) => a.shape(),
+            TensorArg::F64(a) => a.shape(),
+            TensorArg::I64(a) => a.shape(),
+        }
+    }
+
+    /// Whether the elements are borrowed (read in place) rather than owned.
+    pub fn is_view(&self) -> bool {
+        match self {
+            TensorArg::F32(a) => a.is_view(),
+            TensorArg::F64(a) => a.is_view(),
+            TensorArg::I64(a) => a.is_view(),
+        }
+    }
+
+    /// An owned [`Tensor`] (the elements copied when borrowed).
+    pub fn into_owned(self) -> Tensor {
+        match self {
+            TensorArg::F32(a) => Tensor::F32(a.into_owned()),
+            TensorArg::F64(a) => Tensor::F64(a.into_owned()),
+            TensorArg::I64(a) => Tensor::I64(a.into_owned()),
+        }
+    }
+}
+
+impl From<Tensor> for TensorArg<'_> {
+    fn from(t: Tensor) -> Self {
+        match t {
+            Tensor::F32(a) => TensorArg::F32(a.into()),
+            Tensor::F64(a) => TensorArg::F64(a.into()),
+            Tensor::I64(a) => TensorArg::I64(a.into()),
+        }
+    }
+}
+
+impl<'a> From<&'a Tensor> for TensorArg<'a> {
+    fn from(t: &'a Tensor) -> Self {
+        t.view()
+    }
+}
+
+macro_rules! arg_from {
+    ($($t:ty => $v:ident),*) => {$(
+        impl<'a> From<ArrayViewD<'a, $t>> for TensorArg<'a> {
+            fn from(a: ArrayViewD<'a, $t>) -> Self {
+                TensorArg::$v(a.into())
+            }
+        }
+        impl From<ArrayD<$t>> for TensorArg<'_> {
+            fn from(a: ArrayD<$t>) -> Self {
+                TensorArg::$v(a.into())
+            }
+        }
+    )*};
+}
+arg_from!(f32 => F32, f64 => F64, i64 => I64);
+
 /// A float element type the catalog computes in (`f32` or `f64`): moves
 /// arrays in and out of [`Tensor`].
 pub trait FloatElement: losslab::Float {
@@ -146,6 +255,8 @@ pub trait FloatElement: losslab::Float {
     const DTYPE: Dtype;
     /// The array, if `t` holds this element type.
     fn from_tensor(t: Tensor) -> Option<ArrayD<Self>>;
+    /// The array, owned or borrowed as given, if `t` holds this element type.
+    fn from_arg(t: TensorArg<'_>) -> Option<CowArray<'_, Self, IxDyn>>;
     /// Wraps an array in a [`Tensor`].
     fn into_tensor(a: ArrayD<Self>) -> Tensor;
 }
@@ -155,6 +266,12 @@ impl FloatElement for f32 {
     fn from_tensor(t: Tensor) -> Option<ArrayD<Self>> {
         match t {
             Tensor::F32(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn from_arg(t: TensorArg<'_>) -> Option<CowArray<'_, Self, IxDyn>> {
+        match t {
+            TensorArg::F32(a) => Some(a),
             _ => None,
         }
     }
@@ -168,6 +285,12 @@ impl FloatElement for f64 {
     fn from_tensor(t: Tensor) -> Option<ArrayD<Self>> {
         match t {
             Tensor::F64(a) => Some(a),
+            _ => None,
+        }
+    }
+    fn from_arg(t: TensorArg<'_>) -> Option<CowArray<'_, Self, IxDyn>> {
+        match t {
+            TensorArg::F64(a) => Some(a),
             _ => None,
         }
     }

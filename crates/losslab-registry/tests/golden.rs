@@ -161,7 +161,7 @@ fn run_case(case: &Value, dtype: Dtype, error_kind: Option<ErrorKind>) -> Result
     }
     let mut request = EvalRequest::default();
     for (name, t) in case["tensors"].as_object().ok_or("case without tensors")? {
-        request.tensors.insert(name.clone(), input_tensor(t, dtype)?);
+        request.tensors.insert(name.clone(), input_tensor(t, dtype)?.into());
     }
     // Integer tensors (class indices, or integers the loss promotes) have no gradient.
     let int_tensors: Vec<String> = request.tensors.iter().filter(|(_, t)| !t.dtype().is_float()).map(|(n, _)| n.clone()).collect();
@@ -174,7 +174,7 @@ fn run_case(case: &Value, dtype: Dtype, error_kind: Option<ErrorKind>) -> Result
         other => return Err(format!("bad reduction {other}")),
     };
     if !case["grad_output"].is_null() {
-        request.grad_output = Some(input_tensor(&case["grad_output"], dtype)?);
+        request.grad_output = Some(input_tensor(&case["grad_output"], dtype)?.into());
     }
     let grads = case["grads"].as_object().cloned().unwrap_or_default();
     request.want_grads = !grads.is_empty();

@@ -322,12 +322,12 @@ const NOT_THE_DERIVATIVE: &[(&str, &str)] = &[(
      crates/losslab/tests/sequence.rs checks it by finite differences through a log_softmax",
 )];
 
-fn request(s: &Setup, tensors: &BTreeMap<String, Tensor>, reduction: Option<Reduction>, go: Option<Tensor>, grads: bool) -> EvalRequest {
+fn request<'a>(s: &Setup, tensors: &'a BTreeMap<String, Tensor>, reduction: Option<Reduction>, go: Option<Tensor>, grads: bool) -> EvalRequest<'a> {
     EvalRequest {
-        tensors: tensors.clone(),
+        tensors: tensors.iter().map(|(n, t)| (n.clone(), t.view())).collect(),
         options: s.options.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         reduction,
-        grad_output: go,
+        grad_output: go.map(Into::into),
         want_grads: grads,
     }
 }
@@ -415,7 +415,7 @@ fn reductions_of_functions_without_one() {
     let p = f(&[2, 3], &[0.2, 0.5, 0.3, 0.6, 0.1, 0.3]);
     let run = |r: Option<Reduction>| {
         let mut q = EvalRequest { reduction: r, ..EvalRequest::default() };
-        q.tensors.insert("p".into(), p.clone());
+        q.tensors.insert("p".into(), p.clone().into());
         q.options.insert("axis".into(), OptionValue::Int(0));
         let e = evaluate("losslab:entropy", q).unwrap();
         (e.reduction, values(&e.value), e.value.shape().to_vec())

@@ -418,7 +418,7 @@ fn measure_registry(args: &BenchArgs, dtype: Dtype) -> Result<BenchReport> {
     if dims.len() != recipe.default.len() {
         bail!("bad --shape `{}`: {q} takes {} ({} size(s) joined by x, default {})", args.shape.as_deref().unwrap_or(""), recipe.dims, recipe.default.len(), join_dims(recipe.default));
     }
-    // Generation holds an f64 copy of the largest tensor; inputs, a copy per call and gradients: a bound.
+    // Generation holds an f64 copy of the largest tensor; inputs (lent to each call) and gradients: a bound.
     let elements: u128 = dims.iter().map(|&d| d as u128).product();
     let elements = if recipe.dims.starts_with("T×N×C×S") { elements / dims[3].max(1) as u128 } else { elements };
     check_fits(&format!("{q} on {} = {}", recipe.dims, join_dims(&dims)), elements * 8 * 8)?;
@@ -461,7 +461,14 @@ fn measure_registry(args: &BenchArgs, dtype: Dtype) -> Result<BenchReport> {
         tensors.iter().filter(|(_, t)| t.dtype().is_float()).map(|(_, t)| (t.shape().to_vec(), t.len())).max_by_key(|(_, l)| *l).expect("a float tensor");
     let inputs: BTreeMap<String, Tensor> = tensors.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
 
-    let request = |want_grads: bool| EvalRequest { tensors: inputs.clone(), options: options.clone(), want_grads, ..EvalRequest::default() };
+    // The inputs are lent (views), as the Python and candle front ends lend their
+    // callers' buffers: every call reads them in place.
+    let request = |want_grads: bool| EvalRequest {
+        tensors: inputs.iter().map(|(n, t)| (n.clone(), t.view())).collect(),
+        options: options.clone(),
+        want_grads,
+        ..EvalRequest::default()
+    };
     // One call to check the inputs and learn the gradients computed.
     let first = spec.evaluate(request(true)).with_context(|| format!("{q} refused its generated inputs"))?;
     let computed_grads: Vec<String> = first.grads.keys().cloned().collect();

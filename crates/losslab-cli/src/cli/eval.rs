@@ -183,10 +183,10 @@ pub fn run(args: &EvalArgs, out: &mut dyn Write) -> Result<ExitCode> {
         // An unknown name is reported before any file is read.
         spec.check_tensor_name(name)?;
         let t = npy::read_labelled(path, &format!("--tensor {name}={}", path.display()))?;
-        request.tensors.insert(name.clone(), t);
+        request.tensors.insert(name.clone(), t.into());
     }
     if let Some(path) = &config.grad_output {
-        request.grad_output = Some(npy::read_labelled(path, &format!("--grad-output {}", path.display()))?);
+        request.grad_output = Some(npy::read_labelled(path, &format!("--grad-output {}", path.display()))?.into());
     }
     request.want_grads = config.grad_dir.is_some();
     let evaluation = spec.evaluate(request)?;

@@ -116,7 +116,7 @@ pub fn curve(name: &str, against: Against, xs: &[f64]) -> Result<Curve> {
         }
         [a, b] if a.name == "input" && b.name == "target" && b.kind != TensorKind::Int => {
             let t = if against == Against::Residual { 0.0 } else { 1.0 };
-            request.tensors.insert("target".into(), Tensor::F64(Array1::from_elem(xs.len(), t).into_dyn()));
+            request.tensors.insert("target".into(), Tensor::F64(Array1::from_elem(xs.len(), t).into_dyn()).into());
             "input"
         }
         _ => {
@@ -124,7 +124,7 @@ pub fn curve(name: &str, against: Against, xs: &[f64]) -> Result<Curve> {
             bail!("{qname} cannot be plotted: it takes ({}), and plot draws losses of one prediction `input` against a float `target` (or of one tensor `p`)", names.join(", "))
         }
     };
-    request.tensors.insert(input.into(), x);
+    request.tensors.insert(input.into(), x.into());
     let e = spec
         .evaluate(request)
         .map_err(|e| anyhow::anyhow!("{qname} cannot be plotted against the {}: {e:#}", axis_name(against)))?;

@@ -102,7 +102,8 @@ class LossFunction(_torch.autograd.Function):
             compute = next((a.dtype for a in arrays.values() if a.dtype.kind == "f"), np.float64)
             if compute == np.float16:
                 compute = np.float32
-            go = g.detach().to(_torch.float64).numpy().astype(compute)
+            # The upstream gradient in the evaluation's dtype: no copy when it is already.
+            go = g.detach().to(_torch.float32 if compute == np.float32 else _torch.float64).numpy()
             _, grads = _native.evaluate(ctx.qname, arrays, ctx.options, ctx.reduction, go, True)
             grads = {n: _torch.from_numpy(a) for n, a in grads.items()}
         ctx.grads = None
