@@ -5,7 +5,7 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, DType, DeviceLocation, Layout, Shape, Storage, Tensor};
 use losslab::half::{bf16, f16};
-use losslab_registry::Tensor as RTensor;
+use losslab_registry::{Tensor as RTensor, TensorArg};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -88,30 +88,29 @@ pub(crate) fn view<'a, T>(loss: &str, name: &str, data: &'a [T], layout: &Layout
         .ok_or_else(|| msg(format!("{loss}: `{name}`: its layout {layout:?} does not fit its storage (a bug in the caller)")))
 }
 
-/// THE conversion of a borrowed view into a request's tensor: the registry
-/// owns its tensors today, so the view is copied once (in standard layout).
-/// When the registry takes borrowed arguments, this becomes `view.into()`.
-fn arg<T: Clone>(view: ArrayViewD<'_, T>) -> RTensor
+/// THE conversion of a view into a request's tensor: lent to the registry,
+/// which reads the candle storage in place (no copy).
+fn arg<'a, T>(view: ArrayViewD<'a, T>) -> TensorArg<'a>
 where
-    ArrayD<T>: Into<RTensor>,
+    ArrayViewD<'a, T>: Into<TensorArg<'a>>,
 {
-    view.to_owned().into()
+    view.into()
 }
 
 /// A CPU storage, read through its layout, as a request tensor: `f32`,
-/// `f64`, `i64` as they are; 16-bit floats widened to `f32` (exactly), other
-/// integers to `i64`.
-pub(crate) fn request_tensor(loss: &str, name: &str, s: &CpuStorage, layout: &Layout) -> Result<RTensor> {
+/// `f64`, `i64` lent as they are (read in place); 16-bit floats widened to
+/// `f32` (exactly), other integers to `i64` (the only copies).
+pub(crate) fn request_tensor<'a>(loss: &str, name: &str, s: &'a CpuStorage, layout: &Layout) -> Result<TensorArg<'a>> {
     Ok(match s {
         CpuStorage::F32(d) => arg(view(loss, name, d, layout)?),
         CpuStorage::F64(d) => arg(view(loss, name, d, layout)?),
         CpuStorage::I64(d) => arg(view(loss, name, d, layout)?),
-        CpuStorage::BF16(d) => RTensor::F32(view(loss, name, d, layout)?.mapv(bf16::to_f32)),
-        CpuStorage::F16(d) => RTensor::F32(view(loss, name, d, layout)?.mapv(f16::to_f32)),
-        CpuStorage::U8(d) => RTensor::I64(view(loss, name, d, layout)?.mapv(i64::from)),
-        CpuStorage::U32(d) => RTensor::I64(view(loss, name, d, layout)?.mapv(i64::from)),
-        CpuStorage::I16(d) => RTensor::I64(view(loss, name, d, layout)?.mapv(i64::from)),
-        CpuStorage::I32(d) => RTensor::I64(view(loss, name, d, layout)?.mapv(i64::from)),
+        CpuStorage::BF16(d) => view(loss, name, d, layout)?.mapv(bf16::to_f32).into(),
+        CpuStorage::F16(d) => view(loss, name, d, layout)?.mapv(f16::to_f32).into(),
+        CpuStorage::U8(d) => view(loss, name, d, layout)?.mapv(i64::from).into(),
+        CpuStorage::U32(d) => view(loss, name, d, layout)?.mapv(i64::from).into(),
+        CpuStorage::I16(d) => view(loss, name, d, layout)?.mapv(i64::from).into(),
+        CpuStorage::I32(d) => view(loss, name, d, layout)?.mapv(i64::from).into(),
         other => {
             check_dtype(loss, name, other.dtype())?;
             unreachable!("check_dtype refuses every other dtype")

@@ -6,7 +6,7 @@
 use crate::convert::{cpu, guarded, is_half, msg, request_tensor, scalar, scale, to_storage, to_tensor, Result};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use losslab::Reduction;
-use losslab_registry::{EvalRequest, Evaluation, LossSpec, OptionValue, Tensor as RTensor};
+use losslab_registry::{EvalRequest, Evaluation, LossSpec, OptionValue, Tensor as RTensor, TensorArg};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -118,7 +118,8 @@ impl RegistryOp {
 }
 
 /// A packed 1-D argument split into its parts.
-fn split(loss: &str, all: RTensor, parts: &[(String, Vec<usize>)]) -> Result<Vec<(String, RTensor)>> {
+fn split<'b>(loss: &str, all: TensorArg<'_>, parts: &[(String, Vec<usize>)]) -> Result<Vec<(String, TensorArg<'b>)>> {
+    let all = all.into_owned();
     fn cut<T: Clone>(v: &ndarray::ArrayD<T>, start: usize, shape: &[usize]) -> ndarray::ArrayD<T> {
         let n: usize = shape.iter().product();
         let flat: Vec<T> = v.iter().skip(start).take(n).cloned().collect();
@@ -133,7 +134,7 @@ fn split(loss: &str, all: RTensor, parts: &[(String, Vec<usize>)]) -> Result<Vec
             RTensor::I64(_) => return Err(msg(format!("{loss}: packed arguments must be float"))),
         };
         start += shape.iter().product::<usize>();
-        out.push((name.clone(), t));
+        out.push((name.clone(), t.into()));
     }
     Ok(out)
 }

@@ -162,13 +162,13 @@ fn cross_entropy_options_equal_the_registry_for_any_upstream_gradient() -> Resul
         let g = grad(&s.backward()?, &x);
 
         let mut request = reg::EvalRequest { want_grads: true, reduction: Some(reduction), ..Default::default() };
-        request.tensors.insert("input".into(), to_registry(x.as_tensor()));
-        request.tensors.insert("target".into(), to_registry(&t));
-        request.tensors.insert("weight".into(), to_registry(&w));
+        request.tensors.insert("input".into(), to_registry(x.as_tensor()).into());
+        request.tensors.insert("target".into(), to_registry(&t).into());
+        request.tensors.insert("weight".into(), to_registry(&w).into());
         request.options.insert("ignore_index".into(), reg::OptionValue::Int(2));
         request.options.insert("label_smoothing".into(), reg::OptionValue::Float(0.1));
         request.grad_output =
-            Some(if reduction == Reduction::None { to_registry(&up) } else { reg::Tensor::F64(ndarray::arr0(2.5).into_dyn()) });
+            Some(if reduction == Reduction::None { to_registry(&up) } else { reg::Tensor::F64(ndarray::arr0(2.5).into_dyn()) }.into());
         let e = reg::evaluate("torch:cross_entropy", request).unwrap();
         close(&v, &from_registry(&e.value), 1e-14, "value");
         close(&g, &from_registry(&e.grads["input"]), 1e-14, "gradient");
@@ -202,10 +202,10 @@ fn cross_entropy_of_any_rank_equals_the_registry() -> Result<()> {
             let up = if v.rank() == 0 { Tensor::new(-1.5f64, &CPU)? } else { rng.tensor(v.dims(), 1.0, DType::F64) };
             let g = grad(&(&v * &up)?.sum_all()?.backward()?, &x);
             let mut request = reg::EvalRequest { want_grads: true, reduction: Some(reduction), ..Default::default() };
-            request.tensors.insert("input".into(), to_registry(x.as_tensor()));
-            request.tensors.insert("target".into(), to_registry(&t));
+            request.tensors.insert("input".into(), to_registry(x.as_tensor()).into());
+            request.tensors.insert("target".into(), to_registry(&t).into());
             request.options.insert("label_smoothing".into(), reg::OptionValue::Float(0.05));
-            request.grad_output = Some(to_registry(&up));
+            request.grad_output = Some(to_registry(&up).into());
             let e = reg::evaluate("torch:cross_entropy", request).unwrap();
             close(&v, &from_registry(&e.value), 1e-14, "value");
             close(&g, &from_registry(&e.grads["input"]), 1e-14, "gradient");
@@ -363,9 +363,9 @@ fn every_loss_of_the_catalog_equals_the_registry() -> Result<()> {
         let g = (&v * &up)?.sum_all()?.backward()?;
 
         let request = reg::EvalRequest {
-            tensors: inputs.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+            tensors: inputs.into_iter().map(|(n, t)| (n.to_string(), t.into())).collect(),
             options,
-            grad_output: Some(to_registry(&up)),
+            grad_output: Some(to_registry(&up).into()),
             want_grads: true,
             ..Default::default()
         };
