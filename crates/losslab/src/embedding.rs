@@ -73,10 +73,21 @@ impl Lanes {
         let (o, i) = (s / self.inner, s % self.inner);
         o * self.len * self.inner + c * self.inner + i
     }
+    /// The index of lane `s`'s first element and the stride between its
+    /// elements: element `c` is at `start + c · stride` (one division per lane).
+    #[inline]
+    fn start(&self, s: usize) -> (usize, usize) {
+        (self.at(s, 0), self.inner)
+    }
     /// Lane `s` of `data`, widened to `f64`, into `out`.
     fn gather<T: Float>(&self, data: &[T], s: usize, out: &mut Vec<f64>) {
         out.clear();
-        out.extend((0..self.len).map(|c| data[self.at(s, c)].to_wide()));
+        let (start, stride) = self.start(s);
+        if stride == 1 {
+            out.extend(data[start..start + self.len].iter().map(|v| v.to_wide()));
+        } else {
+            out.extend((0..self.len).map(|c| data[start + c * stride].to_wide()));
+        }
     }
     fn scatter_add(&self, data: &mut [f64], s: usize, lane: &[f64]) {
         for (c, v) in lane.iter().enumerate() {
@@ -400,8 +411,9 @@ impl<'a, T: Float> Triplet<'a, T> {
             par_lanes(count, len, 6 * len, || LaneScratch::new(len), |s, w| {
                 self.gather(s, w);
                 f(s, w);
+                let (start, stride) = self.lanes.start(s);
                 for c in 0..len {
-                    let i = self.lanes.at(s, c);
+                    let i = start + c * stride;
                     // SAFETY: element i belongs to lane s alone, written by its task alone.
                     unsafe {
                         if ga.is_null() {
@@ -1162,7 +1174,7 @@ impl CosineEmbeddingLoss {
             let (d1, d2) = (SyncPtr(g1.as_mut_ptr()), SyncPtr(g2.as_mut_ptr()));
             // SAFETY: element i belongs to lane s alone, written by its task alone.
             each(&|s, k, [p1, p2, n1, n2]| unsafe {
-                let i = c.lanes.at(s, k);
+                let i = c.lanes.start(s).0 + k * c.lanes.inner;
                 *d1.add(i) = T::from_wide(p1 + n1);
                 *d2.add(i) = T::from_wide(p2 + n2);
             });
