@@ -1,6 +1,6 @@
 //! The per-row losses on the machinery's row sweep (`nll_loss`,
 //! `multi_margin_loss`, `multilabel_soft_margin_loss`, Keras's
-//! `categorical_hinge`) and `kl_div` on the
+//! `categorical_hinge` and `categorical_crossentropy`, the softmax focal loss) and `kl_div` on the
 //! element-wise sweep, against the general path (the same values in a strided
 //! view, which the fused paths do not take), with their options; results
 //! bit-identical whatever the thread count. (`fused_rows_alloc.rs` counts
@@ -11,13 +11,16 @@
 //! multi-label soft margin runs BCE with logits' element-wise loop (in `f32`
 //! lanes with its own exp and log1p where the CPU has AVX-512), so its `f32`
 //! results are within a few ulp of `f32`; `kl_div`'s gradients are scaled after
-//! the derivative (`s · (ln t + 1 − x)`, not `s ln t + s − s x`).
+//! the derivative (`s · (ln t + 1 − x)`, not `s ln t + s − s x`); `kl_div` and
+//! `categorical_crossentropy` take a vectorised `ln` (within 1 ulp of libm's);
+//! the softmax focal loss the cross-entropy kernel's exponentials (in `f32`
+//! for `f32` logits, within 1 ulp).
 
 mod common;
 
 use common::Rng;
-use losslab::keras::CategoricalHinge;
-use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction};
+use losslab::keras::{CategoricalCrossentropy, CategoricalHinge};
+use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction, SoftmaxFocalLoss};
 use ndarray::{s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD};
 
 /// `|a − b| ≤ rel·|b| + abs·max(max|b|, 1)`, NaN matching NaN.
@@ -53,6 +56,8 @@ enum Loss {
     Multilabel(MultilabelSoftMarginLoss),
     Kl(KlDivLoss),
     Hinge(CategoricalHinge),
+    Cce(CategoricalCrossentropy),
+    Focal(SoftmaxFocalLoss),
 }
 
 impl Loss {
@@ -63,6 +68,8 @@ impl Loss {
             Loss::Multilabel(l) => format!("multilabel_soft_margin {:?}", l.reduction),
             Loss::Kl(l) => format!("kl_div {:?} log_target={}", l.reduction, l.log_target),
             Loss::Hinge(l) => format!("keras categorical_hinge {:?}", l.reduction),
+            Loss::Cce(l) => format!("keras categorical_crossentropy {:?} ls={}", l.reduction, l.label_smoothing),
+            Loss::Focal(l) => format!("softmax_focal {:?} gamma={} alpha={}", l.reduction, l.gamma, l.alpha.is_some()),
         }
     }
 
@@ -73,6 +80,8 @@ impl Loss {
             Loss::Multilabel(l) => l.reduction,
             Loss::Kl(l) => l.reduction,
             Loss::Hinge(l) => l.reduction,
+            Loss::Cce(l) => l.reduction,
+            Loss::Focal(l) => l.reduction,
         }
     }
 
@@ -99,6 +108,8 @@ impl Loss {
             Loss::Multilabel(l) => go!(l, tf),
             Loss::Kl(l) => go!(l, tf),
             Loss::Hinge(l) => go!(l, tf),
+            Loss::Cce(l) => go!(l, tf),
+            Loss::Focal(l) => go!(l, ti),
         }
         out
     }
@@ -116,6 +127,10 @@ fn losses(r: Reduction, c: usize) -> Vec<Loss> {
         Loss::Kl(KlDivLoss::new().reduction(r)),
         Loss::Kl(KlDivLoss::new().reduction(r).log_target(true)),
         Loss::Hinge(CategoricalHinge::new().reduction(r)),
+        Loss::Cce(CategoricalCrossentropy::new().reduction(r)),
+        Loss::Cce(CategoricalCrossentropy::new().reduction(r).label_smoothing(0.1)),
+        Loss::Focal(SoftmaxFocalLoss::new().reduction(r)),
+        Loss::Focal(SoftmaxFocalLoss::new().reduction(r).gamma(0.5).alpha(w.view()).ignore_index(1)),
     ];
     if r == Reduction::Mean {
         v.push(Loss::Kl(KlDivLoss::new().reduction(Reduction::BatchMean)));

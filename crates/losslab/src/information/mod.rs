@@ -55,6 +55,7 @@
 use crate::machinery::methods::{free_fn, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
+use crate::machinery::kernels::rows::ln;
 use crate::machinery::lanes::{eval_pointwise, lanes, resolve_axis, Eval, Pairing, Upstream};
 use crate::math::xlogy_f64;
 use crate::machinery::pointwise::Pointwise;
@@ -824,13 +825,16 @@ impl KlDivLoss {
             return Ok(None);
         }
         let log_target = self.log_target;
-        let f = move |_: usize, x: f64, t: f64| if log_target { t.exp() * (t - x) } else { xlogy_f64(t, t) - t * x };
+        // xlogy(t, t) with the vectorisable ln (within 1 ulp of libm's): the
+        // loop has no call without log_target.
+        let xlogy = |t: f64| if t == 0.0 { 0.0 } else { t * ln(t) };
+        let f = move |_: usize, x: f64, t: f64| if log_target { t.exp() * (t - x) } else { xlogy(t) - t * x };
         let df = move |_: usize, x: f64, t: f64| {
             if log_target {
                 let e = t.exp();
                 (-e, (t - x) * e + e)
             } else {
-                let d_self = if t == 0.0 { 0.0 } else { t.ln() };
+                let d_self = if t == 0.0 { 0.0 } else { ln(t) };
                 (-t, d_self + t / t + -x)
             }
         };
