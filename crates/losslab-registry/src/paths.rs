@@ -185,7 +185,7 @@ static PATHS: &[LossPath] = &[
     general("optax:generalized_kl_divergence", ROWS),
     general("optax:kl_divergence", ROWS),
     general("optax:kl_divergence_with_log_targets", ROWS),
-    general("optax:safe_softmax_cross_entropy", ROWS),
+    rows("optax:safe_softmax_cross_entropy", "the machinery's per-row sweep when logits and labels have one shape and are contiguous: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; broadcast or strided operands, and inputs with a NaN or infinite logit maximum, take the general path"),
     general("optax:smooth_labels", ROWS),
     general("optax:huber_loss", POINTWISE),
     general("optax:log_cosh", POINTWISE),

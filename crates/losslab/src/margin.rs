@@ -466,7 +466,7 @@ impl MultilabelSoftMarginLoss {
                 let reducer = Reducer::counting(self.reduction, &out, input.shape());
                 let (fwd, fb) = (serial_loop::<T, BceLogits>(mode::SUM), serial_loop::<T, BceLogits>(mode::SUM | mode::GX | mode::GY));
                 let (cf, chunks) = (c as f64, c.div_ceil(CHUNK));
-                let row = |r: usize, g: Option<RowGrads<'_, T>>| {
+                let (value, grads) = eval_rows(Self::NAME, &reducer, input.shape(), (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
                     let mut j = Job::new(&xs[r * c..(r + 1) * c], &ys[r * c..(r + 1) * c]);
                     // SAFETY: the row's x and y hold c elements; so do its gradients.
                     let sum = match g {
@@ -478,8 +478,7 @@ impl MultilabelSoftMarginLoss {
                         }
                     };
                     sum / cf
-                };
-                let (value, grads) = eval_rows(Self::NAME, &reducer, input.shape(), (rows, c), up, true, row)?;
+                })?;
                 return Ok((value, grads.map(|g| (g, None))));
             }
         }
@@ -825,7 +824,7 @@ impl MultiMarginLoss {
         if let (Some(xs), Some(labels)) = (input.as_slice(), target.as_slice()) {
             // The fused row sweep: each row's loss and gradient in one pass.
             let reducer = Reducer::counting(self.reduction, &out, input.shape());
-            let row = |r: usize, g: Option<RowGrads<'_, T>>| {
+            return eval_rows(Self::NAME, &reducer, input.shape(), (n, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
                 let y = labels[r].index() as usize;
                 let (xr, w) = (&xs[r * c..(r + 1) * c], self.weight.as_ref().map_or(1.0, |w| w[y]));
                 if p2 {
@@ -833,8 +832,7 @@ impl MultiMarginLoss {
                 } else {
                     multi_margin_row::<T, false>(xr, y, m, w, cf, g)
                 }
-            };
-            return eval_rows(Self::NAME, &reducer, input.shape(), (n, c), up, false, row);
+            });
         }
         let ys: Vec<usize> = target.iter().map(|l| l.index() as usize).collect();
         let wy = |s: usize| self.weight.as_ref().map_or(1.0, |w| w[ys[s]]);
@@ -1136,8 +1134,7 @@ impl KerasCategoricalHinge {
                 if rows * c > 0 {
                     // The fused row sweep: each row's loss and gradients in one pass.
                     let reducer = Reducer::counting(self.reduction, out, y_pred.shape());
-                    let row = |r: usize, g: Option<RowGrads<'_, T>>| categorical_hinge_row(&ts[r * c..(r + 1) * c], &ps[r * c..(r + 1) * c], g);
-                    return eval_rows(Self::NAME, &reducer, y_pred.shape(), (rows, c), up, true, row);
+                    return eval_rows(Self::NAME, &reducer, y_pred.shape(), (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| categorical_hinge_row(&ts[r * c..(r + 1) * c], &ps[r * c..(r + 1) * c], g));
                 }
             }
         }

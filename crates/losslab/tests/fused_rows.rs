@@ -1,6 +1,7 @@
 //! The per-row losses on the machinery's row sweep (`nll_loss`,
 //! `multi_margin_loss`, `multilabel_soft_margin_loss`, Keras's
-//! `categorical_hinge` and `categorical_crossentropy`, the softmax focal loss) and `kl_div` on the
+//! `categorical_hinge` and `categorical_crossentropy`, the softmax focal loss,
+//! optax's `safe_softmax_cross_entropy`) and `kl_div` on the
 //! element-wise sweep, against the general path (the same values in a strided
 //! view, which the fused paths do not take), with their options; results
 //! bit-identical whatever the thread count. (`fused_rows_alloc.rs` counts
@@ -20,6 +21,7 @@ mod common;
 
 use common::Rng;
 use losslab::keras::{CategoricalCrossentropy, CategoricalHinge};
+use losslab::optax::SafeSoftmaxCrossEntropy;
 use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction, SoftmaxFocalLoss};
 use ndarray::{s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD};
 
@@ -58,6 +60,7 @@ enum Loss {
     Hinge(CategoricalHinge),
     Cce(CategoricalCrossentropy),
     Focal(SoftmaxFocalLoss),
+    Safe(SafeSoftmaxCrossEntropy),
 }
 
 impl Loss {
@@ -70,6 +73,7 @@ impl Loss {
             Loss::Hinge(l) => format!("keras categorical_hinge {:?}", l.reduction),
             Loss::Cce(l) => format!("keras categorical_crossentropy {:?} ls={}", l.reduction, l.label_smoothing),
             Loss::Focal(l) => format!("softmax_focal {:?} gamma={} alpha={}", l.reduction, l.gamma, l.alpha.is_some()),
+            Loss::Safe(l) => format!("optax safe_softmax_cross_entropy {:?}", l.reduction),
         }
     }
 
@@ -82,6 +86,7 @@ impl Loss {
             Loss::Hinge(l) => l.reduction,
             Loss::Cce(l) => l.reduction,
             Loss::Focal(l) => l.reduction,
+            Loss::Safe(l) => l.reduction,
         }
     }
 
@@ -110,6 +115,7 @@ impl Loss {
             Loss::Hinge(l) => go!(l, tf),
             Loss::Cce(l) => go!(l, tf),
             Loss::Focal(l) => go!(l, ti),
+            Loss::Safe(l) => go!(l, tf),
         }
         out
     }
@@ -131,6 +137,7 @@ fn losses(r: Reduction, c: usize) -> Vec<Loss> {
         Loss::Cce(CategoricalCrossentropy::new().reduction(r).label_smoothing(0.1)),
         Loss::Focal(SoftmaxFocalLoss::new().reduction(r)),
         Loss::Focal(SoftmaxFocalLoss::new().reduction(r).gamma(0.5).alpha(w.view()).ignore_index(1)),
+        Loss::Safe(SafeSoftmaxCrossEntropy::new().reduction(r)),
     ];
     if r == Reduction::Mean {
         v.push(Loss::Kl(KlDivLoss::new().reduction(Reduction::BatchMean)));

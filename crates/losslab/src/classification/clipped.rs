@@ -499,7 +499,7 @@ impl KerasCategoricalCrossentropy {
         let ft = if ls != 0.0 { 1.0 - ls } else { 1.0 };
         let reducer = Reducer::counting(self.reduction, &out, shape);
         let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
-        let row = |r: usize, g: Option<RowGrads<'_, T>>| {
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (t, x) = (&ts[r * c..(r + 1) * c], &xs[r * c..(r + 1) * c]);
             let s = lane_sum(x, |v| v);
             let Some(g) = g else {
@@ -517,8 +517,7 @@ impl KerasCategoricalCrossentropy {
             });
             zip_store(t, x, g.gx, |tk, xk| up * (gy(tk, xk) / s + cross));
             -v
-        };
-        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, row)?;
+        })?;
         Ok(Some((value, grads.map(|g| (g.target.expect("y_true's gradient"), g.input)))))
     }
 

@@ -222,7 +222,7 @@ impl SoftmaxFocalLoss {
         let ops = ops_for::<T>();
         let special = AtomicBool::new(false);
         let gamma = self.gamma;
-        let row = |r: usize, g: Option<RowGrads<'_, T>>| {
+        let out = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let l = labels[r].index();
             if l == ignore {
                 return 0.0;
@@ -251,8 +251,7 @@ impl SoftmaxFocalLoss {
                 g.gx[y] = T::from_wide(cs * (1.0 - p));
             }
             -a * q.powf(gamma) * lp
-        };
-        let out = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, row)?;
+        })?;
         Ok((!special.load(Ordering::Relaxed)).then_some(out))
     }
 

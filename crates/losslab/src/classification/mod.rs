@@ -728,7 +728,7 @@ impl NllLoss {
             mean_denominator: if weight.is_some() { den.total() } else { count as f64 },
             batch: if shape.len() > 1 { rows as f64 } else { 1.0 },
         };
-        let row = |r: usize, g: Option<RowGrads<'_, T>>| {
+        Ok(Some(eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let l = labels[r].index();
             if l == ignore {
                 return 0.0;
@@ -739,8 +739,7 @@ impl NllLoss {
                 g.gx[y] = T::from_wide(-g.up * wy);
             }
             -(x[r * c + y].to_wide() * wy)
-        };
-        Ok(Some(eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, row)?))
+        })?))
     }
 
     fn losses(&self, ce: &IndexedCe) -> Vec<f64> {

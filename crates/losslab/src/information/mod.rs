@@ -824,21 +824,45 @@ impl KlDivLoss {
         if input.shape() != target.shape() || input.as_slice().is_none() || target.as_slice().is_none() {
             return Ok(None);
         }
-        let log_target = self.log_target;
-        // xlogy(t, t) with the vectorisable ln (within 1 ulp of libm's): the
-        // loop has no call without log_target.
-        let xlogy = |t: f64| if t == 0.0 { 0.0 } else { t * ln(t) };
-        let f = move |_: usize, x: f64, t: f64| if log_target { t.exp() * (t - x) } else { xlogy(t) - t * x };
-        let df = move |_: usize, x: f64, t: f64| {
-            if log_target {
-                let e = t.exp();
-                (-e, (t - x) * e + e)
-            } else {
+        let (io, r) = (("input", input), ("target", target));
+        if self.log_target {
+            return eval_pointwise(
+                KL_DIV,
+                Pairing::Broadcast,
+                io,
+                r,
+                self.reduction,
+                up,
+                true,
+                #[inline(always)]
+                |_, x: f64, t: f64| t.exp() * (t - x),
+                #[inline(always)]
+                |_, x: f64, t: f64| {
+                    let e = t.exp();
+                    (-e, (t - x) * e + e)
+                },
+            )
+            .map(Some);
+        }
+        // xlogy(t, t) with the vectorisable ln (within 1 ulp of libm's): a
+        // loop without calls.
+        eval_pointwise(
+            KL_DIV,
+            Pairing::Broadcast,
+            io,
+            r,
+            self.reduction,
+            up,
+            true,
+            #[inline(always)]
+            |_, x: f64, t: f64| (if t == 0.0 { 0.0 } else { t * ln(t) }) - t * x,
+            #[inline(always)]
+            |_, x: f64, t: f64| {
                 let d_self = if t == 0.0 { 0.0 } else { ln(t) };
                 (-t, d_self + t / t + -x)
-            }
-        };
-        eval_pointwise(KL_DIV, Pairing::Broadcast, ("input", input), ("target", target), self.reduction, up, true, f, df).map(Some)
+            },
+        )
+        .map(Some)
     }
 
     fn backward_of<T: Float>(&self, pw: &Pointwise, grad_output: &ArrayViewD<'_, T>) -> Result<Gradients<T>> {

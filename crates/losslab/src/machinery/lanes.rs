@@ -218,21 +218,28 @@ pub(crate) fn eval_rows<T: Float>(
         }
     }
     let (gxp, gop) = (SyncPtr(gx.as_mut_ptr()), SyncPtr(go.as_mut_ptr()));
-    let body = |r: usize| match &scales {
-        None => row(r, None),
-        Some(sc) => {
-            // SAFETY: row r's elements are this task's alone.
-            let (gx, go) = unsafe {
-                (
-                    std::slice::from_raw_parts_mut(gxp.add(r * c), c),
-                    if other_grad { std::slice::from_raw_parts_mut(gop.add(r * c), c) } else { &mut [][..] },
-                )
-            };
-            row(r, Some(RowGrads { up: sc.at(r), gx, go }))
-        }
-    };
     // SAFETY: `losses` holds `rows` elements (or is null) and is this call's own.
-    let total = unsafe { crate::machinery::kernels::rows::run(rows, n, lp, body) };
+    // The closures are inlined into the part loop, which is compiled per
+    // instruction set ([`kernels::rows`](crate::machinery::kernels::rows)).
+    let total = unsafe {
+        crate::machinery::kernels::rows::run(
+            rows,
+            n,
+            lp,
+            #[inline(always)]
+            |r: usize| match &scales {
+                None => row(r, None),
+                Some(sc) => {
+                    // SAFETY (the enclosing block): row r's elements are this task's alone.
+                    let (gx, go) = (
+                        std::slice::from_raw_parts_mut(gxp.add(r * c), c),
+                        if other_grad { std::slice::from_raw_parts_mut(gop.add(r * c), c) } else { &mut [][..] },
+                    );
+                    row(r, Some(RowGrads { up: sc.at(r), gx, go }))
+                }
+            },
+        )
+    };
     let value = if reducer.reduction == Reduction::None {
         ArrayD::from_shape_vec(IxDyn(&reducer.shape), losses).expect("one loss per row")
     } else {
