@@ -12,8 +12,8 @@
 //! multi-label soft margin runs BCE with logits' element-wise loop (in `f32`
 //! lanes with its own exp and log1p where the CPU has AVX-512), so its `f32`
 //! results are within a few ulp of `f32`; `kl_div`'s gradients are scaled after
-//! the derivative (`s · (ln t + 1 − x)`, not `s ln t + s − s x`); `kl_div` and
-//! `categorical_crossentropy` take a vectorised `ln` (within 1 ulp of libm's);
+//! the derivative (`s · (ln t + 1 − x)`, not `s ln t + s − s x`); Keras's
+//! `categorical_crossentropy` takes a vectorised `ln` (within 1 ulp of libm's);
 //! the softmax focal loss the cross-entropy kernel's exponentials (in `f32`
 //! for `f32` logits, within 1 ulp).
 

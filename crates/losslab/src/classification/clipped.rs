@@ -507,15 +507,19 @@ impl KerasCategoricalCrossentropy {
             };
             let (up, ss) = (g.up, s * s);
             // ∂/∂lp = −t̃; through the clip and the renormalisation.
-            let gy = |tk: f64, xk: f64| {
+            let (v, cross) = lane_sum2_zip_store(t, x, g.go, #[inline(always)] |tk, xk| {
                 let q = xk / s;
-                -smooth(tk, ls, c) / clip(q, lo, hi) * clip_grad(q, lo, hi)
-            };
-            let (v, cross) = lane_sum2_zip_store(t, x, g.go, |tk, xk| {
-                let lp = rows::ln(clip(xk / s, lo, hi));
-                (smooth(tk, ls, c) * lp, -gy(tk, xk) * xk / ss, up * (-lp * ft))
+                let cl = clip(q, lo, hi);
+                let lp = rows::ln(cl);
+                let ts = smooth(tk, ls, c);
+                let gy = -ts / cl * clip_grad(q, lo, hi);
+                (ts * lp, -gy * xk / ss, up * (-lp * ft))
             });
-            zip_store(t, x, g.gx, |tk, xk| up * (gy(tk, xk) / s + cross));
+            zip_store(t, x, g.gx, #[inline(always)] |tk, xk| {
+                let q = xk / s;
+                let gy = -smooth(tk, ls, c) / clip(q, lo, hi) * clip_grad(q, lo, hi);
+                up * (gy / s + cross)
+            });
             -v
         })?;
         Ok(Some((value, grads.map(|g| (g.target.expect("y_true's gradient"), g.input)))))
