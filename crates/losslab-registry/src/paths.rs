@@ -5,7 +5,8 @@
 //!
 //! Softmax cross entropy (class indices), the six element-wise losses of the
 //! fused kernels (`crates/losslab/src/machinery/kernels`) and the element-wise
-//! losses on the machinery's sweep (`eval_pointwise`) leave the general path; the general path widens every element to `f64` and
+//! losses on the machinery's sweep (`eval_pointwise`) and the per-row losses on
+//! the machinery's row sweep (`eval_rows`) leave the general path; the general path widens every element to `f64` and
 //! runs single-threaded scalar loops, the gradient in a pass of its own. When
 //! a loss moves to a faster path, its row here changes with it.
 //!
@@ -13,7 +14,8 @@
 //! ```
 //! use losslab_registry::{paths, resolve};
 //! assert_eq!(paths::path(resolve("mse_loss").unwrap()).unwrap().kind, paths::PathKind::FusedElementwise);
-//! assert!(matches!(paths::path(resolve("nll_loss").unwrap()).unwrap().kind, paths::PathKind::General));
+//! assert_eq!(paths::path(resolve("nll_loss").unwrap()).unwrap().kind, paths::PathKind::FusedPerRow);
+//! assert!(matches!(paths::path(resolve("ctc_loss").unwrap()).unwrap().kind, paths::PathKind::General));
 //! ```
 
 use crate::LossSpec;
@@ -82,9 +84,19 @@ const SORTS: &str = "a sort per row (sparsemax threshold) in f64, single-threade
 
 const SWEEP: &str = "the machinery's element-wise sweep (eval_pointwise) on same-shape contiguous operands: value and gradients in one parallel pass over the tensors' own type, each element by the loss's scalar f64 formula (vectorised where it has no libm call); broadcast or strided operands are widened to f64";
 
+/// A loss on the machinery's element-wise sweep, `note` saying when.
+const fn sweep_when(loss: &'static str, note: &'static str) -> LossPath {
+    LossPath { loss, kind: PathKind::FusedElementwise, note }
+}
+
 /// A loss on the machinery's element-wise sweep.
 const fn sweep(loss: &'static str) -> LossPath {
     LossPath { loss, kind: PathKind::FusedElementwise, note: SWEEP }
+}
+
+/// A loss on the machinery's per-row sweep (`eval_rows`, kernels::rows).
+const fn rows(loss: &'static str, note: &'static str) -> LossPath {
+    LossPath { loss, kind: PathKind::FusedPerRow, note }
 }
 
 const fn fused_ew(loss: &'static str) -> LossPath {
@@ -106,22 +118,22 @@ static PATHS: &[LossPath] = &[
         kind: PathKind::FusedPerRow,
         note: "class-index targets on (N, C) or (C,) logits in standard layout; probability targets and (N, C, d1, ...) logits take the general path",
     },
-    general("torch:nll_loss", ROWS),
+    rows("torch:nll_loss", "the machinery's per-row sweep on (N, C) or (C,) input in standard layout with contiguous, valid class-index targets (weights and ignore_index included): each row's loss and gradient in one parallel pass in the input's own type; (N, C, d1, ...) or strided input takes the general path"),
     sweep("torch:binary_cross_entropy"),
     LossPath {
         loss: "torch:binary_cross_entropy_with_logits",
         kind: PathKind::FusedElementwise,
         note: "without weight or pos_weight, same-shape contiguous operands; forward and backward are two sweeps through the registry",
     },
-    general("torch:kl_div", POINTWISE),
+    sweep_when("torch:kl_div", "the machinery's element-wise sweep (eval_pointwise) when input and target have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type; broadcast or strided operands take the general path (widened to f64)"),
     sweep("torch:poisson_nll_loss"),
     general("torch:gaussian_nll_loss", "widened to f64 (machinery Pointwise) with the variance broadcast and clamped in f64 temporaries, single-threaded scalar loops"),
     general("torch:margin_ranking_loss", "three operands broadcast and widened to f64, single-threaded scalar loop; the gradients in a separate pass"),
     sweep("torch:hinge_embedding_loss"),
     sweep("torch:soft_margin_loss"),
-    general("torch:multilabel_soft_margin_loss", ROWS),
+    rows("torch:multilabel_soft_margin_loss", "the machinery's per-row sweep without weight, input and target of one shape, contiguous: per row, the element-wise loop of BCE with logits (AVX-512 f32 lanes where the CPU has them) for the loss and both gradients in one pass, summed and divided by C; a weight, broadcast or strided operands take the general path"),
     general("torch:multilabel_margin_loss", ROWS),
-    general("torch:multi_margin_loss", ROWS),
+    rows("torch:multi_margin_loss", "the machinery's per-row sweep on (N, C), (C,) or () input in standard layout (weights, p = 1 or 2 included): each row's loss and gradient in one parallel pass in the input's own type, the row sums in vectorised lanes; strided input takes the general path"),
     general("torch:ctc_loss", CTC),
     general("torch:cosine_embedding_loss", PAIRS_PAR),
     general("torch:triplet_margin_loss", PAIRS_PAR),
@@ -147,9 +159,9 @@ static PATHS: &[LossPath] = &[
     general("keras:poisson", KERAS_ROWS),
     general("keras:hinge", KERAS_ROWS),
     general("keras:squared_hinge", KERAS_ROWS),
-    general("keras:categorical_hinge", KERAS_ROWS),
+    rows("keras:categorical_hinge", "the machinery's per-row sweep when y_true and y_pred have one shape and are contiguous: each row's positive sum, maximum (with its ties) and both gradients in one parallel pass in the tensors' own type; broadcast or strided operands take the general path"),
     general("keras:binary_crossentropy", KERAS_ROWS),
-    general("keras:categorical_crossentropy", KERAS_ROWS),
+    rows("keras:categorical_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false) when y_true and y_pred have one shape and are contiguous, classes on the last axis: per row the sum, then loss, y_true gradient and the renormalisation's cross term in one pass (a vectorised ln), the y_pred gradient from cache, in parallel in the tensors' own type; logits, broadcast or strided operands, another axis take the general path"),
     general("keras:sparse_categorical_crossentropy", KERAS_ROWS),
     general("keras:binary_focal_crossentropy", KERAS_ROWS),
     general("keras:categorical_focal_crossentropy", KERAS_ROWS),
@@ -174,7 +186,7 @@ static PATHS: &[LossPath] = &[
     general("optax:generalized_kl_divergence", ROWS),
     general("optax:kl_divergence", ROWS),
     general("optax:kl_divergence_with_log_targets", ROWS),
-    general("optax:safe_softmax_cross_entropy", ROWS),
+    rows("optax:safe_softmax_cross_entropy", "the machinery's per-row sweep when logits and labels have one shape and are contiguous: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; broadcast or strided operands, and inputs with a NaN or infinite logit maximum, take the general path"),
     general("optax:smooth_labels", ROWS),
     general("optax:huber_loss", POINTWISE),
     general("optax:log_cosh", POINTWISE),
@@ -194,7 +206,7 @@ static PATHS: &[LossPath] = &[
     general("losslab:cross_entropy", INFO),
     general("losslab:kl_divergence", INFO),
     general("losslab:js_divergence", INFO),
-    general("losslab:softmax_focal_loss", ROWS),
+    rows("losslab:softmax_focal_loss", "the machinery's per-row sweep on (N, C) or (C,) logits in standard layout with contiguous, valid class-index targets (alpha and ignore_index included): per row the cross-entropy kernel's block operations (maximum, exponentials stored in the gradient row and summed in f64, affine update), loss and gradient in one parallel pass in the input's own type; (N, C, d1, ...) or strided input, and inputs with a NaN or infinite logit, take the general path"),
     general("losslab:quantile_loss", POINTWISE),
     general("losslab:jaccard_loss", DICE),
     general("losslab:lovasz_softmax", "a sort of the errors per class (the Lovász extension) in f64, single-threaded"),

@@ -12,8 +12,10 @@
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
-use crate::machinery::kernels::elementwise::logistic;
-use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_pointwise, last_axis, sum_lane, Eval, Lanes, Pairing, Upstream};
+use crate::machinery::kernels::elementwise::{logistic, mode, serial_loop, BceLogits, Job, CHUNK};
+use crate::machinery::kernels::par::SyncPtr;
+use crate::machinery::kernels::rows::{lane_sum, lane_sum2_store, lane_sum_zip};
+use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_pointwise, eval_rows, last_axis, sum_lane, Eval, Lanes, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
@@ -455,7 +457,31 @@ impl MultilabelSoftMarginLoss {
         // PyTorch: the element-wise loss (input, target and weight broadcast
         // together), summed over axis `input.dim() − 1` of the broadcast result and
         // divided by C, the input's last size.
-        let (_, c, _) = last_axis(Self::NAME, "input", input.shape())?;
+        let (rows, c, out) = last_axis(Self::NAME, "input", input.shape())?;
+        if self.weight.is_none() && input.shape() == target.shape() && rows * c > 0 {
+            if let (Some(xs), Some(ys)) = (input.as_slice(), target.as_slice()) {
+                // The fused row sweep: per row, the element-wise loop of BCE
+                // with logits (the same element-wise loss) over its C elements,
+                // loss and gradients in one pass, its sum divided by C.
+                let reducer = Reducer::counting(self.reduction, &out, input.shape());
+                let (fwd, fb) = (serial_loop::<T, BceLogits>(mode::SUM), serial_loop::<T, BceLogits>(mode::SUM | mode::GX | mode::GY));
+                let (cf, chunks) = (c as f64, c.div_ceil(CHUNK));
+                let (value, grads) = eval_rows(Self::NAME, &reducer, input.shape(), (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+                    let mut j = Job::new(&xs[r * c..(r + 1) * c], &ys[r * c..(r + 1) * c]);
+                    // SAFETY: the row's x and y hold c elements; so do its gradients.
+                    let sum = match g {
+                        None => unsafe { fwd(BceLogits, &j, 0, chunks) },
+                        Some(g) => {
+                            j.scale = g.up / cf;
+                            (j.gx, j.gy) = (SyncPtr(g.gx.as_mut_ptr()), SyncPtr(g.go.as_mut_ptr()));
+                            unsafe { fb(BceLogits, &j, 0, chunks) }
+                        }
+                    };
+                    sum / cf
+                })?;
+                return Ok((value, grads.map(|g| (g, None))));
+            }
+        }
         let w = self.weight.as_ref();
         let mut operands = vec![("input", input.shape()), ("target", target.shape())];
         if let Some(w) = w {
@@ -690,6 +716,41 @@ impl Default for MultiMarginLoss {
     }
 }
 
+/// One row of [`MultiMarginLoss`] (`P2`: `p = 2`): its loss
+/// `w Σ_{i≠y} max(0, m − x[y] + x[i])^p / C` and, with `g`, its gradient
+/// (`d_i = up · w / C` or `2 z · up · w / C` where `z > 0`, `−Σ d_i` at `y`)
+/// in one pass; the general path's formulas, the sums in lanes.
+#[inline(always)]
+fn multi_margin_row<T: Float, const P2: bool>(xr: &[T], y: usize, m: f64, w: f64, cf: f64, g: Option<RowGrads<'_, T>>) -> f64 {
+    let base = m - xr[y].to_wide();
+    let term = |z: f64| {
+        let t = if z > 0.0 { if P2 { z * z } else { z } } else { 0.0 };
+        // relu(z) below the margin: 0, or NaN.
+        if z.is_nan() { z } else { t }
+    };
+    let (lo, hi) = (&xr[..y], &xr[y + 1..]);
+    match g {
+        None => {
+            let f = |x: f64| term(base + x);
+            (lane_sum(lo, f) + lane_sum(hi, f)) * w / cf
+        }
+        Some(g) => {
+            let gs = g.up * w / cf;
+            let f = |x: f64| {
+                let z = base + x;
+                let d = if z > 0.0 { if P2 { 2.0 * z * gs } else { gs } } else { 0.0 };
+                (term(z), d, d)
+            };
+            let (glo, rest) = g.gx.split_at_mut(y);
+            let (gy, ghi) = rest.split_first_mut().expect("the target's element");
+            let (l0, d0) = lane_sum2_store(lo, glo, f);
+            let (l1, d1) = lane_sum2_store(hi, ghi, f);
+            *gy = T::from_wide(0.0 - (d0 + d1));
+            (l0 + l1) * w / cf
+        }
+    }
+}
+
 impl MultiMarginLoss {
     const NAME: &'static str = "multi_margin_loss";
 
@@ -746,7 +807,6 @@ impl MultiMarginLoss {
                 return Err(shape_err(Self::NAME, "weight", format!("[{c}] (one weight per class)"), &[w.len()]));
             }
         }
-        let mut ys = Vec::with_capacity(n);
         for (i, l) in target.iter().enumerate() {
             let l = l.index();
             if l < 0 || l >= c as i64 {
@@ -759,11 +819,24 @@ impl MultiMarginLoss {
                     ignore_index: None,
                 });
             }
-            ys.push(l as usize);
         }
-        let x = widen(&input);
         let (m, p2, cf) = (self.margin, self.p == 2, c as f64);
+        if let (Some(xs), Some(labels)) = (input.as_slice(), target.as_slice()) {
+            // The fused row sweep: each row's loss and gradient in one pass.
+            let reducer = Reducer::counting(self.reduction, &out, input.shape());
+            return eval_rows(Self::NAME, &reducer, input.shape(), (n, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+                let y = labels[r].index() as usize;
+                let (xr, w) = (&xs[r * c..(r + 1) * c], self.weight.as_ref().map_or(1.0, |w| w[y]));
+                if p2 {
+                    multi_margin_row::<T, true>(xr, y, m, w, cf, g)
+                } else {
+                    multi_margin_row::<T, false>(xr, y, m, w, cf, g)
+                }
+            });
+        }
+        let ys: Vec<usize> = target.iter().map(|l| l.index() as usize).collect();
         let wy = |s: usize| self.weight.as_ref().map_or(1.0, |w| w[ys[s]]);
+        let x = widen(&input);
         eval_lanes(
             Self::NAME,
             input.shape(),
@@ -1007,6 +1080,41 @@ impl Default for KerasCategoricalHinge {
     }
 }
 
+/// One row of [`KerasCategoricalHinge`]: `relu(max_k (1 − t_k) p_k − Σ t p + 1)`
+/// and, with `g`, its gradients (`∂/∂p` into `gx`, `∂/∂t` into `go`), by the
+/// general path's formulas (the maximum's gradient split among its ties, JAX's
+/// `relu` gradient of ½ at 0); the positive sum in lanes.
+#[inline(always)]
+fn categorical_hinge_row<T: Float>(t: &[T], p: &[T], g: Option<RowGrads<'_, T>>) -> f64 {
+    let c = p.len();
+    let pos = lane_sum_zip(t, p, |t, p| t * p);
+    let neg_at = |k: usize| (1.0 - t[k].to_wide()) * p[k].to_wide();
+    // The maximum (NaN if any is) and how many attain it (at least 1).
+    let (mut neg, mut ties, mut nan) = (f64::NEG_INFINITY, 0usize, false);
+    for k in 0..c {
+        let v = neg_at(k);
+        nan |= v.is_nan();
+        if v > neg {
+            (neg, ties) = (v, 1);
+        } else if v == neg {
+            ties += 1;
+        }
+    }
+    let (neg, ties) = if nan { (f64::NAN, 1) } else { (neg, ties.max(1)) };
+    let z = neg - pos + 1.0;
+    if let Some(g) = g {
+        let a = g.up * jax_relu_grad(z);
+        let share = a / ties as f64;
+        for k in 0..c {
+            let (tk, pk) = (t[k].to_wide(), p[k].to_wide());
+            let dneg = if neg_at(k) == neg { share } else { 0.0 };
+            g.gx[k] = T::from_wide(dneg * (1.0 - tk) - a * tk);
+            g.go[k] = T::from_wide(-(dneg * pk) - a * pk);
+        }
+    }
+    relu(z)
+}
+
 impl KerasCategoricalHinge {
     const NAME: &'static str = "categorical_hinge";
 
@@ -1021,6 +1129,15 @@ impl KerasCategoricalHinge {
         y_pred: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
+        if y_true.shape() == y_pred.shape() {
+            if let (Some(ts), Some(ps), Some((rows, c, out))) = (y_true.as_slice(), y_pred.as_slice(), y_pred.shape().split_last().map(|(&c, o)| (o.iter().product::<usize>(), c, o))) {
+                if rows * c > 0 {
+                    // The fused row sweep: each row's loss and gradients in one pass.
+                    let reducer = Reducer::counting(self.reduction, out, y_pred.shape());
+                    return eval_rows(Self::NAME, &reducer, y_pred.shape(), (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| categorical_hinge_row(&ts[r * c..(r + 1) * c], &ps[r * c..(r + 1) * c], g));
+                }
+            }
+        }
         let bc = Broadcast::numpy(Self::NAME, &[("y_pred", y_pred.shape()), ("y_true", y_true.shape())])?;
         let pw = Pointwise::from_broadcast(bc, &y_pred, &y_true);
         let lanes = last_axis(Self::NAME, "y_pred", &pw.shape)?;

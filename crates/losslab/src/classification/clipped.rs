@@ -36,7 +36,8 @@ use crate::machinery::float::{ClassIndex, Float};
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::clip::*;
-use crate::machinery::reduction::{sum_f64, Reduction};
+use crate::machinery::kernels::rows::{self, lane_sum, lane_sum2_zip_store, lane_sum_zip, zip_store};
+use crate::machinery::reduction::{sum_f64, Reducer, Reduction};
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
@@ -461,6 +462,9 @@ impl KerasCategoricalCrossentropy {
         let ls = self.label_smoothing;
         let classes = y_true.shape().last().copied().unwrap_or(1);
         let fl = self.from_logits;
+        if let Some(done) = self.fused(y_true, y_pred, go)? {
+            return Ok(done);
+        }
         run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, go, |t, x, g| {
             let lq = class_log_probs(x, fl);
             let ts: Vec<f64> = t.iter().map(|&v| smooth(v, ls, classes)).collect();
@@ -475,6 +479,52 @@ impl KerasCategoricalCrossentropy {
             v
         })
     }
+    /// The machinery's row sweep for probabilities (not logits) of one shape
+    /// as `y_true`, both contiguous, classes on the last axis: per row, `Σ y`,
+    /// then the loss, the `y_true` gradient and the renormalisation's cross
+    /// term in one pass (a vectorised `ln`), then the `y_pred` gradient from
+    /// cache; the general path's formulas. `None` for every other case.
+    fn fused<T: Float, D: Dimension>(&self, y_true: &ArrayView<'_, T, D>, y_pred: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
+        let shape = y_pred.shape();
+        let nd = shape.len() as isize;
+        if self.from_logits || y_true.shape() != shape || nd == 0 || (self.axis != -1 && self.axis != nd - 1) {
+            return Ok(None);
+        }
+        let (Some(ts), Some(xs)) = (y_true.as_slice(), y_pred.as_slice()) else { return Ok(None) };
+        let (rows, c, out) = last_axis(Self::NAME, "y_pred", shape)?;
+        if rows * c == 0 {
+            return Ok(None);
+        }
+        let (ls, (lo, hi)) = (self.label_smoothing, (KERAS_EPSILON, 1.0 - KERAS_EPSILON));
+        let ft = if ls != 0.0 { 1.0 - ls } else { 1.0 };
+        let reducer = Reducer::counting(self.reduction, &out, shape);
+        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let (t, x) = (&ts[r * c..(r + 1) * c], &xs[r * c..(r + 1) * c]);
+            let s = lane_sum(x, |v| v);
+            let Some(g) = g else {
+                return -lane_sum_zip(t, x, |tk, xk| smooth(tk, ls, c) * rows::ln(clip(xk / s, lo, hi)));
+            };
+            let (up, ss) = (g.up, s * s);
+            // ∂/∂lp = −t̃; through the clip and the renormalisation.
+            let (v, cross) = lane_sum2_zip_store(t, x, g.go, #[inline(always)] |tk, xk| {
+                let q = xk / s;
+                let cl = clip(q, lo, hi);
+                let lp = rows::ln(cl);
+                let ts = smooth(tk, ls, c);
+                let gy = -ts / cl * clip_grad(q, lo, hi);
+                (ts * lp, -gy * xk / ss, up * (-lp * ft))
+            });
+            zip_store(t, x, g.gx, #[inline(always)] |tk, xk| {
+                let q = xk / s;
+                let gy = -smooth(tk, ls, c) / clip(q, lo, hi) * clip_grad(q, lo, hi);
+                up * (gy / s + cross)
+            });
+            -v
+        })?;
+        Ok(Some((value, grads.map(|g| (g.target.expect("y_true's gradient"), g.input)))))
+    }
+
     loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 

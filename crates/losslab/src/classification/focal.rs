@@ -5,7 +5,10 @@ use crate::machinery::methods::{free_fn, setters};
 use crate::machinery::error::{check_option, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use crate::machinery::kernels::ops_for;
+use crate::machinery::lanes::{eval_rows, Eval, RowGrads, Upstream};
 use crate::math::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 
@@ -174,6 +177,84 @@ impl SoftmaxFocalLoss {
         Ok(FocalPrepared { classes, inner, x: widen(input), labels, reducer })
     }
 
+    /// The fused row sweep ([`eval_rows`]) on a contiguous `(N, C)` or `(C,)`
+    /// input with valid, contiguous targets of its sample shape: per row, the
+    /// cross-entropy kernel's block operations (maximum; exponentials stored in
+    /// the gradient row and summed in `f64`; the affine update `e · f`), the
+    /// loss and gradient in one pass; `None` for every other case (the general
+    /// path then validates and reports errors), and for inputs with a NaN or
+    /// infinite logit (the general path's formulas handle them).
+    fn fused<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, L, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Option<Eval<T, Gradients<T>>>> {
+        let shape = input.shape();
+        let (rows, c) = match *shape {
+            [c] if c > 0 => (1, c),
+            [n, c] if n > 0 && c > 0 => (n, c),
+            _ => return Ok(None),
+        };
+        let sample_shape: &[usize] = if shape.len() == 2 { &shape[..1] } else { &[] };
+        if !(self.gamma >= 0.0) || target.shape() != sample_shape || self.alpha.as_ref().is_some_and(|a| a.len() != c) {
+            return Ok(None);
+        }
+        let (Some(x), Some(labels)) = (input.as_slice(), target.as_slice()) else { return Ok(None) };
+        let ignore = self.ignore_index;
+        let mut counted = 0usize;
+        for &l in labels {
+            let l = l.index();
+            if l == ignore {
+                continue;
+            }
+            if l < 0 || l as u64 >= c as u64 {
+                return Ok(None);
+            }
+            counted += 1;
+        }
+        let reducer = Reducer {
+            reduction: self.reduction,
+            shape: sample_shape.to_vec(),
+            mean_denominator: counted as f64,
+            batch: if shape.len() > 1 { rows as f64 } else { 1.0 },
+        };
+        let ops = ops_for::<T>();
+        let special = AtomicBool::new(false);
+        let gamma = self.gamma;
+        let out = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let l = labels[r].index();
+            if l == ignore {
+                return 0.0;
+            }
+            let (y, xr) = (l as usize, &x[r * c..(r + 1) * c]);
+            // SAFETY: the row holds c elements; so does its gradient row.
+            let (m, nan) = unsafe { (ops.max)(xr.as_ptr(), c) };
+            if nan || !m.is_finite() {
+                special.store(true, Ordering::Relaxed);
+                return 0.0;
+            }
+            let mut g = g;
+            let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
+            let (sum, _) = unsafe { (ops.exp_sum)(xr.as_ptr(), dst, c, m, false) };
+            let lp = (xr[y].to_wide() - m.to_wide()) - sum.ln();
+            let a = self.alpha_of(y);
+            let q = -lp.exp_m1();
+            if let Some(g) = g {
+                let p = lp.exp();
+                // As `grad`: log p · (1 − p)^(γ − 1), 0 at p = 1.
+                let t = if lp == 0.0 { 0.0 } else { lp * q.powf(gamma - 1.0) };
+                let d_lp = -a * (q.powf(gamma) - gamma * p * t);
+                let cs = g.up * d_lp;
+                // grad_j = cs · ([j = y] − e_j / S); the target's element in f64.
+                unsafe { (ops.affine)(g.gx.as_mut_ptr(), c, T::from_wide(-cs / sum), T::zero()) };
+                g.gx[y] = T::from_wide(cs * (1.0 - p));
+            }
+            -a * q.powf(gamma) * lp
+        })?;
+        Ok((!special.load(Ordering::Relaxed)).then_some(out))
+    }
+
     fn alpha_of(&self, y: usize) -> f64 {
         self.alpha.as_ref().map_or(1.0, |a| a[y])
     }
@@ -227,6 +308,9 @@ impl SoftmaxFocalLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<T>> {
+        if let Some((value, _)) = self.fused(&input, &target, &Upstream::Skip)? {
+            return Ok(value);
+        }
         let f = self.prepare(&input, &target)?;
         Ok(f.reducer.output(self.losses(&f)))
     }
@@ -242,6 +326,9 @@ impl SoftmaxFocalLoss {
         target: ArrayView<'_, L, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        if let Some((_, Some(g))) = self.fused(&input, &target, &Upstream::Given(grad_output.view()))? {
+            return Ok(g);
+        }
         let f = self.prepare(&input, &target)?;
         let scales = f.reducer.scales(Self::NAME, &grad_output)?;
         Ok(Gradients { input: narrow(input.shape(), self.grad(&f, &scales)), target: None })
@@ -256,6 +343,9 @@ impl SoftmaxFocalLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if let Some((value, Some(g))) = self.fused(&input, &target, &Upstream::Ones)? {
+            return Ok((value, g));
+        }
         let f = self.prepare(&input, &target)?;
         let value = f.reducer.output(self.losses(&f));
         let one: ArrayD<T> = ones_like_output(&f.reducer);

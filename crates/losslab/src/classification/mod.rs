@@ -15,7 +15,7 @@ use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::kernels::elementwise::BceLogits;
-use crate::machinery::lanes::{eval_pointwise, resolve_axis, Eval, Pairing, Upstream};
+use crate::machinery::lanes::{eval_pointwise, eval_rows, resolve_axis, Eval, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, sigmoid_f64};
 use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
@@ -679,6 +679,69 @@ impl NllLoss {
         IndexedCe::new(&spec, input, target, true)
     }
 
+    /// The fused row sweep ([`eval_rows`]) for a contiguous `(N, C)` or `(C,)`
+    /// input with valid targets of its shape (contiguous); `None` for every
+    /// other case, which the general path takes (and whose errors it reports).
+    fn fused<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, L, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Option<Eval<T, Gradients<T>>>> {
+        let shape = input.shape();
+        let (rows, c) = match *shape {
+            [c] if c > 0 => (1, c),
+            [n, c] if n > 0 && c > 0 => (n, c),
+            _ => return Ok(None),
+        };
+        let sample_shape: &[usize] = if shape.len() == 2 { &shape[..1] } else { &[] };
+        if target.shape() != sample_shape && !one_sample_target(shape, target.shape()) {
+            return Ok(None);
+        }
+        let (Some(x), Some(labels)) = (input.as_slice(), target.as_slice()) else { return Ok(None) };
+        let weight = self.weight.as_deref();
+        if weight.is_some_and(|w| w.len() != c) {
+            return Ok(None);
+        }
+        // Validate as the general path does; the denominator of `Mean` is
+        // `Σ w[y]` over the samples that count, in sample order (their number
+        // without weights).
+        let ignore = self.ignore_index;
+        let mut den = crate::machinery::reduction::Neumaier::default();
+        let mut count = 0usize;
+        for &l in labels {
+            let l = l.index();
+            if l == ignore {
+                continue;
+            }
+            if l < 0 || l as u64 >= c as u64 {
+                return Ok(None);
+            }
+            match weight {
+                Some(w) => den.add(w[l as usize]),
+                None => count += 1,
+            }
+        }
+        let reducer = Reducer {
+            reduction: self.reduction,
+            shape: sample_shape.to_vec(),
+            mean_denominator: if weight.is_some() { den.total() } else { count as f64 },
+            batch: if shape.len() > 1 { rows as f64 } else { 1.0 },
+        };
+        Ok(Some(eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let l = labels[r].index();
+            if l == ignore {
+                return 0.0;
+            }
+            let y = l as usize;
+            let wy = weight.map_or(1.0, |w| w[y]);
+            if let Some(g) = g {
+                g.gx[y] = T::from_wide(-g.up * wy);
+            }
+            -(x[r * c + y].to_wide() * wy)
+        })?))
+    }
+
     fn losses(&self, ce: &IndexedCe) -> Vec<f64> {
         (0..ce.lanes.samples())
             .map(|s| match ce.labels[s] {
@@ -707,6 +770,9 @@ impl NllLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<T>> {
+        if let Some((value, _)) = self.fused(&input, &target, &Upstream::Skip)? {
+            return Ok(value);
+        }
         let ce = self.prepare(&input, &target)?;
         Ok(ce.reducer.output(self.losses(&ce)))
     }
@@ -722,6 +788,9 @@ impl NllLoss {
         target: ArrayView<'_, L, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        if let Some((_, Some(g))) = self.fused(&input, &target, &Upstream::Given(grad_output.view()))? {
+            return Ok(g);
+        }
         let ce = self.prepare(&input, &target)?;
         let scales = ce.reducer.scales(Self::NAME, &grad_output)?;
         Ok(Gradients { input: narrow(input.shape(), self.grad(&ce, &scales)), target: None })
@@ -736,6 +805,9 @@ impl NllLoss {
         input: ArrayView<'_, T, D1>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if let Some((value, Some(g))) = self.fused(&input, &target, &Upstream::Ones)? {
+            return Ok((value, g));
+        }
         let ce = self.prepare(&input, &target)?;
         let value = ce.reducer.output(self.losses(&ce));
         let ones = ones_like_output::<T>(&ce.reducer);

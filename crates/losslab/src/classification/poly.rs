@@ -22,6 +22,7 @@ use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
+use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip};
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
@@ -185,6 +186,9 @@ impl OptaxSafeSoftmaxCrossEntropy {
         labels: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
+        if let Some(done) = self.fused(logits, labels, go)? {
+            return Ok(done);
+        }
         let shapes = PairShapes::Numpy { own_lane: [true, false], keras_rank: false };
         run_pair_with(Self::NAME, ("logits", logits), ("labels", labels), -1, shapes, self.reduction, go, |x, w, g| {
             let n = x.len();
@@ -201,6 +205,56 @@ impl OptaxSafeSoftmaxCrossEntropy {
             v
         })
     }
+    /// The machinery's row sweep for logits and labels of one shape, both
+    /// contiguous: per row the cross-entropy kernel's block operations (the
+    /// maximum; the exponentials stored in the logits' gradient row and summed
+    /// in `f64`), then the loss, `∂/∂labels = −log p` and `∂/∂logits = p Σw − w`
+    /// in one pass from cache; the general path's formulas. `None` for every
+    /// other case, and for inputs with a NaN or infinite logit maximum (the
+    /// general path's formulas handle them).
+    fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
+        let shape = logits.shape();
+        if labels.shape() != shape || shape.is_empty() {
+            return Ok(None);
+        }
+        let (Some(xs), Some(ws)) = (logits.as_slice(), labels.as_slice()) else { return Ok(None) };
+        let (rows, c, out) = last_axis(Self::NAME, "logits", shape)?;
+        if rows * c == 0 {
+            return Ok(None);
+        }
+        let reducer = Reducer::counting(self.reduction, &out, shape);
+        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let ops = crate::machinery::kernels::ops_for::<T>();
+        let special = std::sync::atomic::AtomicBool::new(false);
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let (x, w) = (&xs[r * c..(r + 1) * c], &ws[r * c..(r + 1) * c]);
+            // SAFETY: the row holds c elements; so does its gradient row.
+            let (m, nan) = unsafe { (ops.max)(x.as_ptr(), c) };
+            if nan || !m.is_finite() {
+                special.store(true, std::sync::atomic::Ordering::Relaxed);
+                return 0.0;
+            }
+            let mut g = g;
+            let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
+            let (s, _) = unsafe { (ops.exp_sum)(x.as_ptr(), dst, c, m, false) };
+            let (m, ls) = (m.to_wide(), s.ln());
+            let lp = |xk: f64| (xk - m) - ls;
+            let term = |xk: f64, wk: f64| if wk != 0.0 { wk * lp(xk) } else { 0.0 };
+            let Some(g) = g else { return -lane_sum_zip(x, w, term) };
+            let (v, sw) = lane_sum2_zip_store(x, w, g.go, |xk, wk| (term(xk, wk), wk, g.up * -lp(xk)));
+            // p_k Σw − w_k, p_k = e_k / S (e_k kept in the gradient row).
+            let f = sw / s;
+            for (gk, &wk) in g.gx.iter_mut().zip(w) {
+                *gk = T::from_wide(g.up * (gk.to_wide() * f - wk.to_wide()));
+            }
+            -v
+        })?;
+        if special.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        Ok(Some((value, grads.map(|g| (g.input, g.target.expect("the labels' gradient"))))))
+    }
+
     loss_methods!(optax: run(input = first), (logits: float, labels: float));
 }
 

@@ -169,6 +169,87 @@ fn fused_pointwise<T: Float, O: ElemOp>(
     Ok(Some((value, grads)))
 }
 
+/// One row's outputs in [`eval_rows`]: the upstream gradient of its loss and
+/// its gradients (each the row's `C` elements, zeroed), or `None` for a
+/// forward pass.
+pub(crate) struct RowGrads<'a, T> {
+    /// The upstream gradient of the row's loss (the reduction's factor included).
+    pub(crate) up: f64,
+    /// `∂/∂` the first tensor.
+    pub(crate) gx: &'a mut [T],
+    /// `∂/∂` the second tensor (empty unless asked for).
+    pub(crate) go: &'a mut [T],
+}
+
+/// Runs a per-row loss over `rows` contiguous rows of `c` elements on the fused
+/// row sweep ([`kernels::rows`](crate::machinery::kernels::rows)): `row(r,
+/// grads)` returns row `r`'s loss and, when `grads` is `Some`, writes its
+/// gradients (scaled by `grads.up`) into the row's slices, in the one pass; rows
+/// in parallel, in the tensors' own type, the sum in a fixed order
+/// (bit-identical whatever the thread count). `shape` is the gradients'
+/// (`rows · c` elements), `reducer` the result's; `other_grad` asks for the
+/// gradient of a second tensor of `shape`. Nothing is allocated but the
+/// result, the gradients and, for an unreduced result's upstream gradient, its
+/// widening.
+pub(crate) fn eval_rows<T: Float>(
+    loss: &'static str,
+    reducer: &Reducer,
+    shape: &[usize],
+    (rows, c): (usize, usize),
+    up: &Upstream<'_, T>,
+    other_grad: bool,
+    row: impl Fn(usize, Option<RowGrads<'_, T>>) -> f64 + Sync,
+) -> Result<Eval<T, Gradients<T>>> {
+    let n = rows * c;
+    debug_assert_eq!(n, shape.iter().product::<usize>());
+    let scales = up.scales(loss, reducer)?;
+    let mut losses = Vec::new();
+    let lp = if reducer.reduction == Reduction::None {
+        losses = vec![T::zero(); rows];
+        SyncPtr(losses.as_mut_ptr())
+    } else {
+        SyncPtr::null()
+    };
+    let (mut gx, mut go) = (Vec::new(), Vec::new());
+    if scales.is_some() {
+        gx = vec![T::zero(); n];
+        if other_grad {
+            go = vec![T::zero(); n];
+        }
+    }
+    let (gxp, gop) = (SyncPtr(gx.as_mut_ptr()), SyncPtr(go.as_mut_ptr()));
+    // SAFETY: `losses` holds `rows` elements (or is null) and is this call's own.
+    // The closures are inlined into the part loop, which is compiled per
+    // instruction set ([`kernels::rows`](crate::machinery::kernels::rows)).
+    let total = unsafe {
+        crate::machinery::kernels::rows::run(
+            rows,
+            n,
+            lp,
+            #[inline(always)]
+            |r: usize| match &scales {
+                None => row(r, None),
+                Some(sc) => {
+                    // SAFETY (the enclosing block): row r's elements are this task's alone.
+                    let (gx, go) = (
+                        std::slice::from_raw_parts_mut(gxp.add(r * c), c),
+                        if other_grad { std::slice::from_raw_parts_mut(gop.add(r * c), c) } else { &mut [][..] },
+                    );
+                    row(r, Some(RowGrads { up: sc.at(r), gx, go }))
+                }
+            },
+        )
+    };
+    let value = if reducer.reduction == Reduction::None {
+        ArrayD::from_shape_vec(IxDyn(&reducer.shape), losses).expect("one loss per row")
+    } else {
+        reducer.output_total(total)
+    };
+    let array = |v: Vec<T>| ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape and length agree");
+    let grads = scales.is_some().then(|| Gradients { input: array(gx), target: other_grad.then(|| array(go)) });
+    Ok((value, grads))
+}
+
 /// Splits a shape into `(samples, classes, shape of one result per sample)` along
 /// its last axis; an error for a tensor without axes.
 pub(crate) fn last_axis(loss: &'static str, tensor: &'static str, shape: &[usize]) -> Result<(usize, usize, Vec<usize>)> {

@@ -14,11 +14,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub struct Counting;
 pub static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 pub static ARMED: AtomicBool = AtomicBool::new(false);
+/// The bytes of the allocations counted in [`ALLOCS`].
+pub static BYTES: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         if ARMED.load(Ordering::Relaxed) {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
+            BYTES.fetch_add(l.size(), Ordering::Relaxed);
         }
         System.alloc(l)
     }

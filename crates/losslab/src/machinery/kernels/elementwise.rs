@@ -209,11 +209,12 @@ unsafe fn chunks_base<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, c0: u
     chunks::<T, O, M>(op, j, c0, c1)
 }
 
-type ChunksFn<T, O> = unsafe fn(O, &Job<T>, usize, usize) -> f64;
+/// The loop over chunks `[c0, c1)` of a job (one mode, one instruction set).
+pub(crate) type ChunksFn<T, O> = unsafe fn(O, &Job<T>, usize, usize) -> f64;
 
 /// The instruction set of the element-wise loops: 2 (AVX-512), 1 (AVX2 + FMA)
 /// or 0, detected once (`LOSSLAB_NO_AVX512`, `LOSSLAB_NO_SIMD` as the other kernels).
-fn level() -> u8 {
+pub(crate) fn level() -> u8 {
     static LEVEL: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
     *LEVEL.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
@@ -244,15 +245,9 @@ fn pick<T: Float, O: ElemOp, const M: u8>() -> ChunksFn<T, O> {
     }
 }
 
-/// Runs the sweep of mode `M`; the sum of the losses (0 without `SUM`).
-///
-/// # Safety
-/// `x`, `y` hold `len` elements; every buffer the mode uses holds `len`
-/// elements and the written ones overlap nothing else.
-unsafe fn run_mode<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>) -> f64 {
-    if j.len == 0 {
-        return 0.0;
-    }
+/// The loop of mode `M` for this CPU: the AVX-512 `f32` loop where the op has
+/// one, else [`pick`]'s.
+fn pick_mode<T: Float, O: ElemOp, const M: u8>() -> ChunksFn<T, O> {
     let f = pick::<T, O, M>();
     #[cfg(target_arch = "x86_64")]
     let f = if O::LANES512 != Lanes::Generic && level() == 2 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
@@ -262,6 +257,36 @@ unsafe fn run_mode<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>) -> f64 {
     } else {
         f
     };
+    f
+}
+
+/// The loop [`run`] runs for mode `m` (`SUM`, `SUM | GX` or `SUM | GX | GY`),
+/// for a caller that runs it on the calling thread over jobs of its own (the
+/// rows of a per-row loss, [`super::rows`]): `f(op, &job, 0, job.len.div_ceil(CHUNK))`
+/// is the job's sum, as [`run`] computes it for a job of at most one part.
+pub(crate) fn serial_loop<T: Float, O: ElemOp>(m: u8) -> ChunksFn<T, O> {
+    use mode::*;
+    const FWD: u8 = SUM;
+    const INTO: u8 = SUM | GX;
+    const FB: u8 = SUM | GX | GY;
+    match m {
+        FWD => pick_mode::<T, O, FWD>(),
+        INTO => pick_mode::<T, O, INTO>(),
+        FB => pick_mode::<T, O, FB>(),
+        _ => unreachable!("unsupported serial element-wise mode {m}"),
+    }
+}
+
+/// Runs the sweep of mode `M`; the sum of the losses (0 without `SUM`).
+///
+/// # Safety
+/// `x`, `y` hold `len` elements; every buffer the mode uses holds `len`
+/// elements and the written ones overlap nothing else.
+unsafe fn run_mode<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>) -> f64 {
+    if j.len == 0 {
+        return 0.0;
+    }
+    let f = pick_mode::<T, O, M>();
     let nchunks = j.len.div_ceil(CHUNK);
     let per_part = nchunks.div_ceil(MAX_PARTS);
     let parts = nchunks.div_ceil(per_part);

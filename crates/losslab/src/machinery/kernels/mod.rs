@@ -9,6 +9,8 @@
 //!   operations.
 //! - [`softmax_ce_half`]: the block operations of `bf16`/`f16` logits,
 //!   computed in `f32`, for that driver.
+//! - [`rows`]: the per-row losses (NLL, multi-margin, multi-label soft
+//!   margin): each row's loss and gradient in one parallel sweep over the rows.
 //! - [`par`]: the parallel loop (rayon, behind the `rayon` feature) with a
 //!   partition fixed by the problem's size, so that results are bit-identical
 //!   whatever the thread count.
@@ -18,6 +20,7 @@
 
 pub(crate) mod elementwise;
 pub(crate) mod par;
+pub(crate) mod rows;
 pub(crate) mod simd;
 pub(crate) mod softmax_ce;
 pub(crate) mod softmax_ce_half;

@@ -1,0 +1,268 @@
+//! The per-row losses' sweep (NLL, multi-margin, multi-label soft margin):
+//! one pass over the rows of a contiguous `(rows, C)` buffer that computes each
+//! row's loss and, where asked, writes its gradient, in the tensors' own type.
+//!
+//! Rows are cut into at most [`MAX_PARTS`] parts of consecutive rows, fixed by
+//! the number of rows alone (never by the number of threads); each part sums
+//! its rows' losses in row order (compensated), and the parts' sums are
+//! compensated in part order, so that the results are bit-identical whatever
+//! the thread count. Parts run in parallel ([`par::for_each`]) once the call
+//! touches [`par::PAR_MIN_WORK`] elements.
+//!
+//! A part's loop is compiled three times, for AVX-512, AVX2 + FMA and the
+//! baseline, and chosen once per call (the element-wise loops' choice, with
+//! `LOSSLAB_NO_AVX512` / `LOSSLAB_NO_SIMD`): a row function that LLVM can
+//! vectorise is vectorised for the CPU. LLVM neither contracts nor reorders
+//! floating-point operations, so the three give the same bits.
+
+use super::elementwise;
+use super::par::{self, SyncPtr};
+use crate::machinery::float::Float;
+use crate::machinery::reduction::Neumaier;
+
+/// The most parts a call is cut into.
+pub(crate) const MAX_PARTS: usize = 256;
+
+/// Lanes of the row sums of [`lane_sum`]: independent accumulators, combined
+/// by a fixed tree, so that a row's sum vectorises.
+pub(crate) const LANES: usize = 8;
+
+/// Rows `lo..hi`: each row's loss `row(r)` stored at `losses` (unless it is
+/// null), their sum compensated in row order.
+#[inline(always)]
+unsafe fn part<T: Float, F: Fn(usize) -> f64>(row: &F, losses: SyncPtr<T>, lo: usize, hi: usize) -> f64 {
+    let mut sum = Neumaier::default();
+    for r in lo..hi {
+        let l = row(r);
+        if !losses.is_null() {
+            *losses.add(r) = T::from_wide(l);
+        }
+        sum.add(l);
+    }
+    sum.total()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+unsafe fn part_avx512<T: Float, F: Fn(usize) -> f64>(row: &F, losses: SyncPtr<T>, lo: usize, hi: usize) -> f64 {
+    part(row, losses, lo, hi)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn part_avx2<T: Float, F: Fn(usize) -> f64>(row: &F, losses: SyncPtr<T>, lo: usize, hi: usize) -> f64 {
+    part(row, losses, lo, hi)
+}
+
+unsafe fn part_base<T: Float, F: Fn(usize) -> f64>(row: &F, losses: SyncPtr<T>, lo: usize, hi: usize) -> f64 {
+    part(row, losses, lo, hi)
+}
+
+/// Runs `row(r)` for every row `r < rows`, in parallel where the call touches
+/// `work` elements of at least [`par::PAR_MIN_WORK`]; each row's loss stored at
+/// `losses[r]` unless `losses` is null. Returns the sum of the losses, in a
+/// fixed order (see the module's docs).
+///
+/// `row` must write only its own row's outputs (gradients), so that the parts
+/// may run at once.
+///
+/// # Safety
+/// `losses` is null or holds `rows` elements that nothing else touches.
+pub(crate) unsafe fn run<T: Float, F: Fn(usize) -> f64 + Sync>(rows: usize, work: usize, losses: SyncPtr<T>, row: F) -> f64 {
+    if rows == 0 {
+        return 0.0;
+    }
+    let f: unsafe fn(&F, SyncPtr<T>, usize, usize) -> f64 = match elementwise::level() {
+        #[cfg(target_arch = "x86_64")]
+        2 => part_avx512::<T, F>,
+        #[cfg(target_arch = "x86_64")]
+        1 => part_avx2::<T, F>,
+        _ => part_base::<T, F>,
+    };
+    let parts = rows.min(MAX_PARTS);
+    let per_part = rows.div_ceil(parts);
+    let parts = rows.div_ceil(per_part);
+    let mut partial = [0.0f64; MAX_PARTS];
+    let pp = SyncPtr(partial.as_mut_ptr());
+    let row = &row;
+    par::for_each(parts, work, |p| {
+        // SAFETY: part p's rows and slot are its own.
+        unsafe { *pp.add(p) = f(row, losses, p * per_part, ((p + 1) * per_part).min(rows)) };
+    });
+    par::neumaier(&partial[..parts])
+}
+
+/// The fixed tree over the lanes.
+#[inline(always)]
+fn tree(mut acc: [f64; LANES]) -> f64 {
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            acc[i] += acc[i + w];
+        }
+    }
+    acc[0]
+}
+
+/// `Σ f(x_k)` over a slice, in [`LANES`] accumulators (the `k`-th element into
+/// lane `k mod LANES`, the last `len mod LANES` into a tail), combined by a
+/// fixed tree: a sum that vectorises, the same bits on every instruction set.
+#[inline(always)]
+pub(crate) fn lane_sum<T: Float>(x: &[T], f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let (body, rest) = x.as_chunks::<LANES>();
+    for ch in body {
+        for i in 0..LANES {
+            acc[i] += f(ch[i].to_wide());
+        }
+    }
+    let mut tail = 0.0f64;
+    for v in rest {
+        tail += f(v.to_wide());
+    }
+    tree(acc) + tail
+}
+
+/// [`lane_sum`] over two slices of one length: `Σ f(a_k, b_k)`.
+#[inline(always)]
+pub(crate) fn lane_sum_zip<T: Float>(a: &[T], b: &[T], f: impl Fn(f64, f64) -> f64) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let b = &b[..a.len()];
+    let mut acc = [0.0f64; LANES];
+    let ((ab, ar), (bb, br)) = (a.as_chunks::<LANES>(), b.as_chunks::<LANES>());
+    for (ca, cb) in ab.iter().zip(bb) {
+        for i in 0..LANES {
+            acc[i] += f(ca[i].to_wide(), cb[i].to_wide());
+        }
+    }
+    let mut tail = 0.0f64;
+    for (u, v) in ar.iter().zip(br) {
+        tail += f(u.to_wide(), v.to_wide());
+    }
+    tree(acc) + tail
+}
+
+/// Two [`lane_sum`]s at once that also write an output per element:
+/// `f(x_k) = (a, b, o)` adds `a` and `b` to their sums and stores `o` at
+/// `out[k]` (`out` as long as `x`).
+#[inline(always)]
+pub(crate) fn lane_sum2_store<T: Float>(x: &[T], out: &mut [T], f: impl Fn(f64) -> (f64, f64, f64)) -> (f64, f64) {
+    debug_assert_eq!(x.len(), out.len());
+    let out = &mut out[..x.len()];
+    let (mut a, mut b) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let ((xb, xr), (ob, or)) = (x.as_chunks::<LANES>(), out.as_chunks_mut::<LANES>());
+    for (cx, co) in xb.iter().zip(ob.iter_mut()) {
+        for i in 0..LANES {
+            let (u, v, o) = f(cx[i].to_wide());
+            a[i] += u;
+            b[i] += v;
+            co[i] = T::from_wide(o);
+        }
+    }
+    let (mut ta, mut tb) = (0.0f64, 0.0f64);
+    for (v, o) in xr.iter().zip(or.iter_mut()) {
+        let (u, w, g) = f(v.to_wide());
+        ta += u;
+        tb += w;
+        *o = T::from_wide(g);
+    }
+    (tree(a) + ta, tree(b) + tb)
+}
+
+/// [`lane_sum2_store`] over two slices of one length: `f(a_k, b_k) = (u, v, o)`.
+#[inline(always)]
+pub(crate) fn lane_sum2_zip_store<T: Float>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(f64, f64) -> (f64, f64, f64)) -> (f64, f64) {
+    debug_assert!(a.len() == b.len() && a.len() == out.len());
+    let (b, out) = (&b[..a.len()], &mut out[..a.len()]);
+    let (mut su, mut sv) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let ((ab, ar), (bb, br), (ob, or)) = (a.as_chunks::<LANES>(), b.as_chunks::<LANES>(), out.as_chunks_mut::<LANES>());
+    for ((ca, cb), co) in ab.iter().zip(bb).zip(ob.iter_mut()) {
+        for i in 0..LANES {
+            let (u, v, o) = f(ca[i].to_wide(), cb[i].to_wide());
+            su[i] += u;
+            sv[i] += v;
+            co[i] = T::from_wide(o);
+        }
+    }
+    let (mut tu, mut tv) = (0.0f64, 0.0f64);
+    for ((x, y), o) in ar.iter().zip(br).zip(or.iter_mut()) {
+        let (u, v, g) = f(x.to_wide(), y.to_wide());
+        tu += u;
+        tv += v;
+        *o = T::from_wide(g);
+    }
+    (tree(su) + tu, tree(sv) + tv)
+}
+
+/// `out_k = f(a_k, b_k)` (a loop that vectorises).
+#[inline(always)]
+pub(crate) fn zip_store<T: Float>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(f64, f64) -> f64) {
+    debug_assert!(a.len() == b.len() && a.len() == out.len());
+    let (b, out) = (&b[..a.len()], &mut out[..a.len()]);
+    for ((x, y), o) in a.iter().zip(b).zip(out.iter_mut()) {
+        *o = T::from_wide(f(x.to_wide(), y.to_wide()));
+    }
+}
+
+/// `ln x` within 1 ulp of libm's, in arithmetic that vectorises (no call, no
+/// branch): fdlibm's `__ieee754_log` (the argument reduced to `[√½, √2)`,
+/// then `log(1 + f)` by its minimax polynomial in `s = f / (2 + f)`), as
+/// [`ln_ge1`](super::softmax_ce::ln_ge1) but for every input: subnormals
+/// scaled by 2⁵⁴ first; `ln 0 = −∞`, `ln ∞ = ∞`, NaN for negative inputs and NaN.
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's constants, as published
+pub(crate) fn ln(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LG1: f64 = 6.666_666_666_666_735_130e-1;
+    const LG2: f64 = 3.999_999_999_940_941_908e-1;
+    const LG3: f64 = 2.857_142_874_366_239_149e-1;
+    const LG4: f64 = 2.222_219_843_214_978_396e-1;
+    const LG5: f64 = 1.818_357_216_161_805_012e-1;
+    const LG6: f64 = 1.531_383_769_920_937_332e-1;
+    const LG7: f64 = 1.479_819_860_511_658_591e-1;
+    const TWO54: f64 = 18_014_398_509_481_984.0;
+    let sub = x < f64::MIN_POSITIVE;
+    let xs = if sub { x * TWO54 } else { x };
+    let bits = xs.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023 - if sub { 54 } else { 0 };
+    let mant = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
+    let high = mant > std::f64::consts::SQRT_2;
+    let mant = if high { mant * 0.5 } else { mant };
+    let k = (e + i64::from(high)) as f64;
+    let f = mant - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2 + w * (LG4 + w * LG6));
+    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let r = t2 + t1;
+    let hfsq = 0.5 * f * f;
+    let v = k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f);
+    let special = if x == 0.0 { f64::NEG_INFINITY } else if x == f64::INFINITY { x } else { f64::NAN };
+    if x > 0.0 && x < f64::INFINITY { v } else { special }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ln;
+
+    #[test]
+    fn ln_is_within_1_ulp_of_libm() {
+        let mut xs: Vec<f64> = (0..200_000).map(|i| 1e-7 + i as f64 * 5e-6).collect();
+        xs.extend((0..4_000).map(|i| (i as f64 * 0.37 - 740.0).exp2()));
+        xs.extend((0..1_100).map(|i| f64::from_bits(1 + i * 0x0000_1234_5678_9abc)));
+        xs.extend((0..100_000).map(|i| 1.0 + i as f64 * 0.031));
+        xs.extend([f64::MIN_POSITIVE, 5e-324, 1.0, 1.0 - f64::EPSILON / 2.0, 1.0 + f64::EPSILON, std::f64::consts::SQRT_2, 2.0, 1e300, f64::MAX]);
+        for x in xs {
+            let (got, want) = (ln(x), x.ln());
+            let ulp = if want == 0.0 { f64::MIN_POSITIVE } else { f64::from_bits(want.abs().to_bits() + 1) - want.abs() };
+            assert!((got - want).abs() <= ulp, "ln({x:e}) = {got:e}, libm {want:e}");
+        }
+        assert_eq!(ln(0.0), f64::NEG_INFINITY);
+        assert_eq!(ln(-0.0), f64::NEG_INFINITY);
+        assert_eq!(ln(f64::INFINITY), f64::INFINITY);
+        assert!(ln(-1.0).is_nan() && ln(f64::NAN).is_nan() && ln(f64::NEG_INFINITY).is_nan());
+    }
+}

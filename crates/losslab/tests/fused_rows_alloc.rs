@@ -1,0 +1,57 @@
+//! The per-row losses on the row sweep (and `kl_div` on the element-wise
+//! sweep) allocate their result, their gradients and a few bytes of shape,
+//! nothing in proportion to the input beyond that: no widened copies, no
+//! temporaries. Its own test binary, so that no other test allocates while it
+//! counts (the count is over every thread: rayon's workers included).
+
+mod common;
+
+use common::alloc::{pools, Counting, ALLOCS, ARMED, BYTES};
+use losslab::{KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss};
+use ndarray::{Array1, Array2};
+use std::sync::atomic::Ordering;
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The bytes `call` allocates per call (the mean of 20, after 5 to warm the pool up).
+fn bytes_per_call<R>(pool: &rayon::ThreadPool, mut call: impl FnMut() -> R + Send) -> usize {
+    pool.install(|| {
+        for _ in 0..5 {
+            call();
+        }
+        BYTES.store(0, Ordering::SeqCst);
+        ALLOCS.store(0, Ordering::SeqCst);
+        ARMED.store(true, Ordering::SeqCst);
+        for _ in 0..20 {
+            std::hint::black_box(call());
+        }
+        ARMED.store(false, Ordering::SeqCst);
+    });
+    BYTES.load(Ordering::SeqCst) / 20
+}
+
+#[test]
+fn forward_backward_allocates_its_result_and_gradients_only() {
+    let pools = pools();
+    let (n, c) = (2048usize, 300usize);
+    let x = Array2::from_shape_fn((n, c), |(i, j)| ((i * 31 + j * 17) % 23) as f32 * 0.3 - 3.0);
+    let t = Array2::from_shape_fn((n, c), |(i, j)| ((i + j) % 3) as f32 * 0.5);
+    let y = Array1::from_shape_fn(n, |i| ((i * 7) % c) as i64);
+    let grad = n * c * 4;
+    // Shapes, the 0-d result, rayon's queues: a few KiB at most.
+    let slack = 16 << 10;
+    for (threads, pool) in &pools {
+        let cases: Vec<(&str, usize, usize)> = vec![
+            ("nll_loss", grad, bytes_per_call(pool, || NllLoss::new().forward_backward(x.view(), y.view()).unwrap())),
+            ("nll_loss forward", 0, bytes_per_call(pool, || NllLoss::new().forward(x.view(), y.view()).unwrap())),
+            ("multi_margin_loss", grad, bytes_per_call(pool, || MultiMarginLoss::new().forward_backward(x.view(), y.view()).unwrap())),
+            ("multilabel_soft_margin_loss", 2 * grad, bytes_per_call(pool, || MultilabelSoftMarginLoss::new().forward_backward(x.view(), t.view()).unwrap())),
+            ("kl_div", 2 * grad, bytes_per_call(pool, || KlDivLoss::new().forward_backward(x.view(), t.view()).unwrap())),
+        ];
+        for (what, want, got) in cases {
+            eprintln!("{what}, {threads} thread(s): {got} bytes per call (gradients {want})");
+            assert!(got >= want && got <= want + slack, "{what}, {threads} thread(s): {got} bytes per call, gradients {want}");
+        }
+    }
+}
