@@ -191,12 +191,7 @@ impl SoftmaxFocalLoss {
         up: &Upstream<'_, T>,
     ) -> Result<Option<Eval<T, Gradients<T>>>> {
         let shape = input.shape();
-        let (rows, c) = match *shape {
-            [c] if c > 0 => (1, c),
-            [n, c] if n > 0 && c > 0 => (n, c),
-            _ => return Ok(None),
-        };
-        let sample_shape: &[usize] = if shape.len() == 2 { &shape[..1] } else { &[] };
+        let Some((rows, c, sample_shape)) = super::class_rows(shape) else { return Ok(None) };
         if !(self.gamma >= 0.0) || target.shape() != sample_shape || self.alpha.as_ref().is_some_and(|a| a.len() != c) {
             return Ok(None);
         }

@@ -182,6 +182,17 @@ impl IndexedCe {
     }
 }
 
+/// The rows of a class-score input on the fused row sweeps: `(rows, C, the
+/// sample shape a class-index target has)` for a non-empty `(N, C)` or `(C,)`
+/// shape, `None` for any other (which the general path takes).
+pub(crate) fn class_rows(shape: &[usize]) -> Option<(usize, usize, &[usize])> {
+    match *shape {
+        [c] if c > 0 => Some((1, c, &[])),
+        [n, c] if n > 0 && c > 0 => Some((n, c, &shape[..1])),
+        _ => None,
+    }
+}
+
 /// Whether `target` is PyTorch's `(1,)` form of the 0-d target of a `(C,)`
 /// input: PyTorch's `nll_loss` (and `cross_entropy` without label smoothing)
 /// computes its value as the 0-d target's, a 0-d result (its backward raises
@@ -689,12 +700,7 @@ impl NllLoss {
         up: &Upstream<'_, T>,
     ) -> Result<Option<Eval<T, Gradients<T>>>> {
         let shape = input.shape();
-        let (rows, c) = match *shape {
-            [c] if c > 0 => (1, c),
-            [n, c] if n > 0 && c > 0 => (n, c),
-            _ => return Ok(None),
-        };
-        let sample_shape: &[usize] = if shape.len() == 2 { &shape[..1] } else { &[] };
+        let Some((rows, c, sample_shape)) = class_rows(shape) else { return Ok(None) };
         if target.shape() != sample_shape && !one_sample_target(shape, target.shape()) {
             return Ok(None);
         }

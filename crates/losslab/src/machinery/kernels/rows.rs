@@ -211,35 +211,13 @@ pub(crate) fn zip_store<T: Float>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(f6
 /// [`ln_ge1`](super::softmax_ce::ln_ge1) but for every input: subnormals
 /// scaled by 2⁵⁴ first; `ln 0 = −∞`, `ln ∞ = ∞`, NaN for negative inputs and NaN.
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // fdlibm's constants, as published
 pub(crate) fn ln(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    const LG1: f64 = 6.666_666_666_666_735_130e-1;
-    const LG2: f64 = 3.999_999_999_940_941_908e-1;
-    const LG3: f64 = 2.857_142_874_366_239_149e-1;
-    const LG4: f64 = 2.222_219_843_214_978_396e-1;
-    const LG5: f64 = 1.818_357_216_161_805_012e-1;
-    const LG6: f64 = 1.531_383_769_920_937_332e-1;
-    const LG7: f64 = 1.479_819_860_511_658_591e-1;
     const TWO54: f64 = 18_014_398_509_481_984.0;
     let sub = x < f64::MIN_POSITIVE;
     let xs = if sub { x * TWO54 } else { x };
     let bits = xs.to_bits();
     let e = ((bits >> 52) & 0x7ff) as i64 - 1023 - if sub { 54 } else { 0 };
-    let mant = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
-    let high = mant > std::f64::consts::SQRT_2;
-    let mant = if high { mant * 0.5 } else { mant };
-    let k = (e + i64::from(high)) as f64;
-    let f = mant - 1.0;
-    let s = f / (2.0 + f);
-    let z = s * s;
-    let w = z * z;
-    let t1 = w * (LG2 + w * (LG4 + w * LG6));
-    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
-    let r = t2 + t1;
-    let hfsq = 0.5 * f * f;
-    let v = k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f);
+    let v = super::softmax_ce::ln_reduced(e, bits);
     let special = if x == 0.0 { f64::NEG_INFINITY } else if x == f64::INFINITY { x } else { f64::NAN };
     if x > 0.0 && x < f64::INFINITY { v } else { special }
 }

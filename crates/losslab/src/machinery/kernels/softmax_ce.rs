@@ -611,8 +611,17 @@ pub(crate) struct RowKernels<T> {
 /// polynomial in `s = f / (2 + f)`), without branches so that a loop over a
 /// group of sums vectorises.
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // fdlibm's constants, as published
 pub(crate) fn ln_ge1(x: f64) -> f64 {
+    let bits = x.to_bits();
+    ln_reduced(((bits >> 52) & 0x7ff) as i64 - 1023, bits)
+}
+
+/// fdlibm's `__ieee754_log` of `2^e · m`, with `m ∈ [1, 2)` the mantissa of
+/// the normal number whose bits are `bits`: the one core of [`ln_ge1`] and of
+/// the per-row losses' `ln` (which scales subnormals and handles 0, ∞, NaN).
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's constants, as published
+pub(crate) fn ln_reduced(e: i64, bits: u64) -> f64 {
     const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
     const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
     const LG1: f64 = 6.666_666_666_666_735_130e-1;
@@ -622,8 +631,6 @@ pub(crate) fn ln_ge1(x: f64) -> f64 {
     const LG5: f64 = 1.818_357_216_161_805_012e-1;
     const LG6: f64 = 1.531_383_769_920_937_332e-1;
     const LG7: f64 = 1.479_819_860_511_658_591e-1;
-    let bits = x.to_bits();
-    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
     let mant = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
     let high = mant > std::f64::consts::SQRT_2;
     let mant = if high { mant * 0.5 } else { mant };
