@@ -39,8 +39,9 @@
 //! backend (Flex, CubeCL, LibTorch, ...) is refused with an error naming its
 //! device, as burn refuses operations across devices rather than moving
 //! tensors implicitly: move it with `tensor.to_device(&losslab_burn::device())`
-//! first. Gradient checkpointing (`device.gradient_checkpointing()`) is not
-//! supported either (a clear error).
+//! first. An autodiff device with gradient checkpointing
+//! (`device.gradient_checkpointing()`) works as well: the losses are
+//! compute-bound nodes, never recomputed.
 //!
 //! burn 0.22 marks the `NdArray` backend deprecated in favour of burn-flex; it
 //! is the backend this adapter targets (the one whose buffers are `ndarray`
@@ -84,7 +85,7 @@
 #![allow(deprecated)]
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::checkpoint::strategy::{BalancedCheckpointing, CheckpointStrategy, NoCheckpointing};
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ndarray::NdArrayTensor;
@@ -102,7 +103,7 @@ pub use losslab_registry::{Error, ErrorKind, OptionValue};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The backend whose tensors the losses take: burn's `NdArray` under `Autodiff`
-/// (without gradient checkpointing). In burn 0.22 a tensor's backend is its
+/// (also `Autodiff<NdArray, BalancedCheckpointing>`). In burn 0.22 a tensor's backend is its
 /// [`Device`]'s: create tensors on [`device()`].
 pub type Backend = Autodiff<NdArray>;
 
@@ -561,8 +562,8 @@ struct Input {
     name: String,
     values: NdArrayTensor,
     node: Option<AdPrimitive>,
-    /// Whether the tensor was on the autodiff device (then so is the result).
-    autodiff: bool,
+    /// The autodiff device's checkpointing, when the tensor was on one (then so is the result).
+    autodiff: Option<Checkpointing>,
 }
 
 impl Input {
@@ -570,21 +571,28 @@ impl Input {
     fn any(loss: &str, name: &str, arg: LossArg) -> Result<Input> {
         let d = arg.tensor;
         let device = format!("{:?}", d.device());
-        if let Ok(t) = <DispatchTensor as DispatchKindConversion<Backend>>::try_into_backend(d.clone()) {
-            return Ok(match t {
-                BackendTensor::Float(t) => Input { name: name.to_string(), values: t.primitive().clone(), node: Some(t), autodiff: true },
-                BackendTensor::Int(t) | BackendTensor::Bool(t) => Input { name: name.to_string(), values: t, node: None, autodiff: true },
-                _ => return Err(Error::new(ErrorKind::Dtype, format!("{loss}: `{name}` is a quantized tensor, expected float or integer"))),
-            });
+        let quantized = || Error::new(ErrorKind::Dtype, format!("{loss}: `{name}` is a quantized tensor, expected float or integer"));
+        macro_rules! autodiff {
+            ($c:ty, $k:expr) => {
+                if let Ok(t) = <DispatchTensor as DispatchKindConversion<Autodiff<NdArray, $c>>>::try_into_backend(d.clone()) {
+                    return Ok(match t {
+                        BackendTensor::Float(t) => Input { name: name.to_string(), values: t.primitive().clone(), node: Some(t), autodiff: Some($k) },
+                        BackendTensor::Int(t) | BackendTensor::Bool(t) => Input { name: name.to_string(), values: t, node: None, autodiff: Some($k) },
+                        _ => return Err(quantized()),
+                    });
+                }
+            };
         }
+        autodiff!(NoCheckpointing, Checkpointing::None);
+        autodiff!(BalancedCheckpointing, Checkpointing::Balanced);
         match <DispatchTensor as DispatchKindConversion<NdArray>>::try_into_backend(d) {
-            Ok(BackendTensor::Float(t) | BackendTensor::Int(t) | BackendTensor::Bool(t)) => Ok(Input { name: name.to_string(), values: t, node: None, autodiff: false }),
-            Ok(_) => Err(Error::new(ErrorKind::Dtype, format!("{loss}: `{name}` is a quantized tensor, expected float or integer"))),
+            Ok(BackendTensor::Float(t) | BackendTensor::Int(t) | BackendTensor::Bool(t)) => Ok(Input { name: name.to_string(), values: t, node: None, autodiff: None }),
+            Ok(_) => Err(quantized()),
             Err(_) => Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(
-                    "{loss}: `{name}` is on device {device}, expected burn's NdArray CPU backend (losslab_burn::device(), \
-                     without gradient checkpointing): move it with `.to_device(&losslab_burn::device())`"
+                    "{loss}: `{name}` is on device {device}, expected burn's NdArray CPU backend (losslab_burn::device()): \
+                     move it with `.to_device(&losslab_burn::device())`"
                 ),
             )),
         }
@@ -740,22 +748,62 @@ impl Recompute {
     }
 }
 
+/// The gradient checkpointing of an autodiff device (`device.gradient_checkpointing()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Checkpointing {
+    None,
+    Balanced,
+}
+
 /// Computes the loss (`compute(tracked)`) and wraps its value as a burn
 /// tensor of rank `R`, recorded in the graph when an input is tracked.
 fn finish<const R: usize>(loss: &str, inputs: &[Input], compute: impl FnOnce(bool) -> Result<(NdArrayTensor, State)>) -> Result<Tensor<R>> {
+    let mut strategy = None;
+    for i in inputs {
+        match (strategy, i.autodiff) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!("{loss}: `{}` is on an autodiff device with another gradient checkpointing than the other tensors'", i.name),
+                ))
+            }
+            (None, b) => strategy = b,
+            _ => {}
+        }
+    }
+    let Some(strategy) = strategy else {
+        let (value, _) = compute(false)?;
+        return Ok(Tensor::from_primitive::<NdArray>(to_rank(loss, value, R)?));
+    };
+    match strategy {
+        Checkpointing::None => record::<R, NoCheckpointing>(loss, inputs, compute),
+        Checkpointing::Balanced => record::<R, BalancedCheckpointing>(loss, inputs, compute),
+    }
+}
+
+/// The value as an autodiff tensor of checkpointing `C`: one node whose
+/// parents are the inputs' tracked tensors.
+fn record<const R: usize, C: CheckpointStrategy>(
+    loss: &str,
+    inputs: &[Input],
+    compute: impl FnOnce(bool) -> Result<(NdArrayTensor, State)>,
+) -> Result<Tensor<R>>
+where
+    DispatchTensor: DispatchKindConversion<Autodiff<NdArray, C>>,
+{
     let guards: Vec<_> = inputs.iter().filter_map(|i| i.node.as_ref().map(|n| n.node())).collect();
     let rank = |value: NdArrayTensor| -> Result<NdArrayTensor> { to_rank(loss, value, R) };
-    if guards.is_empty() {
-        let (value, _) = compute(false)?;
-        let out = Tensor::from_primitive::<NdArray>(rank(value)?);
-        return Ok(if inputs.iter().any(|i| i.autodiff) { out.autodiff() } else { out });
-    }
     macro_rules! record {
         ($($n:literal)*) => {
             match guards.len() {
+                0 => {
+                    // Autodiff tensors, none of them a parent (constants of the loss).
+                    let (value, _) = compute(false)?;
+                    AdPrimitive::new(rank(value)?)
+                }
                 $($n => {
                     let guards: [_; $n] = guards.try_into().expect("length matched");
-                    match Backward::<NdArray, $n>::prepare::<NoCheckpointing>(LossBackward, guards).compute_bound().stateful() {
+                    match Backward::<NdArray, $n>::prepare::<C>(LossBackward, guards).compute_bound().stateful() {
                         OpsKind::Tracked(prep) => {
                             let (value, state) = compute(true)?;
                             prep.finish(state, rank(value)?)
@@ -771,7 +819,7 @@ fn finish<const R: usize>(loss: &str, inputs: &[Input], compute: impl FnOnce(boo
         };
     }
     let out: AdPrimitive = record!(1 2 3 4 5 6 7 8);
-    Ok(Tensor::from_primitive::<Backend>(out))
+    Ok(Tensor::from_primitive::<Autodiff<NdArray, C>>(out))
 }
 
 /// `value` as a tensor of rank `rank`: a 0-d result becomes `[1]` (burn's scalars).

@@ -168,3 +168,19 @@ fn untracked_inputs_give_a_plain_tensor() {
     let l: Tensor<1> = losslab_burn::mse(float(&[1.0, 2.0], [2], DType::F32, &device), float(&[0.0, 0.0], [2], DType::F32, &device), Reduction::Mean).unwrap();
     assert_eq!(values(l), [2.5]);
 }
+
+#[test]
+fn gradient_checkpointing_devices_give_the_same_gradients() {
+    let x = numbers(15, 20, 2.0);
+    let y = classes(5, 3, 21);
+    let run = |device: burn::tensor::Device| {
+        let xt = float(&x, [5, 3], DType::F64, &device).require_grad();
+        // A memory-bound op before the loss, recomputed under checkpointing.
+        let l: Tensor<1> = losslab_burn::cross_entropy(xt.clone().exp(), ints(&y, [5], &device), &CrossEntropyOptions::default()).unwrap();
+        let h: Tensor<1> = losslab_burn::loss("keras:hinge", &[("y_true", xt.clone() * 0.0 + 1.0), ("y_pred", xt.clone())], &losslab_burn::Options::new()).unwrap();
+        values(xt.grad(&(l + h.sum()).backward()).unwrap())
+    };
+    let plain = run(losslab_burn::device());
+    let checkpointed = run(losslab_burn::device().gradient_checkpointing());
+    assert_close(&checkpointed, &plain, 1e-15, "grad");
+}
