@@ -472,7 +472,7 @@ fn named<const R: usize>(name: &str, tensors: Vec<(&str, LossArg)>, options: &Op
     let parents: Vec<String> = inputs.iter().filter(|i| i.node.is_some()).map(|i| i.name.clone()).collect();
     let compute = |tracked: bool| -> Result<(NdArrayTensor, State)> {
         let want_grads = tracked && reduced;
-        let e = spec.evaluate(request(pairs(&inputs), options, None, want_grads)?)?;
+        let e = spec.evaluate(request(pairs(&inputs), options, None, want_grads))?;
         let value = from_registry(e.value);
         let state = if !tracked {
             State::None
@@ -506,12 +506,9 @@ fn request<'a>(
     options: &Options,
     grad_output: Option<TensorArg<'a>>,
     want_grads: bool,
-) -> Result<EvalRequest<'a>> {
-    let mut tensors = BTreeMap::new();
-    for (name, values) in inputs {
-        tensors.insert(name.to_string(), tensor_arg(values));
-    }
-    Ok(EvalRequest { tensors, options: options.options.clone(), reduction: options.reduction, grad_output, want_grads })
+) -> EvalRequest<'a> {
+    let tensors = inputs.into_iter().map(|(name, values)| (name.to_string(), tensor_arg(values))).collect();
+    EvalRequest { tensors, options: options.options.clone(), reduction: options.reduction, grad_output, want_grads }
 }
 
 fn tensor_arg(t: &NdArrayTensor) -> TensorArg<'_> {
@@ -734,8 +731,9 @@ impl Recompute {
             u => panic!("losslab-burn: an upstream gradient of dtype {:?}", u.dtype()),
         };
         let inputs = self.tensors.iter().map(|(n, t)| (n.as_str(), t));
-        let e = request(inputs, &self.options, Some(upstream), true)
-            .and_then(|r| self.spec.evaluate(r))
+        let e = self
+            .spec
+            .evaluate(request(inputs, &self.options, Some(upstream), true))
             .unwrap_or_else(|e| panic!("losslab-burn: the backward of {} failed after its forward succeeded: {e}", self.spec.qualified_name()));
         let mut grads = e.grads;
         self.parents

@@ -184,3 +184,25 @@ fn gradient_checkpointing_devices_give_the_same_gradients() {
     let checkpointed = run(losslab_burn::device().gradient_checkpointing());
     assert_close(&checkpointed, &plain, 1e-15, "grad");
 }
+
+#[test]
+fn strided_tensors_are_read_as_they_are() {
+    // burn's transpose is a view with swapped strides: the losses read it in place.
+    let device = losslab_burn::device();
+    let (n, c) = (6, 4);
+    let x = numbers(n * c, 22, 2.0);
+    let y = classes(n, c, 23);
+    let ours_x = float(&x, [c, n], DType::F64, &device).require_grad();
+    let theirs_x = float(&x, [c, n], DType::F64, &device).require_grad();
+    let ours: Tensor<1> =
+        losslab_burn::cross_entropy(ours_x.clone().transpose(), ints(&y, [n], &device), &CrossEntropyOptions::default()).unwrap();
+    let theirs = CrossEntropyLossConfig::new().init(&device).forward(theirs_x.clone().transpose(), ints(&y, [n], &device));
+    assert_close(&values(ours.clone()), &values(theirs.clone()), 1e-12, "value");
+    assert_close(&values(ours_x.grad(&ours.backward()).unwrap()), &values(theirs_x.grad(&theirs.backward()).unwrap()), 1e-12, "grad");
+    let t = numbers(n * c, 24, 2.0);
+    let (a, b) = (float(&x, [c, n], DType::F64, &device).require_grad(), float(&x, [c, n], DType::F64, &device).require_grad());
+    let ours: Tensor<1> = losslab_burn::mse(a.clone().transpose(), float(&t, [n, c], DType::F64, &device), Reduction::Mean).unwrap();
+    let theirs = MseLoss::new().forward(b.clone().transpose(), float(&t, [n, c], DType::F64, &device), BurnReduction::Mean);
+    assert_close(&values(ours.clone()), &values(theirs.clone()), 1e-12, "mse value");
+    assert_close(&values(a.grad(&ours.backward()).unwrap()), &values(b.grad(&theirs.backward()).unwrap()), 1e-12, "mse grad");
+}
