@@ -2,7 +2,7 @@
 //!
 //! An `.npz` file is a zip archive of `.npy` files, one per array: the array
 //! `labels` is the member `labels.npy`. Each member is decompressed into
-//! memory and read by [`npy::read_from`](crate::npy::read_from), so the
+//! memory and read by [`npy::read_from`], so the
 //! dtypes, layouts and checks are the `.npy` reader's exactly. Members stored
 //! (`np.savez`) or deflated (`np.savez_compressed`) are read; other zip
 //! compression methods and encrypted members are refused with an error.
