@@ -35,8 +35,8 @@ as int64. The computation runs in the dtype of the floating-point tensors.
 bytes are aligned in the file, copied otherwise. A malformed, truncated or
 lying file is an error naming the file and what is wrong.
 
---out and --grad-output: .safetensors by that extension (--out writes one
-tensor named `loss`; --grad-output reads FILE.safetensors[:NAME]), .npy
+--grad-output takes a source as --tensor does. --out writes a .safetensors
+file (one tensor named `loss`) when its name ends in .safetensors, a .npy file
 otherwise. --grad-dir writes DIR/NAME.npy per tensor, or with
 --grad-format safetensors one file DIR/grads.safetensors holding every
 gradient under its tensor's name. Every file is written to a temporary file
@@ -47,7 +47,9 @@ Examples:
   losslab eval torch:cross_entropy --tensor input=examples/logits.npy --tensor target=examples/labels.npy \\
       --option label_smoothing=0.1 --reduction none --grad-dir grads/
   losslab eval tf:softmax_cross_entropy_with_logits --tensor labels=examples/probs.npy \\
-      --tensor logits=examples/logits.npy --reduction mean";
+      --tensor logits=examples/logits.npy --reduction mean
+  losslab eval cross_entropy --tensor input=model_out.safetensors:logits --tensor target=batch.npz:labels \\
+      --out loss.safetensors --grad-dir grads/ --grad-format safetensors";
 
 /// The flags of `losslab eval`, as given.
 #[derive(Debug, Clone, clap::Args)]
