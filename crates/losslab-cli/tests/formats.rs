@@ -136,6 +136,11 @@ fn out_and_grads_as_safetensors_round_trip() {
     listed.sort();
     assert_eq!(listed, ["grads.safetensors"], "one file, no temporary left");
 
+    // --grad-output takes a source as --tensor does: the same gradients from either file.
+    stdout_of(d.path(), &[&args[..], &["--grad-dir", "go-npy", "--grad-output", "r.npy"]].concat());
+    stdout_of(d.path(), &[&args[..], &["--grad-dir", "go-st", "--grad-output", "r.safetensors:loss"]].concat());
+    assert_eq!(npy::read(&d.path().join("go-npy/input.npy")).unwrap(), npy::read(&d.path().join("go-st/input.npy")).unwrap());
+
     // What losslab writes, it reads: the result as an input again.
     let again = stdout_of(d.path(), &["eval", "mse_loss", "-t", "input=r.safetensors:loss", "-t", "target=r.npy"]);
     assert!(again.contains("\"value\":0.0"), "{again}");
