@@ -130,6 +130,20 @@ mod tests {
         assert_eq!(read_from(Cursor::new(&one), None).unwrap(), a);
     }
 
+    /// A member whose headers declare 2 GB uncompressed: an error, not a 2 GB buffer.
+    #[test]
+    fn a_lying_member_size_is_an_error() {
+        let t = Tensor::F32(ndarray::arr1(&[1.0f32, 2.0]).into_dyn());
+        let mut bytes = archive(&[("x.npy", &t)], zip::CompressionMethod::Stored);
+        let find = |b: &[u8], sig: &[u8]| b.windows(4).position(|w| w == sig).unwrap();
+        let local = find(&bytes, b"PK\x03\x04");
+        bytes[local + 22..local + 26].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        let central = find(&bytes, b"PK\x01\x02");
+        bytes[central + 24..central + 28].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        let e = format!("{:#}", read_from(Cursor::new(&bytes), Some("x")).unwrap_err());
+        assert_eq!(e, "member `x.npy`: corrupt: the member declares 2147483647 bytes but holds 136");
+    }
+
     #[test]
     fn errors_name_the_problem() {
         let e = format!("{:#}", read_from(Cursor::new(b"not a zip at all"), Some("x")).unwrap_err());
