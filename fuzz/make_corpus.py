@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of the `npy_read` fuzz target (fuzz/corpus/npy_read/).
+"""Writes the seed corpora of the `npy_read` and `safetensors_read` fuzz
+targets (fuzz/corpus/npy_read/, fuzz/corpus/safetensors_read/).
 
 Hand-built .npy files (no NumPy needed): every supported dtype in both byte
 orders, 0-d, empty and zero-sized arrays, Fortran order, versions 1.0/2.0/3.0,
@@ -9,6 +10,7 @@ shape entries, unsupported dtypes, structured dtypes, deep nesting, bad UTF-8.
 
 Run from the repository root: python3 fuzz/make_corpus.py
 """
+import json
 import os
 import struct
 
@@ -118,5 +120,63 @@ def main():
     print("%d seeds in %s" % (len(seeds), OUT))
 
 
+ST_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "safetensors_read")
+
+
+def safetensors(tensors, data, pad=True, header=None):
+    """A .safetensors file: an 8-byte little-endian header length, the JSON
+    header (padded with spaces to a multiple of 8, as the libraries write it),
+    then the data. `tensors`: name -> (dtype, shape, [begin, end])."""
+    if header is None:
+        header = json.dumps({n: {"dtype": d, "shape": s, "data_offsets": o} for n, (d, s, o) in tensors.items()}, separators=(",", ":"))
+    h = header.encode("utf-8") if isinstance(header, str) else header
+    if pad:
+        h = h + b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def main_safetensors():
+    os.makedirs(ST_OUT, exist_ok=True)
+    seeds = {}
+    f32 = pack("<f", [1.5, -0.0, float("nan"), float("inf"), -2.25, 3.0])
+    seeds["f32_2x3"] = safetensors({"x": ("F32", [2, 3], [0, 24])}, f32)
+    seeds["f64_i64"] = safetensors({"a": ("F64", [2], [0, 16]), "b": ("I64", [2], [16, 32])}, pack("<d", [1.0, 2.0]) + pack("<q", [3, -1]))
+    seeds["f16_bf16_i32"] = safetensors(
+        {"h": ("F16", [2], [0, 4]), "b": ("BF16", [2], [4, 8]), "i": ("I32", [2], [8, 16])},
+        pack("<H", [0x3C00, 0x7E00]) + pack("<H", [0x3F80, 0xC000]) + pack("<i", [7, -8]),
+    )
+    seeds["misaligned"] = safetensors({"x": ("F64", [1], [0, 8])}, pack("<d", [1.0]), pad=False)
+    seeds["scalar_and_empty"] = safetensors({"s": ("F32", [], [0, 4]), "e": ("F32", [0, 3], [4, 4])}, pack("<f", [2.5]))
+    seeds["metadata"] = safetensors(None, pack("<f", [1.0]), header='{"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')
+    seeds["unsupported_u8"] = safetensors({"u": ("U8", [2], [0, 2])}, b"\x01\x02")
+    seeds["empty_header"] = safetensors({}, b"")
+    # Hostile ones.
+    seeds["lying_shape"] = safetensors({"x": ("F32", [10**11], [0, 4 * 10**11])}, b"\0" * 8)
+    seeds["overflow_shape"] = safetensors({"x": ("F32", [2**32, 2**32, 2**32], [0, 8])}, b"\0" * 8)
+    seeds["size_mismatch"] = safetensors({"x": ("F64", [2, 3], [0, 24])}, b"\0" * 24)
+    seeds["gap"] = safetensors({"x": ("F32", [1], [4, 8])}, b"\0" * 8)
+    seeds["overlap"] = safetensors({"a": ("F32", [2], [0, 8]), "b": ("F32", [2], [4, 12])}, b"\0" * 12)
+    seeds["reversed_offsets"] = safetensors({"x": ("F32", [0], [8, 0])}, b"\0" * 8)
+    seeds["unknown_dtype"] = safetensors({"x": ("F128", [1], [0, 16])}, b"\0" * 16)
+    seeds["subbyte_f4"] = safetensors({"x": ("F4", [3], [0, 2])}, b"\0" * 2)
+    seeds["truncated"] = seeds["f32_2x3"][:-5]
+    seeds["trailing"] = seeds["f32_2x3"] + b"\0" * 4
+    seeds["header_len_huge"] = struct.pack("<Q", 2**63) + b"{}"
+    seeds["header_len_past_end"] = struct.pack("<Q", 64) + b"{}"
+    seeds["not_json"] = safetensors(None, b"", header="{not json")
+    seeds["json_array"] = safetensors(None, b"", header="[1,2,3]")
+    seeds["bad_utf8"] = safetensors(None, b"", header=b'{"\xff\xfe":1}')
+    seeds["shape_negative"] = safetensors(None, b"", header='{"x":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}}')
+    seeds["missing_field"] = safetensors(None, b"", header='{"x":{"dtype":"F32","shape":[0]}}')
+    seeds["deep_nesting"] = safetensors(None, b"", header="{" + '"a":[' * 200 + "]" * 200 + "}")
+    seeds["short"] = b"\x02\0\0"
+    seeds["empty_file"] = b""
+    for name, data in seeds.items():
+        with open(os.path.join(ST_OUT, name + ".safetensors"), "wb") as f:
+            f.write(data)
+    print("%d seeds in %s" % (len(seeds), ST_OUT))
+
+
 if __name__ == "__main__":
     main()
+    main_safetensors()

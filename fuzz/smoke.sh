@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export RUSTC_BOOTSTRAP=1
 seconds="${SMOKE_SECONDS:-60}"
-for target in npy_read eval_args; do
+for target in npy_read safetensors_read eval_args; do
   scratch="$(mktemp -d)"
   if [ -d "regressions/$target" ]; then
     cargo fuzz run "$target" regressions/"$target"/* -- -rss_limit_mb=2048

@@ -159,6 +159,7 @@ fn run(input: &Input) {
         reduction: reduction.clone(),
         out: None,
         grad_dir: None,
+        grad_format: "npy".to_string(),
         grad_output: None,
     };
     let _ = EvalConfig::from_args(&args);

@@ -15,6 +15,10 @@
 //! - [`npy`]: reading and writing NumPy `.npy` files, defensively (a header is
 //!   never trusted) and atomically (no half-written file is ever left), as
 //!   registry [`Tensor`](losslab_registry::Tensor)s.
+//! - [`safetensors_file`] and [`npz`]: reading `.safetensors` files (zero-copy
+//!   where the bytes are aligned; bf16 and f16 widened to float32) and `.npz`
+//!   archives, as defensively; [`tensor_file`]: the format by extension, and
+//!   `FILE.safetensors:NAME` / `FILE.npz:NAME` sources.
 //! - [`cli`]: the command line itself (`eval`, `list`, `bench`, `info`, `explain`,
 //!   `plot`, `report`), clap flags validated into a configuration, then run;
 //!   `src/main.rs` only prints errors.
@@ -39,3 +43,6 @@
 pub mod cli;
 pub mod lab;
 pub mod npy;
+pub mod npz;
+pub mod safetensors_file;
+pub mod tensor_file;

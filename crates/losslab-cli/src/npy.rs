@@ -240,6 +240,16 @@ impl Staged {
 /// # Errors
 /// If the directory does not exist or cannot be written.
 pub fn stage(path: &Path, tensor: &Tensor) -> Result<Staged> {
+    stage_with(path, |mut w| write_to(&mut w, tensor))
+}
+
+/// Writes what `write` writes to a temporary file in `path`'s directory, to be
+/// moved to `path` by [`Staged::commit`]: the staging of every output format
+/// (`.npy` here, `.safetensors` in [`crate::safetensors_file`]).
+///
+/// # Errors
+/// If the directory does not exist or cannot be written, or `write` fails.
+pub fn stage_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<Staged> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -252,7 +262,7 @@ pub fn stage(path: &Path, tensor: &Tensor) -> Result<Staged> {
         bail!("cannot write `{}`: expected `{}` to be a directory, found a file", path.display(), dir.display());
     }
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".losslab-").suffix(".npy.tmp");
+    builder.prefix(".losslab-").suffix(".tmp");
     // The file becomes the user's output: the usual permissions (0666 less the
     // umask), not a temporary file's private 0600.
     #[cfg(unix)]
@@ -264,7 +274,7 @@ pub fn stage(path: &Path, tensor: &Tensor) -> Result<Staged> {
     })?;
     {
         let mut w = BufWriter::new(temp.as_file_mut());
-        write_to(&mut w, tensor).with_context(context)?;
+        write(&mut w).with_context(context)?;
         w.flush().with_context(context)?;
     }
     Ok(Staged { temp, dest: path.to_path_buf() })

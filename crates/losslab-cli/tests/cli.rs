@@ -504,7 +504,7 @@ fn errors_name_the_problem_and_leave_no_file() {
             &["mse_loss", "-t", "input=x.npy", "-t", "target=y.npy", "--reduction", "avg"],
             "--reduction: unknown reduction `avg`: expected one of none, mean, sum, batchmean",
         ),
-        (&["mse_loss", "-t", "input", "-t", "target=y.npy"], "--tensor `input`: expected NAME=FILE.npy"),
+        (&["mse_loss", "-t", "input", "-t", "target=y.npy"], "--tensor `input`: expected NAME=FILE"),
         (&["mse_loss", "-t", "input=x.npy", "-t", "input=y.npy"], "--tensor: `input` is given twice"),
         (
             &["tf:softmax_cross_entropy_with_logits", "-t", "labels=x.npy", "-t", "logits=x.npy", "-O", "axis=1.5"],

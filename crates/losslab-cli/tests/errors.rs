@@ -152,7 +152,7 @@ fn cases() -> Vec<Case> {
             "torch:mse_loss needs tensor `target` (the target: a shape that broadcasts with input's (PyTorch's broadcasting; the result has the broadcast shape)); its tensors are input, target",
         ),
         ("unknown tensor name", &["mse_loss", "-t", "inputs=x.npy", "-t", Y], "torch:mse_loss has no tensor `inputs`; its tensors are input, target"),
-        ("tensor without a file", &["mse_loss", "-t", "input", "-t", Y], "--tensor `input`: expected NAME=FILE.npy (for example input=logits.npy)"),
+        ("tensor without a file", &["mse_loss", "-t", "input", "-t", Y], "--tensor `input`: expected NAME=FILE (for example input=logits.npy or input=out.safetensors:logits)"),
         ("tensor given twice", &["mse_loss", "-t", X, "-t", "input=y.npy"], "--tensor: `input` is given twice"),
         (
             "shapes that do not broadcast",

@@ -1,8 +1,10 @@
-//! `losslab eval`: evaluate a loss and its gradients on `.npy` files.
+//! `losslab eval`: evaluate a loss and its gradients on `.npy`, `.npz` and
+//! `.safetensors` files.
 
 use losslab_registry::{resolve, EvalRequest, Evaluation, OptionValue};
 use crate::cli::json;
-use crate::npy;
+use crate::safetensors_file;
+use crate::tensor_file::{self, Format, TensorSource};
 use anyhow::{bail, Context, Result};
 use losslab::Reduction;
 use serde::Serialize;
@@ -16,18 +18,38 @@ Prints one JSON object: loss (the qualified name), reduction, dtype, shape, valu
 (a number, nested arrays, or null past 100000 elements; non-finite values as the
 strings \"nan\", \"inf\", \"-inf\"), and grads (the files written) with --grad-dir.
 
-Tensors are .npy files of float16, float32 or float64 data and int32 or int64
-labels. The computation runs in the dtype of the floating-point tensors; a
-float16 file is read as float32 (exactly: every float16 value is a float32), so
-float16 inputs are computed in float32 and results and gradients are written as
-float32. (NumPy has no bfloat16 dtype.)
+Tensors are read from .npy files, .npz archives and .safetensors files, by the
+file's extension (any other extension is read as .npy):
+  --tensor input=logits.npy                   a .npy file
+  --tensor target=batch.npz:labels            the array `labels` (member labels.npy) of an archive
+  --tensor input=model_out.safetensors:logits the tensor `logits` of a .safetensors file
+A source is split at its last `:` only when the part before ends in .npz or
+.safetensors; any other path is taken whole, colons included. Without :NAME, a
+.npz or .safetensors file must hold exactly one tensor. Data types: float16,
+float32, float64, int32, int64 in .npy/.npz (little- or big-endian); F32, F64,
+F16, BF16, I32, I64 in .safetensors. float16 and bfloat16 are read as float32,
+exactly (every 16-bit float value is a float32), so they are computed in
+float32 and results and gradients are written as float32; int32 labels are read
+as int64. The computation runs in the dtype of the floating-point tensors.
+.safetensors tensors of F32, F64 and I64 are read in place (no copy) when their
+bytes are aligned in the file, copied otherwise. A malformed, truncated or
+lying file is an error naming the file and what is wrong.
+
+--grad-output takes a source as --tensor does. --out writes a .safetensors
+file (one tensor named `loss`) when its name ends in .safetensors, a .npy file
+otherwise. --grad-dir writes DIR/NAME.npy per tensor, or with
+--grad-format safetensors one file DIR/grads.safetensors holding every
+gradient under its tensor's name. Every file is written to a temporary file
+and renamed into place once all are written: on any error, no output is left.
 
 Examples:
   losslab eval cross_entropy --tensor input=examples/logits.npy --tensor target=examples/labels.npy
   losslab eval torch:cross_entropy --tensor input=examples/logits.npy --tensor target=examples/labels.npy \\
       --option label_smoothing=0.1 --reduction none --grad-dir grads/
   losslab eval tf:softmax_cross_entropy_with_logits --tensor labels=examples/probs.npy \\
-      --tensor logits=examples/logits.npy --reduction mean";
+      --tensor logits=examples/logits.npy --reduction mean
+  losslab eval cross_entropy --tensor input=model_out.safetensors:logits --tensor target=batch.npz:labels \\
+      --out loss.safetensors --grad-dir grads/ --grad-format safetensors";
 
 /// The flags of `losslab eval`, as given.
 #[derive(Debug, Clone, clap::Args)]
@@ -40,7 +62,8 @@ pub struct EvalArgs {
     pub loss: String,
 
     /// A tensor argument, by the reference's name (repeat for each).
-    #[arg(long = "tensor", short = 't', value_name = "NAME=FILE.npy")]
+    /// FILE is a .npy file, FILE.npz:ARRAY or FILE.safetensors:TENSOR (see below).
+    #[arg(long = "tensor", short = 't', value_name = "NAME=FILE")]
     pub tensors: Vec<String>,
 
     /// An option, by the reference's name: a number, true/false (True/False), or
@@ -53,19 +76,26 @@ pub struct EvalArgs {
     #[arg(long, value_name = "none|mean|sum|batchmean")]
     pub reduction: Option<String>,
 
-    /// Write the result to this .npy file (in the computation's dtype).
-    #[arg(long, value_name = "FILE.npy")]
+    /// Write the result to this .npy file, or .safetensors file (one tensor
+    /// named `loss`), by the extension (in the computation's dtype).
+    #[arg(long, value_name = "FILE.npy|FILE.safetensors")]
     pub out: Option<PathBuf>,
 
-    /// Write the gradient of every differentiable float tensor to DIR/NAME.npy
-    /// (DIR is created if missing).
+    /// Write the gradient of every differentiable float tensor to DIR/NAME.npy,
+    /// or to DIR/grads.safetensors with --grad-format safetensors (DIR is
+    /// created if missing).
     #[arg(long, value_name = "DIR")]
     pub grad_dir: Option<PathBuf>,
 
+    /// The format of the --grad-dir files: npy (one DIR/NAME.npy per
+    /// gradient) or safetensors (one DIR/grads.safetensors, a tensor per name).
+    #[arg(long, value_name = "npy|safetensors", default_value = "npy", requires = "grad_dir")]
+    pub grad_format: String,
+
     /// The upstream gradient (the result's shape): the gradients written are
     /// those of Σ grad_output · result [default: ones].
-    #[arg(long, value_name = "FILE.npy", requires = "grad_dir")]
-    pub grad_output: Option<PathBuf>,
+    #[arg(long, value_name = "FILE", requires = "grad_dir")]
+    pub grad_output: Option<String>,
 }
 
 /// `losslab eval`'s flags, validated.
@@ -73,8 +103,8 @@ pub struct EvalArgs {
 pub struct EvalConfig {
     /// The loss's name as given.
     pub loss: String,
-    /// Tensor files by argument name, in the order given.
-    pub tensors: Vec<(String, PathBuf)>,
+    /// Tensor sources by argument name, in the order given.
+    pub tensors: Vec<(String, TensorSource)>,
     /// Options by name.
     pub options: BTreeMap<String, OptionValue>,
     /// The reduction asked for.
@@ -83,9 +113,14 @@ pub struct EvalConfig {
     pub out: Option<PathBuf>,
     /// Where to write the gradients.
     pub grad_dir: Option<PathBuf>,
-    /// The upstream gradient's file.
-    pub grad_output: Option<PathBuf>,
+    /// Whether the gradients go to one `grads.safetensors` (else one `.npy` each).
+    pub grad_safetensors: bool,
+    /// The upstream gradient's source.
+    pub grad_output: Option<TensorSource>,
 }
+
+/// The file `--grad-format safetensors` writes in the `--grad-dir`.
+pub const GRADS_SAFETENSORS: &str = "grads.safetensors";
 
 impl EvalConfig {
     /// Validates the raw flags: `NAME=FILE` and `KEY=VALUE` syntax, no name
@@ -105,16 +140,16 @@ impl EvalConfig {
     /// assert_eq!(config.options["delta"], losslab_registry::OptionValue::Int(2));
     /// ```
     pub fn from_args(args: &EvalArgs) -> Result<EvalConfig> {
-        let mut tensors: Vec<(String, PathBuf)> = Vec::new();
+        let mut tensors: Vec<(String, TensorSource)> = Vec::new();
         for raw in &args.tensors {
             let Some((name, file)) = raw.split_once('=').filter(|(n, f)| !n.trim().is_empty() && !f.is_empty()) else {
-                bail!("--tensor `{raw}`: expected NAME=FILE.npy (for example input=logits.npy)");
+                bail!("--tensor `{raw}`: expected NAME=FILE (for example input=logits.npy or input=out.safetensors:logits)");
             };
             let name = name.trim();
             if tensors.iter().any(|(n, _)| n == name) {
                 bail!("--tensor: `{name}` is given twice");
             }
-            tensors.push((name.to_string(), PathBuf::from(file)));
+            tensors.push((name.to_string(), TensorSource::parse(file)));
         }
         let mut options = BTreeMap::new();
         for raw in &args.options {
@@ -131,6 +166,16 @@ impl EvalConfig {
             Some(r) => Some(r.parse::<Reduction>().context("--reduction")?),
             None => None,
         };
+        let grad_safetensors = match args.grad_format.as_str() {
+            "npy" => false,
+            "safetensors" => true,
+            other => bail!("--grad-format: unknown format `{other}`: expected npy or safetensors"),
+        };
+        if let Some(out) = &args.out {
+            if Format::of(out) == Format::Npz {
+                bail!("--out `{}`: losslab writes .npy and .safetensors files, not .npz archives", out.display());
+            }
+        }
         Ok(EvalConfig {
             loss: args.loss.clone(),
             tensors,
@@ -138,7 +183,8 @@ impl EvalConfig {
             reduction,
             out: args.out.clone(),
             grad_dir: args.grad_dir.clone(),
-            grad_output: args.grad_output.clone(),
+            grad_safetensors,
+            grad_output: args.grad_output.as_deref().map(TensorSource::parse),
         })
     }
 }
@@ -178,15 +224,28 @@ pub fn run(args: &EvalArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let config = EvalConfig::from_args(args)?;
     let spec = resolve(&config.loss)?;
 
-    let mut request = EvalRequest { options: config.options.clone(), reduction: config.reduction, ..EvalRequest::default() };
-    for (name, path) in &config.tensors {
-        // An unknown name is reported before any file is read.
+    // An unknown name is reported before any file is read.
+    for (name, _) in &config.tensors {
         spec.check_tensor_name(name)?;
-        let t = npy::read_labelled(path, &format!("--tensor {name}={}", path.display()))?;
-        request.tensors.insert(name.clone(), t.into());
     }
-    if let Some(path) = &config.grad_output {
-        request.grad_output = Some(npy::read_labelled(path, &format!("--grad-output {}", path.display()))?.into());
+    // Each .safetensors file is read once, into memory; its tensors are then
+    // lent to the evaluation in place where their bytes allow (see
+    // `safetensors_file`).
+    let mut contents: BTreeMap<&Path, Vec<u8>> = BTreeMap::new();
+    for (name, source) in &config.tensors {
+        if source.format() == Format::Safetensors && !contents.contains_key(source.path.as_path()) {
+            let bytes = safetensors_file::read_bytes(&source.path).with_context(|| format!("--tensor {name}={source}"))?;
+            contents.insert(source.path.as_path(), bytes);
+        }
+    }
+    let mut request = EvalRequest { options: config.options.clone(), reduction: config.reduction, ..EvalRequest::default() };
+    for (name, source) in &config.tensors {
+        let bytes = contents.get(source.path.as_path()).map_or(&[][..], Vec::as_slice);
+        let t = source.read_arg(bytes, &format!("--tensor {name}={source}"))?;
+        request.tensors.insert(name.clone(), t);
+    }
+    if let Some(source) = &config.grad_output {
+        request.grad_output = Some(source.read(&format!("--grad-output {source}"))?.into());
     }
     request.want_grads = config.grad_dir.is_some();
     let evaluation = spec.evaluate(request)?;
@@ -195,7 +254,7 @@ pub fn run(args: &EvalArgs, out: &mut dyn Write) -> Result<ExitCode> {
     let value = json::tensor_value(&evaluation.value);
     let value_note = value.is_none().then(|| {
         format!(
-            "the result has {} elements, more than {} are not printed: use --out FILE.npy to get them",
+            "the result has {} elements, more than {} are not printed: use --out FILE.npy (or FILE.safetensors) to get them",
             evaluation.value.len(),
             json::MAX_JSON_ELEMENTS
         )
@@ -239,7 +298,7 @@ fn stage_and_commit(config: &EvalConfig, e: &Evaluation, created_dirs: &mut Vec<
         if path.is_dir() {
             bail!("--out `{}`: expected a file name such as result.npy, found a directory", path.display());
         }
-        staged.push(("--out", npy::stage(path, &e.value).context("--out")?));
+        staged.push(("--out", tensor_file::stage(path, &[(safetensors_file::RESULT_NAME, &e.value)]).context("--out")?));
         out_file = Some(path.display().to_string());
     }
     let mut grad_files = None;
@@ -249,10 +308,19 @@ fn stage_and_commit(config: &EvalConfig, e: &Evaluation, created_dirs: &mut Vec<
         }
         create_dir(dir, created_dirs).with_context(|| format!("--grad-dir: cannot create the directory `{}`", dir.display()))?;
         let mut files = BTreeMap::new();
-        for (name, g) in &e.grads {
-            let path = dir.join(format!("{name}.npy"));
-            staged.push(("--grad-dir", npy::stage(&path, g).context("--grad-dir")?));
-            files.insert(name.clone(), path.display().to_string());
+        if config.grad_safetensors {
+            let path = dir.join(GRADS_SAFETENSORS);
+            let grads: Vec<(&str, &losslab_registry::Tensor)> = e.grads.iter().map(|(n, g)| (n.as_str(), g)).collect();
+            staged.push(("--grad-dir", tensor_file::stage(&path, &grads).context("--grad-dir")?));
+            for name in e.grads.keys() {
+                files.insert(name.clone(), format!("{}:{name}", path.display()));
+            }
+        } else {
+            for (name, g) in &e.grads {
+                let path = dir.join(format!("{name}.npy"));
+                staged.push(("--grad-dir", tensor_file::stage(&path, &[(name.as_str(), g)]).context("--grad-dir")?));
+                files.insert(name.clone(), path.display().to_string());
+            }
         }
         grad_files = Some(files);
     }
@@ -336,12 +404,27 @@ mod tests {
     #[test]
     fn raw_flags_are_validated() {
         let c = config(&["mse_loss", "-t", "input=a=b.npy", "--option", "beta = 0.5", "--reduction", "sum"]).unwrap();
-        assert_eq!(c.tensors, vec![("input".to_string(), PathBuf::from("a=b.npy"))]);
+        assert_eq!(c.tensors, vec![("input".to_string(), TensorSource::parse("a=b.npy"))]);
+        assert_eq!(c.tensors[0].1.path, PathBuf::from("a=b.npy"));
         assert_eq!(c.options["beta"].to_string(), "0.5");
         assert_eq!(c.reduction, Some(Reduction::Sum));
+        let c = config(&["mse_loss", "-t", "input=m.safetensors:logits", "-t", "target=b.NPZ:y", "-t", "weight=t:1.npy"]).unwrap();
+        let got: Vec<(&str, Option<&str>)> = c.tensors.iter().map(|(_, s)| (s.path.to_str().unwrap(), s.name.as_deref())).collect();
+        assert_eq!(got, vec![("m.safetensors", Some("logits")), ("b.NPZ", Some("y")), ("t:1.npy", None)]);
         let e = |a: &[&str]| format!("{:#}", config(a).unwrap_err());
-        assert_eq!(e(&["x", "--tensor", "input"]), "--tensor `input`: expected NAME=FILE.npy (for example input=logits.npy)");
-        assert_eq!(e(&["x", "--tensor", "=a.npy"]), "--tensor `=a.npy`: expected NAME=FILE.npy (for example input=logits.npy)");
+        assert_eq!(
+            e(&["x", "--tensor", "input"]),
+            "--tensor `input`: expected NAME=FILE (for example input=logits.npy or input=out.safetensors:logits)"
+        );
+        assert_eq!(
+            e(&["x", "--tensor", "=a.npy"]),
+            "--tensor `=a.npy`: expected NAME=FILE (for example input=logits.npy or input=out.safetensors:logits)"
+        );
+        assert_eq!(e(&["x", "--out", "r.npz"]), "--out `r.npz`: losslab writes .npy and .safetensors files, not .npz archives");
+        assert_eq!(
+            e(&["x", "--grad-dir", "g", "--grad-format", "pt"]),
+            "--grad-format: unknown format `pt`: expected npy or safetensors"
+        );
         assert_eq!(e(&["x", "-t", "a=1.npy", "-t", "a=2.npy"]), "--tensor: `a` is given twice");
         assert_eq!(e(&["x", "--option", "beta"]), "--option `beta`: expected KEY=VALUE (for example label_smoothing=0.1)");
         // (`abc` would parse, as a name; the loss then rejects it for a number option)

@@ -30,7 +30,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Evaluate a loss (and its gradients) on .npy files; prints one JSON object.
+    /// Evaluate a loss (and its gradients) on .npy, .npz or .safetensors files; prints one JSON object.
     Eval(eval::EvalArgs),
     /// List every loss `eval` knows, with its tensors, options and defaults.
     List(list::ListArgs),
