@@ -151,7 +151,9 @@ root! {
     own("losslab"): [softmax_focal_loss SoftmaxFocalLoss, quantile_loss QuantileLoss, jaccard_loss JaccardLoss, lovasz_softmax LovaszSoftmax, self_information, binary_entropy, js_divergence];
 }
 
-/// The README's examples, compiled and run as doctests so that they stay true.
+/// The README's examples, compiled and run as doctests so that they stay true
+/// (the candle and burn sections' sketches are marked `ignore`: this crate does not
+/// depend on those frameworks; the adapter crates' own doc tests run full examples).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
