@@ -23,10 +23,12 @@ pub(crate) struct Call<'a, T> {
     pub(crate) want_grads: bool,
 }
 
-/// A loss's result and its gradients by tensor name.
+/// A loss's result, its gradients by tensor name, and its other outputs by
+/// name (`z_loss`, `lse`, ...: [`Evaluation::outputs`](crate::Evaluation::outputs)).
 pub(crate) struct Output<T> {
     pub(crate) value: ArrayD<T>,
     pub(crate) grads: Vec<(&'static str, ArrayD<T>)>,
+    pub(crate) aux: Vec<(&'static str, crate::Tensor)>,
 }
 
 impl<T: FloatElement> Call<'_, T> {
@@ -143,11 +145,11 @@ impl<T: FloatElement> Call<'_, T> {
         backward: impl FnOnce(ArrayViewD<'_, T>) -> losslab::Result<Gradients<T>>,
     ) -> Result<Output<T>> {
         if !self.want_grads {
-            return Ok(Output { value, grads: vec![] });
+            return Ok(Output { aux: vec![], value, grads: vec![] });
         }
         let g = self.grad_output_for(&value)?;
         let grads = backward(g.view())?;
-        Ok(Output { value, grads: name_grads(grads, input, target) })
+        Ok(Output { aux: vec![], value, grads: name_grads(grads, input, target) })
     }
 
     /// The output of a function without a reduction parameter: `unreduced`
@@ -181,7 +183,7 @@ impl<T: FloatElement> Call<'_, T> {
             }
         };
         if !self.want_grads {
-            return Ok(Output { value, grads: vec![] });
+            return Ok(Output { aux: vec![], value, grads: vec![] });
         }
         let g = self.grad_output_for(&value)?;
         let g_unreduced = match self.reduction {
@@ -192,7 +194,7 @@ impl<T: FloatElement> Call<'_, T> {
             }
         };
         let grads = backward(g_unreduced.view())?;
-        Ok(Output { value, grads: name_grads(grads, input, target) })
+        Ok(Output { aux: vec![], value, grads: name_grads(grads, input, target) })
     }
 }
 

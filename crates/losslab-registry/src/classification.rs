@@ -2,10 +2,11 @@
 //! entropy, TensorFlow's softmax cross entropy.
 
 use super::call::{Call, Output};
+use crate::error::fail;
 use super::{eval, float, int, opt, opt_float, opt_promoted, promoted, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
 use crate::tensor::FloatElement;
 use crate::Result;
-use losslab::{BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits};
+use losslab::{LinearCrossEntropyLoss, BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEntropyLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits, SparseSoftmaxCrossEntropyWithLogits};
 
 const CLASS_WEIGHT: TensorSpec = opt_float("weight", "a weight per class, shape (C,)");
 const IGNORE_INDEX: super::OptionSpec =
@@ -103,6 +104,31 @@ pub(super) const LOSSES: &[LossSpec] = &[
         grads: &["logits"],
         eval: eval!(sparse_softmax_ce),
     },
+    LossSpec {
+        framework: Framework::Torch,
+        name: "linear_cross_entropy",
+        summary: "The LM head's loss: cross entropy of input · linear_weightᵀ + linear_bias, fused so the logits are never held whole",
+        tensors: &[
+            float("input", "hidden states, shape (N, D) or (B, T, D) (any leading axes)"),
+            float("linear_weight", "the classifier's weight, shape (V, D)"),
+            int("target", "class indices, `input`'s shape without its last axis"),
+            opt_float("linear_bias", "the classifier's bias, shape (V,)"),
+            opt_float("weight", "a weight per class, shape (V,)"),
+        ],
+        options: &[
+            IGNORE_INDEX,
+            opt("label_smoothing", OptionType::Float, "0.0", "mixes the target with the uniform distribution, in [0, 1]"),
+            opt("lse_square_scale", OptionType::Float, "0.0", "the z-loss λ · lse² per counted token (Liger-Kernel, PaLM); not weighted; reported as the output `z_loss`"),
+            opt("softcap", OptionType::OptionalFloat, "None", "caps the logits at c: c · tanh(z / c) (Gemma 2)"),
+            opt("logit_scale", OptionType::Float, "1.0", "multiplies the logits before the cap (a temperature T is 1/T)"),
+            opt("return_lse", OptionType::Bool, "False", "also returns each token's log-sum-exp (output `lse`)"),
+            opt("return_entropy", OptionType::Bool, "False", "also returns each token's softmax entropy (output `entropy`)"),
+            opt("return_predicted", OptionType::Bool, "False", "also returns each token's predicted class (output `predicted`)"),
+        ],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["input", "linear_weight", "linear_bias"],
+        eval: eval!(linear_cross_entropy),
+    },
 ];
 
 fn cross_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -119,7 +145,7 @@ fn cross_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         let t = c.float("target");
         let value = loss.forward_probs(x.view(), t.view())?;
         if !c.want_grads {
-            return Ok(Output { value, grads: vec![] });
+            return Ok(Output { aux: vec![], value, grads: vec![] });
         }
         // With probability targets PyTorch's autograd differentiates the weight
         // (with class indices it refuses: "not differentiable", and so none above).
@@ -129,7 +155,7 @@ fn cross_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         if c.opt_float("weight").is_some() {
             grads.push(("weight", gw));
         }
-        Ok(Output { value, grads })
+        Ok(Output { aux: vec![], value, grads })
     }
 }
 
@@ -173,4 +199,42 @@ fn sparse_softmax_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SparseSoftmaxCrossEntropyWithLogits::new().reduction(c.reduction());
     let (labels, logits) = (c.int("labels"), c.float("logits"));
     c.finish(loss.forward(labels.view(), logits.view())?, ("logits", None), |g| loss.backward(labels.view(), logits.view(), g))
+}
+
+fn linear_cross_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
+    let name = c.spec.qualified_name();
+    let mut loss = LinearCrossEntropyLoss::new()
+        .reduction(c.reduction())
+        .ignore_index(c.i64("ignore_index"))
+        .label_smoothing(c.f64("label_smoothing"))
+        .lse_square_scale(c.f64("lse_square_scale"))
+        .softcap(c.opt_f64("softcap"))
+        .logit_scale(c.f64("logit_scale"))
+        .return_lse(c.bool("return_lse"))
+        .return_entropy(c.bool("return_entropy"))
+        .return_predicted(c.bool("return_predicted"));
+    if let Some(w) = c.opt_vector("weight", "one weight per class")? {
+        loss = loss.weight(w);
+    }
+    let w = c.float("linear_weight");
+    let shape = w.shape().to_vec();
+    let Ok(w) = w.into_dimensionality::<ndarray::Ix2>() else {
+        fail!(Shape, "{name}: `linear_weight` has shape {shape:?}, expected 2-D (V, D)")
+    };
+    let b = c.opt_vector("linear_bias", "one bias per class")?;
+    let (x, t) = (c.float("input"), c.int("target"));
+    let (out, grads) = if c.want_grads {
+        let up = c.grad_output.as_ref().map(|g| g.view());
+        let (out, g) = loss.forward_backward(x, w, b, t, up)?;
+        let mut grads = vec![("input", g.input), ("linear_weight", g.linear_weight.into_dyn())];
+        grads.extend(g.linear_bias.map(|b| ("linear_bias", b.into_dyn())));
+        (out, grads)
+    } else {
+        (loss.forward(x, w, b, t)?, vec![])
+    };
+    let mut aux = vec![("z_loss", T::into_tensor(out.z_loss))];
+    aux.extend(out.lse.map(|a| ("lse", T::into_tensor(a))));
+    aux.extend(out.entropy.map(|a| ("entropy", T::into_tensor(a))));
+    aux.extend(out.predicted.map(|a| ("predicted", crate::Tensor::I64(a))));
+    Ok(Output { value: out.loss, grads, aux })
 }

@@ -146,11 +146,11 @@ fn finish_named<T: FloatElement>(
     backward: impl FnOnce(ArrayViewD<'_, T>) -> losslab::Result<Vec<(&'static str, ArrayD<T>)>>,
 ) -> Result<Output<T>> {
     if !c.want_grads {
-        return Ok(Output { value, grads: vec![] });
+        return Ok(Output { aux: vec![], value, grads: vec![] });
     }
     let g = c.grad_output_for(&value)?;
     let grads = backward(g.view())?;
-    Ok(Output { value, grads })
+    Ok(Output { aux: vec![], value, grads })
 }
 
 fn triplet_named<T>(g: TripletGradients<T>, names: [&'static str; 3]) -> Vec<(&'static str, ArrayD<T>)> {

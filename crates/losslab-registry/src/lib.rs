@@ -430,6 +430,10 @@ pub struct Evaluation {
     /// result, or of the sum of a tensor result), by tensor name; empty unless
     /// gradients were asked for.
     pub grads: BTreeMap<String, Tensor>,
+    /// The loss's other outputs, by name, where it has them (empty for most):
+    /// `torch:linear_cross_entropy`'s `z_loss` (always) and, when asked for by
+    /// its options, `lse`, `entropy` and `predicted` (one per token).
+    pub outputs: BTreeMap<String, Tensor>,
 }
 
 /// Evaluates the loss called `loss` (see [`resolve`]) on `request`.
@@ -507,12 +511,12 @@ fn evaluate_spec(spec: &'static LossSpec, request: EvalRequest<'_>) -> Result<Ev
     }
 
     let reduction = reduction.or(spec.default_reduction);
-    let (value, grads) = match dtype {
+    let (value, grads, outputs) = match dtype {
         Dtype::Float32 => run::<f32>(spec, tensors, resolved, reduction, grad_output, want_grads, spec.eval.f32)?,
         Dtype::Float64 => run::<f64>(spec, tensors, resolved, reduction, grad_output, want_grads, spec.eval.f64)?,
         Dtype::Int64 => unreachable!("the dtype of float tensors"),
     };
-    Ok(Evaluation { spec, loss: qname, reduction, dtype, value, grads })
+    Ok(Evaluation { spec, loss: qname, reduction, dtype, value, grads, outputs })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -524,7 +528,7 @@ fn run<T: FloatElement>(
     grad_output: Option<TensorArg<'_>>,
     want_grads: bool,
     f: fn(&Call<'_, T>) -> Result<Output<T>>,
-) -> Result<(Tensor, BTreeMap<String, Tensor>)> {
+) -> Result<(Tensor, BTreeMap<String, Tensor>, BTreeMap<String, Tensor>)> {
     let mut floats = BTreeMap::new();
     let mut ints = BTreeMap::new();
     let mut promoted = BTreeSet::new();
@@ -553,7 +557,8 @@ fn run<T: FloatElement>(
         .filter(|(name, _)| spec.grads.contains(name) && call.floats.contains_key(name) && !promoted.contains(name))
         .map(|(name, g)| (name.to_string(), T::into_tensor(g)))
         .collect();
-    Ok((T::into_tensor(out.value), grads))
+    let outputs = out.aux.into_iter().map(|(name, t)| (name.to_string(), t)).collect();
+    Ok((T::into_tensor(out.value), grads, outputs))
 }
 
 /// A required float tensor.

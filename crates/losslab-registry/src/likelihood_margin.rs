@@ -276,10 +276,10 @@ fn gaussian_nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         (Some(v), None) => {
             let value = loss.forward(x.view(), y.view(), v.view())?;
             if !c.want_grads {
-                return Ok(Output { value, grads: vec![] });
+                return Ok(Output { aux: vec![], value, grads: vec![] });
             }
             let g = loss.backward(x.view(), y.view(), v.view(), upstream(c, &value).view())?;
-            Ok(Output { value, grads: vec![("input", g.input), ("target", g.target), ("var", g.var)] })
+            Ok(Output { aux: vec![], value, grads: vec![("input", g.input), ("target", g.target), ("var", g.var)] })
         }
         // PyTorch's `var` as a Python float: checked for sign as given, then
         // rounded to the inputs' dtype (as `var * ones_like(input)`), and not
@@ -287,10 +287,10 @@ fn gaussian_nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         (None, Some(var)) => {
             let value = loss.forward_scalar_var(x.view(), y.view(), var)?;
             if !c.want_grads {
-                return Ok(Output { value, grads: vec![] });
+                return Ok(Output { aux: vec![], value, grads: vec![] });
             }
             let g = loss.backward_scalar_var(x.view(), y.view(), var, upstream(c, &value).view())?;
-            Ok(Output { value, grads: vec![("input", g.input), ("target", g.target)] })
+            Ok(Output { aux: vec![], value, grads: vec![("input", g.input), ("target", g.target)] })
         }
         (Some(_), Some(var)) => fail!(
             Option,
@@ -311,10 +311,10 @@ fn margin_ranking<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (a, b, y) = (c.float("input1"), c.float("input2"), c.float("target"));
     let value = loss.forward(a.view(), b.view(), y.view())?;
     if !c.want_grads {
-        return Ok(Output { value, grads: vec![] });
+        return Ok(Output { aux: vec![], value, grads: vec![] });
     }
     let g = loss.backward(a.view(), b.view(), y.view(), upstream(c, &value).view())?;
-    Ok(Output { value, grads: vec![("input1", g.input1), ("input2", g.input2), ("target", g.target)] })
+    Ok(Output { aux: vec![], value, grads: vec![("input1", g.input1), ("input2", g.input2), ("target", g.target)] })
 }
 
 fn hinge_embedding<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -337,14 +337,14 @@ fn multilabel_soft_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>>
     let (x, y) = (c.float("input"), c.float("target"));
     let value = loss.forward(x.view(), y.view())?;
     if !c.want_grads {
-        return Ok(Output { value, grads: vec![] });
+        return Ok(Output { aux: vec![], value, grads: vec![] });
     }
     // PyTorch's autograd differentiates the weight too.
     let (g, gw) = loss.backward_with_weight(x.view(), y.view(), c.grad_output_for(&value)?.view())?;
     let mut grads = vec![("input", g.input)];
     grads.extend(g.target.map(|t| ("target", t)));
     grads.extend(gw.map(|w| ("weight", w)));
-    Ok(Output { value, grads })
+    Ok(Output { aux: vec![], value, grads })
 }
 
 fn multilabel_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {

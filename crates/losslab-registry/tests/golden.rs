@@ -210,6 +210,13 @@ fn run_case(case: &Value, dtype: Dtype, error_kind: Option<ErrorKind>) -> Result
             None => failures.push(format!("no gradient for `{name}` (got {:?})", e.grads.keys().collect::<Vec<_>>())),
         }
     }
+    // The loss's other outputs, where the case gives them (`z_loss`, `lse`, ...).
+    for (name, want) in case["outputs"].as_object().into_iter().flatten() {
+        match e.outputs.get(name) {
+            Some(got) => failures.extend(compare(&format!("output {name}"), got, want, tol)),
+            None => failures.push(format!("no output `{name}` (got {:?})", e.outputs.keys().collect::<Vec<_>>())),
+        }
+    }
     Ok(failures)
 }
 
@@ -297,6 +304,14 @@ fn golden_embedding() {
     check_file("embedding.json");
 }
 
+/// The LM head's fused linear cross entropy (`scripts/golden/linear_ce.py`):
+/// PyTorch's `linear_cross_entropy`, and the z-loss, soft-cap, scale and
+/// per-token outputs written with PyTorch tensors.
+#[test]
+fn golden_linear_ce() {
+    check_file("linear_ce.json");
+}
+
 /// The names and forms of issue 12: `keras:huber`, `keras:circle`, `keras:ctc`,
 /// TensorFlow's weighted cross entropy with `pos_weight` a number, optax's
 /// sparsemax loss with float labels.
@@ -335,8 +350,9 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 13] = [
+    const FILES: [&str; 14] = [
         "torch.json",
+        "linear_ce.json",
         "tf.json",
         "scipy.json",
         "losslab.json",

@@ -27,6 +27,7 @@
 //! | [`triplet_margin_loss`] | [`TripletMarginLoss`] | [`embedding`](crate::embedding) |
 //! | [`triplet_margin_with_distance_loss`] | [`TripletMarginWithDistanceLoss`] | [`embedding`](crate::embedding) |
 //! | [`ctc_loss`] | [`CtcLoss`] | [`sequence`](crate::sequence) |
+//! | [`linear_cross_entropy`] | [`LinearCrossEntropyLoss`] | [`classification`](crate::classification) |
 
 crate::machinery::methods::face! {
     cross_entropy = classification::cross_entropy, CrossEntropyLoss = classification::CrossEntropyLoss;
@@ -50,6 +51,7 @@ crate::machinery::methods::face! {
     triplet_margin_loss = embedding::triplet_margin_loss, TripletMarginLoss = embedding::TripletMarginLoss;
     triplet_margin_with_distance_loss = embedding::triplet_margin_with_distance_loss, TripletMarginWithDistanceLoss = embedding::TripletMarginWithDistanceLoss;
     ctc_loss = sequence::ctc_loss, CtcLoss = sequence::CtcLoss;
+    linear_cross_entropy = classification::linear_cross_entropy, LinearCrossEntropyLoss = classification::LinearCrossEntropyLoss;
 }
 
 // The types these losses return or take.
@@ -58,3 +60,4 @@ pub use crate::margin::MarginRankingGradients;
 pub use crate::embedding::CosineEmbeddingGradients;
 pub use crate::embedding::TripletGradients;
 pub use crate::embedding::TripletDistance;
+pub use crate::classification::{LinearCrossEntropyGradients, LinearCrossEntropyOutput};

@@ -16,7 +16,8 @@ use std::process::ExitCode;
 const AFTER_HELP: &str = "\
 Prints one JSON object: loss (the qualified name), reduction, dtype, shape, value
 (a number, nested arrays, or null past 100000 elements; non-finite values as the
-strings \"nan\", \"inf\", \"-inf\"), and grads (the files written) with --grad-dir.
+strings \"nan\", \"inf\", \"-inf\"), grads (the files written) with --grad-dir, and
+outputs (the loss's other outputs, such as linear_cross_entropy's z_loss) where it has them.
 
 Tensors are read from .npy files, .npz archives and .safetensors files, by the
 file's extension (any other extension is read as .npy):
@@ -211,6 +212,11 @@ pub struct EvalReport {
     /// The gradient files written (`--grad-dir`), by tensor name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grads: Option<BTreeMap<String, String>>,
+    /// The loss's other outputs, by name (`linear_cross_entropy`'s `z_loss`,
+    /// and `lse`, `entropy`, `predicted` when asked for): numbers, nested
+    /// arrays, or null when too large.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, serde_json::Value>,
 }
 
 /// Runs `losslab eval`: reads the tensors, evaluates, writes the requested
@@ -268,6 +274,7 @@ pub fn run(args: &EvalArgs, out: &mut dyn Write) -> Result<ExitCode> {
         value_note,
         out: out_file,
         grads: grad_files,
+        outputs: evaluation.outputs.iter().map(|(k, t)| (k.clone(), json::tensor_value(t).unwrap_or(serde_json::Value::Null))).collect(),
     };
     serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
     writeln!(out)?;

@@ -23,10 +23,12 @@ use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, ArrayViewMut, Dimension
 
 mod clipped;
 mod focal;
+mod linear;
 mod poly;
 mod sparsemax;
 pub use clipped::*;
 pub use focal::*;
+pub use linear::*;
 pub use poly::*;
 pub use sparsemax::*;
 
