@@ -118,6 +118,11 @@ static PATHS: &[LossPath] = &[
         kind: PathKind::FusedPerRow,
         note: "class-index targets on (N, C) or (C,) logits in standard layout; probability targets and (N, C, d1, ...) logits take the general path",
     },
+    LossPath {
+        loss: "torch:linear_cross_entropy",
+        kind: PathKind::FusedPerRow,
+        note: "tiles of tokens (a bounded tile of logits, never all of them): gemm's matrix products, and per token one row pass on the fused cross entropy's block operations computing the loss and the logits' gradient together; the gradients' products follow in the same call",
+    },
     rows("torch:nll_loss", "the machinery's per-row sweep on (N, C) or (C,) input in standard layout with contiguous, valid class-index targets (weights and ignore_index included): each row's loss and gradient in one parallel pass in the input's own type; (N, C, d1, ...) or strided input takes the general path"),
     sweep("torch:binary_cross_entropy"),
     LossPath {

@@ -314,6 +314,9 @@ const ROWS_MIN: &[usize] = &[1, 2];
 /// Keras-style losses averaged over the last axis.
 const KROWS: &[usize] = &[65536, 64];
 const KROWS_MIN: &[usize] = &[1, 1];
+/// The LM head: tokens, hidden size, vocabulary.
+const LM_HEAD: &[usize] = &[2048, 512, 32000];
+const LM_HEAD_MIN: &[usize] = &[1, 1, 2];
 /// Pairs and triplets of embeddings: N × D.
 const PAIRS: &[usize] = &[1 << 20, 16];
 /// Losses over every pair of a batch: N × D.
@@ -344,6 +347,12 @@ static RECIPES: &[Recipe] = &[
     r("torch:huber_loss", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 1.0)), ("target", m.normal(d, 1.0))]),
     // ---- PyTorch: classification
     r("torch:cross_entropy", "N×C", ROWS, ROWS_MIN, |m, d| vec![("input", m.normal(d, 2.0)), ("target", m.classes(&d[..1], 0, d[1]))]),
+    r("torch:linear_cross_entropy", "N×D×V", LM_HEAD, LM_HEAD_MIN, |m, d| {
+        let (n, dim, v) = (d[0], d[1], d[2]);
+        #[allow(clippy::cast_precision_loss)]
+        let w = m.normal(&[v, dim], 1.0 / (dim.max(1) as f64).sqrt());
+        vec![("input", m.normal(&[n, dim], 1.0)), ("linear_weight", w), ("target", m.classes(&[n], 0, v))]
+    }),
     r("torch:nll_loss", "N×C", ROWS, ROWS_MIN, |m, d| vec![("input", m.log_simplex(d)), ("target", m.classes(&d[..1], 0, d[1]))]),
     r("torch:binary_cross_entropy", "N", EW, EW_MIN, |m, d| vec![("input", m.uniform(d, 0.01, 0.99)), ("target", m.uniform(d, 0.0, 1.0))]),
     r("torch:binary_cross_entropy_with_logits", "N", EW, EW_MIN, |m, d| vec![("input", m.normal(d, 2.0)), ("target", m.binary(d))]),

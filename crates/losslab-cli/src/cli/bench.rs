@@ -21,6 +21,9 @@
 //! entropy, `rmw_bandwidth / (3 · size)` (and the exp bound only for BCE with
 //! logits and the focal loss) for an element-wise loss.
 //!
+//! `linear_cross_entropy` (the LM head) has its own benchmark ([`super::bench_lm`]):
+//! `--shape NxDxV`, FLOP/s beside the f32 FMA peak measured in the same process.
+//!
 //! Every figure is the median of `--reps` timed runs after `--warmup` runs.
 //! The timed calls run as a training loop does (the allocator reusing its free
 //! memory). Peak memory is taken on one more call of each kind: the allocator's
@@ -48,7 +51,8 @@ use std::time::Instant;
   losslab bench keras:hinge --shape 4096x64 --json
   losslab bench ctc_loss --scale 0.25 --save-inputs /tmp/ctc   # inputs as .npy for a peer
   losslab bench gaussian_nll_loss --grad input --grad var --json
-  losslab bench cross_entropy --fused --shape 8192x32000 --dtype bf16   # the fused kernel itself")]
+  losslab bench cross_entropy --fused --shape 8192x32000 --dtype bf16   # the fused kernel itself
+  losslab bench linear_cross_entropy --shape 4096x1024x32000 --json     # the LM head: GFLOP/s beside the FMA peak")]
 pub struct BenchArgs {
     /// The loss: any name `losslab list` shows, qualified (`keras:hinge`) or not
     /// (the first framework's, as `eval` resolves it). With `--fused`:
@@ -239,6 +243,11 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<ExitCode> {
             bail!("--scale must be a number > 0, got {s}");
         }
     }
+    // The LM head has its own benchmark: FLOP/s beside the FMA peak (bench_lm).
+    if losslab_registry::resolve(&args.loss).is_ok_and(|s| s.qualified_name() == "torch:linear_cross_entropy") {
+        super::bench_lm::run(args, out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let half = matches!(args.dtype.as_str(), "bf16" | "bfloat16" | "f16" | "float16");
     let fused = args.fused || half;
     if fused && (!args.grad.is_empty() || args.save_inputs.is_some() || args.scale.is_some()) {
@@ -305,12 +314,12 @@ fn write_text(r: &BenchReport, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "  roofline                   {} elements/s; reached {:.0}%", g(r.roofline_elems_per_s), 100.0 * r.roofline_fraction)
 }
 
-fn join_dims(d: &[usize]) -> String {
+pub(crate) fn join_dims(d: &[usize]) -> String {
     d.iter().map(ToString::to_string).collect::<Vec<_>>().join("x")
 }
 
 /// A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`).
-fn proc_status_bytes(key: &str) -> Option<u64> {
+pub(crate) fn proc_status_bytes(key: &str) -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let kib: u64 = s.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?.trim().strip_suffix("kB")?.trim().parse().ok()?;
     Some(kib * 1024)
@@ -318,22 +327,22 @@ fn proc_status_bytes(key: &str) -> Option<u64> {
 
 /// The memory a call takes beyond what is resident before it: the high-water
 /// mark is reset (`/proc/self/clear_refs`), then read after the call.
-struct MemProbe {
+pub(crate) struct MemProbe {
     /// Whether the high-water mark could be reset (otherwise it is the process's since its start).
     resets: bool,
     /// The most any call grew the resident set.
-    extra: Option<u64>,
+    pub(crate) extra: Option<u64>,
 }
 
 impl MemProbe {
-    fn new() -> MemProbe {
+    pub(crate) fn new() -> MemProbe {
         MemProbe { resets: true, extra: Some(0) }
     }
 
     /// The resident set before a call, the high-water mark reset to it. Free
     /// memory the allocator keeps is given back first, so that the call's own
     /// allocations show as growth rather than reuse.
-    fn before(&mut self) -> Option<u64> {
+    pub(crate) fn before(&mut self) -> Option<u64> {
         trim_heap();
         if self.resets {
             self.resets = std::fs::write("/proc/self/clear_refs", "5").is_ok();
@@ -341,7 +350,7 @@ impl MemProbe {
         proc_status_bytes("VmRSS")
     }
 
-    fn after(&mut self, before: Option<u64>) {
+    pub(crate) fn after(&mut self, before: Option<u64>) {
         let grown = match (before, proc_status_bytes("VmHWM")) {
             (Some(b), Some(h)) if self.resets => Some(h.saturating_sub(b)),
             _ => None,
@@ -361,7 +370,7 @@ extern "C" {
 
 /// Gives the C allocator's free memory back to the system (glibc's `malloc_trim`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim_heap() {
+pub(crate) fn trim_heap() {
     // SAFETY: glibc's malloc_trim only releases free memory; any pad is valid.
     unsafe {
         malloc_trim(0);
@@ -369,14 +378,14 @@ fn trim_heap() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim_heap() {}
+pub(crate) fn trim_heap() {}
 
 /// One malloc arena for every thread (glibc's `M_ARENA_MAX` = 1), set before
 /// the thread pool starts: `malloc_trim` cannot give back the free top of a
 /// thread's own arena, which would hide a call's allocations from the
 /// high-water mark (the same as `MALLOC_ARENA_MAX=1`).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn one_arena() {
+pub(crate) fn one_arena() {
     const M_ARENA_MAX: std::ffi::c_int = -8;
     // SAFETY: mallopt only sets an allocator parameter.
     unsafe {
@@ -385,10 +394,10 @@ fn one_arena() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn one_arena() {}
+pub(crate) fn one_arena() {}
 
 /// Whether `bytes` fit in the memory available, as an error naming them if not.
-fn check_fits(what: &str, bytes: u128) -> Result<()> {
+pub(crate) fn check_fits(what: &str, bytes: u128) -> Result<()> {
     if let Some(avail) = available_bytes() {
         if bytes > avail as u128 {
             let gib = |b: u128| b as f64 / f64::from(1u32 << 30);
@@ -535,7 +544,7 @@ fn measure_registry(args: &BenchArgs, dtype: Dtype) -> Result<BenchReport> {
 }
 
 /// Parses `8192x32000`, `1e8` or `100000000`.
-fn parse_shape(s: &str) -> Result<Vec<usize>> {
+pub(crate) fn parse_shape(s: &str) -> Result<Vec<usize>> {
     s.split(['x', 'X', '×'])
         .map(|d| {
             let d = d.trim();
@@ -579,7 +588,7 @@ fn available_bytes() -> Option<usize> {
 }
 
 /// The median of `reps` timed runs after `warmup` runs of `f`, in seconds.
-fn time(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
+pub(crate) fn time(warmup: usize, reps: usize, mut f: impl FnMut()) -> f64 {
     for _ in 0..warmup {
         f();
     }

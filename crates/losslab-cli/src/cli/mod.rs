@@ -5,6 +5,7 @@
 //! `run` that validates them and does the work, writing to the given output.
 
 pub mod bench;
+pub mod bench_lm;
 pub mod eval;
 pub mod explain;
 pub mod info;

@@ -405,6 +405,9 @@ impl LinearCrossEntropyLoss {
     }
 }
 
+/// The classes per product of the weight's gradient (see [`Job::run`]).
+const VOCAB_SLICE: usize = 4096;
+
 /// A target that is `ignore_index`.
 const IGNORED: usize = usize::MAX;
 
@@ -524,8 +527,13 @@ impl<T: Float> Job<'_, T> {
                 unsafe {
                     // dX_b = G · W
                     matmul(m, d, v, gx[lo * d..].as_mut_ptr(), 1, d as isize, false, z_tile.as_ptr(), 1, v as isize, self.w.as_ptr(), 1, d as isize);
-                    // dW += Gᵀ · X_b
-                    matmul(v, d, m, gw.as_mut_ptr(), 1, d as isize, !first_w, z_tile.as_ptr(), v as isize, 1, self.x[lo * d..].as_ptr(), 1, d as isize);
+                    // dW += Gᵀ · X_b, by slices of the vocabulary: gemm packs its whole
+                    // right operand (here the tile's gradient, transposed), so a slice
+                    // bounds that copy (each element's sum over the rows is unchanged).
+                    for j0 in (0..v).step_by(VOCAB_SLICE) {
+                        let j1 = (j0 + VOCAB_SLICE).min(v);
+                        matmul(j1 - j0, d, m, gw[j0 * d..].as_mut_ptr(), 1, d as isize, !first_w, z_tile[j0..].as_ptr(), v as isize, 1, self.x[lo * d..].as_ptr(), 1, d as isize);
+                    }
                 }
                 first_w = false;
                 if !gb.is_empty() {
