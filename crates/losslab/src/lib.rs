@@ -119,6 +119,7 @@ pub mod segmentation;
 pub mod sequence;
 
 // The layers under the families.
+pub mod collective;
 mod machinery;
 pub mod math;
 

@@ -24,6 +24,7 @@
 //! number of threads.
 
 use super::class_weights;
+use crate::collective::{Collective, Local, ReduceBuf};
 use crate::machinery::error::{check_option, shape_err, LossError, Result};
 use crate::machinery::float::{ClassIndex, Float};
 use crate::machinery::kernels::ops_for;
@@ -255,7 +256,7 @@ impl LinearCrossEntropyLoss {
         linear_bias: Option<ArrayView1<'_, T>>,
         target: ArrayView<'_, L, D2>,
     ) -> Result<LinearCrossEntropyOutput<T>> {
-        Ok(self.run(input.into_dyn(), linear_weight, linear_bias, target.into_dyn(), None, false)?.0)
+        Ok(self.run(&Local, None, input.into_dyn(), linear_weight, linear_bias, target.into_dyn(), None, false)?.0)
     }
 
     /// The loss, the per-token outputs asked for, and the gradients of
@@ -272,37 +273,129 @@ impl LinearCrossEntropyLoss {
         target: ArrayView<'_, L, D2>,
         grad_output: Option<ArrayViewD<'_, T>>,
     ) -> Result<(LinearCrossEntropyOutput<T>, LinearCrossEntropyGradients<T>)> {
-        let (out, g) = self.run(input.into_dyn(), linear_weight, linear_bias, target.into_dyn(), grad_output, true)?;
+        let (out, g) = self.run(&Local, None, input.into_dyn(), linear_weight, linear_bias, target.into_dyn(), grad_output, true)?;
         Ok((out, g.expect("gradients were asked for")))
     }
 
-    fn run<T: Float, L: ClassIndex>(
+    /// The sharded form (Megatron's vocabulary-parallel cross entropy): this
+    /// process holds the classes `[vocab_start, vocab_start + V_s)` of a
+    /// vocabulary of `vocab_size` (its rows of `linear_weight`, `(V_s, D)`, and
+    /// of `linear_bias`), and every process the same `input`, `target` and
+    /// options (class weights: the whole `(vocab_size,)` vector). Each computes
+    /// per-token partials over its classes (maximum, sum of exponentials, the
+    /// target's logit, the smoothing and entropy sums), the partials are
+    /// gathered (6 numbers per token and process, never the logits) and merged
+    /// in rank order, and each process then computes its classes' gradients;
+    /// the gradient of `input` is summed over the processes
+    /// ([`Collective::all_reduce_sum`]). Every rank returns the whole loss and
+    /// per-token outputs, the whole `input` gradient, and its own slice's
+    /// `linear_weight` and `linear_bias` gradients.
+    ///
+    /// The shards must tile `[0, vocab_size)` without overlap; every rank checks
+    /// that, and that the others agree on the number of tokens, the hidden size
+    /// and the targets, in a first exchange, so that a mismatched rank (or one
+    /// whose own inputs are invalid) ends every rank's call with an error
+    /// rather than a hang.
+    ///
+    /// # Errors
+    /// See the type's docs, and [`LossError::Collective`] for shards that do
+    /// not fit together, a rank that failed its own checks, or a failed exchange.
+    ///
+    /// # Examples
+    /// ```
+    /// use losslab::collective::{Local, ThreadGroup};
+    /// use losslab::LinearCrossEntropyLoss;
+    /// use ndarray::{array, s};
+    /// let x = array![[1.0f64, 2.0], [0.5, -1.0]];
+    /// let w = array![[0.1f64, 0.2], [0.3, -0.1], [0.0, 0.5], [0.2, 0.2]];
+    /// let t = array![2i64, 0];
+    /// let lce = LinearCrossEntropyLoss::new();
+    /// let whole = lce.forward(x.view(), w.view(), None, t.view()).unwrap();
+    /// // Two "processes" (threads here), two classes each.
+    /// let group = ThreadGroup::new(2);
+    /// let losses: Vec<f64> = std::thread::scope(|sc| {
+    ///     let hs: Vec<_> = group.iter().map(|m| {
+    ///         let (lce, x, w, t) = (&lce, &x, &w, &t);
+    ///         sc.spawn(move || {
+    ///             let r = losslab::collective::Collective::rank(m);
+    ///             let shard = w.slice(s![2 * r..2 * r + 2, ..]);
+    ///             lce.forward_backward_sharded(m, x.view(), shard, None, 2 * r, 4, t.view(), None).unwrap().0.loss[[]]
+    ///         })
+    ///     }).collect();
+    ///     hs.into_iter().map(|h| h.join().unwrap()).collect()
+    /// });
+    /// assert!(losses.iter().all(|l| (l - whole.loss[[]]).abs() < 1e-15));
+    /// ```
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_backward_sharded<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
-        input: ArrayViewD<'_, T>,
-        w: ArrayView2<'_, T>,
-        b: Option<ArrayView1<'_, T>>,
-        target: ArrayViewD<'_, L>,
+        comm: &dyn Collective,
+        input: ArrayView<'_, T, D1>,
+        linear_weight: ArrayView2<'_, T>,
+        linear_bias: Option<ArrayView1<'_, T>>,
+        vocab_start: usize,
+        vocab_size: usize,
+        target: ArrayView<'_, L, D2>,
         grad_output: Option<ArrayViewD<'_, T>>,
-        want_grad: bool,
-    ) -> Result<(LinearCrossEntropyOutput<T>, Option<LinearCrossEntropyGradients<T>>)> {
+    ) -> Result<(LinearCrossEntropyOutput<T>, LinearCrossEntropyGradients<T>)> {
+        let (out, g) =
+            self.run(comm, Some((vocab_start, vocab_size)), input.into_dyn(), linear_weight, linear_bias, target.into_dyn(), grad_output, true)?;
+        Ok((out, g.expect("gradients were asked for")))
+    }
+
+    /// [`forward_backward_sharded`](Self::forward_backward_sharded) without gradients.
+    ///
+    /// # Errors
+    /// As [`forward_backward_sharded`](Self::forward_backward_sharded).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_sharded<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        comm: &dyn Collective,
+        input: ArrayView<'_, T, D1>,
+        linear_weight: ArrayView2<'_, T>,
+        linear_bias: Option<ArrayView1<'_, T>>,
+        vocab_start: usize,
+        vocab_size: usize,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<LinearCrossEntropyOutput<T>> {
+        Ok(self.run(comm, Some((vocab_start, vocab_size)), input.into_dyn(), linear_weight, linear_bias, target.into_dyn(), None, false)?.0)
+    }
+
+    /// The checks of one process's inputs: its job's numbers, or the error.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare<T: Float, L: ClassIndex>(
+        &self,
+        ishape: &[usize],
+        w: &ArrayView2<'_, T>,
+        b: &Option<ArrayView1<'_, T>>,
+        shard: Option<(usize, usize)>,
+        target: &ArrayViewD<'_, L>,
+        grad_output: &Option<ArrayViewD<'_, T>>,
+    ) -> Result<Prepared> {
         self.validate()?;
         let name = Self::NAME;
-        let ishape = input.shape().to_vec();
         let Some((&d, lead)) = ishape.split_last() else {
-            return Err(shape_err(name, "input", "at least 1 axis: (N, D), (B, T, D) or (D,)", &ishape));
+            return Err(shape_err(name, "input", "at least 1 axis: (N, D), (B, T, D) or (D,)", ishape));
         };
         let v = w.nrows();
+        let (v0, vt) = shard.unwrap_or((0, v));
         if w.ncols() != d || v == 0 {
             return Err(shape_err(name, "linear_weight", format!("[V, {d}] with V ≥ 1 (one row of `input`'s feature size per class)"), w.shape()));
         }
-        if let Some(b) = &b {
+        if v0.checked_add(v).is_none_or(|end| end > vt) {
+            return Err(LossError::Collective {
+                loss: name,
+                message: format!("this rank's classes [{v0}, {}) do not fit the vocabulary of {vt}", v0.saturating_add(v)),
+            });
+        }
+        if let Some(b) = b {
             if b.len() != v {
                 return Err(shape_err(name, "linear_bias", format!("[{v}] (one per class: `linear_weight`'s rows)"), b.shape()));
             }
         }
         if let Some(cw) = &self.weight {
-            if cw.len() != v {
-                return Err(shape_err(name, "weight", format!("[{v}] (one weight per class: `linear_weight`'s rows)"), &[cw.len()]));
+            if cw.len() != vt {
+                return Err(shape_err(name, "weight", format!("[{vt}] (one weight per class of the vocabulary)"), &[cw.len()]));
             }
         }
         if target.shape() != lead {
@@ -314,7 +407,7 @@ impl LinearCrossEntropyLoss {
             let y = t.index();
             if y == self.ignore_index {
                 targets.push(IGNORED);
-            } else if (0..v as i64).contains(&y) {
+            } else if (0..vt as i64).contains(&y) {
                 targets.push(y as usize);
             } else {
                 return Err(LossError::ClassIndex {
@@ -322,13 +415,13 @@ impl LinearCrossEntropyLoss {
                     tensor: "target",
                     index: y,
                     position: crate::machinery::error::unravel(i, lead),
-                    classes: v,
+                    classes: vt,
                     ignore_index: Some(self.ignore_index),
                 });
             }
         }
         let out_shape: Vec<usize> = if self.reduction == Reduction::None { lead.to_vec() } else { vec![] };
-        let up = match &grad_output {
+        let up = match grad_output {
             Some(g) if g.shape() != out_shape.as_slice() => {
                 return Err(shape_err(name, "grad_output", format!("{out_shape:?} (the shape of the result)"), g.shape()));
             }
@@ -336,6 +429,26 @@ impl LinearCrossEntropyLoss {
             Some(g) => Up::Scalar(g.iter().next().map(|v| v.to_wide()).unwrap_or(1.0)),
             None => Up::Scalar(1.0),
         };
+        Ok(Prepared { n, d, v, v0, vt, targets, up })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run<T: Float, L: ClassIndex>(
+        &self,
+        comm: &dyn Collective,
+        shard: Option<(usize, usize)>,
+        input: ArrayViewD<'_, T>,
+        w: ArrayView2<'_, T>,
+        b: Option<ArrayView1<'_, T>>,
+        target: ArrayViewD<'_, L>,
+        grad_output: Option<ArrayViewD<'_, T>>,
+        want_grad: bool,
+    ) -> Result<(LinearCrossEntropyOutput<T>, Option<LinearCrossEntropyGradients<T>>)> {
+        let ishape = input.shape().to_vec();
+        let prepared = self.prepare(&ishape, &w, &b, shard, &target, &grad_output);
+        let v_max = handshake(comm, shard.is_some(), &prepared)?;
+        let Prepared { n, d, v, v0, vt, targets, up } = prepared?;
+        let lead = &ishape[..ishape.len() - 1];
         // The denominators of `Mean`: the weights of the counted targets (the
         // cross entropy, as PyTorch) and their number (the z-loss, as Liger-Kernel).
         let counted = targets.iter().filter(|&&y| y != IGNORED).count();
@@ -356,12 +469,14 @@ impl LinearCrossEntropyLoss {
             n,
             d,
             v,
+            v0,
+            vt,
             x: x.as_slice().expect("standard layout"),
             w: w.as_slice().expect("standard layout"),
             b: b.as_deref(),
             targets: &targets,
             cw: self.weight.as_deref(),
-            cw_sum: self.weight.as_ref().map(|cw| sum_f64(cw.iter().copied())).unwrap_or(v as f64),
+            cw_sum: self.weight.as_ref().map(|cw| sum_f64(cw.iter().copied())).unwrap_or(vt as f64),
             eps: self.label_smoothing,
             zs: self.lse_square_scale,
             cap: self.softcap,
@@ -373,9 +488,9 @@ impl LinearCrossEntropyLoss {
             want_lse: self.return_lse,
             want_entropy: self.return_entropy,
             want_pred: self.return_predicted,
-            tile_rows: tile_rows(self.tile_bytes, v, std::mem::size_of::<T>(), n),
+            tile_rows: tile_rows(self.tile_bytes, v_max, std::mem::size_of::<T>(), n),
         };
-        let r = job.run();
+        let r = job.run(comm).map_err(|message| LossError::Collective { loss: Self::NAME, message })?;
         let shape = IxDyn(lead);
         let per_token = |a: Vec<f64>| ArrayD::from_shape_vec(shape.clone(), a.into_iter().map(T::from_wide).collect()).expect("one per token");
         let (loss, z_loss) = match self.reduction {
@@ -405,6 +520,74 @@ impl LinearCrossEntropyLoss {
     }
 }
 
+/// One process's checked inputs.
+struct Prepared {
+    n: usize,
+    d: usize,
+    v: usize,
+    v0: usize,
+    vt: usize,
+    targets: Vec<usize>,
+    up: Up,
+}
+
+/// The numbers each rank sends in the first exchange.
+const HANDSHAKE: usize = 7;
+
+/// The first exchange of the sharded form: each rank's status and problem
+/// (tokens, hidden size, its classes, the vocabulary, a checksum of the
+/// targets), checked by every rank alike. The largest shard (whose size sets
+/// the tiles, the same on every rank), or the error every rank returns.
+fn handshake(comm: &dyn Collective, sharded: bool, prepared: &Result<Prepared>) -> Result<usize> {
+    let name = LinearCrossEntropyLoss::NAME;
+    let p = comm.size();
+    let mine = match prepared {
+        Ok(q) => {
+            let sum = q.targets.iter().enumerate().fold(0u64, |h, (i, &y)| h.wrapping_mul(1_000_003).wrapping_add((y as u64) ^ (i as u64)));
+            [0.0, q.n as f64, q.d as f64, q.v as f64, q.v0 as f64, q.vt as f64, (sum % (1 << 52)) as f64]
+        }
+        Err(_) => [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    };
+    if !sharded && p == 1 {
+        return Ok(prepared.as_ref().map(|q| q.v).unwrap_or(1));
+    }
+    let mut all = vec![0.0; p * HANDSHAKE];
+    comm.all_gather(&mine, &mut all).map_err(|message| LossError::Collective { loss: name, message })?;
+    let ranks: Vec<&[f64]> = all.chunks(HANDSHAKE).collect();
+    let err = |message: String| Err(LossError::Collective { loss: name, message });
+    let failed: Vec<usize> = (0..p).filter(|&r| ranks[r][0] != 0.0).collect();
+    if let Err(e) = prepared {
+        return Err(e.clone());
+    }
+    if !failed.is_empty() {
+        return err(format!("rank(s) {failed:?} of {p} refused their inputs (each reports why); no rank computed"));
+    }
+    let me = comm.rank();
+    for (r, q) in ranks.iter().enumerate() {
+        for (k, what) in [(1, "tokens"), (2, "hidden size"), (5, "vocabulary size"), (6, "targets (checksum)")] {
+            if q[k] != ranks[0][k] {
+                return err(format!("rank {r} has {what} {}, rank 0 has {} (every rank must hold the same input, target and vocabulary size)", q[k], ranks[0][k]));
+            }
+        }
+    }
+    let mut shards: Vec<(usize, usize, usize)> = ranks.iter().enumerate().map(|(r, q)| (q[4] as usize, q[4] as usize + q[3] as usize, r)).collect();
+    shards.sort_unstable();
+    let vt = ranks[0][5] as usize;
+    let mut end = 0;
+    for &(start, stop, r) in &shards {
+        if start != end {
+            return err(format!(
+                "the shards do not tile the vocabulary [0, {vt}): rank {r} holds [{start}, {stop}) where [{end}, ...) was expected (this is rank {me})"
+            ));
+        }
+        end = stop;
+    }
+    if end != vt {
+        return err(format!("the shards cover [0, {end}) of a vocabulary of {vt}"));
+    }
+    Ok(shards.iter().map(|&(a, b, _)| b - a).max().unwrap_or(1))
+}
+
 /// The classes per product of the weight's gradient (see [`Job::run`]).
 const VOCAB_SLICE: usize = 4096;
 
@@ -415,7 +598,7 @@ const IGNORED: usize = usize::MAX;
 /// where that is at least 8, at least 1, at most `n`. A function of the
 /// problem alone (never of the thread count).
 fn tile_rows(tile_bytes: usize, v: usize, size: usize, n: usize) -> usize {
-    let rows = (tile_bytes / (v * size)).max(1);
+    let rows = (tile_bytes / (v.max(1) * size)).max(1);
     let rows = if rows >= 8 { rows / 8 * 8 } else { rows };
     rows.min(n.max(1))
 }
@@ -435,15 +618,18 @@ impl Up {
     }
 }
 
-/// One evaluation, validated.
+/// One evaluation, validated: this process's classes `[v0, v0 + v)` of `vt`.
 struct Job<'a, T> {
     n: usize,
     d: usize,
     v: usize,
+    v0: usize,
+    vt: usize,
     x: &'a [T],
     w: &'a [T],
     b: Option<&'a [T]>,
     targets: &'a [usize],
+    /// The whole vocabulary's class weights.
     cw: Option<&'a [f64]>,
     cw_sum: f64,
     eps: f64,
@@ -471,19 +657,53 @@ struct Results<T> {
     grads: Option<(Vec<T>, Vec<T>, Vec<f64>)>,
 }
 
-/// One token's numbers from the row pass.
+/// The partials of one token over one process's classes: the maximum of its
+/// final logits (NaN when one is NaN or the maximum is infinite), `Σ exp(z − max)`,
+/// the target's logit (0 where the target is elsewhere), `Σ w_c z_c` (`Σ z_c`
+/// without class weights; with label smoothing only), `Σ exp(z − max) z`
+/// (for the entropy only), and the class of the maximum.
+const K: usize = 6;
+
+/// A token's partials merged over the processes.
 #[derive(Clone, Copy, Default)]
-struct RowOut {
-    ce: f64,
-    z: f64,
+struct Merged {
+    nan: bool,
     lse: f64,
-    entropy: f64,
+    zy: f64,
+    sz: f64,
+    /// `Σ p z` (the entropy's term).
+    pz: f64,
     pred: i64,
 }
 
+/// Merges row `r`'s partials of the `p` ranks (`all`: rank-major, `m` rows of
+/// [`K`] each), in rank order.
+fn merge(all: &[f64], p: usize, m: usize, r: usize) -> Merged {
+    let at = |rank: usize| &all[(rank * m + r) * K..(rank * m + r + 1) * K];
+    if let Some(bad) = (0..p).find(|&q| at(q)[0].is_nan()) {
+        return Merged { nan: true, lse: f64::NAN, pred: at(bad)[5] as i64, ..Merged::default() };
+    }
+    let top = (0..p).map(|q| at(q)[0]).fold(f64::NEG_INFINITY, f64::max);
+    let (mut s, mut zy, mut sz, mut ez) = (0.0, 0.0, 0.0, 0.0);
+    let mut pred = i64::MAX;
+    for q in 0..p {
+        let a = at(q);
+        let f = (a[0] - top).exp();
+        s += a[1] * f;
+        zy += a[2];
+        sz += a[3];
+        ez += a[4] * f;
+        if a[0] == top {
+            pred = pred.min(a[5] as i64);
+        }
+    }
+    Merged { nan: false, lse: top + s.ln(), zy, sz, pz: ez / s, pred }
+}
+
 impl<T: Float> Job<'_, T> {
-    fn run(&self) -> Results<T> {
+    fn run(&self, comm: &dyn Collective) -> std::result::Result<Results<T>, String> {
         let (n, d, v) = (self.n, self.d, self.v);
+        let p = comm.size();
         let rows = self.tile_rows;
         let mut ce = vec![0.0; n];
         let mut z = vec![0.0; n];
@@ -497,35 +717,51 @@ impl<T: Float> Job<'_, T> {
         let threads = par::threads().max(1);
         let keep_z = self.cap.is_some() || self.want_entropy;
         let mut scratch = if keep_z { vec![T::zero(); threads.min(rows.max(1)) * v] } else { vec![] };
-        let mut outs = vec![RowOut::default(); rows];
+        let mut part = vec![0.0; rows * K];
+        let mut all = vec![0.0; p * rows * K];
+        let mut merged = vec![Merged::default(); rows];
         let mut first_w = true;
         let mut lo = 0;
         while lo < n {
             let m = rows.min(n - lo);
             let z_tile = &mut tile[..m * v];
-            // Z = X_b · Wᵀ (scaled by s when there is no bias and no cap to apply first: folded below).
             // SAFETY: the slices hold m × d, v × d and m × v elements in row-major order.
             unsafe {
+                // Z = X_b · Wᵀ
                 matmul(m, v, d, z_tile.as_mut_ptr(), 1, v as isize, false, self.x[lo * d..].as_ptr(), 1, d as isize, self.w.as_ptr(), d as isize, 1);
             }
-            self.rows_pass(lo, m, z_tile, &mut scratch, &mut outs[..m], threads);
-            for (r, o) in outs[..m].iter().enumerate() {
-                ce[lo + r] = o.ce;
-                z[lo + r] = o.z;
+            let part_p = SyncPtr(part.as_mut_ptr());
+            self.rows_pass(m, z_tile, &mut scratch, threads, |r, row, scr| {
+                let k = self.partial(lo + r, row, scr);
+                // SAFETY: each row writes its own K partials.
+                unsafe { std::ptr::copy_nonoverlapping(k.as_ptr(), part_p.add(r * K), K) };
+            });
+            comm.all_gather(&part[..m * K], &mut all[..p * m * K])?;
+            for r in 0..m {
+                let mg = merge(&all[..p * m * K], p, m, r);
+                merged[r] = mg;
+                let (c, zl) = self.token(lo + r, &mg);
+                ce[lo + r] = c;
+                z[lo + r] = zl;
                 if let Some(l) = &mut lse {
-                    l[lo + r] = o.lse;
+                    l[lo + r] = mg.lse;
                 }
                 if let Some(e) = &mut entropy {
-                    e[lo + r] = o.entropy;
+                    e[lo + r] = if mg.nan { f64::NAN } else { mg.lse - mg.pz };
                 }
-                if let Some(p) = &mut pred {
-                    p[lo + r] = o.pred;
+                if let Some(q) = &mut pred {
+                    q[lo + r] = mg.pred;
                 }
             }
             if self.want_grad {
+                let (part, merged) = (&part, &merged);
+                self.rows_pass(m, z_tile, &mut scratch, threads, |r, row, scr| {
+                    let k: &[f64; K] = part[r * K..(r + 1) * K].try_into().expect("K partials");
+                    self.gradient(lo + r, row, scr, k, &merged[r]);
+                });
                 // SAFETY: as above; gx rows [lo, lo + m) and gw are ours alone.
                 unsafe {
-                    // dX_b = G · W
+                    // dX_b = G · W (this process's classes; summed over the processes below)
                     matmul(m, d, v, gx[lo * d..].as_mut_ptr(), 1, d as isize, false, z_tile.as_ptr(), 1, v as isize, self.w.as_ptr(), 1, d as isize);
                     // dW += Gᵀ · X_b, by slices of the vocabulary: gemm packs its whole
                     // right operand (here the tile's gradient, transposed), so a slice
@@ -539,42 +775,41 @@ impl<T: Float> Job<'_, T> {
                 if !gb.is_empty() {
                     column_sums(z_tile, m, v, &mut gb);
                 }
+                if p > 1 {
+                    comm.all_reduce_sum(reduce_buf(&mut gx[lo * d..(lo + m) * d]))?;
+                }
             }
             lo += m;
         }
-        Results { ce, z, lse, entropy, predicted: pred, grads: self.want_grad.then_some((gx, gw, gb)) }
+        Ok(Results { ce, z, lse, entropy, predicted: pred, grads: self.want_grad.then_some((gx, gw, gb)) })
     }
 
-    /// The row pass over one tile of `m` tokens from token `lo`: each row's
-    /// numbers into `outs`, and, when gradients are wanted, `∂L/∂(X Wᵀ + b)`
-    /// over the row's logits, in place.
-    fn rows_pass(&self, lo: usize, m: usize, tile: &mut [T], scratch: &mut [T], outs: &mut [RowOut], threads: usize) {
+    /// Runs `f(r, row r of the tile, this part's scratch row)` over the `m`
+    /// rows of a tile, in parallel (each part of the rows with its own scratch row).
+    fn rows_pass(&self, m: usize, tile: &mut [T], scratch: &mut [T], threads: usize, f: impl Fn(usize, &mut [T], Option<&mut [T]>) + Sync) {
         let v = self.v;
-        let parts = threads.min(m);
+        let parts = threads.min(m).max(1);
         let tile_p = SyncPtr(tile.as_mut_ptr());
         let scratch_p = SyncPtr(scratch.as_mut_ptr());
-        let outs_p = SyncPtr(outs.as_mut_ptr());
         let keep_z = !scratch.is_empty();
-        par::for_each(parts, m * v, |p| {
-            let (r0, r1) = (p * m / parts, (p + 1) * m / parts);
+        par::for_each(parts, m * v, |q| {
+            let (r0, r1) = (q * m / parts, (q + 1) * m / parts);
             for r in r0..r1 {
-                // SAFETY: part p owns rows [r0, r1) of the tile and of outs, and scratch row p.
+                // SAFETY: part q owns rows [r0, r1) of the tile and scratch row q.
                 let row = unsafe { std::slice::from_raw_parts_mut(tile_p.add(r * v), v) };
-                let scr = if keep_z { Some(unsafe { std::slice::from_raw_parts_mut(scratch_p.add(p * v), v) }) } else { None };
-                let o = self.row(lo + r, row, scr);
-                unsafe { *outs_p.add(r) = o };
+                let scr = if keep_z { Some(unsafe { std::slice::from_raw_parts_mut(scratch_p.add(q * v), v) }) } else { None };
+                f(r, row, scr);
             }
         });
     }
 
-    /// One token: its logits `z` (the product `x Wᵀ`) in, its numbers out, and
-    /// `z` overwritten with the gradient when gradients are wanted.
-    fn row(&self, i: usize, z: &mut [T], scratch: Option<&mut [T]>) -> RowOut {
+    /// Phase 1 for token `i`: its logits `z` (the product `x Wᵀ` over this
+    /// process's classes) made final (bias, scale, soft-cap), and its
+    /// [`K`] partials. Without a soft-cap or the entropy, `z` is left holding
+    /// `exp(z − max)`; with them, `z` is kept and the scratch row used.
+    fn partial(&self, i: usize, z: &mut [T], scratch: Option<&mut [T]>) -> [f64; K] {
         let v = self.v;
-        let y = self.targets[i];
-        let counted = y != IGNORED;
         let s = self.scale;
-        // Bias, scale, soft-cap: the final logits.
         if self.b.is_some() || s != 1.0 || self.cap.is_some() {
             let (st, b) = (T::from_wide(s), self.b);
             match (b, self.cap) {
@@ -592,111 +827,133 @@ impl<T: Float> Job<'_, T> {
         let ops = ops_for::<T>();
         // SAFETY: z holds v elements.
         let (m, nan) = unsafe { (ops.max)(z.as_ptr(), v) };
-        let mut out = RowOut::default();
         let mw = m.to_wide();
         if nan || !mw.is_finite() {
-            out.lse = f64::NAN;
-            out.entropy = f64::NAN;
-            out.pred = if nan { z.iter().position(|x| x.is_nan()).unwrap_or(0) } else { first_max(z, m) } as i64;
-            if counted {
-                out.ce = f64::NAN;
-                out.z = if self.zs == 0.0 { 0.0 } else { f64::NAN };
-            }
-            if self.want_grad {
-                let fill = if counted { T::nan() } else { T::zero() };
-                z.iter_mut().for_each(|g| *g = fill);
-            }
-            return out;
+            let at = if nan { z.iter().position(|x| x.is_nan()).unwrap_or(0) } else { first_max(z, m) };
+            return [f64::NAN, 0.0, 0.0, 0.0, 0.0, (self.v0 + at) as f64];
         }
-        if self.want_pred {
-            out.pred = first_max(z, m) as i64;
-        }
-        let zy = if counted { z[y].to_wide() } else { 0.0 };
-        let (eps, cw) = (self.eps, self.cw);
-        // Σ w_c z_c for smoothing with class weights (without them: from exp_sum's Σ (z − m)).
-        let wz = match cw {
-            Some(cw) if counted && eps > 0.0 => sum_f64(z.iter().zip(cw).map(|(z, w)| z.to_wide() * w)),
+        let at = if self.want_pred { first_max(z, m) } else { 0 };
+        let y = self.targets[i];
+        let local = (y != IGNORED && (self.v0..self.v0 + v).contains(&y)).then(|| y - self.v0);
+        let zy = local.map_or(0.0, |k| z[k].to_wide());
+        let smoothing = self.eps > 0.0 && y != IGNORED;
+        let wz = match self.cw {
+            Some(cw) if smoothing => sum_f64(z.iter().zip(&cw[self.v0..self.v0 + v]).map(|(z, w)| z.to_wide() * w)),
             _ => 0.0,
         };
-        let want_xsum = counted && eps > 0.0 && cw.is_none();
+        let want_xsum = smoothing && self.cw.is_none();
         let e_ptr = match &scratch {
-            Some(s) => s.as_ptr() as *mut T,
+            Some(s) => s.as_ptr().cast_mut(),
             None => z.as_mut_ptr(),
         };
         // SAFETY: z and e hold v elements; m is finite and ≥ every element.
         let (sum, xs) = unsafe { (ops.exp_sum)(z.as_ptr(), e_ptr, v, m, want_xsum) };
-        let lse = mw + sum.ln();
-        out.lse = lse;
-        if self.want_entropy {
-            // H = lse − Σ p z  (z kept: the scratch holds the exponentials)
-            let e = scratch.as_ref().expect("entropy keeps the logits");
-            let pz = sum_f64(e.iter().zip(z.iter()).map(|(e, z)| e.to_wide() * z.to_wide())) / sum;
-            out.entropy = lse - pz;
-        }
-        if !counted {
-            if self.want_grad {
-                z.iter_mut().for_each(|g| *g = T::zero());
-            }
-            return out;
-        }
-        let wy = cw.map_or(1.0, |cw| cw[y]);
-        let vf = v as f64;
-        let smooth = if eps > 0.0 {
-            match cw {
-                Some(_) => eps / vf * (self.cw_sum * lse - wz),
-                // Σ (lse − z_c) = V lse − Σ (z − m) − V m
-                None => eps / vf * (vf * (lse - mw) - xs),
-            }
-        } else {
-            0.0
+        let sz = if want_xsum { xs + v as f64 * mw } else { wz };
+        let ez = match &scratch {
+            Some(e) if self.want_entropy => sum_f64(e.iter().zip(z.iter()).map(|(e, z)| e.to_wide() * z.to_wide())),
+            _ => 0.0,
         };
-        out.ce = (1.0 - eps) * wy * (lse - zy) + smooth;
-        out.z = self.zs * lse * lse;
-        if !self.want_grad {
-            return out;
+        [mw, sum, zy, sz, ez, (self.v0 + at) as f64]
+    }
+
+    /// Token `i`'s cross entropy (weighted, unnormalised) and z-loss from its merged partials.
+    fn token(&self, i: usize, mg: &Merged) -> (f64, f64) {
+        let y = self.targets[i];
+        if y == IGNORED {
+            return (0.0, 0.0);
         }
-        // ∂L/∂z_k = A p_k − up ε w_k / (V den) − up (1 − ε) w_y / den δ_ky
+        if mg.nan {
+            return (f64::NAN, if self.zs == 0.0 { 0.0 } else { f64::NAN });
+        }
+        let (eps, lse) = (self.eps, mg.lse);
+        let wy = self.cw.map_or(1.0, |cw| cw[y]);
+        // ε/V Σ_c w_c (lse − z_c), with Σ w_c = cw_sum (V without weights)
+        let smooth = if eps > 0.0 { eps / self.vt as f64 * (self.cw_sum * lse - mg.sz) } else { 0.0 };
+        ((1.0 - eps) * wy * (lse - mg.zy) + smooth, self.zs * lse * lse)
+    }
+
+    /// Phase 2 for token `i`: `∂L/∂(x Wᵀ + b)` over this process's classes, in
+    /// place over `z` (the exponentials of phase 1, or the final logits when
+    /// kept), from its partials `k` and the merged `mg`.
+    fn gradient(&self, i: usize, z: &mut [T], scratch: Option<&mut [T]>, k: &[f64; K], mg: &Merged) {
+        let v = self.v;
+        let y = self.targets[i];
+        if y == IGNORED {
+            z.iter_mut().for_each(|g| *g = T::zero());
+            return;
+        }
+        if mg.nan {
+            z.iter_mut().for_each(|g| *g = T::nan());
+            return;
+        }
+        let (eps, s, lse) = (self.eps, self.scale, mg.lse);
+        let cw = self.cw;
+        let wy = cw.map_or(1.0, |cw| cw[y]);
+        let vf = self.vt as f64;
+        // ∂L/∂z_k = A p_k − up ε w_k / (V den) − up (1 − ε) w_y / den δ_ky,  p_k = e_k exp(max − lse)
         let up = self.up.at(i);
         let a = up * (((1.0 - eps) * wy + eps * self.cw_sum / vf) / self.den_ce + 2.0 * self.zs * lse / self.den_z);
+        let f = a * (k[0] - lse).exp();
         let c_unweighted = if cw.is_none() { -up * eps / (vf * self.den_ce) } else { 0.0 };
         let ty = up * (1.0 - eps) * wy / self.den_ce;
-        let f = a / sum;
-        match (self.cap, &scratch) {
+        let local = (self.v0..self.v0 + v).contains(&y).then(|| y - self.v0);
+        let cw_local = cw.map(|cw| &cw[self.v0..self.v0 + v]);
+        let ops = ops_for::<T>();
+        // The exponentials, recomputed into the scratch row where phase 1 kept the logits.
+        let e: Option<&[T]> = scratch.map(|e| {
+            // SAFETY: z and e hold v elements; k[0] is the finite maximum of z.
+            unsafe { (ops.exp_sum)(z.as_ptr(), e.as_mut_ptr(), v, T::from_wide(k[0]), false) };
+            &*e
+        });
+        match (self.cap, e) {
             (Some(c), Some(e)) => {
                 // chain: dz/du = s (1 − (z/c)²), z the capped logit (still in z)
                 let (ft, ct, st, inv) = (T::from_wide(f), T::from_wide(c_unweighted), T::from_wide(s), T::from_wide(1.0 / c));
-                let wk = cw.map(|cw| (cw, -up * eps / (vf * self.den_ce)));
-                for k in 0..v {
-                    let mut g = e[k] * ft + ct;
+                let wk = cw_local.map(|cw| (cw, -up * eps / (vf * self.den_ce)));
+                let zy = local.map(|k| z[k].to_wide());
+                for j in 0..v {
+                    let mut g = e[j] * ft + ct;
                     if let Some((cw, cf)) = wk {
-                        g = g + T::from_wide(cf * cw[k]);
+                        g = g + T::from_wide(cf * cw[j]);
                     }
-                    let q = z[k] * inv;
-                    z[k] = g * st * (T::one() - q * q);
+                    let q = z[j] * inv;
+                    z[j] = g * st * (T::one() - q * q);
                 }
-                let q = zy / c;
-                let fix = ty * s * (1.0 - q * q);
-                z[y] = z[y] - T::from_wide(fix);
+                if let (Some(k), Some(zy)) = (local, zy) {
+                    let q = zy / c;
+                    z[k] = z[k] - T::from_wide(ty * s * (1.0 - q * q));
+                }
             }
-            _ => {
+            (_, e) => {
                 let (ft, ct) = (T::from_wide(f * s), T::from_wide(c_unweighted * s));
-                if let Some(e) = &scratch {
-                    // entropy kept the logits: the exponentials are in the scratch row
+                if let Some(e) = e {
                     z.iter_mut().zip(e.iter()).for_each(|(g, &e)| *g = e * ft + ct);
                 } else {
                     // SAFETY: z holds v elements (the exponentials, in place).
                     unsafe { (ops.affine)(z.as_mut_ptr(), v, ft, ct) };
                 }
-                if let Some(cw) = cw {
+                if let Some(cw) = cw_local {
                     if eps > 0.0 {
                         let cf = -up * eps * s / (vf * self.den_ce);
                         z.iter_mut().zip(cw).for_each(|(g, w)| *g = *g + T::from_wide(cf * w));
                     }
                 }
-                z[y] = z[y] - T::from_wide(ty * s);
+                if let Some(k) = local {
+                    z[k] = z[k] - T::from_wide(ty * s);
+                }
             }
         }
-        out
+    }
+}
+
+/// A gradient slice as the collective reduces it.
+fn reduce_buf<T: Float>(b: &mut [T]) -> ReduceBuf<'_> {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        // SAFETY: T is f32.
+        ReduceBuf::F32(unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr().cast::<f32>(), b.len()) })
+    } else {
+        // SAFETY: Float is sealed to f32 and f64, so T is f64.
+        ReduceBuf::F64(unsafe { std::slice::from_raw_parts_mut(b.as_mut_ptr().cast::<f64>(), b.len()) })
     }
 }
 

@@ -86,6 +86,15 @@ pub enum LossError {
         /// What is not supported, in words.
         message: String,
     },
+    /// The processes of a sharded computation do not fit together (their
+    /// shards, inputs or checks), or their communication failed.
+    #[error("{loss}: {message}")]
+    Collective {
+        /// The loss being computed.
+        loss: &'static str,
+        /// What went wrong, in words (naming the ranks).
+        message: String,
+    },
 }
 
 /// The result type of every fallible loss.
