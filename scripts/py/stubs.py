@@ -67,7 +67,7 @@ def stubs():
         + "FRAMEWORKS: Tuple[str, ...]\n\n"
         + "def catalog() -> List[Dict[str, Any]]: ...\n"
         + "def evaluate(loss: str, tensors: Mapping[str, ArrayLike], options: Optional[Mapping[str, Any]] = None, reduction: Optional[str] = None,\n"
-        + "             grad_output: Optional[ArrayLike] = None, want_grads: bool = False) -> Tuple[np.ndarray, Dict[str, np.ndarray]]: ...\n"
+        + "             grad_output: Optional[ArrayLike] = None, want_grads: bool = False, with_outputs: bool = False) -> Tuple[Any, ...]: ...\n"
         + "def value_and_grad(fn: Callable[..., np.ndarray], *args: Any, wrt: Union[None, str, Sequence[str]] = None,\n"
         + "                   grad_output: Optional[ArrayLike] = None, **kwargs: Any) -> Tuple[np.ndarray, Any]: ...\n\n"
         + root

@@ -173,9 +173,11 @@ fn to_py<'py>(py: Python<'py>, t: Tensor) -> Bound<'py, PyAny> {
 /// name): `tensors` maps argument names to NumPy arrays, `options` option
 /// names to Python values. Returns `(value, grads)`: the result as a NumPy
 /// array (0-d for a reduced loss) and, when `want_grads`, a dict of the
-/// gradients of `Σ grad_output · value` by tensor name.
+/// gradients of `Σ grad_output · value` by tensor name; with `with_outputs`,
+/// `(value, grads, outputs)`, `outputs` the loss's other outputs by name
+/// (`linear_cross_entropy`'s `z_loss`, `lse`, `entropy`, `predicted`).
 #[pyfunction]
-#[pyo3(signature = (loss, tensors, options=None, reduction=None, grad_output=None, want_grads=false))]
+#[pyo3(signature = (loss, tensors, options=None, reduction=None, grad_output=None, want_grads=false, with_outputs=false))]
 fn evaluate<'py>(
     py: Python<'py>,
     loss: &str,
@@ -184,6 +186,7 @@ fn evaluate<'py>(
     reduction: Option<&str>,
     grad_output: Option<&Bound<'py, PyAny>>,
     want_grads: bool,
+    with_outputs: bool,
 ) -> PyResult<Bound<'py, PyTuple>> {
     let spec = resolve(loss).map_err(|e| py_error(&e))?;
     let qname = spec.qualified_name();
@@ -214,6 +217,13 @@ fn evaluate<'py>(
     let grads = PyDict::new(py);
     for (name, g) in e.grads {
         grads.set_item(name, to_py(py, g))?;
+    }
+    if with_outputs {
+        let outputs = PyDict::new(py);
+        for (name, t) in e.outputs {
+            outputs.set_item(name, to_py(py, t))?;
+        }
+        return PyTuple::new(py, [to_py(py, e.value), grads.into_any(), outputs.into_any()]);
     }
     PyTuple::new(py, [to_py(py, e.value), grads.into_any()])
 }

@@ -272,3 +272,25 @@ def test_a_panic_would_be_a_runtime_error_not_an_abort():
         _native.cross_entropy_fused(np.zeros((2, 3), np.uint16), np.zeros(2, np.int64), None, -100, 0.0, "mean", None, "float8")
     with pytest.raises(TypeError):
         _native.cross_entropy_fused(np.zeros((2, 3), np.float32), np.zeros(2, np.int64), None, -100, 0.0, "mean", np.zeros((2, 3)))
+
+
+def test_linear_cross_entropy_the_lm_head():
+    """The LM head's fused loss through the NumPy face and `evaluate`'s other outputs."""
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((6, 4)), rng.standard_normal((9, 4)) * 0.5, rng.standard_normal(9)
+    t = np.array([0, 3, 8, -100, 2, 5])
+    logits = x @ w.T + b
+    lse = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+    counted = t != -100
+    want = (lse - logits[np.arange(6), np.where(counted, t, 0)])[counted].mean()
+    got = losslab.torch.linear_cross_entropy(x, w, t, linear_bias=b)
+    assert got.shape == () and abs(got - want) < 1e-12
+    assert losslab.linear_cross_entropy is losslab.torch.linear_cross_entropy
+    value, grads, outputs = losslab.evaluate(
+        "linear_cross_entropy", {"input": x, "linear_weight": w, "target": t, "linear_bias": b},
+        {"lse_square_scale": 0.1, "return_lse": True, "return_predicted": True}, "none", None, True, True)
+    np.testing.assert_allclose(outputs["lse"], lse, rtol=1e-13)
+    np.testing.assert_array_equal(outputs["predicted"], logits.argmax(1))
+    np.testing.assert_allclose(outputs["z_loss"], np.where(counted, 0.1 * lse ** 2, 0.0), rtol=1e-13)
+    assert set(grads) == {"input", "linear_weight", "linear_bias"}
+    assert grads["linear_weight"].shape == (9, 4)

@@ -37,16 +37,18 @@ def catalog():
     return copy.deepcopy(list(_CATALOG))
 
 
-def evaluate(loss, tensors, options=None, reduction=None, grad_output=None, want_grads=False):
+def evaluate(loss, tensors, options=None, reduction=None, grad_output=None, want_grads=False, with_outputs=False):
     """The registry's dynamic call, as ``losslab eval``: ``loss`` by its name
     (``"torch:cross_entropy"``, or unqualified), ``tensors`` by argument name, ``options`` by
     key. Returns ``(value, grads)``: the value and, with ``want_grads``, the gradients of
-    ``Σ grad_output · value`` by tensor name."""
+    ``Σ grad_output · value`` by tensor name; with ``with_outputs``, ``(value, grads,
+    outputs)``, ``outputs`` the loss's other outputs by name (``linear_cross_entropy``'s
+    ``z_loss``, and ``lse``, ``entropy``, ``predicted`` when its options ask for them)."""
     from ._faces import _array
 
     arrays = {k: _array(v) for k, v in tensors.items() if v is not None}
     go = None if grad_output is None else _array(grad_output)
-    return _native.evaluate(loss, arrays, dict(options or {}), reduction, go, want_grads)
+    return _native.evaluate(loss, arrays, dict(options or {}), reduction, go, want_grads, with_outputs)
 
 
 __all__ = sorted(_ROOT) + ["catalog", "evaluate", "value_and_grad", "FRAMEWORKS",

@@ -12,7 +12,7 @@ FRAMEWORKS: Tuple[str, ...]
 
 def catalog() -> List[Dict[str, Any]]: ...
 def evaluate(loss: str, tensors: Mapping[str, ArrayLike], options: Optional[Mapping[str, Any]] = None, reduction: Optional[str] = None,
-             grad_output: Optional[ArrayLike] = None, want_grads: bool = False) -> Tuple[np.ndarray, Dict[str, np.ndarray]]: ...
+             grad_output: Optional[ArrayLike] = None, want_grads: bool = False, with_outputs: bool = False) -> Tuple[Any, ...]: ...
 def value_and_grad(fn: Callable[..., np.ndarray], *args: Any, wrt: Union[None, str, Sequence[str]] = None,
                    grad_output: Optional[ArrayLike] = None, **kwargs: Any) -> Tuple[np.ndarray, Any]: ...
 
@@ -51,6 +51,7 @@ from .keras import kl_divergence as kl_divergence
 from .optax import kl_divergence_with_log_targets as kl_divergence_with_log_targets
 from .torch import l1_loss as l1_loss
 from .tf import l2_loss as l2_loss
+from .torch import linear_cross_entropy as linear_cross_entropy
 from .keras import log_cosh as log_cosh
 from .tf import log_poisson_loss as log_poisson_loss
 from .own import lovasz_softmax as lovasz_softmax

@@ -44,6 +44,10 @@ def l1_loss(input: ArrayLike, target: ArrayLike, size_average: Any = None, reduc
     """Mean absolute error (L1): |input − target|."""
     ...
 
+def linear_cross_entropy(input: ArrayLike, linear_weight: ArrayLike, target: ArrayLike, *, linear_bias: Optional[ArrayLike] = None, weight: Optional[ArrayLike] = None, reduction: Optional[str] = 'mean', ignore_index: int = -100, label_smoothing: float = 0.0, options: Any = None, lse_square_scale: float = 0.0, softcap: Optional[float] = None, logit_scale: float = 1.0, return_lse: bool = False, return_entropy: bool = False, return_predicted: bool = False) -> np.ndarray:
+    """The LM head's loss: cross entropy of input · linear_weightᵀ + linear_bias, fused so the logits are never held whole."""
+    ...
+
 def margin_ranking_loss(input1: ArrayLike, input2: ArrayLike, target: ArrayLike, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
     """Margin ranking: max(0, −target·(input1 − input2) + margin)."""
     ...

@@ -50,6 +50,10 @@ class torch:
         """Mean absolute error (L1): |input − target|."""
         ...
     @staticmethod
+    def linear_cross_entropy(input: Tensor, linear_weight: Tensor, target: Tensor, *, linear_bias: Optional[Tensor] = None, weight: Optional[Tensor] = None, reduction: Optional[str] = 'mean', ignore_index: int = -100, label_smoothing: float = 0.0, options: Any = None, lse_square_scale: float = 0.0, softcap: Optional[float] = None, logit_scale: float = 1.0, return_lse: bool = False, return_entropy: bool = False, return_predicted: bool = False) -> Tensor:
+        """The LM head's loss: cross entropy of input · linear_weightᵀ + linear_bias, fused so the logits are never held whole."""
+        ...
+    @staticmethod
     def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
         """Margin ranking: max(0, −target·(input1 − input2) + margin)."""
         ...
@@ -389,6 +393,7 @@ kl_divergence = keras.kl_divergence
 kl_divergence_with_log_targets = optax.kl_divergence_with_log_targets
 l1_loss = torch.l1_loss
 l2_loss = tf.l2_loss
+linear_cross_entropy = torch.linear_cross_entropy
 log_cosh = keras.log_cosh
 log_poisson_loss = tf.log_poisson_loss
 lovasz_softmax = own.lovasz_softmax
