@@ -436,6 +436,18 @@ fn losses_candle_nn_lacks_match_finite_differences() -> Result<()> {
         &[("input", rng.tensor(&[5, 4], 1.0, f), true), ("target", t, false), ("weight", wt, false)],
         &LossOptions::new().set("p", 2).set("margin", 0.8),
     )?;
+    // The LM head (issue 16): input, linear_weight and linear_bias differentiated, with a z-loss,
+    // a soft-cap and label smoothing.
+    finite_differences(
+        "torch:linear_cross_entropy",
+        &[
+            ("input", rng.tensor(&[5, 3], 1.0, f), true),
+            ("linear_weight", rng.tensor(&[7, 3], 0.5, f), true),
+            ("linear_bias", rng.tensor(&[7], 0.5, f), true),
+            ("target", Tensor::new(&[0i64, 6, -100, 3, 2], &CPU)?, false),
+        ],
+        &LossOptions::new().set("lse_square_scale", 0.01).set("softcap", 2.5).set("label_smoothing", 0.1),
+    )?;
     // Three differentiated tensors (a CustomOp3): the Gaussian NLL and the triplet margin loss.
     finite_differences(
         "torch:gaussian_nll_loss",
