@@ -5,8 +5,9 @@
 //! backward through each framework's own autograd, beside the Rust kernel.
 //!
 //! Before anything is timed, each peer's loss must equal losslab's to a relative
-//! 1e-4 (MSE over more than 10⁶ elements: 1e-3, as the peers accumulate the mean
-//! in f32 and lose digits there; losslab's is checked against an f64 mean) and
+//! 1e-4 (MSE over more than 10⁶ elements: 1e-3, over more than 10⁷: 5e-2, as the
+//! peers accumulate the mean in f32 and lose digits there; losslab's is checked
+//! against an f64 mean) and
 //! its gradient losslab's to 1e-4 of the largest gradient element, so that like
 //! is compared with like. The adapters run the kernel itself: their loss and
 //! gradient must equal the kernel's exactly.
@@ -253,9 +254,14 @@ fn mse(c: &mut Criterion, n: usize) {
     assert!(((ours as f64 - exact) / exact).abs() <= 1e-6, "losslab mse {ours} against the f64 mean {exact}");
     eprintln!("check losslab mse {n}: loss {ours}, the f64 mean {exact}");
     // The peers sum the squares in f32 (burn naively), which over 10⁷ elements
-    // costs them up to about 10⁻³ relative (burn measured 7 × 10⁻⁴ at 10⁷): the
+    // costs them up to about 10⁻³ relative (burn measured 7 × 10⁻⁴ at 10⁷), and
+    // over 10⁸ more (candle measured 2.3 × 10⁻³ and burn 1.7 × 10⁻² at 10⁸): the
     // loss is checked to that; the gradient, element by element, to 10⁻⁴.
-    let tol = if n <= 1_000_000 { 1e-4 } else { 1e-3 };
+    let tol = match n {
+        0..=1_000_000 => 1e-4,
+        1_000_001..=10_000_000 => 1e-3,
+        _ => 5e-2,
+    };
     let fresh = || {
         let mut g = Array1::<f32>::zeros(n);
         let v = l.forward_backward_into(x.view(), t.view(), g.view_mut()).expect("valid");
