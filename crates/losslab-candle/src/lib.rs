@@ -32,7 +32,8 @@
 //! and on every other loss widened to `f32` (the value is then `f32`, and the
 //! gradients are narrowed back to the input's dtype); integer class indices
 //! as `u8`, `u32`, `i16`, `i32` or `i64`. Any layout: a strided tensor is made
-//! contiguous (candle's `contiguous`, which the gradient flows through). A
+//! contiguous (candle's `contiguous`, which the gradient flows through; the fused
+//! [`mse`] reads any layout in place). A
 //! tensor on a CUDA or Metal device gets an error naming the device.
 //!
 //! **Errors** are candle [`Error`](candle_core::Error)s whose message is
