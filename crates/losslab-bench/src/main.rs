@@ -1,6 +1,9 @@
 //! Summarises the `peers` criterion benchmarks (losslab beside candle and burn)
 //! as markdown tables: the median throughput of each library in 10⁹ elements
-//! per second, and losslab's ratio to each peer.
+//! per second, and losslab's ratio to each peer; then the adapters
+//! (`losslab-candle`, `losslab-burn`) beside the Rust kernel and each
+//! framework's own loss, with the verdict on issue 15's target: an adapter keeps
+//! at least 80% of the kernel's throughput (`losslab_fwd_bwd`) measured in the same run.
 //!
 //! ```sh
 //! RAYON_NUM_THREADS=2 cargo bench -p losslab-bench --bench peers
@@ -128,5 +131,61 @@ fn main() -> ExitCode {
             ratio(lf, cf), ratio(lb, cb), ratio(lf, bf), ratio(lb, bb),
         );
     }
+    adapters(&groups, &names);
     ExitCode::SUCCESS
+}
+
+/// The share of the kernel's throughput an adapter must keep (issue 15).
+const TARGET: f64 = 0.8;
+
+/// `a ÷ b` as a ratio with two decimals.
+fn share(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}", a / b),
+        _ => "–".into(),
+    }
+}
+
+/// `a ÷ kernel` with the verdict on the 80% target.
+fn verdict(a: Option<f64>, kernel: Option<f64>) -> String {
+    match (a, kernel) {
+        (Some(a), Some(k)) => format!("{:.2} {}", a / k, if a / k >= TARGET { "PASS" } else { "FAIL" }),
+        _ => "–".into(),
+    }
+}
+
+/// The throughput of `adapter` less the time of `overhead` (both per the same
+/// elements): what the adapter would reach without that step.
+fn less(adapter: Option<f64>, overhead: Option<f64>) -> Option<f64> {
+    let (a, o) = (adapter?, overhead?);
+    let t = 1.0 / a - 1.0 / o;
+    (t > 0.0).then(|| 1.0 / t)
+}
+
+/// The adapters beside the kernel and the frameworks' own losses, forward + backward.
+fn adapters(groups: &BTreeMap<String, Group>, names: &[&String]) {
+    let get = |g: &Group, k: &str| g.get(k).copied();
+    println!("\nAdapters, forward + backward through each framework's autograd; median 10⁹ elements/s; ratios of throughputs.");
+    println!("kernel: `losslab_fwd_bwd` (into a reused buffer); fresh: the kernel into a new gradient buffer each call;");
+    println!("zeros+add: candle's accumulation of one gradient of that size (GradStore::or_insert, then add), timed alone.\n");
+    println!("| group | kernel | kernel, fresh buffer | candle adapter | candle-nn | candle zeros+add | burn adapter | burn | candle adapter ÷ kernel (≥ 0.8) | burn adapter ÷ kernel (≥ 0.8) | candle adapter less zeros+add ÷ kernel | candle adapter ÷ candle-nn | burn adapter ÷ burn |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for name in names {
+        let g = &groups[*name];
+        let k = get(g, "losslab_fwd_bwd");
+        let (ca, cz, ba) = (get(g, "candle_adapter_fwd_bwd"), get(g, "candle_zeros_add"), get(g, "burn_adapter_fwd_bwd"));
+        if ca.is_none() && ba.is_none() {
+            continue;
+        }
+        let (cb, bb) = (get(g, "candle_fwd_bwd"), get(g, "burn_fwd_bwd"));
+        let label = match name.strip_prefix("ce_") {
+            Some(d) => format!("cross entropy {}", d.replace('x', " × ")),
+            None => format!("MSE {}", name.trim_start_matches("mse_")),
+        };
+        println!(
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            giga(k), giga(get(g, "losslab_fwd_bwd_fresh")), giga(ca), giga(cb), giga(cz), giga(ba), giga(bb),
+            verdict(ca, k), verdict(ba, k), share(less(ca, cz), k), share(ca, cb), share(ba, bb),
+        );
+    }
 }

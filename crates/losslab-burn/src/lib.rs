@@ -90,7 +90,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Autodiff, BackendTensor, BackendTypes, DispatchKindConversion, DispatchTensor, NdArray, TensorMetadata};
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor};
 use losslab_registry::{EvalRequest, LossSpec, TensorArg};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use std::collections::BTreeMap;
@@ -314,8 +314,55 @@ pub fn cross_entropy<const D: usize, const DT: usize, const R: usize>(
 /// # Errors
 /// The registry's and the library's (shapes that do not broadcast, ...); a
 /// tensor of another backend; a result of another rank than `R`.
+///
+/// Two tensors of one shape and one float dtype, reduced by `Mean` or `Sum`,
+/// run the library's fused kernel ([`losslab::MseLoss::forward_backward_into`]):
+/// one sweep over burn's buffers writes the value and the input's gradient, kept
+/// as the node's state (the target's gradient is its negative, made in the
+/// backward only when the target is tracked). Anything else is the registry's
+/// `torch:mse_loss`.
 pub fn mse<const D: usize, const R: usize>(input: Tensor<D>, target: Tensor<D>, reduction: Reduction) -> Result<Tensor<R>> {
+    let fused = matches!(reduction, Reduction::Mean | Reduction::Sum)
+        && input.dims() == target.dims()
+        && input.dtype() == target.dtype()
+        && matches!(input.dtype(), DType::F32 | DType::F64);
+    if fused {
+        return mse_fused(input, target, reduction);
+    }
     named("torch:mse_loss", vec![("input", input.into()), ("target", target.into())], &Options::new().reduction(reduction))
+}
+
+/// [`mse`] on the fused kernel (same shapes, same float dtype, a reduction).
+fn mse_fused<const D: usize, const R: usize>(input: Tensor<D>, target: Tensor<D>, reduction: Reduction) -> Result<Tensor<R>> {
+    const NAME: &str = "torch:mse_loss";
+    let loss = losslab::MseLoss::new().reduction(reduction);
+    let inputs = [Input::float(NAME, "input", input.into())?, Input::float(NAME, "target", target.into())?];
+    // Which parents of the node (the inputs with an autodiff tensor, in order) take the negated gradient.
+    let negate: Vec<bool> = inputs.iter().filter(|i| i.node.is_some()).map(|i| i.name == "target").collect();
+    let compute = |tracked: bool| -> Result<(NdArrayTensor, State)> {
+        macro_rules! go {
+            ($x:expr, $t:expr, $e:ty) => {{
+                if tracked {
+                    let mut grad = ArrayD::<$e>::zeros(IxDyn($x.shape()));
+                    let value = loss.forward_backward_into($x.view(), $t.view(), grad.view_mut())?;
+                    (NdArrayTensor::from(value.into_shared()), State::Pair { grad: NdArrayTensor::from(grad.into_shared()), negate: negate.clone() })
+                } else {
+                    (NdArrayTensor::from(loss.forward($x.view(), $t.view())?.into_shared()), State::None)
+                }
+            }};
+        }
+        Ok(match (&inputs[0].values, &inputs[1].values) {
+            (NdArrayTensor::F32(x), NdArrayTensor::F32(t)) => go!(x, t, f32),
+            (NdArrayTensor::F64(x), NdArrayTensor::F64(t)) => go!(x, t, f64),
+            (x, t) => {
+                return Err(Error::new(
+                    ErrorKind::Dtype,
+                    format!("{NAME}: `input` has dtype {:?} and `target` {:?}, expected one float dtype", x.dtype(), t.dtype()),
+                ))
+            }
+        })
+    };
+    finish(NAME, &inputs, compute)
 }
 
 /// Mean absolute error `|input − target|`: `torch.nn.functional.l1_loss`.
@@ -662,6 +709,10 @@ enum State {
     Scale { grads: Vec<Option<NdArrayTensor>>, per_sample: bool },
     /// The inputs, for the registry's gradient with the upstream gradient.
     Recompute(Arc<Recompute>),
+    /// One gradient for an upstream gradient of ones (a reduced loss of two
+    /// tensors of one shape), negated for the parents marked in `negate` (made
+    /// only for a parent burn tracks).
+    Pair { grad: NdArrayTensor, negate: Vec<bool> },
 }
 
 #[derive(Debug)]
@@ -683,6 +734,19 @@ impl<const N: usize> Backward<NdArray, N> for LossBackward {
         let upstream = grads.consume::<NdArray>(&ops.node);
         let computed = match ops.state {
             State::None => return,
+            State::Pair { grad, negate } => {
+                let mut grad = Some(grad);
+                let wanted = ops.parents.iter().zip(&negate).filter(|(p, _)| p.is_some()).count();
+                let mut made = 0;
+                for (parent, &neg) in ops.parents.iter().zip(&negate) {
+                    let Some(node) = parent else { continue };
+                    made += 1;
+                    // The last one takes the buffer itself (scaled in place when the upstream is not 1).
+                    let g = if made == wanted { grad.take().expect("the gradient") } else { grad.clone().expect("the gradient") };
+                    grads.register::<NdArray>(node.id, scale_signed(g, &upstream, neg));
+                }
+                return;
+            }
             State::Scale { grads, per_sample } => grads.into_iter().map(|g| g.map(|g| scale(g, &upstream, per_sample))).collect(),
             State::Recompute(r) => r.grads(upstream),
         };
@@ -712,6 +776,27 @@ fn scale(grad: NdArrayTensor, upstream: &NdArrayTensor, per_sample: bool) -> NdA
                 } else {
                     NdArrayTensor::from($g.into_shared().mapv(|v| v * s).into_shared())
                 }
+            }
+        }};
+    }
+    match (grad, upstream) {
+        (NdArrayTensor::F32(g), NdArrayTensor::F32(u)) => go!(g, u),
+        (NdArrayTensor::F64(g), NdArrayTensor::F64(u)) => go!(g, u),
+        (g, u) => panic!("losslab-burn: a gradient of dtype {:?} and an upstream gradient of dtype {:?}", g.dtype(), u.dtype()),
+    }
+}
+
+/// `grad` times the upstream number, negated when `negate` (no pass when the factor is 1).
+fn scale_signed(grad: NdArrayTensor, upstream: &NdArrayTensor, negate: bool) -> NdArrayTensor {
+    macro_rules! go {
+        ($g:expr, $u:expr) => {{
+            let u = $u.view();
+            let s = *u.iter().next().expect("a scalar result's upstream gradient has one element");
+            let s = if negate { -s } else { s };
+            if s == 1.0 {
+                NdArrayTensor::from($g.into_shared())
+            } else {
+                NdArrayTensor::from($g.into_shared().mapv(|v| v * s).into_shared())
             }
         }};
     }

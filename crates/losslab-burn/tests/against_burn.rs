@@ -85,6 +85,13 @@ fn mse_equals_burns_reduced_and_unreduced() {
             let (g1, g2) = (ours.backward(), theirs.backward());
             assert_close(&values(x.grad(&g1).unwrap()), &values(bx.grad(&g2).unwrap()), tol, "input grad");
             assert_close(&values(y.grad(&g1).unwrap()), &values(by.grad(&g2).unwrap()), tol, "target grad");
+            // An upstream gradient other than 1 (the fused path scales, and negates for the target).
+            let ours: Tensor<1> = losslab_burn::mse(x.clone(), y.clone(), ours_r).unwrap();
+            let theirs_r = if ours_r == Reduction::Mean { BurnReduction::Mean } else { BurnReduction::Sum };
+            let theirs = MseLoss::new().forward(bx.clone(), by.clone(), theirs_r);
+            let (g1, g2) = (ours.mul_scalar(3.0).backward(), theirs.mul_scalar(3.0).backward());
+            assert_close(&values(x.grad(&g1).unwrap()), &values(bx.grad(&g2).unwrap()), tol, "input grad, upstream 3");
+            assert_close(&values(y.grad(&g1).unwrap()), &values(by.grad(&g2).unwrap()), tol, "target grad, upstream 3");
         }
         // Unreduced, with an upstream gradient of varying weights.
         let w = numbers(24, 10, 2.0);

@@ -32,7 +32,8 @@
 //! and on every other loss widened to `f32` (the value is then `f32`, and the
 //! gradients are narrowed back to the input's dtype); integer class indices
 //! as `u8`, `u32`, `i16`, `i32` or `i64`. Any layout: a strided tensor is made
-//! contiguous (candle's `contiguous`, which the gradient flows through). A
+//! contiguous (candle's `contiguous`, which the gradient flows through; the fused
+//! [`mse`] reads any layout in place). A
 //! tensor on a CUDA or Metal device gets an error naming the device.
 //!
 //! **Errors** are candle [`Error`](candle_core::Error)s whose message is
@@ -87,13 +88,15 @@
 
 mod convert;
 mod cross_entropy;
+mod mse;
 mod registry_op;
 
 use crate::convert::{check_cpu, check_dtype, guarded, msg, registry_error, to_tensor, Result};
 use crate::cross_entropy::{logits_dtype_error, CrossEntropyOp, CE};
+use crate::mse::{MseOp, MSE};
 use crate::registry_op::{reduces, Args, RegistryOp};
 use candle_core::{DType, Tensor};
-use losslab::CrossEntropyLoss;
+use losslab::{CrossEntropyLoss, MseLoss};
 use losslab_registry::{resolve, EvalRequest, Name};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -446,10 +449,26 @@ pub fn nll(log_probs: &Tensor, targets: &Tensor, options: &NllOptions) -> Result
 /// Mean squared error, PyTorch's `mse_loss` (`input` and `target` broadcast
 /// together; both differentiated). `Reduction::Mean` is `candle_nn::loss::mse`.
 ///
+/// Two CPU tensors of one shape and one dtype (`f32` or `f64`), reduced by
+/// `Mean` or `Sum`, run the library's fused kernel: one sweep writes the value
+/// and the input's gradient (the target's is its negative, made only when
+/// candle tracks the target). Anything else is the registry's `torch:mse_loss`.
+///
 /// # Errors
 /// As [`loss`] for `torch:mse_loss`.
 pub fn mse(input: &Tensor, target: &Tensor, reduction: Reduction) -> Result<Tensor> {
-    loss("torch:mse_loss", &[("input", input), ("target", target)], &LossOptions::new().reduction(reduction))
+    let fused = matches!(reduction, Reduction::Mean | Reduction::Sum)
+        && input.device().is_cpu()
+        && target.device().is_cpu()
+        && input.dtype() == target.dtype()
+        && matches!(input.dtype(), DType::F32 | DType::F64)
+        && input.dims() == target.dims();
+    if fused {
+        let op = MseOp { loss: MseLoss::new().reduction(reduction), want_grad: input.track_op() || target.track_op(), grad: Mutex::new(None) };
+        // As they are: the kernel reads any layout (one sweep for contiguous tensors).
+        return input.apply_op2(target, op);
+    }
+    loss(MSE, &[("input", input), ("target", target)], &LossOptions::new().reduction(reduction))
 }
 
 /// Mean absolute error, PyTorch's `l1_loss`.

@@ -100,7 +100,9 @@ impl RegistryOp {
             Ok(Some(if g.dtype() == dtype { g } else { g.to_dtype(dtype)? }))
         };
         match &self.args {
-            Args::Direct(names) => names.iter().zip(args).map(|(n, t)| grad(n, t.dtype())).collect(),
+            // candle adds every gradient a backward returns into its store (a
+            // zeros tensor first): none for an argument it does not track.
+            Args::Direct(names) => names.iter().zip(args).map(|(n, t)| if t.track_op() { grad(n, t.dtype()) } else { Ok(None) }).collect(),
             Args::Packed(parts) => {
                 let dtype = args[0].dtype();
                 let mut flat = Vec::with_capacity(parts.len());

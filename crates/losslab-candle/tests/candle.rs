@@ -564,3 +564,29 @@ fn sgd_steps_give_the_parameters_candle_nn_s_loss_gives() -> Result<()> {
     }
     Ok(())
 }
+
+/// `mse` of two tensors of one shape, reduced, runs the fused kernel: the same
+/// value and gradients (the target's included, for an upstream gradient other
+/// than 1) as the registry's general path, and no gradient for an untracked target.
+#[test]
+fn fused_mse_equals_the_registry_s_path() -> Result<()> {
+    let mut rng = Rng(11);
+    for (dtype, tol) in [(DType::F32, 1e-6), (DType::F64, 1e-12)] {
+        for reduction in [Reduction::Mean, Reduction::Sum] {
+            let x = Var::from_tensor(&rng.tensor(&[4, 5], 1.0, dtype))?;
+            let y = Var::from_tensor(&rng.tensor(&[4, 5], 1.0, dtype))?;
+            let fused = mse(x.as_tensor(), y.as_tensor(), reduction)?;
+            let o = LossOptions::new().reduction(reduction);
+            let general = loss("torch:mse_loss", &[("input", x.as_tensor()), ("target", y.as_tensor())], &o)?;
+            close(&fused, &general, tol, "value");
+            let (gf, gg) = ((fused * 3.0)?.backward()?, (general * 3.0)?.backward()?);
+            close(&grad(&gf, &x), &grad(&gg, &x), tol, "input gradient");
+            close(&grad(&gf, &y), &grad(&gg, &y), tol, "target gradient");
+            // An untracked target: the input's gradient only.
+            let g = mse(x.as_tensor(), &y.as_tensor().detach(), reduction)?.backward()?;
+            close(&grad(&g, &x), &grad(&gg, &x).affine(1.0 / 3.0, 0.0)?, tol, "input gradient, untracked target");
+            assert!(g.get(y.as_tensor()).is_none());
+        }
+    }
+    Ok(())
+}
