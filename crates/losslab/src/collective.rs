@@ -3,7 +3,7 @@
 //! a small [`Collective`] trait (two operations), with an implementation for
 //! one process ([`Local`]), one for threads of one process standing in for
 //! processes ([`ThreadGroup`], for tests and single-machine runs), and, with
-//! the `mpi` feature, one on MPI ([`Mpi`], the `mpi` crate over Open MPI or
+//! the `mpi` feature, one on MPI (`Mpi`, the `mpi` crate over Open MPI or
 //! MPICH).
 //!
 //! # Examples

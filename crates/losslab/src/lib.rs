@@ -55,10 +55,20 @@
 //! Their `forward_backward_into` writes the input's gradient into a caller's
 //! buffer. Figures: `docs/performance.md`.
 //!
+//! [`LinearCrossEntropyLoss`] (the LM head: `torch.nn.functional.linear_cross_entropy`
+//! with a z-loss, a soft-cap and per-token outputs) never holds the `(N, V)`
+//! logits: a tile of tokens at a time, the `gemm` crate's matrix products
+//! around the fused row pass, its memory its gradients and one tile. Its
+//! sharded form splits the vocabulary over processes through a [`collective`]
+//! (MPI with the `mpi` feature), exchanging a few numbers per token.
+//!
 //! ## Features
 //! - `rayon` (default): the fused kernels run on rayon's current thread pool
 //!   (install a `rayon::ThreadPool` to choose the number of threads). Without
 //!   it they run on the calling thread, with the same results to the bit.
+//! - `mpi` (off): `collective::Mpi`, the sharded LM head over MPI (the
+//!   `mpi` crate: an MPI installation and libclang to build), and the example
+//!   `sharded_lm_head`.
 //!
 //! ## The house
 //! Read from the bottom up; each layer uses only the layers under it.

@@ -5,20 +5,14 @@
 //! outputs, and the errors. Its golden cases (PyTorch's `linear_cross_entropy`)
 //! run through the registry (`crates/losslab-registry/tests/golden.rs`).
 
+mod common;
+
 use losslab::{CrossEntropyLoss, LinearCrossEntropyLoss, LossError, Reduction};
 use ndarray::{Array1, Array2, ArrayD, Axis};
 
-/// Deterministic values in [-1, 1) (xorshift), scaled.
+/// `n` values uniform in [−scale, scale) from `seed`.
 fn values(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
-        })
-        .collect()
+    common::Rng::new(seed).symmetric(n, scale)
 }
 
 struct Problem {

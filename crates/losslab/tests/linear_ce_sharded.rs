@@ -7,20 +7,15 @@
 //! further than 5× that from the other over the largest), bit-identical from run to run
 //! for a given P; ranks that do not fit together all end with an error.
 
+mod common;
+
 use losslab::collective::{Collective, ThreadGroup};
 use losslab::{LinearCrossEntropyGradients, LinearCrossEntropyLoss, LinearCrossEntropyOutput, LossError, Reduction};
 use ndarray::{s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, IxDyn};
 
+/// `n` values uniform in [−scale, scale) from `seed`.
 fn values(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut st = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            st ^= st << 13;
-            st ^= st >> 7;
-            st ^= st << 17;
-            ((st >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * scale
-        })
-        .collect()
+    common::Rng::new(seed).symmetric(n, scale)
 }
 
 /// The shards of `v` classes over `p` ranks: uneven, contiguous, in rank order.

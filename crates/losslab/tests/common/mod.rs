@@ -30,6 +30,10 @@ impl Rng {
     pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
         lo + (hi - lo) * self.uniform()
     }
+    /// `n` values uniform in [−scale, scale).
+    pub fn symmetric(&mut self, n: usize, scale: f64) -> Vec<f64> {
+        (0..n).map(|_| self.range(-scale, scale)).collect()
+    }
     pub fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
