@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A short fuzzing smoke run of every target, run by CI (.ci/run, 30 s per
-# target there). Needs `cargo install cargo-fuzz` and a C++ toolchain; RUSTC_BOOTSTRAP=1 lets the stable compiler build libFuzzer's
+# A short fuzzing smoke run of every target, run by CI (.ci/run, SMOKE_SECONDS per
+# target there: 15 s). Needs `cargo install cargo-fuzz` and a C++ toolchain; RUSTC_BOOTSTRAP=1 lets the stable compiler build libFuzzer's
 # sanitizer flags.
 #
 #   fuzz/smoke.sh            # 60 s per target

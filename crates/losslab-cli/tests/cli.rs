@@ -614,3 +614,58 @@ fn bench_json_has_every_field() {
     let e = err(dir.path(), &["bench", "cross_entropy", "--shape", "8x3", "--threads", "0"]);
     assert_eq!(e.trim_end(), "error: --threads must be at least 1");
 }
+
+/// The LM head through `eval`: the loss, its other outputs (`outputs`: the
+/// z-loss always, per-token outputs when asked for) and the three gradients.
+#[test]
+fn linear_cross_entropy_reports_its_outputs_and_gradients() {
+    let (_t, d) = setup();
+    let x = [[1.0f64, 2.0], [0.5, -1.0], [0.0, 1.5]];
+    let w = [[0.1f64, 0.2], [0.3, -0.1], [0.0, 0.5], [-0.2, 0.4]];
+    let t = [2i64, 0, -100];
+    write(&d, "x.npy", Tensor::F64(arr2(&x).into_dyn()));
+    write(&d, "w.npy", Tensor::F64(arr2(&w).into_dyn()));
+    write(&d, "b.npy", Tensor::F64(arr1(&[0.1, -0.1, 0.0, 0.2]).into_dyn()));
+    write(&d, "t.npy", Tensor::I64(arr1(&t).into_dyn()));
+    let args = ["eval", "linear_cross_entropy", "-t", "input=x.npy", "-t", "linear_weight=w.npy", "-t", "linear_bias=b.npy", "-t", "target=t.npy"];
+    let opts = ["-O", "lse_square_scale=0.5", "-O", "return_lse=true", "-O", "return_predicted=true", "--reduction", "none", "--grad-dir", "g"];
+    let v = ok_json(&d, &[&args[..], &opts[..]].concat());
+    assert_eq!(v["loss"], "torch:linear_cross_entropy");
+    let (lse, pred, z) = (json_f64s(&v["outputs"]["lse"]), json_f64s(&v["outputs"]["predicted"]), json_f64s(&v["outputs"]["z_loss"]));
+    let b = [0.1, -0.1, 0.0, 0.2];
+    for (i, row) in x.iter().enumerate() {
+        let logits: Vec<f64> = w.iter().zip(&b).map(|(wr, bj)| row[0] * wr[0] + row[1] * wr[1] + bj).collect();
+        let m = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let want = m + logits.iter().map(|l| (l - m).exp()).sum::<f64>().ln();
+        assert!(close(lse[i], want, 1e-12), "lse[{i}]: {} vs {want}", lse[i]);
+        assert_eq!(pred[i] as usize, logits.iter().position(|&l| l == m).unwrap());
+        let zl = if t[i] < 0 { 0.0 } else { 0.5 * want * want };
+        assert!(close(z[i], zl, 1e-12) || (z[i] == 0.0 && zl == 0.0), "z_loss[{i}]");
+        let ce = if t[i] < 0 { 0.0 } else { want - logits[t[i] as usize] };
+        assert!(close(json_f64s(&v["value"])[i], ce + zl, 1e-12) || t[i] < 0);
+    }
+    assert_eq!(files(&d.join("g")), ["input.npy", "linear_bias.npy", "linear_weight.npy"]);
+    // A class index outside the vocabulary: a clear error, non-zero exit, no file.
+    write(&d, "bad.npy", Tensor::I64(arr1(&[2i64, 4, 0]).into_dyn()));
+    let e = err(&d, &["eval", "linear_cross_entropy", "-t", "input=x.npy", "-t", "linear_weight=w.npy", "-t", "target=bad.npy"]);
+    assert!(e.contains("linear_cross_entropy: `target` holds class index 4 at position [1], outside the valid range [0, 4)"), "{e}");
+}
+
+/// `losslab bench linear_cross_entropy --json`: GFLOP/s beside the FMA peak
+/// measured in the process, and the memory (the output's shape only).
+#[test]
+fn bench_linear_cross_entropy_has_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = ok_json(dir.path(), &["bench", "linear_cross_entropy", "--shape", "64x16x500", "--threads", "2", "--json", "--reps", "1", "--warmup", "0"]);
+    assert_eq!(v["loss"], "torch:linear_cross_entropy");
+    assert_eq!((v["n"].as_u64(), v["d"].as_u64(), v["v"].as_u64()), (Some(64), Some(16), Some(500)));
+    for key in ["fwd_s", "fwd_bwd_s", "fwd_gflops", "fwd_bwd_gflops", "fma_peak_gflops", "fwd_bwd_fraction_of_peak", "input_bytes", "grad_bytes"] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0 && x.is_finite()), "{key}: {}", v[key]);
+    }
+    let e = err(dir.path(), &["bench", "linear_cross_entropy", "--shape", "64x16"]);
+    assert!(e.contains("linear_cross_entropy takes N×D×V"), "{e}");
+    let e = err(dir.path(), &["bench", "linear_cross_entropy", "--dtype", "f16"]);
+    assert!(e.contains("unsupported --dtype `f16` for linear_cross_entropy: expected f32 or f64"), "{e}");
+    let e = err(dir.path(), &["bench", "linear_cross_entropy", "--fused"]);
+    assert!(e.contains("--fused, --grad, --save-inputs and --scale do not apply"), "{e}");
+}

@@ -66,6 +66,10 @@ pub struct LmBenchReport {
     pub working_bytes: Option<u64>,
     /// The process's peak resident set (`VmHWM`), bytes.
     pub process_peak_rss_bytes: Option<u64>,
+    /// `process_peak_rss_bytes − input_bytes − grad_bytes`: all the process held
+    /// beyond its inputs and one call's gradients (the program, the timed calls'
+    /// working memory), bytes. Issue 16's bound: 128 MB.
+    pub process_peak_beyond_inputs_and_grads_bytes: Option<u64>,
 }
 
 /// Runs the LM-head benchmark for `args` (the loss resolved to `torch:linear_cross_entropy`).
@@ -113,6 +117,9 @@ fn write_text(r: &LmBenchReport, out: &mut dyn Write) -> std::io::Result<()> {
     match (r.call_peak_extra_bytes, r.working_bytes) {
         (Some(p), Some(w)) => writeln!(out, "  memory of a call     {:>10}  beyond the inputs ({}): gradients {} + working {}", mb(p), mb(r.input_bytes), mb(r.grad_bytes), mb(w))?,
         _ => writeln!(out, "  memory of a call     (not measurable here: no /proc/self/status)")?,
+    }
+    if let (Some(p), Some(b)) = (r.process_peak_rss_bytes, r.process_peak_beyond_inputs_and_grads_bytes) {
+        writeln!(out, "  process peak RSS     {:>10}  (inputs + gradients + {})", mb(p), mb(b))?;
     }
     writeln!(out, "limits measured now:")?;
     writeln!(out, "  f32 FMA peak ({})  {:>7.1} GFLOP/s", r.isa, r.fma_peak_gflops)
@@ -176,6 +183,7 @@ fn measure<T: Float>(args: &BenchArgs, n: usize, d: usize, v: usize, dtype: &'st
         call_peak_extra_bytes: mem.extra,
         working_bytes: mem.extra.map(|e| e.saturating_sub(grad_bytes)),
         process_peak_rss_bytes,
+        process_peak_beyond_inputs_and_grads_bytes: process_peak_rss_bytes.map(|p| p.saturating_sub(input_bytes + grad_bytes)),
     })
 }
 
