@@ -200,4 +200,28 @@ fn ranks_that_do_not_fit_together_all_end_with_an_error() {
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert!(runs.iter().all(|r| message(r).contains("rank 1 has targets (checksum)")), "{}", message(&runs[0]));
+    // One rank asks for gradients, the other does not: both end with the error.
+    let group = ThreadGroup::new(2);
+    let runs: Vec<Result<(), LossError>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = group
+            .iter()
+            .map(|m| {
+                let (x, w, t, lce) = (&x, &w, &t, &lce);
+                sc.spawn(move || {
+                    let r = m.rank();
+                    let shard = w.slice(s![5 * r..5 * r + 5, ..]);
+                    if r == 0 {
+                        lce.forward_sharded(m, x.view(), shard, None, 0, v, t.view()).map(|_| ())
+                    } else {
+                        lce.forward_backward_sharded(m, x.view(), shard, None, 5, v, t.view(), None).map(|_| ())
+                    }
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &runs {
+        let m = r.as_ref().err().map(ToString::to_string).expect("an error");
+        assert!(m.contains("rank 1 has gradients asked for (1: yes) 1, rank 0 has 0"), "{m}");
+    }
 }

@@ -446,7 +446,7 @@ impl LinearCrossEntropyLoss {
     ) -> Result<(LinearCrossEntropyOutput<T>, Option<LinearCrossEntropyGradients<T>>)> {
         let ishape = input.shape().to_vec();
         let prepared = self.prepare(&ishape, &w, &b, shard, &target, &grad_output);
-        let v_max = handshake(comm, shard.is_some(), &prepared)?;
+        let v_max = handshake(comm, shard.is_some(), want_grad, &prepared)?;
         let Prepared { n, d, v, v0, vt, targets, up } = prepared?;
         let lead = &ishape[..ishape.len() - 1];
         // The denominators of `Mean`: the weights of the counted targets (the
@@ -532,21 +532,21 @@ struct Prepared {
 }
 
 /// The numbers each rank sends in the first exchange.
-const HANDSHAKE: usize = 7;
+const HANDSHAKE: usize = 8;
 
 /// The first exchange of the sharded form: each rank's status and problem
 /// (tokens, hidden size, its classes, the vocabulary, a checksum of the
-/// targets), checked by every rank alike. The largest shard (whose size sets
+/// targets, whether it asks for gradients), checked by every rank alike. The largest shard (whose size sets
 /// the tiles, the same on every rank), or the error every rank returns.
-fn handshake(comm: &dyn Collective, sharded: bool, prepared: &Result<Prepared>) -> Result<usize> {
+fn handshake(comm: &dyn Collective, sharded: bool, want_grad: bool, prepared: &Result<Prepared>) -> Result<usize> {
     let name = LinearCrossEntropyLoss::NAME;
     let p = comm.size();
     let mine = match prepared {
         Ok(q) => {
             let sum = q.targets.iter().enumerate().fold(0u64, |h, (i, &y)| h.wrapping_mul(1_000_003).wrapping_add((y as u64) ^ (i as u64)));
-            [0.0, q.n as f64, q.d as f64, q.v as f64, q.v0 as f64, q.vt as f64, (sum % (1 << 52)) as f64]
+            [0.0, q.n as f64, q.d as f64, q.v as f64, q.v0 as f64, q.vt as f64, (sum % (1 << 52)) as f64, f64::from(u8::from(want_grad))]
         }
-        Err(_) => [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        Err(_) => [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
     };
     if !sharded && p == 1 {
         return Ok(prepared.as_ref().map(|q| q.v).unwrap_or(1));
@@ -564,9 +564,12 @@ fn handshake(comm: &dyn Collective, sharded: bool, prepared: &Result<Prepared>) 
     }
     let me = comm.rank();
     for (r, q) in ranks.iter().enumerate() {
-        for (k, what) in [(1, "tokens"), (2, "hidden size"), (5, "vocabulary size"), (6, "targets (checksum)")] {
+        for (k, what) in [(1, "tokens"), (2, "hidden size"), (5, "vocabulary size"), (6, "targets (checksum)"), (7, "gradients asked for (1: yes)")] {
             if q[k] != ranks[0][k] {
-                return err(format!("rank {r} has {what} {}, rank 0 has {} (every rank must hold the same input, target and vocabulary size)", q[k], ranks[0][k]));
+                return err(format!(
+                    "rank {r} has {what} {}, rank 0 has {} (every rank must hold the same input, target and vocabulary size, and make the same call)",
+                    q[k], ranks[0][k]
+                ));
             }
         }
     }
