@@ -72,6 +72,7 @@ pub fn paths() -> &'static [LossPath] {
 const FUSED_EW: &str = "same-shape contiguous operands (broadcast operands take the general path); forward and backward are two sweeps through the registry";
 const POINTWISE: &str = "widened to f64 (machinery Pointwise), single-threaded scalar loop; the gradient in a separate pass";
 const KERAS_ROWS: &str = "per sample over the last axis, widened to f64, single-threaded scalar loops; the gradient in a separate pass";
+const PAIR_ROWS: &str = "the machinery's per-row sweep (eval_pair_rows) when the two tensors have one shape and are contiguous: per row the loss and both gradients in one parallel pass in the tensors' own type, the row sums in vectorised lanes; broadcast or strided operands take the general path (widened to f64)";
 const ROWS: &str = "per row, widened to f64, single-threaded scalar loops (not on the fused row kernel); the gradient in a separate pass";
 const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar loops; the gradient in a separate pass";
 const PAIRS: &str = "per pair/triplet row in f64, single-threaded scalar loops, not vectorised along D; the gradient in a separate pass";
@@ -162,11 +163,11 @@ static PATHS: &[LossPath] = &[
     rows("keras:categorical_hinge", "the machinery's per-row sweep when y_true and y_pred have one shape and are contiguous: each row's positive sum, maximum (with its ties) and both gradients in one parallel pass in the tensors' own type; broadcast or strided operands take the general path"),
     general("keras:binary_crossentropy", KERAS_ROWS),
     rows("keras:categorical_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false) when y_true and y_pred have one shape and are contiguous, classes on the last axis: per row the sum, then loss, y_true gradient and the renormalisation's cross term in one pass (a vectorised ln), the y_pred gradient from cache, in parallel in the tensors' own type; logits, broadcast or strided operands, another axis take the general path"),
-    general("keras:sparse_categorical_crossentropy", KERAS_ROWS),
+    rows("keras:sparse_categorical_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false), y_pred contiguous with classes on the last axis, contiguous valid labels (ignore_class included): per row the sum, then the label's term and the gradient (the renormalisation's cross term on every class) from it, in parallel in y_pred's own type; logits, strided operands take the general path"),
     general("keras:binary_focal_crossentropy", KERAS_ROWS),
-    general("keras:categorical_focal_crossentropy", KERAS_ROWS),
+    rows("keras:categorical_focal_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false) when y_true and y_pred have one shape and are contiguous, classes on the last axis: per row the sum, then loss, y_true gradient and the renormalisation's cross term in one pass (a vectorised ln; (1 - q)^gamma by products for gamma = 2), then the y_pred gradient, in parallel in the tensors' own type; logits, broadcast or strided operands, another axis take the general path"),
     general("keras:categorical_generalized_cross_entropy", KERAS_ROWS),
-    general("keras:kl_divergence", KERAS_ROWS),
+    rows("keras:kl_divergence", PAIR_ROWS),
     general("keras:log_cosh", KERAS_ROWS),
     general("keras:mean_squared_logarithmic_error", KERAS_ROWS),
     general("keras:mean_absolute_percentage_error", KERAS_ROWS),
@@ -183,9 +184,9 @@ static PATHS: &[LossPath] = &[
     general("optax:poly_loss_cross_entropy", ROWS),
     general("optax:sparsemax_loss", POINTWISE),
     general("optax:multiclass_sparsemax_loss", SORTS),
-    general("optax:generalized_kl_divergence", ROWS),
-    general("optax:kl_divergence", ROWS),
-    general("optax:kl_divergence_with_log_targets", ROWS),
+    rows("optax:generalized_kl_divergence", PAIR_ROWS),
+    rows("optax:kl_divergence", PAIR_ROWS),
+    rows("optax:kl_divergence_with_log_targets", PAIR_ROWS),
     rows("optax:safe_softmax_cross_entropy", "the machinery's per-row sweep when logits and labels have one shape and are contiguous: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; broadcast or strided operands, and inputs with a NaN or infinite logit maximum, take the general path"),
     general("optax:smooth_labels", ROWS),
     general("optax:huber_loss", POINTWISE),
