@@ -3,7 +3,8 @@
 //! `categorical_hinge` and `categorical_crossentropy`, the softmax focal loss,
 //! optax's `safe_softmax_cross_entropy`; Keras's `kl_divergence`,
 //! `categorical_focal_crossentropy` and `sparse_categorical_crossentropy`,
-//! optax's three KL divergences, TensorFlow's `softmax_cross_entropy_with_logits`)
+//! optax's three KL divergences, TensorFlow's `softmax_cross_entropy_with_logits`
+//! and its sparse form)
 //! and `kl_div` on the
 //! element-wise sweep, against the general path (the same values in a strided
 //! view, which the fused paths do not take), with their options; results
@@ -27,7 +28,7 @@ mod common;
 use common::Rng;
 use losslab::keras::{CategoricalCrossentropy, CategoricalFocalCrossentropy, CategoricalHinge, KlDivergence as KerasKl, SparseCategoricalCrossentropy};
 use losslab::optax::{GeneralizedKlDivergence, KlDivergence as OptaxKl, KlDivergenceWithLogTargets, SafeSoftmaxCrossEntropy};
-use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits, SoftmaxFocalLoss};
+use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits, SoftmaxFocalLoss, SparseSoftmaxCrossEntropyWithLogits};
 use ndarray::{s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD};
 
 /// `|a − b| ≤ rel·|b| + abs·max(max|b|, 1)`, NaN matching NaN.
@@ -73,6 +74,7 @@ enum Loss {
     OptaxGkl(GeneralizedKlDivergence),
     OptaxKlLog(KlDivergenceWithLogTargets),
     Tf(SoftmaxCrossEntropyWithLogits),
+    TfSparse(SparseSoftmaxCrossEntropyWithLogits),
 }
 
 impl Loss {
@@ -93,6 +95,7 @@ impl Loss {
             Loss::OptaxGkl(l) => format!("optax generalized_kl_divergence {:?}", l.reduction),
             Loss::OptaxKlLog(l) => format!("optax kl_divergence_with_log_targets {:?}", l.reduction),
             Loss::Tf(l) => format!("tf softmax_cross_entropy_with_logits {:?}", l.reduction),
+            Loss::TfSparse(l) => format!("tf sparse_softmax_cross_entropy_with_logits {:?}", l.reduction),
         }
     }
 
@@ -113,6 +116,7 @@ impl Loss {
             Loss::OptaxGkl(l) => l.reduction,
             Loss::OptaxKlLog(l) => l.reduction,
             Loss::Tf(l) => l.reduction,
+            Loss::TfSparse(l) => l.reduction,
         }
     }
 
@@ -149,6 +153,13 @@ impl Loss {
             Loss::OptaxKlLog(l) => go!(l, tf),
             Loss::Tf(l) => go!(l, tf),
             // Labels first; the probabilities (`tf`) as y_pred.
+            Loss::TfSparse(l) => {
+                out.push(l.forward(ti, x).unwrap());
+                let (v, g) = l.forward_backward(ti, x).unwrap();
+                out.push(v);
+                out.push(g.input);
+                out.push(l.backward(ti, x, up).unwrap().input);
+            }
             Loss::Sparse(l) => {
                 out.push(l.forward(ti, tf).unwrap());
                 let (v, g) = l.forward_backward(ti, tf).unwrap();
@@ -187,6 +198,7 @@ fn losses(r: Reduction, c: usize) -> Vec<Loss> {
         Loss::OptaxGkl(GeneralizedKlDivergence::new().reduction(r)),
         Loss::OptaxKlLog(KlDivergenceWithLogTargets::new().reduction(r)),
         Loss::Tf(SoftmaxCrossEntropyWithLogits::new().reduction(r)),
+        Loss::TfSparse(SparseSoftmaxCrossEntropyWithLogits::new().reduction(r)),
     ];
     if r == Reduction::Mean {
         v.push(Loss::Kl(KlDivLoss::new().reduction(Reduction::BatchMean)));

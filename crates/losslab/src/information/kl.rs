@@ -81,20 +81,20 @@ impl KerasKlDivergence {
         // (the row's ln branch-free, within 1 ulp of libm's).
         const E: f64 = KERAS_EPSILON;
         let fused = eval_pair_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go, #[inline(always)] |yt: &[T], yp: &[T], g: Option<RowGrads<'_, T>>| {
-            let Some(g) = g else {
-                return lane_sum_zip(yt, yp, #[inline(always)] |a, b| {
-                    let (t, p) = (clip(a, E, 1.0), clip(b, E, 1.0));
-                    t * rows::ln(t / p)
-                });
-            };
+            // The value's sum and each gradient's loop apart: each vectorises
+            // (the ln evaluated twice), where one loop of both does not.
+            let v = lane_sum_zip(yt, yp, #[inline(always)] |a, b| {
+                let (t, p) = (clip(a, E, 1.0), clip(b, E, 1.0));
+                t * rows::ln(t / p)
+            });
+            let Some(g) = g else { return v };
             let up = g.up;
             zip_store(yt, yp, g.go, #[inline(always)] |a, b| up * (-(clip(a, E, 1.0) / clip(b, E, 1.0)) * clip_grad(b, E, 1.0)));
-            lane_sum2_zip_store(yt, yp, g.gx, #[inline(always)] |a, b| {
+            zip_store(yt, yp, g.gx, #[inline(always)] |a, b| {
                 let (t, p) = (clip(a, E, 1.0), clip(b, E, 1.0));
-                let l = rows::ln(t / p);
-                (t * l, 0.0, up * ((l + 1.0) * clip_grad(a, E, 1.0)))
-            })
-            .0
+                up * ((rows::ln(t / p) + 1.0) * clip_grad(a, E, 1.0))
+            });
+            v
         })?;
         if let Some(done) = fused {
             return Ok(done);
@@ -183,7 +183,9 @@ fn optax_kl_term(lp: f64, t: f64) -> (f64, f64, f64) {
 /// [`optax_kl_term`] with the row sweep's `ln` (branch-free, within 1 ulp of libm's).
 #[inline(always)]
 fn optax_kl_term_ln(lp: f64, t: f64) -> (f64, f64, f64) {
-    let lt = if t == 0.0 { 0.0 } else { rows::ln(t) };
+    // ln first, then the select: a branch around it would keep the loop scalar.
+    let l = rows::ln(t);
+    let lt = if t == 0.0 { 0.0 } else { l };
     let v = t * (lt - lp);
     let dt = if t == 0.0 { f64::NAN } else { (lt - lp) + 1.0 };
     (v, -t, dt)
@@ -205,14 +207,13 @@ impl OptaxKlDivergence {
     ) -> Result<PairOutput<T>> {
         // The row sweep for one shape, contiguous; the general path's formulas.
         let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, #[inline(always)] |lp: &[T], t: &[T], g: Option<RowGrads<'_, T>>| {
-            let Some(g) = g else { return lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0) };
+            // The value's sum and each gradient's loop apart, each vectorised.
+            let v = lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0);
+            let Some(g) = g else { return v };
             let up = g.up;
             zip_store(lp, t, g.gx, #[inline(always)] |_, b| up * -b);
-            lane_sum2_zip_store(lp, t, g.go, #[inline(always)] |a, b| {
-                let (v, _, dt) = optax_kl_term_ln(a, b);
-                (v, 0.0, up * dt)
-            })
-            .0
+            zip_store(lp, t, g.go, #[inline(always)] |a, b| up * optax_kl_term_ln(a, b).2);
+            v
         })?;
         if let Some(done) = fused {
             return Ok(done);
@@ -284,15 +285,12 @@ impl OptaxGeneralizedKlDivergence {
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
         let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, #[inline(always)] |lp: &[T], t: &[T], g: Option<RowGrads<'_, T>>| {
-            let term = |a: f64, b: f64| optax_kl_term_ln(a, b).0;
-            let Some(g) = g else { return lane_sum_zip(lp, t, term) + lane_sum_zip(lp, t, |a, b| a.exp() - b) };
+            let v = lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0) + lane_sum_zip(lp, t, |a, b| a.exp() - b);
+            let Some(g) = g else { return v };
             let up = g.up;
-            let (x, y) = lane_sum2_zip_store(lp, t, g.go, #[inline(always)] |a, b| {
-                let (v, _, dt) = optax_kl_term_ln(a, b);
-                (v, a.exp() - b, up * (dt - 1.0))
-            });
+            zip_store(lp, t, g.go, #[inline(always)] |a, b| up * (optax_kl_term_ln(a, b).2 - 1.0));
             zip_store(lp, t, g.gx, #[inline(always)] |a, b| up * (-b + a.exp()));
-            x + y
+            v
         })?;
         if let Some(done) = fused {
             return Ok(done);
