@@ -76,6 +76,7 @@ const PAIR_ROWS: &str = "the machinery's per-row sweep (eval_pair_rows) when the
 const ROWS: &str = "per row, widened to f64, single-threaded scalar loops (not on the fused row kernel); the gradient in a separate pass";
 const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar loops; the gradient in a separate pass";
 const PAIRS: &str = "per pair/triplet row in f64, single-threaded scalar loops, not vectorised along D; the gradient in a separate pass";
+const TRIPLET_ROWS: &str = "with the default distance options (PyTorch: p = 2 without swap, its pairwise distance; optax: norm_degree = 2 along the last axis) and tensors of one shape: the machinery's row sweep, in parallel over parts of rows fixed by their number (the same bits on any thread count), each distance a sum of squares in vectorised lanes over the rows read in place, the gradients written in the tensors' own type; broadcast tensors, other options (p, swap, the cosine distance) or another axis take the general path (parallel over fixed groups of lanes, each widened to f64 and computed by scalar loops)";
 const PAIRS_PAR: &str = "parallel over the pairs (fixed groups of lanes: the same bits on any thread count), inputs read in place and gradients written in their own type; each lane widened to f64 in a lane-sized scratch and computed by scalar loops (not vectorised along D); the backward recomputes the distances";
 const ALL_PAIRS: &str = "the N × N similarity matrix in f64, single-threaded scalar loops";
 const CTC: &str = "alpha–beta recursion per sequence in f64, single-threaded scalar loops";
@@ -104,6 +105,10 @@ const fn fused_ew(loss: &'static str) -> LossPath {
     LossPath { loss, kind: PathKind::FusedElementwise, note: FUSED_EW }
 }
 
+/// A triplet loss on the row sweep where its options allow ([`TRIPLET_ROWS`]).
+const fn pairs(loss: &'static str) -> LossPath {
+    LossPath { loss, kind: PathKind::VectorisedPairSequence, note: TRIPLET_ROWS }
+}
 const fn general(loss: &'static str, note: &'static str) -> LossPath {
     LossPath { loss, kind: PathKind::General, note }
 }
@@ -137,8 +142,8 @@ static PATHS: &[LossPath] = &[
     rows("torch:multi_margin_loss", "the machinery's per-row sweep on (N, C), (C,) or () input in standard layout (weights, p = 1 or 2 included): each row's loss and gradient in one parallel pass in the input's own type, the row sums in vectorised lanes; strided input takes the general path"),
     general("torch:ctc_loss", CTC),
     general("torch:cosine_embedding_loss", PAIRS_PAR),
-    general("torch:triplet_margin_loss", PAIRS_PAR),
-    general("torch:triplet_margin_with_distance_loss", PAIRS_PAR),
+    pairs("torch:triplet_margin_loss"),
+    pairs("torch:triplet_margin_with_distance_loss"),
     // torchvision
     LossPath {
         loss: "torchvision:sigmoid_focal_loss",
@@ -149,8 +154,8 @@ static PATHS: &[LossPath] = &[
     general("torchvision:distance_box_iou_loss", BOXES),
     general("torchvision:complete_box_iou_loss", BOXES),
     // TensorFlow
-    general("tf:softmax_cross_entropy_with_logits", ROWS),
-    general("tf:sparse_softmax_cross_entropy_with_logits", ROWS),
+    rows("tf:softmax_cross_entropy_with_logits", "the machinery's per-row sweep when labels and logits have one shape and are contiguous, classes on the last axis: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; broadcast or strided operands, another axis, and inputs with a NaN or infinite logit maximum take the general path"),
+    rows("tf:sparse_softmax_cross_entropy_with_logits", "the machinery's per-row sweep on contiguous logits with contiguous, valid labels: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the gradient row and summed in f64), then the loss and the gradient from cache, in parallel in the logits' own type; strided operands and inputs with a NaN or infinite logit maximum take the general path"),
     sweep("tf:sigmoid_cross_entropy_with_logits"),
     sweep("tf:weighted_cross_entropy_with_logits"),
     sweep("tf:log_poisson_loss"),
@@ -196,7 +201,7 @@ static PATHS: &[LossPath] = &[
     general("optax:binary_dice_loss", DICE),
     general("optax:multiclass_generalized_dice_loss", DICE),
     general("optax:ntxent", ALL_PAIRS),
-    general("optax:triplet_margin_loss", PAIRS_PAR),
+    pairs("optax:triplet_margin_loss"),
     general("optax:ranking_softmax_loss", ROWS),
     // SciPy
     general("scipy:entropy", INFO),
