@@ -138,7 +138,7 @@ static PATHS: &[LossPath] = &[
     sweep("torch:hinge_embedding_loss"),
     sweep("torch:soft_margin_loss"),
     rows("torch:multilabel_soft_margin_loss", "the machinery's per-row sweep without weight, input and target of one shape, contiguous: per row, the element-wise loop of BCE with logits (AVX-512 f32 lanes where the CPU has them) for the loss and both gradients in one pass, summed and divided by C; a weight, broadcast or strided operands take the general path"),
-    general("torch:multilabel_margin_loss", ROWS),
+    rows("torch:multilabel_margin_loss", "the machinery's per-row sweep on contiguous (N, C), (C,) or () input of at most 4096 classes with a contiguous, valid target: per row the targets' set in a bitset on the stack, the loss and the gradient (signed counts of the active pairs in the row's gradient, scaled once) in one parallel pass in the input's own type; strided input, more classes take the general path"),
     rows("torch:multi_margin_loss", "the machinery's per-row sweep on (N, C), (C,) or () input in standard layout (weights, p = 1 or 2 included): each row's loss and gradient in one parallel pass in the input's own type, the row sums in vectorised lanes; strided input takes the general path"),
     general("torch:ctc_loss", CTC),
     general("torch:cosine_embedding_loss", PAIRS_PAR),

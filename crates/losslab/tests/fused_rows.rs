@@ -3,7 +3,7 @@
 //! `categorical_hinge` and `categorical_crossentropy`, the softmax focal loss,
 //! optax's `safe_softmax_cross_entropy`; Keras's `kl_divergence`,
 //! `categorical_focal_crossentropy` and `sparse_categorical_crossentropy`,
-//! optax's three KL divergences, TensorFlow's `softmax_cross_entropy_with_logits`
+//! optax's three KL divergences, PyTorch's `multilabel_margin_loss`, TensorFlow's `softmax_cross_entropy_with_logits`
 //! and its sparse form)
 //! and `kl_div` on the
 //! element-wise sweep, against the general path (the same values in a strided
@@ -28,7 +28,7 @@ mod common;
 use common::Rng;
 use losslab::keras::{CategoricalCrossentropy, CategoricalFocalCrossentropy, CategoricalHinge, KlDivergence as KerasKl, SparseCategoricalCrossentropy};
 use losslab::optax::{GeneralizedKlDivergence, KlDivergence as OptaxKl, KlDivergenceWithLogTargets, SafeSoftmaxCrossEntropy};
-use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits, SoftmaxFocalLoss, SparseSoftmaxCrossEntropyWithLogits};
+use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits, SoftmaxFocalLoss, SparseSoftmaxCrossEntropyWithLogits};
 use ndarray::{s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD};
 
 /// `|a − b| ≤ rel·|b| + abs·max(max|b|, 1)`, NaN matching NaN.
@@ -297,6 +297,43 @@ fn sparse_categorical_crossentropy_degenerate_rows() {
     close("sparse degenerate value", &l.forward(y.view(), x.view()).unwrap(), &l.forward(y.view(), xv).unwrap(), rel, abs);
     let g = l.backward(y.view(), x.view(), up.view()).unwrap().input;
     close("sparse degenerate grad", &g, &l.backward(y.view(), xv, up.view()).unwrap().input, rel, abs);
+}
+
+/// PyTorch's `multilabel_margin_loss` on the row sweep against the general
+/// path (a strided input), with targets ended by −1 (repeats included), every
+/// reduction and an upstream gradient; the same bits on 1, 2 and 8 threads.
+#[test]
+fn multilabel_margin_loss_rows() {
+    for (n, c, seed) in [(1usize, 1usize, 3u64), (5, 4, 4), (40, 33, 5), (3001, 16, 6)] {
+        let mut rng = Rng::new(seed);
+        let x = Array2::from_shape_fn((n, c), |_| rng.range(-2.0, 2.0));
+        let t = Array2::from_shape_fn((n, c), |(i, j)| {
+            let k = (i * 7 + j * 3) % (c + 1);
+            if j >= (i % (c + 1)) { -1i64 } else if k == c { 0 } else { k as i64 }
+        });
+        let xs = strided(&x);
+        let xv = xs.slice(s![.., ..;2]);
+        let (rel, abs) = tol::<f64>();
+        for r in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+            let l = MultilabelMarginLoss::new().reduction(r);
+            let up = if r == Reduction::None { Array1::from_shape_fn(n, |i| 0.5 + (i % 3) as f64).into_dyn() } else { ndarray::arr0(1.5).into_dyn() };
+            let what = format!("multilabel_margin {r:?} {n}x{c}");
+            close(&what, &l.forward(x.view(), t.view()).unwrap(), &l.forward(xv, t.view()).unwrap(), rel, abs);
+            close(&what, &l.backward(x.view(), t.view(), up.view()).unwrap().input, &l.backward(xv, t.view(), up.view()).unwrap().input, rel, abs);
+            let x32 = x.mapv(|v| v as f32);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let (v, g) = l.forward_backward(x32.view(), t.view()).unwrap();
+                    (v.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), g.input.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+                })
+            };
+            let one = run(1);
+            for threads in [2, 8] {
+                assert!(one == run(threads), "{what}: {threads} threads");
+            }
+        }
+    }
 }
 
 /// Errors are the general path's: the fused paths hand every invalid input to it.
