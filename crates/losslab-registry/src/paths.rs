@@ -72,9 +72,11 @@ pub fn paths() -> &'static [LossPath] {
 const FUSED_EW: &str = "same-shape contiguous operands (broadcast operands take the general path); forward and backward are two sweeps through the registry";
 const POINTWISE: &str = "widened to f64 (machinery Pointwise), single-threaded scalar loop; the gradient in a separate pass";
 const KERAS_ROWS: &str = "per sample over the last axis, widened to f64, single-threaded scalar loops; the gradient in a separate pass";
+const PAIR_ROWS: &str = "the machinery's per-row sweep (eval_pair_rows) when the two tensors have one shape and are contiguous: per row the loss and both gradients in one parallel pass in the tensors' own type, the row sums in vectorised lanes; broadcast or strided operands take the general path (widened to f64)";
 const ROWS: &str = "per row, widened to f64, single-threaded scalar loops (not on the fused row kernel); the gradient in a separate pass";
 const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar loops; the gradient in a separate pass";
 const PAIRS: &str = "per pair/triplet row in f64, single-threaded scalar loops, not vectorised along D; the gradient in a separate pass";
+const TRIPLET_ROWS: &str = "with the default distance options (PyTorch: p = 2 without swap, its pairwise distance; optax: norm_degree = 2 along the last axis) and tensors of one shape: the machinery's row sweep, in parallel over parts of rows fixed by their number (the same bits on any thread count), each distance a sum of squares in vectorised lanes over the rows read in place, the gradients written in the tensors' own type; broadcast tensors, other options (p, swap, the cosine distance) or another axis take the general path (parallel over fixed groups of lanes, each widened to f64 and computed by scalar loops)";
 const PAIRS_PAR: &str = "parallel over the pairs (fixed groups of lanes: the same bits on any thread count), inputs read in place and gradients written in their own type; each lane widened to f64 in a lane-sized scratch and computed by scalar loops (not vectorised along D); the backward recomputes the distances";
 const ALL_PAIRS: &str = "the N × N similarity matrix in f64, single-threaded scalar loops";
 const CTC: &str = "alpha–beta recursion per sequence in f64, single-threaded scalar loops";
@@ -103,6 +105,10 @@ const fn fused_ew(loss: &'static str) -> LossPath {
     LossPath { loss, kind: PathKind::FusedElementwise, note: FUSED_EW }
 }
 
+/// A triplet loss on the row sweep where its options allow ([`TRIPLET_ROWS`]).
+const fn pairs(loss: &'static str) -> LossPath {
+    LossPath { loss, kind: PathKind::VectorisedPairSequence, note: TRIPLET_ROWS }
+}
 const fn general(loss: &'static str, note: &'static str) -> LossPath {
     LossPath { loss, kind: PathKind::General, note }
 }
@@ -137,12 +143,12 @@ static PATHS: &[LossPath] = &[
     sweep("torch:hinge_embedding_loss"),
     sweep("torch:soft_margin_loss"),
     rows("torch:multilabel_soft_margin_loss", "the machinery's per-row sweep without weight, input and target of one shape, contiguous: per row, the element-wise loop of BCE with logits (AVX-512 f32 lanes where the CPU has them) for the loss and both gradients in one pass, summed and divided by C; a weight, broadcast or strided operands take the general path"),
-    general("torch:multilabel_margin_loss", ROWS),
+    rows("torch:multilabel_margin_loss", "the machinery's per-row sweep on contiguous (N, C), (C,) or () input of at most 4096 classes with a contiguous, valid target: per row the targets' set in a bitset on the stack, the loss and the gradient (signed counts of the active pairs in the row's gradient, scaled once) in one parallel pass in the input's own type; strided input, more classes take the general path"),
     rows("torch:multi_margin_loss", "the machinery's per-row sweep on (N, C), (C,) or () input in standard layout (weights, p = 1 or 2 included): each row's loss and gradient in one parallel pass in the input's own type, the row sums in vectorised lanes; strided input takes the general path"),
     general("torch:ctc_loss", CTC),
     general("torch:cosine_embedding_loss", PAIRS_PAR),
-    general("torch:triplet_margin_loss", PAIRS_PAR),
-    general("torch:triplet_margin_with_distance_loss", PAIRS_PAR),
+    pairs("torch:triplet_margin_loss"),
+    pairs("torch:triplet_margin_with_distance_loss"),
     // torchvision
     LossPath {
         loss: "torchvision:sigmoid_focal_loss",
@@ -153,8 +159,8 @@ static PATHS: &[LossPath] = &[
     general("torchvision:distance_box_iou_loss", BOXES),
     general("torchvision:complete_box_iou_loss", BOXES),
     // TensorFlow
-    general("tf:softmax_cross_entropy_with_logits", ROWS),
-    general("tf:sparse_softmax_cross_entropy_with_logits", ROWS),
+    rows("tf:softmax_cross_entropy_with_logits", "the machinery's per-row sweep when labels and logits have one shape and are contiguous, classes on the last axis: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; broadcast or strided operands, another axis, and inputs with a NaN or infinite logit maximum take the general path"),
+    rows("tf:sparse_softmax_cross_entropy_with_logits", "the machinery's per-row sweep on contiguous logits with contiguous, valid labels: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the gradient row and summed in f64), then the loss and the gradient from cache, in parallel in the logits' own type; strided operands and inputs with a NaN or infinite logit maximum take the general path"),
     sweep("tf:sigmoid_cross_entropy_with_logits"),
     sweep("tf:weighted_cross_entropy_with_logits"),
     sweep("tf:log_poisson_loss"),
@@ -167,11 +173,11 @@ static PATHS: &[LossPath] = &[
     rows("keras:categorical_hinge", "the machinery's per-row sweep when y_true and y_pred have one shape and are contiguous: each row's positive sum, maximum (with its ties) and both gradients in one parallel pass in the tensors' own type; broadcast or strided operands take the general path"),
     general("keras:binary_crossentropy", KERAS_ROWS),
     rows("keras:categorical_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false) when y_true and y_pred have one shape and are contiguous, classes on the last axis: per row the sum, then loss, y_true gradient and the renormalisation's cross term in one pass (a vectorised ln), the y_pred gradient from cache, in parallel in the tensors' own type; logits, broadcast or strided operands, another axis take the general path"),
-    general("keras:sparse_categorical_crossentropy", KERAS_ROWS),
+    rows("keras:sparse_categorical_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false), y_pred contiguous with classes on the last axis, contiguous valid labels (ignore_class included): per row the sum, then the label's term and the gradient (the renormalisation's cross term on every class) from it, in parallel in y_pred's own type; logits, strided operands take the general path"),
     general("keras:binary_focal_crossentropy", KERAS_ROWS),
-    general("keras:categorical_focal_crossentropy", KERAS_ROWS),
+    rows("keras:categorical_focal_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false) when y_true and y_pred have one shape and are contiguous, classes on the last axis: per row the sum, then loss, y_true gradient and the renormalisation's cross term in one pass (a vectorised ln; (1 - q)^gamma by products for gamma = 2), then the y_pred gradient, in parallel in the tensors' own type; logits, broadcast or strided operands, another axis take the general path"),
     general("keras:categorical_generalized_cross_entropy", KERAS_ROWS),
-    general("keras:kl_divergence", KERAS_ROWS),
+    rows("keras:kl_divergence", PAIR_ROWS),
     general("keras:log_cosh", KERAS_ROWS),
     general("keras:mean_squared_logarithmic_error", KERAS_ROWS),
     general("keras:mean_absolute_percentage_error", KERAS_ROWS),
@@ -188,9 +194,9 @@ static PATHS: &[LossPath] = &[
     general("optax:poly_loss_cross_entropy", ROWS),
     general("optax:sparsemax_loss", POINTWISE),
     general("optax:multiclass_sparsemax_loss", SORTS),
-    general("optax:generalized_kl_divergence", ROWS),
-    general("optax:kl_divergence", ROWS),
-    general("optax:kl_divergence_with_log_targets", ROWS),
+    rows("optax:generalized_kl_divergence", PAIR_ROWS),
+    rows("optax:kl_divergence", PAIR_ROWS),
+    rows("optax:kl_divergence_with_log_targets", PAIR_ROWS),
     rows("optax:safe_softmax_cross_entropy", "the machinery's per-row sweep when logits and labels have one shape and are contiguous: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; broadcast or strided operands, and inputs with a NaN or infinite logit maximum, take the general path"),
     general("optax:smooth_labels", ROWS),
     general("optax:huber_loss", POINTWISE),
@@ -200,7 +206,7 @@ static PATHS: &[LossPath] = &[
     general("optax:binary_dice_loss", DICE),
     general("optax:multiclass_generalized_dice_loss", DICE),
     general("optax:ntxent", ALL_PAIRS),
-    general("optax:triplet_margin_loss", PAIRS_PAR),
+    pairs("optax:triplet_margin_loss"),
     general("optax:ranking_softmax_loss", ROWS),
     // SciPy
     general("scipy:entropy", INFO),

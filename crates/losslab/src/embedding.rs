@@ -31,6 +31,7 @@ use crate::math::sgn;
 use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 use crate::machinery::kernels::par::{self, SyncPtr};
+use crate::machinery::kernels::rows::lane_sum_zip;
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
@@ -481,8 +482,113 @@ fn torch_triplet_grads<T: Float>(t: &Triplet<'_, T>, dist: &(dyn Distance + Sync
     })
 }
 
+/// One triplet's three rows of gradients in a [`Triplet::fast`] row function:
+/// the upstream gradient of its loss, then `∂/∂` the anchor, positive and
+/// negative (the rows' elements, zeroed).
+type TripletRowGrads<'g, T> = (f64, &'g mut [T], &'g mut [T], &'g mut [T]);
+
+impl<T: Float> Triplet<'_, T> {
+    /// The row sweep ([`kernels::rows`](crate::machinery::kernels::rows)) for
+    /// tensors of one shape (none broadcast) with the distances along their
+    /// last, contiguous axis: `row(a, p, n, grads)` is one triplet's loss
+    /// from its three rows read in place and, with `grads`, writes its three
+    /// gradient rows; rows in parallel over parts fixed by the number of rows
+    /// (the same bits on any thread count), the gradients written in the
+    /// tensors' own type, the sum in a fixed order. `None` for broadcast
+    /// tensors or another axis.
+    fn fast(
+        &self,
+        loss: &'static str,
+        reduction: Reduction,
+        up: &Upstream<'_, T>,
+        row: impl Fn(&[T], &[T], &[T], Option<TripletRowGrads<'_, T>>) -> f64 + Sync,
+    ) -> Result<Option<Eval<T, TripletGradients<T>>>> {
+        let (rows, c) = (self.lanes.count(), self.lanes.len);
+        if self.bc.is_some() || self.lanes.inner != 1 || rows * c == 0 {
+            return Ok(None);
+        }
+        let r = Reducer::counting(reduction, &self.lanes.out_shape, &self.lanes.out_shape);
+        let scales = up.scales(loss, &r)?;
+        let n = rows * c;
+        let mut losses = Vec::new();
+        let lp = if reduction == Reduction::None {
+            losses = vec![T::zero(); rows];
+            SyncPtr(losses.as_mut_ptr())
+        } else {
+            SyncPtr::null()
+        };
+        let (mut ga, mut gp, mut gn) = (Vec::new(), Vec::new(), Vec::new());
+        if scales.is_some() {
+            (ga, gp, gn) = (vec![T::zero(); n], vec![T::zero(); n], vec![T::zero(); n]);
+        }
+        let g = [SyncPtr(ga.as_mut_ptr()), SyncPtr(gp.as_mut_ptr()), SyncPtr(gn.as_mut_ptr())];
+        let (a, p, ng) = (&self.a[..], &self.p[..], &self.n[..]);
+        // SAFETY: `losses` holds `rows` elements (or is null) and is this call's
+        // own; row r's gradient elements are its task's alone.
+        let total = unsafe {
+            crate::machinery::kernels::rows::run(rows, 6 * n, lp, #[inline(always)] |i: usize| {
+                let (ra, rp, rn) = (&a[i * c..(i + 1) * c], &p[i * c..(i + 1) * c], &ng[i * c..(i + 1) * c]);
+                match &scales {
+                    None => row(ra, rp, rn, None),
+                    Some(sc) => {
+                        let row_of = |k: usize| std::slice::from_raw_parts_mut(g[k].add(i * c), c);
+                        row(ra, rp, rn, Some((sc.at(i), row_of(0), row_of(1), row_of(2))))
+                    }
+                }
+            })
+        };
+        let value = if reduction == Reduction::None {
+            ArrayD::from_shape_vec(IxDyn(&r.shape), losses).expect("one loss per triplet")
+        } else {
+            r.output_total(total)
+        };
+        let shaped = |v: Vec<T>| ArrayD::from_shape_vec(IxDyn(&self.shape), v).expect("shape and length agree");
+        let grads = scales.is_some().then(|| TripletGradients { anchor: shaped(ga), positive: shaped(gp), negative: shaped(gn) });
+        Ok(Some((value, grads)))
+    }
+}
+
+/// PyTorch's triplet loss with the pairwise distance for `p = 2` and no swap
+/// on the row sweep ([`Triplet::fast`]): each distance a vectorised sum of
+/// squares, the gradients from the rows read again; the general path's
+/// formulas.
+fn torch_pairwise_fast<T: Float>(
+    t: &Triplet<'_, T>,
+    loss: &'static str,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    eps: f64,
+    margin: f64,
+) -> Result<Option<Eval<T, TripletGradients<T>>>> {
+    let sq = |x: f64, y: f64| {
+        let d = (x - y) + eps;
+        d * d
+    };
+    t.fast(loss, reduction, up, #[inline(always)] |a: &[T], p: &[T], n: &[T], g: Option<TripletRowGrads<'_, T>>| {
+        let (dp, dn) = (lane_sum_zip(a, p, sq).sqrt(), lane_sum_zip(a, n, sq).sqrt());
+        let v = (margin + dp) - dn;
+        if let Some((up, ga, gp, gn)) = g {
+            // clamp_min's backward: nothing where the margin is met exactly.
+            let c = if v > 0.0 { up } else { 0.0 };
+            // The norm's backward g · d / ‖d‖ (0 where the norm is 0), divided
+            // as PyTorch divides (a lane of one element gets exactly ±g).
+            let unit = |d: f64, n: f64| if n == 0.0 { 0.0 } else { d / n };
+            for k in 0..a.len() {
+                let (ak, pk, nk) = (a[k].to_wide(), p[k].to_wide(), n[k].to_wide());
+                let vp = c * unit((ak - pk) + eps, dp);
+                let vn = -c * unit((ak - nk) + eps, dn);
+                ga[k] = T::from_wide(vp + vn);
+                gp[k] = T::from_wide(-vp);
+                gn[k] = T::from_wide(-vn);
+            }
+        }
+        if v.is_nan() { v } else { v.max(0.0) }
+    })
+}
+
 /// The methods of a triplet loss: its evaluation on [`Triplet`] lanes (the
-/// type provides `validate`, `losses` and `grads`), `forward` / `backward` /
+/// type provides `validate`, `losses`, `grads` and `fast`, the row sweep where
+/// it applies), `forward` / `backward` /
 /// `forward_backward` / `reduction` from it, and the `margin` setter.
 macro_rules! triplet_methods {
     ($names:expr, $axis:expr) => {
@@ -495,6 +601,9 @@ macro_rules! triplet_methods {
         ) -> Result<Eval<T, TripletGradients<T>>> {
             self.validate()?;
             let t = Triplet::new(Self::NAME, $names, (&a, &p, &n), $axis(self))?;
+            if let Some(done) = self.fast(&t, up)? {
+                return Ok(done);
+            }
             let r = Reducer::counting(self.reduction, &t.lanes.out_shape, &t.lanes.out_shape);
             let scales = up.scales(Self::NAME, &r)?;
             let value = r.output(self.losses(&t));
@@ -618,6 +727,15 @@ impl TripletMarginLoss {
     }
     fn grads<T: Float>(&self, t: &Triplet<'_, T>, scales: &Scales) -> TripletGradients<T> {
         torch_triplet_grads(t, &self.dist(), self.margin, self.swap, scales)
+    }
+    /// `p = 2` without `swap` on the row sweep ([`Triplet::fast`]): each
+    /// distance a vectorised sum of squares, the gradients from the rows read
+    /// again; the general path's formulas.
+    fn fast<T: Float>(&self, t: &Triplet<'_, T>, up: &Upstream<'_, T>) -> Result<Option<Eval<T, TripletGradients<T>>>> {
+        if self.p != 2.0 || self.swap {
+            return Ok(None);
+        }
+        torch_pairwise_fast(t, Self::NAME, self.reduction, up, self.eps, self.margin)
     }
     triplet_methods!(["anchor", "positive", "negative"], |_: &Self| None);
 }
@@ -773,6 +891,14 @@ impl TripletMarginWithDistanceLoss {
     fn grads<T: Float>(&self, t: &Triplet<'_, T>, scales: &Scales) -> TripletGradients<T> {
         self.with_dist(|d| torch_triplet_grads(t, d, self.margin, self.swap, scales))
     }
+    /// The pairwise distance without `swap` on the row sweep, as
+    /// [`TripletMarginLoss`]'s defaults.
+    fn fast<T: Float>(&self, t: &Triplet<'_, T>, up: &Upstream<'_, T>) -> Result<Option<Eval<T, TripletGradients<T>>>> {
+        if self.distance_function != TripletDistance::Pairwise || self.swap {
+            return Ok(None);
+        }
+        torch_pairwise_fast(t, Self::NAME, self.reduction, up, 1e-6, self.margin)
+    }
     triplet_methods!(
         ["anchor", "positive", "negative"],
         |_: &Self| None
@@ -921,6 +1047,40 @@ impl OptaxTripletMarginLoss {
                 w.gp[i] = -gpi;
                 w.gn[i] = -gni;
             }
+        })
+    }
+    /// `norm_degree = 2` on the row sweep ([`Triplet::fast`]): each distance
+    /// a vectorised sum of squares, the gradients from the rows read again;
+    /// the general path's formulas.
+    fn fast<T: Float>(&self, t: &Triplet<'_, T>, up: &Upstream<'_, T>) -> Result<Option<Eval<T, TripletGradients<T>>>> {
+        if self.norm_degree != 2.0 {
+            return Ok(None);
+        }
+        let (eps, margin) = (self.eps, self.margin);
+        let sq = |x: f64, y: f64| (x - y) * (x - y);
+        t.fast(Self::NAME, self.reduction, up, #[inline(always)] |a: &[T], p: &[T], n: &[T], g: Option<TripletRowGrads<'_, T>>| {
+            let (sp, sn) = (lane_sum_zip(a, p, sq) + eps, lane_sum_zip(a, n, sq) + eps);
+            let v = (sp.sqrt() - sn.sqrt()) + margin;
+            if let Some((up, ga, gp, gn)) = g {
+                // jnp.maximum(v, 0): derivative 1 above, 0 below, ½ at the tie.
+                let m = if v > 0.0 {
+                    1.0
+                } else if v == 0.0 {
+                    0.5
+                } else {
+                    0.0
+                };
+                let c = up * m;
+                let (cp, cn) = (c * (0.5 / sp.sqrt()), -c * (0.5 / sn.sqrt()));
+                for k in 0..a.len() {
+                    let (ak, pk, nk) = (a[k].to_wide(), p[k].to_wide(), n[k].to_wide());
+                    let (gpi, gni) = (cp * (2.0 * (ak - pk)), cn * (2.0 * (ak - nk)));
+                    ga[k] = T::from_wide(gpi + gni);
+                    gp[k] = T::from_wide(-gpi);
+                    gn[k] = T::from_wide(-gni);
+                }
+            }
+            if v.is_nan() { v } else { v.max(0.0) }
         })
     }
     triplet_methods!(

@@ -607,6 +607,9 @@ impl MultilabelMarginLoss {
         // PyTorch: a 0-d or (C,) input takes a target of C entries, 0-d or 1-d;
         // an (N, C) input a target of its shape. One result per row, 0-d for one sample.
         let out = if input.ndim() == 2 { vec![n] } else { vec![] };
+        if let Some(done) = self.fused(&input, &target, (n, c), &out, up)? {
+            return Ok(done);
+        }
         if input.ndim() == 2 || target.ndim() > 1 || target.len() != c {
             same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
         }
@@ -661,6 +664,82 @@ impl MultilabelMarginLoss {
             },
         )
     }
+
+    /// The machinery's row sweep for a contiguous input and a contiguous,
+    /// valid target of the shape PyTorch takes, at most [`Self::FUSED_MAX_C`]
+    /// classes: per row the targets' set in a bitset on the stack, the loss
+    /// (the general path's pairs in its order, compensated) and the gradient as
+    /// signed counts of the active pairs kept in the row's own gradient (exact
+    /// integers in `f32` for these sizes), scaled once; rows in parallel in the
+    /// input's own type. `None` for every other case, which the general path
+    /// takes (and whose errors it reports).
+    fn fused<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, L, D2>,
+        (n, c): (usize, usize),
+        out: &[usize],
+        up: &Upstream<'_, T>,
+    ) -> Result<Option<Eval<T, Gradients<T>>>> {
+        let shaped = if input.ndim() == 2 { target.shape() == input.shape() } else { target.ndim() <= 1 && target.len() == c };
+        if !shaped || c > Self::FUSED_MAX_C || n * c == 0 {
+            return Ok(None);
+        }
+        let (Some(xs), Some(ts)) = (input.as_slice(), target.as_slice()) else { return Ok(None) };
+        if ts.iter().any(|&l| l.index() < -1 || l.index() >= c as i64) {
+            return Ok(None);
+        }
+        let reducer = Reducer::counting(self.reduction, out, input.shape());
+        let cf = c as f64;
+        Ok(Some(eval_rows(Self::NAME, &reducer, input.shape(), (n, c), up, false, |r: usize, g: Option<RowGrads<'_, T>>| {
+            let (x, t) = (&xs[r * c..(r + 1) * c], &ts[r * c..(r + 1) * c]);
+            let mut is = [0u64; Self::FUSED_MAX_C / 64];
+            let mut nt = 0;
+            for &l in t {
+                let l = l.index();
+                if l < 0 {
+                    break;
+                }
+                is[l as usize / 64] |= 1 << (l as usize % 64);
+                nt += 1;
+            }
+            let target = |i: usize| (is[i / 64] >> (i % 64)) & 1 != 0;
+            let mut sum = crate::machinery::reduction::Neumaier::default();
+            let mut g = g;
+            for &j in &t[..nt] {
+                let j = j.index() as usize;
+                let xj = x[j].to_wide();
+                let mut count = 0.0f64;
+                for (i, xi) in x.iter().enumerate() {
+                    if target(i) {
+                        continue;
+                    }
+                    let m = 1.0 - (xj - xi.to_wide());
+                    sum.add(relu(m));
+                    if let Some(g) = g.as_mut() {
+                        if m > 0.0 {
+                            g.gx[i] = T::from_wide(g.gx[i].to_wide() + 1.0);
+                            count += 1.0;
+                        }
+                    }
+                }
+                if let Some(g) = g.as_mut() {
+                    g.gx[j] = T::from_wide(g.gx[j].to_wide() - count);
+                }
+            }
+            if let Some(g) = g {
+                let f = g.up / cf;
+                for v in g.gx.iter_mut() {
+                    *v = T::from_wide(v.to_wide() * f);
+                }
+            }
+            sum.total() / cf
+        })?))
+    }
+
+    /// The most classes of [`Self::fused`] (its bitset's; counts of at most
+    /// `C²` pairs stay exact in `f32`).
+    const FUSED_MAX_C: usize = 4096;
 
     loss_methods!(torch: eval, (input: float, target: labels), "`input` w.r.t. `input` (`target`: `None`)");
 }

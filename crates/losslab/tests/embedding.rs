@@ -764,6 +764,8 @@ fn pair_losses_bit_identical_whatever_the_thread_count() {
                 }
                 let (v, g) = OptaxTripletMarginLoss::new().forward_backward(a.view(), p.view(), q.view()).unwrap();
                 out.extend([bits(&v), bits(&g.anchor), bits(&g.positive), bits(&g.negative)]);
+                let (v, g) = TripletMarginWithDistanceLoss::new().reduction(r).forward_backward(a.view(), p.view(), q.view()).unwrap();
+                out.extend([bits(&v), bits(&g.anchor), bits(&g.positive), bits(&g.negative)]);
                 let l = CosineEmbeddingLoss::new().reduction(r).margin(0.1);
                 for x2 in [&p, &p1] {
                     let (v, g) = l.forward_backward(a.view(), x2.view(), y.view()).unwrap();
@@ -776,5 +778,54 @@ fn pair_losses_bit_identical_whatever_the_thread_count() {
     let one = run(1);
     for threads in [2, 8] {
         assert!(one == run(threads), "{threads} threads");
+    }
+}
+
+/// The row sweep (one shape, the distance along the last, contiguous axis:
+/// PyTorch's `p = 2` without swap, optax's `norm_degree = 2`) against the
+/// general path on the same triplets: PyTorch's through a negative repeated
+/// along a broadcast leading axis (each copy's loss the row's; the anchor's and
+/// positive's gradients twice the row's), optax's along axis 0 of the
+/// transposed tensors.
+#[test]
+fn pair_row_sweep_agrees_with_the_general_path() {
+    let mut rng = Rng::new(42);
+    let (n, d) = (37, 19);
+    let (a, p, q) = triplets(&mut rng, &[n, d]);
+    let up = rng.array(&[n], 0.5, 1.5);
+    let two = |x: &ArrayD<f64>| ndarray::concatenate(ndarray::Axis(0), &[x.view().insert_axis(ndarray::Axis(0)), x.view().insert_axis(ndarray::Axis(0))]).unwrap();
+    let one = |x: &ArrayD<f64>| x.clone().insert_axis(ndarray::Axis(0));
+    let up2 = two(&up);
+    for margin in [0.5, 3.0] {
+        let torch: Vec<Box<dyn Fn(&ArrayD<f64>, &ArrayD<f64>, &ArrayD<f64>, &ArrayD<f64>) -> (ArrayD<f64>, [ArrayD<f64>; 3])>> = vec![
+            Box::new(move |a, p, q, g| {
+                let l = TripletMarginLoss::new().margin(margin).reduction(Reduction::None);
+                let b = l.backward(a.view(), p.view(), q.view(), g.view()).unwrap();
+                (l.forward(a.view(), p.view(), q.view()).unwrap(), [b.anchor, b.positive, b.negative])
+            }),
+            Box::new(move |a, p, q, g| {
+                let l = TripletMarginWithDistanceLoss::new().margin(margin).reduction(Reduction::None);
+                let b = l.backward(a.view(), p.view(), q.view(), g.view()).unwrap();
+                (l.forward(a.view(), p.view(), q.view()).unwrap(), [b.anchor, b.positive, b.negative])
+            }),
+        ];
+        for f in &torch {
+            let (v, [ga, gp, gq]) = f(&a, &p, &q, &up);
+            let (v2, [ga2, gp2, gq2]) = f(&one(&a), &one(&p), &two(&q), &up2);
+            assert_close("triplet value", &v, &v2.index_axis(ndarray::Axis(0), 0).to_owned(), 1e-11);
+            assert_close("triplet value (copy)", &v, &v2.index_axis(ndarray::Axis(0), 1).to_owned(), 1e-11);
+            assert_close("triplet anchor grad", &(&ga * 2.0), &ga2.index_axis(ndarray::Axis(0), 0).to_owned(), 1e-11);
+            assert_close("triplet positive grad", &(&gp * 2.0), &gp2.index_axis(ndarray::Axis(0), 0).to_owned(), 1e-11);
+            assert_close("triplet negative grad", &gq, &gq2.index_axis(ndarray::Axis(0), 1).to_owned(), 1e-11);
+        }
+        let l = OptaxTripletMarginLoss::new().margin(margin);
+        let lt = OptaxTripletMarginLoss::new().margin(margin).axis(0);
+        let t = |x: &ArrayD<f64>| x.t().to_owned();
+        let (v, g) = (l.forward(a.view(), p.view(), q.view()).unwrap(), l.backward(a.view(), p.view(), q.view(), up.view()).unwrap());
+        let (vt, gt) = (lt.forward(t(&a).view(), t(&p).view(), t(&q).view()).unwrap(), lt.backward(t(&a).view(), t(&p).view(), t(&q).view(), up.view()).unwrap());
+        assert_close("optax value", &v, &vt, 1e-11);
+        assert_close("optax anchor grad", &g.anchor, &t(&gt.anchor), 1e-11);
+        assert_close("optax positive grad", &g.positive, &t(&gt.positive), 1e-11);
+        assert_close("optax negative grad", &g.negative, &t(&gt.negative), 1e-11);
     }
 }

@@ -1,7 +1,11 @@
 //! The per-row losses on the machinery's row sweep (`nll_loss`,
 //! `multi_margin_loss`, `multilabel_soft_margin_loss`, Keras's
 //! `categorical_hinge` and `categorical_crossentropy`, the softmax focal loss,
-//! optax's `safe_softmax_cross_entropy`) and `kl_div` on the
+//! optax's `safe_softmax_cross_entropy`; Keras's `kl_divergence`,
+//! `categorical_focal_crossentropy` and `sparse_categorical_crossentropy`,
+//! optax's three KL divergences, PyTorch's `multilabel_margin_loss`, TensorFlow's `softmax_cross_entropy_with_logits`
+//! and its sparse form)
+//! and `kl_div` on the
 //! element-wise sweep, against the general path (the same values in a strided
 //! view, which the fused paths do not take), with their options; results
 //! bit-identical whatever the thread count. (`fused_rows_alloc.rs` counts
@@ -15,14 +19,16 @@
 //! the derivative (`s · (ln t + 1 − x)`, not `s ln t + s − s x`); Keras's
 //! `categorical_crossentropy` takes a vectorised `ln` (within 1 ulp of libm's);
 //! the softmax focal loss the cross-entropy kernel's exponentials (in `f32`
-//! for `f32` logits, within 1 ulp).
+//! for `f32` logits, within 1 ulp); Keras's categorical cross entropy and
+//! focal loss divide by a row's sum as a product with its reciprocal (1 ulp);
+//! Keras's and optax's KL divergences and the focal loss take the vectorised `ln`.
 
 mod common;
 
 use common::Rng;
-use losslab::keras::{CategoricalCrossentropy, CategoricalHinge};
-use losslab::optax::SafeSoftmaxCrossEntropy;
-use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction, SoftmaxFocalLoss};
+use losslab::keras::{CategoricalCrossentropy, CategoricalFocalCrossentropy, CategoricalHinge, KlDivergence as KerasKl, SparseCategoricalCrossentropy};
+use losslab::optax::{GeneralizedKlDivergence, KlDivergence as OptaxKl, KlDivergenceWithLogTargets, SafeSoftmaxCrossEntropy};
+use losslab::{Float, KlDivLoss, MultiMarginLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, NllLoss, Reduction, SoftmaxCrossEntropyWithLogits, SoftmaxFocalLoss, SparseSoftmaxCrossEntropyWithLogits};
 use ndarray::{s, Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD};
 
 /// `|a − b| ≤ rel·|b| + abs·max(max|b|, 1)`, NaN matching NaN.
@@ -61,6 +67,14 @@ enum Loss {
     Cce(CategoricalCrossentropy),
     Focal(SoftmaxFocalLoss),
     Safe(SafeSoftmaxCrossEntropy),
+    KerasKl(KerasKl),
+    KerasFocal(CategoricalFocalCrossentropy),
+    Sparse(SparseCategoricalCrossentropy),
+    OptaxKl(OptaxKl),
+    OptaxGkl(GeneralizedKlDivergence),
+    OptaxKlLog(KlDivergenceWithLogTargets),
+    Tf(SoftmaxCrossEntropyWithLogits),
+    TfSparse(SparseSoftmaxCrossEntropyWithLogits),
 }
 
 impl Loss {
@@ -74,6 +88,14 @@ impl Loss {
             Loss::Cce(l) => format!("keras categorical_crossentropy {:?} ls={}", l.reduction, l.label_smoothing),
             Loss::Focal(l) => format!("softmax_focal {:?} gamma={} alpha={}", l.reduction, l.gamma, l.alpha.is_some()),
             Loss::Safe(l) => format!("optax safe_softmax_cross_entropy {:?}", l.reduction),
+            Loss::KerasKl(l) => format!("keras kl_divergence {:?}", l.reduction),
+            Loss::KerasFocal(l) => format!("keras categorical_focal_crossentropy {:?} gamma={} ls={}", l.reduction, l.gamma, l.label_smoothing),
+            Loss::Sparse(l) => format!("keras sparse_categorical_crossentropy {:?} ignore={:?}", l.reduction, l.ignore_class),
+            Loss::OptaxKl(l) => format!("optax kl_divergence {:?}", l.reduction),
+            Loss::OptaxGkl(l) => format!("optax generalized_kl_divergence {:?}", l.reduction),
+            Loss::OptaxKlLog(l) => format!("optax kl_divergence_with_log_targets {:?}", l.reduction),
+            Loss::Tf(l) => format!("tf softmax_cross_entropy_with_logits {:?}", l.reduction),
+            Loss::TfSparse(l) => format!("tf sparse_softmax_cross_entropy_with_logits {:?}", l.reduction),
         }
     }
 
@@ -87,6 +109,14 @@ impl Loss {
             Loss::Cce(l) => l.reduction,
             Loss::Focal(l) => l.reduction,
             Loss::Safe(l) => l.reduction,
+            Loss::KerasKl(l) => l.reduction,
+            Loss::KerasFocal(l) => l.reduction,
+            Loss::Sparse(l) => l.reduction,
+            Loss::OptaxKl(l) => l.reduction,
+            Loss::OptaxGkl(l) => l.reduction,
+            Loss::OptaxKlLog(l) => l.reduction,
+            Loss::Tf(l) => l.reduction,
+            Loss::TfSparse(l) => l.reduction,
         }
     }
 
@@ -116,6 +146,27 @@ impl Loss {
             Loss::Cce(l) => go!(l, tf),
             Loss::Focal(l) => go!(l, ti),
             Loss::Safe(l) => go!(l, tf),
+            Loss::KerasKl(l) => go!(l, tf),
+            Loss::KerasFocal(l) => go!(l, tf),
+            Loss::OptaxKl(l) => go!(l, tf),
+            Loss::OptaxGkl(l) => go!(l, tf),
+            Loss::OptaxKlLog(l) => go!(l, tf),
+            Loss::Tf(l) => go!(l, tf),
+            // Labels first; the probabilities (`tf`) as y_pred.
+            Loss::TfSparse(l) => {
+                out.push(l.forward(ti, x).unwrap());
+                let (v, g) = l.forward_backward(ti, x).unwrap();
+                out.push(v);
+                out.push(g.input);
+                out.push(l.backward(ti, x, up).unwrap().input);
+            }
+            Loss::Sparse(l) => {
+                out.push(l.forward(ti, tf).unwrap());
+                let (v, g) = l.forward_backward(ti, tf).unwrap();
+                out.push(v);
+                out.push(g.input);
+                out.push(l.backward(ti, tf, up).unwrap().input);
+            }
         }
         out
     }
@@ -138,6 +189,16 @@ fn losses(r: Reduction, c: usize) -> Vec<Loss> {
         Loss::Focal(SoftmaxFocalLoss::new().reduction(r)),
         Loss::Focal(SoftmaxFocalLoss::new().reduction(r).gamma(0.5).alpha(w.view()).ignore_index(1)),
         Loss::Safe(SafeSoftmaxCrossEntropy::new().reduction(r)),
+        Loss::KerasKl(KerasKl::new().reduction(r)),
+        Loss::KerasFocal(CategoricalFocalCrossentropy::new().reduction(r)),
+        Loss::KerasFocal(CategoricalFocalCrossentropy::new().reduction(r).gamma(0.5).alpha(0.7).label_smoothing(0.1)),
+        Loss::Sparse(SparseCategoricalCrossentropy::new().reduction(r)),
+        Loss::Sparse(SparseCategoricalCrossentropy::new().reduction(r).ignore_class(Some(1))),
+        Loss::OptaxKl(OptaxKl::new().reduction(r)),
+        Loss::OptaxGkl(GeneralizedKlDivergence::new().reduction(r)),
+        Loss::OptaxKlLog(KlDivergenceWithLogTargets::new().reduction(r)),
+        Loss::Tf(SoftmaxCrossEntropyWithLogits::new().reduction(r)),
+        Loss::TfSparse(SparseSoftmaxCrossEntropyWithLogits::new().reduction(r)),
     ];
     if r == Reduction::Mean {
         v.push(Loss::Kl(KlDivLoss::new().reduction(Reduction::BatchMean)));
@@ -218,6 +279,60 @@ fn one_sample_inputs() {
         close("multi_margin 1-D", &mm.forward(x.view(), t.view()).unwrap(), &mm.forward(xs, t.view()).unwrap(), rel, abs);
         let g = mm.forward_backward(x.view(), t.view()).unwrap().1.input;
         close("multi_margin 1-D grad", &g, &mm.forward_backward(xs, t.view()).unwrap().1.input, rel, abs);
+    }
+}
+
+/// Keras's sparse categorical cross entropy on rows whose sum is zero or not
+/// finite: the row sweep runs the general path's formulas there (NaN where
+/// Keras's one-hot product makes one).
+#[test]
+fn sparse_categorical_crossentropy_degenerate_rows() {
+    let (rel, abs) = tol::<f64>();
+    let x = ndarray::arr2(&[[0.0f64, 0.0, 0.0], [0.2, f64::INFINITY, 0.3], [0.1, f64::NAN, 0.5], [f64::MAX, f64::MAX, 0.1], [0.2, 0.3, 0.5]]);
+    let xs = strided(&x);
+    let y = Array1::from_vec(vec![1i64, 0, 2, 2, 1]);
+    let up = Array1::from_vec(vec![0.5f64, 1.5, 2.0, 1.0, 3.0]).into_dyn();
+    let l = SparseCategoricalCrossentropy::new();
+    let xv = xs.slice(s![.., ..;2]);
+    close("sparse degenerate value", &l.forward(y.view(), x.view()).unwrap(), &l.forward(y.view(), xv).unwrap(), rel, abs);
+    let g = l.backward(y.view(), x.view(), up.view()).unwrap().input;
+    close("sparse degenerate grad", &g, &l.backward(y.view(), xv, up.view()).unwrap().input, rel, abs);
+}
+
+/// PyTorch's `multilabel_margin_loss` on the row sweep against the general
+/// path (a strided input), with targets ended by −1 (repeats included), every
+/// reduction and an upstream gradient; the same bits on 1, 2 and 8 threads.
+#[test]
+fn multilabel_margin_loss_rows() {
+    for (n, c, seed) in [(1usize, 1usize, 3u64), (5, 4, 4), (40, 33, 5), (3001, 16, 6)] {
+        let mut rng = Rng::new(seed);
+        let x = Array2::from_shape_fn((n, c), |_| rng.range(-2.0, 2.0));
+        let t = Array2::from_shape_fn((n, c), |(i, j)| {
+            let k = (i * 7 + j * 3) % (c + 1);
+            if j >= (i % (c + 1)) { -1i64 } else if k == c { 0 } else { k as i64 }
+        });
+        let xs = strided(&x);
+        let xv = xs.slice(s![.., ..;2]);
+        let (rel, abs) = tol::<f64>();
+        for r in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+            let l = MultilabelMarginLoss::new().reduction(r);
+            let up = if r == Reduction::None { Array1::from_shape_fn(n, |i| 0.5 + (i % 3) as f64).into_dyn() } else { ndarray::arr0(1.5).into_dyn() };
+            let what = format!("multilabel_margin {r:?} {n}x{c}");
+            close(&what, &l.forward(x.view(), t.view()).unwrap(), &l.forward(xv, t.view()).unwrap(), rel, abs);
+            close(&what, &l.backward(x.view(), t.view(), up.view()).unwrap().input, &l.backward(xv, t.view(), up.view()).unwrap().input, rel, abs);
+            let x32 = x.mapv(|v| v as f32);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    let (v, g) = l.forward_backward(x32.view(), t.view()).unwrap();
+                    (v.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), g.input.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+                })
+            };
+            let one = run(1);
+            for threads in [2, 8] {
+                assert!(one == run(threads), "{what}: {threads} threads");
+            }
+        }
     }
 }
 

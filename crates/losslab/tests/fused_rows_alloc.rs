@@ -1,4 +1,4 @@
-//! The per-row losses on the row sweep (and `kl_div` on the element-wise
+//! The per-row losses on the row sweep (Keras's and optax's among them; and `kl_div` on the element-wise
 //! sweep) allocate their result, their gradients and a few bytes of shape,
 //! nothing in proportion to the input beyond that: no widened copies, no
 //! temporaries. Its own test binary, so that no other test allocates while it
@@ -7,7 +7,9 @@
 mod common;
 
 use common::alloc::{pools, Counting, ALLOCS, ARMED, BYTES};
-use losslab::{KlDivLoss, MultiMarginLoss, MultilabelSoftMarginLoss, NllLoss};
+use losslab::keras::{CategoricalCrossentropy, CategoricalFocalCrossentropy, KlDivergence as KerasKl, SparseCategoricalCrossentropy};
+use losslab::optax::KlDivergence as OptaxKl;
+use losslab::{KlDivLoss, MultiMarginLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, NllLoss};
 use ndarray::{Array1, Array2};
 use std::sync::atomic::Ordering;
 
@@ -38,7 +40,14 @@ fn forward_backward_allocates_its_result_and_gradients_only() {
     let x = Array2::from_shape_fn((n, c), |(i, j)| ((i * 31 + j * 17) % 23) as f32 * 0.3 - 3.0);
     let t = Array2::from_shape_fn((n, c), |(i, j)| ((i + j) % 3) as f32 * 0.5);
     let y = Array1::from_shape_fn(n, |i| ((i * 7) % c) as i64);
+    // multilabel_margin_loss's targets: a few classes per row, then -1.
+    let m = Array2::from_shape_fn((n, c), |(i, j)| if j < 1 + i % 5 { ((i + j * 37) % c) as i64 } else { -1 });
+    // Probabilities (Keras's losses renormalise them per row).
+    let p = Array2::from_shape_fn((n, c), |(i, j)| ((i * 13 + j * 5) % 17) as f32 * 0.01 + 0.001);
     let grad = n * c * 4;
+    // Keras's and optax's losses are unreduced by default: their result (one
+    // f32 per row), forward_backward's upstream ones and their f64 widening.
+    let unreduced = n * (4 + 4 + 8);
     // Shapes, the 0-d result, rayon's queues: a few KiB at most.
     let slack = 16 << 10;
     for (threads, pool) in &pools {
@@ -47,7 +56,13 @@ fn forward_backward_allocates_its_result_and_gradients_only() {
             ("nll_loss forward", 0, bytes_per_call(pool, || NllLoss::new().forward(x.view(), y.view()).unwrap())),
             ("multi_margin_loss", grad, bytes_per_call(pool, || MultiMarginLoss::new().forward_backward(x.view(), y.view()).unwrap())),
             ("multilabel_soft_margin_loss", 2 * grad, bytes_per_call(pool, || MultilabelSoftMarginLoss::new().forward_backward(x.view(), t.view()).unwrap())),
+            ("multilabel_margin_loss", grad, bytes_per_call(pool, || MultilabelMarginLoss::new().forward_backward(x.view(), m.view()).unwrap())),
             ("kl_div", 2 * grad, bytes_per_call(pool, || KlDivLoss::new().forward_backward(x.view(), t.view()).unwrap())),
+            ("keras categorical_crossentropy", 2 * grad + unreduced, bytes_per_call(pool, || CategoricalCrossentropy::new().forward_backward(t.view(), p.view()).unwrap())),
+            ("keras categorical_focal_crossentropy", 2 * grad + unreduced, bytes_per_call(pool, || CategoricalFocalCrossentropy::new().forward_backward(t.view(), p.view()).unwrap())),
+            ("keras sparse_categorical_crossentropy", grad + unreduced, bytes_per_call(pool, || SparseCategoricalCrossentropy::new().forward_backward(y.view(), p.view()).unwrap())),
+            ("keras kl_divergence", 2 * grad + unreduced, bytes_per_call(pool, || KerasKl::new().forward_backward(t.view(), p.view()).unwrap())),
+            ("optax kl_divergence", 2 * grad + unreduced, bytes_per_call(pool, || OptaxKl::new().forward_backward(x.view(), t.view()).unwrap())),
         ];
         for (what, want, got) in cases {
             eprintln!("{what}, {threads} thread(s): {got} bytes per call (gradients {want})");

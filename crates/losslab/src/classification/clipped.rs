@@ -36,7 +36,7 @@ use crate::machinery::float::{ClassIndex, Float};
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::clip::*;
-use crate::machinery::kernels::rows::{self, lane_sum, lane_sum2_zip_store, lane_sum_zip, zip_store};
+use crate::machinery::kernels::rows::{self, lane_sum, lane_sum_zip, zip_store};
 use crate::machinery::reduction::{sum_f64, Reducer, Reduction};
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
@@ -502,23 +502,26 @@ impl KerasCategoricalCrossentropy {
         let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (t, x) = (&ts[r * c..(r + 1) * c], &xs[r * c..(r + 1) * c]);
             let s = lane_sum(x, |v| v);
-            let Some(g) = g else {
-                return -lane_sum_zip(t, x, |tk, xk| smooth(tk, ls, c) * rows::ln(clip(xk / s, lo, hi)));
-            };
-            let (up, ss) = (g.up, s * s);
+            // The row's divisions by s and s² as products with their
+            // reciprocals (f64 divisions, 8 lanes at a time, are the loops'
+            // bottleneck).
+            let inv = 1.0 / s;
+            // The value's sum, the cross term's and each gradient's loop apart:
+            // each vectorises (the ln evaluated twice), where one loop of all
+            // three does not.
+            let v = lane_sum_zip(t, x, |tk, xk| smooth(tk, ls, c) * rows::ln(clip(xk * inv, lo, hi)));
+            let Some(g) = g else { return -v };
+            let (up, inv2) = (g.up, 1.0 / (s * s));
             // ∂/∂lp = −t̃; through the clip and the renormalisation.
-            let (v, cross) = lane_sum2_zip_store(t, x, g.go, #[inline(always)] |tk, xk| {
-                let q = xk / s;
-                let cl = clip(q, lo, hi);
-                let lp = rows::ln(cl);
-                let ts = smooth(tk, ls, c);
-                let gy = -ts / cl * clip_grad(q, lo, hi);
-                (ts * lp, -gy * xk / ss, up * (-lp * ft))
+            let cross = lane_sum_zip(t, x, #[inline(always)] |tk, xk| {
+                let q = xk * inv;
+                -(-smooth(tk, ls, c) / clip(q, lo, hi) * clip_grad(q, lo, hi)) * xk * inv2
             });
+            zip_store(t, x, g.go, #[inline(always)] |_, xk| up * (-rows::ln(clip(xk * inv, lo, hi)) * ft));
             zip_store(t, x, g.gx, #[inline(always)] |tk, xk| {
-                let q = xk / s;
+                let q = xk * inv;
                 let gy = -smooth(tk, ls, c) / clip(q, lo, hi) * clip_grad(q, lo, hi);
-                up * (gy / s + cross)
+                up * (gy * inv + cross)
             });
             -v
         })?;
@@ -642,6 +645,9 @@ impl KerasCategoricalFocalCrossentropy {
         check_option(Self::NAME, "gamma", self.gamma, !self.gamma.is_nan(), "a number")?;
         check_option(Self::NAME, "alpha", self.alpha, !self.alpha.is_nan(), "a number")?;
         let (ls, a, gm) = (self.label_smoothing, self.alpha, self.gamma);
+        if let Some(done) = self.fused(y_true, y_pred, go)? {
+            return Ok(done);
+        }
         let classes = y_true.shape().last().copied().unwrap_or(1);
         // Keras renormalises (or softmaxes) y_pred over its own class axis, then broadcasts.
         let shapes = PairShapes::Numpy { own_lane: [false, true], keras_rank: false };
@@ -678,6 +684,65 @@ impl KerasCategoricalFocalCrossentropy {
                     gx.copy_from_slice(&gy);
                 }
             }
+            v
+        })
+    }
+
+    /// The machinery's row sweep for probabilities (not logits) of one shape as
+    /// `y_true`, both contiguous, classes on the last axis: per row `Σ y`, then
+    /// the loss, the `y_true` gradient and the renormalisation's cross term in
+    /// one pass (a vectorised `ln`; `(1 − q)^γ` by products for `γ = 2`), then
+    /// the `y_pred` gradient; the general path's formulas. `None` for every
+    /// other case.
+    fn fused<T: Float, D: Dimension>(&self, y_true: &ArrayView<'_, T, D>, y_pred: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
+        let nd = y_pred.ndim() as isize;
+        if self.from_logits || (self.axis != -1 && self.axis != nd - 1) {
+            return Ok(None);
+        }
+        if self.gamma == 2.0 {
+            self.fused_with(y_true, y_pred, go, #[inline(always)] |b: f64| (b * b, b))
+        } else {
+            let gm = self.gamma;
+            self.fused_with(y_true, y_pred, go, #[inline(always)] |b: f64| (b.powf(gm), b.powf(gm - 1.0)))
+        }
+    }
+
+    /// [`Self::fused`] with `pows(b) = (b^γ, b^(γ−1))`.
+    fn fused_with<T: Float, D: Dimension>(
+        &self,
+        y_true: &ArrayView<'_, T, D>,
+        y_pred: &ArrayView<'_, T, D>,
+        go: Option<&ArrayViewD<'_, T>>,
+        pows: impl Fn(f64) -> (f64, f64) + Sync,
+    ) -> Result<Option<PairOutput<T>>> {
+        let (ls, a, gm) = (self.label_smoothing, self.alpha, self.gamma);
+        let (lo, hi) = (KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+        let ft = if ls != 0.0 { 1.0 - ls } else { 1.0 };
+        eval_pair_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go, #[inline(always)] |t: &[T], x: &[T], g: Option<RowGrads<'_, T>>| {
+            let c = t.len();
+            let s = lane_sum(x, |v| v);
+            let (inv, inv2) = (1.0 / s, 1.0 / (s * s));
+            // (∂/∂q of α (1 − q)^γ (−t̃ log q), the term, log q) at one element.
+            let at = |tk: f64, xk: f64| {
+                let q = clip(xk * inv, lo, hi);
+                let ts = smooth(tk, ls, c);
+                let lq = rows::ln(q);
+                let (m, m1) = pows(1.0 - q);
+                let cce = -ts * lq;
+                let dq = a * -(gm * m1) * cce + a * m * (-ts / q);
+                (dq * clip_grad(xk * inv, lo, hi), a * m * cce, lq, m)
+            };
+            // The value's sum, the cross term's and each gradient's loop apart,
+            // each vectorised.
+            let v = lane_sum_zip(t, x, #[inline(always)] |tk, xk| at(tk, xk).1);
+            let Some(g) = g else { return v };
+            let up = g.up;
+            let cross = lane_sum_zip(t, x, #[inline(always)] |tk, xk| -at(tk, xk).0 * xk * inv2);
+            zip_store(t, x, g.gx, #[inline(always)] |tk, xk| {
+                let (_, _, lq, m) = at(tk, xk);
+                up * (a * m * -lq * ft)
+            });
+            zip_store(t, x, g.go, #[inline(always)] |tk, xk| up * (at(tk, xk).0 * inv + cross));
             v
         })
     }
@@ -783,6 +848,9 @@ impl KerasSparseCategoricalCrossentropy {
                 });
             }
         }
+        if let Some(done) = self.fused(y_true, y_pred, go)? {
+            return Ok(done);
+        }
         let fl = self.from_logits;
         run_labels(Self::NAME, ("y_pred", y_pred), ("y_true", y_true), true, self.ignore_class, self.reduction, go, |x, lab, g| {
             let Some(y) = lab else { return 0.0 };
@@ -795,6 +863,80 @@ impl KerasSparseCategoricalCrossentropy {
             }
             v
         })
+    }
+
+    /// The machinery's row sweep for probabilities (not logits), `y_pred`
+    /// contiguous with its classes on the last axis, contiguous valid labels of
+    /// its shape without that axis (or with a trailing 1): per row `Σ y`, then
+    /// the label's term and the gradient (the renormalisation's cross term on
+    /// every class, the label's own term on its class) from that sum alone, in
+    /// parallel in `y_pred`'s own type. Rows with a zero or non-finite sum run
+    /// the general path's formulas element by element (the one-hot product's
+    /// NaN included). `None` for every other case, which the general path takes
+    /// (and whose errors it reports).
+    fn fused<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: &ArrayView<'_, L, D1>,
+        y_pred: &ArrayView<'_, T, D2>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<Option<(ArrayD<T>, Option<ArrayD<T>>)>> {
+        let shape = y_pred.shape();
+        if self.from_logits || shape.is_empty() {
+            return Ok(None);
+        }
+        let (rows, c, out) = last_axis(Self::NAME, "y_pred", shape)?;
+        let ls = y_true.shape();
+        let squeezed = ls.len() == shape.len() && ls.last() == Some(&1) && ls[..ls.len() - 1] == out[..];
+        if (ls != out.as_slice() && !squeezed) || rows * c == 0 {
+            return Ok(None);
+        }
+        let (Some(x), Some(labels)) = (y_pred.as_slice(), y_true.as_slice()) else { return Ok(None) };
+        let ignore = self.ignore_class;
+        if labels.iter().any(|&l| {
+            let l = l.index();
+            Some(l) != ignore && (l < 0 || l as u64 >= c as u64)
+        }) {
+            return Ok(None);
+        }
+        let reducer = Reducer::counting(self.reduction, &out, shape);
+        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let (lo, hi) = (KERAS_EPSILON, 1.0 - KERAS_EPSILON);
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let l = labels[r].index();
+            if Some(l) == ignore {
+                return 0.0;
+            }
+            let (y, xr) = (l as usize, &x[r * c..(r + 1) * c]);
+            let s = lane_sum(xr, |v| v);
+            let ss = s * s;
+            if s.is_finite() && s != 0.0 {
+                // Every q finite: −Σ onehot · log q is the label's term; ∂/∂q is
+                // 0 off the label, so the cross term is the label's alone.
+                let xy = xr[y].to_wide();
+                let q = xy / s;
+                let cl = clip(q, lo, hi);
+                if let Some(g) = g {
+                    let gy = -1.0 / cl * clip_grad(q, lo, hi);
+                    let cross = -gy * xy / ss;
+                    g.gx.fill(T::from_wide(g.up * cross));
+                    g.gx[y] = T::from_wide(g.up * (gy / s + cross));
+                }
+                return -cl.ln();
+            }
+            // A zero or non-finite sum: the general path's formulas, element by element.
+            let q = |k: usize| xr[k].to_wide() / s;
+            let lp = |k: usize| clip(q(k), lo, hi).ln();
+            let v = -(0..c).fold(0.0, |a, k| a + if k == y { lp(k) } else { 0.0 * lp(k) });
+            if let Some(g) = g {
+                let gy = |k: usize| if k == y { -1.0 } else { 0.0 } / clip(q(k), lo, hi) * clip_grad(q(k), lo, hi);
+                let cross = (0..c).fold(0.0, |a, k| a + -gy(k) * xr[k].to_wide() / ss);
+                for (k, o) in g.gx.iter_mut().enumerate() {
+                    *o = T::from_wide(g.up * (gy(k) / s + cross));
+                }
+            }
+            v
+        })?;
+        Ok(Some((value, grads.map(|g| g.input))))
     }
     loss_methods!(keras: run(input = only), (y_true: labels, y_pred: float));
 }

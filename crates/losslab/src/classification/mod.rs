@@ -15,6 +15,7 @@ use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::kernels::elementwise::BceLogits;
+use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip};
 use crate::machinery::lanes::{eval_pointwise, eval_rows, resolve_axis, Eval, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, sigmoid_f64};
 use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
@@ -1299,6 +1300,62 @@ impl SoftmaxCrossEntropyWithLogits {
         (gx, gt)
     }
 
+    /// The machinery's row sweep for labels and logits of one shape, both
+    /// contiguous, classes on the last axis: per row the cross-entropy
+    /// kernel's block operations (the maximum; the exponentials stored in the
+    /// logits' gradient row and summed in `f64`), then the loss,
+    /// `∂/∂labels = −log p` and `∂/∂logits = p − labels` in one pass from
+    /// cache, in parallel in the tensors' own type; the general path's
+    /// formulas. `None` for every other case, and for inputs with a NaN or
+    /// infinite logit maximum (the general path's formulas handle them).
+    fn fused<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: &ArrayView<'_, T, D1>,
+        logits: &ArrayView<'_, T, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Option<Eval<T, Gradients<T>>>> {
+        let shape = logits.shape();
+        let nd = shape.len() as isize;
+        if labels.shape() != shape || shape.is_empty() || (self.axis != -1 && self.axis != nd - 1) {
+            return Ok(None);
+        }
+        let (Some(xs), Some(ts)) = (logits.as_slice(), labels.as_slice()) else { return Ok(None) };
+        let (rows, c, out) = crate::machinery::lanes::last_axis(Self::NAME, "logits", shape)?;
+        if rows * c == 0 {
+            return Ok(None);
+        }
+        let reducer = Reducer::counting(self.reduction, &out, shape);
+        let ops = crate::machinery::kernels::ops_for::<T>();
+        let special = std::sync::atomic::AtomicBool::new(false);
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let (x, t) = (&xs[r * c..(r + 1) * c], &ts[r * c..(r + 1) * c]);
+            // SAFETY: the row holds c elements; so does its gradient row.
+            let (m, nan) = unsafe { (ops.max)(x.as_ptr(), c) };
+            if nan || !m.is_finite() {
+                special.store(true, std::sync::atomic::Ordering::Relaxed);
+                return 0.0;
+            }
+            let mut g = g;
+            let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
+            // SAFETY: as above.
+            let (s, _) = unsafe { (ops.exp_sum)(x.as_ptr(), dst, c, m, false) };
+            let (m, ls) = (m.to_wide(), s.ln());
+            let lp = |xk: f64| (xk - m) - ls;
+            let Some(g) = g else { return -lane_sum_zip(x, t, |xk, tk| tk * lp(xk)) };
+            let (v, _) = lane_sum2_zip_store(x, t, g.go, |xk, tk| (tk * lp(xk), 0.0, g.up * -lp(xk)));
+            // p_k − t_k, p_k = e_k / S (e_k kept in the gradient row).
+            let f = 1.0 / s;
+            for (gk, &tk) in g.gx.iter_mut().zip(t) {
+                *gk = T::from_wide(g.up * (gk.to_wide() * f - tk.to_wide()));
+            }
+            -v
+        })?;
+        if special.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        Ok(Some((value, grads)))
+    }
+
     /// The loss, in TensorFlow's argument order (`labels`, `logits`).
     ///
     /// # Errors
@@ -1308,6 +1365,9 @@ impl SoftmaxCrossEntropyWithLogits {
         labels: ArrayView<'_, T, D1>,
         logits: ArrayView<'_, T, D2>,
     ) -> Result<ArrayD<T>> {
+        if let Some((value, _)) = self.fused(&labels, &logits, &Upstream::Skip)? {
+            return Ok(value);
+        }
         let (lanes, t, reducer, _) = self.prepare(&labels, &logits)?;
         Ok(reducer.output(Self::losses(&lanes, &t)))
     }
@@ -1324,6 +1384,9 @@ impl SoftmaxCrossEntropyWithLogits {
         logits: ArrayView<'_, T, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        if let Some((_, Some(g))) = self.fused(&labels, &logits, &Upstream::Given(grad_output.view()))? {
+            return Ok(g);
+        }
         let (lanes, t, reducer, bc) = self.prepare(&labels, &logits)?;
         let g = Self::grads(&lanes, &t, &reducer.scales(Self::NAME, &grad_output)?);
         Ok(Self::shaped(bc.as_ref(), g, logits.shape(), labels.shape()))
@@ -1338,6 +1401,9 @@ impl SoftmaxCrossEntropyWithLogits {
         labels: ArrayView<'_, T, D1>,
         logits: ArrayView<'_, T, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if let Some((value, Some(g))) = self.fused(&labels, &logits, &Upstream::Ones)? {
+            return Ok((value, g));
+        }
         let (lanes, t, reducer, bc) = self.prepare(&labels, &logits)?;
         let value = reducer.output(Self::losses(&lanes, &t));
         let ones = ones_like_output::<T>(&reducer);
@@ -1434,6 +1500,59 @@ impl SparseSoftmaxCrossEntropyWithLogits {
         g
     }
 
+    /// The machinery's row sweep for contiguous logits and contiguous valid
+    /// labels of their shape without the last axis: per row the cross-entropy
+    /// kernel's block operations (the maximum; the exponentials stored in the
+    /// gradient row and summed in `f64`), then the loss `log S + m − x[y]`
+    /// and the gradient `p − onehot` from cache, in parallel in the logits'
+    /// own type; the general path's formulas. `None` for every other case, and
+    /// for inputs with a NaN or infinite logit maximum.
+    fn fused<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        labels: &ArrayView<'_, L, D1>,
+        logits: &ArrayView<'_, T, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Option<Eval<T, Gradients<T>>>> {
+        let shape = logits.shape();
+        if shape.is_empty() || labels.shape() != &shape[..shape.len() - 1] {
+            return Ok(None);
+        }
+        let (Some(xs), Some(ls)) = (logits.as_slice(), labels.as_slice()) else { return Ok(None) };
+        let (rows, c, out) = crate::machinery::lanes::last_axis(Self::NAME, "logits", shape)?;
+        if rows * c == 0 || ls.iter().any(|&l| l.index() < 0 || l.index() as u64 >= c as u64) {
+            return Ok(None);
+        }
+        let reducer = Reducer::counting(self.reduction, &out, shape);
+        let ops = crate::machinery::kernels::ops_for::<T>();
+        let special = std::sync::atomic::AtomicBool::new(false);
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let (x, y) = (&xs[r * c..(r + 1) * c], ls[r].index() as usize);
+            // SAFETY: the row holds c elements; so does its gradient row.
+            let (m, nan) = unsafe { (ops.max)(x.as_ptr(), c) };
+            if nan || !m.is_finite() {
+                special.store(true, std::sync::atomic::Ordering::Relaxed);
+                return 0.0;
+            }
+            let mut g = g;
+            let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
+            // SAFETY: as above.
+            let (s, _) = unsafe { (ops.exp_sum)(x.as_ptr(), dst, c, m, false) };
+            let lp = (x[y].to_wide() - m.to_wide()) - s.ln();
+            if let Some(g) = g {
+                // p_k − onehot_k, p_k = e_k / S (e_k kept in the gradient row).
+                let f = 1.0 / s;
+                for (k, gk) in g.gx.iter_mut().enumerate() {
+                    *gk = T::from_wide(g.up * (gk.to_wide() * f - if k == y { 1.0 } else { 0.0 }));
+                }
+            }
+            -lp
+        })?;
+        if special.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        Ok(Some((value, grads)))
+    }
+
     /// The loss, in TensorFlow's argument order (`labels`, `logits`).
     ///
     /// # Errors
@@ -1443,6 +1562,9 @@ impl SparseSoftmaxCrossEntropyWithLogits {
         labels: ArrayView<'_, L, D1>,
         logits: ArrayView<'_, T, D2>,
     ) -> Result<ArrayD<T>> {
+        if let Some((value, _)) = self.fused(&labels, &logits, &Upstream::Skip)? {
+            return Ok(value);
+        }
         let ce = self.prepare(&labels, &logits)?;
         Ok(ce.reducer.output(Self::losses(&ce)))
     }
@@ -1458,6 +1580,9 @@ impl SparseSoftmaxCrossEntropyWithLogits {
         logits: ArrayView<'_, T, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        if let Some((_, Some(g))) = self.fused(&labels, &logits, &Upstream::Given(grad_output.view()))? {
+            return Ok(g);
+        }
         let ce = self.prepare(&labels, &logits)?;
         let g = Self::grad(&ce, &ce.reducer.scales(Self::NAME, &grad_output)?);
         Ok(Gradients { input: narrow(logits.shape(), g), target: None })
@@ -1472,6 +1597,9 @@ impl SparseSoftmaxCrossEntropyWithLogits {
         labels: ArrayView<'_, L, D1>,
         logits: ArrayView<'_, T, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if let Some((value, Some(g))) = self.fused(&labels, &logits, &Upstream::Ones)? {
+            return Ok((value, g));
+        }
         let ce = self.prepare(&labels, &logits)?;
         let value = ce.reducer.output(Self::losses(&ce));
         let ones = ones_like_output::<T>(&ce.reducer);

@@ -9,6 +9,7 @@ use crate::machinery::float::Float;
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::clip::*;
+use crate::machinery::kernels::rows::{self, lane_sum2_zip_store, lane_sum_zip, zip_store};
 use crate::machinery::reduction::{sum_f64, Reduction};
 use ndarray::{ArrayView, ArrayViewD, Dimension};
 
@@ -76,6 +77,28 @@ impl KerasKlDivergence {
         y_pred: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
+        // The row sweep for one shape, contiguous; the general path's formulas
+        // (the row's ln branch-free, within 1 ulp of libm's).
+        const E: f64 = KERAS_EPSILON;
+        let fused = eval_pair_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go, #[inline(always)] |yt: &[T], yp: &[T], g: Option<RowGrads<'_, T>>| {
+            // The value's sum and each gradient's loop apart: each vectorises
+            // (the ln evaluated twice), where one loop of both does not.
+            let v = lane_sum_zip(yt, yp, #[inline(always)] |a, b| {
+                let (t, p) = (clip(a, E, 1.0), clip(b, E, 1.0));
+                t * rows::ln(t / p)
+            });
+            let Some(g) = g else { return v };
+            let up = g.up;
+            zip_store(yt, yp, g.go, #[inline(always)] |a, b| up * (-(clip(a, E, 1.0) / clip(b, E, 1.0)) * clip_grad(b, E, 1.0)));
+            zip_store(yt, yp, g.gx, #[inline(always)] |a, b| {
+                let (t, p) = (clip(a, E, 1.0), clip(b, E, 1.0));
+                up * ((rows::ln(t / p) + 1.0) * clip_grad(a, E, 1.0))
+            });
+            v
+        })?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::NUMPY, self.reduction, go, |yt, yp, g| {
             let v = sum_f64(yt.iter().zip(yp).map(|(&a, &b)| {
                 let (t, p) = (clip(a, KERAS_EPSILON, 1.0), clip(b, KERAS_EPSILON, 1.0));
@@ -157,6 +180,17 @@ fn optax_kl_term(lp: f64, t: f64) -> (f64, f64, f64) {
     (v, -t, dt)
 }
 
+/// [`optax_kl_term`] with the row sweep's `ln` (branch-free, within 1 ulp of libm's).
+#[inline(always)]
+fn optax_kl_term_ln(lp: f64, t: f64) -> (f64, f64, f64) {
+    // ln first, then the select: a branch around it would keep the loop scalar.
+    let l = rows::ln(t);
+    let lt = if t == 0.0 { 0.0 } else { l };
+    let v = t * (lt - lp);
+    let dt = if t == 0.0 { f64::NAN } else { (lt - lp) + 1.0 };
+    (v, -t, dt)
+}
+
 impl OptaxKlDivergence {
     const NAME: &'static str = "kl_divergence";
 
@@ -171,6 +205,19 @@ impl OptaxKlDivergence {
         targets: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
+        // The row sweep for one shape, contiguous; the general path's formulas.
+        let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, #[inline(always)] |lp: &[T], t: &[T], g: Option<RowGrads<'_, T>>| {
+            // The value's sum and each gradient's loop apart, each vectorised.
+            let v = lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0);
+            let Some(g) = g else { return v };
+            let up = g.up;
+            zip_store(lp, t, g.gx, #[inline(always)] |_, b| up * -b);
+            zip_store(lp, t, g.go, #[inline(always)] |a, b| up * optax_kl_term_ln(a, b).2);
+            v
+        })?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, t, g| {
             let v = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
             if let Some((glp, gt)) = g {
@@ -237,6 +284,17 @@ impl OptaxGeneralizedKlDivergence {
         targets: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
+        let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, #[inline(always)] |lp: &[T], t: &[T], g: Option<RowGrads<'_, T>>| {
+            let v = lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0) + lane_sum_zip(lp, t, |a, b| a.exp() - b);
+            let Some(g) = g else { return v };
+            let up = g.up;
+            zip_store(lp, t, g.go, #[inline(always)] |a, b| up * (optax_kl_term_ln(a, b).2 - 1.0));
+            zip_store(lp, t, g.gx, #[inline(always)] |a, b| up * (-b + a.exp()));
+            v
+        })?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, t, g| {
             let x = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
             let y = sum_f64(lp.iter().zip(t).map(|(&a, &b)| a.exp() - b));
@@ -299,6 +357,19 @@ impl OptaxKlDivergenceWithLogTargets {
         log_targets: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
+        let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), log_targets, self.reduction, go, #[inline(always)] |lp: &[T], lt: &[T], g: Option<RowGrads<'_, T>>| {
+            let Some(g) = g else { return lane_sum_zip(lp, lt, |a, b| b.exp() * (b - a)) };
+            let up = g.up;
+            zip_store(lp, lt, g.gx, #[inline(always)] |_, b| up * -b.exp());
+            lane_sum2_zip_store(lp, lt, g.go, #[inline(always)] |a, b| {
+                let e = b.exp();
+                (e * (b - a), 0.0, up * (e * (b - a) + e))
+            })
+            .0
+        })?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("log_targets", log_targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, lt, g| {
             let v = sum_f64(lp.iter().zip(lt).map(|(&a, &b)| b.exp() * (b - a)));
             if let Some((glp, glt)) = g {

@@ -250,6 +250,38 @@ pub(crate) fn eval_rows<T: Float>(
     Ok((value, grads))
 }
 
+/// [`eval_rows`] for a loss of two tensors of one shape, both contiguous,
+/// reduced over their last axis (one result per row): `row(a, b, grads)` is
+/// the loss of one row pair (`a` the first tensor's row, `b` the second's)
+/// and, when `grads` is `Some`, writes both rows' gradients (`gx` the first
+/// tensor's, `go` the second's). `None` where the shapes differ, a tensor is
+/// strided, 0-d or empty: the general path takes those (and says what is
+/// wrong with them).
+pub(crate) fn eval_pair_rows<T: Float, D: Dimension>(
+    loss: &'static str,
+    (a_name, a): (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    go: Option<&ArrayViewD<'_, T>>,
+    row: impl Fn(&[T], &[T], Option<RowGrads<'_, T>>) -> f64 + Sync,
+) -> Result<Option<PairOutput<T>>> {
+    let shape = a.shape();
+    if b.shape() != shape || shape.is_empty() {
+        return Ok(None);
+    }
+    let (Some(av), Some(bv)) = (a.as_slice(), b.as_slice()) else { return Ok(None) };
+    let (rows, c, out) = last_axis(loss, a_name, shape)?;
+    if rows * c == 0 {
+        return Ok(None);
+    }
+    let reducer = Reducer::counting(reduction, &out, shape);
+    let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+    let (value, grads) = eval_rows(loss, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+        row(&av[r * c..(r + 1) * c], &bv[r * c..(r + 1) * c], g)
+    })?;
+    Ok(Some((value, grads.map(|g| (g.input, g.target.expect("the second tensor's gradient"))))))
+}
+
 /// Splits a shape into `(samples, classes, shape of one result per sample)` along
 /// its last axis; an error for a tensor without axes.
 pub(crate) fn last_axis(loss: &'static str, tensor: &'static str, shape: &[usize]) -> Result<(usize, usize, Vec<usize>)> {
