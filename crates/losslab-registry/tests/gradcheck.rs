@@ -59,6 +59,18 @@ fn setups() -> Vec<Setup> {
         setup("torch:smooth_l1_loss", vec![("input", x.clone()), ("target", y.clone())], vec![("beta", Float(0.5))]),
         setup("torch:huber_loss", vec![("input", x.clone()), ("target", y.clone())], vec![("delta", Float(1.5))]),
         setup("torch:cross_entropy", vec![("input", logits.clone()), ("target", i(&[2, 0]))], vec![]),
+        // The LM head: hidden states (2, 2), a (3, 2) head with its bias; weights, smoothing, z-loss, soft-cap, scale.
+        setup(
+            "torch:linear_cross_entropy",
+            vec![
+                ("input", f(&[2, 2], &[0.6, -1.1, 0.9, 0.4])),
+                ("linear_weight", f(&[3, 2], &[0.5, -0.3, 1.2, 0.8, -0.7, 0.25])),
+                ("linear_bias", f(&[3], &[0.1, -0.2, 0.3])),
+                ("weight", cw.clone()),
+                ("target", i(&[2, 0])),
+            ],
+            vec![("label_smoothing", Float(0.1)), ("lse_square_scale", Float(0.05)), ("softcap", Float(2.0)), ("logit_scale", Float(1.3))],
+        ),
         setup(
             "torch:cross_entropy",
             vec![("input", logits.clone()), ("target", i(&[2, 1])), ("weight", cw.clone())],

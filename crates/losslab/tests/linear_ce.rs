@@ -216,9 +216,10 @@ fn bad_input_is_a_clear_error() {
     let e = LinearCrossEntropyLoss::new().softcap(Some(0.0)).forward(p.x.view(), p.w.view(), None, p.t.view()).unwrap_err();
     let m = msg(e);
     assert!(m.contains("softcap"), "{m}");
-    let e = LinearCrossEntropyLoss::new().reduction(Reduction::BatchMean).forward(p.x.view(), p.w.view(), None, p.t.view()).unwrap_err();
-    let m = msg(e);
-    assert!(m.contains("none, mean or sum"), "{m}");
+    // BatchMean (every reduction is valid for every loss): the sum over the first axis's length.
+    let bm = LinearCrossEntropyLoss::new().reduction(Reduction::BatchMean).lse_square_scale(0.1).forward(p.x.view(), p.w.view(), None, p.t.view()).unwrap();
+    let sum = LinearCrossEntropyLoss::new().reduction(Reduction::Sum).lse_square_scale(0.1).forward(p.x.view(), p.w.view(), None, p.t.view()).unwrap();
+    assert!((bm.loss[[]] - sum.loss[[]] / 4.0).abs() < 1e-15 && (bm.z_loss[[]] - sum.z_loss[[]] / 4.0).abs() < 1e-15);
     let e = LinearCrossEntropyLoss::new().weight(Array1::<f64>::ones(3).view()).forward(p.x.view(), p.w.view(), None, p.t.view()).unwrap_err();
     assert!(msg(e).contains("`weight` has shape [3], expected [5]"));
     let e = lce.forward_backward(p.x.view(), p.w.view(), None, p.t.view(), Some(ArrayD::zeros(ndarray::IxDyn(&[4])).view())).unwrap_err();

@@ -48,6 +48,7 @@ pub const DEFAULT_TILE_BYTES: usize = 64 << 20;
 /// ℓₙ = (1 − ε) w[yₙ] (lse(zₙ) − zₙ[yₙ]) + ε/V Σ_c w_c (lse(zₙ) − zₙ[c])     (PyTorch's cross entropy)
 /// ζₙ = λ · lse(zₙ)²                     (the z-loss, `lse_square_scale` λ; not weighted)
 /// Mean = Σ ℓₙ / Σ w[yₙ] + Σ ζₙ / (tokens counted)      Sum = Σ (ℓₙ + ζₙ)      None: ℓₙ + ζₙ per token
+/// BatchMean = Sum / (the length of `input`'s first axis)
 /// ```
 ///
 /// over the tokens whose target is not `ignore_index` (an ignored token counts
@@ -79,7 +80,7 @@ pub const DEFAULT_TILE_BYTES: usize = 64 << 20;
 /// `[0, V)` that is not `ignore_index`; [`LossError::Option`] for
 /// `label_smoothing` outside `[0, 1]`, a negative or non-finite
 /// `lse_square_scale`, a `softcap` that is not a positive finite number, a
-/// non-finite `logit_scale`, a zero `tile_bytes`, or the reduction `BatchMean`.
+/// non-finite `logit_scale` or a zero `tile_bytes`.
 ///
 /// # Examples
 /// ```
@@ -113,7 +114,8 @@ pub const DEFAULT_TILE_BYTES: usize = 64 << 20;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LinearCrossEntropyLoss {
-    /// The reduction: `Mean` (default), `Sum` or `None`.
+    /// The reduction: `Mean` (default), `Sum`, `None`, or `BatchMean` (the sum
+    /// over the length of `input`'s first axis).
     pub reduction: Reduction,
     /// One weight per class (default none: all 1).
     pub weight: Option<Vec<f64>>,
@@ -160,7 +162,7 @@ impl Default for LinearCrossEntropyLoss {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LinearCrossEntropyOutput<T> {
-    /// The loss: a scalar under `Mean` and `Sum`, one per token under `None`.
+    /// The loss: a scalar under `Mean`, `Sum` and `BatchMean`, one per token under `None`.
     pub loss: ArrayD<T>,
     /// The z-loss part of `loss` (zeros when `lse_square_scale` is 0), reduced as `loss` is.
     pub z_loss: ArrayD<T>,
@@ -193,7 +195,7 @@ impl LinearCrossEntropyLoss {
         Self::default()
     }
     setters!(
-        /// Sets the reduction (`None`, `Mean` or `Sum`).
+        /// Sets the reduction.
         reduction: Reduction
     );
     /// Sets the class weights (one per class).
@@ -234,14 +236,6 @@ impl LinearCrossEntropyLoss {
         let s = self.logit_scale;
         check_option(Self::NAME, "logit_scale", s, s.is_finite(), "a finite number")?;
         check_option(Self::NAME, "tile_bytes", self.tile_bytes as f64, self.tile_bytes > 0, "at least 1 byte")?;
-        if self.reduction == Reduction::BatchMean {
-            return Err(LossError::Option {
-                loss: Self::NAME,
-                option: "reduction",
-                value: "batchmean".into(),
-                expected: "none, mean or sum".into(),
-            });
-        }
         Ok(())
     }
 
@@ -459,6 +453,11 @@ impl LinearCrossEntropyLoss {
                     None => counted as f64,
                 };
                 (wsum, counted as f64)
+            }
+            // The sum over the length of the first axis (N, or B for (B, T, D) input).
+            Reduction::BatchMean => {
+                let batch = lead.first().copied().unwrap_or(1) as f64;
+                (batch, batch)
             }
             _ => (1.0, 1.0),
         };
