@@ -16,7 +16,7 @@ use crate::machinery::error::{check_option, same_shape, shape_err, unravel, Loss
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::kernels::elementwise::BceLogits;
 use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip};
-use crate::machinery::lanes::{eval_pointwise, eval_rows, resolve_axis, Eval, Pairing, RowGrads, Upstream};
+use crate::machinery::lanes::{eval_pointwise, eval_rows, resolve_axis, softmax_row, Eval, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, sigmoid_f64};
 use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
@@ -1325,21 +1325,14 @@ impl SoftmaxCrossEntropyWithLogits {
             return Ok(None);
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let ops = crate::machinery::kernels::ops_for::<T>();
         let special = std::sync::atomic::AtomicBool::new(false);
         let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (x, t) = (&xs[r * c..(r + 1) * c], &ts[r * c..(r + 1) * c]);
-            // SAFETY: the row holds c elements; so does its gradient row.
-            let (m, nan) = unsafe { (ops.max)(x.as_ptr(), c) };
-            if nan || !m.is_finite() {
-                special.store(true, std::sync::atomic::Ordering::Relaxed);
-                return 0.0;
-            }
             let mut g = g;
             let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
-            // SAFETY: as above.
-            let (s, _) = unsafe { (ops.exp_sum)(x.as_ptr(), dst, c, m, false) };
-            let (m, ls) = (m.to_wide(), s.ln());
+            // SAFETY: the gradient row holds c elements, as the row does.
+            let Some((m, s)) = (unsafe { softmax_row(x, dst, &special) }) else { return 0.0 };
+            let ls = s.ln();
             let lp = |xk: f64| (xk - m) - ls;
             let Some(g) = g else { return -lane_sum_zip(x, t, |xk, tk| tk * lp(xk)) };
             let (v, _) = lane_sum2_zip_store(x, t, g.go, |xk, tk| (tk * lp(xk), 0.0, g.up * -lp(xk)));
@@ -1523,21 +1516,15 @@ impl SparseSoftmaxCrossEntropyWithLogits {
             return Ok(None);
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let ops = crate::machinery::kernels::ops_for::<T>();
         let special = std::sync::atomic::AtomicBool::new(false);
         let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (x, y) = (&xs[r * c..(r + 1) * c], ls[r].index() as usize);
-            // SAFETY: the row holds c elements; so does its gradient row.
-            let (m, nan) = unsafe { (ops.max)(x.as_ptr(), c) };
-            if nan || !m.is_finite() {
-                special.store(true, std::sync::atomic::Ordering::Relaxed);
-                return 0.0;
-            }
             let mut g = g;
             let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
-            // SAFETY: as above.
-            let (s, _) = unsafe { (ops.exp_sum)(x.as_ptr(), dst, c, m, false) };
-            let lp = (x[y].to_wide() - m.to_wide()) - s.ln();
+            // SAFETY: the gradient row holds c elements, as the row does.
+            let Some((m, s)) = (unsafe { softmax_row(x, dst, &special) }) else { return 0.0 };
+            let ls = s.ln();
+            let lp = (x[y].to_wide() - m) - ls;
             if let Some(g) = g {
                 // p_k − onehot_k, p_k = e_k / S (e_k kept in the gradient row).
                 let f = 1.0 / s;

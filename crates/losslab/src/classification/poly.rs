@@ -224,20 +224,14 @@ impl OptaxSafeSoftmaxCrossEntropy {
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
         let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
-        let ops = crate::machinery::kernels::ops_for::<T>();
         let special = std::sync::atomic::AtomicBool::new(false);
         let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (x, w) = (&xs[r * c..(r + 1) * c], &ws[r * c..(r + 1) * c]);
-            // SAFETY: the row holds c elements; so does its gradient row.
-            let (m, nan) = unsafe { (ops.max)(x.as_ptr(), c) };
-            if nan || !m.is_finite() {
-                special.store(true, std::sync::atomic::Ordering::Relaxed);
-                return 0.0;
-            }
             let mut g = g;
             let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
-            let (s, _) = unsafe { (ops.exp_sum)(x.as_ptr(), dst, c, m, false) };
-            let (m, ls) = (m.to_wide(), s.ln());
+            // SAFETY: the gradient row holds c elements, as the row does.
+            let Some((m, s)) = (unsafe { softmax_row(x, dst, &special) }) else { return 0.0 };
+            let ls = s.ln();
             let lp = |xk: f64| (xk - m) - ls;
             let term = |xk: f64, wk: f64| if wk != 0.0 { wk * lp(xk) } else { 0.0 };
             let Some(g) = g else { return -lane_sum_zip(x, w, term) };

@@ -181,6 +181,28 @@ pub(crate) struct RowGrads<'a, T> {
     pub(crate) go: &'a mut [T],
 }
 
+/// The start of a softmax over one row `x`: its maximum `m`, the exponentials
+/// `exp(x − m)` written at `dst` (nothing when it is null), and `(m, Σ exp(x − m))`
+/// in `f64`; `None`, with `special` set, when the row
+/// holds a NaN or its maximum is infinite (inputs the callers leave to their
+/// general path).
+///
+/// # Safety
+/// `dst`, when not null, is valid for `x.len()` writes.
+#[inline(always)]
+pub(crate) unsafe fn softmax_row<T: Float>(x: &[T], dst: *mut T, special: &std::sync::atomic::AtomicBool) -> Option<(f64, f64)> {
+    let ops = crate::machinery::kernels::ops_for::<T>();
+    // SAFETY: x holds x.len() elements; dst as the caller says.
+    let (m, nan) = unsafe { (ops.max)(x.as_ptr(), x.len()) };
+    if nan || !m.is_finite() {
+        special.store(true, std::sync::atomic::Ordering::Relaxed);
+        return None;
+    }
+    // SAFETY: as above; m is finite and at least every element.
+    let (s, _) = unsafe { (ops.exp_sum)(x.as_ptr(), dst, x.len(), m, false) };
+    Some((m.to_wide(), s))
+}
+
 /// Runs a per-row loss over `rows` contiguous rows of `c` elements on the fused
 /// row sweep ([`kernels::rows`](crate::machinery::kernels::rows)): `row(r,
 /// grads)` returns row `r`'s loss and, when `grads` is `Some`, writes its
