@@ -743,11 +743,11 @@ impl<const N: usize> Backward<NdArray, N> for LossBackward {
                     made += 1;
                     // The last one takes the buffer itself (scaled in place when the upstream is not 1).
                     let g = if made == wanted { grad.take().expect("the gradient") } else { grad.clone().expect("the gradient") };
-                    grads.register::<NdArray>(node.id, scale_signed(g, &upstream, neg));
+                    grads.register::<NdArray>(node.id, scale(g, &upstream, false, neg));
                 }
                 return;
             }
-            State::Scale { grads, per_sample } => grads.into_iter().map(|g| g.map(|g| scale(g, &upstream, per_sample))).collect(),
+            State::Scale { grads, per_sample } => grads.into_iter().map(|g| g.map(|g| scale(g, &upstream, per_sample, false))).collect(),
             State::Recompute(r) => r.grads(upstream),
         };
         for (parent, grad) in ops.parents.iter().zip(computed) {
@@ -758,9 +758,10 @@ impl<const N: usize> Backward<NdArray, N> for LossBackward {
     }
 }
 
-/// `grad` times the upstream gradient: a number, or one per sample broadcast
-/// along the class axis (axis 1).
-fn scale(grad: NdArrayTensor, upstream: &NdArrayTensor, per_sample: bool) -> NdArrayTensor {
+/// `grad` times the upstream gradient: a number (negated when `negate`; no
+/// pass when the factor is 1), or one per sample broadcast along the class
+/// axis (axis 1).
+fn scale(grad: NdArrayTensor, upstream: &NdArrayTensor, per_sample: bool, negate: bool) -> NdArrayTensor {
     macro_rules! go {
         ($g:expr, $u:expr) => {{
             let u = $u.view();
@@ -768,35 +769,18 @@ fn scale(grad: NdArrayTensor, upstream: &NdArrayTensor, per_sample: bool) -> NdA
                 let mut g = $g.into_owned();
                 let u = u.insert_axis(Axis(1));
                 g *= &u;
+                if negate {
+                    g.mapv_inplace(|v| -v);
+                }
                 NdArrayTensor::from(g)
             } else {
                 let s = *u.iter().next().expect("a scalar result's upstream gradient has one element");
+                let s = if negate { -s } else { s };
                 if s == 1.0 {
                     NdArrayTensor::from($g.into_shared())
                 } else {
                     NdArrayTensor::from($g.into_shared().mapv(|v| v * s).into_shared())
                 }
-            }
-        }};
-    }
-    match (grad, upstream) {
-        (NdArrayTensor::F32(g), NdArrayTensor::F32(u)) => go!(g, u),
-        (NdArrayTensor::F64(g), NdArrayTensor::F64(u)) => go!(g, u),
-        (g, u) => panic!("losslab-burn: a gradient of dtype {:?} and an upstream gradient of dtype {:?}", g.dtype(), u.dtype()),
-    }
-}
-
-/// `grad` times the upstream number, negated when `negate` (no pass when the factor is 1).
-fn scale_signed(grad: NdArrayTensor, upstream: &NdArrayTensor, negate: bool) -> NdArrayTensor {
-    macro_rules! go {
-        ($g:expr, $u:expr) => {{
-            let u = $u.view();
-            let s = *u.iter().next().expect("a scalar result's upstream gradient has one element");
-            let s = if negate { -s } else { s };
-            if s == 1.0 {
-                NdArrayTensor::from($g.into_shared())
-            } else {
-                NdArrayTensor::from($g.into_shared().mapv(|v| v * s).into_shared())
             }
         }};
     }
