@@ -98,14 +98,31 @@ pub enum Framework {
     Optax,
     /// SciPy (`scipy.stats`, `scipy.special`).
     Scipy,
+    /// Hugging Face TRL (`trl.trainer`): preference optimisation, policy
+    /// gradients and distillation, as its trainers compute their losses.
+    Trl,
+    /// OpenCLIP (`open_clip.loss`): contrastive image-text pretraining.
+    OpenClip,
+    /// Hugging Face diffusers (`diffusers.training_utils`): diffusion training's noise-level weightings.
+    Diffusers,
     /// losslab's own functions (information theory).
     Losslab,
 }
 
 impl Framework {
     /// Every framework, in the order an unqualified loss name is looked up.
-    pub const ALL: [Framework; 7] =
-        [Framework::Torch, Framework::Torchvision, Framework::Tf, Framework::Keras, Framework::Optax, Framework::Scipy, Framework::Losslab];
+    pub const ALL: [Framework; 10] = [
+        Framework::Torch,
+        Framework::Torchvision,
+        Framework::Tf,
+        Framework::Keras,
+        Framework::Optax,
+        Framework::Scipy,
+        Framework::Trl,
+        Framework::OpenClip,
+        Framework::Diffusers,
+        Framework::Losslab,
+    ];
 
     /// The prefix of qualified names: `"torch"`, `"tf"`, ...
     pub fn name(self) -> &'static str {
@@ -116,6 +133,9 @@ impl Framework {
             Framework::Keras => "keras",
             Framework::Optax => "optax",
             Framework::Scipy => "scipy",
+            Framework::Trl => "trl",
+            Framework::OpenClip => "open_clip",
+            Framework::Diffusers => "diffusers",
             Framework::Losslab => "losslab",
         }
     }

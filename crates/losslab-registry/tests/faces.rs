@@ -14,6 +14,9 @@ fn face(framework: Framework) -> &'static [&'static str] {
         Framework::Keras => losslab::keras::NAMES,
         Framework::Optax => losslab::optax::NAMES,
         Framework::Scipy => losslab::scipy::NAMES,
+        Framework::Trl => losslab::trl::NAMES,
+        Framework::OpenClip => losslab::open_clip::NAMES,
+        Framework::Diffusers => losslab::diffusers::NAMES,
         Framework::Losslab => losslab::own::NAMES,
     }
 }

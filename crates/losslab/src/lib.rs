@@ -75,8 +75,8 @@
 //!
 //! | layer | where | what it holds |
 //! |---|---|---|
-//! | faces | [`torch`], [`torchvision`], [`tf`], [`keras`], [`optax`], [`scipy`], [`own`] | each framework's losses under its own function names (`losslab::keras::hinge`, `losslab::optax::huber_loss`), with their parameters structs named without a prefix (`losslab::keras::Hinge`); nothing is implemented there |
-//! | the crate root | this page | the unqualified names as `losslab eval` resolves them: the first of `torch`, `torchvision`, `tf`, `keras`, `optax`, `scipy`, `losslab` that has the name ([`ROOT_NAMES`]); the machinery's public types; the stable primitives |
+//! | faces | [`torch`], [`torchvision`], [`tf`], [`keras`], [`optax`], [`scipy`], [`trl`], [`open_clip`], [`diffusers`], [`own`] | each framework's losses under its own function names (`losslab::keras::hinge`, `losslab::optax::huber_loss`), with their parameters structs named without a prefix (`losslab::keras::Hinge`); nothing is implemented there |
+//! | the crate root | this page | the unqualified names as `losslab eval` resolves them: the first of `torch`, `torchvision`, `tf`, `keras`, `optax`, `scipy`, `trl`, `open_clip`, `diffusers`, `losslab` that has the name ([`ROOT_NAMES`]); the machinery's public types; the stable primitives |
 //! | families | [`classification`], [`regression`], [`margin`], [`embedding`] (and ranking), [`likelihood`], [`segmentation`], [`detection`], [`sequence`], [`information`] | each loss implemented once, in the family of its mathematics, whatever framework defines its semantics: its value, its derivatives and its checks |
 //! | primitives | [`math`] | the stable scalar and array primitives (log-sum-exp, softmax, softplus, `xlogy`) the families compute with |
 //! | machinery | (private) `machinery` | errors, the float traits, shape checks and broadcasting, the element-wise and per-lane evaluation loops, reductions and the upstream gradient, the macros that write each loss's methods and faces, and under them the fused vectorised kernels (`machinery::kernels`) |
@@ -110,9 +110,9 @@ macro_rules! root {
         /// The loss names at the crate root, each with the framework it comes
         /// from (the registry's prefix: `torch`, `keras`, ..., `losslab`): the
         /// first framework in the order `torch`, `torchvision`, `tf`, `keras`,
-        /// `optax`, `scipy`, `losslab` that has it, as `losslab eval` resolves
+        /// `optax`, `scipy`, `trl`, `open_clip`, `diffusers`, `losslab` that has it, as `losslab eval` resolves
         /// an unqualified name.
-        pub const ROOT_NAMES: &[(&str, &str)] = &[$($((stringify!($name), $reg)),*),*];
+        pub const ROOT_NAMES: &[(&str, &str)] = &[$($((stringify!($name), $reg),)*)*];
     };
 }
 
@@ -139,6 +139,9 @@ pub mod optax;
 pub mod own;
 pub mod scipy;
 pub mod tf;
+pub mod trl;
+pub mod open_clip;
+pub mod diffusers;
 pub mod torch;
 pub mod torchvision;
 
@@ -159,6 +162,9 @@ root! {
     keras("keras"): [binary_crossentropy BinaryCrossentropy, binary_focal_crossentropy BinaryFocalCrossentropy, categorical_crossentropy CategoricalCrossentropy, categorical_focal_crossentropy CategoricalFocalCrossentropy, sparse_categorical_crossentropy SparseCategoricalCrossentropy, categorical_generalized_cross_entropy CategoricalGeneralizedCrossEntropy, kl_divergence KlDivergence, log_cosh LogCosh, mean_squared_logarithmic_error MeanSquaredLogarithmicError, mean_absolute_percentage_error MeanAbsolutePercentageError, poisson Poisson, hinge Hinge, squared_hinge SquaredHinge, categorical_hinge CategoricalHinge, cosine_similarity CosineSimilarity, dice Dice, tversky Tversky, huber Huber, circle Circle, ctc Ctc];
     optax("optax"): [poly_loss_cross_entropy PolyLossCrossEntropy, safe_softmax_cross_entropy SafeSoftmaxCrossEntropy, smooth_labels SmoothLabels, sparsemax_loss SparsemaxLoss, multiclass_sparsemax_loss MulticlassSparsemaxLoss, kl_divergence_with_log_targets KlDivergenceWithLogTargets, generalized_kl_divergence GeneralizedKlDivergence, multiclass_hinge_loss MulticlassHingeLoss, perceptron_loss PerceptronLoss, multiclass_perceptron_loss MulticlassPerceptronLoss, ntxent NtXent, ranking_softmax_loss RankingSoftmaxLoss, dice_loss DiceLoss, binary_dice_loss BinaryDiceLoss, multiclass_generalized_dice_loss MulticlassGeneralizedDiceLoss];
     scipy("scipy"): [entropy Entropy];
+    trl("trl"): [];
+    open_clip("open_clip"): [];
+    diffusers("diffusers"): [];
     own("losslab"): [softmax_focal_loss SoftmaxFocalLoss, quantile_loss QuantileLoss, jaccard_loss JaccardLoss, lovasz_softmax LovaszSoftmax, self_information, binary_entropy, js_divergence];
 }
 

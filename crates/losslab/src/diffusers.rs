@@ -1,0 +1,11 @@
+//! Hugging Face diffusers (`diffusers.training_utils`): the noise-level weightings of diffusion training: every loss of the registry's `diffusers:` names, under the
+//! reference's own function names, each with its parameters struct.
+//!
+//! Nothing is implemented here: each name is re-exported from the family that
+//! implements its mathematics.
+//!
+//! | function | parameters | family |
+//! |---|---|---|
+
+crate::machinery::methods::face! {
+}

@@ -1,0 +1,11 @@
+//! Hugging Face TRL (`trl.trainer`): preference optimisation, policy-gradient objectives and distillation as TRL's trainers compute their losses: every loss of the registry's `trl:` names, under the
+//! reference's own function names, each with its parameters struct.
+//!
+//! Nothing is implemented here: each name is re-exported from the family that
+//! implements its mathematics.
+//!
+//! | function | parameters | family |
+//! |---|---|---|
+
+crate::machinery::methods::face! {
+}
