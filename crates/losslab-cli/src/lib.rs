@@ -19,10 +19,11 @@
 //!   where the bytes are aligned; bf16 and f16 widened to float32) and `.npz`
 //!   archives, as defensively; [`tensor_file`]: the format by extension, and
 //!   `FILE.safetensors:NAME` / `FILE.npz:NAME` sources.
-//! - [`cli`]: the command line itself (`eval`, `list`, `bench`, `info`, `explain`,
+//! - [`cli`]: the command line itself (`eval`, `list`, `bench`, `info`, `explain`, `serve`,
 //!   `plot`, `report`), clap flags validated into a configuration, then run;
 //!   `src/main.rs` only prints errors.
-//! - [`lab`]: the experiments and figures behind `plot` and `report`.
+//! - [`lab`]: the experiments and figures behind `plot` and `report`, and the
+//!   page and JSON API of `serve`.
 //!
 //! # Examples
 //! ```

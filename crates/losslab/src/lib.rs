@@ -106,7 +106,8 @@
 /// framework (in the registry's order) that has it, and [`ROOT_NAMES`].
 macro_rules! root {
     ($($fw:ident ($reg:literal) : [$($name:ident $($st:ident)?),*];)*) => {
-        $(pub use $fw::{$($name, $($st,)?)*};)*
+        $(#[allow(unused_imports)] // a face without losses yet
+        pub use $fw::{$($name, $($st,)?)*};)*
         /// The loss names at the crate root, each with the framework it comes
         /// from (the registry's prefix: `torch`, `keras`, ..., `losslab`): the
         /// first framework in the order `torch`, `torchvision`, `tf`, `keras`,

@@ -13,6 +13,7 @@ pub mod json;
 pub mod list;
 pub mod plot;
 pub mod report;
+pub mod serve;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Time any loss (forward, forward + backward, peak memory) beside the machine's measured limits; --fused: the fused kernels.
     Bench(bench::BenchArgs),
+    /// Serve the lab's page to play with (and its JSON API, POST /api/eval) on 127.0.0.1.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a parsed command line, writing its output to `out`.
@@ -60,6 +63,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Plot(args) => plot::run(&args, out),
         Command::Report(args) => report::run(&args, out),
         Command::Bench(args) => bench::run(&args, out),
+        Command::Serve(args) => serve::run(&args, out),
     }
 }
 

@@ -8,12 +8,16 @@
 //! - [`robust`]: a straight-line fit under L2, L1, Smooth L1 and Huber.
 //! - [`curves`]: a loss and its gradient along the residual, the margin or the
 //!   predicted probability, for any loss of the catalog that fits.
+//! - [`api`] and [`page`]: the JSON API and the page of `losslab serve`
+//!   (the page's text in English and Chinese).
 //! - [`figure`]: line and scatter figures drawn with `plotters`, as SVG text or
 //!   PNG files (with an embedded font, so no system font is needed).
 
+pub mod api;
 pub mod curves;
 pub mod data;
 pub mod figure;
+pub mod page;
 pub mod robust;
 pub mod train;
 
