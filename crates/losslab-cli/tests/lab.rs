@@ -299,6 +299,13 @@ fn report_quick_has_every_question() {
     // Closed forms in the Q3 caption: at p = 0.01, ‖∂CE/∂z‖ = √2 · 0.99, ‖∂MSE/∂z‖ = 4√2 · 0.01 · 0.99².
     assert!(html.contains(&format!("CE's is {:.6}", 2f64.sqrt() * 0.99)), "{}", &html[html.find("Figure 3").unwrap()..][..300]);
     assert!(html.contains(&format!("MSE's {:.6}", 4.0 * 2f64.sqrt() * 0.01 * 0.99 * 0.99)));
+    // Question 3's decisive experiment: every seed in the table, the figure and what it shows.
+    assert!(html.contains("The decisive experiment") && html.contains("Figure 3b.") && html.contains("it is not luck"));
+    // Question 5 settled: at a fixed learning rate 0.1, L1 jumps by one whole step (0.1) around
+    // the target forever; L2 (gradient 2(θ − t), contraction 0.8 per step) has settled to 0.
+    let fig6b = &html[html.find("Figure 6b.").expect("Figure 6b")..][..600];
+    assert!(fig6b.contains("θ moves by 0.1 under L1, 0 under L2"), "{fig6b}");
+    assert!(html.contains("Figure 6c.") && html.contains("On outliers alone, L1 wins"));
     let names: Vec<_> = std::fs::read_dir(dir.path().join("rep")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, ["index.html"], "no temporary file left");
 }

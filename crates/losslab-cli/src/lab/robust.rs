@@ -67,6 +67,61 @@ pub fn fit_line(fit: Fit, x: &Array1<f64>, y: &Array1<f64>, iterations: usize) -
     Ok((a, b))
 }
 
+/// One parameter θ fitted to one target `t` by gradient descent at a fixed
+/// learning rate (the box-regression setting: one coordinate, one ground
+/// truth), from `start`: θ after each step (`steps + 1` values, the start
+/// first) and the loss at each.
+///
+/// L1's gradient is ±1 whatever the distance, so once θ is within one step
+/// of `t` it jumps across it and back forever; L2's gradient 2(θ − t) and
+/// Smooth L1's (θ − t)/β near `t` shrink with the distance, so θ settles.
+///
+/// # Errors
+/// Never.
+///
+/// # Examples
+/// ```
+/// use losslab_cli::lab::robust::{fixed_step_path, Fit};
+/// let l1 = fixed_step_path(Fit::L1, 0.37, 3.0, 0.1, 100).unwrap();
+/// let smooth = fixed_step_path(Fit::SmoothL1, 0.37, 3.0, 0.1, 100).unwrap();
+/// let (last_l1, last_smooth) = (l1.last().unwrap().0, smooth.last().unwrap().0);
+/// assert!((last_l1 - 0.37).abs() > 0.01);       // still jumping around 0.37
+/// assert!((last_smooth - 0.37).abs() < 1e-3);  // settled
+/// ```
+pub fn fixed_step_path(fit: Fit, t: f64, start: f64, lr: f64, steps: usize) -> Result<Vec<(f64, f64)>> {
+    let target = Array1::from(vec![t]);
+    let mut theta = start;
+    let mut path = Vec::with_capacity(steps + 1);
+    for _ in 0..=steps {
+        let (l, g) = fit.loss_grad(&Array1::from(vec![theta]), &target)?;
+        path.push((theta, l));
+        theta -= lr * g.iter().next().copied().unwrap_or(0.0);
+    }
+    Ok(path)
+}
+
+/// A line `y ≈ a + b x` fitted by full-batch gradient descent at a fixed
+/// learning rate `lr`: the size of each step, `‖(Δa, Δb)‖`. Where the fit
+/// has settled the steps shrink towards 0; where it oscillates around the
+/// optimum they stay as large as the gradient's size times `lr`.
+///
+/// # Errors
+/// Never for inputs of one length.
+pub fn fixed_step_sizes(fit: Fit, x: &Array1<f64>, y: &Array1<f64>, lr: f64, steps: usize) -> Result<Vec<f64>> {
+    let (mut a, mut b) = (0.0, 0.0);
+    let mut sizes = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let pred = x.mapv(|v| a + b * v);
+        let (_, g) = fit.loss_grad(&pred, y)?;
+        let ga: f64 = g.sum();
+        let gb: f64 = g.iter().zip(x.iter()).map(|(g, x)| g * x).sum();
+        a -= lr * ga;
+        b -= lr * gb;
+        sizes.push(lr * ga.hypot(gb));
+    }
+    Ok(sizes)
+}
+
 /// Ordinary least squares in closed form: `(a, b)`.
 pub fn ols(x: &[f64], y: &[f64]) -> (f64, f64) {
     #[allow(clippy::cast_precision_loss)]
@@ -81,6 +136,30 @@ pub fn ols(x: &[f64], y: &[f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_a_fixed_step_l1_oscillates_and_the_others_settle() {
+        for fit in Fit::ALL {
+            let path = fixed_step_path(fit, 0.37, 3.0, 0.1, 200).unwrap();
+            let tail: Vec<f64> = path[150..].iter().map(|p| p.0).collect();
+            let spread = tail.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) - tail.iter().fold(f64::INFINITY, |a, &b| a.min(b));
+            if fit == Fit::L1 {
+                // θ alternates between two points one step (0.1) apart around 0.37.
+                assert!((spread - 0.1).abs() < 1e-9, "{spread}");
+                assert!(tail.iter().all(|t| (t - 0.37).abs() < 0.1 + 1e-12));
+            } else {
+                assert!(spread < 1e-6, "{fit:?}: {spread}");
+                assert!((tail[tail.len() - 1] - 0.37).abs() < 1e-6, "{fit:?}");
+            }
+        }
+        // The line fit: L2's steps shrink geometrically, L1's do not.
+        let x = Array1::from(vec![-1.5, -0.5, 0.2, 0.9, 1.7, -0.3]);
+        let y = Array1::from(vec![-1.2, -0.6, 0.4, 0.7, 1.9, 0.1]);
+        let l2 = fixed_step_sizes(Fit::L2, &x, &y, 0.02, 400).unwrap();
+        let l1 = fixed_step_sizes(Fit::L1, &x, &y, 0.02, 400).unwrap();
+        assert!(l2[399] < 1e-8, "{}", l2[399]);
+        assert!(l1[300..].iter().all(|&s| s > 1e-4), "{:?}", &l1[390..]);
+    }
 
     #[test]
     fn l2_descent_reaches_least_squares() {

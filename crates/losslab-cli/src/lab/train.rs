@@ -137,9 +137,19 @@ fn argmax(v: impl Iterator<Item = f64>) -> usize {
 ///
 /// # Errors
 /// Never for well-formed data.
-pub fn train(data: &Split, obj: Objective, cfg: Config, mut on_epoch: impl FnMut()) -> Result<(Model, History)> {
-    let (n, d) = data.train_x.dim();
-    let mut m = Model::new(d, 10, cfg.seed);
+pub fn train(data: &Split, obj: Objective, cfg: Config, on_epoch: impl FnMut()) -> Result<(Model, History)> {
+    let d = data.train_x.ncols();
+    train_from(data, obj, cfg, Model::new(d, 10, cfg.seed), on_epoch)
+}
+
+/// Trains `init` on `data` for `obj` (minibatches drawn with `cfg.seed`);
+/// `on_epoch` is called after each epoch.
+///
+/// # Errors
+/// Never for well-formed data.
+pub fn train_from(data: &Split, obj: Objective, cfg: Config, init: Model, mut on_epoch: impl FnMut()) -> Result<(Model, History)> {
+    let n = data.train_x.nrows();
+    let mut m = init;
     let mut rng = Rng::new(cfg.seed ^ 0x5EED);
     let mut h = History::default();
     let record = |m: &Model, h: &mut History| -> Result<()> {
@@ -161,6 +171,62 @@ pub fn train(data: &Split, obj: Objective, cfg: Config, mut on_epoch: impl FnMut
         on_epoch();
     }
     Ok((m, h))
+}
+
+/// `model` turned confidently wrong: each class's weights and bias moved to
+/// the next class (`c → c + 1 mod C`) and scaled by `scale`, so that an input
+/// the model classified as `c` is now classified as `c + 1`, with a
+/// confidence that grows with `scale`. The start of question 3's experiment:
+/// a network that is sure of the wrong answer.
+pub fn confidently_wrong(model: &Model, scale: f64) -> Model {
+    let c = model.b.len();
+    let mut w = Array2::zeros(model.w.raw_dim());
+    let mut b = Array1::zeros(c);
+    for k in 0..c {
+        w.column_mut((k + 1) % c).assign(&(&model.w.column(k) * scale));
+        b[(k + 1) % c] = model.b[k] * scale;
+    }
+    Model { w, b }
+}
+
+/// One seed of question 3's experiment: the same confidently wrong start
+/// trained with cross entropy and with MSE on the softmax.
+#[derive(Debug, Clone)]
+pub struct RecoveryRun {
+    /// The seed (initial weights, pre-training and minibatch order).
+    pub seed: u64,
+    /// Test accuracy after each epoch (the start first), cross entropy.
+    pub ce_acc: Vec<f64>,
+    /// Test accuracy after each epoch (the start first), MSE on the softmax.
+    pub mse_acc: Vec<f64>,
+    /// The median probability of the true class over the training set at the start.
+    pub start_p_true: f64,
+    /// The start's probabilities of the true class and each loss's gradient
+    /// norm with respect to the logits, per training example: `(p, ‖∂CE/∂z‖, ‖∂MSE/∂z‖)`.
+    pub start_grads: Vec<(f64, f64, f64)>,
+}
+
+/// Question 3's experiment for one seed: a softmax classifier trained with
+/// cross entropy for `pretrain` epochs, made [`confidently_wrong`] with
+/// `scale`, then trained from there for `cfg.epochs` epochs with each loss.
+///
+/// # Errors
+/// Never for well-formed data.
+pub fn recovery_run(data: &Split, cfg: Config, pretrain: usize, scale: f64) -> Result<RecoveryRun> {
+    let ce = Objective::CrossEntropy { smoothing: 0.0 };
+    let (m, _) = train(data, ce, Config { epochs: pretrain, ..cfg }, || {})?;
+    let start = confidently_wrong(&m, scale);
+    let z = start.logits(data.train_x.view());
+    let mut start_grads = Vec::with_capacity(z.nrows());
+    for (row, &y) in z.outer_iter().zip(&data.train_y) {
+        let r = super::ce_vs_mse(row.as_slice().expect("contiguous"), y)?;
+        start_grads.push((r.p_true, r.ce_grad, r.mse_grad));
+    }
+    let mut ps: Vec<f64> = start_grads.iter().map(|g| g.0).collect();
+    ps.sort_by(f64::total_cmp);
+    let (_, h_ce) = train_from(data, ce, cfg, start.clone(), || {})?;
+    let (_, h_mse) = train_from(data, Objective::MseOnSoftmax, cfg, start, || {})?;
+    Ok(RecoveryRun { seed: cfg.seed, ce_acc: h_ce.test_acc, mse_acc: h_mse.test_acc, start_p_true: ps[ps.len() / 2], start_grads })
 }
 
 /// Calibration of a model on a data set.
@@ -231,6 +297,21 @@ mod tests {
                 assert!((fd - g[[i, j]]).abs() < 1e-8, "{fd} vs {}", g[[i, j]]);
             }
         }
+    }
+
+    #[test]
+    fn from_confidently_wrong_cross_entropy_recovers_and_mse_stalls() {
+        let d = super::super::data::digits().unwrap();
+        let s = truncate(&split(&d, 300, 0), 600);
+        let r = recovery_run(&s, Config { epochs: 5, lr: 0.5, batch: 32, seed: 3 }, 2, 3.0).unwrap();
+        assert!(r.ce_acc[0] < 0.2 && r.mse_acc[0] == r.ce_acc[0], "the same wrong start: {} {}", r.ce_acc[0], r.mse_acc[0]);
+        assert!(r.start_p_true < 0.01, "confidently wrong: median p(true) {}", r.start_p_true);
+        assert!(r.ce_acc[5] > 0.85, "cross entropy recovers: {:?}", r.ce_acc);
+        assert!(r.mse_acc[5] < 0.5, "MSE stalls: {:?}", r.mse_acc);
+        // Why: at the start, MSE's gradient is a small fraction of cross entropy's on the confidently wrong examples.
+        let mut ratios: Vec<f64> = r.start_grads.iter().filter(|g| g.0 < 0.01).map(|g| g.2 / g.1).collect();
+        ratios.sort_by(f64::total_cmp);
+        assert!(ratios[ratios.len() / 2] < 0.05, "{:?}", &ratios[ratios.len() / 2]);
     }
 
     #[test]
