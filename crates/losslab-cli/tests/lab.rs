@@ -299,6 +299,9 @@ fn report_quick_has_every_question() {
     // Closed forms in the Q3 caption: at p = 0.01, ‖∂CE/∂z‖ = √2 · 0.99, ‖∂MSE/∂z‖ = 4√2 · 0.01 · 0.99².
     assert!(html.contains(&format!("CE's is {:.6}", 2f64.sqrt() * 0.99)), "{}", &html[html.find("Figure 3").unwrap()..][..300]);
     assert!(html.contains(&format!("MSE's {:.6}", 4.0 * 2f64.sqrt() * 0.01 * 0.99 * 0.99)));
+    // Question 2 drawn: the worked example's numbers on the pipeline (p = e²/(e² + e + e^0.1) = 0.6590, −ln p = 0.4170).
+    let p = 2f64.exp() / (2f64.exp() + 1f64.exp() + 0.1f64.exp());
+    assert!(html.contains("Figure 2a.") && html.contains(&format!("−ln {p:.4} = {:.4}", -p.ln())));
     // Question 3's decisive experiment: every seed in the table, the figure and what it shows.
     assert!(html.contains("The decisive experiment") && html.contains("Figure 3b.") && html.contains("it is not luck"));
     // Question 5 settled: at a fixed learning rate 0.1, L1 jumps by one whole step (0.1) around

@@ -114,6 +114,23 @@ pre{{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}} .gallery{
     bar.set_message("Q2 cross-entropy pipeline");
     let _ = writeln!(html, "<h2 id=\"q2\">2. How is the cross-entropy loss used?</h2>");
     let (z, t) = explain::parse_batch(None, None)?;
+    let pipe = crate::lab::pipeline::compute(&z, &t)?;
+    let labels = crate::lab::pipeline::PipelineLabels {
+        logits: "logits z",
+        softmax: "softmax p",
+        nll: "−log p of the true class",
+        mean: "batch mean",
+        forward: "forward",
+        backward: "backward: the gradient of L",
+        example: "example",
+        true_class: "true class",
+    };
+    let _ = writeln!(
+        html,
+        "<figure>{}<figcaption>Figure 2a. The pipeline on the worked example (two examples, three classes, 4 decimals shown). Forward, left to right: the logits, their softmax, −ln of the true class's probability, the mean L = {}. Backward, right to left: ∂L/∂L = 1; each example's loss gets 1/N; the true class's probability gets −1/(N·p), the more so the smaller p; through the softmax that becomes (p − one-hot)/N at the logits: the true logit is pushed up by (1 − p)/N, every other logit down by p/N.</figcaption></figure>",
+        crate::lab::pipeline::svg(&pipe, &labels),
+        num(pipe.loss)
+    );
     let text = explain::cross_entropy_text(&z, &t)?;
     let _ = writeln!(html, "<p>Logits → softmax → −log p of the true class → mean over the batch; the gradient is softmax − one-hot (divided by the batch size). Step by step on two examples (<code>losslab explain cross-entropy</code>):</p><pre>{}</pre>", esc(&text));
     bar.inc(1);

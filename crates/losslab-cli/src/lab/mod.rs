@@ -10,6 +10,7 @@
 //!   predicted probability, for any loss of the catalog that fits.
 //! - [`api`] and [`page`]: the JSON API and the page of `losslab serve`
 //!   (the page's text in English and Chinese).
+//! - [`pipeline`]: the cross-entropy pipeline drawn, with a worked example's numbers.
 //! - [`figure`]: line and scatter figures drawn with `plotters`, as SVG text or
 //!   PNG files (with an embedded font, so no system font is needed).
 
@@ -18,6 +19,7 @@ pub mod curves;
 pub mod data;
 pub mod figure;
 pub mod page;
+pub mod pipeline;
 pub mod robust;
 pub mod train;
 
