@@ -1,11 +1,12 @@
-//! Connectionist temporal classification: PyTorch's `ctc_loss`, TensorFlow's
-//! `tf.nn.ctc_loss` (dense labels), optax's `ctc_loss` and Keras's `ctc`.
+//! Sequence losses. Connectionist temporal classification: PyTorch's `ctc_loss`, TensorFlow's
+//! `tf.nn.ctc_loss` (dense labels), optax's `ctc_loss` and Keras's `ctc`; the RNN
+//! transducer: torchaudio's `rnnt_loss`.
 
 use super::call::{Call, Output};
 use super::{eval, float, int, opt, promoted, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
 use crate::Result;
-use losslab::{CtcLoss, Reduction, keras, optax, tf};
+use losslab::{CtcLoss, Reduction, RnntLoss, keras, optax, tf};
 
 pub(super) const LOSSES: &[LossSpec] = &[
     LossSpec {
@@ -75,7 +76,39 @@ pub(super) const LOSSES: &[LossSpec] = &[
         grads: &["y_pred"],
         eval: eval!(keras_ctc),
     },
+    LossSpec {
+        framework: Framework::Torchaudio,
+        name: "rnnt_loss",
+        summary: "RNN transducer: −log of the summed probability of every path through the (T, U + 1) lattice of frames and emitted labels",
+        tensors: &[
+            float("logits", "joint network outputs, shape (N, T, U + 1, C), with T = max(logit_lengths), U = max(target_lengths)"),
+            int("targets", "labels, shape (N, U), padded past each sequence's length"),
+            int("logit_lengths", "frames of each sequence, shape (N,), each ≥ 1"),
+            int("target_lengths", "labels of each sequence, shape (N,)"),
+        ],
+        options: &[
+            opt("blank", OptionType::Int, "-1", "the blank's class index, negative from the end"),
+            opt("clamp", OptionType::Float, "-1.0", "clamp each gradient element to [−clamp, clamp] when > 0 (before the upstream gradient scales it)"),
+            opt("fused_log_softmax", OptionType::Bool, "True", "apply log_softmax to the logits inside the loss; False: the logits are log-probabilities"),
+        ],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["logits"],
+        eval: eval!(torchaudio_rnnt),
+    },
 ];
+
+fn torchaudio_rnnt<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
+    let loss = RnntLoss::new()
+        .reduction(c.reduction())
+        .blank(c.i64("blank"))
+        .clamp(c.f64("clamp"))
+        .fused_log_softmax(c.bool("fused_log_softmax"));
+    let (logits, t) = (c.float("logits"), c.int("targets"));
+    let (ll, tl) = (c.int("logit_lengths"), c.int("target_lengths"));
+    c.finish(loss.forward(logits.view(), t.view(), ll.view(), tl.view())?, ("logits", None), |g| {
+        loss.backward(logits.view(), t.view(), ll.view(), tl.view(), g)
+    })
+}
 
 fn torch_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = CtcLoss::new().reduction(c.reduction()).blank(c.i64("blank")).zero_infinity(c.bool("zero_infinity"));

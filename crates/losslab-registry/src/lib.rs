@@ -90,6 +90,8 @@ pub enum Framework {
     Torch,
     /// torchvision (`torchvision.ops`).
     Torchvision,
+    /// torchaudio (`torchaudio.functional`).
+    Torchaudio,
     /// TensorFlow (`tf.nn`).
     Tf,
     /// Keras (`keras.losses`).
@@ -111,9 +113,10 @@ pub enum Framework {
 
 impl Framework {
     /// Every framework, in the order an unqualified loss name is looked up.
-    pub const ALL: [Framework; 10] = [
+    pub const ALL: [Framework; 11] = [
         Framework::Torch,
         Framework::Torchvision,
+        Framework::Torchaudio,
         Framework::Tf,
         Framework::Keras,
         Framework::Optax,
@@ -129,6 +132,7 @@ impl Framework {
         match self {
             Framework::Torch => "torch",
             Framework::Torchvision => "torchvision",
+            Framework::Torchaudio => "torchaudio",
             Framework::Tf => "tf",
             Framework::Keras => "keras",
             Framework::Optax => "optax",
@@ -642,7 +646,7 @@ mod tests {
         assert_eq!(resolve("torch:mse_loss").unwrap().qualified_name(), "torch:mse_loss");
         assert!(resolve("tf:mse_loss").unwrap_err().to_string().contains("did you mean torch:mse_loss?"));
         let e = resolve("pt:mse_loss").unwrap_err().to_string();
-        assert!(e.contains("unknown framework `pt`") && e.contains("torch, torchvision, tf"), "{e}");
+        assert!(e.contains("unknown framework `pt`") && e.contains("torch, torchvision, torchaudio, tf"), "{e}");
         assert_eq!(resolve("zzzzzzzz").unwrap_err().to_string(), "unknown loss `zzzzzzzz` (`losslab list` shows every loss)");
     }
 

@@ -392,6 +392,16 @@ static RECIPES: &[Recipe] = &[
         vec![("log_probs", m.log_simplex(&[t, n, c])), ("targets", targets), ("input_lengths", ints(&vec![t; n])), ("target_lengths", ints(&lengths))]
     })
     .batch(1),
+    // ---- torchaudio: the RNN transducer
+    r("torchaudio:rnnt_loss", "N×T×U×C", &[8, 100, 20, 64], &[1, 1, 1, 2], |m, d| {
+        let (n, t, u, c) = (d[0], d[1], d[2], d[3]);
+        vec![
+            ("logits", m.normal(&[n, t, u + 1, c], 1.0)),
+            ("targets", m.classes(&[n, u], 0, c - 1)),
+            ("logit_lengths", ints(&vec![t; n])),
+            ("target_lengths", ints(&vec![u; n])),
+        ]
+    }),
     // ---- PyTorch: embeddings
     r("torch:cosine_embedding_loss", "N×D", PAIRS, ROWS_MIN, |m, d| {
         vec![("input1", m.normal(d, 1.0)), ("input2", m.normal(d, 1.0)), ("target", m.signs(&d[..1]))]

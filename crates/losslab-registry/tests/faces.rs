@@ -10,6 +10,7 @@ fn face(framework: Framework) -> &'static [&'static str] {
     match framework {
         Framework::Torch => losslab::torch::NAMES,
         Framework::Torchvision => losslab::torchvision::NAMES,
+        Framework::Torchaudio => losslab::torchaudio::NAMES,
         Framework::Tf => losslab::tf::NAMES,
         Framework::Keras => losslab::keras::NAMES,
         Framework::Optax => losslab::optax::NAMES,

@@ -299,6 +299,14 @@ fn golden_ctc() {
     check_file("ctc.json");
 }
 
+/// The RNN transducer (`scripts/golden/transducer.py`): torchaudio's semantics,
+/// from a float64 reference of its kernel (torchaudio does not install beside
+/// the pinned PyTorch).
+#[test]
+fn golden_transducer() {
+    check_file("transducer.json");
+}
+
 #[test]
 fn golden_embedding() {
     check_file("embedding.json");
@@ -350,7 +358,8 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 14] = [
+    const FILES: [&str; 15] = [
+        "transducer.json",
         "torch.json",
         "linear_ce.json",
         "tf.json",

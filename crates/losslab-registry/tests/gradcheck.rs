@@ -48,6 +48,9 @@ fn setups() -> Vec<Setup> {
     let Tensor::F64(a) = &ctc_x else { unreachable!() };
     let ctc_x_batch_major = a.clone().permuted_axes(IxDyn(&[1, 0, 2])).as_standard_layout().to_owned();
     let ctc_labels = Tensor::I64(ndarray::arr2(&[[1i64, 1], [2, 0]]).into_dyn());
+    let rnnt_vals: Vec<f64> = (0..72).map(|k| f64::from((k * 37) % 23) / 7.0 - 1.5).collect();
+    let rnnt_x = f(&[2, 3, 3, 4], &rnnt_vals);
+    let i2 = |rows: &[[i64; 2]]| Tensor::I64(ndarray::arr2(rows).into_dyn());
     // Embeddings of norm below 1 (dot products below 1: no clamp), away from the circle loss's ties.
     let emb = f(&[4, 3], &[0.5, 0.3, -0.2, 0.1, -0.6, 0.4, 0.45, 0.2, 0.1, -0.3, 0.5, 0.35]);
     let emb_scaled = f(&[4, 3], &[0.45, 0.27, -0.18, 0.09, -0.54, 0.36, 0.405, 0.18, 0.09, -0.27, 0.45, 0.315]);
@@ -118,6 +121,17 @@ fn setups() -> Vec<Setup> {
         setup("losslab:kl_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![("axis", Int(0)), ("base", Float(2.0))]),
         setup("losslab:js_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![]),
         setup("losslab:js_divergence", vec![("p", probs.clone()), ("q", probs2.clone())], vec![("axis", Int(0)), ("base", Float(2.0))]),
+        // The RNN transducer: 2 sequences (3 frames, labels "1 2"; 2 frames, label "0"), 4 classes, blank the last.
+        setup(
+            "torchaudio:rnnt_loss",
+            vec![("logits", rnnt_x.clone()), ("targets", i2(&[[1, 2], [0, 0]])), ("logit_lengths", i(&[3, 2])), ("target_lengths", i(&[2, 1]))],
+            vec![],
+        ),
+        setup(
+            "torchaudio:rnnt_loss",
+            vec![("logits", rnnt_x.clone()), ("targets", i2(&[[1, 2], [0, 0]])), ("logit_lengths", i(&[3, 2])), ("target_lengths", i(&[2, 1]))],
+            vec![("blank", Int(0)), ("fused_log_softmax", Bool(false))],
+        ),
         // CTC: 4 frames, 3 classes, 2 sequences (labels "1 1" and "2", 4 and 3 frames).
         setup(
             "torch:ctc_loss",

@@ -1683,3 +1683,374 @@ impl KerasCtc {
 pub fn keras_ctc<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(y_true: ArrayView<'_, L, D1>, y_pred: ArrayView<'_, T, D2>) -> Result<ArrayD<T>> {
     KerasCtc::new().forward(y_true, y_pred)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The RNN transducer (torchaudio)
+
+/// The RNN transducer loss, `torchaudio.functional.rnnt_loss`: the negative
+/// log-likelihood of each target sequence under every alignment of the
+/// transducer lattice, with torchaudio's semantics, options and gradient.
+///
+/// The joint network gives, for every frame `t < Tₙ` and every count of
+/// labels emitted so far `u ≤ Uₙ`, logits over `C` classes (one of them the
+/// blank). A path through the `(Tₙ, Uₙ + 1)` lattice starts at `(0, 0)`; from
+/// `(t, u)` it emits the blank and moves to the next frame `(t + 1, u)`, or
+/// emits the next label `yᵤ` and stays on the frame `(t, u + 1)`; it ends by
+/// emitting the blank from `(Tₙ − 1, Uₙ)`. In log space, with
+/// `lp(t, u, k) = logits[n, t, u, k] − logsumexp_k logits[n, t, u, k]`
+/// (`fused_log_softmax = true`; with `false` the logits are taken as
+/// log-probabilities as they are):
+///
+/// ```text
+/// α(0, 0) = 0
+/// α(t, u) = logsumexp(α(t − 1, u) + lp(t − 1, u, ∅), α(t, u − 1) + lp(t, u − 1, y_{u−1}))
+/// ℓₙ = −(α(Tₙ − 1, Uₙ) + lp(Tₙ − 1, Uₙ, ∅)) = −β(0, 0)
+/// Mean = (1/N) Σₙ ℓₙ     Sum = Σₙ ℓₙ     None = (ℓₙ)     BatchMean = Mean
+/// ```
+///
+/// The gradient is torchaudio's: the derivative of each `ℓₙ` with respect to
+/// `logits[n, t, u, k]` (for `t < Tₙ`, `u ≤ Uₙ`; 0 elsewhere),
+/// `exp(α(t, u) + β(t, u) − ℓ… )·p(k) − posterior of the transition on k`
+/// through the fused log-softmax (or minus the transition's posterior when
+/// `fused_log_softmax = false`), then, where `clamp > 0`, clamped element by
+/// element to `[−clamp, clamp]` **before** it is multiplied by the upstream
+/// gradient (torchaudio computes and clamps it in the forward pass and scales
+/// it in the backward); so with a clamp it is not the exact derivative of the
+/// result, as in torchaudio.
+///
+/// Shapes and checks, as torchaudio's: `logits` `(N, T, U + 1, C)`;
+/// `targets` `(N, U)` (entries past a sequence's length ignored);
+/// `logit_lengths` and `target_lengths` `(N,)`, with
+/// `max(logit_lengths) = T` and `max(target_lengths) = U` exactly; `blank`
+/// negative counts from the end (the default −1 is the last class). losslab
+/// also refuses what torchaudio leaves undefined: a `logit_lengths` of 0 and
+/// labels outside `[0, C)`. torchaudio computes in float32 (it takes
+/// float32 and float16 only); losslab computes in float64 and also takes
+/// float64. The lattice has no size cap: `α` and `β` take `Tₙ (Uₙ + 1)`
+/// numbers for one sequence at a time.
+///
+/// # Errors
+/// [`LossError::Shape`] for shapes and lengths that do not fit;
+/// [`LossError::Domain`] for a length out of range; [`LossError::ClassIndex`]
+/// for a label outside `[0, C)`; [`LossError::Option`] for a `blank` outside
+/// `[−C, C)` or a NaN `clamp`.
+///
+/// # Examples
+/// ```
+/// use ndarray::{array, Array4};
+/// use losslab::{Reduction, RnntLoss};
+/// // One frame, no label: the only path emits the blank once.
+/// let logits = Array4::from_shape_vec((1, 1, 1, 2), vec![0.0f64, 1.0]).unwrap(); // blank = -1: class 1
+/// let targets = ndarray::Array2::<i64>::zeros((1, 0));
+/// let l = RnntLoss::new().reduction(Reduction::Sum)
+///     .forward(logits.view(), targets.view(), array![1i64].view(), array![0i64].view()).unwrap();
+/// let p_blank = 1f64.exp() / (1.0 + 1f64.exp());
+/// assert!((l[[]] + p_blank.ln()).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// A. Graves, "Sequence Transduction with Recurrent Neural Networks", ICML 2012
+/// workshop, <https://arxiv.org/abs/1211.3711>; torchaudio's
+/// `torchaudio.functional.rnnt_loss` and its CPU kernel
+/// (`src/libtorchaudio/rnnt/cpu/cpu_kernels.h`);
+/// the fused log-softmax gradient: J. Li et al., "Improving RNN Transducer
+/// Modeling for End-to-End Speech Recognition", ASRU 2019, section 3.2.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RnntLoss {
+    /// The reduction (default `Mean`: the batch mean).
+    pub reduction: Reduction,
+    /// The blank's class index, negative from the end (default −1: the last class).
+    pub blank: i64,
+    /// Clamp each gradient element to `[−clamp, clamp]` when `> 0` (default −1: no clamp).
+    pub clamp: f64,
+    /// Apply the log-softmax to the logits inside the loss (default true); false: the logits are log-probabilities.
+    pub fused_log_softmax: bool,
+}
+
+impl Default for RnntLoss {
+    fn default() -> Self {
+        RnntLoss { reduction: Reduction::Mean, blank: -1, clamp: -1.0, fused_log_softmax: true }
+    }
+}
+
+/// A validated transducer batch.
+struct RnntBatch {
+    /// `(N, T, U + 1, C)` logits, row-major, widened.
+    logits: Vec<f64>,
+    t_max: usize,
+    u1: usize,
+    c: usize,
+    blank: usize,
+    /// Frames and labels of each sequence.
+    seqs: Vec<(usize, Vec<usize>)>,
+    reducer: Reducer,
+}
+
+/// One sequence's lattice: the log-probabilities of its transitions, its `α`
+/// and `β`, and the log-normaliser of each node (0 without the fused softmax).
+struct Lattice {
+    t: usize,
+    u1: usize,
+    skip: Vec<f64>,
+    emit: Vec<f64>,
+    denom: Vec<f64>,
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+}
+
+struct RnntJob<'a> {
+    loss: &'a RnntLoss,
+    batch: RnntBatch,
+    lattices: Vec<Lattice>,
+}
+
+impl PerItem for RnntJob<'_> {
+    fn reducer(&self) -> &Reducer {
+        &self.batch.reducer
+    }
+    fn values(&self) -> Vec<f64> {
+        self.lattices.iter().map(|l| -l.beta[0]).collect()
+    }
+    fn grad(&self, scales: &Scales) -> Vec<f64> {
+        self.loss.grad(&self.batch, &self.lattices, scales)
+    }
+}
+
+impl RnntLoss {
+    const NAME: &'static str = "rnnt_loss";
+
+    /// torchaudio's defaults: `Mean`, `blank = −1`, `clamp = −1` (none), `fused_log_softmax = true`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    setters!(
+        /// Sets the reduction.
+        reduction: Reduction,
+        /// Sets the blank's class index (negative from the end).
+        blank: i64,
+        /// Sets the gradient clamp (`≤ 0`: none).
+        clamp: f64,
+        /// Sets whether the log-softmax is applied inside the loss.
+        fused_log_softmax: bool
+    );
+
+    fn prepare<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+        &self,
+        logits: &ArrayView<'_, T, D1>,
+        targets: &ArrayView<'_, L, D2>,
+        logit_lengths: &ArrayView<'_, I, D3>,
+        target_lengths: &ArrayView<'_, I, D4>,
+    ) -> Result<RnntJob<'_>> {
+        let loss = Self::NAME;
+        let shape = logits.shape();
+        if shape.len() != 4 || shape.contains(&0) {
+            return Err(shape_err(loss, "logits", "(N, T, U + 1, C), every axis ≥ 1", shape));
+        }
+        let (n, t_max, u1, c) = (shape[0], shape[1], shape[2], shape[3]);
+        let blank = if self.blank < 0 { self.blank + c as i64 } else { self.blank };
+        if blank < 0 || blank as u64 >= c as u64 {
+            return Err(LossError::Option {
+                loss,
+                option: "blank",
+                value: self.blank.to_string(),
+                expected: format!("a class index in [-{c}, {c}) (C = {c}, the size of `logits`'s class axis; negative counts from the end)"),
+            });
+        }
+        if self.clamp.is_nan() {
+            return Err(LossError::Option { loss, option: "clamp", value: "nan".into(), expected: "a number (≤ 0: no clamp)".into() });
+        }
+        let ts = targets.shape();
+        if ts.len() != 2 || ts[0] != n || ts[1] + 1 != u1 {
+            return Err(shape_err(loss, "targets", format!("[{n}, {}] (N, U: one label slot per lattice row but the first)", u1 - 1), ts));
+        }
+        for (name, lengths) in [("logit_lengths", logit_lengths.shape()), ("target_lengths", target_lengths.shape())] {
+            if lengths.len() != 1 || lengths[0] != n {
+                return Err(shape_err(loss, name, format!("[{n}] (one length per sequence)"), lengths));
+            }
+        }
+        let tls = read_lengths(loss, "logit_lengths", logit_lengths, n, "", t_max, "a length at most T, the size of `logits`'s time axis")?;
+        let uls = read_lengths(loss, "target_lengths", target_lengths, n, "", u1 - 1, "a length at most U, the size of `targets`'s second axis")?;
+        if let Some(i) = tls.iter().position(|&t| t == 0) {
+            return Err(LossError::Domain { loss, tensor: "logit_lengths", value: 0.0, position: vec![i], expected: "a length ≥ 1 (a sequence needs a frame to emit its final blank)" });
+        }
+        if tls.iter().max() != Some(&t_max) {
+            return Err(shape_err(loss, "logits", format!("a time axis of max(logit_lengths) = {} frames (torchaudio's \"input length mismatch\")", tls.iter().max().unwrap_or(&0)), shape));
+        }
+        if uls.iter().max() != Some(&(u1 - 1)) {
+            return Err(shape_err(loss, "logits", format!("a target axis of max(target_lengths) + 1 = {} (torchaudio's \"output length mismatch\")", uls.iter().max().unwrap_or(&0) + 1), shape));
+        }
+        let flat: Vec<i64> = targets.iter().map(|l| l.index()).collect();
+        let mut seqs = Vec::with_capacity(n);
+        for (b, (&t, &u)) in tls.iter().zip(&uls).enumerate() {
+            let labels = (0..u)
+                .map(|i| {
+                    let l = flat[b * (u1 - 1) + i];
+                    if l < 0 || l as u64 >= c as u64 {
+                        Err(LossError::ClassIndex { loss, tensor: "targets", index: l, position: vec![b, i], classes: c, ignore_index: None })
+                    } else {
+                        Ok(l as usize)
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
+            seqs.push((t, labels));
+        }
+        let batch = RnntBatch { logits: widen(logits), t_max, u1, c, blank: blank as usize, seqs, reducer: seq_reducer(self.reduction, vec![n], n) };
+        let lattices = (0..n).map(|b| self.lattice(&batch, b)).collect();
+        Ok(RnntJob { loss: self, batch, lattices })
+    }
+
+    /// The logits of node `(t, u)` of sequence `b`.
+    fn node<'b>(batch: &'b RnntBatch, b: usize, t: usize, u: usize) -> &'b [f64] {
+        let at = ((b * batch.t_max + t) * batch.u1 + u) * batch.c;
+        &batch.logits[at..at + batch.c]
+    }
+
+    fn lattice(&self, batch: &RnntBatch, b: usize) -> Lattice {
+        let (t_len, labels) = &batch.seqs[b];
+        let (t_len, u1) = (*t_len, labels.len() + 1);
+        let at = |t: usize, u: usize| t * u1 + u;
+        let mut skip = vec![NEG_INF; t_len * u1];
+        let mut emit = vec![NEG_INF; t_len * u1];
+        let mut denom = vec![0.0; t_len * u1];
+        for t in 0..t_len {
+            for u in 0..u1 {
+                let row = Self::node(batch, b, t, u);
+                let d = if self.fused_log_softmax { lse(row) } else { 0.0 };
+                denom[at(t, u)] = d;
+                skip[at(t, u)] = row[batch.blank] - d;
+                if u + 1 < u1 {
+                    emit[at(t, u)] = row[labels[u]] - d;
+                }
+            }
+        }
+        let mut alpha = vec![NEG_INF; t_len * u1];
+        alpha[0] = 0.0;
+        for t in 0..t_len {
+            for u in 0..u1 {
+                if t == 0 && u == 0 {
+                    continue;
+                }
+                let from_t = if t > 0 { alpha[at(t - 1, u)] + skip[at(t - 1, u)] } else { NEG_INF };
+                let from_u = if u > 0 { alpha[at(t, u - 1)] + emit[at(t, u - 1)] } else { NEG_INF };
+                alpha[at(t, u)] = lae(from_t, from_u);
+            }
+        }
+        let mut beta = vec![NEG_INF; t_len * u1];
+        for t in (0..t_len).rev() {
+            for u in (0..u1).rev() {
+                beta[at(t, u)] = if t + 1 == t_len && u + 1 == u1 {
+                    skip[at(t, u)]
+                } else {
+                    let to_t = if t + 1 < t_len { beta[at(t + 1, u)] + skip[at(t, u)] } else { NEG_INF };
+                    let to_u = if u + 1 < u1 { beta[at(t, u + 1)] + emit[at(t, u)] } else { NEG_INF };
+                    lae(to_t, to_u)
+                };
+            }
+        }
+        Lattice { t: t_len, u1, skip, emit, denom, alpha, beta }
+    }
+
+    fn grad(&self, batch: &RnntBatch, lattices: &[Lattice], scales: &Scales) -> Vec<f64> {
+        let c = batch.c;
+        let mut grad = vec![0.0; batch.logits.len()];
+        for (b, lat) in lattices.iter().enumerate() {
+            let gr = scales.at(b);
+            let labels = &batch.seqs[b].1;
+            let cost = -lat.beta[0];
+            let at = |t: usize, u: usize| t * lat.u1 + u;
+            for t in 0..lat.t {
+                for u in 0..lat.u1 {
+                    let node = at(t, u);
+                    let row = Self::node(batch, b, t, u);
+                    let out_at = ((b * batch.t_max + t) * batch.u1 + u) * c;
+                    // The posteriors of leaving this node by the blank and by the next label.
+                    let last = t + 1 == lat.t && u + 1 == lat.u1;
+                    let next_t = if last { 0.0 } else if t + 1 < lat.t { lat.beta[at(t + 1, u)] } else { NEG_INF };
+                    let post_skip = (lat.alpha[node] + lat.skip[node] + next_t + cost).exp();
+                    let post_emit = if u + 1 < lat.u1 { (lat.alpha[node] + lat.emit[node] + lat.beta[at(t, u + 1)] + cost).exp() } else { 0.0 };
+                    let occupancy = if self.fused_log_softmax { (lat.alpha[node] + lat.beta[node] + cost).exp() } else { 0.0 };
+                    for (k, g) in grad[out_at..out_at + c].iter_mut().enumerate() {
+                        let mut v = if self.fused_log_softmax { (row[k] - lat.denom[node]).exp() * occupancy } else { 0.0 };
+                        if k == batch.blank {
+                            v -= post_skip;
+                        }
+                        if u + 1 < lat.u1 && k == labels[u] {
+                            v -= post_emit;
+                        }
+                        if self.clamp > 0.0 {
+                            v = v.clamp(-self.clamp, self.clamp);
+                        }
+                        *g = v * gr;
+                    }
+                }
+            }
+        }
+        grad
+    }
+
+    /// The loss, reduced as `self.reduction` says.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+        &self,
+        logits: ArrayView<'_, T, D1>,
+        targets: ArrayView<'_, L, D2>,
+        logit_lengths: ArrayView<'_, I, D3>,
+        target_lengths: ArrayView<'_, I, D4>,
+    ) -> Result<ArrayD<T>> {
+        Ok(per_item::forward(&self.prepare(&logits, &targets, &logit_lengths, &target_lengths)?))
+    }
+
+    /// The gradient with respect to `logits` of `Σ grad_output · loss`
+    /// (torchaudio's, clamped as the type's docs say; `target`: `None`).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+        &self,
+        logits: ArrayView<'_, T, D1>,
+        targets: ArrayView<'_, L, D2>,
+        logit_lengths: ArrayView<'_, I, D3>,
+        target_lengths: ArrayView<'_, I, D4>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<Gradients<T>> {
+        let job = self.prepare(&logits, &targets, &logit_lengths, &target_lengths)?;
+        per_item::backward(Self::NAME, &job, logits.shape(), &grad_output)
+    }
+
+    /// The loss and its gradient (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+        &self,
+        logits: ArrayView<'_, T, D1>,
+        targets: ArrayView<'_, L, D2>,
+        logit_lengths: ArrayView<'_, I, D3>,
+        target_lengths: ArrayView<'_, I, D4>,
+    ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        let job = self.prepare(&logits, &targets, &logit_lengths, &target_lengths)?;
+        per_item::forward_backward(Self::NAME, &job, logits.shape())
+    }
+}
+
+/// [`RnntLoss`] with `reduction` and the other options at torchaudio's defaults:
+/// `torchaudio.functional.rnnt_loss(logits, targets, logit_lengths, target_lengths, reduction=...)`.
+///
+/// # Errors
+/// See [`RnntLoss`].
+///
+/// # References
+/// [`RnntLoss`]: its formula, the reference's semantics and the paper.
+pub fn rnnt_loss<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+    logits: ArrayView<'_, T, D1>,
+    targets: ArrayView<'_, L, D2>,
+    logit_lengths: ArrayView<'_, I, D3>,
+    target_lengths: ArrayView<'_, I, D4>,
+    reduction: Reduction,
+) -> Result<ArrayD<T>> {
+    RnntLoss::new().reduction(reduction).forward(logits, targets, logit_lengths, target_lengths)
+}

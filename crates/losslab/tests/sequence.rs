@@ -607,3 +607,84 @@ fn optax_errors_are_pinned() {
         "ctc_loss: `logit_paddings` has shape [2, 3], expected [2, 4] (the shape of `logits` without its class axis)"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The RNN transducer (torchaudio's rnnt_loss); golden cases: the registry's transducer.json.
+
+mod rnnt {
+    use losslab::{LossError, Reduction, RnntLoss};
+    use ndarray::{array, Array1, Array2, Array4};
+
+    fn logits(n: usize, t: usize, u1: usize, c: usize) -> Array4<f64> {
+        Array4::from_shape_fn((n, t, u1, c), |(b, i, j, k)| (((b * 7 + i * 5 + j * 3 + k * 11) % 13) as f64 - 6.0) / 3.0)
+    }
+
+    #[test]
+    fn without_labels_the_only_path_emits_a_blank_per_frame() {
+        let x = logits(1, 4, 1, 3);
+        let l = RnntLoss::new().forward(x.view(), Array2::<i64>::zeros((1, 0)).view(), array![4i64].view(), array![0i64].view()).unwrap();
+        let mut want = 0.0;
+        for t in 0..4usize {
+            let row = x.slice(ndarray::s![0usize, t, 0usize, ..]);
+            let lse = row.iter().map(|v| v.exp()).sum::<f64>().ln();
+            want -= row[2] - lse;
+        }
+        assert!((l[[]] - want).abs() < 1e-13, "{} vs {want}", l[[]]);
+    }
+
+    #[test]
+    fn f32_agrees_with_f64_and_gradients_vanish_past_the_lengths() {
+        let x = logits(2, 5, 4, 6);
+        let targets = array![[1i64, 2, 3], [4, 0, 0]];
+        let (tl, ul) = (array![5i64, 3], array![3i64, 1]);
+        let loss = RnntLoss::new().reduction(Reduction::Sum);
+        let (v64, g64) = loss.forward_backward(x.view(), targets.view(), tl.view(), ul.view()).unwrap();
+        let x32 = x.mapv(|v| v as f32);
+        let (v32, g32) = loss.forward_backward(x32.view(), targets.view(), tl.view(), ul.view()).unwrap();
+        assert!((f64::from(v32[[]]) - v64[[]]).abs() < 1e-5 * v64[[]].abs());
+        for (a, b) in g32.input.iter().zip(g64.input.iter()) {
+            assert!((f64::from(*a) - b).abs() < 1e-6);
+        }
+        // Sequence 1 has 3 frames and 1 label: nothing past them.
+        let g = g64.input.into_dimensionality::<ndarray::Ix4>().unwrap();
+        assert!(g.slice(ndarray::s![1usize, 3usize.., .., ..]).iter().all(|&v| v == 0.0));
+        assert!(g.slice(ndarray::s![1usize, .., 2usize.., ..]).iter().all(|&v| v == 0.0));
+        // Through the fused log-softmax each node's gradient sums to 0 over the classes.
+        for t in 0..5usize {
+            for u in 0..4usize {
+                assert!(g.slice(ndarray::s![0usize, t, u, ..]).sum().abs() < 1e-12);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_lattice_stays_finite() {
+        let (t, u, c) = (400, 120, 8);
+        let x = Array4::from_shape_fn((1, t, u + 1, c), |(_, i, j, k)| ((i * 31 + j * 17 + k * 7) % 19) as f64 / 2.0 - 4.0);
+        let targets = Array2::from_shape_fn((1, u), |(_, j)| (j % 7) as i64);
+        let (v, g) = RnntLoss::new().forward_backward(x.view(), targets.view(), array![t as i64].view(), array![u as i64].view()).unwrap();
+        assert!(v[[]].is_finite() && v[[]] > 0.0);
+        assert!(g.input.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let x = logits(2, 3, 3, 4);
+        let targets = array![[1i64, 2], [0, 0]];
+        let ok = (array![3i64, 2], array![2i64, 1]);
+        let msg = |r: losslab::Result<ndarray::ArrayD<f64>>| r.unwrap_err().to_string();
+        let loss = RnntLoss::new();
+        assert_eq!(
+            msg(loss.forward(x.view(), array![[1i64, 9], [0, 0]].view(), ok.0.view(), ok.1.view())),
+            "rnnt_loss: `targets` holds class index 9 at position [0, 1], outside the valid range [0, 4)"
+        );
+        let e = loss.forward(x.view(), targets.view(), array![3i64, 0].view(), ok.1.view()).unwrap_err();
+        assert!(matches!(e, LossError::Domain { .. }) && e.to_string().contains("a length ≥ 1"), "{e}");
+        assert!(msg(loss.forward(x.view(), targets.view(), array![2i64, 2].view(), ok.1.view())).contains("input length mismatch"));
+        assert!(msg(loss.forward(x.view(), targets.view(), ok.0.view(), array![1i64, 1].view())).contains("output length mismatch"));
+        assert!(msg(RnntLoss::new().blank(4).forward(x.view(), targets.view(), ok.0.view(), ok.1.view())).contains("option `blank` = 4"));
+        assert!(msg(RnntLoss::new().clamp(f64::NAN).forward(x.view(), targets.view(), ok.0.view(), ok.1.view())).contains("clamp"));
+        let x3 = Array1::<f64>::zeros(4).into_shape_with_order((1, 1, 4)).unwrap();
+        assert!(msg(loss.forward(x3.view(), targets.view(), ok.0.view(), ok.1.view())).contains("(N, T, U + 1, C)"));
+    }
+}

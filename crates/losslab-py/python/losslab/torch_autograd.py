@@ -17,7 +17,7 @@ PyTorch differentiates them), with any upstream gradient (``reduction="none"``).
 * Every other loss (and cross entropy with probability targets) is :class:`LossFunction`: a
   reduced loss computes its gradients in the forward and scales them in the backward; an
   unreduced one evaluates its gradients in the backward with the upstream gradient.
-* The faces: ``L.torch``, ``L.torchvision``, ``L.tf``, ``L.keras``, ``L.optax``,
+* The faces: ``L.torch``, ``L.torchvision``, ``L.torchaudio``, ``L.tf``, ``L.keras``, ``L.optax``,
   ``L.scipy``, ``L.trl``, ``L.open_clip``, ``L.diffusers``, ``L.own``; the top level holds the unqualified names (PyTorch first).
 
 Tensors must be on the CPU (a CUDA tensor raises ``ValueError`` naming its device).
@@ -37,7 +37,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _faces, _native
 
-__all__ = ["LossFunction", "CrossEntropyFunction", "release_buffers", "torch", "torchvision", "tf", "keras", "optax", "scipy", "trl", "open_clip", "diffusers", "own"]
+__all__ = ["LossFunction", "CrossEntropyFunction", "release_buffers", "torch", "torchvision", "torchaudio", "tf", "keras", "optax", "scipy", "trl", "open_clip", "diffusers", "own"]
 
 _HALF = {_torch.bfloat16: "bfloat16", _torch.float16: "float16"}
 
@@ -319,6 +319,7 @@ _FACES, _ROOT = _build()
 globals().update(_ROOT)
 torch = _FACES["torch"]  # the face (the module is _torch)
 torchvision = _FACES["torchvision"]
+torchaudio = _FACES["torchaudio"]
 tf = _FACES["tf"]
 keras = _FACES["keras"]
 optax = _FACES["optax"]
