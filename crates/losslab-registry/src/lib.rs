@@ -70,6 +70,8 @@ mod likelihood_margin;
 mod kerasoptax;
 mod options;
 mod regression;
+mod contrastive;
+mod generative;
 pub mod samples;
 pub mod paths;
 
@@ -332,6 +334,8 @@ pub fn catalog() -> &'static [LossSpec] {
                 detseg::LOSSES,
                 ctc::LOSSES,
                 embedding::LOSSES,
+                contrastive::LOSSES,
+                generative::LOSSES,
             ]
             .into_iter()
             .flatten()
