@@ -70,6 +70,8 @@ mod likelihood_margin;
 mod kerasoptax;
 mod options;
 mod regression;
+mod contrastive;
+mod generative;
 pub mod samples;
 pub mod paths;
 
@@ -336,6 +338,8 @@ pub fn catalog() -> &'static [LossSpec] {
                 detseg::LOSSES,
                 ctc::LOSSES,
                 embedding::LOSSES,
+                contrastive::LOSSES,
+                generative::LOSSES,
             ]
             .into_iter()
             .flatten()
@@ -456,7 +460,9 @@ pub struct Evaluation {
     pub grads: BTreeMap<String, Tensor>,
     /// The loss's other outputs, by name, where it has them (empty for most):
     /// `torch:linear_cross_entropy`'s `z_loss` (always) and, when asked for by
-    /// its options, `lse`, `entropy` and `predicted` (one per token).
+    /// its options, `lse`, `entropy` and `predicted` (one per token);
+    /// `losslab:vae_elbo`'s per-sample `reconstruction_loss` and `kl` (unreduced);
+    /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values).
     pub outputs: BTreeMap<String, Tensor>,
 }
 

@@ -222,7 +222,18 @@ static PATHS: &[LossPath] = &[
     general("losslab:quantile_loss", POINTWISE),
     general("losslab:jaccard_loss", DICE),
     general("losslab:lovasz_softmax", "a sort of the errors per class (the Lovász extension) in f64, single-threaded"),
+    general("open_clip:clip_loss", CONTRASTIVE),
+    general("open_clip:siglip_loss", CONTRASTIVE),
+    general("losslab:gan_generator_loss", GENERATIVE),
+    general("losslab:gan_discriminator_loss", GENERATIVE),
+    general("losslab:gradient_penalty", GENERATIVE),
+    general("losslab:vae_kl", GENERATIVE),
+    general("losslab:vae_elbo", GENERATIVE),
+    general("diffusers:min_snr_loss", GENERATIVE),
 ];
+
+const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
+const GENERATIVE: &str = "widened to f64, single-threaded scalar loops per element or sample; the gradient in a separate pass";
 
 #[cfg(test)]
 mod tests {

@@ -537,6 +537,35 @@ static RECIPES: &[Recipe] = &[
         let probas = m.simplex_raw(d, 1);
         vec![("probas", m.float(probas)), ("labels", m.classes(&[d[0], d[2], d[3]], 0, d[1]))]
     }),
+    // ---- OpenCLIP: unit-norm features (as the models give them), CLIP's initial scale 1/0.07, SigLIP's 10 and −10
+    r("open_clip:clip_loss", "N×D", &[4096, 512], ALL_PAIRS_MIN, |m, d| {
+        vec![("image_features", m.unit_rows(d[0], d[1])), ("text_features", m.unit_rows(d[0], d[1])), ("logit_scale", m.float(ArrayD::from_elem(IxDyn(&[]), 1.0 / 0.07)))]
+    }),
+    r("open_clip:siglip_loss", "N×D", &[4096, 512], ALL_PAIRS_MIN, |m, d| {
+        vec![
+            ("image_features", m.unit_rows(d[0], d[1])),
+            ("text_features", m.unit_rows(d[0], d[1])),
+            ("logit_scale", m.float(ArrayD::from_elem(IxDyn(&[]), 10.0))),
+            ("logit_bias", m.float(ArrayD::from_elem(IxDyn(&[]), -10.0))),
+        ]
+    }),
+    // ---- generative models
+    r("losslab:gan_generator_loss", "N", EW, EW_MIN, |m, d| vec![("fake_logits", m.normal(d, 2.0))]),
+    r("losslab:gan_discriminator_loss", "N", EW, EW_MIN, |m, d| vec![("real_logits", m.normal(d, 2.0)), ("fake_logits", m.normal(d, 2.0))]),
+    r("losslab:gradient_penalty", "N×D", KROWS, KROWS_MIN, |m, d| vec![("gradients", m.normal(d, 0.5))]),
+    r("losslab:vae_kl", "N×L", KROWS, KROWS_MIN, |m, d| vec![("mu", m.normal(d, 1.0)), ("logvar", m.normal(d, 0.5))]),
+    r("losslab:vae_elbo", "N×P×L", &[256, 16384, 64], &[1, 1, 1], |m, d| {
+        let (x, z) = (&[d[0], d[1]][..], &[d[0], d[2]][..]);
+        vec![("reconstruction", m.normal(x, 1.0)), ("target", m.uniform(x, 0.0, 1.0)), ("mu", m.normal(z, 1.0)), ("logvar", m.normal(z, 0.5))]
+    }),
+    r("diffusers:min_snr_loss", "N×P×T", &[64, 65536, 1000], &[1, 1, 1], |m, d| {
+        vec![
+            ("model_pred", m.normal(&d[..2], 1.0)),
+            ("target", m.normal(&d[..2], 1.0)),
+            ("timesteps", m.classes(&d[..1], 0, d[2])),
+            ("alphas_cumprod", m.uniform(&d[2..], 0.01, 0.99)),
+        ]
+    }),
 ];
 
 impl Recipe {

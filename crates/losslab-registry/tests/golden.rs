@@ -351,6 +351,21 @@ fn golden_broadcast() {
     check_file_with("broadcast.json", Some(ErrorKind::Shape));
 }
 
+/// OpenCLIP's `ClipLoss` and `SigLipLoss` (`scripts/golden/contrastive.py`): the
+/// real classes on float64 tensors, gradients of the features, scale and bias.
+#[test]
+fn golden_contrastive() {
+    check_file("contrastive.json");
+}
+
+/// The GAN, gradient-penalty and VAE losses (float64 PyTorch programs: no
+/// reference library ships them) and diffusers' min-SNR-γ loss (the real
+/// `compute_snr` and the training script's lines), `scripts/golden/generative.py`.
+#[test]
+fn golden_generative() {
+    check_file("generative.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -358,7 +373,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 15] = [
+    const FILES: [&str; 17] = [
         "transducer.json",
         "torch.json",
         "linear_ce.json",
@@ -374,6 +389,8 @@ fn every_loss_has_a_golden_case() {
         "parity.json",
         "names.json",
         "broadcast.json",
+        "contrastive.json",
+        "generative.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())

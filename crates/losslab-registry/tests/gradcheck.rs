@@ -277,6 +277,7 @@ fn setups() -> Vec<Setup> {
     ]
     .into_iter()
     .chain(detseg_setups())
+    .chain(contrastive_generative_setups())
     .collect()
 }
 
@@ -337,6 +338,61 @@ fn detseg_setups() -> Vec<Setup> {
             vec![("present", Bool(false)), ("per_image", Bool(true)), ("ignore", Int(9))],
         ),
     ]
+}
+
+/// Contrastive (open_clip) and generative losses: every float input, scale and bias included.
+fn contrastive_generative_setups() -> Vec<Setup> {
+    use OptionValue::{Bool, Float, Name as N};
+    let name = |s: &str| N(losslab_registry::Name::new(s).unwrap());
+    let img = f(&[3, 2], &[0.6, -0.8, 0.3, 0.9, -0.5, 0.2]);
+    let txt = f(&[3, 2], &[0.7, -0.4, 0.1, 1.1, -0.9, -0.3]);
+    let scale = f(&[], &[2.5]);
+    let scale1 = f(&[1], &[3.0]);
+    let bias = f(&[], &[-0.7]);
+    let r = f(&[2, 3], &[0.3, -1.7, 2.2, 0.9, 0.05, -0.4]);
+    let fk = f(&[2, 3], &[0.1, 0.4, -0.6, 1.3, -0.8, -1.2]);
+    let grads = f(&[3, 2, 2], &[0.3, -0.2, 0.5, 0.1, 0.9, 1.2, -0.4, 0.6, 0.05, -0.1, 0.2, 0.15]);
+    let mu = f(&[2, 3], &[0.5, -1.0, 0.2, 1.5, 0.25, -0.75]);
+    let lv = f(&[2, 3], &[0.1, -0.6, 0.4, -1.2, 0.3, 0.05]);
+    let xh = f(&[2, 2, 2], &[0.3, -0.2, 0.5, 0.1, 0.9, 1.2, -0.4, 0.6]);
+    let x01 = f(&[2, 2, 2], &[0.2, 0.95, 0.05, 0.5, 0.7, 0.3, 0.6, 0.1]);
+    let alphas = f(&[5], &[0.99, 0.9, 0.6, 0.3, 0.05]);
+    let ts = Tensor::I64(ndarray::arr1(&[0i64, 3]).into_dyn());
+    let mut v = vec![
+        setup("open_clip:clip_loss", vec![("image_features", img.clone()), ("text_features", txt.clone()), ("logit_scale", scale.clone())], vec![]),
+        setup("open_clip:clip_loss", vec![("image_features", img.clone()), ("text_features", txt.clone()), ("logit_scale", scale1.clone()), ("logit_bias", bias.clone())], vec![]),
+        setup("open_clip:siglip_loss", vec![("image_features", img.clone()), ("text_features", txt.clone()), ("logit_scale", scale.clone()), ("logit_bias", bias.clone())], vec![]),
+        setup("open_clip:siglip_loss", vec![("image_features", img), ("text_features", txt), ("logit_scale", scale1)], vec![]),
+        setup("losslab:gradient_penalty", vec![("gradients", grads.clone())], vec![]),
+        setup("losslab:gradient_penalty", vec![("gradients", grads.clone())], vec![("target", Float(0.5))]),
+        setup("losslab:gradient_penalty", vec![("gradients", grads)], vec![("kind", name("r1"))]),
+        setup("losslab:vae_kl", vec![("mu", mu.clone()), ("logvar", lv.clone())], vec![]),
+        setup("losslab:vae_elbo", vec![("reconstruction", xh.clone()), ("target", x01.clone()), ("mu", mu.clone()), ("logvar", lv.clone())], vec![]),
+        setup(
+            "losslab:vae_elbo",
+            vec![("reconstruction", xh.clone()), ("target", x01.clone()), ("mu", mu.clone()), ("logvar", lv.clone())],
+            vec![("variance", Float(0.3)), ("full", Bool(true)), ("kl_weight", Float(0.25))],
+        ),
+        setup("losslab:vae_elbo", vec![("reconstruction", xh.clone()), ("target", x01.clone()), ("mu", mu), ("logvar", lv)], vec![("likelihood", name("bernoulli")), ("kl_weight", Float(2.0))]),
+    ];
+    for kind in ["non_saturating", "minimax", "hinge", "least_squares", "wasserstein"] {
+        v.push(setup("losslab:gan_generator_loss", vec![("fake_logits", fk.clone())], vec![("kind", name(kind))]));
+        v.push(setup("losslab:gan_discriminator_loss", vec![("real_logits", r.clone()), ("fake_logits", fk.clone())], vec![("kind", name(kind))]));
+    }
+    for kind in ["epsilon", "v_prediction", "sample"] {
+        v.push(setup(
+            "diffusers:min_snr_loss",
+            vec![("model_pred", xh.clone()), ("target", x01.clone()), ("timesteps", ts.clone()), ("alphas_cumprod", alphas.clone())],
+            vec![("prediction_type", name(kind)), ("snr_gamma", Float(2.0))],
+        ));
+    }
+    // A 1-D prediction: the script's mean over every element for each sample.
+    v.push(setup(
+        "diffusers:min_snr_loss",
+        vec![("model_pred", f(&[2], &[0.3, -0.2])), ("target", f(&[2], &[0.1, 0.4])), ("timesteps", ts), ("alphas_cumprod", alphas)],
+        vec![],
+    ));
+    v
 }
 
 /// Losses whose reference gradient is, by the reference's design, not the

@@ -6,6 +6,11 @@
 //!
 //! | function | parameters | family |
 //! |---|---|---|
+//! | [`min_snr_loss`] | [`MinSnrLoss`] | [`generative`](crate::generative) |
 
 crate::machinery::methods::face! {
+    min_snr_loss = generative::min_snr_loss, MinSnrLoss = generative::MinSnrLoss;
 }
+
+// The options these losses take.
+pub use crate::generative::PredictionType;

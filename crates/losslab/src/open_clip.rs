@@ -6,6 +6,13 @@
 //!
 //! | function | parameters | family |
 //! |---|---|---|
+//! | [`clip_loss`] | [`ClipLoss`] | [`contrastive`](crate::contrastive) |
+//! | [`siglip_loss`] | [`SigLipLoss`] | [`contrastive`](crate::contrastive) |
 
 crate::machinery::methods::face! {
+    clip_loss = contrastive::clip_loss, ClipLoss = contrastive::ClipLoss;
+    siglip_loss = contrastive::siglip_loss, SigLipLoss = contrastive::SigLipLoss;
 }
+
+// The types these losses return.
+pub use crate::contrastive::ContrastiveGradients;

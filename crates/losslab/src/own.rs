@@ -16,6 +16,11 @@
 //! | [`cross_entropy`] | — | [`information`](crate::information) |
 //! | [`kl_divergence`] | — | [`information`](crate::information) |
 //! | [`js_divergence`] | — | [`information`](crate::information) |
+//! | [`gan_generator_loss`] | [`GanGeneratorLoss`] | [`generative`](crate::generative) |
+//! | [`gan_discriminator_loss`] | [`GanDiscriminatorLoss`] | [`generative`](crate::generative) |
+//! | [`gradient_penalty`] | [`GradientPenalty`] | [`generative`](crate::generative) |
+//! | [`vae_kl`] | [`VaeKl`] | [`generative`](crate::generative) |
+//! | [`vae_elbo`] | [`VaeElbo`] | [`generative`](crate::generative) |
 
 crate::machinery::methods::face! {
     softmax_focal_loss = classification::softmax_focal_loss, SoftmaxFocalLoss = classification::SoftmaxFocalLoss;
@@ -28,6 +33,11 @@ crate::machinery::methods::face! {
     cross_entropy = information::cross_entropy;
     kl_divergence = information::kl_divergence;
     js_divergence = information::js_divergence;
+    gan_generator_loss = generative::gan_generator_loss, GanGeneratorLoss = generative::GanGeneratorLoss;
+    gan_discriminator_loss = generative::gan_discriminator_loss, GanDiscriminatorLoss = generative::GanDiscriminatorLoss;
+    gradient_penalty = generative::gradient_penalty, GradientPenalty = generative::GradientPenalty;
+    vae_kl = generative::vae_kl, VaeKl = generative::VaeKl;
+    vae_elbo = generative::vae_elbo, VaeElbo = generative::VaeElbo;
 }
 
 // The types these losses return or take.
@@ -36,3 +46,4 @@ pub use crate::information::entropy_backward;
 pub use crate::information::cross_entropy_backward;
 pub use crate::information::kl_divergence_backward;
 pub use crate::information::js_divergence_backward;
+pub use crate::generative::{GanDiscriminatorGradients, GanKind, Likelihood, PenaltyKind, VaeElboGradients, VaeKlGradients};
