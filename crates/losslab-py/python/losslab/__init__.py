@@ -27,7 +27,7 @@ from ._faces import CATALOG as _CATALOG, FRAMEWORKS, ROOT as _ROOT, value_and_gr
 
 globals().update(_ROOT)
 
-from . import keras, optax, own, scipy, tf, torch, torchvision  # noqa: E402  (the faces)
+from . import diffusers, keras, open_clip, optax, own, scipy, tf, torch, torchaudio, torchvision, trl  # noqa: E402  (the faces)
 
 
 def catalog():

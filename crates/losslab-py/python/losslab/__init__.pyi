@@ -27,6 +27,7 @@ from .keras import categorical_focal_crossentropy as categorical_focal_crossentr
 from .keras import categorical_generalized_cross_entropy as categorical_generalized_cross_entropy
 from .keras import categorical_hinge as categorical_hinge
 from .keras import circle as circle
+from .open_clip import clip_loss as clip_loss
 from .torchvision import complete_box_iou_loss as complete_box_iou_loss
 from .torch import cosine_embedding_loss as cosine_embedding_loss
 from .keras import cosine_similarity as cosine_similarity
@@ -37,9 +38,12 @@ from .keras import dice as dice
 from .optax import dice_loss as dice_loss
 from .torchvision import distance_box_iou_loss as distance_box_iou_loss
 from .scipy import entropy as entropy
+from .own import gan_discriminator_loss as gan_discriminator_loss
+from .own import gan_generator_loss as gan_generator_loss
 from .torch import gaussian_nll_loss as gaussian_nll_loss
 from .torchvision import generalized_box_iou_loss as generalized_box_iou_loss
 from .optax import generalized_kl_divergence as generalized_kl_divergence
+from .own import gradient_penalty as gradient_penalty
 from .keras import hinge as hinge
 from .torch import hinge_embedding_loss as hinge_embedding_loss
 from .keras import huber as huber
@@ -58,6 +62,7 @@ from .own import lovasz_softmax as lovasz_softmax
 from .torch import margin_ranking_loss as margin_ranking_loss
 from .keras import mean_absolute_percentage_error as mean_absolute_percentage_error
 from .keras import mean_squared_logarithmic_error as mean_squared_logarithmic_error
+from .diffusers import min_snr_loss as min_snr_loss
 from .torch import mse_loss as mse_loss
 from .torch import multi_margin_loss as multi_margin_loss
 from .optax import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss
@@ -74,8 +79,10 @@ from .torch import poisson_nll_loss as poisson_nll_loss
 from .optax import poly_loss_cross_entropy as poly_loss_cross_entropy
 from .own import quantile_loss as quantile_loss
 from .optax import ranking_softmax_loss as ranking_softmax_loss
+from .torchaudio import rnnt_loss as rnnt_loss
 from .optax import safe_softmax_cross_entropy as safe_softmax_cross_entropy
 from .own import self_information as self_information
+from .open_clip import siglip_loss as siglip_loss
 from .tf import sigmoid_cross_entropy_with_logits as sigmoid_cross_entropy_with_logits
 from .torchvision import sigmoid_focal_loss as sigmoid_focal_loss
 from .torch import smooth_l1_loss as smooth_l1_loss
@@ -90,4 +97,6 @@ from .keras import squared_hinge as squared_hinge
 from .torch import triplet_margin_loss as triplet_margin_loss
 from .torch import triplet_margin_with_distance_loss as triplet_margin_with_distance_loss
 from .keras import tversky as tversky
+from .own import vae_elbo as vae_elbo
+from .own import vae_kl as vae_kl
 from .tf import weighted_cross_entropy_with_logits as weighted_cross_entropy_with_logits

@@ -16,6 +16,18 @@ def entropy(p: ArrayLike, axis: int = -1, base: Optional[float] = None, *, reduc
     """Shannon entropy −Σ p log p along axis (not normalised)."""
     ...
 
+def gan_discriminator_loss(real_logits: ArrayLike, fake_logits: ArrayLike, kind: str = 'non_saturating', *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """The GAN discriminator's (critic's) loss from its logits on real and generated samples (BCE, hinge, least squares, Wasserstein)."""
+    ...
+
+def gan_generator_loss(fake_logits: ArrayLike, kind: str = 'non_saturating', *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """The GAN generator's loss from the discriminator's logits on generated samples (non-saturating −log σ(f), minimax, hinge, least squares, Wasserstein)."""
+    ...
+
+def gradient_penalty(gradients: ArrayLike, kind: str = 'wgan_gp', target: float = 1.0, *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """The critic's gradient penalty per sample: WGAN-GP's (‖∇‖₂ − target)² or R1's ‖∇‖₂², from the input gradients."""
+    ...
+
 def jaccard_loss(input: ArrayLike, target: ArrayLike, smooth: float = 1.0, axis: Optional[float] = None, *, reduction: Optional[str] = 'mean') -> np.ndarray:
     """Soft IoU loss: 1 − (Σ p·t + s)/(Σ p + Σ t − Σ p·t + s), per sample."""
     ...
@@ -42,4 +54,12 @@ def self_information(p: ArrayLike, base: Optional[float] = None, *, reduction: O
 
 def softmax_focal_loss(input: ArrayLike, target: ArrayLike, alpha: Optional[ArrayLike] = None, gamma: float = 2.0, ignore_index: int = -100, *, reduction: Optional[str] = 'mean') -> np.ndarray:
     """Multi-class focal loss on logits: −α_y (1 − p_y)^γ log p_y, in log space."""
+    ...
+
+def vae_elbo(reconstruction: ArrayLike, target: ArrayLike, mu: ArrayLike, logvar: ArrayLike, likelihood: str = 'gaussian', variance: float = 1.0, full: bool = False, kl_weight: float = 1.0, *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """The (β-)VAE's negative ELBO per sample: the reconstruction's NLL (Gaussian of fixed variance, or Bernoulli of logits) summed over the sample, plus kl_weight · KL."""
+    ...
+
+def vae_kl(mu: ArrayLike, logvar: ArrayLike, *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """The VAE's KL(N(mu, exp(logvar)) ‖ N(0, I)) = −½ Σ (1 + logvar − mu² − exp(logvar)), summed over each sample's latent dimensions."""
     ...

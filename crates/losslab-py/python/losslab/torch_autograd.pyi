@@ -116,6 +116,12 @@ class torchvision:
         """RetinaNet's focal loss on logits: α_t (1 − p_t)^γ · BCE-with-logits."""
         ...
 
+class torchaudio:
+    @staticmethod
+    def rnnt_loss(logits: Tensor, targets: Tensor, logit_lengths: Tensor, target_lengths: Tensor, blank: int = -1, clamp: float = -1.0, fused_log_softmax: bool = True, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """RNN transducer: −log of the summed probability of every path through the (T, U + 1) lattice of frames and emitted labels."""
+        ...
+
 class tf:
     @staticmethod
     def ctc_loss(labels: Tensor, logits: Tensor, label_length: Tensor, logit_length: Tensor, logits_time_major: bool = True, unique: Any = None, blank_index: int = 0, name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
@@ -316,6 +322,24 @@ class scipy:
         """scipy.stats.entropy: entropy of pk, or KL(pk‖qk) with qk, each normalised along axis."""
         ...
 
+class trl:
+
+class open_clip:
+    @staticmethod
+    def clip_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor, logit_bias: Optional[Tensor] = None, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """CLIP's symmetric InfoNCE: the mean of the image→text and text→image cross entropies of logit_scale · X Yᵀ (+ logit_bias)."""
+        ...
+    @staticmethod
+    def siglip_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor, logit_bias: Optional[Tensor] = None, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """SigLIP's pairwise sigmoid loss: Σ −log σ(z · (logit_scale · X Yᵀ + logit_bias)) / N, z = +1 on the diagonal, −1 off it."""
+        ...
+
+class diffusers:
+    @staticmethod
+    def min_snr_loss(model_pred: Tensor, target: Tensor, timesteps: Tensor, alphas_cumprod: Tensor, snr_gamma: float = 5.0, prediction_type: str = 'epsilon', *, reduction: Optional[str] = 'mean') -> Tensor:
+        """Min-SNR-γ weighted MSE of diffusion training (train_text_to_image.py --snr_gamma): per-sample MSE times min(snr, γ)/snr (ε), /(snr + 1) (v) or min(snr, γ) (x₀), snr from compute_snr."""
+        ...
+
 class own:
     @staticmethod
     def binary_entropy(p: Tensor, base: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
@@ -328,6 +352,18 @@ class own:
     @staticmethod
     def entropy(p: Tensor, axis: int = -1, base: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
         """Shannon entropy −Σ p log p along axis (not normalised)."""
+        ...
+    @staticmethod
+    def gan_discriminator_loss(real_logits: Tensor, fake_logits: Tensor, kind: str = 'non_saturating', *, reduction: Optional[str] = 'mean') -> Tensor:
+        """The GAN discriminator's (critic's) loss from its logits on real and generated samples (BCE, hinge, least squares, Wasserstein)."""
+        ...
+    @staticmethod
+    def gan_generator_loss(fake_logits: Tensor, kind: str = 'non_saturating', *, reduction: Optional[str] = 'mean') -> Tensor:
+        """The GAN generator's loss from the discriminator's logits on generated samples (non-saturating −log σ(f), minimax, hinge, least squares, Wasserstein)."""
+        ...
+    @staticmethod
+    def gradient_penalty(gradients: Tensor, kind: str = 'wgan_gp', target: float = 1.0, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """The critic's gradient penalty per sample: WGAN-GP's (‖∇‖₂ − target)² or R1's ‖∇‖₂², from the input gradients."""
         ...
     @staticmethod
     def jaccard_loss(input: Tensor, target: Tensor, smooth: float = 1.0, axis: Optional[float] = None, *, reduction: Optional[str] = 'mean') -> Tensor:
@@ -357,6 +393,14 @@ class own:
     def softmax_focal_loss(input: Tensor, target: Tensor, alpha: Optional[Tensor] = None, gamma: float = 2.0, ignore_index: int = -100, *, reduction: Optional[str] = 'mean') -> Tensor:
         """Multi-class focal loss on logits: −α_y (1 − p_y)^γ log p_y, in log space."""
         ...
+    @staticmethod
+    def vae_elbo(reconstruction: Tensor, target: Tensor, mu: Tensor, logvar: Tensor, likelihood: str = 'gaussian', variance: float = 1.0, full: bool = False, kl_weight: float = 1.0, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """The (β-)VAE's negative ELBO per sample: the reconstruction's NLL (Gaussian of fixed variance, or Bernoulli of logits) summed over the sample, plus kl_weight · KL."""
+        ...
+    @staticmethod
+    def vae_kl(mu: Tensor, logvar: Tensor, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """The VAE's KL(N(mu, exp(logvar)) ‖ N(0, I)) = −½ Σ (1 + logvar − mu² − exp(logvar)), summed over each sample's latent dimensions."""
+        ...
 
 binary_cross_entropy = torch.binary_cross_entropy
 binary_cross_entropy_with_logits = torch.binary_cross_entropy_with_logits
@@ -369,6 +413,7 @@ categorical_focal_crossentropy = keras.categorical_focal_crossentropy
 categorical_generalized_cross_entropy = keras.categorical_generalized_cross_entropy
 categorical_hinge = keras.categorical_hinge
 circle = keras.circle
+clip_loss = open_clip.clip_loss
 complete_box_iou_loss = torchvision.complete_box_iou_loss
 cosine_embedding_loss = torch.cosine_embedding_loss
 cosine_similarity = keras.cosine_similarity
@@ -379,9 +424,12 @@ dice = keras.dice
 dice_loss = optax.dice_loss
 distance_box_iou_loss = torchvision.distance_box_iou_loss
 entropy = scipy.entropy
+gan_discriminator_loss = own.gan_discriminator_loss
+gan_generator_loss = own.gan_generator_loss
 gaussian_nll_loss = torch.gaussian_nll_loss
 generalized_box_iou_loss = torchvision.generalized_box_iou_loss
 generalized_kl_divergence = optax.generalized_kl_divergence
+gradient_penalty = own.gradient_penalty
 hinge = keras.hinge
 hinge_embedding_loss = torch.hinge_embedding_loss
 huber = keras.huber
@@ -400,6 +448,7 @@ lovasz_softmax = own.lovasz_softmax
 margin_ranking_loss = torch.margin_ranking_loss
 mean_absolute_percentage_error = keras.mean_absolute_percentage_error
 mean_squared_logarithmic_error = keras.mean_squared_logarithmic_error
+min_snr_loss = diffusers.min_snr_loss
 mse_loss = torch.mse_loss
 multi_margin_loss = torch.multi_margin_loss
 multiclass_generalized_dice_loss = optax.multiclass_generalized_dice_loss
@@ -416,8 +465,10 @@ poisson_nll_loss = torch.poisson_nll_loss
 poly_loss_cross_entropy = optax.poly_loss_cross_entropy
 quantile_loss = own.quantile_loss
 ranking_softmax_loss = optax.ranking_softmax_loss
+rnnt_loss = torchaudio.rnnt_loss
 safe_softmax_cross_entropy = optax.safe_softmax_cross_entropy
 self_information = own.self_information
+siglip_loss = open_clip.siglip_loss
 sigmoid_cross_entropy_with_logits = tf.sigmoid_cross_entropy_with_logits
 sigmoid_focal_loss = torchvision.sigmoid_focal_loss
 smooth_l1_loss = torch.smooth_l1_loss
@@ -432,6 +483,8 @@ squared_hinge = keras.squared_hinge
 triplet_margin_loss = torch.triplet_margin_loss
 triplet_margin_with_distance_loss = torch.triplet_margin_with_distance_loss
 tversky = keras.tversky
+vae_elbo = own.vae_elbo
+vae_kl = own.vae_kl
 weighted_cross_entropy_with_logits = tf.weighted_cross_entropy_with_logits
 
 def release_buffers() -> None: ...
