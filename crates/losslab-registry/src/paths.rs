@@ -146,7 +146,7 @@ static PATHS: &[LossPath] = &[
     rows("torch:multilabel_margin_loss", "the machinery's per-row sweep on contiguous (N, C), (C,) or () input of at most 4096 classes with a contiguous, valid target: per row the targets' set in a bitset on the stack, the loss and the gradient (signed counts of the active pairs in the row's gradient, scaled once) in one parallel pass in the input's own type; strided input, more classes take the general path"),
     rows("torch:multi_margin_loss", "the machinery's per-row sweep on (N, C), (C,) or () input in standard layout (weights, p = 1 or 2 included): each row's loss and gradient in one parallel pass in the input's own type, the row sums in vectorised lanes; strided input takes the general path"),
     general("torch:ctc_loss", CTC),
-    general("torchaudio:rnnt_loss", "alpha–beta recursion over the (T, U + 1) lattice per sequence in f64, single-threaded scalar loops"),
+    general("torchaudio:rnnt_loss", "the inputs widened to f64; the β recursion over each sequence's (T, U + 1) lattice (α only for the gradient), parallel over the batch, scalar loops"),
     general("torch:cosine_embedding_loss", PAIRS_PAR),
     pairs("torch:triplet_margin_loss"),
     pairs("torch:triplet_margin_with_distance_loss"),

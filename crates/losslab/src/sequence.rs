@@ -34,6 +34,7 @@ use crate::machinery::error::{shape_err, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::math::log_softmax_lane;
 use crate::machinery::reduction::{per_item, Gradients, PerItem, Reducer, Reduction, Scales};
+use crate::machinery::kernels::par::{self, SyncPtr};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 const NEG_INF: f64 = f64::NEG_INFINITY;
@@ -1787,16 +1788,37 @@ struct RnntBatch {
     reducer: Reducer,
 }
 
-/// One sequence's lattice: the log-probabilities of its transitions, its `α`
-/// and `β`, and the log-normaliser of each node (0 without the fused softmax).
+/// One sequence's lattice: the log-probabilities of its transitions, its `β`
+/// (the loss is `−β(0, 0)`), and the log-normaliser of each node (0 without the
+/// fused softmax). `α` is only needed by the gradient, which computes it.
 struct Lattice {
     t: usize,
     u1: usize,
     skip: Vec<f64>,
     emit: Vec<f64>,
     denom: Vec<f64>,
-    alpha: Vec<f64>,
     beta: Vec<f64>,
+}
+
+impl Lattice {
+    /// The forward variables: `α(t, u)`, the log-probability of reaching node `(t, u)`.
+    fn alpha(&self) -> Vec<f64> {
+        let (t_len, u1) = (self.t, self.u1);
+        let at = |t: usize, u: usize| t * u1 + u;
+        let mut alpha = vec![NEG_INF; t_len * u1];
+        alpha[0] = 0.0;
+        for t in 0..t_len {
+            for u in 0..u1 {
+                if t == 0 && u == 0 {
+                    continue;
+                }
+                let from_t = if t > 0 { alpha[at(t - 1, u)] + self.skip[at(t - 1, u)] } else { NEG_INF };
+                let from_u = if u > 0 { alpha[at(t, u - 1)] + self.emit[at(t, u - 1)] } else { NEG_INF };
+                alpha[at(t, u)] = lae(from_t, from_u);
+            }
+        }
+        alpha
+    }
 }
 
 struct RnntJob<'a> {
@@ -1896,7 +1918,12 @@ impl RnntLoss {
             seqs.push((t, labels));
         }
         let batch = RnntBatch { logits: widen(logits), t_max, u1, c, blank: blank as usize, seqs, reducer: seq_reducer(self.reduction, vec![n], n) };
-        let lattices = (0..n).map(|b| self.lattice(&batch, b)).collect();
+        // Each sequence's lattice on its own (parallel over the batch).
+        let slots: Vec<std::sync::OnceLock<Lattice>> = (0..n).map(|_| std::sync::OnceLock::new()).collect();
+        par::for_each(n, batch.logits.len(), |b| {
+            let _ = slots[b].set(self.lattice(&batch, b));
+        });
+        let lattices = slots.into_iter().map(|s| s.into_inner().expect("every lattice is computed")).collect();
         Ok(RnntJob { loss: self, batch, lattices })
     }
 
@@ -1924,18 +1951,6 @@ impl RnntLoss {
                 }
             }
         }
-        let mut alpha = vec![NEG_INF; t_len * u1];
-        alpha[0] = 0.0;
-        for t in 0..t_len {
-            for u in 0..u1 {
-                if t == 0 && u == 0 {
-                    continue;
-                }
-                let from_t = if t > 0 { alpha[at(t - 1, u)] + skip[at(t - 1, u)] } else { NEG_INF };
-                let from_u = if u > 0 { alpha[at(t, u - 1)] + emit[at(t, u - 1)] } else { NEG_INF };
-                alpha[at(t, u)] = lae(from_t, from_u);
-            }
-        }
         let mut beta = vec![NEG_INF; t_len * u1];
         for t in (0..t_len).rev() {
             for u in (0..u1).rev() {
@@ -1948,29 +1963,38 @@ impl RnntLoss {
                 };
             }
         }
-        Lattice { t: t_len, u1, skip, emit, denom, alpha, beta }
+        Lattice { t: t_len, u1, skip, emit, denom, beta }
     }
 
     fn grad(&self, batch: &RnntBatch, lattices: &[Lattice], scales: &Scales) -> Vec<f64> {
         let c = batch.c;
         let mut grad = vec![0.0; batch.logits.len()];
-        for (b, lat) in lattices.iter().enumerate() {
+        // Each sequence writes its own block of the gradient: parallel over the
+        // batch, and the same numbers whatever the thread count.
+        let block = batch.t_max * batch.u1 * c;
+        let out_ptr = SyncPtr(grad.as_mut_ptr());
+        par::for_each(lattices.len(), grad.len(), |b| {
+            let lat = &lattices[b];
+            // SAFETY: sequence b's block [b·block, (b + 1)·block) lies within `grad`
+            // (which holds n · block elements) and no other task touches it.
+            let out = unsafe { std::slice::from_raw_parts_mut(out_ptr.add(b * block), block) };
             let gr = scales.at(b);
             let labels = &batch.seqs[b].1;
             let cost = -lat.beta[0];
+            let alpha = lat.alpha();
             let at = |t: usize, u: usize| t * lat.u1 + u;
             for t in 0..lat.t {
                 for u in 0..lat.u1 {
                     let node = at(t, u);
                     let row = Self::node(batch, b, t, u);
-                    let out_at = ((b * batch.t_max + t) * batch.u1 + u) * c;
+                    let out_at = (t * batch.u1 + u) * c;
                     // The posteriors of leaving this node by the blank and by the next label.
                     let last = t + 1 == lat.t && u + 1 == lat.u1;
                     let next_t = if last { 0.0 } else if t + 1 < lat.t { lat.beta[at(t + 1, u)] } else { NEG_INF };
-                    let post_skip = (lat.alpha[node] + lat.skip[node] + next_t + cost).exp();
-                    let post_emit = if u + 1 < lat.u1 { (lat.alpha[node] + lat.emit[node] + lat.beta[at(t, u + 1)] + cost).exp() } else { 0.0 };
-                    let occupancy = if self.fused_log_softmax { (lat.alpha[node] + lat.beta[node] + cost).exp() } else { 0.0 };
-                    for (k, g) in grad[out_at..out_at + c].iter_mut().enumerate() {
+                    let post_skip = (alpha[node] + lat.skip[node] + next_t + cost).exp();
+                    let post_emit = if u + 1 < lat.u1 { (alpha[node] + lat.emit[node] + lat.beta[at(t, u + 1)] + cost).exp() } else { 0.0 };
+                    let occupancy = if self.fused_log_softmax { (alpha[node] + lat.beta[node] + cost).exp() } else { 0.0 };
+                    for (k, g) in out[out_at..out_at + c].iter_mut().enumerate() {
                         let mut v = if self.fused_log_softmax { (row[k] - lat.denom[node]).exp() * occupancy } else { 0.0 };
                         if k == batch.blank {
                             v -= post_skip;
@@ -1985,7 +2009,7 @@ impl RnntLoss {
                     }
                 }
             }
-        }
+        });
         grad
     }
 

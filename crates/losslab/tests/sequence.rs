@@ -633,6 +633,29 @@ mod rnnt {
     }
 
     #[test]
+    fn the_same_bits_whatever_the_thread_count() {
+        // Sequences are computed in parallel, each into its own block of the gradient.
+        // 16 × 20 × 6 × 20 logits: above the size at which work goes to rayon's threads.
+        let x = logits(16, 20, 6, 20);
+        let targets = Array2::from_shape_fn((16, 5), |(b, i)| ((b + i) % 19) as i64);
+        let tl = Array1::from_shape_fn(16, |b| [20i64, 13, 1, 20, 7][b % 5]);
+        let ul = Array1::from_shape_fn(16, |b| [5i64, 0, 3, 2, 5, 1][b % 6]);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| RnntLoss::new().reduction(Reduction::None).forward_backward(x.view(), targets.view(), tl.view(), ul.view()).unwrap())
+        };
+        let (v1, g1) = run(1);
+        for threads in [2, 3, 8] {
+            let (v, g) = run(threads);
+            assert_eq!(v.mapv(f64::to_bits), v1.mapv(f64::to_bits), "{threads} threads");
+            assert_eq!(g.input.mapv(f64::to_bits), g1.input.mapv(f64::to_bits), "{threads} threads");
+        }
+        // The forward alone (which no longer computes α) gives the same values.
+        let v = RnntLoss::new().reduction(Reduction::None).forward(x.view(), targets.view(), tl.view(), ul.view()).unwrap();
+        assert_eq!(v.mapv(f64::to_bits), v1.mapv(f64::to_bits));
+    }
+
+    #[test]
     fn f32_agrees_with_f64_and_gradients_vanish_past_the_lengths() {
         let x = logits(2, 5, 4, 6);
         let targets = array![[1i64, 2, 3], [4, 0, 0]];
