@@ -145,11 +145,15 @@ fn read_request(stream: &mut TcpStream, allowed: Duration) -> Result<Request, Re
     let deadline = Instant::now() + allowed;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
-    // The head: until the blank line.
+    // The head: until the blank line. Each byte is searched once (a client that
+    // sends its head a byte at a time costs linear time, not quadratic): a new
+    // search starts 3 bytes before the end of the last one.
+    let mut searched = 0usize;
     let head_end = loop {
-        if let Some(p) = find(&buf, b"\r\n\r\n").filter(|&p| p <= MAX_HEAD) {
+        if let Some(p) = find(&buf[searched.saturating_sub(3)..], b"\r\n\r\n").map(|p| p + searched.saturating_sub(3)).filter(|&p| p <= MAX_HEAD) {
             break p;
         }
+        searched = buf.len();
         if buf.len() > MAX_HEAD {
             return Err(ReadError::Bad(400, format!("the request's headers exceed {MAX_HEAD} bytes")));
         }
