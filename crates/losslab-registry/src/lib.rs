@@ -72,6 +72,7 @@ mod options;
 mod regression;
 mod contrastive;
 mod generative;
+mod vocabulary;
 pub mod samples;
 pub mod paths;
 
@@ -340,6 +341,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 embedding::LOSSES,
                 contrastive::LOSSES,
                 generative::LOSSES,
+                vocabulary::LOSSES,
             ]
             .into_iter()
             .flatten()
@@ -462,7 +464,9 @@ pub struct Evaluation {
     /// `torch:linear_cross_entropy`'s `z_loss` (always) and, when asked for by
     /// its options, `lse`, `entropy` and `predicted` (one per token);
     /// `losslab:vae_elbo`'s per-sample `reconstruction_loss` and `kl` (unreduced);
-    /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values).
+    /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values);
+    /// `torch:adaptive_log_softmax_with_loss`'s per-sample `output` (the module's `.output`:
+    /// each target's log-probability).
     pub outputs: BTreeMap<String, Tensor>,
 }
 

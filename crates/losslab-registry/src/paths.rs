@@ -230,9 +230,13 @@ static PATHS: &[LossPath] = &[
     general("losslab:vae_kl", GENERATIVE),
     general("losslab:vae_elbo", GENERATIVE),
     general("diffusers:min_snr_loss", GENERATIVE),
+    general("torch:adaptive_log_softmax_with_loss", "widened to f64; the head's logits and each tail's two products (for the rows whose target falls in it) by gemm (multi-threaded), per-row log-sum-exps by scalar loops, the gradients by five more gemm products per cluster: O(N·(H + hsz)·D + rows·osz·hsz) in gemm, never the full (N, n_classes) logits"),
+    general("tf:sampled_softmax_loss", SAMPLED),
+    general("tf:nce_loss", SAMPLED),
 ];
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
+const SAMPLED: &str = "widened to f64; the (B, S) sampled logits by one gemm product, the true logits by row-wise dots, per-example log-sum-exps (or sigmoids) by scalar loops, the gradients by two more gemm products and a scatter into a dense (num_classes, dim) weight gradient";
 const GENERATIVE: &str = "widened to f64, single-threaded scalar loops per element or sample; the gradient in a separate pass";
 
 #[cfg(test)]

@@ -300,6 +300,22 @@ impl Maker {
     }
 }
 
+/// Inputs of TensorFlow's sampled losses: B examples, dim D, V classes, S sampled candidates.
+fn sampled_inputs(m: &mut Maker, d: &[usize]) -> Vec<(&'static str, Tensor)> {
+    let (b, dim, v, s) = (d[0], d[1], d[2], d[3]);
+    #[allow(clippy::cast_precision_loss)]
+    let w = m.normal(&[v, dim], 1.0 / (dim.max(1) as f64).sqrt());
+    vec![
+        ("weights", w),
+        ("biases", m.normal(&[v], 0.1)),
+        ("labels", m.classes(&[b, 1], 0, v)),
+        ("inputs", m.normal(&[b, dim], 1.0)),
+        ("sampled_candidates", m.classes(&[s], 0, v)),
+        ("true_expected_count", m.uniform(&[b, 1], 0.01, 1.0)),
+        ("sampled_expected_count", m.uniform(&[s], 0.01, 1.0)),
+    ]
+}
+
 #[allow(clippy::cast_possible_wrap)]
 fn ints(v: &[usize]) -> Tensor {
     Tensor::I64(ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.iter().map(|&x| x as i64).collect()).expect("1-d"))
@@ -352,6 +368,25 @@ static RECIPES: &[Recipe] = &[
         #[allow(clippy::cast_precision_loss)]
         let w = m.normal(&[v, dim], 1.0 / (dim.max(1) as f64).sqrt());
         vec![("input", m.normal(&[n, dim], 1.0)), ("linear_weight", w), ("target", m.classes(&[n], 0, v))]
+    }),
+    // adaptive softmax: cutoffs at V/10 and V/2 (two clusters), div_value 4 (tails of D/4 and D/16 rows)
+    r("torch:adaptive_log_softmax_with_loss", "N×D×V", &[4096, 512, 50000], &[1, 1, 4], |m, d| {
+        let (n, dim, v) = (d[0], d[1], d[2]);
+        let c0 = (v / 10).max(1);
+        let c1 = (v / 2).max(c0 + 1);
+        let (h0, h1) = (dim / 4, dim / 16);
+        #[allow(clippy::cast_precision_loss)]
+        let s = |k: usize| 1.0 / (k.max(1) as f64).sqrt();
+        vec![
+            ("input", m.normal(&[n, dim], 1.0)),
+            ("target", m.classes(&[n], 0, v)),
+            ("cutoffs", ints(&[c0, c1])),
+            ("head_weight", m.normal(&[c0 + 2, dim], s(dim))),
+            ("tail_0_proj", m.normal(&[h0, dim], s(dim))),
+            ("tail_0_out", m.normal(&[c1 - c0, h0], s(h0))),
+            ("tail_1_proj", m.normal(&[h1, dim], s(dim))),
+            ("tail_1_out", m.normal(&[v - c1, h1], s(h1))),
+        ]
     }),
     r("torch:nll_loss", "N×C", ROWS, ROWS_MIN, |m, d| vec![("input", m.log_simplex(d)), ("target", m.classes(&d[..1], 0, d[1]))]),
     r("torch:binary_cross_entropy", "N", EW, EW_MIN, |m, d| vec![("input", m.uniform(d, 0.01, 0.99)), ("target", m.uniform(d, 0.0, 1.0))]),
@@ -549,6 +584,9 @@ static RECIPES: &[Recipe] = &[
             ("logit_bias", m.float(ArrayD::from_elem(IxDyn(&[]), -10.0))),
         ]
     }),
+    // ---- TensorFlow: candidate sampling (uniform-ish expected counts; candidates may repeat)
+    r("tf:sampled_softmax_loss", "B×D×V×S", &[4096, 128, 50000, 4096], &[1, 1, 1, 1], |m, d| sampled_inputs(m, d)),
+    r("tf:nce_loss", "B×D×V×S", &[4096, 128, 50000, 4096], &[1, 1, 1, 1], |m, d| sampled_inputs(m, d)),
     // ---- generative models
     r("losslab:gan_generator_loss", "N", EW, EW_MIN, |m, d| vec![("fake_logits", m.normal(d, 2.0))]),
     r("losslab:gan_discriminator_loss", "N", EW, EW_MIN, |m, d| vec![("real_logits", m.normal(d, 2.0)), ("fake_logits", m.normal(d, 2.0))]),

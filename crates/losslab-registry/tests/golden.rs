@@ -366,6 +366,15 @@ fn golden_generative() {
     check_file("generative.json");
 }
 
+/// The large-vocabulary losses (`scripts/golden/vocabulary.py`): PyTorch's
+/// `AdaptiveLogSoftmaxWithLoss` module with the case's weights loaded (its `.loss`, its
+/// `.output` as the output `output`), TensorFlow's `sampled_softmax_loss` and `nce_loss`
+/// with `sampled_values` given; gradients of the input and every weight.
+#[test]
+fn golden_vocabulary() {
+    check_file("vocabulary.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -373,7 +382,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 17] = [
+    const FILES: [&str; 18] = [
         "transducer.json",
         "torch.json",
         "linear_ce.json",
@@ -391,6 +400,7 @@ fn every_loss_has_a_golden_case() {
         "broadcast.json",
         "contrastive.json",
         "generative.json",
+        "vocabulary.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())

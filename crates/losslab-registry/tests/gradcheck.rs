@@ -278,6 +278,7 @@ fn setups() -> Vec<Setup> {
     .into_iter()
     .chain(detseg_setups())
     .chain(contrastive_generative_setups())
+    .chain(vocabulary_setups())
     .collect()
 }
 
@@ -392,6 +393,100 @@ fn contrastive_generative_setups() -> Vec<Setup> {
         vec![("model_pred", f(&[2], &[0.3, -0.2])), ("target", f(&[2], &[0.1, 0.4])), ("timesteps", ts), ("alphas_cumprod", alphas)],
         vec![],
     ));
+    v
+}
+
+/// Large vocabularies (src/vocabulary.rs): the adaptive softmax's input and every
+/// weight (with and without the head's bias, batched and not, one to four clusters,
+/// a tail of 0 rows), the sampled losses' weights, biases and inputs (num_true 1 and
+/// 2, accidental hits removed or not, a candidate sampled twice).
+fn vocabulary_setups() -> Vec<Setup> {
+    use OptionValue::{Bool, Float, Int};
+    // Deterministic values in about [-scale, scale].
+    let pr = |shape: &[usize], seed: f64, scale: f64| {
+        let n: usize = shape.iter().product();
+        let v: Vec<f64> = (0..n).map(|k| scale * ((k as f64 + 1.0) * 1.37 + seed).sin()).collect();
+        f(shape, &v)
+    };
+    let ints = |shape: &[usize], v: &[i64]| Tensor::I64(ArrayD::from_shape_vec(IxDyn(shape), v.to_vec()).unwrap());
+    let asm = "torch:adaptive_log_softmax_with_loss";
+    // in_features 6, cutoffs [2, 4], n_classes 7, div_value 2: tails of 3 and 1 rows.
+    let two = |bias: bool| {
+        let mut t = vec![
+            ("input", pr(&[4, 6], 0.3, 1.0)),
+            ("target", i(&[0, 2, 3, 6])),
+            ("cutoffs", i(&[2, 4])),
+            ("head_weight", pr(&[4, 6], 1.1, 0.6)),
+            ("tail_0_proj", pr(&[3, 6], 2.2, 0.6)),
+            ("tail_0_out", pr(&[2, 3], 3.3, 0.8)),
+            ("tail_1_proj", pr(&[1, 6], 4.4, 0.6)),
+            ("tail_1_out", pr(&[3, 1], 5.5, 0.8)),
+        ];
+        if bias {
+            t.push(("head_bias", pr(&[4], 6.6, 0.5)));
+        }
+        t
+    };
+    let mut unbatched = two(true);
+    unbatched[0] = ("input", pr(&[6], 0.9, 1.0));
+    unbatched[1] = ("target", Tensor::I64(ndarray::arr0(5i64).into_dyn()));
+    // in_features 3, four clusters of div_value 1 (full-rank tails); div_value 4 makes a tail of 0 rows.
+    let four = vec![
+        ("input", pr(&[5, 3], 0.7, 1.0)),
+        ("target", i(&[0, 1, 2, 3, 5])),
+        ("cutoffs", i(&[1, 2, 3, 4])),
+        ("head_weight", pr(&[5, 3], 1.9, 0.7)),
+        ("tail_0_proj", pr(&[3, 3], 2.8, 0.7)),
+        ("tail_0_out", pr(&[1, 3], 3.7, 0.7)),
+        ("tail_1_proj", pr(&[3, 3], 4.6, 0.7)),
+        ("tail_1_out", pr(&[1, 3], 5.5, 0.7)),
+        ("tail_2_proj", pr(&[3, 3], 6.4, 0.7)),
+        ("tail_2_out", pr(&[1, 3], 7.3, 0.7)),
+        ("tail_3_proj", pr(&[3, 3], 8.2, 0.7)),
+        ("tail_3_out", pr(&[2, 3], 9.1, 0.7)),
+    ];
+    let zero_tail = vec![
+        ("input", pr(&[3, 4], 0.2, 1.0)),
+        ("target", i(&[0, 3, 5])),
+        ("cutoffs", i(&[2])),
+        ("head_weight", pr(&[3, 4], 1.3, 0.7)),
+        ("tail_0_proj", pr(&[1, 4], 2.4, 0.7)),
+        ("tail_0_out", pr(&[4, 1], 3.5, 0.7)),
+    ];
+    let zero_rows = vec![
+        ("input", pr(&[3, 3], 0.2, 1.0)),
+        ("target", i(&[0, 3, 5])),
+        ("cutoffs", i(&[2])),
+        ("head_weight", pr(&[3, 3], 1.3, 0.7)),
+        ("tail_0_proj", f(&[0, 3], &[])),
+        ("tail_0_out", f(&[4, 0], &[])),
+    ];
+    let sampled = |nt: usize| {
+        let labels = if nt == 1 { ints(&[3, 1], &[1, 4, 2]) } else { ints(&[3, 2], &[1, 4, 4, 4, 2, 0]) };
+        vec![
+            ("weights", pr(&[6, 3], 0.4, 0.8)),
+            ("biases", pr(&[6], 1.6, 0.4)),
+            ("labels", labels),
+            ("inputs", pr(&[3, 3], 2.9, 1.0)),
+            ("sampled_candidates", i(&[4, 0, 5, 4])),
+            ("true_expected_count", f(&[3, nt], &[0.3, 0.9, 1.2, 0.5, 0.7, 0.25][..3 * nt])),
+            ("sampled_expected_count", f(&[4], &[0.4, 0.8, 1.1, 0.6])),
+        ]
+    };
+    let mut v = vec![
+        setup(asm, two(false), vec![("div_value", Float(2.0))]),
+        setup(asm, two(true), vec![("div_value", Float(2.0)), ("head_bias", Bool(true))]),
+        setup(asm, unbatched, vec![("div_value", Float(2.0)), ("head_bias", Bool(true))]),
+        setup(asm, four, vec![("div_value", Float(1.0))]),
+        setup(asm, zero_tail, vec![]),
+        setup(asm, zero_rows, vec![("div_value", Float(8.0))]),
+    ];
+    for loss in ["tf:sampled_softmax_loss", "tf:nce_loss"] {
+        for remove in [true, false] {
+            v.push(setup(loss, sampled(1), vec![("remove_accidental_hits", Bool(remove))]));
+            v.push(setup(loss, sampled(2), vec![("num_true", Int(2)), ("remove_accidental_hits", Bool(remove))]));
+        }
+    }
     v
 }
 

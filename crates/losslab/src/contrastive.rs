@@ -43,7 +43,7 @@ pub struct ContrastiveGradients<T> {
 /// `dst (m × n, row-major) = beta · lhs (m × k) · rhs (k × n)`, each operand by
 /// its row and column strides, in `f64` through the `gemm` crate.
 #[allow(clippy::too_many_arguments)]
-fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], (lhs_rs, lhs_cs): (isize, isize), rhs: &[f64], (rhs_rs, rhs_cs): (isize, isize), beta: f64) {
+pub(crate) fn matmul(m: usize, n: usize, k: usize, dst: &mut [f64], lhs: &[f64], (lhs_rs, lhs_cs): (isize, isize), rhs: &[f64], (rhs_rs, rhs_cs): (isize, isize), beta: f64) {
     debug_assert_eq!(dst.len(), m * n);
     if m == 0 || n == 0 {
         return;

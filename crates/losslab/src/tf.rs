@@ -13,6 +13,8 @@
 //! | [`log_poisson_loss`] | [`LogPoissonLoss`] | [`likelihood`](crate::likelihood) |
 //! | [`l2_loss`] | [`L2Loss`] | [`likelihood`](crate::likelihood) |
 //! | [`ctc_loss`] | [`CtcLoss`] | [`sequence`](crate::sequence) |
+//! | [`sampled_softmax_loss`] | [`SampledSoftmaxLoss`] | [`vocabulary`](crate::vocabulary) |
+//! | [`nce_loss`] | [`NceLoss`] | [`vocabulary`](crate::vocabulary) |
 
 crate::machinery::methods::face! {
     softmax_cross_entropy_with_logits = classification::softmax_cross_entropy_with_logits, SoftmaxCrossEntropyWithLogits = classification::SoftmaxCrossEntropyWithLogits;
@@ -22,4 +24,9 @@ crate::machinery::methods::face! {
     log_poisson_loss = likelihood::log_poisson_loss, LogPoissonLoss = likelihood::LogPoissonLoss;
     l2_loss = likelihood::l2_loss, L2Loss = likelihood::L2Loss;
     ctc_loss = sequence::tf_ctc_loss, CtcLoss = sequence::TfCtcLoss;
+    sampled_softmax_loss = vocabulary::sampled_softmax_loss, SampledSoftmaxLoss = vocabulary::SampledSoftmaxLoss;
+    nce_loss = vocabulary::nce_loss, NceLoss = vocabulary::NceLoss;
 }
+
+// The types these losses return or take.
+pub use crate::vocabulary::{SampledGradients, SampledValues};

@@ -28,6 +28,7 @@
 //! | [`triplet_margin_with_distance_loss`] | [`TripletMarginWithDistanceLoss`] | [`embedding`](crate::embedding) |
 //! | [`ctc_loss`] | [`CtcLoss`] | [`sequence`](crate::sequence) |
 //! | [`linear_cross_entropy`] | [`LinearCrossEntropyLoss`] | [`classification`](crate::classification) |
+//! | [`adaptive_log_softmax_with_loss`] | [`AdaptiveLogSoftmaxWithLoss`] | [`vocabulary`](crate::vocabulary) |
 
 crate::machinery::methods::face! {
     cross_entropy = classification::cross_entropy, CrossEntropyLoss = classification::CrossEntropyLoss;
@@ -52,6 +53,7 @@ crate::machinery::methods::face! {
     triplet_margin_with_distance_loss = embedding::triplet_margin_with_distance_loss, TripletMarginWithDistanceLoss = embedding::TripletMarginWithDistanceLoss;
     ctc_loss = sequence::ctc_loss, CtcLoss = sequence::CtcLoss;
     linear_cross_entropy = classification::linear_cross_entropy, LinearCrossEntropyLoss = classification::LinearCrossEntropyLoss;
+    adaptive_log_softmax_with_loss = vocabulary::adaptive_log_softmax_with_loss, AdaptiveLogSoftmaxWithLoss = vocabulary::AdaptiveLogSoftmaxWithLoss;
 }
 
 // The types these losses return or take.
@@ -61,3 +63,4 @@ pub use crate::embedding::CosineEmbeddingGradients;
 pub use crate::embedding::TripletGradients;
 pub use crate::embedding::TripletDistance;
 pub use crate::classification::{LinearCrossEntropyGradients, LinearCrossEntropyOutput};
+pub use crate::vocabulary::{AdaptiveLogSoftmaxGradients, AdaptiveLogSoftmaxOutput, AdaptiveWeights};
