@@ -8,19 +8,19 @@
 info-unit-bits = bits
 info-unit-nats = nats
 info-note-normalised = note: { $flag } sums to { $sum }, normalised to { $list }
-info-p-is-truth = the true distribution
-info-q-is-prediction = the prediction
+info-p-is-truth = (the true distribution)
+info-q-is-prediction = (the prediction)
 info-unit = unit: { $unit } (log = { $log })
 info-self-information = Self-information I(x) = −log p(x): the rarer an outcome, the more its occurrence tells.
 info-outcome = outcome
-info-zero-probability = I = ∞ for an outcome of probability 0: it never happens, and would be infinitely surprising.
+info-zero-probability = (I = ∞ for an outcome of probability 0: it never happens, and would be infinitely surprising.)
 info-entropy = Entropy H = −Σ p log p, the expected self-information (0·log 0 = 0):
-info-entropy-max = at most log n = { $max } for n = { $n } outcomes
+info-entropy-max = (at most log n = { $max } for n = { $n } outcomes)
 info-give-q = Give --q too for cross entropy, KL and JS divergences.
 info-cross-entropy = Cross entropy H(p, q) = −Σ p log q: the cost of coding p's outcomes with q's code.
 info-kl = Kullback-Leibler divergence KL(p‖q) = Σ p log(p/q): the extra cost; 0 only when q = p.
-info-kl-not-symmetric = KL is not symmetric
-info-kl-not-symmetric-equal = KL is not symmetric, though equal here
+info-kl-not-symmetric = (KL is not symmetric)
+info-kl-not-symmetric-equal = (KL is not symmetric, though equal here)
 info-zero-conventions = Zero conventions: 0·log(0/0) = 0, 0·log(0/q) = 0, p·log(p/0) = ∞.
 info-outcome-p-zero = outcome { $i }: p = 0, so it adds 0 to KL(p‖q) whatever q says (0·log(0/q) = 0); in KL(q‖p) q gives it { $q } where p gives 0, so q·log(q/0) = ∞.
 info-outcome-q-zero = outcome { $i }: q = 0 where p = { $p }: the prediction rules out what can happen, so p·log(p/0) = ∞ and KL(p‖q) = ∞ (and H(p, q) = ∞).
@@ -28,7 +28,7 @@ info-outcome-both-zero = outcome { $i }: p = q = 0, it adds 0 to both (0·log(0/
 info-kl-pq-infinite = KL(p‖q) is infinite: q gives probability 0 to an outcome p says can happen.
 info-kl-qp-infinite = KL(q‖p) is infinite: p gives probability 0 to an outcome q says can happen.
 info-js = Jensen-Shannon divergence JS = ½ KL(p‖m) + ½ KL(q‖m), m = ½(p + q): symmetric and finite.
-info-js-max = at most { $max } { $unit }
+info-js-max = (at most { $max } { $unit })
 
 ## explain entropy
 

@@ -7,19 +7,19 @@
 info-unit-bits = 比特
 info-unit-nats = 奈特
 info-note-normalised = 注意：{ $flag } 的总和为 { $sum }，已归一化为 { $list }
-info-p-is-truth = 真实分布
-info-q-is-prediction = 预测分布
+info-p-is-truth = （真实分布）
+info-q-is-prediction = （预测分布）
 info-unit = 单位：{ $unit }（log = { $log }）
 info-self-information = 信息量 I(x) = −log p(x)：一个结果越罕见，它的发生带来的信息越多。
 info-outcome = 结果
-info-zero-probability = 概率为 0 的结果信息量 I = ∞：它从不发生，一旦发生将是无穷大的意外。
+info-zero-probability = （概率为 0 的结果信息量 I = ∞：它从不发生，一旦发生将是无穷大的意外。）
 info-entropy = 熵 H = −Σ p log p，即信息量的期望（约定 0·log 0 = 0）：
-info-entropy-max = 最大为 log n = { $max }，n = { $n } 个结果
+info-entropy-max = （最大为 log n = { $max }，n = { $n } 个结果）
 info-give-q = 再给出 --q 即可计算交叉熵、KL 散度和 JS 散度。
 info-cross-entropy = 交叉熵 H(p, q) = −Σ p log q：用 q 的编码去编码 p 的结果所需的平均代价。
 info-kl = 相对熵（KL 散度）KL(p‖q) = Σ p log(p/q)：多付出的代价；只有 q = p 时为 0。
-info-kl-not-symmetric = KL 散度不对称
-info-kl-not-symmetric-equal = KL 散度不对称，只是这里恰好相等
+info-kl-not-symmetric = （KL 散度不对称）
+info-kl-not-symmetric-equal = （KL 散度不对称，只是这里恰好相等）
 info-zero-conventions = 零的约定：0·log(0/0) = 0，0·log(0/q) = 0，p·log(p/0) = ∞。
 info-outcome-p-zero = 结果 { $i }：p = 0，所以无论 q 是多少，它对 KL(p‖q) 的贡献都是 0（0·log(0/q) = 0）；而在 KL(q‖p) 中，q 给它 { $q }，p 给它 0，于是 q·log(q/0) = ∞。
 info-outcome-q-zero = 结果 { $i }：p = { $p } 而 q = 0：预测排除了可能发生的结果，所以 p·log(p/0) = ∞，KL(p‖q) = ∞（H(p, q) 也是 ∞）。
@@ -27,7 +27,7 @@ info-outcome-both-zero = 结果 { $i }：p = q = 0，对两个方向的贡献都
 info-kl-pq-infinite = KL(p‖q) 为无穷大：q 给 p 认为可能发生的结果分配了 0 概率。
 info-kl-qp-infinite = KL(q‖p) 为无穷大：p 给 q 认为可能发生的结果分配了 0 概率。
 info-js = JS 散度 JS = ½ KL(p‖m) + ½ KL(q‖m)，m = ½(p + q)：对称且有限。
-info-js-max = 最大为 { $max } { $unit }
+info-js-max = （最大为 { $max } { $unit }）
 
 ## explain entropy
 
@@ -149,7 +149,7 @@ family-clip = 对比预训练（open_clip:clip_loss、siglip_loss）
 family-clip-when = 从配对数据中学习图像与文本的嵌入：CLIP 在批次上做 softmax，SigLIP 对每一对做 sigmoid，适合很大或分片的批次
 family-metric-learning = 度量学习（pml: arc_face、cos_face、sphere_face、sup_con、circle、multi_similarity、lifted_structure、n_pairs）
 family-metric-learning-when = 用于识别和检索的嵌入（人脸、商品、说话人）：角度间隔把不同身份分开，基于样本对的损失挖掘难正例和难负例
-family-transducer = 转换器损失（torchaudio:rnnt_loss）
+family-transducer = RNN-T（Transducer）损失（torchaudio:rnnt_loss）
 family-transducer-when = 流式语音识别：像 CTC 一样无需对齐，但每一步的输出还依赖于之前的输出
 family-large-vocabulary = 大词表（torch:adaptive_log_softmax_with_loss、tf:sampled_softmax_loss、tf:nce_loss）
 family-large-vocabulary-when = 有几十万个类别的语言模型和推荐系统：训练时用更便宜的 softmax（采样，或按词频分簇）

@@ -253,9 +253,9 @@ impl Info {
                 let _ = writeln!(s, "{}", lang.f("info-note-normalised", &[("flag", &"--q"), ("sum", &num(q.given.iter().sum())), ("list", &list(&q.probs))]));
             }
         }
-        let _ = writeln!(s, "p = {}   ({})", list(p), lang.t("info-p-is-truth"));
+        let _ = writeln!(s, "p = {}   {}", list(p), lang.t("info-p-is-truth"));
         if let Some(q) = &self.q {
-            let _ = writeln!(s, "q = {}   ({})", list(&q.probs), lang.t("info-q-is-prediction"));
+            let _ = writeln!(s, "q = {}   {}", list(&q.probs), lang.t("info-q-is-prediction"));
         }
         let _ = writeln!(s, "{}\n", lang.f("info-unit", &[("unit", u), ("log", &log)]));
 
@@ -284,13 +284,13 @@ impl Info {
             }
         }
         if p.iter().chain(self.q.iter().flat_map(|q| q.probs.iter())).any(|&v| v == 0.0) {
-            let _ = writeln!(s, "  ({})", lang.t("info-zero-probability"));
+            let _ = writeln!(s, "  {}", lang.t("info-zero-probability"));
         }
         s.push('\n');
 
         let _ = writeln!(s, "{}", lang.t("info-entropy"));
         let n = p.len();
-        let _ = writeln!(s, "  H(p)    = {:<10} {u}   ({})", num(self.entropy_p), lang.f("info-entropy-max", &[("max", &num(max_entropy(n, self.unit))), ("n", &n)]));
+        let _ = writeln!(s, "  H(p)    = {:<10} {u}   {}", num(self.entropy_p), lang.f("info-entropy-max", &[("max", &num(max_entropy(n, self.unit))), ("n", &n)]));
         let (Some(q), Some(hq), Some(ce), Some(kl_pq), Some(kl_qp), Some(js)) =
             (&self.q, self.entropy_q, self.cross_entropy, self.kl_pq, self.kl_qp, self.js)
         else {
@@ -303,7 +303,7 @@ impl Info {
         let _ = writeln!(s, "  H(p, q) = {:<10} {u}   = H(p) + KL(p‖q) = {} + {}\n", num(ce), num(self.entropy_p), num(kl_pq));
         let _ = writeln!(s, "{}", lang.t("info-kl"));
         let _ = writeln!(s, "  KL(p‖q) = {:<10} {u}", num(kl_pq));
-        let _ = writeln!(s, "  KL(q‖p) = {:<10} {u}   ({})", num(kl_qp), lang.t(if kl_pq == kl_qp { "info-kl-not-symmetric-equal" } else { "info-kl-not-symmetric" }));
+        let _ = writeln!(s, "  KL(q‖p) = {:<10} {u}   {}", num(kl_qp), lang.t(if kl_pq == kl_qp { "info-kl-not-symmetric-equal" } else { "info-kl-not-symmetric" }));
         let _ = writeln!(s, "  {}", lang.t("info-zero-conventions"));
         for (i, (&pi, &qi)) in p.iter().zip(q).enumerate() {
             if pi == 0.0 && qi > 0.0 {
@@ -321,7 +321,7 @@ impl Info {
             let _ = writeln!(s, "  {}", lang.t("info-kl-qp-infinite"));
         }
         let _ = writeln!(s, "\n{}", lang.t("info-js"));
-        let _ = writeln!(s, "  JS(p, q) = {:<10} {u}   ({})", num(js), lang.f("info-js-max", &[("max", &num(if self.unit == "bits" { 1.0 } else { 2f64.ln() })), ("unit", u)]));
+        let _ = writeln!(s, "  JS(p, q) = {:<10} {u}   {}", num(js), lang.f("info-js-max", &[("max", &num(if self.unit == "bits" { 1.0 } else { 2f64.ln() })), ("unit", u)]));
         s
     }
 }
