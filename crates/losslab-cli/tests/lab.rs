@@ -513,3 +513,20 @@ fn report_in_chinese_has_the_same_numbers() {
     assert_eq!(cells(&en), cells(&zh));
     assert!(cells(&en).len() > 30);
 }
+
+#[test]
+fn plot_in_chinese() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok_in(dir.path(), &["plot", "mse", "l1", "--lang", "zh", "--out", "f.svg"]);
+    assert!(out.starts_with("已写入 f.svg"), "{out}");
+    let svg = std::fs::read_to_string(dir.path().join("f.svg")).unwrap();
+    assert!(svg.contains("损失随残差的变化") && svg.contains("梯度随残差的变化") && svg.contains("残差 r = 预测 − 目标"), "titles and axis in Chinese");
+    // A PNG in Chinese needs a CJK font: drawn where Debian's fonts-wqy-zenhei is installed, else a clear error.
+    let out = losslab(dir.path(), &["plot", "mse", "--lang", "zh", "--out", "f.png"]);
+    if std::path::Path::new("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc").exists() {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(&std::fs::read(dir.path().join("f.png")).unwrap()[1..4], b"PNG");
+    } else if !out.status.success() {
+        assert!(String::from_utf8_lossy(&out.stderr).contains("fonts-wqy-zenhei"));
+    }
+}

@@ -334,3 +334,9 @@ report-q6-when = when to use it
 report-q6-gallery = The gallery: every loss of losslab's catalog that is element-wise in one prediction, drawn with its gradient against its natural axis (the one-line summaries come from the catalog, in English).
 report-q6-at = Against the { $axis }; at { $axis } = { $x }: loss { $loss }, gradient { $grad }.
 report-q6-not-drawn = Not drawn (they take class indices, whole distributions or several tensors): { $names }.
+
+## plot
+
+plot-loss-title = loss against the { $axis }
+plot-gradient-title = gradient along the { $axis }
+plot-wrote = wrote { $path } ({ $losses } against the { $axis })

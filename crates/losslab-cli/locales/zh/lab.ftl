@@ -333,3 +333,9 @@ report-q6-when = 适用场景
 report-q6-gallery = 图集：losslab 目录中所有对单个预测逐元素计算的损失，连同其梯度，画在各自的自然坐标轴上（每条损失的一句话简介来自目录，为英文）。
 report-q6-at = 横轴为{ $axis }；{ $axis } = { $x } 处：损失 { $loss }，梯度 { $grad }。
 report-q6-not-drawn = 未画出（它们的输入是类别下标、整个分布或多个张量）：{ $names }。
+
+## plot
+
+plot-loss-title = 损失随{ $axis }的变化
+plot-gradient-title = 梯度随{ $axis }的变化
+plot-wrote = 已写入 { $path }（{ $losses }，横轴为{ $axis }）
