@@ -7,6 +7,7 @@
 //! [`kl_divergence`](losslab::information::kl_divergence), [`js_divergence`](losslab::js_divergence)).
 
 use anyhow::{bail, Result};
+use crate::lab::i18n::Lang;
 use ndarray::Array1;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
@@ -22,7 +23,8 @@ lists of different lengths are errors.
 Examples:
   losslab info
   losslab info --p 0.25,0.25,0.25,0.25 --bits
-  losslab info --p 1,0,0 --q 0.7,0.2,0.1 --json";
+  losslab info --p 1,0,0 --q 0.7,0.2,0.1 --json
+  losslab info --lang zh";
 
 /// The flags of `losslab info`, as given.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,6 +45,10 @@ pub struct InfoArgs {
     /// Print one JSON object instead of text (infinities as the string "inf").
     #[arg(long)]
     pub json: bool,
+    /// The language of the text: en or zh (by default the LANG environment
+    /// variable's where it is Chinese, else English).
+    #[arg(long, value_name = "LANG")]
+    pub lang: Option<String>,
 }
 
 /// A distribution as given, and as used (normalised).
@@ -228,30 +234,36 @@ impl Info {
         })
     }
 
-    /// The text `info` prints.
+    /// The text `info` prints, in English.
     pub fn to_text(&self) -> String {
-        let u = self.unit;
-        let log = if u == "bits" { "log₂" } else { "ln" };
+        self.to_text_in(Lang::En)
+    }
+
+    /// The text `info --lang LANG` prints: the same numbers in either language.
+    pub fn to_text_in(&self, lang: Lang) -> String {
+        let u = &lang.t(if self.unit == "bits" { "info-unit-bits" } else { "info-unit-nats" });
+        let log = if self.unit == "bits" { "log₂" } else { "ln" };
         let mut s = String::new();
         let p = &self.p.probs;
         if self.p.normalised() {
-            let _ = writeln!(s, "note: --p sums to {}, normalised to {}", num(self.p.given.iter().sum()), list(p));
+            let _ = writeln!(s, "{}", lang.f("info-note-normalised", &[("flag", &"--p"), ("sum", &num(self.p.given.iter().sum())), ("list", &list(p))]));
         }
         if let Some(q) = &self.q {
             if q.normalised() {
-                let _ = writeln!(s, "note: --q sums to {}, normalised to {}", num(q.given.iter().sum()), list(&q.probs));
+                let _ = writeln!(s, "{}", lang.f("info-note-normalised", &[("flag", &"--q"), ("sum", &num(q.given.iter().sum())), ("list", &list(&q.probs))]));
             }
         }
-        let _ = writeln!(s, "p = {}   (the true distribution)", list(p));
+        let _ = writeln!(s, "p = {}   {}", list(p), lang.t("info-p-is-truth"));
         if let Some(q) = &self.q {
-            let _ = writeln!(s, "q = {}   (the prediction)", list(&q.probs));
+            let _ = writeln!(s, "q = {}   {}", list(&q.probs), lang.t("info-q-is-prediction"));
         }
-        let _ = writeln!(s, "unit: {u} (log = {log})\n");
+        let _ = writeln!(s, "{}\n", lang.f("info-unit", &[("unit", u), ("log", &log)]));
 
-        let _ = writeln!(s, "Self-information I(x) = −log p(x): the rarer an outcome, the more its occurrence tells.");
+        let _ = writeln!(s, "{}", lang.t("info-self-information"));
+        let outcome = lang.t("info-outcome");
         match (&self.q, &self.self_information_q) {
             (Some(q), Some(iq)) => {
-                let _ = writeln!(s, "  outcome        p   I_p = −log p            q   I_q = −log q");
+                let _ = writeln!(s, "  {outcome:>7} {:>8} {:>14} {:>12} {:>14}", "p", "I_p = −log p", "q", "I_q = −log q");
                 for i in 0..p.len() {
                     let _ = writeln!(
                         s,
@@ -265,58 +277,51 @@ impl Info {
                 }
             }
             _ => {
-                let _ = writeln!(s, "  outcome        p   I_p = −log p");
+                let _ = writeln!(s, "  {outcome:>7} {:>8} {:>14}", "p", "I_p = −log p");
                 for (i, (&pi, &ii)) in p.iter().zip(&self.self_information_p).enumerate() {
                     let _ = writeln!(s, "  {:>7} {:>8} {:>14}", i, num(pi), num(ii));
                 }
             }
         }
         if p.iter().chain(self.q.iter().flat_map(|q| q.probs.iter())).any(|&v| v == 0.0) {
-            let _ = writeln!(s, "  (I = ∞ for an outcome of probability 0: it never happens, and would be infinitely surprising.)");
+            let _ = writeln!(s, "  {}", lang.t("info-zero-probability"));
         }
         s.push('\n');
 
-        let _ = writeln!(s, "Entropy H = −Σ p log p, the expected self-information (0·log 0 = 0):");
-        let _ = writeln!(s, "  H(p)    = {:<10} {u}   (at most log n = {} for n = {} outcomes)", num(self.entropy_p), num(max_entropy(p.len(), u)), p.len());
+        let _ = writeln!(s, "{}", lang.t("info-entropy"));
+        let n = p.len();
+        let _ = writeln!(s, "  H(p)    = {:<10} {u}   {}", num(self.entropy_p), lang.f("info-entropy-max", &[("max", &num(max_entropy(n, self.unit))), ("n", &n)]));
         let (Some(q), Some(hq), Some(ce), Some(kl_pq), Some(kl_qp), Some(js)) =
             (&self.q, self.entropy_q, self.cross_entropy, self.kl_pq, self.kl_qp, self.js)
         else {
-            let _ = writeln!(s, "\nGive --q too for cross entropy, KL and JS divergences.");
+            let _ = writeln!(s, "\n{}", lang.t("info-give-q"));
             return s;
         };
         let q = &q.probs;
         let _ = writeln!(s, "  H(q)    = {:<10} {u}\n", num(hq));
-        let _ = writeln!(s, "Cross entropy H(p, q) = −Σ p log q: the cost of coding p's outcomes with q's code.");
+        let _ = writeln!(s, "{}", lang.t("info-cross-entropy"));
         let _ = writeln!(s, "  H(p, q) = {:<10} {u}   = H(p) + KL(p‖q) = {} + {}\n", num(ce), num(self.entropy_p), num(kl_pq));
-        let _ = writeln!(s, "Kullback-Leibler divergence KL(p‖q) = Σ p log(p/q): the extra cost; 0 only when q = p.");
+        let _ = writeln!(s, "{}", lang.t("info-kl"));
         let _ = writeln!(s, "  KL(p‖q) = {:<10} {u}", num(kl_pq));
-        let _ = writeln!(s, "  KL(q‖p) = {:<10} {u}   (KL is not symmetric{})", num(kl_qp), if kl_pq == kl_qp { ", though equal here" } else { "" });
-        let _ = writeln!(s, "  Zero conventions: 0·log(0/0) = 0, 0·log(0/q) = 0, p·log(p/0) = ∞.");
+        let _ = writeln!(s, "  KL(q‖p) = {:<10} {u}   {}", num(kl_qp), lang.t(if kl_pq == kl_qp { "info-kl-not-symmetric-equal" } else { "info-kl-not-symmetric" }));
+        let _ = writeln!(s, "  {}", lang.t("info-zero-conventions"));
         for (i, (&pi, &qi)) in p.iter().zip(q).enumerate() {
             if pi == 0.0 && qi > 0.0 {
-                let _ = writeln!(
-                    s,
-                    "  - outcome {i}: p = 0, so it adds 0 to KL(p‖q) whatever q says (0·log(0/q) = 0); in KL(q‖p) q gives it {} where p gives 0, so q·log(q/0) = ∞.",
-                    num(qi)
-                );
+                let _ = writeln!(s, "  - {}", lang.f("info-outcome-p-zero", &[("i", &i), ("q", &num(qi))]));
             } else if pi > 0.0 && qi == 0.0 {
-                let _ = writeln!(
-                    s,
-                    "  - outcome {i}: q = 0 where p = {}: the prediction rules out what can happen, so p·log(p/0) = ∞ and KL(p‖q) = ∞ (and H(p, q) = ∞).",
-                    num(pi)
-                );
+                let _ = writeln!(s, "  - {}", lang.f("info-outcome-q-zero", &[("i", &i), ("p", &num(pi))]));
             } else if pi == 0.0 && qi == 0.0 {
-                let _ = writeln!(s, "  - outcome {i}: p = q = 0, it adds 0 to both (0·log(0/0) = 0).");
+                let _ = writeln!(s, "  - {}", lang.f("info-outcome-both-zero", &[("i", &i)]));
             }
         }
         if kl_pq.is_infinite() {
-            let _ = writeln!(s, "  KL(p‖q) is infinite: q gives probability 0 to an outcome p says can happen.");
+            let _ = writeln!(s, "  {}", lang.t("info-kl-pq-infinite"));
         }
         if kl_qp.is_infinite() {
-            let _ = writeln!(s, "  KL(q‖p) is infinite: p gives probability 0 to an outcome q says can happen.");
+            let _ = writeln!(s, "  {}", lang.t("info-kl-qp-infinite"));
         }
-        let _ = writeln!(s, "\nJensen-Shannon divergence JS = ½ KL(p‖m) + ½ KL(q‖m), m = ½(p + q): symmetric and finite.");
-        let _ = writeln!(s, "  JS(p, q) = {:<10} {u}   (at most {} {u})", num(js), num(if u == "bits" { 1.0 } else { 2f64.ln() }));
+        let _ = writeln!(s, "\n{}", lang.t("info-js"));
+        let _ = writeln!(s, "  JS(p, q) = {:<10} {u}   {}", num(js), lang.f("info-js-max", &[("max", &num(if self.unit == "bits" { 1.0 } else { 2f64.ln() })), ("unit", u)]));
         s
     }
 }
@@ -336,6 +341,7 @@ fn max_entropy(n: usize, unit: &str) -> f64 {
 /// # Errors
 /// Bad lists (see [`distribution`]), lists of different lengths, or a failed write.
 pub fn run(args: &InfoArgs, out: &mut dyn Write) -> Result<ExitCode> {
+    let lang = Lang::from_flag_or_env(args.lang.as_deref())?;
     let (p, q) = match (&args.p, &args.q) {
         (None, None) => (vec![1.0, 0.0, 0.0], Some(vec![0.7, 0.2, 0.1])),
         (Some(p), q) => (parse_list("p", p)?, q.as_deref().map(|q| parse_list("q", q)).transpose()?),
@@ -347,7 +353,7 @@ pub fn run(args: &InfoArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if args.json {
         writeln!(out, "{}", info.to_json())?;
     } else {
-        out.write_all(info.to_text().as_bytes())?;
+        out.write_all(info.to_text_in(lang).as_bytes())?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

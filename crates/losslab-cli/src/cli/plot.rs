@@ -1,7 +1,8 @@
 //! `losslab plot`: losses and their gradients against the residual, the
 //! margin or the predicted probability, several on one figure, as SVG or PNG.
 
-use crate::lab::curves::{axis_name, curve, lookup, panels, Against, ALIASES};
+use crate::lab::curves::{axis_name_in, curve, lookup, panels_in, Against, ALIASES};
+use crate::lab::i18n::Lang;
 use crate::lab::figure::Figure;
 use anyhow::{bail, Result};
 use std::io::Write;
@@ -20,7 +21,8 @@ Examples:
   losslab plot mse l1 smooth-l1 huber --out target/regression.svg
   losslab plot logistic --out target/logistic.png
   losslab plot bce --against probability --out target/bce.png
-  losslab plot binary-entropy --out target/binary-entropy.svg";
+  losslab plot binary-entropy --out target/binary-entropy.svg
+  losslab plot mse l1 smooth-l1 huber --lang zh --out target/regression.zh.png";
 
 /// The flags of `losslab plot`, as given.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,6 +37,12 @@ pub struct PlotArgs {
     /// What to draw the losses against.
     #[arg(long, value_enum)]
     pub against: Option<Against>,
+    /// The language of the titles and axis names: en or zh (by default the
+    /// LANG environment variable's where it is Chinese, else English). A PNG
+    /// in Chinese is drawn with a CJK font: Debian's fonts-wqy-zenhei, or the
+    /// file named by LOSSLAB_CJK_FONT.
+    #[arg(long, value_name = "LANG")]
+    pub lang: Option<String>,
 }
 
 /// Runs `losslab plot`.
@@ -46,15 +54,18 @@ pub fn run(args: &PlotArgs, out: &mut dyn Write) -> Result<ExitCode> {
     if !matches!(ext.as_deref(), Some("svg" | "png")) {
         bail!("--out `{}`: the output must end in .svg or .png", args.out.display());
     }
+    let lang = Lang::from_flag_or_env(args.lang.as_deref())?;
     let first = lookup(&args.losses[0])?;
     let against = args.against.unwrap_or_else(|| Against::natural(first));
     let xs = against.grid();
     let curves = args.losses.iter().map(|l| curve(l, against, &xs)).collect::<Result<Vec<_>>>()?;
-    let mut fig = Figure::new(panels(&curves));
-    fig.panels[0].title = format!("loss against the {}", axis_name(against));
-    fig.panels[1].title = format!("gradient along the {}", axis_name(against));
+    let axis = axis_name_in(against, lang);
+    let mut fig = Figure::new(panels_in(&curves, lang));
+    fig.panels[0].title = lang.f("plot-loss-title", &[("axis", &axis)]);
+    fig.panels[1].title = lang.f("plot-gradient-title", &[("axis", &axis)]);
     fig.write(&args.out)?;
-    writeln!(out, "wrote {} ({} against the {})", args.out.display(), curves.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "), axis_name(against))?;
+    let names = curves.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    writeln!(out, "{}", lang.f("plot-wrote", &[("path", &args.out.display()), ("losses", &names), ("axis", &axis)]))?;
     let _ = ALIASES;
     out.flush()?;
     Ok(ExitCode::SUCCESS)

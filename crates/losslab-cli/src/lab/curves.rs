@@ -4,6 +4,7 @@
 
 use losslab_registry::{resolve, EvalRequest, LossSpec, OptionValue, TensorKind};
 use crate::lab::figure::{Mark, Panel, Series};
+use crate::lab::i18n::Lang;
 use losslab_registry::Tensor;
 use anyhow::{bail, Result};
 use losslab::Reduction;
@@ -28,6 +29,15 @@ impl Against {
             Against::Margin => "margin m = logit of the true class (target 1)",
             Against::Probability => "predicted probability p of the true class",
         }
+    }
+
+    /// The axis's label in `lang`.
+    pub fn label_in(self, lang: Lang) -> String {
+        lang.t(match self {
+            Against::Residual => "axis-residual-label",
+            Against::Margin => "axis-margin-label",
+            Against::Probability => "axis-probability-label",
+        })
     }
 
     /// The default grid: 401 points.
@@ -148,16 +158,30 @@ pub fn axis_name(a: Against) -> &'static str {
     }
 }
 
+/// The name of an axis in `lang` (`residual`, `残差`...).
+pub fn axis_name_in(a: Against, lang: Lang) -> String {
+    lang.t(match a {
+        Against::Residual => "axis-residual",
+        Against::Margin => "axis-margin",
+        Against::Probability => "axis-probability",
+    })
+}
+
 /// Two panels, the losses and their gradients, one colour per loss.
 pub fn panels(curves: &[Curve]) -> Vec<Panel> {
+    panels_in(curves, Lang::En)
+}
+
+/// [`panels`] with the titles and axis labels in `lang`.
+pub fn panels_in(curves: &[Curve], lang: Lang) -> Vec<Panel> {
     let Some(first) = curves.first() else { return vec![] };
-    let label = first.against.label();
+    let label = first.against.label_in(lang);
     let (mut loss, mut grad) = (Panel::default(), Panel::default());
-    loss.title = "loss".into();
-    grad.title = "gradient ∂loss/∂x".into();
-    for (p, y) in [(&mut loss, "loss"), (&mut grad, "gradient")] {
-        p.x_label = label.into();
-        p.y_label = y.into();
+    loss.title = lang.t("curve-loss-title");
+    grad.title = lang.t("curve-gradient-title");
+    for (p, y) in [(&mut loss, lang.t("curve-loss")), (&mut grad, lang.t("curve-gradient"))] {
+        p.x_label = label.clone();
+        p.y_label = y;
     }
     for (i, c) in curves.iter().enumerate() {
         let v = c.xs.iter().copied().zip(c.values.iter().copied()).collect();

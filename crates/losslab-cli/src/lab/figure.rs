@@ -3,7 +3,14 @@
 //! SVG or PNG file, written atomically.
 //!
 //! PNG text is drawn with DejaVu Sans, embedded in the binary
-//! (`assets/fonts/`, Bitstream Vera licence), so no system font is needed.
+//! (`assets/fonts/`, Bitstream Vera licence), so no system font is needed for
+//! English. DejaVu has no CJK glyphs: a PNG figure whose text is Chinese is
+//! drawn with WenQuanYi Zen Hei instead, loaded at run time from Debian's
+//! package `fonts-wqy-zenhei` (`/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc`,
+//! GPL with the font exception; not shipped in the repository) or from the
+//! file named by `LOSSLAB_CJK_FONT`; without one, such a PNG is an error that
+//! says so. SVG figures name the family `sans-serif` and leave the glyphs to
+//! the viewer.
 
 use anyhow::{bail, Context, Result};
 use plotters::coord::Shift;
@@ -101,7 +108,57 @@ fn register_font() {
     });
 }
 
+/// Where a font with CJK glyphs is looked for, after `LOSSLAB_CJK_FONT`:
+/// Debian's fonts-wqy-zenhei, then fonts-wqy-microhei.
+pub const CJK_FONT_PATHS: &[&str] = &["/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"];
+
+/// The family name the CJK font is registered under.
+const CJK_FAMILY: &str = "losslab-cjk";
+
+/// Loads and registers the CJK font once; the path it came from, or why none could be loaded.
+fn register_cjk_font() -> Result<&'static str, &'static str> {
+    static LOADED: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    let r = LOADED.get_or_init(|| {
+        let mut paths: Vec<String> = std::env::var("LOSSLAB_CJK_FONT").ok().filter(|p| !p.is_empty()).into_iter().collect();
+        paths.extend(CJK_FONT_PATHS.iter().map(|p| (*p).to_string()));
+        for path in &paths {
+            if let Ok(bytes) = std::fs::read(path) {
+                // Registered fonts live as long as the process.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                if plotters::style::register_font(CJK_FAMILY, FontStyle::Normal, bytes).is_ok() {
+                    return Ok(path.clone());
+                }
+            }
+        }
+        Err(format!(
+            "a PNG figure with Chinese text needs a font with CJK glyphs, and none was found (tried {}): install Debian's fonts-wqy-zenhei, set LOSSLAB_CJK_FONT to a .ttf/.ttc/.otf file, or write .svg",
+            paths.join(", ")
+        ))
+    });
+    r.as_ref().map(String::as_str).map_err(String::as_str)
+}
+
+/// Text as the font of `family` can draw it: WenQuanYi Zen Hei has no
+/// U+2212 minus sign, so it becomes a hyphen-minus there.
+fn glyphs(family: &str, s: &str) -> String {
+    if family == CJK_FAMILY {
+        s.replace('\u{2212}', "-")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Whether `s` holds CJK characters (which DejaVu Sans cannot draw).
+pub fn has_cjk(s: &str) -> bool {
+    s.chars().any(|c| matches!(c, '\u{2E80}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF00}'..='\u{FFEF}'))
+}
+
 impl Figure {
+    /// Whether any of the figure's text is CJK.
+    pub fn needs_cjk(&self) -> bool {
+        self.panels.iter().any(|p| has_cjk(&p.title) || has_cjk(&p.x_label) || has_cjk(&p.y_label) || p.series.iter().any(|s| has_cjk(&s.label)))
+    }
+
     /// A figure of the given panels, 520 × 380 pixels each.
     pub fn new(panels: Vec<Panel>) -> Self {
         Figure { panels, panel_width: 520, height: 380 }
@@ -122,7 +179,7 @@ impl Figure {
         let mut svg = String::new();
         {
             let root = SVGBackend::with_string(&mut svg, self.size()).into_drawing_area();
-            self.draw(&root)?;
+            self.draw(&root, "sans-serif")?;
             root.present().map_err(|e| anyhow::anyhow!("cannot draw the figure: {e:?}"))?;
         }
         Ok(svg)
@@ -153,10 +210,16 @@ impl Figure {
             }
             Some("png") => {
                 register_font();
+                let family = if self.needs_cjk() {
+                    register_cjk_font().map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
+                    CJK_FAMILY
+                } else {
+                    "sans-serif"
+                };
                 let tmp = tempfile::Builder::new().prefix(".losslab-").suffix(".png").tempfile_in(dir).with_context(context)?;
                 {
                     let root = BitMapBackend::new(tmp.path(), self.size()).into_drawing_area();
-                    self.draw(&root)?;
+                    self.draw(&root, family)?;
                     root.present().map_err(|e| anyhow::anyhow!("cannot draw the figure: {e:?}")).with_context(context)?;
                 }
                 publish(&tmp).with_context(context)?;
@@ -167,12 +230,12 @@ impl Figure {
         Ok(())
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, family: &str) -> Result<()> {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("cannot draw the figure: {e:?}");
         root.fill(&WHITE).map_err(err)?;
         let areas = root.split_evenly((1, self.panels.len().max(1)));
         for (panel, area) in self.panels.iter().zip(areas) {
-            draw_panel(panel, &area).map_err(|e| anyhow::anyhow!("cannot draw `{}`: {e}", panel.title))?;
+            draw_panel(panel, &area, family).map_err(|e| anyhow::anyhow!("cannot draw `{}`: {e}", panel.title))?;
         }
         Ok(())
     }
@@ -195,7 +258,7 @@ fn range(vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     Some((lo - pad, hi + pad))
 }
 
-fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) -> Result<(), String> {
+fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>, family: &str) -> Result<(), String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| format!("{x:?}");
     let all = || panel.series.iter().flat_map(|s| finite(&s.points));
     let (x0, x1) = range(all().map(|p| p.0)).ok_or("no finite point to draw")?;
@@ -204,7 +267,7 @@ fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) 
         None => range(all().map(|p| p.1)).ok_or("no finite point to draw")?,
     };
     let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 16))
+        .caption(glyphs(family, &panel.title), (family, 16))
         .margin(10)
         .x_label_area_size(36)
         .y_label_area_size(56)
@@ -212,10 +275,10 @@ fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) 
         .map_err(e)?;
     chart
         .configure_mesh()
-        .x_desc(panel.x_label.as_str())
-        .y_desc(panel.y_label.as_str())
-        .label_style(("sans-serif", 12))
-        .axis_desc_style(("sans-serif", 13))
+        .x_desc(glyphs(family, &panel.x_label))
+        .y_desc(glyphs(family, &panel.y_label))
+        .label_style((family, 12))
+        .axis_desc_style((family, 13))
         .light_line_style(RGBColor(235, 235, 235))
         .bold_line_style(RGBColor(210, 210, 210))
         .draw()
@@ -268,7 +331,7 @@ fn draw_panel<DB: DrawingBackend>(panel: &Panel, area: &DrawingArea<DB, Shift>) 
                 }
                 Mark::Line => area.draw(&PathElement::new(vec![(x0 + 6, y), (x0 + 22, y)], color.stroke_width(2))).map_err(e)?,
             }
-            area.draw(&Text::new(s.label.clone(), (x0 + 28, y - 7), ("sans-serif", 12).into_font())).map_err(e)?;
+            area.draw(&Text::new(glyphs(family, &s.label), (x0 + 28, y - 7), (family, 12).into_font())).map_err(e)?;
         }
     }
     Ok(())
@@ -330,6 +393,28 @@ mod tests {
         assert_eq!(&bytes[1..4], b"PNG");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
         assert!(fig().write(&dir.path().join("f.jpg")).unwrap_err().to_string().contains(".svg or .png"));
+    }
+
+    #[test]
+    fn png_with_chinese_text_uses_a_cjk_font() {
+        let mut f = fig();
+        f.panels[0].title = "损失随残差的变化".into();
+        assert!(f.needs_cjk() && !fig().needs_cjk());
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("zh.png");
+        match register_cjk_font() {
+            // The font exists here (Debian's fonts-wqy-zenhei): the PNG is drawn with it.
+            Ok(_) => {
+                f.write(&png).unwrap();
+                assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+            }
+            // No CJK font on this machine: a clear error, and no file.
+            Err(_) => {
+                let e = f.write(&png).unwrap_err().to_string();
+                assert!(e.contains("fonts-wqy-zenhei") && e.contains("LOSSLAB_CJK_FONT"), "{e}");
+                assert!(!png.exists());
+            }
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod api;
 pub mod curves;
 pub mod data;
 pub mod figure;
+pub mod i18n;
 pub mod page;
 pub mod pipeline;
 pub mod robust;

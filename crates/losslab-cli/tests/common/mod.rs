@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 
 /// Runs the `losslab` binary in `dir`.
 pub fn losslab(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_losslab")).current_dir(dir).args(args).output().expect("the binary runs")
+    // Without LANG: the lab speaks English unless a test asks for Chinese.
+    Command::new(env!("CARGO_BIN_EXE_losslab")).current_dir(dir).env_remove("LANG").args(args).output().expect("the binary runs")
 }
 
 /// Runs a command that must fail; its stderr, one `error:` line, nothing on stdout.
