@@ -72,6 +72,7 @@ mod options;
 mod regression;
 mod contrastive;
 mod generative;
+mod policy;
 pub mod samples;
 pub mod paths;
 
@@ -340,6 +341,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 embedding::LOSSES,
                 contrastive::LOSSES,
                 generative::LOSSES,
+                policy::LOSSES,
             ]
             .into_iter()
             .flatten()
@@ -462,7 +464,12 @@ pub struct Evaluation {
     /// `torch:linear_cross_entropy`'s `z_loss` (always) and, when asked for by
     /// its options, `lse`, `entropy` and `predicted` (one per token);
     /// `losslab:vae_elbo`'s per-sample `reconstruction_loss` and `kl` (unreduced);
-    /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values).
+    /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values);
+    /// `trl:grpo_loss`'s statistics as `GRPOTrainer` logs them (0-d, TRL's names with `/`
+    /// written `_`): `clip_ratio_low_mean`, `clip_ratio_high_mean`, `clip_ratio_region_mean`,
+    /// `clip_ratio_low_min`, `clip_ratio_high_max` (the clipped loss types: grpo, bnpo,
+    /// dr_grpo, dapo, luspo; float32 values, as TRL computes them), `cispo_clip_ratio`
+    /// (cispo), `vespo_phi_seq_mean` (vespo) and `kl` (the mean KL term, when `beta ≠ 0`).
     pub outputs: BTreeMap<String, Tensor>,
 }
 

@@ -230,9 +230,12 @@ static PATHS: &[LossPath] = &[
     general("losslab:vae_kl", GENERATIVE),
     general("losslab:vae_elbo", GENERATIVE),
     general("diffusers:min_snr_loss", GENERATIVE),
+    general("trl:grpo_loss", POLICY),
+    general("losslab:ppo_clip_loss", POLICY),
 ];
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
+const POLICY: &str = "one task per completion (rayon above 32 768 elements), each token widened to f64 and its loss and partial derivatives computed in one pass (the completion's ratio first at the sequence level), compensated sums per completion combined in order; value and gradients in that one pass";
 const GENERATIVE: &str = "widened to f64, single-threaded scalar loops per element or sample; the gradient in a separate pass";
 
 #[cfg(test)]

@@ -366,6 +366,14 @@ fn golden_generative() {
     check_file("generative.json");
 }
 
+/// TRL's GRPO loss (`scripts/golden/policy.py`): `GRPOTrainer._compute_loss` itself
+/// on precomputed log-probabilities, every loss type, its logged statistics as
+/// outputs; PPO's clipped surrogate from a float64 PyTorch program.
+#[test]
+fn golden_policy() {
+    check_file("policy.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -373,7 +381,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 17] = [
+    const FILES: [&str; 18] = [
         "transducer.json",
         "torch.json",
         "linear_ce.json",
@@ -391,6 +399,7 @@ fn every_loss_has_a_golden_case() {
         "broadcast.json",
         "contrastive.json",
         "generative.json",
+        "policy.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())
