@@ -399,7 +399,12 @@ fn contrastive_generative_setups() -> Vec<Setup> {
 /// The policy-gradient losses (trl:grpo_loss, losslab:ppo_clip_loss): ratios on
 /// both sides of the clip range and inside it (away from its edges and δ), every
 /// loss type at both importance-sampling levels, with and without the KL term,
-/// `old_per_token_logps` given and absent, per-sequence and per-token advantages.
+/// per-sequence and per-token advantages. Not here: `old_per_token_logps` absent,
+/// where TRL's ratio is `exp(logp − logp.detach())` (1, with the gradient of
+/// `exp(logp)`): autograd's gradient, not the derivative of the value; the
+/// golden cases `grpo/*/on-policy` check it against TRL. The detached weights
+/// (CISPO's clamped ratio, VESPO's φ) are held constant: CISPO's ratios all above
+/// its cap, VESPO on-policy; the golden cases check the rest.
 fn policy_setups() -> Vec<Setup> {
     use OptionValue::{Bool, Float, Int, Name as N};
     let name = |s: &str| N(losslab_registry::Name::new(s).unwrap());
@@ -415,9 +420,9 @@ fn policy_setups() -> Vec<Setup> {
     let adv_bt = f(&[3, 4], &[0.8, -1.1, 0.3, -0.2, 1.5, -0.6, 0.9, -0.35, -0.75, 0.4, 1.2, -0.5]);
     let mask = f(&[3, 4], &[1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
     let imask = Tensor::I64(ndarray::ArrayD::from_shape_vec(IxDyn(&[3, 4]), vec![1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0]).unwrap());
-    let t = |adv: &Tensor, old: bool, rfl: bool| {
+    let t = |adv: &Tensor, with_old: bool, rfl: bool| {
         let mut v = vec![("per_token_logps", logp.clone()), ("advantages", adv.clone()), ("completion_mask", imask.clone())];
-        if old {
+        if with_old {
             v.push(("old_per_token_logps", old.clone()));
         }
         if rfl {
@@ -433,17 +438,23 @@ fn policy_setups() -> Vec<Setup> {
                 o.extend(extra);
                 o
             };
+            if lt == "vespo" {
+                // VESPO's weight is a detached function of the ratio: constant only on-policy.
+                v.push(setup("trl:grpo_loss", t(&adv, false, false), o(vec![])));
+                v.push(setup("trl:grpo_loss", t(&adv_bt, false, true), o(vec![("beta", Float(0.2)), ("use_bias_correction_kl", Bool(false))])));
+                continue;
+            }
             v.push(setup("trl:grpo_loss", t(&adv, true, false), o(vec![])));
             v.push(setup("trl:grpo_loss", t(&adv, true, true), o(vec![("beta", Float(0.3))])));
             v.push(setup("trl:grpo_loss", t(&adv_bt, true, true), o(vec![("beta", Float(0.2)), ("use_bias_correction_kl", Bool(false))])));
-            v.push(setup("trl:grpo_loss", t(&adv, false, true), o(vec![("beta", Float(0.1))])));
         }
     }
     v.push(setup("trl:grpo_loss", t(&adv_bt, true, true), vec![("loss_type", name("grpo")), ("delta", Float(1.3)), ("epsilon_high", Float(0.28)), ("beta", Float(0.1))]));
     v.push(setup("trl:grpo_loss", t(&adv, true, false), vec![("loss_type", name("dapo")), ("num_items_in_batch", Float(20.0)), ("epsilon", Float(0.1))]));
-    v.push(setup("trl:grpo_loss", t(&adv, true, false), vec![("loss_type", name("cispo")), ("epsilon_high", Float(1.5))]));
+    // CISPO's detached ratio: every ratio here (≥ e^−0.7) above the cap 0.3, so constant
+    v.push(setup("trl:grpo_loss", t(&adv_bt, true, true), vec![("loss_type", name("cispo")), ("epsilon_high", Float(0.3)), ("beta", Float(0.1))]));
     v.push(setup("trl:grpo_loss", t(&adv, true, false), vec![("loss_type", name("sapo")), ("sapo_temperature_pos", Float(0.5)), ("sapo_temperature_neg", Float(2.0))]));
-    v.push(setup("trl:grpo_loss", t(&adv_bt, true, false), vec![("loss_type", name("vespo")), ("vespo_k_pos", Float(1.5)), ("vespo_lambda_neg", Float(0.5))]));
+    v.push(setup("trl:grpo_loss", t(&adv_bt, false, false), vec![("loss_type", name("vespo")), ("vespo_k_pos", Float(1.5)), ("vespo_lambda_neg", Float(0.5))]));
     let (lpp, oldp) = (logp.clone(), old.clone());
     let p = |adv: &Tensor, m: bool| {
         let mut v = vec![("log_probs", lpp.clone()), ("old_log_probs", oldp.clone()), ("advantages", adv.clone())];
