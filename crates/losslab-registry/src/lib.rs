@@ -73,6 +73,7 @@ mod regression;
 mod contrastive;
 mod generative;
 mod vocabulary;
+mod policy;
 pub mod samples;
 pub mod paths;
 
@@ -342,6 +343,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 contrastive::LOSSES,
                 generative::LOSSES,
                 vocabulary::LOSSES,
+                policy::LOSSES,
             ]
             .into_iter()
             .flatten()
@@ -467,6 +469,11 @@ pub struct Evaluation {
     /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values);
     /// `torch:adaptive_log_softmax_with_loss`'s per-sample `output` (the module's `.output`:
     /// each target's log-probability).
+    /// `trl:grpo_loss`'s statistics as `GRPOTrainer` logs them (0-d, TRL's names with `/`
+    /// written `_`): `clip_ratio_low_mean`, `clip_ratio_high_mean`, `clip_ratio_region_mean`,
+    /// `clip_ratio_low_min`, `clip_ratio_high_max` (the clipped loss types: grpo, bnpo,
+    /// dr_grpo, dapo, luspo; float32 values, as TRL computes them), `cispo_clip_ratio`
+    /// (cispo), `vespo_phi_seq_mean` (vespo) and `kl` (the mean KL term, when `beta ≠ 0`).
     pub outputs: BTreeMap<String, Tensor>,
 }
 

@@ -254,6 +254,33 @@ impl Maker {
         self.float(a)
     }
 
+    /// Per-token log-probabilities `(B, T)` in (−4, 0), and two more within a normal
+    /// step of scale 0.2 of them (the sampling and reference policies'), at most 0.
+    fn policy_logps(&mut self, shape: &[usize]) -> (Tensor, Tensor, Tensor) {
+        let lp = self.fill(shape, |r| -4.0 * r.unit() - 1e-3);
+        let near = |m: &mut Self| {
+            let noise = m.fill(shape, |r| r.normal() * 0.2);
+            m.float((&lp + &noise).mapv(|v| v.min(0.0)))
+        };
+        let (old, rf) = (near(self), near(self));
+        (self.float(lp.clone()), old, rf)
+    }
+
+    /// A right-padded 0/1 mask `(B, T)` (int64): each row's length uniform in [1, T].
+    #[allow(clippy::cast_possible_wrap)]
+    fn padding_mask(&mut self, shape: &[usize]) -> Tensor {
+        let mut r = self.rng();
+        let (b, t) = (shape[0], shape[1]);
+        let mut a = ArrayD::zeros(IxDyn(&[b, t]));
+        for i in 0..b {
+            let len = 1 + r.below(t);
+            for j in 0..len {
+                a[[i, j]] = 1i64;
+            }
+        }
+        Tensor::I64(a)
+    }
+
     /// `n × d` rows of unit L2 norm.
     fn unit_rows(&mut self, n: usize, d: usize) -> Tensor {
         let mut a = self.fill(&[n, d], Rng::normal);
@@ -344,6 +371,10 @@ const CTC_MIN: &[usize] = &[3, 1, 2, 1];
 /// Segmentation: batch, pixels, classes.
 const SEG: &[usize] = &[16, 65536, 4];
 const SEG_MIN: &[usize] = &[1, 1, 1];
+
+/// Policy-gradient losses: completions, tokens.
+const POLICY: &[usize] = &[4096, 1024];
+const POLICY_MIN: &[usize] = &[1, 1];
 
 const fn r(
     loss: &'static str,
@@ -603,6 +634,19 @@ static RECIPES: &[Recipe] = &[
             ("timesteps", m.classes(&d[..1], 0, d[2])),
             ("alphas_cumprod", m.uniform(&d[2..], 0.01, 0.99)),
         ]
+    }),
+    // ---- RL fine-tuning: B completions of T tokens, log-probabilities in (−4, 0), the
+    // sampling and reference policies' within ~0.2 of them, right-padded masks
+    Recipe {
+        options: &[("beta", OptionValue::Float(0.04))],
+        ..r("trl:grpo_loss", "B×T", POLICY, POLICY_MIN, |m, d| {
+            let (lp, old, rf) = m.policy_logps(d);
+            vec![("per_token_logps", lp), ("old_per_token_logps", old), ("advantages", m.normal(&d[..1], 1.0)), ("completion_mask", m.padding_mask(d)), ("ref_per_token_logps", rf)]
+        })
+    },
+    r("losslab:ppo_clip_loss", "B×T", POLICY, POLICY_MIN, |m, d| {
+        let (lp, old, _) = m.policy_logps(d);
+        vec![("log_probs", lp), ("old_log_probs", old), ("advantages", m.normal(d, 1.0)), ("mask", m.padding_mask(d))]
     }),
 ];
 

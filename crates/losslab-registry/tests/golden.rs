@@ -375,6 +375,14 @@ fn golden_vocabulary() {
     check_file("vocabulary.json");
 }
 
+/// TRL's GRPO loss (`scripts/golden/policy.py`): `GRPOTrainer._compute_loss` itself
+/// on precomputed log-probabilities, every loss type, its logged statistics as
+/// outputs; PPO's clipped surrogate from a float64 PyTorch program.
+#[test]
+fn golden_policy() {
+    check_file("policy.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -401,6 +409,7 @@ fn every_loss_has_a_golden_case() {
         "contrastive.json",
         "generative.json",
         "vocabulary.json",
+        "policy.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())

@@ -279,6 +279,7 @@ fn setups() -> Vec<Setup> {
     .chain(detseg_setups())
     .chain(contrastive_generative_setups())
     .chain(vocabulary_setups())
+    .chain(policy_setups())
     .collect()
 }
 
@@ -487,6 +488,80 @@ fn vocabulary_setups() -> Vec<Setup> {
             v.push(setup(loss, sampled(2), vec![("num_true", Int(2)), ("remove_accidental_hits", Bool(remove))]));
         }
     }
+    v
+}
+
+/// The policy-gradient losses (trl:grpo_loss, losslab:ppo_clip_loss): ratios on
+/// both sides of the clip range and inside it (away from its edges and δ), every
+/// loss type at both importance-sampling levels, with and without the KL term,
+/// per-sequence and per-token advantages. Not here: `old_per_token_logps` absent,
+/// where TRL's ratio is `exp(logp − logp.detach())` (1, with the gradient of
+/// `exp(logp)`): autograd's gradient, not the derivative of the value; the
+/// golden cases `grpo/*/on-policy` check it against TRL. The detached weights
+/// (CISPO's clamped ratio, VESPO's φ) are held constant: CISPO's ratios all above
+/// its cap, VESPO on-policy; the golden cases check the rest.
+fn policy_setups() -> Vec<Setup> {
+    use OptionValue::{Bool, Float, Int, Name as N};
+    let name = |s: &str| N(losslab_registry::Name::new(s).unwrap());
+    let lp = [-0.3, -1.2, -0.05, -2.1, -0.8, -0.45, -1.6, -0.15, -0.9, -0.6, -1.1, -0.25];
+    // log-ratios away from ln(1 ± ε) for ε = 0.1, 0.2, 0.28 and from ln δ; the masked row means too
+    let lr = [0.5, -0.6, 0.05, -0.1, 0.3, 0.9, -0.4, 0.12, -0.35, 0.08, 0.6, -0.7];
+    let old: Vec<f64> = lp.iter().zip(lr).map(|(a, r)| a - r).collect();
+    let old = f(&[3, 4], &old);
+    let rf: Vec<f64> = lp.iter().enumerate().map(|(k, a)| a + 0.3 * ((k % 3) as f64) - 0.25).collect();
+    let logp = f(&[3, 4], &lp);
+    let rf = f(&[3, 4], &rf);
+    let adv = f(&[3], &[1.3, -0.7, 0.45]);
+    let adv_bt = f(&[3, 4], &[0.8, -1.1, 0.3, -0.2, 1.5, -0.6, 0.9, -0.35, -0.75, 0.4, 1.2, -0.5]);
+    let mask = f(&[3, 4], &[1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+    let imask = Tensor::I64(ndarray::ArrayD::from_shape_vec(IxDyn(&[3, 4]), vec![1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0]).unwrap());
+    let t = |adv: &Tensor, with_old: bool, rfl: bool| {
+        let mut v = vec![("per_token_logps", logp.clone()), ("advantages", adv.clone()), ("completion_mask", imask.clone())];
+        if with_old {
+            v.push(("old_per_token_logps", old.clone()));
+        }
+        if rfl {
+            v.push(("ref_per_token_logps", rf.clone()));
+        }
+        v
+    };
+    let mut v = Vec::new();
+    for lt in ["grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo"] {
+        for level in ["token", "sequence"] {
+            let o = |extra: Vec<(&'static str, OptionValue)>| {
+                let mut o = vec![("loss_type", name(lt)), ("importance_sampling_level", name(level)), ("max_completion_length", Int(6))];
+                o.extend(extra);
+                o
+            };
+            if lt == "vespo" {
+                // VESPO's weight is a detached function of the ratio: constant only on-policy.
+                v.push(setup("trl:grpo_loss", t(&adv, false, false), o(vec![])));
+                v.push(setup("trl:grpo_loss", t(&adv_bt, false, true), o(vec![("beta", Float(0.2)), ("use_bias_correction_kl", Bool(false))])));
+                continue;
+            }
+            v.push(setup("trl:grpo_loss", t(&adv, true, false), o(vec![])));
+            v.push(setup("trl:grpo_loss", t(&adv, true, true), o(vec![("beta", Float(0.3))])));
+            v.push(setup("trl:grpo_loss", t(&adv_bt, true, true), o(vec![("beta", Float(0.2)), ("use_bias_correction_kl", Bool(false))])));
+        }
+    }
+    v.push(setup("trl:grpo_loss", t(&adv_bt, true, true), vec![("loss_type", name("grpo")), ("delta", Float(1.3)), ("epsilon_high", Float(0.28)), ("beta", Float(0.1))]));
+    v.push(setup("trl:grpo_loss", t(&adv, true, false), vec![("loss_type", name("dapo")), ("num_items_in_batch", Float(20.0)), ("epsilon", Float(0.1))]));
+    // CISPO's detached ratio: every ratio here (≥ e^−0.7) above the cap 0.3, so constant
+    v.push(setup("trl:grpo_loss", t(&adv_bt, true, true), vec![("loss_type", name("cispo")), ("epsilon_high", Float(0.3)), ("beta", Float(0.1))]));
+    v.push(setup("trl:grpo_loss", t(&adv, true, false), vec![("loss_type", name("sapo")), ("sapo_temperature_pos", Float(0.5)), ("sapo_temperature_neg", Float(2.0))]));
+    v.push(setup("trl:grpo_loss", t(&adv_bt, false, false), vec![("loss_type", name("vespo")), ("vespo_k_pos", Float(1.5)), ("vespo_lambda_neg", Float(0.5))]));
+    let (lpp, oldp) = (logp.clone(), old.clone());
+    let p = |adv: &Tensor, m: bool| {
+        let mut v = vec![("log_probs", lpp.clone()), ("old_log_probs", oldp.clone()), ("advantages", adv.clone())];
+        if m {
+            v.push(("mask", mask.clone()));
+        }
+        v
+    };
+    v.push(setup("losslab:ppo_clip_loss", p(&adv, true), vec![]));
+    v.push(setup("losslab:ppo_clip_loss", p(&adv, false), vec![("level", name("sequence"))]));
+    v.push(setup("losslab:ppo_clip_loss", p(&adv_bt, true), vec![("level", name("sequence")), ("clip_epsilon", Float(0.1)), ("clip_epsilon_high", Float(0.28))]));
+    v.push(setup("losslab:ppo_clip_loss", p(&adv_bt, false), vec![]));
     v
 }
 

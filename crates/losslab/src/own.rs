@@ -21,6 +21,7 @@
 //! | [`gradient_penalty`] | [`GradientPenalty`] | [`generative`](crate::generative) |
 //! | [`vae_kl`] | [`VaeKl`] | [`generative`](crate::generative) |
 //! | [`vae_elbo`] | [`VaeElbo`] | [`generative`](crate::generative) |
+//! | [`ppo_clip_loss`] | [`PpoClipLoss`] | [`policy`](crate::policy) |
 
 crate::machinery::methods::face! {
     softmax_focal_loss = classification::softmax_focal_loss, SoftmaxFocalLoss = classification::SoftmaxFocalLoss;
@@ -38,6 +39,7 @@ crate::machinery::methods::face! {
     gradient_penalty = generative::gradient_penalty, GradientPenalty = generative::GradientPenalty;
     vae_kl = generative::vae_kl, VaeKl = generative::VaeKl;
     vae_elbo = generative::vae_elbo, VaeElbo = generative::VaeElbo;
+    ppo_clip_loss = policy::ppo_clip_loss, PpoClipLoss = policy::PpoClipLoss;
 }
 
 // The types these losses return or take.
@@ -47,3 +49,4 @@ pub use crate::information::cross_entropy_backward;
 pub use crate::information::kl_divergence_backward;
 pub use crate::information::js_divergence_backward;
 pub use crate::generative::{GanDiscriminatorGradients, GanKind, Likelihood, PenaltyKind, VaeElboGradients, VaeKlGradients};
+pub use crate::policy::{PolicyGradients, PpoLevel};

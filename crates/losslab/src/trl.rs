@@ -6,6 +6,11 @@
 //!
 //! | function | parameters | family |
 //! |---|---|---|
+//! | [`grpo_loss`] | [`GrpoLoss`] | [`policy`](crate::policy) |
 
 crate::machinery::methods::face! {
+    grpo_loss = policy::grpo_loss, GrpoLoss = policy::GrpoLoss;
 }
+
+// The types these losses take or return.
+pub use crate::policy::{GrpoLossType, GrpoMetrics, ImportanceSamplingLevel, PolicyGradients};

@@ -334,6 +334,26 @@ report-q6-when = when to use it
 report-q6-gallery = The gallery: every loss of losslab's catalog that is element-wise in one prediction, drawn with its gradient against its natural axis (the one-line summaries come from the catalog, in English).
 report-q6-at = Against the { $axis }; at { $axis } = { $x }: loss { $loss }, gradient { $grad }.
 report-q6-not-drawn = Not drawn (they take class indices, whole distributions or several tensors): { $names }.
+report-q6-today = <b>Three of today's families, drawn.</b> A curve explains each (Figures 7–9), every value computed by the registry as <code>losslab eval</code> computes it.
+report-fig7-title = trl:dpo_loss of one pair against its reward margin, for each loss_type
+report-fig7-x = implicit reward margin h = β·Δ
+report-fig7-caption = Figure 7. TRL's DPO losses for one preference pair against its implicit reward margin h = β((log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))), β = { $beta }, with chosen reward h/2 and rejected reward −h/2 (robust with ε = 0.1, exo_pair with ε = 0.001; aot, aot_unpaired and bco_pair depend on the rest of the batch and are not drawn). DPO's sigmoid loss is −log σ(h) ({ $sig0 } at h = 0): it keeps pushing the margin up however large it already is, only more gently ({ $sig4 } at h = 4), which over-fits preferences that are always the same way round; hinge stops at h = 1; IPO is a square with its minimum at Δ = 1/(2β), h = { $ipo_min }, so it pulls an overshooting margin back: its answer to that over-fitting.
+report-fig8-title = the loss of one embedding of class 0 against its angle to class 0's centre
+report-fig8-x = angle θ to its class centre (degrees; the other class at 90°)
+report-fig8-ln2 = ln 2: a 50/50 prediction
+report-fig8-plain = normalised softmax (no margin)
+report-fig8-arc = ArcFace, m = 28.6°
+report-fig8-cos = CosFace, m = 0.35
+report-fig8-sphere = SphereFace, m = 4
+report-fig8-caption = Figure 8. pytorch-metric-learning's angular-margin losses for one embedding of class 0 at angle θ from its class centre, the other class's centre at 90°, all at scale s = { $scale }. Without a margin the loss crosses ln 2, the decision boundary, at { $plain }°, halfway between the centres; ArcFace's margin moves it to { $arc }°, CosFace's to { $cos }°, SphereFace's to { $sphere }°. An embedding must be that much closer to its own centre than to the other before the loss lets it go: the classes are trained to be compact in angle, which is what face and speaker verification compare.
+report-fig9-snr-title = the schedule's signal-to-noise ratio
+report-fig9-weights-title = min-SNR-γ weight (γ = 5)
+report-fig9-x = timestep t
+report-fig9-weight = weight
+report-fig9-eps = ε-prediction: min(SNR, γ)/SNR
+report-fig9-v = v-prediction: min(SNR, γ)/(SNR + 1)
+report-fig9-x0 = x₀-prediction: min(SNR, γ)
+report-fig9-caption = Figure 9. diffusers' min-SNR-γ weighting (γ = 5) on Stable Diffusion's scaled_linear schedule of 1000 steps, as diffusers:min_snr_loss reports it (its snr and weights outputs). Min-SNR (Hang et al., 2023) weights each timestep's x₀ loss by its SNR capped at γ, so that the nearly noise-free timesteps (SNR { $snr0 } at t = 0), easy to denoise, stop dominating the gradient. An ε loss is already SNR times the x₀ loss, hence ε-prediction's weight min(SNR, γ)/SNR: { $w0 } at t = 0 (v-prediction's { $v0 }), and 1 from t = { $cross } on, where the SNR falls below γ.
 
 ## plot
 

@@ -333,6 +333,26 @@ report-q6-when = 适用场景
 report-q6-gallery = 图集：losslab 目录中所有对单个预测逐元素计算的损失，连同其梯度，画在各自的自然坐标轴上（每条损失的一句话简介来自目录，为英文）。
 report-q6-at = 横轴为{ $axis }；{ $axis } = { $x } 处：损失 { $loss }，梯度 { $grad }。
 report-q6-not-drawn = 未画出（它们的输入是类别下标、整个分布或多个张量）：{ $names }。
+report-q6-today = <b>画出其中三个当今的损失族。</b>每个族用一条曲线说明（图 7–9），每个数值都由注册表计算，与 <code>losslab eval</code> 的计算相同。
+report-fig7-title = trl:dpo_loss：一对样本的损失随奖励差的变化，每种 loss_type 一条
+report-fig7-x = 隐式奖励差 h = β·Δ
+report-fig7-caption = 图 7. TRL 的 DPO 损失：一对偏好样本的损失随其隐式奖励差 h = β((log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))) 的变化，β = { $beta }，被选回答的奖励为 h/2，被拒回答的为 −h/2（robust 取 ε = 0.1，exo_pair 取 ε = 0.001；aot、aot_unpaired 和 bco_pair 依赖批次中的其他样本，未画出）。DPO 的 sigmoid 损失是 −log σ(h)（h = 0 时为 { $sig0 }）：无论奖励差已经多大，它都继续把奖励差往上推，只是越来越轻（h = 4 时为 { $sig4 }），因此在总是同一方向的偏好上会过拟合；hinge 在 h = 1 处停下；IPO 是一个平方，最小值在 Δ = 1/(2β)，即 h = { $ipo_min }，所以奖励差过头时会被拉回来：这是它对过拟合的回答。
+report-fig8-title = 类别 0 的一个嵌入向量的损失随它与类别 0 中心夹角的变化
+report-fig8-x = 与本类中心的夹角 θ（度；另一类在 90°）
+report-fig8-ln2 = ln 2：五五开的预测
+report-fig8-plain = 归一化 softmax（无间隔）
+report-fig8-arc = ArcFace，m = 28.6°
+report-fig8-cos = CosFace，m = 0.35
+report-fig8-sphere = SphereFace，m = 4
+report-fig8-caption = 图 8. pytorch-metric-learning 的角度间隔损失：类别 0 的一个嵌入向量与本类中心的夹角为 θ，另一类的中心在 90°，缩放系数都取 s = { $scale }。没有间隔时，损失在 { $plain }° 处穿过 ln 2，即决策边界，位于两个中心的正中间；ArcFace 的间隔把它移到 { $arc }°，CosFace 的移到 { $cos }°，SphereFace 的移到 { $sphere }°。嵌入向量必须比离另一类更靠近本类中心这么多，损失才放过它：训练出的类别在角度上更紧凑，而人脸和说话人验证比较的正是这个角度。
+report-fig9-snr-title = 噪声调度的信噪比
+report-fig9-weights-title = min-SNR-γ 权重（γ = 5）
+report-fig9-x = 时间步 t
+report-fig9-weight = 权重
+report-fig9-eps = ε 预测：min(SNR, γ)/SNR
+report-fig9-v = v 预测：min(SNR, γ)/(SNR + 1)
+report-fig9-x0 = x₀ 预测：min(SNR, γ)
+report-fig9-caption = 图 9. diffusers 的 min-SNR-γ 加权（γ = 5），用于 Stable Diffusion 的 1000 步 scaled_linear 调度，数值来自 diffusers:min_snr_loss 的 snr 和 weights 输出。Min-SNR（Hang 等，2023）用截断在 γ 的信噪比给每个时间步的 x₀ 损失加权，使几乎无噪声、很容易去噪的时间步（t = 0 时 SNR 为 { $snr0 }）不再主导梯度。ε 损失本来就是 x₀ 损失的 SNR 倍，因此 ε 预测的权重是 min(SNR, γ)/SNR：t = 0 时为 { $w0 }（v 预测为 { $v0 }），从 t = { $cross } 起 SNR 低于 γ，权重为 1。
 
 ## plot
 

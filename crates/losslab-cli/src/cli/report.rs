@@ -12,7 +12,7 @@ use crate::lab::figure::{Figure, Mark, Panel, Series};
 use crate::lab::i18n::Lang;
 use crate::lab::robust::{fit_line, ols, Fit};
 use crate::lab::train::{self, calibration, split, truncate, Config, Objective};
-use crate::lab::{ce_vs_mse, ce_vs_mse_two_class, data};
+use crate::lab::{ce_vs_mse, ce_vs_mse_two_class, data, modern};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::Array1;
@@ -517,11 +517,60 @@ pre{{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}} .gallery{
             Err(_) => skipped.push(spec.qualified_name()),
         }
     }
+    // Today's losses: DPO against the reward margin, the angular margins, min-SNR.
+    let margins: Vec<f64> = (0..=160).map(|i| -4.0 + 0.05 * f64::from(i)).collect();
+    let dpo = modern::dpo_curves(&margins)?;
+    let thetas: Vec<f64> = (0..=180).map(|i| 0.5 * f64::from(i)).collect();
+    let angular = modern::angular_curves(&thetas)?;
+    let timesteps: Vec<i64> = (0..1000).step_by(5).collect();
+    let (snr, weights) = modern::min_snr_curves(&timesteps)?;
+    let at_margin = |label: &str, h: f64| -> f64 {
+        let c = dpo.iter().find(|c| c.label == label).expect("a drawn loss_type");
+        c.points.iter().min_by(|a, b| (a.0 - h).abs().total_cmp(&(b.0 - h).abs())).map_or(f64::NAN, |p| p.1)
+    };
+    let ipo_min = dpo.iter().find(|c| c.label == "ipo").and_then(|c| c.points.iter().min_by(|a, b| a.1.total_cmp(&b.1))).map_or(f64::NAN, |p| p.0);
+    let boundary = |k: usize| modern::boundary_angle(&angular[k]).map_or_else(|| "—".to_string(), |a| format!("{a:.1}"));
+    // The first timestep whose SNR is below γ: where the ε weight reaches 1.
+    let crossover = snr.points.iter().find(|p| p.1 < 5f64.log10()).map_or(f64::NAN, |p| p.0);
     for (l, html) in &mut pages {
         let l = *l;
         let _ = writeln!(html, "<h2 id=\"q6\">6. {}</h2>", l.t("report-q6-title"));
         let fam: Vec<Vec<String>> = explain::families(l).into_iter().map(|(f, w)| vec![f, w]).collect();
         table(html, &[l.t("report-q6-family"), l.t("report-q6-when")], &fam);
+        para(html, &l.t("report-q6-today"));
+        let line = |c: &modern::NamedCurve, k: usize| Series::new(c.label.clone(), c.points.clone(), Mark::Line, k);
+        let fig = Figure {
+            panels: vec![Panel { title: l.t("report-fig7-title"), x_label: l.t("report-fig7-x"), y_label: l.t("curve-loss"), series: dpo.iter().enumerate().map(|(k, c)| line(c, k)).collect(), y_range: Some((0.0, 5.0)) }],
+            panel_width: 760,
+            height: 440,
+        };
+        figure(
+            html,
+            &fig,
+            &l.f("report-fig7-caption", &[("beta", &modern::DPO_BETA), ("sig0", &num(at_margin("sigmoid", 0.0))), ("sig4", &num(at_margin("sigmoid", 4.0))), ("ipo_min", &format!("{ipo_min:.2}"))]),
+        )?;
+        let names = ["report-fig8-plain", "report-fig8-arc", "report-fig8-cos", "report-fig8-sphere"];
+        let mut series: Vec<Series> = angular.iter().zip(names).enumerate().map(|(k, (c, id))| Series::new(l.t(id), c.points.clone(), Mark::Line, k)).collect();
+        series.push(Series::new(l.t("report-fig8-ln2"), vec![(0.0, std::f64::consts::LN_2), (90.0, std::f64::consts::LN_2)], Mark::Dashed, 7));
+        let fig = Figure { panels: vec![Panel { title: l.t("report-fig8-title"), x_label: l.t("report-fig8-x"), y_label: l.t("curve-loss"), series, y_range: Some((0.0, 6.0)) }], panel_width: 760, height: 440 };
+        figure(
+            html,
+            &fig,
+            &l.f("report-fig8-caption", &[("scale", &modern::ANGULAR_SCALE), ("plain", &boundary(0)), ("arc", &boundary(1)), ("cos", &boundary(2)), ("sphere", &boundary(3))]),
+        )?;
+        let fig = Figure::new(vec![
+            Panel { title: l.t("report-fig9-snr-title"), x_label: l.t("report-fig9-x"), y_label: "log₁₀ SNR".into(), series: vec![line(&snr, 6)], y_range: None },
+            Panel { title: l.t("report-fig9-weights-title"), x_label: l.t("report-fig9-x"), y_label: l.t("report-fig9-weight"), series: weights.iter().zip(["report-fig9-eps", "report-fig9-v", "report-fig9-x0"]).enumerate().map(|(k, (c, id))| Series::new(l.t(id), c.points.clone(), Mark::Line, k)).collect(), y_range: Some((0.0, 5.2)) },
+        ]);
+        let first = |c: &modern::NamedCurve| c.points.first().map_or(f64::NAN, |p| p.1);
+        figure(
+            html,
+            &fig,
+            &l.f(
+                "report-fig9-caption",
+                &[("snr0", &format!("{:.0}", 10f64.powf(first(&snr)))), ("w0", &num(first(&weights[0]))), ("v0", &num(first(&weights[1]))), ("cross", &crossover)],
+            ),
+        )?;
         let _ = writeln!(html, "<p>{}</p><div class=\"gallery\">", l.t("report-q6-gallery"));
         for c in &drawn {
             let mut f = Figure::new(panels_in(std::slice::from_ref(c), l));

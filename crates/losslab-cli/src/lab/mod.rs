@@ -19,6 +19,7 @@ pub mod curves;
 pub mod data;
 pub mod figure;
 pub mod i18n;
+pub mod modern;
 pub mod page;
 pub mod pipeline;
 pub mod robust;
