@@ -21,6 +21,8 @@
 //! | [`gradient_penalty`] | [`GradientPenalty`] | [`generative`](crate::generative) |
 //! | [`vae_kl`] | [`VaeKl`] | [`generative`](crate::generative) |
 //! | [`vae_elbo`] | [`VaeElbo`] | [`generative`](crate::generative) |
+//! | [`sequence_log_probs`] | [`SequenceLogProbs`] | [`distillation`](crate::distillation) |
+//! | [`distillation_kl`] | [`DistillationKl`] | [`distillation`](crate::distillation) |
 
 crate::machinery::methods::face! {
     softmax_focal_loss = classification::softmax_focal_loss, SoftmaxFocalLoss = classification::SoftmaxFocalLoss;
@@ -38,6 +40,8 @@ crate::machinery::methods::face! {
     gradient_penalty = generative::gradient_penalty, GradientPenalty = generative::GradientPenalty;
     vae_kl = generative::vae_kl, VaeKl = generative::VaeKl;
     vae_elbo = generative::vae_elbo, VaeElbo = generative::VaeElbo;
+    sequence_log_probs = distillation::sequence_log_probs, SequenceLogProbs = distillation::SequenceLogProbs;
+    distillation_kl = distillation::distillation_kl, DistillationKl = distillation::DistillationKl;
 }
 
 // The types these losses return or take.
@@ -47,3 +51,4 @@ pub use crate::information::cross_entropy_backward;
 pub use crate::information::kl_divergence_backward;
 pub use crate::information::js_divergence_backward;
 pub use crate::generative::{GanDiscriminatorGradients, GanKind, Likelihood, PenaltyKind, VaeElboGradients, VaeKlGradients};
+pub use crate::distillation::{DistillationGradients, KlDirection, SequenceLogProbsGradients};

@@ -6,6 +6,11 @@
 //!
 //! | function | parameters | family |
 //! |---|---|---|
+//! | [`generalized_jsd_loss`] | [`GeneralizedJsdLoss`] | [`distillation`](crate::distillation) |
 
 crate::machinery::methods::face! {
+    generalized_jsd_loss = distillation::generalized_jsd_loss, GeneralizedJsdLoss = distillation::GeneralizedJsdLoss;
 }
+
+// The types these losses return or take.
+pub use crate::distillation::DistillationGradients;
