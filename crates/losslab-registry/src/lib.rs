@@ -72,6 +72,7 @@ mod options;
 mod regression;
 mod contrastive;
 mod generative;
+mod tokens;
 pub mod samples;
 pub mod paths;
 
@@ -340,6 +341,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 embedding::LOSSES,
                 contrastive::LOSSES,
                 generative::LOSSES,
+                tokens::LOSSES,
             ]
             .into_iter()
             .flatten()
