@@ -230,9 +230,13 @@ static PATHS: &[LossPath] = &[
     general("losslab:vae_kl", GENERATIVE),
     general("losslab:vae_elbo", GENERATIVE),
     general("diffusers:min_snr_loss", GENERATIVE),
+    rows("losslab:sequence_log_probs", TOKENS),
+    rows("trl:generalized_jsd_loss", TOKENS),
+    rows("losslab:distillation_kl", TOKENS),
 ];
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
+const TOKENS: &str = "the distillation family's fused row sweep on any (..., V) logits (strided ones copied to standard layout first): per token, the rows' maxima (the fused cross entropy's vectorised block maximum) and log-sum-exps, then the value and both logits' gradients in one more pass, in vectorised f64 lanes (the crate's polynomial exp and log1p), parallel over fixed parts of rows (the same bits on any thread count); the log-softmax tensor is never formed";
 const GENERATIVE: &str = "widened to f64, single-threaded scalar loops per element or sample; the gradient in a separate pass";
 
 #[cfg(test)]
