@@ -72,6 +72,7 @@ mod options;
 mod regression;
 mod contrastive;
 mod generative;
+mod tokens;
 mod vocabulary;
 mod policy;
 pub mod samples;
@@ -342,6 +343,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 embedding::LOSSES,
                 contrastive::LOSSES,
                 generative::LOSSES,
+                tokens::LOSSES,
                 vocabulary::LOSSES,
                 policy::LOSSES,
             ]

@@ -371,6 +371,9 @@ const CTC_MIN: &[usize] = &[3, 1, 2, 1];
 /// Segmentation: batch, pixels, classes.
 const SEG: &[usize] = &[16, 65536, 4];
 const SEG_MIN: &[usize] = &[1, 1, 1];
+/// Language-model logits: batch, sequence, vocabulary.
+const TOKENS: &[usize] = &[4, 128, 8192];
+const TOKENS_MIN: &[usize] = &[1, 1, 2];
 
 /// Policy-gradient losses: completions, tokens.
 const POLICY: &[usize] = &[4096, 1024];
@@ -634,6 +637,14 @@ static RECIPES: &[Recipe] = &[
             ("timesteps", m.classes(&d[..1], 0, d[2])),
             ("alphas_cumprod", m.uniform(&d[2..], 0.01, 0.99)),
         ]
+    }),
+    // ---- per-token losses over (B, T, V) logits
+    r("losslab:sequence_log_probs", "B×T×V", TOKENS, TOKENS_MIN, |m, d| vec![("logits", m.normal(d, 2.0)), ("labels", m.classes(&d[..2], 0, d[2]))]),
+    r("trl:generalized_jsd_loss", "B×T×V", TOKENS, TOKENS_MIN, |m, d| {
+        vec![("student_logits", m.normal(d, 2.0)), ("teacher_logits", m.normal(d, 2.0)), ("labels", m.classes(&d[..2], 0, d[2]))]
+    }),
+    r("losslab:distillation_kl", "B×T×V", TOKENS, TOKENS_MIN, |m, d| {
+        vec![("student_logits", m.normal(d, 2.0)), ("teacher_logits", m.normal(d, 2.0)), ("labels", m.classes(&d[..2], 0, d[2]))]
     }),
     // ---- RL fine-tuning: B completions of T tokens, log-probabilities in (−4, 0), the
     // sampling and reference policies' within ~0.2 of them, right-padded masks

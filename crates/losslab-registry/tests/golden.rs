@@ -383,6 +383,14 @@ fn golden_policy() {
     check_file("policy.json");
 }
 
+/// The per-token losses over (B, T, V) logits (`scripts/golden/tokens.py`): TRL's
+/// `selective_log_softmax` with DPO's ignore mask, TRL's real
+/// `GKDTrainer.generalized_jsd_loss`, and a float64 torch program of Hinton's KL.
+#[test]
+fn golden_tokens() {
+    check_file("tokens.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -410,6 +418,7 @@ fn every_loss_has_a_golden_case() {
         "generative.json",
         "vocabulary.json",
         "policy.json",
+        "tokens.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())

@@ -278,6 +278,7 @@ fn setups() -> Vec<Setup> {
     .into_iter()
     .chain(detseg_setups())
     .chain(contrastive_generative_setups())
+    .chain(token_setups())
     .chain(vocabulary_setups())
     .chain(policy_setups())
     .collect()
@@ -394,6 +395,40 @@ fn contrastive_generative_setups() -> Vec<Setup> {
         vec![("model_pred", f(&[2], &[0.3, -0.2])), ("target", f(&[2], &[0.1, 0.4])), ("timesteps", ts), ("alphas_cumprod", alphas)],
         vec![],
     ));
+    v
+}
+
+/// The per-token losses over (B, T, V) logits: every reduction (the loop's),
+/// labels with ignored tokens and without, every β case, temperatures, both directions.
+fn token_setups() -> Vec<Setup> {
+    use OptionValue::{Float, Int, Name as N};
+    let name = |s: &str| N(losslab_registry::Name::new(s).unwrap());
+    let data: Vec<f64> = (0..24).map(|k| ((k * 37 % 23) as f64 - 11.0) * 0.21).collect();
+    let data2: Vec<f64> = (0..24).map(|k| ((k * 13 % 19) as f64 - 9.0) * 0.27).collect();
+    let s = f(&[2, 3, 4], &data);
+    let t = f(&[2, 3, 4], &data2);
+    let labels = Tensor::I64(ndarray::arr2(&[[1i64, -100, 3], [0, 2, -100]]).into_dyn());
+    let labels1 = Tensor::I64(ndarray::arr2(&[[1i64, -1, 3], [-1, 2, 0]]).into_dyn());
+    let st = |l: Option<&Tensor>| {
+        let mut v = vec![("student_logits", s.clone()), ("teacher_logits", t.clone())];
+        if let Some(l) = l {
+            v.push(("labels", l.clone()));
+        }
+        v
+    };
+    let mut v = vec![
+        setup("losslab:sequence_log_probs", vec![("logits", s.clone()), ("labels", labels.clone())], vec![]),
+        setup("losslab:sequence_log_probs", vec![("logits", t.clone()), ("labels", labels1.clone())], vec![("ignore_index", Int(-1))]),
+    ];
+    for beta in [0.0, 1.0, 0.5, 0.2] {
+        v.push(setup("trl:generalized_jsd_loss", st(Some(&labels)), vec![("beta", Float(beta))]));
+        v.push(setup("trl:generalized_jsd_loss", st(None), vec![("beta", Float(beta)), ("temperature", Float(1.7))]));
+    }
+    for dir in ["forward", "reverse"] {
+        v.push(setup("losslab:distillation_kl", st(Some(&labels)), vec![("direction", name(dir))]));
+        v.push(setup("losslab:distillation_kl", st(None), vec![("direction", name(dir)), ("temperature", Float(2.5))]));
+        v.push(setup("losslab:distillation_kl", st(Some(&labels1)), vec![("direction", name(dir)), ("temperature", Float(0.6)), ("ignore_index", Int(-1))]));
+    }
     v
 }
 

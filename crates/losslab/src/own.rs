@@ -21,6 +21,8 @@
 //! | [`gradient_penalty`] | [`GradientPenalty`] | [`generative`](crate::generative) |
 //! | [`vae_kl`] | [`VaeKl`] | [`generative`](crate::generative) |
 //! | [`vae_elbo`] | [`VaeElbo`] | [`generative`](crate::generative) |
+//! | [`sequence_log_probs`] | [`SequenceLogProbs`] | [`distillation`](crate::distillation) |
+//! | [`distillation_kl`] | [`DistillationKl`] | [`distillation`](crate::distillation) |
 //! | [`ppo_clip_loss`] | [`PpoClipLoss`] | [`policy`](crate::policy) |
 
 crate::machinery::methods::face! {
@@ -39,6 +41,8 @@ crate::machinery::methods::face! {
     gradient_penalty = generative::gradient_penalty, GradientPenalty = generative::GradientPenalty;
     vae_kl = generative::vae_kl, VaeKl = generative::VaeKl;
     vae_elbo = generative::vae_elbo, VaeElbo = generative::VaeElbo;
+    sequence_log_probs = distillation::sequence_log_probs, SequenceLogProbs = distillation::SequenceLogProbs;
+    distillation_kl = distillation::distillation_kl, DistillationKl = distillation::DistillationKl;
     ppo_clip_loss = policy::ppo_clip_loss, PpoClipLoss = policy::PpoClipLoss;
 }
 
@@ -49,4 +53,5 @@ pub use crate::information::cross_entropy_backward;
 pub use crate::information::kl_divergence_backward;
 pub use crate::information::js_divergence_backward;
 pub use crate::generative::{GanDiscriminatorGradients, GanKind, Likelihood, PenaltyKind, VaeElboGradients, VaeKlGradients};
+pub use crate::distillation::{DistillationGradients, KlDirection, SequenceLogProbsGradients};
 pub use crate::policy::{PolicyGradients, PpoLevel};

@@ -7,10 +7,13 @@
 //! | function | parameters | family |
 //! |---|---|---|
 //! | [`grpo_loss`] | [`GrpoLoss`] | [`policy`](crate::policy) |
+//! | [`generalized_jsd_loss`] | [`GeneralizedJsdLoss`] | [`distillation`](crate::distillation) |
 
 crate::machinery::methods::face! {
     grpo_loss = policy::grpo_loss, GrpoLoss = policy::GrpoLoss;
+    generalized_jsd_loss = distillation::generalized_jsd_loss, GeneralizedJsdLoss = distillation::GeneralizedJsdLoss;
 }
 
 // The types these losses take or return.
 pub use crate::policy::{GrpoLossType, GrpoMetrics, ImportanceSamplingLevel, PolicyGradients};
+pub use crate::distillation::DistillationGradients;

@@ -1,0 +1,1052 @@
+//! Per-token losses over language-model logits `(B, T, V)`: the log-probability
+//! of each label ([`SequenceLogProbs`], the `log_softmax → gather` of DPO and
+//! GRPO), TRL's generalized Jensen-Shannon divergence of on-policy
+//! distillation ([`GeneralizedJsdLoss`]) and Hinton's temperature-scaled KL
+//! ([`DistillationKl`]).
+//!
+//! All three are fused per row (one token's `V` logits): the row's maximum and
+//! log-sum-exp (of the student's and the teacher's logits), then its loss and,
+//! where asked, its gradient in one more sweep; **the log-softmax tensor is
+//! never formed**. The element-wise functions (`exp`, `log(1 + e)`) are the
+//! crate's vectorising `f64` ones and each row's loop is compiled for AVX-512,
+//! AVX2 + FMA and the baseline (chosen at run time), accumulated in `f64`.
+//! Rows run in parallel (rayon) in parts fixed by the number of rows and
+//! combined in a fixed order: the results are bit-identical whatever the thread
+//! count. Memory: the result and the gradients, nothing of size `B·T·V` more.
+//!
+//! The logits may have any rank `≥ 2` (`(..., V)`, the classes last); labels
+//! have the logits' shape without its last axis.
+
+use crate::machinery::error::{check_option, shape_err, LossError, Result};
+use crate::machinery::float::{ClassIndex, Float};
+use crate::machinery::kernels::elementwise::{exp_nonpos, log1p_unit};
+use crate::machinery::kernels::ops_for;
+use crate::machinery::kernels::par::SyncPtr;
+use crate::machinery::kernels::rows::{self, ln, LANES};
+use crate::machinery::reduction::{Reducer, Reduction};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
+
+// ---------------------------------------------------------------------------------------
+// shared machinery
+
+/// The logits as one contiguous `(rows, V)` buffer.
+struct Logits<'a, T> {
+    data: CowArray<'a, T, IxDyn>,
+    shape: Vec<usize>,
+    rows: usize,
+    v: usize,
+}
+
+impl<'a, T: Float> Logits<'a, T> {
+    fn new<D: Dimension>(loss: &'static str, name: &'static str, x: ArrayView<'a, T, D>) -> Result<Self> {
+        if x.ndim() < 2 {
+            return Err(shape_err(loss, name, "(..., V) with at least 2 axes (the vocabulary last)", x.shape()));
+        }
+        let shape = x.shape().to_vec();
+        let v = shape[shape.len() - 1];
+        let rows = shape[..shape.len() - 1].iter().product();
+        let x = x.into_dyn();
+        let data = if x.is_standard_layout() { CowArray::from(x) } else { CowArray::from(x.as_standard_layout().into_owned()) };
+        Ok(Logits { data, shape, rows, v })
+    }
+
+    fn slice(&self) -> &[T] {
+        self.data.as_slice().expect("standard layout")
+    }
+}
+
+/// Checks that `other` has the shape of `first`.
+fn check_pair<T>(loss: &'static str, first: &Logits<'_, T>, name: &'static str, other: &Logits<'_, T>) -> Result<()> {
+    if first.shape != other.shape {
+        return Err(shape_err(loss, name, format!("{:?} (the shape of `student_logits`)", first.shape), &other.shape));
+    }
+    Ok(())
+}
+
+/// The labels: checked against the logits' leading shape, each row's label
+/// (`None` where ignored).
+fn labels<L: ClassIndex, E: Dimension>(
+    loss: &'static str,
+    logits: &[usize],
+    labels: &ArrayView<'_, L, E>,
+    ignore_index: i64,
+    check_range: bool,
+) -> Result<Vec<Option<usize>>> {
+    let lead = &logits[..logits.len() - 1];
+    if labels.shape() != lead {
+        return Err(shape_err(loss, "labels", format!("{lead:?} (the logits' shape without the vocabulary axis)"), labels.shape()));
+    }
+    let v = logits[logits.len() - 1];
+    let mut out = Vec::with_capacity(labels.len());
+    for (i, l) in labels.iter().enumerate() {
+        let y = l.index();
+        if y == ignore_index {
+            out.push(None);
+        } else if !check_range || (0..v as i64).contains(&y) {
+            out.push(Some(if check_range { y as usize } else { 0 }));
+        } else {
+            return Err(LossError::ClassIndex {
+                loss,
+                tensor: "labels",
+                index: y,
+                position: crate::machinery::error::unravel(i, lead),
+                classes: v,
+                ignore_index: Some(ignore_index),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn check_temperature(loss: &'static str, t: f64) -> Result<()> {
+    check_option(loss, "temperature", t, t.is_finite() && t > 0.0, "a finite number > 0")
+}
+
+/// `(M, log Σ exp(a·(x − M)))` of a row, `M` its maximum; `a = 1/τ > 0`.
+/// A row holding NaN gives NaN; one whose maximum is infinite gives `(M, 0)`
+/// (the caller's `a·(x − M)` is then NaN or −∞, as torch's log-softmax).
+#[inline(always)]
+fn row_lse<T: Float>(x: &[T], a: f64) -> (f64, f64) {
+    // SAFETY: reads the row's elements.
+    let (m, nan) = unsafe { (ops_for::<T>().max)(x.as_ptr(), x.len()) };
+    let m = m.to_wide();
+    if nan {
+        return (f64::NAN, f64::NAN);
+    }
+    if !m.is_finite() {
+        return (m, 0.0);
+    }
+    let s = rows::lane_sum(x, |v| exp_nonpos(a * (v - m)));
+    (m, ln(s))
+}
+
+/// `Σₖ f(k)` for `k < n` in [`LANES`] lane accumulators (`k mod LANES`), three
+/// sums at once, combined by a fixed tree: vectorises, the same bits everywhere.
+#[inline(always)]
+fn lanes3(n: usize, f: impl Fn(usize) -> (f64, f64, f64)) -> (f64, f64, f64) {
+    let (mut a, mut b, mut c) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+    let body = n - n % LANES;
+    let mut k = 0;
+    while k < body {
+        for i in 0..LANES {
+            let (u, v, w) = f(k + i);
+            a[i] += u;
+            b[i] += v;
+            c[i] += w;
+        }
+        k += LANES;
+    }
+    let (mut ta, mut tb, mut tc) = (0.0, 0.0, 0.0);
+    for k in body..n {
+        let (u, v, w) = f(k);
+        ta += u;
+        tb += v;
+        tc += w;
+    }
+    (tree(a) + ta, tree(b) + tb, tree(c) + tc)
+}
+
+#[inline(always)]
+fn tree(mut acc: [f64; LANES]) -> f64 {
+    let mut w = LANES;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            acc[i] += acc[i + w];
+        }
+    }
+    acc[0]
+}
+
+/// The upstream gradient of a row's elements.
+#[derive(Clone, Copy)]
+enum Up<'a> {
+    /// The same for every element of every row.
+    Uniform(f64),
+    /// One per row (`rows`).
+    PerRow(&'a [f64]),
+    /// One per element of each counted row (`counted rows × V`, the unreduced result's layout).
+    PerElem(&'a [f64]),
+}
+
+// ---------------------------------------------------------------------------------------
+// losslab:sequence_log_probs
+
+/// The gradients of [`SequenceLogProbs`]: with respect to `logits`.
+pub type SequenceLogProbsGradients<T> = ArrayD<T>;
+
+/// The log-probability of each label under the softmax of its row of logits,
+/// per token, without forming the log-softmax tensor:
+///
+/// ```text
+/// logp[b, t] = x[b, t, y] − log Σᵥ exp x[b, t, v]        y = labels[b, t]
+///            = 0                                          where labels[b, t] = ignore_index
+/// ∂ Σ g·logp / ∂x[b, t, v] = g[b, t] · (1[v = y] − softmax(x[b, t])ᵥ)
+/// ```
+///
+/// What TRL's `selective_log_softmax` (`trl/trainer/utils.py`, 1.16.0) and
+/// DPO's `concatenated_forward` compute: `torch.gather(logits.log_softmax(-1),
+/// -1, labels.unsqueeze(-1))`, with the ignored labels replaced by 0 before
+/// the gather and their log-probabilities set to 0 after it. One sweep per row
+/// computes its maximum and log-sum-exp and reads the label's logit; the
+/// gradient is written in one more (`forward_backward`).
+///
+/// Reductions: `None` (the default) gives the per-token `(B, T)` values (the
+/// logits' shape without `V`); `Sum` their total over the counted tokens,
+/// `Mean` that total divided by the number of counted tokens (NaN if there is
+/// none), `BatchMean` the total divided by the first axis (`B`): the mean
+/// per-sequence log-likelihood. A per-sequence sum (DPO's `logps`) is the
+/// unreduced result summed over `T`.
+///
+/// # Errors
+/// [`LossError::Shape`] for logits with fewer than 2 axes, labels of another
+/// shape than the logits' without `V`, or a `grad_output` not of the result's
+/// shape; [`LossError::ClassIndex`] for a label outside `[0, V)` that is not
+/// `ignore_index`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::own::SequenceLogProbs;
+/// let logits = array![[[0.0f64, 0.0], [1.0, 1.0]]]; // (1, 2, 2)
+/// let labels = array![[1i64, -100]];
+/// let lp = SequenceLogProbs::new().forward(logits.view(), labels.view()).unwrap();
+/// assert_eq!(lp, array![[-(2f64.ln()), 0.0]].into_dyn());
+/// ```
+///
+/// # References
+/// R. Rafailov et al., "Direct Preference Optimization", NeurIPS 2023; TRL
+/// `trl.trainer.utils.selective_log_softmax`
+/// (<https://github.com/huggingface/trl/blob/main/trl/trainer/utils.py>), 1.16.0.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SequenceLogProbs {
+    /// The label of tokens that do not count (default −100).
+    pub ignore_index: i64,
+    /// The reduction of the per-token values (default `None`).
+    pub reduction: Reduction,
+}
+
+impl Default for SequenceLogProbs {
+    fn default() -> Self {
+        SequenceLogProbs { ignore_index: -100, reduction: Reduction::None }
+    }
+}
+
+impl SequenceLogProbs {
+    const NAME: &'static str = "sequence_log_probs";
+
+    /// Per token (`None`), `ignore_index` −100.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the label of tokens that do not count.
+    #[must_use]
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.ignore_index = ignore_index;
+        self
+    }
+
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    fn prepare<'a, T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        logits: ArrayView<'a, T, D>,
+        labels: ArrayView<'_, L, E>,
+    ) -> Result<(Logits<'a, T>, Vec<Option<usize>>, Reducer)> {
+        let x = Logits::new(Self::NAME, "logits", logits)?;
+        let y = self::labels(Self::NAME, &x.shape, &labels, self.ignore_index, true)?;
+        let lead = &x.shape[..x.shape.len() - 1];
+        let mut r = Reducer::counting(self.reduction, lead, lead);
+        r.mean_denominator = y.iter().filter(|l| l.is_some()).count() as f64;
+        Ok((x, y, r))
+    }
+
+    /// The fused sweep: per-token values into `per_token` (if not null), the
+    /// gradient into `grad` (if not null) scaled by `up`; the total.
+    fn sweep<T: Float>(x: &Logits<'_, T>, y: &[Option<usize>], per_token: SyncPtr<T>, grad: SyncPtr<T>, up: Up<'_>) -> f64 {
+        let (v, data) = (x.v, x.slice());
+        // SAFETY: each row writes its own token and its own gradient row.
+        unsafe {
+            rows::run(x.rows, x.rows * v * if grad.is_null() { 2 } else { 4 }, per_token, #[inline(always)] |r: usize| {
+                let Some(label) = y[r] else { return 0.0 };
+                let row = &data[r * v..(r + 1) * v];
+                let (m, lse) = row_lse(row, 1.0);
+                let value = row[label].to_wide() - m - lse;
+                if !grad.is_null() {
+                    let g = match up {
+                        Up::Uniform(g) => g,
+                        Up::PerRow(g) => g[r],
+                        Up::PerElem(_) => unreachable!(),
+                    };
+                    let out = std::slice::from_raw_parts_mut(grad.add(r * v), v);
+                    let shift = m + lse;
+                    for (o, &xv) in out.iter_mut().zip(row) {
+                        *o = T::from_wide(-g * exp_nonpos(xv.to_wide() - shift));
+                    }
+                    out[label] = T::from_wide(g * (1.0 - exp_nonpos(row[label].to_wide() - shift)));
+                }
+                value
+            })
+        }
+    }
+
+    /// The log-probabilities, reduced as `self.reduction` says.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(&self, logits: ArrayView<'_, T, D>, labels: ArrayView<'_, L, E>) -> Result<ArrayD<T>> {
+        let (x, y, r) = self.prepare(logits, labels)?;
+        if r.reduction == Reduction::None {
+            let mut out = ArrayD::from_elem(IxDyn(&r.shape), T::zero());
+            Self::sweep(&x, &y, SyncPtr(out.as_mut_ptr()), SyncPtr::null(), Up::Uniform(0.0));
+            return Ok(out);
+        }
+        let total = Self::sweep(&x, &y, SyncPtr::null(), SyncPtr::null(), Up::Uniform(0.0));
+        Ok(r.output_total(total))
+    }
+
+    /// The gradient of `Σ grad_output · result` with respect to `logits`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        logits: ArrayView<'_, T, D>,
+        labels: ArrayView<'_, L, E>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<ArrayD<T>> {
+        let (x, y, r) = self.prepare(logits, labels)?;
+        let scales = r.scales(Self::NAME, &grad_output)?;
+        let mut grad = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
+        let gp = SyncPtr(grad.as_mut_ptr());
+        match &scales {
+            crate::machinery::reduction::Scales::Uniform(g) => Self::sweep(&x, &y, SyncPtr::null(), gp, Up::Uniform(*g)),
+            crate::machinery::reduction::Scales::PerSample(g) => Self::sweep(&x, &y, SyncPtr::null(), gp, Up::PerRow(g)),
+        };
+        Ok(grad)
+    }
+
+    /// The result and its gradient (of the result's sum when unreduced), in one sweep per row.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        logits: ArrayView<'_, T, D>,
+        labels: ArrayView<'_, L, E>,
+    ) -> Result<(ArrayD<T>, ArrayD<T>)> {
+        let (x, y, r) = self.prepare(logits, labels)?;
+        let mut grad = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
+        let gp = SyncPtr(grad.as_mut_ptr());
+        let g = match r.reduction {
+            Reduction::None | Reduction::Sum => 1.0,
+            Reduction::Mean => 1.0 / r.mean_denominator,
+            Reduction::BatchMean => 1.0 / r.batch,
+        };
+        if r.reduction == Reduction::None {
+            let mut out = ArrayD::from_elem(IxDyn(&r.shape), T::zero());
+            Self::sweep(&x, &y, SyncPtr(out.as_mut_ptr()), gp, Up::Uniform(g));
+            return Ok((out, grad));
+        }
+        let total = Self::sweep(&x, &y, SyncPtr::null(), gp, Up::Uniform(g));
+        Ok((r.output_total(total), grad))
+    }
+}
+
+/// [`SequenceLogProbs`]'s result (per token, `ignore_index` −100):
+/// `selective_log_softmax(logits, labels)` with the ignored tokens 0.
+///
+/// # Errors
+/// See [`SequenceLogProbs`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let lp = losslab::own::sequence_log_probs(array![[[0.0f64, 0.0]]].view(), array![[0i64]].view()).unwrap();
+/// assert!((lp[[0, 0]] + 2f64.ln()).abs() < 1e-15);
+/// ```
+pub fn sequence_log_probs<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(logits: ArrayView<'_, T, D>, labels: ArrayView<'_, L, E>) -> Result<ArrayD<T>> {
+    SequenceLogProbs::new().forward(logits, labels)
+}
+
+// ---------------------------------------------------------------------------------------
+// the two-distribution kernel: generalized JSD and KL
+
+/// Which divergence of student `p = softmax(x/τ)` and teacher `q = softmax(y/τ)`
+/// each element carries (`s = log p`, `t = log q`).
+#[derive(Clone, Copy, Debug)]
+enum Div {
+    /// `q (t − s)`: `F.kl_div(s, t, log_target=True)`, KL(teacher ‖ student).
+    Forward,
+    /// `p (s − t)`: `F.kl_div(t, s, log_target=True)`, KL(student ‖ teacher).
+    Reverse,
+    /// `β q (t − m) + (1 − β) p (s − m)`, `m = log((1 − β) p + β q)` (TRL's mixture, `0 < β < 1`).
+    Mix { beta: f64, l1mb: f64, lb: f64 },
+}
+
+/// One element: `(loss, ∂/∂s, ∂/∂t)` (the derivatives of the element's loss
+/// with respect to the two log-probabilities), and `(p, q)`.
+#[inline(always)]
+fn element(div: Div, s: f64, t: f64) -> (f64, f64, f64, f64, f64) {
+    let (p, q) = (exp_nonpos(s), exp_nonpos(t));
+    match div {
+        Div::Forward => {
+            let d = t - s;
+            (q * d, -q, q * (d + 1.0), p, q)
+        }
+        Div::Reverse => {
+            let d = s - t;
+            (p * d, p * (d + 1.0), -p, p, q)
+        }
+        Div::Mix { beta, l1mb, lb } => {
+            // torch.logsumexp(stack([s + log1p(−β), t + log β]), 0)
+            let (u, w) = (s + l1mb, t + lb);
+            let (hi, lo) = if u >= w { (u, w) } else { (w, u) };
+            let m = hi + log1p_unit(exp_nonpos(lo - hi));
+            let (ds, dt) = ((1.0 - beta) * p * (s - m), beta * q * (t - m));
+            (dt + ds, ds, dt, p, q)
+        }
+    }
+}
+
+/// The two-distribution sweep over the counted rows (`out_row[r]`: the row's
+/// index among the counted ones, `None` for rows that do not count).
+/// `scale` multiplies every element's loss (`τ²` for Hinton's KL). Writes each
+/// element's loss at `elems` (counted rows × V, if not null), each row's at
+/// `per_row` (every row, if not null), the gradients at `gx`, `gy` (if not null)
+/// with upstream `up`. Returns the total.
+#[allow(clippy::too_many_arguments)]
+fn pair_sweep<T: Float>(
+    x: &Logits<'_, T>,
+    y: &Logits<'_, T>,
+    out_row: &[Option<usize>],
+    div: Div,
+    temperature: f64,
+    scale: f64,
+    elems: SyncPtr<T>,
+    per_row: SyncPtr<T>,
+    grads: Option<(SyncPtr<T>, SyncPtr<T>)>,
+    up: Up<'_>,
+) -> f64 {
+    let (v, xs, ys) = (x.v, x.slice(), y.slice());
+    let a = 1.0 / temperature;
+    let work = x.rows * v * if grads.is_some() { 8 } else { 4 };
+    // SAFETY: each row writes its own elements, loss and gradient rows.
+    unsafe {
+        rows::run(x.rows, work, per_row, #[inline(always)] |r: usize| {
+            let Some(k) = out_row[r] else { return 0.0 };
+            let (xr, yr) = (&xs[r * v..(r + 1) * v], &ys[r * v..(r + 1) * v]);
+            let (mx, lx) = row_lse(xr, a);
+            let (my, ly) = row_lse(yr, a);
+            let lp = |i: usize| (a * (xr[i].to_wide() - mx) - lx, a * (yr[i].to_wide() - my) - ly);
+            let g_elem: Option<&[f64]> = match up {
+                Up::PerElem(g) => Some(&g[k * v..(k + 1) * v]),
+                _ => None,
+            };
+            let g_row = match up {
+                Up::Uniform(g) => g,
+                Up::PerRow(g) => g[r],
+                Up::PerElem(_) => 1.0,
+            };
+            let total = if elems.is_null() {
+                if let (Some((gx, gy)), Some(ge)) = (grads, g_elem) {
+                    // per-element upstream: Σ g·∂/∂s, Σ g·∂/∂t, then the gradients
+                    let (loss, sa, ta) = lanes3(v, |i| {
+                        let (s, t) = lp(i);
+                        let (l, ds, dt, _, _) = element(div, s, t);
+                        (l, ge[i] * ds, ge[i] * dt)
+                    });
+                    let (ox, oy) = (std::slice::from_raw_parts_mut(gx.add(r * v), v), std::slice::from_raw_parts_mut(gy.add(r * v), v));
+                    for i in 0..v {
+                        let (s, t) = lp(i);
+                        let (_, ds, dt, p, q) = element(div, s, t);
+                        ox[i] = T::from_wide(scale * a * (ge[i] * ds - p * sa));
+                        oy[i] = T::from_wide(scale * a * (ge[i] * dt - q * ta));
+                    }
+                    loss
+                } else if let Some((gx, gy)) = grads {
+                    let (loss, sa, ta) = lanes3(v, |i| {
+                        let (s, t) = lp(i);
+                        let (l, ds, dt, _, _) = element(div, s, t);
+                        (l, ds, dt)
+                    });
+                    let (ox, oy) = (std::slice::from_raw_parts_mut(gx.add(r * v), v), std::slice::from_raw_parts_mut(gy.add(r * v), v));
+                    let c = scale * a * g_row;
+                    for i in 0..v {
+                        let (s, t) = lp(i);
+                        let (_, ds, dt, p, q) = element(div, s, t);
+                        ox[i] = T::from_wide(c * (ds - p * sa));
+                        oy[i] = T::from_wide(c * (dt - q * ta));
+                    }
+                    loss
+                } else {
+                    lanes3(v, |i| {
+                        let (s, t) = lp(i);
+                        (element(div, s, t).0, 0.0, 0.0)
+                    })
+                    .0
+                }
+            } else {
+                let oe = std::slice::from_raw_parts_mut(elems.add(k * v), v);
+                let mut acc = [0.0f64; LANES];
+                let mut tail = 0.0;
+                let body = v - v % LANES;
+                for i in 0..v {
+                    let (s, t) = lp(i);
+                    let l = element(div, s, t).0;
+                    oe[i] = T::from_wide(scale * l);
+                    if i < body {
+                        acc[i % LANES] += l;
+                    } else {
+                        tail += l;
+                    }
+                }
+                tree(acc) + tail
+            };
+            scale * total
+        })
+    }
+}
+
+/// The counted rows of a pair loss: each row's index among them, and their number.
+fn counted(rows: usize, mask: Option<&[Option<usize>]>) -> (Vec<Option<usize>>, usize) {
+    let mut n = 0;
+    let out = (0..rows)
+        .map(|r| {
+            if mask.is_none_or(|m| m[r].is_some()) {
+                n += 1;
+                Some(n - 1)
+            } else {
+                None
+            }
+        })
+        .collect();
+    (out, n)
+}
+
+// ---------------------------------------------------------------------------------------
+// trl:generalized_jsd_loss
+
+/// The gradients of [`GeneralizedJsdLoss`] and [`DistillationKl`]: with respect
+/// to both logit tensors (their shape).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistillationGradients<T> {
+    /// Gradient with respect to `student_logits`.
+    pub student_logits: ArrayD<T>,
+    /// Gradient with respect to `teacher_logits`.
+    pub teacher_logits: ArrayD<T>,
+}
+
+/// TRL's generalized Jensen-Shannon divergence of on-policy distillation (GKD),
+/// `GKDTrainer.generalized_jsd_loss` exactly as TRL 1.16.0 writes it
+/// (`trl/experimental/gkd/gkd_trainer.py`):
+///
+/// ```text
+/// s = log_softmax(student_logits / τ),  t = log_softmax(teacher_logits / τ)     per token
+/// β = 0:      jsd = F.kl_div(s, t, log_target=True) = q (t − s)          KL(teacher ‖ student)
+/// β = 1:      jsd = F.kl_div(t, s, log_target=True) = p (s − t)          KL(student ‖ teacher)
+/// otherwise:  m = logsumexp([s + log(1 − β), t + log β])               the mixture's log-probabilities
+///             jsd = β q (t − m) + (1 − β) p (s − m)
+/// ```
+///
+/// element by element over the `V` entries of each token (`p = eᔆ`, `q = eᵗ`),
+/// then masked: with `labels`, only the tokens whose label is not −100 count
+/// (`jsd[labels != -100]`, TRL's hard-coded −100). Reductions as TRL's:
+///
+/// - `BatchMean` (the default): the total over counted tokens and `V`, divided by
+///   the number of counted tokens (at least 1) with `labels`, **but by the first
+///   axis (`B`) without them** (TRL's `jsd.size(0)` of the `(B, T, V)` tensor:
+///   not the number of tokens);
+/// - `Sum`: the total; `Mean`: the total divided by the number of *elements*
+///   (counted tokens × `V`; NaN when none counts);
+/// - `None`: the element-wise divergences, shape `(counted tokens, V)` with
+///   `labels` (the masked selection) and the logits' shape without.
+///
+/// Both logit tensors are differentiated, as TRL's formula does under autograd
+/// (TRL's trainer passes a detached teacher; the teacher's gradient is what
+/// autograd gives if it were not). `num_items_in_batch` is not modelled
+/// (it divides the sum: use `Sum`).
+///
+/// # Errors
+/// [`LossError::Shape`] for logits with fewer than 2 axes or of different
+/// shapes, labels not of the logits' shape without `V`, or a `grad_output` not
+/// of the result's shape; [`LossError::Option`] for `β` outside `[0, 1]` or a
+/// temperature that is not finite and positive.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::trl::GeneralizedJsdLoss;
+/// let x = array![[[1.0f64, 2.0, 3.0]]];
+/// // identical distributions: no divergence
+/// let l = GeneralizedJsdLoss::new().forward(x.view(), x.view(), None::<ndarray::ArrayView2<'_, i64>>).unwrap();
+/// assert!(l[[]].abs() < 1e-15);
+/// ```
+///
+/// # References
+/// R. Agarwal et al., "On-Policy Distillation of Language Models: Learning from
+/// Self-Generated Mistakes" (GKD), ICLR 2024, Eq. (1); TRL
+/// `trl.experimental.gkd.GKDTrainer.generalized_jsd_loss`, 1.16.0.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GeneralizedJsdLoss {
+    /// The interpolation `β ∈ [0, 1]` (default 0.5).
+    pub beta: f64,
+    /// The softmax temperature (default 1).
+    pub temperature: f64,
+    /// The reduction (default `BatchMean`).
+    pub reduction: Reduction,
+}
+
+impl Default for GeneralizedJsdLoss {
+    fn default() -> Self {
+        GeneralizedJsdLoss { beta: 0.5, temperature: 1.0, reduction: Reduction::BatchMean }
+    }
+}
+
+impl GeneralizedJsdLoss {
+    const NAME: &'static str = "generalized_jsd_loss";
+
+    /// TRL's defaults: `beta` 0.5, `temperature` 1, `batchmean`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `β`.
+    #[must_use]
+    pub fn beta(mut self, beta: f64) -> Self {
+        self.beta = beta;
+        self
+    }
+
+    /// Sets the temperature.
+    #[must_use]
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
+    }
+
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn prepare<'a, T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        student: ArrayView<'a, T, D>,
+        teacher: ArrayView<'a, T, D>,
+        labels: Option<ArrayView<'_, L, E>>,
+    ) -> Result<(Logits<'a, T>, Logits<'a, T>, Vec<Option<usize>>, usize, Div, Vec<usize>, f64)> {
+        check_option(Self::NAME, "beta", self.beta, (0.0..=1.0).contains(&self.beta), "a number in [0, 1]")?;
+        check_temperature(Self::NAME, self.temperature)?;
+        let x = Logits::new(Self::NAME, "student_logits", student)?;
+        let y = Logits::new(Self::NAME, "teacher_logits", teacher)?;
+        check_pair(Self::NAME, &x, "teacher_logits", &y)?;
+        let mask = labels.as_ref().map(|l| self::labels(Self::NAME, &x.shape, l, -100, false)).transpose()?;
+        let (rows, n) = counted(x.rows, mask.as_deref());
+        let b = self.beta;
+        let div = if b == 0.0 {
+            Div::Forward
+        } else if b == 1.0 {
+            Div::Reverse
+        } else {
+            Div::Mix { beta: b, l1mb: (-b).ln_1p(), lb: b.ln() }
+        };
+        let none_shape = if mask.is_some() { vec![n, x.v] } else { x.shape.clone() };
+        let denom = match self.reduction {
+            Reduction::None | Reduction::Sum => 1.0,
+            Reduction::Mean => (n * x.v) as f64,
+            Reduction::BatchMean => {
+                if mask.is_some() {
+                    n.max(1) as f64
+                } else {
+                    x.shape[0].max(1) as f64
+                }
+            }
+        };
+        Ok((x, y, rows, n, div, none_shape, denom))
+    }
+
+    /// The divergence, reduced as `self.reduction` says.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        student_logits: ArrayView<'_, T, D>,
+        teacher_logits: ArrayView<'_, T, D>,
+        labels: Option<ArrayView<'_, L, E>>,
+    ) -> Result<ArrayD<T>> {
+        let (x, y, rows, _, div, none_shape, denom) = self.prepare(student_logits, teacher_logits, labels)?;
+        if self.reduction == Reduction::None {
+            let mut out = ArrayD::from_elem(IxDyn(&none_shape), T::zero());
+            pair_sweep(&x, &y, &rows, div, self.temperature, 1.0, SyncPtr(out.as_mut_ptr()), SyncPtr::null(), None, Up::Uniform(0.0));
+            return Ok(out);
+        }
+        let total = pair_sweep(&x, &y, &rows, div, self.temperature, 1.0, SyncPtr::null(), SyncPtr::null(), None, Up::Uniform(0.0));
+        Ok(ArrayD::from_elem(IxDyn(&[]), T::from_wide(total / denom)))
+    }
+
+    fn grads<T: Float>(&self, x: &Logits<'_, T>, y: &Logits<'_, T>, rows: &[Option<usize>], div: Div, up: Up<'_>) -> (f64, DistillationGradients<T>) {
+        let mut gx = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
+        let mut gy = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
+        let total = pair_sweep(x, y, rows, div, self.temperature, 1.0, SyncPtr::null(), SyncPtr::null(), Some((SyncPtr(gx.as_mut_ptr()), SyncPtr(gy.as_mut_ptr()))), up);
+        (total, DistillationGradients { student_logits: gx, teacher_logits: gy })
+    }
+
+    /// The gradients of `Σ grad_output · result` with respect to both logit tensors.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        student_logits: ArrayView<'_, T, D>,
+        teacher_logits: ArrayView<'_, T, D>,
+        labels: Option<ArrayView<'_, L, E>>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<DistillationGradients<T>> {
+        let (x, y, rows, _, div, none_shape, denom) = self.prepare(student_logits, teacher_logits, labels)?;
+        let g = check_grad_output(Self::NAME, self.reduction, &none_shape, &grad_output)?;
+        Ok(match g {
+            Err(u) => self.grads(&x, &y, &rows, div, Up::Uniform(u / denom)).1,
+            Ok(ge) => self.grads(&x, &y, &rows, div, Up::PerElem(&ge)).1,
+        })
+    }
+
+    /// The divergence and its gradients (of the result's sum when unreduced), in one fused sweep per row.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        student_logits: ArrayView<'_, T, D>,
+        teacher_logits: ArrayView<'_, T, D>,
+        labels: Option<ArrayView<'_, L, E>>,
+    ) -> Result<(ArrayD<T>, DistillationGradients<T>)> {
+        if self.reduction == Reduction::None {
+            let value = self.forward(student_logits.view(), teacher_logits.view(), labels.as_ref().map(|l| l.view()))?;
+            let ones = ArrayD::from_elem(value.raw_dim(), T::one());
+            let g = self.backward(student_logits, teacher_logits, labels, ones.view())?;
+            return Ok((value, g));
+        }
+        let (x, y, rows, _, div, _, denom) = self.prepare(student_logits, teacher_logits, labels)?;
+        let (total, g) = self.grads(&x, &y, &rows, div, Up::Uniform(1.0 / denom));
+        Ok((ArrayD::from_elem(IxDyn(&[]), T::from_wide(total / denom)), g))
+    }
+}
+
+/// A `grad_output` checked against the result: `Err(g)` for a reduced
+/// result's one element, `Ok(values)` for an unreduced result's.
+#[allow(clippy::type_complexity)]
+fn check_grad_output<T: Float>(loss: &'static str, reduction: Reduction, shape: &[usize], grad_output: &ArrayViewD<'_, T>) -> Result<std::result::Result<Vec<f64>, f64>> {
+    if reduction == Reduction::None {
+        if grad_output.shape() != shape {
+            return Err(shape_err(loss, "grad_output", format!("{shape:?} (the shape of the unreduced result)"), grad_output.shape()));
+        }
+        return Ok(Ok(grad_output.iter().map(|v| v.to_wide()).collect()));
+    }
+    if grad_output.len() != 1 {
+        return Err(shape_err(loss, "grad_output", format!("[] (the result is a scalar under reduction `{reduction}`)"), grad_output.shape()));
+    }
+    Ok(Err(grad_output.iter().next().expect("one element").to_wide()))
+}
+
+/// [`GeneralizedJsdLoss`] with TRL's defaults (`beta` 0.5, `temperature` 1, `batchmean`).
+///
+/// # Errors
+/// See [`GeneralizedJsdLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let (s, t) = (array![[[0.0f64, 1.0]]], array![[[1.0f64, 0.0]]]);
+/// let l = losslab::trl::generalized_jsd_loss(s.view(), t.view(), Some(array![[3i64]].view())).unwrap();
+/// assert!(l[[]] > 0.0);
+/// ```
+pub fn generalized_jsd_loss<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+    student_logits: ArrayView<'_, T, D>,
+    teacher_logits: ArrayView<'_, T, D>,
+    labels: Option<ArrayView<'_, L, E>>,
+) -> Result<ArrayD<T>> {
+    GeneralizedJsdLoss::new().forward(student_logits, teacher_logits, labels)
+}
+
+// ---------------------------------------------------------------------------------------
+// losslab:distillation_kl
+
+/// The direction of [`DistillationKl`]'s divergence.
+///
+/// # Examples
+/// ```
+/// use losslab::own::KlDirection;
+/// assert_eq!("reverse".parse::<KlDirection>().unwrap(), KlDirection::Reverse);
+/// assert!("sideways".parse::<KlDirection>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KlDirection {
+    /// KL(teacher ‖ student), Hinton's (the default): mass-covering.
+    #[default]
+    Forward,
+    /// KL(student ‖ teacher): mode-seeking (MiniLLM's).
+    Reverse,
+}
+
+impl KlDirection {
+    /// Every direction.
+    pub const ALL: &'static [KlDirection] = &[KlDirection::Forward, KlDirection::Reverse];
+
+    /// The direction's name, as the registry spells it (`"forward"`, `"reverse"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KlDirection::Forward => "forward",
+            KlDirection::Reverse => "reverse",
+        }
+    }
+}
+
+impl std::fmt::Display for KlDirection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for KlDirection {
+    type Err = LossError;
+    fn from_str(s: &str) -> Result<Self> {
+        KlDirection::ALL.iter().copied().find(|k| k.name() == s).ok_or_else(|| LossError::Option {
+            loss: "distillation_kl",
+            option: "direction",
+            value: s.to_string(),
+            expected: "one of forward, reverse".to_string(),
+        })
+    }
+}
+
+/// Hinton's knowledge-distillation loss per token: the KL divergence between
+/// the temperature-softened teacher and student distributions, times `τ²`:
+///
+/// ```text
+/// p = softmax(student / τ),  q = softmax(teacher / τ)                 per token
+/// forward:  ℓ = τ² Σᵥ q (log q − log p) = τ² KL(q ‖ p)                (the default)
+/// reverse:  ℓ = τ² Σᵥ p (log p − log q) = τ² KL(p ‖ q)
+/// ```
+///
+/// the `τ²` keeping the gradients' scale independent of `τ` (Hinton et al.).
+/// Tokens whose label is `ignore_index` do not count (and their value is 0);
+/// without labels every token counts. Reductions are those of
+/// `F.kl_div(log_p, log_q, log_target=True)` on the `(N, V)` rows of the `N`
+/// counted tokens, times `τ²`: `BatchMean` (the default) the total divided by
+/// `N` (the mean per token), `Sum` the total, `Mean` the total divided by
+/// `N · V` (`F.kl_div`'s element mean; NaN when no token counts); `None` the
+/// per-token values, shape the logits' without `V` (`F.kl_div(...,
+/// reduction="none").sum(-1)`, 0 where ignored). `BatchMean` with no counted
+/// token is 0/0: NaN.
+///
+/// Both logit tensors are differentiated (the student's gradient of the
+/// forward direction is `τ · g · (p − q)`); a teacher held fixed ignores its
+/// gradient.
+///
+/// # Errors
+/// [`LossError::Shape`] for logits with fewer than 2 axes or of different
+/// shapes, labels not of the logits' shape without `V`, or a `grad_output` not
+/// of the result's shape; [`LossError::Option`] for a temperature that is not
+/// finite and positive.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::own::DistillationKl;
+/// let s = array![[[0.0f64, 0.0]]];
+/// let t = array![[[0.0f64, 2f64.ln()]]]; // q = (1/3, 2/3)
+/// let l = DistillationKl::new().forward(s.view(), t.view(), None::<ndarray::ArrayView2<'_, i64>>).unwrap();
+/// let want = (1.0 / 3.0) * (2.0f64 / 3.0).ln() + (2.0 / 3.0) * (4.0f64 / 3.0).ln();
+/// assert!((l[[]] - want).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// G. Hinton, O. Vinyals, J. Dean, "Distilling the Knowledge in a Neural
+/// Network", 2015; reverse KL: Y. Gu et al., "MiniLLM", ICLR 2024.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DistillationKl {
+    /// The softmax temperature `τ` (default 1).
+    pub temperature: f64,
+    /// The direction (default `Forward`, KL(teacher ‖ student)).
+    pub direction: KlDirection,
+    /// The label of tokens that do not count (default −100).
+    pub ignore_index: i64,
+    /// The reduction (default `BatchMean`, the mean per counted token).
+    pub reduction: Reduction,
+}
+
+impl Default for DistillationKl {
+    fn default() -> Self {
+        DistillationKl { temperature: 1.0, direction: KlDirection::Forward, ignore_index: -100, reduction: Reduction::BatchMean }
+    }
+}
+
+impl DistillationKl {
+    const NAME: &'static str = "distillation_kl";
+
+    /// Temperature 1, forward, `ignore_index` −100, the mean per counted token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the temperature.
+    #[must_use]
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
+    }
+
+    /// Sets the direction.
+    #[must_use]
+    pub fn direction(mut self, direction: KlDirection) -> Self {
+        self.direction = direction;
+        self
+    }
+
+    /// Sets the label of tokens that do not count.
+    #[must_use]
+    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
+        self.ignore_index = ignore_index;
+        self
+    }
+
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn prepare<'a, T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        student: ArrayView<'a, T, D>,
+        teacher: ArrayView<'a, T, D>,
+        labels: Option<ArrayView<'_, L, E>>,
+    ) -> Result<(Logits<'a, T>, Logits<'a, T>, Vec<Option<usize>>, Div, Vec<usize>, f64)> {
+        check_temperature(Self::NAME, self.temperature)?;
+        let x = Logits::new(Self::NAME, "student_logits", student)?;
+        let y = Logits::new(Self::NAME, "teacher_logits", teacher)?;
+        check_pair(Self::NAME, &x, "teacher_logits", &y)?;
+        let mask = labels.as_ref().map(|l| self::labels(Self::NAME, &x.shape, l, self.ignore_index, false)).transpose()?;
+        let (rows, n) = counted(x.rows, mask.as_deref());
+        let div = match self.direction {
+            KlDirection::Forward => Div::Forward,
+            KlDirection::Reverse => Div::Reverse,
+        };
+        let denom = match self.reduction {
+            Reduction::None | Reduction::Sum => 1.0,
+            Reduction::Mean => (n * x.v) as f64,
+            Reduction::BatchMean => n as f64,
+        };
+        let lead = x.shape[..x.shape.len() - 1].to_vec();
+        Ok((x, y, rows, div, lead, denom))
+    }
+
+    fn scale(&self) -> f64 {
+        self.temperature * self.temperature
+    }
+
+    /// The divergence, reduced as `self.reduction` says.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        student_logits: ArrayView<'_, T, D>,
+        teacher_logits: ArrayView<'_, T, D>,
+        labels: Option<ArrayView<'_, L, E>>,
+    ) -> Result<ArrayD<T>> {
+        let (x, y, rows, div, lead, denom) = self.prepare(student_logits, teacher_logits, labels)?;
+        if self.reduction == Reduction::None {
+            let mut out = ArrayD::from_elem(IxDyn(&lead), T::zero());
+            pair_sweep(&x, &y, &rows, div, self.temperature, self.scale(), SyncPtr::null(), SyncPtr(out.as_mut_ptr()), None, Up::Uniform(0.0));
+            return Ok(out);
+        }
+        let total = pair_sweep(&x, &y, &rows, div, self.temperature, self.scale(), SyncPtr::null(), SyncPtr::null(), None, Up::Uniform(0.0));
+        Ok(ArrayD::from_elem(IxDyn(&[]), T::from_wide(total / denom)))
+    }
+
+    fn run<T: Float>(&self, x: &Logits<'_, T>, y: &Logits<'_, T>, rows: &[Option<usize>], div: Div, per_row: SyncPtr<T>, up: Up<'_>) -> (f64, DistillationGradients<T>) {
+        let mut gx = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
+        let mut gy = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
+        let total = pair_sweep(x, y, rows, div, self.temperature, self.scale(), SyncPtr::null(), per_row, Some((SyncPtr(gx.as_mut_ptr()), SyncPtr(gy.as_mut_ptr()))), up);
+        (total, DistillationGradients { student_logits: gx, teacher_logits: gy })
+    }
+
+    /// The gradients of `Σ grad_output · result` with respect to both logit tensors.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
+    /// have the result's shape.
+    pub fn backward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        student_logits: ArrayView<'_, T, D>,
+        teacher_logits: ArrayView<'_, T, D>,
+        labels: Option<ArrayView<'_, L, E>>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<DistillationGradients<T>> {
+        let (x, y, rows, div, lead, denom) = self.prepare(student_logits, teacher_logits, labels)?;
+        let g = check_grad_output(Self::NAME, self.reduction, &lead, &grad_output)?;
+        Ok(match g {
+            Err(u) => self.run(&x, &y, &rows, div, SyncPtr::null(), Up::Uniform(u / denom)).1,
+            Ok(gr) => self.run(&x, &y, &rows, div, SyncPtr::null(), Up::PerRow(&gr)).1,
+        })
+    }
+
+    /// The divergence and its gradients (of the result's sum when unreduced), in one fused sweep per row.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+        &self,
+        student_logits: ArrayView<'_, T, D>,
+        teacher_logits: ArrayView<'_, T, D>,
+        labels: Option<ArrayView<'_, L, E>>,
+    ) -> Result<(ArrayD<T>, DistillationGradients<T>)> {
+        let (x, y, rows, div, lead, denom) = self.prepare(student_logits, teacher_logits, labels)?;
+        if self.reduction == Reduction::None {
+            let mut out = ArrayD::from_elem(IxDyn(&lead), T::zero());
+            let (_, g) = self.run(&x, &y, &rows, div, SyncPtr(out.as_mut_ptr()), Up::Uniform(1.0));
+            return Ok((out, g));
+        }
+        let (total, g) = self.run(&x, &y, &rows, div, SyncPtr::null(), Up::Uniform(1.0 / denom));
+        Ok((ArrayD::from_elem(IxDyn(&[]), T::from_wide(total / denom)), g))
+    }
+}
+
+/// [`DistillationKl`] with its defaults (temperature 1, forward, the mean per token).
+///
+/// # Errors
+/// See [`DistillationKl`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let (s, t) = (array![[[0.0f64, 1.0]]], array![[[1.0f64, 0.0]]]);
+/// let l = losslab::own::distillation_kl(s.view(), t.view(), Some(array![[1i64]].view())).unwrap();
+/// assert!(l[[]] > 0.0);
+/// ```
+pub fn distillation_kl<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
+    student_logits: ArrayView<'_, T, D>,
+    teacher_logits: ArrayView<'_, T, D>,
+    labels: Option<ArrayView<'_, L, E>>,
+) -> Result<ArrayD<T>> {
+    DistillationKl::new().forward(student_logits, teacher_logits, labels)
+}
