@@ -72,6 +72,7 @@ mod options;
 mod regression;
 mod contrastive;
 mod generative;
+mod metric;
 pub mod samples;
 pub mod paths;
 
@@ -107,6 +108,9 @@ pub enum Framework {
     Trl,
     /// OpenCLIP (`open_clip.loss`): contrastive image-text pretraining.
     OpenClip,
+    /// pytorch-metric-learning (`pytorch_metric_learning.losses`): deep metric
+    /// learning, the losses as its loss objects compute them.
+    Pml,
     /// Hugging Face diffusers (`diffusers.training_utils`): diffusion training's noise-level weightings.
     Diffusers,
     /// losslab's own functions (information theory).
@@ -115,7 +119,7 @@ pub enum Framework {
 
 impl Framework {
     /// Every framework, in the order an unqualified loss name is looked up.
-    pub const ALL: [Framework; 11] = [
+    pub const ALL: [Framework; 12] = [
         Framework::Torch,
         Framework::Torchvision,
         Framework::Torchaudio,
@@ -125,6 +129,7 @@ impl Framework {
         Framework::Scipy,
         Framework::Trl,
         Framework::OpenClip,
+        Framework::Pml,
         Framework::Diffusers,
         Framework::Losslab,
     ];
@@ -141,6 +146,7 @@ impl Framework {
             Framework::Scipy => "scipy",
             Framework::Trl => "trl",
             Framework::OpenClip => "open_clip",
+            Framework::Pml => "pml",
             Framework::Diffusers => "diffusers",
             Framework::Losslab => "losslab",
         }
@@ -340,6 +346,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 embedding::LOSSES,
                 contrastive::LOSSES,
                 generative::LOSSES,
+                metric::LOSSES,
             ]
             .into_iter()
             .flatten()

@@ -366,6 +366,14 @@ fn golden_generative() {
     check_file("generative.json");
 }
 
+/// pytorch-metric-learning's loss objects (`scripts/golden/metric.py`): the
+/// real classes with their class matrix loaded, float64 and float32, gradients
+/// of the embeddings and of `W` by autograd.
+#[test]
+fn golden_metric() {
+    check_file("metric.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -373,7 +381,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 17] = [
+    const FILES: [&str; 18] = [
         "transducer.json",
         "torch.json",
         "linear_ce.json",
@@ -391,6 +399,7 @@ fn every_loss_has_a_golden_case() {
         "broadcast.json",
         "contrastive.json",
         "generative.json",
+        "metric.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())
