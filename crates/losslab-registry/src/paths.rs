@@ -230,9 +230,13 @@ static PATHS: &[LossPath] = &[
     general("losslab:vae_kl", GENERATIVE),
     general("losslab:vae_elbo", GENERATIVE),
     general("diffusers:min_snr_loss", GENERATIVE),
+    general("pml:arc_face", METRIC_FACE),
+    general("pml:cos_face", METRIC_FACE),
+    general("pml:sphere_face", METRIC_FACE),
 ];
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
+const METRIC_FACE: &str = "widened to f64, single-threaded scalar loops: the (N, C) cosines by a naive O(N C D) product of the normalised rows and columns, the per-row log-sum-exp, the gradient by two more O(N C D) products and the normalisations' backward";
 const GENERATIVE: &str = "widened to f64, single-threaded scalar loops per element or sample; the gradient in a separate pass";
 
 #[cfg(test)]

@@ -329,6 +329,15 @@ const CTC_MIN: &[usize] = &[3, 1, 2, 1];
 const SEG: &[usize] = &[16, 65536, 4];
 const SEG_MIN: &[usize] = &[1, 1, 1];
 
+/// Angular-margin softmax losses: embeddings, their width, classes.
+const FACE: &[usize] = &[2048, 256, 1000];
+const FACE_MIN: &[usize] = &[1, 1, 1];
+
+/// Embeddings `N × D`, labels in `[0, C)`, a class matrix `W` `(D, C)` of standard normals.
+fn face_inputs(m: &mut Maker, d: &[usize]) -> Vec<(&'static str, Tensor)> {
+    vec![("embeddings", m.normal(&d[..2], 1.0)), ("labels", m.classes(&d[..1], 0, d[2])), ("W", m.normal(&[d[1], d[2]], 1.0))]
+}
+
 const fn r(
     loss: &'static str,
     dims: &'static str,
@@ -549,6 +558,10 @@ static RECIPES: &[Recipe] = &[
             ("logit_bias", m.float(ArrayD::from_elem(IxDyn(&[]), -10.0))),
         ]
     }),
+    // ---- pytorch-metric-learning: angular-margin softmax over C classes (W drawn as pml's normal_ init)
+    r("pml:arc_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
+    r("pml:cos_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
+    r("pml:sphere_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
     // ---- generative models
     r("losslab:gan_generator_loss", "N", EW, EW_MIN, |m, d| vec![("fake_logits", m.normal(d, 2.0))]),
     r("losslab:gan_discriminator_loss", "N", EW, EW_MIN, |m, d| vec![("real_logits", m.normal(d, 2.0)), ("fake_logits", m.normal(d, 2.0))]),

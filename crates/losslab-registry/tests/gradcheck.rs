@@ -278,6 +278,7 @@ fn setups() -> Vec<Setup> {
     .into_iter()
     .chain(detseg_setups())
     .chain(contrastive_generative_setups())
+    .chain(metric_setups())
     .collect()
 }
 
@@ -393,6 +394,27 @@ fn contrastive_generative_setups() -> Vec<Setup> {
         vec![],
     ));
     v
+}
+
+/// pml's metric losses (embeddings, and the class matrix W of the face losses),
+/// away from their kinks (target cosines off ±1, ArcFace's θ = π − m, SphereFace's θ = kπ/m).
+fn metric_setups() -> Vec<Setup> {
+    use OptionValue::Float;
+    let emb = f(&[4, 3], &[0.5, 0.3, -0.2, 0.1, -0.6, 0.4, 0.45, 0.2, 0.1, -0.3, 0.5, 0.35]);
+    let w = f(&[3, 3], &[0.8, -0.3, 0.2, 0.1, 0.9, -0.5, -0.4, 0.2, 0.7]);
+    let labels = i(&[0, 1, 0, 2]);
+    let face = |loss: &'static str, opts: Vec<(&'static str, OptionValue)>| {
+        setup(loss, vec![("embeddings", emb.clone()), ("labels", labels.clone()), ("W", w.clone())], opts)
+    };
+    vec![
+        face("pml:arc_face", vec![("scale", Float(2.0))]),
+        face("pml:arc_face", vec![("margin", Float(120.0)), ("scale", Float(1.5))]),
+        face("pml:cos_face", vec![("scale", Float(3.0))]),
+        face("pml:cos_face", vec![("margin", Float(-0.2)), ("scale", Float(0.5))]),
+        face("pml:sphere_face", vec![]),
+        face("pml:sphere_face", vec![("margin", Float(3.0)), ("scale", Float(2.0))]),
+        face("pml:sphere_face", vec![("margin", Float(1.0))]),
+    ]
 }
 
 /// Losses whose reference gradient is, by the reference's design, not the
