@@ -11,6 +11,11 @@ scripts/golden/README.md:
   class matrix loaded (`loss.W.data.copy_(W)`; a float64 case calls
   `loss.to(torch.float64)`... pml's `cast_types` casts W to the embeddings' dtype);
   gradients by autograd w.r.t. `embeddings` and `loss.W` (W's `.grad`).
+- pml:sup_con, pml:multi_similarity, pml:circle: `SupConLoss`, `MultiSimilarityLoss`,
+  `CircleLoss` with their default distance (CosineSimilarity) and no miner (every
+  pair of the batch by its labels); gradients w.r.t. `embeddings`. Label sets with
+  classes of one sample (anchors without positives), one class (no negatives), a
+  single sample (no pairs: pml's zero loss).
 
 Conventions beyond the README:
 - `reduction` null is pml's own result: the loss's default reducer (MeanReducer for
@@ -60,6 +65,8 @@ def run_loss(obj, emb, labels, reduction):
     out = obj(emb, labels)
     if reduction == "none":
         out = out["loss"]["losses"]
+        if torch.is_tensor(out):
+            out = out.reshape(-1)  # MultiSimilarity and Circle keep an (N, 1) column: flattened
     return out
 
 
@@ -148,8 +155,74 @@ def gen_face():
         face_case(f"{short}/error/labels-len", loss, {"embeddings": randn(3, 2), "labels": np.array([0, 1]), "W": randn(2, 2)}, o)
 
 
+PAIR = {"pml:sup_con": losses.SupConLoss, "pml:multi_similarity": losses.MultiSimilarityLoss, "pml:circle": losses.CircleLoss}
+
+
+def pair_case(cid, loss, tensors, options=None, reduction=None, go=None):
+    options = options or {}
+    emb = torch.tensor(tensors["embeddings"], dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor(tensors["labels"], dtype=torch.int64)
+    kw = dict(options)
+    if REDUCERS[reduction] is not None:
+        kw["reducer"] = REDUCERS[reduction]()
+    try:
+        obj = PAIR[loss](**kw)
+        out = run_loss(obj, emb, labels, reduction)
+        if not torch.is_tensor(out):
+            raise RuntimeError(f"pml returned {out!r}")
+    except Exception as e:  # the reference raised
+        CASES.append(make_case(cid, loss, tensors, options, reduction, dtypes_for(tensors, None), None, None, {}, first_line(e)))
+        return
+    if go == "random":
+        go = randn(*tuple(out.shape))
+    gt = torch.ones_like(out) if go is None else torch.tensor(go, dtype=torch.float64)
+    (ge,) = torch.autograd.grad(out, [emb], gt, allow_unused=True)
+    if ge is None:
+        ge = torch.zeros_like(emb)
+    CASES.append(make_case(cid, loss, tensors, options, reduction, dtypes_for(tensors, go), go, out.detach().numpy(), {"embeddings": ge.numpy()}, None))
+
+
+def gen_pairs():
+    opts = {"pml:sup_con": [{"temperature": 0.5}, {"temperature": 0.07}, {"temperature": 2.0}],
+            "pml:multi_similarity": [{"alpha": 1.0, "beta": 5.0, "base": 0.2}, {"alpha": 4.0, "beta": 20.0, "base": 0.6}, {"alpha": 0.5, "beta": 2.0, "base": -0.3}],
+            "pml:circle": [{"m": 0.25, "gamma": 4.0}, {"m": 0.1, "gamma": 16.0}, {"m": 0.5, "gamma": 1.0}]}
+    for loss in PAIR:
+        short = loss.split(":")[1]
+        e = randn(10, 6)
+        lab = np.array([0, 1, 2, 0, 1, 2, 0, 3, 3, 1])
+        pair_case(f"{short}/defaults", loss, {"embeddings": e, "labels": lab})
+        pair_case(f"{short}/defaults/sum", loss, {"embeddings": e, "labels": lab}, None, "sum", np.array(0.5))
+        pair_case(f"{short}/defaults/mean", loss, {"embeddings": e, "labels": lab}, None, "mean")
+        pair_case(f"{short}/defaults/none", loss, {"embeddings": e, "labels": lab}, None, "none", "random")
+        for o in opts[loss]:
+            tag = "-".join(f"{k}{v}" for k, v in o.items())
+            e = randn(8, 4, scale=2.0)
+            lab = rng.integers(0, 3, size=8)
+            pair_case(f"{short}/{tag}", loss, {"embeddings": e, "labels": lab}, o)
+            pair_case(f"{short}/{tag}/none", loss, {"embeddings": e, "labels": lab}, o, "none", "random")
+        o = opts[loss][0]
+        # classes of one sample: anchors without positives
+        e = randn(7, 5)
+        pair_case(f"{short}/singletons", loss, {"embeddings": e, "labels": np.array([0, 0, 1, 2, 3, 3, 4])}, o)
+        pair_case(f"{short}/singletons/none", loss, {"embeddings": e, "labels": np.array([0, 0, 1, 2, 3, 3, 4])}, o, "none", "random")
+        # every sample its own class: no positives at all
+        pair_case(f"{short}/no-positives", loss, {"embeddings": randn(5, 3), "labels": np.arange(5)}, o)
+        # one class: no negatives
+        pair_case(f"{short}/no-negatives", loss, {"embeddings": randn(4, 3), "labels": np.zeros(4, dtype=np.int64)}, o)
+        # two samples, one pair of each kind; a single sample (no pairs)
+        pair_case(f"{short}/two-same", loss, {"embeddings": randn(2, 3), "labels": np.array([1, 1])}, o)
+        pair_case(f"{short}/two-diff", loss, {"embeddings": randn(2, 3), "labels": np.array([1, 2])}, o)
+        pair_case(f"{short}/three", loss, {"embeddings": randn(3, 3), "labels": np.array([5, 9, 5])}, o)
+        pair_case(f"{short}/one", loss, {"embeddings": randn(1, 3), "labels": np.array([0])}, o)
+        # a larger batch, negative labels
+        pair_case(f"{short}/n40", loss, {"embeddings": randn(40, 8), "labels": rng.integers(-3, 5, size=40)}, None, None, np.array(-2.0))
+        # errors: labels of another length
+        pair_case(f"{short}/error/labels-len", loss, {"embeddings": randn(3, 2), "labels": np.array([0, 1])}, o)
+
+
 def main():
     gen_face()
+    gen_pairs()
     write(OUT, GENERATOR, versions(torch=torch.__version__, pytorch_metric_learning=pytorch_metric_learning.__version__), CASES, count_errors=True)
 
 

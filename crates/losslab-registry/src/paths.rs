@@ -233,10 +233,14 @@ static PATHS: &[LossPath] = &[
     general("pml:arc_face", METRIC_FACE),
     general("pml:cos_face", METRIC_FACE),
     general("pml:sphere_face", METRIC_FACE),
+    general("pml:sup_con", METRIC_PAIRS),
+    general("pml:multi_similarity", METRIC_PAIRS),
+    general("pml:circle", METRIC_PAIRS),
 ];
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
 const METRIC_FACE: &str = "widened to f64, single-threaded scalar loops: the (N, C) cosines by a naive O(N C D) product of the normalised rows and columns, the per-row log-sum-exp, the gradient by two more O(N C D) products and the normalisations' backward";
+const METRIC_PAIRS: &str = "widened to f64, single-threaded scalar loops: the (N, N) cosines by a naive O(N² D) product, each anchor's masked log-sum-exps over its positives and negatives (O(N) per row, with the labels compared per pair), the gradient as an (N, N) matrix and two more O(N² D) products";
 const GENERATIVE: &str = "widened to f64, single-threaded scalar loops per element or sample; the gradient in a separate pass";
 
 #[cfg(test)]

@@ -338,6 +338,14 @@ fn face_inputs(m: &mut Maker, d: &[usize]) -> Vec<(&'static str, Tensor)> {
     vec![("embeddings", m.normal(&d[..2], 1.0)), ("labels", m.classes(&d[..1], 0, d[2])), ("W", m.normal(&[d[1], d[2]], 1.0))]
 }
 
+/// The pair losses of pml (every pair, O(N²) per-row loops): N × D.
+const METRIC_PAIRS: &[usize] = &[1024, 128];
+
+/// Embeddings `N × D`, labels in `[0, N/8)`.
+fn pair_inputs(m: &mut Maker, d: &[usize]) -> Vec<(&'static str, Tensor)> {
+    vec![("embeddings", m.normal(d, 1.0)), ("labels", m.classes(&d[..1], 0, (d[0] / 8).max(1)))]
+}
+
 const fn r(
     loss: &'static str,
     dims: &'static str,
@@ -562,6 +570,10 @@ static RECIPES: &[Recipe] = &[
     r("pml:arc_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
     r("pml:cos_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
     r("pml:sphere_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
+    // ---- pytorch-metric-learning: every pair of the batch; N/8 classes (about 8 samples a class)
+    r("pml:sup_con", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
+    r("pml:multi_similarity", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
+    r("pml:circle", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
     // ---- generative models
     r("losslab:gan_generator_loss", "N", EW, EW_MIN, |m, d| vec![("fake_logits", m.normal(d, 2.0))]),
     r("losslab:gan_discriminator_loss", "N", EW, EW_MIN, |m, d| vec![("real_logits", m.normal(d, 2.0)), ("fake_logits", m.normal(d, 2.0))]),

@@ -414,17 +414,31 @@ fn metric_setups() -> Vec<Setup> {
         face("pml:sphere_face", vec![]),
         face("pml:sphere_face", vec![("margin", Float(3.0)), ("scale", Float(2.0))]),
         face("pml:sphere_face", vec![("margin", Float(1.0))]),
+        // the pair losses: a class of one sample (an anchor without positives)
+        setup("pml:sup_con", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![("temperature", Float(0.5))]),
+        setup("pml:sup_con", vec![("embeddings", emb.clone()), ("labels", i(&[1, 1, 1, 0]))], vec![]),
+        setup("pml:multi_similarity", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![("beta", Float(5.0))]),
+        setup("pml:multi_similarity", vec![("embeddings", emb.clone()), ("labels", i(&[1, 1, 1, 0]))], vec![("alpha", Float(1.5)), ("base", Float(-0.2))]),
+        setup("pml:circle", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![("gamma", Float(4.0))]),
+        setup("pml:circle", vec![("embeddings", emb), ("labels", i(&[1, 1, 1, 0]))], vec![("m", Float(0.25)), ("gamma", Float(2.0))]),
     ]
 }
 
 /// Losses whose reference gradient is, by the reference's design, not the
 /// derivative of the loss: their gradients are routed and shaped as the others',
 /// and checked against the reference's autograd by the golden suite.
-const NOT_THE_DERIVATIVE: &[(&str, &str)] = &[(
-    "torch:ctc_loss",
-    "PyTorch returns exp(log_probs) − posterior, the gradient as if log_probs came out of log_softmax; \
-     crates/losslab/tests/sequence.rs checks it by finite differences through a log_softmax",
-)];
+const NOT_THE_DERIVATIVE: &[(&str, &str)] = &[
+    (
+        "torch:ctc_loss",
+        "PyTorch returns exp(log_probs) − posterior, the gradient as if log_probs came out of log_softmax; \
+         crates/losslab/tests/sequence.rs checks it by finite differences through a log_softmax",
+    ),
+    (
+        "pml:circle",
+        "pml's CircleLoss detaches its weights α_p = relu(1 + m − s_p) and α_n = relu(s_n + m); \
+         the golden suite (metric.json) checks the gradient against pml's autograd",
+    ),
+];
 
 fn request<'a>(s: &Setup, tensors: &'a BTreeMap<String, Tensor>, reduction: Option<Reduction>, go: Option<Tensor>, grads: bool) -> EvalRequest<'a> {
     EvalRequest {

@@ -94,7 +94,7 @@
 //! - [`optax`] — optax (`optax.losses`, 0.2.8), `optax:` in the registry: [`poly_loss_cross_entropy`](optax::poly_loss_cross_entropy), [`safe_softmax_cross_entropy`](optax::safe_softmax_cross_entropy), [`smooth_labels`](optax::smooth_labels), [`sparsemax_loss`](optax::sparsemax_loss), [`multiclass_sparsemax_loss`](optax::multiclass_sparsemax_loss), [`kl_divergence`](optax::kl_divergence), [`kl_divergence_with_log_targets`](optax::kl_divergence_with_log_targets), [`generalized_kl_divergence`](optax::generalized_kl_divergence), [`huber_loss`](optax::huber_loss), [`log_cosh`](optax::log_cosh), [`multiclass_hinge_loss`](optax::multiclass_hinge_loss), [`perceptron_loss`](optax::perceptron_loss), [`multiclass_perceptron_loss`](optax::multiclass_perceptron_loss), [`triplet_margin_loss`](optax::triplet_margin_loss), [`ntxent`](optax::ntxent), [`ranking_softmax_loss`](optax::ranking_softmax_loss), [`dice_loss`](optax::dice_loss), [`binary_dice_loss`](optax::binary_dice_loss), [`multiclass_generalized_dice_loss`](optax::multiclass_generalized_dice_loss), [`ctc_loss`](optax::ctc_loss).
 //! - [`scipy`] — SciPy (`scipy.stats`, 1.17), `scipy:` in the registry: [`entropy`](scipy::entropy).
 //! - [`open_clip`] — OpenCLIP (`open_clip.loss`, 3.3.0), `open_clip:` in the registry: [`clip_loss`](open_clip::clip_loss), [`siglip_loss`](open_clip::siglip_loss).
-//! - [`pml`] — pytorch-metric-learning (`pytorch_metric_learning.losses`, 2.9.0), `pml:` in the registry: [`arc_face`](pml::arc_face), [`cos_face`](pml::cos_face), [`sphere_face`](pml::sphere_face).
+//! - [`pml`] — pytorch-metric-learning (`pytorch_metric_learning.losses`, 2.9.0), `pml:` in the registry: [`arc_face`](pml::arc_face), [`cos_face`](pml::cos_face), [`sphere_face`](pml::sphere_face), [`sup_con`](pml::sup_con), [`multi_similarity`](pml::multi_similarity), [`circle`](pml::circle).
 //! - [`diffusers`] — Hugging Face diffusers (`diffusers.training_utils` and its `train_text_to_image.py`, 0.42.1), `diffusers:` in the registry: [`min_snr_loss`](diffusers::min_snr_loss).
 //! - [`own`] — losslab's own losses (`losslab:` in the registry), `losslab:` in the registry: [`softmax_focal_loss`](own::softmax_focal_loss), [`quantile_loss`](own::quantile_loss), [`jaccard_loss`](own::jaccard_loss), [`lovasz_softmax`](own::lovasz_softmax), [`self_information`](own::self_information), [`entropy`](own::entropy), [`binary_entropy`](own::binary_entropy), [`cross_entropy`](own::cross_entropy), [`kl_divergence`](own::kl_divergence), [`js_divergence`](own::js_divergence), [`gan_generator_loss`](own::gan_generator_loss), [`gan_discriminator_loss`](own::gan_discriminator_loss), [`gradient_penalty`](own::gradient_penalty), [`vae_kl`](own::vae_kl), [`vae_elbo`](own::vae_elbo).
 //!
@@ -175,7 +175,7 @@ root! {
     scipy("scipy"): [entropy Entropy];
     trl("trl"): [];
     open_clip("open_clip"): [clip_loss ClipLoss, siglip_loss SigLipLoss];
-    pml("pml"): [arc_face ArcFaceLoss, cos_face CosFaceLoss, sphere_face SphereFaceLoss];
+    pml("pml"): [arc_face ArcFaceLoss, cos_face CosFaceLoss, sphere_face SphereFaceLoss, sup_con SupConLoss, multi_similarity MultiSimilarityLoss];
     diffusers("diffusers"): [min_snr_loss MinSnrLoss];
     own("losslab"): [softmax_focal_loss SoftmaxFocalLoss, quantile_loss QuantileLoss, jaccard_loss JaccardLoss, lovasz_softmax LovaszSoftmax, self_information, binary_entropy, js_divergence, gan_generator_loss GanGeneratorLoss, gan_discriminator_loss GanDiscriminatorLoss, gradient_penalty GradientPenalty, vae_kl VaeKl, vae_elbo VaeElbo];
 }

@@ -1,7 +1,9 @@
-//! Deep metric learning: pytorch-metric-learning's (`pml`) classification
-//! losses with an angular margin on `(N, D)` embeddings and a learnable class
-//! matrix `W` of shape `(D, C)` — ArcFace, CosFace and SphereFace — computed as
-//! pml 2.9.0's loss objects compute them.
+//! Deep metric learning: pytorch-metric-learning's (`pml`) losses on `(N, D)`
+//! embeddings and `(N,)` labels, computed as pml 2.9.0's loss objects compute
+//! them: the classification losses with an angular margin and a learnable
+//! class matrix `W` of shape `(D, C)` — ArcFace, CosFace and SphereFace — and
+//! the pair losses over every pair of the batch by label, on pml's default
+//! `CosineSimilarity` — SupCon, Multi-Similarity and Circle.
 //!
 //! Every loss here follows pml's structure: a per-element loss (one per
 //! embedding) handed to a *reducer*. pml's losses have no reduction argument;
@@ -35,7 +37,8 @@ pub enum MetricReducer {
     AvgNonZero,
     /// `SumReducer`: the sum.
     Sum,
-    /// losslab's: the per-element losses, unreduced (`(N,)`), as the reducer receives them.
+    /// losslab's: the per-element losses, unreduced (`(N,)`), as the reducer
+    /// receives them (MultiSimilarity's and Circle's `(N, 1)` column flattened).
     None,
 }
 
@@ -762,4 +765,624 @@ pub fn cos_face<T: Float, L: ClassIndex, D: Dimension, DL: Dimension, DW: Dimens
 /// ```
 pub fn sphere_face<T: Float, L: ClassIndex, D: Dimension, DL: Dimension, DW: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>, weight: ArrayView<'_, T, DW>) -> Result<ArrayD<T>> {
     SphereFaceLoss::new().forward(embeddings, labels, weight)
+}
+
+// ---------------------------------------------------------------------------------------
+// The pair losses: every pair of the batch, by label, on the cosine similarities
+
+/// The cosine similarities of every pair of the batch (pml's `CosineSimilarity`:
+/// `F.normalize` of the embeddings, then `Ê Êᵀ`), the labels, and what the
+/// gradient of the similarities becomes.
+struct Pairs {
+    n: usize,
+    d: usize,
+    e_hat: Vec<f64>,
+    e_norm: Vec<f64>,
+    labels: Vec<i64>,
+    /// `(N, N)` similarities, row-major.
+    s: Vec<f64>,
+}
+
+impl Pairs {
+    fn new<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(loss: &'static str, embeddings: &ArrayView<'_, T, D>, labels: &ArrayView<'_, L, DL>) -> Result<Pairs> {
+        let (n, d, e) = embeddings_of(loss, embeddings)?;
+        let labels = labels_of(loss, labels, n)?;
+        let (e_hat, e_norm) = normalize_rows(&e, n, d);
+        let s = mat_abt(&e_hat, &e_hat, n, n, d);
+        Ok(Pairs { n, d, e_hat, e_norm, labels, s })
+    }
+
+    /// A positive pair: same label, not the same element.
+    fn pos(&self, i: usize, j: usize) -> bool {
+        i != j && self.labels[i] == self.labels[j]
+    }
+
+    /// A negative pair: different labels.
+    fn neg(&self, i: usize, j: usize) -> bool {
+        self.labels[i] != self.labels[j]
+    }
+
+    /// pml's `GenericPairLoss`: no loss when the batch has at most one positive
+    /// and at most one negative (ordered) pair.
+    fn too_few(&self) -> bool {
+        let (mut p, mut q) = (0usize, 0usize);
+        for i in 0..self.n {
+            for j in 0..self.n {
+                p += usize::from(self.pos(i, j));
+                q += usize::from(self.neg(i, j));
+            }
+        }
+        p <= 1 && q <= 1
+    }
+
+    /// The embeddings' gradient from `G = ∂/∂S` (`(N, N)`): `Ê`'s is `G Ê + Gᵀ Ê`, then `F.normalize`'s backward.
+    fn grads<T: Float>(&self, g: &[f64], shape: &[usize]) -> MetricGradients<T> {
+        let (n, d) = (self.n, self.d);
+        let mut ge = mat_gb(g, &self.e_hat, n, n, d);
+        let gt = mat_gtb(g, &self.e_hat, n, n, d);
+        ge.iter_mut().zip(&gt).for_each(|(a, b)| *a += b);
+        MetricGradients { embeddings: narrow(shape, normalize_backward(&self.e_hat, &self.e_norm, &ge, d)), weight: None }
+    }
+}
+
+/// pml's `lmu.logsumexp` over the entries of `row` that `keep` keeps (the others
+/// filled with the dtype's lowest finite value), with a zero appended when
+/// `add_one`; 0 where nothing is kept. Returns the value and each entry's
+/// softmax weight (0 for the entries not kept).
+fn masked_lse(row: &[f64], keep: impl Fn(usize) -> bool, add_one: bool, lowest: f64) -> (f64, Vec<f64>) {
+    let kept = (0..row.len()).any(&keep);
+    if !kept {
+        return (0.0, vec![0.0; row.len()]);
+    }
+    let x: Vec<f64> = row.iter().enumerate().map(|(j, &v)| if keep(j) { v } else { lowest }).collect();
+    let mut all = x.clone();
+    if add_one {
+        all.push(0.0);
+    }
+    let v = lse(&all);
+    let w = x.iter().enumerate().map(|(j, &xj)| if keep(j) { (xj - v).exp() } else { 0.0 }).collect();
+    (v, w)
+}
+
+/// The lowest finite value of `T` (pml's `c_f.neg_inf(dtype)`, `torch.finfo(dtype).min`).
+fn lowest<T: Float>() -> f64 {
+    T::min_value().to_wide()
+}
+
+/// Writes the reducer setter, `forward`, `backward` and `forward_backward` of a
+/// pair loss from its `compute(&Pairs, lowest) -> (values, per-row
+/// closure of the gradient)`.
+macro_rules! pair_methods {
+    () => {
+        /// Sets the reducer (pml's `reducer=`).
+        #[must_use]
+        pub fn reducer(mut self, reducer: MetricReducer) -> Self {
+            self.reducer = reducer;
+            self
+        }
+
+        /// The loss, reduced by `self.reducer`.
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(&self, embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
+            self.check()?;
+            let p = Pairs::new(Self::NAME, &embeddings, &labels)?;
+            let values = self.values(&p, lowest::<T>());
+            Ok(reduce(&values, self.reducer))
+        }
+
+        /// The gradient of `Σ grad_output · loss` (`grad_output` has the result's
+        /// shape) with respect to `embeddings`.
+        ///
+        /// # Errors
+        /// See the type's docs; also [`LossError::Shape`](crate::LossError::Shape)
+        /// if `grad_output` does not have the result's shape.
+        pub fn backward<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(
+            &self,
+            embeddings: ArrayView<'_, T, D>,
+            labels: ArrayView<'_, L, DL>,
+            grad_output: ArrayViewD<'_, T>,
+        ) -> Result<MetricGradients<T>> {
+            self.check()?;
+            let p = Pairs::new(Self::NAME, &embeddings, &labels)?;
+            let values = self.values(&p, lowest::<T>());
+            let g = element_grads(Self::NAME, &values, self.reducer, &grad_output)?;
+            Ok(p.grads(&self.grad_s(&p, &g, lowest::<T>()), embeddings.shape()))
+        }
+
+        /// The loss and its gradient (of the result's sum when unreduced).
+        ///
+        /// # Errors
+        /// See the type's docs.
+        pub fn forward_backward<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(
+            &self,
+            embeddings: ArrayView<'_, T, D>,
+            labels: ArrayView<'_, L, DL>,
+        ) -> Result<(ArrayD<T>, MetricGradients<T>)> {
+            self.check()?;
+            let p = Pairs::new(Self::NAME, &embeddings, &labels)?;
+            let values = self.values(&p, lowest::<T>());
+            let ones = ones_for::<T>(p.n, self.reducer);
+            let g = element_grads(Self::NAME, &values, self.reducer, &ones.view())?;
+            Ok((reduce(&values, self.reducer), p.grads(&self.grad_s(&p, &g, lowest::<T>()), embeddings.shape())))
+        }
+    };
+}
+
+/// The supervised contrastive loss, pml's `SupConLoss` (default distance
+/// `CosineSimilarity`, no miner: every pair of the batch by its labels).
+///
+/// ```text
+/// sᵢⱼ = êᵢ · êⱼ / τ,  s'ᵢⱼ = sᵢⱼ − maxⱼ sᵢⱼ (detached; the row's maximum, the diagonal included)
+/// log pᵢⱼ = s'ᵢⱼ − log Σ_{k ≠ i} exp s'ᵢₖ
+/// ℓᵢ = − Σ_{j ∈ P(i)} log pᵢⱼ / (|P(i)| + tiny)        P(i): the other samples of i's class
+/// loss = AvgNonZeroReducer: the mean of the ℓᵢ > 0
+/// ```
+///
+/// As pml: a batch without any positive pair or without any negative pair has
+/// loss 0 (gradient 0); an anchor without positives has `ℓᵢ = 0`, which the
+/// default reducer (`AvgNonZeroReducer`) leaves out of the mean. `tiny` is the
+/// dtype's smallest normal number (`torch.finfo(dtype).tiny`); the row maximum
+/// is detached (it cancels in the gradient). The denominator runs over every
+/// other sample (positives and negatives).
+///
+/// # Errors
+/// [`LossError::Shape`](crate::LossError::Shape) if `embeddings` is not 2-D or
+/// `labels` is not `(N,)`; [`LossError::Option`](crate::LossError::Option) for a
+/// temperature that is not a finite non-zero number.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::pml::SupConLoss;
+/// // two classes, two samples each, orthogonal pairs of pairs
+/// let e = array![[1.0f64, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]];
+/// let l = SupConLoss::new().temperature(1.0).forward(e.view(), array![0i64, 0, 1, 1].view()).unwrap();
+/// // each anchor: −log(e¹ / (e¹ + 2e⁰))
+/// let want = -(1f64.exp() / (1f64.exp() + 2.0)).ln();
+/// assert!((l[[]] - want).abs() < 1e-12);
+/// ```
+///
+/// # References
+/// P. Khosla et al., "Supervised Contrastive Learning", NeurIPS 2020;
+/// pytorch-metric-learning `pytorch_metric_learning.losses.SupConLoss`, 2.9.0.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SupConLoss {
+    /// The temperature τ (default 0.1).
+    pub temperature: f64,
+    /// The reducer (default `AvgNonZero`, pml's `AvgNonZeroReducer`).
+    pub reducer: MetricReducer,
+}
+
+impl Default for SupConLoss {
+    fn default() -> Self {
+        SupConLoss { temperature: 0.1, reducer: MetricReducer::AvgNonZero }
+    }
+}
+
+impl SupConLoss {
+    const NAME: &'static str = "sup_con";
+
+    /// pml's defaults: temperature 0.1, `AvgNonZeroReducer`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the temperature τ.
+    #[must_use]
+    pub fn temperature(mut self, temperature: f64) -> Self {
+        self.temperature = temperature;
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        let t = self.temperature;
+        check_option(Self::NAME, "temperature", t, t.is_finite() && t != 0.0, "a finite non-zero number")
+    }
+
+    fn active(p: &Pairs) -> bool {
+        let n = p.n;
+        let (mut any_p, mut any_n) = (false, false);
+        for i in 0..n {
+            for j in 0..n {
+                any_p |= p.pos(i, j);
+                any_n |= p.neg(i, j);
+            }
+        }
+        !p.too_few() && any_p && any_n
+    }
+
+    /// Per row: the log-softmax denominator and the shifted logits.
+    fn row(&self, p: &Pairs, i: usize, lowest: f64) -> (Vec<f64>, f64, Vec<f64>) {
+        let n = p.n;
+        let m: Vec<f64> = p.s[i * n..(i + 1) * n].iter().map(|v| v / self.temperature).collect();
+        let mx = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let m: Vec<f64> = m.iter().map(|v| v - mx).collect();
+        let (den, w) = masked_lse(&m, |j| j != i, false, lowest);
+        (m, den, w)
+    }
+
+    fn values(&self, p: &Pairs, lowest: f64) -> Vec<f64> {
+        let n = p.n;
+        if !Self::active(p) {
+            return vec![0.0; n];
+        }
+        (0..n)
+            .map(|i| {
+                let (m, den, _) = self.row(p, i, lowest);
+                let count = (0..n).filter(|&j| p.pos(i, j)).count();
+                let s = sum_f64((0..n).filter(|&j| p.pos(i, j)).map(|j| m[j] - den));
+                #[allow(clippy::cast_precision_loss)]
+                let v = -(s / (count as f64 + tiny(lowest)));
+                v
+            })
+            .collect()
+    }
+
+    fn grad_s(&self, p: &Pairs, g: &[f64], lowest: f64) -> Vec<f64> {
+        let n = p.n;
+        let mut out = vec![0.0; n * n];
+        if !Self::active(p) {
+            return out;
+        }
+        for i in 0..n {
+            let count = (0..n).filter(|&j| p.pos(i, j)).count();
+            if count == 0 || g[i] == 0.0 {
+                continue;
+            }
+            let (_, _, w) = self.row(p, i, lowest);
+            #[allow(clippy::cast_precision_loss)]
+            let c = count as f64;
+            for j in 0..n {
+                if j == i {
+                    continue;
+                }
+                let pos = if p.pos(i, j) { 1.0 } else { 0.0 };
+                out[i * n + j] = g[i] * (c * w[j] - pos) / (c + tiny(lowest)) / self.temperature;
+            }
+        }
+        out
+    }
+
+    pair_methods!();
+}
+
+/// `torch.finfo(dtype).tiny` from the dtype's lowest value (`f32` or `f64`).
+fn tiny(lowest: f64) -> f64 {
+    if lowest == f64::MIN {
+        f64::MIN_POSITIVE
+    } else {
+        f64::from(f32::MIN_POSITIVE)
+    }
+}
+
+/// The multi-similarity loss, pml's `MultiSimilarityLoss` (default distance
+/// `CosineSimilarity`, every pair of the batch by its labels).
+///
+/// ```text
+/// sᵢⱼ = êᵢ · êⱼ
+/// ℓᵢ = (1/α) log(1 + Σ_{j ∈ P(i)} exp(−α (sᵢⱼ − λ))) + (1/β) log(1 + Σ_{j ∈ N(i)} exp(β (sᵢⱼ − λ)))
+/// loss = MeanReducer: (1/N) Σᵢ ℓᵢ
+/// ```
+///
+/// Defaults `alpha` 2, `beta` 50, `base` λ = 0.5. pml's version has no pair
+/// mining (the paper's hard-pair selection is pml's separate
+/// `MultiSimilarityMiner`); an anchor without positives (negatives) has a zero
+/// positive (negative) term, and the mean runs over all `N` anchors.
+///
+/// # Errors
+/// As [`SupConLoss`]; `alpha` and `beta` must be finite and non-zero, `base` finite.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::pml::MultiSimilarityLoss;
+/// let e = array![[1.0f64, 0.0], [1.0, 0.0]];
+/// // one class: s = 1 for the positive, no negatives
+/// let l = MultiSimilarityLoss::new().forward(e.view(), array![0i64, 0].view()).unwrap();
+/// let want = 0.5 * (1.0 + (-2.0f64 * 0.5).exp()).ln();
+/// assert!((l[[]] - want).abs() < 1e-12);
+/// ```
+///
+/// # References
+/// X. Wang, X. Han, W. Huang, D. Dong, M. R. Scott, "Multi-Similarity Loss with
+/// General Pair Weighting for Deep Metric Learning", CVPR 2019;
+/// pytorch-metric-learning `pytorch_metric_learning.losses.MultiSimilarityLoss`, 2.9.0.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MultiSimilarityLoss {
+    /// The positive pairs' exponent weight α (default 2).
+    pub alpha: f64,
+    /// The negative pairs' exponent weight β (default 50).
+    pub beta: f64,
+    /// The similarity offset λ (default 0.5).
+    pub base: f64,
+    /// The reducer (default `Mean`, pml's `MeanReducer`).
+    pub reducer: MetricReducer,
+}
+
+impl Default for MultiSimilarityLoss {
+    fn default() -> Self {
+        MultiSimilarityLoss { alpha: 2.0, beta: 50.0, base: 0.5, reducer: MetricReducer::Mean }
+    }
+}
+
+impl MultiSimilarityLoss {
+    const NAME: &'static str = "multi_similarity";
+
+    /// pml's defaults: alpha 2, beta 50, base 0.5, `MeanReducer`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets α.
+    #[must_use]
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Sets β.
+    #[must_use]
+    pub fn beta(mut self, beta: f64) -> Self {
+        self.beta = beta;
+        self
+    }
+
+    /// Sets the offset λ.
+    #[must_use]
+    pub fn base(mut self, base: f64) -> Self {
+        self.base = base;
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        check_option(Self::NAME, "alpha", self.alpha, self.alpha.is_finite() && self.alpha != 0.0, "a finite non-zero number")?;
+        check_option(Self::NAME, "beta", self.beta, self.beta.is_finite() && self.beta != 0.0, "a finite non-zero number")?;
+        check_option(Self::NAME, "base", self.base, self.base.is_finite(), "a finite number")
+    }
+
+    /// Row i's two terms and their softmax weights.
+    fn row(&self, p: &Pairs, i: usize, lowest: f64) -> ((f64, Vec<f64>), (f64, Vec<f64>)) {
+        let n = p.n;
+        let r = &p.s[i * n..(i + 1) * n];
+        // CosineSimilarity is inverted: margin(x, y) = y − x
+        let xp: Vec<f64> = r.iter().map(|&s| self.alpha * (self.base - s)).collect();
+        let xn: Vec<f64> = r.iter().map(|&s| self.beta * (s - self.base)).collect();
+        (masked_lse(&xp, |j| p.pos(i, j), true, lowest), masked_lse(&xn, |j| p.neg(i, j), true, lowest))
+    }
+
+    fn values(&self, p: &Pairs, lowest: f64) -> Vec<f64> {
+        if p.too_few() {
+            return vec![0.0; p.n];
+        }
+        (0..p.n)
+            .map(|i| {
+                let ((lp, _), (ln, _)) = self.row(p, i, lowest);
+                (1.0 / self.alpha) * lp + (1.0 / self.beta) * ln
+            })
+            .collect()
+    }
+
+    fn grad_s(&self, p: &Pairs, g: &[f64], lowest: f64) -> Vec<f64> {
+        let n = p.n;
+        let mut out = vec![0.0; n * n];
+        if p.too_few() {
+            return out;
+        }
+        for i in 0..n {
+            if g[i] == 0.0 {
+                continue;
+            }
+            let ((_, wp), (_, wn)) = self.row(p, i, lowest);
+            for j in 0..n {
+                // d/ds of (1/α) lse(α(λ − s)) = −w; of (1/β) lse(β(s − λ)) = +w
+                out[i * n + j] = g[i] * (wn[j] - wp[j]);
+            }
+        }
+        out
+    }
+
+    pair_methods!();
+}
+
+/// PyTorch's `Softplus(beta=1, threshold=20)`: `x` above the threshold.
+fn softplus20(x: f64) -> (f64, f64) {
+    if x > 20.0 {
+        (x, 1.0)
+    } else {
+        let z = x.exp();
+        (z.ln_1p(), z / (z + 1.0))
+    }
+}
+
+/// The circle loss, pml's `CircleLoss` (default distance `CosineSimilarity`,
+/// every pair of the batch by its labels).
+///
+/// ```text
+/// sᵢⱼ = êᵢ · êⱼ,  αₚ = [1 + m − sₚ]₊, αₙ = [sₙ + m]₊   (detached)
+/// ℓᵢ = softplus( log Σ_{p ∈ P(i)} exp(−γ αₚ (sₚ − (1 − m))) + log Σ_{n ∈ N(i)} exp(γ αₙ (sₙ − m)) )
+/// loss = AvgNonZeroReducer: the mean of the ℓᵢ > 0
+/// ```
+///
+/// Defaults `m` 0.4, `gamma` 80. As pml: the weights `αₚ`, `αₙ` are detached
+/// (no gradient through them: the gradient returned is pml's autograd's, **not
+/// the derivative of the loss**); an anchor without positives or without
+/// negatives has `ℓᵢ = 0` (left out by the default reducer); `softplus` is
+/// PyTorch's, linear above 20.
+///
+/// # Errors
+/// As [`SupConLoss`]; `m` and `gamma` must be finite.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::pml::CircleLoss;
+/// let e = array![[1.0f64, 0.0], [1.0, 0.0], [0.0, 1.0]];
+/// let l = CircleLoss::new().gamma(1.0).forward(e.view(), array![0i64, 0, 1].view()).unwrap();
+/// assert!(l[[]] > 0.0);
+/// ```
+///
+/// # References
+/// Y. Sun et al., "Circle Loss: A Unified Perspective of Pair Similarity
+/// Optimization", CVPR 2020; pytorch-metric-learning
+/// `pytorch_metric_learning.losses.CircleLoss`, 2.9.0.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CircleLoss {
+    /// The relaxation margin m (default 0.4).
+    pub m: f64,
+    /// The scale γ (default 80).
+    pub gamma: f64,
+    /// The reducer (default `AvgNonZero`, pml's `AvgNonZeroReducer`).
+    pub reducer: MetricReducer,
+}
+
+impl Default for CircleLoss {
+    fn default() -> Self {
+        CircleLoss { m: 0.4, gamma: 80.0, reducer: MetricReducer::AvgNonZero }
+    }
+}
+
+impl CircleLoss {
+    const NAME: &'static str = "circle";
+
+    /// pml's defaults: m 0.4, gamma 80, `AvgNonZeroReducer`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the margin m.
+    #[must_use]
+    pub fn m(mut self, m: f64) -> Self {
+        self.m = m;
+        self
+    }
+
+    /// Sets the scale γ.
+    #[must_use]
+    pub fn gamma(mut self, gamma: f64) -> Self {
+        self.gamma = gamma;
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        check_option(Self::NAME, "m", self.m, self.m.is_finite(), "a finite number")?;
+        check_option(Self::NAME, "gamma", self.gamma, self.gamma.is_finite(), "a finite number")
+    }
+
+    /// Row i: the logits (pml's `new_mat`) and their derivative in s.
+    fn logits(&self, p: &Pairs, i: usize) -> (Vec<f64>, Vec<f64>) {
+        let n = p.n;
+        let (op, on, dp, dn) = (1.0 + self.m, -self.m, 1.0 - self.m, self.m);
+        let mut x = vec![0.0; n];
+        let mut dx = vec![0.0; n];
+        for j in 0..n {
+            let s = p.s[i * n + j];
+            if p.pos(i, j) {
+                let a = (op - s).max(0.0);
+                x[j] = -self.gamma * a * (s - dp);
+                dx[j] = -self.gamma * a;
+            } else if p.neg(i, j) {
+                let a = (s - on).max(0.0);
+                x[j] = self.gamma * a * (s - dn);
+                dx[j] = self.gamma * a;
+            }
+        }
+        (x, dx)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn row(&self, p: &Pairs, i: usize, lowest: f64) -> Option<(f64, f64, Vec<f64>, Vec<f64>, Vec<f64>)> {
+        let n = p.n;
+        let has_p = (0..n).any(|j| p.pos(i, j));
+        let has_n = (0..n).any(|j| p.neg(i, j));
+        let (x, dx) = self.logits(p, i);
+        let (lp, wp) = masked_lse(&x, |j| p.pos(i, j), false, lowest);
+        let (ln, wn) = masked_lse(&x, |j| p.neg(i, j), false, lowest);
+        let (v, dv) = softplus20(lp + ln);
+        if has_p && has_n {
+            Some((v, dv, wp, wn, dx))
+        } else {
+            None
+        }
+    }
+
+    fn values(&self, p: &Pairs, lowest: f64) -> Vec<f64> {
+        if p.too_few() {
+            return vec![0.0; p.n];
+        }
+        (0..p.n).map(|i| self.row(p, i, lowest).map_or(0.0, |r| r.0)).collect()
+    }
+
+    fn grad_s(&self, p: &Pairs, g: &[f64], lowest: f64) -> Vec<f64> {
+        let n = p.n;
+        let mut out = vec![0.0; n * n];
+        if p.too_few() {
+            return out;
+        }
+        for i in 0..n {
+            if g[i] == 0.0 {
+                continue;
+            }
+            if let Some((_, dv, wp, wn, dx)) = self.row(p, i, lowest) {
+                for j in 0..n {
+                    out[i * n + j] = g[i] * dv * (wp[j] + wn[j]) * dx[j];
+                }
+            }
+        }
+        out
+    }
+
+    pair_methods!();
+}
+
+/// [`SupConLoss`]'s result with pml's defaults.
+///
+/// # Errors
+/// See [`SupConLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+/// let l = losslab::pml::sup_con(e.view(), array![0i64, 0, 1].view()).unwrap();
+/// assert!(l[[]] > 0.0);
+/// ```
+pub fn sup_con<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
+    SupConLoss::new().forward(embeddings, labels)
+}
+
+/// [`MultiSimilarityLoss`]'s result with pml's defaults.
+///
+/// # Errors
+/// See [`MultiSimilarityLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+/// let l = losslab::pml::multi_similarity(e.view(), array![0i64, 0, 1].view()).unwrap();
+/// assert!(l[[]] > 0.0);
+/// ```
+pub fn multi_similarity<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
+    MultiSimilarityLoss::new().forward(embeddings, labels)
+}
+
+/// [`CircleLoss`]'s result with pml's defaults.
+///
+/// # Errors
+/// See [`CircleLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+/// let l = losslab::pml::circle(e.view(), array![0i64, 0, 1].view()).unwrap();
+/// assert!(l[[]] >= 0.0);
+/// ```
+pub fn circle<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
+    CircleLoss::new().forward(embeddings, labels)
 }

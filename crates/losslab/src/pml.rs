@@ -9,11 +9,17 @@
 //! | [`arc_face`] | [`ArcFaceLoss`] | [`metric`](crate::metric) |
 //! | [`cos_face`] | [`CosFaceLoss`] | [`metric`](crate::metric) |
 //! | [`sphere_face`] | [`SphereFaceLoss`] | [`metric`](crate::metric) |
+//! | [`sup_con`] | [`SupConLoss`] | [`metric`](crate::metric) |
+//! | [`multi_similarity`] | [`MultiSimilarityLoss`] | [`metric`](crate::metric) |
+//! | [`circle`] | [`CircleLoss`] | [`metric`](crate::metric) |
 
 crate::machinery::methods::face! {
     arc_face = metric::arc_face, ArcFaceLoss = metric::ArcFaceLoss;
     cos_face = metric::cos_face, CosFaceLoss = metric::CosFaceLoss;
     sphere_face = metric::sphere_face, SphereFaceLoss = metric::SphereFaceLoss;
+    sup_con = metric::sup_con, SupConLoss = metric::SupConLoss;
+    multi_similarity = metric::multi_similarity, MultiSimilarityLoss = metric::MultiSimilarityLoss;
+    circle = metric::circle, CircleLoss = metric::CircleLoss;
 }
 
 // The types these losses take and return.

@@ -9,7 +9,7 @@
 mod common;
 
 use common::{assert_close, check_gradient, dot, Rng};
-use losslab::pml::{arc_face, ArcFaceLoss, CosFaceLoss, MetricReducer, SphereFaceLoss};
+use losslab::pml::{arc_face, ArcFaceLoss, CircleLoss, CosFaceLoss, MetricReducer, MultiSimilarityLoss, SphereFaceLoss, SupConLoss};
 use losslab::LossError;
 use ndarray::{arr1, array, ArrayD, IxDyn};
 
@@ -163,4 +163,124 @@ fn forward_backward_is_forward_and_backward_of_ones() {
     assert_eq!(v, loss.forward(e.view(), labels.view(), w.view()).unwrap());
     let g2 = loss.backward(e.view(), labels.view(), w.view(), ndarray::arr0(1.0).into_dyn().view()).unwrap();
     assert_eq!(g, g2);
+}
+
+// ---------------------------------------------------------------------------------------
+// The pair losses
+
+fn naive_cos(e: &ArrayD<f64>) -> Vec<Vec<f64>> {
+    let (n, d) = (e.shape()[0], e.shape()[1]);
+    let norm = |i: usize| (0..d).map(|k| e[[i, k]] * e[[i, k]]).sum::<f64>().sqrt();
+    (0..n).map(|i| (0..n).map(|j| (0..d).map(|k| e[[i, k]] * e[[j, k]]).sum::<f64>() / (norm(i) * norm(j))).collect()).collect()
+}
+
+fn lse(v: &[f64]) -> f64 {
+    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+#[test]
+fn pair_losses_match_their_naive_definitions() {
+    let mut rng = Rng::new(7);
+    let e = rng.array(&[7, 4], -1.0, 1.0);
+    let lab = arr1(&[0i64, 1, 0, 2, 1, 0, 3]);
+    let s = naive_cos(&e);
+    let n = 7;
+    // SupCon, τ = 0.3
+    let t = 0.3;
+    let sup: Vec<f64> = (0..n)
+        .map(|i| {
+            let others: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| s[i][j] / t).collect();
+            let den = lse(&others);
+            let pos: Vec<usize> = (0..n).filter(|&j| j != i && lab[j] == lab[i]).collect();
+            if pos.is_empty() { 0.0 } else { -pos.iter().map(|&j| s[i][j] / t - den).sum::<f64>() / pos.len() as f64 }
+        })
+        .collect();
+    let got = SupConLoss::new().temperature(t).reducer(MetricReducer::None).forward(e.view(), lab.view()).unwrap();
+    assert_close("sup_con", &got, &arr1(&sup).into_dyn(), 1e-12);
+    let nonzero: Vec<f64> = sup.iter().copied().filter(|&v| v > 0.0).collect();
+    let avg = SupConLoss::new().temperature(t).forward(e.view(), lab.view()).unwrap();
+    assert!((avg[[]] - nonzero.iter().sum::<f64>() / nonzero.len() as f64).abs() < 1e-12);
+    // Multi-similarity
+    let (a, b, base) = (2.0, 10.0, 0.3);
+    let ms: Vec<f64> = (0..n)
+        .map(|i| {
+            let p: f64 = (0..n).filter(|&j| j != i && lab[j] == lab[i]).map(|j| (-a * (s[i][j] - base)).exp()).sum();
+            let q: f64 = (0..n).filter(|&j| lab[j] != lab[i]).map(|j| (b * (s[i][j] - base)).exp()).sum();
+            p.ln_1p() / a + q.ln_1p() / b
+        })
+        .collect();
+    let got = MultiSimilarityLoss::new().alpha(a).beta(b).base(base).reducer(MetricReducer::None).forward(e.view(), lab.view()).unwrap();
+    assert_close("multi_similarity", &got, &arr1(&ms).into_dyn(), 1e-12);
+    // Circle
+    let (m, g) = (0.25, 8.0);
+    let ci: Vec<f64> = (0..n)
+        .map(|i| {
+            let p: Vec<f64> = (0..n).filter(|&j| j != i && lab[j] == lab[i]).map(|j| -g * (1.0 + m - s[i][j]).max(0.0) * (s[i][j] - 1.0 + m)).collect();
+            let q: Vec<f64> = (0..n).filter(|&j| lab[j] != lab[i]).map(|j| g * (s[i][j] + m).max(0.0) * (s[i][j] - m)).collect();
+            if p.is_empty() || q.is_empty() { 0.0 } else { (lse(&p) + lse(&q)).exp().ln_1p() }
+        })
+        .collect();
+    let got = CircleLoss::new().m(m).gamma(g).reducer(MetricReducer::None).forward(e.view(), lab.view()).unwrap();
+    assert_close("circle", &got, &arr1(&ci).into_dyn(), 1e-12);
+}
+
+#[test]
+fn pair_losses_without_pairs_are_zero() {
+    let e = array![[0.3f64, 0.4]];
+    for v in [SupConLoss::new().forward(e.view(), arr1(&[0i64]).view()).unwrap(), MultiSimilarityLoss::new().forward(e.view(), arr1(&[0i64]).view()).unwrap(), CircleLoss::new().forward(e.view(), arr1(&[0i64]).view()).unwrap()] {
+        assert_eq!(v[[]], 0.0);
+    }
+    // one class: SupCon and Circle have no negatives: 0, gradient 0
+    let e = array![[0.3f64, 0.4], [0.1, -0.2], [0.5, 0.5]];
+    let l = arr1(&[2i64, 2, 2]);
+    let (v, g) = SupConLoss::new().forward_backward(e.view(), l.view()).unwrap();
+    assert_eq!(v[[]], 0.0);
+    assert!(g.embeddings.iter().all(|&x| x == 0.0));
+    let (v, g) = CircleLoss::new().forward_backward(e.view(), l.view()).unwrap();
+    assert_eq!(v[[]], 0.0);
+    assert!(g.embeddings.iter().all(|&x| x == 0.0));
+    // Multi-similarity: only the positive term
+    let v = MultiSimilarityLoss::new().forward(e.view(), l.view()).unwrap();
+    assert!(v[[]] > 0.0);
+    let err = SupConLoss::new().temperature(0.0).forward(e.view(), l.view()).unwrap_err();
+    assert_eq!(err.to_string(), "sup_con: option `temperature` = 0 is invalid: expected a finite non-zero number");
+    let err = CircleLoss::new().forward(e.view(), arr1(&[0i64, 1]).view()).unwrap_err();
+    assert_eq!(err.to_string(), "circle: `labels` has shape [2], expected [3] (1-D, one label per embedding)");
+}
+
+#[test]
+fn sup_con_and_multi_similarity_gradients_match_finite_differences_under_every_reducer() {
+    let mut rng = Rng::new(8);
+    let e = rng.array(&[6, 3], -1.0, 1.0);
+    let lab = arr1(&[0i64, 1, 0, 1, 2, 0]);
+    let per_go = arr1(&[0.7, -1.3, 0.2, 2.0, -0.4, 1.1]).into_dyn();
+    let scalar_go = ndarray::arr0(-1.7).into_dyn();
+    for reducer in [MetricReducer::Mean, MetricReducer::Sum, MetricReducer::AvgNonZero, MetricReducer::None] {
+        let go = if reducer == MetricReducer::None { &per_go } else { &scalar_go };
+        let sup = SupConLoss::new().temperature(0.4).reducer(reducer);
+        let g = sup.backward(e.view(), lab.view(), go.view()).unwrap();
+        check_gradient("sup_con", &e, &g.embeddings, |x| dot(go, &sup.forward(x.view(), lab.view()).unwrap()));
+        let ms = MultiSimilarityLoss::new().beta(8.0).reducer(reducer);
+        let g = ms.backward(e.view(), lab.view(), go.view()).unwrap();
+        check_gradient("multi_similarity", &e, &g.embeddings, |x| dot(go, &ms.forward(x.view(), lab.view()).unwrap()));
+        // CircleLoss's gradient is not the loss's derivative (pml detaches its
+        // weights αₚ, αₙ): the golden suite checks it against pml's autograd.
+    }
+}
+
+#[test]
+fn pair_losses_f32_agree_with_f64() {
+    let mut rng = Rng::new(9);
+    let e = rng.array(&[12, 5], -1.0, 1.0).mapv(|v| v as f32);
+    let e64 = e.mapv(f64::from);
+    let lab = arr1(&[0i64, 1, 2, 0, 1, 2, 0, 1, 3, 3, 4, 0]);
+    let pairs: [(f64, f64); 3] = [
+        (f64::from(SupConLoss::new().forward(e.view(), lab.view()).unwrap()[[]]), SupConLoss::new().forward(e64.view(), lab.view()).unwrap()[[]]),
+        (f64::from(MultiSimilarityLoss::new().forward(e.view(), lab.view()).unwrap()[[]]), MultiSimilarityLoss::new().forward(e64.view(), lab.view()).unwrap()[[]]),
+        (f64::from(CircleLoss::new().forward(e.view(), lab.view()).unwrap()[[]]), CircleLoss::new().forward(e64.view(), lab.view()).unwrap()[[]]),
+    ];
+    for (a, b) in pairs {
+        assert!((a - b).abs() <= 1e-5 * b.abs() + 1e-6, "{a} vs {b}");
+    }
 }
