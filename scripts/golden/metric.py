@@ -8,8 +8,9 @@ scripts/golden/README.md:
 
 - pml:arc_face, pml:cos_face, pml:sphere_face: `ArcFaceLoss`, `CosFaceLoss`,
   `SphereFaceLoss(num_classes, embedding_size, margin=..., scale=...)` with the
-  class matrix loaded (`loss.W.data.copy_(W)`; a float64 case calls
-  `loss.to(torch.float64)`... pml's `cast_types` casts W to the embeddings' dtype);
+  class matrix loaded as float64 (`loss.W.data = W`, not `copy_` into the float32
+  parameter, which would round it; pml's `cast_types` keeps W in the embeddings'
+  dtype);
   gradients by autograd w.r.t. `embeddings` and `loss.W` (W's `.grad`).
 - pml:sup_con, pml:multi_similarity, pml:circle: `SupConLoss`, `MultiSimilarityLoss`,
   `CircleLoss` with their default distance (CosineSimilarity) and no miner (every
