@@ -115,7 +115,7 @@ fn cases() -> Vec<Case> {
         (
             "unknown framework",
             &["pt:mse_loss", "-t", X, "-t", Y],
-            "unknown framework `pt` in loss name `pt:mse_loss`: expected one of torch, torchvision, torchaudio, tf, keras, optax, scipy, trl, open_clip, diffusers, losslab",
+            "unknown framework `pt` in loss name `pt:mse_loss`: expected one of torch, torchvision, torchaudio, tf, keras, optax, scipy, trl, open_clip, pml, diffusers, losslab",
         ),
         (
             "unknown option",

@@ -72,6 +72,7 @@ mod options;
 mod regression;
 mod contrastive;
 mod generative;
+mod metric;
 mod tokens;
 mod vocabulary;
 mod policy;
@@ -110,6 +111,9 @@ pub enum Framework {
     Trl,
     /// OpenCLIP (`open_clip.loss`): contrastive image-text pretraining.
     OpenClip,
+    /// pytorch-metric-learning (`pytorch_metric_learning.losses`): deep metric
+    /// learning, the losses as its loss objects compute them.
+    Pml,
     /// Hugging Face diffusers (`diffusers.training_utils`): diffusion training's noise-level weightings.
     Diffusers,
     /// losslab's own functions (information theory).
@@ -118,7 +122,7 @@ pub enum Framework {
 
 impl Framework {
     /// Every framework, in the order an unqualified loss name is looked up.
-    pub const ALL: [Framework; 11] = [
+    pub const ALL: [Framework; 12] = [
         Framework::Torch,
         Framework::Torchvision,
         Framework::Torchaudio,
@@ -128,6 +132,7 @@ impl Framework {
         Framework::Scipy,
         Framework::Trl,
         Framework::OpenClip,
+        Framework::Pml,
         Framework::Diffusers,
         Framework::Losslab,
     ];
@@ -144,6 +149,7 @@ impl Framework {
             Framework::Scipy => "scipy",
             Framework::Trl => "trl",
             Framework::OpenClip => "open_clip",
+            Framework::Pml => "pml",
             Framework::Diffusers => "diffusers",
             Framework::Losslab => "losslab",
         }
@@ -343,6 +349,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 embedding::LOSSES,
                 contrastive::LOSSES,
                 generative::LOSSES,
+                metric::LOSSES,
                 tokens::LOSSES,
                 vocabulary::LOSSES,
                 policy::LOSSES,

@@ -371,6 +371,23 @@ const CTC_MIN: &[usize] = &[3, 1, 2, 1];
 /// Segmentation: batch, pixels, classes.
 const SEG: &[usize] = &[16, 65536, 4];
 const SEG_MIN: &[usize] = &[1, 1, 1];
+
+/// Angular-margin softmax losses: embeddings, their width, classes.
+const FACE: &[usize] = &[2048, 256, 1000];
+const FACE_MIN: &[usize] = &[1, 1, 1];
+
+/// Embeddings `N × D`, labels in `[0, C)`, a class matrix `W` `(D, C)` of standard normals.
+fn face_inputs(m: &mut Maker, d: &[usize]) -> Vec<(&'static str, Tensor)> {
+    vec![("embeddings", m.normal(&d[..2], 1.0)), ("labels", m.classes(&d[..1], 0, d[2])), ("W", m.normal(&[d[1], d[2]], 1.0))]
+}
+
+/// The pair losses of pml (every pair, O(N²) per-row loops): N × D.
+const METRIC_PAIRS: &[usize] = &[1024, 128];
+
+/// Embeddings `N × D`, labels in `[0, N/8)`.
+fn pair_inputs(m: &mut Maker, d: &[usize]) -> Vec<(&'static str, Tensor)> {
+    vec![("embeddings", m.normal(d, 1.0)), ("labels", m.classes(&d[..1], 0, (d[0] / 8).max(1)))]
+}
 /// Language-model logits: batch, sequence, vocabulary.
 const TOKENS: &[usize] = &[4, 128, 8192];
 const TOKENS_MIN: &[usize] = &[1, 1, 2];
@@ -618,6 +635,14 @@ static RECIPES: &[Recipe] = &[
             ("logit_bias", m.float(ArrayD::from_elem(IxDyn(&[]), -10.0))),
         ]
     }),
+    // ---- pytorch-metric-learning: angular-margin softmax over C classes (W drawn as pml's normal_ init)
+    r("pml:arc_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
+    r("pml:cos_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
+    r("pml:sphere_face", "N×D×C", FACE, FACE_MIN, |m, d| face_inputs(m, d)),
+    // ---- pytorch-metric-learning: every pair of the batch; N/8 classes (about 8 samples a class)
+    r("pml:sup_con", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
+    r("pml:multi_similarity", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
+    r("pml:circle", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
     // ---- TensorFlow: candidate sampling (uniform-ish expected counts; candidates may repeat)
     r("tf:sampled_softmax_loss", "B×D×V×S", &[4096, 128, 50000, 4096], &[1, 1, 1, 1], |m, d| sampled_inputs(m, d)),
     r("tf:nce_loss", "B×D×V×S", &[4096, 128, 50000, 4096], &[1, 1, 1, 1], |m, d| sampled_inputs(m, d)),

@@ -17,6 +17,7 @@ fn face(framework: Framework) -> &'static [&'static str] {
         Framework::Scipy => losslab::scipy::NAMES,
         Framework::Trl => losslab::trl::NAMES,
         Framework::OpenClip => losslab::open_clip::NAMES,
+        Framework::Pml => losslab::pml::NAMES,
         Framework::Diffusers => losslab::diffusers::NAMES,
         Framework::Losslab => losslab::own::NAMES,
     }

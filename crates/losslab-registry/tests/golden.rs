@@ -366,6 +366,14 @@ fn golden_generative() {
     check_file("generative.json");
 }
 
+/// pytorch-metric-learning's loss objects (`scripts/golden/metric.py`): the
+/// real classes with their class matrix loaded, float64 and float32, gradients
+/// of the embeddings and of `W` by autograd.
+#[test]
+fn golden_metric() {
+    check_file("metric.json");
+}
+
 /// The large-vocabulary losses (`scripts/golden/vocabulary.py`): PyTorch's
 /// `AdaptiveLogSoftmaxWithLoss` module with the case's weights loaded (its `.loss`, its
 /// `.output` as the output `output`), TensorFlow's `sampled_softmax_loss` and `nce_loss`
@@ -416,6 +424,7 @@ fn every_loss_has_a_golden_case() {
         "broadcast.json",
         "contrastive.json",
         "generative.json",
+        "metric.json",
         "vocabulary.json",
         "policy.json",
         "tokens.json",

@@ -278,6 +278,7 @@ fn setups() -> Vec<Setup> {
     .into_iter()
     .chain(detseg_setups())
     .chain(contrastive_generative_setups())
+    .chain(metric_setups())
     .chain(token_setups())
     .chain(vocabulary_setups())
     .chain(policy_setups())
@@ -396,6 +397,34 @@ fn contrastive_generative_setups() -> Vec<Setup> {
         vec![],
     ));
     v
+}
+
+/// pml's metric losses (embeddings, and the class matrix W of the face losses),
+/// away from their kinks (target cosines off ±1, ArcFace's θ = π − m, SphereFace's θ = kπ/m).
+fn metric_setups() -> Vec<Setup> {
+    use OptionValue::Float;
+    let emb = f(&[4, 3], &[0.5, 0.3, -0.2, 0.1, -0.6, 0.4, 0.45, 0.2, 0.1, -0.3, 0.5, 0.35]);
+    let w = f(&[3, 3], &[0.8, -0.3, 0.2, 0.1, 0.9, -0.5, -0.4, 0.2, 0.7]);
+    let labels = i(&[0, 1, 0, 2]);
+    let face = |loss: &'static str, opts: Vec<(&'static str, OptionValue)>| {
+        setup(loss, vec![("embeddings", emb.clone()), ("labels", labels.clone()), ("W", w.clone())], opts)
+    };
+    vec![
+        face("pml:arc_face", vec![("scale", Float(2.0))]),
+        face("pml:arc_face", vec![("margin", Float(120.0)), ("scale", Float(1.5))]),
+        face("pml:cos_face", vec![("scale", Float(3.0))]),
+        face("pml:cos_face", vec![("margin", Float(-0.2)), ("scale", Float(0.5))]),
+        face("pml:sphere_face", vec![]),
+        face("pml:sphere_face", vec![("margin", Float(3.0)), ("scale", Float(2.0))]),
+        face("pml:sphere_face", vec![("margin", Float(1.0))]),
+        // the pair losses: a class of one sample (an anchor without positives)
+        setup("pml:sup_con", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![("temperature", Float(0.5))]),
+        setup("pml:sup_con", vec![("embeddings", emb.clone()), ("labels", i(&[1, 1, 1, 0]))], vec![]),
+        setup("pml:multi_similarity", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![("beta", Float(5.0))]),
+        setup("pml:multi_similarity", vec![("embeddings", emb.clone()), ("labels", i(&[1, 1, 1, 0]))], vec![("alpha", Float(1.5)), ("base", Float(-0.2))]),
+        setup("pml:circle", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![("gamma", Float(4.0))]),
+        setup("pml:circle", vec![("embeddings", emb), ("labels", i(&[1, 1, 1, 0]))], vec![("m", Float(0.25)), ("gamma", Float(2.0))]),
+    ]
 }
 
 /// The per-token losses over (B, T, V) logits: every reduction (the loop's),
@@ -603,11 +632,18 @@ fn policy_setups() -> Vec<Setup> {
 /// Losses whose reference gradient is, by the reference's design, not the
 /// derivative of the loss: their gradients are routed and shaped as the others',
 /// and checked against the reference's autograd by the golden suite.
-const NOT_THE_DERIVATIVE: &[(&str, &str)] = &[(
-    "torch:ctc_loss",
-    "PyTorch returns exp(log_probs) − posterior, the gradient as if log_probs came out of log_softmax; \
-     crates/losslab/tests/sequence.rs checks it by finite differences through a log_softmax",
-)];
+const NOT_THE_DERIVATIVE: &[(&str, &str)] = &[
+    (
+        "torch:ctc_loss",
+        "PyTorch returns exp(log_probs) − posterior, the gradient as if log_probs came out of log_softmax; \
+         crates/losslab/tests/sequence.rs checks it by finite differences through a log_softmax",
+    ),
+    (
+        "pml:circle",
+        "pml's CircleLoss detaches its weights α_p = relu(1 + m − s_p) and α_n = relu(s_n + m); \
+         the golden suite (metric.json) checks the gradient against pml's autograd",
+    ),
+];
 
 fn request<'a>(s: &Setup, tensors: &'a BTreeMap<String, Tensor>, reduction: Option<Reduction>, go: Option<Tensor>, grads: bool) -> EvalRequest<'a> {
     EvalRequest {

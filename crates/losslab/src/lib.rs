@@ -75,9 +75,9 @@
 //!
 //! | layer | where | what it holds |
 //! |---|---|---|
-//! | faces | [`torch`], [`torchvision`], [`torchaudio`], [`tf`], [`keras`], [`optax`], [`scipy`], [`trl`], [`open_clip`], [`diffusers`], [`own`] | each framework's losses under its own function names (`losslab::keras::hinge`, `losslab::optax::huber_loss`), with their parameters structs named without a prefix (`losslab::keras::Hinge`); nothing is implemented there |
-//! | the crate root | this page | the unqualified names as `losslab eval` resolves them: the first of `torch`, `torchvision`, `torchaudio`, `tf`, `keras`, `optax`, `scipy`, `trl`, `open_clip`, `diffusers`, `losslab` that has the name ([`ROOT_NAMES`]); the machinery's public types; the stable primitives |
-//! | families | [`classification`], [`regression`], [`margin`], [`embedding`] (and ranking), [`likelihood`], [`segmentation`], [`detection`], [`sequence`] (CTC, the RNN transducer), [`information`], [`contrastive`], [`generative`], [`vocabulary`] (adaptive and sampled softmax), [`policy`] (RL fine-tuning), [`distillation`] (per-token log-probabilities and distillation over `(B, T, V)` logits) | each loss implemented once, in the family of its mathematics, whatever framework defines its semantics: its value, its derivatives and its checks |
+//! | faces | [`torch`], [`torchvision`], [`torchaudio`], [`tf`], [`keras`], [`optax`], [`scipy`], [`trl`], [`open_clip`], [`pml`], [`diffusers`], [`own`] | each framework's losses under its own function names (`losslab::keras::hinge`, `losslab::optax::huber_loss`), with their parameters structs named without a prefix (`losslab::keras::Hinge`); nothing is implemented there |
+//! | the crate root | this page | the unqualified names as `losslab eval` resolves them: the first of `torch`, `torchvision`, `torchaudio`, `tf`, `keras`, `optax`, `scipy`, `trl`, `open_clip`, `pml`, `diffusers`, `losslab` that has the name ([`ROOT_NAMES`]); the machinery's public types; the stable primitives |
+//! | families | [`classification`], [`regression`], [`margin`], [`embedding`] (and ranking), [`likelihood`], [`segmentation`], [`detection`], [`sequence`] (CTC, the RNN transducer), [`information`], [`contrastive`], [`generative`], [`vocabulary`] (adaptive and sampled softmax), [`policy`] (RL fine-tuning), [`distillation`] (per-token log-probabilities and distillation over `(B, T, V)` logits), [`metric`] (angular margins and pair losses) | each loss implemented once, in the family of its mathematics, whatever framework defines its semantics: its value, its derivatives and its checks |
 //! | primitives | [`math`] | the stable scalar and array primitives (log-sum-exp, softmax, softplus, `xlogy`) the families compute with |
 //! | machinery | (private) `machinery` | errors, the float traits, shape checks and broadcasting, the element-wise and per-lane evaluation loops, reductions and the upstream gradient, the macros that write each loss's methods and faces, and under them the fused vectorised kernels (`machinery::kernels`) |
 //!
@@ -95,6 +95,7 @@
 //! - [`scipy`] — SciPy (`scipy.stats`, 1.17), `scipy:` in the registry: [`entropy`](scipy::entropy).
 //! - [`trl`] — Hugging Face TRL (`trl.trainer` and `trl.experimental.gkd`, 1.16.0), `trl:` in the registry: [`grpo_loss`](trl::grpo_loss), [`generalized_jsd_loss`](trl::generalized_jsd_loss).
 //! - [`open_clip`] — OpenCLIP (`open_clip.loss`, 3.3.0), `open_clip:` in the registry: [`clip_loss`](open_clip::clip_loss), [`siglip_loss`](open_clip::siglip_loss).
+//! - [`pml`] — pytorch-metric-learning (`pytorch_metric_learning.losses`, 2.9.0), `pml:` in the registry: [`arc_face`](pml::arc_face), [`cos_face`](pml::cos_face), [`sphere_face`](pml::sphere_face), [`sup_con`](pml::sup_con), [`multi_similarity`](pml::multi_similarity), [`circle`](pml::circle).
 //! - [`diffusers`] — Hugging Face diffusers (`diffusers.training_utils` and its `train_text_to_image.py`, 0.42.1), `diffusers:` in the registry: [`min_snr_loss`](diffusers::min_snr_loss).
 //! - [`own`] — losslab's own losses (`losslab:` in the registry), `losslab:` in the registry: [`softmax_focal_loss`](own::softmax_focal_loss), [`quantile_loss`](own::quantile_loss), [`jaccard_loss`](own::jaccard_loss), [`lovasz_softmax`](own::lovasz_softmax), [`self_information`](own::self_information), [`entropy`](own::entropy), [`binary_entropy`](own::binary_entropy), [`cross_entropy`](own::cross_entropy), [`kl_divergence`](own::kl_divergence), [`js_divergence`](own::js_divergence), [`gan_generator_loss`](own::gan_generator_loss), [`gan_discriminator_loss`](own::gan_discriminator_loss), [`gradient_penalty`](own::gradient_penalty), [`vae_kl`](own::vae_kl), [`vae_elbo`](own::vae_elbo), [`ppo_clip_loss`](own::ppo_clip_loss), [`sequence_log_probs`](own::sequence_log_probs), [`distillation_kl`](own::distillation_kl).
 //!
@@ -115,7 +116,7 @@ macro_rules! root {
         /// The loss names at the crate root, each with the framework it comes
         /// from (the registry's prefix: `torch`, `keras`, ..., `losslab`): the
         /// first framework in the order `torch`, `torchvision`, `torchaudio`, `tf`, `keras`,
-        /// `optax`, `scipy`, `trl`, `open_clip`, `diffusers`, `losslab` that has it, as `losslab eval` resolves
+        /// `optax`, `scipy`, `trl`, `open_clip`, `pml`, `diffusers`, `losslab` that has it, as `losslab eval` resolves
         /// an unqualified name.
         pub const ROOT_NAMES: &[(&str, &str)] = &[$($((stringify!($name), $reg),)*)*];
     };
@@ -136,6 +137,7 @@ pub mod sequence;
 pub mod vocabulary;
 pub mod policy;
 pub mod distillation;
+pub mod metric;
 pub mod generative;
 
 // The layers under the families.
@@ -151,6 +153,7 @@ pub mod scipy;
 pub mod tf;
 pub mod trl;
 pub mod open_clip;
+pub mod pml;
 pub mod diffusers;
 pub mod torch;
 pub mod torchvision;
@@ -176,6 +179,7 @@ root! {
     scipy("scipy"): [entropy Entropy];
     trl("trl"): [grpo_loss GrpoLoss, generalized_jsd_loss GeneralizedJsdLoss];
     open_clip("open_clip"): [clip_loss ClipLoss, siglip_loss SigLipLoss];
+    pml("pml"): [arc_face ArcFaceLoss, cos_face CosFaceLoss, sphere_face SphereFaceLoss, sup_con SupConLoss, multi_similarity MultiSimilarityLoss];
     diffusers("diffusers"): [min_snr_loss MinSnrLoss];
     own("losslab"): [softmax_focal_loss SoftmaxFocalLoss, quantile_loss QuantileLoss, jaccard_loss JaccardLoss, lovasz_softmax LovaszSoftmax, self_information, binary_entropy, js_divergence, gan_generator_loss GanGeneratorLoss, gan_discriminator_loss GanDiscriminatorLoss, gradient_penalty GradientPenalty, vae_kl VaeKl, vae_elbo VaeElbo, ppo_clip_loss PpoClipLoss, sequence_log_probs SequenceLogProbs, distillation_kl DistillationKl];
 }

@@ -57,7 +57,7 @@ Examples:
 #[command(after_help = AFTER_HELP)]
 pub struct EvalArgs {
     /// The loss: framework:name (torch:cross_entropy) or a bare name, looked up
-    /// in the order torch, torchvision, torchaudio, tf, keras, optax, scipy, trl, open_clip, diffusers, losslab
+    /// in the order torch, torchvision, torchaudio, tf, keras, optax, scipy, trl, open_clip, pml, diffusers, losslab
     /// (`losslab list` shows them all).
     #[arg(value_name = "LOSS")]
     pub loss: String,
