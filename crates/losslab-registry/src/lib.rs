@@ -72,6 +72,7 @@ mod options;
 mod regression;
 mod contrastive;
 mod generative;
+mod preference;
 pub mod samples;
 pub mod paths;
 
@@ -340,6 +341,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 embedding::LOSSES,
                 contrastive::LOSSES,
                 generative::LOSSES,
+                preference::LOSSES,
             ]
             .into_iter()
             .flatten()
@@ -462,7 +464,11 @@ pub struct Evaluation {
     /// `torch:linear_cross_entropy`'s `z_loss` (always) and, when asked for by
     /// its options, `lse`, `entropy` and `predicted` (one per token);
     /// `losslab:vae_elbo`'s per-sample `reconstruction_loss` and `kl` (unreduced);
-    /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values).
+    /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values);
+    /// `trl:dpo_loss`'s and `trl:cpo_loss`'s per-pair `chosen_rewards` and `rejected_rewards`
+    /// (TRL's logged rewards, detached: `β·(π − ref)` for DPO, `β·π` or AlphaPO's `β·R(π)` for CPO);
+    /// `trl:odds_ratio_loss`'s per-pair `chosen_rewards`, `rejected_rewards` (`β·π`), `log_odds_ratio`
+    /// (`log σ(log_odds)`) and `log_odds_chosen` (`log_odds`), whose means TRL returns.
     pub outputs: BTreeMap<String, Tensor>,
 }
 

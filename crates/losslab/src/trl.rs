@@ -6,6 +6,15 @@
 //!
 //! | function | parameters | family |
 //! |---|---|---|
+//! | [`dpo_loss`] | [`DpoLoss`] | [`preference`](crate::preference) |
+//! | [`cpo_loss`] | [`CpoLoss`] | [`preference`](crate::preference) |
+//! | [`odds_ratio_loss`] | [`OddsRatioLoss`] | [`preference`](crate::preference) |
 
 crate::machinery::methods::face! {
+    dpo_loss = preference::dpo_loss, DpoLoss = preference::DpoLoss;
+    cpo_loss = preference::cpo_loss, CpoLoss = preference::CpoLoss;
+    odds_ratio_loss = preference::odds_ratio_loss, OddsRatioLoss = preference::OddsRatioLoss;
 }
+
+// The types these losses return or take.
+pub use crate::preference::{CpoLossType, DpoLossType, FDivergence, OddsRatioTerms, PreferenceGradients};
