@@ -366,6 +366,13 @@ fn golden_generative() {
     check_file("generative.json");
 }
 
+/// TRL's preference losses (`scripts/golden/preference.py`): `DPOTrainer._compute_loss`,
+/// `CPOTrainer.cpo_loss` and `ORPOTrainer.odds_ratio_loss` themselves, with the rewards.
+#[test]
+fn golden_preference() {
+    check_file("preference.json");
+}
+
 /// Every loss of the catalog has at least one golden case, and every golden
 /// file is one the tests above run.
 #[test]
@@ -373,7 +380,7 @@ fn every_loss_has_a_golden_case() {
     // Losses exempt from the golden suite, each with the reason. Empty: every
     // loss of the catalog has a reference case.
     const EXEMPT: &[&str] = &[];
-    const FILES: [&str; 17] = [
+    const FILES: [&str; 18] = [
         "transducer.json",
         "torch.json",
         "linear_ce.json",
@@ -391,6 +398,7 @@ fn every_loss_has_a_golden_case() {
         "broadcast.json",
         "contrastive.json",
         "generative.json",
+        "preference.json",
     ];
 
     let mut on_disk: Vec<String> = std::fs::read_dir(golden_dir())

@@ -131,9 +131,11 @@ fn batch(loss: &'static str, tensors: &[(&'static str, &[usize])]) -> Result<usi
     Ok(shape[0])
 }
 
-/// `−log σ(−x)·…`: `σ(x)·σ(−x)`, the derivative of σ.
+/// The derivative of σ as PyTorch's `sigmoid` backward computes it: `y·(1 − y)`,
+/// `y = σ(x)` (0 once `y` rounds to 1).
 fn dsigmoid(x: f64) -> f64 {
-    sigmoid_f64(x) * sigmoid_f64(-x)
+    let y = sigmoid_f64(x);
+    y * (1.0 - y)
 }
 
 /// PyTorch's `relu` with its derivative (0 at the kink, NaN passed through).
@@ -337,6 +339,8 @@ choice! {
 /// gradients with respect to the reference's log-probabilities are those
 /// PyTorch's autograd gives when they require grad (TRL computes them under
 /// `no_grad`, or takes them precomputed, so they are normally constants).
+/// `exo_pair`'s `log(1 − ε)` and `log ε` are float32 values, as in TRL (which
+/// makes ε a float32 tensor), whatever the inputs' precision.
 /// At `hinge`'s kink and beyond `alpha_divergence`'s clamp the gradient is 0
 /// (PyTorch's `relu` and `clamp`). `aot` and `aot_unpaired` sort across the
 /// batch: each sorted position's gradient goes to the element sorted there
@@ -559,7 +563,11 @@ impl DpoLoss {
                 }
                 L::ExoPair => {
                     let z = b * d;
-                    let (lp, ll) = ((-ls).ln_1p(), ls.ln());
+                    // TRL makes ε a float32 tensor (`torch.tensor(label_smoothing)`): log(1 − ε)
+                    // and log ε are float32 values whatever the log-probabilities' precision.
+                    // (PyTorch's float32 log and log1p are correctly rounded here; libm's log1pf is not always.)
+                    let e32 = f64::from(ls as f32);
+                    let (lp, ll) = (f64::from((-e32).ln_1p() as f32), f64::from(e32.ln() as f32));
                     let v = sigmoid_f64(z) * (log_sigmoid_f64(z) - lp) + sigmoid_f64(-z) * (log_sigmoid_f64(-z) - ll);
                     let g = b * dsigmoid(z) * ((log_sigmoid_f64(z) - lp) - (log_sigmoid_f64(-z) - ll));
                     (v, g, -g, false)
