@@ -230,9 +230,13 @@ static PATHS: &[LossPath] = &[
     general("losslab:vae_kl", GENERATIVE),
     general("losslab:vae_elbo", GENERATIVE),
     general("diffusers:min_snr_loss", GENERATIVE),
+    general("trl:dpo_loss", PREFERENCE),
+    general("trl:cpo_loss", PREFERENCE),
+    general("trl:odds_ratio_loss", PREFERENCE),
 ];
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
+const PREFERENCE: &str = "widened to f64, single-threaded scalar loops per pair (aot/aot_unpaired: two sorts of the batch); the value, the rewards and the gradient in separate passes";
 const GENERATIVE: &str = "widened to f64, single-threaded scalar loops per element or sample; the gradient in a separate pass";
 
 #[cfg(test)]
