@@ -15,7 +15,7 @@ try:
 except ImportError:  # pragma: no cover - CI installs it
     ml_dtypes = None
 
-FACES = ("torch", "torchvision", "torchaudio", "tf", "keras", "optax", "scipy", "trl", "open_clip", "diffusers", "own")
+FACES = ("torch", "torchvision", "torchaudio", "tf", "keras", "optax", "scipy", "trl", "open_clip", "pml", "diffusers", "own")
 
 
 def logits(n=4, c=5, dtype=np.float64, seed=0):

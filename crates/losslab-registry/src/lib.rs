@@ -72,6 +72,7 @@ mod options;
 mod regression;
 mod contrastive;
 mod generative;
+mod preference;
 mod metric;
 mod tokens;
 mod vocabulary;
@@ -349,6 +350,7 @@ pub fn catalog() -> &'static [LossSpec] {
                 embedding::LOSSES,
                 contrastive::LOSSES,
                 generative::LOSSES,
+                preference::LOSSES,
                 metric::LOSSES,
                 tokens::LOSSES,
                 vocabulary::LOSSES,
@@ -478,6 +480,10 @@ pub struct Evaluation {
     /// `diffusers:min_snr_loss`'s per-timestep `snr` and `weights` (compute_snr's float32 values);
     /// `torch:adaptive_log_softmax_with_loss`'s per-sample `output` (the module's `.output`:
     /// each target's log-probability).
+    /// `trl:dpo_loss`'s and `trl:cpo_loss`'s per-pair `chosen_rewards` and `rejected_rewards`
+    /// (TRL's logged rewards, detached: `β·(π − ref)` for DPO, `β·π` or AlphaPO's `β·R(π)` for CPO);
+    /// `trl:odds_ratio_loss`'s per-pair `chosen_rewards`, `rejected_rewards` (`β·π`), `log_odds_ratio`
+    /// (`log σ(log_odds)`) and `log_odds_chosen` (`log_odds`), whose means TRL returns;
     /// `trl:grpo_loss`'s statistics as `GRPOTrainer` logs them (0-d, TRL's names with `/`
     /// written `_`): `clip_ratio_low_mean`, `clip_ratio_high_mean`, `clip_ratio_region_mean`,
     /// `clip_ratio_low_min`, `clip_ratio_high_max` (the clipped loss types: grpo, bnpo,

@@ -663,6 +663,17 @@ static RECIPES: &[Recipe] = &[
             ("alphas_cumprod", m.uniform(&d[2..], 0.01, 0.99)),
         ]
     }),
+    // ---- TRL preference losses: B pairs of per-sequence log-probabilities (summed for DPO, averaged for CPO/ORPO)
+    r("trl:dpo_loss", "B", &[1 << 20], &[1], |m, d| {
+        vec![
+            ("chosen_logps", m.uniform(d, -60.0, -5.0)),
+            ("rejected_logps", m.uniform(d, -60.0, -5.0)),
+            ("ref_chosen_logps", m.uniform(d, -60.0, -5.0)),
+            ("ref_rejected_logps", m.uniform(d, -60.0, -5.0)),
+        ]
+    }),
+    r("trl:cpo_loss", "B", &[1 << 20], &[1], |m, d| vec![("chosen_logps", m.uniform(d, -3.0, -0.05)), ("rejected_logps", m.uniform(d, -3.0, -0.05))]),
+    r("trl:odds_ratio_loss", "B", &[1 << 20], &[1], |m, d| vec![("chosen_logps", m.uniform(d, -3.0, -0.05)), ("rejected_logps", m.uniform(d, -3.0, -0.05))]),
     // ---- per-token losses over (B, T, V) logits
     r("losslab:sequence_log_probs", "B×T×V", TOKENS, TOKENS_MIN, |m, d| vec![("logits", m.normal(d, 2.0)), ("labels", m.classes(&d[..2], 0, d[2]))]),
     r("trl:generalized_jsd_loss", "B×T×V", TOKENS, TOKENS_MIN, |m, d| {

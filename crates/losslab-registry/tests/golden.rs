@@ -366,6 +366,13 @@ fn golden_generative() {
     check_file("generative.json");
 }
 
+/// TRL's preference losses (`scripts/golden/preference.py`): `DPOTrainer._compute_loss`,
+/// `CPOTrainer.cpo_loss` and `ORPOTrainer.odds_ratio_loss` themselves, with the rewards.
+#[test]
+fn golden_preference() {
+    check_file("preference.json");
+}
+
 /// pytorch-metric-learning's loss objects (`scripts/golden/metric.py`): the
 /// real classes with their class matrix loaded, float64 and float32, gradients
 /// of the embeddings and of `W` by autograd.
@@ -424,6 +431,7 @@ fn every_loss_has_a_golden_case() {
         "broadcast.json",
         "contrastive.json",
         "generative.json",
+        "preference.json",
         "metric.json",
         "vocabulary.json",
         "policy.json",

@@ -278,6 +278,7 @@ fn setups() -> Vec<Setup> {
     .into_iter()
     .chain(detseg_setups())
     .chain(contrastive_generative_setups())
+    .chain(preference_setups())
     .chain(metric_setups())
     .chain(token_setups())
     .chain(vocabulary_setups())
@@ -342,6 +343,59 @@ fn detseg_setups() -> Vec<Setup> {
             vec![("present", Bool(false)), ("per_image", Bool(true)), ("ignore", Int(9))],
         ),
     ]
+}
+
+/// TRL's preference losses: every DPO loss type (with lengths for ipo and
+/// sigmoid_norm), every f-divergence, every CPO loss type with and without
+/// AlphaPO's α, ORPO; log-ratios away from hinge's kink and the sorts' ties.
+fn preference_setups() -> Vec<Setup> {
+    use OptionValue::{Float, Name as N};
+    let name = |s: &str| N(losslab_registry::Name::new(s).unwrap());
+    let c = f(&[4], &[-10.3, -7.9, -12.6, -9.1]);
+    let r = f(&[4], &[-11.2, -8.4, -10.7, -13.5]);
+    let rc = f(&[4], &[-10.9, -7.1, -12.2, -10.4]);
+    let rr = f(&[4], &[-10.6, -9.3, -11.8, -12.7]);
+    let nc = f(&[4], &[3.0, 0.0, 5.0, 2.0]);
+    let nr = f(&[4], &[4.0, 2.0, 1.0, 6.0]);
+    let dpo = || vec![("chosen_logps", c.clone()), ("rejected_logps", r.clone()), ("ref_chosen_logps", rc.clone()), ("ref_rejected_logps", rr.clone())];
+    let mut v = Vec::new();
+    for lt in [
+        "sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "sigmoid_norm",
+    ] {
+        let mut t = dpo();
+        if lt == "ipo" || lt == "sigmoid_norm" {
+            t.push(("chosen_lengths", nc.clone()));
+            t.push(("rejected_lengths", nr.clone()));
+        }
+        let ls = if matches!(lt, "exo_pair" | "robust" | "aot" | "aot_unpaired") { 0.15 } else { 0.0 };
+        v.push(setup("trl:dpo_loss", t, vec![("loss_type", name(lt)), ("beta", Float(0.7)), ("label_smoothing", Float(ls)), ("discopop_tau", Float(0.4))]));
+    }
+    for fd in ["forward_kl", "js_divergence", "alpha_divergence"] {
+        for lt in ["sigmoid", "ipo", "discopop"] {
+            let mut t = dpo();
+            if lt == "ipo" {
+                t.push(("chosen_lengths", nc.clone()));
+                t.push(("rejected_lengths", nr.clone()));
+            }
+            v.push(setup("trl:dpo_loss", t, vec![("loss_type", name(lt)), ("beta", Float(0.5)), ("f_divergence_type", name(fd)), ("f_alpha_divergence_coef", Float(0.3))]));
+        }
+    }
+    let ac = f(&[3], &[-0.4, -1.3, -0.9]);
+    let ar = f(&[3], &[-1.1, -0.7, -2.0]);
+    for lt in ["sigmoid", "hinge", "ipo", "simpo"] {
+        for alpha in [0.0, 0.3] {
+            v.push(setup(
+                "trl:cpo_loss",
+                vec![("chosen_logps", ac.clone()), ("rejected_logps", ar.clone())],
+                vec![("loss_type", name(lt)), ("beta", Float(0.8)), ("label_smoothing", Float(0.1)), ("simpo_gamma", Float(0.3)), ("alpha", Float(alpha))],
+            ));
+        }
+    }
+    let oc = f(&[4], &[-0.3, -1.4, -0.69, -2.2]);
+    let or = f(&[4], &[-0.9, -0.2, -0.75, -1.6]);
+    v.push(setup("trl:odds_ratio_loss", vec![("chosen_logps", oc.clone()), ("rejected_logps", or.clone())], vec![]));
+    v.push(setup("trl:odds_ratio_loss", vec![("chosen_logps", oc), ("rejected_logps", or)], vec![("beta", Float(2.0))]));
+    v
 }
 
 /// Contrastive (open_clip) and generative losses: every float input, scale and bias included.

@@ -6,10 +6,16 @@
 //!
 //! | function | parameters | family |
 //! |---|---|---|
+//! | [`dpo_loss`] | [`DpoLoss`] | [`preference`](crate::preference) |
+//! | [`cpo_loss`] | [`CpoLoss`] | [`preference`](crate::preference) |
+//! | [`odds_ratio_loss`] | [`OddsRatioLoss`] | [`preference`](crate::preference) |
 //! | [`grpo_loss`] | [`GrpoLoss`] | [`policy`](crate::policy) |
 //! | [`generalized_jsd_loss`] | [`GeneralizedJsdLoss`] | [`distillation`](crate::distillation) |
 
 crate::machinery::methods::face! {
+    dpo_loss = preference::dpo_loss, DpoLoss = preference::DpoLoss;
+    cpo_loss = preference::cpo_loss, CpoLoss = preference::CpoLoss;
+    odds_ratio_loss = preference::odds_ratio_loss, OddsRatioLoss = preference::OddsRatioLoss;
     grpo_loss = policy::grpo_loss, GrpoLoss = policy::GrpoLoss;
     generalized_jsd_loss = distillation::generalized_jsd_loss, GeneralizedJsdLoss = distillation::GeneralizedJsdLoss;
 }
@@ -17,3 +23,4 @@ crate::machinery::methods::face! {
 // The types these losses take or return.
 pub use crate::policy::{GrpoLossType, GrpoMetrics, ImportanceSamplingLevel, PolicyGradients};
 pub use crate::distillation::DistillationGradients;
+pub use crate::preference::{CpoLossType, DpoLossType, FDivergence, OddsRatioTerms, PreferenceGradients};

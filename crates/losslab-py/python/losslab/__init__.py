@@ -4,11 +4,11 @@ Every loss of losslab's registry (``losslab list``), on NumPy arrays:
 
 * ``losslab.torch``, ``losslab.torchvision``, ``losslab.torchaudio``, ``losslab.tf``, ``losslab.keras``,
   ``losslab.optax``, ``losslab.scipy``, ``losslab.trl``, ``losslab.open_clip``,
-  ``losslab.diffusers``: the frameworks' names, positional and keyword
+  ``losslab.pml``, ``losslab.diffusers``: the frameworks' names, positional and keyword
   arguments and defaults (``losslab.torch.cross_entropy(input, target, weight=None,
   ignore_index=-100, reduction="mean", label_smoothing=0.0)``); ``losslab.own``: losslab's own.
 * The package's top level: the unqualified names as ``losslab eval`` resolves them (the
-  first of torch, torchvision, torchaudio, tf, keras, optax, scipy, trl, open_clip, diffusers, losslab that has the name):
+  first of torch, torchvision, torchaudio, tf, keras, optax, scipy, trl, open_clip, pml, diffusers, losslab that has the name):
   ``losslab.cross_entropy`` is PyTorch's, ``losslab.hinge`` Keras's, ``losslab.entropy`` SciPy's.
 * ``losslab.value_and_grad(fn, *args, wrt=None, grad_output=None, **kwargs)``: the value
   and the registry's gradients.
@@ -27,7 +27,7 @@ from ._faces import CATALOG as _CATALOG, FRAMEWORKS, ROOT as _ROOT, value_and_gr
 
 globals().update(_ROOT)
 
-from . import diffusers, keras, open_clip, optax, own, scipy, tf, torch, torchaudio, torchvision, trl  # noqa: E402  (the faces)
+from . import diffusers, keras, open_clip, optax, own, pml, scipy, tf, torch, torchaudio, torchvision, trl  # noqa: E402  (the faces)
 
 
 def catalog():
@@ -53,5 +53,5 @@ def evaluate(loss, tensors, options=None, reduction=None, grad_output=None, want
 
 
 __all__ = sorted(_ROOT) + ["catalog", "evaluate", "value_and_grad", "FRAMEWORKS",
-                           "torch", "torchvision", "torchaudio", "tf", "keras", "optax", "scipy", "trl", "open_clip", "diffusers", "own"]
+                           "torch", "torchvision", "torchaudio", "tf", "keras", "optax", "scipy", "trl", "open_clip", "pml", "diffusers", "own"]
 del _ROOT

@@ -18,7 +18,7 @@ PyTorch differentiates them), with any upstream gradient (``reduction="none"``).
   reduced loss computes its gradients in the forward and scales them in the backward; an
   unreduced one evaluates its gradients in the backward with the upstream gradient.
 * The faces: ``L.torch``, ``L.torchvision``, ``L.torchaudio``, ``L.tf``, ``L.keras``, ``L.optax``,
-  ``L.scipy``, ``L.trl``, ``L.open_clip``, ``L.diffusers``, ``L.own``; the top level holds the unqualified names (PyTorch first).
+  ``L.scipy``, ``L.trl``, ``L.open_clip``, ``L.pml``, ``L.diffusers``, ``L.own``; the top level holds the unqualified names (PyTorch first).
 
 Tensors must be on the CPU (a CUDA tensor raises ``ValueError`` naming its device).
 Functions are differentiable once (``once_differentiable``): enough for training and for
@@ -37,7 +37,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _faces, _native
 
-__all__ = ["LossFunction", "CrossEntropyFunction", "release_buffers", "torch", "torchvision", "torchaudio", "tf", "keras", "optax", "scipy", "trl", "open_clip", "diffusers", "own"]
+__all__ = ["LossFunction", "CrossEntropyFunction", "release_buffers", "torch", "torchvision", "torchaudio", "tf", "keras", "optax", "scipy", "trl", "open_clip", "pml", "diffusers", "own"]
 
 _HALF = {_torch.bfloat16: "bfloat16", _torch.float16: "float16"}
 
@@ -326,6 +326,7 @@ optax = _FACES["optax"]
 scipy = _FACES["scipy"]
 trl = _FACES["trl"]
 open_clip = _FACES["open_clip"]
+pml = _FACES["pml"]
 diffusers = _FACES["diffusers"]
 own = _FACES["own"]
 __all__ += sorted(_ROOT)
