@@ -92,8 +92,8 @@ def asm_case(cid, x, target, weights, cutoffs, n_classes, div_value=None, head_b
     options = {}
     if div_value is not None:
         options["div_value"] = div_value
-    if head_bias:
-        options["head_bias"] = True
+    # head_bias=True is the head_bias tensor's presence (the registry has no option of
+    # the tensor's name).
     try:
         m = torch.nn.AdaptiveLogSoftmaxWithLoss(x.shape[-1], n_classes, list(cutoffs), div_value=4.0 if div_value is None else div_value, head_bias=head_bias, dtype=torch.float64)
         with torch.no_grad():

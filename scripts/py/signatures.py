@@ -42,6 +42,24 @@ def reference(framework, name):
     return None, None
 
 
+# TensorFlow's sampled losses take `sampled_values` as one tuple and `num_sampled`,
+# `num_classes` as numbers; the registry takes the three sampled tensors by name and
+# reads the two sizes off them, so their faces take the registry's order and names.
+REGISTRY_ORDER = {("tf", "sampled_softmax_loss"), ("tf", "nce_loss")}
+
+
+def reference_or_none(framework, name):
+    """The reference's function, or (None, None) where the reference has no function of
+    that name (torch's AdaptiveLogSoftmaxWithLoss is a module: its face takes the
+    registry's order of tensors and options) or its signature is not the registry's."""
+    if (framework, name) in REGISTRY_ORDER:
+        return None, None
+    try:
+        return reference(framework, name)
+    except AttributeError:
+        return None, None
+
+
 def literal(v):
     if v is inspect.Parameter.empty:
         return "<required>"
@@ -55,7 +73,7 @@ def main():
     table = {}
     for spec in catalog:
         fw, name = spec["framework"], spec["short_name"]
-        fn, path = reference(fw, name)
+        fn, path = reference_or_none(fw, name)
         if fn is None:
             continue
         params = []

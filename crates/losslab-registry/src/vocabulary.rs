@@ -42,7 +42,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
             int("target", "the classes, shape (N,) (or 0-d), in [0, n_classes)"),
             int("cutoffs", "the module's cutoffs, shape (K,), K ≤ 4: unique, increasing, positive (n_classes is the last cutoff plus the rows of the last tail_{K-1}_out)"),
             float("head_weight", "head.weight, shape (cutoffs[0] + K, in_features)"),
-            opt_float("head_bias", "head.bias, shape (cutoffs[0] + K,): with the option head_bias=True"),
+            opt_float("head_bias", "head.bias, shape (cutoffs[0] + K,): given for a module built with head_bias=True (its presence is that option: a tensor and an option of one name would collide in the front ends)"),
             TensorSpec { name: "tail_0_proj", required: false, kind: TensorKind::Float, doc: "tail[0][0].weight, shape (in_features // div_value, in_features)" },
             TensorSpec { name: "tail_0_out", required: false, kind: TensorKind::Float, doc: "tail[0][1].weight, shape (cutoffs[1] − cutoffs[0] (or n_classes − cutoffs[0]), in_features // div_value)" },
             TensorSpec { name: "tail_1_proj", required: false, kind: TensorKind::Float, doc: "tail[1][0].weight, shape (in_features // div_value², in_features)" },
@@ -54,7 +54,6 @@ pub(super) const LOSSES: &[LossSpec] = &[
         ],
         options: &[
             opt("div_value", OptionType::Float, "4.0", "the divisor of each tail's projection size: tail i projects to in_features // div_value^(i+1)"),
-            opt("head_bias", OptionType::Bool, "False", "whether the head has a bias (the tensor head_bias)"),
         ],
         default_reduction: Some(Reduction::Mean),
         grads: &["input", "head_weight", "head_bias", "tail_0_proj", "tail_0_out", "tail_1_proj", "tail_1_out", "tail_2_proj", "tail_2_out", "tail_3_proj", "tail_3_out"],
@@ -118,7 +117,7 @@ fn adaptive<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         }
     }
     let weights = AdaptiveWeights { head_weight: c.float("head_weight"), head_bias: c.opt_float("head_bias"), tails };
-    let loss = AdaptiveLogSoftmaxWithLoss::new(cutoffs).div_value(c.f64("div_value")).head_bias(c.bool("head_bias")).reduction(c.reduction.unwrap_or(Reduction::Mean));
+    let loss = AdaptiveLogSoftmaxWithLoss::new(cutoffs).div_value(c.f64("div_value")).head_bias(c.opt_float("head_bias").is_some()).reduction(c.reduction.unwrap_or(Reduction::Mean));
     let (input, target) = (c.float("input"), c.int("target"));
     if !c.want_grads {
         let out = loss.forward(input, target, &weights)?;

@@ -594,8 +594,8 @@ fn vocabulary_setups() -> Vec<Setup> {
     };
     let mut v = vec![
         setup(asm, two(false), vec![("div_value", Float(2.0))]),
-        setup(asm, two(true), vec![("div_value", Float(2.0)), ("head_bias", Bool(true))]),
-        setup(asm, unbatched, vec![("div_value", Float(2.0)), ("head_bias", Bool(true))]),
+        setup(asm, two(true), vec![("div_value", Float(2.0))]),
+        setup(asm, unbatched, vec![("div_value", Float(2.0))]),
         setup(asm, four, vec![("div_value", Float(1.0))]),
         setup(asm, zero_tail, vec![]),
         setup(asm, zero_rows, vec![("div_value", Float(8.0))]),

@@ -16,6 +16,8 @@ def evaluate(loss: str, tensors: Mapping[str, ArrayLike], options: Optional[Mapp
 def value_and_grad(fn: Callable[..., np.ndarray], *args: Any, wrt: Union[None, str, Sequence[str]] = None,
                    grad_output: Optional[ArrayLike] = None, **kwargs: Any) -> Tuple[np.ndarray, Any]: ...
 
+from .torch import adaptive_log_softmax_with_loss as adaptive_log_softmax_with_loss
+from .pml import arc_face as arc_face
 from .torch import binary_cross_entropy as binary_cross_entropy
 from .torch import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
 from .keras import binary_crossentropy as binary_crossentropy
@@ -29,21 +31,27 @@ from .keras import categorical_hinge as categorical_hinge
 from .keras import circle as circle
 from .open_clip import clip_loss as clip_loss
 from .torchvision import complete_box_iou_loss as complete_box_iou_loss
+from .pml import cos_face as cos_face
 from .torch import cosine_embedding_loss as cosine_embedding_loss
 from .keras import cosine_similarity as cosine_similarity
+from .trl import cpo_loss as cpo_loss
 from .torch import cross_entropy as cross_entropy
 from .keras import ctc as ctc
 from .torch import ctc_loss as ctc_loss
 from .keras import dice as dice
 from .optax import dice_loss as dice_loss
 from .torchvision import distance_box_iou_loss as distance_box_iou_loss
+from .own import distillation_kl as distillation_kl
+from .trl import dpo_loss as dpo_loss
 from .scipy import entropy as entropy
 from .own import gan_discriminator_loss as gan_discriminator_loss
 from .own import gan_generator_loss as gan_generator_loss
 from .torch import gaussian_nll_loss as gaussian_nll_loss
 from .torchvision import generalized_box_iou_loss as generalized_box_iou_loss
+from .trl import generalized_jsd_loss as generalized_jsd_loss
 from .optax import generalized_kl_divergence as generalized_kl_divergence
 from .own import gradient_penalty as gradient_penalty
+from .trl import grpo_loss as grpo_loss
 from .keras import hinge as hinge
 from .torch import hinge_embedding_loss as hinge_embedding_loss
 from .keras import huber as huber
@@ -65,23 +73,29 @@ from .keras import mean_squared_logarithmic_error as mean_squared_logarithmic_er
 from .diffusers import min_snr_loss as min_snr_loss
 from .torch import mse_loss as mse_loss
 from .torch import multi_margin_loss as multi_margin_loss
+from .pml import multi_similarity as multi_similarity
 from .optax import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss
 from .optax import multiclass_hinge_loss as multiclass_hinge_loss
 from .optax import multiclass_perceptron_loss as multiclass_perceptron_loss
 from .optax import multiclass_sparsemax_loss as multiclass_sparsemax_loss
 from .torch import multilabel_margin_loss as multilabel_margin_loss
 from .torch import multilabel_soft_margin_loss as multilabel_soft_margin_loss
+from .tf import nce_loss as nce_loss
 from .torch import nll_loss as nll_loss
 from .optax import ntxent as ntxent
+from .trl import odds_ratio_loss as odds_ratio_loss
 from .optax import perceptron_loss as perceptron_loss
 from .keras import poisson as poisson
 from .torch import poisson_nll_loss as poisson_nll_loss
 from .optax import poly_loss_cross_entropy as poly_loss_cross_entropy
+from .own import ppo_clip_loss as ppo_clip_loss
 from .own import quantile_loss as quantile_loss
 from .optax import ranking_softmax_loss as ranking_softmax_loss
 from .torchaudio import rnnt_loss as rnnt_loss
 from .optax import safe_softmax_cross_entropy as safe_softmax_cross_entropy
+from .tf import sampled_softmax_loss as sampled_softmax_loss
 from .own import self_information as self_information
+from .own import sequence_log_probs as sequence_log_probs
 from .open_clip import siglip_loss as siglip_loss
 from .tf import sigmoid_cross_entropy_with_logits as sigmoid_cross_entropy_with_logits
 from .torchvision import sigmoid_focal_loss as sigmoid_focal_loss
@@ -93,7 +107,9 @@ from .own import softmax_focal_loss as softmax_focal_loss
 from .keras import sparse_categorical_crossentropy as sparse_categorical_crossentropy
 from .tf import sparse_softmax_cross_entropy_with_logits as sparse_softmax_cross_entropy_with_logits
 from .optax import sparsemax_loss as sparsemax_loss
+from .pml import sphere_face as sphere_face
 from .keras import squared_hinge as squared_hinge
+from .pml import sup_con as sup_con
 from .torch import triplet_margin_loss as triplet_margin_loss
 from .torch import triplet_margin_with_distance_loss as triplet_margin_with_distance_loss
 from .keras import tversky as tversky

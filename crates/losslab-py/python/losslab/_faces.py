@@ -119,7 +119,17 @@ def _params(spec):
             doc += " (losslab's addition: the reference has no reduction argument)"
         params.append(_Param("reduction", default, True, "reduction", doc))
     # Python's rule: after a parameter with a default, positional ones need defaults too
-    # (the references' own signatures respect it; an appended required tensor is keyword-only).
+    # (the references' own signatures respect it). losslab's own order (no reference) may
+    # put a required tensor after an optional one (trl:grpo_loss's advantages after
+    # old_per_token_logps): from there on every parameter is keyword-only.
+    keyword_only = seen_default = False
+    for p in params:
+        if p.keyword_only:
+            keyword_only = True
+        elif keyword_only or (seen_default and p.default is _REQUIRED):
+            p.keyword_only = keyword_only = True
+        elif p.default is not _REQUIRED:
+            seen_default = True
     return params
 
 

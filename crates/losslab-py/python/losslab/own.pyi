@@ -12,6 +12,10 @@ def cross_entropy(p: ArrayLike, q: ArrayLike, axis: int = -1, base: Optional[flo
     """Cross entropy −Σ p log q of distributions along axis."""
     ...
 
+def distillation_kl(student_logits: ArrayLike, teacher_logits: ArrayLike, labels: Optional[ArrayLike] = None, temperature: float = 1.0, direction: str = 'forward', ignore_index: int = -100, *, reduction: Optional[str] = 'batchmean') -> np.ndarray:
+    """Hinton's distillation loss per token: τ² KL(softmax(teacher/τ) ‖ softmax(student/τ)) (or the reverse), over the tokens whose label is not ignore_index."""
+    ...
+
 def entropy(p: ArrayLike, axis: int = -1, base: Optional[float] = None, *, reduction: Optional[str] = None) -> np.ndarray:
     """Shannon entropy −Σ p log p along axis (not normalised)."""
     ...
@@ -44,12 +48,20 @@ def lovasz_softmax(probas: ArrayLike, labels: ArrayLike, classes: Optional[Array
     """Lovász-softmax: the Lovász extension of the Jaccard loss on softmax probabilities (Berman et al. 2018)."""
     ...
 
+def ppo_clip_loss(log_probs: ArrayLike, old_log_probs: ArrayLike, advantages: ArrayLike, mask: Optional[ArrayLike] = None, clip_epsilon: float = 0.2, clip_epsilon_high: Optional[float] = None, level: str = 'token', *, reduction: Optional[str] = None) -> np.ndarray:
+    """PPO's clipped surrogate per token, max(−A·r, −A·clamp(r, 1 − ε_low, 1 + ε_high)) with r = exp(logp − old), the masked token (or sequence) mean."""
+    ...
+
 def quantile_loss(input: ArrayLike, target: ArrayLike, quantile: float = 0.5, *, reduction: Optional[str] = 'mean') -> np.ndarray:
     """Pinball loss: q·(y − x) above the prediction, (1 − q)·(x − y) below."""
     ...
 
 def self_information(p: ArrayLike, base: Optional[float] = None, *, reduction: Optional[str] = None) -> np.ndarray:
     """Self-information −log p, element-wise."""
+    ...
+
+def sequence_log_probs(logits: ArrayLike, labels: ArrayLike, ignore_index: int = -100, *, reduction: Optional[str] = 'none') -> np.ndarray:
+    """per-token log-probability of the label, log_softmax(logits)[label] (0 where ignored), fused: the log-softmax tensor is never formed (TRL's selective_log_softmax, DPO's per-token logps)."""
     ...
 
 def softmax_focal_loss(input: ArrayLike, target: ArrayLike, alpha: Optional[ArrayLike] = None, gamma: float = 2.0, ignore_index: int = -100, *, reduction: Optional[str] = 'mean') -> np.ndarray:

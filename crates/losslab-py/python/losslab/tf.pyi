@@ -16,6 +16,14 @@ def log_poisson_loss(targets: ArrayLike, log_input: ArrayLike, compute_full_loss
     """Poisson loss on log-rates: exp(log_input) − log_input·targets (+ Stirling term)."""
     ...
 
+def nce_loss(weights: ArrayLike, biases: ArrayLike, labels: ArrayLike, inputs: ArrayLike, sampled_candidates: ArrayLike, true_expected_count: ArrayLike, sampled_expected_count: ArrayLike, num_true: int = 1, remove_accidental_hits: bool = False, *, reduction: Optional[str] = None) -> np.ndarray:
+    """tf.nn.nce_loss with sampled_values given: sigmoid cross entropy of the true (label 1/num_true) and sampled (label 0) classes' logits minus log Q, summed per example."""
+    ...
+
+def sampled_softmax_loss(weights: ArrayLike, biases: ArrayLike, labels: ArrayLike, inputs: ArrayLike, sampled_candidates: ArrayLike, true_expected_count: ArrayLike, sampled_expected_count: ArrayLike, num_true: int = 1, remove_accidental_hits: bool = True, *, reduction: Optional[str] = None) -> np.ndarray:
+    """tf.nn.sampled_softmax_loss with sampled_values given: softmax cross entropy over the true and sampled classes' logits (minus log Q), accidental hits removed; per example."""
+    ...
+
 def sigmoid_cross_entropy_with_logits(labels: ArrayLike = None, logits: ArrayLike = None, name: Any = None, *, reduction: Optional[str] = None) -> np.ndarray:
     """Binary cross entropy of logits: max(x, 0) − x·z + log(1 + exp(−|x|)), element-wise."""
     ...

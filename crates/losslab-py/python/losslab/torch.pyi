@@ -4,6 +4,10 @@ from typing import Any, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+def adaptive_log_softmax_with_loss(input: ArrayLike, target: ArrayLike, cutoffs: ArrayLike, head_weight: ArrayLike, head_bias: Optional[ArrayLike] = None, tail_0_proj: Optional[ArrayLike] = None, tail_0_out: Optional[ArrayLike] = None, tail_1_proj: Optional[ArrayLike] = None, tail_1_out: Optional[ArrayLike] = None, tail_2_proj: Optional[ArrayLike] = None, tail_2_out: Optional[ArrayLike] = None, tail_3_proj: Optional[ArrayLike] = None, tail_3_out: Optional[ArrayLike] = None, div_value: float = 4.0, *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """nn.AdaptiveLogSoftmaxWithLoss (adaptive softmax, Grave et al.) with its weights as tensors: the mean NLL (`.loss`); the per-sample target log-probabilities (`.output`) as the output `output`."""
+    ...
+
 def binary_cross_entropy(input: ArrayLike, target: ArrayLike, weight: Optional[ArrayLike] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> np.ndarray:
     """Binary cross entropy of probabilities: −w (t log p + (1 − t) log(1 − p))."""
     ...

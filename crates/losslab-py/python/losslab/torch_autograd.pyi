@@ -10,6 +10,10 @@ class CrossEntropyFunction(_torch.autograd.Function): ...
 
 class torch:
     @staticmethod
+    def adaptive_log_softmax_with_loss(input: Tensor, target: Tensor, cutoffs: Tensor, head_weight: Tensor, head_bias: Optional[Tensor] = None, tail_0_proj: Optional[Tensor] = None, tail_0_out: Optional[Tensor] = None, tail_1_proj: Optional[Tensor] = None, tail_1_out: Optional[Tensor] = None, tail_2_proj: Optional[Tensor] = None, tail_2_out: Optional[Tensor] = None, tail_3_proj: Optional[Tensor] = None, tail_3_out: Optional[Tensor] = None, div_value: float = 4.0, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """nn.AdaptiveLogSoftmaxWithLoss (adaptive softmax, Grave et al.) with its weights as tensors: the mean NLL (`.loss`); the per-sample target log-probabilities (`.output`) as the output `output`."""
+        ...
+    @staticmethod
     def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None, size_average: Any = None, reduce: Any = None, reduction: Optional[str] = 'mean') -> Tensor:
         """Binary cross entropy of probabilities: −w (t log p + (1 − t) log(1 − p))."""
         ...
@@ -134,6 +138,14 @@ class tf:
     @staticmethod
     def log_poisson_loss(targets: Tensor, log_input: Tensor, compute_full_loss: bool = False, name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
         """Poisson loss on log-rates: exp(log_input) − log_input·targets (+ Stirling term)."""
+        ...
+    @staticmethod
+    def nce_loss(weights: Tensor, biases: Tensor, labels: Tensor, inputs: Tensor, sampled_candidates: Tensor, true_expected_count: Tensor, sampled_expected_count: Tensor, num_true: int = 1, remove_accidental_hits: bool = False, *, reduction: Optional[str] = None) -> Tensor:
+        """tf.nn.nce_loss with sampled_values given: sigmoid cross entropy of the true (label 1/num_true) and sampled (label 0) classes' logits minus log Q, summed per example."""
+        ...
+    @staticmethod
+    def sampled_softmax_loss(weights: Tensor, biases: Tensor, labels: Tensor, inputs: Tensor, sampled_candidates: Tensor, true_expected_count: Tensor, sampled_expected_count: Tensor, num_true: int = 1, remove_accidental_hits: bool = True, *, reduction: Optional[str] = None) -> Tensor:
+        """tf.nn.sampled_softmax_loss with sampled_values given: softmax cross entropy over the true and sampled classes' logits (minus log Q), accidental hits removed; per example."""
         ...
     @staticmethod
     def sigmoid_cross_entropy_with_logits(labels: Tensor = None, logits: Tensor = None, name: Any = None, *, reduction: Optional[str] = None) -> Tensor:
@@ -323,6 +335,26 @@ class scipy:
         ...
 
 class trl:
+    @staticmethod
+    def cpo_loss(chosen_logps: Tensor, rejected_logps: Tensor, loss_type: str = 'sigmoid', beta: float = 0.1, label_smoothing: float = 0.0, simpo_gamma: float = 0.5, alpha: float = 0.0, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """CPO, SimPO and AlphaPO's preference term as TRL 1.16.0's CPOTrainer.cpo_loss computes it (no reference model; the NLL term is outside)."""
+        ...
+    @staticmethod
+    def dpo_loss(chosen_logps: Tensor, rejected_logps: Tensor, ref_chosen_logps: Tensor, ref_rejected_logps: Tensor, chosen_lengths: Optional[Tensor] = None, rejected_lengths: Optional[Tensor] = None, loss_type: str = 'sigmoid', beta: float = 0.1, label_smoothing: float = 0.0, discopop_tau: float = 0.05, f_divergence_type: str = 'reverse_kl', f_alpha_divergence_coef: float = 0.5, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """DPO and its variants as TRL 1.16.0's DPOTrainer computes them (every loss_type but sft): e.g. sigmoid −log σ(β((π_c − ref_c) − (π_r − ref_r))), per pair."""
+        ...
+    @staticmethod
+    def generalized_jsd_loss(student_logits: Tensor, teacher_logits: Tensor, labels: Optional[Tensor] = None, beta: float = 0.5, temperature: float = 1.0, *, reduction: Optional[str] = 'batchmean') -> Tensor:
+        """GKD's generalized Jensen-Shannon divergence between student and teacher token distributions (β = 0: KL(teacher‖student), β = 1: KL(student‖teacher)), GKDTrainer.generalized_jsd_loss."""
+        ...
+    @staticmethod
+    def grpo_loss(per_token_logps: Tensor, old_per_token_logps: Optional[Tensor] = None, *, advantages: Tensor, completion_mask: Tensor, ref_per_token_logps: Optional[Tensor] = None, loss_type: str = 'dapo', beta: float = 0.0, epsilon: float = 0.2, epsilon_high: Optional[float] = None, delta: Optional[float] = None, importance_sampling_level: str = 'token', max_completion_length: int = 512, num_items_in_batch: Optional[float] = None, use_bias_correction_kl: bool = True, sapo_temperature_pos: float = 1.0, sapo_temperature_neg: float = 1.05, vespo_k_pos: float = 2.0, vespo_lambda_pos: float = 3.0, vespo_k_neg: float = 3.0, vespo_lambda_neg: float = 2.0, reduction: Optional[str] = None) -> Tensor:
+        """TRL GRPOTrainer's loss from per-token log-probs: the clipped ratio objective −min(c₁A, clip(c₁)A) (or CISPO/SAPO/VESPO) + β·k3 KL, normalised as loss_type says."""
+        ...
+    @staticmethod
+    def odds_ratio_loss(chosen_logps: Tensor, rejected_logps: Tensor, beta: float = 0.1, *, reduction: Optional[str] = 'mean') -> Tensor:
+        """ORPO's odds-ratio term as TRL 1.16.0's ORPOTrainer.odds_ratio_loss returns it: β · log σ(log odds(π_c) − log odds(π_r)) (≤ 0; TRL subtracts its mean from the NLL)."""
+        ...
 
 class open_clip:
     @staticmethod
@@ -332,6 +364,32 @@ class open_clip:
     @staticmethod
     def siglip_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor, logit_bias: Optional[Tensor] = None, *, reduction: Optional[str] = 'mean') -> Tensor:
         """SigLIP's pairwise sigmoid loss: Σ −log σ(z · (logit_scale · X Yᵀ + logit_bias)) / N, z = +1 on the diagonal, −1 off it."""
+        ...
+
+class pml:
+    @staticmethod
+    def arc_face(embeddings: Tensor, labels: Tensor, W: Tensor, margin: float = 28.6, scale: float = 64.0, *, reduction: Optional[str] = None) -> Tensor:
+        """ArcFace: cross entropy of scale · cos θ over the normalised class columns of W, the target's angle plus an additive margin (degrees)."""
+        ...
+    @staticmethod
+    def circle(embeddings: Tensor, labels: Tensor, m: float = 0.4, gamma: float = 80.0, *, reduction: Optional[str] = None) -> Tensor:
+        """circle loss: softplus(logsumexp_pos(−γ α_p (s_p − 1 + m)) + logsumexp_neg(γ α_n (s_n − m))) per anchor, α detached, cosine s; pml's AvgNonZeroReducer."""
+        ...
+    @staticmethod
+    def cos_face(embeddings: Tensor, labels: Tensor, W: Tensor, margin: float = 0.35, scale: float = 64.0, *, reduction: Optional[str] = None) -> Tensor:
+        """CosFace: cross entropy of scale · (cos θ − margin at the target) over the normalised class columns of W."""
+        ...
+    @staticmethod
+    def multi_similarity(embeddings: Tensor, labels: Tensor, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, *, reduction: Optional[str] = None) -> Tensor:
+        """multi-similarity loss: (1/α) log(1 + Σ_pos e^{−α(s − base)}) + (1/β) log(1 + Σ_neg e^{β(s − base)}) per anchor, cosine s; pml's MeanReducer."""
+        ...
+    @staticmethod
+    def sphere_face(embeddings: Tensor, labels: Tensor, W: Tensor, margin: float = 4.0, scale: float = 1.0, *, reduction: Optional[str] = None) -> Tensor:
+        """SphereFace (A-Softmax): cross entropy of scale · ‖e‖ · cos θ, the target's angle multiplied by the integer margin (ψ = (−1)ᵏ cos mθ − 2k)."""
+        ...
+    @staticmethod
+    def sup_con(embeddings: Tensor, labels: Tensor, temperature: float = 0.1, *, reduction: Optional[str] = None) -> Tensor:
+        """supervised contrastive loss: −mean over positives of log softmax(cos/τ) over the other samples, per anchor; pml's AvgNonZeroReducer."""
         ...
 
 class diffusers:
@@ -348,6 +406,10 @@ class own:
     @staticmethod
     def cross_entropy(p: Tensor, q: Tensor, axis: int = -1, base: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
         """Cross entropy −Σ p log q of distributions along axis."""
+        ...
+    @staticmethod
+    def distillation_kl(student_logits: Tensor, teacher_logits: Tensor, labels: Optional[Tensor] = None, temperature: float = 1.0, direction: str = 'forward', ignore_index: int = -100, *, reduction: Optional[str] = 'batchmean') -> Tensor:
+        """Hinton's distillation loss per token: τ² KL(softmax(teacher/τ) ‖ softmax(student/τ)) (or the reverse), over the tokens whose label is not ignore_index."""
         ...
     @staticmethod
     def entropy(p: Tensor, axis: int = -1, base: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
@@ -382,12 +444,20 @@ class own:
         """Lovász-softmax: the Lovász extension of the Jaccard loss on softmax probabilities (Berman et al. 2018)."""
         ...
     @staticmethod
+    def ppo_clip_loss(log_probs: Tensor, old_log_probs: Tensor, advantages: Tensor, mask: Optional[Tensor] = None, clip_epsilon: float = 0.2, clip_epsilon_high: Optional[float] = None, level: str = 'token', *, reduction: Optional[str] = None) -> Tensor:
+        """PPO's clipped surrogate per token, max(−A·r, −A·clamp(r, 1 − ε_low, 1 + ε_high)) with r = exp(logp − old), the masked token (or sequence) mean."""
+        ...
+    @staticmethod
     def quantile_loss(input: Tensor, target: Tensor, quantile: float = 0.5, *, reduction: Optional[str] = 'mean') -> Tensor:
         """Pinball loss: q·(y − x) above the prediction, (1 − q)·(x − y) below."""
         ...
     @staticmethod
     def self_information(p: Tensor, base: Optional[float] = None, *, reduction: Optional[str] = None) -> Tensor:
         """Self-information −log p, element-wise."""
+        ...
+    @staticmethod
+    def sequence_log_probs(logits: Tensor, labels: Tensor, ignore_index: int = -100, *, reduction: Optional[str] = 'none') -> Tensor:
+        """per-token log-probability of the label, log_softmax(logits)[label] (0 where ignored), fused: the log-softmax tensor is never formed (TRL's selective_log_softmax, DPO's per-token logps)."""
         ...
     @staticmethod
     def softmax_focal_loss(input: Tensor, target: Tensor, alpha: Optional[Tensor] = None, gamma: float = 2.0, ignore_index: int = -100, *, reduction: Optional[str] = 'mean') -> Tensor:
@@ -402,6 +472,8 @@ class own:
         """The VAE's KL(N(mu, exp(logvar)) ‖ N(0, I)) = −½ Σ (1 + logvar − mu² − exp(logvar)), summed over each sample's latent dimensions."""
         ...
 
+adaptive_log_softmax_with_loss = torch.adaptive_log_softmax_with_loss
+arc_face = pml.arc_face
 binary_cross_entropy = torch.binary_cross_entropy
 binary_cross_entropy_with_logits = torch.binary_cross_entropy_with_logits
 binary_crossentropy = keras.binary_crossentropy
@@ -415,21 +487,27 @@ categorical_hinge = keras.categorical_hinge
 circle = keras.circle
 clip_loss = open_clip.clip_loss
 complete_box_iou_loss = torchvision.complete_box_iou_loss
+cos_face = pml.cos_face
 cosine_embedding_loss = torch.cosine_embedding_loss
 cosine_similarity = keras.cosine_similarity
+cpo_loss = trl.cpo_loss
 cross_entropy = torch.cross_entropy
 ctc = keras.ctc
 ctc_loss = torch.ctc_loss
 dice = keras.dice
 dice_loss = optax.dice_loss
 distance_box_iou_loss = torchvision.distance_box_iou_loss
+distillation_kl = own.distillation_kl
+dpo_loss = trl.dpo_loss
 entropy = scipy.entropy
 gan_discriminator_loss = own.gan_discriminator_loss
 gan_generator_loss = own.gan_generator_loss
 gaussian_nll_loss = torch.gaussian_nll_loss
 generalized_box_iou_loss = torchvision.generalized_box_iou_loss
+generalized_jsd_loss = trl.generalized_jsd_loss
 generalized_kl_divergence = optax.generalized_kl_divergence
 gradient_penalty = own.gradient_penalty
+grpo_loss = trl.grpo_loss
 hinge = keras.hinge
 hinge_embedding_loss = torch.hinge_embedding_loss
 huber = keras.huber
@@ -451,23 +529,29 @@ mean_squared_logarithmic_error = keras.mean_squared_logarithmic_error
 min_snr_loss = diffusers.min_snr_loss
 mse_loss = torch.mse_loss
 multi_margin_loss = torch.multi_margin_loss
+multi_similarity = pml.multi_similarity
 multiclass_generalized_dice_loss = optax.multiclass_generalized_dice_loss
 multiclass_hinge_loss = optax.multiclass_hinge_loss
 multiclass_perceptron_loss = optax.multiclass_perceptron_loss
 multiclass_sparsemax_loss = optax.multiclass_sparsemax_loss
 multilabel_margin_loss = torch.multilabel_margin_loss
 multilabel_soft_margin_loss = torch.multilabel_soft_margin_loss
+nce_loss = tf.nce_loss
 nll_loss = torch.nll_loss
 ntxent = optax.ntxent
+odds_ratio_loss = trl.odds_ratio_loss
 perceptron_loss = optax.perceptron_loss
 poisson = keras.poisson
 poisson_nll_loss = torch.poisson_nll_loss
 poly_loss_cross_entropy = optax.poly_loss_cross_entropy
+ppo_clip_loss = own.ppo_clip_loss
 quantile_loss = own.quantile_loss
 ranking_softmax_loss = optax.ranking_softmax_loss
 rnnt_loss = torchaudio.rnnt_loss
 safe_softmax_cross_entropy = optax.safe_softmax_cross_entropy
+sampled_softmax_loss = tf.sampled_softmax_loss
 self_information = own.self_information
+sequence_log_probs = own.sequence_log_probs
 siglip_loss = open_clip.siglip_loss
 sigmoid_cross_entropy_with_logits = tf.sigmoid_cross_entropy_with_logits
 sigmoid_focal_loss = torchvision.sigmoid_focal_loss
@@ -479,7 +563,9 @@ softmax_focal_loss = own.softmax_focal_loss
 sparse_categorical_crossentropy = keras.sparse_categorical_crossentropy
 sparse_softmax_cross_entropy_with_logits = tf.sparse_softmax_cross_entropy_with_logits
 sparsemax_loss = optax.sparsemax_loss
+sphere_face = pml.sphere_face
 squared_hinge = keras.squared_hinge
+sup_con = pml.sup_con
 triplet_margin_loss = torch.triplet_margin_loss
 triplet_margin_with_distance_loss = torch.triplet_margin_with_distance_loss
 tversky = keras.tversky

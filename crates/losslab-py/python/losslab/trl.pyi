@@ -4,3 +4,22 @@ from typing import Any, Optional, Union
 import numpy as np
 from numpy.typing import ArrayLike
 
+def cpo_loss(chosen_logps: ArrayLike, rejected_logps: ArrayLike, loss_type: str = 'sigmoid', beta: float = 0.1, label_smoothing: float = 0.0, simpo_gamma: float = 0.5, alpha: float = 0.0, *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """CPO, SimPO and AlphaPO's preference term as TRL 1.16.0's CPOTrainer.cpo_loss computes it (no reference model; the NLL term is outside)."""
+    ...
+
+def dpo_loss(chosen_logps: ArrayLike, rejected_logps: ArrayLike, ref_chosen_logps: ArrayLike, ref_rejected_logps: ArrayLike, chosen_lengths: Optional[ArrayLike] = None, rejected_lengths: Optional[ArrayLike] = None, loss_type: str = 'sigmoid', beta: float = 0.1, label_smoothing: float = 0.0, discopop_tau: float = 0.05, f_divergence_type: str = 'reverse_kl', f_alpha_divergence_coef: float = 0.5, *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """DPO and its variants as TRL 1.16.0's DPOTrainer computes them (every loss_type but sft): e.g. sigmoid −log σ(β((π_c − ref_c) − (π_r − ref_r))), per pair."""
+    ...
+
+def generalized_jsd_loss(student_logits: ArrayLike, teacher_logits: ArrayLike, labels: Optional[ArrayLike] = None, beta: float = 0.5, temperature: float = 1.0, *, reduction: Optional[str] = 'batchmean') -> np.ndarray:
+    """GKD's generalized Jensen-Shannon divergence between student and teacher token distributions (β = 0: KL(teacher‖student), β = 1: KL(student‖teacher)), GKDTrainer.generalized_jsd_loss."""
+    ...
+
+def grpo_loss(per_token_logps: ArrayLike, old_per_token_logps: Optional[ArrayLike] = None, *, advantages: ArrayLike, completion_mask: ArrayLike, ref_per_token_logps: Optional[ArrayLike] = None, loss_type: str = 'dapo', beta: float = 0.0, epsilon: float = 0.2, epsilon_high: Optional[float] = None, delta: Optional[float] = None, importance_sampling_level: str = 'token', max_completion_length: int = 512, num_items_in_batch: Optional[float] = None, use_bias_correction_kl: bool = True, sapo_temperature_pos: float = 1.0, sapo_temperature_neg: float = 1.05, vespo_k_pos: float = 2.0, vespo_lambda_pos: float = 3.0, vespo_k_neg: float = 3.0, vespo_lambda_neg: float = 2.0, reduction: Optional[str] = None) -> np.ndarray:
+    """TRL GRPOTrainer's loss from per-token log-probs: the clipped ratio objective −min(c₁A, clip(c₁)A) (or CISPO/SAPO/VESPO) + β·k3 KL, normalised as loss_type says."""
+    ...
+
+def odds_ratio_loss(chosen_logps: ArrayLike, rejected_logps: ArrayLike, beta: float = 0.1, *, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """ORPO's odds-ratio term as TRL 1.16.0's ORPOTrainer.odds_ratio_loss returns it: β · log σ(log odds(π_c) − log odds(π_r)) (≤ 0; TRL subtracts its mean from the NLL)."""
+    ...
