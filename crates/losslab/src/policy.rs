@@ -24,51 +24,8 @@ use crate::machinery::kernels::par::{self, SyncPtr};
 use crate::machinery::reduction::sum_f64;
 use crate::math::sigmoid_f64;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, CowArray, Dimension, IxDyn};
-use std::fmt;
-use std::str::FromStr;
 
-/// A choice option: an enum with names, `Display` and `FromStr` (errors naming the loss and option).
-macro_rules! choice {
-    ($(#[$doc:meta])* $name:ident, $loss:literal, $option:literal, { $($(#[$vdoc:meta])* $v:ident = $s:literal),+ $(,)? }, default $def:ident) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-        pub enum $name {
-            $($(#[$vdoc])* $v,)+
-        }
-
-        impl $name {
-            /// Every choice, in the order the docs list them.
-            pub const ALL: &'static [$name] = &[$($name::$v),+];
-
-            /// The choice's name, as the registry spells it.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($name::$v => $s,)+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = LossError;
-            fn from_str(s: &str) -> Result<Self> {
-                $name::ALL.iter().copied().find(|k| k.name() == s).ok_or_else(|| LossError::Option {
-                    loss: $loss,
-                    option: $option,
-                    value: s.to_string(),
-                    expected: format!("one of {}", $name::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")),
-                })
-            }
-        }
-
-        const _: () = { let _ = $name::$def; };
-    };
-}
+use crate::machinery::methods::choice;
 
 choice! {
     /// The objective and normalisation of [`GrpoLoss`], TRL's `GRPOConfig.loss_type`

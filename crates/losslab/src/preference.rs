@@ -23,49 +23,8 @@ use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::reduction::{ones_like_output, Reducer, Reduction, Scales};
 use crate::math::{log_sigmoid_f64, sigmoid_f64, softplus_f64};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
-use std::fmt;
-use std::str::FromStr;
 
-/// A choice option: an enum with names, `Display` and `FromStr` (errors naming the loss and option).
-macro_rules! choice {
-    ($(#[$doc:meta])* $name:ident, $loss:literal, $option:literal, { $($(#[$vdoc:meta])* $v:ident = $s:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-        pub enum $name {
-            $($(#[$vdoc])* $v,)+
-        }
-
-        impl $name {
-            /// Every choice, in the order the docs list them.
-            pub const ALL: &'static [$name] = &[$($name::$v),+];
-
-            /// The choice's name, as TRL and the registry spell it.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($name::$v => $s,)+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = LossError;
-            fn from_str(s: &str) -> Result<Self> {
-                $name::ALL.iter().copied().find(|k| k.name() == s).ok_or_else(|| LossError::Option {
-                    loss: $loss,
-                    option: $option,
-                    value: s.to_string(),
-                    expected: format!("one of {}", $name::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")),
-                })
-            }
-        }
-    };
-}
+use crate::machinery::methods::choice;
 
 /// The gradients of a preference loss with respect to the log-probabilities
 /// (`ref_*`: `None` for the reference-free losses, CPO and ORPO).

@@ -419,7 +419,52 @@ macro_rules! face {
     };
 }
 
+/// A loss option that is one of a fixed set of names (a GAN's `kind`, DPO's
+/// `loss_type`): the enum, its `ALL`, `name()`, `Display`, and `FromStr` whose error
+/// names the loss, the option and the choices. `default V` checks at compile time
+/// that the variant the docs name as the default exists (mark it `#[default]`).
+macro_rules! choice {
+    ($(#[$doc:meta])* $name:ident, $loss:literal, $option:literal, { $($(#[$vdoc:meta])* $v:ident = $s:literal),+ $(,)? } $(, default $def:ident)?) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+        pub enum $name {
+            $($(#[$vdoc])* $v,)+
+        }
+
+        impl $name {
+            /// Every choice, in the order the docs list them.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+
+            /// The choice's name, as the reference and the registry spell it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$v => $s,)+
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::LossError;
+            fn from_str(s: &str) -> ::std::result::Result<Self, $crate::LossError> {
+                $name::ALL.iter().copied().find(|k| k.name() == s).ok_or_else(|| $crate::LossError::Option {
+                    loss: $loss,
+                    option: $option,
+                    value: s.to_string(),
+                    expected: format!("one of {}", $name::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")),
+                })
+            }
+        }
+        $(const _: () = { let _ = $name::$def; };)?
+    };
+}
+
 pub(crate) use {
-    backward_body, face, doc_backward, doc_errors, doc_forward, doc_reduction, forward_backward_body, forward_body, free_fn, free_fn_emit,
+    backward_body, choice, face, doc_backward, doc_errors, doc_forward, doc_reduction, forward_backward_body, forward_body, free_fn, free_fn_emit,
     fused_extra, grads_type, loss_methods, loss_methods_emit, setters, signature, simple_struct,
 };
