@@ -336,7 +336,7 @@ report-q6-not-drawn = 未画出（它们的输入是类别下标、整个分布�
 report-q6-today = <b>画出其中三个当今的损失族。</b>每个族用一条曲线说明（图 7–9），每个数值都由注册表计算，与 <code>losslab eval</code> 的计算相同。
 report-fig7-title = trl:dpo_loss：一对样本的损失随奖励差的变化，每种 loss_type 一条
 report-fig7-x = 隐式奖励差 h = β·Δ
-report-fig7-caption = 图 7. TRL 的 DPO 损失：一对偏好样本的损失随其隐式奖励差 h = β((log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))) 的变化，β = { $beta }，被选回答的奖励为 h/2，被拒回答的为 −h/2（robust 取 ε = 0.1，exo_pair 取 ε = 0.001；aot、aot_unpaired 和 bco_pair 依赖批次中的其他样本，未画出）。DPO 的 sigmoid 损失是 −log σ(h)（h = 0 时为 { $sig0 }）：无论奖励差已经多大，它都继续把奖励差往上推，只是越来越轻（h = 4 时为 { $sig4 }），因此在总是同一方向的偏好上会过拟合；hinge 在 h = 1 处停下；IPO 是一个平方，最小值在 Δ = 1/(2β)，即 h = { $ipo_min }，所以奖励差过头时会被拉回来：这是它对过拟合的回答。
+report-fig7-caption = 图 7. TRL 的 DPO 损失：一对偏好样本的损失随其隐式奖励差 h = β((log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l))) 的变化，β = { $beta }，被选回答的奖励为 h/2，被拒回答的为 −h/2（robust 取 ε = 0.1，exo_pair 取 ε = 0.001；aot、aot_unpaired 和 bco_pair 依赖批次中的其他样本，未画出；为了每条曲线一种颜色，apo_down、discopop 和 sigmoid_norm 也未画出）。DPO 的 sigmoid 损失是 −log σ(h)（h = 0 时为 { $sig0 }）：无论奖励差已经多大，它都继续把奖励差往上推，只是越来越轻（h = 4 时为 { $sig4 }），因此在总是同一方向的偏好上会过拟合；hinge 在 h = 1 处停下；IPO 是一个平方，最小值在 Δ = 1/(2β)，即 h = { $ipo_min }，所以奖励差过头时会被拉回来：这是它对过拟合的回答。
 report-fig8-title = 类别 0 的一个嵌入向量的损失随它与类别 0 中心夹角的变化
 report-fig8-x = 与本类中心的夹角 θ（度；另一类在 90°）
 report-fig8-ln2 = ln 2：五五开的预测

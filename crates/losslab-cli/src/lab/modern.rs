@@ -37,12 +37,12 @@ fn name(s: &str) -> OptionValue {
     OptionValue::Name(losslab_registry::Name::new(s).expect("a valid option name"))
 }
 
-/// The DPO `loss_type`s drawn, with the options each needs to be defined
+/// The DPO `loss_type`s drawn (eight: one colour each), with the options each needs to be defined
 /// (`exo_pair` needs ε > 0, `robust` is `sigmoid` at ε = 0). `aot` and
 /// `aot_unpaired` (which sort the batch) and `bco_pair` (a running mean) depend on
 /// the rest of the batch, not on one pair's margin, and are not drawn.
 pub const DPO_TYPES: &[(&str, f64)] =
-    &[("sigmoid", 0.0), ("hinge", 0.0), ("ipo", 0.0), ("robust", 0.1), ("exo_pair", 1e-3), ("nca_pair", 0.0), ("sppo_hard", 0.0), ("discopop", 0.0), ("apo_zero", 0.0)];
+    &[("sigmoid", 0.0), ("hinge", 0.0), ("ipo", 0.0), ("robust", 0.1), ("exo_pair", 1e-3), ("nca_pair", 0.0), ("sppo_hard", 0.0), ("apo_zero", 0.0)];
 
 /// The β of the DPO curves (TRL's default).
 pub const DPO_BETA: f64 = 0.1;
