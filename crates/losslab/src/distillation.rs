@@ -241,19 +241,12 @@ impl SequenceLogProbs {
         Self::default()
     }
 
-    /// Sets the label of tokens that do not count.
-    #[must_use]
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.ignore_index = ignore_index;
-        self
-    }
-
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets the label of tokens that do not count.
+        ignore_index: i64,
+        /// Sets the reduction.
+        reduction: Reduction
+    );
 
     fn prepare<'a, T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
         &self,
@@ -620,26 +613,14 @@ impl GeneralizedJsdLoss {
         Self::default()
     }
 
-    /// Sets `β`.
-    #[must_use]
-    pub fn beta(mut self, beta: f64) -> Self {
-        self.beta = beta;
-        self
-    }
-
-    /// Sets the temperature.
-    #[must_use]
-    pub fn temperature(mut self, temperature: f64) -> Self {
-        self.temperature = temperature;
-        self
-    }
-
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets `β`.
+        beta: f64,
+        /// Sets the temperature.
+        temperature: f64,
+        /// Sets the reduction.
+        reduction: Reduction
+    );
 
     #[allow(clippy::type_complexity)]
     fn prepare<'a, T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
@@ -905,33 +886,16 @@ impl DistillationKl {
         Self::default()
     }
 
-    /// Sets the temperature.
-    #[must_use]
-    pub fn temperature(mut self, temperature: f64) -> Self {
-        self.temperature = temperature;
-        self
-    }
-
-    /// Sets the direction.
-    #[must_use]
-    pub fn direction(mut self, direction: KlDirection) -> Self {
-        self.direction = direction;
-        self
-    }
-
-    /// Sets the label of tokens that do not count.
-    #[must_use]
-    pub fn ignore_index(mut self, ignore_index: i64) -> Self {
-        self.ignore_index = ignore_index;
-        self
-    }
-
-    /// Sets the reduction.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets the temperature.
+        temperature: f64,
+        /// Sets the direction.
+        direction: KlDirection,
+        /// Sets the label of tokens that do not count.
+        ignore_index: i64,
+        /// Sets the reduction.
+        reduction: Reduction
+    );
 
     #[allow(clippy::type_complexity)]
     fn prepare<'a, T: Float, D: Dimension, L: ClassIndex, E: Dimension>(

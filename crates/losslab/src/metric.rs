@@ -545,12 +545,10 @@ impl ArcFaceLoss {
         Self::default()
     }
 
-    /// Sets the margin, in degrees.
-    #[must_use]
-    pub fn margin(mut self, degrees: f64) -> Self {
-        self.margin = degrees;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets the margin, in degrees.
+        margin: f64
+    );
 
     fn face(&self) -> Result<Face> {
         check_option(Self::NAME, "margin", self.margin, self.margin.is_finite(), "a finite number of degrees")?;
@@ -619,12 +617,10 @@ impl CosFaceLoss {
         Self::default()
     }
 
-    /// Sets the cosine margin.
-    #[must_use]
-    pub fn margin(mut self, margin: f64) -> Self {
-        self.margin = margin;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets the cosine margin.
+        margin: f64
+    );
 
     fn face(&self) -> Result<Face> {
         check_option(Self::NAME, "margin", self.margin, self.margin.is_finite(), "a finite number")?;
@@ -701,12 +697,10 @@ impl SphereFaceLoss {
         Self::default()
     }
 
-    /// Sets the multiplier `m` (truncated to an integer, as pml's `int(margin)`).
-    #[must_use]
-    pub fn margin(mut self, margin: f64) -> Self {
-        self.margin = margin;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets the multiplier `m` (truncated to an integer, as pml's `int(margin)`).
+        margin: f64
+    );
 
     fn face(&self) -> Result<Face> {
         let ok = self.margin.is_finite() && self.margin.trunc() >= 1.0 && self.margin.trunc() <= 64.0;
@@ -970,12 +964,10 @@ impl SupConLoss {
         Self::default()
     }
 
-    /// Sets the temperature τ.
-    #[must_use]
-    pub fn temperature(mut self, temperature: f64) -> Self {
-        self.temperature = temperature;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets the temperature τ.
+        temperature: f64
+    );
 
     fn check(&self) -> Result<()> {
         let t = self.temperature;
@@ -1117,26 +1109,14 @@ impl MultiSimilarityLoss {
         Self::default()
     }
 
-    /// Sets α.
-    #[must_use]
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-
-    /// Sets β.
-    #[must_use]
-    pub fn beta(mut self, beta: f64) -> Self {
-        self.beta = beta;
-        self
-    }
-
-    /// Sets the offset λ.
-    #[must_use]
-    pub fn base(mut self, base: f64) -> Self {
-        self.base = base;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets α.
+        alpha: f64,
+        /// Sets β.
+        beta: f64,
+        /// Sets the offset λ.
+        base: f64
+    );
 
     fn check(&self) -> Result<()> {
         check_option(Self::NAME, "alpha", self.alpha, self.alpha.is_finite() && self.alpha != 0.0, "a finite non-zero number")?;
@@ -1254,19 +1234,12 @@ impl CircleLoss {
         Self::default()
     }
 
-    /// Sets the margin m.
-    #[must_use]
-    pub fn m(mut self, m: f64) -> Self {
-        self.m = m;
-        self
-    }
-
-    /// Sets the scale γ.
-    #[must_use]
-    pub fn gamma(mut self, gamma: f64) -> Self {
-        self.gamma = gamma;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets the margin m.
+        m: f64,
+        /// Sets the scale γ.
+        gamma: f64
+    );
 
     fn check(&self) -> Result<()> {
         check_option(Self::NAME, "m", self.m, self.m.is_finite(), "a finite number")?;

@@ -402,15 +402,10 @@ impl DpoLoss {
         /// Sets the f-divergence.
         f_divergence_type: FDivergence,
         /// Sets α of `alpha_divergence`.
-        f_alpha_divergence_coef: f64
+        f_alpha_divergence_coef: f64,
+        /// Sets the reduction of the per-pair losses (default `Mean`: TRL's).
+        reduction: Reduction
     );
-
-    /// Sets the reduction of the per-pair losses (default `Mean`: TRL's).
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
 
     fn check(&self) -> Result<()> {
         finite(Self::NAME, "beta", self.beta)?;

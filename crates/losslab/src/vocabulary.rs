@@ -217,26 +217,14 @@ impl AdaptiveLogSoftmaxWithLoss {
         AdaptiveLogSoftmaxWithLoss { cutoffs: cutoffs.into(), ..Self::default() }
     }
 
-    /// Sets `div_value`.
-    #[must_use]
-    pub fn div_value(mut self, div_value: f64) -> Self {
-        self.div_value = div_value;
-        self
-    }
-
-    /// Sets `head_bias`.
-    #[must_use]
-    pub fn head_bias(mut self, head_bias: bool) -> Self {
-        self.head_bias = head_bias;
-        self
-    }
-
-    /// Sets the reduction of the per-sample negative log-likelihoods.
-    #[must_use]
-    pub fn reduction(mut self, reduction: Reduction) -> Self {
-        self.reduction = reduction;
-        self
-    }
+    crate::machinery::methods::setters!(
+        /// Sets `div_value`.
+        div_value: f64,
+        /// Sets `head_bias`.
+        head_bias: bool,
+        /// Sets the reduction of the per-sample negative log-likelihoods.
+        reduction: Reduction
+    );
 
     fn option_err(&self, option: &'static str, value: String, expected: &str) -> LossError {
         LossError::Option { loss: Self::NAME, option, value, expected: expected.to_string() }
