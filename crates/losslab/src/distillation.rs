@@ -509,6 +509,25 @@ fn pair_sweep<T: Float>(
     }
 }
 
+/// [`pair_sweep`] with both gradients, allocated here (and the per-row losses at
+/// `per_row`, if not null): the total and the gradients.
+#[allow(clippy::too_many_arguments)]
+fn pair_grads<T: Float>(
+    x: &Logits<'_, T>,
+    y: &Logits<'_, T>,
+    rows: &[Option<usize>],
+    div: Div,
+    temperature: f64,
+    scale: f64,
+    per_row: SyncPtr<T>,
+    up: Up<'_>,
+) -> (f64, DistillationGradients<T>) {
+    let mut gx = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
+    let mut gy = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
+    let total = pair_sweep(x, y, rows, div, temperature, scale, SyncPtr::null(), per_row, Some((SyncPtr(gx.as_mut_ptr()), SyncPtr(gy.as_mut_ptr()))), up);
+    (total, DistillationGradients { student_logits: gx, teacher_logits: gy })
+}
+
 /// The counted rows of a pair loss: each row's index among them, and their number.
 fn counted(rows: usize, mask: Option<&[Option<usize>]>) -> (Vec<Option<usize>>, usize) {
     let mut n = 0;
@@ -680,10 +699,7 @@ impl GeneralizedJsdLoss {
     }
 
     fn grads<T: Float>(&self, x: &Logits<'_, T>, y: &Logits<'_, T>, rows: &[Option<usize>], div: Div, up: Up<'_>) -> (f64, DistillationGradients<T>) {
-        let mut gx = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
-        let mut gy = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
-        let total = pair_sweep(x, y, rows, div, self.temperature, 1.0, SyncPtr::null(), SyncPtr::null(), Some((SyncPtr(gx.as_mut_ptr()), SyncPtr(gy.as_mut_ptr()))), up);
-        (total, DistillationGradients { student_logits: gx, teacher_logits: gy })
+        pair_grads(x, y, rows, div, self.temperature, 1.0, SyncPtr::null(), up)
     }
 
     /// The gradients of `Σ grad_output · result` with respect to both logit tensors.
@@ -948,10 +964,7 @@ impl DistillationKl {
     }
 
     fn run<T: Float>(&self, x: &Logits<'_, T>, y: &Logits<'_, T>, rows: &[Option<usize>], div: Div, per_row: SyncPtr<T>, up: Up<'_>) -> (f64, DistillationGradients<T>) {
-        let mut gx = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
-        let mut gy = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
-        let total = pair_sweep(x, y, rows, div, self.temperature, self.scale(), SyncPtr::null(), per_row, Some((SyncPtr(gx.as_mut_ptr()), SyncPtr(gy.as_mut_ptr()))), up);
-        (total, DistillationGradients { student_logits: gx, teacher_logits: gy })
+        pair_grads(x, y, rows, div, self.temperature, self.scale(), per_row, up)
     }
 
     /// The gradients of `Σ grad_output · result` with respect to both logit tensors.
