@@ -17,6 +17,15 @@ scripts/golden/README.md:
   pair of the batch by its labels); gradients w.r.t. `embeddings`. Label sets with
   classes of one sample (anchors without positives), one class (no negatives), a
   single sample (no pairs: pml's zero loss).
+- pml:lifted_structure, pml:generalized_lifted_structure, pml:n_pairs:
+  `LiftedStructureLoss`, `GeneralizedLiftedStructureLoss` (default distance
+  `LpDistance()`), `NPairsLoss` (default `DotProductSimilarity()`), no miner; the
+  option `normalize_embeddings` is the distance's (`distance=LpDistance(
+  normalize_embeddings=...)` / `DotProductSimilarity(...)`), given only when the
+  case sets it. Batches of at most 25 rows (torch.cdist's direct computation) and
+  one of 40 (its matrix-product form), ties (equal embeddings within and across
+  classes: zero distances), the relu inactive, N-pairs' label order (unsorted and
+  negative labels, singleton classes left out).
 
 Conventions beyond the README:
 - `reduction` null is pml's own result: the loss's default reducer (MeanReducer for
@@ -38,7 +47,7 @@ from common import make_case, dtypes_for, first_line, versions, write  # noqa: E
 
 import torch  # noqa: E402
 import pytorch_metric_learning  # noqa: E402
-from pytorch_metric_learning import losses, reducers  # noqa: E402
+from pytorch_metric_learning import distances, losses, reducers  # noqa: E402
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
@@ -156,7 +165,11 @@ def gen_face():
         face_case(f"{short}/error/labels-len", loss, {"embeddings": randn(3, 2), "labels": np.array([0, 1]), "W": randn(2, 2)}, o)
 
 
-PAIR = {"pml:sup_con": losses.SupConLoss, "pml:multi_similarity": losses.MultiSimilarityLoss, "pml:circle": losses.CircleLoss}
+PAIR = {"pml:sup_con": losses.SupConLoss, "pml:multi_similarity": losses.MultiSimilarityLoss, "pml:circle": losses.CircleLoss,
+        "pml:lifted_structure": losses.LiftedStructureLoss, "pml:generalized_lifted_structure": losses.GeneralizedLiftedStructureLoss,
+        "pml:n_pairs": losses.NPairsLoss}
+# the losses whose distance takes the option normalize_embeddings, and that distance
+DISTANCE = {"pml:lifted_structure": distances.LpDistance, "pml:generalized_lifted_structure": distances.LpDistance, "pml:n_pairs": distances.DotProductSimilarity}
 
 
 def pair_case(cid, loss, tensors, options=None, reduction=None, go=None):
@@ -166,6 +179,8 @@ def pair_case(cid, loss, tensors, options=None, reduction=None, go=None):
     kw = dict(options)
     if REDUCERS[reduction] is not None:
         kw["reducer"] = REDUCERS[reduction]()
+    if "normalize_embeddings" in kw:
+        kw["distance"] = DISTANCE[loss](normalize_embeddings=kw.pop("normalize_embeddings"))
     try:
         obj = PAIR[loss](**kw)
         out = run_loss(obj, emb, labels, reduction)
@@ -187,7 +202,7 @@ def gen_pairs():
     opts = {"pml:sup_con": [{"temperature": 0.5}, {"temperature": 0.07}, {"temperature": 2.0}],
             "pml:multi_similarity": [{"alpha": 1.0, "beta": 5.0, "base": 0.2}, {"alpha": 4.0, "beta": 20.0, "base": 0.6}, {"alpha": 0.5, "beta": 2.0, "base": -0.3}],
             "pml:circle": [{"m": 0.25, "gamma": 4.0}, {"m": 0.1, "gamma": 16.0}, {"m": 0.5, "gamma": 1.0}]}
-    for loss in PAIR:
+    for loss in ["pml:sup_con", "pml:multi_similarity", "pml:circle"]:
         short = loss.split(":")[1]
         e = randn(10, 6)
         lab = np.array([0, 1, 2, 0, 1, 2, 0, 3, 3, 1])
@@ -221,9 +236,82 @@ def gen_pairs():
         pair_case(f"{short}/error/labels-len", loss, {"embeddings": randn(3, 2), "labels": np.array([0, 1])}, o)
 
 
+def gen_lifted():
+    opts = [{"neg_margin": 0.5, "pos_margin": 0.1}, {"neg_margin": 2.0, "pos_margin": 0.3}, {"neg_margin": 1.5, "pos_margin": 0.05, "normalize_embeddings": False}]
+    for loss in ["pml:lifted_structure", "pml:generalized_lifted_structure"]:
+        short = loss.split(":")[1]
+        e = randn(10, 6)
+        lab = np.array([0, 1, 2, 0, 1, 2, 0, 3, 3, 1])
+        t = {"embeddings": e, "labels": lab}
+        pair_case(f"{short}/defaults", loss, t)
+        pair_case(f"{short}/defaults/sum", loss, t, None, "sum", np.array(0.5))
+        pair_case(f"{short}/defaults/mean", loss, t, None, "mean")
+        pair_case(f"{short}/defaults/none", loss, t, None, "none", "random")
+        pair_case(f"{short}/defaults/normalize-true", loss, t, {"normalize_embeddings": True})
+        for o in opts:
+            tag = "-".join(f"{k}{v}" for k, v in o.items())
+            e = randn(8, 4, scale=0.6)
+            lab = rng.integers(0, 3, size=8)
+            pair_case(f"{short}/{tag}", loss, {"embeddings": e, "labels": lab}, o)
+            pair_case(f"{short}/{tag}/none", loss, {"embeddings": e, "labels": lab}, o, "none", "random")
+        o = opts[0]
+        e = randn(7, 5)
+        sing = np.array([0, 0, 1, 2, 3, 3, 4])
+        pair_case(f"{short}/singletons", loss, {"embeddings": e, "labels": sing}, o)
+        pair_case(f"{short}/singletons/none", loss, {"embeddings": e, "labels": sing}, o, "none", "random")
+        pair_case(f"{short}/no-positives", loss, {"embeddings": randn(5, 3), "labels": np.arange(5)}, o)
+        pair_case(f"{short}/no-negatives", loss, {"embeddings": randn(4, 3), "labels": np.zeros(4, dtype=np.int64)}, o)
+        pair_case(f"{short}/two-same", loss, {"embeddings": randn(2, 3), "labels": np.array([1, 1])}, o)
+        pair_case(f"{short}/two-diff", loss, {"embeddings": randn(2, 3), "labels": np.array([1, 2])}, o)
+        pair_case(f"{short}/three", loss, {"embeddings": randn(3, 3), "labels": np.array([5, 9, 5])}, o)
+        pair_case(f"{short}/one", loss, {"embeddings": randn(1, 3), "labels": np.array([0])}, o)
+        # ties: equal embeddings within a class and across classes (zero distances)
+        e = randn(6, 4)
+        e[1] = e[0]
+        e[4] = e[2]
+        tie = np.array([0, 0, 1, 2, 1, 2])
+        pair_case(f"{short}/ties", loss, {"embeddings": e, "labels": tie})
+        pair_case(f"{short}/ties/none", loss, {"embeddings": e, "labels": tie}, None, "none", "random")
+        # the relu inactive everywhere (every loss 0): a negative neg_margin, far classes
+        e = f32(np.array([[1, 0.01], [1, -0.02], [-1, 0.03], [-1, -0.01]]))
+        pair_case(f"{short}/relu-inactive", loss, {"embeddings": e, "labels": np.array([0, 0, 1, 1])}, {"neg_margin": -3.0, "pos_margin": 0.5})
+        # a larger batch (cdist's matrix-product form above 25 rows), negative labels
+        pair_case(f"{short}/n40", loss, {"embeddings": randn(40, 8), "labels": rng.integers(-3, 5, size=40)}, None, None, np.array(-2.0))
+        pair_case(f"{short}/error/labels-len", loss, {"embeddings": randn(3, 2), "labels": np.array([0, 1])}, o)
+
+
+def gen_npairs():
+    loss, short = "pml:n_pairs", "n_pairs"
+    e = randn(10, 6)
+    lab = np.array([3, 1, 2, 3, 1, 2, 0, 5, 5, 1])
+    t = {"embeddings": e, "labels": lab}
+    pair_case(f"{short}/defaults", loss, t)
+    pair_case(f"{short}/defaults/sum", loss, t, None, "sum", np.array(0.5))
+    pair_case(f"{short}/defaults/mean", loss, t, None, "mean")
+    pair_case(f"{short}/defaults/none", loss, t, None, "none", "random")
+    o = {"normalize_embeddings": False}
+    e = randn(9, 4, scale=0.7)
+    lab = np.array([2, -1, 2, 0, -1, 0, 2, 7, 0])
+    pair_case(f"{short}/raw", loss, {"embeddings": e, "labels": lab}, o)
+    pair_case(f"{short}/raw/none", loss, {"embeddings": e, "labels": lab}, o, "none", "random")
+    pair_case(f"{short}/normalize-true", loss, {"embeddings": e, "labels": lab}, {"normalize_embeddings": True}, "none", "random")
+    pair_case(f"{short}/singletons", loss, {"embeddings": randn(7, 5), "labels": np.array([4, 4, 1, 2, 3, 3, 0])})
+    pair_case(f"{short}/one-pair", loss, {"embeddings": randn(4, 3), "labels": np.array([1, 2, 1, 3])})
+    pair_case(f"{short}/no-positives", loss, {"embeddings": randn(5, 3), "labels": np.arange(5)})
+    pair_case(f"{short}/one-class", loss, {"embeddings": randn(4, 3), "labels": np.zeros(4, dtype=np.int64)})
+    pair_case(f"{short}/one", loss, {"embeddings": randn(1, 3), "labels": np.array([0])})
+    e = randn(6, 4)
+    e[3] = e[0]
+    pair_case(f"{short}/ties", loss, {"embeddings": e, "labels": np.array([0, 1, 0, 1, 2, 2])}, None, "none", "random")
+    pair_case(f"{short}/n40", loss, {"embeddings": randn(40, 8), "labels": rng.integers(-3, 9, size=40)}, None, None, np.array(-2.0))
+    pair_case(f"{short}/error/labels-len", loss, {"embeddings": randn(3, 2), "labels": np.array([0, 1])})
+
+
 def main():
     gen_face()
     gen_pairs()
+    gen_lifted()
+    gen_npairs()
     write(OUT, GENERATOR, versions(torch=torch.__version__, pytorch_metric_learning=pytorch_metric_learning.__version__), CASES, count_errors=True)
 
 

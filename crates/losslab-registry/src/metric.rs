@@ -3,6 +3,9 @@
 //! losses with their class matrix `W` `(D, C)` as a tensor, and the pair losses
 //! over every pair of the batch (pml's default: no miner) on cosine similarities.
 //!
+//! The lifted structure losses take pml's `LpDistance` (Euclidean), N-pairs its
+//! `DotProductSimilarity`, each with its `normalize_embeddings` as an option.
+//!
 //! pml's losses have no reduction argument: with none asked for, each returns
 //! its default reducer's result (pml's `MeanReducer` or `AvgNonZeroReducer`,
 //! per loss). A reduction asked for picks a reducer: `none` the per-element
@@ -13,7 +16,7 @@ use super::call::{Call, Output};
 use super::{eval, float, int, opt, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
 use crate::Result;
-use losslab::pml::{ArcFaceLoss, CircleLoss, CosFaceLoss, MetricGradients, MetricReducer, MultiSimilarityLoss, SphereFaceLoss, SupConLoss};
+use losslab::pml::{ArcFaceLoss, CircleLoss, CosFaceLoss, MetricGradients, MetricReducer, MultiSimilarityLoss, SphereFaceLoss, SupConLoss, LiftedStructureLoss, GeneralizedLiftedStructureLoss, NPairsLoss};
 use losslab::Reduction;
 use ndarray::ArrayD;
 
@@ -98,7 +101,43 @@ pub(super) const LOSSES: &[LossSpec] = &[
         grads: &["embeddings"],
         eval: eval!(circle),
     },
+    LossSpec {
+        framework: Framework::Pml,
+        name: "lifted_structure",
+        summary: "lifted structure loss: relu(log Σ_{negatives of a or p} e^{neg_margin − d} + d_ap − pos_margin)² / 2 per ordered positive pair (a, p), Euclidean d of the normalised embeddings; pml's MeanReducer over the positive pairs",
+        tensors: &[EMBEDDINGS_LP, LABELS_PAIRS],
+        options: &[NEG_MARGIN, POS_MARGIN, NORMALIZE],
+        default_reduction: None,
+        grads: &["embeddings"],
+        eval: eval!(lifted_structure),
+    },
+    LossSpec {
+        framework: Framework::Pml,
+        name: "generalized_lifted_structure",
+        summary: "generalized lifted structure loss: relu(log Σ_pos e^{d − pos_margin} + log Σ_neg e^{neg_margin − d}) per anchor, Euclidean d of the normalised embeddings; pml's MeanReducer",
+        tensors: &[EMBEDDINGS_LP, LABELS_PAIRS],
+        options: &[NEG_MARGIN, POS_MARGIN, NORMALIZE],
+        default_reduction: None,
+        grads: &["embeddings"],
+        eval: eval!(generalized_lifted_structure),
+    },
+    LossSpec {
+        framework: Framework::Pml,
+        name: "n_pairs",
+        summary: "N-pairs loss: one positive pair per label (its first two samples, labels in increasing order), cross entropy of each anchor's dot products with every pair's positive against its own; pml's MeanReducer over the pairs",
+        tensors: &[EMBEDDINGS_DOT, LABELS_PAIRS],
+        options: &[NORMALIZE],
+        default_reduction: None,
+        grads: &["embeddings"],
+        eval: eval!(n_pairs),
+    },
 ];
+
+const EMBEDDINGS_LP: super::TensorSpec = float("embeddings", "the embeddings, shape (N, D) (normalised by the loss's LpDistance unless normalize_embeddings is False)");
+const EMBEDDINGS_DOT: super::TensorSpec = float("embeddings", "the embeddings, shape (N, D) (normalised by the loss's DotProductSimilarity unless normalize_embeddings is False)");
+const NEG_MARGIN: super::OptionSpec = opt("neg_margin", OptionType::Float, "1", "the negative pairs' margin");
+const POS_MARGIN: super::OptionSpec = opt("pos_margin", OptionType::Float, "0", "the positive pairs' margin");
+const NORMALIZE: super::OptionSpec = opt("normalize_embeddings", OptionType::Bool, "True", "the distance normalises the embeddings (pml's distance argument normalize_embeddings)");
 
 const EMBEDDINGS_PAIRS: super::TensorSpec = float("embeddings", "the embeddings, shape (N, D) (normalised by the loss's CosineSimilarity)");
 const LABELS_PAIRS: super::TensorSpec = int("labels", "the label of each embedding, shape (N,): pairs of equal labels are positive, the others negative");
@@ -181,3 +220,9 @@ macro_rules! pair_eval {
 pair_eval!(sup_con, |c: &Call<'_, T>| SupConLoss::new().temperature(c.f64("temperature")));
 pair_eval!(multi_similarity, |c: &Call<'_, T>| MultiSimilarityLoss::new().alpha(c.f64("alpha")).beta(c.f64("beta")).base(c.f64("base")));
 pair_eval!(circle, |c: &Call<'_, T>| CircleLoss::new().m(c.f64("m")).gamma(c.f64("gamma")));
+pair_eval!(lifted_structure, |c: &Call<'_, T>| LiftedStructureLoss::new().neg_margin(c.f64("neg_margin")).pos_margin(c.f64("pos_margin")).normalize_embeddings(c.bool("normalize_embeddings")));
+pair_eval!(generalized_lifted_structure, |c: &Call<'_, T>| GeneralizedLiftedStructureLoss::new()
+    .neg_margin(c.f64("neg_margin"))
+    .pos_margin(c.f64("pos_margin"))
+    .normalize_embeddings(c.bool("normalize_embeddings")));
+pair_eval!(n_pairs, |c: &Call<'_, T>| NPairsLoss::new().normalize_embeddings(c.bool("normalize_embeddings")));

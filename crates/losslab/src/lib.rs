@@ -95,7 +95,7 @@
 //! - [`scipy`] — SciPy (`scipy.stats`, 1.17), `scipy:` in the registry: [`entropy`](scipy::entropy).
 //! - [`trl`] — Hugging Face TRL (`trl.trainer` and `trl.experimental`, 1.16.0), `trl:` in the registry: [`dpo_loss`](trl::dpo_loss), [`cpo_loss`](trl::cpo_loss), [`odds_ratio_loss`](trl::odds_ratio_loss), [`grpo_loss`](trl::grpo_loss), [`generalized_jsd_loss`](trl::generalized_jsd_loss).
 //! - [`open_clip`] — OpenCLIP (`open_clip.loss`, 3.3.0), `open_clip:` in the registry: [`clip_loss`](open_clip::clip_loss), [`siglip_loss`](open_clip::siglip_loss).
-//! - [`pml`] — pytorch-metric-learning (`pytorch_metric_learning.losses`, 2.9.0), `pml:` in the registry: [`arc_face`](pml::arc_face), [`cos_face`](pml::cos_face), [`sphere_face`](pml::sphere_face), [`sup_con`](pml::sup_con), [`multi_similarity`](pml::multi_similarity), [`circle`](pml::circle).
+//! - [`pml`] — pytorch-metric-learning (`pytorch_metric_learning.losses`, 2.9.0), `pml:` in the registry: [`arc_face`](pml::arc_face), [`cos_face`](pml::cos_face), [`sphere_face`](pml::sphere_face), [`sup_con`](pml::sup_con), [`multi_similarity`](pml::multi_similarity), [`circle`](pml::circle), [`lifted_structure`](pml::lifted_structure), [`generalized_lifted_structure`](pml::generalized_lifted_structure), [`n_pairs`](pml::n_pairs).
 //! - [`diffusers`] — Hugging Face diffusers (`diffusers.training_utils` and its `train_text_to_image.py`, 0.42.1), `diffusers:` in the registry: [`min_snr_loss`](diffusers::min_snr_loss).
 //! - [`own`] — losslab's own losses (`losslab:` in the registry), `losslab:` in the registry: [`softmax_focal_loss`](own::softmax_focal_loss), [`quantile_loss`](own::quantile_loss), [`jaccard_loss`](own::jaccard_loss), [`lovasz_softmax`](own::lovasz_softmax), [`self_information`](own::self_information), [`entropy`](own::entropy), [`binary_entropy`](own::binary_entropy), [`cross_entropy`](own::cross_entropy), [`kl_divergence`](own::kl_divergence), [`js_divergence`](own::js_divergence), [`gan_generator_loss`](own::gan_generator_loss), [`gan_discriminator_loss`](own::gan_discriminator_loss), [`gradient_penalty`](own::gradient_penalty), [`vae_kl`](own::vae_kl), [`vae_elbo`](own::vae_elbo), [`ppo_clip_loss`](own::ppo_clip_loss), [`sequence_log_probs`](own::sequence_log_probs), [`distillation_kl`](own::distillation_kl).
 //!
@@ -180,7 +180,7 @@ root! {
     scipy("scipy"): [entropy Entropy];
     trl("trl"): [dpo_loss DpoLoss, cpo_loss CpoLoss, odds_ratio_loss OddsRatioLoss, grpo_loss GrpoLoss, generalized_jsd_loss GeneralizedJsdLoss];
     open_clip("open_clip"): [clip_loss ClipLoss, siglip_loss SigLipLoss];
-    pml("pml"): [arc_face ArcFaceLoss, cos_face CosFaceLoss, sphere_face SphereFaceLoss, sup_con SupConLoss, multi_similarity MultiSimilarityLoss];
+    pml("pml"): [arc_face ArcFaceLoss, cos_face CosFaceLoss, sphere_face SphereFaceLoss, sup_con SupConLoss, multi_similarity MultiSimilarityLoss, lifted_structure LiftedStructureLoss, generalized_lifted_structure GeneralizedLiftedStructureLoss, n_pairs NPairsLoss];
     diffusers("diffusers"): [min_snr_loss MinSnrLoss];
     own("losslab"): [softmax_focal_loss SoftmaxFocalLoss, quantile_loss QuantileLoss, jaccard_loss JaccardLoss, lovasz_softmax LovaszSoftmax, self_information, binary_entropy, js_divergence, gan_generator_loss GanGeneratorLoss, gan_discriminator_loss GanDiscriminatorLoss, gradient_penalty GradientPenalty, vae_kl VaeKl, vae_elbo VaeElbo, ppo_clip_loss PpoClipLoss, sequence_log_probs SequenceLogProbs, distillation_kl DistillationKl];
 }

@@ -2,8 +2,15 @@
 //! embeddings and `(N,)` labels, computed as pml 2.9.0's loss objects compute
 //! them: the classification losses with an angular margin and a learnable
 //! class matrix `W` of shape `(D, C)` — ArcFace, CosFace and SphereFace — and
-//! the pair losses over every pair of the batch by label, on pml's default
-//! `CosineSimilarity` — SupCon, Multi-Similarity and Circle.
+//! the pair losses over every pair of the batch by label, on each loss's
+//! default distance — SupCon, Multi-Similarity and Circle on
+//! `CosineSimilarity`, the lifted structure losses (Song et al.'s and the
+//! generalized) on `LpDistance` (Euclidean), N-pairs on `DotProductSimilarity`.
+//!
+//! The pair matrices (similarities, distances) and the products of their
+//! gradients are computed by blocks of anchors (rows) in parallel (rayon, with
+//! the `rayon` feature, once a call is large), each entry by one sequential
+//! loop in a fixed order: the results are bit-identical on any number of threads.
 //!
 //! Every loss here follows pml's structure: a per-element loss (one per
 //! embedding) handed to a *reducer*. pml's losses have no reduction argument;
@@ -20,6 +27,7 @@
 
 use crate::machinery::error::{check_option, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, ClassIndex, Float};
+use crate::machinery::kernels::par::{self, SyncPtr};
 use crate::machinery::reduction::sum_f64;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 
@@ -164,50 +172,93 @@ fn normalize_backward(xhat: &[f64], norms: &[f64], ghat: &[f64], d: usize) -> Ve
     out
 }
 
-/// `a (m × k) · bᵀ (b: n × k)`, row-major `m × n`.
+/// Rows of an output that one task of [`by_row_blocks`] computes.
+const ROW_BLOCK: usize = 16;
+
+/// Columns of an `(m, n)` pair matrix that [`mat_abt`] and [`mat_dist`] sweep
+/// for one block of rows before moving on (the block's rows and these columns'
+/// rows of `b` stay in cache).
+const COL_BLOCK: usize = 64;
+
+/// The row-major `(rows, cols)` matrix whose rows `lo..hi` are written by
+/// `f(lo, hi, out)`, for blocks of [`ROW_BLOCK`] consecutive rows; the blocks run
+/// in parallel (the crate's parallel loop: rayon, once the call's `work` is
+/// large) and each entry is computed by the same sequential loop whatever the
+/// thread count, so the results are bit-identical on any number of threads.
+fn by_row_blocks(rows: usize, cols: usize, work: usize, f: impl Fn(usize, usize, &mut [f64]) + Sync + Send) -> Vec<f64> {
+    let mut out = vec![0.0; rows * cols];
+    let ptr = SyncPtr(out.as_mut_ptr());
+    par::for_each(rows.div_ceil(ROW_BLOCK), work, |b| {
+        let (lo, hi) = (b * ROW_BLOCK, ((b + 1) * ROW_BLOCK).min(rows));
+        // SAFETY: the blocks' ranges of rows are disjoint and within `out`.
+        let block = unsafe { std::slice::from_raw_parts_mut(ptr.add(lo * cols), (hi - lo) * cols) };
+        f(lo, hi, block);
+    });
+    out
+}
+
+/// `out[i, j] = pair(a_i, b_j)` for the rows of `a` (`m × k`) and `b` (`n × k`),
+/// row-major `m × n`: blocks of rows in parallel, each swept by blocks of
+/// [`COL_BLOCK`] columns.
+fn pair_matrix(a: &[f64], b: &[f64], m: usize, n: usize, k: usize, pair: impl Fn(&[f64], &[f64]) -> f64 + Sync + Send) -> Vec<f64> {
+    by_row_blocks(m, n, m * n * k.max(1), |lo, hi, out| {
+        for j0 in (0..n).step_by(COL_BLOCK) {
+            let j1 = (j0 + COL_BLOCK).min(n);
+            for i in lo..hi {
+                let ar = &a[i * k..(i + 1) * k];
+                let row = &mut out[(i - lo) * n..(i - lo + 1) * n];
+                for j in j0..j1 {
+                    row[j] = pair(ar, &b[j * k..(j + 1) * k]);
+                }
+            }
+        }
+    })
+}
+
+/// `a (m × k) · bᵀ (b: n × k)`, row-major `m × n` (each entry's dot product in order).
 fn mat_abt(a: &[f64], b: &[f64], m: usize, n: usize, k: usize) -> Vec<f64> {
-    let mut out = vec![0.0; m * n];
-    for i in 0..m {
-        let ar = &a[i * k..(i + 1) * k];
-        for j in 0..n {
-            out[i * n + j] = ar.iter().zip(&b[j * k..(j + 1) * k]).map(|(x, y)| x * y).sum();
-        }
-    }
-    out
+    pair_matrix(a, b, m, n, k, |x, y| x.iter().zip(y).map(|(x, y)| x * y).sum())
 }
 
-/// `g (m × n) · b (n × k)`, row-major `m × k`.
+/// The Euclidean distances `‖a_i − b_j‖` of the rows of `a` (`m × k`) and `b`
+/// (`n × k`), row-major `m × n`, from the differences (0 exactly for equal rows).
+fn mat_dist(a: &[f64], b: &[f64], m: usize, n: usize, k: usize) -> Vec<f64> {
+    pair_matrix(a, b, m, n, k, |x, y| x.iter().zip(y).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt())
+}
+
+/// `g (m × n) · b (n × k)`, row-major `m × k`: rows in parallel, each row's sum in `j` order.
 fn mat_gb(g: &[f64], b: &[f64], m: usize, n: usize, k: usize) -> Vec<f64> {
-    let mut out = vec![0.0; m * k];
-    for i in 0..m {
-        let o = &mut out[i * k..(i + 1) * k];
-        for j in 0..n {
-            let gij = g[i * n + j];
-            if gij != 0.0 {
-                for (ov, bv) in o.iter_mut().zip(&b[j * k..(j + 1) * k]) {
-                    *ov += gij * bv;
+    by_row_blocks(m, k, m * n * k.max(1), |lo, hi, out| {
+        for i in lo..hi {
+            let o = &mut out[(i - lo) * k..(i - lo + 1) * k];
+            for j in 0..n {
+                let gij = g[i * n + j];
+                if gij != 0.0 {
+                    for (ov, bv) in o.iter_mut().zip(&b[j * k..(j + 1) * k]) {
+                        *ov += gij * bv;
+                    }
                 }
             }
         }
-    }
-    out
+    })
 }
 
-/// `gᵀ (g: m × n) · b (m × k)`, row-major `n × k`.
+/// `gᵀ (g: m × n) · b (m × k)`, row-major `n × k`: output rows in parallel,
+/// each one's sum in `i` order.
 fn mat_gtb(g: &[f64], b: &[f64], m: usize, n: usize, k: usize) -> Vec<f64> {
-    let mut out = vec![0.0; n * k];
-    for i in 0..m {
-        let br = &b[i * k..(i + 1) * k];
-        for j in 0..n {
-            let gij = g[i * n + j];
-            if gij != 0.0 {
-                for (ov, bv) in out[j * k..(j + 1) * k].iter_mut().zip(br) {
-                    *ov += gij * bv;
+    by_row_blocks(n, k, m * n * k.max(1), |lo, hi, out| {
+        for i in 0..m {
+            let br = &b[i * k..(i + 1) * k];
+            for j in lo..hi {
+                let gij = g[i * n + j];
+                if gij != 0.0 {
+                    for (ov, bv) in out[(j - lo) * k..(j - lo + 1) * k].iter_mut().zip(br) {
+                        *ov += gij * bv;
+                    }
                 }
             }
         }
-    }
-    out
+    })
 }
 
 /// `logsumexp` of a row (`torch.logsumexp`: the maximum where it is ±inf or NaN).
@@ -762,28 +813,110 @@ pub fn sphere_face<T: Float, L: ClassIndex, D: Dimension, DL: Dimension, DW: Dim
 }
 
 // ---------------------------------------------------------------------------------------
-// The pair losses: every pair of the batch, by label, on the cosine similarities
+// The pair losses: every pair of the batch, by label, on pml's distances
 
-/// The cosine similarities of every pair of the batch (pml's `CosineSimilarity`:
-/// `F.normalize` of the embeddings, then `Ê Êᵀ`), the labels, and what the
-/// gradient of the similarities becomes.
+/// A pml distance of the pair losses: its matrix of every pair of the batch.
+/// Both are computed by [`pair_matrix`]: blocks of anchors (rows) in parallel,
+/// each entry by one sequential loop (the same bits on any thread count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Distance {
+    /// `DotProductSimilarity`: `X Yᵀ` (`CosineSimilarity` is this on
+    /// normalised embeddings), a similarity (pml's `is_inverted`).
+    Dot { normalize: bool },
+    /// `LpDistance(p=2, power=1)`: `torch.cdist(X, Y)`, the Euclidean distances.
+    Euclidean { normalize: bool },
+}
+
+impl Distance {
+    /// pml's `CosineSimilarity()`.
+    const COSINE: Distance = Distance::Dot { normalize: true };
+
+    fn normalize(self) -> bool {
+        match self {
+            Distance::Dot { normalize } | Distance::Euclidean { normalize } => normalize,
+        }
+    }
+
+    /// The rows pml's distance compares: `F.normalize(x, p=2, dim=1)` of them
+    /// (and their norms) when the distance normalises, the rows themselves otherwise.
+    fn rows(self, x: Vec<f64>, rows: usize, d: usize) -> (Vec<f64>, Option<Vec<f64>>) {
+        if self.normalize() {
+            let (xhat, norms) = normalize_rows(&x, rows, d);
+            (xhat, Some(norms))
+        } else {
+            (x, None)
+        }
+    }
+
+    /// The `(m, n)` matrix of the rows of `a` and `b` (already through [`Distance::rows`]).
+    fn matrix(self, a: &[f64], b: &[f64], m: usize, n: usize, d: usize) -> Vec<f64> {
+        match self {
+            Distance::Dot { .. } => mat_abt(a, b, m, n, d),
+            Distance::Euclidean { .. } => mat_dist(a, b, m, n, d),
+        }
+    }
+
+    /// The gradient of the rows of `a` and of `b` from `G = ∂/∂M` (`(m, n)`)
+    /// of the matrix `mat`: for the dot product `G B` and `Gᵀ A`; for the
+    /// distance `Σⱼ Hᵢⱼ (aᵢ − bⱼ)` and `Σᵢ Hᵢⱼ (bⱼ − aᵢ)`, `H = G / M` (0 where
+    /// `M = 0`: `cdist`'s backward, its subgradient at 0).
+    #[allow(clippy::too_many_arguments)]
+    fn backward(self, g: &[f64], mat: &[f64], a: &[f64], b: &[f64], m: usize, n: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
+        match self {
+            Distance::Dot { .. } => (mat_gb(g, b, m, n, d), mat_gtb(g, a, m, n, d)),
+            Distance::Euclidean { .. } => {
+                let h: Vec<f64> = g.iter().zip(mat).map(|(&g, &dist)| if dist == 0.0 || g == 0.0 { 0.0 } else { g / dist }).collect();
+                let rows_h = by_row_blocks(m, 1, m * n, |lo, hi, out| {
+                    for i in lo..hi {
+                        out[i - lo] = h[i * n..(i + 1) * n].iter().sum();
+                    }
+                });
+                let cols_h = by_row_blocks(n, 1, m * n, |lo, hi, out| {
+                    for j in lo..hi {
+                        out[j - lo] = (0..m).map(|i| h[i * n + j]).sum();
+                    }
+                });
+                let mut ga = mat_gb(&h, b, m, n, d);
+                for (i, r) in ga.chunks_mut(d.max(1)).enumerate().take(m) {
+                    for (k, v) in r.iter_mut().enumerate() {
+                        *v = a[i * d + k] * rows_h[i] - *v;
+                    }
+                }
+                let mut gb = mat_gtb(&h, a, m, n, d);
+                for (j, r) in gb.chunks_mut(d.max(1)).enumerate().take(n) {
+                    for (k, v) in r.iter_mut().enumerate() {
+                        *v = b[j * d + k] * cols_h[j] - *v;
+                    }
+                }
+                (ga, gb)
+            }
+        }
+    }
+}
+
+/// pml's distance matrix of every pair of the batch (the loss's distance of
+/// the embeddings with themselves), the labels, and what the gradient of the
+/// matrix becomes.
 struct Pairs {
     n: usize,
     d: usize,
-    e_hat: Vec<f64>,
-    e_norm: Vec<f64>,
+    dist: Distance,
+    /// the rows the distance compares (normalised where it normalises)
+    x: Vec<f64>,
+    /// the embeddings' norms, where the distance normalises
+    norms: Option<Vec<f64>>,
     labels: Vec<i64>,
-    /// `(N, N)` similarities, row-major.
+    /// `(N, N)` similarities or distances, row-major.
     s: Vec<f64>,
 }
 
 impl Pairs {
-    fn new<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(loss: &'static str, embeddings: &ArrayView<'_, T, D>, labels: &ArrayView<'_, L, DL>) -> Result<Pairs> {
+    fn new<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(loss: &'static str, embeddings: &ArrayView<'_, T, D>, labels: &ArrayView<'_, L, DL>, dist: Distance) -> Result<Pairs> {
         let (n, d, e) = embeddings_of(loss, embeddings)?;
         let labels = labels_of(loss, labels, n)?;
-        let (e_hat, e_norm) = normalize_rows(&e, n, d);
-        let s = mat_abt(&e_hat, &e_hat, n, n, d);
-        Ok(Pairs { n, d, e_hat, e_norm, labels, s })
+        let (x, norms) = dist.rows(e, n, d);
+        let s = dist.matrix(&x, &x, n, n, d);
+        Ok(Pairs { n, d, dist, x, norms, labels, s })
     }
 
     /// A positive pair: same label, not the same element.
@@ -809,13 +942,22 @@ impl Pairs {
         p <= 1 && q <= 1
     }
 
-    /// The embeddings' gradient from `G = ∂/∂S` (`(N, N)`): `Ê`'s is `G Ê + Gᵀ Ê`, then `F.normalize`'s backward.
+    /// The embeddings' gradient from `G = ∂/∂S` (`(N, N)`): the distance's
+    /// backward for both of its arguments (the embeddings twice), then `F.normalize`'s.
     fn grads<T: Float>(&self, g: &[f64], shape: &[usize]) -> MetricGradients<T> {
         let (n, d) = (self.n, self.d);
-        let mut ge = mat_gb(g, &self.e_hat, n, n, d);
-        let gt = mat_gtb(g, &self.e_hat, n, n, d);
+        let (mut ge, gt) = self.dist.backward(g, &self.s, &self.x, &self.x, n, n, d);
         ge.iter_mut().zip(&gt).for_each(|(a, b)| *a += b);
-        MetricGradients { embeddings: narrow(shape, normalize_backward(&self.e_hat, &self.e_norm, &ge, d)), weight: None }
+        MetricGradients { embeddings: narrow(shape, rows_backward(&self.x, self.norms.as_deref(), ge, d)), weight: None }
+    }
+}
+
+/// The gradient of the embeddings from that of the rows a distance compared:
+/// `F.normalize`'s backward where it normalised.
+fn rows_backward(x: &[f64], norms: Option<&[f64]>, g: Vec<f64>, d: usize) -> Vec<f64> {
+    match norms {
+        Some(norms) => normalize_backward(x, norms, &g, d),
+        None => g,
     }
 }
 
@@ -844,8 +986,9 @@ fn lowest<T: Float>() -> f64 {
 }
 
 /// Writes the reducer setter, `forward`, `backward` and `forward_backward` of a
-/// pair loss from its `compute(&Pairs, lowest) -> (values, per-row
-/// closure of the gradient)`.
+/// pair loss from its `distance()`, `values(&Pairs, lowest)` (the per-element
+/// losses the reducer receives) and `grad_s(&Pairs, per-element upstream
+/// gradients, lowest)` (the gradient of the distance matrix).
 macro_rules! pair_methods {
     () => {
         /// Sets the reducer (pml's `reducer=`).
@@ -861,7 +1004,7 @@ macro_rules! pair_methods {
         /// See the type's docs.
         pub fn forward<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(&self, embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
             self.check()?;
-            let p = Pairs::new(Self::NAME, &embeddings, &labels)?;
+            let p = Pairs::new(Self::NAME, &embeddings, &labels, self.distance())?;
             let values = self.values(&p, lowest::<T>());
             Ok(reduce(&values, self.reducer))
         }
@@ -879,7 +1022,7 @@ macro_rules! pair_methods {
             grad_output: ArrayViewD<'_, T>,
         ) -> Result<MetricGradients<T>> {
             self.check()?;
-            let p = Pairs::new(Self::NAME, &embeddings, &labels)?;
+            let p = Pairs::new(Self::NAME, &embeddings, &labels, self.distance())?;
             let values = self.values(&p, lowest::<T>());
             let g = element_grads(Self::NAME, &values, self.reducer, &grad_output)?;
             Ok(p.grads(&self.grad_s(&p, &g, lowest::<T>()), embeddings.shape()))
@@ -895,9 +1038,9 @@ macro_rules! pair_methods {
             labels: ArrayView<'_, L, DL>,
         ) -> Result<(ArrayD<T>, MetricGradients<T>)> {
             self.check()?;
-            let p = Pairs::new(Self::NAME, &embeddings, &labels)?;
+            let p = Pairs::new(Self::NAME, &embeddings, &labels, self.distance())?;
             let values = self.values(&p, lowest::<T>());
-            let ones = ones_for::<T>(p.n, self.reducer);
+            let ones = ones_for::<T>(values.len(), self.reducer);
             let g = element_grads(Self::NAME, &values, self.reducer, &ones.view())?;
             Ok((reduce(&values, self.reducer), p.grads(&self.grad_s(&p, &g, lowest::<T>()), embeddings.shape())))
         }
@@ -1038,6 +1181,11 @@ impl SupConLoss {
         out
     }
 
+    /// pml's default distance, `CosineSimilarity()`.
+    fn distance(&self) -> Distance {
+        Distance::COSINE
+    }
+
     pair_methods!();
 }
 
@@ -1163,6 +1311,11 @@ impl MultiSimilarityLoss {
             }
         }
         out
+    }
+
+    /// pml's default distance, `CosineSimilarity()`.
+    fn distance(&self) -> Distance {
+        Distance::COSINE
     }
 
     pair_methods!();
@@ -1309,7 +1462,499 @@ impl CircleLoss {
         out
     }
 
+    /// pml's default distance, `CosineSimilarity()`.
+    fn distance(&self) -> Distance {
+        Distance::COSINE
+    }
+
     pair_methods!();
+}
+
+/// `relu`'s derivative as PyTorch's autograd takes it: 1 above 0, 0 at and below.
+fn relu_grad(x: f64) -> f64 {
+    if x > 0.0 {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The lifted structure loss, pml's `LiftedStructureLoss` (default distance
+/// `LpDistance()`: Euclidean distances of the normalised embeddings; every
+/// pair of the batch by its labels), one term per **ordered positive pair**.
+///
+/// ```text
+/// dᵢⱼ = ‖êᵢ − êⱼ‖                         (torch.cdist of F.normalize(e), p = 2)
+/// for each positive pair (a, p), a ≠ p, in row-major order:
+///   Jₐₚ = log Σ_{(k, n) : k ∈ {a, p}, yₙ ≠ yₖ} exp(neg_margin − dₖₙ)
+///   ℓₐₚ = relu(Jₐₚ + dₐₚ − pos_margin)² / 2
+/// loss = MeanReducer: the mean over the ordered positive pairs
+/// ```
+///
+/// Defaults `neg_margin` 1, `pos_margin` 0, `normalize_embeddings` true (the
+/// `LpDistance`'s). As pml: the per-element losses are the ordered positive
+/// pairs' (`reduction_type="pos_pair"`, `(a, p)` and `(p, a)` both counted,
+/// hence pml's `/ 2`), so [`MetricReducer::None`] returns one loss per ordered
+/// positive pair (row-major, `torch.where` of the label matrix), not per
+/// embedding; the log-sum-exp runs over the negative pairs *anchored* at `a` or
+/// at `p`; a batch without positive or without negative pairs has loss 0
+/// (gradient 0, and no per-element losses). The gradient of a zero distance
+/// (equal normalised embeddings) is 0 (`cdist`'s subgradient); the relu's is 0
+/// at 0. Distances come from the differences (`cdist`'s direct computation;
+/// PyTorch switches to `‖x‖² + ‖y‖² − 2x·y` above 25 rows, which differs in
+/// the last bits and, for equal rows, by up to `√ε` instead of 0).
+///
+/// # Errors
+/// As [`SupConLoss`]; the margins must be finite.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::pml::LiftedStructureLoss;
+/// // two classes on the axes: d = 0 within a class, √2 across
+/// let e = array![[1.0f64, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 3.0]];
+/// let l = LiftedStructureLoss::new().forward(e.view(), array![0i64, 0, 1, 1].view()).unwrap();
+/// // every pair: J = log(4 e^{1 − √2})
+/// let j = (4.0 * (1.0 - 2f64.sqrt()).exp()).ln();
+/// assert!((l[[]] - j * j / 2.0).abs() < 1e-12);
+/// ```
+///
+/// # References
+/// H. O. Song, Y. Xiang, S. Jegelka, S. Savarese, "Deep Metric Learning via
+/// Lifted Structured Feature Embedding", CVPR 2016; pytorch-metric-learning
+/// `pytorch_metric_learning.losses.LiftedStructureLoss`, 2.9.0.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LiftedStructureLoss {
+    /// The negative pairs' margin (default 1).
+    pub neg_margin: f64,
+    /// The positive pairs' margin (default 0).
+    pub pos_margin: f64,
+    /// Whether the distance normalises the embeddings (default true, `LpDistance`'s).
+    pub normalize_embeddings: bool,
+    /// The reducer (default `Mean`, pml's `MeanReducer`).
+    pub reducer: MetricReducer,
+}
+
+impl Default for LiftedStructureLoss {
+    fn default() -> Self {
+        LiftedStructureLoss { neg_margin: 1.0, pos_margin: 0.0, normalize_embeddings: true, reducer: MetricReducer::Mean }
+    }
+}
+
+/// Per anchor of a pair matrix: the masked log-sum-exp of `f(s)` over the
+/// columns `keep` keeps, and its softmax weights; blocks of anchors in parallel.
+fn anchor_lses(p: &Pairs, f: impl Fn(f64) -> f64 + Sync + Send, keep: impl Fn(usize, usize) -> bool + Sync + Send, lowest: f64) -> Vec<(f64, Vec<f64>)> {
+    let n = p.n;
+    let lses = by_row_blocks(n, 1 + n, n * n, |lo, hi, out| {
+        for i in lo..hi {
+            let row: Vec<f64> = p.s[i * n..(i + 1) * n].iter().map(|&s| f(s)).collect();
+            let (v, w) = masked_lse(&row, |j| keep(i, j), false, lowest);
+            let o = &mut out[(i - lo) * (1 + n)..(i - lo + 1) * (1 + n)];
+            o[0] = v;
+            o[1..].copy_from_slice(&w);
+        }
+    });
+    lses.chunks(1 + n).map(|r| (r[0], r[1..].to_vec())).collect()
+}
+
+/// A pair margin option: finite.
+fn check_margins(loss: &'static str, neg_margin: f64, pos_margin: f64) -> Result<()> {
+    check_option(loss, "neg_margin", neg_margin, neg_margin.is_finite(), "a finite number")?;
+    check_option(loss, "pos_margin", pos_margin, pos_margin.is_finite(), "a finite number")
+}
+
+impl LiftedStructureLoss {
+    const NAME: &'static str = "lifted_structure";
+
+    /// pml's defaults: neg_margin 1, pos_margin 0, `LpDistance()`, `MeanReducer`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    crate::machinery::methods::setters!(
+        /// Sets the negative pairs' margin.
+        neg_margin: f64,
+        /// Sets the positive pairs' margin.
+        pos_margin: f64,
+        /// Sets whether the distance normalises the embeddings (`LpDistance(normalize_embeddings=...)`).
+        normalize_embeddings: bool
+    );
+
+    fn check(&self) -> Result<()> {
+        check_margins(Self::NAME, self.neg_margin, self.pos_margin)
+    }
+
+    fn distance(&self) -> Distance {
+        Distance::Euclidean { normalize: self.normalize_embeddings }
+    }
+
+    /// The ordered positive pairs (row-major) when the loss is computed: pml's
+    /// `len(a1) > 0 and len(a2) > 0` (and `GenericPairLoss`'s batch check).
+    fn pos_pairs(p: &Pairs) -> Vec<(usize, usize)> {
+        let n = p.n;
+        let any_neg = (0..n).any(|i| (0..n).any(|j| p.neg(i, j)));
+        if p.too_few() || !any_neg {
+            return vec![];
+        }
+        (0..n).flat_map(|i| (0..n).filter(move |&j| p.pos(i, j)).map(move |j| (i, j))).collect()
+    }
+
+    /// Per anchor: the log-sum-exp of `neg_margin − d` over its negatives.
+    fn negatives(&self, p: &Pairs, lowest: f64) -> Vec<(f64, Vec<f64>)> {
+        let m = self.neg_margin;
+        anchor_lses(p, move |s| m - s, |i, j| p.neg(i, j), lowest)
+    }
+
+    /// Pair `(a, p)`'s `J` (the log-sum-exp over both anchors' negatives) and `z = J + d − pos_margin`.
+    fn pair(&self, p: &Pairs, neg: &[(f64, Vec<f64>)], a: usize, b: usize) -> (f64, f64) {
+        let (la, lb) = (neg[a].0, neg[b].0);
+        let j = lse(&[la, lb]);
+        (j, j + p.s[a * p.n + b] - self.pos_margin)
+    }
+
+    fn values(&self, p: &Pairs, lowest: f64) -> Vec<f64> {
+        let pairs = Self::pos_pairs(p);
+        if pairs.is_empty() {
+            return vec![];
+        }
+        let neg = self.negatives(p, lowest);
+        pairs
+            .iter()
+            .map(|&(a, b)| {
+                let z = self.pair(p, &neg, a, b).1.max(0.0);
+                z * z / 2.0
+            })
+            .collect()
+    }
+
+    fn grad_s(&self, p: &Pairs, g: &[f64], lowest: f64) -> Vec<f64> {
+        let n = p.n;
+        let mut out = vec![0.0; n * n];
+        let pairs = Self::pos_pairs(p);
+        if pairs.is_empty() {
+            return out;
+        }
+        let neg = self.negatives(p, lowest);
+        // per anchor k: Σ over the pairs whose J runs over k's negatives of ∂ℓ/∂J · ∂J/∂Lₖ
+        let mut coef = vec![0.0; n];
+        for (&(a, b), &gk) in pairs.iter().zip(g) {
+            let (j, z) = self.pair(p, &neg, a, b);
+            // d/dz relu(z)²/2 = relu(z) (PyTorch: 2·relu(z)·relu'(z) / 2)
+            let r = gk * z.max(0.0) * relu_grad(z);
+            if r == 0.0 {
+                continue;
+            }
+            out[a * n + b] += r;
+            coef[a] += r * (neg[a].0 - j).exp();
+            coef[b] += r * (neg[b].0 - j).exp();
+        }
+        for (k, &c) in coef.iter().enumerate() {
+            if c != 0.0 {
+                for (o, w) in out[k * n..(k + 1) * n].iter_mut().zip(&neg[k].1) {
+                    // ∂(neg_margin − d)/∂d = −1
+                    *o -= c * w;
+                }
+            }
+        }
+        out
+    }
+
+    pair_methods!();
+}
+
+/// The generalized lifted structure loss, pml's `GeneralizedLiftedStructureLoss`
+/// (Hermans, Beyer and Leibe's form; default distance `LpDistance()`, every
+/// pair of the batch by its labels), one term per anchor.
+///
+/// ```text
+/// dᵢⱼ = ‖êᵢ − êⱼ‖                         (torch.cdist of F.normalize(e), p = 2)
+/// ℓᵢ = relu( log Σ_{j ∈ P(i)} exp(dᵢⱼ − pos_margin) + log Σ_{j ∈ N(i)} exp(neg_margin − dᵢⱼ) )
+/// loss = MeanReducer: (1/N) Σᵢ ℓᵢ
+/// ```
+///
+/// Defaults `neg_margin` 1, `pos_margin` 0, `normalize_embeddings` true. As
+/// pml: an anchor without positives (negatives) has a zero positive (negative)
+/// term (pml's masked `logsumexp`), and still counts in the mean over all `N`
+/// anchors; a batch of one sample has loss 0. Zero distances and the relu at 0
+/// have gradient 0, as in [`LiftedStructureLoss`].
+///
+/// # Errors
+/// As [`LiftedStructureLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::pml::GeneralizedLiftedStructureLoss;
+/// let e = array![[1.0f64, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 3.0]];
+/// let l = GeneralizedLiftedStructureLoss::new().forward(e.view(), array![0i64, 0, 1, 1].view()).unwrap();
+/// // each anchor: log e⁰ + log(2 e^{1 − √2})
+/// let want = (2.0 * (1.0 - 2f64.sqrt()).exp()).ln().max(0.0);
+/// assert!((l[[]] - want).abs() < 1e-12);
+/// ```
+///
+/// # References
+/// A. Hermans, L. Beyer, B. Leibe, "In Defense of the Triplet Loss for Person
+/// Re-Identification", arXiv:1703.07737 (page 4), after H. O. Song et al.,
+/// CVPR 2016; pytorch-metric-learning
+/// `pytorch_metric_learning.losses.GeneralizedLiftedStructureLoss`, 2.9.0.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GeneralizedLiftedStructureLoss {
+    /// The negative pairs' margin (default 1).
+    pub neg_margin: f64,
+    /// The positive pairs' margin (default 0).
+    pub pos_margin: f64,
+    /// Whether the distance normalises the embeddings (default true, `LpDistance`'s).
+    pub normalize_embeddings: bool,
+    /// The reducer (default `Mean`, pml's `MeanReducer`).
+    pub reducer: MetricReducer,
+}
+
+impl Default for GeneralizedLiftedStructureLoss {
+    fn default() -> Self {
+        GeneralizedLiftedStructureLoss { neg_margin: 1.0, pos_margin: 0.0, normalize_embeddings: true, reducer: MetricReducer::Mean }
+    }
+}
+
+impl GeneralizedLiftedStructureLoss {
+    const NAME: &'static str = "generalized_lifted_structure";
+
+    /// pml's defaults: neg_margin 1, pos_margin 0, `LpDistance()`, `MeanReducer`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    crate::machinery::methods::setters!(
+        /// Sets the negative pairs' margin.
+        neg_margin: f64,
+        /// Sets the positive pairs' margin.
+        pos_margin: f64,
+        /// Sets whether the distance normalises the embeddings (`LpDistance(normalize_embeddings=...)`).
+        normalize_embeddings: bool
+    );
+
+    fn check(&self) -> Result<()> {
+        check_margins(Self::NAME, self.neg_margin, self.pos_margin)
+    }
+
+    fn distance(&self) -> Distance {
+        Distance::Euclidean { normalize: self.normalize_embeddings }
+    }
+
+    /// Per anchor: `(z, positive weights, negative weights)`, `z` the relu's argument.
+    fn rows(&self, p: &Pairs, lowest: f64) -> Vec<(f64, Vec<f64>, Vec<f64>)> {
+        let (pm, nm) = (self.pos_margin, self.neg_margin);
+        let pos = anchor_lses(p, move |s| s - pm, |i, j| p.pos(i, j), lowest);
+        let neg = anchor_lses(p, move |s| nm - s, |i, j| p.neg(i, j), lowest);
+        pos.into_iter().zip(neg).map(|((lp, wp), (ln, wn))| (lp + ln, wp, wn)).collect()
+    }
+
+    fn values(&self, p: &Pairs, lowest: f64) -> Vec<f64> {
+        if p.too_few() {
+            return vec![0.0; p.n];
+        }
+        self.rows(p, lowest).iter().map(|r| r.0.max(0.0)).collect()
+    }
+
+    fn grad_s(&self, p: &Pairs, g: &[f64], lowest: f64) -> Vec<f64> {
+        let n = p.n;
+        let mut out = vec![0.0; n * n];
+        if p.too_few() {
+            return out;
+        }
+        for (i, (z, wp, wn)) in self.rows(p, lowest).into_iter().enumerate() {
+            let r = g[i] * relu_grad(z);
+            if r != 0.0 {
+                for j in 0..n {
+                    out[i * n + j] = r * (wp[j] - wn[j]);
+                }
+            }
+        }
+        out
+    }
+
+    pair_methods!();
+}
+
+/// The N-pairs loss, pml's `NPairsLoss` (default distance
+/// `DotProductSimilarity()`: dot products of the normalised embeddings): one
+/// positive pair per label, each anchor's cross entropy over every pair's positive.
+///
+/// ```text
+/// (aₖ, pₖ), k = 1..K: per label with at least two samples, in increasing label
+///          order, its first sample and its second (pml's np.unique(labels[a],
+///          return_index=True) over the positive pairs in row-major order)
+/// Sₖₗ = âₖ · p̂ₗ
+/// ℓₖ = −log softmax(Sₖ)ₖ = log Σₗ exp Sₖₗ − Sₖₖ
+/// loss = MeanReducer: (1/K) Σₖ ℓₖ
+/// ```
+///
+/// Default `normalize_embeddings` true (the `DotProductSimilarity`'s; false:
+/// raw dot products). As pml: every other sample is left out; a batch without
+/// a positive pair has loss 0 (gradient 0, no per-element losses); with one
+/// pair the loss is 0. [`MetricReducer::None`] returns the `K` pairs' losses in
+/// increasing label order.
+///
+/// # Errors
+/// [`LossError::Shape`](crate::LossError::Shape) if `embeddings` is not 2-D or
+/// `labels` is not `(N,)`.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::pml::NPairsLoss;
+/// // labels 1 and 0: the pairs are (1, 3) for label 0, then (0, 2) for label 1
+/// let e = array![[1.0f64, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 5.0]];
+/// let l = NPairsLoss::new().forward(e.view(), array![1i64, 0, 1, 0].view()).unwrap();
+/// // S = I: each anchor −log(e / (e + 1))
+/// let want = (1.0 + (-1f64).exp()).ln();
+/// assert!((l[[]] - want).abs() < 1e-12);
+/// ```
+///
+/// # References
+/// K. Sohn, "Improved Deep Metric Learning with Multi-class N-pair Loss
+/// Objective", NeurIPS 2016; pytorch-metric-learning
+/// `pytorch_metric_learning.losses.NPairsLoss`, 2.9.0.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NPairsLoss {
+    /// Whether the distance normalises the embeddings (default true, `DotProductSimilarity`'s).
+    pub normalize_embeddings: bool,
+    /// The reducer (default `Mean`, pml's `MeanReducer`).
+    pub reducer: MetricReducer,
+}
+
+impl Default for NPairsLoss {
+    fn default() -> Self {
+        NPairsLoss { normalize_embeddings: true, reducer: MetricReducer::Mean }
+    }
+}
+
+/// [`NPairsLoss`]'s problem: the pairs, the rows compared and the `(K, K)` similarities.
+struct NPairsProblem {
+    n: usize,
+    d: usize,
+    dist: Distance,
+    pairs: Vec<(usize, usize)>,
+    /// anchors' and positives' rows (through the distance's normalisation), `K × D` each
+    a: Vec<f64>,
+    a_norms: Option<Vec<f64>>,
+    b: Vec<f64>,
+    b_norms: Option<Vec<f64>>,
+    s: Vec<f64>,
+    /// per anchor: log Σₗ exp Sₖₗ
+    lse: Vec<f64>,
+    values: Vec<f64>,
+}
+
+impl NPairsLoss {
+    const NAME: &'static str = "n_pairs";
+
+    /// pml's defaults: `DotProductSimilarity()`, `MeanReducer`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    crate::machinery::methods::setters!(
+        /// Sets whether the distance normalises the embeddings (`DotProductSimilarity(normalize_embeddings=...)`).
+        normalize_embeddings: bool
+    );
+
+    /// Sets the reducer (pml's `reducer=`).
+    #[must_use]
+    pub fn reducer(mut self, reducer: MetricReducer) -> Self {
+        self.reducer = reducer;
+        self
+    }
+
+    /// pml's `convert_to_pos_pairs_with_unique_labels`: per label (increasing)
+    /// with a positive pair, the first positive pair of row-major order: the
+    /// label's first sample and its second.
+    fn pairs(labels: &[i64]) -> Vec<(usize, usize)> {
+        let mut first: std::collections::BTreeMap<i64, (usize, Option<usize>)> = std::collections::BTreeMap::new();
+        for (i, &l) in labels.iter().enumerate() {
+            first.entry(l).and_modify(|e| if e.1.is_none() { e.1 = Some(i) }).or_insert((i, None));
+        }
+        first.values().filter_map(|&(a, b)| b.map(|b| (a, b))).collect()
+    }
+
+    fn problem<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(&self, embeddings: &ArrayView<'_, T, D>, labels: &ArrayView<'_, L, DL>) -> Result<NPairsProblem> {
+        let (n, d, e) = embeddings_of(Self::NAME, embeddings)?;
+        let labels = labels_of(Self::NAME, labels, n)?;
+        let pairs = Self::pairs(&labels);
+        let k = pairs.len();
+        let gather = |which: fn(&(usize, usize)) -> usize| pairs.iter().flat_map(|pr| e[which(pr) * d..(which(pr) + 1) * d].iter().copied()).collect::<Vec<f64>>();
+        let dist = Distance::Dot { normalize: self.normalize_embeddings };
+        let (a, a_norms) = dist.rows(gather(|p| p.0), k, d);
+        let (b, b_norms) = dist.rows(gather(|p| p.1), k, d);
+        let s = dist.matrix(&a, &b, k, k, d);
+        let lses: Vec<f64> = s.chunks(k.max(1)).take(k).map(lse).collect();
+        let values = (0..k).map(|i| lses[i] - s[i * k + i]).collect();
+        Ok(NPairsProblem { n, d, dist, pairs, a, a_norms, b, b_norms, s, lse: lses, values })
+    }
+
+    fn grads<T: Float>(p: &NPairsProblem, g: &[f64], shape: &[usize]) -> MetricGradients<T> {
+        let (k, d) = (p.pairs.len(), p.d);
+        // cross entropy: g (softmax − one-hot)
+        let gs: Vec<f64> = (0..k * k)
+            .map(|ij| {
+                let (i, j) = (ij / k, ij % k);
+                if g[i] == 0.0 {
+                    0.0
+                } else {
+                    g[i] * ((p.s[ij] - p.lse[i]).exp() - if i == j { 1.0 } else { 0.0 })
+                }
+            })
+            .collect();
+        let (ga, gb) = p.dist.backward(&gs, &p.s, &p.a, &p.b, k, k, d);
+        let ga = rows_backward(&p.a, p.a_norms.as_deref(), ga, d);
+        let gb = rows_backward(&p.b, p.b_norms.as_deref(), gb, d);
+        let mut out = vec![0.0; p.n * d];
+        for (r, &(ia, ib)) in p.pairs.iter().enumerate() {
+            for c in 0..d {
+                out[ia * d + c] += ga[r * d + c];
+                out[ib * d + c] += gb[r * d + c];
+            }
+        }
+        MetricGradients { embeddings: narrow(shape, out), weight: None }
+    }
+
+    /// The loss, reduced by `self.reducer`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(&self, embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
+        Ok(reduce(&self.problem(&embeddings, &labels)?.values, self.reducer))
+    }
+
+    /// The gradient of `Σ grad_output · loss` (`grad_output` has the result's
+    /// shape) with respect to `embeddings`.
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`](crate::LossError::Shape)
+    /// if `grad_output` does not have the result's shape.
+    pub fn backward<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(
+        &self,
+        embeddings: ArrayView<'_, T, D>,
+        labels: ArrayView<'_, L, DL>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<MetricGradients<T>> {
+        let p = self.problem(&embeddings, &labels)?;
+        let g = element_grads(Self::NAME, &p.values, self.reducer, &grad_output)?;
+        Ok(Self::grads(&p, &g, embeddings.shape()))
+    }
+
+    /// The loss and its gradient (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(&self, embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<(ArrayD<T>, MetricGradients<T>)> {
+        let p = self.problem(&embeddings, &labels)?;
+        let ones = ones_for::<T>(p.values.len(), self.reducer);
+        let g = element_grads(Self::NAME, &p.values, self.reducer, &ones.view())?;
+        Ok((reduce(&p.values, self.reducer), Self::grads(&p, &g, embeddings.shape())))
+    }
 }
 
 /// [`SupConLoss`]'s result with pml's defaults.
@@ -1358,4 +2003,52 @@ pub fn multi_similarity<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(em
 /// ```
 pub fn circle<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
     CircleLoss::new().forward(embeddings, labels)
+}
+
+/// [`LiftedStructureLoss`]'s result with pml's defaults (`LiftedStructureLoss(neg_margin=1, pos_margin=0)`).
+///
+/// # Errors
+/// See [`LiftedStructureLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+/// let l = losslab::pml::lifted_structure(e.view(), array![0i64, 0, 1].view()).unwrap();
+/// assert!(l[[]] > 0.0);
+/// ```
+pub fn lifted_structure<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
+    LiftedStructureLoss::new().forward(embeddings, labels)
+}
+
+/// [`GeneralizedLiftedStructureLoss`]'s result with pml's defaults (`neg_margin=1, pos_margin=0`).
+///
+/// # Errors
+/// See [`GeneralizedLiftedStructureLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+/// let l = losslab::pml::generalized_lifted_structure(e.view(), array![0i64, 0, 1].view()).unwrap();
+/// assert!(l[[]] > 0.0);
+/// ```
+pub fn generalized_lifted_structure<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
+    GeneralizedLiftedStructureLoss::new().forward(embeddings, labels)
+}
+
+/// [`NPairsLoss`]'s result with pml's defaults.
+///
+/// # Errors
+/// See [`NPairsLoss`].
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0]];
+/// let l = losslab::pml::n_pairs(e.view(), array![0i64, 0, 1, 1].view()).unwrap();
+/// assert!(l[[]] > 0.0);
+/// ```
+pub fn n_pairs<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
+    NPairsLoss::new().forward(embeddings, labels)
 }

@@ -12,6 +12,9 @@
 //! | [`sup_con`] | [`SupConLoss`] | [`metric`](crate::metric) |
 //! | [`multi_similarity`] | [`MultiSimilarityLoss`] | [`metric`](crate::metric) |
 //! | [`circle`] | [`CircleLoss`] | [`metric`](crate::metric) |
+//! | [`lifted_structure`] | [`LiftedStructureLoss`] | [`metric`](crate::metric) |
+//! | [`generalized_lifted_structure`] | [`GeneralizedLiftedStructureLoss`] | [`metric`](crate::metric) |
+//! | [`n_pairs`] | [`NPairsLoss`] | [`metric`](crate::metric) |
 
 crate::machinery::methods::face! {
     arc_face = metric::arc_face, ArcFaceLoss = metric::ArcFaceLoss;
@@ -20,6 +23,9 @@ crate::machinery::methods::face! {
     sup_con = metric::sup_con, SupConLoss = metric::SupConLoss;
     multi_similarity = metric::multi_similarity, MultiSimilarityLoss = metric::MultiSimilarityLoss;
     circle = metric::circle, CircleLoss = metric::CircleLoss;
+    lifted_structure = metric::lifted_structure, LiftedStructureLoss = metric::LiftedStructureLoss;
+    generalized_lifted_structure = metric::generalized_lifted_structure, GeneralizedLiftedStructureLoss = metric::GeneralizedLiftedStructureLoss;
+    n_pairs = metric::n_pairs, NPairsLoss = metric::NPairsLoss;
 }
 
 // The types these losses take and return.
