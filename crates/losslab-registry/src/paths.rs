@@ -239,6 +239,9 @@ static PATHS: &[LossPath] = &[
     general("pml:sup_con", METRIC_PAIRS),
     general("pml:multi_similarity", METRIC_PAIRS),
     general("pml:circle", METRIC_PAIRS),
+    general("pml:lifted_structure", METRIC_LIFTED),
+    general("pml:generalized_lifted_structure", METRIC_LIFTED),
+    general("pml:n_pairs", METRIC_NPAIRS),
     rows("losslab:sequence_log_probs", TOKENS),
     rows("trl:generalized_jsd_loss", TOKENS),
     rows("losslab:distillation_kl", TOKENS),
@@ -251,8 +254,10 @@ static PATHS: &[LossPath] = &[
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
 const PREFERENCE: &str = "widened to f64, single-threaded scalar loops per pair (aot/aot_unpaired: two sorts of the batch); the value, the rewards and the gradient in separate passes";
-const METRIC_FACE: &str = "widened to f64, single-threaded scalar loops: the (N, C) cosines by a naive O(N C D) product of the normalised rows and columns, the per-row log-sum-exp, the gradient by two more O(N C D) products and the normalisations' backward";
-const METRIC_PAIRS: &str = "widened to f64, single-threaded scalar loops: the (N, N) cosines by a naive O(N² D) product, each anchor's masked log-sum-exps over its positives and negatives (O(N) per row, with the labels compared per pair), the gradient as an (N, N) matrix and two more O(N² D) products";
+const METRIC_FACE: &str = "widened to f64: the (N, C) cosines of the normalised rows and columns by blocks of 16 rows in parallel (rayon above 32 768 multiply-adds; 64-column tiles, each dot product a sequential loop: the same bits on any thread count), the per-row log-sum-exp by single-threaded scalar loops, the gradient by two more O(N C D) products in the same parallel row blocks and the normalisations' backward";
+const METRIC_PAIRS: &str = "widened to f64: the (N, N) cosines by blocks of 16 anchors in parallel (rayon above 32 768 multiply-adds; 64-column tiles, each dot product a sequential loop: the same bits on any thread count), each anchor's masked log-sum-exps over its positives and negatives by single-threaded scalar loops (O(N) per row, with the labels compared per pair), the gradient as an (N, N) matrix and two more O(N² D) products by the same parallel row blocks";
+const METRIC_LIFTED: &str = "widened to f64: the (N, N) Euclidean distances from the differences by blocks of 16 anchors in parallel (rayon above 32 768 multiply-adds; 64-column tiles, each distance a sequential loop: the same bits on any thread count), each anchor's masked log-sum-exps in parallel row blocks; lifted_structure combines its two anchors' negative log-sum-exps per positive pair (O(N²), never pml's (P, N²) matrix); the gradient as an (N, N) matrix through cdist's backward by two more O(N² D) products in the same parallel row blocks";
+const METRIC_NPAIRS: &str = "widened to f64: one pair per label (K ≤ N/2), the (K, K) dot products by blocks of 16 anchors in parallel (rayon above 32 768 multiply-adds; each dot product a sequential loop), per-anchor log-sum-exps by scalar loops, the gradient by two O(K² D) products in the same parallel row blocks and a scatter to the pairs' rows";
 const TOKENS: &str = "the distillation family's fused row sweep on any (..., V) logits (strided ones copied to standard layout first): per token, the rows' maxima (the fused cross entropy's vectorised block maximum) and log-sum-exps, then the value and both logits' gradients in one more pass, in vectorised f64 lanes (the crate's polynomial exp and log1p), parallel over fixed parts of rows (the same bits on any thread count); the log-softmax tensor is never formed";
 const SAMPLED: &str = "widened to f64; the (B, S) sampled logits by one gemm product, the true logits by row-wise dots, per-example log-sum-exps (or sigmoids) by scalar loops, the gradients by two more gemm products and a scatter into a dense (num_classes, dim) weight gradient";
 const POLICY: &str = "one task per completion (rayon above 32 768 elements), each token widened to f64 and its loss and partial derivatives computed in one pass (the completion's ratio first at the sequence level), compensated sums per completion combined in order; value and gradients in that one pass";

@@ -381,7 +381,7 @@ fn face_inputs(m: &mut Maker, d: &[usize]) -> Vec<(&'static str, Tensor)> {
     vec![("embeddings", m.normal(&d[..2], 1.0)), ("labels", m.classes(&d[..1], 0, d[2])), ("W", m.normal(&[d[1], d[2]], 1.0))]
 }
 
-/// The pair losses of pml (every pair, O(N²) per-row loops): N × D.
+/// The pair losses of pml (every pair, O(N²) per-row loops; N-pairs on one pair per label): N × D.
 const METRIC_PAIRS: &[usize] = &[1024, 128];
 
 /// Embeddings `N × D`, labels in `[0, N/8)`.
@@ -643,6 +643,9 @@ static RECIPES: &[Recipe] = &[
     r("pml:sup_con", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
     r("pml:multi_similarity", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
     r("pml:circle", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
+    r("pml:lifted_structure", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
+    r("pml:generalized_lifted_structure", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
+    r("pml:n_pairs", "N×D", METRIC_PAIRS, ALL_PAIRS_MIN, |m, d| pair_inputs(m, d)),
     // ---- TensorFlow: candidate sampling (uniform-ish expected counts; candidates may repeat)
     r("tf:sampled_softmax_loss", "B×D×V×S", &[4096, 128, 50000, 4096], &[1, 1, 1, 1], |m, d| sampled_inputs(m, d)),
     r("tf:nce_loss", "B×D×V×S", &[4096, 128, 50000, 4096], &[1, 1, 1, 1], |m, d| sampled_inputs(m, d)),

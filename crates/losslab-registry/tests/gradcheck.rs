@@ -456,7 +456,7 @@ fn contrastive_generative_setups() -> Vec<Setup> {
 /// pml's metric losses (embeddings, and the class matrix W of the face losses),
 /// away from their kinks (target cosines off ±1, ArcFace's θ = π − m, SphereFace's θ = kπ/m).
 fn metric_setups() -> Vec<Setup> {
-    use OptionValue::Float;
+    use OptionValue::{Bool, Float};
     let emb = f(&[4, 3], &[0.5, 0.3, -0.2, 0.1, -0.6, 0.4, 0.45, 0.2, 0.1, -0.3, 0.5, 0.35]);
     let w = f(&[3, 3], &[0.8, -0.3, 0.2, 0.1, 0.9, -0.5, -0.4, 0.2, 0.7]);
     let labels = i(&[0, 1, 0, 2]);
@@ -477,7 +477,15 @@ fn metric_setups() -> Vec<Setup> {
         setup("pml:multi_similarity", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![("beta", Float(5.0))]),
         setup("pml:multi_similarity", vec![("embeddings", emb.clone()), ("labels", i(&[1, 1, 1, 0]))], vec![("alpha", Float(1.5)), ("base", Float(-0.2))]),
         setup("pml:circle", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![("gamma", Float(4.0))]),
-        setup("pml:circle", vec![("embeddings", emb), ("labels", i(&[1, 1, 1, 0]))], vec![("m", Float(0.25)), ("gamma", Float(2.0))]),
+        setup("pml:circle", vec![("embeddings", emb.clone()), ("labels", i(&[1, 1, 1, 0]))], vec![("m", Float(0.25)), ("gamma", Float(2.0))]),
+        // Euclidean distances (normalised and raw), the relu active
+        setup("pml:lifted_structure", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![]),
+        setup("pml:lifted_structure", vec![("embeddings", emb.clone()), ("labels", i(&[1, 1, 0, 0]))], vec![("neg_margin", Float(0.5)), ("pos_margin", Float(0.1)), ("normalize_embeddings", Bool(false))]),
+        setup("pml:generalized_lifted_structure", vec![("embeddings", emb.clone()), ("labels", labels.clone())], vec![]),
+        setup("pml:generalized_lifted_structure", vec![("embeddings", emb.clone()), ("labels", i(&[1, 1, 1, 0]))], vec![("neg_margin", Float(2.0)), ("normalize_embeddings", Bool(false))]),
+        // N-pairs: the pairs (0, 2) and (1, 3); (0, 1) and (2, 3) with raw dot products
+        setup("pml:n_pairs", vec![("embeddings", emb.clone()), ("labels", i(&[5, 2, 5, 2]))], vec![]),
+        setup("pml:n_pairs", vec![("embeddings", emb), ("labels", i(&[3, 3, 1, 1]))], vec![("normalize_embeddings", Bool(false))]),
     ]
 }
 

@@ -1,15 +1,17 @@
 //! Metric-learning losses (pytorch-metric-learning's ArcFace, CosFace,
-//! SphereFace): errors with their messages, closed forms (CosFace and ArcFace on
+//! SphereFace, the pair losses: SupCon, Multi-Similarity, Circle, the lifted
+//! structure losses, N-pairs): errors with their messages, closed forms (CosFace and ArcFace on
 //! axis-aligned inputs, SphereFace's multiple-angle polynomial against cos mθ),
 //! the reducers (the mean and sum of the per-element losses, AvgNonZero), f32
 //! against f64, and gradients by finite differences in f64 under every reducer,
-//! with a non-trivial upstream gradient. Values against pml are in the golden
+//! with a non-trivial upstream gradient, and the same bits on 1 and 4 threads
+//! for the pair losses' parallel row blocks. Values against pml are in the golden
 //! suite (crates/losslab-registry/tests/golden/metric.json).
 
 mod common;
 
 use common::{assert_close, check_gradient, dot, Rng};
-use losslab::pml::{arc_face, ArcFaceLoss, CircleLoss, CosFaceLoss, MetricReducer, MultiSimilarityLoss, SphereFaceLoss, SupConLoss};
+use losslab::pml::{arc_face, ArcFaceLoss, CircleLoss, CosFaceLoss, GeneralizedLiftedStructureLoss, LiftedStructureLoss, MetricReducer, MultiSimilarityLoss, NPairsLoss, SphereFaceLoss, SupConLoss};
 use losslab::LossError;
 use ndarray::{arr1, array, ArrayD, IxDyn};
 
@@ -282,5 +284,211 @@ fn pair_losses_f32_agree_with_f64() {
     ];
     for (a, b) in pairs {
         assert!((a - b).abs() <= 1e-5 * b.abs() + 1e-6, "{a} vs {b}");
+    }
+}
+
+fn naive_dist(e: &ArrayD<f64>, normalize: bool) -> Vec<Vec<f64>> {
+    let n = e.shape()[0];
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let r: Vec<f64> = e.index_axis(ndarray::Axis(0), i).iter().copied().collect();
+            let nrm = if normalize { r.iter().map(|v| v * v).sum::<f64>().sqrt() } else { 1.0 };
+            r.iter().map(|v| v / nrm).collect()
+        })
+        .collect();
+    (0..n).map(|i| (0..n).map(|j| rows[i].iter().zip(&rows[j]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()).collect()).collect()
+}
+
+#[test]
+fn lifted_structure_losses_match_their_naive_definitions() {
+    let mut rng = Rng::new(21);
+    let e = rng.array(&[9, 4], -1.0, 1.0);
+    let lab = arr1(&[0i64, 1, 2, 0, 1, 2, 0, 3, 1]);
+    let n = 9;
+    for normalize in [true, false] {
+        let d = naive_dist(&e, normalize);
+        let (nm, pm) = (1.3, 0.2);
+        // Lifted: per ordered positive pair, the negatives of both anchors in one log-sum-exp
+        let mut want = vec![];
+        for a in 0..n {
+            for p in 0..n {
+                if a != p && lab[a] == lab[p] {
+                    let lab = &lab;
+                    let negs: Vec<f64> = [a, p].iter().flat_map(|&k| (0..n).filter(move |&j| lab[j] != lab[k]).map(move |j| (k, j))).map(|(k, j)| nm - d[k][j]).collect();
+                    let z = (lse(&negs) + d[a][p] - pm).max(0.0);
+                    want.push(z * z / 2.0);
+                }
+            }
+        }
+        let loss = LiftedStructureLoss::new().neg_margin(nm).pos_margin(pm).normalize_embeddings(normalize);
+        let got = loss.clone().reducer(MetricReducer::None).forward(e.view(), lab.view()).unwrap();
+        assert_close("lifted_structure", &got, &arr1(&want).into_dyn(), 1e-12);
+        let mean = loss.forward(e.view(), lab.view()).unwrap();
+        assert!((mean[[]] - want.iter().sum::<f64>() / want.len() as f64).abs() < 1e-12);
+        // Generalized: per anchor
+        let want: Vec<f64> = (0..n)
+            .map(|i| {
+                let p: Vec<f64> = (0..n).filter(|&j| j != i && lab[j] == lab[i]).map(|j| d[i][j] - pm).collect();
+                let q: Vec<f64> = (0..n).filter(|&j| lab[j] != lab[i]).map(|j| nm - d[i][j]).collect();
+                let lp = if p.is_empty() { 0.0 } else { lse(&p) };
+                (lp + lse(&q)).max(0.0)
+            })
+            .collect();
+        let got = GeneralizedLiftedStructureLoss::new().neg_margin(nm).pos_margin(pm).normalize_embeddings(normalize).reducer(MetricReducer::None).forward(e.view(), lab.view()).unwrap();
+        assert_close("generalized_lifted_structure", &got, &arr1(&want).into_dyn(), 1e-12);
+    }
+}
+
+#[test]
+fn n_pairs_takes_pml_s_pairs_in_label_order() {
+    let mut rng = Rng::new(22);
+    let e = rng.array(&[9, 3], -1.0, 1.0);
+    // label 7: samples 1, 4 (and 8); label -2: samples 2, 6; label 0: samples 3, 5; label 9 alone
+    let lab = arr1(&[9i64, 7, -2, 0, 7, 0, -2, 11, 7]);
+    let pairs = [(2usize, 6usize), (3, 5), (1, 4)];
+    let rows: Vec<Vec<f64>> = (0..9)
+        .map(|i| {
+            let r: Vec<f64> = e.index_axis(ndarray::Axis(0), i).iter().copied().collect();
+            let nrm = r.iter().map(|v| v * v).sum::<f64>().sqrt();
+            r.iter().map(|v| v / nrm).collect()
+        })
+        .collect();
+    let want: Vec<f64> = pairs
+        .iter()
+        .map(|&(a, _)| {
+            let s: Vec<f64> = pairs.iter().map(|&(_, p)| rows[a].iter().zip(&rows[p]).map(|(x, y)| x * y).sum()).collect();
+            let own = pairs.iter().position(|&(x, _)| x == a).unwrap();
+            lse(&s) - s[own]
+        })
+        .collect();
+    let got = NPairsLoss::new().reducer(MetricReducer::None).forward(e.view(), lab.view()).unwrap();
+    assert_close("n_pairs", &got, &arr1(&want).into_dyn(), 1e-12);
+    // the samples outside the pairs have no gradient
+    let (_, g) = NPairsLoss::new().forward_backward(e.view(), lab.view()).unwrap();
+    for i in [0usize, 7, 8] {
+        assert!(g.embeddings.index_axis(ndarray::Axis(0), i).iter().all(|&v| v == 0.0), "row {i}");
+    }
+    // one pair: cross entropy over one column is 0
+    let (v, g) = NPairsLoss::new().forward_backward(e.view(), arr1(&[1i64, 2, 1, 3, 4, 5, 6, 8, 9]).view()).unwrap();
+    assert_eq!(v[[]], 0.0);
+    assert!(g.embeddings.iter().all(|&x| x == 0.0));
+}
+
+#[test]
+fn lifted_and_n_pairs_without_pairs_are_zero() {
+    let one = array![[0.3f64, 0.4]];
+    let three = array![[0.3f64, 0.4], [0.1, -0.2], [0.5, 0.5]];
+    for (e, l) in [(one.view(), arr1(&[0i64])), (three.view(), arr1(&[2i64, 2, 2])), (three.view(), arr1(&[0i64, 1, 2]))] {
+        let (v, g) = LiftedStructureLoss::new().forward_backward(e, l.view()).unwrap();
+        assert_eq!(v[[]], 0.0);
+        assert!(g.embeddings.iter().all(|&x| x == 0.0));
+        // no per-element losses (pml's zero loss)
+        assert_eq!(LiftedStructureLoss::new().reducer(MetricReducer::None).forward(e, l.view()).unwrap().shape(), &[0]);
+        let (v, g) = NPairsLoss::new().forward_backward(e, if l[0] == 2 { arr1(&[0i64, 1, 2]) } else { l.clone() }.view()).unwrap();
+        assert_eq!(v[[]], 0.0);
+        assert!(g.embeddings.iter().all(|&x| x == 0.0));
+    }
+    // one sample: the generalized loss is 0; one class: its negative term is 0
+    assert_eq!(GeneralizedLiftedStructureLoss::new().forward(one.view(), arr1(&[0i64]).view()).unwrap()[[]], 0.0);
+    let v = GeneralizedLiftedStructureLoss::new().pos_margin(-1.0).reducer(MetricReducer::None).forward(three.view(), arr1(&[2i64, 2, 2]).view()).unwrap();
+    assert!(v.iter().all(|&x| x > 0.0));
+}
+
+#[test]
+fn lifted_and_n_pairs_errors() {
+    let e = array![[0.3f64, 0.4], [0.1, -0.2], [0.5, 0.5]];
+    let l = arr1(&[0i64, 0, 1]);
+    let err = LiftedStructureLoss::new().neg_margin(f64::NAN).forward(e.view(), l.view()).unwrap_err();
+    assert_eq!(err.to_string(), "lifted_structure: option `neg_margin` = NaN is invalid: expected a finite number");
+    let err = GeneralizedLiftedStructureLoss::new().pos_margin(f64::INFINITY).forward(e.view(), l.view()).unwrap_err();
+    assert_eq!(err.to_string(), "generalized_lifted_structure: option `pos_margin` = inf is invalid: expected a finite number");
+    let err = NPairsLoss::new().forward(e.view(), arr1(&[0i64, 1]).view()).unwrap_err();
+    assert_eq!(err.to_string(), "n_pairs: `labels` has shape [2], expected [3] (1-D, one label per embedding)");
+    let err = LiftedStructureLoss::new().forward(arr1(&[1.0f64, 2.0]).view(), arr1(&[0i64, 1]).view()).unwrap_err();
+    assert!(matches!(err, LossError::Shape { tensor: "embeddings", .. }), "{err}");
+    // unreduced: one loss per ordered positive pair (2 here), not per embedding
+    let g = ArrayD::<f64>::zeros(IxDyn(&[3]));
+    let err = LiftedStructureLoss::new().reducer(MetricReducer::None).backward(e.view(), l.view(), g.view()).unwrap_err();
+    assert_eq!(err.to_string(), "lifted_structure: `grad_output` has shape [3], expected [2] (the shape of the result)");
+}
+
+#[test]
+fn lifted_and_n_pairs_gradients_match_finite_differences_under_every_reducer() {
+    let mut rng = Rng::new(23);
+    let e = rng.array(&[6, 3], -1.0, 1.0);
+    let lab = arr1(&[0i64, 1, 0, 1, 2, 0]);
+    let scalar_go = ndarray::arr0(-1.7).into_dyn();
+    let go_of = |len: usize| arr1(&(0..len).map(|i| 0.3 + 0.7 * (i as f64) - 0.2 * (i * i % 5) as f64).collect::<Vec<_>>()).into_dyn();
+    for reducer in [MetricReducer::Mean, MetricReducer::Sum, MetricReducer::AvgNonZero, MetricReducer::None] {
+        for normalize in [true, false] {
+            let ls = LiftedStructureLoss::new().neg_margin(1.2).pos_margin(0.1).normalize_embeddings(normalize).reducer(reducer);
+            let go = if reducer == MetricReducer::None { go_of(8) } else { scalar_go.clone() };
+            let g = ls.backward(e.view(), lab.view(), go.view()).unwrap();
+            check_gradient("lifted_structure", &e, &g.embeddings, |x| dot(&go, &ls.forward(x.view(), lab.view()).unwrap()));
+            let gl = GeneralizedLiftedStructureLoss::new().neg_margin(1.5).normalize_embeddings(normalize).reducer(reducer);
+            let go = if reducer == MetricReducer::None { go_of(6) } else { scalar_go.clone() };
+            let g = gl.backward(e.view(), lab.view(), go.view()).unwrap();
+            check_gradient("generalized_lifted_structure", &e, &g.embeddings, |x| dot(&go, &gl.forward(x.view(), lab.view()).unwrap()));
+            let np = NPairsLoss::new().normalize_embeddings(normalize).reducer(reducer);
+            let go = if reducer == MetricReducer::None { go_of(2) } else { scalar_go.clone() };
+            let g = np.backward(e.view(), lab.view(), go.view()).unwrap();
+            check_gradient("n_pairs", &e, &g.embeddings, |x| dot(&go, &np.forward(x.view(), lab.view()).unwrap()));
+        }
+    }
+}
+
+#[test]
+fn lifted_ties_have_zero_distance_gradient() {
+    // equal embeddings within a class (d = 0) and across classes
+    let e = array![[0.5f64, 0.2, -0.1], [0.5, 0.2, -0.1], [0.1, 0.7, 0.3], [-0.4, 0.2, 0.6], [0.1, 0.7, 0.3]];
+    let l = arr1(&[0i64, 0, 1, 2, 1]);
+    for loss in [LiftedStructureLoss::new(), LiftedStructureLoss::new().normalize_embeddings(false)] {
+        let (v, g) = loss.forward_backward(e.view(), l.view()).unwrap();
+        assert!(v[[]].is_finite() && g.embeddings.iter().all(|x| x.is_finite()));
+    }
+    let (v, g) = GeneralizedLiftedStructureLoss::new().forward_backward(e.view(), l.view()).unwrap();
+    assert!(v[[]].is_finite() && g.embeddings.iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn lifted_and_n_pairs_f32_agree_with_f64() {
+    let mut rng = Rng::new(24);
+    let e = rng.array(&[12, 5], -1.0, 1.0).mapv(|v| v as f32);
+    let e64 = e.mapv(f64::from);
+    let lab = arr1(&[0i64, 1, 2, 0, 1, 2, 0, 1, 3, 3, 4, 0]);
+    let pairs: [(f64, f64); 3] = [
+        (f64::from(LiftedStructureLoss::new().forward(e.view(), lab.view()).unwrap()[[]]), LiftedStructureLoss::new().forward(e64.view(), lab.view()).unwrap()[[]]),
+        (f64::from(GeneralizedLiftedStructureLoss::new().forward(e.view(), lab.view()).unwrap()[[]]), GeneralizedLiftedStructureLoss::new().forward(e64.view(), lab.view()).unwrap()[[]]),
+        (f64::from(NPairsLoss::new().forward(e.view(), lab.view()).unwrap()[[]]), NPairsLoss::new().forward(e64.view(), lab.view()).unwrap()[[]]),
+    ];
+    for (a, b) in pairs {
+        assert!((a - b).abs() <= 1e-5 * b.abs() + 1e-6, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn pair_losses_give_the_same_bits_on_any_thread_count() {
+    // large enough for the parallel row blocks (N² D well above the parallel threshold)
+    let mut rng = Rng::new(25);
+    let (n, d) = (300, 48);
+    let e = rng.array(&[n, d], -1.0, 1.0);
+    let lab = ndarray::Array1::from_iter((0..n).map(|i| ((i * 7) % 37) as i64));
+    let run = || {
+        let mut out: Vec<(ArrayD<f64>, ArrayD<f64>)> = vec![];
+        let (v, g) = LiftedStructureLoss::new().forward_backward(e.view(), lab.view()).unwrap();
+        out.push((v, g.embeddings));
+        let (v, g) = GeneralizedLiftedStructureLoss::new().forward_backward(e.view(), lab.view()).unwrap();
+        out.push((v, g.embeddings));
+        let (v, g) = NPairsLoss::new().normalize_embeddings(false).forward_backward(e.view(), lab.view()).unwrap();
+        out.push((v, g.embeddings));
+        let (v, g) = SupConLoss::new().forward_backward(e.view(), lab.view()).unwrap();
+        out.push((v, g.embeddings));
+        out
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
+    let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(run);
+    for (k, (a, b)) in one.iter().zip(&four).enumerate() {
+        assert_eq!(a.0.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.0.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "loss {k}: value");
+        assert!(a.1.iter().zip(b.1.iter()).all(|(x, y)| x.to_bits() == y.to_bits()), "loss {k}: gradient");
     }
 }
