@@ -233,6 +233,7 @@ static PATHS: &[LossPath] = &[
     general("trl:dpo_loss", PREFERENCE),
     general("trl:cpo_loss", PREFERENCE),
     general("trl:odds_ratio_loss", PREFERENCE),
+    general("trl:kto_loss", PREFERENCE),
     general("pml:arc_face", METRIC_FACE),
     general("pml:cos_face", METRIC_FACE),
     general("pml:sphere_face", METRIC_FACE),
@@ -250,7 +251,7 @@ static PATHS: &[LossPath] = &[
 ];
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
-const PREFERENCE: &str = "widened to f64, single-threaded scalar loops per pair (aot/aot_unpaired: two sorts of the batch); the value, the rewards and the gradient in separate passes";
+const PREFERENCE: &str = "widened to f64, single-threaded scalar loops per pair (aot/aot_unpaired: two sorts of the batch; kto: per completion, after one compensated sum over the KL batch); the value, the rewards and the gradient in separate passes";
 const METRIC_FACE: &str = "widened to f64, single-threaded scalar loops: the (N, C) cosines by a naive O(N C D) product of the normalised rows and columns, the per-row log-sum-exp, the gradient by two more O(N C D) products and the normalisations' backward";
 const METRIC_PAIRS: &str = "widened to f64, single-threaded scalar loops: the (N, N) cosines by a naive O(N² D) product, each anchor's masked log-sum-exps over its positives and negatives (O(N) per row, with the labels compared per pair), the gradient as an (N, N) matrix and two more O(N² D) products";
 const TOKENS: &str = "the distillation family's fused row sweep on any (..., V) logits (strided ones copied to standard layout first): per token, the rows' maxima (the fused cross entropy's vectorised block maximum) and log-sum-exps, then the value and both logits' gradients in one more pass, in vectorised f64 lanes (the crate's polynomial exp and log1p), parallel over fixed parts of rows (the same bits on any thread count); the log-softmax tensor is never formed";
