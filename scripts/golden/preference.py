@@ -28,6 +28,19 @@ scripts/golden/README.md, from TRL 1.16.0's own code:
   (trl/experimental/orpo/orpo_trainer.py); it casts its inputs to float32
   (`.float()`): the float64 truth is the same call with `torch.Tensor.float`
   made the identity for its duration (the float32 cases are unaffected).
+- trl:kto_loss: the REAL `KTOTrainer._compute_loss` (trl/trainer/kto_trainer.py;
+  TRL 1.16 has no `kto_loss` method: the loss is inline there) on an
+  `object.__new__` trainer, like DPO's: a stand-in model whose `log_probs` carry
+  each sequence's log-probability (the KL call, told apart by its wider
+  `KL_input_ids`, gets the KL ones; TRL runs it under `no_grad`), the batch's
+  `label`s interleaving the chosen and rejected completions (TRL splits them
+  with `index_select`), `precompute_ref_logps=True` with `ref_logps` and
+  `ref_KL_logps` built from leaf tensors that require grad, and a stand-in
+  accelerator (gather = identity: one process). TRL returns `losses.nanmean()`;
+  its locals `losses`, `kl`, `chosen_rewards`, `rejected_rewards` are read at the
+  method's return (`sys.settrace`): `none` is `losses`, `sum` its `nansum`. The
+  KL gradients are autograd's: zero (detached). `kl` of apo_zero_unpaired is
+  TRL's `torch.zeros(1)`, written 0-d.
 
 Every case is computed in float64 (the truth) and, when its inputs are
 float32-exact, again in float32 with TRL, checked against the truth (rel 1e-4).
@@ -51,6 +64,7 @@ import trl  # noqa: E402
 from trl.trainer.dpo_trainer import DPOTrainer  # noqa: E402
 from trl.experimental.cpo.cpo_trainer import CPOTrainer  # noqa: E402
 from trl.experimental.orpo.orpo_trainer import ORPOTrainer  # noqa: E402
+from trl.trainer.kto_trainer import KTOTrainer  # noqa: E402
 
 warnings.filterwarnings("ignore")
 torch.set_num_threads(1)
@@ -94,8 +108,8 @@ class Model:
         return types.SimpleNamespace(log_probs=lp, entropy=z, mean_logits=z, is_top1=torch.zeros(n, self.width, dtype=torch.bool))
 
 
-def capture_local(fn, name):
-    """Calls fn(); returns its result and the local `name` of the innermost
+def capture_locals(fn, names):
+    """Calls fn(); returns its result and the locals `names` of the innermost
     `_compute_loss` frame at its return."""
     seen = {}
 
@@ -104,8 +118,10 @@ def capture_local(fn, name):
             return None
 
         def local(frame, event, arg):
-            if event == "return" and name in frame.f_locals:
-                seen[name] = frame.f_locals[name]
+            if event == "return":
+                for name in names:
+                    if name in frame.f_locals:
+                        seen[name] = frame.f_locals[name]
             return local
         return local
 
@@ -114,6 +130,12 @@ def capture_local(fn, name):
         out = fn()
     finally:
         sys.settrace(None)
+    return out, seen
+
+
+def capture_local(fn, name):
+    """capture_locals for one name."""
+    out, seen = capture_locals(fn, [name])
     return out, seen.get(name)
 
 
@@ -203,30 +225,116 @@ def orpo_trl(t, o, lengths):
     return losses, {"chosen_rewards": cr, "rejected_rewards": rj, "log_odds_ratio": ratio.detach(), "log_odds_chosen": lo.detach()}
 
 
+# ---- KTO: KTOTrainer._compute_loss
+
+class KtoModel:
+    """Stands in for the policy: the log-probabilities of the batch's sequences
+    (in the batch's order) or, called with the KL batch's wider input_ids, of
+    the KL sequences, in the first position of each row."""
+
+    training = True
+
+    def __init__(self, logps, kl_logps, width):
+        self.logps, self.kl_logps, self.width = logps, kl_logps, width
+
+    def __call__(self, input_ids, **kw):
+        v = self.kl_logps if input_ids.shape[1] == self.width + 1 else self.logps
+        n, w = v.shape[0], input_ids.shape[1] - 1
+        lp = torch.cat([v.unsqueeze(1), torch.zeros(n, w - 1, dtype=v.dtype)], dim=1)
+        z = torch.zeros(n, w, dtype=v.dtype)
+        return types.SimpleNamespace(log_probs=lp, entropy=z, mean_logits=z)
+
+
+def kto_trl(t, o, lengths):
+    c, r, rc, rr = t["policy_chosen_logps"], t["policy_rejected_logps"], t["reference_chosen_logps"], t["reference_rejected_logps"]
+    nc, nr = c.shape[0], r.shape[0]
+    lt = o.get("loss_type", "kto")
+    kl_given = "policy_KL_logps" in t
+    calculate_kl = lt != "apo_zero_unpaired"  # KTOTrainer.__init__
+    # the batch's order: chosen and rejected interleaved (a fixed pattern), split again by TRL
+    labels = [i % 2 == 0 for i in range(nc + nr)] if nc == nr else [True] * nc + [False] * nr
+    if nc != nr:
+        perm = np.random.default_rng(nc * 10 + nr).permutation(nc + nr)
+        labels = [labels[p] for p in perm]
+    ic, ir = iter(range(nc)), iter(range(nc, nc + nr))
+    order = torch.tensor([next(ic) if lab else next(ir) for lab in labels], dtype=torch.int64)
+    width = 3
+    n = nc + nr
+    tr = object.__new__(KTOTrainer)
+    pkl = t["policy_KL_logps"] if kl_given else torch.zeros(0, dtype=c.dtype)
+    tr.model = KtoModel(torch.cat([c, r])[order], pkl, width)
+    tr.accelerator = ACCEL
+    tr.aux_loss_enabled = False
+    tr.precompute_ref_logps = True
+    tr.calculate_KL = calculate_kl
+    tr.loss_type = lt
+    tr.beta = o.get("beta", 0.1)
+    tr.desirable_weight = o.get("desirable_weight", 1.0)
+    tr.undesirable_weight = o.get("undesirable_weight", 1.0)
+    tr.args = types.SimpleNamespace(gradient_checkpointing_kwargs=None)
+    tr._metrics = {"train": collections.defaultdict(list), "eval": collections.defaultdict(list)}
+    tr._total_train_tokens = 0
+    tr._tp_size = 1
+    mask = np.zeros((n, width), dtype=np.int64)
+    mask[:, 1] = 1
+    inputs = {
+        "input_ids": torch.ones(n, width, dtype=torch.int64),
+        "attention_mask": torch.ones(n, width, dtype=torch.int64),
+        "completion_mask": torch.tensor(mask),
+        "label": torch.tensor(labels, dtype=torch.bool),
+        "ref_logps": torch.cat([rc, rr])[order],
+    }
+    if calculate_kl and kl_given:
+        nk = pkl.shape[0]
+        kmask = np.zeros((nk, width + 1), dtype=np.int64)
+        kmask[:, 1] = 1
+        inputs["KL_input_ids"] = torch.full((nk, width + 1), 2, dtype=torch.int64)
+        inputs["KL_attention_mask"] = torch.ones(nk, width + 1, dtype=torch.int64)
+        inputs["KL_completion_mask"] = torch.tensor(kmask)
+        inputs["ref_KL_logps"] = t["reference_KL_logps"]
+    names = ["losses", "kl", "chosen_rewards", "rejected_rewards"]
+    loss, seen = capture_locals(lambda: tr._compute_loss(tr.model, inputs, False), names)
+    losses = seen["losses"]
+    assert torch.allclose(losses.nanmean(), loss, rtol=1e-6, atol=0, equal_nan=True), (losses, loss)
+    kl = seen["kl"].detach().reshape(())  # apo_zero_unpaired: torch.zeros(1)
+    assert kl.item() == tr._metrics["train"]["kl"][0] or (np.isnan(kl.item()) and np.isnan(tr._metrics["train"]["kl"][0]))
+    outs = {"chosen_rewards": seen["chosen_rewards"], "rejected_rewards": seen["rejected_rewards"], "kl": kl}
+    return losses, outs
+
+
 FNS = {
     "trl:dpo_loss": (dpo_trl, ["chosen_logps", "rejected_logps", "ref_chosen_logps", "ref_rejected_logps"]),
     "trl:cpo_loss": (cpo_trl, ["chosen_logps", "rejected_logps"]),
     "trl:odds_ratio_loss": (orpo_trl, ["chosen_logps", "rejected_logps"]),
+    "trl:kto_loss": (kto_trl, ["policy_chosen_logps", "policy_rejected_logps", "policy_KL_logps",
+                               "reference_chosen_logps", "reference_rejected_logps", "reference_KL_logps"]),
 }
+# the losses TRL reduces by nanmean (and whose `sum` is therefore the nansum)
+NAN_REDUCED = {"trl:kto_loss"}
 
 
 def evaluate(loss, tensors, options, reduction, go, dtype):
     fn, diff = FNS[loss]
     t = {k: torch.tensor(v, dtype=dtype) for k, v in tensors.items() if k in diff}
+    diff = [k for k in diff if k in t]
     for k in diff:
         t[k].requires_grad_(True)
     lengths = None
     if "chosen_lengths" in tensors:
         lengths = (np.asarray(tensors["chosen_lengths"]).astype(np.int64), np.asarray(tensors["rejected_lengths"]).astype(np.int64))
     per, outs = fn(t, options, lengths)
+    nan = loss in NAN_REDUCED
     if reduction is None or reduction == "mean":
-        out = per.mean()
+        out = per.nanmean() if nan else per.mean()
     elif reduction == "sum":
-        out = per.sum()
+        out = per.nansum() if nan else per.sum()
     else:
         out = per
     g = torch.ones_like(out) if go is None else torch.tensor(go, dtype=dtype)
-    grads = torch.autograd.grad(out, [t[k] for k in diff], grad_outputs=g, allow_unused=True)
+    if out.requires_grad:
+        grads = torch.autograd.grad(out, [t[k] for k in diff], grad_outputs=g, allow_unused=True)
+    else:  # KTO with both sides empty: TRL's losses are two empty constants, nothing is differentiated
+        grads = [None] * len(diff)
     grads = {k: (np.zeros(t[k].shape) if v is None else v.detach().double().numpy()) for k, v in zip(diff, grads)}
     return out.detach().double().numpy(), grads, {k: v.detach().double().numpy() for k, v in outs.items()}
 
@@ -244,7 +352,7 @@ def case(cid, loss, tensors, options=None, reduction=None, go=None, only_f32=Fal
             out, grads, outs = evaluate(loss, tensors, options, reduction, go, torch.float32)
         else:
             out, grads, outs = evaluate(loss, tensors, options, reduction, go, torch.float64)
-    except RuntimeError as e:  # the reference raised (torch's shape checks)
+    except (RuntimeError, KeyError) as e:  # the reference raised (torch's shape checks; KTO's missing KL batch)
         CASES.append(make_case(cid, loss, tensors, options, reduction, dtypes_for(tensors, None), None, None, {}, first_line(e)))
         return
     dtypes = ["float32"] if only_f32 else dtypes_for(tensors, go)
@@ -381,8 +489,101 @@ def gen_orpo():
     case("orpo_err_batch", "trl:odds_ratio_loss", {"chosen_logps": logps(3, -3.0, -0.1), "rejected_logps": logps(4, -3.0, -0.1)}, {})
 
 
+def kto_inputs(nc, nr, nk=None, spread=3.0, kl_shift=0.0):
+    """An unpaired batch: nc chosen, nr rejected; a KL batch of nk (default nc + nr;
+    None-less: 0 gives an empty one), its reference log-probabilities shifted by
+    −kl_shift (so the KL estimate is about kl_shift)."""
+    c, r = logps(nc, -60.0, -5.0), logps(nr, -60.0, -5.0)
+    nk = nc + nr if nk is None else nk
+    k = logps(nk, -60.0, -5.0)
+    return {
+        "policy_chosen_logps": c,
+        "policy_rejected_logps": r,
+        "policy_KL_logps": k,
+        "reference_chosen_logps": f32(c + randn(nc, scale=spread)),
+        "reference_rejected_logps": f32(r + randn(nr, scale=spread)),
+        "reference_KL_logps": f32(k - kl_shift + randn(nk, scale=spread)),
+    }
+
+
+def no_kl(t):
+    return {k: v for k, v in t.items() if "KL" not in k}
+
+
+def gen_kto():
+    n = 0
+    for lt in ("kto", "apo_zero_unpaired"):
+        for beta in (0.1, 0.5, 2.0):
+            for red in (None, "sum", "none"):
+                n += 1
+                nc, nr = int(rng.integers(0, 6)), int(rng.integers(1, 6))
+                if n % 3 == 0:
+                    nc, nr = nr, nc  # an empty chosen side on the other side too
+                sp = 3.0 if beta < 1 else 0.6
+                t = kto_inputs(nc, nr, spread=sp, kl_shift=[1.5, -1.0, 0.3][n % 3] / beta * 0.2)
+                if lt == "apo_zero_unpaired":
+                    t = no_kl(t)
+                o = {"loss_type": lt, "beta": beta,
+                     "desirable_weight": [1.0, 1.33, 0.7][n % 3], "undesirable_weight": [1.0, 0.8, 2.5][(n // 3) % 3]}
+                go = randn(nc + nr) if red == "none" and n % 2 == 0 else (np.array(-0.5) if red == "sum" and n % 4 == 1 else None)
+                case(f"kto_{lt}_b{beta}_{red}_{n}_c{nc}r{nr}", "trl:kto_loss", t, o, red, go)
+    case("kto_default", "trl:kto_loss", kto_inputs(3, 2), {})
+    case("kto_apo_defaults", "trl:kto_loss", no_kl(kto_inputs(2, 3)), {"loss_type": "apo_zero_unpaired"})
+    # apo_zero_unpaired given KL log-probabilities: ignored (TRL does not compute them), zero gradients
+    case("kto_apo_kl_ignored", "trl:kto_loss", kto_inputs(2, 2, spread=1.0), {"loss_type": "apo_zero_unpaired", "beta": 0.5}, "none")
+    # the KL estimate: clamped (negative mean), positive, a KL batch of another size than the batch
+    case("kto_kl_clamped", "trl:kto_loss", kto_inputs(3, 3, spread=1.0, kl_shift=-2.0), {"beta": 0.5}, "none")
+    case("kto_kl_positive", "trl:kto_loss", kto_inputs(2, 4, spread=1.0, kl_shift=2.5), {"beta": 0.5}, "none", randn(6))
+    case("kto_kl_batch7", "trl:kto_loss", kto_inputs(2, 1, nk=7, spread=1.0, kl_shift=0.8), {"beta": 1.0})
+    case("kto_kl_batch1", "trl:kto_loss", kto_inputs(4, 2, nk=1, spread=1.0, kl_shift=0.8), {"beta": 1.0}, "sum")
+    # unequal sides, larger batch, weights countering the imbalance
+    case("kto_c9_r2", "trl:kto_loss", kto_inputs(9, 2, spread=2.0, kl_shift=0.5),
+         {"beta": 0.2, "desirable_weight": 1.0, "undesirable_weight": 4.5}, "none", randn(11))
+    case("kto_c1_r8_mean", "trl:kto_loss", kto_inputs(1, 8, spread=2.0, kl_shift=0.5), {"beta": 0.2, "desirable_weight": 2.0})
+    # an empty side, each, for both loss types; both empty (mean NaN, sum 0, none (0,))
+    for lt in ("kto", "apo_zero_unpaired"):
+        for nc, nr in ((0, 3), (4, 0)):
+            t = kto_inputs(nc, nr, spread=1.0, kl_shift=0.4)
+            t = t if lt == "kto" else no_kl(t)
+            for red in (None, "none"):
+                case(f"kto_{lt}_c{nc}_r{nr}_{red}", "trl:kto_loss", t, {"loss_type": lt, "beta": 0.7}, red)
+    for red in (None, "sum", "none"):
+        case(f"kto_empty_{red}", "trl:kto_loss", kto_inputs(0, 0, nk=2, spread=1.0), {}, red)
+    # one completion
+    case("kto_one", "trl:kto_loss", kto_inputs(1, 0, nk=2, spread=1.0, kl_shift=0.3), {"beta": 0.3}, "sum")
+    # an empty KL batch: the mean of nothing is NaN, and so is every kto loss (nanmean: NaN)
+    case("kto_kl_empty", "trl:kto_loss", kto_inputs(2, 2, nk=0, spread=1.0), {}, None)
+    case("kto_kl_empty_none", "trl:kto_loss", kto_inputs(2, 2, nk=0, spread=1.0), {}, "none")
+    # a NaN log-probability: nanmean leaves its loss out; its gradient is 0·NaN
+    for lt in ("kto", "apo_zero_unpaired"):
+        t = kto_inputs(3, 2, spread=1.0, kl_shift=0.3)
+        t["policy_chosen_logps"] = t["policy_chosen_logps"].copy()
+        t["policy_chosen_logps"][1] = np.nan
+        t = t if lt == "kto" else no_kl(t)
+        for red in (None, "sum"):
+            case(f"kto_nan_{lt}_{red}", "trl:kto_loss", t, {"loss_type": lt, "beta": 0.5}, red)
+    # a NaN in the KL batch: kl NaN, every kto loss NaN
+    t = kto_inputs(2, 2, spread=1.0)
+    t["policy_KL_logps"] = t["policy_KL_logps"].copy()
+    t["policy_KL_logps"][0] = np.nan
+    case("kto_nan_kl", "trl:kto_loss", t, {}, "none")
+    # large log-ratios: saturated sigmoids
+    t = {"policy_chosen_logps": np.array([-1.0, -500.0]), "policy_rejected_logps": np.array([-500.0, -1.0, -40.0]),
+         "policy_KL_logps": np.array([-30.0, -35.0]),
+         "reference_chosen_logps": np.array([-300.0, -250.0]), "reference_rejected_logps": np.array([-250.0, -300.0, -40.0]),
+         "reference_KL_logps": np.array([-31.0, -35.5])}
+    for lt in ("kto", "apo_zero_unpaired"):
+        case(f"kto_saturated_{lt}", "trl:kto_loss", t if lt == "kto" else no_kl(t), {"loss_type": lt, "beta": 1.0}, "none")
+    # errors TRL raises too: KL batches of different sizes; kto without a KL batch
+    t = kto_inputs(2, 2, nk=3)
+    t["reference_KL_logps"] = t["reference_KL_logps"][:2]
+    case("kto_err_kl_batch", "trl:kto_loss", t, {})
+    case("kto_err_no_kl", "trl:kto_loss", no_kl(kto_inputs(2, 2)), {})
+
+
 if __name__ == "__main__":
     gen_dpo()
     gen_cpo()
     gen_orpo()
+    gen_kto()
     write(OUT, GENERATOR, versions(torch=torch.__version__, trl=trl.__version__), CASES, count_errors=True)

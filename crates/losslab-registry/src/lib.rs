@@ -484,6 +484,8 @@ pub struct Evaluation {
     /// (TRL's logged rewards, detached: `β·(π − ref)` for DPO, `β·π` or AlphaPO's `β·R(π)` for CPO);
     /// `trl:odds_ratio_loss`'s per-pair `chosen_rewards`, `rejected_rewards` (`β·π`), `log_odds_ratio`
     /// (`log σ(log_odds)`) and `log_odds_chosen` (`log_odds`), whose means TRL returns;
+    /// `trl:kto_loss`'s `chosen_rewards` (`(B_c,)`) and `rejected_rewards` (`(B_r,)`), `β·(π − ref)`
+    /// detached, and `kl` (0-d: the clamped, detached KL estimate; 0 for apo_zero_unpaired);
     /// `trl:grpo_loss`'s statistics as `GRPOTrainer` logs them (0-d, TRL's names with `/`
     /// written `_`): `clip_ratio_low_mean`, `clip_ratio_high_mean`, `clip_ratio_region_mean`,
     /// `clip_ratio_low_min`, `clip_ratio_high_max` (the clipped loss types: grpo, bnpo,

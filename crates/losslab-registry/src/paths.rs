@@ -233,6 +233,7 @@ static PATHS: &[LossPath] = &[
     general("trl:dpo_loss", PREFERENCE),
     general("trl:cpo_loss", PREFERENCE),
     general("trl:odds_ratio_loss", PREFERENCE),
+    general("trl:kto_loss", PREFERENCE),
     general("pml:arc_face", METRIC_FACE),
     general("pml:cos_face", METRIC_FACE),
     general("pml:sphere_face", METRIC_FACE),
@@ -253,7 +254,7 @@ static PATHS: &[LossPath] = &[
 ];
 
 const CONTRASTIVE: &str = "the (N, N) logits by one matrix product in f64 (the gemm crate, multi-threaded), the row (and column) log-sum-exps or sigmoids in parallel over rows (blocks of columns) by scalar f64 loops, the gradient written over the logits and two more gemm products (G·Y, Gᵀ·X): not a fused kernel, but O(N² D) in gemm and O(N²) memory";
-const PREFERENCE: &str = "widened to f64, single-threaded scalar loops per pair (aot/aot_unpaired: two sorts of the batch); the value, the rewards and the gradient in separate passes";
+const PREFERENCE: &str = "widened to f64, single-threaded scalar loops per pair (aot/aot_unpaired: two sorts of the batch; kto: per completion, after one compensated sum over the KL batch); the value, the rewards and the gradient in separate passes";
 const METRIC_FACE: &str = "widened to f64: the (N, C) cosines of the normalised rows and columns by blocks of 16 rows in parallel (rayon above 32 768 multiply-adds; 64-column tiles, each dot product a sequential loop: the same bits on any thread count), the per-row log-sum-exp by single-threaded scalar loops, the gradient by two more O(N C D) products in the same parallel row blocks and the normalisations' backward";
 const METRIC_PAIRS: &str = "widened to f64: the (N, N) cosines by blocks of 16 anchors in parallel (rayon above 32 768 multiply-adds; 64-column tiles, each dot product a sequential loop: the same bits on any thread count), each anchor's masked log-sum-exps over its positives and negatives by single-threaded scalar loops (O(N) per row, with the labels compared per pair), the gradient as an (N, N) matrix and two more O(N² D) products by the same parallel row blocks";
 const METRIC_LIFTED: &str = "widened to f64: the (N, N) Euclidean distances from the differences by blocks of 16 anchors in parallel (rayon above 32 768 multiply-adds; 64-column tiles, each distance a sequential loop: the same bits on any thread count), each anchor's masked log-sum-exps in parallel row blocks; lifted_structure combines its two anchors' negative log-sum-exps per positive pair (O(N²), never pml's (P, N²) matrix); the gradient as an (N, N) matrix through cdist's backward by two more O(N² D) products in the same parallel row blocks";

@@ -1,12 +1,13 @@
 //! Preference optimisation (`trl:`): TRL 1.16.0's DPO (every loss type but
-//! `sft`), CPO/SimPO/AlphaPO and ORPO's odds-ratio term, from per-sequence
-//! log-probabilities of shape `(B,)`.
+//! `sft`), CPO/SimPO/AlphaPO, ORPO's odds-ratio term and KTO, from per-sequence
+//! log-probabilities of shape `(B,)` (KTO: unpaired, chosen and rejected of
+//! their own sizes).
 
 use super::call::{Call, Output};
 use super::{eval, float, opt, opt_float, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
 use crate::Result;
-use losslab::trl::{CpoLoss, CpoLossType, DpoLoss, DpoLossType, FDivergence, OddsRatioLoss, PreferenceGradients};
+use losslab::trl::{CpoLoss, CpoLossType, DpoLoss, DpoLossType, FDivergence, KtoGradients, KtoLoss, KtoLossType, OddsRatioLoss, PreferenceGradients};
 use losslab::Reduction;
 use ndarray::ArrayD;
 
@@ -76,6 +77,28 @@ pub(super) const LOSSES: &[LossSpec] = &[
         default_reduction: Some(Reduction::Mean),
         grads: &["chosen_logps", "rejected_logps"],
         eval: eval!(odds_ratio),
+    },
+    LossSpec {
+        framework: Framework::Trl,
+        name: "kto_loss",
+        summary: "KTO as TRL 1.16.0's KTOTrainer computes it on an unpaired batch: w_d·(1 − σ(β(l_c − z))) per chosen, w_u·(1 − σ(β(z − l_r))) per rejected, z = the detached KL estimate clamped at 0; nanmean",
+        tensors: &[
+            float("policy_chosen_logps", "the policy's log-probabilities of the desirable completions (summed over their tokens), shape (B_c,), B_c ≥ 0"),
+            float("policy_rejected_logps", "the policy's log-probabilities of the undesirable completions, shape (B_r,), B_r ≥ 0 (independent of B_c)"),
+            opt_float("policy_KL_logps", "the policy's log-probabilities of the mismatched KL completions, shape (B_k,); needed by kto (detached: zero gradient)"),
+            float("reference_chosen_logps", "the reference model's log-probabilities of the desirable completions, shape (B_c,)"),
+            float("reference_rejected_logps", "the reference model's log-probabilities of the undesirable completions, shape (B_r,)"),
+            opt_float("reference_KL_logps", "the reference model's log-probabilities of the KL completions, shape (B_k,); given with policy_KL_logps (zero gradient)"),
+        ],
+        options: &[
+            opt("loss_type", OptionType::Choice(&["kto", "apo_zero_unpaired"]), "kto", "the objective (KTOConfig.loss_type); apo_zero_unpaired has no KL term"),
+            BETA,
+            opt("desirable_weight", OptionType::Float, "1.0", "the weight w_d of the desirable (chosen) losses"),
+            opt("undesirable_weight", OptionType::Float, "1.0", "the weight w_u of the undesirable (rejected) losses"),
+        ],
+        default_reduction: Some(Reduction::Mean),
+        grads: &["policy_chosen_logps", "policy_rejected_logps", "policy_KL_logps", "reference_chosen_logps", "reference_rejected_logps", "reference_KL_logps"],
+        eval: eval!(kto),
     },
 ];
 
@@ -157,4 +180,42 @@ fn odds_ratio<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     }
     let g = loss.backward(pc.view(), pr.view(), c.grad_output_for(&value)?.view())?;
     Ok(Output { value, grads: named(g), aux })
+}
+
+fn kto<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
+    let loss = KtoLoss::new()
+        .reduction(reduction(c))
+        .loss_type(c.name("loss_type").parse::<KtoLossType>()?)
+        .beta(c.f64("beta"))
+        .desirable_weight(c.f64("desirable_weight"))
+        .undesirable_weight(c.f64("undesirable_weight"));
+    let (pc, pr, rc, rr) = (c.float("policy_chosen_logps"), c.float("policy_rejected_logps"), c.float("reference_chosen_logps"), c.float("reference_rejected_logps"));
+    let kl = match (c.opt_float("policy_KL_logps"), c.opt_float("reference_KL_logps")) {
+        (Some(a), Some(b)) => Some((a, b)),
+        (None, None) => None,
+        (a, _) => crate::error::fail!(
+            MissingTensor,
+            "{}: `{}` given without `{}` (give both KL log-probabilities or neither)",
+            c.spec.qualified_name(),
+            if a.is_some() { "policy_KL_logps" } else { "reference_KL_logps" },
+            if a.is_some() { "reference_KL_logps" } else { "policy_KL_logps" }
+        ),
+    };
+    let kl = || kl.as_ref().map(|(a, b)| (a.view(), b.view()));
+    let value = loss.forward(pc.view(), pr.view(), rc.view(), rr.view(), kl())?;
+    let (cr, rj, z) = loss.terms(pc.view(), pr.view(), rc.view(), rr.view(), kl())?;
+    let aux = vec![("chosen_rewards", T::into_tensor(cr)), ("rejected_rewards", T::into_tensor(rj)), ("kl", T::into_tensor(z))];
+    if !c.want_grads {
+        return Ok(Output { value, grads: vec![], aux });
+    }
+    let g: KtoGradients<T> = loss.backward(pc.view(), pr.view(), rc.view(), rr.view(), kl(), c.grad_output_for(&value)?.view())?;
+    let mut grads = vec![
+        ("policy_chosen_logps", g.policy_chosen_logps),
+        ("policy_rejected_logps", g.policy_rejected_logps),
+        ("reference_chosen_logps", g.reference_chosen_logps),
+        ("reference_rejected_logps", g.reference_rejected_logps),
+    ];
+    grads.extend(g.policy_kl_logps.map(|t| ("policy_KL_logps", t)));
+    grads.extend(g.reference_kl_logps.map(|t| ("reference_KL_logps", t)));
+    Ok(Output { value, grads, aux })
 }

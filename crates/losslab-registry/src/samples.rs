@@ -677,6 +677,18 @@ static RECIPES: &[Recipe] = &[
     }),
     r("trl:cpo_loss", "B", &[1 << 20], &[1], |m, d| vec![("chosen_logps", m.uniform(d, -3.0, -0.05)), ("rejected_logps", m.uniform(d, -3.0, -0.05))]),
     r("trl:odds_ratio_loss", "B", &[1 << 20], &[1], |m, d| vec![("chosen_logps", m.uniform(d, -3.0, -0.05)), ("rejected_logps", m.uniform(d, -3.0, -0.05))]),
+    // KTO: B desirable and B undesirable completions, a KL batch of all 2B (as TRL's)
+    r("trl:kto_loss", "B", &[1 << 20], &[1], |m, d| {
+        let k = &[2 * d[0]][..];
+        vec![
+            ("policy_chosen_logps", m.uniform(d, -60.0, -5.0)),
+            ("policy_rejected_logps", m.uniform(d, -60.0, -5.0)),
+            ("policy_KL_logps", m.uniform(k, -60.0, -5.0)),
+            ("reference_chosen_logps", m.uniform(d, -60.0, -5.0)),
+            ("reference_rejected_logps", m.uniform(d, -60.0, -5.0)),
+            ("reference_KL_logps", m.uniform(k, -60.0, -5.0)),
+        ]
+    }),
     // ---- per-token losses over (B, T, V) logits
     r("losslab:sequence_log_probs", "B×T×V", TOKENS, TOKENS_MIN, |m, d| vec![("logits", m.normal(d, 2.0)), ("labels", m.classes(&d[..2], 0, d[2]))]),
     r("trl:generalized_jsd_loss", "B×T×V", TOKENS, TOKENS_MIN, |m, d| {

@@ -367,7 +367,8 @@ fn golden_generative() {
 }
 
 /// TRL's preference losses (`scripts/golden/preference.py`): `DPOTrainer._compute_loss`,
-/// `CPOTrainer.cpo_loss` and `ORPOTrainer.odds_ratio_loss` themselves, with the rewards.
+/// `CPOTrainer.cpo_loss`, `ORPOTrainer.odds_ratio_loss` and `KTOTrainer._compute_loss`
+/// themselves, with the rewards (and KTO's KL estimate).
 #[test]
 fn golden_preference() {
     check_file("preference.json");

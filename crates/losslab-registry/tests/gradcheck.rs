@@ -347,7 +347,9 @@ fn detseg_setups() -> Vec<Setup> {
 
 /// TRL's preference losses: every DPO loss type (with lengths for ipo and
 /// sigmoid_norm), every f-divergence, every CPO loss type with and without
-/// AlphaPO's α, ORPO; log-ratios away from hinge's kink and the sorts' ties.
+/// AlphaPO's α, ORPO, both KTO loss types (the KL estimate positive and
+/// clamped, an empty side; the KL inputs are [`DETACHED`]); log-ratios away
+/// from hinge's kink and the sorts' ties, KL means away from the clamp.
 fn preference_setups() -> Vec<Setup> {
     use OptionValue::{Float, Name as N};
     let name = |s: &str| N(losslab_registry::Name::new(s).unwrap());
@@ -395,6 +397,35 @@ fn preference_setups() -> Vec<Setup> {
     let or = f(&[4], &[-0.9, -0.2, -0.75, -1.6]);
     v.push(setup("trl:odds_ratio_loss", vec![("chosen_logps", oc.clone()), ("rejected_logps", or.clone())], vec![]));
     v.push(setup("trl:odds_ratio_loss", vec![("chosen_logps", oc), ("rejected_logps", or)], vec![("beta", Float(2.0))]));
+    // KTO: 3 chosen, 2 rejected, a KL batch of 5 whose mean log-ratio is 0.3 (kl > 0) or −0.5 (clamped);
+    // one empty side; apo_zero_unpaired with and without the (ignored) KL batch
+    let kc = f(&[3], &[-10.3, -7.9, -12.6]);
+    let krc = f(&[3], &[-10.9, -7.1, -12.2]);
+    let kr = f(&[2], &[-11.2, -8.4]);
+    let krr = f(&[2], &[-10.6, -9.3]);
+    let kk = f(&[5], &[-20.0, -21.5, -19.0, -22.0, -18.5]);
+    let krk_pos = f(&[5], &[-20.5, -21.5, -19.4, -22.1, -19.0]);
+    let krk_neg = f(&[5], &[-19.5, -21.0, -18.6, -21.5, -18.4]);
+    let e = f(&[0], &[]);
+    let kto = |c: &Tensor, rc: &Tensor, r: &Tensor, rr: &Tensor, kl: Option<&Tensor>| {
+        let mut t = vec![("policy_chosen_logps", c.clone()), ("reference_chosen_logps", rc.clone()), ("policy_rejected_logps", r.clone()), ("reference_rejected_logps", rr.clone())];
+        if let Some(k) = kl {
+            t.push(("policy_KL_logps", kk.clone()));
+            t.push(("reference_KL_logps", k.clone()));
+        }
+        t
+    };
+    let w = |b: f64| vec![("beta", Float(b)), ("desirable_weight", Float(1.3)), ("undesirable_weight", Float(0.6))];
+    v.push(setup("trl:kto_loss", kto(&kc, &krc, &kr, &krr, Some(&krk_pos)), w(0.7)));
+    v.push(setup("trl:kto_loss", kto(&kc, &krc, &kr, &krr, Some(&krk_neg)), w(0.4)));
+    v.push(setup("trl:kto_loss", kto(&e, &e, &kr, &krr, Some(&krk_pos)), w(1.5)));
+    v.push(setup("trl:kto_loss", kto(&kc, &krc, &e, &e, Some(&krk_pos)), vec![]));
+    let apo = |mut o: Vec<(&'static str, OptionValue)>| {
+        o.push(("loss_type", name("apo_zero_unpaired")));
+        o
+    };
+    v.push(setup("trl:kto_loss", kto(&kc, &krc, &kr, &krr, None), apo(w(0.7))));
+    v.push(setup("trl:kto_loss", kto(&kc, &krc, &kr, &krr, Some(&krk_pos)), apo(vec![])));
     v
 }
 
@@ -691,6 +722,14 @@ fn policy_setups() -> Vec<Setup> {
     v
 }
 
+/// Inputs the reference detaches: their gradient is zero by its design (not
+/// the derivative of the loss, which depends on them), checked to be exactly
+/// zero; the golden suite checks it against the reference's autograd.
+const DETACHED: &[(&str, &str, &str)] = &[
+    ("trl:kto_loss", "policy_KL_logps", "TRL computes the KL log-probabilities under no_grad and detaches the KL estimate"),
+    ("trl:kto_loss", "reference_KL_logps", "TRL detaches the KL estimate"),
+];
+
 /// Losses whose reference gradient is, by the reference's design, not the
 /// derivative of the loss: their gradients are routed and shaped as the others',
 /// and checked against the reference's autograd by the golden suite.
@@ -762,6 +801,12 @@ fn every_gradient_matches_finite_differences() {
 
             for (name, grad) in &e.grads {
                 if NOT_THE_DERIVATIVE.iter().any(|(l, _)| *l == s.loss) {
+                    continue;
+                }
+                if DETACHED.iter().any(|(l, t, _)| *l == s.loss && t == name) {
+                    if values(grad).iter().any(|&g| g != 0.0) {
+                        failures.push(format!("{label}: d/d{name} = {:?}, expected zeros (detached)", values(grad)));
+                    }
                     continue;
                 }
                 let g = values(grad);

@@ -1,13 +1,14 @@
 //! Preference optimisation: the losses TRL's trainers compute from the
 //! per-sequence log-probabilities of a chosen and a rejected completion —
-//! DPO and its variants (`trl:dpo_loss`), CPO/SimPO/AlphaPO (`trl:cpo_loss`)
-//! and ORPO's odds-ratio term (`trl:odds_ratio_loss`), with TRL 1.16.0's
-//! semantics.
+//! DPO and its variants (`trl:dpo_loss`), CPO/SimPO/AlphaPO (`trl:cpo_loss`),
+//! ORPO's odds-ratio term (`trl:odds_ratio_loss`) and KTO on unpaired
+//! batches (`trl:kto_loss`), with TRL 1.16.0's semantics.
 //!
 //! Every loss here takes one log-probability per sequence (shape `(B,)`: the
 //! model's log-probabilities of the completion's tokens, summed, or averaged
-//! where TRL averages them), gives one value per pair, and reduces them by its
-//! `reduction` (default `Mean`: the mean TRL takes). Everything is computed in
+//! where TRL averages them), gives one value per pair (KTO: per completion of an
+//! unpaired batch), and reduces them by its `reduction` (default `Mean`: the
+//! mean TRL takes; KTO's is its `nanmean`). Everything is computed in
 //! f64 and rounded once to the inputs' precision.
 //!
 //! Where the reference lives in TRL 1.16.0:
@@ -16,7 +17,9 @@
 //!   forward passes;
 //! - `CPOTrainer.cpo_loss` (`trl/experimental/cpo/cpo_trainer.py`: CPO moved to
 //!   `trl.experimental`);
-//! - `ORPOTrainer.odds_ratio_loss` (`trl/experimental/orpo/orpo_trainer.py`).
+//! - `ORPOTrainer.odds_ratio_loss` (`trl/experimental/orpo/orpo_trainer.py`);
+//! - `KTOTrainer._compute_loss` (`trl/trainer/kto_trainer.py`): like DPO's, inline
+//!   (TRL 1.16 has no `kto_loss` method any more).
 
 use crate::machinery::error::{check_option, same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
@@ -55,15 +58,20 @@ impl Terms {
         Terms { values: vec![0.0; n], partials: vec![[0.0; 4]; n], index: None }
     }
 
+    /// The gradient of input `m` (of `len` elements) from the items `items`:
+    /// each one's upstream scale times its partial, added at its index.
+    fn scatter(&self, m: usize, items: std::ops::Range<usize>, len: usize, s: &Scales) -> Vec<f64> {
+        let mut g = vec![0.0; len];
+        for k in items {
+            let j = self.index.as_ref().map_or(k, |ix| ix[k][m]);
+            g[j] += s.at(k) * self.partials[k][m];
+        }
+        g
+    }
+
     fn grads<T: Float>(&self, shape: &[usize], s: &Scales, with_ref: bool) -> PreferenceGradients<T> {
-        let col = |m: usize| {
-            let mut g = vec![0.0; self.partials.len()];
-            for (k, p) in self.partials.iter().enumerate() {
-                let j = self.index.as_ref().map_or(k, |ix| ix[k][m]);
-                g[j] += s.at(k) * p[m];
-            }
-            narrow::<T>(shape, g)
-        };
+        let n = self.partials.len();
+        let col = |m: usize| narrow::<T>(shape, self.scatter(m, 0..n, n, s));
         PreferenceGradients {
             chosen_logps: col(0),
             rejected_logps: col(1),
@@ -943,6 +951,352 @@ impl OddsRatioLoss {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// trl:kto_loss
+
+choice! {
+    /// The objective of [`KtoLoss`], TRL 1.16.0's `KTOConfig.loss_type` (its two
+    /// choices). Notation: `β` the `beta`, `l_c = π_c − ref_c`, `l_r = π_r − ref_r`
+    /// the log-ratios, `z` the batch's KL estimate ([`KtoLoss`]), `w_d`, `w_u`
+    /// the desirable and undesirable weights:
+    ///
+    /// ```text
+    ///                      chosen (desirable)          rejected (undesirable)
+    /// kto                  w_d·(1 − σ(β(l_c − z)))     w_u·(1 − σ(β(z − l_r)))     (KTO, Eq. 7)
+    /// apo_zero_unpaired    w_d·(1 − σ(βl_c))           w_u·σ(βl_r)                 (APO-zero, unpaired; no KL term)
+    /// ```
+    ///
+    /// # Examples
+    /// ```
+    /// use losslab::trl::KtoLossType;
+    /// assert_eq!("apo_zero_unpaired".parse::<KtoLossType>().unwrap(), KtoLossType::ApoZeroUnpaired);
+    /// assert!("sigmoid".parse::<KtoLossType>().is_err());
+    /// ```
+    KtoLossType, "kto_loss", "loss_type", {
+        /// KTO's loss (Ethayarajh et al. 2024), the default.
+        #[default]
+        Kto = "kto",
+        /// The unpaired form of APO-zero (D'Oosterlinck et al. 2024): KTO's shape without the KL term.
+        ApoZeroUnpaired = "apo_zero_unpaired",
+    }
+}
+
+/// The gradients of [`KtoLoss`] with respect to its log-probabilities, each of
+/// its input's shape. The KL log-probabilities' are zeros: TRL computes the
+/// policy's under `no_grad` and detaches the KL estimate (`None` when they
+/// were not given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KtoGradients<T> {
+    /// Gradient with respect to `policy_chosen_logps`.
+    pub policy_chosen_logps: ArrayD<T>,
+    /// Gradient with respect to `policy_rejected_logps`.
+    pub policy_rejected_logps: ArrayD<T>,
+    /// Gradient with respect to `reference_chosen_logps` (autograd's, for the formula as written).
+    pub reference_chosen_logps: ArrayD<T>,
+    /// Gradient with respect to `reference_rejected_logps`.
+    pub reference_rejected_logps: ArrayD<T>,
+    /// Gradient with respect to `policy_KL_logps`: zeros (detached).
+    pub policy_kl_logps: Option<ArrayD<T>>,
+    /// Gradient with respect to `reference_KL_logps`: zeros (detached).
+    pub reference_kl_logps: Option<ArrayD<T>>,
+}
+
+/// [`KtoLoss::terms`]: TRL's other outputs, `(chosen_rewards, rejected_rewards, kl)`.
+pub type KtoTerms<T> = (ArrayD<T>, ArrayD<T>, ArrayD<T>);
+
+/// KTO and unpaired APO-zero, as TRL 1.16.0's `KTOTrainer._compute_loss`
+/// (`trl/trainer/kto_trainer.py`; TRL 1.16 has no `kto_loss` method any more:
+/// the loss is inline there, after the forward passes) computes them from the
+/// per-sequence log-probabilities of an **unpaired** batch: the policy's and the
+/// reference model's of the desirable (chosen) completions, shape `(B_c,)`, and
+/// of the undesirable (rejected) ones, shape `(B_r,)`, with `B_c` and `B_r`
+/// independent (either may be 0), and for `kto` of the mismatched KL
+/// completions, shape `(B_k,)`:
+///
+/// ```text
+/// z = max(mean(policy_KL_logps − reference_KL_logps), 0)     detached (kto only; apo_zero_unpaired: 0)
+/// losses = [w_d·ℓ_c(l_c), …, w_u·ℓ_r(l_r), …]                 the chosen first, then the rejected
+/// ```
+///
+/// with `ℓ_c`, `ℓ_r` of the [`KtoLossType`] (default `kto`). Under
+/// `Reduction::None` the result is that `(B_c + B_r,)` vector; `Mean` (the
+/// default) is TRL's `losses.nanmean()`: NaN losses (from NaN inputs) are left
+/// out of the mean and their inputs get the gradient `0 · ∂ℓ` (NaN), as
+/// PyTorch's; `Sum` is the matching `nansum` and `BatchMean` the `nansum`
+/// over `B_c + B_r`. An empty batch has mean NaN.
+///
+/// The KL estimate `z` is TRL's: the mean over the KL batch (NaN for an empty
+/// one, which makes every `kto` loss NaN), clamped at 0 (NaN stays NaN) and
+/// detached, so the KL log-probabilities get zero gradients (TRL computes the
+/// policy's under `no_grad` too). This is **one process's** value: with
+/// several processes TRL averages the processes' means
+/// (`accelerator.gather_for_metrics(kl).mean()`) before clamping; pass the
+/// whole KL batch of equal per-process parts for the same value. The
+/// reference log-probabilities are differentiated as the formula is written
+/// (TRL computes them under `no_grad` or takes them precomputed, so they are
+/// normally constants). `apo_zero_unpaired` ignores the KL log-probabilities
+/// (TRL does not compute them; its `kl` is 0), though their shapes are checked
+/// when given. [`terms`](KtoLoss::terms) gives TRL's other outputs: the rewards
+/// `β·l_c`, `β·l_r` (detached) and `z`. Outside this function, in TRL: the
+/// MoE router's auxiliary loss.
+///
+/// # Errors
+/// [`LossError::Shape`] if a log-probability tensor is not 1-D or a reference
+/// one has another shape than its policy one; [`LossError::Option`] for a
+/// non-finite `beta`, `desirable_weight` or `undesirable_weight`;
+/// [`LossError::Unsupported`] for `kto` without the KL log-probabilities.
+///
+/// # Examples
+/// ```
+/// use ndarray::array;
+/// use losslab::trl::KtoLoss;
+/// use losslab::Reduction;
+/// // two desirable completions, one undesirable; KL batch of three
+/// let (pc, rc) = (array![-10.0f64, -12.0], array![-11.0f64, -12.0]);
+/// let (pr, rr) = (array![-9.0f64], array![-10.0f64]);
+/// let (pk, rk) = (array![-5.0f64, -6.0, -7.0], array![-5.5f64, -6.5, -7.0]);
+/// let l = KtoLoss::new().beta(1.0).reduction(Reduction::None);
+/// let v = l.forward(pc.view(), pr.view(), rc.view(), rr.view(), Some((pk.view(), rk.view()))).unwrap();
+/// let s = |x: f64| 1.0 / (1.0 + (-x).exp());
+/// // z = mean(0.5, 0.5, 0) = 1/3; l_c = 1, 0; l_r = 1
+/// let z = 1.0 / 3.0;
+/// assert!((v[0] - (1.0 - s(1.0 - z))).abs() < 1e-15);
+/// assert!((v[1] - (1.0 - s(-z))).abs() < 1e-15);
+/// assert!((v[2] - (1.0 - s(z - 1.0))).abs() < 1e-15);
+/// ```
+///
+/// # References
+/// K. Ethayarajh, W. Xu, N. Muennighoff, D. Jurafsky, D. Kiela, "KTO: Model
+/// Alignment as Prospect Theoretic Optimization", ICML 2024; K. D'Oosterlinck
+/// et al., "Anchored Preference Optimization and Contrastive Revisions:
+/// Addressing Underspecification in Alignment" (APO), 2024. TRL 1.16.0,
+/// `trl/trainer/kto_trainer.py`, `KTOTrainer._compute_loss`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KtoLoss {
+    /// The reduction of the losses (default `Mean`: TRL's `nanmean`).
+    pub reduction: Reduction,
+    /// The objective (default `kto`).
+    pub loss_type: KtoLossType,
+    /// β (default 0.1).
+    pub beta: f64,
+    /// The weight of the desirable (chosen) losses (default 1).
+    pub desirable_weight: f64,
+    /// The weight of the undesirable (rejected) losses (default 1).
+    pub undesirable_weight: f64,
+}
+
+impl Default for KtoLoss {
+    fn default() -> Self {
+        KtoLoss { reduction: Reduction::Mean, loss_type: KtoLossType::Kto, beta: 0.1, desirable_weight: 1.0, undesirable_weight: 1.0 }
+    }
+}
+
+/// One evaluation of [`KtoLoss`]: the losses (chosen, then rejected), their
+/// reducer (its mean over the non-NaN ones), the KL estimate, `B_c`.
+struct KtoRun {
+    t: Terms,
+    r: Reducer,
+    kl: f64,
+    nc: usize,
+}
+
+impl KtoRun {
+    /// The result: the losses, or their NaN-skipping reduction.
+    fn output<T: Float>(&self) -> ArrayD<T> {
+        if self.r.reduction == Reduction::None {
+            return self.r.output(self.t.values.clone());
+        }
+        self.r.output(self.t.values.iter().map(|&v| if v.is_nan() { 0.0 } else { v }).collect())
+    }
+
+    /// Each loss's upstream scale: `grad_output`'s, 0 for a NaN loss under a reduction (`nansum`'s backward).
+    fn scales<T: Float>(&self, loss: &'static str, grad_output: &ArrayViewD<'_, T>) -> Result<Scales> {
+        let s = self.r.scales(loss, grad_output)?;
+        if self.r.reduction == Reduction::None {
+            return Ok(s);
+        }
+        Ok(Scales::PerSample(self.t.values.iter().enumerate().map(|(k, v)| if v.is_nan() { 0.0 } else { s.at(k) }).collect()))
+    }
+
+    fn grads<T: Float>(&self, shapes: [&[usize]; 4], kl: Option<(&[usize], &[usize])>, s: &Scales) -> KtoGradients<T> {
+        let (nc, n) = (self.nc, self.t.values.len());
+        let col = |m: usize, items: std::ops::Range<usize>| narrow::<T>(shapes[m], self.t.scatter(m, items.clone(), items.len(), s));
+        let zeros = |shape: &[usize]| ArrayD::from_elem(ndarray::IxDyn(shape), T::zero());
+        KtoGradients {
+            policy_chosen_logps: col(0, 0..nc),
+            policy_rejected_logps: col(1, nc..n),
+            reference_chosen_logps: col(2, 0..nc),
+            reference_rejected_logps: col(3, nc..n),
+            policy_kl_logps: kl.map(|(p, _)| zeros(p)),
+            reference_kl_logps: kl.map(|(_, r)| zeros(r)),
+        }
+    }
+}
+
+impl KtoLoss {
+    const NAME: &'static str = "kto_loss";
+
+    /// TRL's `KTOConfig` defaults: `Mean` (`nanmean`), `kto`, β = 0.1, both weights 1.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    crate::machinery::methods::setters!(
+        /// Sets the objective.
+        loss_type: KtoLossType,
+        /// Sets β.
+        beta: f64,
+        /// Sets the weight of the desirable losses.
+        desirable_weight: f64,
+        /// Sets the weight of the undesirable losses.
+        undesirable_weight: f64,
+        /// Sets the reduction of the losses (default `Mean`: TRL's `nanmean`).
+        reduction: Reduction
+    );
+
+    /// TRL's KL estimate: the clamped mean of the KL log-ratios (0 for `apo_zero_unpaired`).
+    fn kl<T: Float, D: Dimension>(&self, kl: Option<(&ArrayView<'_, T, D>, &ArrayView<'_, T, D>)>) -> Result<f64> {
+        let shapes = kl.map(|(p, r)| batch(Self::NAME, &[("policy_KL_logps", p.shape()), ("reference_KL_logps", r.shape())]));
+        if self.loss_type == KtoLossType::ApoZeroUnpaired {
+            shapes.transpose()?;
+            return Ok(0.0);
+        }
+        let Some((p, r)) = kl else {
+            return Err(LossError::Unsupported {
+                loss: Self::NAME,
+                message: "loss_type kto needs `policy_KL_logps` and `reference_KL_logps` (the KL completions' log-probabilities: TRL estimates the KL term from them)".into(),
+            });
+        };
+        let n = shapes.expect("given")?;
+        let m = crate::machinery::reduction::sum_f64(widen(p).iter().zip(widen(r)).map(|(a, b)| a - b)) / n as f64;
+        Ok(if m.is_nan() { m } else { m.max(0.0) })
+    }
+
+    fn run<T: Float, D: Dimension>(
+        &self,
+        pc: &ArrayView<'_, T, D>,
+        pr: &ArrayView<'_, T, D>,
+        rc: &ArrayView<'_, T, D>,
+        rr: &ArrayView<'_, T, D>,
+        kl: Option<(&ArrayView<'_, T, D>, &ArrayView<'_, T, D>)>,
+    ) -> Result<KtoRun> {
+        for (o, v) in [("beta", self.beta), ("desirable_weight", self.desirable_weight), ("undesirable_weight", self.undesirable_weight)] {
+            finite(Self::NAME, o, v)?;
+        }
+        let nc = batch(Self::NAME, &[("policy_chosen_logps", pc.shape()), ("reference_chosen_logps", rc.shape())])?;
+        let nr = batch(Self::NAME, &[("policy_rejected_logps", pr.shape()), ("reference_rejected_logps", rr.shape())])?;
+        let z = self.kl(kl)?;
+        let (pc, pr, rc, rr) = (widen(pc), widen(pr), widen(rc), widen(rr));
+        let (b, wd, wu) = (self.beta, self.desirable_weight, self.undesirable_weight);
+        let apo = self.loss_type == KtoLossType::ApoZeroUnpaired;
+        let n = nc + nr;
+        let mut t = Terms::new(n);
+        let mut index = Vec::with_capacity(n);
+        for i in 0..nc {
+            // w_d·(1 − σ(x)), x = β(l_c − z) (β·l_c for apo_zero_unpaired)
+            let l = pc[i] - rc[i];
+            let x = if apo { b * l } else { b * (l - z) };
+            let g = -wd * b * dsigmoid(x);
+            t.values[i] = wd * (1.0 - sigmoid_f64(x));
+            t.partials[i] = [g, 0.0, -g, 0.0];
+            index.push([i, 0, i, 0]);
+        }
+        for i in 0..nr {
+            let l = pr[i] - rr[i];
+            // kto: w_u·(1 − σ(β(z − l_r))); apo_zero_unpaired: w_u·σ(β·l_r); g = ∂/∂l_r
+            let (v, g) = if apo {
+                (wu * sigmoid_f64(b * l), wu * b * dsigmoid(b * l))
+            } else {
+                let x = b * (z - l);
+                (wu * (1.0 - sigmoid_f64(x)), wu * b * dsigmoid(x))
+            };
+            t.values[nc + i] = v;
+            t.partials[nc + i] = [0.0, g, 0.0, -g];
+            index.push([0, i, 0, i]);
+        }
+        t.index = Some(index);
+        let mut r = Reducer::counting(self.reduction, &[n], &[n]);
+        r.mean_denominator = t.values.iter().filter(|v| !v.is_nan()).count() as f64;
+        Ok(KtoRun { t, r, kl: z, nc })
+    }
+
+    /// The losses, reduced as `self.reduction` says. `kl`: `(policy_KL_logps,
+    /// reference_KL_logps)`, needed by `kto`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward<T: Float, D: Dimension>(
+        &self,
+        policy_chosen_logps: ArrayView<'_, T, D>,
+        policy_rejected_logps: ArrayView<'_, T, D>,
+        reference_chosen_logps: ArrayView<'_, T, D>,
+        reference_rejected_logps: ArrayView<'_, T, D>,
+        kl: Option<(ArrayView<'_, T, D>, ArrayView<'_, T, D>)>,
+    ) -> Result<ArrayD<T>> {
+        let k = self.run(&policy_chosen_logps, &policy_rejected_logps, &reference_chosen_logps, &reference_rejected_logps, kl.as_ref().map(|(a, b)| (a, b)))?;
+        Ok(k.output())
+    }
+
+    /// The gradients of `Σ grad_output · loss` (`grad_output` has the result's
+    /// shape) with respect to the six log-probabilities (the KL ones: zeros).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does
+    /// not have the result's shape.
+    pub fn backward<T: Float, D: Dimension>(
+        &self,
+        policy_chosen_logps: ArrayView<'_, T, D>,
+        policy_rejected_logps: ArrayView<'_, T, D>,
+        reference_chosen_logps: ArrayView<'_, T, D>,
+        reference_rejected_logps: ArrayView<'_, T, D>,
+        kl: Option<(ArrayView<'_, T, D>, ArrayView<'_, T, D>)>,
+        grad_output: ArrayViewD<'_, T>,
+    ) -> Result<KtoGradients<T>> {
+        let k = self.run(&policy_chosen_logps, &policy_rejected_logps, &reference_chosen_logps, &reference_rejected_logps, kl.as_ref().map(|(a, b)| (a, b)))?;
+        let s = k.scales(Self::NAME, &grad_output)?;
+        let shapes = [policy_chosen_logps.shape(), policy_rejected_logps.shape(), reference_chosen_logps.shape(), reference_rejected_logps.shape()];
+        Ok(k.grads(shapes, kl.as_ref().map(|(a, b)| (a.shape(), b.shape())), &s))
+    }
+
+    /// The loss and its gradients (of the result's sum when unreduced).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(
+        &self,
+        policy_chosen_logps: ArrayView<'_, T, D>,
+        policy_rejected_logps: ArrayView<'_, T, D>,
+        reference_chosen_logps: ArrayView<'_, T, D>,
+        reference_rejected_logps: ArrayView<'_, T, D>,
+        kl: Option<(ArrayView<'_, T, D>, ArrayView<'_, T, D>)>,
+    ) -> Result<(ArrayD<T>, KtoGradients<T>)> {
+        let k = self.run(&policy_chosen_logps, &policy_rejected_logps, &reference_chosen_logps, &reference_rejected_logps, kl.as_ref().map(|(a, b)| (a, b)))?;
+        let s = k.scales(Self::NAME, &ones_like_output::<T>(&k.r).view())?;
+        let shapes = [policy_chosen_logps.shape(), policy_rejected_logps.shape(), reference_chosen_logps.shape(), reference_rejected_logps.shape()];
+        let g = k.grads(shapes, kl.as_ref().map(|(a, b)| (a.shape(), b.shape())), &s);
+        Ok((k.output(), g))
+    }
+
+    /// TRL's other outputs: the rewards `β·(π_c − ref_c)` (`(B_c,)`) and
+    /// `β·(π_r − ref_r)` (`(B_r,)`), detached, and the KL estimate `z` (0-d;
+    /// 0 for `apo_zero_unpaired`, where TRL's is `torch.zeros(1)`).
+    ///
+    /// # Errors
+    /// As [`forward`](KtoLoss::forward).
+    pub fn terms<T: Float, D: Dimension>(
+        &self,
+        policy_chosen_logps: ArrayView<'_, T, D>,
+        policy_rejected_logps: ArrayView<'_, T, D>,
+        reference_chosen_logps: ArrayView<'_, T, D>,
+        reference_rejected_logps: ArrayView<'_, T, D>,
+        kl: Option<(ArrayView<'_, T, D>, ArrayView<'_, T, D>)>,
+    ) -> Result<KtoTerms<T>> {
+        let k = self.run(&policy_chosen_logps, &policy_rejected_logps, &reference_chosen_logps, &reference_rejected_logps, kl.as_ref().map(|(a, b)| (a, b)))?;
+        let f = |p: &ArrayView<'_, T, D>, q: &ArrayView<'_, T, D>| narrow::<T>(p.shape(), widen(p).iter().zip(widen(q)).map(|(a, b)| self.beta * (a - b)).collect());
+        Ok((f(&policy_chosen_logps, &reference_chosen_logps), f(&policy_rejected_logps, &reference_rejected_logps), narrow::<T>(&[], vec![k.kl])))
+    }
+}
+
 /// [`DpoLoss`] with its defaults and a loss type: `DPOTrainer`'s loss of the four
 /// per-sequence log-probabilities (no lengths: `ipo` and `sigmoid_norm` unnormalised).
 ///
@@ -972,4 +1326,21 @@ pub fn cpo_loss<T: Float, D: Dimension>(chosen_logps: ArrayView<'_, T, D>, rejec
 /// See [`OddsRatioLoss`].
 pub fn odds_ratio_loss<T: Float, D: Dimension>(chosen_logps: ArrayView<'_, T, D>, rejected_logps: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
     OddsRatioLoss::new().forward(chosen_logps, rejected_logps)
+}
+
+/// [`KtoLoss`] with its defaults and a loss type: `KTOTrainer`'s losses of an
+/// unpaired batch, their `nanmean`. `kl`: `(policy_KL_logps, reference_KL_logps)`
+/// (needed by `kto`).
+///
+/// # Errors
+/// See [`KtoLoss`].
+pub fn kto_loss<T: Float, D: Dimension>(
+    policy_chosen_logps: ArrayView<'_, T, D>,
+    policy_rejected_logps: ArrayView<'_, T, D>,
+    reference_chosen_logps: ArrayView<'_, T, D>,
+    reference_rejected_logps: ArrayView<'_, T, D>,
+    kl: Option<(ArrayView<'_, T, D>, ArrayView<'_, T, D>)>,
+    loss_type: KtoLossType,
+) -> Result<ArrayD<T>> {
+    KtoLoss::new().loss_type(loss_type).forward(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps, reference_rejected_logps, kl)
 }

@@ -9,6 +9,7 @@
 //! | [`dpo_loss`] | [`DpoLoss`] | [`preference`](crate::preference) |
 //! | [`cpo_loss`] | [`CpoLoss`] | [`preference`](crate::preference) |
 //! | [`odds_ratio_loss`] | [`OddsRatioLoss`] | [`preference`](crate::preference) |
+//! | [`kto_loss`] | [`KtoLoss`] | [`preference`](crate::preference) |
 //! | [`grpo_loss`] | [`GrpoLoss`] | [`policy`](crate::policy) |
 //! | [`generalized_jsd_loss`] | [`GeneralizedJsdLoss`] | [`distillation`](crate::distillation) |
 
@@ -16,6 +17,7 @@ crate::machinery::methods::face! {
     dpo_loss = preference::dpo_loss, DpoLoss = preference::DpoLoss;
     cpo_loss = preference::cpo_loss, CpoLoss = preference::CpoLoss;
     odds_ratio_loss = preference::odds_ratio_loss, OddsRatioLoss = preference::OddsRatioLoss;
+    kto_loss = preference::kto_loss, KtoLoss = preference::KtoLoss;
     grpo_loss = policy::grpo_loss, GrpoLoss = policy::GrpoLoss;
     generalized_jsd_loss = distillation::generalized_jsd_loss, GeneralizedJsdLoss = distillation::GeneralizedJsdLoss;
 }
@@ -23,4 +25,4 @@ crate::machinery::methods::face! {
 // The types these losses take or return.
 pub use crate::policy::{GrpoLossType, GrpoMetrics, ImportanceSamplingLevel, PolicyGradients};
 pub use crate::distillation::DistillationGradients;
-pub use crate::preference::{CpoLossType, DpoLossType, FDivergence, OddsRatioTerms, PreferenceGradients};
+pub use crate::preference::{CpoLossType, DpoLossType, FDivergence, KtoGradients, KtoLossType, KtoTerms, OddsRatioTerms, PreferenceGradients};
