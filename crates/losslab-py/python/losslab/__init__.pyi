@@ -50,6 +50,7 @@ from .torch import gaussian_nll_loss as gaussian_nll_loss
 from .torchvision import generalized_box_iou_loss as generalized_box_iou_loss
 from .trl import generalized_jsd_loss as generalized_jsd_loss
 from .optax import generalized_kl_divergence as generalized_kl_divergence
+from .pml import generalized_lifted_structure as generalized_lifted_structure
 from .own import gradient_penalty as gradient_penalty
 from .trl import grpo_loss as grpo_loss
 from .keras import hinge as hinge
@@ -61,8 +62,10 @@ from .own import js_divergence as js_divergence
 from .torch import kl_div as kl_div
 from .keras import kl_divergence as kl_divergence
 from .optax import kl_divergence_with_log_targets as kl_divergence_with_log_targets
+from .trl import kto_loss as kto_loss
 from .torch import l1_loss as l1_loss
 from .tf import l2_loss as l2_loss
+from .pml import lifted_structure as lifted_structure
 from .torch import linear_cross_entropy as linear_cross_entropy
 from .keras import log_cosh as log_cosh
 from .tf import log_poisson_loss as log_poisson_loss
@@ -80,6 +83,7 @@ from .optax import multiclass_perceptron_loss as multiclass_perceptron_loss
 from .optax import multiclass_sparsemax_loss as multiclass_sparsemax_loss
 from .torch import multilabel_margin_loss as multilabel_margin_loss
 from .torch import multilabel_soft_margin_loss as multilabel_soft_margin_loss
+from .pml import n_pairs as n_pairs
 from .tf import nce_loss as nce_loss
 from .torch import nll_loss as nll_loss
 from .optax import ntxent as ntxent

@@ -16,8 +16,20 @@ def cos_face(embeddings: ArrayLike, labels: ArrayLike, W: ArrayLike, margin: flo
     """CosFace: cross entropy of scale · (cos θ − margin at the target) over the normalised class columns of W."""
     ...
 
+def generalized_lifted_structure(embeddings: ArrayLike, labels: ArrayLike, neg_margin: float = 1.0, pos_margin: float = 0.0, normalize_embeddings: bool = True, *, reduction: Optional[str] = None) -> np.ndarray:
+    """generalized lifted structure loss: relu(log Σ_pos e^{d − pos_margin} + log Σ_neg e^{neg_margin − d}) per anchor, Euclidean d of the normalised embeddings; pml's MeanReducer."""
+    ...
+
+def lifted_structure(embeddings: ArrayLike, labels: ArrayLike, neg_margin: float = 1.0, pos_margin: float = 0.0, normalize_embeddings: bool = True, *, reduction: Optional[str] = None) -> np.ndarray:
+    """lifted structure loss: relu(log Σ_{negatives of a or p} e^{neg_margin − d} + d_ap − pos_margin)² / 2 per ordered positive pair (a, p), Euclidean d of the normalised embeddings; pml's MeanReducer over the positive pairs."""
+    ...
+
 def multi_similarity(embeddings: ArrayLike, labels: ArrayLike, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, *, reduction: Optional[str] = None) -> np.ndarray:
     """multi-similarity loss: (1/α) log(1 + Σ_pos e^{−α(s − base)}) + (1/β) log(1 + Σ_neg e^{β(s − base)}) per anchor, cosine s; pml's MeanReducer."""
+    ...
+
+def n_pairs(embeddings: ArrayLike, labels: ArrayLike, normalize_embeddings: bool = True, *, reduction: Optional[str] = None) -> np.ndarray:
+    """N-pairs loss: one positive pair per label (its first two samples, labels in increasing order), cross entropy of each anchor's dot products with every pair's positive against its own; pml's MeanReducer over the pairs."""
     ...
 
 def sphere_face(embeddings: ArrayLike, labels: ArrayLike, W: ArrayLike, margin: float = 4.0, scale: float = 1.0, *, reduction: Optional[str] = None) -> np.ndarray:

@@ -352,6 +352,10 @@ class trl:
         """TRL GRPOTrainer's loss from per-token log-probs: the clipped ratio objective −min(c₁A, clip(c₁)A) (or CISPO/SAPO/VESPO) + β·k3 KL, normalised as loss_type says."""
         ...
     @staticmethod
+    def kto_loss(policy_chosen_logps: Tensor, policy_rejected_logps: Tensor, policy_KL_logps: Optional[Tensor] = None, *, reference_chosen_logps: Tensor, reference_rejected_logps: Tensor, reference_KL_logps: Optional[Tensor] = None, loss_type: str = 'kto', beta: float = 0.1, desirable_weight: float = 1.0, undesirable_weight: float = 1.0, reduction: Optional[str] = 'mean') -> Tensor:
+        """KTO as TRL 1.16.0's KTOTrainer computes it on an unpaired batch: w_d·(1 − σ(β(l_c − z))) per chosen, w_u·(1 − σ(β(z − l_r))) per rejected, z = the detached KL estimate clamped at 0; nanmean."""
+        ...
+    @staticmethod
     def odds_ratio_loss(chosen_logps: Tensor, rejected_logps: Tensor, beta: float = 0.1, *, reduction: Optional[str] = 'mean') -> Tensor:
         """ORPO's odds-ratio term as TRL 1.16.0's ORPOTrainer.odds_ratio_loss returns it: β · log σ(log odds(π_c) − log odds(π_r)) (≤ 0; TRL subtracts its mean from the NLL)."""
         ...
@@ -380,8 +384,20 @@ class pml:
         """CosFace: cross entropy of scale · (cos θ − margin at the target) over the normalised class columns of W."""
         ...
     @staticmethod
+    def generalized_lifted_structure(embeddings: Tensor, labels: Tensor, neg_margin: float = 1.0, pos_margin: float = 0.0, normalize_embeddings: bool = True, *, reduction: Optional[str] = None) -> Tensor:
+        """generalized lifted structure loss: relu(log Σ_pos e^{d − pos_margin} + log Σ_neg e^{neg_margin − d}) per anchor, Euclidean d of the normalised embeddings; pml's MeanReducer."""
+        ...
+    @staticmethod
+    def lifted_structure(embeddings: Tensor, labels: Tensor, neg_margin: float = 1.0, pos_margin: float = 0.0, normalize_embeddings: bool = True, *, reduction: Optional[str] = None) -> Tensor:
+        """lifted structure loss: relu(log Σ_{negatives of a or p} e^{neg_margin − d} + d_ap − pos_margin)² / 2 per ordered positive pair (a, p), Euclidean d of the normalised embeddings; pml's MeanReducer over the positive pairs."""
+        ...
+    @staticmethod
     def multi_similarity(embeddings: Tensor, labels: Tensor, alpha: float = 2.0, beta: float = 50.0, base: float = 0.5, *, reduction: Optional[str] = None) -> Tensor:
         """multi-similarity loss: (1/α) log(1 + Σ_pos e^{−α(s − base)}) + (1/β) log(1 + Σ_neg e^{β(s − base)}) per anchor, cosine s; pml's MeanReducer."""
+        ...
+    @staticmethod
+    def n_pairs(embeddings: Tensor, labels: Tensor, normalize_embeddings: bool = True, *, reduction: Optional[str] = None) -> Tensor:
+        """N-pairs loss: one positive pair per label (its first two samples, labels in increasing order), cross entropy of each anchor's dot products with every pair's positive against its own; pml's MeanReducer over the pairs."""
         ...
     @staticmethod
     def sphere_face(embeddings: Tensor, labels: Tensor, W: Tensor, margin: float = 4.0, scale: float = 1.0, *, reduction: Optional[str] = None) -> Tensor:
@@ -506,6 +522,7 @@ gaussian_nll_loss = torch.gaussian_nll_loss
 generalized_box_iou_loss = torchvision.generalized_box_iou_loss
 generalized_jsd_loss = trl.generalized_jsd_loss
 generalized_kl_divergence = optax.generalized_kl_divergence
+generalized_lifted_structure = pml.generalized_lifted_structure
 gradient_penalty = own.gradient_penalty
 grpo_loss = trl.grpo_loss
 hinge = keras.hinge
@@ -517,8 +534,10 @@ js_divergence = own.js_divergence
 kl_div = torch.kl_div
 kl_divergence = keras.kl_divergence
 kl_divergence_with_log_targets = optax.kl_divergence_with_log_targets
+kto_loss = trl.kto_loss
 l1_loss = torch.l1_loss
 l2_loss = tf.l2_loss
+lifted_structure = pml.lifted_structure
 linear_cross_entropy = torch.linear_cross_entropy
 log_cosh = keras.log_cosh
 log_poisson_loss = tf.log_poisson_loss
@@ -536,6 +555,7 @@ multiclass_perceptron_loss = optax.multiclass_perceptron_loss
 multiclass_sparsemax_loss = optax.multiclass_sparsemax_loss
 multilabel_margin_loss = torch.multilabel_margin_loss
 multilabel_soft_margin_loss = torch.multilabel_soft_margin_loss
+n_pairs = pml.n_pairs
 nce_loss = tf.nce_loss
 nll_loss = torch.nll_loss
 ntxent = optax.ntxent

@@ -20,6 +20,10 @@ def grpo_loss(per_token_logps: ArrayLike, old_per_token_logps: Optional[ArrayLik
     """TRL GRPOTrainer's loss from per-token log-probs: the clipped ratio objective −min(c₁A, clip(c₁)A) (or CISPO/SAPO/VESPO) + β·k3 KL, normalised as loss_type says."""
     ...
 
+def kto_loss(policy_chosen_logps: ArrayLike, policy_rejected_logps: ArrayLike, policy_KL_logps: Optional[ArrayLike] = None, *, reference_chosen_logps: ArrayLike, reference_rejected_logps: ArrayLike, reference_KL_logps: Optional[ArrayLike] = None, loss_type: str = 'kto', beta: float = 0.1, desirable_weight: float = 1.0, undesirable_weight: float = 1.0, reduction: Optional[str] = 'mean') -> np.ndarray:
+    """KTO as TRL 1.16.0's KTOTrainer computes it on an unpaired batch: w_d·(1 − σ(β(l_c − z))) per chosen, w_u·(1 − σ(β(z − l_r))) per rejected, z = the detached KL estimate clamped at 0; nanmean."""
+    ...
+
 def odds_ratio_loss(chosen_logps: ArrayLike, rejected_logps: ArrayLike, beta: float = 0.1, *, reduction: Optional[str] = 'mean') -> np.ndarray:
     """ORPO's odds-ratio term as TRL 1.16.0's ORPOTrainer.odds_ratio_loss returns it: β · log σ(log odds(π_c) − log odds(π_r)) (≤ 0; TRL subtracts its mean from the NLL)."""
     ...
