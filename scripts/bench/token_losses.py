@@ -27,22 +27,24 @@ training loop pays). `--keep-memory` runs both with
 `GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=...`, so that
 freed memory is reused and only the arithmetic and the memory traffic are timed.
 
-Measured 2026-12-04 17:14-17:16 UTC on an AMD EPYC with AVX2 (no AVX-512), 2
-threads, load average 2.2-2.8 (other builds beside it), torch 2.15, trl 1.16.0,
---shapes 2x512x32000 --reps 3 --trl (medians, seconds, forward + backward):
+Measured 2026-12-04 18:04-18:06 UTC on an AMD EPYC with AVX2 (no AVX-512), 2
+threads, load average 1.5-1.8, torch 2.15, trl 1.16.0, --shapes 2x512x32000
+--reps 5 --trl (medians, seconds, forward + backward; ratio torch / losslab):
 
 | loss | losslab | torch log_softmax+gather | TRL selective_log_softmax | TRL generalized_jsd_loss |
 |---|---|---|---|---|
-| sequence_log_probs, glibc as it comes | 0.116 | 0.414 (3.6x) | 0.898 (7.8x) | |
-| sequence_log_probs, --keep-memory | 0.037 | 0.148 (4.0x) | 0.287 (7.8x) | |
-| generalized_jsd_loss, glibc as it comes | 0.927 | | | 6.03 (6.5x) |
-| generalized_jsd_loss, --keep-memory | 0.828 | | | 1.82 (2.2x) |
+| sequence_log_probs, glibc as it comes | 0.071 | 0.233 (3.3x) | 0.482 (6.8x) | |
+| sequence_log_probs, --keep-memory | 0.019 | 0.121 (6.4x) | 0.196 (10.4x) | |
+| generalized_jsd_loss, glibc as it comes | 0.660 | | | 3.93 (6.0x) |
+| generalized_jsd_loss, --keep-memory | 0.549 | | | 1.18 (2.2x) |
 
-Issue 17's 10x is NOT reached. sequence_log_probs runs on the fused cross
-entropy's kernel (about 1e9 logits/s here, as torch:cross_entropy does); the
-generalized JSD's per-element work (two exp and one ln in f64 per element in
-each of two sweeps, after the two rows' log-sum-exps) is vectorised in f64 lanes
-(4 per AVX2 instruction) and is compute-bound at about 25 ns per element per core.
+Issue 17's 10x is reached only for sequence_log_probs against TRL's own
+selective_log_softmax with memory kept. sequence_log_probs runs on the fused
+cross entropy's kernel (about 1.7e9 logits/s here, forward + backward); with
+glibc as it comes, faulting in the fresh 131 MB gradient costs more than the
+arithmetic. The generalized JSD (two exp and one ln in f64 per element in each
+of two sweeps, after the two rows' log-sum-exps) is vectorised in f64 lanes (4
+per AVX2 instruction) and compute-bound at about 30 ns per element per core.
 """
 import argparse
 import json

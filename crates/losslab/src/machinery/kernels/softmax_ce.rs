@@ -634,7 +634,12 @@ pub(crate) fn ln_reduced(e: i64, bits: u64) -> f64 {
     let mant = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52));
     let high = mant > std::f64::consts::SQRT_2;
     let mant = if high { mant * 0.5 } else { mant };
-    let k = (e + i64::from(high)) as f64;
+    // k = e + high as f64, exactly, by the 2⁵² trick: an integer n < 2⁵² is
+    // bits(2⁵²) | n minus 2⁵² (i64 → f64 has no AVX2 instruction: a plain
+    // `as f64` is done one lane at a time). n = e + high + 2048 ≥ 0 for every
+    // e of a normal or scaled-subnormal number.
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    let k = f64::from_bits(TWO52.to_bits() | (e + i64::from(high) + 2048) as u64) - (TWO52 + 2048.0);
     let f = mant - 1.0;
     let s = f / (2.0 + f);
     let z = s * s;
