@@ -11,8 +11,8 @@ PyTorch are reported as missing), ce_SHAPE.json, half_SHAPE_DTYPE.json and
 ew_LOSS.json (`losslab bench --json`). Each fraction is taken against the
 limits measured by the same process. The two targets that are not speeds (no
 allocation per call, bit-identical results whatever the thread count) are
-tests: `cargo test -p losslab --test fused_alloc --test fused_half_alloc
---test fused --test fused_half --test hostile`.
+tests: `cargo test -p losslab --test fused_alloc --test fused_half_alloc`
+and `cargo test -p losslab --test suite -- fused:: fused_half:: hostile::`.
 """
 import json
 import os

@@ -6,7 +6,7 @@
 //! both, the largest relative difference of the two curves, the test accuracy
 //! and the time per loss call (forward + backward of the loss alone).
 //!
-//!     cargo run --release -p losslab-burn --example train_digits -- [--epochs 30] [--dtype f32|f64]
+//!     cargo run --release -p losslab-burn --example train_digits_burn -- [--epochs 30] [--dtype f32|f64]
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;

@@ -8,7 +8,7 @@
 //! backward of the loss alone, on a leaf copy of the logits).
 //!
 //! ```sh
-//! cargo run --release -p losslab-candle --example train_digits [-- --epochs 30 --dtype f32|f64]
+//! cargo run --release -p losslab-candle --example train_digits_candle [-- --epochs 30 --dtype f32|f64]
 //! ```
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};

@@ -264,19 +264,3 @@ const TOKENS: &str = "the distillation family's fused row sweep on any (..., V) 
 const SAMPLED: &str = "widened to f64; the (B, S) sampled logits by one gemm product, the true logits by row-wise dots, per-example log-sum-exps (or sigmoids) by scalar loops, the gradients by two more gemm products and a scatter into a dense (num_classes, dim) weight gradient";
 const POLICY: &str = "one task per completion (rayon above 32 768 elements), each token widened to f64 and its loss and partial derivatives computed in one pass (the completion's ratio first at the sequence level), compensated sums per completion combined in order; value and gradients in that one pass";
 const GENERATIVE: &str = "widened to f64, single-threaded scalar loops per element or sample; the gradient in a separate pass";
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every registry loss has exactly one row, and every row a loss: a loss
-    /// added to the catalog says which path it takes (and why, if general).
-    #[test]
-    fn every_loss_states_its_path() {
-        let names: Vec<&str> = PATHS.iter().map(|p| p.loss).collect();
-        crate::samples::tests::assert_one_row_per_loss(&names, "the path table (crates/losslab-registry/src/paths.rs)");
-        for p in PATHS {
-            assert!(!p.note.is_empty(), "{}: say why", p.loss);
-        }
-    }
-}

@@ -3,7 +3,7 @@
 //! shape, is checked by central finite differences in f64 (the values and
 //! gradients themselves against PyTorch are in the golden file parity.json).
 
-mod common;
+use crate::common;
 
 use common::{check_gradient, dot, Rng};
 use losslab::{

@@ -2,7 +2,7 @@
 //! edge cases and error messages. Values against the references are in the
 //! golden suite (crates/losslab-cli/tests/golden.rs).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::{

@@ -5,7 +5,7 @@
 //! naive reference. Values against OpenCLIP are in the golden suite
 //! (crates/losslab-registry/tests/golden/contrastive.json).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::open_clip::{clip_loss, ClipLoss, SigLipLoss};

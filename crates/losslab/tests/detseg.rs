@@ -3,7 +3,7 @@
 //! finite differences in f64, every reduction, identities and edge cases.
 //! Values against the references are in the golden suite (detseg.json).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::{BinaryCrossEntropyWithLogits, BinaryDiceLoss, CompleteBoxIouLoss, CrossEntropyLoss, DiceLoss, DistanceBoxIouLoss, GeneralizedBoxIouLoss, Gradients, JaccardLoss, L1Loss, LossError, LovaszClasses, LovaszSoftmax, MulticlassGeneralizedDiceLoss, QuantileLoss, Reduction, SigmoidFocalLoss, SoftmaxFocalLoss};

@@ -4,7 +4,7 @@
 //! Values against PyTorch, Keras and optax are in the golden suite
 //! (crates/losslab-cli/tests/golden/embedding.json).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::{CosineEmbeddingLoss, LossError, RankingSoftmaxLoss, Reduction, TripletDistance, TripletMarginLoss, TripletMarginWithDistanceLoss};

@@ -3,7 +3,7 @@
 //! kernel does not take), with every option; bit-identical results whatever the
 //! thread count. (`fused_alloc.rs` counts the in-place mode's allocations.)
 
-mod common;
+use crate::common;
 
 use common::fused::{general_path, labels, logits, losses, same_bits, with_threads, with_weights, Logit};
 use common::Rng;

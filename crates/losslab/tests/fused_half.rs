@@ -5,7 +5,7 @@
 //! bit-identical results whatever the thread count; NaN and infinities as the
 //! general path has them.
 
-mod common;
+use crate::common;
 
 use common::fused::{general_path, labels, logits, losses, same_bits, with_threads, with_weights, Logit};
 use common::Rng;

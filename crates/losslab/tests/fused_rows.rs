@@ -23,7 +23,7 @@
 //! focal loss divide by a row's sum as a product with its reciprocal (1 ulp);
 //! Keras's and optax's KL divergences and the focal loss take the vectorised `ln`.
 
-mod common;
+use crate::common;
 
 use common::Rng;
 use losslab::keras::{CategoricalCrossentropy, CategoricalFocalCrossentropy, CategoricalHinge, KlDivergence as KerasKl, SparseCategoricalCrossentropy};

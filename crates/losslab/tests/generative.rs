@@ -5,7 +5,7 @@
 //! PyTorch programs and diffusers' compute_snr are in the golden suite
 //! (crates/losslab-registry/tests/golden/generative.json).
 
-mod common;
+use crate::common;
 
 use common::{check_gradient, dot, Rng};
 use losslab::diffusers::{MinSnrLoss, PredictionType};

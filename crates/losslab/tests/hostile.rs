@@ -15,7 +15,7 @@
 //!   of 1, 2 and 8 threads.
 //! - Indexing past 2³¹ elements (an ignored test: 9 s in a release build).
 
-mod common;
+use crate::common;
 
 use common::losses::*;
 use common::Rng;
@@ -426,7 +426,7 @@ fn values_and_gradients_are_bit_identical_across_runs_and_thread_counts() {
 /// 8.6 GB of address space, but zero pages: the resident memory stays small):
 /// every row's loss is ln 64 with uniform logits but the last, so the sum is
 /// known exactly; a 32-bit index anywhere would wrap and miscount. Run with
-/// `cargo test --release -p losslab --test hostile -- --ignored` (9 s).
+/// `cargo test --release -p losslab --test suite hostile:: -- --ignored` (9 s).
 #[test]
 #[ignore = "8.6 GB of address space, about 9 s in a release build"]
 fn cross_entropy_indexes_more_than_2_pow_31_elements() {

@@ -3,7 +3,7 @@
 //! cases and error messages. Values and gradients against the references are in
 //! the golden suite (crates/losslab-cli/tests/golden/kerasoptax.json).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::*;

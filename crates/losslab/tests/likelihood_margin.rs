@@ -4,7 +4,7 @@
 //! ties, saturated margins) and error messages. Values against the references
 //! are in the golden suite (crates/losslab-cli/tests/golden/likelihood_margin.json).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::{GaussianNllLoss, Gradients, HingeEmbeddingLoss, L2Loss, LogPoissonLoss, MarginRankingLoss, MultiMarginLoss, MulticlassHingeLoss, MulticlassPerceptronLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, PerceptronLoss, PoissonNllLoss, Reduction, Result, SigmoidCrossEntropyWithLogits, SoftMarginLoss, WeightedCrossEntropyWithLogits};

@@ -5,7 +5,7 @@
 //! outputs, and the errors. Its golden cases (PyTorch's `linear_cross_entropy`)
 //! run through the registry (`crates/losslab-registry/tests/golden.rs`).
 
-mod common;
+use crate::common;
 
 use losslab::{CrossEntropyLoss, LinearCrossEntropyLoss, LossError, Reduction};
 use ndarray::{Array1, Array2, ArrayD, Axis};

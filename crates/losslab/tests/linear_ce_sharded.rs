@@ -7,7 +7,7 @@
 //! further than 5× that from the other over the largest), bit-identical from run to run
 //! for a given P; ranks that do not fit together all end with an error.
 
-mod common;
+use crate::common;
 
 use losslab::collective::{Collective, ThreadGroup};
 use losslab::{LinearCrossEntropyGradients, LinearCrossEntropyLoss, LinearCrossEntropyOutput, LossError, Reduction};

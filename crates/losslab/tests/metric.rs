@@ -8,7 +8,7 @@
 //! for the pair losses' parallel row blocks. Values against pml are in the golden
 //! suite (crates/losslab-registry/tests/golden/metric.json).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::pml::{arc_face, ArcFaceLoss, CircleLoss, CosFaceLoss, GeneralizedLiftedStructureLoss, LiftedStructureLoss, MetricReducer, MultiSimilarityLoss, NPairsLoss, SphereFaceLoss, SupConLoss};

@@ -6,7 +6,7 @@
 //! `GRPOTrainer._compute_loss` are in the golden suite
 //! (crates/losslab-registry/tests/golden/policy.json).
 
-mod common;
+use crate::common;
 
 use common::{check_gradient, Rng};
 use losslab::own::{PpoClipLoss, PpoLevel};

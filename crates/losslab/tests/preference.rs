@@ -7,7 +7,7 @@
 //! TRL's own code are in the golden suite
 //! (crates/losslab-registry/tests/golden/preference.json).
 
-mod common;
+use crate::common;
 
 use common::{check_gradient, dot, Rng};
 use losslab::trl::{CpoLoss, CpoLossType, DpoLoss, DpoLossType, FDivergence, KtoLoss, KtoLossType, OddsRatioLoss};

@@ -22,7 +22,7 @@
 //! Each property runs `PROPTEST_CASES` cases (64 by default, so that `cargo
 //! test` stays fast), every case over every loss.
 
-mod common;
+use crate::common;
 
 use common::losses::*;
 use common::Rng;

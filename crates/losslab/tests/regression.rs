@@ -1,7 +1,7 @@
 //! Regression losses: gradients by finite differences in f64, reductions,
 //! identities. Values against PyTorch are in the golden suite.
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::{HuberLoss, L1Loss, MseLoss, Reduction, SmoothL1Loss};

@@ -5,7 +5,7 @@
 //! messages. Values against the references are in the golden suite
 //! (crates/losslab-cli/tests/golden/ctc.json).
 
-mod common;
+use crate::common;
 
 use common::{assert_close, check_gradient, dot, Rng};
 use losslab::{ctc_loss, CtcLoss, Reduction};
