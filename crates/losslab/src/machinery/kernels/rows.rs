@@ -222,9 +222,33 @@ pub(crate) fn ln(x: f64) -> f64 {
     if x > 0.0 && x < f64::INFINITY { v } else { special }
 }
 
+/// `log(1 + x)` for `x ≥ 0` (NaN and ∞ propagate) in arithmetic that
+/// vectorises: [`log1p_unit`](elementwise::log1p_unit) up to 1, [`ln`]`(1 + x)`
+/// beyond (where `1 + x` loses nothing that matters: the result is at least
+/// `ln 2`).
+#[inline(always)]
+pub(crate) fn ln_1p_nonneg(x: f64) -> f64 {
+    let unit = x <= 1.0;
+    let small = elementwise::log1p_unit(if unit { x } else { 0.0 });
+    let large = ln(1.0 + x);
+    if unit { small } else { large }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ln;
+
+    #[test]
+    fn ln_1p_nonneg_is_close_to_libm() {
+        for i in 0..200_000 {
+            let x = (i as f64 * 0.0003 - 40.0).exp2();
+            let (got, want) = (super::ln_1p_nonneg(x), x.ln_1p());
+            assert!((got - want).abs() <= 4e-16 * want, "ln_1p({x:e}) = {got:e}, libm {want:e}");
+        }
+        assert_eq!(super::ln_1p_nonneg(0.0), 0.0);
+        assert_eq!(super::ln_1p_nonneg(f64::INFINITY), f64::INFINITY);
+        assert!(super::ln_1p_nonneg(f64::NAN).is_nan());
+    }
 
     #[test]
     fn ln_is_within_1_ulp_of_libm() {
