@@ -71,7 +71,8 @@ pub fn paths() -> &'static [LossPath] {
 
 const FUSED_EW: &str = "same-shape contiguous operands (broadcast operands take the general path); forward and backward are two sweeps through the registry";
 const POINTWISE: &str = "widened to f64 (machinery Pointwise), single-threaded scalar loop; the gradient in a separate pass";
-const KERAS_ROWS: &str = "per sample over the last axis, widened to f64, single-threaded scalar loops; the gradient in a separate pass";
+const MEAN_ROWS: &str = "the machinery's per-row sweep for a per-sample mean of an element-wise loss (eval_mean_rows) when y_true and y_pred have one shape and are contiguous: per row the elements' sum in vectorised lanes and each gradient in its own loop (ln, exp, log1p in arithmetic that vectorises; some gradient loops still compile to scalar code, mean_squared_logarithmic_error's among them), rows in parallel in the tensors' own type; broadcast or strided operands take the general path (widened to f64)";
+const MEAN_ROWS_AXIS: &str = "the machinery's per-row sweep for a per-sample mean of an element-wise loss (eval_mean_rows) when y_true and y_pred have one shape and are contiguous and axis is the last: per row the elements' sum in vectorised lanes and each gradient in its own loop (ln, exp, log1p in arithmetic that vectorises; some gradient loops still compile to scalar code, mean_squared_logarithmic_error's among them), rows in parallel in the tensors' own type, one instantiation per from_logits; broadcast or strided operands or another axis take the general path (widened to f64)";
 const PAIR_ROWS: &str = "the machinery's per-row sweep (eval_pair_rows) when the two tensors have one shape and are contiguous: per row the loss and both gradients in one parallel pass in the tensors' own type, the row sums in vectorised lanes; broadcast or strided operands take the general path (widened to f64)";
 const ROWS: &str = "per row, widened to f64, single-threaded scalar loops (not on the fused row kernel); the gradient in a separate pass";
 const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar loops; the gradient in a separate pass";
@@ -168,21 +169,21 @@ static PATHS: &[LossPath] = &[
     sweep("tf:l2_loss"),
     general("tf:ctc_loss", CTC),
     // Keras
-    general("keras:poisson", KERAS_ROWS),
-    general("keras:hinge", KERAS_ROWS),
-    general("keras:squared_hinge", KERAS_ROWS),
+    rows("keras:poisson", MEAN_ROWS),
+    rows("keras:hinge", MEAN_ROWS),
+    rows("keras:squared_hinge", MEAN_ROWS),
     rows("keras:categorical_hinge", "the machinery's per-row sweep when y_true and y_pred have one shape and are contiguous: each row's positive sum, maximum (with its ties) and both gradients in one parallel pass in the tensors' own type; broadcast or strided operands take the general path"),
-    general("keras:binary_crossentropy", KERAS_ROWS),
+    rows("keras:binary_crossentropy", MEAN_ROWS_AXIS),
     rows("keras:categorical_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false) when y_true and y_pred have one shape and are contiguous, classes on the last axis: per row the sum, then loss, y_true gradient and the renormalisation's cross term in one pass (a vectorised ln), the y_pred gradient from cache, in parallel in the tensors' own type; logits, broadcast or strided operands, another axis take the general path"),
     rows("keras:sparse_categorical_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false), y_pred contiguous with classes on the last axis, contiguous valid labels (ignore_class included): per row the sum, then the label's term and the gradient (the renormalisation's cross term on every class) from it, in parallel in y_pred's own type; logits, strided operands take the general path"),
-    general("keras:binary_focal_crossentropy", KERAS_ROWS),
+    rows("keras:binary_focal_crossentropy", MEAN_ROWS_AXIS),
     rows("keras:categorical_focal_crossentropy", "the machinery's per-row sweep for probabilities (from_logits = false) when y_true and y_pred have one shape and are contiguous, classes on the last axis: per row the sum, then loss, y_true gradient and the renormalisation's cross term in one pass (a vectorised ln; (1 - q)^gamma by products for gamma = 2), then the y_pred gradient, in parallel in the tensors' own type; logits, broadcast or strided operands, another axis take the general path"),
-    general("keras:categorical_generalized_cross_entropy", KERAS_ROWS),
+    rows("keras:categorical_generalized_cross_entropy", "the machinery's per-row sweep when y_pred is contiguous and the labels have its shape without the last axis: per row the one-hot product's sum (the others' x * 0 summed in vectorised lanes), the loss and the gradient row, in parallel in y_pred's own type; strided y_pred takes the general path (widened to f64)"),
     rows("keras:kl_divergence", PAIR_ROWS),
-    general("keras:log_cosh", KERAS_ROWS),
-    general("keras:mean_squared_logarithmic_error", KERAS_ROWS),
-    general("keras:mean_absolute_percentage_error", KERAS_ROWS),
-    general("keras:huber", KERAS_ROWS),
+    rows("keras:log_cosh", MEAN_ROWS),
+    rows("keras:mean_squared_logarithmic_error", MEAN_ROWS),
+    rows("keras:mean_absolute_percentage_error", MEAN_ROWS),
+    rows("keras:huber", MEAN_ROWS),
     general("keras:dice", DICE),
     general("keras:tversky", DICE),
     general("keras:ctc", CTC),

@@ -14,7 +14,7 @@ use crate::machinery::broadcast::{broadcast_shapes, Broadcast};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::kernels::elementwise::{logistic, Logistic};
-use crate::machinery::lanes::{eval_lanes_then, eval_pointwise, last_axis, sum_lane, Eval, Pairing, Upstream};
+use crate::machinery::lanes::{eval_lanes_then, eval_mean_rows, eval_pointwise, inlined, last_axis, sum_lane, Eval, Pairing, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
 use crate::machinery::reduction::{Gradients, Reduction};
@@ -288,12 +288,22 @@ impl KerasPoisson {
         y_pred: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
+        let eps = KERAS_EPSILON;
+        // The row sweep for one shape, contiguous (the ln in arithmetic that
+        // vectorises); the general path for broadcast or strided tensors.
+        let lg = inlined(#[inline(always)] move |p: f64| crate::machinery::kernels::rows::ln(p + eps));
+        let fused = eval_mean_rows(Self::NAME, ("y_pred", &y_pred), &y_true, self.reduction, up,
+            #[inline(always)] move |p, t| p - t * lg(p),
+            #[inline(always)] move |p, t| 1.0 - t / (p + eps),
+            #[inline(always)] move |p, _| -lg(p))?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         let bc = Broadcast::numpy(Self::NAME, &[("y_pred", y_pred.shape()), ("y_true", y_true.shape())])?;
         let pw = Pointwise::from_broadcast(bc, &y_pred, &y_true);
         let lanes = last_axis(Self::NAME, "y_pred", &pw.shape)?;
         let c = lanes.1;
         let (p, t) = (&pw.x, &pw.y);
-        let eps = KERAS_EPSILON;
         let per = |k: usize| p[k] - t[k] * (p[k] + eps).ln();
         eval_lanes_then(Self::NAME, &pw.shape, lanes, self.reduction, up, |s, _| {
             sum_lane(s, c, per) / c as f64

@@ -15,7 +15,7 @@ use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::machinery::kernels::elementwise::{logistic, mode, serial_loop, BceLogits, Job, CHUNK};
 use crate::machinery::kernels::par::SyncPtr;
 use crate::machinery::kernels::rows::{lane_sum, lane_sum2_store, lane_sum_zip};
-use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_pointwise, eval_rows, last_axis, sum_lane, Eval, Lanes, Pairing, RowGrads, Upstream};
+use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_mean_rows, eval_pointwise, eval_rows, inlined, last_axis, sum_lane, Eval, Lanes, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
@@ -23,7 +23,7 @@ use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, Dimension};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 
 /// The gradient factor JAX gives `maximum(z, 0)`: 1 above, ½ at the tie, 0 below.
-#[inline]
+#[inline(always)]
 fn jax_relu_grad(z: f64) -> f64 {
     if z > 0.0 {
         1.0
@@ -35,7 +35,7 @@ fn jax_relu_grad(z: f64) -> f64 {
 }
 
 /// `max(z, 0)` with NaN propagated (as `clamp_min` and `jnp.maximum` do).
-#[inline]
+#[inline(always)]
 fn relu(z: f64) -> f64 {
     if z.is_nan() { z } else { z.max(0.0) }
 }
@@ -999,6 +999,32 @@ macro_rules! keras_hinge_loss {
                 y_pred: ArrayView<'_, T, D>,
                 up: &Upstream<'_, T>,
             ) -> Result<Eval<T, Gradients<T>>> {
+                let squared: bool = $squared;
+                // The row sweep for one shape, contiguous; the general path for
+                // broadcast or strided tensors. Keras's label map (every label 0
+                // or 1: 2y − 1) decided on the whole tensor first.
+                if y_true.shape() == y_pred.shape() {
+                    if let Some(ts) = y_true.as_slice() {
+                        let (sc, sh) = if ts.iter().all(|&v| v == T::zero() || v == T::one()) { (2.0, -1.0) } else { (1.0, 0.0) };
+                        let z = inlined(#[inline(always)] move |p: f64, y: f64| 1.0 - (y * sc + sh) * p);
+                        // ∂ℓ/∂z (before the mean): JAX's relu gradient, times 2h when squared.
+                        let dz = inlined(#[inline(always)] move |p: f64, y: f64| {
+                            let z = z(p, y);
+                            let a = jax_relu_grad(z);
+                            if squared { a * (2.0 * relu(z)) } else { a }
+                        });
+                        let fused = eval_mean_rows(Self::NAME, ("y_pred", &y_pred), &y_true, self.reduction, up,
+                            #[inline(always)] move |p, y| {
+                                let h = relu(z(p, y));
+                                if squared { h * h } else { h }
+                            },
+                            #[inline(always)] move |p, y| -(dz(p, y) * (y * sc + sh)),
+                            #[inline(always)] move |p, y| -(dz(p, y) * p) * sc)?;
+                        if let Some(done) = fused {
+                            return Ok(done);
+                        }
+                    }
+                }
                 let bc = Broadcast::numpy(Self::NAME, &[("y_pred", y_pred.shape()), ("y_true", y_true.shape())])?;
                 let pw = Pointwise::from_broadcast(bc, &y_pred, &y_true);
                 let lanes = last_axis(Self::NAME, "y_pred", &pw.shape)?;
@@ -1007,7 +1033,6 @@ macro_rules! keras_hinge_loss {
                 // Keras maps {0, 1} labels by their own values: broadcast, the same set.
                 let (t, dt) = keras_hinge_labels(&pw.y);
                 let cf = c as f64;
-                let squared: bool = $squared;
                 let h = |k: usize| relu(1.0 - t[k] * p[k]);
                 eval_lanes_then(
                     Self::NAME,

@@ -399,3 +399,182 @@ fn empty_batches() {
     assert!(KerasLogCosh::new().reduction(Reduction::Mean).forward(e.view(), e.view()).unwrap()[[]].is_nan());
     assert_eq!(OptaxLogCosh::new().reduction(Reduction::Sum).forward(e.view(), e.view()).unwrap()[[]], 0.0);
 }
+
+// ---------------------------------------------------------------------------------------
+// The row sweep against the general path
+
+/// The same values in a non-contiguous (column-major) array: the general path's input.
+fn strided<T: Clone>(a: &ndarray::Array2<T>) -> ndarray::Array2<T> {
+    let f = a.t().as_standard_layout().into_owned().reversed_axes();
+    assert!(f.as_slice().is_none() || a.len() <= 1 || a.ncols() == 1 || a.nrows() == 1);
+    f
+}
+
+/// `a ≈ b` within `rtol` of `|b|` or of the largest `|b|` (NaN where NaN).
+fn near(name: &str, a: &ArrayD<f64>, b: &ArrayD<f64>, rtol: f64) {
+    assert_eq!(a.shape(), b.shape(), "{name}: shape");
+    let scale = b.iter().filter(|v| v.is_finite()).fold(0.0f64, |m, v| m.max(v.abs()));
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let ok = if x.is_finite() && y.is_finite() { (x - y).abs() <= rtol * (y.abs() + 1e-3 * scale) } else { x.is_nan() && y.is_nan() || x == y };
+        assert!(ok, "{name}: element {i}: {x} vs {y}");
+    }
+}
+
+/// The row sweep (contiguous tensors) gives the general path's (a strided view)
+/// values and gradients, in f64 and f32, for every reduction, with ones and a
+/// random upstream gradient.
+macro_rules! rows_vs_general {
+    ($name:expr, $mk:expr, $t:expr, $p:expr) => {{
+        rows_vs_general!(@ty f64, 1e-12, $name, $mk, $t, $p);
+        rows_vs_general!(@ty f32, 2e-6, $name, $mk, $t, $p);
+    }};
+    (@ty $ty:ty, $tol:expr, $name:expr, $mk:expr, $t:expr, $p:expr) => {{
+        let (t, p): (ndarray::Array2<$ty>, ndarray::Array2<$ty>) = ($t.mapv(|v: f64| v as $ty), $p.mapv(|v: f64| v as $ty));
+        let (ts, ps) = (strided(&t), strided(&p));
+        let wide = |a: &ArrayD<$ty>| a.mapv(|v| v as f64);
+        let mut rng = Rng::new(99);
+        for r in Reduction::ALL {
+            let loss = $mk.clone().reduction(r);
+            let what = format!("{} {} {r}", $name, stringify!($ty));
+            let (v, g) = loss.forward_backward(t.view(), p.view()).unwrap();
+            let (vs, gs) = loss.forward_backward(ts.view(), ps.view()).unwrap();
+            near(&format!("{what} value"), &wide(&v), &wide(&vs), $tol);
+            near(&format!("{what} input"), &wide(&g.input), &wide(&gs.input), $tol);
+            near(&format!("{what} target"), &wide(g.target.as_ref().unwrap()), &wide(gs.target.as_ref().unwrap()), $tol);
+            let up = upstream(&mut rng, r, v.shape()).mapv(|v| v as $ty);
+            let g = loss.backward(t.view(), p.view(), up.view()).unwrap();
+            let gs = loss.backward(ts.view(), ps.view(), up.view()).unwrap();
+            near(&format!("{what} input, upstream"), &wide(&g.input), &wide(&gs.input), $tol);
+            near(&format!("{what} target, upstream"), &wide(g.target.as_ref().unwrap()), &wide(gs.target.as_ref().unwrap()), $tol);
+        }
+    }};
+}
+
+fn pair_data(rng: &mut Rng, (n, c): (usize, usize), t: (f64, f64), p: (f64, f64), nan: bool) -> (ndarray::Array2<f64>, ndarray::Array2<f64>) {
+    let mut tt = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(t.0, t.1));
+    let mut pp = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(p.0, p.1));
+    if nan {
+        // a NaN in one row of each tensor: the row's loss and gradients NaN on both paths
+        tt[[1, 2]] = f64::NAN;
+        pp[[n - 1, c - 1]] = f64::NAN;
+    }
+    (tt, pp)
+}
+
+#[test]
+fn keras_mean_losses_on_the_row_sweep_match_the_general_path() {
+    use losslab::likelihood::KerasPoisson;
+    use losslab::margin::{KerasHinge, KerasSquaredHinge};
+    use losslab::regression::KerasHuber;
+    let mut rng = Rng::new(2026);
+    for (shape, nan) in [((37, 13), false), ((5, 3), true), ((3, 1), false)] {
+        let (t, p) = pair_data(&mut rng, shape, (0.0, 3.0), (0.01, 3.0), nan);
+        rows_vs_general!("poisson", KerasPoisson::new(), t, p);
+        let (t, p) = pair_data(&mut rng, shape, (-1.0, 1.0), (-2.0, 2.0), nan);
+        let b = t.mapv(|v| if v.is_nan() { v } else if v > 0.0 { 1.0 } else { 0.0 });
+        for t in [&t, &b] {
+            rows_vs_general!("hinge", KerasHinge::new(), t, p);
+            rows_vs_general!("squared_hinge", KerasSquaredHinge::new(), t, p);
+        }
+        let (t, p) = pair_data(&mut rng, shape, (0.0, 1.0), (0.0, 1.0), nan);
+        let (_, x) = pair_data(&mut rng, shape, (0.0, 1.0), (-8.0, 8.0), nan);
+        for ls in [0.0, 0.2] {
+            for (fl, p) in [(false, &p), (true, &x)] {
+                rows_vs_general!("binary_crossentropy", KerasBinaryCrossentropy::new().from_logits(fl).label_smoothing(ls), t, p);
+                for (bal, a, g) in [(false, 0.25, 2.0), (true, 0.7, 1.5)] {
+                    let l = KerasBinaryFocalCrossentropy::new().apply_class_balancing(bal).alpha(a).gamma(g).from_logits(fl).label_smoothing(ls);
+                    rows_vs_general!("binary_focal_crossentropy", l, t, p);
+                }
+            }
+        }
+        let (t, p) = pair_data(&mut rng, shape, (-3.0, 3.0), (-3.0, 3.0), nan);
+        rows_vs_general!("log_cosh", KerasLogCosh::new(), t, p);
+        rows_vs_general!("mean_absolute_percentage_error", KerasMeanAbsolutePercentageError::new(), t, p);
+        rows_vs_general!("huber", KerasHuber::new(), t, p);
+        rows_vs_general!("huber", KerasHuber::new().delta(0.3), t, p);
+        let (t, p) = pair_data(&mut rng, shape, (-0.5, 5.0), (-0.5, 5.0), nan);
+        rows_vs_general!("mean_squared_logarithmic_error", KerasMeanSquaredLogarithmicError::new(), t, p);
+    }
+    // log_cosh near 0 and far from it, MAPE at a zero target, MSLE at the epsilon
+    let t = array![[0.0, 0.0, 0.0, 0.0, 1e-7, -2.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]];
+    let p = array![[1e-9, -0.999, 1.0, 40.0, 1e-7, -2.5], [f64::INFINITY, f64::NEG_INFINITY, 1e-300, 0.5, 1e-7, 0.0]];
+    rows_vs_general!("log_cosh", KerasLogCosh::new(), t, p);
+    rows_vs_general!("mean_absolute_percentage_error", KerasMeanAbsolutePercentageError::new(), t, p);
+    rows_vs_general!("mean_squared_logarithmic_error", KerasMeanSquaredLogarithmicError::new(), t, p);
+    rows_vs_general!("huber", KerasHuber::new(), t, p);
+}
+
+#[test]
+fn keras_generalized_cross_entropy_on_the_row_sweep_matches_the_general_path() {
+    let mut rng = Rng::new(7);
+    for (n, c) in [(37, 13), (4, 1)] {
+        let lab = ndarray::Array1::from_shape_fn(n, |_| rng.below(c) as i64);
+        let mut x = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(0.0, 1.0));
+        x[[0, 0]] = 0.0;
+        if c > 2 {
+            x[[1, (lab[1] as usize + 1) % c]] = f64::INFINITY;
+        }
+        for q in [0.5, 0.7] {
+            macro_rules! one {
+                ($ty:ty, $tol:expr) => {{
+                    let x: ndarray::Array2<$ty> = x.mapv(|v| v as $ty);
+                    let xs = strided(&x);
+                    let wide = |a: &ArrayD<$ty>| a.mapv(|v| v as f64);
+                    for r in Reduction::ALL {
+                        let loss = KerasCategoricalGeneralizedCrossEntropy::new().q(q).reduction(r);
+                        let (v, g) = loss.forward_backward(lab.view(), x.view()).unwrap();
+                        let (vs, gs) = loss.forward_backward(lab.view(), xs.view()).unwrap();
+                        near(&format!("gce {r} value"), &wide(&v), &wide(&vs), $tol);
+                        near(&format!("gce {r} grad"), &wide(&g.input), &wide(&gs.input), $tol);
+                    }
+                }};
+            }
+            one!(f64, 1e-12);
+            one!(f32, 2e-6);
+        }
+    }
+    // the label checked as on the general path
+    let x = ndarray::Array2::<f64>::zeros((2, 3));
+    assert!(KerasCategoricalGeneralizedCrossEntropy::new().forward(array![0i64, 3].view(), x.view()).is_err());
+}
+
+#[test]
+fn keras_row_sweeps_are_bit_identical_on_any_thread_count() {
+    use losslab::likelihood::KerasPoisson;
+    use losslab::margin::{KerasHinge, KerasSquaredHinge};
+    use losslab::regression::KerasHuber;
+    // large enough to go parallel
+    let mut rng = Rng::new(31);
+    let (n, c) = (700, 97);
+    let t = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(0.0, 1.0) as f32);
+    let p = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(0.01, 1.0) as f32);
+    let x = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(-4.0, 4.0));
+    let lab = ndarray::Array1::from_shape_fn(n, |_| rng.below(c) as i64);
+    let run = || {
+        let mut out: Vec<(ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>)> = Vec::new();
+        macro_rules! push {
+            ($l:expr, $a:expr, $b:expr) => {{
+                for r in [Reduction::None, Reduction::Mean] {
+                    let (v, g) = $l.reduction(r).forward_backward($a.view(), $b.view()).unwrap();
+                    out.push((v, g.input, g.target));
+                }
+            }};
+        }
+        push!(KerasPoisson::new(), t, p);
+        push!(KerasHinge::new(), t, p);
+        push!(KerasSquaredHinge::new(), t, p);
+        push!(KerasBinaryCrossentropy::new(), t, p);
+        push!(KerasBinaryCrossentropy::new().from_logits(true).label_smoothing(0.1), t, p);
+        push!(KerasBinaryFocalCrossentropy::new(), t, p);
+        push!(KerasLogCosh::new(), t, p);
+        push!(KerasMeanSquaredLogarithmicError::new(), t, p);
+        push!(KerasMeanAbsolutePercentageError::new(), t, p);
+        push!(KerasHuber::new(), t, p);
+        push!(KerasCategoricalGeneralizedCrossEntropy::new(), lab, p);
+        let (v, g) = KerasLogCosh::new().reduction(Reduction::Sum).forward_backward(x.view(), x.mapv(|v| v * 0.5).view()).unwrap();
+        (out, v, g.input)
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
+    let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(run);
+    assert!(one == four);
+}

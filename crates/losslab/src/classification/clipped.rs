@@ -36,6 +36,7 @@ use crate::machinery::float::{ClassIndex, Float};
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::clip::*;
+use crate::machinery::kernels::elementwise::logistic;
 use crate::machinery::kernels::rows::{self, lane_sum, lane_sum_zip, zip_store};
 use crate::machinery::reduction::{sum_f64, Reducer, Reduction};
 use crate::math::*;
@@ -154,19 +155,49 @@ impl Default for KerasBinaryCrossentropy {
     }
 }
 
-/// Element-wise binary cross entropy of Keras's backend, with `(∂/∂t, ∂/∂p)`.
-#[inline]
+/// Element-wise binary cross entropy of Keras's backend, with `(∂/∂t, ∂/∂p)`,
+/// in arithmetic that vectorises (the logistic parts of [`logistic`], the
+/// row sweep's `ln`: within 2 ulp of libm's), for the row sweep and the
+/// general path alike.
+#[inline(always)]
 fn keras_bce(t: f64, p: f64, from_logits: bool) -> (f64, f64, f64) {
     if from_logits {
-        let (lsp, lsn) = (log_sigmoid_f64(p), log_sigmoid_f64(-p));
-        let v = -t * lsp - (1.0 - t) * lsn;
-        (v, -lsp + lsn, -t * sigmoid_f64(-p) + (1.0 - t) * sigmoid_f64(p))
+        // log σ(p) = −softplus(−p), log σ(−p) = −softplus(p).
+        let lg = logistic(p);
+        let v = t * lg.softplus_neg + (1.0 - t) * lg.softplus;
+        (v, lg.softplus_neg - lg.softplus, -t * lg.sigmoid_neg + (1.0 - t) * lg.sigmoid)
     } else {
         let c = clip(p, KERAS_EPSILON, 1.0 - KERAS_EPSILON);
-        let (lc, l1c) = (c.ln(), (1.0 - c).ln());
+        let (lc, l1c) = (rows::ln(c), rows::ln(1.0 - c));
         let v = -(t * lc + (1.0 - t) * l1c);
         (v, -(lc - l1c), -(t / c - (1.0 - t) / (1.0 - c)) * clip_grad(p, KERAS_EPSILON, 1.0 - KERAS_EPSILON))
     }
+}
+
+/// The smoothed label's element of a binary loss: `el(t̃, p) = (ℓ, ∂ℓ/∂t̃,
+/// ∂ℓ/∂p)` at `t̃ = t (1 − ls) + ls / 2`, on the row sweep when both tensors
+/// have one shape, are contiguous and `axis` is the last (the mean over the
+/// last axis); `None` otherwise (the general path's then).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn binary_rows<T: Float, D: Dimension>(
+    loss: &'static str,
+    y_true: &ArrayView<'_, T, D>,
+    y_pred: &ArrayView<'_, T, D>,
+    axis: isize,
+    ls: f64,
+    reduction: Reduction,
+    go: Option<&ArrayViewD<'_, T>>,
+    el: impl Fn(f64, f64) -> (f64, f64, f64) + Copy + Sync,
+) -> Result<Option<PairOutput<T>>> {
+    let nd = y_pred.ndim() as isize;
+    if axis != -1 && axis != nd - 1 {
+        return Ok(None);
+    }
+    pair_mean_rows(loss, ("y_true", y_true), y_pred, reduction, go,
+        #[inline(always)] move |t, p| el(t * (1.0 - ls) + 0.5 * ls, p).0,
+        #[inline(always)] move |t, p| el(t * (1.0 - ls) + 0.5 * ls, p).1 * (1.0 - ls),
+        #[inline(always)] move |t, p| el(t * (1.0 - ls) + 0.5 * ls, p).2)
 }
 
 impl KerasBinaryCrossentropy {
@@ -198,6 +229,15 @@ impl KerasBinaryCrossentropy {
         check_smoothing!(Self::NAME, self.label_smoothing)?;
         let ls = self.label_smoothing;
         let fl = self.from_logits;
+        // The row sweep (one instantiation per `from_logits`), else the general path.
+        let fused = if fl {
+            binary_rows(Self::NAME, y_true, y_pred, self.axis, ls, self.reduction, go, #[inline(always)] |t, p| keras_bce(t, p, true))?
+        } else {
+            binary_rows(Self::NAME, y_true, y_pred, self.axis, ls, self.reduction, go, #[inline(always)] |t, p| keras_bce(t, p, false))?
+        };
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, go, |t, p, g| {
             mean_lane(
                 t,
@@ -321,15 +361,17 @@ impl KerasBinaryFocalCrossentropy {
         axis: isize
     );
 
-    /// `(ℓ, ∂ℓ/∂t_smoothed, ∂ℓ/∂y_pred)` of one element.
-    fn element(&self, t: f64, x: f64) -> (f64, f64, f64) {
+    /// `(ℓ, ∂ℓ/∂t_smoothed, ∂ℓ/∂y_pred)` of one element, `from_logits` as
+    /// `fl` says, `pows(u) = (u^γ, u^(γ−1))`.
+    #[inline(always)]
+    fn element(&self, t: f64, x: f64, fl: bool, pows: impl Fn(f64) -> (f64, f64)) -> (f64, f64, f64) {
         let (a, g) = (self.alpha, self.gamma);
-        let p = if self.from_logits { sigmoid_f64(x) } else { x };
+        let p = if fl { logistic(x).sigmoid } else { x };
         let (bce, dbce_dt, dbce_dp) = keras_bce(t, p, false);
         let pt = t * p + (1.0 - t) * (1.0 - p);
         let u = 1.0 - pt;
-        let ff = u.powf(g);
-        let dff = g * u.powf(g - 1.0);
+        let (ff, fm1) = pows(u);
+        let dff = g * fm1;
         let w = if self.apply_class_balancing { t * a + (1.0 - t) * (1.0 - a) } else { 1.0 };
         let v = w * (ff * bce);
         // u = 1 − (t p + (1 − t)(1 − p)):  ∂u/∂p = 1 − 2t,  ∂u/∂t = 1 − 2p
@@ -338,7 +380,7 @@ impl KerasBinaryFocalCrossentropy {
         if self.apply_class_balancing {
             dt += (2.0 * a - 1.0) * (ff * bce);
         }
-        let dx = if self.from_logits { dp * (p * (1.0 - p)) } else { dp };
+        let dx = if fl { dp * (p * (1.0 - p)) } else { dp };
         (v, dt, dx)
     }
 
@@ -352,14 +394,29 @@ impl KerasBinaryFocalCrossentropy {
         check_option(Self::NAME, "gamma", self.gamma, !self.gamma.is_nan(), "a number")?;
         check_option(Self::NAME, "alpha", self.alpha, !self.alpha.is_nan(), "a number")?;
         let ls = self.label_smoothing;
+        let (fl, gm) = (self.from_logits, self.gamma);
+        // The row sweep (one instantiation per `from_logits`, and for Keras's
+        // γ = 2 by products), else the general path.
+        let sq = inlined(#[inline(always)] |u: f64| (u * u, u));
+        let pw = inlined(#[inline(always)] move |u: f64| (u.powf(gm), u.powf(gm - 1.0)));
+        let (a, b, r, go2) = (y_true, y_pred, self.reduction, go);
+        let fused = match (fl, gm == 2.0) {
+            (true, true) => binary_rows(Self::NAME, a, b, self.axis, ls, r, go2, #[inline(always)] |t, p| self.element(t, p, true, sq))?,
+            (false, true) => binary_rows(Self::NAME, a, b, self.axis, ls, r, go2, #[inline(always)] |t, p| self.element(t, p, false, sq))?,
+            (true, false) => binary_rows(Self::NAME, a, b, self.axis, ls, r, go2, #[inline(always)] |t, p| self.element(t, p, true, pw))?,
+            (false, false) => binary_rows(Self::NAME, a, b, self.axis, ls, r, go2, #[inline(always)] |t, p| self.element(t, p, false, pw))?,
+        };
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, go, |t, p, g| {
             mean_lane(
                 t,
                 p,
                 g,
-                |t, p| self.element(t * (1.0 - ls) + 0.5 * ls, p).0,
+                |t, p| self.element(t * (1.0 - ls) + 0.5 * ls, p, fl, pw).0,
                 |t, p| {
-                    let (_, dt, dp) = self.element(t * (1.0 - ls) + 0.5 * ls, p);
+                    let (_, dt, dp) = self.element(t * (1.0 - ls) + 0.5 * ls, p, fl, pw);
                     (dt * (1.0 - ls), dp)
                 },
             )
@@ -1017,6 +1074,9 @@ impl KerasCategoricalGeneralizedCrossEntropy {
     ) -> Result<(ArrayD<T>, Option<ArrayD<T>>)> {
         let q = self.q;
         check_option(Self::NAME, "q", q, q > 0.0, "a number > 0 (Keras documents the range (0, 1))")?;
+        if let Some(done) = self.fused(y_true, y_pred, go)? {
+            return Ok(done);
+        }
         run_labels(Self::NAME, ("y_pred", y_pred), ("y_true", y_true), false, None, self.reduction, go, |x, lab, g| {
             let y = lab.unwrap_or(usize::MAX);
             let p = sum_f64(x.iter().enumerate().map(|(k, &v)| if k == y { v } else { v * 0.0 }));
@@ -1029,6 +1089,43 @@ impl KerasCategoricalGeneralizedCrossEntropy {
             }
             v
         })
+    }
+
+    /// The machinery's row sweep for a contiguous `y_pred` whose labels have its
+    /// shape without the last axis: per row the one-hot product's sum (the
+    /// label's entry plus the others' `x · 0`, NaN from a non-finite one, as the
+    /// general path), the loss and the gradient row. `None` otherwise.
+    fn fused<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        y_true: &ArrayView<'_, L, D1>,
+        y_pred: &ArrayView<'_, T, D2>,
+        go: Option<&ArrayViewD<'_, T>>,
+    ) -> Result<Option<(ArrayD<T>, Option<ArrayD<T>>)>> {
+        let shape = y_pred.shape();
+        let (Some(xs), Some((&c, out))) = (y_pred.as_slice(), shape.split_last()) else { return Ok(None) };
+        let rows = out.iter().product::<usize>();
+        if y_true.shape() != out || rows * c == 0 {
+            return Ok(None);
+        }
+        let labs = class_labels(Self::NAME, "y_true", y_true, c, None)?;
+        let q = self.q;
+        let reducer = Reducer::counting(self.reduction, out, shape);
+        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let x = &xs[r * c..(r + 1) * c];
+            let y = labs[r].expect("no ignored class");
+            let zero = inlined(#[inline(always)] |v: f64| v * 0.0);
+            let p = x[y].to_wide() + (lane_sum(&x[..y], zero) + lane_sum(&x[y + 1..], zero));
+            let v = (1.0 - p.powf(q)) / q;
+            if let Some(g) = g {
+                let dp = (-1.0 / q) * (q * p.powf(q - 1.0));
+                let off = T::from_wide(g.up * (0.0 * dp));
+                g.gx.fill(off);
+                g.gx[y] = T::from_wide(g.up * dp);
+            }
+            v
+        })?;
+        Ok(Some((value, grads.map(|g| g.input))))
     }
     loss_methods!(keras: run(input = only), (y_true: labels, y_pred: float));
 }

@@ -5,7 +5,7 @@
 pub(crate) const KERAS_EPSILON: f64 = 1e-7;
 
 /// `clip(x, lo, hi)` as `jnp.clip`: NaN stays NaN.
-#[inline]
+#[inline(always)]
 pub(crate) fn clip(x: f64, lo: f64, hi: f64) -> f64 {
     if x.is_nan() {
         x
@@ -16,7 +16,7 @@ pub(crate) fn clip(x: f64, lo: f64, hi: f64) -> f64 {
 
 /// `d clip(x, lo, hi) / dx` as JAX computes it for `min(max(x, lo), hi)`:
 /// 1 strictly inside, ½ on a bound (JAX splits the gradient of a tie), 0 outside.
-#[inline]
+#[inline(always)]
 pub(crate) fn clip_grad(x: f64, lo: f64, hi: f64) -> f64 {
     if x > lo && x < hi {
         1.0
@@ -28,7 +28,7 @@ pub(crate) fn clip_grad(x: f64, lo: f64, hi: f64) -> f64 {
 }
 
 /// `d max(x, lo) / dx` as JAX computes it: 1 above, ½ at a tie, 0 below.
-#[inline]
+#[inline(always)]
 pub(crate) fn max_grad(x: f64, lo: f64) -> f64 {
     if x > lo {
         1.0
@@ -40,7 +40,7 @@ pub(crate) fn max_grad(x: f64, lo: f64) -> f64 {
 }
 
 /// `d|x|/dx` as JAX computes it: `+1` for `x ≥ 0` (so `+1` at 0), `−1` otherwise (NaN included).
-#[inline]
+#[inline(always)]
 pub(crate) fn abs_grad(x: f64) -> f64 {
     if x >= 0.0 {
         1.0

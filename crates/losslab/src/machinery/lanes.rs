@@ -281,12 +281,31 @@ pub(crate) fn eval_rows<T: Float>(
 /// wrong with them).
 pub(crate) fn eval_pair_rows<T: Float, D: Dimension>(
     loss: &'static str,
-    (a_name, a): (&'static str, &ArrayView<'_, T, D>),
+    a: (&'static str, &ArrayView<'_, T, D>),
     b: &ArrayView<'_, T, D>,
     reduction: Reduction,
     go: Option<&ArrayViewD<'_, T>>,
     row: impl Fn(&[T], &[T], Option<RowGrads<'_, T>>) -> f64 + Sync,
 ) -> Result<Option<PairOutput<T>>> {
+    let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+    Ok(eval_pair_rows_up(loss, a, b, reduction, &up, row)?.map(pair_output))
+}
+
+/// A shared `eval`'s result as a [`PairOutput`] (both gradients asked for).
+pub(crate) fn pair_output<T>((value, grads): Eval<T, Gradients<T>>) -> PairOutput<T> {
+    (value, grads.map(|g| (g.input, g.target.expect("the second tensor's gradient"))))
+}
+
+/// [`eval_pair_rows`] with any [`Upstream`] (a shared `eval`'s): the gradients
+/// as [`Gradients`], `input` the first tensor's, `target` the second's.
+pub(crate) fn eval_pair_rows_up<T: Float, D: Dimension>(
+    loss: &'static str,
+    (a_name, a): (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    row: impl Fn(&[T], &[T], Option<RowGrads<'_, T>>) -> f64 + Sync,
+) -> Result<Option<Eval<T, Gradients<T>>>> {
     let shape = a.shape();
     if b.shape() != shape || shape.is_empty() {
         return Ok(None);
@@ -297,11 +316,83 @@ pub(crate) fn eval_pair_rows<T: Float, D: Dimension>(
         return Ok(None);
     }
     let reducer = Reducer::counting(reduction, &out, shape);
-    let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
-    let (value, grads) = eval_rows(loss, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+    let done = eval_rows(loss, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
         row(&av[r * c..(r + 1) * c], &bv[r * c..(r + 1) * c], g)
     })?;
-    Ok(Some((value, grads.map(|g| (g.input, g.target.expect("the second tensor's gradient"))))))
+    Ok(Some(done))
+}
+
+/// The row sweep of a per-sample mean of an element-wise loss ([`mean_lane`]'s
+/// loss on [`eval_pair_rows_up`]): row value `Σ f(a_k, b_k) / C`, gradients
+/// `up / C · da(a_k, b_k)` (the first tensor's) and `up / C · db(a_k, b_k)`
+/// (the second's). The value's sum and each gradient are loops apart, each
+/// vectorisable ([`lane_sum_zip`](crate::machinery::kernels::rows::lane_sum_zip),
+/// [`zip_store_lanes`](crate::machinery::kernels::rows::zip_store_lanes)): `f`, `da`, `db`
+/// must be `#[inline(always)]` closures in arithmetic that vectorises (the
+/// helpers of [`kernels::rows`](crate::machinery::kernels::rows) and
+/// [`kernels::elementwise`](crate::machinery::kernels::elementwise) rather than
+/// libm's). `None` where [`eval_pair_rows`] declines (shapes that differ, a
+/// strided tensor): the caller's general path then.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_mean_rows<T, D, F, DA, DB>(
+    loss: &'static str,
+    a: (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    f: F,
+    da: DA,
+    db: DB,
+) -> Result<Option<Eval<T, Gradients<T>>>>
+where
+    T: Float,
+    D: Dimension,
+    F: Fn(f64, f64) -> f64 + Copy + Sync,
+    DA: Fn(f64, f64) -> f64 + Copy + Sync,
+    DB: Fn(f64, f64) -> f64 + Copy + Sync,
+{
+    use crate::machinery::kernels::rows::{lane_sum_zip, zip_store_lanes};
+    eval_pair_rows_up(loss, a, b, reduction, up, #[inline(always)] |x: &[T], y: &[T], g: Option<RowGrads<'_, T>>| {
+        let c = x.len() as f64;
+        let v = lane_sum_zip(x, y, f) / c;
+        if let Some(g) = g {
+            let s = g.up / c;
+            zip_store_lanes(x, y, g.gx, #[inline(always)] |p, q| s * da(p, q));
+            zip_store_lanes(x, y, g.go, #[inline(always)] |p, q| s * db(p, q));
+        }
+        v
+    })
+}
+
+/// `f` itself: binds an `#[inline(always)]` closure with `let` (an attribute
+/// is allowed on a call's argument, not on a `let`'s initialiser), so that it
+/// is inlined into the row sweep's compiled loops as its caller's closures are.
+#[inline(always)]
+pub(crate) fn inlined<F>(f: F) -> F {
+    f
+}
+
+/// [`eval_mean_rows`] for a loss written on [`PairOutput`]s (`go` the upstream gradient, if any).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pair_mean_rows<T, D, F, DA, DB>(
+    loss: &'static str,
+    a: (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    go: Option<&ArrayViewD<'_, T>>,
+    f: F,
+    da: DA,
+    db: DB,
+) -> Result<Option<PairOutput<T>>>
+where
+    T: Float,
+    D: Dimension,
+    F: Fn(f64, f64) -> f64 + Copy + Sync,
+    DA: Fn(f64, f64) -> f64 + Copy + Sync,
+    DB: Fn(f64, f64) -> f64 + Copy + Sync,
+{
+    let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+    Ok(eval_mean_rows(loss, a, b, reduction, &up, f, da, db)?.map(pair_output))
 }
 
 /// Splits a shape into `(samples, classes, shape of one result per sample)` along

@@ -9,12 +9,37 @@ use crate::machinery::float::Float;
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::clip::*;
+use crate::machinery::kernels::elementwise::{exp_nonpos, log1p_unit};
+use crate::machinery::kernels::rows::ln_1p_nonneg;
 use crate::machinery::reduction::{sum_f64, Reduction};
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 // ---------------------------------------------------------------------------------------
 // log_cosh, mean_squared_logarithmic_error, mean_absolute_percentage_error
+
+/// `(log cosh x, tanh x)` in arithmetic that vectorises, by the general path's
+/// split ([`log_cosh_f64`]): for `|x| < 1`, `s = sinh(x/2)` by its series (to
+/// `x¹⁵`, truncation below 10⁻¹⁷), `log1p(2 s²)` and `tanh x = 2 s √(1 + s²) /
+/// (1 + 2 s²)`; beyond, `e = exp(−2|x|)`, `|x| + log1p(e) − log 2` and
+/// `±(1 − e) / (1 + e)`. NaN propagates; `±∞` gives `∞` and `±1`.
+#[inline(always)]
+fn log_cosh_tanh(x: f64) -> (f64, f64) {
+    let a = x.abs();
+    let small = a < 1.0;
+    let y = 0.5 * if small { x } else { 0.0 };
+    let y2 = y * y;
+    let mut p = 1.0 / 1_307_674_368_000.0; // 1/15!
+    for c in [1.0 / 6_227_020_800.0, 1.0 / 39_916_800.0, 1.0 / 362_880.0, 1.0 / 5_040.0, 1.0 / 120.0, 1.0 / 6.0, 1.0] {
+        p = p * y2 + c;
+    }
+    let s = y * p;
+    let w = 2.0 * (s * s);
+    let (v_small, t_small) = (log1p_unit(w), 2.0 * s * (1.0 + s * s).sqrt() / (1.0 + w));
+    let e = exp_nonpos(-2.0 * a);
+    let (v_large, t_large) = (a + log1p_unit(e) - std::f64::consts::LN_2, ((1.0 - e) / (1.0 + e)).copysign(x));
+    if small { (v_small, t_small) } else { (v_large, t_large) }
+}
 
 /// Keras's `keras.losses.log_cosh`: the mean over the last axis of `log cosh(y_pred − y_true)`.
 ///
@@ -79,6 +104,14 @@ impl KerasLogCosh {
         y_pred: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
+        // The row sweep for one shape, contiguous; the general path otherwise.
+        let fused = pair_mean_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go,
+            #[inline(always)] |t, p| log_cosh_tanh(p - t).0,
+            #[inline(always)] |t, p| -log_cosh_tanh(p - t).1,
+            #[inline(always)] |t, p| log_cosh_tanh(p - t).1)?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             mean_lane(t, p, g, |t, p| log_cosh_f64(p - t), |t, p| {
                 let d = (p - t).tanh();
@@ -148,6 +181,19 @@ impl KerasMeanSquaredLogarithmicError {
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
         let e = KERAS_EPSILON;
+        // The row sweep for one shape, contiguous (log1p in arithmetic that
+        // vectorises); the general path otherwise.
+        let lf = inlined(#[inline(always)] move |v: f64| ln_1p_nonneg(if v.is_nan() { v } else { v.max(e) }));
+        let fused = pair_mean_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go,
+            #[inline(always)] move |t, p| {
+                let d = lf(p) - lf(t);
+                d * d
+            },
+            #[inline(always)] move |t, p| -2.0 * (lf(p) - lf(t)) / (t.max(e) + 1.0) * max_grad(t, e),
+            #[inline(always)] move |t, p| 2.0 * (lf(p) - lf(t)) / (p.max(e) + 1.0) * max_grad(p, e))?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         let lg = move |v: f64| if v.is_nan() { v } else { v.max(e) }.ln_1p();
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             mean_lane(
@@ -230,7 +276,19 @@ impl KerasMeanAbsolutePercentageError {
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
         let e = KERAS_EPSILON;
-        let den = move |t: f64| if t.is_nan() { t } else { t.abs().max(e) };
+        let den = inlined(#[inline(always)] move |t: f64| if t.is_nan() { t } else { t.abs().max(e) });
+        // The row sweep for one shape, contiguous; the general path otherwise.
+        let dr = inlined(#[inline(always)] move |t: f64, p: f64| 100.0 * abs_grad((t - p) / den(t)));
+        let fused = pair_mean_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go,
+            #[inline(always)] move |t, p| 100.0 * ((t - p) / den(t)).abs(),
+            #[inline(always)] move |t, p| {
+                let (d, m, r) = (t - p, den(t), dr(t, p));
+                r / m + (-r * d / (m * m)) * max_grad(t.abs(), e) * abs_grad(t)
+            },
+            #[inline(always)] move |t, p| -dr(t, p) / den(t))?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             let n = t.len() as f64;
             let v = 100.0 * (sum_f64(t.iter().zip(p).map(|(&t, &p)| ((t - p) / den(t)).abs())) / n);
@@ -379,6 +437,24 @@ impl KerasHuber {
     ) -> Result<PairOutput<T>> {
         crate::machinery::error::check_option(Self::NAME, "delta", self.delta, self.delta >= 0.0, "a number >= 0")?;
         let d = self.delta;
+        // JAX: the branch taken, with d|e|/de = sign(e); an infinite error
+        // meets 0 · ∞ in the quadratic branch's cotangent: NaN.
+        let dh = inlined(#[inline(always)] move |e: f64| {
+            let lin = if e.is_infinite() { f64::NAN } else { d.copysign(e) };
+            if e.abs() <= d || e.is_nan() { e } else { lin }
+        });
+        // The row sweep for one shape, contiguous; the general path otherwise.
+        let fused = pair_mean_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go,
+            #[inline(always)] move |t, p| {
+                let e = p - t;
+                let (q, l) = (0.5 * e * e, d * e.abs() - 0.5 * d * d);
+                if e.abs() <= d { q } else { l }
+            },
+            #[inline(always)] move |t, p| -dh(p - t),
+            #[inline(always)] move |t, p| dh(p - t))?;
+        if let Some(done) = fused {
+            return Ok(done);
+        }
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             mean_lane(
                 t,
