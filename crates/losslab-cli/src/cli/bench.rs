@@ -985,7 +985,7 @@ mod tests {
         let v = json(&BenchArgs { shape: Some("6x5".into()), ..small("keras:hinge") });
         assert_eq!(v["loss"], "keras:hinge");
         assert_eq!(v["mode"], "registry");
-        assert_eq!(v["path"], "general");
+        assert_eq!(v["path"], "fused per-row");
         assert_eq!(v["dims"], serde_json::json!([6, 5]));
         assert_eq!(v["dims_names"], "N×C");
         assert_eq!(v["differentiated"], serde_json::json!(["y_pred", "y_true"]));
