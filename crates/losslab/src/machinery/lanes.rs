@@ -327,7 +327,7 @@ pub(crate) fn eval_pair_rows_up<T: Float, D: Dimension>(
 /// `up / C · da(a_k, b_k)` (the first tensor's) and `up / C · db(a_k, b_k)`
 /// (the second's). The value's sum and each gradient are loops apart, each
 /// vectorisable ([`lane_sum_zip`](crate::machinery::kernels::rows::lane_sum_zip),
-/// [`zip_store_lanes`](crate::machinery::kernels::rows::zip_store_lanes)): `f`, `da`, `db`
+/// [`zip_store`](crate::machinery::kernels::rows::zip_store)): `f`, `da`, `db`
 /// must be `#[inline(always)]` closures in arithmetic that vectorises (the
 /// helpers of [`kernels::rows`](crate::machinery::kernels::rows) and
 /// [`kernels::elementwise`](crate::machinery::kernels::elementwise) rather than
@@ -351,14 +351,14 @@ where
     DA: Fn(f64, f64) -> f64 + Copy + Sync,
     DB: Fn(f64, f64) -> f64 + Copy + Sync,
 {
-    use crate::machinery::kernels::rows::{lane_sum_zip, zip_store_lanes};
+    use crate::machinery::kernels::rows::{lane_sum_zip, zip_store};
     eval_pair_rows_up(loss, a, b, reduction, up, #[inline(always)] |x: &[T], y: &[T], g: Option<RowGrads<'_, T>>| {
         let c = x.len() as f64;
         let v = lane_sum_zip(x, y, f) / c;
         if let Some(g) = g {
             let s = g.up / c;
-            zip_store_lanes(x, y, g.gx, #[inline(always)] |p, q| s * da(p, q));
-            zip_store_lanes(x, y, g.go, #[inline(always)] |p, q| s * db(p, q));
+            zip_store(x, y, g.gx, #[inline(always)] |p, q| s * da(p, q));
+            zip_store(x, y, g.go, #[inline(always)] |p, q| s * db(p, q));
         }
         v
     })

@@ -205,30 +205,6 @@ pub(crate) fn zip_store<T: Float>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(f6
     }
 }
 
-/// [`zip_store`] in chunks of [`LANES`] elements, each chunk's body written out
-/// (as [`lane_sum_zip`]'s) into a local array then stored, so that the SLP
-/// vectoriser may take it as it takes the sums (a long element function, as
-/// `mean_squared_logarithmic_error`'s gradient, still compiles to scalar code
-/// on AVX2). The same bits.
-#[inline(always)]
-pub(crate) fn zip_store_lanes<T: Float>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(f64, f64) -> f64) {
-    debug_assert!(a.len() == b.len() && a.len() == out.len());
-    let (b, out) = (&b[..a.len()], &mut out[..a.len()]);
-    let ((ab, ar), (bb, br), (ob, or)) = (a.as_chunks::<LANES>(), b.as_chunks::<LANES>(), out.as_chunks_mut::<LANES>());
-    for ((ca, cb), co) in ab.iter().zip(bb).zip(ob.iter_mut()) {
-        // The chunk's results apart first, then stored: every load before any
-        // store, whatever the compiler knows of the slices' aliasing.
-        let mut r = [T::zero(); LANES];
-        for i in 0..LANES {
-            r[i] = T::from_wide(f(ca[i].to_wide(), cb[i].to_wide()));
-        }
-        *co = r;
-    }
-    for ((x, y), o) in ar.iter().zip(br).zip(or.iter_mut()) {
-        *o = T::from_wide(f(x.to_wide(), y.to_wide()));
-    }
-}
-
 /// `ln x` within 1 ulp of libm's, in arithmetic that vectorises (no call, no
 /// branch): fdlibm's `__ieee754_log` (the argument reduced to `[√½, √2)`,
 /// then `log(1 + f)` by its minimax polynomial in `s = f / (2 + f)`), as
