@@ -237,3 +237,91 @@ fn non_finite_logits_give_nan_for_their_token_only() {
     assert!(g.input.index_axis(Axis(0), 0).iter().all(|v| v.is_finite()));
     assert!(g.input.index_axis(Axis(0), 1).iter().all(|v| v.is_nan()));
 }
+
+/// The largest |a − b| over the largest |b|.
+fn max_rel(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs()));
+    a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((x - y).abs())) / scale.max(1e-300)
+}
+
+/// `bf16` inputs: the loss and per-token outputs within f32 rounding of the
+/// f64 truth on the same (bf16) values, the gradients within a few bf16 ulps
+/// (the logits' gradient is rounded to bf16 before the backward products),
+/// on every option, several tiles, odd vocabularies and token counts, and a
+/// (B, T, D) input; the same bits on 1, 2 and 4 threads.
+#[test]
+fn bfloat16_is_close_to_the_float64_truth_and_bit_identical_across_threads() {
+    use losslab::half::bf16;
+    eprintln!("bf16 on AVX512_BF16 dot products here: {}", LinearCrossEntropyLoss::bf16_dot_products(64));
+    for &(n, d, v, rows) in &[(37, 64, 517, 8), (64, 96, 2001, 64), (5, 2, 3, 2), (33, 30, 1000, 16)] {
+        let p = problem(n, d, v, 21);
+        let h = |a: &Array2<f64>| a.mapv(bf16::from_f64);
+        let (x, w, b) = (h(&p.x), h(&p.w), p.b.mapv(bf16::from_f64));
+        let (x64, w64, b64) = (x.mapv(|v| f64::from(v.to_f32())), w.mapv(|v| f64::from(v.to_f32())), b.mapv(|v| f64::from(v.to_f32())));
+        for (what, lce) in [
+            ("plain", LinearCrossEntropyLoss::new().tile_bytes(rows * v * 4)),
+            ("all options", loaded(rows, v).weight(p.cw.view()).tile_bytes(rows * v * 4).return_lse(true).return_entropy(true).return_predicted(true)),
+            ("none", LinearCrossEntropyLoss::new().reduction(Reduction::None).label_smoothing(0.05).tile_bytes(rows * v * 4)),
+        ] {
+            let up = (lce.reduction == Reduction::None).then(|| ArrayD::from_shape_fn(ndarray::IxDyn(&[n]), |i| 0.5 + (i[0] % 3) as f32));
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| lce.forward_backward_half(x.view(), w.view(), Some(b.view()), p.t.view(), up.as_ref().map(|u| u.view())).unwrap())
+            };
+            let (o, g) = run(1);
+            for threads in [2, 4] {
+                assert_eq!((o.clone(), g.clone()), run(threads), "{what} ({n}, {d}, {v}): {threads} threads");
+            }
+            let up64 = up.as_ref().map(|u| u.mapv(f64::from));
+            let (o64, g64) = lce.forward_backward(x64.view(), w64.view(), Some(b64.view()), p.t.view(), up64.as_ref().map(|u| u.view())).unwrap();
+            let wide = |a: &ArrayD<f32>| a.mapv(f64::from);
+            assert!(max_rel(&wide(&o.loss), &o64.loss) < 1e-5, "{what} ({n}, {d}, {v}): loss {} vs {}", o.loss, o64.loss);
+            assert!(max_rel(&wide(&o.z_loss), &o64.z_loss) < 1e-5 || o64.z_loss.iter().all(|&z| z == 0.0));
+            if let (Some(l), Some(l64)) = (&o.lse, &o64.lse) {
+                assert!(max_rel(&wide(l), l64) < 1e-5, "{what}: lse");
+                assert!(max_rel(&wide(o.entropy.as_ref().unwrap()), o64.entropy.as_ref().unwrap()) < 1e-4, "{what}: entropy");
+            }
+            let hw = |a: ArrayD<bf16>| a.mapv(|v| f64::from(v.to_f32()));
+            for (got, want, name) in [
+                (hw(g.input.clone()), g64.input.clone(), "input"),
+                (hw(g.linear_weight.clone().into_dyn()), g64.linear_weight.clone().into_dyn(), "linear_weight"),
+                (hw(g.linear_bias.clone().unwrap().into_dyn()), g64.linear_bias.clone().unwrap().into_dyn(), "linear_bias"),
+            ] {
+                // A few bf16 ulps (2⁻⁸ relative) of the largest element.
+                let dev = max_rel(&got, &want);
+                assert!(dev < 3e-2 / 2.0, "{what} ({n}, {d}, {v}): {name}: max |Δ| {dev:e} of the largest");
+                // and on the whole tensor, near one bf16 rounding.
+                let num: f64 = got.iter().zip(&want).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+                let den: f64 = want.iter().map(|b| b * b).sum::<f64>().sqrt();
+                assert!(num <= 8e-3 * den, "{what} ({n}, {d}, {v}): {name}: ‖Δ‖ / ‖g‖ = {:e}", num / den);
+            }
+        }
+    }
+}
+
+/// Where the inputs are widened (f16; bf16 with an odd hidden size), the
+/// `f32` path's results on the widened values, rounded once: the same bits.
+#[test]
+fn half_inputs_off_the_dot_products_are_the_f32_path_rounded_once() {
+    use losslab::half::{bf16, f16};
+    let (n, d, v) = (19, 7, 101);
+    let p = problem(n, d, v, 5);
+    let lce = loaded(4, v).weight(p.cw.view()).tile_bytes(4 * v * 4).return_lse(true);
+    let (x, w, b) = (p.x.mapv(f16::from_f64), p.w.mapv(f16::from_f64), p.b.mapv(f16::from_f64));
+    let (o, g) = lce.forward_backward_half(x.view(), w.view(), Some(b.view()), p.t.view(), None).unwrap();
+    let (o32, g32) = lce.forward_backward(x.mapv(f16::to_f32).view(), w.mapv(f16::to_f32).view(), Some(b.mapv(f16::to_f32).view()), p.t.view(), None).unwrap();
+    assert_eq!(o, o32);
+    assert_eq!(g.input, g32.input.mapv(f16::from_f32));
+    assert_eq!(g.linear_weight, g32.linear_weight.mapv(f16::from_f32));
+    assert_eq!(g.linear_bias.unwrap(), g32.linear_bias.unwrap().mapv(f16::from_f32));
+    // bf16 with an odd hidden size (7): widened too.
+    assert!(!LinearCrossEntropyLoss::bf16_dot_products(d));
+    let (xb, wb) = (p.x.mapv(bf16::from_f64), p.w.mapv(bf16::from_f64));
+    let (ob, gb) = lce.forward_backward_half(xb.view(), wb.view(), None, p.t.view(), None).unwrap();
+    let (ob32, gb32) = lce.forward_backward(xb.mapv(bf16::to_f32).view(), wb.mapv(bf16::to_f32).view(), None, p.t.view(), None).unwrap();
+    assert_eq!(ob, ob32);
+    assert_eq!(gb.linear_weight, gb32.linear_weight.mapv(bf16::from_f32));
+    // Bad input: the same errors as f32.
+    let e = lce.forward_half(xb.view(), wb.t(), None, p.t.view()).unwrap_err();
+    assert!(matches!(e, LossError::Shape { .. }), "{e}");
+}

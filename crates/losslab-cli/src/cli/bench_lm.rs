@@ -55,6 +55,13 @@ pub struct LmBenchReport {
     pub fwd_bwd_fraction_of_peak: f64,
     /// `fwd_gflops / fma_peak_gflops`.
     pub fwd_fraction_of_peak: f64,
+    /// `bf16` only: the peak of AVX512_BF16's dot products (`vdpbf16ps`, 64
+    /// FLOP each: 16 lanes of two multiply-adds) measured now, GFLOP/s; null
+    /// for `f32`/`f64` or on a CPU without them.
+    pub bf16_peak_gflops: Option<f64>,
+    /// `bf16` only: whether the products ran on AVX512_BF16's dot products
+    /// (else the inputs were widened to `f32`).
+    pub bf16_dot_products: Option<bool>,
     /// Bytes of `input`, `linear_weight` and `target`.
     pub input_bytes: u64,
     /// Bytes of the gradients of `input` and `linear_weight`.
@@ -95,8 +102,8 @@ pub fn run(args: &BenchArgs, out: &mut dyn Write) -> Result<()> {
     let report = pool.install(|| match args.dtype.as_str() {
         "f32" | "float32" => measure::<f32>(args, n, d, v, "f32"),
         "f64" | "float64" => measure::<f64>(args, n, d, v, "f64"),
-        "bf16" | "bfloat16" => bail!("linear_cross_entropy: --dtype bf16 is not implemented yet (f32 and f64 are)"),
-        other => bail!("unsupported --dtype `{other}` for linear_cross_entropy: expected f32 or f64"),
+        "bf16" | "bfloat16" => measure_bf16(args, n, d, v),
+        other => bail!("unsupported --dtype `{other}` for linear_cross_entropy: expected f32, f64 or bf16"),
     })?;
     if args.json {
         serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
@@ -122,7 +129,14 @@ fn write_text(r: &LmBenchReport, out: &mut dyn Write) -> std::io::Result<()> {
         writeln!(out, "  process peak RSS     {:>10}  (inputs + gradients + {})", mb(p), mb(b))?;
     }
     writeln!(out, "limits measured now:")?;
-    writeln!(out, "  f32 FMA peak ({})  {:>7.1} GFLOP/s", r.isa, r.fma_peak_gflops)
+    writeln!(out, "  f32 FMA peak ({})  {:>7.1} GFLOP/s", r.isa, r.fma_peak_gflops)?;
+    if let Some(p) = r.bf16_peak_gflops {
+        writeln!(out, "  bf16 dot-product peak (avx512bf16)  {p:>7.1} GFLOP/s  (forward + backward at {:.0}% of it)", 100.0 * r.fwd_bwd_gflops / p)?;
+    }
+    if r.bf16_dot_products == Some(false) {
+        writeln!(out, "  (no AVX512_BF16 here, or an odd hidden size: the bf16 inputs were widened to f32)")?;
+    }
+    Ok(())
 }
 
 /// Deterministic values uniform in `[-scale, scale)` (xorshift).
@@ -139,29 +153,85 @@ fn fill<T: Float>(len: usize, seed: u64, scale: f64) -> Vec<T> {
 }
 
 fn measure<T: Float>(args: &BenchArgs, n: usize, d: usize, v: usize, dtype: &'static str) -> Result<LmBenchReport> {
-    let size = std::mem::size_of::<T>() as u128;
-    let (input_bytes, grad_bytes) = (((n * d + v * d) as u128 * size + n as u128 * 8) as u64, ((n * d + v * d) as u128 * size) as u64);
+    let (input_bytes, grad_bytes) = sizes(n, d, v, std::mem::size_of::<T>());
     check_fits(&format!("linear_cross_entropy on {n}x{d}x{v}"), u128::from(input_bytes) + u128::from(grad_bytes) + (256 << 20))?;
     let x = Array2::from_shape_vec((n, d), fill::<T>(n * d, args.seed + 1, 1.0)).expect("n × d");
     let w = Array2::from_shape_vec((v, d), fill::<T>(v * d, args.seed + 2, 1.0 / (d as f64).sqrt())).expect("v × d");
-    let t = Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % v as u64) as i64);
+    let t = targets(n, v);
     let lce = LinearCrossEntropyLoss::new();
-    let fwd_s = time(args.warmup, args.reps, || {
-        std::hint::black_box(lce.forward(x.view(), w.view(), None, t.view()).expect("valid inputs"));
-    });
-    let fwd_bwd_s = time(args.warmup, args.reps, || {
-        std::hint::black_box(lce.forward_backward(x.view(), w.view(), None, t.view(), None).expect("valid inputs"));
-    });
+    Ok(timed(
+        args,
+        (n, d, v, dtype),
+        (input_bytes, grad_bytes),
+        &lce,
+        || {
+            std::hint::black_box(lce.forward(x.view(), w.view(), None, t.view()).expect("valid inputs"));
+        },
+        || {
+            std::hint::black_box(lce.forward_backward(x.view(), w.view(), None, t.view(), None).expect("valid inputs"));
+        },
+    ))
+}
+
+/// `bf16` inputs (the values of the `f32` benchmark, rounded).
+fn measure_bf16(args: &BenchArgs, n: usize, d: usize, v: usize) -> Result<LmBenchReport> {
+    use losslab::half::bf16;
+    let (input_bytes, grad_bytes) = sizes(n, d, v, 2);
+    // The f32 buffer of the weight's gradient beyond the inputs and gradients.
+    check_fits(&format!("linear_cross_entropy on {n}x{d}x{v} (bf16)"), u128::from(input_bytes) + u128::from(grad_bytes) + (v * d * 4) as u128 + (256 << 20))?;
+    let x = Array2::from_shape_vec((n, d), fill::<f32>(n * d, args.seed + 1, 1.0)).expect("n × d").mapv(bf16::from_f32);
+    let w = Array2::from_shape_vec((v, d), fill::<f32>(v * d, args.seed + 2, 1.0 / (d as f64).sqrt())).expect("v × d").mapv(bf16::from_f32);
+    let t = targets(n, v);
+    let lce = LinearCrossEntropyLoss::new();
+    let mut r = timed(
+        args,
+        (n, d, v, "bf16"),
+        (input_bytes, grad_bytes),
+        &lce,
+        || {
+            std::hint::black_box(lce.forward_half(x.view(), w.view(), None, t.view()).expect("valid inputs"));
+        },
+        || {
+            std::hint::black_box(lce.forward_backward_half(x.view(), w.view(), None, t.view(), None).expect("valid inputs"));
+        },
+    );
+    r.bf16_peak_gflops = bf16_peak_gflops();
+    r.bf16_dot_products = Some(LinearCrossEntropyLoss::bf16_dot_products(d));
+    Ok(r)
+}
+
+/// Bytes of the inputs (`input`, `linear_weight`, `target`) and of the gradients.
+fn sizes(n: usize, d: usize, v: usize, size: usize) -> (u64, u64) {
+    let size = size as u128;
+    (((n * d + v * d) as u128 * size + n as u128 * 8) as u64, ((n * d + v * d) as u128 * size) as u64)
+}
+
+/// Class indices spread over the vocabulary.
+fn targets(n: usize, v: usize) -> Array1<i64> {
+    Array1::from_shape_fn(n, |i| ((i as u64).wrapping_mul(2_654_435_761) % v as u64) as i64)
+}
+
+/// Times `fwd` and `fwd_bwd`, measures one `fwd_bwd` call's memory and the
+/// FMA peak, and reports.
+fn timed(
+    args: &BenchArgs,
+    (n, d, v, dtype): (usize, usize, usize, &'static str),
+    (input_bytes, grad_bytes): (u64, u64),
+    lce: &LinearCrossEntropyLoss,
+    fwd: impl Fn(),
+    fwd_bwd: impl Fn(),
+) -> LmBenchReport {
+    let fwd_s = time(args.warmup, args.reps, &fwd);
+    let fwd_bwd_s = time(args.warmup, args.reps, &fwd_bwd);
     let mut mem = MemProbe::new();
     let before = mem.before();
-    let r = lce.forward_backward(x.view(), w.view(), None, t.view(), None).expect("valid inputs");
+    fwd_bwd();
     mem.after(before);
-    drop(r);
     let process_peak_rss_bytes = proc_status_bytes("VmHWM");
     let (isa, peak) = fma_peak_gflops();
     let flops = (n * d * v) as f64;
     let (fwd_gflops, fwd_bwd_gflops) = (2.0 * flops / fwd_s / 1e9, 6.0 * flops / fwd_bwd_s / 1e9);
-    Ok(LmBenchReport {
+    LmBenchReport {
         loss: "torch:linear_cross_entropy",
         n,
         d,
@@ -178,13 +248,40 @@ fn measure<T: Float>(args: &BenchArgs, n: usize, d: usize, v: usize, dtype: &'st
         fma_peak_gflops: peak,
         fwd_bwd_fraction_of_peak: fwd_bwd_gflops / peak,
         fwd_fraction_of_peak: fwd_gflops / peak,
+        bf16_peak_gflops: None,
+        bf16_dot_products: None,
         input_bytes,
         grad_bytes,
         call_peak_extra_bytes: mem.extra,
         working_bytes: mem.extra.map(|e| e.saturating_sub(grad_bytes)),
         process_peak_rss_bytes,
         process_peak_beyond_inputs_and_grads_bytes: process_peak_rss_bytes.map(|p| p.saturating_sub(input_bytes + grad_bytes)),
-    })
+    }
+}
+
+/// The peak of AVX512_BF16's dot products on the pool's threads, GFLOP/s
+/// (best of three, as [`fma_peak_gflops`]); `None` without them.
+pub fn bf16_peak_gflops() -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")) {
+            return None;
+        }
+        const ITERS: usize = 20_000_000;
+        let threads = rayon::current_num_threads();
+        let mut best = 0f64;
+        for _ in 0..3 {
+            let start = Instant::now();
+            // SAFETY: the CPU has AVX512F and AVX512_BF16 (checked above).
+            let sums: Vec<f32> = rayon::broadcast(|_| unsafe { x86::dot_bf16(ITERS) });
+            let s = start.elapsed().as_secs_f64();
+            std::hint::black_box(sums);
+            best = best.max((threads * ITERS * ACCUMULATORS * 64) as f64 / s / 1e9);
+        }
+        Some(best)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
 }
 
 /// The f32 FMA peak of the pool's threads, GFLOP/s (best of three runs of a
@@ -245,6 +342,24 @@ mod x86 {
         for _ in 0..iters {
             for x in &mut acc {
                 *x = _mm512_fmadd_ps(*x, a, b);
+            }
+        }
+        let mut s = _mm512_setzero_ps();
+        for x in acc {
+            s = _mm512_add_ps(s, x);
+        }
+        _mm512_reduce_add_ps(s)
+    }
+
+    /// `ITERS × ACCUMULATORS` `vdpbf16ps` of 16 lanes (two products each).
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    pub(super) unsafe fn dot_bf16(iters: usize) -> f32 {
+        let a: __m512bh = std::mem::transmute(_mm512_set1_epi32(std::hint::black_box(0x3f80_3f80)));
+        let b: __m512bh = std::mem::transmute(_mm512_set1_epi32(std::hint::black_box(0x3380_3380)));
+        let mut acc = [_mm512_setzero_ps(); ACCUMULATORS];
+        for _ in 0..iters {
+            for x in &mut acc {
+                *x = _mm512_dpbf16_ps(*x, a, b);
             }
         }
         let mut s = _mm512_setzero_ps();

@@ -17,9 +17,12 @@
 //! so the loss and every gradient come from one product over the logits and
 //! two over their gradient, as Liger-Kernel's fused linear cross entropy orders
 //! them (a tile of tokens at a time), with no second product over the logits.
-//! The matrix products are the `gemm` crate's (AVX-512 or AVX2 micro-kernels
-//! chosen at run time, on rayon's pool); the row pass runs the fused cross
-//! entropy's vectorised block operations. Tiles follow one another in order and
+//! The matrix products of `f32` and `f64` inputs are the `gemm` crate's
+//! (AVX-512 or AVX2 micro-kernels chosen at run time, on rayon's pool); those
+//! of `bf16` inputs are losslab's own, on AVX512_BF16's dot products
+//! ([`crate::machinery::kernels::gemm_bf16`]: no crate offers `bf16` products
+//! with `f32` accumulation). The row pass runs the fused cross entropy's
+//! vectorised block operations on the `f32` (or `f64`) tile. Tiles follow one another in order and
 //! every sum has a fixed order, so the results are the same bits whatever the
 //! number of threads.
 
@@ -27,8 +30,12 @@ use super::class_weights;
 use crate::collective::{Collective, Local, ReduceBuf};
 use crate::machinery::error::{check_option, shape_err, LossError, Result};
 use crate::machinery::float::{ClassIndex, Float};
+use crate::machinery::float::HalfFloat;
+use crate::machinery::kernels::gemm_bf16;
 use crate::machinery::kernels::ops_for;
 use crate::machinery::kernels::par::{self, SyncPtr};
+use crate::machinery::kernels::softmax_ce_half::half_ops_for;
+use half::bf16;
 use crate::machinery::methods::setters;
 use crate::machinery::reduction::{sum_f64, Reduction};
 use ndarray::{Array1, Array2, ArrayD, ArrayView, ArrayView1, ArrayView2, ArrayViewD, Dimension, IxDyn};
@@ -67,7 +74,13 @@ pub const DEFAULT_TILE_BYTES: usize = 64 << 20;
 /// of their softmax, and the predicted token (the first index of the largest logit).
 ///
 /// Memory: beyond the inputs, the gradients and `O(tokens)` per-token numbers,
-/// one tile of `tile_bytes` (default 64 MiB) and one row of `V` per thread.
+/// one tile of `tile_bytes` (default 64 MiB) and one row of `V` per thread
+/// (`bf16` inputs: also an `f32` accumulator of `linear_weight`'s gradient,
+/// see [`forward_backward_half`](LinearCrossEntropyLoss::forward_backward_half)).
+///
+/// `bf16` and `f16` inputs: [`forward_half`](LinearCrossEntropyLoss::forward_half)
+/// and [`forward_backward_half`](LinearCrossEntropyLoss::forward_backward_half)
+/// (on AVX512_BF16's dot products where the CPU has them).
 ///
 /// A token whose logits hold a NaN or an infinity gets a NaN loss (and NaN
 /// gradients) rather than PyTorch's mix of NaN and infinities.
@@ -271,6 +284,142 @@ impl LinearCrossEntropyLoss {
         Ok((out, g.expect("gradients were asked for")))
     }
 
+    /// The loss of `bf16` or `f16` inputs (`input`, `linear_weight`,
+    /// `linear_bias`) as `f32`, and the per-token outputs asked for.
+    /// See [`forward_backward_half`](Self::forward_backward_half).
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_half<H: HalfFloat, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, H, D1>,
+        linear_weight: ArrayView2<'_, H>,
+        linear_bias: Option<ArrayView1<'_, H>>,
+        target: ArrayView<'_, L, D2>,
+    ) -> Result<LinearCrossEntropyOutput<f32>> {
+        Ok(self.run_half(input.into_dyn(), linear_weight, linear_bias, target.into_dyn(), None, false)?.0)
+    }
+
+    /// The loss of `bf16` or `f16` inputs as `f32`, and the gradients of
+    /// `Σ grad_output · loss` in the inputs' type, in one pass.
+    ///
+    /// `bf16` on a CPU with AVX512_BF16 (and AVX-512 not turned off), with an
+    /// even hidden size: the three products run on its dot-product instruction
+    /// (`vdpbf16ps`: pairs of `bf16` products added to `f32` accumulators). The
+    /// logits are accumulated and kept in `f32` (a tile at a time, as for
+    /// `f32` inputs), so the loss and the per-token outputs are those of the
+    /// `f32` path on the same values, to `f32` rounding. Their gradient is
+    /// rounded to `bf16` before the two products of the backward pass (as a
+    /// `bf16` autograd holds it: PyTorch's bf16 `linear_cross_entropy`
+    /// computes its gradient products from bf16 logit gradients too); the
+    /// gradient of `input` is accumulated in `f32` and rounded once, that of
+    /// `linear_weight` accumulated in an `f32` buffer of `V × D` over all the
+    /// tiles and rounded once at the end (memory: that buffer, twice the
+    /// gradient's own size; the tile of `tile_bytes` holds the `f32` logits
+    /// and their `bf16` gradient, 6 bytes per logit), and that of
+    /// `linear_bias` summed in `f64` from the `f32` logit gradient. The
+    /// gradients are within a few `bf16` ulps of the `f64` truth on the same
+    /// values.
+    ///
+    /// Otherwise (`f16`, an odd hidden size, a CPU without AVX512_BF16), the
+    /// inputs are widened to `f32` (exactly: memory for a copy of `input` and
+    /// `linear_weight` in `f32`) and take the `f32` path; the gradients are
+    /// rounded once to the inputs' type. `grad_output` (the result's shape;
+    /// `None`: ones) is `f32`.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    ///
+    /// # Examples
+    /// ```
+    /// use losslab::{half::bf16, LinearCrossEntropyLoss};
+    /// use ndarray::array;
+    /// let x = array![[1.0f32, 2.0], [0.5, -1.0]];
+    /// let w = array![[0.1f32, 0.2], [0.3, -0.1], [0.0, 0.5]];
+    /// let t = array![2i64, 0];
+    /// let (xh, wh) = (x.mapv(bf16::from_f32), w.mapv(bf16::from_f32));
+    /// let lce = LinearCrossEntropyLoss::new();
+    /// let (out, g) = lce.forward_backward_half(xh.view(), wh.view(), None, t.view(), None).unwrap();
+    /// // The f32 loss of the same (bf16) values.
+    /// let f = lce.forward(xh.mapv(|v| v.to_f32()).view(), wh.mapv(|v| v.to_f32()).view(), None, t.view()).unwrap();
+    /// assert!((out.loss[[]] - f.loss[[]]).abs() < 1e-6);
+    /// assert_eq!(g.linear_weight.shape(), &[3, 2]);
+    /// ```
+    pub fn forward_backward_half<H: HalfFloat, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        input: ArrayView<'_, H, D1>,
+        linear_weight: ArrayView2<'_, H>,
+        linear_bias: Option<ArrayView1<'_, H>>,
+        target: ArrayView<'_, L, D2>,
+        grad_output: Option<ArrayViewD<'_, f32>>,
+    ) -> Result<(LinearCrossEntropyOutput<f32>, LinearCrossEntropyGradients<H>)> {
+        let (out, g) = self.run_half(input.into_dyn(), linear_weight, linear_bias, target.into_dyn(), grad_output, true)?;
+        Ok((out, g.expect("gradients were asked for")))
+    }
+
+    /// Whether `bf16` inputs of hidden size `d` run on AVX512_BF16's dot
+    /// products here (else they are widened to `f32`): for reports.
+    pub fn bf16_dot_products(d: usize) -> bool {
+        d % 2 == 0 && gemm_bf16::available()
+    }
+
+    fn run_half<H: HalfFloat, L: ClassIndex>(
+        &self,
+        input: ArrayViewD<'_, H>,
+        w: ArrayView2<'_, H>,
+        b: Option<ArrayView1<'_, H>>,
+        target: ArrayViewD<'_, L>,
+        grad_output: Option<ArrayViewD<'_, f32>>,
+        want_grad: bool,
+    ) -> Result<(LinearCrossEntropyOutput<f32>, Option<LinearCrossEntropyGradients<H>>)> {
+        let ishape = input.shape().to_vec();
+        let d = ishape.last().copied().unwrap_or(0);
+        let fast = std::any::TypeId::of::<H>() == std::any::TypeId::of::<bf16>() && Self::bf16_dot_products(d);
+        if !fast {
+            // Widened to f32 (exact), the f32 path; the gradients rounded once.
+            let wide = |a: ArrayViewD<'_, H>| a.mapv(|v| v.to_f32());
+            let (x, w2) = (wide(input), w.mapv(|v| v.to_f32()));
+            let b2 = b.map(|b| b.mapv(|v| v.to_f32()));
+            let (out, g) = self.run(&Local, None, x.view(), w2.view(), b2.as_ref().map(|b| b.view()), target, grad_output, want_grad)?;
+            let grads = g.map(|g| LinearCrossEntropyGradients {
+                input: g.input.mapv(H::from_f32),
+                linear_weight: g.linear_weight.mapv(H::from_f32),
+                linear_bias: g.linear_bias.map(|b| b.mapv(H::from_f32)),
+            });
+            return Ok((out, grads));
+        }
+        let prepared = self.prepare(&ishape, w.shape(), b.map(|b| b.len()), None, &target, &grad_output);
+        let v_max = handshake(&Local, false, want_grad, &prepared)?;
+        let q = prepared?;
+        // SAFETY (the casts): H is bf16 here.
+        let x = input.as_standard_layout();
+        let w = w.as_standard_layout();
+        let xs = x.as_slice().expect("standard layout");
+        let ws = w.as_slice().expect("standard layout");
+        let (xs, ws) = unsafe { (std::slice::from_raw_parts(xs.as_ptr().cast::<bf16>(), xs.len()), std::slice::from_raw_parts(ws.as_ptr().cast::<bf16>(), ws.len())) };
+        let bw = b.map(|b| b.iter().map(|v| v.to_f32()).collect::<Vec<f32>>());
+        let (n, v) = (q.n, q.v);
+        let mut head = Bf16Head::new(n, d, v, xs, ws, want_grad);
+        let (out, gb) = self.execute(&Local, q, &ishape, bw.as_deref(), want_grad, v_max, BF16_TILE_BYTES_PER_LOGIT, &mut head)?;
+        let cast = |g: Vec<bf16>| -> Vec<H> {
+            let mut g = std::mem::ManuallyDrop::new(g);
+            // SAFETY: H is bf16: the same layout, the vector handed over whole.
+            unsafe { Vec::from_raw_parts(g.as_mut_ptr().cast::<H>(), g.len(), g.capacity()) }
+        };
+        let grads = gb.map(|gb| {
+            let ops = half_ops_for::<bf16>();
+            let mut gw = vec![bf16::ZERO; v * d];
+            // SAFETY: both hold v × d elements.
+            unsafe { (ops.narrow_affine)(head.gw.as_ptr(), gw.as_mut_ptr(), v * d, 1.0, 0.0) };
+            LinearCrossEntropyGradients {
+                input: ArrayD::from_shape_vec(IxDyn(&ishape), cast(std::mem::take(&mut head.gx))).expect("input's shape"),
+                linear_weight: Array2::from_shape_vec((v, d), cast(gw)).expect("(V, D)"),
+                linear_bias: bw.as_ref().map(|_| Array1::from_vec(gb.into_iter().map(H::from_f64).collect())),
+            }
+        });
+        Ok((out, grads))
+    }
+
     /// The sharded form (Megatron's vocabulary-parallel cross entropy): this
     /// process holds the classes `[vocab_start, vocab_start + V_s)` of a
     /// vocabulary of `vocab_size` (its rows of `linear_weight`, `(V_s, D)`, and
@@ -357,24 +506,24 @@ impl LinearCrossEntropyLoss {
 
     /// The checks of one process's inputs: its job's numbers, or the error.
     #[allow(clippy::too_many_arguments)]
-    fn prepare<T: Float, L: ClassIndex>(
+    fn prepare<G: Float, L: ClassIndex>(
         &self,
         ishape: &[usize],
-        w: &ArrayView2<'_, T>,
-        b: &Option<ArrayView1<'_, T>>,
+        wshape: &[usize],
+        blen: Option<usize>,
         shard: Option<(usize, usize)>,
         target: &ArrayViewD<'_, L>,
-        grad_output: &Option<ArrayViewD<'_, T>>,
+        grad_output: &Option<ArrayViewD<'_, G>>,
     ) -> Result<Prepared> {
         self.validate()?;
         let name = Self::NAME;
         let Some((&d, lead)) = ishape.split_last() else {
             return Err(shape_err(name, "input", "at least 1 axis: (N, D), (B, T, D) or (D,)", ishape));
         };
-        let v = w.nrows();
+        let v = wshape[0];
         let (v0, vt) = shard.unwrap_or((0, v));
-        if w.ncols() != d || v == 0 {
-            return Err(shape_err(name, "linear_weight", format!("[V, {d}] with V ≥ 1 (one row of `input`'s feature size per class)"), w.shape()));
+        if wshape[1] != d || v == 0 {
+            return Err(shape_err(name, "linear_weight", format!("[V, {d}] with V ≥ 1 (one row of `input`'s feature size per class)"), wshape));
         }
         if v0.checked_add(v).is_none_or(|end| end > vt) {
             return Err(LossError::Collective {
@@ -382,9 +531,9 @@ impl LinearCrossEntropyLoss {
                 message: format!("this rank's classes [{v0}, {}) do not fit the vocabulary of {vt}", v0.saturating_add(v)),
             });
         }
-        if let Some(b) = b {
-            if b.len() != v {
-                return Err(shape_err(name, "linear_bias", format!("[{v}] (one per class: `linear_weight`'s rows)"), b.shape()));
+        if let Some(b) = blen {
+            if b != v {
+                return Err(shape_err(name, "linear_bias", format!("[{v}] (one per class: `linear_weight`'s rows)"), &[b]));
             }
         }
         if let Some(cw) = &self.weight {
@@ -439,9 +588,38 @@ impl LinearCrossEntropyLoss {
         want_grad: bool,
     ) -> Result<(LinearCrossEntropyOutput<T>, Option<LinearCrossEntropyGradients<T>>)> {
         let ishape = input.shape().to_vec();
-        let prepared = self.prepare(&ishape, &w, &b, shard, &target, &grad_output);
+        let prepared = self.prepare(&ishape, w.shape(), b.map(|b| b.len()), shard, &target, &grad_output);
         let v_max = handshake(comm, shard.is_some(), want_grad, &prepared)?;
-        let Prepared { n, d, v, v0, vt, targets, up } = prepared?;
+        let q = prepared?;
+        let x = input.as_standard_layout();
+        let w = w.as_standard_layout();
+        let b = b.map(|b| b.as_standard_layout().iter().copied().collect::<Vec<T>>());
+        let (n, d, v) = (q.n, q.d, q.v);
+        let mut head = GemmHead::new(n, d, v, x.as_slice().expect("standard layout"), w.as_slice().expect("standard layout"), want_grad);
+        let (out, gb) = self.execute(comm, q, &ishape, b.as_deref(), want_grad, v_max, std::mem::size_of::<T>(), &mut head)?;
+        let grads = gb.map(|gb| LinearCrossEntropyGradients {
+            input: ArrayD::from_shape_vec(IxDyn(&ishape), head.gx).expect("input's shape"),
+            linear_weight: Array2::from_shape_vec((v, d), head.gw).expect("(V, D)"),
+            linear_bias: b.as_ref().map(|_| Array1::from_vec(gb.into_iter().map(T::from_wide).collect())),
+        });
+        Ok((out, grads))
+    }
+
+    /// The loss of one validated job whose tiles of logits are `T`, the
+    /// products done by `head`; the bias gradient (`f64`) when `want_grad`.
+    #[allow(clippy::too_many_arguments)]
+    fn execute<T: Float>(
+        &self,
+        comm: &dyn Collective,
+        prepared: Prepared,
+        ishape: &[usize],
+        b: Option<&[T]>,
+        want_grad: bool,
+        v_max: usize,
+        bytes_per_logit: usize,
+        head: &mut dyn Products<T>,
+    ) -> Result<(LinearCrossEntropyOutput<T>, Option<Vec<f64>>)> {
+        let Prepared { n, d: _, v, v0, vt, targets, up } = prepared;
         let lead = &ishape[..ishape.len() - 1];
         // The denominators of `Mean`: the weights of the counted targets (the
         // cross entropy, as PyTorch) and their number (the z-loss, as Liger-Kernel).
@@ -461,18 +639,12 @@ impl LinearCrossEntropyLoss {
             }
             _ => (1.0, 1.0),
         };
-        let x = input.as_standard_layout();
-        let w = w.as_standard_layout();
-        let b = b.map(|b| b.as_standard_layout().iter().copied().collect::<Vec<T>>());
         let job = Job {
             n,
-            d,
             v,
             v0,
             vt,
-            x: x.as_slice().expect("standard layout"),
-            w: w.as_slice().expect("standard layout"),
-            b: b.as_deref(),
+            b,
             targets: &targets,
             cw: self.weight.as_deref(),
             cw_sum: self.weight.as_ref().map(|cw| sum_f64(cw.iter().copied())).unwrap_or(vt as f64),
@@ -487,9 +659,9 @@ impl LinearCrossEntropyLoss {
             want_lse: self.return_lse,
             want_entropy: self.return_entropy,
             want_pred: self.return_predicted,
-            tile_rows: tile_rows(self.tile_bytes, v_max, std::mem::size_of::<T>(), n),
+            tile_rows: tile_rows(self.tile_bytes, v_max, bytes_per_logit, n),
         };
-        let r = job.run(comm).map_err(|message| LossError::Collective { loss: Self::NAME, message })?;
+        let r = job.run(comm, head).map_err(|message| LossError::Collective { loss: Self::NAME, message })?;
         let shape = IxDyn(lead);
         let per_token = |a: Vec<f64>| ArrayD::from_shape_vec(shape.clone(), a.into_iter().map(T::from_wide).collect()).expect("one per token");
         let (loss, z_loss) = match self.reduction {
@@ -510,12 +682,7 @@ impl LinearCrossEntropyLoss {
             entropy: r.entropy.map(per_token),
             predicted: r.predicted.map(|p| ArrayD::from_shape_vec(shape.clone(), p).expect("one per token")),
         };
-        let grads = r.grads.map(|(gx, gw, gb)| LinearCrossEntropyGradients {
-            input: ArrayD::from_shape_vec(IxDyn(&ishape), gx).expect("input's shape"),
-            linear_weight: Array2::from_shape_vec((v, d), gw).expect("(V, D)"),
-            linear_bias: b.as_ref().map(|_| Array1::from_vec(gb.into_iter().map(T::from_wide).collect())),
-        });
-        Ok((out, grads))
+        Ok((out, r.grad_bias))
     }
 }
 
@@ -590,6 +757,10 @@ fn handshake(comm: &dyn Collective, sharded: bool, want_grad: bool, prepared: &R
     Ok(shards.iter().map(|&(a, b, _)| b - a).max().unwrap_or(1))
 }
 
+/// The bytes a logit of a tile takes on the `bf16` dot-product path: the
+/// `f32` logit and its `bf16` gradient (so that both fit `tile_bytes`).
+const BF16_TILE_BYTES_PER_LOGIT: usize = 6;
+
 /// The classes per product of the weight's gradient (see [`Job::run`]).
 const VOCAB_SLICE: usize = 4096;
 
@@ -623,12 +794,9 @@ impl Up {
 /// One evaluation, validated: this process's classes `[v0, v0 + v)` of `vt`.
 struct Job<'a, T> {
     n: usize,
-    d: usize,
     v: usize,
     v0: usize,
     vt: usize,
-    x: &'a [T],
-    w: &'a [T],
     b: Option<&'a [T]>,
     targets: &'a [usize],
     /// The whole vocabulary's class weights.
@@ -649,14 +817,73 @@ struct Job<'a, T> {
 }
 
 /// Per-token results (`ce`: the weighted, unnormalised cross entropy; `z`: the
-/// z-loss) and the gradients (`input`, `linear_weight`, `linear_bias` in `f64`).
-struct Results<T> {
+/// z-loss) and the gradient of `linear_bias` (in `f64`; empty without a bias)
+/// when gradients were asked for (the others are the [`Products`]' own).
+struct Results {
     ce: Vec<f64>,
     z: Vec<f64>,
     lse: Option<Vec<f64>>,
     entropy: Option<Vec<f64>>,
     predicted: Option<Vec<i64>>,
-    grads: Option<(Vec<T>, Vec<T>, Vec<f64>)>,
+    grad_bias: Option<Vec<f64>>,
+}
+
+/// The matrix products of a tile of `m` tokens from token `lo`, over a tile of
+/// logits of type `T` (rows of `V`): the logits, then from their gradient the
+/// gradients of `input` (rows `[lo, lo + m)`, summed over the processes) and
+/// of `linear_weight` (accumulated over the tiles), held by the implementor.
+trait Products<T> {
+    /// `z (m × V) = X[lo..lo + m] · Wᵀ`.
+    fn logits(&mut self, lo: usize, m: usize, z: &mut [T]);
+    /// From `g = ∂L/∂z (m × V)`: `dX[lo..lo + m] = g · W` (then summed over
+    /// `comm`'s processes) and `dW (+)= gᵀ · X[lo..lo + m]` (`first`: the first tile).
+    fn backward(&mut self, lo: usize, m: usize, g: &[T], first: bool, comm: &dyn Collective) -> std::result::Result<(), String>;
+}
+
+/// The products of `f32` and `f64` inputs: the `gemm` crate's, on the inputs
+/// where they lie; the gradients of `input` and `linear_weight` in `T`.
+struct GemmHead<'a, T> {
+    d: usize,
+    v: usize,
+    x: &'a [T],
+    w: &'a [T],
+    gx: Vec<T>,
+    gw: Vec<T>,
+}
+
+impl<'a, T: Float> GemmHead<'a, T> {
+    fn new(n: usize, d: usize, v: usize, x: &'a [T], w: &'a [T], want_grad: bool) -> Self {
+        let (gx, gw) = if want_grad { (vec![T::zero(); n * d], vec![T::zero(); v * d]) } else { (vec![], vec![]) };
+        GemmHead { d, v, x, w, gx, gw }
+    }
+}
+
+impl<T: Float> Products<T> for GemmHead<'_, T> {
+    fn logits(&mut self, lo: usize, m: usize, z: &mut [T]) {
+        let (d, v) = (self.d, self.v);
+        // SAFETY: the slices hold m × d, v × d and m × v elements in row-major order.
+        unsafe { matmul(m, v, d, z.as_mut_ptr(), 1, v as isize, false, self.x[lo * d..].as_ptr(), 1, d as isize, self.w.as_ptr(), d as isize, 1) };
+    }
+
+    fn backward(&mut self, lo: usize, m: usize, g: &[T], first: bool, comm: &dyn Collective) -> std::result::Result<(), String> {
+        let (d, v) = (self.d, self.v);
+        // SAFETY: as above; gx rows [lo, lo + m) and gw are ours alone.
+        unsafe {
+            // dX_b = G · W (this process's classes; summed over the processes below)
+            matmul(m, d, v, self.gx[lo * d..].as_mut_ptr(), 1, d as isize, false, g.as_ptr(), 1, v as isize, self.w.as_ptr(), 1, d as isize);
+            // dW += Gᵀ · X_b, by slices of the vocabulary: gemm packs its whole
+            // right operand (here the tile's gradient, transposed), so a slice
+            // bounds that copy (each element's sum over the rows is unchanged).
+            for j0 in (0..v).step_by(VOCAB_SLICE) {
+                let j1 = (j0 + VOCAB_SLICE).min(v);
+                matmul(j1 - j0, d, m, self.gw[j0 * d..].as_mut_ptr(), 1, d as isize, !first, g[j0..].as_ptr(), v as isize, 1, self.x[lo * d..].as_ptr(), 1, d as isize);
+            }
+        }
+        if comm.size() > 1 {
+            comm.all_reduce_sum(reduce_buf(&mut self.gx[lo * d..(lo + m) * d]))?;
+        }
+        Ok(())
+    }
 }
 
 /// The partials of one token over one process's classes: the maximum of its
@@ -703,8 +930,8 @@ fn merge(all: &[f64], p: usize, m: usize, r: usize) -> Merged {
 }
 
 impl<T: Float> Job<'_, T> {
-    fn run(&self, comm: &dyn Collective) -> std::result::Result<Results<T>, String> {
-        let (n, d, v) = (self.n, self.d, self.v);
+    fn run(&self, comm: &dyn Collective, head: &mut dyn Products<T>) -> std::result::Result<Results, String> {
+        let (n, v) = (self.n, self.v);
         let p = comm.size();
         let rows = self.tile_rows;
         let mut ce = vec![0.0; n];
@@ -712,8 +939,6 @@ impl<T: Float> Job<'_, T> {
         let mut lse = self.want_lse.then(|| vec![0.0; n]);
         let mut entropy = self.want_entropy.then(|| vec![0.0; n]);
         let mut pred = self.want_pred.then(|| vec![0i64; n]);
-        let mut gx = if self.want_grad { vec![T::zero(); n * d] } else { vec![] };
-        let mut gw = if self.want_grad { vec![T::zero(); v * d] } else { vec![] };
         let mut gb = if self.want_grad && self.b.is_some() { vec![0.0f64; v] } else { vec![] };
         let mut tile = vec![T::zero(); rows.min(n) * v];
         let threads = par::threads().max(1);
@@ -727,11 +952,7 @@ impl<T: Float> Job<'_, T> {
         while lo < n {
             let m = rows.min(n - lo);
             let z_tile = &mut tile[..m * v];
-            // SAFETY: the slices hold m × d, v × d and m × v elements in row-major order.
-            unsafe {
-                // Z = X_b · Wᵀ
-                matmul(m, v, d, z_tile.as_mut_ptr(), 1, v as isize, false, self.x[lo * d..].as_ptr(), 1, d as isize, self.w.as_ptr(), d as isize, 1);
-            }
+            head.logits(lo, m, z_tile);
             let part_p = SyncPtr(part.as_mut_ptr());
             self.rows_pass(m, z_tile, &mut scratch, threads, |r, row, scr| {
                 let k = self.partial(lo + r, row, scr);
@@ -761,29 +982,15 @@ impl<T: Float> Job<'_, T> {
                     let k: &[f64; K] = part[r * K..(r + 1) * K].try_into().expect("K partials");
                     self.gradient(lo + r, row, scr, k, &merged[r]);
                 });
-                // SAFETY: as above; gx rows [lo, lo + m) and gw are ours alone.
-                unsafe {
-                    // dX_b = G · W (this process's classes; summed over the processes below)
-                    matmul(m, d, v, gx[lo * d..].as_mut_ptr(), 1, d as isize, false, z_tile.as_ptr(), 1, v as isize, self.w.as_ptr(), 1, d as isize);
-                    // dW += Gᵀ · X_b, by slices of the vocabulary: gemm packs its whole
-                    // right operand (here the tile's gradient, transposed), so a slice
-                    // bounds that copy (each element's sum over the rows is unchanged).
-                    for j0 in (0..v).step_by(VOCAB_SLICE) {
-                        let j1 = (j0 + VOCAB_SLICE).min(v);
-                        matmul(j1 - j0, d, m, gw[j0 * d..].as_mut_ptr(), 1, d as isize, !first_w, z_tile[j0..].as_ptr(), v as isize, 1, self.x[lo * d..].as_ptr(), 1, d as isize);
-                    }
-                }
+                head.backward(lo, m, z_tile, first_w, comm)?;
                 first_w = false;
                 if !gb.is_empty() {
                     column_sums(z_tile, m, v, &mut gb);
                 }
-                if p > 1 {
-                    comm.all_reduce_sum(reduce_buf(&mut gx[lo * d..(lo + m) * d]))?;
-                }
             }
             lo += m;
         }
-        Ok(Results { ce, z, lse, entropy, predicted: pred, grads: self.want_grad.then_some((gx, gw, gb)) })
+        Ok(Results { ce, z, lse, entropy, predicted: pred, grad_bias: self.want_grad.then_some(gb) })
     }
 
     /// Runs `f(r, row r of the tile, this part's scratch row)` over the `m`
@@ -945,6 +1152,67 @@ impl<T: Float> Job<'_, T> {
                 }
             }
         }
+    }
+}
+
+/// The products of `bf16` inputs on AVX512_BF16's dot products
+/// ([`gemm_bf16`]), accumulated in `f32`: the logits' tile in `f32`; its
+/// gradient rounded to `bf16` (as a `bf16` autograd holds it) for the two
+/// products of the backward pass; the gradient of `input` rounded to `bf16`
+/// once per token, that of `linear_weight` accumulated over the tiles in an
+/// `f32` buffer and rounded once at the end.
+struct Bf16Head<'a> {
+    d: usize,
+    v: usize,
+    x: &'a [bf16],
+    w: &'a [bf16],
+    /// The gradient of `input`, `(N, D)`.
+    gx: Vec<bf16>,
+    /// The gradient of `linear_weight`, accumulated: `(V, D)` in `f32`.
+    gw: Vec<f32>,
+    /// One tile's gradient of `input` in `f32`, `(m, D)`.
+    dx: Vec<f32>,
+    /// One tile's gradient of the logits in `bf16`, rows of `V` rounded up to even (the pad zero).
+    g16: Vec<bf16>,
+}
+
+impl<'a> Bf16Head<'a> {
+    fn new(n: usize, d: usize, v: usize, x: &'a [bf16], w: &'a [bf16], want_grad: bool) -> Self {
+        let (gx, gw) = if want_grad { (vec![bf16::ZERO; n * d], vec![0.0; v * d]) } else { (vec![], vec![]) };
+        Bf16Head { d, v, x, w, gx, gw, dx: vec![], g16: vec![] }
+    }
+}
+
+impl Products<f32> for Bf16Head<'_> {
+    fn logits(&mut self, lo: usize, m: usize, z: &mut [f32]) {
+        let d = self.d;
+        // SAFETY: Bf16Head is only built where gemm_bf16::available() and D is even; the slices hold what the shapes say.
+        unsafe { gemm_bf16::logits(m, self.v, d, &self.x[lo * d..(lo + m) * d], self.w, z) };
+    }
+
+    fn backward(&mut self, lo: usize, m: usize, g: &[f32], first: bool, comm: &dyn Collective) -> std::result::Result<(), String> {
+        let (d, v) = (self.d, self.v);
+        let vp = v + v % 2;
+        self.g16.resize(m * vp, bf16::ZERO);
+        self.dx.resize(m * d, 0.0);
+        let ops = half_ops_for::<bf16>();
+        let g16 = SyncPtr(self.g16.as_mut_ptr());
+        par::for_each(m, m * v, |r| {
+            // SAFETY: row r of g (v elements) and of g16 (vp ≥ v elements) are this task's.
+            unsafe { (ops.narrow_affine)(g.as_ptr().add(r * v), g16.add(r * vp), v, 1.0, 0.0) };
+        });
+        let x = &self.x[lo * d..(lo + m) * d];
+        // SAFETY: as in `logits`; the pads of g16 are zero (written once, never overwritten).
+        unsafe {
+            gemm_bf16::grad_input(m, v, vp, d, &self.g16, self.w, &mut self.dx);
+            gemm_bf16::grad_weight(m, v, vp, d, &self.g16, x, &mut self.gw, !first);
+        }
+        if comm.size() > 1 {
+            comm.all_reduce_sum(ReduceBuf::F32(&mut self.dx[..m * d]))?;
+        }
+        // SAFETY: dx and gx's rows [lo, lo + m) hold m × d elements.
+        unsafe { (ops.narrow_affine)(self.dx.as_ptr(), self.gx[lo * d..].as_mut_ptr(), m * d, 1.0, 0.0) };
+        Ok(())
     }
 }
 

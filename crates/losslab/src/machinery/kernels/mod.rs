@@ -11,6 +11,8 @@
 //!   computed in `f32`, for that driver.
 //! - [`rows`]: the per-row losses (NLL, multi-margin, multi-label soft
 //!   margin): each row's loss and gradient in one parallel sweep over the rows.
+//! - [`gemm_bf16`]: matrix products of `bf16` operands accumulated in `f32`
+//!   (AVX512_BF16's dot products), for the LM head.
 //! - [`par`]: the parallel loop (rayon, behind the `rayon` feature) with a
 //!   partition fixed by the problem's size, so that results are bit-identical
 //!   whatever the thread count.
@@ -19,6 +21,7 @@
 //! before the first call selects the AVX2 (or portable) code, for comparisons.
 
 pub(crate) mod elementwise;
+pub(crate) mod gemm_bf16;
 pub(crate) mod par;
 pub(crate) mod rows;
 pub(crate) mod simd;
