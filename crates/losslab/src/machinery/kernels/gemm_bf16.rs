@@ -79,15 +79,10 @@ pub(crate) unsafe fn grad_weight(m: usize, v: usize, vp: usize, d: usize, g: &[b
     x86::grad_weight(m, v, vp, d, g, x, dw, accumulate);
 }
 
-/// The bits of a `bf16`.
-#[inline(always)]
-fn bits(x: bf16) -> u32 {
-    u32::from(x.to_bits())
-}
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{bits, par, SyncPtr, KC};
+    use super::{par, SyncPtr, KC};
     use half::bf16;
     use std::arch::x86_64::*;
 
@@ -220,20 +215,26 @@ mod x86 {
         (_mm512_permutex2var_epi16(a, lo, b), _mm512_permutex2var_epi16(a, hi, b))
     }
 
-    /// `x`'s rows `t0..t0 + 16` (rows from `m` on read as zero) packed as
-    /// `[p][16 tokens]` pairs of features, `d / 2` of them.
-    unsafe fn pack_tokens(x: &[bf16], m: usize, d: usize, t0: usize, out: &mut [u32]) {
+    /// Rows `r0..r0 + 16` of a row-major `bf16` matrix of `rows` rows and `d`
+    /// (even) columns (rows from `rows` on read as zero), packed as `[p][16]`:
+    /// for each pair of columns `p`, the 16 rows' pairs (32-bit words), by
+    /// 16 × 16 transposes of the words.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+    unsafe fn pack16(a: &[bf16], rows: usize, d: usize, r0: usize, out: &mut [u32]) {
         let k = d / 2;
-        for (lane, t) in (t0..t0 + 16).enumerate() {
-            if t < m {
-                let row = &x[t * d..(t + 1) * d];
-                for p in 0..k {
-                    out[p * 16 + lane] = bits(row[2 * p]) | (bits(row[2 * p + 1]) << 16);
+        let base = a.as_ptr().cast::<u32>();
+        for p0 in (0..k).step_by(16) {
+            let n = (k - p0).min(16);
+            let mask = mask16(n);
+            let mut r = [_mm512_setzero_ps(); 16];
+            for (i, r) in r.iter_mut().enumerate() {
+                if r0 + i < rows {
+                    *r = _mm512_maskz_loadu_ps(mask, base.add((r0 + i) * k + p0).cast());
                 }
-            } else {
-                for p in 0..k {
-                    out[p * 16 + lane] = 0;
-                }
+            }
+            let t = transpose16(r);
+            for (p, t) in t.iter().enumerate().take(n) {
+                _mm512_storeu_ps(out.as_mut_ptr().add((p0 + p) * 16).cast(), *t);
             }
         }
     }
@@ -248,7 +249,7 @@ mod x86 {
         // The tokens, packed once: [panel][p][16].
         let mut xt = vec![0u32; panels * k * 16];
         for tp in 0..panels {
-            pack_tokens(x, m, d, tp * 16, &mut xt[tp * k * 16..(tp + 1) * k * 16]);
+            pack16(x, m, d, tp * 16, &mut xt[tp * k * 16..(tp + 1) * k * 16]);
         }
         let blocks = v.div_ceil(16);
         let nparts = parts(blocks);
@@ -270,18 +271,7 @@ mod x86 {
                 let j0 = vb * 16;
                 let rows = (v - j0).min(16);
                 // 16 classes' rows packed [p][16] (missing classes zero).
-                for r in 0..16 {
-                    if r < rows {
-                        let row = &w[(j0 + r) * d..(j0 + r + 1) * d];
-                        for p in 0..k {
-                            a[p * 16 + r] = bits(row[2 * p]) | (bits(row[2 * p + 1]) << 16);
-                        }
-                    } else {
-                        for p in 0..k {
-                            a[p * 16 + r] = 0;
-                        }
-                    }
-                }
+                pack16(w, v, d, j0, &mut a);
                 let cols = mask16(rows);
                 for tp in 0..panels {
                     let acc = micro_16x16(k, a.as_ptr(), xt.as_ptr().add(tp * k * 16));
