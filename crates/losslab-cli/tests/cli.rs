@@ -665,7 +665,14 @@ fn bench_linear_cross_entropy_has_every_field() {
     let e = err(dir.path(), &["bench", "linear_cross_entropy", "--shape", "64x16"]);
     assert!(e.contains("linear_cross_entropy takes N×D×V"), "{e}");
     let e = err(dir.path(), &["bench", "linear_cross_entropy", "--dtype", "f16"]);
-    assert!(e.contains("unsupported --dtype `f16` for linear_cross_entropy: expected f32 or f64"), "{e}");
+    assert!(e.contains("unsupported --dtype `f16` for linear_cross_entropy: expected f32, f64 or bf16"), "{e}");
+    // bf16: the same fields, and whether the dot products ran (with their peak where the CPU has them).
+    let b = ok_json(dir.path(), &["bench", "linear_cross_entropy", "--shape", "64x16x500", "--dtype", "bf16", "--threads", "2", "--json", "--reps", "1", "--warmup", "0"]);
+    assert_eq!(b["dtype"], "bf16");
+    assert!(b["fwd_bwd_gflops"].as_f64().is_some_and(|x| x > 0.0 && x.is_finite()), "{b}");
+    assert_eq!(b["grad_bytes"].as_u64(), Some((64 * 16 + 500 * 16) * 2));
+    let dots = b["bf16_dot_products"].as_bool().expect("bf16_dot_products");
+    assert!(!dots || b["bf16_peak_gflops"].as_f64().is_some_and(|p| p > 0.0), "{b}");
     let e = err(dir.path(), &["bench", "linear_cross_entropy", "--fused"]);
     assert!(e.contains("--fused, --grad, --save-inputs and --scale do not apply"), "{e}");
 }
