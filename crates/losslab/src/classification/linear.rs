@@ -360,7 +360,7 @@ impl LinearCrossEntropyLoss {
     /// Whether `bf16` inputs of hidden size `d` run on AVX512_BF16's dot
     /// products here (else they are widened to `f32`): for reports.
     pub fn bf16_dot_products(d: usize) -> bool {
-        d % 2 == 0 && gemm_bf16::available()
+        d.is_multiple_of(2) && gemm_bf16::available()
     }
 
     fn run_half<H: HalfFloat, L: ClassIndex>(

@@ -54,7 +54,7 @@ const KC: usize = 256;
 /// # Safety
 /// [`available`]; the slices hold what the shapes say; `d` is even.
 pub(crate) unsafe fn logits(m: usize, v: usize, d: usize, x: &[bf16], w: &[bf16], z: &mut [f32]) {
-    debug_assert!(available() && d % 2 == 0 && x.len() >= m * d && w.len() >= v * d && z.len() >= m * v);
+    debug_assert!(available() && d.is_multiple_of(2) && x.len() >= m * d && w.len() >= v * d && z.len() >= m * v);
     #[cfg(target_arch = "x86_64")]
     x86::logits(m, v, d, x, w, z);
 }
@@ -64,7 +64,7 @@ pub(crate) unsafe fn logits(m: usize, v: usize, d: usize, x: &[bf16], w: &[bf16]
 /// # Safety
 /// As [`logits`]; `vp` even, `vp ≥ v`, and `g[r·vp + v..(r+1)·vp]` zero.
 pub(crate) unsafe fn grad_input(m: usize, v: usize, vp: usize, d: usize, g: &[bf16], w: &[bf16], dx: &mut [f32]) {
-    debug_assert!(available() && vp % 2 == 0 && vp >= v && g.len() >= m * vp && w.len() >= v * d && dx.len() >= m * d);
+    debug_assert!(available() && vp.is_multiple_of(2) && vp >= v && g.len() >= m * vp && w.len() >= v * d && dx.len() >= m * d);
     #[cfg(target_arch = "x86_64")]
     x86::grad_input(m, v, vp, d, g, w, dx);
 }
@@ -73,6 +73,7 @@ pub(crate) unsafe fn grad_input(m: usize, v: usize, vp: usize, d: usize, g: &[bf
 ///
 /// # Safety
 /// As [`grad_input`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn grad_weight(m: usize, v: usize, vp: usize, d: usize, g: &[bf16], x: &[bf16], dw: &mut [f32], accumulate: bool) {
     debug_assert!(available() && vp >= v && g.len() >= m * vp && x.len() >= m * d && dw.len() >= v * d);
     #[cfg(target_arch = "x86_64")]
