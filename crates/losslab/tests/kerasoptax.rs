@@ -753,3 +753,58 @@ fn optax_row_sweeps_are_bit_identical_on_any_thread_count() {
     let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(run);
     assert!(one == four);
 }
+
+#[test]
+fn optax_elementwise_losses_on_the_sweep_match_the_general_path() {
+    let mut rng = Rng::new(2030);
+    for ((n, c), nan) in [((37, 13), false), ((5, 3), true), ((3, 1), false)] {
+        let (p, t) = pair_data(&mut rng, (n, c), (-4.0, 4.0), (-4.0, 4.0), nan);
+        let mut e = p.clone();
+        e[[0, 0]] = 1e-9;
+        e[[1, 0]] = t[[1, 0]] + 1.0; // |e| = δ, the kink
+        e[[2, 0]] = f64::INFINITY;
+        if c > 1 {
+            e[[0, 1]] = f64::NEG_INFINITY;
+        }
+        for p in [&p, &e] {
+            for d in [1.0, 0.3, 2.5, 0.0] {
+                rows_vs_general!("optax huber_loss", OptaxHuberLoss::new().delta(d), p, t);
+            }
+            rows_vs_general!("optax log_cosh", OptaxLogCosh::new(), p, t);
+        }
+    }
+    // broadcast operands stay on the general path (NumPy's rule), as before
+    let (p, t) = (rng.array(&[4, 3], -2.0, 2.0), rng.array(&[3], -2.0, 2.0));
+    let tb = t.broadcast(IxDyn(&[4, 3])).unwrap().to_owned();
+    for (name, v, vb) in [
+        ("huber", OptaxHuberLoss::new().forward_backward(p.view(), t.view()).unwrap(), OptaxHuberLoss::new().forward_backward(p.view(), tb.view()).unwrap()),
+        ("log_cosh", OptaxLogCosh::new().forward_backward(p.view(), t.view()).unwrap(), OptaxLogCosh::new().forward_backward(p.view(), tb.view()).unwrap()),
+    ] {
+        assert_eq!(v.0, vb.0, "{name} value");
+        assert_eq!(v.1.input, vb.1.input, "{name} grad");
+        let summed = vb.1.target.as_ref().unwrap().sum_axis(ndarray::Axis(0));
+        assert_close(&format!("{name} target grad"), v.1.target.as_ref().unwrap(), &summed, 1e-14);
+    }
+    assert!(OptaxHuberLoss::new().forward(p.view(), rng.array(&[2], 0.0, 1.0).view()).is_err());
+}
+
+#[test]
+fn optax_elementwise_sweeps_are_bit_identical_on_any_thread_count() {
+    let mut rng = Rng::new(33);
+    let n = 300_000;
+    let p = ndarray::Array1::from_shape_fn(n, |_| rng.range(-4.0, 4.0) as f32);
+    let t = ndarray::Array1::from_shape_fn(n, |_| rng.range(-4.0, 4.0) as f32);
+    let run = || {
+        let mut out: Vec<(ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>)> = Vec::new();
+        for r in [Reduction::None, Reduction::Mean, Reduction::Sum] {
+            let (v, g) = OptaxHuberLoss::new().reduction(r).forward_backward(p.view(), t.view()).unwrap();
+            out.push((v, g.input, g.target));
+            let (v, g) = OptaxLogCosh::new().reduction(r).forward_backward(p.view(), t.view()).unwrap();
+            out.push((v, g.input, g.target));
+        }
+        out
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
+    let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(run);
+    assert!(one == four);
+}
