@@ -120,14 +120,16 @@ impl OptaxHuberLoss {
             up,
             #[inline(always)]
             move |p, t| {
+                // min(|e|, δ), NaN kept; compare-and-select (vectorises)
                 let a = (p - t).abs();
-                let q = if a.is_nan() { a } else { a.min(delta) };
+                let q = if a > delta { delta } else { a };
                 0.5 * q * q + delta * (a - q)
             },
             #[inline(always)]
             move |p, t| {
+                // clip(e, −δ, δ), NaN kept (clamp's assertion would stay in the loop)
                 let e = p - t;
-                let d = if e.is_nan() { e } else { e.clamp(-delta, delta) };
+                let d = if e > delta { delta } else if e < -delta { -delta } else { e };
                 (d, -d)
             },
         )
@@ -145,8 +147,8 @@ simple_struct!(
     ///
     /// Computed without overflow or cancellation (`log1p(2 sinh²(e/2))` for
     /// `|e| < 1`, `|e| + softplus(−2|e|) − log 2` beyond; optax evaluates
-    /// `logaddexp(e, −e) − log 2`), in arithmetic that vectorises (Keras's
-    /// `log_cosh`'s). optax's `targets = None` means zeros.
+    /// `logaddexp(e, −e) − log 2`), without libm calls (Keras's
+    /// `log_cosh`'s formulas). optax's `targets = None` means zeros.
     ///
     /// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule,
     /// either way, any ranks): the result has the broadcast shape, each gradient
