@@ -74,7 +74,7 @@ const POINTWISE: &str = "widened to f64 (machinery Pointwise), single-threaded s
 const MEAN_ROWS: &str = "the machinery's per-row sweep for a per-sample mean of an element-wise loss (eval_mean_rows) when y_true and y_pred have one shape and are contiguous: per row the elements' sum in vectorised lanes and each gradient in its own loop (ln, exp, log1p in arithmetic that vectorises; some gradient loops still compile to scalar code, mean_squared_logarithmic_error's among them), rows in parallel in the tensors' own type; broadcast or strided operands take the general path (widened to f64)";
 const MEAN_ROWS_AXIS: &str = "the machinery's per-row sweep for a per-sample mean of an element-wise loss (eval_mean_rows) when y_true and y_pred have one shape and are contiguous and axis is the last: per row the elements' sum in vectorised lanes and each gradient in its own loop (ln, exp, log1p in arithmetic that vectorises; some gradient loops still compile to scalar code, mean_squared_logarithmic_error's among them), rows in parallel in the tensors' own type, one instantiation per from_logits; broadcast or strided operands or another axis take the general path (widened to f64)";
 const PAIR_ROWS: &str = "the machinery's per-row sweep (eval_pair_rows) when the two tensors have one shape and are contiguous: per row the loss and both gradients in one parallel pass in the tensors' own type, the row sums in vectorised lanes; broadcast or strided operands take the general path (widened to f64)";
-const ROWS: &str = "per row, widened to f64, single-threaded scalar loops (not on the fused row kernel); the gradient in a separate pass";
+const MULTICLASS_ROWS: &str = "the machinery's per-row sweep when scores and labels are contiguous (labels checked first): per row the maximum of s_k + offset - offset [k = y] (NaN-propagating, vectorised lanes), the loss, and for the gradient the ties counted and the row written in one loop, in parallel in the scores' own type; strided scores or labels take the general path (widened to f64)";
 const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar loops; the gradient in a separate pass";
 const PAIRS: &str = "per pair/triplet row in f64, single-threaded scalar loops, not vectorised along D; the gradient in a separate pass";
 const TRIPLET_ROWS: &str = "with the default distance options (PyTorch: p = 2 without swap, its pairwise distance; optax: norm_degree = 2 along the last axis) and tensors of one shape: the machinery's row sweep, in parallel over parts of rows fixed by their number (the same bits on any thread count), each distance a sum of squares in vectorised lanes over the rows read in place, the gradients written in the tensors' own type; broadcast tensors, other options (p, swap, the cosine distance) or another axis take the general path (parallel over fixed groups of lanes, each widened to f64 and computed by scalar loops)";
@@ -190,26 +190,26 @@ static PATHS: &[LossPath] = &[
     general("keras:cosine_similarity", PAIRS),
     general("keras:circle", ALL_PAIRS),
     // optax
-    general("optax:multiclass_hinge_loss", ROWS),
+    rows("optax:multiclass_hinge_loss", MULTICLASS_ROWS),
     sweep("optax:perceptron_loss"),
-    general("optax:multiclass_perceptron_loss", ROWS),
-    general("optax:poly_loss_cross_entropy", ROWS),
+    rows("optax:multiclass_perceptron_loss", MULTICLASS_ROWS),
+    rows("optax:poly_loss_cross_entropy", "the machinery's per-row sweep when logits and labels have one shape and are contiguous, axis the last: per row the cross-entropy kernel's block maximum and exponential sum, then in one pass p = exp(x - m) / S (a vectorised exp), the loss's sums, the labels' gradient and p kept in the logits' gradient row, then the logits' gradient from it, in parallel in the tensors' own type; broadcast or strided operands, another axis, and inputs with a NaN or infinite logit maximum take the general path (widened to f64)"),
     general("optax:sparsemax_loss", POINTWISE),
     general("optax:multiclass_sparsemax_loss", SORTS),
     rows("optax:generalized_kl_divergence", PAIR_ROWS),
     rows("optax:kl_divergence", PAIR_ROWS),
     rows("optax:kl_divergence_with_log_targets", PAIR_ROWS),
     rows("optax:safe_softmax_cross_entropy", "the machinery's per-row sweep when logits and labels have one shape and are contiguous: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; broadcast or strided operands, and inputs with a NaN or infinite logit maximum, take the general path"),
-    general("optax:smooth_labels", ROWS),
-    general("optax:huber_loss", POINTWISE),
-    general("optax:log_cosh", POINTWISE),
+    sweep_when("optax:smooth_labels", "the machinery's element-wise sweep (eval_pointwise) on contiguous labels: the smoothed labels in one parallel pass in their own type; the gradient, (1 - alpha) times the upstream gradient, one more sweep over a contiguous upstream gradient of the labels' shape (a fill for a reduced result); strided labels or upstream gradients take the general path (widened to f64)"),
+    sweep_when("optax:huber_loss", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order (no libm call: vectorised); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
+    sweep_when("optax:log_cosh", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order, log cosh and tanh by Keras log_cosh's formulas without libm calls (the loop does not vectorise at present: each element costs an exp, a log1p series, a square root and divisions); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
     general("optax:ctc_loss", CTC),
     general("optax:dice_loss", DICE),
     general("optax:binary_dice_loss", DICE),
     general("optax:multiclass_generalized_dice_loss", DICE),
     general("optax:ntxent", ALL_PAIRS),
     pairs("optax:triplet_margin_loss"),
-    general("optax:ranking_softmax_loss", ROWS),
+    rows("optax:ranking_softmax_loss", "the machinery's per-row sweep (the safe softmax cross entropy's, every term counted) without where or weights, logits and labels of one shape, contiguous: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; where, weights, broadcast or strided operands, inputs with a NaN or infinite logit maximum and a Mean that comes out NaN (optax's _safe_reduce) take the general path"),
     // SciPy
     general("scipy:entropy", INFO),
     // losslab

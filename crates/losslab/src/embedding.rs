@@ -2130,11 +2130,28 @@ impl RankingSoftmaxLoss {
         (gs, gy)
     }
 
+    /// The machinery's row sweep ([`crate::classification::softmax_ce_rows`],
+    /// every term counted) without `where_` or `weights`, for logits and labels
+    /// of one shape, both contiguous. `None` for every other case, for inputs
+    /// with a NaN or infinite logit maximum, and for a `Mean` that comes out
+    /// NaN (optax's `_safe_reduce` then looks at the losses): the general path
+    /// takes those.
+    fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Option<Eval<T, Gradients<T>>>> {
+        if self.where_.is_some() || self.weights.is_some() {
+            return Ok(None);
+        }
+        let done = crate::classification::softmax_ce_rows::<T, D, false>(Self::NAME, logits, labels, self.reduction, up)?;
+        Ok(done.filter(|(v, _)| self.reduction != Reduction::Mean || !v.iter().any(|x| x.is_nan())))
+    }
+
     /// The loss.
     ///
     /// # Errors
     /// See the type's docs.
     pub fn forward<T: Float, D: Dimension>(&self, logits: ArrayView<'_, T, D>, labels: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        if let Some((v, _)) = self.fused(&logits, &labels, &Upstream::Skip)? {
+            return Ok(v);
+        }
         let (lists, r) = self.prepare(&logits, &labels)?;
         Ok(self.output(&r, Self::losses(&lists)).0)
     }
@@ -2151,6 +2168,9 @@ impl RankingSoftmaxLoss {
         labels: ArrayView<'_, T, D>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        if let Some((_, Some(g))) = self.fused(&logits, &labels, &Upstream::Given(grad_output.view()))? {
+            return Ok(g);
+        }
         let (lists, r) = self.prepare(&logits, &labels)?;
         let scales = r.scales(Self::NAME, &grad_output)?;
         let zeroed = self.output::<T>(&r, Self::losses(&lists)).1;
@@ -2167,6 +2187,9 @@ impl RankingSoftmaxLoss {
         logits: ArrayView<'_, T, D>,
         labels: ArrayView<'_, T, D>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if let Some((v, Some(g))) = self.fused(&logits, &labels, &Upstream::Ones)? {
+            return Ok((v, g));
+        }
         let (lists, r) = self.prepare(&logits, &labels)?;
         let (value, zeroed) = self.output::<T>(&r, Self::losses(&lists));
         let g = ones_like_output::<T>(&r);

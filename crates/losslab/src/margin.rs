@@ -1285,26 +1285,44 @@ fn optax_labels<L: ClassIndex, D: Dimension>(
     labels: &ArrayView<'_, L, D>,
     out: &[usize],
     c: usize,
-) -> Result<Vec<usize>> {
+) -> Result<()> {
     if labels.shape() != out {
         return Err(shape_err(loss, "labels", format!("{out:?} (the shape of `scores` without its last axis)"), labels.shape()));
     }
-    labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let l = l.index();
-            if l < 0 || l >= c as i64 {
-                Err(LossError::ClassIndex { loss, tensor: "labels", index: l, position: unravel(i, labels.shape()), classes: c, ignore_index: None })
-            } else {
-                Ok(l as usize)
-            }
-        })
-        .collect()
+    for (i, l) in labels.iter().enumerate() {
+        let l = l.index();
+        if l < 0 || l >= c as i64 {
+            return Err(LossError::ClassIndex { loss, tensor: "labels", index: l, position: unravel(i, labels.shape()), classes: c, ignore_index: None });
+        }
+    }
+    Ok(())
+}
+
+/// One row of optax's multi-class hinge (`OFFSET` 1) or perceptron (`OFFSET`
+/// 0) loss on the row sweep: `v_k = (s_k + OFFSET) − OFFSET·[k = y]` (the
+/// general path's bits), its NaN-propagating maximum `m` in vectorised lanes,
+/// the loss `m − s_y`; for the gradient, the ties `v_k = m` counted (at least
+/// 1) and the row written in one loop, `up/ties` on each tie, `− up` at `y`.
+#[inline(always)]
+fn optax_multiclass_row<T: Float, const HINGE: bool>(x: &[T], y: usize, g: Option<RowGrads<'_, T>>) -> f64 {
+    use crate::machinery::kernels::rows::{lane_max_at, lane_sum_at};
+    let off = if HINGE { 1.0 } else { 0.0 };
+    let v = inlined(#[inline(always)] |k: usize, xk: f64| (xk + off) - if k == y { off } else { 0.0 });
+    let m = lane_max_at(x, v);
+    let loss = m - x[y].to_wide();
+    if let Some(g) = g {
+        let ties = lane_sum_at(x, #[inline(always)] |k, xk| if v(k, xk) == m { 1.0 } else { 0.0 }).max(1.0);
+        let (share, up) = (g.up / ties, g.up);
+        for (k, (gk, xk)) in g.gx.iter_mut().zip(x).enumerate() {
+            let tie = if v(k, xk.to_wide()) == m { share } else { 0.0 };
+            *gk = T::from_wide(tie - if k == y { up } else { 0.0 });
+        }
+    }
+    loss
 }
 
 macro_rules! optax_multiclass {
-    ($(#[$doc:meta])* $ty:ident, $name:literal, $offset:expr) => {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $offset:expr, $hinge:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
@@ -1337,7 +1355,15 @@ macro_rules! optax_multiclass {
                 if c == 0 {
                     return Err(shape_err(Self::NAME, "scores", "a last axis of at least 1 class", scores.shape()));
                 }
-                let ys = optax_labels(Self::NAME, &labels, &out, c)?;
+                optax_labels(Self::NAME, &labels, &out, c)?;
+                if let (Some(xs), Some(ls)) = (scores.as_slice(), labels.as_slice()) {
+                    // The row sweep: each row's maximum, loss and gradient in one parallel pass.
+                    let reducer = Reducer::counting(self.reduction, &out, scores.shape());
+                    return eval_rows(Self::NAME, &reducer, scores.shape(), (samples, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+                        optax_multiclass_row::<T, $hinge>(&xs[r * c..(r + 1) * c], ls[r].index() as usize, g)
+                    });
+                }
+                let ys: Vec<usize> = labels.iter().map(|l| l.index() as usize).collect();
                 let x = widen(&scores);
                 let offset: f64 = $offset;
                 // v_k = s_k + offset − offset·[k = y]  (hinge: offset 1; perceptron: 0)
@@ -1401,7 +1427,8 @@ optax_multiclass!(
     /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.multiclass_hinge_loss>
     MulticlassHingeLoss,
     "multiclass_hinge_loss",
-    1.0
+    1.0,
+    true
 );
 
 optax_multiclass!(
@@ -1434,7 +1461,8 @@ optax_multiclass!(
     /// <https://optax.readthedocs.io/en/latest/api/losses.html#optax.losses.multiclass_perceptron_loss>
     MulticlassPerceptronLoss,
     "multiclass_perceptron_loss",
-    0.0
+    0.0,
+    false
 );
 
 /// optax's `optax.losses.perceptron_loss(predictor_outputs, targets)`: the

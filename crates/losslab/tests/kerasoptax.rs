@@ -428,6 +428,12 @@ macro_rules! rows_vs_general {
         rows_vs_general!(@ty f64, 1e-12, $name, $mk, $t, $p);
         rows_vs_general!(@ty f32, 2e-6, $name, $mk, $t, $p);
     }};
+    // f32 within `tol32`: a softmax's gradient `p Σw − w` from the f32
+    // probabilities the sweep keeps (the golden suite's f32 tolerance is 1e-5)
+    (f32: $tol32:expr, $name:expr, $mk:expr, $t:expr, $p:expr) => {{
+        rows_vs_general!(@ty f64, 1e-12, $name, $mk, $t, $p);
+        rows_vs_general!(@ty f32, $tol32, $name, $mk, $t, $p);
+    }};
     (@ty $ty:ty, $tol:expr, $name:expr, $mk:expr, $t:expr, $p:expr) => {{
         let (t, p): (ndarray::Array2<$ty>, ndarray::Array2<$ty>) = ($t.mapv(|v: f64| v as $ty), $p.mapv(|v: f64| v as $ty));
         let (ts, ps) = (strided(&t), strided(&p));
@@ -573,6 +579,230 @@ fn keras_row_sweeps_are_bit_identical_on_any_thread_count() {
         push!(KerasCategoricalGeneralizedCrossEntropy::new(), lab, p);
         let (v, g) = KerasLogCosh::new().reduction(Reduction::Sum).forward_backward(x.view(), x.mapv(|v| v * 0.5).view()).unwrap();
         (out, v, g.input)
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
+    let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(run);
+    assert!(one == four);
+}
+
+/// The row sweep (contiguous scores and labels) of a loss of scores and class
+/// labels gives the general path's (strided scores) values and gradients, in
+/// f64 and f32, every reduction, ones and a random upstream gradient.
+macro_rules! label_rows_vs_general {
+    ($name:expr, $mk:expr, $x:expr, $lab:expr) => {{
+        label_rows_vs_general!(@ty f64, 1e-12, $name, $mk, $x, $lab);
+        label_rows_vs_general!(@ty f32, 2e-6, $name, $mk, $x, $lab);
+    }};
+    (@ty $ty:ty, $tol:expr, $name:expr, $mk:expr, $x:expr, $lab:expr) => {{
+        let x: ndarray::Array2<$ty> = $x.mapv(|v: f64| v as $ty);
+        let xs = strided(&x);
+        let wide = |a: &ArrayD<$ty>| a.mapv(|v| v as f64);
+        let mut rng = Rng::new(5);
+        for r in Reduction::ALL {
+            let loss = $mk.clone().reduction(r);
+            let what = format!("{} {} {r}", $name, stringify!($ty));
+            let (v, g) = loss.forward_backward(x.view(), $lab.view()).unwrap();
+            let (vs, gs) = loss.forward_backward(xs.view(), $lab.view()).unwrap();
+            near(&format!("{what} value"), &wide(&v), &wide(&vs), $tol);
+            near(&format!("{what} grad"), &wide(&g.input), &wide(&gs.input), $tol);
+            near(&format!("{what}: forward is forward_backward's value"), &wide(&loss.forward(x.view(), $lab.view()).unwrap()), &wide(&v), 0.0);
+            let up = upstream(&mut rng, r, v.shape()).mapv(|v| v as $ty);
+            let g = loss.backward(x.view(), $lab.view(), up.view()).unwrap();
+            let gs = loss.backward(xs.view(), $lab.view(), up.view()).unwrap();
+            near(&format!("{what} grad, upstream"), &wide(&g.input), &wide(&gs.input), $tol);
+        }
+    }};
+}
+
+#[test]
+fn optax_multiclass_losses_on_the_row_sweep_match_the_general_path() {
+    let mut rng = Rng::new(2027);
+    for (n, c) in [(37, 13), (5, 3), (4, 1), (3, 40)] {
+        let lab = ndarray::Array1::from_shape_fn(n, |_| rng.below(c) as i64);
+        // integers: ties for the largest score (and with the label's offset)
+        let ints = ndarray::Array2::from_shape_fn((n, c), |_| rng.below(4) as f64);
+        let mut x = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(-3.0, 3.0));
+        if c > 2 && n > 3 {
+            x[[1, 2]] = f64::NAN;
+            x[[2, 0]] = f64::INFINITY;
+            x[[3, 1]] = f64::NEG_INFINITY;
+            x[[0, lab[0] as usize]] = 1e-17; // (s + 1) − 1 is not s
+        }
+        for x in [&x, &ints] {
+            label_rows_vs_general!("multiclass_hinge_loss", MulticlassHingeLoss::new(), x, lab);
+            label_rows_vs_general!("multiclass_perceptron_loss", MulticlassPerceptronLoss::new(), x, lab);
+        }
+    }
+    // 1-d scores: one example, a 0-d label
+    let x = array![0.5f64, 2.0, 1.5];
+    let lab = ndarray::arr0(0i64);
+    let v = MulticlassHingeLoss::new().forward(x.view(), lab.view()).unwrap();
+    assert_eq!(v.shape(), &[] as &[usize]);
+    assert_eq!(v[[]], 3.0 - 0.5);
+    // labels checked as on the general path
+    let x = ndarray::Array2::<f64>::zeros((2, 3));
+    assert!(MulticlassHingeLoss::new().forward(x.view(), array![0i64, 3].view()).is_err());
+    assert!(MulticlassPerceptronLoss::new().forward(x.view(), array![-1i64, 0].view()).is_err());
+}
+
+#[test]
+fn optax_softmax_losses_on_the_row_sweep_match_the_general_path() {
+    let mut rng = Rng::new(2028);
+    for ((n, c), nan) in [((37, 13), false), ((5, 3), true), ((3, 1), false), ((4, 40), false)] {
+        let (l, x) = pair_data(&mut rng, (n, c), (0.0, 1.0), (-5.0, 5.0), nan);
+        let mut xi = x.clone();
+        if c > 2 {
+            xi[[0, 1]] = f64::NEG_INFINITY; // a −∞ logit with a positive label: +∞ loss, finite gradients
+        }
+        for x in [&x, &xi] {
+            for eps in [2.0, -1.0, 0.0, 0.7] {
+                rows_vs_general!(f32: 2e-5, "poly_loss_cross_entropy", OptaxPolyLossCrossEntropy::new().epsilon(eps), x, l);
+            }
+            rows_vs_general!(f32: 2e-5, "ranking_softmax_loss", RankingSoftmaxLoss::new(), x, l);
+        }
+        // graded relevance: labels that do not sum to 1
+        let g = l.mapv(|v| (v * 4.0).floor());
+        rows_vs_general!(f32: 2e-5, "ranking_softmax_loss", RankingSoftmaxLoss::new(), x, g);
+        rows_vs_general!(f32: 2e-5, "poly_loss_cross_entropy", OptaxPolyLossCrossEntropy::new().axis(1), x, g);
+    }
+    // a NaN or infinite logit maximum: the general path's answer
+    let x = array![[1.0, f64::INFINITY, 0.0], [0.0, 1.0, 2.0]];
+    let l = array![[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]];
+    rows_vs_general!(f32: 2e-5, "poly_loss_cross_entropy", OptaxPolyLossCrossEntropy::new(), x, l);
+    rows_vs_general!(f32: 2e-5, "ranking_softmax_loss", RankingSoftmaxLoss::new(), x, l);
+    // ranking: a mean of +∞ and −∞ losses is NaN without a NaN loss; optax's
+    // _safe_reduce gives 0 then (the general path), with zero gradients
+    let x = array![[0.0, -800.0], [0.0, -800.0]];
+    let l = array![[0.0, 1.0], [0.0, -1.0]];
+    let loss = RankingSoftmaxLoss::new();
+    let (v, g) = loss.forward_backward(x.view(), l.view()).unwrap();
+    let (vs, gs) = loss.forward_backward(strided(&x).view(), strided(&l).view()).unwrap();
+    assert_eq!((v.clone(), g.input.clone()), (vs, gs.input));
+    assert_eq!(loss.forward(x.view(), l.view()).unwrap(), v);
+    // one list (1-d), and the where/weights options on the general path
+    let (x1, l1) = (array![2.0f64, 1.0, 3.0], array![1.0f64, 0.0, 0.0]);
+    let v = RankingSoftmaxLoss::new().forward(x1.view(), l1.view()).unwrap();
+    assert!((v[[]] - 1.408).abs() < 5e-4);
+    let w = RankingSoftmaxLoss::new().weights(array![1.0f64, 1.0, 1.0].view()).forward(x1.view(), l1.view()).unwrap();
+    assert!((w[[]] - v[[]]).abs() <= 1e-15);
+}
+
+#[test]
+fn smooth_labels_on_the_sweep_match_the_general_path() {
+    let mut rng = Rng::new(2029);
+    for (n, c) in [(37, 13), (3, 1)] {
+        let l = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(0.0, 1.0));
+        macro_rules! one {
+            ($ty:ty, $tol:expr) => {{
+                let l: ndarray::Array2<$ty> = l.mapv(|v| v as $ty);
+                let ls = strided(&l);
+                let wide = |a: &ArrayD<$ty>| a.mapv(|v| v as f64);
+                for r in Reduction::ALL {
+                    for a in [0.0, 0.1, 1.0] {
+                        let s = OptaxSmoothLabels::new(a).reduction(r);
+                        let (v, g) = s.forward_backward(l.view()).unwrap();
+                        let (vs, gs) = s.forward_backward(ls.view()).unwrap();
+                        near(&format!("smooth_labels {r} value"), &wide(&v), &wide(&vs), $tol);
+                        assert_eq!(g.input, gs.input, "smooth_labels {r} grad");
+                        let up = upstream(&mut rng, r, v.shape()).mapv(|v| v as $ty);
+                        assert_eq!(s.backward(l.view(), up.view()).unwrap().input, s.backward(ls.view(), up.view()).unwrap().input);
+                        // a strided upstream gradient
+                        if r == Reduction::None {
+                            let ups = strided(&up.clone().into_dimensionality::<ndarray::Ix2>().unwrap()).into_dyn();
+                            assert_eq!(s.backward(l.view(), ups.view()).unwrap().input, s.backward(ls.view(), up.view()).unwrap().input);
+                        }
+                    }
+                }
+                // errors as on the general path
+                assert!(OptaxSmoothLabels::new(f64::NAN).forward(l.view()).is_err());
+                assert!(OptaxSmoothLabels::new(0.1).backward(l.view(), ndarray::ArrayD::<$ty>::zeros(IxDyn(&[2])).view()).is_err());
+            }};
+        }
+        one!(f64, 1e-15);
+        one!(f32, 1e-7);
+    }
+}
+
+#[test]
+fn optax_row_sweeps_are_bit_identical_on_any_thread_count() {
+    let mut rng = Rng::new(32);
+    let (n, c) = (700, 97);
+    let x = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(-4.0, 4.0) as f32);
+    let ints = ndarray::Array2::from_shape_fn((n, c), |_| rng.below(3) as f32);
+    let l = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(0.0, 1.0) as f32);
+    let lab = ndarray::Array1::from_shape_fn(n, |_| rng.below(c) as i64);
+    let run = || {
+        let mut out: Vec<(ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>)> = Vec::new();
+        for r in [Reduction::None, Reduction::Mean, Reduction::Sum] {
+            for s in [&x, &ints] {
+                let (v, g) = MulticlassHingeLoss::new().reduction(r).forward_backward(s.view(), lab.view()).unwrap();
+                out.push((v, g.input, g.target));
+                let (v, g) = MulticlassPerceptronLoss::new().reduction(r).forward_backward(s.view(), lab.view()).unwrap();
+                out.push((v, g.input, g.target));
+            }
+            let (v, g) = OptaxPolyLossCrossEntropy::new().reduction(r).forward_backward(x.view(), l.view()).unwrap();
+            out.push((v, g.input, g.target));
+            let (v, g) = RankingSoftmaxLoss::new().reduction(r).forward_backward(x.view(), l.view()).unwrap();
+            out.push((v, g.input, g.target));
+            let (v, g) = OptaxSmoothLabels::new(0.1).reduction(r).forward_backward(l.view()).unwrap();
+            out.push((v, g.input, g.target));
+        }
+        out
+    };
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
+    let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(run);
+    assert!(one == four);
+}
+
+#[test]
+fn optax_elementwise_losses_on_the_sweep_match_the_general_path() {
+    let mut rng = Rng::new(2030);
+    for ((n, c), nan) in [((37, 13), false), ((5, 3), true), ((3, 1), false)] {
+        let (p, t) = pair_data(&mut rng, (n, c), (-4.0, 4.0), (-4.0, 4.0), nan);
+        let mut e = p.clone();
+        e[[0, 0]] = 1e-9;
+        e[[1, 0]] = t[[1, 0]] + 1.0; // |e| = δ, the kink
+        e[[2, 0]] = f64::INFINITY;
+        if c > 1 {
+            e[[0, 1]] = f64::NEG_INFINITY;
+        }
+        for p in [&p, &e] {
+            for d in [1.0, 0.3, 2.5, 0.0] {
+                rows_vs_general!("optax huber_loss", OptaxHuberLoss::new().delta(d), p, t);
+            }
+            rows_vs_general!("optax log_cosh", OptaxLogCosh::new(), p, t);
+        }
+    }
+    // broadcast operands stay on the general path (NumPy's rule), as before
+    let (p, t) = (rng.array(&[4, 3], -2.0, 2.0), rng.array(&[3], -2.0, 2.0));
+    let tb = t.broadcast(IxDyn(&[4, 3])).unwrap().to_owned();
+    for (name, v, vb) in [
+        ("huber", OptaxHuberLoss::new().forward_backward(p.view(), t.view()).unwrap(), OptaxHuberLoss::new().forward_backward(p.view(), tb.view()).unwrap()),
+        ("log_cosh", OptaxLogCosh::new().forward_backward(p.view(), t.view()).unwrap(), OptaxLogCosh::new().forward_backward(p.view(), tb.view()).unwrap()),
+    ] {
+        assert_eq!(v.0, vb.0, "{name} value");
+        assert_eq!(v.1.input, vb.1.input, "{name} grad");
+        let summed = vb.1.target.as_ref().unwrap().sum_axis(ndarray::Axis(0));
+        assert_close(&format!("{name} target grad"), v.1.target.as_ref().unwrap(), &summed, 1e-14);
+    }
+    assert!(OptaxHuberLoss::new().forward(p.view(), rng.array(&[2], 0.0, 1.0).view()).is_err());
+}
+
+#[test]
+fn optax_elementwise_sweeps_are_bit_identical_on_any_thread_count() {
+    let mut rng = Rng::new(33);
+    let n = 300_000;
+    let p = ndarray::Array1::from_shape_fn(n, |_| rng.range(-4.0, 4.0) as f32);
+    let t = ndarray::Array1::from_shape_fn(n, |_| rng.range(-4.0, 4.0) as f32);
+    let run = || {
+        let mut out: Vec<(ArrayD<f32>, ArrayD<f32>, Option<ArrayD<f32>>)> = Vec::new();
+        for r in [Reduction::None, Reduction::Mean, Reduction::Sum] {
+            let (v, g) = OptaxHuberLoss::new().reduction(r).forward_backward(p.view(), t.view()).unwrap();
+            out.push((v, g.input, g.target));
+            let (v, g) = OptaxLogCosh::new().reduction(r).forward_backward(p.view(), t.view()).unwrap();
+            out.push((v, g.input, g.target));
+        }
+        out
     };
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
     let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(run);

@@ -108,6 +108,9 @@ impl OptaxPolyLossCrossEntropy {
     ) -> Result<PairOutput<T>> {
         let eps = self.epsilon;
         check_option(Self::NAME, "epsilon", eps, !eps.is_nan(), "a number")?;
+        if let Some(done) = self.fused(logits, labels, go)? {
+            return Ok(done);
+        }
         // optax takes the softmax over the logits' own class axis, then broadcasts.
         let shapes = PairShapes::Numpy { own_lane: [true, false], keras_rank: false };
         run_pair_with(Self::NAME, ("logits", logits), ("labels", labels), self.axis, shapes, self.reduction, go, |x, l, g: LaneGrads<'_>| {
@@ -128,6 +131,57 @@ impl OptaxPolyLossCrossEntropy {
             ce + eps * omp
         })
     }
+    /// The machinery's row sweep for logits and labels of one shape, both
+    /// contiguous, classes on the last axis: per row the cross-entropy kernel's
+    /// block maximum and exponential sum `S`, then in one pass over the row
+    /// `p_k = exp(x_k − m) / S` (a vectorised exp), the loss's two sums, `Σ
+    /// labels` and `Σ labels · p`; then both gradients in one more, `p`
+    /// recomputed in `f64`; rows in parallel in the tensors' own type. `None`
+    /// for every other case, and for inputs with a NaN or infinite logit
+    /// maximum (the general path's formulas handle them).
+    fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
+        use crate::machinery::kernels::elementwise::exp_nonpos;
+        use crate::machinery::kernels::rows::lane_sums_zip;
+        let shape = logits.shape();
+        let last = shape.len() as isize - 1;
+        if labels.shape() != shape || shape.is_empty() || (self.axis != -1 && self.axis != last) {
+            return Ok(None);
+        }
+        let (Some(xs), Some(ls)) = (logits.as_slice(), labels.as_slice()) else { return Ok(None) };
+        let (rows, c, out) = last_axis(Self::NAME, "logits", shape)?;
+        if rows * c == 0 {
+            return Ok(None);
+        }
+        let reducer = Reducer::counting(self.reduction, &out, shape);
+        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let (eps, special) = (self.epsilon, std::sync::atomic::AtomicBool::new(false));
+        let done = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let (x, l) = (&xs[r * c..(r + 1) * c], &ls[r * c..(r + 1) * c]);
+            // SAFETY: a null destination: nothing is stored.
+            let Some((m, s)) = (unsafe { softmax_row(x, std::ptr::null_mut(), &special) }) else { return 0.0 };
+            let ls = s.ln();
+            let p = inlined(#[inline(always)] |xk: f64| exp_nonpos(xk - m) / s);
+            let Some(g) = g else {
+                let [ce, omp] = lane_sums_zip(x, l, #[inline(always)] |xk, lk| [lk * ((xk - m) - ls), lk * (1.0 - p(xk))]);
+                return -ce + eps * omp;
+            };
+            let up = g.up;
+            let [ce, omp, sl, slp] = lane_sums_zip(x, l, #[inline(always)] |xk, lk| {
+                let p = p(xk);
+                [lk * ((xk - m) - ls), lk * (1.0 - p), lk, lk * p]
+            });
+            // Both gradients in one more loop, p recomputed (in f64, as the sums saw it).
+            for (((gk, ok), &xk), &lk) in g.gx.iter_mut().zip(g.go.iter_mut()).zip(x).zip(l) {
+                let (xk, lk) = (xk.to_wide(), lk.to_wide());
+                let p = p(xk);
+                *ok = T::from_wide(up * (-((xk - m) - ls) + eps * (1.0 - p)));
+                *gk = T::from_wide(up * ((p * sl - lk) - eps * (p * (lk - slp))));
+            }
+            -ce + eps * omp
+        })?;
+        Ok((!special.load(std::sync::atomic::Ordering::Relaxed)).then(|| pair_output(done)))
+    }
+
     loss_methods!(optax: run(input = first), (logits: float, labels: float));
 }
 
@@ -205,51 +259,64 @@ impl OptaxSafeSoftmaxCrossEntropy {
             v
         })
     }
-    /// The machinery's row sweep for logits and labels of one shape, both
-    /// contiguous: per row the cross-entropy kernel's block operations (the
-    /// maximum; the exponentials stored in the logits' gradient row and summed
-    /// in `f64`), then the loss, `∂/∂labels = −log p` and `∂/∂logits = p Σw − w`
-    /// in one pass from cache; the general path's formulas. `None` for every
-    /// other case, and for inputs with a NaN or infinite logit maximum (the
-    /// general path's formulas handle them).
+    /// The machinery's row sweep ([`softmax_ce_rows`], `0 · log 0 = 0`) for
+    /// logits and labels of one shape, both contiguous; `None` for every other
+    /// case.
     fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
-        let shape = logits.shape();
-        if labels.shape() != shape || shape.is_empty() {
-            return Ok(None);
-        }
-        let (Some(xs), Some(ws)) = (logits.as_slice(), labels.as_slice()) else { return Ok(None) };
-        let (rows, c, out) = last_axis(Self::NAME, "logits", shape)?;
-        if rows * c == 0 {
-            return Ok(None);
-        }
-        let reducer = Reducer::counting(self.reduction, &out, shape);
         let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
-        let special = std::sync::atomic::AtomicBool::new(false);
-        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
-            let (x, w) = (&xs[r * c..(r + 1) * c], &ws[r * c..(r + 1) * c]);
-            let mut g = g;
-            let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
-            // SAFETY: the gradient row holds c elements, as the row does.
-            let Some((m, s)) = (unsafe { softmax_row(x, dst, &special) }) else { return 0.0 };
-            let ls = s.ln();
-            let lp = |xk: f64| (xk - m) - ls;
-            let term = |xk: f64, wk: f64| if wk != 0.0 { wk * lp(xk) } else { 0.0 };
-            let Some(g) = g else { return -lane_sum_zip(x, w, term) };
-            let (v, sw) = lane_sum2_zip_store(x, w, g.go, |xk, wk| (term(xk, wk), wk, g.up * -lp(xk)));
-            // p_k Σw − w_k, p_k = e_k / S (e_k kept in the gradient row).
-            let f = sw / s;
-            for (gk, &wk) in g.gx.iter_mut().zip(w) {
-                *gk = T::from_wide(g.up * (gk.to_wide() * f - wk.to_wide()));
-            }
-            -v
-        })?;
-        if special.load(std::sync::atomic::Ordering::Relaxed) {
-            return Ok(None);
-        }
-        Ok(Some((value, grads.map(|g| (g.input, g.target.expect("the labels' gradient"))))))
+        Ok(softmax_ce_rows::<T, D, true>(Self::NAME, logits, labels, self.reduction, &up)?.map(pair_output))
     }
 
     loss_methods!(optax: run(input = first), (logits: float, labels: float));
+}
+
+/// The softmax cross entropy `−Σ w_k log p_k` (`p = softmax(x)` along the last
+/// axis) of logits `x` and weights `w` of one shape, both contiguous, on the
+/// machinery's row sweep: per row the cross-entropy kernel's block operations
+/// (the maximum; the exponentials stored in the logits' gradient row and summed
+/// in `f64`), then the loss, `∂/∂w = −log p` and `∂/∂x = p Σw − w` in one pass
+/// from cache, in parallel in the tensors' own type. `SAFE` takes `0 · log 0 =
+/// 0` (optax's `safe_softmax_cross_entropy`); otherwise every term counts
+/// (`ranking_softmax_loss`, whose labels weigh every item). `None` for shapes
+/// that differ, strided or 0-d tensors, no element, and for inputs with a NaN
+/// or infinite logit maximum: the caller's general path takes those.
+pub(crate) fn softmax_ce_rows<T: Float, D: Dimension, const SAFE: bool>(
+    name: &'static str,
+    logits: &ArrayView<'_, T, D>,
+    labels: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+) -> Result<Option<Eval<T, Gradients<T>>>> {
+    let shape = logits.shape();
+    if labels.shape() != shape || shape.is_empty() {
+        return Ok(None);
+    }
+    let (Some(xs), Some(ws)) = (logits.as_slice(), labels.as_slice()) else { return Ok(None) };
+    let (rows, c, out) = last_axis(name, "logits", shape)?;
+    if rows * c == 0 {
+        return Ok(None);
+    }
+    let reducer = Reducer::counting(reduction, &out, shape);
+    let special = std::sync::atomic::AtomicBool::new(false);
+    let done = eval_rows(name, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+        let (x, w) = (&xs[r * c..(r + 1) * c], &ws[r * c..(r + 1) * c]);
+        let mut g = g;
+        let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
+        // SAFETY: the gradient row holds c elements, as the row does.
+        let Some((m, s)) = (unsafe { softmax_row(x, dst, &special) }) else { return 0.0 };
+        let ls = s.ln();
+        let lp = |xk: f64| (xk - m) - ls;
+        let term = |xk: f64, wk: f64| if !SAFE || wk != 0.0 { wk * lp(xk) } else { 0.0 };
+        let Some(g) = g else { return -lane_sum_zip(x, w, term) };
+        let (v, sw) = lane_sum2_zip_store(x, w, g.go, |xk, wk| (term(xk, wk), wk, g.up * -lp(xk)));
+        // p_k Σw − w_k, p_k = e_k / S (e_k kept in the gradient row).
+        let f = sw / s;
+        for (gk, &wk) in g.gx.iter_mut().zip(w) {
+            *gk = T::from_wide(g.up * (gk.to_wide() * f - wk.to_wide()));
+        }
+        -v
+    })?;
+    Ok((!special.load(std::sync::atomic::Ordering::Relaxed)).then_some(done))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -314,8 +381,15 @@ impl OptaxSmoothLabels {
     /// # Errors
     /// See the type's docs.
     pub fn forward<T: Float, D: Dimension>(&self, labels: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        let (a, shape) = (self.alpha, labels.shape());
+        if let (Some(&c), Some(_)) = (shape.last(), labels.as_slice()) {
+            check_option(Self::NAME, "alpha", a, !a.is_nan(), "a number")?;
+            // The element-wise sweep on contiguous labels (read as both of its operands).
+            let cf = c as f64;
+            let (v, _) = eval_pointwise(Self::NAME, Pairing::Same, ("labels", &labels), ("labels", &labels), self.reduction, &Upstream::Skip, false, #[inline(always)] |_, v, _| (1.0 - a) * v + a / cf, |_, _, _| (1.0 - a, 0.0))?;
+            return Ok(v);
+        }
         let (l, reducer, c) = self.prepare(&labels)?;
-        let a = self.alpha;
         Ok(reducer.output(l.iter().map(|&v| (1.0 - a) * v + a / c as f64).collect()))
     }
 
@@ -326,6 +400,21 @@ impl OptaxSmoothLabels {
     /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
     /// have the result's shape.
     pub fn backward<T: Float, D: Dimension>(&self, labels: ArrayView<'_, T, D>, grad_output: ArrayViewD<'_, T>) -> Result<Gradients<T>> {
+        let (a, shape) = (self.alpha, labels.shape());
+        if !shape.is_empty() && labels.as_slice().is_some() {
+            check_option(Self::NAME, "alpha", a, !a.is_nan(), "a number")?;
+            // The gradient does not read the labels: `(1 − alpha)` times the upstream gradient.
+            if self.reduction != Reduction::None {
+                let sc = Reducer::counting(self.reduction, shape, shape).scales(Self::NAME, &grad_output)?.at(0);
+                return Ok(Gradients { input: ArrayD::from_elem(ndarray::IxDyn(shape), T::from_wide(sc * (1.0 - a))), target: None });
+            }
+            if grad_output.shape() == shape && grad_output.as_slice().is_some() {
+                // The element-wise sweep over the upstream gradient: `u (1 − alpha)` stored per element.
+                let g = (&grad_output, &grad_output);
+                let (input, _) = eval_pointwise(Self::NAME, Pairing::Same, ("grad_output", g.0), ("grad_output", g.1), Reduction::None, &Upstream::Skip, false, #[inline(always)] |_, u, _| u * (1.0 - a), |_, _, _| (0.0, 0.0))?;
+                return Ok(Gradients { input, target: None });
+            }
+        }
         let (l, reducer, _) = self.prepare(&labels)?;
         let scales = reducer.scales(Self::NAME, &grad_output)?;
         let g = (0..l.len()).map(|i| scales.at(i) * (1.0 - self.alpha)).collect();

@@ -24,7 +24,7 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 /// (1 + 2 s²)`; beyond, `e = exp(−2|x|)`, `|x| + log1p(e) − log 2` and
 /// `±(1 − e) / (1 + e)`. NaN propagates; `±∞` gives `∞` and `±1`.
 #[inline(always)]
-fn log_cosh_tanh(x: f64) -> (f64, f64) {
+pub(super) fn log_cosh_tanh(x: f64) -> (f64, f64) {
     let a = x.abs();
     let small = a < 1.0;
     let y = 0.5 * if small { x } else { 0.0 };

@@ -3,10 +3,47 @@
 
 #[allow(unused_imports)] // for the docs' links
 use crate::machinery::error::LossError;
+use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{check_option, Result};
+use crate::machinery::float::Float;
+use crate::machinery::lanes::{eval_pointwise, Eval, Pairing, Upstream};
 use crate::machinery::methods::*;
-use crate::machinery::reduction::Reduction;
-use crate::math::*;
+use crate::machinery::pointwise::Pointwise;
+use crate::machinery::reduction::{Gradients, Reduction};
+use ndarray::{ArrayView, Dimension};
+
+/// An optax element-wise loss of `(predictions, targets)`: `f(p, t)` its value,
+/// `df(p, t) = (∂/∂p, ∂/∂t)`. Tensors of one shape take the machinery's
+/// element-wise sweep ([`eval_pointwise`]: contiguous ones fused, value and
+/// both gradients in one parallel pass in their own type; strided ones
+/// widened); others broadcast as optax broadcasts them (NumPy's rule), widened
+/// to `f64`, each gradient summed back to its tensor's shape.
+fn optax_eval<T, D, F, G>(
+    name: &'static str,
+    (a, b): (&ArrayView<'_, T, D>, &ArrayView<'_, T, D>),
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    f: F,
+    df: G,
+) -> Result<Eval<T, Gradients<T>>>
+where
+    T: Float,
+    D: Dimension,
+    F: Fn(f64, f64) -> f64 + Copy + Send + Sync,
+    G: Fn(f64, f64) -> (f64, f64) + Copy + Send + Sync,
+{
+    if a.shape() == b.shape() {
+        return eval_pointwise(name, Pairing::Same, ("predictions", a), ("targets", b), reduction, up, true, #[inline(always)] move |_, p, t| f(p, t), #[inline(always)] move |_, p, t| df(p, t));
+    }
+    let p = Pointwise::from_broadcast(Broadcast::numpy(name, &[("predictions", a.shape()), ("targets", b.shape())])?, a, b);
+    let value = p.forward(reduction, |_, x, y| f(x, y));
+    let grads = match up {
+        Upstream::Skip => None,
+        Upstream::Ones => Some(p.backward(name, reduction, &p.unit_grad::<T>(reduction).view(), true, |_, x, y| df(x, y))?),
+        Upstream::Given(g) => Some(p.backward(name, reduction, g, true, |_, x, y| df(x, y))?),
+    };
+    Ok((value, grads))
+}
 
 // ---------------------------------------------------------------------------------------
 // huber_loss, log_cosh
@@ -73,19 +110,31 @@ impl OptaxHuberLoss {
     fn validate(&self) -> Result<()> {
         check_option(Self::NAME, "delta", self.delta, self.delta >= 0.0, "a number >= 0")
     }
-    #[inline]
-    fn value(&self, p: f64, t: f64) -> f64 {
-        let a = (p - t).abs();
-        let q = if a.is_nan() { a } else { a.min(self.delta) };
-        0.5 * q * q + self.delta * (a - q)
+    fn eval<T: Float, D: Dimension>(&self, predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
+        self.validate()?;
+        let delta = self.delta;
+        optax_eval(
+            Self::NAME,
+            (&predictions, &targets),
+            self.reduction,
+            up,
+            #[inline(always)]
+            move |p, t| {
+                // min(|e|, δ), NaN kept; compare-and-select (vectorises)
+                let a = (p - t).abs();
+                let q = if a > delta { delta } else { a };
+                0.5 * q * q + delta * (a - q)
+            },
+            #[inline(always)]
+            move |p, t| {
+                // clip(e, −δ, δ), NaN kept (clamp's assertion would stay in the loop)
+                let e = p - t;
+                let d = if e > delta { delta } else if e < -delta { -delta } else { e };
+                (d, -d)
+            },
+        )
     }
-    #[inline]
-    fn derivative(&self, p: f64, t: f64) -> (f64, f64) {
-        let e = p - t;
-        let d = if e.is_nan() { e } else { e.clamp(-self.delta, self.delta) };
-        (d, -d)
-    }
-    loss_methods!(optax_elementwise: pointwise(Self::NAME), (predictions: float, targets: float));
+    loss_methods!(optax_elementwise: eval, (predictions: float, targets: float), "`input` w.r.t. `predictions`, `target` w.r.t. `targets`");
 }
 
 simple_struct!(
@@ -98,7 +147,8 @@ simple_struct!(
     ///
     /// Computed without overflow or cancellation (`log1p(2 sinh²(e/2))` for
     /// `|e| < 1`, `|e| + softplus(−2|e|) − log 2` beyond; optax evaluates
-    /// `logaddexp(e, −e) − log 2`). optax's `targets = None` means zeros.
+    /// `logaddexp(e, −e) − log 2`), without libm calls (Keras's
+    /// `log_cosh`'s formulas). optax's `targets = None` means zeros.
     ///
     /// Shapes: the two broadcast together as optax broadcasts them (NumPy's rule,
     /// either way, any ranks): the result has the broadcast shape, each gradient
@@ -130,19 +180,23 @@ impl OptaxLogCosh {
     pub fn new() -> Self {
         Self::default()
     }
-    fn validate(&self) -> Result<()> {
-        Ok(())
+    fn eval<T: Float, D: Dimension>(&self, predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
+        use super::per_sample::log_cosh_tanh;
+        optax_eval(
+            Self::NAME,
+            (&predictions, &targets),
+            self.reduction,
+            up,
+            #[inline(always)]
+            |p, t| log_cosh_tanh(p - t).0,
+            #[inline(always)]
+            |p, t| {
+                let d = log_cosh_tanh(p - t).1;
+                (d, -d)
+            },
+        )
     }
-    #[inline]
-    fn value(&self, p: f64, t: f64) -> f64 {
-        log_cosh_f64(p - t)
-    }
-    #[inline]
-    fn derivative(&self, p: f64, t: f64) -> (f64, f64) {
-        let d = (p - t).tanh();
-        (d, -d)
-    }
-    loss_methods!(optax_elementwise: pointwise(Self::NAME), (predictions: float, targets: float));
+    loss_methods!(optax_elementwise: eval, (predictions: float, targets: float), "`input` w.r.t. `predictions`, `target` w.r.t. `targets`");
 }
 
 free_fn! {

@@ -195,6 +195,75 @@ pub(crate) fn lane_sum2_zip_store<T: Float>(a: &[T], b: &[T], out: &mut [T], f: 
     (tree(su) + tu, tree(sv) + tv)
 }
 
+/// `K` [`lane_sum`]s at once over two slices of one length: `f(a_k, b_k)`
+/// gives the `K` terms of element `k`.
+#[inline(always)]
+pub(crate) fn lane_sums_zip<T: Float, const K: usize>(a: &[T], b: &[T], f: impl Fn(f64, f64) -> [f64; K]) -> [f64; K] {
+    debug_assert_eq!(a.len(), b.len());
+    let b = &b[..a.len()];
+    let mut acc = [[0.0f64; LANES]; K];
+    let ((ab, ar), (bb, br)) = (a.as_chunks::<LANES>(), b.as_chunks::<LANES>());
+    for (ca, cb) in ab.iter().zip(bb) {
+        for i in 0..LANES {
+            let t = f(ca[i].to_wide(), cb[i].to_wide());
+            for j in 0..K {
+                acc[j][i] += t[j];
+            }
+        }
+    }
+    let mut tail = [0.0f64; K];
+    for (u, v) in ar.iter().zip(br) {
+        let t = f(u.to_wide(), v.to_wide());
+        for j in 0..K {
+            tail[j] += t[j];
+        }
+    }
+    std::array::from_fn(|j| tree(acc[j]) + tail[j])
+}
+
+/// The larger of `a` and `v`, NaN once either is NaN (`a` first: a NaN kept).
+#[inline(always)]
+fn max_nan2(a: f64, v: f64) -> f64 {
+    if v > a || v.is_nan() { v } else { a }
+}
+
+/// `max_k f(k, x_k)` over a slice (`k` the element's index), NaN where any
+/// `f` is NaN, `−∞` for an empty slice: [`LANES`] running maxima combined in
+/// a fixed order, a maximum that vectorises (the maximum is exact: any order
+/// gives the same value).
+#[inline(always)]
+pub(crate) fn lane_max_at<T: Float>(x: &[T], f: impl Fn(usize, f64) -> f64) -> f64 {
+    let mut acc = [f64::NEG_INFINITY; LANES];
+    let (body, rest) = x.as_chunks::<LANES>();
+    for (j, ch) in body.iter().enumerate() {
+        for i in 0..LANES {
+            acc[i] = max_nan2(acc[i], f(j * LANES + i, ch[i].to_wide()));
+        }
+    }
+    let mut m = f64::NEG_INFINITY;
+    for (i, v) in rest.iter().enumerate() {
+        m = max_nan2(m, f(body.len() * LANES + i, v.to_wide()));
+    }
+    acc.into_iter().fold(m, max_nan2)
+}
+
+/// [`lane_sum`] with the element's index: `Σ f(k, x_k)`.
+#[inline(always)]
+pub(crate) fn lane_sum_at<T: Float>(x: &[T], f: impl Fn(usize, f64) -> f64) -> f64 {
+    let mut acc = [0.0f64; LANES];
+    let (body, rest) = x.as_chunks::<LANES>();
+    for (j, ch) in body.iter().enumerate() {
+        for i in 0..LANES {
+            acc[i] += f(j * LANES + i, ch[i].to_wide());
+        }
+    }
+    let mut tail = 0.0f64;
+    for (i, v) in rest.iter().enumerate() {
+        tail += f(body.len() * LANES + i, v.to_wide());
+    }
+    tree(acc) + tail
+}
+
 /// `out_k = f(a_k, b_k)` (a loop that vectorises).
 #[inline(always)]
 pub(crate) fn zip_store<T: Float>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(f64, f64) -> f64) {
