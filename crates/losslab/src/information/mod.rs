@@ -814,6 +814,8 @@ impl KlDivLoss {
     /// the tensors' own type (the derivatives of [`grads`](Self::grads) at an
     /// upstream factor of 1, then scaled); `None` for broadcast or strided
     /// operands, which the general path takes.
+    // `t / t` on purpose: PyTorch's target gradient, NaN at a zero target (see the type's docs).
+    #[allow(clippy::eq_op)]
     fn fused<T: Float, D: Dimension>(
         &self,
         input: &ArrayView<'_, T, D>,
