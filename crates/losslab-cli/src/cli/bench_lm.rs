@@ -267,18 +267,9 @@ pub fn bf16_peak_gflops() -> Option<f64> {
         if !(is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")) {
             return None;
         }
-        const ITERS: usize = 20_000_000;
-        let threads = rayon::current_num_threads();
-        let mut best = 0f64;
-        for _ in 0..3 {
-            let start = Instant::now();
-            // SAFETY: the CPU has AVX512F and AVX512_BF16 (checked above).
-            let sums: Vec<f32> = rayon::broadcast(|_| unsafe { x86::dot_bf16(ITERS) });
-            let s = start.elapsed().as_secs_f64();
-            std::hint::black_box(sums);
-            best = best.max((threads * ITERS * ACCUMULATORS * 64) as f64 / s / 1e9);
-        }
-        Some(best)
+        // 64 FLOP per instruction: 16 lanes of two multiply-adds.
+        // SAFETY: the CPU has AVX512F and AVX512_BF16 (checked above).
+        Some(best_of_three(64, |iters| unsafe { x86::dot_bf16(iters) }))
     }
     #[cfg(not(target_arch = "x86_64"))]
     None
@@ -288,8 +279,14 @@ pub fn bf16_peak_gflops() -> Option<f64> {
 /// loop of independent fused multiply-adds on every thread at once), and the
 /// instruction set it ran.
 pub fn fma_peak_gflops() -> (&'static str, f64) {
-    const ITERS: usize = 20_000_000;
     let (isa, lanes, kernel): (&'static str, usize, fn(usize) -> f32) = fma_kernel();
+    (isa, best_of_three(lanes * 2, kernel))
+}
+
+/// GFLOP/s of `kernel` (`ITERS × ACCUMULATORS` instructions of `flops` each
+/// per call) run on every thread of the pool at once, best of three.
+fn best_of_three(flops: usize, kernel: impl Fn(usize) -> f32 + Sync) -> f64 {
+    const ITERS: usize = 20_000_000;
     let threads = rayon::current_num_threads();
     let mut best = 0f64;
     for _ in 0..3 {
@@ -297,9 +294,9 @@ pub fn fma_peak_gflops() -> (&'static str, f64) {
         let sums: Vec<f32> = rayon::broadcast(|_| kernel(ITERS));
         let s = start.elapsed().as_secs_f64();
         std::hint::black_box(sums);
-        best = best.max((threads * ITERS * ACCUMULATORS * lanes * 2) as f64 / s / 1e9);
+        best = best.max((threads * ITERS * ACCUMULATORS * flops) as f64 / s / 1e9);
     }
-    (isa, best)
+    best
 }
 
 /// Independent accumulators per thread: more than the FMA latency × throughput.
