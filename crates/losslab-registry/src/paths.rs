@@ -76,7 +76,6 @@ const MEAN_ROWS_AXIS: &str = "the machinery's per-row sweep for a per-sample mea
 const PAIR_ROWS: &str = "the machinery's per-row sweep (eval_pair_rows) when the two tensors have one shape and are contiguous: per row the loss and both gradients in one parallel pass in the tensors' own type, the row sums in vectorised lanes; broadcast or strided operands take the general path (widened to f64)";
 const MULTICLASS_ROWS: &str = "the machinery's per-row sweep when scores and labels are contiguous (labels checked first): per row the maximum of s_k + offset - offset [k = y] (NaN-propagating, vectorised lanes), the loss, and for the gradient the ties counted and the row written in one loop, in parallel in the scores' own type; strided scores or labels take the general path (widened to f64)";
 const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar loops; the gradient in a separate pass";
-const PAIRS: &str = "per pair/triplet row in f64, single-threaded scalar loops, not vectorised along D; the gradient in a separate pass";
 const TRIPLET_ROWS: &str = "with the default distance options (PyTorch: p = 2 without swap, its pairwise distance; optax: norm_degree = 2 along the last axis) and tensors of one shape: the machinery's row sweep, in parallel over parts of rows fixed by their number (the same bits on any thread count), each distance a sum of squares in vectorised lanes over the rows read in place, the gradients written in the tensors' own type; broadcast tensors, other options (p, swap, the cosine distance) or another axis take the general path (parallel over fixed groups of lanes, each widened to f64 and computed by scalar loops)";
 const PAIRS_PAR: &str = "parallel over the pairs (fixed groups of lanes: the same bits on any thread count), inputs read in place and gradients written in their own type; each lane widened to f64 in a lane-sized scratch and computed by scalar loops (not vectorised along D); the backward recomputes the distances";
 const ALL_PAIRS: &str = "the N × N similarity matrix in f64, single-threaded scalar loops";
@@ -187,8 +186,12 @@ static PATHS: &[LossPath] = &[
     general("keras:dice", DICE),
     general("keras:tversky", DICE),
     general("keras:ctc", CTC),
-    general("keras:cosine_similarity", PAIRS),
-    general("keras:circle", ALL_PAIRS),
+    rows("keras:cosine_similarity", "the machinery's per-row sweep (eval_pair_rows) when y_true and y_pred have one shape of two or more axes, are contiguous and axis is the last: per row the sums of p², t² and p·t in vectorised lanes, then each tensor's gradient (Keras's normalize backward written out) in one loop, rows in parallel in the tensors' own type; broadcast or strided operands, another axis and 1-D vectors take the general path (widened to f64)"),
+    LossPath {
+        loss: "keras:circle",
+        kind: PathKind::VectorisedPairSequence,
+        note: "the (N, M) dot products by one matrix product in the embeddings' own type (the gemm crate, multi-threaded; an f32 product within 1e-3 of a kink of max(·, 0) recomputed in f64), each query's two log-sum-exps and its gradient row from its row of products in parallel blocks of 8 rows (scalar f64 loops with libm's exp), the row overwritten by ∂L/∂S, then ∂L/∂Q = W R and ∂L/∂R = Wᵀ Q by two more products; strided embeddings are copied to standard layout. Memory O(N M) for the products",
+    },
     // optax
     rows("optax:multiclass_hinge_loss", MULTICLASS_ROWS),
     sweep("optax:perceptron_loss"),

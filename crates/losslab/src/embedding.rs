@@ -1586,6 +1586,49 @@ impl CosineSimilarityLoss {
         Ok((CosinePrep { bc, lanes, lp, lt, p, t, bp, bt }, r))
     }
 
+    /// The row sweep ([`eval_pair_rows_up`](crate::machinery::lanes::eval_pair_rows_up))
+    /// when `y_true` and `y_pred` have one shape of at least two axes, are
+    /// contiguous and `axis` is the last: per row the three sums `Σp²`, `Σt²`,
+    /// `Σpt` in vectorised lanes, then both gradients in one loop each,
+    ///
+    /// ```text
+    /// ∂ℓ/∂p = −g·(invp·invt)·t + g·invt·(pt·mₚ)·(rₚ/Σp²)·p      rₚ = 1/√Σp², invp = min(rₚ, 1/ε), mₚ = ∂invp/∂rₚ
+    /// ```
+    ///
+    /// (and the same with `p` and `t` exchanged), the chain rule of
+    /// [`keras_normalize_backward`] written out so that a zero vector's own
+    /// gradient is NaN as there. `None`: the general path.
+    fn fast<T: Float, D: Dimension>(&self, y_true: &ArrayView<'_, T, D>, y_pred: &ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Option<Eval<T, Gradients<T>>>> {
+        use crate::machinery::kernels::rows::{lane_sums_zip, zip_store};
+        let nd = y_pred.ndim();
+        if nd < 2 || resolve_axis(Self::NAME, "axis", self.axis, nd).ok() != Some(nd - 1) {
+            return Ok(None);
+        }
+        // rsqrt capped at 1/ε (NaN kept), and the cap's derivative (½ at the tie).
+        #[inline(always)]
+        fn norm(q: f64) -> (f64, f64, f64) {
+            let r = 1.0 / q.sqrt();
+            let inv = if r.is_nan() { r } else { r.min(KERAS_INV_EPS) };
+            let m = if r < KERAS_INV_EPS { 1.0 } else if r == KERAS_INV_EPS { 0.5 } else { 0.0 };
+            (r, inv, m)
+        }
+        crate::machinery::lanes::eval_pair_rows_up(Self::NAME, ("y_pred", y_pred), y_true, self.reduction, up, #[inline(always)] |p: &[T], t: &[T], g: Option<crate::machinery::lanes::RowGrads<'_, T>>| {
+            let [pp, tt, pt] = lane_sums_zip(p, t, #[inline(always)] |a, b| [a * a, b * b, a * b]);
+            let ((rp, invp, mp), (rt, invt, mt)) = (norm(pp), norm(tt));
+            let loss = -(pt * invp * invt);
+            if let Some(g) = g {
+                let u = g.up;
+                let a = -u * (invp * invt);
+                // ∂/∂p: the cotangent −u·invt·t of normalize(p), through normalize's backward.
+                let bp = -u * invt * ((pt * mp) * (-0.5 * rp / pp)) * 2.0;
+                let bt = -u * invp * ((pt * mt) * (-0.5 * rt / tt)) * 2.0;
+                zip_store(p, t, g.gx, #[inline(always)] |x, y| a * y + bp * x);
+                zip_store(p, t, g.go, #[inline(always)] |x, y| a * x + bt * y);
+            }
+            loss
+        })
+    }
+
     fn losses(c: &CosinePrep) -> Vec<f64> {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         (0..c.lanes.count())
@@ -1620,6 +1663,9 @@ impl CosineSimilarityLoss {
     /// # Errors
     /// See the type's docs.
     pub fn forward<T: Float, D: Dimension>(&self, y_true: ArrayView<'_, T, D>, y_pred: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
+        if let Some((v, _)) = self.fast(&y_true, &y_pred, &Upstream::Skip)? {
+            return Ok(v);
+        }
         let (c, r) = self.prepare(&y_true, &y_pred)?;
         Ok(r.output(Self::losses(&c)))
     }
@@ -1636,6 +1682,9 @@ impl CosineSimilarityLoss {
         y_pred: ArrayView<'_, T, D>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
+        if let Some((_, g)) = self.fast(&y_true, &y_pred, &Upstream::Given(grad_output.view()))? {
+            return Ok(g.expect("gradients requested"));
+        }
         let (c, r) = self.prepare(&y_true, &y_pred)?;
         let scales = r.scales(Self::NAME, &grad_output)?;
         let (gt, gp) = Self::grads(&c, &scales);
@@ -1651,6 +1700,9 @@ impl CosineSimilarityLoss {
         y_true: ArrayView<'_, T, D>,
         y_pred: ArrayView<'_, T, D>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if let Some((v, g)) = self.fast(&y_true, &y_pred, &Upstream::Ones)? {
+            return Ok((v, g.expect("gradients requested")));
+        }
         let (c, r) = self.prepare(&y_true, &y_pred)?;
         let value = r.output(Self::losses(&c));
         let g = ones_like_output::<T>(&r);
@@ -2406,17 +2458,38 @@ impl Default for KerasCircle {
     }
 }
 
-/// A validated circle-loss batch: queries `(n, f)`, references `(m, f)`.
-struct CircleBatch {
+/// A validated circle-loss batch: queries `(n, f)` and references `(m, f)` in
+/// standard layout (`r`: `None` when the references are the queries), and the
+/// labels after Keras's cast to `int32`.
+struct CircleBatch<'a, T> {
     n: usize,
     m: usize,
     f: usize,
-    q: Vec<f64>,
-    r: Vec<f64>,
-    /// Labels after Keras's cast to int32.
+    q: ndarray::CowArray<'a, T, IxDyn>,
+    r: Option<ndarray::CowArray<'a, T, IxDyn>>,
     ql: Vec<i32>,
     rl: Vec<i32>,
 }
+
+impl<T: Float> CircleBatch<'_, T> {
+    /// The queries, row-major.
+    fn q(&self) -> &[T] {
+        self.q.as_slice().expect("standard layout")
+    }
+    /// The references, row-major.
+    fn r(&self) -> &[T] {
+        self.r.as_ref().map_or_else(|| self.q(), |r| r.as_slice().expect("standard layout"))
+    }
+}
+
+/// Rows of the similarity matrix per parallel task of [`KerasCircle`] (each
+/// task's scratch is one row of `f64`).
+const CIRCLE_ROWS: usize = 8;
+
+/// How close to a kink of [`KerasCircle`]'s loss an `f32` dot product is
+/// recomputed in `f64` (its rounding error is far below this for any width
+/// Keras users give it).
+const CIRCLE_KINK: f64 = 1e-3;
 
 /// `d max(x, 0)/dx` as JAX's `maximum`: 1 above, ½ at the tie, 0 below.
 #[inline]
@@ -2481,28 +2554,23 @@ impl KerasCircle {
         Ok(labels.iter().map(|l| l.index() as i32).collect())
     }
 
-    fn prepare<T: Float, L: ClassIndex>(
+    fn prepare<'a, T: Float, L: ClassIndex>(
         &self,
         y_true: ArrayViewD<'_, L>,
-        y_pred: ArrayViewD<'_, T>,
+        y_pred: ArrayViewD<'a, T>,
         ref_labels: Option<ArrayViewD<'_, L>>,
-        ref_embeddings: Option<ArrayViewD<'_, T>>,
-    ) -> Result<CircleBatch> {
+        ref_embeddings: Option<ArrayViewD<'a, T>>,
+    ) -> Result<CircleBatch<'a, T>> {
         if y_pred.ndim() != 2 {
             return Err(shape_err(Self::NAME, "y_pred", "(N, D) (2-D: a batch of embeddings)", y_pred.shape()));
         }
         let (n, f) = (y_pred.shape()[0], y_pred.shape()[1]);
         let ql = Self::labels("y_true", &y_true, n)?;
-        let q = widen(&y_pred);
-        let r = match &ref_embeddings {
-            None => q.clone(),
-            Some(r) => {
-                if r.ndim() != 2 || r.shape()[1] != f {
-                    return Err(shape_err(Self::NAME, "ref_embeddings", format!("(M, {f}) (2-D, y_pred's width)"), r.shape()));
-                }
-                widen(r)
+        if let Some(r) = &ref_embeddings {
+            if r.ndim() != 2 || r.shape()[1] != f {
+                return Err(shape_err(Self::NAME, "ref_embeddings", format!("(M, {f}) (2-D, y_pred's width)"), r.shape()));
             }
-        };
+        }
         let m = ref_embeddings.as_ref().map_or(n, |r| r.shape()[0]);
         let rl = match &ref_labels {
             None if m != n => {
@@ -2516,68 +2584,124 @@ impl KerasCircle {
             None => ql.clone(),
             Some(l) => Self::labels("ref_labels", l, m)?,
         };
+        // A strided tensor is copied to standard layout (the products read rows).
+        let standard = |v: ArrayViewD<'a, T>| if v.is_standard_layout() { ndarray::CowArray::from(v) } else { ndarray::CowArray::from(v.as_standard_layout().into_owned()) };
+        let (q, r) = (standard(y_pred), ref_embeddings.map(standard));
         Ok(CircleBatch { n, m, f, q, r, ql, rl })
     }
 
-    fn pos(&self, b: &CircleBatch, i: usize, j: usize) -> bool {
-        b.ql[i] == b.rl[j] && !(self.remove_diagonal && i == j)
+    /// Pair `(i, j)`'s set: `Some(true)` a positive, `Some(false)` a negative, `None` neither.
+    #[inline(always)]
+    fn set_of<T>(&self, b: &CircleBatch<'_, T>, i: usize, j: usize) -> Option<bool> {
+        if b.ql[i] != b.rl[j] {
+            Some(false)
+        } else if self.remove_diagonal && i == j {
+            None
+        } else {
+            Some(true)
+        }
     }
 
-    /// Pair `(i, j)`: its dot product `s`, the logit of its logsumexp, `∂logit/∂d`
-    /// and whether it is a positive (`None`: the pair is in neither set).
-    fn pair(&self, b: &CircleBatch, i: usize, j: usize) -> Option<(f64, f64, f64, bool)> {
-        let pos = self.pos(b, i, j);
-        let neg = b.ql[i] != b.rl[j];
-        if !pos && !neg {
-            return None;
+    /// Pair `(i, j)`'s dot product from its entry `s` of the product `Q Rᵀ`.
+    /// In `f32` an entry within [`CIRCLE_KINK`] of a kink of the loss (a
+    /// distance `1 − s` of 0, `−m` or `1 + m`, where `max(·, 0)` switches) is
+    /// recomputed in `f64`, so that the branch taken, and with it the gradient,
+    /// is the one of the exact product (an embedding with itself has `s ≈ 1`).
+    #[inline(always)]
+    fn similarity<T: Float>(&self, b: &CircleBatch<'_, T>, i: usize, j: usize, s: T) -> f64 {
+        let s = s.to_wide();
+        if T::NAME == f64::NAME {
+            return s;
         }
-        let f = b.f;
-        let s = dot(&b.q[i * f..(i + 1) * f], &b.r[j * f..(j + 1) * f]);
+        let d = 1.0 - s;
+        let m = self.margin;
+        if d.abs() <= CIRCLE_KINK || (d + m).abs() <= CIRCLE_KINK || (d - 1.0 - m).abs() <= CIRCLE_KINK {
+            let f = b.f;
+            let (q, r) = (&b.q()[i * f..(i + 1) * f], &b.r()[j * f..(j + 1) * f]);
+            q.iter().zip(r).map(|(a, c)| a.to_wide() * c.to_wide()).sum()
+        } else {
+            s
+        }
+    }
+
+    /// A pair's logit in its set's logsumexp and `∂logit/∂d`, from its dot product `s`.
+    #[inline(always)]
+    fn logit(&self, s: f64, pos: bool) -> (f64, f64) {
         let d = max0(1.0 - s);
         let (g, m) = (self.gamma, self.margin);
-        Some(if pos {
+        if pos {
             let w = max0(m + d);
-            let a = -g * w * (m - d);
-            (s, a, -g * (max0_grad(m + d) * (m - d) - w), true)
+            (-g * w * (m - d), -g * (max0_grad(m + d) * (m - d) - w))
         } else {
             let w = max0(1.0 + m - d);
-            let bb = g * w * ((1.0 - m) - d);
-            (s, bb, g * (-max0_grad(1.0 + m - d) * ((1.0 - m) - d) - w), false)
-        })
+            (g * w * ((1.0 - m) - d), g * (-max0_grad(1.0 + m - d) * ((1.0 - m) - d) - w))
+        }
     }
 
-    /// One query's loss; with `grad = Some((scale, gq, gr))`, adds
-    /// `scale · ∂ℓᵢ/∂` to the gradients of the queries and of the references.
-    fn row(&self, b: &CircleBatch, i: usize, grad: Option<(f64, &mut [f64], &mut [f64])>) -> f64 {
-        let pairs: Vec<(usize, (f64, f64, f64, bool))> = (0..b.m).filter_map(|j| self.pair(b, i, j).map(|p| (j, p))).collect();
-        let lse_of = |want: bool| {
-            let v: Vec<f64> = pairs.iter().filter(|p| p.1 .3 == want).map(|p| p.1 .1).collect();
-            crate::math::logsumexp_f64(&v)
-        };
-        let (lp, ln) = (lse_of(true), lse_of(false));
+    /// Query `i`'s loss from its row `srow` of dot products with the
+    /// references; with `scale = Some(c)`, overwrites `srow` with `c · ∂ℓᵢ/∂sᵢⱼ`
+    /// (0 for the pairs in neither set). `e` is a scratch row of `f64`.
+    fn row<T: Float>(&self, b: &CircleBatch<'_, T>, i: usize, srow: &mut [T], e: &mut [f64], scale: Option<f64>) -> f64 {
+        // The logits, each set's maximum (NaN if one is NaN, −∞ for an empty set).
+        let (mut mp, mut mn) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for (j, (ej, s)) in e.iter_mut().zip(srow.iter()).enumerate() {
+            let Some(pos) = self.set_of(b, i, j) else { continue };
+            let l = self.logit(self.similarity(b, i, j, *s), pos).0;
+            *ej = l;
+            let mx = if pos { &mut mp } else { &mut mn };
+            if l.is_nan() || *mx < l {
+                if !mx.is_nan() {
+                    *mx = l;
+                }
+            }
+        }
+        // Each set's logsumexp (`math::logsumexp_f64`'s order and special
+        // cases); with a finite maximum, `e` keeps exp(logit − maximum).
+        let (mut sp, mut sn) = (0.0f64, 0.0f64);
+        let (fp, fneg) = (mp.is_finite(), mn.is_finite());
+        if fp || fneg {
+            for (j, ej) in e.iter_mut().enumerate() {
+                match self.set_of(b, i, j) {
+                    Some(true) if fp => {
+                        *ej = (*ej - mp).exp();
+                        sp += *ej;
+                    }
+                    Some(false) if fneg => {
+                        *ej = (*ej - mn).exp();
+                        sn += *ej;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let (lp, ln) = (if fp { mp + sp.ln() } else { mp }, if fneg { mn + sn.ln() } else { mn });
         let z = lp + ln;
         let loss = crate::math::softplus_f64(z);
-        if let Some((scale, gq, gr)) = grad {
+        if let Some(scale) = scale {
             let dz = scale * crate::math::sigmoid_f64(z);
-            if dz != 0.0 {
-                let f = b.f;
-                for &(j, (s, logit, dlogit, pos)) in &pairs {
-                    let w = (logit - if pos { lp } else { ln }).exp();
-                    // d = max(1 − s, 0): ∂d/∂s = −(1, ½ or 0)
-                    let ds = dz * w * dlogit * -max0_grad(1.0 - s);
-                    if ds == 0.0 {
-                        continue;
+            for (j, (sv, ej)) in srow.iter_mut().zip(e.iter()).enumerate() {
+                let ds = match self.set_of(b, i, j) {
+                    Some(pos) if dz != 0.0 => {
+                        let s = self.similarity(b, i, j, *sv);
+                        let (w, lse) = if pos { (if fp { ej / sp } else { f64::NAN }, lp) } else { (if fneg { ej / sn } else { f64::NAN }, ln) };
+                        // Without a finite maximum `e` kept the logit itself.
+                        let w = if (pos && fp) || (!pos && fneg) { w } else { (ej - lse).exp() };
+                        // d = max(1 − s, 0): ∂d/∂s = −(1, ½ or 0)
+                        dz * w * self.logit(s, pos).1 * -max0_grad(1.0 - s)
                     }
-                    for k in 0..f {
-                        gq[i * f + k] += ds * b.r[j * f + k];
-                        gr[j * f + k] += ds * b.q[i * f + k];
-                    }
-                }
+                    _ => 0.0,
+                };
+                *sv = T::from_wide(ds);
             }
         }
         loss
     }
 
+    /// The similarity matrix `S = Q Rᵀ` by one matrix product in the
+    /// embeddings' type, each query's loss from its row in parallel (row blocks
+    /// fixed by `n`), the row overwritten by its gradient `W = ∂L/∂S`, then
+    /// `∂L/∂Q = W R` and `∂L/∂R = Wᵀ Q` by two more products (their sum for the
+    /// self form): O(n m f) in `gemm`, O(n m) memory.
     #[allow(clippy::type_complexity)]
     fn eval<T: Float, L: ClassIndex>(
         &self,
@@ -2587,24 +2711,40 @@ impl KerasCircle {
         ref_embeddings: Option<ArrayViewD<'_, T>>,
         up: &crate::machinery::lanes::Upstream<'_, T>,
     ) -> Result<(ArrayD<T>, Option<Gradients<T>>)> {
-        let separate = ref_embeddings.is_some();
+        use crate::machinery::kernels::matmul::matmul;
         let b = self.prepare(y_true, y_pred, ref_labels, ref_embeddings)?;
-        let reducer = Reducer::counting(self.reduction, &[b.n], &[b.n]);
+        let (n, m, f) = (b.n, b.m, b.f);
+        let reducer = Reducer::counting(self.reduction, &[n], &[n]);
         let scales = up.scales(Self::NAME, &reducer)?;
-        let (mut gq, mut gr) = (vec![0.0; if scales.is_some() { b.n * b.f } else { 0 }], vec![0.0; if scales.is_some() { b.m * b.f } else { 0 }]);
-        let mut losses = Vec::with_capacity(b.n);
-        for i in 0..b.n {
-            let g = scales.as_ref().map(|s| (s.at(i), gq.as_mut_slice(), gr.as_mut_slice()));
-            losses.push(self.row(&b, i, g));
-        }
+        let (q, r) = (b.q(), b.r());
+        let mut s = vec![T::zero(); n * m];
+        // SAFETY: s is n × m, q is n × f and r is m × f, all row-major.
+        unsafe { matmul(n, m, f, s.as_mut_ptr(), 1, m as isize, false, q.as_ptr(), 1, f as isize, r.as_ptr(), f as isize, 1) };
+        let mut losses = vec![0.0f64; n];
+        let (sp, lp) = (SyncPtr(s.as_mut_ptr()), SyncPtr(losses.as_mut_ptr()));
+        par::for_each(n.div_ceil(CIRCLE_ROWS), n * m * 4, |blk| {
+            let mut e = vec![0.0f64; m];
+            for i in blk * CIRCLE_ROWS..((blk + 1) * CIRCLE_ROWS).min(n) {
+                // SAFETY: rows [blk · CIRCLE_ROWS, …) of s and losses are this task's alone.
+                let srow = unsafe { std::slice::from_raw_parts_mut(sp.add(i * m), m) };
+                let l = self.row(&b, i, srow, &mut e, scales.as_ref().map(|sc| sc.at(i)));
+                unsafe { *lp.add(i) = l };
+            }
+        });
         let value = reducer.output(losses);
         let grads = scales.map(|_| {
-            if separate {
-                Gradients { input: narrow(&[b.n, b.f], gq), target: Some(narrow(&[b.m, b.f], gr)) }
-            } else {
-                let g = gq.iter().zip(&gr).map(|(a, c)| a + c).collect();
-                Gradients { input: narrow(&[b.n, b.f], g), target: None }
+            let mut gq = vec![T::zero(); n * f];
+            let mut gr = vec![T::zero(); if b.r.is_some() { m * f } else { 0 }];
+            // SAFETY: W (= s) is n × m, gq n × f, gr m × f, all row-major; the self
+            // form accumulates Wᵀ Q into gq (m = n).
+            unsafe {
+                matmul(n, f, m, gq.as_mut_ptr(), 1, f as isize, false, s.as_ptr(), 1, m as isize, r.as_ptr(), 1, f as isize);
+                let (dst, acc) = if b.r.is_some() { (gr.as_mut_ptr(), false) } else { (gq.as_mut_ptr(), true) };
+                matmul(m, f, n, dst, 1, f as isize, acc, s.as_ptr(), m as isize, 1, q.as_ptr(), 1, f as isize);
             }
+            let array = |shape: [usize; 2], v: Vec<T>| ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape and length agree");
+            let target = b.r.is_some().then(|| array([m, f], gr));
+            Gradients { input: array([n, f], gq), target }
         });
         Ok((value, grads))
     }

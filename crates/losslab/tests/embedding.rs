@@ -829,3 +829,110 @@ fn pair_row_sweep_agrees_with_the_general_path() {
         assert_close("optax negative grad", &g.negative, &t(&gt.negative), 1e-11);
     }
 }
+
+/// Keras's cosine similarity on the row sweep (one shape, the last axis,
+/// contiguous) against the general path on the same vectors, read along axis 0
+/// of the transposed tensors: values and both gradients, every reduction, a
+/// zero vector among them (its own gradient NaN on both paths, as JAX's).
+#[test]
+fn keras_cosine_row_sweep_agrees_with_the_general_path() {
+    let mut rng = Rng::new(43);
+    let (n, d) = (29, 13);
+    let mut p = rng.array(&[n, d], -2.0, 2.0);
+    let t = rng.array(&[n, d], -2.0, 2.0);
+    p.index_axis_mut(ndarray::Axis(0), 3).fill(0.0);
+    let up = rng.array(&[n], 0.5, 1.5);
+    let tr = |x: &ArrayD<f64>| x.t().as_standard_layout().into_owned();
+    for r in Reduction::ALL {
+        let fast = CosineSimilarityLoss::new().reduction(r);
+        let general = CosineSimilarityLoss::new().reduction(r).axis(0);
+        let (v1, v0) = (fast.forward(t.view(), p.view()).unwrap(), general.forward(tr(&t).view(), tr(&p).view()).unwrap());
+        let scaled = |name: &str, a: &ArrayD<f64>, b: &ArrayD<f64>| {
+            let scale = b.iter().filter(|v| v.is_finite()).fold(1.0f64, |s, v| s.max(v.abs()));
+            assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-13 * scale), "{r:?} {name}: {a} vs {b}");
+        };
+        scaled("value", &v1, &v0);
+        let g = if r == Reduction::None { up.clone() } else { arr0(0.7).into_dyn() };
+        let (g1, g0) = (fast.backward(t.view(), p.view(), g.view()).unwrap(), general.backward(tr(&t).view(), tr(&p).view(), g.view()).unwrap());
+        for (name, a, b) in [("d/dy_pred", &g1.input, &tr(&g0.input)), ("d/dy_true", g1.target.as_ref().unwrap(), &tr(g0.target.as_ref().unwrap()))] {
+            let nan_rows = |x: &ArrayD<f64>| x.outer_iter().map(|row| row.iter().all(|v| v.is_nan())).collect::<Vec<_>>();
+            assert_eq!(nan_rows(a), nan_rows(b), "{r:?} {name}: NaN rows");
+            let finite = |x: &ArrayD<f64>| x.mapv(|v| if v.is_nan() { 0.0 } else { v });
+            scaled(name, &finite(a), &finite(b));
+        }
+        assert!(g1.input.index_axis(ndarray::Axis(0), 3).iter().all(|v| v.is_nan()), "a zero y_pred's own gradient is NaN");
+    }
+}
+
+/// Keras's circle loss: its similarity matrix and gradients are matrix
+/// products, its rows in parallel blocks: the same bits on pools of 1, 2 and 5
+/// threads (float32, with and without separate references); float32 within
+/// f32 tolerances of float64 on the same values, with every query's
+/// self-pair at a distance of about 0 (the kink `max(1 − s, 0)`) kept on the
+/// exact side; a transposed (strided) `y_pred` gives the contiguous result.
+#[test]
+fn keras_circle_products_are_thread_independent_and_f32_agrees() {
+    use losslab::embedding::KerasCircle;
+    let mut rng = Rng::new(44);
+    let (n, m, d) = (70, 45, 24);
+    let unit = |a: ArrayD<f64>| {
+        let mut a = a;
+        for mut row in a.outer_iter_mut() {
+            let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+            row.mapv_inplace(|v| v / norm);
+        }
+        a
+    };
+    let (q, r) = (unit(rng.array(&[n, d], -1.0, 1.0)), unit(rng.array(&[m, d], -1.0, 1.0)));
+    let labels = ndarray::Array1::from_iter((0..n).map(|i| (i % 5) as i64));
+    let rl = ndarray::Array1::from_iter((0..m).map(|i| (i % 4) as i64)).into_dyn();
+    let f = |a: &ArrayD<f64>| a.mapv(|v| v as f32);
+    let (q32, r32) = (f(&q), f(&r));
+    // Rounded to f32 and back: both types see the same values.
+    let (q64, r64) = (q32.mapv(f64::from), r32.mapv(f64::from));
+    let bits = |t: &ArrayD<f32>| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+            let mut out = Vec::new();
+            for rd in [true, false] {
+                let l = KerasCircle::new().remove_diagonal(rd).gamma(16.0).margin(0.25);
+                let (v, g) = l.forward_backward(labels.view(), q32.view()).unwrap();
+                out.extend([bits(&v), bits(&g.input)]);
+                let (v, g) = l.forward_backward_with_refs(labels.view(), q32.view(), Some(rl.view()), Some(r32.view())).unwrap();
+                out.extend([bits(&v), bits(&g.input), bits(g.target.as_ref().unwrap())]);
+            }
+            out
+        })
+    };
+    let one = run(1);
+    for threads in [2, 5] {
+        assert!(one == run(threads), "{threads} threads");
+    }
+    for rd in [true, false] {
+        // Keras's defaults (γ = 80) and a smaller scale.
+        for (gamma, margin) in [(80.0, 0.4), (16.0, 0.25)] {
+            let l = KerasCircle::new().remove_diagonal(rd).gamma(gamma).margin(margin).reduction(Reduction::Sum);
+            let (v32, g32) = l.forward_backward(labels.view(), q32.view()).unwrap();
+            let (v64, g64) = l.forward_backward(labels.view(), q64.view()).unwrap();
+            let tol = 1e-5 * v64.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+            assert!((f64::from(v32[[]]) - v64[[]]).abs() <= tol, "rd={rd} γ={gamma}: f32 {} vs f64 {}", v32[[]], v64[[]]);
+            let scale = g64.input.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+            for (a, b) in g32.input.iter().zip(&g64.input) {
+                assert!((f64::from(*a) - b).abs() <= 2e-3 * scale, "rd={rd} γ={gamma}: f32 ∂ {a} vs f64 {b}");
+            }
+            let (vr32, gr32) = l.forward_backward_with_refs(labels.view(), q32.view(), Some(rl.view()), Some(r32.view())).unwrap();
+            let (vr64, gr64) = l.forward_backward_with_refs(labels.view(), q64.view(), Some(rl.view()), Some(r64.view())).unwrap();
+            assert!((f64::from(vr32[[]]) - vr64[[]]).abs() <= 1e-5 * vr64[[]].abs().max(1.0));
+            let (a, b) = (gr32.target.unwrap().mapv(f64::from), gr64.target.unwrap());
+            let scale = b.iter().fold(1.0f64, |s, v| s.max(v.abs()));
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 2e-3 * scale), "rd={rd} γ={gamma}: references' gradient");
+        }
+    }
+    // Strided y_pred: copied to standard layout, the same result.
+    let qt = q64.t().as_standard_layout().into_owned();
+    let l = KerasCircle::new();
+    let (v, g) = l.forward_backward(labels.view(), qt.t()).unwrap();
+    let (v0, g0) = l.forward_backward(labels.view(), q64.view()).unwrap();
+    assert_eq!(v, v0);
+    assert_eq!(g.input, g0.input);
+}

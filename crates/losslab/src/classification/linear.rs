@@ -32,6 +32,7 @@ use crate::machinery::error::{check_option, shape_err, LossError, Result};
 use crate::machinery::float::{ClassIndex, Float};
 use crate::machinery::float::HalfFloat;
 use crate::machinery::kernels::gemm_bf16;
+use crate::machinery::kernels::matmul::matmul;
 use crate::machinery::kernels::ops_for;
 use crate::machinery::kernels::par::{self, SyncPtr};
 use crate::machinery::kernels::softmax_ce_half::half_ops_for;
@@ -1247,64 +1248,6 @@ fn column_sums<T: Float>(tile: &[T], m: usize, v: usize, acc: &mut [f64]) {
             a.iter_mut().zip(row).for_each(|(a, g)| *a += g.to_wide());
         }
     });
-}
-
-/// `dst (m × n) = [dst +] lhs (m × k) · rhs (k × n)` through the `gemm` crate,
-/// each operand given by its column and row strides, on rayon's current pool.
-#[allow(clippy::too_many_arguments)]
-unsafe fn matmul<T: Float>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut T,
-    dst_cs: isize,
-    dst_rs: isize,
-    accumulate: bool,
-    lhs: *const T,
-    lhs_cs: isize,
-    lhs_rs: isize,
-    rhs: *const T,
-    rhs_cs: isize,
-    rhs_rs: isize,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            for r in 0..m {
-                for c in 0..n {
-                    *dst.offset(r as isize * dst_rs + c as isize * dst_cs) = T::zero();
-                }
-            }
-        }
-        return;
-    }
-    #[cfg(feature = "rayon")]
-    let parallelism = if par::threads() > 1 { gemm::Parallelism::Rayon(par::threads()) } else { gemm::Parallelism::None };
-    #[cfg(not(feature = "rayon"))]
-    let parallelism = gemm::Parallelism::None;
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        dst_cs,
-        dst_rs,
-        accumulate,
-        lhs,
-        lhs_cs,
-        lhs_rs,
-        rhs,
-        rhs_cs,
-        rhs_rs,
-        T::one(),
-        T::one(),
-        false,
-        false,
-        false,
-        parallelism,
-    );
 }
 
 /// [`LinearCrossEntropyLoss`] with `reduction`:

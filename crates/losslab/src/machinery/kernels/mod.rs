@@ -13,6 +13,8 @@
 //!   margin): each row's loss and gradient in one parallel sweep over the rows.
 //! - [`gemm_bf16`]: matrix products of `bf16` operands accumulated in `f32`
 //!   (AVX512_BF16's dot products), for the LM head.
+//! - [`matmul`]: `f32`/`f64` matrix products through the `gemm` crate, any
+//!   strides, the same bits on any thread count.
 //! - [`par`]: the parallel loop (rayon, behind the `rayon` feature) with a
 //!   partition fixed by the problem's size, so that results are bit-identical
 //!   whatever the thread count.
@@ -22,6 +24,7 @@
 
 pub(crate) mod elementwise;
 pub(crate) mod gemm_bf16;
+pub(crate) mod matmul;
 pub(crate) mod par;
 pub(crate) mod rows;
 pub(crate) mod simd;
