@@ -18,8 +18,16 @@
 //! log p(y | x) = logsumexp(α_{T−1}(2S), α_{T−1}(2S−1))
 //! ```
 //!
-//! Memory is `T × (2S + 1)` numbers for one sequence at a time (the α lattice;
-//! β is kept two rows at a time), with no cap on `T` or `S`. An alignment
+//! A contiguous input with finite values runs on the machinery's chain kernel:
+//! the sequences in parallel (each its own task: the same bits whatever the
+//! thread count), each frame's row read in place in the input's type, the
+//! recursion in `f64` vectorised along the states, the log-softmax fused where
+//! the reference takes logits, and the gradient rows from α and β in the same
+//! call. Strided inputs and inputs with a NaN or an infinity take the general
+//! path (widened to `f64`, scalar loops), whose NaN and infinity semantics are
+//! the references'. Memory is `O(T × (2S + 1))` numbers per sequence being
+//! computed (the emissions and the α lattice; β is kept one row at a time),
+//! with no cap on `T` or `S`. An alignment
 //! that cannot exist (a target longer than the input allows: `S` frames plus
 //! one per adjacent repeat, which needs a blank between) has probability 0.
 //! Each framework treats it its own way, documented on each loss.

@@ -157,6 +157,51 @@ fn forward_step(prev: &[f64], e: &[f64], next: &[f64], skip: &[f64], out: &mut [
     }
 }
 
+/// One frame of the backward recursion: `out[s] = β(s)` from `ext = β' + E'`
+/// of the next frame (two trailing `−∞`) and the moves into `s + 1` and
+/// `s + 2` seen from `s`.
+#[inline(always)]
+fn backward_step(ext: &[f64], next_up: &[f64], skip_up: &[f64], out: &mut [f64]) {
+    let m = out.len();
+    let (e0, e1, e2) = (&ext[..m], &ext[1..m + 1], &ext[2..m + 2]);
+    let (nu, su) = (&next_up[..m], &skip_up[..m]);
+    for (s, o) in out.iter_mut().enumerate() {
+        *o = lse3(e0[s], e1[s] + nu[s], e2[s] + su[s]);
+    }
+}
+
+/// `out[s] = a[s] + b[s]`.
+#[inline(always)]
+fn add(a: &[f64], b: &[f64], out: &mut [f64]) {
+    let m = out.len();
+    let (a, b) = (&a[..m], &b[..m]);
+    for (s, o) in out.iter_mut().enumerate() {
+        *o = a[s] + b[s];
+    }
+}
+
+/// The posteriors `out[s] = exp(a[s] + b[s] − norm)`.
+#[inline(always)]
+fn posteriors(a: &[f64], b: &[f64], norm: f64, out: &mut [f64]) {
+    let m = out.len();
+    let (a, b) = (&a[..m], &b[..m]);
+    for (s, o) in out.iter_mut().enumerate() {
+        *o = exp_nonpos((a[s] + b[s]) - norm);
+    }
+}
+
+/// A frame's gradient row: `out_k = g · (exp((x_k − mx) − ls) · total − post_k)`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn grad_row<T: Float>(x: &[T], post: &[f64], mx: f64, ls: f64, g: f64, total: f64, out: &mut [T]) {
+    let c = out.len();
+    let (x, post) = (&x[..c], &post[..c]);
+    for (k, o) in out.iter_mut().enumerate() {
+        let lp = (x[k].to_wide() - mx) - ls;
+        *o = T::from_wide(g * (exp_nonpos(lp) * total - post[k]));
+    }
+}
+
 /// Each frame's row statistics `(m, ln Σ exp(x − m))` (`(0, 0)` for
 /// log-probabilities) and the states' emissions `(frames × M)`; `None` when
 /// a row holds an input this path does not take.
@@ -172,7 +217,7 @@ fn emissions<T: Float>(x: &[T], c: usize, form: Form, lat: &Lattice, stats: &mut
             let mut bad = false;
             for v in row {
                 let w = v.to_wide();
-                bad |= !(w.abs() <= f64::MAX);
+                bad |= !w.is_finite();
                 mx = if w > mx { w } else { mx };
             }
             if bad {
@@ -183,7 +228,7 @@ fn emissions<T: Float>(x: &[T], c: usize, form: Form, lat: &Lattice, stats: &mut
             let mut bad = false;
             for v in row {
                 let w = v.to_wide();
-                bad |= !(w >= -f64::MAX && w <= MAX_LOG_PROB);
+                bad |= w.is_nan() | (w < -f64::MAX) | (w > MAX_LOG_PROB);
             }
             if bad {
                 return None;
@@ -267,9 +312,7 @@ unsafe fn sequence<T: Float>(x: &[T], c: usize, form: Form, lat: &Lattice, grad:
     for i in (0..nf).rev() {
         let a = &alpha[i * w + 2..(i + 1) * w];
         let norm = if form.per_frame { lse_sum(a, &beta[..m]) } else { log_l };
-        for ((d, &av), &bv) in gam.iter_mut().zip(a).zip(&beta[..m]) {
-            *d = exp_nonpos((av + bv) - norm);
-        }
+        posteriors(a, &beta, norm, &mut gam);
         post.fill(0.0);
         for (&k, &v) in lat.credit.iter().zip(&gam) {
             post[k] += v;
@@ -278,20 +321,10 @@ unsafe fn sequence<T: Float>(x: &[T], c: usize, form: Form, lat: &Lattice, grad:
         let o = lat.frames[i];
         let (mx, ls) = stats[i];
         // SAFETY: the row is in the buffer and this sequence's alone.
-        let out = unsafe { std::slice::from_raw_parts_mut(grad.add(o), c) };
-        for ((d, v), &p) in out.iter_mut().zip(&x[o..o + c]).zip(&post[..c]) {
-            let lp = (v.to_wide() - mx) - ls;
-            *d = T::from_wide(g * (exp_nonpos(lp) * total - p));
-        }
+        grad_row(&x[o..o + c], &post, mx, ls, g, total, unsafe { std::slice::from_raw_parts_mut(grad.add(o), c) });
         if i > 0 {
-            for ((d, &bv), &ev) in ext[..m].iter_mut().zip(&beta[..m]).zip(&emit[i * m..(i + 1) * m]) {
-                *d = bv + ev;
-            }
-            let (e0, e1, e2) = (&ext[..m], &ext[1..m + 1], &ext[2..m + 2]);
-            let (nu, su) = (&next_up[..m], &skip_up[..m]);
-            for (s, d) in beta[..m].iter_mut().enumerate() {
-                *d = lse3(e0[s], e1[s] + nu[s], e2[s] + su[s]);
-            }
+            add(&beta, &emit[i * m..(i + 1) * m], &mut ext[..m]);
+            backward_step(&ext, &next_up, &skip_up, &mut beta[..m]);
         }
     }
     Some(value)
