@@ -220,6 +220,8 @@ type Out<T> = (Option<ArrayD<T>>, Option<Gradients<T>>);
 struct Rules<'a> {
     value: &'a dyn Fn(usize, f64) -> f64,
     rows: &'a (dyn Fn(usize, f64, &Scales) -> RowScale + Sync),
+    /// Whether the fast path's log-likelihood stands (else the batch takes the general path).
+    keep: &'a dyn Fn(f64) -> bool,
 }
 
 /// The fast path ([`chain::run`]) on a contiguous input `x` of shape `shape`
@@ -230,12 +232,13 @@ struct Rules<'a> {
 #[allow(clippy::too_many_arguments)]
 fn fast<T: Float>(loss: &'static str, x: &[T], shape: &[usize], c: usize, form: Form, seqs: &[chain::Lattice], reducer: &Reducer, rules: Rules<'_>, up: &Upstream<'_, T>) -> Result<Option<Out<T>>> {
     let values = |ll: Vec<f64>| reducer.output(ll.iter().enumerate().map(|(b, &l)| (rules.value)(b, l)).collect());
+    let kept = |ll: &Vec<f64>| ll.iter().all(|&l| (rules.keep)(l));
     let Some(scales) = up.scales(loss, reducer)? else {
-        return Ok(chain::run(x, c, form, seqs, None).ok().map(|ll| (Some(values(ll)), None)));
+        return Ok(chain::run(x, c, form, seqs, None).ok().filter(kept).map(|ll| (Some(values(ll)), None)));
     };
     let mut g = vec![T::zero(); x.len()];
     let at = |b: usize, ll: f64| (rules.rows)(b, ll, &scales);
-    let Ok(ll) = chain::run(x, c, form, seqs, Some((&mut g, &at))) else { return Ok(None) };
+    let Some(ll) = chain::run(x, c, form, seqs, Some((&mut g, &at))).ok().filter(kept) else { return Ok(None) };
     let input = ArrayD::from_shape_vec(IxDyn(shape), g).expect("the gradient has the input's length");
     Ok(Some((Some(values(ll)), Some(Gradients { input, target: None }))))
 }
@@ -626,7 +629,7 @@ impl CtcLoss {
                 Some(g) => RowScale::By(g),
             };
             let form = Form { logits: false, per_frame: false, through_softmax: false };
-            if let Some(out) = fast(Self::NAME, x, log_probs.shape(), c, form, &seqs, &batch.reducer, Rules { value: &value, rows: &rows }, &up)? {
+            if let Some(out) = fast(Self::NAME, x, log_probs.shape(), c, form, &seqs, &batch.reducer, Rules { value: &value, rows: &rows, keep: &|_| true }, &up)? {
                 return Ok(out);
             }
         }
@@ -1079,7 +1082,7 @@ impl TfCtcLoss {
         let mut batch = self.check(labels, logits, label_length, logit_length)?;
         if let Some(x) = logits.as_slice() {
             let seqs: Vec<chain::Lattice> = (0..batch.n).map(|b| batch.lattice(b)).collect();
-            let rules = Rules { value: &|_, ll| -ll, rows: &|b, _, scales| RowScale::By(scales.at(b)) };
+            let rules = Rules { value: &|_, ll| -ll, rows: &|b, _, scales| RowScale::By(scales.at(b)), keep: &|_| true };
             let form = Form { logits: true, per_frame: true, through_softmax: false };
             if let Some(out) = fast(Self::NAME, x, logits.shape(), batch.c, form, &seqs, &batch.reducer, rules, &up)? {
                 return Ok(out);
@@ -1280,6 +1283,14 @@ impl Default for OptaxCtcLoss {
         OptaxCtcLoss { reduction: Reduction::None, blank_id: 0, log_epsilon: -1e5 }
     }
 }
+
+/// The least loss of an optax sequence on the fast path (a smaller one is at
+/// the rounding level of optax's own order of operations).
+const OPTAX_FAST_MIN: f64 = 1e-4;
+/// The largest loss of an optax sequence on the fast path (a larger one holds
+/// numbers of the size of `log_epsilon`'s multiples, whose rounding optax's
+/// order decides).
+const OPTAX_FAST_MAX: f64 = 1e4;
 
 /// A validated optax CTC batch.
 struct OptaxBatch {
@@ -1537,7 +1548,14 @@ impl OptaxCtcLoss {
         let mut job = self.check(logits, logit_paddings, labels, label_paddings)?;
         if let Some(x) = logits.as_slice().filter(|x| self.log_epsilon.is_finite() && self.eps32().is_finite() && job.batch.padded_rows_finite(x)) {
             let seqs: Vec<chain::Lattice> = (0..job.batch.b).map(|b| job.batch.lattice(b, self.log_epsilon, self.eps32())).collect();
-            let rules = Rules { value: &|_, ll| -ll, rows: &|b, _, scales| RowScale::By(scales.at(b)) };
+            // The chain sums optax's transitions in another order than optax's
+            // nested logaddexps: the same to rounding, but where the loss is
+            // itself at rounding level (a saturated alignment) or its lattice
+            // holds numbers of ε's size (only ε's paths align) that rounding is
+            // all there is to compare, so those batches take the general path,
+            // which follows optax's order.
+            let keep = |ll: f64| ll < -OPTAX_FAST_MIN && ll > -OPTAX_FAST_MAX;
+            let rules = Rules { value: &|_, ll| -ll, rows: &|b, _, scales| RowScale::By(scales.at(b)), keep: &keep };
             let form = Form { logits: true, per_frame: false, through_softmax: true };
             if let Some(out) = fast(loss, x, logits.shape(), job.batch.k, form, &seqs, &job.batch.reducer, rules, &up)? {
                 return Ok(out);
