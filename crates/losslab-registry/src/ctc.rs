@@ -6,7 +6,8 @@ use super::call::{Call, Output};
 use super::{eval, float, int, opt, promoted, Framework, LossSpec, OptionType};
 use crate::tensor::FloatElement;
 use crate::Result;
-use losslab::{CtcLoss, Reduction, RnntLoss, keras, optax, tf};
+use losslab::{CtcLoss, Gradients, Reduction, RnntLoss, keras, optax, tf};
+use ndarray::{ArrayD, ArrayViewD};
 
 pub(super) const LOSSES: &[LossSpec] = &[
     LossSpec {
@@ -110,13 +111,35 @@ fn torchaudio_rnnt<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     })
 }
 
+/// The output of a CTC loss whose gradient is that of `input`: one pass
+/// (`forward_backward`, the value and the gradient of its sum together) when
+/// gradients are wanted without a caller's upstream gradient; else the
+/// forward and, with the caller's upstream gradient, the backward.
+fn finish_ctc<T: FloatElement>(
+    c: &Call<'_, T>,
+    input: &'static str,
+    forward: impl FnOnce() -> losslab::Result<ArrayD<T>>,
+    backward: impl FnOnce(ArrayViewD<'_, T>) -> losslab::Result<Gradients<T>>,
+    forward_backward: impl FnOnce() -> losslab::Result<(ArrayD<T>, Gradients<T>)>,
+) -> Result<Output<T>> {
+    if c.want_grads && c.grad_output.is_none() {
+        let (value, g) = forward_backward()?;
+        return Ok(Output { aux: vec![], value, grads: vec![(input, g.input)] });
+    }
+    c.finish(forward()?, (input, None), backward)
+}
+
 fn torch_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = CtcLoss::new().reduction(c.reduction()).blank(c.i64("blank")).zero_infinity(c.bool("zero_infinity"));
     let (lp, t) = (c.float("log_probs"), c.int("targets"));
     let (il, tl) = (c.int("input_lengths"), c.int("target_lengths"));
-    c.finish(loss.forward(lp.view(), t.view(), il.view(), tl.view())?, ("log_probs", None), |g| {
-        loss.backward(lp.view(), t.view(), il.view(), tl.view(), g)
-    })
+    finish_ctc(
+        c,
+        "log_probs",
+        || loss.forward(lp.view(), t.view(), il.view(), tl.view()),
+        |g| loss.backward(lp.view(), t.view(), il.view(), tl.view(), g),
+        || loss.forward_backward(lp.view(), t.view(), il.view(), tl.view()),
+    )
 }
 
 fn tf_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -126,22 +149,30 @@ fn tf_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         .blank_index(c.i64("blank_index"));
     let (labels, logits) = (c.int("labels"), c.float("logits"));
     let (ll, gl) = (c.int("label_length"), c.int("logit_length"));
-    c.finish(loss.forward(labels.view(), logits.view(), ll.view(), gl.view())?, ("logits", None), |g| {
-        loss.backward(labels.view(), logits.view(), ll.view(), gl.view(), g)
-    })
+    finish_ctc(
+        c,
+        "logits",
+        || loss.forward(labels.view(), logits.view(), ll.view(), gl.view()),
+        |g| loss.backward(labels.view(), logits.view(), ll.view(), gl.view(), g),
+        || loss.forward_backward(labels.view(), logits.view(), ll.view(), gl.view()),
+    )
 }
 
 fn optax_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::CtcLoss::new().reduction(c.reduction()).blank_id(c.i64("blank_id")).log_epsilon(c.f64("log_epsilon"));
     let (logits, fp) = (c.float("logits"), c.float("logit_paddings"));
     let (labels, lp) = (c.int("labels"), c.float("label_paddings"));
-    c.finish(loss.forward(logits.view(), fp.view(), labels.view(), lp.view())?, ("logits", None), |g| {
-        loss.backward(logits.view(), fp.view(), labels.view(), lp.view(), g)
-    })
+    finish_ctc(
+        c,
+        "logits",
+        || loss.forward(logits.view(), fp.view(), labels.view(), lp.view()),
+        |g| loss.backward(logits.view(), fp.view(), labels.view(), lp.view(), g),
+        || loss.forward_backward(logits.view(), fp.view(), labels.view(), lp.view()),
+    )
 }
 
 fn keras_ctc<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Ctc::new().reduction(c.reduction());
     let (t, p) = (c.int("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))
+    finish_ctc(c, "y_pred", || loss.forward(t.view(), p.view()), |g| loss.backward(t.view(), p.view(), g), || loss.forward_backward(t.view(), p.view()))
 }

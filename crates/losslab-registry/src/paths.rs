@@ -5,8 +5,9 @@
 //!
 //! Softmax cross entropy (class indices), the six element-wise losses of the
 //! fused kernels (`crates/losslab/src/machinery/kernels`) and the element-wise
-//! losses on the machinery's sweep (`eval_pointwise`) and the per-row losses on
-//! the machinery's row sweep (`eval_rows`) leave the general path; the general path widens every element to `f64` and
+//! losses on the machinery's sweep (`eval_pointwise`), the per-row losses on
+//! the machinery's row sweep (`eval_rows`) and the CTC losses on its chain
+//! kernel leave the general path; the general path widens every element to `f64` and
 //! runs single-threaded scalar loops, the gradient in a pass of its own. When
 //! a loss moves to a faster path, its row here changes with it.
 //!
@@ -15,7 +16,8 @@
 //! use losslab_registry::{paths, resolve};
 //! assert_eq!(paths::path(resolve("mse_loss").unwrap()).unwrap().kind, paths::PathKind::FusedElementwise);
 //! assert_eq!(paths::path(resolve("nll_loss").unwrap()).unwrap().kind, paths::PathKind::FusedPerRow);
-//! assert!(matches!(paths::path(resolve("ctc_loss").unwrap()).unwrap().kind, paths::PathKind::General));
+//! assert_eq!(paths::path(resolve("ctc_loss").unwrap()).unwrap().kind, paths::PathKind::VectorisedPairSequence);
+//! assert!(matches!(paths::path(resolve("gaussian_nll_loss").unwrap()).unwrap().kind, paths::PathKind::General));
 //! ```
 
 use crate::LossSpec;
@@ -79,7 +81,7 @@ const INFO: &str = "lanes along the axis widened to f64, single-threaded scalar 
 const TRIPLET_ROWS: &str = "with the default distance options (PyTorch: p = 2 without swap, its pairwise distance; optax: norm_degree = 2 along the last axis) and tensors of one shape: the machinery's row sweep, in parallel over parts of rows fixed by their number (the same bits on any thread count), each distance a sum of squares in vectorised lanes over the rows read in place, the gradients written in the tensors' own type; broadcast tensors, other options (p, swap, the cosine distance) or another axis take the general path (parallel over fixed groups of lanes, each widened to f64 and computed by scalar loops)";
 const PAIRS_PAR: &str = "parallel over the pairs (fixed groups of lanes: the same bits on any thread count), inputs read in place and gradients written in their own type; each lane widened to f64 in a lane-sized scratch and computed by scalar loops (not vectorised along D); the backward recomputes the distances";
 const ALL_PAIRS: &str = "the N × N similarity matrix in f64, single-threaded scalar loops";
-const CTC: &str = "alpha–beta recursion per sequence in f64, single-threaded scalar loops";
+const CTC: &str = "the machinery's chain kernel (kernels::chain) on a contiguous, finite input: one task per sequence, in parallel over the batch (the same bits on any thread count), each frame's row read in place in the input's own type (the log-softmax fused where the reference takes logits: TensorFlow, optax, Keras), the alpha recursion over the 2S + 1 states (2S + 2 for PyTorch's and TensorFlow's start state) in f64 vectorised along the states (each three-term log-sum-exp by the crate's polynomial exp and ln, AVX-512 / AVX2 chosen at run time), then beta and the gradient rows from alpha and beta written in the same call (optax's and Keras's recursion as the same chain with its epsilon weights; TensorFlow's value by one more alpha pass from its own initial weights); scratch O(T (2S + 1)) per sequence; strided inputs, a NaN or infinite input (a PyTorch log-probability above 700), optax's non-finite log_epsilon or a non-finite logit in a padded frame take the general path (widened to f64, single-threaded scalar loops), as do optax's and Keras's batches with a sequence whose loss is below 1e-4 or above 1e4 (rounding-level or log_epsilon-sized numbers, where only optax's own order of operations reproduces its bits)";
 const BOXES: &str = "per box in f64, single-threaded scalar loop; the gradient in a separate pass";
 const DICE: &str = "sums over the reduced axes in f64, single-threaded scalar loops; the gradient in a separate pass";
 const SORTS: &str = "a sort per row (sparsemax threshold) in f64, single-threaded";
@@ -108,6 +110,10 @@ const fn fused_ew(loss: &'static str) -> LossPath {
 /// A triplet loss on the row sweep where its options allow ([`TRIPLET_ROWS`]).
 const fn pairs(loss: &'static str) -> LossPath {
     LossPath { loss, kind: PathKind::VectorisedPairSequence, note: TRIPLET_ROWS }
+}
+/// A CTC loss on the machinery's chain kernel ([`CTC`]).
+const fn chains(loss: &'static str) -> LossPath {
+    LossPath { loss, kind: PathKind::VectorisedPairSequence, note: CTC }
 }
 const fn general(loss: &'static str, note: &'static str) -> LossPath {
     LossPath { loss, kind: PathKind::General, note }
@@ -145,7 +151,7 @@ static PATHS: &[LossPath] = &[
     rows("torch:multilabel_soft_margin_loss", "the machinery's per-row sweep without weight, input and target of one shape, contiguous: per row, the element-wise loop of BCE with logits (AVX-512 f32 lanes where the CPU has them) for the loss and both gradients in one pass, summed and divided by C; a weight, broadcast or strided operands take the general path"),
     rows("torch:multilabel_margin_loss", "the machinery's per-row sweep on contiguous (N, C), (C,) or () input of at most 4096 classes with a contiguous, valid target: per row the targets' set in a bitset on the stack, the loss and the gradient (signed counts of the active pairs in the row's gradient, scaled once) in one parallel pass in the input's own type; strided input, more classes take the general path"),
     rows("torch:multi_margin_loss", "the machinery's per-row sweep on (N, C), (C,) or () input in standard layout (weights, p = 1 or 2 included): each row's loss and gradient in one parallel pass in the input's own type, the row sums in vectorised lanes; strided input takes the general path"),
-    general("torch:ctc_loss", CTC),
+    chains("torch:ctc_loss"),
     general("torchaudio:rnnt_loss", "the inputs widened to f64; the β recursion over each sequence's (T, U + 1) lattice (α only for the gradient), parallel over the batch, scalar loops"),
     general("torch:cosine_embedding_loss", PAIRS_PAR),
     pairs("torch:triplet_margin_loss"),
@@ -166,7 +172,7 @@ static PATHS: &[LossPath] = &[
     sweep("tf:weighted_cross_entropy_with_logits"),
     sweep("tf:log_poisson_loss"),
     sweep("tf:l2_loss"),
-    general("tf:ctc_loss", CTC),
+    chains("tf:ctc_loss"),
     // Keras
     rows("keras:poisson", MEAN_ROWS),
     rows("keras:hinge", MEAN_ROWS),
@@ -185,7 +191,7 @@ static PATHS: &[LossPath] = &[
     rows("keras:huber", MEAN_ROWS),
     general("keras:dice", DICE),
     general("keras:tversky", DICE),
-    general("keras:ctc", CTC),
+    chains("keras:ctc"),
     rows("keras:cosine_similarity", "the machinery's per-row sweep (eval_pair_rows) when y_true and y_pred have one shape of two or more axes, are contiguous and axis is the last: per row the sums of p², t² and p·t in vectorised lanes, then each tensor's gradient (Keras's normalize backward written out) in one loop, rows in parallel in the tensors' own type; broadcast or strided operands, another axis and 1-D vectors take the general path (widened to f64)"),
     LossPath {
         loss: "keras:circle",
@@ -206,7 +212,7 @@ static PATHS: &[LossPath] = &[
     sweep_when("optax:smooth_labels", "the machinery's element-wise sweep (eval_pointwise) on contiguous labels: the smoothed labels in one parallel pass in their own type; the gradient, (1 - alpha) times the upstream gradient, one more sweep over a contiguous upstream gradient of the labels' shape (a fill for a reduced result); strided labels or upstream gradients take the general path (widened to f64)"),
     sweep_when("optax:huber_loss", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order (no libm call: vectorised); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
     sweep_when("optax:log_cosh", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order, log cosh and tanh by Keras log_cosh's formulas without libm calls (the loop does not vectorise at present: each element costs an exp, a log1p series, a square root and divisions); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
-    general("optax:ctc_loss", CTC),
+    chains("optax:ctc_loss"),
     general("optax:dice_loss", DICE),
     general("optax:binary_dice_loss", DICE),
     general("optax:multiclass_generalized_dice_loss", DICE),

@@ -18,8 +18,16 @@
 //! log p(y | x) = logsumexp(α_{T−1}(2S), α_{T−1}(2S−1))
 //! ```
 //!
-//! Memory is `T × (2S + 1)` numbers for one sequence at a time (the α lattice;
-//! β is kept two rows at a time), with no cap on `T` or `S`. An alignment
+//! A contiguous input with finite values runs on the machinery's chain kernel:
+//! the sequences in parallel (each its own task: the same bits whatever the
+//! thread count), each frame's row read in place in the input's type, the
+//! recursion in `f64` vectorised along the states, the log-softmax fused where
+//! the reference takes logits, and the gradient rows from α and β in the same
+//! call. Strided inputs and inputs with a NaN or an infinity take the general
+//! path (widened to `f64`, scalar loops), whose NaN and infinity semantics are
+//! the references'. Memory is `O(T × (2S + 1))` numbers per sequence being
+//! computed (the emissions and the α lattice; β is kept one row at a time),
+//! with no cap on `T` or `S`. An alignment
 //! that cannot exist (a target longer than the input allows: `S` frames plus
 //! one per adjacent repeat, which needs a blank between) has probability 0.
 //! Each framework treats it its own way, documented on each loss.
@@ -34,8 +42,10 @@ use crate::machinery::error::{shape_err, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::math::log_softmax_lane;
 use crate::machinery::reduction::{per_item, Gradients, PerItem, Reducer, Reduction, Scales};
+use crate::machinery::kernels::chain::{self, Form, RowScale};
 use crate::machinery::kernels::par::{self, SyncPtr};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+use crate::machinery::lanes::Upstream;
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 
 const NEG_INF: f64 = f64::NEG_INFINITY;
 
@@ -179,6 +189,85 @@ impl Chain {
             visit(t, &beta);
         }
     }
+}
+
+impl Chain {
+    /// This chain as the fast path's lattice over rows of `c` columns: each
+    /// state emits the column `column(k)` of its class `k`, its posterior is
+    /// credited to the column `credit` gives (`c`: none), and the sequence
+    /// reads the rows at `frames`.
+    fn lattice(&self, c: usize, column: impl Fn(usize) -> usize, init: Vec<f64>, init_value: Option<Vec<f64>>, credit: Vec<usize>, frames: Vec<usize>) -> chain::Lattice {
+        let class = self
+            .emit
+            .iter()
+            .map(|e| match *e {
+                Emit::Class(k) => column(k),
+                Emit::Certain => chain::Lattice::certain(c),
+                Emit::Never => chain::Lattice::never(c),
+            })
+            .collect();
+        let skip = self.skip.iter().map(|&s| if s { 0.0 } else { NEG_INF }).collect();
+        chain::Lattice { class, credit, next: vec![0.0; self.len()], skip, init, init_value, fin: self.fin.clone(), frames }
+    }
+}
+
+/// A face's result: the value (`None` where only the gradient was asked
+/// for) and the gradient (`None` for a forward pass).
+type Out<T> = (Option<ArrayD<T>>, Option<Gradients<T>>);
+
+/// The per-sequence rules of a face on the fast path: each sequence's value
+/// for the reducer given its log-likelihood, and what its gradient rows are.
+struct Rules<'a> {
+    value: &'a dyn Fn(usize, f64) -> f64,
+    rows: &'a (dyn Fn(usize, f64, &Scales) -> RowScale + Sync),
+    /// Whether the fast path's log-likelihood stands (else the batch takes the general path).
+    keep: &'a dyn Fn(f64) -> bool,
+}
+
+/// The fast path ([`chain::run`]) on a contiguous input `x` of shape `shape`
+/// (rows of `c` columns) with the lattices `seqs`; `None` where a sequence
+/// reads an input the path does not take (the caller then runs its general
+/// path). The gradient is allocated in `T` and only the sequences' frame rows
+/// are written.
+#[allow(clippy::too_many_arguments)]
+fn fast<T: Float>(loss: &'static str, x: &[T], shape: &[usize], c: usize, form: Form, seqs: &[chain::Lattice], reducer: &Reducer, rules: Rules<'_>, up: &Upstream<'_, T>) -> Result<Option<Out<T>>> {
+    let values = |ll: Vec<f64>| reducer.output(ll.iter().enumerate().map(|(b, &l)| (rules.value)(b, l)).collect());
+    let kept = |ll: &Vec<f64>| ll.iter().all(|&l| (rules.keep)(l));
+    let Some(scales) = up.scales(loss, reducer)? else {
+        return Ok(chain::run(x, c, form, seqs, None).ok().filter(kept).map(|ll| (Some(values(ll)), None)));
+    };
+    let mut g = vec![T::zero(); x.len()];
+    let at = |b: usize, ll: f64| (rules.rows)(b, ll, &scales);
+    let Some(ll) = chain::run(x, c, form, seqs, Some((&mut g, &at))).ok().filter(kept) else { return Ok(None) };
+    let input = ArrayD::from_shape_vec(IxDyn(shape), g).expect("the gradient has the input's length");
+    Ok(Some((Some(values(ll)), Some(Gradients { input, target: None }))))
+}
+
+/// The general path's result for a prepared batch (widened to `f64`, scalar loops).
+fn general<T: Float>(loss: &'static str, job: &impl PerItem, shape: &[usize], up: Upstream<'_, T>) -> Result<Out<T>> {
+    Ok(match up {
+        Upstream::Skip => (Some(per_item::forward(job)), None),
+        Upstream::Ones => {
+            let (v, g) = per_item::forward_backward(loss, job, shape)?;
+            (Some(v), Some(g))
+        }
+        Upstream::Given(g) => (None, Some(per_item::backward(loss, job, shape, &g)?)),
+    })
+}
+
+/// The value of a face's [`Out`] for a forward pass.
+fn value_of<T>(out: Out<T>) -> ArrayD<T> {
+    out.0.expect("a forward pass gives the value")
+}
+
+/// The gradient of a face's [`Out`] for a backward pass.
+fn grad_of<T>(out: Out<T>) -> Gradients<T> {
+    out.1.expect("a backward pass gives the gradient")
+}
+
+/// Both parts of a face's [`Out`] for a forward and backward pass.
+fn both_of<T>(out: Out<T>) -> (ArrayD<T>, Gradients<T>) {
+    (out.0.expect("a forward pass gives the value"), out.1.expect("a backward pass gives the gradient"))
 }
 
 /// The standard CTC chain `(start, ∅, y₁, ∅, y₂, …, y_S, ∅)` of PyTorch: the
@@ -421,13 +510,14 @@ impl CtcLoss {
         zero_infinity: bool
     );
 
-    fn prepare<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+    /// Checks the inputs: the batch, its log-probabilities not yet read.
+    fn check<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
         &self,
         log_probs: &ArrayView<'_, T, D1>,
         targets: &ArrayView<'_, L, D2>,
         input_lengths: &ArrayView<'_, I, D3>,
         target_lengths: &ArrayView<'_, I, D4>,
-    ) -> Result<TorchJob<'_>> {
+    ) -> Result<TorchBatch> {
         let loss = Self::NAME;
         let shape = log_probs.shape();
         let batched = match shape.len() {
@@ -505,9 +595,70 @@ impl CtcLoss {
             }
         }
         let out_shape = if batched { vec![n] } else { vec![] };
-        let batch = TorchBatch { lp: widen(log_probs), n, c, blank, seqs, reducer: seq_reducer(self.reduction, out_shape, n) };
-        let nll = (0..n).map(|b| Self::nll(&batch, b)).collect();
-        Ok(TorchJob { loss: self, batch, nll })
+        Ok(TorchBatch { lp: Vec::new(), n, c, blank, seqs, reducer: seq_reducer(self.reduction, out_shape, n) })
+    }
+
+    /// The loss and, as `up` asks, its gradient: the fast path
+    /// ([`chain::run`]) on contiguous, finite log-probabilities, the general
+    /// path (widened to `f64`, scalar loops) otherwise.
+    fn eval<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+        &self,
+        log_probs: &ArrayView<'_, T, D1>,
+        targets: &ArrayView<'_, L, D2>,
+        input_lengths: &ArrayView<'_, I, D3>,
+        target_lengths: &ArrayView<'_, I, D4>,
+        up: Upstream<'_, T>,
+    ) -> Result<Out<T>> {
+        let mut batch = self.check(log_probs, targets, input_lengths, target_lengths)?;
+        if let Some(x) = log_probs.as_slice() {
+            let (n, c) = (batch.n, batch.c);
+            let seqs: Vec<chain::Lattice> = batch
+                .seqs
+                .iter()
+                .enumerate()
+                .map(|(b, (il, labels))| {
+                    let (chain, init) = torch_chain(labels, batch.blank);
+                    let credit = chain.emit.iter().map(|e| if let Emit::Class(k) = *e { k } else { c }).collect();
+                    chain.lattice(c, |k| k, init, None, credit, (0..*il).map(|t| (t * n + b) * c).collect())
+                })
+                .collect();
+            let value = |b: usize, ll: f64| self.value(-ll, batch.seqs[b].1.len());
+            let rows = |b: usize, ll: f64, scales: &Scales| match self.scale(-ll, batch.seqs[b].1.len(), scales.at(b)) {
+                None => RowScale::Zero,
+                Some(_) if ll == NEG_INF => RowScale::Nan,
+                Some(g) => RowScale::By(g),
+            };
+            let form = Form { logits: false, per_frame: false, through_softmax: false };
+            if let Some(out) = fast(Self::NAME, x, log_probs.shape(), c, form, &seqs, &batch.reducer, Rules { value: &value, rows: &rows, keep: &|_| true }, &up)? {
+                return Ok(out);
+            }
+        }
+        batch.lp = widen(log_probs);
+        let nll = (0..batch.n).map(|b| Self::nll(&batch, b)).collect();
+        general(Self::NAME, &TorchJob { loss: self, batch, nll }, log_probs.shape(), up)
+    }
+
+    /// A sequence's value for the reducer from its `−log p` and its target
+    /// length: 0 where infinite under `zero_infinity`, divided by the length under `Mean`.
+    fn value(&self, nll: f64, len: usize) -> f64 {
+        let l = if self.zero_infinity && nll == f64::INFINITY { 0.0 } else { nll };
+        if self.reduction == Reduction::Mean {
+            l / len.max(1) as f64
+        } else {
+            l
+        }
+    }
+
+    /// A sequence's gradient factor from its `−log p`, its target length and
+    /// its upstream scale: `None` where `zero_infinity` zeroes it.
+    fn scale(&self, nll: f64, len: usize, up: f64) -> Option<f64> {
+        if self.zero_infinity && nll == f64::INFINITY {
+            None
+        } else if self.reduction == Reduction::Mean {
+            Some(up / len.max(1) as f64)
+        } else {
+            Some(up)
+        }
     }
 
     /// `−log p(yₙ | x)` of each sequence, `+∞` for impossible alignments.
@@ -520,17 +671,7 @@ impl CtcLoss {
     /// The per-sequence values the reducer combines (divided by the target
     /// length under `Mean`, zeroed where infinite under `zero_infinity`).
     fn values(&self, batch: &TorchBatch, nll: &[f64]) -> Vec<f64> {
-        nll.iter()
-            .zip(&batch.seqs)
-            .map(|(&l, (_, labels))| {
-                let l = if self.zero_infinity && l == f64::INFINITY { 0.0 } else { l };
-                if self.reduction == Reduction::Mean {
-                    l / labels.len().max(1) as f64
-                } else {
-                    l
-                }
-            })
-            .collect()
+        nll.iter().zip(&batch.seqs).map(|(&l, (_, labels))| self.value(l, labels.len())).collect()
     }
 
     fn grad(&self, batch: &TorchBatch, nll: &[f64], scales: &Scales) -> Vec<f64> {
@@ -538,13 +679,7 @@ impl CtcLoss {
         let mut grad = vec![0.0; batch.lp.len()];
         for (b, (il, labels)) in batch.seqs.iter().enumerate() {
             let nll_b = nll[b];
-            if self.zero_infinity && nll_b == f64::INFINITY {
-                continue;
-            }
-            let mut gr = scales.at(b);
-            if self.reduction == Reduction::Mean {
-                gr /= labels.len().max(1) as f64;
-            }
+            let Some(gr) = self.scale(nll_b, labels.len(), scales.at(b)) else { continue };
             let rows = batch.rows(b, *il);
             let (chain, init) = torch_chain(labels, batch.blank);
             let m = chain.len();
@@ -582,7 +717,7 @@ impl CtcLoss {
         input_lengths: ArrayView<'_, I, D3>,
         target_lengths: ArrayView<'_, I, D4>,
     ) -> Result<ArrayD<T>> {
-        Ok(per_item::forward(&self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?))
+        Ok(value_of(self.eval(&log_probs, &targets, &input_lengths, &target_lengths, Upstream::Skip)?))
     }
 
     /// The gradient with respect to `log_probs` of `Σ grad_output · loss`
@@ -599,8 +734,7 @@ impl CtcLoss {
         target_lengths: ArrayView<'_, I, D4>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let job = self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?;
-        per_item::backward(Self::NAME, &job, log_probs.shape(), &grad_output)
+        Ok(grad_of(self.eval(&log_probs, &targets, &input_lengths, &target_lengths, Upstream::Given(grad_output))?))
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).
@@ -622,8 +756,7 @@ impl CtcLoss {
         input_lengths: ArrayView<'_, I, D3>,
         target_lengths: ArrayView<'_, I, D4>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let job = self.prepare(&log_probs, &targets, &input_lengths, &target_lengths)?;
-        per_item::forward_backward(Self::NAME, &job, log_probs.shape())
+        Ok(both_of(self.eval(&log_probs, &targets, &input_lengths, &target_lengths, Upstream::Ones)?))
     }
 }
 
@@ -806,20 +939,60 @@ impl TfBatch {
         &self.lp[at..at + frames * self.c]
     }
 
-    /// Flat index of `logits[t, b, class]` in the caller's layout (unrotated class).
-    fn at(&self, t: usize, b: usize, k: usize) -> usize {
-        let orig = if k == 0 {
+    /// The caller's class of the rotated class `k` (the blank moved to 0).
+    fn orig(&self, k: usize) -> usize {
+        if k == 0 {
             self.blank
         } else if k <= self.blank {
             k - 1
         } else {
             k
-        };
-        if self.time_major {
-            (t * self.n + b) * self.c + orig
-        } else {
-            (b * self.t + t) * self.c + orig
         }
+    }
+
+    /// Flat index of the row of frame `t` of sequence `b` in the caller's layout.
+    fn row_at(&self, t: usize, b: usize) -> usize {
+        if self.time_major {
+            (t * self.n + b) * self.c
+        } else {
+            (b * self.t + t) * self.c
+        }
+    }
+
+    /// Flat index of `logits[t, b, class]` in the caller's layout (unrotated class).
+    fn at(&self, t: usize, b: usize, k: usize) -> usize {
+        self.row_at(t, b) + self.orig(k)
+    }
+
+    /// Sequence `b`'s lattice for the fast path, in the caller's class order.
+    fn lattice(&self, b: usize) -> chain::Lattice {
+        let (chain, init_loss, init_grad, credit) = self.chain(b);
+        let credit = credit.iter().map(|k| k.map_or(self.c, |k| self.orig(k))).collect();
+        let frames = (0..self.seqs[b].0).map(|t| self.row_at(t, b)).collect();
+        chain.lattice(self.c, |k| self.orig(k), init_grad, Some(init_loss), credit, frames)
+    }
+
+    /// The log-softmax of the rotated logits, `(N, T, C)`, for the general path.
+    fn log_probs(&mut self, x: &[f64]) {
+        let (t, n, c, blank) = (self.t, self.n, self.c, self.blank);
+        let mut lp = vec![0.0; n * t * c];
+        let (mut lane, mut out) = (vec![0.0; c], vec![0.0; c]);
+        for b in 0..n {
+            for ti in 0..t {
+                let base = self.row_at(ti, b);
+                lane[0] = x[base + blank];
+                let mut k = 1;
+                for (j, &v) in x[base..base + c].iter().enumerate() {
+                    if j != blank {
+                        lane[k] = v;
+                        k += 1;
+                    }
+                }
+                log_softmax_lane(&lane, &mut out);
+                lp[(b * t + ti) * c..(b * t + ti + 1) * c].copy_from_slice(&out);
+            }
+        }
+        self.lp = lp;
     }
 }
 
@@ -839,7 +1012,8 @@ impl TfCtcLoss {
         blank_index: i64
     );
 
-    fn prepare<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+    /// Checks the inputs: the batch, its logits not yet read.
+    fn check<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
         &self,
         labels: &ArrayView<'_, L, D1>,
         logits: &ArrayView<'_, T, D2>,
@@ -882,27 +1056,8 @@ impl TfCtcLoss {
             let shifted = row.iter().map(|&l| if l < blank as i64 { l + 1 } else { l }).collect();
             seqs.push((gls[b], lls[b], shifted));
         }
-        // Log-softmax of the rotated logits, stored (N, T, C).
-        let x = widen(logits);
-        let mut lp = vec![0.0; n * t * c];
-        let (mut lane, mut out) = (vec![0.0; c], vec![0.0; c]);
-        for b in 0..n {
-            for ti in 0..t {
-                let base = if self.logits_time_major { (ti * n + b) * c } else { (b * t + ti) * c };
-                lane[0] = x[base + blank];
-                let mut k = 1;
-                for (j, &v) in x[base..base + c].iter().enumerate() {
-                    if j != blank {
-                        lane[k] = v;
-                        k += 1;
-                    }
-                }
-                log_softmax_lane(&lane, &mut out);
-                lp[(b * t + ti) * c..(b * t + ti + 1) * c].copy_from_slice(&out);
-            }
-        }
         Ok(TfBatch {
-            lp,
+            lp: Vec::new(),
             t,
             n,
             c,
@@ -911,6 +1066,30 @@ impl TfCtcLoss {
             seqs,
             reducer: seq_reducer(self.reduction, vec![n], n),
         })
+    }
+
+    /// The loss and, as `up` asks, its gradient: the fast path
+    /// ([`chain::run`], the log-softmax fused) on contiguous, finite logits,
+    /// the general path (widened to `f64`, scalar loops) otherwise.
+    fn eval<T: Float, L: ClassIndex, I: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+        &self,
+        labels: &ArrayView<'_, L, D1>,
+        logits: &ArrayView<'_, T, D2>,
+        label_length: &ArrayView<'_, I, D3>,
+        logit_length: &ArrayView<'_, I, D4>,
+        up: Upstream<'_, T>,
+    ) -> Result<Out<T>> {
+        let mut batch = self.check(labels, logits, label_length, logit_length)?;
+        if let Some(x) = logits.as_slice() {
+            let seqs: Vec<chain::Lattice> = (0..batch.n).map(|b| batch.lattice(b)).collect();
+            let rules = Rules { value: &|_, ll| -ll, rows: &|b, _, scales| RowScale::By(scales.at(b)), keep: &|_| true };
+            let form = Form { logits: true, per_frame: true, through_softmax: false };
+            if let Some(out) = fast(Self::NAME, x, logits.shape(), batch.c, form, &seqs, &batch.reducer, rules, &up)? {
+                return Ok(out);
+            }
+        }
+        batch.log_probs(&widen(logits));
+        general(Self::NAME, &batch, logits.shape(), up)
     }
 
     fn losses(batch: &TfBatch) -> Vec<f64> {
@@ -966,7 +1145,7 @@ impl TfCtcLoss {
         label_length: ArrayView<'_, I, D3>,
         logit_length: ArrayView<'_, I, D4>,
     ) -> Result<ArrayD<T>> {
-        Ok(per_item::forward(&self.prepare(&labels, &logits, &label_length, &logit_length)?))
+        Ok(value_of(self.eval(&labels, &logits, &label_length, &logit_length, Upstream::Skip)?))
     }
 
     /// The gradient of `Σ grad_output · loss` with respect to `logits` (`target`: `None`).
@@ -982,8 +1161,7 @@ impl TfCtcLoss {
         logit_length: ArrayView<'_, I, D4>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let batch = self.prepare(&labels, &logits, &label_length, &logit_length)?;
-        per_item::backward(Self::NAME, &batch, logits.shape(), &grad_output)
+        Ok(grad_of(self.eval(&labels, &logits, &label_length, &logit_length, Upstream::Given(grad_output))?))
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).
@@ -1005,8 +1183,7 @@ impl TfCtcLoss {
         label_length: ArrayView<'_, I, D3>,
         logit_length: ArrayView<'_, I, D4>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let batch = self.prepare(&labels, &logits, &label_length, &logit_length)?;
-        per_item::forward_backward(Self::NAME, &batch, logits.shape())
+        Ok(both_of(self.eval(&labels, &logits, &label_length, &logit_length, Upstream::Ones)?))
     }
 }
 
@@ -1107,6 +1284,14 @@ impl Default for OptaxCtcLoss {
     }
 }
 
+/// The least loss of an optax sequence on the fast path (a smaller one is at
+/// the rounding level of optax's own order of operations).
+const OPTAX_FAST_MIN: f64 = 1e-4;
+/// The largest loss of an optax sequence on the fast path (a larger one holds
+/// numbers of the size of `log_epsilon`'s multiples, whose rounding optax's
+/// order decides).
+const OPTAX_FAST_MAX: f64 = 1e4;
+
 /// A validated optax CTC batch.
 struct OptaxBatch {
     /// Log-softmax of the logits, `(B, T, K)`.
@@ -1158,6 +1343,52 @@ impl PerItem for OptaxJob {
 }
 
 impl OptaxBatch {
+    /// Whether every logit of the padded frames is finite: optax carries the
+    /// state over a padded frame as `1 · prev + 0 · next`, so a NaN or an
+    /// infinity there reaches the result, which the general path computes.
+    fn padded_rows_finite<T: Float>(&self, x: &[T]) -> bool {
+        self.pads
+            .iter()
+            .enumerate()
+            .filter(|&(_, &p)| p != 0.0)
+            .all(|(i, _)| x[i * self.k..(i + 1) * self.k].iter().all(|v| v.to_wide().is_finite()))
+    }
+
+    /// Sequence `b`'s lattice for the fast path: optax's recursion over
+    /// `(φ₀, e₀, φ₁, …, e_{L−1}, φ_L)` as a chain. Per frame, `φ(i)` stays
+    /// (the blank), `e(i)` is entered from `φ(i)` or stays, or comes from
+    /// `e(i − 1)` with weight `ε·repeat` (optax's epsilon transition through
+    /// `φ'`), and `φ(i + 1)` is entered from `e(i)` with weight
+    /// `logaddexp(0, ε)` (optax's two routes, `ε·repeat` and `ε·(1 − repeat)`);
+    /// every state starts at `ε` but `φ₀` (0), the path ends in `φ_L` or
+    /// `e_{L−1}`, and the states past `L` (which never lead back) are left out.
+    fn lattice(&self, b: usize, eps: f64, eps32: f64) -> chain::Lattice {
+        let len = self.label_lens[b];
+        let m = 2 * len + 1;
+        let (k, blank) = (self.k, self.blank);
+        let mut class = vec![blank; m];
+        let mut next = vec![0.0; m];
+        let mut skip = vec![NEG_INF; m];
+        let to_phi = lae(0.0, eps32);
+        for i in 0..len {
+            class[2 * i + 1] = self.labels[b * self.n + i].unwrap_or(chain::Lattice::certain(k));
+            if i > 0 {
+                skip[2 * i + 1] = eps32 * self.repeat[b * self.n + i - 1];
+            }
+            next[2 * i + 2] = to_phi;
+        }
+        let credit = class.iter().map(|&c| c.min(k)).collect();
+        let mut init = vec![eps; m];
+        init[0] = 0.0;
+        let mut fin = vec![NEG_INF; m];
+        fin[m - 1] = 0.0;
+        if len > 0 {
+            fin[m - 2] = 0.0;
+        }
+        let frames = (0..self.t).filter(|&t| self.pads[b * self.t + t] == 0.0).map(|t| (b * self.t + t) * k).collect();
+        chain::Lattice { class, credit, next, skip, init, init_value: None, fin, frames }
+    }
+
     fn x(&self, b: usize, t: usize, n: usize) -> f64 {
         match self.labels[b * self.n + n] {
             Some(k) => self.lp[(b * self.t + t) * self.k + k],
@@ -1205,7 +1436,8 @@ impl OptaxCtcLoss {
         log_epsilon: f64
     );
 
-    fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+    /// Checks the inputs: the batch, its logits not yet read.
+    fn check<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
         &self,
         logits: &ArrayView<'_, T, D1>,
         logit_paddings: &ArrayView<'_, T, D2>,
@@ -1284,13 +1516,8 @@ impl OptaxCtcLoss {
                 }
             }
         }
-        let x = widen(logits);
-        let mut lp = vec![0.0; x.len()];
-        for (lane, out) in x.chunks(k).zip(lp.chunks_mut(k)) {
-            log_softmax_lane(lane, out);
-        }
         let batch = OptaxBatch {
-            lp,
+            lp: Vec::new(),
             b: bsz,
             t,
             k,
@@ -1303,6 +1530,44 @@ impl OptaxCtcLoss {
             reducer: seq_reducer(self.reduction, vec![bsz], bsz),
         };
         Ok(OptaxJob { loss: self.clone(), batch })
+    }
+
+    /// The loss and, as `up` asks, its gradient (`loss` names it in errors
+    /// about `grad_output`): the fast path ([`chain::run`], the log-softmax
+    /// fused) on contiguous, finite logits with a finite `log_epsilon`, the
+    /// general path (widened to `f64`, scalar loops) otherwise.
+    fn eval<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension, D3: Dimension, D4: Dimension>(
+        &self,
+        loss: &'static str,
+        logits: &ArrayView<'_, T, D1>,
+        logit_paddings: &ArrayView<'_, T, D2>,
+        labels: &ArrayView<'_, L, D3>,
+        label_paddings: &ArrayView<'_, T, D4>,
+        up: Upstream<'_, T>,
+    ) -> Result<Out<T>> {
+        let mut job = self.check(logits, logit_paddings, labels, label_paddings)?;
+        if let Some(x) = logits.as_slice().filter(|x| self.log_epsilon.is_finite() && self.eps32().is_finite() && job.batch.padded_rows_finite(x)) {
+            let seqs: Vec<chain::Lattice> = (0..job.batch.b).map(|b| job.batch.lattice(b, self.log_epsilon, self.eps32())).collect();
+            // The chain sums optax's transitions in another order than optax's
+            // nested logaddexps: the same to rounding, but where the loss is
+            // itself at rounding level (a saturated alignment) or its lattice
+            // holds numbers of ε's size (only ε's paths align) that rounding is
+            // all there is to compare, so those batches take the general path,
+            // which follows optax's order.
+            let keep = |ll: f64| ll < -OPTAX_FAST_MIN && ll > -OPTAX_FAST_MAX;
+            let rules = Rules { value: &|_, ll| -ll, rows: &|b, _, scales| RowScale::By(scales.at(b)), keep: &keep };
+            let form = Form { logits: true, per_frame: false, through_softmax: true };
+            if let Some(out) = fast(loss, x, logits.shape(), job.batch.k, form, &seqs, &job.batch.reducer, rules, &up)? {
+                return Ok(out);
+            }
+        }
+        let x = widen(logits);
+        let mut lp = vec![0.0; x.len()];
+        for (lane, out) in x.chunks(job.batch.k).zip(lp.chunks_mut(job.batch.k)) {
+            log_softmax_lane(lane, out);
+        }
+        job.batch.lp = lp;
+        general(loss, &job, logits.shape(), up)
     }
 
     /// `log_epsilon` as optax's float32 `repeat` mask multiplies it.
@@ -1438,7 +1703,7 @@ impl OptaxCtcLoss {
         labels: ArrayView<'_, L, D3>,
         label_paddings: ArrayView<'_, T, D4>,
     ) -> Result<ArrayD<T>> {
-        Ok(per_item::forward(&self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?))
+        Ok(value_of(self.eval(Self::NAME, &logits, &logit_paddings, &labels, &label_paddings, Upstream::Skip)?))
     }
 
     /// The gradient of `Σ grad_output · loss` with respect to `logits` (`target`: `None`).
@@ -1454,8 +1719,7 @@ impl OptaxCtcLoss {
         label_paddings: ArrayView<'_, T, D4>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let job = self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?;
-        per_item::backward(Self::NAME, &job, logits.shape(), &grad_output)
+        Ok(grad_of(self.eval(Self::NAME, &logits, &logit_paddings, &labels, &label_paddings, Upstream::Given(grad_output))?))
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).
@@ -1469,8 +1733,7 @@ impl OptaxCtcLoss {
         labels: ArrayView<'_, L, D3>,
         label_paddings: ArrayView<'_, T, D4>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let job = self.prepare(&logits, &logit_paddings, &labels, &label_paddings)?;
-        per_item::forward_backward(Self::NAME, &job, logits.shape())
+        Ok(both_of(self.eval(Self::NAME, &logits, &logit_paddings, &labels, &label_paddings, Upstream::Ones)?))
     }
 }
 
@@ -1593,12 +1856,14 @@ impl KerasCtc {
         OptaxCtcLoss { reduction: self.reduction, blank_id: 0, log_epsilon: -1e5 }
     }
 
-    /// Checks the inputs with Keras's names and derives optax's paddings.
-    fn prepare<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+    /// Checks the inputs with Keras's names, derives optax's paddings and
+    /// evaluates optax's loss as `up` asks.
+    fn eval<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
         y_true: &ArrayView<'_, L, D1>,
         y_pred: &ArrayView<'_, T, D2>,
-    ) -> Result<OptaxJob> {
+        up: Upstream<'_, T>,
+    ) -> Result<Out<T>> {
         let loss = Self::NAME;
         let ls = y_true.shape();
         if ls.len() != 2 {
@@ -1627,7 +1892,7 @@ impl KerasCtc {
         }
         let label_paddings = ArrayD::from_shape_vec(ndarray::IxDyn(&[b, s]), pads).expect("B × S paddings");
         let logit_paddings = ArrayD::<T>::zeros(ndarray::IxDyn(&[b, t]));
-        self.inner().prepare(y_pred, &logit_paddings.view(), y_true, &label_paddings.view())
+        self.inner().eval(loss, y_pred, &logit_paddings.view(), y_true, &label_paddings.view(), up)
     }
 
     /// The loss, in Keras's argument order (`y_true`, `y_pred`).
@@ -1635,7 +1900,7 @@ impl KerasCtc {
     /// # Errors
     /// See the type's docs.
     pub fn forward<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(&self, y_true: ArrayView<'_, L, D1>, y_pred: ArrayView<'_, T, D2>) -> Result<ArrayD<T>> {
-        Ok(per_item::forward(&self.prepare(&y_true, &y_pred)?))
+        Ok(value_of(self.eval(&y_true, &y_pred, Upstream::Skip)?))
     }
 
     /// The gradient of `Σ grad_output · loss` with respect to `y_pred` (`target`: `None`).
@@ -1649,7 +1914,7 @@ impl KerasCtc {
         y_pred: ArrayView<'_, T, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        per_item::backward(Self::NAME, &self.prepare(&y_true, &y_pred)?, y_pred.shape(), &grad_output)
+        Ok(grad_of(self.eval(&y_true, &y_pred, Upstream::Given(grad_output))?))
     }
 
     /// The loss and its gradient (of the result's sum when unreduced).
@@ -1661,7 +1926,7 @@ impl KerasCtc {
         y_true: ArrayView<'_, L, D1>,
         y_pred: ArrayView<'_, T, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        per_item::forward_backward(Self::NAME, &self.prepare(&y_true, &y_pred)?, y_pred.shape())
+        Ok(both_of(self.eval(&y_true, &y_pred, Upstream::Ones)?))
     }
 }
 

@@ -11,6 +11,9 @@
 //!   computed in `f32`, for that driver.
 //! - [`rows`]: the per-row losses (NLL, multi-margin, multi-label soft
 //!   margin): each row's loss and gradient in one parallel sweep over the rows.
+//! - [`chain`]: the CTC losses' chain lattices: each sequence's α–β
+//!   recursion vectorised along its states and its gradient rows in one
+//!   call, the sequences in parallel.
 //! - [`gemm_bf16`]: matrix products of `bf16` operands accumulated in `f32`
 //!   (AVX512_BF16's dot products), for the LM head.
 //! - [`matmul`]: `f32`/`f64` matrix products through the `gemm` crate, any
@@ -22,6 +25,7 @@
 //! Setting the environment variable `LOSSLAB_NO_AVX512` (or `LOSSLAB_NO_SIMD`)
 //! before the first call selects the AVX2 (or portable) code, for comparisons.
 
+pub(crate) mod chain;
 pub(crate) mod elementwise;
 pub(crate) mod gemm_bf16;
 pub(crate) mod matmul;
