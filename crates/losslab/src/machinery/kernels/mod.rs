@@ -11,6 +11,9 @@
 //!   computed in `f32`, for that driver.
 //! - [`rows`]: the per-row losses (NLL, multi-margin, multi-label soft
 //!   margin): each row's loss and gradient in one parallel sweep over the rows.
+//! - [`overlap`]: the overlap losses (Dice, Tversky, Jaccard): sums per
+//!   group over a run of axes in vectorised lanes, then each element's
+//!   gradients from its group's sums, in parallel over fixed pieces.
 //! - [`gemm_bf16`]: matrix products of `bf16` operands accumulated in `f32`
 //!   (AVX512_BF16's dot products), for the LM head.
 //! - [`par`]: the parallel loop (rayon, behind the `rayon` feature) with a
@@ -22,6 +25,7 @@
 
 pub(crate) mod elementwise;
 pub(crate) mod gemm_bf16;
+pub(crate) mod overlap;
 pub(crate) mod par;
 pub(crate) mod rows;
 pub(crate) mod simd;
