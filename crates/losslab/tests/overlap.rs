@@ -47,6 +47,8 @@ enum Fill {
     Binary,
     Unit,
     Logits,
+    /// Logits in (−1000, 1000): pixels far below their block's maximum.
+    Wide,
     Simplex,
     Ones,
 }
@@ -96,6 +98,7 @@ impl Loss {
         match self {
             Loss::Dice(_) | Loss::Tversky(_) => (Fill::Binary, Fill::Unit),
             Loss::Optax(l) if !l.apply_softmax => (Fill::Simplex, Fill::Binary),
+            Loss::Optax(l) if l.smooth == 2.0 => (Fill::Wide, Fill::Binary),
             Loss::Generalized(l) if !l.apply_softmax => (Fill::Simplex, Fill::Binary),
             Loss::Binary(l) if !l.apply_sigmoid => (Fill::Ones, Fill::Binary),
             Loss::Optax(_) | Loss::Binary(_) | Loss::Generalized(_) => (Fill::Logits, Fill::Binary),
@@ -109,6 +112,7 @@ fn fill(rng: &mut Rng, shape: &[usize], f: Fill) -> ArrayD<f64> {
         Fill::Binary => ArrayD::from_shape_fn(IxDyn(shape), |_| f64::from(u8::from(rng.uniform() < 0.4))),
         Fill::Unit => rng.array(shape, 0.0, 1.0),
         Fill::Logits => rng.array(shape, -4.0, 4.0),
+        Fill::Wide => rng.array(shape, -1000.0, 1000.0),
         Fill::Simplex => rng.simplex(shape),
         Fill::Ones => ArrayD::from_elem(IxDyn(shape), 1.0),
     }
@@ -147,6 +151,8 @@ fn cases() -> Vec<(Loss, Vec<usize>)> {
     let w = Array1::from_vec(vec![0.5, 2.0, 1.0, 0.25, 3.0]);
     v.push((Loss::Optax(DiceLoss::new().class_weights(w.view()).alpha(0.2).beta(0.9).smooth(0.5)), vec![3, 40, 5]));
     v.push((Loss::Optax(DiceLoss::new().apply_softmax(false)), vec![3, 40, 5]));
+    // Logits far apart (smooth = 2 marks them): pixels shifted by their own maximum.
+    v.push((Loss::Optax(DiceLoss::new().smooth(2.0)), vec![3, 40, 5]));
     v.push((Loss::Optax(DiceLoss::new().axis(Some(vec![0, 1]))), vec![3, 40, 5]));
     v.push((Loss::Optax(DiceLoss::new().axis(Some(vec![1])).class_reduction(Reduction::None)), vec![2, 9, 4, 3]));
     v.push((Loss::Optax(DiceLoss::new()), vec![5, 60, 1]));
