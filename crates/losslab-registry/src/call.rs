@@ -152,6 +152,24 @@ impl<T: FloatElement> Call<'_, T> {
         Ok(Output { aux: vec![], value, grads: name_grads(grads, input, target) })
     }
 
+    /// [`finish`](Self::finish) for a loss whose `forward_backward` evaluates
+    /// it once: that one call when no upstream gradient is given (its ones are
+    /// the default), `forward` then `backward(grad_output)` otherwise, and
+    /// `forward` alone when no gradient is wanted.
+    pub(crate) fn finish_once(
+        &self,
+        names: (&'static str, Option<&'static str>),
+        forward: impl FnOnce() -> losslab::Result<ArrayD<T>>,
+        forward_backward: impl FnOnce() -> losslab::Result<(ArrayD<T>, Gradients<T>)>,
+        backward: impl FnOnce(ArrayViewD<'_, T>) -> losslab::Result<Gradients<T>>,
+    ) -> Result<Output<T>> {
+        if self.want_grads && self.grad_output.is_none() {
+            let (value, grads) = forward_backward()?;
+            return Ok(Output { aux: vec![], value, grads: name_grads(grads, names.0, names.1) });
+        }
+        self.finish(forward()?, names, backward)
+    }
+
     /// The output of a function without a reduction parameter: `unreduced`
     /// reduced as asked (the sum, mean, or sum over the length of the first axis
     /// of the unreduced result), and the gradients of `backward(g)` with `g` the

@@ -237,13 +237,13 @@ box_eval!(ciou, CompleteBoxIouLoss);
 fn keras_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Dice::new().axis(axes(c, "axis")?).reduction(c.reduction());
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
+    c.finish_once(("y_pred", Some("y_true")), || loss.forward(t.view(), p.view()), || loss.forward_backward(t.view(), p.view()), |g| loss.backward(t.view(), p.view(), g))
 }
 
 fn keras_tversky<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Tversky::new().alpha(c.f64("alpha")).beta(c.f64("beta")).axis(axes(c, "axis")?).reduction(c.reduction());
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
+    c.finish_once(("y_pred", Some("y_true")), || loss.forward(t.view(), p.view()), || loss.forward_backward(t.view(), p.view()), |g| loss.backward(t.view(), p.view(), g))
 }
 
 /// optax's `reduction` is across classes: `none`, `mean`, `sum` map to it; `batchmean` is
@@ -267,13 +267,13 @@ fn optax_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         loss = loss.class_weights(w);
     }
     let (p, t) = (c.float("predictions"), c.float("targets"));
-    c.finish(loss.forward(p.view(), t.view())?, ("predictions", Some("targets")), |g| loss.backward(p.view(), t.view(), g))
+    c.finish_once(("predictions", Some("targets")), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
 }
 
 fn optax_binary_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = BinaryDiceLoss::new().smooth(c.f64("smooth")).apply_sigmoid(c.bool("apply_sigmoid")).reduction(c.reduction());
     let (p, t) = (c.float("predictions"), c.float("targets"));
-    c.finish(loss.forward(p.view(), t.view())?, ("predictions", Some("targets")), |g| loss.backward(p.view(), t.view(), g))
+    c.finish_once(("predictions", Some("targets")), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
 }
 
 fn optax_generalized_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -283,7 +283,7 @@ fn optax_generalized_dice<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>>
         .ignore_background(c.bool("ignore_background"))
         .reduction(c.reduction());
     let (p, t) = (c.float("predictions"), c.float("targets"));
-    c.finish(loss.forward(p.view(), t.view())?, ("predictions", Some("targets")), |g| loss.backward(p.view(), t.view(), g))
+    c.finish_once(("predictions", Some("targets")), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
 }
 
 fn softmax_focal<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -304,7 +304,7 @@ fn quantile<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
 fn jaccard<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = JaccardLoss::new().smooth(c.f64("smooth")).axis(axes(c, "axis")?).reduction(c.reduction());
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn lovasz<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {

@@ -6,8 +6,9 @@
 //! Softmax cross entropy (class indices), the six element-wise losses of the
 //! fused kernels (`crates/losslab/src/machinery/kernels`) and the element-wise
 //! losses on the machinery's sweep (`eval_pointwise`), the per-row losses on
-//! the machinery's row sweep (`eval_rows`) and the CTC losses on its chain
-//! kernel leave the general path; the general path widens every element to `f64` and
+//! the machinery's row sweep (`eval_rows`), the CTC losses on its chain
+//! kernel and the overlap losses (Dice, Tversky, Jaccard) on its overlap sweep
+//! (`kernels::overlap`) leave the general path; the general path widens every element to `f64` and
 //! runs single-threaded scalar loops, the gradient in a pass of its own. When
 //! a loss moves to a faster path, its row here changes with it.
 //!
@@ -83,7 +84,8 @@ const PAIRS_PAR: &str = "parallel over the pairs (fixed groups of lanes: the sam
 const ALL_PAIRS: &str = "the N × N similarity matrix in f64, single-threaded scalar loops";
 const CTC: &str = "the machinery's chain kernel (kernels::chain) on a contiguous, finite input: one task per sequence, in parallel over the batch (the same bits on any thread count), each frame's row read in place in the input's own type (the log-softmax fused where the reference takes logits: TensorFlow, optax, Keras), the alpha recursion over the 2S + 1 states (2S + 2 for PyTorch's and TensorFlow's start state) in f64 vectorised along the states (each three-term log-sum-exp by the crate's polynomial exp and ln, AVX-512 / AVX2 chosen at run time), then beta and the gradient rows from alpha and beta written in the same call (optax's and Keras's recursion as the same chain with its epsilon weights; TensorFlow's value by one more alpha pass from its own initial weights); scratch O(T (2S + 1)) per sequence; strided inputs, a NaN or infinite input (a PyTorch log-probability above 700), optax's non-finite log_epsilon or a non-finite logit in a padded frame take the general path (widened to f64, single-threaded scalar loops), as do optax's and Keras's batches with a sequence whose loss is below 1e-4 or above 1e4 (rounding-level or log_epsilon-sized numbers, where only optax's own order of operations reproduces its bits)";
 const BOXES: &str = "per box in f64, single-threaded scalar loop; the gradient in a separate pass";
-const DICE: &str = "sums over the reduced axes in f64, single-threaded scalar loops; the gradient in a separate pass";
+const OVERLAP: &str = "the machinery's overlap sweep (kernels::overlap) when the two tensors have one shape, are contiguous and the summed axes are one run of the shape with at most 4096 elements per index after it: per group (one index of the axes kept) the loss's sums of the tensors' element terms in vectorised f64 lanes, over pieces of about 32K elements fixed by the shape (a long row cut into stretches, short rows gathered; the stretches' sums added in order: the same bits on any thread count), in parallel on the row sweep's loop; then the gradients of both tensors from the group sums (a·t + b) in a second parallel pass over the same pieces, read in place and written in the tensors' own type; forward + backward in one evaluation. Broadcast (Keras) or strided tensors and summed axes that are not one run take the general path (widened to f64, single-threaded scalar loops, the gradient in a separate pass)";
+const OVERLAP_OPTAX: &str = "the machinery's overlap sweep (kernels::overlap) when predictions and targets are contiguous (after optax's trailing-axis expansion), the summed axes one run of the shape with at most 4096 elements per index after it, and axis, class weights and options valid: the activation per block (sigmoid for one channel, a softmax over the class axis per pixel with a vectorised exp; without apply_softmax the rows' sums checked as optax checks them) and [Σ p·t, Σ p, Σ t] per (group, class) in vectorised f64 lanes, over pieces of about 32K elements fixed by the shape (the stretches' sums added in order: the same bits on any thread count), in parallel on the row sweep's loop; then both gradients from the sums (p recomputed in f64, the activation's backward per pixel) in a second parallel pass, written in the tensors' own type; forward + backward in one evaluation. Strided tensors, and every error (rows that do not sum to 1, a bad axis or weights), take the general path (widened to f64, single-threaded scalar loops, the gradient in a separate pass)";
 const SORTS: &str = "a sort per row (sparsemax threshold) in f64, single-threaded";
 
 const SWEEP: &str = "the machinery's element-wise sweep (eval_pointwise) on same-shape contiguous operands: value and gradients in one parallel pass over the tensors' own type, each element by the loss's scalar f64 formula (vectorised where it has no libm call); broadcast or strided operands are widened to f64";
@@ -189,8 +191,8 @@ static PATHS: &[LossPath] = &[
     rows("keras:mean_squared_logarithmic_error", MEAN_ROWS),
     rows("keras:mean_absolute_percentage_error", MEAN_ROWS),
     rows("keras:huber", MEAN_ROWS),
-    general("keras:dice", DICE),
-    general("keras:tversky", DICE),
+    rows("keras:dice", OVERLAP),
+    rows("keras:tversky", OVERLAP),
     chains("keras:ctc"),
     rows("keras:cosine_similarity", "the machinery's per-row sweep (eval_pair_rows) when y_true and y_pred have one shape of two or more axes, are contiguous and axis is the last: per row the sums of p², t² and p·t in vectorised lanes, then each tensor's gradient (Keras's normalize backward written out) in one loop, rows in parallel in the tensors' own type; broadcast or strided operands, another axis and 1-D vectors take the general path (widened to f64)"),
     LossPath {
@@ -213,9 +215,9 @@ static PATHS: &[LossPath] = &[
     sweep_when("optax:huber_loss", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order (no libm call: vectorised); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
     sweep_when("optax:log_cosh", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order, log cosh and tanh by Keras log_cosh's formulas without libm calls (the loop does not vectorise at present: each element costs an exp, a log1p series, a square root and divisions); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
     chains("optax:ctc_loss"),
-    general("optax:dice_loss", DICE),
-    general("optax:binary_dice_loss", DICE),
-    general("optax:multiclass_generalized_dice_loss", DICE),
+    rows("optax:dice_loss", OVERLAP_OPTAX),
+    rows("optax:binary_dice_loss", OVERLAP_OPTAX),
+    rows("optax:multiclass_generalized_dice_loss", OVERLAP_OPTAX),
     general("optax:ntxent", ALL_PAIRS),
     pairs("optax:triplet_margin_loss"),
     rows("optax:ranking_softmax_loss", "the machinery's per-row sweep (the safe softmax cross entropy's, every term counted) without where or weights, logits and labels of one shape, contiguous: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; where, weights, broadcast or strided operands, inputs with a NaN or infinite logit maximum and a Mean that comes out NaN (optax's _safe_reduce) take the general path"),
@@ -230,7 +232,7 @@ static PATHS: &[LossPath] = &[
     general("losslab:js_divergence", INFO),
     rows("losslab:softmax_focal_loss", "the machinery's per-row sweep on (N, C) or (C,) logits in standard layout with contiguous, valid class-index targets (alpha and ignore_index included): per row the cross-entropy kernel's block operations (maximum, exponentials stored in the gradient row and summed in f64, affine update), loss and gradient in one parallel pass in the input's own type; (N, C, d1, ...) or strided input, and inputs with a NaN or infinite logit, take the general path"),
     general("losslab:quantile_loss", POINTWISE),
-    general("losslab:jaccard_loss", DICE),
+    rows("losslab:jaccard_loss", OVERLAP),
     general("losslab:lovasz_softmax", "a sort of the errors per class (the Lovász extension) in f64, single-threaded"),
     general("open_clip:clip_loss", CONTRASTIVE),
     general("open_clip:siglip_loss", CONTRASTIVE),

@@ -9,15 +9,26 @@
 //! and the last; losslab's Jaccard: all but the first) and each docs say which.
 //! [`Reduction::BatchMean`] divides by the first axis of the unreduced result
 //! (1 when that result is a scalar).
+//!
+//! Contiguous tensors of one shape whose summed axes are one run of the shape
+//! (every default is) take the machinery's overlap sweep: the sums of each
+//! group in vectorised lanes (optax's sigmoid or softmax computed on the way),
+//! then every element's gradients from its group's sums in a second pass, in
+//! parallel over pieces fixed by the shape (the same bits on any thread
+//! count), read in place and written in the tensors' own type; `forward_backward`
+//! runs the two passes once. Broadcast or strided tensors, summed axes that
+//! are not one run, and every error take the general path (each element
+//! widened to `f64`).
 
 use crate::machinery::broadcast::Broadcast;
+use crate::machinery::kernels::overlap::{self, Layout};
 use crate::machinery::lanes::{Eval, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::math::{sigmoid_f64, softmax_lane};
 use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction};
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 
 // ---------------------------------------------------------------------------------
 // shared machinery: sums over a set of axes
@@ -37,7 +48,7 @@ pub(crate) struct Groups {
 impl Groups {
     pub(crate) fn new(shape: &[usize], reduce: &[bool]) -> Self {
         debug_assert_eq!(shape.len(), reduce.len());
-        let out_shape: Vec<usize> = shape.iter().zip(reduce).filter(|(_, &r)| !r).map(|(&d, _)| d).collect();
+        let out_shape = kept(shape, reduce);
         let count = out_shape.iter().product();
         // strides of the result along each input axis (0 for summed axes)
         let mut strides = vec![0usize; shape.len()];
@@ -73,6 +84,16 @@ impl Groups {
         }
         s.into_iter().map(crate::machinery::reduction::Neumaier::total).collect()
     }
+}
+
+/// The axes of `shape` not marked in `reduce`: the shape of one result per group.
+fn kept(shape: &[usize], reduce: &[bool]) -> Vec<usize> {
+    shape.iter().zip(reduce).filter(|(_, &r)| !r).map(|(&d, _)| d).collect()
+}
+
+/// A gradient of `shape` from its elements in row-major order.
+fn shaped<T>(shape: &[usize], v: Vec<T>) -> ArrayD<T> {
+    ArrayD::from_shape_vec(IxDyn(shape), v).expect("one gradient per element")
 }
 
 /// Resolves a list of possibly negative axes (NumPy style) into a mask.
@@ -174,6 +195,65 @@ impl KerasOverlap {
         (0..i.len()).map(|g| [i[g], a[g], b[g]]).collect()
     }
 
+    /// The loss's derivatives for the elements of a group with sums `[i, a,
+    /// b]` (tensors of one shape: every element counted once) and upstream
+    /// factor `c`, in the form the overlap sweep takes: `∂/∂ŷ = A·y + B`,
+    /// `∂/∂y = C·ŷ + D` as `[A, B, C, D]` ([`grads`](Self::grads) multiplied out).
+    fn coefs(self, [i, a, b]: [f64; 3], c: f64) -> [f64; 4] {
+        match self {
+            KerasOverlap::Dice => {
+                let d = a + b + KERAS_EPSILON;
+                let (slope, r) = (-2.0 * c / d, c * (2.0 * i / (d * d)));
+                [slope, r, slope, r]
+            }
+            KerasOverlap::Tversky { alpha, beta } => {
+                let d = i + a * alpha + b * beta + KERAS_EPSILON;
+                let q = c * (i / (d * d));
+                let slope = -c / d + q * (1.0 - alpha - beta);
+                [slope, q * beta, slope, q * alpha]
+            }
+        }
+    }
+
+    /// The overlap sweep ([`overlap`]) when `y_true` and `y_pred` have one
+    /// shape, are contiguous and the summed axes are one run: the three sums
+    /// per group in vectorised lanes, then both gradients from them, in
+    /// parallel over fixed pieces in the tensors' own type. `None` otherwise
+    /// (the general path).
+    fn fused<T: Float, D: Dimension>(
+        self,
+        loss: &'static str,
+        (axis, reduction): (&Option<Vec<isize>>, Reduction),
+        y_true: &ArrayView<'_, T, D>,
+        y_pred: &ArrayView<'_, T, D>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Option<Eval<T, Gradients<T>>>> {
+        let shape = y_pred.shape();
+        if y_true.shape() != shape {
+            return Ok(None);
+        }
+        let (Some(p), Some(t)) = (y_pred.as_slice(), y_true.as_slice()) else { return Ok(None) };
+        let mask = match axis {
+            None => vec![true; shape.len()],
+            Some(a) => axes_mask(loss, "axis", a, shape.len())?,
+        };
+        let id = overlap::Activation::Identity;
+        let Some(lay) = Layout::new(shape, &mask, id) else { return Ok(None) };
+        let reducer = batch_reducer(reduction, &kept(shape, &mask));
+        let scales = up.scales(loss, &reducer)?;
+        let s = match self {
+            KerasOverlap::Dice => overlap::sums(&lay, id, p, t, #[inline(always)] |p, t| [t * p, t, p]),
+            KerasOverlap::Tversky { .. } => overlap::sums(&lay, id, p, t, #[inline(always)] |p, t| [t * p, (1.0 - p) * t, p * (1.0 - t)]),
+        }
+        .expect("no pixel to check");
+        let value = reducer.output(self.losses(&s));
+        let grads = scales.map(|sc| {
+            let (gp, gt) = overlap::grads(&lay, id, p, t, |g| self.coefs(s[g], sc.at(g)));
+            Gradients { input: shaped(shape, gp), target: Some(shaped(shape, gt)) }
+        });
+        Ok(Some((value, grads)))
+    }
+
     fn losses(self, s: &[[f64; 3]]) -> Vec<f64> {
         s.iter()
             .map(|&[i, a, b]| match self {
@@ -224,6 +304,9 @@ macro_rules! keras_overlap_methods {
             up: &Upstream<'_, T>,
         ) -> Result<Eval<T, Gradients<T>>> {
             self.validate()?;
+            if let Some(done) = self.kind().fused(Self::NAME, (&self.axis, self.reduction), &y_true, &y_pred, up)? {
+                return Ok(done);
+            }
             let p = KerasOverlap::prepare(Self::NAME, &self.axis, &y_true, &y_pred)?;
             let reducer = batch_reducer(self.reduction, &p.groups.out_shape);
             let scales = up.scales(Self::NAME, &reducer)?;
@@ -466,6 +549,97 @@ impl DiceCoef {
         let den = i + self.alpha * (p - i) + self.beta * (t - i) + self.smooth;
         1.0 - num / den
     }
+
+    /// The derivatives of `a · loss` for the elements of a group with sums
+    /// `[i, p, t]`, in the form the overlap sweep takes: `∂/∂p = A·t + B`,
+    /// `∂/∂t = C·p + D` as `[A, B, C, D]` ([`OptaxDice::grads`] multiplied out).
+    fn coefs(&self, [i, p, t]: [f64; 3], a: f64) -> [f64; 4] {
+        let num = i + self.smooth;
+        let den = i + self.alpha * (p - i) + self.beta * (t - i) + self.smooth;
+        let q = a * (num / (den * den));
+        let slope = -a / den + q * (1.0 - self.alpha - self.beta);
+        [slope, q * self.alpha, slope, q * self.beta]
+    }
+}
+
+/// optax's summed axes of a tensor with `ndim` axes: `axis` (batch and
+/// spatial axes only), or every axis but the first and the last.
+fn optax_mask(loss: &'static str, ndim: usize, axis: &Option<Vec<isize>>) -> Result<Vec<bool>> {
+    match axis {
+        None => Ok((0..ndim).map(|a| a >= 1 && a + 1 < ndim).collect()),
+        Some(a) => {
+            let m = axes_mask(loss, "axis", a, ndim)?;
+            if m[ndim - 1] {
+                return Err(LossError::Unsupported {
+                    loss,
+                    message: format!(
+                        "option `axis` = {a:?} is not supported: expected batch and spatial axes only \
+                         (losslab sums optax's `axis` over those), found the class (last) axis {} among them",
+                        ndim - 1
+                    ),
+                });
+            }
+            Ok(m)
+        }
+    }
+}
+
+/// The optax dice losses' sums on the overlap sweep ([`overlap`]): the
+/// tensors, the activation, and per group (the axes not summed over, the class
+/// last) `[Σ p·t, Σ p, Σ t]`.
+struct OptaxFused<'a, T> {
+    lay: Layout,
+    act: overlap::Activation,
+    x: &'a [T],
+    t: &'a [T],
+    /// The shape of the groups (the class axis last).
+    groups: Vec<usize>,
+    sums: Vec<[f64; 3]>,
+}
+
+impl<'a, T: Float> OptaxFused<'a, T> {
+    /// The sweep's sums for predictions `x` and targets `t` (contiguous, when
+    /// given) of `shape`, summed over `mask`: `None` where the sweep does not
+    /// apply ([`Layout::new`]) and where, without the softmax, a row of
+    /// probabilities does not sum to 1 (the general path then says where).
+    fn new(x: Option<&'a [T]>, t: Option<&'a [T]>, shape: &[usize], mask: &[bool], apply: bool) -> Option<Self> {
+        let (x, t) = (x?, t?);
+        let c = shape[shape.len() - 1];
+        let act = match (apply, c) {
+            (false, _) => overlap::Activation::Probabilities(c),
+            (true, 1) => overlap::Activation::Sigmoid,
+            (true, _) => overlap::Activation::Softmax(c),
+        };
+        let lay = Layout::new(shape, mask, act)?;
+        let sums = overlap::sums(&lay, act, x, t, #[inline(always)] |p, t| [p * t, p, t])?;
+        Some(OptaxFused { lay, act, x, t, groups: kept(shape, mask), sums })
+    }
+
+    /// The classes (the groups' last axis).
+    fn classes(&self) -> usize {
+        self.groups[self.groups.len() - 1]
+    }
+
+    /// The unweighted per-(group, class) losses, `1 − coeff`.
+    fn losses(&self, c: DiceCoef) -> Vec<f64> {
+        self.sums.iter().map(|&s| c.loss(s)).collect()
+    }
+
+    /// The gradients with respect to the predictions and the targets (in
+    /// their own shapes) of `Σ a[g] · (1 − coeff[g])`, plus `extra[g]` per
+    /// element of group `g` in the targets' (a class's path through the
+    /// weights; none when empty).
+    fn grads(&self, c: DiceCoef, a: &[f64], extra: &[f64], shapes: (&[usize], &[usize])) -> Gradients<T> {
+        let k = self.classes();
+        let (gx, gt) = overlap::grads(&self.lay, self.act, self.x, self.t, |g| {
+            let mut f = c.coefs(self.sums[g], a[g]);
+            if !extra.is_empty() {
+                f[3] += extra[g % k];
+            }
+            f
+        });
+        Gradients { input: shaped(shapes.0, gx), target: Some(shaped(shapes.1, gt)) }
+    }
 }
 
 impl OptaxDice {
@@ -509,23 +683,7 @@ impl OptaxDice {
                 x
             }
         };
-        let mask = match axis {
-            None => (0..ndim).map(|a| a >= 1 && a + 1 < ndim).collect(),
-            Some(a) => {
-                let m = axes_mask(loss, "axis", a, ndim)?;
-                if m[ndim - 1] {
-                    return Err(LossError::Unsupported {
-                        loss,
-                        message: format!(
-                            "option `axis` = {a:?} is not supported: expected batch and spatial axes only \
-                             (losslab sums optax's `axis` over those), found the class (last) axis {} among them",
-                            ndim - 1
-                        ),
-                    });
-                }
-                m
-            }
-        };
+        let mask = optax_mask(loss, ndim, axis)?;
         let groups = Groups::new(&shape, &mask);
         let i = groups.sums(|k| p[k] * t[k]);
         let ps = groups.sums(|k| p[k]);
@@ -713,8 +871,6 @@ impl DiceLoss {
         Self::default()
     }
     setters!(
-        /// Sets losslab's reduction of the result.
-        reduction: Reduction,
         /// Sets optax's `reduction` across classes (`None`, `Mean` or `Sum`).
         class_reduction: Reduction
     );
@@ -743,81 +899,64 @@ impl DiceLoss {
         DiceCoef { smooth: self.smooth, alpha: self.alpha, beta: self.beta }
     }
 
-    fn prepare<T: Float, D1: Dimension, D2: Dimension>(
+    /// The class weights for `classes` classes: one each, or one for all.
+    fn weights(&self, classes: usize) -> Result<Vec<f64>> {
+        match &self.class_weights {
+            None => Ok(vec![1.0; classes]),
+            Some(w) if w.len() == classes => Ok(w.clone()),
+            Some(w) if w.len() == 1 => Ok(vec![w[0]; classes]),
+            Some(w) => Err(shape_err(
+                Self::NAME,
+                "class_weights",
+                format!("[{classes}] (one weight per class: the size of the last axis)"),
+                &[w.len()],
+            )),
+        }
+    }
+
+    /// The loss, as optax computes it, then reduced by `self.reduction`, and
+    /// its gradients for the upstream gradient `up`.
+    ///
+    /// Predictions and targets contiguous (after optax's trailing-axis
+    /// expansion), the summed axes one run, valid options and weights: the
+    /// overlap sweep ([`overlap`]), the activation (sigmoid, softmax over the
+    /// class axis, or the rows' check) and the three sums per (group, class)
+    /// in one pass, the gradients from them in a second. Everything else, and
+    /// every error, on the general path.
+    fn eval<T: Float, D1: Dimension, D2: Dimension>(
         &self,
-        predictions: &ArrayView<'_, T, D1>,
-        targets: &ArrayView<'_, T, D2>,
-    ) -> Result<(OptaxDice, ClassPlan)> {
+        predictions: ArrayView<'_, T, D1>,
+        targets: ArrayView<'_, T, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
         check_class_reduction(Self::NAME, self.class_reduction)?;
         check_smooth(Self::NAME, self.smooth)?;
         let shape = optax_shapes(Self::NAME, predictions.shape(), targets.shape())?;
-        let act = if self.apply_softmax { Activation::Auto } else { Activation::Identity };
-        let d = OptaxDice::new(Self::NAME, shape, widen(predictions), widen(targets), act, &self.axis)?;
-        let weights = match &self.class_weights {
-            None => vec![1.0; d.classes],
-            Some(w) if w.len() == d.classes => w.clone(),
-            Some(w) if w.len() == 1 => vec![w[0]; d.classes],
-            Some(w) => {
-                return Err(shape_err(
-                    Self::NAME,
-                    "class_weights",
-                    format!("[{}] (one weight per class: the size of the last axis)", d.classes),
-                    &[w.len()],
-                ))
+        let coef = self.coef();
+        let shapes = (predictions.shape(), targets.shape());
+        // Errors in the axes or the weights: the general path reports them in its order.
+        if let (Ok(mask), Ok(weights)) = (optax_mask(Self::NAME, shape.len(), &self.axis), self.weights(shape[shape.len() - 1])) {
+            if let Some(f) = OptaxFused::new(predictions.as_slice(), targets.as_slice(), &shape, &mask, self.apply_softmax) {
+                let plan = ClassPlan::new(&f.groups, weights, self.ignore_background, self.class_reduction);
+                let reducer = batch_reducer(self.reduction, &plan.out_shape);
+                let scales = up.scales(Self::NAME, &reducer)?;
+                let value = reducer.output(plan.forward(&f.losses(coef)));
+                return Ok((value, scales.map(|sc| f.grads(coef, &plan.backward(&sc), &[], shapes))));
             }
-        };
-        let plan = ClassPlan::new(&d, weights, self.ignore_background, self.class_reduction);
-        Ok((d, plan))
+        }
+        let act = if self.apply_softmax { Activation::Auto } else { Activation::Identity };
+        let d = OptaxDice::new(Self::NAME, shape, widen(&predictions), widen(&targets), act, &self.axis)?;
+        let plan = ClassPlan::new(&d.groups.out_shape, self.weights(d.classes)?, self.ignore_background, self.class_reduction);
+        let reducer = batch_reducer(self.reduction, &plan.out_shape);
+        let scales = up.scales(Self::NAME, &reducer)?;
+        let value = reducer.output(plan.forward(&d.losses(coef)));
+        Ok((value, scales.map(|sc| {
+            let (gx, gt) = d.grads(coef, &plan.backward(&sc));
+            Gradients { input: narrow(shapes.0, gx), target: Some(narrow(shapes.1, gt)) }
+        })))
     }
 
-    /// The loss, as optax computes it, then reduced by `self.reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        predictions: ArrayView<'_, T, D1>,
-        targets: ArrayView<'_, T, D2>,
-    ) -> Result<ArrayD<T>> {
-        let (d, plan) = self.prepare(&predictions, &targets)?;
-        let out = plan.forward(&d.losses(self.coef()));
-        Ok(batch_reducer(self.reduction, &plan.out_shape).output(out))
-    }
-
-    /// The gradients of `Σ grad_output · loss` with respect to `predictions`
-    /// ([`Gradients::input`], in `predictions`' own shape) and `targets`
-    /// ([`Gradients::target`]).
-    ///
-    /// # Errors
-    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-    /// have the result's shape.
-    pub fn backward<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        predictions: ArrayView<'_, T, D1>,
-        targets: ArrayView<'_, T, D2>,
-        grad_output: ArrayViewD<'_, T>,
-    ) -> Result<Gradients<T>> {
-        let (d, plan) = self.prepare(&predictions, &targets)?;
-        let scales = batch_reducer(self.reduction, &plan.out_shape).scales(Self::NAME, &grad_output)?;
-        let a = plan.backward(&scales);
-        let (gx, gt) = d.grads(self.coef(), &a);
-        Ok(Gradients { input: narrow(predictions.shape(), gx), target: Some(narrow(targets.shape(), gt)) })
-    }
-
-    /// The loss and its gradients (of the result's sum when unreduced).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        predictions: ArrayView<'_, T, D1>,
-        targets: ArrayView<'_, T, D2>,
-    ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let value = self.forward(predictions.view(), targets.view())?;
-        let g = ArrayD::from_elem(value.shape(), T::one());
-        let grads = self.backward(predictions, targets, g.view())?;
-        Ok((value, grads))
-    }
+    loss_methods!(optax: eval, (predictions: float, targets: float_any), "`input` w.r.t. `predictions`, in its own shape; `target` w.r.t. `targets`");
 }
 
 /// Class weights, background dropping and the reduction across classes of
@@ -834,10 +973,11 @@ struct ClassPlan {
 }
 
 impl ClassPlan {
-    fn new(d: &OptaxDice, weights: Vec<f64>, ignore_background: bool, class_reduction: Reduction) -> Self {
-        let classes = d.classes;
+    /// The plan for groups of shape `groups` (the class axis last).
+    fn new(groups: &[usize], weights: Vec<f64>, ignore_background: bool, class_reduction: Reduction) -> Self {
+        let classes = groups[groups.len() - 1];
         let first = usize::from(ignore_background && classes > 1);
-        let mut out_shape = d.groups.out_shape.clone();
+        let mut out_shape = groups.to_vec();
         let last = out_shape.len() - 1;
         match class_reduction {
             Reduction::None => out_shape[last] = classes - first,
@@ -847,7 +987,7 @@ impl ClassPlan {
         }
         // The groups without the class axis: counted from the shape, not as
         // count / classes, which is 0 for a zero-sized class axis whatever the other axes.
-        let rows = d.groups.out_shape[..last].iter().product();
+        let rows = groups[..last].iter().product();
         ClassPlan { classes, weights, first, class_reduction, out_shape, rows }
     }
     fn kept(&self) -> usize {
@@ -942,35 +1082,11 @@ impl BinaryDiceLoss {
         Self::default()
     }
     setters!(
-        /// Sets losslab's reduction of the result.
-        reduction: Reduction,
         /// Sets `smooth`.
         smooth: f64,
         /// Sets `apply_sigmoid`.
         apply_sigmoid: bool
     );
-    fn inner<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        predictions: &ArrayView<'_, T, D1>,
-        targets: &ArrayView<'_, T, D2>,
-    ) -> Result<(DiceLoss, ArrayD<T>, ArrayD<T>)> {
-        let (ps, ts) = (predictions.shape(), targets.shape());
-        if ps.is_empty() || ts.is_empty() {
-            return Err(shape_err(Self::NAME, if ps.is_empty() { "predictions" } else { "targets" }, "at least 1 dimension", &[]));
-        }
-        if ps.len() == ts.len() {
-            // Before the class axis is added, so that the message shows the shapes given.
-            same_shape(Self::NAME, "predictions", ps, "targets", ts)?;
-        }
-        let mut p = predictions.to_owned().into_dyn();
-        let mut t = targets.to_owned().into_dyn();
-        if ps.len() == ts.len() && ps[ps.len() - 1] != 1 {
-            p = p.insert_axis(ndarray::Axis(ps.len()));
-            t = t.insert_axis(ndarray::Axis(ts.len()));
-        }
-        let d = DiceLoss::new().smooth(self.smooth).apply_softmax(self.apply_sigmoid).reduction(self.reduction);
-        Ok((d, p, t))
-    }
     fn rename(e: LossError) -> LossError {
         match e {
             LossError::Shape { tensor, expected, found, .. } => LossError::Shape { loss: Self::NAME, tensor, expected, found },
@@ -983,54 +1099,35 @@ impl BinaryDiceLoss {
         }
     }
 
-    /// The loss, as optax computes it, then reduced by `self.reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward<T: Float, D1: Dimension, D2: Dimension>(
+    /// [`DiceLoss`]'s evaluation on views of the tensors with optax's channel
+    /// axis appended (no copy: contiguous tensors stay on its overlap sweep),
+    /// the gradients back in the tensors' own shapes.
+    fn eval<T: Float, D1: Dimension, D2: Dimension>(
         &self,
         predictions: ArrayView<'_, T, D1>,
         targets: ArrayView<'_, T, D2>,
-    ) -> Result<ArrayD<T>> {
-        let (d, p, t) = self.inner(&predictions, &targets)?;
-        d.forward(p.view(), t.view()).map_err(Self::rename)
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        let (ps, ts) = (predictions.shape().to_vec(), targets.shape().to_vec());
+        if ps.is_empty() || ts.is_empty() {
+            return Err(shape_err(Self::NAME, if ps.is_empty() { "predictions" } else { "targets" }, "at least 1 dimension", &[]));
+        }
+        if ps.len() == ts.len() {
+            // Before the class axis is added, so that the message shows the shapes given.
+            same_shape(Self::NAME, "predictions", &ps, "targets", &ts)?;
+        }
+        let (mut p, mut t) = (predictions.into_dyn(), targets.into_dyn());
+        if ps.len() == ts.len() && ps[ps.len() - 1] != 1 {
+            p = p.insert_axis(ndarray::Axis(ps.len()));
+            t = t.insert_axis(ndarray::Axis(ts.len()));
+        }
+        let d = DiceLoss::new().smooth(self.smooth).apply_softmax(self.apply_sigmoid).reduction(self.reduction);
+        let (value, grads) = d.eval(p, t, up).map_err(Self::rename)?;
+        let reshape = |a: ArrayD<T>, s: &[usize]| a.into_shape_with_order(IxDyn(s)).expect("same size");
+        Ok((value, grads.map(|g| Gradients { input: reshape(g.input, &ps), target: g.target.map(|t| reshape(t, &ts)) })))
     }
 
-    /// The gradients of `Σ grad_output · loss` with respect to `predictions`
-    /// ([`Gradients::input`]) and `targets` ([`Gradients::target`]), in their own shapes.
-    ///
-    /// # Errors
-    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-    /// have the result's shape.
-    pub fn backward<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        predictions: ArrayView<'_, T, D1>,
-        targets: ArrayView<'_, T, D2>,
-        grad_output: ArrayViewD<'_, T>,
-    ) -> Result<Gradients<T>> {
-        let (d, p, t) = self.inner(&predictions, &targets)?;
-        let g = d.backward(p.view(), t.view(), grad_output).map_err(Self::rename)?;
-        let reshape = |a: ArrayD<T>, s: &[usize]| a.into_shape_with_order(ndarray::IxDyn(s)).expect("same size");
-        Ok(Gradients {
-            input: reshape(g.input, predictions.shape()),
-            target: g.target.map(|t| reshape(t, targets.shape())),
-        })
-    }
-
-    /// The loss and its gradients (of the result's sum when unreduced).
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, D1: Dimension, D2: Dimension>(
-        &self,
-        predictions: ArrayView<'_, T, D1>,
-        targets: ArrayView<'_, T, D2>,
-    ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let value = self.forward(predictions.view(), targets.view())?;
-        let g = ArrayD::from_elem(value.shape(), T::one());
-        let grads = self.backward(predictions, targets, g.view())?;
-        Ok((value, grads))
-    }
+    loss_methods!(optax: eval, (predictions: float, targets: float_any), "`input` w.r.t. `predictions`, `target` w.r.t. `targets`, in their own shapes");
 }
 
 /// Generalized Dice loss with automatic class weights,
@@ -1094,8 +1191,6 @@ impl MulticlassGeneralizedDiceLoss {
         Self::default()
     }
     setters!(
-        /// Sets losslab's reduction of the result.
-        reduction: Reduction,
         /// Sets `smooth`.
         smooth: f64,
         /// Sets `apply_softmax`.
@@ -1108,27 +1203,14 @@ impl MulticlassGeneralizedDiceLoss {
         DiceCoef { smooth: self.smooth, alpha: 0.5, beta: 0.5 }
     }
 
-    /// The prepared dice, the raw weights `w`, their sum, and the plan.
-    fn prepare<T: Float, D: Dimension>(
-        &self,
-        predictions: &ArrayView<'_, T, D>,
-        targets: &ArrayView<'_, T, D>,
-    ) -> Result<(OptaxDice, Vec<f64>, Vec<f64>, ClassPlan)> {
-        check_smooth(Self::NAME, self.smooth)?;
-        same_shape(Self::NAME, "predictions", predictions.shape(), "targets", targets.shape())?;
-        let shape = predictions.shape().to_vec();
-        if shape.is_empty() {
-            return Err(shape_err(Self::NAME, "predictions", "at least 1 dimension: (..., num_classes)", &shape));
-        }
-        let act = if self.apply_softmax { Activation::Auto } else { Activation::Identity };
-        let d = OptaxDice::new(Self::NAME, shape, widen(predictions), widen(targets), act, &None)?;
-        let k = d.classes;
-        let freq: Vec<f64> = (0..k).map(|c| sum_f64(d.t.iter().skip(c).step_by(k).copied())).collect();
+    /// The raw weights `w_c = 1 / (f_c² + ε)` of the class frequencies `freq`,
+    /// and the plan with their normalised form `C · w_c / Σ w`.
+    fn plan(&self, groups: &[usize], freq: &[f64]) -> (Vec<f64>, ClassPlan) {
+        let k = freq.len();
         let w: Vec<f64> = freq.iter().map(|f| 1.0 / (f * f + Self::EPSILON)).collect();
         let total = sum_f64(w.iter().copied());
         let normalised = w.iter().map(|wc| wc / total * k as f64).collect();
-        let plan = ClassPlan::new(&d, normalised, self.ignore_background, Reduction::None);
-        Ok((d, freq, w, plan))
+        (w, ClassPlan::new(groups, normalised, self.ignore_background, Reduction::None))
     }
 
     fn reducer(&self) -> Reducer {
@@ -1142,34 +1224,14 @@ impl MulticlassGeneralizedDiceLoss {
         sum_f64(out) / n
     }
 
-    /// The scalar loss, as optax computes it, then reduced by `self.reduction`.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward<T: Float, D: Dimension>(&self, predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-        let (d, _, _, plan) = self.prepare(&predictions, &targets)?;
-        Ok(self.reducer().output(vec![Self::value(&plan, &d.losses(self.coef()))]))
-    }
-
-    /// The gradients of `grad_output · loss` with respect to `predictions`
-    /// ([`Gradients::input`]) and `targets` ([`Gradients::target`], through the
-    /// dice terms and through the class weights).
-    ///
-    /// # Errors
-    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-    /// have the result's shape.
-    pub fn backward<T: Float, D: Dimension>(
-        &self,
-        predictions: ArrayView<'_, T, D>,
-        targets: ArrayView<'_, T, D>,
-        grad_output: ArrayViewD<'_, T>,
-    ) -> Result<Gradients<T>> {
-        let (d, freq, w, plan) = self.prepare(&predictions, &targets)?;
-        let s = self.reducer().scales(Self::NAME, &grad_output)?.at(0);
-        let k = d.classes;
-        let kept = plan.kept();
+    /// For the gradient of `s · ℓ`: the factor of each per-(group, class)
+    /// dice term, `a = s/M · ŵ_c`, and per class the gradient of the class
+    /// frequency (the weights' path), given the unweighted per-(group, class)
+    /// losses, the frequencies and the raw weights.
+    fn factors(plan: &ClassPlan, losses: &[f64], freq: &[f64], w: &[f64], s: f64) -> (Vec<f64>, Vec<f64>) {
+        let k = plan.classes;
         let rows = plan.rows;
-        let m = (rows * kept) as f64;
+        let m = (rows * plan.kept()) as f64;
         // per (group, class): ∂ℓ/∂dice = s/M · ŵ_c
         let mut a = vec![0.0; rows * k];
         for r in 0..rows {
@@ -1177,16 +1239,14 @@ impl MulticlassGeneralizedDiceLoss {
                 a[r * k + c] = s / m * plan.weights[c];
             }
         }
-        let (gx, mut gt) = d.grads(self.coef(), &a);
         // the weights' path: b_c = ∂ℓ/∂ŵ_c = s/M Σ_r dice[r, c] (kept classes)
-        let losses = d.losses(self.coef());
         let b: Vec<f64> = (0..k)
             .map(|c| if c < plan.first { 0.0 } else { s / m * sum_f64((0..rows).map(|r| losses[r * k + c])) })
             .collect();
         let total = sum_f64(w.iter().copied());
-        let bw = sum_f64(b.iter().zip(&w).map(|(b, w)| b * w)) / total;
+        let bw = sum_f64(b.iter().zip(w).map(|(b, w)| b * w)) / total;
         let kf = k as f64;
-        let g_f: Vec<f64> = (0..k)
+        let g_f = (0..k)
             .map(|j| {
                 let g_w = kf / total * (b[j] - bw);
                 // w = 1 / (f² + ε): ∂w/∂f = −2f / (f² + ε)²
@@ -1194,26 +1254,63 @@ impl MulticlassGeneralizedDiceLoss {
                 g_w * (-2.0 * freq[j] / (den * den))
             })
             .collect();
-        for (i, g) in gt.iter_mut().enumerate() {
-            *g += g_f[i % k];
-        }
-        Ok(Gradients { input: narrow(predictions.shape(), gx), target: Some(narrow(targets.shape(), gt)) })
+        (a, g_f)
     }
 
-    /// The loss and its gradients.
+    /// The scalar loss, as optax computes it, then reduced by `self.reduction`,
+    /// and its gradients for the upstream gradient `up` (the targets' through
+    /// the dice terms and through the class weights).
     ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward_backward<T: Float, D: Dimension>(
+    /// Contiguous tensors take the overlap sweep ([`overlap`]): the
+    /// activation and the sums per (sample, class) in one pass (the class
+    /// frequencies from the targets' sums), the gradients in a second. Other
+    /// layouts, and every error, on the general path.
+    fn eval<T: Float, D: Dimension>(
         &self,
         predictions: ArrayView<'_, T, D>,
         targets: ArrayView<'_, T, D>,
-    ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let value = self.forward(predictions.view(), targets.view())?;
-        let g = ArrayD::from_elem(value.shape(), T::one());
-        let grads = self.backward(predictions, targets, g.view())?;
-        Ok((value, grads))
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        check_smooth(Self::NAME, self.smooth)?;
+        same_shape(Self::NAME, "predictions", predictions.shape(), "targets", targets.shape())?;
+        let shape = predictions.shape().to_vec();
+        if shape.is_empty() {
+            return Err(shape_err(Self::NAME, "predictions", "at least 1 dimension: (..., num_classes)", &shape));
+        }
+        let coef = self.coef();
+        let shapes = (predictions.shape(), targets.shape());
+        let mask = optax_mask(Self::NAME, shape.len(), &None)?;
+        if let Some(f) = OptaxFused::new(predictions.as_slice(), targets.as_slice(), &shape, &mask, self.apply_softmax) {
+            let k = f.classes();
+            let freq: Vec<f64> = (0..k).map(|c| sum_f64(f.sums.iter().skip(c).step_by(k).map(|s| s[2]))).collect();
+            let (w, plan) = self.plan(&f.groups, &freq);
+            let scales = up.scales(Self::NAME, &self.reducer())?;
+            let losses = f.losses(coef);
+            let value = self.reducer().output(vec![Self::value(&plan, &losses)]);
+            return Ok((value, scales.map(|sc| {
+                let (a, g_f) = Self::factors(&plan, &losses, &freq, &w, sc.at(0));
+                f.grads(coef, &a, &g_f, shapes)
+            })));
+        }
+        let act = if self.apply_softmax { Activation::Auto } else { Activation::Identity };
+        let d = OptaxDice::new(Self::NAME, shape, widen(&predictions), widen(&targets), act, &None)?;
+        let k = d.classes;
+        let freq: Vec<f64> = (0..k).map(|c| sum_f64(d.t.iter().skip(c).step_by(k).copied())).collect();
+        let (w, plan) = self.plan(&d.groups.out_shape, &freq);
+        let scales = up.scales(Self::NAME, &self.reducer())?;
+        let losses = d.losses(coef);
+        let value = self.reducer().output(vec![Self::value(&plan, &losses)]);
+        Ok((value, scales.map(|sc| {
+            let (a, g_f) = Self::factors(&plan, &losses, &freq, &w, sc.at(0));
+            let (gx, mut gt) = d.grads(coef, &a);
+            for (i, g) in gt.iter_mut().enumerate() {
+                *g += g_f[i % k];
+            }
+            Gradients { input: narrow(shapes.0, gx), target: Some(narrow(shapes.1, gt)) }
+        })))
     }
+
+    loss_methods!(optax: eval, (predictions: float, targets: float), "`input` w.r.t. `predictions`; `target` w.r.t. `targets`, through the dice terms and through the class weights");
 }
 
 free_fn! {
@@ -1333,10 +1430,6 @@ impl Default for JaccardLoss {
     }
 }
 
-/// What the Jaccard loss's `prepare` gives: the input and the target in
-/// `f64`, the reduction groups, and each group's `[intersection, union]`.
-type Prepared = (Vec<f64>, Vec<f64>, Groups, Vec<[f64; 2]>);
-
 impl JaccardLoss {
     const NAME: &'static str = "jaccard_loss";
     /// losslab's defaults: `Mean`, `smooth = 1`, per-sample sums.
@@ -1350,11 +1443,13 @@ impl JaccardLoss {
         axis: Option<Vec<isize>>
     );
 
-    fn prepare<T: Float, D: Dimension>(
-        &self,
-        input: &ArrayView<'_, T, D>,
-        target: &ArrayView<'_, T, D>,
-    ) -> Result<Prepared> {
+    /// The loss, one value per index of the axes not summed over, reduced,
+    /// and its gradients for the upstream gradient `up`.
+    ///
+    /// Contiguous tensors whose summed axes are one run take the overlap
+    /// sweep ([`overlap`]): `[I, U]` per group in vectorised lanes, then both
+    /// gradients from them in a second pass; other layouts the general path.
+    fn eval<T: Float, D: Dimension>(&self, input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
         crate::machinery::error::check_option(Self::NAME, "smooth", self.smooth, self.smooth >= 0.0, "a number >= 0")?;
         same_shape(Self::NAME, "input", input.shape(), "target", target.shape())?;
         let shape = input.shape();
@@ -1362,53 +1457,47 @@ impl JaccardLoss {
             None => (0..shape.len()).map(|a| a >= 1).collect(),
             Some(a) => axes_mask(Self::NAME, "axis", a, shape.len())?,
         };
-        let (p, t) = (widen(input), widen(target));
+        let reducer = batch_reducer(self.reduction, &kept(shape, &mask));
+        let scales = up.scales(Self::NAME, &reducer)?;
+        let s = self.smooth;
+        let loss = |[i, u]: [f64; 2]| 1.0 - (i + s) / (u + s);
+        let id = overlap::Activation::Identity;
+        if let (Some(p), Some(t), Some(lay)) = (input.as_slice(), target.as_slice(), Layout::new(shape, &mask, id)) {
+            let sums = overlap::sums(&lay, id, p, t, #[inline(always)] |p, t| [p * t, p + t - p * t]).expect("no pixel to check");
+            let value = reducer.output(sums.iter().map(|&v| loss(v)).collect());
+            return Ok((value, scales.map(|sc| {
+                // ∂ℓ/∂p = −(t (U + s) − (I + s)(1 − t)) / (U + s)², multiplied out: a·t + b
+                let (gp, gt) = overlap::grads(&lay, id, p, t, |g| {
+                    let [i, u] = sums[g];
+                    let (n, d, c) = (i + s, u + s, sc.at(g));
+                    let (slope, b) = (-c * (d + n) / (d * d), c * n / (d * d));
+                    [slope, b, slope, b]
+                });
+                Gradients { input: shaped(shape, gp), target: Some(shaped(shape, gt)) }
+            })));
+        }
+        let (p, t) = (widen(&input), widen(&target));
         let groups = Groups::new(shape, &mask);
         let i = groups.sums(|k| p[k] * t[k]);
         let u = groups.sums(|k| p[k] + t[k] - p[k] * t[k]);
-        let sums = i.into_iter().zip(u).map(|(i, u)| [i, u]).collect();
-        Ok((p, t, groups, sums))
+        let sums: Vec<[f64; 2]> = i.into_iter().zip(u).map(|(i, u)| [i, u]).collect();
+        let value = reducer.output(sums.iter().map(|&v| loss(v)).collect());
+        Ok((value, scales.map(|sc| {
+            let mut gp = vec![0.0; p.len()];
+            let mut gt = vec![0.0; p.len()];
+            for k in 0..p.len() {
+                let g = groups.of[k];
+                let [i, u] = sums[g];
+                let (n, d) = (i + s, u + s);
+                let c = sc.at(g);
+                gp[k] = -c * (t[k] * d - n * (1.0 - t[k])) / (d * d);
+                gt[k] = -c * (p[k] * d - n * (1.0 - p[k])) / (d * d);
+            }
+            Gradients { input: narrow(input.shape(), gp), target: Some(narrow(target.shape(), gt)) }
+        })))
     }
 
-    /// The loss, one value per index of the axes not summed over, reduced.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub fn forward<T: Float, D: Dimension>(&self, input: ArrayView<'_, T, D>, target: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
-        let (_, _, groups, sums) = self.prepare(&input, &target)?;
-        let s = self.smooth;
-        let losses = sums.iter().map(|&[i, u]| 1.0 - (i + s) / (u + s)).collect();
-        Ok(batch_reducer(self.reduction, &groups.out_shape).output(losses))
-    }
-
-    /// The gradients of `Σ grad_output · loss` with respect to `input` and `target`.
-    ///
-    /// # Errors
-    /// See the type's docs; also [`LossError::Shape`] if `grad_output` does not
-    /// have the result's shape.
-    pub fn backward<T: Float, D: Dimension>(
-        &self,
-        input: ArrayView<'_, T, D>,
-        target: ArrayView<'_, T, D>,
-        grad_output: ArrayViewD<'_, T>,
-    ) -> Result<Gradients<T>> {
-        let (p, t, groups, sums) = self.prepare(&input, &target)?;
-        let scales = batch_reducer(self.reduction, &groups.out_shape).scales(Self::NAME, &grad_output)?;
-        let s = self.smooth;
-        let mut gp = vec![0.0; p.len()];
-        let mut gt = vec![0.0; p.len()];
-        for k in 0..p.len() {
-            let g = groups.of[k];
-            let [i, u] = sums[g];
-            let (n, d) = (i + s, u + s);
-            let c = scales.at(g);
-            gp[k] = -c * (t[k] * d - n * (1.0 - t[k])) / (d * d);
-            gt[k] = -c * (p[k] * d - n * (1.0 - p[k])) / (d * d);
-        }
-        Ok(Gradients { input: narrow(input.shape(), gp), target: Some(narrow(target.shape(), gt)) })
-    }
-
-    loss_methods!(torch: composed, (input: float, target: float));
+    loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input`, `target` w.r.t. `target`");
 }
 
 free_fn! {

@@ -1,5 +1,5 @@
 //! The per-row losses on the row sweep (Keras's and optax's among them; and `kl_div` on the element-wise
-//! sweep) allocate their result, their gradients and a few bytes of shape,
+//! sweep; and the overlap losses on the overlap sweep) allocate their result, their gradients and a few bytes of shape,
 //! nothing in proportion to the input beyond that: no widened copies, no
 //! temporaries. Its own test binary, so that no other test allocates while it
 //! counts (the count is over every thread: rayon's workers included).
@@ -7,10 +7,10 @@
 mod common;
 
 use common::alloc::{pools, Counting, ALLOCS, ARMED, BYTES};
-use losslab::keras::{CategoricalCrossentropy, CategoricalFocalCrossentropy, KlDivergence as KerasKl, SparseCategoricalCrossentropy};
+use losslab::keras::{CategoricalCrossentropy, CategoricalFocalCrossentropy, Dice, KlDivergence as KerasKl, SparseCategoricalCrossentropy, Tversky};
 use losslab::optax::KlDivergence as OptaxKl;
-use losslab::{KlDivLoss, MultiMarginLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, NllLoss};
-use ndarray::{Array1, Array2};
+use losslab::{BinaryDiceLoss, DiceLoss, JaccardLoss, KlDivLoss, MulticlassGeneralizedDiceLoss, MultiMarginLoss, MultilabelMarginLoss, MultilabelSoftMarginLoss, NllLoss};
+use ndarray::{Array1, Array2, Array3};
 use std::sync::atomic::Ordering;
 
 #[global_allocator]
@@ -67,6 +67,47 @@ fn forward_backward_allocates_its_result_and_gradients_only() {
         for (what, want, got) in cases {
             eprintln!("{what}, {threads} thread(s): {got} bytes per call (gradients {want})");
             assert!(got >= want && got <= want + slack, "{what}, {threads} thread(s): {got} bytes per call, gradients {want}");
+        }
+    }
+}
+
+/// The overlap losses (Keras's dice and tversky, optax's dice losses, the
+/// Jaccard loss) allocate their two gradients and, per group of their
+/// result, a few `f64`s (the sums, the losses, the upstream gradient widened,
+/// the result): no widened copy of a tensor, no temporary of its size.
+#[test]
+fn overlap_losses_allocate_their_gradients_and_per_group_sums_only() {
+    let pools = pools();
+    let (n, c) = (2048usize, 300usize);
+    let y = Array2::from_shape_fn((n, c), |(i, j)| f32::from(u8::from((i * 7 + j * 3) % 5 < 2)));
+    let p = Array2::from_shape_fn((n, c), |(i, j)| ((i * 13 + j * 5) % 17) as f32 * 0.05 + 0.01);
+    // optax's layout: (N, pixels, classes).
+    let (b, px, k) = (4usize, 40_000usize, 4usize);
+    let x3 = Array3::from_shape_fn((b, px, k), |(i, j, l)| ((i * 31 + j * 17 + l * 7) % 23) as f32 * 0.3 - 3.0);
+    let t3 = Array3::from_shape_fn((b, px, k), |(i, j, l)| f32::from(u8::from((i + j + l) % k == 0)));
+    let grads = 2 * n * c * 4;
+    let grads3 = 2 * b * px * k * 4;
+    // Per group: its sums (up to 3 f64), its loss (f64), the upstream ones and
+    // their widening, the result: 64 bytes, and a few KiB of shapes and queues.
+    let per_group = 64;
+    let slack = 16 << 10;
+    for (threads, pool) in &pools {
+        let cases: Vec<(&str, usize, usize)> = vec![
+            ("keras dice (one scalar)", grads, bytes_per_call(pool, || Dice::new().forward_backward(y.view(), p.view()).unwrap())),
+            ("keras tversky (per row)", grads + n * per_group, bytes_per_call(pool, || Tversky::new().axis(Some(vec![1])).forward_backward(y.view(), p.view()).unwrap())),
+            ("jaccard_loss (per row)", grads + n * per_group, bytes_per_call(pool, || JaccardLoss::new().forward_backward(p.view(), y.view()).unwrap())),
+            ("jaccard_loss (per column)", grads + c * per_group, bytes_per_call(pool, || JaccardLoss::new().axis(Some(vec![0])).forward_backward(p.view(), y.view()).unwrap())),
+            ("optax binary_dice_loss", grads + n * per_group, bytes_per_call(pool, || BinaryDiceLoss::new().forward_backward(p.view(), y.view()).unwrap())),
+            ("optax dice_loss", grads3 + b * k * per_group, bytes_per_call(pool, || DiceLoss::new().forward_backward(x3.view(), t3.view()).unwrap())),
+            (
+                "optax multiclass_generalized_dice_loss",
+                grads3 + b * k * per_group,
+                bytes_per_call(pool, || MulticlassGeneralizedDiceLoss::new().forward_backward(x3.view(), t3.view()).unwrap()),
+            ),
+        ];
+        for (what, bound, got) in cases {
+            eprintln!("{what}, {threads} thread(s): {got} bytes per call (bound {bound})");
+            assert!(got >= grads.min(grads3) && got <= bound + slack, "{what}, {threads} thread(s): {got} bytes per call, bound {bound}");
         }
     }
 }

@@ -49,6 +49,8 @@ mod linear_ce_sharded;
 mod metric;
 #[path = "names.rs"]
 mod names;
+#[path = "overlap.rs"]
+mod overlap;
 #[path = "policy.rs"]
 mod policy;
 #[path = "preference.rs"]

@@ -14,6 +14,9 @@
 //! - [`chain`]: the CTC losses' chain lattices: each sequence's α–β
 //!   recursion vectorised along its states and its gradient rows in one
 //!   call, the sequences in parallel.
+//! - [`overlap`]: the overlap losses (Dice, Tversky, Jaccard): sums per
+//!   group over a run of axes in vectorised lanes, then each element's
+//!   gradients from its group's sums, in parallel over fixed pieces.
 //! - [`gemm_bf16`]: matrix products of `bf16` operands accumulated in `f32`
 //!   (AVX512_BF16's dot products), for the LM head.
 //! - [`matmul`]: `f32`/`f64` matrix products through the `gemm` crate, any
@@ -29,6 +32,7 @@ pub(crate) mod chain;
 pub(crate) mod elementwise;
 pub(crate) mod gemm_bf16;
 pub(crate) mod matmul;
+pub(crate) mod overlap;
 pub(crate) mod par;
 pub(crate) mod rows;
 pub(crate) mod simd;
