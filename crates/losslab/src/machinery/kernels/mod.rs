@@ -11,6 +11,9 @@
 //!   computed in `f32`, for that driver.
 //! - [`rows`]: the per-row losses (NLL, multi-margin, multi-label soft
 //!   margin): each row's loss and gradient in one parallel sweep over the rows.
+//! - [`triple`]: element-wise losses of up to three operands of their own
+//!   element types (Gaussian NLL, margin ranking, optax's binary sparsemax):
+//!   loss and gradients in one sweep of the portable vectorised loop.
 //! - [`gemm_bf16`]: matrix products of `bf16` operands accumulated in `f32`
 //!   (AVX512_BF16's dot products), for the LM head.
 //! - [`par`]: the parallel loop (rayon, behind the `rayon` feature) with a
@@ -27,6 +30,7 @@ pub(crate) mod rows;
 pub(crate) mod simd;
 pub(crate) mod softmax_ce;
 pub(crate) mod softmax_ce_half;
+pub(crate) mod triple;
 
 use crate::machinery::float::Float;
 use simd::BlockOps;
