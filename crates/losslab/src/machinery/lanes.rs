@@ -432,16 +432,16 @@ where
     DA: Fn(f64, f64) -> f64 + Copy + Sync,
     DB: Fn(f64, f64) -> f64 + Copy + Sync,
 {
-    use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip, zip_store};
+    use crate::machinery::kernels::rows::{lane_sum_zip, zip_store};
     eval_pair_rows_up(loss, a, b, reduction, up, #[inline(always)] |x: &[T], y: &[T], g: Option<RowGrads<'_, T>>| {
         let c = x.len() as f64;
-        let Some(g) = g else { return lane_sum_zip(x, y, f) / c };
-        // The value's sum and the first gradient in one loop (what `f` and
-        // `da` share is computed once; the sum's lanes are lane_sum_zip's).
-        let s = g.up / c;
-        let (v, _) = lane_sum2_zip_store(x, y, g.gx, #[inline(always)] |p, q| (f(p, q), 0.0, s * da(p, q)));
-        zip_store(x, y, g.go, #[inline(always)] |p, q| s * db(p, q));
-        v / c
+        let v = lane_sum_zip(x, y, f) / c;
+        if let Some(g) = g {
+            let s = g.up / c;
+            zip_store(x, y, g.gx, #[inline(always)] |p, q| s * da(p, q));
+            zip_store(x, y, g.go, #[inline(always)] |p, q| s * db(p, q));
+        }
+        v
     })
 }
 

@@ -176,7 +176,13 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
             tail += l;
         }
     }
-    // A fixed tree over the lanes.
+    lane_tree(acc) + tail
+}
+
+/// The sum of a chunk's [`LANES`] accumulators by a fixed tree (the same
+/// order on every instruction set and thread count).
+#[inline(always)]
+pub(crate) fn lane_tree(mut acc: [f64; LANES]) -> f64 {
     let mut w = LANES;
     while w > 1 {
         w /= 2;
@@ -184,7 +190,7 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
             acc[k] += acc[k + w];
         }
     }
-    acc[0] + tail
+    acc[0]
 }
 
 /// `Σ chunk(k)` over `k ∈ [c0, c1)`, compensated in order (as

@@ -21,7 +21,7 @@
 //! in [`LANES`] lanes combined by a fixed tree; at most [`MAX_PARTS`] parts
 //! fixed by the length alone, compensated in order).
 
-use super::elementwise::{level, sum_chunks, CHUNK, LANES, MAX_PARTS};
+use super::elementwise::{lane_tree, level, sum_chunks, CHUNK, LANES, MAX_PARTS};
 use super::par::{self, SyncPtr};
 use crate::machinery::float::Float;
 
@@ -142,14 +142,7 @@ where
             tail += l;
         }
     }
-    let mut w = LANES;
-    while w > 1 {
-        w /= 2;
-        for k in 0..w {
-            acc[k] += acc[k + w];
-        }
-    }
-    acc[0] + tail
+    lane_tree(acc) + tail
 }
 
 /// The chunks `[c0, c1)`: their sums, compensated in order.
