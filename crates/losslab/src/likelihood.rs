@@ -512,7 +512,9 @@ impl GaussianNllLoss {
     /// axis of 1).
     fn eval_fused<T: Float, D1: Dimension, D2: Dimension>(
         &self,
-        (input, target, var): (&ArrayView<'_, T, D1>, &ArrayView<'_, T, D1>, &ArrayView<'_, T, D2>),
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, T, D1>,
+        var: &ArrayView<'_, T, D2>,
         up: &Upstream<'_, T>,
     ) -> Result<Option<Eval<T, GaussianNllGradients<T>>>> {
         let shape = input.shape();
@@ -571,7 +573,7 @@ impl GaussianNllLoss {
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, GaussianNllGradients<T>>> {
         Self::check_var(&var)?;
-        if let Some(done) = self.eval_fused((&input, &target, &var), up)? {
+        if let Some(done) = self.eval_fused(&input, &target, &var, up)? {
             return Ok(done);
         }
         let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;

@@ -187,6 +187,9 @@ unsafe fn chunks_base<A: Copy, B: Copy, C: Copy, T: Float, F: Fn(A, B, C, f64) -
     chunks::<A, B, C, T, F, M>(f, j, c0, c1)
 }
 
+/// The loop over chunks `[c0, c1)` of a job (one mode, one instruction set).
+type PartFn<A, B, C, T, F> = unsafe fn(&F, &Job3<A, B, C, T>, usize, usize) -> f64;
+
 /// The sweep of mode `M` on this CPU's instruction set; the sum of the losses
 /// (0 without `SUM`).
 ///
@@ -203,7 +206,7 @@ where
     if j.len == 0 {
         return 0.0;
     }
-    let part: unsafe fn(&F, &Job3<A, B, C, T>, usize, usize) -> f64 = match level() {
+    let part: PartFn<A, B, C, T, F> = match level() {
         #[cfg(target_arch = "x86_64")]
         2 => chunks_avx512::<A, B, C, T, F, M>,
         #[cfg(target_arch = "x86_64")]
