@@ -276,12 +276,27 @@ fn o_sparsemax<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let x = c.float("logits");
     // optax reads integer and float labels alike: nonzero is positive.
     if c.is_int("labels") {
-        let l = c.int("labels");
-        c.finish(loss.forward(x.view(), l.view())?, ("logits", None), |g| loss.backward(x.view(), l.view(), g))
+        sparsemax_with(c, &loss, &x, &c.int("labels"))
     } else {
-        // The library takes f32 and f64 labels; here T is generic: its nonzero-ness, as i64.
-        let l = c.float("labels").mapv(|v| i64::from(v.to_wide() != 0.0));
-        c.finish(loss.forward(x.view(), l.view())?, ("logits", None), |g| loss.backward(x.view(), l.view(), g))
+        // The float labels in place: T (f32 or f64) is a BinaryLabel.
+        sparsemax_with(c, &loss, &x, &c.float("labels"))
+    }
+}
+
+/// optax's binary sparsemax loss on labels of type `L`: without an upstream
+/// gradient, value and gradient in one sweep.
+fn sparsemax_with<T: FloatElement, L: losslab::classification::BinaryLabel>(
+    c: &Call<'_, T>,
+    loss: &optax::SparsemaxLoss,
+    x: &ndarray::ArrayViewD<'_, T>,
+    l: &ndarray::ArrayViewD<'_, L>,
+) -> Result<Output<T>> {
+    match (&c.grad_output, c.want_grads) {
+        (None, true) => {
+            let (value, g) = loss.forward_backward(x.view(), l.view())?;
+            Ok(Output { aux: vec![], value, grads: vec![("logits", g.input)] })
+        }
+        _ => c.finish(loss.forward(x.view(), l.view())?, ("logits", None), |g| loss.backward(x.view(), l.view(), g)),
     }
 }
 

@@ -274,11 +274,18 @@ fn gaussian_nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let name = c.spec.qualified_name();
     match (c.opt_float("var"), c.opt_f64("var")) {
         (Some(v), None) => {
-            let value = loss.forward(x.view(), y.view(), v.view())?;
             if !c.want_grads {
-                return Ok(Output { aux: vec![], value, grads: vec![] });
+                return Ok(Output { aux: vec![], value: loss.forward(x.view(), y.view(), v.view())?, grads: vec![] });
             }
-            let g = loss.backward(x.view(), y.view(), v.view(), upstream(c, &value).view())?;
+            // Without an upstream gradient, value and gradients in one sweep.
+            let (value, g) = match &c.grad_output {
+                None => loss.forward_backward(x.view(), y.view(), v.view())?,
+                Some(_) => {
+                    let value = loss.forward(x.view(), y.view(), v.view())?;
+                    let g = loss.backward(x.view(), y.view(), v.view(), upstream(c, &value).view())?;
+                    (value, g)
+                }
+            };
             Ok(Output { aux: vec![], value, grads: vec![("input", g.input), ("target", g.target), ("var", g.var)] })
         }
         // PyTorch's `var` as a Python float: checked for sign as given, then
@@ -309,11 +316,18 @@ fn gaussian_nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
 fn margin_ranking<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MarginRankingLoss::new().reduction(c.reduction()).margin(c.f64("margin"));
     let (a, b, y) = (c.float("input1"), c.float("input2"), c.float("target"));
-    let value = loss.forward(a.view(), b.view(), y.view())?;
     if !c.want_grads {
-        return Ok(Output { aux: vec![], value, grads: vec![] });
+        return Ok(Output { aux: vec![], value: loss.forward(a.view(), b.view(), y.view())?, grads: vec![] });
     }
-    let g = loss.backward(a.view(), b.view(), y.view(), upstream(c, &value).view())?;
+    // Without an upstream gradient, value and gradients in one sweep.
+    let (value, g) = match &c.grad_output {
+        None => loss.forward_backward(a.view(), b.view(), y.view())?,
+        Some(_) => {
+            let value = loss.forward(a.view(), b.view(), y.view())?;
+            let g = loss.backward(a.view(), b.view(), y.view(), upstream(c, &value).view())?;
+            (value, g)
+        }
+    };
     Ok(Output { aux: vec![], value, grads: vec![("input1", g.input1), ("input2", g.input2), ("target", g.target)] })
 }
 

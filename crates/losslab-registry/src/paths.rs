@@ -5,7 +5,7 @@
 //!
 //! Softmax cross entropy (class indices), the six element-wise losses of the
 //! fused kernels (`crates/losslab/src/machinery/kernels`) and the element-wise
-//! losses on the machinery's sweep (`eval_pointwise`), the per-row losses on
+//! losses on the machinery's sweeps (`eval_pointwise`, `eval_triple`), the per-row losses on
 //! the machinery's row sweep (`eval_rows`), the CTC losses on its chain
 //! kernel and the overlap losses (Dice, Tversky, Jaccard) on its overlap sweep
 //! (`kernels::overlap`) leave the general path; the general path widens every element to `f64` and
@@ -146,8 +146,8 @@ static PATHS: &[LossPath] = &[
     },
     sweep_when("torch:kl_div", "the machinery's element-wise sweep (eval_pointwise) when input and target have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type; broadcast or strided operands take the general path (widened to f64)"),
     sweep("torch:poisson_nll_loss"),
-    general("torch:gaussian_nll_loss", "widened to f64 (machinery Pointwise) with the variance broadcast and clamped in f64 temporaries, single-threaded scalar loops"),
-    general("torch:margin_ranking_loss", "three operands broadcast and widened to f64, single-threaded scalar loop; the gradients in a separate pass"),
+    sweep_when("torch:gaussian_nll_loss", "the machinery's three-operand sweep (eval_triple, kernels::triple) when input, target and var have one shape and are contiguous: value and the three gradients in one parallel pass in the tensors' own type (the registry's forward_backward without an upstream gradient), each element in f64 by the general path's formula (the clamp by a select, ln in arithmetic that vectorises, four divisions), the sum in f64 in a fixed order; a reduced loss with one variance per row (var of input's shape without its last axis, or with a last axis of 1), input and target of one shape and contiguous, takes the row sweep (eval_rows: per row the loss and the variance's gradient summed in vectorised lanes, both other gradients written in the same pass); var as a float (the option var), other broadcasts, an unreduced loss with a per-row variance and strided tensors take the general path (widened to f64, the same element formula)"),
+    sweep_when("torch:margin_ranking_loss", "the machinery's three-operand sweep (eval_triple, kernels::triple) when input1, input2 and target have one shape and are contiguous: value and the three gradients in one parallel pass in the tensors' own type (the registry's forward_backward without an upstream gradient), each element in f64 by PyTorch's autograd's products (selects, no libm: vectorised), the sum in f64 in a fixed order; broadcast or strided tensors take the general path (widened to f64, the same element formula)"),
     sweep("torch:hinge_embedding_loss"),
     sweep("torch:soft_margin_loss"),
     rows("torch:multilabel_soft_margin_loss", "the machinery's per-row sweep without weight, input and target of one shape, contiguous: per row, the element-wise loop of BCE with logits (AVX-512 f32 lanes where the CPU has them) for the loss and both gradients in one pass, summed and divided by C; a weight, broadcast or strided operands take the general path"),
@@ -205,7 +205,7 @@ static PATHS: &[LossPath] = &[
     sweep("optax:perceptron_loss"),
     rows("optax:multiclass_perceptron_loss", MULTICLASS_ROWS),
     rows("optax:poly_loss_cross_entropy", "the machinery's per-row sweep when logits and labels have one shape and are contiguous, axis the last: per row the cross-entropy kernel's block maximum and exponential sum, then in one pass p = exp(x - m) / S (a vectorised exp), the loss's sums, the labels' gradient and p kept in the logits' gradient row, then the logits' gradient from it, in parallel in the tensors' own type; broadcast or strided operands, another axis, and inputs with a NaN or infinite logit maximum take the general path (widened to f64)"),
-    general("optax:sparsemax_loss", POINTWISE),
+    sweep_when("optax:sparsemax_loss", "the machinery's three-operand sweep (eval_triple, with no third operand) when logits and labels have one shape and are contiguous: value and the logits' gradient in one parallel pass (the registry's forward_backward without an upstream gradient), the logits read and the results written in their own type, the labels read in theirs (integer or float, in place), sparse_plus by selects (vectorised), the sum in f64 in a fixed order; broadcast or strided operands take the general path (widened to f64, the same element formula)"),
     general("optax:multiclass_sparsemax_loss", SORTS),
     rows("optax:generalized_kl_divergence", PAIR_ROWS),
     rows("optax:kl_divergence", PAIR_ROWS),
@@ -213,7 +213,7 @@ static PATHS: &[LossPath] = &[
     rows("optax:safe_softmax_cross_entropy", "the machinery's per-row sweep when logits and labels have one shape and are contiguous: per row the cross-entropy kernel's block operations (maximum, exponentials stored in the logits' gradient row and summed in f64), then the loss and both gradients in one pass from cache, in parallel in the tensors' own type; broadcast or strided operands, and inputs with a NaN or infinite logit maximum, take the general path"),
     sweep_when("optax:smooth_labels", "the machinery's element-wise sweep (eval_pointwise) on contiguous labels: the smoothed labels in one parallel pass in their own type; the gradient, (1 - alpha) times the upstream gradient, one more sweep over a contiguous upstream gradient of the labels' shape (a fill for a reduced result); strided labels or upstream gradients take the general path (widened to f64)"),
     sweep_when("optax:huber_loss", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order (no libm call: vectorised); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
-    sweep_when("optax:log_cosh", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order, log cosh and tanh by Keras log_cosh's formulas without libm calls (the loop does not vectorise at present: each element costs an exp, a log1p series, a square root and divisions); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
+    sweep_when("optax:log_cosh", "the machinery's element-wise sweep (eval_pointwise) when predictions and targets have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type, the sum in f64 in a fixed order, log cosh and tanh by Keras log_cosh's formulas without libm calls (per element one exp, one log1p series, a square root and one division, in f64 lanes: the loop vectorises, compiled for AVX-512 / AVX2 and chosen at run time); strided operands are widened to f64 by the same formulas, broadcast ones (NumPy's rule) take the general path"),
     chains("optax:ctc_loss"),
     rows("optax:dice_loss", OVERLAP_OPTAX),
     rows("optax:binary_dice_loss", OVERLAP_OPTAX),

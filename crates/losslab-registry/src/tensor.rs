@@ -250,7 +250,7 @@ arg_from!(f32 => F32, f64 => F64, i64 => I64);
 
 /// A float element type the catalog computes in (`f32` or `f64`): moves
 /// arrays in and out of [`Tensor`].
-pub trait FloatElement: losslab::Float {
+pub trait FloatElement: losslab::Float + losslab::classification::BinaryLabel {
     /// The [`Dtype`] of this element type.
     const DTYPE: Dtype;
     /// The array, if `t` holds this element type.

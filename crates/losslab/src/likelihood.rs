@@ -14,10 +14,12 @@ use crate::machinery::broadcast::{broadcast_shapes, Broadcast};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::kernels::elementwise::{logistic, Logistic};
-use crate::machinery::lanes::{eval_lanes_then, eval_mean_rows, eval_pointwise, inlined, last_axis, sum_lane, Eval, Pairing, Upstream};
+use crate::machinery::kernels::par::SyncPtr;
+use crate::machinery::kernels::rows::ln;
+use crate::machinery::lanes::{eval_lanes_then, eval_mean_rows, eval_pointwise, eval_rows, eval_triple, inlined, last_axis, sum_lane, Eval, Pairing, RowGrads, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
-use crate::machinery::reduction::{Gradients, Reduction};
+use crate::machinery::reduction::{Gradients, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension, IxDyn};
 use std::f64::consts::PI;
 
@@ -363,6 +365,15 @@ pub struct GaussianNllGradients<T> {
 /// against `input`'s, as PyTorch's); `Mean` divides by the result's number of
 /// elements.
 ///
+/// `input`, `target` and `var` of one shape, contiguous, take the machinery's
+/// fused three-operand sweep (value and the three gradients in one parallel
+/// pass, in the tensors' own type, each element computed in `f64` by the same
+/// formula as the general path, the log within 1 ulp of libm's); a reduced
+/// loss with one variance per row (`var` of `input`'s shape without its last
+/// axis, or with a last axis of 1) takes the row sweep. Other shapes, strided
+/// tensors and a float `var` are widened to `f64` and computed by the same
+/// element formula. Results are bit-identical whatever the thread count.
+///
 /// # Errors
 /// [`LossError::Domain`] if `var` has a negative entry, or is a negative
 /// scalar (PyTorch: "var has negative entry/entries"; NaN is not negative and
@@ -457,13 +468,101 @@ impl GaussianNllLoss {
         }
     }
 
-    /// PyTorch's clamp under `no_grad` (NaN stays NaN).
-    fn clamp(&self, v: f64) -> f64 {
-        if v < self.eps {
-            self.eps
-        } else {
-            v
+    /// The constant term: `½ log 2π` with `full`, else 0.
+    fn constant(&self) -> f64 {
+        if self.full { 0.5 * (2.0 * PI).ln() } else { 0.0 }
+    }
+
+    /// One element, the fused and the general path's: the loss at `(x, y)`
+    /// with the variance `var` clamped at `eps` (PyTorch's clamp under
+    /// `no_grad`; NaN stays NaN) and `c` added, and its gradients with respect
+    /// to `x`, `y` and `var` scaled by the upstream gradient `s`, in PyTorch's
+    /// order. The log in arithmetic that vectorises ([`ln`]: within 1 ulp of libm's).
+    #[inline(always)]
+    fn element(x: f64, y: f64, var: f64, (eps, c): (f64, f64), s: f64) -> (f64, [f64; 3]) {
+        let v = if var < eps { eps } else { var };
+        let d = x - y;
+        let gx = s * d / v;
+        (0.5 * (ln(v) + d * d / v) + c, [gx, -gx, 0.5 * s * (1.0 / v - d * d / (v * v))])
+    }
+
+    /// The first negative entry of `var` (PyTorch's check; NaN passes), as
+    /// [`negative_var`](Self::negative_var)'s error: a vectorised test over a
+    /// contiguous `var` first, the position only when it fails.
+    fn check_var<T: Float, D: Dimension>(var: &ArrayView<'_, T, D>) -> Result<()> {
+        if let Some(v) = var.as_slice_memory_order() {
+            if !v.iter().fold(false, |neg, x| neg | (x.to_wide() < 0.0)) {
+                return Ok(());
+            }
         }
+        match var.iter().position(|v| v.to_wide() < 0.0) {
+            None => Ok(()),
+            Some(i) => {
+                let pos = crate::machinery::error::unravel(i, var.shape());
+                Err(Self::negative_var(var.iter().nth(i).map_or(f64::NAN, |v| v.to_wide()), pos))
+            }
+        }
+    }
+
+    /// The fused paths of `eval`, `None` where they do not apply: the
+    /// three-operand sweep ([`eval_triple`]) for `input`, `target` and `var` of
+    /// one shape, contiguous; the row sweep ([`eval_rows`]) for a reduced loss
+    /// of `input` and `target` of one shape `(…, C)` and one contiguous variance
+    /// per row (`var` of `input`'s shape without its last axis, or with a last
+    /// axis of 1).
+    fn eval_fused<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        input: &ArrayView<'_, T, D1>,
+        target: &ArrayView<'_, T, D1>,
+        var: &ArrayView<'_, T, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Option<Eval<T, GaussianNllGradients<T>>>> {
+        let shape = input.shape();
+        let (Some(x), Some(y), Some(v)) = (input.as_slice(), target.as_slice(), var.as_slice()) else { return Ok(None) };
+        if target.shape() != shape {
+            return Ok(None);
+        }
+        let k = (self.eps, self.constant());
+        let grads = |[gx, gy, gv]: [Option<ArrayD<T>>; 3]| GaussianNllGradients {
+            input: gx.expect("the gradients of the three"),
+            target: gy.expect("the gradients of the three"),
+            var: gv.expect("the gradients of the three"),
+        };
+        if var.shape() == shape {
+            let done = eval_triple(Self::NAME, shape, (x, y, v), self.reduction, up, [true; 3], #[inline(always)] |x: T, y: T, v: T, s| {
+                Self::element(x.to_wide(), y.to_wide(), v.to_wide(), k, s)
+            })?;
+            return Ok(done.map(|(value, g)| (value, g.map(grads))));
+        }
+        let Some((&c, rows_shape)) = shape.split_last() else { return Ok(None) };
+        let per_row = var.shape() == rows_shape || (var.shape().split_last() == Some((&1, rows_shape)));
+        if !per_row || self.reduction == Reduction::None || c == 0 {
+            return Ok(None);
+        }
+        use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip, zip_store};
+        let rows = v.len();
+        let reducer = Reducer::counting(self.reduction, shape, shape);
+        let mut gvar = vec![T::zero(); if matches!(up, Upstream::Skip) { 0 } else { rows }];
+        let gvp = SyncPtr(gvar.as_mut_ptr());
+        let (value, g) = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let (xr, yr, vr) = (&x[r * c..(r + 1) * c], &y[r * c..(r + 1) * c], v[r].to_wide());
+            let Some(g) = g else { return lane_sum_zip(xr, yr, #[inline(always)] |x, y| Self::element(x, y, vr, k, 0.0).0) };
+            let s = g.up;
+            let (l, dv) = lane_sum2_zip_store(xr, yr, g.gx, #[inline(always)] |x, y| {
+                let (l, [gx, _, gv]) = Self::element(x, y, vr, k, s);
+                (l, gv, gx)
+            });
+            zip_store(xr, yr, g.go, #[inline(always)] |x, y| Self::element(x, y, vr, k, s).1[1]);
+            // SAFETY: row r's variance gradient is this row's alone, and gvar holds `rows` elements.
+            unsafe { *gvp.add(r) = T::from_wide(dv) };
+            l
+        })?;
+        let var_shape = var.shape().to_vec();
+        Ok(Some((value, g.map(|g| GaussianNllGradients {
+            input: g.input,
+            target: g.target.expect("the target's gradient"),
+            var: ArrayD::from_shape_vec(IxDyn(&var_shape), gvar).expect("one gradient per row"),
+        }))))
     }
 
     fn eval<T: Float, D1: Dimension, D2: Dimension>(
@@ -473,14 +572,13 @@ impl GaussianNllLoss {
         var: ArrayView<'_, T, D2>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, GaussianNllGradients<T>>> {
-        let v = widen(&var);
-        if let Some(i) = v.iter().position(|&v| v < 0.0) {
-            return Err(Self::negative_var(v[i], crate::machinery::error::unravel(i, var.shape())));
+        Self::check_var(&var)?;
+        if let Some(done) = self.eval_fused(&input, &target, &var, up)? {
+            return Ok(done);
         }
         let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;
         let vi = Self::var_index(input.shape(), target.shape(), var.shape())?;
-        let vc: Vec<f64> = v.iter().map(|&v| self.clamp(v)).collect();
-        self.eval_clamped(&p, &vc, |i| vi[i], var.shape(), up)
+        self.eval_general(&p, &widen(&var), |i| vi[i], var.shape(), up)
     }
 
     /// `eval` with one variance for every element: no variance array, no index.
@@ -497,53 +595,41 @@ impl GaussianNllLoss {
             return Err(Self::negative_var(var, Vec::new()));
         }
         let p = Pointwise::broadcast(Self::NAME, ("input", &input), ("target", &target))?;
-        self.eval_clamped(
-            &p,
-            &[self.clamp(T::from_wide(var).to_wide())],
-            |_| 0,
-            &[],
-            up,
-        )
+        self.eval_general(&p, &[T::from_wide(var).to_wide()], |_| 0, &[], up)
     }
 
-    /// The loss and gradients from the clamped variances `vc` (of shape
-    /// `var_shape`), element `i` of `input` taking the variance `vc[vi(i)]`.
-    fn eval_clamped<T: Float>(
+    /// The general path: the loss and gradients from the (widened, unclamped)
+    /// variances `v` of shape `var_shape`, element `i` of `input` taking the
+    /// variance `v[vi(i)]`, each by [`element`](Self::element).
+    fn eval_general<T: Float>(
         &self,
         p: &Pointwise,
-        vc: &[f64],
+        v: &[f64],
         vi: impl Fn(usize) -> usize,
         var_shape: &[usize],
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, GaussianNllGradients<T>>> {
-        let c = if self.full { 0.5 * (2.0 * PI).ln() } else { 0.0 };
+        let k = (self.eps, self.constant());
         let reducer = p.reducer(self.reduction);
         let scales = up.scales(Self::NAME, &reducer)?;
-        let value = p.forward(self.reduction, |i, x, y| {
-            let (d, v) = (x - y, vc[vi(i)]);
-            0.5 * (v.ln() + d * d / v) + c
-        });
+        let value = p.forward(self.reduction, |i, x, y| Self::element(x, y, v[vi(i)], k, 0.0).0);
         let grads = scales.map(|s| {
             let n = p.x.len();
-            let dvar = |i: usize| {
-                let (d, v) = (p.x[i] - p.y[i], vc[vi(i)]);
-                0.5 * s.at(i) * (1.0 / v - d * d / (v * v))
-            };
-            let (mut gx, mut gy) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let (mut gx, mut gy, mut dvar) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
             for i in 0..n {
-                let (d, v) = (p.x[i] - p.y[i], vc[vi(i)]);
-                let g = s.at(i);
-                gx.push(g * d / v);
-                gy.push(-(g * d / v));
+                let [a, b, dv] = Self::element(p.x[i], p.y[i], v[vi(i)], k, s.at(i)).1;
+                gx.push(a);
+                gy.push(b);
+                dvar.push(dv);
             }
-            let gv = if vc.len() == 1 {
+            let gv = if v.len() == 1 {
                 // One variance (a scalar, or a tensor of one element): its
                 // derivative is the compensated sum over every element, in order.
-                vec![crate::machinery::reduction::sum_f64((0..n).map(dvar))]
+                vec![crate::machinery::reduction::sum_f64(dvar)]
             } else {
-                let mut parts: Vec<Vec<f64>> = vec![Vec::new(); vc.len()];
-                for i in 0..n {
-                    parts[vi(i)].push(dvar(i));
+                let mut parts: Vec<Vec<f64>> = vec![Vec::new(); v.len()];
+                for (i, dv) in dvar.into_iter().enumerate() {
+                    parts[vi(i)].push(dv);
                 }
                 parts.into_iter().map(crate::machinery::reduction::sum_f64).collect()
             };

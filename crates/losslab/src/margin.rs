@@ -15,7 +15,7 @@ use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::machinery::kernels::elementwise::{logistic, mode, serial_loop, BceLogits, Job, CHUNK};
 use crate::machinery::kernels::par::SyncPtr;
 use crate::machinery::kernels::rows::{lane_sum, lane_sum2_store, lane_sum_zip};
-use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_mean_rows, eval_pointwise, eval_rows, inlined, last_axis, sum_lane, Eval, Lanes, Pairing, RowGrads, Upstream};
+use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_mean_rows, eval_pointwise, eval_rows, eval_triple, inlined, last_axis, sum_lane, Eval, Lanes, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
@@ -99,6 +99,11 @@ pub struct MarginRankingGradients<T> {
 /// so a NaN term gives 0 for `input1`/`input2` (NaN where `y` is ±∞ or NaN: `0·∞`),
 /// and `target`'s gradient is NaN where 0 meets `x1 − x2 = ±∞` or NaN.
 ///
+/// Three tensors of one shape, contiguous, take the machinery's fused
+/// three-operand sweep (value and the three gradients in one parallel pass in
+/// their own type, bit-identical whatever the thread count); broadcast or
+/// strided ones are widened to `f64`; each element by the same formula.
+///
 /// # Errors
 /// [`LossError::Shape`] if the tensors differ in rank (PyTorch: "All input
 /// tensors should have same dimension") or do not broadcast.
@@ -159,6 +164,31 @@ impl MarginRankingLoss {
                 ));
             }
         }
+        let margin = self.margin;
+        // One element: the loss and its gradients scaled by the upstream
+        // gradient `s`, in PyTorch's autograd's order through
+        // clamp_min(−y·(x1 − x2) + margin, 0): it passes `s` where the term is
+        // > 0 and 0 elsewhere (NaN too); the products follow.
+        let elem = inlined(#[inline(always)] move |a: f64, b: f64, y: f64, s: f64| {
+            let z = -y * (a - b) + margin;
+            let g = if z > 0.0 { s } else { 0.0 };
+            (relu(z), [g * -y, -(g * -y), -(g * (a - b))])
+        });
+        let grads = |[g1, g2, gy]: [Option<ArrayD<T>>; 3]| MarginRankingGradients {
+            input1: g1.expect("the gradients of the three"),
+            input2: g2.expect("the gradients of the three"),
+            target: gy.expect("the gradients of the three"),
+        };
+        if input2.shape() == input1.shape() && target.shape() == input1.shape() {
+            if let (Some(a), Some(b), Some(y)) = (input1.as_slice(), input2.as_slice(), target.as_slice()) {
+                let fused = eval_triple(Self::NAME, input1.shape(), (a, b, y), self.reduction, up, [true; 3], #[inline(always)] |a: T, b: T, y: T, s| {
+                    elem(a.to_wide(), b.to_wide(), y.to_wide(), s)
+                })?;
+                if let Some((value, g)) = fused {
+                    return Ok((value, g.map(grads)));
+                }
+            }
+        }
         let bc = Broadcast::new(
             Self::NAME,
             &[
@@ -175,18 +205,12 @@ impl MarginRankingLoss {
         );
         let reducer = Reducer::counting(self.reduction, &shape, &shape);
         let scales = up.scales(Self::NAME, &reducer)?;
-        let z = |i: usize| -y[i] * (a[i] - b[i]) + self.margin;
-        let value = reducer.output((0..a.len()).map(|i| relu(z(i))).collect());
+        let value = reducer.output((0..a.len()).map(|i| elem(a[i], b[i], y[i], 0.0).0).collect());
         let grads = scales.map(|s| {
             let n = a.len();
             let (mut g1, mut g2, mut gy) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
             for i in 0..n {
-                // clamp_min's backward passes the upstream gradient where the
-                // term is > 0, and 0 elsewhere (NaN too); the products follow.
-                let g = if z(i) > 0.0 { s.at(i) } else { 0.0 };
-                g1[i] = g * -y[i];
-                g2[i] = -(g * -y[i]);
-                gy[i] = -(g * (a[i] - b[i]));
+                [g1[i], g2[i], gy[i]] = elem(a[i], b[i], y[i], s.at(i)).1;
             }
             MarginRankingGradients {
                 input1: bc.reduce(0, g1),

@@ -31,6 +31,8 @@ mod fused_elementwise;
 mod fused_half;
 #[path = "fused_rows.rs"]
 mod fused_rows;
+#[path = "fused_triple.rs"]
+mod fused_triple;
 #[path = "generative.rs"]
 mod generative;
 #[path = "hostile.rs"]

@@ -16,18 +16,14 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 // sparsemax losses
 
 /// `jax.nn.sparse_plus`: 0 for `x ≤ −1`, `(x + 1)²/4` between, `x` for `x ≥ 1`;
-/// and its derivative (0, `(x + 1)/2`, 1).
-#[inline]
+/// and its derivative (0, `(x + 1)/2`, 1). NaN propagates (through the middle
+/// branch). Selects, no branch: it vectorises.
+#[inline(always)]
 fn sparse_plus(x: f64) -> (f64, f64) {
-    if x <= -1.0 {
-        (0.0, 0.0)
-    } else if x >= 1.0 {
-        (x, 1.0)
-    } else if x.is_nan() {
-        (x, x)
-    } else {
-        ((x + 1.0) * (x + 1.0) / 4.0, (x + 1.0) / 2.0)
-    }
+    let (low, high) = (x <= -1.0, x >= 1.0);
+    let v = if low { 0.0 } else if high { x } else { (x + 1.0) * (x + 1.0) / 4.0 };
+    let d = if low { 0.0 } else if high { 1.0 } else { (x + 1.0) / 2.0 };
+    (v, d)
 }
 
 /// A label of the binary [`OptaxSparsemaxLoss`]: integer or float, positive
@@ -84,6 +80,12 @@ impl BinaryLabel for f64 {
 /// result has the broadcast shape and the logits' gradient is summed back to
 /// their shape.
 ///
+/// Logits and labels of one shape, contiguous, take the machinery's fused
+/// element-wise sweep (value and gradient in one parallel pass, the logits in
+/// their own type and the labels in theirs, bit-identical whatever the thread
+/// count); broadcast or strided ones are widened to `f64`; each element by the
+/// same formula.
+///
 /// # Errors
 /// [`LossError::Shape`] if the shapes do not broadcast.
 ///
@@ -124,18 +126,54 @@ impl OptaxSparsemaxLoss {
         Self::default()
     }
 
-    fn prepare<T: Float, L: BinaryLabel, D1: Dimension, D2: Dimension>(
+    /// One element, the fused and the general path's: `sparse_plus(z)` with
+    /// `z = −x` for a positive label, `x` otherwise, and its derivative with
+    /// respect to `x` scaled by the upstream gradient `s`.
+    #[inline(always)]
+    fn element(x: f64, positive: bool, s: f64) -> (f64, f64) {
+        let sign = if positive { -1.0 } else { 1.0 };
+        let (v, d) = sparse_plus(sign * x);
+        (v, s * (sign * d))
+    }
+
+    /// The loss and, for an upstream gradient, the logits' gradient. Logits
+    /// and labels of one shape, both contiguous, take the machinery's
+    /// three-operand sweep ([`eval_triple`]: value and gradient in one parallel
+    /// pass in the logits' own type, the labels read in theirs); broadcast or
+    /// strided ones (and a strided upstream gradient of an unreduced result)
+    /// are broadcast and widened to `f64`, each element by the same formula.
+    fn eval<T: Float, L: BinaryLabel, D1: Dimension, D2: Dimension>(
         &self,
         logits: &ArrayView<'_, T, D1>,
         labels: &ArrayView<'_, L, D2>,
-    ) -> Result<(Vec<f64>, Vec<f64>, Reducer, Broadcast)> {
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        if logits.shape() == labels.shape() {
+            if let (Some(x), Some(l)) = (logits.as_slice(), labels.as_slice()) {
+                // No third operand: a slice of `()` (no memory).
+                let none = vec![(); x.len()];
+                let fused = eval_triple(Self::NAME, logits.shape(), (x, l, &none[..]), self.reduction, up, [true, false, false], #[inline(always)] |x: T, l: L, (), s| {
+                    let (v, g) = Self::element(x.to_wide(), l.is_positive(), s);
+                    (v, [g, 0.0, 0.0])
+                })?;
+                if let Some((value, g)) = fused {
+                    return Ok((value, g.map(|[gx, _, _]| Gradients { input: gx.expect("the logits' gradient"), target: None })));
+                }
+            }
+        }
         // optax: `jnp.where(labels, −logits, logits)` broadcasts them (NumPy's rule).
         let bc = Broadcast::numpy(Self::NAME, &[("logits", logits.shape()), ("labels", labels.shape())])?;
         let x = bc.expand_flat(0, &widen(logits));
-        let s: Vec<f64> = labels.iter().map(|l| if l.is_positive() { -1.0 } else { 1.0 }).collect();
-        let s = bc.expand_flat(1, &s);
+        let pos: Vec<f64> = labels.iter().map(|l| f64::from(u8::from(l.is_positive()))).collect();
+        let pos = bc.expand_flat(1, &pos);
         let reducer = Reducer::counting(self.reduction, &bc.shape, &bc.shape);
-        Ok((x, s, reducer, bc))
+        let scales = up.scales(Self::NAME, &reducer)?;
+        let value = reducer.output(x.iter().zip(&pos).map(|(&x, &p)| Self::element(x, p != 0.0, 0.0).0).collect());
+        let grads = scales.map(|s| {
+            let g = (0..x.len()).map(|i| Self::element(x[i], pos[i] != 0.0, s.at(i)).1).collect();
+            Gradients { input: bc.reduce(0, g), target: None }
+        });
+        Ok((value, grads))
     }
 
     /// The element-wise losses (reduced as `self.reduction` says).
@@ -147,8 +185,7 @@ impl OptaxSparsemaxLoss {
         logits: ArrayView<'_, T, D1>,
         labels: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<T>> {
-        let (x, s, reducer, _) = self.prepare(&logits, &labels)?;
-        Ok(reducer.output(x.iter().zip(&s).map(|(&x, &s)| sparse_plus(s * x).0).collect()))
+        Ok(self.eval(&logits, &labels, &Upstream::Skip)?.0)
     }
 
     /// The gradient of `Σ grad_output · loss` w.r.t. `logits` (`target`: `None`).
@@ -162,13 +199,10 @@ impl OptaxSparsemaxLoss {
         labels: ArrayView<'_, L, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<Gradients<T>> {
-        let (x, s, reducer, bc) = self.prepare(&logits, &labels)?;
-        let scales = reducer.scales(Self::NAME, &grad_output)?;
-        let g = (0..x.len()).map(|i| scales.at(i) * (s[i] * sparse_plus(s[i] * x[i]).1)).collect();
-        Ok(Gradients { input: bc.reduce(0, g), target: None })
+        Ok(self.eval(&logits, &labels, &Upstream::Given(grad_output))?.1.expect("gradients requested"))
     }
 
-    /// The loss and its gradient (of the result's sum when unreduced).
+    /// The loss and its gradient (of the result's sum when unreduced), in one sweep.
     ///
     /// # Errors
     /// See the type's docs.
@@ -177,9 +211,8 @@ impl OptaxSparsemaxLoss {
         logits: ArrayView<'_, T, D1>,
         labels: ArrayView<'_, L, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
-        let value = self.forward(logits.view(), labels.view())?;
-        let ones = ArrayD::from_elem(value.shape(), T::one());
-        Ok((value, self.backward(logits, labels, ones.view())?))
+        let (value, g) = self.eval(&logits, &labels, &Upstream::Ones)?;
+        Ok((value, g.expect("gradients requested")))
     }
 
     /// Sets the reduction.

@@ -169,6 +169,87 @@ fn fused_pointwise<T: Float, O: ElemOp>(
     Ok(Some((value, grads)))
 }
 
+/// The result of [`eval_triple`]: the value and, when an upstream gradient was
+/// given, the gradient of each operand asked for (`None` for the others).
+pub(crate) type Eval3<T> = Eval<T, [Option<ArrayD<T>>; 3]>;
+
+/// Runs an element-wise loss of three aligned, contiguous operands of `shape`
+/// (each of its own element type) on the fused three-operand sweep
+/// ([`kernels::triple`](crate::machinery::kernels::triple)): `f(a, b, c, s)`
+/// is one element's loss and its gradients, scaled by the element's upstream
+/// gradient `s`; `want[k]` asks for operand `k`'s gradient (`[true, false,
+/// false]` or all three). Value and gradients in one parallel pass, written in
+/// `T`, the sum in `f64` in a fixed order (bit-identical whatever the thread
+/// count). `None` where the upstream gradient is per element and strided (the
+/// caller's general path then).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_triple<T, A, B, C, F>(
+    loss: &'static str,
+    shape: &[usize],
+    (a, b, c): (&[A], &[B], &[C]),
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    want: [bool; 3],
+    f: F,
+) -> Result<Option<Eval3<T>>>
+where
+    T: Float,
+    A: Copy,
+    B: Copy,
+    C: Copy,
+    F: Fn(A, B, C, f64) -> (f64, [f64; 3]) + Sync,
+{
+    use crate::machinery::kernels::triple::{self, mode as m3, Job3};
+    debug_assert!(want == [true, false, false] || want == [true; 3], "the sweep's gradient sets");
+    let reducer = Reducer::counting(reduction, shape, shape);
+    let n = a.len();
+    let mut job = Job3::new(a, b, c);
+    let mut m = if reduction == Reduction::None { m3::STORE } else { m3::SUM };
+    let grads_mode = if want[1] { m3::G012 } else { m3::G0 };
+    match up {
+        Upstream::Skip => {}
+        Upstream::Ones => {
+            m |= grads_mode;
+            if reduction != Reduction::None {
+                job.scale = reducer.scales(loss, &ones_like_output::<T>(&reducer).view())?.at(0);
+            }
+        }
+        Upstream::Given(g) if reduction == Reduction::None => {
+            reducer.check_unreduced(loss, g.shape())?;
+            let Some(gs) = g.as_slice() else { return Ok(None) };
+            job.up = gs.as_ptr();
+            m |= grads_mode | m3::PER;
+        }
+        Upstream::Given(g) => {
+            m |= grads_mode;
+            job.scale = reducer.scales(loss, g)?.at(0);
+        }
+    }
+    let mut losses = Vec::new();
+    if m & m3::STORE != 0 {
+        losses = vec![T::zero(); n];
+        job.losses = SyncPtr(losses.as_mut_ptr());
+    }
+    let mut grads: [Vec<T>; 3] = Default::default();
+    for (k, g) in grads.iter_mut().enumerate() {
+        if m & m3::grad(k) != 0 {
+            *g = vec![T::zero(); n];
+            job.grads[k] = SyncPtr(g.as_mut_ptr());
+        }
+    }
+    // SAFETY: the operands (and the upstream gradient under PER) hold n
+    // elements; each output the mode writes holds n elements and is this call's own.
+    let total = unsafe { triple::run(f, m, &job) };
+    let array = |v: Vec<T>| ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape and length agree");
+    let value = if m & m3::STORE != 0 { array(losses) } else { reducer.output_total(total) };
+    let out = (m & m3::G0 != 0).then(|| {
+        let [g0, g1, g2] = grads;
+        let keep = |k: usize, g: Vec<T>| (m & m3::grad(k) != 0).then(|| array(g));
+        [keep(0, g0), keep(1, g1), keep(2, g2)]
+    });
+    Ok(Some((value, out)))
+}
+
 /// One row's outputs in [`eval_rows`]: the upstream gradient of its loss and
 /// its gradients (each the row's `C` elements, zeroed), or `None` for a
 /// forward pass.

@@ -35,10 +35,14 @@ pub(super) fn log_cosh_tanh(x: f64) -> (f64, f64) {
     }
     let s = y * p;
     let w = 2.0 * (s * s);
-    let (v_small, t_small) = (log1p_unit(w), 2.0 * s * (1.0 + s * s).sqrt() / (1.0 + w));
     let e = exp_nonpos(-2.0 * a);
-    let (v_large, t_large) = (a + log1p_unit(e) - std::f64::consts::LN_2, ((1.0 - e) / (1.0 + e)).copysign(x));
-    if small { (v_small, t_small) } else { (v_large, t_large) }
+    // One log1p and one division serve both sides (each side's operands
+    // chosen first, the same operations as computing both): `w ≤ 0.55` and
+    // `e ≤ e⁻²` are both in log1p_unit's [0, 1].
+    let l = log1p_unit(if small { w } else { e });
+    let (num, den) = if small { (2.0 * s * (1.0 + s * s).sqrt(), 1.0 + w) } else { (1.0 - e, 1.0 + e) };
+    let t = num / den;
+    if small { (l, t) } else { (a + l - std::f64::consts::LN_2, t.copysign(x)) }
 }
 
 /// Keras's `keras.losses.log_cosh`: the mean over the last axis of `log cosh(y_pred − y_true)`.

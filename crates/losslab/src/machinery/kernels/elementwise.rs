@@ -176,7 +176,13 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
             tail += l;
         }
     }
-    // A fixed tree over the lanes.
+    lane_tree(acc) + tail
+}
+
+/// The sum of a chunk's [`LANES`] accumulators by a fixed tree (the same
+/// order on every instruction set and thread count).
+#[inline(always)]
+pub(crate) fn lane_tree(mut acc: [f64; LANES]) -> f64 {
     let mut w = LANES;
     while w > 1 {
         w /= 2;
@@ -184,13 +190,27 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
             acc[k] += acc[k + w];
         }
     }
-    acc[0] + tail
+    acc[0]
+}
+
+/// `Σ chunk(k)` over `k ∈ [c0, c1)`, compensated in order (as
+/// [`sum_f64`](crate::machinery::reduction::sum_f64) sums), inlined into its
+/// caller: the chunks' loop is then compiled for the caller's instruction set
+/// (inside `sum_f64`, a function of its own, it was compiled for the baseline,
+/// SSE2, whatever the caller's target features).
+#[inline(always)]
+pub(crate) fn sum_chunks(c0: usize, c1: usize, mut chunk: impl FnMut(usize) -> f64) -> f64 {
+    let mut sum = crate::machinery::reduction::Neumaier::default();
+    for k in c0..c1 {
+        sum.add(chunk(k));
+    }
+    sum.total()
 }
 
 /// The chunks `[c0, c1)`: their sums, compensated in order.
 #[inline(always)]
 unsafe fn chunks<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, c0: usize, c1: usize) -> f64 {
-    crate::machinery::reduction::sum_f64((c0..c1).map(|k| chunk::<T, O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len))))
+    sum_chunks(c0, c1, #[inline(always)] |k| chunk::<T, O, M>(op, j, k * CHUNK, ((k + 1) * CHUNK).min(j.len)))
 }
 
 #[cfg(target_arch = "x86_64")]

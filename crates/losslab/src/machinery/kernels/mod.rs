@@ -17,6 +17,9 @@
 //! - [`overlap`]: the overlap losses (Dice, Tversky, Jaccard): sums per
 //!   group over a run of axes in vectorised lanes, then each element's
 //!   gradients from its group's sums, in parallel over fixed pieces.
+//! - [`triple`]: element-wise losses of up to three operands of their own
+//!   element types (Gaussian NLL, margin ranking, optax's binary sparsemax):
+//!   loss and gradients in one sweep of the portable vectorised loop.
 //! - [`gemm_bf16`]: matrix products of `bf16` operands accumulated in `f32`
 //!   (AVX512_BF16's dot products), for the LM head.
 //! - [`matmul`]: `f32`/`f64` matrix products through the `gemm` crate, any
@@ -38,6 +41,7 @@ pub(crate) mod rows;
 pub(crate) mod simd;
 pub(crate) mod softmax_ce;
 pub(crate) mod softmax_ce_half;
+pub(crate) mod triple;
 
 use crate::machinery::float::Float;
 use simd::BlockOps;
