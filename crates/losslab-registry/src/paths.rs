@@ -18,7 +18,7 @@
 //! assert_eq!(paths::path(resolve("mse_loss").unwrap()).unwrap().kind, paths::PathKind::FusedElementwise);
 //! assert_eq!(paths::path(resolve("nll_loss").unwrap()).unwrap().kind, paths::PathKind::FusedPerRow);
 //! assert_eq!(paths::path(resolve("ctc_loss").unwrap()).unwrap().kind, paths::PathKind::VectorisedPairSequence);
-//! assert!(matches!(paths::path(resolve("gaussian_nll_loss").unwrap()).unwrap().kind, paths::PathKind::General));
+//! assert!(matches!(paths::path(resolve("optax:ntxent").unwrap()).unwrap().kind, paths::PathKind::General));
 //! ```
 
 use crate::LossSpec;

@@ -418,7 +418,7 @@ fn bits<T: losslab::Float>(a: &ArrayD<T>) -> (Vec<usize>, Vec<u64>) {
 /// The scalar path against the tensor path with `var` filled to `input`'s
 /// shape (value, input and target gradients), and its `var` gradient against a
 /// 0-d `var` tensor on the flattened input (the same elements, in the same
-/// order), bit for bit.
+/// order), bit for bit (a reduced value to rounding: its sum's order differs).
 fn check_scalar_var_is_the_filled_tensor<T: losslab::Float>(rng: &mut Rng) {
     let t = |a: &ArrayD<f64>| a.mapv(T::from_wide);
     for shape in [vec![], vec![5], vec![4, 3], vec![2, 3, 4]] {
@@ -434,8 +434,19 @@ fn check_scalar_var_is_the_filled_tensor<T: losslab::Float>(rng: &mut Rng) {
                     let what = format!("{} {shape:?} var={var} {loss:?}", T::NAME);
                     let (val, g) = loss.forward_backward_scalar_var(x.view(), y.view(), v).unwrap();
                     let (val_t, g_t) = loss.forward_backward(x.view(), y.view(), filled.view()).unwrap();
-                    assert_eq!(bits(&loss.forward_scalar_var(x.view(), y.view(), v).unwrap()), bits(&val_t), "{what}: forward");
-                    assert_eq!(bits(&val), bits(&val_t), "{what}: value");
+                    // The filled tensor of one shape takes the fused sweep, the scalar the
+                    // general path: each element's loss and gradient are the same bits, a
+                    // reduced value's sum is taken in another order (both in f64).
+                    let same_value = |a: &ArrayD<T>, b: &ArrayD<T>, what: &str, summed: bool| {
+                        if r == Reduction::None && !summed {
+                            assert_eq!(bits(a), bits(b), "{what}");
+                        } else {
+                            let (a, b) = (a.iter().next().unwrap().to_wide(), b.iter().next().unwrap().to_wide());
+                            assert!(a == b || (a - b).abs() <= 1e-14 * b.abs().max(1.0) || (a.is_nan() && b.is_nan()), "{what}: {a} vs {b}");
+                        }
+                    };
+                    same_value(&loss.forward_scalar_var(x.view(), y.view(), v).unwrap(), &val_t, &format!("{what}: forward"), false);
+                    same_value(&val, &val_t, &format!("{what}: value"), false);
                     assert_eq!(bits(&g.input), bits(&g_t.input), "{what}: grad input");
                     assert_eq!(bits(&g.target), bits(&g_t.target), "{what}: grad target");
                     assert_eq!(g.var.shape(), &[] as &[usize], "{what}: grad var is 0-d");
@@ -447,11 +458,11 @@ fn check_scalar_var_is_the_filled_tensor<T: losslab::Float>(rng: &mut Rng) {
                     // BatchMean divides by the first axis, which flattening changes.
                     if r != Reduction::BatchMean || shape.len() <= 1 {
                         let (_, g_0d) = loss.forward_backward(xf.view(), yf.view(), v0.view()).unwrap();
-                        assert_eq!(bits(&g.var), bits(&g_0d.var), "{what}: grad var");
+                        same_value(&g.var, &g_0d.var, &format!("{what}: grad var"), true);
                         if r == Reduction::None {
                             let go_f = go.to_shape(IxDyn(&[n])).unwrap().to_owned();
                             let b_0d = loss.backward(xf.view(), yf.view(), v0.view(), go_f.view()).unwrap();
-                            assert_eq!(bits(&b.var), bits(&b_0d.var), "{what}: backward var");
+                            same_value(&b.var, &b_0d.var, &format!("{what}: backward var"), true);
                         }
                     }
                 }
