@@ -197,7 +197,7 @@ fn triplet_with_distance<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> 
 fn keras_cosine<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::CosineSimilarity::new().reduction(c.reduction()).axis(c.axis("axis")?);
     let (t, p) = (c.float("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
+    c.finish_once(("y_pred", Some("y_true")), || loss.forward(t.view(), p.view()), || loss.forward_backward(t.view(), p.view()), |g| loss.backward(t.view(), p.view(), g))
 }
 
 fn ntxent<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -239,6 +239,10 @@ fn keras_circle<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let (t, p) = (c.int("y_true"), c.float("y_pred"));
     let rl = c.is_int("ref_labels").then(|| c.int("ref_labels"));
     let re = c.opt_float("ref_embeddings");
-    let value = loss.forward_with_refs(t.view(), p.view(), rl.clone(), re.clone())?;
-    c.finish(value, ("y_pred", Some("ref_embeddings")), |g| loss.backward_with_refs(t.view(), p.view(), rl, re, g))
+    c.finish_once(
+        ("y_pred", Some("ref_embeddings")),
+        || loss.forward_with_refs(t.view(), p.view(), rl.clone(), re.clone()),
+        || loss.forward_backward_with_refs(t.view(), p.view(), rl.clone(), re.clone()),
+        |g| loss.backward_with_refs(t.view(), p.view(), rl.clone(), re.clone(), g),
+    )
 }
