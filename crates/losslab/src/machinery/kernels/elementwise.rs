@@ -307,14 +307,23 @@ unsafe fn run_mode<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>) -> f64 {
         return 0.0;
     }
     let f = pick_mode::<T, O, M>();
-    let nchunks = j.len.div_ceil(CHUNK);
+    // SAFETY: each part's chunks are its own (as `run_mode`'s caller promises).
+    run_parts(j.len, |c0, c1| unsafe { f(op, j, c0, c1) })
+}
+
+/// The chunks of a sweep over `len` elements cut into at most [`MAX_PARTS`]
+/// parts fixed by `len` (not by the thread count), `part(c0, c1)` run on each
+/// in parallel, and the parts' sums added in order: the same bits on any
+/// thread count.
+pub(crate) fn run_parts(len: usize, part: impl Fn(usize, usize) -> f64 + Sync + Send) -> f64 {
+    let nchunks = len.div_ceil(CHUNK);
     let per_part = nchunks.div_ceil(MAX_PARTS);
     let parts = nchunks.div_ceil(per_part);
     let mut partial = [0.0f64; MAX_PARTS];
     let pp = SyncPtr(partial.as_mut_ptr());
-    par::for_each(parts, j.len, |p| {
-        // SAFETY: part p's chunks and slot are its own.
-        unsafe { *pp.add(p) = f(op, j, p * per_part, ((p + 1) * per_part).min(nchunks)) };
+    par::for_each(parts, len, |p| {
+        // SAFETY: part p's slot is its own.
+        unsafe { *pp.add(p) = part(p * per_part, ((p + 1) * per_part).min(nchunks)) };
     });
     par::neumaier(&partial[..parts])
 }

@@ -18,11 +18,11 @@
 //! chosen once at run time; LLVM vectorises it where `f` has no libm call or
 //! data-dependent branch. The sum is bit-identical whatever the thread count:
 //! the same partition as [`super::elementwise`] ([`CHUNK`]-element chunks, each
-//! in [`LANES`] lanes combined by a fixed tree; at most [`MAX_PARTS`] parts
+//! in [`LANES`] lanes combined by a fixed tree; at most [`MAX_PARTS`](super::elementwise::MAX_PARTS) parts
 //! fixed by the length alone, compensated in order).
 
-use super::elementwise::{lane_tree, level, sum_chunks, CHUNK, LANES, MAX_PARTS};
-use super::par::{self, SyncPtr};
+use super::elementwise::{lane_tree, level, run_parts, sum_chunks, CHUNK, LANES};
+use super::par::SyncPtr;
 use crate::machinery::float::Float;
 
 /// What a sweep computes (a bit set; a const parameter, so that each mode is a
@@ -213,16 +213,8 @@ where
         1 => chunks_avx2::<A, B, C, T, F, M>,
         _ => chunks_base::<A, B, C, T, F, M>,
     };
-    let nchunks = j.len.div_ceil(CHUNK);
-    let per_part = nchunks.div_ceil(MAX_PARTS);
-    let parts = nchunks.div_ceil(per_part);
-    let mut partial = [0.0f64; MAX_PARTS];
-    let pp = SyncPtr(partial.as_mut_ptr());
-    par::for_each(parts, j.len, |p| {
-        // SAFETY: part p's chunks and slot are its own.
-        unsafe { *pp.add(p) = part(f, j, p * per_part, ((p + 1) * per_part).min(nchunks)) };
-    });
-    par::neumaier(&partial[..parts])
+    // SAFETY: each part's chunks are its own (as `run_mode`'s caller promises).
+    run_parts(j.len, |c0, c1| unsafe { part(f, j, c0, c1) })
 }
 
 /// Runs the sweep `m` says: `SUM` or `STORE`, with no gradient, `G0` or
