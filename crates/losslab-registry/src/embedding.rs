@@ -5,7 +5,7 @@ use super::call::{Call, Output};
 use super::{eval, float, int, opt, opt_promoted, promoted, Framework, LossSpec, OptionType, TensorKind, TensorSpec};
 use crate::tensor::FloatElement;
 use crate::Result;
-use losslab::{CosineEmbeddingLoss, RankingSoftmaxLoss, Reduction, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss, keras, optax};
+use losslab::{CosineEmbeddingGradients, CosineEmbeddingLoss, Gradients, RankingSoftmaxLoss, Reduction, TripletDistance, TripletGradients, TripletMarginLoss, TripletMarginWithDistanceLoss, keras, optax};
 use ndarray::{ArrayD, ArrayViewD};
 
 // PyTorch promotes integer embeddings; optax refuses them.
@@ -161,11 +161,13 @@ fn cosine_embedding<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = CosineEmbeddingLoss::new().reduction(c.reduction()).margin(c.f64("margin"));
     let (x1, x2) = (c.float("input1"), c.float("input2"));
     let target = c.float("target");
-    let value = loss.forward(x1.view(), x2.view(), target.view())?;
-    finish_named(c, value, |g| {
-        let gr = loss.backward(x1.view(), x2.view(), target.view(), g)?;
-        Ok(vec![("input1", gr.input1), ("input2", gr.input2)])
-    })
+    let both = |g: CosineEmbeddingGradients<T>| Gradients { input: g.input1, target: Some(g.input2) };
+    c.finish_once(
+        ("input1", Some("input2")),
+        || loss.forward(x1.view(), x2.view(), target.view()),
+        || loss.forward_backward(x1.view(), x2.view(), target.view()).map(|(v, g)| (v, both(g))),
+        |g| loss.backward(x1.view(), x2.view(), target.view(), g).map(both),
+    )
 }
 
 const TORCH_TRIPLET: [&str; 3] = ["anchor", "positive", "negative"];

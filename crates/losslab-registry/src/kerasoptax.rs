@@ -201,7 +201,7 @@ macro_rules! keras_pair {
         fn $fn<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
             let loss = $loss(c)?.reduction(c.reduction());
             let (t, p) = (c.float("y_true"), c.float("y_pred"));
-            c.finish(loss.forward(t.view(), p.view())?, ("y_pred", Some("y_true")), |g| loss.backward(t.view(), p.view(), g))
+            c.finish_once(("y_pred", Some("y_true")), || loss.forward(t.view(), p.view()), || loss.forward_backward(t.view(), p.view()), |g| loss.backward(t.view(), p.view(), g))
         }
     };
 }
@@ -258,7 +258,7 @@ macro_rules! optax_pair {
         fn $fn<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
             let loss = $loss(c)?.reduction(c.reduction());
             let (a, b) = (c.float($a), c.float($b));
-            c.finish(loss.forward(a.view(), b.view())?, ($a, Some($b)), |g| loss.backward(a.view(), b.view(), g))
+            c.finish_once(($a, Some($b)), || loss.forward(a.view(), b.view()), || loss.forward_backward(a.view(), b.view()), |g| loss.backward(a.view(), b.view(), g))
         }
     };
 }

@@ -1274,6 +1274,64 @@ impl CosineEmbeddingLoss {
         Ok((CosinePairs { bc, lanes, x1: e1, x2: e2, d1, d2, y: widen(y), out }, reducer))
     }
 
+    /// The row sweep ([`eval_rows`](crate::machinery::lanes::eval_rows)) for
+    /// `(N, D)` inputs of one shape, both contiguous, and a contiguous `(N,)`
+    /// target: per row the sums `Σ x₁x₂`, `Σ x₁²`, `Σ x₂²` in vectorised lanes
+    /// over the rows read in place, the loss from them, and both gradients in
+    /// one loop each, by PyTorch's autograd formulas (the general path's):
+    ///
+    /// ```text
+    /// m = Σ x² + ε    denom = √(m₁ m₂)    cos = Σ x₁x₂ / denom    g = ∂ℓ/∂cos
+    /// ∂ℓ/∂x₁ = g/denom · x₂ + 2 · (−g · cos/denom / (2 denom) · m₂) · x₁   (and 1 ↔ 2)
+    /// ```
+    ///
+    /// Rows in parallel in the tensors' own type, the reduction's sum in a
+    /// fixed order (the same bits on any thread count). `None` for a broadcast,
+    /// a strided tensor or a 0-d target: the general path.
+    fn fast<T: Float, D1: Dimension, D2: Dimension>(
+        &self,
+        x1: &ArrayView<'_, T, D1>,
+        x2: &ArrayView<'_, T, D1>,
+        y: &ArrayView<'_, T, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Option<Eval<T, Gradients<T>>>> {
+        use crate::machinery::kernels::rows::{lane_sums_zip, zip_store};
+        use crate::machinery::lanes::{eval_rows, RowGrads};
+        let shape = x1.shape();
+        if shape.len() != 2 || x2.shape() != shape || y.ndim() != 1 || y.len() != shape[0] || shape[0] * shape[1] == 0 {
+            return Ok(None);
+        }
+        let (Some(a), Some(b), Some(t)) = (x1.as_slice(), x2.as_slice(), y.as_slice()) else { return Ok(None) };
+        let (rows, d) = (shape[0], shape[1]);
+        let reducer = Reducer::counting(self.reduction, &[rows], &[rows]);
+        let margin = self.margin;
+        let done = eval_rows(Self::NAME, &reducer, shape, (rows, d), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+            let (a, b, y) = (&a[r * d..(r + 1) * d], &b[r * d..(r + 1) * d], t[r].to_wide());
+            let [prod, s1, s2] = lane_sums_zip(a, b, #[inline(always)] |p, q| [p * q, p * p, q * q]);
+            let (m1, m2) = (s1 + COSINE_EMBEDDING_EPS, s2 + COSINE_EMBEDDING_EPS);
+            let denom = (m1 * m2).sqrt();
+            let cos = prod / denom;
+            let neg = cos - margin;
+            let neg = if neg.is_nan() { neg } else { neg.max(0.0) };
+            let loss = (if y == 1.0 { 1.0 - cos } else { 0.0 }) + (if y == -1.0 { neg } else { 0.0 });
+            if let Some(g) = g {
+                let gc = g.up * if y == 1.0 { -1.0 } else if y == -1.0 && cos - margin > 0.0 { 1.0 } else { 0.0 };
+                let gprod = gc / denom;
+                let gmm = (-gc * (cos / denom)) / (2.0 * denom);
+                let (gm1, gm2) = (gmm * m2, gmm * m1);
+                zip_store(a, b, g.gx, #[inline(always)] |p, q| gprod * q + 2.0 * (gm1 * p));
+                zip_store(a, b, g.go, #[inline(always)] |p, q| gprod * p + 2.0 * (gm2 * q));
+            }
+            loss
+        })?;
+        Ok(Some(done))
+    }
+
+    /// [`fast`](Self::fast)'s gradients under their names.
+    fn fast_grads<T>(g: Gradients<T>) -> CosineEmbeddingGradients<T> {
+        CosineEmbeddingGradients { input1: g.input, input2: g.target.expect("both inputs' gradients") }
+    }
+
     fn losses<T: Float>(&self, c: &CosinePairs<'_, T>) -> Vec<f64> {
         let cos = c.cosines();
         (0..c.out)
@@ -1368,6 +1426,9 @@ impl CosineEmbeddingLoss {
         input2: ArrayView<'_, T, D1>,
         target: ArrayView<'_, T, D2>,
     ) -> Result<ArrayD<T>> {
+        if let Some((value, _)) = self.fast(&input1, &input2, &target, &Upstream::Skip)? {
+            return Ok(value);
+        }
         let (c, r) = self.prepare(&input1, &input2, &target)?;
         Ok(r.output(self.losses(&c)))
     }
@@ -1384,6 +1445,9 @@ impl CosineEmbeddingLoss {
         target: ArrayView<'_, T, D2>,
         grad_output: ArrayViewD<'_, T>,
     ) -> Result<CosineEmbeddingGradients<T>> {
+        if let Some((_, Some(g))) = self.fast(&input1, &input2, &target, &Upstream::Given(grad_output.view()))? {
+            return Ok(Self::fast_grads(g));
+        }
         let (c, r) = self.prepare(&input1, &input2, &target)?;
         let scales = r.scales(Self::NAME, &grad_output)?;
         Ok(self.grads(&c, &scales))
@@ -1399,6 +1463,9 @@ impl CosineEmbeddingLoss {
         input2: ArrayView<'_, T, D1>,
         target: ArrayView<'_, T, D2>,
     ) -> Result<(ArrayD<T>, CosineEmbeddingGradients<T>)> {
+        if let Some((value, Some(g))) = self.fast(&input1, &input2, &target, &Upstream::Ones)? {
+            return Ok((value, Self::fast_grads(g)));
+        }
         let (c, r) = self.prepare(&input1, &input2, &target)?;
         let value = r.output(self.losses(&c));
         let g = ones_like_output::<T>(&r);

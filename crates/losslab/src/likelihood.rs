@@ -15,7 +15,7 @@ use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::kernels::elementwise::{logistic, Logistic};
 use crate::machinery::kernels::par::SyncPtr;
-use crate::machinery::kernels::rows::ln;
+use crate::machinery::vmath::{exp, ln};
 use crate::machinery::lanes::{eval_lanes_then, eval_mean_rows, eval_pointwise, eval_rows, eval_triple, inlined, last_axis, sum_lane, Eval, Pairing, RowGrads, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
@@ -25,9 +25,10 @@ use std::f64::consts::PI;
 
 /// The Stirling approximation of `log(y!)` that PyTorch and TensorFlow add with
 /// `full`: `y log y − y + ½ log(2π y)`, and its derivative `log y + 1/(2y)`.
-#[inline]
+/// The logarithms in arithmetic that vectorises (`vmath`).
+#[inline(always)]
 fn stirling(y: f64) -> (f64, f64) {
-    (y * y.ln() - y + 0.5 * (2.0 * PI * y).ln(), y.ln() + 0.5 / y)
+    (y * ln(y) - y + 0.5 * ln(2.0 * PI * y), ln(y) + 0.5 / y)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -110,18 +111,18 @@ impl PoissonNllLoss {
         target: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        let f = |_, x: f64, y: f64| {
-            let l = if self.log_input { x.exp() - y * x } else { x - y * (x + self.eps).ln() };
+        let f = inlined(#[inline(always)] |_, x: f64, y: f64| {
+            let l = if self.log_input { exp(x) - y * x } else { x - y * ln(x + self.eps) };
             // masked_fill(target <= 1, 0): NaN targets are not masked.
             if self.full && (y > 1.0 || y.is_nan()) {
                 l + stirling(y).0
             } else {
                 l
             }
-        };
-        let df = |_, x: f64, y: f64| {
+        });
+        let df = inlined(#[inline(always)] |_, x: f64, y: f64| {
             let (dx, mut dy) =
-                if self.log_input { (x.exp() - y, -x) } else { (1.0 - y / (x + self.eps), -(x + self.eps).ln()) };
+                if self.log_input { (exp(x) - y, -x) } else { (1.0 - y / (x + self.eps), -ln(x + self.eps)) };
             if self.full {
                 dy += if y > 1.0 || y.is_nan() {
                     stirling(y).1
@@ -132,7 +133,7 @@ impl PoissonNllLoss {
                 };
             }
             (dx, dy)
-        };
+        });
         eval_pointwise(Self::NAME, Pairing::Broadcast, ("input", &input), ("target", &target), self.reduction, up, true, f, df)
     }
 
@@ -202,15 +203,15 @@ impl LogPoissonLoss {
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
         let masked = |z: f64| (0.0..=1.0).contains(&z);
-        let f = |_, c: f64, z: f64| {
-            let l = c.exp() - c * z;
+        let f = inlined(#[inline(always)] |_, c: f64, z: f64| {
+            let l = exp(c) - c * z;
             if self.compute_full_loss && !masked(z) {
                 l + stirling(z).0
             } else {
                 l
             }
-        };
-        let df = |_, c: f64, z: f64| {
+        });
+        let df = inlined(#[inline(always)] |_, c: f64, z: f64| {
             let mut dz = -c;
             if self.compute_full_loss {
                 dz += if !masked(z) {
@@ -221,8 +222,8 @@ impl LogPoissonLoss {
                     f64::NAN
                 };
             }
-            (c.exp() - z, dz)
-        };
+            (exp(c) - z, dz)
+        });
         eval_pointwise(Self::NAME, Pairing::Same, ("log_input", &log_input), ("targets", &targets), self.reduction, up, true, f, df)
     }
 

@@ -767,49 +767,36 @@ impl SphereFaceLoss {
     face_methods!();
 }
 
-/// [`ArcFaceLoss`]'s result with pml's defaults: `ArcFaceLoss(num_classes, embedding_size)` with `loss.W = W`.
-///
-/// # Errors
-/// See [`ArcFaceLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let l = losslab::pml::arc_face(array![[0.6f64, 0.8]].view(), array![0i64].view(), array![[1.0f64, 0.0], [0.0, 1.0]].view()).unwrap();
-/// assert!(l[[]] > 0.0);
-/// ```
-pub fn arc_face<T: Float, L: ClassIndex, D: Dimension, DL: Dimension, DW: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>, weight: ArrayView<'_, T, DW>) -> Result<ArrayD<T>> {
-    ArcFaceLoss::new().forward(embeddings, labels, weight)
-}
+crate::machinery::methods::free_fn! {
+    /// [`ArcFaceLoss`]'s result with pml's defaults: `ArcFaceLoss(num_classes, embedding_size)` with `loss.W = W`.
+    pub fn arc_face(embeddings: float, labels: labels, weight: float_any) = ArcFaceLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let l = losslab::pml::arc_face(array![[0.6f64, 0.8]].view(), array![0i64].view(), array![[1.0f64, 0.0], [0.0, 1.0]].view()).unwrap();
+        /// assert!(l[[]] > 0.0);
+        /// ```
+    }
 
-/// [`CosFaceLoss`]'s result with pml's defaults.
-///
-/// # Errors
-/// See [`CosFaceLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let l = losslab::pml::cos_face(array![[0.6f64, 0.8]].view(), array![0i64].view(), array![[1.0f64, 0.0], [0.0, 1.0]].view()).unwrap();
-/// assert!(l[[]] > 0.0);
-/// ```
-pub fn cos_face<T: Float, L: ClassIndex, D: Dimension, DL: Dimension, DW: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>, weight: ArrayView<'_, T, DW>) -> Result<ArrayD<T>> {
-    CosFaceLoss::new().forward(embeddings, labels, weight)
-}
+    /// [`CosFaceLoss`]'s result with pml's defaults.
+    pub fn cos_face(embeddings: float, labels: labels, weight: float_any) = CosFaceLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let l = losslab::pml::cos_face(array![[0.6f64, 0.8]].view(), array![0i64].view(), array![[1.0f64, 0.0], [0.0, 1.0]].view()).unwrap();
+        /// assert!(l[[]] > 0.0);
+        /// ```
+    }
 
-/// [`SphereFaceLoss`]'s result with pml's defaults.
-///
-/// # Errors
-/// See [`SphereFaceLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let l = losslab::pml::sphere_face(array![[0.6f64, 0.8]].view(), array![0i64].view(), array![[1.0f64, 0.0], [0.0, 1.0]].view()).unwrap();
-/// assert!(l[[]] > 0.0);
-/// ```
-pub fn sphere_face<T: Float, L: ClassIndex, D: Dimension, DL: Dimension, DW: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>, weight: ArrayView<'_, T, DW>) -> Result<ArrayD<T>> {
-    SphereFaceLoss::new().forward(embeddings, labels, weight)
+    /// [`SphereFaceLoss`]'s result with pml's defaults.
+    pub fn sphere_face(embeddings: float, labels: labels, weight: float_any) = SphereFaceLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let l = losslab::pml::sphere_face(array![[0.6f64, 0.8]].view(), array![0i64].view(), array![[1.0f64, 0.0], [0.0, 1.0]].view()).unwrap();
+        /// assert!(l[[]] > 0.0);
+        /// ```
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1957,98 +1944,70 @@ impl NPairsLoss {
     }
 }
 
-/// [`SupConLoss`]'s result with pml's defaults.
-///
-/// # Errors
-/// See [`SupConLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
-/// let l = losslab::pml::sup_con(e.view(), array![0i64, 0, 1].view()).unwrap();
-/// assert!(l[[]] > 0.0);
-/// ```
-pub fn sup_con<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
-    SupConLoss::new().forward(embeddings, labels)
-}
+crate::machinery::methods::free_fn! {
+    /// [`SupConLoss`]'s result with pml's defaults.
+    pub fn sup_con(embeddings: float, labels: labels) = SupConLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+        /// let l = losslab::pml::sup_con(e.view(), array![0i64, 0, 1].view()).unwrap();
+        /// assert!(l[[]] > 0.0);
+        /// ```
+    }
 
-/// [`MultiSimilarityLoss`]'s result with pml's defaults.
-///
-/// # Errors
-/// See [`MultiSimilarityLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
-/// let l = losslab::pml::multi_similarity(e.view(), array![0i64, 0, 1].view()).unwrap();
-/// assert!(l[[]] > 0.0);
-/// ```
-pub fn multi_similarity<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
-    MultiSimilarityLoss::new().forward(embeddings, labels)
-}
+    /// [`MultiSimilarityLoss`]'s result with pml's defaults.
+    pub fn multi_similarity(embeddings: float, labels: labels) = MultiSimilarityLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+        /// let l = losslab::pml::multi_similarity(e.view(), array![0i64, 0, 1].view()).unwrap();
+        /// assert!(l[[]] > 0.0);
+        /// ```
+    }
 
-/// [`CircleLoss`]'s result with pml's defaults.
-///
-/// # Errors
-/// See [`CircleLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
-/// let l = losslab::pml::circle(e.view(), array![0i64, 0, 1].view()).unwrap();
-/// assert!(l[[]] >= 0.0);
-/// ```
-pub fn circle<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
-    CircleLoss::new().forward(embeddings, labels)
-}
+    /// [`CircleLoss`]'s result with pml's defaults.
+    pub fn circle(embeddings: float, labels: labels) = CircleLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+        /// let l = losslab::pml::circle(e.view(), array![0i64, 0, 1].view()).unwrap();
+        /// assert!(l[[]] >= 0.0);
+        /// ```
+    }
 
-/// [`LiftedStructureLoss`]'s result with pml's defaults (`LiftedStructureLoss(neg_margin=1, pos_margin=0)`).
-///
-/// # Errors
-/// See [`LiftedStructureLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
-/// let l = losslab::pml::lifted_structure(e.view(), array![0i64, 0, 1].view()).unwrap();
-/// assert!(l[[]] > 0.0);
-/// ```
-pub fn lifted_structure<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
-    LiftedStructureLoss::new().forward(embeddings, labels)
-}
+    /// [`LiftedStructureLoss`]'s result with pml's defaults (`LiftedStructureLoss(neg_margin=1, pos_margin=0)`).
+    pub fn lifted_structure(embeddings: float, labels: labels) = LiftedStructureLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+        /// let l = losslab::pml::lifted_structure(e.view(), array![0i64, 0, 1].view()).unwrap();
+        /// assert!(l[[]] > 0.0);
+        /// ```
+    }
 
-/// [`GeneralizedLiftedStructureLoss`]'s result with pml's defaults (`neg_margin=1, pos_margin=0`).
-///
-/// # Errors
-/// See [`GeneralizedLiftedStructureLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
-/// let l = losslab::pml::generalized_lifted_structure(e.view(), array![0i64, 0, 1].view()).unwrap();
-/// assert!(l[[]] > 0.0);
-/// ```
-pub fn generalized_lifted_structure<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
-    GeneralizedLiftedStructureLoss::new().forward(embeddings, labels)
-}
+    /// [`GeneralizedLiftedStructureLoss`]'s result with pml's defaults (`neg_margin=1, pos_margin=0`).
+    pub fn generalized_lifted_structure(embeddings: float, labels: labels) = GeneralizedLiftedStructureLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0]];
+        /// let l = losslab::pml::generalized_lifted_structure(e.view(), array![0i64, 0, 1].view()).unwrap();
+        /// assert!(l[[]] > 0.0);
+        /// ```
+    }
 
-/// [`NPairsLoss`]'s result with pml's defaults.
-///
-/// # Errors
-/// See [`NPairsLoss`].
-///
-/// # Examples
-/// ```
-/// use ndarray::array;
-/// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0]];
-/// let l = losslab::pml::n_pairs(e.view(), array![0i64, 0, 1, 1].view()).unwrap();
-/// assert!(l[[]] > 0.0);
-/// ```
-pub fn n_pairs<T: Float, L: ClassIndex, D: Dimension, DL: Dimension>(embeddings: ArrayView<'_, T, D>, labels: ArrayView<'_, L, DL>) -> Result<ArrayD<T>> {
-    NPairsLoss::new().forward(embeddings, labels)
+    /// [`NPairsLoss`]'s result with pml's defaults.
+    pub fn n_pairs(embeddings: float, labels: labels) = NPairsLoss {
+        /// # Examples
+        /// ```
+        /// use ndarray::array;
+        /// let e = array![[1.0f64, 0.2], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0]];
+        /// let l = losslab::pml::n_pairs(e.view(), array![0i64, 0, 1, 1].view()).unwrap();
+        /// assert!(l[[]] > 0.0);
+        /// ```
+    }
 }

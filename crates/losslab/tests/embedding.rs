@@ -936,3 +936,68 @@ fn keras_circle_products_are_thread_independent_and_f32_agrees() {
     assert_eq!(v, v0);
     assert_eq!(g.input, g0.input);
 }
+
+/// PyTorch's cosine embedding loss on the row sweep ((N, D) inputs of one
+/// shape, contiguous, a contiguous (N,) target) against the general path on
+/// the same values read through strided views: values, `backward` and
+/// `forward_backward`, every reduction, margins on both sides of 0, targets
+/// 1, −1 and 0, a zero vector and an identical pair among the rows. Then
+/// float32: the same bits on pools of 1 and 3 threads, and within float32's
+/// tolerance of float64.
+#[test]
+fn cosine_embedding_row_sweep_agrees_with_the_general_path() {
+    let mut rng = Rng::new(45);
+    let (n, d) = (41, 23);
+    let mut x1 = rng.array(&[n, d], -2.0, 2.0);
+    let mut x2 = rng.array(&[n, d], -2.0, 2.0);
+    x1.index_axis_mut(ndarray::Axis(0), 4).fill(0.0);
+    let row7 = x1.index_axis(ndarray::Axis(0), 7).to_owned();
+    x2.index_axis_mut(ndarray::Axis(0), 7).assign(&row7);
+    let y = ArrayD::from_shape_fn(IxDyn(&[n]), |i| [1.0, -1.0, 1.0, -1.0, 0.0][i[0] % 5]);
+    // The same values behind a transposed layout: the general path.
+    let strided = |x: &ArrayD<f64>| x.t().as_standard_layout().into_owned();
+    let (s1, s2) = (strided(&x1), strided(&x2));
+    let up = rng.array(&[n], 0.5, 1.5);
+    let close = |what: &str, a: &ArrayD<f64>, b: &ArrayD<f64>| {
+        let scale = b.iter().fold(1.0f64, |s, v| s.max(v.abs()));
+        assert!(a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-13 * scale), "{what}: {a} vs {b}");
+    };
+    for r in Reduction::ALL {
+        for margin in [-0.5, 0.0, 0.3] {
+            let l = CosineEmbeddingLoss::new().reduction(r).margin(margin);
+            let (v_fast, v_gen) = (l.forward(x1.view(), x2.view(), y.view()).unwrap(), l.forward(s1.t(), s2.t(), y.view()).unwrap());
+            close(&format!("{r:?} {margin} value"), &v_fast, &v_gen);
+            let g = if r == Reduction::None { up.clone() } else { arr0(0.7).into_dyn() };
+            let (b_fast, b_gen) = (l.backward(x1.view(), x2.view(), y.view(), g.view()).unwrap(), l.backward(s1.t(), s2.t(), y.view(), g.view()).unwrap());
+            close(&format!("{r:?} {margin} d/dinput1"), &b_fast.input1, &b_gen.input1);
+            close(&format!("{r:?} {margin} d/dinput2"), &b_fast.input2, &b_gen.input2);
+            let (fv, fg) = l.forward_backward(x1.view(), x2.view(), y.view()).unwrap();
+            let (gv, gg) = l.forward_backward(s1.t(), s2.t(), y.view()).unwrap();
+            close(&format!("{r:?} {margin} forward_backward value"), &fv, &gv);
+            close(&format!("{r:?} {margin} forward_backward d/dinput1"), &fg.input1, &gg.input1);
+            close(&format!("{r:?} {margin} forward_backward d/dinput2"), &fg.input2, &gg.input2);
+        }
+    }
+    // float32: thread-independent bits, and float64's values to f32 rounding.
+    let (n, d) = (3001, 37);
+    let f = |a: ArrayD<f64>| a.mapv(|v| v as f32);
+    let (a32, b32) = (f(rng.array(&[n, d], -1.0, 1.0)), f(rng.array(&[n, d], -1.0, 1.0)));
+    let y32 = ArrayD::from_shape_fn(IxDyn(&[n]), |i| if i[0] % 3 == 0 { -1.0f32 } else { 1.0 });
+    let l = CosineEmbeddingLoss::new().margin(0.1);
+    let bits = |t: &ArrayD<f32>| t.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+            let (v, g) = l.forward_backward(a32.view(), b32.view(), y32.view()).unwrap();
+            [bits(&v), bits(&g.input1), bits(&g.input2)]
+        })
+    };
+    assert_eq!(run(1), run(3), "float32 bits depend on the thread count");
+    let w = |a: &ArrayD<f32>| a.mapv(f64::from);
+    let (v64, g64) = l.forward_backward(w(&a32).view(), w(&b32).view(), w(&y32).view()).unwrap();
+    let (v32, g32) = l.forward_backward(a32.view(), b32.view(), y32.view()).unwrap();
+    assert!((f64::from(v32[[]]) - v64[[]]).abs() <= 1e-6 * v64[[]].abs().max(1.0), "{v32} vs {v64}");
+    for (a, b) in [(&g32.input1, &g64.input1), (&g32.input2, &g64.input2)] {
+        let scale = b.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+        assert!(a.iter().zip(b).all(|(x, y)| (f64::from(*x) - y).abs() <= 1e-5 * scale), "float32 gradients");
+    }
+}

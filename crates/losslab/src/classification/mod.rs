@@ -20,6 +20,7 @@ use crate::machinery::lanes::{eval_pointwise, eval_rows, resolve_axis, softmax_r
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, sigmoid_f64};
 use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
+use crate::machinery::vmath;
 use ndarray::{ArrayD, ArrayView, ArrayView1, ArrayViewD, ArrayViewMut, Dimension};
 
 mod clipped;
@@ -869,6 +870,14 @@ impl Default for BinaryCrossEntropy {
 }
 
 fn check_unit_interval<T: Float, D: Dimension>(loss: &'static str, tensor: &'static str, v: &ArrayView<'_, T, D>) -> Result<()> {
+    // A contiguous tensor is scanned in blocks without an early exit (the
+    // test vectorises); the position is looked for only when one fails.
+    if let Some(s) = v.as_slice_memory_order() {
+        let inside = |b: &[T]| b.iter().fold(true, |ok, x| ok & (x.to_wide() >= 0.0) & (x.to_wide() <= 1.0));
+        if s.chunks(4096).all(inside) {
+            return Ok(());
+        }
+    }
     match v.iter().position(|x| !(0.0..=1.0).contains(&x.to_wide())) {
         None => Ok(()),
         Some(i) => Err(LossError::Domain {
@@ -902,16 +911,18 @@ impl BinaryCrossEntropy {
         self
     }
 
-    #[inline]
+    /// PyTorch's `(y − 1)·max(log1p(−x), −100) − y·max(log x, −100)`, with the
+    /// logarithms in arithmetic that vectorises ([`vmath`]: within 2 ulp of libm's).
+    #[inline(always)]
     fn value(x: f64, y: f64) -> f64 {
-        (y - 1.0) * (-x).ln_1p().max(-100.0) - y * x.ln().max(-100.0)
+        (y - 1.0) * vmath::ln_1p(-x).max(-100.0) - y * vmath::ln(x).max(-100.0)
     }
 
-    #[inline]
+    #[inline(always)]
     fn derivatives(x: f64, y: f64) -> (f64, f64) {
         // PyTorch's floor is `const float EPSILON = 1e-12`: the float32 value, in every dtype.
         let dx = (x - y) / ((1.0 - x) * x).max(BCE_EPSILON);
-        let dy = -(x / (1.0 - x)).ln();
+        let dy = -vmath::ln(x / (1.0 - x));
         (dx, dy)
     }
 

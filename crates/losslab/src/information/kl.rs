@@ -11,6 +11,7 @@ use crate::machinery::methods::*;
 use crate::machinery::clip::*;
 use crate::machinery::kernels::rows::{self, lane_sum2_zip_store, lane_sum_zip, zip_store};
 use crate::machinery::reduction::{sum_f64, Reduction};
+use crate::machinery::vmath::exp;
 use ndarray::{ArrayView, ArrayViewD, Dimension};
 
 // ---------------------------------------------------------------------------------------
@@ -285,11 +286,11 @@ impl OptaxGeneralizedKlDivergence {
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
         let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, #[inline(always)] |lp: &[T], t: &[T], g: Option<RowGrads<'_, T>>| {
-            let v = lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0) + lane_sum_zip(lp, t, |a, b| a.exp() - b);
+            let v = lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0) + lane_sum_zip(lp, t, #[inline(always)] |a, b| exp(a) - b);
             let Some(g) = g else { return v };
             let up = g.up;
             zip_store(lp, t, g.go, #[inline(always)] |a, b| up * (optax_kl_term_ln(a, b).2 - 1.0));
-            zip_store(lp, t, g.gx, #[inline(always)] |a, b| up * (-b + a.exp()));
+            zip_store(lp, t, g.gx, #[inline(always)] |a, b| up * (-b + exp(a)));
             v
         })?;
         if let Some(done) = fused {
@@ -297,11 +298,11 @@ impl OptaxGeneralizedKlDivergence {
         }
         run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, t, g| {
             let x = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
-            let y = sum_f64(lp.iter().zip(t).map(|(&a, &b)| a.exp() - b));
+            let y = sum_f64(lp.iter().zip(t).map(|(&a, &b)| exp(a) - b));
             if let Some((glp, gt)) = g {
                 for k in 0..lp.len() {
                     let (_, a, b) = optax_kl_term(lp[k], t[k]);
-                    glp[k] = a + lp[k].exp();
+                    glp[k] = a + exp(lp[k]);
                     gt[k] = b - 1.0;
                 }
             }
@@ -358,11 +359,11 @@ impl OptaxKlDivergenceWithLogTargets {
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
         let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), log_targets, self.reduction, go, #[inline(always)] |lp: &[T], lt: &[T], g: Option<RowGrads<'_, T>>| {
-            let Some(g) = g else { return lane_sum_zip(lp, lt, |a, b| b.exp() * (b - a)) };
+            let Some(g) = g else { return lane_sum_zip(lp, lt, #[inline(always)] |a, b| exp(b) * (b - a)) };
             let up = g.up;
-            zip_store(lp, lt, g.gx, #[inline(always)] |_, b| up * -b.exp());
+            zip_store(lp, lt, g.gx, #[inline(always)] |_, b| up * -exp(b));
             lane_sum2_zip_store(lp, lt, g.go, #[inline(always)] |a, b| {
-                let e = b.exp();
+                let e = exp(b);
                 (e * (b - a), 0.0, up * (e * (b - a) + e))
             })
             .0
@@ -371,10 +372,10 @@ impl OptaxKlDivergenceWithLogTargets {
             return Ok(done);
         }
         run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("log_targets", log_targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, lt, g| {
-            let v = sum_f64(lp.iter().zip(lt).map(|(&a, &b)| b.exp() * (b - a)));
+            let v = sum_f64(lp.iter().zip(lt).map(|(&a, &b)| exp(b) * (b - a)));
             if let Some((glp, glt)) = g {
                 for k in 0..lp.len() {
-                    let e = lt[k].exp();
+                    let e = exp(lt[k]);
                     glp[k] = -e;
                     glt[k] = e * (lt[k] - lp[k]) + e;
                 }

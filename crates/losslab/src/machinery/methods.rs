@@ -64,6 +64,11 @@ macro_rules! signature {
             [T: $crate::machinery::float::Float, L: $crate::machinery::float::ClassIndex, D1: ::ndarray::Dimension, D2: ::ndarray::Dimension]
             ($a: ::ndarray::ArrayView<'_, T, D1>, $b: ::ndarray::ArrayView<'_, L, D2>));
     };
+    ($cb:ident $payload:tt ($a:ident: float, $b:ident: labels, $c:ident: float_any)) => {
+        $crate::machinery::methods::$cb!($payload
+            [T: $crate::machinery::float::Float, L: $crate::machinery::float::ClassIndex, D1: ::ndarray::Dimension, D2: ::ndarray::Dimension, D3: ::ndarray::Dimension]
+            ($a: ::ndarray::ArrayView<'_, T, D1>, $b: ::ndarray::ArrayView<'_, L, D2>, $c: ::ndarray::ArrayView<'_, T, D3>));
+    };
     ($cb:ident $payload:tt ($a:ident: labels, $b:ident: float)) => {
         $crate::machinery::methods::$cb!($payload
             [T: $crate::machinery::float::Float, L: $crate::machinery::float::ClassIndex, D1: ::ndarray::Dimension, D2: ::ndarray::Dimension]

@@ -13,3 +13,4 @@ pub(crate) mod lanes;
 pub(crate) mod methods;
 pub(crate) mod pointwise;
 pub(crate) mod reduction;
+pub(crate) mod vmath;
