@@ -140,7 +140,7 @@ fn cross_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let x = c.float("input");
     if c.is_int("target") {
         let t = c.int("target");
-        c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
+        c.finish_once(("input", None), || loss.forward(x.view(), t.view()), || loss.forward_backward(x.view(), t.view()), |g| loss.backward(x.view(), t.view(), g))
     } else {
         let t = c.float("target");
         let value = loss.forward_probs(x.view(), t.view())?;
@@ -165,7 +165,7 @@ fn nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         loss = loss.weight(w);
     }
     let (x, t) = (c.float("input"), c.int("target"));
-    c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
+    c.finish_once(("input", None), || loss.forward(x.view(), t.view()), || loss.forward_backward(x.view(), t.view()), |g| loss.backward(x.view(), t.view(), g))
 }
 
 fn bce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -174,7 +174,7 @@ fn bce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         loss = loss.weight(w);
     }
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn bce_with_logits<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -186,19 +186,19 @@ fn bce_with_logits<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         loss = loss.pos_weight(w);
     }
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn softmax_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SoftmaxCrossEntropyWithLogits::new().reduction(c.reduction()).axis(c.axis("axis")?);
     let (labels, logits) = (c.float("labels"), c.float("logits"));
-    c.finish(loss.forward(labels.view(), logits.view())?, ("logits", Some("labels")), |g| loss.backward(labels.view(), logits.view(), g))
+    c.finish_once(("logits", Some("labels")), || loss.forward(labels.view(), logits.view()), || loss.forward_backward(labels.view(), logits.view()), |g| loss.backward(labels.view(), logits.view(), g))
 }
 
 fn sparse_softmax_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SparseSoftmaxCrossEntropyWithLogits::new().reduction(c.reduction());
     let (labels, logits) = (c.int("labels"), c.float("logits"));
-    c.finish(loss.forward(labels.view(), logits.view())?, ("logits", None), |g| loss.backward(labels.view(), logits.view(), g))
+    c.finish_once(("logits", None), || loss.forward(labels.view(), logits.view()), || loss.forward_backward(labels.view(), logits.view()), |g| loss.backward(labels.view(), logits.view(), g))
 }
 
 fn linear_cross_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {

@@ -218,7 +218,7 @@ fn axes<T: FloatElement>(c: &Call<'_, T>, key: &str) -> Result<Option<Vec<isize>
 fn sigmoid_focal<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SigmoidFocalLoss::new().alpha(c.f64("alpha")).gamma(c.f64("gamma")).reduction(c.reduction());
     let (x, y) = (c.float("inputs"), c.float("targets"));
-    c.finish(loss.forward(x.view(), y.view())?, ("inputs", Some("targets")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("inputs", Some("targets")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 macro_rules! box_eval {
@@ -226,7 +226,7 @@ macro_rules! box_eval {
         fn $f<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
             let loss = $ty::new().eps(c.f64("eps")).reduction(c.reduction());
             let (a, b) = (c.float("boxes1"), c.float("boxes2"));
-            c.finish(loss.forward(a.view(), b.view())?, ("boxes1", Some("boxes2")), |g| loss.backward(a.view(), b.view(), g))
+            c.finish_once(("boxes1", Some("boxes2")), || loss.forward(a.view(), b.view()), || loss.forward_backward(a.view(), b.view()), |g| loss.backward(a.view(), b.view(), g))
         }
     };
 }
@@ -292,13 +292,13 @@ fn softmax_focal<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         loss = loss.alpha(a);
     }
     let (x, t) = (c.float("input"), c.int("target"));
-    c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
+    c.finish_once(("input", None), || loss.forward(x.view(), t.view()), || loss.forward_backward(x.view(), t.view()), |g| loss.backward(x.view(), t.view(), g))
 }
 
 fn quantile<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = QuantileLoss::new().quantile(c.f64("quantile")).reduction(c.reduction());
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn jaccard<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -332,5 +332,5 @@ fn lovasz<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         .ignore(opt_integer(c, "ignore")?)
         .reduction(c.reduction());
     let (p, l) = (c.float("probas"), c.int("labels"));
-    c.finish(loss.forward(p.view(), l.view())?, ("probas", None), |g| loss.backward(p.view(), l.view(), g))
+    c.finish_once(("probas", None), || loss.forward(p.view(), l.view()), || loss.forward_backward(p.view(), l.view()), |g| loss.backward(p.view(), l.view(), g))
 }

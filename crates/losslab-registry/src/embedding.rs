@@ -205,7 +205,7 @@ fn keras_cosine<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
 fn ntxent<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::NtXent::new().reduction(c.reduction()).temperature(c.f64("temperature"));
     let (e, l) = (c.float("embeddings"), c.int("labels"));
-    c.finish(loss.forward(e.view(), l.view())?, ("embeddings", None), |g| loss.backward(e.view(), l.view(), g))
+    c.finish_once(("embeddings", None), || loss.forward(e.view(), l.view()), || loss.forward_backward(e.view(), l.view()), |g| loss.backward(e.view(), l.view(), g))
 }
 
 fn optax_triplet<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -229,7 +229,7 @@ fn ranking_softmax<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         loss = loss.weights(w);
     }
     let (s, y) = (c.float("logits"), c.float("labels"));
-    c.finish(loss.forward(s.view(), y.view())?, ("logits", Some("labels")), |g| loss.backward(s.view(), y.view(), g))
+    c.finish_once(("logits", Some("labels")), || loss.forward(s.view(), y.view()), || loss.forward_backward(s.view(), y.view()), |g| loss.backward(s.view(), y.view(), g))
 }
 
 fn keras_circle<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {

@@ -115,7 +115,7 @@ fn reduction<T>(c: &Call<'_, T>) -> Reduction {
 fn gan_generator<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = GanGeneratorLoss::new().reduction(reduction(c)).kind(c.name("kind").parse::<GanKind>()?);
     let f = c.float("fake_logits");
-    c.finish(loss.forward(f.view())?, ("fake_logits", None), |g| loss.backward(f.view(), g))
+    c.finish_once(("fake_logits", None), || loss.forward(f.view()), || loss.forward_backward(f.view()), |g| loss.backward(f.view(), g))
 }
 
 fn gan_discriminator<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {

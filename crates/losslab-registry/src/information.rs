@@ -108,7 +108,7 @@ pub(super) const LOSSES: &[LossSpec] = &[
 fn kl_div<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = KlDivLoss::new().reduction(c.reduction()).log_target(c.bool("log_target"));
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn scipy_entropy<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {

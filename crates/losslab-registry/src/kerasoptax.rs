@@ -8,7 +8,7 @@ use crate::tensor::FloatElement;
 use crate::error::fail;
 use crate::Result;
 use losslab::{keras, optax};
-use ndarray::ArrayD;
+use ndarray::{ArrayD, CowArray, IxDyn};
 
 // Keras casts y_true to y_pred's dtype.
 const Y_TRUE: super::TensorSpec = promoted("y_true", "the targets, y_pred's shape");
@@ -244,13 +244,13 @@ fn k_scce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss =
         keras::SparseCategoricalCrossentropy::new().from_logits(c.bool("from_logits")).ignore_class(ignore).axis(c.axis("axis")?).reduction(c.reduction());
     let (t, p) = (c.int("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))
+    c.finish_once(("y_pred", None), || loss.forward(t.view(), p.view()), || loss.forward_backward(t.view(), p.view()), |g| loss.backward(t.view(), p.view(), g))
 }
 
 fn k_gce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::CategoricalGeneralizedCrossEntropy::new().q(c.f64("q")).reduction(c.reduction());
     let (t, p) = (c.int("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(t.view(), p.view())?, ("y_pred", None), |g| loss.backward(t.view(), p.view(), g))
+    c.finish_once(("y_pred", None), || loss.forward(t.view(), p.view()), || loss.forward_backward(t.view(), p.view()), |g| loss.backward(t.view(), p.view(), g))
 }
 
 macro_rules! optax_pair {
@@ -296,38 +296,42 @@ fn sparsemax_with<T: FloatElement, L: losslab::classification::BinaryLabel>(
             let (value, g) = loss.forward_backward(x.view(), l.view())?;
             Ok(Output { aux: vec![], value, grads: vec![("logits", g.input)] })
         }
-        _ => c.finish(loss.forward(x.view(), l.view())?, ("logits", None), |g| loss.backward(x.view(), l.view(), g)),
+        _ => c.finish_once(("logits", None), || loss.forward(x.view(), l.view()), || loss.forward_backward(x.view(), l.view()), |g| loss.backward(x.view(), l.view(), g)),
     }
 }
 
 fn o_mc_sparsemax<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::MulticlassSparsemaxLoss::new().reduction(c.reduction());
     let (x, l) = (c.float("scores"), c.int("labels"));
-    c.finish(loss.forward(x.view(), l.view())?, ("scores", None), |g| loss.backward(x.view(), l.view(), g))
+    c.finish_once(("scores", None), || loss.forward(x.view(), l.view()), || loss.forward_backward(x.view(), l.view()), |g| loss.backward(x.view(), l.view(), g))
 }
 
 fn o_smooth<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let Some(alpha) = c.opt_f64("alpha") else { fail!(Option, "optax:smooth_labels: option `alpha` = None is invalid: expected a number (the smoothing factor; optax has no default)") };
     let t = optax::SmoothLabels::new(alpha).reduction(c.reduction());
     let l = c.float("labels");
-    c.finish(t.forward(l.view())?, ("labels", None), |g| t.backward(l.view(), g))
+    c.finish_once(("labels", None), || t.forward(l.view()), || t.forward_backward(l.view()), |g| t.backward(l.view(), g))
 }
 
 /// `targets`, or zeros of `predictions`' shape (optax's `targets=None`).
-fn targets_or_zeros<T: FloatElement>(c: &Call<'_, T>) -> ArrayD<T> {
-    c.opt_float("targets").map(|t| t.to_owned()).unwrap_or_else(|| ArrayD::zeros(c.float("predictions").shape()))
+/// (Read in place when given: no copy.)
+fn targets_or_zeros<'a, T: FloatElement>(c: &'a Call<'_, T>) -> CowArray<'a, T, IxDyn> {
+    match c.opt_float("targets") {
+        Some(t) => CowArray::from(t),
+        None => CowArray::from(ArrayD::zeros(c.float("predictions").shape())),
+    }
 }
 
 fn o_huber<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::HuberLoss::new().delta(c.f64("delta")).reduction(c.reduction());
     let (p, t) = (c.float("predictions"), targets_or_zeros(c));
     let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
-    c.finish(loss.forward(p.view(), t.view())?, ("predictions", targets), |g| loss.backward(p.view(), t.view(), g))
+    c.finish_once(("predictions", targets), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
 }
 
 fn o_logcosh<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = optax::LogCosh::new().reduction(c.reduction());
     let (p, t) = (c.float("predictions"), targets_or_zeros(c));
     let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
-    c.finish(loss.forward(p.view(), t.view())?, ("predictions", targets), |g| loss.backward(p.view(), t.view(), g))
+    c.finish_once(("predictions", targets), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
 }

@@ -265,7 +265,7 @@ fn upstream<'c, T: FloatElement>(c: &'c Call<'_, T>, value: &ArrayD<T>) -> CowAr
 fn poisson_nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = PoissonNllLoss::new().reduction(c.reduction()).log_input(c.bool("log_input")).full(c.bool("full")).eps(c.f64("eps"));
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn gaussian_nll<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -334,13 +334,13 @@ fn margin_ranking<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
 fn hinge_embedding<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = HingeEmbeddingLoss::new().reduction(c.reduction()).margin(c.f64("margin"));
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", None), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", None), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn soft_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SoftMarginLoss::new().reduction(c.reduction());
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", None), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", None), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn multilabel_soft_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -364,7 +364,7 @@ fn multilabel_soft_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>>
 fn multilabel_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MultilabelMarginLoss::new().reduction(c.reduction());
     let (x, t) = (c.float("input"), c.int("target"));
-    c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
+    c.finish_once(("input", None), || loss.forward(x.view(), t.view()), || loss.forward_backward(x.view(), t.view()), |g| loss.backward(x.view(), t.view(), g))
 }
 
 fn multi_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -373,13 +373,13 @@ fn multi_margin<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
         loss = loss.weight(w);
     }
     let (x, t) = (c.float("input"), c.int("target"));
-    c.finish(loss.forward(x.view(), t.view())?, ("input", None), |g| loss.backward(x.view(), t.view(), g))
+    c.finish_once(("input", None), || loss.forward(x.view(), t.view()), || loss.forward_backward(x.view(), t.view()), |g| loss.backward(x.view(), t.view(), g))
 }
 
 fn sigmoid_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SigmoidCrossEntropyWithLogits::new().reduction(c.reduction());
     let (labels, logits) = (c.float("labels"), c.float("logits"));
-    c.finish(loss.forward(labels.view(), logits.view())?, ("logits", Some("labels")), |g| loss.backward(labels.view(), logits.view(), g))
+    c.finish_once(("logits", Some("labels")), || loss.forward(labels.view(), logits.view()), || loss.forward_backward(labels.view(), logits.view()), |g| loss.backward(labels.view(), logits.view(), g))
 }
 
 fn weighted_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
@@ -402,60 +402,60 @@ fn weighted_ce<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     }
     .reduction(c.reduction());
     let (labels, logits) = (c.float("labels"), c.float("logits"));
-    c.finish(loss.forward(labels.view(), logits.view())?, ("logits", Some("labels")), |g| loss.backward(labels.view(), logits.view(), g))
+    c.finish_once(("logits", Some("labels")), || loss.forward(labels.view(), logits.view()), || loss.forward_backward(labels.view(), logits.view()), |g| loss.backward(labels.view(), logits.view(), g))
 }
 
 fn log_poisson<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = LogPoissonLoss::new().reduction(c.reduction()).compute_full_loss(c.bool("compute_full_loss"));
     let (t, l) = (c.float("targets"), c.float("log_input"));
-    c.finish(loss.forward(t.view(), l.view())?, ("log_input", Some("targets")), |g| loss.backward(t.view(), l.view(), g))
+    c.finish_once(("log_input", Some("targets")), || loss.forward(t.view(), l.view()), || loss.forward_backward(t.view(), l.view()), |g| loss.backward(t.view(), l.view(), g))
 }
 
 fn l2<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     // TensorFlow's own output is the sum; other reductions apply to the terms t²/2.
     let loss = L2Loss::new().reduction(c.reduction.unwrap_or(Reduction::Sum));
     let t = c.float("t");
-    c.finish(loss.forward(t.view())?, ("t", None), |g| loss.backward(t.view(), g))
+    c.finish_once(("t", None), || loss.forward(t.view()), || loss.forward_backward(t.view()), |g| loss.backward(t.view(), g))
 }
 
 fn keras_poisson<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Poisson::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
+    c.finish_once(("y_pred", Some("y_true")), || loss.forward(yt.view(), yp.view()), || loss.forward_backward(yt.view(), yp.view()), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
 fn keras_hinge<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::Hinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
+    c.finish_once(("y_pred", Some("y_true")), || loss.forward(yt.view(), yp.view()), || loss.forward_backward(yt.view(), yp.view()), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
 fn keras_squared_hinge<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::SquaredHinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
+    c.finish_once(("y_pred", Some("y_true")), || loss.forward(yt.view(), yp.view()), || loss.forward_backward(yt.view(), yp.view()), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
 fn keras_categorical_hinge<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = keras::CategoricalHinge::new().reduction(c.reduction());
     let (yt, yp) = (c.float("y_true"), c.float("y_pred"));
-    c.finish(loss.forward(yt.view(), yp.view())?, ("y_pred", Some("y_true")), |g| loss.backward(yt.view(), yp.view(), g))
+    c.finish_once(("y_pred", Some("y_true")), || loss.forward(yt.view(), yp.view()), || loss.forward_backward(yt.view(), yp.view()), |g| loss.backward(yt.view(), yp.view(), g))
 }
 
 fn multiclass_hinge<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MulticlassHingeLoss::new().reduction(c.reduction());
     let (s, l) = (c.float("scores"), c.int("labels"));
-    c.finish(loss.forward(s.view(), l.view())?, ("scores", None), |g| loss.backward(s.view(), l.view(), g))
+    c.finish_once(("scores", None), || loss.forward(s.view(), l.view()), || loss.forward_backward(s.view(), l.view()), |g| loss.backward(s.view(), l.view(), g))
 }
 
 fn multiclass_perceptron<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MulticlassPerceptronLoss::new().reduction(c.reduction());
     let (s, l) = (c.float("scores"), c.int("labels"));
-    c.finish(loss.forward(s.view(), l.view())?, ("scores", None), |g| loss.backward(s.view(), l.view(), g))
+    c.finish_once(("scores", None), || loss.forward(s.view(), l.view()), || loss.forward_backward(s.view(), l.view()), |g| loss.backward(s.view(), l.view(), g))
 }
 
 fn perceptron<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = PerceptronLoss::new().reduction(c.reduction());
     let (x, t) = (c.float("predictor_outputs"), c.float("targets"));
-    c.finish(loss.forward(x.view(), t.view())?, ("predictor_outputs", Some("targets")), |g| loss.backward(x.view(), t.view(), g))
+    c.finish_once(("predictor_outputs", Some("targets")), || loss.forward(x.view(), t.view()), || loss.forward_backward(x.view(), t.view()), |g| loss.backward(x.view(), t.view(), g))
 }

@@ -58,23 +58,23 @@ pub(super) const LOSSES: &[LossSpec] = &[
 fn mse<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = MseLoss::new().reduction(c.reduction());
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn l1<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = L1Loss::new().reduction(c.reduction());
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn smooth_l1<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = SmoothL1Loss::new().reduction(c.reduction()).beta(c.f64("beta"));
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
 
 fn huber<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     let loss = HuberLoss::new().reduction(c.reduction()).delta(c.f64("delta"));
     let (x, y) = (c.float("input"), c.float("target"));
-    c.finish(loss.forward(x.view(), y.view())?, ("input", Some("target")), |g| loss.backward(x.view(), y.view(), g))
+    c.finish_once(("input", Some("target")), || loss.forward(x.view(), y.view()), || loss.forward_backward(x.view(), y.view()), |g| loss.backward(x.view(), y.view(), g))
 }
