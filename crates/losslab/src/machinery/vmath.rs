@@ -16,7 +16,7 @@
 pub(crate) use super::kernels::rows::ln;
 
 /// `eˣ` for every `x`: Cody–Waite reduction `x = n ln 2 + r`, `|r| ≤ ln 2 / 2`,
-/// the Taylor series of `eʳ` to degree 13 (as `kernels::elementwise::exp_nonpos`, here by Estrin's scheme), and `2ⁿ` in two
+/// the Taylor series of `eʳ` to degree 13 ([`exp_series`]), and `2ⁿ` in two
 /// factors so that neither overflows nor flushes (results from the smallest
 /// subnormal to the largest finite number). `∞` above `ln(f64::MAX)`, 0 below
 /// −745.2, NaN for NaN. Within 1 ulp of libm's.
@@ -36,18 +36,7 @@ pub(crate) fn exp(x: f64) -> f64 {
     let n = t - MAGIC;
     let ni = (t.to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64);
     let r = (z - n * LN2_HI) - n * LN2_LO;
-    // The series as 1 + (r + r²·t), t = Σ_{k≥2} r^(k−2)/k! by Estrin's scheme
-    // (pairs, then pairs of pairs): the dependent chain is 5 products and sums
-    // deep instead of Horner's 13 (the vectorised loops are latency-bound on
-    // it), and the last sum adds a small, accurate part to 1 (within 1 ulp).
-    const C: [f64; 14] = [
-        1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5_040.0, 1.0 / 40_320.0, 1.0 / 362_880.0,
-        1.0 / 3_628_800.0, 1.0 / 39_916_800.0, 1.0 / 479_001_600.0, 1.0 / 6_227_020_800.0,
-    ];
-    let (r2, pair) = (r * r, |k: usize| C[k] + C[k + 1] * r);
-    let r4 = r2 * r2;
-    let t = (pair(2) + r2 * pair(4)) + r4 * ((pair(6) + r2 * pair(8)) + r4 * (pair(10) + r2 * pair(12)));
-    let p = 1.0 + (r + r2 * t);
+    let p = exp_series(r);
     // 2ⁿ = 2^h · 2^(n − h), h = ⌊n / 2⌋: both factors normal for every n here;
     // only the last product rounds (a subnormal result).
     let h = ni >> 1;
@@ -55,6 +44,24 @@ pub(crate) fn exp(x: f64) -> f64 {
     let s2 = f64::from_bits(((ni - h).wrapping_add(1023) as u64) << 52);
     let v = p * s1 * s2;
     if x > OVERFLOW { f64::INFINITY } else { v }
+}
+
+/// `eʳ` for `|r| ≤ ln 2 / 2` (the reduced argument of [`exp`] and of
+/// `kernels::elementwise::exp_nonpos`): the Taylor series to degree 13
+/// (truncation below 10⁻¹⁷) as `1 + (r + r²·t)`, `t = Σ_{k≥2} r^(k−2)/k!` by
+/// Estrin's scheme (pairs, then pairs of pairs): the dependent chain is 5
+/// products and sums deep instead of Horner's 13 (the vectorised loops are
+/// latency-bound on it), and the last sum adds a small, accurate part to 1.
+#[inline(always)]
+pub(crate) fn exp_series(r: f64) -> f64 {
+    const C: [f64; 14] = [
+        1.0, 1.0, 0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5_040.0, 1.0 / 40_320.0, 1.0 / 362_880.0,
+        1.0 / 3_628_800.0, 1.0 / 39_916_800.0, 1.0 / 479_001_600.0, 1.0 / 6_227_020_800.0,
+    ];
+    let (r2, pair) = (r * r, |k: usize| C[k] + C[k + 1] * r);
+    let r4 = r2 * r2;
+    let t = (pair(2) + r2 * pair(4)) + r4 * ((pair(6) + r2 * pair(8)) + r4 * (pair(10) + r2 * pair(12)));
+    1.0 + (r + r2 * t)
 }
 
 /// `log(1 + x)` for every `x`: [`ln`]`(u)` of `u = 1 + x` corrected by the
