@@ -226,7 +226,7 @@ macro_rules! box_eval {
         fn $f<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
             let loss = $ty::new().eps(c.f64("eps")).reduction(c.reduction());
             let (a, b) = (c.float("boxes1"), c.float("boxes2"));
-            c.finish(loss.forward(a.view(), b.view())?, ("boxes1", Some("boxes2")), |g| loss.backward(a.view(), b.view(), g))
+            c.finish_once(("boxes1", Some("boxes2")), || loss.forward(a.view(), b.view()), || loss.forward_backward(a.view(), b.view()), |g| loss.backward(a.view(), b.view(), g))
         }
     };
 }
