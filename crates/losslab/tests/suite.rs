@@ -25,6 +25,8 @@ mod embedding;
 mod errors;
 #[path = "fused.rs"]
 mod fused;
+#[path = "fused_boxes.rs"]
+mod fused_boxes;
 #[path = "fused_elementwise.rs"]
 mod fused_elementwise;
 #[path = "fused_half.rs"]
