@@ -313,21 +313,23 @@ fn o_smooth<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     c.finish(t.forward(l.view())?, ("labels", None), |g| t.backward(l.view(), g))
 }
 
-/// `targets`, or zeros of `predictions`' shape (optax's `targets=None`).
-fn targets_or_zeros<T: FloatElement>(c: &Call<'_, T>) -> ArrayD<T> {
-    c.opt_float("targets").map(|t| t.to_owned()).unwrap_or_else(|| ArrayD::zeros(c.float("predictions").shape()))
+/// `targets` (lent), or zeros of `predictions`' shape (optax's `targets=None`).
+fn targets_or_zeros<'a, T: FloatElement>(c: &'a Call<'_, T>) -> ndarray::CowArray<'a, T, ndarray::IxDyn> {
+    c.opt_float("targets").map_or_else(|| ArrayD::zeros(c.float("predictions").shape()).into(), Into::into)
 }
 
-fn o_huber<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
-    let loss = optax::HuberLoss::new().delta(c.f64("delta")).reduction(c.reduction());
-    let (p, t) = (c.float("predictions"), targets_or_zeros(c));
-    let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
-    c.finish(loss.forward(p.view(), t.view())?, ("predictions", targets), |g| loss.backward(p.view(), t.view(), g))
+/// An optax element-wise loss of `(predictions, targets)`: one sweep for the
+/// value and the gradients when no upstream gradient is given.
+macro_rules! optax_pair {
+    ($fn:ident, $loss:expr) => {
+        fn $fn<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
+            let loss = $loss(c).reduction(c.reduction());
+            let (p, t) = (c.float("predictions"), targets_or_zeros(c));
+            let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
+            c.finish_once(("predictions", targets), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
+        }
+    };
 }
 
-fn o_logcosh<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
-    let loss = optax::LogCosh::new().reduction(c.reduction());
-    let (p, t) = (c.float("predictions"), targets_or_zeros(c));
-    let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
-    c.finish(loss.forward(p.view(), t.view())?, ("predictions", targets), |g| loss.backward(p.view(), t.view(), g))
-}
+optax_pair!(o_huber, |c: &Call<'_, T>| optax::HuberLoss::new().delta(c.f64("delta")));
+optax_pair!(o_logcosh, |_c: &Call<'_, T>| optax::LogCosh::new());
