@@ -320,7 +320,7 @@ fn targets_or_zeros<'a, T: FloatElement>(c: &'a Call<'_, T>) -> ndarray::CowArra
 
 /// An optax element-wise loss of `(predictions, targets)`: one sweep for the
 /// value and the gradients when no upstream gradient is given.
-macro_rules! optax_pair {
+macro_rules! optax_targets_pair {
     ($fn:ident, $loss:expr) => {
         fn $fn<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
             let loss = $loss(c).reduction(c.reduction());
@@ -331,5 +331,5 @@ macro_rules! optax_pair {
     };
 }
 
-optax_pair!(o_huber, |c: &Call<'_, T>| optax::HuberLoss::new().delta(c.f64("delta")));
-optax_pair!(o_logcosh, |_c: &Call<'_, T>| optax::LogCosh::new());
+optax_targets_pair!(o_huber, |c: &Call<'_, T>| optax::HuberLoss::new().delta(c.f64("delta")));
+optax_targets_pair!(o_logcosh, |_c: &Call<'_, T>| optax::LogCosh::new());
