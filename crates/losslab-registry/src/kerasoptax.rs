@@ -8,7 +8,7 @@ use crate::tensor::FloatElement;
 use crate::error::fail;
 use crate::Result;
 use losslab::{keras, optax};
-use ndarray::{ArrayD, CowArray, IxDyn};
+use ndarray::ArrayD;
 
 // Keras casts y_true to y_pred's dtype.
 const Y_TRUE: super::TensorSpec = promoted("y_true", "the targets, y_pred's shape");
@@ -313,25 +313,23 @@ fn o_smooth<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
     c.finish_once(("labels", None), || t.forward(l.view()), || t.forward_backward(l.view()), |g| t.backward(l.view(), g))
 }
 
-/// `targets`, or zeros of `predictions`' shape (optax's `targets=None`).
-/// (Read in place when given: no copy.)
-fn targets_or_zeros<'a, T: FloatElement>(c: &'a Call<'_, T>) -> CowArray<'a, T, IxDyn> {
-    match c.opt_float("targets") {
-        Some(t) => CowArray::from(t),
-        None => CowArray::from(ArrayD::zeros(c.float("predictions").shape())),
-    }
+/// `targets` (lent), or zeros of `predictions`' shape (optax's `targets=None`).
+fn targets_or_zeros<'a, T: FloatElement>(c: &'a Call<'_, T>) -> ndarray::CowArray<'a, T, ndarray::IxDyn> {
+    c.opt_float("targets").map_or_else(|| ArrayD::zeros(c.float("predictions").shape()).into(), Into::into)
 }
 
-fn o_huber<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
-    let loss = optax::HuberLoss::new().delta(c.f64("delta")).reduction(c.reduction());
-    let (p, t) = (c.float("predictions"), targets_or_zeros(c));
-    let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
-    c.finish_once(("predictions", targets), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
+/// An optax element-wise loss of `(predictions, targets)`: one sweep for the
+/// value and the gradients when no upstream gradient is given.
+macro_rules! optax_targets_pair {
+    ($fn:ident, $loss:expr) => {
+        fn $fn<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
+            let loss = $loss(c).reduction(c.reduction());
+            let (p, t) = (c.float("predictions"), targets_or_zeros(c));
+            let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
+            c.finish_once(("predictions", targets), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
+        }
+    };
 }
 
-fn o_logcosh<T: FloatElement>(c: &Call<'_, T>) -> Result<Output<T>> {
-    let loss = optax::LogCosh::new().reduction(c.reduction());
-    let (p, t) = (c.float("predictions"), targets_or_zeros(c));
-    let targets = if c.opt_float("targets").is_some() { Some("targets") } else { None };
-    c.finish_once(("predictions", targets), || loss.forward(p.view(), t.view()), || loss.forward_backward(p.view(), t.view()), |g| loss.backward(p.view(), t.view(), g))
-}
+optax_targets_pair!(o_huber, |c: &Call<'_, T>| optax::HuberLoss::new().delta(c.f64("delta")));
+optax_targets_pair!(o_logcosh, |_c: &Call<'_, T>| optax::LogCosh::new());

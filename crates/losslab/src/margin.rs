@@ -12,10 +12,9 @@
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
-use crate::machinery::kernels::elementwise::{logistic, mode, serial_loop, BceLogits, Job, CHUNK};
-use crate::machinery::kernels::par::SyncPtr;
+use crate::machinery::kernels::elementwise::{logistic, BceLogits};
 use crate::machinery::kernels::rows::{lane_sum, lane_sum2_store, lane_sum_zip};
-use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_mean_rows, eval_pointwise, eval_rows, eval_triple, inlined, last_axis, sum_lane, Eval, Lanes, Pairing, RowGrads, Upstream};
+use crate::machinery::lanes::{eval_lanes, eval_lanes_then, eval_mean_rows, eval_mean_rows_op, eval_pointwise, eval_rows, eval_triple, inlined, last_axis, sum_lane, Eval, Lanes, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, sigmoid_f64};
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
@@ -481,31 +480,15 @@ impl MultilabelSoftMarginLoss {
         // PyTorch: the element-wise loss (input, target and weight broadcast
         // together), summed over axis `input.dim() − 1` of the broadcast result and
         // divided by C, the input's last size.
-        let (rows, c, out) = last_axis(Self::NAME, "input", input.shape())?;
-        if self.weight.is_none() && input.shape() == target.shape() && rows * c > 0 {
-            if let (Some(xs), Some(ys)) = (input.as_slice(), target.as_slice()) {
-                // The fused row sweep: per row, the element-wise loop of BCE
-                // with logits (the same element-wise loss) over its C elements,
-                // loss and gradients in one pass, its sum divided by C.
-                let reducer = Reducer::counting(self.reduction, &out, input.shape());
-                let (fwd, fb) = (serial_loop::<T, BceLogits>(mode::SUM), serial_loop::<T, BceLogits>(mode::SUM | mode::GX | mode::GY));
-                let (cf, chunks) = (c as f64, c.div_ceil(CHUNK));
-                let (value, grads) = eval_rows(Self::NAME, &reducer, input.shape(), (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
-                    let mut j = Job::new(&xs[r * c..(r + 1) * c], &ys[r * c..(r + 1) * c]);
-                    // SAFETY: the row's x and y hold c elements; so do its gradients.
-                    let sum = match g {
-                        None => unsafe { fwd(BceLogits, &j, 0, chunks) },
-                        Some(g) => {
-                            j.scale = g.up / cf;
-                            (j.gx, j.gy) = (SyncPtr(g.gx.as_mut_ptr()), SyncPtr(g.go.as_mut_ptr()));
-                            unsafe { fb(BceLogits, &j, 0, chunks) }
-                        }
-                    };
-                    sum / cf
-                })?;
-                return Ok((value, grads.map(|g| (g, None))));
+        if self.weight.is_none() {
+            // The fused row sweep: per row, the element-wise loop of BCE with
+            // logits (the same element-wise loss) over its C elements, loss
+            // and gradients in one pass, its sum divided by C.
+            if let Some(done) = eval_mean_rows_op(Self::NAME, ("input", &input), &target, self.reduction, up, BceLogits)? {
+                return Ok((done.0, done.1.map(|g| (g, None))));
             }
         }
+        let (_, c, _) = last_axis(Self::NAME, "input", input.shape())?;
         let w = self.weight.as_ref();
         let mut operands = vec![("input", input.shape()), ("target", target.shape())];
         if let Some(w) = w {

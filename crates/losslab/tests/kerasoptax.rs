@@ -808,3 +808,55 @@ fn optax_elementwise_sweeps_are_bit_identical_on_any_thread_count() {
     let four = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap().install(run);
     assert!(one == four);
 }
+
+/// Both log-cosh losses on inputs large enough for the fresh output buffers to
+/// be faulted in ahead (`machinery::fresh`: at least 2 MiB each), f32 (the
+/// AVX-512 f32 lanes where the CPU has them) and f64: the general path's values
+/// and gradients (a strided view, widened to f64) within the f32 tolerance, and
+/// bit-identical results on 1 and 3 threads.
+#[test]
+fn log_cosh_large_inputs_match_the_general_path_on_any_thread_count() {
+    let mut rng = Rng::new(1313);
+    // 1000 rows of 1031: 4 MB per f32 tensor, rows not a multiple of 16.
+    let (n, c) = (1000, 1031);
+    let t = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(-6.0, 6.0));
+    let mut p = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(-6.0, 6.0));
+    p[[3, 5]] = t[[3, 5]] + 1e-6; // near 0
+    p[[4, 7]] = t[[4, 7]] + 1.0; // the split
+    macro_rules! both {
+        ($ty:ty, $tol:expr) => {{
+            let (t, p): (ndarray::Array2<$ty>, ndarray::Array2<$ty>) = (t.mapv(|v| v as $ty), p.mapv(|v| v as $ty));
+            let (ts, ps) = (strided(&t), strided(&p));
+            let wide = |a: &ArrayD<$ty>| a.mapv(|v| v as f64);
+            let run = || {
+                let mut out = Vec::new();
+                for r in [Reduction::None, Reduction::Mean] {
+                    let (v, g) = KerasLogCosh::new().reduction(r).forward_backward(t.view(), p.view()).unwrap();
+                    out.push((v, g.input, g.target.unwrap()));
+                    let (v, g) = OptaxLogCosh::new().reduction(r).forward_backward(p.view(), t.view()).unwrap();
+                    out.push((v, g.input, g.target.unwrap()));
+                }
+                out
+            };
+            let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(run);
+            let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(run);
+            assert!(one == three, "{}: thread counts differ", stringify!($ty));
+            let mut k = 0;
+            for r in [Reduction::None, Reduction::Mean] {
+                let (v, g) = KerasLogCosh::new().reduction(r).forward_backward(ts.view(), ps.view()).unwrap();
+                let what = format!("keras log_cosh {} {r}", stringify!($ty));
+                near(&format!("{what} value"), &wide(&one[k].0), &wide(&v), $tol);
+                near(&format!("{what} y_true"), &wide(&one[k].1), &wide(&g.input), $tol);
+                near(&format!("{what} y_pred"), &wide(&one[k].2), &wide(g.target.as_ref().unwrap()), $tol);
+                let (v, g) = OptaxLogCosh::new().reduction(r).forward_backward(ps.view(), ts.view()).unwrap();
+                let what = format!("optax log_cosh {} {r}", stringify!($ty));
+                near(&format!("{what} value"), &wide(&one[k + 1].0), &wide(&v), $tol);
+                near(&format!("{what} predictions"), &wide(&one[k + 1].1), &wide(&g.input), $tol);
+                near(&format!("{what} targets"), &wide(&one[k + 1].2), &wide(g.target.as_ref().unwrap()), $tol);
+                k += 2;
+            }
+        }};
+    }
+    both!(f32, 2e-6);
+    both!(f64, 1e-12);
+}

@@ -6,6 +6,7 @@
 use crate::machinery::error::{same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
 use crate::machinery::kernels::elementwise::{self, mode, ElemOp, FnOp, Job};
+use crate::machinery::fresh::{self, Fresh};
 use crate::machinery::kernels::par::SyncPtr;
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Reducer, Reduction, Scales};
@@ -72,9 +73,37 @@ where
     F: Fn(usize, f64, f64) -> f64 + Copy + Send + Sync,
     G: Fn(usize, f64, f64) -> (f64, f64) + Copy + Send + Sync,
 {
+    eval_pointwise_op(loss, pairing, x, y, reduction, up, target_grad, FnOp(f, df), f, df)
+}
+
+/// [`eval_pointwise`] with the fused sweep's op given apart from the general
+/// path's formulas: `op` (an [`ElemOp`] with an AVX-512 form of its own, for
+/// one) runs on contiguous operands of one shape, `f` and `df` on the others.
+/// `op.eval` must agree with `f` and `df` (the losses' tests compare the two
+/// paths).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_pointwise_op<T, D, O, F, G>(
+    loss: &'static str,
+    pairing: Pairing,
+    x: (&'static str, &ArrayView<'_, T, D>),
+    y: (&'static str, &ArrayView<'_, T, D>),
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    target_grad: bool,
+    op: O,
+    f: F,
+    df: G,
+) -> Result<Eval<T, Gradients<T>>>
+where
+    T: Float,
+    D: Dimension,
+    O: ElemOp,
+    F: Fn(usize, f64, f64) -> f64 + Copy + Send + Sync,
+    G: Fn(usize, f64, f64) -> (f64, f64) + Copy + Send + Sync,
+{
     if x.1.shape() == y.1.shape() {
         if let (Some(xs), Some(ys)) = (x.1.as_slice(), y.1.as_slice()) {
-            if let Some(done) = fused_pointwise(loss, x.1.shape(), xs, ys, reduction, up, target_grad, FnOp(f, df))? {
+            if let Some(done) = fused_pointwise(loss, x.1.shape(), xs, ys, reduction, up, target_grad, op)? {
                 return Ok(done);
             }
         }
@@ -146,26 +175,24 @@ fn fused_pointwise<T: Float, O: ElemOp>(
         }
     }
     let array = |v: Vec<T>| ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape and length agree");
-    let mut losses = Vec::new();
-    if m & mode::STORE != 0 {
-        losses = vec![T::zero(); n];
-        j.losses = SyncPtr(losses.as_mut_ptr());
+    if target_grad && m & mode::GX != 0 {
+        m |= mode::GY;
     }
-    let (mut gx, mut gy) = (Vec::new(), Vec::new());
-    if m & mode::GX != 0 {
-        gx = vec![T::zero(); n];
-        j.gx = SyncPtr(gx.as_mut_ptr());
-        if target_grad {
-            gy = vec![T::zero(); n];
-            j.gy = SyncPtr(gy.as_mut_ptr());
-            m |= mode::GY;
+    // The outputs the mode writes, each in full ([`Fresh`]).
+    let out = |bit: u8| (m & bit != 0).then(|| Fresh::new(n));
+    let (mut losses, mut gx, mut gy) = (out(mode::STORE), out(mode::GX), out(mode::GY));
+    for (buf, ptr) in [(&mut losses, &mut j.losses), (&mut gx, &mut j.gx), (&mut gy, &mut j.gy)] {
+        if let Some(b) = buf {
+            *ptr = b.ptr();
         }
     }
     // SAFETY: x, y (and the upstream gradient under PER) hold n elements; each
     // buffer the mode writes holds n elements and is this call's own.
     let total = unsafe { elementwise::run(op, m, &j) };
-    let value = if m & mode::STORE != 0 { array(losses) } else { reducer.output_total(total) };
-    let grads = (m & mode::GX != 0).then(|| Gradients { input: array(gx), target: target_grad.then(|| array(gy)) });
+    // SAFETY: the sweep wrote every element of each buffer of its mode.
+    let done = |b: Option<Fresh<T>>| b.map(|b| array(unsafe { b.written() }));
+    let value = done(losses).unwrap_or_else(|| reducer.output_total(total));
+    let grads = done(gx).map(|input| Gradients { input, target: done(gy) });
     Ok(Some((value, grads)))
 }
 
@@ -225,28 +252,25 @@ where
             job.scale = reducer.scales(loss, g)?.at(0);
         }
     }
-    let mut losses = Vec::new();
-    if m & m3::STORE != 0 {
-        losses = vec![T::zero(); n];
-        job.losses = SyncPtr(losses.as_mut_ptr());
+    // The outputs the mode writes, each in full ([`Fresh`]).
+    let mut losses = (m & m3::STORE != 0).then(|| Fresh::new(n));
+    if let Some(b) = &mut losses {
+        job.losses = b.ptr();
     }
-    let mut grads: [Vec<T>; 3] = Default::default();
-    for (k, g) in grads.iter_mut().enumerate() {
-        if m & m3::grad(k) != 0 {
-            *g = vec![T::zero(); n];
-            job.grads[k] = SyncPtr(g.as_mut_ptr());
+    let mut grads: [Option<Fresh<T>>; 3] = std::array::from_fn(|k| (m & m3::grad(k) != 0).then(|| Fresh::new(n)));
+    for (g, ptr) in grads.iter_mut().zip(job.grads.iter_mut()) {
+        if let Some(b) = g {
+            *ptr = b.ptr();
         }
     }
     // SAFETY: the operands (and the upstream gradient under PER) hold n
     // elements; each output the mode writes holds n elements and is this call's own.
     let total = unsafe { triple::run(f, m, &job) };
     let array = |v: Vec<T>| ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape and length agree");
-    let value = if m & m3::STORE != 0 { array(losses) } else { reducer.output_total(total) };
-    let out = (m & m3::G0 != 0).then(|| {
-        let [g0, g1, g2] = grads;
-        let keep = |k: usize, g: Vec<T>| (m & m3::grad(k) != 0).then(|| array(g));
-        [keep(0, g0), keep(1, g1), keep(2, g2)]
-    });
+    // SAFETY: the sweep wrote every element of each buffer of its mode.
+    let done = |b: Option<Fresh<T>>| b.map(|b| array(unsafe { b.written() }));
+    let value = done(losses).unwrap_or_else(|| reducer.output_total(total));
+    let out = (m & m3::G0 != 0).then(|| grads.map(done));
     Ok(Some((value, out)))
 }
 
@@ -308,16 +332,16 @@ pub(crate) fn eval_rows<T: Float>(
     let scales = up.scales(loss, reducer)?;
     let mut losses = Vec::new();
     let lp = if reducer.reduction == Reduction::None {
-        losses = vec![T::zero(); rows];
+        losses = fresh::zeroed(rows);
         SyncPtr(losses.as_mut_ptr())
     } else {
         SyncPtr::null()
     };
     let (mut gx, mut go) = (Vec::new(), Vec::new());
     if scales.is_some() {
-        gx = vec![T::zero(); n];
+        gx = fresh::zeroed(n);
         if other_grad {
-            go = vec![T::zero(); n];
+            go = fresh::zeroed(n);
         }
     }
     let (gxp, gop) = (SyncPtr(gx.as_mut_ptr()), SyncPtr(go.as_mut_ptr()));
@@ -442,6 +466,39 @@ where
             zip_store(x, y, g.go, #[inline(always)] |p, q| s * db(p, q));
         }
         v
+    })
+}
+
+/// The row sweep of a per-sample mean of an element-wise loss given as an
+/// [`ElemOp`] (`x` the first tensor's element, `y` the second's): per row, the
+/// element-wise sweep's own loop ([`elementwise::serial_loop`]: its AVX-512
+/// `f32` form where the op has one, else the portable loop compiled for the
+/// CPU) over the row's `C` elements, the loss and both gradients (scaled by
+/// `up / C`) in one pass, its sum divided by `C`; rows in parallel
+/// ([`eval_rows`]). `None` where [`eval_pair_rows_up`] declines (shapes that
+/// differ, a strided tensor): the caller's general path then.
+pub(crate) fn eval_mean_rows_op<T: Float, D: Dimension, O: ElemOp>(
+    loss: &'static str,
+    a: (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    op: O,
+) -> Result<Option<Eval<T, Gradients<T>>>> {
+    let (fwd, fb) = (elementwise::serial_loop::<T, O>(mode::SUM), elementwise::serial_loop::<T, O>(mode::SUM | mode::GX | mode::GY));
+    eval_pair_rows_up(loss, a, b, reduction, up, #[inline(always)] |x: &[T], y: &[T], g: Option<RowGrads<'_, T>>| {
+        let (cf, chunks) = (x.len() as f64, x.len().div_ceil(elementwise::CHUNK));
+        let mut j = Job::new(x, y);
+        // SAFETY: the row's x and y hold C elements; so do its gradients.
+        let sum = match g {
+            None => unsafe { fwd(op, &j, 0, chunks) },
+            Some(g) => {
+                j.scale = g.up / cf;
+                (j.gx, j.gy) = (SyncPtr(g.gx.as_mut_ptr()), SyncPtr(g.go.as_mut_ptr()));
+                unsafe { fb(op, &j, 0, chunks) }
+            }
+        };
+        sum / cf
     })
 }
 

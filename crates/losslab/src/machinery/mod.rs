@@ -8,6 +8,7 @@ pub(crate) mod broadcast;
 pub(crate) mod clip;
 pub(crate) mod error;
 pub(crate) mod float;
+pub(crate) mod fresh;
 pub(crate) mod kernels;
 pub(crate) mod lanes;
 pub(crate) mod methods;

@@ -6,6 +6,7 @@
 use crate::machinery::error::{same_shape, shape_err, Result};
 use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::kernels::elementwise::{self, mode, ElemOp, Job};
+use crate::machinery::fresh::Fresh;
 use crate::machinery::kernels::par::SyncPtr;
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction};
@@ -253,11 +254,11 @@ impl<'a, T: Float> Fused<'a, T> {
     pub(crate) fn forward<O: ElemOp>(&self, op: O, reduction: Reduction) -> ArrayD<T> {
         let mut j = self.job();
         if reduction == Reduction::None {
-            let mut l = vec![T::zero(); self.x.len()];
-            j.losses = SyncPtr(l.as_mut_ptr());
-            // SAFETY: `l` holds len elements.
+            let mut l = Fresh::new(self.x.len());
+            j.losses = l.ptr();
+            // SAFETY: `l` holds len elements; the sweep writes each.
             unsafe { elementwise::run(op, mode::STORE, &j) };
-            return self.array(l);
+            return self.array(unsafe { l.written() });
         }
         // SAFETY: reads x and y only.
         let total = unsafe { elementwise::run(op, mode::SUM, &j) };
@@ -283,12 +284,14 @@ impl<'a, T: Float> Fused<'a, T> {
             j.scale = self.reducer(reduction).scales(loss, grad_output)?.at(0);
             mode::GX | mode::GY
         };
-        let (mut gx, mut gy) = (vec![T::zero(); self.x.len()], vec![T::zero(); self.x.len()]);
-        j.gx = SyncPtr(gx.as_mut_ptr());
-        j.gy = SyncPtr(gy.as_mut_ptr());
-        // SAFETY: gx, gy and grad_output hold len elements.
-        unsafe { elementwise::run(op, m, &j) };
-        Ok(Some(Gradients { input: self.array(gx), target: Some(self.array(gy)) }))
+        let (mut gx, mut gy) = (Fresh::new(self.x.len()), Fresh::new(self.x.len()));
+        (j.gx, j.gy) = (gx.ptr(), gy.ptr());
+        // SAFETY: gx, gy and grad_output hold len elements; the sweep writes
+        // each of gx and gy.
+        unsafe {
+            elementwise::run(op, m, &j);
+            Ok(Some(Gradients { input: self.array(gx.written()), target: Some(self.array(gy.written())) }))
+        }
     }
 
     /// The upstream scale of the default upstream gradient (ones).
@@ -302,22 +305,24 @@ impl<'a, T: Float> Fused<'a, T> {
     pub(crate) fn forward_backward<O: ElemOp>(&self, op: O, reduction: Reduction) -> (ArrayD<T>, Gradients<T>) {
         let n = self.x.len();
         let mut j = self.job();
-        let (mut gx, mut gy) = (vec![T::zero(); n], vec![T::zero(); n]);
-        j.gx = SyncPtr(gx.as_mut_ptr());
-        j.gy = SyncPtr(gy.as_mut_ptr());
+        let (mut gx, mut gy) = (Fresh::new(n), Fresh::new(n));
+        (j.gx, j.gy) = (gx.ptr(), gy.ptr());
         let value = if reduction == Reduction::None {
-            let mut l = vec![T::zero(); n];
-            j.losses = SyncPtr(l.as_mut_ptr());
-            // SAFETY: every buffer holds n elements.
-            unsafe { elementwise::run(op, mode::STORE | mode::GX | mode::GY, &j) };
-            self.array(l)
+            let mut l = Fresh::new(n);
+            j.losses = l.ptr();
+            // SAFETY: every buffer holds n elements; the sweep writes each.
+            unsafe {
+                elementwise::run(op, mode::STORE | mode::GX | mode::GY, &j);
+                self.array(l.written())
+            }
         } else {
             j.scale = self.unit_scale(reduction);
             // SAFETY: every buffer holds n elements.
             let total = unsafe { elementwise::run(op, mode::SUM | mode::GX | mode::GY, &j) };
             self.reduced(reduction, total)
         };
-        (value, Gradients { input: self.array(gx), target: Some(self.array(gy)) })
+        // SAFETY: the sweep (either mode) wrote every element of gx and gy.
+        unsafe { (value, Gradients { input: self.array(gx.written()), target: Some(self.array(gy.written())) }) }
     }
 
     /// The loss, and the gradient with respect to the input written into `grad`
@@ -327,11 +332,14 @@ impl<'a, T: Float> Fused<'a, T> {
         let mut j = self.job();
         j.gx = SyncPtr(grad.as_mut_ptr());
         if reduction == Reduction::None {
-            let mut l = vec![T::zero(); self.x.len()];
-            j.losses = SyncPtr(l.as_mut_ptr());
-            // SAFETY: every buffer holds len elements; grad is borrowed mutably.
-            unsafe { elementwise::run(op, mode::STORE | mode::GX, &j) };
-            self.array(l)
+            let mut l = Fresh::new(self.x.len());
+            j.losses = l.ptr();
+            // SAFETY: every buffer holds len elements; grad is borrowed
+            // mutably; the sweep writes each element of l.
+            unsafe {
+                elementwise::run(op, mode::STORE | mode::GX, &j);
+                self.array(l.written())
+            }
         } else {
             j.scale = self.unit_scale(reduction);
             // SAFETY: as above.

@@ -6,7 +6,8 @@ use crate::machinery::error::LossError;
 use crate::machinery::broadcast::Broadcast;
 use crate::machinery::error::{check_option, Result};
 use crate::machinery::float::Float;
-use crate::machinery::lanes::{eval_pointwise, Eval, Pairing, Upstream};
+use crate::machinery::kernels::elementwise::{ElemOp, FnOp};
+use crate::machinery::lanes::{eval_pointwise_op, Eval, Pairing, Upstream};
 use crate::machinery::methods::*;
 use crate::machinery::pointwise::Pointwise;
 use crate::machinery::reduction::{Gradients, Reduction};
@@ -14,13 +15,13 @@ use ndarray::{ArrayView, Dimension};
 
 /// An optax element-wise loss of `(predictions, targets)`: `f(p, t)` its value,
 /// `df(p, t) = (∂/∂p, ∂/∂t)`. Tensors of one shape take the machinery's
-/// element-wise sweep ([`eval_pointwise`]: contiguous ones fused, value and
+/// element-wise sweep ([`eval_pointwise`](crate::machinery::lanes::eval_pointwise): contiguous ones fused, value and
 /// both gradients in one parallel pass in their own type; strided ones
 /// widened); others broadcast as optax broadcasts them (NumPy's rule), widened
 /// to `f64`, each gradient summed back to its tensor's shape.
 fn optax_eval<T, D, F, G>(
     name: &'static str,
-    (a, b): (&ArrayView<'_, T, D>, &ArrayView<'_, T, D>),
+    operands: (&ArrayView<'_, T, D>, &ArrayView<'_, T, D>),
     reduction: Reduction,
     up: &Upstream<'_, T>,
     f: F,
@@ -32,8 +33,31 @@ where
     F: Fn(f64, f64) -> f64 + Copy + Send + Sync,
     G: Fn(f64, f64) -> (f64, f64) + Copy + Send + Sync,
 {
+    let op = FnOp(#[inline(always)] move |_: usize, p: f64, t: f64| f(p, t), #[inline(always)] move |_: usize, p: f64, t: f64| df(p, t));
+    optax_eval_op(name, operands, reduction, up, op, f, df)
+}
+
+/// [`optax_eval`] with the fused sweep's op given apart (one with an AVX-512
+/// form of its own, [`eval_pointwise_op`]); `op.eval(p, t)` agrees with `f`
+/// and `df`.
+fn optax_eval_op<T, D, O, F, G>(
+    name: &'static str,
+    (a, b): (&ArrayView<'_, T, D>, &ArrayView<'_, T, D>),
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    op: O,
+    f: F,
+    df: G,
+) -> Result<Eval<T, Gradients<T>>>
+where
+    T: Float,
+    D: Dimension,
+    O: ElemOp,
+    F: Fn(f64, f64) -> f64 + Copy + Send + Sync,
+    G: Fn(f64, f64) -> (f64, f64) + Copy + Send + Sync,
+{
     if a.shape() == b.shape() {
-        return eval_pointwise(name, Pairing::Same, ("predictions", a), ("targets", b), reduction, up, true, #[inline(always)] move |_, p, t| f(p, t), #[inline(always)] move |_, p, t| df(p, t));
+        return eval_pointwise_op(name, Pairing::Same, ("predictions", a), ("targets", b), reduction, up, true, op, #[inline(always)] move |_, p, t| f(p, t), #[inline(always)] move |_, p, t| df(p, t));
     }
     let p = Pointwise::from_broadcast(Broadcast::numpy(name, &[("predictions", a.shape()), ("targets", b.shape())])?, a, b);
     let value = p.forward(reduction, |_, x, y| f(x, y));
@@ -181,12 +205,13 @@ impl OptaxLogCosh {
         Self::default()
     }
     fn eval<T: Float, D: Dimension>(&self, predictions: ArrayView<'_, T, D>, targets: ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
-        use super::per_sample::log_cosh_tanh;
-        optax_eval(
+        use super::per_sample::{log_cosh_tanh, LogCosh};
+        optax_eval_op(
             Self::NAME,
             (&predictions, &targets),
             self.reduction,
             up,
+            LogCosh,
             #[inline(always)]
             |p, t| log_cosh_tanh(p - t).0,
             #[inline(always)]

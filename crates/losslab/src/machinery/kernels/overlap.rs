@@ -32,6 +32,7 @@ use super::elementwise::exp_nonpos;
 use super::par::SyncPtr;
 use super::rows::{self, LANES};
 use crate::machinery::float::Float;
+use crate::machinery::fresh;
 use crate::machinery::reduction::{sum_f64, Neumaier};
 use crate::math::max_nan;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -500,7 +501,7 @@ pub(crate) fn grads<T: Float>(lay: &Layout, act: Activation, x: &[T], t: &[T], c
         a => a,
     };
     let (n, w, e, blk) = (lay.len(), lay.inner, lay.lanes, lay.block);
-    let (mut gx, mut gt) = (vec![T::zero(); n], vec![T::zero(); n]);
+    let (mut gx, mut gt) = (fresh::zeroed(n), fresh::zeroed(n));
     let (gxp, gtp) = (SyncPtr(gx.as_mut_ptr()), SyncPtr(gt.as_mut_ptr()));
     let coef = &coef;
     // SAFETY: no per-row losses (null); piece p writes only its own elements
