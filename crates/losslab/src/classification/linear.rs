@@ -32,7 +32,7 @@ use crate::machinery::error::{check_option, shape_err, LossError, Result};
 use crate::machinery::float::{ClassIndex, Float};
 use crate::machinery::float::HalfFloat;
 use crate::machinery::kernels::gemm_bf16;
-use crate::machinery::kernels::matmul::matmul;
+use crate::machinery::kernels::matmul::{matmul_nt, matmul_split, Split};
 use crate::machinery::kernels::ops_for;
 use crate::machinery::kernels::par::{self, SyncPtr};
 use crate::machinery::kernels::softmax_ce_half::half_ops_for;
@@ -762,8 +762,13 @@ fn handshake(comm: &dyn Collective, sharded: bool, want_grad: bool, prepared: &R
 /// `f32` logit and its `bf16` gradient (so that both fit `tile_bytes`).
 const BF16_TILE_BYTES_PER_LOGIT: usize = 6;
 
-/// The classes per product of the weight's gradient (see [`Job::run`]).
-const VOCAB_SLICE: usize = 4096;
+/// The features per block of the input's gradient `dX = G · W` (one
+/// single-threaded `gemm` call each, [`matmul_split`]).
+const GRAD_INPUT_COLS: usize = 256;
+
+/// The classes per block of the weight's gradient `dW += Gᵀ · X` (one
+/// single-threaded `gemm` call each, [`matmul_split`]).
+const GRAD_WEIGHT_ROWS: usize = 256;
 
 /// A target that is `ignore_index`.
 const IGNORED: usize = usize::MAX;
@@ -863,22 +868,19 @@ impl<T: Float> Products<T> for GemmHead<'_, T> {
     fn logits(&mut self, lo: usize, m: usize, z: &mut [T]) {
         let (d, v) = (self.d, self.v);
         // SAFETY: the slices hold m × d, v × d and m × v elements in row-major order.
-        unsafe { matmul(m, v, d, z.as_mut_ptr(), 1, v as isize, false, self.x[lo * d..].as_ptr(), 1, d as isize, self.w.as_ptr(), d as isize, 1) };
+        unsafe { matmul_nt(m, v, d, z.as_mut_ptr(), v, self.x[lo * d..].as_ptr(), d, self.w.as_ptr(), d) };
     }
 
     fn backward(&mut self, lo: usize, m: usize, g: &[T], first: bool, comm: &dyn Collective) -> std::result::Result<(), String> {
         let (d, v) = (self.d, self.v);
         // SAFETY: as above; gx rows [lo, lo + m) and gw are ours alone.
         unsafe {
-            // dX_b = G · W (this process's classes; summed over the processes below)
-            matmul(m, d, v, self.gx[lo * d..].as_mut_ptr(), 1, d as isize, false, g.as_ptr(), 1, v as isize, self.w.as_ptr(), 1, d as isize);
-            // dW += Gᵀ · X_b, by slices of the vocabulary: gemm packs its whole
-            // right operand (here the tile's gradient, transposed), so a slice
-            // bounds that copy (each element's sum over the rows is unchanged).
-            for j0 in (0..v).step_by(VOCAB_SLICE) {
-                let j1 = (j0 + VOCAB_SLICE).min(v);
-                matmul(j1 - j0, d, m, self.gw[j0 * d..].as_mut_ptr(), 1, d as isize, !first, g[j0..].as_ptr(), v as isize, 1, self.x[lo * d..].as_ptr(), 1, d as isize);
-            }
+            // dX_b = G · W (this process's classes; summed over the processes
+            // below), by blocks of the features: each block's sum runs over every class.
+            matmul_split(Split::Cols(GRAD_INPUT_COLS), m, d, v, self.gx[lo * d..].as_mut_ptr(), 1, d as isize, false, g.as_ptr(), 1, v as isize, self.w.as_ptr(), 1, d as isize);
+            // dW += Gᵀ · X_b, by blocks of the vocabulary: each block packs its
+            // own slice of the tile's gradient (each element's sum over the rows is unchanged).
+            matmul_split(Split::Rows(GRAD_WEIGHT_ROWS), v, d, m, self.gw.as_mut_ptr(), 1, d as isize, !first, g.as_ptr(), v as isize, 1, self.x[lo * d..].as_ptr(), 1, d as isize);
         }
         if comm.size() > 1 {
             comm.all_reduce_sum(reduce_buf(&mut self.gx[lo * d..(lo + m) * d]))?;

@@ -81,6 +81,21 @@ pub(crate) unsafe fn grad_weight(m: usize, v: usize, vp: usize, d: usize, g: &[b
 }
 
 
+/// `dst[c · ds + r] = src[r · ss + c]` for `r < rows`, `c < cols`: a
+/// transpose of an `f32` block, 16 × 16 at a time in registers (the packing
+/// of `W` for the `f32` logits' product, [`super::matmul::matmul_nt`]).
+///
+/// # Safety
+/// The AVX-512 `f32` kernels run here (`simd::f32_ops().name == "avx512"`);
+/// `src` and `dst` address the two blocks through their row strides and do
+/// not overlap.
+pub(crate) unsafe fn transpose_f32(rows: usize, cols: usize, src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
+    #[cfg(target_arch = "x86_64")]
+    x86::transpose_f32(rows, cols, src, ss, dst, ds);
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (rows, cols, src, ss, dst, ds);
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{par, SyncPtr, KC};
@@ -170,6 +185,27 @@ mod x86 {
             out[12 + c] = _mm512_shuffle_f32x4::<0b11_01_11_01>(hi01, hi23);
         }
         out
+    }
+
+    /// See [`super::transpose_f32`]: 16 × 16 blocks, the edges masked.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn transpose_f32(rows: usize, cols: usize, src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
+        for r0 in (0..rows).step_by(16) {
+            let nr = (rows - r0).min(16);
+            for c0 in (0..cols).step_by(16) {
+                let nc = (cols - c0).min(16);
+                let mask = mask16(nc);
+                let mut r = [_mm512_setzero_ps(); 16];
+                for (i, r) in r.iter_mut().enumerate().take(nr) {
+                    *r = _mm512_maskz_loadu_ps(mask, src.add((r0 + i) * ss + c0));
+                }
+                let t = transpose16(r);
+                let out = mask16(nr);
+                for (c, t) in t.iter().enumerate().take(nc) {
+                    _mm512_mask_storeu_ps(dst.add((c0 + c) * ds + r0), out, *t);
+                }
+            }
+        }
     }
 
     /// The lanes below `n` (of 16).
