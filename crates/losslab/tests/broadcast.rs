@@ -400,7 +400,9 @@ fn box_losses_broadcast_boxes2_into_boxes1() {
         let expanded = b2.broadcast(b1.shape()).unwrap().to_owned();
         let (v, gr) = loss.forward_backward(b1.view(), b2.view()).unwrap();
         let (ve, ge) = loss.forward_backward(b1.view(), expanded.view()).unwrap();
-        assert_eq!(v, ve);
+        // The expanded boxes take the fused sweep, whose sum runs in another
+        // order than the general path's: the same value to rounding.
+        assert!((v[[]] - ve[[]]).abs() <= 1e-14 * ve[[]].abs(), "ciou value: {v} vs {ve}");
         assert_eq!(gr.input, ge.input);
         // (Here boxes2's shape is a trailing part of boxes1's, after axes of 1.)
         let summed = ge.target.unwrap().into_shape_with_order((b1.len() / b2.len(), b2.len())).unwrap().sum_axis(ndarray::Axis(0));
