@@ -23,19 +23,11 @@ pub(crate) use super::kernels::rows::ln;
 #[inline(always)]
 #[allow(clippy::excessive_precision)] // fdlibm's published digits
 pub(crate) fn exp(x: f64) -> f64 {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
     // ln(f64::MAX): above it eˣ overflows.
     const OVERFLOW: f64 = 7.097_827_128_933_839_730_96e2;
-    // Adding 1.5 · 2⁵² rounds to an integer, which the low bits then hold.
-    const MAGIC: f64 = 6_755_399_441_055_744.0;
     // The clamp keeps n within [−1083, 1025] (NaN passes through both tests).
     let z = if x < -750.0 { -750.0 } else if x > 710.0 { 710.0 } else { x };
-    let t = z * LOG2E + MAGIC;
-    let n = t - MAGIC;
-    let ni = (t.to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64);
-    let r = (z - n * LN2_HI) - n * LN2_LO;
+    let (r, ni) = exp_reduce(z);
     let p = exp_series(r);
     // 2ⁿ = 2^h · 2^(n − h), h = ⌊n / 2⌋: both factors normal for every n here;
     // only the last product rounds (a subnormal result).
@@ -44,6 +36,24 @@ pub(crate) fn exp(x: f64) -> f64 {
     let s2 = f64::from_bits(((ni - h).wrapping_add(1023) as u64) << 52);
     let v = p * s1 * s2;
     if x > OVERFLOW { f64::INFINITY } else { v }
+}
+
+/// Cody–Waite reduction of `z` (`|z| ≤ 750`, or NaN): `z = n ln 2 + r` with
+/// `|r| ≤ ln 2 / 2`, returned as `(r, n)`; the one reduction of [`exp`] and of
+/// `kernels::elementwise::exp_nonpos`.
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // fdlibm's published digits
+pub(crate) fn exp_reduce(z: f64) -> (f64, i64) {
+    const LOG2E: f64 = std::f64::consts::LOG2_E;
+    // fdlibm's split of ln 2: LN2_HI has 32 trailing zero bits, so n · LN2_HI is exact.
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    // Adding 1.5 · 2⁵² rounds to an integer, which the low bits then hold.
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    let t = z * LOG2E + MAGIC;
+    let n = t - MAGIC;
+    let ni = (t.to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64);
+    ((z - n * LN2_HI) - n * LN2_LO, ni)
 }
 
 /// `eʳ` for `|r| ≤ ln 2 / 2` (the reduced argument of [`exp`] and of

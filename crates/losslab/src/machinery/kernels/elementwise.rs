@@ -390,19 +390,9 @@ where
 /// by Estrin's scheme), `2ⁿ` built from its bits in two factors so that
 /// subnormal results are not flushed. About 1 ulp.
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // fdlibm's published digits
 pub(crate) fn exp_nonpos(z: f64) -> f64 {
-    const LOG2E: f64 = std::f64::consts::LOG2_E;
-    // fdlibm's split of ln 2: LN2_HI has 32 trailing zero bits, so n · LN2_HI is exact.
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-    // Adding 1.5 · 2⁵² rounds to an integer, which the low bits then hold.
-    const MAGIC: f64 = 6_755_399_441_055_744.0;
     let z = if z < -750.0 { -750.0 } else { z };
-    let t = z * LOG2E + MAGIC;
-    let n = t - MAGIC;
-    let ni = (t.to_bits() as i64).wrapping_sub(MAGIC.to_bits() as i64);
-    let r = (z - n * LN2_HI) - n * LN2_LO;
+    let (r, ni) = crate::machinery::vmath::exp_reduce(z);
     let p = crate::machinery::vmath::exp_series(r);
     // 2ⁿ for n ≥ −1022 directly; below, 2^(n + 600) · 2^(−600).
     let low = ni < -1000;
