@@ -36,7 +36,9 @@ use crate::machinery::float::{ClassIndex, Float};
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::clip::*;
-use crate::machinery::kernels::elementwise::logistic;
+use crate::machinery::kernels::elementwise::{logistic, ElemOp, Lanes};
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
 use crate::machinery::kernels::rows::{self, lane_sum, lane_sum_zip, zip_store};
 use crate::machinery::reduction::{sum_f64, Reducer, Reduction};
 use crate::math::*;
@@ -174,30 +176,105 @@ fn keras_bce(t: f64, p: f64, from_logits: bool) -> (f64, f64, f64) {
     }
 }
 
-/// The smoothed label's element of a binary loss: `el(t̃, p) = (ℓ, ∂ℓ/∂t̃,
-/// ∂ℓ/∂p)` at `t̃ = t (1 − ls) + ls / 2`, on the row sweep when both tensors
-/// have one shape, are contiguous and `axis` is the last (the mean over the
-/// last axis); `None` otherwise (the general path's then).
-#[allow(clippy::too_many_arguments)]
+/// A binary loss's element on the smoothed label, as an element-wise op of
+/// the machinery's sweep (`x` the label, `y` the prediction): `el(t̃, p) =
+/// (ℓ, ∂ℓ/∂t̃, ∂ℓ/∂p)` at `t̃ = t (1 − ls) + ls / 2`, the label's gradient
+/// times `1 − ls`; in `f64` by the portable loop (the options without an
+/// `f32` form of their own: [`KerasBce`], [`KerasFocal`] have one).
+#[derive(Clone, Copy)]
+struct Smoothed<E> {
+    ls: f64,
+    el: E,
+}
+
+impl<E: Fn(f64, f64) -> (f64, f64, f64) + Copy + Send + Sync> ElemOp for Smoothed<E> {
+    #[inline(always)]
+    fn eval(self, t: f64, p: f64) -> (f64, f64, f64) {
+        let (v, dt, dp) = (self.el)(t * (1.0 - self.ls) + 0.5 * self.ls, p);
+        (v, dt * (1.0 - self.ls), dp)
+    }
+}
+
+/// Keras's smoothed label on 16 `f32` lanes, `t (1 − ls) + ls / 2` in
+/// Keras's order of operations, and the factor `1 − ls` of its gradient.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn binary_rows<T: Float, D: Dimension>(
+unsafe fn smoothed_ps(t: __m512, ls: f64) -> (__m512, __m512) {
+    let keep = _mm512_set1_ps((1.0 - ls) as f32);
+    (_mm512_add_ps(_mm512_mul_ps(t, keep), _mm512_set1_ps((0.5 * ls) as f32)), keep)
+}
+
+/// Keras's binary cross entropy on `f32` lanes: `(ℓ, ∂ℓ/∂t, ∂ℓ/∂p)` of
+/// `−(t ln c + (1 − t) ln(1 − c))`, `c = clip(p, ε, 1 − ε)` with Keras's
+/// `float32` bounds (`1 − ε` = 0.99999988). Each term is computed where it
+/// does not cancel (so within a few ulp of the `f64` truth of the `f32`
+/// operands, where Keras's own `float32` program loses digits): `ln c` by
+/// [`ln_ps`], `ln(1 − c)` by [`log1p_ps`]`(−c)`, `∂ℓ/∂t = ln((1 − c) / c)`
+/// by `log1p((1 − 2c) / c)` for `c ∈ [⅓, ⅔]` (else the difference of the two
+/// logs, at least `ln 2` apart), `∂ℓ/∂p = (c − t) / (c (1 − c))` (the same
+/// as `(1 − t)/(1 − c) − t/c`), times the clip's gradient.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn keras_bce_ps(t: __m512, p: __m512) -> (__m512, __m512, __m512) {
+    use crate::machinery::clip::x86::{clip_grad_ps, clip_ps};
+    use crate::machinery::kernels::elementwise::x86::{ln_ps, log1p_ps, log1p_unit_ps};
+    let one = _mm512_set1_ps(1.0);
+    let lo = _mm512_set1_ps(KERAS_EPSILON as f32);
+    let hi = _mm512_sub_ps(one, lo);
+    let c = clip_ps(p, lo, hi);
+    let (c1, t1) = (_mm512_sub_ps(one, c), _mm512_sub_ps(one, t));
+    let (lc, l1c) = (ln_ps(c), log1p_ps(_mm512_sub_ps(_mm512_setzero_ps(), c)));
+    let v = _mm512_add_ps(_mm512_mul_ps(t, lc), _mm512_mul_ps(t1, l1c));
+    // ln((1 − c) / c) = log1p((1 − 2c) / c), its operand in [−½, 1] for c ∈ [⅓, ⅔].
+    let mid = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(c, _mm512_set1_ps(1.0 / 3.0)) & _mm512_cmp_ps_mask::<_CMP_LE_OQ>(c, _mm512_set1_ps(2.0 / 3.0));
+    let x = _mm512_div_ps(_mm512_fnmadd_ps(_mm512_set1_ps(2.0), c, one), c);
+    let dt = _mm512_mask_mov_ps(_mm512_sub_ps(l1c, lc), mid, log1p_unit_ps(_mm512_maskz_mov_ps(mid, x)));
+    let dp = _mm512_div_ps(_mm512_sub_ps(c, t), _mm512_mul_ps(c, c1));
+    (_mm512_sub_ps(_mm512_setzero_ps(), v), dt, _mm512_mul_ps(dp, clip_grad_ps(p, lo, hi)))
+}
+
+/// Keras's binary cross entropy on probabilities ([`keras_bce`]) with label
+/// smoothing `ls`, as an element-wise op; `f32` inputs on AVX-512 compute in
+/// 16 `f32` lanes ([`keras_bce_ps`]), as Keras's `float32` program does.
+#[derive(Clone, Copy)]
+struct KerasBce {
+    ls: f64,
+}
+
+impl ElemOp for KerasBce {
+    #[inline(always)]
+    fn eval(self, t: f64, p: f64) -> (f64, f64, f64) {
+        Smoothed { ls: self.ls, el: |t, p| keras_bce(t, p, false) }.eval(t, p)
+    }
+
+    const LANES512: Lanes = Lanes::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, t: __m512, p: __m512) -> (__m512, __m512, __m512) {
+        let (ts, keep) = smoothed_ps(t, self.ls);
+        let (v, dt, dp) = keras_bce_ps(ts, p);
+        (v, _mm512_mul_ps(dt, keep), dp)
+    }
+}
+
+/// The row sweep of a binary loss given as an [`ElemOp`] (the mean over the
+/// last axis, one pass), when both tensors have one shape, are contiguous and
+/// `axis` is the last; `None` otherwise (the general path's then).
+fn binary_rows<T: Float, D: Dimension, O: ElemOp>(
     loss: &'static str,
     y_true: &ArrayView<'_, T, D>,
     y_pred: &ArrayView<'_, T, D>,
     axis: isize,
-    ls: f64,
     reduction: Reduction,
     go: Option<&ArrayViewD<'_, T>>,
-    el: impl Fn(f64, f64) -> (f64, f64, f64) + Copy + Sync,
+    op: O,
 ) -> Result<Option<PairOutput<T>>> {
     let nd = y_pred.ndim() as isize;
     if axis != -1 && axis != nd - 1 {
         return Ok(None);
     }
-    pair_mean_rows(loss, ("y_true", y_true), y_pred, reduction, go,
-        #[inline(always)] move |t, p| el(t * (1.0 - ls) + 0.5 * ls, p).0,
-        #[inline(always)] move |t, p| el(t * (1.0 - ls) + 0.5 * ls, p).1 * (1.0 - ls),
-        #[inline(always)] move |t, p| el(t * (1.0 - ls) + 0.5 * ls, p).2)
+    pair_rows_op(loss, ("y_true", y_true), y_pred, reduction, go, op, true)
 }
 
 impl KerasBinaryCrossentropy {
@@ -231,9 +308,9 @@ impl KerasBinaryCrossentropy {
         let fl = self.from_logits;
         // The row sweep (one instantiation per `from_logits`), else the general path.
         let fused = if fl {
-            binary_rows(Self::NAME, y_true, y_pred, self.axis, ls, self.reduction, go, #[inline(always)] |t, p| keras_bce(t, p, true))?
+            binary_rows(Self::NAME, y_true, y_pred, self.axis, self.reduction, go, Smoothed { ls, el: |t, p| keras_bce(t, p, true) })?
         } else {
-            binary_rows(Self::NAME, y_true, y_pred, self.axis, ls, self.reduction, go, #[inline(always)] |t, p| keras_bce(t, p, false))?
+            binary_rows(Self::NAME, y_true, y_pred, self.axis, self.reduction, go, KerasBce { ls })?
         };
         if let Some(done) = fused {
             return Ok(done);
@@ -328,6 +405,74 @@ impl Default for KerasBinaryFocalCrossentropy {
     }
 }
 
+/// Keras's binary focal cross entropy of one element: `(ℓ, ∂ℓ/∂t_smoothed,
+/// ∂ℓ/∂y_pred)` at label `t` (smoothed already) and prediction `x` (a logit
+/// where `fl`), `(α, γ, class balancing)`, `pows(u) = (u^γ, u^(γ−1))`.
+#[inline(always)]
+fn focal_element(t: f64, x: f64, (a, g, balancing): (f64, f64, bool), fl: bool, pows: impl Fn(f64) -> (f64, f64)) -> (f64, f64, f64) {
+    let p = if fl { logistic(x).sigmoid } else { x };
+    let (bce, dbce_dt, dbce_dp) = keras_bce(t, p, false);
+    let pt = t * p + (1.0 - t) * (1.0 - p);
+    let u = 1.0 - pt;
+    let (ff, fm1) = pows(u);
+    let dff = g * fm1;
+    let w = if balancing { t * a + (1.0 - t) * (1.0 - a) } else { 1.0 };
+    let v = w * (ff * bce);
+    // u = 1 − (t p + (1 − t)(1 − p)):  ∂u/∂p = 1 − 2t,  ∂u/∂t = 1 − 2p
+    let dp = w * (dff * (1.0 - 2.0 * t) * bce + ff * dbce_dp);
+    let mut dt = w * (dff * (1.0 - 2.0 * p) * bce + ff * dbce_dt);
+    if balancing {
+        dt += (2.0 * a - 1.0) * (ff * bce);
+    }
+    let dx = if fl { dp * (p * (1.0 - p)) } else { dp };
+    (v, dt, dx)
+}
+
+/// Keras's binary focal cross entropy on probabilities at `γ = 2` (its
+/// default) with label smoothing `ls`, as an element-wise op: the portable
+/// loop runs [`focal_element`] in `f64`; `f32` inputs on AVX-512 compute it
+/// in 16 `f32` lanes, in its order of operations, on [`keras_bce_ps`].
+#[derive(Clone, Copy)]
+struct KerasFocal {
+    ls: f64,
+    alpha: f64,
+    balancing: bool,
+}
+
+impl ElemOp for KerasFocal {
+    #[inline(always)]
+    fn eval(self, t: f64, p: f64) -> (f64, f64, f64) {
+        let opts = (self.alpha, 2.0, self.balancing);
+        Smoothed { ls: self.ls, el: |t, p| focal_element(t, p, opts, false, |u| (u * u, u)) }.eval(t, p)
+    }
+
+    const LANES512: Lanes = Lanes::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, t: __m512, p: __m512) -> (__m512, __m512, __m512) {
+        let one = _mm512_set1_ps(1.0);
+        let (t, keep) = smoothed_ps(t, self.ls);
+        let (bce, dbce_dt, dbce_dp) = keras_bce_ps(t, p);
+        let (t1, p1) = (_mm512_sub_ps(one, t), _mm512_sub_ps(one, p));
+        let u = _mm512_sub_ps(one, _mm512_add_ps(_mm512_mul_ps(t, p), _mm512_mul_ps(t1, p1)));
+        let (ff, dff) = (_mm512_mul_ps(u, u), _mm512_add_ps(u, u));
+        let ffb = _mm512_mul_ps(ff, bce);
+        let two = _mm512_set1_ps(2.0);
+        let dp = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(dff, _mm512_fnmadd_ps(two, t, one)), bce), _mm512_mul_ps(ff, dbce_dp));
+        let dt = _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(dff, _mm512_fnmadd_ps(two, p, one)), bce), _mm512_mul_ps(ff, dbce_dt));
+        let (v, dp, dt) = if self.balancing {
+            let a = _mm512_set1_ps(self.alpha as f32);
+            let w = _mm512_add_ps(_mm512_mul_ps(t, a), _mm512_mul_ps(t1, _mm512_sub_ps(one, a)));
+            let extra = _mm512_mul_ps(_mm512_set1_ps((2.0 * self.alpha - 1.0) as f32), ffb);
+            (_mm512_mul_ps(w, ffb), _mm512_mul_ps(w, dp), _mm512_add_ps(_mm512_mul_ps(w, dt), extra))
+        } else {
+            (ffb, dp, dt)
+        };
+        (v, _mm512_mul_ps(dt, keep), dp)
+    }
+}
+
 impl KerasBinaryFocalCrossentropy {
     const NAME: &'static str = "binary_focal_crossentropy";
 
@@ -365,23 +510,7 @@ impl KerasBinaryFocalCrossentropy {
     /// `fl` says, `pows(u) = (u^γ, u^(γ−1))`.
     #[inline(always)]
     fn element(&self, t: f64, x: f64, fl: bool, pows: impl Fn(f64) -> (f64, f64)) -> (f64, f64, f64) {
-        let (a, g) = (self.alpha, self.gamma);
-        let p = if fl { logistic(x).sigmoid } else { x };
-        let (bce, dbce_dt, dbce_dp) = keras_bce(t, p, false);
-        let pt = t * p + (1.0 - t) * (1.0 - p);
-        let u = 1.0 - pt;
-        let (ff, fm1) = pows(u);
-        let dff = g * fm1;
-        let w = if self.apply_class_balancing { t * a + (1.0 - t) * (1.0 - a) } else { 1.0 };
-        let v = w * (ff * bce);
-        // u = 1 − (t p + (1 − t)(1 − p)):  ∂u/∂p = 1 − 2t,  ∂u/∂t = 1 − 2p
-        let dp = w * (dff * (1.0 - 2.0 * t) * bce + ff * dbce_dp);
-        let mut dt = w * (dff * (1.0 - 2.0 * p) * bce + ff * dbce_dt);
-        if self.apply_class_balancing {
-            dt += (2.0 * a - 1.0) * (ff * bce);
-        }
-        let dx = if fl { dp * (p * (1.0 - p)) } else { dp };
-        (v, dt, dx)
+        focal_element(t, x, (self.alpha, self.gamma, self.apply_class_balancing), fl, pows)
     }
 
     fn run<T: Float, D: Dimension>(
@@ -401,10 +530,10 @@ impl KerasBinaryFocalCrossentropy {
         let pw = inlined(#[inline(always)] move |u: f64| (u.powf(gm), u.powf(gm - 1.0)));
         let (a, b, r, go2) = (y_true, y_pred, self.reduction, go);
         let fused = match (fl, gm == 2.0) {
-            (true, true) => binary_rows(Self::NAME, a, b, self.axis, ls, r, go2, #[inline(always)] |t, p| self.element(t, p, true, sq))?,
-            (false, true) => binary_rows(Self::NAME, a, b, self.axis, ls, r, go2, #[inline(always)] |t, p| self.element(t, p, false, sq))?,
-            (true, false) => binary_rows(Self::NAME, a, b, self.axis, ls, r, go2, #[inline(always)] |t, p| self.element(t, p, true, pw))?,
-            (false, false) => binary_rows(Self::NAME, a, b, self.axis, ls, r, go2, #[inline(always)] |t, p| self.element(t, p, false, pw))?,
+            (true, true) => binary_rows(Self::NAME, a, b, self.axis, r, go2, Smoothed { ls, el: |t, p| self.element(t, p, true, sq) })?,
+            (false, true) => binary_rows(Self::NAME, a, b, self.axis, r, go2, KerasFocal { ls, alpha: self.alpha, balancing: self.apply_class_balancing })?,
+            (true, false) => binary_rows(Self::NAME, a, b, self.axis, r, go2, Smoothed { ls, el: |t, p| self.element(t, p, true, pw) })?,
+            (false, false) => binary_rows(Self::NAME, a, b, self.axis, r, go2, Smoothed { ls, el: |t, p| self.element(t, p, false, pw) })?,
         };
         if let Some(done) = fused {
             return Ok(done);
@@ -1111,14 +1240,20 @@ impl KerasCategoricalGeneralizedCrossEntropy {
         let q = self.q;
         let reducer = Reducer::counting(self.reduction, out, shape);
         let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
-        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+        // Each row's gradient written in full (`full`: no zeroing first).
+        let (value, grads) = eval_rows_into(Self::NAME, &reducer, shape, (rows, c), &up, false, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let x = &xs[r * c..(r + 1) * c];
             let y = labs[r].expect("no ignored class");
             let zero = inlined(#[inline(always)] |v: f64| v * 0.0);
             let p = x[y].to_wide() + (lane_sum(&x[..y], zero) + lane_sum(&x[y + 1..], zero));
-            let v = (1.0 - p.powf(q)) / q;
+            let pq = p.powf(q);
+            let v = (1.0 - pq) / q;
             if let Some(g) = g {
-                let dp = (-1.0 / q) * (q * p.powf(q - 1.0));
+                // p^(q − 1) as p^q / p (one call of libm's pow a row, within
+                // 1.5 ulp), pow itself where that division is not p^(q − 1)'s
+                // value (p = 0, ∞, negative or NaN).
+                let pq1 = if p > 0.0 && pq.is_finite() && pq > 0.0 { pq / p } else { p.powf(q - 1.0) };
+                let dp = (-1.0 / q) * (q * pq1);
                 let off = T::from_wide(g.up * (0.0 * dp));
                 g.gx.fill(off);
                 g.gx[y] = T::from_wide(g.up * dp);

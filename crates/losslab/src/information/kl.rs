@@ -9,7 +9,10 @@ use crate::machinery::float::Float;
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::clip::*;
-use crate::machinery::kernels::rows::{self, lane_sum2_zip_store, lane_sum_zip, zip_store};
+use crate::machinery::kernels::elementwise::{ElemOp, Lanes};
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+use crate::machinery::kernels::rows;
 use crate::machinery::reduction::{sum_f64, Reduction};
 use crate::machinery::vmath::exp;
 use ndarray::{ArrayView, ArrayViewD, Dimension};
@@ -64,6 +67,44 @@ impl Default for KerasKlDivergence {
     }
 }
 
+/// Keras's KL term as an element-wise op of the machinery's sweep (`x` the
+/// label, `y` the prediction): `(t ln(t/p), (ln(t/p) + 1) · ∂t/∂x, −(t/p) ·
+/// ∂p/∂y)`, `t` and `p` clipped to `[ε, 1]` (JAX's clip gradients). The
+/// portable loop (`f64` inputs, CPUs without AVX-512) computes in `f64` with
+/// the row sweep's ln (branch-free, within 1 ulp of libm's); `f32` inputs on
+/// AVX-512 compute in 16 `f32` lanes as Keras's `float32` program does (`ε`
+/// an `f32`, `t/p` rounded to `f32`, [`ln_ps`](crate::machinery::kernels::elementwise::x86::ln_ps)
+/// within 2.5 ulp), the sum in `f64`.
+#[derive(Clone, Copy)]
+struct KerasKl;
+
+impl ElemOp for KerasKl {
+    #[inline(always)]
+    fn eval(self, a: f64, b: f64) -> (f64, f64, f64) {
+        const E: f64 = KERAS_EPSILON;
+        let (t, p) = (clip(a, E, 1.0), clip(b, E, 1.0));
+        let r = t / p;
+        let l = rows::ln(r);
+        (t * l, (l + 1.0) * clip_grad(a, E, 1.0), -r * clip_grad(b, E, 1.0))
+    }
+
+    const LANES512: Lanes = Lanes::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, a: __m512, b: __m512) -> (__m512, __m512, __m512) {
+        use crate::machinery::clip::x86::{clip_grad_ps, clip_ps};
+        use crate::machinery::kernels::elementwise::x86::ln_ps;
+        let (lo, hi) = (_mm512_set1_ps(KERAS_EPSILON as f32), _mm512_set1_ps(1.0));
+        let (t, p) = (clip_ps(a, lo, hi), clip_ps(b, lo, hi));
+        let r = _mm512_div_ps(t, p);
+        let l = ln_ps(r);
+        let dt = _mm512_mul_ps(_mm512_add_ps(l, hi), clip_grad_ps(a, lo, hi));
+        let dp = _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), r), clip_grad_ps(b, lo, hi));
+        (_mm512_mul_ps(t, l), dt, dp)
+    }
+}
+
 impl KerasKlDivergence {
     const NAME: &'static str = "kl_divergence";
 
@@ -78,25 +119,9 @@ impl KerasKlDivergence {
         y_pred: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        // The row sweep for one shape, contiguous; the general path's formulas
-        // (the row's ln branch-free, within 1 ulp of libm's).
-        const E: f64 = KERAS_EPSILON;
-        let fused = eval_pair_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go, #[inline(always)] |yt: &[T], yp: &[T], g: Option<RowGrads<'_, T>>| {
-            // The value's sum and each gradient's loop apart: each vectorises
-            // (the ln evaluated twice), where one loop of both does not.
-            let v = lane_sum_zip(yt, yp, #[inline(always)] |a, b| {
-                let (t, p) = (clip(a, E, 1.0), clip(b, E, 1.0));
-                t * rows::ln(t / p)
-            });
-            let Some(g) = g else { return v };
-            let up = g.up;
-            zip_store(yt, yp, g.go, #[inline(always)] |a, b| up * (-(clip(a, E, 1.0) / clip(b, E, 1.0)) * clip_grad(b, E, 1.0)));
-            zip_store(yt, yp, g.gx, #[inline(always)] |a, b| {
-                let (t, p) = (clip(a, E, 1.0), clip(b, E, 1.0));
-                up * ((rows::ln(t / p) + 1.0) * clip_grad(a, E, 1.0))
-            });
-            v
-        })?;
+        // The row sweep for one shape, contiguous (one pass: the value and
+        // both gradients); the general path's formulas, the ln branch-free.
+        let fused = pair_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go, KerasKl, false)?;
         if let Some(done) = fused {
             return Ok(done);
         }
@@ -192,6 +217,78 @@ fn optax_kl_term_ln(lp: f64, t: f64) -> (f64, f64, f64) {
     (v, -t, dt)
 }
 
+/// optax's KL terms as an element-wise op of the machinery's sweep (`x` the
+/// log-prediction `lp`, `y` the target `t`): [`optax_kl_term_ln`]'s `t (ln t
+/// − lp)` (0 at `t = 0`; its `t`-gradient NaN there, as optax's), plus, for
+/// the generalized divergence, `exp(lp) − t`. The portable loop computes in
+/// `f64`; `f32` inputs on AVX-512 compute in 16 `f32` lanes as optax's
+/// `float32` program does ([`ln_ps`](crate::machinery::kernels::elementwise::x86::ln_ps),
+/// [`exp_any_ps`](crate::machinery::kernels::elementwise::x86::exp_any_ps)).
+#[derive(Clone, Copy)]
+struct OptaxKl {
+    generalized: bool,
+}
+
+impl ElemOp for OptaxKl {
+    #[inline(always)]
+    fn eval(self, lp: f64, t: f64) -> (f64, f64, f64) {
+        let (v, dlp, dt) = optax_kl_term_ln(lp, t);
+        if self.generalized {
+            let e = exp(lp);
+            (v + (e - t), dlp + e, dt - 1.0)
+        } else {
+            (v, dlp, dt)
+        }
+    }
+
+    const LANES512: Lanes = Lanes::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, lp: __m512, t: __m512) -> (__m512, __m512, __m512) {
+        use crate::machinery::kernels::elementwise::x86::{exp_any_ps, ln_ps};
+        let zero = _mm512_setzero_ps();
+        let t0 = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(t, zero);
+        let d = _mm512_sub_ps(_mm512_maskz_mov_ps(!t0, ln_ps(t)), lp);
+        let v = _mm512_mul_ps(t, d);
+        let dlp = _mm512_sub_ps(zero, t);
+        let dt = _mm512_mask_mov_ps(_mm512_add_ps(d, _mm512_set1_ps(1.0)), t0, _mm512_set1_ps(f32::NAN));
+        if self.generalized {
+            let e = exp_any_ps(lp);
+            (_mm512_add_ps(v, _mm512_sub_ps(e, t)), _mm512_add_ps(dlp, e), _mm512_sub_ps(dt, _mm512_set1_ps(1.0)))
+        } else {
+            (v, dlp, dt)
+        }
+    }
+}
+
+/// optax's `kl_divergence_with_log_targets` term as an element-wise op (`x`
+/// the log-prediction `a`, `y` the log-target `b`): `(eᵇ (b − a), −eᵇ, eᵇ (b −
+/// a) + eᵇ)`; in `f64` by the portable loop, in 16 `f32` lanes for `f32`
+/// inputs on AVX-512 ([`exp_any_ps`](crate::machinery::kernels::elementwise::x86::exp_any_ps)).
+#[derive(Clone, Copy)]
+struct KlLogTargets;
+
+impl ElemOp for KlLogTargets {
+    #[inline(always)]
+    fn eval(self, a: f64, b: f64) -> (f64, f64, f64) {
+        let e = exp(b);
+        let v = e * (b - a);
+        (v, -e, v + e)
+    }
+
+    const LANES512: Lanes = Lanes::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, a: __m512, b: __m512) -> (__m512, __m512, __m512) {
+        use crate::machinery::kernels::elementwise::x86::exp_any_ps;
+        let e = exp_any_ps(b);
+        let v = _mm512_mul_ps(e, _mm512_sub_ps(b, a));
+        (v, _mm512_sub_ps(_mm512_setzero_ps(), e), _mm512_add_ps(v, e))
+    }
+}
+
 impl OptaxKlDivergence {
     const NAME: &'static str = "kl_divergence";
 
@@ -207,15 +304,7 @@ impl OptaxKlDivergence {
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
         // The row sweep for one shape, contiguous; the general path's formulas.
-        let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, #[inline(always)] |lp: &[T], t: &[T], g: Option<RowGrads<'_, T>>| {
-            // The value's sum and each gradient's loop apart, each vectorised.
-            let v = lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0);
-            let Some(g) = g else { return v };
-            let up = g.up;
-            zip_store(lp, t, g.gx, #[inline(always)] |_, b| up * -b);
-            zip_store(lp, t, g.go, #[inline(always)] |a, b| up * optax_kl_term_ln(a, b).2);
-            v
-        })?;
+        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, OptaxKl { generalized: false }, false)?;
         if let Some(done) = fused {
             return Ok(done);
         }
@@ -285,14 +374,8 @@ impl OptaxGeneralizedKlDivergence {
         targets: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, #[inline(always)] |lp: &[T], t: &[T], g: Option<RowGrads<'_, T>>| {
-            let v = lane_sum_zip(lp, t, #[inline(always)] |a, b| optax_kl_term_ln(a, b).0) + lane_sum_zip(lp, t, #[inline(always)] |a, b| exp(a) - b);
-            let Some(g) = g else { return v };
-            let up = g.up;
-            zip_store(lp, t, g.go, #[inline(always)] |a, b| up * (optax_kl_term_ln(a, b).2 - 1.0));
-            zip_store(lp, t, g.gx, #[inline(always)] |a, b| up * (-b + exp(a)));
-            v
-        })?;
+        // The row sweep for one shape, contiguous (one pass); the general path otherwise.
+        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, OptaxKl { generalized: true }, false)?;
         if let Some(done) = fused {
             return Ok(done);
         }
@@ -358,16 +441,8 @@ impl OptaxKlDivergenceWithLogTargets {
         log_targets: &ArrayView<'_, T, D>,
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
-        let fused = eval_pair_rows(Self::NAME, ("log_predictions", log_predictions), log_targets, self.reduction, go, #[inline(always)] |lp: &[T], lt: &[T], g: Option<RowGrads<'_, T>>| {
-            let Some(g) = g else { return lane_sum_zip(lp, lt, #[inline(always)] |a, b| exp(b) * (b - a)) };
-            let up = g.up;
-            zip_store(lp, lt, g.gx, #[inline(always)] |_, b| up * -exp(b));
-            lane_sum2_zip_store(lp, lt, g.go, #[inline(always)] |a, b| {
-                let e = exp(b);
-                (e * (b - a), 0.0, up * (e * (b - a) + e))
-            })
-            .0
-        })?;
+        // The row sweep for one shape, contiguous (one pass); the general path otherwise.
+        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), log_targets, self.reduction, go, KlLogTargets, false)?;
         if let Some(done) = fused {
             return Ok(done);
         }

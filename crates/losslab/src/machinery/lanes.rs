@@ -322,9 +322,26 @@ pub(crate) fn eval_rows<T: Float>(
     loss: &'static str,
     reducer: &Reducer,
     shape: &[usize],
+    rc: (usize, usize),
+    up: &Upstream<'_, T>,
+    other_grad: bool,
+    row: impl Fn(usize, Option<RowGrads<'_, T>>) -> f64 + Sync,
+) -> Result<Eval<T, Gradients<T>>> {
+    eval_rows_into(loss, reducer, shape, rc, up, other_grad, false, row)
+}
+
+/// [`eval_rows`]; with `full`, `row` writes every element of the gradients'
+/// slices it is given, and they are handed to it unzeroed
+/// ([`fresh::Fresh`]: no `memset`, pages faulted in ahead in parallel).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_rows_into<T: Float>(
+    loss: &'static str,
+    reducer: &Reducer,
+    shape: &[usize],
     (rows, c): (usize, usize),
     up: &Upstream<'_, T>,
     other_grad: bool,
+    full: bool,
     row: impl Fn(usize, Option<RowGrads<'_, T>>) -> f64 + Sync,
 ) -> Result<Eval<T, Gradients<T>>> {
     let n = rows * c;
@@ -337,14 +354,15 @@ pub(crate) fn eval_rows<T: Float>(
     } else {
         SyncPtr::null()
     };
-    let (mut gx, mut go) = (Vec::new(), Vec::new());
-    if scales.is_some() {
-        gx = fresh::zeroed(n);
-        if other_grad {
-            go = fresh::zeroed(n);
-        }
-    }
-    let (gxp, gop) = (SyncPtr(gx.as_mut_ptr()), SyncPtr(go.as_mut_ptr()));
+    // The gradients: zeroed, or (`full`) unwritten until the rows write them.
+    let alloc = |want: bool| match (want, full) {
+        (false, _) => (Vec::new(), None),
+        (true, false) => (fresh::zeroed(n), None),
+        (true, true) => (Vec::new(), Some(fresh::Fresh::new(n))),
+    };
+    let ((mut gx, mut fx), (mut go, mut fo)) = (alloc(scales.is_some()), alloc(scales.is_some() && other_grad));
+    let gxp = fx.as_mut().map_or(SyncPtr(gx.as_mut_ptr()), |f| f.ptr());
+    let gop = fo.as_mut().map_or(SyncPtr(go.as_mut_ptr()), |f| f.ptr());
     // SAFETY: `losses` holds `rows` elements (or is null) and is this call's own.
     // The closures are inlined into the part loop, which is compiled per
     // instruction set ([`kernels::rows`](crate::machinery::kernels::rows)).
@@ -367,6 +385,15 @@ pub(crate) fn eval_rows<T: Float>(
             },
         )
     };
+    // SAFETY: with `full`, the rows have written every element of both.
+    unsafe {
+        if let Some(f) = fx {
+            gx = f.written();
+        }
+        if let Some(f) = fo {
+            go = f.written();
+        }
+    }
     let value = if reducer.reduction == Reduction::None {
         ArrayD::from_shape_vec(IxDyn(&reducer.shape), losses).expect("one loss per row")
     } else {
@@ -405,10 +432,23 @@ pub(crate) fn pair_output<T>((value, grads): Eval<T, Gradients<T>>) -> PairOutpu
 /// as [`Gradients`], `input` the first tensor's, `target` the second's.
 pub(crate) fn eval_pair_rows_up<T: Float, D: Dimension>(
     loss: &'static str,
+    a: (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    row: impl Fn(&[T], &[T], Option<RowGrads<'_, T>>) -> f64 + Sync,
+) -> Result<Option<Eval<T, Gradients<T>>>> {
+    eval_pair_rows_into(loss, a, b, reduction, up, false, row)
+}
+
+/// [`eval_pair_rows_up`]; `full` as [`eval_rows_into`]'s.
+fn eval_pair_rows_into<T: Float, D: Dimension>(
+    loss: &'static str,
     (a_name, a): (&'static str, &ArrayView<'_, T, D>),
     b: &ArrayView<'_, T, D>,
     reduction: Reduction,
     up: &Upstream<'_, T>,
+    full: bool,
     row: impl Fn(&[T], &[T], Option<RowGrads<'_, T>>) -> f64 + Sync,
 ) -> Result<Option<Eval<T, Gradients<T>>>> {
     let shape = a.shape();
@@ -421,7 +461,7 @@ pub(crate) fn eval_pair_rows_up<T: Float, D: Dimension>(
         return Ok(None);
     }
     let reducer = Reducer::counting(reduction, &out, shape);
-    let done = eval_rows(loss, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+    let done = eval_rows_into(loss, &reducer, shape, (rows, c), up, true, full, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
         row(&av[r * c..(r + 1) * c], &bv[r * c..(r + 1) * c], g)
     })?;
     Ok(Some(done))
@@ -485,9 +525,40 @@ pub(crate) fn eval_mean_rows_op<T: Float, D: Dimension, O: ElemOp>(
     up: &Upstream<'_, T>,
     op: O,
 ) -> Result<Option<Eval<T, Gradients<T>>>> {
+    eval_rows_op(loss, a, b, reduction, up, op, true)
+}
+
+/// [`eval_mean_rows_op`] for a loss written on [`PairOutput`]s (`go` the
+/// upstream gradient, if any); without `mean`, for a per-sample sum (`Σ_k
+/// ℓ(x_k, y_k)` over the last axis, gradients scaled by the upstream alone:
+/// optax's KL divergences, Keras's).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn pair_rows_op<T: Float, D: Dimension, O: ElemOp>(
+    loss: &'static str,
+    a: (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    go: Option<&ArrayViewD<'_, T>>,
+    op: O,
+    mean: bool,
+) -> Result<Option<PairOutput<T>>> {
+    let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+    Ok(eval_rows_op(loss, a, b, reduction, &up, op, mean)?.map(pair_output))
+}
+
+/// [`eval_mean_rows_op`] (`mean`) and [`pair_rows_op`].
+fn eval_rows_op<T: Float, D: Dimension, O: ElemOp>(
+    loss: &'static str,
+    a: (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    op: O,
+    mean: bool,
+) -> Result<Option<Eval<T, Gradients<T>>>> {
     let (fwd, fb) = (elementwise::serial_loop::<T, O>(mode::SUM), elementwise::serial_loop::<T, O>(mode::SUM | mode::GX | mode::GY));
-    eval_pair_rows_up(loss, a, b, reduction, up, #[inline(always)] |x: &[T], y: &[T], g: Option<RowGrads<'_, T>>| {
-        let (cf, chunks) = (x.len() as f64, x.len().div_ceil(elementwise::CHUNK));
+    eval_pair_rows_into(loss, a, b, reduction, up, true, #[inline(always)] |x: &[T], y: &[T], g: Option<RowGrads<'_, T>>| {
+        let (cf, chunks) = (if mean { x.len() as f64 } else { 1.0 }, x.len().div_ceil(elementwise::CHUNK));
         let mut j = Job::new(x, y);
         // SAFETY: the row's x and y hold C elements; so do its gradients.
         let sum = match g {
