@@ -13,10 +13,12 @@
 use crate::machinery::broadcast::{broadcast_shapes, Broadcast};
 use crate::machinery::error::{same_shape, shape_err, LossError, Result};
 use crate::machinery::float::{narrow, widen, Float};
-use crate::machinery::kernels::elementwise::{logistic, Logistic};
+use crate::machinery::kernels::elementwise::{logistic, ElemOp, Lanes as SweepLanes, Logistic};
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
 use crate::machinery::kernels::par::SyncPtr;
 use crate::machinery::vmath::{exp, ln};
-use crate::machinery::lanes::{eval_lanes_then, eval_mean_rows, eval_pointwise, eval_rows, eval_triple, inlined, last_axis, sum_lane, Eval, Pairing, RowGrads, Upstream};
+use crate::machinery::lanes::{eval_lanes_then, eval_mean_rows_op, eval_pointwise, eval_pointwise_op, eval_rows, eval_triple, inlined, last_axis, sum_lane, Eval, Pairing, RowGrads, Upstream};
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::pointwise::{broadcast_weight, Pointwise};
 use crate::machinery::reduction::{Gradients, Reducer, Reduction};
@@ -134,10 +136,39 @@ impl PoissonNllLoss {
             }
             (dx, dy)
         });
+        if self.log_input && !self.full {
+            // PyTorch's default: the op with an f32 form of its own.
+            return eval_pointwise_op(Self::NAME, Pairing::Broadcast, ("input", &input), ("target", &target), self.reduction, up, true, PoissonLogInput, f, df);
+        }
         eval_pointwise(Self::NAME, Pairing::Broadcast, ("input", &input), ("target", &target), self.reduction, up, true, f, df)
     }
 
     loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input`, `target` w.r.t. `target`");
+}
+
+/// [`PoissonNllLoss`] with `log_input` and without `full` (PyTorch's
+/// defaults) as an element-wise op (`x` the input, `y` the target): `(eˣ −
+/// y x, eˣ − y, −x)`; the portable loop in `f64` ([`exp`] in arithmetic that
+/// vectorises), `f32` inputs on AVX-512 in 16 `f32` lanes as PyTorch's
+/// `float32` kernel computes it (the exp within 1 ulp).
+#[derive(Clone, Copy)]
+struct PoissonLogInput;
+
+impl ElemOp for PoissonLogInput {
+    #[inline(always)]
+    fn eval(self, x: f64, y: f64) -> (f64, f64, f64) {
+        let e = exp(x);
+        (e - y * x, e - y, -x)
+    }
+
+    const LANES512: SweepLanes = SweepLanes::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, x: __m512, y: __m512) -> (__m512, __m512, __m512) {
+        let e = crate::machinery::kernels::elementwise::x86::exp_any_ps(x);
+        (_mm512_sub_ps(e, _mm512_mul_ps(y, x)), _mm512_sub_ps(e, y), _mm512_sub_ps(_mm512_setzero_ps(), x))
+    }
 }
 
 /// TensorFlow's `tf.nn.log_poisson_loss(targets, log_input, compute_full_loss)`.
@@ -277,6 +308,41 @@ impl Default for KerasPoisson {
 /// Keras's fuzz factor, `keras.config.epsilon()`.
 pub(crate) const KERAS_EPSILON: f64 = 1e-7;
 
+/// Keras's Poisson term as an element-wise op (`x` the prediction `p`, `y`
+/// the label `t`): `(p − t ln(p + ε), 1 − t / (p + ε), −ln(p + ε))`; the
+/// portable loop in `f64` (the row sweep's branch-free ln), `f32` inputs on
+/// AVX-512 in 16 `f32` lanes, each term where it does not cancel (so within
+/// a few ulp of the `f64` truth of the `f32` operands, where Keras's own
+/// `float32` program loses digits near `p = 1` and `p = t`): `ln(p + ε)` as
+/// `log1p((p − 1) + ε)` for `p ∈ [½, 2]` (`p − 1` exact) and by
+/// [`ln_ps`](crate::machinery::kernels::elementwise::x86::ln_ps) elsewhere,
+/// `1 − t / (p + ε)` as `((p + ε) − t) / (p + ε)`.
+#[derive(Clone, Copy)]
+struct KerasPoissonOp;
+
+impl ElemOp for KerasPoissonOp {
+    #[inline(always)]
+    fn eval(self, p: f64, t: f64) -> (f64, f64, f64) {
+        let q = p + KERAS_EPSILON;
+        let l = crate::machinery::kernels::rows::ln(q);
+        (p - t * l, 1.0 - t / q, -l)
+    }
+
+    const LANES512: SweepLanes = SweepLanes::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, p: __m512, t: __m512) -> (__m512, __m512, __m512) {
+        use crate::machinery::kernels::elementwise::x86::{ln_ps, log1p_unit_ps};
+        let (e, one) = (_mm512_set1_ps(KERAS_EPSILON as f32), _mm512_set1_ps(1.0));
+        let q = _mm512_add_ps(p, e);
+        let near = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(p, _mm512_set1_ps(0.5)) & _mm512_cmp_ps_mask::<_CMP_LE_OQ>(p, _mm512_set1_ps(2.0));
+        let l1 = log1p_unit_ps(_mm512_maskz_mov_ps(near, _mm512_add_ps(_mm512_sub_ps(p, one), e)));
+        let l = _mm512_mask_mov_ps(ln_ps(q), near, l1);
+        (_mm512_sub_ps(p, _mm512_mul_ps(t, l)), _mm512_div_ps(_mm512_sub_ps(q, t), q), _mm512_sub_ps(_mm512_setzero_ps(), l))
+    }
+}
+
 impl KerasPoisson {
     const NAME: &'static str = "poisson";
 
@@ -292,13 +358,9 @@ impl KerasPoisson {
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
         let eps = KERAS_EPSILON;
-        // The row sweep for one shape, contiguous (the ln in arithmetic that
-        // vectorises); the general path for broadcast or strided tensors.
-        let lg = inlined(#[inline(always)] move |p: f64| crate::machinery::kernels::rows::ln(p + eps));
-        let fused = eval_mean_rows(Self::NAME, ("y_pred", &y_pred), &y_true, self.reduction, up,
-            #[inline(always)] move |p, t| p - t * lg(p),
-            #[inline(always)] move |p, t| 1.0 - t / (p + eps),
-            #[inline(always)] move |p, _| -lg(p))?;
+        // The row sweep for one shape, contiguous (one pass); the general path
+        // for broadcast or strided tensors.
+        let fused = eval_mean_rows_op(Self::NAME, ("y_pred", &y_pred), &y_true, self.reduction, up, KerasPoissonOp)?;
         if let Some(done) = fused {
             return Ok(done);
         }

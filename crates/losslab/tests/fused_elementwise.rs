@@ -246,3 +246,76 @@ fn shape_errors_are_unchanged() {
     let e = BinaryCrossEntropyWithLogits::new().forward_backward_into(x.view(), x.view(), g.view_mut()).unwrap_err().to_string();
     assert!(e.contains("grad"), "{e}");
 }
+
+/// The element-wise sweep's `f32` lanes of PyTorch's soft margin loss and
+/// Poisson NLL (`log_input`, no Stirling term) against the general path, on
+/// the data above with non-finite values, on every kind of length: in `f32`
+/// (the lanes where the CPU has AVX-512, computing as PyTorch's `float32`
+/// kernels do, `−y x` rounded to `f32` first) within 8 ulp of the general
+/// path's `f64` rounded once, plus the rounding of the exponent (`|x y| ·
+/// 2⁻²⁴` relative), against the size of the terms (`|eˣ| + |y x|` for the
+/// Poisson loss, whose two terms cancel); in `f64` (the portable loop) within
+/// `1e-13` of the same.
+fn lanes_agree<T: Float>(n: usize, seed: u64) {
+    use losslab::{PoissonNllLoss, SoftMarginLoss};
+    let f32 = std::mem::size_of::<T>() == 4;
+    let (eps, rel) = if f32 { (f32::EPSILON as f64 / 2.0, 8.0 * f32::EPSILON as f64) } else { (0.0, 1e-13) };
+    let (mut x, y) = data::<T>(n, seed);
+    // Large logits are out of the Poisson loss's range; non-finite values in.
+    let odd = [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 0.0, 80.0, -80.0];
+    for (k, i) in (3..n).step_by(41).enumerate() {
+        x[i] = T::from_wide(odd[k % odd.len()]);
+    }
+    let mut y2 = y.clone();
+    for (k, i) in (7..n).step_by(53).enumerate() {
+        y2[i] = T::from_wide([f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -1.0][k % 4]);
+    }
+    let (xs, ys) = (strided(&x), strided(&y2));
+    let (xv, yv) = (xs.slice(s![..;2]), ys.slice(s![..;2]));
+    let (xw, yw) = (x.mapv(|v| v.to_wide()), y2.mapv(|v| v.to_wide()));
+    // |a − b| within `tol(i) · max(|a|, |b|, scale(i))`.
+    let check = |what: &str, a: &ArrayD<T>, b: &ArrayD<T>, tol: &dyn Fn(usize) -> f64, scale: &dyn Fn(usize) -> f64| {
+        assert_eq!(a.shape(), b.shape(), "{what}: shapes");
+        for (i, (&p, &q)) in a.iter().zip(b.iter()).enumerate() {
+            let (p, q) = (p.to_wide(), q.to_wide());
+            let ok = (p.is_nan() && q.is_nan()) || p == q || (p - q).abs() <= tol(i) * p.abs().max(q.abs()).max(scale(i));
+            assert!(ok, "{what}[{i}]: fused {p} vs general {q} (x {}, y {})", xw[i.min(n - 1)], yw[i.min(n - 1)]);
+        }
+    };
+    let arg = |i: usize| rel + (xw[i] * yw[i]).abs() * eps;
+    let pois = |i: usize| xw[i].exp() + (xw[i] * yw[i]).abs();
+    let finite_sum = |f: &dyn Fn(usize) -> f64| (0..n).map(f).filter(|v| v.is_finite()).sum::<f64>();
+    for r in [Reduction::None, Reduction::Sum, Reduction::Mean] {
+        let what = format!("{r:?} {} n={n}", std::any::type_name::<T>());
+        let per = if r == Reduction::Mean { 1.0 / n.max(1) as f64 } else { 1.0 };
+        let l = SoftMarginLoss::new().reduction(r);
+        let (v, g) = l.forward_backward(x.view(), y2.view()).unwrap();
+        let (v0, g0) = l.forward_backward(xv, yv).unwrap();
+        if r == Reduction::None {
+            check(&format!("soft margin {what} value"), &v, &v0, &arg, &|_| 0.0);
+        } else {
+            let total = per * finite_sum(&|i| (xw[i] * yw[i]).abs() + 1.0);
+            check(&format!("soft margin {what} value"), &v, &v0, &|_| 2.0 * rel, &|_| total);
+        }
+        check(&format!("soft margin {what} grad"), &g.input, &g0.input, &|i| arg(i) * (1.0 + yw[i].abs()), &|i| per * yw[i].abs());
+        let l = PoissonNllLoss::new().reduction(r);
+        let (v, g) = l.forward_backward(x.view(), y2.view()).unwrap();
+        let (v0, g0) = l.forward_backward(xv, yv).unwrap();
+        if r == Reduction::None {
+            check(&format!("poisson nll {what} value"), &v, &v0, &arg, &pois);
+        } else {
+            let total = per * finite_sum(&|i| pois(i) * (1.0 + xw[i].abs()));
+            check(&format!("poisson nll {what} value"), &v, &v0, &|_| 2.0 * rel, &|_| total);
+        }
+        check(&format!("poisson nll {what} grad input"), &g.input, &g0.input, &|i| rel * (1.0 + xw[i].abs()), &|i| per * (xw[i].exp() + yw[i].abs()));
+        check(&format!("poisson nll {what} grad target"), g.target.as_ref().unwrap(), g0.target.as_ref().unwrap(), &|_| rel, &|_| 0.0);
+    }
+}
+
+#[test]
+fn soft_margin_and_poisson_lanes_agree_with_the_general_path() {
+    for (k, n) in [0usize, 1, 15, 16, 17, 33, 8193, 70_001].into_iter().enumerate() {
+        lanes_agree::<f32>(n, 300 + k as u64);
+        lanes_agree::<f64>(n, 400 + k as u64);
+    }
+}
