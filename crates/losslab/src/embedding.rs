@@ -2553,13 +2553,84 @@ impl<T: Float> CircleBatch<'_, T> {
 /// task's scratch is one row of `f64`).
 const CIRCLE_ROWS: usize = 8;
 
+/// Lanes of [`KerasCircle::row_lanes`]'s maxima and sums (the element-wise
+/// sweeps' [`LANES`](crate::machinery::kernels::elementwise::LANES): two
+/// AVX-512 registers of `f64`), combined by their fixed tree.
+const CIRCLE_LANES: usize = crate::machinery::kernels::elementwise::LANES;
+
+/// `f(j, lane)` for `j < n` in order, `lane = j mod` [`CIRCLE_LANES`] within
+/// whole groups of lanes and `j` minus the last group's start in the tail: a
+/// loop LLVM vectorises across the lanes.
+#[inline(always)]
+fn circle_lanes(n: usize, mut f: impl FnMut(usize, usize)) {
+    let body = n / CIRCLE_LANES * CIRCLE_LANES;
+    let mut j = 0;
+    while j < body {
+        for k in 0..CIRCLE_LANES {
+            f(j + k, k);
+        }
+        j += CIRCLE_LANES;
+    }
+    for j in body..n {
+        f(j, j - body);
+    }
+}
+
+/// Rows `lo..hi` of a [`KerasCircle`] batch: each query's loss stored at
+/// `losses[i]`, its row of products at `s` (`b.m` columns) overwritten by its
+/// gradient row when `scales` are given; [`KerasCircle::row_lanes`], or
+/// [`KerasCircle::row`] where that declines. Scratch: two rows of `f64`.
+///
+/// # Safety
+/// `s` holds `b.n × b.m` and `losses` `b.n` elements; rows `lo..hi` of both
+/// are the caller's alone.
+#[inline(always)]
+unsafe fn circle_rows<T: Float>(loss: &KerasCircle, b: &CircleBatch<'_, T>, s: SyncPtr<T>, losses: SyncPtr<f64>, scales: Option<&Scales>, lo: usize, hi: usize) {
+    let m = b.m;
+    let mut scratch = vec![0.0f64; 2 * m];
+    let (e, h) = scratch.split_at_mut(m);
+    for i in lo..hi {
+        // SAFETY: row i of s is the caller's alone (the function's contract).
+        let srow = unsafe { std::slice::from_raw_parts_mut(s.add(i * m), m) };
+        let sc = scales.map(|sc| sc.at(i));
+        let l = match loss.row_lanes(b, i, srow, e, h, sc) {
+            Some(l) => l,
+            None => loss.row(b, i, srow, e, sc),
+        };
+        // SAFETY: as above, for losses.
+        unsafe { *losses.add(i) = l };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+unsafe fn circle_rows_avx512<T: Float>(loss: &KerasCircle, b: &CircleBatch<'_, T>, s: SyncPtr<T>, losses: SyncPtr<f64>, scales: Option<&Scales>, lo: usize, hi: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { circle_rows(loss, b, s, losses, scales, lo, hi) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn circle_rows_avx2<T: Float>(loss: &KerasCircle, b: &CircleBatch<'_, T>, s: SyncPtr<T>, losses: SyncPtr<f64>, scales: Option<&Scales>, lo: usize, hi: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { circle_rows(loss, b, s, losses, scales, lo, hi) }
+}
+
+unsafe fn circle_rows_base<T: Float>(loss: &KerasCircle, b: &CircleBatch<'_, T>, s: SyncPtr<T>, losses: SyncPtr<f64>, scales: Option<&Scales>, lo: usize, hi: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { circle_rows(loss, b, s, losses, scales, lo, hi) }
+}
+
+/// [`circle_rows`] for one instruction set.
+type CircleRowsFn<T> = unsafe fn(&KerasCircle, &CircleBatch<'_, T>, SyncPtr<T>, SyncPtr<f64>, Option<&Scales>, usize, usize);
+
 /// How close to a kink of [`KerasCircle`]'s loss an `f32` dot product is
 /// recomputed in `f64` (its rounding error is far below this for any width
 /// Keras users give it).
 const CIRCLE_KINK: f64 = 1e-3;
 
 /// `d max(x, 0)/dx` as JAX's `maximum`: 1 above, ½ at the tie, 0 below.
-#[inline]
+#[inline(always)]
 fn max0_grad(x: f64) -> f64 {
     if x > 0.0 {
         1.0
@@ -2571,7 +2642,7 @@ fn max0_grad(x: f64) -> f64 {
 }
 
 /// `max(x, 0)`, NaN propagating (as `jnp.maximum`).
-#[inline]
+#[inline(always)]
 fn max0(x: f64) -> f64 {
     if x.is_nan() {
         x
@@ -2764,6 +2835,117 @@ impl KerasCircle {
         loss
     }
 
+    /// Query `i`'s loss and gradient row as [`row`](Self::row) computes them,
+    /// in loops that vectorise (inlined into [`circle_rows`]'s AVX-512 / AVX2
+    /// builds, 8 or 4 `f64` lanes): the pairs' dot products widened (the few
+    /// `f32` ones near a kink recomputed in `f64`, as [`similarity`](Self::similarity)
+    /// does), then each pair's logit and `∂logit/∂s` by selects (the same
+    /// operations as [`logit`](Self::logit), so the same bits), each set's
+    /// maximum and sum of `exp(logit − maximum)` in [`CIRCLE_LANES`] lanes
+    /// combined by a fixed tree ([`vmath::exp`](crate::machinery::vmath::exp),
+    /// no libm call), then the gradient row. `e` and `h` are scratch rows of
+    /// `f64` of `srow`'s length.
+    ///
+    /// `None` (nothing written) where a set's maximum is NaN or `+∞`, or the
+    /// upstream scale is not finite while a set is empty: [`row`](Self::row)
+    /// then handles the row and its special cases.
+    #[inline(always)]
+    fn row_lanes<T: Float>(&self, b: &CircleBatch<'_, T>, i: usize, srow: &mut [T], e: &mut [f64], h: &mut [f64], scale: Option<f64>) -> Option<f64> {
+        const L: usize = CIRCLE_LANES;
+        let mlen = srow.len();
+        let (e, h) = (&mut e[..mlen], &mut h[..mlen]);
+        let (li, rl) = (b.ql[i], &b.rl[..mlen]);
+        // The diagonal pair, removed from the positives (`set_of`).
+        let diag = if self.remove_diagonal { i } else { usize::MAX };
+        let (g, m) = (self.gamma, self.margin);
+        let wide = T::NAME == f64::NAME;
+        // The products, widened; the f32 ones in a set near a kink counted.
+        let mut near = 0usize;
+        for (j, (ej, s)) in e.iter_mut().zip(srow.iter()).enumerate() {
+            let s = s.to_wide();
+            *ej = s;
+            let d = 1.0 - s;
+            let kink = d.abs() <= CIRCLE_KINK || (d + m).abs() <= CIRCLE_KINK || (d - 1.0 - m).abs() <= CIRCLE_KINK;
+            near += usize::from(!wide && kink && (j != diag || rl[j] != li));
+        }
+        if near > 0 {
+            for j in 0..mlen {
+                if j != diag || rl[j] != li {
+                    e[j] = self.similarity(b, i, j, srow[j]);
+                }
+            }
+        }
+        // Logits (into e) and `∂logit/∂d · ∂d/∂s` (into h); each set's maximum in lanes.
+        let (mut mp, mut mn) = ([f64::NEG_INFINITY; L], [f64::NEG_INFINITY; L]);
+        let mut bad = false;
+        circle_lanes(mlen, #[inline(always)] |j, lane| {
+            let eq = rl[j] == li;
+            let pos = eq && j != diag;
+            let s = e[j];
+            let d = max0(1.0 - s);
+            // `logit`'s two forms as one: positive (a, σ, c, k) = (m, 1, m, −γ),
+            // negative (1 + m, −1, 1 − m, γ).
+            let (a, sg, c, k) = if eq { (m, 1.0, m, -g) } else { (1.0 + m, -1.0, 1.0 - m, g) };
+            let x = if eq { a + d } else { a - d };
+            let w = max0(x);
+            let l = k * w * (c - d);
+            let dl = k * (sg * max0_grad(x) * (c - d) - w);
+            h[j] = dl * -max0_grad(1.0 - s);
+            e[j] = l;
+            let inset = pos || !eq;
+            bad |= inset && (l.is_nan() || l == f64::INFINITY);
+            mp[lane] = if pos && l > mp[lane] { l } else { mp[lane] };
+            mn[lane] = if !eq && l > mn[lane] { l } else { mn[lane] };
+        });
+        let max_of = |a: [f64; L]| a.iter().fold(f64::NEG_INFINITY, |x, &y| if y > x { y } else { x });
+        let (mp, mn) = (max_of(mp), max_of(mn));
+        if bad {
+            return None;
+        }
+        let (fp, fneg) = (mp.is_finite(), mn.is_finite());
+        if !(fp && fneg) {
+            // A set without a finite logit: its logsumexp is −∞, so is z; the
+            // loss is softplus(−∞) = 0 and the gradient 0 (dz = 0).
+            let sc = scale.unwrap_or(0.0);
+            if !sc.is_finite() {
+                return None;
+            }
+            if scale.is_some() {
+                srow.fill(T::zero());
+            }
+            return Some(crate::math::softplus_f64(f64::NEG_INFINITY));
+        }
+        // exp(logit − maximum) per set (kept in e), summed in lanes.
+        let (mut sp, mut sn) = ([0.0f64; L], [0.0f64; L]);
+        circle_lanes(mlen, #[inline(always)] |j, lane| {
+            let eq = rl[j] == li;
+            let pos = eq && j != diag;
+            let v = crate::machinery::vmath::exp(e[j] - if eq { mp } else { mn });
+            let v = if pos || !eq { v } else { 0.0 };
+            e[j] = v;
+            sp[lane] += if pos { v } else { 0.0 };
+            sn[lane] += if eq { 0.0 } else { v };
+        });
+        let (sp, sn) = (crate::machinery::kernels::elementwise::lane_tree(sp), crate::machinery::kernels::elementwise::lane_tree(sn));
+        let (lp, ln) = (mp + sp.ln(), mn + sn.ln());
+        let z = lp + ln;
+        let loss = crate::math::softplus_f64(z);
+        if let Some(scale) = scale {
+            let dz = scale * crate::math::sigmoid_f64(z);
+            if dz == 0.0 {
+                srow.fill(T::zero());
+            } else {
+                for (j, (sv, (ej, hj))) in srow.iter_mut().zip(e.iter().zip(h.iter())).enumerate() {
+                    let eq = rl[j] == li;
+                    let pos = eq && j != diag;
+                    let ds = dz * (ej / if eq { sp } else { sn }) * hj;
+                    *sv = T::from_wide(if pos || !eq { ds } else { 0.0 });
+                }
+            }
+        }
+        Some(loss)
+    }
+
     /// The similarity matrix `S = Q Rᵀ` by one matrix product in the
     /// embeddings' type, each query's loss from its row in parallel (row blocks
     /// fixed by `n`), the row overwritten by its gradient `W = ∂L/∂S`, then
@@ -2789,14 +2971,16 @@ impl KerasCircle {
         unsafe { matmul(n, m, f, s.as_mut_ptr(), 1, m as isize, false, q.as_ptr(), 1, f as isize, r.as_ptr(), f as isize, 1) };
         let mut losses = vec![0.0f64; n];
         let (sp, lp) = (SyncPtr(s.as_mut_ptr()), SyncPtr(losses.as_mut_ptr()));
+        let rows: CircleRowsFn<T> = match crate::machinery::kernels::elementwise::level() {
+            #[cfg(target_arch = "x86_64")]
+            2 => circle_rows_avx512::<T>,
+            #[cfg(target_arch = "x86_64")]
+            1 => circle_rows_avx2::<T>,
+            _ => circle_rows_base::<T>,
+        };
         par::for_each(n.div_ceil(CIRCLE_ROWS), n * m * 4, |blk| {
-            let mut e = vec![0.0f64; m];
-            for i in blk * CIRCLE_ROWS..((blk + 1) * CIRCLE_ROWS).min(n) {
-                // SAFETY: rows [blk · CIRCLE_ROWS, …) of s and losses are this task's alone.
-                let srow = unsafe { std::slice::from_raw_parts_mut(sp.add(i * m), m) };
-                let l = self.row(&b, i, srow, &mut e, scales.as_ref().map(|sc| sc.at(i)));
-                unsafe { *lp.add(i) = l };
-            }
+            // SAFETY: rows [blk · CIRCLE_ROWS, …) of s and losses are this task's alone.
+            unsafe { rows(self, &b, sp, lp, scales.as_ref(), blk * CIRCLE_ROWS, ((blk + 1) * CIRCLE_ROWS).min(n)) };
         });
         let value = reducer.output(losses);
         let grads = scales.map(|_| {
@@ -2950,4 +3134,105 @@ pub fn keras_circle<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
     y_pred: ArrayView<'_, T, D2>,
 ) -> Result<ArrayD<T>> {
     KerasCircle::new().forward(y_true, y_pred)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic generator of uniform numbers in `[0, 1)`.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn next(&mut self) -> f64 {
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// `(n, f)` rows of unit length.
+    fn unit_rows(rng: &mut Lcg, n: usize, f: usize) -> Vec<f64> {
+        let mut v: Vec<f64> = (0..n * f).map(|_| rng.next() * 2.0 - 1.0).collect();
+        for row in v.chunks_mut(f) {
+            let norm = row.iter().map(|x| x * x).sum::<f64>().sqrt();
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+        v
+    }
+
+    /// [`KerasCircle::row_lanes`] against the scalar [`KerasCircle::row`] on
+    /// every query of a batch in `T`: the same loss and gradient row to
+    /// rounding (the two sum the exponentials in other orders, and
+    /// `vmath::exp` is within 1 ulp of libm's), or a declined row where the
+    /// scalar one meets a special case. Returns the rows declined.
+    fn lanes_agree<T: Float>(loss: &KerasCircle, q: &[f64], r: Option<&[f64]>, ql: &[i32], rl: &[i32], f: usize, scale: Option<f64>, tol: f64) -> usize {
+        let (n, m) = (ql.len(), rl.len());
+        let cast = |v: &[f64]| ndarray::ArrayD::from_shape_vec(IxDyn(&[v.len() / f, f]), v.iter().map(|&x| T::from_wide(x)).collect::<Vec<T>>()).unwrap();
+        let b = CircleBatch { n, m, f, q: cast(q).into(), r: r.map(|r| cast(r).into()), ql: ql.to_vec(), rl: rl.to_vec() };
+        let (qs, rs) = (b.q(), b.r());
+        let mut declined = 0;
+        let (mut e, mut h) = (vec![0.0f64; m], vec![0.0f64; m]);
+        for i in 0..n {
+            // The row of products as the f32 or f64 product gives it.
+            let srow: Vec<T> = (0..m).map(|j| T::from_wide((0..f).map(|k| qs[i * f + k].to_wide() * rs[j * f + k].to_wide()).sum())).collect();
+            let (mut a, mut c) = (srow.clone(), srow.clone());
+            let want = loss.row(&b, i, &mut a, &mut e, scale);
+            let Some(got) = loss.row_lanes(&b, i, &mut c, &mut e, &mut h, scale) else {
+                assert_eq!(c.iter().map(|v| v.to_wide().to_bits()).collect::<Vec<_>>(), srow.iter().map(|v| v.to_wide().to_bits()).collect::<Vec<_>>(), "row {i}: a declined row is left as it was");
+                declined += 1;
+                continue;
+            };
+            assert!(got == want || (got - want).abs() <= tol * want.abs().max(1e-300), "row {i}: loss {got} vs {want}");
+            let big = a.iter().fold(0.0f64, |s, v| s.max(v.to_wide().abs()));
+            for (j, (x, y)) in c.iter().zip(&a).enumerate() {
+                let (x, y) = (x.to_wide(), y.to_wide());
+                assert!(x == y || (x.is_nan() && y.is_nan()) || (x - y).abs() <= tol * big, "row {i} pair {j}: ∂ {x} vs {y}");
+            }
+        }
+        declined
+    }
+
+    #[test]
+    fn circle_row_lanes_match_the_scalar_row() {
+        let mut rng = Lcg(7);
+        let (n, m, f) = (37, 53, 24);
+        let q = unit_rows(&mut rng, n, f);
+        let mut r = unit_rows(&mut rng, m, f);
+        // A reference equal to a query (distance 0: the kink of max(1 − s, 0)) and
+        // one at distance about 1 + m from it (s = −m: the negatives' kink).
+        r[5 * f..6 * f].copy_from_slice(&q[5 * f..6 * f]);
+        let anti: Vec<f64> = q[9 * f..10 * f].iter().map(|x| -0.4 * x).collect();
+        r[11 * f..12 * f].copy_from_slice(&anti);
+        // Five classes; query labels 7 and 8 have no reference (no positive).
+        let ql: Vec<i32> = (0..n).map(|i| if i == 3 { 7 } else if i == 4 { 8 } else { (i % 5) as i32 }).collect();
+        let rl: Vec<i32> = (0..m).map(|j| (j % 5) as i32).collect();
+        let self_l: Vec<i32> = ql.clone();
+        for (gamma, margin) in [(80.0, 0.4), (16.0, 0.25), (256.0, 0.1)] {
+            for rd in [true, false] {
+                let loss = KerasCircle::new().remove_diagonal(rd).gamma(gamma).margin(margin);
+                for scale in [None, Some(1.0), Some(0.37)] {
+                    // Separate references and the self form, in f64 and f32.
+                    assert_eq!(lanes_agree::<f64>(&loss, &q, Some(&r), &ql, &rl, f, scale, 1e-12), 0);
+                    assert_eq!(lanes_agree::<f64>(&loss, &q, None, &ql, &self_l, f, scale, 1e-12), 0);
+                    assert_eq!(lanes_agree::<f32>(&loss, &q, Some(&r), &ql, &rl, f, scale, 1e-6), 0);
+                    assert_eq!(lanes_agree::<f32>(&loss, &q, None, &ql, &self_l, f, scale, 1e-6), 0);
+                }
+                // An infinite upstream scale: the rows without positives are declined.
+                assert_eq!(lanes_agree::<f64>(&loss, &q, Some(&r), &ql, &rl, f, Some(f64::INFINITY), 1e-12), 2);
+            }
+        }
+        // A NaN reference: every row that reads it is declined (all but query 2,
+        // whose pair with reference 2 is the removed diagonal).
+        let loss = KerasCircle::new();
+        let mut bad = r.clone();
+        bad[2 * f] = f64::NAN;
+        assert_eq!(lanes_agree::<f64>(&loss, &q, Some(&bad), &ql, &rl, f, Some(1.0), 1e-12), n - 1);
+        let mut inf = r.clone();
+        inf[f] = f64::NEG_INFINITY;
+        let declined = lanes_agree::<f32>(&loss, &q, Some(&inf), &ql, &rl, f, Some(1.0), 1e-6);
+        assert!(declined > 0, "an infinite product gives an infinite or NaN logit");
+        // One class: no negatives, loss 0 and no gradient, on the vectorised row.
+        let one = vec![3i32; n];
+        assert_eq!(lanes_agree::<f64>(&loss, &q, None, &one, &one, f, Some(1.0), 1e-12), 0);
+    }
 }

@@ -724,6 +724,33 @@ fn smooth_labels_on_the_sweep_match_the_general_path() {
     }
 }
 
+/// optax's `smooth_labels`: `forward_backward` on contiguous labels (one sweep
+/// writing the smoothed labels and the constant gradient) gives `forward`'s
+/// value and `backward`'s gradient with ones bit for bit, every reduction, f32
+/// and f64, on labels large enough for the parallel sweep.
+#[test]
+fn smooth_labels_forward_backward_is_forward_then_backward_with_ones() {
+    let mut rng = Rng::new(2031);
+    let l = ndarray::Array2::from_shape_fn((300, 257), |_| rng.range(0.0, 1.0));
+    macro_rules! one {
+        ($ty:ty) => {{
+            let l: ndarray::Array2<$ty> = l.mapv(|v| v as $ty);
+            for r in Reduction::ALL {
+                for a in [0.0, 0.1, 0.7] {
+                    let s = OptaxSmoothLabels::new(a).reduction(r);
+                    let (v, g) = s.forward_backward(l.view()).unwrap();
+                    assert_eq!(v, s.forward(l.view()).unwrap(), "smooth_labels {r} α={a} value");
+                    let ones = ArrayD::from_elem(v.shape(), 1.0 as $ty);
+                    assert_eq!(g.input, s.backward(l.view(), ones.view()).unwrap().input, "smooth_labels {r} α={a} grad");
+                    assert!(g.target.is_none());
+                }
+            }
+        }};
+    }
+    one!(f64);
+    one!(f32);
+}
+
 #[test]
 fn optax_row_sweeps_are_bit_identical_on_any_thread_count() {
     let mut rng = Rng::new(32);

@@ -376,6 +376,17 @@ impl OptaxSmoothLabels {
         Ok((widen(labels), Reducer::counting(self.reduction, shape, shape), c))
     }
 
+    /// The element-wise sweep on contiguous labels of `c` classes (read as
+    /// both of its operands): the smoothed labels, and with an upstream
+    /// gradient of ones their gradient `1 − alpha` (times the reduction's
+    /// factor), in the same pass.
+    fn sweep<T: Float, D: Dimension>(&self, labels: &ArrayView<'_, T, D>, c: usize, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
+        let a = self.alpha;
+        check_option(Self::NAME, "alpha", a, !a.is_nan(), "a number")?;
+        let cf = c as f64;
+        eval_pointwise(Self::NAME, Pairing::Same, ("labels", labels), ("labels", labels), self.reduction, up, false, #[inline(always)] |_, v, _| (1.0 - a) * v + a / cf, |_, _, _| (1.0 - a, 0.0))
+    }
+
     /// The smoothed labels (reduced as `self.reduction` says).
     ///
     /// # Errors
@@ -383,11 +394,7 @@ impl OptaxSmoothLabels {
     pub fn forward<T: Float, D: Dimension>(&self, labels: ArrayView<'_, T, D>) -> Result<ArrayD<T>> {
         let (a, shape) = (self.alpha, labels.shape());
         if let (Some(&c), Some(_)) = (shape.last(), labels.as_slice()) {
-            check_option(Self::NAME, "alpha", a, !a.is_nan(), "a number")?;
-            // The element-wise sweep on contiguous labels (read as both of its operands).
-            let cf = c as f64;
-            let (v, _) = eval_pointwise(Self::NAME, Pairing::Same, ("labels", &labels), ("labels", &labels), self.reduction, &Upstream::Skip, false, #[inline(always)] |_, v, _| (1.0 - a) * v + a / cf, |_, _, _| (1.0 - a, 0.0))?;
-            return Ok(v);
+            return Ok(self.sweep(&labels, c, &Upstream::Skip)?.0);
         }
         let (l, reducer, c) = self.prepare(&labels)?;
         Ok(reducer.output(l.iter().map(|&v| (1.0 - a) * v + a / c as f64).collect()))
@@ -421,7 +428,30 @@ impl OptaxSmoothLabels {
         Ok(Gradients { input: narrow(labels.shape(), g), target: None })
     }
 
-    loss_methods!(torch: composed, (labels: float));
+    /// The smoothed labels and the gradient of their sum (of the reduced
+    /// result's, under a reduction): on contiguous labels one element-wise
+    /// sweep writes both (the gradient is the constant `1 − alpha`, times the
+    /// reduction's factor), each output allocated once; other layouts take
+    /// [`forward`](Self::forward), then [`backward`](Self::backward) with ones.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub fn forward_backward<T: Float, D: Dimension>(&self, labels: ArrayView<'_, T, D>) -> Result<(ArrayD<T>, Gradients<T>)> {
+        if let (Some(&c), Some(_)) = (labels.shape().last(), labels.as_slice()) {
+            let (v, g) = self.sweep(&labels, c, &Upstream::Ones)?;
+            return Ok((v, g.expect("gradients requested")));
+        }
+        let value = self.forward(labels.view())?;
+        let ones = ArrayD::from_elem(value.shape(), T::one());
+        Ok((value, self.backward(labels, ones.view())?))
+    }
+
+    /// Sets the reduction.
+    #[must_use]
+    pub fn reduction(mut self, reduction: Reduction) -> Self {
+        self.reduction = reduction;
+        self
+    }
 }
 
 free_fn! {
