@@ -117,10 +117,11 @@ mod x86 {
     use half::bf16;
     use std::arch::x86_64::*;
 
-    /// A pair broadcast to the 16 lanes.
+    /// A pair broadcast to the 16 lanes (read unaligned: the logits read
+    /// `X`'s pairs where they lie, which a view may start at any `bf16`).
     #[inline(always)]
     unsafe fn bcast(p: *const u32) -> __m512bh {
-        std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(*p as i32))
+        std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(std::ptr::read_unaligned(p) as i32))
     }
 
     /// 16 pairs.
