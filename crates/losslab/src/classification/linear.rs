@@ -316,8 +316,9 @@ impl LinearCrossEntropyLoss {
     /// gradient of `input` is accumulated in `f32` and rounded once, that of
     /// `linear_weight` accumulated in an `f32` buffer of `V × D` over all the
     /// tiles and rounded once at the end (memory: that buffer, twice the
-    /// gradient's own size; the tile of `tile_bytes` holds the `f32` logits
-    /// and their `bf16` gradient, 6 bytes per logit), and that of
+    /// gradient's own size; the tile of `tile_bytes` holds the `f32` logits,
+    /// 4 bytes per logit, their `bf16` gradient written in place over each
+    /// row), and that of
     /// `linear_bias` summed in `f64` from the `f32` logit gradient. The
     /// gradients are within a few `bf16` ulps of the `f64` truth on the same
     /// values.
@@ -401,7 +402,7 @@ impl LinearCrossEntropyLoss {
         let bw = b.map(|b| b.iter().map(|v| v.to_f32()).collect::<Vec<f32>>());
         let (n, v) = (q.n, q.v);
         let mut head = Bf16Head::new(n, d, v, xs, ws, want_grad);
-        let (out, gb) = self.execute(&Local, q, &ishape, bw.as_deref(), want_grad, v_max, BF16_TILE_BYTES_PER_LOGIT, &mut head)?;
+        let (out, gb) = self.execute(&Local, q, &ishape, bw.as_deref(), want_grad, v_max, std::mem::size_of::<f32>(), &mut head)?;
         let cast = |g: Vec<bf16>| -> Vec<H> {
             let mut g = std::mem::ManuallyDrop::new(g);
             // SAFETY: H is bf16: the same layout, the vector handed over whole.
@@ -758,10 +759,6 @@ fn handshake(comm: &dyn Collective, sharded: bool, want_grad: bool, prepared: &R
     Ok(shards.iter().map(|&(a, b, _)| b - a).max().unwrap_or(1))
 }
 
-/// The bytes a logit of a tile takes on the `bf16` dot-product path: the
-/// `f32` logit and its `bf16` gradient (so that both fit `tile_bytes`).
-const BF16_TILE_BYTES_PER_LOGIT: usize = 6;
-
 /// The features per block of the input's gradient `dX = G · W` (one
 /// single-threaded `gemm` call each, [`matmul_split`]).
 const GRAD_INPUT_COLS: usize = 256;
@@ -838,12 +835,24 @@ struct Results {
 /// logits of type `T` (rows of `V`): the logits, then from their gradient the
 /// gradients of `input` (rows `[lo, lo + m)`, summed over the processes) and
 /// of `linear_weight` (accumulated over the tiles), held by the implementor.
-trait Products<T> {
+trait Products<T>: Sync {
     /// `z (m × V) = X[lo..lo + m] · Wᵀ`.
     fn logits(&mut self, lo: usize, m: usize, z: &mut [T]);
+    /// Whether [`Products::finish_row`] does anything.
+    fn finishes_rows(&self) -> bool {
+        false
+    }
+    /// Called by the row pass on each row of the logits' gradient as soon as
+    /// it is final (in parallel, while the row is still in cache), where
+    /// nothing but [`Products::backward`] reads the tile afterwards: the
+    /// implementor may rewrite the row for its products (then `backward` is
+    /// told `finished`).
+    fn finish_row(&self, _row: &mut [T]) {}
     /// From `g = ∂L/∂z (m × V)`: `dX[lo..lo + m] = g · W` (then summed over
-    /// `comm`'s processes) and `dW (+)= gᵀ · X[lo..lo + m]` (`first`: the first tile).
-    fn backward(&mut self, lo: usize, m: usize, g: &[T], first: bool, comm: &dyn Collective) -> std::result::Result<(), String>;
+    /// `comm`'s processes) and `dW (+)= gᵀ · X[lo..lo + m]` (`first`: the
+    /// first tile; `finished`: every row went through [`Products::finish_row`]).
+    /// `g` is spent: the implementor may overwrite it.
+    fn backward(&mut self, lo: usize, m: usize, g: &mut [T], finished: bool, first: bool, comm: &dyn Collective) -> std::result::Result<(), String>;
 }
 
 /// The products of `f32` and `f64` inputs: the `gemm` crate's, on the inputs
@@ -871,7 +880,7 @@ impl<T: Float> Products<T> for GemmHead<'_, T> {
         unsafe { matmul_nt(m, v, d, z.as_mut_ptr(), v, self.x[lo * d..].as_ptr(), d, self.w.as_ptr(), d) };
     }
 
-    fn backward(&mut self, lo: usize, m: usize, g: &[T], first: bool, comm: &dyn Collective) -> std::result::Result<(), String> {
+    fn backward(&mut self, lo: usize, m: usize, g: &mut [T], _finished: bool, first: bool, comm: &dyn Collective) -> std::result::Result<(), String> {
         let (d, v) = (self.d, self.v);
         // SAFETY: as above; gx rows [lo, lo + m) and gw are ours alone.
         unsafe {
@@ -981,15 +990,23 @@ impl<T: Float> Job<'_, T> {
             }
             if self.want_grad {
                 let (part, merged) = (&part, &merged);
+                // The rows handed to the products as they are done, unless the
+                // bias's gradient still reads them.
+                let finish = gb.is_empty() && head.finishes_rows();
+                let h: &dyn Products<T> = &*head;
                 self.rows_pass(m, z_tile, &mut scratch, threads, |r, row, scr| {
                     let k: &[f64; K] = part[r * K..(r + 1) * K].try_into().expect("K partials");
                     self.gradient(lo + r, row, scr, k, &merged[r]);
+                    if finish {
+                        h.finish_row(row);
+                    }
                 });
-                head.backward(lo, m, z_tile, first_w, comm)?;
-                first_w = false;
+                // The bias's gradient first: the products may overwrite the tile.
                 if !gb.is_empty() {
                     column_sums(z_tile, m, v, &mut gb);
                 }
+                head.backward(lo, m, z_tile, finish, first_w, comm)?;
+                first_w = false;
             }
             lo += m;
         }
@@ -1161,7 +1178,8 @@ impl<T: Float> Job<'_, T> {
 /// The products of `bf16` inputs on AVX512_BF16's dot products
 /// ([`gemm_bf16`]), accumulated in `f32`: the logits' tile in `f32`; its
 /// gradient rounded to `bf16` (as a `bf16` autograd holds it) for the two
-/// products of the backward pass; the gradient of `input` rounded to `bf16`
+/// products of the backward pass, in place (row `r`'s `bf16` values at the
+/// start of its own `f32` row: a row stride of `2V` `bf16`); the gradient of `input` rounded to `bf16`
 /// once per token, that of `linear_weight` accumulated over the tiles in an
 /// `f32` buffer and rounded once at the end.
 struct Bf16Head<'a> {
@@ -1175,14 +1193,12 @@ struct Bf16Head<'a> {
     gw: Vec<f32>,
     /// One tile's gradient of `input` in `f32`, `(m, D)`.
     dx: Vec<f32>,
-    /// One tile's gradient of the logits in `bf16`, rows of `V` rounded up to even (the pad zero).
-    g16: Vec<bf16>,
 }
 
 impl<'a> Bf16Head<'a> {
     fn new(n: usize, d: usize, v: usize, x: &'a [bf16], w: &'a [bf16], want_grad: bool) -> Self {
         let (gx, gw) = if want_grad { (vec![bf16::ZERO; n * d], vec![0.0; v * d]) } else { (vec![], vec![]) };
-        Bf16Head { d, v, x, w, gx, gw, dx: vec![], g16: vec![] }
+        Bf16Head { d, v, x, w, gx, gw, dx: vec![] }
     }
 }
 
@@ -1193,29 +1209,58 @@ impl Products<f32> for Bf16Head<'_> {
         unsafe { gemm_bf16::logits(m, self.v, d, &self.x[lo * d..(lo + m) * d], self.w, z) };
     }
 
-    fn backward(&mut self, lo: usize, m: usize, g: &[f32], first: bool, comm: &dyn Collective) -> std::result::Result<(), String> {
+    fn finishes_rows(&self) -> bool {
+        true
+    }
+
+    fn finish_row(&self, row: &mut [f32]) {
+        narrow_in_place(row);
+    }
+
+    fn backward(&mut self, lo: usize, m: usize, g: &mut [f32], finished: bool, first: bool, comm: &dyn Collective) -> std::result::Result<(), String> {
         let (d, v) = (self.d, self.v);
-        let vp = v + v % 2;
-        self.g16.resize(m * vp, bf16::ZERO);
         self.dx.resize(m * d, 0.0);
-        let ops = half_ops_for::<bf16>();
-        let g16 = SyncPtr(self.g16.as_mut_ptr());
-        par::for_each(m, m * v, |r| {
-            // SAFETY: row r of g (v elements) and of g16 (vp ≥ v elements) are this task's.
-            unsafe { (ops.narrow_affine)(g.as_ptr().add(r * v), g16.add(r * vp), v, 1.0, 0.0) };
-        });
+        if !finished {
+            let gp = SyncPtr(g.as_mut_ptr());
+            par::for_each(m, m * v, |r| {
+                // SAFETY: row r of g (v elements) is this task's alone.
+                narrow_in_place(unsafe { std::slice::from_raw_parts_mut(gp.add(r * v), v) });
+            });
+        }
+        // The tile as bf16 rows of stride 2v (the f32 tile is not used again here).
+        // SAFETY: g holds m × v f32, that is m × 2v bf16.
+        let g16 = unsafe { std::slice::from_raw_parts(g.as_ptr().cast::<bf16>(), m * 2 * v) };
         let x = &self.x[lo * d..(lo + m) * d];
-        // SAFETY: as in `logits`; the pads of g16 are zero (written once, never overwritten).
+        // SAFETY: as in `logits`; row r's pad (odd V) is zero.
         unsafe {
-            gemm_bf16::grad_input(m, v, vp, d, &self.g16, self.w, &mut self.dx);
-            gemm_bf16::grad_weight(m, v, vp, d, &self.g16, x, &mut self.gw, !first);
+            gemm_bf16::grad_input(m, v, 2 * v, d, g16, self.w, &mut self.dx);
+            gemm_bf16::grad_weight(m, v, 2 * v, d, g16, x, &mut self.gw, !first);
         }
         if comm.size() > 1 {
             comm.all_reduce_sum(ReduceBuf::F32(&mut self.dx[..m * d]))?;
         }
+        let ops = half_ops_for::<bf16>();
         // SAFETY: dx and gx's rows [lo, lo + m) hold m × d elements.
         unsafe { (ops.narrow_affine)(self.dx.as_ptr(), self.gx[lo * d..].as_mut_ptr(), m * d, 1.0, 0.0) };
         Ok(())
+    }
+}
+
+/// Rounds a row of `f32` to `bf16` in place: its `v` values (and, for an odd
+/// `v`, a zero pad) in the row's first `2v + 2 ≤ 4v` bytes (the rest of the
+/// row is left as it was). The narrowing reads each block of values before
+/// it writes it, front to back, so a value is written only over values
+/// already read.
+fn narrow_in_place(row: &mut [f32]) {
+    let v = row.len();
+    let p = row.as_mut_ptr();
+    let out = p.cast::<bf16>();
+    // SAFETY: the row holds v f32 = 2v bf16 ≥ v + v % 2 of them; the overlap as above.
+    unsafe {
+        (half_ops_for::<bf16>().narrow_affine)(p, out, v, 1.0, 0.0);
+        if v % 2 == 1 {
+            *out.add(v) = bf16::ZERO;
+        }
     }
 }
 

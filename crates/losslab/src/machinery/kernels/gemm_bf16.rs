@@ -13,9 +13,19 @@
 //!
 //! | product | result | lanes along | broadcast | packed along the lanes |
 //! |---|---|---|---|---|
-//! | [`logits`]: `Z = X · Wᵀ` | `(m, v)`, 16 classes × 16 tokens, transposed in registers | tokens | `W`'s rows (a packed copy of 16 rows) | `X`'s pairs of features, per 16 tokens |
+//! | [`logits`]: `Z = X · Wᵀ` | `(m, v)`, 8 tokens × 32 classes | classes | `X`'s rows, in place | `W`'s rows, 32 at a time, by 16 × 16 transposes of words |
 //! | [`grad_input`]: `dX = G · W` | `(m, d)`, 8 tokens × 32 features | features | `G`'s rows, in place | `W`'s rows interleaved two by two |
 //! | [`grad_weight`]: `dW (+)= Gᵀ · X` | `(v, d)`, 8 classes × 32 features | features | `G`'s columns interleaved two rows at a time | `X`'s rows interleaved two by two |
+//!
+//! The three share one micro-kernel (8 rows broadcast × 32 lanes, 16
+//! accumulators: 8 broadcasts and 2 loads per 16 dot products) and one
+//! blocking: the packed operand is laid out panel by panel (each call of the
+//! micro-kernel reads a contiguous block, which stays in L1 or L2 while the
+//! other operand's rows stream past: [`KC`] `bf16` deep, 16 KB, for the
+//! logits and `dX`; the tile's tokens deep for `dW`, whose blocks of classes
+//! go `GW_GROUP` at a time over each block of features), and a
+//! result that the contraction's blocks continue is loaded back into the
+//! accumulators (the same sums, in the same order, as in one pass).
 //!
 //! Every element of a result is the sum of its pairs in one order fixed by
 //! the shapes alone (the contraction axis in order, in blocks of fixed size),
@@ -45,8 +55,10 @@ pub(crate) fn available() -> bool {
     }
 }
 
-/// The classes of `G` a block of [`grad_input`] covers (its packed copy of
-/// `W`: half as many pairs × the part's features).
+/// The depth of a block of the contraction axis, in `bf16` values: the
+/// classes of `G` a block of [`grad_input`] covers (its packed copy of `W`:
+/// half as many pairs × the part's features), the features of a block of
+/// [`logits`] (128 pairs × 32 classes of packed `W`, 16 KB).
 const KC: usize = 256;
 
 /// `z (m × v, row stride v) = x (m × d) · wᵀ (w: v × d)`, all row-major; `d` even.
@@ -59,25 +71,28 @@ pub(crate) unsafe fn logits(m: usize, v: usize, d: usize, x: &[bf16], w: &[bf16]
     x86::logits(m, v, d, x, w, z);
 }
 
-/// `dx (m × d) = g (m × v, row stride vp ≥ v, even; its pad zero) · w (v × d)`.
+/// `dx (m × d) = g (m × v, row stride gs) · w (v × d)`: `gs` even, at least
+/// `v` rounded up to even, and where `v` is odd the pad `g[r·gs + v]` zero
+/// (the row stride may be longer than the row: the LM head narrows each row
+/// of its `f32` tile to `bf16` in place, `gs = 2v`).
 ///
 /// # Safety
-/// As [`logits`]; `vp` even, `vp ≥ v`, and `g[r·vp + v..(r+1)·vp]` zero.
-pub(crate) unsafe fn grad_input(m: usize, v: usize, vp: usize, d: usize, g: &[bf16], w: &[bf16], dx: &mut [f32]) {
-    debug_assert!(available() && vp.is_multiple_of(2) && vp >= v && g.len() >= m * vp && w.len() >= v * d && dx.len() >= m * d);
+/// As [`logits`]; `gs` even, `gs ≥ v + v % 2`, the pads zero.
+pub(crate) unsafe fn grad_input(m: usize, v: usize, gs: usize, d: usize, g: &[bf16], w: &[bf16], dx: &mut [f32]) {
+    debug_assert!(available() && gs.is_multiple_of(2) && gs >= v + v % 2 && g.len() >= (m.max(1) - 1) * gs + v + v % 2 && w.len() >= v * d && dx.len() >= m * d);
     #[cfg(target_arch = "x86_64")]
-    x86::grad_input(m, v, vp, d, g, w, dx);
+    x86::grad_input(m, v, gs, d, g, w, dx);
 }
 
-/// `dw (v × d) = [dw +] gᵀ · x` (`g`: `m × v`, row stride `vp` ≥ `v`; `x`: `m × d`).
+/// `dw (v × d) = [dw +] gᵀ · x` (`g`: `m × v`, row stride `gs` ≥ `v`; `x`: `m × d`).
 ///
 /// # Safety
 /// As [`grad_input`].
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn grad_weight(m: usize, v: usize, vp: usize, d: usize, g: &[bf16], x: &[bf16], dw: &mut [f32], accumulate: bool) {
-    debug_assert!(available() && vp >= v && g.len() >= m * vp && x.len() >= m * d && dw.len() >= v * d);
+pub(crate) unsafe fn grad_weight(m: usize, v: usize, gs: usize, d: usize, g: &[bf16], x: &[bf16], dw: &mut [f32], accumulate: bool) {
+    debug_assert!(available() && gs >= v && g.len() >= (m.max(1) - 1) * gs + v && x.len() >= m * d && dw.len() >= v * d);
     #[cfg(target_arch = "x86_64")]
-    x86::grad_weight(m, v, vp, d, g, x, dw, accumulate);
+    x86::grad_weight(m, v, gs, d, g, x, dw, accumulate);
 }
 
 
@@ -102,10 +117,11 @@ mod x86 {
     use half::bf16;
     use std::arch::x86_64::*;
 
-    /// A pair broadcast to the 16 lanes.
+    /// A pair broadcast to the 16 lanes (read unaligned: the logits read
+    /// `X`'s pairs where they lie, which a view may start at any `bf16`).
     #[inline(always)]
     unsafe fn bcast(p: *const u32) -> __m512bh {
-        std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(*p as i32))
+        std::mem::transmute::<__m512i, __m512bh>(_mm512_set1_epi32(std::ptr::read_unaligned(p) as i32))
     }
 
     /// 16 pairs.
@@ -118,21 +134,6 @@ mod x86 {
     /// most `units` (the split never changes a result's bits).
     fn parts(units: usize) -> usize {
         (par::threads() * 4).min(units).max(1)
-    }
-
-    /// `acc[r] += Σ_p a[p·16 + r] · b[p·16 ..]` over `k` pairs: 16 rows of the
-    /// broadcast operand (packed `[p][16]`) against 16 lanes.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-    unsafe fn micro_16x16(k: usize, a: *const u32, b: *const u32) -> [__m512; 16] {
-        let mut acc = [_mm512_setzero_ps(); 16];
-        for p in 0..k {
-            let bv = pairs(b.add(p * 16));
-            let ap = a.add(p * 16);
-            for (r, acc) in acc.iter_mut().enumerate() {
-                *acc = _mm512_dpbf16_ps(*acc, bcast(ap.add(r)), bv);
-            }
-        }
-        acc
     }
 
     /// `acc[r][n] += Σ_p a_r[p · step] · b[p · bs + 16 n ..]` over `k` pairs:
@@ -253,11 +254,11 @@ mod x86 {
     }
 
     /// Rows `r0..r0 + 16` of a row-major `bf16` matrix of `rows` rows and `d`
-    /// (even) columns (rows from `rows` on read as zero), packed as `[p][16]`:
-    /// for each pair of columns `p`, the 16 rows' pairs (32-bit words), by
-    /// 16 × 16 transposes of the words.
+    /// (even) columns (rows from `rows` on read as zero), packed by pairs of
+    /// columns: for each pair `p`, the 16 rows' pairs (32-bit words) at
+    /// `out[p · stride + off ..][..16]`, by 16 × 16 transposes of the words.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-    unsafe fn pack16(a: &[bf16], rows: usize, d: usize, r0: usize, out: &mut [u32]) {
+    unsafe fn pack16(a: &[bf16], rows: usize, d: usize, r0: usize, out: &mut [u32], stride: usize, off: usize) {
         let k = d / 2;
         let base = a.as_ptr().cast::<u32>();
         for p0 in (0..k).step_by(16) {
@@ -271,7 +272,7 @@ mod x86 {
             }
             let t = transpose16(r);
             for (p, t) in t.iter().enumerate().take(n) {
-                _mm512_storeu_ps(out.as_mut_ptr().add((p0 + p) * 16).cast(), *t);
+                _mm512_storeu_ps(out.as_mut_ptr().add((p0 + p) * stride + off).cast(), *t);
             }
         }
     }
@@ -281,46 +282,54 @@ mod x86 {
         if m == 0 || v == 0 {
             return;
         }
-        let k = d / 2;
-        let panels = m.div_ceil(16);
-        // The tokens, packed once: [panel][p][16].
-        let mut xt = vec![0u32; panels * k * 16];
-        for tp in 0..panels {
-            pack16(x, m, d, tp * 16, &mut xt[tp * k * 16..(tp + 1) * k * 16]);
-        }
-        let blocks = v.div_ceil(16);
+        let blocks = v.div_ceil(32);
         let nparts = parts(blocks);
         let zp = SyncPtr(z.as_mut_ptr());
-        let xt = &xt;
         // SAFETY: part q writes the columns of its blocks of classes only.
-        par::for_each(nparts, m * v * k.max(1), |q| unsafe { logits_part(m, v, d, w, xt, zp, q * blocks / nparts, (q + 1) * blocks / nparts) });
+        par::for_each(nparts, m * v * (d / 2).max(1), |q| unsafe { logits_part(m, v, d, x, w, zp, q * blocks / nparts, (q + 1) * blocks / nparts) });
     }
 
-    /// The classes of blocks `b0..b1` of [`logits`] (the tokens packed in `xt`).
+    /// The classes of blocks `b0..b1` (32 each) of [`logits`]: each block's
+    /// rows of `W` packed `[pair][32]` (the classes along the lanes), then by
+    /// [`KC`] features at a time (16 KB of the packed rows, which stay in L1)
+    /// every 8 tokens' pairs broadcast from `X` where it lies; the 8 × 32
+    /// results are rows of `z` as they stand (accumulated there over the
+    /// blocks of features, which continues each sum in the same order).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn logits_part(m: usize, v: usize, d: usize, w: &[bf16], xt: &[u32], zp: SyncPtr<f32>, b0: usize, b1: usize) {
+    unsafe fn logits_part(m: usize, v: usize, d: usize, x: &[bf16], w: &[bf16], zp: SyncPtr<f32>, b0: usize, b1: usize) {
         let k = d / 2;
-        let panels = m.div_ceil(16);
-        {
-            let mut a = vec![0u32; k * 16];
-            for vb in b0..b1 {
-                let j0 = vb * 16;
-                let rows = (v - j0).min(16);
-                // 16 classes' rows packed [p][16] (missing classes zero).
-                pack16(w, v, d, j0, &mut a);
-                let cols = mask16(rows);
-                for tp in 0..panels {
-                    let acc = micro_16x16(k, a.as_ptr(), xt.as_ptr().add(tp * k * 16));
-                    // acc[r] holds class j0 + r for the 16 tokens; row t of the result is column t.
-                    let out = transpose16(acc);
-                    for (lane, o) in out.iter().enumerate() {
-                        let t = tp * 16 + lane;
-                        if t >= m {
-                            break;
+        let x32 = x.as_ptr().cast::<u32>();
+        let mut wp = vec![0u32; k.max(1) * 32];
+        for vb in b0..b1 {
+            let j0 = vb * 32;
+            let n = v - j0;
+            let (m0, m1) = (mask16(n), mask16(n.saturating_sub(16)));
+            // Classes j0..j0 + 16 on lanes 0..16, j0 + 16..j0 + 32 on 16..32 (missing classes zero).
+            pack16(w, v, d, j0, &mut wp, 32, 0);
+            pack16(w, v, d, j0 + 16, &mut wp, 32, 16);
+            for kb in (0..k.max(1)).step_by(KC / 2) {
+                let kc = (KC / 2).min(k.saturating_sub(kb));
+                let panel = wp.as_ptr().add(kb * 32);
+                for t0 in (0..m).step_by(8) {
+                    let mut a = [x32; 8];
+                    for (r, a) in a.iter_mut().enumerate() {
+                        *a = x32.add((t0 + r).min(m - 1) * k + kb);
+                    }
+                    let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+                    if kb > 0 {
+                        for (r, acc) in acc.iter_mut().enumerate().take(m - t0) {
+                            let o = zp.add((t0 + r) * v + j0);
+                            acc[0] = _mm512_maskz_loadu_ps(m0, o);
+                            acc[1] = _mm512_maskz_loadu_ps(m1, o.add(16));
                         }
-                        // SAFETY: row t, columns j0..j0 + rows of z, owned by this part.
-                        _mm512_mask_storeu_ps(zp.add(t * v + j0), cols, *o);
+                    }
+                    micro_8x32(kc, &a, 1, panel, 32, &mut acc);
+                    for (r, acc) in acc.iter().enumerate().take(m - t0) {
+                        // SAFETY: row t0 + r, columns j0..j0 + 32 (fewer at the end) of z, owned by this part.
+                        let o = zp.add((t0 + r) * v + j0);
+                        _mm512_mask_storeu_ps(o, m0, acc[0]);
+                        _mm512_mask_storeu_ps(o.add(16), m1, acc[1]);
                     }
                 }
             }
@@ -328,99 +337,102 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
-    pub(super) unsafe fn grad_input(m: usize, v: usize, vp: usize, d: usize, g: &[bf16], w: &[bf16], dx: &mut [f32]) {
+    pub(super) unsafe fn grad_input(m: usize, v: usize, gs: usize, d: usize, g: &[bf16], w: &[bf16], dx: &mut [f32]) {
         if m == 0 || d == 0 {
             return;
         }
         let panels = d.div_ceil(32);
         let nparts = par::threads().min(panels).max(1);
         let dxp = SyncPtr(dx.as_mut_ptr());
-        if vp == 0 {
+        if v == 0 {
             dx[..m * d].iter_mut().for_each(|x| *x = 0.0);
             return;
         }
         // SAFETY: part q writes its columns of dx only.
-        par::for_each(nparts, m * v * d, |q| unsafe { grad_input_part(m, v, vp, d, g, w, dxp, q * panels / nparts, (q + 1) * panels / nparts) });
+        par::for_each(nparts, m * v * d, |q| unsafe { grad_input_part(m, v, gs, d, g, w, dxp, q * panels / nparts, (q + 1) * panels / nparts) });
     }
 
-    /// The features of panels `p0..p1` (32 each) of [`grad_input`].
+    /// The features of panels `p0..p1` (32 each) of [`grad_input`]: by blocks
+    /// of [`KC`] classes, `W`'s block packed panel by panel (`[panel][pair][32]`,
+    /// each panel contiguous: 16 KB that stay in L1 while every block of 8
+    /// tokens runs over them).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn grad_input_part(m: usize, v: usize, vp: usize, d: usize, g: &[bf16], w: &[bf16], dxp: SyncPtr<f32>, p0: usize, p1: usize) {
+    unsafe fn grad_input_part(m: usize, v: usize, gs: usize, d: usize, g: &[bf16], w: &[bf16], dxp: SyncPtr<f32>, p0: usize, p1: usize) {
         let g32 = g.as_ptr().cast::<u32>();
-        let half = vp / 2;
-        {
-            let (c0, c1) = (p0 * 32, (p1 * 32).min(d));
-            let width = (p1 - p0) * 32;
-            let mut wq = vec![0u32; (KC / 2) * width];
-            let mut first = true;
-            for kb in (0..half).step_by(KC / 2) {
-                let kc = (KC / 2).min(half - kb);
-                // W's rows 2(kb + p) and 2(kb + p) + 1, interleaved: [p][width].
-                for p in 0..kc {
-                    let r0 = 2 * (kb + p);
-                    let (row0, row1) = if r0 < v {
-                        (w.as_ptr().add(r0 * d), (r0 + 1 < v).then(|| w.as_ptr().add((r0 + 1) * d)))
+        // The pairs of classes (the last one padded), and the words per row of g.
+        let (half, gw) = (v.div_ceil(2), gs / 2);
+        let (c0, c1) = (p0 * 32, (p1 * 32).min(d));
+        let mut wq = vec![0u32; (KC / 2) * (p1 - p0) * 32];
+        let mut first = true;
+        for kb in (0..half).step_by(KC / 2) {
+            let kc = (KC / 2).min(half - kb);
+            // W's rows 2(kb + p) and 2(kb + p) + 1, interleaved: [panel][p][32].
+            for p in 0..kc {
+                let r0 = 2 * (kb + p);
+                let (row0, row1) = if r0 < v {
+                    (w.as_ptr().add(r0 * d), (r0 + 1 < v).then(|| w.as_ptr().add((r0 + 1) * d)))
+                } else {
+                    (std::ptr::null(), None)
+                };
+                for c in (c0..c1).step_by(32) {
+                    let (lo, hi) = if row0.is_null() {
+                        (_mm512_setzero_si512(), _mm512_setzero_si512())
                     } else {
-                        (std::ptr::null(), None)
+                        interleave(row0.add(c), row1.map(|r| r.add(c)), c1 - c)
                     };
-                    for c in (c0..c1).step_by(32) {
-                        let (lo, hi) = if row0.is_null() {
-                            (_mm512_setzero_si512(), _mm512_setzero_si512())
-                        } else {
-                            interleave(row0.add(c), row1.map(|r| r.add(c)), c1 - c)
-                        };
-                        let o = wq.as_mut_ptr().add(p * width + (c - c0));
-                        _mm512_storeu_si512(o.cast(), lo);
-                        _mm512_storeu_si512(o.add(16).cast(), hi);
-                    }
+                    let o = wq.as_mut_ptr().add(((c - c0) / 32 * kc + p) * 32);
+                    _mm512_storeu_si512(o.cast(), lo);
+                    _mm512_storeu_si512(o.add(16).cast(), hi);
                 }
+            }
+            for c in (c0..c1).step_by(32) {
+                let n = c1 - c;
+                let (m0, m1) = (mask16(n), mask16(n.saturating_sub(16)));
+                let panel = wq.as_ptr().add((c - c0) / 32 * kc * 32);
                 for t0 in (0..m).step_by(8) {
                     let mut a = [g32; 8];
                     for (r, a) in a.iter_mut().enumerate() {
-                        *a = g32.add((t0 + r).min(m - 1) * half + kb);
+                        *a = g32.add((t0 + r).min(m - 1) * gw + kb);
                     }
-                    for c in (c0..c1).step_by(32) {
-                        let n = c1 - c;
-                        let (m0, m1) = (mask16(n), mask16(n.saturating_sub(16)));
-                        let mut acc = [[_mm512_setzero_ps(); 2]; 8];
-                        if !first {
-                            for (r, acc) in acc.iter_mut().enumerate().take(m - t0) {
-                                let o = dxp.add((t0 + r) * d + c);
-                                acc[0] = _mm512_maskz_loadu_ps(m0, o);
-                                acc[1] = _mm512_maskz_loadu_ps(m1, o.add(16));
-                            }
-                        }
-                        micro_8x32(kc, &a, 1, wq.as_ptr().add(c - c0), width, &mut acc);
-                        for (r, acc) in acc.iter().enumerate().take(m - t0) {
-                            // SAFETY: rows t0.., columns c.. of dx, owned by this part.
+                    let mut acc = [[_mm512_setzero_ps(); 2]; 8];
+                    if !first {
+                        for (r, acc) in acc.iter_mut().enumerate().take(m - t0) {
                             let o = dxp.add((t0 + r) * d + c);
-                            _mm512_mask_storeu_ps(o, m0, acc[0]);
-                            _mm512_mask_storeu_ps(o.add(16), m1, acc[1]);
+                            acc[0] = _mm512_maskz_loadu_ps(m0, o);
+                            acc[1] = _mm512_maskz_loadu_ps(m1, o.add(16));
                         }
+                    }
+                    micro_8x32(kc, &a, 1, panel, 32, &mut acc);
+                    for (r, acc) in acc.iter().enumerate().take(m - t0) {
+                        // SAFETY: rows t0.., columns c.. of dx, owned by this part.
+                        let o = dxp.add((t0 + r) * d + c);
+                        _mm512_mask_storeu_ps(o, m0, acc[0]);
+                        _mm512_mask_storeu_ps(o.add(16), m1, acc[1]);
                     }
                 }
-                first = false;
             }
+            first = false;
         }
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn grad_weight(m: usize, v: usize, vp: usize, d: usize, g: &[bf16], x: &[bf16], dw: &mut [f32], accumulate: bool) {
+    pub(super) unsafe fn grad_weight(m: usize, v: usize, gs: usize, d: usize, g: &[bf16], x: &[bf16], dw: &mut [f32], accumulate: bool) {
         if v == 0 || d == 0 {
             return;
         }
-        let dpad = d.div_ceil(32) * 32;
+        let panels = d.div_ceil(32);
         let half = m.div_ceil(2);
-        // X's rows interleaved two by two: [t2][dpad].
-        let mut xp = vec![0u32; half * dpad];
+        // X's rows interleaved two by two, panel by panel: [panel][t2][32]
+        // (a panel contiguous: the operand of one micro-kernel call).
+        let mut xp = vec![0u32; panels * half * 32];
         for t2 in 0..half {
             let r0 = x.as_ptr().add(2 * t2 * d);
             let r1 = (2 * t2 + 1 < m).then(|| x.as_ptr().add((2 * t2 + 1) * d));
             for c in (0..d).step_by(32) {
                 let (lo, hi) = interleave(r0.add(c), r1.map(|r| r.add(c)), d - c);
-                let o = xp.as_mut_ptr().add(t2 * dpad + c);
+                let o = xp.as_mut_ptr().add((c / 32 * half + t2) * 32);
                 _mm512_storeu_si512(o.cast(), lo);
                 _mm512_storeu_si512(o.add(16).cast(), hi);
             }
@@ -431,37 +443,50 @@ mod x86 {
         let xp = &xp;
         // SAFETY: part q writes the rows of its blocks of classes only.
         par::for_each(nparts, m * v * d, |q| unsafe {
-            grad_weight_part(m, v, vp, d, g, xp, dpad, dwp, accumulate, q * blocks / nparts, (q + 1) * blocks / nparts)
+            grad_weight_part(m, v, gs, d, g, xp, dwp, accumulate, q * blocks / nparts, (q + 1) * blocks / nparts)
         });
     }
 
-    /// The classes of blocks `b0..b1` (8 each) of [`grad_weight`] (`x` packed in `xp`).
+    /// The blocks of 8 classes [`grad_weight`] packs together: each panel of
+    /// `X` is read once per group (from L2) and then from L1 for the others.
+    const GW_GROUP: usize = 4;
+
+    /// The classes of blocks `b0..b1` (8 each) of [`grad_weight`] (`x` packed
+    /// in `xp`), [`GW_GROUP`] blocks at a time.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn grad_weight_part(m: usize, v: usize, vp: usize, d: usize, g: &[bf16], xp: &[u32], dpad: usize, dwp: SyncPtr<f32>, accumulate: bool, b0: usize, b1: usize) {
+    unsafe fn grad_weight_part(m: usize, v: usize, gs: usize, d: usize, g: &[bf16], xp: &[u32], dwp: SyncPtr<f32>, accumulate: bool, b0: usize, b1: usize) {
         let half = m.div_ceil(2);
-        {
-            let mut gp = vec![0u32; half * 8];
-            for vb in b0..b1 {
+        let mut gp = vec![0u32; GW_GROUP * half * 8];
+        for gb0 in (b0..b1).step_by(GW_GROUP) {
+            let gb1 = (gb0 + GW_GROUP).min(b1);
+            // G's columns j0..j0 + 8 of each block, rows 2 t2 and 2 t2 + 1 interleaved: [block][t2][8].
+            for vb in gb0..gb1 {
                 let j0 = vb * 8;
                 let rows = (v - j0).min(8);
-                // G's columns j0..j0 + 8, rows 2 t2 and 2 t2 + 1 interleaved: [t2][8].
                 let k = _mm_set1_epi16(0);
                 let cols = ((1u32 << rows) - 1) as __mmask8;
+                let base = gp.as_mut_ptr().add((vb - gb0) * half * 8);
                 for t2 in 0..half {
-                    let a = _mm_maskz_loadu_epi16(cols, g.as_ptr().add(2 * t2 * vp + j0).cast());
-                    let b = if 2 * t2 + 1 < m { _mm_maskz_loadu_epi16(cols, g.as_ptr().add((2 * t2 + 1) * vp + j0).cast()) } else { k };
-                    let o = gp.as_mut_ptr().add(t2 * 8);
+                    let a = _mm_maskz_loadu_epi16(cols, g.as_ptr().add(2 * t2 * gs + j0).cast());
+                    let b = if 2 * t2 + 1 < m { _mm_maskz_loadu_epi16(cols, g.as_ptr().add((2 * t2 + 1) * gs + j0).cast()) } else { k };
+                    let o = base.add(t2 * 8);
                     _mm_storeu_si128(o.cast(), _mm_unpacklo_epi16(a, b));
                     _mm_storeu_si128(o.add(4).cast(), _mm_unpackhi_epi16(a, b));
                 }
-                let mut a = [gp.as_ptr(); 8];
-                for (r, a) in a.iter_mut().enumerate() {
-                    *a = gp.as_ptr().add(r);
-                }
-                for c in (0..d).step_by(32) {
-                    let n = d - c;
-                    let (m0, m1) = (mask16(n), mask16(n.saturating_sub(16)));
+            }
+            for c in (0..d).step_by(32) {
+                let n = d - c;
+                let (m0, m1) = (mask16(n), mask16(n.saturating_sub(16)));
+                let panel = xp.as_ptr().add(c / 32 * half * 32);
+                for vb in gb0..gb1 {
+                    let j0 = vb * 8;
+                    let rows = (v - j0).min(8);
+                    let base = gp.as_ptr().add((vb - gb0) * half * 8);
+                    let mut a = [base; 8];
+                    for (r, a) in a.iter_mut().enumerate() {
+                        *a = base.add(r);
+                    }
                     let mut acc = [[_mm512_setzero_ps(); 2]; 8];
                     if accumulate {
                         for (r, acc) in acc.iter_mut().enumerate().take(rows) {
@@ -470,7 +495,15 @@ mod x86 {
                             acc[1] = _mm512_maskz_loadu_ps(m1, o.add(16));
                         }
                     }
-                    micro_8x32(half, &a, 8, xp.as_ptr().add(c), dpad, &mut acc);
+                    if c + 32 < d {
+                        // The next panel's rows of dw, from memory while this one runs.
+                        for r in 0..rows {
+                            let o = dwp.add((j0 + r) * d + c + 32);
+                            _mm_prefetch::<_MM_HINT_T0>(o.cast());
+                            _mm_prefetch::<_MM_HINT_T0>(o.wrapping_add(16).cast());
+                        }
+                    }
+                    micro_8x32(half, &a, 8, panel, 32, &mut acc);
                     for (r, acc) in acc.iter().enumerate().take(rows) {
                         // SAFETY: rows j0.. of dw, owned by this part.
                         let o = dwp.add((j0 + r) * d + c);
@@ -508,11 +541,14 @@ mod tests {
         for &(m, v, d) in &[(1, 1, 2), (37, 53, 34), (16, 16, 32), (33, 300, 70), (9, 700, 2)] {
             let x = data(m * d, 1);
             let w = data(v * d, 2);
-            let vp = v + v % 2;
-            let mut g = data(m * vp, 3);
+            // Rows of g twice as long as v, as the LM head lays them out
+            // (narrowed in place in its f32 tile): the pad zero, the rest NaN
+            // (never read).
+            let (vp, gs) = (v + v % 2, 2 * v.max(1));
+            let mut g = data(m * gs, 3);
             for r in 0..m {
-                for c in v..vp {
-                    g[r * vp + c] = bf16::ZERO;
+                for c in v..gs {
+                    g[r * gs + c] = if c < vp { bf16::ZERO } else { bf16::NAN };
                 }
             }
             let f = |a: bf16| f64::from(a.to_f32());
@@ -527,21 +563,21 @@ mod tests {
                 }
             }
             let mut dx = vec![f32::NAN; m * d];
-            unsafe { grad_input(m, v, vp, d, &g, &w, &mut dx) };
+            unsafe { grad_input(m, v, gs, d, &g, &w, &mut dx) };
             for t in 0..m {
                 for k in 0..d {
-                    let want: f64 = (0..v).map(|j| f(g[t * vp + j]) * f(w[j * d + k])).sum();
-                    let scale: f64 = (0..v).map(|j| (f(g[t * vp + j]) * f(w[j * d + k])).abs()).sum();
+                    let want: f64 = (0..v).map(|j| f(g[t * gs + j]) * f(w[j * d + k])).sum();
+                    let scale: f64 = (0..v).map(|j| (f(g[t * gs + j]) * f(w[j * d + k])).abs()).sum();
                     assert!(close(dx[t * d + k], want, scale), "grad_input ({m}, {v}, {d}) [{t}, {k}]");
                 }
             }
             for accumulate in [false, true] {
                 let mut dw = vec![if accumulate { 1.0f32 } else { f32::NAN }; v * d];
-                unsafe { grad_weight(m, v, vp, d, &g, &x, &mut dw, accumulate) };
+                unsafe { grad_weight(m, v, gs, d, &g, &x, &mut dw, accumulate) };
                 for j in 0..v {
                     for k in 0..d {
-                        let want: f64 = (0..m).map(|t| f(g[t * vp + j]) * f(x[t * d + k])).sum::<f64>() + if accumulate { 1.0 } else { 0.0 };
-                        let scale: f64 = (0..m).map(|t| (f(g[t * vp + j]) * f(x[t * d + k])).abs()).sum::<f64>() + 1.0;
+                        let want: f64 = (0..m).map(|t| f(g[t * gs + j]) * f(x[t * d + k])).sum::<f64>() + if accumulate { 1.0 } else { 0.0 };
+                        let scale: f64 = (0..m).map(|t| (f(g[t * gs + j]) * f(x[t * d + k])).abs()).sum::<f64>() + 1.0;
                         assert!(close(dw[j * d + k], want, scale), "grad_weight ({m}, {v}, {d}) [{j}, {k}]");
                     }
                 }
