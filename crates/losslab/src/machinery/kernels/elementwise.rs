@@ -909,6 +909,37 @@ mod tests {
         assert!(exp_nonpos(f64::NAN).is_nan());
     }
 
+    /// `f` on the lanes of `c` (at most 16 values; the rest zeros).
+    #[cfg(target_arch = "x86_64")]
+    fn on_lanes(f: unsafe fn(__m512) -> __m512, c: &[f32]) -> [f32; 16] {
+        assert!(is_x86_feature_detected!("avx512f"));
+        let mut buf = [0f32; 16];
+        buf[..c.len()].copy_from_slice(c);
+        // SAFETY: AVX-512 is present (asserted above); f is an AVX-512 lane function.
+        unsafe { _mm512_storeu_ps(buf.as_mut_ptr(), f(_mm512_loadu_ps(buf.as_ptr()))) };
+        buf
+    }
+
+    /// `f` on every value of `xs`, each within `bound` ulp of `f32` of
+    /// `truth(x)` (an ulp of the truth rounded to `f32`, the smallest
+    /// subnormal at 0); the worst error seen.
+    #[cfg(target_arch = "x86_64")]
+    fn within_ulps(name: &str, f: unsafe fn(__m512) -> __m512, xs: &[f32], truth: fn(f64) -> f64, bound: f64) -> f64 {
+        let mut worst = 0.0f64;
+        for c in xs.chunks(16) {
+            for (&x, &got) in c.iter().zip(&on_lanes(f, c)) {
+                let want = truth(f64::from(x));
+                let t = (want as f32).abs();
+                let ulp = if t == 0.0 { f64::from(f32::from_bits(1)) } else { f64::from(f32::from_bits(t.to_bits() + 1) - t) };
+                let u = (f64::from(got) - want).abs() / ulp;
+                assert!(u <= bound, "{name}({x:e}) = {got:e}, truth {want:e}: {u} ulp");
+                worst = worst.max(u);
+            }
+        }
+        eprintln!("{name}: worst error {worst:.3} ulp");
+        worst
+    }
+
     /// The `f32` lanes' `log1p` (BCE with logits' AVX-512 loop), on every
     /// 64th `f32` of `[0, 1]`: within 2.5 ulp of the `f64` truth (2.38 at
     /// worst, from rounding `2 + e` and `s`: atanh's series to `s¹⁵` gave the same).
@@ -918,27 +949,9 @@ mod tests {
         if !is_x86_feature_detected!("avx512f") {
             return;
         }
-        let mut worst = 0.0f64;
         let mut e: Vec<f32> = (0..=1.0f32.to_bits()).step_by(64).map(f32::from_bits).collect();
         e.push(1.0);
-        for c in e.chunks(16) {
-            let mut buf = [0f32; 16];
-            buf[..c.len()].copy_from_slice(c);
-            // SAFETY: AVX-512 is present (checked above).
-            unsafe {
-                let v = x86::log1p_unit_ps(_mm512_loadu_ps(buf.as_ptr()));
-                _mm512_storeu_ps(buf.as_mut_ptr(), v);
-            }
-            for (&x, &got) in c.iter().zip(&buf) {
-                let truth = f64::from(x).ln_1p();
-                let t = truth as f32;
-                let ulp = if t == 0.0 { f64::from(f32::from_bits(1)) } else { f64::from(f32::from_bits(t.to_bits() + 1) - t) };
-                let u = (f64::from(got) - truth).abs() / ulp;
-                assert!(u <= 2.5, "log1p({x:e}) = {got:e}, truth {truth:e}: {u} ulp");
-                worst = worst.max(u);
-            }
-        }
-        eprintln!("log1p_unit_ps: worst error {worst:.3} ulp");
+        within_ulps("log1p_unit_ps", x86::log1p_unit_ps, &e, f64::ln_1p, 2.5);
     }
 
     /// The `f32` lanes' `ln` on every 997th positive `f32` (subnormals to the
@@ -949,30 +962,12 @@ mod tests {
         if !is_x86_feature_detected!("avx512f") {
             return;
         }
-        let run = |c: &[f32]| {
-            let mut buf = [0f32; 16];
-            buf[..c.len()].copy_from_slice(c);
-            // SAFETY: AVX-512 is present (checked above).
-            unsafe { _mm512_storeu_ps(buf.as_mut_ptr(), x86::ln_ps(_mm512_loadu_ps(buf.as_ptr()))) };
-            buf
-        };
-        let mut worst = 0.0f64;
         let mut x: Vec<f32> = (1..f32::INFINITY.to_bits()).step_by(997).map(f32::from_bits).collect();
         x.extend([1.0, 0.75, 1.5, 2.0, 0.5, f32::MIN_POSITIVE, f32::from_bits(1), f32::MAX, 1.0 - f32::EPSILON / 2.0, 1.0 + f32::EPSILON]);
-        for c in x.chunks(16) {
-            for (&x, &got) in c.iter().zip(&run(c)) {
-                let truth = f64::from(x).ln();
-                let t = (truth as f32).abs();
-                let ulp = if t == 0.0 { f64::from(f32::from_bits(1)) } else { f64::from(f32::from_bits(t.to_bits() + 1) - t) };
-                let u = (f64::from(got) - truth).abs() / ulp;
-                assert!(u <= 2.5, "ln({x:e}) = {got:e}, truth {truth:e}: {u} ulp");
-                worst = worst.max(u);
-            }
-        }
-        let sp = run(&[0.0, -0.0, f32::INFINITY, -1.0, f32::NEG_INFINITY, f32::NAN, -f32::MIN_POSITIVE]);
+        within_ulps("ln_ps", x86::ln_ps, &x, f64::ln, 2.5);
+        let sp = on_lanes(x86::ln_ps, &[0.0, -0.0, f32::INFINITY, -1.0, f32::NEG_INFINITY, f32::NAN, -f32::MIN_POSITIVE]);
         assert_eq!(&sp[..3], &[f32::NEG_INFINITY, f32::NEG_INFINITY, f32::INFINITY]);
         assert!(sp[3..7].iter().all(|v| v.is_nan()), "{sp:?}");
-        eprintln!("ln_ps: worst error {worst:.3} ulp");
     }
 
     /// [`x86::log1p_ps`] on every 331st `f32` of `[−1, ∞)` and its special values.
@@ -982,31 +977,13 @@ mod tests {
         if !is_x86_feature_detected!("avx512f") {
             return;
         }
-        let run = |c: &[f32]| {
-            let mut buf = [0f32; 16];
-            buf[..c.len()].copy_from_slice(c);
-            // SAFETY: AVX-512 is present (checked above).
-            unsafe { _mm512_storeu_ps(buf.as_mut_ptr(), x86::log1p_ps(_mm512_loadu_ps(buf.as_ptr()))) };
-            buf
-        };
         let mut x: Vec<f32> = (0..f32::INFINITY.to_bits()).step_by(331).map(f32::from_bits).collect();
         x.extend((0..=1.0f32.to_bits()).step_by(331).map(|b| -f32::from_bits(b)));
         x.extend([-0.5, 1.0, -0.5000001, -0.2500001, 1.0000001, -1.0 + f32::EPSILON, 3e-8, -3e-8]);
-        let mut worst = 0.0f64;
-        for c in x.chunks(16) {
-            for (&x, &got) in c.iter().zip(&run(c)) {
-                let truth = f64::from(x).ln_1p();
-                let t = (truth as f32).abs();
-                let ulp = if t == 0.0 { f64::from(f32::from_bits(1)) } else { f64::from(f32::from_bits(t.to_bits() + 1) - t) };
-                let u = (f64::from(got) - truth).abs() / ulp;
-                assert!(u <= 2.5, "log1p({x:e}) = {got:e}, truth {truth:e}: {u} ulp");
-                worst = worst.max(u);
-            }
-        }
-        let sp = run(&[-1.0, f32::INFINITY, -1.5, f32::NAN]);
+        within_ulps("log1p_ps", x86::log1p_ps, &x, f64::ln_1p, 2.5);
+        let sp = on_lanes(x86::log1p_ps, &[-1.0, f32::INFINITY, -1.5, f32::NAN]);
         assert_eq!(&sp[..2], &[f32::NEG_INFINITY, f32::INFINITY]);
         assert!(sp[2].is_nan() && sp[3].is_nan());
-        eprintln!("log1p_ps: worst error {worst:.3} ulp");
     }
 
     /// [`x86::exp_any_ps`] over the whole `f32` range, past overflow and underflow.
@@ -1019,11 +996,7 @@ mod tests {
         let mut x: Vec<f32> = (-110_000..=110_000).map(|i| i as f32 / 1000.0).collect();
         x.extend([f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, 88.72, 88.73, f32::NAN]);
         for c in x.chunks(16) {
-            let mut buf = [0f32; 16];
-            buf[..c.len()].copy_from_slice(c);
-            // SAFETY: AVX-512 is present (checked above).
-            unsafe { _mm512_storeu_ps(buf.as_mut_ptr(), x86::exp_any_ps(_mm512_loadu_ps(buf.as_ptr()))) };
-            for (&x, &got) in c.iter().zip(&buf) {
+            for (&x, &got) in c.iter().zip(&on_lanes(x86::exp_any_ps, c)) {
                 let truth = f64::from(x).exp();
                 if x.is_nan() {
                     assert!(got.is_nan());
