@@ -236,15 +236,15 @@ impl Default for KerasMeanSquaredLogarithmicError {
 }
 
 /// Keras's squared log error as an element-wise op of the machinery's sweep
-/// (`x` the label `t`, `y` the prediction `p`): `(d², −2d / (max(t, ε) + 1) ·
-/// ∂max, 2d / (max(p, ε) + 1) · ∂max)`, `d = ln(max(p, ε) + 1) − ln(max(t, ε)
-/// + 1)` (NaN kept). The portable loop computes in `f64`, the logarithms by
-/// [`ln_1p_nonneg`]; `f32` inputs on AVX-512 compute in 16 `f32` lanes, `d`
-/// where it does not cancel: `log1p((p̂ − t̂) / (1 + t̂))` (`p̂ = max(p, ε)`,
-/// `t̂` likewise) where that operand is in `[−½, 1]`, else `log1p(p̂) −
-/// log1p(t̂)` (at least `ln 2` apart): within a few ulp of the `f64` truth
-/// of the `f32` operands, where Keras's `float32` program (`log(p̂ + 1)`,
-/// the `+ 1` rounded) loses digits.
+/// (`x` the label `t`, `y` the prediction `p`; `p̂ = max(p, ε)`, `t̂`
+/// likewise, NaN kept): `(d², −2d / (t̂ + 1) · ∂max, 2d / (p̂ + 1) · ∂max)`
+/// with `d = ln(p̂ + 1) − ln(t̂ + 1)`. The portable loop computes in `f64`,
+/// the logarithms by [`ln_1p_nonneg`]; `f32` inputs on AVX-512 compute in
+/// 16 `f32` lanes, `d` where it does not cancel: `log1p((p̂ − t̂) / (1 +
+/// t̂))` where that operand is in `[−½, 1]`, else `log1p(p̂) − log1p(t̂)` (at
+/// least `ln 2` apart): within a few ulp of the `f64` truth of the `f32`
+/// operands, where Keras's `float32` program (`log(p̂ + 1)`, the `+ 1`
+/// rounded) loses digits.
 #[derive(Clone, Copy)]
 struct Msle;
 

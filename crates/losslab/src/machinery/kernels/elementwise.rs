@@ -843,7 +843,7 @@ pub(crate) mod x86 {
     #[inline(always)]
     pub(crate) unsafe fn ln_ps(x: __m512) -> __m512 {
         // ln 2 = LN2_HI + LN2_LO, LN2_HI with 9 significant bits (k · LN2_HI exact).
-        const LN2_HI: f32 = 0.693_359_375;
+        const LN2_HI: f32 = 355.0 / 512.0; // 0.693359375, exact
         const LN2_LO: f32 = -2.121_944_4e-4;
         let one = _mm512_set1_ps(1.0);
         let m = _mm512_getmant_ps::<_MM_MANT_NORM_P75_1P5, _MM_MANT_SIGN_ZERO>(x);
