@@ -684,7 +684,7 @@ impl KerasCategoricalCrossentropy {
         let (ls, (lo, hi)) = (self.label_smoothing, (KERAS_EPSILON, 1.0 - KERAS_EPSILON));
         let ft = if ls != 0.0 { 1.0 - ls } else { 1.0 };
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let up = Upstream::from_given(go);
         let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (t, x) = (&ts[r * c..(r + 1) * c], &xs[r * c..(r + 1) * c]);
             let s = lane_sum(x, |v| v);
@@ -1085,7 +1085,7 @@ impl KerasSparseCategoricalCrossentropy {
             return Ok(None);
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let up = Upstream::from_given(go);
         let (lo, hi) = (KERAS_EPSILON, 1.0 - KERAS_EPSILON);
         let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let l = labels[r].index();
@@ -1239,7 +1239,7 @@ impl KerasCategoricalGeneralizedCrossEntropy {
         let labs = class_labels(Self::NAME, "y_true", y_true, c, None)?;
         let q = self.q;
         let reducer = Reducer::counting(self.reduction, out, shape);
-        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let up = Upstream::from_given(go);
         // Each row's gradient written in full (`full`: no zeroing first).
         let (value, grads) = eval_rows_into(Self::NAME, &reducer, shape, (rows, c), &up, false, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let x = &xs[r * c..(r + 1) * c];

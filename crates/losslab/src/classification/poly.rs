@@ -153,7 +153,7 @@ impl OptaxPolyLossCrossEntropy {
             return Ok(None);
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let up = Upstream::from_given(go);
         let (eps, special) = (self.epsilon, std::sync::atomic::AtomicBool::new(false));
         let done = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (x, l) = (&xs[r * c..(r + 1) * c], &ls[r * c..(r + 1) * c]);
@@ -263,7 +263,7 @@ impl OptaxSafeSoftmaxCrossEntropy {
     /// logits and labels of one shape, both contiguous; `None` for every other
     /// case.
     fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
-        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let up = Upstream::from_given(go);
         Ok(softmax_ce_rows::<T, D, true>(Self::NAME, logits, labels, self.reduction, &up)?.map(pair_output))
     }
 

@@ -21,7 +21,13 @@ pub(crate) enum Upstream<'a, T> {
     Given(ArrayViewD<'a, T>),
 }
 
-impl<T: Float> Upstream<'_, T> {
+impl<'a, T: Float> Upstream<'a, T> {
+    /// A caller's optional upstream gradient: [`Upstream::Given`] its view, or
+    /// [`Upstream::Skip`] (no gradient) where there is none.
+    pub(crate) fn from_given(go: Option<&'a ArrayViewD<'_, T>>) -> Self {
+        go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()))
+    }
+
     /// The per-sample scales of the upstream gradient, `None` for a forward pass.
     pub(crate) fn scales(&self, loss: &'static str, reducer: &Reducer) -> Result<Option<Scales>> {
         match self {
@@ -419,7 +425,7 @@ pub(crate) fn eval_pair_rows<T: Float, D: Dimension>(
     go: Option<&ArrayViewD<'_, T>>,
     row: impl Fn(&[T], &[T], Option<RowGrads<'_, T>>) -> f64 + Sync,
 ) -> Result<Option<PairOutput<T>>> {
-    let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+    let up = Upstream::from_given(go);
     Ok(eval_pair_rows_up(loss, a, b, reduction, &up, row)?.map(pair_output))
 }
 
@@ -542,7 +548,7 @@ pub(crate) fn pair_rows_op<T: Float, D: Dimension, O: ElemOp>(
     op: O,
     mean: bool,
 ) -> Result<Option<PairOutput<T>>> {
-    let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+    let up = Upstream::from_given(go);
     Ok(eval_rows_op(loss, a, b, reduction, &up, op, mean)?.map(pair_output))
 }
 
@@ -600,7 +606,7 @@ where
     DA: Fn(f64, f64) -> f64 + Copy + Sync,
     DB: Fn(f64, f64) -> f64 + Copy + Sync,
 {
-    let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+    let up = Upstream::from_given(go);
     Ok(eval_mean_rows(loss, a, b, reduction, &up, f, da, db)?.map(pair_output))
 }
 

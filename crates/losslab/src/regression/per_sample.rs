@@ -177,7 +177,7 @@ impl KerasLogCosh {
         // so `LogCosh` at (y_true, y_pred) gives log cosh(y_pred − y_true) and
         // the gradients of y_true and y_pred, in that order); the general path
         // otherwise.
-        let up = go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()));
+        let up = Upstream::from_given(go);
         if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, &up, LogCosh)? {
             return Ok(pair_output(done));
         }
