@@ -48,6 +48,12 @@ use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use losslab::{CrossEntropyLoss, MseLoss, Reduction};
 use ndarray::{Array1, Array2};
 
+/// The allocator the `losslab` command installs, for every library here alike:
+/// large blocks (the gradients each forward + backward allocates, candle's
+/// zeros and sums) on huge pages.
+#[global_allocator]
+static GLOBAL: losslab::alloc::HugePages = losslab::alloc::HugePages;
+
 /// The cross entropy shapes timed by default (issue 15's): a language model's
 /// vocabulary over 8192 rows, a thousand classes, and ten classes over a
 /// million rows; 2.6 × 10⁸, 6.6 × 10⁷ and 10⁷ logits.

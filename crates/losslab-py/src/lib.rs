@@ -545,6 +545,12 @@ fn dtypes() -> Vec<&'static str> {
     [Dtype::Float32, Dtype::Float64, Dtype::Int64].iter().map(|d| d.name()).collect()
 }
 
+/// The allocator the `losslab` command installs: the gradients this module
+/// allocates per call, when large, on huge pages (its own Rust allocations
+/// only; NumPy's and PyTorch's are theirs).
+#[global_allocator]
+static GLOBAL: losslab::alloc::HugePages = losslab::alloc::HugePages;
+
 /// The extension module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -14,10 +14,14 @@
 //! - the two-distribution losses take each row's maximum and log-sum-exp (of
 //!   the student's and the teacher's logits), then the loss and, where asked,
 //!   the sums its gradient needs in one more sweep and the gradient in a last
-//!   one. Each divergence's loops are compiled on their own (a type per kind,
-//!   no branch inside them) over 8-element chunks of `f64` lanes with the
-//!   crate's polynomial `exp` and `ln`, in builds for AVX-512, AVX2 + FMA and
-//!   the baseline chosen at run time, accumulated in `f64`.
+//!   one. For `f32` logits on a CPU with AVX-512 these run in 16 `f32` lanes
+//!   with FMA (`lanes_f32`): each row's exponentials stored in its gradient
+//!   rows, the value, the sums and then the gradients computed from them
+//!   without another exponential. Otherwise each divergence's loops are
+//!   compiled on their own (a type per kind, no branch inside them) over
+//!   8-element chunks of `f64` lanes with the crate's polynomial `exp` and
+//!   `ln`, in builds for AVX-512, AVX2 + FMA and the baseline chosen at run
+//!   time. Sums are accumulated in `f64` either way.
 //!
 //! Rows run in parallel (rayon) in parts fixed by the number of rows and
 //! combined in a fixed order: the results are bit-identical whatever the thread
@@ -456,6 +460,12 @@ trait Elem: Copy + Sync {
     fn eval(self, s: f64, t: f64) -> (f64, f64, f64, f64, f64);
     /// Whether a row's log-sum-exp may take the `f32` exponential (see [`row_lse`]).
     const F32_LSE: bool = false;
+    /// The kind of the `f32` lanes' kernel (`lanes_f32::FORWARD`, …).
+    const KIND: u8;
+    /// `β` for the `f32` lanes' constants (the mixture's; unused by the KLs).
+    fn beta(self) -> f64 {
+        0.0
+    }
 }
 
 /// [`Div::Forward`].
@@ -471,6 +481,8 @@ struct Mixture {
 }
 
 impl Elem for ForwardKl {
+    const KIND: u8 = 0;
+
     #[inline(always)]
     fn eval(self, s: f64, t: f64) -> (f64, f64, f64, f64, f64) {
         let (p, q) = (exp_nonpos(s), exp_nonpos(t));
@@ -480,6 +492,8 @@ impl Elem for ForwardKl {
 }
 
 impl Elem for ReverseKl {
+    const KIND: u8 = 1;
+
     #[inline(always)]
     fn eval(self, s: f64, t: f64) -> (f64, f64, f64, f64, f64) {
         let (p, q) = (exp_nonpos(s), exp_nonpos(t));
@@ -490,6 +504,11 @@ impl Elem for ReverseKl {
 
 impl Elem for Mixture {
     const F32_LSE: bool = true;
+    const KIND: u8 = 2;
+
+    fn beta(self) -> f64 {
+        self.beta
+    }
 
     /// TRL takes `m` as `torch.logsumexp(stack([s + log1p(−β), t + log β]), 0)`;
     /// here `m = ln((1 − β) p + β q)` from the `p`, `q` already at hand (one
@@ -569,11 +588,22 @@ fn pair_sweep_with<T: Float, E: Elem>(
     let (v, xs, ys) = (x.v, x.slice(), y.slice());
     let a = 1.0 / temperature;
     let work = x.rows * v * if grads.is_some() { 8 } else { 4 };
+    let fast = F32Lanes::<E>::new(a, op, elems.is_null() && !matches!(up, Up::PerElem(_)));
     // SAFETY: each row writes its own elements, loss and gradient rows.
     unsafe {
         rows::run(x.rows, work, per_row, #[inline(always)] |r: usize| {
-            let Some(k) = out_row[r] else { return 0.0 };
+            let Some(k) = out_row[r] else {
+                // not counted: zero gradients
+                if let Some((gx, gy)) = grads {
+                    std::ptr::write_bytes(gx.add(r * v), 0, v);
+                    std::ptr::write_bytes(gy.add(r * v), 0, v);
+                }
+                return 0.0;
+            };
             let (xr, yr) = (&xs[r * v..(r + 1) * v], &ys[r * v..(r + 1) * v]);
+            if let Some(total) = fast.row(xr, yr, r, grads, &up, scale * a) {
+                return scale * total;
+            }
             let (mx, lx) = row_lse(xr, a, E::F32_LSE);
             let (my, ly) = row_lse(yr, a, E::F32_LSE);
             let lp = RowLogProbs { a, mx, lx, my, ly };
@@ -634,6 +664,77 @@ fn pair_sweep_with<T: Float, E: Elem>(
     }
 }
 
+/// Where [`pair_sweep_with`] takes the `f32` lanes ([`lanes_f32`]): `f32`
+/// logits, the AVX-512 level of the crate's kernels (`elementwise::level`),
+/// no per-element output or upstream gradient.
+struct F32Lanes<E> {
+    #[cfg(target_arch = "x86_64")]
+    consts: Option<lanes_f32::Consts>,
+    kind: std::marker::PhantomData<E>,
+}
+
+thread_local! {
+    /// The `f32` lanes' rows of exponentials when no gradient is asked (two rows of `V`).
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl<E: Elem> F32Lanes<E> {
+    #[allow(unused_variables)]
+    fn new(a: f64, op: E, eligible: bool) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let on = eligible && crate::machinery::kernels::elementwise::level() == 2;
+            F32Lanes { consts: on.then(|| lanes_f32::Consts::new(a, op.beta())), kind: std::marker::PhantomData }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        F32Lanes { kind: std::marker::PhantomData }
+    }
+
+    /// Row `r` (`xr`, `yr`) on the `f32` lanes, its gradient rows written where
+    /// `grads` (`c · g` its factor, `g` from `up`): its total, or `None` where
+    /// the `f64` lanes take it (another type, level or job, or a special row).
+    ///
+    /// # Safety
+    /// As the row closure of [`pair_sweep_with`]: the gradient rows of `r` are its own.
+    #[inline(always)]
+    #[allow(unused_variables)]
+    unsafe fn row<T: Float>(&self, xr: &[T], yr: &[T], r: usize, grads: Option<(SyncPtr<T>, SyncPtr<T>)>, up: &Up<'_>, c: f64) -> Option<f64> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let k = self.consts.as_ref()?;
+            if std::any::TypeId::of::<T>() != std::any::TypeId::of::<f32>() {
+                return None;
+            }
+            let v = xr.len();
+            // SAFETY (casts): T is f32.
+            let (x, y) = (std::slice::from_raw_parts(xr.as_ptr().cast::<f32>(), v), std::slice::from_raw_parts(yr.as_ptr().cast::<f32>(), v));
+            let run = |bx: *mut f32, by: *mut f32, g: Option<f64>| match E::KIND {
+                lanes_f32::FORWARD => lanes_f32::row::<{ lanes_f32::FORWARD }>(k, x, y, bx, by, g),
+                lanes_f32::REVERSE => lanes_f32::row::<{ lanes_f32::REVERSE }>(k, x, y, bx, by, g),
+                _ => lanes_f32::row::<{ lanes_f32::MIX }>(k, x, y, bx, by, g),
+            };
+            if let Some((gx, gy)) = grads {
+                let g = match *up {
+                    Up::Uniform(g) => g,
+                    Up::PerRow(g) => g[r],
+                    Up::PerElem(_) => return None,
+                };
+                return run(gx.add(r * v).cast::<f32>(), gy.add(r * v).cast::<f32>(), Some(c * g));
+            }
+            SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < 2 * v {
+                    s.resize(2 * v, 0.0);
+                }
+                let (bx, by) = s.split_at_mut(v);
+                run(bx.as_mut_ptr(), by.as_mut_ptr(), None)
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
+    }
+}
+
 /// [`pair_sweep`] with both gradients, allocated here (and the per-row losses at
 /// `per_row`, if not null): the total and the gradients.
 #[allow(clippy::too_many_arguments)]
@@ -647,9 +748,13 @@ fn pair_grads<T: Float>(
     per_row: SyncPtr<T>,
     up: Up<'_>,
 ) -> (f64, DistillationGradients<T>) {
-    let mut gx = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
-    let mut gy = ArrayD::from_elem(IxDyn(&x.shape), T::zero());
-    let total = pair_sweep(x, y, rows, div, temperature, scale, SyncPtr::null(), per_row, Some((SyncPtr(gx.as_mut_ptr()), SyncPtr(gy.as_mut_ptr()))), up);
+    let mut gx = ArrayD::<T>::uninit(IxDyn(&x.shape));
+    let mut gy = ArrayD::<T>::uninit(IxDyn(&x.shape));
+    let ptrs = (SyncPtr(gx.as_mut_ptr().cast::<T>()), SyncPtr(gy.as_mut_ptr().cast::<T>()));
+    let total = pair_sweep(x, y, rows, div, temperature, scale, SyncPtr::null(), per_row, Some(ptrs), up);
+    // SAFETY: the sweep writes every element of both gradients (the rows that
+    // do not count as zeros).
+    let (gx, gy) = unsafe { (gx.assume_init(), gy.assume_init()) };
     (total, DistillationGradients { student_logits: gx, teacher_logits: gy })
 }
 
@@ -1151,4 +1256,252 @@ pub fn distillation_kl<T: Float, D: Dimension, L: ClassIndex, E: Dimension>(
     labels: Option<ArrayView<'_, L, E>>,
 ) -> Result<ArrayD<T>> {
     DistillationKl::new().forward(student_logits, teacher_logits, labels)
+}
+
+// ---------------------------------------------------------------------------------------
+// the two-distribution kernel on f32 lanes (AVX-512)
+
+/// The two-distribution sweep of one row of `f32` logits in 16 `f32` lanes
+/// (AVX-512 with FMA), where [`pair_sweep_with`] takes it: `f32` logits, the
+/// AVX-512 level of the crate's kernels, no per-element output or upstream
+/// gradient. Per row:
+///
+/// 1. the two maxima (the block maximum of the fused kernels); a row with a
+///    NaN or an infinite maximum goes to the `f64` lanes instead;
+/// 2. `x̃ = exp(a (x − mx))`, `ỹ = exp(a (y − my))` (the fused kernels'
+///    exponential, within 1 ulp) stored in the two gradient rows (or a
+///    per-thread scratch row when no gradient is asked), their sums `Sx`,
+///    `Sy` in `f64`;
+/// 3. per element, from `p = x̃ / Sx`, `q = ỹ / Sy` and `D = t − s = a (y − x)
+///    − C` (`C = a (my − mx) + ln Sy − ln Sx` in `f64`, applied in two `f32`
+///    parts): the element's loss and its derivatives `∂/∂s`, `∂/∂t`, their
+///    row sums in `f64` (four vectors summed in `f32`, then widened);
+/// 4. where a gradient is asked, the same elements again from the stored
+///    `x̃`, `ỹ` (no exponential), overwritten by `c (∂/∂s − p Σ ∂/∂s)` and
+///    `c (∂/∂t − q Σ ∂/∂t)`.
+///
+/// The mixture `M = (1 − β) p + β q` is never subtracted from: with `e` the
+/// smaller of `(1 − β) p` and `β q` over the larger (a division, 0 where both
+/// underflow), the heavier side's `log(· / M)` is `−ln w − log1p(e)` (`w` its
+/// weight) and the other side's differs from it by `D`, so that `s − m` and
+/// `t − m` carry absolute errors of a few `f32` ulp of 1 whatever `p` and `q`
+/// are (TRL's own `logsumexp` form in `f32` loses `ulp(|s|)`): two
+/// exponentials (step 2), one division and one `log1p` per element and sweep.
+///
+/// What `f32` costs against the `f64` lanes: the normalisers `ln Sx`, `ln Sy`
+/// are sums of `f32` exponentials, each within 1 ulp, so each is off by a
+/// weighted mean of those errors, and every token's value by as much (times
+/// `τ²` where the loss is scaled by it): a few `10⁻⁹` in practice, `2.4 · 10⁻⁷`
+/// at worst, however small the divergence (TRL's own `f32` log-softmax loses
+/// `ulp(|s|)` per element); the gradients, differences of probabilities, are
+/// within about an ulp of the row's largest probability. The test
+/// `distillation::f32_lanes_agree_with_f64_truth` holds them to these bounds.
+#[cfg(target_arch = "x86_64")]
+mod lanes_f32 {
+    use crate::machinery::kernels::elementwise::x86::{exp_ps, log1p_unit_ps};
+    use crate::machinery::kernels::rows::ln;
+    use crate::machinery::kernels::simd;
+    use std::arch::x86_64::*;
+
+    /// [`super::ForwardKl`]'s kind.
+    pub(super) const FORWARD: u8 = 0;
+    /// [`super::ReverseKl`]'s kind.
+    pub(super) const REVERSE: u8 = 1;
+    /// [`super::Mixture`]'s kind.
+    pub(super) const MIX: u8 = 2;
+
+    /// A call's constants.
+    #[derive(Clone, Copy)]
+    pub(super) struct Consts {
+        /// `a = 1/τ`, rounded to `f32` (every step uses this value).
+        pub(super) a: f32,
+        /// The mixture's weights of `p` and `q`: `(1 − β, β)`.
+        pub(super) w: (f32, f32),
+        /// `(−ln(1 − β), −ln β)`: the heavier side's `log(· / M)` before its `log1p`.
+        pub(super) c: (f32, f32),
+    }
+
+    impl Consts {
+        /// The constants of the mixture `β` (any `β` for the two KLs) at `a = 1/τ`.
+        pub(super) fn new(a: f64, beta: f64) -> Self {
+            let c = |w: f64| if w > 0.0 { -w.ln() as f32 } else { 0.0 };
+            Consts { a: a as f32, w: ((1.0 - beta) as f32, beta as f32), c: (c(1.0 - beta), c(beta)) }
+        }
+    }
+
+    /// A row's constants, broadcast.
+    #[derive(Clone, Copy)]
+    struct Row {
+        a: __m512,
+        wp: __m512,
+        wq: __m512,
+        cs: __m512,
+        ct: __m512,
+        /// `1/Sx`, `1/Sy`.
+        ip: __m512,
+        iq: __m512,
+        /// `C`'s two parts.
+        ch: __m512,
+        cl: __m512,
+    }
+
+    /// `(p, q, ℓ, ∂ℓ/∂s, ∂ℓ/∂t)` of 16 elements: the stored exponentials
+    /// `ex`, `ey`, the logits `x`, `y`.
+    #[inline(always)]
+    unsafe fn elem<const K: u8>(r: &Row, ex: __m512, ey: __m512, x: __m512, y: __m512) -> [__m512; 5] {
+        let (p, q) = (_mm512_mul_ps(ex, r.ip), _mm512_mul_ps(ey, r.iq));
+        // D = t − s = a (y − x) − C
+        let d = _mm512_sub_ps(_mm512_fmsub_ps(r.a, _mm512_sub_ps(y, x), r.ch), r.cl);
+        match K {
+            FORWARD => {
+                // q (t − s); ∂/∂s = −q, ∂/∂t = q (D + 1)
+                let l = _mm512_mul_ps(q, d);
+                [p, q, l, _mm512_sub_ps(_mm512_setzero_ps(), q), _mm512_add_ps(l, q)]
+            }
+            REVERSE => {
+                // p (s − t); ∂/∂s = p (1 − D), ∂/∂t = −p
+                let l = _mm512_fnmadd_ps(p, d, _mm512_setzero_ps());
+                [p, q, l, _mm512_add_ps(l, p), _mm512_sub_ps(_mm512_setzero_ps(), p)]
+            }
+            _ => {
+                let (wp, wq) = (_mm512_mul_ps(r.wp, p), _mm512_mul_ps(r.wq, q));
+                // the student's side the heavier
+                let hi = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(wp, wq);
+                let (big, small) = (_mm512_max_ps(wp, wq), _mm512_min_ps(wp, wq));
+                let nz = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(big, _mm512_setzero_ps());
+                let e = _mm512_maskz_div_ps(nz, small, big);
+                // the heavier side's log(· / M); the other's differs by D
+                let h = _mm512_sub_ps(_mm512_mask_blend_ps(hi, r.ct, r.cs), log1p_unit_ps(e));
+                let sm = _mm512_mask_blend_ps(hi, _mm512_sub_ps(h, d), h);
+                let tm = _mm512_mask_blend_ps(hi, h, _mm512_add_ps(h, d));
+                let (ds, dt) = (_mm512_mul_ps(wp, sm), _mm512_mul_ps(wq, tm));
+                [p, q, _mm512_add_ps(ds, dt), ds, dt]
+            }
+        }
+    }
+
+    /// Adds the 16 lanes of `v` to `acc` in `f64`.
+    #[inline(always)]
+    unsafe fn widen(acc: &mut (__m512d, __m512d), v: __m512) {
+        acc.0 = _mm512_add_pd(acc.0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+        acc.1 = _mm512_add_pd(acc.1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)))));
+    }
+
+    /// The mask of the `n < 16` first lanes (all where `n ≥ 16`).
+    #[inline(always)]
+    fn mask(n: usize) -> __mmask16 {
+        if n >= 16 { 0xffff } else { ((1u32 << n) - 1) as __mmask16 }
+    }
+
+    /// `dst[i] = exp(a (src[i] − m))` over `len` elements; their sum in `f64`.
+    #[inline(always)]
+    unsafe fn exp_store(src: *const f32, dst: *mut f32, len: usize, m: f32, a: f32) -> f64 {
+        let (mv, av) = (_mm512_set1_ps(m), _mm512_set1_ps(a));
+        let mut acc = (_mm512_setzero_pd(), _mm512_setzero_pd());
+        let mut i = 0;
+        while i + 64 <= len {
+            let mut e = [_mm512_setzero_ps(); 4];
+            for (j, ej) in e.iter_mut().enumerate() {
+                *ej = exp_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(src.add(i + 16 * j)), mv), av));
+                _mm512_storeu_ps(dst.add(i + 16 * j), *ej);
+            }
+            widen(&mut acc, _mm512_add_ps(_mm512_add_ps(e[0], e[1]), _mm512_add_ps(e[2], e[3])));
+            i += 64;
+        }
+        while i < len {
+            let k = mask(len - i);
+            let e = _mm512_maskz_mov_ps(k, exp_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, src.add(i)), mv), av)));
+            _mm512_mask_storeu_ps(dst.add(i), k, e);
+            widen(&mut acc, e);
+            i += 16;
+        }
+        _mm512_reduce_add_pd(_mm512_add_pd(acc.0, acc.1))
+    }
+
+    /// Step 3: `(Σ ℓ, Σ ∂ℓ/∂s, Σ ∂ℓ/∂t)` of a row.
+    #[inline(always)]
+    unsafe fn sums<const K: u8>(r: &Row, x: *const f32, y: *const f32, ex: *const f32, ey: *const f32, len: usize) -> [f64; 3] {
+        let z = (_mm512_setzero_pd(), _mm512_setzero_pd());
+        let mut acc = [z; 3];
+        let mut i = 0;
+        while i + 64 <= len {
+            let mut t = [_mm512_setzero_ps(); 3];
+            for j in 0..4 {
+                let o = i + 16 * j;
+                let v = elem::<K>(r, _mm512_loadu_ps(ex.add(o)), _mm512_loadu_ps(ey.add(o)), _mm512_loadu_ps(x.add(o)), _mm512_loadu_ps(y.add(o)));
+                for (tk, vk) in t.iter_mut().zip(&v[2..]) {
+                    *tk = _mm512_add_ps(*tk, *vk);
+                }
+            }
+            for (a, tk) in acc.iter_mut().zip(t) {
+                widen(a, tk);
+            }
+            i += 64;
+        }
+        while i < len {
+            let k = mask(len - i);
+            let ld = |p: *const f32| _mm512_maskz_loadu_ps(k, p.add(i));
+            let v = elem::<K>(r, ld(ex), ld(ey), ld(x), ld(y));
+            for (a, vk) in acc.iter_mut().zip(&v[2..]) {
+                widen(a, _mm512_maskz_mov_ps(k, *vk));
+            }
+            i += 16;
+        }
+        acc.map(|a| _mm512_reduce_add_pd(_mm512_add_pd(a.0, a.1)))
+    }
+
+    /// Step 4: `gx = c ∂ℓ/∂s − kx p`, `gy = c ∂ℓ/∂t − ky q` over the stored
+    /// exponentials (`gx`, `gy` on entry).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn grads<const K: u8>(r: &Row, x: *const f32, y: *const f32, gx: *mut f32, gy: *mut f32, len: usize, c: f32, kx: f32, ky: f32) {
+        let (cv, kxv, kyv) = (_mm512_set1_ps(c), _mm512_set1_ps(kx), _mm512_set1_ps(ky));
+        let mut i = 0;
+        while i < len {
+            let k = mask(len - i);
+            let ld = |p: *const f32| _mm512_maskz_loadu_ps(k, p.add(i));
+            let [p, q, _, ds, dt] = elem::<K>(r, ld(gx), ld(gy), ld(x), ld(y));
+            _mm512_mask_storeu_ps(gx.add(i), k, _mm512_fmsub_ps(cv, ds, _mm512_mul_ps(kxv, p)));
+            _mm512_mask_storeu_ps(gy.add(i), k, _mm512_fmsub_ps(cv, dt, _mm512_mul_ps(kyv, q)));
+            i += 16;
+        }
+    }
+
+    /// One row (steps 1 to 4): its total loss, or `None` for a row the `f64`
+    /// lanes take (a NaN, or an infinite maximum). `bx`, `by`: the gradient
+    /// rows, or scratch of the row's length; the gradient is written there
+    /// when `grad` holds its factor `c` (`scale · a · g`).
+    ///
+    /// # Safety
+    /// AVX-512F/DQ and FMA are present; `bx`, `by` hold `x.len()` elements
+    /// that nothing else touches; `y` is as long as `x`.
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    pub(super) unsafe fn row<const K: u8>(k: &Consts, x: &[f32], y: &[f32], bx: *mut f32, by: *mut f32, grad: Option<f64>) -> Option<f64> {
+        let n = x.len();
+        let ops = simd::f32_ops();
+        let ((mx, nx), (my, ny)) = ((ops.max)(x.as_ptr(), n), (ops.max)(y.as_ptr(), n));
+        if nx || ny || !mx.is_finite() || !my.is_finite() {
+            return None;
+        }
+        let (sx, sy) = (exp_store(x.as_ptr(), bx, n, mx, k.a), exp_store(y.as_ptr(), by, n, my, k.a));
+        let c = f64::from(k.a) * (f64::from(my) - f64::from(mx)) + (ln(sy) - ln(sx));
+        let ch = c as f32;
+        let b = _mm512_set1_ps;
+        let r = Row {
+            a: b(k.a),
+            wp: b(k.w.0),
+            wq: b(k.w.1),
+            cs: b(k.c.0),
+            ct: b(k.c.1),
+            ip: b((1.0 / sx) as f32),
+            iq: b((1.0 / sy) as f32),
+            ch: b(ch),
+            cl: b((c - f64::from(ch)) as f32),
+        };
+        let [l, ss, st] = sums::<K>(&r, x.as_ptr(), y.as_ptr(), bx, by, n);
+        if let Some(g) = grad {
+            grads::<K>(&r, x.as_ptr(), y.as_ptr(), bx, by, n, g as f32, (g * ss) as f32, (g * st) as f32);
+        }
+        Some(l)
+    }
 }

@@ -146,6 +146,9 @@ pub mod collective;
 mod machinery;
 pub mod math;
 
+// For the programs built on it: an allocator that backs large buffers with huge pages.
+pub mod alloc;
+
 // The frameworks as faces: their losses under their own names.
 pub mod keras;
 pub mod optax;

@@ -303,3 +303,80 @@ fn results_are_bit_identical_on_any_thread_count() {
     let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(run);
     assert!(one == three);
 }
+
+/// The largest `|a − b|` over two arrays, and the largest `|b|`.
+fn worst(a: &ArrayD<f32>, b: &ArrayD<f64>) -> (f64, f64) {
+    assert_eq!(a.shape(), b.shape());
+    a.iter().zip(b).fold((0.0f64, 0.0f64), |(e, m), (x, y)| (e.max((f64::from(*x) - y).abs()), m.max(y.abs())))
+}
+
+/// The largest probability of any row of `z`'s softmax at temperature `tau`.
+fn max_prob(z: &ArrayD<f64>, tau: f64) -> f64 {
+    z.lanes(ndarray::Axis(z.ndim() - 1)).into_iter().fold(0.0f64, |acc, row| {
+        let m = row.fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+        let sum: f64 = row.iter().map(|&x| ((x - m) / tau).exp()).sum();
+        acc.max(1.0 / sum)
+    })
+}
+
+#[test]
+fn f32_lanes_agree_with_f64_truth() {
+    // f32 logits take the f32 lanes where the CPU has AVX-512 (the f64 lanes
+    // otherwise): against the same logits in f64, at τ = 1 and 2, a row length
+    // that leaves a tail of 16 lanes, labels that mask tokens, the reductions'
+    // one upstream gradient and a per-token one; and a teacher close to the
+    // student (a small divergence, its terms cancelling).
+    //
+    // The bounds are those of f32 exponentials (each within 1 ulp, 1.2e-7
+    // relative): a row's normaliser ln Σ e^(a(x − m)) is then off by a weighted
+    // mean of its elements' errors, which moves every token's value by as much
+    // (times τ² where the loss is scaled by it): 6e-8 per token here, half the
+    // worst case (observed: about 6e-9 at τ = 1); and a gradient, a difference of
+    // two probabilities, by an ulp of the largest of them (2.5e-7 · p_max · a).
+    // A relative 2e-6 beside them for values and gradients far from zero.
+    let (b, t, v) = (2, 5, 1000 + 7);
+    let s = logits(b, t, v, 61, 4.0);
+    let y = labels(b, t, v, 3);
+    let tokens = y.iter().filter(|&&l| l != -100).count() as f64;
+    for (name, q) in [("far", logits(b, t, v, 62, 4.0)), ("close", &s + &(logits(b, t, v, 63, 1.0) * 1e-3))] {
+        let (s32, q32) = (s.mapv(|z| z as f32), q.mapv(|z| z as f32));
+        let (s64, q64) = (s32.mapv(f64::from).into_dyn(), q32.mapv(f64::from).into_dyn());
+        for tau in [1.0, 2.0] {
+            let (a, p_max) = (1.0 / tau, max_prob(&s64, tau).max(max_prob(&q64, tau)));
+            let grad_ok = |e: f64, m: f64, g: f64| e <= 1e-5 * m + 2.5e-7 * p_max * a * g;
+            for beta in [0.0, 0.1, 0.5, 0.9, 1.0] {
+                let l = GeneralizedJsdLoss::new().beta(beta).temperature(tau).reduction(Reduction::Sum);
+                let (v32, g32) = l.forward_backward(s32.view(), q32.view(), Some(y.view())).unwrap();
+                let (v64, g64) = l.forward_backward(s64.view(), q64.view(), Some(y.view())).unwrap();
+                let f32_only = l.forward(s32.view(), q32.view(), Some(y.view())).unwrap();
+                let what = format!("{name} jsd β = {beta}, τ = {tau}");
+                let err = (f64::from(v32[[]]) - v64[[]]).abs();
+                assert!(err <= 2e-6 * v64[[]].abs() + 6e-8 * tokens, "{what}: {} vs {}", v32[[]], v64[[]]);
+                assert_eq!(f32_only, v32, "{what}: forward = forward_backward's value");
+                for (g, h, side) in [(&g32.student_logits, &g64.student_logits, "student"), (&g32.teacher_logits, &g64.teacher_logits, "teacher")] {
+                    let (e, m) = worst(g, h);
+                    assert!(grad_ok(e, m, 1.0), "{what} {side}: error {e:e}, largest {m:e}");
+                }
+            }
+            for d in [KlDirection::Forward, KlDirection::Reverse] {
+                let l = DistillationKl::new().direction(d).temperature(tau).reduction(Reduction::None);
+                let (v32, g32) = l.forward_backward(s32.view(), q32.view(), Some(y.view())).unwrap();
+                let (v64, g64) = l.forward_backward(s64.view(), q64.view(), Some(y.view())).unwrap();
+                let what = format!("{name} kl {d}, τ = {tau}");
+                let (e, m) = worst(&v32, &v64);
+                assert!(e <= 2e-6 * m + 6e-8 * tau * tau, "{what}: values, error {e:e}, largest {m:e}");
+                let (e, m) = worst(&g32.student_logits, &g64.student_logits);
+                assert!(grad_ok(e, m, tau * tau), "{what} student: error {e:e}, largest {m:e}");
+                let (e, m) = worst(&g32.teacher_logits, &g64.teacher_logits);
+                assert!(grad_ok(e, m, tau * tau), "{what} teacher: error {e:e}, largest {m:e}");
+                // a per-token upstream gradient
+                let go = ArrayD::from_shape_fn(IxDyn(&[b, t]), |i| 1.0 - 0.3 * (i[0] * t + i[1]) as f64);
+                let g32 = l.backward(s32.view(), q32.view(), Some(y.view()), go.mapv(|z| z as f32).view()).unwrap();
+                let g64 = l.backward(s64.view(), q64.view(), Some(y.view()), go.view()).unwrap();
+                let (e, m) = worst(&g32.student_logits, &g64.student_logits);
+                let g_max = go.iter().fold(0.0f64, |m, &z| m.max(z.abs()));
+                assert!(grad_ok(e, m, tau * tau * g_max), "{what} per-token upstream: error {e:e}, largest {m:e}");
+            }
+        }
+    }
+}
