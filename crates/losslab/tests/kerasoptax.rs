@@ -888,3 +888,24 @@ fn log_cosh_large_inputs_match_the_general_path_on_any_thread_count() {
     both!(f32, 2e-6);
     both!(f64, 1e-12);
 }
+
+#[test]
+fn smooth_labels_f32_sweep_gives_the_bits_of_the_f64_formula() {
+    // The fused sweep (8 f64 lanes on AVX-512, the portable loop elsewhere),
+    // a strided view (the general path) and the formula in f64 rounded once
+    // agree bit for bit, on a length with a tail of every lane count.
+    let mut rng = Rng::new(31);
+    for (rows, c) in [(3usize, 37usize), (64, 1000 + 7)] {
+        let l = rng.array(&[rows, c], -0.5, 1.5).mapv(|v| v as f32);
+        let a = 0.1f64;
+        let want = l.mapv(|v| ((1.0 - a) * f64::from(v) + a / c as f64) as f32);
+        let s = OptaxSmoothLabels::new(a);
+        assert_eq!(s.forward(l.view()).unwrap(), want, "forward {rows}×{c}");
+        let (v, g) = s.forward_backward(l.view()).unwrap();
+        assert_eq!(v, want, "forward_backward's value {rows}×{c}");
+        assert!(g.input.iter().all(|&d| d == (1.0 - a) as f32), "gradient {rows}×{c}");
+        let wide = ndarray::Array2::from_shape_fn((rows, 2 * c), |(r, k)| l[[r, k / 2]]);
+        let strided = wide.slice(ndarray::s![.., ..;2]);
+        assert_eq!(s.forward(strided).unwrap(), want, "strided {rows}×{c}");
+    }
+}

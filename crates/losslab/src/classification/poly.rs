@@ -23,6 +23,9 @@ use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
 use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip};
+use crate::machinery::kernels::elementwise::{ElemOp, Lanes};
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
@@ -379,12 +382,12 @@ impl OptaxSmoothLabels {
     /// The element-wise sweep on contiguous labels of `c` classes (read as
     /// both of its operands): the smoothed labels, and with an upstream
     /// gradient of ones their gradient `1 − alpha` (times the reduction's
-    /// factor), in the same pass.
+    /// factor), in the same pass ([`SmoothOp`]: 8 `f64` lanes on AVX-512).
     fn sweep<T: Float, D: Dimension>(&self, labels: &ArrayView<'_, T, D>, c: usize, up: &Upstream<'_, T>) -> Result<Eval<T, Gradients<T>>> {
         let a = self.alpha;
         check_option(Self::NAME, "alpha", a, !a.is_nan(), "a number")?;
-        let cf = c as f64;
-        eval_pointwise(Self::NAME, Pairing::Same, ("labels", labels), ("labels", labels), self.reduction, up, false, #[inline(always)] |_, v, _| (1.0 - a) * v + a / cf, |_, _, _| (1.0 - a, 0.0))
+        let op = SmoothOp { keep: 1.0 - a, add: a / c as f64 };
+        eval_pointwise_op(Self::NAME, Pairing::Same, ("labels", labels), ("labels", labels), self.reduction, up, false, op, #[inline(always)] move |_, v, _| op.eval(v, v).0, #[inline(always)] move |_, _, _| (op.keep, 0.0))
     }
 
     /// The smoothed labels (reduced as `self.reduction` says).
@@ -451,6 +454,34 @@ impl OptaxSmoothLabels {
     pub fn reduction(mut self, reduction: Reduction) -> Self {
         self.reduction = reduction;
         self
+    }
+}
+
+/// [`OptaxSmoothLabels`]'s element: `keep · v + add` (`keep = 1 − alpha`,
+/// `add = alpha / C`), its derivative `keep`. On AVX-512 the `f32` labels run
+/// in 8 `f64` lanes by the same multiply and add (not fused), so that every
+/// path gives the same bits; the portable loop of 16 groups of 16 elements,
+/// which LLVM vectorises across groups with gathers for a body this short, ran
+/// at 2 GB/s.
+#[derive(Clone, Copy)]
+struct SmoothOp {
+    keep: f64,
+    add: f64,
+}
+
+impl ElemOp for SmoothOp {
+    #[inline(always)]
+    fn eval(self, v: f64, _: f64) -> (f64, f64, f64) {
+        (self.keep * v + self.add, self.keep, 0.0)
+    }
+
+    const LANES512: Lanes = Lanes::F64;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_pd(self, v: __m512d, _: __m512d) -> (__m512d, __m512d, __m512d) {
+        let keep = _mm512_set1_pd(self.keep);
+        (_mm512_add_pd(_mm512_mul_pd(keep, v), _mm512_set1_pd(self.add)), keep, _mm512_setzero_pd())
     }
 }
 
