@@ -2624,6 +2624,160 @@ unsafe fn circle_rows_base<T: Float>(loss: &KerasCircle, b: &CircleBatch<'_, T>,
 /// [`circle_rows`] for one instruction set.
 type CircleRowsFn<T> = unsafe fn(&KerasCircle, &CircleBatch<'_, T>, SyncPtr<T>, SyncPtr<f64>, Option<&Scales>, usize, usize);
 
+/// [`KerasCircle::row_lanes`]'s first pass on 8 `f64` lanes ([`circle_x86::logits`]).
+fn circle_fast_logits(e: &mut [f64], h: &mut [f64], rl: &[i32], li: i32, diag: usize, g: f64, m: f64) -> (f64, f64, bool) {
+    assert!(h.len() == e.len() && rl.len() == e.len());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: called only where the element-wise kernels run AVX-512 (level 2);
+    // the three slices have one length.
+    unsafe {
+        circle_x86::logits(e, h, rl, li, diag, g, m)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the circle's explicit lanes are x86-64's")
+}
+
+/// [`KerasCircle::row_lanes`]'s second pass on 8 `f64` lanes ([`circle_x86::exps`]).
+fn circle_fast_exps(e: &mut [f64], rl: &[i32], li: i32, diag: usize, mp: f64, mn: f64) -> (f64, f64) {
+    assert!(rl.len() == e.len());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as circle_fast_logits.
+    unsafe {
+        circle_x86::exps(e, rl, li, diag, mp, mn)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the circle's explicit lanes are x86-64's")
+}
+
+/// [`KerasCircle::row_lanes`]'s gradient pass on 8 `f64` lanes ([`circle_x86::grads`]).
+#[allow(clippy::too_many_arguments)]
+fn circle_fast_grads(out: &mut [f32], e: &[f64], h: &[f64], rl: &[i32], li: i32, diag: usize, dz: f64, sp: f64, sn: f64) {
+    assert!(out.len() == e.len() && h.len() == e.len() && rl.len() == e.len());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as circle_fast_logits.
+    unsafe {
+        circle_x86::grads(out, e, h, rl, li, diag, dz, sp, sn)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the circle's explicit lanes are x86-64's")
+}
+
+/// [`KerasCircle::row_lanes`]'s three passes for `f32` embeddings on AVX-512:
+/// the portable lanes' formulas, operation for operation (no FMA), on 8 `f64`
+/// lanes, the sets as masks (`eq`: the same label; `pos`: `eq` less the
+/// removed diagonal; `neg`: not `eq`). What differs from the portable lanes:
+/// the exponential ([`exp_nonpos_pd`](crate::machinery::kernels::elementwise::x86::exp_nonpos_pd),
+/// within 3·10⁻¹³ relative: an `f32` result's precision) and the order of the
+/// two sets' sums (8 lanes, then a fixed tree).
+#[cfg(target_arch = "x86_64")]
+mod circle_x86 {
+    use crate::machinery::kernels::elementwise::x86::exp_nonpos_pd;
+    use std::arch::x86_64::*;
+
+    /// The lanes from `j` on (at most 8 of `n`), the labels' `eq` mask, and
+    /// the diagonal's bit among them (0 where it is elsewhere).
+    #[inline(always)]
+    unsafe fn sets(rl: &[i32], li: i32, diag: usize, j: usize) -> (__mmask8, __mmask8, __mmask8) {
+        let n = rl.len();
+        let k: __mmask8 = if n - j >= 8 { 0xff } else { ((1u32 << (n - j)) - 1) as __mmask8 };
+        let r = _mm256_maskz_loadu_epi32(k, rl.as_ptr().add(j).cast());
+        let eq = _mm256_mask_cmpeq_epi32_mask(k, r, _mm256_set1_epi32(li));
+        let d: __mmask8 = if diag >= j && diag < j + 8 { 1 << (diag - j) } else { 0 };
+        (k, eq, d)
+    }
+
+    /// `max(x, 0)` NaN propagating (`maxpd` returns its second operand on a NaN).
+    #[inline(always)]
+    unsafe fn max0(x: __m512d) -> __m512d {
+        _mm512_max_pd(_mm512_setzero_pd(), x)
+    }
+
+    /// JAX's `d max(x, 0)/dx`: 1 above 0, ½ at 0, 0 below (and for NaN).
+    #[inline(always)]
+    unsafe fn max0_grad(x: __m512d) -> __m512d {
+        let z = _mm512_setzero_pd();
+        let gt = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(x, z);
+        let at = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(x, z);
+        _mm512_mask_blend_pd(gt, _mm512_maskz_mov_pd(at, _mm512_set1_pd(0.5)), _mm512_set1_pd(1.0))
+    }
+
+    /// Pass 1: each pair's logit into `e` (from its product there) and
+    /// `∂logit/∂s` into `h`; the positive and negative sets' maxima, and
+    /// whether a logit in a set is NaN or +∞.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+    pub(super) unsafe fn logits(e: &mut [f64], h: &mut [f64], rl: &[i32], li: i32, diag: usize, g: f64, m: f64) -> (f64, f64, bool) {
+        let set = _mm512_set1_pd;
+        let (one, ninf) = (set(1.0), set(f64::NEG_INFINITY));
+        let (mut mp, mut mn) = (ninf, ninf);
+        let mut bad: __mmask8 = 0;
+        let mut j = 0;
+        while j < e.len() {
+            let (k, eq, dg) = sets(rl, li, diag, j);
+            let (pos, neg) = (eq & !dg, k & !eq);
+            let s = _mm512_maskz_loadu_pd(k, e.as_ptr().add(j));
+            let oms = _mm512_sub_pd(one, s);
+            let d = max0(oms);
+            // positive (a, σ, c, k) = (m, 1, m, −γ), negative (1 + m, −1, 1 − m, γ)
+            let a = _mm512_mask_blend_pd(eq, set(1.0 + m), set(m));
+            let sg = _mm512_mask_blend_pd(eq, set(-1.0), one);
+            let c = _mm512_mask_blend_pd(eq, set(1.0 - m), set(m));
+            let kk = _mm512_mask_blend_pd(eq, set(g), set(-g));
+            let x = _mm512_mask_blend_pd(eq, _mm512_sub_pd(a, d), _mm512_add_pd(a, d));
+            let w = max0(x);
+            let cd = _mm512_sub_pd(c, d);
+            let l = _mm512_mul_pd(_mm512_mul_pd(kk, w), cd);
+            let dl = _mm512_mul_pd(kk, _mm512_sub_pd(_mm512_mul_pd(_mm512_mul_pd(sg, max0_grad(x)), cd), w));
+            let hj = _mm512_mul_pd(dl, _mm512_sub_pd(_mm512_setzero_pd(), max0_grad(oms)));
+            _mm512_mask_storeu_pd(h.as_mut_ptr().add(j), k, hj);
+            _mm512_mask_storeu_pd(e.as_mut_ptr().add(j), k, l);
+            let odd = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(l, l) | _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(l, set(f64::INFINITY));
+            bad |= (pos | neg) & odd;
+            mp = _mm512_mask_max_pd(mp, pos, l, mp);
+            mn = _mm512_mask_max_pd(mn, neg, l, mn);
+            j += 8;
+        }
+        (_mm512_reduce_max_pd(mp), _mm512_reduce_max_pd(mn), bad != 0)
+    }
+
+    /// Pass 2: `exp(logit − its set's maximum)` into `e` (0 off the sets);
+    /// the positive and negative sets' sums.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+    pub(super) unsafe fn exps(e: &mut [f64], rl: &[i32], li: i32, diag: usize, mp: f64, mn: f64) -> (f64, f64) {
+        let (mut sp, mut sn) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+        let (vp, vn) = (_mm512_set1_pd(mp), _mm512_set1_pd(mn));
+        let mut j = 0;
+        while j < e.len() {
+            let (k, eq, dg) = sets(rl, li, diag, j);
+            let (pos, neg) = (eq & !dg, k & !eq);
+            let l = _mm512_maskz_loadu_pd(k, e.as_ptr().add(j));
+            // off the sets (the diagonal, the tail) the argument may be positive: discarded
+            let v = _mm512_maskz_mov_pd(pos | neg, exp_nonpos_pd(_mm512_sub_pd(l, _mm512_mask_blend_pd(eq, vn, vp))));
+            _mm512_mask_storeu_pd(e.as_mut_ptr().add(j), k, v);
+            sp = _mm512_add_pd(sp, _mm512_maskz_mov_pd(pos, v));
+            sn = _mm512_add_pd(sn, _mm512_maskz_mov_pd(neg, v));
+            j += 8;
+        }
+        (_mm512_reduce_add_pd(sp), _mm512_reduce_add_pd(sn))
+    }
+
+    /// Pass 3: the gradient row `dz · (e / its set's sum) · h` (0 off the sets), in `f32`.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn grads(out: &mut [f32], e: &[f64], h: &[f64], rl: &[i32], li: i32, diag: usize, dz: f64, sp: f64, sn: f64) {
+        let (vp, vn, vz) = (_mm512_set1_pd(sp), _mm512_set1_pd(sn), _mm512_set1_pd(dz));
+        let mut j = 0;
+        while j < e.len() {
+            let (k, eq, dg) = sets(rl, li, diag, j);
+            let inset = (eq & !dg) | (k & !eq);
+            let ej = _mm512_maskz_loadu_pd(k, e.as_ptr().add(j));
+            let hj = _mm512_maskz_loadu_pd(k, h.as_ptr().add(j));
+            let ds = _mm512_mul_pd(_mm512_mul_pd(vz, _mm512_div_pd(ej, _mm512_mask_blend_pd(eq, vn, vp))), hj);
+            _mm256_mask_storeu_ps(out.as_mut_ptr().add(j), k, _mm512_cvtpd_ps(_mm512_maskz_mov_pd(inset, ds)));
+            j += 8;
+        }
+    }
+}
+
 /// How close to a kink of [`KerasCircle`]'s loss an `f32` dot product is
 /// recomputed in `f64` (its rounding error is far below this for any width
 /// Keras users give it).
@@ -2875,30 +3029,41 @@ impl KerasCircle {
                 }
             }
         }
-        // Logits (into e) and `∂logit/∂d · ∂d/∂s` (into h); each set's maximum in lanes.
-        let (mut mp, mut mn) = ([f64::NEG_INFINITY; L], [f64::NEG_INFINITY; L]);
-        let mut bad = false;
-        circle_lanes(mlen, #[inline(always)] |j, lane| {
-            let eq = rl[j] == li;
-            let pos = eq && j != diag;
-            let s = e[j];
-            let d = max0(1.0 - s);
-            // `logit`'s two forms as one: positive (a, σ, c, k) = (m, 1, m, −γ),
-            // negative (1 + m, −1, 1 − m, γ).
-            let (a, sg, c, k) = if eq { (m, 1.0, m, -g) } else { (1.0 + m, -1.0, 1.0 - m, g) };
-            let x = if eq { a + d } else { a - d };
-            let w = max0(x);
-            let l = k * w * (c - d);
-            let dl = k * (sg * max0_grad(x) * (c - d) - w);
-            h[j] = dl * -max0_grad(1.0 - s);
-            e[j] = l;
-            let inset = pos || !eq;
-            bad |= inset && (l.is_nan() || l == f64::INFINITY);
-            mp[lane] = if pos && l > mp[lane] { l } else { mp[lane] };
-            mn[lane] = if !eq && l > mn[lane] { l } else { mn[lane] };
-        });
-        let max_of = |a: [f64; L]| a.iter().fold(f64::NEG_INFINITY, |x, &y| if y > x { y } else { x });
-        let (mp, mn) = (max_of(mp), max_of(mn));
+        // f32 embeddings on AVX-512: the three passes below in 8 explicit f64
+        // lanes (`circle_x86`, the same formulas); the portable lanes stay
+        // scalar (LLVM does not vectorise the two sets' branches).
+        #[cfg(target_arch = "x86_64")]
+        let fast = T::NAME == f32::NAME && crate::machinery::kernels::elementwise::level() == 2;
+        #[cfg(not(target_arch = "x86_64"))]
+        let fast = false;
+        let (mp, mn, bad) = if fast {
+            circle_fast_logits(e, h, rl, li, diag, g, m)
+        } else {
+            // Logits (into e) and `∂logit/∂d · ∂d/∂s` (into h); each set's maximum in lanes.
+            let (mut mp, mut mn) = ([f64::NEG_INFINITY; L], [f64::NEG_INFINITY; L]);
+            let mut bad = false;
+            circle_lanes(mlen, #[inline(always)] |j, lane| {
+                let eq = rl[j] == li;
+                let pos = eq && j != diag;
+                let s = e[j];
+                let d = max0(1.0 - s);
+                // `logit`'s two forms as one: positive (a, σ, c, k) = (m, 1, m, −γ),
+                // negative (1 + m, −1, 1 − m, γ).
+                let (a, sg, c, k) = if eq { (m, 1.0, m, -g) } else { (1.0 + m, -1.0, 1.0 - m, g) };
+                let x = if eq { a + d } else { a - d };
+                let w = max0(x);
+                let l = k * w * (c - d);
+                let dl = k * (sg * max0_grad(x) * (c - d) - w);
+                h[j] = dl * -max0_grad(1.0 - s);
+                e[j] = l;
+                let inset = pos || !eq;
+                bad |= inset && (l.is_nan() || l == f64::INFINITY);
+                mp[lane] = if pos && l > mp[lane] { l } else { mp[lane] };
+                mn[lane] = if !eq && l > mn[lane] { l } else { mn[lane] };
+            });
+            let max_of = |a: [f64; L]| a.iter().fold(f64::NEG_INFINITY, |x, &y| if y > x { y } else { x });
+            (max_of(mp), max_of(mn), bad)
+        };
         if bad {
             return None;
         }
@@ -2916,17 +3081,21 @@ impl KerasCircle {
             return Some(crate::math::softplus_f64(f64::NEG_INFINITY));
         }
         // exp(logit − maximum) per set (kept in e), summed in lanes.
-        let (mut sp, mut sn) = ([0.0f64; L], [0.0f64; L]);
-        circle_lanes(mlen, #[inline(always)] |j, lane| {
-            let eq = rl[j] == li;
-            let pos = eq && j != diag;
-            let v = crate::machinery::vmath::exp(e[j] - if eq { mp } else { mn });
-            let v = if pos || !eq { v } else { 0.0 };
-            e[j] = v;
-            sp[lane] += if pos { v } else { 0.0 };
-            sn[lane] += if eq { 0.0 } else { v };
-        });
-        let (sp, sn) = (crate::machinery::kernels::elementwise::lane_tree(sp), crate::machinery::kernels::elementwise::lane_tree(sn));
+        let (sp, sn) = if fast {
+            circle_fast_exps(e, rl, li, diag, mp, mn)
+        } else {
+            let (mut sp, mut sn) = ([0.0f64; L], [0.0f64; L]);
+            circle_lanes(mlen, #[inline(always)] |j, lane| {
+                let eq = rl[j] == li;
+                let pos = eq && j != diag;
+                let v = crate::machinery::vmath::exp(e[j] - if eq { mp } else { mn });
+                let v = if pos || !eq { v } else { 0.0 };
+                e[j] = v;
+                sp[lane] += if pos { v } else { 0.0 };
+                sn[lane] += if eq { 0.0 } else { v };
+            });
+            (crate::machinery::kernels::elementwise::lane_tree(sp), crate::machinery::kernels::elementwise::lane_tree(sn))
+        };
         let (lp, ln) = (mp + sp.ln(), mn + sn.ln());
         let z = lp + ln;
         let loss = crate::math::softplus_f64(z);
@@ -2934,6 +3103,10 @@ impl KerasCircle {
             let dz = scale * crate::math::sigmoid_f64(z);
             if dz == 0.0 {
                 srow.fill(T::zero());
+            } else if fast {
+                // SAFETY (cast): fast only for f32 (`!wide`, T is f32).
+                let out = unsafe { std::slice::from_raw_parts_mut(srow.as_mut_ptr().cast::<f32>(), mlen) };
+                circle_fast_grads(out, e, h, rl, li, diag, dz, sp, sn);
             } else {
                 for (j, (sv, (ej, hj))) in srow.iter_mut().zip(e.iter().zip(h.iter())).enumerate() {
                     let eq = rl[j] == li;
