@@ -46,6 +46,7 @@
 //! assert_eq!(grad.len(), 8 << 20);
 //! ```
 
+use crate::machinery::fresh::Advice;
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// The system allocator, with blocks of at least [`HugePages::MIN_BYTES`]
@@ -106,50 +107,13 @@ fn advise(p: *mut u8, len: usize) {
     let end = (p as usize + len) & !(HUGE - 1);
     if end > start {
         // SAFETY: the range lies inside the block just allocated.
-        unsafe { sys::advise_huge(start as *mut u8, end - start) };
+        unsafe { HUGEPAGE.apply(start as *mut u8, end - start) };
     }
 }
 
-#[cfg(target_os = "linux")]
-mod sys {
-    use std::ffi::{c_int, c_void};
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    extern "C" {
-        fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
-    }
-
-    /// `MADV_HUGEPAGE` (Linux 2.6.38).
-    const MADV_HUGEPAGE: c_int = 14;
-
-    /// Set once the kernel has refused the advice (no transparent huge
-    /// pages): not asked again.
-    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
-
-    /// Advises `len` bytes at `addr` (2 MiB-aligned) onto huge pages.
-    ///
-    /// # Safety
-    /// `[addr, addr + len)` is memory the caller owns.
-    pub(super) unsafe fn advise_huge(addr: *mut u8, len: usize) {
-        if UNSUPPORTED.load(Ordering::Relaxed) {
-            return;
-        }
-        // SAFETY: the range is the caller's; the advice changes no contents.
-        // EINVAL: a kernel without transparent huge pages; the memory stays
-        // on 4 KiB pages either way.
-        if unsafe { madvise(addr.cast(), len, MADV_HUGEPAGE) } != 0
-            && std::io::Error::last_os_error().raw_os_error() == Some(22)
-        {
-            UNSUPPORTED.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod sys {
-    /// Nothing to ask: the system's pages as they come.
-    pub(super) unsafe fn advise_huge(_addr: *mut u8, _len: usize) {}
-}
+/// `MADV_HUGEPAGE` (Linux 2.6.38), refused (`EINVAL`) where the kernel has no
+/// transparent huge pages: the memory then stays on 4 KiB pages.
+static HUGEPAGE: Advice = Advice::new(14);
 
 #[cfg(test)]
 mod tests {

@@ -88,48 +88,51 @@ pub(crate) fn populate<T>(buf: &mut [T]) {
         let hi = (lo + PIECE_BYTES).min(len);
         // SAFETY: [lo, hi) lies within the page-aligned interior of `buf`,
         // which this call holds mutably; populating does not change its contents.
-        unsafe { sys::populate_write(base.add(lo), hi - lo) };
+        unsafe { POPULATE_WRITE.apply(base.add(lo), hi - lo) };
     });
 }
 
-#[cfg(target_os = "linux")]
-mod sys {
-    use std::ffi::{c_int, c_void};
-    use std::sync::atomic::{AtomicBool, Ordering};
+/// `MADV_POPULATE_WRITE` (Linux 5.14): fault the pages in, writable.
+static POPULATE_WRITE: Advice = Advice::new(23);
 
-    extern "C" {
-        fn madvise(addr: *mut c_void, len: usize, advice: c_int) -> c_int;
-    }
-
-    /// `MADV_POPULATE_WRITE` (Linux 5.14).
-    const MADV_POPULATE_WRITE: c_int = 23;
-
-    /// Set once the kernel has refused the advice (too old): not asked again.
-    static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
-
-    /// Faults in `len` bytes of pages at `addr` (page-aligned), writable.
-    ///
-    /// # Safety
-    /// `[addr, addr + len)` is memory the caller owns.
-    pub(super) unsafe fn populate_write(addr: *mut u8, len: usize) {
-        if UNSUPPORTED.load(Ordering::Relaxed) {
-            return;
-        }
-        // SAFETY: the range is the caller's; the advice only faults pages in.
-        // An error (EINVAL on an older kernel, ENOMEM, EFAULT) leaves the
-        // memory as it was: its pages then fault on first write.
-        if unsafe { madvise(addr.cast(), len, MADV_POPULATE_WRITE) } != 0
-            && std::io::Error::last_os_error().raw_os_error() == Some(22)
-        {
-            UNSUPPORTED.store(true, Ordering::Relaxed);
-        }
-    }
+/// One `madvise` advice, given until the kernel first refuses it as unknown
+/// (`EINVAL`: an older kernel, or the feature compiled out) and not asked
+/// again after that; other errors (`ENOMEM`, `EFAULT`) leave the memory as it
+/// was. Off Linux, nothing is asked.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) struct Advice {
+    code: std::ffi::c_int,
+    refused: std::sync::atomic::AtomicBool,
 }
 
-#[cfg(not(target_os = "linux"))]
-mod sys {
-    /// Nothing to do: the pages fault on first write.
-    pub(super) unsafe fn populate_write(_addr: *mut u8, _len: usize) {}
+impl Advice {
+    /// The advice numbered `code` (`<sys/mman.h>`'s `MADV_*`).
+    pub(crate) const fn new(code: std::ffi::c_int) -> Self {
+        Advice { code, refused: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    /// Gives the advice for the `len` bytes at `addr` (page-aligned).
+    ///
+    /// # Safety
+    /// `[addr, addr + len)` is memory the caller owns, and the advice does
+    /// not change its contents.
+    #[allow(unused_variables)]
+    pub(crate) unsafe fn apply(&self, addr: *mut u8, len: usize) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::sync::atomic::Ordering;
+            extern "C" {
+                fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: std::ffi::c_int) -> std::ffi::c_int;
+            }
+            if self.refused.load(Ordering::Relaxed) {
+                return;
+            }
+            // SAFETY: the range is the caller's, and the advice keeps its contents.
+            if unsafe { madvise(addr.cast(), len, self.code) } != 0 && std::io::Error::last_os_error().raw_os_error() == Some(22) {
+                self.refused.store(true, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
