@@ -3032,10 +3032,8 @@ impl KerasCircle {
         // f32 embeddings on AVX-512: the three passes below in 8 explicit f64
         // lanes (`circle_x86`, the same formulas); the portable lanes stay
         // scalar (LLVM does not vectorise the two sets' branches).
-        #[cfg(target_arch = "x86_64")]
+        // (level 2 exists on x86-64 only: elsewhere `fast` is false.)
         let fast = T::NAME == f32::NAME && crate::machinery::kernels::elementwise::level() == 2;
-        #[cfg(not(target_arch = "x86_64"))]
-        let fast = false;
         let (mp, mn, bad) = if fast {
             circle_fast_logits(e, h, rl, li, diag, g, m)
         } else {
