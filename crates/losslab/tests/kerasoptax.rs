@@ -646,6 +646,40 @@ fn optax_multiclass_losses_on_the_row_sweep_match_the_general_path() {
     assert!(MulticlassPerceptronLoss::new().forward(x.view(), array![-1i64, 0].view()).is_err());
 }
 
+/// optax's multiclass sparsemax on the row sweep (which sorts only the
+/// elements within `1 + δ` of a row's maximum) gives the general path's bits
+/// (the whole row sorted): narrow rows where every element is in the support,
+/// wide ones where few are, integer ties, a large common offset, rows with an
+/// infinity or a NaN, a long row; f64 and f32, every reduction, ones and a
+/// random upstream gradient.
+#[test]
+fn multiclass_sparsemax_on_the_row_sweep_gives_the_general_paths_bits() {
+    let mut rng = Rng::new(2031);
+    for (n, c, spread) in [(37, 13, 3.0), (29, 64, 0.01), (23, 50, 40.0), (5, 3, 1.0), (4, 1, 1.0), (3, 3000, 2.0), (6, 700, 1e-9)] {
+        let lab = ndarray::Array1::from_shape_fn(n, |_| rng.below(c) as i64);
+        let mut x = ndarray::Array2::from_shape_fn((n, c), |_| rng.range(-spread, spread));
+        let ints = ndarray::Array2::from_shape_fn((n, c), |_| rng.below(4) as f64 * spread);
+        let offset = x.mapv(|v| v + 1e6);
+        if c > 2 && n > 4 {
+            x[[1, 2]] = f64::NAN;
+            x[[2, 0]] = f64::INFINITY;
+            x[[3, 1]] = f64::NEG_INFINITY;
+            x[[4, 0]] = x[[4, 1]]; // a tie at the boundary's side
+        }
+        for x in [&x, &ints, &offset] {
+            label_rows_vs_general!(@ty f64, 0.0, "multiclass_sparsemax_loss", OptaxMulticlassSparsemaxLoss::new(), x, lab);
+            label_rows_vs_general!(@ty f32, 0.0, "multiclass_sparsemax_loss", OptaxMulticlassSparsemaxLoss::new(), x, lab);
+        }
+    }
+    // every element −∞: the general path's NaN row (∞ − ∞), on both paths
+    let x = ndarray::Array2::from_elem((2, 4), f64::NEG_INFINITY);
+    label_rows_vs_general!(@ty f64, 0.0, "multiclass_sparsemax_loss", OptaxMulticlassSparsemaxLoss::new(), &x, array![0i64, 3]);
+    // labels checked as on the general path
+    let x = ndarray::Array2::<f64>::zeros((2, 3));
+    let e = OptaxMulticlassSparsemaxLoss::new().forward(x.view(), array![0i64, 3].view()).unwrap_err().to_string();
+    assert_eq!(e, OptaxMulticlassSparsemaxLoss::new().forward(strided(&x).view(), array![0i64, 3].view()).unwrap_err().to_string());
+}
+
 #[test]
 fn optax_softmax_losses_on_the_row_sweep_match_the_general_path() {
     let mut rng = Rng::new(2028);
@@ -773,6 +807,8 @@ fn optax_row_sweeps_are_bit_identical_on_any_thread_count() {
             let (v, g) = RankingSoftmaxLoss::new().reduction(r).forward_backward(x.view(), l.view()).unwrap();
             out.push((v, g.input, g.target));
             let (v, g) = OptaxSmoothLabels::new(0.1).reduction(r).forward_backward(l.view()).unwrap();
+            out.push((v, g.input, g.target));
+            let (v, g) = OptaxMulticlassSparsemaxLoss::new().reduction(r).forward_backward(x.view(), lab.view()).unwrap();
             out.push((v, g.input, g.target));
         }
         out

@@ -9,7 +9,7 @@ use crate::machinery::error::LossError;
 use crate::machinery::error::{shape_err, Result};
 use crate::machinery::float::{widen, ClassIndex, Float};
 use crate::machinery::lanes::*;
-use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
+use crate::machinery::reduction::{ones_like_output, sum_f64, Gradients, Neumaier, Reducer, Reduction};
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
 
 // ---------------------------------------------------------------------------------------
@@ -248,6 +248,99 @@ pub(crate) fn projection_simplex(v: &[f64]) -> Vec<f64> {
     v.iter().map(|&x| (1.0 / kf + (x - cumsum[k - 1] / kf)).max(0.0)).collect()
 }
 
+thread_local! {
+    /// The candidates for a row's support in [`multiclass_sparsemax_row`],
+    /// sorted (one scratch per thread, at most a row long).
+    static CANDIDATES: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One row of [`OptaxMulticlassSparsemaxLoss`] on the machinery's row sweep:
+/// the loss of scores `x` with label `y` and, for `g`, the gradient
+/// `g.up · (p − onehot(y))` written into every element of `g.gx`; the same bits
+/// as the general path ([`projection_simplex`], then the loss's sums), without
+/// sorting the row.
+///
+/// The support of `p = sparsemax(x)` lies above `max x − 1` (its threshold `τ`
+/// satisfies `Σ (xᵢ − τ)₊ = 1`, so `max x − τ ≤ 1`). Only the elements at or
+/// above `max x − 1 − δ` are sorted: they are the prefix of the whole row's
+/// descending sort, so their cumulative sums are the ones `projection_simplex`
+/// forms, and for every element below them optax's test
+/// `1/i + uᵢ − (Σ_{j≤i} uⱼ)/i > 0` is false: exactly it is at most
+/// `(1 − (u₁ − uᵢ))/i < −δ/i`, and `δ = 4 (C + 1)(C + 4) ε (1 + max |x|)` bounds
+/// the rounding of its evaluation (a cumulative sum of at most `C` terms, a
+/// division, two additions). So `k` and `Σ_{j≤k} uⱼ`, hence `p`, are the general
+/// path's. A row with an infinite element sorts every element; a row with a
+/// NaN is NaN, its gradient NaN. The loss's and the gradient's compensated sums
+/// run over the support only: their other terms are `+0`, which leaves a
+/// compensated sum unchanged.
+#[inline(always)]
+fn multiclass_sparsemax_row<T: Float>(x: &[T], y: usize, g: Option<RowGrads<'_, T>>) -> f64 {
+    let c = x.len();
+    let (mut hi, mut lo, mut nan) = (f64::NEG_INFINITY, f64::INFINITY, false);
+    for &v in x {
+        let v = v.to_wide();
+        nan |= v.is_nan();
+        hi = hi.max(v);
+        lo = lo.min(v);
+    }
+    if nan {
+        if let Some(g) = g {
+            g.gx.fill(T::from_wide(g.up * f64::NAN));
+        }
+        return f64::NAN;
+    }
+    let big = hi.abs().max(lo.abs());
+    let cf = c as f64;
+    let floor = if big.is_finite() { hi - 1.0 - 4.0 * (cf + 1.0) * (cf + 4.0) * f64::EPSILON * (1.0 + big) } else { f64::NEG_INFINITY };
+    // k and Σ_{j≤k} uⱼ as projection_simplex computes them.
+    let (a, b) = CANDIDATES.with(|cand| {
+        let mut u = cand.borrow_mut();
+        u.clear();
+        u.extend(x.iter().map(|v| v.to_wide()).filter(|&v| v >= floor));
+        u.sort_by(|a, b| b.total_cmp(a));
+        let (mut acc, mut k) = (0.0, 0usize);
+        for (i, v) in u.iter_mut().enumerate() {
+            acc += *v;
+            if 1.0 / (i + 1) as f64 + (*v - acc / (i + 1) as f64) > 0.0 {
+                k += 1;
+            }
+            *v = acc;
+        }
+        let k = k.max(1);
+        let kf = k as f64;
+        (1.0 / kf, u[k - 1] / kf)
+    });
+    let sy = x[y].to_wide();
+    let (mut lin, mut sq, mut others) = (Neumaier::default(), Neumaier::default(), Neumaier::default());
+    let mut support = |i: usize, p: f64, xi: f64| {
+        if p != 0.0 {
+            lin.add(p * if i == y { 0.0 } else { xi - sy });
+            sq.add(p * p);
+            if i != y {
+                others.add(p);
+            }
+        }
+    };
+    match g {
+        Some(g) => {
+            for (i, (o, &v)) in g.gx.iter_mut().zip(x).enumerate() {
+                let xi = v.to_wide();
+                let p = (a + (xi - b)).max(0.0);
+                *o = T::from_wide(g.up * p);
+                support(i, p, xi);
+            }
+            g.gx[y] = T::from_wide(g.up * -others.total());
+        }
+        None => {
+            for (i, &v) in x.iter().enumerate() {
+                let xi = v.to_wide();
+                support(i, (a + (xi - b)).max(0.0), xi);
+            }
+        }
+    }
+    lin.total() + 0.5 * (1.0 - sq.total())
+}
+
 /// optax's `multiclass_sparsemax_loss`: the sparsemax (Fenchel–Young) loss of
 /// integer labels, one per row of `scores`.
 ///
@@ -264,6 +357,13 @@ pub(crate) fn projection_simplex(v: &[f64]) -> Vec<f64> {
 /// (`diag(s) − s sᵀ/|s|` on the support `s`), which simplifies to `p − onehot`.
 ///
 /// Shapes: `scores` `(N, C)`, `labels` `(N,)` (optax `vmap`s over the rows).
+///
+/// Contiguous scores and labels take the machinery's row sweep: rows in
+/// parallel, in the scores' own type, each row's loss and gradient in one
+/// pass, sorting only the elements within `1 + δ` of the row's maximum (the
+/// support lies above `max − 1`); the result has the bits of sorting the whole
+/// row as optax does, whatever the thread count. Strided ones are widened to
+/// `f64` and sorted whole.
 ///
 /// # Errors
 /// [`LossError::Shape`] if `scores` is not 2-d or `labels` is not `(N,)`;
@@ -308,6 +408,43 @@ impl OptaxMulticlassSparsemaxLoss {
         Self::default()
     }
 
+    /// The loss and, for an upstream gradient, the scores' gradient. Contiguous
+    /// `(N, C)` scores and `(N,)` labels take the machinery's row sweep
+    /// ([`multiclass_sparsemax_row`]: rows in parallel, each row's loss and
+    /// gradient in one pass in the scores' own type, the same bits as the
+    /// general path); strided ones take the general path ([`projection_simplex`]
+    /// per row, widened to `f64`).
+    fn eval<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
+        &self,
+        scores: ArrayView<'_, T, D1>,
+        labels: ArrayView<'_, L, D2>,
+        up: &Upstream<'_, T>,
+    ) -> Result<Eval<T, Gradients<T>>> {
+        if scores.ndim() != 2 {
+            return Err(shape_err(Self::NAME, "scores", "(N, C): optax maps the loss over the rows of a 2-d tensor", scores.shape()));
+        }
+        let (n, c) = (scores.shape()[0], scores.shape()[1]);
+        let reducer = Reducer::counting(self.reduction, &[n], scores.shape());
+        if let (Some(xs), Some(ls), true) = (scores.as_slice(), labels.as_slice(), n > 0 && c > 0 && labels.shape() == [n]) {
+            class_labels(Self::NAME, "labels", &labels, c, None)?;
+            return eval_rows_into(Self::NAME, &reducer, scores.shape(), (n, c), up, false, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+                multiclass_sparsemax_row(&xs[r * c..(r + 1) * c], ls[r].index() as usize, g)
+            });
+        }
+        let ones;
+        let go = match up {
+            Upstream::Skip => None,
+            Upstream::Ones => {
+                ones = ones_like_output::<T>(&reducer);
+                Some(ones.view())
+            }
+            Upstream::Given(g) => Some(g.view()),
+        };
+        let (value, g) = self.run(&scores, &labels, go.as_ref())?;
+        Ok((value, g.map(|input| Gradients { input, target: None })))
+    }
+
+    /// The general path: [`projection_simplex`] per row, widened to `f64`.
     fn run<T: Float, L: ClassIndex, D1: Dimension, D2: Dimension>(
         &self,
         scores: &ArrayView<'_, T, D1>,
@@ -335,7 +472,7 @@ impl OptaxMulticlassSparsemaxLoss {
         })
     }
 
-    loss_methods!(torch: run(input = only), (scores: float, labels: labels));
+    loss_methods!(torch: eval, (scores: float, labels: labels), "`input` w.r.t. `scores` (`target`: `None`)");
 }
 
 free_fn! {
