@@ -1556,6 +1556,39 @@ optax_multiclass!(
     false
 );
 
+/// optax's perceptron loss at one element, `relu(−x t)` and its derivatives
+/// (JAX's `relu` gradient: ½ at 0): on `f32` inputs with AVX-512, 8 `f64`
+/// lanes by the same operations (the product of two widened `f32` is exact, so
+/// every path gives the same bits); the portable loop vectorised this short
+/// body across groups with gathers.
+#[derive(Clone, Copy)]
+struct PerceptronOp;
+
+impl ElemOp for PerceptronOp {
+    #[inline(always)]
+    fn eval(self, x: f64, t: f64) -> (f64, f64, f64) {
+        let z = -x * t;
+        let a = jax_relu_grad(z);
+        (relu(z), -(t * a), -(x * a))
+    }
+
+    const LANES512: SweepLanes = SweepLanes::F64;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_pd(self, x: __m512d, t: __m512d) -> (__m512d, __m512d, __m512d) {
+        let (zero, one) = (_mm512_setzero_pd(), _mm512_set1_pd(1.0));
+        let neg = |v: __m512d| _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN)));
+        let z = _mm512_mul_pd(neg(x), t);
+        // max(0, z) returns z where z is NaN (as relu).
+        let l = _mm512_max_pd(zero, z);
+        let gt = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(z, zero);
+        let at = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(z, zero);
+        let a = _mm512_mask_blend_pd(gt, _mm512_maskz_mov_pd(at, _mm512_set1_pd(0.5)), one);
+        (l, neg(_mm512_mul_pd(t, a)), neg(_mm512_mul_pd(x, a)))
+    }
+}
+
 /// optax's `optax.losses.perceptron_loss(predictor_outputs, targets)`: the
 /// binary perceptron loss with targets ±1.
 ///
@@ -1609,7 +1642,7 @@ impl PerceptronLoss {
         targets: ArrayView<'_, T, D>,
         up: &Upstream<'_, T>,
     ) -> Result<Eval<T, Gradients<T>>> {
-        eval_pointwise(
+        eval_pointwise_op(
             Self::NAME,
             Pairing::Same,
             ("predictor_outputs", &predictor_outputs),
@@ -1617,10 +1650,11 @@ impl PerceptronLoss {
             self.reduction,
             up,
             true,
-            |_, x, t| relu(-x * t),
+            PerceptronOp,
+            |_, x, t| PerceptronOp.eval(x, t).0,
             |_, x, t| {
-                let a = jax_relu_grad(-x * t);
-                (-(t * a), -(x * a))
+                let (_, dx, dt) = PerceptronOp.eval(x, t);
+                (dx, dt)
             },
         )
     }

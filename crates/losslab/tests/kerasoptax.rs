@@ -852,6 +852,32 @@ fn optax_elementwise_losses_on_the_sweep_match_the_general_path() {
     assert!(OptaxHuberLoss::new().forward(p.view(), rng.array(&[2], 0.0, 1.0).view()).is_err());
 }
 
+/// optax's Huber and perceptron losses on f32 take 8 f64 lanes on AVX-512 (the
+/// portable loop elsewhere): the same bits as the general path (a strided
+/// view, the scalar f64 formula rounded once), values and both gradients, for
+/// every reduction and an upstream gradient, on kinks (|e| = δ, z = 0), zeros,
+/// infinities, NaN, and lengths with every tail.
+#[test]
+fn optax_f64_lane_ops_give_the_general_paths_bits() {
+    let mut rng = Rng::new(2033);
+    for (n, c) in [(37, 13), (5, 3), (64, 1007)] {
+        let (mut p, t) = pair_data(&mut rng, (n, c), (-4.0, 4.0), (-4.0, 4.0), true);
+        p[[0, 0]] = t[[0, 0]] + 1.0; // |e| = δ
+        p[[0, 1]] = t[[0, 1]] - 1.0;
+        p[[2, 0]] = f64::INFINITY;
+        p[[2, 1]] = 0.0; // z = −0 · t
+        p[[3, 1]] = f64::NEG_INFINITY;
+        let ints = p.mapv(|v| v.round());
+        for p in [&p, &ints] {
+            for d in [1.0, 0.3, 0.0] {
+                rows_vs_general!(@ty f32, 0.0, "optax huber_loss", OptaxHuberLoss::new().delta(d), p, t);
+            }
+            rows_vs_general!(@ty f32, 0.0, "optax perceptron_loss", PerceptronLoss::new(), p, t);
+            rows_vs_general!(@ty f64, 0.0, "optax perceptron_loss", PerceptronLoss::new(), p, t);
+        }
+    }
+}
+
 #[test]
 fn optax_elementwise_sweeps_are_bit_identical_on_any_thread_count() {
     let mut rng = Rng::new(33);
