@@ -21,6 +21,13 @@ appended when absent), and prints which losses miss which target:
   read-modify-write bandwidth measured in the same `losslab bench` process;
 - memory: losslab's peak <= (inputs + gradients) x 1.1 + 8 MB.
 
+An element-wise loss below 70% of the bandwidth is run once more on an eighth of its
+batch (`--scale` / 8: its inputs and gradients fit the last-level cache), and the table
+below the main one names its bound with the figures: its arithmetic where the loss stays
+below 70% of the memory's bandwidth even from cache (its arithmetic and passes: what it
+computes per element is listed in `PER_ELEMENT`), else the memory side at full size (the fresh gradients' first
+writes and the mix of reads and writes, which the read-modify-write figure does not pay).
+
     KERAS_BACKEND=jax ~/refenv/bin/python scripts/bench/catalog.py [--scale 0.5] [--reps 5]
         [--warmup 1] [--threads 2] [--only REGEX] [--check] [--json-out FILE] [--no-doc]
 
@@ -57,6 +64,38 @@ ELEMENTWISE = {
     "keras:poisson", "keras:hinge", "keras:squared_hinge", "keras:binary_crossentropy", "keras:binary_focal_crossentropy",
     "keras:log_cosh", "keras:mean_squared_logarithmic_error", "keras:mean_absolute_percentage_error", "keras:huber",
     "optax:perceptron_loss", "optax:sparsemax_loss", "optax:huber_loss", "optax:log_cosh",
+}
+
+# What each element-wise loss computes per element on its path for float32 on AVX-512
+# (crates/losslab-registry/src/paths.rs has the whole note): the arithmetic and passes that
+# bound it when it is slower than the memory even from cache.
+PER_ELEMENT = {
+    "torch:mse_loss": "a subtraction and a multiply (fused kernel, f32 lanes); forward and backward in two sweeps",
+    "torch:l1_loss": "a subtraction, an absolute value and a sign (fused kernel, f32 lanes); forward and backward in two sweeps",
+    "torch:smooth_l1_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes); forward and backward in two sweeps",
+    "torch:huber_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes); forward and backward in two sweeps",
+    "torch:binary_cross_entropy": "in f64: ln x, log1p(-x), ln(x / (1 - x)) and a division (vectorised f64 logarithms); "
+                                  "a range check's pass over both inputs first",
+    "torch:binary_cross_entropy_with_logits": "an exp, a log1p and a division (the sigmoid), f32 lanes; forward and backward in two sweeps",
+    "torch:poisson_nll_loss": "an exp, f32 lanes",
+    "torch:gaussian_nll_loss": "a ln of the variance and a division by it; three operands read, three gradients written",
+    "torch:margin_ranking_loss": "compares and selects; three operands read, three gradients written",
+    "torch:hinge_embedding_loss": "a select on the target",
+    "torch:soft_margin_loss": "an exp, a log1p and a division (the sigmoid), f32 lanes",
+    "torchvision:sigmoid_focal_loss": "an exp, a log1p, a division and the (1 - p_t)^gamma products, f64 lanes",
+    "keras:poisson": "a ln and a division, f32 lanes (per row)",
+    "keras:hinge": "a multiply-add, compares and selects, f32 lanes (per row)",
+    "keras:squared_hinge": "a multiply-add, compares and selects, a square, f32 lanes (per row)",
+    "keras:binary_crossentropy": "Keras's clip, ln and log1p and a division, f32 lanes (per row)",
+    "keras:binary_focal_crossentropy": "Keras's clip, ln and log1p, a division and the focal products, f32 lanes (per row)",
+    "keras:log_cosh": "an exp, a log1p series, a square root and a reciprocal, f32 lanes (per row)",
+    "keras:mean_squared_logarithmic_error": "two log1p and two divisions, f32 lanes (per row)",
+    "keras:mean_absolute_percentage_error": "in f64: a division and absolute values (per row, the portable loop)",
+    "keras:huber": "in f64: compares, selects and multiplies (per row, the portable loop)",
+    "optax:perceptron_loss": "a multiply, compares and selects, f64 lanes",
+    "optax:sparsemax_loss": "compares, selects and a multiply (sparse_plus), the labels read in their own type",
+    "optax:huber_loss": "a subtraction, compares, selects and multiplies, f64 lanes",
+    "optax:log_cosh": "an exp, a log1p series, a square root and a reciprocal, f32 lanes",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +384,28 @@ def one(a, loss, tmp):
         row["error"] = "reference: " + (q.stderr.strip().splitlines() or ["failed"])[-1]
         return row
     row["reference"] = json.loads(q.stdout.strip().splitlines()[-1])
+    if loss in ELEMENTWISE and ll["bandwidth_fraction"] < 0.70:
+        # The same loss on an eighth of the batch: inputs and gradients in the last-level cache.
+        small = [a.losslab, "bench", loss, "--json", "--reps", str(max(a.reps, 10)), "--warmup", str(max(a.warmup, 2)),
+                 "--threads", str(a.threads), "--mem-mib", str(a.mem_mib), "--scale", str(a.scale / 8)]
+        c = subprocess.run(small, capture_output=True, text=True, env=env)
+        if c.returncode == 0:
+            cj = json.loads(c.stdout)
+            row["cached"] = {"elements": cj["elements"], "fwd_bwd_s": cj["fwd_bwd_s"], "fwd_bwd_gbps": cj["fwd_bwd_gbps"]}
     return row
+
+
+def bound(row):
+    """What keeps an element-wise loss below 70% of the bandwidth: `(kind, text)`, or None."""
+    ll, c = row["losslab"], row.get("cached")
+    if row["loss"] not in ELEMENTWISE or ll["bandwidth_fraction"] >= 0.70 or not c:
+        return None
+    cached = c["fwd_bwd_gbps"] / ll["mem_rmw_gbps"]
+    if cached < 0.70:
+        return "compute", (f"{cached:.0%} of the bandwidth even from cache ({c['fwd_bwd_gbps']:.1f} GB/s on "
+                              f"{c['elements']} elements): per element {PER_ELEMENT.get(row['loss'], 'see paths.rs')}")
+    return "memory", (f"{cached:.0%} from cache, {ll['bandwidth_fraction']:.0%} at full size: the fresh gradients' first "
+                      "writes and the read-write mix, not the arithmetic")
 
 
 def judge(row):
@@ -408,6 +468,21 @@ def table(rows, meta):
         lines.append(
             f"| {r['loss']} | {shape} | {ll['path']} | {ll['fwd_bwd_s'] * 1e3:.1f} | {rf} | {ratio} | {tgt} | {mb(ll.get('peak_bytes'))} | "
             f"{mb(ref.get('peak_bytes')) if ref else '—'} | {(ll['input_bytes'] + ll['grad_bytes']) / 1e6:.0f} | {bw} | {miss} |")
+    bounds = [(r, bound(r)) for r in rows if r.get("losslab") and bound(r)]
+    if bounds:
+        lines += [
+            "",
+            "What bounds each element-wise loss below 70% of the bandwidth: the same loss on an eighth of the batch "
+            "(inputs and gradients in the last-level cache), its bytes per second over the read-modify-write bandwidth. "
+            "Below 70% even there, its computation bounds it: the arithmetic and the passes it makes per element (listed, "
+            "on its path for float32 on AVX-512); above, the memory side at full size.",
+            "",
+            "| loss | full size | from cache | bound | figures |",
+            "| --- | ---: | ---: | --- | --- |",
+        ]
+        for r, (kind, text) in bounds:
+            c = r["cached"]
+            lines.append(f"| {r['loss']} | {r['losslab']['bandwidth_fraction']:.0%} | {c['fwd_bwd_gbps'] / r['losslab']['mem_rmw_gbps']:.0%} | {kind} | {text} |")
     s = meta["summary"]
     lines += [
         "",
@@ -479,6 +554,8 @@ def main():
             fig = f"losslab {ll['fwd_bwd_s'] * 1e3:8.1f} ms" if ll else ""
             fig += f"  reference {ref['fwd_bwd_s'] * 1e3:8.1f} ms  ratio {row['ratio']:5.2f}" if ref else ""
             status = "; ".join(row.get("misses", [])) or "meets its targets"
+            if "losslab" in row and bound(row):
+                status += f" [bound: {bound(row)[0]}]"
             if "error" in row:
                 status += f" [{row['error']}]"
             print(f"{loss:48} {fig}  {status}  ({time.time() - t0:.0f} s)", flush=True)
