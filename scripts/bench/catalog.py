@@ -91,7 +91,7 @@ PER_ELEMENT = {
     "keras:log_cosh": "an exp, a log1p series, a square root and a reciprocal, f32 lanes (per row)",
     "keras:mean_squared_logarithmic_error": "two log1p and two divisions, f32 lanes (per row)",
     "keras:mean_absolute_percentage_error": "in f64: a division and absolute values (per row, the portable loop)",
-    "keras:huber": "in f64: compares, selects and multiplies (per row, the portable loop)",
+    "keras:huber": "a subtraction, compares, selects and multiplies, f64 lanes (per row)",
     "optax:perceptron_loss": "a multiply, compares and selects, f64 lanes",
     "optax:sparsemax_loss": "compares, selects and a multiply (sparse_plus), the labels read in their own type",
     "optax:huber_loss": "a subtraction, compares, selects and multiplies, f64 lanes",

@@ -190,7 +190,7 @@ static PATHS: &[LossPath] = &[
     rows("keras:log_cosh", "the machinery's per-row sweep for a per-sample mean (eval_mean_rows_op) when y_true and y_pred have one shape and are contiguous: per row the element-wise sweep's loop of log_cosh over its C elements, the value and both gradients in one pass, summed and divided by C, rows in parallel in the tensors' own type; float32 on AVX-512 in 16 f32 lanes (exp, log1p series, square root and reciprocal without division, within 8 ulp of the f64 truth), float64 or other CPUs in f64 by the same formulas (the portable loop compiled for AVX2 / the baseline); broadcast or strided operands take the general path (widened to f64)"),
     rows("keras:mean_squared_logarithmic_error", MEAN_ROWS_OP),
     rows("keras:mean_absolute_percentage_error", MEAN_ROWS),
-    rows("keras:huber", MEAN_ROWS),
+    rows("keras:huber", "the machinery's per-row sweep for a per-sample mean (eval_mean_rows_op) when y_true and y_pred have one shape and are contiguous: per row the element-wise sweep's loop over its C elements, the value and both gradients in one pass, summed and divided by C, rows in parallel in the tensors' own type; float32 on AVX-512 in 8 f64 lanes by the scalar formulas' compares, selects, multiplies and subtractions (no fused multiply-add: the same bits per element), float64 or other CPUs by the portable loop compiled for AVX2 / the baseline; broadcast or strided operands take the general path (widened to f64)"),
     rows("keras:dice", OVERLAP),
     rows("keras:tversky", OVERLAP),
     chains("keras:ctc"),
