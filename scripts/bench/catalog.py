@@ -90,7 +90,7 @@ PER_ELEMENT = {
     "keras:binary_focal_crossentropy": "Keras's clip, ln and log1p, a division and the focal products, f32 lanes (per row)",
     "keras:log_cosh": "an exp, a log1p series, a square root and a reciprocal, f32 lanes (per row)",
     "keras:mean_squared_logarithmic_error": "two log1p and two divisions, f32 lanes (per row)",
-    "keras:mean_absolute_percentage_error": "in f64: a division and absolute values (per row, the portable loop)",
+    "keras:mean_absolute_percentage_error": "three divisions, compares and selects, f64 lanes (per row)",
     "keras:huber": "a subtraction, compares, selects and multiplies, f64 lanes (per row)",
     "optax:perceptron_loss": "a multiply, compares and selects, f64 lanes",
     "optax:sparsemax_loss": "compares, selects and a multiply (sparse_plus), the labels read in their own type",

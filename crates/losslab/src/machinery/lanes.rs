@@ -473,47 +473,6 @@ fn eval_pair_rows_into<T: Float, D: Dimension>(
     Ok(Some(done))
 }
 
-/// The row sweep of a per-sample mean of an element-wise loss ([`mean_lane`]'s
-/// loss on [`eval_pair_rows_up`]): row value `Σ f(a_k, b_k) / C`, gradients
-/// `up / C · da(a_k, b_k)` (the first tensor's) and `up / C · db(a_k, b_k)`
-/// (the second's). The value's sum and each gradient are loops apart, each
-/// vectorisable ([`lane_sum_zip`](crate::machinery::kernels::rows::lane_sum_zip),
-/// [`zip_store`](crate::machinery::kernels::rows::zip_store)): `f`, `da`, `db`
-/// must be `#[inline(always)]` closures in arithmetic that vectorises (the
-/// helpers of [`kernels::rows`](crate::machinery::kernels::rows) and
-/// [`kernels::elementwise`](crate::machinery::kernels::elementwise) rather than
-/// libm's). `None` where [`eval_pair_rows`] declines (shapes that differ, a
-/// strided tensor): the caller's general path then.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn eval_mean_rows<T, D, F, DA, DB>(
-    loss: &'static str,
-    a: (&'static str, &ArrayView<'_, T, D>),
-    b: &ArrayView<'_, T, D>,
-    reduction: Reduction,
-    up: &Upstream<'_, T>,
-    f: F,
-    da: DA,
-    db: DB,
-) -> Result<Option<Eval<T, Gradients<T>>>>
-where
-    T: Float,
-    D: Dimension,
-    F: Fn(f64, f64) -> f64 + Copy + Sync,
-    DA: Fn(f64, f64) -> f64 + Copy + Sync,
-    DB: Fn(f64, f64) -> f64 + Copy + Sync,
-{
-    use crate::machinery::kernels::rows::{lane_sum_zip, zip_store};
-    eval_pair_rows_up(loss, a, b, reduction, up, #[inline(always)] |x: &[T], y: &[T], g: Option<RowGrads<'_, T>>| {
-        let c = x.len() as f64;
-        let v = lane_sum_zip(x, y, f) / c;
-        if let Some(g) = g {
-            let s = g.up / c;
-            zip_store(x, y, g.gx, #[inline(always)] |p, q| s * da(p, q));
-            zip_store(x, y, g.go, #[inline(always)] |p, q| s * db(p, q));
-        }
-        v
-    })
-}
 
 /// The row sweep of a per-sample mean of an element-wise loss given as an
 /// [`ElemOp`] (`x` the first tensor's element, `y` the second's): per row, the
@@ -587,28 +546,6 @@ pub(crate) fn inlined<F>(f: F) -> F {
     f
 }
 
-/// [`eval_mean_rows`] for a loss written on [`PairOutput`]s (`go` the upstream gradient, if any).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn pair_mean_rows<T, D, F, DA, DB>(
-    loss: &'static str,
-    a: (&'static str, &ArrayView<'_, T, D>),
-    b: &ArrayView<'_, T, D>,
-    reduction: Reduction,
-    go: Option<&ArrayViewD<'_, T>>,
-    f: F,
-    da: DA,
-    db: DB,
-) -> Result<Option<PairOutput<T>>>
-where
-    T: Float,
-    D: Dimension,
-    F: Fn(f64, f64) -> f64 + Copy + Sync,
-    DA: Fn(f64, f64) -> f64 + Copy + Sync,
-    DB: Fn(f64, f64) -> f64 + Copy + Sync,
-{
-    let up = Upstream::from_given(go);
-    Ok(eval_mean_rows(loss, a, b, reduction, &up, f, da, db)?.map(pair_output))
-}
 
 /// Splits a shape into `(samples, classes, shape of one result per sample)` along
 /// its last axis; an error for a tensor without axes.

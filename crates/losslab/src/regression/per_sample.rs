@@ -321,6 +321,57 @@ impl KerasMeanSquaredLogarithmicError {
     loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
 
+/// [`KerasMeanAbsolutePercentageError`] at one element `(y_true, y_pred)`:
+/// `100 |(t − p) / max(|t|, ε)|` and its derivatives as `jax.grad` gives them
+/// (`d|x|/dx = 1` at 0, the clip's ½ at `|t| = ε`), for the row sweep: on
+/// `f32` inputs with AVX-512, 8 `f64` lanes by the same operations (the same
+/// bits per element); the portable loop vectorised this body across groups,
+/// with gathers.
+#[derive(Clone, Copy)]
+struct KerasMapeOp;
+
+impl KerasMapeOp {
+    /// `max(|t|, ε)`, NaN kept.
+    #[inline(always)]
+    fn den(t: f64) -> f64 {
+        if t.is_nan() { t } else { t.abs().max(KERAS_EPSILON) }
+    }
+}
+
+impl ElemOp for KerasMapeOp {
+    #[inline(always)]
+    fn eval(self, t: f64, p: f64) -> (f64, f64, f64) {
+        let (d, m) = (t - p, Self::den(t));
+        let r = 100.0 * abs_grad(d / m);
+        let dt = r / m + (-r * d / (m * m)) * max_grad(t.abs(), KERAS_EPSILON) * abs_grad(t);
+        (100.0 * (d / m).abs(), dt, -r / m)
+    }
+
+    const LANES512: Lanes = Lanes::F64;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_pd(self, t: __m512d, p: __m512d) -> (__m512d, __m512d, __m512d) {
+        let (zero, one, hundred) = (_mm512_setzero_pd(), _mm512_set1_pd(1.0), _mm512_set1_pd(100.0));
+        let eps = _mm512_set1_pd(KERAS_EPSILON);
+        let neg = |v: __m512d| _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN)));
+        // ±1 as abs_grad: +1 where x ≥ 0, −1 otherwise (NaN included)
+        let sign = |x: __m512d| _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, zero), neg(one), one);
+        let at = _mm512_abs_pd(t);
+        // max(ε, |t|) returns |t| where it is NaN (the second operand)
+        let m = _mm512_max_pd(eps, at);
+        let d = _mm512_sub_pd(t, p);
+        let q = _mm512_div_pd(d, m);
+        let r = _mm512_mul_pd(hundred, sign(q));
+        let above = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(at, eps);
+        let tie = _mm512_cmp_pd_mask::<_CMP_EQ_OQ>(at, eps);
+        let mg = _mm512_mask_blend_pd(above, _mm512_maskz_mov_pd(tie, _mm512_set1_pd(0.5)), one);
+        let cross = _mm512_mul_pd(_mm512_mul_pd(_mm512_div_pd(_mm512_mul_pd(neg(r), d), _mm512_mul_pd(m, m)), mg), sign(t));
+        let dt = _mm512_add_pd(_mm512_div_pd(r, m), cross);
+        (_mm512_mul_pd(hundred, _mm512_abs_pd(q)), dt, _mm512_div_pd(neg(r), m))
+    }
+}
+
 /// Keras's `keras.losses.mean_absolute_percentage_error` (MAPE).
 ///
 /// ```text
@@ -381,19 +432,14 @@ impl KerasMeanAbsolutePercentageError {
         go: Option<&ArrayViewD<'_, T>>,
     ) -> Result<PairOutput<T>> {
         let e = KERAS_EPSILON;
-        let den = inlined(#[inline(always)] move |t: f64| if t.is_nan() { t } else { t.abs().max(e) });
-        // The row sweep for one shape, contiguous; the general path otherwise.
-        let dr = inlined(#[inline(always)] move |t: f64, p: f64| 100.0 * abs_grad((t - p) / den(t)));
-        let fused = pair_mean_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go,
-            #[inline(always)] move |t, p| 100.0 * ((t - p) / den(t)).abs(),
-            #[inline(always)] move |t, p| {
-                let (d, m, r) = (t - p, den(t), dr(t, p));
-                r / m + (-r * d / (m * m)) * max_grad(t.abs(), e) * abs_grad(t)
-            },
-            #[inline(always)] move |t, p| -dr(t, p) / den(t))?;
-        if let Some(done) = fused {
-            return Ok(done);
+        // The row sweep for one shape, contiguous (each row on the element-wise
+        // sweep's loop, value and both gradients in one pass); the general path
+        // otherwise.
+        let up = Upstream::from_given(go);
+        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, &up, KerasMapeOp)? {
+            return Ok(pair_output(done));
         }
+        let den = |t: f64| KerasMapeOp::den(t);
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
             let n = t.len() as f64;
             let v = 100.0 * (sum_f64(t.iter().zip(p).map(|(&t, &p)| ((t - p) / den(t)).abs())) / n);
