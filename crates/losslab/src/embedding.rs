@@ -1805,6 +1805,15 @@ impl CosineSimilarityLoss {
 /// `‖e‖² = ε` exactly the norm's gradient is halved (JAX's `clip` at a tie).
 /// Only `embeddings` is differentiated ([`Gradients::target`] is `None`).
 ///
+/// Computed without the `N × N` matrices: the rows `u` in `f64`, then blocks of
+/// 64 rows (fixed by `N`: the same bits on any thread count) in parallel, each
+/// block's similarities by one matrix product, a first pass keeping each row's
+/// maximum, negatives' sum, loss terms and `Σⱼ 1/dᵢⱼ` over its positives (so
+/// that `∂ℓ/∂sᵢₖ` of a negative is one product, not a sum over the positives);
+/// the gradient's pass recomputes the block, forms `(∂ℓ/∂S + ∂ℓ/∂Sᵀ)/τ` from
+/// the two rows' statistics and multiplies it by `U`. `O(N² F)` time, memory
+/// `O(N F)` plus one `64 × N` block of `f64` per thread.
+///
 /// # Errors
 /// [`LossError::Shape`] if `embeddings` is not 2-D or `labels` not `(N)`.
 ///
@@ -1842,38 +1851,160 @@ impl Default for NtXentLoss {
     }
 }
 
+/// Rows of the similarity matrix per parallel task of [`NtXentLoss`]: each
+/// task's scratch is one block of `NTXENT_ROWS × N` similarities in `f64`.
+/// Fixed, not derived from the thread count, so the bits are the same on any.
+const NTXENT_ROWS: usize = 64;
+
+/// A validated NT-Xent batch: the normalised rows and the labels.
 struct NtXentBatch {
     n: usize,
     f: usize,
-    e: Vec<f64>,
-    /// Normalised rows.
+    /// `uᵢ = eᵢ / √max(‖eᵢ‖², ε)`, row-major `n × f`.
     u: Vec<f64>,
-    /// `‖eᵢ‖²`, and the clipped norm `√max(‖eᵢ‖², ε)`.
-    q: Vec<f64>,
+    /// The clipped norm `√max(‖eᵢ‖², ε)`.
     norm: Vec<f64>,
-    eps: f64,
+    /// The share of the norm's gradient that passes the clip: 1 above `ε`, ½
+    /// at `ε` (JAX's `clip` at a tie), 0 below (NaN propagating through the norm).
+    pass: Vec<f64>,
     labels: Vec<i64>,
-    /// `sᵢⱼ`, row-major `n × n`.
-    s: Vec<f64>,
+    /// The temperature `τ`.
+    tau: f64,
+}
+
+/// What the first pass keeps of row `i` of the similarities (`sᵢⱼ`, `j ≠ i`).
+#[derive(Clone, Copy, Default)]
+struct NtXentRow {
+    /// `mᵢ = max_{j≠i} sᵢⱼ`, NaN propagating.
+    m: f64,
+    /// `Σ_{k: labelₖ ≠ labelᵢ} exp(sᵢₖ − mᵢ)`.
+    neg: f64,
+    /// `Aᵢ = Σ_{j pos} 1/dᵢⱼ`, `dᵢⱼ = negᵢ + exp(sᵢⱼ − mᵢ)`.
+    a: f64,
+    /// `Σ_{j pos} −((sᵢⱼ − mᵢ) − ln dᵢⱼ)`.
+    loss: f64,
+    /// The row's positives.
+    pos: usize,
+}
+
+impl NtXentRow {
+    /// `∂ℓ/∂sᵢⱼ` for this row `i` at `s = sᵢⱼ`, `j ≠ i` (`same`: `labelⱼ =
+    /// labelᵢ`), `w = g/|P|`: `w (exp(s − m)/d − 1)` for a positive,
+    /// `w A exp(s − m)` for a negative, 0 for a row without a positive.
+    #[inline(always)]
+    fn ds(&self, s: f64, same: bool, w: f64) -> f64 {
+        if self.pos == 0 {
+            return 0.0;
+        }
+        let e = (s - self.m).exp();
+        if same {
+            w * (e / (self.neg + e) - 1.0)
+        } else {
+            w * self.a * e
+        }
+    }
 }
 
 impl NtXentBatch {
-    fn pos(&self, i: usize, j: usize) -> bool {
-        i != j && self.labels[i] == self.labels[j]
+    /// `S = U Uᵀ / τ` for rows `lo..hi` into `s` (`(hi − lo) × n`): one
+    /// single-threaded `gemm` call (the calling task is already one of many).
+    fn similarities(&self, lo: usize, hi: usize, s: &mut [f64]) {
+        use crate::machinery::kernels::matmul::{matmul_split, Split};
+        let (n, f) = (self.n, self.f);
+        debug_assert_eq!(s.len(), (hi - lo) * n);
+        // SAFETY: s is (hi − lo) × n and the rows lo..hi of u are (hi − lo) × f,
+        // row-major; u read as n × f columns is Uᵀ. One block: one call, here.
+        unsafe { matmul_split(Split::Rows(hi - lo), hi - lo, n, f, s.as_mut_ptr(), 1, n as isize, false, self.u[lo * f..].as_ptr(), 1, f as isize, self.u.as_ptr(), f as isize, 1) };
+        for v in s.iter_mut() {
+            *v /= self.tau;
+        }
     }
-    fn neg(&self, i: usize, j: usize) -> bool {
-        self.labels[i] != self.labels[j]
+
+    /// The first pass: every row's [`NtXentRow`], in parallel over blocks of
+    /// [`NTXENT_ROWS`] rows (scratch: one block of similarities per task).
+    fn rows(&self) -> Vec<NtXentRow> {
+        let n = self.n;
+        let mut out = vec![NtXentRow::default(); n];
+        let op = SyncPtr(out.as_mut_ptr());
+        par::for_each(n.div_ceil(NTXENT_ROWS), n * n * self.f.max(1), |blk| {
+            let (lo, hi) = (blk * NTXENT_ROWS, ((blk + 1) * NTXENT_ROWS).min(n));
+            let mut s = vec![0.0; (hi - lo) * n];
+            self.similarities(lo, hi, &mut s);
+            for i in lo..hi {
+                let row = &s[(i - lo) * n..(i - lo + 1) * n];
+                let li = self.labels[i];
+                let m = crate::math::max_nan(row.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &v)| v));
+                let neg = sum_f64(row.iter().zip(&self.labels).filter(|&(_, &l)| l != li).map(|(&v, _)| (v - m).exp()));
+                let (mut loss, mut a, mut pos) = (crate::machinery::reduction::Neumaier::default(), 0.0, 0);
+                for (j, (&v, &l)) in row.iter().zip(&self.labels).enumerate() {
+                    if j != i && l == li {
+                        let sh = v - m;
+                        let d = neg + sh.exp();
+                        loss.add(-(sh - d.ln()));
+                        a += 1.0 / d;
+                        pos += 1;
+                    }
+                }
+                // SAFETY: element i is this task's alone.
+                unsafe { *op.add(i) = NtXentRow { m, neg, a, loss: loss.total(), pos } };
+            }
+        });
+        out
     }
-    /// The row maximum over the candidates (positives and negatives).
-    fn row_max(&self, i: usize) -> f64 {
-        crate::math::max_nan((0..self.n).filter(|&j| j != i).map(|j| self.s[i * self.n + j]))
+
+    /// `|P|`, the positive pairs.
+    fn positives(rows: &[NtXentRow]) -> f64 {
+        rows.iter().map(|r| r.pos).sum::<usize>() as f64
     }
-    /// `Σ_{k neg} exp(sᵢₖ − m)`.
-    fn neg_sum(&self, i: usize, m: f64) -> f64 {
-        sum_f64((0..self.n).filter(|&k| self.neg(i, k)).map(|k| (self.s[i * self.n + k] - m).exp()))
+
+    /// The loss from the first pass: the rows' sums in order over `|P|`.
+    fn loss(rows: &[NtXentRow]) -> f64 {
+        sum_f64(rows.iter().map(|r| r.loss)) / Self::positives(rows)
     }
-    fn positives(&self) -> f64 {
-        (0..self.n).map(|i| (0..self.n).filter(|&j| self.pos(i, j)).count()).sum::<usize>() as f64
+
+    /// The gradient of `g · ℓ` with respect to the embeddings, in `T`. As
+    /// `sᵢⱼ = sⱼᵢ`, `∂ℓ/∂uᵢ = (1/τ) Σⱼ (DSᵢⱼ + DSⱼᵢ) uⱼ`: per block of rows the
+    /// similarities again, overwritten by `Cᵢⱼ = (DSᵢⱼ + DSⱼᵢ)/τ` from the two
+    /// rows' [`NtXentRow`]s, `∂ℓ/∂U = C U` by one product, then through the
+    /// norm into the block's rows of the result. 0 without a positive pair.
+    fn grad<T: Float>(&self, rows: &[NtXentRow], g: f64) -> Vec<T> {
+        use crate::machinery::kernels::matmul::{matmul_split, Split};
+        let (n, f) = (self.n, self.f);
+        let mut out = vec![T::zero(); n * f];
+        let p = Self::positives(rows);
+        if p == 0.0 {
+            return out;
+        }
+        let w = g / p;
+        let op = SyncPtr(out.as_mut_ptr());
+        par::for_each(n.div_ceil(NTXENT_ROWS), n * n * f.max(1), |blk| {
+            let (lo, hi) = (blk * NTXENT_ROWS, ((blk + 1) * NTXENT_ROWS).min(n));
+            let mut s = vec![0.0; (hi - lo) * n];
+            self.similarities(lo, hi, &mut s);
+            for i in lo..hi {
+                let (ri, li) = (&rows[i], self.labels[i]);
+                let row = &mut s[(i - lo) * n..(i - lo + 1) * n];
+                for (j, ((v, rj), &lj)) in row.iter_mut().zip(rows).zip(&self.labels).enumerate() {
+                    let same = lj == li;
+                    *v = if j == i { 0.0 } else { (ri.ds(*v, same, w) + rj.ds(*v, same, w)) / self.tau };
+                }
+            }
+            let mut du = vec![0.0; (hi - lo) * f];
+            // SAFETY: du is (hi − lo) × f, C (in s) (hi − lo) × n, U n × f, all row-major.
+            unsafe { matmul_split(Split::Rows(hi - lo), hi - lo, f, n, du.as_mut_ptr(), 1, f as isize, false, s.as_ptr(), 1, n as isize, self.u.as_ptr(), 1, f as isize) };
+            // u = e / √max(q, ε): ∂/∂e = (g_u − p (u · g_u) u) / norm, p = 1, ½ or 0.
+            for i in lo..hi {
+                let gu = &du[(i - lo) * f..(i - lo + 1) * f];
+                let ui = &self.u[i * f..(i + 1) * f];
+                let proj = dot(gu, ui) / self.norm[i] * self.pass[i];
+                // SAFETY: row i of the result is this task's alone.
+                let dst = unsafe { std::slice::from_raw_parts_mut(op.add(i * f), f) };
+                for ((d, &gk), &uk) in dst.iter_mut().zip(gu).zip(ui) {
+                    *d = T::from_wide(gk / self.norm[i] - proj * uk);
+                }
+            }
+        });
+        out
     }
 }
 
@@ -1903,92 +2034,30 @@ impl NtXentLoss {
         if labels.shape() != [n] {
             return Err(shape_err(Self::NAME, "labels", format!("[{n}] (one label per embedding)"), labels.shape()));
         }
-        let e = widen(embeddings);
+        let e = embeddings.as_standard_layout();
+        let e = e.as_slice().expect("standard layout");
         let eps = T::epsilon().to_wide();
         let mut u = vec![0.0; n * f];
-        let (mut q, mut norm) = (vec![0.0; n], vec![0.0; n]);
+        let (mut norm, mut pass) = (vec![0.0; n], vec![0.0; n]);
         for i in 0..n {
-            let row = &e[i * f..(i + 1) * f];
-            q[i] = dot(row, row);
+            let row = &mut u[i * f..(i + 1) * f];
+            for (d, v) in row.iter_mut().zip(&e[i * f..(i + 1) * f]) {
+                *d = v.to_wide();
+            }
+            let q = dot(row, row);
             // sqrt(clip(‖e‖², ε)), NaN propagating
-            norm[i] = if q[i].is_nan() { q[i] } else { q[i].max(eps) }.sqrt();
-            for c in 0..f {
-                u[i * f + c] = row[c] / norm[i];
-            }
-        }
-        let mut s = vec![0.0; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                s[i * n + j] = dot(&u[j * f..(j + 1) * f], &u[i * f..(i + 1) * f]) / self.temperature;
-            }
-        }
-        let labels = labels.iter().map(|l| l.index()).collect();
-        Ok(NtXentBatch { n, f, e, u, q, norm, eps, labels, s })
-    }
-
-    fn loss(b: &NtXentBatch) -> f64 {
-        let n = b.n;
-        let mut terms = Vec::new();
-        for i in 0..n {
-            let m = b.row_max(i);
-            let neg = b.neg_sum(i, m);
-            for j in (0..n).filter(|&j| b.pos(i, j)) {
-                let sh = b.s[i * n + j] - m;
-                terms.push(-(sh - (neg + sh.exp()).ln()));
-            }
-        }
-        sum_f64(terms) / b.positives()
-    }
-
-    fn grad(&self, b: &NtXentBatch, g: f64) -> Vec<f64> {
-        let (n, f) = (b.n, b.f);
-        let w = g / b.positives();
-        // ∂ℓ/∂sᵢⱼ
-        let mut ds = vec![0.0; n * n];
-        for i in 0..n {
-            let m = b.row_max(i);
-            let neg = b.neg_sum(i, m);
-            for j in (0..n).filter(|&j| b.pos(i, j)) {
-                let sh = b.s[i * n + j] - m;
-                let d = neg + sh.exp();
-                ds[i * n + j] += w * (sh.exp() / d - 1.0);
-                for k in (0..n).filter(|&k| b.neg(i, k)) {
-                    ds[i * n + k] += w * (b.s[i * n + k] - m).exp() / d;
-                }
-            }
-        }
-        // sᵢⱼ = uⱼ · uᵢ / τ  →  ∂/∂u
-        let mut du = vec![0.0; n * f];
-        for i in 0..n {
-            for j in 0..n {
-                let c = ds[i * n + j] / self.temperature;
-                if c == 0.0 {
-                    continue;
-                }
-                for k in 0..f {
-                    du[i * f + k] += c * b.u[j * f + k];
-                    du[j * f + k] += c * b.u[i * f + k];
-                }
-            }
-        }
-        // u = e / √max(q, ε): ∂/∂e = (g_u − m (u · g_u) u) / norm, m = 1, ½ or 0.
-        let mut de = vec![0.0; n * f];
-        for i in 0..n {
-            let m = if b.q[i] > b.eps {
+            norm[i] = if q.is_nan() { q } else { q.max(eps) }.sqrt();
+            pass[i] = if q > eps {
                 1.0
-            } else if b.q[i] == b.eps {
+            } else if q == eps {
                 0.5
             } else {
                 0.0
             };
-            let gu = &du[i * f..(i + 1) * f];
-            let ui = &b.u[i * f..(i + 1) * f];
-            let proj = dot(gu, &b.e[i * f..(i + 1) * f]) / (b.norm[i] * b.norm[i]) * m;
-            for k in 0..f {
-                de[i * f + k] = gu[k] / b.norm[i] - proj * ui[k];
-            }
+            row.iter_mut().for_each(|v| *v /= norm[i]);
         }
-        de
+        let labels = labels.iter().map(|l| l.index()).collect();
+        Ok(NtXentBatch { n, f, u, norm, pass, labels, tau: self.temperature })
     }
 
     fn reducer() -> impl Fn(Reduction) -> Reducer {
@@ -2005,7 +2074,7 @@ impl NtXentLoss {
         labels: ArrayView<'_, L, D2>,
     ) -> Result<ArrayD<T>> {
         let b = self.prepare(&embeddings, &labels)?;
-        Ok(Self::reducer()(self.reduction).output(vec![Self::loss(&b)]))
+        Ok(Self::reducer()(self.reduction).output(vec![NtXentBatch::loss(&b.rows())]))
     }
 
     /// The gradient of `grad_output · loss` with respect to `embeddings`
@@ -2022,7 +2091,8 @@ impl NtXentLoss {
     ) -> Result<Gradients<T>> {
         let b = self.prepare(&embeddings, &labels)?;
         let scales = Self::reducer()(self.reduction).scales(Self::NAME, &grad_output)?;
-        Ok(Gradients { input: narrow(embeddings.shape(), self.grad(&b, scales.at(0))), target: None })
+        let input = b.grad::<T>(&b.rows(), scales.at(0));
+        Ok(Gradients { input: ArrayD::from_shape_vec(IxDyn(embeddings.shape()), input).expect("shape and length agree"), target: None })
     }
 
     /// The loss and its gradient.
@@ -2035,8 +2105,10 @@ impl NtXentLoss {
         labels: ArrayView<'_, L, D2>,
     ) -> Result<(ArrayD<T>, Gradients<T>)> {
         let b = self.prepare(&embeddings, &labels)?;
-        let value = Self::reducer()(self.reduction).output(vec![Self::loss(&b)]);
-        Ok((value, Gradients { input: narrow(embeddings.shape(), self.grad(&b, 1.0)), target: None }))
+        let rows = b.rows();
+        let value = Self::reducer()(self.reduction).output(vec![NtXentBatch::loss(&rows)]);
+        let input = b.grad::<T>(&rows, 1.0);
+        Ok((value, Gradients { input: ArrayD::from_shape_vec(IxDyn(embeddings.shape()), input).expect("shape and length agree"), target: None }))
     }
 }
 

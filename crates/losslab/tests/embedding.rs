@@ -589,6 +589,121 @@ fn ntxent_edge_cases() {
     assert!((v64 - v32 as f64).abs() > 1e-2, "{v64} vs {v32}");
 }
 
+/// NT-Xent's value and gradient straight from the definition, in plain `f64`
+/// loops (the full similarity matrix, each positive pair's denominator summed
+/// over the row's negatives, no shift by the row maximum), for
+/// `ntxent_matches_a_plain_f64_reimplementation`. Every row's squared norm must be
+/// above the `f64` epsilon (the guard is not modelled).
+fn ntxent_reference(e: &ArrayD<f64>, labels: &[i64], tau: f64, g: f64) -> (f64, Vec<f64>) {
+    let (n, f) = (e.shape()[0], e.shape()[1]);
+    let x: Vec<f64> = e.iter().copied().collect();
+    let norm: Vec<f64> = (0..n).map(|i| x[i * f..(i + 1) * f].iter().map(|v| v * v).sum::<f64>().sqrt()).collect();
+    let u: Vec<f64> = (0..n * f).map(|k| x[k] / norm[k / f]).collect();
+    let s: Vec<f64> = (0..n * n).map(|k| (0..f).map(|c| u[k / n * f + c] * u[k % n * f + c]).sum::<f64>() / tau).collect();
+    let (mut total, mut count) = (0.0, 0.0);
+    let mut ds = vec![0.0; n * n];
+    for i in 0..n {
+        let neg: f64 = (0..n).filter(|&k| labels[k] != labels[i]).map(|k| s[i * n + k].exp()).sum();
+        for j in (0..n).filter(|&j| j != i && labels[j] == labels[i]) {
+            let d = s[i * n + j].exp() + neg;
+            total += -(s[i * n + j].exp() / d).ln();
+            count += 1.0;
+            // ∂/∂s of −s_ij + ln d
+            ds[i * n + j] += s[i * n + j].exp() / d - 1.0;
+            for k in (0..n).filter(|&k| labels[k] != labels[i]) {
+                ds[i * n + k] += s[i * n + k].exp() / d;
+            }
+        }
+    }
+    let mut grad = vec![0.0; n * f];
+    for i in 0..n {
+        let mut du = vec![0.0; f];
+        for j in 0..n {
+            let c = (ds[i * n + j] + ds[j * n + i]) / tau * g / count;
+            for k in 0..f {
+                du[k] += c * u[j * f + k];
+            }
+        }
+        let proj: f64 = (0..f).map(|k| du[k] * u[i * f + k]).sum();
+        for k in 0..f {
+            grad[i * f + k] = (du[k] - proj * u[i * f + k]) / norm[i];
+        }
+    }
+    (total / count, grad)
+}
+
+/// Labels for NT-Xent's larger batches: `i mod classes`, every 37th row a
+/// label of its own (a row without a positive).
+fn ntxent_labels(n: usize, classes: usize) -> ndarray::Array1<i64> {
+    ndarray::Array1::from_iter((0..n).map(|i| if i % 37 == 0 { 1000 + i as i64 } else { (i % classes) as i64 }))
+}
+
+/// Over several blocks of rows (N = 300): the value and the gradient equal the
+/// definition's plain `f64` loops to 1e-12, for a few labels and temperatures.
+#[test]
+fn ntxent_matches_a_plain_f64_reimplementation() {
+    let mut rng = Rng::new(43);
+    let e = rng.array(&[300, 17], -1.0, 1.0);
+    for classes in [2, 5, 40] {
+        let labels = ntxent_labels(300, classes);
+        for tau in [0.07, 0.5, 3.0] {
+            let loss = NtXentLoss::new().temperature(tau);
+            let (want, want_g) = ntxent_reference(&e, labels.as_slice().unwrap(), tau, -0.7);
+            let v = loss.forward(e.view(), labels.view()).unwrap()[[]];
+            assert!((v - want).abs() <= 1e-12 * want.abs(), "{classes} classes, τ = {tau}: {v} vs {want}");
+            let (v2, _) = loss.forward_backward(e.view(), labels.view()).unwrap();
+            assert_eq!(v2[[]].to_bits(), v.to_bits());
+            let g = loss.backward(e.view(), labels.view(), arr0(-0.7).into_dyn().view()).unwrap();
+            assert!(g.target.is_none());
+            let scale = want_g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (k, (a, b)) in g.input.iter().zip(&want_g).enumerate() {
+                assert!((a - b).abs() <= 1e-12 * scale, "{classes} classes, τ = {tau}, element {k}: {a} vs {b}");
+            }
+        }
+    }
+}
+
+/// The blocks of rows are fixed by N: the same bits on pools of 1 and 3
+/// threads, in `f32` and `f64`; a strided batch gives the contiguous one's bits.
+#[test]
+fn ntxent_bit_identical_whatever_the_thread_count() {
+    let mut rng = Rng::new(44);
+    let e = rng.array(&[300, 17], -1.0, 1.0);
+    let e32 = e.mapv(|v| v as f32);
+    let labels = ntxent_labels(300, 5);
+    let loss = NtXentLoss::new().temperature(0.2);
+    let run = |threads: usize| {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| {
+            let mut out: Vec<Vec<u64>> = Vec::new();
+            let (v, g) = loss.forward_backward(e.view(), labels.view()).unwrap();
+            out.extend([v.iter().map(|x| x.to_bits()).collect(), g.input.iter().map(|x| x.to_bits()).collect()]);
+            let g = loss.backward(e.view(), labels.view(), arr0(0.3).into_dyn().view()).unwrap();
+            out.push(g.input.iter().map(|x| x.to_bits()).collect());
+            let (v, g) = loss.forward_backward(e32.view(), labels.view()).unwrap();
+            out.extend([v.iter().map(|x| x.to_bits() as u64).collect(), g.input.iter().map(|x| x.to_bits() as u64).collect()]);
+            let v = loss.forward(e32.view(), labels.view()).unwrap();
+            out.push(v.iter().map(|x| x.to_bits() as u64).collect());
+            out
+        })
+    };
+    let one = run(1);
+    assert!(one == run(3), "3 threads");
+    // The same batch stored column-major.
+    let strided = e.t().as_standard_layout().into_owned();
+    let (v, g) = loss.forward_backward(strided.t(), labels.view()).unwrap();
+    let (v0, g0) = loss.forward_backward(e.view(), labels.view()).unwrap();
+    assert_eq!(v[[]].to_bits(), v0[[]].to_bits());
+    assert!(g.input.iter().zip(g0.input.iter()).all(|(a, b)| a.to_bits() == b.to_bits()));
+    // A NaN embedding: NaN loss and gradient; no positive pair: NaN loss, gradient 0.
+    let mut nan = e.clone();
+    nan[[150, 3]] = f64::NAN;
+    let (v, g) = loss.forward_backward(nan.view(), labels.view()).unwrap();
+    assert!(v[[]].is_nan() && g.input.iter().all(|x| x.is_nan()));
+    let unique = ndarray::Array1::from_iter(0..300i64);
+    let (v, g) = loss.forward_backward(nan.view(), unique.view()).unwrap();
+    assert!(v[[]].is_nan() && g.input.iter().all(|x| *x == 0.0));
+}
+
 #[test]
 fn ranking_softmax_masks_and_safe_mean() {
     let s = array![[1.0f64, 2.0, 3.0], [0.0, 0.0, 0.0]];
