@@ -21,8 +21,8 @@ appended when absent), and prints which losses miss which target:
   read-modify-write bandwidth measured in the same `losslab bench` process;
 - memory: losslab's peak <= (inputs + gradients) x 1.1 + 8 MB.
 
-An element-wise loss below 70% of the bandwidth is run once more on an eighth of its
-batch (`--scale` / 8: its inputs and gradients fit the last-level cache), and the table
+An element-wise loss below 70% of the bandwidth is run once more on a quarter of its
+batch (`--scale` / 4: its inputs and gradients fit the last-level cache), and the table
 below the main one names its bound with the figures: its arithmetic where the loss stays
 below 70% of the memory's bandwidth even from cache (its arithmetic and passes: what it
 computes per element is listed in `PER_ELEMENT`), else the memory side at full size (the fresh gradients' first
@@ -70,13 +70,13 @@ ELEMENTWISE = {
 # (crates/losslab-registry/src/paths.rs has the whole note): the arithmetic and passes that
 # bound it when it is slower than the memory even from cache.
 PER_ELEMENT = {
-    "torch:mse_loss": "a subtraction and a multiply (fused kernel, f32 lanes); forward and backward in two sweeps",
-    "torch:l1_loss": "a subtraction, an absolute value and a sign (fused kernel, f32 lanes); forward and backward in two sweeps",
-    "torch:smooth_l1_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes); forward and backward in two sweeps",
-    "torch:huber_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes); forward and backward in two sweeps",
+    "torch:mse_loss": "a subtraction and a multiply (fused kernel, f32 lanes)",
+    "torch:l1_loss": "a subtraction, an absolute value and a sign (fused kernel, f32 lanes)",
+    "torch:smooth_l1_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes)",
+    "torch:huber_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes)",
     "torch:binary_cross_entropy": "in f64: ln x, log1p(-x), ln(x / (1 - x)) and a division (vectorised f64 logarithms); "
                                   "a range check's pass over both inputs first",
-    "torch:binary_cross_entropy_with_logits": "an exp, a log1p and a division (the sigmoid), f32 lanes; forward and backward in two sweeps",
+    "torch:binary_cross_entropy_with_logits": "an exp, a log1p and a division (the sigmoid), f32 lanes",
     "torch:poisson_nll_loss": "an exp, f32 lanes",
     "torch:gaussian_nll_loss": "a ln of the variance and a division by it; three operands read, three gradients written",
     "torch:margin_ranking_loss": "compares and selects; three operands read, three gradients written",
@@ -385,9 +385,10 @@ def one(a, loss, tmp):
         return row
     row["reference"] = json.loads(q.stdout.strip().splitlines()[-1])
     if loss in ELEMENTWISE and ll["bandwidth_fraction"] < 0.70:
-        # The same loss on an eighth of the batch: inputs and gradients in the last-level cache.
+        # The same loss on a quarter of the batch: inputs and gradients in the last-level cache
+        # (large enough that the call's fixed costs are a small share).
         small = [a.losslab, "bench", loss, "--json", "--reps", str(max(a.reps, 10)), "--warmup", str(max(a.warmup, 2)),
-                 "--threads", str(a.threads), "--mem-mib", str(a.mem_mib), "--scale", str(a.scale / 8)]
+                 "--threads", str(a.threads), "--mem-mib", str(a.mem_mib), "--scale", str(a.scale / 4)]
         c = subprocess.run(small, capture_output=True, text=True, env=env)
         if c.returncode == 0:
             cj = json.loads(c.stdout)
@@ -474,10 +475,11 @@ def table(rows, meta):
     if bounds:
         lines += [
             "",
-            "What bounds each element-wise loss below 70% of the bandwidth: the same loss on an eighth of the batch "
-            "(inputs and gradients in the last-level cache), its bytes per second over the read-modify-write bandwidth. "
-            "Below 70% even there, its computation bounds it: the arithmetic and the passes it makes per element (listed, "
-            "on its path for float32 on AVX-512); above, the memory side at full size.",
+            "What bounds each element-wise loss below 70% of the bandwidth: the same loss on a quarter of the batch "
+            "(inputs and gradients in the last-level cache), its bytes per second over the read-modify-write bandwidth "
+            "its own process measured. Below 70% even there, its computation bounds it: the arithmetic it does per element "
+            "(listed, on its path for float32 on AVX-512) and the call's own costs (its fresh output buffers, the threads' "
+            "start); above, the memory side at full size.",
             "",
             "| loss | full size | from cache | bound | figures |",
             "| --- | ---: | ---: | --- | --- |",

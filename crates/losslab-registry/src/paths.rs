@@ -73,7 +73,7 @@ pub fn paths() -> &'static [LossPath] {
     PATHS
 }
 
-const FUSED_EW: &str = "same-shape contiguous operands (broadcast operands take the general path); forward and backward are two sweeps through the registry";
+const FUSED_EW: &str = "same-shape contiguous operands (broadcast operands take the general path); without an upstream gradient the value and both gradients in one sweep (the registry's forward_backward), with one the forward then the backward (two sweeps)";
 const POINTWISE: &str = "widened to f64 (machinery Pointwise), single-threaded scalar loop; the gradient in a separate pass";
 const MEAN_ROWS_F64: &str = "the machinery's per-row sweep for a per-sample mean (eval_mean_rows_op) when y_true and y_pred have one shape and are contiguous: per row the element-wise sweep's loop over its C elements, the value and both gradients in one pass, summed and divided by C, rows in parallel in the tensors' own type; float32 on AVX-512 in 8 f64 lanes by the scalar formulas' operations (compares, selects, products, quotients; no fused multiply-add: the same bits per element), float64 or other CPUs by the portable loop compiled for AVX2 / the baseline; broadcast or strided operands take the general path (widened to f64)";
 const MEAN_ROWS_OP: &str = "the machinery's per-row sweep for a per-sample mean (eval_mean_rows_op) when y_true and y_pred have one shape and are contiguous: per row the element-wise sweep's loop over its C elements, the value and both gradients in one pass (gradients written into unzeroed, pre-faulted buffers), summed and divided by C, rows in parallel in the tensors' own type; float32 on AVX-512 in 16 f32 lanes (ln, log1p by getexp/getmant and a fitted series, within 2.5 ulp; each term computed where it does not cancel, so within a few ulp of the f64 truth of the f32 operands), float64 or other CPUs in f64 by the general path's formulas (the portable loop compiled for AVX2 / the baseline); broadcast or strided operands take the general path (widened to f64)";
@@ -142,7 +142,7 @@ static PATHS: &[LossPath] = &[
     LossPath {
         loss: "torch:binary_cross_entropy_with_logits",
         kind: PathKind::FusedElementwise,
-        note: "without weight or pos_weight, same-shape contiguous operands; forward and backward are two sweeps through the registry",
+        note: "without weight or pos_weight, same-shape contiguous operands; without an upstream gradient the value and both gradients in one sweep (the registry's forward_backward), with one the forward then the backward (two sweeps)",
     },
     sweep_when("torch:kl_div", "the machinery's element-wise sweep (eval_pointwise) when input and target have one shape and are contiguous: value and both gradients in one parallel pass in the tensors' own type; broadcast or strided operands take the general path (widened to f64)"),
     sweep_when("torch:poisson_nll_loss", "the machinery's element-wise sweep on same-shape contiguous operands: value and gradients in one parallel pass over the tensors' own type; with log_input and without full (PyTorch's defaults) the op eval_pointwise_op runs, float32 on AVX-512 in 16 f32 lanes (exp within 1 ulp, as PyTorch's float32 kernel computes exp(x) - y x), float64 or other CPUs in f64 with an exp that vectorises; the other options each element by the scalar f64 formula (eval_pointwise); broadcast or strided operands are widened to f64"),
@@ -162,7 +162,7 @@ static PATHS: &[LossPath] = &[
     LossPath {
         loss: "torchvision:sigmoid_focal_loss",
         kind: PathKind::FusedElementwise,
-        note: "same-shape contiguous operands; forward and backward are two sweeps through the registry",
+        note: "same-shape contiguous operands; without an upstream gradient the value and both gradients in one sweep (the registry's forward_backward), with one the forward then the backward (two sweeps)",
     },
     sweep_when("torchvision:generalized_box_iou_loss", BOXES),
     sweep_when("torchvision:distance_box_iou_loss", BOXES),
