@@ -1578,7 +1578,7 @@ impl ElemOp for PerceptronOp {
     #[inline(always)]
     unsafe fn eval_pd(self, x: __m512d, t: __m512d) -> (__m512d, __m512d, __m512d) {
         let (zero, one) = (_mm512_setzero_pd(), _mm512_set1_pd(1.0));
-        let neg = |v: __m512d| _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN)));
+        use crate::machinery::kernels::elementwise::x86::neg_pd as neg;
         let z = _mm512_mul_pd(neg(x), t);
         // max(0, z) returns z where z is NaN (as relu).
         let l = _mm512_max_pd(zero, z);

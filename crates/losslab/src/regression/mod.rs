@@ -51,11 +51,7 @@ fn sign0(d: f64) -> f64 {
 mod simd {
     pub(super) use std::arch::x86_64::*;
 
-    /// `−v`, exactly (the sign bit flipped).
-    #[inline(always)]
-    pub(super) unsafe fn neg(v: __m512d) -> __m512d {
-        _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN)))
-    }
+    pub(super) use crate::machinery::kernels::elementwise::x86::neg_pd as neg;
 
     /// [`super::sign0`]: 1, −1, 0 (of either sign, as `pos − neg`), 0 for NaN.
     #[inline(always)]

@@ -354,7 +354,7 @@ impl ElemOp for KerasMapeOp {
     unsafe fn eval_pd(self, t: __m512d, p: __m512d) -> (__m512d, __m512d, __m512d) {
         let (zero, one, hundred) = (_mm512_setzero_pd(), _mm512_set1_pd(1.0), _mm512_set1_pd(100.0));
         let eps = _mm512_set1_pd(KERAS_EPSILON);
-        let neg = |v: __m512d| _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN)));
+        use crate::machinery::kernels::elementwise::x86::neg_pd as neg;
         // ±1 as abs_grad: +1 where x ≥ 0, −1 otherwise (NaN included)
         let sign = |x: __m512d| _mm512_mask_blend_pd(_mm512_cmp_pd_mask::<_CMP_GE_OQ>(x, zero), neg(one), one);
         let at = _mm512_abs_pd(t);

@@ -564,7 +564,7 @@ impl<const G: u8> ElemOp for SigmoidFocal<G> {
     #[inline(always)]
     unsafe fn eval_pd(self, x: __m512d, y: __m512d) -> (__m512d, __m512d, __m512d) {
         let (zero, one) = (_mm512_setzero_pd(), _mm512_set1_pd(1.0));
-        let neg_x = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(i64::MIN)));
+        let neg_x = x86::neg_pd(x);
         let below = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(x, zero);
         let ax = _mm512_mask_blend_pd(below, x, neg_x);
         let e = x86::exp_nonpos_pd(_mm512_sub_pd(zero, ax));
@@ -611,6 +611,12 @@ impl<const G: u8> ElemOp for SigmoidFocal<G> {
 pub(crate) mod x86 {
     use super::{mode, ElemOp, Job, Lanes, CHUNK, NT_MIN};
     use std::arch::x86_64::*;
+
+    /// `−v`, exactly (the sign bit flipped; `−0` for `0`).
+    #[inline(always)]
+    pub(crate) unsafe fn neg_pd(v: __m512d) -> __m512d {
+        _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), _mm512_set1_epi64(i64::MIN)))
+    }
 
     /// The low and high 8 lanes of `v`, widened to `f64` (exact).
     #[inline(always)]
