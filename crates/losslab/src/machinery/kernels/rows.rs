@@ -94,7 +94,7 @@ pub(crate) unsafe fn run<T: Float, F: Fn(usize) -> f64 + Sync>(rows: usize, work
 
 /// The fixed tree over the lanes.
 #[inline(always)]
-fn tree(mut acc: [f64; LANES]) -> f64 {
+pub(crate) fn tree(mut acc: [f64; LANES]) -> f64 {
     let mut w = LANES;
     while w > 1 {
         w /= 2;
