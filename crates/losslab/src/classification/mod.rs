@@ -14,9 +14,11 @@ use crate::machinery::broadcast::Broadcast;
 use crate::machinery::methods::{free_fn, loss_methods, setters};
 use crate::machinery::error::{check_option, same_shape, shape_err, unravel, LossError, Result};
 use crate::machinery::float::{narrow, widen, ClassIndex, Float};
-use crate::machinery::kernels::elementwise::BceLogits;
+use crate::machinery::kernels::elementwise::{BceLogits, ElemOp, Lanes as SweepLanes};
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
 use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip};
-use crate::machinery::lanes::{eval_pointwise, eval_rows, resolve_axis, softmax_row, Eval, Pairing, RowGrads, Upstream};
+use crate::machinery::lanes::{eval_pointwise, eval_pointwise_op, eval_rows, resolve_axis, softmax_row, Eval, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, sigmoid_f64};
 use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
@@ -940,7 +942,7 @@ impl BinaryCrossEntropy {
         let (x, y) = (("input", &input), ("target", &target));
         match w.as_deref() {
             // Two loops, so that the one without weights has no index to bound-check.
-            None => eval_pointwise(Self::NAME, Pairing::Same, x, y, self.reduction, up, true, |_, x, y| Self::value(x, y), |_, x, y| {
+            None => eval_pointwise_op(Self::NAME, Pairing::Same, x, y, self.reduction, up, true, BceOp, |_, x, y| Self::value(x, y), |_, x, y| {
                 Self::derivatives(x, y)
             }),
             Some(w) => eval_pointwise(
@@ -961,6 +963,50 @@ impl BinaryCrossEntropy {
     }
 
     loss_methods!(torch: eval, (input: float, target: float), "`input` w.r.t. `input`, `target` w.r.t. `target`");
+}
+
+/// The element-wise sweep's op of [`BinaryCrossEntropy`] without weights: the
+/// general path's formulas in `f64` (the same bits), and for `f32` inputs on
+/// AVX-512 16 `f32` lanes computing as PyTorch's `float32` kernel does,
+/// `(y − 1)·max(log1p(−x), −100) − y·max(ln x, −100)` and
+/// `(x − y) / max((1 − x) x, 1e-12)`, with the crate's `f32` `ln` and `log1p`
+/// (within 2.5 ulp). The target's gradient `−logit(x) = −ln(x / (1 − x))` is
+/// formed without its cancellation near `x = ½`: `−2 atanh(2x − 1)` on
+/// `[⅓, ⅔]` (`2x − 1` exact; `log1p`'s own series), `ln(1 − x) − ln x` of
+/// the value's logarithms outside (at least `ln 2` apart). Inputs are in
+/// `[0, 1]` (checked before the sweep). In `f64` lanes it ran only 12 % faster than the
+/// portable loop (three `f64` logarithms and two divisions per element).
+#[derive(Clone, Copy)]
+struct BceOp;
+
+impl ElemOp for BceOp {
+    #[inline(always)]
+    fn eval(self, x: f64, y: f64) -> (f64, f64, f64) {
+        let (dx, dy) = BinaryCrossEntropy::derivatives(x, y);
+        (BinaryCrossEntropy::value(x, y), dx, dy)
+    }
+
+    const LANES512: SweepLanes = SweepLanes::F32;
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn eval_ps(self, x: __m512, y: __m512) -> (__m512, __m512, __m512) {
+        use crate::machinery::kernels::elementwise::x86::{ln_ps, log1p_ps, two_atanh_ps};
+        let (zero, one) = (_mm512_setzero_ps(), _mm512_set1_ps(1.0));
+        let floor = _mm512_set1_ps(-100.0);
+        let ln_x = ln_ps(x);
+        let ln_1mx = log1p_ps(_mm512_sub_ps(zero, x));
+        let (a, b) = (_mm512_max_ps(ln_1mx, floor), _mm512_max_ps(ln_x, floor));
+        // (y − 1)·a − y·b: both terms ≥ 0.
+        let value = _mm512_fmsub_ps(_mm512_sub_ps(y, one), a, _mm512_mul_ps(y, b));
+        let den = _mm512_max_ps(_mm512_mul_ps(_mm512_sub_ps(one, x), x), _mm512_set1_ps(1e-12));
+        let dx = _mm512_div_ps(_mm512_sub_ps(x, y), den);
+        // logit(x): 2 atanh(2x − 1) on [⅓, ⅔] (2x − 1 exact), ln x − ln(1 − x) outside (no cancellation: |logit| ≥ ln 2).
+        let mid = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_set1_ps(1.0 / 3.0)) & _mm512_cmp_ps_mask::<_CMP_LE_OQ>(x, _mm512_set1_ps(2.0 / 3.0));
+        let near = two_atanh_ps(_mm512_maskz_mov_ps(mid, _mm512_sub_ps(_mm512_add_ps(x, x), one)));
+        let logit = _mm512_mask_mov_ps(_mm512_sub_ps(ln_x, ln_1mx), mid, near);
+        (value, dx, _mm512_sub_ps(zero, logit))
+    }
 }
 
 /// Binary cross entropy on logits, `torch.nn.functional.binary_cross_entropy_with_logits`:
