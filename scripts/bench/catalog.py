@@ -74,8 +74,8 @@ PER_ELEMENT = {
     "torch:l1_loss": "a subtraction, an absolute value and a sign (fused kernel, f32 lanes)",
     "torch:smooth_l1_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes)",
     "torch:huber_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes)",
-    "torch:binary_cross_entropy": "in f64: ln x, log1p(-x), ln(x / (1 - x)) and a division (vectorised f64 logarithms); "
-                                  "a range check's pass over both inputs first",
+    "torch:binary_cross_entropy": "ln x, log1p(-x) (each a ln and a log1p series), an atanh series and two divisions, "
+                                  "f32 lanes; a range check's pass over both inputs first",
     "torch:binary_cross_entropy_with_logits": "an exp, a log1p and a division (the sigmoid), f32 lanes",
     "torch:poisson_nll_loss": "an exp, f32 lanes",
     "torch:gaussian_nll_loss": "a ln of the variance and a division by it; three operands read, three gradients written",

@@ -138,7 +138,7 @@ static PATHS: &[LossPath] = &[
         note: "tiles of tokens (a bounded tile of logits, never all of them): gemm's matrix products, and per token one row pass on the fused cross entropy's block operations computing the loss and the logits' gradient together; the gradients' products follow in the same call",
     },
     rows("torch:nll_loss", "the machinery's per-row sweep on (N, C) or (C,) input in standard layout with contiguous, valid class-index targets (weights and ignore_index included): each row's loss and gradient in one parallel pass in the input's own type; (N, C, d1, ...) or strided input takes the general path"),
-    sweep("torch:binary_cross_entropy"),
+    sweep_when("torch:binary_cross_entropy", "the machinery's element-wise sweep (eval_pointwise_op) on same-shape contiguous operands in [0, 1] (a range check's pass over both first): value and both gradients in one parallel pass over the tensors' own type; float32 on AVX-512 in 16 f32 lanes computing as PyTorch's float32 kernel (ln and log1p within 2.5 ulp, the target's gradient -logit(x) as -2 atanh(2x - 1) on [1/3, 2/3], so that it does not cancel near 1/2), float64 or other CPUs each element by the general path's f64 formula (the same bits); a weight, broadcast or strided operands take the general path (widened to f64)"),
     LossPath {
         loss: "torch:binary_cross_entropy_with_logits",
         kind: PathKind::FusedElementwise,

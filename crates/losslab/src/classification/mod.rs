@@ -18,7 +18,7 @@ use crate::machinery::kernels::elementwise::{BceLogits, ElemOp, Lanes as SweepLa
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip};
-use crate::machinery::lanes::{eval_pointwise, eval_pointwise_op, eval_rows, resolve_axis, softmax_row, Eval, Pairing, RowGrads, Upstream};
+use crate::machinery::lanes::{eval_pointwise, eval_pointwise_op, eval_rows, eval_rows_into, resolve_axis, softmax_row, Eval, Pairing, RowGrads, Upstream};
 use crate::math::{log_sigmoid_f64, log_softmax_backward, log_softmax_lane, sigmoid_f64};
 use crate::machinery::pointwise::{broadcast_weight, Fused, Pointwise};
 use crate::machinery::reduction::{ones_like_output, Gradients, Reducer, Reduction, Scales};
@@ -740,15 +740,22 @@ impl NllLoss {
             mean_denominator: if weight.is_some() { den.total() } else { count as f64 },
             batch: if shape.len() > 1 { rows as f64 } else { 1.0 },
         };
-        Ok(Some(eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+        // Each row writes its whole gradient row (zeros, then the target's
+        // element): the zeros are written in parallel, in the pass, rather
+        // than by the allocator on one thread before it.
+        Ok(Some(eval_rows_into(Self::NAME, &reducer, shape, (rows, c), up, false, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let l = labels[r].index();
+            let g = g.map(|g| {
+                g.gx.fill(T::zero());
+                (g.gx, g.up)
+            });
             if l == ignore {
                 return 0.0;
             }
             let y = l as usize;
             let wy = weight.map_or(1.0, |w| w[y]);
-            if let Some(g) = g {
-                g.gx[y] = T::from_wide(-g.up * wy);
+            if let Some((gx, up)) = g {
+                gx[y] = T::from_wide(-up * wy);
             }
             -(x[r * c + y].to_wide() * wy)
         })?))
