@@ -1244,8 +1244,11 @@ impl KerasCategoricalGeneralizedCrossEntropy {
         let (value, grads) = eval_rows_into(Self::NAME, &reducer, shape, (rows, c), &up, false, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let x = &xs[r * c..(r + 1) * c];
             let y = labs[r].expect("no ignored class");
-            let zero = inlined(#[inline(always)] |v: f64| v * 0.0);
-            let p = x[y].to_wide() + (lane_sum(&x[..y], zero) + lane_sum(&x[y + 1..], zero));
+            // The others' `x · 0` sum to +0 (the lanes start at +0), or NaN
+            // where one is not finite: a test that vectorises in place of the sum.
+            let finite = inlined(#[inline(always)] |v: &[T]| v.iter().fold(true, |ok, &e| ok & (e.to_wide() * 0.0 == 0.0)));
+            let zeros = if finite(&x[..y]) & finite(&x[y + 1..]) { 0.0 } else { f64::NAN };
+            let p = x[y].to_wide() + zeros;
             let pq = p.powf(q);
             let v = (1.0 - pq) / q;
             if let Some(g) = g {
