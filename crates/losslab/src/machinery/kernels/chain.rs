@@ -338,6 +338,21 @@ fn sized<V: Copy>(v: &mut Vec<V>, n: usize, fill: V) -> &mut [V] {
     v
 }
 
+/// One sequence as both recursions read it: the input and its columns, the
+/// form, the lattice, its emissions and row statistics ([`emissions`]), and
+/// where and by what factor its gradient rows go.
+#[derive(Clone, Copy)]
+struct Seq<'a, T> {
+    x: &'a [T],
+    c: usize,
+    form: Form,
+    lat: &'a Lattice,
+    emit: &'a [f64],
+    stats: &'a [(f64, f64)],
+    grad: SyncPtr<T>,
+    scale: &'a dyn Fn(f64) -> RowScale,
+}
+
 /// [`sequence`] with the thread's buffers.
 ///
 /// # Safety
@@ -350,12 +365,13 @@ unsafe fn sequence_in<T: Float>(sc: &mut Scratch, x: &[T], c: usize, form: Form,
     let emit = sized(&mut sc.emit, nf * m, 0.0);
     emissions(x, c, form, lat, stats, emit)?;
     let (stats, emit) = (&sc.stats[..], &sc.emit[..]);
+    let seq = Seq { x, c, form, lat, emit, stats, grad, scale };
     // SAFETY: the caller's contract.
-    if let Some(v) = unsafe { scaled(x, c, form, lat, emit, stats, (&mut sc.probs, &mut sc.alpha), grad, scale) } {
+    if let Some(v) = unsafe { scaled(seq, (&mut sc.probs, &mut sc.alpha)) } {
         return Some(v);
     }
     // SAFETY: the caller's contract.
-    Some(unsafe { logs(x, c, form, lat, emit, stats, &mut sc.alpha, grad, scale) })
+    Some(unsafe { logs(seq, &mut sc.alpha) })
 }
 
 /// Sequence `lat` on the log path, from its emissions `emit` and row
@@ -365,18 +381,8 @@ unsafe fn sequence_in<T: Float>(sc: &mut Scratch, x: &[T], c: usize, form: Form,
 /// # Safety
 /// As [`sequence`].
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn logs<T: Float>(
-    x: &[T],
-    c: usize,
-    form: Form,
-    lat: &Lattice,
-    emit: &[f64],
-    stats: &[(f64, f64)],
-    alpha_buf: &mut Vec<f64>,
-    grad: SyncPtr<T>,
-    scale: &dyn Fn(f64) -> RowScale,
-) -> f64 {
+unsafe fn logs<T: Float>(seq: Seq<'_, T>, alpha_buf: &mut Vec<f64>) -> f64 {
+    let Seq { x, c, form, lat, emit, stats, grad, scale } = seq;
     let m = lat.class.len();
     let nf = lat.frames.len();
     if grad.is_null() {
@@ -603,18 +609,8 @@ fn scaled_backward_step(ext: &[f64], nu: &[f64], su: &[f64], out: &mut [f64]) ->
 /// # Safety
 /// As [`sequence`].
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn scaled<T: Float>(
-    x: &[T],
-    c: usize,
-    form: Form,
-    lat: &Lattice,
-    emit: &[f64],
-    stats: &[(f64, f64)],
-    (probs_buf, alpha_buf): (&mut Vec<f64>, &mut Vec<f64>),
-    grad: SyncPtr<T>,
-    scale: &dyn Fn(f64) -> RowScale,
-) -> Option<f64> {
+unsafe fn scaled<T: Float>(seq: Seq<'_, T>, (probs_buf, alpha_buf): (&mut Vec<f64>, &mut Vec<f64>)) -> Option<f64> {
+    let Seq { x, c, form, lat, emit, stats, grad, scale } = seq;
     let m = lat.class.len();
     let nf = lat.frames.len();
     if lat.init_value.is_some() || m == 0 {
@@ -861,7 +857,7 @@ mod tests {
 
 #[cfg(test)]
 mod scaled_tests {
-    use super::{emissions, logs, scaled, Form, Lattice, RowScale, NEG_INF};
+    use super::{emissions, logs, scaled, Form, Lattice, RowScale, Seq, NEG_INF};
     use crate::machinery::kernels::par::SyncPtr;
 
     /// PyTorch's chain over `labels` (a never-emitting start state, then
@@ -926,10 +922,11 @@ mod scaled_tests {
         let mut g_l = vec![0.0; x.len()];
         // SAFETY: the gradients hold the input's elements; one sequence, one thread.
         unsafe {
-            let s_fwd = scaled(x, c, form, lat, &emit, &stats, (&mut probs, &mut alpha), SyncPtr::null(), &scale);
-            let s_fb = scaled(x, c, form, lat, &emit, &stats, (&mut probs, &mut alpha), SyncPtr(g_s.as_mut_ptr()), &scale);
-            let l_fwd = logs(x, c, form, lat, &emit, &stats, &mut alpha, SyncPtr::null(), &scale);
-            let l_fb = logs(x, c, form, lat, &emit, &stats, &mut alpha, SyncPtr(g_l.as_mut_ptr()), &scale);
+            let seq = |grad| Seq { x, c, form, lat, emit: &emit, stats: &stats, grad, scale: &scale };
+            let s_fwd = scaled(seq(SyncPtr::null()), (&mut probs, &mut alpha));
+            let s_fb = scaled(seq(SyncPtr(g_s.as_mut_ptr())), (&mut probs, &mut alpha));
+            let l_fwd = logs(seq(SyncPtr::null()), &mut alpha);
+            let l_fb = logs(seq(SyncPtr(g_l.as_mut_ptr())), &mut alpha);
             assert_eq!(s_fwd.is_some(), s_fb.is_some());
             (s_fwd.zip(s_fb).map(|(a, b)| (a, b, g_s)), (l_fwd, l_fb, g_l))
         }
