@@ -52,7 +52,7 @@
 
 use super::elementwise::{self, exp_nonpos};
 use super::par::{self, SyncPtr};
-use super::rows::{lane_sum, tree, LANES};
+use super::rows::{lane_sum, lane_sum_zip, tree, LANES};
 use super::softmax_ce::ln_ge1;
 use crate::machinery::float::Float;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -353,6 +353,19 @@ struct Seq<'a, T> {
     scale: &'a dyn Fn(f64) -> RowScale,
 }
 
+impl<T: Float> Seq<'_, T> {
+    /// NaN on every element of the sequence's frame rows of the gradient.
+    ///
+    /// # Safety
+    /// As [`sequence`]: the rows are in the buffer and this sequence's alone.
+    unsafe fn nan_rows(&self) {
+        for &o in &self.lat.frames {
+            // SAFETY: the caller's contract.
+            unsafe { std::slice::from_raw_parts_mut(self.grad.add(o), self.c) }.fill(T::nan());
+        }
+    }
+}
+
 /// [`sequence`] with the thread's buffers.
 ///
 /// # Safety
@@ -398,10 +411,8 @@ unsafe fn logs<T: Float>(seq: Seq<'_, T>, alpha_buf: &mut Vec<f64>) -> f64 {
     let g = match scale(log_l) {
         RowScale::Zero => return value,
         RowScale::Nan => {
-            for &o in &lat.frames {
-                // SAFETY: the row is in the buffer and this sequence's alone.
-                unsafe { std::slice::from_raw_parts_mut(grad.add(o), c) }.fill(T::nan());
-            }
+            // SAFETY: the caller's contract.
+            unsafe { seq.nan_rows() };
             return value;
         }
         RowScale::By(g) => g,
@@ -656,8 +667,7 @@ unsafe fn scaled<T: Float>(seq: Seq<'_, T>, (probs_buf, alpha_buf): (&mut Vec<f6
         any_flushed |= flushed;
         std::mem::swap(&mut cur, &mut nxt);
     }
-    let mut ends = vec![0.0; mp];
-    let (end, _, _) = scaled_products(&cur[2..], &fin, &mut ends);
+    let end = lane_sum_zip(&cur[2..], &fin, |a, f| a * f);
     if !(end > 0.0) {
         return None;
     }
@@ -690,17 +700,14 @@ unsafe fn scaled<T: Float>(seq: Seq<'_, T>, (probs_buf, alpha_buf): (&mut Vec<f6
     };
     let mask: Vec<f64> = (0..mp).map(|s| if lat.credit.get(s) == Some(&major) { 1.0 } else { 0.0 }).collect();
     let rest: Vec<(usize, usize)> = lat.credit.iter().enumerate().filter(|&(_, &k)| k != major && k < c).map(|(s, &k)| (s, k)).collect();
-    let mut unused = vec![0.0; mp];
     // The rows are written as the backward pass goes; where the lost share
     // ends above the bound, the caller's log path rewrites them. With a zero
     // factor no row is written, but the pass still bounds the value's loss.
     let g = match if grad.is_null() { RowScale::Zero } else { scale(log_l) } {
         RowScale::Zero => None,
         RowScale::Nan => {
-            for &o in &lat.frames {
-                // SAFETY: the row is in the buffer and this sequence's alone.
-                unsafe { std::slice::from_raw_parts_mut(grad.add(o), c) }.fill(T::nan());
-            }
+            // SAFETY: the caller's contract.
+            unsafe { seq.nan_rows() };
             return Some(log_l);
         }
         RowScale::By(g) => Some(g),
@@ -715,7 +722,7 @@ unsafe fn scaled<T: Float>(seq: Seq<'_, T>, (probs_buf, alpha_buf): (&mut Vec<f6
         scale_by(&mut gam, inv);
         if let Some(g) = g {
             post.fill(0.0);
-            post[major] = scaled_products(&gam, &mask, &mut unused).0;
+            post[major] = lane_sum_zip(&gam, &mask, |v, k| v * k);
             for &(s, k) in &rest {
                 post[k] += gam[s];
             }
