@@ -19,15 +19,19 @@
 use losslab::{BinaryCrossEntropyWithLogits, Float, Gradients, HuberLoss, L1Loss, MseLoss, Reduction, SigmoidFocalLoss, SmoothL1Loss};
 use ndarray::{s, Array1, ArrayD, ArrayView1, ArrayViewD, ArrayViewMut1};
 
-/// Values within `[-8, 8)` and some exact ties, zeros and large logits.
-fn data<T: Float>(n: usize, seed: u64) -> (Array1<T>, Array1<T>) {
-    let mut st = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
+/// A xorshift generator from state `st` (odd): numbers in `[0, 1)`.
+fn xorshift(mut st: u64) -> impl FnMut() -> f64 {
+    move || {
         st ^= st << 13;
         st ^= st >> 7;
         st ^= st << 17;
         (st >> 11) as f64 / (1u64 << 53) as f64
-    };
+    }
+}
+
+/// Values within `[-8, 8)` and some exact ties, zeros and large logits.
+fn data<T: Float>(n: usize, seed: u64) -> (Array1<T>, Array1<T>) {
+    let mut next = xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut x = Array1::from_shape_fn(n, |_| T::from_wide(next() * 16.0 - 8.0));
     let y = Array1::from_shape_fn(n, |_| T::from_wide(next()));
     for i in (0..n).step_by(97) {
@@ -334,13 +338,7 @@ fn soft_margin_and_poisson_lanes_agree_with_the_general_path() {
 fn bce_lanes_agree_with_the_general_path() {
     use losslab::BinaryCrossEntropy;
     let n = 20_011;
-    let mut st = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        st ^= st << 13;
-        st ^= st >> 7;
-        st ^= st << 17;
-        (st >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut next = xorshift(0x2545_f491_4f6c_dd1d);
     let third = 1.0f32 / 3.0;
     let edges = [
         0.0,
