@@ -2634,6 +2634,52 @@ const CIRCLE_LANES: usize = crate::machinery::kernels::elementwise::LANES;
 /// whole groups of lanes and `j` minus the last group's start in the tail: a
 /// loop LLVM vectorises across the lanes.
 #[inline(always)]
+/// `W ← W + Wᵀ` for a row-major `n × n` matrix, in place: each pair of
+/// mirrored entries summed once (`w_ij + w_ji`, the same bits at both), in
+/// square tiles, the mirrored tile read and written by rows through a local
+/// copy (a column walk strides by whole pages), the tile rows in parallel
+/// (tile row `i` holds the pairs of its tiles `(i, j ≥ i)`: no two tasks touch
+/// one entry).
+fn symmetrize<T: Float>(w: &mut [T], n: usize) {
+    const B: usize = 32;
+    assert_eq!(w.len(), n * n, "an n × n matrix");
+    let p = SyncPtr(w.as_mut_ptr());
+    par::for_each(n.div_ceil(B), n * n, |bi| {
+        let (i0, i1) = (bi * B, ((bi + 1) * B).min(n));
+        let mut t = [[0.0f64; B]; B];
+        for j0 in (i0..n).step_by(B) {
+            let j1 = (j0 + B).min(n);
+            // SAFETY: the tiles (bi, j0 / B) and its mirror are this task's
+            // alone (j0 ≥ i0), and lie within n × n.
+            unsafe {
+                // The mirrored tile, by rows: t[j][i] = w_(j0 + j, i0 + i).
+                for (j, tj) in t.iter_mut().enumerate().take(j1 - j0) {
+                    for (i, v) in tj.iter_mut().enumerate().take(i1 - i0) {
+                        *v = (*p.add((j0 + j) * n + i0 + i)).to_wide();
+                    }
+                }
+                for i in i0..i1 {
+                    // On the diagonal tile only the pairs j ≥ i (the rest are their mirrors).
+                    for j in j0.max(i)..j1 {
+                        let a = p.add(i * n + j);
+                        let v = T::from_wide((*a).to_wide() + t[j - j0][i - i0]);
+                        *a = v;
+                        t[j - j0][i - i0] = v.to_wide();
+                    }
+                }
+                // Back by rows; on the diagonal tile, only the mirrors j > i.
+                for (j, tj) in t.iter().enumerate().take(j1 - j0) {
+                    for (i, &v) in tj.iter().enumerate().take(i1 - i0) {
+                        if j0 != i0 || j0 + j > i0 + i {
+                            *p.add((j0 + j) * n + i0 + i) = T::from_wide(v);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
 fn circle_lanes(n: usize, mut f: impl FnMut(usize, usize)) {
     let body = n / CIRCLE_LANES * CIRCLE_LANES;
     let mut j = 0;
@@ -3192,8 +3238,9 @@ impl KerasCircle {
     /// The similarity matrix `S = Q Rᵀ` by one matrix product in the
     /// embeddings' type, each query's loss from its row in parallel (row blocks
     /// fixed by `n`), the row overwritten by its gradient `W = ∂L/∂S`, then
-    /// `∂L/∂Q = W R` and `∂L/∂R = Wᵀ Q` by two more products (their sum for the
-    /// self form): O(n m f) in `gemm`, O(n m) memory.
+    /// `∂L/∂Q = W R` and `∂L/∂R = Wᵀ Q` by two more products (for the self
+    /// form their sum, `(W + Wᵀ) Q`, by one: [`symmetrize`]): O(n m f) in
+    /// `gemm`, O(n m) memory.
     #[allow(clippy::type_complexity)]
     fn eval<T: Float, L: ClassIndex>(
         &self,
@@ -3232,9 +3279,15 @@ impl KerasCircle {
             // SAFETY: W (= s) is n × m, gq n × f, gr m × f, all row-major; the self
             // form accumulates Wᵀ Q into gq (m = n).
             unsafe {
-                matmul(n, f, m, gq.as_mut_ptr(), 1, f as isize, false, s.as_ptr(), 1, m as isize, r.as_ptr(), 1, f as isize);
-                let (dst, acc) = if b.r.is_some() { (gr.as_mut_ptr(), false) } else { (gq.as_mut_ptr(), true) };
-                matmul(m, f, n, dst, 1, f as isize, acc, s.as_ptr(), m as isize, 1, q.as_ptr(), 1, f as isize);
+                if b.r.is_some() {
+                    matmul(n, f, m, gq.as_mut_ptr(), 1, f as isize, false, s.as_ptr(), 1, m as isize, r.as_ptr(), 1, f as isize);
+                    matmul(m, f, n, gr.as_mut_ptr(), 1, f as isize, false, s.as_ptr(), m as isize, 1, q.as_ptr(), 1, f as isize);
+                } else {
+                    // The self form: W Q + Wᵀ Q = (W + Wᵀ) Q, one product
+                    // (W made symmetric in place) in place of two.
+                    symmetrize(&mut s, n);
+                    matmul(n, f, n, gq.as_mut_ptr(), 1, f as isize, false, s.as_ptr(), 1, n as isize, q.as_ptr(), 1, f as isize);
+                }
             }
             let array = |shape: [usize; 2], v: Vec<T>| ArrayD::from_shape_vec(IxDyn(&shape), v).expect("shape and length agree");
             let target = b.r.is_some().then(|| array([m, f], gr));
@@ -3390,6 +3443,28 @@ mod tests {
         fn next(&mut self) -> f64 {
             self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// The circle loss's self form sums `W + Wᵀ` in place in tiles: the same
+    /// bits as the plain sum, for sizes that do and do not fill the tiles,
+    /// in `f32` and `f64`.
+    #[test]
+    fn symmetrize_is_w_plus_its_transpose() {
+        let mut rng = Lcg(7);
+        for n in [1usize, 2, 31, 32, 33, 64, 70, 129] {
+            let w: Vec<f64> = (0..n * n).map(|_| rng.next() * 2.0 - 1.0).collect();
+            let mut got = w.clone();
+            symmetrize(&mut got, n);
+            let w32: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+            let mut got32 = w32.clone();
+            symmetrize(&mut got32, n);
+            for i in 0..n {
+                for j in 0..n {
+                    assert_eq!(got[i * n + j].to_bits(), (w[i * n + j] + w[j * n + i]).to_bits(), "f64 n={n} ({i}, {j})");
+                    assert_eq!(got32[i * n + j].to_bits(), (w32[i * n + j] + w32[j * n + i]).to_bits(), "f32 n={n} ({i}, {j})");
+                }
+            }
         }
     }
 

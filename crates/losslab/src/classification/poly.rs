@@ -22,7 +22,7 @@ use crate::machinery::float::{narrow, widen, Float};
 use crate::machinery::lanes::*;
 use crate::machinery::methods::*;
 use crate::machinery::reduction::{sum_f64, Gradients, Reducer, Reduction};
-use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip};
+use crate::machinery::kernels::rows::{lane_sum2_zip_store, lane_sum_zip, zip_update};
 use crate::machinery::kernels::elementwise::{ElemOp, Lanes};
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -301,12 +301,21 @@ pub(crate) fn softmax_ce_rows<T: Float, D: Dimension, const SAFE: bool>(
     }
     let reducer = Reducer::counting(reduction, &out, shape);
     let special = std::sync::atomic::AtomicBool::new(false);
-    let done = eval_rows(name, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+    // Both gradient rows written in full (`full`: no zeroing first): the
+    // logits' by the exponentials, then in place; the labels' by the loss's pass.
+    let done = eval_rows_into(name, &reducer, shape, (rows, c), up, true, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
         let (x, w) = (&xs[r * c..(r + 1) * c], &ws[r * c..(r + 1) * c]);
         let mut g = g;
         let dst = g.as_mut().map_or(std::ptr::null_mut(), |g| g.gx.as_mut_ptr());
         // SAFETY: the gradient row holds c elements, as the row does.
-        let Some((m, s)) = (unsafe { softmax_row(x, dst, &special) }) else { return 0.0 };
+        let Some((m, s)) = (unsafe { softmax_row(x, dst, &special) }) else {
+            // A special row (the general path takes the call): written all the same.
+            if let Some(g) = g {
+                g.gx.fill(T::zero());
+                g.go.fill(T::zero());
+            }
+            return 0.0;
+        };
         let ls = s.ln();
         let lp = |xk: f64| (xk - m) - ls;
         let term = |xk: f64, wk: f64| if !SAFE || wk != 0.0 { wk * lp(xk) } else { 0.0 };
@@ -314,9 +323,7 @@ pub(crate) fn softmax_ce_rows<T: Float, D: Dimension, const SAFE: bool>(
         let (v, sw) = lane_sum2_zip_store(x, w, g.go, |xk, wk| (term(xk, wk), wk, g.up * -lp(xk)));
         // p_k Σw − w_k, p_k = e_k / S (e_k kept in the gradient row).
         let f = sw / s;
-        for (gk, &wk) in g.gx.iter_mut().zip(w) {
-            *gk = T::from_wide(g.up * (gk.to_wide() * f - wk.to_wide()));
-        }
+        zip_update(g.gx, w, #[inline(always)] |ek, wk| g.up * (ek * f - wk));
         -v
     })?;
     Ok((!special.load(std::sync::atomic::Ordering::Relaxed)).then_some(done))

@@ -153,12 +153,18 @@ pub(crate) fn lane_sum2_store<T: Float>(x: &[T], out: &mut [T], f: impl Fn(f64) 
     let (mut a, mut b) = ([0.0f64; LANES], [0.0f64; LANES]);
     let ((xb, xr), (ob, or)) = (x.as_chunks::<LANES>(), out.as_chunks_mut::<LANES>());
     for (cx, co) in xb.iter().zip(ob.iter_mut()) {
+        // Loaded, computed, then stored (as the element-wise sweep does): the
+        // stores need not be proved apart from the loads for the loop to
+        // vectorise (interleaved, LLVM kept it scalar).
+        let w: [f64; LANES] = std::array::from_fn(|i| cx[i].to_wide());
+        let mut o = [0.0f64; LANES];
         for i in 0..LANES {
-            let (u, v, o) = f(cx[i].to_wide());
+            let (u, v, g) = f(w[i]);
             a[i] += u;
             b[i] += v;
-            co[i] = T::from_wide(o);
+            o[i] = g;
         }
+        *co = o.map(T::from_wide);
     }
     let (mut ta, mut tb) = (0.0f64, 0.0f64);
     for (v, o) in xr.iter().zip(or.iter_mut()) {
@@ -178,12 +184,16 @@ pub(crate) fn lane_sum2_zip_store<T: Float>(a: &[T], b: &[T], out: &mut [T], f: 
     let (mut su, mut sv) = ([0.0f64; LANES], [0.0f64; LANES]);
     let ((ab, ar), (bb, br), (ob, or)) = (a.as_chunks::<LANES>(), b.as_chunks::<LANES>(), out.as_chunks_mut::<LANES>());
     for ((ca, cb), co) in ab.iter().zip(bb).zip(ob.iter_mut()) {
+        // Loaded, computed, then stored (see [`lane_sum2_store`]).
+        let (x, y): ([f64; LANES], [f64; LANES]) = (std::array::from_fn(|i| ca[i].to_wide()), std::array::from_fn(|i| cb[i].to_wide()));
+        let mut o = [0.0f64; LANES];
         for i in 0..LANES {
-            let (u, v, o) = f(ca[i].to_wide(), cb[i].to_wide());
+            let (u, v, g) = f(x[i], y[i]);
             su[i] += u;
             sv[i] += v;
-            co[i] = T::from_wide(o);
+            o[i] = g;
         }
+        *co = o.map(T::from_wide);
     }
     let (mut tu, mut tv) = (0.0f64, 0.0f64);
     for ((x, y), o) in ar.iter().zip(br).zip(or.iter_mut()) {
@@ -271,6 +281,16 @@ pub(crate) fn zip_store<T: Float>(a: &[T], b: &[T], out: &mut [T], f: impl Fn(f6
     let (b, out) = (&b[..a.len()], &mut out[..a.len()]);
     for ((x, y), o) in a.iter().zip(b).zip(out.iter_mut()) {
         *o = T::from_wide(f(x.to_wide(), y.to_wide()));
+    }
+}
+
+/// `out_k = f(out_k, b_k)` in place (a loop that vectorises).
+#[inline(always)]
+pub(crate) fn zip_update<T: Float>(out: &mut [T], b: &[T], f: impl Fn(f64, f64) -> f64) {
+    debug_assert_eq!(out.len(), b.len());
+    let b = &b[..out.len()];
+    for (o, y) in out.iter_mut().zip(b) {
+        *o = T::from_wide(f(o.to_wide(), y.to_wide()));
     }
 }
 
