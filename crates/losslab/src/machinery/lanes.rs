@@ -351,6 +351,61 @@ pub(crate) fn eval_rows_into<T: Float>(
     row: impl Fn(usize, Option<RowGrads<'_, T>>) -> f64 + Sync,
 ) -> Result<Eval<T, Gradients<T>>> {
     let n = rows * c;
+    // SAFETY (of the sweep): `lp` is null or holds `rows` elements, `gxp` and
+    // `gop` hold `n` each where the scales ask for them, all this call's own;
+    // the closures are inlined into the part loop, which is compiled per
+    // instruction set ([`kernels::rows`](crate::machinery::kernels::rows)).
+    eval_rows_core(loss, reducer, shape, (rows, c), up, other_grad, full, |sweep| unsafe {
+        crate::machinery::kernels::rows::run(
+            rows,
+            n,
+            sweep.losses,
+            #[inline(always)]
+            |r: usize| match sweep.scales {
+                None => row(r, None),
+                Some(sc) => {
+                    // SAFETY (the enclosing block): row r's elements are this task's alone.
+                    let (gx, go) = (
+                        std::slice::from_raw_parts_mut(sweep.gx.add(r * c), c),
+                        if other_grad { std::slice::from_raw_parts_mut(sweep.go.add(r * c), c) } else { &mut [][..] },
+                    );
+                    row(r, Some(RowGrads { up: sc.at(r), gx, go }))
+                }
+            },
+        )
+    })
+}
+
+/// The outputs of a row sweep as [`eval_rows_core`] hands them to its loop:
+/// each row's loss at `losses[r]` (null: the result is reduced, only the
+/// sum is wanted), and with `scales` (the rows' upstream gradients) the
+/// gradients' `rows · c` elements at `gx` (and `go` where a second tensor's
+/// gradient is asked for; null otherwise).
+pub(crate) struct RowsSweep<'a, T> {
+    pub(crate) losses: SyncPtr<T>,
+    pub(crate) gx: SyncPtr<T>,
+    pub(crate) go: SyncPtr<T>,
+    pub(crate) scales: Option<&'a Scales>,
+}
+
+/// [`eval_rows_into`] with the sweep itself given: `sweep(outputs)` runs
+/// the rows (stores each row's loss where `outputs.losses` is not null,
+/// writes the gradients where `outputs.scales` is `Some`: every element of
+/// them under `full`, else the nonzero ones over zeros) and returns the sum
+/// of the losses in a fixed order. The allocation of the outputs and the
+/// result's assembly are this function's.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_rows_core<T: Float>(
+    loss: &'static str,
+    reducer: &Reducer,
+    shape: &[usize],
+    (rows, c): (usize, usize),
+    up: &Upstream<'_, T>,
+    other_grad: bool,
+    full: bool,
+    sweep: impl FnOnce(RowsSweep<'_, T>) -> f64,
+) -> Result<Eval<T, Gradients<T>>> {
+    let n = rows * c;
     debug_assert_eq!(n, shape.iter().product::<usize>());
     let scales = up.scales(loss, reducer)?;
     let mut losses = Vec::new();
@@ -369,28 +424,7 @@ pub(crate) fn eval_rows_into<T: Float>(
     let ((mut gx, mut fx), (mut go, mut fo)) = (alloc(scales.is_some()), alloc(scales.is_some() && other_grad));
     let gxp = fx.as_mut().map_or(SyncPtr(gx.as_mut_ptr()), |f| f.ptr());
     let gop = fo.as_mut().map_or(SyncPtr(go.as_mut_ptr()), |f| f.ptr());
-    // SAFETY: `losses` holds `rows` elements (or is null) and is this call's own.
-    // The closures are inlined into the part loop, which is compiled per
-    // instruction set ([`kernels::rows`](crate::machinery::kernels::rows)).
-    let total = unsafe {
-        crate::machinery::kernels::rows::run(
-            rows,
-            n,
-            lp,
-            #[inline(always)]
-            |r: usize| match &scales {
-                None => row(r, None),
-                Some(sc) => {
-                    // SAFETY (the enclosing block): row r's elements are this task's alone.
-                    let (gx, go) = (
-                        std::slice::from_raw_parts_mut(gxp.add(r * c), c),
-                        if other_grad { std::slice::from_raw_parts_mut(gop.add(r * c), c) } else { &mut [][..] },
-                    );
-                    row(r, Some(RowGrads { up: sc.at(r), gx, go }))
-                }
-            },
-        )
-    };
+    let total = sweep(RowsSweep { losses: lp, gx: gxp, go: gop, scales: scales.as_ref() });
     // SAFETY: with `full`, the rows have written every element of both.
     unsafe {
         if let Some(f) = fx {
@@ -521,6 +555,10 @@ fn eval_rows_op<T: Float, D: Dimension, O: ElemOp>(
     op: O,
     mean: bool,
 ) -> Result<Option<Eval<T, Gradients<T>>>> {
+    #[cfg(target_arch = "x86_64")]
+    if O::LANES512 != elementwise::Lanes::Generic && elementwise::level() == 2 && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() {
+        return rows_op_f32(loss, a, b, reduction, up, op, mean);
+    }
     let (fwd, fb) = (elementwise::serial_loop::<T, O>(mode::SUM), elementwise::serial_loop::<T, O>(mode::SUM | mode::GX | mode::GY));
     eval_pair_rows_into(loss, a, b, reduction, up, true, #[inline(always)] |x: &[T], y: &[T], g: Option<RowGrads<'_, T>>| {
         let (cf, chunks) = (if mean { x.len() as f64 } else { 1.0 }, x.len().div_ceil(elementwise::CHUNK));
@@ -536,6 +574,48 @@ fn eval_rows_op<T: Float, D: Dimension, O: ElemOp>(
         };
         sum / cf
     })
+}
+
+/// [`eval_rows_op`] for `f32` operands on AVX-512, an op with an AVX-512
+/// form: the rows of each part in one loop ([`elementwise::x86::rows_f32`]),
+/// the same bits as the row-by-row path (each row on the element-wise loop),
+/// without its call per row.
+#[cfg(target_arch = "x86_64")]
+fn rows_op_f32<T: Float, D: Dimension, O: ElemOp>(
+    loss: &'static str,
+    (a_name, a): (&'static str, &ArrayView<'_, T, D>),
+    b: &ArrayView<'_, T, D>,
+    reduction: Reduction,
+    up: &Upstream<'_, T>,
+    op: O,
+    mean: bool,
+) -> Result<Option<Eval<T, Gradients<T>>>> {
+    debug_assert_eq!(std::any::TypeId::of::<T>(), std::any::TypeId::of::<f32>());
+    let shape = a.shape();
+    if b.shape() != shape || shape.is_empty() {
+        return Ok(None);
+    }
+    let (Some(av), Some(bv)) = (a.as_slice(), b.as_slice()) else { return Ok(None) };
+    let (rows, c, out) = last_axis(loss, a_name, shape)?;
+    if rows * c == 0 {
+        return Ok(None);
+    }
+    let reducer = Reducer::counting(reduction, &out, shape);
+    let cf = if mean { c as f64 } else { 1.0 };
+    // T is f32 (the caller's test): the pointers are the f32 buffers'.
+    let (x, y) = (SyncPtr(av.as_ptr() as *mut f32), SyncPtr(bv.as_ptr() as *mut f32));
+    let done = eval_rows_core(loss, &reducer, shape, (rows, c), up, true, true, |sw| {
+        let (lp, gx, go) = (sw.losses.0 as *mut f32, SyncPtr(sw.gx.0 as *mut f32), SyncPtr(sw.go.0 as *mut f32));
+        let ptrs = (x, y, SyncPtr(lp), gx, go);
+        crate::machinery::kernels::rows::run_parts(rows, rows * c, |lo, hi| {
+            let (x, y, lp, gx, go) = ptrs;
+            // SAFETY: AVX-512 is present (the caller's test); x, y and both
+            // gradients hold rows · c elements, the losses `rows` (or null);
+            // rows lo..hi are this part's alone.
+            unsafe { elementwise::x86::rows_f32(op, (x.0, y.0, c), cf, lp.0, sw.scales.map(|s| (gx.0, go.0, s)), lo, hi) }
+        })
+    })?;
+    Ok(Some(done))
 }
 
 /// `f` itself: binds an `#[inline(always)]` closure with `let` (an attribute

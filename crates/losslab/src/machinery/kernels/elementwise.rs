@@ -781,6 +781,86 @@ pub(crate) mod x86 {
         total
     }
 
+    /// The rows `lo..hi` of a per-row reduction of an op over `(rows, c)`
+    /// `f32` operands at `x` and `y`: each row's sum over its `c` elements by
+    /// the loop [`chunks_f32`] runs on the row alone (the same chunks, lanes
+    /// and tree: the same bits), divided by `cf` (1, or `c` for a mean),
+    /// stored at `losses[r]` (unless null) and summed compensated in row
+    /// order, as [`rows::run`](super::super::rows::run)'s parts do; with
+    /// `grads` (`∂/∂x`, `∂/∂y`, each row's upstream gradient) both gradients
+    /// of each row in the same pass, scaled by its upstream gradient over
+    /// `cf`. One loop over the rows, the chunk's inlined: no call per row, and
+    /// consecutive rows overlap in the core.
+    ///
+    /// # Safety
+    /// `x` and `y` hold rows `lo..hi` of `c` elements; `losses` is null or
+    /// holds those rows' slots; each gradient holds those rows' `c` elements;
+    /// what is written is this call's alone.
+    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn rows_f32<O: ElemOp>(
+        op: O,
+        (x, y, c): (*const f32, *const f32, usize),
+        cf: f64,
+        losses: *mut f32,
+        grads: Option<(*mut f32, *mut f32, &crate::machinery::reduction::Scales)>,
+        lo: usize,
+        hi: usize,
+    ) -> f64 {
+        const FB: u8 = mode::SUM | mode::GX | mode::GY;
+        match grads {
+            None => rows_mode::<O, { mode::SUM }>(op, (x, y, c), cf, losses, None, lo, hi),
+            Some(g) => rows_mode::<O, FB>(op, (x, y, c), cf, losses, Some(g), lo, hi),
+        }
+    }
+
+    /// [`rows_f32`] in mode `M`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn rows_mode<O: ElemOp, const M: u8>(
+        op: O,
+        (x, y, c): (*const f32, *const f32, usize),
+        cf: f64,
+        losses: *mut f32,
+        grads: Option<(*mut f32, *mut f32, &crate::machinery::reduction::Scales)>,
+        lo: usize,
+        hi: usize,
+    ) -> f64 {
+        use crate::machinery::kernels::par::SyncPtr;
+        let nt = c >= NT_MIN;
+        let mut fenced = false;
+        let mut sum = crate::machinery::reduction::Neumaier::default();
+        for r in lo..hi {
+            let mut j = Job { x: x.add(r * c), y: y.add(r * c), len: c, losses: SyncPtr::null(), gx: SyncPtr::null(), gy: SyncPtr::null(), up: std::ptr::null(), scale: 1.0 };
+            if let Some((gx, gy, sc)) = grads {
+                j.scale = sc.at(r) / cf;
+                (j.gx, j.gy) = (SyncPtr(gx.add(r * c)), SyncPtr(gy.add(r * c)));
+            }
+            let kinds = (0, store_kind(j.gx.0, nt), store_kind(j.gy.0, nt));
+            fenced |= kinds != (0, 0, 0);
+            // The chunks' sums compensated in order, as `sum_f64` (a loop
+            // here: through `sum_f64`'s closure the chunk would lose this
+            // function's instruction set).
+            let mut chunks = crate::machinery::reduction::Neumaier::default();
+            let mut k = 0;
+            while k * CHUNK < c {
+                chunks.add(chunk::<O, M>(op, &j, k * CHUNK, ((k + 1) * CHUNK).min(c), kinds));
+                k += 1;
+            }
+            let l = chunks.total() / cf;
+            if !losses.is_null() {
+                *losses.add(r) = l as f32;
+            }
+            sum.add(l);
+        }
+        if fenced {
+            // The streaming stores (rows of `NT_MIN` elements or more) are
+            // weakly ordered: visible before the part reports done.
+            _mm_sfence();
+        }
+        sum.total()
+    }
+
     /// `exp(z)` for `z ≤ 0` on 8 `f64` lanes, to the precision an `f32` result
     /// needs: Cody–Waite reduction to `|r| ≤ ln 2 / 2`, Taylor to degree 10
     /// (truncation below 3·10⁻¹³ relative) by FMAs, `scalef` for `2ⁿ` (gradual

@@ -79,15 +79,29 @@ pub(crate) unsafe fn run<T: Float, F: Fn(usize) -> f64 + Sync>(rows: usize, work
         1 => part_avx2::<T, F>,
         _ => part_base::<T, F>,
     };
+    let row = &row;
+    // SAFETY: a part's rows are its own (as the caller promises of `row`).
+    run_parts(rows, work, |lo, hi| unsafe { f(row, losses, lo, hi) })
+}
+
+/// [`run`]'s partition of `rows` rows into parts, with the parts' loop given:
+/// `part(lo, hi)` computes rows `lo..hi` (storing what it stores) and returns
+/// the sum of their losses compensated in row order, as [`run`]'s parts do;
+/// the parts run in parallel where `work` is at least [`par::PAR_MIN_WORK`],
+/// and their sums are compensated in part order. `part` must write only its
+/// own rows' outputs.
+pub(crate) fn run_parts(rows: usize, work: usize, part: impl Fn(usize, usize) -> f64 + Sync) -> f64 {
+    if rows == 0 {
+        return 0.0;
+    }
     let parts = rows.min(MAX_PARTS);
     let per_part = rows.div_ceil(parts);
     let parts = rows.div_ceil(per_part);
     let mut partial = [0.0f64; MAX_PARTS];
     let pp = SyncPtr(partial.as_mut_ptr());
-    let row = &row;
     par::for_each(parts, work, |p| {
-        // SAFETY: part p's rows and slot are its own.
-        unsafe { *pp.add(p) = f(row, losses, p * per_part, ((p + 1) * per_part).min(rows)) };
+        // SAFETY: part p's slot is its own.
+        unsafe { *pp.add(p) = part(p * per_part, ((p + 1) * per_part).min(rows)) };
     });
     par::neumaier(&partial[..parts])
 }
