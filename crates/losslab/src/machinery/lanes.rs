@@ -481,6 +481,37 @@ pub(crate) fn eval_pair_rows_up<T: Float, D: Dimension>(
     eval_pair_rows_into(loss, a, b, reduction, up, false, row)
 }
 
+/// Two tensors of one shape, both contiguous, as rows over their last axis:
+/// the row sweeps' operands ([`eval_pair_rows_into`], [`rows_op_f32`]).
+struct PairRows<'a, T> {
+    av: &'a [T],
+    bv: &'a [T],
+    rows: usize,
+    c: usize,
+    /// The result's reducer (one loss per row).
+    reducer: Reducer,
+}
+
+/// `a` and `b` as [`PairRows`]; `None` where the shapes differ, a tensor is
+/// strided, 0-d or empty (the general path's cases).
+fn pair_rows<'a, T: Float, D: Dimension>(
+    loss: &'static str,
+    (a_name, a): (&'static str, &'a ArrayView<'_, T, D>),
+    b: &'a ArrayView<'_, T, D>,
+    reduction: Reduction,
+) -> Result<Option<PairRows<'a, T>>> {
+    let shape = a.shape();
+    if b.shape() != shape || shape.is_empty() {
+        return Ok(None);
+    }
+    let (Some(av), Some(bv)) = (a.as_slice(), b.as_slice()) else { return Ok(None) };
+    let (rows, c, out) = last_axis(loss, a_name, shape)?;
+    if rows * c == 0 {
+        return Ok(None);
+    }
+    Ok(Some(PairRows { av, bv, rows, c, reducer: Reducer::counting(reduction, &out, shape) }))
+}
+
 /// [`eval_pair_rows_up`]; `full` as [`eval_rows_into`]'s.
 fn eval_pair_rows_into<T: Float, D: Dimension>(
     loss: &'static str,
@@ -492,15 +523,7 @@ fn eval_pair_rows_into<T: Float, D: Dimension>(
     row: impl Fn(&[T], &[T], Option<RowGrads<'_, T>>) -> f64 + Sync,
 ) -> Result<Option<Eval<T, Gradients<T>>>> {
     let shape = a.shape();
-    if b.shape() != shape || shape.is_empty() {
-        return Ok(None);
-    }
-    let (Some(av), Some(bv)) = (a.as_slice(), b.as_slice()) else { return Ok(None) };
-    let (rows, c, out) = last_axis(loss, a_name, shape)?;
-    if rows * c == 0 {
-        return Ok(None);
-    }
-    let reducer = Reducer::counting(reduction, &out, shape);
+    let Some(PairRows { av, bv, rows, c, reducer }) = pair_rows(loss, (a_name, a), b, reduction)? else { return Ok(None) };
     let done = eval_rows_into(loss, &reducer, shape, (rows, c), up, true, full, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
         row(&av[r * c..(r + 1) * c], &bv[r * c..(r + 1) * c], g)
     })?;
@@ -592,15 +615,7 @@ fn rows_op_f32<T: Float, D: Dimension, O: ElemOp>(
 ) -> Result<Option<Eval<T, Gradients<T>>>> {
     debug_assert_eq!(std::any::TypeId::of::<T>(), std::any::TypeId::of::<f32>());
     let shape = a.shape();
-    if b.shape() != shape || shape.is_empty() {
-        return Ok(None);
-    }
-    let (Some(av), Some(bv)) = (a.as_slice(), b.as_slice()) else { return Ok(None) };
-    let (rows, c, out) = last_axis(loss, a_name, shape)?;
-    if rows * c == 0 {
-        return Ok(None);
-    }
-    let reducer = Reducer::counting(reduction, &out, shape);
+    let Some(PairRows { av, bv, rows, c, reducer }) = pair_rows(loss, (a_name, a), b, reduction)? else { return Ok(None) };
     let cf = if mean { c as f64 } else { 1.0 };
     // T is f32 (the caller's test): the pointers are the f32 buffers'.
     let (x, y) = (SyncPtr(av.as_ptr() as *mut f32), SyncPtr(bv.as_ptr() as *mut f32));

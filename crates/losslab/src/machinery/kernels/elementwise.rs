@@ -807,30 +807,29 @@ pub(crate) mod x86 {
         lo: usize,
         hi: usize,
     ) -> f64 {
-        const FB: u8 = mode::SUM | mode::GX | mode::GY;
-        match grads {
-            None => rows_mode::<O, { mode::SUM }>(op, (x, y, c), cf, losses, None, lo, hi),
-            Some(g) => rows_mode::<O, FB>(op, (x, y, c), cf, losses, Some(g), lo, hi),
+        // One loop per mode (the mode a constant in each).
+        if grads.is_some() {
+            rows_mode::<O, { mode::SUM | mode::GX | mode::GY }>(op, (x, y, c), cf, losses, grads, lo..hi)
+        } else {
+            rows_mode::<O, { mode::SUM }>(op, (x, y, c), cf, losses, None, lo..hi)
         }
     }
 
     /// [`rows_f32`] in mode `M`.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
     unsafe fn rows_mode<O: ElemOp, const M: u8>(
         op: O,
         (x, y, c): (*const f32, *const f32, usize),
         cf: f64,
         losses: *mut f32,
         grads: Option<(*mut f32, *mut f32, &crate::machinery::reduction::Scales)>,
-        lo: usize,
-        hi: usize,
+        rows: std::ops::Range<usize>,
     ) -> f64 {
         use crate::machinery::kernels::par::SyncPtr;
         let nt = c >= NT_MIN;
         let mut fenced = false;
         let mut sum = crate::machinery::reduction::Neumaier::default();
-        for r in lo..hi {
+        for r in rows {
             let mut j = Job { x: x.add(r * c), y: y.add(r * c), len: c, losses: SyncPtr::null(), gx: SyncPtr::null(), gy: SyncPtr::null(), up: std::ptr::null(), scale: 1.0 };
             if let Some((gx, gy, sc)) = grads {
                 j.scale = sc.at(r) / cf;
