@@ -52,7 +52,7 @@
 
 use super::elementwise::{self, exp_nonpos};
 use super::par::{self, SyncPtr};
-use super::rows::{lane_sum, lane_sum_zip, tree, LANES};
+use super::rows::{lane_sum, lane_sum_zip, tree_serial, LANES};
 use super::softmax_ce::ln_ge1;
 use crate::machinery::float::Float;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -534,7 +534,7 @@ fn scaled_forward_step(prev: &[f64], e: &[f64], np: &[f64], kp: &[f64], out: &mu
             sum[i] += v;
         }
     }
-    (tree(sum), flushed.contains(&true))
+    (tree_serial(sum), flushed.contains(&true))
 }
 
 /// `out = a · b` over `mp` slots, products below [`FLOOR`] flushed; returns
@@ -553,7 +553,7 @@ fn scaled_products(a: &[f64], b: &[f64], out: &mut [f64]) -> (f64, f64, bool) {
             sb[i] += b[j][i];
         }
     }
-    (tree(sum), tree(sb), flushed.contains(&true))
+    (tree_serial(sum), tree_serial(sb), flushed.contains(&true))
 }
 
 /// `out = β̂ · e` over `mp` slots, products below [`FLOOR`] flushed; returns
@@ -572,7 +572,7 @@ fn scaled_ext(beta: &[f64], e: &[f64], gam: &[f64], out: &mut [f64]) -> f64 {
             lost[i] += if small { gam[j][i] + FLOOR } else { 0.0 };
         }
     }
-    tree(lost)
+    tree_serial(lost)
 }
 
 /// One frame of the scaled backward recursion: `out[s] = b(s) + b(s+1)·nu(s)
@@ -590,7 +590,7 @@ fn scaled_backward_step(ext: &[f64], nu: &[f64], su: &[f64], out: &mut [f64]) ->
             sum[i] += v;
         }
     }
-    tree(sum)
+    tree_serial(sum)
 }
 
 /// Sequence `lat` on the scaled path: the forward–backward recursion in

@@ -181,8 +181,13 @@ unsafe fn chunk<T: Float, O: ElemOp, const M: u8>(op: O, j: &Job<T>, lo: usize, 
 
 /// The sum of a chunk's [`LANES`] accumulators by a fixed tree (the same
 /// order on every instruction set and thread count).
+///
+/// The lanes pass through [`std::hint::black_box`] first, as in
+/// [`rows::tree`](super::rows::tree): LLVM then vectorises the accumulating
+/// loop at the full width.
 #[inline(always)]
-pub(crate) fn lane_tree(mut acc: [f64; LANES]) -> f64 {
+pub(crate) fn lane_tree(acc: [f64; LANES]) -> f64 {
+    let mut acc = std::hint::black_box(acc);
     let mut w = LANES;
     while w > 1 {
         w /= 2;

@@ -107,8 +107,23 @@ pub(crate) fn run_parts(rows: usize, work: usize, part: impl Fn(usize, usize) ->
 }
 
 /// The fixed tree over the lanes.
+///
+/// The lanes pass through [`std::hint::black_box`] first: the same values,
+/// but LLVM then vectorises the loop that accumulated them at the full
+/// width. Seeing the tree's pairwise sums, it laid the `LANES` accumulators
+/// out as 2-lane vectors (four `xmm` sums where one `zmm` serves; reproduced
+/// alone, with or without `avx512vl`, `target-cpu` or the `-slp-*` options).
 #[inline(always)]
-pub(crate) fn tree(mut acc: [f64; LANES]) -> f64 {
+pub(crate) fn tree(acc: [f64; LANES]) -> f64 {
+    tree_serial(std::hint::black_box(acc))
+}
+
+/// [`tree`] without the `black_box`: for the few sums whose result the next
+/// step waits on (the CTC recursion's per-frame sums,
+/// [`chain`](super::chain)), where the store and reload would sit on that
+/// chain and the accumulating loops are short.
+#[inline(always)]
+pub(crate) fn tree_serial(mut acc: [f64; LANES]) -> f64 {
     let mut w = LANES;
     while w > 1 {
         w /= 2;
