@@ -74,7 +74,7 @@ PER_ELEMENT = {
     "torch:l1_loss": "a subtraction, an absolute value and a sign (fused kernel, f32 lanes)",
     "torch:smooth_l1_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes)",
     "torch:huber_loss": "a subtraction, compares and selects, a multiply-add (fused kernel, f32 lanes)",
-    "torch:binary_cross_entropy": "ln x, log1p(-x) (each a ln and a log1p series), an atanh series and two divisions, "
+    "torch:binary_cross_entropy": "ln x and log1p(-x) (one series each), an atanh series and two divisions, "
                                   "f32 lanes; a range check's pass over both inputs first",
     "torch:binary_cross_entropy_with_logits": "an exp, a log1p and a division (the sigmoid), f32 lanes",
     "torch:poisson_nll_loss": "an exp, f32 lanes",
@@ -89,7 +89,7 @@ PER_ELEMENT = {
     "keras:binary_crossentropy": "Keras's clip, ln and log1p and a division, f32 lanes (per row)",
     "keras:binary_focal_crossentropy": "Keras's clip, ln and log1p, a division and the focal products, f32 lanes (per row)",
     "keras:log_cosh": "an exp, a log1p series, a square root and a reciprocal, f32 lanes (per row)",
-    "keras:mean_squared_logarithmic_error": "two log1p and two divisions, f32 lanes (per row)",
+    "keras:mean_squared_logarithmic_error": "a log1p series (or a ln where the two are far apart), a reciprocal and a division, f32 lanes (per row)",
     "keras:mean_absolute_percentage_error": "three divisions, compares and selects, f64 lanes (per row)",
     "keras:huber": "a subtraction, compares, selects and multiplies, f64 lanes (per row)",
     "optax:perceptron_loss": "a multiply, compares and selects, f64 lanes",

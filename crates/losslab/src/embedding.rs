@@ -2630,56 +2630,61 @@ const CIRCLE_ROWS: usize = 8;
 /// AVX-512 registers of `f64`), combined by their fixed tree.
 const CIRCLE_LANES: usize = crate::machinery::kernels::elementwise::LANES;
 
-/// `f(j, lane)` for `j < n` in order, `lane = j mod` [`CIRCLE_LANES`] within
-/// whole groups of lanes and `j` minus the last group's start in the tail: a
-/// loop LLVM vectorises across the lanes.
-#[inline(always)]
 /// `W ← W + Wᵀ` for a row-major `n × n` matrix, in place: each pair of
-/// mirrored entries summed once (`w_ij + w_ji`, the same bits at both), in
-/// square tiles, the mirrored tile read and written by rows through a local
-/// copy (a column walk strides by whole pages), the tile rows in parallel
-/// (tile row `i` holds the pairs of its tiles `(i, j ≥ i)`: no two tasks touch
-/// one entry).
+/// mirrored entries summed once (`w_ij + w_ji`, the same bits at both), by
+/// pairs of 8 × 8 blocks (block `(I, J ≥ I)` and its mirror read by rows into
+/// local arrays, the sums written back by rows, one of them transposed in
+/// registers: a column walk would stride by whole rows per element), the
+/// entries past the last whole block one by one; block rows in parallel (block
+/// row `I` holds the pairs `(I, J ≥ I)`: no two tasks touch one entry).
 fn symmetrize<T: Float>(w: &mut [T], n: usize) {
-    const B: usize = 32;
+    const K: usize = 8;
     assert_eq!(w.len(), n * n, "an n × n matrix");
+    let nb = n / K;
     let p = SyncPtr(w.as_mut_ptr());
-    par::for_each(n.div_ceil(B), n * n, |bi| {
-        let (i0, i1) = (bi * B, ((bi + 1) * B).min(n));
-        let mut t = [[0.0f64; B]; B];
-        for j0 in (i0..n).step_by(B) {
-            let j1 = (j0 + B).min(n);
-            // SAFETY: the tiles (bi, j0 / B) and its mirror are this task's
+    par::for_each(nb, n * n, |bi| {
+        let i0 = bi * K;
+        for j0 in (i0..nb * K).step_by(K) {
+            // SAFETY: the blocks (bi, j0 / K) and its mirror are this task's
             // alone (j0 ≥ i0), and lie within n × n.
             unsafe {
-                // The mirrored tile, by rows: t[j][i] = w_(j0 + j, i0 + i).
-                for (j, tj) in t.iter_mut().enumerate().take(j1 - j0) {
-                    for (i, v) in tj.iter_mut().enumerate().take(i1 - i0) {
-                        *v = (*p.add((j0 + j) * n + i0 + i)).to_wide();
+                let (mut a, mut b) = ([[T::zero(); K]; K], [[T::zero(); K]; K]);
+                for r in 0..K {
+                    a[r].copy_from_slice(std::slice::from_raw_parts(p.add((i0 + r) * n + j0), K));
+                    b[r].copy_from_slice(std::slice::from_raw_parts(p.add((j0 + r) * n + i0), K));
+                }
+                let mut s = [[T::zero(); K]; K];
+                for r in 0..K {
+                    for c in 0..K {
+                        s[r][c] = a[r][c] + b[c][r];
                     }
                 }
-                for i in i0..i1 {
-                    // On the diagonal tile only the pairs j ≥ i (the rest are their mirrors).
-                    for j in j0.max(i)..j1 {
-                        let a = p.add(i * n + j);
-                        let v = T::from_wide((*a).to_wide() + t[j - j0][i - i0]);
-                        *a = v;
-                        t[j - j0][i - i0] = v.to_wide();
+                for r in 0..K {
+                    std::slice::from_raw_parts_mut(p.add((i0 + r) * n + j0), K).copy_from_slice(&s[r]);
+                    let mut t = [T::zero(); K];
+                    for c in 0..K {
+                        t[c] = s[c][r];
                     }
-                }
-                // Back by rows; on the diagonal tile, only the mirrors j > i.
-                for (j, tj) in t.iter().enumerate().take(j1 - j0) {
-                    for (i, &v) in tj.iter().enumerate().take(i1 - i0) {
-                        if j0 != i0 || j0 + j > i0 + i {
-                            *p.add((j0 + j) * n + i0 + i) = T::from_wide(v);
-                        }
-                    }
+                    std::slice::from_raw_parts_mut(p.add((j0 + r) * n + i0), K).copy_from_slice(&t);
                 }
             }
         }
     });
+    // The pairs with an index past the whole blocks.
+    let e = nb * K;
+    for i in 0..n {
+        for j in e.max(i)..n {
+            let v = w[i * n + j] + w[j * n + i];
+            w[i * n + j] = v;
+            w[j * n + i] = v;
+        }
+    }
 }
 
+/// `f(j, lane)` for `j < n` in order, `lane = j mod` [`CIRCLE_LANES`] within
+/// whole groups of lanes and `j` minus the last group's start in the tail: a
+/// loop LLVM vectorises across the lanes.
+#[inline(always)]
 fn circle_lanes(n: usize, mut f: impl FnMut(usize, usize)) {
     let body = n / CIRCLE_LANES * CIRCLE_LANES;
     let mut j = 0;
@@ -2785,8 +2790,10 @@ fn circle_fast_grads(out: &mut [f32], e: &[f64], h: &[f64], rl: &[i32], li: i32,
 /// lanes, the sets as masks (`eq`: the same label; `pos`: `eq` less the
 /// removed diagonal; `neg`: not `eq`). What differs from the portable lanes:
 /// the exponential ([`exp_nonpos_pd`](crate::machinery::kernels::elementwise::x86::exp_nonpos_pd),
-/// within 3·10⁻¹³ relative: an `f32` result's precision) and the order of the
-/// two sets' sums (8 lanes, then a fixed tree).
+/// within 3·10⁻¹³ relative: an `f32` result's precision), the order of the
+/// two sets' sums (8 lanes, then a fixed tree) and the softmax weights, `e`
+/// times the reciprocal of its set's sum (one division a row, not one a
+/// pair: within an `f64` ulp of the quotient, far below the `f32` result's).
 #[cfg(target_arch = "x86_64")]
 mod circle_x86 {
     use crate::machinery::kernels::elementwise::x86::exp_nonpos_pd;
@@ -2878,18 +2885,19 @@ mod circle_x86 {
         (_mm512_reduce_add_pd(sp), _mm512_reduce_add_pd(sn))
     }
 
-    /// Pass 3: the gradient row `dz · (e / its set's sum) · h` (0 off the sets), in `f32`.
+    /// Pass 3: the gradient row `dz · (e · (1 / its set's sum)) · h` (0 off the sets), in `f32`.
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn grads(out: &mut [f32], e: &[f64], h: &[f64], rl: &[i32], li: i32, diag: usize, dz: f64, sp: f64, sn: f64) {
-        let (vp, vn, vz) = (_mm512_set1_pd(sp), _mm512_set1_pd(sn), _mm512_set1_pd(dz));
+        // The sets' softmax weights `e / sum` as `e · (1 / sum)`: one division a row.
+        let (rp, rn, vz) = (_mm512_set1_pd(1.0 / sp), _mm512_set1_pd(1.0 / sn), _mm512_set1_pd(dz));
         let mut j = 0;
         while j < e.len() {
             let (k, eq, dg) = sets(rl, li, diag, j);
             let inset = (eq & !dg) | (k & !eq);
             let ej = _mm512_maskz_loadu_pd(k, e.as_ptr().add(j));
             let hj = _mm512_maskz_loadu_pd(k, h.as_ptr().add(j));
-            let ds = _mm512_mul_pd(_mm512_mul_pd(vz, _mm512_div_pd(ej, _mm512_mask_blend_pd(eq, vn, vp))), hj);
+            let ds = _mm512_mul_pd(_mm512_mul_pd(vz, _mm512_mul_pd(ej, _mm512_mask_blend_pd(eq, rn, rp))), hj);
             _mm256_mask_storeu_ps(out.as_mut_ptr().add(j), k, _mm512_cvtpd_ps(_mm512_maskz_mov_pd(inset, ds)));
             j += 8;
         }
@@ -3131,14 +3139,21 @@ impl KerasCircle {
         let diag = if self.remove_diagonal { i } else { usize::MAX };
         let (g, m) = (self.gamma, self.margin);
         let wide = T::NAME == f64::NAME;
-        // The products, widened; the f32 ones in a set near a kink counted.
+        // The products, widened; the f32 ones in a set near a kink counted
+        // (without short circuits: a loop LLVM vectorises).
         let mut near = 0usize;
-        for (j, (ej, s)) in e.iter_mut().zip(srow.iter()).enumerate() {
-            let s = s.to_wide();
-            *ej = s;
-            let d = 1.0 - s;
-            let kink = d.abs() <= CIRCLE_KINK || (d + m).abs() <= CIRCLE_KINK || (d - 1.0 - m).abs() <= CIRCLE_KINK;
-            near += usize::from(!wide && kink && (j != diag || rl[j] != li));
+        if wide {
+            for (ej, s) in e.iter_mut().zip(srow.iter()) {
+                *ej = s.to_wide();
+            }
+        } else {
+            for (j, ((ej, s), &lj)) in e.iter_mut().zip(srow.iter()).zip(rl).enumerate() {
+                let s = s.to_wide();
+                *ej = s;
+                let d = 1.0 - s;
+                let kink = (d.abs() <= CIRCLE_KINK) | ((d + m).abs() <= CIRCLE_KINK) | ((d - 1.0 - m).abs() <= CIRCLE_KINK);
+                near += usize::from(kink & ((j != diag) | (lj != li)));
+            }
         }
         if near > 0 {
             for j in 0..mlen {
@@ -3256,9 +3271,14 @@ impl KerasCircle {
         let reducer = Reducer::counting(self.reduction, &[n], &[n]);
         let scales = up.scales(Self::NAME, &reducer)?;
         let (q, r) = (b.q(), b.r());
-        let mut s = vec![T::zero(); n * m];
-        // SAFETY: s is n × m, q is n × f and r is m × f, all row-major.
-        unsafe { matmul(n, m, f, s.as_mut_ptr(), 1, m as isize, false, q.as_ptr(), 1, f as isize, r.as_ptr(), f as isize, 1) };
+        // S, written in full by the product (no zeroing first).
+        let mut s = crate::machinery::fresh::Fresh::<T>::new(n * m);
+        // SAFETY: s is n × m, q is n × f and r is m × f, all row-major; the
+        // product overwrites every element of s (it does not read it).
+        let mut s = unsafe {
+            matmul(n, m, f, s.ptr().0, 1, m as isize, false, q.as_ptr(), 1, f as isize, r.as_ptr(), f as isize, 1);
+            s.written()
+        };
         let mut losses = vec![0.0f64; n];
         let (sp, lp) = (SyncPtr(s.as_mut_ptr()), SyncPtr(losses.as_mut_ptr()));
         let rows: CircleRowsFn<T> = match crate::machinery::kernels::elementwise::level() {

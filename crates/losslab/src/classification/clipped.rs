@@ -39,7 +39,7 @@ use crate::machinery::clip::*;
 use crate::machinery::kernels::elementwise::{logistic, ElemOp, Lanes};
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
-use crate::machinery::kernels::rows::{self, lane_sum, lane_sum_zip, zip_store};
+use crate::machinery::kernels::rows::{self, lane_sum, lane_sum2_zip_store, lane_sum_zip, zip_store};
 use crate::machinery::reduction::{sum_f64, Reducer, Reduction};
 use crate::math::*;
 use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
@@ -692,18 +692,18 @@ impl KerasCategoricalCrossentropy {
             // reciprocals (f64 divisions, 8 lanes at a time, are the loops'
             // bottleneck).
             let inv = 1.0 / s;
-            // The value's sum, the cross term's and each gradient's loop apart:
-            // each vectorises (the ln evaluated twice), where one loop of all
-            // three does not.
-            let v = lane_sum_zip(t, x, |tk, xk| smooth(tk, ls, c) * rows::ln(clip(xk * inv, lo, hi)));
-            let Some(g) = g else { return -v };
+            let Some(g) = g else { return -lane_sum_zip(t, x, |tk, xk| smooth(tk, ls, c) * rows::ln(clip(xk * inv, lo, hi))) };
             let (up, inv2) = (g.up, 1.0 / (s * s));
-            // ∂/∂lp = −t̃; through the clip and the renormalisation.
-            let cross = lane_sum_zip(t, x, #[inline(always)] |tk, xk| {
+            // The value's sum, the cross term's and y_true's gradient in one
+            // loop (one ln an element; the same lanes as two sums apart),
+            // then y_pred's gradient, which needs the cross term. ∂/∂lp = −t̃;
+            // through the clip and the renormalisation.
+            let (v, cross) = lane_sum2_zip_store(t, x, g.go, #[inline(always)] |tk, xk| {
                 let q = xk * inv;
-                -(-smooth(tk, ls, c) / clip(q, lo, hi) * clip_grad(q, lo, hi)) * xk * inv2
+                let l = rows::ln(clip(q, lo, hi));
+                let cross = -(-smooth(tk, ls, c) / clip(q, lo, hi) * clip_grad(q, lo, hi)) * xk * inv2;
+                (smooth(tk, ls, c) * l, cross, up * (-l * ft))
             });
-            zip_store(t, x, g.go, #[inline(always)] |_, xk| up * (-rows::ln(clip(xk * inv, lo, hi)) * ft));
             zip_store(t, x, g.gx, #[inline(always)] |tk, xk| {
                 let q = xk * inv;
                 let gy = -smooth(tk, ls, c) / clip(q, lo, hi) * clip_grad(q, lo, hi);
@@ -918,15 +918,14 @@ impl KerasCategoricalFocalCrossentropy {
                 let dq = a * -(gm * m1) * cce + a * m * (-ts / q);
                 (dq * clip_grad(xk * inv, lo, hi), a * m * cce, lq, m)
             };
-            // The value's sum, the cross term's and each gradient's loop apart,
-            // each vectorised.
-            let v = lane_sum_zip(t, x, #[inline(always)] |tk, xk| at(tk, xk).1);
-            let Some(g) = g else { return v };
+            let Some(g) = g else { return lane_sum_zip(t, x, #[inline(always)] |tk, xk| at(tk, xk).1) };
             let up = g.up;
-            let cross = lane_sum_zip(t, x, #[inline(always)] |tk, xk| -at(tk, xk).0 * xk * inv2);
-            zip_store(t, x, g.gx, #[inline(always)] |tk, xk| {
-                let (_, _, lq, m) = at(tk, xk);
-                up * (a * m * -lq * ft)
+            // The value's sum, the cross term's and y_true's gradient in one
+            // loop (the same lanes as two sums apart), then y_pred's gradient,
+            // which needs the cross term.
+            let (v, cross) = lane_sum2_zip_store(t, x, g.gx, #[inline(always)] |tk, xk| {
+                let (d, term, lq, m) = at(tk, xk);
+                (term, -d * xk * inv2, up * (a * m * -lq * ft))
             });
             zip_store(t, x, g.go, #[inline(always)] |tk, xk| up * (at(tk, xk).0 * inv + cross));
             v
@@ -1240,29 +1239,47 @@ impl KerasCategoricalGeneralizedCrossEntropy {
         let q = self.q;
         let reducer = Reducer::counting(self.reduction, out, shape);
         let up = Upstream::from_given(go);
-        // Each row's gradient written in full (`full`: no zeroing first).
-        let (value, grads) = eval_rows_into(Self::NAME, &reducer, shape, (rows, c), &up, false, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
-            let x = &xs[r * c..(r + 1) * c];
-            let y = labs[r].expect("no ignored class");
-            // The others' `x · 0` sum to +0 (the lanes start at +0), or NaN
-            // where one is not finite: a test that vectorises in place of the sum.
-            let finite = inlined(#[inline(always)] |v: &[T]| v.iter().fold(true, |ok, &e| ok & (e.to_wide() * 0.0 == 0.0)));
-            let zeros = if finite(&x[..y]) & finite(&x[y + 1..]) { 0.0 } else { f64::NAN };
-            let p = x[y].to_wide() + zeros;
-            let pq = p.powf(q);
-            let v = (1.0 - pq) / q;
-            if let Some(g) = g {
-                // p^(q − 1) as p^q / p (one call of libm's pow a row, within
-                // 1.5 ulp), pow itself where that division is not p^(q − 1)'s
-                // value (p = 0, ∞, negative or NaN).
-                let pq1 = if p > 0.0 && pq.is_finite() && pq > 0.0 { pq / p } else { p.powf(q - 1.0) };
-                let dp = (-1.0 / q) * (q * pq1);
-                let off = T::from_wide(g.up * (0.0 * dp));
-                g.gx.fill(off);
-                g.gx[y] = T::from_wide(g.up * dp);
-            }
-            v
-        })?;
+        // Per row its `p`; per batch of rows their `p^q` (`pow_batch`: for
+        // `f32` results in `f64` lanes, else libm's `pow`); then per row the
+        // loss and its gradient row, written in full (`full`: no zeroing first).
+        let (value, grads) = eval_rows_batched(
+            Self::NAME,
+            &reducer,
+            shape,
+            (rows, c),
+            &up,
+            true,
+            #[inline(always)]
+            |r: usize| {
+                let x = &xs[r * c..(r + 1) * c];
+                let y = labs[r].expect("no ignored class");
+                // The others' `x · 0` sum to +0 (the lanes start at +0), or NaN
+                // where one is not finite: a test that vectorises in place of the sum.
+                let finite = inlined(#[inline(always)] |v: &[T]| v.iter().fold(true, |ok, &e| ok & (e * T::zero() == T::zero())));
+                // The whole row first (its length's loop; the two sides of the
+                // label would leave each a scalar remainder), the sides where
+                // the row holds a non-finite value.
+                let zeros = if finite(x) || (finite(&x[..y]) & finite(&x[y + 1..])) { 0.0 } else { f64::NAN };
+                x[y].to_wide() + zeros
+            },
+            |p: &[f64], pq: &mut [f64]| crate::machinery::kernels::elementwise::pow_batch(p, q, pq, T::NAME == f32::NAME),
+            #[inline(always)]
+            |r: usize, p: f64, pq: f64, g: Option<RowGrads<'_, T>>| {
+                let v = (1.0 - pq) / q;
+                if let Some(g) = g {
+                    let y = labs[r].expect("no ignored class");
+                    // p^(q − 1) as p^q / p (one call of libm's pow a row, within
+                    // 1.5 ulp), pow itself where that division is not p^(q − 1)'s
+                    // value (p = 0, ∞, negative or NaN).
+                    let pq1 = if p > 0.0 && pq.is_finite() && pq > 0.0 { pq / p } else { p.powf(q - 1.0) };
+                    let dp = (-1.0 / q) * (q * pq1);
+                    let off = T::from_wide(g.up * (0.0 * dp));
+                    g.gx.fill(off);
+                    g.gx[y] = T::from_wide(g.up * dp);
+                }
+                v
+            },
+        )?;
         Ok(Some((value, grads.map(|g| g.input))))
     }
     loss_methods!(keras: run(input = only), (y_true: labels, y_pred: float));

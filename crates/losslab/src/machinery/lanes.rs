@@ -356,22 +356,37 @@ pub(crate) fn eval_rows_into<T: Float>(
     // the closures are inlined into the part loop, which is compiled per
     // instruction set ([`kernels::rows`](crate::machinery::kernels::rows)).
     eval_rows_core(loss, reducer, shape, (rows, c), up, other_grad, full, |sweep| unsafe {
-        crate::machinery::kernels::rows::run(
+        crate::machinery::kernels::rows::run(rows, n, sweep.losses, #[inline(always)] |r: usize| row(r, sweep.row(r, c, other_grad)))
+    })
+}
+
+/// [`eval_rows_into`] in [`rows::run_batched`](crate::machinery::kernels::rows::run_batched)'s
+/// three steps: `first(r)` per row, `middle(firsts, seconds)` per batch of
+/// rows, then `row(r, first, second, grads)`, the row's loss and gradients
+/// as [`eval_rows_into`]'s `row`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval_rows_batched<T: Float>(
+    loss: &'static str,
+    reducer: &Reducer,
+    shape: &[usize],
+    (rows, c): (usize, usize),
+    up: &Upstream<'_, T>,
+    full: bool,
+    first: impl Fn(usize) -> f64 + Sync,
+    middle: impl Fn(&[f64], &mut [f64]) + Sync,
+    row: impl Fn(usize, f64, f64, Option<RowGrads<'_, T>>) -> f64 + Sync,
+) -> Result<Eval<T, Gradients<T>>> {
+    let n = rows * c;
+    // SAFETY: as eval_rows_into's.
+    eval_rows_core(loss, reducer, shape, (rows, c), up, false, full, |sweep| unsafe {
+        crate::machinery::kernels::rows::run_batched(
             rows,
             n,
             sweep.losses,
+            first,
+            middle,
             #[inline(always)]
-            |r: usize| match sweep.scales {
-                None => row(r, None),
-                Some(sc) => {
-                    // SAFETY (the enclosing block): row r's elements are this task's alone.
-                    let (gx, go) = (
-                        std::slice::from_raw_parts_mut(sweep.gx.add(r * c), c),
-                        if other_grad { std::slice::from_raw_parts_mut(sweep.go.add(r * c), c) } else { &mut [][..] },
-                    );
-                    row(r, Some(RowGrads { up: sc.at(r), gx, go }))
-                }
-            },
+            |r: usize, u: f64, v: f64| row(r, u, v, sweep.row(r, c, false)),
         )
     })
 }
@@ -386,6 +401,27 @@ pub(crate) struct RowsSweep<'a, T> {
     pub(crate) gx: SyncPtr<T>,
     pub(crate) go: SyncPtr<T>,
     pub(crate) scales: Option<&'a Scales>,
+}
+
+impl<T> RowsSweep<'_, T> {
+    /// Row `r`'s [`RowGrads`] (rows of `c` elements; `go` empty unless
+    /// `other_grad`), or `None` for a forward pass.
+    ///
+    /// # Safety
+    /// Row `r`'s elements of the gradients are the caller's alone, and `r`
+    /// is one of the sweep's rows.
+    #[inline(always)]
+    pub(crate) unsafe fn row(&self, r: usize, c: usize, other_grad: bool) -> Option<RowGrads<'_, T>> {
+        let sc = self.scales?;
+        // SAFETY: the function's contract.
+        let (gx, go) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(self.gx.0.add(r * c), c),
+                if other_grad { std::slice::from_raw_parts_mut(self.go.0.add(r * c), c) } else { &mut [][..] },
+            )
+        };
+        Some(RowGrads { up: sc.at(r), gx, go })
+    }
 }
 
 /// [`eval_rows_into`] with the sweep itself given: `sweep(outputs)` runs

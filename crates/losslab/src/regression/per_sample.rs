@@ -240,11 +240,12 @@ impl Default for KerasMeanSquaredLogarithmicError {
 /// likewise, NaN kept): `(d², −2d / (t̂ + 1) · ∂max, 2d / (p̂ + 1) · ∂max)`
 /// with `d = ln(p̂ + 1) − ln(t̂ + 1)`. The portable loop computes in `f64`,
 /// the logarithms by [`ln_1p_nonneg`]; `f32` inputs on AVX-512 compute in
-/// 16 `f32` lanes, `d` where it does not cancel: `log1p((p̂ − t̂) / (1 +
-/// t̂))` where that operand is in `[−½, 1]`, else `log1p(p̂) − log1p(t̂)` (at
-/// least `ln 2` apart): within a few ulp of the `f64` truth of the `f32`
-/// operands, where Keras's `float32` program (`log(p̂ + 1)`, the `+ 1`
-/// rounded) loses digits.
+/// 16 `f32` lanes, `d` where it does not cancel: `log1p((p̂ − t̂) · (1 /
+/// (1 + t̂)))` where that operand is in `[−½, 1]`, else `ln((p̂ + 1) · (1 /
+/// (t̂ + 1)))` (`|d| > ln 2` there, so the roundings of the sums and their
+/// ratio move `d` by a few of its ulp): within 16 ulp of the `f64` truth of
+/// the `f32` operands (tested), where Keras's `float32` program
+/// (`log(p̂ + 1) − log(t̂ + 1)` everywhere) loses digits as `d` cancels.
 #[derive(Clone, Copy)]
 struct Msle;
 
@@ -263,17 +264,23 @@ impl ElemOp for Msle {
     #[inline(always)]
     unsafe fn eval_ps(self, t: __m512, p: __m512) -> (__m512, __m512, __m512) {
         use crate::machinery::clip::x86::max_grad_ps;
-        use crate::machinery::kernels::elementwise::x86::{log1p_ps, log1p_unit_ps};
+        use crate::machinery::kernels::elementwise::x86::{ln_ps, log1p_unit_ps};
         let (one, e) = (_mm512_set1_ps(1.0), _mm512_set1_ps(KERAS_EPSILON as f32));
         // max(ε, v) returns v where v is NaN.
         let (mt, mp) = (_mm512_max_ps(e, t), _mm512_max_ps(e, p));
         let (ut, up) = (_mm512_add_ps(mt, one), _mm512_add_ps(mp, one));
-        let x = _mm512_div_ps(_mm512_sub_ps(mp, mt), ut);
+        // 1 / (t̂ + 1) once, for the quotient and ∂/∂t.
+        let rt = _mm512_div_ps(one, ut);
+        let x = _mm512_mul_ps(_mm512_sub_ps(mp, mt), rt);
         let near = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_set1_ps(-0.5)) & _mm512_cmp_ps_mask::<_CMP_LE_OQ>(x, one);
-        let far = _mm512_sub_ps(log1p_ps(mp), log1p_ps(mt));
+        // Far apart (|d| > ln 2): the logarithm of the sums' ratio, rounded
+        // twice (an ulp of it moves d by under two of d's), where a difference
+        // of two logarithms would carry the absolute error of each (at
+        // t̂ = 10⁶, 18 ulp of d).
+        let far = ln_ps(_mm512_mul_ps(up, rt));
         let d = _mm512_mask_mov_ps(far, near, log1p_unit_ps(_mm512_maskz_mov_ps(near, x)));
         let d2 = _mm512_add_ps(d, d);
-        let dt = _mm512_mul_ps(_mm512_div_ps(d2, ut), max_grad_ps(t, e));
+        let dt = _mm512_mul_ps(_mm512_mul_ps(d2, rt), max_grad_ps(t, e));
         let dp = _mm512_mul_ps(_mm512_div_ps(d2, up), max_grad_ps(p, e));
         (_mm512_mul_ps(d, d), _mm512_sub_ps(_mm512_setzero_ps(), dt), dp)
     }
@@ -674,6 +681,82 @@ pub fn keras_huber<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`Msle`]'s `f32` lanes against its `f64` formulas on the same `f32`
+    /// operands (the truth to far below an `f32` ulp): the value `d²` and both
+    /// derivatives within 16 ulp of `f32` (an absolute floor at the smallest
+    /// normal), on pairs near each other (`d` cancelling), on both sides of
+    /// the near form's bounds (`x = −½`, `x = 1`), across magnitudes from below
+    /// `ε` to 10⁶ (none near `ε`, nor both below it: the lanes clip at `ε`
+    /// rounded to `f32`), and random pairs in `(0, 3)` as the benchmark draws them.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn msle_f32_lanes_are_within_16_ulp() {
+        if !is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let ulp = |t: f32| {
+            let t = t.abs();
+            if t < f32::MIN_POSITIVE { f64::from(f32::MIN_POSITIVE) } else { f64::from(f32::from_bits(t.to_bits() + 1) - t) }
+        };
+        let mut xs: Vec<(f32, f32)> = Vec::new();
+        let mags = [0.0f32, 1e-9, 1e-7, 3e-7, 1e-5, 0.01, 0.3, 0.5, 0.9, 1.0, 1.5, 2.0, 3.0, 10.0, 1e3, 1e6];
+        for &t in &mags {
+            for &p in &mags {
+                xs.push((t, p));
+            }
+            for k in -40..=40 {
+                xs.push((t, t * (1.0 + k as f32 * 3e-7) + k as f32 * 1e-9));
+            }
+            // x = (p̂ − t̂) / (1 + t̂) about 1 and −½
+            for k in -20..=20 {
+                let u = 1.0 + t.max(1e-7);
+                xs.push((t, t.max(1e-7) + u * (1.0 + k as f32 * 1e-6)));
+                xs.push((t, t.max(1e-7) - u * (0.5 + k as f32 * 1e-6)));
+            }
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20000 {
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 24) as f32 * 3.0
+            };
+            xs.push((next(), next()));
+        }
+        let mut worst = [0.0f64; 3];
+        for c in xs.chunks(16) {
+            let (mut a, mut b) = ([0f32; 16], [0f32; 16]);
+            for (k, &(x, y)) in c.iter().enumerate() {
+                (a[k], b[k]) = (x, y);
+            }
+            let mut got = [[0f32; 16]; 3];
+            // SAFETY: AVX-512 is present (checked above).
+            unsafe {
+                let (l, dt, dp) = Msle.eval_ps(_mm512_loadu_ps(a.as_ptr()), _mm512_loadu_ps(b.as_ptr()));
+                _mm512_storeu_ps(got[0].as_mut_ptr(), l);
+                _mm512_storeu_ps(got[1].as_mut_ptr(), dt);
+                _mm512_storeu_ps(got[2].as_mut_ptr(), dp);
+            }
+            for k in 0..c.len() {
+                // Near ε or both below it: the lanes clip at ε rounded to f32
+                // (as Keras's float32 program), the f64 formulas at ε itself;
+                // the two differ by 10⁻¹⁵ (the whole of d where both are
+                // clipped) and put the clip's tie (its ½) at different operands.
+                if a[k].max(b[k]) <= 2e-7 || [a[k], b[k]].iter().any(|v| (5e-8..=2e-7).contains(v)) {
+                    continue;
+                }
+                let (l, dt, dp) = Msle.eval(f64::from(a[k]), f64::from(b[k]));
+                for (w, (truth, g)) in worst.iter_mut().zip([l, dt, dp].into_iter().zip([got[0][k], got[1][k], got[2][k]])) {
+                    let e = (f64::from(g) - truth).abs() / ulp(truth as f32);
+                    assert!(e <= 16.0, "msle(t = {}, p = {}): {g}, truth {truth}: {e} ulp", a[k], b[k]);
+                    *w = w.max(e);
+                }
+            }
+        }
+        eprintln!("msle f32 lanes: worst {:.2} ulp (value), {:.2} (d/dt), {:.2} (d/dp)", worst[0], worst[1], worst[2]);
+    }
 
     /// [`LogCosh`]'s `f32` lanes against the `f64` truth of the same `f32`
     /// operands ([`log_cosh_tanh`] at their exact difference): the value and

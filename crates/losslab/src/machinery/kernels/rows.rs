@@ -84,6 +84,101 @@ pub(crate) unsafe fn run<T: Float, F: Fn(usize) -> f64 + Sync>(rows: usize, work
     run_parts(rows, work, |lo, hi| unsafe { f(row, losses, lo, hi) })
 }
 
+/// Rows per batch of [`run_batched`].
+pub(crate) const BATCH: usize = 64;
+
+/// Rows `lo..hi` of [`run_batched`] ([`part`]'s stores and sum, in the same
+/// row order), by batches of [`BATCH`] rows.
+#[inline(always)]
+unsafe fn part_batched<T: Float, A, M, F>(steps: &(A, M, F), losses: SyncPtr<T>, lo: usize, hi: usize) -> f64
+where
+    A: Fn(usize) -> f64,
+    M: Fn(&[f64], &mut [f64]),
+    F: Fn(usize, f64, f64) -> f64,
+{
+    let (first, middle, row) = steps;
+    let mut sum = Neumaier::default();
+    let (mut a, mut b) = ([0.0f64; BATCH], [0.0f64; BATCH]);
+    for b0 in (lo..hi).step_by(BATCH) {
+        let b1 = (b0 + BATCH).min(hi);
+        let (a, b) = (&mut a[..b1 - b0], &mut b[..b1 - b0]);
+        for (k, v) in a.iter_mut().enumerate() {
+            *v = first(b0 + k);
+        }
+        middle(a, b);
+        for (k, (&u, &v)) in a.iter().zip(b.iter()).enumerate() {
+            let l = row(b0 + k, u, v);
+            if !losses.is_null() {
+                *losses.add(b0 + k) = T::from_wide(l);
+            }
+            sum.add(l);
+        }
+    }
+    sum.total()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+unsafe fn part_batched_avx512<T: Float, A: Fn(usize) -> f64, M: Fn(&[f64], &mut [f64]), F: Fn(usize, f64, f64) -> f64>(
+    steps: &(A, M, F),
+    losses: SyncPtr<T>,
+    lo: usize,
+    hi: usize,
+) -> f64 {
+    part_batched(steps, losses, lo, hi)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn part_batched_avx2<T: Float, A: Fn(usize) -> f64, M: Fn(&[f64], &mut [f64]), F: Fn(usize, f64, f64) -> f64>(
+    steps: &(A, M, F),
+    losses: SyncPtr<T>,
+    lo: usize,
+    hi: usize,
+) -> f64 {
+    part_batched(steps, losses, lo, hi)
+}
+
+unsafe fn part_batched_base<T: Float, A: Fn(usize) -> f64, M: Fn(&[f64], &mut [f64]), F: Fn(usize, f64, f64) -> f64>(
+    steps: &(A, M, F),
+    losses: SyncPtr<T>,
+    lo: usize,
+    hi: usize,
+) -> f64 {
+    part_batched(steps, losses, lo, hi)
+}
+
+/// [`run`] in three steps over batches of [`BATCH`] consecutive rows:
+/// `first(r)` for each row of the batch, `middle(firsts, seconds)` over the
+/// batch's values at once (filling `seconds`), then `row(r, first, second)`
+/// for each row, whose value is the row's loss (stored and summed as
+/// [`run`]'s, in the same order: the same bits whatever the thread count).
+/// For a per-row step that costs a call into a library (`pow`): made one
+/// batch at a time, the calls do not wait on the rows' memory, nor the rows
+/// on the calls.
+///
+/// # Safety
+/// As [`run`]'s.
+pub(crate) unsafe fn run_batched<T, A, M, F>(rows: usize, work: usize, losses: SyncPtr<T>, first: A, middle: M, row: F) -> f64
+where
+    T: Float,
+    A: Fn(usize) -> f64 + Sync,
+    M: Fn(&[f64], &mut [f64]) + Sync,
+    F: Fn(usize, f64, f64) -> f64 + Sync,
+{
+    let f: unsafe fn(&(A, M, F), SyncPtr<T>, usize, usize) -> f64 = match elementwise::level() {
+        #[cfg(target_arch = "x86_64")]
+        2 => part_batched_avx512::<T, A, M, F>,
+        #[cfg(target_arch = "x86_64")]
+        1 => part_batched_avx2::<T, A, M, F>,
+        _ => part_batched_base::<T, A, M, F>,
+    };
+    let steps = (first, middle, row);
+    let steps = &steps;
+    // SAFETY: a part's rows are its own (as the caller promises of `row`).
+    run_parts(rows, work, |lo, hi| unsafe { f(steps, losses, lo, hi) })
+}
+
 /// [`run`]'s partition of `rows` rows into parts, with the parts' loop given:
 /// `part(lo, hi)` computes rows `lo..hi` (storing what it stores) and returns
 /// the sum of their losses compensated in row order, as [`run`]'s parts do;
