@@ -682,6 +682,13 @@ pub fn keras_huber<T: Float, D: Dimension>(y_true: ArrayView<'_, T, D>, y_pred: 
 mod tests {
     use super::*;
 
+    /// An ulp of `f32` at `t` (the smallest normal's below it).
+    #[cfg(target_arch = "x86_64")]
+    fn ulp(t: f32) -> f64 {
+        let t = t.abs();
+        if t < f32::MIN_POSITIVE { f64::from(f32::MIN_POSITIVE) } else { f64::from(f32::from_bits(t.to_bits() + 1) - t) }
+    }
+
     /// [`Msle`]'s `f32` lanes against its `f64` formulas on the same `f32`
     /// operands (the truth to far below an `f32` ulp): the value `d²` and both
     /// derivatives within 16 ulp of `f32` (an absolute floor at the smallest
@@ -695,10 +702,6 @@ mod tests {
         if !is_x86_feature_detected!("avx512f") {
             return;
         }
-        let ulp = |t: f32| {
-            let t = t.abs();
-            if t < f32::MIN_POSITIVE { f64::from(f32::MIN_POSITIVE) } else { f64::from(f32::from_bits(t.to_bits() + 1) - t) }
-        };
         let mut xs: Vec<(f32, f32)> = Vec::new();
         let mags = [0.0f32, 1e-9, 1e-7, 3e-7, 1e-5, 0.01, 0.3, 0.5, 0.9, 1.0, 1.5, 2.0, 3.0, 10.0, 1e3, 1e6];
         for &t in &mags {
@@ -769,10 +772,6 @@ mod tests {
         if !is_x86_feature_detected!("avx512f") {
             return;
         }
-        let ulp = |t: f32| {
-            let t = t.abs();
-            if t < f32::MIN_POSITIVE { f64::from(f32::MIN_POSITIVE) } else { f64::from(f32::from_bits(t.to_bits() + 1) - t) }
-        };
         let mut xs: Vec<(f32, f32)> = Vec::new();
         let mut d = 1e-30f32;
         while d < 1e4 {
