@@ -1268,9 +1268,9 @@ impl KerasCategoricalGeneralizedCrossEntropy {
                 let v = (1.0 - pq) / q;
                 if let Some(g) = g {
                     let y = labs[r].expect("no ignored class");
-                    // p^(q − 1) as p^q / p (one call of libm's pow a row, within
-                    // 1.5 ulp), pow itself where that division is not p^(q − 1)'s
-                    // value (p = 0, ∞, negative or NaN).
+                    // p^(q − 1) as p^q / p (p^q from the batch step: no
+                    // second pow), pow itself where that division is not
+                    // p^(q − 1)'s value (p = 0, ∞, negative or NaN).
                     let pq1 = if p > 0.0 && pq.is_finite() && pq > 0.0 { pq / p } else { p.powf(q - 1.0) };
                     let dp = (-1.0 / q) * (q * pq1);
                     let off = T::from_wide(g.up * (0.0 * dp));

@@ -201,7 +201,8 @@ pub(crate) fn run_parts(rows: usize, work: usize, part: impl Fn(usize, usize) ->
     par::neumaier(&partial[..parts])
 }
 
-/// The fixed tree over the lanes.
+/// The fixed tree over `N` lanes (a power of two): this module's [`LANES`],
+/// the element-wise sweep's chunk lanes ([`elementwise::lane_tree`]).
 ///
 /// The lanes pass through [`std::hint::black_box`] first: the same values,
 /// but LLVM then vectorises the loop that accumulated them at the full
@@ -209,7 +210,7 @@ pub(crate) fn run_parts(rows: usize, work: usize, part: impl Fn(usize, usize) ->
 /// out as 2-lane vectors (four `xmm` sums where one `zmm` serves; reproduced
 /// alone, with or without `avx512vl`, `target-cpu` or the `-slp-*` options).
 #[inline(always)]
-pub(crate) fn tree(acc: [f64; LANES]) -> f64 {
+pub(crate) fn tree<const N: usize>(acc: [f64; N]) -> f64 {
     tree_serial(std::hint::black_box(acc))
 }
 
@@ -218,8 +219,9 @@ pub(crate) fn tree(acc: [f64; LANES]) -> f64 {
 /// [`chain`](super::chain)), where the store and reload would sit on that
 /// chain and the accumulating loops are short.
 #[inline(always)]
-pub(crate) fn tree_serial(mut acc: [f64; LANES]) -> f64 {
-    let mut w = LANES;
+pub(crate) fn tree_serial<const N: usize>(mut acc: [f64; N]) -> f64 {
+    debug_assert!(N.is_power_of_two());
+    let mut w = N;
     while w > 1 {
         w /= 2;
         for i in 0..w {
