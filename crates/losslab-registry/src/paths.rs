@@ -194,7 +194,7 @@ static PATHS: &[LossPath] = &[
     rows("keras:dice", OVERLAP),
     rows("keras:tversky", OVERLAP),
     chains("keras:ctc"),
-    rows("keras:cosine_similarity", "the machinery's per-row sweep (eval_pair_rows) when y_true and y_pred have one shape of two or more axes, are contiguous and axis is the last: per row the sums of p², t² and p·t in vectorised lanes, then each tensor's gradient (Keras's normalize backward written out) in one loop, rows in parallel in the tensors' own type; broadcast or strided operands, another axis and 1-D vectors take the general path (widened to f64)"),
+    rows("keras:cosine_similarity", "the machinery's per-row sweep (eval_pair_rows_up) when y_true and y_pred have one shape of two or more axes, are contiguous and axis is the last: per row the sums of p², t² and p·t in vectorised lanes, then each tensor's gradient (Keras's normalize backward written out) in one loop, rows in parallel in the tensors' own type; broadcast or strided operands, another axis and 1-D vectors take the general path (widened to f64)"),
     LossPath {
         loss: "keras:circle",
         kind: PathKind::VectorisedPairSequence,

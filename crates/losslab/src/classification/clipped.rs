@@ -42,7 +42,7 @@ use std::arch::x86_64::*;
 use crate::machinery::kernels::rows::{self, lane_sum, lane_sum2_zip_store, lane_sum_zip, zip_store};
 use crate::machinery::reduction::{sum_f64, Reducer, Reduction};
 use crate::math::*;
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, Dimension};
 
 /// The gradient of `y = x / Σx` (Keras's renormalisation of probabilities) pulled
 /// back: `∂/∂xⱼ = gⱼ / S − Σₖ gₖ xₖ / S²`.
@@ -267,14 +267,14 @@ fn binary_rows<T: Float, D: Dimension, O: ElemOp>(
     y_pred: &ArrayView<'_, T, D>,
     axis: isize,
     reduction: Reduction,
-    go: Option<&ArrayViewD<'_, T>>,
+    up: &Upstream<'_, T>,
     op: O,
 ) -> Result<Option<PairOutput<T>>> {
     let nd = y_pred.ndim() as isize;
     if axis != -1 && axis != nd - 1 {
         return Ok(None);
     }
-    pair_rows_op(loss, ("y_true", y_true), y_pred, reduction, go, op, true)
+    pair_rows_op(loss, ("y_true", y_true), y_pred, reduction, up, op, true)
 }
 
 impl KerasBinaryCrossentropy {
@@ -301,21 +301,21 @@ impl KerasBinaryCrossentropy {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         check_smoothing!(Self::NAME, self.label_smoothing)?;
         let ls = self.label_smoothing;
         let fl = self.from_logits;
         // The row sweep (one instantiation per `from_logits`), else the general path.
         let fused = if fl {
-            binary_rows(Self::NAME, y_true, y_pred, self.axis, self.reduction, go, Smoothed { ls, el: |t, p| keras_bce(t, p, true) })?
+            binary_rows(Self::NAME, y_true, y_pred, self.axis, self.reduction, up, Smoothed { ls, el: |t, p| keras_bce(t, p, true) })?
         } else {
-            binary_rows(Self::NAME, y_true, y_pred, self.axis, self.reduction, go, KerasBce { ls })?
+            binary_rows(Self::NAME, y_true, y_pred, self.axis, self.reduction, up, KerasBce { ls })?
         };
         if let Some(done) = fused {
             return Ok(done);
         }
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, go, |t, p, g| {
+        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, up.given(), |t, p, g| {
             mean_lane(
                 t,
                 p,
@@ -517,7 +517,7 @@ impl KerasBinaryFocalCrossentropy {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         check_smoothing!(Self::NAME, self.label_smoothing)?;
         check_option(Self::NAME, "gamma", self.gamma, !self.gamma.is_nan(), "a number")?;
@@ -528,7 +528,7 @@ impl KerasBinaryFocalCrossentropy {
         // γ = 2 by products), else the general path.
         let sq = inlined(#[inline(always)] |u: f64| (u * u, u));
         let pw = inlined(#[inline(always)] move |u: f64| (u.powf(gm), u.powf(gm - 1.0)));
-        let (a, b, r, go2) = (y_true, y_pred, self.reduction, go);
+        let (a, b, r, go2) = (y_true, y_pred, self.reduction, up);
         let fused = match (fl, gm == 2.0) {
             (true, true) => binary_rows(Self::NAME, a, b, self.axis, r, go2, Smoothed { ls, el: |t, p| self.element(t, p, true, sq) })?,
             (false, true) => binary_rows(Self::NAME, a, b, self.axis, r, go2, KerasFocal { ls, alpha: self.alpha, balancing: self.apply_class_balancing })?,
@@ -538,7 +538,7 @@ impl KerasBinaryFocalCrossentropy {
         if let Some(done) = fused {
             return Ok(done);
         }
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, go, |t, p, g| {
+        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, up.given(), |t, p, g| {
             mean_lane(
                 t,
                 p,
@@ -642,16 +642,16 @@ impl KerasCategoricalCrossentropy {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         check_smoothing!(Self::NAME, self.label_smoothing)?;
         let ls = self.label_smoothing;
         let classes = y_true.shape().last().copied().unwrap_or(1);
         let fl = self.from_logits;
-        if let Some(done) = self.fused(y_true, y_pred, go)? {
+        if let Some(done) = self.fused(y_true, y_pred, up)? {
             return Ok(done);
         }
-        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, go, |t, x, g| {
+        run_pair(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, self.reduction, up.given(), |t, x, g| {
             let lq = class_log_probs(x, fl);
             let ts: Vec<f64> = t.iter().map(|&v| smooth(v, ls, classes)).collect();
             let v = -sum_f64(ts.iter().zip(&lq.lp).map(|(a, b)| a * b));
@@ -670,7 +670,7 @@ impl KerasCategoricalCrossentropy {
     /// then the loss, the `y_true` gradient and the renormalisation's cross
     /// term in one pass (a vectorised `ln`), then the `y_pred` gradient from
     /// cache; the general path's formulas. `None` for every other case.
-    fn fused<T: Float, D: Dimension>(&self, y_true: &ArrayView<'_, T, D>, y_pred: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
+    fn fused<T: Float, D: Dimension>(&self, y_true: &ArrayView<'_, T, D>, y_pred: &ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Option<PairOutput<T>>> {
         let shape = y_pred.shape();
         let nd = shape.len() as isize;
         if self.from_logits || y_true.shape() != shape || nd == 0 || (self.axis != -1 && self.axis != nd - 1) {
@@ -684,7 +684,7 @@ impl KerasCategoricalCrossentropy {
         let (ls, (lo, hi)) = (self.label_smoothing, (KERAS_EPSILON, 1.0 - KERAS_EPSILON));
         let ft = if ls != 0.0 { 1.0 - ls } else { 1.0 };
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = Upstream::from_given(go);
+        let up = up.view();
         let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (t, x) = (&ts[r * c..(r + 1) * c], &xs[r * c..(r + 1) * c]);
             let s = lane_sum(x, |v| v);
@@ -825,19 +825,19 @@ impl KerasCategoricalFocalCrossentropy {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         check_smoothing!(Self::NAME, self.label_smoothing)?;
         check_option(Self::NAME, "gamma", self.gamma, !self.gamma.is_nan(), "a number")?;
         check_option(Self::NAME, "alpha", self.alpha, !self.alpha.is_nan(), "a number")?;
         let (ls, a, gm) = (self.label_smoothing, self.alpha, self.gamma);
-        if let Some(done) = self.fused(y_true, y_pred, go)? {
+        if let Some(done) = self.fused(y_true, y_pred, up)? {
             return Ok(done);
         }
         let classes = y_true.shape().last().copied().unwrap_or(1);
         // Keras renormalises (or softmaxes) y_pred over its own class axis, then broadcasts.
         let shapes = PairShapes::Numpy { own_lane: [false, true], keras_rank: false };
-        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, shapes, self.reduction, go, |t, x, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), self.axis, shapes, self.reduction, up.given(), |t, x, g| {
             let n = x.len();
             let mut y = x.to_vec();
             if self.from_logits {
@@ -880,16 +880,16 @@ impl KerasCategoricalFocalCrossentropy {
     /// one pass (a vectorised `ln`; `(1 − q)^γ` by products for `γ = 2`), then
     /// the `y_pred` gradient; the general path's formulas. `None` for every
     /// other case.
-    fn fused<T: Float, D: Dimension>(&self, y_true: &ArrayView<'_, T, D>, y_pred: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
+    fn fused<T: Float, D: Dimension>(&self, y_true: &ArrayView<'_, T, D>, y_pred: &ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Option<PairOutput<T>>> {
         let nd = y_pred.ndim() as isize;
         if self.from_logits || (self.axis != -1 && self.axis != nd - 1) {
             return Ok(None);
         }
         if self.gamma == 2.0 {
-            self.fused_with(y_true, y_pred, go, #[inline(always)] |b: f64| (b * b, b))
+            self.fused_with(y_true, y_pred, up, #[inline(always)] |b: f64| (b * b, b))
         } else {
             let gm = self.gamma;
-            self.fused_with(y_true, y_pred, go, #[inline(always)] |b: f64| (b.powf(gm), b.powf(gm - 1.0)))
+            self.fused_with(y_true, y_pred, up, #[inline(always)] |b: f64| (b.powf(gm), b.powf(gm - 1.0)))
         }
     }
 
@@ -898,13 +898,13 @@ impl KerasCategoricalFocalCrossentropy {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
         pows: impl Fn(f64) -> (f64, f64) + Sync,
     ) -> Result<Option<PairOutput<T>>> {
         let (ls, a, gm) = (self.label_smoothing, self.alpha, self.gamma);
         let (lo, hi) = (KERAS_EPSILON, 1.0 - KERAS_EPSILON);
         let ft = if ls != 0.0 { 1.0 - ls } else { 1.0 };
-        eval_pair_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go, #[inline(always)] |t: &[T], x: &[T], g: Option<RowGrads<'_, T>>| {
+        Ok(eval_pair_rows_up(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, #[inline(always)] |t: &[T], x: &[T], g: Option<RowGrads<'_, T>>| {
             let c = t.len();
             let s = lane_sum(x, |v| v);
             let (inv, inv2) = (1.0 / s, 1.0 / (s * s));
@@ -929,7 +929,7 @@ impl KerasCategoricalFocalCrossentropy {
             });
             zip_store(t, x, g.go, #[inline(always)] |tk, xk| up * (at(tk, xk).0 * inv + cross));
             v
-        })
+        })?.map(pair_output))
     }
     loss_methods!(keras: run(input = last), (y_true: float, y_pred: float));
 }
@@ -1015,7 +1015,7 @@ impl KerasSparseCategoricalCrossentropy {
         &self,
         y_true: &ArrayView<'_, L, D1>,
         y_pred: &ArrayView<'_, T, D2>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<(ArrayD<T>, Option<ArrayD<T>>)> {
         let nd = y_pred.ndim();
         if nd > 0 {
@@ -1033,11 +1033,11 @@ impl KerasSparseCategoricalCrossentropy {
                 });
             }
         }
-        if let Some(done) = self.fused(y_true, y_pred, go)? {
+        if let Some(done) = self.fused(y_true, y_pred, up)? {
             return Ok(done);
         }
         let fl = self.from_logits;
-        run_labels(Self::NAME, ("y_pred", y_pred), ("y_true", y_true), true, self.ignore_class, self.reduction, go, |x, lab, g| {
+        run_labels(Self::NAME, ("y_pred", y_pred), ("y_true", y_true), true, self.ignore_class, self.reduction, up.given(), |x, lab, g| {
             let Some(y) = lab else { return 0.0 };
             let lq = class_log_probs(x, fl);
             // −Σ onehot · log q, as Keras computes it (0 · −∞ = NaN included)
@@ -1063,7 +1063,7 @@ impl KerasSparseCategoricalCrossentropy {
         &self,
         y_true: &ArrayView<'_, L, D1>,
         y_pred: &ArrayView<'_, T, D2>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<Option<(ArrayD<T>, Option<ArrayD<T>>)>> {
         let shape = y_pred.shape();
         if self.from_logits || shape.is_empty() {
@@ -1084,7 +1084,7 @@ impl KerasSparseCategoricalCrossentropy {
             return Ok(None);
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = Upstream::from_given(go);
+        let up = up.view();
         let (lo, hi) = (KERAS_EPSILON, 1.0 - KERAS_EPSILON);
         let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let l = labels[r].index();
@@ -1198,14 +1198,14 @@ impl KerasCategoricalGeneralizedCrossEntropy {
         &self,
         y_true: &ArrayView<'_, L, D1>,
         y_pred: &ArrayView<'_, T, D2>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<(ArrayD<T>, Option<ArrayD<T>>)> {
         let q = self.q;
         check_option(Self::NAME, "q", q, q > 0.0, "a number > 0 (Keras documents the range (0, 1))")?;
-        if let Some(done) = self.fused(y_true, y_pred, go)? {
+        if let Some(done) = self.fused(y_true, y_pred, up)? {
             return Ok(done);
         }
-        run_labels(Self::NAME, ("y_pred", y_pred), ("y_true", y_true), false, None, self.reduction, go, |x, lab, g| {
+        run_labels(Self::NAME, ("y_pred", y_pred), ("y_true", y_true), false, None, self.reduction, up.given(), |x, lab, g| {
             let y = lab.unwrap_or(usize::MAX);
             let p = sum_f64(x.iter().enumerate().map(|(k, &v)| if k == y { v } else { v * 0.0 }));
             let v = (1.0 - p.powf(q)) / q;
@@ -1227,7 +1227,7 @@ impl KerasCategoricalGeneralizedCrossEntropy {
         &self,
         y_true: &ArrayView<'_, L, D1>,
         y_pred: &ArrayView<'_, T, D2>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<Option<(ArrayD<T>, Option<ArrayD<T>>)>> {
         let shape = y_pred.shape();
         let (Some(xs), Some((&c, out))) = (y_pred.as_slice(), shape.split_last()) else { return Ok(None) };
@@ -1238,7 +1238,7 @@ impl KerasCategoricalGeneralizedCrossEntropy {
         let labs = class_labels(Self::NAME, "y_true", y_true, c, None)?;
         let q = self.q;
         let reducer = Reducer::counting(self.reduction, out, shape);
-        let up = Upstream::from_given(go);
+        let up = up.view();
         // Per row its `p`; per batch of rows their `p^q` (`pow_batch`: for
         // `f32` results in `f64` lanes, else libm's `pow`); then per row the
         // loss and its gradient row, written in full (`full`: no zeroing first).

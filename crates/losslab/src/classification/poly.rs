@@ -107,16 +107,16 @@ impl OptaxPolyLossCrossEntropy {
         &self,
         logits: &ArrayView<'_, T, D>,
         labels: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         let eps = self.epsilon;
         check_option(Self::NAME, "epsilon", eps, !eps.is_nan(), "a number")?;
-        if let Some(done) = self.fused(logits, labels, go)? {
+        if let Some(done) = self.fused(logits, labels, up)? {
             return Ok(done);
         }
         // optax takes the softmax over the logits' own class axis, then broadcasts.
         let shapes = PairShapes::Numpy { own_lane: [true, false], keras_rank: false };
-        run_pair_with(Self::NAME, ("logits", logits), ("labels", labels), self.axis, shapes, self.reduction, go, |x, l, g: LaneGrads<'_>| {
+        run_pair_with(Self::NAME, ("logits", logits), ("labels", labels), self.axis, shapes, self.reduction, up.given(), |x, l, g: LaneGrads<'_>| {
             let n = x.len();
             let mut lp = vec![0.0; n];
             log_softmax_lane(x, &mut lp);
@@ -142,7 +142,7 @@ impl OptaxPolyLossCrossEntropy {
     /// recomputed in `f64`; rows in parallel in the tensors' own type. `None`
     /// for every other case, and for inputs with a NaN or infinite logit
     /// maximum (the general path's formulas handle them).
-    fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
+    fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Option<PairOutput<T>>> {
         use crate::machinery::kernels::elementwise::exp_nonpos;
         use crate::machinery::kernels::rows::lane_sums_zip;
         let shape = logits.shape();
@@ -156,7 +156,7 @@ impl OptaxPolyLossCrossEntropy {
             return Ok(None);
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = Upstream::from_given(go);
+        let up = up.view();
         let (eps, special) = (self.epsilon, std::sync::atomic::AtomicBool::new(false));
         let done = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (x, l) = (&xs[r * c..(r + 1) * c], &ls[r * c..(r + 1) * c]);
@@ -241,13 +241,13 @@ impl OptaxSafeSoftmaxCrossEntropy {
         &self,
         logits: &ArrayView<'_, T, D>,
         labels: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
-        if let Some(done) = self.fused(logits, labels, go)? {
+        if let Some(done) = self.fused(logits, labels, up)? {
             return Ok(done);
         }
         let shapes = PairShapes::Numpy { own_lane: [true, false], keras_rank: false };
-        run_pair_with(Self::NAME, ("logits", logits), ("labels", labels), -1, shapes, self.reduction, go, |x, w, g| {
+        run_pair_with(Self::NAME, ("logits", logits), ("labels", labels), -1, shapes, self.reduction, up.given(), |x, w, g| {
             let n = x.len();
             let mut lp = vec![0.0; n];
             log_softmax_lane(x, &mut lp);
@@ -265,8 +265,8 @@ impl OptaxSafeSoftmaxCrossEntropy {
     /// The machinery's row sweep ([`softmax_ce_rows`], `0 · log 0 = 0`) for
     /// logits and labels of one shape, both contiguous; `None` for every other
     /// case.
-    fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, go: Option<&ArrayViewD<'_, T>>) -> Result<Option<PairOutput<T>>> {
-        let up = Upstream::from_given(go);
+    fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Option<PairOutput<T>>> {
+        let up = up.view();
         Ok(softmax_ce_rows::<T, D, true>(Self::NAME, logits, labels, self.reduction, &up)?.map(pair_output))
     }
 

@@ -15,7 +15,7 @@ use std::arch::x86_64::*;
 use crate::machinery::kernels::rows;
 use crate::machinery::reduction::{sum_f64, Reduction};
 use crate::machinery::vmath::exp;
-use ndarray::{ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayView, Dimension};
 
 // ---------------------------------------------------------------------------------------
 // kl_divergence
@@ -117,15 +117,15 @@ impl KerasKlDivergence {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         // The row sweep for one shape, contiguous (one pass: the value and
         // both gradients); the general path's formulas, the ln branch-free.
-        let fused = pair_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go, KerasKl, false)?;
+        let fused = pair_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, KerasKl, false)?;
         if let Some(done) = fused {
             return Ok(done);
         }
-        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::NUMPY, self.reduction, go, |yt, yp, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::NUMPY, self.reduction, up.given(), |yt, yp, g| {
             let v = sum_f64(yt.iter().zip(yp).map(|(&a, &b)| {
                 let (t, p) = (clip(a, KERAS_EPSILON, 1.0), clip(b, KERAS_EPSILON, 1.0));
                 t * (t / p).ln()
@@ -301,14 +301,14 @@ impl OptaxKlDivergence {
         &self,
         log_predictions: &ArrayView<'_, T, D>,
         targets: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         // The row sweep for one shape, contiguous; the general path's formulas.
-        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, OptaxKl { generalized: false }, false)?;
+        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, up, OptaxKl { generalized: false }, false)?;
         if let Some(done) = fused {
             return Ok(done);
         }
-        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, t, g| {
+        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, up.given(), |lp, t, g| {
             let v = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
             if let Some((glp, gt)) = g {
                 for k in 0..lp.len() {
@@ -372,14 +372,14 @@ impl OptaxGeneralizedKlDivergence {
         &self,
         log_predictions: &ArrayView<'_, T, D>,
         targets: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         // The row sweep for one shape, contiguous (one pass); the general path otherwise.
-        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, go, OptaxKl { generalized: true }, false)?;
+        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), targets, self.reduction, up, OptaxKl { generalized: true }, false)?;
         if let Some(done) = fused {
             return Ok(done);
         }
-        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, t, g| {
+        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("targets", targets), -1, PairShapes::NUMPY, self.reduction, up.given(), |lp, t, g| {
             let x = sum_f64(lp.iter().zip(t).map(|(&a, &b)| optax_kl_term(a, b).0));
             let y = sum_f64(lp.iter().zip(t).map(|(&a, &b)| exp(a) - b));
             if let Some((glp, gt)) = g {
@@ -439,14 +439,14 @@ impl OptaxKlDivergenceWithLogTargets {
         &self,
         log_predictions: &ArrayView<'_, T, D>,
         log_targets: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         // The row sweep for one shape, contiguous (one pass); the general path otherwise.
-        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), log_targets, self.reduction, go, KlLogTargets, false)?;
+        let fused = pair_rows_op(Self::NAME, ("log_predictions", log_predictions), log_targets, self.reduction, up, KlLogTargets, false)?;
         if let Some(done) = fused {
             return Ok(done);
         }
-        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("log_targets", log_targets), -1, PairShapes::NUMPY, self.reduction, go, |lp, lt, g| {
+        run_pair_with(Self::NAME, ("log_predictions", log_predictions), ("log_targets", log_targets), -1, PairShapes::NUMPY, self.reduction, up.given(), |lp, lt, g| {
             let v = sum_f64(lp.iter().zip(lt).map(|(&a, &b)| exp(b) * (b - a)));
             if let Some((glp, glt)) = g {
                 for k in 0..lp.len() {

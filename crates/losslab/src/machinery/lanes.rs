@@ -22,10 +22,24 @@ pub(crate) enum Upstream<'a, T> {
 }
 
 impl<'a, T: Float> Upstream<'a, T> {
-    /// A caller's optional upstream gradient: [`Upstream::Given`] its view, or
-    /// [`Upstream::Skip`] (no gradient) where there is none.
-    pub(crate) fn from_given(go: Option<&'a ArrayViewD<'_, T>>) -> Self {
-        go.map_or(Upstream::Skip, |g| Upstream::Given(g.view()))
+    /// The given upstream gradient's view, `None` for [`Upstream::Skip`] and
+    /// [`Upstream::Ones`]: the argument of the general paths that take an
+    /// optional upstream (for `Ones` they compute the value alone, and the
+    /// caller runs the backward pass with ones of the value's shape).
+    pub(crate) fn given(&self) -> Option<&ArrayViewD<'a, T>> {
+        match self {
+            Upstream::Given(g) => Some(g),
+            Upstream::Skip | Upstream::Ones => None,
+        }
+    }
+
+    /// The same upstream, borrowed.
+    pub(crate) fn view(&self) -> Upstream<'_, T> {
+        match self {
+            Upstream::Skip => Upstream::Skip,
+            Upstream::Ones => Upstream::Ones,
+            Upstream::Given(g) => Upstream::Given(g.view()),
+        }
     }
 
     /// The per-sample scales of the upstream gradient, `None` for a forward pass.
@@ -480,6 +494,11 @@ pub(crate) fn eval_rows_core<T: Float>(
     Ok((value, grads))
 }
 
+/// A shared `eval`'s result as a [`PairOutput`] (both gradients asked for).
+pub(crate) fn pair_output<T>((value, grads): Eval<T, Gradients<T>>) -> PairOutput<T> {
+    (value, grads.map(|g| (g.input, g.target.expect("the second tensor's gradient"))))
+}
+
 /// [`eval_rows`] for a loss of two tensors of one shape, both contiguous,
 /// reduced over their last axis (one result per row): `row(a, b, grads)` is
 /// the loss of one row pair (`a` the first tensor's row, `b` the second's)
@@ -487,25 +506,9 @@ pub(crate) fn eval_rows_core<T: Float>(
 /// tensor's, `go` the second's). `None` where the shapes differ, a tensor is
 /// strided, 0-d or empty: the general path takes those (and says what is
 /// wrong with them).
-pub(crate) fn eval_pair_rows<T: Float, D: Dimension>(
-    loss: &'static str,
-    a: (&'static str, &ArrayView<'_, T, D>),
-    b: &ArrayView<'_, T, D>,
-    reduction: Reduction,
-    go: Option<&ArrayViewD<'_, T>>,
-    row: impl Fn(&[T], &[T], Option<RowGrads<'_, T>>) -> f64 + Sync,
-) -> Result<Option<PairOutput<T>>> {
-    let up = Upstream::from_given(go);
-    Ok(eval_pair_rows_up(loss, a, b, reduction, &up, row)?.map(pair_output))
-}
-
-/// A shared `eval`'s result as a [`PairOutput`] (both gradients asked for).
-pub(crate) fn pair_output<T>((value, grads): Eval<T, Gradients<T>>) -> PairOutput<T> {
-    (value, grads.map(|g| (g.input, g.target.expect("the second tensor's gradient"))))
-}
-
-/// [`eval_pair_rows`] with any [`Upstream`] (a shared `eval`'s): the gradients
-/// as [`Gradients`], `input` the first tensor's, `target` the second's.
+///
+/// The gradients as [`Gradients`], `input` the first tensor's, `target` the
+/// second's ([`pair_output`] makes them a [`PairOutput`]).
 pub(crate) fn eval_pair_rows_up<T: Float, D: Dimension>(
     loss: &'static str,
     a: (&'static str, &ArrayView<'_, T, D>),
@@ -586,8 +589,7 @@ pub(crate) fn eval_mean_rows_op<T: Float, D: Dimension, O: ElemOp>(
     eval_rows_op(loss, a, b, reduction, up, op, true)
 }
 
-/// [`eval_mean_rows_op`] for a loss written on [`PairOutput`]s (`go` the
-/// upstream gradient, if any); without `mean`, for a per-sample sum (`Σ_k
+/// [`eval_mean_rows_op`] for a loss written on [`PairOutput`]s; without `mean`, for a per-sample sum (`Σ_k
 /// ℓ(x_k, y_k)` over the last axis, gradients scaled by the upstream alone:
 /// optax's KL divergences, Keras's).
 #[allow(clippy::too_many_arguments)]
@@ -596,12 +598,11 @@ pub(crate) fn pair_rows_op<T: Float, D: Dimension, O: ElemOp>(
     a: (&'static str, &ArrayView<'_, T, D>),
     b: &ArrayView<'_, T, D>,
     reduction: Reduction,
-    go: Option<&ArrayViewD<'_, T>>,
+    up: &Upstream<'_, T>,
     op: O,
     mean: bool,
 ) -> Result<Option<PairOutput<T>>> {
-    let up = Upstream::from_given(go);
-    Ok(eval_rows_op(loss, a, b, reduction, &up, op, mean)?.map(pair_output))
+    Ok(eval_rows_op(loss, a, b, reduction, up, op, mean)?.map(pair_output))
 }
 
 /// [`eval_mean_rows_op`] (`mean`) and [`pair_rows_op`].

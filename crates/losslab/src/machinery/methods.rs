@@ -17,10 +17,14 @@
 //! - `eval -> G`: the type has `eval(args…, &Upstream) -> Result<Eval<T, G>>`;
 //!   `forward_backward` runs it once with an upstream gradient of ones.
 //! - `run(input = first | last | only)`: the type has
-//!   `run(&args…, Option<&grad_output>) -> Result<(value, Option<grads>)>` whose
+//!   `run(&args…, &Upstream) -> Result<(value, Option<grads>)>` whose
 //!   gradients are per argument (`first`/`last`: the prediction's position in a
 //!   pair) or one array (`only`: w.r.t. the float argument of a labels loss);
-//!   `forward_backward` is `forward`, then `backward` with ones.
+//!   `forward_backward` runs it once with [`Upstream::Ones`](crate::machinery::lanes::Upstream::Ones),
+//!   the row sweeps' value and gradients in one pass. Its general paths take a
+//!   given upstream only ([`Upstream::given`](crate::machinery::lanes::Upstream::given)):
+//!   they give the value alone for `Ones`, and `forward_backward` then runs
+//!   `backward` with ones of its shape.
 //! - `pointwise(NAME)`: an element-wise loss with `validate()`, `value(a, b)`
 //!   and `derivative(a, b) = (∂/∂a, ∂/∂b)`, its tensors broadcast as NumPy
 //!   broadcasts them (optax's: [`Broadcast::numpy`](crate::machinery::broadcast::Broadcast::numpy)), on [`Pointwise`](crate::machinery::pointwise::Pointwise).
@@ -205,7 +209,7 @@ macro_rules! forward_body {
         Ok($s.eval($($a,)+ &$crate::machinery::lanes::Upstream::Skip)?.0)
     };
     ($s:ident run [$($hp:tt)*] ($($a:ident),+)) => {
-        Ok($s.run($(&$a,)+ None)?.0)
+        Ok($s.run($(&$a,)+ &$crate::machinery::lanes::Upstream::Skip)?.0)
     };
     ($s:ident pointwise [$name:expr] ($a:ident, $b:ident)) => {{
         $s.validate()?;
@@ -226,21 +230,9 @@ macro_rules! backward_body {
     ($s:ident eval [] ($($a:ident),+) $go:ident) => {
         Ok($s.eval($($a,)+ &$crate::machinery::lanes::Upstream::Given($go))?.1.expect("gradients requested"))
     };
-    ($s:ident run [input = first] ($a:ident, $b:ident) $go:ident) => {
-        match $s.run(&$a, &$b, Some(&$go))?.1 {
-            Some((ga, gb)) => Ok($crate::machinery::reduction::Gradients { input: ga, target: Some(gb) }),
-            None => unreachable!("gradients are computed when grad_output is given"),
-        }
-    };
-    ($s:ident run [input = last] ($a:ident, $b:ident) $go:ident) => {
-        match $s.run(&$a, &$b, Some(&$go))?.1 {
-            Some((ga, gb)) => Ok($crate::machinery::reduction::Gradients { input: gb, target: Some(ga) }),
-            None => unreachable!("gradients are computed when grad_output is given"),
-        }
-    };
-    ($s:ident run [input = only] ($a:ident, $b:ident) $go:ident) => {
-        match $s.run(&$a, &$b, Some(&$go))?.1 {
-            Some(g) => Ok($crate::machinery::reduction::Gradients { input: g, target: None }),
+    ($s:ident run [$($hp:tt)*] ($a:ident, $b:ident) $go:ident) => {
+        match $s.run(&$a, &$b, &$crate::machinery::lanes::Upstream::Given($go))?.1 {
+            Some(g) => Ok($crate::machinery::methods::run_grads!([$($hp)*] g)),
             None => unreachable!("gradients are computed when grad_output is given"),
         }
     };
@@ -264,6 +256,22 @@ macro_rules! backward_body {
     }};
 }
 
+/// A `run` loss's gradients as [`Gradients`](crate::machinery::reduction::Gradients):
+/// which of its two tensors is the input (`first`, `last`), or its one gradient (`only`).
+macro_rules! run_grads {
+    ([input = first] $g:ident) => {{
+        let (ga, gb) = $g;
+        $crate::machinery::reduction::Gradients { input: ga, target: Some(gb) }
+    }};
+    ([input = last] $g:ident) => {{
+        let (ga, gb) = $g;
+        $crate::machinery::reduction::Gradients { input: gb, target: Some(ga) }
+    }};
+    ([input = only] $g:ident) => {
+        $crate::machinery::reduction::Gradients { input: $g, target: None }
+    };
+}
+
 macro_rules! forward_backward_body {
     ($s:ident eval [] ($($a:ident),+)) => {{
         let (v, g) = $s.eval($($a,)+ &$crate::machinery::lanes::Upstream::Ones)?;
@@ -283,7 +291,21 @@ macro_rules! forward_backward_body {
         })?;
         Ok((value, grads))
     }};
-    // `run`, `pointwise`, `composed`: the forward pass, then the backward pass with ones.
+    // `run`: one pass with ones for the upstream gradient where the loss takes a
+    // sweep that computes the value and the gradients together; its general
+    // paths take a given upstream only, and give the value alone: the backward
+    // pass with ones then.
+    ($s:ident run [$($hp:tt)*] ($a:ident, $b:ident)) => {{
+        let (value, grads) = $s.run(&$a, &$b, &$crate::machinery::lanes::Upstream::Ones)?;
+        match grads {
+            Some(g) => Ok((value, $crate::machinery::methods::run_grads!([$($hp)*] g))),
+            None => {
+                let ones = ::ndarray::ArrayD::from_elem(value.shape(), T::one());
+                Ok((value, $s.backward($a, $b, ones.view())?))
+            }
+        }
+    }};
+    // `pointwise`, `composed`: the forward pass, then the backward pass with ones.
     ($s:ident $how:ident [$($hp:tt)*] ($($a:ident),+)) => {{
         let value = $s.forward($($a.view()),+)?;
         let ones = ::ndarray::ArrayD::from_elem(value.shape(), T::one());
@@ -470,6 +492,6 @@ macro_rules! choice {
 }
 
 pub(crate) use {
-    backward_body, choice, face, doc_backward, doc_errors, doc_forward, doc_reduction, forward_backward_body, forward_body, free_fn, free_fn_emit,
+    backward_body, choice, face, doc_backward, doc_errors, doc_forward, doc_reduction, forward_backward_body, forward_body, free_fn, free_fn_emit, run_grads,
     fused_extra, grads_type, loss_methods, loss_methods_emit, setters, signature, simple_struct,
 };

@@ -15,7 +15,7 @@ use std::arch::x86_64::*;
 use crate::machinery::kernels::rows::ln_1p_nonneg;
 use crate::machinery::reduction::{sum_f64, Reduction};
 use crate::math::*;
-use ndarray::{ArrayD, ArrayView, ArrayViewD, Dimension};
+use ndarray::{ArrayD, ArrayView, Dimension};
 
 // ---------------------------------------------------------------------------------------
 // log_cosh, mean_squared_logarithmic_error, mean_absolute_percentage_error
@@ -170,18 +170,18 @@ impl KerasLogCosh {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         // The row sweep for one shape, contiguous (each row on the element-wise
         // sweep's loop, value and both gradients in one pass: log cosh is even,
         // so `LogCosh` at (y_true, y_pred) gives log cosh(y_pred − y_true) and
         // the gradients of y_true and y_pred, in that order); the general path
         // otherwise.
-        let up = Upstream::from_given(go);
+        let up = up.view();
         if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, &up, LogCosh)? {
             return Ok(pair_output(done));
         }
-        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
             mean_lane(t, p, g, |t, p| log_cosh_f64(p - t), |t, p| {
                 let d = (p - t).tanh();
                 (-d, d)
@@ -298,16 +298,16 @@ impl KerasMeanSquaredLogarithmicError {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         let e = KERAS_EPSILON;
         // The row sweep for one shape, contiguous (one pass); the general path otherwise.
-        let fused = pair_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, go, Msle, true)?;
+        let fused = pair_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, Msle, true)?;
         if let Some(done) = fused {
             return Ok(done);
         }
         let lg = move |v: f64| if v.is_nan() { v } else { v.max(e) }.ln_1p();
-        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
             mean_lane(
                 t,
                 p,
@@ -436,18 +436,18 @@ impl KerasMeanAbsolutePercentageError {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         let e = KERAS_EPSILON;
         // The row sweep for one shape, contiguous (each row on the element-wise
         // sweep's loop, value and both gradients in one pass); the general path
         // otherwise.
-        let up = Upstream::from_given(go);
+        let up = up.view();
         if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, &up, KerasMapeOp)? {
             return Ok(pair_output(done));
         }
         let den = |t: f64| KerasMapeOp::den(t);
-        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
             let n = t.len() as f64;
             let v = 100.0 * (sum_f64(t.iter().zip(p).map(|(&t, &p)| ((t - p) / den(t)).abs())) / n);
             if let Some((gt, gp)) = g {
@@ -639,18 +639,18 @@ impl KerasHuber {
         &self,
         y_true: &ArrayView<'_, T, D>,
         y_pred: &ArrayView<'_, T, D>,
-        go: Option<&ArrayViewD<'_, T>>,
+        up: &Upstream<'_, T>,
     ) -> Result<PairOutput<T>> {
         crate::machinery::error::check_option(Self::NAME, "delta", self.delta, self.delta >= 0.0, "a number >= 0")?;
         let op = KerasHuberOp { delta: self.delta };
         // The row sweep for one shape, contiguous (each row on the element-wise
         // sweep's loop, value and both gradients in one pass); the general path
         // otherwise.
-        let up = Upstream::from_given(go);
+        let up = up.view();
         if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, &up, op)? {
             return Ok(pair_output(done));
         }
-        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, go, |t, p, g| {
+        run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
             mean_lane(t, p, g, |t, p| op.eval(t, p).0, |t, p| {
                 let (_, dt, dp) = op.eval(t, p);
                 (dt, dp)
