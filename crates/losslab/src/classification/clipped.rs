@@ -528,12 +528,12 @@ impl KerasBinaryFocalCrossentropy {
         // γ = 2 by products), else the general path.
         let sq = inlined(#[inline(always)] |u: f64| (u * u, u));
         let pw = inlined(#[inline(always)] move |u: f64| (u.powf(gm), u.powf(gm - 1.0)));
-        let (a, b, r, go2) = (y_true, y_pred, self.reduction, up);
+        let (a, b, r, u) = (y_true, y_pred, self.reduction, up);
         let fused = match (fl, gm == 2.0) {
-            (true, true) => binary_rows(Self::NAME, a, b, self.axis, r, go2, Smoothed { ls, el: |t, p| self.element(t, p, true, sq) })?,
-            (false, true) => binary_rows(Self::NAME, a, b, self.axis, r, go2, KerasFocal { ls, alpha: self.alpha, balancing: self.apply_class_balancing })?,
-            (true, false) => binary_rows(Self::NAME, a, b, self.axis, r, go2, Smoothed { ls, el: |t, p| self.element(t, p, true, pw) })?,
-            (false, false) => binary_rows(Self::NAME, a, b, self.axis, r, go2, Smoothed { ls, el: |t, p| self.element(t, p, false, pw) })?,
+            (true, true) => binary_rows(Self::NAME, a, b, self.axis, r, u, Smoothed { ls, el: |t, p| self.element(t, p, true, sq) })?,
+            (false, true) => binary_rows(Self::NAME, a, b, self.axis, r, u, KerasFocal { ls, alpha: self.alpha, balancing: self.apply_class_balancing })?,
+            (true, false) => binary_rows(Self::NAME, a, b, self.axis, r, u, Smoothed { ls, el: |t, p| self.element(t, p, true, pw) })?,
+            (false, false) => binary_rows(Self::NAME, a, b, self.axis, r, u, Smoothed { ls, el: |t, p| self.element(t, p, false, pw) })?,
         };
         if let Some(done) = fused {
             return Ok(done);
@@ -684,8 +684,7 @@ impl KerasCategoricalCrossentropy {
         let (ls, (lo, hi)) = (self.label_smoothing, (KERAS_EPSILON, 1.0 - KERAS_EPSILON));
         let ft = if ls != 0.0 { 1.0 - ls } else { 1.0 };
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = up.view();
-        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (t, x) = (&ts[r * c..(r + 1) * c], &xs[r * c..(r + 1) * c]);
             let s = lane_sum(x, |v| v);
             // The row's divisions by s and s² as products with their
@@ -1084,9 +1083,8 @@ impl KerasSparseCategoricalCrossentropy {
             return Ok(None);
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = up.view();
         let (lo, hi) = (KERAS_EPSILON, 1.0 - KERAS_EPSILON);
-        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+        let (value, grads) = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, false, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let l = labels[r].index();
             if Some(l) == ignore {
                 return 0.0;
@@ -1238,7 +1236,6 @@ impl KerasCategoricalGeneralizedCrossEntropy {
         let labs = class_labels(Self::NAME, "y_true", y_true, c, None)?;
         let q = self.q;
         let reducer = Reducer::counting(self.reduction, out, shape);
-        let up = up.view();
         // Per row its `p`; per batch of rows their `p^q` (`pow_batch`: for
         // `f32` results in `f64` lanes, else libm's `pow`); then per row the
         // loss and its gradient row, written in full (`full`: no zeroing first).
@@ -1247,7 +1244,7 @@ impl KerasCategoricalGeneralizedCrossEntropy {
             &reducer,
             shape,
             (rows, c),
-            &up,
+            up,
             true,
             #[inline(always)]
             |r: usize| {

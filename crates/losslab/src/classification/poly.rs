@@ -156,9 +156,8 @@ impl OptaxPolyLossCrossEntropy {
             return Ok(None);
         }
         let reducer = Reducer::counting(self.reduction, &out, shape);
-        let up = up.view();
         let (eps, special) = (self.epsilon, std::sync::atomic::AtomicBool::new(false));
-        let done = eval_rows(Self::NAME, &reducer, shape, (rows, c), &up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
+        let done = eval_rows(Self::NAME, &reducer, shape, (rows, c), up, true, #[inline(always)] |r: usize, g: Option<RowGrads<'_, T>>| {
             let (x, l) = (&xs[r * c..(r + 1) * c], &ls[r * c..(r + 1) * c]);
             // SAFETY: a null destination: nothing is stored.
             let Some((m, s)) = (unsafe { softmax_row(x, std::ptr::null_mut(), &special) }) else { return 0.0 };
@@ -266,8 +265,7 @@ impl OptaxSafeSoftmaxCrossEntropy {
     /// logits and labels of one shape, both contiguous; `None` for every other
     /// case.
     fn fused<T: Float, D: Dimension>(&self, logits: &ArrayView<'_, T, D>, labels: &ArrayView<'_, T, D>, up: &Upstream<'_, T>) -> Result<Option<PairOutput<T>>> {
-        let up = up.view();
-        Ok(softmax_ce_rows::<T, D, true>(Self::NAME, logits, labels, self.reduction, &up)?.map(pair_output))
+        Ok(softmax_ce_rows::<T, D, true>(Self::NAME, logits, labels, self.reduction, up)?.map(pair_output))
     }
 
     loss_methods!(optax: run(input = first), (logits: float, labels: float));

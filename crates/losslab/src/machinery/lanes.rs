@@ -33,15 +33,6 @@ impl<'a, T: Float> Upstream<'a, T> {
         }
     }
 
-    /// The same upstream, borrowed.
-    pub(crate) fn view(&self) -> Upstream<'_, T> {
-        match self {
-            Upstream::Skip => Upstream::Skip,
-            Upstream::Ones => Upstream::Ones,
-            Upstream::Given(g) => Upstream::Given(g.view()),
-        }
-    }
-
     /// The per-sample scales of the upstream gradient, `None` for a forward pass.
     pub(crate) fn scales(&self, loss: &'static str, reducer: &Reducer) -> Result<Option<Scales>> {
         match self {

@@ -177,8 +177,7 @@ impl KerasLogCosh {
         // so `LogCosh` at (y_true, y_pred) gives log cosh(y_pred − y_true) and
         // the gradients of y_true and y_pred, in that order); the general path
         // otherwise.
-        let up = up.view();
-        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, &up, LogCosh)? {
+        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, LogCosh)? {
             return Ok(pair_output(done));
         }
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
@@ -442,8 +441,7 @@ impl KerasMeanAbsolutePercentageError {
         // The row sweep for one shape, contiguous (each row on the element-wise
         // sweep's loop, value and both gradients in one pass); the general path
         // otherwise.
-        let up = up.view();
-        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, &up, KerasMapeOp)? {
+        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, KerasMapeOp)? {
             return Ok(pair_output(done));
         }
         let den = |t: f64| KerasMapeOp::den(t);
@@ -646,8 +644,7 @@ impl KerasHuber {
         // The row sweep for one shape, contiguous (each row on the element-wise
         // sweep's loop, value and both gradients in one pass); the general path
         // otherwise.
-        let up = up.view();
-        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, &up, op)? {
+        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, op)? {
             return Ok(pair_output(done));
         }
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
