@@ -12,11 +12,15 @@
 //! is compared with like. The adapters run the kernel itself: their loss and
 //! gradient must equal the kernel's exactly.
 //!
-//! Two more functions time what the adapters cannot avoid: `losslab_fwd_bwd_fresh`
+//! Two more functions time what the candle adapter cannot avoid: `losslab_fwd_bwd_fresh`
 //! is the kernel writing into a newly allocated gradient (as an adapter must, to
-//! hand the framework a new tensor; `losslab_fwd_bwd` reuses one buffer), and
-//! `candle_zeros_add` is what candle's backprop does with every gradient an
-//! operation returns (`GradStore::or_insert`: a zeros tensor, then `add`).
+//! hand the framework a new tensor, unless it can reuse one; `losslab_fwd_bwd`
+//! reuses one buffer), and `candle_zeros_add` is what candle's backprop does
+//! with every gradient an operation returns (`GradStore::or_insert`: a zeros
+//! tensor, then `add`). The burn adapter reuses its gradient buffers once burn
+//! has dropped them (`losslab_burn::release_buffers`);
+//! `burn_adapter_unpooled_fwd_bwd` drops them after each call, as the adapter
+//! was before it kept them.
 //!
 //! ```sh
 //! RAYON_NUM_THREADS=2 cargo bench -p losslab-bench --bench peers
@@ -33,7 +37,7 @@
 //!
 //! Criterion's groups are `ce_{rows}x{classes}` and `mse_{elements}`, its
 //! functions `{library}_{fwd|fwd_bwd|fwd_bwd_inplace|fwd_bwd_fresh}` (libraries
-//! `losslab`, `candle`, `burn`, `candle_adapter`, `burn_adapter`) and
+//! `losslab`, `candle`, `burn`, `candle_adapter`, `burn_adapter`, `burn_adapter_unpooled`) and
 //! `candle_zeros_add`; the throughput is in elements (logits, or input
 //! elements) per second.
 
@@ -211,6 +215,13 @@ fn cross_entropy(c: &mut Criterion, n: usize, k: usize) {
         let g = ax.grad(&grads).expect("burn gradient");
         (loss, g)
     };
+    // The adapter as it was before it kept its gradient buffers: each call's
+    // gradient in memory new to the process.
+    let burn_adapter_unpooled_fb = || {
+        let r = burn_adapter_fb();
+        losslab_burn::release_buffers();
+        r
+    };
     {
         let v = burn_vec(burn_fwd())[0];
         let (l, g) = burn_fb();
@@ -230,6 +241,7 @@ fn cross_entropy(c: &mut Criterion, n: usize, k: usize) {
     g.bench_function("candle_adapter_fwd_bwd", |b| b.iter(|| black_box(candle_adapter_fb())));
     g.bench_function("candle_zeros_add", |b| b.iter(|| black_box(candle_accumulate(&cg))));
     g.bench_function("burn_adapter_fwd_bwd", |b| b.iter(|| black_box(burn_adapter_fb())));
+    g.bench_function("burn_adapter_unpooled_fwd_bwd", |b| b.iter(|| black_box(burn_adapter_unpooled_fb())));
     g.bench_function("candle_fwd", |b| b.iter(|| black_box(candle_fwd(&cx).to_scalar::<f32>().expect("scalar"))));
     g.bench_function("candle_fwd_bwd", |b| b.iter(|| black_box(candle_fb())));
     g.bench_function("burn_fwd", |b| b.iter(|| black_box(burn_fwd().into_scalar::<f32>())));
@@ -320,6 +332,13 @@ fn mse(c: &mut Criterion, n: usize) {
         let g = ax.grad(&grads).expect("burn gradient");
         (loss, g)
     };
+    // The adapter as it was before it kept its gradient buffers: each call's
+    // gradient in memory new to the process.
+    let burn_adapter_unpooled_fb = || {
+        let r = burn_adapter_fb();
+        losslab_burn::release_buffers();
+        r
+    };
     {
         let (loss, g) = burn_fb();
         check(&format!("burn MseLoss {n}"), tol, ours, burn_vec(loss)[0], grad.as_slice().unwrap(), &burn_vec(g));
@@ -336,6 +355,7 @@ fn mse(c: &mut Criterion, n: usize) {
     g.bench_function("candle_adapter_fwd_bwd", |b| b.iter(|| black_box(candle_adapter_fb())));
     g.bench_function("candle_zeros_add", |b| b.iter(|| black_box(candle_accumulate(&cg))));
     g.bench_function("burn_adapter_fwd_bwd", |b| b.iter(|| black_box(burn_adapter_fb())));
+    g.bench_function("burn_adapter_unpooled_fwd_bwd", |b| b.iter(|| black_box(burn_adapter_unpooled_fb())));
     g.bench_function("candle_fwd", |b| {
         b.iter(|| black_box(candle_nn::loss::mse(&cx, &ct).expect("candle mse").to_scalar::<f32>().unwrap()))
     });

@@ -167,9 +167,10 @@ fn adapters(groups: &BTreeMap<String, Group>, names: &[&String]) {
     let get = |g: &Group, k: &str| g.get(k).copied();
     println!("\nAdapters, forward + backward through each framework's autograd; median 10⁹ elements/s; ratios of throughputs.");
     println!("kernel: `losslab_fwd_bwd` (into a reused buffer); fresh: the kernel into a new gradient buffer each call;");
-    println!("zeros+add: candle's accumulation of one gradient of that size (GradStore::or_insert, then add), timed alone.\n");
-    println!("| group | kernel | kernel, fresh buffer | candle adapter | candle-nn | candle zeros+add | burn adapter | burn | candle adapter ÷ kernel (≥ 0.8) | burn adapter ÷ kernel (≥ 0.8) | candle adapter less zeros+add ÷ kernel | candle adapter ÷ candle-nn | burn adapter ÷ burn |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("zeros+add: candle's accumulation of one gradient of that size (GradStore::or_insert, then add), timed alone;");
+    println!("burn adapter, unpooled: its gradient buffers released after each call (a new buffer each time, as before it kept them).\n");
+    println!("| group | kernel | kernel, fresh buffer | candle adapter | candle-nn | candle zeros+add | burn adapter | burn adapter, unpooled | burn | candle adapter ÷ kernel (≥ 0.8) | burn adapter ÷ kernel (≥ 0.8) | burn adapter, unpooled ÷ kernel | candle adapter less zeros+add ÷ kernel | candle adapter ÷ candle-nn | burn adapter ÷ burn |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for name in names {
         let g = &groups[*name];
         let k = get(g, "losslab_fwd_bwd");
@@ -177,15 +178,15 @@ fn adapters(groups: &BTreeMap<String, Group>, names: &[&String]) {
         if ca.is_none() && ba.is_none() {
             continue;
         }
-        let (cb, bb) = (get(g, "candle_fwd_bwd"), get(g, "burn_fwd_bwd"));
+        let (cb, bb, bu) = (get(g, "candle_fwd_bwd"), get(g, "burn_fwd_bwd"), get(g, "burn_adapter_unpooled_fwd_bwd"));
         let label = match name.strip_prefix("ce_") {
             Some(d) => format!("cross entropy {}", d.replace('x', " × ")),
             None => format!("MSE {}", name.trim_start_matches("mse_")),
         };
         println!(
-            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            giga(k), giga(get(g, "losslab_fwd_bwd_fresh")), giga(ca), giga(cb), giga(cz), giga(ba), giga(bb),
-            verdict(ca, k), verdict(ba, k), share(less(ca, cz), k), share(ca, cb), share(ba, bb),
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            giga(k), giga(get(g, "losslab_fwd_bwd_fresh")), giga(ca), giga(cb), giga(cz), giga(ba), giga(bu), giga(bb),
+            verdict(ca, k), verdict(ba, k), share(bu, k), share(less(ca, cz), k), share(ca, cb), share(ba, bb),
         );
     }
 }

@@ -96,6 +96,8 @@ use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod pool;
+
 pub use losslab::Reduction;
 pub use losslab_registry::{Error, ErrorKind, OptionValue};
 
@@ -114,6 +116,40 @@ type AdPrimitive = <Backend as BackendTypes>::FloatTensorPrimitive;
 /// warning of `Device::ndarray()` at the call site).
 pub fn device() -> Device {
     Device::ndarray().autodiff()
+}
+
+/// Drops the gradient buffers the fused losses ([`cross_entropy`], [`mse`])
+/// keep for reuse, and returns how many there were.
+///
+/// Those two losses write their gradient into a buffer they hand to burn, and
+/// keep a handle on the last two such buffers of each float type (each of at
+/// least 1 MiB): once burn has dropped its own handles (the gradients gone
+/// after the optimiser's step), the next call rewrites that memory instead of
+/// faulting in a new buffer from the operating system, which on large inputs
+/// cost more than the loss itself. A buffer is reused only while no tensor of
+/// burn's refers to it, so the gradients are the same either way; what the
+/// pool costs is that memory, held between calls. Call this when the loss's
+/// inputs will not come again at those shapes (after training, or before a
+/// phase that needs the memory).
+///
+/// ```
+/// use burn::tensor::{Int, Tensor};
+/// use losslab_burn::{cross_entropy, CrossEntropyOptions};
+///
+/// let device = losslab_burn::device();
+/// let logits = Tensor::<2>::zeros([1024, 512], &device).require_grad(); // 2 MiB of f32
+/// let targets = Tensor::<1, Int>::zeros([1024], &device);
+/// for _ in 0..3 {
+///     let loss: Tensor<1> = cross_entropy(logits.clone(), targets.clone(), &CrossEntropyOptions::default()).unwrap();
+///     let grads = loss.backward();
+///     assert_eq!(logits.grad(&grads).unwrap().dims(), [1024, 512]);
+/// } // the gradients dropped: the next call writes into the same buffer
+/// assert_eq!(losslab_burn::release_buffers(), 1);
+/// ```
+pub fn release_buffers() -> usize {
+    let (f32s, f64s) = pool::held();
+    pool::release();
+    f32s + f64s
 }
 
 // ---------------------------------------------------------------------------
@@ -288,10 +324,11 @@ pub fn cross_entropy<const D: usize, const DT: usize, const R: usize>(
         macro_rules! go {
             ($x:expr, $t:expr, $e:ty) => {{
                 if tracked {
-                    let mut grad = ArrayD::<$e>::zeros(IxDyn($x.shape()));
+                    let mut grad = pool::take::<$e>($x.shape());
                     let value = ce.forward_backward_into($x.view(), $t, grad.view_mut())?;
+                    pool::keep(&grad);
                     let per_sample = value.ndim() > 0;
-                    (NdArrayTensor::from(value.into_shared()), State::Scale { grads: vec![Some(NdArrayTensor::from(grad.into_shared()))], per_sample })
+                    (NdArrayTensor::from(value.into_shared()), State::Scale { grads: vec![Some(NdArrayTensor::from(grad))], per_sample })
                 } else {
                     (NdArrayTensor::from(ce.forward($x.view(), $t)?.into_shared()), State::None)
                 }
@@ -343,9 +380,10 @@ fn mse_fused<const D: usize, const R: usize>(input: Tensor<D>, target: Tensor<D>
         macro_rules! go {
             ($x:expr, $t:expr, $e:ty) => {{
                 if tracked {
-                    let mut grad = ArrayD::<$e>::zeros(IxDyn($x.shape()));
+                    let mut grad = pool::take::<$e>($x.shape());
                     let value = loss.forward_backward_into($x.view(), $t.view(), grad.view_mut())?;
-                    (NdArrayTensor::from(value.into_shared()), State::Pair { grad: NdArrayTensor::from(grad.into_shared()), negate: negate.clone() })
+                    pool::keep(&grad);
+                    (NdArrayTensor::from(value.into_shared()), State::Pair { grad: NdArrayTensor::from(grad), negate: negate.clone() })
                 } else {
                     (NdArrayTensor::from(loss.forward($x.view(), $t.view())?.into_shared()), State::None)
                 }
