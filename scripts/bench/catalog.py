@@ -78,7 +78,7 @@ PER_ELEMENT = {
                                   "f32 lanes; a range check's pass over both inputs first",
     "torch:binary_cross_entropy_with_logits": "an exp, a log1p and a division (the sigmoid), f32 lanes",
     "torch:poisson_nll_loss": "an exp, f32 lanes",
-    "torch:gaussian_nll_loss": "a ln of the variance and a division by it; three operands read, three gradients written",
+    "torch:gaussian_nll_loss": "four divisions in f64 lanes (PyTorch's autograd's d/v, d²/v, 1/v and d²/v²: the same bits) and a ln; three operands read, three gradients written",
     "torch:margin_ranking_loss": "compares and selects; three operands read, three gradients written",
     "torch:hinge_embedding_loss": "a select on the target",
     "torch:soft_margin_loss": "an exp, a log1p and a division (the sigmoid), f32 lanes",
@@ -439,8 +439,8 @@ def table(rows, meta):
         BEGIN,
         "## Every loss beside its reference (issue 13)",
         "",
-        f"Measured {meta['date']} by `{meta['command']}` on {meta['cpu']} ({meta['cores']} cores, shared with other",
-        "work while it ran: the machine is noisy, and each figure is a median of "
+        f"Measured {meta['date']} by `{meta['command']}` on {meta['cpu']} ({meta['cores']} cores of a virtual machine, ",
+        "whose figures vary from run to run: each is a median of "
         f"{meta['reps']} runs after {meta['warmup']} warm-up run(s)), {meta['threads']} thread(s), float32. "
         f"Memory bandwidth measured in each `losslab bench` process: read {meta['read_gbps']}, read-modify-write {meta['rmw_gbps']} GB/s "
         "(medians over the losses' runs).",

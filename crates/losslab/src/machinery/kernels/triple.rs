@@ -121,13 +121,27 @@ where
         let c: [C; LANES] = std::array::from_fn(|k| *c_p.add(i + k));
         let s: [f64; LANES] = std::array::from_fn(|k| scale(i + k));
         // One array per output (not one per element): stores of unit stride.
-        let (mut l, mut g0, mut g1, mut g2) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+        // The gradients are narrowed to `T` as they are computed: for `f32`
+        // half the registers between the two loops (f64 arrays of the whole
+        // group were spilled to the stack and reloaded).
+        let mut l = [0.0f64; LANES];
+        let mut g = [[T::zero(); LANES]; 3];
         for k in 0..LANES {
-            let (v, [d0, d1, d2]) = f(a[k], b[k], c[k], s[k]);
-            (l[k], g0[k], g1[k], g2[k]) = (v, d0, d1, d2);
+            let (v, d) = f(a[k], b[k], c[k], s[k]);
+            l[k] = v;
+            for (gq, dq) in g.iter_mut().zip(d) {
+                gq[k] = T::from_wide(dq);
+            }
         }
         for k in 0..LANES {
-            store(i + k, l[k], [g0[k], g1[k], g2[k]]);
+            if M & mode::STORE != 0 {
+                *lp.add(i + k) = T::from_wide(l[k]);
+            }
+            for q in 0..3 {
+                if M & mode::grad(q) != 0 {
+                    *gp[q].add(i + k) = g[q][k];
+                }
+            }
             if M & mode::SUM != 0 {
                 acc[k] += l[k];
             }
