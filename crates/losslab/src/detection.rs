@@ -254,7 +254,7 @@ impl SigmoidFocalLoss {
     /// that reads each input once and writes each gradient once, allocating no
     /// buffer of the input's size (only the result, and its shape; the
     /// unreduced result is the input's size). Other layouts take the general
-    /// path and copy the gradient in.
+    /// path and copy the gradient in. Every element of `grad` is written.
     ///
     /// # Errors
     /// See the type's docs; also [`LossError::Shape`] if `grad` does not have

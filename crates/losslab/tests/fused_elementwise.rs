@@ -141,7 +141,8 @@ fn agree<T: Float>(n: usize, seed: u64) {
             close_to(&format!("{what} forward_backward value"), &v, &v0, sum, floor);
             close_grad(&format!("{what} grad input"), &g.input, &g0.input, elem);
             close_grad(&format!("{what} grad target"), g.target.as_ref().unwrap(), g0.target.as_ref().unwrap(), elem);
-            let mut gi = Array1::from_elem(n, T::zero());
+            // NaN before: `into` must write every element (the burn adapter reuses buffers).
+            let mut gi = Array1::from_elem(n, T::from_wide(f64::NAN));
             let vi = (l.into)(x.view(), y.view(), gi.view_mut());
             close_to(&format!("{what} into value"), &vi, &v0, sum, floor);
             close_grad(&format!("{what} into grad"), &gi.into_dyn(), &g0.input, elem);

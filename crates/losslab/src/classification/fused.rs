@@ -358,7 +358,9 @@ impl CrossEntropyLoss {
     ///
     /// For a contiguous `(N, C)` or `(C,)` input and gradient this is one fused,
     /// vectorised, multi-threaded sweep per row (see the type's docs); other
-    /// layouts take the general path and copy the gradient in.
+    /// layouts take the general path and copy the gradient in. Every element of
+    /// `grad` is written (an ignored sample's row with zeros): what it held
+    /// before does not matter, so a buffer can be reused from call to call.
     ///
     /// # Errors
     /// See the type's docs; also [`LossError::Shape`] if `grad` does not have the input's shape.

@@ -1174,6 +1174,7 @@ impl BinaryCrossEntropyWithLogits {
     /// multi-threaded sweep that reads each input once and writes each gradient
     /// once, allocating no buffer of the input's size (only the result, and its
     /// shape). Otherwise the general path runs and the gradient is copied in.
+    /// Every element of `grad` is written.
     ///
     /// # Errors
     /// See the type's docs; also [`LossError::Shape`] if `grad` does not have the input's shape.

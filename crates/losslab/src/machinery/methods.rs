@@ -321,7 +321,8 @@ macro_rules! fused_extra {
         /// contiguous tensors, one vectorised, multi-threaded sweep that reads
         /// each input once and writes each gradient once, allocating no buffer
         /// of the input's size (only the result, and its shape). Other layouts
-        /// take the general path and copy the gradient in.
+        /// take the general path and copy the gradient in. Every element of
+        /// `grad` is written: what it held before does not matter.
         ///
         /// # Errors
         /// As [`forward`](Self::forward), and [`LossError::Shape`](crate::machinery::error::LossError::Shape)
