@@ -92,7 +92,7 @@ use burn::backend::ndarray::NdArrayTensor;
 use burn::backend::{Autodiff, BackendTensor, BackendTypes, DispatchKindConversion, DispatchTensor, NdArray, TensorMetadata};
 use burn::tensor::{DType, Device, Int, Tensor};
 use losslab_registry::{EvalRequest, LossSpec, TensorArg};
-use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use ndarray::{ArcArray, ArrayD, ArrayViewD, Axis, IxDyn};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -121,7 +121,8 @@ pub fn device() -> Device {
 /// Drops the gradient buffers the fused losses ([`cross_entropy`], [`mse`])
 /// keep for reuse, and returns how many there were.
 ///
-/// Those two losses write their gradient into a buffer they hand to burn, and
+/// Those two losses, reduced (`Mean` or `Sum`), write their gradient into a
+/// buffer they hand to burn, and
 /// keep a handle on the last two such buffers of each float type (each of at
 /// least 1 MiB): once burn has dropped its own handles (the gradients gone
 /// after the optimiser's step), the next call rewrites that memory instead of
@@ -324,9 +325,15 @@ pub fn cross_entropy<const D: usize, const DT: usize, const R: usize>(
         macro_rules! go {
             ($x:expr, $t:expr, $e:ty) => {{
                 if tracked {
-                    let mut grad = pool::take::<$e>($x.shape());
+                    // A per-sample result's backward scales the gradient in
+                    // place: a buffer the pool also held would be copied there,
+                    // so only a reduced loss's buffer is kept.
+                    let pooled = options.reduction != Reduction::None;
+                    let mut grad = if pooled { pool::take::<$e>($x.shape()) } else { ArcArray::from_elem(IxDyn($x.shape()), 0.0) };
                     let value = ce.forward_backward_into($x.view(), $t, grad.view_mut())?;
-                    pool::keep(&grad);
+                    if pooled {
+                        pool::keep(&grad);
+                    }
                     let per_sample = value.ndim() > 0;
                     (NdArrayTensor::from(value.into_shared()), State::Scale { grads: vec![Some(NdArrayTensor::from(grad))], per_sample })
                 } else {

@@ -1,7 +1,9 @@
 //! The fused losses' gradient buffers, reused across calls.
 //!
-//! The fused cross entropy and MSE write their gradient in the forward and hand
-//! that buffer to burn as the input's gradient. A new buffer of that size (400
+//! The fused cross entropy and MSE, reduced, write their gradient in the
+//! forward and hand that buffer to burn as the input's gradient (a per-sample
+//! cross entropy's is not kept: its backward scales it in place, which a
+//! second handle would turn into a copy). A new buffer of that size (400
 //! MB for 8192 × 32000 `f32` logits) comes from the operating system for every
 //! call, and the kernel's first write to each of its pages faults and zeroes
 //! it: that alone cost the adapter more than half the kernel's throughput

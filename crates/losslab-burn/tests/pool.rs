@@ -71,7 +71,8 @@ fn reused_gradient_buffers_never_change_a_gradient_burn_holds() {
         assert_close(&values(g3), &ga.iter().map(|v| 3.0 * v).collect::<Vec<_>>(), tol, &format!("{what}: upstream 3"));
         assert_close(&values(grad_of(&a)), &ga, tol, &format!("{what}: after an upstream of 3"));
 
-        // Per-sample results: the upstream of each sample scales the gradient.
+        // Per-sample results (their buffers are not kept: the backward scales
+        // them in place): the upstream of each sample scales the gradient.
         let o = CrossEntropyOptions { reduction: Reduction::None, ..CrossEntropyOptions::default() };
         let w: Vec<f64> = (0..N).map(|i| (i % 5) as f64 - 2.0).collect();
         let per_sample: Tensor<1> = cross_entropy(a.clone(), targets.clone(), &o).unwrap();
