@@ -82,13 +82,7 @@ pub(crate) fn keep<E: Pooled>(buffer: &ArcArray<E, IxDyn>) {
     pool.push(buffer.clone());
 }
 
-/// Drops every kept buffer.
-pub(crate) fn release() {
-    f32::pool().clear();
-    f64::pool().clear();
-}
-
-/// The number of buffers kept, `(f32, f64)`.
-pub(crate) fn held() -> (usize, usize) {
-    (f32::pool().len(), f64::pool().len())
+/// Drops every kept buffer; returns how many there were.
+pub(crate) fn release() -> usize {
+    f32::pool().drain(..).count() + f64::pool().drain(..).count()
 }

@@ -1653,7 +1653,7 @@ impl CosineSimilarityLoss {
         Ok((CosinePrep { bc, lanes, lp, lt, p, t, bp, bt }, r))
     }
 
-    /// The row sweep ([`eval_pair_rows_up`](crate::machinery::lanes::eval_pair_rows_up))
+    /// The row sweep ([`eval_pair_rows`](crate::machinery::lanes::eval_pair_rows))
     /// when `y_true` and `y_pred` have one shape of at least two axes, are
     /// contiguous and `axis` is the last: per row the three sums `Σp²`, `Σt²`,
     /// `Σpt` in vectorised lanes, then both gradients in one loop each,
@@ -1679,7 +1679,7 @@ impl CosineSimilarityLoss {
             let m = if r < KERAS_INV_EPS { 1.0 } else if r == KERAS_INV_EPS { 0.5 } else { 0.0 };
             (r, inv, m)
         }
-        crate::machinery::lanes::eval_pair_rows_up(Self::NAME, ("y_pred", y_pred), y_true, self.reduction, up, #[inline(always)] |p: &[T], t: &[T], g: Option<crate::machinery::lanes::RowGrads<'_, T>>| {
+        crate::machinery::lanes::eval_pair_rows(Self::NAME, ("y_pred", y_pred), y_true, self.reduction, up, #[inline(always)] |p: &[T], t: &[T], g: Option<crate::machinery::lanes::RowGrads<'_, T>>| {
             let [pp, tt, pt] = lane_sums_zip(p, t, #[inline(always)] |a, b| [a * a, b * b, a * b]);
             let ((rp, invp, mp), (rt, invt, mt)) = (norm(pp), norm(tt));
             let loss = -(pt * invp * invt);

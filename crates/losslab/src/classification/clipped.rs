@@ -903,7 +903,7 @@ impl KerasCategoricalFocalCrossentropy {
         let (ls, a, gm) = (self.label_smoothing, self.alpha, self.gamma);
         let (lo, hi) = (KERAS_EPSILON, 1.0 - KERAS_EPSILON);
         let ft = if ls != 0.0 { 1.0 - ls } else { 1.0 };
-        Ok(eval_pair_rows_up(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, #[inline(always)] |t: &[T], x: &[T], g: Option<RowGrads<'_, T>>| {
+        Ok(eval_pair_rows(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, #[inline(always)] |t: &[T], x: &[T], g: Option<RowGrads<'_, T>>| {
             let c = t.len();
             let s = lane_sum(x, |v| v);
             let (inv, inv2) = (1.0 / s, 1.0 / (s * s));

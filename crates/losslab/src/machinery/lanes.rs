@@ -500,7 +500,7 @@ pub(crate) fn pair_output<T>((value, grads): Eval<T, Gradients<T>>) -> PairOutpu
 ///
 /// The gradients as [`Gradients`], `input` the first tensor's, `target` the
 /// second's ([`pair_output`] makes them a [`PairOutput`]).
-pub(crate) fn eval_pair_rows_up<T: Float, D: Dimension>(
+pub(crate) fn eval_pair_rows<T: Float, D: Dimension>(
     loss: &'static str,
     a: (&'static str, &ArrayView<'_, T, D>),
     b: &ArrayView<'_, T, D>,
@@ -542,7 +542,7 @@ fn pair_rows<'a, T: Float, D: Dimension>(
     Ok(Some(PairRows { av, bv, rows, c, reducer: Reducer::counting(reduction, &out, shape) }))
 }
 
-/// [`eval_pair_rows_up`]; `full` as [`eval_rows_into`]'s.
+/// [`eval_pair_rows`]; `full` as [`eval_rows_into`]'s.
 fn eval_pair_rows_into<T: Float, D: Dimension>(
     loss: &'static str,
     (a_name, a): (&'static str, &ArrayView<'_, T, D>),
@@ -567,7 +567,7 @@ fn eval_pair_rows_into<T: Float, D: Dimension>(
 /// `f32` form where the op has one, else the portable loop compiled for the
 /// CPU) over the row's `C` elements, the loss and both gradients (scaled by
 /// `up / C`) in one pass, its sum divided by `C`; rows in parallel
-/// ([`eval_rows`]). `None` where [`eval_pair_rows_up`] declines (shapes that
+/// ([`eval_rows`]). `None` where [`eval_pair_rows`] declines (shapes that
 /// differ, a strided tensor): the caller's general path then.
 pub(crate) fn eval_mean_rows_op<T: Float, D: Dimension, O: ElemOp>(
     loss: &'static str,
@@ -580,9 +580,9 @@ pub(crate) fn eval_mean_rows_op<T: Float, D: Dimension, O: ElemOp>(
     eval_rows_op(loss, a, b, reduction, up, op, true)
 }
 
-/// [`eval_mean_rows_op`] for a loss written on [`PairOutput`]s; without `mean`, for a per-sample sum (`Σ_k
-/// ℓ(x_k, y_k)` over the last axis, gradients scaled by the upstream alone:
-/// optax's KL divergences, Keras's).
+/// [`eval_mean_rows_op`] for a loss written on [`PairOutput`]s; without
+/// `mean`, for a per-sample sum (`Σ_k ℓ(x_k, y_k)` over the last axis,
+/// gradients scaled by the upstream alone: optax's KL divergences, Keras's).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn pair_rows_op<T: Float, D: Dimension, O: ElemOp>(
     loss: &'static str,

@@ -177,8 +177,8 @@ impl KerasLogCosh {
         // so `LogCosh` at (y_true, y_pred) gives log cosh(y_pred − y_true) and
         // the gradients of y_true and y_pred, in that order); the general path
         // otherwise.
-        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, LogCosh)? {
-            return Ok(pair_output(done));
+        if let Some(done) = pair_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, LogCosh, true)? {
+            return Ok(done);
         }
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
             mean_lane(t, p, g, |t, p| log_cosh_f64(p - t), |t, p| {
@@ -441,8 +441,8 @@ impl KerasMeanAbsolutePercentageError {
         // The row sweep for one shape, contiguous (each row on the element-wise
         // sweep's loop, value and both gradients in one pass); the general path
         // otherwise.
-        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, KerasMapeOp)? {
-            return Ok(pair_output(done));
+        if let Some(done) = pair_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, KerasMapeOp, true)? {
+            return Ok(done);
         }
         let den = |t: f64| KerasMapeOp::den(t);
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
@@ -644,8 +644,8 @@ impl KerasHuber {
         // The row sweep for one shape, contiguous (each row on the element-wise
         // sweep's loop, value and both gradients in one pass); the general path
         // otherwise.
-        if let Some(done) = eval_mean_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, op)? {
-            return Ok(pair_output(done));
+        if let Some(done) = pair_rows_op(Self::NAME, ("y_true", y_true), y_pred, self.reduction, up, op, true)? {
+            return Ok(done);
         }
         run_pair_with(Self::NAME, ("y_true", y_true), ("y_pred", y_pred), -1, PairShapes::KERAS_RANK, self.reduction, up.given(), |t, p, g| {
             mean_lane(t, p, g, |t, p| op.eval(t, p).0, |t, p| {
